@@ -1,0 +1,27 @@
+// Lint rules, including the layering of ARCHITECTURE.md: lower layers never import upper ones.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const layer = (files, forbidden, why) => ({
+  files,
+  rules: {
+    'no-restricted-imports': ['error', { patterns: [{ group: forbidden, message: why }] }],
+  },
+});
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'ui/vendor/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', setImmediate: 'readonly', URL: 'readonly' } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-constant-condition': ['error', { checkLoops: false }],
+    },
+  },
+  layer(['src/dicom/**'], ['**/net/**', '**/services/**', '**/index/**', '**/storage/**', '**/scp/**', '**/http/**', '**/app*', '**/config/**'], 'dicom/ is the bottom layer: it imports only core/.'),
+  layer(['src/net/**'], ['**/services/**', '**/index/**', '**/storage/**', '**/scp/**', '**/http/**', '**/app*', '**/config/**'], 'net/ knows nothing of the PACS: only dicom/ and core/.'),
+  layer(['src/services/**', 'src/index/**', 'src/storage/**'], ['**/scp/**', '**/http/**', '**/app*', '**/net/listener*', '**/net/association*'], 'services and stores know nothing of transports.'),
+  layer(['src/scp/**', 'src/http/**'], ['**/index/sqlite/**', '**/index/postgres/**', '**/storage/fs-*', '**/app*'], 'adapters see only interfaces; the composition root picks implementations.'),
+);

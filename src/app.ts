@@ -1,0 +1,163 @@
+// The composition root: the only place that picks concrete implementations (SQLite index,
+// filesystem store, the SCPs) and wires them together from the configuration.
+import { PacsError } from './core/errors.js';
+import { EventBus } from './core/events.js';
+import { HookList } from './core/hooks.js';
+import { type Logger, createLogger, flushLogger } from './core/logging.js';
+import type { Config } from './config/load.js';
+import { describeReload } from './config/load.js';
+import { SqliteIndex } from './index/sqlite/sqlite-index.js';
+import type { ArchiveIndex } from './index/types.js';
+import { FsObjectStore } from './storage/fs-store.js';
+import { StoreService, type StoreSettings } from './services/store.js';
+import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from './net/acse.js';
+import { DicomListener } from './net/listener.js';
+import { SopRegistry } from './scp/registry.js';
+import { verificationScp } from './scp/verification.js';
+import { storageScp } from './scp/storage.js';
+import { AcceptorSession, type AcceptPolicy } from './scp/acceptor.js';
+
+export interface ArchiveParts {
+  config: () => Readonly<Config>;
+  logger: Logger;
+  index: ArchiveIndex;
+  objects: FsObjectStore;
+  events: EventBus;
+  store: StoreService;
+  /** Replaces the configuration every getter reads (SIGHUP reload). */
+  setConfig(c: Readonly<Config>): void;
+  close(): Promise<void>;
+}
+
+const storeSettings = (c: Readonly<Config>): StoreSettings => ({
+  naming: c.storage.naming,
+  duplicatePolicy: c.storage.duplicate_policy,
+  minFreeBytes: c.storage.min_free_mb * 1024 * 1024,
+  implementationClassUID: IMPLEMENTATION_CLASS_UID,
+  implementationVersionName: IMPLEMENTATION_VERSION_NAME,
+});
+
+/** The archive without the network: index, files, store pipeline (server and CLI tools share it). */
+export async function openArchive(initial: Readonly<Config>, options: { logger?: Logger } = {}): Promise<ArchiveParts> {
+  let config = initial;
+  const logger = options.logger ?? createLogger({ level: config.logging.level, file: config.logging.file ?? null });
+  if (config.tls.enabled)
+    throw new PacsError('CONFIG_INVALID', 'tls.enabled: DICOM TLS is not available in this version; set it to false');
+  if (config.database.url)
+    throw new PacsError('CONFIG_INVALID', 'database.url: PostgreSQL is not available in this version; use database.path (SQLite)');
+  const objects = new FsObjectStore(config.storage.directory, { fsync: config.storage.fsync, stagingDir: config.storage.temp_dir });
+  const index = SqliteIndex.open({ path: config.database.path, walMode: config.database.wal_mode });
+  await index.migrate();
+  const events = new EventBus();
+  events.onError = (e, event) => logger.error({ err: e, event }, 'event listener failed');
+  const store = new StoreService({ index, store: objects, events, hooks: new HookList(), logger, settings: () => storeSettings(config) });
+  await store.refreshFreeSpace(true);
+  return {
+    config: () => config,
+    logger,
+    index,
+    objects,
+    events,
+    store,
+    setConfig(c) {
+      config = c;
+    },
+    async close() {
+      await index.close();
+    },
+  };
+}
+
+export class PacsServer {
+  private listener: DicomListener | null = null;
+  private stopping = false;
+
+  private constructor(
+    readonly archive: ArchiveParts,
+    readonly registry: SopRegistry,
+  ) {}
+
+  static async create(config: Readonly<Config>, options: { logger?: Logger } = {}): Promise<PacsServer> {
+    const archive = await openArchive(config, options);
+    const registry = new SopRegistry();
+    registry.register(verificationScp);
+    registry.register(storageScp(archive.store));
+    return new PacsServer(archive, registry);
+  }
+
+  get logger(): Logger {
+    return this.archive.logger;
+  }
+
+  private acceptPolicy(): AcceptPolicy {
+    const c = this.archive.config();
+    return {
+      aeTitle: c.server.ae_title,
+      strictCalledAE: c.server.strict_called_ae,
+      allowedAETitles: c.access_control.allowed_ae_titles,
+      maxAssociations: c.server.max_associations,
+      maxAssociationsPerAE: c.server.max_associations_per_ae,
+      maxPduLength: c.server.max_pdu_length,
+    };
+  }
+
+  async start(): Promise<{ dicomPort: number }> {
+    const c = this.archive.config();
+    const removed = await this.archive.objects.cleanupStaging();
+    if (removed) this.logger.warn({ removed }, 'removed temporary files left by an earlier stop');
+    const listener: DicomListener = new DicomListener({
+      host: c.server.host,
+      port: c.server.port,
+      maxPduLength: c.server.max_pdu_length,
+      timeouts: { artimMs: c.server.artim_timeout * 1000, idleMs: c.server.idle_timeout * 1000 },
+      userFor: (socket): AcceptorSession =>
+        new AcceptorSession(
+          { registry: this.registry, policy: () => this.acceptPolicy(), active: () => listener.active, logger: this.logger, events: this.archive.events },
+          socket,
+        ),
+    });
+    const { port } = await listener.start();
+    this.listener = listener;
+    const stats = await this.archive.index.statistics();
+    this.logger.info(
+      { aeTitle: c.server.ae_title, dicomPort: port, storage: c.storage.directory, index: c.database.path, ...stats },
+      `pacs_server listening: ${c.server.ae_title} on port ${port}`,
+    );
+    return { dicomPort: port };
+  }
+
+  /** Applies a new configuration: live keys at once, the rest logged as needing a restart. */
+  reload(next: Readonly<Config>): { live: string[]; restart: string[] } {
+    const diff = describeReload(this.archive.config(), next);
+    const restartKeys = new Set(diff.restart);
+    // Only live keys change now; keep the running values of the others until a restart.
+    this.archive.setConfig(restartKeys.size === 0 ? next : mergeLive(this.archive.config(), next, diff.live));
+    this.logger.level = this.archive.config().logging.level;
+    this.logger.info({ applied: diff.live, needsRestart: diff.restart }, 'configuration reloaded');
+    return diff;
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    const grace = this.archive.config().server.shutdown_grace * 1000;
+    this.logger.info({ graceSeconds: grace / 1000, active: this.listener?.active.size ?? 0 }, 'shutting down');
+    await this.listener?.stop(grace);
+    await this.archive.close();
+    this.logger.info('stopped');
+    await flushLogger(this.logger);
+  }
+}
+
+/** The running configuration with only the live-reloadable keys taken from `next`. */
+function mergeLive(current: Readonly<Config>, next: Readonly<Config>, liveKeys: string[]): Readonly<Config> {
+  const out = structuredClone(current) as unknown as Record<string, Record<string, unknown>>;
+  const src = next as unknown as Record<string, Record<string, unknown>>;
+  for (const key of liveKeys) {
+    const [section, field] = key.split('.');
+    if (!section) continue;
+    if (field === undefined || !(section in out) || typeof out[section] !== 'object' || Array.isArray(out[section])) out[section] = src[section]!;
+    else out[section]![field] = src[section]![field];
+  }
+  return Object.freeze(out) as unknown as Readonly<Config>;
+}

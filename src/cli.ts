@@ -1,0 +1,65 @@
+// pacs: the tools. Each command lives in src/cli/; this file only dispatches.
+import { UsageError } from './cli/args.js';
+import { echoCommand, echoHelp } from './cli/echo.js';
+import { storeCommand, storeHelp } from './cli/store.js';
+import { configCheckCommand, importCommand, importHelp, reindexCommand, reindexHelp } from './cli/archive.js';
+import { ConfigError } from './config/load.js';
+import { errorMessage } from './core/errors.js';
+import { VERSION } from './version.js';
+
+const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number> | number; help: string; summary: string }> = {
+  echo: { run: echoCommand, help: echoHelp, summary: 'verify a DICOM node answers (C-ECHO)' },
+  store: { run: storeCommand, help: storeHelp, summary: 'send files and directories to a node (C-STORE)' },
+  import: { run: importCommand, help: importHelp, summary: 'put files into the archive without the network' },
+  reindex: { run: reindexCommand, help: reindexHelp, summary: 'rebuild the index from the files in the archive' },
+  config: {
+    run: (argv) => {
+      if (argv[0] !== 'check') throw new UsageError('config: the subcommand is "check": pacs config check [FILE]');
+      return configCheckCommand(argv.slice(1));
+    },
+    help: 'usage: pacs config check [FILE]   validate and print the resolved configuration\n',
+    summary: 'validate and print the configuration',
+  },
+};
+
+function usage(): string {
+  const lines = Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(10)}${c.summary}`);
+  return `pacs ${VERSION}: tools for pacs-server and any DICOM node\n\nusage: pacs COMMAND [options]\n\n${lines.join('\n')}\n\npacs COMMAND --help shows a command's options.\n`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage());
+    return name ? 0 : 2;
+  }
+  if (name === '--version') {
+    process.stdout.write(`pacs ${VERSION}\n`);
+    return 0;
+  }
+  const cmd = COMMANDS[name];
+  if (!cmd) {
+    process.stderr.write(`pacs: unknown command "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(cmd.help);
+    return 0;
+  }
+  try {
+    return await cmd.run(rest);
+  } catch (e) {
+    if (e instanceof UsageError) process.stderr.write(`pacs ${name}: ${e.message}\n\n${cmd.help}`);
+    else if (e instanceof ConfigError) process.stderr.write(`pacs ${name}: configuration error\n${e.problems.map((p) => `  ${p}`).join('\n')}\n`);
+    else process.stderr.write(`pacs ${name}: ${errorMessage(e)}\n`);
+    return e instanceof UsageError ? 2 : 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`pacs: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(1);
+  },
+);

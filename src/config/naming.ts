@@ -1,0 +1,51 @@
+// storage.naming templates: "{PatientID}/{StudyInstanceUID}/{InstanceNumber:05}.dcm".
+// Parsed here once so that the config check and the storage layer agree on one grammar.
+
+/** One piece of a parsed template: literal text, or an attribute placeholder. */
+export type NamingPart =
+  | { kind: 'literal'; text: string }
+  // pad: zero-pad to this width (from "{Keyword:0N}"), for numbers like InstanceNumber.
+  | { kind: 'attribute'; keyword: string; pad?: number };
+
+export type NamingResult = { ok: true; parts: NamingPart[] } | { ok: false; problem: string };
+
+// DICOM keywords are UpperCamelCase letters and digits (PS3.6), e.g. SOPInstanceUID.
+const KEYWORD = /^[A-Z][A-Za-z0-9]*$/;
+const PAD = /^0([1-9][0-9]?)$/;
+
+/** Parses and checks a naming template; never throws. */
+export function parseNamingTemplate(template: string): NamingResult {
+  const parts: NamingPart[] = [];
+  let rest = template;
+  while (rest.length > 0) {
+    const open = rest.indexOf('{');
+    const close = rest.indexOf('}');
+    if (close !== -1 && (open === -1 || close < open)) return fail(`unmatched "}" in template`);
+    if (open === -1) {
+      parts.push({ kind: 'literal', text: rest });
+      break;
+    }
+    if (open > 0) parts.push({ kind: 'literal', text: rest.slice(0, open) });
+    if (close === -1) return fail(`unmatched "{" in template`);
+    const inner = rest.slice(open + 1, close);
+    const [keyword = '', format, ...extra] = inner.split(':');
+    if (!KEYWORD.test(keyword)) {
+      return fail(`"{${inner}}" is not a DICOM keyword placeholder (letters and digits, e.g. {StudyInstanceUID})`);
+    }
+    if (extra.length > 0 || (format !== undefined && !PAD.test(format))) {
+      return fail(`"{${inner}}": the only format is a zero-padded width like {${keyword}:05}`);
+    }
+    const pad = format === undefined ? undefined : Number(format.slice(1));
+    parts.push(pad === undefined ? { kind: 'attribute', keyword } : { kind: 'attribute', keyword, pad });
+    rest = rest.slice(close + 1);
+  }
+  if (!parts.some((p) => p.kind === 'attribute')) {
+    return fail('expected "hierarchical", "flat", or a template with at least one {Keyword} placeholder');
+  }
+  // The template names a path inside storage.directory; it must not climb out of it.
+  if (template.startsWith('/') || template.startsWith('\\')) return fail('template must be a relative path');
+  if (template.split(/[/\\]/).some((seg) => seg === '..')) return fail('template must not contain ".." segments');
+  return { ok: true, parts };
+}
+
+const fail = (problem: string): NamingResult => ({ ok: false, problem });

@@ -1,0 +1,57 @@
+// What a SIGHUP can change without a restart, and the printable form of a configuration.
+import { stringify } from 'yaml';
+import type { Config } from './schema.js';
+
+/**
+ * Keys that running components re-read on reload. A key ending in ".*" covers its whole
+ * section. Everything else (ports, paths, TLS, the database...) is bound at start-up.
+ */
+export const LIVE_KEYS = [
+  'access_control.*',
+  'known_nodes',
+  'logging.level',
+  'server.max_associations',
+  'server.max_associations_per_ae',
+  'server.idle_timeout',
+  'storage.duplicate_policy',
+  'storage.min_free_mb',
+] as const;
+
+export function isLiveKey(key: string): boolean {
+  return LIVE_KEYS.some((live) => (live.endsWith('.*') ? key.startsWith(live.slice(0, -1)) : key === live));
+}
+
+/** The dotted keys that differ between two configurations, split by whether they apply live. */
+export function describeReload(oldCfg: Config, newCfg: Config): { live: string[]; restart: string[] } {
+  const before = flatten(oldCfg);
+  const after = flatten(newCfg);
+  const keys = [...new Set([...before.keys(), ...after.keys()])].sort();
+  const changed = keys.filter((k) => before.get(k) !== after.get(k));
+  return { live: changed.filter(isLiveKey), restart: changed.filter((k) => !isLiveKey(k)) };
+}
+
+/** Leaf values by dotted key, as JSON; lists are one value (known_nodes changes as a whole). */
+function flatten(value: unknown, prefix = '', out = new Map<string, string>()): Map<string, string> {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    for (const [k, v] of Object.entries(value)) flatten(v, prefix === '' ? k : `${prefix}.${k}`, out);
+  } else if (value !== undefined) {
+    out.set(prefix, JSON.stringify(value));
+  }
+  return out;
+}
+
+/** A copy safe to print or expose on /status: the database password is masked. */
+export function redactConfig(config: Config): Config {
+  const url = config.database.url;
+  if (url === undefined || !URL.canParse(url)) return config;
+  const parsed = new URL(url);
+  if (parsed.password === '') return config;
+  parsed.password = '****';
+  return { ...config, database: { ...config.database, url: parsed.toString() } };
+}
+
+/** The resolved configuration as YAML, for `pacs config check`. Secrets masked unless asked. */
+export function configToYaml(config: Config, opts: { redact?: boolean } = {}): string {
+  const shown = opts.redact === false ? config : redactConfig(config);
+  return stringify(shown, { lineWidth: 0 });
+}

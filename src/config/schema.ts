@@ -1,0 +1,256 @@
+// The one configuration schema: every key of SPEC.md's YAML, with its default and its check.
+// Messages are written for a person reading a start-up failure; the loader prefixes each with
+// the key path and appends the offending value (see problems.ts).
+import { join } from 'node:path';
+import { z } from 'zod';
+import { parseNamingTemplate } from './naming.js';
+
+// ---- field builders -------------------------------------------------------------------
+
+/** An integer in [min, max]; every failure (type or range) reads the same. */
+const int = (min: number, max: number, def: number, note = '') => {
+  const error = `expected an integer from ${min} to ${max}${note}`;
+  return z.int({ error }).min(min, { error }).max(max, { error }).default(def);
+};
+
+const PORT_ERROR = 'expected an integer from 1 to 65535';
+const portNumber = z.int({ error: PORT_ERROR }).min(1, { error: PORT_ERROR }).max(65535, { error: PORT_ERROR });
+/** Ports we listen on may be 0: the system picks a free one (tests, several servers on one host). */
+const LISTEN_PORT_ERROR = 'expected an integer from 0 (any free port) to 65535';
+const port = (def: number) =>
+  z.int({ error: LISTEN_PORT_ERROR }).min(0, { error: LISTEN_PORT_ERROR }).max(65535, { error: LISTEN_PORT_ERROR }).default(def);
+
+const MAX_SECONDS = 86_400;
+/** A duration in seconds (fractions allowed: tests use short timeouts). */
+const seconds = (def: number, note = '', positive = false) => {
+  const error = positive
+    ? `expected a number of seconds greater than 0, up to ${MAX_SECONDS}`
+    : `expected a number of seconds from 0 to ${MAX_SECONDS}${note}`;
+  const n = z.number({ error });
+  return (positive ? n.gt(0, { error }) : n.min(0, { error })).max(MAX_SECONDS, { error }).default(def);
+};
+
+const bool = (def: boolean) => z.boolean({ error: 'expected true or false' }).default(def);
+
+const text = (what: string) => z.string({ error: `expected ${what}` }).min(1, { error: `expected ${what}, not empty` });
+
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values, { error: `expected one of ${values.join(', ')}` });
+
+// Default character repertoire (ISO 646) without backslash and control characters (PS3.5 6.2).
+const AE_CHARS = /^[\x20-\x5b\x5d-\x7e]+$/;
+const AE_ERROR = 'expected an AE title: 1 to 16 characters, not all spaces, no backslash or control characters';
+
+/** An application entity title; leading/trailing spaces are insignificant in DICOM, so trimmed. */
+export const aeTitleSchema = z
+  .string({ error: AE_ERROR })
+  .trim()
+  .min(1, { error: AE_ERROR })
+  .max(16, { error: AE_ERROR })
+  .regex(AE_CHARS, { error: AE_ERROR });
+
+const AE_PATTERN_ERROR = 'expected an AE title pattern (* and ? wildcards; no backslash or control characters)';
+const aePattern = z
+  .string({ error: AE_PATTERN_ERROR })
+  .trim()
+  .min(1, { error: AE_PATTERN_ERROR })
+  .max(64, { error: AE_PATTERN_ERROR })
+  .regex(AE_CHARS, { error: AE_PATTERN_ERROR });
+
+// ---- sections -------------------------------------------------------------------------
+
+const SECTION_ERROR = 'expected a mapping of keys';
+const section = <S extends z.core.$ZodLooseShape>(shape: S) => z.strictObject(shape, { error: SECTION_ERROR });
+
+const server = section({
+  ae_title: aeTitleSchema.default('PACS_SERVER'),
+  host: text('a bind address such as 0.0.0.0').default('0.0.0.0'),
+  port: port(11112),
+  max_associations: int(1, 10_000, 50),
+  max_associations_per_ae: int(0, 10_000, 0, ' (0 = unlimited)'),
+  idle_timeout: seconds(60, ' (0 = none)'),
+  // Unlike the others, ARTIM cannot be switched off: it is what frees a half-open association.
+  artim_timeout: seconds(30, '', true),
+  dimse_timeout: seconds(60, ' (0 = none)'),
+  max_pdu_length: int(4096, 16_777_216, 262_144, ' bytes'),
+  strict_called_ae: bool(true),
+  shutdown_grace: seconds(10),
+});
+
+export const NAMING_PRESETS = ['hierarchical', 'flat'] as const;
+
+const naming = z.string({ error: 'expected "hierarchical", "flat", or a naming template' }).superRefine((value, ctx) => {
+  if ((NAMING_PRESETS as readonly string[]).includes(value)) return;
+  const parsed = parseNamingTemplate(value);
+  if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.problem, params: { got: true } });
+});
+
+export const DUPLICATE_POLICIES = ['reject', 'overwrite', 'ignore'] as const;
+
+const storage = section({
+  directory: text('a directory path').default('./archive'),
+  naming: naming.default('hierarchical'),
+  duplicate_policy: oneOf(DUPLICATE_POLICIES).default('reject'),
+  fsync: bool(true),
+  min_free_mb: int(0, 100_000_000, 500, ' megabytes (0 = no guard)'),
+  // Default "<directory>/.incoming": the same filesystem as the archive, so rename is atomic.
+  temp_dir: text('a directory path').optional(),
+});
+
+const postgresUrl = z.string({ error: 'expected a postgres:// or postgresql:// URL' }).refine(
+  (v) => /^postgres(ql)?:\/\//.test(v) && URL.canParse(v),
+  { error: 'expected a postgres:// or postgresql:// URL', params: { got: true } },
+);
+
+const database = section({
+  path: text('a file path').default('./pacs.db'),
+  wal_mode: bool(true),
+  url: postgresUrl.optional(),
+});
+
+const tls = section({
+  enabled: bool(false),
+  cert_path: text('a file path').optional(),
+  key_path: text('a file path').optional(),
+  ca_path: text('a file path').optional(),
+  // Unset: DICOM TLS replaces plain DICOM on server.port. Set: both listen.
+  port: portNumber.optional(),
+  require_client_cert: bool(false),
+});
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const logging = section({
+  level: oneOf(LOG_LEVELS).default('info'),
+  file: text('a file path').optional(),
+});
+
+const monitoring = section({
+  enabled: bool(true),
+  metrics_port: port(9090),
+});
+
+const accessControl = section({
+  allowed_ae_titles: z
+    .array(aePattern, { error: 'expected a list of AE title patterns' })
+    .min(1, { error: 'expected at least one AE title pattern (use "*" to allow every AE)' })
+    .default(['*']),
+});
+
+const http = section({
+  enabled: bool(true),
+  host: text('a bind address such as 0.0.0.0').default('0.0.0.0'),
+  port: port(8080),
+});
+
+export const PERMISSIONS = ['store', 'find', 'move', 'get', 'worklist', 'mpps', 'commit'] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+const knownNode = section({
+  ae_title: aeTitleSchema,
+  host: text('a host name or address'),
+  port: portNumber,
+  tls: bool(false),
+  permissions: z
+    .array(oneOf(PERMISSIONS), { error: `expected a list of: ${PERMISSIONS.join(', ')}` })
+    .default([...PERMISSIONS]),
+});
+
+// ---- the whole file -------------------------------------------------------------------
+
+export const configSchema = z
+  .strictObject(
+    {
+      server: server.prefault({}),
+      storage: storage.prefault({}),
+      database: database.prefault({}),
+      tls: tls.prefault({}),
+      logging: logging.prefault({}),
+      monitoring: monitoring.prefault({}),
+      access_control: accessControl.prefault({}),
+      http: http.prefault({}),
+      known_nodes: z.array(knownNode, { error: 'expected a list of nodes' }).default([]),
+    },
+    { error: 'expected a mapping of sections (server, storage, ...)' },
+  )
+  // when: always — cross-key checks still run when an unrelated key is wrong, so every
+  // problem is reported in one go. The value may then be partly invalid: check types.
+  .superRefine(crossCheck, { when: () => true })
+  .transform((c) => ({
+    ...c,
+    storage: { ...c.storage, temp_dir: c.storage.temp_dir ?? join(c.storage.directory, '.incoming') },
+  }));
+
+/** The parsed, fully defaulted configuration. */
+export type Config = z.output<typeof configSchema>;
+export type ServerConfig = Config['server'];
+export type StorageConfig = Config['storage'];
+export type DatabaseConfig = Config['database'];
+export type TlsConfig = Config['tls'];
+export type LoggingConfig = Config['logging'];
+export type MonitoringConfig = Config['monitoring'];
+export type AccessControlConfig = Config['access_control'];
+export type HttpConfig = Config['http'];
+export type KnownNode = Config['known_nodes'][number];
+
+type Ctx = z.core.$RefinementCtx<unknown>;
+type Loose = Record<string, unknown>;
+const obj = (v: unknown): Loose => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Loose) : {});
+
+function crossCheck(value: unknown, ctx: Ctx): void {
+  const root = obj(value);
+  const tlsCfg = obj(root.tls);
+  if (tlsCfg.enabled === true) {
+    for (const key of ['cert_path', 'key_path'] as const) {
+      if (tlsCfg[key] === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['tls', key], message: 'required when tls.enabled is true' });
+      }
+    }
+    if (tlsCfg.require_client_cert === true && tlsCfg.ca_path === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tls', 'ca_path'],
+        message: 'required when tls.require_client_cert is true (the CAs trusted for client certificates)',
+      });
+    }
+  }
+  checkUniqueNodes(root.known_nodes, ctx);
+  checkPorts(root, ctx);
+}
+
+function checkUniqueNodes(nodes: unknown, ctx: Ctx): void {
+  if (!Array.isArray(nodes)) return;
+  const seen = new Map<string, number>();
+  nodes.forEach((node: unknown, i) => {
+    const ae = obj(node).ae_title;
+    if (typeof ae !== 'string') return;
+    const first = seen.get(ae.trim());
+    if (first === undefined) seen.set(ae.trim(), i);
+    else {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['known_nodes', i, 'ae_title'],
+        message: `duplicate AE title "${ae.trim()}" (also known_nodes[${first}])`,
+      });
+    }
+  });
+}
+
+/** Two enabled listeners on one port would fail at start-up with EADDRINUSE: say so now. */
+function checkPorts(root: Loose, ctx: Ctx): void {
+  const listeners: Array<[string, unknown]> = [['server.port', obj(root.server).port]];
+  const tlsCfg = obj(root.tls);
+  if (tlsCfg.enabled === true) listeners.push(['tls.port', tlsCfg.port]);
+  if (obj(root.http).enabled !== false) listeners.push(['http.port', obj(root.http).port]);
+  if (obj(root.monitoring).enabled !== false) listeners.push(['monitoring.metrics_port', obj(root.monitoring).metrics_port]);
+  const owner = new Map<number, string>();
+  for (const [key, p] of listeners) {
+    if (typeof p !== 'number') continue;
+    const other = owner.get(p);
+    if (other === undefined) owner.set(p, key);
+    else {
+      const hint = key === 'tls.port' ? ' (leave tls.port unset to make server.port TLS-only)' : '';
+      ctx.addIssue({ code: 'custom', path: key.split('.'), message: `port ${p} is already used by ${other}${hint}` });
+    }
+  }
+}

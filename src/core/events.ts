@@ -1,0 +1,43 @@
+// A typed event bus. Events fire only after the change they announce is committed
+// (ARCHITECTURE principle 4); listeners that do slow or remote work enqueue durable jobs.
+import { EventEmitter } from 'node:events';
+import type { InstanceRecord, StoreOutcome } from '../index/types.js';
+
+export interface PacsEvents {
+  'instance.stored': { record: InstanceRecord; outcome: StoreOutcome['outcome']; changeSeq: number };
+  'association.closed': {
+    callingAE: string;
+    calledAE: string;
+    remoteAddress: string;
+    outcome: string;
+    instances: number;
+    bytesIn: number;
+    durationMs: number;
+  };
+}
+
+export class EventBus {
+  private readonly emitter = new EventEmitter();
+
+  constructor() {
+    this.emitter.setMaxListeners(100);
+  }
+
+  on<K extends keyof PacsEvents>(event: K, listener: (payload: PacsEvents[K]) => void): () => void {
+    this.emitter.on(event, listener);
+    return () => this.emitter.off(event, listener);
+  }
+
+  /** A throwing listener must not break the store that emitted: errors go to `onError`. */
+  emit<K extends keyof PacsEvents>(event: K, payload: PacsEvents[K]): void {
+    for (const l of this.emitter.listeners(event) as ((p: PacsEvents[K]) => void)[]) {
+      try {
+        l(payload);
+      } catch (e) {
+        this.onError(e, event);
+      }
+    }
+  }
+
+  onError: (e: unknown, event: string) => void = () => {};
+}

@@ -1,0 +1,109 @@
+// The streaming dataset reader: sees every byte of a dataset as it arrives (network PDVs or
+// file chunks, any sizes), collects the few top-level values the caller asked for, and proves
+// the dataset complete when the input ends. Deflated syntaxes are inflated on the way.
+import { createInflateRaw, type InflateRaw } from 'node:zlib';
+import { PacsError, errorMessage } from '../core/errors.js';
+import { DatasetParser } from './dataset-parser.js';
+import type { ElementValue } from './element.js';
+import { transferSyntaxInfo } from './transfer-syntax.js';
+
+export type { ElementValue } from './element.js';
+
+export interface DatasetSummary {
+  /** The collected top-level values, by tag. */
+  values: Map<number, ElementValue>;
+  /** Bytes of the dataset parsed, trailing padding included (after inflation, if deflated). */
+  bytesRead: number;
+  /** Length of the all-zero bytes after the last element (0 when there are none). */
+  trailingPadding: number;
+}
+
+export interface DatasetReaderOptions {
+  transferSyntaxUID: string;
+  /** Top-level tags whose values to keep. Sequences are walked, never collected. */
+  collect: ReadonlySet<number>;
+  /** Longer values of collected tags are skipped (default 4096). */
+  maxCollectLength?: number;
+}
+
+export class DatasetStreamReader {
+  private readonly parser: DatasetParser;
+  private readonly inflater: InflateRaw | null = null;
+  private readonly inflated: Promise<void> | null = null;
+  private result: Promise<DatasetSummary> | null = null;
+
+  constructor(options: DatasetReaderOptions) {
+    // PS3.5 10: a syntax the standard does not list (a private one) is explicit VR LE.
+    const ts = transferSyntaxInfo(options.transferSyntaxUID);
+    const deflated = ts?.deflated ?? false;
+    this.parser = new DatasetParser({
+      explicitVR: deflated || (ts?.explicitVR ?? true),
+      littleEndian: deflated || (ts?.littleEndian ?? true),
+      collect: options.collect,
+      maxCollectLength: options.maxCollectLength ?? 4096,
+    });
+    if (deflated) {
+      const inflater = createInflateRaw();
+      this.inflater = inflater;
+      inflater.on('data', (chunk: Buffer) => this.feed(chunk));
+      this.inflated = new Promise<void>((resolve) => {
+        inflater.on('end', resolve);
+        inflater.on('error', (e) => {
+          this.parser.fail(`deflated dataset does not inflate: ${errorMessage(e)} (after ${this.parser.pos} inflated bytes)`);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Feeds the next bytes. Never throws: the first error is kept and later input ignored. */
+  push(chunk: Buffer): void {
+    if (this.parser.error || this.result) return;
+    if (this.inflater) {
+      // zlib works on its own schedule and the caller reuses its chunks: give it a copy.
+      this.inflater.write(Buffer.from(chunk));
+    } else {
+      this.feed(chunk);
+    }
+  }
+
+  /** The first error found so far, if any. */
+  get error(): PacsError | null {
+    return this.parser.error;
+  }
+
+  /** Values collected so far (for callers that read only the start of a dataset). */
+  get collected(): ReadonlyMap<number, ElementValue> {
+    return this.parser.values;
+  }
+
+  /** Declares the input complete; rejects with DICOM_PARSE if it was malformed or cut short. */
+  end(): Promise<DatasetSummary> {
+    this.result ??= this.finish();
+    return this.result;
+  }
+
+  private async finish(): Promise<DatasetSummary> {
+    if (this.inflater && this.inflated) {
+      if (this.parser.error) this.inflater.destroy();
+      else {
+        this.inflater.end();
+        await this.inflated;
+      }
+    }
+    const error = this.parser.finish();
+    if (error) throw error;
+    const p = this.parser;
+    return { values: p.values, bytesRead: p.pos, trailingPadding: p.paddingStart >= 0 ? p.pos - p.paddingStart : 0 };
+  }
+
+  private feed(chunk: Buffer): void {
+    try {
+      this.parser.push(chunk);
+    } catch (e) {
+      // A bug here must not take the association down with it: report it as a parse error.
+      this.parser.fail(`dataset reader failed at offset ${this.parser.pos}: ${errorMessage(e)}`);
+    }
+    if (this.parser.error && this.inflater) this.inflater.pause();
+  }
+}

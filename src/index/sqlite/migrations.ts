@@ -1,0 +1,195 @@
+// Numbered schema migrations for the SQLite index. A migration, once released, is never edited:
+// change the schema by appending one. schema_migrations records which versions are applied, so
+// opening an archive made by an older release brings it forward and reopening is a no-op.
+// The PostgreSQL backend keeps the same table and column names (see ../columns.ts) in its dialect.
+
+import type Database from 'better-sqlite3';
+import { PacsError } from '../../core/errors.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+// Design notes for version 1:
+// - STRICT tables: a wrong JS type bound to a column is an error, not a silently stored string.
+// - Patient identity is (patient_id, issuer_of_patient_id) with '' for a missing issuer, because
+//   NULLs are all distinct to UNIQUE and would let the same patient be filed twice.
+// - The UNIQUE (patient_id, issuer_of_patient_id) index also serves lookups by patient_id alone.
+// - *_fold columns hold foldName() of the person names (../fold.ts) for case- and
+//   accent-insensitive matching; upper-case text under BINARY collation lets the query layer use
+//   GLOB 'SMITH*' or a range, which SQLite answers from the index (LIKE would not be).
+// - Counts, sizes, modalities_in_study and sop_classes_in_study are kept by the writer in the
+//   store transaction, so C-FIND never counts rows at query time.
+// - series (modality, study_fk) answers ModalitiesInStudy matching (EXISTS on series) and
+//   series-level Modality matching; instances (series_fk, sop_class_uid) serves listing a series
+//   and the "is this SOP class still in the study" check after a delete.
+// - Foreign keys on the child columns are all indexed, so deleting a parent never scans.
+// - Times (received_at, last_received_at, created_at, updated_at, at) are ms since the epoch.
+// - changes uses AUTOINCREMENT so sequence numbers are never reused, even after clear().
+const V1 = `
+CREATE TABLE patients (
+  pk INTEGER PRIMARY KEY,
+  patient_id TEXT NOT NULL,
+  issuer_of_patient_id TEXT NOT NULL DEFAULT '',
+  patient_name TEXT,
+  patient_name_fold TEXT,
+  patient_birth_date TEXT,
+  patient_sex TEXT,
+  num_studies INTEGER NOT NULL DEFAULT 0,
+  num_series INTEGER NOT NULL DEFAULT 0,
+  num_instances INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  UNIQUE (patient_id, issuer_of_patient_id)
+) STRICT;
+CREATE INDEX patients_name_fold ON patients (patient_name_fold);
+
+CREATE TABLE studies (
+  pk INTEGER PRIMARY KEY,
+  patient_fk INTEGER NOT NULL REFERENCES patients (pk),
+  study_instance_uid TEXT NOT NULL UNIQUE,
+  study_date TEXT,
+  study_time TEXT,
+  accession_number TEXT,
+  study_id TEXT,
+  study_description TEXT,
+  referring_physician_name TEXT,
+  referring_physician_name_fold TEXT,
+  patient_age TEXT,
+  patient_size TEXT,
+  patient_weight TEXT,
+  modalities_in_study TEXT NOT NULL DEFAULT '',
+  sop_classes_in_study TEXT NOT NULL DEFAULT '',
+  num_series INTEGER NOT NULL DEFAULT 0,
+  num_instances INTEGER NOT NULL DEFAULT 0,
+  size_bytes INTEGER NOT NULL DEFAULT 0,
+  last_received_at INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX studies_patient ON studies (patient_fk);
+CREATE INDEX studies_date ON studies (study_date);
+CREATE INDEX studies_accession ON studies (accession_number);
+CREATE INDEX studies_referring_fold ON studies (referring_physician_name_fold);
+
+CREATE TABLE series (
+  pk INTEGER PRIMARY KEY,
+  study_fk INTEGER NOT NULL REFERENCES studies (pk),
+  series_instance_uid TEXT NOT NULL UNIQUE,
+  modality TEXT,
+  series_number TEXT,
+  series_date TEXT,
+  series_time TEXT,
+  series_description TEXT,
+  body_part_examined TEXT,
+  protocol_name TEXT,
+  station_name TEXT,
+  institution_name TEXT,
+  manufacturer TEXT,
+  manufacturer_model_name TEXT,
+  frame_of_reference_uid TEXT,
+  performed_procedure_step_start_date TEXT,
+  performed_procedure_step_start_time TEXT,
+  num_instances INTEGER NOT NULL DEFAULT 0,
+  size_bytes INTEGER NOT NULL DEFAULT 0,
+  last_received_at INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX series_study ON series (study_fk);
+CREATE INDEX series_modality ON series (modality, study_fk);
+
+CREATE TABLE instances (
+  pk INTEGER PRIMARY KEY,
+  series_fk INTEGER NOT NULL REFERENCES series (pk),
+  sop_instance_uid TEXT NOT NULL UNIQUE,
+  sop_class_uid TEXT NOT NULL,
+  instance_number TEXT,
+  content_date TEXT,
+  content_time TEXT,
+  acquisition_date TEXT,
+  acquisition_time TEXT,
+  acquisition_number TEXT,
+  number_of_frames TEXT,
+  "rows" INTEGER,
+  "columns" INTEGER,
+  bits_allocated INTEGER,
+  photometric_interpretation TEXT,
+  image_type TEXT,
+  specific_character_set TEXT,
+  path TEXT NOT NULL UNIQUE,
+  size INTEGER NOT NULL,
+  transfer_syntax_uid TEXT NOT NULL,
+  checksum TEXT NOT NULL,
+  received_at INTEGER NOT NULL,
+  calling_ae TEXT,
+  called_ae TEXT,
+  remote_address TEXT,
+  source TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX instances_series ON instances (series_fk, sop_class_uid);
+
+CREATE TABLE changes (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind TEXT NOT NULL,
+  level TEXT NOT NULL,
+  uid TEXT NOT NULL,
+  study_uid TEXT NOT NULL,
+  at INTEGER NOT NULL
+) STRICT;
+`;
+
+export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'initial schema', sql: V1 }];
+
+const BOOTSTRAP = `CREATE TABLE IF NOT EXISTS schema_migrations (
+  version INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  applied_at INTEGER NOT NULL
+) STRICT`;
+
+/** Versions already applied, ascending; empty for a new file (or one without the table). */
+export function appliedVersions(db: Database.Database): number[] {
+  const exists = db
+    .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
+    .get();
+  if (exists === undefined) return [];
+  return db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all() as number[];
+}
+
+/**
+ * Applies the migrations not yet applied, each in its own immediate transaction (so two
+ * processes opening the same new file do not both run one). Returns the versions applied now.
+ * A file whose schema is newer than this program is refused rather than written to.
+ */
+export function applyMigrations(db: Database.Database, migrations: readonly Migration[] = MIGRATIONS): number[] {
+  const known = new Set(migrations.map((m) => m.version));
+  const applied: number[] = [];
+  for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+    const run = db.transaction(() => {
+      db.exec(BOOTSTRAP);
+      // Read again inside the lock: another process may have applied it meanwhile.
+      const done = new Set(appliedVersions(db));
+      const unknown = [...done].filter((v) => !known.has(v));
+      if (unknown.length > 0) {
+        throw new PacsError(
+          'INDEX_FAILURE',
+          `the index schema has migration(s) ${unknown.join(', ')} unknown to this version of pacs-server; upgrade it`,
+        );
+      }
+      if (done.has(m.version)) return;
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
+        m.version,
+        m.name,
+        Date.now(),
+      );
+      applied.push(m.version);
+    });
+    run.immediate();
+  }
+  return applied;
+}

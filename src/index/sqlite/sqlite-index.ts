@@ -1,0 +1,228 @@
+// The archive index on an embedded SQLite file (better-sqlite3). better-sqlite3 is synchronous:
+// each operation runs as one transaction to completion and its result is handed back as a
+// Promise, so callers are written for the asynchronous PostgreSQL backend as well. Within one
+// process the event loop serialises operations; across processes, write transactions begin
+// IMMEDIATE so they queue on busy_timeout instead of failing when a read lock would have to be
+// upgraded (which SQLite refuses with SQLITE_BUSY without waiting).
+
+import Database from 'better-sqlite3';
+import { PacsError, errorMessage, isPacsError } from '../../core/errors.js';
+import type {
+  ArchiveIndex,
+  ChangeRecord,
+  IndexStatistics,
+  InstanceLocation,
+  InstanceRecord,
+  PatientSummary,
+  SeriesSummary,
+  StoreMode,
+  StoreOutcome,
+  StudySummary,
+  Text,
+} from '../types.js';
+import { MIGRATIONS, appliedVersions, applyMigrations } from './migrations.js';
+import { type Statements, prepareStatements } from './statements.js';
+import { toLocation, toPatientSummary, toSeriesSummary, toStudySummary } from './rows.js';
+import { SqliteWriter } from './writer.js';
+
+export interface SqliteIndexOptions {
+  path: string;
+  walMode: boolean;
+  /** How long a writer waits for another process' lock before failing (default 5000 ms). */
+  busyTimeoutMs?: number;
+  /** Opens the file read-only (tools that only look); migrate() then only checks the version. */
+  readonly?: boolean;
+}
+
+export class SqliteIndex implements ArchiveIndex {
+  private statements: Statements | null = null;
+  private writerInstance: SqliteWriter | null = null;
+  // One transaction wrapper, made once, that runs whatever function it is given.
+  private readonly transact: Database.Transaction<(fn: () => unknown) => unknown>;
+
+  private constructor(
+    private readonly database: Database.Database,
+    readonly options: Readonly<SqliteIndexOptions>,
+  ) {
+    this.transact = database.transaction((fn: () => unknown) => fn());
+  }
+
+  /** Opens (creating when missing, unless read-only) the index file. Call migrate() next. */
+  static open(options: SqliteIndexOptions): SqliteIndex {
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(options.path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+      db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
+      if (!options.readonly) {
+        // WAL: readers never block the writer. synchronous=NORMAL skips the fsync per commit; a
+        // power cut may lose the last commits but never corrupts the file, and the server
+        // reconciles the index with the (separately fsynced) files at start. Without WAL the
+        // rollback journal is only safe with FULL.
+        db.pragma(`journal_mode = ${options.walMode ? 'WAL' : 'DELETE'}`);
+        db.pragma(`synchronous = ${options.walMode ? 'NORMAL' : 'FULL'}`);
+      }
+      db.pragma('foreign_keys = ON');
+      return new SqliteIndex(db, { ...options });
+    } catch (e) {
+      db?.close();
+      throw indexFailure(e, `cannot open the index ${options.path}`);
+    }
+  }
+
+  /**
+   * The connection itself, for the bulk loader and SQLite-specific tests and tools. Services
+   * go through the ArchiveIndex interface only: the PostgreSQL backend has no such thing.
+   */
+  get db(): Database.Database {
+    return this.database;
+  }
+
+  migrate(): Promise<void> {
+    return this.attempt(() => {
+      if (this.options.readonly) {
+        const done = new Set(appliedVersions(this.database));
+        const missing = MIGRATIONS.filter((m) => !done.has(m.version));
+        if (missing.length > 0) {
+          throw new PacsError('INDEX_FAILURE', `the index ${this.options.path} needs migrating; open it writable once`);
+        }
+        return;
+      }
+      applyMigrations(this.database);
+      // Prepared only now, against the migrated schema (preparing checks that tables exist).
+      this.statements = null;
+      this.writerInstance = null;
+    });
+  }
+
+  storeInstance(record: InstanceRecord, mode: StoreMode): Promise<StoreOutcome> {
+    return this.write(() => this.writer.store(record, mode, Date.now()));
+  }
+
+  findInstance(sopInstanceUID: string): Promise<InstanceLocation | null> {
+    return this.read((s) => {
+      const row = s.instanceByUid.get(sopInstanceUID);
+      return row === undefined ? null : toLocation(row);
+    });
+  }
+
+  findInstanceByPath(path: string): Promise<InstanceLocation | null> {
+    return this.read((s) => {
+      const row = s.instanceByPath.get(path);
+      return row === undefined ? null : toLocation(row);
+    });
+  }
+
+  findPatient(patientID: string, issuerOfPatientID: Text): Promise<PatientSummary | null> {
+    return this.read((s) => {
+      const row = s.patientSummary.get(patientID, issuerOfPatientID ?? '');
+      return row === undefined ? null : toPatientSummary(row);
+    });
+  }
+
+  findStudy(studyInstanceUID: string): Promise<StudySummary | null> {
+    return this.read((s) => {
+      const row = s.studySummary.get(studyInstanceUID);
+      return row === undefined ? null : toStudySummary(row);
+    });
+  }
+
+  findSeries(seriesInstanceUID: string): Promise<SeriesSummary | null> {
+    return this.read((s) => {
+      const row = s.seriesSummary.get(seriesInstanceUID);
+      return row === undefined ? null : toSeriesSummary(row);
+    });
+  }
+
+  deleteInstance(sopInstanceUID: string): Promise<InstanceLocation | null> {
+    return this.write(() => this.writer.delete(sopInstanceUID, Date.now()));
+  }
+
+  listInstances(afterSOPInstanceUID: string | null, limit: number): Promise<InstanceLocation[]> {
+    return this.read((s) => {
+      const n = Math.max(0, Math.trunc(limit));
+      const rows = afterSOPInstanceUID === null ? s.listFirst.all(n) : s.listAfter.all(afterSOPInstanceUID, n);
+      return rows.map(toLocation);
+    });
+  }
+
+  statistics(): Promise<IndexStatistics> {
+    return this.read((s) => {
+      const row = s.statistics.get();
+      return row ?? { patients: 0, studies: 0, series: 0, instances: 0, bytes: 0 };
+    });
+  }
+
+  changesSince(seq: number, limit: number): Promise<ChangeRecord[]> {
+    return this.read((s) =>
+      s.changesSince.all(seq, Math.max(0, Math.trunc(limit))).map((r) => ({
+        seq: r.seq,
+        kind: r.kind as ChangeRecord['kind'],
+        level: 'instance' as const,
+        uid: r.uid,
+        studyUID: r.study_uid,
+        at: new Date(r.at),
+      })),
+    );
+  }
+
+  /**
+   * Deletes every row, children first (the foreign keys would refuse otherwise), the change log
+   * included. AUTOINCREMENT keeps counting, so change sequence numbers are never reused and a
+   * consumer holding an old position simply sees the reindex's new changes.
+   */
+  clear(): Promise<void> {
+    return this.write(() => {
+      for (const statement of this.stmts.clear) statement.run();
+    });
+  }
+
+  close(): Promise<void> {
+    return this.attempt(() => {
+      if (!this.database.open) return;
+      if (!this.options.readonly) {
+        // SQLite's advice: refresh planner statistics that went stale, on closing.
+        this.database.pragma('optimize');
+        // Folds the WAL back into the main file so a closed archive is one self-contained file.
+        if (this.options.walMode) this.database.pragma('wal_checkpoint(TRUNCATE)');
+      }
+      this.database.close();
+    });
+  }
+
+  private get stmts(): Statements {
+    this.statements ??= prepareStatements(this.database);
+    return this.statements;
+  }
+
+  private get writer(): SqliteWriter {
+    this.writerInstance ??= new SqliteWriter(this.stmts);
+    return this.writerInstance;
+  }
+
+  /** A read in a deferred transaction: one consistent snapshot even for multi-row answers. */
+  private read<T>(fn: (s: Statements) => T): Promise<T> {
+    return this.attempt(() => this.transact.deferred(() => fn(this.stmts)) as T);
+  }
+
+  private write<T>(fn: () => T): Promise<T> {
+    return this.attempt(() => {
+      if (this.options.readonly) throw new PacsError('INDEX_FAILURE', 'the index is open read-only');
+      return this.transact.immediate(fn) as T;
+    });
+  }
+
+  /** Runs fn now and settles the Promise with its result or a coded error. */
+  private attempt<T>(fn: () => T): Promise<T> {
+    try {
+      return Promise.resolve(fn());
+    } catch (e) {
+      return Promise.reject(isPacsError(e) ? e : indexFailure(e));
+    }
+  }
+}
+
+/** Any SQLite or driver error, as the one code the layers above understand. */
+function indexFailure(e: unknown, context?: string): PacsError {
+  const message = context === undefined ? `index: ${errorMessage(e)}` : `${context}: ${errorMessage(e)}`;
+  return new PacsError('INDEX_FAILURE', message, { cause: e });
+}

@@ -1,0 +1,182 @@
+// The archive index: what every backend (SQLite now, PostgreSQL later) must do. Operations are
+// named for their intent and each is one transaction; callers never see SQL. Attribute fields
+// carry DICOM keywords and hold decoded text (UTF-8) exactly as received, or null when absent.
+
+export type Text = string | null;
+
+export interface PatientAttributes {
+  PatientID: string; // '' when the instance has none: such instances still file under one patient
+  IssuerOfPatientID: Text;
+  PatientName: Text;
+  PatientBirthDate: Text;
+  PatientSex: Text;
+}
+
+export interface StudyAttributes {
+  StudyInstanceUID: string;
+  StudyDate: Text;
+  StudyTime: Text;
+  AccessionNumber: Text;
+  StudyID: Text;
+  StudyDescription: Text;
+  ReferringPhysicianName: Text;
+  PatientAge: Text;
+  PatientSize: Text;
+  PatientWeight: Text;
+}
+
+export interface SeriesAttributes {
+  SeriesInstanceUID: string;
+  Modality: Text;
+  SeriesNumber: Text;
+  SeriesDate: Text;
+  SeriesTime: Text;
+  SeriesDescription: Text;
+  BodyPartExamined: Text;
+  ProtocolName: Text;
+  StationName: Text;
+  InstitutionName: Text;
+  Manufacturer: Text;
+  ManufacturerModelName: Text;
+  FrameOfReferenceUID: Text;
+  PerformedProcedureStepStartDate: Text;
+  PerformedProcedureStepStartTime: Text;
+}
+
+export interface InstanceAttributes {
+  SOPInstanceUID: string;
+  SOPClassUID: string;
+  InstanceNumber: Text;
+  ContentDate: Text;
+  ContentTime: Text;
+  AcquisitionDate: Text;
+  AcquisitionTime: Text;
+  AcquisitionNumber: Text;
+  NumberOfFrames: Text;
+  Rows: number | null;
+  Columns: number | null;
+  BitsAllocated: number | null;
+  PhotometricInterpretation: Text;
+  ImageType: Text; // multi-valued, backslash-separated as in DICOM
+}
+
+/** Where and how the instance's file is kept. */
+export interface FileRecord {
+  path: string; // relative to storage.directory, '/' separated
+  size: number;
+  transferSyntaxUID: string;
+  checksum: string; // hex digest of the whole Part 10 file
+}
+
+/** Who sent it, for the log, the research rules and the audit trail. */
+export interface Provenance {
+  callingAE: Text;
+  calledAE: Text;
+  remoteAddress: Text;
+  source: 'dimse' | 'stow' | 'upload' | 'import' | 'reindex';
+}
+
+export interface InstanceRecord {
+  specificCharacterSet: Text; // as received, e.g. 'ISO_IR 100' or '\\ISO 2022 IR 87'
+  patient: PatientAttributes;
+  study: StudyAttributes;
+  series: SeriesAttributes;
+  instance: InstanceAttributes;
+  file: FileRecord;
+  provenance: Provenance;
+  receivedAt: Date;
+}
+
+/** What the index holds about one stored instance: enough to find its file and check it. */
+export interface InstanceLocation {
+  SOPInstanceUID: string;
+  SOPClassUID: string;
+  SeriesInstanceUID: string;
+  StudyInstanceUID: string;
+  PatientID: string;
+  path: string;
+  size: number;
+  transferSyntaxUID: string;
+  checksum: string;
+  receivedAt: Date;
+}
+
+export interface IndexStatistics {
+  patients: number;
+  studies: number;
+  series: number;
+  instances: number;
+  bytes: number;
+}
+
+export type StoreMode =
+  | 'insert' // fail with DUPLICATE_INSTANCE if the SOP Instance UID is already indexed
+  | 'replace'; // replace the row (and re-parent it if the study/series changed)
+
+export interface StoreOutcome {
+  outcome: 'inserted' | 'replaced';
+  /** The row that was replaced, so the caller can remove its file when the path changed. */
+  previous: InstanceLocation | null;
+  /** Sequence number of the change-log row written in the same transaction. */
+  changeSeq: number;
+}
+
+export interface ChangeRecord {
+  seq: number;
+  kind: 'instance.stored' | 'instance.replaced' | 'instance.deleted';
+  level: 'instance';
+  uid: string;
+  studyUID: string;
+  at: Date;
+}
+
+/** One patient row as the index keeps it: latest attributes received, and kept counts. */
+export interface PatientSummary extends PatientAttributes {
+  NumberOfPatientRelatedStudies: number;
+  NumberOfPatientRelatedSeries: number;
+  NumberOfPatientRelatedInstances: number;
+}
+
+/** One study row: latest attributes, its patient's key, kept counts and computed attributes. */
+export interface StudySummary extends StudyAttributes {
+  PatientID: string;
+  IssuerOfPatientID: Text;
+  ModalitiesInStudy: string; // sorted distinct Modality of its series, backslash-separated
+  SOPClassesInStudy: string; // sorted distinct SOP Class UIDs of its instances, likewise
+  NumberOfStudyRelatedSeries: number;
+  NumberOfStudyRelatedInstances: number;
+  sizeBytes: number;
+  /** When its latest instance was received (the stable-study detector waits on this). */
+  lastReceivedAt: Date;
+}
+
+/** One series row: latest attributes, its study's UID, kept counts. */
+export interface SeriesSummary extends SeriesAttributes {
+  StudyInstanceUID: string;
+  NumberOfSeriesRelatedInstances: number;
+  sizeBytes: number;
+  lastReceivedAt: Date;
+}
+
+export interface ArchiveIndex {
+  /** Applies the numbered migrations not yet applied. Idempotent. */
+  migrate(): Promise<void>;
+  /** Records a stored instance: patient, study, series upserted, counts kept, change logged. */
+  storeInstance(record: InstanceRecord, mode: StoreMode): Promise<StoreOutcome>;
+  findInstance(sopInstanceUID: string): Promise<InstanceLocation | null>;
+  /** The instance whose file is at this path, if any (naming templates resolve collisions with it). */
+  findInstanceByPath(path: string): Promise<InstanceLocation | null>;
+  /** The patient with this identity (a null issuer is the same as ''), if any. */
+  findPatient(patientID: string, issuerOfPatientID: Text): Promise<PatientSummary | null>;
+  findStudy(studyInstanceUID: string): Promise<StudySummary | null>;
+  findSeries(seriesInstanceUID: string): Promise<SeriesSummary | null>;
+  /** Removes one instance row, fixes counts, removes emptied series/study/patient rows. */
+  deleteInstance(sopInstanceUID: string): Promise<InstanceLocation | null>;
+  /** Every indexed file, in pages, for verification and reindexing. */
+  listInstances(afterSOPInstanceUID: string | null, limit: number): Promise<InstanceLocation[]>;
+  statistics(): Promise<IndexStatistics>;
+  changesSince(seq: number, limit: number): Promise<ChangeRecord[]>;
+  /** Removes every row (reindex starts from nothing). */
+  clear(): Promise<void>;
+  close(): Promise<void>;
+}

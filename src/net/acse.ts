@@ -1,0 +1,109 @@
+// Association negotiation (PS3.8 section 7.1, PS3.7 Annex D): building A-ASSOCIATE-RQ and
+// deciding an A-ASSOCIATE-AC from what the peer proposed and what we support.
+import {
+  type AssociateAC,
+  type AssociateRQ,
+  DICOM_APPLICATION_CONTEXT,
+  PcResult,
+  type PresentationContextAC,
+  type PresentationContextRQ,
+  PduType,
+  type RoleSelection,
+  type UserIdentityRQ,
+  emptyUserInformation,
+} from './pdu/types.js';
+
+/** Identifies pacs-server on the wire (UUID-derived UID under the 2.25 root, PS3.5 B.2). */
+export const IMPLEMENTATION_CLASS_UID = '2.25.160979331420063427405096327574440813707';
+export const IMPLEMENTATION_VERSION_NAME = 'PACS_SERVER_010';
+
+export interface LocalIdentity {
+  maxPduLength: number;
+  implementationClassUID?: string;
+  implementationVersionName?: string;
+}
+
+/** What a service layer tells the negotiator. */
+export interface PresentationPolicy {
+  /** Transfer syntaxes acceptable for an abstract syntax, or null if the abstract syntax is not supported. */
+  transferSyntaxesFor(abstractSyntax: string): readonly string[] | null;
+  /**
+   * Which transfer syntax to pick among the acceptable ones proposed: 'proposer' takes the
+   * requestor's order (storage: store what the modality prefers to send), 'ours' takes our order.
+   */
+  preference(abstractSyntax: string): 'proposer' | 'ours';
+  /** SCP/SCU role selection answer for a SOP class (PS3.7 D.3.3.4); null = no answer item. */
+  roles?(proposed: RoleSelection): RoleSelection | null;
+}
+
+export function negotiateContexts(rq: AssociateRQ, policy: PresentationPolicy): PresentationContextAC[] {
+  return rq.presentationContexts.map((pc): PresentationContextAC => {
+    const ours = pc.abstractSyntax ? policy.transferSyntaxesFor(pc.abstractSyntax) : null;
+    if (!ours) return { id: pc.id, result: PcResult.AbstractSyntaxNotSupported, transferSyntax: '' };
+    const acceptable = new Set(ours);
+    const pick =
+      policy.preference(pc.abstractSyntax) === 'proposer'
+        ? pc.transferSyntaxes.find((ts) => acceptable.has(ts))
+        : ours.find((ts) => pc.transferSyntaxes.includes(ts));
+    return pick
+      ? { id: pc.id, result: PcResult.Acceptance, transferSyntax: pick }
+      : { id: pc.id, result: PcResult.TransferSyntaxesNotSupported, transferSyntax: '' };
+  });
+}
+
+export function buildAssociateAC(rq: AssociateRQ, policy: PresentationPolicy, local: LocalIdentity, userIdentityResponse?: Buffer): AssociateAC {
+  const ui = emptyUserInformation();
+  ui.maxPduLength = local.maxPduLength;
+  ui.implementationClassUID = local.implementationClassUID ?? IMPLEMENTATION_CLASS_UID;
+  ui.implementationVersionName = local.implementationVersionName ?? IMPLEMENTATION_VERSION_NAME;
+  // We perform one operation at a time per association (PS3.7 D.3.3.3): answer 1/1 if asked.
+  if (rq.userInformation.asyncOpsWindow) ui.asyncOpsWindow = { invoked: 1, performed: 1 };
+  for (const r of rq.userInformation.roleSelections) {
+    const answer = policy.roles?.(r);
+    if (answer) ui.roleSelections.push(answer);
+  }
+  if (userIdentityResponse && rq.userInformation.userIdentity?.positiveResponseRequested) ui.userIdentityResponse = userIdentityResponse;
+  return {
+    type: PduType.AssociateAC,
+    protocolVersion: 1,
+    calledAETitle: rq.calledAETitle,
+    callingAETitle: rq.callingAETitle,
+    applicationContext: DICOM_APPLICATION_CONTEXT,
+    presentationContexts: negotiateContexts(rq, policy),
+    userInformation: ui,
+  };
+}
+
+export interface AssociateRequestOptions extends LocalIdentity {
+  callingAETitle: string;
+  calledAETitle: string;
+  contexts: { abstractSyntax: string; transferSyntaxes: string[] }[];
+  roleSelections?: RoleSelection[];
+  userIdentity?: UserIdentityRQ;
+}
+
+export function buildAssociateRQ(o: AssociateRequestOptions): AssociateRQ {
+  if (o.contexts.length > 128) throw new Error('at most 128 presentation contexts fit in one association (PS3.8 9.3.2.2)');
+  const ui = emptyUserInformation();
+  ui.maxPduLength = o.maxPduLength;
+  ui.implementationClassUID = o.implementationClassUID ?? IMPLEMENTATION_CLASS_UID;
+  ui.implementationVersionName = o.implementationVersionName ?? IMPLEMENTATION_VERSION_NAME;
+  ui.roleSelections = o.roleSelections ?? [];
+  ui.userIdentity = o.userIdentity ?? null;
+  const presentationContexts: PresentationContextRQ[] = o.contexts.map((c, i) => ({ id: 2 * i + 1, ...c }));
+  return {
+    type: PduType.AssociateRQ,
+    protocolVersion: 1,
+    calledAETitle: o.calledAETitle,
+    callingAETitle: o.callingAETitle,
+    applicationContext: DICOM_APPLICATION_CONTEXT,
+    presentationContexts,
+    userInformation: ui,
+  };
+}
+
+/** AE title matching with the wildcards * and ? (access_control.allowed_ae_titles). */
+export function aeTitleMatches(pattern: string, ae: string): boolean {
+  const re = new RegExp(`^${pattern.trim().replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  return re.test(ae.trim());
+}

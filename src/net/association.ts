@@ -1,0 +1,477 @@
+// One DICOM association over one socket, for either role. Everything that happens to it goes
+// through the PS3.8 state machine (ul/machine.ts): PDUs and socket events become Evt3..Evt19,
+// local requests become Evt1/7/8/9/11/14/15, and the table's effects are carried out here.
+import type { Socket } from 'node:net';
+import { step } from './ul/machine.js';
+import type { Effect, Event, State } from './ul/table.js';
+import { PduFramer, type RawPdu } from './pdu/framer.js';
+import { PduDecodeError, decodePdu, encodePDataHeaders, encodePdu } from './pdu/codec.js';
+import {
+  AbortReason,
+  AbortSource,
+  type AssociateAC,
+  type AssociateRJ,
+  type AssociateRQ,
+  type Pdu,
+  type Pdv,
+  PduType,
+} from './pdu/types.js';
+import { DimseAssembler, DimseProtocolError, type DatasetSink } from './dimse/assembler.js';
+import { type Command, encodeCommand } from './dimse/command.js';
+
+export interface AcceptedContext {
+  id: number;
+  abstractSyntax: string;
+  transferSyntax: string;
+}
+
+export interface AssociationTimeouts {
+  /** ARTIM: how long to wait for an A-ASSOCIATE-RQ, or for the peer to close after release/abort. */
+  artimMs: number;
+  /** Abort an established association that sends nothing for this long (0 = never). */
+  idleMs: number;
+}
+
+export type Outcome = 'released' | 'aborted-by-peer' | 'aborted-locally' | 'rejected' | 'connection-lost' | 'protocol-error' | 'open';
+
+/** What the association tells its owner. Every callback is optional except onCommand. */
+export interface AssociationUser {
+  /** Acceptor: decide on an A-ASSOCIATE-RQ (Evt7 accept or Evt8 reject follows). */
+  onAssociateRequest?(rq: AssociateRQ): Promise<AssociateAC | AssociateRJ> | AssociateAC | AssociateRJ;
+  /** A complete DIMSE command; the returned sink receives its dataset. */
+  onCommand(assoc: Association, contextId: number, command: Command): DatasetSink | null;
+  /** Acceptor: the peer asked to release; resolve when in-flight operations have answered. */
+  onReleaseRequested?(): Promise<void>;
+  onClosed?(assoc: Association): void;
+}
+
+export class AssociationError extends Error {
+  constructor(
+    message: string,
+    readonly reject?: AssociateRJ,
+  ) {
+    super(message);
+    this.name = 'AssociationError';
+  }
+}
+
+export class Association {
+  state: State;
+  readonly requestor: boolean;
+  rq: AssociateRQ | null = null;
+  ac: AssociateAC | null = null;
+  rj: AssociateRJ | null = null;
+  readonly contexts = new Map<number, AcceptedContext>();
+  outcome: Outcome = 'open';
+  /** Why the association ended abnormally, for the log line. */
+  reason: string | null = null;
+  bytesIn = 0;
+  bytesOut = 0;
+  readonly startedAt = Date.now();
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+
+  private readonly framer: PduFramer;
+  private readonly assembler: DimseAssembler;
+  private artim: NodeJS.Timeout | null = null;
+  private idle: NodeJS.Timeout | null = null;
+  private pendingPData: Buffer[] | null = null;
+  private abortToSend: { source: number; reason: number } = { source: AbortSource.ServiceUser, reason: 0 };
+  private paused = 0;
+  private closedCalled = false;
+  private establishedWaiters: { resolve: () => void; reject: (e: Error) => void } | null = null;
+  private releaseWaiter: (() => void) | null = null;
+
+  constructor(
+    readonly socket: Socket,
+    readonly user: AssociationUser,
+    readonly options: { requestor: boolean; maxPduLength: number; timeouts: AssociationTimeouts },
+  ) {
+    this.requestor = options.requestor;
+    this.state = 'Sta1';
+    this.framer = new PduFramer(options.maxPduLength);
+    this.assembler = new DimseAssembler({ onCommand: (ctx, cmd) => this.user.onCommand(this, ctx, cmd) });
+    this.remoteAddress = socket.remoteAddress ?? '';
+    this.remotePort = socket.remotePort ?? 0;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (e) => {
+      this.reason ??= e.message;
+    });
+    socket.on('close', () => this.handle('Evt17'));
+  }
+
+  // --- local primitives ----------------------------------------------------------------------
+
+  /** Acceptor: a transport connection has been accepted (Evt5). */
+  acceptTransport(): void {
+    this.handle('Evt5');
+  }
+
+  /** Requestor: the socket is connected; send the A-ASSOCIATE-RQ and wait for the answer. */
+  requestAssociation(rq: AssociateRQ): Promise<void> {
+    this.rq = rq;
+    const done = new Promise<void>((resolve, reject) => (this.establishedWaiters = { resolve, reject }));
+    this.state = 'Sta4'; // Evt1/AE-1 happened when the caller opened the socket
+    this.handle('Evt2');
+    return done;
+  }
+
+  get peerMaxPduLength(): number {
+    const ui = this.requestor ? this.ac?.userInformation : this.rq?.userInformation;
+    return ui?.maxPduLength ?? 0;
+  }
+
+  get callingAETitle(): string {
+    return this.rq?.callingAETitle ?? '';
+  }
+  get calledAETitle(): string {
+    return this.rq?.calledAETitle ?? '';
+  }
+
+  /** Sends one DIMSE message: its command, then its dataset fragmented to the peer's maximum. */
+  async sendMessage(contextId: number, command: Command, dataset?: Buffer | AsyncIterable<Buffer>): Promise<void> {
+    const max = this.maxPdvData();
+    await this.sendFragments(contextId, true, [encodeCommand(command)], max);
+    if (dataset) await this.sendFragments(contextId, false, Buffer.isBuffer(dataset) ? [dataset] : dataset, max);
+  }
+
+  /** Requestor: A-RELEASE request (Evt11); resolves when the peer confirmed and closed. */
+  release(): Promise<void> {
+    if (this.state !== 'Sta6') return Promise.resolve();
+    const p = new Promise<void>((resolve) => (this.releaseWaiter = resolve));
+    this.handle('Evt11');
+    return p;
+  }
+
+  /** A-ABORT request (Evt15). */
+  abort(why = 'aborted locally'): void {
+    this.reason ??= why;
+    if (this.state === 'Sta1' || this.state === 'Sta13') {
+      this.socket.destroy();
+      return;
+    }
+    this.outcome = 'aborted-locally';
+    this.abortToSend = { source: AbortSource.ServiceUser, reason: 0 };
+    this.handle('Evt15');
+  }
+
+  get established(): boolean {
+    return this.state === 'Sta6';
+  }
+
+  // --- the state machine ---------------------------------------------------------------------
+
+  private handle(event: Event, pdu?: Pdu): void {
+    const s = step(this.state, event, { requestor: this.requestor, acceptable: this.acceptable(pdu) });
+    if (!s) {
+      // A local primitive in a state where the table allows none: a bug or a race with the
+      // peer (e.g. sending after its abort). Nothing on the wire changes.
+      if (event === 'Evt9') throw new AssociationError(`cannot send data in state ${this.state}`);
+      return;
+    }
+    this.state = s.next;
+    for (const e of s.effects) this.effect(e, pdu);
+    if (this.state === 'Sta1') this.finish();
+  }
+
+  /** AE-6: the provider refuses only what it cannot speak: another protocol version. */
+  private acceptable(pdu?: Pdu): boolean {
+    return !(pdu && pdu.type === PduType.AssociateRQ && (pdu.protocolVersion & 1) === 0);
+  }
+
+  private effect(e: Effect, pdu?: Pdu): void {
+    switch (e) {
+      case 'connect-transport':
+        break; // the requestor's socket is opened by the caller before requestAssociation
+      case 'send-associate-rq':
+        this.write(encodePdu(this.rq!));
+        break;
+      case 'send-associate-ac':
+        this.write(encodePdu(this.ac!));
+        this.armIdle(); // now in Sta6: a peer that never sends anything must time out too
+        break;
+      case 'send-associate-rj':
+        this.rj ??= { type: PduType.AssociateRJ, result: 1, source: 2, reason: 2 }; // AE-6 else: protocol version
+        this.outcome = 'rejected';
+        this.write(encodePdu(this.rj));
+        break;
+      case 'send-pdata':
+        if (this.pendingPData) this.writev(this.pendingPData);
+        this.pendingPData = null;
+        break;
+      case 'send-release-rq':
+        this.write(encodePdu({ type: PduType.ReleaseRQ }));
+        break;
+      case 'send-release-rp':
+        this.write(encodePdu({ type: PduType.ReleaseRP }));
+        this.outcome = 'released';
+        break;
+      case 'send-abort':
+        this.write(encodePdu({ type: PduType.Abort, ...this.abortToSend }));
+        break;
+      case 'send-abort-provider':
+        this.outcome = 'protocol-error';
+        this.write(encodePdu({ type: PduType.Abort, source: AbortSource.ServiceProvider, reason: this.abortToSend.reason }));
+        break;
+      case 'indicate-associate':
+        this.onAssociateIndication(pdu as AssociateRQ);
+        break;
+      case 'confirm-associate-accept':
+        this.onAccepted(pdu as AssociateAC);
+        break;
+      case 'confirm-associate-reject':
+        this.rj = pdu as AssociateRJ;
+        this.outcome = 'rejected';
+        this.establishedWaiters?.reject(new AssociationError(describeReject(this.rj), this.rj));
+        this.establishedWaiters = null;
+        break;
+      case 'indicate-pdata':
+        this.onPData((pdu as { pdvs: Pdv[] }).pdvs);
+        break;
+      case 'indicate-release':
+        this.onReleaseIndication();
+        break;
+      case 'confirm-release':
+        this.outcome = 'released';
+        this.releaseWaiter?.();
+        this.releaseWaiter = null;
+        break;
+      case 'indicate-abort':
+        this.outcome = 'aborted-by-peer';
+        this.dropInFlight('association aborted by peer');
+        break;
+      case 'indicate-p-abort':
+        if (this.outcome === 'open') this.outcome = 'connection-lost';
+        this.dropInFlight(this.reason ?? 'connection lost');
+        break;
+      case 'start-artim':
+        this.stopTimer('artim');
+        this.artim = setTimeout(() => this.handle('Evt18'), this.options.timeouts.artimMs);
+        break;
+      case 'stop-artim':
+        this.stopTimer('artim');
+        break;
+      case 'close-transport':
+        this.socket.end();
+        break;
+    }
+  }
+
+  private onAssociateIndication(rq: AssociateRQ): void {
+    this.rq = rq;
+    const decide = this.user.onAssociateRequest;
+    if (!decide) throw new Error('acceptor without onAssociateRequest');
+    Promise.resolve()
+      .then(() => decide.call(this.user, rq))
+      .then(
+        (answer) => {
+          if (this.state !== 'Sta3') return;
+          if (answer.type === PduType.AssociateAC) {
+            this.ac = answer;
+            this.recordContexts(rq, answer);
+            this.handle('Evt7');
+          } else {
+            this.rj = answer;
+            this.handle('Evt8');
+          }
+        },
+        (err: unknown) => {
+          this.reason = `negotiation failed: ${String(err)}`;
+          if (this.state === 'Sta3') {
+            this.rj = { type: PduType.AssociateRJ, result: 2, source: 1, reason: 1 };
+            this.handle('Evt8');
+          }
+        },
+      );
+  }
+
+  private onAccepted(ac: AssociateAC): void {
+    this.ac = ac;
+    this.recordContexts(this.rq!, ac);
+    this.armIdle();
+    this.establishedWaiters?.resolve();
+    this.establishedWaiters = null;
+  }
+
+  private recordContexts(rq: AssociateRQ, ac: AssociateAC): void {
+    for (const pc of ac.presentationContexts) {
+      if (pc.result !== 0) continue;
+      const asked = rq.presentationContexts.find((p) => p.id === pc.id);
+      if (asked) this.contexts.set(pc.id, { id: pc.id, abstractSyntax: asked.abstractSyntax, transferSyntax: pc.transferSyntax });
+    }
+    this.armIdle();
+  }
+
+  private onPData(pdvs: Pdv[]): void {
+    try {
+      for (const pdv of pdvs) {
+        if (!this.contexts.has(pdv.contextId)) throw new DimseProtocolError(`PDV on presentation context ${pdv.contextId}, which was not accepted`);
+        const slow = this.assembler.push(pdv);
+        if (slow) this.pauseUntilDrained(slow);
+      }
+    } catch (e) {
+      this.reason = e instanceof Error ? e.message : String(e);
+      this.abortToSend = { source: AbortSource.ServiceProvider, reason: AbortReason.UnexpectedPduParameter };
+      this.outcome = 'protocol-error';
+      this.handle('Evt15');
+    }
+  }
+
+  /** Backpressure: the sink is behind; stop reading the socket until it drains. */
+  private pauseUntilDrained(sink: DatasetSink): void {
+    this.paused++;
+    this.socket.pause();
+    sink.onDrain(() => {
+      if (--this.paused === 0 && !this.socket.destroyed) this.socket.resume();
+    });
+  }
+
+  private onReleaseIndication(): void {
+    const ready = this.user.onReleaseRequested?.() ?? Promise.resolve();
+    void ready.then(() => {
+      if (this.state === 'Sta8' || this.state === 'Sta9' || this.state === 'Sta12') this.handle('Evt14');
+    });
+  }
+
+  private dropInFlight(why: string): void {
+    this.assembler.abort(new Error(why));
+    this.establishedWaiters?.reject(new AssociationError(why));
+    this.establishedWaiters = null;
+    this.releaseWaiter?.();
+    this.releaseWaiter = null;
+  }
+
+  private finish(): void {
+    this.stopTimer('artim');
+    this.stopTimer('idle');
+    if (!this.socket.destroyed) this.socket.destroy();
+    if (this.closedCalled) return;
+    this.closedCalled = true;
+    this.dropInFlight(this.reason ?? 'association closed');
+    this.user.onClosed?.(this);
+  }
+
+  // --- transport -----------------------------------------------------------------------------
+
+  private onData(chunk: Buffer): void {
+    this.bytesIn += chunk.length;
+    this.armIdle();
+    const pdus: RawPdu[] = [];
+    const err = this.framer.push(chunk, pdus);
+    for (const raw of pdus) {
+      if (this.state === 'Sta1') return;
+      let pdu: Pdu;
+      try {
+        pdu = decodePdu(raw.type, raw.body);
+      } catch (e) {
+        this.invalidPdu(e instanceof PduDecodeError ? e.abortReason : AbortReason.InvalidPduParameterValue, String(e instanceof Error ? e.message : e));
+        return;
+      }
+      this.handle(eventOf(pdu), pdu);
+    }
+    if (err) {
+      const msg =
+        err.kind === 'unrecognized'
+          ? `unrecognized PDU type 0x${err.type.toString(16)}`
+          : `PDU of ${err.length} bytes exceeds the maximum of ${err.limit}`;
+      this.invalidPdu(err.kind === 'unrecognized' ? AbortReason.UnrecognizedPdu : AbortReason.InvalidPduParameterValue, msg);
+    }
+  }
+
+  private invalidPdu(reason: number, message: string): void {
+    this.reason = message;
+    this.abortToSend = { source: AbortSource.ServiceProvider, reason };
+    this.outcome = 'protocol-error';
+    this.socket.pause(); // nothing after an invalid PDU is meaningful
+    this.handle('Evt19');
+  }
+
+  private write(buf: Buffer): void {
+    if (this.socket.destroyed || !this.socket.writable) return;
+    this.bytesOut += buf.length;
+    this.socket.write(buf);
+  }
+
+  private writev(bufs: Buffer[]): void {
+    if (this.socket.destroyed || !this.socket.writable) return;
+    this.socket.cork();
+    for (const b of bufs) {
+      this.bytesOut += b.length;
+      this.socket.write(b);
+    }
+    process.nextTick(() => this.socket.uncork());
+  }
+
+  private maxPdvData(): number {
+    const peer = this.peerMaxPduLength;
+    // PS3.8 D.1: the maximum covers the PDU's variable field: PDV header (6) + data.
+    return peer > 0 ? Math.max(peer - 6, 1) : 256 * 1024;
+  }
+
+  private async sendFragments(contextId: number, command: boolean, source: Iterable<Buffer> | AsyncIterable<Buffer>, max: number): Promise<void> {
+    let held: Buffer | null = null;
+    const flush = async (data: Buffer, last: boolean): Promise<void> => {
+      if (this.state !== 'Sta6' && this.state !== 'Sta8') throw new AssociationError(`association is no longer established (${this.outcome})`);
+      this.pendingPData = encodePDataHeaders([{ contextId, command, last, data }]);
+      this.handle('Evt9');
+      if (this.socket.writableNeedDrain) await new Promise<void>((r) => this.socket.once('drain', r));
+    };
+    for await (const chunk of source) {
+      let off = 0;
+      while (off < chunk.length) {
+        const piece = chunk.subarray(off, off + max);
+        off += piece.length;
+        if (held) await flush(held, false);
+        held = piece;
+      }
+    }
+    await flush(held ?? Buffer.alloc(0), true);
+  }
+
+  private armIdle(): void {
+    if (!this.options.timeouts.idleMs || this.state !== 'Sta6') return;
+    if (this.idle) this.idle.refresh();
+    else
+      this.idle = setTimeout(() => {
+        this.idle = null;
+        if (this.state === 'Sta6') this.abort(`idle for ${this.options.timeouts.idleMs / 1000} s`);
+      }, this.options.timeouts.idleMs);
+  }
+
+  private stopTimer(which: 'artim' | 'idle'): void {
+    const t = which === 'artim' ? this.artim : this.idle;
+    if (t) clearTimeout(t);
+    if (which === 'artim') this.artim = null;
+    else this.idle = null;
+  }
+}
+
+function eventOf(pdu: Pdu): Event {
+  switch (pdu.type) {
+    case PduType.AssociateRQ:
+      return 'Evt6';
+    case PduType.AssociateAC:
+      return 'Evt3';
+    case PduType.AssociateRJ:
+      return 'Evt4';
+    case PduType.PDataTF:
+      return 'Evt10';
+    case PduType.ReleaseRQ:
+      return 'Evt12';
+    case PduType.ReleaseRP:
+      return 'Evt13';
+    case PduType.Abort:
+      return 'Evt16';
+  }
+}
+
+export function describeReject(rj: AssociateRJ): string {
+  const result = rj.result === 1 ? 'rejected-permanent' : 'rejected-transient';
+  const reasons: Record<number, Record<number, string>> = {
+    1: { 1: 'no reason given', 2: 'application context not supported', 3: 'calling AE title not recognized', 7: 'called AE title not recognized' },
+    2: { 1: 'no reason given', 2: 'protocol version not supported' },
+    3: { 1: 'temporary congestion', 2: 'local limit exceeded' },
+  };
+  return `association ${result}: ${reasons[rj.source]?.[rj.reason] ?? `source ${rj.source} reason ${rj.reason}`}`;
+}

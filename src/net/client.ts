@@ -1,0 +1,167 @@
+// The SCU side: open an association, send requests, wait for their responses. Used by the CLI
+// (pacs echo / store), by C-MOVE sub-associations and forwarding, and by the tests.
+import net from 'node:net';
+import { Association, AssociationError, type AssociationTimeouts } from './association.js';
+import { type AssociateRequestOptions, buildAssociateRQ } from './acse.js';
+import { BufferSink, type DatasetSink } from './dimse/assembler.js';
+import { type Command, CommandField, NO_DATASET, Priority } from './dimse/command.js';
+import { isPending } from './dimse/status.js';
+
+export interface ConnectOptions extends Omit<AssociateRequestOptions, 'maxPduLength'> {
+  host: string;
+  port: number;
+  maxPduLength?: number;
+  connectTimeoutMs?: number;
+  /** How long to wait for each response (the DIMSE timeout). */
+  dimseTimeoutMs?: number;
+  timeouts?: Partial<AssociationTimeouts>;
+  /** Requests the peer sends us on this association (C-STORE sub-operations of a C-GET). */
+  onRequest?: (assoc: Association, contextId: number, command: Command) => DatasetSink | null;
+}
+
+export interface Response {
+  command: Command;
+  dataset: Buffer | null;
+}
+
+interface Waiter {
+  onPending?: (r: Response) => void;
+  resolve: (r: Response) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout | null;
+}
+
+const VERIFICATION = '1.2.840.10008.1.1';
+
+export class ScuAssociation {
+  private nextMessageId = 1;
+  private readonly waiters = new Map<number, Waiter>();
+  readonly assoc: Association;
+
+  private constructor(
+    socket: net.Socket,
+    private readonly options: ConnectOptions,
+  ) {
+    this.assoc = new Association(
+      socket,
+      {
+        onCommand: (assoc, ctx, cmd) => this.onCommand(assoc, ctx, cmd),
+        onClosed: () => this.failAll(new AssociationError(`association closed (${this.assoc.outcome}${this.assoc.reason ? `: ${this.assoc.reason}` : ''})`)),
+      },
+      {
+        requestor: true,
+        maxPduLength: options.maxPduLength ?? 256 * 1024,
+        timeouts: { artimMs: options.timeouts?.artimMs ?? 30_000, idleMs: options.timeouts?.idleMs ?? 0 },
+      },
+    );
+  }
+
+  static async connect(options: ConnectOptions): Promise<ScuAssociation> {
+    const socket = await new Promise<net.Socket>((resolve, reject) => {
+      const s = net.connect({ host: options.host, port: options.port, noDelay: true });
+      const t = setTimeout(() => {
+        s.destroy();
+        reject(new AssociationError(`cannot connect to ${options.host}:${options.port}: timed out`));
+      }, options.connectTimeoutMs ?? 10_000);
+      s.once('connect', () => {
+        clearTimeout(t);
+        resolve(s);
+      });
+      s.once('error', (e) => {
+        clearTimeout(t);
+        reject(new AssociationError(`cannot connect to ${options.host}:${options.port}: ${e.message}`));
+      });
+    });
+    const scu = new ScuAssociation(socket, options);
+    await scu.assoc.requestAssociation(buildAssociateRQ({ ...options, maxPduLength: options.maxPduLength ?? 256 * 1024 }));
+    return scu;
+  }
+
+  /** The accepted presentation context for an abstract syntax and (optionally) transfer syntax. */
+  contextFor(abstractSyntax: string, transferSyntax?: string): { id: number; transferSyntax: string } | null {
+    for (const c of this.assoc.contexts.values())
+      if (c.abstractSyntax === abstractSyntax && (!transferSyntax || c.transferSyntax === transferSyntax)) return c;
+    return null;
+  }
+
+  /** Sends a request and resolves with its final response; pending ones go to onPending. */
+  request(contextId: number, command: Omit<Command, 'MessageID'>, dataset?: Buffer | AsyncIterable<Buffer>, onPending?: (r: Response) => void): Promise<Response> {
+    const id = this.nextMessageId;
+    this.nextMessageId = (this.nextMessageId % 0xffff) + 1;
+    const cmd: Command = { ...command, MessageID: id, CommandDataSetType: dataset ? 0x0000 : NO_DATASET } as Command;
+    const result = new Promise<Response>((resolve, reject) => {
+      const w: Waiter = { resolve, reject, timer: null };
+      if (onPending) w.onPending = onPending;
+      this.waiters.set(id, w);
+      this.armTimer(id, w);
+    });
+    this.assoc.sendMessage(contextId, cmd, dataset).catch((e: unknown) => this.settle(id, e instanceof Error ? e : new Error(String(e))));
+    return result;
+  }
+
+  async echo(): Promise<number> {
+    const ctx = this.contextFor(VERIFICATION);
+    if (!ctx) throw new AssociationError('the peer did not accept the Verification SOP class');
+    const r = await this.request(ctx.id, { CommandField: CommandField.C_ECHO_RQ, AffectedSOPClassUID: VERIFICATION });
+    return r.command.Status ?? -1;
+  }
+
+  /** C-STORE of one instance whose dataset bytes (in the context's transfer syntax) are streamed. */
+  async store(contextId: number, sopClassUID: string, sopInstanceUID: string, dataset: Buffer | AsyncIterable<Buffer>, extra: Partial<Command> = {}): Promise<Command> {
+    const r = await this.request(
+      contextId,
+      { CommandField: CommandField.C_STORE_RQ, AffectedSOPClassUID: sopClassUID, AffectedSOPInstanceUID: sopInstanceUID, Priority: Priority.Medium, ...extra },
+      dataset,
+    );
+    return r.command;
+  }
+
+  release(): Promise<void> {
+    return this.assoc.release();
+  }
+
+  abort(): void {
+    this.assoc.abort('aborted by the SCU');
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private onCommand(assoc: Association, contextId: number, command: Command): DatasetSink | null {
+    const isResponse = (command.CommandField & 0x8000) !== 0;
+    if (!isResponse) return this.options.onRequest?.(assoc, contextId, command) ?? null;
+    const id = command.MessageIDBeingRespondedTo ?? -1;
+    const w = this.waiters.get(id);
+    if (!w) return null;
+    const deliver = (dataset: Buffer | null): void => {
+      const r: Response = { command, dataset };
+      if (isPending(command.Status ?? 0)) {
+        this.armTimer(id, w);
+        w.onPending?.(r);
+      } else this.settle(id, null, r);
+    };
+    if (command.CommandDataSetType === undefined || command.CommandDataSetType === NO_DATASET) {
+      deliver(null);
+      return null;
+    }
+    return new BufferSink(64 * 1024 * 1024, (err, data) => (err ? this.settle(id, err) : deliver(data)));
+  }
+
+  private armTimer(id: number, w: Waiter): void {
+    if (w.timer) clearTimeout(w.timer);
+    const ms = this.options.dimseTimeoutMs ?? 60_000;
+    w.timer = ms ? setTimeout(() => this.settle(id, new AssociationError(`no response to message ${id} within ${ms / 1000} s`)), ms) : null;
+  }
+
+  private settle(id: number, err: Error | null, r?: Response): void {
+    const w = this.waiters.get(id);
+    if (!w) return;
+    this.waiters.delete(id);
+    if (w.timer) clearTimeout(w.timer);
+    if (err) w.reject(err);
+    else w.resolve(r!);
+  }
+
+  private failAll(e: Error): void {
+    for (const id of [...this.waiters.keys()]) this.settle(id, e);
+  }
+}

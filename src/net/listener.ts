@@ -1,0 +1,68 @@
+// Accepts TCP connections and turns each into an acceptor Association. Knows nothing of the
+// PACS: the owner supplies the AssociationUser for each connection.
+import net from 'node:net';
+import { Association, type AssociationTimeouts, type AssociationUser } from './association.js';
+
+export interface ListenerOptions {
+  host: string;
+  port: number;
+  maxPduLength: number;
+  timeouts: AssociationTimeouts;
+  /** Builds the user for a new connection (the SCP layer: negotiation, services, logging). */
+  userFor(socket: net.Socket): AssociationUser;
+}
+
+export class DicomListener {
+  private server: net.Server | null = null;
+  readonly active = new Set<Association>();
+
+  constructor(private readonly options: ListenerOptions) {}
+
+  start(): Promise<{ port: number }> {
+    const server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port, this.options.host, () => {
+        server.off('error', reject);
+        const addr = server.address();
+        resolve({ port: typeof addr === 'object' && addr ? addr.port : this.options.port });
+      });
+    });
+  }
+
+  private accept(socket: net.Socket): void {
+    socket.setNoDelay(true);
+    const user = this.options.userFor(socket);
+    const onClosed = user.onClosed?.bind(user);
+    const assoc = new Association(
+      socket,
+      {
+        ...user,
+        onAssociateRequest: user.onAssociateRequest?.bind(user),
+        onCommand: user.onCommand.bind(user),
+        onReleaseRequested: user.onReleaseRequested?.bind(user),
+        onClosed: (a) => {
+          this.active.delete(a);
+          onClosed?.(a);
+        },
+      },
+      { requestor: false, maxPduLength: this.options.maxPduLength, timeouts: this.options.timeouts },
+    );
+    this.active.add(assoc);
+    assoc.acceptTransport();
+  }
+
+  /** Stops accepting; resolves once every open association has ended or `graceMs` passed (then aborts them). */
+  async stop(graceMs: number): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    const closed = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve();
+    const deadline = Date.now() + graceMs;
+    while (this.active.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    for (const a of this.active) a.abort('server shutting down');
+    while (this.active.size && Date.now() < deadline + 2000) await new Promise((r) => setTimeout(r, 20));
+    for (const a of this.active) a.socket.destroy();
+    await closed;
+  }
+}

@@ -1,0 +1,145 @@
+// What happens on each incoming association: the access rules decide A-ASSOCIATE-AC or -RJ,
+// commands go to the provider of their SOP class, and one log line tells the whole story.
+import type { Socket } from 'node:net';
+import type { Association, AssociationUser } from '../net/association.js';
+import { aeTitleMatches, buildAssociateAC } from '../net/acse.js';
+import type { DatasetSink } from '../net/dimse/assembler.js';
+import { type Command, CommandField, NO_DATASET, commandName } from '../net/dimse/command.js';
+import { Status } from '../net/dimse/status.js';
+import {
+  type AssociateAC,
+  type AssociateRJ,
+  type AssociateRQ,
+  DICOM_APPLICATION_CONTEXT,
+  PduType,
+  RejectReason,
+  RejectResult,
+  RejectSource,
+} from '../net/pdu/types.js';
+import type { EventBus } from '../core/events.js';
+import type { Logger } from '../core/logging.js';
+import type { AssociationStats, ScpContext, SopRegistry } from './registry.js';
+
+/** The parts of the configuration that decide who gets in; read at each association (live reload). */
+export interface AcceptPolicy {
+  aeTitle: string;
+  strictCalledAE: boolean;
+  allowedAETitles: readonly string[];
+  maxAssociations: number;
+  maxAssociationsPerAE: number;
+  maxPduLength: number;
+}
+
+export interface AcceptorDeps {
+  registry: SopRegistry;
+  policy: () => AcceptPolicy;
+  /** Associations currently established or being negotiated, to enforce the limits. */
+  active: () => Iterable<Association>;
+  logger: Logger;
+  events: EventBus;
+}
+
+const reject = (result: number, source: number, reason: number): AssociateRJ => ({ type: PduType.AssociateRJ, result, source, reason });
+
+export class AcceptorSession implements AssociationUser {
+  private readonly stats: AssociationStats = { operations: {}, instances: 0, failures: 0, lastError: null };
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private logger: Logger;
+
+  constructor(
+    private readonly deps: AcceptorDeps,
+    socket: Socket,
+  ) {
+    this.logger = deps.logger.child({ remote: `${socket.remoteAddress}:${socket.remotePort}` });
+  }
+
+  onAssociateRequest(rq: AssociateRQ): AssociateAC | AssociateRJ {
+    const p = this.deps.policy();
+    this.logger = this.logger.child({ callingAE: rq.callingAETitle, calledAE: rq.calledAETitle });
+    if (rq.applicationContext !== DICOM_APPLICATION_CONTEXT)
+      return reject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.ApplicationContextNotSupported);
+    if (p.strictCalledAE && rq.calledAETitle !== p.aeTitle)
+      return reject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CalledAETitleNotRecognized);
+    if (!p.allowedAETitles.some((pattern) => aeTitleMatches(pattern, rq.callingAETitle)))
+      return reject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CallingAETitleNotRecognized);
+    // The limits count the others: this association is already among the active ones.
+    const others = [...this.deps.active()].filter((a) => a.rq !== rq);
+    if (p.maxAssociations > 0 && others.length >= p.maxAssociations)
+      return reject(RejectResult.Transient, RejectSource.ServiceProviderPresentation, RejectReason.LocalLimitExceeded);
+    if (p.maxAssociationsPerAE > 0 && others.filter((a) => a.callingAETitle === rq.callingAETitle).length >= p.maxAssociationsPerAE)
+      return reject(RejectResult.Transient, RejectSource.ServiceProviderPresentation, RejectReason.LocalLimitExceeded);
+    return buildAssociateAC(rq, this.deps.registry, { maxPduLength: p.maxPduLength });
+  }
+
+  onCommand(assoc: Association, contextId: number, command: Command): DatasetSink | null {
+    const pc = assoc.contexts.get(contextId)!;
+    const ctx: ScpContext = {
+      assoc,
+      contextId,
+      abstractSyntax: pc.abstractSyntax,
+      transferSyntax: pc.transferSyntax,
+      logger: this.logger,
+      stats: this.stats,
+      send: (cmd, dataset) => assoc.sendMessage(contextId, cmd, dataset),
+      track: (p) => {
+        this.inFlight.add(p);
+        void p.finally(() => this.inFlight.delete(p)).catch(() => {});
+        return p;
+      },
+    };
+    const provider = this.deps.registry.providerFor(pc.abstractSyntax);
+    if (provider?.commands.includes(command.CommandField)) return provider.handle(ctx, command);
+    // A C-CANCEL for nothing in progress, or a response we never asked for: ignored (PS3.7 9.3.2.3).
+    if ((command.CommandField & 0x8000) === 0 && command.CommandField !== CommandField.C_CANCEL_RQ) {
+      // PS3.7 C.4.2: a DIMSE service we do not perform on this SOP class.
+      this.stats.failures++;
+      void ctx
+        .send({
+          CommandField: command.CommandField | 0x8000,
+          AffectedSOPClassUID: command.AffectedSOPClassUID ?? pc.abstractSyntax,
+          MessageIDBeingRespondedTo: command.MessageID ?? 0,
+          CommandDataSetType: NO_DATASET,
+          Status: Status.UnrecognizedOperation,
+          ErrorComment: `${commandName(command.CommandField)} not supported on this SOP class`,
+        })
+        .catch(() => {});
+    }
+    return null;
+  }
+
+  async onReleaseRequested(): Promise<void> {
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  onClosed(assoc: Association): void {
+    const durationMs = Date.now() - assoc.startedAt;
+    const line = {
+      event: 'association',
+      callingAE: assoc.callingAETitle,
+      calledAE: assoc.calledAETitle,
+      remote: `${assoc.remoteAddress}:${assoc.remotePort}`,
+      contexts: assoc.contexts.size,
+      operations: this.stats.operations,
+      instances: this.stats.instances,
+      failures: this.stats.failures,
+      bytesIn: assoc.bytesIn,
+      bytesOut: assoc.bytesOut,
+      durationMs,
+      outcome: assoc.outcome === 'open' ? 'connection-lost' : assoc.outcome,
+      ...(assoc.rj ? { reject: { result: assoc.rj.result, source: assoc.rj.source, reason: assoc.rj.reason } } : {}),
+      ...(assoc.reason ? { reason: assoc.reason } : {}),
+      ...(this.stats.lastError ? { lastError: this.stats.lastError } : {}),
+    };
+    const level = assoc.outcome === 'released' && this.stats.failures === 0 ? 'info' : 'warn';
+    this.deps.logger[level](line, 'association closed');
+    this.deps.events.emit('association.closed', {
+      callingAE: line.callingAE,
+      calledAE: line.calledAE,
+      remoteAddress: assoc.remoteAddress,
+      outcome: line.outcome,
+      instances: this.stats.instances,
+      bytesIn: assoc.bytesIn,
+      durationMs,
+    });
+  }
+}

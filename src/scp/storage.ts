@@ -1,0 +1,80 @@
+// Storage Service Class (PS3.4 Annex B), SCP role: every storage SOP class of the standard in
+// every transfer syntax, each C-STORE streamed into the store pipeline.
+import { STORAGE_SOP_CLASSES, TRANSFER_SYNTAXES } from '../dicom/uids.generated.js';
+import { CommandField, NO_DATASET, type Command } from '../net/dimse/command.js';
+import { Status, storeFailureStatus, errorComment } from '../net/dimse/status.js';
+import type { DatasetSink } from '../net/dimse/assembler.js';
+import type { StoreService } from '../services/store.js';
+import type { ScpContext, ServiceClassProvider } from './registry.js';
+import { transferSyntaxInfo } from '../dicom/transfer-syntax.js';
+
+/** Every transfer syntax we can file as received: all of the standard's, retired ones too. */
+const ALL_TRANSFER_SYNTAXES = TRANSFER_SYNTAXES.map((t) => t.uid).filter((uid) => transferSyntaxInfo(uid) !== undefined);
+
+export function storageScp(store: StoreService, extraSopClasses: readonly string[] = []): ServiceClassProvider {
+  return {
+    name: 'storage',
+    sopClasses: [...STORAGE_SOP_CLASSES.map((c) => c.uid), ...extraSopClasses],
+    transferSyntaxes: () => ALL_TRANSFER_SYNTAXES,
+    preference: 'proposer',
+    commands: [CommandField.C_STORE_RQ],
+    handle: (ctx, cmd) => handleStore(store, ctx, cmd),
+  };
+}
+
+function respond(ctx: ScpContext, cmd: Command, status: number, comment?: string): Promise<void> {
+  return ctx.send({
+    CommandField: CommandField.C_STORE_RSP,
+    AffectedSOPClassUID: cmd.AffectedSOPClassUID ?? '',
+    AffectedSOPInstanceUID: cmd.AffectedSOPInstanceUID ?? '',
+    MessageIDBeingRespondedTo: cmd.MessageID ?? 0,
+    CommandDataSetType: NO_DATASET,
+    Status: status,
+    ...(comment ? { ErrorComment: errorComment(comment) } : {}),
+  });
+}
+
+function handleStore(store: StoreService, ctx: ScpContext, cmd: Command): DatasetSink {
+  ctx.stats.operations['C-STORE'] = (ctx.stats.operations['C-STORE'] ?? 0) + 1;
+  const sopClassUID = cmd.AffectedSOPClassUID ?? '';
+  const sopInstanceUID = cmd.AffectedSOPInstanceUID ?? '';
+  const session = store.begin({
+    sopClassUID,
+    sopInstanceUID,
+    transferSyntaxUID: ctx.transferSyntax,
+    provenance: { callingAE: ctx.assoc.callingAETitle, calledAE: ctx.assoc.calledAETitle, remoteAddress: ctx.assoc.remoteAddress, source: 'dimse' },
+  });
+  let done!: () => void;
+  ctx.track(new Promise<void>((r) => (done = r)));
+  const fail = (status: number, comment: string): void => {
+    ctx.stats.failures++;
+    ctx.stats.lastError = comment;
+    ctx.logger.warn({ sopInstanceUID, status: `0x${status.toString(16).padStart(4, '0')}`, error: comment }, 'C-STORE failed');
+  };
+  return {
+    write: (chunk) => session.write(chunk),
+    onDrain: (cb) => session.onDrain(cb),
+    end: () => {
+      const mismatch = sopClassUID !== ctx.abstractSyntax ? `Affected SOP Class UID ${sopClassUID} differs from the presentation context's ${ctx.abstractSyntax}` : null;
+      const work = mismatch ? session.abort().then(() => Promise.reject(new Error(mismatch))) : session.end();
+      work
+        .then(
+          (r) => {
+            ctx.stats.instances++;
+            ctx.logger.debug({ sopInstanceUID, kind: r.kind, path: r.path, size: r.size }, 'C-STORE');
+            return respond(ctx, cmd, Status.Success);
+          },
+          (e: unknown) => {
+            const { status, comment } = mismatch ? { status: Status.SOPClassNotSupported, comment: mismatch } : storeFailureStatus(e);
+            fail(status, comment);
+            return respond(ctx, cmd, status, comment);
+          },
+        )
+        .catch(() => {}) // the association went away before the response: nothing to answer
+        .finally(done);
+    },
+    abort: () => {
+      void session.abort().finally(done);
+    },
+  };
+}

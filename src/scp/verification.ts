@@ -1,0 +1,26 @@
+// Verification Service Class (PS3.4 Annex A): C-ECHO.
+import { CommandField, NO_DATASET } from '../net/dimse/command.js';
+import { Status } from '../net/dimse/status.js';
+import type { ServiceClassProvider } from './registry.js';
+import { TS } from '../dicom/transfer-syntax.js';
+
+export const VERIFICATION_SOP_CLASS = '1.2.840.10008.1.1';
+
+export const verificationScp: ServiceClassProvider = {
+  name: 'verification',
+  sopClasses: [VERIFICATION_SOP_CLASS],
+  transferSyntaxes: () => [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian, TS.ExplicitVRBigEndian],
+  preference: 'ours',
+  commands: [CommandField.C_ECHO_RQ],
+  handle(ctx, cmd) {
+    ctx.stats.operations['C-ECHO'] = (ctx.stats.operations['C-ECHO'] ?? 0) + 1;
+    void ctx.send({
+      CommandField: CommandField.C_ECHO_RSP,
+      AffectedSOPClassUID: VERIFICATION_SOP_CLASS,
+      MessageIDBeingRespondedTo: cmd.MessageID ?? 0,
+      CommandDataSetType: NO_DATASET,
+      Status: Status.Success,
+    });
+    return null;
+  },
+};

@@ -1,0 +1,72 @@
+// pacs_server: loads the configuration, starts the server, and handles the signals:
+// SIGHUP reloads, SIGTERM/SIGINT shut down gracefully, a second one stops at once.
+import { ConfigError, loadConfig, parseServerArgs, serverHelpText } from './config/load.js';
+import { PacsServer } from './app.js';
+import { errorMessage } from './core/errors.js';
+import { VERSION } from './version.js';
+
+export async function main(argv: string[]): Promise<number> {
+  let args;
+  try {
+    args = parseServerArgs(argv);
+  } catch (e) {
+    return fail(e);
+  }
+  if (args.help) {
+    process.stdout.write(serverHelpText());
+    return 0;
+  }
+  if (args.version) {
+    process.stdout.write(`pacs_server ${VERSION}\n`);
+    return 0;
+  }
+  const load = () => loadConfig({ ...(args.configFile ? { file: args.configFile } : {}), overrides: args.overrides });
+  let server: PacsServer;
+  try {
+    server = await PacsServer.create(load().config);
+    await server.start();
+  } catch (e) {
+    return fail(e);
+  }
+
+  process.on('SIGHUP', () => {
+    try {
+      server.reload(load().config);
+    } catch (e) {
+      server.logger.error({ problems: e instanceof ConfigError ? e.problems : [errorMessage(e)] }, 'reload refused: configuration kept as it was');
+    }
+  });
+  return new Promise<number>((resolve) => {
+    let signals = 0;
+    const shutdown = (signal: string): void => {
+      if (++signals > 1) {
+        server.logger.warn({ signal }, 'second signal: stopping now');
+        process.exit(130);
+      }
+      server.logger.info({ signal }, 'signal received');
+      server.stop().then(
+        () => resolve(0),
+        (e: unknown) => {
+          server.logger.error({ err: e }, 'error during shutdown');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+    process.on('SIGINT', () => shutdown('SIGINT'));
+  });
+}
+
+function fail(e: unknown): number {
+  if (e instanceof ConfigError) process.stderr.write(`pacs_server: configuration error\n${e.problems.map((p) => `  ${p}`).join('\n')}\n`);
+  else process.stderr.write(`pacs_server: ${errorMessage(e)}\n`);
+  return 2;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`pacs_server: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(1);
+  },
+);

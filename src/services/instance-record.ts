@@ -1,0 +1,74 @@
+// Turns the attributes collected while a dataset streamed past into the index's record.
+import { Tag } from '../dicom/tags.js';
+import { elementNumber, elementText } from '../dicom/charset.js';
+import type { ElementValue } from '../dicom/reader.js';
+import { PacsError } from '../core/errors.js';
+import type { FileRecord, InstanceRecord, Provenance } from '../index/types.js';
+
+const PATIENT = ['PatientID', 'IssuerOfPatientID', 'PatientName', 'PatientBirthDate', 'PatientSex'] as const;
+const STUDY = [
+  'StudyInstanceUID', 'StudyDate', 'StudyTime', 'AccessionNumber', 'StudyID', 'StudyDescription',
+  'ReferringPhysicianName', 'PatientAge', 'PatientSize', 'PatientWeight',
+] as const;
+const SERIES = [
+  'SeriesInstanceUID', 'Modality', 'SeriesNumber', 'SeriesDate', 'SeriesTime', 'SeriesDescription',
+  'BodyPartExamined', 'ProtocolName', 'StationName', 'InstitutionName', 'Manufacturer',
+  'ManufacturerModelName', 'FrameOfReferenceUID', 'PerformedProcedureStepStartDate', 'PerformedProcedureStepStartTime',
+] as const;
+const INSTANCE_TEXT = [
+  'SOPInstanceUID', 'SOPClassUID', 'InstanceNumber', 'ContentDate', 'ContentTime', 'AcquisitionDate',
+  'AcquisitionTime', 'AcquisitionNumber', 'NumberOfFrames', 'PhotometricInterpretation', 'ImageType',
+] as const;
+const INSTANCE_NUMBERS = ['Rows', 'Columns', 'BitsAllocated'] as const;
+
+type Keyword = (typeof PATIENT)[number] | (typeof STUDY)[number] | (typeof SERIES)[number] | (typeof INSTANCE_TEXT)[number] | (typeof INSTANCE_NUMBERS)[number];
+
+/** Every top-level tag the store pipeline reads while the dataset streams past. */
+export const COLLECTED_TAGS: ReadonlySet<number> = new Set(
+  [Tag.SpecificCharacterSet, ...[...PATIENT, ...STUDY, ...SERIES, ...INSTANCE_TEXT, ...INSTANCE_NUMBERS].map((k) => Tag[k as Keyword])],
+);
+
+export interface ParsedAttributes {
+  values: Map<number, ElementValue>;
+  littleEndian: boolean;
+}
+
+export function buildInstanceRecord(p: ParsedAttributes, file: FileRecord, provenance: Provenance, receivedAt: Date): InstanceRecord {
+  const charset = elementText(p.values.get(Tag.SpecificCharacterSet), null);
+  const text = (k: Keyword): string | null => elementText(p.values.get(Tag[k]), charset);
+  const pick = <K extends Keyword>(keys: readonly K[]): Record<K, string | null> =>
+    Object.fromEntries(keys.map((k) => [k, text(k)])) as Record<K, string | null>;
+  const required = (k: 'SOPInstanceUID' | 'SOPClassUID' | 'StudyInstanceUID' | 'SeriesInstanceUID'): string => {
+    const v = text(k);
+    if (!v) throw new PacsError('DICOM_MISSING_UID', `dataset has no ${k}`);
+    if (!/^[0-9]+(\.[0-9]+)*$/.test(v) || v.length > 64) throw new PacsError('DICOM_PARSE', `${k} is not a valid UID: ${v.slice(0, 70)}`);
+    return v;
+  };
+  const instance = {
+    ...pick(INSTANCE_TEXT),
+    SOPInstanceUID: required('SOPInstanceUID'),
+    SOPClassUID: required('SOPClassUID'),
+    Rows: elementNumber(p.values.get(Tag.Rows), p.littleEndian),
+    Columns: elementNumber(p.values.get(Tag.Columns), p.littleEndian),
+    BitsAllocated: elementNumber(p.values.get(Tag.BitsAllocated), p.littleEndian),
+  };
+  return {
+    specificCharacterSet: charset,
+    patient: { ...pick(PATIENT), PatientID: text('PatientID') ?? '' },
+    study: { ...pick(STUDY), StudyInstanceUID: required('StudyInstanceUID') },
+    series: { ...pick(SERIES), SeriesInstanceUID: required('SeriesInstanceUID') },
+    instance,
+    file,
+    provenance,
+    receivedAt,
+  };
+}
+
+/** Attribute lookup by keyword over a record, for naming templates. */
+export function recordLookup(r: InstanceRecord): (keyword: string) => string | null {
+  const flat: Record<string, unknown> = { ...r.patient, ...r.study, ...r.series, ...r.instance };
+  return (k) => {
+    const v = flat[k];
+    return v === null || v === undefined ? null : String(v);
+  };
+}

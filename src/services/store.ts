@@ -1,0 +1,250 @@
+// The one store pipeline (ARCHITECTURE principle 3): C-STORE, STOW-RS, upload, import and
+// reindex all come through here. Bytes stream to a staged file and past the header reader at
+// once; then: validate → hooks → fsync → move into place → one index transaction → event.
+// Any failure leaves neither a file without its row nor a row without its file.
+import { DatasetStreamReader } from '../dicom/reader.js';
+import { encodeFileMetaInformation } from '../dicom/part10.js';
+import { transferSyntaxInfo } from '../dicom/transfer-syntax.js';
+import { PacsError, isPacsError } from '../core/errors.js';
+import type { EventBus } from '../core/events.js';
+import type { HookList } from '../core/hooks.js';
+import type { Logger } from '../core/logging.js';
+import type { ArchiveIndex, InstanceLocation, InstanceRecord, Provenance } from '../index/types.js';
+import type { ObjectStore, StagedObject } from '../storage/object-store.js';
+import { alternativePath, instancePath } from '../storage/naming.js';
+import { COLLECTED_TAGS, buildInstanceRecord, recordLookup } from './instance-record.js';
+
+export type DuplicatePolicy = 'reject' | 'overwrite' | 'ignore';
+
+export interface StoreSettings {
+  naming: string;
+  duplicatePolicy: DuplicatePolicy;
+  minFreeBytes: number;
+  implementationClassUID: string;
+  implementationVersionName: string;
+}
+
+export interface IngestRequest {
+  /** From the C-STORE command or the file meta; the dataset must agree. */
+  sopClassUID: string;
+  sopInstanceUID: string;
+  transferSyntaxUID: string;
+  provenance: Provenance;
+}
+
+export type StoreResultKind = 'stored' | 'replaced' | 'identical' | 'ignored';
+
+export interface StoreResult {
+  kind: StoreResultKind;
+  sopInstanceUID: string;
+  path: string;
+  size: number;
+}
+
+/** Runs before a file is committed; throw PacsError('REJECTED_BY_HOOK') to refuse it. */
+export type BeforeStoreHook = HookList<{ record: InstanceRecord }>;
+
+export interface StoreServiceDeps {
+  index: ArchiveIndex;
+  store: ObjectStore;
+  events: EventBus;
+  hooks: BeforeStoreHook;
+  logger: Logger;
+  /** Read at each store, so a reload of duplicate_policy or min_free_mb applies at once. */
+  settings: () => StoreSettings;
+}
+
+/** One instance arriving: write() its dataset bytes, then end() or abort(). */
+export class IngestSession {
+  private readonly reader: DatasetStreamReader;
+  private readonly staged: StagedObject | null;
+  private failure: PacsError | null;
+  private bytes = 0;
+
+  constructor(
+    private readonly svc: StoreService,
+    readonly request: IngestRequest,
+    refuse: PacsError | null,
+  ) {
+    this.failure = refuse;
+    const ts = transferSyntaxInfo(request.transferSyntaxUID);
+    if (!ts && !this.failure) this.failure = new PacsError('DICOM_PARSE', `unknown transfer syntax ${request.transferSyntaxUID}`);
+    this.reader = new DatasetStreamReader({ transferSyntaxUID: ts ? request.transferSyntaxUID : '1.2.840.10008.1.2.1', collect: COLLECTED_TAGS });
+    this.staged = this.failure ? null : svc.deps.store.stage();
+    if (this.staged) {
+      const s = svc.deps.settings();
+      this.staged.write(
+        encodeFileMetaInformation({
+          mediaStorageSOPClassUID: request.sopClassUID,
+          mediaStorageSOPInstanceUID: request.sopInstanceUID,
+          transferSyntaxUID: request.transferSyntaxUID,
+          implementationClassUID: s.implementationClassUID,
+          implementationVersionName: s.implementationVersionName,
+        }),
+      );
+    }
+  }
+
+  get bytesReceived(): number {
+    return this.bytes;
+  }
+
+  write(chunk: Buffer): boolean {
+    this.bytes += chunk.length;
+    if (this.failure) return true; // keep consuming the message; the answer will be a failure
+    this.reader.push(chunk);
+    return this.staged!.write(chunk);
+  }
+
+  onDrain(cb: () => void): void {
+    if (this.staged) this.staged.onDrain(cb);
+    else cb();
+  }
+
+  /** The whole dataset has arrived: validate, commit, index. Rejects with a PacsError. */
+  async end(): Promise<StoreResult> {
+    try {
+      if (this.failure) throw this.failure;
+      return await this.svc.commit(this, this.reader, this.staged!);
+    } catch (e) {
+      await this.staged?.discard().catch(() => {});
+      throw isPacsError(e) ? e : new PacsError('STORAGE_FAILURE', String(e instanceof Error ? e.message : e), { cause: e });
+    }
+  }
+
+  /** The sender went away mid-dataset: nothing is kept. */
+  async abort(): Promise<void> {
+    this.failure ??= new PacsError('ABORTED', 'dataset incomplete: association ended');
+    await this.staged?.discard().catch(() => {});
+  }
+}
+
+export class StoreService {
+  private freeCheckedAt = 0;
+  private freeBytes = Number.POSITIVE_INFINITY;
+
+  constructor(readonly deps: StoreServiceDeps) {}
+
+  /** Starts receiving one instance. The free-space guard is checked here, before any byte is written. */
+  begin(request: IngestRequest): IngestSession {
+    const min = this.deps.settings().minFreeBytes;
+    const refuse =
+      min > 0 && this.freeBytes < min
+        ? new PacsError('OUT_OF_RESOURCES', `storage below its free-space minimum (${Math.round(this.freeBytes / 1048576)} MB free)`)
+        : null;
+    this.refreshFreeSpace();
+    return new IngestSession(this, request, refuse);
+  }
+
+  /** Keeps the free-space figure at most a second old without a statfs per instance. */
+  refreshFreeSpace(force = false): Promise<void> {
+    const now = Date.now();
+    if (!force && now - this.freeCheckedAt < 1000) return Promise.resolve();
+    this.freeCheckedAt = now;
+    return this.deps.store.freeBytes().then(
+      (b) => void (this.freeBytes = b),
+      () => {},
+    );
+  }
+
+  /** Called by IngestSession.end: everything after the last byte. */
+  async commit(session: IngestSession, reader: DatasetStreamReader, staged: StagedObject): Promise<StoreResult> {
+    const req = session.request;
+    const summary = await reader.end();
+    const ts = transferSyntaxInfo(req.transferSyntaxUID)!;
+    const { size, checksum } = await staged.finish();
+    const record = buildInstanceRecord(
+      { values: summary.values, littleEndian: ts.littleEndian },
+      { path: '', size, transferSyntaxUID: req.transferSyntaxUID, checksum },
+      req.provenance,
+      new Date(),
+    );
+    if (record.instance.SOPInstanceUID !== req.sopInstanceUID)
+      throw new PacsError('UID_MISMATCH', `SOP Instance UID ${record.instance.SOPInstanceUID} in the dataset, ${req.sopInstanceUID} in the command`);
+    if (record.instance.SOPClassUID !== req.sopClassUID)
+      throw new PacsError('UID_MISMATCH', `SOP Class UID ${record.instance.SOPClassUID} in the dataset, ${req.sopClassUID} in the command`);
+    await this.deps.hooks.run({ record });
+
+    const settings = this.deps.settings();
+    const existing = await this.deps.index.findInstance(record.instance.SOPInstanceUID);
+    if (existing) return this.storeDuplicate(record, existing, staged, settings);
+    return this.storeNew(record, staged, settings);
+  }
+
+  private async storeNew(record: InstanceRecord, staged: StagedObject, settings: StoreSettings): Promise<StoreResult> {
+    record.file.path = await this.placeExclusive(record, staged, settings.naming);
+    let outcome;
+    try {
+      outcome = await this.deps.index.storeInstance(record, 'insert');
+    } catch (e) {
+      await this.deps.store.remove(record.file.path).catch(() => {});
+      if (isPacsError(e, 'DUPLICATE_INSTANCE')) {
+        // Another association stored the same instance between our lookup and our insert.
+        const existing = await this.deps.index.findInstance(record.instance.SOPInstanceUID);
+        if (existing && existing.checksum === record.file.checksum) return this.result('identical', existing);
+      }
+      throw e;
+    }
+    this.deps.events.emit('instance.stored', { record, outcome: outcome.outcome, changeSeq: outcome.changeSeq });
+    return { kind: 'stored', sopInstanceUID: record.instance.SOPInstanceUID, path: record.file.path, size: record.file.size };
+  }
+
+  private async storeDuplicate(record: InstanceRecord, existing: InstanceLocation, staged: StagedObject, settings: StoreSettings): Promise<StoreResult> {
+    // The same bytes sent again (a modality retrying) is never an error, whatever the policy.
+    if (existing.checksum === record.file.checksum) {
+      await staged.discard();
+      return this.result('identical', existing);
+    }
+    if (settings.duplicatePolicy === 'ignore') {
+      await staged.discard();
+      return this.result('ignored', existing);
+    }
+    if (settings.duplicatePolicy === 'reject')
+      throw new PacsError('DUPLICATE_INSTANCE', `SOP Instance ${record.instance.SOPInstanceUID} is already stored with other content`);
+
+    // overwrite: keep the old file aside until the index has the new one.
+    const target = instancePath(settings.naming, recordLookup(record));
+    const samePath = target === existing.path;
+    const aside = samePath ? await this.deps.store.setAside(existing.path) : null;
+    record.file.path = samePath ? target : await this.placeExclusive(record, staged, settings.naming);
+    if (samePath) await staged.commit(target, 'replace');
+    try {
+      const outcome = await this.deps.index.storeInstance(record, 'replace');
+      if (aside) await this.deps.store.dropAside(aside);
+      else await this.deps.store.remove(existing.path).catch(() => {});
+      this.deps.events.emit('instance.stored', { record, outcome: outcome.outcome, changeSeq: outcome.changeSeq });
+    } catch (e) {
+      if (aside) await this.deps.store.restore(aside, existing.path).catch(() => {});
+      else await this.deps.store.remove(record.file.path).catch(() => {});
+      throw e;
+    }
+    return { kind: 'replaced', sopInstanceUID: record.instance.SOPInstanceUID, path: record.file.path, size: record.file.size };
+  }
+
+  /**
+   * Moves the staged file to its name; if a file is already there: the same instance's
+   * leftover from a crash is replaced, another instance's file keeps its name and we take ~2, ~3…
+   */
+  private async placeExclusive(record: InstanceRecord, staged: StagedObject, naming: string): Promise<string> {
+    const base = instancePath(naming, recordLookup(record));
+    for (let n = 1; n < 1000; n++) {
+      const candidate = n === 1 ? base : alternativePath(base, n);
+      try {
+        await staged.commit(candidate, 'exclusive');
+        return candidate;
+      } catch (e) {
+        if (!(e as { exists?: boolean }).exists) throw e;
+        const owner = await this.deps.index.findInstanceByPath(candidate);
+        if (!owner || owner.SOPInstanceUID === record.instance.SOPInstanceUID) {
+          await staged.commit(candidate, 'replace'); // an orphan: no row points at it
+          return candidate;
+        }
+      }
+    }
+    throw new PacsError('STORAGE_FAILURE', `no free file name for ${base}`);
+  }
+
+  private result(kind: StoreResultKind, loc: InstanceLocation): StoreResult {
+    return { kind, sopInstanceUID: loc.SOPInstanceUID, path: loc.path, size: loc.size };
+  }
+}

@@ -1,0 +1,49 @@
+// Where instance files live. The filesystem store is the only one today; the interface is
+// what the services see, so a shared volume or an object store can stand in later.
+import type { Readable } from 'node:stream';
+
+export interface StagedResult {
+  size: number;
+  /** Hex MD5 of the whole file, computed while writing (integrity checks, duplicate detection). */
+  checksum: string;
+}
+
+/** A file being received: written to a temporary place, then committed atomically or discarded. */
+export interface StagedObject {
+  /** Returns false when the caller should wait for onDrain before writing more. */
+  write(chunk: Buffer): boolean;
+  onDrain(cb: () => void): void;
+  /** Writes out everything, syncs it to disk when configured, and closes it. */
+  finish(): Promise<StagedResult>;
+  /**
+   * Moves the finished file to `path` (relative to the store). 'exclusive' fails with
+   * PacsError STORAGE_FAILURE and `exists: true` if something is already there; 'replace'
+   * atomically replaces what is there.
+   */
+  commit(path: string, mode: 'exclusive' | 'replace'): Promise<void>;
+  /** Removes the temporary file (idempotent; safe after a failed write). */
+  discard(): Promise<void>;
+}
+
+export interface ObjectStore {
+  stage(): StagedObject;
+  read(path: string, range?: { start: number; end?: number }): Readable;
+  /** Reads a whole (small) file, or its first `limit` bytes. */
+  readHead(path: string, limit: number): Promise<Buffer>;
+  exists(path: string): Promise<boolean>;
+  remove(path: string): Promise<void>;
+  /** Keeps a copy aside before an overwrite; returns a token for restore or drop. */
+  setAside(path: string): Promise<string | null>;
+  restore(token: string, path: string): Promise<void>;
+  dropAside(token: string): Promise<void>;
+  /** Free bytes on the volume (for the free-space guard). */
+  freeBytes(): Promise<number>;
+  /** Removes temporary files left by a crash; returns how many. */
+  cleanupStaging(): Promise<number>;
+  /** Every stored file path, relative, for reindexing and verification. */
+  list(): AsyncIterable<string>;
+  /** Absolute location, for tools that need one (export by hard link). */
+  absolutePath(path: string): string;
+}
+
+export class StorageFullError extends Error {}

@@ -1,0 +1,369 @@
+// The archive index contract: what every backend must do, tested through ArchiveIndex alone.
+// A backend's test file calls runIndexContract with a factory that returns a fresh, migrated,
+// empty index; each test closes the index it made.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { isPacsError } from '../../src/core/errors.js';
+import type { ArchiveIndex } from '../../src/index/types.js';
+import { CT, MR, SR, record } from './fixtures.js';
+
+type Make = () => Promise<ArchiveIndex>;
+
+const isCode = (code: string) => (e: unknown) => isPacsError(e) && e.code === code;
+
+export function runIndexContract(name: string, makeIndex: Make): void {
+  const it = (title: string, fn: (index: ArchiveIndex) => Promise<void>) =>
+    test(title, async () => {
+      const index = await makeIndex();
+      try {
+        await fn(index);
+      } finally {
+        await index.close();
+      }
+    });
+
+  describe(`ArchiveIndex contract: ${name}`, () => {
+    it('starts empty', async (index) => {
+      assert.deepEqual(await index.statistics(), { patients: 0, studies: 0, series: 0, instances: 0, bytes: 0 });
+      assert.deepEqual(await index.listInstances(null, 10), []);
+      assert.deepEqual(await index.changesSince(0, 10), []);
+      assert.equal(await index.findInstance('1.2.3'), null);
+    });
+
+    it('inserts an instance and finds it by UID and by path', async (index) => {
+      const r = record({ sop: '1.2.3.1.1.1', size: 1234 });
+      const out = await index.storeInstance(r, 'insert');
+      assert.equal(out.outcome, 'inserted');
+      assert.equal(out.previous, null);
+      assert.ok(out.changeSeq > 0);
+      const expected = {
+        SOPInstanceUID: '1.2.3.1.1.1',
+        SOPClassUID: CT,
+        SeriesInstanceUID: '1.2.3.1.1',
+        StudyInstanceUID: '1.2.3.1',
+        PatientID: 'PID1',
+        path: r.file.path,
+        size: 1234,
+        transferSyntaxUID: '1.2.840.10008.1.2.1',
+        checksum: r.file.checksum,
+        receivedAt: r.receivedAt,
+      };
+      assert.deepEqual(await index.findInstance('1.2.3.1.1.1'), expected);
+      assert.deepEqual(await index.findInstanceByPath(r.file.path), expected);
+      assert.equal(await index.findInstanceByPath('no/such/path.dcm'), null);
+      const study = await index.findStudy('1.2.3.1');
+      assert.equal(study?.StudyDescription, 'CT HEAD');
+      assert.equal(study?.ReferringPhysicianName, 'House^Gregory');
+      const series = await index.findSeries('1.2.3.1.1');
+      assert.equal(series?.StudyInstanceUID, '1.2.3.1');
+      assert.equal(series?.FrameOfReferenceUID, '1.2.3.1.1.0');
+      const patient = await index.findPatient('PID1', null);
+      assert.equal(patient?.PatientName, 'Doe^Jane');
+      assert.equal(patient?.IssuerOfPatientID, null);
+    });
+
+    it('refuses a duplicate insert with DUPLICATE_INSTANCE and changes nothing', async (index) => {
+      await index.storeInstance(record({ sop: '1.9.1' }), 'insert');
+      const before = await index.statistics();
+      await assert.rejects(index.storeInstance(record({ sop: '1.9.1', path: 'other.dcm', size: 5 }), 'insert'), isCode('DUPLICATE_INSTANCE'));
+      assert.deepEqual(await index.statistics(), before);
+      assert.equal((await index.changesSince(0, 100)).length, 1);
+      assert.equal((await index.findInstance('1.9.1'))?.size, 1000);
+    });
+
+    it('refuses a second instance at a path already indexed with INDEX_FAILURE', async (index) => {
+      await index.storeInstance(record({ sop: '1.9.1', path: 'same.dcm' }), 'insert');
+      await assert.rejects(index.storeInstance(record({ sop: '1.9.2', path: 'same.dcm' }), 'insert'), isCode('INDEX_FAILURE'));
+      assert.equal((await index.statistics()).instances, 1);
+      assert.equal(await index.findInstance('1.9.2'), null);
+      assert.equal((await index.changesSince(0, 100)).length, 1);
+    });
+
+    it('replaces in place: returns the previous row, keeps the counts, updates size and path', async (index) => {
+      const first = record({ sop: '1.9.1', path: 'a.dcm', size: 100 });
+      await index.storeInstance(first, 'insert');
+      const out = await index.storeInstance(record({ sop: '1.9.1', path: 'b.dcm', size: 150 }), 'replace');
+      assert.equal(out.outcome, 'replaced');
+      assert.equal(out.previous?.path, 'a.dcm');
+      assert.equal(out.previous?.size, 100);
+      assert.equal(await index.findInstanceByPath('a.dcm'), null);
+      assert.equal((await index.findInstanceByPath('b.dcm'))?.SOPInstanceUID, '1.9.1');
+      assert.deepEqual(await index.statistics(), { patients: 1, studies: 1, series: 1, instances: 1, bytes: 150 });
+      const study = await index.findStudy('1.2.3.1');
+      assert.equal(study?.NumberOfStudyRelatedInstances, 1);
+      assert.equal(study?.sizeBytes, 150);
+      const changes = await index.changesSince(0, 10);
+      assert.deepEqual(changes.map((c) => c.kind), ['instance.stored', 'instance.replaced']);
+      assert.equal(changes[1]?.seq, out.changeSeq);
+    });
+
+    it('replace of an instance not yet indexed inserts it', async (index) => {
+      const out = await index.storeInstance(record({ sop: '1.9.1' }), 'replace');
+      assert.equal(out.outcome, 'inserted');
+      assert.equal(out.previous, null);
+      assert.equal((await index.changesSince(0, 10))[0]?.kind, 'instance.stored');
+    });
+
+    it('replace re-parents to another patient, study and series and prunes the emptied ones', async (index) => {
+      await index.storeInstance(record({ sop: '1.9.1', study: '1.2.3.1', patientId: 'P1', size: 10 }), 'insert');
+      await index.storeInstance(record({ sop: '1.9.2', study: '1.2.3.1', patientId: 'P1', size: 20 }), 'insert');
+      const out = await index.storeInstance(
+        record({ sop: '1.9.2', study: '1.2.3.2', patientId: 'P2', modality: 'MR', sopClass: MR, size: 30 }),
+        'replace',
+      );
+      assert.equal(out.previous?.StudyInstanceUID, '1.2.3.1');
+      assert.equal(out.previous?.PatientID, 'P1');
+      const moved = await index.findInstance('1.9.2');
+      assert.equal(moved?.StudyInstanceUID, '1.2.3.2');
+      assert.equal(moved?.SeriesInstanceUID, '1.2.3.2.1');
+      assert.equal(moved?.PatientID, 'P2');
+      assert.deepEqual(await index.statistics(), { patients: 2, studies: 2, series: 2, instances: 2, bytes: 40 });
+      assert.equal((await index.findStudy('1.2.3.1'))?.NumberOfStudyRelatedInstances, 1);
+      assert.equal((await index.findStudy('1.2.3.1'))?.sizeBytes, 10);
+      assert.equal((await index.findPatient('P2', null))?.NumberOfPatientRelatedInstances, 1);
+
+      // Moving the last instance away removes the old series, study and patient.
+      await index.storeInstance(record({ sop: '1.9.1', study: '1.2.3.2', patientId: 'P2', modality: 'MR', sopClass: MR }), 'replace');
+      assert.equal(await index.findStudy('1.2.3.1'), null);
+      assert.equal(await index.findSeries('1.2.3.1.1'), null);
+      assert.equal(await index.findPatient('P1', null), null);
+      assert.deepEqual(await index.statistics(), { patients: 1, studies: 1, series: 1, instances: 2, bytes: 1030 });
+      const p2 = await index.findPatient('P2', null);
+      assert.equal(p2?.NumberOfPatientRelatedStudies, 1);
+      assert.equal(p2?.NumberOfPatientRelatedSeries, 1);
+      assert.equal(p2?.NumberOfPatientRelatedInstances, 2);
+    });
+
+    it('replace moves an instance to another series of the same study', async (index) => {
+      await index.storeInstance(record({ sop: '1.9.1', series: 'S1' }), 'insert');
+      await index.storeInstance(record({ sop: '1.9.2', series: 'S1' }), 'insert');
+      await index.storeInstance(record({ sop: '1.9.2', series: 'S2', modality: 'SR', sopClass: SR }), 'replace');
+      let study = await index.findStudy('1.2.3.1');
+      assert.equal(study?.NumberOfStudyRelatedSeries, 2);
+      assert.equal(study?.ModalitiesInStudy, 'CT\\SR');
+      assert.equal(study?.SOPClassesInStudy, [CT, SR].sort().join('\\'));
+      await index.storeInstance(record({ sop: '1.9.1', series: 'S2', modality: 'SR', sopClass: SR }), 'replace');
+      study = await index.findStudy('1.2.3.1');
+      assert.equal(await index.findSeries('S1'), null);
+      assert.equal(study?.NumberOfStudyRelatedSeries, 1);
+      assert.equal(study?.NumberOfStudyRelatedInstances, 2);
+      assert.equal(study?.ModalitiesInStudy, 'SR');
+      assert.equal(study?.SOPClassesInStudy, SR);
+      assert.equal((await index.findPatient('PID1', null))?.NumberOfPatientRelatedSeries, 1);
+    });
+
+    it('keeps counts and sizes at every level', async (index) => {
+      const put = (sop: string, study: string, series: string, patientId: string, modality: string, size: number) =>
+        index.storeInstance(record({ sop, study, series, patientId, modality, size }), 'insert');
+      await put('i1', 'A', 'A1', 'P1', 'CT', 1);
+      await put('i2', 'A', 'A1', 'P1', 'CT', 2);
+      await put('i3', 'A', 'A1', 'P1', 'CT', 4);
+      await put('i4', 'A', 'A2', 'P1', 'MR', 8);
+      await put('i5', 'A', 'A2', 'P1', 'MR', 16);
+      await put('i6', 'B', 'B1', 'P1', 'SR', 32);
+      await put('i7', 'C', 'C1', 'P2', 'CT', 64);
+      const p1 = await index.findPatient('PID1', null);
+      assert.equal(p1, null, 'patients are keyed by PatientID');
+      assert.deepEqual(
+        [await index.findPatient('P1', null), await index.findPatient('P2', null)].map((p) => [
+          p?.NumberOfPatientRelatedStudies,
+          p?.NumberOfPatientRelatedSeries,
+          p?.NumberOfPatientRelatedInstances,
+        ]),
+        [[2, 3, 6], [1, 1, 1]],
+      );
+      const studies = await Promise.all(['A', 'B', 'C'].map((uid) => index.findStudy(uid)));
+      assert.deepEqual(
+        studies.map((s) => [s?.NumberOfStudyRelatedSeries, s?.NumberOfStudyRelatedInstances, s?.sizeBytes, s?.PatientID]),
+        [[2, 5, 31, 'P1'], [1, 1, 32, 'P1'], [1, 1, 64, 'P2']],
+      );
+      const series = await Promise.all(['A1', 'A2', 'B1', 'C1'].map((uid) => index.findSeries(uid)));
+      assert.deepEqual(series.map((s) => [s?.NumberOfSeriesRelatedInstances, s?.sizeBytes]), [[3, 7], [2, 24], [1, 32], [1, 64]]);
+      assert.deepEqual(await index.statistics(), { patients: 2, studies: 3, series: 4, instances: 7, bytes: 127 });
+    });
+
+    it('keeps ModalitiesInStudy and SOPClassesInStudy sorted and distinct, shrinking on delete', async (index) => {
+      await index.storeInstance(record({ sop: 'i1', series: 'S1', modality: 'MR', sopClass: MR }), 'insert');
+      await index.storeInstance(record({ sop: 'i2', series: 'S2', modality: 'CT', sopClass: CT }), 'insert');
+      await index.storeInstance(record({ sop: 'i3', series: 'S3', modality: 'CT', sopClass: CT }), 'insert');
+      await index.storeInstance(record({ sop: 'i4', series: 'S4', modality: 'SR', sopClass: SR }), 'insert');
+      await index.storeInstance(record({ sop: 'i5', series: 'S5', modality: null, sopClass: SR }), 'insert');
+      let study = await index.findStudy('1.2.3.1');
+      assert.equal(study?.ModalitiesInStudy, 'CT\\MR\\SR');
+      assert.equal(study?.SOPClassesInStudy, [CT, MR, SR].sort().join('\\'));
+      await index.deleteInstance('i1');
+      await index.deleteInstance('i4');
+      await index.deleteInstance('i2');
+      study = await index.findStudy('1.2.3.1');
+      assert.equal(study?.ModalitiesInStudy, 'CT');
+      assert.equal(study?.SOPClassesInStudy, [CT, SR].sort().join('\\'));
+      // A series whose Modality changes (latest wins) changes the study's list too.
+      await index.storeInstance(record({ sop: 'i6', series: 'S3', modality: 'PT', sopClass: CT }), 'insert');
+      assert.equal((await index.findStudy('1.2.3.1'))?.ModalitiesInStudy, 'PT');
+    });
+
+    it('updates patient, study and series attributes from the latest instance', async (index) => {
+      await index.storeInstance(record({ sop: 'i1', patientName: 'Doe^Jane', studyDescription: 'first', seriesDescription: 'one' }), 'insert');
+      await index.storeInstance(
+        record({ sop: 'i2', patientName: 'Doe-Smith^Jane', studyDescription: 'second', seriesDescription: 'two', referringPhysician: null }),
+        'insert',
+      );
+      assert.equal((await index.findPatient('PID1', null))?.PatientName, 'Doe-Smith^Jane');
+      const study = await index.findStudy('1.2.3.1');
+      assert.equal(study?.StudyDescription, 'second');
+      assert.equal(study?.ReferringPhysicianName, null);
+      assert.equal((await index.findSeries('1.2.3.1.1'))?.SeriesDescription, 'two');
+    });
+
+    it('keeps a study under its first patient when an instance names another', async (index) => {
+      await index.storeInstance(record({ sop: 'i1', patientId: 'P1', patientName: 'First^Patient' }), 'insert');
+      await index.storeInstance(record({ sop: 'i2', patientId: 'P2', patientName: 'Other^Patient' }), 'insert');
+      assert.equal((await index.findStudy('1.2.3.1'))?.PatientID, 'P1');
+      assert.equal((await index.findInstance('i2'))?.PatientID, 'P1');
+      assert.equal(await index.findPatient('P2', null), null);
+      const p1 = await index.findPatient('P1', null);
+      assert.equal(p1?.PatientName, 'First^Patient');
+      assert.equal(p1?.NumberOfPatientRelatedInstances, 2);
+      assert.deepEqual(await index.statistics(), { patients: 1, studies: 1, series: 1, instances: 2, bytes: 2000 });
+    });
+
+    it('tells patients apart by issuer, a null issuer being the same as none', async (index) => {
+      await index.storeInstance(record({ sop: 'i1', study: 'A', patientId: 'P', issuer: null }), 'insert');
+      await index.storeInstance(record({ sop: 'i2', study: 'B', patientId: 'P', issuer: 'HOSP-B' }), 'insert');
+      await index.storeInstance(record({ sop: 'i3', study: 'C', patientId: 'P', issuer: null }), 'insert');
+      assert.equal((await index.statistics()).patients, 2);
+      assert.equal((await index.findPatient('P', null))?.NumberOfPatientRelatedStudies, 2);
+      const b = await index.findPatient('P', 'HOSP-B');
+      assert.equal(b?.IssuerOfPatientID, 'HOSP-B');
+      assert.equal(b?.NumberOfPatientRelatedStudies, 1);
+      assert.equal((await index.findStudy('B'))?.IssuerOfPatientID, 'HOSP-B');
+    });
+
+    it('tracks when a study and a series last received an instance', async (index) => {
+      const t1 = new Date('2024-05-01T10:00:00Z');
+      const t2 = new Date('2024-05-01T10:05:00Z');
+      await index.storeInstance(record({ sop: 'i1', receivedAt: t2 }), 'insert');
+      await index.storeInstance(record({ sop: 'i2', receivedAt: t1 }), 'insert');
+      assert.deepEqual((await index.findStudy('1.2.3.1'))?.lastReceivedAt, t2);
+      assert.deepEqual((await index.findSeries('1.2.3.1.1'))?.lastReceivedAt, t2);
+    });
+
+    it('deletes an instance, pruning emptied series, study and patient', async (index) => {
+      await index.storeInstance(record({ sop: 'i1', study: 'A', series: 'A1' }), 'insert');
+      await index.storeInstance(record({ sop: 'i2', study: 'A', series: 'A2', modality: 'MR' }), 'insert');
+      await index.storeInstance(record({ sop: 'i3', study: 'B', series: 'B1' }), 'insert');
+      assert.equal(await index.deleteInstance('nope'), null);
+      const gone = await index.deleteInstance('i2');
+      assert.equal(gone?.SOPInstanceUID, 'i2');
+      assert.equal(gone?.SeriesInstanceUID, 'A2');
+      assert.equal(await index.findInstance('i2'), null);
+      assert.equal(await index.findSeries('A2'), null);
+      assert.equal((await index.findStudy('A'))?.NumberOfStudyRelatedSeries, 1);
+      assert.equal((await index.findStudy('A'))?.ModalitiesInStudy, 'CT');
+      await index.deleteInstance('i1');
+      assert.equal(await index.findStudy('A'), null);
+      const patient = await index.findPatient('PID1', null);
+      assert.deepEqual(
+        [patient?.NumberOfPatientRelatedStudies, patient?.NumberOfPatientRelatedSeries, patient?.NumberOfPatientRelatedInstances],
+        [1, 1, 1],
+      );
+      await index.deleteInstance('i3');
+      assert.deepEqual(await index.statistics(), { patients: 0, studies: 0, series: 0, instances: 0, bytes: 0 });
+      const changes = await index.changesSince(0, 100);
+      assert.deepEqual(changes.slice(3).map((c) => [c.kind, c.uid, c.studyUID]), [
+        ['instance.deleted', 'i2', 'A'],
+        ['instance.deleted', 'i1', 'A'],
+        ['instance.deleted', 'i3', 'B'],
+      ]);
+    });
+
+    it('lists every instance in pages, in SOP Instance UID order', async (index) => {
+      const uids = Array.from({ length: 25 }, (_, i) => `1.2.840.99.${i + 1}`);
+      for (const [i, sop] of uids.entries()) {
+        await index.storeInstance(record({ sop, series: `S${i % 3}` }), 'insert');
+      }
+      const seen: string[] = [];
+      let after: string | null = null;
+      const sizes: number[] = [];
+      for (;;) {
+        const page = await index.listInstances(after, 10);
+        if (page.length === 0) break;
+        sizes.push(page.length);
+        seen.push(...page.map((l) => l.SOPInstanceUID));
+        after = page[page.length - 1]?.SOPInstanceUID ?? null;
+      }
+      assert.deepEqual(sizes, [10, 10, 5]);
+      assert.deepEqual(seen, [...uids].sort());
+      const first = [...uids].sort()[0] ?? '';
+      assert.deepEqual(await index.listInstances(null, 1), [await index.findInstance(first)]);
+      assert.deepEqual(await index.listInstances(uids[uids.length - 1] ?? '', 0), []);
+    });
+
+    it('returns changes after a sequence number, in order, limited', async (index) => {
+      const seqs: number[] = [];
+      for (let i = 0; i < 5; i++) seqs.push((await index.storeInstance(record({ sop: `i${i}`, study: `S${i % 2}` }), 'insert')).changeSeq);
+      seqs.push((await index.storeInstance(record({ sop: 'i0', study: 'S0', size: 7 }), 'replace')).changeSeq);
+      await index.deleteInstance('i1');
+      const all = await index.changesSince(0, 100);
+      assert.equal(all.length, 7);
+      assert.deepEqual(all.slice(0, 6).map((c) => c.seq), seqs);
+      for (let i = 1; i < all.length; i++) assert.ok((all[i]?.seq ?? 0) > (all[i - 1]?.seq ?? 0));
+      assert.deepEqual(all.map((c) => c.kind), [
+        'instance.stored', 'instance.stored', 'instance.stored', 'instance.stored', 'instance.stored',
+        'instance.replaced', 'instance.deleted',
+      ]);
+      assert.deepEqual(all.map((c) => c.studyUID), ['S0', 'S1', 'S0', 'S1', 'S0', 'S0', 'S1']);
+      assert.ok(all.every((c) => c.level === 'instance' && c.at instanceof Date && !Number.isNaN(c.at.getTime())));
+      const third = all[2]?.seq ?? 0;
+      const page = await index.changesSince(third, 2);
+      assert.deepEqual(page.map((c) => c.uid), ['i3', 'i4']);
+      assert.deepEqual(await index.changesSince(all[6]?.seq ?? 0, 10), []);
+    });
+
+    it('clears every row, and goes on working with fresh sequence numbers', async (index) => {
+      await index.storeInstance(record({ sop: 'i1', study: 'A' }), 'insert');
+      const last = (await index.storeInstance(record({ sop: 'i2', study: 'B', patientId: 'P2' }), 'insert')).changeSeq;
+      await index.clear();
+      assert.deepEqual(await index.statistics(), { patients: 0, studies: 0, series: 0, instances: 0, bytes: 0 });
+      assert.equal(await index.findInstance('i1'), null);
+      assert.equal(await index.findStudy('A'), null);
+      assert.equal(await index.findPatient('P2', null), null);
+      assert.deepEqual(await index.listInstances(null, 10), []);
+      assert.deepEqual(await index.changesSince(0, 10), []);
+      const again = await index.storeInstance(record({ sop: 'i1', study: 'A' }), 'insert');
+      assert.equal(again.outcome, 'inserted');
+      assert.ok(again.changeSeq > last, 'sequence numbers are never reused');
+      assert.equal((await index.statistics()).instances, 1);
+    });
+
+    it('handles many concurrent stores', async (index) => {
+      const records = Array.from({ length: 200 }, (_, i) =>
+        record({ sop: `9.${i}`, study: `ST${i % 4}`, series: `SE${i % 10}`, patientId: `P${i % 2}`, size: i }),
+      );
+      const outcomes = await Promise.all(records.map((r) => index.storeInstance(r, 'insert')));
+      assert.equal(new Set(outcomes.map((o) => o.changeSeq)).size, 200);
+      // Series SEk lands in the study of its first instance (k % 4), and stays there.
+      const stats = await index.statistics();
+      assert.equal(stats.instances, 200);
+      assert.equal(stats.bytes, (199 * 200) / 2);
+      assert.equal(stats.series, 10);
+      const studies = await Promise.all(['ST0', 'ST1', 'ST2', 'ST3'].map((s) => index.findStudy(s)));
+      assert.equal(studies.reduce((n, s) => n + (s?.NumberOfStudyRelatedInstances ?? 0), 0), 200);
+      assert.equal(studies.reduce((n, s) => n + (s?.NumberOfStudyRelatedSeries ?? 0), 0), 10);
+
+      const racing = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) => index.storeInstance(record({ sop: 'dup', path: `dup-${i}.dcm` }), 'insert')),
+      );
+      assert.equal(racing.filter((r) => r.status === 'fulfilled').length, 1);
+      assert.ok(racing.every((r) => r.status === 'fulfilled' || isCode('DUPLICATE_INSTANCE')(r.reason)));
+      const mixed = await Promise.all([
+        ...Array.from({ length: 50 }, (_, i) => index.deleteInstance(`9.${i}`)),
+        ...Array.from({ length: 50 }, (_, i) => index.storeInstance(record({ sop: `9.${150 + i}`, study: 'NEW', size: 1 }), 'replace')),
+      ]);
+      assert.equal(mixed.length, 100);
+      assert.equal((await index.statistics()).instances, 151);
+    });
+  });
+}
+

@@ -1,0 +1,47 @@
+// An in-process pacs-server in a temporary directory, for interop and protocol tests.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PacsServer } from '../../src/app.js';
+import { parseConfigData } from '../../src/config/load.js';
+import { createLogger } from '../../src/core/logging.js';
+
+export interface TestPacs {
+  server: PacsServer;
+  port: number;
+  dir: string;
+  storageDir: string;
+  stop(): Promise<void>;
+  /** Every file under the storage directory (temporary ones included), relative. */
+  files(): string[];
+}
+
+export async function startTestPacs(overrides: Record<string, Record<string, unknown>> = {}): Promise<TestPacs> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pacs-test-'));
+  const storageDir = path.join(dir, 'archive');
+  const base: Record<string, Record<string, unknown>> = {
+    server: { port: 0, host: '127.0.0.1', ae_title: 'PACS_SERVER', shutdown_grace: 2 },
+    storage: { directory: storageDir, min_free_mb: 0 },
+    database: { path: path.join(dir, 'pacs.db') },
+    http: { enabled: false },
+    monitoring: { enabled: false },
+    logging: { level: process.env.TEST_LOG_LEVEL ?? 'silent' },
+  };
+  for (const [k, v] of Object.entries(overrides)) base[k] = { ...(base[k] ?? {}), ...v };
+  const config = parseConfigData(base, dir);
+  const server = await PacsServer.create(config, { logger: createLogger({ level: String(base.logging!.level) }) });
+  const { dicomPort } = await server.start();
+  const walk = (d: string, rel = ''): string[] =>
+    fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(d, e.name), `${rel}${e.name}/`) : [`${rel}${e.name}`]));
+  return {
+    server,
+    port: dicomPort,
+    dir,
+    storageDir,
+    files: () => walk(storageDir),
+    async stop() {
+      await server.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
