@@ -63,6 +63,7 @@ export async function openArchive(initial: Readonly<Config>, options: { logger?:
       config = c;
     },
     async close() {
+      objects.close();
       await index.close();
     },
   };

@@ -55,7 +55,7 @@ export async function indexExistingFile(svc: StoreService, relPath: string): Pro
   const ts = transferSyntaxInfo(head.transferSyntaxUID);
   if (!ts) throw new PacsError('DICOM_PARSE', `unknown transfer syntax ${head.transferSyntaxUID}`);
   const reader = new DatasetStreamReader({ transferSyntaxUID: head.transferSyntaxUID, collect: COLLECTED_TAGS });
-  const hash = createHash('md5');
+  const hash = createHash('sha256');
   let size = 0;
   let pos = 0;
   for await (const chunk of fs.createReadStream(abs, { highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>) {

@@ -6,6 +6,7 @@ import { DatasetStreamReader } from '../dicom/reader.js';
 import { encodeFileMetaInformation } from '../dicom/part10.js';
 import { transferSyntaxInfo } from '../dicom/transfer-syntax.js';
 import { PacsError, isPacsError } from '../core/errors.js';
+import { KeyedMutex } from '../core/keyed-mutex.js';
 import type { EventBus } from '../core/events.js';
 import type { HookList } from '../core/hooks.js';
 import type { Logger } from '../core/logging.js';
@@ -120,6 +121,10 @@ export class IngestSession {
 }
 
 export class StoreService {
+  /** One store at a time per SOP Instance UID: the duplicate decision and its file must agree. */
+  private readonly perInstance = new KeyedMutex();
+  /** Paths moved into place whose index row is not written yet: taken, though no row says so. */
+  private readonly unindexed = new Set<string>();
   private freeCheckedAt = 0;
   private freeBytes = Number.POSITIVE_INFINITY;
 
@@ -166,9 +171,11 @@ export class StoreService {
     await this.deps.hooks.run({ record });
 
     const settings = this.deps.settings();
-    const existing = await this.deps.index.findInstance(record.instance.SOPInstanceUID);
-    if (existing) return this.storeDuplicate(record, existing, staged, settings);
-    return this.storeNew(record, staged, settings);
+    return this.perInstance.run(record.instance.SOPInstanceUID, async () => {
+      const existing = await this.deps.index.findInstance(record.instance.SOPInstanceUID);
+      if (existing) return this.storeDuplicate(record, existing, staged, settings);
+      return this.storeNew(record, staged, settings);
+    });
   }
 
   private async storeNew(record: InstanceRecord, staged: StagedObject, settings: StoreSettings): Promise<StoreResult> {
@@ -177,13 +184,11 @@ export class StoreService {
     try {
       outcome = await this.deps.index.storeInstance(record, 'insert');
     } catch (e) {
+      // Only another process sharing the index can have inserted it since our lookup.
       await this.deps.store.remove(record.file.path).catch(() => {});
-      if (isPacsError(e, 'DUPLICATE_INSTANCE')) {
-        // Another association stored the same instance between our lookup and our insert.
-        const existing = await this.deps.index.findInstance(record.instance.SOPInstanceUID);
-        if (existing && existing.checksum === record.file.checksum) return this.result('identical', existing);
-      }
       throw e;
+    } finally {
+      this.unindexed.delete(record.file.path);
     }
     this.deps.events.emit('instance.stored', { record, outcome: outcome.outcome, changeSeq: outcome.changeSeq });
     return { kind: 'stored', sopInstanceUID: record.instance.SOPInstanceUID, path: record.file.path, size: record.file.size };
@@ -209,7 +214,7 @@ export class StoreService {
     record.file.path = samePath ? target : await this.placeExclusive(record, staged, settings.naming);
     if (samePath) await staged.commit(target, 'replace');
     try {
-      const outcome = await this.deps.index.storeInstance(record, 'replace');
+      const outcome = await this.deps.index.storeInstance(record, 'replace').finally(() => this.unindexed.delete(record.file.path));
       if (aside) await this.deps.store.dropAside(aside);
       else await this.deps.store.remove(existing.path).catch(() => {});
       this.deps.events.emit('instance.stored', { record, outcome: outcome.outcome, changeSeq: outcome.changeSeq });
@@ -229,16 +234,25 @@ export class StoreService {
     const base = instancePath(naming, recordLookup(record));
     for (let n = 1; n < 1000; n++) {
       const candidate = n === 1 ? base : alternativePath(base, n);
+      if (this.unindexed.has(candidate)) continue; // another store's file, row on its way
       try {
+        this.unindexed.add(candidate);
         await staged.commit(candidate, 'exclusive');
         return candidate;
       } catch (e) {
-        if (!(e as { exists?: boolean }).exists) throw e;
+        if (!(e as { exists?: boolean }).exists) {
+          this.unindexed.delete(candidate);
+          throw e;
+        }
         const owner = await this.deps.index.findInstanceByPath(candidate);
         if (!owner || owner.SOPInstanceUID === record.instance.SOPInstanceUID) {
-          await staged.commit(candidate, 'replace'); // an orphan: no row points at it
+          await staged.commit(candidate, 'replace').catch((err: unknown) => {
+            this.unindexed.delete(candidate);
+            throw err;
+          }); // an orphan (left by a crash): no row points at it
           return candidate;
         }
+        this.unindexed.delete(candidate);
       }
     }
     throw new PacsError('STORAGE_FAILURE', `no free file name for ${base}`);

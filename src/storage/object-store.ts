@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 
 export interface StagedResult {
   size: number;
-  /** Hex MD5 of the whole file, computed while writing (integrity checks, duplicate detection). */
+  /** Hex SHA-256 of the whole file, computed while writing (integrity checks, duplicate detection). */
   checksum: string;
 }
 
@@ -44,6 +44,8 @@ export interface ObjectStore {
   list(): AsyncIterable<string>;
   /** Absolute location, for tools that need one (export by hard link). */
   absolutePath(path: string): string;
+  /** Releases what the store holds open (spare temporary files). */
+  close(): void;
 }
 
 export class StorageFullError extends Error {}

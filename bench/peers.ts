@@ -1,0 +1,80 @@
+// Starting the servers a benchmark compares: our pacs_server, DCMTK's storescp, Orthanc.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { freePort, waitForPort } from '../test/helpers/dcmtk.js';
+
+export interface Peer {
+  name: string;
+  aeTitle: string;
+  port: number;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+const ENV = { ...process.env, TCP_NODELAY: '1' };
+
+async function started(name: string, aeTitle: string, port: number, child: ChildProcess): Promise<Peer> {
+  await waitForPort(port, 30_000);
+  return {
+    name,
+    aeTitle,
+    port,
+    pid: child.pid!,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+      }),
+  };
+}
+
+export async function startPacs(dir: string, extra: string[] = []): Promise<Peer> {
+  const port = await freePort();
+  const bin = new URL('../../bin/pacs_server', import.meta.url).pathname;
+  const args = [bin, '--port', String(port), '--storage-dir', path.join(dir, 'archive'), '--db', path.join(dir, 'pacs.db'), '--no-http', '--no-metrics', '--log-level', 'warn', '--max-associations', '100', '--set', 'storage.min_free_mb=0', ...extra];
+  const child = spawn(process.execPath, args, { env: ENV, stdio: ['ignore', 'ignore', 'inherit'] });
+  return started('pacs-server', 'PACS_SERVER', port, child);
+}
+
+/** storescp writing every file bit-preserving; --fork serves concurrent associations. */
+export async function startStorescp(dir: string, fork: boolean): Promise<Peer> {
+  const port = await freePort();
+  fs.mkdirSync(dir, { recursive: true });
+  const child = spawn('storescp', ['+B', '+xa', '-od', dir, ...(fork ? ['--fork'] : []), '-aet', 'STORESCP', String(port)], { env: ENV, stdio: 'ignore' });
+  return started('storescp', 'STORESCP', port, child);
+}
+
+/** Orthanc from Debian's package, SQLite index, no plugins, no compression. */
+export async function startOrthanc(dir: string): Promise<Peer> {
+  const port = await freePort();
+  const http = await freePort();
+  fs.mkdirSync(dir, { recursive: true });
+  const config = {
+    Name: 'bench',
+    StorageDirectory: path.join(dir, 'storage'),
+    IndexDirectory: path.join(dir, 'index'),
+    DicomAet: 'ORTHANC',
+    DicomPort: port,
+    HttpPort: http,
+    RemoteAccessAllowed: false,
+    AuthenticationEnabled: false,
+    DicomCheckCalledAet: false,
+    StorageCompression: false,
+    Plugins: [],
+    ConcurrentJobs: 2,
+  };
+  const file = path.join(dir, 'orthanc.json');
+  fs.writeFileSync(file, JSON.stringify(config));
+  const child = spawn('Orthanc', [file], { env: ENV, stdio: 'ignore' });
+  return started('orthanc', 'ORTHANC', port, child);
+}
+
+/** Peak resident memory of a process so far (VmHWM), in MB. */
+export function peakRssMB(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return kb / 1024;
+}
