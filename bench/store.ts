@@ -66,7 +66,7 @@ async function scenario(name: string, instances: number, dirs: string[]): Promis
 async function main(): Promise<void> {
   process.stderr.write(`bench:store in ${work}\n  generating ${COUNT} CT 512x512 and ${SMALL} small instances\n`);
   const ct = writeSyntheticCT({ dir: path.join(work, 'ct'), count: COUNT, rows: 512, columns: 512, set: 1 });
-  const small = writeSyntheticCT({ dir: path.join(work, 'small'), count: SMALL, rows: 24, columns: 24, set: 2 });
+  writeSyntheticCT({ dir: path.join(work, 'small'), count: SMALL, rows: 24, columns: 24, set: 2 });
   const rows: Row[] = [];
   rows.push(await scenario('CT 512x512, 1 association', COUNT, [path.join(work, 'ct')]));
   rows.push(await scenario('CT 512x512, 4 associations', COUNT, split(ct, 4, path.join(work, 'ct4'))));
