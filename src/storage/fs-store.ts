@@ -74,6 +74,11 @@ export class FsObjectStore implements ObjectStore {
     return new FsStagedObject(this, spare?.path ?? this.tempName(), spare?.fd ?? null, this.options.fsync);
   }
 
+  /** The spare temporary files (absolute paths): empty, not yet any instance's. */
+  spareFiles(): string[] {
+    return this.spares.map((s) => s.path);
+  }
+
   /** Closes and removes the spare temporary files. */
   close(): void {
     this.closed = true;

@@ -12,7 +12,10 @@ export interface TestPacs {
   dir: string;
   storageDir: string;
   stop(): Promise<void>;
-  /** Every file under the storage directory (temporary ones included), relative. */
+  /**
+   * Every file under the storage directory, relative, temporary ones included except the
+   * store's empty spares (made ahead of need, they belong to no instance).
+   */
   files(): string[];
 }
 
@@ -38,7 +41,10 @@ export async function startTestPacs(overrides: Record<string, Record<string, unk
     port: dicomPort,
     dir,
     storageDir,
-    files: () => walk(storageDir),
+    files: () => {
+      const spares = new Set(server.archive.objects.spareFiles().map((f) => path.relative(storageDir, f)));
+      return walk(storageDir).filter((f) => !spares.has(f));
+    },
     async stop() {
       await server.stop();
       fs.rmSync(dir, { recursive: true, force: true });
