@@ -62,8 +62,12 @@ export const Tag = {
   PatientWeight: 0x00101030,
 
   // Acquisition, study / series relationship, image
+  ContrastBolusAgent: 0x00180010,
   BodyPartExamined: 0x00180015,
+  EchoNumbers: 0x00180086,
   ProtocolName: 0x00181030,
+  ReceiveCoilName: 0x00181250,
+  PatientPosition: 0x00185100,
   StudyInstanceUID: 0x0020000d,
   SeriesInstanceUID: 0x0020000e,
   StudyID: 0x00200010,
@@ -71,6 +75,7 @@ export const Tag = {
   AcquisitionNumber: 0x00200012,
   InstanceNumber: 0x00200013,
   FrameOfReferenceUID: 0x00200052,
+  SliceLocation: 0x00201041,
   NumberOfStudyRelatedSeries: 0x00201206,
   NumberOfStudyRelatedInstances: 0x00201208,
   NumberOfSeriesRelatedInstances: 0x00201209,
@@ -85,6 +90,7 @@ export const Tag = {
   PixelRepresentation: 0x00280103,
   PerformedProcedureStepStartDate: 0x00400244,
   PerformedProcedureStepStartTime: 0x00400245,
+  ImageID: 0x00540400,
   PixelData: 0x7fe00010,
   DataSetTrailingPadding: 0xfffcfffc,
 

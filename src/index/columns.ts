@@ -42,6 +42,8 @@ export const SERIES_COLUMNS = {
   FrameOfReferenceUID: 'frame_of_reference_uid',
   PerformedProcedureStepStartDate: 'performed_procedure_step_start_date',
   PerformedProcedureStepStartTime: 'performed_procedure_step_start_time',
+  PatientPosition: 'patient_position', // these two from migration 2
+  ContrastBolusAgent: 'contrast_bolus_agent',
 } as const satisfies Record<keyof SeriesAttributes, string>;
 
 export const INSTANCE_COLUMNS = {
@@ -59,6 +61,12 @@ export const INSTANCE_COLUMNS = {
   BitsAllocated: 'bits_allocated',
   PhotometricInterpretation: 'photometric_interpretation',
   ImageType: 'image_type',
+  EchoNumbers: 'echo_numbers', // these six from migration 2
+  ReceiveCoilName: 'receive_coil_name',
+  SliceLocation: 'slice_location',
+  ImageID: 'image_id',
+  SamplesPerPixel: 'samples_per_pixel',
+  BitsStored: 'bits_stored',
 } as const satisfies Record<keyof InstanceAttributes, string>;
 
 /**

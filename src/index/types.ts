@@ -41,6 +41,8 @@ export interface SeriesAttributes {
   FrameOfReferenceUID: Text;
   PerformedProcedureStepStartDate: Text;
   PerformedProcedureStepStartTime: Text;
+  PatientPosition: Text;
+  ContrastBolusAgent: Text;
 }
 
 export interface InstanceAttributes {
@@ -58,6 +60,12 @@ export interface InstanceAttributes {
   BitsAllocated: number | null;
   PhotometricInterpretation: Text;
   ImageType: Text; // multi-valued, backslash-separated as in DICOM
+  EchoNumbers: Text; // IS, multi-valued like ImageType
+  ReceiveCoilName: Text;
+  SliceLocation: Text; // DS, kept as the text received
+  ImageID: Text;
+  SamplesPerPixel: number | null;
+  BitsStored: number | null;
 }
 
 /** Where and how the instance's file is kept. */

@@ -14,12 +14,14 @@ const SERIES = [
   'SeriesInstanceUID', 'Modality', 'SeriesNumber', 'SeriesDate', 'SeriesTime', 'SeriesDescription',
   'BodyPartExamined', 'ProtocolName', 'StationName', 'InstitutionName', 'Manufacturer',
   'ManufacturerModelName', 'FrameOfReferenceUID', 'PerformedProcedureStepStartDate', 'PerformedProcedureStepStartTime',
+  'PatientPosition', 'ContrastBolusAgent',
 ] as const;
 const INSTANCE_TEXT = [
   'SOPInstanceUID', 'SOPClassUID', 'InstanceNumber', 'ContentDate', 'ContentTime', 'AcquisitionDate',
   'AcquisitionTime', 'AcquisitionNumber', 'NumberOfFrames', 'PhotometricInterpretation', 'ImageType',
+  'EchoNumbers', 'ReceiveCoilName', 'SliceLocation', 'ImageID',
 ] as const;
-const INSTANCE_NUMBERS = ['Rows', 'Columns', 'BitsAllocated'] as const;
+const INSTANCE_NUMBERS = ['Rows', 'Columns', 'BitsAllocated', 'SamplesPerPixel', 'BitsStored'] as const;
 
 type Keyword = (typeof PATIENT)[number] | (typeof STUDY)[number] | (typeof SERIES)[number] | (typeof INSTANCE_TEXT)[number] | (typeof INSTANCE_NUMBERS)[number];
 
@@ -51,6 +53,8 @@ export function buildInstanceRecord(p: ParsedAttributes, file: FileRecord, prove
     Rows: elementNumber(p.values.get(Tag.Rows), p.littleEndian),
     Columns: elementNumber(p.values.get(Tag.Columns), p.littleEndian),
     BitsAllocated: elementNumber(p.values.get(Tag.BitsAllocated), p.littleEndian),
+    SamplesPerPixel: elementNumber(p.values.get(Tag.SamplesPerPixel), p.littleEndian),
+    BitsStored: elementNumber(p.values.get(Tag.BitsStored), p.littleEndian),
   };
   return {
     specificCharacterSet: charset,

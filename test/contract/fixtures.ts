@@ -64,6 +64,8 @@ export function record(spec: RecordSpec): InstanceRecord {
       FrameOfReferenceUID: `${series}.0`,
       PerformedProcedureStepStartDate: '20240102',
       PerformedProcedureStepStartTime: '101000',
+      PatientPosition: 'HFS',
+      ContrastBolusAgent: 'Iohexol 350',
     },
     instance: {
       SOPInstanceUID: spec.sop,
@@ -80,6 +82,12 @@ export function record(spec: RecordSpec): InstanceRecord {
       BitsAllocated: 16,
       PhotometricInterpretation: 'MONOCHROME2',
       ImageType: 'ORIGINAL\\PRIMARY\\AXIAL',
+      EchoNumbers: '1\\2',
+      ReceiveCoilName: 'HEAD 32',
+      SliceLocation: '-12.5',
+      ImageID: 'IMG1',
+      SamplesPerPixel: 1,
+      BitsStored: 12,
     },
     file: {
       path: spec.path ?? `${study}/${series}/${spec.sop}.dcm`,

@@ -58,6 +58,8 @@ export function runIndexContract(name: string, makeIndex: Make): void {
       const series = await index.findSeries('1.2.3.1.1');
       assert.equal(series?.StudyInstanceUID, '1.2.3.1');
       assert.equal(series?.FrameOfReferenceUID, '1.2.3.1.1.0');
+      assert.equal(series?.PatientPosition, 'HFS');
+      assert.equal(series?.ContrastBolusAgent, 'Iohexol 350');
       const patient = await index.findPatient('PID1', null);
       assert.equal(patient?.PatientName, 'Doe^Jane');
       assert.equal(patient?.IssuerOfPatientID, null);
@@ -205,15 +207,17 @@ export function runIndexContract(name: string, makeIndex: Make): void {
 
     it('updates patient, study and series attributes from the latest instance', async (index) => {
       await index.storeInstance(record({ sop: 'i1', patientName: 'Doe^Jane', studyDescription: 'first', seriesDescription: 'one' }), 'insert');
-      await index.storeInstance(
-        record({ sop: 'i2', patientName: 'Doe-Smith^Jane', studyDescription: 'second', seriesDescription: 'two', referringPhysician: null }),
-        'insert',
-      );
+      const second = record({ sop: 'i2', patientName: 'Doe-Smith^Jane', studyDescription: 'second', seriesDescription: 'two', referringPhysician: null });
+      second.series.ContrastBolusAgent = null;
+      await index.storeInstance(second, 'insert');
       assert.equal((await index.findPatient('PID1', null))?.PatientName, 'Doe-Smith^Jane');
       const study = await index.findStudy('1.2.3.1');
       assert.equal(study?.StudyDescription, 'second');
       assert.equal(study?.ReferringPhysicianName, null);
-      assert.equal((await index.findSeries('1.2.3.1.1'))?.SeriesDescription, 'two');
+      const series = await index.findSeries('1.2.3.1.1');
+      assert.equal(series?.SeriesDescription, 'two');
+      assert.equal(series?.ContrastBolusAgent, null);
+      assert.equal(series?.PatientPosition, 'HFS');
     });
 
     it('keeps a study under its first patient when an instance names another', async (index) => {

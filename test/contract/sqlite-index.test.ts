@@ -6,9 +6,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
 import { isPacsError } from '../../src/core/errors.js';
 import { bulkLoadSynthetic } from '../../src/index/sqlite/bulk.js';
-import { MIGRATIONS } from '../../src/index/sqlite/migrations.js';
+import { MIGRATIONS, applyMigrations } from '../../src/index/sqlite/migrations.js';
 import { SqliteIndex } from '../../src/index/sqlite/sqlite-index.js';
 import { CT, MR, SR, record } from './fixtures.js';
 import { runIndexContract } from './index-contract.js';
@@ -77,6 +78,58 @@ describe('SqliteIndex specifics', () => {
     assert.equal((again.db.prepare('SELECT count(*) AS n FROM schema_migrations').get() as { n: number }).n, MIGRATIONS.length);
     assert.equal((await again.statistics()).instances, 1);
     await again.close();
+  });
+
+  test('an index made at version 1 upgrades: its rows stay, the new columns are added, empty, and written', async () => {
+    const path = freshPath();
+    const v1 = new Database(path);
+    assert.deepEqual(applyMigrations(v1, MIGRATIONS.filter((m) => m.version === 1)), [1]);
+    const columnsOf = (db: Database.Database, table: string): string[] =>
+      db.prepare(`SELECT name FROM pragma_table_info('${table}')`).pluck().all() as string[];
+    assert.ok(!columnsOf(v1, 'instances').includes('slice_location'));
+    // Rows as version 1 wrote them.
+    v1.exec(`INSERT INTO patients (pk, patient_id, num_studies, num_series, num_instances, created_at, updated_at)
+        VALUES (1, 'P0', 1, 1, 1, 0, 0);
+      INSERT INTO studies (pk, patient_fk, study_instance_uid, num_series, num_instances, created_at, updated_at)
+        VALUES (1, 1, '9.1', 1, 1, 0, 0);
+      INSERT INTO series (pk, study_fk, series_instance_uid, num_instances, created_at, updated_at) VALUES (1, 1, '9.1.1', 1, 0, 0);
+      INSERT INTO instances (series_fk, sop_instance_uid, sop_class_uid, path, size, transfer_syntax_uid, checksum,
+        received_at, source, created_at, updated_at) VALUES (1, '9.1.1.1', '${CT}', 'old.dcm', 0, '1.2.840.10008.1.2.1', '', 0, 'import', 0, 0)`);
+    v1.close();
+    const old = SqliteIndex.open({ path, walMode: true });
+    await old.migrate();
+    assert.deepEqual(old.db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all(), MIGRATIONS.map((m) => m.version));
+    assert.ok(MIGRATIONS.some((m) => m.version === 2));
+    for (const c of ['patient_position', 'contrast_bolus_agent']) assert.ok(columnsOf(old.db, 'series').includes(c), c);
+    for (const c of ['echo_numbers', 'receive_coil_name', 'slice_location', 'image_id', 'samples_per_pixel', 'bits_stored']) {
+      assert.ok(columnsOf(old.db, 'instances').includes(c), c);
+    }
+    assert.equal((await old.findInstance('9.1.1.1'))?.path, 'old.dcm');
+    assert.equal((await old.findSeries('9.1.1'))?.PatientPosition, null);
+    assert.equal(old.db.prepare("SELECT slice_location FROM instances WHERE sop_instance_uid = '9.1.1.1'").pluck().get(), null);
+    await old.storeInstance(record({ sop: 'i1' }), 'insert');
+    assert.equal((await old.findSeries('1.2.3.1.1'))?.PatientPosition, 'HFS');
+    await old.close();
+  });
+
+  test('keeps the instance attributes Conquest indexes (echo, coil, slice location, samples per pixel ...)', async () => {
+    const index = await openMigrated(freshPath(), true);
+    await index.storeInstance(record({ sop: 'i1' }), 'insert');
+    assert.deepEqual(
+      index.db.prepare(`SELECT echo_numbers, receive_coil_name, slice_location, image_id, samples_per_pixel, bits_stored,
+        "rows", bits_allocated FROM instances WHERE sop_instance_uid = 'i1'`).get(),
+      { echo_numbers: '1\\2', receive_coil_name: 'HEAD 32', slice_location: '-12.5', image_id: 'IMG1', samples_per_pixel: 1,
+        bits_stored: 12, rows: 512, bits_allocated: 16 },
+    );
+    const r = record({ sop: 'i1', path: 'again.dcm' });
+    r.instance.SliceLocation = null;
+    r.instance.SamplesPerPixel = 3;
+    await index.storeInstance(r, 'replace');
+    assert.deepEqual(
+      index.db.prepare("SELECT slice_location, samples_per_pixel FROM instances WHERE sop_instance_uid = 'i1'").get(),
+      { slice_location: null, samples_per_pixel: 3 },
+    );
+    await index.close();
   });
 
   test('refuses a file migrated by a newer version', async () => {

@@ -58,10 +58,12 @@ const STUDY = ['patient_fk', 'study_instance_uid', 'study_date', 'study_time', '
 const SERIES = ['study_fk', 'series_instance_uid', 'modality', 'series_number', 'series_date', 'series_time',
   'series_description', 'body_part_examined', 'protocol_name', 'station_name', 'institution_name', 'manufacturer',
   'manufacturer_model_name', 'frame_of_reference_uid', 'performed_procedure_step_start_date',
-  'performed_procedure_step_start_time', 'num_instances', 'size_bytes', 'last_received_at', 'created_at', 'updated_at'];
+  'performed_procedure_step_start_time', 'patient_position', 'contrast_bolus_agent', 'num_instances', 'size_bytes',
+  'last_received_at', 'created_at', 'updated_at'];
 const INSTANCE = ['series_fk', 'sop_instance_uid', 'sop_class_uid', 'instance_number', 'content_date', 'content_time',
   'acquisition_date', 'acquisition_time', 'acquisition_number', 'number_of_frames', 'rows', 'columns',
-  'bits_allocated', 'photometric_interpretation', 'image_type', 'specific_character_set', 'path', 'size',
+  'bits_allocated', 'photometric_interpretation', 'image_type', 'echo_numbers', 'receive_coil_name', 'slice_location',
+  'image_id', 'samples_per_pixel', 'bits_stored', 'specific_character_set', 'path', 'size',
   'transfer_syntax_uid', 'checksum', 'received_at', 'calling_ae', 'called_ae', 'remote_address', 'source',
   'created_at', 'updated_at'];
 
@@ -162,6 +164,9 @@ export async function bulkLoadSynthetic(index: SqliteIndex, opts: BulkLoadOption
           frame_of_reference_uid: m.rows > 0 ? `${seriesUID}.0` : null,
           performed_procedure_step_start_date: date,
           performed_procedure_step_start_time: time,
+          patient_position: m.modality === 'CT' || m.modality === 'MR' || m.modality === 'PT' ? 'HFS' : null,
+          // Not drawn from rand(): the rest of a seed's data stays what it was before these columns.
+          contrast_bolus_agent: m.modality === 'CT' && (p + st) % 3 === 0 ? 'Iohexol' : null,
           num_instances: nInstances,
           size_bytes: size * nInstances,
           last_received_at: at,
@@ -173,6 +178,7 @@ export async function bulkLoadSynthetic(index: SqliteIndex, opts: BulkLoadOption
         for (let i = 0; i < nInstances; i++) {
           const sopUID = `${seriesUID}.${i + 1}`;
           const image = m.rows > 0;
+          const sectional = m.modality === 'CT' || m.modality === 'MR';
           insert.instance.run({
             series_fk: seriesPk,
             sop_instance_uid: sopUID,
@@ -189,6 +195,12 @@ export async function bulkLoadSynthetic(index: SqliteIndex, opts: BulkLoadOption
             bits_allocated: image ? (m.modality === 'US' ? 8 : 16) : null,
             photometric_interpretation: image ? (m.modality === 'US' ? 'RGB' : 'MONOCHROME2') : null,
             image_type: image ? 'ORIGINAL\\PRIMARY' : null,
+            echo_numbers: m.modality === 'MR' ? '1' : null,
+            receive_coil_name: m.modality === 'MR' ? 'HEAD 32' : null,
+            slice_location: sectional ? (i * 5).toFixed(1) : null,
+            image_id: null,
+            samples_per_pixel: image ? (m.modality === 'US' ? 3 : 1) : null,
+            bits_stored: image ? (m.modality === 'US' ? 8 : 12) : null,
             specific_character_set: 'ISO_IR 192',
             path: `${studyUID}/${seriesUID}/${sopUID}.dcm`,
             size,

@@ -143,7 +143,25 @@ CREATE TABLE changes (
 ) STRICT;
 `;
 
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'initial schema', sql: V1 }];
+// Version 2: the rest of what Conquest's default dicom.sql indexes (issue 2), so an archive
+// moved from Conquest can be queried on the same attributes. Added as nullable columns: rows
+// indexed before stay valid (NULL, as for an instance without the attribute) and are filled by
+// a reindex. No SQL indexes on them: they are returned and matched rarely, not searched by.
+const V2 = `
+ALTER TABLE series ADD COLUMN patient_position TEXT;
+ALTER TABLE series ADD COLUMN contrast_bolus_agent TEXT;
+ALTER TABLE instances ADD COLUMN echo_numbers TEXT;
+ALTER TABLE instances ADD COLUMN receive_coil_name TEXT;
+ALTER TABLE instances ADD COLUMN slice_location TEXT;
+ALTER TABLE instances ADD COLUMN image_id TEXT;
+ALTER TABLE instances ADD COLUMN samples_per_pixel INTEGER;
+ALTER TABLE instances ADD COLUMN bits_stored INTEGER;
+`;
+
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'initial schema', sql: V1 },
+  { version: 2, name: 'Conquest dicom.sql attributes', sql: V2 },
+];
 
 const BOOTSTRAP = `CREATE TABLE IF NOT EXISTS schema_migrations (
   version INTEGER PRIMARY KEY,
