@@ -40,17 +40,11 @@ const uidSrc = readFileSync(uidPath, 'utf8');
 const uidRe = /^\s+'([0-9.]+)': \('((?:[^'\\]|\\.)*)', '([^']*)', '((?:[^'\\]|\\.)*)', '([^']*)', '([^']*)'\)/gm;
 const sopClasses = [];
 const transferSyntaxes = [];
-const storage = [];
 for (const m of uidSrc.matchAll(uidRe)) {
   const [, uid, name, type, , retired, keyword] = m;
   const entry = { uid, name: name.replace(/\\'/g, "'"), keyword, retired: retired === 'Retired' };
   if (type === 'Transfer Syntax') transferSyntaxes.push(entry);
-  if (type === 'SOP Class') {
-    sopClasses.push(entry);
-    // PS3.4 Annex B (and the other storage-like annexes): every SOP class named "... Storage"
-    // is transferred with C-STORE; Storage Commitment is the one "Storage" class that is not.
-    if (/Storage/.test(entry.name) && !/Storage Commitment/.test(entry.name)) storage.push(entry);
-  }
+  if (type === 'SOP Class') sopClasses.push(entry);
 }
 const fmt = (e) => `  { uid: '${e.uid}', keyword: '${e.keyword}', name: ${JSON.stringify(e.name)}, retired: ${e.retired} },`;
 writeFileSync(
@@ -59,9 +53,7 @@ writeFileSync(
     `export interface UidEntry { readonly uid: string; readonly keyword: string; readonly name: string; readonly retired: boolean }\n\n` +
     `/** Every transfer syntax of the standard, retired ones included. */\n` +
     `export const TRANSFER_SYNTAXES: readonly UidEntry[] = [\n${transferSyntaxes.map(fmt).join('\n')}\n];\n\n` +
-    `/** Every storage SOP class of the standard (C-STORE), retired ones included. */\n` +
-    `export const STORAGE_SOP_CLASSES: readonly UidEntry[] = [\n${storage.map(fmt).join('\n')}\n];\n\n` +
     `/** Every SOP class of the standard. */\n` +
     `export const SOP_CLASSES: readonly UidEntry[] = [\n${sopClasses.map(fmt).join('\n')}\n];\n`,
 );
-console.log(`${lines.length} elements, ${repeaters.length} repeaters, ${transferSyntaxes.length} transfer syntaxes, ${storage.length} storage SOP classes`);
+console.log(`${lines.length} elements, ${repeaters.length} repeaters, ${transferSyntaxes.length} transfer syntaxes, ${sopClasses.length} SOP classes`);

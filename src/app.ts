@@ -110,7 +110,10 @@ export class PacsServer {
       host: c.server.host,
       port: c.server.port,
       maxPduLength: c.server.max_pdu_length,
-      timeouts: { artimMs: c.server.artim_timeout * 1000, idleMs: c.server.idle_timeout * 1000 },
+      timeouts: () => {
+        const now = this.archive.config().server;
+        return { artimMs: now.artim_timeout * 1000, idleMs: now.idle_timeout * 1000 };
+      },
       userFor: (socket): AcceptorSession =>
         new AcceptorSession(
           { registry: this.registry, policy: () => this.acceptPolicy(), active: () => listener.active, logger: this.logger, events: this.archive.events },

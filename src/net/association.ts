@@ -147,7 +147,9 @@ export class Association {
   /** A-ABORT request (Evt15). */
   abort(why = 'aborted locally'): void {
     this.reason ??= why;
-    if (this.state === 'Sta1' || this.state === 'Sta13') {
+    // Table 9-10 has no A-ABORT request before an association exists (Sta2) or once it is
+    // going (Sta13): there is nobody to tell, so the connection just closes.
+    if (this.state === 'Sta1' || this.state === 'Sta2' || this.state === 'Sta13') {
       this.socket.destroy();
       return;
     }
@@ -389,12 +391,14 @@ export class Association {
 
   private write(buf: Buffer): void {
     if (this.socket.destroyed || !this.socket.writable) return;
+    this.idle?.refresh(); // an association that sends (a long retrieve) is not idle
     this.bytesOut += buf.length;
     this.socket.write(buf);
   }
 
   private writev(bufs: Buffer[]): void {
     if (this.socket.destroyed || !this.socket.writable) return;
+    this.idle?.refresh();
     this.socket.cork();
     for (const b of bufs) {
       this.bytesOut += b.length;

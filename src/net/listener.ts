@@ -7,7 +7,8 @@ export interface ListenerOptions {
   host: string;
   port: number;
   maxPduLength: number;
-  timeouts: AssociationTimeouts;
+  /** Read for each new connection, so a reload applies to the next association. */
+  timeouts: () => AssociationTimeouts;
   /** Builds the user for a new connection (the SCP layer: negotiation, services, logging). */
   userFor(socket: net.Socket): AssociationUser;
 }
@@ -47,7 +48,7 @@ export class DicomListener {
           onClosed?.(a);
         },
       },
-      { requestor: false, maxPduLength: this.options.maxPduLength, timeouts: this.options.timeouts },
+      { requestor: false, maxPduLength: this.options.maxPduLength, timeouts: this.options.timeouts() },
     );
     this.active.add(assoc);
     assoc.acceptTransport();

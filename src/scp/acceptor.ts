@@ -62,8 +62,9 @@ export class AcceptorSession implements AssociationUser {
       return reject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CalledAETitleNotRecognized);
     if (!p.allowedAETitles.some((pattern) => aeTitleMatches(pattern, rq.callingAETitle)))
       return reject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CallingAETitleNotRecognized);
-    // The limits count the others: this association is already among the active ones.
-    const others = [...this.deps.active()].filter((a) => a.rq !== rq);
+    // The limits count the other associations negotiating or established: not this one, not
+    // connections that have yet to send an A-ASSOCIATE-RQ, not ones that are closing.
+    const others = [...this.deps.active()].filter((a) => a.rq !== rq && a.rq !== null && a.state !== 'Sta13' && a.state !== 'Sta1');
     if (p.maxAssociations > 0 && others.length >= p.maxAssociations)
       return reject(RejectResult.Transient, RejectSource.ServiceProviderPresentation, RejectReason.LocalLimitExceeded);
     if (p.maxAssociationsPerAE > 0 && others.filter((a) => a.callingAETitle === rq.callingAETitle).length >= p.maxAssociationsPerAE)

@@ -1,6 +1,6 @@
 // Storage Service Class (PS3.4 Annex B), SCP role: every storage SOP class of the standard in
 // every transfer syntax, each C-STORE streamed into the store pipeline.
-import { STORAGE_SOP_CLASSES, TRANSFER_SYNTAXES } from '../dicom/uids.generated.js';
+import { STORAGE_SOP_CLASSES, TRANSFER_SYNTAXES } from '../dicom/uids.js';
 import { CommandField, NO_DATASET, type Command } from '../net/dimse/command.js';
 import { Status, storeFailureStatus, errorComment } from '../net/dimse/status.js';
 import type { DatasetSink } from '../net/dimse/assembler.js';
