@@ -129,7 +129,7 @@ export async function storeCommand(argv: string[]): Promise<number> {
   const secs = (Date.now() - started) / 1000;
   const out = process.stdout;
   out.write(
-    `Sent ${ok} of ${items.length + failures.filter((f) => !items.some((i) => i.file === f.file)).length} files (${(bytes / 1048576).toFixed(1)} MB) in ${secs.toFixed(1)} s` +
+    `Sent ${ok} of ${files.length + missing.length} files (${(bytes / 1048576).toFixed(1)} MB) in ${secs.toFixed(1)} s` +
       ` (${(ok / Math.max(secs, 0.001)).toFixed(0)} instances/s)` +
       `${warnings ? `, ${warnings} with warnings` : ''}, ${failures.length} failed\n`,
   );

@@ -114,6 +114,13 @@ export class AcceptorSession implements AssociationUser {
 
   onClosed(assoc: Association): void {
     const durationMs = Date.now() - assoc.startedAt;
+    if (!assoc.rq) {
+      // A connection that never asked for an association: a port probe or a health check of
+      // a load balancer, unless it sent bytes that were not DICOM.
+      const level = assoc.bytesIn > 0 ? 'warn' : 'debug';
+      this.logger[level]({ event: 'connection', bytesIn: assoc.bytesIn, durationMs, outcome: assoc.outcome, ...(assoc.reason ? { reason: assoc.reason } : {}) }, 'connection closed without an association');
+      return;
+    }
     const line = {
       event: 'association',
       callingAE: assoc.callingAETitle,

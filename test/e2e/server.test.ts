@@ -35,6 +35,15 @@ describe('pacs_server end to end', () => {
       const store = await pacs(['store', '-aec', 'PACS_SERVER', '-j', '3', '127.0.0.1', String(srv.port), ...brain.slice(10)]);
       assert.equal(store.code, 0, store.stdout + store.stderr);
       assert.match(store.stdout, /Sent 10 of 10 files/);
+      // A folder with a file that is not DICOM: the rest is sent, the summary names the bad one.
+      const mixed = path.join(dir, 'mixed');
+      fs.mkdirSync(mixed);
+      fs.copyFileSync(path.join(SAMPLES, 'pydicom__CT_small.dcm'), path.join(mixed, 'ct.dcm'));
+      fs.writeFileSync(path.join(mixed, 'notes.txt'), 'not an image\n');
+      const partial = await pacs(['store', '-aec', 'PACS_SERVER', '127.0.0.1', String(srv.port), mixed]);
+      assert.equal(partial.code, 1);
+      assert.match(partial.stdout, /Sent 1 of 2 files.*1 failed/);
+      assert.match(partial.stdout, /FAILED .*notes\.txt: not a DICOM file/);
       const echo = await pacs(['echo', '-aec', 'PACS_SERVER', '127.0.0.1', String(srv.port)]);
       assert.equal(echo.code, 0, echo.stderr);
       assert.match(echo.stdout, /success/);
@@ -47,8 +56,8 @@ describe('pacs_server end to end', () => {
     assert.match(srv.log(), /"msg":"stopped"/);
     assert.ok(fs.readFileSync(path.join(dir, 'logs/pacs.log'), 'utf8').includes('"event":"association"'), 'log file written');
     const s = await statistics(dir);
-    assert.equal(s.instances, brain.length + dicomdir.length);
-    assert.equal(s.patients, 2);
+    assert.equal(s.instances, brain.length + dicomdir.length + 1);
+    assert.equal(s.patients, 3);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
