@@ -211,12 +211,13 @@ export class StoreService {
     const target = instancePath(settings.naming, recordLookup(record));
     const samePath = target === existing.path;
     const aside = samePath ? await this.deps.store.setAside(existing.path) : null;
-    record.file.path = samePath ? target : await this.placeExclusive(record, staged, settings.naming);
+    // Elsewhere: never onto the existing file (it may be an alternative name, x~2), which stays until the index moves.
+    record.file.path = samePath ? target : await this.placeExclusive(record, staged, settings.naming, existing.path);
     if (samePath) await staged.commit(target, 'replace');
     try {
       const outcome = await this.deps.index.storeInstance(record, 'replace').finally(() => this.unindexed.delete(record.file.path));
       if (aside) await this.deps.store.dropAside(aside);
-      else await this.deps.store.remove(existing.path).catch(() => {});
+      else if (!samePath) await this.deps.store.remove(existing.path).catch(() => {}); // same path, nothing set aside: the old file was missing
       this.deps.events.emit('instance.stored', { record, outcome: outcome.outcome, changeSeq: outcome.changeSeq });
     } catch (e) {
       if (aside) await this.deps.store.restore(aside, existing.path).catch(() => {});
@@ -230,10 +231,11 @@ export class StoreService {
    * Moves the staged file to its name; if a file is already there: the same instance's
    * leftover from a crash is replaced, another instance's file keeps its name and we take ~2, ~3…
    */
-  private async placeExclusive(record: InstanceRecord, staged: StagedObject, naming: string): Promise<string> {
+  private async placeExclusive(record: InstanceRecord, staged: StagedObject, naming: string, avoid?: string): Promise<string> {
     const base = instancePath(naming, recordLookup(record));
     for (let n = 1; n < 1000; n++) {
       const candidate = n === 1 ? base : alternativePath(base, n);
+      if (candidate === avoid) continue; // the file this one replaces
       if (this.unindexed.has(candidate)) continue; // another store's file, row on its way
       try {
         this.unindexed.add(candidate);

@@ -23,7 +23,17 @@ export function safeComponent(raw: string, fallback = 'UNKNOWN'): string {
     .replace(/_+/g, '_')
     .replace(/^[._]+/, '')
     .replace(/[._ ]+$/, '');
-  while (Buffer.byteLength(s) > MAX_COMPONENT) s = s.slice(0, -1);
+  if (Buffer.byteLength(s) > MAX_COMPONENT) {
+    // Whole code points only (a UTF-16 cut could split a surrogate pair), then no trailing dot again.
+    let cut = '';
+    let bytes = 0;
+    for (const ch of s) {
+      bytes += Buffer.byteLength(ch);
+      if (bytes > MAX_COMPONENT) break;
+      cut += ch;
+    }
+    s = cut.replace(/[._ ]+$/, '');
+  }
   return s || fallback;
 }
 
