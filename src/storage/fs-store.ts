@@ -46,7 +46,8 @@ export class FsObjectStore implements ObjectStore {
   }
 
   private readonly spares: { path: string; fd: number }[] = [];
-  private refilling = 0;
+  /** Spares being created: their names exist on disk before they are ready. */
+  private readonly creating = new Set<string>();
   private closed = false;
 
   private tempName(): string {
@@ -54,11 +55,11 @@ export class FsObjectStore implements ObjectStore {
   }
 
   private refill(): void {
-    while (!this.closed && this.spares.length + this.refilling < SPARES) {
-      this.refilling++;
+    while (!this.closed && this.spares.length + this.creating.size < SPARES) {
       const p = this.tempName();
+      this.creating.add(p);
       fs.open(p, 'wx', 0o644, (err, fd) => {
-        this.refilling--;
+        this.creating.delete(p);
         if (err) return; // stage() opens its own file and reports the error there
         if (this.closed) {
           fs.closeSync(fd);
@@ -76,7 +77,7 @@ export class FsObjectStore implements ObjectStore {
 
   /** The spare temporary files (absolute paths): empty, not yet any instance's. */
   spareFiles(): string[] {
-    return this.spares.map((s) => s.path);
+    return [...this.spares.map((s) => s.path), ...this.creating];
   }
 
   /** Closes and removes the spare temporary files. */
@@ -186,7 +187,7 @@ export class FsObjectStore implements ObjectStore {
   }
 
   async cleanupStaging(): Promise<number> {
-    const spares = new Set(this.spares.map((s) => path.basename(s.path)));
+    const spares = new Set(this.spareFiles().map((p) => path.basename(p)));
     const names = (await fsp.readdir(this.staging).catch(() => [] as string[])).filter((n) => !spares.has(n));
     await Promise.all(names.map((n) => fsp.rm(path.join(this.staging, n), { force: true })));
     return names.length;
