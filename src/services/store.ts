@@ -179,10 +179,18 @@ export class StoreService {
   }
 
   private async storeNew(record: InstanceRecord, staged: StagedObject, settings: StoreSettings): Promise<StoreResult> {
-    record.file.path = await this.placeExclusive(record, staged, settings.naming);
+    const placed = await this.placeExclusive(record, staged, settings.naming);
+    record.file.path = placed.path;
     let outcome;
     try {
-      outcome = await this.deps.index.storeInstance(record, 'insert');
+      // The index transaction runs while the directory syncs; the answer waits for both.
+      const [indexed, synced] = await Promise.allSettled([this.deps.index.storeInstance(record, 'insert'), placed.durable]);
+      if (indexed.status === 'rejected') throw indexed.reason;
+      if (synced.status === 'rejected') {
+        await this.unindex(record);
+        throw synced.reason;
+      }
+      outcome = indexed.value;
     } catch (e) {
       // Only another process sharing the index can have inserted it since our lookup.
       await this.deps.store.remove(record.file.path).catch(() => {});
@@ -212,9 +220,10 @@ export class StoreService {
     const samePath = target === existing.path;
     const aside = samePath ? await this.deps.store.setAside(existing.path) : null;
     // Elsewhere: never onto the existing file (it may be an alternative name, x~2), which stays until the index moves.
-    record.file.path = samePath ? target : await this.placeExclusive(record, staged, settings.naming, existing.path);
-    if (samePath) await staged.commit(target, 'replace');
+    const placed = samePath ? { path: target, ...(await staged.commit(target, 'replace')) } : await this.placeExclusive(record, staged, settings.naming, existing.path);
+    record.file.path = placed.path;
     try {
+      await placed.durable;
       const outcome = await this.deps.index.storeInstance(record, 'replace').finally(() => this.unindexed.delete(record.file.path));
       if (aside) await this.deps.store.dropAside(aside);
       else if (!samePath) await this.deps.store.remove(existing.path).catch(() => {}); // same path, nothing set aside: the old file was missing
@@ -231,7 +240,12 @@ export class StoreService {
    * Moves the staged file to its name; if a file is already there: the same instance's
    * leftover from a crash is replaced, another instance's file keeps its name and we take ~2, ~3…
    */
-  private async placeExclusive(record: InstanceRecord, staged: StagedObject, naming: string, avoid?: string): Promise<string> {
+  private async placeExclusive(
+    record: InstanceRecord,
+    staged: StagedObject,
+    naming: string,
+    avoid?: string,
+  ): Promise<{ path: string; durable: Promise<void> }> {
     const base = instancePath(naming, recordLookup(record));
     for (let n = 1; n < 1000; n++) {
       const candidate = n === 1 ? base : alternativePath(base, n);
@@ -239,8 +253,7 @@ export class StoreService {
       if (this.unindexed.has(candidate)) continue; // another store's file, row on its way
       try {
         this.unindexed.add(candidate);
-        await staged.commit(candidate, 'exclusive');
-        return candidate;
+        return { path: candidate, ...(await staged.commit(candidate, 'exclusive')) };
       } catch (e) {
         if (!(e as { exists?: boolean }).exists) {
           this.unindexed.delete(candidate);
@@ -248,16 +261,24 @@ export class StoreService {
         }
         const owner = await this.deps.index.findInstanceByPath(candidate);
         if (!owner || owner.SOPInstanceUID === record.instance.SOPInstanceUID) {
-          await staged.commit(candidate, 'replace').catch((err: unknown) => {
+          // An orphan (left by a crash): no row points at it.
+          const placed = await staged.commit(candidate, 'replace').catch((err: unknown) => {
             this.unindexed.delete(candidate);
             throw err;
-          }); // an orphan (left by a crash): no row points at it
-          return candidate;
+          });
+          return { path: candidate, ...placed };
         }
         this.unindexed.delete(candidate);
       }
     }
     throw new PacsError('STORAGE_FAILURE', `no free file name for ${base}`);
+  }
+
+  /** Takes back an index row whose file could not be made durable. */
+  private async unindex(record: InstanceRecord): Promise<void> {
+    await this.deps.index.deleteInstance(record.instance.SOPInstanceUID).catch((e: unknown) =>
+      this.deps.logger.error({ err: e, sopInstanceUID: record.instance.SOPInstanceUID }, 'could not remove the index row of a file that failed to sync'),
+    );
   }
 
   private result(kind: StoreResultKind, loc: InstanceLocation): StoreResult {

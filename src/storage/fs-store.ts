@@ -212,7 +212,12 @@ export class FsObjectStore implements ObjectStore {
 
 /** One thread-pool round trip: open and close are fast system calls, only the sync waits. */
 function fsyncDir(dir: string): Promise<void> {
-  const fd = fs.openSync(dir, 'r');
+  let fd: number;
+  try {
+    fd = fs.openSync(dir, 'r');
+  } catch (e) {
+    return Promise.reject(storageError(`opening directory ${dir} to sync it`, e));
+  }
   return new Promise<void>((resolve, reject) =>
     fs.fsync(fd, (e) => {
       fs.closeSync(fd);
@@ -356,7 +361,7 @@ class FsStagedObject implements StagedObject {
     return { size: this.size, checksum: this.hash.digest('hex') };
   }
 
-  async commit(rel: string, mode: 'exclusive' | 'replace'): Promise<void> {
+  async commit(rel: string, mode: 'exclusive' | 'replace'): Promise<{ durable: Promise<void> }> {
     const dest = this.store.absolutePath(rel);
     const dir = path.dirname(dest);
     try {
@@ -364,7 +369,9 @@ class FsStagedObject implements StagedObject {
       if (mode === 'exclusive') {
         // link() fails if the name exists: no check-then-act race between two writers.
         fs.linkSync(this.tempPath, dest);
-        fs.unlinkSync(this.tempPath);
+        // The temporary name is only a second link to the file now: removed in the thread pool
+        // without waiting (one left by a crash is removed at start-up).
+        fs.unlink(this.tempPath, () => {});
       } else fs.renameSync(this.tempPath, dest);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
@@ -374,7 +381,9 @@ class FsStagedObject implements StagedObject {
       }
       throw storageError(`moving the file into place at ${rel}`, e);
     }
-    if (this.fsync) await this.store.syncDir(dir);
+    const durable = this.fsync ? this.store.syncDir(dir) : Promise.resolve();
+    durable.catch(() => {}); // awaited by the caller; never unhandled meanwhile
+    return { durable };
   }
 
   async discard(): Promise<void> {

@@ -18,9 +18,11 @@ export interface StagedObject {
   /**
    * Moves the finished file to `path` (relative to the store). 'exclusive' fails with
    * PacsError STORAGE_FAILURE and `exists: true` if something is already there; 'replace'
-   * atomically replaces what is there.
+   * atomically replaces what is there. Resolves once the name is in place; `durable`
+   * resolves once the name itself is on disk (its directory synced), so the caller can write
+   * the index meanwhile and answer when both are done.
    */
-  commit(path: string, mode: 'exclusive' | 'replace'): Promise<void>;
+  commit(path: string, mode: 'exclusive' | 'replace'): Promise<{ durable: Promise<void> }>;
   /** Removes the temporary file (idempotent; safe after a failed write). */
   discard(): Promise<void>;
 }
