@@ -413,7 +413,10 @@ export class Association {
     return peer > 0 ? Math.max(peer - 6, 1) : 256 * 1024;
   }
 
-  private async sendFragments(contextId: number, command: boolean, source: Iterable<Buffer> | AsyncIterable<Buffer>, max: number): Promise<void> {
+  private async sendFragments(contextId: number, command: boolean, source: Iterable<Buffer> | AsyncIterable<Buffer>, maxData: number): Promise<void> {
+    // Fragments of even length (PS3.5 7.1: values, hence datasets, have even length; DCMTK
+    // aborts on an odd fragment).
+    const max = Math.max(2, maxData - (maxData % 2));
     let held: Buffer | null = null;
     const flush = async (data: Buffer, last: boolean): Promise<void> => {
       if (this.state !== 'Sta6' && this.state !== 'Sta8') throw new AssociationError(`association is no longer established (${this.outcome})`);
@@ -421,14 +424,23 @@ export class Association {
       this.handle('Evt9');
       if (this.socket.writableNeedDrain) await new Promise<void>((r) => this.socket.once('drain', r));
     };
-    for await (const chunk of source) {
-      let off = 0;
-      while (off < chunk.length) {
-        const piece = chunk.subarray(off, off + max);
-        off += piece.length;
-        if (held) await flush(held, false);
-        held = piece;
+    let carry: Buffer | null = null; // an odd last byte of a chunk, sent with the next one
+    for await (const input of source) {
+      let chunk: Buffer = carry ? Buffer.concat([carry, input]) : input;
+      carry = null;
+      if (chunk.length % 2) {
+        carry = chunk.subarray(chunk.length - 1);
+        chunk = chunk.subarray(0, chunk.length - 1);
       }
+      for (let off = 0; off < chunk.length; off += max) {
+        if (held) await flush(held, false);
+        held = chunk.subarray(off, off + max);
+      }
+    }
+    if (carry) {
+      // The whole is odd: only a deflated dataset can be; inflaters ignore the pad byte.
+      if (held) await flush(held, false);
+      held = Buffer.concat([carry, Buffer.alloc(1)]);
     }
     await flush(held ?? Buffer.alloc(0), true);
   }

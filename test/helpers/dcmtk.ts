@@ -122,6 +122,7 @@ export async function storescpProfile(files: readonly string[], dir: string): Pr
     if (!h.sopClassUID) continue;
     bySop.set(h.sopClassUID, (bySop.get(h.sopClassUID) ?? new Set()).add(h.transferSyntaxUID));
   }
+  bySop.set('1.2.840.10008.1.1', new Set(['1.2.840.10008.1.2.1', '1.2.840.10008.1.2'])); // Verification
   const lines = ['[[TransferSyntaxes]]'];
   const classes = [...bySop.entries()];
   classes.forEach(([, tss], i) => lines.push(`[TS${i}]`, ...[...tss].map((ts, j) => `TransferSyntax${j + 1} = ${ts}`)));
