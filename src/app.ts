@@ -15,6 +15,7 @@ import { DicomListener } from './net/listener.js';
 import { SopRegistry } from './scp/registry.js';
 import { verificationScp } from './scp/verification.js';
 import { storageScp } from './scp/storage.js';
+import { findScp } from './scp/find.js';
 import { AcceptorSession, type AcceptPolicy } from './scp/acceptor.js';
 
 export interface ArchiveParts {
@@ -83,6 +84,14 @@ export class PacsServer {
     const registry = new SopRegistry();
     registry.register(verificationScp);
     registry.register(storageScp(archive.store));
+    registry.register(
+      findScp({
+        index: archive.index,
+        aeTitle: () => archive.config().server.ae_title,
+        fuzzyNames: () => true,
+        maxResults: () => 0,
+      }),
+    );
     return new PacsServer(archive, registry);
   }
 

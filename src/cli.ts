@@ -2,6 +2,7 @@
 import { UsageError } from './cli/args.js';
 import { echoCommand, echoHelp } from './cli/echo.js';
 import { storeCommand, storeHelp } from './cli/store.js';
+import { findCommand, findHelp } from './cli/find.js';
 import { configCheckCommand, importCommand, importHelp, reindexCommand, reindexHelp } from './cli/archive.js';
 import { ConfigError } from './config/load.js';
 import { errorMessage } from './core/errors.js';
@@ -10,6 +11,7 @@ import { VERSION } from './version.js';
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number> | number; help: string; summary: string }> = {
   echo: { run: echoCommand, help: echoHelp, summary: 'verify a DICOM node answers (C-ECHO)' },
   store: { run: storeCommand, help: storeHelp, summary: 'send files and directories to a node (C-STORE)' },
+  find: { run: findCommand, help: findHelp, summary: 'search a node (C-FIND): patients, studies, series, images' },
   import: { run: importCommand, help: importHelp, summary: 'put files into the archive without the network' },
   reindex: { run: reindexCommand, help: reindexHelp, summary: 'rebuild the index from the files in the archive' },
   config: {

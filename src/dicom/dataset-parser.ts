@@ -36,7 +36,7 @@ interface Frame {
 export interface ParserOptions {
   readonly explicitVR: boolean;
   readonly littleEndian: boolean;
-  readonly collect: ReadonlySet<number>;
+  readonly collect: { has(tag: number): boolean };
   readonly maxCollectLength: number;
 }
 
@@ -60,7 +60,7 @@ export class DatasetParser {
   /** Offset where all-zero trailing padding began, or -1. */
   paddingStart = -1;
 
-  private readonly collect: ReadonlySet<number>;
+  private readonly collect: { has(tag: number): boolean };
   private readonly maxCollect: number;
   private readonly stack: Frame[];
   private top: Frame;
@@ -232,6 +232,11 @@ export class DatasetParser {
 
   private startValue(tag: number, vr: string, len: number, start: number): void {
     const f = this.top;
+    // A top-level sequence asked for is recorded as present, without its items (a C-FIND
+    // identifier names sequences as return keys).
+    if (this.stack.length === 1 && (vr === 'SQ' || len === UNDEFINED_LENGTH) && tag !== Tag.PixelData && this.collect.has(tag) && !this.values.has(tag)) {
+      this.values.set(tag, { tag, vr: 'SQ', bytes: Buffer.alloc(0) });
+    }
     if (len === UNDEFINED_LENGTH) {
       if (vr === 'SQ' || vr === 'UN' || (!f.explicitVR && tag !== Tag.PixelData)) {
         // UN of undefined length holds a sequence in implicit VR LE, whatever the transfer

@@ -20,8 +20,11 @@ export interface DatasetSummary {
 
 export interface DatasetReaderOptions {
   transferSyntaxUID: string;
-  /** Top-level tags whose values to keep. Sequences are walked, never collected. */
-  collect: ReadonlySet<number>;
+  /**
+   * Top-level tags whose values to keep (anything with `has`: a C-FIND identifier wants them
+   * all). Sequences are walked, never collected: one asked for is recorded with no bytes.
+   */
+  collect: { has(tag: number): boolean };
   /** Longer values of collected tags are skipped (default 4096). */
   maxCollectLength?: number;
 }

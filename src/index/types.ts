@@ -2,6 +2,8 @@
 // named for their intent and each is one transaction; callers never see SQL. Attribute fields
 // carry DICOM keywords and hold decoded text (UTF-8) exactly as received, or null when absent.
 
+import type { IndexQuery, QueryRow } from './query/types.js';
+
 export type Text = string | null;
 
 export interface PatientAttributes {
@@ -167,6 +169,13 @@ export interface SeriesSummary extends SeriesAttributes {
 }
 
 export interface ArchiveIndex {
+  /**
+   * Entities of `query.level` matching every key (src/index/query/types.ts), each with every
+   * attribute the index holds for its level and the levels above, plus the computed ones;
+   * ordered by level keys (patient, study date/time, series number, instance number).
+   * Throws QueryError for a query the standard does not allow.
+   */
+  query(query: IndexQuery): Promise<QueryRow[]>;
   /** Applies the numbered migrations not yet applied. Idempotent. */
   migrate(): Promise<void>;
   /** Records a stored instance: patient, study, series upserted, counts kept, change logged. */

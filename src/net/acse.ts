@@ -34,6 +34,8 @@ export interface PresentationPolicy {
   preference(abstractSyntax: string): 'proposer' | 'ours';
   /** SCP/SCU role selection answer for a SOP class (PS3.7 D.3.3.4); null = no answer item. */
   roles?(proposed: RoleSelection): RoleSelection | null;
+  /** SOP Class Extended Negotiation answer (PS3.7 D.3.3.5); null = no answer item. */
+  extendedNegotiation?(sopClass: string, info: Buffer): Buffer | null;
 }
 
 export function negotiateContexts(rq: AssociateRQ, policy: PresentationPolicy): PresentationContextAC[] {
@@ -63,13 +65,21 @@ export function buildAssociateAC(rq: AssociateRQ, policy: PresentationPolicy, lo
     if (answer) ui.roleSelections.push(answer);
   }
   if (userIdentityResponse && rq.userInformation.userIdentity?.positiveResponseRequested) ui.userIdentityResponse = userIdentityResponse;
+  const presentationContexts = negotiateContexts(rq, policy);
+  const accepted = new Set(
+    presentationContexts.filter((pc) => pc.result === PcResult.Acceptance).map((pc) => rq.presentationContexts.find((p) => p.id === pc.id)?.abstractSyntax),
+  );
+  for (const x of rq.userInformation.extendedNegotiation) {
+    const info = accepted.has(x.sopClass) ? policy.extendedNegotiation?.(x.sopClass, x.info) : null;
+    if (info) ui.extendedNegotiation.push({ sopClass: x.sopClass, info });
+  }
   return {
     type: PduType.AssociateAC,
     protocolVersion: 1,
     calledAETitle: rq.calledAETitle,
     callingAETitle: rq.callingAETitle,
     applicationContext: DICOM_APPLICATION_CONTEXT,
-    presentationContexts: negotiateContexts(rq, policy),
+    presentationContexts,
     userInformation: ui,
   };
 }

@@ -37,6 +37,8 @@ export interface ServiceClassProvider {
   readonly commands: readonly number[];
   /** Role selection answer for SOP classes of this provider (C-GET needs it). */
   roles?(proposed: RoleSelection): RoleSelection | null;
+  /** SOP Class Extended Negotiation answer for SOP classes of this provider. */
+  extendedNegotiation?(sopClass: string, info: Buffer): Buffer | null;
   /** Handles a request; returns the sink for its dataset when one follows. */
   handle(ctx: ScpContext, command: Command): DatasetSink | null;
 }
@@ -62,6 +64,10 @@ export class SopRegistry implements PresentationPolicy {
 
   preference(abstractSyntax: string): 'proposer' | 'ours' {
     return this.bySopClass.get(abstractSyntax)?.preference ?? 'ours';
+  }
+
+  extendedNegotiation(sopClass: string, info: Buffer): Buffer | null {
+    return this.bySopClass.get(sopClass)?.extendedNegotiation?.(sopClass, info) ?? null;
   }
 
   roles(proposed: RoleSelection): RoleSelection | null {

@@ -7,6 +7,7 @@ import { describe, test } from 'node:test';
 import { isPacsError } from '../../src/core/errors.js';
 import type { ArchiveIndex } from '../../src/index/types.js';
 import { CT, MR, SR, record } from './fixtures.js';
+import { runIndexQueryContract } from './index-query-contract.js';
 
 type Make = () => Promise<ArchiveIndex>;
 
@@ -369,5 +370,7 @@ export function runIndexContract(name: string, makeIndex: Make): void {
       assert.equal((await index.statistics()).instances, 151);
     });
   });
+
+  runIndexQueryContract(name, makeIndex);
 }
 

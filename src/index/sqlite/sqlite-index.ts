@@ -23,7 +23,10 @@ import type {
 import { MIGRATIONS, appliedVersions, applyMigrations } from './migrations.js';
 import { type Statements, prepareStatements } from './statements.js';
 import { toLocation, toPatientSummary, toSeriesSummary, toStudySummary } from './rows.js';
+import { SqliteQueryRunner } from './query.js';
 import { SqliteWriter } from './writer.js';
+import { type QueryPlan, planQuery } from '../query/plan.js';
+import type { IndexQuery, QueryRow } from '../query/types.js';
 
 export interface SqliteIndexOptions {
   path: string;
@@ -37,6 +40,7 @@ export interface SqliteIndexOptions {
 export class SqliteIndex implements ArchiveIndex {
   private statements: Statements | null = null;
   private writerInstance: SqliteWriter | null = null;
+  private queryRunner: SqliteQueryRunner | null = null;
   // One transaction wrapper, made once, that runs whatever function it is given.
   private readonly transact: Database.Transaction<(fn: () => unknown) => unknown>;
 
@@ -91,6 +95,22 @@ export class SqliteIndex implements ArchiveIndex {
       // Prepared only now, against the migrated schema (preparing checks that tables exist).
       this.statements = null;
       this.writerInstance = null;
+      this.queryRunner = null;
+    });
+  }
+
+  query(query: IndexQuery): Promise<QueryRow[]> {
+    // Planned outside the transaction, and its QueryError passed on as it is: a query the
+    // standard refuses is the caller's error, not an index failure.
+    let plan: QueryPlan;
+    try {
+      plan = planQuery(query);
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+    return this.read(() => {
+      this.queryRunner ??= new SqliteQueryRunner(this.database);
+      return this.queryRunner.run(plan);
     });
   }
 

@@ -1,0 +1,92 @@
+// Small datasets exchanged whole in DIMSE messages (C-FIND identifiers, N-* attribute lists):
+// decoded to text by keyword, encoded back in a chosen character set.
+import { DatasetStreamReader } from './reader.js';
+import { elementNumber, elementText } from './charset.js';
+import { lookupTag } from './dictionary.js';
+import { Tag } from './tags.js';
+import { transferSyntaxInfo } from './transfer-syntax.js';
+import { encodeDataset, encodeUS, type DatasetElement } from './writer.js';
+
+export interface IdentifierElement {
+  tag: number;
+  keyword: string | null;
+  /** The VR as received (explicit) or from the dictionary (implicit). */
+  vr: string;
+  /** Decoded text for string VRs and numbers for binary ones; null when empty or a sequence. */
+  value: string | null;
+}
+
+export interface DecodedIdentifier {
+  elements: IdentifierElement[];
+  specificCharacterSet: string | null;
+}
+
+const ALL = { has: () => true };
+
+export async function decodeIdentifier(bytes: Buffer, transferSyntaxUID: string): Promise<DecodedIdentifier> {
+  const reader = new DatasetStreamReader({ transferSyntaxUID, collect: ALL, maxCollectLength: 64 * 1024 });
+  reader.push(bytes);
+  const { values } = await reader.end();
+  const littleEndian = transferSyntaxInfo(transferSyntaxUID)?.littleEndian ?? true;
+  const charset = elementText(values.get(Tag.SpecificCharacterSet), null);
+  const elements = [...values.values()]
+    .sort((a, b) => a.tag - b.tag)
+    .map((el): IdentifierElement => {
+      const entry = lookupTag(el.tag);
+      const vr = el.vr === 'UN' && entry ? entry.vr : el.vr;
+      const text = vr === 'SQ' ? null : elementText({ ...el, vr }, charset);
+      const num = text === null && vr !== 'SQ' ? elementNumber({ ...el, vr }, littleEndian) : null;
+      return { tag: el.tag, keyword: entry?.keyword ?? null, vr, value: text ?? (num === null ? null : String(num)) };
+    });
+  return { elements, specificCharacterSet: charset };
+}
+
+/** The Specific Character Set that can carry every text: the requester's when possible. */
+export function chooseCharacterSet(requested: string | null, texts: Iterable<string>): string | null {
+  let nonAscii = false;
+  let latin1 = true;
+  for (const t of texts) {
+    for (let i = 0; i < t.length; i++) {
+      const c = t.charCodeAt(i);
+      if (c > 0x7f) nonAscii = true;
+      if (c > 0xff) latin1 = false;
+    }
+  }
+  if (!nonAscii) return requested;
+  const req = (requested ?? '').trim();
+  if (req === 'ISO_IR 192') return 'ISO_IR 192';
+  if (req === 'ISO_IR 100' && latin1) return 'ISO_IR 100';
+  return 'ISO_IR 192';
+}
+
+const BINARY_US = new Set(['US']);
+const BINARY_OTHER = new Set(['UL', 'SS', 'SL', 'FL', 'FD', 'OB', 'OW', 'OF', 'OD', 'OL', 'OV', 'SV', 'UV', 'AT', 'UN']);
+
+function textBytes(text: string, vr: string, charset: string | null): Buffer {
+  const b = charset === 'ISO_IR 192' ? Buffer.from(text, 'utf8') : Buffer.from(text, 'latin1');
+  return b.length % 2 ? Buffer.concat([b, Buffer.from([vr === 'UI' ? 0x00 : 0x20])]) : b;
+}
+
+export interface OutElement {
+  tag: number;
+  vr: string;
+  value: string | number | null;
+}
+
+/** Encodes elements (null = zero length, SQ = empty sequence) in the given syntax and charset. */
+export function encodeIdentifier(elements: readonly OutElement[], transferSyntaxUID: string, charset: string | null): Buffer {
+  const ts = transferSyntaxInfo(transferSyntaxUID);
+  const opts = { explicitVR: ts?.explicitVR ?? true, littleEndian: ts?.littleEndian ?? true };
+  const out: DatasetElement[] = [];
+  for (const e of elements) {
+    if (e.tag === Tag.SpecificCharacterSet) continue;
+    let value: Buffer;
+    if (e.value === null || e.value === '' || e.vr === 'SQ') value = Buffer.alloc(0);
+    else if (BINARY_US.has(e.vr)) value = encodeUS(Number(e.value), opts.littleEndian);
+    else if (BINARY_OTHER.has(e.vr)) value = Buffer.alloc(0); // we never answer with binary we do not hold
+    else value = textBytes(String(e.value), e.vr, charset);
+    out.push({ tag: e.tag, vr: e.vr, value });
+  }
+  if (charset) out.push({ tag: Tag.SpecificCharacterSet, vr: 'CS', value: textBytes(charset, 'CS', null) });
+  return encodeDataset(out, opts);
+}

@@ -1,0 +1,198 @@
+// From an IndexQuery to what a backend must do, decided once for every backend: whether the
+// level exists in the model, the hierarchical rules (PS3.4 C.4.1.2.2.1, C.4.1.3.1), which keys
+// match at all, how each value reads (./matching.ts), what each row returns and in what order.
+// Pure: the SQL of each backend is a translation of a QueryPlan, nothing more.
+
+import {
+  DATE_TIME_PAIRS,
+  type EntityTable,
+  type IndexedAttribute,
+  TABLES,
+  TABLE_OF_LEVEL,
+  attributesOf,
+  indexedAttribute,
+} from './attributes.js';
+import {
+  type DateTimeRange,
+  type Term,
+  assertOrderedRanges,
+  combineDateTime,
+  isSingleValue,
+  parseMatcher,
+} from './matching.js';
+import { type IndexQuery, type InformationModel, QueryError, type QueryLevel } from './types.js';
+
+/** A key that restricts the answer. */
+export interface Condition {
+  attribute: IndexedAttribute;
+  /** Any one term suffices (never universal: universal keys are not conditions). */
+  terms: readonly Term[];
+  /** Compare on attribute.foldColumn; the terms are folded already. */
+  folded: boolean;
+}
+
+/** A date key and its time key matched as one range of instants. */
+export interface DateTimeCondition {
+  date: IndexedAttribute;
+  time: IndexedAttribute;
+  range: DateTimeRange;
+}
+
+export interface OrderTerm {
+  table: EntityTable;
+  /** 'pk' for the row's key: the tie-breaker that makes paging stable. */
+  column: string;
+  /** IS stored as text: order as an integer ('10' after '9'). */
+  numeric: boolean;
+}
+
+export interface QueryPlan {
+  level: QueryLevel;
+  /** The level's table first, then each table above it: the joins needed, no more. */
+  tables: readonly EntityTable[];
+  conditions: readonly Condition[];
+  dateTimeConditions: readonly DateTimeCondition[];
+  /** Every attribute each row carries: its level's and those above, computed ones included. */
+  returned: readonly IndexedAttribute[];
+  /** Keywords asked for that the index does not answer at this level: null in every row. */
+  absent: readonly string[];
+  /** Ascending; SQL NULLs first (PostgreSQL must say NULLS FIRST to agree with SQLite). */
+  order: readonly OrderTerm[];
+  /** null: no limit. */
+  limit: number | null;
+  offset: number;
+}
+
+/** The levels of each model, top down. */
+export const MODEL_LEVELS: Readonly<Record<InformationModel, readonly QueryLevel[]>> = {
+  PATIENT_ROOT: ['PATIENT', 'STUDY', 'SERIES', 'IMAGE'],
+  STUDY_ROOT: ['STUDY', 'SERIES', 'IMAGE'],
+};
+
+export const UNIQUE_KEYS: Readonly<Record<QueryLevel, string>> = {
+  PATIENT: 'PatientID',
+  STUDY: 'StudyInstanceUID',
+  SERIES: 'SeriesInstanceUID',
+  IMAGE: 'SOPInstanceUID',
+};
+
+const ORDER: Readonly<Record<EntityTable, readonly OrderTerm[]>> = {
+  patients: [
+    { table: 'patients', column: 'patient_id', numeric: false },
+    { table: 'patients', column: 'issuer_of_patient_id', numeric: false },
+    { table: 'patients', column: 'pk', numeric: false },
+  ],
+  studies: [
+    { table: 'studies', column: 'study_date', numeric: false },
+    { table: 'studies', column: 'study_time', numeric: false },
+    { table: 'studies', column: 'pk', numeric: false },
+  ],
+  series: [
+    { table: 'series', column: 'series_number', numeric: true },
+    { table: 'series', column: 'pk', numeric: false },
+  ],
+  instances: [
+    { table: 'instances', column: 'instance_number', numeric: true },
+    { table: 'instances', column: 'pk', numeric: false },
+  ],
+};
+
+/**
+ * The level an attribute belongs to in a model: Study Root has no patient level, its patient
+ * attributes are study-level keys (PS3.4 C.6.2).
+ */
+export function levelOf(attribute: IndexedAttribute, model: InformationModel): QueryLevel {
+  const level = (Object.keys(TABLE_OF_LEVEL) as QueryLevel[]).find((l) => TABLE_OF_LEVEL[l] === attribute.table) ?? 'IMAGE';
+  return model === 'STUDY_ROOT' && level === 'PATIENT' ? 'STUDY' : level;
+}
+
+/** Throws QueryError: UNKNOWN_LEVEL, MISSING_UNIQUE_KEY (hierarchical), BAD_VALUE. */
+export function planQuery(query: IndexQuery): QueryPlan {
+  const levels = (MODEL_LEVELS as Partial<Record<string, readonly QueryLevel[]>>)[query.model];
+  if (levels === undefined) throw new QueryError('UNKNOWN_LEVEL', `unknown information model '${String(query.model)}'`);
+  const depth = levels.indexOf(query.level);
+  if (depth === -1) {
+    throw new QueryError('UNKNOWN_LEVEL', `query level '${String(query.level)}' does not exist in ${query.model.replace('_', ' ').toLowerCase()}`);
+  }
+  const fuzzy = query.fuzzyNames ?? true;
+  const above = levels.slice(0, depth);
+
+  if (!query.relational) {
+    for (const level of above) {
+      const keyword = UNIQUE_KEYS[level];
+      const values = query.keys.filter((k) => k.keyword === keyword);
+      const attribute = indexedAttribute(keyword);
+      const single = attribute !== undefined && values.some((k) => isSingleValue(parseMatcher(keyword, attribute.vr, k.value)));
+      if (!single) {
+        throw new QueryError(
+          'MISSING_UNIQUE_KEY',
+          `a hierarchical ${query.level} query needs a single value of ${keyword}, the unique key of the ${level} level`,
+          keyword,
+        );
+      }
+    }
+  }
+
+  const conditions: Condition[] = [];
+  for (const key of query.keys) {
+    const attribute = indexedAttribute(key.keyword);
+    if (attribute === undefined) continue; // a return key only, answered null below
+    const level = levelOf(attribute, query.model);
+    const at = levels.indexOf(level);
+    if (at > depth) continue; // below the query level: not matched, nor returned
+    if (at < depth && !query.relational && !isHierarchicalKey(key.keyword, level, query.model)) continue;
+    const folded = fuzzy && attribute.foldColumn !== null;
+    const matcher = parseMatcher(key.keyword, attribute.vr, key.value, { fold: folded });
+    if (matcher.kind === 'universal') continue;
+    conditions.push({ attribute, terms: matcher.terms, folded });
+  }
+
+  const dateTimeConditions: DateTimeCondition[] = [];
+  if (query.combinedDateTime ?? true) {
+    for (const [dateKeyword, timeKeyword] of DATE_TIME_PAIRS) {
+      const date = conditions.filter((c) => c.attribute.keyword === dateKeyword);
+      const time = conditions.filter((c) => c.attribute.keyword === timeKeyword);
+      const [d] = date;
+      const [t] = time;
+      if (date.length !== 1 || time.length !== 1 || d === undefined || t === undefined) continue;
+      const range = combineDateTime({ kind: 'match', terms: d.terms }, { kind: 'match', terms: t.terms });
+      if (range === null) continue;
+      conditions.splice(conditions.indexOf(d), 1);
+      conditions.splice(conditions.indexOf(t), 1);
+      dateTimeConditions.push({ date: d.attribute, time: t.attribute, range });
+    }
+  }
+
+  for (const c of conditions) assertOrderedRanges(c.attribute.keyword, c.terms);
+
+  const own = TABLES.indexOf(TABLE_OF_LEVEL[query.level]);
+  const tables = TABLES.slice(0, own + 1).reverse();
+  const returned = TABLES.slice(0, own + 1).flatMap((t) => attributesOf(t));
+  const answered = new Set(returned.map((a) => a.keyword));
+  const absent = [...new Set(query.keys.map((k) => k.keyword))].filter((k) => !answered.has(k));
+  const order = TABLES.slice(own === 0 ? 0 : 1, own + 1).flatMap((t) => ORDER[t]);
+
+  return {
+    level: query.level,
+    tables,
+    conditions,
+    dateTimeConditions,
+    returned,
+    absent,
+    order,
+    limit: finite(query.limit) ? Math.max(0, Math.trunc(query.limit)) : null,
+    offset: finite(query.offset) ? Math.max(0, Math.trunc(query.offset)) : 0,
+  };
+}
+
+/**
+ * Keys of a level above the query level that a hierarchical query matches: the level's unique
+ * key, and with the Patient ID its issuer, which qualifies it: the index keys patients by
+ * both, and without it one Patient ID would name two hospitals' patients.
+ */
+function isHierarchicalKey(keyword: string, level: QueryLevel, model: InformationModel): boolean {
+  if (keyword === UNIQUE_KEYS[level]) return true;
+  return model === 'PATIENT_ROOT' && level === 'PATIENT' && keyword === 'IssuerOfPatientID';
+}
+
+const finite = (n: number | undefined): n is number => typeof n === 'number' && Number.isFinite(n);

@@ -1,0 +1,71 @@
+// A query against the index, as C-FIND and QIDO-RS both express it (PS3.4 C.2.2, PS3.18
+// 8.3.4): a level, matching keys by DICOM keyword, the keys to return. Backends turn it into
+// SQL; matching semantics are defined here once so both backends and both doors agree.
+
+export type QueryLevel = 'PATIENT' | 'STUDY' | 'SERIES' | 'IMAGE';
+
+/** Patient Root answers may not go above PATIENT; Study Root has no PATIENT level. */
+export type InformationModel = 'PATIENT_ROOT' | 'STUDY_ROOT';
+
+export interface QueryKey {
+  /** DICOM keyword, e.g. 'PatientName', or a computed attribute like 'ModalitiesInStudy'. */
+  keyword: string;
+  /**
+   * The matching value as received, decoded to text: '' = universal matching (return only),
+   * '*' / '?' wildcards, 'a-b' ranges (DA, TM, DT), 'a\\b' lists (UID list matching),
+   * anything else single-value matching.
+   */
+  value: string;
+}
+
+export interface IndexQuery {
+  level: QueryLevel;
+  model: InformationModel;
+  /** Matching and return keys. Keys of levels above `level` match too; below, ignored. */
+  keys: QueryKey[];
+  /**
+   * Hierarchical (default): every level above `level` must have a unique key, single value
+   * (Patient Root: PatientID; STUDY+: StudyInstanceUID; …) and keys of those levels other
+   * than the unique key are not matched (PS3.4 C.4.1.3.1). Relational: any key at any level
+   * above may match.
+   */
+  relational: boolean;
+  /** Person names: case-insensitive and accent-insensitive (folded columns); default true. */
+  fuzzyNames?: boolean;
+  /**
+   * A date key and its time key (StudyDate + StudyTime, …) that both hold a range of the same
+   * form match as one range of instants (PS3.4 C.2.2.2.5.1; C-FIND: extended negotiation,
+   * byte 2); default true. False: each matches on its own.
+   */
+  combinedDateTime?: boolean;
+  limit?: number;
+  offset?: number;
+}
+
+/** One matching entity: attribute values by keyword (text), including computed attributes. */
+export type QueryRow = Record<string, string | number | null>;
+
+/** Attributes the index computes per level (PS3.4 C.3.4 "Additional Query/Retrieve Attributes"). */
+export const COMPUTED_ATTRIBUTES = {
+  PATIENT: ['NumberOfPatientRelatedStudies', 'NumberOfPatientRelatedSeries', 'NumberOfPatientRelatedInstances'],
+  STUDY: ['NumberOfStudyRelatedSeries', 'NumberOfStudyRelatedInstances', 'ModalitiesInStudy', 'SOPClassesInStudy'],
+  SERIES: ['NumberOfSeriesRelatedInstances'],
+  IMAGE: [],
+} as const;
+
+export type QueryErrorCode =
+  | 'UNKNOWN_LEVEL'
+  | 'MISSING_UNIQUE_KEY' // hierarchical query without the unique key of a level above
+  | 'BAD_VALUE'; // e.g. a malformed date range
+
+export class QueryError extends Error {
+  constructor(
+    readonly code: QueryErrorCode,
+    message: string,
+    /** The DICOM keyword at fault, reported as Offending Element. */
+    readonly keyword?: string,
+  ) {
+    super(message);
+    this.name = 'QueryError';
+  }
+}

@@ -1,0 +1,146 @@
+// Query/Retrieve Service Class, C-FIND SCP (PS3.4 Annex C): Patient Root and Study Root at
+// every level, answered from the index alone. One pending response per match, C-CANCEL
+// honoured between matches, the request's character set answered when it can carry the text.
+import { TS } from '../dicom/transfer-syntax.js';
+import { Tag } from '../dicom/tags.js';
+import { tagOfKeyword } from '../dicom/dictionary.js';
+import { chooseCharacterSet, decodeIdentifier, encodeIdentifier, type OutElement } from '../dicom/identifier.js';
+import { BufferSink } from '../net/dimse/assembler.js';
+import { CommandField, NO_DATASET, type Command } from '../net/dimse/command.js';
+import { Status, errorComment } from '../net/dimse/status.js';
+import type { Association } from '../net/association.js';
+import type { ArchiveIndex } from '../index/types.js';
+import { type InformationModel, QueryError, type QueryLevel } from '../index/query/types.js';
+import { errorMessage } from '../core/errors.js';
+import type { ScpContext, ServiceClassProvider } from './registry.js';
+
+export const PATIENT_ROOT_FIND = '1.2.840.10008.5.1.4.1.2.1.1';
+export const STUDY_ROOT_FIND = '1.2.840.10008.5.1.4.1.2.2.1';
+
+const MODEL: Record<string, InformationModel> = { [PATIENT_ROOT_FIND]: 'PATIENT_ROOT', [STUDY_ROOT_FIND]: 'STUDY_ROOT' };
+const LEVELS = new Set<QueryLevel>(['PATIENT', 'STUDY', 'SERIES', 'IMAGE']);
+/** Identifiers are a few hundred bytes; a megabyte is a hostile one. */
+const MAX_IDENTIFIER = 1024 * 1024;
+
+export interface FindDeps {
+  index: ArchiveIndex;
+  aeTitle: () => string;
+  /** Person names matched ignoring case and accents (configurable, default true). */
+  fuzzyNames: () => boolean;
+  /** Most matches answered to one C-FIND; more get 0xA700-free truncation with a warning log. */
+  maxResults: () => number;
+}
+
+/** Operations running on each association, by Message ID, so C-CANCEL can reach them. */
+const running = new WeakMap<Association, Map<number, { cancelled: boolean }>>();
+
+export function findScp(deps: FindDeps): ServiceClassProvider {
+  return {
+    name: 'find',
+    sopClasses: [PATIENT_ROOT_FIND, STUDY_ROOT_FIND],
+    transferSyntaxes: () => [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian, TS.ExplicitVRBigEndian],
+    preference: 'ours',
+    commands: [CommandField.C_FIND_RQ, CommandField.C_CANCEL_RQ],
+    // PS3.4 C.3.4 extended negotiation: relational queries, combined date-time matching and
+    // fuzzy person-name matching are supported; time zone adjustment is not.
+    extendedNegotiation: (_sopClass, info) => Buffer.from([info[0] === 1 ? 1 : 0, info[1] === 1 ? 1 : 0, info[2] === 1 ? 1 : 0, 0]),
+    handle(ctx, cmd) {
+      if (cmd.CommandField === CommandField.C_CANCEL_RQ) {
+        const op = running.get(ctx.assoc)?.get(cmd.MessageIDBeingRespondedTo ?? -1);
+        if (op) op.cancelled = true;
+        return null;
+      }
+      ctx.stats.operations['C-FIND'] = (ctx.stats.operations['C-FIND'] ?? 0) + 1;
+      let done!: () => void;
+      void ctx.track(new Promise<void>((r) => (done = r)));
+      return new BufferSink(MAX_IDENTIFIER, (err, data) => {
+        const work = err ? respond(ctx, cmd, Status.OutOfResources, err.message) : find(deps, ctx, cmd, data);
+        work.catch(() => {}).finally(done);
+      });
+    },
+  };
+}
+
+function respond(ctx: ScpContext, cmd: Command, status: number, comment?: string, offending?: number): Promise<void> {
+  return ctx.send({
+    CommandField: CommandField.C_FIND_RSP,
+    AffectedSOPClassUID: cmd.AffectedSOPClassUID ?? ctx.abstractSyntax,
+    MessageIDBeingRespondedTo: cmd.MessageID ?? 0,
+    CommandDataSetType: NO_DATASET,
+    Status: status,
+    ...(comment ? { ErrorComment: errorComment(comment) } : {}),
+    ...(offending !== undefined ? { OffendingElement: [offending] } : {}),
+  });
+}
+
+/** Byte `i` of the extended negotiation we answered for a SOP class (0: relational, 1: combined date-time). */
+function agreed(assoc: Association, sopClass: string, i: number): boolean {
+  return assoc.ac?.userInformation.extendedNegotiation.some((x) => x.sopClass === sopClass && x.info[i] === 1) ?? false;
+}
+
+async function find(deps: FindDeps, ctx: ScpContext, cmd: Command, data: Buffer): Promise<void> {
+  const fail = (status: number, comment: string, offending?: number): Promise<void> => {
+    ctx.stats.failures++;
+    ctx.stats.lastError = comment;
+    ctx.logger.warn({ status: `0x${status.toString(16)}`, error: comment }, 'C-FIND failed');
+    return respond(ctx, cmd, status, comment, offending);
+  };
+  let identifier;
+  try {
+    identifier = await decodeIdentifier(data, ctx.transferSyntax);
+  } catch (e) {
+    return fail(Status.IdentifierDoesNotMatchSOPClass, `identifier cannot be parsed: ${errorMessage(e)}`);
+  }
+  const levelText = identifier.elements.find((e) => e.tag === Tag.QueryRetrieveLevel)?.value?.trim().toUpperCase() ?? '';
+  if (!LEVELS.has(levelText as QueryLevel)) return fail(Status.IdentifierDoesNotMatchSOPClass, `unknown Query/Retrieve Level "${levelText}"`, Tag.QueryRetrieveLevel);
+  const level = levelText as QueryLevel;
+  const model = MODEL[ctx.abstractSyntax]!;
+  const requested = identifier.elements.filter((e) => e.keyword && (e.tag & 0xffff) !== 0 && e.tag !== Tag.QueryRetrieveLevel && e.tag !== Tag.SpecificCharacterSet && (e.tag >>> 16) % 2 === 0);
+  const keys = requested.filter((e) => e.vr !== 'SQ').map((e) => ({ keyword: e.keyword!, value: e.value ?? '' }));
+
+  const op = { cancelled: false };
+  const ops = running.get(ctx.assoc) ?? new Map<number, { cancelled: boolean }>();
+  running.set(ctx.assoc, ops);
+  ops.set(cmd.MessageID ?? 0, op);
+  try {
+    let rows;
+    try {
+      const limit = deps.maxResults();
+      rows = await deps.index.query({
+        level,
+        model,
+        keys,
+        relational: agreed(ctx.assoc, ctx.abstractSyntax, 0),
+        combinedDateTime: agreed(ctx.assoc, ctx.abstractSyntax, 1),
+        fuzzyNames: deps.fuzzyNames(),
+        ...(limit > 0 ? { limit } : {}),
+      });
+    } catch (e) {
+      if (e instanceof QueryError) return fail(Status.IdentifierDoesNotMatchSOPClass, e.message, e.keyword ? tagOfKeyword(e.keyword) : undefined);
+      return fail(Status.UnableToProcess, `query failed: ${errorMessage(e)}`);
+    }
+    const aeTitle = deps.aeTitle();
+    for (const row of rows) {
+      if (op.cancelled) return respond(ctx, cmd, Status.Cancel);
+      const out: OutElement[] = requested.map((e) => ({ tag: e.tag, vr: e.vr, value: e.vr === 'SQ' ? null : (row[e.keyword!] ?? null) }));
+      out.push({ tag: Tag.QueryRetrieveLevel, vr: 'CS', value: level });
+      if (!out.some((e) => e.tag === Tag.RetrieveAETitle)) out.push({ tag: Tag.RetrieveAETitle, vr: 'AE', value: aeTitle });
+      else out.find((e) => e.tag === Tag.RetrieveAETitle)!.value = aeTitle;
+      const texts = out.map((e) => (typeof e.value === 'string' ? e.value : '')).filter(Boolean);
+      const charset = chooseCharacterSet(identifier.specificCharacterSet, texts);
+      await ctx.send(
+        {
+          CommandField: CommandField.C_FIND_RSP,
+          AffectedSOPClassUID: cmd.AffectedSOPClassUID ?? ctx.abstractSyntax,
+          MessageIDBeingRespondedTo: cmd.MessageID ?? 0,
+          CommandDataSetType: 0x0000,
+          Status: Status.Pending,
+        },
+        encodeIdentifier(out, ctx.transferSyntax, charset),
+      );
+    }
+    return respond(ctx, cmd, op.cancelled ? Status.Cancel : Status.Success);
+  } finally {
+    ops.delete(cmd.MessageID ?? 0);
+  }
+}

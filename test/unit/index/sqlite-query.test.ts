@@ -1,0 +1,104 @@
+// The SQL the SQLite backend makes of a plan: values only ever bound, indexes used. (What it
+// answers is the contract's business: test/contract/index-query-contract.ts.)
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { planQuery } from '../../../src/index/query/plan.js';
+import type { IndexQuery } from '../../../src/index/query/types.js';
+import { applyMigrations } from '../../../src/index/sqlite/migrations.js';
+import { SqliteQueryRunner, buildQuery } from '../../../src/index/sqlite/query.js';
+import { SqliteIndex } from '../../../src/index/sqlite/sqlite-index.js';
+import { CT, MR, SR, record } from '../../contract/fixtures.js';
+
+const db = new Database(':memory:');
+applyMigrations(db);
+after(() => db.close());
+
+const study = (keys: Record<string, string>, extra: Partial<IndexQuery> = {}) =>
+  buildQuery(
+    planQuery({ level: 'STUDY', model: 'STUDY_ROOT', relational: false, keys: Object.entries(keys).map(([keyword, value]) => ({ keyword, value })), ...extra }),
+  );
+const queryPlan = (sql: string, params: unknown[]): string =>
+  (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((r) => r.detail).join(' | ');
+
+describe('SQLite query SQL', () => {
+  test('binds every value, whatever it holds', () => {
+    const hostile = "x'); DROP TABLE studies; --";
+    const { sql, params } = study({ PatientID: hostile, StudyDescription: `${hostile}*`, AccessionNumber: 'a\\b' });
+    assert.ok(!sql.includes('DROP'), sql);
+    assert.ok(params.includes(hostile));
+    assert.doesNotThrow(() => db.prepare(sql).all(...params));
+  });
+
+  test('the same shape gives the same text, so the prepared statement is reused', () => {
+    assert.equal(study({ PatientID: 'A' }).sql, study({ PatientID: 'B' }).sql);
+    assert.equal(study({ StudyDate: '20240101-20240201' }).sql, study({ StudyDate: '20230101-20230201' }).sql);
+  });
+
+  test('a prefix wildcard on a name searches the folded-name index', () => {
+    const { sql, params } = study({ PatientName: 'smi*' });
+    assert.ok(params.includes('SMI') && params.includes('SMJ') && params.includes('SMI*'), String(params));
+    assert.match(queryPlan(sql, params), /patients_name_fold/);
+  });
+
+  test('a date range uses the date index, PatientID its unique index', () => {
+    const range = study({ StudyDate: '20240101-20240131' });
+    assert.match(queryPlan(range.sql, range.params), /studies_date/);
+    const id = study({ PatientID: 'P1' });
+    assert.match(queryPlan(id.sql, id.params), /patient_id/);
+  });
+
+  test('ModalitiesInStudy is answered from the series modality index, in either form', () => {
+    const plan = planQuery({ level: 'STUDY', model: 'STUDY_ROOT', relational: false, keys: [{ keyword: 'ModalitiesInStudy', value: 'CT\\MR' }] });
+    const many = buildQuery(plan);
+    assert.match(many.sql, /EXISTS \(SELECT 1 FROM series sx WHERE sx\.study_fk = st\.pk AND sx\.modality IN \(\?, \?\)\)/);
+    assert.match(queryPlan(many.sql, many.params), /series_modality/);
+    const few = buildQuery(plan, new Set(plan.conditions));
+    assert.match(few.sql, /st\.pk IN \(SELECT study_fk FROM series WHERE modality IN \(\?, \?\)\)/);
+    assert.match(queryPlan(few.sql, few.params), /series_modality/);
+  });
+
+  test('a long UID list is bound as one JSON array', () => {
+    const uids = Array.from({ length: 500 }, (_, i) => `1.2.${i}`);
+    const { sql, params } = study({ StudyInstanceUID: uids.join('\\') });
+    assert.match(sql, /json_each\(\?\)/);
+    assert.equal(params.length, 3); // the list, limit, offset
+    assert.doesNotThrow(() => db.prepare(sql).all(...params));
+  });
+
+  test('GLOB brackets are literal, as DICOM has no character classes', () => {
+    const { params } = study({ StudyDescription: '[AB]*' });
+    assert.ok(params.includes('[[]AB]*'), String(params));
+  });
+
+  test('both ModalitiesInStudy forms give the same answers', async () => {
+    const index = SqliteIndex.open({ path: ':memory:', walMode: false });
+    await index.migrate();
+    const put = (sop: string, study: string, modality: string, sopClass: string, patientId = 'P1') =>
+      index.storeInstance(record({ sop, study, series: `${study}.${modality}`, modality, sopClass, patientId }), 'insert');
+    await put('i1', 'A', 'CT', CT);
+    await put('i2', 'A', 'MR', MR);
+    await put('i3', 'B', 'SR', SR);
+    await put('i4', 'C', 'CT', CT, 'P2');
+    await put('i5', 'D', 'MR', MR, 'P2');
+    const inForm = new SqliteQueryRunner(index.db, Number.MAX_SAFE_INTEGER);
+    const existsForm = new SqliteQueryRunner(index.db, 0);
+    const answers = (runner: SqliteQueryRunner, keys: Record<string, string>) =>
+      runner
+        .run(planQuery({ level: 'STUDY', model: 'STUDY_ROOT', relational: false, keys: Object.entries(keys).map(([keyword, value]) => ({ keyword, value })) }))
+        .map((r) => r.StudyInstanceUID)
+        .sort();
+    const cases: [Record<string, string>, string[]][] = [
+      [{ ModalitiesInStudy: 'CT' }, ['A', 'C']],
+      [{ ModalitiesInStudy: 'CT\\SR' }, ['A', 'B', 'C']],
+      [{ ModalitiesInStudy: 'M*' }, ['A', 'D']],
+      [{ ModalitiesInStudy: 'MR', PatientID: 'P2' }, ['D']],
+      [{ ModalitiesInStudy: 'PT' }, []],
+    ];
+    for (const [keys, expected] of cases) {
+      assert.deepEqual(answers(inForm, keys), expected, `IN ${JSON.stringify(keys)}`);
+      assert.deepEqual(answers(existsForm, keys), expected, `EXISTS ${JSON.stringify(keys)}`);
+    }
+    await index.close();
+  });
+});
