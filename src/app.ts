@@ -16,6 +16,7 @@ import { SopRegistry } from './scp/registry.js';
 import { verificationScp } from './scp/verification.js';
 import { storageScp } from './scp/storage.js';
 import { findScp } from './scp/find.js';
+import { retrieveScp } from './scp/retrieve.js';
 import { AcceptorSession, type AcceptPolicy } from './scp/acceptor.js';
 
 export interface ArchiveParts {
@@ -90,6 +91,17 @@ export class PacsServer {
         aeTitle: () => archive.config().server.ae_title,
         fuzzyNames: () => true,
         maxResults: () => 0,
+      }),
+    );
+    registry.register(
+      retrieveScp({
+        index: archive.index,
+        store: archive.objects,
+        aeTitle: () => archive.config().server.ae_title,
+        destination: (ae) => {
+          const node = archive.config().known_nodes.find((n) => n.ae_title === ae);
+          return node ? { aeTitle: node.ae_title, host: node.host, port: node.port } : null;
+        },
       }),
     );
     return new PacsServer(archive, registry);

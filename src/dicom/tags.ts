@@ -35,6 +35,7 @@ export const Tag = {
   AccessionNumber: 0x00080050,
   QueryRetrieveLevel: 0x00080052,
   RetrieveAETitle: 0x00080054,
+  FailedSOPInstanceUIDList: 0x00080058,
   InstanceAvailability: 0x00080056,
   Modality: 0x00080060,
   ModalitiesInStudy: 0x00080061,

@@ -44,6 +44,9 @@ const reject = (result: number, source: number, reason: number): AssociateRJ => 
 export class AcceptorSession implements AssociationUser {
   private readonly stats: AssociationStats = { operations: {}, instances: 0, failures: 0, lastError: null };
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** Our own requests on this association (C-GET sub-operations), by Message ID. */
+  private readonly awaiting = new Map<number, (response: Command) => void>();
+  private nextMessageId = 0x8000; // apart from the peer's IDs, for readable logs
   private logger: Logger;
 
   constructor(
@@ -87,7 +90,27 @@ export class AcceptorSession implements AssociationUser {
         void p.finally(() => this.inFlight.delete(p)).catch(() => {});
         return p;
       },
+      subRequest: (ctxId, cmd, dataset) => {
+        const id = this.nextMessageId;
+        this.nextMessageId = this.nextMessageId >= 0xffff ? 0x8000 : this.nextMessageId + 1;
+        const answer = new Promise<Command>((resolve) => this.awaiting.set(id, resolve));
+        return assoc.sendMessage(ctxId, { ...cmd, MessageID: id, CommandDataSetType: 0x0000 }, dataset).then(
+          () => answer,
+          (e: unknown) => {
+            this.awaiting.delete(id);
+            throw e;
+          },
+        );
+      },
     };
+    if (command.CommandField & 0x8000) {
+      const waiter = this.awaiting.get(command.MessageIDBeingRespondedTo ?? -1);
+      if (waiter) {
+        this.awaiting.delete(command.MessageIDBeingRespondedTo!);
+        waiter(command);
+      }
+      return null; // a response to nothing we asked: ignored (PS3.7 9.3.2.3)
+    }
     const provider = this.deps.registry.providerFor(pc.abstractSyntax);
     if (provider?.commands.includes(command.CommandField)) return provider.handle(ctx, command);
     // A C-CANCEL for nothing in progress, or a response we never asked for: ignored (PS3.7 9.3.2.3).
@@ -108,11 +131,18 @@ export class AcceptorSession implements AssociationUser {
     return null;
   }
 
+  /** The association is gone: our outstanding requests will get no answer. */
+  private failAwaiting(): void {
+    for (const [id, w] of this.awaiting) w({ CommandField: 0x8001, MessageIDBeingRespondedTo: id, Status: 0xa702, ErrorComment: 'association ended before the response' });
+    this.awaiting.clear();
+  }
+
   async onReleaseRequested(): Promise<void> {
     await Promise.allSettled([...this.inFlight]);
   }
 
   onClosed(assoc: Association): void {
+    this.failAwaiting();
     const durationMs = Date.now() - assoc.startedAt;
     if (!assoc.rq) {
       // A connection that never asked for an association: a port probe or a health check of

@@ -26,6 +26,11 @@ export interface ScpContext {
   send(command: Command, dataset?: Buffer): Promise<void>;
   /** Registers an operation so a release waits for it. */
   track<T>(p: Promise<T>): Promise<T>;
+  /**
+   * Sends a request on this association (a C-STORE sub-operation of a C-GET) on the given
+   * presentation context and resolves with its response.
+   */
+  subRequest(contextId: number, command: Command, dataset: AsyncIterable<Buffer> | Buffer): Promise<Command>;
 }
 
 export interface ServiceClassProvider {

@@ -18,6 +18,9 @@ export function storageScp(store: StoreService, extraSopClasses: readonly string
     transferSyntaxes: () => ALL_TRANSFER_SYNTAXES,
     preference: 'proposer',
     commands: [CommandField.C_STORE_RQ],
+    // The requestor may also act as Storage SCP on this association: that is how a C-GET
+    // receives its instances (PS3.4 C.4.3, role selection PS3.7 D.3.3.4).
+    roles: (p) => ({ sopClass: p.sopClass, scuRole: p.scuRole, scpRole: p.scpRole }),
     handle: (ctx, cmd) => handleStore(store, ctx, cmd),
   };
 }

@@ -1,0 +1,243 @@
+// Query/Retrieve Service Class, C-GET and C-MOVE SCP (PS3.4 C.4.2, C.4.3): the instances an
+// identifier selects go out as C-STORE sub-operations — on the same association for C-GET,
+// on a new one to a known node for C-MOVE — with a pending response after each one, C-CANCEL
+// between them, and the failed SOP Instance UIDs in the final response.
+import { TS } from '../dicom/transfer-syntax.js';
+import { Tag } from '../dicom/tags.js';
+import { tagOfKeyword } from '../dicom/dictionary.js';
+import { decodeIdentifier, encodeIdentifier } from '../dicom/identifier.js';
+import { BufferSink } from '../net/dimse/assembler.js';
+import { CommandField, NO_DATASET, Priority, type Command } from '../net/dimse/command.js';
+import { Status, errorComment, isFailure, isWarning } from '../net/dimse/status.js';
+import { ScuAssociation } from '../net/client.js';
+import type { Association } from '../net/association.js';
+import type { ArchiveIndex, InstanceLocation } from '../index/types.js';
+import { type InformationModel, QueryError, type QueryLevel } from '../index/query/types.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { openDataset, selectInstances } from '../services/retrieve.js';
+import { errorMessage } from '../core/errors.js';
+import type { ScpContext, ServiceClassProvider } from './registry.js';
+
+export const PATIENT_ROOT_MOVE = '1.2.840.10008.5.1.4.1.2.1.2';
+export const STUDY_ROOT_MOVE = '1.2.840.10008.5.1.4.1.2.2.2';
+export const PATIENT_ROOT_GET = '1.2.840.10008.5.1.4.1.2.1.3';
+export const STUDY_ROOT_GET = '1.2.840.10008.5.1.4.1.2.2.3';
+
+const MODEL: Record<string, InformationModel> = {
+  [PATIENT_ROOT_MOVE]: 'PATIENT_ROOT',
+  [PATIENT_ROOT_GET]: 'PATIENT_ROOT',
+  [STUDY_ROOT_MOVE]: 'STUDY_ROOT',
+  [STUDY_ROOT_GET]: 'STUDY_ROOT',
+};
+
+export interface MoveDestination {
+  aeTitle: string;
+  host: string;
+  port: number;
+}
+
+export interface RetrieveDeps {
+  index: ArchiveIndex;
+  store: ObjectStore;
+  aeTitle: () => string;
+  /** The known node a C-MOVE may send to, by AE title (null = unknown: 0xA801). */
+  destination: (aeTitle: string) => MoveDestination | null;
+}
+
+const running = new WeakMap<Association, Map<number, { cancelled: boolean }>>();
+
+type Outcome = { kind: 'completed' } | { kind: 'warning' } | { kind: 'failed'; reason: string };
+
+/** Sends one instance somewhere: a C-STORE sub-operation. */
+type SubOperation = (loc: InstanceLocation) => Promise<Outcome>;
+
+function classify(rsp: Command): Outcome {
+  const s = rsp.Status ?? 0xc000;
+  if (isWarning(s)) return { kind: 'warning' };
+  if (isFailure(s)) return { kind: 'failed', reason: `status 0x${s.toString(16).padStart(4, '0')}${rsp.ErrorComment ? `: ${rsp.ErrorComment}` : ''}` };
+  return { kind: 'completed' };
+}
+
+export function retrieveScp(deps: RetrieveDeps): ServiceClassProvider {
+  return {
+    name: 'retrieve',
+    sopClasses: Object.keys(MODEL),
+    transferSyntaxes: () => [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian, TS.ExplicitVRBigEndian],
+    preference: 'ours',
+    commands: [CommandField.C_GET_RQ, CommandField.C_MOVE_RQ, CommandField.C_CANCEL_RQ],
+    // Relational retrieve (byte 1) is supported: a retrieve names instances by their keys anyway.
+    extendedNegotiation: (_sopClass, info) => Buffer.from([info[0] === 1 ? 1 : 0]),
+    handle(ctx, cmd) {
+      if (cmd.CommandField === CommandField.C_CANCEL_RQ) {
+        const op = running.get(ctx.assoc)?.get(cmd.MessageIDBeingRespondedTo ?? -1);
+        if (op) op.cancelled = true;
+        return null;
+      }
+      const name = cmd.CommandField === CommandField.C_GET_RQ ? 'C-GET' : 'C-MOVE';
+      ctx.stats.operations[name] = (ctx.stats.operations[name] ?? 0) + 1;
+      let done!: () => void;
+      void ctx.track(new Promise<void>((r) => (done = r)));
+      return new BufferSink(1024 * 1024, (err, data) => {
+        const work = err ? final(ctx, cmd, Status.OutOfResources, null, err.message) : retrieve(deps, ctx, cmd, data);
+        work.catch((e: unknown) => ctx.logger.warn({ err: e }, `${name} ended abnormally`)).finally(done);
+      });
+    },
+  };
+}
+
+interface Counts {
+  remaining: number;
+  completed: number;
+  failed: number;
+  warning: number;
+}
+
+const rspField = (cmd: Command): number => (cmd.CommandField === CommandField.C_GET_RQ ? CommandField.C_GET_RSP : CommandField.C_MOVE_RSP);
+
+function counted(c: Counts, pending: boolean): Partial<Command> {
+  return {
+    ...(pending ? { NumberOfRemainingSuboperations: c.remaining } : {}),
+    NumberOfCompletedSuboperations: c.completed,
+    NumberOfFailedSuboperations: c.failed,
+    NumberOfWarningSuboperations: c.warning,
+  };
+}
+
+function final(ctx: ScpContext, cmd: Command, status: number, counts: Counts | null, comment?: string, failedUids: string[] = [], offending?: number): Promise<void> {
+  const dataset = failedUids.length
+    ? encodeIdentifier([{ tag: Tag.FailedSOPInstanceUIDList, vr: 'UI', value: failedUids.join('\\') }], ctx.transferSyntax, null)
+    : undefined;
+  return ctx.send(
+    {
+      CommandField: rspField(cmd),
+      AffectedSOPClassUID: cmd.AffectedSOPClassUID ?? ctx.abstractSyntax,
+      MessageIDBeingRespondedTo: cmd.MessageID ?? 0,
+      CommandDataSetType: dataset ? 0x0000 : NO_DATASET,
+      Status: status,
+      ...(counts ? counted(counts, false) : {}),
+      ...(comment ? { ErrorComment: errorComment(comment) } : {}),
+      ...(offending !== undefined ? { OffendingElement: [offending] } : {}),
+    },
+    dataset,
+  );
+}
+
+async function retrieve(deps: RetrieveDeps, ctx: ScpContext, cmd: Command, data: Buffer): Promise<void> {
+  const isGet = cmd.CommandField === CommandField.C_GET_RQ;
+  const refuse = (status: number, comment: string, offending?: number): Promise<void> => {
+    ctx.stats.failures++;
+    ctx.stats.lastError = comment;
+    ctx.logger.warn({ status: `0x${status.toString(16)}`, error: comment }, `${isGet ? 'C-GET' : 'C-MOVE'} refused`);
+    return final(ctx, cmd, status, null, comment, [], offending);
+  };
+  let instances: InstanceLocation[];
+  try {
+    const id = await decodeIdentifier(data, ctx.transferSyntax);
+    const level = (id.elements.find((e) => e.tag === Tag.QueryRetrieveLevel)?.value ?? '').trim().toUpperCase() as QueryLevel;
+    if (!['PATIENT', 'STUDY', 'SERIES', 'IMAGE'].includes(level) || (level === 'PATIENT' && MODEL[ctx.abstractSyntax] === 'STUDY_ROOT'))
+      return refuse(Status.IdentifierDoesNotMatchSOPClass, `unknown Query/Retrieve Level "${level}"`, Tag.QueryRetrieveLevel);
+    const keys = id.elements.filter((e) => e.keyword && e.value).map((e) => ({ keyword: e.keyword!, value: e.value! }));
+    instances = await selectInstances(deps.index, MODEL[ctx.abstractSyntax]!, level, keys);
+  } catch (e) {
+    if (e instanceof QueryError) return refuse(Status.IdentifierDoesNotMatchSOPClass, e.message, e.keyword ? tagOfKeyword(e.keyword) : undefined);
+    return refuse(Status.UnableToProcess, `cannot select the instances: ${errorMessage(e)}`);
+  }
+
+  let send: SubOperation;
+  let close = async (): Promise<void> => {};
+  if (isGet) send = getSender(deps, ctx);
+  else {
+    const destAE = (cmd.MoveDestination ?? '').trim();
+    const dest = deps.destination(destAE);
+    if (!dest) return refuse(Status.MoveDestinationUnknown, `move destination "${destAE}" is not a known node`);
+    if (!instances.length) return final(ctx, cmd, Status.Success, { remaining: 0, completed: 0, failed: 0, warning: 0 });
+    let scu: ScuAssociation;
+    try {
+      scu = await ScuAssociation.connect({
+        host: dest.host,
+        port: dest.port,
+        callingAETitle: deps.aeTitle(),
+        calledAETitle: dest.aeTitle,
+        // Exactly what is being sent: each SOP class in its stored transfer syntax.
+        contexts: distinctPairs(instances).slice(0, 128).map(([sopClass, ts]) => ({ abstractSyntax: sopClass, transferSyntaxes: [ts] })),
+      });
+    } catch (e) {
+      return refuse(Status.OutOfResourcesSubOperations, `cannot open an association to ${destAE} (${dest.host}:${dest.port}): ${errorMessage(e)}`);
+    }
+    send = moveSender(deps, scu, ctx.assoc.callingAETitle, cmd.MessageID ?? 0);
+    close = () => scu.release().catch(() => {});
+  }
+
+  const op = { cancelled: false };
+  const ops = running.get(ctx.assoc) ?? new Map<number, { cancelled: boolean }>();
+  running.set(ctx.assoc, ops);
+  ops.set(cmd.MessageID ?? 0, op);
+  const counts: Counts = { remaining: instances.length, completed: 0, failed: 0, warning: 0 };
+  const failedUids: string[] = [];
+  try {
+    for (const loc of instances) {
+      if (op.cancelled) break;
+      let outcome: Outcome;
+      try {
+        outcome = await send(loc);
+      } catch (e) {
+        outcome = { kind: 'failed', reason: errorMessage(e) };
+      }
+      counts.remaining--;
+      counts[outcome.kind]++;
+      if (outcome.kind === 'failed') {
+        failedUids.push(loc.SOPInstanceUID);
+        ctx.logger.warn({ sopInstanceUID: loc.SOPInstanceUID, reason: outcome.reason }, 'retrieve sub-operation failed');
+      } else ctx.stats.instances++;
+      if (counts.remaining > 0 && !op.cancelled)
+        await ctx.send({
+          CommandField: rspField(cmd),
+          AffectedSOPClassUID: cmd.AffectedSOPClassUID ?? ctx.abstractSyntax,
+          MessageIDBeingRespondedTo: cmd.MessageID ?? 0,
+          CommandDataSetType: NO_DATASET,
+          Status: Status.Pending,
+          ...counted(counts, true),
+        });
+    }
+  } finally {
+    ops.delete(cmd.MessageID ?? 0);
+    await close();
+  }
+  if (op.cancelled) return final(ctx, cmd, Status.Cancel, counts, undefined, [...failedUids, ...instances.slice(instances.length - counts.remaining).map((i) => i.SOPInstanceUID)]);
+  const status = counts.failed || counts.warning ? Status.SubOperationsCompleteWithFailures : Status.Success;
+  return final(ctx, cmd, status, counts, counts.failed ? `${counts.failed} of ${instances.length} sub-operations failed` : undefined, failedUids);
+}
+
+function distinctPairs(instances: InstanceLocation[]): [string, string][] {
+  const seen = new Map<string, [string, string]>();
+  for (const i of instances) seen.set(`${i.SOPClassUID}|${i.transferSyntaxUID}`, [i.SOPClassUID, i.transferSyntaxUID]);
+  return [...seen.values()];
+}
+
+/** C-GET: C-STORE on this association, on a context the SCU accepted us to use as SCU. */
+function getSender(deps: RetrieveDeps, ctx: ScpContext): SubOperation {
+  const scpRoleGranted = (sopClass: string): boolean =>
+    ctx.assoc.ac?.userInformation.roleSelections.some((r) => r.sopClass === sopClass && r.scpRole) ?? false;
+  return async (loc) => {
+    const pc = [...ctx.assoc.contexts.values()].find((c) => c.abstractSyntax === loc.SOPClassUID && c.transferSyntax === loc.transferSyntaxUID);
+    if (!pc || !scpRoleGranted(loc.SOPClassUID))
+      return { kind: 'failed', reason: `no presentation context with SCP role for ${loc.SOPClassUID} in ${loc.transferSyntaxUID} (transcoding is not available yet)` };
+    const dataset = await openDataset(deps.store, loc);
+    const rsp = await ctx.subRequest(pc.id, { CommandField: CommandField.C_STORE_RQ, AffectedSOPClassUID: loc.SOPClassUID, AffectedSOPInstanceUID: loc.SOPInstanceUID, Priority: Priority.Medium }, dataset);
+    return classify(rsp);
+  };
+}
+
+/** C-MOVE: C-STORE on the sub-association, naming the move originator. */
+function moveSender(deps: RetrieveDeps, scu: ScuAssociation, originatorAE: string, originatorMessageID: number): SubOperation {
+  return async (loc) => {
+    const pc = scu.contextFor(loc.SOPClassUID, loc.transferSyntaxUID);
+    if (!pc) return { kind: 'failed', reason: `the destination accepted no context for ${loc.SOPClassUID} in ${loc.transferSyntaxUID} (transcoding is not available yet)` };
+    const dataset = await openDataset(deps.store, loc);
+    const rsp = await scu.store(pc.id, loc.SOPClassUID, loc.SOPInstanceUID, dataset, {
+      MoveOriginatorApplicationEntityTitle: originatorAE,
+      MoveOriginatorMessageID: originatorMessageID,
+    });
+    return classify(rsp);
+  };
+}

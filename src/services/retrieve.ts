@@ -1,0 +1,53 @@
+// What a C-MOVE / C-GET (and later WADO-RS) hands out: the instances an identifier selects,
+// and each one's dataset as stored, read from the object store without loading it whole.
+import type { Readable } from 'node:stream';
+import { parsePart10Prefix } from '../dicom/part10.js';
+import { PacsError } from '../core/errors.js';
+import type { ArchiveIndex, InstanceLocation } from '../index/types.js';
+import { type InformationModel, QueryError, type QueryKey, type QueryLevel } from '../index/query/types.js';
+import type { ObjectStore } from '../storage/object-store.js';
+
+/** The unique key of each level (PS3.4 C.4.2.2.1: a retrieve names entities by them). */
+const UNIQUE_KEY: Record<QueryLevel, string> = {
+  PATIENT: 'PatientID',
+  STUDY: 'StudyInstanceUID',
+  SERIES: 'SeriesInstanceUID',
+  IMAGE: 'SOPInstanceUID',
+};
+const ORDER: QueryLevel[] = ['PATIENT', 'STUDY', 'SERIES', 'IMAGE'];
+
+/**
+ * The instances a retrieve identifier selects. The unique key of the retrieve level is
+ * required (a list of values is allowed); the unique keys above narrow it when present.
+ */
+export async function selectInstances(index: ArchiveIndex, model: InformationModel, level: QueryLevel, keys: QueryKey[]): Promise<InstanceLocation[]> {
+  const byKeyword = new Map(keys.map((k) => [k.keyword, k.value.trim()]));
+  const unique = UNIQUE_KEY[level];
+  if (!byKeyword.get(unique)) throw new QueryError('MISSING_UNIQUE_KEY', `a ${level} level retrieve needs ${unique}`, unique);
+  if (/[*?]/.test(byKeyword.get(unique)!)) throw new QueryError('BAD_VALUE', `${unique} of a retrieve takes no wildcards`, unique);
+  const match: QueryKey[] = ORDER.slice(0, ORDER.indexOf(level) + 1)
+    .map((l) => UNIQUE_KEY[l])
+    .filter((k) => byKeyword.get(k))
+    .filter((k) => !(model === 'STUDY_ROOT' && k === 'PatientID' && level !== 'PATIENT'))
+    .map((keyword) => ({ keyword, value: byKeyword.get(keyword)! }));
+  const rows = await index.query({ level: 'IMAGE', model: model === 'STUDY_ROOT' && level === 'PATIENT' ? 'PATIENT_ROOT' : model, keys: [...match, { keyword: 'SOPInstanceUID', value: byKeyword.get('SOPInstanceUID') ?? '' }], relational: true });
+  const out: InstanceLocation[] = [];
+  for (const r of rows) {
+    const loc = await index.findInstance(String(r.SOPInstanceUID));
+    if (loc) out.push(loc);
+  }
+  return out;
+}
+
+/** The dataset of a stored instance (after our File Meta), streamed from the object store. */
+export async function openDataset(store: ObjectStore, loc: InstanceLocation): Promise<Readable> {
+  let head: Buffer;
+  try {
+    head = await store.readHead(loc.path, 64 * 1024);
+  } catch (e) {
+    throw new PacsError('NOT_FOUND', `the file of ${loc.SOPInstanceUID} is missing (${loc.path})`, { cause: e });
+  }
+  const prefix = parsePart10Prefix(head, true);
+  if (!prefix) throw new PacsError('DICOM_PARSE', `the file of ${loc.SOPInstanceUID} has an unreadable File Meta Information`);
+  return store.read(loc.path, { start: prefix.datasetOffset });
+}

@@ -1,0 +1,113 @@
+// C-MOVE and C-GET SCP against DCMTK's movescu (into storescp) and getscu: instances arrive
+// byte for byte, pending counts, failed sub-operations with their UIDs, unknown destinations.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { SAMPLES, freePort, run, startDaemon, storescuProfile } from '../helpers/dcmtk.js';
+import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
+import { parsePart10Prefix } from '../../src/dicom/part10.js';
+
+const CT_STUDY = '1.3.6.1.4.1.5962.1.1.0.0.0.1196530851.28319.0.1';
+const CT_SERIES = '1.3.6.1.4.1.5962.1.1.0.0.0.1196530851.28319.0.2';
+const CR_STUDY = '1.3.6.1.4.1.5962.1.1.0.0.0.1196527414.5534.0.1';
+const ct = ['17106', '17136', '17166', '17196'].map((n) => path.join(SAMPLES, `pydicom-dicomdir__77654033_CT2_${n}.dcm`));
+const cr = ['CR1_6154', 'CR2_6247', 'CR3_6278'].map((n) => path.join(SAMPLES, `pydicom-dicomdir__77654033_${n}.dcm`));
+const jpeg = path.join(SAMPLES, 'pydicom__JPEG2000.dcm');
+
+const datasetOf = (buf: Buffer): Buffer => buf.subarray(parsePart10Prefix(buf, true)!.datasetOffset);
+
+describe('C-MOVE and C-GET', () => {
+  let pacs: TestPacs;
+  let rcvPort: number;
+  let rcvDir: string;
+  let storescp: ChildProcess;
+  before(async () => {
+    rcvPort = await freePort();
+    const deadPort = await freePort();
+    pacs = await startTestPacs({});
+    // known_nodes is read live: swap in a configuration naming the destinations.
+    const cfg = pacs.server.archive.config();
+    pacs.server.archive.setConfig({
+      ...cfg,
+      known_nodes: [
+        { ae_title: 'RCV', host: '127.0.0.1', port: rcvPort, tls: false, permissions: ['store'] },
+        { ae_title: 'DEAD', host: '127.0.0.1', port: deadPort, tls: false, permissions: ['store'] },
+      ],
+    });
+    rcvDir = path.join(pacs.dir, 'received');
+    fs.mkdirSync(rcvDir);
+    storescp = await startDaemon('storescp', ['+B', '+xa', '-od', rcvDir, '-aet', 'RCV', String(rcvPort)], rcvPort);
+    const r = await run('storescu', ['-aec', 'PACS_SERVER', '127.0.0.1', String(pacs.port), ...ct, ...cr]);
+    assert.equal(r.code, 0, r.stderr);
+    const j = await run('storescu', [...(await storescuProfile([jpeg], pacs.dir)), '-aec', 'PACS_SERVER', '127.0.0.1', String(pacs.port), jpeg]);
+    assert.equal(j.code, 0, j.stderr);
+  });
+  after(async () => {
+    storescp.kill();
+    await pacs.stop();
+  });
+
+  test('movescu a study to a known node: every instance arrives as stored, with pending counts', async () => {
+    const r = await run('movescu', ['-v', '-aec', 'PACS_SERVER', '-aem', 'RCV', '-S', '-k', '0008,0052=STUDY', '-k', `StudyInstanceUID=${CT_STUDY}`, '127.0.0.1', String(pacs.port)]);
+    assert.match(r.stderr, /Received Final Move Response \(Success\)/, r.stderr);
+    assert.equal((r.stderr.match(/Received Move Response \d+ \(Pending\)/g) ?? []).length, 3, 'a pending response after each sub-operation but the last');
+    const index = pacs.server.archive.index;
+    for (const f of fs.readdirSync(rcvDir)) {
+      const got = fs.readFileSync(path.join(rcvDir, f));
+      const uid = f.slice(f.indexOf('.') + 1);
+      const loc = (await index.findInstance(uid))!;
+      const stored = fs.readFileSync(path.join(pacs.storageDir, loc.path));
+      assert.ok(datasetOf(got).equals(datasetOf(stored)), `${uid} byte for byte`);
+    }
+    assert.equal(fs.readdirSync(rcvDir).length, 4);
+  });
+
+  test('an unknown destination gets 0xA801; an unreachable one 0xA702', async () => {
+    const unknown = await run('movescu', ['-v', '-aec', 'PACS_SERVER', '-aem', 'NOBODY', '-S', '-k', '0008,0052=STUDY', '-k', `StudyInstanceUID=${CT_STUDY}`, '127.0.0.1', String(pacs.port)]);
+    assert.match(unknown.stderr, /MoveDestinationUnknown|Move Destination Unknown|a801/i, unknown.stderr);
+    const dead = await run('movescu', ['-v', '-aec', 'PACS_SERVER', '-aem', 'DEAD', '-S', '-k', '0008,0052=STUDY', '-k', `StudyInstanceUID=${CT_STUDY}`, '127.0.0.1', String(pacs.port)]);
+    assert.match(dead.stderr, /OutOfResourcesSubOperations|Unable to perform sub-operations|a702/i, dead.stderr);
+  });
+
+  test('getscu a study on the same association; one instance the SCU cannot take is a failed sub-operation with its UID', async () => {
+    const dir = path.join(pacs.dir, 'get');
+    fs.mkdirSync(dir);
+    const r = await run('getscu', ['-v', '-aec', 'PACS_SERVER', '-S', '-od', dir, '-k', '0008,0052=STUDY', '-k', `StudyInstanceUID=${CR_STUDY}`, '127.0.0.1', String(pacs.port)]);
+    assert.match(r.stderr, /Completed Suboperations\s*:\s*3/, r.stderr);
+    assert.equal(fs.readdirSync(dir).length, 3);
+    // getscu proposes uncompressed transfer syntaxes only: the JPEG 2000 instance cannot go.
+    const jdir = path.join(pacs.dir, 'get-jpeg');
+    fs.mkdirSync(jdir);
+    const jpegStudy = datasetOf(fs.readFileSync(jpeg)); // any bytes; the UID comes from the index
+    assert.ok(jpegStudy.length > 0);
+    const loc = (await pacs.server.archive.index.query({ level: 'STUDY', model: 'STUDY_ROOT', keys: [{ keyword: 'PatientID', value: '' }, { keyword: 'StudyInstanceUID', value: '' }, { keyword: 'SOPClassesInStudy', value: '1.2.840.10008.5.1.4.1.1.7' }], relational: false }))[0]!;
+    const j = await run('getscu', ['-v', '-aec', 'PACS_SERVER', '-S', '-od', jdir, '-k', '0008,0052=STUDY', '-k', `StudyInstanceUID=${String(loc.StudyInstanceUID)}`, '127.0.0.1', String(pacs.port)]);
+    assert.match(j.stderr, /Failed Suboperations\s*:\s*1/, j.stderr);
+    assert.match(j.stderr, /Sub-operations Complete - One or more Failures|b000|Warning/i);
+    assert.equal(fs.readdirSync(jdir).length, 0);
+  });
+
+  test('a file that vanished since it was indexed fails its sub-operation; the others go on', async () => {
+    const index = pacs.server.archive.index;
+    const victim = (await index.query({ level: 'IMAGE', model: 'STUDY_ROOT', keys: [{ keyword: 'StudyInstanceUID', value: CT_STUDY }, { keyword: 'SeriesInstanceUID', value: CT_SERIES }, { keyword: 'SOPInstanceUID', value: '' }], relational: false }))[0]!;
+    const loc = (await index.findInstance(String(victim.SOPInstanceUID)))!;
+    fs.renameSync(path.join(pacs.storageDir, loc.path), path.join(pacs.dir, 'hidden.dcm'));
+    try {
+      const dir = path.join(pacs.dir, 'get-missing');
+      fs.mkdirSync(dir);
+      const r = await run('getscu', ['-v', '-aec', 'PACS_SERVER', '-S', '-od', dir, '-k', '0008,0052=SERIES', '-k', `StudyInstanceUID=${CT_STUDY}`, '-k', `SeriesInstanceUID=${CT_SERIES}`, '127.0.0.1', String(pacs.port)]);
+      assert.match(r.stderr, /Completed Suboperations\s*:\s*3/, r.stderr);
+      assert.match(r.stderr, /Failed Suboperations\s*:\s*1/);
+      assert.equal(fs.readdirSync(dir).length, 3);
+    } finally {
+      fs.renameSync(path.join(pacs.dir, 'hidden.dcm'), path.join(pacs.storageDir, loc.path));
+    }
+  });
+
+  test('a retrieve without the unique key of its level: 0xA900', async () => {
+    const r = await run('getscu', ['-v', '-aec', 'PACS_SERVER', '-S', '-k', '0008,0052=STUDY', '-k', 'PatientID=77654033', '127.0.0.1', String(pacs.port)]);
+    assert.match(r.stderr, /DataSetDoesNotMatchSOPClass|Identifier does not match|a900/i, r.stderr);
+  });
+});
