@@ -232,7 +232,8 @@ describe('scripted peer against PacsServer', () => {
     assert.equal(ac.userInformation.implementationVersionName, IMPLEMENTATION_VERSION_NAME);
     assert.equal(ac.userInformation.maxPduLength, MAX_PDU);
     assert.deepEqual(ac.userInformation.asyncOpsWindow, { invoked: 1, performed: 1 });
-    assert.deepEqual(ac.userInformation.roleSelections, [{ sopClass: CT_IMAGE_STORAGE, scuRole: true, scpRole: false }]);
+    // Both roles accepted for a storage class: the requestor may receive C-GET sub-operations.
+    assert.deepEqual(ac.userInformation.roleSelections, [{ sopClass: CT_IMAGE_STORAGE, scuRole: true, scpRole: true }]);
     assert.equal(ac.userInformation.userIdentityResponse, null, 'no positive response was requested');
     assert.deepEqual(ac.presentationContexts, [{ id: 1, result: 0, transferSyntax: IMPLICIT_LE }]);
     // and the association works: C-ECHO, then an orderly release
