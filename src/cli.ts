@@ -3,6 +3,7 @@ import { UsageError } from './cli/args.js';
 import { echoCommand, echoHelp } from './cli/echo.js';
 import { storeCommand, storeHelp } from './cli/store.js';
 import { findCommand, findHelp } from './cli/find.js';
+import { getCommand, getHelp, moveCommand, moveHelp } from './cli/retrieve.js';
 import { configCheckCommand, importCommand, importHelp, reindexCommand, reindexHelp } from './cli/archive.js';
 import { ConfigError } from './config/load.js';
 import { errorMessage } from './core/errors.js';
@@ -12,6 +13,8 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number> | numb
   echo: { run: echoCommand, help: echoHelp, summary: 'verify a DICOM node answers (C-ECHO)' },
   store: { run: storeCommand, help: storeHelp, summary: 'send files and directories to a node (C-STORE)' },
   find: { run: findCommand, help: findHelp, summary: 'search a node (C-FIND): patients, studies, series, images' },
+  move: { run: moveCommand, help: moveHelp, summary: 'have a node send studies to an AE (C-MOVE)' },
+  get: { run: getCommand, help: getHelp, summary: 'fetch studies from a node into a folder (C-GET)' },
   import: { run: importCommand, help: importHelp, summary: 'put files into the archive without the network' },
   reindex: { run: reindexCommand, help: reindexHelp, summary: 'rebuild the index from the files in the archive' },
   config: {

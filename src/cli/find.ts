@@ -7,7 +7,7 @@ import { TS } from '../dicom/transfer-syntax.js';
 import { Tag } from '../dicom/tags.js';
 import { lookupTag, parseTagSpec } from '../dicom/dictionary.js';
 import { chooseCharacterSet, decodeIdentifier, encodeIdentifier, type OutElement } from '../dicom/identifier.js';
-import { AE_OPTIONS, type OptionSpec, UsageError, flag, helpFor, hostPort, intOption, opt, parseArgs } from './args.js';
+import { AE_OPTIONS, type OptionSpec, type Parsed, UsageError, flag, helpFor, hostPort, intOption, opt, parseArgs } from './args.js';
 
 const PATIENT_ROOT_FIND = '1.2.840.10008.5.1.4.1.2.1.1';
 const STUDY_ROOT_FIND = '1.2.840.10008.5.1.4.1.2.2.1';
@@ -30,9 +30,8 @@ const DEFAULT_KEYS: Record<string, string[]> = {
   IMAGE: ['SeriesInstanceUID', 'InstanceNumber', 'SOPClassUID', 'SOPInstanceUID'],
 };
 
-export async function findCommand(argv: string[]): Promise<number> {
-  const p = parseArgs(argv, SPECS);
-  const { host, port } = hostPort(p, 'find');
+/** The identifier of -k Tag=value options (DCMTK spelling) and -L, as elements by tag. */
+export function identifierKeys(p: Parsed, defaultLevel: string): { keys: Map<number, OutElement>; level: string; add(spec: string): void } {
   const keys = new Map<number, OutElement>();
   const add = (spec: string): void => {
     const eq = spec.indexOf('=');
@@ -43,8 +42,15 @@ export async function findCommand(argv: string[]): Promise<number> {
     keys.set(tag, { tag, vr, value: eq < 0 ? null : spec.slice(eq + 1) });
   };
   for (const k of p.options.get('-k') ?? []) add(k);
-  const level = (opt(p, '-L') ?? (keys.get(Tag.QueryRetrieveLevel)?.value as string | undefined) ?? 'STUDY').toUpperCase();
+  const level = (opt(p, '-L') ?? (keys.get(Tag.QueryRetrieveLevel)?.value as string | undefined) ?? defaultLevel).toUpperCase();
   keys.set(Tag.QueryRetrieveLevel, { tag: Tag.QueryRetrieveLevel, vr: 'CS', value: level });
+  return { keys, level, add };
+}
+
+export async function findCommand(argv: string[]): Promise<number> {
+  const p = parseArgs(argv, SPECS);
+  const { host, port } = hostPort(p, 'find');
+  const { keys, level, add } = identifierKeys(p, 'STUDY');
   if (![...keys.keys()].some((t) => t !== Tag.QueryRetrieveLevel && keys.get(t)!.value === null) && DEFAULT_KEYS[level])
     for (const k of DEFAULT_KEYS[level]!) if (!keys.has(parseTagSpec(k)!)) add(k);
   const sopClass = flag(p, '-P') ? PATIENT_ROOT_FIND : STUDY_ROOT_FIND;

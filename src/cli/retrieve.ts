@@ -1,0 +1,172 @@
+// pacs move and pacs get: C-MOVE to a destination AE, or C-GET into a folder, against any
+// Q/R SCP; keys as for pacs find. C-GET receives on its own association as Storage SCP.
+import fs from 'node:fs';
+import path from 'node:path';
+import { ScuAssociation } from '../net/client.js';
+import { CommandField, NO_DATASET, Priority, type Command } from '../net/dimse/command.js';
+import { Status, isFailure } from '../net/dimse/status.js';
+import type { DatasetSink } from '../net/dimse/assembler.js';
+import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from '../net/acse.js';
+import { TS } from '../dicom/transfer-syntax.js';
+import { encodeFileMetaInformation } from '../dicom/part10.js';
+import { encodeIdentifier, decodeIdentifier } from '../dicom/identifier.js';
+import { Tag } from '../dicom/tags.js';
+import { AE_OPTIONS, type OptionSpec, UsageError, flag, helpFor, hostPort, intOption, opt, parseArgs } from './args.js';
+import { identifierKeys } from './find.js';
+import { progress } from './progress.js';
+
+const MOVE = { P: '1.2.840.10008.5.1.4.1.2.1.2', S: '1.2.840.10008.5.1.4.1.2.2.2' };
+const GET = { P: '1.2.840.10008.5.1.4.1.2.1.3', S: '1.2.840.10008.5.1.4.1.2.2.3' };
+
+const COMMON: readonly OptionSpec[] = [
+  ...AE_OPTIONS,
+  { names: ['-P', '--patient'], description: 'Patient Root information model' },
+  { names: ['-S', '--study'], description: 'Study Root information model (default)' },
+  { names: ['-L', '--level'], arg: 'LEVEL', description: 'PATIENT, STUDY (default), SERIES or IMAGE' },
+  { names: ['-k', '--key'], arg: 'TAG=VALUE', repeatable: true, description: 'unique keys: StudyInstanceUID=1.2.3, PatientID=123' },
+];
+const MOVE_SPECS: readonly OptionSpec[] = [...COMMON, { names: ['--dest', '-aem'], arg: 'AETITLE', description: 'move destination AE title (required)' }];
+const GET_SPECS: readonly OptionSpec[] = [...COMMON, { names: ['-o', '--output'], arg: 'DIR', description: 'folder for the received files (default .)' }];
+export const moveHelp = helpFor('usage: pacs move [-aet AET] [-aec AET] --dest AET [-P|-S] [-L LEVEL] -k TAG=VALUE... HOST PORT', MOVE_SPECS);
+export const getHelp = helpFor('usage: pacs get [-aet AET] [-aec AET] [-o DIR] [-P|-S] [-L LEVEL] -k TAG=VALUE... HOST PORT', GET_SPECS);
+
+/** Storage classes a C-GET offers to receive, each in the syntaxes archives commonly hold. */
+const GET_STORAGE_CLASSES = [
+  '1.2.840.10008.5.1.4.1.1.2', '1.2.840.10008.5.1.4.1.1.2.1', '1.2.840.10008.5.1.4.1.1.4', '1.2.840.10008.5.1.4.1.1.4.1',
+  '1.2.840.10008.5.1.4.1.1.1', '1.2.840.10008.5.1.4.1.1.1.1', '1.2.840.10008.5.1.4.1.1.1.2', '1.2.840.10008.5.1.4.1.1.6.1',
+  '1.2.840.10008.5.1.4.1.1.3.1', '1.2.840.10008.5.1.4.1.1.7', '1.2.840.10008.5.1.4.1.1.12.1', '1.2.840.10008.5.1.4.1.1.20',
+  '1.2.840.10008.5.1.4.1.1.128', '1.2.840.10008.5.1.4.1.1.481.2', '1.2.840.10008.5.1.4.1.1.88.11', '1.2.840.10008.5.1.4.1.1.88.33',
+  '1.2.840.10008.5.1.4.1.1.481.8', '1.2.840.10008.5.1.4.1.1.66.4',
+];
+const GET_SYNTAXES = [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian, TS.JPEGBaseline8Bit, TS.JPEGLosslessSV1, TS.JPEG2000Lossless, TS.JPEG2000, TS.RLELossless];
+
+function summary(what: string, rsp: Command, received?: number): number {
+  const s = rsp.Status ?? -1;
+  const line =
+    `${what}: status 0x${s.toString(16).padStart(4, '0')}${rsp.ErrorComment ? ` (${rsp.ErrorComment})` : ''}; ` +
+    `${rsp.NumberOfCompletedSuboperations ?? received ?? 0} completed, ${rsp.NumberOfFailedSuboperations ?? 0} failed, ${rsp.NumberOfWarningSuboperations ?? 0} warnings\n`;
+  (s === Status.Success ? process.stdout : process.stderr).write(line);
+  return s === Status.Success ? 0 : 1;
+}
+
+async function failedList(rsp: { dataset: Buffer | null }, ts: string): Promise<void> {
+  if (!rsp.dataset) return;
+  const id = await decodeIdentifier(rsp.dataset, ts);
+  const failed = id.elements.find((e) => e.tag === Tag.FailedSOPInstanceUIDList)?.value;
+  if (failed) for (const uid of failed.split('\\')) process.stderr.write(`  FAILED ${uid}\n`);
+}
+
+export async function moveCommand(argv: string[]): Promise<number> {
+  const p = parseArgs(argv, MOVE_SPECS);
+  const { host, port } = hostPort(p, 'move');
+  const dest = opt(p, '--dest');
+  if (!dest) throw new UsageError('move: --dest AETITLE is required');
+  const { keys } = identifierKeys(p, 'STUDY');
+  const sopClass = flag(p, '-P') ? MOVE.P : MOVE.S;
+  const timeout = intOption(p, '-to', 600, 1, 86400) * 1000;
+  const scu = await ScuAssociation.connect({
+    host,
+    port,
+    callingAETitle: opt(p, '-aet') ?? 'PACS',
+    calledAETitle: opt(p, '-aec') ?? 'ANY-SCP',
+    contexts: [{ abstractSyntax: sopClass, transferSyntaxes: [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian] }],
+    dimseTimeoutMs: timeout,
+  });
+  try {
+    const ctx = scu.contextFor(sopClass);
+    if (!ctx) throw new UsageError('the peer does not accept this C-MOVE information model');
+    let bar: ReturnType<typeof progress> | null = null;
+    let done = 0;
+    const rsp = await scu.request(
+      ctx.id,
+      { CommandField: CommandField.C_MOVE_RQ, AffectedSOPClassUID: sopClass, MoveDestination: dest, Priority: Priority.Medium },
+      encodeIdentifier([...keys.values()], ctx.transferSyntax, null),
+      (r) => {
+        const c = r.command;
+        const finished = (c.NumberOfCompletedSuboperations ?? 0) + (c.NumberOfFailedSuboperations ?? 0) + (c.NumberOfWarningSuboperations ?? 0);
+        bar ??= progress(finished + (c.NumberOfRemainingSuboperations ?? 0), 'move');
+        bar.tick(finished - done);
+        done = finished;
+      },
+    );
+    (bar as ReturnType<typeof progress> | null)?.stop();
+    await failedList(rsp, ctx.transferSyntax);
+    return summary(`C-MOVE to ${dest}`, rsp.command);
+  } finally {
+    await scu.release().catch(() => {});
+  }
+}
+
+export async function getCommand(argv: string[]): Promise<number> {
+  const p = parseArgs(argv, GET_SPECS);
+  const { host, port } = hostPort(p, 'get');
+  const out = path.resolve(opt(p, '-o') ?? '.');
+  fs.mkdirSync(out, { recursive: true });
+  const { keys } = identifierKeys(p, 'STUDY');
+  const sopClass = flag(p, '-P') ? GET.P : GET.S;
+  const timeout = intOption(p, '-to', 600, 1, 86400) * 1000;
+  let received = 0;
+  const storage = GET_STORAGE_CLASSES.flatMap((c) => GET_SYNTAXES.map((ts) => ({ abstractSyntax: c, transferSyntaxes: [ts] })));
+  const scu: ScuAssociation = await ScuAssociation.connect({
+    host,
+    port,
+    callingAETitle: opt(p, '-aet') ?? 'PACS',
+    calledAETitle: opt(p, '-aec') ?? 'ANY-SCP',
+    contexts: [{ abstractSyntax: sopClass, transferSyntaxes: [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian] }, ...storage].slice(0, 128),
+    roleSelections: GET_STORAGE_CLASSES.map((c) => ({ sopClass: c, scuRole: false, scpRole: true })),
+    dimseTimeoutMs: timeout,
+    onRequest: (assoc, contextId, cmd): DatasetSink | null => {
+      if (cmd.CommandField !== CommandField.C_STORE_RQ) return null;
+      const pc = assoc.contexts.get(contextId)!;
+      const uid = (cmd.AffectedSOPInstanceUID ?? `instance-${received}`).replace(/[^0-9.]/g, '_');
+      const file = path.join(out, `${uid}.dcm`);
+      const stream = fs.createWriteStream(`${file}.part`);
+      stream.write(
+        encodeFileMetaInformation({
+          mediaStorageSOPClassUID: cmd.AffectedSOPClassUID ?? pc.abstractSyntax,
+          mediaStorageSOPInstanceUID: cmd.AffectedSOPInstanceUID ?? '',
+          transferSyntaxUID: pc.transferSyntax,
+          implementationClassUID: IMPLEMENTATION_CLASS_UID,
+          implementationVersionName: IMPLEMENTATION_VERSION_NAME,
+        }),
+      );
+      const answer = (status: number): void =>
+        void assoc
+          .sendMessage(contextId, {
+            CommandField: CommandField.C_STORE_RSP,
+            AffectedSOPClassUID: cmd.AffectedSOPClassUID ?? '',
+            AffectedSOPInstanceUID: cmd.AffectedSOPInstanceUID ?? '',
+            MessageIDBeingRespondedTo: cmd.MessageID ?? 0,
+            CommandDataSetType: NO_DATASET,
+            Status: status,
+          })
+          .catch(() => {});
+      return {
+        write: (chunk) => stream.write(chunk),
+        onDrain: (cb) => (stream.writableNeedDrain ? stream.once('drain', cb) : cb()),
+        end: () =>
+          stream.end(() => {
+            fs.rename(`${file}.part`, file, (err) => {
+              if (!err) received++;
+              answer(err ? Status.OutOfResources : Status.Success);
+            });
+          }),
+        abort: () => stream.destroy(),
+      };
+    },
+  });
+  try {
+    const ctx = scu.contextFor(sopClass);
+    if (!ctx) throw new UsageError('the peer does not accept this C-GET information model');
+    const rsp = await scu.request(
+      ctx.id,
+      { CommandField: CommandField.C_GET_RQ, AffectedSOPClassUID: sopClass, Priority: Priority.Medium },
+      encodeIdentifier([...keys.values()], ctx.transferSyntax, null),
+    );
+    await failedList(rsp, ctx.transferSyntax);
+    const code = summary(`C-GET into ${out}`, rsp.command, received);
+    return isFailure(rsp.command.Status ?? 0) ? 1 : code;
+  } finally {
+    await scu.release().catch(() => {});
+  }
+}

@@ -1,0 +1,77 @@
+// Our Q/R SCU (pacs find / get / move) against DCMTK's dcmqrscp, a PACS that is not ours.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { SAMPLES, freePort, run, startDaemon } from '../helpers/dcmtk.js';
+
+const BIN = new URL('../../../bin/pacs', import.meta.url).pathname;
+const pacs = (args: string[]) => run(process.execPath, [BIN, ...args], { timeoutMs: 60_000 });
+const CT_STUDY = '1.3.6.1.4.1.5962.1.1.0.0.0.1196530851.28319.0.1';
+const CR_STUDY = '1.3.6.1.4.1.5962.1.1.0.0.0.1196527414.5534.0.1';
+
+describe('pacs find / get / move against dcmqrscp', () => {
+  let dir: string;
+  let qrPort: number;
+  let rcvPort: number;
+  const daemons: ChildProcess[] = [];
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pacs-qr-'));
+    qrPort = await freePort();
+    rcvPort = await freePort();
+    fs.mkdirSync(path.join(dir, 'db'));
+    fs.mkdirSync(path.join(dir, 'rcv'));
+    fs.writeFileSync(
+      path.join(dir, 'dcmqrscp.cfg'),
+      [
+        `NetworkTCPPort = ${qrPort}`,
+        'MaxPDUSize = 16384',
+        'MaxAssociations = 16',
+        'HostTable BEGIN',
+        `rcv = (RCV, 127.0.0.1, ${rcvPort})`,
+        'HostTable END',
+        'VendorTable BEGIN',
+        'VendorTable END',
+        'AETable BEGIN',
+        `QRSCP ${path.join(dir, 'db')} RW (200, 1024mb) ANY`,
+        'AETable END',
+        '',
+      ].join('\n'),
+    );
+    daemons.push(await startDaemon('dcmqrscp', ['-c', path.join(dir, 'dcmqrscp.cfg'), String(qrPort)], qrPort, dir));
+    daemons.push(await startDaemon('storescp', ['+xa', '-od', path.join(dir, 'rcv'), '-aet', 'RCV', String(rcvPort)], rcvPort));
+    const files = fs.readdirSync(SAMPLES).filter((f) => f.startsWith('pydicom-dicomdir__')).map((f) => path.join(SAMPLES, f));
+    const r = await run('storescu', ['-aec', 'QRSCP', '127.0.0.1', String(qrPort), ...files]);
+    assert.equal(r.code, 0, r.stderr);
+  });
+  after(() => {
+    for (const d of daemons) d.kill();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('pacs find: studies of a patient, as JSON', async () => {
+    const r = await pacs(['find', '-aec', 'QRSCP', '-P', '-L', 'STUDY', '-k', 'PatientID=77654033', '-k', 'StudyInstanceUID', '-k', 'StudyDate', '--json', '127.0.0.1', String(qrPort)]);
+    assert.equal(r.code, 0, r.stderr);
+    const answers = JSON.parse(r.stdout) as Record<string, string>[];
+    assert.deepEqual(answers.map((a) => a.StudyInstanceUID).sort(), [CR_STUDY, CT_STUDY].sort());
+  });
+
+  test('pacs get: a study into a folder, each file a readable Part 10 file', async () => {
+    const out = path.join(dir, 'get');
+    const r = await pacs(['get', '-aec', 'QRSCP', '-P', '-L', 'STUDY', '-k', 'PatientID=77654033', '-k', `StudyInstanceUID=${CT_STUDY}`, '-o', out, '127.0.0.1', String(qrPort)]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /4 completed, 0 failed/);
+    const files = fs.readdirSync(out);
+    assert.equal(files.length, 4);
+    for (const f of files) assert.equal((await run('dcmdump', ['-q', path.join(out, f)])).code, 0, `${f} parses`);
+  });
+
+  test('pacs move: a study to a third node', async () => {
+    const r = await pacs(['move', '-aec', 'QRSCP', '--dest', 'RCV', '-P', '-L', 'STUDY', '-k', 'PatientID=77654033', '-k', `StudyInstanceUID=${CR_STUDY}`, '127.0.0.1', String(qrPort)]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /3 completed/);
+    assert.equal(fs.readdirSync(path.join(dir, 'rcv')).length, 3);
+  });
+});
