@@ -369,9 +369,7 @@ class FsStagedObject implements StagedObject {
       if (mode === 'exclusive') {
         // link() fails if the name exists: no check-then-act race between two writers.
         fs.linkSync(this.tempPath, dest);
-        // The temporary name is only a second link to the file now: removed in the thread pool
-        // without waiting (one left by a crash is removed at start-up).
-        fs.unlink(this.tempPath, () => {});
+        fs.unlinkSync(this.tempPath);
       } else fs.renameSync(this.tempPath, dest);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
