@@ -65,6 +65,10 @@ export async function startOrthanc(dir: string): Promise<Peer> {
     StorageCompression: false,
     Plugins: [],
     ConcurrentJobs: 2,
+    // Orthanc answers queries and retrieves only from declared modalities unless told otherwise.
+    DicomAlwaysAllowFind: true,
+    DicomAlwaysAllowGet: true,
+    DicomAlwaysAllowMove: true,
   };
   const file = path.join(dir, 'orthanc.json');
   fs.writeFileSync(file, JSON.stringify(config));

@@ -16,8 +16,9 @@ export interface SyntheticOptions {
   count: number;
   rows: number;
   columns: number;
-  /** Instances per series; a new study every 10 series. */
+  /** Instances per series; a new study every `seriesPerStudy` series (default 10). */
   perSeries?: number;
+  seriesPerStudy?: number;
   /** Distinguishes the UIDs of different sets written in one run. */
   set: number;
 }
@@ -33,7 +34,7 @@ export function writeSyntheticCT(o: SyntheticOptions): string[] {
   const run = `${ROOT}.${process.pid}.${o.set}`;
   for (let i = 0; i < o.count; i++) {
     const series = Math.floor(i / per);
-    const study = Math.floor(series / 10);
+    const study = Math.floor(series / (o.seriesPerStudy ?? 10));
     const sop = `${run}.1.${i + 1}`;
     const studyUid = `${run}.2.${study + 1}`;
     const seriesUid = `${studyUid}.${series + 1}`;
@@ -42,9 +43,10 @@ export function writeSyntheticCT(o: SyntheticOptions): string[] {
         { tag: Tag.SpecificCharacterSet, vr: 'CS', value: encodeText('ISO_IR 100', 'CS') },
         { tag: Tag.SOPClassUID, vr: 'UI', value: encodeText(CT, 'UI') },
         { tag: Tag.SOPInstanceUID, vr: 'UI', value: encodeText(sop, 'UI') },
-        { tag: Tag.StudyDate, vr: 'DA', value: encodeText('20260312', 'DA') },
-        { tag: Tag.Modality, vr: 'CS', value: encodeText('CT', 'CS') },
-        { tag: Tag.PatientName, vr: 'PN', value: encodeText(`BENCH^PATIENT${study}`, 'PN') },
+        // Varied per study, so that queries by date, modality and name select subsets.
+        { tag: Tag.StudyDate, vr: 'DA', value: encodeText(`2025${String((study % 12) + 1).padStart(2, '0')}${String((study % 28) + 1).padStart(2, '0')}`, 'DA') },
+        { tag: Tag.Modality, vr: 'CS', value: encodeText(study % 3 === 0 ? 'MR' : 'CT', 'CS') },
+        { tag: Tag.PatientName, vr: 'PN', value: encodeText(`${['SMITH', 'JONES', 'MULLER', 'GARCIA', 'NGUYEN'][study % 5]}^PATIENT${study}`, 'PN') },
         { tag: Tag.PatientID, vr: 'LO', value: encodeText(`BENCH${study}`, 'LO') },
         { tag: Tag.StudyInstanceUID, vr: 'UI', value: encodeText(studyUid, 'UI') },
         { tag: Tag.SeriesInstanceUID, vr: 'UI', value: encodeText(seriesUid, 'UI') },

@@ -1,0 +1,82 @@
+// npm run bench:retrieve — C-GET (getscu) and C-MOVE (movescu into storescp) of one CT study
+// of BENCH_COUNT (default 300) 512×512 instances, from pacs-server and from DCMTK's dcmqrscp,
+// side by side; instances per second and the ratio.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { freePort, run, startDaemon } from '../test/helpers/dcmtk.js';
+import { writeSyntheticCT } from './synthetic.js';
+import { startPacs, type Peer } from './peers.js';
+
+const COUNT = Number(process.env.BENCH_COUNT ?? 300);
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pacs-bench-retrieve-'));
+
+async function startDcmqrscp(dir: string, rcvPort: number): Promise<Peer & { child: ChildProcess }> {
+  const port = await freePort();
+  fs.mkdirSync(path.join(dir, 'db'), { recursive: true });
+  const cfg = path.join(dir, 'dcmqrscp.cfg');
+  fs.writeFileSync(
+    cfg,
+    [`NetworkTCPPort = ${port}`, 'MaxPDUSize = 131072', 'MaxAssociations = 16', 'HostTable BEGIN', `rcv = (RCV, 127.0.0.1, ${rcvPort})`, 'HostTable END',
+      'VendorTable BEGIN', 'VendorTable END', 'AETable BEGIN', `QRSCP ${path.join(dir, 'db')} RW (100000, 100000mb) ANY`, 'AETable END', ''].join('\n'),
+  );
+  const child = await startDaemon('dcmqrscp', ['-c', cfg, String(port)], port, dir);
+  return { name: 'dcmqrscp', aeTitle: 'QRSCP', port, pid: child.pid!, child, stop: async () => void child.kill() };
+}
+
+async function rate(label: string, cmd: string, args: string[]): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  const r = await run(cmd, args, { timeoutMs: 3_600_000 });
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r.code !== 0) throw new Error(`${label}: ${cmd} failed: ${r.stderr.split('\n').filter((l) => /^[EF]:/.test(l)).slice(0, 3).join(' ')}`);
+  process.stderr.write(`  ${label}: ${(COUNT / secs).toFixed(0)} instances/s\n`);
+  return COUNT / secs;
+}
+
+async function main(): Promise<void> {
+  process.stderr.write(`bench:retrieve in ${work}: one study of ${COUNT} CT 512x512\n`);
+  const data = path.join(work, 'study');
+  writeSyntheticCT({ dir: data, count: COUNT, rows: 512, columns: 512, set: 7, perSeries: COUNT });
+  const studyUid = `2.25.99887766.${process.pid}.7.2.1`;
+  const rcvPort = await freePort();
+  const results: Record<string, { get: number; move: number }> = {};
+  for (const which of ['pacs', 'dcmqrscp'] as const) {
+    const dir = path.join(work, which);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'pacs_server.yaml'), `known_nodes:\n  - { ae_title: RCV, host: 127.0.0.1, port: ${rcvPort} }\n`);
+    const peer = which === 'pacs' ? await startPacs(dir, ['--config', path.join(dir, 'pacs_server.yaml')]) : await startDcmqrscp(dir, rcvPort);
+    try {
+      const load = await run('storescu', ['-aec', peer.aeTitle, '+sd', '127.0.0.1', String(peer.port), data], { timeoutMs: 3_600_000 });
+      if (load.code !== 0) throw new Error(`loading ${which}: ${load.stderr.slice(0, 200)}`);
+      const out = path.join(work, `${which}-get`);
+      fs.mkdirSync(out);
+      const keys = ['-S', '-k', '0008,0052=STUDY', '-k', `StudyInstanceUID=${studyUid}`];
+      const get = await rate(`${which} C-GET`, 'getscu', ['-aec', peer.aeTitle, '-od', out, ...keys, '127.0.0.1', String(peer.port)]);
+      const rcv2 = await startDaemonOnPort(path.join(work, `${which}-rcv`), rcvPort);
+      const move = await rate(`${which} C-MOVE`, 'movescu', ['-aec', peer.aeTitle, '-aem', 'RCV', ...keys, '127.0.0.1', String(peer.port)]);
+      rcv2.kill();
+      results[which] = { get, move };
+    } finally {
+      await peer.stop();
+    }
+  }
+  const p = results.pacs!;
+  const d = results.dcmqrscp!;
+  process.stdout.write(
+    `\n| operation | pacs-server /s | dcmqrscp /s | ratio |\n| --- | ---: | ---: | ---: |\n` +
+      `| C-GET of ${COUNT} instances (getscu) | ${p.get.toFixed(0)} | ${d.get.toFixed(0)} | ${(p.get / d.get).toFixed(2)}× |\n` +
+      `| C-MOVE of ${COUNT} instances (movescu → storescp) | ${p.move.toFixed(0)} | ${d.move.toFixed(0)} | ${(p.move / d.move).toFixed(2)}× |\n`,
+  );
+  fs.rmSync(work, { recursive: true, force: true });
+}
+
+async function startDaemonOnPort(dir: string, port: number): Promise<ChildProcess> {
+  fs.mkdirSync(dir, { recursive: true });
+  return startDaemon('storescp', ['+B', '+xa', '-od', dir, '-aet', 'RCV', String(port)], port);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench:retrieve failed: ${e instanceof Error ? e.stack : String(e)}\n`);
+  process.exit(1);
+});
