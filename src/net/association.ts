@@ -132,7 +132,21 @@ export class Association {
   /** Sends one DIMSE message: its command, then its dataset fragmented to the peer's maximum. */
   async sendMessage(contextId: number, command: Command, dataset?: Buffer | AsyncIterable<Buffer>): Promise<void> {
     const max = this.maxPdvData();
-    await this.sendFragments(contextId, true, [encodeCommand(command)], max);
+    const cmd = encodeCommand(command);
+    const peer = this.peerMaxPduLength || 256 * 1024;
+    if (Buffer.isBuffer(dataset) && dataset.length % 2 === 0 && 6 + cmd.length + 6 + dataset.length <= peer) {
+      // A small message (a C-FIND answer, an N-* payload) goes as one PDU with two PDVs
+      // (PS3.8 9.3.5): half the writes for us and half the reads for the peer.
+      if (this.state !== 'Sta6' && this.state !== 'Sta8') throw new AssociationError(`association is no longer established (${this.outcome})`);
+      this.pendingPData = encodePDataHeaders([
+        { contextId, command: true, last: true, data: cmd },
+        { contextId, command: false, last: true, data: dataset },
+      ]);
+      this.handle('Evt9');
+      if (this.socket.writableNeedDrain) await new Promise<void>((r) => this.socket.once('drain', r));
+      return;
+    }
+    await this.sendFragments(contextId, true, [cmd], max);
     if (dataset) await this.sendFragments(contextId, false, Buffer.isBuffer(dataset) ? [dataset] : dataset, max);
   }
 

@@ -151,6 +151,10 @@ export class FsObjectStore implements ObjectStore {
     }
   }
 
+  readAll(rel: string): Promise<Buffer> {
+    return fsp.readFile(this.absolutePath(rel));
+  }
+
   async exists(rel: string): Promise<boolean> {
     return fsp.access(this.absolutePath(rel)).then(
       () => true,

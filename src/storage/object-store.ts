@@ -32,6 +32,8 @@ export interface ObjectStore {
   read(path: string, range?: { start: number; end?: number }): Readable;
   /** Reads a whole (small) file, or its first `limit` bytes. */
   readHead(path: string, limit: number): Promise<Buffer>;
+  /** Reads a whole file in one go (callers use it below a size limit). */
+  readAll(path: string): Promise<Buffer>;
   exists(path: string): Promise<boolean>;
   remove(path: string): Promise<void>;
   /** Keeps a copy aside before an overwrite; returns a token for restore or drop. */
