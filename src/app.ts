@@ -89,8 +89,8 @@ export class PacsServer {
       findScp({
         index: archive.index,
         aeTitle: () => archive.config().server.ae_title,
-        fuzzyNames: () => true,
-        maxResults: () => 0,
+        fuzzyNames: () => archive.config().query.fuzzy_person_names,
+        maxResults: () => archive.config().query.max_results,
       }),
     );
     registry.register(

@@ -10,6 +10,7 @@ export const LIVE_KEYS = [
   'access_control.*',
   'known_nodes',
   'logging.level',
+  'query.*',
   'server.max_associations',
   'server.max_associations_per_ae',
   'server.idle_timeout',

@@ -137,6 +137,11 @@ const accessControl = section({
     .default(['*']),
 });
 
+const query = section({
+  fuzzy_person_names: bool(true),
+  max_results: int(0, 10_000_000, 0, ' (0 = unlimited)'),
+});
+
 const http = section({
   enabled: bool(true),
   host: text('a bind address such as 0.0.0.0').default('0.0.0.0'),
@@ -168,6 +173,7 @@ export const configSchema = z
       logging: logging.prefault({}),
       monitoring: monitoring.prefault({}),
       access_control: accessControl.prefault({}),
+      query: query.prefault({}),
       http: http.prefault({}),
       known_nodes: z.array(knownNode, { error: 'expected a list of nodes' }).default([]),
     },
