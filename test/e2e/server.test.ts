@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { SAMPLES, run } from '../helpers/dcmtk.js';
+import { SAMPLES, freePort, run, startDaemon } from '../helpers/dcmtk.js';
 import { SqliteIndex } from '../../src/index/sqlite/sqlite-index.js';
 import { baseYaml, pacs, startServer, tempDir } from './spawn.js';
 
@@ -97,6 +97,33 @@ describe('pacs_server end to end', () => {
       await waitFor(() => srv.log().includes('reload refused'));
       assert.equal((await run('echoscu', ['-aet', 'CT_1', '-aec', 'PACS_SERVER', '127.0.0.1', String(srv.port)])).code, 0, 'still serving with the last good configuration');
     } finally {
+      await srv.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('known_nodes change on SIGHUP: a C-MOVE destination appears without a restart', async () => {
+    const dir = tempDir();
+    const rcvPort = await freePort();
+    const rcvDir = path.join(dir, 'rcv');
+    fs.mkdirSync(rcvDir);
+    const storescp = await startDaemon('storescp', ['+xa', '-od', rcvDir, '-aet', 'RCV', String(rcvPort)], rcvPort);
+    const srv = await startServer(dir, (p) => baseYaml(p));
+    try {
+      assert.equal((await run('storescu', ['-aec', 'PACS_SERVER', '127.0.0.1', String(srv.port), ...dicomdir])).code, 0);
+      const move = () => pacs(['move', '-aec', 'PACS_SERVER', '--dest', 'RCV', '-k', 'PatientID=77654033', '-L', 'PATIENT', '-P', '127.0.0.1', String(srv.port)]);
+      const before = await move();
+      assert.equal(before.code, 1);
+      assert.match(before.stderr, /0xa801/);
+      fs.writeFileSync(srv.configFile, baseYaml(srv.port, `known_nodes:\n  - { ae_title: RCV, host: 127.0.0.1, port: ${rcvPort} }\n`));
+      srv.child.kill('SIGHUP');
+      await waitFor(() => srv.log().includes('configuration reloaded'));
+      const after = await move();
+      assert.equal(after.code, 0, after.stdout + after.stderr);
+      assert.match(after.stdout, /7 completed, 0 failed/);
+      assert.equal(fs.readdirSync(rcvDir).length, 7);
+    } finally {
+      storescp.kill();
       await srv.stop();
       fs.rmSync(dir, { recursive: true, force: true });
     }

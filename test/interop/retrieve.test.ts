@@ -8,6 +8,8 @@ import type { ChildProcess } from 'node:child_process';
 import { SAMPLES, freePort, run, startDaemon, storescuProfile } from '../helpers/dcmtk.js';
 import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
 import { parsePart10Prefix } from '../../src/dicom/part10.js';
+import { encodeIdentifier } from '../../src/dicom/identifier.js';
+import { ScuAssociation } from '../../src/net/client.js';
 
 const CT_STUDY = '1.3.6.1.4.1.5962.1.1.0.0.0.1196530851.28319.0.1';
 const CT_SERIES = '1.3.6.1.4.1.5962.1.1.0.0.0.1196530851.28319.0.2';
@@ -104,6 +106,67 @@ describe('C-MOVE and C-GET', () => {
     } finally {
       fs.renameSync(path.join(pacs.dir, 'hidden.dcm'), path.join(pacs.storageDir, loc.path));
     }
+  });
+
+  test('a destination that disappears mid-transfer: the rest fail with their UIDs, the server goes on', async () => {
+    const port = await freePort();
+    const dir = path.join(pacs.dir, 'vanishing');
+    fs.mkdirSync(dir);
+    const cfg = pacs.server.archive.config();
+    pacs.server.archive.setConfig({ ...cfg, known_nodes: [...cfg.known_nodes, { ae_title: 'GONE', host: '127.0.0.1', port, tls: false, permissions: ['store'] }] });
+    const victim = await startDaemon('storescp', ['+xa', '-od', dir, '-aet', 'GONE', String(port)], port);
+    // Kill the receiver as soon as the first instance has arrived.
+    const watcher = setInterval(() => {
+      if (fs.readdirSync(dir).length > 0) victim.kill('SIGKILL');
+    }, 2);
+    try {
+      const r = await run('movescu', ['-v', '-aec', 'PACS_SERVER', '-aem', 'GONE', '-S', '-k', '0008,0052=STUDY', '-k', `StudyInstanceUID=${CT_STUDY}`, '127.0.0.1', String(pacs.port)]);
+      assert.match(r.stderr, /Received Final Move Response/, r.stderr);
+      assert.doesNotMatch(r.stderr, /Received Final Move Response \(Success\)/, 'not every instance can have arrived');
+    } finally {
+      clearInterval(watcher);
+      victim.kill('SIGKILL');
+    }
+    const echo = await run('echoscu', ['-aec', 'PACS_SERVER', '127.0.0.1', String(pacs.port)]);
+    assert.equal(echo.code, 0, 'still serving');
+  });
+
+  test('a client that aborts in the middle of a C-GET leaves the server serving', async () => {
+    // Our own SCU, which aborts the association when the first C-STORE sub-operation arrives.
+    let scu: ScuAssociation | null = null;
+    let aborted = false;
+    scu = await ScuAssociation.connect({
+      host: '127.0.0.1',
+      port: pacs.port,
+      callingAETitle: 'ABORTER',
+      calledAETitle: 'PACS_SERVER',
+      contexts: [
+        { abstractSyntax: '1.2.840.10008.5.1.4.1.2.2.3', transferSyntaxes: ['1.2.840.10008.1.2.1'] },
+        { abstractSyntax: '1.2.840.10008.5.1.4.1.1.2', transferSyntaxes: ['1.2.840.10008.1.2.1'] },
+        { abstractSyntax: '1.2.840.10008.5.1.4.1.1.2', transferSyntaxes: ['1.2.840.10008.1.2'] },
+      ],
+      roleSelections: [{ sopClass: '1.2.840.10008.5.1.4.1.1.2', scuRole: false, scpRole: true }],
+      onRequest: () => {
+        aborted = true;
+        scu!.abort();
+        return null;
+      },
+    });
+    const ctx = scu.contextFor('1.2.840.10008.5.1.4.1.2.2.3')!;
+    const identifier = encodeIdentifier(
+      [
+        { tag: 0x00080052, vr: 'CS', value: 'STUDY' },
+        { tag: 0x0020000d, vr: 'UI', value: CT_STUDY },
+      ],
+      ctx.transferSyntax,
+      null,
+    );
+    await scu.request(ctx.id, { CommandField: 0x0010, AffectedSOPClassUID: '1.2.840.10008.5.1.4.1.2.2.3', Priority: 0 }, identifier).catch(() => {});
+    assert.ok(aborted, 'a sub-operation reached the client');
+    const echo = await run('echoscu', ['-aec', 'PACS_SERVER', '127.0.0.1', String(pacs.port)]);
+    assert.equal(echo.code, 0, 'still serving');
+    const again = await run('getscu', ['-aec', 'PACS_SERVER', '-S', '-od', fs.mkdtempSync(path.join(pacs.dir, 'after-')), '-k', '0008,0052=STUDY', '-k', `StudyInstanceUID=${CT_STUDY}`, '127.0.0.1', String(pacs.port)]);
+    assert.equal(again.code, 0, 'and retrieving');
   });
 
   test('a retrieve without the unique key of its level: 0xA900', async () => {
