@@ -15,6 +15,7 @@ import type { ArchiveIndex, InstanceLocation } from '../index/types.js';
 import { type InformationModel, QueryError, type QueryLevel } from '../index/query/types.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { openDataset, selectInstances } from '../services/retrieve.js';
+import { UNCOMPRESSED, canTranscode, transcodeDataset } from '../dicom/transcode.js';
 import { errorMessage } from '../core/errors.js';
 import type { ScpContext, ServiceClassProvider } from './registry.js';
 
@@ -158,8 +159,7 @@ async function retrieve(deps: RetrieveDeps, ctx: ScpContext, cmd: Command, data:
         port: dest.port,
         callingAETitle: deps.aeTitle(),
         calledAETitle: dest.aeTitle,
-        // Exactly what is being sent: each SOP class in its stored transfer syntax.
-        contexts: distinctPairs(instances).slice(0, 128).map(([sopClass, ts]) => ({ abstractSyntax: sopClass, transferSyntaxes: [ts] })),
+        contexts: proposals(instances),
       });
     } catch (e) {
       return refuse(Status.OutOfResourcesSubOperations, `cannot open an association to ${destAE} (${dest.host}:${dest.port}): ${errorMessage(e)}`);
@@ -208,6 +208,34 @@ async function retrieve(deps: RetrieveDeps, ctx: ScpContext, cmd: Command, data:
   return final(ctx, cmd, status, counts, counts.failed ? `${counts.failed} of ${instances.length} sub-operations failed` : undefined, failedUids);
 }
 
+/**
+ * What a C-MOVE proposes: each SOP class in exactly the transfer syntax it is stored in, and
+ * for classes stored uncompressed also one context of the uncompressed syntaxes, so a
+ * receiver that takes only implicit VR (say) still gets them, re-encoded.
+ */
+function proposals(instances: InstanceLocation[]): { abstractSyntax: string; transferSyntaxes: string[] }[] {
+  const exact = distinctPairs(instances).map(([sopClass, ts]) => ({ abstractSyntax: sopClass, transferSyntaxes: [ts] }));
+  const uncompressed = [...new Set(instances.filter((i) => UNCOMPRESSED.has(i.transferSyntaxUID)).map((i) => i.SOPClassUID))].map((c) => ({
+    abstractSyntax: c,
+    transferSyntaxes: [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian, TS.ExplicitVRBigEndian],
+  }));
+  return [...exact, ...uncompressed].slice(0, 128);
+}
+
+/** The dataset to send in `to`: as stored, or re-encoded between uncompressed syntaxes. */
+async function datasetIn(deps: RetrieveDeps, loc: InstanceLocation, to: string): Promise<Buffer | AsyncIterable<Buffer>> {
+  const stored = await openDataset(deps.store, loc);
+  if (to === loc.transferSyntaxUID) return stored;
+  let whole: Buffer;
+  if (Buffer.isBuffer(stored)) whole = stored;
+  else {
+    const parts: Buffer[] = [];
+    for await (const c of stored as AsyncIterable<Buffer>) parts.push(c);
+    whole = Buffer.concat(parts);
+  }
+  return transcodeDataset(whole, loc.transferSyntaxUID, to);
+}
+
 function distinctPairs(instances: InstanceLocation[]): [string, string][] {
   const seen = new Map<string, [string, string]>();
   for (const i of instances) seen.set(`${i.SOPClassUID}|${i.transferSyntaxUID}`, [i.SOPClassUID, i.transferSyntaxUID]);
@@ -219,10 +247,12 @@ function getSender(deps: RetrieveDeps, ctx: ScpContext): SubOperation {
   const scpRoleGranted = (sopClass: string): boolean =>
     ctx.assoc.ac?.userInformation.roleSelections.some((r) => r.sopClass === sopClass && r.scpRole) ?? false;
   return async (loc) => {
-    const pc = [...ctx.assoc.contexts.values()].find((c) => c.abstractSyntax === loc.SOPClassUID && c.transferSyntax === loc.transferSyntaxUID);
+    const forClass = [...ctx.assoc.contexts.values()].filter((c) => c.abstractSyntax === loc.SOPClassUID);
+    const pc =
+      forClass.find((c) => c.transferSyntax === loc.transferSyntaxUID) ?? forClass.find((c) => canTranscode(loc.transferSyntaxUID, c.transferSyntax));
     if (!pc || !scpRoleGranted(loc.SOPClassUID))
-      return { kind: 'failed', reason: `no presentation context with SCP role for ${loc.SOPClassUID} in ${loc.transferSyntaxUID} (transcoding is not available yet)` };
-    const dataset = await openDataset(deps.store, loc);
+      return { kind: 'failed', reason: `no presentation context with SCP role for ${loc.SOPClassUID} in ${loc.transferSyntaxUID} or a syntax it converts to` };
+    const dataset = await datasetIn(deps, loc, pc.transferSyntax);
     const rsp = await ctx.subRequest(pc.id, { CommandField: CommandField.C_STORE_RQ, AffectedSOPClassUID: loc.SOPClassUID, AffectedSOPInstanceUID: loc.SOPInstanceUID, Priority: Priority.Medium }, dataset);
     return classify(rsp);
   };
@@ -231,9 +261,12 @@ function getSender(deps: RetrieveDeps, ctx: ScpContext): SubOperation {
 /** C-MOVE: C-STORE on the sub-association, naming the move originator. */
 function moveSender(deps: RetrieveDeps, scu: ScuAssociation, originatorAE: string, originatorMessageID: number): SubOperation {
   return async (loc) => {
-    const pc = scu.contextFor(loc.SOPClassUID, loc.transferSyntaxUID);
-    if (!pc) return { kind: 'failed', reason: `the destination accepted no context for ${loc.SOPClassUID} in ${loc.transferSyntaxUID} (transcoding is not available yet)` };
-    const dataset = await openDataset(deps.store, loc);
+    const pc =
+      scu.contextFor(loc.SOPClassUID, loc.transferSyntaxUID) ??
+      [...scu.assoc.contexts.values()].find((c) => c.abstractSyntax === loc.SOPClassUID && canTranscode(loc.transferSyntaxUID, c.transferSyntax)) ??
+      null;
+    if (!pc) return { kind: 'failed', reason: `the destination accepted no context for ${loc.SOPClassUID} in ${loc.transferSyntaxUID} or a syntax it converts to` };
+    const dataset = await datasetIn(deps, loc, pc.transferSyntax);
     const rsp = await scu.store(pc.id, loc.SOPClassUID, loc.SOPInstanceUID, dataset, {
       MoveOriginatorApplicationEntityTitle: originatorAE,
       MoveOriginatorMessageID: originatorMessageID,

@@ -91,6 +91,29 @@ describe('C-MOVE and C-GET', () => {
     assert.equal(fs.readdirSync(jdir).length, 0);
   });
 
+  test('receivers that take implicit VR only get explicit VR instances re-encoded (C-GET and C-MOVE)', async () => {
+    const dir = path.join(pacs.dir, 'get-implicit');
+    fs.mkdirSync(dir);
+    const r = await run('getscu', ['-v', '+xi', '-aec', 'PACS_SERVER', '-S', '-od', dir, '-k', '0008,0052=SERIES', '-k', `StudyInstanceUID=${CT_STUDY}`, '-k', `SeriesInstanceUID=${CT_SERIES}`, '127.0.0.1', String(pacs.port)]);
+    // Accepting implicit VR only, getscu can have received them only re-encoded.
+    assert.match(r.stderr, /Completed Suboperations\s*:\s*4/, r.stderr);
+    assert.match(r.stderr, /Failed Suboperations\s*:\s*0/);
+    for (const f of fs.readdirSync(dir)) assert.equal((await run('dcmdump', ['-q', path.join(dir, f)])).code, 0, `${f} is readable`);
+    const port = await freePort();
+    const idir = path.join(pacs.dir, 'move-implicit');
+    fs.mkdirSync(idir);
+    const cfg = pacs.server.archive.config();
+    pacs.server.archive.setConfig({ ...cfg, known_nodes: [...cfg.known_nodes, { ae_title: 'IMPLICIT', host: '127.0.0.1', port, tls: false, permissions: ['store'] }] });
+    const scp = await startDaemon('storescp', ['+xi', '-od', idir, '-aet', 'IMPLICIT', String(port)], port);
+    try {
+      const m = await run('movescu', ['-v', '-aec', 'PACS_SERVER', '-aem', 'IMPLICIT', '-S', '-k', '0008,0052=STUDY', '-k', `StudyInstanceUID=${CT_STUDY}`, '127.0.0.1', String(pacs.port)]);
+      assert.match(m.stderr, /Received Final Move Response \(Success\)/, m.stderr);
+      assert.equal(fs.readdirSync(idir).length, 4);
+    } finally {
+      scp.kill();
+    }
+  });
+
   test('a file that vanished since it was indexed fails its sub-operation; the others go on', async () => {
     const index = pacs.server.archive.index;
     const victim = (await index.query({ level: 'IMAGE', model: 'STUDY_ROOT', keys: [{ keyword: 'StudyInstanceUID', value: CT_STUDY }, { keyword: 'SeriesInstanceUID', value: CT_SERIES }, { keyword: 'SOPInstanceUID', value: '' }], relational: false }))[0]!;
