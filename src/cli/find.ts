@@ -1,9 +1,8 @@
 // pacs find: C-FIND against any Q/R SCP, keys spelled as DCMTK's findscu takes them
 // (-k Tag=value, by keyword or number), answers as a table or as JSON.
-import { ScuAssociation } from '../net/client.js';
+import { connectQR } from './connect.js';
 import { CommandField, Priority } from '../net/dimse/command.js';
 import { Status } from '../net/dimse/status.js';
-import { TS } from '../dicom/transfer-syntax.js';
 import { Tag } from '../dicom/tags.js';
 import { lookupTag, parseTagSpec } from '../dicom/dictionary.js';
 import { chooseCharacterSet, decodeIdentifier, encodeIdentifier, type OutElement } from '../dicom/identifier.js';
@@ -57,15 +56,7 @@ export async function findCommand(argv: string[]): Promise<number> {
   const timeout = intOption(p, '-to', 30, 1, 3600) * 1000;
   const texts = [...keys.values()].map((k) => String(k.value ?? ''));
   const charset = chooseCharacterSet(null, texts);
-  const scu = await ScuAssociation.connect({
-    host,
-    port,
-    callingAETitle: opt(p, '-aet') ?? 'PACS',
-    calledAETitle: opt(p, '-aec') ?? 'ANY-SCP',
-    contexts: [{ abstractSyntax: sopClass, transferSyntaxes: [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian] }],
-    connectTimeoutMs: timeout,
-    dimseTimeoutMs: timeout,
-  });
+  const scu = await connectQR(p, { host, port }, sopClass, timeout);
   const answers: Record<string, string | null>[] = [];
   let final;
   try {

@@ -2,8 +2,8 @@
 // Q/R SCP; keys as for pacs find. C-GET receives on its own association as Storage SCP.
 import fs from 'node:fs';
 import path from 'node:path';
-import { ScuAssociation } from '../net/client.js';
-import { CommandField, NO_DATASET, Priority, type Command } from '../net/dimse/command.js';
+import { connectQR } from './connect.js';
+import { CommandField, Priority, type Command, storeResponse } from '../net/dimse/command.js';
 import { Status, isFailure } from '../net/dimse/status.js';
 import type { DatasetSink } from '../net/dimse/assembler.js';
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from '../net/acse.js';
@@ -64,14 +64,7 @@ export async function moveCommand(argv: string[]): Promise<number> {
   const { keys } = identifierKeys(p, 'STUDY');
   const sopClass = flag(p, '-P') ? MOVE.P : MOVE.S;
   const timeout = intOption(p, '-to', 600, 1, 86400) * 1000;
-  const scu = await ScuAssociation.connect({
-    host,
-    port,
-    callingAETitle: opt(p, '-aet') ?? 'PACS',
-    calledAETitle: opt(p, '-aec') ?? 'ANY-SCP',
-    contexts: [{ abstractSyntax: sopClass, transferSyntaxes: [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian] }],
-    dimseTimeoutMs: timeout,
-  });
+  const scu = await connectQR(p, { host, port }, sopClass, timeout);
   try {
     const ctx = scu.contextFor(sopClass);
     if (!ctx) throw new UsageError('the peer does not accept this C-MOVE information model');
@@ -107,14 +100,9 @@ export async function getCommand(argv: string[]): Promise<number> {
   const timeout = intOption(p, '-to', 600, 1, 86400) * 1000;
   let received = 0;
   const storage = GET_STORAGE_CLASSES.flatMap((c) => GET_SYNTAXES.map((ts) => ({ abstractSyntax: c, transferSyntaxes: [ts] })));
-  const scu: ScuAssociation = await ScuAssociation.connect({
-    host,
-    port,
-    callingAETitle: opt(p, '-aet') ?? 'PACS',
-    calledAETitle: opt(p, '-aec') ?? 'ANY-SCP',
-    contexts: [{ abstractSyntax: sopClass, transferSyntaxes: [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian] }, ...storage].slice(0, 128),
+  const scu = await connectQR(p, { host, port }, sopClass, timeout, {
+    contexts: storage.slice(0, 127),
     roleSelections: GET_STORAGE_CLASSES.map((c) => ({ sopClass: c, scuRole: false, scpRole: true })),
-    dimseTimeoutMs: timeout,
     onRequest: (assoc, contextId, cmd): DatasetSink | null => {
       if (cmd.CommandField !== CommandField.C_STORE_RQ) return null;
       const pc = assoc.contexts.get(contextId)!;
@@ -130,17 +118,7 @@ export async function getCommand(argv: string[]): Promise<number> {
           implementationVersionName: IMPLEMENTATION_VERSION_NAME,
         }),
       );
-      const answer = (status: number): void =>
-        void assoc
-          .sendMessage(contextId, {
-            CommandField: CommandField.C_STORE_RSP,
-            AffectedSOPClassUID: cmd.AffectedSOPClassUID ?? '',
-            AffectedSOPInstanceUID: cmd.AffectedSOPInstanceUID ?? '',
-            MessageIDBeingRespondedTo: cmd.MessageID ?? 0,
-            CommandDataSetType: NO_DATASET,
-            Status: status,
-          })
-          .catch(() => {});
+      const answer = (status: number): void => void assoc.sendMessage(contextId, storeResponse(cmd, status)).catch(() => {});
       return {
         write: (chunk) => stream.write(chunk),
         onDrain: (cb) => (stream.writableNeedDrain ? stream.once('drain', cb) : cb()),

@@ -1,7 +1,7 @@
 // Storage Service Class (PS3.4 Annex B), SCP role: every storage SOP class of the standard in
 // every transfer syntax, each C-STORE streamed into the store pipeline.
 import { STORAGE_SOP_CLASSES, TRANSFER_SYNTAXES } from '../dicom/uids.js';
-import { CommandField, NO_DATASET, type Command } from '../net/dimse/command.js';
+import { CommandField, type Command, storeResponse } from '../net/dimse/command.js';
 import { Status, storeFailureStatus, errorComment } from '../net/dimse/status.js';
 import type { DatasetSink } from '../net/dimse/assembler.js';
 import type { StoreService } from '../services/store.js';
@@ -26,15 +26,7 @@ export function storageScp(store: StoreService, extraSopClasses: readonly string
 }
 
 function respond(ctx: ScpContext, cmd: Command, status: number, comment?: string): Promise<void> {
-  return ctx.send({
-    CommandField: CommandField.C_STORE_RSP,
-    AffectedSOPClassUID: cmd.AffectedSOPClassUID ?? '',
-    AffectedSOPInstanceUID: cmd.AffectedSOPInstanceUID ?? '',
-    MessageIDBeingRespondedTo: cmd.MessageID ?? 0,
-    CommandDataSetType: NO_DATASET,
-    Status: status,
-    ...(comment ? { ErrorComment: errorComment(comment) } : {}),
-  });
+  return ctx.send(storeResponse(cmd, status, comment ? errorComment(comment) : undefined));
 }
 
 function handleStore(store: StoreService, ctx: ScpContext, cmd: Command): DatasetSink {

@@ -155,3 +155,16 @@ export function decodeCommand(buf: Buffer): Command {
 }
 
 export const hasDataset = (cmd: Command): boolean => cmd.CommandDataSetType !== undefined && cmd.CommandDataSetType !== NO_DATASET;
+
+/** The C-STORE-RSP to a C-STORE-RQ (PS3.7 9.3.1.2): the same SOP class and instance. */
+export function storeResponse(rq: Command, status: number, errorComment?: string): Command {
+  return {
+    CommandField: CommandField.C_STORE_RSP,
+    AffectedSOPClassUID: rq.AffectedSOPClassUID ?? '',
+    AffectedSOPInstanceUID: rq.AffectedSOPInstanceUID ?? '',
+    MessageIDBeingRespondedTo: rq.MessageID ?? 0,
+    CommandDataSetType: NO_DATASET,
+    Status: status,
+    ...(errorComment ? { ErrorComment: errorComment } : {}),
+  };
+}
