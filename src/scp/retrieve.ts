@@ -15,7 +15,8 @@ import type { ArchiveIndex, InstanceLocation } from '../index/types.js';
 import { type InformationModel, QueryError, type QueryLevel } from '../index/query/types.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { openDataset, selectInstances } from '../services/retrieve.js';
-import { UNCOMPRESSED, canTranscode, transcodeDataset } from '../dicom/transcode.js';
+import { canConvert, convertDataset, RLE_LOSSLESS } from '../dicom/decompress.js';
+import { UNCOMPRESSED } from '../dicom/transcode.js';
 import { errorMessage } from '../core/errors.js';
 import type { ScpContext, ServiceClassProvider } from './registry.js';
 
@@ -210,19 +211,20 @@ async function retrieve(deps: RetrieveDeps, ctx: ScpContext, cmd: Command, data:
 
 /**
  * What a C-MOVE proposes: each SOP class in exactly the transfer syntax it is stored in, and
- * for classes stored uncompressed also one context of the uncompressed syntaxes, so a
- * receiver that takes only implicit VR (say) still gets them, re-encoded.
+ * for classes stored in a syntax we can convert (uncompressed, RLE) also one context of the
+ * uncompressed syntaxes, so a receiver that takes only those still gets them.
  */
 function proposals(instances: InstanceLocation[]): { abstractSyntax: string; transferSyntaxes: string[] }[] {
   const exact = distinctPairs(instances).map(([sopClass, ts]) => ({ abstractSyntax: sopClass, transferSyntaxes: [ts] }));
-  const uncompressed = [...new Set(instances.filter((i) => UNCOMPRESSED.has(i.transferSyntaxUID)).map((i) => i.SOPClassUID))].map((c) => ({
+  const convertible = (ts: string): boolean => UNCOMPRESSED.has(ts) || ts === RLE_LOSSLESS;
+  const uncompressed = [...new Set(instances.filter((i) => convertible(i.transferSyntaxUID)).map((i) => i.SOPClassUID))].map((c) => ({
     abstractSyntax: c,
     transferSyntaxes: [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian, TS.ExplicitVRBigEndian],
   }));
   return [...exact, ...uncompressed].slice(0, 128);
 }
 
-/** The dataset to send in `to`: as stored, or re-encoded between uncompressed syntaxes. */
+/** The dataset to send in `to`: as stored, re-encoded between uncompressed syntaxes, or decompressed. */
 async function datasetIn(deps: RetrieveDeps, loc: InstanceLocation, to: string): Promise<Buffer | AsyncIterable<Buffer>> {
   const stored = await openDataset(deps.store, loc);
   if (to === loc.transferSyntaxUID) return stored;
@@ -233,7 +235,7 @@ async function datasetIn(deps: RetrieveDeps, loc: InstanceLocation, to: string):
     for await (const c of stored as AsyncIterable<Buffer>) parts.push(c);
     whole = Buffer.concat(parts);
   }
-  return transcodeDataset(whole, loc.transferSyntaxUID, to);
+  return convertDataset(whole, loc.transferSyntaxUID, to);
 }
 
 function distinctPairs(instances: InstanceLocation[]): [string, string][] {
@@ -249,7 +251,7 @@ function getSender(deps: RetrieveDeps, ctx: ScpContext): SubOperation {
   return async (loc) => {
     const forClass = [...ctx.assoc.contexts.values()].filter((c) => c.abstractSyntax === loc.SOPClassUID);
     const pc =
-      forClass.find((c) => c.transferSyntax === loc.transferSyntaxUID) ?? forClass.find((c) => canTranscode(loc.transferSyntaxUID, c.transferSyntax));
+      forClass.find((c) => c.transferSyntax === loc.transferSyntaxUID) ?? forClass.find((c) => canConvert(loc.transferSyntaxUID, c.transferSyntax));
     if (!pc || !scpRoleGranted(loc.SOPClassUID))
       return { kind: 'failed', reason: `no presentation context with SCP role for ${loc.SOPClassUID} in ${loc.transferSyntaxUID} or a syntax it converts to` };
     const dataset = await datasetIn(deps, loc, pc.transferSyntax);
@@ -263,7 +265,7 @@ function moveSender(deps: RetrieveDeps, scu: ScuAssociation, originatorAE: strin
   return async (loc) => {
     const pc =
       scu.contextFor(loc.SOPClassUID, loc.transferSyntaxUID) ??
-      [...scu.assoc.contexts.values()].find((c) => c.abstractSyntax === loc.SOPClassUID && canTranscode(loc.transferSyntaxUID, c.transferSyntax)) ??
+      [...scu.assoc.contexts.values()].find((c) => c.abstractSyntax === loc.SOPClassUID && canConvert(loc.transferSyntaxUID, c.transferSyntax)) ??
       null;
     if (!pc) return { kind: 'failed', reason: `the destination accepted no context for ${loc.SOPClassUID} in ${loc.transferSyntaxUID} or a syntax it converts to` };
     const dataset = await datasetIn(deps, loc, pc.transferSyntax);

@@ -114,6 +114,24 @@ describe('C-MOVE and C-GET', () => {
     }
   });
 
+  test('an RLE instance goes decompressed to a getscu that proposes uncompressed syntaxes only', async () => {
+    const rle = path.join(SAMPLES, 'pydicom__SC_rgb_rle_2frame.dcm');
+    const stored = await run('storescu', [...(await storescuProfile([rle], pacs.dir)), '-aec', 'PACS_SERVER', '127.0.0.1', String(pacs.port), rle]);
+    assert.equal(stored.code, 0, stored.stderr);
+    // The one instance stored RLE-compressed.
+    const all = await pacs.server.archive.index.query({ level: 'IMAGE', model: 'STUDY_ROOT', keys: [{ keyword: 'SOPInstanceUID', value: '' }], relational: true });
+    const locations = await Promise.all(all.map((r) => pacs.server.archive.index.findInstance(String(r.SOPInstanceUID))));
+    const loc = locations.find((l) => l?.transferSyntaxUID === '1.2.840.10008.1.2.5')!;
+    const dir = path.join(pacs.dir, 'get-rle');
+    fs.mkdirSync(dir);
+    const r = await run('getscu', ['-v', '-aec', 'PACS_SERVER', '-S', '-od', dir, '-k', '0008,0052=IMAGE', '-k', `StudyInstanceUID=${loc.StudyInstanceUID}`, '-k', `SeriesInstanceUID=${loc.SeriesInstanceUID}`, '-k', `SOPInstanceUID=${loc.SOPInstanceUID}`, '127.0.0.1', String(pacs.port)]);
+    assert.match(r.stderr, /Completed Suboperations\s*:\s*1/, r.stderr);
+    const [got] = fs.readdirSync(dir);
+    const b = fs.readFileSync(path.join(dir, got!));
+    assert.notEqual(parsePart10Prefix(b, true)!.transferSyntaxUID, '1.2.840.10008.1.2.5', 'arrived uncompressed');
+    assert.equal((await run('dcmdump', ['-q', path.join(dir, got!)])).code, 0);
+  });
+
   test('a file that vanished since it was indexed fails its sub-operation; the others go on', async () => {
     const index = pacs.server.archive.index;
     const victim = (await index.query({ level: 'IMAGE', model: 'STUDY_ROOT', keys: [{ keyword: 'StudyInstanceUID', value: CT_STUDY }, { keyword: 'SeriesInstanceUID', value: CT_SERIES }, { keyword: 'SOPInstanceUID', value: '' }], relational: false }))[0]!;
