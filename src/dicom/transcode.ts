@@ -134,7 +134,7 @@ export function transcodeDataset(data: Buffer, fromUid: string, toUid: string): 
         // UN of undefined length holds an implicit VR LE sequence (PS3.5 6.2.2).
         const inner = vr === 'UN' || implicitHere || !from.explicit;
         out.header(tag, 'SQ', UNDEFINED);
-        sequence(len === UNDEFINED ? -1 : pos + len, inner && vr === 'UN');
+        sequence(len === UNDEFINED ? -1 : pos + len, inner);
         continue;
       }
       if (len === UNDEFINED) fail(`undefined length on (${tag.toString(16)}) ${vr} in an uncompressed syntax`);

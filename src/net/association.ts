@@ -129,8 +129,36 @@ export class Association {
     return this.rq?.calledAETitle ?? '';
   }
 
-  /** Sends one DIMSE message: its command, then its dataset fragmented to the peer's maximum. */
-  async sendMessage(contextId: number, command: Command, dataset?: Buffer | AsyncIterable<Buffer>): Promise<void> {
+  /**
+   * Sends one DIMSE message: its command, then its dataset fragmented to the peer's maximum.
+   * Messages are sent one after another: fragments of two messages never interleave.
+   */
+  sendMessage(contextId: number, command: Command, dataset?: Buffer | AsyncIterable<Buffer>): Promise<void> {
+    const run = this.sending.then(() => this.sendNow(contextId, command, dataset));
+    this.sending = run.catch(() => {});
+    return run.catch((e: unknown) => {
+      // An unread stream must not keep its file open.
+      if (dataset && !Buffer.isBuffer(dataset)) (dataset as { destroy?: () => void }).destroy?.();
+      throw e;
+    });
+  }
+
+  private sending: Promise<void> = Promise.resolve();
+
+  /** Resolves when the socket can take more, or when it is gone (then the next write fails). */
+  private drained(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.socket.off('drain', done);
+        this.socket.off('close', done);
+        resolve();
+      };
+      this.socket.once('drain', done);
+      this.socket.once('close', done);
+    });
+  }
+
+  private async sendNow(contextId: number, command: Command, dataset?: Buffer | AsyncIterable<Buffer>): Promise<void> {
     const max = this.maxPdvData();
     const cmd = encodeCommand(command);
     const peer = this.peerMaxPduLength || 256 * 1024;
@@ -143,7 +171,7 @@ export class Association {
         { contextId, command: false, last: true, data: dataset },
       ]);
       this.handle('Evt9');
-      if (this.socket.writableNeedDrain) await new Promise<void>((r) => this.socket.once('drain', r));
+      if (this.socket.writableNeedDrain) await this.drained();
       return;
     }
     await this.sendFragments(contextId, true, [cmd], max);
@@ -170,6 +198,9 @@ export class Association {
     this.outcome = 'aborted-locally';
     this.abortToSend = { source: AbortSource.ServiceUser, reason: 0 };
     this.handle('Evt15');
+    // A requestor still waiting for its A-ASSOCIATE-AC learns now, not when ARTIM ends Sta13.
+    this.establishedWaiters?.reject(new AssociationError(`association aborted: ${why}`));
+    this.establishedWaiters = null;
   }
 
   get established(): boolean {
@@ -436,7 +467,7 @@ export class Association {
       if (this.state !== 'Sta6' && this.state !== 'Sta8') throw new AssociationError(`association is no longer established (${this.outcome})`);
       this.pendingPData = encodePDataHeaders([{ contextId, command, last, data }]);
       this.handle('Evt9');
-      if (this.socket.writableNeedDrain) await new Promise<void>((r) => this.socket.once('drain', r));
+      if (this.socket.writableNeedDrain) await this.drained();
     };
     let carry: Buffer | null = null; // an odd last byte of a chunk, sent with the next one
     for await (const input of source) {

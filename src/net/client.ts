@@ -73,7 +73,15 @@ export class ScuAssociation {
       });
     });
     const scu = new ScuAssociation(socket, options);
-    await scu.assoc.requestAssociation(buildAssociateRQ({ ...options, maxPduLength: options.maxPduLength ?? 256 * 1024 }));
+    // Table 9-10 runs no timer while the requestor waits for A-ASSOCIATE-AC (Sta5): a peer
+    // that accepts TCP and then says nothing must not hold us forever.
+    const limit = options.timeouts?.artimMs ?? 30_000;
+    const timer = setTimeout(() => scu.assoc.abort(`no A-ASSOCIATE-AC within ${limit / 1000} s`), limit);
+    try {
+      await scu.assoc.requestAssociation(buildAssociateRQ({ ...options, maxPduLength: options.maxPduLength ?? 256 * 1024 }));
+    } finally {
+      clearTimeout(timer);
+    }
     return scu;
   }
 
@@ -89,13 +97,19 @@ export class ScuAssociation {
     const id = this.nextMessageId;
     this.nextMessageId = (this.nextMessageId % 0xffff) + 1;
     const cmd: Command = { ...command, MessageID: id, CommandDataSetType: dataset ? 0x0000 : NO_DATASET } as Command;
+    let waiter!: Waiter;
     const result = new Promise<Response>((resolve, reject) => {
-      const w: Waiter = { resolve, reject, timer: null };
-      if (onPending) w.onPending = onPending;
-      this.waiters.set(id, w);
-      this.armTimer(id, w);
+      waiter = { resolve, reject, timer: null };
+      if (onPending) waiter.onPending = onPending;
+      this.waiters.set(id, waiter);
     });
-    this.assoc.sendMessage(contextId, cmd, dataset).catch((e: unknown) => this.settle(id, e instanceof Error ? e : new Error(String(e))));
+    // The DIMSE timeout counts from the end of the request: a large dataset takes what it takes.
+    this.assoc.sendMessage(contextId, cmd, dataset).then(
+      () => {
+        if (this.waiters.get(id) === waiter && !waiter.timer) this.armTimer(id, waiter);
+      },
+      (e: unknown) => this.settle(id, e instanceof Error ? e : new Error(String(e))),
+    );
     return result;
   }
 
@@ -116,8 +130,19 @@ export class ScuAssociation {
     return r.command;
   }
 
+  /** A-RELEASE; a peer that never answers it (Sta7 has no timer) is cut off after ARTIM. */
   release(): Promise<void> {
-    return this.assoc.release();
+    const limit = this.options.timeouts?.artimMs ?? 30_000;
+    let timer: NodeJS.Timeout | null = null;
+    const cut = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.assoc.socket.destroy();
+        resolve();
+      }, limit);
+    });
+    return Promise.race([this.assoc.release(), cut]).finally(() => {
+      if (timer) clearTimeout(timer);
+    });
   }
 
   abort(): void {

@@ -6,7 +6,7 @@ import { Tag } from '../dicom/tags.js';
 import { tagOfKeyword } from '../dicom/dictionary.js';
 import { chooseCharacterSet, decodeIdentifier, encodeIdentifier, type OutElement } from '../dicom/identifier.js';
 import { BufferSink } from '../net/dimse/assembler.js';
-import { CommandField, NO_DATASET, type Command } from '../net/dimse/command.js';
+import { CommandField, NO_DATASET, type Command, hasDataset } from '../net/dimse/command.js';
 import { Status, errorComment } from '../net/dimse/status.js';
 import type { Association } from '../net/association.js';
 import type { ArchiveIndex } from '../index/types.js';
@@ -51,6 +51,10 @@ export function findScp(deps: FindDeps): ServiceClassProvider {
         return null;
       }
       ctx.stats.operations['C-FIND'] = (ctx.stats.operations['C-FIND'] ?? 0) + 1;
+      if (!hasDataset(cmd)) {
+        void respond(ctx, cmd, Status.IdentifierDoesNotMatchSOPClass, 'C-FIND-RQ without an identifier').catch(() => {});
+        return null;
+      }
       let done!: () => void;
       void ctx.track(new Promise<void>((r) => (done = r)));
       return new BufferSink(MAX_IDENTIFIER, (err, data) => {

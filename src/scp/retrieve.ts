@@ -7,7 +7,7 @@ import { Tag } from '../dicom/tags.js';
 import { tagOfKeyword } from '../dicom/dictionary.js';
 import { decodeIdentifier, encodeIdentifier } from '../dicom/identifier.js';
 import { BufferSink } from '../net/dimse/assembler.js';
-import { CommandField, NO_DATASET, Priority, type Command } from '../net/dimse/command.js';
+import { CommandField, NO_DATASET, Priority, type Command, hasDataset } from '../net/dimse/command.js';
 import { Status, errorComment, isFailure, isWarning } from '../net/dimse/status.js';
 import { ScuAssociation } from '../net/client.js';
 import type { Association } from '../net/association.js';
@@ -77,6 +77,10 @@ export function retrieveScp(deps: RetrieveDeps): ServiceClassProvider {
       }
       const name = cmd.CommandField === CommandField.C_GET_RQ ? 'C-GET' : 'C-MOVE';
       ctx.stats.operations[name] = (ctx.stats.operations[name] ?? 0) + 1;
+      if (!hasDataset(cmd)) {
+        void final(ctx, cmd, Status.IdentifierDoesNotMatchSOPClass, null, `${name}-RQ without an identifier`).catch(() => {});
+        return null;
+      }
       let done!: () => void;
       void ctx.track(new Promise<void>((r) => (done = r)));
       return new BufferSink(1024 * 1024, (err, data) => {

@@ -1,7 +1,7 @@
 // Storage Service Class (PS3.4 Annex B), SCP role: every storage SOP class of the standard in
 // every transfer syntax, each C-STORE streamed into the store pipeline.
 import { STORAGE_SOP_CLASSES, TRANSFER_SYNTAXES } from '../dicom/uids.js';
-import { CommandField, type Command, storeResponse } from '../net/dimse/command.js';
+import { CommandField, type Command, hasDataset, storeResponse } from '../net/dimse/command.js';
 import { Status, storeFailureStatus, errorComment } from '../net/dimse/status.js';
 import type { DatasetSink } from '../net/dimse/assembler.js';
 import type { StoreService } from '../services/store.js';
@@ -29,8 +29,13 @@ function respond(ctx: ScpContext, cmd: Command, status: number, comment?: string
   return ctx.send(storeResponse(cmd, status, comment ? errorComment(comment) : undefined));
 }
 
-function handleStore(store: StoreService, ctx: ScpContext, cmd: Command): DatasetSink {
+function handleStore(store: StoreService, ctx: ScpContext, cmd: Command): DatasetSink | null {
   ctx.stats.operations['C-STORE'] = (ctx.stats.operations['C-STORE'] ?? 0) + 1;
+  if (!hasDataset(cmd)) {
+    ctx.stats.failures++;
+    void respond(ctx, cmd, Status.CannotUnderstand, 'C-STORE-RQ announces no dataset').catch(() => {});
+    return null;
+  }
   const sopClassUID = cmd.AffectedSOPClassUID ?? '';
   const sopInstanceUID = cmd.AffectedSOPInstanceUID ?? '';
   const session = store.begin({

@@ -67,6 +67,8 @@ export class DimseAssembler {
       }
       const withData = hasDataset(command);
       const sink = this.handler.onCommand(ctx, command);
+      // A handler that expected a dataset the command does not announce must let go of it.
+      if (!withData && sink) sink.abort(new DimseProtocolError('the command announces no dataset'));
       if (withData) {
         this.expectingDataset = true;
         this.datasetContext = ctx;
