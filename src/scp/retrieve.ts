@@ -128,7 +128,20 @@ function final(ctx: ScpContext, cmd: Command, status: number, counts: Counts | n
   );
 }
 
+/** Registers the operation first, so a C-CANCEL reaches it even while instances are selected or the destination is being connected. */
 async function retrieve(deps: RetrieveDeps, ctx: ScpContext, cmd: Command, data: Buffer): Promise<void> {
+  const op = { cancelled: false };
+  const ops = running.get(ctx.assoc) ?? new Map<number, { cancelled: boolean }>();
+  running.set(ctx.assoc, ops);
+  ops.set(cmd.MessageID ?? 0, op);
+  try {
+    await retrieveFor(deps, ctx, cmd, data, op);
+  } finally {
+    ops.delete(cmd.MessageID ?? 0);
+  }
+}
+
+async function retrieveFor(deps: RetrieveDeps, ctx: ScpContext, cmd: Command, data: Buffer, op: { cancelled: boolean }): Promise<void> {
   const isGet = cmd.CommandField === CommandField.C_GET_RQ;
   const refuse = (status: number, comment: string, offending?: number): Promise<void> => {
     ctx.stats.failures++;
@@ -149,6 +162,8 @@ async function retrieve(deps: RetrieveDeps, ctx: ScpContext, cmd: Command, data:
     return refuse(Status.UnableToProcess, `cannot select the instances: ${errorMessage(e)}`);
   }
 
+  const none: Counts = { remaining: 0, completed: 0, failed: 0, warning: 0 };
+  if (op.cancelled) return final(ctx, cmd, Status.Cancel, none, undefined, instances.map((i) => i.SOPInstanceUID));
   let send: SubOperation;
   let close = async (): Promise<void> => {};
   if (isGet) send = getSender(deps, ctx);
@@ -173,10 +188,6 @@ async function retrieve(deps: RetrieveDeps, ctx: ScpContext, cmd: Command, data:
     close = () => scu.release().catch(() => {});
   }
 
-  const op = { cancelled: false };
-  const ops = running.get(ctx.assoc) ?? new Map<number, { cancelled: boolean }>();
-  running.set(ctx.assoc, ops);
-  ops.set(cmd.MessageID ?? 0, op);
   const counts: Counts = { remaining: instances.length, completed: 0, failed: 0, warning: 0 };
   const failedUids: string[] = [];
   try {
@@ -205,7 +216,6 @@ async function retrieve(deps: RetrieveDeps, ctx: ScpContext, cmd: Command, data:
         });
     }
   } finally {
-    ops.delete(cmd.MessageID ?? 0);
     await close();
   }
   if (op.cancelled) return final(ctx, cmd, Status.Cancel, counts, undefined, [...failedUids, ...instances.slice(instances.length - counts.remaining).map((i) => i.SOPInstanceUID)]);

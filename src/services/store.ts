@@ -220,11 +220,17 @@ export class StoreService {
     const samePath = target === existing.path;
     const aside = samePath ? await this.deps.store.setAside(existing.path) : null;
     // Elsewhere: never onto the existing file (it may be an alternative name, x~2), which stays until the index moves.
-    const placed = samePath ? { path: target, ...(await staged.commit(target, 'replace')) } : await this.placeExclusive(record, staged, settings.naming, existing.path);
+    let placed: { path: string; durable: Promise<void> };
+    try {
+      placed = samePath ? { path: target, ...(await staged.commit(target, 'replace')) } : await this.placeExclusive(record, staged, settings.naming, existing.path);
+    } catch (e) {
+      if (aside) await this.deps.store.dropAside(aside).catch(() => {});
+      throw e;
+    }
     record.file.path = placed.path;
     try {
       await placed.durable;
-      const outcome = await this.deps.index.storeInstance(record, 'replace').finally(() => this.unindexed.delete(record.file.path));
+      const outcome = await this.deps.index.storeInstance(record, 'replace');
       if (aside) await this.deps.store.dropAside(aside);
       else if (!samePath) await this.deps.store.remove(existing.path).catch(() => {}); // same path, nothing set aside: the old file was missing
       this.deps.events.emit('instance.stored', { record, outcome: outcome.outcome, changeSeq: outcome.changeSeq });
@@ -232,6 +238,8 @@ export class StoreService {
       if (aside) await this.deps.store.restore(aside, existing.path).catch(() => {});
       else await this.deps.store.remove(record.file.path).catch(() => {});
       throw e;
+    } finally {
+      this.unindexed.delete(record.file.path);
     }
     return { kind: 'replaced', sopInstanceUID: record.instance.SOPInstanceUID, path: record.file.path, size: record.file.size };
   }
