@@ -1,6 +1,7 @@
 // pacs echo: C-ECHO, like DCMTK's echoscu.
 import { ScuAssociation } from '../net/client.js';
 import { TS } from '../dicom/transfer-syntax.js';
+import { SopClass } from '../dicom/uids.js';
 import { AE_OPTIONS, type OptionSpec, UsageError, helpFor, hostPort, intOption, opt, parseArgs } from './args.js';
 
 const SPECS: readonly OptionSpec[] = [...AE_OPTIONS, { names: ['-r', '--repeat'], arg: 'N', description: 'send N echoes on the association' }];
@@ -17,7 +18,7 @@ export async function echoCommand(argv: string[]): Promise<number> {
     port,
     callingAETitle: opt(p, '-aet') ?? 'PACS',
     calledAETitle: opt(p, '-aec') ?? 'ANY-SCP',
-    contexts: [{ abstractSyntax: '1.2.840.10008.1.1', transferSyntaxes: [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian] }],
+    contexts: [{ abstractSyntax: SopClass.Verification, transferSyntaxes: [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian] }],
     connectTimeoutMs: timeout,
     dimseTimeoutMs: timeout,
     maxPduLength: intOption(p, '--max-pdu', 262144, 4096, 16777216),

@@ -4,12 +4,11 @@ import { connectQR } from './connect.js';
 import { CommandField, Priority } from '../net/dimse/command.js';
 import { Status } from '../net/dimse/status.js';
 import { Tag } from '../dicom/tags.js';
+import { SopClass } from '../dicom/uids.js';
 import { lookupTag, parseTagSpec } from '../dicom/dictionary.js';
 import { chooseCharacterSet, decodeIdentifier, encodeIdentifier, type OutElement } from '../dicom/identifier.js';
 import { AE_OPTIONS, type OptionSpec, type Parsed, UsageError, flag, helpFor, hostPort, intOption, opt, parseArgs } from './args.js';
 
-const PATIENT_ROOT_FIND = '1.2.840.10008.5.1.4.1.2.1.1';
-const STUDY_ROOT_FIND = '1.2.840.10008.5.1.4.1.2.2.1';
 
 const SPECS: readonly OptionSpec[] = [
   ...AE_OPTIONS,
@@ -52,7 +51,7 @@ export async function findCommand(argv: string[]): Promise<number> {
   const { keys, level, add } = identifierKeys(p, 'STUDY');
   if (![...keys.keys()].some((t) => t !== Tag.QueryRetrieveLevel && keys.get(t)!.value === null) && DEFAULT_KEYS[level])
     for (const k of DEFAULT_KEYS[level]!) if (!keys.has(parseTagSpec(k)!)) add(k);
-  const sopClass = flag(p, '-P') ? PATIENT_ROOT_FIND : STUDY_ROOT_FIND;
+  const sopClass = flag(p, '-P') ? SopClass.PatientRootFind : SopClass.StudyRootFind;
   const timeout = intOption(p, '-to', 30, 1, 3600) * 1000;
   const texts = [...keys.values()].map((k) => String(k.value ?? ''));
   const charset = chooseCharacterSet(null, texts);
@@ -61,7 +60,7 @@ export async function findCommand(argv: string[]): Promise<number> {
   let final;
   try {
     const ctx = scu.contextFor(sopClass);
-    if (!ctx) throw new UsageError(`the peer does not accept ${sopClass === PATIENT_ROOT_FIND ? 'Patient' : 'Study'} Root C-FIND`);
+    if (!ctx) throw new UsageError(`the peer does not accept ${sopClass === SopClass.PatientRootFind ? 'Patient' : 'Study'} Root C-FIND`);
     const pending: Promise<void>[] = [];
     final = await scu.request(
       ctx.id,

@@ -11,12 +11,13 @@ import { TS } from '../dicom/transfer-syntax.js';
 import { encodeFileMetaInformation } from '../dicom/part10.js';
 import { encodeIdentifier, decodeIdentifier } from '../dicom/identifier.js';
 import { Tag } from '../dicom/tags.js';
+import { SopClass } from '../dicom/uids.js';
 import { AE_OPTIONS, type OptionSpec, UsageError, flag, helpFor, hostPort, intOption, opt, parseArgs } from './args.js';
 import { identifierKeys } from './find.js';
 import { progress } from './progress.js';
 
-const MOVE = { P: '1.2.840.10008.5.1.4.1.2.1.2', S: '1.2.840.10008.5.1.4.1.2.2.2' };
-const GET = { P: '1.2.840.10008.5.1.4.1.2.1.3', S: '1.2.840.10008.5.1.4.1.2.2.3' };
+const MOVE = { P: SopClass.PatientRootMove, S: SopClass.StudyRootMove };
+const GET = { P: SopClass.PatientRootGet, S: SopClass.StudyRootGet };
 
 const COMMON: readonly OptionSpec[] = [
   ...AE_OPTIONS,

@@ -11,3 +11,14 @@ export { SOP_CLASSES, TRANSFER_SYNTAXES, type UidEntry } from './uids.generated.
 export const STORAGE_SOP_CLASSES: readonly UidEntry[] = SOP_CLASSES.filter(
   (c) => /Storage/.test(c.name) && !/Storage Commitment/.test(c.name),
 );
+
+/** The non-storage SOP classes the code names (PS3.4 Annexes A and C). */
+export const SopClass = {
+  Verification: '1.2.840.10008.1.1',
+  PatientRootFind: '1.2.840.10008.5.1.4.1.2.1.1',
+  PatientRootMove: '1.2.840.10008.5.1.4.1.2.1.2',
+  PatientRootGet: '1.2.840.10008.5.1.4.1.2.1.3',
+  StudyRootFind: '1.2.840.10008.5.1.4.1.2.2.1',
+  StudyRootMove: '1.2.840.10008.5.1.4.1.2.2.2',
+  StudyRootGet: '1.2.840.10008.5.1.4.1.2.2.3',
+} as const;

@@ -6,6 +6,7 @@ import { type AssociateRequestOptions, buildAssociateRQ } from './acse.js';
 import { BufferSink, type DatasetSink } from './dimse/assembler.js';
 import { type Command, CommandField, NO_DATASET, Priority } from './dimse/command.js';
 import { isPending } from './dimse/status.js';
+import { SopClass } from '../dicom/uids.js';
 
 export interface ConnectOptions extends Omit<AssociateRequestOptions, 'maxPduLength'> {
   host: string;
@@ -31,7 +32,6 @@ interface Waiter {
   timer: NodeJS.Timeout | null;
 }
 
-const VERIFICATION = '1.2.840.10008.1.1';
 
 export class ScuAssociation {
   private nextMessageId = 1;
@@ -114,9 +114,9 @@ export class ScuAssociation {
   }
 
   async echo(): Promise<number> {
-    const ctx = this.contextFor(VERIFICATION);
+    const ctx = this.contextFor(SopClass.Verification);
     if (!ctx) throw new AssociationError('the peer did not accept the Verification SOP class');
-    const r = await this.request(ctx.id, { CommandField: CommandField.C_ECHO_RQ, AffectedSOPClassUID: VERIFICATION });
+    const r = await this.request(ctx.id, { CommandField: CommandField.C_ECHO_RQ, AffectedSOPClassUID: SopClass.Verification });
     return r.command.Status ?? -1;
   }
 

@@ -9,16 +9,13 @@ import { BufferSink } from '../net/dimse/assembler.js';
 import { CommandField, NO_DATASET, type Command, hasDataset } from '../net/dimse/command.js';
 import { Status, errorComment } from '../net/dimse/status.js';
 import type { Association } from '../net/association.js';
+import { SopClass } from '../dicom/uids.js';
+import { INFORMATION_MODEL, cancel, cancellable, queryRetrieveLevel } from './qr.js';
 import type { ArchiveIndex } from '../index/types.js';
-import { type InformationModel, QueryError, type QueryLevel } from '../index/query/types.js';
+import { QueryError } from '../index/query/types.js';
 import { errorMessage } from '../core/errors.js';
 import type { ScpContext, ServiceClassProvider } from './registry.js';
 
-export const PATIENT_ROOT_FIND = '1.2.840.10008.5.1.4.1.2.1.1';
-export const STUDY_ROOT_FIND = '1.2.840.10008.5.1.4.1.2.2.1';
-
-const MODEL: Record<string, InformationModel> = { [PATIENT_ROOT_FIND]: 'PATIENT_ROOT', [STUDY_ROOT_FIND]: 'STUDY_ROOT' };
-const LEVELS = new Set<QueryLevel>(['PATIENT', 'STUDY', 'SERIES', 'IMAGE']);
 /** Identifiers are a few hundred bytes; a megabyte is a hostile one. */
 const MAX_IDENTIFIER = 1024 * 1024;
 
@@ -31,13 +28,10 @@ export interface FindDeps {
   maxResults: () => number;
 }
 
-/** Operations running on each association, by Message ID, so C-CANCEL can reach them. */
-const running = new WeakMap<Association, Map<number, { cancelled: boolean }>>();
-
 export function findScp(deps: FindDeps): ServiceClassProvider {
   return {
     name: 'find',
-    sopClasses: [PATIENT_ROOT_FIND, STUDY_ROOT_FIND],
+    sopClasses: [SopClass.PatientRootFind, SopClass.StudyRootFind],
     transferSyntaxes: () => [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian, TS.ExplicitVRBigEndian],
     preference: 'ours',
     commands: [CommandField.C_FIND_RQ, CommandField.C_CANCEL_RQ],
@@ -46,8 +40,7 @@ export function findScp(deps: FindDeps): ServiceClassProvider {
     extendedNegotiation: (_sopClass, info) => Buffer.from([info[0] === 1 ? 1 : 0, info[1] === 1 ? 1 : 0, info[2] === 1 ? 1 : 0, 0]),
     handle(ctx, cmd) {
       if (cmd.CommandField === CommandField.C_CANCEL_RQ) {
-        const op = running.get(ctx.assoc)?.get(cmd.MessageIDBeingRespondedTo ?? -1);
-        if (op) op.cancelled = true;
+        cancel(ctx.assoc, cmd.MessageIDBeingRespondedTo);
         return null;
       }
       ctx.stats.operations['C-FIND'] = (ctx.stats.operations['C-FIND'] ?? 0) + 1;
@@ -95,18 +88,23 @@ async function find(deps: FindDeps, ctx: ScpContext, cmd: Command, data: Buffer)
   } catch (e) {
     return fail(Status.IdentifierDoesNotMatchSOPClass, `identifier cannot be parsed: ${errorMessage(e)}`);
   }
-  const levelText = identifier.elements.find((e) => e.tag === Tag.QueryRetrieveLevel)?.value?.trim().toUpperCase() ?? '';
-  if (!LEVELS.has(levelText as QueryLevel)) return fail(Status.IdentifierDoesNotMatchSOPClass, `unknown Query/Retrieve Level "${levelText}"`, Tag.QueryRetrieveLevel);
-  const level = levelText as QueryLevel;
-  const model = MODEL[ctx.abstractSyntax]!;
-  const requested = identifier.elements.filter((e) => e.keyword && (e.tag & 0xffff) !== 0 && e.tag !== Tag.QueryRetrieveLevel && e.tag !== Tag.SpecificCharacterSet && (e.tag >>> 16) % 2 === 0);
+  const parsed = queryRetrieveLevel(identifier.elements);
+  if ('invalid' in parsed) return fail(Status.IdentifierDoesNotMatchSOPClass, `unknown Query/Retrieve Level "${parsed.invalid}"`, Tag.QueryRetrieveLevel);
+  const { level } = parsed;
+  const model = INFORMATION_MODEL[ctx.abstractSyntax]!;
+  // Retrieve AE Title is ours to answer, whether asked for or not; group lengths and private
+  // elements are not keys.
+  const requested = identifier.elements.filter(
+    (e) =>
+      e.keyword &&
+      (e.tag & 0xffff) !== 0 &&
+      (e.tag >>> 16) % 2 === 0 &&
+      e.tag !== Tag.QueryRetrieveLevel &&
+      e.tag !== Tag.SpecificCharacterSet &&
+      e.tag !== Tag.RetrieveAETitle,
+  );
   const keys = requested.filter((e) => e.vr !== 'SQ').map((e) => ({ keyword: e.keyword!, value: e.value ?? '' }));
-
-  const op = { cancelled: false };
-  const ops = running.get(ctx.assoc) ?? new Map<number, { cancelled: boolean }>();
-  running.set(ctx.assoc, ops);
-  ops.set(cmd.MessageID ?? 0, op);
-  try {
+  return cancellable(ctx.assoc, cmd.MessageID ?? 0, async (op) => {
     let rows;
     try {
       const limit = deps.maxResults();
@@ -127,9 +125,7 @@ async function find(deps: FindDeps, ctx: ScpContext, cmd: Command, data: Buffer)
     for (const row of rows) {
       if (op.cancelled) return respond(ctx, cmd, Status.Cancel);
       const out: OutElement[] = requested.map((e) => ({ tag: e.tag, vr: e.vr, value: e.vr === 'SQ' ? null : (row[e.keyword!] ?? null) }));
-      out.push({ tag: Tag.QueryRetrieveLevel, vr: 'CS', value: level });
-      if (!out.some((e) => e.tag === Tag.RetrieveAETitle)) out.push({ tag: Tag.RetrieveAETitle, vr: 'AE', value: aeTitle });
-      else out.find((e) => e.tag === Tag.RetrieveAETitle)!.value = aeTitle;
+      out.push({ tag: Tag.QueryRetrieveLevel, vr: 'CS', value: level }, { tag: Tag.RetrieveAETitle, vr: 'AE', value: aeTitle });
       const texts = out.map((e) => (typeof e.value === 'string' ? e.value : '')).filter(Boolean);
       const charset = chooseCharacterSet(identifier.specificCharacterSet, texts);
       await ctx.send(
@@ -144,7 +140,5 @@ async function find(deps: FindDeps, ctx: ScpContext, cmd: Command, data: Buffer)
       );
     }
     return respond(ctx, cmd, op.cancelled ? Status.Cancel : Status.Success);
-  } finally {
-    ops.delete(cmd.MessageID ?? 0);
-  }
+  });
 }

@@ -10,9 +10,10 @@ import { BufferSink } from '../net/dimse/assembler.js';
 import { CommandField, NO_DATASET, Priority, type Command, hasDataset } from '../net/dimse/command.js';
 import { Status, errorComment, isFailure, isWarning } from '../net/dimse/status.js';
 import { ScuAssociation } from '../net/client.js';
-import type { Association } from '../net/association.js';
+import { SopClass } from '../dicom/uids.js';
+import { INFORMATION_MODEL, type Operation, cancel, cancellable, queryRetrieveLevel } from './qr.js';
 import type { ArchiveIndex, InstanceLocation } from '../index/types.js';
-import { type InformationModel, QueryError, type QueryLevel } from '../index/query/types.js';
+import { QueryError } from '../index/query/types.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { openDataset, selectInstances } from '../services/retrieve.js';
 import { canConvert, convertDataset, RLE_LOSSLESS } from '../dicom/decompress.js';
@@ -20,17 +21,6 @@ import { UNCOMPRESSED } from '../dicom/transcode.js';
 import { errorMessage } from '../core/errors.js';
 import type { ScpContext, ServiceClassProvider } from './registry.js';
 
-export const PATIENT_ROOT_MOVE = '1.2.840.10008.5.1.4.1.2.1.2';
-export const STUDY_ROOT_MOVE = '1.2.840.10008.5.1.4.1.2.2.2';
-export const PATIENT_ROOT_GET = '1.2.840.10008.5.1.4.1.2.1.3';
-export const STUDY_ROOT_GET = '1.2.840.10008.5.1.4.1.2.2.3';
-
-const MODEL: Record<string, InformationModel> = {
-  [PATIENT_ROOT_MOVE]: 'PATIENT_ROOT',
-  [PATIENT_ROOT_GET]: 'PATIENT_ROOT',
-  [STUDY_ROOT_MOVE]: 'STUDY_ROOT',
-  [STUDY_ROOT_GET]: 'STUDY_ROOT',
-};
 
 export interface MoveDestination {
   aeTitle: string;
@@ -45,8 +35,6 @@ export interface RetrieveDeps {
   /** The known node a C-MOVE may send to, by AE title (null = unknown: 0xA801). */
   destination: (aeTitle: string) => MoveDestination | null;
 }
-
-const running = new WeakMap<Association, Map<number, { cancelled: boolean }>>();
 
 type Outcome = { kind: 'completed' } | { kind: 'warning' } | { kind: 'failed'; reason: string };
 
@@ -63,7 +51,7 @@ function classify(rsp: Command): Outcome {
 export function retrieveScp(deps: RetrieveDeps): ServiceClassProvider {
   return {
     name: 'retrieve',
-    sopClasses: Object.keys(MODEL),
+    sopClasses: [SopClass.PatientRootMove, SopClass.StudyRootMove, SopClass.PatientRootGet, SopClass.StudyRootGet],
     transferSyntaxes: () => [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian, TS.ExplicitVRBigEndian],
     preference: 'ours',
     commands: [CommandField.C_GET_RQ, CommandField.C_MOVE_RQ, CommandField.C_CANCEL_RQ],
@@ -71,8 +59,7 @@ export function retrieveScp(deps: RetrieveDeps): ServiceClassProvider {
     extendedNegotiation: (_sopClass, info) => Buffer.from([info[0] === 1 ? 1 : 0]),
     handle(ctx, cmd) {
       if (cmd.CommandField === CommandField.C_CANCEL_RQ) {
-        const op = running.get(ctx.assoc)?.get(cmd.MessageIDBeingRespondedTo ?? -1);
-        if (op) op.cancelled = true;
+        cancel(ctx.assoc, cmd.MessageIDBeingRespondedTo);
         return null;
       }
       const name = cmd.CommandField === CommandField.C_GET_RQ ? 'C-GET' : 'C-MOVE';
@@ -84,7 +71,9 @@ export function retrieveScp(deps: RetrieveDeps): ServiceClassProvider {
       let done!: () => void;
       void ctx.track(new Promise<void>((r) => (done = r)));
       return new BufferSink(1024 * 1024, (err, data) => {
-        const work = err ? final(ctx, cmd, Status.OutOfResources, null, err.message) : retrieve(deps, ctx, cmd, data);
+        // Registered before anything else, so a C-CANCEL reaches it even while instances are
+        // selected or the destination is being connected.
+        const work = err ? final(ctx, cmd, Status.OutOfResources, null, err.message) : cancellable(ctx.assoc, cmd.MessageID ?? 0, (op) => retrieve(deps, ctx, cmd, data, op));
         work.catch((e: unknown) => ctx.logger.warn({ err: e }, `${name} ended abnormally`)).finally(done);
       });
     },
@@ -128,20 +117,7 @@ function final(ctx: ScpContext, cmd: Command, status: number, counts: Counts | n
   );
 }
 
-/** Registers the operation first, so a C-CANCEL reaches it even while instances are selected or the destination is being connected. */
-async function retrieve(deps: RetrieveDeps, ctx: ScpContext, cmd: Command, data: Buffer): Promise<void> {
-  const op = { cancelled: false };
-  const ops = running.get(ctx.assoc) ?? new Map<number, { cancelled: boolean }>();
-  running.set(ctx.assoc, ops);
-  ops.set(cmd.MessageID ?? 0, op);
-  try {
-    await retrieveFor(deps, ctx, cmd, data, op);
-  } finally {
-    ops.delete(cmd.MessageID ?? 0);
-  }
-}
-
-async function retrieveFor(deps: RetrieveDeps, ctx: ScpContext, cmd: Command, data: Buffer, op: { cancelled: boolean }): Promise<void> {
+async function retrieve(deps: RetrieveDeps, ctx: ScpContext, cmd: Command, data: Buffer, op: Operation): Promise<void> {
   const isGet = cmd.CommandField === CommandField.C_GET_RQ;
   const refuse = (status: number, comment: string, offending?: number): Promise<void> => {
     ctx.stats.failures++;
@@ -152,11 +128,12 @@ async function retrieveFor(deps: RetrieveDeps, ctx: ScpContext, cmd: Command, da
   let instances: InstanceLocation[];
   try {
     const id = await decodeIdentifier(data, ctx.transferSyntax);
-    const level = (id.elements.find((e) => e.tag === Tag.QueryRetrieveLevel)?.value ?? '').trim().toUpperCase() as QueryLevel;
-    if (!['PATIENT', 'STUDY', 'SERIES', 'IMAGE'].includes(level) || (level === 'PATIENT' && MODEL[ctx.abstractSyntax] === 'STUDY_ROOT'))
-      return refuse(Status.IdentifierDoesNotMatchSOPClass, `unknown Query/Retrieve Level "${level}"`, Tag.QueryRetrieveLevel);
+    const model = INFORMATION_MODEL[ctx.abstractSyntax]!;
+    const parsed = queryRetrieveLevel(id.elements);
+    if ('invalid' in parsed || (parsed.level === 'PATIENT' && model === 'STUDY_ROOT'))
+      return refuse(Status.IdentifierDoesNotMatchSOPClass, `unknown Query/Retrieve Level "${'invalid' in parsed ? parsed.invalid : parsed.level}"`, Tag.QueryRetrieveLevel);
     const keys = id.elements.filter((e) => e.keyword && e.value).map((e) => ({ keyword: e.keyword!, value: e.value! }));
-    instances = await selectInstances(deps.index, MODEL[ctx.abstractSyntax]!, level, keys);
+    instances = await selectInstances(deps.index, model, parsed.level, keys);
   } catch (e) {
     if (e instanceof QueryError) return refuse(Status.IdentifierDoesNotMatchSOPClass, e.message, e.keyword ? tagOfKeyword(e.keyword) : undefined);
     return refuse(Status.UnableToProcess, `cannot select the instances: ${errorMessage(e)}`);
@@ -171,7 +148,7 @@ async function retrieveFor(deps: RetrieveDeps, ctx: ScpContext, cmd: Command, da
     const destAE = (cmd.MoveDestination ?? '').trim();
     const dest = deps.destination(destAE);
     if (!dest) return refuse(Status.MoveDestinationUnknown, `move destination "${destAE}" is not a known node`);
-    if (!instances.length) return final(ctx, cmd, Status.Success, { remaining: 0, completed: 0, failed: 0, warning: 0 });
+    if (!instances.length) return final(ctx, cmd, Status.Success, none);
     let scu: ScuAssociation;
     try {
       scu = await ScuAssociation.connect({

@@ -3,8 +3,9 @@ import { CommandField, NO_DATASET } from '../net/dimse/command.js';
 import { Status } from '../net/dimse/status.js';
 import type { ServiceClassProvider } from './registry.js';
 import { TS } from '../dicom/transfer-syntax.js';
+import { SopClass } from '../dicom/uids.js';
 
-export const VERIFICATION_SOP_CLASS = '1.2.840.10008.1.1';
+export const VERIFICATION_SOP_CLASS = SopClass.Verification;
 
 export const verificationScp: ServiceClassProvider = {
   name: 'verification',

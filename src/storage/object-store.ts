@@ -52,4 +52,3 @@ export interface ObjectStore {
   close(): void;
 }
 
-export class StorageFullError extends Error {}
