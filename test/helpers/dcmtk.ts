@@ -25,16 +25,23 @@ export function run(cmd: string, args: readonly string[], opts: { timeoutMs?: nu
   });
 }
 
+/**
+ * A port for a peer we start ourselves. Taken outside the kernel's ephemeral range (where
+ * port-0 listeners and outgoing connections land), so no other process of the run can grab
+ * it between this check and the peer binding it.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
+  const bindable = (port: number): Promise<boolean> =>
+    new Promise((resolve) => {
+      const s = net.createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
     });
-    s.on('error', reject);
-  });
+  for (let i = 0; i < 200; i++) {
+    const port = 20000 + Math.floor(Math.random() * 10000);
+    if (await bindable(port)) return port;
+  }
+  throw new Error('no free port between 20000 and 30000');
 }
 
 /** Waits until something accepts TCP connections on the port. */
