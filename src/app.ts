@@ -9,6 +9,11 @@ import { describeReload } from './config/load.js';
 import { SqliteIndex } from './index/sqlite/sqlite-index.js';
 import type { ArchiveIndex } from './index/types.js';
 import { FsObjectStore } from './storage/fs-store.js';
+import { FsMetadataCache } from './storage/metadata-cache.js';
+import { MetadataService } from './services/metadata.js';
+import { buildHttpServer } from './http/server.js';
+import type { FastifyInstance } from 'fastify';
+import { join } from 'node:path';
 import { StoreService, type StoreSettings } from './services/store.js';
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from './net/acse.js';
 import { DicomListener } from './net/listener.js';
@@ -26,6 +31,7 @@ export interface ArchiveParts {
   objects: FsObjectStore;
   events: EventBus;
   store: StoreService;
+  metadata: MetadataService;
   /** Replaces the configuration every getter reads (SIGHUP reload). */
   setConfig(c: Readonly<Config>): void;
   close(): Promise<void>;
@@ -54,6 +60,7 @@ export async function openArchive(initial: Readonly<Config>, options: { logger?:
   events.onError = (e, event) => logger.error({ err: e, event }, 'event listener failed');
   const store = new StoreService({ index, store: objects, events, hooks: new HookList(), logger, settings: () => storeSettings(config) });
   await store.refreshFreeSpace(true);
+  const metadata = new MetadataService(objects, new FsMetadataCache(join(config.storage.directory, '.metadata')));
   return {
     config: () => config,
     logger,
@@ -61,6 +68,7 @@ export async function openArchive(initial: Readonly<Config>, options: { logger?:
     objects,
     events,
     store,
+    metadata,
     setConfig(c) {
       config = c;
     },
@@ -73,6 +81,7 @@ export async function openArchive(initial: Readonly<Config>, options: { logger?:
 
 export class PacsServer {
   private listener: DicomListener | null = null;
+  private http: FastifyInstance | null = null;
   private stopping = false;
 
   private constructor(
@@ -111,6 +120,11 @@ export class PacsServer {
     return this.archive.logger;
   }
 
+  /** The web server once started (tests drive it through inject()). */
+  get httpServer(): FastifyInstance | null {
+    return this.http;
+  }
+
   private acceptPolicy(): AcceptPolicy {
     const c = this.archive.config();
     return {
@@ -123,7 +137,7 @@ export class PacsServer {
     };
   }
 
-  async start(): Promise<{ dicomPort: number }> {
+  async start(): Promise<{ dicomPort: number; httpPort: number | null }> {
     const c = this.archive.config();
     const removed = await this.archive.objects.cleanupStaging();
     if (removed) this.logger.warn({ removed }, 'removed temporary files left by an earlier stop');
@@ -143,12 +157,20 @@ export class PacsServer {
     });
     const { port } = await listener.start();
     this.listener = listener;
+    let httpPort: number | null = null;
+    if (c.http.enabled) {
+      const a = this.archive;
+      this.http = await buildHttpServer({ index: a.index, objects: a.objects, store: a.store, metadata: a.metadata, config: a.config, logger: this.logger });
+      await this.http.listen({ host: c.http.host, port: c.http.port });
+      const address = this.http.server.address();
+      httpPort = typeof address === 'object' && address ? address.port : c.http.port;
+    }
     const stats = await this.archive.index.statistics();
     this.logger.info(
-      { aeTitle: c.server.ae_title, dicomPort: port, storage: c.storage.directory, index: c.database.path, ...stats },
+      { aeTitle: c.server.ae_title, dicomPort: port, httpPort, storage: c.storage.directory, index: c.database.path, ...stats },
       `pacs_server listening: ${c.server.ae_title} on port ${port}`,
     );
-    return { dicomPort: port };
+    return { dicomPort: port, httpPort };
   }
 
   /** Applies a new configuration: live keys at once, the rest logged as needing a restart. */
@@ -167,7 +189,7 @@ export class PacsServer {
     this.stopping = true;
     const grace = this.archive.config().server.shutdown_grace * 1000;
     this.logger.info({ graceSeconds: grace / 1000, active: this.listener?.active.size ?? 0 }, 'shutting down');
-    await this.listener?.stop(grace);
+    await Promise.all([this.listener?.stop(grace), this.http?.close()]);
     await this.archive.close();
     this.logger.info('stopped');
     await flushLogger(this.logger);

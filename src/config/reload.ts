@@ -8,6 +8,10 @@ import type { Config } from './schema.js';
  */
 export const LIVE_KEYS = [
   'access_control.*',
+  'http.anonymous_role',
+  'http.users',
+  'http.tokens',
+  'http.max_upload_mb',
   'known_nodes',
   'logging.level',
   'query.*',
@@ -43,6 +47,12 @@ function flatten(value: unknown, prefix = '', out = new Map<string, string>()): 
 
 /** A copy safe to print or expose on /status: the database password is masked. */
 export function redactConfig(config: Config): Config {
+  const http = config.http;
+  if (http.users.length || http.tokens.length)
+    config = {
+      ...config,
+      http: { ...http, users: http.users.map((u) => ({ ...u, password: '****' })), tokens: http.tokens.map((t) => ({ ...t, token: '****' })) },
+    };
   const url = config.database.url;
   if (url === undefined || !URL.canParse(url)) return config;
   const parsed = new URL(url);

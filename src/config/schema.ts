@@ -142,10 +142,35 @@ const query = section({
   max_results: int(0, 10_000_000, 0, ' (0 = unlimited)'),
 });
 
+export const HTTP_ROLES = ['none', 'read', 'write', 'admin'] as const;
+export type HttpRole = (typeof HTTP_ROLES)[number];
+const role = oneOf(['read', 'write', 'admin'] as const);
+
+const httpUser = section({
+  username: text('a user name'),
+  /** Plain text, or "scrypt:SALT:HASH" (base64) as `pacs hash-password` prints it. */
+  password: text('a password or a scrypt:… hash'),
+  role,
+});
+
+const httpToken = section({
+  name: text('a name for the token (shown in logs)'),
+  token: z.string({ error: 'expected a token of at least 16 characters' }).min(16, { error: 'expected a token of at least 16 characters' }),
+  role,
+});
+
 const http = section({
   enabled: bool(true),
   host: text('a bind address such as 0.0.0.0').default('0.0.0.0'),
   port: port(8080),
+  /** Origins allowed to call the web services from a browser; ["*"] for any. */
+  cors_origins: z.array(text('an origin such as https://viewer.example.org'), { error: 'expected a list of origins' }).default([]),
+  /** The role of a request without credentials; unset: admin if no users or tokens are configured, else read. */
+  anonymous_role: oneOf(HTTP_ROLES).optional(),
+  users: z.array(httpUser, { error: 'expected a list of users' }).default([]),
+  tokens: z.array(httpToken, { error: 'expected a list of tokens' }).default([]),
+  /** Largest STOW-RS / upload request. */
+  max_upload_mb: int(1, 1_048_576, 4096, ' MB'),
 });
 
 export const PERMISSIONS = ['store', 'find', 'move', 'get', 'worklist', 'mpps', 'commit'] as const;
@@ -251,7 +276,7 @@ function checkPorts(root: Loose, ctx: Ctx): void {
   if (obj(root.monitoring).enabled !== false) listeners.push(['monitoring.metrics_port', obj(root.monitoring).metrics_port]);
   const owner = new Map<number, string>();
   for (const [key, p] of listeners) {
-    if (typeof p !== 'number') continue;
+    if (typeof p !== 'number' || p === 0) continue; // 0: any free port, never a clash
     const other = owner.get(p);
     if (other === undefined) owner.set(p, key);
     else {

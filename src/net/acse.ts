@@ -13,9 +13,9 @@ import {
   emptyUserInformation,
 } from './pdu/types.js';
 
-/** Identifies pacs-server on the wire (UUID-derived UID under the 2.25 root, PS3.5 B.2). */
-export const IMPLEMENTATION_CLASS_UID = '2.25.160979331420063427405096327574440813707';
-export const IMPLEMENTATION_VERSION_NAME = 'PACS_SERVER_010';
+import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from '../dicom/implementation.js';
+
+export { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME };
 
 export interface LocalIdentity {
   maxPduLength: number;

@@ -1,0 +1,55 @@
+// Who is calling, and may they: HTTP Basic users and Bearer tokens from the configuration,
+// each with a role; requests without credentials get the anonymous role. Roles are ordered:
+// read (GET), write (STOW, upload, send), admin (delete, configuration).
+import { scryptSync, timingSafeEqual, createHash } from 'node:crypto';
+import type { HttpConfig, HttpRole } from '../config/schema.js';
+
+const RANK: Record<HttpRole, number> = { none: 0, read: 1, write: 2, admin: 3 };
+
+export const roleAllows = (have: HttpRole, need: HttpRole): boolean => RANK[have] >= RANK[need];
+
+/** The role of a request without credentials. */
+export const anonymousRole = (c: HttpConfig): HttpRole => c.anonymous_role ?? (c.users.length || c.tokens.length ? 'read' : 'admin');
+
+/** Equal-time comparison of two secrets (hashed first, so lengths do not leak). */
+const same = (a: string, b: string): boolean => timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
+
+/** A password against its configured form: plain text or "scrypt:SALT:HASH" (base64). */
+export function passwordMatches(given: string, configured: string): boolean {
+  const m = /^scrypt:([A-Za-z0-9+/=]+):([A-Za-z0-9+/=]+)$/.exec(configured);
+  if (!m) return same(given, configured);
+  const expected = Buffer.from(m[2]!, 'base64');
+  const got = scryptSync(given, Buffer.from(m[1]!, 'base64'), expected.length);
+  return timingSafeEqual(got, expected);
+}
+
+/** "scrypt:SALT:HASH" for the configuration (pacs hash-password). */
+export function hashPassword(password: string, salt: Buffer): string {
+  return `scrypt:${salt.toString('base64')}:${scryptSync(password, salt, 32).toString('base64')}`;
+}
+
+export type Caller = { role: HttpRole; name: string | null } | { invalid: string };
+
+/** The caller an Authorization header names (undefined header: anonymous). */
+export function authenticate(header: string | undefined, c: HttpConfig): Caller {
+  if (!header) return { role: anonymousRole(c), name: null };
+  const [scheme, value = ''] = header.split(/\s+/, 2);
+  if (/^basic$/i.test(scheme ?? '')) {
+    const decoded = Buffer.from(value, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    const username = colon < 0 ? decoded : decoded.slice(0, colon);
+    const password = colon < 0 ? '' : decoded.slice(colon + 1);
+    const user = c.users.find((u) => u.username === username);
+    if (user && passwordMatches(password, user.password)) return { role: user.role, name: username };
+    return { invalid: 'wrong user name or password' };
+  }
+  if (/^bearer$/i.test(scheme ?? '')) {
+    const token = c.tokens.find((t) => same(t.token, value));
+    return token ? { role: token.role, name: token.name } : { invalid: 'unknown token' };
+  }
+  return { invalid: `unsupported authorization scheme ${scheme ?? ''}` };
+}
+
+/** The role a request needs by method: reading is read, deleting is admin, the rest write. */
+export const roleForMethod = (method: string): HttpRole =>
+  method === 'GET' || method === 'HEAD' || method === 'OPTIONS' ? 'read' : method === 'DELETE' ? 'admin' : 'write';

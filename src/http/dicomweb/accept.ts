@@ -1,0 +1,78 @@
+// Accept header negotiation for WADO-RS (PS3.18 8.7): media ranges with their parameters,
+// in the client's order of preference (q), matched against what a resource can be sent as.
+
+export interface MediaRange {
+  type: string; // e.g. multipart/related, application/dicom, */*
+  params: Record<string, string>;
+  q: number;
+}
+
+/** Splits on a separator outside double quotes. */
+function splitOutsideQuotes(text: string, sep: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let quoted = false;
+  for (const ch of text) {
+    if (ch === '"') quoted = !quoted;
+    if (ch === sep && !quoted) {
+      out.push(cur);
+      cur = '';
+    } else cur += ch;
+  }
+  out.push(cur);
+  return out;
+}
+
+export function parseAccept(header: string | undefined): MediaRange[] {
+  if (!header || !header.trim()) return [{ type: '*/*', params: {}, q: 1 }];
+  const ranges = splitOutsideQuotes(header, ',').map((part, i) => {
+    const [type = '', ...rest] = splitOutsideQuotes(part, ';').map((s) => s.trim());
+    const params: Record<string, string> = {};
+    for (const p of rest) {
+      const eq = p.indexOf('=');
+      if (eq > 0) params[p.slice(0, eq).trim().toLowerCase()] = p.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+    }
+    const q = params.q === undefined ? 1 : Number(params.q);
+    delete params.q;
+    return { type: type.toLowerCase(), params, q: Number.isFinite(q) ? q : 0, order: i };
+  });
+  return ranges
+    .filter((r) => r.q > 0 && r.type)
+    .sort((a, b) => b.q - a.q || a.order - b.order)
+    .map(({ type, params, q }) => ({ type, params, q }));
+}
+
+export const EXPLICIT_VR_LE = '1.2.840.10008.1.2.1';
+
+/** How instances are to be sent: a multipart/related of application/dicom parts, or one bare part. */
+export interface DicomRendition {
+  multipart: boolean;
+  /** A transfer syntax UID, or '*' for as stored. */
+  transferSyntax: string;
+}
+
+/**
+ * The first acceptable rendition of DICOM instances. Without a transfer-syntax parameter the
+ * default is Explicit VR Little Endian (PS3.18 8.7.3.5.2); `*` means as stored.
+ */
+export function dicomRendition(ranges: MediaRange[], allowSinglePart: boolean): DicomRendition | null {
+  for (const r of ranges) {
+    const ts = r.params['transfer-syntax'] ?? EXPLICIT_VR_LE;
+    if (r.type === 'multipart/related' && (r.params.type ?? 'application/dicom').toLowerCase() === 'application/dicom') return { multipart: true, transferSyntax: ts };
+    if (r.type === 'application/dicom' && allowSinglePart) return { multipart: false, transferSyntax: ts };
+    if (r.type === 'application/dicom') return { multipart: true, transferSyntax: ts };
+    if (r.type === '*/*' || r.type === 'multipart/*') return { multipart: true, transferSyntax: ts };
+  }
+  return null;
+}
+
+/** Whether bulk data / frames may go as application/octet-stream, bare or in a multipart. */
+export function octetRendition(ranges: MediaRange[]): { multipart: boolean; transferSyntax: string } | null {
+  for (const r of ranges) {
+    const ts = r.params['transfer-syntax'] ?? EXPLICIT_VR_LE;
+    if (r.type === 'multipart/related' && (r.params.type ?? 'application/octet-stream').toLowerCase() === 'application/octet-stream') return { multipart: true, transferSyntax: ts };
+    if (r.type === 'application/octet-stream') return { multipart: false, transferSyntax: ts };
+    if (r.type === '*/*') return { multipart: true, transferSyntax: ts };
+  }
+  return null;
+}

@@ -1,0 +1,45 @@
+// QIDO-RS (PS3.18 10.6): studies, series and instances at every level of the URL hierarchy,
+// answered from the index with the same matching as C-FIND.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { JsonDataset } from '../../dicom/json.js';
+import type { QueryRow } from '../../index/query/types.js';
+import { rowToJson } from './json-rows.js';
+import { parseQido, type QidoScope } from './qido-query.js';
+import { type DicomwebDeps, baseUrl, instanceUrl, seriesUrl, studyUrl } from './deps.js';
+
+type Params = { study?: string; series?: string };
+
+function retrieveUrl(scope: QidoScope, row: QueryRow, base: string): string {
+  const study = String(row.StudyInstanceUID ?? scope.studyUID ?? '');
+  if (scope.level === 'STUDY') return studyUrl(base, study);
+  const series = String(row.SeriesInstanceUID ?? scope.seriesUID ?? '');
+  if (scope.level === 'SERIES') return seriesUrl(base, study, series);
+  return instanceUrl(base, study, series, String(row.SOPInstanceUID ?? ''));
+}
+
+export function registerQido(app: FastifyInstance, deps: DicomwebDeps): void {
+  const handler = (level: QidoScope['level']) => async (req: FastifyRequest<{ Params: Params; Querystring: Record<string, unknown> }>, reply: FastifyReply) => {
+    const scope: QidoScope = { level, ...(req.params.study ? { studyUID: req.params.study } : {}), ...(req.params.series ? { seriesUID: req.params.series } : {}) };
+    const c = deps.config();
+    const q = parseQido(scope, req.query, { fuzzyDefault: c.query.fuzzy_person_names, maxResults: c.query.max_results });
+    // The query needs StudyInstanceUID etc. to build RetrieveURL even when not returned.
+    for (const k of ['StudyInstanceUID', 'SeriesInstanceUID', 'SOPInstanceUID'])
+      if (!q.query.keys.some((x) => x.keyword === k) && (k === 'StudyInstanceUID' || level !== 'STUDY') && (k !== 'SOPInstanceUID' || level === 'IMAGE'))
+        q.query.keys.push({ keyword: k, value: '' });
+    const rows = await deps.index.query(q.query);
+    const base = baseUrl(req);
+    const availability = { '00080056': { vr: 'CS', Value: ['ONLINE'] } };
+    const answers: JsonDataset[] = rows.map((row) => rowToJson(row, q.returnKeys, { ...availability, '00081190': { vr: 'UR', Value: [retrieveUrl(scope, row, base)] } }));
+    const warnings = [...q.warnings];
+    if (c.query.max_results > 0 && rows.length === c.query.max_results && q.query.limit === c.query.max_results)
+      warnings.push(`the answer was cut at query.max_results (${c.query.max_results}); use offset to page`);
+    if (warnings.length) reply.header('warning', warnings.map((w) => `299 pacs-server "${w.replaceAll('"', "'")}"`).join(', '));
+    return reply.type('application/dicom+json').send(JSON.stringify(answers));
+  };
+  app.get('/studies', handler('STUDY'));
+  app.get('/series', handler('SERIES'));
+  app.get('/instances', handler('IMAGE'));
+  app.get('/studies/:study/series', handler('SERIES'));
+  app.get('/studies/:study/instances', handler('IMAGE'));
+  app.get('/studies/:study/series/:series/instances', handler('IMAGE'));
+}

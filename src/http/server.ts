@@ -1,0 +1,46 @@
+// The web server: fastify with DICOMweb (and later the REST API, the page and the viewer).
+// Authentication and CORS are hooks that every route passes through; every error leaves as
+// an application/problem+json answer.
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import cors from '@fastify/cors';
+import type { Logger } from '../core/logging.js';
+import { authenticate, roleAllows, roleForMethod } from './auth.js';
+import { problemOf, sendProblem } from './problem.js';
+import { registerDicomweb } from './dicomweb/plugin.js';
+import type { DicomwebDeps } from './dicomweb/deps.js';
+
+export type HttpDeps = DicomwebDeps & { logger: Logger };
+
+export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
+  const app = Fastify({ loggerInstance: deps.logger.child({ component: 'http' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), trustProxy: false }) as unknown as FastifyInstance;
+  const origins = deps.config().http.cors_origins;
+  if (origins.length) await app.register(cors, { origin: origins.includes('*') ? true : origins, exposedHeaders: ['Warning', 'Content-Range'] });
+
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.method === 'OPTIONS') return;
+    const c = deps.config().http;
+    const caller = authenticate(req.headers.authorization, c);
+    if ('invalid' in caller) {
+      reply.header('www-authenticate', 'Basic realm="pacs-server", charset="UTF-8"');
+      return sendProblem(reply, 401, 'Unauthorized', caller.invalid);
+    }
+    const need = roleForMethod(req.method);
+    if (!roleAllows(caller.role, need)) {
+      if (caller.name === null) {
+        reply.header('www-authenticate', 'Basic realm="pacs-server", charset="UTF-8"');
+        return sendProblem(reply, 401, 'Unauthorized', `this needs the ${need} role: log in`);
+      }
+      return sendProblem(reply, 403, 'Forbidden', `${caller.name} has the ${caller.role} role; this needs ${need}`);
+    }
+  });
+
+  app.setErrorHandler((e, req, reply) => {
+    const p = problemOf(e);
+    if (p.status >= 500) req.log.error({ err: e, url: req.url }, 'HTTP request failed');
+    return sendProblem(reply, p.status, p.title, p.detail);
+  });
+  app.setNotFoundHandler((req, reply) => sendProblem(reply, 404, 'Not found', `no route for ${req.method} ${req.url.split('?')[0]}`));
+
+  await registerDicomweb(app, deps);
+  return app;
+}

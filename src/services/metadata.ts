@@ -1,0 +1,96 @@
+// WADO-RS metadata and bulk data: each instance's DICOM JSON is made once from its file (only
+// the head is read when Pixel Data ends it) and kept in the metadata cache with the places of
+// its bulk values; later requests join prepared texts. BulkDataURIs are stored relative to a
+// placeholder and made absolute per request, so the cache does not depend on the host name.
+import { parsePart10Prefix } from '../dicom/part10.js';
+import { type BulkRef, NeedMoreData, datasetBytes, datasetToJson } from '../dicom/json.js';
+import { transferSyntaxInfo } from '../dicom/transfer-syntax.js';
+import { PacsError } from '../core/errors.js';
+import type { InstanceLocation } from '../index/types.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import type { MetadataCache } from '../storage/metadata-cache.js';
+
+/** Stands for the instance's WADO-RS URL inside cached texts (a private-use character cannot occur in a URL). */
+export const INSTANCE_URL = '\uE000instance\uE000';
+const HEAD_BYTES = 256 * 1024;
+
+interface CacheHeader {
+  checksum: string;
+  transferSyntaxUID: string;
+  /** Where the dataset starts in the file (after the File Meta Information). */
+  datasetOffset: number;
+  bulk: BulkRef[];
+}
+
+export interface InstanceMetadata extends CacheHeader {
+  /** The DICOM JSON object, with INSTANCE_URL where the instance's URL goes. */
+  text: string;
+}
+
+export class MetadataService {
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly cache: MetadataCache,
+  ) {}
+
+  async get(loc: InstanceLocation): Promise<InstanceMetadata> {
+    const cached = await this.cache.get(loc.SOPInstanceUID);
+    if (cached !== null) {
+      const nl = cached.indexOf('\n');
+      try {
+        const header = JSON.parse(cached.slice(0, nl)) as CacheHeader;
+        if (header.checksum === loc.checksum) return { ...header, text: cached.slice(nl + 1) };
+      } catch {
+        // a damaged entry is made again below
+      }
+    }
+    const made = await this.make(loc);
+    const { text, ...header } = made;
+    await this.cache.put(loc.SOPInstanceUID, `${JSON.stringify(header)}\n${text}`).catch(() => {});
+    return made;
+  }
+
+  /** The JSON text of one instance with its BulkDataURIs made absolute. */
+  static resolve(meta: InstanceMetadata, instanceUrl: string): string {
+    return meta.text.replaceAll(INSTANCE_URL, instanceUrl);
+  }
+
+  private async make(loc: InstanceLocation): Promise<InstanceMetadata> {
+    const missing = (e: unknown): PacsError => new PacsError('NOT_FOUND', `the file of ${loc.SOPInstanceUID} is missing (${loc.path})`, { cause: e });
+    const deflated = transferSyntaxInfo(loc.transferSyntaxUID)?.deflated ?? false;
+    let data = await (loc.size <= HEAD_BYTES || deflated ? this.store.readAll(loc.path) : this.store.readHead(loc.path, HEAD_BYTES)).catch((e: unknown) => {
+      throw missing(e);
+    });
+    const prefix = parsePart10Prefix(data, data.length === loc.size);
+    if (!prefix) throw new PacsError('DICOM_PARSE', `the file of ${loc.SOPInstanceUID} has an unreadable File Meta Information`);
+    const options = { transferSyntaxUID: prefix.transferSyntaxUID, bulkDataURI: (p: string) => `${INSTANCE_URL}/bulkdata/${p}` };
+    let result;
+    try {
+      result = datasetToJson(data.subarray(prefix.datasetOffset), { ...options, partial: data.length < loc.size });
+    } catch (e) {
+      if (!(e instanceof NeedMoreData)) throw e;
+      data = await this.store.readAll(loc.path).catch((err: unknown) => {
+        throw missing(err);
+      });
+      result = datasetToJson(data.subarray(prefix.datasetOffset), options);
+    }
+    return { checksum: loc.checksum, transferSyntaxUID: prefix.transferSyntaxUID, datasetOffset: prefix.datasetOffset, bulk: result.bulk, text: JSON.stringify(result.json) };
+  }
+
+  /** The bytes of one bulk value (defined length), or null when the instance has none at that path. */
+  async bulk(loc: InstanceLocation, tagPath: string, range?: { start: number; end: number }): Promise<{ bytes: Buffer; total: number } | null> {
+    const meta = await this.get(loc);
+    const ref = meta.bulk.find((b) => b.path === tagPath);
+    if (!ref) return null;
+    if (ref.length < 0) throw new PacsError('NOT_FOUND', `${tagPath} is encapsulated pixel data: retrieve it as frames`);
+    const start = ref.offset + (range?.start ?? 0);
+    const end = ref.offset + Math.min(ref.length, range ? range.end + 1 : ref.length);
+    if (transferSyntaxInfo(meta.transferSyntaxUID)?.deflated) {
+      const all = datasetBytes((await this.store.readAll(loc.path)).subarray(meta.datasetOffset), meta.transferSyntaxUID);
+      return { bytes: all.subarray(start, end), total: ref.length };
+    }
+    const chunks: Buffer[] = [];
+    for await (const c of this.store.read(loc.path, { start: meta.datasetOffset + start, end: meta.datasetOffset + end - 1 }) as AsyncIterable<Buffer>) chunks.push(c);
+    return { bytes: Buffer.concat(chunks), total: ref.length };
+  }
+}

@@ -1,0 +1,44 @@
+// A cache of each instance's DICOM JSON (WADO-RS metadata), so that a series' metadata is
+// served by reading small prepared texts instead of parsing every file on every request.
+// Entries are keyed by SOP Instance UID and carry the checksum of the file they were made
+// from: a stale entry (the instance was replaced) is simply made again.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+
+export interface MetadataCache {
+  get(sopInstanceUID: string): Promise<string | null>;
+  put(sopInstanceUID: string, text: string): Promise<void>;
+  remove(sopInstanceUID: string): Promise<void>;
+}
+
+/** One small file per instance under `<storage>/.metadata`, written atomically; no fsync: it is a cache. */
+export class FsMetadataCache implements MetadataCache {
+  constructor(private readonly root: string) {}
+
+  private file(uid: string): string {
+    // UIDs are digits and dots; anything else (a malformed UID) is hashed into a safe name.
+    const name = /^[0-9.]{1,64}$/.test(uid) ? uid : createHash('sha256').update(uid).digest('hex');
+    return path.join(this.root, name.slice(-2).replace('.', '_'), `${name}.json`);
+  }
+
+  async get(uid: string): Promise<string | null> {
+    try {
+      return await fs.readFile(this.file(uid), 'utf8');
+    } catch {
+      return null;
+    }
+  }
+
+  async put(uid: string, text: string): Promise<void> {
+    const file = this.file(uid);
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    const temp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    await fs.writeFile(temp, text);
+    await fs.rename(temp, file);
+  }
+
+  async remove(uid: string): Promise<void> {
+    await fs.rm(this.file(uid), { force: true });
+  }
+}

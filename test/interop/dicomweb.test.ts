@@ -1,0 +1,225 @@
+// DICOMweb against files written by others: QIDO-RS with the C-FIND matching, WADO-RS
+// instances byte-identical to what storescu sent, metadata equal to DCMTK's dcm2json, bulk
+// data with Range, frames, STOW-RS with per-instance failures, WADO-URI. Through inject().
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { SAMPLES, run } from '../helpers/dcmtk.js';
+import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
+
+const CT = 'pydicom__CT_small.dcm';
+const FILES = [CT, 'pydicom__chrRuss.dcm', 'pydicom__MR_small.dcm', 'pydicom-dicomdir__77654033_CT2_17106.dcm', 'pydicom-dicomdir__77654033_CT2_17136.dcm', 'pydicom-dicomdir__77654033_CR1_6154.dcm'];
+const sample = (f: string): string => path.join(SAMPLES, f);
+
+type Json = Record<string, { vr: string; Value?: unknown[]; BulkDataURI?: string; InlineBinary?: string }>;
+
+/** The parts of a multipart/related body, with their headers. */
+function parts(body: Buffer, contentType: string): { headers: string; body: Buffer }[] {
+  const boundary = /boundary=([^;\s]+)/.exec(contentType)![1]!;
+  const out: { headers: string; body: Buffer }[] = [];
+  const delim = Buffer.from(`--${boundary}`);
+  let pos = body.indexOf(delim);
+  while (pos >= 0) {
+    const start = pos + delim.length;
+    if (body.subarray(start, start + 2).toString() === '--') break;
+    const headEnd = body.indexOf('\r\n\r\n', start);
+    const next = body.indexOf(delim, headEnd);
+    out.push({ headers: body.subarray(start + 2, headEnd).toString(), body: body.subarray(headEnd + 4, next - 2) });
+    pos = next;
+  }
+  return out;
+}
+
+function multipartBody(files: { type: string; bytes: Buffer }[], boundary: string): Buffer {
+  const chunks: Buffer[] = [];
+  for (const f of files) chunks.push(Buffer.from(`--${boundary}\r\nContent-Type: ${f.type}\r\n\r\n`), f.bytes, Buffer.from('\r\n'));
+  chunks.push(Buffer.from(`--${boundary}--\r\n`));
+  return Buffer.concat(chunks);
+}
+
+describe('DICOMweb', () => {
+  let pacs: TestPacs;
+  let web: FastifyInstance;
+  const get = async (url: string, accept?: string) => web.inject({ method: 'GET', url, headers: accept ? { accept } : {} });
+  before(async () => {
+    pacs = await startTestPacs({ http: { enabled: true, port: 0, host: '127.0.0.1' } });
+    web = pacs.server.httpServer!;
+    const r = await run('storescu', ['-aec', 'PACS_SERVER', '127.0.0.1', String(pacs.port), ...FILES.map(sample)]);
+    assert.equal(r.code, 0, r.stderr);
+  });
+  after(() => pacs.stop());
+  /** The archive's file of the study's one instance (byte-identity with what storescu sent is the store corpus test's job). */
+  const storedFile = async (studyUID: string): Promise<Buffer> => {
+    const [row] = await pacs.server.archive.index.query({ level: 'IMAGE', model: 'STUDY_ROOT', keys: [{ keyword: 'StudyInstanceUID', value: studyUID }, { keyword: 'SOPInstanceUID', value: '' }], relational: true });
+    const loc = await pacs.server.archive.index.findInstance(String(row!.SOPInstanceUID));
+    return pacs.server.archive.objects.readAll(loc!.path);
+  };
+
+  test('QIDO-RS studies: the C-FIND matching, computed attributes, RetrieveURL', async () => {
+    const all = (await get('/dicom-web/studies')).json() as Json[];
+    assert.equal(all.length, 5); // the two CT2 files share a study
+    const res = await get('/dicom-web/studies?PatientID=1CT1');
+    assert.equal(res.statusCode, 200);
+    assert.match(String(res.headers['content-type']), /application\/dicom\+json/);
+    const [study] = res.json() as Json[];
+    assert.deepEqual(study!['00100010']!.Value, [{ Alphabetic: 'CompressedSamples^CT1' }]);
+    assert.deepEqual(study!['00080061']!.Value, ['CT']);
+    assert.deepEqual(study!['00201208']!.Value, [1]);
+    assert.match(String(study!['00081190']!.Value![0]), /^http:\/\/.+\/dicom-web\/studies\/1\.3\.6\.1\.4\.1\.5962\.1\.2\.1\.20040119072730\.12322$/);
+    const keys = Object.keys(study!);
+    assert.deepEqual(keys, [...keys].sort(), 'attributes in tag order');
+    // Wildcards, case-insensitive names, date ranges, modalities, and tags instead of keywords.
+    assert.equal(((await get('/dicom-web/studies?PatientName=compressedsamples%5Ect*')).json() as Json[]).length, 1);
+    assert.equal(((await get('/dicom-web/studies?00100020=1CT1')).json() as Json[]).length, 1);
+    assert.equal(((await get('/dicom-web/studies?StudyDate=20040101-20040131')).json() as Json[]).length, 1);
+    assert.equal(((await get('/dicom-web/studies?ModalitiesInStudy=CR')).json() as Json[]).length, 1);
+    const paged = (await get('/dicom-web/studies?limit=2&offset=1')).json() as Json[];
+    assert.equal(paged.length, 2);
+    assert.equal(paged[0]!['0020000D']!.Value![0], all[1]!['0020000D']!.Value![0]);
+  });
+
+  test('QIDO-RS series and instances at every level, includefield', async () => {
+    const [study] = (await get('/dicom-web/studies?PatientID=1CT1')).json() as Json[];
+    const uid = String(study!['0020000D']!.Value![0]);
+    const series = (await get(`/dicom-web/studies/${uid}/series`)).json() as Json[];
+    assert.equal(series.length, 1);
+    assert.deepEqual(series[0]!['00080060']!.Value, ['CT']);
+    const seriesUid = String(series[0]!['0020000E']!.Value![0]);
+    const inst = (await get(`/dicom-web/studies/${uid}/series/${seriesUid}/instances?includefield=00200013,SliceLocation`)).json() as Json[];
+    assert.equal(inst.length, 1);
+    assert.deepEqual(inst[0]!['00280010']!.Value, [128]);
+    assert.ok(inst[0]!['00201041'], 'SliceLocation returned through includefield');
+    assert.equal(((await get('/dicom-web/series?Modality=CT')).json() as Json[]).length, 2);
+    assert.equal(((await get(`/dicom-web/instances?SOPClassUID=1.2.840.10008.5.1.4.1.1.2`)).json() as Json[]).length, 3);
+    const full = (await get('/dicom-web/studies?PatientID=1CT1&includefield=all')).json() as Json[];
+    assert.ok(full[0]!['00081030'] && full[0]!['00100040']);
+  });
+
+  test('QIDO-RS bad queries are problems, unsupported keys a warning', async () => {
+    const bad = await get('/dicom-web/studies?NoSuchAttribute=1');
+    assert.equal(bad.statusCode, 400);
+    assert.match(String(bad.headers['content-type']), /problem\+json/);
+    assert.match(bad.json().detail, /NoSuchAttribute/);
+    assert.equal((await get('/dicom-web/studies?StudyDate=2004-bad')).statusCode, 400);
+    assert.equal((await get('/dicom-web/studies?limit=-1')).statusCode, 400);
+    const warned = await get('/dicom-web/studies?ImageComments=x');
+    assert.equal(warned.statusCode, 200);
+    assert.match(String(warned.headers.warning), /^299 /);
+  });
+
+  test('WADO-RS retrieves instances byte-identical, as stored or converted', async () => {
+    const [study] = (await get('/dicom-web/studies?PatientID=1CT1')).json() as Json[];
+    const uid = String(study!['0020000D']!.Value![0]);
+    const res = await get(`/dicom-web/studies/${uid}`, 'multipart/related; type="application/dicom"; transfer-syntax=*');
+    assert.equal(res.statusCode, 200);
+    const ps = parts(res.rawPayload, String(res.headers['content-type']));
+    assert.equal(ps.length, 1);
+    assert.match(ps[0]!.headers, /application\/dicom; transfer-syntax=1\.2\.840\.10008\.1\.2\.1/);
+    assert.ok(ps[0]!.body.equals(await storedFile(uid)), 'the stored file itself');
+    // Implicit VR LE asked for: converted, and DCMTK reads the result.
+    const implicit = await get(`/dicom-web/studies/${uid}`, 'multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2');
+    const [p] = parts(implicit.rawPayload, String(implicit.headers['content-type']));
+    assert.match(p!.headers, /transfer-syntax=1\.2\.840\.10008\.1\.2\r?$/m);
+    const file = path.join(pacs.dir, 'implicit.dcm');
+    fs.writeFileSync(file, p!.body);
+    const dump = await run('dcmdump', ['+P', '0002,0010', '+P', 'PatientName', file]);
+    assert.match(dump.stdout, /LittleEndianImplicit/);
+    assert.match(dump.stdout, /CompressedSamples\^CT1/);
+    assert.equal((await get(`/dicom-web/studies/${uid}`, 'image/png')).statusCode, 406);
+    assert.equal((await get('/dicom-web/studies/1.2.3.4')).statusCode, 404);
+  });
+
+  test('WADO-RS metadata equals dcm2json, with bulk data retrievable by Range', async () => {
+    const [inst] = (await get('/dicom-web/instances?PatientID=1CT1')).json() as Json[];
+    const url = new URL(String(inst!['00081190']!.Value![0])).pathname;
+    const first = await get(`${url}/metadata`);
+    assert.equal(first.statusCode, 200);
+    const [meta] = first.json() as Json[];
+    const again = (await get(`${url}/metadata`)).json() as Json[]; // from the cache now
+    assert.deepEqual(again[0], meta);
+    const dcmtk = JSON.parse((await run('dcm2json', [sample(CT)])).stdout) as Json;
+    for (const [tag, el] of Object.entries(dcmtk)) {
+      if (['OB', 'OW', 'UN'].includes(el.vr) || tag === '00080005' || tag.startsWith('0002')) continue;
+      assert.ok(meta![tag], `${tag} present`);
+      const norm = (v: unknown[] | undefined) => JSON.stringify(v?.map((x) => (typeof x === 'number' ? Number(x.toPrecision(6)) : x)));
+      assert.equal(norm(meta![tag]!.Value), norm(el.Value), `${tag} value`);
+    }
+    const pixel = meta!['7FE00010']!;
+    assert.match(String(pixel.BulkDataURI), /\/bulkdata\/7FE00010$/);
+    const bulkPath = new URL(String(pixel.BulkDataURI)).pathname;
+    const whole = await get(bulkPath, 'application/octet-stream');
+    assert.equal(whole.statusCode, 200);
+    assert.equal(whole.rawPayload.length, 128 * 128 * 2);
+    const ranged = await web.inject({ method: 'GET', url: bulkPath, headers: { accept: 'application/octet-stream', range: 'bytes=10-19' } });
+    assert.equal(ranged.statusCode, 206);
+    assert.ok(ranged.rawPayload.equals(whole.rawPayload.subarray(10, 20)));
+    const frame = await get(`${url}/frames/1`, 'multipart/related; type="application/octet-stream"; transfer-syntax=*');
+    assert.equal(frame.statusCode, 200);
+    assert.ok(parts(frame.rawPayload, String(frame.headers['content-type']))[0]!.body.equals(whole.rawPayload));
+    assert.equal((await get(`${url}/frames/2`, 'application/octet-stream')).statusCode, 404);
+  });
+
+  test('STOW-RS stores through the same pipeline and reports each failure', async () => {
+    const good = fs.readFileSync(sample('pydicom__rtdose_1frame.dcm'));
+    const body = multipartBody(
+      [
+        { type: 'application/dicom', bytes: good },
+        { type: 'application/dicom', bytes: Buffer.from('not DICOM at all, just text') },
+        { type: 'application/dicom', bytes: fs.readFileSync(sample('octave-dicom__CT-MONO2-16-ankle.dcm')) },
+      ],
+      'b0undary',
+    );
+    const res = await web.inject({ method: 'POST', url: '/dicom-web/studies', headers: { 'content-type': 'multipart/related; type="application/dicom"; boundary=b0undary' }, payload: body });
+    assert.equal(res.statusCode, 202, res.body);
+    const answer = res.json() as Json;
+    assert.equal((answer['00081199']!.Value as Json[]).length, 2);
+    const failed = answer['00081198']!.Value as Json[];
+    assert.equal(failed.length, 1);
+    assert.ok(Number(failed[0]!['00081197']!.Value![0]) >= 0xa700);
+    assert.equal(((await get('/dicom-web/instances?Modality=RTDOSE')).json() as Json[]).length, 1);
+    const files = pacs.files().filter((f) => f.includes('.incoming') && !f.endsWith('.spare'));
+    assert.deepEqual(files.filter((f) => !/\.spare|spare-/.test(f)), [], 'no temporary file left');
+    // A wrong study in the URL, and a body that is not multipart.
+    const wrong = await web.inject({ method: 'POST', url: '/dicom-web/studies/1.2.3', headers: { 'content-type': 'multipart/related; type="application/dicom"; boundary=x' }, payload: multipartBody([{ type: 'application/dicom', bytes: good }], 'x') });
+    assert.equal(wrong.statusCode, 409);
+    assert.equal((await web.inject({ method: 'POST', url: '/dicom-web/studies', headers: { 'content-type': 'application/json' }, payload: '{}' })).statusCode, 415);
+  });
+
+  test('WADO-URI returns the instance as application/dicom', async () => {
+    const [inst] = (await get('/dicom-web/instances?PatientID=1CT1')).json() as Json[];
+    const [study, series, sop] = ['0020000D', '0020000E', '00080018'].map((t) => String(inst![t]!.Value![0]));
+    const res = await get(`/wado?requestType=WADO&studyUID=${study}&seriesUID=${series}&objectUID=${sop}&contentType=application/dicom`);
+    assert.equal(res.statusCode, 200);
+    assert.ok(res.rawPayload.equals(await storedFile(study!)));
+    assert.equal((await get(`/wado?requestType=WADO&studyUID=${study}&seriesUID=${series}&objectUID=${sop}`)).statusCode, 406);
+    assert.equal((await get(`/wado?studyUID=${study}`)).statusCode, 400);
+  });
+});
+
+describe('DICOMweb authentication', () => {
+  let pacs: TestPacs;
+  before(async () => {
+    pacs = await startTestPacs({
+      http: { enabled: true, port: 0, host: '127.0.0.1', users: [{ username: 'ann', password: 'secret', role: 'read' }], tokens: [{ name: 'robot', token: 'abcdefghijklmnopqrstuvwxyz', role: 'write' }] },
+    });
+  });
+  after(() => pacs.stop());
+
+  test('anonymous read, writes need a write role, wrong credentials are 401', async () => {
+    const web = pacs.server.httpServer!;
+    assert.equal((await web.inject({ method: 'GET', url: '/dicom-web/studies' })).statusCode, 200);
+    const stow = { 'content-type': 'multipart/related; type="application/dicom"; boundary=z' };
+    const payload = multipartBody([{ type: 'application/dicom', bytes: fs.readFileSync(sample(CT)) }], 'z');
+    const anon = await web.inject({ method: 'POST', url: '/dicom-web/studies', headers: stow, payload });
+    assert.equal(anon.statusCode, 401);
+    assert.match(String(anon.headers['www-authenticate']), /^Basic/);
+    const reader = await web.inject({ method: 'POST', url: '/dicom-web/studies', headers: { ...stow, authorization: `Basic ${Buffer.from('ann:secret').toString('base64')}` }, payload });
+    assert.equal(reader.statusCode, 403);
+    const wrong = await web.inject({ method: 'GET', url: '/dicom-web/studies', headers: { authorization: `Basic ${Buffer.from('ann:nope').toString('base64')}` } });
+    assert.equal(wrong.statusCode, 401);
+    const robot = await web.inject({ method: 'POST', url: '/dicom-web/studies', headers: { ...stow, authorization: 'Bearer abcdefghijklmnopqrstuvwxyz' }, payload });
+    assert.equal(robot.statusCode, 200, robot.body);
+  });
+});
