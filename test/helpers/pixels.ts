@@ -60,23 +60,29 @@ export async function imageOfFile(file: string): Promise<Image> {
 }
 
 /**
- * The largest difference between the stored bits of two decodings (values taken modulo
- * 2^Bits Stored, so bits above them, which readers mask, do not count).
+ * How far two decodings are apart, over the stored bits (values taken modulo 2^Bits Stored,
+ * sign-extended if signed, so bits above them, which readers mask, do not count).
  */
-export function maxDifference(a: Image, b: Image): number {
-  if (a.pixels.length < b.pixels.length - 1 || a.pixels.length > b.pixels.length + 1) return Infinity;
+export function difference(a: Image, b: Image): { max: number; mean: number } {
+  if (a.pixels.length < b.pixels.length - 1 || a.pixels.length > b.pixels.length + 1) return { max: Infinity, mean: Infinity };
   const bytes = a.bitsAllocated / 8;
-  const mask = a.bitsStored >= 32 ? 0xffffffff : 2 ** a.bitsStored - 1;
+  const bits = a.bitsStored;
+  const value = (px: Buffer, i: number): number => {
+    const raw = (bytes === 2 ? px.readUInt16LE(2 * i) : px[i]!) % 2 ** bits;
+    return a.signed && raw >= 2 ** (bits - 1) ? raw - 2 ** bits : raw;
+  };
   const n = Math.floor(Math.min(a.pixels.length, b.pixels.length) / bytes);
   let max = 0;
+  let sum = 0;
   for (let i = 0; i < n; i++) {
-    const x = (bytes === 2 ? a.pixels.readUInt16LE(2 * i) : a.pixels[i]!) & mask;
-    const y = (bytes === 2 ? b.pixels.readUInt16LE(2 * i) : b.pixels[i]!) & mask;
-    const d = Math.abs(x - y);
+    const d = Math.abs(value(a.pixels, i) - value(b.pixels, i));
+    sum += d;
     if (d > max) max = d;
   }
-  return max;
+  return { max, mean: sum / n };
 }
+
+export const maxDifference = (a: Image, b: Image): number => difference(a, b).max;
 
 /** Runs a converter from DCMTK or GDCM and reads its output. */
 export async function converted(cmd: string, args: string[], input: string, output: string): Promise<Image> {
