@@ -60,30 +60,40 @@ function skipElement(d: Buffer, pos: number, implicit: boolean): number {
     len = info.long ? d.readUInt32LE(pos + 8) : d.readUInt16LE(pos + 6);
     at = pos + (info.long ? 12 : 8);
   }
-  if (len !== UNDEFINED) {
-    if (at + len > d.length) fail(`value of (${tag.toString(16).padStart(8, '0')}) runs past the end`);
-    return at + len;
-  }
-  if (vr !== 'SQ' && vr !== 'UN') fail(`(${tag.toString(16).padStart(8, '0')}) ${vr} of undefined length: encapsulated data other than the top-level Pixel Data (an icon image?)`);
-  // Items up to the sequence delimiter (UN inside is implicit VR LE, PS3.5 6.2.2).
-  const inner = implicit || vr === 'UN';
+  // UN of undefined length holds an implicit VR LE sequence (PS3.5 6.2.2).
+  if (vr === 'SQ' || (vr === 'UN' && len === UNDEFINED)) return skipItems(d, at, len, implicit || vr === 'UN', pos);
+  if (len === UNDEFINED) fail(`(${tag.toString(16).padStart(8, '0')}) ${vr} of undefined length: encapsulated data other than the top-level Pixel Data (an icon image?)`);
+  if (at + len > d.length) fail(`value of (${tag.toString(16).padStart(8, '0')}) runs past the end`);
+  return at + len;
+}
+
+/** The items of a sequence whose value starts at `at`, each element of each item walked. */
+function skipItems(d: Buffer, at: number, len: number, implicit: boolean, pos: number): number {
+  const end = len === UNDEFINED ? d.length : at + len;
+  if (end > d.length) fail(`sequence at offset ${pos} runs past the end`);
   let p = at;
-  while (p + 8 <= d.length) {
+  while (p + 8 <= end) {
     const t = ((d.readUInt16LE(p) << 16) | d.readUInt16LE(p + 2)) >>> 0;
     const l = d.readUInt32LE(p + 4);
     p += 8;
     if (t === 0xfffee0dd) return p;
-    if (l !== UNDEFINED) p += l;
-    else
-      while (p + 8 <= d.length) {
-        const it = ((d.readUInt16LE(p) << 16) | d.readUInt16LE(p + 2)) >>> 0;
-        if (it === 0xfffee00d) {
+    if (t !== 0xfffee000) fail(`sequence at offset ${pos}: an item expected at ${p - 8}`);
+    if (l === UNDEFINED) {
+      for (;;) {
+        if (p + 8 > d.length) fail(`item at offset ${p} has no end`);
+        if ((((d.readUInt16LE(p) << 16) | d.readUInt16LE(p + 2)) >>> 0) === 0xfffee00d) {
           p += 8;
           break;
         }
-        p = skipElement(d, p, inner);
+        p = skipElement(d, p, implicit);
       }
+    } else {
+      const itemEnd = p + l;
+      while (p < itemEnd) p = skipElement(d, p, implicit);
+      if (p !== itemEnd) fail(`item at offset ${itemEnd - l - 8} overruns its length`);
+    }
   }
+  if (len !== UNDEFINED) return end;
   return fail(`sequence at offset ${pos} has no end`);
 }
 

@@ -102,7 +102,7 @@ export const hasTool = (cmd: string): boolean => {
 const LONG = new Set(['OB', 'OW', 'OF', 'SQ', 'UT', 'UN', 'UC', 'UR', 'OD', 'OL', 'OV', 'SV', 'UV']);
 
 /** The top-level elements of an explicit VR LE dataset whose sequences are all of undefined length (as transcodeDataset writes them). */
-function* topLevel(d: Buffer): Generator<{ tag: number; start: number; end: number }> {
+export function* topLevel(d: Buffer): Generator<{ tag: number; start: number; end: number }> {
   let pos = 0;
   while (pos < d.length) {
     const tag = ((d.readUInt16LE(pos) << 16) | d.readUInt16LE(pos + 2)) >>> 0;
