@@ -40,7 +40,7 @@ export async function convertDataset(data: Buffer, from: string, to: string, dec
     ds.frames.map((f, i) =>
       // A copy of the compressed frame (small beside its decoded size) owns its buffer, so it
       // can be transferred to the worker without detaching the whole file's bytes.
-      decoder.decode({ codec, geometry: image, frame: Uint8Array.from(f).buffer }).catch((e: unknown) => {
+      decoder.decode({ codec, geometry: image, frame: (f.buffer as ArrayBuffer).slice(f.byteOffset, f.byteOffset + f.length) }).catch((e: unknown) => {
         throw new PacsError('DICOM_PARSE', `frame ${i + 1} of ${ds.frames.length} (${codec}): ${errorMessage(e)}`);
       }),
     ),

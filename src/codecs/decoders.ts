@@ -120,15 +120,21 @@ function j2k(frame: Uint8Array, g: ImageGeometry): Promise<FrameResult> {
   return runWasm('openjpeg', frame, (d) => j2kResult(d, g, 'openjpeg', d.getColorSpace?.() === 1));
 }
 
-function htj2k(frame: Uint8Array, g: ImageGeometry): Promise<FrameResult> {
-  return runWasm('openjph', frame, (d) => {
-    const info = d.getFrameInfo();
-    for (let c = 1; c < info.componentCount; c++) {
-      const s = d.getDownSample!(c);
-      if (s.x !== 1 || s.y !== 1) fail('openjph: subsampled colour components are not supported');
-    }
-    return j2kResult(d, g, 'openjph', false);
-  });
+async function htj2k(frame: Uint8Array, g: ImageGeometry): Promise<FrameResult> {
+  try {
+    return await runWasm('openjph', frame, (d) => {
+      const info = d.getFrameInfo();
+      for (let c = 1; c < info.componentCount; c++) {
+        const s = d.getDownSample!(c);
+        if (s.x !== 1 || s.y !== 1) fail('openjph: subsampled colour components are not supported');
+      }
+      return j2kResult(d, g, 'openjph', false);
+    });
+  } catch (e) {
+    // OpenJPH decodes HT code-blocks only; OpenJPEG also reads Part 1 ones (an HTJ2K codestream
+    // may mix them) and subsampled colour. Slower, so second.
+    return j2k(frame, g).catch((e2: unknown) => fail(`${errorMessage(e)}; openjpeg: ${errorMessage(e2)}`));
+  }
 }
 
 function rle(frame: Uint8Array, g: ImageGeometry): FrameResult {

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { DecoderPool } from '../../../src/codecs/pool.js';
 import { convertDataset } from '../../../src/codecs/convert.js';
 import { TS } from '../../../src/dicom/transfer-syntax.js';
+import { readEncapsulated } from '../../../src/dicom/encapsulated.js';
 import { SAMPLES } from '../../helpers/dcmtk.js';
 import { converted, difference, encapsulate, hasTool, imageOf, imageOfFile, readFile, shortElement, type Image } from '../../helpers/pixels.js';
 
@@ -145,6 +146,18 @@ describe('HTJ2K from ojph_compress', { skip: !hasTool('ojph_compress') && 'ojph_
   test('lossless RGB with the reversible colour transform (YBR_RCT → RGB)', async () => {
     const { ours, orig } = await htj2k('rgb', 'ppm', ['-reversible', 'true', '-colour_trans', 'true'], TS.HTJ2KLosslessRPCL, 'YBR_RCT');
     assert.equal(ours.photometric, 'RGB');
+    assert.ok(ours.pixels.equals(orig.pixels));
+  });
+
+  test('a Part 1 (non-HT) codestream under an HTJ2K syntax: OpenJPH cannot, OpenJPEG takes over', { skip: !hasTool('gdcmconv') && 'gdcmconv is not installed' }, async () => {
+    const j2k = path.join(dir, `part1-${n++}.dcm`);
+    execFileSync('gdcmconv', ['--j2k', ORIGINAL.ct16, j2k], { stdio: 'pipe' });
+    const { dataset } = readFile(j2k);
+    const at = dataset.lastIndexOf(Buffer.from([0xe0, 0x7f, 0x10, 0x00, 0x4f, 0x42]));
+    const codestream = readEncapsulated(dataset, at + 12).fragments.map((f) => f.bytes);
+    const file = path.join(dir, `part1-as-htj2k-${n++}.dcm`);
+    await encapsulate(ORIGINAL.ct16, [codestream], TS.HTJ2K, file);
+    const { ours, orig } = await decode(file, 'ct16');
     assert.ok(ours.pixels.equals(orig.pixels));
   });
 
