@@ -102,6 +102,9 @@ function jpegLs(frame: Uint8Array, g: ImageGeometry): Promise<FrameResult> {
 const J2K_MCT = new Set(['YBR_RCT', 'YBR_ICT']);
 
 function j2kResult(d: WasmDecoder, g: ImageGeometry, lib: string, convertedColour: boolean): FrameResult {
+  // Both wrappers print their errors and leave the output empty rather than throw.
+  const samples = d.getDecodedBuffer();
+  if (!samples.length) fail(libraryError(lib, 'decoding failed'));
   const info = d.getFrameInfo();
   checkSize(info, g, lib);
   const offset = d.getImageOffset?.();
@@ -109,8 +112,6 @@ function j2kResult(d: WasmDecoder, g: ImageGeometry, lib: string, convertedColou
   if (info.componentCount > 1 && info.bitsPerSample > 8) fail(libraryError(lib, `${info.componentCount} components of ${info.bitsPerSample} bits are not supported`));
   if (info.bitsPerSample > 16) fail(libraryError(lib, `${info.bitsPerSample}-bit samples are not supported`));
   if (info.isSigned && info.bitsPerSample <= 8) fail(libraryError(lib, 'signed 8-bit samples are not supported'));
-  const samples = d.getDecodedBuffer();
-  if (!samples.length) fail(libraryError(lib, 'decoding failed'));
   const pixels = shapeFrame({ samples, bytesPerSample: info.bitsPerSample > 8 ? 2 : 1, components: info.componentCount, planar: false, signed: info.isSigned ?? false }, g);
   return { pixels, photometric: rgbIf(J2K_MCT.has(g.photometric) || (convertedColour && g.photometric.startsWith('YBR')), g.photometric) };
 }

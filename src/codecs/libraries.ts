@@ -36,7 +36,8 @@ export const clearMessages = (): void => {
   messages.length = 0;
 };
 const capture = (line: string): void => {
-  if (messages.length < 20) messages.push(String(line).trim());
+  // Progress lines ([INFO] of openjpeg) say nothing about a failure.
+  if (messages.length < 20 && !String(line).startsWith('[INFO]')) messages.push(String(line).trim());
 };
 
 const loaded = new Map<Library, Promise<DecoderClass>>();

@@ -55,8 +55,13 @@ interface SubOperation {
   send(loc: InstanceLocation, ready: Ready): Promise<Outcome>;
 }
 
-/** Instances prepared ahead of the one being sent: enough to keep two decoding threads busy, few enough to bound memory. */
+/**
+ * Instances prepared ahead of the one being sent: enough to keep two decoding threads busy, few
+ * enough to bound memory. Large files are not read ahead (their frames keep the threads busy
+ * by themselves, and their decoded size could be hundreds of MB).
+ */
 const LOOKAHEAD = 3;
+const LOOKAHEAD_MAX_FILE = 16 * 1024 * 1024;
 
 function classify(rsp: Command): Outcome {
   const s = rsp.Status ?? 0xc000;
@@ -194,7 +199,7 @@ async function retrieve(deps: RetrieveDeps, ctx: ScpContext, cmd: Command, data:
   try {
     for (const loc of instances) {
       if (op.cancelled) break;
-      while (ahead.length < LOOKAHEAD && next < instances.length) prepareNext();
+      while (ahead.length < LOOKAHEAD && next < instances.length && (ahead.length === 0 || instances[next]!.size <= LOOKAHEAD_MAX_FILE)) prepareNext();
       const prepared = await ahead.shift()!;
       let outcome: Outcome;
       try {

@@ -10,7 +10,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { SAMPLES, freePort, run, startDaemon, storescuProfile } from '../helpers/dcmtk.js';
 import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
-import { hasTool, imageOfFile, readFile } from '../helpers/pixels.js';
+import { encapsulate, hasTool, imageOfFile, readFile } from '../helpers/pixels.js';
+import { readEncapsulated } from '../../src/dicom/encapsulated.js';
 import { TS } from '../../src/dicom/transfer-syntax.js';
 
 const ORIGINAL = path.join(SAMPLES, 'pydicom__CT_small.dcm');
@@ -117,5 +118,30 @@ describe('decompression on retrieve (getscu, movescu → storescp, uncompressed 
     assert.match(r.stderr, /Completed Suboperations\s*:\s*1/, r.stderr);
     const [f] = fs.readdirSync(dir);
     assert.equal((await imageOfFile(path.join(dir, f!))).ts, TS.JPEG2000Lossless);
+  });
+
+  test('a corrupt codestream fails its sub-operation; the server goes on serving', { skip: !hasTool('gdcmconv') && 'gdcmconv is not installed' }, async () => {
+    const j2k = path.join(pacs.dir, 'corrupt-source.dcm');
+    execFileSync('gdcmconv', ['--j2k', ORIGINAL, j2k], { stdio: 'pipe' });
+    const { dataset } = readFile(j2k);
+    const at = dataset.lastIndexOf(Buffer.from([0xe0, 0x7f, 0x10, 0x00, 0x4f, 0x42]));
+    const codestream = readEncapsulated(dataset, at + 12).fragments[0]!.bytes;
+    // The main header intact, most of the tile data gone.
+    const cut = codestream.subarray(0, 300);
+    const uid = `${UID_ROOT}.98`;
+    const src = path.join(pacs.dir, 'corrupt-orig.dcm');
+    fs.copyFileSync(ORIGINAL, src);
+    fs.chmodSync(src, 0o644);
+    execFileSync('dcmodify', ['-nb', '-m', `(0008,0018)=${uid}`, src]);
+    const file = path.join(pacs.dir, 'corrupt.dcm');
+    await encapsulate(src, [[cut]], TS.JPEG2000Lossless, file);
+    const stored = await run('storescu', [...(await storescuProfile([file], pacs.dir)), '-aec', 'PACS_SERVER', '127.0.0.1', String(pacs.port), file]);
+    assert.equal(stored.code, 0, stored.stderr);
+    const dir = path.join(pacs.dir, 'get-corrupt');
+    fs.mkdirSync(dir);
+    const r = await run('getscu', ['-v', '-aec', 'PACS_SERVER', '-S', '-od', dir, '-k', '0008,0052=IMAGE', '-k', `StudyInstanceUID=${STUDY}`, '-k', `SOPInstanceUID=${uid}`, '127.0.0.1', String(pacs.port)]);
+    assert.match(r.stderr, /Failed Suboperations\s*:\s*1/, r.stderr);
+    assert.equal(fs.readdirSync(dir).length, 0, 'nothing sent wrongly');
+    assert.equal((await run('echoscu', ['-aec', 'PACS_SERVER', '127.0.0.1', String(pacs.port)])).code, 0, 'still serving');
   });
 });
