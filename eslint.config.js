@@ -22,6 +22,7 @@ export default tseslint.config(
   },
   layer(['src/dicom/**'], ['**/net/**', '**/services/**', '**/index/**', '**/storage/**', '**/scp/**', '**/http/**', '**/app*', '**/config/**'], 'dicom/ is the bottom layer: it imports only core/.'),
   layer(['src/net/**'], ['**/services/**', '**/index/**', '**/storage/**', '**/scp/**', '**/http/**', '**/app*', '**/config/**'], 'net/ knows nothing of the PACS: only dicom/ and core/.'),
+  layer(['src/codecs/**'], ['**/net/**', '**/services/**', '**/index/**', '**/storage/**', '**/scp/**', '**/http/**', '**/app*', '**/config/**'], 'codecs/ decodes pixels: it imports only dicom/ and core/.'),
   layer(['src/services/**', 'src/index/**', 'src/storage/**'], ['**/scp/**', '**/http/**', '**/app*', '**/net/listener*', '**/net/association*'], 'services and stores know nothing of transports.'),
   layer(['src/scp/**', 'src/http/**'], ['**/index/sqlite/**', '**/index/postgres/**', '**/storage/fs-*', '**/app*'], 'adapters see only interfaces; the composition root picks implementations.'),
 );

@@ -1,6 +1,8 @@
 // npm run bench:retrieve — C-GET (getscu) and C-MOVE (movescu into storescp) of one CT study
 // of BENCH_COUNT (default 300) 512×512 instances, from pacs-server and from DCMTK's dcmqrscp,
-// side by side; instances per second and the ratio.
+// side by side; instances per second and the ratio. Then the same study stored as JPEG 2000
+// lossless, retrieved by receivers that take only uncompressed syntaxes: decompression on the
+// fly (retrieve-j2k.ts). BENCH_ONLY=j2k runs that scenario alone.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,6 +10,7 @@ import type { ChildProcess } from 'node:child_process';
 import { freePort, run, startDaemon } from '../test/helpers/dcmtk.js';
 import { writeSyntheticCT } from './synthetic.js';
 import { startPacs, type Peer } from './peers.js';
+import { j2kScenario } from './retrieve-j2k.js';
 
 const COUNT = Number(process.env.BENCH_COUNT ?? 300);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pacs-bench-retrieve-'));
@@ -36,6 +39,7 @@ async function rate(label: string, cmd: string, args: string[]): Promise<number>
 
 async function main(): Promise<void> {
   process.stderr.write(`bench:retrieve in ${work}: one study of ${COUNT} CT 512x512\n`);
+  if (process.env.BENCH_ONLY === 'j2k') return decompressing();
   const data = path.join(work, 'study');
   writeSyntheticCT({ dir: data, count: COUNT, rows: 512, columns: 512, set: 7, perSeries: COUNT });
   const studyUid = `2.25.99887766.${process.pid}.7.2.1`;
@@ -68,6 +72,18 @@ async function main(): Promise<void> {
       `| C-GET of ${COUNT} instances (getscu) | ${p.get.toFixed(0)} | ${d.get.toFixed(0)} | ${(p.get / d.get).toFixed(2)}× |\n` +
       `| C-MOVE of ${COUNT} instances (movescu → storescp) | ${p.move.toFixed(0)} | ${d.move.toFixed(0)} | ${(p.move / d.move).toFixed(2)}× |\n`,
   );
+  await decompressing();
+}
+
+/** The JPEG 2000 lossless study retrieved decompressed (no peer to compare: dcmqrscp cannot decode JPEG 2000). */
+async function decompressing(): Promise<void> {
+  const j = await j2kScenario(work, COUNT);
+  if (j)
+    process.stdout.write(
+      `\n| stored as JPEG 2000 lossless (${(j.codestreamBytes / 1024).toFixed(0)} KiB a frame), sent uncompressed | instances/s | server CPU (cores) |\n| --- | ---: | ---: |\n` +
+        `| C-GET of ${COUNT} instances (getscu, uncompressed only) | ${j.get.rate.toFixed(0)} | ${j.get.cpu.toFixed(2)} |\n` +
+        `| C-MOVE of ${COUNT} instances (storescp, Explicit VR LE only) | ${j.move.rate.toFixed(0)} | ${j.move.cpu.toFixed(2)} |\n`,
+    );
   fs.rmSync(work, { recursive: true, force: true });
 }
 

@@ -23,6 +23,7 @@ import { storageScp } from './scp/storage.js';
 import { findScp } from './scp/find.js';
 import { retrieveScp } from './scp/retrieve.js';
 import { AcceptorSession, type AcceptPolicy } from './scp/acceptor.js';
+import { DecoderPool } from './codecs/pool.js';
 
 export interface ArchiveParts {
   config: () => Readonly<Config>;
@@ -87,10 +88,13 @@ export class PacsServer {
   private constructor(
     readonly archive: ArchiveParts,
     readonly registry: SopRegistry,
+    /** Decodes compressed frames for retrieves to receivers that take only uncompressed syntaxes; threads start on first use. */
+    readonly decoders: DecoderPool,
   ) {}
 
   static async create(config: Readonly<Config>, options: { logger?: Logger } = {}): Promise<PacsServer> {
     const archive = await openArchive(config, options);
+    const decoders = new DecoderPool();
     const registry = new SopRegistry();
     registry.register(verificationScp);
     registry.register(storageScp(archive.store));
@@ -111,9 +115,10 @@ export class PacsServer {
           const node = archive.config().known_nodes.find((n) => n.ae_title === ae);
           return node ? { aeTitle: node.ae_title, host: node.host, port: node.port } : null;
         },
+        decoder: decoders,
       }),
     );
-    return new PacsServer(archive, registry);
+    return new PacsServer(archive, registry, decoders);
   }
 
   get logger(): Logger {
@@ -160,7 +165,7 @@ export class PacsServer {
     let httpPort: number | null = null;
     if (c.http.enabled) {
       const a = this.archive;
-      this.http = await buildHttpServer({ index: a.index, objects: a.objects, store: a.store, metadata: a.metadata, config: a.config, logger: this.logger });
+      this.http = await buildHttpServer({ index: a.index, objects: a.objects, store: a.store, metadata: a.metadata, decoder: this.decoders, config: a.config, logger: this.logger });
       await this.http.listen({ host: c.http.host, port: c.http.port });
       const address = this.http.server.address();
       httpPort = typeof address === 'object' && address ? address.port : c.http.port;
@@ -190,6 +195,7 @@ export class PacsServer {
     const grace = this.archive.config().server.shutdown_grace * 1000;
     this.logger.info({ graceSeconds: grace / 1000, active: this.listener?.active.size ?? 0 }, 'shutting down');
     await Promise.all([this.listener?.stop(grace), this.http?.close()]);
+    await this.decoders.close();
     await this.archive.close();
     this.logger.info('stopped');
     await flushLogger(this.logger);

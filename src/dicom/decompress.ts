@@ -1,41 +1,56 @@
-// Encapsulated (compressed) datasets to native Explicit VR Little Endian, for a receiver that
-// did not accept the stored syntax. Every element is copied as it is but Pixel Data, which is
-// decoded frame by frame; RLE Lossless is decoded here (our own, PS3.5 Annex G). The other
-// codecs (JPEG family, JPEG-LS, JPEG 2000) are not available yet.
+// The dataset side of decompression: an encapsulated dataset (explicit VR LE, PS3.5 A.4) taken
+// apart into its Image Pixel Module and compressed frames, and put together again around the
+// decoded frames. Every element is kept byte for byte except those the decoding makes wrong:
+// Pixel Data becomes native OB/OW, Photometric Interpretation follows the decoder (YBR → RGB
+// where it converted colour), Planar Configuration becomes 0 (decoders interleave samples),
+// and the Extended Offset Table and its lengths go, since they describe fragments. Lossy Image
+// Compression and everything else stay as they are: decompressing never undoes a loss.
 import { PacsError } from '../core/errors.js';
+import { encapsulatedFrames } from './encapsulated.js';
 import { VR_BY_CODE } from './vr.js';
-import { decodeRleFrame, type FrameGeometry } from './rle.js';
-import { transcodeDataset, UNCOMPRESSED } from './transcode.js';
 
-export const RLE_LOSSLESS = '1.2.840.10008.1.2.5';
-const EXPLICIT_LE = '1.2.840.10008.1.2.1';
 const UNDEFINED = 0xffffffff;
+const PIXEL_DATA = 0x7fe00010;
+const EXTENDED_OFFSET_TABLE = 0x7fe00001;
+const EXTENDED_OFFSET_TABLE_LENGTHS = 0x7fe00002;
+const PHOTOMETRIC = 0x00280004;
+const PLANAR_CONFIGURATION = 0x00280006;
+const NUMBER_OF_FRAMES = 0x00280008;
 
-/** Transfer syntaxes we can turn into `to`: the same, re-encoded, or decompressed. */
-export function canConvert(from: string, to: string): boolean {
-  if (from === to) return true;
-  if (!UNCOMPRESSED.has(to)) return false;
-  return UNCOMPRESSED.has(from) || from === RLE_LOSSLESS;
+/** What a decoder must know of the image, from the Image Pixel Module. */
+export interface PixelModule {
+  rows: number;
+  columns: number;
+  samplesPerPixel: number;
+  bitsAllocated: number;
+  bitsStored: number;
+  pixelRepresentation: number;
+  photometric: string;
 }
 
-/** The dataset re-expressed in `to` (an uncompressed syntax). */
-export function convertDataset(data: Buffer, from: string, to: string): Buffer {
-  if (from === to) return data;
-  if (from === RLE_LOSSLESS) return transcodeDataset(decompressRle(data), EXPLICIT_LE, to);
-  return transcodeDataset(data, from, to);
+export interface CompressedDataset {
+  /** Null when the dataset has no Pixel Data: it converts without decoding anything. */
+  image: PixelModule | null;
+  frames: Buffer[];
+  /** The dataset in Explicit VR Little Endian around the decoded frames (in the order of `frames`). */
+  rebuild(pixels: Buffer[], photometric: string): Buffer;
 }
 
 function fail(why: string): never {
   throw new PacsError('DICOM_PARSE', `cannot decompress: ${why}`);
 }
 
-/** Where the element starting at `pos` (explicit VR LE) ends, walking sequences. */
+/**
+ * Where the element starting at `pos` (explicit VR LE, or implicit inside UN sequences) ends,
+ * walking sequences. Encapsulated values exist only at the top level: one found inside a
+ * sequence (an icon image compressed too) cannot be made native here, so it is refused.
+ */
 function skipElement(d: Buffer, pos: number, implicit: boolean): number {
   const tag = ((d.readUInt16LE(pos) << 16) | d.readUInt16LE(pos + 2)) >>> 0;
   let len: number;
   let vr: string;
   let at: number;
-  if (implicit || tag >>> 16 === 0xfffe) {
+  if (implicit) {
     len = d.readUInt32LE(pos + 4);
     vr = len === UNDEFINED ? 'SQ' : 'UN';
     at = pos + 8;
@@ -45,85 +60,142 @@ function skipElement(d: Buffer, pos: number, implicit: boolean): number {
     len = info.long ? d.readUInt32LE(pos + 8) : d.readUInt16LE(pos + 6);
     at = pos + (info.long ? 12 : 8);
   }
-  if (len !== UNDEFINED) return at + len;
-  // Undefined length: items up to the sequence delimiter (UN inside is implicit VR LE).
-  const inner = implicit || vr === 'UN';
+  // UN of undefined length holds an implicit VR LE sequence (PS3.5 6.2.2).
+  if (vr === 'SQ' || (vr === 'UN' && len === UNDEFINED)) return skipItems(d, at, len, implicit || vr === 'UN', pos);
+  if (len === UNDEFINED) fail(`(${tag.toString(16).padStart(8, '0')}) ${vr} of undefined length: encapsulated data other than the top-level Pixel Data (an icon image?)`);
+  if (at + len > d.length) fail(`value of (${tag.toString(16).padStart(8, '0')}) runs past the end`);
+  return at + len;
+}
+
+/** The items of a sequence whose value starts at `at`, each element of each item walked. */
+function skipItems(d: Buffer, at: number, len: number, implicit: boolean, pos: number): number {
+  const end = len === UNDEFINED ? d.length : at + len;
+  if (end > d.length) fail(`sequence at offset ${pos} runs past the end`);
   let p = at;
-  while (p + 8 <= d.length) {
+  while (p + 8 <= end) {
     const t = ((d.readUInt16LE(p) << 16) | d.readUInt16LE(p + 2)) >>> 0;
     const l = d.readUInt32LE(p + 4);
     p += 8;
     if (t === 0xfffee0dd) return p;
-    if (l !== UNDEFINED) p += l;
-    else
-      while (p + 8 <= d.length) {
-        const it = ((d.readUInt16LE(p) << 16) | d.readUInt16LE(p + 2)) >>> 0;
-        if (it === 0xfffee00d) {
+    if (t !== 0xfffee000) fail(`sequence at offset ${pos}: an item expected at ${p - 8}`);
+    if (l === UNDEFINED) {
+      for (;;) {
+        if (p + 8 > d.length) fail(`item at offset ${p} has no end`);
+        if ((((d.readUInt16LE(p) << 16) | d.readUInt16LE(p + 2)) >>> 0) === 0xfffee00d) {
           p += 8;
           break;
         }
-        p = skipElement(d, p, inner);
+        p = skipElement(d, p, implicit);
       }
+    } else {
+      const itemEnd = p + l;
+      while (p < itemEnd) p = skipElement(d, p, implicit);
+      if (p !== itemEnd) fail(`item at offset ${itemEnd - l - 8} overruns its length`);
+    }
   }
+  if (len !== UNDEFINED) return end;
   return fail(`sequence at offset ${pos} has no end`);
 }
 
-function decompressRle(d: Buffer): Buffer {
-  const out: Buffer[] = [];
+interface Replacement {
+  start: number;
+  end: number;
+  with: (pixels: Buffer[], photometric: string) => Buffer | null;
+}
+
+/**
+ * Takes an encapsulated dataset apart. `startsFrame` tells a frame's first fragment by its
+ * codestream's start marker, for multi-frame objects with neither offset table.
+ */
+export function openCompressedDataset(d: Buffer, startsFrame?: (b: Buffer) => boolean): CompressedDataset {
   const us = new Map<number, number>();
-  let frames = 1;
+  const replacements: Replacement[] = [];
+  let photometric = '';
+  let frameCount = 1;
+  let extendedOffsets: number[] | undefined;
+  let frames: Buffer[] = [];
+  let image: PixelModule | null = null;
   let pos = 0;
   while (pos + 8 <= d.length) {
     const tag = ((d.readUInt16LE(pos) << 16) | d.readUInt16LE(pos + 2)) >>> 0;
-    if (tag === 0x7fe00010) {
-      const g: FrameGeometry = {
+    if (tag === PIXEL_DATA) {
+      if (d.readUInt32LE(pos + 8) !== UNDEFINED) fail('Pixel Data is not encapsulated');
+      image = {
         rows: us.get(0x00280010) ?? fail('no Rows'),
         columns: us.get(0x00280011) ?? fail('no Columns'),
         samplesPerPixel: us.get(0x00280002) ?? 1,
         bitsAllocated: us.get(0x00280100) ?? fail('no Bits Allocated'),
+        bitsStored: us.get(0x00280101) ?? us.get(0x00280100)!,
+        pixelRepresentation: us.get(0x00280103) ?? 0,
+        photometric,
       };
-      const { pixels, end } = rleFrames(d, pos, g, frames);
-      const header = Buffer.alloc(12);
-      header.writeUInt16LE(0x7fe0, 0);
-      header.writeUInt16LE(0x0010, 2);
-      header.write(g.bitsAllocated > 8 ? 'OW' : 'OB', 4, 'latin1');
-      const padded = pixels.length % 2 ? Buffer.concat([pixels, Buffer.alloc(1)]) : pixels;
-      header.writeUInt32LE(padded.length, 8);
-      out.push(header, padded);
-      pos = end;
+      const split = encapsulatedFrames(d, pos + 12, { frames: frameCount, extendedOffsets, startsFrame });
+      frames = split.frames;
+      const bitsAllocated = image.bitsAllocated;
+      replacements.push({ start: pos, end: split.end, with: (pixels) => nativePixelData(pixels, bitsAllocated) });
+      pos = split.end;
       continue;
     }
     const end = skipElement(d, pos, false);
-    let element = d.subarray(pos, end);
-    if (tag >>> 16 === 0x0028 && end - pos === 10) us.set(tag, d.readUInt16LE(pos + 8));
-    if (tag === 0x00280008) frames = Number.parseInt(d.toString('latin1', pos + 8, end).trim(), 10) || 1;
-    // Decoded samples are interleaved, whatever the encoder's planes were.
-    if (tag === 0x00280006 && end - pos === 10) {
-      element = Buffer.from(element);
-      element.writeUInt16LE(0, 8);
+    const valueAt = pos + 8;
+    if (tag >>> 16 === 0x0028 && end - pos === 10) us.set(tag, d.readUInt16LE(valueAt));
+    if (tag === NUMBER_OF_FRAMES) frameCount = Number.parseInt(d.toString('latin1', valueAt, end).trim(), 10) || 1;
+    if (tag === PHOTOMETRIC) {
+      photometric = d.toString('latin1', valueAt, end).replace(/[\0 ]+$/, '');
+      const original = d.subarray(pos, end);
+      replacements.push({ start: pos, end, with: (_p, ph) => (ph === photometric ? original : csElement(PHOTOMETRIC, ph)) });
     }
-    out.push(element);
+    if (tag === PLANAR_CONFIGURATION && end - pos === 10) {
+      const zero = Buffer.from(d.subarray(pos, end));
+      zero.writeUInt16LE(0, 8);
+      replacements.push({ start: pos, end, with: () => zero });
+    }
+    if (tag === EXTENDED_OFFSET_TABLE) {
+      const at = pos + 12;
+      extendedOffsets = [];
+      for (let o = at; o + 8 <= end; o += 8) extendedOffsets.push(Number(d.readBigUInt64LE(o)));
+      replacements.push({ start: pos, end, with: () => null });
+    }
+    if (tag === EXTENDED_OFFSET_TABLE_LENGTHS) replacements.push({ start: pos, end, with: () => null });
     pos = end;
   }
-  return Buffer.concat(out);
+  return {
+    image,
+    frames,
+    rebuild(pixels, newPhotometric) {
+      const parts: Buffer[] = [];
+      let at = 0;
+      for (const r of replacements) {
+        parts.push(d.subarray(at, r.start));
+        const b = r.with(pixels, newPhotometric);
+        if (b) parts.push(b);
+        at = r.end;
+      }
+      parts.push(d.subarray(at));
+      return Buffer.concat(parts);
+    },
+  };
 }
 
-/** Decodes the fragments of encapsulated Pixel Data: one fragment per frame for RLE (PS3.5 A.4.2). */
-function rleFrames(d: Buffer, pos: number, g: FrameGeometry, frames: number): { pixels: Buffer; end: number } {
-  if (d.readUInt32LE(pos + 8) !== UNDEFINED) fail('Pixel Data is not encapsulated');
-  let p = pos + 12;
-  const fragments: Buffer[] = [];
-  let first = true;
-  while (p + 8 <= d.length) {
-    const tag = ((d.readUInt16LE(p) << 16) | d.readUInt16LE(p + 2)) >>> 0;
-    const len = d.readUInt32LE(p + 4);
-    p += 8;
-    if (tag === 0xfffee0dd) break;
-    if (tag !== 0xfffee000 || p + len > d.length) fail('malformed Pixel Data fragment');
-    if (!first) fragments.push(d.subarray(p, p + len)); // the first item is the Basic Offset Table
-    first = false;
-    p += len;
-  }
-  if (fragments.length !== frames) fail(`${fragments.length} fragments for ${frames} frames`);
-  return { pixels: Buffer.concat(fragments.map((f) => decodeRleFrame(f, g))), end: p };
+/** Native Pixel Data: OW above 8 bits allocated, else OB (PS3.5 A.2), padded to even length. */
+function nativePixelData(pixels: Buffer[], bitsAllocated: number): Buffer {
+  const length = pixels.reduce((n, p) => n + p.length, 0);
+  const header = Buffer.alloc(12);
+  header.writeUInt16LE(0x7fe0, 0);
+  header.writeUInt16LE(0x0010, 2);
+  header.write(bitsAllocated > 8 ? 'OW' : 'OB', 4, 'latin1');
+  header.writeUInt32LE(length + (length % 2), 8);
+  return Buffer.concat(length % 2 ? [header, ...pixels, Buffer.alloc(1)] : [header, ...pixels]);
+}
+
+/** An explicit VR LE CS element, space-padded to even length. */
+function csElement(tag: number, value: string): Buffer {
+  const v = value.length % 2 ? `${value} ` : value;
+  const b = Buffer.alloc(8 + v.length);
+  b.writeUInt16LE(tag >>> 16, 0);
+  b.writeUInt16LE(tag & 0xffff, 2);
+  b.write('CS', 4, 'latin1');
+  b.writeUInt16LE(v.length, 6);
+  b.write(v, 8, 'latin1');
+  return b;
 }

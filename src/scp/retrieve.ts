@@ -16,8 +16,8 @@ import type { ArchiveIndex, InstanceLocation } from '../index/types.js';
 import { QueryError } from '../index/query/types.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { openDataset, selectInstances } from '../services/retrieve.js';
-import { canConvert, convertDataset, RLE_LOSSLESS } from '../dicom/decompress.js';
-import { UNCOMPRESSED } from '../dicom/transcode.js';
+import { canConvert, convertDataset } from '../codecs/convert.js';
+import type { FrameDecoder } from '../codecs/pool.js';
 import { errorMessage } from '../core/errors.js';
 import type { ScpContext, ServiceClassProvider } from './registry.js';
 
@@ -34,12 +34,34 @@ export interface RetrieveDeps {
   aeTitle: () => string;
   /** The known node a C-MOVE may send to, by AE title (null = unknown: 0xA801). */
   destination: (aeTitle: string) => MoveDestination | null;
+  /** Decodes compressed frames off the event loop, for receivers that did not accept the stored syntax. */
+  decoder: FrameDecoder;
 }
 
 type Outcome = { kind: 'completed' } | { kind: 'warning' } | { kind: 'failed'; reason: string };
 
-/** Sends one instance somewhere: a C-STORE sub-operation. */
-type SubOperation = (loc: InstanceLocation) => Promise<Outcome>;
+/** An instance ready to go: the presentation context chosen and the dataset read (and converted) for it. */
+interface Ready {
+  pcId: number;
+  dataset: Buffer | AsyncIterable<Buffer>;
+}
+
+/**
+ * A C-STORE sub-operation in two steps, so that the next instances can be read and decoded
+ * (on the worker pool) while the current one is on the wire: `prepare` runs ahead of `send`.
+ */
+interface SubOperation {
+  prepare(loc: InstanceLocation): Promise<Ready | Outcome>;
+  send(loc: InstanceLocation, ready: Ready): Promise<Outcome>;
+}
+
+/**
+ * Instances prepared ahead of the one being sent: enough to keep two decoding threads busy, few
+ * enough to bound memory. Large files are not read ahead (their frames keep the threads busy
+ * by themselves, and their decoded size could be hundreds of MB).
+ */
+const LOOKAHEAD = 3;
+const LOOKAHEAD_MAX_FILE = 16 * 1024 * 1024;
 
 function classify(rsp: Command): Outcome {
   const s = rsp.Status ?? 0xc000;
@@ -167,12 +189,21 @@ async function retrieve(deps: RetrieveDeps, ctx: ScpContext, cmd: Command, data:
 
   const counts: Counts = { remaining: instances.length, completed: 0, failed: 0, warning: 0 };
   const failedUids: string[] = [];
+  let firstReason = '';
+  const ahead: Promise<Ready | Outcome>[] = [];
+  let next = 0;
+  const prepareNext = (): void => {
+    const loc = instances[next++]!;
+    ahead.push(send.prepare(loc).catch((e: unknown): Outcome => ({ kind: 'failed', reason: errorMessage(e) })));
+  };
   try {
     for (const loc of instances) {
       if (op.cancelled) break;
+      while (ahead.length < LOOKAHEAD && next < instances.length && (ahead.length === 0 || instances[next]!.size <= LOOKAHEAD_MAX_FILE)) prepareNext();
+      const prepared = await ahead.shift()!;
       let outcome: Outcome;
       try {
-        outcome = await send(loc);
+        outcome = 'kind' in prepared ? prepared : await send.send(loc, prepared);
       } catch (e) {
         outcome = { kind: 'failed', reason: errorMessage(e) };
       }
@@ -180,6 +211,7 @@ async function retrieve(deps: RetrieveDeps, ctx: ScpContext, cmd: Command, data:
       counts[outcome.kind]++;
       if (outcome.kind === 'failed') {
         failedUids.push(loc.SOPInstanceUID);
+        firstReason ||= outcome.reason;
         ctx.logger.warn({ sopInstanceUID: loc.SOPInstanceUID, reason: outcome.reason }, 'retrieve sub-operation failed');
       } else ctx.stats.instances++;
       if (counts.remaining > 0 && !op.cancelled)
@@ -193,21 +225,30 @@ async function retrieve(deps: RetrieveDeps, ctx: ScpContext, cmd: Command, data:
         });
     }
   } finally {
+    // Instances prepared but never sent (cancel, a lost association): release their streams.
+    for (const p of ahead.splice(0)) void p.then(discard);
     await close();
   }
   if (op.cancelled) return final(ctx, cmd, Status.Cancel, counts, undefined, [...failedUids, ...instances.slice(instances.length - counts.remaining).map((i) => i.SOPInstanceUID)]);
   const status = counts.failed || counts.warning ? Status.SubOperationsCompleteWithFailures : Status.Success;
-  return final(ctx, cmd, status, counts, counts.failed ? `${counts.failed} of ${instances.length} sub-operations failed` : undefined, failedUids);
+  return final(ctx, cmd, status, counts, counts.failed ? `${counts.failed} of ${instances.length} sub-operations failed: ${firstReason}` : undefined, failedUids);
+}
+
+function discard(r: Ready | Outcome): void {
+  if ('kind' in r || Buffer.isBuffer(r.dataset)) return;
+  const stream = r.dataset as { destroy?: () => void };
+  stream.destroy?.();
 }
 
 /**
  * What a C-MOVE proposes: each SOP class in exactly the transfer syntax it is stored in, and
- * for classes stored in a syntax we can convert (uncompressed, RLE) also one context of the
- * uncompressed syntaxes, so a receiver that takes only those still gets them.
+ * for classes stored in a syntax we can convert (uncompressed, deflated, or compressed with a
+ * codec we can decode) also one context of the uncompressed syntaxes, so a receiver that
+ * takes only those still gets them.
  */
 function proposals(instances: InstanceLocation[]): { abstractSyntax: string; transferSyntaxes: string[] }[] {
   const exact = distinctPairs(instances).map(([sopClass, ts]) => ({ abstractSyntax: sopClass, transferSyntaxes: [ts] }));
-  const convertible = (ts: string): boolean => UNCOMPRESSED.has(ts) || ts === RLE_LOSSLESS;
+  const convertible = (ts: string): boolean => canConvert(ts, TS.ExplicitVRLittleEndian);
   const uncompressed = [...new Set(instances.filter((i) => convertible(i.transferSyntaxUID)).map((i) => i.SOPClassUID))].map((c) => ({
     abstractSyntax: c,
     transferSyntaxes: [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian, TS.ExplicitVRBigEndian],
@@ -215,7 +256,7 @@ function proposals(instances: InstanceLocation[]): { abstractSyntax: string; tra
   return [...exact, ...uncompressed].slice(0, 128);
 }
 
-/** The dataset to send in `to`: as stored, re-encoded between uncompressed syntaxes, or decompressed. */
+/** The dataset to send in `to`: as stored, re-encoded between uncompressed syntaxes, inflated or decompressed. */
 async function datasetIn(deps: RetrieveDeps, loc: InstanceLocation, to: string): Promise<Buffer | AsyncIterable<Buffer>> {
   const stored = await openDataset(deps.store, loc);
   if (to === loc.transferSyntaxUID) return stored;
@@ -226,7 +267,7 @@ async function datasetIn(deps: RetrieveDeps, loc: InstanceLocation, to: string):
     for await (const c of stored as AsyncIterable<Buffer>) parts.push(c);
     whole = Buffer.concat(parts);
   }
-  return convertDataset(whole, loc.transferSyntaxUID, to);
+  return convertDataset(whole, loc.transferSyntaxUID, to, deps.decoder);
 }
 
 function distinctPairs(instances: InstanceLocation[]): [string, string][] {
@@ -239,31 +280,39 @@ function distinctPairs(instances: InstanceLocation[]): [string, string][] {
 function getSender(deps: RetrieveDeps, ctx: ScpContext): SubOperation {
   const scpRoleGranted = (sopClass: string): boolean =>
     ctx.assoc.ac?.userInformation.roleSelections.some((r) => r.sopClass === sopClass && r.scpRole) ?? false;
-  return async (loc) => {
-    const forClass = [...ctx.assoc.contexts.values()].filter((c) => c.abstractSyntax === loc.SOPClassUID);
-    const pc =
-      forClass.find((c) => c.transferSyntax === loc.transferSyntaxUID) ?? forClass.find((c) => canConvert(loc.transferSyntaxUID, c.transferSyntax));
-    if (!pc || !scpRoleGranted(loc.SOPClassUID))
-      return { kind: 'failed', reason: `no presentation context with SCP role for ${loc.SOPClassUID} in ${loc.transferSyntaxUID} or a syntax it converts to` };
-    const dataset = await datasetIn(deps, loc, pc.transferSyntax);
-    const rsp = await ctx.subRequest(pc.id, { CommandField: CommandField.C_STORE_RQ, AffectedSOPClassUID: loc.SOPClassUID, AffectedSOPInstanceUID: loc.SOPInstanceUID, Priority: Priority.Medium }, dataset);
-    return classify(rsp);
+  return {
+    async prepare(loc) {
+      const forClass = [...ctx.assoc.contexts.values()].filter((c) => c.abstractSyntax === loc.SOPClassUID);
+      const pc =
+        forClass.find((c) => c.transferSyntax === loc.transferSyntaxUID) ?? forClass.find((c) => canConvert(loc.transferSyntaxUID, c.transferSyntax));
+      if (!pc || !scpRoleGranted(loc.SOPClassUID))
+        return { kind: 'failed', reason: `no presentation context with SCP role for ${loc.SOPClassUID} in ${loc.transferSyntaxUID} or a syntax it converts to` };
+      return { pcId: pc.id, dataset: await datasetIn(deps, loc, pc.transferSyntax) };
+    },
+    async send(loc, ready) {
+      const rsp = await ctx.subRequest(ready.pcId, { CommandField: CommandField.C_STORE_RQ, AffectedSOPClassUID: loc.SOPClassUID, AffectedSOPInstanceUID: loc.SOPInstanceUID, Priority: Priority.Medium }, ready.dataset);
+      return classify(rsp);
+    },
   };
 }
 
 /** C-MOVE: C-STORE on the sub-association, naming the move originator. */
 function moveSender(deps: RetrieveDeps, scu: ScuAssociation, originatorAE: string, originatorMessageID: number): SubOperation {
-  return async (loc) => {
-    const pc =
-      scu.contextFor(loc.SOPClassUID, loc.transferSyntaxUID) ??
-      [...scu.assoc.contexts.values()].find((c) => c.abstractSyntax === loc.SOPClassUID && canConvert(loc.transferSyntaxUID, c.transferSyntax)) ??
-      null;
-    if (!pc) return { kind: 'failed', reason: `the destination accepted no context for ${loc.SOPClassUID} in ${loc.transferSyntaxUID} or a syntax it converts to` };
-    const dataset = await datasetIn(deps, loc, pc.transferSyntax);
-    const rsp = await scu.store(pc.id, loc.SOPClassUID, loc.SOPInstanceUID, dataset, {
-      MoveOriginatorApplicationEntityTitle: originatorAE,
-      MoveOriginatorMessageID: originatorMessageID,
-    });
-    return classify(rsp);
+  return {
+    async prepare(loc) {
+      const pc =
+        scu.contextFor(loc.SOPClassUID, loc.transferSyntaxUID) ??
+        [...scu.assoc.contexts.values()].find((c) => c.abstractSyntax === loc.SOPClassUID && canConvert(loc.transferSyntaxUID, c.transferSyntax)) ??
+        null;
+      if (!pc) return { kind: 'failed', reason: `the destination accepted no context for ${loc.SOPClassUID} in ${loc.transferSyntaxUID} or a syntax it converts to` };
+      return { pcId: pc.id, dataset: await datasetIn(deps, loc, pc.transferSyntax) };
+    },
+    async send(loc, ready) {
+      const rsp = await scu.store(ready.pcId, loc.SOPClassUID, loc.SOPInstanceUID, ready.dataset, {
+        MoveOriginatorApplicationEntityTitle: originatorAE,
+        MoveOriginatorMessageID: originatorMessageID,
+      });
+      return classify(rsp);
+    },
   };
 }

@@ -187,6 +187,22 @@ describe('DICOMweb', () => {
     assert.equal((await web.inject({ method: 'POST', url: '/dicom-web/studies', headers: { 'content-type': 'application/json' }, payload: '{}' })).statusCode, 415);
   });
 
+  test('WADO-RS decompresses JPEG 2000 for a client that did not ask for it as stored', async () => {
+    const j2k = fs.readFileSync(sample('pydicom__JPEG2000.dcm'));
+    const stow = await web.inject({ method: 'POST', url: '/dicom-web/studies', headers: { 'content-type': 'multipart/related; type="application/dicom"; boundary=j' }, payload: multipartBody([{ type: 'application/dicom', bytes: j2k }], 'j') });
+    assert.equal(stow.statusCode, 200, stow.body);
+    const url = new URL(String(((stow.json() as Json)['00081199']!.Value as Json[])[0]!['00081190']!.Value![0])).pathname;
+    const res = await get(url, 'multipart/related; type="application/dicom"');
+    assert.equal(res.statusCode, 200);
+    const [p] = parts(res.rawPayload, String(res.headers['content-type']));
+    assert.match(p!.headers, /transfer-syntax=1\.2\.840\.10008\.1\.2\.1\r?$/m);
+    const file = path.join(pacs.dir, 'decoded.dcm');
+    fs.writeFileSync(file, p!.body);
+    const dump = await run('dcmdump', ['+P', '0002,0010', '+P', '7fe0,0010', file]);
+    assert.match(dump.stdout, /LittleEndianExplicit/);
+    assert.match(dump.stdout, /\(7fe0,0010\) OW .*# 524288,/, 'native 1024×256×16-bit pixel data');
+  });
+
   test('WADO-URI returns the instance as application/dicom', async () => {
     const [inst] = (await get('/dicom-web/instances?PatientID=1CT1')).json() as Json[];
     const [study, series, sop] = ['0020000D', '0020000E', '00080018'].map((t) => String(inst![t]!.Value![0]));

@@ -5,12 +5,15 @@ import type { ArchiveIndex } from '../../index/types.js';
 import type { ObjectStore } from '../../storage/object-store.js';
 import type { MetadataService } from '../../services/metadata.js';
 import type { StoreService } from '../../services/store.js';
+import type { FrameDecoder } from '../../codecs/pool.js';
 
 export interface DicomwebDeps {
   index: ArchiveIndex;
   objects: ObjectStore;
   store: StoreService;
   metadata: MetadataService;
+  /** Decompresses for a client that asked for another transfer syntax (the worker pool). */
+  decoder: FrameDecoder;
   config: () => Readonly<Config>;
 }
 

@@ -2,7 +2,7 @@
 // the transferSyntax asked for). Rendered image content types are answered 406 until the
 // rendering service exists; clients that want pixels use contentType=application/dicom.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { canConvert } from '../../dicom/decompress.js';
+import { canConvert } from '../../codecs/convert.js';
 import { selectInstances } from '../../services/retrieve.js';
 import { badRequest, notAcceptable, notFound } from '../problem.js';
 import type { DicomwebDeps } from './deps.js';

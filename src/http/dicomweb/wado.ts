@@ -3,7 +3,7 @@
 // bulk data (with Range) and frames.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { encodeFileMetaInformation } from '../../dicom/part10.js';
-import { canConvert, convertDataset } from '../../dicom/decompress.js';
+import { canConvert, convertDataset } from '../../codecs/convert.js';
 import type { JsonDataset } from '../../dicom/json.js';
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from '../../dicom/implementation.js';
 import type { InstanceLocation } from '../../index/types.js';
@@ -41,7 +41,7 @@ export async function instanceBytes(deps: DicomwebDeps, loc: InstanceLocation, t
     for await (const c of data as AsyncIterable<Buffer>) chunks.push(c);
     whole = Buffer.concat(chunks);
   }
-  const converted = convertDataset(whole, loc.transferSyntaxUID, ts);
+  const converted = await convertDataset(whole, loc.transferSyntaxUID, ts, deps.decoder);
   const meta = encodeFileMetaInformation({
     mediaStorageSOPClassUID: loc.SOPClassUID,
     mediaStorageSOPInstanceUID: loc.SOPInstanceUID,

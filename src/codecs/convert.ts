@@ -1,0 +1,60 @@
+// A stored dataset in another transfer syntax, for a receiver that did not accept the stored
+// one: uncompressed syntaxes are re-encoded, Deflated Explicit VR LE is inflated (on libuv's
+// threads), and compressed Pixel Data is decoded frame by frame on the worker pool, so the
+// event loop only walks headers and copies bytes. A frame that cannot be decoded fails the
+// whole dataset with the reason: nothing half-converted is ever sent.
+import { promisify } from 'node:util';
+import { inflateRaw } from 'node:zlib';
+import { PacsError, errorMessage } from '../core/errors.js';
+import { openCompressedDataset } from '../dicom/decompress.js';
+import { TS } from '../dicom/transfer-syntax.js';
+import { transcodeDataset } from '../dicom/transcode.js';
+import { frameBytes, type FrameResult } from './frame.js';
+import type { FrameDecoder } from './pool.js';
+import { DECODERS, ENCAPSULATED_UNCOMPRESSED, START_MARKER, canConvert } from './syntaxes.js';
+
+export { canConvert } from './syntaxes.js';
+
+const inflate = promisify(inflateRaw);
+
+/** The dataset (the bytes after the File Meta) re-expressed in `to`, an uncompressed syntax. */
+export async function convertDataset(data: Buffer, from: string, to: string, decoder: FrameDecoder): Promise<Buffer> {
+  if (from === to) return data;
+  if (!canConvert(from, to)) throw new PacsError('DICOM_PARSE', `cannot convert from ${from} to ${to}`);
+  if (from === TS.DeflatedExplicitVRLittleEndian) {
+    let inflated: Buffer;
+    try {
+      inflated = await inflate(data);
+    } catch (e) {
+      throw new PacsError('DICOM_PARSE', `deflated dataset does not inflate: ${errorMessage(e)}`);
+    }
+    return transcodeDataset(inflated, TS.ExplicitVRLittleEndian, to);
+  }
+  if (from === ENCAPSULATED_UNCOMPRESSED) return transcodeDataset(unwrap(data), TS.ExplicitVRLittleEndian, to);
+  const codec = DECODERS.get(from);
+  if (!codec) return transcodeDataset(data, from, to);
+  const ds = openCompressedDataset(data, START_MARKER[codec]);
+  const image = ds.image;
+  if (!image) return transcodeDataset(ds.rebuild([], ''), TS.ExplicitVRLittleEndian, to);
+  const results: FrameResult[] = await Promise.all(
+    ds.frames.map((f, i) =>
+      // A copy of the compressed frame (small beside its decoded size) owns its buffer, so it
+      // can be transferred to the worker without detaching the whole file's bytes.
+      decoder.decode({ codec, geometry: image, frame: (f.buffer as ArrayBuffer).slice(f.byteOffset, f.byteOffset + f.length) }).catch((e: unknown) => {
+        throw new PacsError('DICOM_PARSE', `frame ${i + 1} of ${ds.frames.length} (${codec}): ${errorMessage(e)}`);
+      }),
+    ),
+  );
+  const photometric = results[0]?.photometric ?? image.photometric;
+  const pixels = results.map((r) => Buffer.from(r.pixels));
+  return transcodeDataset(ds.rebuild(pixels, photometric), TS.ExplicitVRLittleEndian, to);
+}
+
+/** Encapsulated Uncompressed Explicit VR LE: the fragments are the native frames. */
+function unwrap(data: Buffer): Buffer {
+  const ds = openCompressedDataset(data);
+  if (!ds.image) return ds.rebuild([], '');
+  const size = frameBytes(ds.image);
+  for (const f of ds.frames) if (f.length < size || f.length > size + 1) throw new PacsError('DICOM_PARSE', `an encapsulated uncompressed frame of ${f.length} bytes, ${size} expected`);
+  return ds.rebuild(ds.frames.map((f) => f.subarray(0, size)), ds.image.photometric);
+}

@@ -1,0 +1,27 @@
+// What passes between the converter and a decoding worker: one compressed frame out, its
+// native pixels back. Both ways the bytes travel as a transferred ArrayBuffer, never cloned.
+
+/** Which decoder a frame needs; each maps to one library (see decoders.ts). */
+export type CodecName = 'jpeg' | 'jpeg-lossless' | 'jpeg-ls' | 'j2k' | 'htj2k' | 'rle';
+
+import type { PixelModule } from '../dicom/decompress.js';
+
+/** The Image Pixel Module attributes a decoder needs to check and shape its output. */
+export type ImageGeometry = PixelModule;
+
+export interface FrameTask {
+  codec: CodecName;
+  geometry: ImageGeometry;
+  /** The frame's codestream, alone in its buffer so that it can be transferred. */
+  frame: ArrayBuffer;
+}
+
+export interface FrameResult {
+  /** Native little-endian samples, pixel-interleaved (Planar Configuration 0), exactly rows × columns × samples × bytes. */
+  pixels: ArrayBuffer;
+  /** The Photometric Interpretation of the decoded samples (RGB where the decoder converted colour). */
+  photometric: string;
+}
+
+/** Bytes of one native frame. */
+export const frameBytes = (g: ImageGeometry): number => g.rows * g.columns * g.samplesPerPixel * (g.bitsAllocated / 8);

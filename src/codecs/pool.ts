@@ -1,0 +1,137 @@
+// The decoding worker pool: frames are decoded off the event loop, on as many threads as the
+// machine has cores. Workers start on first need, each loads its codecs once and then takes
+// one task at a time; buffers travel transferred both ways. A worker that dies or overruns its
+// time fails only the task it held and is replaced on the next need. Idle workers do not keep
+// the process alive, and close() ends them all (server stop, end of a test).
+import os from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { PacsError } from '../core/errors.js';
+import type { FrameResult, FrameTask } from './frame.js';
+import type { ReplyMessage, TaskMessage } from './worker.js';
+
+export interface FrameDecoder {
+  decode(task: FrameTask): Promise<FrameResult>;
+}
+
+export interface PoolOptions {
+  /** Threads at most (default: os.availableParallelism()). */
+  size?: number;
+  /** One frame may take this long before its worker is ended (default 60 s). */
+  taskTimeoutMs?: number;
+  /** The worker script (tests substitute their own). */
+  workerUrl?: URL;
+}
+
+interface Pending {
+  id: number;
+  task: FrameTask;
+  resolve: (r: FrameResult) => void;
+  reject: (e: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  current: Pending | null;
+  timer: ReturnType<typeof setTimeout> | null;
+}
+
+export class DecoderPool implements FrameDecoder {
+  private readonly size: number;
+  private readonly timeoutMs: number;
+  private readonly url: URL;
+  private readonly slots = new Set<Slot>();
+  private readonly queue: Pending[] = [];
+  private nextId = 1;
+  private closed = false;
+  /** Workers that died (for tests and logs). */
+  crashes = 0;
+
+  constructor(options: PoolOptions = {}) {
+    this.size = Math.max(1, options.size ?? os.availableParallelism());
+    this.timeoutMs = options.taskTimeoutMs ?? 60_000;
+    this.url = options.workerUrl ?? new URL('./worker.js', import.meta.url);
+  }
+
+  /** Decodes one frame on a worker; the task's frame buffer is transferred (detached here). */
+  decode(task: FrameTask): Promise<FrameResult> {
+    if (this.closed) return Promise.reject(new PacsError('ABORTED', 'the decoder pool is closed'));
+    return new Promise<FrameResult>((resolve, reject) => {
+      this.queue.push({ id: this.nextId++, task, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  /** Threads running now. */
+  get threads(): number {
+    return this.slots.size;
+  }
+
+  /** Ends every worker; queued and running tasks fail. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const p of this.queue.splice(0)) p.reject(new PacsError('ABORTED', 'the decoder pool closed'));
+    const ending = [...this.slots].map((s) => {
+      this.finish(s, new PacsError('ABORTED', 'the decoder pool closed'));
+      this.slots.delete(s);
+      return s.worker.terminate();
+    });
+    await Promise.all(ending);
+  }
+
+  private dispatch(): void {
+    while (this.queue.length) {
+      let slot = [...this.slots].find((s) => !s.current);
+      if (!slot) {
+        if (this.slots.size >= this.size) return;
+        slot = this.spawn();
+      }
+      const p = this.queue.shift()!;
+      slot.current = p;
+      slot.worker.ref();
+      slot.timer = setTimeout(() => this.kill(slot!, `decoding took longer than ${this.timeoutMs / 1000} s`), this.timeoutMs);
+      slot.worker.postMessage({ id: p.id, task: p.task } satisfies TaskMessage, [p.task.frame]);
+    }
+  }
+
+  private spawn(): Slot {
+    const worker = new Worker(this.url);
+    const slot: Slot = { worker, current: null, timer: null };
+    worker.unref();
+    let lastError = '';
+    worker.on('message', (m: ReplyMessage) => {
+      if (!slot.current || slot.current.id !== m.id) return;
+      if (m.ok) this.finish(slot, null, { pixels: m.pixels, photometric: m.photometric });
+      else this.finish(slot, new PacsError('DICOM_PARSE', m.error));
+      this.dispatch();
+    });
+    worker.on('error', (e) => (lastError = e.message));
+    worker.on('exit', (code) => {
+      if (!this.slots.delete(slot)) return; // ended by us (close or kill), already settled
+      this.crashes++;
+      this.finish(slot, new PacsError('DICOM_PARSE', `the decoding worker died (exit code ${code}${lastError ? `: ${lastError}` : ''})`));
+      this.dispatch();
+    });
+    this.slots.add(slot);
+    return slot;
+  }
+
+  /** Ends a worker that holds a task too long; the task fails, another worker takes the queue. */
+  private kill(slot: Slot, why: string): void {
+    this.slots.delete(slot);
+    this.crashes++;
+    this.finish(slot, new PacsError('DICOM_PARSE', why));
+    void slot.worker.terminate();
+    this.dispatch();
+  }
+
+  private finish(slot: Slot, err: Error | null, result?: FrameResult): void {
+    const p = slot.current;
+    if (slot.timer) clearTimeout(slot.timer);
+    slot.timer = null;
+    slot.current = null;
+    slot.worker.unref();
+    if (!p) return;
+    if (err) p.reject(err);
+    else p.resolve(result!);
+  }
+}

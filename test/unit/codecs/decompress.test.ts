@@ -1,0 +1,50 @@
+// RLE Lossless decoding checked against DCMTK's dcmdrle, pixel for pixel, on every RLE sample;
+// which syntaxes convert to which.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { canConvert, convertDataset } from '../../../src/codecs/convert.js';
+import { DecoderPool } from '../../../src/codecs/pool.js';
+import { TS } from '../../../src/dicom/transfer-syntax.js';
+import { SAMPLES } from '../../helpers/dcmtk.js';
+import { imageOf, imageOfFile, readFile } from '../../helpers/pixels.js';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pacs-rle-'));
+const pool = new DecoderPool();
+after(async () => {
+  await pool.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('what converts to what', () => {
+  for (const from of [TS.RLELossless, TS.JPEGBaseline8Bit, TS.JPEGExtended12Bit, TS.JPEGLossless, TS.JPEGLosslessSV1, TS.JPEGLSLossless, TS.JPEGLSNearLossless, TS.JPEG2000Lossless, TS.JPEG2000, TS.HTJ2KLossless, TS.HTJ2KLosslessRPCL, TS.HTJ2K, TS.DeflatedExplicitVRLittleEndian, TS.EncapsulatedUncompressedExplicitVRLittleEndian])
+    for (const to of [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian, TS.ExplicitVRBigEndian]) assert.ok(canConvert(from, to), `${from} → ${to}`);
+  for (const from of [TS.MPEG2MPML, TS.MPEG4HP41, TS.HEVCMP51, TS.JPEGXL, TS.JPEG2000MC, TS.JPIPReferenced, '1.2.3.4.private'])
+    assert.ok(!canConvert(from, TS.ExplicitVRLittleEndian), `${from} is not decodable`);
+  assert.ok(!canConvert(TS.ExplicitVRLittleEndian, TS.RLELossless), 'we never compress');
+  assert.ok(!canConvert(TS.JPEGBaseline8Bit, TS.JPEG2000), 'nor transcode between compressed syntaxes');
+});
+
+for (const name of ['pydicom__MR_small_RLE.dcm', 'pydicom__SC_rgb_rle_2frame.dcm', 'octave-dicom__US-PAL-8-10x-echo.dcm']) {
+  test(`${name}: decoded pixels equal dcmdrle's; in implicit VR too`, async () => {
+    const file = path.join(SAMPLES, name);
+    const { ts, dataset } = readFile(file);
+    assert.equal(ts, TS.RLELossless);
+    const ref = path.join(dir, `${name}.raw`);
+    execFileSync('dcmdrle', [file, ref]);
+    const expected = await imageOfFile(ref);
+    const got = await imageOf(await convertDataset(dataset, ts, TS.ExplicitVRLittleEndian, pool), TS.ExplicitVRLittleEndian);
+    assert.ok(got.pixels.equals(expected.pixels), 'same pixels');
+    const implicit = await imageOf(await convertDataset(dataset, ts, TS.ImplicitVRLittleEndian, pool), TS.ImplicitVRLittleEndian);
+    assert.ok(implicit.pixels.equals(expected.pixels));
+  });
+}
+
+test('a truncated RLE frame is refused with a reason', async () => {
+  const { dataset } = readFile(path.join(SAMPLES, 'pydicom__MR_small_RLE.dcm'));
+  const cut = dataset.subarray(0, dataset.length - 200);
+  await assert.rejects(convertDataset(cut, TS.RLELossless, TS.ExplicitVRLittleEndian, pool), /encapsulated|RLE/);
+});

@@ -1,0 +1,97 @@
+// The decoder pool: lazy threads, no more than its size, buffers transferred, a bad codestream
+// failing only its task, a crashed or hung worker replaced, close() ending everything.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { DecoderPool } from '../../../src/codecs/pool.js';
+import type { FrameTask } from '../../../src/codecs/frame.js';
+import { readEncapsulated } from '../../../src/dicom/encapsulated.js';
+import { SAMPLES } from '../../helpers/dcmtk.js';
+import { readFile } from '../../helpers/pixels.js';
+
+const CRASHER = new URL('../../helpers/crash-worker.js', import.meta.url);
+const geometry = { rows: 2, columns: 2, samplesPerPixel: 1, bitsAllocated: 8, bitsStored: 8, pixelRepresentation: 0, photometric: 'MONOCHROME2' };
+
+/** A 2×2 8-bit RLE frame (PS3.5 G.3): one segment, a literal run of four bytes; `first` replaces the header's first byte. */
+function rleTask(first?: number): FrameTask {
+  const frame = Buffer.alloc(64 + 5);
+  frame.writeUInt32LE(1, 0);
+  frame.writeUInt32LE(64, 4);
+  Buffer.from([3, 10, 20, 30, 40]).copy(frame, 64);
+  if (first !== undefined) frame[0] = first;
+  return { codec: 'rle', geometry, frame: Uint8Array.from(frame).buffer };
+}
+
+test('threads start on demand, never more than the size; frames go transferred', async () => {
+  const pool = new DecoderPool({ size: 2 });
+  try {
+    assert.equal(pool.threads, 0, 'nothing started before the first frame');
+    const tasks = Array.from({ length: 6 }, () => rleTask());
+    const results = await Promise.all(tasks.map((t) => pool.decode(t)));
+    assert.ok(pool.threads >= 1 && pool.threads <= 2, `${pool.threads} threads`);
+    for (const t of tasks) assert.equal(t.frame.byteLength, 0, 'the compressed frame was transferred, not copied');
+    for (const r of results) assert.deepEqual([...new Uint8Array(r.pixels)], [10, 20, 30, 40]);
+  } finally {
+    await pool.close();
+  }
+});
+
+test('a bad codestream fails its task with the reason; the worker goes on', async () => {
+  const pool = new DecoderPool({ size: 1 });
+  try {
+    const { dataset } = readFile(path.join(SAMPLES, 'pydicom__SC_rgb_jpeg_dcmtk.dcm'));
+    const at = dataset.indexOf(Buffer.from([0xe0, 0x7f, 0x10, 0x00]));
+    const jpeg = readEncapsulated(dataset, at + 12).fragments[0]!.bytes;
+    const g = { ...geometry, rows: 100, columns: 100, samplesPerPixel: 3, photometric: 'YBR_FULL_422' };
+    // Cut short after its scan header: libjpeg-turbo throws from inside WebAssembly, and the
+    // module is replaced for the next frame.
+    const cut = jpeg.subarray(0, jpeg.indexOf(Buffer.from([0xff, 0xda])) + 30);
+    await assert.rejects(pool.decode({ codec: 'jpeg', geometry: g, frame: Uint8Array.from(cut).buffer }), /libjpeg-turbo could not decode/);
+    const garbage = { codec: 'j2k' as const, geometry: g, frame: Uint8Array.from([0xff, 0x4f, 0xff, 0x51, 0, 0, 1, 2, 3]).buffer };
+    await assert.rejects(pool.decode(garbage), /openjpeg/);
+    const good = await pool.decode({ codec: 'jpeg', geometry: g, frame: Uint8Array.from(jpeg).buffer });
+    assert.equal(good.pixels.byteLength, 100 * 100 * 3);
+    assert.equal(good.photometric, 'RGB');
+    assert.equal(pool.crashes, 0);
+  } finally {
+    await pool.close();
+  }
+});
+
+test('a worker that dies fails only its task and is replaced', async () => {
+  const pool = new DecoderPool({ size: 2, workerUrl: CRASHER });
+  try {
+    const [crashed, fine] = await Promise.allSettled([pool.decode(rleTask(0xee)), pool.decode(rleTask())]);
+    assert.equal(crashed.status, 'rejected');
+    assert.match(String((crashed as PromiseRejectedResult).reason), /decoding worker died \(exit code 7/);
+    assert.equal(fine.status, 'fulfilled');
+    assert.equal(pool.crashes, 1);
+    const after = await pool.decode(rleTask());
+    assert.equal(after.pixels.byteLength, 4, 'a new worker took over');
+  } finally {
+    await pool.close();
+  }
+});
+
+test('a worker stuck on a frame is ended after the time limit; the queue goes on', async () => {
+  const pool = new DecoderPool({ size: 1, workerUrl: CRASHER, taskTimeoutMs: 300 });
+  try {
+    const stuck = pool.decode(rleTask(0xdd));
+    const queued = pool.decode(rleTask());
+    await assert.rejects(stuck, /longer than 0.3 s/);
+    assert.equal((await queued).pixels.byteLength, 4);
+  } finally {
+    await pool.close();
+  }
+});
+
+test('close() fails what is queued and refuses new frames', async () => {
+  const pool = new DecoderPool({ size: 1, workerUrl: CRASHER });
+  const stuck = assert.rejects(pool.decode(rleTask(0xdd)), /closed/);
+  const queued = assert.rejects(pool.decode(rleTask()), /closed/);
+  await pool.close();
+  await stuck;
+  await queued;
+  await assert.rejects(pool.decode(rleTask()), /closed/);
+  assert.equal(pool.threads, 0);
+});
