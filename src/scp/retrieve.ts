@@ -15,7 +15,7 @@ import { INFORMATION_MODEL, type Operation, cancel, cancellable, queryRetrieveLe
 import type { ArchiveIndex, InstanceLocation } from '../index/types.js';
 import { QueryError } from '../index/query/types.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { openDataset, selectInstances } from '../services/retrieve.js';
+import { openDataset, readDataset, selectInstances } from '../services/retrieve.js';
 import { canConvert, convertDataset } from '../codecs/convert.js';
 import type { FrameDecoder } from '../codecs/pool.js';
 import { errorMessage } from '../core/errors.js';
@@ -258,16 +258,8 @@ function proposals(instances: InstanceLocation[]): { abstractSyntax: string; tra
 
 /** The dataset to send in `to`: as stored, re-encoded between uncompressed syntaxes, inflated or decompressed. */
 async function datasetIn(deps: RetrieveDeps, loc: InstanceLocation, to: string): Promise<Buffer | AsyncIterable<Buffer>> {
-  const stored = await openDataset(deps.store, loc);
-  if (to === loc.transferSyntaxUID) return stored;
-  let whole: Buffer;
-  if (Buffer.isBuffer(stored)) whole = stored;
-  else {
-    const parts: Buffer[] = [];
-    for await (const c of stored as AsyncIterable<Buffer>) parts.push(c);
-    whole = Buffer.concat(parts);
-  }
-  return convertDataset(whole, loc.transferSyntaxUID, to, deps.decoder);
+  if (to === loc.transferSyntaxUID) return openDataset(deps.store, loc);
+  return convertDataset(await readDataset(deps.store, loc), loc.transferSyntaxUID, to, deps.decoder);
 }
 
 function distinctPairs(instances: InstanceLocation[]): [string, string][] {

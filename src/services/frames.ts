@@ -1,7 +1,7 @@
 // Frames of an instance's Pixel Data for WADO-RS /frames: native pixel data is cut by frame
-// size; encapsulated pixel data is split into frames by its Basic Offset Table, else one
-// fragment per frame, else (single frame) all fragments together (PS3.5 A.4).
+// size; encapsulated pixel data is split the way decompression splits it (PS3.5 A.4).
 import { PacsError } from '../core/errors.js';
+import { encapsulatedFrames } from '../dicom/encapsulated.js';
 
 export interface PixelGeometry {
   rows: number;
@@ -23,41 +23,12 @@ export function nativeFrame(pixels: Buffer, g: PixelGeometry, n: number): Buffer
   return pixels.subarray(start, start + size);
 }
 
-/** The items of encapsulated Pixel Data from its value start (after the element header). */
-function fragments(d: Buffer, pos: number): { bot: Buffer; items: Buffer[] } {
-  const items: Buffer[] = [];
-  let bot: Buffer | null = null;
-  while (pos + 8 <= d.length) {
-    const tag = ((d.readUInt16LE(pos) << 16) | d.readUInt16LE(pos + 2)) >>> 0;
-    const len = d.readUInt32LE(pos + 4);
-    pos += 8;
-    if (tag === 0xfffee0dd) break;
-    if (tag !== 0xfffee000 || pos + len > d.length) throw new PacsError('DICOM_PARSE', 'malformed encapsulated Pixel Data');
-    if (bot === null) bot = d.subarray(pos, pos + len);
-    else items.push(d.subarray(pos, pos + len));
-    pos += len;
-  }
-  return { bot: bot ?? Buffer.alloc(0), items };
-}
-
-/** Frame `n` (1-based) of encapsulated pixel data whose value starts at `pos` in `d`. */
-export function encapsulatedFrame(d: Buffer, pos: number, frames: number, n: number): Buffer {
-  const { bot, items } = fragments(d, pos);
+/**
+ * Frame `n` (1-based) of encapsulated pixel data whose value starts at `pos` in `d`, split as
+ * decompression splits it (src/dicom/encapsulated.ts); `startsFrame` tells a codestream's
+ * first fragment when several fragments make one frame and there is no offset table.
+ */
+export function encapsulatedFrame(d: Buffer, pos: number, frames: number, n: number, startsFrame?: (b: Buffer) => boolean): Buffer {
   if (n < 1 || n > frames) throw new PacsError('NOT_FOUND', `there is no frame ${n} (the instance has ${frames})`);
-  if (frames === 1) return items.length === 1 ? items[0]! : Buffer.concat(items);
-  if (items.length === frames) return items[n - 1]!;
-  if (bot.length === frames * 4) {
-    // Offsets are from the first fragment item's tag; walk the items to find where each frame starts.
-    const starts: number[] = [];
-    let off = 0;
-    for (const it of items) {
-      starts.push(off);
-      off += it.length + 8;
-    }
-    const first = bot.readUInt32LE((n - 1) * 4);
-    const next = n < frames ? bot.readUInt32LE(n * 4) : off;
-    const parts = items.filter((_, i) => starts[i]! >= first && starts[i]! < next);
-    return Buffer.concat(parts);
-  }
-  throw new PacsError('DICOM_PARSE', `cannot tell the ${frames} frames apart: ${items.length} fragments and no offset table`);
+  return encapsulatedFrames(d, pos, { frames, ...(startsFrame ? { startsFrame } : {}) }).frames[n - 1]!;
 }

@@ -65,3 +65,12 @@ export async function openDataset(store: ObjectStore, loc: InstanceLocation): Pr
   if (!prefix) throw new PacsError('DICOM_PARSE', `the file of ${loc.SOPInstanceUID} has an unreadable File Meta Information`);
   return store.read(loc.path, { start: prefix.datasetOffset });
 }
+
+/** The dataset of a stored instance in one buffer (conversion needs it whole). */
+export async function readDataset(store: ObjectStore, loc: InstanceLocation): Promise<Buffer> {
+  const stored = await openDataset(store, loc);
+  if (Buffer.isBuffer(stored)) return stored;
+  const parts: Buffer[] = [];
+  for await (const c of stored as AsyncIterable<Buffer>) parts.push(c);
+  return Buffer.concat(parts);
+}

@@ -22,10 +22,7 @@ export function registerQido(app: FastifyInstance, deps: DicomwebDeps): void {
     const scope: QidoScope = { level, ...(req.params.study ? { studyUID: req.params.study } : {}), ...(req.params.series ? { seriesUID: req.params.series } : {}) };
     const c = deps.config();
     const q = parseQido(scope, req.query, { fuzzyDefault: c.query.fuzzy_person_names, maxResults: c.query.max_results });
-    // The query needs StudyInstanceUID etc. to build RetrieveURL even when not returned.
-    for (const k of ['StudyInstanceUID', 'SeriesInstanceUID', 'SOPInstanceUID'])
-      if (!q.query.keys.some((x) => x.keyword === k) && (k === 'StudyInstanceUID' || level !== 'STUDY') && (k !== 'SOPInstanceUID' || level === 'IMAGE'))
-        q.query.keys.push({ keyword: k, value: '' });
+    // Rows hold every attribute of their level and those above (ArchiveIndex.query), UIDs included: RetrieveURL needs no extra key.
     const rows = await deps.index.query(q.query);
     const base = baseUrl(req);
     const availability = { '00080056': { vr: 'CS', Value: ['ONLINE'] } };

@@ -4,12 +4,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { encodeFileMetaInformation } from '../../dicom/part10.js';
 import { canConvert, convertDataset } from '../../codecs/convert.js';
+import { DECODERS, START_MARKER } from '../../codecs/syntaxes.js';
 import type { JsonDataset } from '../../dicom/json.js';
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from '../../dicom/implementation.js';
 import type { InstanceLocation } from '../../index/types.js';
 import type { QueryLevel } from '../../index/query/types.js';
 import { MetadataService } from '../../services/metadata.js';
-import { openDataset, selectInstances } from '../../services/retrieve.js';
+import { readDataset, selectInstances } from '../../services/retrieve.js';
 import { encapsulatedFrame, nativeFrame } from '../../services/frames.js';
 import { badRequest, notAcceptable, notFound } from '../problem.js';
 import { dicomRendition, octetRendition, parseAccept } from './accept.js';
@@ -33,15 +34,7 @@ async function select(deps: DicomwebDeps, p: Params): Promise<InstanceLocation[]
 /** One instance as a Part 10 file in `ts`: the stored file itself, or a converted copy. */
 export async function instanceBytes(deps: DicomwebDeps, loc: InstanceLocation, ts: string): Promise<Buffer | NodeJS.ReadableStream> {
   if (ts === loc.transferSyntaxUID) return loc.size <= 16 * 1024 * 1024 ? deps.objects.readAll(loc.path) : deps.objects.read(loc.path);
-  const data = await openDataset(deps.objects, loc);
-  let whole: Buffer;
-  if (Buffer.isBuffer(data)) whole = data;
-  else {
-    const chunks: Buffer[] = [];
-    for await (const c of data as AsyncIterable<Buffer>) chunks.push(c);
-    whole = Buffer.concat(chunks);
-  }
-  const converted = await convertDataset(whole, loc.transferSyntaxUID, ts, deps.decoder);
+  const converted = await convertDataset(await readDataset(deps.objects, loc), loc.transferSyntaxUID, ts, deps.decoder);
   const meta = encodeFileMetaInformation({
     mediaStorageSOPClassUID: loc.SOPClassUID,
     mediaStorageSOPInstanceUID: loc.SOPInstanceUID,
@@ -152,7 +145,8 @@ async function frames(deps: DicomwebDeps, req: Req, reply: FastifyReply): Promis
   const d = file.subarray(meta.datasetOffset);
   const out = wanted.map((n) => {
     if (n > g.numberOfFrames) throw notFound(`there is no frame ${n} (the instance has ${g.numberOfFrames})`);
-    return encapsulated ? encapsulatedFrame(d, pixel.offset, g.numberOfFrames, n) : nativeFrame(d.subarray(pixel.offset, pixel.offset + pixel.length), g, n);
+    const codec = DECODERS.get(meta.transferSyntaxUID);
+    return encapsulated ? encapsulatedFrame(d, pixel.offset, g.numberOfFrames, n, codec && START_MARKER[codec]) : nativeFrame(d.subarray(pixel.offset, pixel.offset + pixel.length), g, n);
   });
   const partType = `application/octet-stream; transfer-syntax=${ts}`;
   if (!rendition.multipart && out.length === 1) return reply.type(partType).send(out[0]);
