@@ -24,6 +24,13 @@ import { findScp } from './scp/find.js';
 import { retrieveScp } from './scp/retrieve.js';
 import { AcceptorSession, type AcceptPolicy } from './scp/acceptor.js';
 import { DecoderPool } from './codecs/pool.js';
+import { NodeDirectory } from './services/nodes.js';
+import { JobService } from './services/jobs.js';
+import { pullJobHandler, sendJobHandler } from './services/transfer-jobs.js';
+import { ActivityMonitor } from './services/activity.js';
+import { createRequire } from 'node:module';
+
+const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
 export interface ArchiveParts {
   config: () => Readonly<Config>;
@@ -33,6 +40,8 @@ export interface ArchiveParts {
   events: EventBus;
   store: StoreService;
   metadata: MetadataService;
+  /** Known nodes: the configuration file's and those added at run time. */
+  nodes: NodeDirectory;
   /** Replaces the configuration every getter reads (SIGHUP reload). */
   setConfig(c: Readonly<Config>): void;
   close(): Promise<void>;
@@ -62,6 +71,7 @@ export async function openArchive(initial: Readonly<Config>, options: { logger?:
   const store = new StoreService({ index, store: objects, events, hooks: new HookList(), logger, settings: () => storeSettings(config) });
   await store.refreshFreeSpace(true);
   const metadata = new MetadataService(objects, new FsMetadataCache(join(config.storage.directory, '.metadata')));
+  const nodes = new NodeDirectory(index.nodes, () => config.known_nodes);
   return {
     config: () => config,
     logger,
@@ -70,6 +80,7 @@ export async function openArchive(initial: Readonly<Config>, options: { logger?:
     events,
     store,
     metadata,
+    nodes,
     setConfig(c) {
       config = c;
     },
@@ -84,13 +95,19 @@ export class PacsServer {
   private listener: DicomListener | null = null;
   private http: FastifyInstance | null = null;
   private stopping = false;
+  /** Recent stores, errors and associations for the status page. */
+  readonly activity: ActivityMonitor;
 
   private constructor(
     readonly archive: ArchiveParts,
     readonly registry: SopRegistry,
     /** Decodes compressed frames for retrieves to receivers that take only uncompressed syntaxes; threads start on first use. */
     readonly decoders: DecoderPool,
-  ) {}
+    /** The durable job queue's runner (send, pull; later exports and forwards). */
+    readonly jobs: JobService,
+  ) {
+    this.activity = new ActivityMonitor(archive.events);
+  }
 
   static async create(config: Readonly<Config>, options: { logger?: Logger } = {}): Promise<PacsServer> {
     const archive = await openArchive(config, options);
@@ -111,14 +128,19 @@ export class PacsServer {
         index: archive.index,
         store: archive.objects,
         aeTitle: () => archive.config().server.ae_title,
-        destination: (ae) => {
-          const node = archive.config().known_nodes.find((n) => n.ae_title === ae);
+        destination: async (ae) => {
+          const node = await archive.nodes.find(ae);
           return node ? { aeTitle: node.ae_title, host: node.host, port: node.port } : null;
         },
         decoder: decoders,
       }),
     );
-    return new PacsServer(archive, registry, decoders);
+    const c = () => archive.config().jobs;
+    const jobs = new JobService(archive.index.jobs, () => ({ workers: c().workers, maxAttempts: c().max_attempts, backoffSeconds: c().backoff_seconds, keepDays: c().keep_days }), archive.logger.child({ component: 'jobs' }));
+    const aeTitle = (): string => archive.config().server.ae_title;
+    jobs.register('send', sendJobHandler({ index: archive.index, objects: archive.objects, decoder: decoders, nodes: archive.nodes, aeTitle }));
+    jobs.register('pull', pullJobHandler({ nodes: archive.nodes, store: archive.store, aeTitle }));
+    return new PacsServer(archive, registry, decoders, jobs);
   }
 
   get logger(): Logger {
@@ -162,10 +184,32 @@ export class PacsServer {
     });
     const { port } = await listener.start();
     this.listener = listener;
+    this.jobs.start();
     let httpPort: number | null = null;
     if (c.http.enabled) {
       const a = this.archive;
-      this.http = await buildHttpServer({ index: a.index, objects: a.objects, store: a.store, metadata: a.metadata, decoder: this.decoders, config: a.config, logger: this.logger });
+      this.http = await buildHttpServer({
+        index: a.index,
+        objects: a.objects,
+        store: a.store,
+        metadata: a.metadata,
+        decoder: this.decoders,
+        config: a.config,
+        logger: this.logger,
+        nodes: a.nodes,
+        jobs: this.jobs,
+        activity: this.activity,
+        version: VERSION,
+        associations: () =>
+          [...listener.active].map((x) => ({
+            callingAE: x.callingAETitle,
+            calledAE: x.calledAETitle,
+            remoteAddress: x.remoteAddress,
+            startedAt: new Date(x.startedAt).toISOString(),
+            bytesIn: x.bytesIn,
+            bytesOut: x.bytesOut,
+          })),
+      });
       await this.http.listen({ host: c.http.host, port: c.http.port });
       const address = this.http.server.address();
       httpPort = typeof address === 'object' && address ? address.port : c.http.port;
@@ -194,7 +238,7 @@ export class PacsServer {
     this.stopping = true;
     const grace = this.archive.config().server.shutdown_grace * 1000;
     this.logger.info({ graceSeconds: grace / 1000, active: this.listener?.active.size ?? 0 }, 'shutting down');
-    await Promise.all([this.listener?.stop(grace), this.http?.close()]);
+    await Promise.all([this.listener?.stop(grace), this.http?.close(), this.jobs.stop(grace)]);
     await this.decoders.close();
     await this.archive.close();
     this.logger.info('stopped');

@@ -173,6 +173,16 @@ const http = section({
   max_upload_mb: int(1, 1_048_576, 4096, ' MB'),
 });
 
+const jobs = section({
+  /** Jobs (send, pull, exports, forwards) this server runs at once. */
+  workers: int(1, 64, 2, ''),
+  /** Tries before a job is marked failed; each retry waits backoff_seconds × 2^(try−1), at most an hour. */
+  max_attempts: int(1, 100, 5, ''),
+  backoff_seconds: int(1, 3600, 10, ' s'),
+  /** Finished jobs are kept this many days for the record, then removed. */
+  keep_days: int(1, 3650, 30, ' days'),
+});
+
 export const PERMISSIONS = ['store', 'find', 'move', 'get', 'worklist', 'mpps', 'commit'] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -200,6 +210,7 @@ export const configSchema = z
       access_control: accessControl.prefault({}),
       query: query.prefault({}),
       http: http.prefault({}),
+      jobs: jobs.prefault({}),
       known_nodes: z.array(knownNode, { error: 'expected a list of nodes' }).default([]),
     },
     { error: 'expected a mapping of sections (server, storage, ...)' },
@@ -222,6 +233,7 @@ export type LoggingConfig = Config['logging'];
 export type MonitoringConfig = Config['monitoring'];
 export type AccessControlConfig = Config['access_control'];
 export type HttpConfig = Config['http'];
+export type JobsConfig = Config['jobs'];
 export type KnownNode = Config['known_nodes'][number];
 
 type Ctx = z.core.$RefinementCtx<unknown>;

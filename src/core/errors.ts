@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'CONFIG_INVALID'
   | 'PROTOCOL' // a peer broke the upper-layer or DIMSE protocol
   | 'NOT_FOUND'
+  | 'CONFLICT' // the request contradicts what exists (a read-only node, a duplicate)
   | 'ABORTED'; // the operation was cancelled or its association aborted
 
 export class PacsError extends Error {

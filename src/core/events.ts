@@ -1,16 +1,20 @@
 // A typed event bus. Events fire only after the change they announce is committed
 // (ARCHITECTURE principle 4); listeners that do slow or remote work enqueue durable jobs.
 import { EventEmitter } from 'node:events';
-import type { InstanceRecord, StoreOutcome } from '../index/types.js';
+import type { InstanceRecord, Provenance, StoreOutcome } from '../index/types.js';
 
 export interface PacsEvents {
   'instance.stored': { record: InstanceRecord; outcome: StoreOutcome['outcome']; changeSeq: number };
+  /** An instance was refused or lost (nothing of it is kept); for the status page and metrics. */
+  'instance.failed': { sopInstanceUID: string; code: string; message: string; provenance: Provenance };
   'association.closed': {
     callingAE: string;
     calledAE: string;
     remoteAddress: string;
     outcome: string;
     instances: number;
+    failures: number;
+    lastError: string | null;
     bytesIn: number;
     durationMs: number;
   };

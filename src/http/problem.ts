@@ -16,6 +16,7 @@ export class HttpProblem extends Error {
 
 const PACS_STATUS: Record<string, number> = {
   NOT_FOUND: 404,
+  CONFLICT: 409,
   DICOM_PARSE: 400,
   DICOM_MISSING_UID: 400,
   UID_MISMATCH: 400,

@@ -1,4 +1,4 @@
-// The web server: fastify with DICOMweb (and later the REST API, the page and the viewer).
+// The web server: fastify with DICOMweb, the REST API (and the page and the viewer).
 // Authentication and CORS are hooks that every route passes through; every error leaves as
 // an application/problem+json answer.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -7,9 +7,11 @@ import type { Logger } from '../core/logging.js';
 import { authenticate, roleAllows, roleForMethod } from './auth.js';
 import { problemOf, sendProblem } from './problem.js';
 import { registerDicomweb } from './dicomweb/plugin.js';
-import type { DicomwebDeps } from './dicomweb/deps.js';
+import { registerApi } from './api/plugin.js';
+import type { ApiDeps } from './api/deps.js';
+import './route-config.js';
 
-export type HttpDeps = DicomwebDeps & { logger: Logger };
+export type HttpDeps = ApiDeps & { logger: Logger };
 
 export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: deps.logger.child({ component: 'http' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), trustProxy: false }) as unknown as FastifyInstance;
@@ -24,7 +26,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
       reply.header('www-authenticate', 'Basic realm="pacs-server", charset="UTF-8"');
       return sendProblem(reply, 401, 'Unauthorized', caller.invalid);
     }
-    const need = roleForMethod(req.method);
+    const need = req.routeOptions.config?.role ?? roleForMethod(req.method);
     if (!roleAllows(caller.role, need)) {
       if (caller.name === null) {
         reply.header('www-authenticate', 'Basic realm="pacs-server", charset="UTF-8"');
@@ -42,5 +44,6 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   app.setNotFoundHandler((req, reply) => sendProblem(reply, 404, 'Not found', `no route for ${req.method} ${req.url.split('?')[0]}`));
 
   await registerDicomweb(app, deps);
+  await registerApi(app, deps);
   return app;
 }

@@ -3,6 +3,8 @@
 // carry DICOM keywords and hold decoded text (UTF-8) exactly as received, or null when absent.
 
 import type { IndexQuery, QueryRow } from './query/types.js';
+import type { JobStore } from './jobs.js';
+import type { NodeStore } from './nodes.js';
 
 export type Text = string | null;
 
@@ -193,7 +195,11 @@ export interface ArchiveIndex {
   listInstances(afterSOPInstanceUID: string | null, limit: number): Promise<InstanceLocation[]>;
   statistics(): Promise<IndexStatistics>;
   changesSince(seq: number, limit: number): Promise<ChangeRecord[]>;
-  /** Removes every row (reindex starts from nothing). */
+  /** The durable job queue, in the same database (so jobs survive restarts and are shared). */
+  readonly jobs: JobStore;
+  /** Known nodes added at run time. */
+  readonly nodes: NodeStore;
+  /** Removes every instance, series, study, patient and change row (reindex starts from nothing); jobs and nodes stay. */
   clear(): Promise<void>;
   close(): Promise<void>;
 }

@@ -176,6 +176,8 @@ export class AcceptorSession implements AssociationUser {
       remoteAddress: assoc.remoteAddress,
       outcome: line.outcome,
       instances: this.stats.instances,
+      failures: this.stats.failures,
+      lastError: this.stats.lastError,
       bytesIn: assoc.bytesIn,
       durationMs,
     });

@@ -9,66 +9,31 @@ import { decodeIdentifier, encodeIdentifier } from '../dicom/identifier.js';
 import { BufferSink } from '../net/dimse/assembler.js';
 import { CommandField, NO_DATASET, Priority, type Command, hasDataset } from '../net/dimse/command.js';
 import { Status, errorComment, isFailure, isWarning } from '../net/dimse/status.js';
-import { ScuAssociation } from '../net/client.js';
+import type { ScuAssociation } from '../net/client.js';
 import { SopClass } from '../dicom/uids.js';
 import { INFORMATION_MODEL, type Operation, cancel, cancellable, queryRetrieveLevel } from './qr.js';
 import type { ArchiveIndex, InstanceLocation } from '../index/types.js';
 import { QueryError } from '../index/query/types.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { openDataset, readDataset, selectInstances } from '../services/retrieve.js';
-import { canConvert, convertDataset } from '../codecs/convert.js';
+import { selectInstances } from '../services/retrieve.js';
+import { type Counts, type RunResult, type SendSource, type StoreDestination, type SubOperation, classify, connectForStore, datasetIn, runSubOperations, storeSender } from '../services/send.js';
+import { canConvert } from '../codecs/convert.js';
 import type { FrameDecoder } from '../codecs/pool.js';
 import { errorMessage } from '../core/errors.js';
 import type { ScpContext, ServiceClassProvider } from './registry.js';
 
-
-export interface MoveDestination {
-  aeTitle: string;
-  host: string;
-  port: number;
-}
 
 export interface RetrieveDeps {
   index: ArchiveIndex;
   store: ObjectStore;
   aeTitle: () => string;
   /** The known node a C-MOVE may send to, by AE title (null = unknown: 0xA801). */
-  destination: (aeTitle: string) => MoveDestination | null;
+  destination: (aeTitle: string) => Promise<StoreDestination | null>;
   /** Decodes compressed frames off the event loop, for receivers that did not accept the stored syntax. */
   decoder: FrameDecoder;
 }
 
-type Outcome = { kind: 'completed' } | { kind: 'warning' } | { kind: 'failed'; reason: string };
-
-/** An instance ready to go: the presentation context chosen and the dataset read (and converted) for it. */
-interface Ready {
-  pcId: number;
-  dataset: Buffer | AsyncIterable<Buffer>;
-}
-
-/**
- * A C-STORE sub-operation in two steps, so that the next instances can be read and decoded
- * (on the worker pool) while the current one is on the wire: `prepare` runs ahead of `send`.
- */
-interface SubOperation {
-  prepare(loc: InstanceLocation): Promise<Ready | Outcome>;
-  send(loc: InstanceLocation, ready: Ready): Promise<Outcome>;
-}
-
-/**
- * Instances prepared ahead of the one being sent: enough to keep two decoding threads busy, few
- * enough to bound memory. Large files are not read ahead (their frames keep the threads busy
- * by themselves, and their decoded size could be hundreds of MB).
- */
-const LOOKAHEAD = 3;
-const LOOKAHEAD_MAX_FILE = 16 * 1024 * 1024;
-
-function classify(rsp: Command): Outcome {
-  const s = rsp.Status ?? 0xc000;
-  if (isWarning(s)) return { kind: 'warning' };
-  if (isFailure(s)) return { kind: 'failed', reason: `status 0x${s.toString(16).padStart(4, '0')}${rsp.ErrorComment ? `: ${rsp.ErrorComment}` : ''}` };
-  return { kind: 'completed' };
-}
+const sourceOf = (deps: RetrieveDeps): SendSource => ({ objects: deps.store, decoder: deps.decoder });
 
 export function retrieveScp(deps: RetrieveDeps): ServiceClassProvider {
   return {
@@ -100,13 +65,6 @@ export function retrieveScp(deps: RetrieveDeps): ServiceClassProvider {
       });
     },
   };
-}
-
-interface Counts {
-  remaining: number;
-  completed: number;
-  failed: number;
-  warning: number;
 }
 
 const rspField = (cmd: Command): number => (cmd.CommandField === CommandField.C_GET_RQ ? CommandField.C_GET_RSP : CommandField.C_MOVE_RSP);
@@ -168,104 +126,44 @@ async function retrieve(deps: RetrieveDeps, ctx: ScpContext, cmd: Command, data:
   if (isGet) send = getSender(deps, ctx);
   else {
     const destAE = (cmd.MoveDestination ?? '').trim();
-    const dest = deps.destination(destAE);
+    const dest = await deps.destination(destAE);
     if (!dest) return refuse(Status.MoveDestinationUnknown, `move destination "${destAE}" is not a known node`);
     if (!instances.length) return final(ctx, cmd, Status.Success, none);
     let scu: ScuAssociation;
     try {
-      scu = await ScuAssociation.connect({
-        host: dest.host,
-        port: dest.port,
-        callingAETitle: deps.aeTitle(),
-        calledAETitle: dest.aeTitle,
-        contexts: proposals(instances),
-      });
+      scu = await connectForStore(dest, deps.aeTitle(), instances);
     } catch (e) {
       return refuse(Status.OutOfResourcesSubOperations, `cannot open an association to ${destAE} (${dest.host}:${dest.port}): ${errorMessage(e)}`);
     }
-    send = moveSender(deps, scu, ctx.assoc.callingAETitle, cmd.MessageID ?? 0);
+    send = storeSender(sourceOf(deps), scu, { aeTitle: ctx.assoc.callingAETitle, messageId: cmd.MessageID ?? 0 });
     close = () => scu.release().catch(() => {});
   }
 
-  const counts: Counts = { remaining: instances.length, completed: 0, failed: 0, warning: 0 };
-  const failedUids: string[] = [];
-  let firstReason = '';
-  const ahead: Promise<Ready | Outcome>[] = [];
-  let next = 0;
-  const prepareNext = (): void => {
-    const loc = instances[next++]!;
-    ahead.push(send.prepare(loc).catch((e: unknown): Outcome => ({ kind: 'failed', reason: errorMessage(e) })));
-  };
+  let result: RunResult;
   try {
-    for (const loc of instances) {
-      if (op.cancelled) break;
-      while (ahead.length < LOOKAHEAD && next < instances.length && (ahead.length === 0 || instances[next]!.size <= LOOKAHEAD_MAX_FILE)) prepareNext();
-      const prepared = await ahead.shift()!;
-      let outcome: Outcome;
-      try {
-        outcome = 'kind' in prepared ? prepared : await send.send(loc, prepared);
-      } catch (e) {
-        outcome = { kind: 'failed', reason: errorMessage(e) };
-      }
-      counts.remaining--;
-      counts[outcome.kind]++;
-      if (outcome.kind === 'failed') {
-        failedUids.push(loc.SOPInstanceUID);
-        firstReason ||= outcome.reason;
-        ctx.logger.warn({ sopInstanceUID: loc.SOPInstanceUID, reason: outcome.reason }, 'retrieve sub-operation failed');
-      } else ctx.stats.instances++;
-      if (counts.remaining > 0 && !op.cancelled)
-        await ctx.send({
-          CommandField: rspField(cmd),
-          AffectedSOPClassUID: cmd.AffectedSOPClassUID ?? ctx.abstractSyntax,
-          MessageIDBeingRespondedTo: cmd.MessageID ?? 0,
-          CommandDataSetType: NO_DATASET,
-          Status: Status.Pending,
-          ...counted(counts, true),
-        });
-    }
+    result = await runSubOperations(instances, send, {
+      cancelled: () => op.cancelled,
+      after: async (loc, outcome, counts) => {
+        if (outcome.kind === 'failed') ctx.logger.warn({ sopInstanceUID: loc.SOPInstanceUID, reason: outcome.reason }, 'retrieve sub-operation failed');
+        else ctx.stats.instances++;
+        if (counts.remaining > 0 && !op.cancelled)
+          await ctx.send({
+            CommandField: rspField(cmd),
+            AffectedSOPClassUID: cmd.AffectedSOPClassUID ?? ctx.abstractSyntax,
+            MessageIDBeingRespondedTo: cmd.MessageID ?? 0,
+            CommandDataSetType: NO_DATASET,
+            Status: Status.Pending,
+            ...counted(counts, true),
+          });
+      },
+    });
   } finally {
-    // Instances prepared but never sent (cancel, a lost association): release their streams.
-    for (const p of ahead.splice(0)) void p.then(discard);
     await close();
   }
-  if (op.cancelled) return final(ctx, cmd, Status.Cancel, counts, undefined, [...failedUids, ...instances.slice(instances.length - counts.remaining).map((i) => i.SOPInstanceUID)]);
+  const { counts, failedUids, firstReason } = result;
+  if (op.cancelled) return final(ctx, cmd, Status.Cancel, counts, undefined, [...failedUids, ...result.notAttempted]);
   const status = counts.failed || counts.warning ? Status.SubOperationsCompleteWithFailures : Status.Success;
   return final(ctx, cmd, status, counts, counts.failed ? `${counts.failed} of ${instances.length} sub-operations failed: ${firstReason}` : undefined, failedUids);
-}
-
-function discard(r: Ready | Outcome): void {
-  if ('kind' in r || Buffer.isBuffer(r.dataset)) return;
-  const stream = r.dataset as { destroy?: () => void };
-  stream.destroy?.();
-}
-
-/**
- * What a C-MOVE proposes: each SOP class in exactly the transfer syntax it is stored in, and
- * for classes stored in a syntax we can convert (uncompressed, deflated, or compressed with a
- * codec we can decode) also one context of the uncompressed syntaxes, so a receiver that
- * takes only those still gets them.
- */
-function proposals(instances: InstanceLocation[]): { abstractSyntax: string; transferSyntaxes: string[] }[] {
-  const exact = distinctPairs(instances).map(([sopClass, ts]) => ({ abstractSyntax: sopClass, transferSyntaxes: [ts] }));
-  const convertible = (ts: string): boolean => canConvert(ts, TS.ExplicitVRLittleEndian);
-  const uncompressed = [...new Set(instances.filter((i) => convertible(i.transferSyntaxUID)).map((i) => i.SOPClassUID))].map((c) => ({
-    abstractSyntax: c,
-    transferSyntaxes: [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian, TS.ExplicitVRBigEndian],
-  }));
-  return [...exact, ...uncompressed].slice(0, 128);
-}
-
-/** The dataset to send in `to`: as stored, re-encoded between uncompressed syntaxes, inflated or decompressed. */
-async function datasetIn(deps: RetrieveDeps, loc: InstanceLocation, to: string): Promise<Buffer | AsyncIterable<Buffer>> {
-  if (to === loc.transferSyntaxUID) return openDataset(deps.store, loc);
-  return convertDataset(await readDataset(deps.store, loc), loc.transferSyntaxUID, to, deps.decoder);
-}
-
-function distinctPairs(instances: InstanceLocation[]): [string, string][] {
-  const seen = new Map<string, [string, string]>();
-  for (const i of instances) seen.set(`${i.SOPClassUID}|${i.transferSyntaxUID}`, [i.SOPClassUID, i.transferSyntaxUID]);
-  return [...seen.values()];
 }
 
 /** C-GET: C-STORE on this association, on a context the SCU accepted us to use as SCU. */
@@ -279,7 +177,7 @@ function getSender(deps: RetrieveDeps, ctx: ScpContext): SubOperation {
         forClass.find((c) => c.transferSyntax === loc.transferSyntaxUID) ?? forClass.find((c) => canConvert(loc.transferSyntaxUID, c.transferSyntax));
       if (!pc || !scpRoleGranted(loc.SOPClassUID))
         return { kind: 'failed', reason: `no presentation context with SCP role for ${loc.SOPClassUID} in ${loc.transferSyntaxUID} or a syntax it converts to` };
-      return { pcId: pc.id, dataset: await datasetIn(deps, loc, pc.transferSyntax) };
+      return { pcId: pc.id, dataset: await datasetIn(sourceOf(deps), loc, pc.transferSyntax) };
     },
     async send(loc, ready) {
       const rsp = await ctx.subRequest(ready.pcId, { CommandField: CommandField.C_STORE_RQ, AffectedSOPClassUID: loc.SOPClassUID, AffectedSOPInstanceUID: loc.SOPInstanceUID, Priority: Priority.Medium }, ready.dataset);
@@ -288,23 +186,3 @@ function getSender(deps: RetrieveDeps, ctx: ScpContext): SubOperation {
   };
 }
 
-/** C-MOVE: C-STORE on the sub-association, naming the move originator. */
-function moveSender(deps: RetrieveDeps, scu: ScuAssociation, originatorAE: string, originatorMessageID: number): SubOperation {
-  return {
-    async prepare(loc) {
-      const pc =
-        scu.contextFor(loc.SOPClassUID, loc.transferSyntaxUID) ??
-        [...scu.assoc.contexts.values()].find((c) => c.abstractSyntax === loc.SOPClassUID && canConvert(loc.transferSyntaxUID, c.transferSyntax)) ??
-        null;
-      if (!pc) return { kind: 'failed', reason: `the destination accepted no context for ${loc.SOPClassUID} in ${loc.transferSyntaxUID} or a syntax it converts to` };
-      return { pcId: pc.id, dataset: await datasetIn(deps, loc, pc.transferSyntax) };
-    },
-    async send(loc, ready) {
-      const rsp = await scu.store(ready.pcId, loc.SOPClassUID, loc.SOPInstanceUID, ready.dataset, {
-        MoveOriginatorApplicationEntityTitle: originatorAE,
-        MoveOriginatorMessageID: originatorMessageID,
-      });
-      return classify(rsp);
-    },
-  };
-}

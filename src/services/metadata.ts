@@ -33,6 +33,11 @@ export class MetadataService {
     private readonly cache: MetadataCache,
   ) {}
 
+  /** Drops what is cached for a deleted instance. */
+  forget(sopInstanceUID: string): Promise<void> {
+    return this.cache.remove(sopInstanceUID);
+  }
+
   async get(loc: InstanceLocation): Promise<InstanceMetadata> {
     const cached = await this.cache.get(loc.SOPInstanceUID);
     if (cached !== null) {

@@ -109,7 +109,9 @@ export class IngestSession {
       return await this.svc.commit(this, this.reader, this.staged!);
     } catch (e) {
       await this.staged?.discard().catch(() => {});
-      throw isPacsError(e) ? e : new PacsError('STORAGE_FAILURE', String(e instanceof Error ? e.message : e), { cause: e });
+      const failure = isPacsError(e) ? e : new PacsError('STORAGE_FAILURE', String(e instanceof Error ? e.message : e), { cause: e });
+      this.svc.deps.events.emit('instance.failed', { sopInstanceUID: this.request.sopInstanceUID, code: failure.code, message: failure.message, provenance: this.request.provenance });
+      throw failure;
     }
   }
 

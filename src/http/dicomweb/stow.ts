@@ -18,7 +18,7 @@ const HEAD = 64 * 1024;
 const FAILURE_CANNOT_UNDERSTAND = 0xc000;
 const FAILURE_WRONG_STUDY = 0xa900; // "Data Set does not match SOP Class" family: the part does not belong here
 
-interface Outcome {
+export interface StowOutcome {
   sopClassUID: string;
   sopInstanceUID: string;
   studyUID: string | null;
@@ -26,20 +26,20 @@ interface Outcome {
   failure?: { status: number; reason: string };
 }
 
-/** One part: gathers its head, then streams the rest into an ingest session. */
-class PartSink implements InPartSink {
+/** One part (or one uploaded file): gathers its head, then streams the rest into an ingest session. */
+export class PartSink implements InPartSink {
   private head: Buffer[] = [];
   private headBytes = 0;
   private session: IngestSession | null = null;
-  private outcome: Outcome | null = null;
+  private outcome: StowOutcome | null = null;
   private ids = { sopClassUID: '', sopInstanceUID: '', studyUID: null as string | null, seriesUID: null as string | null };
 
   constructor(
     private readonly deps: DicomwebDeps,
     private readonly contentType: string,
     private readonly study: string | undefined,
-    private readonly provenance: { remoteAddress: string },
-    private readonly done: (o: Outcome) => void,
+    private readonly provenance: { remoteAddress: string; source?: 'stow' | 'upload' },
+    private readonly done: (o: StowOutcome) => void,
   ) {}
 
   private failWith(status: number, reason: string): void {
@@ -84,7 +84,7 @@ class PartSink implements InPartSink {
       sopClassUID: this.ids.sopClassUID,
       sopInstanceUID: this.ids.sopInstanceUID,
       transferSyntaxUID: prefix.transferSyntaxUID,
-      provenance: { callingAE: null, calledAE: null, remoteAddress: this.provenance.remoteAddress, source: 'stow' },
+      provenance: { callingAE: null, calledAE: null, remoteAddress: this.provenance.remoteAddress, source: this.provenance.source ?? 'stow' },
     });
     const rest = head.subarray(prefix.datasetOffset);
     if (rest.length && !this.session.write(rest)) await new Promise<void>((r) => this.session!.onDrain(r));
@@ -109,7 +109,7 @@ class PartSink implements InPartSink {
   }
 }
 
-function answer(outcomes: Outcome[], base: string, study: string | undefined): JsonDataset {
+function answer(outcomes: StowOutcome[], base: string, study: string | undefined): JsonDataset {
   const ok = outcomes.filter((o) => !o.failure);
   const failed = outcomes.filter((o) => o.failure);
   const out: JsonDataset = {};
@@ -144,7 +144,7 @@ async function stow(deps: DicomwebDeps, req: FastifyRequest<{ Params: { study?: 
   if (!/^multipart\/related/i.test(type)) throw new HttpProblem(415, 'Unsupported media type', 'STOW-RS takes multipart/related; type="application/dicom"');
   const boundary = boundaryOf(type);
   if (!boundary) throw badRequest('the Content-Type has no boundary');
-  const outcomes: Outcome[] = [];
+  const outcomes: StowOutcome[] = [];
   const maxBytes = deps.config().http.max_upload_mb * 1024 * 1024;
   try {
     await readMultipart(req.body as AsyncIterable<Buffer>, boundary, (headers) => {

@@ -44,6 +44,7 @@ export interface OrderTerm {
   column: string;
   /** IS stored as text: order as an integer ('10' after '9'). */
   numeric: boolean;
+  descending?: boolean;
 }
 
 export interface QueryPlan {
@@ -170,7 +171,9 @@ export function planQuery(query: IndexQuery): QueryPlan {
   const returned = TABLES.slice(0, own + 1).flatMap((t) => attributesOf(t));
   const answered = new Set(returned.map((a) => a.keyword));
   const absent = [...new Set(query.keys.map((k) => k.keyword))].filter((k) => !answered.has(k));
-  const order = TABLES.slice(own === 0 ? 0 : 1, own + 1).flatMap((t) => ORDER[t]);
+  const order = TABLES.slice(own === 0 ? 0 : 1, own + 1).flatMap((t) =>
+    query.newestFirst && t === TABLE_OF_LEVEL[query.level] ? ORDER[t].map((o) => ({ ...o, descending: true })) : ORDER[t],
+  );
 
   return {
     level: query.level,

@@ -40,6 +40,8 @@ export interface IndexQuery {
   combinedDateTime?: boolean;
   limit?: number;
   offset?: number;
+  /** Newest first: the order of the query level's own keys reversed (a study list shows the latest studies first). */
+  newestFirst?: boolean;
 }
 
 /** One matching entity: attribute values by keyword (text), including computed attributes. */

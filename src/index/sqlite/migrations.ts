@@ -158,9 +158,49 @@ ALTER TABLE instances ADD COLUMN samples_per_pixel INTEGER;
 ALTER TABLE instances ADD COLUMN bits_stored INTEGER;
 `;
 
+// Version 3: the durable job queue and the known nodes added at run time (issue 4).
+// - jobs_ready serves claim(): the oldest due queued job, or a running one whose lease ran out.
+// - dedupe_key is UNIQUE (NULLs are distinct), so one key is one job across servers.
+// - payload and progress are JSON text: their shape belongs to each job type.
+const V3 = `
+CREATE TABLE jobs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  type TEXT NOT NULL,
+  state TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  progress TEXT NOT NULL DEFAULT '{}',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  max_attempts INTEGER NOT NULL,
+  dedupe_key TEXT UNIQUE,
+  run_after INTEGER NOT NULL,
+  lease_owner TEXT,
+  lease_until INTEGER,
+  cancel_requested INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  started_at INTEGER,
+  finished_at INTEGER
+) STRICT;
+CREATE INDEX jobs_ready ON jobs (state, run_after);
+CREATE INDEX jobs_lease ON jobs (state, lease_until);
+
+CREATE TABLE known_nodes (
+  ae_title TEXT PRIMARY KEY,
+  host TEXT NOT NULL,
+  port INTEGER NOT NULL,
+  tls INTEGER NOT NULL DEFAULT 0,
+  permissions TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: V1 },
   { version: 2, name: 'Conquest dicom.sql attributes', sql: V2 },
+  { version: 3, name: 'jobs and known nodes', sql: V3 },
 ];
 
 const BOOTSTRAP = `CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -153,7 +153,7 @@ export function buildQuery(plan: QueryPlan, few: FewSeries = new Set()): SqlQuer
     ...plan.conditions.map((c) => conditionSql(c, few, params)),
     ...plan.dateTimeConditions.map((c) => dateTimeSql(c, params)),
   ];
-  const order = plan.order.map((o) => (o.numeric ? `CAST(${column(o.table, o.column)} AS INTEGER)` : column(o.table, o.column)));
+  const order = plan.order.map((o) => (o.numeric ? `CAST(${column(o.table, o.column)} AS INTEGER)` : column(o.table, o.column)) + (o.descending ? ' DESC' : ''));
   params.push(plan.limit ?? -1, plan.offset);
   const sql =
     `SELECT ${select} FROM ${from}` +

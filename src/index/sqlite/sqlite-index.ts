@@ -25,6 +25,10 @@ import { type Statements, prepareStatements } from './statements.js';
 import { toLocation, toPatientSummary, toSeriesSummary, toStudySummary } from './rows.js';
 import { SqliteQueryRunner } from './query.js';
 import { SqliteWriter } from './writer.js';
+import { SqliteJobStore, type Transact } from './jobs.js';
+import { SqliteNodeStore } from './nodes.js';
+import type { JobStore } from '../jobs.js';
+import type { NodeStore } from '../nodes.js';
 import { type QueryPlan, planQuery } from '../query/plan.js';
 import type { IndexQuery, QueryRow } from '../query/types.js';
 
@@ -41,6 +45,8 @@ export class SqliteIndex implements ArchiveIndex {
   private statements: Statements | null = null;
   private writerInstance: SqliteWriter | null = null;
   private queryRunner: SqliteQueryRunner | null = null;
+  private jobStore: SqliteJobStore | null = null;
+  private nodeStore: SqliteNodeStore | null = null;
   // One transaction wrapper, made once, that runs whatever function it is given.
   private readonly transact: Database.Transaction<(fn: () => unknown) => unknown>;
 
@@ -96,8 +102,23 @@ export class SqliteIndex implements ArchiveIndex {
       this.statements = null;
       this.writerInstance = null;
       this.queryRunner = null;
+      this.jobStore = null;
+      this.nodeStore = null;
     });
   }
+
+  /** The durable job queue (prepared after migrate()). */
+  get jobs(): JobStore {
+    this.jobStore ??= new SqliteJobStore(this.database, this.transactFor);
+    return this.jobStore;
+  }
+
+  get nodes(): NodeStore {
+    this.nodeStore ??= new SqliteNodeStore(this.database, this.transactFor);
+    return this.nodeStore;
+  }
+
+  private readonly transactFor: Transact = (kind, fn) => (kind === 'read' ? this.read(fn) : this.write(fn));
 
   query(query: IndexQuery): Promise<QueryRow[]> {
     // Planned outside the transaction, and its QueryError passed on as it is: a query the

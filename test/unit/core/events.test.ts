@@ -10,6 +10,8 @@ const closed: PacsEvents['association.closed'] = {
   remoteAddress: '127.0.0.1',
   outcome: 'released',
   instances: 3,
+  failures: 0,
+  lastError: null,
   bytesIn: 100,
   durationMs: 5,
 };

@@ -1,0 +1,125 @@
+// Browse and delete what the archive holds: patients, studies, series, instances. Lists page
+// with limit/offset (newest studies first) and filter with the same DICOM matching as C-FIND
+// and QIDO-RS: PatientName=SMITH*, StudyDate=20240101-20241231, ModalitiesInStudy=CT.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { QueryLevel, QueryRow } from '../../index/query/types.js';
+import type { InstanceLocation } from '../../index/types.js';
+import { selectInstances } from '../../services/retrieve.js';
+import { deleteInstances } from '../../services/delete.js';
+import { notFound } from '../problem.js';
+import { instanceBytes } from '../dicomweb/wado.js';
+import { type ApiDeps, page } from './deps.js';
+
+/** Filters each list takes (DICOM keywords, matched as C-FIND matches them). */
+export const FILTERS: Readonly<Record<QueryLevel, readonly string[]>> = {
+  PATIENT: ['PatientID', 'PatientName', 'PatientBirthDate', 'PatientSex'],
+  STUDY: ['PatientID', 'PatientName', 'PatientBirthDate', 'StudyDate', 'StudyTime', 'AccessionNumber', 'StudyID', 'StudyDescription', 'ReferringPhysicianName', 'ModalitiesInStudy', 'StudyInstanceUID'],
+  SERIES: ['StudyInstanceUID', 'Modality', 'SeriesNumber', 'SeriesDescription', 'BodyPartExamined', 'SeriesInstanceUID'],
+  IMAGE: ['StudyInstanceUID', 'SeriesInstanceUID', 'SOPInstanceUID', 'SOPClassUID', 'InstanceNumber'],
+};
+
+type ListQuery = Record<string, string | number | undefined> & { limit: number; offset: number };
+
+const filterSchema = (level: QueryLevel) => ({
+  type: 'object',
+  properties: { ...page, ...Object.fromEntries(FILTERS[level].map((k) => [k, { type: 'string', description: `DICOM matching on ${k} (wildcards *, ?; date ranges a-b)` }])) },
+});
+
+const rowsSchema = {
+  200: {
+    type: 'object',
+    properties: {
+      items: { type: 'array', items: { type: 'object', additionalProperties: true } },
+      offset: { type: 'integer' },
+      limit: { type: 'integer' },
+      more: { type: 'boolean', description: 'whether another page follows' },
+      total: { type: ['integer', 'null'], description: 'rows in all (only when no filter is given)' },
+    },
+  },
+};
+
+async function list(deps: ApiDeps, level: QueryLevel, q: ListQuery, fixed: Record<string, string> = {}): Promise<{ items: QueryRow[]; offset: number; limit: number; more: boolean; total: number | null }> {
+  const keys = [
+    ...FILTERS[level].filter((k) => typeof q[k] === 'string' && q[k] !== '').map((k) => ({ keyword: k, value: String(q[k]) })),
+    ...Object.entries(fixed).map(([keyword, value]) => ({ keyword, value })),
+  ];
+  const rows = await deps.index.query({
+    level,
+    model: level === 'PATIENT' ? 'PATIENT_ROOT' : 'STUDY_ROOT',
+    keys,
+    relational: true,
+    fuzzyNames: deps.config().query.fuzzy_person_names,
+    limit: q.limit + 1,
+    offset: q.offset,
+    newestFirst: level === 'STUDY',
+  });
+  let total: number | null = null;
+  if (!keys.length && (level === 'PATIENT' || level === 'STUDY')) {
+    const s = await deps.index.statistics();
+    total = level === 'PATIENT' ? s.patients : s.studies;
+  }
+  return { items: rows.slice(0, q.limit), offset: q.offset, limit: q.limit, more: rows.length > q.limit, total };
+}
+
+async function one(deps: ApiDeps, level: QueryLevel, keyword: string, value: string): Promise<QueryRow> {
+  const [row] = await deps.index.query({ level, model: level === 'PATIENT' ? 'PATIENT_ROOT' : 'STUDY_ROOT', keys: [{ keyword, value }], relational: true, limit: 1 });
+  if (!row) throw notFound(`no ${level.toLowerCase() === 'image' ? 'instance' : level.toLowerCase()} with ${keyword} ${value}`);
+  return row;
+}
+
+async function remove(deps: ApiDeps, instances: InstanceLocation[], what: string) {
+  if (!instances.length) throw notFound(`nothing stored for ${what}`);
+  const r = await deleteInstances({ index: deps.index, objects: deps.objects, metadata: deps.metadata, logger: deps.logger }, instances);
+  return { deleted: r.instances, bytes: r.bytes, leftFiles: r.leftFiles };
+}
+
+const uidParam = (name: string) => ({ type: 'object', required: [name], properties: { [name]: { type: 'string', maxLength: 64 } } });
+const deletedSchema = { 200: { type: 'object', properties: { deleted: { type: 'integer' }, bytes: { type: 'integer' }, leftFiles: { type: 'array', items: { type: 'string' } } } } };
+
+export function registerBrowse(app: FastifyInstance, deps: ApiDeps): void {
+  type Req<P = Record<string, string>> = FastifyRequest<{ Querystring: ListQuery; Params: P }>;
+
+  app.get('/patients', { schema: { tags: ['browse'], summary: 'List patients', querystring: filterSchema('PATIENT'), response: rowsSchema } }, (req: Req) => list(deps, 'PATIENT', req.query));
+  app.get('/patients/:PatientID', { schema: { tags: ['browse'], summary: 'One patient', params: uidParam('PatientID') } }, (req: Req<{ PatientID: string }>) => one(deps, 'PATIENT', 'PatientID', req.params.PatientID));
+  app.get('/patients/:PatientID/studies', { schema: { tags: ['browse'], summary: "A patient's studies, newest first", params: uidParam('PatientID'), querystring: { type: 'object', properties: page }, response: rowsSchema } }, (req: Req<{ PatientID: string }>) =>
+    list(deps, 'STUDY', req.query, { PatientID: req.params.PatientID }),
+  );
+  app.delete('/patients/:PatientID', { schema: { tags: ['browse'], summary: 'Delete a patient and everything of it', params: uidParam('PatientID'), response: deletedSchema } }, async (req: Req<{ PatientID: string }>) =>
+    remove(deps, await selectInstances(deps.index, 'PATIENT_ROOT', 'PATIENT', [{ keyword: 'PatientID', value: req.params.PatientID }]), `patient ${req.params.PatientID}`),
+  );
+
+  app.get('/studies', { schema: { tags: ['browse'], summary: 'List studies, newest first', querystring: filterSchema('STUDY'), response: rowsSchema } }, (req: Req) => list(deps, 'STUDY', req.query));
+  app.get('/studies/:StudyInstanceUID', { schema: { tags: ['browse'], summary: 'One study with its series', params: uidParam('StudyInstanceUID') } }, async (req: Req<{ StudyInstanceUID: string }>) => {
+    const study = await one(deps, 'STUDY', 'StudyInstanceUID', req.params.StudyInstanceUID);
+    const series = await deps.index.query({ level: 'SERIES', model: 'STUDY_ROOT', keys: [{ keyword: 'StudyInstanceUID', value: req.params.StudyInstanceUID }], relational: true });
+    return { ...study, series };
+  });
+  app.delete('/studies/:StudyInstanceUID', { schema: { tags: ['browse'], summary: 'Delete a study', params: uidParam('StudyInstanceUID'), response: deletedSchema } }, async (req: Req<{ StudyInstanceUID: string }>) =>
+    remove(deps, await selectInstances(deps.index, 'STUDY_ROOT', 'STUDY', [{ keyword: 'StudyInstanceUID', value: req.params.StudyInstanceUID }]), `study ${req.params.StudyInstanceUID}`),
+  );
+
+  app.get('/series', { schema: { tags: ['browse'], summary: 'List series', querystring: filterSchema('SERIES'), response: rowsSchema } }, (req: Req) => list(deps, 'SERIES', req.query));
+  app.get('/series/:SeriesInstanceUID', { schema: { tags: ['browse'], summary: 'One series with its instances', params: uidParam('SeriesInstanceUID') } }, async (req: Req<{ SeriesInstanceUID: string }>) => {
+    const series = await one(deps, 'SERIES', 'SeriesInstanceUID', req.params.SeriesInstanceUID);
+    const instances = await deps.index.query({ level: 'IMAGE', model: 'STUDY_ROOT', keys: [{ keyword: 'SeriesInstanceUID', value: req.params.SeriesInstanceUID }], relational: true });
+    return { ...series, instances };
+  });
+  app.delete('/series/:SeriesInstanceUID', { schema: { tags: ['browse'], summary: 'Delete a series', params: uidParam('SeriesInstanceUID'), response: deletedSchema } }, async (req: Req<{ SeriesInstanceUID: string }>) =>
+    remove(deps, await selectInstances(deps.index, 'STUDY_ROOT', 'SERIES', [{ keyword: 'SeriesInstanceUID', value: req.params.SeriesInstanceUID }]), `series ${req.params.SeriesInstanceUID}`),
+  );
+
+  app.get('/instances/:SOPInstanceUID', { schema: { tags: ['browse'], summary: 'One instance: its attributes and file', params: uidParam('SOPInstanceUID') } }, async (req: Req<{ SOPInstanceUID: string }>) => {
+    const row = await one(deps, 'IMAGE', 'SOPInstanceUID', req.params.SOPInstanceUID);
+    const loc = await deps.index.findInstance(req.params.SOPInstanceUID);
+    return { ...row, file: loc ? { path: loc.path, size: loc.size, transferSyntaxUID: loc.transferSyntaxUID, checksum: loc.checksum, receivedAt: loc.receivedAt.toISOString() } : null };
+  });
+  app.get('/instances/:SOPInstanceUID/file', { schema: { tags: ['browse'], summary: 'Download the instance as stored (Part 10)', params: uidParam('SOPInstanceUID') } }, async (req: Req<{ SOPInstanceUID: string }>, reply) => {
+    const loc = await deps.index.findInstance(req.params.SOPInstanceUID);
+    if (!loc) throw notFound(`no instance ${req.params.SOPInstanceUID}`);
+    return reply.type('application/dicom').header('content-disposition', `attachment; filename="${loc.SOPInstanceUID}.dcm"`).send(await instanceBytes(deps, loc, loc.transferSyntaxUID));
+  });
+  app.delete('/instances/:SOPInstanceUID', { schema: { tags: ['browse'], summary: 'Delete an instance', params: uidParam('SOPInstanceUID'), response: deletedSchema } }, async (req: Req<{ SOPInstanceUID: string }>) => {
+    const loc = await deps.index.findInstance(req.params.SOPInstanceUID);
+    return remove(deps, loc ? [loc] : [], `instance ${req.params.SOPInstanceUID}`);
+  });
+}

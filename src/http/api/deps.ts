@@ -1,0 +1,35 @@
+// What the REST API needs: the DICOMweb services plus the administrative ones.
+import type { DicomwebDeps } from '../dicomweb/deps.js';
+import type { NodeDirectory } from '../../services/nodes.js';
+import type { JobService } from '../../services/jobs.js';
+import type { ActivityMonitor } from '../../services/activity.js';
+import type { Logger } from '../../core/logging.js';
+
+/** An association open now, as the status page lists it. */
+export interface ActiveAssociation {
+  callingAE: string;
+  calledAE: string;
+  remoteAddress: string;
+  startedAt: string;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+export interface ApiDeps extends DicomwebDeps {
+  nodes: NodeDirectory;
+  jobs: JobService;
+  activity: ActivityMonitor;
+  associations: () => ActiveAssociation[];
+  version: string;
+  logger: Logger;
+}
+
+/** The role a route needs, when it differs from what its method implies (see ../auth.ts). */
+export type RouteRole = { role?: 'read' | 'write' | 'admin' };
+
+export const page = {
+  limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50, description: 'rows per page' },
+  offset: { type: 'integer', minimum: 0, default: 0, description: 'rows to skip' },
+} as const;
+
+export const problem = { $ref: 'problem#' } as const;

@@ -1,0 +1,107 @@
+// Jobs: send to a node, pull from a node, and the queue itself (list, one, cancel, retry).
+// Sending and pulling answer 202 with the queued job; its progress is read from /api/jobs/{id}.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { JOB_STATES, type Job } from '../../index/jobs.js';
+import { LEVELS } from '../../services/transfer-jobs.js';
+import { badRequest, notFound } from '../problem.js';
+import { type ApiDeps, page } from './deps.js';
+
+const jobSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'integer' },
+    type: { type: 'string' },
+    state: { type: 'string', enum: [...JOB_STATES] },
+    payload: { type: 'object', additionalProperties: true },
+    progress: { type: 'object', additionalProperties: true },
+    attempts: { type: 'integer' },
+    maxAttempts: { type: 'integer' },
+    lastError: { type: ['string', 'null'] },
+    createdAt: { type: 'string' },
+    updatedAt: { type: 'string' },
+    startedAt: { type: ['string', 'null'] },
+    finishedAt: { type: ['string', 'null'] },
+    runAfter: { type: 'string' },
+    cancelRequested: { type: 'boolean' },
+  },
+} as const;
+
+const uids = { type: 'array', minItems: 1, maxItems: 1000, items: { type: 'string', minLength: 1, maxLength: 64 } } as const;
+const level = { type: 'string', enum: [...LEVELS], default: 'STUDY' } as const;
+
+export function registerJobs(app: FastifyInstance, deps: ApiDeps): void {
+  const view = (job: Job) => ({ ...job, progress: deps.jobs.liveProgress(job.id) ?? job.progress });
+  const found = (job: Job | null, id: number): Job => {
+    if (!job) throw notFound(`no job ${id}`);
+    return job;
+  };
+  const nodeKnown = async (ae: string): Promise<void> => {
+    if (!(await deps.nodes.find(ae))) throw badRequest(`"${ae}" is not a known node`);
+  };
+
+  app.get(
+    '/jobs',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'List jobs, newest first',
+        querystring: { type: 'object', properties: { ...page, state: { type: 'string', enum: [...JOB_STATES] }, type: { type: 'string' } } },
+        response: { 200: { type: 'object', properties: { items: { type: 'array', items: jobSchema }, total: { type: 'integer' }, offset: { type: 'integer' }, limit: { type: 'integer' } } } },
+      },
+    },
+    async (req: FastifyRequest<{ Querystring: { limit: number; offset: number; state?: Job['state']; type?: string } }>) => {
+      const q = req.query;
+      const { jobs, total } = await deps.index.jobs.list({ limit: q.limit, offset: q.offset, ...(q.state ? { state: q.state } : {}), ...(q.type ? { type: q.type } : {}) });
+      return { items: jobs.map(view), total, offset: q.offset, limit: q.limit };
+    },
+  );
+  type IdReq = FastifyRequest<{ Params: { id: number } }>;
+  const idParam = { type: 'object', required: ['id'], properties: { id: { type: 'integer', minimum: 1 } } };
+  app.get('/jobs/:id', { schema: { tags: ['jobs'], summary: 'One job with its progress', params: idParam, response: { 200: jobSchema } } }, async (req: IdReq) => view(found(await deps.index.jobs.get(req.params.id), req.params.id)));
+  app.post('/jobs/:id/cancel', { config: { role: 'write' }, schema: { tags: ['jobs'], summary: 'Cancel a job (queued: at once; running: it stops soon)', params: idParam, response: { 200: jobSchema } } }, async (req: IdReq) =>
+    view(found(await deps.jobs.cancel(req.params.id), req.params.id)),
+  );
+  app.post('/jobs/:id/retry', { config: { role: 'write' }, schema: { tags: ['jobs'], summary: 'Queue a failed or canceled job again', params: idParam, response: { 200: jobSchema } } }, async (req: IdReq) =>
+    view(found(await deps.jobs.retry(req.params.id), req.params.id)),
+  );
+
+  app.post(
+    '/send',
+    {
+      config: { role: 'write' },
+      schema: {
+        tags: ['jobs'],
+        summary: 'Send patients, studies, series or instances to a known node (C-STORE), as a job',
+        body: { type: 'object', required: ['destination', 'uids'], additionalProperties: false, properties: { destination: { type: 'string' }, level, uids } },
+        response: { 202: jobSchema },
+      },
+    },
+    async (req: FastifyRequest<{ Body: { destination: string; level: string; uids: string[] } }>, reply) => {
+      await nodeKnown(req.body.destination);
+      const job = await deps.jobs.enqueue('send', { destination: req.body.destination, level: req.body.level, uids: req.body.uids });
+      return reply.code(202).send(view(job));
+    },
+  );
+  app.post(
+    '/pull',
+    {
+      config: { role: 'write' },
+      schema: {
+        tags: ['jobs'],
+        summary: 'Retrieve from a known node into this archive (C-MOVE to us, or C-GET), as a job',
+        body: {
+          type: 'object',
+          required: ['source', 'uids'],
+          additionalProperties: false,
+          properties: { source: { type: 'string' }, level, uids, method: { type: 'string', enum: ['move', 'get'], default: 'move' } },
+        },
+        response: { 202: jobSchema },
+      },
+    },
+    async (req: FastifyRequest<{ Body: { source: string; level: string; uids: string[]; method: string } }>, reply) => {
+      await nodeKnown(req.body.source);
+      const job = await deps.jobs.enqueue('pull', { source: req.body.source, level: req.body.level, uids: req.body.uids, method: req.body.method });
+      return reply.code(202).send(view(job));
+    },
+  );
+}

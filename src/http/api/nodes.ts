@@ -1,0 +1,83 @@
+// Known nodes: list, add, change, remove, C-ECHO. Nodes of the configuration file are listed
+// with source "config" and cannot be changed here (409): the file stays the truth for them.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { PERMISSIONS } from '../../config/schema.js';
+import { echoNode } from '../../services/echo.js';
+import { notFound } from '../problem.js';
+import type { ApiDeps } from './deps.js';
+
+const AE_PATTERN = '^[ -[\\]-~]{1,16}$'; // 16 characters of the default repertoire, no backslash
+
+const nodeSchema = {
+  type: 'object',
+  properties: {
+    ae_title: { type: 'string' },
+    host: { type: 'string' },
+    port: { type: 'integer' },
+    tls: { type: 'boolean' },
+    permissions: { type: 'array', items: { type: 'string' } },
+    description: { type: 'string' },
+    source: { type: 'string', enum: ['config', 'api'] },
+  },
+} as const;
+
+const nodeBody = {
+  type: 'object',
+  required: ['host', 'port'],
+  additionalProperties: false,
+  properties: {
+    host: { type: 'string', minLength: 1, maxLength: 255 },
+    port: { type: 'integer', minimum: 1, maximum: 65535 },
+    tls: { type: 'boolean', default: false },
+    permissions: { type: 'array', items: { type: 'string', enum: [...PERMISSIONS] }, uniqueItems: true, default: [...PERMISSIONS] },
+    description: { type: 'string', maxLength: 1000, default: '' },
+  },
+} as const;
+
+const aeParam = { type: 'object', required: ['ae'], properties: { ae: { type: 'string', pattern: AE_PATTERN } } } as const;
+
+interface NodeBody {
+  host: string;
+  port: number;
+  tls: boolean;
+  permissions: string[];
+  description: string;
+}
+
+export function registerNodes(app: FastifyInstance, deps: ApiDeps): void {
+  type Req = FastifyRequest<{ Params: { ae: string }; Body: NodeBody }>;
+  const find = async (ae: string) => {
+    const node = await deps.nodes.find(ae.trim());
+    if (!node) throw notFound(`no known node ${ae}`);
+    return node;
+  };
+
+  app.get('/nodes', { schema: { tags: ['nodes'], summary: 'List the known nodes', response: { 200: { type: 'array', items: nodeSchema } } } }, () => deps.nodes.list());
+  app.get('/nodes/:ae', { schema: { tags: ['nodes'], summary: 'One known node', params: aeParam, response: { 200: nodeSchema } } }, (req: Req) => find(req.params.ae));
+  app.put(
+    '/nodes/:ae',
+    { config: { role: 'admin' }, schema: { tags: ['nodes'], summary: 'Add or change a known node', params: aeParam, body: nodeBody, response: { 200: nodeSchema, 201: nodeSchema } } },
+    async (req: Req, reply) => {
+      const ae = req.params.ae.trim();
+      const { created } = await deps.nodes.put({ ae_title: ae, host: req.body.host, port: req.body.port, tls: req.body.tls, permissions: req.body.permissions, description: req.body.description });
+      return reply.code(created ? 201 : 200).send(await find(ae));
+    },
+  );
+  app.delete('/nodes/:ae', { config: { role: 'admin' }, schema: { tags: ['nodes'], summary: 'Remove a known node', params: aeParam } }, async (req: Req, reply) => {
+    if (!(await deps.nodes.remove(req.params.ae.trim()))) throw notFound(`no known node ${req.params.ae}`);
+    return reply.code(204).send();
+  });
+  app.post(
+    '/nodes/:ae/echo',
+    {
+      config: { role: 'write' },
+      schema: {
+        tags: ['nodes'],
+        summary: 'C-ECHO the node',
+        params: aeParam,
+        response: { 200: { type: 'object', properties: { ok: { type: 'boolean' }, status: { type: ['integer', 'null'] }, ms: { type: 'integer' }, error: { type: ['string', 'null'] } } } },
+      },
+    },
+    async (req: Req) => echoNode(await find(req.params.ae), deps.config().server.ae_title),
+  );
+}

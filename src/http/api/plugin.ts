@@ -1,0 +1,45 @@
+// The REST API under /api, documented by OpenAPI (from the routes' own schemas) at /api/docs.
+import type { FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { ApiDeps } from './deps.js';
+import { registerBrowse } from './browse.js';
+import { registerNodes } from './nodes.js';
+import { registerJobs } from './jobs.js';
+import { registerStatus, registerHealth } from './status.js';
+import { registerUpload } from './upload.js';
+
+export const API_PREFIX = '/api';
+
+export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+  await app.register(async (scope) => {
+    await scope.register(swagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: { title: 'pacs-server REST API', version: deps.version, description: 'Administration of pacs-server: browse and delete, known nodes, send and pull jobs, upload, status. DICOMweb is at /dicom-web (PS3.18).' },
+        components: { securitySchemes: { basic: { type: 'http', scheme: 'basic' }, bearer: { type: 'http', scheme: 'bearer' } } },
+        security: [{ basic: [] }, { bearer: [] }],
+        tags: [
+          { name: 'browse', description: 'patients, studies, series, instances' },
+          { name: 'nodes', description: 'known DICOM nodes' },
+          { name: 'jobs', description: 'send, pull and the job queue' },
+          { name: 'status', description: 'statistics and server state' },
+        ],
+      },
+      // Only the API's own routes (not DICOMweb, the page or the viewer).
+      transform: ({ schema, url }) => (url.startsWith(API_PREFIX) ? { schema, url } : { schema: { ...schema, hide: true }, url }),
+    });
+    await scope.register(swaggerUi, { routePrefix: `${API_PREFIX}/docs` });
+    await scope.register(
+      async (api) => {
+        registerBrowse(api, deps);
+        registerNodes(api, deps);
+        registerJobs(api, deps);
+        registerStatus(api, deps);
+        registerUpload(api, deps);
+      },
+      { prefix: API_PREFIX },
+    );
+    registerHealth(scope, deps);
+  });
+}

@@ -1,0 +1,66 @@
+// The server's state: statistics of the archive, and what is happening now (associations,
+// throughput, recent stores and errors, disk, jobs). /status and /health also answer at the
+// root for monitoring tools that do not know the API.
+import type { FastifyInstance } from 'fastify';
+import { statfs } from 'node:fs/promises';
+import type { ApiDeps } from './deps.js';
+
+async function disk(deps: ApiDeps): Promise<{ free: number; total: number | null }> {
+  const free = await deps.objects.freeBytes();
+  try {
+    const s = await statfs(deps.objects.absolutePath('.'));
+    return { free, total: s.blocks * s.bsize };
+  } catch {
+    return { free, total: null };
+  }
+}
+
+export async function serverStatus(deps: ApiDeps) {
+  const a = deps.activity;
+  const [statistics, space, queued, running, failed] = await Promise.all([
+    deps.index.statistics(),
+    disk(deps),
+    deps.index.jobs.list({ state: 'queued', limit: 0, offset: 0 }),
+    deps.index.jobs.list({ state: 'running', limit: 0, offset: 0 }),
+    deps.index.jobs.list({ state: 'failed', limit: 0, offset: 0 }),
+  ]);
+  const minute = a.throughput(60);
+  const c = deps.config();
+  return {
+    version: deps.version,
+    aeTitle: c.server.ae_title,
+    dicomPort: c.server.port,
+    startedAt: a.startedAt.toISOString(),
+    uptimeSeconds: Math.round((Date.now() - a.startedAt.getTime()) / 1000),
+    statistics,
+    disk: { ...space, minFree: c.storage.min_free_mb * 1024 * 1024 },
+    associations: deps.associations(),
+    throughput: {
+      lastMinute: { instances: minute.reduce((n, s) => n + s.instances, 0), bytes: minute.reduce((n, s) => n + s.bytes, 0) },
+      perSecond: minute,
+      sinceStart: a.totals,
+    },
+    jobs: { queued: queued.total, running: running.total, failed: failed.total },
+    recentStores: a.recentStores(),
+    recentErrors: a.recentErrors(),
+    recentAssociations: a.recentAssociations(),
+  };
+}
+
+export function registerStatus(app: FastifyInstance, deps: ApiDeps): void {
+  app.get('/statistics', { schema: { tags: ['status'], summary: 'Counts of patients, studies, series, instances, and bytes stored' } }, () => deps.index.statistics());
+  app.get('/status', { schema: { tags: ['status'], summary: 'What the server is doing now: associations, throughput, disk, jobs, recent stores and errors' } }, () => serverStatus(deps));
+}
+
+/** Unauthenticated liveness for load balancers: the index answers. */
+export function registerHealth(app: FastifyInstance, deps: ApiDeps): void {
+  app.get('/health', { config: { role: 'none' } }, async (_req, reply) => {
+    try {
+      await deps.index.statistics();
+      return { status: 'ok' };
+    } catch (e) {
+      return reply.code(503).send({ status: 'unavailable', detail: e instanceof Error ? e.message : String(e) });
+    }
+  });
+  app.get('/status', () => serverStatus(deps));
+}

@@ -1,0 +1,77 @@
+// The durable job queue's storage: every slow or remote action (send a study, pull from a
+// node, later the research workflow's exports and forwards) is a row that survives restarts.
+// Several servers may share one index (issue 8): a job is claimed with a lease, and a lease
+// that runs out (its server died) makes the job claimable again.
+
+export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled';
+export const JOB_STATES: readonly JobState[] = ['queued', 'running', 'succeeded', 'failed', 'canceled'];
+
+/** What a job has done so far; handlers fill what applies. */
+export interface JobProgress {
+  total?: number;
+  completed?: number;
+  failed?: number;
+  warning?: number;
+  message?: string;
+  /** The first failed SOP Instance UIDs (kept short). */
+  failedUids?: string[];
+}
+
+export interface Job {
+  id: number;
+  type: string;
+  state: JobState;
+  payload: Record<string, unknown>;
+  progress: JobProgress;
+  attempts: number;
+  maxAttempts: number;
+  /** Jobs with the same key are one job: enqueueing it again returns the existing one. */
+  dedupeKey: string | null;
+  /** A queued job is not claimed before this time (retry back-off). */
+  runAfter: Date;
+  leaseOwner: string | null;
+  leaseUntil: Date | null;
+  cancelRequested: boolean;
+  lastError: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+export interface NewJob {
+  type: string;
+  payload: Record<string, unknown>;
+  maxAttempts: number;
+  dedupeKey?: string | null;
+  runAfter?: Date;
+}
+
+export interface JobFilter {
+  state?: JobState;
+  type?: string;
+  limit: number;
+  offset: number;
+}
+
+export interface JobStore {
+  /** Adds a queued job; with a dedupe key already present, returns that job unchanged (created: false). */
+  enqueue(job: NewJob): Promise<{ job: Job; created: boolean }>;
+  /**
+   * Takes the oldest runnable job (queued and due, or running with an expired lease) for
+   * `owner` until `leaseUntil`, counting an attempt. Null when none is runnable.
+   */
+  claim(owner: string, now: Date, leaseUntil: Date, types: readonly string[]): Promise<Job | null>;
+  /** Extends the lease and records progress; false when the lease is no longer ours. */
+  heartbeat(id: number, owner: string, leaseUntil: Date, progress: JobProgress | null): Promise<{ owned: boolean; cancelRequested: boolean }>;
+  /** Ends a run: succeeded, failed for good, canceled, or back to queued for a retry at `runAfter`. */
+  finish(id: number, owner: string, outcome: { state: 'succeeded' | 'failed' | 'canceled' | 'queued'; error?: string | null; progress?: JobProgress; runAfter?: Date }): Promise<boolean>;
+  /** Queued jobs end canceled at once; running ones are asked to stop. Null if unknown. */
+  cancel(id: number): Promise<Job | null>;
+  /** A failed or canceled job goes back to the queue with its attempts reset. */
+  retry(id: number): Promise<Job | null>;
+  get(id: number): Promise<Job | null>;
+  list(filter: JobFilter): Promise<{ jobs: Job[]; total: number }>;
+  /** Finished jobs older than `before` are removed; returns how many. */
+  prune(before: Date): Promise<number>;
+}

@@ -1,0 +1,157 @@
+// The job queue on SQLite. Claims run in IMMEDIATE transactions, so two processes sharing the
+// file never take the same job: the second waits for the first's lock and then sees the lease.
+import type Database from 'better-sqlite3';
+import type { Job, JobFilter, JobProgress, JobState, JobStore, NewJob } from '../jobs.js';
+
+export type Transact = <T>(kind: 'read' | 'write', fn: () => T) => Promise<T>;
+
+interface JobRow {
+  id: number;
+  type: string;
+  state: string;
+  payload: string;
+  progress: string;
+  attempts: number;
+  max_attempts: number;
+  dedupe_key: string | null;
+  run_after: number;
+  lease_owner: string | null;
+  lease_until: number | null;
+  cancel_requested: number;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+}
+
+const date = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
+
+function toJob(r: JobRow): Job {
+  return {
+    id: r.id,
+    type: r.type,
+    state: r.state as JobState,
+    payload: JSON.parse(r.payload) as Record<string, unknown>,
+    progress: JSON.parse(r.progress) as JobProgress,
+    attempts: r.attempts,
+    maxAttempts: r.max_attempts,
+    dedupeKey: r.dedupe_key,
+    runAfter: new Date(r.run_after),
+    leaseOwner: r.lease_owner,
+    leaseUntil: date(r.lease_until),
+    cancelRequested: r.cancel_requested !== 0,
+    lastError: r.last_error,
+    createdAt: new Date(r.created_at),
+    updatedAt: new Date(r.updated_at),
+    startedAt: date(r.started_at),
+    finishedAt: date(r.finished_at),
+  };
+}
+
+export class SqliteJobStore implements JobStore {
+  private readonly s;
+
+  constructor(
+    db: Database.Database,
+    private readonly transact: Transact,
+  ) {
+    const p = <R = JobRow>(sql: string) => db.prepare<unknown[], R>(sql);
+    this.s = {
+      byId: p('SELECT * FROM jobs WHERE id = ?'),
+      byKey: p('SELECT * FROM jobs WHERE dedupe_key = ?'),
+      insert: p(`INSERT INTO jobs (type, state, payload, max_attempts, dedupe_key, run_after, created_at, updated_at)
+        VALUES (?, 'queued', ?, ?, ?, ?, ?, ?) RETURNING *`),
+      // A job whose server died during its last allowed attempt fails rather than running again.
+      expireSpent: p(`UPDATE jobs SET state = 'failed', finished_at = @now, updated_at = @now, lease_owner = NULL, lease_until = NULL,
+        last_error = coalesce(last_error, 'the server running it stopped during the last attempt')
+        WHERE state = 'running' AND lease_until < @now AND attempts >= max_attempts`),
+      next: p<{ id: number }>(`SELECT id FROM jobs WHERE type IN (SELECT value FROM json_each(@types)) AND
+        ((state = 'queued' AND run_after <= @now) OR (state = 'running' AND lease_until < @now))
+        ORDER BY run_after, id LIMIT 1`),
+      take: p(`UPDATE jobs SET state = 'running', lease_owner = @owner, lease_until = @leaseUntil, attempts = attempts + 1,
+        started_at = coalesce(started_at, @now), updated_at = @now WHERE id = @id RETURNING *`),
+      heartbeat: p<{ cancel_requested: number }>(`UPDATE jobs SET lease_until = ?, progress = coalesce(?, progress), updated_at = ?
+        WHERE id = ? AND lease_owner = ? AND state = 'running' RETURNING cancel_requested`),
+      finish: p<{ id: number }>(`UPDATE jobs SET state = ?, last_error = ?, progress = coalesce(?, progress), run_after = coalesce(?, run_after),
+        finished_at = ?, updated_at = ?, lease_owner = NULL, lease_until = NULL
+        WHERE id = ? AND lease_owner = ? AND state = 'running' RETURNING id`),
+      cancelQueued: p(`UPDATE jobs SET state = 'canceled', finished_at = @now, updated_at = @now WHERE id = @id AND state = 'queued' RETURNING *`),
+      cancelRunning: p(`UPDATE jobs SET cancel_requested = 1, updated_at = @now WHERE id = @id AND state = 'running' RETURNING *`),
+      retry: p(`UPDATE jobs SET state = 'queued', attempts = 0, cancel_requested = 0, run_after = @now, finished_at = NULL, updated_at = @now
+        WHERE id = @id AND state IN ('failed', 'canceled') RETURNING *`),
+      list: p(`SELECT * FROM jobs WHERE (@state IS NULL OR state = @state) AND (@type IS NULL OR type = @type) ORDER BY id DESC LIMIT @limit OFFSET @offset`),
+      count: p<{ n: number }>('SELECT count(*) AS n FROM jobs WHERE (@state IS NULL OR state = @state) AND (@type IS NULL OR type = @type)'),
+      prune: p(`DELETE FROM jobs WHERE state IN ('succeeded', 'failed', 'canceled') AND finished_at < ?`),
+    };
+  }
+
+  enqueue(job: NewJob): Promise<{ job: Job; created: boolean }> {
+    return this.transact('write', () => {
+      const key = job.dedupeKey ?? null;
+      const existing = key === null ? undefined : this.s.byKey.get(key);
+      if (existing) return { job: toJob(existing), created: false };
+      const now = Date.now();
+      const row = this.s.insert.get(job.type, JSON.stringify(job.payload), job.maxAttempts, key, (job.runAfter ?? new Date(now)).getTime(), now, now)!;
+      return { job: toJob(row), created: true };
+    });
+  }
+
+  claim(owner: string, now: Date, leaseUntil: Date, types: readonly string[]): Promise<Job | null> {
+    return this.transact('write', () => {
+      const t = now.getTime();
+      this.s.expireSpent.run({ now: t });
+      const next = this.s.next.get({ now: t, types: JSON.stringify(types) });
+      if (!next) return null;
+      return toJob(this.s.take.get({ owner, leaseUntil: leaseUntil.getTime(), now: t, id: next.id })!);
+    });
+  }
+
+  heartbeat(id: number, owner: string, leaseUntil: Date, progress: JobProgress | null): Promise<{ owned: boolean; cancelRequested: boolean }> {
+    return this.transact('write', () => {
+      const r = this.s.heartbeat.get(leaseUntil.getTime(), progress ? JSON.stringify(progress) : null, Date.now(), id, owner);
+      return { owned: r !== undefined, cancelRequested: r !== undefined && r.cancel_requested !== 0 };
+    });
+  }
+
+  finish(id: number, owner: string, o: { state: 'succeeded' | 'failed' | 'canceled' | 'queued'; error?: string | null; progress?: JobProgress; runAfter?: Date }): Promise<boolean> {
+    return this.transact('write', () => {
+      const now = Date.now();
+      const r = this.s.finish.get(o.state, o.error ?? null, o.progress ? JSON.stringify(o.progress) : null, o.runAfter?.getTime() ?? null, o.state === 'queued' ? null : now, now, id, owner);
+      return r !== undefined;
+    });
+  }
+
+  cancel(id: number): Promise<Job | null> {
+    return this.transact('write', () => {
+      const now = Date.now();
+      const r = this.s.cancelQueued.get({ now, id }) ?? this.s.cancelRunning.get({ now, id }) ?? this.s.byId.get(id);
+      return r ? toJob(r) : null;
+    });
+  }
+
+  retry(id: number): Promise<Job | null> {
+    return this.transact('write', () => {
+      const r = this.s.retry.get({ now: Date.now(), id }) ?? this.s.byId.get(id);
+      return r ? toJob(r) : null;
+    });
+  }
+
+  get(id: number): Promise<Job | null> {
+    return this.transact('read', () => {
+      const r = this.s.byId.get(id);
+      return r ? toJob(r) : null;
+    });
+  }
+
+  list(f: JobFilter): Promise<{ jobs: Job[]; total: number }> {
+    return this.transact('read', () => ({
+      jobs: this.s.list.all({ state: f.state ?? null, type: f.type ?? null, limit: f.limit, offset: f.offset }).map(toJob),
+      total: this.s.count.get({ state: f.state ?? null, type: f.type ?? null })!.n,
+    }));
+  }
+
+  prune(before: Date): Promise<number> {
+    return this.transact('write', () => this.s.prune.run(before.getTime()).changes);
+  }
+}

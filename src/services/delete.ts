@@ -1,0 +1,39 @@
+// Deleting what the archive holds, at any level. For each instance the index row goes first,
+// then its file and its cached metadata: a crash in between leaves a file without a row (which
+// reindex or a verification finds and which no query ever returns), never a row without a file.
+import type { ArchiveIndex, InstanceLocation } from '../index/types.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import type { MetadataService } from './metadata.js';
+import type { Logger } from '../core/logging.js';
+
+export interface DeleteDeps {
+  index: ArchiveIndex;
+  objects: ObjectStore;
+  metadata: Pick<MetadataService, 'forget'>;
+  logger: Logger;
+}
+
+export interface DeleteResult {
+  instances: number;
+  bytes: number;
+  /** Files that could not be removed (their rows are gone; the files are orphans now). */
+  leftFiles: string[];
+}
+
+export async function deleteInstances(deps: DeleteDeps, instances: readonly InstanceLocation[]): Promise<DeleteResult> {
+  const result: DeleteResult = { instances: 0, bytes: 0, leftFiles: [] };
+  for (const loc of instances) {
+    const removed = await deps.index.deleteInstance(loc.SOPInstanceUID);
+    if (!removed) continue; // deleted meanwhile by someone else
+    result.instances++;
+    result.bytes += removed.size;
+    try {
+      await deps.objects.remove(removed.path);
+    } catch (e) {
+      result.leftFiles.push(removed.path);
+      deps.logger.warn({ err: e, path: removed.path }, 'deleted from the index, but its file could not be removed');
+    }
+    await deps.metadata.forget(removed.SOPInstanceUID).catch(() => {});
+  }
+  return result;
+}

@@ -1,0 +1,230 @@
+// The job runner: claims due jobs from the index's durable queue and runs them with the
+// handler registered for their type, a few at a time. A job's lease is renewed while it runs
+// (and its progress saved with it); a server that dies leaves the lease to run out, and the
+// job runs again — on this server after a restart, or on another sharing the index. Failures
+// are retried with exponential back-off until the job's attempts are spent.
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Job, JobProgress, JobStore } from '../index/jobs.js';
+import type { Logger } from '../core/logging.js';
+import { errorMessage } from '../core/errors.js';
+
+export interface JobContext {
+  job: Job;
+  /** Aborted when the job is canceled or the server stops. */
+  signal: AbortSignal;
+  /** Records progress (saved with the next lease renewal, and at the end). */
+  progress(p: JobProgress): void;
+  logger: Logger;
+}
+
+export interface JobHandler {
+  /** Resolves with the final progress; throws to fail this attempt (PermanentJobError: no retry). */
+  run(ctx: JobContext): Promise<JobProgress | void>;
+}
+
+/** A failure that another attempt cannot fix (an unknown node, a bad payload). */
+export class PermanentJobError extends Error {
+  override name = 'PermanentJobError';
+}
+
+export interface JobSettings {
+  workers: number;
+  maxAttempts: number;
+  backoffSeconds: number;
+  keepDays: number;
+}
+
+const LEASE_MS = 60_000;
+const HEARTBEAT_MS = 5_000;
+const POLL_MS = 1_000;
+const MAX_BACKOFF_MS = 3_600_000;
+
+interface Running {
+  job: Job;
+  abort: AbortController;
+  progress: JobProgress;
+  dirty: boolean;
+}
+
+export class JobService {
+  /** This process's name on the leases it holds. */
+  readonly owner = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  private readonly handlers = new Map<string, JobHandler>();
+  private readonly running = new Map<number, Running>();
+  /** Every run until its outcome is recorded (stop waits for them). */
+  private readonly runs = new Set<Promise<void>>();
+  private timer: NodeJS.Timeout | null = null;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private polling = false;
+  private stopped = true;
+  private lastPrune = 0;
+
+  constructor(
+    private readonly store: JobStore,
+    private readonly settings: () => JobSettings,
+    private readonly logger: Logger,
+  ) {}
+
+  register(type: string, handler: JobHandler): void {
+    this.handlers.set(type, handler);
+  }
+
+  /** Queues a job (or returns the one with the same dedupe key) and wakes the runner. */
+  async enqueue(type: string, payload: Record<string, unknown>, options: { dedupeKey?: string; maxAttempts?: number } = {}): Promise<Job> {
+    if (!this.handlers.has(type)) throw new PermanentJobError(`no handler for jobs of type ${type}`);
+    const { job } = await this.store.enqueue({ type, payload, maxAttempts: options.maxAttempts ?? this.settings().maxAttempts, dedupeKey: options.dedupeKey ?? null });
+    this.wake();
+    return job;
+  }
+
+  async cancel(id: number): Promise<Job | null> {
+    const job = await this.store.cancel(id);
+    this.running.get(id)?.abort.abort(new Error('canceled'));
+    return job;
+  }
+
+  async retry(id: number): Promise<Job | null> {
+    const job = await this.store.retry(id);
+    this.wake();
+    return job;
+  }
+
+  /** Progress of a job running here, fresher than the stored copy. */
+  liveProgress(id: number): JobProgress | null {
+    return this.running.get(id)?.progress ?? null;
+  }
+
+  get active(): number {
+    return this.running.size;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.timer = setInterval(() => this.wake(), POLL_MS);
+    this.heartbeatTimer = setInterval(() => void this.heartbeats(), HEARTBEAT_MS);
+    this.timer.unref();
+    this.heartbeatTimer.unref();
+    this.wake();
+  }
+
+  /**
+   * Stops claiming, aborts what runs and waits (up to `graceMs`) for the handlers to return.
+   * Aborted jobs go back to the queue at once: the next start (or another server) resumes them.
+   */
+  async stop(graceMs = 10_000): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    for (const r of this.running.values()) r.abort.abort(new Error('the server is stopping'));
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+    await Promise.race([Promise.all(this.runs), grace]);
+    clearTimeout(timer);
+  }
+
+  /** Claims jobs until the workers are busy or nothing is due. */
+  private wake(): void {
+    if (this.stopped || this.polling) return;
+    this.polling = true;
+    void this.fill()
+      .catch((e: unknown) => this.logger.error({ err: e }, 'job queue: cannot claim jobs'))
+      .finally(() => (this.polling = false));
+  }
+
+  private async fill(): Promise<void> {
+    const types = [...this.handlers.keys()];
+    while (!this.stopped && this.running.size < this.settings().workers) {
+      const now = new Date();
+      const job = await this.store.claim(this.owner, now, new Date(now.getTime() + LEASE_MS), types);
+      if (!job) break;
+      const run = this.run(job);
+      this.runs.add(run);
+      void run.finally(() => this.runs.delete(run));
+    }
+    await this.prune();
+  }
+
+  private async run(job: Job): Promise<void> {
+    const abort = new AbortController();
+    const r: Running = { job, abort, progress: job.progress, dirty: false };
+    this.running.set(job.id, r);
+    const logger = this.logger.child({ job: job.id, type: job.type });
+    logger.info({ attempt: job.attempts, of: job.maxAttempts }, 'job started');
+    let outcome: Parameters<JobStore['finish']>[2];
+    try {
+      if (job.cancelRequested) throw new CanceledError();
+      const handler = this.handlers.get(job.type)!;
+      const final = await handler.run({
+        job,
+        signal: abort.signal,
+        logger,
+        progress: (p) => {
+          r.progress = p;
+          r.dirty = true;
+        },
+      });
+      if (abort.signal.aborted) throw abort.signal.reason ?? new Error('aborted');
+      outcome = { state: 'succeeded', progress: final ?? r.progress };
+      logger.info({ progress: outcome.progress }, 'job succeeded');
+    } catch (e) {
+      outcome = this.failure(job, r, e, logger);
+    }
+    this.running.delete(job.id);
+    try {
+      const mine = await this.store.finish(job.id, this.owner, outcome);
+      if (!mine) logger.warn('job lease was lost while it ran; its result is not recorded');
+    } catch (e) {
+      logger.error({ err: e }, 'cannot record the job outcome');
+    }
+    this.wake();
+  }
+
+  private failure(job: Job, r: Running, e: unknown, logger: Logger): Parameters<JobStore['finish']>[2] {
+    const error = errorMessage(e);
+    if (e instanceof CanceledError || (r.abort.signal.aborted && !this.stopped)) {
+      logger.info('job canceled');
+      return { state: 'canceled', error: 'canceled', progress: r.progress };
+    }
+    if (this.stopped) {
+      // Not the job's fault: give the attempt back and let the next start run it at once.
+      return { state: 'queued', error, progress: r.progress, runAfter: new Date() };
+    }
+    const permanent = e instanceof PermanentJobError;
+    if (permanent || job.attempts >= job.maxAttempts) {
+      logger.warn({ error, attempts: job.attempts }, 'job failed');
+      return { state: 'failed', error, progress: r.progress };
+    }
+    const delay = Math.min(MAX_BACKOFF_MS, this.settings().backoffSeconds * 1000 * 2 ** (job.attempts - 1));
+    logger.warn({ error, retryInSeconds: delay / 1000 }, 'job attempt failed; will retry');
+    return { state: 'queued', error, progress: r.progress, runAfter: new Date(Date.now() + delay) };
+  }
+
+  /** Renews the leases of running jobs, saves their progress, and notices cancel requests from other servers. */
+  private async heartbeats(): Promise<void> {
+    for (const r of [...this.running.values()]) {
+      try {
+        const { owned, cancelRequested } = await this.store.heartbeat(r.job.id, this.owner, new Date(Date.now() + LEASE_MS), r.dirty ? r.progress : null);
+        r.dirty = false;
+        if (!owned || cancelRequested) r.abort.abort(new CanceledError());
+      } catch (e) {
+        this.logger.warn({ err: e, job: r.job.id }, 'cannot renew a job lease');
+      }
+    }
+  }
+
+  private async prune(): Promise<void> {
+    if (Date.now() - this.lastPrune < 3_600_000) return;
+    this.lastPrune = Date.now();
+    const removed = await this.store.prune(new Date(Date.now() - this.settings().keepDays * 86_400_000));
+    if (removed) this.logger.info({ removed }, 'removed old finished jobs');
+  }
+}
+
+class CanceledError extends Error {
+  override name = 'CanceledError';
+  constructor() {
+    super('canceled');
+  }
+}

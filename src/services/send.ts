@@ -1,0 +1,166 @@
+// Sending stored instances as C-STORE sub-operations: what C-MOVE, C-GET, "send to a node"
+// jobs and (later) forwarding rules share. Each instance goes in its stored transfer syntax
+// when the receiver accepted it, else converted (re-encoded, inflated or decompressed on the
+// worker pool); the next few are read and converted while the current one is on the wire.
+import { TS } from '../dicom/transfer-syntax.js';
+import type { Command } from '../net/dimse/command.js';
+import { isFailure, isWarning } from '../net/dimse/status.js';
+import { ScuAssociation } from '../net/client.js';
+import type { InstanceLocation } from '../index/types.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { canConvert, convertDataset } from '../codecs/convert.js';
+import type { FrameDecoder } from '../codecs/pool.js';
+import { errorMessage } from '../core/errors.js';
+import { openDataset, readDataset } from './retrieve.js';
+
+export interface StoreDestination {
+  aeTitle: string;
+  host: string;
+  port: number;
+}
+
+export type Outcome = { kind: 'completed' } | { kind: 'warning' } | { kind: 'failed'; reason: string };
+
+/** An instance ready to go: the presentation context chosen and the dataset read (and converted) for it. */
+export interface Ready {
+  pcId: number;
+  dataset: Buffer | AsyncIterable<Buffer>;
+}
+
+/**
+ * A C-STORE sub-operation in two steps, so that the next instances can be read and decoded
+ * (on the worker pool) while the current one is on the wire: `prepare` runs ahead of `send`.
+ */
+export interface SubOperation {
+  prepare(loc: InstanceLocation): Promise<Ready | Outcome>;
+  send(loc: InstanceLocation, ready: Ready): Promise<Outcome>;
+}
+
+export interface Counts {
+  remaining: number;
+  completed: number;
+  failed: number;
+  warning: number;
+}
+
+export interface SendSource {
+  objects: ObjectStore;
+  decoder: FrameDecoder;
+}
+
+/**
+ * Instances prepared ahead of the one being sent: enough to keep two decoding threads busy, few
+ * enough to bound memory. Large files are not read ahead (their frames keep the threads busy
+ * by themselves, and their decoded size could be hundreds of MB).
+ */
+const LOOKAHEAD = 3;
+const LOOKAHEAD_MAX_FILE = 16 * 1024 * 1024;
+
+export function classify(rsp: Command): Outcome {
+  const s = rsp.Status ?? 0xc000;
+  if (isWarning(s)) return { kind: 'warning' };
+  if (isFailure(s)) return { kind: 'failed', reason: `status 0x${s.toString(16).padStart(4, '0')}${rsp.ErrorComment ? `: ${rsp.ErrorComment}` : ''}` };
+  return { kind: 'completed' };
+}
+
+/** The dataset to send in `to`: as stored, re-encoded between uncompressed syntaxes, inflated or decompressed. */
+export async function datasetIn(src: SendSource, loc: InstanceLocation, to: string): Promise<Buffer | AsyncIterable<Buffer>> {
+  if (to === loc.transferSyntaxUID) return openDataset(src.objects, loc);
+  return convertDataset(await readDataset(src.objects, loc), loc.transferSyntaxUID, to, src.decoder);
+}
+
+/**
+ * What an association that sends these instances proposes: each SOP class in exactly the
+ * transfer syntax it is stored in, and for classes stored in a syntax we can convert
+ * (uncompressed, deflated, or compressed with a codec we can decode) also one context of the
+ * uncompressed syntaxes, so a receiver that takes only those still gets them.
+ */
+export function storeProposals(instances: InstanceLocation[]): { abstractSyntax: string; transferSyntaxes: string[] }[] {
+  const pairs = new Map<string, [string, string]>();
+  for (const i of instances) pairs.set(`${i.SOPClassUID}|${i.transferSyntaxUID}`, [i.SOPClassUID, i.transferSyntaxUID]);
+  const exact = [...pairs.values()].map(([sopClass, ts]) => ({ abstractSyntax: sopClass, transferSyntaxes: [ts] }));
+  const convertible = (ts: string): boolean => canConvert(ts, TS.ExplicitVRLittleEndian);
+  const uncompressed = [...new Set(instances.filter((i) => convertible(i.transferSyntaxUID)).map((i) => i.SOPClassUID))].map((c) => ({
+    abstractSyntax: c,
+    transferSyntaxes: [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian, TS.ExplicitVRBigEndian],
+  }));
+  return [...exact, ...uncompressed].slice(0, 128);
+}
+
+/** C-STORE on an association we opened as SCU (a C-MOVE names its originator). */
+export function storeSender(src: SendSource, scu: ScuAssociation, originator?: { aeTitle: string; messageId: number }): SubOperation {
+  return {
+    async prepare(loc) {
+      const pc =
+        scu.contextFor(loc.SOPClassUID, loc.transferSyntaxUID) ??
+        [...scu.assoc.contexts.values()].find((c) => c.abstractSyntax === loc.SOPClassUID && canConvert(loc.transferSyntaxUID, c.transferSyntax)) ??
+        null;
+      if (!pc) return { kind: 'failed', reason: `the destination accepted no context for ${loc.SOPClassUID} in ${loc.transferSyntaxUID} or a syntax it converts to` };
+      return { pcId: pc.id, dataset: await datasetIn(src, loc, pc.transferSyntax) };
+    },
+    async send(loc, ready) {
+      const extra = originator ? { MoveOriginatorApplicationEntityTitle: originator.aeTitle, MoveOriginatorMessageID: originator.messageId } : {};
+      return classify(await scu.store(ready.pcId, loc.SOPClassUID, loc.SOPInstanceUID, ready.dataset, extra));
+    },
+  };
+}
+
+export interface RunResult {
+  counts: Counts;
+  failedUids: string[];
+  firstReason: string;
+  /** Instances not attempted because `cancelled()` turned true. */
+  notAttempted: string[];
+}
+
+/** Runs the sub-operations in order with read-ahead; `after` sees each outcome (pending responses, progress). */
+export async function runSubOperations(
+  instances: InstanceLocation[],
+  sub: SubOperation,
+  hooks: { cancelled(): boolean; after(loc: InstanceLocation, outcome: Outcome, counts: Counts): Promise<void> | void },
+): Promise<RunResult> {
+  const counts: Counts = { remaining: instances.length, completed: 0, failed: 0, warning: 0 };
+  const failedUids: string[] = [];
+  let firstReason = '';
+  const ahead: Promise<Ready | Outcome>[] = [];
+  let next = 0;
+  const prepareNext = (): void => {
+    const loc = instances[next++]!;
+    ahead.push(sub.prepare(loc).catch((e: unknown): Outcome => ({ kind: 'failed', reason: errorMessage(e) })));
+  };
+  try {
+    for (const loc of instances) {
+      if (hooks.cancelled()) break;
+      while (ahead.length < LOOKAHEAD && next < instances.length && (ahead.length === 0 || instances[next]!.size <= LOOKAHEAD_MAX_FILE)) prepareNext();
+      const prepared = await ahead.shift()!;
+      let outcome: Outcome;
+      try {
+        outcome = 'kind' in prepared ? prepared : await sub.send(loc, prepared);
+      } catch (e) {
+        outcome = { kind: 'failed', reason: errorMessage(e) };
+      }
+      counts.remaining--;
+      counts[outcome.kind]++;
+      if (outcome.kind === 'failed') {
+        failedUids.push(loc.SOPInstanceUID);
+        firstReason ||= outcome.reason;
+      }
+      await hooks.after(loc, outcome, counts);
+    }
+  } finally {
+    // Instances prepared but never sent (cancel, a lost association): release their streams.
+    for (const p of ahead.splice(0)) void p.then(discard);
+  }
+  return { counts, failedUids, firstReason, notAttempted: instances.slice(instances.length - counts.remaining).map((i) => i.SOPInstanceUID) };
+}
+
+function discard(r: Ready | Outcome): void {
+  if ('kind' in r || Buffer.isBuffer(r.dataset)) return;
+  const stream = r.dataset as { destroy?: () => void };
+  stream.destroy?.();
+}
+
+/** Opens an association to `dest` proposing what these instances need. */
+export function connectForStore(dest: StoreDestination, callingAE: string, instances: InstanceLocation[]): Promise<ScuAssociation> {
+  return ScuAssociation.connect({ host: dest.host, port: dest.port, callingAETitle: callingAE, calledAETitle: dest.aeTitle, contexts: storeProposals(instances) });
+}

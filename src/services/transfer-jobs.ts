@@ -1,0 +1,238 @@
+// The jobs that move studies between this archive and other nodes: "send" (C-STORE of what we
+// hold to a known node) and "pull" (C-MOVE to us, or C-GET, from a known node). Both run on
+// the durable queue: they survive restarts, retry with back-off and report progress.
+import { TS } from '../dicom/transfer-syntax.js';
+import { SopClass } from '../dicom/uids.js';
+import { Tag } from '../dicom/tags.js';
+import { tagOfKeyword } from '../dicom/dictionary.js';
+import { decodeIdentifier, encodeIdentifier } from '../dicom/identifier.js';
+import { CommandField, Priority, storeResponse, type Command } from '../net/dimse/command.js';
+import { Status, errorComment, isFailure, storeFailureStatus } from '../net/dimse/status.js';
+import type { DatasetSink } from '../net/dimse/assembler.js';
+import { ScuAssociation, type Response } from '../net/client.js';
+import type { ArchiveIndex } from '../index/types.js';
+import type { JobProgress } from '../index/jobs.js';
+import type { QueryLevel } from '../index/query/types.js';
+import { selectInstances } from './retrieve.js';
+import { connectForStore, runSubOperations, storeSender, type SendSource } from './send.js';
+import type { NodeDirectory } from './nodes.js';
+import type { StoreService } from './store.js';
+import { type JobHandler, PermanentJobError } from './jobs.js';
+
+export const LEVELS: readonly QueryLevel[] = ['PATIENT', 'STUDY', 'SERIES', 'IMAGE'];
+const UNIQUE: Record<QueryLevel, string> = { PATIENT: 'PatientID', STUDY: 'StudyInstanceUID', SERIES: 'SeriesInstanceUID', IMAGE: 'SOPInstanceUID' };
+
+/** Send: what `uids` name at `level` goes to the known node `destination`. */
+export interface SendPayload {
+  destination: string;
+  level: QueryLevel;
+  uids: string[];
+}
+
+/** Pull: the node `source` sends us what `uids` name at `level`, by C-MOVE (to our AE title) or C-GET. */
+export interface PullPayload {
+  source: string;
+  level: QueryLevel;
+  uids: string[];
+  method: 'move' | 'get';
+}
+
+const FAILED_UIDS_KEPT = 20;
+
+function checkLevel(level: unknown): QueryLevel {
+  if (typeof level === 'string' && (LEVELS as string[]).includes(level)) return level as QueryLevel;
+  throw new PermanentJobError(`level must be one of ${LEVELS.join(', ')}`);
+}
+
+function checkUids(uids: unknown): string[] {
+  if (!Array.isArray(uids) || !uids.length || !uids.every((u) => typeof u === 'string' && u && !/[*?\\]/.test(u)))
+    throw new PermanentJobError('uids must be a non-empty list of identifiers without wildcards');
+  return uids as string[];
+}
+
+export interface SendJobDeps extends SendSource {
+  index: ArchiveIndex;
+  nodes: NodeDirectory;
+  aeTitle: () => string;
+}
+
+export function sendJobHandler(deps: SendJobDeps): JobHandler {
+  return {
+    async run({ job, signal, progress }) {
+      const p = job.payload as Partial<SendPayload>;
+      const level = checkLevel(p.level);
+      const uids = checkUids(p.uids);
+      const node = await deps.nodes.find(String(p.destination ?? ''));
+      if (!node) throw new PermanentJobError(`destination "${p.destination}" is not a known node`);
+      const instances = await selectInstances(deps.index, level === 'PATIENT' ? 'PATIENT_ROOT' : 'STUDY_ROOT', level, [{ keyword: UNIQUE[level], value: uids.join('\\') }]);
+      if (!instances.length) throw new PermanentJobError(`nothing stored matches ${UNIQUE[level]} ${uids.join(', ')}`);
+      progress({ total: instances.length, completed: 0, failed: 0, warning: 0, message: `connecting to ${node.ae_title}` });
+      const scu = await connectForStore({ aeTitle: node.ae_title, host: node.host, port: node.port }, deps.aeTitle(), instances);
+      const abort = (): void => scu.abort();
+      signal.addEventListener('abort', abort, { once: true });
+      try {
+        const r = await runSubOperations(instances, storeSender(deps, scu), {
+          cancelled: () => signal.aborted,
+          after: (_loc, _o, c) => progress({ total: instances.length, completed: c.completed, failed: c.failed, warning: c.warning, message: `sending to ${node.ae_title}` }),
+        });
+        const final: JobProgress = {
+          total: instances.length,
+          completed: r.counts.completed,
+          failed: r.counts.failed,
+          warning: r.counts.warning,
+          failedUids: r.failedUids.slice(0, FAILED_UIDS_KEPT),
+          message: r.counts.failed ? `${r.counts.failed} failed: ${r.firstReason}` : `sent to ${node.ae_title}`,
+        };
+        progress(final);
+        if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('canceled');
+        if (r.counts.failed) throw new Error(`${r.counts.failed} of ${instances.length} instances failed: ${r.firstReason}`);
+        return final;
+      } finally {
+        signal.removeEventListener('abort', abort);
+        await scu.release().catch(() => {});
+      }
+    },
+  };
+}
+
+export interface PullJobDeps {
+  nodes: NodeDirectory;
+  store: StoreService;
+  aeTitle: () => string;
+}
+
+/** Storage classes a C-GET offers to receive, each in the syntaxes archives commonly hold. */
+export const GET_STORAGE_CLASSES = [
+  '1.2.840.10008.5.1.4.1.1.2', '1.2.840.10008.5.1.4.1.1.2.1', '1.2.840.10008.5.1.4.1.1.4', '1.2.840.10008.5.1.4.1.1.4.1',
+  '1.2.840.10008.5.1.4.1.1.1', '1.2.840.10008.5.1.4.1.1.1.1', '1.2.840.10008.5.1.4.1.1.1.2', '1.2.840.10008.5.1.4.1.1.6.1',
+  '1.2.840.10008.5.1.4.1.1.3.1', '1.2.840.10008.5.1.4.1.1.7', '1.2.840.10008.5.1.4.1.1.12.1', '1.2.840.10008.5.1.4.1.1.20',
+  '1.2.840.10008.5.1.4.1.1.128', '1.2.840.10008.5.1.4.1.1.481.2', '1.2.840.10008.5.1.4.1.1.88.11', '1.2.840.10008.5.1.4.1.1.88.33',
+  '1.2.840.10008.5.1.4.1.1.481.8', '1.2.840.10008.5.1.4.1.1.66.4',
+];
+export const GET_SYNTAXES = [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian, TS.JPEGBaseline8Bit, TS.JPEGLosslessSV1, TS.JPEG2000Lossless, TS.JPEG2000, TS.RLELossless];
+
+export function pullJobHandler(deps: PullJobDeps): JobHandler {
+  return {
+    async run({ job, signal, progress }) {
+      const p = job.payload as Partial<PullPayload>;
+      const level = checkLevel(p.level);
+      const uids = checkUids(p.uids);
+      const method = p.method === 'get' ? 'get' : 'move';
+      const node = await deps.nodes.find(String(p.source ?? ''));
+      if (!node) throw new PermanentJobError(`source "${p.source}" is not a known node`);
+      const model = level === 'PATIENT' ? 'P' : 'S';
+      const sopClass = method === 'move' ? (model === 'P' ? SopClass.PatientRootMove : SopClass.StudyRootMove) : model === 'P' ? SopClass.PatientRootGet : SopClass.StudyRootGet;
+      let received = 0;
+      const scu = await ScuAssociation.connect({
+        host: node.host,
+        port: node.port,
+        callingAETitle: deps.aeTitle(),
+        calledAETitle: node.ae_title,
+        dimseTimeoutMs: 600_000,
+        contexts: [
+          { abstractSyntax: sopClass, transferSyntaxes: [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian] },
+          ...(method === 'get' ? GET_STORAGE_CLASSES.flatMap((c) => GET_SYNTAXES.map((ts) => ({ abstractSyntax: c, transferSyntaxes: [ts] }))).slice(0, 127) : []),
+        ],
+        ...(method === 'get'
+          ? {
+              roleSelections: GET_STORAGE_CLASSES.map((c) => ({ sopClass: c, scuRole: false, scpRole: true })),
+              onRequest: (assoc, contextId, cmd): DatasetSink | null => {
+                if (cmd.CommandField !== CommandField.C_STORE_RQ) return null;
+                const pc = assoc.contexts.get(contextId)!;
+                return storeIncoming(deps.store, cmd, pc.transferSyntax, { callingAE: node.ae_title, calledAE: deps.aeTitle(), remoteAddress: assoc.remoteAddress }, (status, comment) => {
+                  if (status === Status.Success) received++;
+                  void assoc.sendMessage(contextId, storeResponse(cmd, status, comment ? errorComment(comment) : undefined)).catch(() => {});
+                });
+              },
+            }
+          : {}),
+      });
+      const abort = (): void => scu.abort();
+      signal.addEventListener('abort', abort, { once: true });
+      try {
+        const ctx = scu.contextFor(sopClass);
+        if (!ctx) throw new PermanentJobError(`${node.ae_title} does not accept C-${method.toUpperCase()} (${sopClass})`);
+        const identifier = encodeIdentifier(
+          [
+            { tag: Tag.QueryRetrieveLevel, vr: 'CS', value: level },
+            { tag: tagOfKeyword(UNIQUE[level])!, vr: level === 'PATIENT' ? 'LO' : 'UI', value: uids.join('\\') },
+          ],
+          ctx.transferSyntax,
+          null,
+        );
+        const counts = (c: Command, total?: number): JobProgress => {
+          const done = (c.NumberOfCompletedSuboperations ?? 0) + (c.NumberOfFailedSuboperations ?? 0) + (c.NumberOfWarningSuboperations ?? 0);
+          return {
+            total: total ?? done + (c.NumberOfRemainingSuboperations ?? 0),
+            completed: c.NumberOfCompletedSuboperations ?? received,
+            failed: c.NumberOfFailedSuboperations ?? 0,
+            warning: c.NumberOfWarningSuboperations ?? 0,
+            message: `retrieving from ${node.ae_title} by C-${method.toUpperCase()}`,
+          };
+        };
+        let total: number | undefined;
+        const rsp: Response = await scu.request(
+          ctx.id,
+          {
+            CommandField: method === 'move' ? CommandField.C_MOVE_RQ : CommandField.C_GET_RQ,
+            AffectedSOPClassUID: sopClass,
+            Priority: Priority.Medium,
+            ...(method === 'move' ? { MoveDestination: deps.aeTitle() } : {}),
+          },
+          identifier,
+          (r) => {
+            const c = counts(r.command);
+            total ??= c.total;
+            progress(c);
+          },
+        );
+        const status = rsp.command.Status ?? 0xc000;
+        const final = counts(rsp.command, total);
+        if (rsp.dataset) {
+          const failed = (await decodeIdentifier(rsp.dataset, ctx.transferSyntax)).elements.find((e) => e.tag === Tag.FailedSOPInstanceUIDList)?.value;
+          if (failed) final.failedUids = failed.split('\\').slice(0, FAILED_UIDS_KEPT);
+        }
+        final.message = `C-${method.toUpperCase()} from ${node.ae_title}: status 0x${status.toString(16).padStart(4, '0')}${rsp.command.ErrorComment ? ` (${rsp.command.ErrorComment})` : ''}`;
+        progress(final);
+        if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('canceled');
+        if (status === Status.MoveDestinationUnknown) throw new PermanentJobError(`${node.ae_title} does not know our AE title ${deps.aeTitle()} as a move destination: add it there, or pull with method "get"`);
+        if (isFailure(status) || (final.failed ?? 0) > 0) throw new Error(final.message);
+        if (final.total === 0) final.message = `${node.ae_title} holds nothing that matches`;
+        return final;
+      } finally {
+        signal.removeEventListener('abort', abort);
+        await scu.release().catch(() => {});
+      }
+    },
+  };
+}
+
+/** A C-STORE sub-operation of our C-GET, into the store pipeline; `answer` sends the response. */
+function storeIncoming(
+  store: StoreService,
+  cmd: Command,
+  transferSyntaxUID: string,
+  from: { callingAE: string; calledAE: string; remoteAddress: string },
+  answer: (status: number, comment?: string) => void,
+): DatasetSink {
+  const session = store.begin({
+    sopClassUID: cmd.AffectedSOPClassUID ?? '',
+    sopInstanceUID: cmd.AffectedSOPInstanceUID ?? '',
+    transferSyntaxUID,
+    provenance: { ...from, source: 'dimse' },
+  });
+  return {
+    write: (chunk) => session.write(chunk),
+    onDrain: (cb) => session.onDrain(cb),
+    end: () => {
+      session.end().then(
+        () => answer(Status.Success),
+        (e: unknown) => {
+          const { status, comment } = storeFailureStatus(e);
+          answer(status, comment);
+        },
+      );
+    },
+    abort: () => void session.abort(),
+  };
+}
