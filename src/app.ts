@@ -200,6 +200,7 @@ export class PacsServer {
         jobs: this.jobs,
         activity: this.activity,
         version: VERSION,
+        dicomPort: () => port,
         associations: () =>
           [...listener.active].map((x) => ({
             callingAE: x.callingAETitle,

@@ -7,11 +7,11 @@ import { CommandField, Priority, type Command, storeResponse } from '../net/dims
 import { Status, isFailure } from '../net/dimse/status.js';
 import type { DatasetSink } from '../net/dimse/assembler.js';
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from '../net/acse.js';
-import { TS } from '../dicom/transfer-syntax.js';
 import { encodeFileMetaInformation } from '../dicom/part10.js';
 import { encodeIdentifier, decodeIdentifier } from '../dicom/identifier.js';
 import { Tag } from '../dicom/tags.js';
 import { SopClass } from '../dicom/uids.js';
+import { getStorageNegotiation } from '../dicom/common-storage.js';
 import { AE_OPTIONS, type OptionSpec, UsageError, flag, helpFor, hostPort, intOption, opt, parseArgs } from './args.js';
 import { identifierKeys } from './find.js';
 import { progress } from './progress.js';
@@ -31,15 +31,6 @@ const GET_SPECS: readonly OptionSpec[] = [...COMMON, { names: ['-o', '--output']
 export const moveHelp = helpFor('usage: pacs move [-aet AET] [-aec AET] --dest AET [-P|-S] [-L LEVEL] -k TAG=VALUE... HOST PORT', MOVE_SPECS);
 export const getHelp = helpFor('usage: pacs get [-aet AET] [-aec AET] [-o DIR] [-P|-S] [-L LEVEL] -k TAG=VALUE... HOST PORT', GET_SPECS);
 
-/** Storage classes a C-GET offers to receive, each in the syntaxes archives commonly hold. */
-const GET_STORAGE_CLASSES = [
-  '1.2.840.10008.5.1.4.1.1.2', '1.2.840.10008.5.1.4.1.1.2.1', '1.2.840.10008.5.1.4.1.1.4', '1.2.840.10008.5.1.4.1.1.4.1',
-  '1.2.840.10008.5.1.4.1.1.1', '1.2.840.10008.5.1.4.1.1.1.1', '1.2.840.10008.5.1.4.1.1.1.2', '1.2.840.10008.5.1.4.1.1.6.1',
-  '1.2.840.10008.5.1.4.1.1.3.1', '1.2.840.10008.5.1.4.1.1.7', '1.2.840.10008.5.1.4.1.1.12.1', '1.2.840.10008.5.1.4.1.1.20',
-  '1.2.840.10008.5.1.4.1.1.128', '1.2.840.10008.5.1.4.1.1.481.2', '1.2.840.10008.5.1.4.1.1.88.11', '1.2.840.10008.5.1.4.1.1.88.33',
-  '1.2.840.10008.5.1.4.1.1.481.8', '1.2.840.10008.5.1.4.1.1.66.4',
-];
-const GET_SYNTAXES = [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian, TS.JPEGBaseline8Bit, TS.JPEGLosslessSV1, TS.JPEG2000Lossless, TS.JPEG2000, TS.RLELossless];
 
 function summary(what: string, rsp: Command, received?: number): number {
   const s = rsp.Status ?? -1;
@@ -100,10 +91,9 @@ export async function getCommand(argv: string[]): Promise<number> {
   const sopClass = flag(p, '-P') ? GET.P : GET.S;
   const timeout = intOption(p, '-to', 600, 1, 86400) * 1000;
   let received = 0;
-  const storage = GET_STORAGE_CLASSES.flatMap((c) => GET_SYNTAXES.map((ts) => ({ abstractSyntax: c, transferSyntaxes: [ts] })));
+  const negotiation = getStorageNegotiation();
   const scu = await connectQR(p, { host, port }, sopClass, timeout, {
-    contexts: storage.slice(0, 127),
-    roleSelections: GET_STORAGE_CLASSES.map((c) => ({ sopClass: c, scuRole: false, scpRole: true })),
+    ...negotiation,
     onRequest: (assoc, contextId, cmd): DatasetSink | null => {
       if (cmd.CommandField !== CommandField.C_STORE_RQ) return null;
       const pc = assoc.contexts.get(contextId)!;

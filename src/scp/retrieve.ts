@@ -8,7 +8,7 @@ import { tagOfKeyword } from '../dicom/dictionary.js';
 import { decodeIdentifier, encodeIdentifier } from '../dicom/identifier.js';
 import { BufferSink } from '../net/dimse/assembler.js';
 import { CommandField, NO_DATASET, Priority, type Command, hasDataset } from '../net/dimse/command.js';
-import { Status, errorComment, isFailure, isWarning } from '../net/dimse/status.js';
+import { Status, errorComment } from '../net/dimse/status.js';
 import type { ScuAssociation } from '../net/client.js';
 import { SopClass } from '../dicom/uids.js';
 import { INFORMATION_MODEL, type Operation, cancel, cancellable, queryRetrieveLevel } from './qr.js';

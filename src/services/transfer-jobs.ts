@@ -3,6 +3,7 @@
 // the durable queue: they survive restarts, retry with back-off and report progress.
 import { TS } from '../dicom/transfer-syntax.js';
 import { SopClass } from '../dicom/uids.js';
+import { getStorageNegotiation } from '../dicom/common-storage.js';
 import { Tag } from '../dicom/tags.js';
 import { tagOfKeyword } from '../dicom/dictionary.js';
 import { decodeIdentifier, encodeIdentifier } from '../dicom/identifier.js';
@@ -101,15 +102,6 @@ export interface PullJobDeps {
   aeTitle: () => string;
 }
 
-/** Storage classes a C-GET offers to receive, each in the syntaxes archives commonly hold. */
-export const GET_STORAGE_CLASSES = [
-  '1.2.840.10008.5.1.4.1.1.2', '1.2.840.10008.5.1.4.1.1.2.1', '1.2.840.10008.5.1.4.1.1.4', '1.2.840.10008.5.1.4.1.1.4.1',
-  '1.2.840.10008.5.1.4.1.1.1', '1.2.840.10008.5.1.4.1.1.1.1', '1.2.840.10008.5.1.4.1.1.1.2', '1.2.840.10008.5.1.4.1.1.6.1',
-  '1.2.840.10008.5.1.4.1.1.3.1', '1.2.840.10008.5.1.4.1.1.7', '1.2.840.10008.5.1.4.1.1.12.1', '1.2.840.10008.5.1.4.1.1.20',
-  '1.2.840.10008.5.1.4.1.1.128', '1.2.840.10008.5.1.4.1.1.481.2', '1.2.840.10008.5.1.4.1.1.88.11', '1.2.840.10008.5.1.4.1.1.88.33',
-  '1.2.840.10008.5.1.4.1.1.481.8', '1.2.840.10008.5.1.4.1.1.66.4',
-];
-export const GET_SYNTAXES = [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian, TS.JPEGBaseline8Bit, TS.JPEGLosslessSV1, TS.JPEG2000Lossless, TS.JPEG2000, TS.RLELossless];
 
 export function pullJobHandler(deps: PullJobDeps): JobHandler {
   return {
@@ -131,11 +123,11 @@ export function pullJobHandler(deps: PullJobDeps): JobHandler {
         dimseTimeoutMs: 600_000,
         contexts: [
           { abstractSyntax: sopClass, transferSyntaxes: [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian] },
-          ...(method === 'get' ? GET_STORAGE_CLASSES.flatMap((c) => GET_SYNTAXES.map((ts) => ({ abstractSyntax: c, transferSyntaxes: [ts] }))).slice(0, 127) : []),
+          ...(method === 'get' ? getStorageNegotiation().contexts : []),
         ],
         ...(method === 'get'
           ? {
-              roleSelections: GET_STORAGE_CLASSES.map((c) => ({ sopClass: c, scuRole: false, scpRole: true })),
+              roleSelections: getStorageNegotiation().roleSelections,
               onRequest: (assoc, contextId, cmd): DatasetSink | null => {
                 if (cmd.CommandField !== CommandField.C_STORE_RQ) return null;
                 const pc = assoc.contexts.get(contextId)!;

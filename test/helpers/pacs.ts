@@ -30,7 +30,7 @@ export async function startTestPacs(overrides: Record<string, Record<string, unk
     monitoring: { enabled: false },
     logging: { level: process.env.TEST_LOG_LEVEL ?? 'silent' },
   };
-  for (const [k, v] of Object.entries(overrides)) base[k] = { ...(base[k] ?? {}), ...v };
+  for (const [k, v] of Object.entries(overrides)) base[k] = Array.isArray(v) ? (v as never) : { ...(base[k] ?? {}), ...v };
   const config = parseConfigData(base, dir);
   const server = await PacsServer.create(config, { logger: createLogger({ level: String(base.logging!.level) }) });
   const { dicomPort } = await server.start();

@@ -20,6 +20,8 @@ export interface ApiDeps extends DicomwebDeps {
   jobs: JobService;
   activity: ActivityMonitor;
   associations: () => ActiveAssociation[];
+  /** The DICOM port listened on (the configured one, or the one the system chose for 0). */
+  dicomPort: () => number;
   version: string;
   logger: Logger;
 }

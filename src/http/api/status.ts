@@ -8,7 +8,7 @@ import type { ApiDeps } from './deps.js';
 async function disk(deps: ApiDeps): Promise<{ free: number; total: number | null }> {
   const free = await deps.objects.freeBytes();
   try {
-    const s = await statfs(deps.objects.absolutePath('.'));
+    const s = await statfs(deps.config().storage.directory);
     return { free, total: s.blocks * s.bsize };
   } catch {
     return { free, total: null };
@@ -29,7 +29,7 @@ export async function serverStatus(deps: ApiDeps) {
   return {
     version: deps.version,
     aeTitle: c.server.ae_title,
-    dicomPort: c.server.port,
+    dicomPort: deps.dicomPort(),
     startedAt: a.startedAt.toISOString(),
     uptimeSeconds: Math.round((Date.now() - a.startedAt.getTime()) / 1000),
     statistics,

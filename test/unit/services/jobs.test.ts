@@ -1,0 +1,134 @@
+// The job runner on a real SQLite queue: retries with back-off until success, permanent
+// failures without retries, cancel of a running job, a stop that gives the job back and a new
+// runner (the restarted server) that finishes it, and a dead server's job taken over.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { SqliteIndex } from '../../../src/index/sqlite/sqlite-index.js';
+import { JobService, PermanentJobError, type JobHandler } from '../../../src/services/jobs.js';
+import { createLogger } from '../../../src/core/logging.js';
+import type { Job } from '../../../src/index/jobs.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'pacs-jobservice-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+const logger = createLogger({ level: 'silent' });
+const settings = () => ({ workers: 2, maxAttempts: 4, backoffSeconds: 0.05, keepDays: 30 });
+
+async function setup(): Promise<{ index: SqliteIndex; service: (h: JobHandler) => JobService }> {
+  const index = SqliteIndex.open({ path: join(dir, `q-${++n}.db`), walMode: true });
+  await index.migrate();
+  return {
+    index,
+    service: (h) => {
+      const s = new JobService(index.jobs, settings, logger);
+      s.register('t', h);
+      return s;
+    },
+  };
+}
+
+async function until(index: SqliteIndex, id: number, pred: (j: Job) => boolean, ms = 10_000): Promise<Job> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const j = (await index.jobs.get(id))!;
+    if (pred(j)) return j;
+    if (Date.now() > end) throw new Error(`job ${id}: ${j.state}, ${j.attempts} attempts, ${j.lastError}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('JobService', () => {
+  test('a failing attempt is retried with back-off until it succeeds; progress is kept', async () => {
+    const { index, service } = await setup();
+    const times: number[] = [];
+    const s = service({
+      async run({ progress }) {
+        times.push(Date.now());
+        progress({ completed: times.length });
+        if (times.length < 3) throw new Error(`flaky ${times.length}`);
+        return { completed: 3, total: 3 };
+      },
+    });
+    s.start();
+    const job = await s.enqueue('t', {});
+    const done = await until(index, job.id, (j) => j.state === 'succeeded');
+    assert.equal(done.attempts, 3);
+    assert.deepEqual(done.progress, { completed: 3, total: 3 });
+    assert.equal(done.lastError, null);
+    assert.ok(times[2]! - times[1]! >= times[1]! - times[0]!, 'the second wait is the longer');
+    await s.stop();
+    await index.close();
+  });
+
+  test('a permanent failure ends the job at once; spent attempts end it failed', async () => {
+    const { index, service } = await setup();
+    const s = service({
+      async run({ job }) {
+        if (job.payload.permanent) throw new PermanentJobError('unknown node');
+        throw new Error('always');
+      },
+    });
+    s.start();
+    const p = await s.enqueue('t', { permanent: true });
+    const q = await s.enqueue('t', {}, { maxAttempts: 2 });
+    assert.equal((await until(index, p.id, (j) => j.state === 'failed')).attempts, 1);
+    const spent = await until(index, q.id, (j) => j.state === 'failed');
+    assert.equal(spent.attempts, 2);
+    assert.equal(spent.lastError, 'always');
+    await s.stop();
+    await index.close();
+  });
+
+  test('cancel: a running job sees its signal and ends canceled; retry runs it again', async () => {
+    const { index, service } = await setup();
+    let runs = 0;
+    const s = service({
+      run: ({ signal }) =>
+        new Promise((resolve, reject) => {
+          runs++;
+          if (runs > 1) return resolve({ message: 'second run' });
+          signal.addEventListener('abort', () => reject(new Error('stopped by the signal')));
+        }),
+    });
+    s.start();
+    const job = await s.enqueue('t', {});
+    await until(index, job.id, (j) => j.state === 'running');
+    await s.cancel(job.id);
+    assert.equal((await until(index, job.id, (j) => j.state === 'canceled')).state, 'canceled');
+    await s.retry(job.id);
+    assert.equal((await until(index, job.id, (j) => j.state === 'succeeded')).progress.message, 'second run');
+    await s.stop();
+    await index.close();
+  });
+
+  test('a stop gives the running job back; the next runner (after a restart) finishes it', async () => {
+    const { index, service } = await setup();
+    const first = service({ run: ({ signal }) => new Promise((_r, reject) => signal.addEventListener('abort', () => reject(new Error('aborted')))) });
+    first.start();
+    const job = await first.enqueue('t', {});
+    await until(index, job.id, (j) => j.state === 'running');
+    await first.stop();
+    const back = (await index.jobs.get(job.id))!;
+    assert.equal(back.state, 'queued');
+    const second = service({ run: async () => ({ message: 'finished after restart' }) });
+    second.start();
+    assert.equal((await until(index, job.id, (j) => j.state === 'succeeded')).progress.message, 'finished after restart');
+    await second.stop();
+    await index.close();
+  });
+
+  test('a job whose server died (lease run out) is taken over', async () => {
+    const { index, service } = await setup();
+    const { job } = await index.jobs.enqueue({ type: 't', payload: {}, maxAttempts: 3, runAfter: new Date(Date.now() - 200_000) });
+    assert.ok(await index.jobs.claim('dead-server', new Date(Date.now() - 120_000), new Date(Date.now() - 60_000), ['t']));
+    const s = service({ run: async () => ({ message: 'taken over' }) });
+    s.start();
+    const done = await until(index, job.id, (j) => j.state === 'succeeded');
+    assert.equal(done.attempts, 2);
+    await s.stop();
+    await index.close();
+  });
+});
