@@ -1,6 +1,7 @@
 // Lint rules, including the layering of ARCHITECTURE.md: lower layers never import upper ones.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import globals from 'globals';
 
 const layer = (files, forbidden, why) => ({
   files,
@@ -20,6 +21,8 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
+  // The web page runs in the browser, as plain ES modules.
+  { files: ['ui/**/*.js'], languageOptions: { globals: { ...globals.browser } } },
   layer(['src/dicom/**'], ['**/net/**', '**/services/**', '**/index/**', '**/storage/**', '**/scp/**', '**/http/**', '**/app*', '**/config/**'], 'dicom/ is the bottom layer: it imports only core/.'),
   layer(['src/net/**'], ['**/services/**', '**/index/**', '**/storage/**', '**/scp/**', '**/http/**', '**/app*', '**/config/**'], 'net/ knows nothing of the PACS: only dicom/ and core/.'),
   layer(['src/codecs/**'], ['**/net/**', '**/services/**', '**/index/**', '**/storage/**', '**/scp/**', '**/http/**', '**/app*', '**/config/**'], 'codecs/ decodes pixels: it imports only dicom/ and core/.'),

@@ -12,6 +12,7 @@ export const LIVE_KEYS = [
   'http.users',
   'http.tokens',
   'http.max_upload_mb',
+  'jobs.*',
   'known_nodes',
   'logging.level',
   'query.*',

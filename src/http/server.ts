@@ -8,6 +8,7 @@ import { authenticate, roleAllows, roleForMethod } from './auth.js';
 import { problemOf, sendProblem } from './problem.js';
 import { registerDicomweb } from './dicomweb/plugin.js';
 import { registerApi } from './api/plugin.js';
+import { registerUi } from './ui.js';
 import type { ApiDeps } from './api/deps.js';
 import './route-config.js';
 
@@ -45,5 +46,6 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
 
   await registerDicomweb(app, deps);
   await registerApi(app, deps);
+  await registerUi(app);
   return app;
 }

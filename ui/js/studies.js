@@ -1,0 +1,75 @@
+// The study list: search on the attributes people know (name, ID, accession, description,
+// date range, modality), newest first, 50 a page. Every search is one indexed query on the
+// server, so it stays fast with 100,000 studies; the form lives in the URL (back button works).
+import { h, mount, personName, date, multi } from './dom.js';
+import { api, query } from './api.js';
+
+const PAGE = 50;
+const FIELDS = [
+  ['name', 'Patient name', 'text'],
+  ['id', 'Patient ID', 'text'],
+  ['accession', 'Accession', 'text'],
+  ['description', 'Description', 'text'],
+  ['from', 'From', 'date'],
+  ['to', 'To', 'date'],
+  ['modality', 'Modality', 'text'],
+];
+
+/** What a person types, as DICOM matching: names and descriptions match anywhere, case-insensitively (server side). */
+function toDicom(f) {
+  const wild = (v) => (v ? (/[*?]/.test(v) ? v : `*${v}*`) : '');
+  const da = (v) => (v ? v.replaceAll('-', '') : '');
+  const range = f.from || f.to ? `${da(f.from)}-${da(f.to)}` : '';
+  return {
+    PatientName: wild(f.name),
+    PatientID: f.id ? (/[*?]/.test(f.id) ? f.id : `${f.id}*`) : '',
+    AccessionNumber: f.accession ?? '',
+    StudyDescription: wild(f.description),
+    StudyDate: range,
+    ModalitiesInStudy: (f.modality ?? '').toUpperCase(),
+  };
+}
+
+export async function studiesPage(params) {
+  const form = h('form', { className: 'search', id: 'study-search' },
+    FIELDS.map(([name, label, type]) => h('label', {}, label, h('input', { name, type, value: params.get(name) ?? '', size: type === 'text' ? 14 : undefined, 'aria-label': label }))),
+    h('button', { className: 'primary', type: 'submit' }, 'Search'),
+    h('button', { type: 'button', onclick: () => (location.hash = '#/') }, 'Clear'),
+  );
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const q = new URLSearchParams();
+    for (const [k, v] of new FormData(form)) if (v) q.set(k, String(v));
+    location.hash = `#/?${q}`;
+  });
+  const offset = Number(params.get('offset') ?? 0);
+  const body = h('tbody', {}, h('tr', {}, h('td', { colspan: 9, className: 'muted' }, 'Loading…')));
+  const pager = h('div', { className: 'pager' });
+  mount(h('h1', {}, 'Studies'), form,
+    h('table', { id: 'studies' },
+      h('thead', {}, h('tr', {}, ['Patient name', 'Patient ID', 'Birth date', 'Study date', 'Description', 'Modalities', 'Accession', 'Series', 'Instances'].map((t) => h('th', {}, t)))),
+      body),
+    pager);
+  const f = Object.fromEntries(params);
+  const res = await api(`/api/studies${query({ ...toDicom(f), limit: PAGE, offset })}`);
+  body.replaceChildren(
+    ...(res.items.length
+      ? res.items.map((s) =>
+          h('tr', { className: 'link', dataset: { uid: s.StudyInstanceUID }, onclick: () => (location.hash = `#/study/${s.StudyInstanceUID}`) },
+            h('td', {}, personName(s.PatientName)), h('td', {}, s.PatientID), h('td', {}, date(s.PatientBirthDate)), h('td', {}, date(s.StudyDate)),
+            h('td', { title: s.StudyDescription ?? '' }, s.StudyDescription ?? ''), h('td', {}, multi(s.ModalitiesInStudy)), h('td', {}, s.AccessionNumber ?? ''),
+            h('td', {}, s.NumberOfStudyRelatedSeries), h('td', {}, s.NumberOfStudyRelatedInstances)))
+      : [h('tr', {}, h('td', { colspan: 9, className: 'muted' }, 'No study matches.'))]),
+  );
+  const go = (o) => {
+    const q = new URLSearchParams(params);
+    q.set('offset', String(Math.max(0, o)));
+    location.hash = `#/?${q}`;
+  };
+  const last = offset + res.items.length;
+  pager.replaceChildren(
+    h('button', { disabled: offset === 0, onclick: () => go(offset - PAGE) }, '‹ Previous'),
+    h('span', { id: 'count' }, res.items.length ? `${offset + 1}–${last}${res.total !== null ? ` of ${res.total}` : res.more ? ' and more' : ''}` : ''),
+    h('button', { disabled: !res.more, onclick: () => go(offset + PAGE) }, 'Next ›'),
+  );
+}
