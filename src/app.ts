@@ -28,9 +28,7 @@ import { NodeDirectory } from './services/nodes.js';
 import { JobService } from './services/jobs.js';
 import { pullJobHandler, sendJobHandler } from './services/transfer-jobs.js';
 import { ActivityMonitor } from './services/activity.js';
-import { createRequire } from 'node:module';
-
-const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+import { VERSION } from './version.js';
 
 export interface ArchiveParts {
   config: () => Readonly<Config>;

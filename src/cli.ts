@@ -5,6 +5,7 @@ import { storeCommand, storeHelp } from './cli/store.js';
 import { findCommand, findHelp } from './cli/find.js';
 import { getCommand, getHelp, moveCommand, moveHelp } from './cli/retrieve.js';
 import { configCheckCommand, importCommand, importHelp, reindexCommand, reindexHelp } from './cli/archive.js';
+import { hashPasswordCommand, hashPasswordHelp } from './cli/hash-password.js';
 import { ConfigError } from './config/load.js';
 import { errorMessage } from './core/errors.js';
 import { VERSION } from './version.js';
@@ -17,6 +18,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number> | numb
   get: { run: getCommand, help: getHelp, summary: 'fetch studies from a node into a folder (C-GET)' },
   import: { run: importCommand, help: importHelp, summary: 'put files into the archive without the network' },
   reindex: { run: reindexCommand, help: reindexHelp, summary: 'rebuild the index from the files in the archive' },
+  'hash-password': { run: hashPasswordCommand, help: hashPasswordHelp, summary: 'hash a password for http.users in the configuration' },
   config: {
     run: (argv) => {
       if (argv[0] !== 'check') throw new UsageError('config: the subcommand is "check": pacs config check [FILE]');

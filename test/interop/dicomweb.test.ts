@@ -70,6 +70,14 @@ describe('DICOMweb', () => {
     assert.match(String(study!['00081190']!.Value![0]), /^http:\/\/.+\/dicom-web\/studies\/1\.3\.6\.1\.4\.1\.5962\.1\.2\.1\.20040119072730\.12322$/);
     const keys = Object.keys(study!);
     assert.deepEqual(keys, [...keys].sort(), 'attributes in tag order');
+    // Behind a reverse proxy, the URLs are the ones the client reached (Forwarded, X-Forwarded-*).
+    const viaProxy = async (headers: Record<string, string>): Promise<string> => {
+      const r = await web.inject({ method: 'GET', url: '/dicom-web/studies?PatientID=1CT1', headers });
+      return String((r.json() as Json[])[0]!['00081190']!.Value![0]);
+    };
+    assert.match(await viaProxy({ forwarded: 'for=10.0.0.1;proto=https;host="pacs.example.org", for=10.0.0.2' }), /^https:\/\/pacs\.example\.org\/dicom-web\/studies\/1\.3\./);
+    assert.match(await viaProxy({ 'x-forwarded-proto': 'https', 'x-forwarded-host': 'web.example.org:8443', 'x-forwarded-prefix': '/pacs/' }), /^https:\/\/web\.example\.org:8443\/pacs\/dicom-web\/studies\//);
+    assert.match(await viaProxy({ 'x-forwarded-proto': 'javascript', 'x-forwarded-host': 'evil/host' }), /^http:\/\/(localhost|127\.0\.0\.1)[^/]*\/dicom-web\//, 'nonsense is ignored');
     // Wildcards, case-insensitive names, date ranges, modalities, and tags instead of keywords.
     assert.equal(((await get('/dicom-web/studies?PatientName=compressedsamples%5Ect*')).json() as Json[]).length, 1);
     assert.equal(((await get('/dicom-web/studies?00100020=1CT1')).json() as Json[]).length, 1);

@@ -19,9 +19,34 @@ export interface DicomwebDeps {
 
 export const DICOMWEB_PREFIX = '/dicom-web';
 
-/** The absolute URL of the DICOMweb root as this client reached it (for RetrieveURL, BulkDataURI). */
+const firstValue = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v)?.split(',')[0]?.trim() || undefined;
+
+/** proto= and host= of the first (client-side) element of an RFC 7239 Forwarded header. */
+function forwarded(header: string | undefined): { proto?: string; host?: string } {
+  const out: { proto?: string; host?: string } = {};
+  for (const pair of (header?.split(',')[0] ?? '').split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq < 0) continue;
+    const key = pair.slice(0, eq).trim().toLowerCase();
+    const value = pair.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+    if (key === 'proto' || key === 'host') out[key] = value;
+  }
+  return out;
+}
+
+/**
+ * The absolute URL of the DICOMweb root as this client reached it (for RetrieveURL, BulkDataURI):
+ * behind a reverse proxy, what Forwarded (RFC 7239) or X-Forwarded-Proto / -Host / -Prefix say,
+ * so the URLs in our answers work for the client. Values that are not a plain scheme, host or
+ * path are ignored.
+ */
 export function baseUrl(req: FastifyRequest): string {
-  return `${req.protocol}://${req.headers.host ?? 'localhost'}${DICOMWEB_PREFIX}`;
+  const f = forwarded(firstValue(req.headers.forwarded));
+  const proto = [f.proto, firstValue(req.headers['x-forwarded-proto'])].find((p) => p === 'http' || p === 'https') ?? req.protocol;
+  const host = [f.host, firstValue(req.headers['x-forwarded-host']), req.headers.host].find((h) => h && /^[A-Za-z0-9.:[\]_-]+$/.test(h)) ?? 'localhost';
+  const prefix = firstValue(req.headers['x-forwarded-prefix']);
+  const path = prefix && /^\/[A-Za-z0-9._~/-]*$/.test(prefix) ? prefix.replace(/\/+$/, '') : '';
+  return `${proto}://${host}${path}${DICOMWEB_PREFIX}`;
 }
 
 export const studyUrl = (base: string, study: string): string => `${base}/studies/${study}`;

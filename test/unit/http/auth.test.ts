@@ -1,0 +1,41 @@
+// HTTP authentication: Basic users with plain or scrypt passwords, Bearer tokens, the anonymous
+// role, and `pacs hash-password` producing a hash the server accepts.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { anonymousRole, authenticate, passwordMatches, roleAllows } from '../../../src/http/auth.js';
+import type { HttpConfig } from '../../../src/config/schema.js';
+
+const BIN = new URL('../../../../bin/pacs', import.meta.url).pathname;
+const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
+
+test('pacs hash-password: reads standard input, prints a scrypt hash that matches only that password', () => {
+  const r = spawnSync(process.execPath, [BIN, 'hash-password'], { input: 'correct horse battery\n', encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const hash = r.stdout.trim();
+  assert.match(hash, /^scrypt:[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/);
+  assert.equal(passwordMatches('correct horse battery', hash), true);
+  assert.equal(passwordMatches('correct horse batterY', hash), false);
+  const again = spawnSync(process.execPath, [BIN, 'hash-password'], { input: 'correct horse battery\n', encoding: 'utf8' });
+  assert.notEqual(again.stdout.trim(), hash, 'a new salt each time');
+  const noArgs = spawnSync(process.execPath, [BIN, 'hash-password', 'secret'], { encoding: 'utf8' });
+  assert.notEqual(noArgs.status, 0, 'a password on the command line is refused');
+});
+
+test('authenticate: users, tokens, anonymous, wrong credentials', () => {
+  const hash = spawnSync(process.execPath, [BIN, 'hash-password'], { input: 's3cret\n', encoding: 'utf8' }).stdout.trim();
+  const c = {
+    users: [{ username: 'ann', password: hash, role: 'admin' }, { username: 'bob', password: 'plain-pw', role: 'read' }],
+    tokens: [{ name: 'robot', token: 'abcdefghijklmnopqrstuvwxyz', role: 'write' }],
+  } as unknown as HttpConfig;
+  assert.deepEqual(authenticate(basic('ann', 's3cret'), c), { role: 'admin', name: 'ann' });
+  assert.deepEqual(authenticate(basic('bob', 'plain-pw'), c), { role: 'read', name: 'bob' });
+  assert.ok('invalid' in authenticate(basic('ann', 'wrong'), c));
+  assert.deepEqual(authenticate('Bearer abcdefghijklmnopqrstuvwxyz', c), { role: 'write', name: 'robot' });
+  assert.ok('invalid' in authenticate('Bearer nope', c));
+  assert.equal(anonymousRole(c), 'read');
+  assert.equal(anonymousRole({ users: [], tokens: [] } as unknown as HttpConfig), 'admin');
+  assert.equal(roleAllows('write', 'read'), true);
+  assert.equal(roleAllows('write', 'admin'), false);
+  assert.equal(roleAllows('read', 'none'), true);
+});
