@@ -24,6 +24,7 @@ import { findScp } from './scp/find.js';
 import { retrieveScp } from './scp/retrieve.js';
 import { AcceptorSession, type AcceptPolicy } from './scp/acceptor.js';
 import { DecoderPool } from './codecs/pool.js';
+import { RenderingService } from './services/rendering.js';
 
 export interface ArchiveParts {
   config: () => Readonly<Config>;
@@ -88,7 +89,7 @@ export class PacsServer {
   private constructor(
     readonly archive: ArchiveParts,
     readonly registry: SopRegistry,
-    /** Decodes compressed frames for retrieves to receivers that take only uncompressed syntaxes; threads start on first use. */
+    /** Decodes compressed frames for retrieves to receivers that take only uncompressed syntaxes, and renders images for DICOMweb; threads start on first use. */
     readonly decoders: DecoderPool,
   ) {}
 
@@ -165,7 +166,8 @@ export class PacsServer {
     let httpPort: number | null = null;
     if (c.http.enabled) {
       const a = this.archive;
-      this.http = await buildHttpServer({ index: a.index, objects: a.objects, store: a.store, metadata: a.metadata, decoder: this.decoders, config: a.config, logger: this.logger });
+      const rendering = new RenderingService(a.index, a.objects, a.metadata, this.decoders);
+      this.http = await buildHttpServer({ index: a.index, objects: a.objects, store: a.store, metadata: a.metadata, decoder: this.decoders, rendering, config: a.config, logger: this.logger });
       await this.http.listen({ host: c.http.host, port: c.http.port });
       const address = this.http.server.address();
       httpPort = typeof address === 'object' && address ? address.port : c.http.port;
