@@ -26,6 +26,11 @@ const RGB_RLE = sample('pydicom__SC_rgb_rle_2frame.dcm');
 const PALETTE = sample('octave-dicom__US-PAL-8-10x-echo.dcm');
 const YBR_JPEG = sample('pydicom__SC_rgb_jpeg_dcmtk.dcm');
 const SR = sample('dicomscope__reportki.dcm');
+/** Deflated Explicit VR LE, 512×512 8-bit, no window. */
+const DEFLATED = sample('pydicom__image_dfl.dcm');
+/** Explicit VR Big Endian: 16-bit MR (OW) with a window, and 8-bit RGB by plane (OB). */
+const MR_BIG = sample('pydicom__MR_small_bigendian.dcm');
+const RGB_BIG = sample('pydicom__ExplVR_BigEnd.dcm');
 const JPEG12 = sample('pydicom__JPGExtended.dcm');
 const UID_ROOT = '1.2.826.0.1.3680043.10.1.78';
 
@@ -78,7 +83,7 @@ describe('DICOMweb rendered and thumbnail resources, WADO-URI images', () => {
   before(async () => {
     pacs = await startTestPacs({ http: { enabled: true, port: 0, host: '127.0.0.1' } });
     web = pacs.server.httpServer!;
-    const files = [ANKLE, CT, ...CR, ...CT2, RGB_RLE, PALETTE, YBR_JPEG, SR, JPEG12];
+    const files = [ANKLE, CT, ...CR, ...CT2, RGB_RLE, PALETTE, YBR_JPEG, SR, JPEG12, DEFLATED, MR_BIG, RGB_BIG];
     TWINS.forEach((t, i) => {
       const copy = path.join(pacs.dir, `${t.name}-orig.dcm`);
       fs.copyFileSync(CT, copy);
@@ -182,6 +187,16 @@ describe('DICOMweb rendered and thumbnail resources, WADO-URI images', () => {
     assert.equal(compare(pal, dcmtk(PALETTE, ['+F', '3'])).max, 0, 'palette colour as DCMTK');
     const ybr = await png(`${urls.get(YBR_JPEG)}/rendered`);
     assert.ok(compare(ybr, dcmtk(YBR_JPEG, [])).max <= 3, `YBR_FULL JPEG within ${compare(ybr, dcmtk(YBR_JPEG, [])).max} of DCMTK`);
+  });
+
+  test('deflated and big-endian datasets (16-bit words, planar RGB) render as DCMTK renders them', async () => {
+    const stored = async (f: string) => (await pacs.server.archive.index.findInstance(urls.get(f)!.split('/').pop()!))!.transferSyntaxUID;
+    assert.deepEqual([await stored(DEFLATED), await stored(MR_BIG), await stored(RGB_BIG)], ['1.2.840.10008.1.2.1.99', '1.2.840.10008.1.2.2', '1.2.840.10008.1.2.2'], 'stored as sent');
+    assert.equal(compare(await png(`${urls.get(DEFLATED)}/rendered`), dcmtk(DEFLATED, ['+Wm'])).max <= 1, true, 'deflated');
+    assert.ok(compare(await png(`${urls.get(MR_BIG)}/rendered`), dcmtk(MR_BIG, ['+Wi', '1'])).max <= 1, 'big endian 16-bit');
+    const rgb = await png(`${urls.get(RGB_BIG)}/rendered`);
+    assert.equal(rgb.channels, 3);
+    assert.equal(compare(rgb, dcmtk(RGB_BIG, [])).max, 0, 'big endian RGB by plane');
   });
 
   test('viewport: scaled to fit with the aspect ratio kept, a source region, flips', async () => {
