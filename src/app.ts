@@ -10,6 +10,7 @@ import { SqliteIndex } from './index/sqlite/sqlite-index.js';
 import type { ArchiveIndex } from './index/types.js';
 import { FsObjectStore } from './storage/fs-store.js';
 import { FsMetadataCache } from './storage/metadata-cache.js';
+import { FsImageCache } from './storage/image-cache.js';
 import { MetadataService } from './services/metadata.js';
 import { buildHttpServer } from './http/server.js';
 import type { FastifyInstance } from 'fastify';
@@ -166,7 +167,7 @@ export class PacsServer {
     let httpPort: number | null = null;
     if (c.http.enabled) {
       const a = this.archive;
-      const rendering = new RenderingService(a.index, a.objects, a.metadata, this.decoders);
+      const rendering = new RenderingService(a.index, a.objects, a.metadata, this.decoders, new FsImageCache(join(c.storage.directory, '.thumbnails')));
       this.http = await buildHttpServer({ index: a.index, objects: a.objects, store: a.store, metadata: a.metadata, decoder: this.decoders, rendering, config: a.config, logger: this.logger });
       await this.http.listen({ host: c.http.host, port: c.http.port });
       const address = this.http.server.address();

@@ -12,6 +12,7 @@ import { type JsonDataset, type JsonElement, datasetBytes } from '../dicom/json.
 import { transferSyntaxInfo } from '../dicom/transfer-syntax.js';
 import type { ArchiveIndex, InstanceLocation } from '../index/types.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import type { ImageCache } from '../storage/image-cache.js';
 import { encapsulatedFrame } from './frames.js';
 import type { InstanceMetadata, MetadataService } from './metadata.js';
 
@@ -32,8 +33,6 @@ export interface RenderRequest {
 export interface RenderedImage {
   bytes: Buffer;
   mediaType: 'image/jpeg' | 'image/png';
-  width: number;
-  height: number;
 }
 
 export const DEFAULT_QUALITY = 90;
@@ -57,6 +56,8 @@ export class RenderingService {
     private readonly objects: ObjectStore,
     private readonly metadata: MetadataService,
     private readonly renderer: FrameRenderer,
+    /** Keeps default thumbnails (no window, viewport or quality asked for). */
+    private readonly thumbnails: ImageCache | null = null,
   ) {}
 
   /** The instances of a study (or one of its series) that have pixels, series by Series Number, then by Instance Number. */
@@ -128,7 +129,18 @@ export class RenderingService {
       if (isPacsError(e, 'DICOM_PARSE')) throw new PacsError('UNSUPPORTED', `cannot render frame ${req.frame} of ${loc.SOPInstanceUID}: ${e.message}`);
       throw e;
     }
-    return { bytes: Buffer.from(r.bytes), mediaType: req.format === 'png' ? 'image/png' : 'image/jpeg', width: r.width, height: r.height };
+    return { bytes: Buffer.from(r.bytes), mediaType: req.format === 'png' ? 'image/png' : 'image/jpeg' };
+  }
+
+  /** A thumbnail in the default size and rendering, from the cache when it was made from this very file. */
+  async thumbnail(loc: InstanceLocation, frame: number, format: ImageFormat, size: number): Promise<RenderedImage> {
+    const key = `${loc.SOPInstanceUID}.${frame}.${format}`;
+    const mediaType = format === 'png' ? 'image/png' : 'image/jpeg';
+    const cached = await this.thumbnails?.get(key, loc.checksum);
+    if (cached) return { bytes: cached, mediaType };
+    const img = await this.render(loc, { frame, format, viewport: { width: size, height: size } });
+    await this.thumbnails?.put(key, loc.checksum, img.bytes).catch(() => {});
+    return img;
   }
 
   /** Number of Frames of an instance (1 when absent). */

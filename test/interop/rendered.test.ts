@@ -230,6 +230,9 @@ describe('DICOMweb rendered and thumbnail resources, WADO-URI images', () => {
     assert.equal(t.headers['content-type'], 'image/jpeg');
     const d = await decodeJpeg(t.rawPayload);
     assert.deepEqual([d.width, d.height], [128, 128]);
+    const again = await get(`${urls.get(ANKLE)}/thumbnail`);
+    assert.ok(again.rawPayload.equals(t.rawPayload), 'the same thumbnail again');
+    assert.ok(pacs.files().some((f) => f.startsWith('.thumbnails/')), 'kept in the thumbnail cache');
     const sized = await png(`${urls.get(ANKLE)}/thumbnail?viewport=40,30`);
     assert.deepEqual([sized.width, sized.height], [30, 30]);
     const series = urls.get(CT2[0]!)!.replace(/\/instances\/.*$/, '');

@@ -115,6 +115,8 @@ async function thumbnail(deps: DicomwebDeps, req: Req, reply: FastifyReply): Pro
     loc = await deps.rendering.representative(req.params.study, req.params.series);
     if (!loc) throw notAcceptable(`no instance of ${req.params.series ?? req.params.study} has pixel data for a thumbnail`);
   }
+  // The default thumbnail is cached; one with parameters of its own is made each time.
+  if (!Object.keys(params).length) return sendOne(reply, await deps.rendering.thumbnail(loc!, frame, want.format, THUMBNAIL_SIZE));
   return sendOne(reply, await deps.rendering.render(loc!, { ...params, viewport, frame, format: want.format }));
 }
 
