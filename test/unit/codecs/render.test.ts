@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { DecoderPool } from '../../../src/codecs/pool.js';
 import { type RenderImage, renderPixels, voiValue } from '../../../src/codecs/render.js';
 import { fitSize, viewportOf } from '../../../src/codecs/resample.js';
-import { encodeImage } from '../../../src/codecs/image-encode.js';
+import { encodeImage, encoderLayout } from '../../../src/codecs/image-encode.js';
 import { compare, decodeJpeg, decodePng, grayOf, isJpeg, isPng, linear, linearExact, sigmoid } from '../../helpers/images.js';
 
 const gray = (over: Partial<RenderImage>): RenderImage => ({
@@ -186,12 +186,27 @@ describe('encoders', () => {
     assert.ok(compare(colour, colourImage).max <= 3, 'a flat colour survives');
     const small = await encodeImage(grayImage, 'jpeg', 10);
     assert.ok(small.length < bytes.length, `${small.length} < ${bytes.length}`);
-    // Tiny and incompressible images too (a thumbnail of a 3×3 image; noise at quality 100).
+    assert.equal((await decodeJpeg(bytes)).channels, 1, 'a gray JPEG');
+  });
+
+  test('JPEG of tiny and incompressible images: the encoder never runs out of room', async () => {
+    // The WebAssembly wrapper writes into a buffer sized by what it is told (see encoderLayout).
     let seed = 7;
-    const noise = { data: Uint8Array.from({ length: 256 * 256 }, () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) >> 23), width: 256, height: 256, channels: 1 as const };
-    assert.ok(compare(grayOf(await decodeJpeg(await encodeImage(noise, 'jpeg', 100))), noise).mean < 3);
-    const dot = await decodeJpeg(await encodeImage({ data: Uint8Array.from([9]), width: 1, height: 1, channels: 1 }, 'jpeg', 90));
-    assert.deepEqual([dot.width, dot.height], [1, 1]);
+    const noise = (n: number): Uint8Array => Uint8Array.from({ length: n }, () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) >> 23);
+    for (const channels of [1, 3] as const)
+      for (const [w, h] of [[1, 1], [1, 9], [3, 3], [7, 2], [8, 8], [13, 17], [16, 16], [33, 5], [100, 3], [256, 256]] as const)
+        for (const quality of [1, 100]) {
+          const img = { data: noise(w * h * channels), width: w, height: h, channels };
+          const back = await decodeJpeg(await encodeImage(img, 'jpeg', quality));
+          assert.deepEqual([back.width, back.height], [w, h], `${w}×${h}×${channels} at ${quality}`);
+          if (quality === 100) assert.ok(compare(channels === 1 ? grayOf(back) : back, img).mean < 4, `${w}×${h}×${channels} reads back`);
+        }
+    for (const [w, h, c] of [[1, 1, 1], [1, 1, 3], [5, 5, 1], [512, 512, 1], [8192, 1, 3]] as const) {
+      const l = encoderLayout(w, h, c);
+      const room = w * h * l.componentCount * Math.ceil(l.bitsPerSample / 8);
+      const tjBufSize = 6 * Math.ceil(w / 8) * 8 * Math.ceil(h / 8) * 8 + 2048; // libjpeg-turbo's worst case at 4:4:4
+      assert.ok(room >= tjBufSize && l.bitsPerSample <= 255 && l.componentCount <= 255, `${w}×${h}×${c}: ${JSON.stringify(l)}`);
+    }
   });
 });
 
