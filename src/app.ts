@@ -10,6 +10,7 @@ import { SqliteIndex } from './index/sqlite/sqlite-index.js';
 import type { ArchiveIndex } from './index/types.js';
 import { FsObjectStore } from './storage/fs-store.js';
 import { FsMetadataCache } from './storage/metadata-cache.js';
+import { FsImageCache } from './storage/image-cache.js';
 import { MetadataService } from './services/metadata.js';
 import { buildHttpServer } from './http/server.js';
 import type { FastifyInstance } from 'fastify';
@@ -29,6 +30,7 @@ import { JobService } from './services/jobs.js';
 import { pullJobHandler, sendJobHandler } from './services/transfer-jobs.js';
 import { ActivityMonitor } from './services/activity.js';
 import { VERSION } from './version.js';
+import { RenderingService } from './services/rendering.js';
 
 export interface ArchiveParts {
   config: () => Readonly<Config>;
@@ -99,7 +101,7 @@ export class PacsServer {
   private constructor(
     readonly archive: ArchiveParts,
     readonly registry: SopRegistry,
-    /** Decodes compressed frames for retrieves to receivers that take only uncompressed syntaxes; threads start on first use. */
+    /** Decodes compressed frames for retrieves to receivers that take only uncompressed syntaxes, and renders images for DICOMweb; threads start on first use. */
     readonly decoders: DecoderPool,
     /** The durable job queue's runner (send, pull; later exports and forwards). */
     readonly jobs: JobService,
@@ -186,12 +188,14 @@ export class PacsServer {
     let httpPort: number | null = null;
     if (c.http.enabled) {
       const a = this.archive;
+      const rendering = new RenderingService(a.index, a.objects, a.metadata, this.decoders, new FsImageCache(join(c.storage.directory, '.thumbnails')));
       this.http = await buildHttpServer({
         index: a.index,
         objects: a.objects,
         store: a.store,
         metadata: a.metadata,
         decoder: this.decoders,
+        rendering,
         config: a.config,
         logger: this.logger,
         nodes: a.nodes,

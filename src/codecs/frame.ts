@@ -25,3 +25,21 @@ export interface FrameResult {
 
 /** Bytes of one native frame. */
 export const frameBytes = (g: ImageGeometry): number => g.rows * g.columns * g.samplesPerPixel * (g.bitsAllocated / 8);
+
+import type { RenderImage, RenderOptions } from './render.js';
+
+/** One frame to render and encode as an image: decoded first when `codec` is set. */
+export interface RenderTask {
+  /** A codec's codestream, or native little-endian samples as stored; alone in its buffer. */
+  frame: ArrayBuffer;
+  codec: CodecName | null;
+  image: RenderImage;
+  options: RenderOptions;
+}
+
+export interface RenderResult {
+  /** The encoded image (JPEG or PNG as the options said). */
+  bytes: ArrayBuffer;
+  width: number;
+  height: number;
+}

@@ -1,16 +1,21 @@
-// The decoding worker pool: frames are decoded off the event loop, on as many threads as the
-// machine has cores. Workers start on first need, each loads its codecs once and then takes
+// The codec worker pool: frames are decoded, and rendered to images, off the event loop, on as
+// many threads as the machine has cores. Workers start on first need, each loads its codecs once and then takes
 // one task at a time; buffers travel transferred both ways. A worker that dies or overruns its
 // time fails only the task it held and is replaced on the next need. Idle workers do not keep
 // the process alive, and close() ends them all (server stop, end of a test).
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { PacsError } from '../core/errors.js';
-import type { FrameResult, FrameTask } from './frame.js';
+import type { FrameResult, FrameTask, RenderResult, RenderTask } from './frame.js';
 import type { ReplyMessage, TaskMessage } from './worker.js';
 
 export interface FrameDecoder {
   decode(task: FrameTask): Promise<FrameResult>;
+}
+
+export interface FrameRenderer {
+  /** Decodes (when compressed), renders and encodes one frame as an image. */
+  render(task: RenderTask): Promise<RenderResult>;
 }
 
 export interface PoolOptions {
@@ -22,10 +27,12 @@ export interface PoolOptions {
   workerUrl?: URL;
 }
 
+type Job = { kind: 'decode'; task: FrameTask } | { kind: 'render'; task: RenderTask };
+
 interface Pending {
   id: number;
-  task: FrameTask;
-  resolve: (r: FrameResult) => void;
+  job: Job;
+  resolve: (r: FrameResult | RenderResult) => void;
   reject: (e: Error) => void;
 }
 
@@ -35,7 +42,7 @@ interface Slot {
   timer: ReturnType<typeof setTimeout> | null;
 }
 
-export class DecoderPool implements FrameDecoder {
+export class DecoderPool implements FrameDecoder, FrameRenderer {
   private readonly size: number;
   private readonly timeoutMs: number;
   private readonly url: URL;
@@ -54,9 +61,18 @@ export class DecoderPool implements FrameDecoder {
 
   /** Decodes one frame on a worker; the task's frame buffer is transferred (detached here). */
   decode(task: FrameTask): Promise<FrameResult> {
+    return this.submit({ kind: 'decode', task }) as Promise<FrameResult>;
+  }
+
+  /** Renders one frame to an image on a worker; the task's frame buffer is transferred (detached here). */
+  render(task: RenderTask): Promise<RenderResult> {
+    return this.submit({ kind: 'render', task }) as Promise<RenderResult>;
+  }
+
+  private submit(job: Job): Promise<FrameResult | RenderResult> {
     if (this.closed) return Promise.reject(new PacsError('ABORTED', 'the decoder pool is closed'));
-    return new Promise<FrameResult>((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, task, resolve, reject });
+    return new Promise<FrameResult | RenderResult>((resolve, reject) => {
+      this.queue.push({ id: this.nextId++, job, resolve, reject });
       this.dispatch();
     });
   }
@@ -88,8 +104,8 @@ export class DecoderPool implements FrameDecoder {
       const p = this.queue.shift()!;
       slot.current = p;
       slot.worker.ref();
-      slot.timer = setTimeout(() => this.kill(slot!, `decoding took longer than ${this.timeoutMs / 1000} s`), this.timeoutMs);
-      slot.worker.postMessage({ id: p.id, task: p.task } satisfies TaskMessage, [p.task.frame]);
+      slot.timer = setTimeout(() => this.kill(slot!, `${p.job.kind === 'render' ? 'rendering' : 'decoding'} took longer than ${this.timeoutMs / 1000} s`), this.timeoutMs);
+      slot.worker.postMessage({ id: p.id, ...p.job } satisfies TaskMessage, [p.job.task.frame]);
     }
   }
 
@@ -100,8 +116,8 @@ export class DecoderPool implements FrameDecoder {
     let lastError = '';
     worker.on('message', (m: ReplyMessage) => {
       if (!slot.current || slot.current.id !== m.id) return;
-      if (m.ok) this.finish(slot, null, { pixels: m.pixels, photometric: m.photometric });
-      else this.finish(slot, new PacsError('DICOM_PARSE', m.error));
+      if (m.ok) this.finish(slot, null, m.result);
+      else this.finish(slot, new PacsError(m.code ?? 'DICOM_PARSE', m.error));
       this.dispatch();
     });
     worker.on('error', (e) => (lastError = e.message));
@@ -124,7 +140,7 @@ export class DecoderPool implements FrameDecoder {
     this.dispatch();
   }
 
-  private finish(slot: Slot, err: Error | null, result?: FrameResult): void {
+  private finish(slot: Slot, err: Error | null, result?: FrameResult | RenderResult): void {
     const p = slot.current;
     if (slot.timer) clearTimeout(slot.timer);
     slot.timer = null;

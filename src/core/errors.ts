@@ -14,6 +14,8 @@ export type ErrorCode =
   | 'PROTOCOL' // a peer broke the upper-layer or DIMSE protocol
   | 'NOT_FOUND'
   | 'CONFLICT' // the request contradicts what exists (a read-only node, a duplicate)
+  | 'BAD_ARGUMENT' // a parameter of the request is malformed or out of range (a region outside the image)
+  | 'UNSUPPORTED' // well-formed, but beyond what this server can do with it (render a non-image, a codec we lack)
   | 'ABORTED'; // the operation was cancelled or its association aborted
 
 export class PacsError extends Error {

@@ -17,6 +17,8 @@ export class HttpProblem extends Error {
 const PACS_STATUS: Record<string, number> = {
   NOT_FOUND: 404,
   CONFLICT: 409,
+  BAD_ARGUMENT: 400,
+  UNSUPPORTED: 406,
   DICOM_PARSE: 400,
   DICOM_MISSING_UID: 400,
   UID_MISMATCH: 400,

@@ -1,15 +1,15 @@
 // Deleting what the archive holds, at any level. For each instance the index row goes first,
-// then its file and its cached metadata: a crash in between leaves a file without a row (which
+// then its file and what was derived from it (cached metadata, thumbnails): a crash in between leaves a file without a row (which
 // reindex or a verification finds and which no query ever returns), never a row without a file.
 import type { ArchiveIndex, InstanceLocation } from '../index/types.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import type { MetadataService } from './metadata.js';
 import type { Logger } from '../core/logging.js';
 
 export interface DeleteDeps {
   index: ArchiveIndex;
   objects: ObjectStore;
-  metadata: Pick<MetadataService, 'forget'>;
+  /** What is derived from each instance and kept apart from it: cached metadata, thumbnails. */
+  derived: readonly { forget(sopInstanceUID: string): Promise<void> }[];
   logger: Logger;
 }
 
@@ -33,7 +33,7 @@ export async function deleteInstances(deps: DeleteDeps, instances: readonly Inst
       result.leftFiles.push(removed.path);
       deps.logger.warn({ err: e, path: removed.path }, 'deleted from the index, but its file could not be removed');
     }
-    await deps.metadata.forget(removed.SOPInstanceUID).catch(() => {});
+    for (const d of deps.derived) await d.forget(removed.SOPInstanceUID).catch(() => {});
   }
   return result;
 }

@@ -205,7 +205,7 @@ export class FsObjectStore implements ObjectStore {
       entries.sort((a, b) => a.name.localeCompare(b.name));
       for (const e of entries) {
         if (path.join(dir, e.name) === self.staging) continue;
-        // Dot-directories at the top are ours (.incoming, .metadata), never instances.
+        // Dot-directories at the top are ours (.incoming, .metadata, .thumbnails), never instances.
         if (rel === '' && e.isDirectory() && e.name.startsWith('.')) continue;
         const r = rel ? `${rel}/${e.name}` : e.name;
         if (e.isDirectory()) yield* walk(path.join(dir, e.name), r);

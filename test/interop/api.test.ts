@@ -76,15 +76,20 @@ describe('REST API', () => {
     assert.equal((await call('GET', '/api/studies/1.2.3.4')).status, 404);
   });
 
-  test('delete a study: rows, files and cached metadata go; other studies stay', async () => {
+  test('delete a study: rows, files, cached metadata and thumbnails go; other studies stay', async () => {
     const before = await pacs.server.archive.index.statistics();
     const instances = await pacs.server.archive.index.query({ level: 'IMAGE', model: 'STUDY_ROOT', keys: [{ keyword: 'StudyInstanceUID', value: CR_STUDY }], relational: true });
     const locs = await Promise.all(instances.map((r) => pacs.server.archive.index.findInstance(String(r.SOPInstanceUID))));
     // Warm the metadata cache, so deleting must remove it too.
     const meta = await web.inject({ method: 'GET', url: `/dicom-web/studies/${CR_STUDY}/metadata` });
     assert.equal(meta.statusCode, 200);
-    const cacheFiles = () => (fs.existsSync(path.join(pacs.storageDir, '.metadata')) ? fs.readdirSync(path.join(pacs.storageDir, '.metadata'), { recursive: true }).map(String) : []);
-    assert.ok(cacheFiles().some((f) => f.includes(locs[0]!.SOPInstanceUID)));
+    const l0 = locs[0]!;
+    const thumb = await web.inject({ method: 'GET', url: `/dicom-web/studies/${CR_STUDY}/series/${l0.SeriesInstanceUID}/instances/${l0.SOPInstanceUID}/thumbnail` });
+    assert.equal(thumb.statusCode, 200);
+    const cacheFiles = () =>
+      ['.metadata', '.thumbnails'].flatMap((d) => (fs.existsSync(path.join(pacs.storageDir, d)) ? fs.readdirSync(path.join(pacs.storageDir, d), { recursive: true }).map((f) => `${d}/${String(f)}`) : []));
+    assert.ok(cacheFiles().some((f) => f.startsWith('.metadata') && f.includes(l0.SOPInstanceUID)));
+    assert.ok(cacheFiles().some((f) => f.startsWith('.thumbnails') && f.includes(l0.SOPInstanceUID)));
     const r = await call('DELETE', `/api/studies/${CR_STUDY}`);
     assert.equal(r.status, 200);
     assert.equal(r.json().deleted, locs.length);
@@ -92,7 +97,7 @@ describe('REST API', () => {
       assert.equal(fs.existsSync(path.join(pacs.storageDir, loc!.path)), false, 'file removed');
       assert.equal(await pacs.server.archive.index.findInstance(loc!.SOPInstanceUID), null, 'row removed');
     }
-    assert.ok(!cacheFiles().some((f) => f.includes(locs[0]!.SOPInstanceUID)), 'cached metadata removed');
+    assert.ok(!cacheFiles().some((f) => f.includes(l0.SOPInstanceUID)), 'cached metadata and thumbnails removed');
     const afterStats = await pacs.server.archive.index.statistics();
     assert.equal(afterStats.studies, before.studies - 1);
     assert.equal(afterStats.instances, before.instances - locs.length);

@@ -211,13 +211,16 @@ describe('DICOMweb', () => {
     assert.match(dump.stdout, /\(7fe0,0010\) OW .*# 524288,/, 'native 1024×256×16-bit pixel data');
   });
 
-  test('WADO-URI returns the instance as application/dicom', async () => {
+  test('WADO-URI returns the instance as application/dicom, or rendered', async () => {
     const [inst] = (await get('/dicom-web/instances?PatientID=1CT1')).json() as Json[];
     const [study, series, sop] = ['0020000D', '0020000E', '00080018'].map((t) => String(inst![t]!.Value![0]));
     const res = await get(`/wado?requestType=WADO&studyUID=${study}&seriesUID=${series}&objectUID=${sop}&contentType=application/dicom`);
     assert.equal(res.statusCode, 200);
     assert.ok(res.rawPayload.equals(await storedFile(study!)));
-    assert.equal((await get(`/wado?requestType=WADO&studyUID=${study}&seriesUID=${series}&objectUID=${sop}`)).statusCode, 406);
+    const image = await get(`/wado?requestType=WADO&studyUID=${study}&seriesUID=${series}&objectUID=${sop}`);
+    assert.equal(image.statusCode, 200);
+    assert.equal(image.headers['content-type'], 'image/jpeg', 'image/jpeg when contentType is absent (rendered.test.ts checks the pixels)');
+    assert.equal((await get(`/wado?requestType=WADO&studyUID=${study}&seriesUID=${series}&objectUID=${sop}&contentType=video/mpeg`)).statusCode, 406);
     assert.equal((await get(`/wado?studyUID=${study}`)).statusCode, 400);
   });
 });

@@ -6,6 +6,7 @@ import type { ObjectStore } from '../../storage/object-store.js';
 import type { MetadataService } from '../../services/metadata.js';
 import type { StoreService } from '../../services/store.js';
 import type { FrameDecoder } from '../../codecs/pool.js';
+import type { RenderingService } from '../../services/rendering.js';
 
 export interface DicomwebDeps {
   index: ArchiveIndex;
@@ -14,6 +15,8 @@ export interface DicomwebDeps {
   metadata: MetadataService;
   /** Decompresses for a client that asked for another transfer syntax (the worker pool). */
   decoder: FrameDecoder;
+  /** Rendered images (rendered and thumbnail resources, WADO-URI image/jpeg and image/png). */
+  rendering: RenderingService;
   config: () => Readonly<Config>;
 }
 

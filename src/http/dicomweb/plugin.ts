@@ -5,6 +5,7 @@ import { registerQido } from './qido.js';
 import { registerWado } from './wado.js';
 import { registerStow } from './stow.js';
 import { registerWadoUri } from './wado-uri.js';
+import { registerRendered } from './rendered.js';
 
 export async function registerDicomweb(app: FastifyInstance, deps: DicomwebDeps): Promise<void> {
   await app.register(
@@ -12,6 +13,7 @@ export async function registerDicomweb(app: FastifyInstance, deps: DicomwebDeps)
       registerQido(scope, deps);
       registerWado(scope, deps);
       registerStow(scope, deps);
+      registerRendered(scope, deps);
     },
     { prefix: DICOMWEB_PREFIX },
   );

@@ -1,28 +1,45 @@
-// WADO-URI (PS3.18 9): one instance by its three UIDs, as application/dicom (as stored, or in
-// the transferSyntax asked for). Rendered image content types are answered 406 until the
-// rendering service exists; clients that want pixels use contentType=application/dicom.
+// WADO-URI (PS3.18 9): one instance by its three UIDs, as a rendered image (image/jpeg, the
+// default, or image/png: frameNumber, windowCenter/windowWidth, rows/columns, region and
+// imageQuality as PS3.18 8.2 says) or as application/dicom (as stored, or in the transferSyntax
+// asked for).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { canConvert } from '../../codecs/convert.js';
 import { selectInstances } from '../../services/retrieve.js';
 import { badRequest, notAcceptable, notFound } from '../problem.js';
 import type { DicomwebDeps } from './deps.js';
+import { parseWadoUriQuery } from './render-params.js';
 import { instanceBytes } from './wado.js';
 
 type Query = Record<string, string | undefined>;
+
+/** The first content type of the list that we can send: rendered images, or the instance itself. */
+function contentTypeOf(list: string): 'image/jpeg' | 'image/png' | 'application/dicom' | null {
+  for (const t of list.split(',').map((s) => s.trim().split(';')[0]!.toLowerCase())) {
+    if (t === 'image/jpeg' || t === 'image/png' || t === 'application/dicom') return t;
+    if (t === 'image/*') return 'image/jpeg';
+    if (t === '*/*') return 'application/dicom';
+  }
+  return null;
+}
 
 async function wadoUri(deps: DicomwebDeps, req: FastifyRequest<{ Querystring: Query }>, reply: FastifyReply): Promise<FastifyReply> {
   const q = req.query;
   if (q.requestType !== 'WADO') throw badRequest('requestType=WADO is required');
   for (const k of ['studyUID', 'seriesUID', 'objectUID']) if (!q[k]) throw badRequest(`${k} is required`);
-  const contentTypes = (q.contentType ?? 'image/jpeg').split(',').map((t) => t.trim().split(';')[0]!.toLowerCase());
-  if (!contentTypes.includes('application/dicom') && !contentTypes.includes('*/*'))
-    throw notAcceptable(`contentType ${q.contentType ?? 'image/jpeg (the default)'} is not available; use contentType=application/dicom`);
+  // PS3.18 9.1.2.2.1 (contentType): image/jpeg when absent.
+  const type = contentTypeOf(q.contentType ?? 'image/jpeg');
+  if (!type) throw notAcceptable(`contentType ${q.contentType}: image/jpeg, image/png or application/dicom`);
+  const render = type === 'application/dicom' ? null : parseWadoUriQuery(q);
   const [loc] = await selectInstances(deps.index, 'STUDY_ROOT', 'IMAGE', [
     { keyword: 'StudyInstanceUID', value: q.studyUID! },
     { keyword: 'SeriesInstanceUID', value: q.seriesUID! },
     { keyword: 'SOPInstanceUID', value: q.objectUID! },
   ]);
   if (!loc) throw notFound(`no instance ${q.objectUID} in series ${q.seriesUID} of study ${q.studyUID}`);
+  if (render) {
+    const img = await deps.rendering.render(loc, { ...render, format: type === 'image/png' ? 'png' : 'jpeg' });
+    return reply.type(img.mediaType).send(img.bytes);
+  }
   // PS3.18 9.1.2.1.5: without transferSyntax, explicit VR little endian; we keep as stored when it is not convertible.
   const ts = q.transferSyntax ?? loc.transferSyntaxUID;
   if (!canConvert(loc.transferSyntaxUID, ts)) throw notAcceptable(`the instance (${loc.transferSyntaxUID}) cannot be converted to ${ts}`);

@@ -1,0 +1,130 @@
+// WADO-RS rendered and thumbnail resources (PS3.18 10.4.1.1.3 / 8.3.5): instances and frames
+// as image/jpeg or image/png, windowed and scaled as asked; a study or series rendered is a
+// multipart/related of its images (each instance's first frame); a thumbnail is one small
+// image: of the instance or frame, or for a series its middle image, for a study the middle
+// image of its first series. Rendering and encoding happen on the codec worker pool.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { InstanceLocation } from '../../index/types.js';
+import type { QueryLevel } from '../../index/query/types.js';
+import { type RenderRequest, type RenderedImage } from '../../services/rendering.js';
+import { selectInstances } from '../../services/retrieve.js';
+import { badRequest, notAcceptable, notFound } from '../problem.js';
+import type { DicomwebDeps } from './deps.js';
+import { type OutPart, multipartStream, newBoundary } from './multipart.js';
+import { RENDERED_TYPES, type RenderedRendition, parseRenderedQuery, renderedRendition } from './render-params.js';
+
+type Params = { study: string; series?: string; instance?: string; frames?: string };
+type Query = Record<string, string | undefined>;
+type Req = FastifyRequest<{ Params: Params; Querystring: Query }>;
+
+/** Thumbnails fit in a square of this side unless the request gives a viewport. */
+export const THUMBNAIL_SIZE = 128;
+/** Images of a study or series rendered ahead of the one being sent (the pool works while we write). */
+const READ_AHEAD = 2;
+
+const levelOf = (p: Params): QueryLevel => (p.instance ? 'IMAGE' : p.series ? 'SERIES' : 'STUDY');
+
+async function select(deps: DicomwebDeps, p: Params): Promise<InstanceLocation[]> {
+  const keys = [{ keyword: 'StudyInstanceUID', value: p.study }];
+  if (p.series) keys.push({ keyword: 'SeriesInstanceUID', value: p.series });
+  if (p.instance) keys.push({ keyword: 'SOPInstanceUID', value: p.instance });
+  const locs = await selectInstances(deps.index, 'STUDY_ROOT', levelOf(p), keys);
+  if (!locs.length) throw notFound(`no ${levelOf(p) === 'IMAGE' ? 'instance' : levelOf(p).toLowerCase()} ${p.instance ?? p.series ?? p.study} in the archive`);
+  return locs;
+}
+
+function rendition(req: Req): RenderedRendition {
+  const r = renderedRendition(req.headers.accept, req.query.accept);
+  if (!r) throw notAcceptable(`rendered resources are sent as ${RENDERED_TYPES}`);
+  return r;
+}
+
+function frameList(text: string | undefined): number[] {
+  const frames = (text ?? '').split(',').map((f) => Number(f.trim()));
+  if (!frames.length || frames.some((n) => !Number.isInteger(n) || n < 1)) throw badRequest('frames are a comma-separated list of frame numbers from 1');
+  return frames;
+}
+
+function sendOne(reply: FastifyReply, img: RenderedImage): FastifyReply {
+  return reply.type(img.mediaType).send(img.bytes);
+}
+
+function sendMany(reply: FastifyReply, mediaType: string, parts: AsyncIterable<OutPart>): FastifyReply {
+  const boundary = newBoundary();
+  return reply.type(`multipart/related; type="${mediaType}"; boundary=${boundary}`).send(multipartStream(boundary, parts));
+}
+
+/** Images rendered a few ahead of the one being yielded; one that fails is left out and logged. */
+async function* renderedParts(jobs: (() => Promise<RenderedImage>)[], log: FastifyRequest['log']): AsyncGenerator<OutPart> {
+  const settle = (job: () => Promise<RenderedImage>) => job().then((img) => ({ img, err: null }), (err: unknown) => ({ img: null, err }));
+  const ahead = jobs.slice(0, READ_AHEAD).map(settle);
+  for (let i = 0; i < jobs.length; i++) {
+    const next = jobs[i + READ_AHEAD];
+    if (next) ahead.push(settle(next));
+    const { img, err } = await ahead.shift()!;
+    if (img) yield { contentType: img.mediaType, body: img.bytes };
+    else log.warn({ err }, 'rendered: image left out');
+  }
+}
+
+async function rendered(deps: DicomwebDeps, req: Req, reply: FastifyReply): Promise<FastifyReply> {
+  const want = rendition(req);
+  const params = parseRenderedQuery(req.query);
+  const mediaType = want.format === 'png' ? 'image/png' : 'image/jpeg';
+  const ask = (frame: number): RenderRequest => ({ ...params, frame, format: want.format });
+  if (!req.params.instance) {
+    await select(deps, req.params);
+    const locs = (await deps.rendering.images(req.params.study, req.params.series)).flat();
+    if (!locs.length) throw notAcceptable(`no instance of ${req.params.series ?? req.params.study} has pixel data to render`);
+    return sendMany(reply, mediaType, renderedParts(locs.map((loc) => () => deps.rendering.render(loc, ask(1))), req.log));
+  }
+  const [loc] = await select(deps, req.params);
+  const frames = req.params.frames === undefined ? [1] : frameList(req.params.frames);
+  if (frames.length === 1 && !want.multipart) return sendOne(reply, await deps.rendering.render(loc!, ask(frames[0]!)));
+  // Frame numbers are checked before anything is sent: a missing one is a 404, not a short answer.
+  const count = await deps.rendering.frameCount(loc!);
+  const missing = frames.find((n) => n > count);
+  if (missing) throw notFound(`there is no frame ${missing} (the instance has ${count})`);
+  const first = await deps.rendering.render(loc!, ask(frames[0]!));
+  const rest = frames.slice(1).map((n) => () => deps.rendering.render(loc!, ask(n)));
+  return sendMany(
+    reply,
+    mediaType,
+    (async function* () {
+      yield { contentType: first.mediaType, body: first.bytes };
+      yield* renderedParts(rest, req.log);
+    })(),
+  );
+}
+
+async function thumbnail(deps: DicomwebDeps, req: Req, reply: FastifyReply): Promise<FastifyReply> {
+  const want = rendition(req);
+  const params = parseRenderedQuery(req.query);
+  const viewport = params.viewport ?? { width: THUMBNAIL_SIZE, height: THUMBNAIL_SIZE };
+  let loc: InstanceLocation | null;
+  let frame = 1;
+  if (req.params.instance) {
+    [loc = null] = await select(deps, req.params);
+    if (req.params.frames !== undefined) {
+      const frames = frameList(req.params.frames);
+      if (frames.length !== 1) throw badRequest('a thumbnail is of one frame');
+      frame = frames[0]!;
+    }
+  } else {
+    await select(deps, req.params);
+    loc = await deps.rendering.representative(req.params.study, req.params.series);
+    if (!loc) throw notAcceptable(`no instance of ${req.params.series ?? req.params.study} has pixel data for a thumbnail`);
+  }
+  // The default thumbnail is cached; one with parameters of its own is made each time.
+  if (!Object.keys(params).length) return sendOne(reply, await deps.rendering.thumbnail(loc!, frame, want.format, THUMBNAIL_SIZE));
+  return sendOne(reply, await deps.rendering.render(loc!, { ...params, viewport, frame, format: want.format }));
+}
+
+export function registerRendered(app: FastifyInstance, deps: DicomwebDeps): void {
+  const h = (fn: (deps: DicomwebDeps, req: Req, reply: FastifyReply) => Promise<FastifyReply>) => (req: Req, reply: FastifyReply) => fn(deps, req, reply);
+  const levels = ['/studies/:study', '/studies/:study/series/:series', '/studies/:study/series/:series/instances/:instance', '/studies/:study/series/:series/instances/:instance/frames/:frames'];
+  for (const base of levels) {
+    app.get(`${base}/rendered`, h(rendered));
+    app.get(`${base}/thumbnail`, h(thumbnail));
+  }
+}
