@@ -40,6 +40,11 @@ function inconsistencies(index: SqliteIndex): unknown[] {
       num_series IS NOT (SELECT count(*) FROM series se JOIN studies st ON st.pk = se.study_fk WHERE st.patient_fk = p.pk) OR
       num_instances IS NOT (SELECT count(*) FROM instances i JOIN series se ON se.pk = i.series_fk
         JOIN studies st ON st.pk = se.study_fk WHERE st.patient_fk = p.pk) OR num_studies = 0`),
+    // The totals the triggers keep (migration 4) against a recount of the rows.
+    ...q(`SELECT 'totals' AS level, t.* FROM archive_totals t WHERE
+      patients IS NOT (SELECT count(*) FROM patients) OR studies IS NOT (SELECT count(*) FROM studies) OR
+      series IS NOT (SELECT count(*) FROM series) OR instances IS NOT (SELECT count(*) FROM instances) OR
+      bytes IS NOT (SELECT coalesce(sum(size), 0) FROM instances)`),
   ];
 }
 
@@ -107,7 +112,10 @@ describe('SqliteIndex specifics', () => {
     assert.equal((await old.findInstance('9.1.1.1'))?.path, 'old.dcm');
     assert.equal((await old.findSeries('9.1.1'))?.PatientPosition, null);
     assert.equal(old.db.prepare("SELECT slice_location FROM instances WHERE sop_instance_uid = '9.1.1.1'").pluck().get(), null);
+    // Version 4 counted the rows it found into the totals.
+    assert.deepEqual(await old.statistics(), { patients: 1, studies: 1, series: 1, instances: 1, bytes: 0 });
     await old.storeInstance(record({ sop: 'i1' }), 'insert');
+    assert.deepEqual(inconsistencies(old), []);
     assert.equal((await old.findSeries('1.2.3.1.1'))?.PatientPosition, 'HFS');
     await old.close();
   });

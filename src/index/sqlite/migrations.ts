@@ -197,10 +197,47 @@ CREATE TABLE known_nodes (
 ) STRICT;
 `;
 
+// Version 4: the archive's totals kept by triggers, so statistics() (the study list's total,
+// the status page polled every few seconds) is one row read instead of a sum over every study
+// (26 ms at 100,000 studies). Triggers rather than the writer: the bulk loader and any future
+// writer keep them right too. SQLite skips its truncate optimisation on tables with triggers,
+// so clear() counts down correctly.
+const V4 = `
+CREATE TABLE archive_totals (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  patients INTEGER NOT NULL,
+  studies INTEGER NOT NULL,
+  series INTEGER NOT NULL,
+  instances INTEGER NOT NULL,
+  bytes INTEGER NOT NULL
+) STRICT;
+INSERT INTO archive_totals SELECT 1, (SELECT count(*) FROM patients), count(*), coalesce(sum(num_series), 0),
+  coalesce(sum(num_instances), 0), coalesce(sum(size_bytes), 0) FROM studies;
+CREATE TRIGGER patients_totals_insert AFTER INSERT ON patients BEGIN
+  UPDATE archive_totals SET patients = patients + 1;
+END;
+CREATE TRIGGER patients_totals_delete AFTER DELETE ON patients BEGIN
+  UPDATE archive_totals SET patients = patients - 1;
+END;
+CREATE TRIGGER studies_totals_insert AFTER INSERT ON studies BEGIN
+  UPDATE archive_totals SET studies = studies + 1, series = series + NEW.num_series,
+    instances = instances + NEW.num_instances, bytes = bytes + NEW.size_bytes;
+END;
+CREATE TRIGGER studies_totals_delete AFTER DELETE ON studies BEGIN
+  UPDATE archive_totals SET studies = studies - 1, series = series - OLD.num_series,
+    instances = instances - OLD.num_instances, bytes = bytes - OLD.size_bytes;
+END;
+CREATE TRIGGER studies_totals_update AFTER UPDATE OF num_series, num_instances, size_bytes ON studies BEGIN
+  UPDATE archive_totals SET series = series + NEW.num_series - OLD.num_series,
+    instances = instances + NEW.num_instances - OLD.num_instances, bytes = bytes + NEW.size_bytes - OLD.size_bytes;
+END;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: V1 },
   { version: 2, name: 'Conquest dicom.sql attributes', sql: V2 },
   { version: 3, name: 'jobs and known nodes', sql: V3 },
+  { version: 4, name: 'archive totals kept by triggers', sql: V4 },
 ];
 
 const BOOTSTRAP = `CREATE TABLE IF NOT EXISTS schema_migrations (
