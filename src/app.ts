@@ -30,6 +30,9 @@ import { JobService } from './services/jobs.js';
 import { pullJobHandler, sendJobHandler } from './services/transfer-jobs.js';
 import { ActivityMonitor } from './services/activity.js';
 import { VERSION } from './version.js';
+import { Metrics } from './core/metrics.js';
+import { startMetricsServer } from './http/metrics-server.js';
+import type { Server as NodeHttpServer } from 'node:http';
 import { RenderingService } from './services/rendering.js';
 
 export interface ArchiveParts {
@@ -97,6 +100,9 @@ export class PacsServer {
   private stopping = false;
   /** Recent stores, errors and associations for the status page. */
   readonly activity: ActivityMonitor;
+  /** Prometheus metrics, served on monitoring.metrics_port. */
+  readonly metrics: Metrics;
+  private metricsServer: NodeHttpServer | null = null;
 
   private constructor(
     readonly archive: ArchiveParts,
@@ -107,6 +113,14 @@ export class PacsServer {
     readonly jobs: JobService,
   ) {
     this.activity = new ActivityMonitor(archive.events);
+    const jobStates = ['queued', 'running', 'failed'] as const;
+    this.metrics = new Metrics(archive.events, {
+      activeAssociations: () => this.listener?.active.size ?? 0,
+      diskFreeBytes: () => archive.objects.freeBytes(),
+      archive: () => archive.index.statistics(),
+      jobs: async () => Object.fromEntries(await Promise.all(jobStates.map(async (state) => [state, (await archive.index.jobs.list({ state, limit: 0, offset: 0 })).total] as const))),
+      minFreeBytes: () => archive.config().storage.min_free_mb * 1024 * 1024,
+    });
   }
 
   static async create(config: Readonly<Config>, options: { logger?: Logger } = {}): Promise<PacsServer> {
@@ -164,7 +178,7 @@ export class PacsServer {
     };
   }
 
-  async start(): Promise<{ dicomPort: number; httpPort: number | null }> {
+  async start(): Promise<{ dicomPort: number; httpPort: number | null; metricsPort: number | null }> {
     const c = this.archive.config();
     const removed = await this.archive.objects.cleanupStaging();
     if (removed) this.logger.warn({ removed }, 'removed temporary files left by an earlier stop');
@@ -202,6 +216,7 @@ export class PacsServer {
         jobs: this.jobs,
         activity: this.activity,
         version: VERSION,
+        metrics: this.metrics,
         dicomPort: () => port,
         associations: () =>
           [...listener.active].map((x) => ({
@@ -217,12 +232,18 @@ export class PacsServer {
       const address = this.http.server.address();
       httpPort = typeof address === 'object' && address ? address.port : c.http.port;
     }
+    let metricsPort: number | null = null;
+    if (c.monitoring.enabled) {
+      const m = await startMetricsServer(this.metrics, c.server.host, c.monitoring.metrics_port, this.logger);
+      this.metricsServer = m.server;
+      metricsPort = m.port;
+    }
     const stats = await this.archive.index.statistics();
     this.logger.info(
-      { aeTitle: c.server.ae_title, dicomPort: port, httpPort, storage: c.storage.directory, index: c.database.path, ...stats },
+      { aeTitle: c.server.ae_title, dicomPort: port, httpPort, metricsPort, storage: c.storage.directory, index: c.database.path, ...stats },
       `pacs_server listening: ${c.server.ae_title} on port ${port}`,
     );
-    return { dicomPort: port, httpPort };
+    return { dicomPort: port, httpPort, metricsPort };
   }
 
   /** Applies a new configuration: live keys at once, the rest logged as needing a restart. */
@@ -241,7 +262,8 @@ export class PacsServer {
     this.stopping = true;
     const grace = this.archive.config().server.shutdown_grace * 1000;
     this.logger.info({ graceSeconds: grace / 1000, active: this.listener?.active.size ?? 0 }, 'shutting down');
-    await Promise.all([this.listener?.stop(grace), this.http?.close(), this.jobs.stop(grace)]);
+    const metricsClosed = new Promise<void>((resolve) => (this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve()));
+    await Promise.all([this.listener?.stop(grace), this.http?.close(), this.jobs.stop(grace), metricsClosed]);
     await this.decoders.close();
     await this.archive.close();
     this.logger.info('stopped');

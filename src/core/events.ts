@@ -5,6 +5,8 @@ import type { InstanceRecord, Provenance, StoreOutcome } from '../index/types.js
 
 export interface PacsEvents {
   'instance.stored': { record: InstanceRecord; outcome: StoreOutcome['outcome']; changeSeq: number };
+  /** An instance was received and committed: how long from its first byte to the commit, for metrics. */
+  'instance.ingested': { durationMs: number; bytes: number; source: Provenance['source'] };
   /** An instance was refused or lost (nothing of it is kept); for the status page and metrics. */
   'instance.failed': { sopInstanceUID: string; code: string; message: string; provenance: Provenance };
   'association.closed': {
@@ -15,7 +17,10 @@ export interface PacsEvents {
     instances: number;
     failures: number;
     lastError: string | null;
+    /** DIMSE operations by name (C-STORE, C-FIND, …) on this association. */
+    operations: Record<string, number>;
     bytesIn: number;
+    bytesOut: number;
     durationMs: number;
   };
 }

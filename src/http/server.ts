@@ -37,6 +37,10 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     }
   });
 
+  app.addHook('onResponse', async (req, reply) => {
+    deps.metrics?.observeHttp(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+  });
+
   app.setErrorHandler((e, req, reply) => {
     const p = problemOf(e);
     if (p.status >= 500) req.log.error({ err: e, url: req.url }, 'HTTP request failed');

@@ -178,7 +178,9 @@ export class AcceptorSession implements AssociationUser {
       instances: this.stats.instances,
       failures: this.stats.failures,
       lastError: this.stats.lastError,
+      operations: { ...this.stats.operations },
       bytesIn: assoc.bytesIn,
+      bytesOut: assoc.bytesOut,
       durationMs,
     });
   }

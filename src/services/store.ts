@@ -61,6 +61,7 @@ export class IngestSession {
   private readonly staged: StagedObject | null;
   private failure: PacsError | null;
   private bytes = 0;
+  private readonly startedAt = performance.now();
 
   constructor(
     private readonly svc: StoreService,
@@ -106,7 +107,9 @@ export class IngestSession {
   async end(): Promise<StoreResult> {
     try {
       if (this.failure) throw this.failure;
-      return await this.svc.commit(this, this.reader, this.staged!);
+      const result = await this.svc.commit(this, this.reader, this.staged!);
+      this.svc.deps.events.emit('instance.ingested', { durationMs: performance.now() - this.startedAt, bytes: result.size, source: this.request.provenance.source });
+      return result;
     } catch (e) {
       await this.staged?.discard().catch(() => {});
       const failure = isPacsError(e) ? e : new PacsError('STORAGE_FAILURE', String(e instanceof Error ? e.message : e), { cause: e });

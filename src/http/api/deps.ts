@@ -4,6 +4,7 @@ import type { NodeDirectory } from '../../services/nodes.js';
 import type { JobService } from '../../services/jobs.js';
 import type { ActivityMonitor } from '../../services/activity.js';
 import type { Logger } from '../../core/logging.js';
+import type { Metrics } from '../../core/metrics.js';
 
 /** An association open now, as the status page lists it. */
 export interface ActiveAssociation {
@@ -23,6 +24,7 @@ export interface ApiDeps extends DicomwebDeps {
   /** The DICOM port listened on (the configured one, or the one the system chose for 0). */
   dicomPort: () => number;
   version: string;
+  metrics?: Metrics;
   logger: Logger;
 }
 

@@ -12,6 +12,8 @@ const closed: PacsEvents['association.closed'] = {
   instances: 3,
   failures: 0,
   lastError: null,
+  operations: {},
+  bytesOut: 0,
   bytesIn: 100,
   durationMs: 5,
 };

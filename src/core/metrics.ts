@@ -1,0 +1,96 @@
+// Prometheus metrics (prom-client) for monitoring.metrics_port. Counters and histograms are fed
+// from the event bus after commit and from the web server's hooks; gauges that describe the
+// present (associations open, disk free, jobs waiting, archive size) are read when scraped.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { EventBus } from './events.js';
+
+export interface MetricsSources {
+  activeAssociations: () => number;
+  diskFreeBytes: () => Promise<number>;
+  archive: () => Promise<{ patients: number; studies: number; series: number; instances: number; bytes: number }>;
+  jobs: () => Promise<Record<string, number>>;
+  minFreeBytes: () => number;
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly httpRequests: Counter<'method' | 'route' | 'status'>;
+  private readonly httpDuration: Histogram<'method' | 'route'>;
+
+  constructor(events: EventBus, sources: MetricsSources) {
+    const r = this.registry;
+    collectDefaultMetrics({ register: r, prefix: 'pacs_' });
+    const associations = new Counter({ name: 'pacs_associations_total', help: 'Associations ended, by outcome (released, aborted, rejected, …)', labelNames: ['outcome'], registers: [r] });
+    const operations = new Counter({ name: 'pacs_dimse_operations_total', help: 'DIMSE requests received, by operation', labelNames: ['operation'], registers: [r] });
+    const operationFailures = new Counter({ name: 'pacs_dimse_failures_total', help: 'DIMSE requests answered with a failure status', registers: [r] });
+    const bytes = new Counter({ name: 'pacs_network_bytes_total', help: 'Bytes on DICOM associations, by direction', labelNames: ['direction'], registers: [r] });
+    const stored = new Counter({ name: 'pacs_instances_stored_total', help: 'Instances committed, by door (dimse, stow, upload, import)', labelNames: ['source'], registers: [r] });
+    const storeFailures = new Counter({ name: 'pacs_store_failures_total', help: 'Instances refused or lost, by error code', labelNames: ['code'], registers: [r] });
+    const storeSeconds = new Histogram({
+      name: 'pacs_store_duration_seconds',
+      help: 'From the first byte of an instance to its commit (file synced, index written)',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers: [r],
+    });
+    this.httpRequests = new Counter({ name: 'pacs_http_requests_total', help: 'HTTP requests, by method, route and status', labelNames: ['method', 'route', 'status'], registers: [r] });
+    this.httpDuration = new Histogram({
+      name: 'pacs_http_request_duration_seconds',
+      help: 'HTTP request latency (QIDO-RS, WADO-RS, API …), by method and route',
+      labelNames: ['method', 'route'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 30],
+      registers: [r],
+    });
+    new Gauge({ name: 'pacs_associations_active', help: 'Associations open now', registers: [r], collect() { this.set(sources.activeAssociations()); } });
+    new Gauge({ name: 'pacs_disk_free_bytes', help: 'Free bytes on the storage volume', registers: [r], async collect() { this.set(await sources.diskFreeBytes()); } });
+    new Gauge({
+      name: 'pacs_disk_below_minimum',
+      help: '1 when free space is below storage.min_free_mb (new stores are refused with 0xA700)',
+      registers: [r],
+      async collect() {
+        const min = sources.minFreeBytes();
+        this.set(min > 0 && (await sources.diskFreeBytes()) < min ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'pacs_archive_objects',
+      help: 'What the index holds, by level',
+      labelNames: ['level'],
+      registers: [r],
+      async collect() {
+        const a = await sources.archive();
+        for (const level of ['patients', 'studies', 'series', 'instances'] as const) this.set({ level }, a[level]);
+      },
+    });
+    new Gauge({ name: 'pacs_archive_bytes', help: 'Bytes of the stored files', registers: [r], async collect() { this.set((await sources.archive()).bytes); } });
+    new Gauge({
+      name: 'pacs_jobs',
+      help: 'Jobs in the durable queue, by state',
+      labelNames: ['state'],
+      registers: [r],
+      async collect() {
+        for (const [state, n] of Object.entries(await sources.jobs())) this.set({ state }, n);
+      },
+    });
+
+    events.on('association.closed', (a) => {
+      associations.inc({ outcome: a.outcome });
+      for (const [operation, n] of Object.entries(a.operations)) operations.inc({ operation }, n);
+      if (a.failures) operationFailures.inc(a.failures);
+      bytes.inc({ direction: 'in' }, a.bytesIn);
+      bytes.inc({ direction: 'out' }, a.bytesOut);
+    });
+    events.on('instance.stored', ({ record }) => stored.inc({ source: record.provenance.source }));
+    events.on('instance.ingested', ({ durationMs }) => storeSeconds.observe(durationMs / 1000));
+    events.on('instance.failed', ({ code }) => storeFailures.inc({ code }));
+  }
+
+  /** One HTTP request answered (the route pattern, not the URL, keeps the label set small). */
+  observeHttp(method: string, route: string, status: number, seconds: number): void {
+    this.httpRequests.inc({ method, route, status: String(status) });
+    this.httpDuration.observe({ method, route }, seconds);
+  }
+
+  async text(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
