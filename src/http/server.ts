@@ -1,4 +1,4 @@
-// The web server: fastify with DICOMweb (and later the REST API, the page and the viewer).
+// The web server: fastify with DICOMweb, the OHIF viewer (and later the REST API and the page).
 // Authentication and CORS are hooks that every route passes through; every error leaves as
 // an application/problem+json answer.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -8,6 +8,7 @@ import { authenticate, roleAllows, roleForMethod } from './auth.js';
 import { problemOf, sendProblem } from './problem.js';
 import { registerDicomweb } from './dicomweb/plugin.js';
 import type { DicomwebDeps } from './dicomweb/deps.js';
+import { registerViewer } from './viewer.js';
 
 export type HttpDeps = DicomwebDeps & { logger: Logger };
 
@@ -42,5 +43,6 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   app.setNotFoundHandler((req, reply) => sendProblem(reply, 404, 'Not found', `no route for ${req.method} ${req.url.split('?')[0]}`));
 
   await registerDicomweb(app, deps);
+  if (deps.config().http.viewer && !(await registerViewer(app))) app.log.warn('the OHIF viewer is not installed (npm run viewer:fetch): /viewer says so');
   return app;
 }
