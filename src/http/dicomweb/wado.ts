@@ -60,17 +60,33 @@ async function retrieve(deps: DicomwebDeps, req: Req, reply: FastifyReply): Prom
   }
   const log = req.log;
   async function* parts(): AsyncGenerator<OutPart> {
-    for (const loc of sendable) {
-      try {
-        yield { contentType: `application/dicom; transfer-syntax=${target(loc)}`, body: (await instanceBytes(deps, loc, target(loc))) as OutPart['body'] };
-      } catch (e) {
+    // The next files are read (or converted) while this one goes out on the socket.
+    for await (const [loc, body] of readAhead(sendable, RETRIEVE_AHEAD, (l) => instanceBytes(deps, l, target(l)))) {
+      if (body instanceof Error) {
         // Headers are gone already: leave the instance out and say so in the log.
-        log.warn({ err: e, sopInstanceUID: loc.SOPInstanceUID }, 'WADO-RS: instance left out');
+        log.warn({ err: body, sopInstanceUID: loc.SOPInstanceUID }, 'WADO-RS: instance left out');
+        continue;
       }
+      yield { contentType: `application/dicom; transfer-syntax=${target(loc)}`, body: body as OutPart['body'] };
     }
   }
   const boundary = newBoundary();
   return reply.type(`multipart/related; type="application/dicom"; boundary=${boundary}`).send(multipartStream(boundary, parts()));
+}
+
+/** Instances being read ahead of the one being sent (at most 16 MB each: larger ones are streamed). */
+const RETRIEVE_AHEAD = 4;
+
+/** `fn` of each item in order, with up to `n` of the next ones already under way; a failure is yielded as the Error. */
+async function* readAhead<T, R>(items: readonly T[], n: number, fn: (t: T) => Promise<R>): AsyncGenerator<[T, R | Error]> {
+  const pending: Promise<R | Error>[] = [];
+  const start = (i: number): Promise<R | Error> => fn(items[i]!).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+  for (let i = 0; i < Math.min(n, items.length); i++) pending.push(start(i));
+  for (let i = 0; i < items.length; i++) {
+    const result = await pending.shift()!;
+    if (i + n < items.length) pending.push(start(i + n));
+    yield [items[i]!, result];
+  }
 }
 
 /** Runs `fn` over `items` with at most `n` at a time, keeping the order of the results. */
