@@ -61,7 +61,7 @@ async function retrieve(deps: DicomwebDeps, req: Req, reply: FastifyReply): Prom
   const log = req.log;
   async function* parts(): AsyncGenerator<OutPart> {
     // The next files are read (or converted) while this one goes out on the socket.
-    for await (const [loc, body] of readAhead(sendable, RETRIEVE_AHEAD, (l) => instanceBytes(deps, l, target(l)))) {
+    for await (const [loc, body] of readAhead(sendable, aheadFor(sendable), (l) => instanceBytes(deps, l, target(l)))) {
       if (body instanceof Error) {
         // Headers are gone already: leave the instance out and say so in the log.
         log.warn({ err: body, sopInstanceUID: loc.SOPInstanceUID }, 'WADO-RS: instance left out');
@@ -74,8 +74,8 @@ async function retrieve(deps: DicomwebDeps, req: Req, reply: FastifyReply): Prom
   return reply.type(`multipart/related; type="application/dicom"; boundary=${boundary}`).send(multipartStream(boundary, parts()));
 }
 
-/** Instances being read ahead of the one being sent (at most 16 MB each: larger ones are streamed). */
-const RETRIEVE_AHEAD = 4;
+/** Up to 4 instances are read ahead of the one being sent, as long as they hold at most 8 MB together. */
+const aheadFor = (locs: readonly InstanceLocation[]): number => Math.max(1, Math.min(4, Math.floor((8 << 20) / locs.reduce((m, l) => Math.max(m, l.size), 1))));
 
 /** `fn` of each item in order, with up to `n` of the next ones already under way; a failure is yielded as the Error. */
 async function* readAhead<T, R>(items: readonly T[], n: number, fn: (t: T) => Promise<R>): AsyncGenerator<[T, R | Error]> {
