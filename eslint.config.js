@@ -11,7 +11,7 @@ const layer = (files, forbidden, why) => ({
 });
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'ui/vendor/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'ui/vendor/**', 'vendor/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

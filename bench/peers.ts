@@ -9,18 +9,22 @@ export interface Peer {
   aeTitle: string;
   port: number;
   pid: number;
+  /** The web port, for peers started with their DICOMweb on. */
+  httpPort?: number;
   stop(): Promise<void>;
 }
 
 const ENV = { ...process.env, TCP_NODELAY: '1' };
 
-async function started(name: string, aeTitle: string, port: number, child: ChildProcess): Promise<Peer> {
+async function started(name: string, aeTitle: string, port: number, child: ChildProcess, httpPort?: number): Promise<Peer> {
   await waitForPort(port, 30_000);
+  if (httpPort) await waitForPort(httpPort, 30_000);
   return {
     name,
     aeTitle,
     port,
     pid: child.pid!,
+    ...(httpPort ? { httpPort } : {}),
     stop: () =>
       new Promise((resolve) => {
         if (child.exitCode !== null) return resolve();
@@ -31,12 +35,15 @@ async function started(name: string, aeTitle: string, port: number, child: Child
   };
 }
 
-export async function startPacs(dir: string, extra: string[] = []): Promise<Peer> {
+/** pacs_server on `dir`; with `web`, DICOMweb on a free port of 127.0.0.1, else no web server. */
+export async function startPacs(dir: string, extra: string[] = [], opts: { web?: boolean } = {}): Promise<Peer> {
   const port = await freePort();
+  const httpPort = opts.web ? await freePort() : undefined;
   const bin = new URL('../../bin/pacs_server', import.meta.url).pathname;
-  const args = [bin, '--port', String(port), '--storage-dir', path.join(dir, 'archive'), '--db', path.join(dir, 'pacs.db'), '--no-http', '--no-metrics', '--log-level', 'warn', '--max-associations', '100', '--set', 'storage.min_free_mb=0', ...extra];
+  const web = httpPort ? ['--http-port', String(httpPort), '--set', 'http.host=127.0.0.1'] : ['--no-http'];
+  const args = [bin, '--port', String(port), '--storage-dir', path.join(dir, 'archive'), '--db', path.join(dir, 'pacs.db'), ...web, '--no-metrics', '--log-level', 'warn', '--max-associations', '100', '--set', 'storage.min_free_mb=0', ...extra];
   const child = spawn(process.execPath, args, { env: ENV, stdio: ['ignore', 'ignore', 'inherit'] });
-  return started('pacs-server', 'PACS_SERVER', port, child);
+  return started('pacs-server', 'PACS_SERVER', port, child, httpPort);
 }
 
 /** storescp writing every file bit-preserving; --fork serves concurrent associations. */
@@ -47,8 +54,14 @@ export async function startStorescp(dir: string, fork: boolean): Promise<Peer> {
   return started('storescp', 'STORESCP', port, child);
 }
 
-/** Orthanc from Debian's package, SQLite index, no plugins, no compression. */
-export async function startOrthanc(dir: string): Promise<Peer> {
+/** Debian's DICOMweb plugin for Orthanc (package orthanc-dicomweb). */
+export const ORTHANC_DICOMWEB = '/usr/share/orthanc/plugins/libOrthancDicomWeb.so';
+
+/**
+ * Orthanc from Debian's package, SQLite index, no compression; no plugins, or with `dicomweb`
+ * its DICOMweb plugin at /dicom-web/ with its default settings (full metadata read from the files).
+ */
+export async function startOrthanc(dir: string, opts: { dicomweb?: boolean } = {}): Promise<Peer> {
   const port = await freePort();
   const http = await freePort();
   fs.mkdirSync(dir, { recursive: true });
@@ -63,7 +76,8 @@ export async function startOrthanc(dir: string): Promise<Peer> {
     AuthenticationEnabled: false,
     DicomCheckCalledAet: false,
     StorageCompression: false,
-    Plugins: [],
+    Plugins: opts.dicomweb ? [ORTHANC_DICOMWEB] : [],
+    ...(opts.dicomweb ? { DicomWeb: { Enable: true, Root: '/dicom-web/', EnableWado: true, WadoRoot: '/wado', Ssl: false } } : {}),
     ConcurrentJobs: 2,
     // Orthanc answers queries and retrieves only from declared modalities unless told otherwise.
     DicomAlwaysAllowFind: true,
@@ -73,7 +87,7 @@ export async function startOrthanc(dir: string): Promise<Peer> {
   const file = path.join(dir, 'orthanc.json');
   fs.writeFileSync(file, JSON.stringify(config));
   const child = spawn('Orthanc', [file], { env: ENV, stdio: 'ignore' });
-  return started('orthanc', 'ORTHANC', port, child);
+  return started('orthanc', 'ORTHANC', port, child, opts.dicomweb ? http : undefined);
 }
 
 /** Peak resident memory of a process so far (VmHWM), in MB. */

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs the compiled tests with node's own test runner. Optional arguments pick test folders
-// (unit, protocol, interop, contract, e2e); by default every folder runs.
+// (unit, protocol, interop, contract, e2e, browser); by default every folder runs.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';

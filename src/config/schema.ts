@@ -171,6 +171,8 @@ const http = section({
   tokens: z.array(httpToken, { error: 'expected a list of tokens' }).default([]),
   /** Largest STOW-RS / upload request. */
   max_upload_mb: int(1, 1_048_576, 4096, ' MB'),
+  /** The OHIF viewer at /viewer. */
+  viewer: bool(true),
 });
 
 const jobs = section({

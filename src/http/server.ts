@@ -1,4 +1,4 @@
-// The web server: fastify with DICOMweb, the REST API (and the page and the viewer).
+// The web server: fastify with DICOMweb, the REST API, the web page and the OHIF viewer.
 // Authentication and CORS are hooks that every route passes through; every error leaves as
 // an application/problem+json answer.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -11,6 +11,7 @@ import { registerApi } from './api/plugin.js';
 import { registerUi } from './ui.js';
 import type { ApiDeps } from './api/deps.js';
 import './route-config.js';
+import { registerViewer } from './viewer.js';
 
 export type HttpDeps = ApiDeps & { logger: Logger };
 
@@ -51,5 +52,6 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   await registerDicomweb(app, deps);
   await registerApi(app, deps);
   await registerUi(app);
+  if (deps.config().http.viewer && !(await registerViewer(app))) app.log.warn('the OHIF viewer is not installed (npm run viewer:fetch): /viewer says so');
   return app;
 }

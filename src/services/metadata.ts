@@ -28,9 +28,14 @@ export interface InstanceMetadata extends CacheHeader {
 }
 
 export class MetadataService {
+  /** The entries used last, in use order, up to `memoryBytes` of text: a viewer asks for a series' metadata, then for each instance's frames. */
+  private readonly recent = new Map<string, InstanceMetadata>();
+  private recentBytes = 0;
+
   constructor(
     private readonly store: ObjectStore,
     private readonly cache: MetadataCache,
+    private readonly memoryBytes = 32 * 1024 * 1024,
   ) {}
 
   /** Drops what is cached for a deleted instance. */
@@ -39,20 +44,39 @@ export class MetadataService {
   }
 
   async get(loc: InstanceLocation): Promise<InstanceMetadata> {
-    const cached = await this.cache.get(loc.SOPInstanceUID);
+    const uid = loc.SOPInstanceUID;
+    const hit = this.recent.get(uid);
+    if (hit?.checksum === loc.checksum) return this.remember(uid, hit);
+    const cached = await this.cache.get(uid);
     if (cached !== null) {
       const nl = cached.indexOf('\n');
       try {
         const header = JSON.parse(cached.slice(0, nl)) as CacheHeader;
-        if (header.checksum === loc.checksum) return { ...header, text: cached.slice(nl + 1) };
+        if (header.checksum === loc.checksum) return this.remember(uid, { ...header, text: cached.slice(nl + 1) });
       } catch {
         // a damaged entry is made again below
       }
     }
     const made = await this.make(loc);
     const { text, ...header } = made;
-    await this.cache.put(loc.SOPInstanceUID, `${JSON.stringify(header)}\n${text}`).catch(() => {});
-    return made;
+    await this.cache.put(uid, `${JSON.stringify(header)}\n${text}`).catch(() => {});
+    return this.remember(uid, made);
+  }
+
+  private remember(uid: string, meta: InstanceMetadata): InstanceMetadata {
+    const old = this.recent.get(uid);
+    if (old) {
+      this.recent.delete(uid);
+      this.recentBytes -= old.text.length;
+    }
+    this.recent.set(uid, meta);
+    this.recentBytes += meta.text.length;
+    for (const [key, m] of this.recent) {
+      if (this.recentBytes <= this.memoryBytes) break;
+      this.recent.delete(key);
+      this.recentBytes -= m.text.length;
+    }
+    return meta;
   }
 
   /** The JSON text of one instance with its BulkDataURIs made absolute. */

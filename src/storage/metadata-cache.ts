@@ -14,6 +14,9 @@ export interface MetadataCache {
 
 /** One small file per instance under `<storage>/.metadata`, written atomically; no fsync: it is a cache. */
 export class FsMetadataCache implements MetadataCache {
+  /** Folders known to exist (there are at most 100: the last two characters of the UID). */
+  private readonly folders = new Set<string>();
+
   constructor(private readonly root: string) {}
 
   private file(uid: string): string {
@@ -32,9 +35,19 @@ export class FsMetadataCache implements MetadataCache {
 
   async put(uid: string, text: string): Promise<void> {
     const file = this.file(uid);
-    await fs.mkdir(path.dirname(file), { recursive: true });
+    const folder = path.dirname(file);
+    if (!this.folders.has(folder)) {
+      await fs.mkdir(folder, { recursive: true });
+      this.folders.add(folder);
+    }
     const temp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    await fs.writeFile(temp, text);
+    try {
+      await fs.writeFile(temp, text);
+    } catch (e) {
+      // The folder went away under us (the cache was cleared): make it again next time.
+      this.folders.delete(folder);
+      throw e;
+    }
     await fs.rename(temp, file);
   }
 

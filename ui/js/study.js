@@ -55,7 +55,7 @@ export async function studyPage(uid) {
         return h('div', { className: 'card', dataset: { uid: se.SeriesInstanceUID } },
           h('a', { href: `/viewer/viewer?StudyInstanceUIDs=${encodeURIComponent(uid)}&SeriesInstanceUIDs=${encodeURIComponent(se.SeriesInstanceUID)}`, target: '_blank', rel: 'noopener' }, img),
           h('div', { className: 'title', title: se.SeriesDescription ?? '' }, `${se.SeriesNumber ?? '–'} · ${se.SeriesDescription ?? se.Modality ?? ''}`),
-          h('div', { className: 'muted' }, `${se.Modality ?? ''} · ${se.NumberOfSeriesRelatedInstances} instances · ${bytes(se.sizeBytes)}`));
+          h('div', { className: 'muted' }, `${se.Modality ?? ''} · ${se.NumberOfSeriesRelatedInstances} instances`));
       })),
   );
 }

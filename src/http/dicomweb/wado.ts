@@ -60,17 +60,33 @@ async function retrieve(deps: DicomwebDeps, req: Req, reply: FastifyReply): Prom
   }
   const log = req.log;
   async function* parts(): AsyncGenerator<OutPart> {
-    for (const loc of sendable) {
-      try {
-        yield { contentType: `application/dicom; transfer-syntax=${target(loc)}`, body: (await instanceBytes(deps, loc, target(loc))) as OutPart['body'] };
-      } catch (e) {
+    // The next files are read (or converted) while this one goes out on the socket.
+    for await (const [loc, body] of readAhead(sendable, aheadFor(sendable), (l) => instanceBytes(deps, l, target(l)))) {
+      if (body instanceof Error) {
         // Headers are gone already: leave the instance out and say so in the log.
-        log.warn({ err: e, sopInstanceUID: loc.SOPInstanceUID }, 'WADO-RS: instance left out');
+        log.warn({ err: body, sopInstanceUID: loc.SOPInstanceUID }, 'WADO-RS: instance left out');
+        continue;
       }
+      yield { contentType: `application/dicom; transfer-syntax=${target(loc)}`, body: body as OutPart['body'] };
     }
   }
   const boundary = newBoundary();
   return reply.type(`multipart/related; type="application/dicom"; boundary=${boundary}`).send(multipartStream(boundary, parts()));
+}
+
+/** Up to 4 instances are read ahead of the one being sent, as long as they hold at most 8 MB together. */
+const aheadFor = (locs: readonly InstanceLocation[]): number => Math.max(1, Math.min(4, Math.floor((8 << 20) / locs.reduce((m, l) => Math.max(m, l.size), 1))));
+
+/** `fn` of each item in order, with up to `n` of the next ones already under way; a failure is yielded as the Error. */
+async function* readAhead<T, R>(items: readonly T[], n: number, fn: (t: T) => Promise<R>): AsyncGenerator<[T, R | Error]> {
+  const pending: Promise<R | Error>[] = [];
+  const start = (i: number): Promise<R | Error> => fn(items[i]!).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+  for (let i = 0; i < Math.min(n, items.length); i++) pending.push(start(i));
+  for (let i = 0; i < items.length; i++) {
+    const result = await pending.shift()!;
+    if (i + n < items.length) pending.push(start(i + n));
+    yield [items[i]!, result];
+  }
 }
 
 /** Runs `fn` over `items` with at most `n` at a time, keeping the order of the results. */

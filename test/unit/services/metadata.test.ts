@@ -1,0 +1,57 @@
+// The metadata service's memory of recent entries: hits skip the disk cache, a replaced instance
+// (another checksum) is made again, and the memory stays under its byte budget.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { MetadataService } from '../../../src/services/metadata.js';
+import type { MetadataCache } from '../../../src/storage/metadata-cache.js';
+import type { ObjectStore } from '../../../src/storage/object-store.js';
+import type { InstanceLocation } from '../../../src/index/types.js';
+import { SAMPLES } from '../../helpers/dcmtk.js';
+
+const FILE = path.join(SAMPLES, 'pydicom__CT_small.dcm');
+
+function setup(memoryBytes?: number) {
+  const counts = { cacheGets: 0, fileReads: 0 };
+  const entries = new Map<string, string>();
+  const cache: MetadataCache = {
+    get: async (uid) => (counts.cacheGets++, entries.get(uid) ?? null),
+    put: async (uid, text) => void entries.set(uid, text),
+    remove: async (uid) => void entries.delete(uid),
+  };
+  const read = async (): Promise<Buffer> => (counts.fileReads++, fs.readFileSync(FILE));
+  const store = { readAll: read, readHead: read } as unknown as ObjectStore;
+  const service = new MetadataService(store, cache, memoryBytes);
+  const loc = (uid: string, checksum = 'a'): InstanceLocation => ({
+    SOPInstanceUID: uid, SOPClassUID: '1.2.840.10008.5.1.4.1.1.2', SeriesInstanceUID: '1', StudyInstanceUID: '1', PatientID: 'P',
+    path: 'x.dcm', size: fs.statSync(FILE).size, transferSyntaxUID: '1.2.840.10008.1.2.1', checksum, receivedAt: new Date(),
+  });
+  return { service, counts, entries, loc };
+}
+
+test('a recent entry is answered from memory, the same as the first answer', async () => {
+  const { service, counts, loc } = setup();
+  const first = await service.get(loc('1.1'));
+  assert.match(first.text, /"00100020"/);
+  assert.deepEqual(counts, { cacheGets: 1, fileReads: 1 });
+  const again = await service.get(loc('1.1'));
+  assert.equal(again.text, first.text);
+  assert.deepEqual(counts, { cacheGets: 1, fileReads: 1 }, 'neither the disk cache nor the file read again');
+});
+
+test('a replaced instance (another checksum) is made again', async () => {
+  const { service, counts, loc } = setup();
+  await service.get(loc('1.1', 'a'));
+  await service.get(loc('1.1', 'b'));
+  assert.equal(counts.fileReads, 2);
+});
+
+test('memory keeps to its budget: the least recently used entries go, the disk cache still has them', async () => {
+  const { service, counts, entries, loc } = setup(1);
+  await service.get(loc('1.1'));
+  await service.get(loc('1.2'));
+  assert.equal(entries.size, 2);
+  await service.get(loc('1.1'));
+  assert.deepEqual(counts, { cacheGets: 3, fileReads: 2 }, '1.1 was forgotten in memory and read back from the disk cache');
+});
