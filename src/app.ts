@@ -29,6 +29,7 @@ import { NodeDirectory } from './services/nodes.js';
 import { JobService } from './services/jobs.js';
 import { pullJobHandler, sendJobHandler } from './services/transfer-jobs.js';
 import { ActivityMonitor } from './services/activity.js';
+import { MetadataWarmer } from './services/metadata-warmer.js';
 import { VERSION } from './version.js';
 import { Metrics } from './core/metrics.js';
 import { startMetricsServer } from './http/metrics-server.js';
@@ -103,6 +104,8 @@ export class PacsServer {
   /** Prometheus metrics, served on monitoring.metrics_port. */
   readonly metrics: Metrics;
   private metricsServer: NodeHttpServer | null = null;
+  /** Prepares WADO-RS metadata after each store (http.prepare_metadata). */
+  metadataWarmer: MetadataWarmer | null = null;
 
   private constructor(
     readonly archive: ArchiveParts,
@@ -202,6 +205,7 @@ export class PacsServer {
     let httpPort: number | null = null;
     if (c.http.enabled) {
       const a = this.archive;
+      if (c.http.prepare_metadata) this.metadataWarmer = new MetadataWarmer(a.metadata, a.events, this.logger);
       const rendering = new RenderingService(a.index, a.objects, a.metadata, this.decoders, new FsImageCache(join(c.storage.directory, '.thumbnails')));
       this.http = await buildHttpServer({
         index: a.index,
@@ -262,6 +266,7 @@ export class PacsServer {
     this.stopping = true;
     const grace = this.archive.config().server.shutdown_grace * 1000;
     this.logger.info({ graceSeconds: grace / 1000, active: this.listener?.active.size ?? 0 }, 'shutting down');
+    this.metadataWarmer?.stop();
     const metricsClosed = new Promise<void>((resolve) => (this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve()));
     await Promise.all([this.listener?.stop(grace), this.http?.close(), this.jobs.stop(grace), metricsClosed]);
     await this.decoders.close();

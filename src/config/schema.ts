@@ -173,6 +173,8 @@ const http = section({
   max_upload_mb: int(1, 1_048_576, 4096, ' MB'),
   /** The OHIF viewer at /viewer. */
   viewer: bool(true),
+  /** Prepare each instance's WADO-RS metadata right after it is stored (in the background), so a series' first metadata request is fast. */
+  prepare_metadata: bool(true),
 });
 
 const jobs = section({

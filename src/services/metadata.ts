@@ -43,6 +43,13 @@ export class MetadataService {
     return this.cache.remove(sopInstanceUID);
   }
 
+  /** Makes and caches the entry of a newly stored instance before anyone asks (a viewer's first look at a series is then as fast as its second). */
+  async prepare(loc: InstanceLocation): Promise<void> {
+    if ((await this.cache.get(loc.SOPInstanceUID))?.includes(`"checksum":"${loc.checksum}"`)) return;
+    const { text, ...header } = await this.make(loc);
+    await this.cache.put(loc.SOPInstanceUID, `${JSON.stringify(header)}\n${text}`);
+  }
+
   async get(loc: InstanceLocation): Promise<InstanceMetadata> {
     const uid = loc.SOPInstanceUID;
     const hit = this.recent.get(uid);

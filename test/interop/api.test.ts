@@ -31,6 +31,16 @@ describe('REST API', () => {
   });
   after(() => pacs.stop());
 
+  test('WADO-RS metadata of every stored instance is prepared in the background before anyone asks', async () => {
+    const warmer = pacs.server.metadataWarmer!;
+    for (let i = 0; i < 200 && !warmer.idle; i++) await new Promise((r) => setTimeout(r, 25));
+    assert.equal(warmer.idle, true);
+    assert.equal(warmer.counts.prepared, FILES.length);
+    const cached = fs.readdirSync(path.join(pacs.storageDir, '.metadata'), { recursive: true }).map(String);
+    for (const r of await pacs.server.archive.index.query({ level: 'IMAGE', model: 'STUDY_ROOT', keys: [], relational: true }))
+      assert.ok(cached.some((f) => f.endsWith(`${String(r.SOPInstanceUID)}.json`)), `metadata of ${String(r.SOPInstanceUID)} prepared`);
+  });
+
   test('studies: newest first, the total without a filter, paging, C-FIND matching filters', async () => {
     const all = (await call('GET', '/api/studies')).json() as unknown as Rows;
     assert.equal(all.total, 4);
