@@ -31,6 +31,8 @@ import { pullJobHandler, sendJobHandler } from './services/transfer-jobs.js';
 import { ActivityMonitor } from './services/activity.js';
 import { VERSION } from './version.js';
 import { RenderingService } from './services/rendering.js';
+import { WorklistService } from './services/worklist.js';
+import { worklistScp } from './scp/worklist.js';
 
 export interface ArchiveParts {
   config: () => Readonly<Config>;
@@ -42,6 +44,8 @@ export interface ArchiveParts {
   metadata: MetadataService;
   /** Known nodes: the configuration file's and those added at run time. */
   nodes: NodeDirectory;
+  /** The modality worklist (Scheduled Procedure Steps). */
+  worklist: WorklistService;
   /** Replaces the configuration every getter reads (SIGHUP reload). */
   setConfig(c: Readonly<Config>): void;
   close(): Promise<void>;
@@ -72,6 +76,7 @@ export async function openArchive(initial: Readonly<Config>, options: { logger?:
   await store.refreshFreeSpace(true);
   const metadata = new MetadataService(objects, new FsMetadataCache(join(config.storage.directory, '.metadata')));
   const nodes = new NodeDirectory(index.nodes, () => config.known_nodes);
+  const worklist = new WorklistService(index.worklist, () => ({ fuzzyNames: config.query.fuzzy_person_names }));
   return {
     config: () => config,
     logger,
@@ -81,6 +86,7 @@ export async function openArchive(initial: Readonly<Config>, options: { logger?:
     store,
     metadata,
     nodes,
+    worklist,
     setConfig(c) {
       config = c;
     },
@@ -135,6 +141,7 @@ export class PacsServer {
         decoder: decoders,
       }),
     );
+    registry.register(worklistScp({ worklist: archive.worklist, maxResults: () => archive.config().query.max_results }));
     const c = () => archive.config().jobs;
     const jobs = new JobService(archive.index.jobs, () => ({ workers: c().workers, maxAttempts: c().max_attempts, backoffSeconds: c().backoff_seconds, keepDays: c().keep_days }), archive.logger.child({ component: 'jobs' }));
     const aeTitle = (): string => archive.config().server.ae_title;
@@ -199,6 +206,7 @@ export class PacsServer {
         config: a.config,
         logger: this.logger,
         nodes: a.nodes,
+        worklist: a.worklist,
         jobs: this.jobs,
         activity: this.activity,
         version: VERSION,

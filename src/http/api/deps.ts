@@ -4,6 +4,7 @@ import type { NodeDirectory } from '../../services/nodes.js';
 import type { JobService } from '../../services/jobs.js';
 import type { ActivityMonitor } from '../../services/activity.js';
 import type { Logger } from '../../core/logging.js';
+import type { WorklistService } from '../../services/worklist.js';
 
 /** An association open now, as the status page lists it. */
 export interface ActiveAssociation {
@@ -17,6 +18,7 @@ export interface ActiveAssociation {
 
 export interface ApiDeps extends DicomwebDeps {
   nodes: NodeDirectory;
+  worklist: WorklistService;
   jobs: JobService;
   activity: ActivityMonitor;
   associations: () => ActiveAssociation[];
