@@ -33,6 +33,8 @@ import { VERSION } from './version.js';
 import { RenderingService } from './services/rendering.js';
 import { WorklistService } from './services/worklist.js';
 import { worklistScp } from './scp/worklist.js';
+import { MppsService } from './services/mpps.js';
+import { mppsScp } from './scp/mpps.js';
 
 export interface ArchiveParts {
   config: () => Readonly<Config>;
@@ -46,6 +48,8 @@ export interface ArchiveParts {
   nodes: NodeDirectory;
   /** The modality worklist (Scheduled Procedure Steps). */
   worklist: WorklistService;
+  /** Modality Performed Procedure Steps. */
+  mpps: MppsService;
   /** Replaces the configuration every getter reads (SIGHUP reload). */
   setConfig(c: Readonly<Config>): void;
   close(): Promise<void>;
@@ -77,6 +81,7 @@ export async function openArchive(initial: Readonly<Config>, options: { logger?:
   const metadata = new MetadataService(objects, new FsMetadataCache(join(config.storage.directory, '.metadata')));
   const nodes = new NodeDirectory(index.nodes, () => config.known_nodes);
   const worklist = new WorklistService(index.worklist, () => ({ fuzzyNames: config.query.fuzzy_person_names }));
+  const mpps = new MppsService(index.mpps, worklist, logger.child({ component: 'mpps' }));
   return {
     config: () => config,
     logger,
@@ -87,6 +92,7 @@ export async function openArchive(initial: Readonly<Config>, options: { logger?:
     metadata,
     nodes,
     worklist,
+    mpps,
     setConfig(c) {
       config = c;
     },
@@ -142,6 +148,7 @@ export class PacsServer {
       }),
     );
     registry.register(worklistScp({ worklist: archive.worklist, maxResults: () => archive.config().query.max_results }));
+    registry.register(mppsScp(archive.mpps));
     const c = () => archive.config().jobs;
     const jobs = new JobService(archive.index.jobs, () => ({ workers: c().workers, maxAttempts: c().max_attempts, backoffSeconds: c().backoff_seconds, keepDays: c().keep_days }), archive.logger.child({ component: 'jobs' }));
     const aeTitle = (): string => archive.config().server.ae_title;
@@ -207,6 +214,7 @@ export class PacsServer {
         logger: this.logger,
         nodes: a.nodes,
         worklist: a.worklist,
+        mpps: a.mpps,
         jobs: this.jobs,
         activity: this.activity,
         version: VERSION,

@@ -9,6 +9,7 @@ import { registerJobs } from './jobs.js';
 import { registerStatus, registerHealth } from './status.js';
 import { registerUpload } from './upload.js';
 import { registerWorklist } from './worklist.js';
+import { registerMpps } from './mpps.js';
 
 export const API_PREFIX = '/api';
 
@@ -40,6 +41,7 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
         registerStatus(api, deps);
         registerUpload(api, deps);
         registerWorklist(api, deps);
+        registerMpps(api, deps);
       },
       { prefix: API_PREFIX },
     );
