@@ -35,6 +35,8 @@ import { WorklistService } from './services/worklist.js';
 import { worklistScp } from './scp/worklist.js';
 import { MppsService } from './services/mpps.js';
 import { mppsScp } from './scp/mpps.js';
+import { CommitmentService } from './services/commitment.js';
+import { commitmentScp } from './scp/commitment.js';
 
 export interface ArchiveParts {
   config: () => Readonly<Config>;
@@ -154,6 +156,7 @@ export class PacsServer {
     const aeTitle = (): string => archive.config().server.ae_title;
     jobs.register('send', sendJobHandler({ index: archive.index, objects: archive.objects, decoder: decoders, nodes: archive.nodes, aeTitle }));
     jobs.register('pull', pullJobHandler({ nodes: archive.nodes, store: archive.store, aeTitle }));
+    registry.register(commitmentScp(new CommitmentService({ index: archive.index, objects: archive.objects, nodes: archive.nodes, aeTitle }, jobs)));
     return new PacsServer(archive, registry, decoders, jobs);
   }
 
