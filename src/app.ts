@@ -35,6 +35,12 @@ import { Metrics } from './core/metrics.js';
 import { startMetricsServer } from './http/metrics-server.js';
 import type { Server as NodeHttpServer } from 'node:http';
 import { RenderingService } from './services/rendering.js';
+import { WorklistService } from './services/worklist.js';
+import { worklistScp } from './scp/worklist.js';
+import { MppsService } from './services/mpps.js';
+import { mppsScp } from './scp/mpps.js';
+import { CommitmentService } from './services/commitment.js';
+import { commitmentScp } from './scp/commitment.js';
 
 export interface ArchiveParts {
   config: () => Readonly<Config>;
@@ -46,6 +52,10 @@ export interface ArchiveParts {
   metadata: MetadataService;
   /** Known nodes: the configuration file's and those added at run time. */
   nodes: NodeDirectory;
+  /** The modality worklist (Scheduled Procedure Steps). */
+  worklist: WorklistService;
+  /** Modality Performed Procedure Steps. */
+  mpps: MppsService;
   /** Replaces the configuration every getter reads (SIGHUP reload). */
   setConfig(c: Readonly<Config>): void;
   close(): Promise<void>;
@@ -76,6 +86,8 @@ export async function openArchive(initial: Readonly<Config>, options: { logger?:
   await store.refreshFreeSpace(true);
   const metadata = new MetadataService(objects, new FsMetadataCache(join(config.storage.directory, '.metadata')));
   const nodes = new NodeDirectory(index.nodes, () => config.known_nodes);
+  const worklist = new WorklistService(index.worklist, () => ({ fuzzyNames: config.query.fuzzy_person_names }));
+  const mpps = new MppsService(index.mpps, worklist, logger.child({ component: 'mpps' }));
   return {
     config: () => config,
     logger,
@@ -85,6 +97,8 @@ export async function openArchive(initial: Readonly<Config>, options: { logger?:
     store,
     metadata,
     nodes,
+    worklist,
+    mpps,
     setConfig(c) {
       config = c;
     },
@@ -152,11 +166,14 @@ export class PacsServer {
         decoder: decoders,
       }),
     );
+    registry.register(worklistScp({ worklist: archive.worklist, maxResults: () => archive.config().query.max_results }));
+    registry.register(mppsScp(archive.mpps));
     const c = () => archive.config().jobs;
     const jobs = new JobService(archive.index.jobs, () => ({ workers: c().workers, maxAttempts: c().max_attempts, backoffSeconds: c().backoff_seconds, keepDays: c().keep_days }), archive.logger.child({ component: 'jobs' }));
     const aeTitle = (): string => archive.config().server.ae_title;
     jobs.register('send', sendJobHandler({ index: archive.index, objects: archive.objects, decoder: decoders, nodes: archive.nodes, aeTitle }));
     jobs.register('pull', pullJobHandler({ nodes: archive.nodes, store: archive.store, aeTitle }));
+    registry.register(commitmentScp(new CommitmentService({ index: archive.index, objects: archive.objects, nodes: archive.nodes, aeTitle }, jobs)));
     return new PacsServer(archive, registry, decoders, jobs);
   }
 
@@ -217,6 +234,8 @@ export class PacsServer {
         config: a.config,
         logger: this.logger,
         nodes: a.nodes,
+        worklist: a.worklist,
+        mpps: a.mpps,
         jobs: this.jobs,
         activity: this.activity,
         version: VERSION,

@@ -6,6 +6,9 @@ import { findCommand, findHelp } from './cli/find.js';
 import { getCommand, getHelp, moveCommand, moveHelp } from './cli/retrieve.js';
 import { configCheckCommand, importCommand, importHelp, reindexCommand, reindexHelp } from './cli/archive.js';
 import { hashPasswordCommand, hashPasswordHelp } from './cli/hash-password.js';
+import { worklistCommand, worklistHelp } from './cli/worklist.js';
+import { mppsCommand, mppsHelp } from './cli/mpps.js';
+import { commitCommand, commitHelp } from './cli/commit.js';
 import { ConfigError } from './config/load.js';
 import { errorMessage } from './core/errors.js';
 import { VERSION } from './version.js';
@@ -16,6 +19,9 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number> | numb
   find: { run: findCommand, help: findHelp, summary: 'search a node (C-FIND): patients, studies, series, images' },
   move: { run: moveCommand, help: moveHelp, summary: 'have a node send studies to an AE (C-MOVE)' },
   get: { run: getCommand, help: getHelp, summary: 'fetch studies from a node into a folder (C-GET)' },
+  worklist: { run: worklistCommand, help: worklistHelp, summary: 'query a modality worklist (C-FIND, like findscu -W)' },
+  mpps: { run: mppsCommand, help: mppsHelp, summary: 'report a performed procedure step (N-CREATE, N-SET)' },
+  commit: { run: commitCommand, help: commitHelp, summary: 'request storage commitment and wait for the report' },
   import: { run: importCommand, help: importHelp, summary: 'put files into the archive without the network' },
   reindex: { run: reindexCommand, help: reindexHelp, summary: 'rebuild the index from the files in the archive' },
   'hash-password': { run: hashPasswordCommand, help: hashPasswordHelp, summary: 'hash a password for http.users in the configuration' },

@@ -21,4 +21,11 @@ export const SopClass = {
   StudyRootFind: '1.2.840.10008.5.1.4.1.2.2.1',
   StudyRootMove: '1.2.840.10008.5.1.4.1.2.2.2',
   StudyRootGet: '1.2.840.10008.5.1.4.1.2.2.3',
+  // Workflow (PS3.4 Annexes K, F, J)
+  ModalityWorklistInformationModelFind: '1.2.840.10008.5.1.4.31',
+  ModalityPerformedProcedureStep: '1.2.840.10008.3.1.2.3.3',
+  StorageCommitmentPushModel: '1.2.840.10008.1.20.1',
 } as const;
+
+/** The well-known SOP Instance of the Storage Commitment Push Model (PS3.4 J.3.5). */
+export const STORAGE_COMMITMENT_PUSH_MODEL_INSTANCE = '1.2.840.10008.1.20.1.1';

@@ -5,6 +5,7 @@
 import type { IndexQuery, QueryRow } from './query/types.js';
 import type { JobStore } from './jobs.js';
 import type { NodeStore } from './nodes.js';
+import type { MppsStore, WorklistStore } from './workflow.js';
 
 export type Text = string | null;
 
@@ -199,6 +200,10 @@ export interface ArchiveIndex {
   readonly jobs: JobStore;
   /** Known nodes added at run time. */
   readonly nodes: NodeStore;
+  /** Modality worklist entries (Scheduled Procedure Steps). */
+  readonly worklist: WorklistStore;
+  /** Modality Performed Procedure Steps received. */
+  readonly mpps: MppsStore;
   /** Removes every instance, series, study, patient and change row (reindex starts from nothing); jobs and nodes stay. */
   clear(): Promise<void>;
   close(): Promise<void>;

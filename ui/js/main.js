@@ -6,6 +6,7 @@ import { uploadPage } from './upload.js';
 import { nodesPage } from './nodes.js';
 import { jobsPage } from './jobs.js';
 import { statusPage } from './status.js';
+import { worklistPage } from './worklist.js';
 import { h, mount } from './dom.js';
 
 let refreshTimer = 0;
@@ -26,6 +27,7 @@ async function route() {
     nodes: () => nodesPage(),
     jobs: () => jobsPage(params),
     status: () => statusPage(),
+    worklist: () => worklistPage(params),
   };
   const page = pages[section] ?? pages.studies;
   try {

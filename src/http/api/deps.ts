@@ -5,6 +5,8 @@ import type { JobService } from '../../services/jobs.js';
 import type { ActivityMonitor } from '../../services/activity.js';
 import type { Logger } from '../../core/logging.js';
 import type { Metrics } from '../../core/metrics.js';
+import type { WorklistService } from '../../services/worklist.js';
+import type { MppsService } from '../../services/mpps.js';
 
 /** An association open now, as the status page lists it. */
 export interface ActiveAssociation {
@@ -18,6 +20,8 @@ export interface ActiveAssociation {
 
 export interface ApiDeps extends DicomwebDeps {
   nodes: NodeDirectory;
+  worklist: WorklistService;
+  mpps: MppsService;
   jobs: JobService;
   activity: ActivityMonitor;
   associations: () => ActiveAssociation[];

@@ -8,6 +8,8 @@ import { registerNodes } from './nodes.js';
 import { registerJobs } from './jobs.js';
 import { registerStatus, registerHealth } from './status.js';
 import { registerUpload } from './upload.js';
+import { registerWorklist } from './worklist.js';
+import { registerMpps } from './mpps.js';
 
 export const API_PREFIX = '/api';
 
@@ -24,6 +26,7 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
           { name: 'nodes', description: 'known DICOM nodes' },
           { name: 'jobs', description: 'send, pull and the job queue' },
           { name: 'status', description: 'statistics and server state' },
+          { name: 'worklist', description: 'modality worklist entries and performed procedure steps' },
         ],
       },
       // Only the API's own routes (not DICOMweb, the page or the viewer).
@@ -37,6 +40,8 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
         registerJobs(api, deps);
         registerStatus(api, deps);
         registerUpload(api, deps);
+        registerWorklist(api, deps);
+        registerMpps(api, deps);
       },
       { prefix: API_PREFIX },
     );

@@ -233,11 +233,50 @@ CREATE TRIGGER studies_totals_update AFTER UPDATE OF num_series, num_instances, 
 END;
 `;
 
+// Version 5, the workflow services (issue 5):
+// - worklist_entries holds one Scheduled Procedure Step per row as DICOM JSON (dataset), the
+//   truth; status, accession_number, patient_id, sps_id and study_instance_uid are derived
+//   from it on every write, for listing and for MPPS to find the step it performs. Matching
+//   runs on the datasets (services/dataset-match.ts): a worklist is hundreds of rows.
+// - (source, source_key) names the file or HL7 order an entry came from, so a changed file or
+//   order replaces its entry; API entries have no key (NULLs are distinct to UNIQUE).
+// - mpps_instances: one row per Modality Performed Procedure Step SOP Instance; status is
+//   derived from the dataset and lets an N-SET update only a step still IN PROGRESS.
+const V5 = `
+CREATE TABLE worklist_entries (
+  pk INTEGER PRIMARY KEY,
+  source TEXT NOT NULL,
+  source_key TEXT,
+  status TEXT NOT NULL,
+  accession_number TEXT,
+  patient_id TEXT,
+  sps_id TEXT,
+  study_instance_uid TEXT,
+  dataset TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  UNIQUE (source, source_key)
+) STRICT;
+CREATE INDEX worklist_status ON worklist_entries (status);
+CREATE INDEX worklist_sps ON worklist_entries (sps_id);
+
+CREATE TABLE mpps_instances (
+  sop_instance_uid TEXT PRIMARY KEY,
+  status TEXT NOT NULL,
+  calling_ae TEXT NOT NULL,
+  dataset TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX mpps_status ON mpps_instances (status, updated_at);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: V1 },
   { version: 2, name: 'Conquest dicom.sql attributes', sql: V2 },
   { version: 3, name: 'jobs and known nodes', sql: V3 },
   { version: 4, name: 'archive totals kept by triggers', sql: V4 },
+  { version: 5, name: 'worklist and MPPS', sql: V5 },
 ];
 
 const BOOTSTRAP = `CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -27,6 +27,8 @@ import { SqliteQueryRunner } from './query.js';
 import { SqliteWriter } from './writer.js';
 import { SqliteJobStore, type Transact } from './jobs.js';
 import { SqliteNodeStore } from './nodes.js';
+import { SqliteMppsStore, SqliteWorklistStore } from './workflow.js';
+import type { MppsStore, WorklistStore } from '../workflow.js';
 import type { JobStore } from '../jobs.js';
 import type { NodeStore } from '../nodes.js';
 import { type QueryPlan, planQuery } from '../query/plan.js';
@@ -47,6 +49,8 @@ export class SqliteIndex implements ArchiveIndex {
   private queryRunner: SqliteQueryRunner | null = null;
   private jobStore: SqliteJobStore | null = null;
   private nodeStore: SqliteNodeStore | null = null;
+  private worklistStore: SqliteWorklistStore | null = null;
+  private mppsStore: SqliteMppsStore | null = null;
   // One transaction wrapper, made once, that runs whatever function it is given.
   private readonly transact: Database.Transaction<(fn: () => unknown) => unknown>;
 
@@ -104,6 +108,8 @@ export class SqliteIndex implements ArchiveIndex {
       this.queryRunner = null;
       this.jobStore = null;
       this.nodeStore = null;
+      this.worklistStore = null;
+      this.mppsStore = null;
     });
   }
 
@@ -116,6 +122,16 @@ export class SqliteIndex implements ArchiveIndex {
   get nodes(): NodeStore {
     this.nodeStore ??= new SqliteNodeStore(this.database, this.transactFor);
     return this.nodeStore;
+  }
+
+  get worklist(): WorklistStore {
+    this.worklistStore ??= new SqliteWorklistStore(this.database, this.transactFor);
+    return this.worklistStore;
+  }
+
+  get mpps(): MppsStore {
+    this.mppsStore ??= new SqliteMppsStore(this.database, this.transactFor);
+    return this.mppsStore;
   }
 
   private readonly transactFor: Transact = (kind, fn) => (kind === 'read' ? this.read(fn) : this.write(fn));

@@ -1,0 +1,183 @@
+// Worklist entries and MPPS instances on SQLite (tables of migration 4).
+import type Database from 'better-sqlite3';
+import type { JsonDataset } from '../../dicom/json.js';
+import {
+  type MppsRecord,
+  type MppsStore,
+  type StepReference,
+  type WorklistEntry,
+  type WorklistFilter,
+  type WorklistSource,
+  type WorklistStore,
+  performedStatus,
+  worklistColumns,
+} from '../workflow.js';
+import type { Transact } from './jobs.js';
+
+interface EntryRow {
+  pk: number;
+  source: string;
+  source_key: string | null;
+  status: string;
+  accession_number: string | null;
+  patient_id: string | null;
+  sps_id: string | null;
+  study_instance_uid: string | null;
+  dataset: string;
+  created_at: number;
+  updated_at: number;
+}
+
+const toEntry = (r: EntryRow): WorklistEntry => ({
+  id: r.pk,
+  source: r.source as WorklistSource,
+  sourceKey: r.source_key,
+  status: r.status,
+  accessionNumber: r.accession_number,
+  patientID: r.patient_id,
+  scheduledProcedureStepID: r.sps_id,
+  studyInstanceUID: r.study_instance_uid,
+  dataset: JSON.parse(r.dataset) as JsonDataset,
+  createdAt: new Date(r.created_at),
+  updatedAt: new Date(r.updated_at),
+});
+
+const columns = (ds: JsonDataset) => {
+  const c = worklistColumns(ds);
+  return { status: c.status, accession: c.accessionNumber, patient: c.patientID, sps: c.scheduledProcedureStepID, study: c.studyInstanceUID, dataset: JSON.stringify(ds) };
+};
+
+export class SqliteWorklistStore implements WorklistStore {
+  private readonly s;
+
+  constructor(
+    db: Database.Database,
+    private readonly transact: Transact,
+  ) {
+    const p = <R = EntryRow>(sql: string) => db.prepare<unknown[], R>(sql);
+    this.s = {
+      insert: p(`INSERT INTO worklist_entries (source, source_key, status, accession_number, patient_id, sps_id, study_instance_uid, dataset, created_at, updated_at)
+        VALUES (@source, @key, @status, @accession, @patient, @sps, @study, @dataset, @now, @now) RETURNING *`),
+      replace: p(`UPDATE worklist_entries SET status = @status, accession_number = @accession, patient_id = @patient, sps_id = @sps,
+        study_instance_uid = @study, dataset = @dataset, updated_at = @now WHERE pk = @id RETURNING *`),
+      get: p('SELECT * FROM worklist_entries WHERE pk = ?'),
+      bySource: p('SELECT * FROM worklist_entries WHERE source = ? AND source_key = ?'),
+      list: p(`SELECT * FROM worklist_entries WHERE (@statuses IS NULL OR status IN (SELECT value FROM json_each(@statuses)))
+        AND (@source IS NULL OR source = @source) ORDER BY pk LIMIT @limit OFFSET @offset`),
+      count: p<{ n: number }>(`SELECT count(*) AS n FROM worklist_entries WHERE (@statuses IS NULL OR status IN (SELECT value FROM json_each(@statuses)))
+        AND (@source IS NULL OR source = @source)`),
+      bySps: p('SELECT * FROM worklist_entries WHERE sps_id = @sps AND (study_instance_uid = @study OR accession_number = @accession) ORDER BY pk'),
+      byStudy: p('SELECT * FROM worklist_entries WHERE study_instance_uid = @study OR accession_number = @accession ORDER BY pk'),
+      remove: db.prepare<[number]>('DELETE FROM worklist_entries WHERE pk = ?'),
+    };
+  }
+
+  add(source: WorklistSource, sourceKey: string | null, dataset: JsonDataset): Promise<WorklistEntry> {
+    return this.transact('write', () => toEntry(this.s.insert.get({ source, key: sourceKey, now: Date.now(), ...columns(dataset) })!));
+  }
+
+  replace(id: number, dataset: JsonDataset): Promise<WorklistEntry | null> {
+    return this.transact('write', () => {
+      const r = this.s.replace.get({ id, now: Date.now(), ...columns(dataset) });
+      return r ? toEntry(r) : null;
+    });
+  }
+
+  get(id: number): Promise<WorklistEntry | null> {
+    return this.transact('read', () => {
+      const r = this.s.get.get(id);
+      return r ? toEntry(r) : null;
+    });
+  }
+
+  bySourceKey(source: WorklistSource, sourceKey: string): Promise<WorklistEntry | null> {
+    return this.transact('read', () => {
+      const r = this.s.bySource.get(source, sourceKey);
+      return r ? toEntry(r) : null;
+    });
+  }
+
+  list(f: WorklistFilter): Promise<{ entries: WorklistEntry[]; total: number }> {
+    const params = { statuses: f.statuses ? JSON.stringify(f.statuses) : null, source: f.source ?? null };
+    return this.transact('read', () => ({
+      entries: this.s.list.all({ ...params, limit: f.limit, offset: f.offset }).map(toEntry),
+      total: this.s.count.get(params)!.n,
+    }));
+  }
+
+  findByStep(ref: StepReference): Promise<WorklistEntry[]> {
+    const params = { sps: ref.scheduledProcedureStepID, study: ref.studyInstanceUID, accession: ref.accessionNumber };
+    return this.transact('read', () => (ref.scheduledProcedureStepID ? this.s.bySps.all(params) : this.s.byStudy.all(params)).map(toEntry));
+  }
+
+  remove(id: number): Promise<boolean> {
+    return this.transact('write', () => this.s.remove.run(id).changes > 0);
+  }
+}
+
+interface MppsRow {
+  sop_instance_uid: string;
+  status: string;
+  calling_ae: string;
+  dataset: string;
+  created_at: number;
+  updated_at: number;
+}
+
+const toMpps = (r: MppsRow): MppsRecord => ({
+  sopInstanceUID: r.sop_instance_uid,
+  status: r.status,
+  callingAE: r.calling_ae,
+  dataset: JSON.parse(r.dataset) as JsonDataset,
+  createdAt: new Date(r.created_at),
+  updatedAt: new Date(r.updated_at),
+});
+
+export class SqliteMppsStore implements MppsStore {
+  private readonly s;
+
+  constructor(
+    db: Database.Database,
+    private readonly transact: Transact,
+  ) {
+    const p = <R = MppsRow>(sql: string) => db.prepare<unknown[], R>(sql);
+    this.s = {
+      insert: p(`INSERT INTO mpps_instances (sop_instance_uid, status, calling_ae, dataset, created_at, updated_at)
+        VALUES (@uid, @status, @ae, @dataset, @now, @now) ON CONFLICT (sop_instance_uid) DO NOTHING RETURNING *`),
+      get: p('SELECT * FROM mpps_instances WHERE sop_instance_uid = ?'),
+      update: p(`UPDATE mpps_instances SET status = @status, dataset = @dataset, updated_at = @now
+        WHERE sop_instance_uid = @uid AND status = 'IN PROGRESS' RETURNING *`),
+      list: p('SELECT * FROM mpps_instances WHERE (@status IS NULL OR status = @status) ORDER BY updated_at DESC LIMIT @limit OFFSET @offset'),
+      count: p<{ n: number }>('SELECT count(*) AS n FROM mpps_instances WHERE (@status IS NULL OR status = @status)'),
+    };
+  }
+
+  create(uid: string, ae: string, dataset: JsonDataset): Promise<boolean> {
+    return this.transact('write', () => {
+      const r = this.s.insert.get({ uid, ae, status: performedStatus(dataset) ?? '', dataset: JSON.stringify(dataset), now: Date.now() });
+      return r !== undefined;
+    });
+  }
+
+  get(uid: string): Promise<MppsRecord | null> {
+    return this.transact('read', () => {
+      const r = this.s.get.get(uid);
+      return r ? toMpps(r) : null;
+    });
+  }
+
+  update(uid: string, dataset: JsonDataset): Promise<'updated' | 'missing' | 'final'> {
+    return this.transact('write', () => {
+      const r = this.s.update.get({ uid, status: performedStatus(dataset) ?? '', dataset: JSON.stringify(dataset), now: Date.now() });
+      if (r) return 'updated';
+      return this.s.get.get(uid) ? 'final' : 'missing';
+    });
+  }
+
+  list(f: { status?: string; limit: number; offset: number }): Promise<{ items: MppsRecord[]; total: number }> {
+    return this.transact('read', () => ({
+      items: this.s.list.all({ status: f.status ?? null, limit: f.limit, offset: f.offset }).map(toMpps),
+      total: this.s.count.get({ status: f.status ?? null })!.n,
+    }));
+  }
+}

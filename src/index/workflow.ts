@@ -1,0 +1,104 @@
+// What the index keeps for the workflow services: worklist entries (one Scheduled Procedure
+// Step each, as a DICOM JSON dataset) and Modality Performed Procedure Steps. The dataset is
+// the truth; the columns beside it are derived from it for listing and lookups.
+import type { JsonDataset } from '../dicom/json.js';
+import { jsonElementText } from '../dicom/json-encode.js';
+
+/** Scheduled Procedure Step Status (0040,0020) values of PS3.3 C.4.10. */
+export const SPS_STATUSES = ['SCHEDULED', 'ARRIVED', 'READY', 'STARTED', 'DEPARTED', 'CANCELED', 'DISCONTINUED', 'COMPLETED'] as const;
+export type ScheduledStepStatus = (typeof SPS_STATUSES)[number];
+/** Steps a modality still has to do: a worklist query without a status key sees only these. */
+export const OPEN_SPS_STATUSES: readonly ScheduledStepStatus[] = ['SCHEDULED', 'ARRIVED', 'READY', 'STARTED'];
+
+export type WorklistSource = 'api' | 'folder' | 'hl7';
+
+export interface WorklistEntry {
+  id: number;
+  source: WorklistSource;
+  /** The file name (folder) or placer order number (HL7) it came from; null for the API. */
+  sourceKey: string | null;
+  status: string;
+  accessionNumber: string | null;
+  patientID: string | null;
+  scheduledProcedureStepID: string | null;
+  studyInstanceUID: string | null;
+  dataset: JsonDataset;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface WorklistFilter {
+  statuses?: readonly string[];
+  source?: WorklistSource;
+  limit: number;
+  offset: number;
+}
+
+/** Which entries a performed step names (MPPS Scheduled Step Attribute Sequence items). */
+export interface StepReference {
+  studyInstanceUID: string | null;
+  scheduledProcedureStepID: string | null;
+  accessionNumber: string | null;
+}
+
+export interface WorklistStore {
+  add(source: WorklistSource, sourceKey: string | null, dataset: JsonDataset): Promise<WorklistEntry>;
+  /** Replaces the dataset; null when there is no such entry. */
+  replace(id: number, dataset: JsonDataset): Promise<WorklistEntry | null>;
+  get(id: number): Promise<WorklistEntry | null>;
+  bySourceKey(source: WorklistSource, sourceKey: string): Promise<WorklistEntry | null>;
+  list(filter: WorklistFilter): Promise<{ entries: WorklistEntry[]; total: number }>;
+  /** Entries of the step: same SPS ID and (Study Instance UID or Accession Number). */
+  findByStep(ref: StepReference): Promise<WorklistEntry[]>;
+  remove(id: number): Promise<boolean>;
+}
+
+export const MPPS_STATUSES = ['IN PROGRESS', 'COMPLETED', 'DISCONTINUED'] as const;
+export type PerformedStepStatus = (typeof MPPS_STATUSES)[number];
+
+export interface MppsRecord {
+  sopInstanceUID: string;
+  status: string;
+  /** The AE that created it. */
+  callingAE: string;
+  dataset: JsonDataset;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface MppsStore {
+  /** False when an instance with this UID exists already. */
+  create(sopInstanceUID: string, callingAE: string, dataset: JsonDataset): Promise<boolean>;
+  get(sopInstanceUID: string): Promise<MppsRecord | null>;
+  /**
+   * Replaces the dataset only while the step is IN PROGRESS (two N-SETs racing cannot both
+   * finish it): 'missing' when there is no such instance, 'final' when it is no longer in progress.
+   */
+  update(sopInstanceUID: string, dataset: JsonDataset): Promise<'updated' | 'missing' | 'final'>;
+  list(filter: { status?: string; limit: number; offset: number }): Promise<{ items: MppsRecord[]; total: number }>;
+}
+
+// ---- derived values --------------------------------------------------------------------
+
+const text = (ds: JsonDataset | undefined, key: string): string | null => {
+  const t = jsonElementText(ds?.[key]).trim();
+  return t === '' ? null : t;
+};
+
+/** The first Scheduled Procedure Step Sequence (0040,0100) item. */
+export const scheduledStep = (ds: JsonDataset): JsonDataset | undefined => ds['00400100']?.Value?.[0] as JsonDataset | undefined;
+
+/** The columns of a worklist entry, read from its dataset. */
+export function worklistColumns(ds: JsonDataset): Pick<WorklistEntry, 'status' | 'accessionNumber' | 'patientID' | 'scheduledProcedureStepID' | 'studyInstanceUID'> {
+  const sps = scheduledStep(ds);
+  return {
+    status: text(sps, '00400020') ?? 'SCHEDULED',
+    accessionNumber: text(ds, '00080050'),
+    patientID: text(ds, '00100020'),
+    scheduledProcedureStepID: text(sps, '00400009'),
+    studyInstanceUID: text(ds, '0020000D'),
+  };
+}
+
+/** Performed Procedure Step Status (0040,0252) of an MPPS dataset. */
+export const performedStatus = (ds: JsonDataset): string | null => text(ds, '00400252');

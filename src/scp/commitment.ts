@@ -1,0 +1,116 @@
+// Storage Commitment Push Model SOP Class, SCP role (PS3.4 Annex J): N-ACTION (Request
+// Storage Commitment) is checked, queued durably, and answered at once; the N-EVENT-REPORT
+// follows from the commitment job, on this association while it is open.
+import { TS } from '../dicom/transfer-syntax.js';
+import { SopClass, STORAGE_COMMITMENT_PUSH_MODEL_INSTANCE } from '../dicom/uids.js';
+import { decodeJsonDataset, encodeJsonDataset, jsonElementText } from '../dicom/json-encode.js';
+import type { JsonDataset } from '../dicom/json.js';
+import { BufferSink } from '../net/dimse/assembler.js';
+import { CommandField, NO_DATASET, type Command, hasDataset } from '../net/dimse/command.js';
+import { errorComment } from '../net/dimse/status.js';
+import { errorMessage } from '../core/errors.js';
+import type { CommitmentService, InstanceRef, ReportChannel } from '../services/commitment.js';
+import type { ScpContext, ServiceClassProvider } from './registry.js';
+
+/** N-ACTION statuses of PS3.7 table 10.3.4-2 used here. */
+const NActionStatus = { Success: 0x0000, ProcessingFailure: 0x0110, NoSuchSOPInstance: 0x0112, InvalidArgumentValue: 0x0115, NoSuchActionType: 0x0123 } as const;
+const SOP = SopClass.StorageCommitmentPushModel;
+const MAX_DATASET = 16 * 1024 * 1024;
+
+export function commitmentScp(commitment: CommitmentService): ServiceClassProvider {
+  return {
+    name: 'commitment',
+    sopClasses: [SOP],
+    transferSyntaxes: () => [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian, TS.ExplicitVRBigEndian],
+    preference: 'ours',
+    commands: [CommandField.N_ACTION_RQ],
+    handle(ctx, cmd) {
+      ctx.stats.operations['N-ACTION'] = (ctx.stats.operations['N-ACTION'] ?? 0) + 1;
+      const fail = (status: number, comment: string): Promise<void> => {
+        ctx.stats.failures++;
+        ctx.stats.lastError = comment;
+        ctx.logger.warn({ status: `0x${status.toString(16).padStart(4, '0')}`, error: comment }, 'storage commitment N-ACTION refused');
+        return respond(ctx, cmd, status, comment);
+      };
+      if (cmd.RequestedSOPInstanceUID !== STORAGE_COMMITMENT_PUSH_MODEL_INSTANCE) {
+        void fail(NActionStatus.NoSuchSOPInstance, `Requested SOP Instance UID must be ${STORAGE_COMMITMENT_PUSH_MODEL_INSTANCE}`).catch(() => {});
+        return null;
+      }
+      if (cmd.ActionTypeID !== 1) {
+        void fail(NActionStatus.NoSuchActionType, `Action Type ID ${cmd.ActionTypeID ?? '(none)'}: only 1, Request Storage Commitment`).catch(() => {});
+        return null;
+      }
+      if (!hasDataset(cmd)) {
+        void fail(NActionStatus.InvalidArgumentValue, 'N-ACTION without its Transaction UID and Referenced SOP Sequence').catch(() => {});
+        return null;
+      }
+      let done!: () => void;
+      void ctx.track(new Promise<void>((r) => (done = r)));
+      return new BufferSink(MAX_DATASET, (err, data) => {
+        const work = err
+          ? fail(NActionStatus.ProcessingFailure, err.message)
+          : decodeJsonDataset(data, ctx.transferSyntax).then(
+              async ({ dataset }) => {
+                const request = readRequest(dataset);
+                if (typeof request === 'string') return fail(NActionStatus.InvalidArgumentValue, request);
+                // The report must not overtake the N-ACTION-RSP: the channel waits for it.
+                let responded!: () => void;
+                const answered = new Promise<void>((r) => (responded = r));
+                try {
+                  await commitment.accept({ ...request, requester: ctx.assoc.callingAETitle }, channelOf(ctx, answered));
+                } catch (e) {
+                  responded();
+                  return fail(NActionStatus.ProcessingFailure, `cannot queue the request: ${errorMessage(e)}`);
+                }
+                ctx.logger.info({ transactionUID: request.transactionUID, instances: request.instances.length }, 'storage commitment requested');
+                return respond(ctx, cmd, NActionStatus.Success).finally(responded);
+              },
+              (e: unknown) => fail(NActionStatus.InvalidArgumentValue, `dataset cannot be parsed: ${errorMessage(e)}`),
+            );
+        work.catch(() => {}).finally(done);
+      });
+    },
+  };
+}
+
+/** Transaction UID and the referenced instances, or why the request cannot be read. */
+function readRequest(ds: JsonDataset): { transactionUID: string; instances: InstanceRef[] } | string {
+  const transactionUID = jsonElementText(ds['00081195']).trim();
+  if (!transactionUID) return 'no Transaction UID (0008,1195)';
+  const items = (ds['00081199']?.Value ?? []) as JsonDataset[];
+  if (!items.length) return 'no Referenced SOP Sequence (0008,1199) item';
+  const instances = items.map((i) => ({ sopClassUID: jsonElementText(i['00081150']).trim(), sopInstanceUID: jsonElementText(i['00081155']).trim() }));
+  if (instances.some((i) => !i.sopClassUID || !i.sopInstanceUID)) return 'a Referenced SOP Sequence item lacks its SOP Class or Instance UID';
+  return { transactionUID, instances };
+}
+
+/** The N-EVENT-REPORT on this association, as the commitment job sees it. */
+function channelOf(ctx: ScpContext, answered: Promise<void>): ReportChannel {
+  return {
+    get open() {
+      return ctx.assoc.established;
+    },
+    async send(eventTypeId, dataset) {
+      await answered;
+      const rsp = await ctx.subRequest(
+        ctx.contextId,
+        { CommandField: CommandField.N_EVENT_REPORT_RQ, AffectedSOPClassUID: SOP, AffectedSOPInstanceUID: STORAGE_COMMITMENT_PUSH_MODEL_INSTANCE, EventTypeID: eventTypeId },
+        encodeJsonDataset(dataset, ctx.transferSyntax, null),
+      );
+      return rsp.Status ?? -1;
+    },
+  };
+}
+
+function respond(ctx: ScpContext, cmd: Command, status: number, comment?: string): Promise<void> {
+  return ctx.send({
+    CommandField: CommandField.N_ACTION_RSP,
+    AffectedSOPClassUID: SOP,
+    AffectedSOPInstanceUID: STORAGE_COMMITMENT_PUSH_MODEL_INSTANCE,
+    MessageIDBeingRespondedTo: cmd.MessageID ?? 0,
+    CommandDataSetType: NO_DATASET,
+    Status: status,
+    ...(status === 0 ? { ActionTypeID: cmd.ActionTypeID ?? 1 } : {}),
+    ...(comment ? { ErrorComment: errorComment(comment) } : {}),
+  });
+}

@@ -1,0 +1,154 @@
+// Storage Commitment Push Model, SCP side (PS3.4 Annex J): a request is a durable job from the
+// moment it is accepted, so one accepted before a restart is answered after it. The job checks
+// each referenced instance (indexed, of the class named, its file's SHA-256 what was recorded
+// when it was stored), then sends the N-EVENT-REPORT on the requester's association if that is
+// still open here, else on a new association to the requester as a known node, where we are
+// the association requestor acting as SCP (SCP/SCU role selection, PS3.7 D.3.3.4).
+import { createHash } from 'node:crypto';
+import { SopClass, STORAGE_COMMITMENT_PUSH_MODEL_INSTANCE } from '../dicom/uids.js';
+import type { JsonDataset } from '../dicom/json.js';
+import { encodeJsonDataset } from '../dicom/json-encode.js';
+import { CommandField } from '../net/dimse/command.js';
+import { errorMessage } from '../core/errors.js';
+import type { ArchiveIndex } from '../index/types.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import type { JobService, JobHandler } from './jobs.js';
+import { PermanentJobError } from './jobs.js';
+import type { NodeDirectory } from './nodes.js';
+import { connectWorkflow } from './workflow-scu.js';
+
+export interface InstanceRef {
+  sopClassUID: string;
+  sopInstanceUID: string;
+}
+
+/** The payload of a "commitment" job: everything needed to answer, whatever happens meanwhile. */
+export interface CommitmentPayload {
+  transactionUID: string;
+  /** The requester's AE title: where a report on a new association goes. */
+  requester: string;
+  instances: InstanceRef[];
+}
+
+/** The requester's association while it is open in this process. */
+export interface ReportChannel {
+  readonly open: boolean;
+  /** Sends the N-EVENT-REPORT-RQ and resolves with the response's status. */
+  send(eventTypeId: number, dataset: JsonDataset): Promise<number>;
+}
+
+/** Failure Reason (0008,1197) values of PS3.4 J.3.3.1.1. */
+export const FailureReason = { ProcessingFailure: 0x0110, NoSuchObjectInstance: 0x0112, ClassInstanceConflict: 0x0119 } as const;
+
+export const COMMITMENT_JOB = 'commitment';
+
+export interface CommitmentDeps {
+  index: ArchiveIndex;
+  objects: ObjectStore;
+  nodes: NodeDirectory;
+  aeTitle: () => string;
+}
+
+const ref = (r: InstanceRef): JsonDataset => ({ '00081150': { vr: 'UI', Value: [r.sopClassUID] }, '00081155': { vr: 'UI', Value: [r.sopInstanceUID] } });
+
+export class CommitmentService {
+  private readonly channels = new Map<string, ReportChannel>();
+
+  constructor(
+    private readonly deps: CommitmentDeps,
+    private readonly jobs: JobService,
+  ) {
+    jobs.register(COMMITMENT_JOB, this.handler());
+  }
+
+  /** Queues the request (durably) and remembers the association to answer on while it lasts. */
+  async accept(payload: CommitmentPayload, channel: ReportChannel): Promise<void> {
+    for (const [uid, c] of this.channels) if (!c.open) this.channels.delete(uid);
+    this.channels.set(payload.transactionUID, channel);
+    await this.jobs.enqueue(COMMITMENT_JOB, { ...payload }, { dedupeKey: `commitment:${payload.requester}:${payload.transactionUID}` });
+  }
+
+  /** Why an instance cannot be committed to, or null when it is safely kept. */
+  async verify(r: InstanceRef): Promise<number | null> {
+    const loc = await this.deps.index.findInstance(r.sopInstanceUID);
+    if (!loc) return FailureReason.NoSuchObjectInstance;
+    if (loc.SOPClassUID !== r.sopClassUID) return FailureReason.ClassInstanceConflict;
+    try {
+      const hash = createHash('sha256');
+      for await (const chunk of this.deps.objects.read(loc.path)) hash.update(chunk as Buffer);
+      return hash.digest('hex') === loc.checksum ? null : FailureReason.ProcessingFailure;
+    } catch {
+      return FailureReason.ProcessingFailure;
+    }
+  }
+
+  /** The N-EVENT-REPORT's Event Type ID and dataset (PS3.4 J.3.3.1). */
+  async report(p: CommitmentPayload): Promise<{ eventTypeId: number; dataset: JsonDataset; failed: number }> {
+    const committed: InstanceRef[] = [];
+    const failed: (InstanceRef & { reason: number })[] = [];
+    for (const r of p.instances) {
+      const reason = await this.verify(r);
+      if (reason === null) committed.push(r);
+      else failed.push({ ...r, reason });
+    }
+    const dataset: JsonDataset = {
+      '00081195': { vr: 'UI', Value: [p.transactionUID] },
+      '00080054': { vr: 'AE', Value: [this.deps.aeTitle()] },
+    };
+    if (committed.length) dataset['00081199'] = { vr: 'SQ', Value: committed.map(ref) };
+    if (failed.length) dataset['00081198'] = { vr: 'SQ', Value: failed.map((f) => ({ ...ref(f), '00081197': { vr: 'US', Value: [f.reason] } })) };
+    return { eventTypeId: failed.length ? 2 : 1, dataset, failed: failed.length };
+  }
+
+  private handler(): JobHandler {
+    return {
+      run: async ({ job, logger, progress }) => {
+        const p = job.payload as unknown as CommitmentPayload;
+        if (!p.transactionUID || !Array.isArray(p.instances)) throw new PermanentJobError('not a storage commitment request');
+        const { eventTypeId, dataset, failed } = await this.report(p);
+        const summary = { total: p.instances.length, completed: p.instances.length - failed, failed };
+        const channel = this.channels.get(p.transactionUID);
+        if (channel?.open) {
+          try {
+            const status = await channel.send(eventTypeId, dataset);
+            if (status === 0) {
+              this.channels.delete(p.transactionUID);
+              return { ...summary, message: `reported to ${p.requester} on its association` };
+            }
+            logger.warn({ status }, 'the requester refused the report on its association; trying a new one');
+          } catch (e) {
+            logger.info({ error: errorMessage(e) }, 'the requester association is gone; reporting on a new one');
+          }
+        }
+        this.channels.delete(p.transactionUID);
+        progress({ ...summary, message: `connecting to ${p.requester}` });
+        await this.reportOnNewAssociation(p.requester, eventTypeId, dataset);
+        return { ...summary, message: `reported to ${p.requester} on a new association` };
+      },
+    };
+  }
+
+  private async reportOnNewAssociation(requester: string, eventTypeId: number, dataset: JsonDataset): Promise<void> {
+    const node = await this.deps.nodes.find(requester);
+    if (!node) throw new PermanentJobError(`the requester ${requester} is not a known node: its report cannot be sent on a new association`);
+    const sop = SopClass.StorageCommitmentPushModel;
+    const scu = await connectWorkflow({ host: node.host, port: node.port, calledAETitle: node.ae_title, callingAETitle: this.deps.aeTitle() }, [sop], {
+      // We open the association but play the SOP class's SCP role (PS3.4 J.3.3, PS3.7 D.3.3.4).
+      roleSelections: [{ sopClass: sop, scuRole: false, scpRole: true }],
+    });
+    try {
+      const ctx = scu.contextFor(sop);
+      if (!ctx) throw new Error(`${requester} did not accept Storage Commitment Push Model`);
+      const granted = scu.assoc.ac?.userInformation.roleSelections.find((r) => r.sopClass === sop);
+      if (granted && !granted.scpRole) throw new Error(`${requester} refused us the SCP role for Storage Commitment`);
+      const r = await scu.request(
+        ctx.id,
+        { CommandField: CommandField.N_EVENT_REPORT_RQ, AffectedSOPClassUID: sop, AffectedSOPInstanceUID: STORAGE_COMMITMENT_PUSH_MODEL_INSTANCE, EventTypeID: eventTypeId },
+        encodeJsonDataset(dataset, ctx.transferSyntax, null),
+      );
+      if (r.command.Status !== 0) throw new Error(`${requester} answered the report with status 0x${(r.command.Status ?? 0).toString(16)}`);
+    } finally {
+      await scu.release().catch(() => scu.abort());
+    }
+  }
+}

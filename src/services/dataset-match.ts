@@ -1,0 +1,138 @@
+// C-FIND matching (PS3.4 C.2.2.2) over whole datasets in the DICOM JSON model, for the
+// worklist: entries are few (hundreds), kept as JSON, and matched here rather than in SQL,
+// so sequence matching (C.2.2.2.6) and return keys inside sequences work at any depth.
+// Values are read with the same parser as the index's C-FIND (index/query/matching.ts).
+import { lookupTag } from '../dicom/dictionary.js';
+import type { JsonDataset, JsonElement } from '../dicom/json.js';
+import { jsonElementText } from '../dicom/json-encode.js';
+import { foldName } from '../index/fold.js';
+import { type Matcher, type Term, combineDateTime, dateTimeBounds, normalizeDate, parseMatcher, timeBounds } from '../index/query/matching.js';
+
+export interface MatchOptions {
+  /** Person names matched ignoring case and accents (query.fuzzy_person_names). */
+  fuzzyNames: boolean;
+}
+
+/** Date and time keys that match as one range when both hold ranges (PS3.4 C.2.2.2.5.1). */
+const DATE_TIME_PAIRS: readonly (readonly [string, string])[] = [
+  ['00080020', '00080030'], // Study Date / Time
+  ['00400002', '00400003'], // Scheduled Procedure Step Start Date / Time
+  ['00400244', '00400245'], // Performed Procedure Step Start Date / Time
+];
+
+/** Keys that are not matched nor returned as such: the character set, group lengths. */
+const isMeta = (key: string): boolean => key === '00080005' || key.endsWith('0000');
+
+const keywordOf = (key: string): string => lookupTag(Number.parseInt(key, 16) >>> 0)?.keyword ?? key;
+
+/** Padded comparable form of a stored value, as the range bounds are written. */
+function comparable(vr: string, value: string): string | null {
+  if (vr === 'DA') return normalizeDate(value);
+  if (vr === 'TM') return timeBounds(value)?.lower ?? null;
+  if (vr === 'DT') return dateTimeBounds(value)?.lower ?? null;
+  return value;
+}
+
+const wildcardRegex = (pattern: string): RegExp =>
+  new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's');
+
+function termMatches(term: Term, vr: string, value: string): boolean {
+  switch (term.kind) {
+    case 'equal':
+      return (vr === 'DA' ? normalizeDate(value) : value) === term.value;
+    case 'wildcard':
+      return wildcardRegex(term.pattern).test(value);
+    case 'range': {
+      const v = comparable(vr, value);
+      if (v === null) return false;
+      return (term.lower === null || v >= term.lower) && (term.upper === null || v <= term.upper);
+    }
+  }
+}
+
+/** Whether a stored element satisfies a matcher: any of its values against any term. */
+function valueMatches(matcher: Matcher, vr: string, stored: JsonElement | undefined, fold: boolean): boolean {
+  if (matcher.kind === 'universal') return true;
+  const text = jsonElementText(stored);
+  if (text === '') return false; // an attribute without a value matches only universal keys
+  const values = ['LT', 'ST', 'UT', 'UR'].includes(vr) ? [text] : text.split('\\');
+  return values.some((raw) => {
+    const v = fold ? foldName(raw.trim()) : raw.trim();
+    return matcher.terms.some((t) => termMatches(t, vr, v));
+  });
+}
+
+/**
+ * Whether `entry` matches every key of `query`. Throws QueryError for a value no VR allows
+ * (the SCP answers 0xA900 naming it).
+ */
+export function matchDataset(query: JsonDataset, entry: JsonDataset, options: MatchOptions): boolean {
+  const combined = new Set<string>();
+  for (const [dateKey, timeKey] of DATE_TIME_PAIRS) {
+    const d = query[dateKey];
+    const t = query[timeKey];
+    if (!d || !t) continue;
+    const range = combineDateTime(parseMatcher(keywordOf(dateKey), 'DA', jsonElementText(d)), parseMatcher(keywordOf(timeKey), 'TM', jsonElementText(t)));
+    if (!range) continue;
+    combined.add(dateKey).add(timeKey);
+    const date = normalizeDate(jsonElementText(entry[dateKey]));
+    const time = timeBounds(jsonElementText(entry[timeKey]) || '000000')?.lower ?? null;
+    if (date === null || time === null) return false;
+    const at = `${date}${time}`;
+    if (range.lower && at < `${range.lower.date}${range.lower.time}`) return false;
+    if (range.upper && at > `${range.upper.date}${range.upper.time}`) return false;
+  }
+  for (const [key, el] of Object.entries(query)) {
+    if (isMeta(key) || combined.has(key)) continue;
+    if (el.vr === 'SQ') {
+      const item = (el.Value?.[0] ?? null) as JsonDataset | null;
+      if (!item || Object.keys(item).length === 0) continue; // universal: a return key
+      if (!hasMatchingKeys(item)) continue;
+      const items = (entry[key]?.Value ?? []) as JsonDataset[];
+      if (!items.some((i) => matchDataset(item, i, options))) return false;
+      continue;
+    }
+    const fold = el.vr === 'PN' && options.fuzzyNames;
+    const matcher = parseMatcher(keywordOf(key), el.vr, jsonElementText(el), { fold });
+    if (!valueMatches(matcher, el.vr, entry[key], fold)) return false;
+  }
+  return true;
+}
+
+/** Whether a query (item) holds any key that is not universal. */
+function hasMatchingKeys(query: JsonDataset): boolean {
+  return Object.entries(query).some(([key, el]) => {
+    if (isMeta(key)) return false;
+    if (el.vr === 'SQ') {
+      const item = el.Value?.[0] as JsonDataset | undefined;
+      return item !== undefined && hasMatchingKeys(item);
+    }
+    return jsonElementText(el).replace(/[*\\]/g, '').trim() !== '';
+  });
+}
+
+/**
+ * The answer to `query` from a matching entry: exactly the requested keys (PS3.4 C.2.2.1.2),
+ * with the entry's values or zero length. A sequence key with an empty item (or none) returns
+ * the entry's whole items; one with keys returns, of the items that match, the keys asked.
+ */
+export function projectDataset(query: JsonDataset, entry: JsonDataset, options: MatchOptions): JsonDataset {
+  const out: JsonDataset = {};
+  for (const [key, el] of Object.entries(query)) {
+    if (isMeta(key)) continue;
+    const stored = entry[key];
+    if (el.vr === 'SQ') {
+      const item = el.Value?.[0] as JsonDataset | undefined;
+      const items = (stored?.Value ?? []) as JsonDataset[];
+      if (!item || Object.keys(item).length === 0) {
+        out[key] = items.length ? { vr: 'SQ', Value: items } : { vr: 'SQ' };
+        continue;
+      }
+      const picked = items.filter((i) => matchDataset(item, i, options)).map((i) => projectDataset(item, i, options));
+      out[key] = picked.length ? { vr: 'SQ', Value: picked } : { vr: 'SQ' };
+      continue;
+    }
+    out[key] = stored && stored.vr !== 'SQ' ? stored : { vr: el.vr };
+  }
+  return out;
+}

@@ -1,0 +1,148 @@
+// Modality Performed Procedure Step (PS3.4 Annex F): the rules of N-CREATE and N-SET, kept
+// apart from DIMSE so they read like the standard. A step is created IN PROGRESS, changes
+// while in progress, and ends COMPLETED or DISCONTINUED, after which it no longer changes.
+// The worklist entries it performs follow its status.
+import { describeTag } from '../dicom/dictionary.js';
+import type { JsonDataset } from '../dicom/json.js';
+import { jsonElementText } from '../dicom/json-encode.js';
+import { MPPS_STATUSES, type MppsRecord, type MppsStore, type StepReference, performedStatus } from '../index/workflow.js';
+import type { Logger } from '../core/logging.js';
+import { type WorklistService, newUid } from './worklist.js';
+
+/** What the SCP answers: a DIMSE status with, on failure, a comment and the elements at fault. */
+export interface MppsOutcome {
+  status: number;
+  sopInstanceUID: string;
+  comment?: string;
+  /** Error ID (0000,0903): A710 is the standard's "may no longer be updated". */
+  errorId?: number;
+  offending?: number[];
+}
+
+/** Status codes of PS3.7 C and PS3.4 F.7.2 used here. */
+export const MppsStatus = {
+  Success: 0x0000,
+  InvalidAttributeValue: 0x0106,
+  ProcessingFailure: 0x0110,
+  DuplicateSOPInstance: 0x0111,
+  NoSuchObjectInstance: 0x0112,
+  InvalidObjectInstance: 0x0117,
+  MissingAttribute: 0x0120,
+  MissingAttributeValue: 0x0121,
+} as const;
+
+const SSAS = '00400270'; // Scheduled Step Attributes Sequence
+const STATUS = '00400252';
+const tag = (key: string): number => Number.parseInt(key, 16) >>> 0;
+const has = (ds: JsonDataset | undefined, key: string): boolean => jsonElementText(ds?.[key]).trim() !== '';
+
+/** Type 1 attributes of N-CREATE (PS3.4 table F.7.2-1) at the top level. */
+const CREATE_REQUIRED = ['00400253', '00400241', '00400244', '00400245', STATUS, '00080060'];
+/** Attributes an N-SET may not change (usage "Not allowed" in table F.7.2-1). */
+const FIXED = ['00100010', '00100020', '00100030', '00100040', SSAS, '00400253', '00400241', '00400242', '00400243', '00400244', '00400245', '00080060', '00200010'];
+/** Type 1 once the step is final (F.7.2.2.2): its end date and time. */
+const FINAL_REQUIRED = ['00400250', '00400251'];
+
+const UID = /^(0|[1-9]\d*)(\.(0|[1-9]\d*))*$/;
+
+/** The scheduled steps a performed step names (its Scheduled Step Attributes Sequence items). */
+export function stepReferences(ds: JsonDataset): StepReference[] {
+  return ((ds[SSAS]?.Value ?? []) as JsonDataset[]).map((i) => ({
+    studyInstanceUID: jsonElementText(i['0020000D']) || null,
+    scheduledProcedureStepID: jsonElementText(i['00400009']) || null,
+    accessionNumber: jsonElementText(i['00080050']) || null,
+  }));
+}
+
+function missing(uid: string, ds: JsonDataset, keys: readonly string[], what: string): MppsOutcome | null {
+  const absent = keys.filter((k) => !(k in ds));
+  if (absent.length) return { status: MppsStatus.MissingAttribute, sopInstanceUID: uid, comment: `${what}: missing ${absent.map((k) => describeTag(tag(k))).join(', ')}`, offending: absent.map(tag) };
+  const empty = keys.filter((k) => !has(ds, k) && ds[k]?.vr !== 'SQ');
+  if (empty.length) return { status: MppsStatus.MissingAttributeValue, sopInstanceUID: uid, comment: `${what}: no value for ${empty.map((k) => describeTag(tag(k))).join(', ')}`, offending: empty.map(tag) };
+  return null;
+}
+
+/** Text and sequences compared as the JSON model holds them (an N-SET repeating a fixed value is fine). */
+const same = (a: JsonDataset[string] | undefined, b: JsonDataset[string] | undefined): boolean => JSON.stringify(a?.Value ?? []) === JSON.stringify(b?.Value ?? []);
+
+export class MppsService {
+  /** Called after each accepted N-CREATE or N-SET with what was received (the server forwards it). */
+  onAccepted: ((action: 'create' | 'set', uid: string, dataset: JsonDataset) => Promise<void>) | null = null;
+
+  constructor(
+    private readonly store: MppsStore,
+    private readonly worklist: WorklistService,
+    private readonly logger: Logger,
+  ) {}
+
+  private async accepted(action: 'create' | 'set', uid: string, dataset: JsonDataset): Promise<void> {
+    try {
+      await this.onAccepted?.(action, uid, dataset);
+    } catch (e) {
+      this.logger.warn({ err: e, mpps: uid }, 'cannot forward an MPPS');
+    }
+  }
+
+  async create(requestedUid: string | null, callingAE: string, ds: JsonDataset): Promise<MppsOutcome> {
+    const uid = requestedUid ?? newUid();
+    if (!UID.test(uid) || uid.length > 64) return { status: MppsStatus.InvalidObjectInstance, sopInstanceUID: uid, comment: `"${uid}" is not a UID` };
+    const absent = missing(uid, ds, [...CREATE_REQUIRED, SSAS], 'N-CREATE');
+    if (absent) return absent;
+    const items = (ds[SSAS]!.Value ?? []) as JsonDataset[];
+    if (!items.length) return { status: MppsStatus.MissingAttributeValue, sopInstanceUID: uid, comment: 'N-CREATE: Scheduled Step Attributes Sequence has no item', offending: [tag(SSAS)] };
+    if (items.some((i) => !has(i, '0020000D')))
+      return { status: MppsStatus.MissingAttributeValue, sopInstanceUID: uid, comment: 'N-CREATE: a scheduled step item lacks StudyInstanceUID', offending: [tag(SSAS)] };
+    const status = performedStatus(ds);
+    if (status !== 'IN PROGRESS')
+      return { status: MppsStatus.InvalidAttributeValue, sopInstanceUID: uid, comment: `N-CREATE: PerformedProcedureStepStatus must be IN PROGRESS, not ${status}`, offending: [tag(STATUS)] };
+    if (!(await this.store.create(uid, callingAE, ds))) return { status: MppsStatus.DuplicateSOPInstance, sopInstanceUID: uid, comment: `MPPS ${uid} exists already` };
+    await this.follow(uid, ds);
+    await this.accepted('create', uid, ds);
+    return { status: MppsStatus.Success, sopInstanceUID: uid };
+  }
+
+  async set(uid: string, changes: JsonDataset): Promise<MppsOutcome> {
+    const current = await this.store.get(uid);
+    if (!current) return { status: MppsStatus.NoSuchObjectInstance, sopInstanceUID: uid, comment: `no MPPS ${uid}` };
+    if (current.status !== 'IN PROGRESS') return this.noLongerUpdatable(uid, current.status);
+    const fixed = FIXED.filter((k) => k in changes && !same(changes[k], current.dataset[k]));
+    if (fixed.length)
+      return { status: MppsStatus.InvalidAttributeValue, sopInstanceUID: uid, comment: `N-SET may not change ${fixed.map((k) => describeTag(tag(k))).join(', ')}`, offending: fixed.map(tag) };
+    const merged: JsonDataset = { ...current.dataset, ...changes };
+    const status = performedStatus(merged);
+    if (!status || !(MPPS_STATUSES as readonly string[]).includes(status))
+      return { status: MppsStatus.InvalidAttributeValue, sopInstanceUID: uid, comment: `PerformedProcedureStepStatus must be one of ${MPPS_STATUSES.join(', ')}`, offending: [tag(STATUS)] };
+    if (status !== 'IN PROGRESS') {
+      const absent = missing(uid, merged, FINAL_REQUIRED, status);
+      if (absent) return absent;
+    }
+    const r = await this.store.update(uid, merged);
+    if (r === 'missing') return { status: MppsStatus.NoSuchObjectInstance, sopInstanceUID: uid, comment: `no MPPS ${uid}` };
+    if (r === 'final') return this.noLongerUpdatable(uid, 'final'); // another N-SET ended it meanwhile
+    await this.follow(uid, merged);
+    await this.accepted('set', uid, changes);
+    return { status: MppsStatus.Success, sopInstanceUID: uid };
+  }
+
+  get(uid: string): Promise<MppsRecord | null> {
+    return this.store.get(uid);
+  }
+
+  list(filter: { status?: string; limit: number; offset: number }): Promise<{ items: MppsRecord[]; total: number }> {
+    return this.store.list(filter);
+  }
+
+  private noLongerUpdatable(uid: string, status: string): MppsOutcome {
+    return { status: MppsStatus.ProcessingFailure, sopInstanceUID: uid, errorId: 0xa710, comment: `MPPS is ${status}: it may no longer be updated` };
+  }
+
+  /** The worklist follows; its failure must not fail the MPPS, which is recorded already. */
+  private async follow(uid: string, ds: JsonDataset): Promise<void> {
+    try {
+      const changed = await this.worklist.stepPerformed(stepReferences(ds), performedStatus(ds) ?? '');
+      if (changed.length) this.logger.info({ mpps: uid, worklistEntries: changed, status: performedStatus(ds) }, 'worklist entries follow MPPS');
+    } catch (e) {
+      this.logger.warn({ err: e, mpps: uid }, 'cannot update the worklist entries of an MPPS');
+    }
+  }
+}

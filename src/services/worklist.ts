@@ -1,0 +1,180 @@
+// The modality worklist: Scheduled Procedure Steps created through the REST API (and later
+// the watched folder and HL7 orders), matched against C-FIND identifiers, and whose status
+// follows the Performed Procedure Steps that modalities report.
+import { randomUUID } from 'node:crypto';
+import { PacsError } from '../core/errors.js';
+import { lookupTag, tagOfKeyword } from '../dicom/dictionary.js';
+import type { JsonDataset, JsonElement } from '../dicom/json.js';
+import { jsonElementText } from '../dicom/json-encode.js';
+import {
+  OPEN_SPS_STATUSES,
+  SPS_STATUSES,
+  type StepReference,
+  type WorklistEntry,
+  type WorklistFilter,
+  type WorklistSource,
+  type WorklistStore,
+  scheduledStep,
+} from '../index/workflow.js';
+import { type MatchOptions, matchDataset, projectDataset } from './dataset-match.js';
+
+/** A UID under the 2.25 root, from a random UUID (PS3.5 B.2). */
+export const newUid = (): string => `2.25.${BigInt(`0x${randomUUID().replace(/-/g, '')}`).toString()}`;
+
+const SPS = '00400100';
+const SPS_STATUS = '00400020';
+
+/** Attributes of a Scheduled Procedure Step Sequence item (PS3.4 K.6.1.2.2, table K.6-1). */
+const STEP_KEYWORDS = new Set([
+  'ScheduledStationAETitle', 'ScheduledProcedureStepStartDate', 'ScheduledProcedureStepStartTime', 'ScheduledProcedureStepEndDate',
+  'ScheduledProcedureStepEndTime', 'Modality', 'ScheduledPerformingPhysicianName', 'ScheduledProcedureStepDescription',
+  'ScheduledStationName', 'ScheduledProcedureStepLocation', 'PreMedication', 'ScheduledProcedureStepID', 'RequestedContrastAgent',
+  'ScheduledProcedureStepStatus', 'CommentsOnTheScheduledProcedureStep',
+]);
+
+/** The simple JSON form: DICOM keywords to text; those of the scheduled step go into its item. */
+export type SimpleWorklistForm = Record<string, string | null>;
+
+const bad = (why: string): PacsError => new PacsError('BAD_ARGUMENT', why);
+
+function element(keyword: string, value: string | null): [string, JsonElement] {
+  const tag = tagOfKeyword(keyword);
+  if (tag === undefined) throw bad(`"${keyword}" is not a DICOM keyword`);
+  const vr = lookupTag(tag)!.vr;
+  if (vr === 'SQ') throw bad(`${keyword} is a sequence: give the dataset in DICOM JSON instead`);
+  const key = tag.toString(16).toUpperCase().padStart(8, '0');
+  if (value === null || value === '') return [key, { vr }];
+  const values = value.split('\\');
+  return [key, { vr, Value: vr === 'PN' ? values.map((v) => ({ Alphabetic: v })) : values }];
+}
+
+/** DICOM JSON from the simple form. */
+export function fromSimpleForm(form: SimpleWorklistForm): JsonDataset {
+  const top: JsonDataset = {};
+  const step: JsonDataset = {};
+  for (const [keyword, value] of Object.entries(form)) {
+    const [key, el] = element(keyword, value);
+    (STEP_KEYWORDS.has(keyword) ? step : top)[key] = el;
+  }
+  top[SPS] = { vr: 'SQ', Value: [step] };
+  return top;
+}
+
+/** Tags as DICOM JSON writes them (upper-case hex), at every depth. */
+export function normalizeKeys(ds: JsonDataset): JsonDataset {
+  const out: JsonDataset = {};
+  for (const [key, el] of Object.entries(ds)) {
+    if (!/^[0-9A-Fa-f]{8}$/.test(key)) throw bad(`"${key}" is not a tag (8 hexadecimal digits)`);
+    if (!el || typeof el !== 'object' || typeof el.vr !== 'string') throw bad(`${key}: an element needs a "vr"`);
+    out[key.toUpperCase()] = el.vr === 'SQ' ? { vr: 'SQ', ...(el.Value ? { Value: (el.Value as JsonDataset[]).map(normalizeKeys) } : {}) } : el;
+  }
+  return out;
+}
+
+const has = (ds: JsonDataset | undefined, key: string): boolean => jsonElementText(ds?.[key]).trim() !== '';
+
+/**
+ * Checks an entry and fills what a modality needs and we can make: Study Instance UID,
+ * Requested Procedure ID and Scheduled Procedure Step ID, the step's status.
+ */
+export function completeEntry(input: JsonDataset, status?: string): JsonDataset {
+  const ds = normalizeKeys(input);
+  const step = scheduledStep(ds);
+  if (!step || (ds[SPS]?.Value?.length ?? 0) !== 1) throw bad('an entry holds exactly one Scheduled Procedure Step Sequence (0040,0100) item');
+  if (!has(ds, '00100020') && !has(ds, '00100010')) throw bad('PatientID or PatientName is required');
+  if (!has(step, '00080060')) throw bad('the scheduled step needs a Modality (0008,0060)');
+  if (!has(step, '00400002')) throw bad('the scheduled step needs a ScheduledProcedureStepStartDate (0040,0002)');
+  const uid = (key: string): void => {
+    if (!has(ds, key)) ds[key] = { vr: 'UI', Value: [newUid()] };
+  };
+  uid('0020000D');
+  const accession = jsonElementText(ds['00080050']);
+  if (!has(ds, '00401001')) ds['00401001'] = { vr: 'SH', Value: [accession || `RP${Date.now().toString(36).toUpperCase()}`] };
+  if (!has(step, '00400009')) step['00400009'] = { vr: 'SH', Value: [jsonElementText(ds['00401001'])] };
+  const s = status ?? (jsonElementText(step[SPS_STATUS]) || 'SCHEDULED');
+  if (!(SPS_STATUSES as readonly string[]).includes(s)) throw bad(`ScheduledProcedureStepStatus must be one of ${SPS_STATUSES.join(', ')}`);
+  step[SPS_STATUS] = { vr: 'CS', Value: [s] };
+  return ds;
+}
+
+/** MPPS status → the status its scheduled step takes. */
+const FOLLOWS: Record<string, string> = { 'IN PROGRESS': 'STARTED', COMPLETED: 'COMPLETED', DISCONTINUED: 'DISCONTINUED' };
+
+export class WorklistService {
+  constructor(
+    private readonly store: WorklistStore,
+    private readonly options: () => MatchOptions,
+  ) {}
+
+  create(dataset: JsonDataset, source: WorklistSource = 'api', sourceKey: string | null = null): Promise<WorklistEntry> {
+    return this.store.add(source, sourceKey, completeEntry(dataset));
+  }
+
+  async update(id: number, dataset: JsonDataset): Promise<WorklistEntry> {
+    const current = await this.get(id);
+    const status = jsonElementText(scheduledStep(normalizeKeys(dataset))?.[SPS_STATUS]) || current.status;
+    return (await this.store.replace(id, completeEntry(dataset, status))) ?? this.missing(id);
+  }
+
+  /** Cancels the step (it stays listed, with status CANCELED, and leaves the worklist). */
+  cancel(id: number): Promise<WorklistEntry> {
+    return this.setStatus(id, 'CANCELED');
+  }
+
+  async setStatus(id: number, status: string): Promise<WorklistEntry> {
+    const entry = await this.get(id);
+    const ds = structuredClone(entry.dataset);
+    scheduledStep(ds)![SPS_STATUS] = { vr: 'CS', Value: [status] };
+    return (await this.store.replace(id, ds)) ?? this.missing(id);
+  }
+
+  async get(id: number): Promise<WorklistEntry> {
+    return (await this.store.get(id)) ?? this.missing(id);
+  }
+
+  list(filter: WorklistFilter): Promise<{ entries: WorklistEntry[]; total: number }> {
+    return this.store.list(filter);
+  }
+
+  remove(id: number): Promise<boolean> {
+    return this.store.remove(id);
+  }
+
+  /**
+   * The answers to a worklist C-FIND identifier. Without a Scheduled Procedure Step Status
+   * key, only steps still to be done are seen; with one, it is matched like any key.
+   * Throws QueryError for a value no VR allows.
+   */
+  async find(query: JsonDataset, limit = 0): Promise<JsonDataset[]> {
+    const asksStatus = has(query[SPS]?.Value?.[0] as JsonDataset | undefined, SPS_STATUS);
+    const { entries } = await this.store.list({ ...(asksStatus ? {} : { statuses: OPEN_SPS_STATUSES }), limit: -1, offset: 0 });
+    const options = this.options();
+    const out: JsonDataset[] = [];
+    for (const e of entries) {
+      if (!matchDataset(query, e.dataset, options)) continue;
+      out.push(projectDataset(query, e.dataset, options));
+      if (limit > 0 && out.length >= limit) break;
+    }
+    return out;
+  }
+
+  /** A performed step was reported: the scheduled steps it names follow its status. */
+  async stepPerformed(refs: readonly StepReference[], mppsStatus: string): Promise<number[]> {
+    const next = FOLLOWS[mppsStatus];
+    if (!next) return [];
+    const changed: number[] = [];
+    for (const ref of refs) {
+      if (!ref.scheduledProcedureStepID && !ref.studyInstanceUID && !ref.accessionNumber) continue; // an unscheduled step
+      for (const e of await this.store.findByStep(ref)) {
+        if (e.status === next || e.status === 'CANCELED') continue;
+        await this.setStatus(e.id, next);
+        changed.push(e.id);
+      }
+    }
+    return changed;
+  }
+
+  private missing(id: number): never {
+    throw new PacsError('NOT_FOUND', `no worklist entry ${id}`);
+  }
+}

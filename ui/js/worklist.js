@@ -1,0 +1,63 @@
+// The modality worklist: scheduled steps (filter by status, schedule one, cancel one) and the
+// performed procedure steps modalities reported (MPPS).
+import { h, mount, toast, personName, date, time, ago } from './dom.js';
+import { api, query } from './api.js';
+
+const STATUSES = ['', 'SCHEDULED', 'STARTED', 'COMPLETED', 'DISCONTINUED', 'CANCELED'];
+
+export async function worklistPage(params) {
+  const status = params.get('status') ?? '';
+  const [entries, mpps] = await Promise.all([api(`/api/worklist${query({ status, limit: 200 })}`), api('/api/mpps?limit=50')]);
+  const filter = h('select', { 'aria-label': 'Status', onchange: (e) => (location.hash = `#/worklist${e.target.value ? `?status=${e.target.value}` : ''}`) },
+    STATUSES.map((s) => h('option', { value: s, selected: s === status }, s || 'all statuses')));
+  const field = (label, name, extra = {}) => h('label', {}, label, h('input', { name, size: 12, ...extra }));
+  const form = h('form', { className: 'search', id: 'worklist-form' },
+    field('Patient ID', 'PatientID', { required: true }), field('Patient name', 'PatientName', { placeholder: 'FAMILY^GIVEN' }),
+    field('Accession', 'AccessionNumber'), field('Modality', 'Modality', { required: true, size: 4, value: 'CT' }),
+    field('Station AE', 'ScheduledStationAETitle', { maxlength: 16 }), field('Date', 'ScheduledProcedureStepStartDate', { required: true, placeholder: 'YYYYMMDD', pattern: '\\d{8}' }),
+    field('Time', 'ScheduledProcedureStepStartTime', { placeholder: 'HHMM', size: 6 }), field('Description', 'RequestedProcedureDescription', { size: 20 }),
+    h('button', { className: 'primary', type: 'submit' }, 'Schedule'));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const f = Object.fromEntries([...new FormData(form)].filter(([, v]) => v !== ''));
+    try {
+      await api('/api/worklist', { method: 'POST', json: f });
+      toast('Scheduled');
+      worklistPage(params);
+    } catch (err) {
+      toast(err.message, 'error');
+    }
+  });
+  const cancel = async (e) => {
+    try {
+      await api(`/api/worklist/${e.id}`, { method: 'DELETE' });
+      worklistPage(params);
+    } catch (err) {
+      toast(err.message, 'error');
+    }
+  };
+  const open = (s) => s === 'SCHEDULED' || s === 'ARRIVED' || s === 'READY' || s === 'STARTED';
+  mount(
+    h('h1', {}, 'Worklist'),
+    h('div', { className: 'actions' }, filter, h('span', { className: 'muted' }, `${entries.total} entries`)),
+    h('table', { id: 'worklist' },
+      h('thead', {}, h('tr', {}, ['Patient', 'ID', 'Accession', 'Modality', 'Station', 'Scheduled', 'Description', 'Status', ''].map((t) => h('th', {}, t)))),
+      h('tbody', {}, entries.items.length ? entries.items.map((e) =>
+        h('tr', { dataset: { id: e.id } },
+          h('td', {}, personName(e.PatientName)), h('td', {}, e.PatientID ?? ''), h('td', {}, e.AccessionNumber ?? ''), h('td', {}, e.Modality ?? ''),
+          h('td', {}, e.ScheduledStationAETitle ?? ''), h('td', {}, `${date(e.ScheduledProcedureStepStartDate)} ${time(e.ScheduledProcedureStepStartTime)}`),
+          h('td', {}, e.RequestedProcedureDescription ?? ''), h('td', { className: `state-${e.status.toLowerCase()}` }, e.status),
+          h('td', {}, open(e.status) ? h('button', { onclick: () => cancel(e) }, 'Cancel') : '')),
+      ) : h('tr', {}, h('td', { colspan: 9, className: 'muted' }, 'No entry.')))),
+    h('h2', {}, 'Schedule a procedure step'), form,
+    h('h2', {}, 'Performed procedure steps (MPPS)'),
+    h('table', { id: 'mpps' },
+      h('thead', {}, h('tr', {}, ['Patient', 'Modality', 'Station', 'Started', 'Ended', 'Status', 'Updated'].map((t) => h('th', {}, t)))),
+      h('tbody', {}, mpps.items.length ? mpps.items.map((m) =>
+        h('tr', { title: m.SOPInstanceUID },
+          h('td', {}, `${personName(m.PatientName)} ${m.PatientID ?? ''}`), h('td', {}, m.Modality ?? ''), h('td', {}, m.PerformedStationAETitle ?? ''),
+          h('td', {}, `${date(m.PerformedProcedureStepStartDate)} ${time(m.PerformedProcedureStepStartTime)}`),
+          h('td', {}, `${date(m.PerformedProcedureStepEndDate)} ${time(m.PerformedProcedureStepEndTime)}`), h('td', {}, m.status), h('td', {}, ago(m.updatedAt))),
+      ) : h('tr', {}, h('td', { colspan: 7, className: 'muted' }, 'No performed step reported yet.')))),
+  );
+}
