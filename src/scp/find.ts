@@ -5,19 +5,18 @@ import { TS } from '../dicom/transfer-syntax.js';
 import { Tag } from '../dicom/tags.js';
 import { tagOfKeyword } from '../dicom/dictionary.js';
 import { chooseCharacterSet, decodeIdentifier, encodeIdentifier, type OutElement } from '../dicom/identifier.js';
-import { BufferSink } from '../net/dimse/assembler.js';
-import { CommandField, NO_DATASET, type Command, hasDataset } from '../net/dimse/command.js';
-import { Status, errorComment } from '../net/dimse/status.js';
+import { CommandField, type Command } from '../net/dimse/command.js';
+import { Status } from '../net/dimse/status.js';
 import type { Association } from '../net/association.js';
 import { SopClass } from '../dicom/uids.js';
-import { INFORMATION_MODEL, cancel, cancellable, queryRetrieveLevel } from './qr.js';
+import { INFORMATION_MODEL, cancellable, queryRetrieveLevel } from './qr.js';
 import type { ArchiveIndex } from '../index/types.js';
 import { QueryError } from '../index/query/types.js';
 import { errorMessage } from '../core/errors.js';
 import type { ScpContext, ServiceClassProvider } from './registry.js';
+import { cFindHandler, findFailure, findResponse, pendingAnswer } from './c-find.js';
 
 /** Identifiers are a few hundred bytes; a megabyte is a hostile one. */
-const MAX_IDENTIFIER = 1024 * 1024;
 
 export interface FindDeps {
   index: ArchiveIndex;
@@ -38,36 +37,8 @@ export function findScp(deps: FindDeps): ServiceClassProvider {
     // PS3.4 C.3.4 extended negotiation: relational queries, combined date-time matching and
     // fuzzy person-name matching are supported; time zone adjustment is not.
     extendedNegotiation: (_sopClass, info) => Buffer.from([info[0] === 1 ? 1 : 0, info[1] === 1 ? 1 : 0, info[2] === 1 ? 1 : 0, 0]),
-    handle(ctx, cmd) {
-      if (cmd.CommandField === CommandField.C_CANCEL_RQ) {
-        cancel(ctx.assoc, cmd.MessageIDBeingRespondedTo);
-        return null;
-      }
-      ctx.stats.operations['C-FIND'] = (ctx.stats.operations['C-FIND'] ?? 0) + 1;
-      if (!hasDataset(cmd)) {
-        void respond(ctx, cmd, Status.IdentifierDoesNotMatchSOPClass, 'C-FIND-RQ without an identifier').catch(() => {});
-        return null;
-      }
-      let done!: () => void;
-      void ctx.track(new Promise<void>((r) => (done = r)));
-      return new BufferSink(MAX_IDENTIFIER, (err, data) => {
-        const work = err ? respond(ctx, cmd, Status.OutOfResources, err.message) : find(deps, ctx, cmd, data);
-        work.catch(() => {}).finally(done);
-      });
-    },
+    handle: cFindHandler((ctx, cmd, data) => find(deps, ctx, cmd, data)),
   };
-}
-
-function respond(ctx: ScpContext, cmd: Command, status: number, comment?: string, offending?: number): Promise<void> {
-  return ctx.send({
-    CommandField: CommandField.C_FIND_RSP,
-    AffectedSOPClassUID: cmd.AffectedSOPClassUID ?? ctx.abstractSyntax,
-    MessageIDBeingRespondedTo: cmd.MessageID ?? 0,
-    CommandDataSetType: NO_DATASET,
-    Status: status,
-    ...(comment ? { ErrorComment: errorComment(comment) } : {}),
-    ...(offending !== undefined ? { OffendingElement: [offending] } : {}),
-  });
 }
 
 /** Byte `i` of the extended negotiation we answered for a SOP class (0: relational, 1: combined date-time). */
@@ -76,12 +47,8 @@ function agreed(assoc: Association, sopClass: string, i: number): boolean {
 }
 
 async function find(deps: FindDeps, ctx: ScpContext, cmd: Command, data: Buffer): Promise<void> {
-  const fail = (status: number, comment: string, offending?: number): Promise<void> => {
-    ctx.stats.failures++;
-    ctx.stats.lastError = comment;
-    ctx.logger.warn({ status: `0x${status.toString(16)}`, error: comment }, 'C-FIND failed');
-    return respond(ctx, cmd, status, comment, offending);
-  };
+  const fail = (status: number, comment: string, offending?: number): Promise<void> => findFailure(ctx, cmd, 'C-FIND', status, comment, offending);
+
   let identifier;
   try {
     identifier = await decodeIdentifier(data, ctx.transferSyntax);
@@ -123,22 +90,13 @@ async function find(deps: FindDeps, ctx: ScpContext, cmd: Command, data: Buffer)
     }
     const aeTitle = deps.aeTitle();
     for (const row of rows) {
-      if (op.cancelled) return respond(ctx, cmd, Status.Cancel);
+      if (op.cancelled) return findResponse(ctx, cmd, Status.Cancel);
       const out: OutElement[] = requested.map((e) => ({ tag: e.tag, vr: e.vr, value: e.vr === 'SQ' ? null : (row[e.keyword!] ?? null) }));
       out.push({ tag: Tag.QueryRetrieveLevel, vr: 'CS', value: level }, { tag: Tag.RetrieveAETitle, vr: 'AE', value: aeTitle });
       const texts = out.map((e) => (typeof e.value === 'string' ? e.value : '')).filter(Boolean);
       const charset = chooseCharacterSet(identifier.specificCharacterSet, texts);
-      await ctx.send(
-        {
-          CommandField: CommandField.C_FIND_RSP,
-          AffectedSOPClassUID: cmd.AffectedSOPClassUID ?? ctx.abstractSyntax,
-          MessageIDBeingRespondedTo: cmd.MessageID ?? 0,
-          CommandDataSetType: 0x0000,
-          Status: Status.Pending,
-        },
-        encodeIdentifier(out, ctx.transferSyntax, charset),
-      );
+      await pendingAnswer(ctx, cmd, encodeIdentifier(out, ctx.transferSyntax, charset));
     }
-    return respond(ctx, cmd, op.cancelled ? Status.Cancel : Status.Success);
+    return findResponse(ctx, cmd, op.cancelled ? Status.Cancel : Status.Success);
   });
 }
