@@ -8,29 +8,13 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { SAMPLES, run } from '../helpers/dcmtk.js';
 import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
+import { parts } from '../helpers/multipart.js';
 
 const CT = 'pydicom__CT_small.dcm';
 const FILES = [CT, 'pydicom__chrRuss.dcm', 'pydicom__MR_small.dcm', 'pydicom-dicomdir__77654033_CT2_17106.dcm', 'pydicom-dicomdir__77654033_CT2_17136.dcm', 'pydicom-dicomdir__77654033_CR1_6154.dcm'];
 const sample = (f: string): string => path.join(SAMPLES, f);
 
 type Json = Record<string, { vr: string; Value?: unknown[]; BulkDataURI?: string; InlineBinary?: string }>;
-
-/** The parts of a multipart/related body, with their headers. */
-function parts(body: Buffer, contentType: string): { headers: string; body: Buffer }[] {
-  const boundary = /boundary=([^;\s]+)/.exec(contentType)![1]!;
-  const out: { headers: string; body: Buffer }[] = [];
-  const delim = Buffer.from(`--${boundary}`);
-  let pos = body.indexOf(delim);
-  while (pos >= 0) {
-    const start = pos + delim.length;
-    if (body.subarray(start, start + 2).toString() === '--') break;
-    const headEnd = body.indexOf('\r\n\r\n', start);
-    const next = body.indexOf(delim, headEnd);
-    out.push({ headers: body.subarray(start + 2, headEnd).toString(), body: body.subarray(headEnd + 4, next - 2) });
-    pos = next;
-  }
-  return out;
-}
 
 function multipartBody(files: { type: string; bytes: Buffer }[], boundary: string): Buffer {
   const chunks: Buffer[] = [];

@@ -12,6 +12,7 @@ import { SAMPLES, run, storescuProfile } from '../helpers/dcmtk.js';
 import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
 import { hasTool, imageOfFile } from '../helpers/pixels.js';
 import { type Decoded, compare, decodeJpeg, decodePng, grayOf, isJpeg, isPng, linear, linearExact, sample16, sigmoid } from '../helpers/images.js';
+import { parts } from '../helpers/multipart.js';
 
 const sample = (f: string): string => path.join(SAMPLES, f);
 /** 512×512 CT, signed 16 bits, Window 1024/4095, Rescale Intercept −1024, Implicit VR LE. */
@@ -43,22 +44,6 @@ const TWINS = [
 ].filter((t) => hasTool(t.cmd));
 
 type Json = Record<string, { Value?: unknown[] }>;
-
-function parts(body: Buffer, contentType: string): { headers: string; body: Buffer }[] {
-  const boundary = /boundary=([^;\s]+)/.exec(contentType)![1]!;
-  const out: { headers: string; body: Buffer }[] = [];
-  const delim = Buffer.from(`--${boundary}`);
-  let pos = body.indexOf(delim);
-  while (pos >= 0) {
-    const start = pos + delim.length;
-    if (body.subarray(start, start + 2).toString() === '--') break;
-    const headEnd = body.indexOf('\r\n\r\n', start);
-    const next = body.indexOf(delim, headEnd);
-    out.push({ headers: body.subarray(start + 2, headEnd).toString(), body: body.subarray(headEnd + 4, next - 2) });
-    pos = next;
-  }
-  return out;
-}
 
 describe('DICOMweb rendered and thumbnail resources, WADO-URI images', () => {
   let pacs: TestPacs;
