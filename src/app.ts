@@ -31,6 +31,8 @@ import { pullJobHandler, sendJobHandler } from './services/transfer-jobs.js';
 import { ActivityMonitor } from './services/activity.js';
 import { MetadataWarmer } from './services/metadata-warmer.js';
 import { VERSION } from './version.js';
+import { type TlsMaterial, clientOptions, loadTls, serverOptions } from './tls-config.js';
+import type { Association } from './net/association.js';
 import { Metrics } from './core/metrics.js';
 import { startMetricsServer } from './http/metrics-server.js';
 import type { Server as NodeHttpServer } from 'node:http';
@@ -56,6 +58,8 @@ export interface ArchiveParts {
   worklist: WorklistService;
   /** Modality Performed Procedure Steps. */
   mpps: MppsService;
+  /** Certificate, key and CAs when tls.enabled (DICOM TLS, HTTPS). */
+  tls: TlsMaterial | null;
   /** Replaces the configuration every getter reads (SIGHUP reload). */
   setConfig(c: Readonly<Config>): void;
   close(): Promise<void>;
@@ -73,8 +77,7 @@ const storeSettings = (c: Readonly<Config>): StoreSettings => ({
 export async function openArchive(initial: Readonly<Config>, options: { logger?: Logger } = {}): Promise<ArchiveParts> {
   let config = initial;
   const logger = options.logger ?? createLogger({ level: config.logging.level, file: config.logging.file ?? null });
-  if (config.tls.enabled)
-    throw new PacsError('CONFIG_INVALID', 'tls.enabled: DICOM TLS is not available in this version; set it to false');
+  const tlsMaterial = loadTls(config.tls);
   if (config.database.url)
     throw new PacsError('CONFIG_INVALID', 'database.url: PostgreSQL is not available in this version; use database.path (SQLite)');
   const objects = new FsObjectStore(config.storage.directory, { fsync: config.storage.fsync, stagingDir: config.storage.temp_dir });
@@ -85,7 +88,7 @@ export async function openArchive(initial: Readonly<Config>, options: { logger?:
   const store = new StoreService({ index, store: objects, events, hooks: new HookList(), logger, settings: () => storeSettings(config) });
   await store.refreshFreeSpace(true);
   const metadata = new MetadataService(objects, new FsMetadataCache(join(config.storage.directory, '.metadata')));
-  const nodes = new NodeDirectory(index.nodes, () => config.known_nodes);
+  const nodes = new NodeDirectory(index.nodes, () => config.known_nodes, () => (tlsMaterial ? clientOptions(tlsMaterial) : null));
   const worklist = new WorklistService(index.worklist, () => ({ fuzzyNames: config.query.fuzzy_person_names }));
   const mpps = new MppsService(index.mpps, worklist, logger.child({ component: 'mpps' }));
   return {
@@ -97,6 +100,7 @@ export async function openArchive(initial: Readonly<Config>, options: { logger?:
     store,
     metadata,
     nodes,
+    tls: tlsMaterial,
     worklist,
     mpps,
     setConfig(c) {
@@ -110,7 +114,7 @@ export async function openArchive(initial: Readonly<Config>, options: { logger?:
 }
 
 export class PacsServer {
-  private listener: DicomListener | null = null;
+  private readonly listeners: DicomListener[] = [];
   private http: FastifyInstance | null = null;
   private stopping = false;
   /** Recent stores, errors and associations for the status page. */
@@ -132,7 +136,7 @@ export class PacsServer {
     this.activity = new ActivityMonitor(archive.events);
     const jobStates = ['queued', 'running', 'failed'] as const;
     this.metrics = new Metrics(archive.events, {
-      activeAssociations: () => this.listener?.active.size ?? 0,
+      activeAssociations: () => this.listeners[0]?.active.size ?? 0,
       diskFreeBytes: () => archive.objects.freeBytes(),
       archive: () => archive.index.statistics(),
       jobs: async () => Object.fromEntries(await Promise.all(jobStates.map(async (state) => [state, (await archive.index.jobs.list({ state, limit: 0, offset: 0 })).total] as const))),
@@ -161,7 +165,7 @@ export class PacsServer {
         aeTitle: () => archive.config().server.ae_title,
         destination: async (ae) => {
           const node = await archive.nodes.find(ae);
-          return node ? { aeTitle: node.ae_title, host: node.host, port: node.port } : null;
+          return node ? { aeTitle: node.ae_title, host: node.host, port: node.port, tls: node.tlsOptions } : null;
         },
         decoder: decoders,
       }),
@@ -198,26 +202,38 @@ export class PacsServer {
     };
   }
 
-  async start(): Promise<{ dicomPort: number; httpPort: number | null; metricsPort: number | null }> {
+  async start(): Promise<{ dicomPort: number; tlsPort: number | null; httpPort: number | null; metricsPort: number | null }> {
     const c = this.archive.config();
     const removed = await this.archive.objects.cleanupStaging();
     if (removed) this.logger.warn({ removed }, 'removed temporary files left by an earlier stop');
-    const listener: DicomListener = new DicomListener({
-      host: c.server.host,
-      port: c.server.port,
-      maxPduLength: c.server.max_pdu_length,
-      timeouts: () => {
-        const now = this.archive.config().server;
-        return { artimMs: now.artim_timeout * 1000, idleMs: now.idle_timeout * 1000 };
-      },
-      userFor: (socket): AcceptorSession =>
-        new AcceptorSession(
-          { registry: this.registry, policy: () => this.acceptPolicy(), active: () => listener.active, logger: this.logger, events: this.archive.events },
-          socket,
-        ),
-    });
-    const { port } = await listener.start();
-    this.listener = listener;
+    // Plain DICOM on server.port, DICOM TLS on tls.port; or, with TLS and no tls.port, TLS alone on server.port.
+    const active = new Set<Association>();
+    const listen = async (port: number, secure: boolean): Promise<number> => {
+      const listener: DicomListener = new DicomListener({
+        host: c.server.host,
+        port,
+        maxPduLength: c.server.max_pdu_length,
+        active,
+        timeouts: () => {
+          const now = this.archive.config().server;
+          return { artimMs: now.artim_timeout * 1000, idleMs: now.idle_timeout * 1000 };
+        },
+        userFor: (socket): AcceptorSession =>
+          new AcceptorSession({ registry: this.registry, policy: () => this.acceptPolicy(), active: () => active, logger: this.logger, events: this.archive.events }, socket),
+        ...(secure && this.archive.tls
+          ? {
+              tls: serverOptions(this.archive.tls, c.tls.require_client_cert),
+              onTlsError: (e: Error, remote: string | undefined) => this.logger.warn({ remote, error: e.message }, 'DICOM TLS handshake failed'),
+            }
+          : {}),
+      });
+      const started = await listener.start();
+      this.listeners.push(listener);
+      return started.port;
+    };
+    const tlsOnly = c.tls.enabled && c.tls.port === undefined;
+    const port = await listen(c.server.port, tlsOnly);
+    const tlsPort = c.tls.enabled && c.tls.port !== undefined ? await listen(c.tls.port, true) : tlsOnly ? port : null;
     this.jobs.start();
     let httpPort: number | null = null;
     if (c.http.enabled) {
@@ -239,10 +255,11 @@ export class PacsServer {
         jobs: this.jobs,
         activity: this.activity,
         version: VERSION,
+        https: this.archive.tls ? serverOptions(this.archive.tls, false) : null,
         metrics: this.metrics,
         dicomPort: () => port,
         associations: () =>
-          [...listener.active].map((x) => ({
+          [...active].map((x) => ({
             callingAE: x.callingAETitle,
             calledAE: x.calledAETitle,
             remoteAddress: x.remoteAddress,
@@ -263,10 +280,10 @@ export class PacsServer {
     }
     const stats = await this.archive.index.statistics();
     this.logger.info(
-      { aeTitle: c.server.ae_title, dicomPort: port, httpPort, metricsPort, storage: c.storage.directory, index: c.database.path, ...stats },
+      { aeTitle: c.server.ae_title, dicomPort: port, tlsPort, httpPort, httpsEnabled: !!this.archive.tls, metricsPort, storage: c.storage.directory, index: c.database.path, ...stats },
       `pacs_server listening: ${c.server.ae_title} on port ${port}`,
     );
-    return { dicomPort: port, httpPort, metricsPort };
+    return { dicomPort: port, tlsPort, httpPort, metricsPort };
   }
 
   /** Applies a new configuration: live keys at once, the rest logged as needing a restart. */
@@ -284,10 +301,10 @@ export class PacsServer {
     if (this.stopping) return;
     this.stopping = true;
     const grace = this.archive.config().server.shutdown_grace * 1000;
-    this.logger.info({ graceSeconds: grace / 1000, active: this.listener?.active.size ?? 0 }, 'shutting down');
+    this.logger.info({ graceSeconds: grace / 1000, active: this.listeners[0]?.active.size ?? 0 }, 'shutting down');
     this.metadataWarmer?.stop();
     const metricsClosed = new Promise<void>((resolve) => (this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve()));
-    await Promise.all([this.listener?.stop(grace), this.http?.close(), this.jobs.stop(grace), metricsClosed]);
+    await Promise.all([...this.listeners.map((l) => l.stop(grace)), this.http?.close(), this.jobs.stop(grace), metricsClosed]);
     await this.decoders.close();
     await this.archive.close();
     this.logger.info('stopped');

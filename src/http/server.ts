@@ -16,7 +16,13 @@ import { registerViewer } from './viewer.js';
 export type HttpDeps = ApiDeps & { logger: Logger };
 
 export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: deps.logger.child({ component: 'http' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), trustProxy: false }) as unknown as FastifyInstance;
+  const app = Fastify({
+    loggerInstance: deps.logger.child({ component: 'http' }) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    trustProxy: false,
+    // HTTPS with the DICOM TLS certificate when tls.enabled (one certificate to manage).
+    ...(deps.https ? { https: deps.https } : {}),
+  }) as unknown as FastifyInstance;
   const origins = deps.config().http.cors_origins;
   if (origins.length) await app.register(cors, { origin: origins.includes('*') ? true : origins, exposedHeaders: ['Warning', 'Content-Range'] });
 

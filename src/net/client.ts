@@ -1,6 +1,7 @@
 // The SCU side: open an association, send requests, wait for their responses. Used by the CLI
 // (pacs echo / store), by C-MOVE sub-associations and forwarding, and by the tests.
 import net from 'node:net';
+import tls from 'node:tls';
 import { Association, AssociationError, type AssociationTimeouts } from './association.js';
 import { type AssociateRequestOptions, buildAssociateRQ } from './acse.js';
 import { BufferSink, type DatasetSink } from './dimse/assembler.js';
@@ -16,6 +17,8 @@ export interface ConnectOptions extends Omit<AssociateRequestOptions, 'maxPduLen
   /** How long to wait for each response (the DIMSE timeout). */
   dimseTimeoutMs?: number;
   timeouts?: Partial<AssociationTimeouts>;
+  /** DICOM TLS to the peer: trusted CAs, our client certificate, the name to check. */
+  tls?: tls.ConnectionOptions;
   /** Requests the peer sends us on this association (C-STORE sub-operations of a C-GET). */
   onRequest?: (assoc: Association, contextId: number, command: Command) => DatasetSink | null;
 }
@@ -58,12 +61,14 @@ export class ScuAssociation {
 
   static async connect(options: ConnectOptions): Promise<ScuAssociation> {
     const socket = await new Promise<net.Socket>((resolve, reject) => {
-      const s = net.connect({ host: options.host, port: options.port, noDelay: true });
+      const s: net.Socket = options.tls ? tls.connect({ ...options.tls, host: options.host, port: options.port }) : net.connect({ host: options.host, port: options.port, noDelay: true });
+      s.setNoDelay(true);
       const t = setTimeout(() => {
         s.destroy();
         reject(new AssociationError(`cannot connect to ${options.host}:${options.port}: timed out`));
       }, options.connectTimeoutMs ?? 10_000);
-      s.once('connect', () => {
+      // With TLS the association starts once the handshake is done (the peer's certificate checked).
+      s.once(options.tls ? 'secureConnect' : 'connect', () => {
         clearTimeout(t);
         resolve(s);
       });

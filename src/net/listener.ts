@@ -1,6 +1,7 @@
 // Accepts TCP connections and turns each into an acceptor Association. Knows nothing of the
 // PACS: the owner supplies the AssociationUser for each connection.
 import net from 'node:net';
+import tls from 'node:tls';
 import { Association, type AssociationTimeouts, type AssociationUser } from './association.js';
 
 export interface ListenerOptions {
@@ -11,16 +12,27 @@ export interface ListenerOptions {
   timeouts: () => AssociationTimeouts;
   /** Builds the user for a new connection (the SCP layer: negotiation, services, logging). */
   userFor(socket: net.Socket): AssociationUser;
+  /** DICOM TLS (PS3.15 B.1): associations start after the handshake; a failed handshake never reaches the SCP layer. */
+  tls?: tls.TlsOptions;
+  /** Called when a TLS handshake fails (no certificate, an untrusted one, not TLS at all). */
+  onTlsError?: (error: Error, remoteAddress: string | undefined) => void;
+  /** Associations of every listener of the server, so limits count them together. */
+  active?: Set<Association>;
 }
 
 export class DicomListener {
   private server: net.Server | null = null;
-  readonly active = new Set<Association>();
+  readonly active: Set<Association>;
 
-  constructor(private readonly options: ListenerOptions) {}
+  constructor(private readonly options: ListenerOptions) {
+    this.active = options.active ?? new Set<Association>();
+  }
 
   start(): Promise<{ port: number }> {
-    const server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    const o = this.options;
+    const server = o.tls
+      ? tls.createServer({ ...o.tls, noDelay: true }, (socket) => this.accept(socket)).on('tlsClientError', (e, socket) => o.onTlsError?.(e, socket.remoteAddress))
+      : net.createServer({ noDelay: true }, (socket) => this.accept(socket));
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);

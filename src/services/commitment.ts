@@ -135,6 +135,7 @@ export class CommitmentService {
     const scu = await connectWorkflow({ host: node.host, port: node.port, calledAETitle: node.ae_title, callingAETitle: this.deps.aeTitle() }, [sop], {
       // We open the association but play the SOP class's SCP role (PS3.4 J.3.3, PS3.7 D.3.3.4).
       roleSelections: [{ sopClass: sop, scuRole: false, scpRole: true }],
+      ...(node.tlsOptions ? { tls: node.tlsOptions } : {}),
     });
     try {
       const ctx = scu.contextFor(sop);

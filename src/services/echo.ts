@@ -1,4 +1,5 @@
 // C-ECHO of a known node: does it answer, and how fast (the "test" button of a node list).
+import type { ConnectionOptions } from 'node:tls';
 import { ScuAssociation } from '../net/client.js';
 import { SopClass } from '../dicom/uids.js';
 import { TS } from '../dicom/transfer-syntax.js';
@@ -11,7 +12,7 @@ export interface EchoResult {
   error: string | null;
 }
 
-export async function echoNode(node: { ae_title: string; host: string; port: number }, callingAE: string, timeoutMs = 10_000): Promise<EchoResult> {
+export async function echoNode(node: { ae_title: string; host: string; port: number; tlsOptions?: ConnectionOptions | undefined }, callingAE: string, timeoutMs = 10_000): Promise<EchoResult> {
   const started = performance.now();
   let scu: ScuAssociation | null = null;
   try {
@@ -24,6 +25,7 @@ export async function echoNode(node: { ae_title: string; host: string; port: num
       dimseTimeoutMs: timeoutMs,
       timeouts: { artimMs: timeoutMs },
       contexts: [{ abstractSyntax: SopClass.Verification, transferSyntaxes: [TS.ImplicitVRLittleEndian] }],
+      ...(node.tlsOptions ? { tls: node.tlsOptions } : {}),
     });
     const status = await scu.echo();
     return { ok: status === 0, status, ms: Math.round(performance.now() - started), error: status === 0 ? null : `status 0x${status.toString(16).padStart(4, '0')}` };

@@ -1,11 +1,14 @@
 // The known nodes: those of the configuration file (read-only here; SIGHUP reloads them) and
 // those added at run time through the REST API or the web page (kept in the index). A node of
 // the file wins over a stored one with the same AE title.
+import type { ConnectionOptions } from 'node:tls';
 import type { NodeStore, StoredNode } from '../index/nodes.js';
 import { PacsError } from '../core/errors.js';
 
 export interface KnownNodeView extends StoredNode {
   source: 'config' | 'api';
+  /** For a node with `tls: true`: how we connect to it (trusted CAs, our client certificate). */
+  tlsOptions?: ConnectionOptions;
 }
 
 export interface ConfigNode {
@@ -20,6 +23,8 @@ export class NodeDirectory {
   constructor(
     private readonly store: NodeStore,
     private readonly configured: () => readonly ConfigNode[],
+    /** The client side of DICOM TLS (tls.* of the configuration); null when TLS is off. */
+    private readonly clientTls: () => ConnectionOptions | null = () => null,
   ) {}
 
   private fromConfig(n: ConfigNode): KnownNodeView {
@@ -33,11 +38,15 @@ export class NodeDirectory {
     return [...fixed, ...added].sort((a, b) => a.ae_title.localeCompare(b.ae_title));
   }
 
+  /** The node with this AE title, ready to connect to (with its TLS options when it speaks TLS). */
   async find(aeTitle: string): Promise<KnownNodeView | null> {
     const fixed = this.configured().find((n) => n.ae_title === aeTitle);
-    if (fixed) return this.fromConfig(fixed);
-    const stored = await this.store.get(aeTitle);
-    return stored ? { ...stored, source: 'api' } : null;
+    const stored = fixed ? null : await this.store.get(aeTitle);
+    const node: KnownNodeView | null = fixed ? this.fromConfig(fixed) : stored ? { ...stored, source: 'api' } : null;
+    if (!node?.tls) return node;
+    const tlsOptions = this.clientTls();
+    if (!tlsOptions) throw new PacsError('CONFIG_INVALID', `${node.ae_title} is a TLS node (tls: true) but tls.enabled is false: no certificates to connect with`);
+    return { ...node, tlsOptions };
   }
 
   /** Adds or replaces a node kept in the index; nodes of the configuration file cannot be changed here. */

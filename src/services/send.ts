@@ -2,6 +2,7 @@
 // jobs and (later) forwarding rules share. Each instance goes in its stored transfer syntax
 // when the receiver accepted it, else converted (re-encoded, inflated or decompressed on the
 // worker pool); the next few are read and converted while the current one is on the wire.
+import type { ConnectionOptions } from 'node:tls';
 import { TS } from '../dicom/transfer-syntax.js';
 import type { Command } from '../net/dimse/command.js';
 import { isFailure, isWarning } from '../net/dimse/status.js';
@@ -17,6 +18,8 @@ export interface StoreDestination {
   aeTitle: string;
   host: string;
   port: number;
+  /** DICOM TLS options when the destination speaks TLS. */
+  tls?: ConnectionOptions | undefined;
 }
 
 export type Outcome = { kind: 'completed' } | { kind: 'warning' } | { kind: 'failed'; reason: string };
@@ -162,5 +165,5 @@ function discard(r: Ready | Outcome): void {
 
 /** Opens an association to `dest` proposing what these instances need. */
 export function connectForStore(dest: StoreDestination, callingAE: string, instances: InstanceLocation[]): Promise<ScuAssociation> {
-  return ScuAssociation.connect({ host: dest.host, port: dest.port, callingAETitle: callingAE, calledAETitle: dest.aeTitle, contexts: storeProposals(instances) });
+  return ScuAssociation.connect({ host: dest.host, port: dest.port, callingAETitle: callingAE, calledAETitle: dest.aeTitle, contexts: storeProposals(instances), ...(dest.tls ? { tls: dest.tls } : {}) });
 }

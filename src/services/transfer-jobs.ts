@@ -68,7 +68,7 @@ export function sendJobHandler(deps: SendJobDeps): JobHandler {
       const instances = await selectInstances(deps.index, level === 'PATIENT' ? 'PATIENT_ROOT' : 'STUDY_ROOT', level, [{ keyword: UNIQUE[level], value: uids.join('\\') }]);
       if (!instances.length) throw new PermanentJobError(`nothing stored matches ${UNIQUE[level]} ${uids.join(', ')}`);
       progress({ total: instances.length, completed: 0, failed: 0, warning: 0, message: `connecting to ${node.ae_title}` });
-      const scu = await connectForStore({ aeTitle: node.ae_title, host: node.host, port: node.port }, deps.aeTitle(), instances);
+      const scu = await connectForStore({ aeTitle: node.ae_title, host: node.host, port: node.port, tls: node.tlsOptions }, deps.aeTitle(), instances);
       const abort = (): void => scu.abort();
       signal.addEventListener('abort', abort, { once: true });
       try {
@@ -118,6 +118,7 @@ export function pullJobHandler(deps: PullJobDeps): JobHandler {
       const scu = await ScuAssociation.connect({
         host: node.host,
         port: node.port,
+        ...(node.tlsOptions ? { tls: node.tlsOptions } : {}),
         callingAETitle: deps.aeTitle(),
         calledAETitle: node.ae_title,
         dimseTimeoutMs: 600_000,

@@ -28,6 +28,8 @@ export interface ApiDeps extends DicomwebDeps {
   /** The DICOM port listened on (the configured one, or the one the system chose for 0). */
   dicomPort: () => number;
   version: string;
+  /** Serve HTTPS with these (tls.enabled), else plain HTTP. */
+  https?: import('node:tls').TlsOptions | null;
   metrics?: Metrics;
   logger: Logger;
 }
