@@ -199,6 +199,7 @@ export class PacsServer {
       maxAssociations: c.server.max_associations,
       maxAssociationsPerAE: c.server.max_associations_per_ae,
       maxPduLength: c.server.max_pdu_length,
+      permissionsOf: (ae) => this.archive.nodes.permissionsOf(ae),
     };
   }
 
@@ -206,6 +207,7 @@ export class PacsServer {
     const c = this.archive.config();
     const removed = await this.archive.objects.cleanupStaging();
     if (removed) this.logger.warn({ removed }, 'removed temporary files left by an earlier stop');
+    await this.archive.nodes.refresh();
     // Plain DICOM on server.port, DICOM TLS on tls.port; or, with TLS and no tls.port, TLS alone on server.port.
     const active = new Set<Association>();
     const listen = async (port: number, secure: boolean): Promise<number> => {

@@ -5,7 +5,8 @@ import type { Association, AssociationUser } from '../net/association.js';
 import { aeTitleMatches, buildAssociateAC } from '../net/acse.js';
 import type { DatasetSink } from '../net/dimse/assembler.js';
 import { type Command, CommandField, NO_DATASET, commandName } from '../net/dimse/command.js';
-import { Status } from '../net/dimse/status.js';
+import { Status, errorComment } from '../net/dimse/status.js';
+import { permissionFor } from './permissions.js';
 import {
   type AssociateAC,
   type AssociateRJ,
@@ -28,6 +29,8 @@ export interface AcceptPolicy {
   maxAssociations: number;
   maxAssociationsPerAE: number;
   maxPduLength: number;
+  /** What a calling AE that is a known node may do (its `permissions`); null: not a known node, no restriction. */
+  permissionsOf?: (callingAE: string) => readonly string[] | null;
 }
 
 export interface AcceptorDeps {
@@ -110,6 +113,26 @@ export class AcceptorSession implements AssociationUser {
         waiter(command);
       }
       return null; // a response to nothing we asked: ignored (PS3.7 9.3.2.3)
+    }
+    const need = permissionFor(command.CommandField, pc.abstractSyntax);
+    const allowed = need ? (this.deps.policy().permissionsOf?.(assoc.callingAETitle) ?? null) : null;
+    if (need && allowed && !allowed.includes(need)) {
+      const comment = `${assoc.callingAETitle} may not ${need} here (its known_nodes permissions: ${allowed.join(', ') || 'none'})`;
+      this.stats.failures++;
+      this.stats.lastError = comment;
+      this.logger.warn({ operation: commandName(command.CommandField), error: comment }, 'operation refused');
+      void ctx
+        .send({
+          CommandField: command.CommandField | 0x8000,
+          AffectedSOPClassUID: command.AffectedSOPClassUID ?? pc.abstractSyntax,
+          ...(command.AffectedSOPInstanceUID ? { AffectedSOPInstanceUID: command.AffectedSOPInstanceUID } : {}),
+          MessageIDBeingRespondedTo: command.MessageID ?? 0,
+          CommandDataSetType: NO_DATASET,
+          Status: Status.NotAuthorized,
+          ErrorComment: errorComment(comment),
+        })
+        .catch(() => {});
+      return null; // a dataset that follows is read and dropped
     }
     const provider = this.deps.registry.providerFor(pc.abstractSyntax);
     if (provider?.commands.includes(command.CommandField)) return provider.handle(ctx, command);

@@ -19,7 +19,14 @@ export interface ConfigNode {
   permissions: readonly string[];
 }
 
+/** How old the in-memory copy of the stored nodes may get before it is read again (other servers may change them). */
+const CACHE_MS = 10_000;
+
 export class NodeDirectory {
+  /** The stored nodes, for answers that cannot wait for the index (permissions at each request). */
+  private cached: StoredNode[] = [];
+  private cachedAt = 0;
+
   constructor(
     private readonly store: NodeStore,
     private readonly configured: () => readonly ConfigNode[],
@@ -52,12 +59,32 @@ export class NodeDirectory {
   /** Adds or replaces a node kept in the index; nodes of the configuration file cannot be changed here. */
   async put(node: StoredNode): Promise<{ created: boolean }> {
     this.refuseConfigured(node.ae_title);
-    return this.store.put(node);
+    const r = await this.store.put(node);
+    await this.refresh();
+    return r;
   }
 
   async remove(aeTitle: string): Promise<boolean> {
     this.refuseConfigured(aeTitle);
-    return this.store.remove(aeTitle);
+    const r = await this.store.remove(aeTitle);
+    await this.refresh();
+    return r;
+  }
+
+  /** Reads the stored nodes into memory (at start, after a change, and when the copy is old). */
+  async refresh(): Promise<void> {
+    this.cached = await this.store.list();
+    this.cachedAt = Date.now();
+  }
+
+  /** What a calling AE that is a known node may do; null when it is none (then only access_control applies). */
+  permissionsOf(aeTitle: string): readonly string[] | null {
+    if (Date.now() - this.cachedAt > CACHE_MS) {
+      this.cachedAt = Date.now();
+      void this.refresh().catch(() => {});
+    }
+    const node = this.configured().find((n) => n.ae_title === aeTitle) ?? this.cached.find((n) => n.ae_title === aeTitle);
+    return node ? node.permissions : null;
   }
 
   private refuseConfigured(aeTitle: string): void {
