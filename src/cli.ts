@@ -4,7 +4,7 @@ import { echoCommand, echoHelp } from './cli/echo.js';
 import { storeCommand, storeHelp } from './cli/store.js';
 import { findCommand, findHelp } from './cli/find.js';
 import { getCommand, getHelp, moveCommand, moveHelp } from './cli/retrieve.js';
-import { configCheckCommand, importCommand, importHelp, reindexCommand, reindexHelp } from './cli/archive.js';
+import { configCheckCommand, importCommand, importHelp, reindexCommand, reindexHelp, verifyCommand, verifyHelp } from './cli/archive.js';
 import { hashPasswordCommand, hashPasswordHelp } from './cli/hash-password.js';
 import { worklistCommand, worklistHelp } from './cli/worklist.js';
 import { mppsCommand, mppsHelp } from './cli/mpps.js';
@@ -24,6 +24,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number> | numb
   commit: { run: commitCommand, help: commitHelp, summary: 'request storage commitment and wait for the report' },
   import: { run: importCommand, help: importHelp, summary: 'put files into the archive without the network' },
   reindex: { run: reindexCommand, help: reindexHelp, summary: 'rebuild the index from the files in the archive' },
+  verify: { run: verifyCommand, help: verifyHelp, summary: 'check the index against the files and their checksums (and repair)' },
   'hash-password': { run: hashPasswordCommand, help: hashPasswordHelp, summary: 'hash a password for http.users in the configuration' },
   config: {
     run: (argv) => {

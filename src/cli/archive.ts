@@ -2,9 +2,10 @@
 import { loadConfig, configToYaml, ConfigError } from '../config/load.js';
 import { openArchive } from '../app.js';
 import { importFile, indexExistingFile } from '../services/import.js';
+import { verifyArchive } from '../services/verify.js';
 import { createLogger } from '../core/logging.js';
 import { errorMessage } from '../core/errors.js';
-import { ARCHIVE_OPTIONS, UsageError, archiveOverrides, helpFor, intOption, parseArgs } from './args.js';
+import { ARCHIVE_OPTIONS, UsageError, archiveOverrides, flag, helpFor, intOption, parseArgs } from './args.js';
 import { collectFiles, eachLimit } from './files.js';
 import { progress } from './progress.js';
 
@@ -12,6 +13,11 @@ export const importHelp = helpFor('usage: pacs import [--config FILE] [-j N] FIL
   ...ARCHIVE_OPTIONS,
   { names: ['-j', '--jobs'], arg: 'N', description: 'files at once (default 4)' },
 ]);
+const VERIFY_OPTIONS = [
+  { names: ['--quick'], description: 'compare sizes only, not SHA-256 checksums' },
+  { names: ['--repair'], description: 'remove rows whose file is gone, index files that have no row, remove stale copies' },
+];
+export const verifyHelp = helpFor('usage: pacs verify [--config FILE] [--quick] [--repair]   (stop the server first to repair)', [...ARCHIVE_OPTIONS, ...VERIFY_OPTIONS]);
 export const reindexHelp = helpFor('usage: pacs reindex [--config FILE]   (stop the server first)', ARCHIVE_OPTIONS);
 
 async function open(argv: string[], extra: typeof ARCHIVE_OPTIONS = []) {
@@ -69,6 +75,27 @@ export async function reindexCommand(argv: string[]): Promise<number> {
     process.stdout.write(`Reindexed ${n} files: ${s.patients} patients, ${s.studies} studies, ${s.series} series, ${s.instances} instances; ${failures.length} files not indexed\n`);
     for (const f of failures.slice(0, 50)) process.stdout.write(`  NOT INDEXED ${f}\n`);
     return failures.length ? 1 : 0;
+  } finally {
+    await archive.close();
+  }
+}
+
+export async function verifyCommand(argv: string[]): Promise<number> {
+  const { p, archive } = await open(argv, VERIFY_OPTIONS);
+  try {
+    const repair = flag(p, '--repair');
+    const stats = await archive.index.statistics();
+    const bar = progress(stats.instances, 'verify');
+    let last = 0;
+    const report = await verifyArchive(
+      { index: archive.index, objects: archive.objects, store: archive.store, derived: [archive.metadata], logger: archive.logger },
+      { quick: flag(p, '--quick'), repair, onProgress: (n) => (bar.tick(n - last), (last = n)) },
+    );
+    bar.stop();
+    const unrepaired = report.problems.filter((x) => !x.repaired);
+    process.stdout.write(`Verified ${report.rows} index rows and ${report.files} files: ${report.problems.length} problems${repair ? `, ${report.problems.length - unrepaired.length} repaired` : ''}\n`);
+    for (const x of report.problems.slice(0, 200)) process.stdout.write(`  ${x.kind.toUpperCase()} ${x.path}${x.sopInstanceUID ? ` (${x.sopInstanceUID})` : ''}: ${x.detail}\n`);
+    return unrepaired.length ? 1 : 0;
   } finally {
     await archive.close();
   }
