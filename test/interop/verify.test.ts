@@ -1,0 +1,53 @@
+// pacs verify on an archive damaged on purpose: a file removed, a file altered, a file with no
+// row, an older copy of an indexed instance; what --repair fixes and what it only reports.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { SAMPLES, run } from '../helpers/dcmtk.js';
+import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
+import { verifyArchive } from '../../src/services/verify.js';
+
+const FILES = ['pydicom__CT_small.dcm', 'pydicom__MR_small.dcm', 'pydicom-dicomdir__77654033_CT2_17106.dcm', 'pydicom-dicomdir__77654033_CR1_6154.dcm'].map((f) => path.join(SAMPLES, f));
+
+describe('pacs verify', () => {
+  let pacs: TestPacs;
+  before(async () => {
+    pacs = await startTestPacs();
+    assert.equal((await run('storescu', ['-aec', 'PACS_SERVER', '127.0.0.1', String(pacs.port), ...FILES])).code, 0);
+  });
+  after(() => pacs.stop());
+
+  test('finds each kind of damage; --repair fixes what can be fixed and reports the rest', async () => {
+    const a = pacs.server.archive;
+    const deps = { index: a.index, objects: a.objects, store: a.store, derived: [a.metadata], logger: a.logger };
+    assert.deepEqual((await verifyArchive(deps, { quick: false, repair: false })).problems, [], 'a fresh archive is consistent');
+    const locs = await a.index.listInstances(null, 10);
+    const [gone, altered, unindexed] = locs;
+    fs.rmSync(a.objects.absolutePath(gone!.path));
+    const bytes = fs.readFileSync(a.objects.absolutePath(altered!.path));
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
+    fs.writeFileSync(a.objects.absolutePath(altered!.path), bytes);
+    // A file whose row is gone (as after a crash between the move into place and the commit).
+    await a.index.deleteInstance(unindexed!.SOPInstanceUID);
+    // An older copy of an indexed instance elsewhere (as after an interrupted overwrite).
+    fs.copyFileSync(a.objects.absolutePath(locs[3]!.path), a.objects.absolutePath(`${locs[3]!.path}.old.dcm`));
+
+    const found = await verifyArchive(deps, { quick: false, repair: false });
+    const kinds = found.problems.map((p) => `${p.kind} ${p.sopInstanceUID}`).sort();
+    assert.deepEqual(kinds, [
+      `checksum-mismatch ${altered!.SOPInstanceUID}`,
+      `missing-file ${gone!.SOPInstanceUID}`,
+      `orphan-file ${unindexed!.SOPInstanceUID}`,
+      `stale-copy ${locs[3]!.SOPInstanceUID}`,
+    ].sort());
+    assert.equal((await verifyArchive(deps, { quick: true, repair: false })).problems.some((p) => p.kind === 'checksum-mismatch'), false, '--quick compares sizes only');
+
+    const repaired = await verifyArchive(deps, { quick: false, repair: true });
+    assert.deepEqual(repaired.problems.filter((p) => !p.repaired).map((p) => p.kind), ['checksum-mismatch'], 'a checksum mismatch is for a person to decide');
+    assert.equal(await a.index.findInstance(gone!.SOPInstanceUID), null, 'the row of the lost file is removed');
+    assert.ok(await a.index.findInstance(unindexed!.SOPInstanceUID), 'the orphan is indexed where it is');
+    assert.equal(fs.existsSync(a.objects.absolutePath(`${locs[3]!.path}.old.dcm`)), false, 'the stale copy is removed');
+    assert.deepEqual((await verifyArchive(deps, { quick: false, repair: false })).problems.map((p) => p.kind), ['checksum-mismatch']);
+  });
+});
