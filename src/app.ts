@@ -1,7 +1,7 @@
 // The composition root: the only place that picks concrete implementations (SQLite index,
 // filesystem store, the SCPs) and wires them together from the configuration.
 import { PacsError } from './core/errors.js';
-import { EventBus } from './core/events.js';
+import { EventBus, type AuditEntry } from './core/events.js';
 import { HookList } from './core/hooks.js';
 import { type Logger, createLogger, flushLogger } from './core/logging.js';
 import type { Config } from './config/load.js';
@@ -30,6 +30,7 @@ import { JobService } from './services/jobs.js';
 import { pullJobHandler, sendJobHandler } from './services/transfer-jobs.js';
 import { ActivityMonitor } from './services/activity.js';
 import { MetadataWarmer } from './services/metadata-warmer.js';
+import { AuditTrail } from './services/audit.js';
 import { VERSION } from './version.js';
 import { type TlsMaterial, clientOptions, loadTls, serverOptions } from './tls-config.js';
 import type { Association } from './net/association.js';
@@ -124,6 +125,8 @@ export class PacsServer {
   private metricsServer: NodeHttpServer | null = null;
   /** Prepares WADO-RS metadata after each store (http.prepare_metadata). */
   metadataWarmer: MetadataWarmer | null = null;
+  /** The audit trail (logging.audit_file). */
+  private auditTrail: AuditTrail | null = null;
 
   private constructor(
     readonly archive: ArchiveParts,
@@ -208,6 +211,7 @@ export class PacsServer {
     const removed = await this.archive.objects.cleanupStaging();
     if (removed) this.logger.warn({ removed }, 'removed temporary files left by an earlier stop');
     await this.archive.nodes.refresh();
+    if (c.logging.audit_file) this.auditTrail = new AuditTrail(this.archive.events, c.logging.audit_file);
     // Plain DICOM on server.port, DICOM TLS on tls.port; or, with TLS and no tls.port, TLS alone on server.port.
     const active = new Set<Association>();
     const listen = async (port: number, secure: boolean): Promise<number> => {
@@ -259,6 +263,7 @@ export class PacsServer {
         version: VERSION,
         https: this.archive.tls ? serverOptions(this.archive.tls, false) : null,
         metrics: this.metrics,
+        ...(this.auditTrail ? { audit: (e: AuditEntry) => this.archive.events.emit('audit', e) } : {}),
         dicomPort: () => port,
         associations: () =>
           [...active].map((x) => ({
@@ -307,6 +312,7 @@ export class PacsServer {
     this.metadataWarmer?.stop();
     const metricsClosed = new Promise<void>((resolve) => (this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve()));
     await Promise.all([...this.listeners.map((l) => l.stop(grace)), this.http?.close(), this.jobs.stop(grace), metricsClosed]);
+    await this.auditTrail?.close();
     await this.decoders.close();
     await this.archive.close();
     this.logger.info('stopped');

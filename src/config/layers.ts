@@ -23,6 +23,7 @@ export const PATH_KEYS = [
   'storage.temp_dir',
   'database.path',
   'logging.file',
+  'logging.audit_file',
   'tls.cert_path',
   'tls.key_path',
   'tls.ca_path',

@@ -123,6 +123,8 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 const logging = section({
   level: oneOf(LOG_LEVELS).default('info'),
   file: text('a file path').optional(),
+  /** The audit trail (who did what to which study) as JSON lines; unset: none. */
+  audit_file: text('a file path').optional(),
 });
 
 const monitoring = section({

@@ -3,7 +3,21 @@
 import { EventEmitter } from 'node:events';
 import type { InstanceRecord, Provenance, StoreOutcome } from '../index/types.js';
 
+/** One entry of the audit trail (IHE ATNA in spirit): who did what to which patient or study. */
+export interface AuditEntry {
+  action: 'store' | 'query' | 'retrieve' | 'delete' | 'export' | 'login-failed' | 'access-denied' | 'http' | 'association';
+  outcome: 'success' | 'failure';
+  /** Calling AE title or HTTP user; null when anonymous. */
+  who: string | null;
+  /** Network address of the peer. */
+  from: string | null;
+  /** What was acted on: study UIDs, patient IDs, the query keys, the URL. */
+  what: Record<string, unknown>;
+}
+
 export interface PacsEvents {
+  /** Something the audit trail records (DICOM queries and retrieves, HTTP requests, refusals). */
+  audit: AuditEntry;
   'instance.stored': { record: InstanceRecord; outcome: StoreOutcome['outcome']; changeSeq: number };
   /** An instance was received and committed: how long from its first byte to the commit, for metrics. */
   'instance.ingested': { durationMs: number; bytes: number; source: Provenance['source'] };

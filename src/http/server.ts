@@ -26,10 +26,13 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   const origins = deps.config().http.cors_origins;
   if (origins.length) await app.register(cors, { origin: origins.includes('*') ? true : origins, exposedHeaders: ['Warning', 'Content-Range'] });
 
+  // Who made each request, for the audit trail.
+  const callers = new WeakMap<object, string | null>();
   app.addHook('onRequest', async (req, reply) => {
     if (req.method === 'OPTIONS') return;
     const c = deps.config().http;
     const caller = authenticate(req.headers.authorization, c);
+    if (!('invalid' in caller)) callers.set(req, caller.name);
     if ('invalid' in caller) {
       reply.header('www-authenticate', 'Basic realm="pacs-server", charset="UTF-8"');
       return sendProblem(reply, 401, 'Unauthorized', caller.invalid);
@@ -46,6 +49,14 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
 
   app.addHook('onResponse', async (req, reply) => {
     deps.metrics?.observeHttp(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    if (!deps.audit) return;
+    // Every change, every refusal, and the reads of DICOMweb and the API (not the page's files).
+    const status = reply.statusCode;
+    const route = req.routeOptions.url ?? '';
+    const reads = req.method === 'GET' && (route.startsWith('/dicom-web') || route.startsWith('/api/') || route === '/wado');
+    if (req.method === 'GET' && !reads && status < 400) return;
+    const action = status === 401 ? 'login-failed' : status === 403 ? 'access-denied' : req.method === 'DELETE' ? 'delete' : 'http';
+    deps.audit({ action, outcome: status < 400 ? 'success' : 'failure', who: callers.get(req) ?? null, from: req.ip, what: { method: req.method, url: req.url, status } });
   });
 
   app.setErrorHandler((e, req, reply) => {

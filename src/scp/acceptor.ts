@@ -93,6 +93,7 @@ export class AcceptorSession implements AssociationUser {
         void p.finally(() => this.inFlight.delete(p)).catch(() => {});
         return p;
       },
+      audit: (action, outcome, what) => this.deps.events.emit('audit', { action, outcome, who: assoc.callingAETitle, from: assoc.remoteAddress, what }),
       subRequest: (ctxId, cmd, dataset) => {
         const id = this.nextMessageId;
         this.nextMessageId = this.nextMessageId >= 0xffff ? 0x8000 : this.nextMessageId + 1;

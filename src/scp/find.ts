@@ -88,6 +88,7 @@ async function find(deps: FindDeps, ctx: ScpContext, cmd: Command, data: Buffer)
       if (e instanceof QueryError) return fail(Status.IdentifierDoesNotMatchSOPClass, e.message, e.keyword ? tagOfKeyword(e.keyword) : undefined);
       return fail(Status.UnableToProcess, `query failed: ${errorMessage(e)}`);
     }
+    ctx.audit('query', 'success', { level, keys: Object.fromEntries(keys.filter((k) => k.value !== '').map((k) => [k.keyword, k.value])), answers: rows.length });
     const aeTitle = deps.aeTitle();
     for (const row of rows) {
       if (op.cancelled) return findResponse(ctx, cmd, Status.Cancel);

@@ -31,6 +31,8 @@ export interface ScpContext {
    * presentation context and resolves with its response.
    */
   subRequest(contextId: number, command: Command, dataset: AsyncIterable<Buffer> | Buffer): Promise<Command>;
+  /** Records a query or retrieve in the audit trail, with the association's calling AE and address. */
+  audit(action: 'query' | 'retrieve', outcome: 'success' | 'failure', what: Record<string, unknown>): void;
 }
 
 export interface ServiceClassProvider {

@@ -161,6 +161,14 @@ async function retrieve(deps: RetrieveDeps, ctx: ScpContext, cmd: Command, data:
     await close();
   }
   const { counts, failedUids, firstReason } = result;
+  ctx.audit('retrieve', counts.failed ? 'failure' : 'success', {
+    operation: isGet ? 'C-GET' : 'C-MOVE',
+    ...(isGet ? {} : { destination: (cmd.MoveDestination ?? '').trim() }),
+    studies: [...new Set(instances.map((i) => i.StudyInstanceUID))],
+    patients: [...new Set(instances.map((i) => i.PatientID))],
+    instances: counts.completed + counts.warning,
+    failed: counts.failed,
+  });
   if (op.cancelled) return final(ctx, cmd, Status.Cancel, counts, undefined, [...failedUids, ...result.notAttempted]);
   const status = counts.failed || counts.warning ? Status.SubOperationsCompleteWithFailures : Status.Success;
   return final(ctx, cmd, status, counts, counts.failed ? `${counts.failed} of ${instances.length} sub-operations failed: ${firstReason}` : undefined, failedUids);

@@ -5,6 +5,7 @@ import type { JobService } from '../../services/jobs.js';
 import type { ActivityMonitor } from '../../services/activity.js';
 import type { Logger } from '../../core/logging.js';
 import type { Metrics } from '../../core/metrics.js';
+import type { AuditEntry } from '../../core/events.js';
 import type { WorklistService } from '../../services/worklist.js';
 import type { MppsService } from '../../services/mpps.js';
 
@@ -31,6 +32,8 @@ export interface ApiDeps extends DicomwebDeps {
   /** Serve HTTPS with these (tls.enabled), else plain HTTP. */
   https?: import('node:tls').TlsOptions | null;
   metrics?: Metrics;
+  /** Records HTTP actions in the audit trail (logging.audit_file). */
+  audit?: (entry: AuditEntry) => void;
   logger: Logger;
 }
 

@@ -1,0 +1,72 @@
+// The audit trail: who did what to which study, as JSON lines in its own file (IHE ATNA in
+// spirit: stores, queries, retrieves, deletions, exports, failed logins and refused access).
+// Stores are summed per study and sender and written when the sender's association closes
+// (or within a few seconds for STOW-RS and uploads), not one line per image.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { AuditEntry, EventBus } from '../core/events.js';
+
+const FLUSH_MS = 5_000;
+
+interface StoreGroup {
+  who: string | null;
+  from: string | null;
+  source: string;
+  study: string;
+  patient: string;
+  instances: number;
+  bytes: number;
+}
+
+export class AuditTrail {
+  private readonly out: fs.WriteStream;
+  private readonly stores = new Map<string, StoreGroup>();
+  private readonly offs: (() => void)[] = [];
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(events: EventBus, file: string) {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    this.out = fs.createWriteStream(file, { flags: 'a' });
+    this.offs.push(
+      events.on('audit', (e) => this.write(e)),
+      events.on('instance.stored', ({ record }) => {
+        const p = record.provenance;
+        const key = `${p.source}|${p.callingAE ?? ''}|${p.remoteAddress ?? ''}|${record.study.StudyInstanceUID}`;
+        const g = this.stores.get(key) ?? { who: p.callingAE, from: p.remoteAddress, source: p.source, study: record.study.StudyInstanceUID, patient: record.patient.PatientID, instances: 0, bytes: 0 };
+        g.instances++;
+        g.bytes += record.file.size;
+        this.stores.set(key, g);
+      }),
+      events.on('instance.failed', (f) => {
+        if (f.code !== 'ABORTED')
+          this.write({ action: 'store', outcome: 'failure', who: f.provenance.callingAE, from: f.provenance.remoteAddress, what: { sopInstanceUID: f.sopInstanceUID, code: f.code, reason: f.message } });
+      }),
+      events.on('association.closed', (a) => {
+        this.flush((g) => g.source === 'dimse' && g.who === a.callingAE && g.from === a.remoteAddress);
+        if (a.outcome === 'rejected') this.write({ action: 'access-denied', outcome: 'failure', who: a.callingAE, from: a.remoteAddress, what: { association: 'rejected' } });
+      }),
+    );
+    this.timer = setInterval(() => this.flush((g) => g.source !== 'dimse'), FLUSH_MS);
+    this.timer.unref();
+  }
+
+  private write(e: AuditEntry): void {
+    this.out.write(`${JSON.stringify({ time: new Date().toISOString(), ...e })}\n`);
+  }
+
+  private flush(which: (g: StoreGroup) => boolean): void {
+    for (const [key, g] of this.stores) {
+      if (!which(g)) continue;
+      this.stores.delete(key);
+      this.write({ action: 'store', outcome: 'success', who: g.who, from: g.from, what: { source: g.source, study: g.study, patient: g.patient, instances: g.instances, bytes: g.bytes } });
+    }
+  }
+
+  /** Writes what is pending and closes the file. */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    this.flush(() => true);
+    for (const off of this.offs) off();
+    await new Promise<void>((resolve) => this.out.end(() => resolve()));
+  }
+}
