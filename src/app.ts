@@ -41,6 +41,7 @@ import { MppsService } from './services/mpps.js';
 import { mppsScp } from './scp/mpps.js';
 import { CommitmentService } from './services/commitment.js';
 import { commitmentScp } from './scp/commitment.js';
+import { WorkflowFeeds } from './workflow-feeds.js';
 
 export interface ArchiveParts {
   config: () => Readonly<Config>;
@@ -120,6 +121,8 @@ export class PacsServer {
   private metricsServer: NodeHttpServer | null = null;
   /** Prepares WADO-RS metadata after each store (http.prepare_metadata). */
   metadataWarmer: MetadataWarmer | null = null;
+  /** The worklist folder, the HL7 listener and MPPS forwarding. */
+  readonly feeds: WorkflowFeeds;
 
   private constructor(
     readonly archive: ArchiveParts,
@@ -130,6 +133,7 @@ export class PacsServer {
     readonly jobs: JobService,
   ) {
     this.activity = new ActivityMonitor(archive.events);
+    this.feeds = new WorkflowFeeds(archive);
     const jobStates = ['queued', 'running', 'failed'] as const;
     this.metrics = new Metrics(archive.events, {
       activeAssociations: () => this.listener?.active.size ?? 0,
@@ -219,6 +223,7 @@ export class PacsServer {
     const { port } = await listener.start();
     this.listener = listener;
     this.jobs.start();
+    await this.feeds.start();
     let httpPort: number | null = null;
     if (c.http.enabled) {
       const a = this.archive;
@@ -286,6 +291,7 @@ export class PacsServer {
     const grace = this.archive.config().server.shutdown_grace * 1000;
     this.logger.info({ graceSeconds: grace / 1000, active: this.listener?.active.size ?? 0 }, 'shutting down');
     this.metadataWarmer?.stop();
+    await this.feeds.stop();
     const metricsClosed = new Promise<void>((resolve) => (this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve()));
     await Promise.all([this.listener?.stop(grace), this.http?.close(), this.jobs.stop(grace), metricsClosed]);
     await this.decoders.close();

@@ -23,6 +23,7 @@ export const PATH_KEYS = [
   'storage.temp_dir',
   'database.path',
   'logging.file',
+  'worklist.folder',
   'tls.cert_path',
   'tls.key_path',
   'tls.ca_path',
