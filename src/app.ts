@@ -42,6 +42,7 @@ import { mppsScp } from './scp/mpps.js';
 import { CommitmentService } from './services/commitment.js';
 import { commitmentScp } from './scp/commitment.js';
 import { WorkflowFeeds } from './workflow-feeds.js';
+import { enableMppsForwarding } from './services/mpps-forward.js';
 
 export interface ArchiveParts {
   config: () => Readonly<Config>;
@@ -177,6 +178,7 @@ export class PacsServer {
     const aeTitle = (): string => archive.config().server.ae_title;
     jobs.register('send', sendJobHandler({ index: archive.index, objects: archive.objects, decoder: decoders, nodes: archive.nodes, aeTitle }));
     jobs.register('pull', pullJobHandler({ nodes: archive.nodes, store: archive.store, aeTitle }));
+    enableMppsForwarding(archive.mpps, archive.index.mpps, jobs, archive.nodes, { aeTitle, forwardTo: () => archive.config().mpps.forward_to });
     registry.register(commitmentScp(new CommitmentService({ index: archive.index, objects: archive.objects, nodes: archive.nodes, aeTitle }, jobs)));
     return new PacsServer(archive, registry, decoders, jobs);
   }
