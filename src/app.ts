@@ -44,6 +44,8 @@ import { MppsService } from './services/mpps.js';
 import { mppsScp } from './scp/mpps.js';
 import { CommitmentService } from './services/commitment.js';
 import { commitmentScp } from './scp/commitment.js';
+import { WorkflowFeeds } from './workflow-feeds.js';
+import { enableMppsForwarding } from './services/mpps-forward.js';
 
 export interface ArchiveParts {
   config: () => Readonly<Config>;
@@ -127,6 +129,8 @@ export class PacsServer {
   metadataWarmer: MetadataWarmer | null = null;
   /** The audit trail (logging.audit_file). */
   private auditTrail: AuditTrail | null = null;
+  /** The worklist folder, the HL7 listener and MPPS forwarding. */
+  readonly feeds: WorkflowFeeds;
 
   private constructor(
     readonly archive: ArchiveParts,
@@ -137,6 +141,7 @@ export class PacsServer {
     readonly jobs: JobService,
   ) {
     this.activity = new ActivityMonitor(archive.events);
+    this.feeds = new WorkflowFeeds(archive);
     const jobStates = ['queued', 'running', 'failed'] as const;
     this.metrics = new Metrics(archive.events, {
       activeAssociations: () => this.listeners[0]?.active.size ?? 0,
@@ -180,6 +185,7 @@ export class PacsServer {
     const aeTitle = (): string => archive.config().server.ae_title;
     jobs.register('send', sendJobHandler({ index: archive.index, objects: archive.objects, decoder: decoders, nodes: archive.nodes, aeTitle }));
     jobs.register('pull', pullJobHandler({ nodes: archive.nodes, store: archive.store, aeTitle }));
+    enableMppsForwarding(archive.mpps, archive.index.mpps, jobs, archive.nodes, { aeTitle, forwardTo: () => archive.config().mpps.forward_to });
     registry.register(commitmentScp(new CommitmentService({ index: archive.index, objects: archive.objects, nodes: archive.nodes, aeTitle }, jobs)));
     return new PacsServer(archive, registry, decoders, jobs);
   }
@@ -241,6 +247,7 @@ export class PacsServer {
     const port = await listen(c.server.port, tlsOnly);
     const tlsPort = c.tls.enabled && c.tls.port !== undefined ? await listen(c.tls.port, true) : tlsOnly ? port : null;
     this.jobs.start();
+    await this.feeds.start();
     let httpPort: number | null = null;
     if (c.http.enabled) {
       const a = this.archive;
@@ -310,6 +317,7 @@ export class PacsServer {
     const grace = this.archive.config().server.shutdown_grace * 1000;
     this.logger.info({ graceSeconds: grace / 1000, active: this.listeners[0]?.active.size ?? 0 }, 'shutting down');
     this.metadataWarmer?.stop();
+    await this.feeds.stop();
     const metricsClosed = new Promise<void>((resolve) => (this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve()));
     await Promise.all([...this.listeners.map((l) => l.stop(grace)), this.http?.close(), this.jobs.stop(grace), metricsClosed]);
     await this.auditTrail?.close();

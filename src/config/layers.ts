@@ -24,6 +24,7 @@ export const PATH_KEYS = [
   'database.path',
   'logging.file',
   'logging.audit_file',
+  'worklist.folder',
   'tls.cert_path',
   'tls.key_path',
   'tls.ca_path',

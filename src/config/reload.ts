@@ -14,6 +14,8 @@ export const LIVE_KEYS = [
   'http.max_upload_mb',
   'jobs.*',
   'known_nodes',
+  'hl7.station_ae',
+  'mpps.*',
   'logging.level',
   'query.*',
   'server.max_associations',

@@ -189,6 +189,31 @@ const jobs = section({
   keep_days: int(1, 3650, 30, ' days'),
 });
 
+const worklist = section({
+  /** A folder of worklist files as DCMTK's wlmscpfs reads them (a directory per AE title holding *.wl files); unset: none. */
+  folder: text('a directory path').optional(),
+  /** How often the folder is scanned for new, changed and removed files. */
+  poll_seconds: seconds(5, '', true),
+});
+
+export const HL7_CHARSETS = ['UTF-8', 'ISO-8859-1', 'ASCII'] as const;
+
+const hl7 = section({
+  /** HL7 v2 orders and patient updates over MLLP. */
+  enabled: bool(false),
+  host: text('a bind address such as 0.0.0.0').default('0.0.0.0'),
+  port: port(2575),
+  /** The character set of messages whose MSH-18 is empty or one we do not know. */
+  charset: oneOf(HL7_CHARSETS).default('UTF-8'),
+  /** Scheduled Station AE Title by the order's modality or PV1-3 point of care (the first that has an entry). */
+  station_ae: z.record(z.string(), aeTitleSchema, { error: 'expected a mapping of modality or location to AE title' }).default({}),
+});
+
+const mpps = section({
+  /** Known nodes (AE titles) every accepted N-CREATE / N-SET is forwarded to, as durable jobs. */
+  forward_to: z.array(aeTitleSchema, { error: 'expected a list of AE titles of known nodes' }).default([]),
+});
+
 export const PERMISSIONS = ['store', 'find', 'move', 'get', 'worklist', 'mpps', 'commit'] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -217,6 +242,9 @@ export const configSchema = z
       query: query.prefault({}),
       http: http.prefault({}),
       jobs: jobs.prefault({}),
+      worklist: worklist.prefault({}),
+      hl7: hl7.prefault({}),
+      mpps: mpps.prefault({}),
       known_nodes: z.array(knownNode, { error: 'expected a list of nodes' }).default([]),
     },
     { error: 'expected a mapping of sections (server, storage, ...)' },
@@ -240,6 +268,8 @@ export type MonitoringConfig = Config['monitoring'];
 export type AccessControlConfig = Config['access_control'];
 export type HttpConfig = Config['http'];
 export type JobsConfig = Config['jobs'];
+export type WorklistConfig = Config['worklist'];
+export type Hl7Config = Config['hl7'];
 export type KnownNode = Config['known_nodes'][number];
 
 type Ctx = z.core.$RefinementCtx<unknown>;
@@ -292,6 +322,7 @@ function checkPorts(root: Loose, ctx: Ctx): void {
   if (tlsCfg.enabled === true) listeners.push(['tls.port', tlsCfg.port]);
   if (obj(root.http).enabled !== false) listeners.push(['http.port', obj(root.http).port]);
   if (obj(root.monitoring).enabled !== false) listeners.push(['monitoring.metrics_port', obj(root.monitoring).metrics_port]);
+  if (obj(root.hl7).enabled === true) listeners.push(['hl7.port', obj(root.hl7).port]);
   const owner = new Map<number, string>();
   for (const [key, p] of listeners) {
     if (typeof p !== 'number' || p === 0) continue; // 0: any free port, never a clash

@@ -17,6 +17,11 @@ export interface PatientAttributes {
   PatientSex: Text;
 }
 
+/** A patient's identity in the index. */
+export type PatientKey = Pick<PatientAttributes, 'PatientID' | 'IssuerOfPatientID'>;
+/** Demographics an update may change; a key left out stays as it is, null clears it. */
+export type PatientChanges = Partial<Pick<PatientAttributes, 'PatientName' | 'PatientBirthDate' | 'PatientSex'>>;
+
 export interface StudyAttributes {
   StudyInstanceUID: string;
   StudyDate: Text;
@@ -188,6 +193,13 @@ export interface ArchiveIndex {
   findInstanceByPath(path: string): Promise<InstanceLocation | null>;
   /** The patient with this identity (a null issuer is the same as ''), if any. */
   findPatient(patientID: string, issuerOfPatientID: Text): Promise<PatientSummary | null>;
+  /** Changes a patient's demographics (HL7 ADT^A08); false when the patient is not indexed. */
+  updatePatient(patient: PatientKey, changes: PatientChanges): Promise<boolean>;
+  /**
+   * Moves every study of `from` to `to` and removes `from` (HL7 ADT^A40); when `to` is not
+   * indexed, `from` takes its identity. Resolves with the number of studies moved.
+   */
+  mergePatients(from: PatientKey, to: PatientKey): Promise<number>;
   findStudy(studyInstanceUID: string): Promise<StudySummary | null>;
   findSeries(seriesInstanceUID: string): Promise<SeriesSummary | null>;
   /** Removes one instance row, fixes counts, removes emptied series/study/patient rows. */

@@ -30,6 +30,8 @@ export interface WorklistEntry {
 export interface WorklistFilter {
   statuses?: readonly string[];
   source?: WorklistSource;
+  /** Entries of this patient (Patient ID) only. */
+  patientID?: string;
   limit: number;
   offset: number;
 }

@@ -39,9 +39,9 @@ const has = (ds: JsonDataset | undefined, key: string): boolean => jsonElementTe
 /** Type 1 attributes of N-CREATE (PS3.4 table F.7.2-1) at the top level. */
 const CREATE_REQUIRED = ['00400253', '00400241', '00400244', '00400245', STATUS, '00080060'];
 /** Attributes an N-SET may not change (usage "Not allowed" in table F.7.2-1). */
-const FIXED = ['00100010', '00100020', '00100030', '00100040', SSAS, '00400253', '00400241', '00400242', '00400243', '00400244', '00400245', '00080060', '00200010'];
+export const FIXED = ['00100010', '00100020', '00100030', '00100040', SSAS, '00400253', '00400241', '00400242', '00400243', '00400244', '00400245', '00080060', '00200010'];
 /** Type 1 once the step is final (F.7.2.2.2): its end date and time. */
-const FINAL_REQUIRED = ['00400250', '00400251'];
+export const FINAL_REQUIRED = ['00400250', '00400251'];
 
 const UID = /^(0|[1-9]\d*)(\.(0|[1-9]\d*))*$/;
 

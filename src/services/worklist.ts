@@ -110,6 +110,31 @@ export class WorklistService {
     return this.store.add(source, sourceKey, completeEntry(dataset));
   }
 
+  /**
+   * Creates or replaces the entry a feed (folder file, HL7 order) keeps under its key. What we
+   * made for it before (Study Instance UID, Requested Procedure ID, step ID) is kept when the
+   * feed still gives none, so a modality never sees them change; so is the status, unless the
+   * feed says one. Null when the entry was there already with the same content.
+   */
+  async upsertFromSource(source: WorklistSource, sourceKey: string, dataset: JsonDataset): Promise<WorklistEntry | null> {
+    const current = await this.store.bySourceKey(source, sourceKey);
+    if (!current) return this.store.add(source, sourceKey, completeEntry(dataset));
+    const next = normalizeKeys(dataset);
+    const was = current.dataset;
+    for (const key of ['0020000D', '00401001']) if (!has(next, key) && has(was, key)) next[key] = was[key]!;
+    const step = scheduledStep(next);
+    const oldStep = scheduledStep(was);
+    if (step && !has(step, '00400009') && has(oldStep, '00400009')) step['00400009'] = oldStep!['00400009']!;
+    const status = jsonElementText(step?.[SPS_STATUS]) || current.status;
+    const completed = completeEntry(next, status);
+    if (JSON.stringify(completed) === JSON.stringify(was)) return null;
+    return (await this.store.replace(current.id, completed)) ?? this.missing(current.id);
+  }
+
+  bySourceKey(source: WorklistSource, sourceKey: string): Promise<WorklistEntry | null> {
+    return this.store.bySourceKey(source, sourceKey);
+  }
+
   async update(id: number, dataset: JsonDataset): Promise<WorklistEntry> {
     const current = await this.get(id);
     const status = jsonElementText(scheduledStep(normalizeKeys(dataset))?.[SPS_STATUS]) || current.status;

@@ -66,6 +66,36 @@ export function runIndexContract(name: string, makeIndex: Make): void {
       assert.equal(patient?.IssuerOfPatientID, null);
     });
 
+    it('updates a patient\'s demographics; only the keys given change', async (index) => {
+      await index.storeInstance(record({ sop: '1.7.1', patientId: 'PU' }), 'insert');
+      assert.equal(await index.updatePatient({ PatientID: 'PU', IssuerOfPatientID: null }, { PatientName: 'Roe^Jane', PatientSex: null }), true);
+      const p = await index.findPatient('PU', null);
+      assert.equal(p?.PatientName, 'Roe^Jane');
+      assert.equal(p?.PatientSex, null);
+      assert.equal(p?.PatientBirthDate, record({ sop: 'x' }).patient.PatientBirthDate, 'birth date not given: unchanged');
+      const byName = await index.query({ level: 'PATIENT', model: 'PATIENT_ROOT', relational: false, keys: [{ keyword: 'PatientName', value: 'roe*' }, { keyword: 'PatientID', value: '' }] });
+      assert.deepEqual(byName.map((r) => r.PatientID), ['PU'], 'queries see the new (folded) name');
+      assert.equal(await index.updatePatient({ PatientID: 'NOPE', IssuerOfPatientID: null }, { PatientName: 'X' }), false);
+    });
+
+    it('merges a patient into another: studies move, counts follow, the old patient goes', async (index) => {
+      await index.storeInstance(record({ sop: '1.8.1', study: '1.8.10', patientId: 'OLD' }), 'insert');
+      await index.storeInstance(record({ sop: '1.8.2', study: '1.8.20', patientId: 'NEW' }), 'insert');
+      assert.equal(await index.mergePatients({ PatientID: 'OLD', IssuerOfPatientID: null }, { PatientID: 'NEW', IssuerOfPatientID: null }), 1);
+      assert.equal(await index.findPatient('OLD', null), null);
+      assert.equal((await index.findPatient('NEW', null))?.NumberOfPatientRelatedStudies, 2);
+      assert.equal((await index.findPatient('NEW', null))?.NumberOfPatientRelatedInstances, 2);
+      assert.equal((await index.findInstance('1.8.1'))?.PatientID, 'NEW');
+      assert.equal((await index.statistics()).patients, 1);
+      // Removing what was moved keeps the survivor's counts right.
+      await index.deleteInstance('1.8.1');
+      assert.equal((await index.findPatient('NEW', null))?.NumberOfPatientRelatedStudies, 1);
+      // A survivor not indexed yet: the old patient takes its identity.
+      assert.equal(await index.mergePatients({ PatientID: 'NEW', IssuerOfPatientID: null }, { PatientID: 'NEWER', IssuerOfPatientID: null }), 1);
+      assert.equal((await index.findInstance('1.8.2'))?.PatientID, 'NEWER');
+      assert.equal(await index.mergePatients({ PatientID: 'GONE', IssuerOfPatientID: null }, { PatientID: 'NEWER', IssuerOfPatientID: null }), 0);
+    });
+
     it('refuses a duplicate insert with DUPLICATE_INSTANCE and changes nothing', async (index) => {
       await index.storeInstance(record({ sop: '1.9.1' }), 'insert');
       const before = await index.statistics();

@@ -11,6 +11,8 @@ import type {
   ArchiveIndex,
   ChangeRecord,
   IndexStatistics,
+  PatientChanges,
+  PatientKey,
   InstanceLocation,
   InstanceRecord,
   PatientSummary,
@@ -28,6 +30,7 @@ import { SqliteWriter } from './writer.js';
 import { SqliteJobStore, type Transact } from './jobs.js';
 import { SqliteNodeStore } from './nodes.js';
 import { SqliteMppsStore, SqliteWorklistStore } from './workflow.js';
+import { mergePatients, updatePatient } from './patients.js';
 import type { MppsStore, WorklistStore } from '../workflow.js';
 import type { JobStore } from '../jobs.js';
 import type { NodeStore } from '../nodes.js';
@@ -174,6 +177,14 @@ export class SqliteIndex implements ArchiveIndex {
       const row = s.patientSummary.get(patientID, issuerOfPatientID ?? '');
       return row === undefined ? null : toPatientSummary(row);
     });
+  }
+
+  updatePatient(patient: PatientKey, changes: PatientChanges): Promise<boolean> {
+    return this.write(() => updatePatient(this.database, patient, changes));
+  }
+
+  mergePatients(from: PatientKey, to: PatientKey): Promise<number> {
+    return this.write(() => mergePatients(this.database, from, to));
   }
 
   findStudy(studyInstanceUID: string): Promise<StudySummary | null> {

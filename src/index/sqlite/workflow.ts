@@ -63,9 +63,9 @@ export class SqliteWorklistStore implements WorklistStore {
       get: p('SELECT * FROM worklist_entries WHERE pk = ?'),
       bySource: p('SELECT * FROM worklist_entries WHERE source = ? AND source_key = ?'),
       list: p(`SELECT * FROM worklist_entries WHERE (@statuses IS NULL OR status IN (SELECT value FROM json_each(@statuses)))
-        AND (@source IS NULL OR source = @source) ORDER BY pk LIMIT @limit OFFSET @offset`),
+        AND (@source IS NULL OR source = @source) AND (@patient IS NULL OR patient_id = @patient) ORDER BY pk LIMIT @limit OFFSET @offset`),
       count: p<{ n: number }>(`SELECT count(*) AS n FROM worklist_entries WHERE (@statuses IS NULL OR status IN (SELECT value FROM json_each(@statuses)))
-        AND (@source IS NULL OR source = @source)`),
+        AND (@source IS NULL OR source = @source) AND (@patient IS NULL OR patient_id = @patient)`),
       bySps: p('SELECT * FROM worklist_entries WHERE sps_id = @sps AND (study_instance_uid = @study OR accession_number = @accession) ORDER BY pk'),
       byStudy: p('SELECT * FROM worklist_entries WHERE study_instance_uid = @study OR accession_number = @accession ORDER BY pk'),
       remove: db.prepare<[number]>('DELETE FROM worklist_entries WHERE pk = ?'),
@@ -98,7 +98,7 @@ export class SqliteWorklistStore implements WorklistStore {
   }
 
   list(f: WorklistFilter): Promise<{ entries: WorklistEntry[]; total: number }> {
-    const params = { statuses: f.statuses ? JSON.stringify(f.statuses) : null, source: f.source ?? null };
+    const params = { statuses: f.statuses ? JSON.stringify(f.statuses) : null, source: f.source ?? null, patient: f.patientID ?? null };
     return this.transact('read', () => ({
       entries: this.s.list.all({ ...params, limit: f.limit, offset: f.offset }).map(toEntry),
       total: this.s.count.get(params)!.n,

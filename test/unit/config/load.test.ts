@@ -84,6 +84,9 @@ test('no file, no environment: the documented defaults', () => {
   assert.deepEqual(config.monitoring, { enabled: true, metrics_port: 9090 });
   assert.deepEqual(config.access_control, { allowed_ae_titles: ['*'] });
   assert.deepEqual(config.http, { enabled: true, host: '0.0.0.0', port: 8080, cors_origins: [], users: [], tokens: [], max_upload_mb: 4096, viewer: true, prepare_metadata: true });
+  assert.deepEqual(config.worklist, { poll_seconds: 5 });
+  assert.deepEqual(config.hl7, { enabled: false, host: '0.0.0.0', port: 2575, charset: 'UTF-8', station_ae: {} });
+  assert.deepEqual(config.mpps, { forward_to: [] });
   assert.deepEqual(config.known_nodes, []);
 });
 

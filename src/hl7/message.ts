@@ -1,0 +1,168 @@
+// HL7 v2 messages (HL7 v2.5.1 chapter 2): segments separated by CR, fields by MSH-1, and in
+// each field repetitions, components and subcomponents by the encoding characters of MSH-2.
+// Values are kept escaped as received and unescaped only when read, so a delimiter escaped
+// inside a value (\S\ for ^ ...) never splits it. Small on purpose: what orders and patient
+// updates need, no message-structure validation beyond the MSH.
+
+/** An HL7 Table 0357 message error condition code, for the ACK's ERR-3. */
+export const Hl7ErrorCode = {
+  SegmentSequence: 100,
+  RequiredFieldMissing: 101,
+  DataType: 102,
+  TableValueNotFound: 103,
+  UnsupportedMessageType: 200,
+  UnsupportedEventCode: 201,
+  UnsupportedProcessingId: 202,
+  UnsupportedVersionId: 203,
+  UnknownKeyIdentifier: 204,
+  DuplicateKeyIdentifier: 205,
+  ApplicationInternalError: 207,
+} as const;
+
+/** A message that cannot be taken, with what the ACK says about it. */
+export class Hl7Error extends Error {
+  override name = 'Hl7Error';
+  constructor(
+    message: string,
+    readonly code: number,
+    /** Where: "PID-3", "OBR-24" ... (ERR-2). */
+    readonly location: string | null = null,
+    /** AR (rejected: the message itself is wrong for us) or AE (error: its content is). */
+    readonly ack: 'AE' | 'AR' = 'AE',
+  ) {
+    super(message);
+  }
+}
+
+export interface Delimiters {
+  field: string;
+  component: string;
+  repetition: string;
+  escape: string;
+  subcomponent: string;
+}
+
+export const DEFAULT_DELIMITERS: Delimiters = { field: '|', component: '^', repetition: '~', escape: '\\', subcomponent: '&' };
+
+export interface Segment {
+  name: string;
+  /** fields[n] is field n as received (escaped); for MSH, fields[1] is the field separator. */
+  fields: string[];
+}
+
+/** \Xhh..\ bytes: UTF-8 when they are valid UTF-8, else Latin-1 (the single-byte sets' common case). */
+function hexText(hex: string): string {
+  const bytes = Buffer.from(hex, 'hex');
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return bytes.toString('latin1');
+  }
+}
+
+/** Replaces escape sequences (2.7.4): delimiters, \Xhh..\ hex, \.br\ line breaks; highlighting and charset switches dropped. */
+export function unescapeHl7(value: string, d: Delimiters): string {
+  if (!value.includes(d.escape)) return value;
+  let out = '';
+  for (let i = 0; i < value.length; i++) {
+    const ch = value[i]!;
+    const end = ch === d.escape ? value.indexOf(d.escape, i + 1) : -1;
+    if (end < 0) {
+      out += ch;
+      continue;
+    }
+    const seq = value.slice(i + 1, end);
+    const simple: Record<string, string> = { F: d.field, S: d.component, T: d.subcomponent, R: d.repetition, E: d.escape, '.br': '\n' };
+    if (seq in simple) out += simple[seq];
+    else if (/^X([0-9A-Fa-f]{2})+$/.test(seq)) out += hexText(seq.slice(1));
+    else if (seq === 'H' || seq === 'N' || /^[CM][0-9A-Fa-f]+$/.test(seq) || /^\.(sp|in|ti|sk|ce|fi|nf)[+-]?\d*$/.test(seq)) out += '';
+    else {
+      out += value.slice(i, end + 1); // not an escape we know: kept as it came
+    }
+    i = end;
+  }
+  return out;
+}
+
+/** Escapes the delimiters in a value we write (ACK text, echoed identifiers). */
+export function escapeHl7(value: string, d: Delimiters = DEFAULT_DELIMITERS): string {
+  const map = new Map([
+    [d.escape, 'E'],
+    [d.field, 'F'],
+    [d.component, 'S'],
+    [d.subcomponent, 'T'],
+    [d.repetition, 'R'],
+  ]);
+  let out = '';
+  for (const ch of value.replace(/\r\n|\r|\n/g, '\n')) out += ch === '\n' ? `${d.escape}.br${d.escape}` : map.has(ch) ? `${d.escape}${map.get(ch)}${d.escape}` : ch;
+  return out;
+}
+
+export class Hl7Message {
+  private constructor(
+    readonly segments: Segment[],
+    readonly delimiters: Delimiters,
+  ) {}
+
+  /** Parses a message; throws Hl7Error (AR) when it does not start with a usable MSH. */
+  static parse(text: string): Hl7Message {
+    // CR is the segment terminator; LF and CRLF are tolerated because hand-made and some
+    // interface-engine messages use them.
+    const lines = text.split(/\r\n|\r|\n/).filter((l) => l.trim() !== '');
+    const first = lines[0] ?? '';
+    if (!first.startsWith('MSH') || first.length < 8) throw new Hl7Error('the message does not start with an MSH segment', Hl7ErrorCode.SegmentSequence, 'MSH', 'AR');
+    const field = first[3]!;
+    const enc = first.slice(4, first.indexOf(field, 4) < 0 ? undefined : first.indexOf(field, 4));
+    if (enc.length < 3 || new Set([field, ...enc]).size !== enc.length + 1)
+      throw new Hl7Error(`MSH-2 encoding characters "${enc}" are not usable`, Hl7ErrorCode.DataType, 'MSH-2', 'AR');
+    const d: Delimiters = { field, component: enc[0]!, repetition: enc[1]!, escape: enc[2]!, subcomponent: enc[3] ?? '&' };
+    const segments = lines.map((line): Segment => {
+      const parts = line.split(d.field);
+      const name = parts[0]!;
+      if (!/^[A-Z][A-Z0-9]{2}$/.test(name)) throw new Hl7Error(`"${name.slice(0, 10)}" is not a segment name`, Hl7ErrorCode.SegmentSequence, null, 'AR');
+      // MSH-1 is the separator itself: put it back so field numbers are the standard's.
+      return { name, fields: name === 'MSH' ? [name, d.field, ...parts.slice(1)] : parts };
+    });
+    return new Hl7Message(segments, d);
+  }
+
+  segment(name: string): Segment | undefined {
+    return this.segments.find((s) => s.name === name);
+  }
+
+  all(name: string): Segment[] {
+    return this.segments.filter((s) => s.name === name);
+  }
+
+  /** Field as received (escaped), '' when absent. */
+  raw(seg: Segment | undefined, field: number): string {
+    return seg?.fields[field] ?? '';
+  }
+
+  /** The repetitions of a field (MSH-2 is never split). */
+  repetitions(seg: Segment | undefined, field: number): string[] {
+    const f = this.raw(seg, field);
+    if (seg?.name === 'MSH' && field <= 2) return [f];
+    return f === '' ? [] : f.split(this.delimiters.repetition);
+  }
+
+  /** One subcomponent (1-based; the first by default) of a component of one repetition, unescaped. */
+  get(seg: Segment | undefined, field: number, component = 1, repetition = 0, sub = 1): string {
+    const f = this.repetitions(seg, field)[repetition] ?? '';
+    if (seg?.name === 'MSH' && field <= 2) return f;
+    const c = f.split(this.delimiters.component)[component - 1] ?? '';
+    const s = c.split(this.delimiters.subcomponent)[sub - 1] ?? '';
+    return unescapeHl7(s, this.delimiters).trim();
+  }
+
+  /** A component's subcomponents, unescaped (the first is the component when it has none). */
+  components(seg: Segment | undefined, field: number, repetition = 0): string[] {
+    const f = this.repetitions(seg, field)[repetition] ?? '';
+    return f.split(this.delimiters.component).map((c) => unescapeHl7(c.split(this.delimiters.subcomponent)[0] ?? '', this.delimiters).trim());
+  }
+}
+
+/** Writes segments (already split into fields, values unescaped) as a message with CR terminators. */
+export function encodeSegments(segments: string[][], d: Delimiters = DEFAULT_DELIMITERS): string {
+  return segments.map((fields) => fields.join(d.field)).join('\r') + '\r';
+}

@@ -1,0 +1,138 @@
+// ORM^O01 general orders (HL7 v2.5.1 4.4.1) as Modality Worklist entries. Field choices follow
+// IHE Radiology (RAD TF-2, the Placer/Filler Order and Procedure Scheduled transactions):
+// OBR-18 Accession Number, OBR-19 Requested Procedure ID, OBR-20 Scheduled Procedure Step ID,
+// OBR-24 the modality, ZDS-1 the Study Instance UID when the order filler gives one.
+import type { JsonDataset, JsonElement } from '../dicom/json.js';
+import { Hl7Error, Hl7ErrorCode, type Hl7Message, type Segment } from './message.js';
+
+export type OrderControl = 'new' | 'change' | 'cancel';
+
+export interface Order {
+  control: OrderControl;
+  /** The worklist entry's source key: the placer order number (else the filler's). */
+  key: string;
+  /** The entry (new, change); null for a cancel. */
+  dataset: JsonDataset | null;
+}
+
+/** ORC-1 order control codes (HL7 Table 0119) we act on. */
+const CONTROLS: Record<string, OrderControl> = { NW: 'new', XO: 'change', CA: 'cancel', OC: 'cancel', DC: 'cancel' };
+
+/** OBR-24 diagnostic service section IDs (HL7 Table 0074) that name a DICOM modality. */
+const SECTION_MODALITY: Record<string, string> = { CT: 'CT', CUS: 'US', NMR: 'MR', NMS: 'NM', RX: 'CR', XRC: 'XA', VUS: 'US', OUS: 'US' };
+const MODALITIES = new Set(['CR', 'CT', 'DX', 'ES', 'IO', 'MG', 'MR', 'NM', 'OT', 'PT', 'RF', 'RG', 'US', 'XA', 'XC', 'OP', 'OCT', 'SM', 'BMD', 'IVUS', 'ECG', 'EPS', 'HD']);
+
+const str = (vr: string, value: string): JsonElement => (value === '' ? { vr } : { vr, Value: [value] });
+const pn = (value: string): JsonElement => (value === '' ? { vr: 'PN' } : { vr: 'PN', Value: [{ Alphabetic: value }] });
+
+/** XPN (family^given^middle^suffix^prefix) or XCN (id^family^given^middle^suffix^prefix) → DICOM PN (family^given^middle^prefix^suffix). */
+export function personName(parts: string[]): string {
+  // ^ and = separate components and groups in a PN: one inside a component becomes a space.
+  const [family = '', given = '', middle = '', suffix = '', prefix = ''] = parts.map((p) => p.replace(/[\^=]/g, ' '));
+  return [family, given, middle, prefix, suffix].join('^').replace(/\^+$/, '');
+}
+
+/** PID-8 administrative sex (Table 0001) → Patient's Sex; unknown and others left empty. */
+export const patientSex = (v: string): string => (['M', 'F', 'O'].includes(v.toUpperCase()) ? v.toUpperCase() : '');
+
+/** An HL7 DTM (YYYY[MM[DD[HH[MM[SS[.S]]]]]][+/-ZZZZ]) → DICOM DA and TM; throws on a malformed one. */
+export function dateTime(v: string, where: string): { date: string; time: string } {
+  const m = /^(\d{8})(\d{2,6}(\.\d{1,4})?)?([+-]\d{4})?$/.exec(v);
+  if (!m) throw new Hl7Error(`${where} "${v}" is not a date/time (YYYYMMDD[HHMM[SS]])`, Hl7ErrorCode.DataType, where);
+  return { date: m[1]!, time: m[2] ?? '' };
+}
+
+function limit(value: string, max: number, where: string): string {
+  if (value.length > max) throw new Hl7Error(`${where} "${value}" is longer than the ${max} characters DICOM allows`, Hl7ErrorCode.DataType, where);
+  return value;
+}
+
+/** The patient attributes of a PID segment (shared with the ADT messages). */
+export function patientAttributes(msg: Hl7Message, pid: Segment | undefined): JsonDataset {
+  const id = msg.get(pid, 3);
+  if (!id) throw new Hl7Error('PID-3 has no patient identifier', Hl7ErrorCode.RequiredFieldMissing, 'PID-3');
+  const out: JsonDataset = {
+    '00100010': pn(personName(msg.components(pid, 5))),
+    '00100020': str('LO', limit(id, 64, 'PID-3')),
+    '00100030': str('DA', msg.get(pid, 7) ? dateTime(msg.get(pid, 7), 'PID-7').date : ''),
+    '00100040': str('CS', patientSex(msg.get(pid, 8))),
+  };
+  const issuer = msg.get(pid, 3, 4);
+  if (issuer) out['00100021'] = str('LO', limit(issuer, 64, 'PID-3.4'));
+  return out;
+}
+
+/** The segments of each order: from one ORC up to the next. */
+function orderGroups(msg: Hl7Message): Segment[][] {
+  const groups: Segment[][] = [];
+  for (const s of msg.segments) {
+    if (s.name === 'ORC') groups.push([s]);
+    else if (groups.length) groups[groups.length - 1]!.push(s);
+  }
+  return groups;
+}
+
+export interface OrderOptions {
+  /** Scheduled Station AE Title by PV1-3 point of care or by modality. */
+  stationAE: Readonly<Record<string, string>>;
+}
+
+export function readOrders(msg: Hl7Message, options: OrderOptions): Order[] {
+  const groups = orderGroups(msg);
+  if (!groups.length) throw new Hl7Error('an ORM^O01 needs at least one ORC segment', Hl7ErrorCode.SegmentSequence, 'ORC');
+  return groups.map((g) => readOrder(msg, g, options));
+}
+
+function readOrder(msg: Hl7Message, group: Segment[], options: OrderOptions): Order {
+  const orc = group[0]!;
+  const obr = group.find((s) => s.name === 'OBR');
+  const code = msg.get(orc, 1).toUpperCase();
+  const control = CONTROLS[code];
+  if (!control) throw new Hl7Error(`ORC-1 order control "${code}" is not one we act on (NW, XO, CA, OC, DC)`, Hl7ErrorCode.TableValueNotFound, 'ORC-1');
+  const placer = msg.get(orc, 2) || msg.get(obr, 2);
+  const filler = msg.get(orc, 3) || msg.get(obr, 3);
+  const key = placer || filler;
+  if (!key) throw new Hl7Error('the order has no placer (ORC-2) or filler (ORC-3) order number', Hl7ErrorCode.RequiredFieldMissing, 'ORC-2');
+  if (control === 'cancel') return { control, key, dataset: null };
+  if (!obr) throw new Hl7Error('a new or changed order needs its OBR segment', Hl7ErrorCode.SegmentSequence, 'OBR');
+
+  const pid = msg.segment('PID');
+  const pv1 = msg.segment('PV1');
+  const ds = patientAttributes(msg, pid);
+
+  const section = msg.get(obr, 24).toUpperCase();
+  const modality = MODALITIES.has(section) ? section : SECTION_MODALITY[section];
+  if (!modality) throw new Hl7Error(section ? `OBR-24 "${section}" names no DICOM modality` : 'OBR-24 (diagnostic service section) is empty: the modality is needed', section ? Hl7ErrorCode.TableValueNotFound : Hl7ErrorCode.RequiredFieldMissing, 'OBR-24');
+
+  const tq1 = group.find((s) => s.name === 'TQ1');
+  const [when, where] = [[msg.get(tq1, 7), 'TQ1-7'], [msg.get(obr, 27, 4), 'OBR-27.4'], [msg.get(obr, 36), 'OBR-36'], [msg.get(orc, 7, 4), 'ORC-7.4']].find(([v]) => v) ?? ['', ''];
+  if (!when) throw new Hl7Error('no scheduled start (TQ1-7, OBR-27.4, OBR-36 or ORC-7.4)', Hl7ErrorCode.RequiredFieldMissing, 'TQ1-7');
+  const start = dateTime(when, where!);
+
+  const pointOfCare = msg.get(pv1, 3);
+  const station = options.stationAE[pointOfCare] ?? options.stationAE[modality] ?? '';
+  const [procCode, procText, procScheme] = msg.components(obr, 4);
+  const accession = msg.get(obr, 18) || filler;
+  ds['00080050'] = str('SH', limit(accession, 16, msg.get(obr, 18) ? 'OBR-18' : 'ORC-3'));
+  ds['00080090'] = pn(personName(msg.components(pv1, 8).slice(1)));
+  ds['00321032'] = pn(personName((msg.components(orc, 12).some((c) => c) ? msg.components(orc, 12) : msg.components(obr, 16)).slice(1)));
+  ds['00321060'] = str('LO', (procText || procCode || '').slice(0, 64));
+  if (procCode)
+    ds['00321064'] = { vr: 'SQ', Value: [{ '00080100': str('SH', limit(procCode, 16, 'OBR-4.1')), '00080102': str('SH', (procScheme || 'L').slice(0, 16)), '00080104': str('LO', (procText || procCode).slice(0, 64)) }] };
+  ds['00402016'] = str('LO', limit(placer, 64, 'ORC-2'));
+  ds['00402017'] = str('LO', limit(filler, 64, 'ORC-3'));
+  const studyUid = msg.get(group.find((s) => s.name === 'ZDS') ?? msg.segment('ZDS'), 1);
+  if (studyUid) ds['0020000D'] = str('UI', limit(studyUid, 64, 'ZDS-1'));
+  if (msg.get(obr, 19)) ds['00401001'] = str('SH', limit(msg.get(obr, 19), 16, 'OBR-19'));
+  const step: JsonDataset = {
+    '00080060': str('CS', modality),
+    '00400001': str('AE', station),
+    '00400002': str('DA', start.date),
+    '00400003': str('TM', start.time),
+    '00400007': str('LO', (procText || procCode || '').slice(0, 64)),
+  };
+  if (msg.get(obr, 20)) step['00400009'] = str('SH', limit(msg.get(obr, 20), 16, 'OBR-20'));
+  if (control === 'new') step['00400020'] = str('CS', 'SCHEDULED');
+  ds['00400100'] = { vr: 'SQ', Value: [step] };
+  return { control, key, dataset: ds };
+}

@@ -1,0 +1,154 @@
+// What the HL7 listener does with a message: decode it in its character set, act on it —
+// ORM^O01 orders feed the worklist, ADT^A08 updates a patient, ADT^A40 merges two — and
+// answer with an ACK. Every failure becomes an AE or AR acknowledgment with its reason; none
+// reaches the listener.
+import type { JsonDataset } from '../dicom/json.js';
+import { errorMessage } from '../core/errors.js';
+import type { Logger } from '../core/logging.js';
+import type { ArchiveIndex, PatientKey } from '../index/types.js';
+import type { WorklistService } from '../services/worklist.js';
+import { type AckCode, buildAck } from './ack.js';
+import { Hl7Error, Hl7ErrorCode, Hl7Message } from './message.js';
+import { patientAttributes, readOrders } from './orders.js';
+
+export interface Hl7Deps {
+  worklist: WorklistService;
+  index: ArchiveIndex;
+  logger: Logger;
+  /** hl7.charset and hl7.station_ae, read on each message (station_ae is live). */
+  settings: () => { charset: string; stationAE: Readonly<Record<string, string>> };
+}
+
+/** MSH-18 values (HL7 Table 0211) → a Node encoding; others fall back to hl7.charset. */
+const CHARSETS: Record<string, BufferEncoding> = { 'UNICODE UTF-8': 'utf8', 'UTF-8': 'utf8', UNICODE: 'utf8', '8859/1': 'latin1', ASCII: 'latin1', 'ISO-8859-1': 'latin1' };
+
+/** MSH-18 read from the raw bytes: the MSH is ASCII whatever the message's character set. */
+function declaredCharset(bytes: Buffer): string {
+  const head = bytes.subarray(0, 2048).toString('latin1').split(/[\r\n]/)[0] ?? '';
+  if (!head.startsWith('MSH') || head.length < 4) return '';
+  return (head.split(head[3]!)[17] ?? '').split(head[4] ?? '^')[0]!.trim().toUpperCase();
+}
+
+export class Hl7Service {
+  constructor(private readonly deps: Hl7Deps) {}
+
+  /** The acknowledgment (bytes, in the message's character set) for one message. */
+  async handle(bytes: Buffer, remote = ''): Promise<Buffer> {
+    const { charset: fallback } = this.deps.settings();
+    const declared = declaredCharset(bytes);
+    const encoding = CHARSETS[declared] ?? CHARSETS[fallback.toUpperCase()] ?? 'utf8';
+    const text = bytes.toString(encoding);
+    let msg: Hl7Message | null = null;
+    let code: AckCode = 'AA';
+    let reason = 'accepted';
+    let problem: Hl7Error | null = null;
+    try {
+      msg = Hl7Message.parse(text);
+      reason = await this.act(msg);
+    } catch (e) {
+      problem = e instanceof Hl7Error ? e : new Hl7Error(`cannot process the message: ${errorMessage(e)}`, Hl7ErrorCode.ApplicationInternalError);
+      code = problem.ack;
+      reason = problem.message;
+    }
+    const log = this.deps.logger;
+    const type = msg ? `${msg.get(msg.segment('MSH'), 9)}^${msg.get(msg.segment('MSH'), 9, 2)}` : '?';
+    const control = msg?.get(msg.segment('MSH'), 10) ?? '';
+    if (code === 'AA') log.info({ remote, type, control, result: reason }, 'HL7 message accepted');
+    else log.warn({ remote, type, control, ack: code, error: reason }, 'HL7 message not accepted');
+    const ack = buildAck(msg, code, reason, problem ? { code: problem.code, text: problem.message, location: problem.location } : null, declared || (encoding === 'utf8' ? 'UNICODE UTF-8' : '8859/1'));
+    return Buffer.from(ack, encoding);
+  }
+
+  /** Acts on a parsed message; returns what was done, throws Hl7Error for the ACK. */
+  private async act(msg: Hl7Message): Promise<string> {
+    const msh = msg.segment('MSH');
+    const type = msg.get(msh, 9).toUpperCase();
+    const event = msg.get(msh, 9, 2).toUpperCase();
+    const processing = msg.get(msh, 11).toUpperCase();
+    if (processing && !['P', 'T', 'D'].includes(processing))
+      throw new Hl7Error(`MSH-11 processing ID "${processing}" is not P, T or D`, Hl7ErrorCode.UnsupportedProcessingId, 'MSH-11', 'AR');
+    if (!msg.get(msh, 10)) throw new Hl7Error('MSH-10 message control ID is empty', Hl7ErrorCode.RequiredFieldMissing, 'MSH-10', 'AR');
+    if (type === 'ORM' && event === 'O01') return this.orders(msg);
+    if (type === 'ADT' && ['A08', 'A31'].includes(event)) return this.updatePatient(msg);
+    if (type === 'ADT' && event === 'A40') return this.mergePatients(msg);
+    if (type === 'ORM' || type === 'ADT') throw new Hl7Error(`event ${type}^${event} is not supported (ORM^O01, ADT^A08, ADT^A40)`, Hl7ErrorCode.UnsupportedEventCode, 'MSH-9', 'AR');
+    throw new Hl7Error(`message type "${type}" is not supported (ORM^O01, ADT^A08, ADT^A40)`, Hl7ErrorCode.UnsupportedMessageType, 'MSH-9', 'AR');
+  }
+
+  private async orders(msg: Hl7Message): Promise<string> {
+    // Every order is checked before any is applied, so a bad second order does not leave the first half-done.
+    const orders = readOrders(msg, { stationAE: this.deps.settings().stationAE });
+    const done: string[] = [];
+    for (const o of orders) {
+      const current = await this.deps.worklist.bySourceKey('hl7', o.key);
+      if (o.control === 'cancel') {
+        if (!current) throw new Hl7Error(`no order "${o.key}" to cancel`, Hl7ErrorCode.UnknownKeyIdentifier, 'ORC-2');
+        await this.deps.worklist.cancel(current.id);
+        done.push(`order ${o.key} canceled`);
+        continue;
+      }
+      // A change of an order we never saw is taken as new: the worklist then has what the placer has.
+      const entry = await this.deps.worklist.upsertFromSource('hl7', o.key, o.dataset!);
+      done.push(`order ${o.key} ${current ? (entry ? 'changed' : 'unchanged') : 'scheduled'}`);
+    }
+    return done.join('; ');
+  }
+
+  /** ADT^A08 (and A31): the patient's demographics in every worklist entry and in the index. */
+  private async updatePatient(msg: Hl7Message): Promise<string> {
+    const attrs = patientAttributes(msg, msg.segment('PID'));
+    const key = patientKey(attrs);
+    const entries = await this.rewriteEntries(key.PatientID, attrs);
+    const text = (k: string): string | null => {
+      const v = attrs[k]?.Value?.[0];
+      return v === undefined ? null : typeof v === 'object' ? ((v as { Alphabetic?: string }).Alphabetic ?? null) : String(v);
+    };
+    const indexed = await this.deps.index.updatePatient(await this.indexed(key), { PatientName: text('00100010'), PatientBirthDate: text('00100030'), PatientSex: text('00100040') });
+    return `patient ${key.PatientID}: ${entries} worklist entries updated${indexed ? ', index updated' : ''}`;
+  }
+
+  /** ADT^A40: each MRG-1 prior patient merged into the PID-3 patient before it. */
+  private async mergePatients(msg: Hl7Message): Promise<string> {
+    const done: string[] = [];
+    let pid: ReturnType<Hl7Message['segment']>;
+    let merges = 0;
+    for (const s of msg.segments) {
+      if (s.name === 'PID') pid = s;
+      if (s.name !== 'MRG') continue;
+      if (!pid) throw new Hl7Error('MRG without the PID of the surviving patient before it', Hl7ErrorCode.SegmentSequence, 'MRG');
+      const attrs = patientAttributes(msg, pid);
+      const prior = msg.get(s, 1);
+      if (!prior) throw new Hl7Error('MRG-1 has no prior patient identifier', Hl7ErrorCode.RequiredFieldMissing, 'MRG-1');
+      const from: PatientKey = { PatientID: prior, IssuerOfPatientID: msg.get(s, 1, 4) || null };
+      const to = patientKey(attrs);
+      const entries = await this.rewriteEntries(from.PatientID, attrs);
+      const studies = await this.deps.index.mergePatients(await this.indexed(from), await this.indexed(to));
+      merges++;
+      done.push(`${prior} merged into ${to.PatientID}: ${entries} worklist entries, ${studies} studies moved`);
+    }
+    if (!merges) throw new Hl7Error('ADT^A40 needs an MRG segment', Hl7ErrorCode.SegmentSequence, 'MRG');
+    return done.join('; ');
+  }
+
+  /**
+   * The patient as the index knows it: images often come without Issuer of Patient ID while
+   * the hospital system always names one, so an ID indexed without issuer is the same patient.
+   */
+  private async indexed(key: PatientKey): Promise<PatientKey> {
+    if (key.IssuerOfPatientID === null || (await this.deps.index.findPatient(key.PatientID, key.IssuerOfPatientID))) return key;
+    return (await this.deps.index.findPatient(key.PatientID, null)) ? { PatientID: key.PatientID, IssuerOfPatientID: null } : key;
+  }
+
+  /** Puts the patient attributes into every worklist entry of a patient; returns how many changed. */
+  private async rewriteEntries(patientID: string, attrs: JsonDataset): Promise<number> {
+    const { entries } = await this.deps.worklist.list({ patientID, limit: -1, offset: 0 });
+    for (const e of entries) {
+      await this.deps.worklist.update(e.id, { ...e.dataset, ...attrs });
+    }
+    return entries.length;
+  }
+}
+
+function patientKey(attrs: JsonDataset): PatientKey {
+  return { PatientID: String(attrs['00100020']!.Value![0]), IssuerOfPatientID: (attrs['00100021']?.Value?.[0] as string | undefined) ?? null };
+}

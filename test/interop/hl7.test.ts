@@ -1,0 +1,144 @@
+// HL7 v2 over MLLP against a running server: orders sent over a real socket appear in (and a
+// cancel leaves) the worklist as DCMTK's findscu -W sees it; ADT^A08 and ADT^A40 change the
+// patient in the worklist and in the index; malformed and unsupported messages get AE/AR ACKs
+// with their reason, and the server stays up.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
+import { findscuWorklist, item, value } from '../helpers/worklist.js';
+import { MllpDecoder, frame } from '../../src/hl7/mllp.js';
+import { Hl7Message } from '../../src/hl7/message.js';
+import { CT, record } from '../contract/fixtures.js';
+
+/** Sends messages on one connection and collects one ACK per message. */
+async function send(port: number, messages: (string | Buffer)[]): Promise<Hl7Message[]> {
+  const socket = net.connect({ port, host: '127.0.0.1' });
+  const decoder = new MllpDecoder();
+  const acks: Hl7Message[] = [];
+  return new Promise((resolve, reject) => {
+    socket.on('error', reject);
+    socket.on('data', (d: Buffer) => {
+      for (const m of decoder.push(d)) acks.push(Hl7Message.parse(m.toString('utf8')));
+      if (acks.length === messages.length) {
+        socket.end();
+        resolve(acks);
+      }
+    });
+    socket.on('connect', () => {
+      for (const m of messages) socket.write(frame(typeof m === 'string' ? Buffer.from(m, 'utf8') : m));
+    });
+  });
+}
+
+const msa = (ack: Hl7Message) => ({ code: ack.get(ack.segment('MSA'), 1), control: ack.get(ack.segment('MSA'), 2), text: ack.get(ack.segment('MSA'), 3), err: ack.get(ack.segment('ERR'), 3) });
+
+let seq = 0;
+function orm(control: string, placer: string, opts: { pid?: string; name?: string; modality?: string; when?: string; charset?: string } = {}): string {
+  const obr = ['OBR', '1', placer, `F${placer}`, 'CTHEAD^CT Head^LOCAL', ...Array<string>(13).fill(''), `ACC${placer}`, '', '', '', '', '', opts.modality ?? 'CT'];
+  return [
+    `MSH|^~\\&|RIS|HOSP|PACS|RAD|20260312083000||ORM^O01|C${++seq}|P|2.5.1||||||${opts.charset ?? ''}`,
+    `PID|1||${opts.pid ?? 'H100'}^^^HOSP||${opts.name ?? 'DOE^JANE'}||19800102|F`,
+    'PV1|1|O|CTROOM1|||||D1^REFER^RITA',
+    `ORC|${control}|${placer}|F${placer}`,
+    `TQ1|1||||||${opts.when ?? '202603120930'}`,
+    obr.join('|'),
+  ].join('\r');
+}
+
+describe('HL7 v2 orders and patient updates over MLLP', () => {
+  let pacs: TestPacs;
+  let port: number;
+  const wl = (keys: string[]) => findscuWorklist(pacs.port, keys);
+
+  before(async () => {
+    pacs = await startTestPacs({ hl7: { enabled: true, port: 0, host: '127.0.0.1', station_ae: { CTROOM1: 'CT_ROOM1' } } });
+    port = pacs.server.feeds.hl7Port!;
+  });
+  after(() => pacs.stop());
+
+  test('a new order appears in the worklist with its mapped attributes; a cancel removes it', async () => {
+    const [ack] = await send(port, [orm('NW', 'O1')]);
+    assert.deepEqual(msa(ack!), { code: 'AA', control: `C${seq}`, text: 'order O1 scheduled', err: '' });
+    const r = await wl(['PatientID=H100', 'PatientName', 'IssuerOfPatientID', 'PatientBirthDate', 'AccessionNumber', 'ReferringPhysicianName', 'RequestedProcedureDescription', 'PlacerOrderNumberImagingServiceRequest', 'ScheduledProcedureStepSequence']);
+    assert.equal(r.answers.length, 1, r.out);
+    const a = r.answers[0]!;
+    assert.equal(value(a, '00100010'), 'DOE^JANE');
+    assert.equal(value(a, '00100021'), 'HOSP');
+    assert.equal(value(a, '00100030'), '19800102');
+    assert.equal(value(a, '00080050'), 'ACCO1');
+    assert.equal(value(a, '00080090'), 'REFER^RITA');
+    assert.equal(value(a, '00321060'), 'CT Head');
+    assert.equal(value(a, '00402016'), 'O1');
+    const step = item(a, '00400100');
+    assert.equal(value(step, '00080060'), 'CT');
+    assert.equal(value(step, '00400001'), 'CT_ROOM1');
+    assert.equal(value(step, '00400002'), '20260312');
+    assert.equal(value(step, '00400003'), '0930');
+
+    const [changed] = await send(port, [orm('XO', 'O1', { when: '202603121100' })]);
+    assert.equal(msa(changed!).code, 'AA');
+    const moved = await wl(['PatientID=H100', 'ScheduledProcedureStepSequence[0].ScheduledProcedureStepStartTime']);
+    assert.equal(value(item(moved.answers[0], '00400100'), '00400003'), '1100');
+
+    const [canceled] = await send(port, [orm('CA', 'O1')]);
+    assert.deepEqual(msa(canceled!), { code: 'AA', control: `C${seq}`, text: 'order O1 canceled', err: '' });
+    assert.equal((await wl(['PatientID=H100'])).answers.length, 0);
+    const [again] = await send(port, [orm('CA', 'NOPE')]);
+    assert.equal(msa(again!).code, 'AE');
+    assert.equal(msa(again!).err, '204');
+  });
+
+  test('MSH-18 8859/1: Latin-1 bytes read as such', async () => {
+    const [ack] = await send(port, [Buffer.from(orm('NW', 'O2', { pid: 'H200', name: 'MÜLLER^JÖRG', charset: '8859/1' }), 'latin1')]);
+    assert.equal(msa(ack!).code, 'AA');
+    const r = await wl(['PatientID=H200', 'PatientName']);
+    assert.equal(value(r.answers[0], '00100010'), 'MÜLLER^JÖRG');
+  });
+
+  test('bad messages get AE or AR with the reason; the server stays up', async () => {
+    const acks = await send(port, [
+      'this is not HL7',
+      orm('NW', 'O3', { modality: 'XYZ' }),
+      orm('NW', 'O4', { when: 'tomorrow' }),
+      orm('NW', 'O5').replace('ORM^O01', 'ORU^R01'),
+      orm('NW', 'O6').replace('ORM^O01', 'ADT^A99'),
+      orm('NW', 'O7').replace(/^PID.*$/m, 'PID|1'),
+    ]);
+    assert.deepEqual(acks.map((a) => [msa(a).code, msa(a).err]), [['AR', '100'], ['AE', '103'], ['AE', '102'], ['AR', '200'], ['AR', '201'], ['AE', '101']]);
+    assert.match(msa(acks[1]!).text, /OBR-24 "XYZ"/);
+    assert.equal(acks[1]!.get(acks[1]!.segment('ERR'), 2), 'OBR');
+    // Garbage outside frames and a connection cut mid-frame do not hurt either.
+    const s = net.connect({ port, host: '127.0.0.1' });
+    await new Promise((r) => s.on('connect', r));
+    s.end(Buffer.from('\x0bMSH|^~\\&|half a message'));
+    const [ok] = await send(port, [orm('NW', 'O8', { pid: 'H800' })]);
+    assert.equal(msa(ok!).code, 'AA');
+    assert.equal((await wl(['PatientID=H800'])).answers.length, 1);
+  });
+
+  test('ADT^A08 updates the patient in the worklist and in the index; ADT^A40 merges', async () => {
+    const index = pacs.server.archive.index;
+    await index.storeInstance(record({ sop: '9.1.1', study: '9.1', patientId: 'H900', sopClass: CT }), 'insert');
+    await index.storeInstance(record({ sop: '9.2.1', study: '9.2', patientId: 'H901', sopClass: CT }), 'insert');
+    assert.equal(msa((await send(port, [orm('NW', 'O9', { pid: 'H900', name: 'OLD^NAME' })]))[0]!).code, 'AA');
+    const a08 = ['MSH|^~\\&|ADT|HOSP|PACS|RAD|20260312||ADT^A08|U1|P|2.5.1', 'EVN|A08|20260312', 'PID|1||H900^^^HOSP||NEW^NAME^^^MRS||19750505|F'].join('\r');
+    const [updated] = await send(port, [a08]);
+    assert.equal(msa(updated!).code, 'AA', msa(updated!).text);
+    assert.equal(value((await wl(['PatientID=H900', 'PatientName', 'PatientBirthDate'])).answers[0], '00100010'), 'NEW^NAME^^MRS');
+    assert.equal((await index.findPatient('H900', null))?.PatientName, 'NEW^NAME^^MRS');
+    assert.equal((await index.findPatient('H900', null))?.PatientBirthDate, '19750505');
+
+    const a40 = ['MSH|^~\\&|ADT|HOSP|PACS|RAD|20260312||ADT^A40|M1|P|2.5.1', 'EVN|A40|20260312', 'PID|1||H901^^^HOSP||KEEP^ME||19750505|F', 'MRG|H900^^^HOSP'].join('\r');
+    const [merged] = await send(port, [a40]);
+    assert.equal(msa(merged!).code, 'AA', msa(merged!).text);
+    assert.match(msa(merged!).text, /H900 merged into H901: 1 worklist entries, 1 studies moved/);
+    assert.equal((await wl(['PatientID=H900'])).answers.length, 0);
+    assert.equal(value((await wl(['PatientID=H901', 'PatientName'])).answers[0], '00100010'), 'KEEP^ME');
+    assert.equal(await index.findPatient('H900', null), null);
+    assert.equal((await index.findInstance('9.1.1'))?.PatientID, 'H901');
+    assert.equal((await index.findPatient('H901', null))?.NumberOfPatientRelatedStudies, 2);
+    const [noMrg] = await send(port, [a40.replace(/\rMRG.*$/, '')]);
+    assert.equal(msa(noMrg!).code, 'AE');
+  });
+});

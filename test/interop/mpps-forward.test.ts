@@ -1,0 +1,86 @@
+// MPPS forwarding (mpps.forward_to): a step created and completed on one server reaches a
+// second in-process server as durable jobs — created there IN PROGRESS, then completed — also
+// when the peer was down at first and the job had to be retried.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
+import { connectWorkflow, mppsCreate, mppsSet } from '../../src/services/workflow-scu.js';
+import type { JsonDataset } from '../../src/dicom/json.js';
+import { SopClass } from '../../src/dicom/uids.js';
+import { freePort } from '../helpers/dcmtk.js';
+
+const t = (vr: string, v?: string): { vr: string; Value?: unknown[] } => (v === undefined ? { vr } : { vr, Value: [vr === 'PN' ? { Alphabetic: v } : v] });
+
+const created = (study: string): JsonDataset => ({
+  '00080060': t('CS', 'CT'), '00100010': t('PN', 'DOE^JANE'), '00100020': t('LO', 'P1'), '00100030': t('DA'), '00100040': t('CS'),
+  '00200010': t('SH'), '00400241': t('AE', 'CT1'), '00400244': t('DA', '20260312'), '00400245': t('TM', '091500'), '00400250': t('DA'),
+  '00400251': t('TM'), '00400252': t('CS', 'IN PROGRESS'), '00400253': t('SH', 'PPS1'),
+  '00400270': { vr: 'SQ', Value: [{ '0020000D': t('UI', study), '00080050': t('SH', 'A1'), '00400009': t('SH', 'SPS1'), '00401001': t('SH', 'RP1') }] },
+  '00400340': { vr: 'SQ' },
+}) as JsonDataset;
+
+const completed = { '00400252': t('CS', 'COMPLETED'), '00400250': t('DA', '20260312'), '00400251': t('TM', '093000') } as JsonDataset;
+
+async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('MPPS forwarding to a known node', () => {
+  let a: TestPacs;
+  let b: TestPacs | null = null;
+  let bPort: number;
+
+  before(async () => {
+    bPort = await freePort();
+    a = await startTestPacs({
+      server: { ae_title: 'PACS_A' },
+      mpps: { forward_to: ['PACS_B'] },
+      jobs: { backoff_seconds: 1 },
+      known_nodes: [{ ae_title: 'PACS_B', host: '127.0.0.1', port: bPort }] as never,
+    });
+  });
+  after(async () => {
+    await a?.stop();
+    await b?.stop();
+  });
+
+  const send = async (fn: (scu: Awaited<ReturnType<typeof connectWorkflow>>) => Promise<{ Status?: number }>) => {
+    const scu = await connectWorkflow({ host: '127.0.0.1', port: a.port, calledAETitle: 'PACS_A', callingAETitle: 'CT1' }, [SopClass.ModalityPerformedProcedureStep]);
+    try {
+      assert.equal((await fn(scu)).Status, 0);
+    } finally {
+      await scu.release();
+    }
+  };
+
+  test('create and complete while the peer is down: retried, then the peer has the final step', async () => {
+    const uid = '1.2.826.0.1.3680043.8.498.77.1';
+    await send((scu) => mppsCreate(scu, uid, created('1.2.826.0.1.3680043.8.498.77')));
+    await send((scu) => mppsSet(scu, uid, completed));
+    const jobs = await a.server.archive.index.jobs.list({ limit: 10, offset: 0 });
+    assert.equal(jobs.jobs.filter((j) => j.type === 'mpps-forward').length, 2, 'one job per accepted message');
+    await until('a failed attempt', async () => (await a.server.archive.index.jobs.list({ limit: 10, offset: 0 })).jobs.some((j) => j.attempts > 0));
+    b = await startTestPacs({ server: { ae_title: 'PACS_B', port: bPort } });
+    const there = await until('the step on the peer, completed', async () => {
+      const r = await b!.server.archive.mpps.get(uid);
+      return r?.status === 'COMPLETED' ? r : null;
+    });
+    assert.equal(there.callingAE, 'PACS_A');
+    assert.deepEqual(there.dataset['00400251']?.Value, ['093000']);
+    assert.deepEqual(there.dataset['00400253']?.Value, ['PPS1']);
+    await until('both jobs succeeded', async () => (await a.server.archive.index.jobs.list({ limit: 10, offset: 0 })).jobs.every((j) => j.state === 'succeeded'));
+  });
+
+  test('a step in progress is forwarded in progress', async () => {
+    const uid = '1.2.826.0.1.3680043.8.498.78.1';
+    await send((scu) => mppsCreate(scu, uid, created('1.2.826.0.1.3680043.8.498.78')));
+    const there = await until('the step on the peer', () => b!.server.archive.mpps.get(uid));
+    assert.equal(there.status, 'IN PROGRESS');
+  });
+});

@@ -1,0 +1,144 @@
+// The HL7 v2 parser, MLLP framing, the ACK and the ORM → worklist mapping, without a socket.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Hl7Error, Hl7Message, escapeHl7, unescapeHl7, DEFAULT_DELIMITERS } from '../../../src/hl7/message.js';
+import { MllpDecoder, frame } from '../../../src/hl7/mllp.js';
+import { buildAck } from '../../../src/hl7/ack.js';
+import { dateTime, personName, readOrders } from '../../../src/hl7/orders.js';
+
+/** An OBR segment with the fields given by number. */
+function obr(fields: Record<number, string>): string {
+  const out = ['OBR', '1'];
+  for (let n = 2; n <= 24; n++) out.push(fields[n] ?? '');
+  return out.join('|');
+}
+
+const ORM = [
+  'MSH|^~\\&|RIS|HOSP|PACS|RAD|20260312083000||ORM^O01|MSG001|P|2.5.1',
+  'PID|1||P77^^^HOSP^MR~X9^^^OTHER||M\\XC39C\\LLER^J\\S\\RG^^^DR||19800102|F',
+  'PV1|1|O|CTROOM1|||||DOC1^WHO^ANNE',
+  'ORC|NW|PL123|FI456||||^^^20260312093000',
+  obr({ 2: 'PL123', 3: 'FI456', 4: 'CTCHEST^CT Chest \\T\\ Abdomen^LOCAL', 18: 'ACC789', 19: 'RP1', 20: 'SPS1', 24: 'CT' }),
+].join('\r');
+
+test('segments, fields, repetitions, components and subcomponents; MSH numbering', () => {
+  const m = Hl7Message.parse(ORM);
+  const msh = m.segment('MSH');
+  assert.equal(m.get(msh, 1), '|');
+  assert.equal(m.get(msh, 2), '^~\\&');
+  assert.equal(m.get(msh, 9), 'ORM');
+  assert.equal(m.get(msh, 9, 2), 'O01');
+  assert.equal(m.get(msh, 10), 'MSG001');
+  const pid = m.segment('PID');
+  assert.equal(m.get(pid, 3), 'P77');
+  assert.equal(m.get(pid, 3, 4), 'HOSP');
+  assert.equal(m.get(pid, 3, 1, 1), 'X9', 'second repetition');
+  assert.equal(m.repetitions(pid, 3).length, 2);
+  assert.equal(m.get(pid, 5), 'MÜLLER', '\\XC39C\\: the UTF-8 bytes of Ü');
+  assert.equal(m.get(pid, 5, 2), 'J^RG', '\\S\\ is an escaped component separator, not a split');
+  assert.equal(m.get(m.segment('OBR'), 4, 2), 'CT Chest & Abdomen');
+  assert.equal(m.get(m.segment('PV1'), 8, 2), 'WHO');
+  assert.equal(m.get(pid, 99), '', 'an absent field is empty');
+  assert.equal(Hl7Message.parse(ORM.replace(/\r/g, '\n')).all('OBR').length, 1, 'LF tolerated');
+});
+
+test('escape sequences both ways', () => {
+  const d = DEFAULT_DELIMITERS;
+  assert.equal(unescapeHl7('a\\F\\b\\S\\c\\T\\d\\R\\e\\E\\f', d), 'a|b^c&d~e\\f');
+  assert.equal(unescapeHl7('line1\\.br\\line2', d), 'line1\nline2');
+  assert.equal(unescapeHl7('\\H\\bold\\N\\', d), 'bold');
+  assert.equal(unescapeHl7('\\X4142\\', d), 'AB');
+  assert.equal(unescapeHl7('\\Zunknown\\', d), '\\Zunknown\\', 'unknown escapes kept');
+  assert.equal(unescapeHl7('trailing\\', d), 'trailing\\');
+  const tricky = 'a|b^c&d~e\\f';
+  assert.equal(escapeHl7(tricky), 'a\\F\\b\\S\\c\\T\\d\\R\\e\\E\\f');
+  assert.equal(unescapeHl7(escapeHl7(tricky), d), tricky);
+});
+
+test('other delimiters from MSH-2 are honoured', () => {
+  const m = Hl7Message.parse('MSH#*@!$#A#B#C#D#20260101##ADT*A08#1#P#2.5\rPID#1##ID1*1*2*AUTH##FAM*GIV$SUB');
+  assert.equal(m.get(m.segment('PID'), 3, 4), 'AUTH');
+  assert.equal(m.get(m.segment('PID'), 5, 2), 'GIV');
+  assert.equal(m.get(m.segment('PID'), 5, 2, 0, 2), 'SUB');
+});
+
+test('not a message: Hl7Error asking for AR', () => {
+  for (const bad of ['', 'hello', 'PID|1', 'MSH|^^^^|x', 'MSH|^~\\&|A\rp!d|1']) {
+    assert.throws(() => Hl7Message.parse(bad), (e: unknown) => e instanceof Hl7Error && e.ack === 'AR', bad);
+  }
+});
+
+test('MLLP frames split and joined across chunks, junk between frames ignored', () => {
+  const d = new MllpDecoder();
+  const a = frame(Buffer.from('MSH|one'));
+  const b = frame(Buffer.from('MSH|two'));
+  const all = Buffer.concat([Buffer.from('\n'), a, Buffer.from('\n'), b]);
+  const got: string[] = [];
+  for (let i = 0; i < all.length; i += 3) got.push(...d.push(all.subarray(i, i + 3)).map((x) => x.toString()));
+  assert.deepEqual(got, ['MSH|one', 'MSH|two']);
+});
+
+test('an ACK quotes the control ID, addresses the sender, and explains an error', () => {
+  const m = Hl7Message.parse(ORM);
+  const ok = Hl7Message.parse(buildAck(m, 'AA', 'done', null, 'UNICODE UTF-8'));
+  assert.equal(ok.get(ok.segment('MSH'), 5), 'RIS');
+  assert.equal(ok.get(ok.segment('MSH'), 3), 'PACS');
+  assert.equal(ok.get(ok.segment('MSH'), 9, 2), 'O01');
+  assert.equal(ok.get(ok.segment('MSH'), 18), 'UNICODE UTF-8');
+  assert.equal(ok.get(ok.segment('MSA'), 1), 'AA');
+  assert.equal(ok.get(ok.segment('MSA'), 2), 'MSG001');
+  assert.equal(ok.segment('ERR'), undefined);
+  const bad = Hl7Message.parse(buildAck(m, 'AE', 'OBR-24 | bad', { code: 103, text: 'OBR-24 | bad', location: 'OBR-24' }, '8859/1'));
+  assert.equal(bad.get(bad.segment('MSA'), 3), 'OBR-24 | bad');
+  assert.equal(bad.get(bad.segment('ERR'), 3), '103');
+  assert.equal(bad.get(bad.segment('ERR'), 2), 'OBR');
+  assert.equal(bad.get(bad.segment('ERR'), 2, 3), '24');
+  const none = Hl7Message.parse(buildAck(null, 'AR', 'garbage', { code: 100, text: 'garbage', location: null }, 'UNICODE UTF-8'));
+  assert.equal(none.get(none.segment('MSA'), 1), 'AR');
+});
+
+test('an ORM order as a worklist entry', () => {
+  const [order] = readOrders(Hl7Message.parse(ORM), { stationAE: { CTROOM1: 'CT_ROOM1' } });
+  assert.equal(order!.control, 'new');
+  assert.equal(order!.key, 'PL123');
+  const ds = order!.dataset!;
+  const v = (k: string, d = ds) => d[k]?.Value?.[0];
+  assert.equal(v('00100020'), 'P77');
+  assert.equal(v('00100021'), 'HOSP');
+  assert.deepEqual(v('00100010'), { Alphabetic: 'MÜLLER^J RG^^DR' }, 'a ^ inside a component cannot stay: PN uses it');
+  assert.equal(v('00100030'), '19800102');
+  assert.equal(v('00100040'), 'F');
+  assert.deepEqual(v('00080090'), { Alphabetic: 'WHO^ANNE' });
+  assert.equal(v('00080050'), 'ACC789');
+  assert.equal(v('00401001'), 'RP1');
+  assert.equal(v('00402016'), 'PL123');
+  assert.equal(v('00402017'), 'FI456');
+  assert.equal(v('00321060'), 'CT Chest & Abdomen');
+  const step = ds['00400100']!.Value![0] as typeof ds;
+  assert.equal(v('00080060', step), 'CT');
+  assert.equal(v('00400001', step), 'CT_ROOM1');
+  assert.equal(v('00400002', step), '20260312');
+  assert.equal(v('00400003', step), '093000');
+  assert.equal(v('00400009', step), 'SPS1');
+});
+
+test('orders that cannot be scheduled say why and where', () => {
+  const bad = (orm: string, where: string) =>
+    assert.throws(() => readOrders(Hl7Message.parse(orm), { stationAE: {} }), (e: unknown) => e instanceof Hl7Error && e.location === where && e.ack === 'AE', where);
+  bad(ORM.replace(/\|CT$/, '|'), 'OBR-24');
+  bad(ORM.replace(/\|CT$/, '|XYZ'), 'OBR-24');
+  bad(ORM.replace('ORC|NW', 'ORC|ZZ'), 'ORC-1');
+  bad(ORM.replace('^^^20260312093000', ''), 'TQ1-7');
+  bad(ORM.replace('^^^20260312093000', '^^^2026-03-12'), 'ORC-7.4');
+  bad(ORM.replace('PID|1||P77^^^HOSP^MR~X9^^^OTHER', 'PID|1||'), 'PID-3');
+  bad(ORM.replace('ACC789', 'A'.repeat(17)), 'OBR-18');
+  const [cancel] = readOrders(Hl7Message.parse(ORM.replace('ORC|NW', 'ORC|CA')), { stationAE: {} });
+  assert.deepEqual(cancel, { control: 'cancel', key: 'PL123', dataset: null });
+});
+
+test('names and times', () => {
+  assert.equal(personName(['DOE', 'JOHN', 'Q', 'JR', 'DR']), 'DOE^JOHN^Q^DR^JR');
+  assert.equal(personName(['DOE', 'JOHN']), 'DOE^JOHN');
+  assert.deepEqual(dateTime('202603120930+0100', 'x'), { date: '20260312', time: '0930' });
+  assert.deepEqual(dateTime('20260312', 'x'), { date: '20260312', time: '' });
+});
