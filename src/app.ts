@@ -41,6 +41,7 @@ import { MppsService } from './services/mpps.js';
 import { mppsScp } from './scp/mpps.js';
 import { CommitmentService } from './services/commitment.js';
 import { commitmentScp } from './scp/commitment.js';
+import { ResearchWorkflow } from './services/research.js';
 
 export interface ArchiveParts {
   config: () => Readonly<Config>;
@@ -126,8 +127,10 @@ export class PacsServer {
     readonly registry: SopRegistry,
     /** Decodes compressed frames for retrieves to receivers that take only uncompressed syntaxes, and renders images for DICOMweb; threads start on first use. */
     readonly decoders: DecoderPool,
-    /** The durable job queue's runner (send, pull; later exports and forwards). */
+    /** The durable job queue's runner (send, pull, exports, forwards, commands). */
     readonly jobs: JobService,
+    /** Stable series and studies, and the rules that act on them. */
+    readonly research: ResearchWorkflow,
   ) {
     this.activity = new ActivityMonitor(archive.events);
     const jobStates = ['queued', 'running', 'failed'] as const;
@@ -174,7 +177,8 @@ export class PacsServer {
     jobs.register('send', sendJobHandler({ index: archive.index, objects: archive.objects, decoder: decoders, nodes: archive.nodes, aeTitle }));
     jobs.register('pull', pullJobHandler({ nodes: archive.nodes, store: archive.store, aeTitle }));
     registry.register(commitmentScp(new CommitmentService({ index: archive.index, objects: archive.objects, nodes: archive.nodes, aeTitle }, jobs)));
-    return new PacsServer(archive, registry, decoders, jobs);
+    const research = new ResearchWorkflow({ ...archive, config: archive.config, jobs, logger: archive.logger });
+    return new PacsServer(archive, registry, decoders, jobs, research);
   }
 
   get logger(): Logger {
@@ -219,6 +223,7 @@ export class PacsServer {
     const { port } = await listener.start();
     this.listener = listener;
     this.jobs.start();
+    this.research.start();
     let httpPort: number | null = null;
     if (c.http.enabled) {
       const a = this.archive;
@@ -287,7 +292,7 @@ export class PacsServer {
     this.logger.info({ graceSeconds: grace / 1000, active: this.listener?.active.size ?? 0 }, 'shutting down');
     this.metadataWarmer?.stop();
     const metricsClosed = new Promise<void>((resolve) => (this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve()));
-    await Promise.all([this.listener?.stop(grace), this.http?.close(), this.jobs.stop(grace), metricsClosed]);
+    await Promise.all([this.listener?.stop(grace), this.http?.close(), this.jobs.stop(grace), this.research.stop(), metricsClosed]);
     await this.decoders.close();
     await this.archive.close();
     this.logger.info('stopped');

@@ -16,6 +16,8 @@ export const LIVE_KEYS = [
   'known_nodes',
   'logging.level',
   'query.*',
+  'rules',
+  'stability.*',
   'server.max_associations',
   'server.max_associations_per_ae',
   'server.idle_timeout',

@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { parseNamingTemplate } from './naming.js';
+import { rulesSchema, stabilitySchema } from './rules-schema.js';
 
 // ---- field builders -------------------------------------------------------------------
 
@@ -216,6 +217,8 @@ export const configSchema = z
       http: http.prefault({}),
       jobs: jobs.prefault({}),
       known_nodes: z.array(knownNode, { error: 'expected a list of nodes' }).default([]),
+      stability: stabilitySchema.prefault({}),
+      rules: rulesSchema,
     },
     { error: 'expected a mapping of sections (server, storage, ...)' },
   )
@@ -239,6 +242,8 @@ export type AccessControlConfig = Config['access_control'];
 export type HttpConfig = Config['http'];
 export type JobsConfig = Config['jobs'];
 export type KnownNode = Config['known_nodes'][number];
+export type StabilityConfig = Config['stability'];
+export type { Rule, RuleAction, ExportAction, RuleEvent, ExportMode } from './rules-schema.js';
 
 type Ctx = z.core.$RefinementCtx<unknown>;
 type Loose = Record<string, unknown>;

@@ -2,6 +2,7 @@
 // (ARCHITECTURE principle 4); listeners that do slow or remote work enqueue durable jobs.
 import { EventEmitter } from 'node:events';
 import type { InstanceRecord, Provenance, StoreOutcome } from '../index/types.js';
+import type { StabilityEntry } from '../index/stability.js';
 
 export interface PacsEvents {
   'instance.stored': { record: InstanceRecord; outcome: StoreOutcome['outcome']; changeSeq: number };
@@ -9,6 +10,9 @@ export interface PacsEvents {
   'instance.ingested': { durationMs: number; bytes: number; source: Provenance['source'] };
   /** An instance was refused or lost (nothing of it is kept); for the status page and metrics. */
   'instance.failed': { sopInstanceUID: string; code: string; message: string; provenance: Provenance };
+  /** No instance of the series (study) arrived for stability.stable_after seconds; its rules' jobs are queued. */
+  'series.stable': { entry: StabilityEntry };
+  'study.stable': { entry: StabilityEntry };
   'association.closed': {
     callingAE: string;
     calledAE: string;
