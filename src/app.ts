@@ -46,6 +46,7 @@ import { CommitmentService } from './services/commitment.js';
 import { commitmentScp } from './scp/commitment.js';
 import { WorkflowFeeds } from './workflow-feeds.js';
 import { enableMppsForwarding } from './services/mpps-forward.js';
+import { ResearchWorkflow } from './services/research.js';
 
 export interface ArchiveParts {
   config: () => Readonly<Config>;
@@ -137,8 +138,10 @@ export class PacsServer {
     readonly registry: SopRegistry,
     /** Decodes compressed frames for retrieves to receivers that take only uncompressed syntaxes, and renders images for DICOMweb; threads start on first use. */
     readonly decoders: DecoderPool,
-    /** The durable job queue's runner (send, pull; later exports and forwards). */
+    /** The durable job queue's runner (send, pull, exports, forwards, commands). */
     readonly jobs: JobService,
+    /** Stable series and studies, and the rules that act on them. */
+    readonly research: ResearchWorkflow,
   ) {
     this.activity = new ActivityMonitor(archive.events);
     this.feeds = new WorkflowFeeds(archive);
@@ -187,7 +190,8 @@ export class PacsServer {
     jobs.register('pull', pullJobHandler({ nodes: archive.nodes, store: archive.store, aeTitle }));
     enableMppsForwarding(archive.mpps, archive.index.mpps, jobs, archive.nodes, { aeTitle, forwardTo: () => archive.config().mpps.forward_to });
     registry.register(commitmentScp(new CommitmentService({ index: archive.index, objects: archive.objects, nodes: archive.nodes, aeTitle }, jobs)));
-    return new PacsServer(archive, registry, decoders, jobs);
+    const research = new ResearchWorkflow({ ...archive, config: archive.config, jobs, logger: archive.logger });
+    return new PacsServer(archive, registry, decoders, jobs, research);
   }
 
   get logger(): Logger {
@@ -248,6 +252,7 @@ export class PacsServer {
     const tlsPort = c.tls.enabled && c.tls.port !== undefined ? await listen(c.tls.port, true) : tlsOnly ? port : null;
     this.jobs.start();
     await this.feeds.start();
+    this.research.start();
     let httpPort: number | null = null;
     if (c.http.enabled) {
       const a = this.archive;
@@ -319,7 +324,7 @@ export class PacsServer {
     this.metadataWarmer?.stop();
     await this.feeds.stop();
     const metricsClosed = new Promise<void>((resolve) => (this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve()));
-    await Promise.all([...this.listeners.map((l) => l.stop(grace)), this.http?.close(), this.jobs.stop(grace), metricsClosed]);
+    await Promise.all([...this.listeners.map((l) => l.stop(grace)), this.http?.close(), this.jobs.stop(grace), this.research.stop(), metricsClosed]);
     await this.auditTrail?.close();
     await this.decoders.close();
     await this.archive.close();

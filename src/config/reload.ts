@@ -18,6 +18,8 @@ export const LIVE_KEYS = [
   'mpps.*',
   'logging.level',
   'query.*',
+  'rules',
+  'stability.*',
   'server.max_associations',
   'server.max_associations_per_ae',
   'server.idle_timeout',

@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { parseNamingTemplate } from './naming.js';
+import { rulesSchema, stabilitySchema } from './rules-schema.js';
 
 // ---- field builders -------------------------------------------------------------------
 
@@ -246,6 +247,8 @@ export const configSchema = z
       hl7: hl7.prefault({}),
       mpps: mpps.prefault({}),
       known_nodes: z.array(knownNode, { error: 'expected a list of nodes' }).default([]),
+      stability: stabilitySchema.prefault({}),
+      rules: rulesSchema,
     },
     { error: 'expected a mapping of sections (server, storage, ...)' },
   )
@@ -271,6 +274,8 @@ export type JobsConfig = Config['jobs'];
 export type WorklistConfig = Config['worklist'];
 export type Hl7Config = Config['hl7'];
 export type KnownNode = Config['known_nodes'][number];
+export type StabilityConfig = Config['stability'];
+export type { Rule, RuleAction, ExportAction, RuleEvent, ExportMode } from './rules-schema.js';
 
 type Ctx = z.core.$RefinementCtx<unknown>;
 type Loose = Record<string, unknown>;

@@ -2,6 +2,7 @@
 // (ARCHITECTURE principle 4); listeners that do slow or remote work enqueue durable jobs.
 import { EventEmitter } from 'node:events';
 import type { InstanceRecord, Provenance, StoreOutcome } from '../index/types.js';
+import type { StabilityEntry } from '../index/stability.js';
 
 /** One entry of the audit trail (IHE ATNA in spirit): who did what to which patient or study. */
 export interface AuditEntry {
@@ -23,6 +24,9 @@ export interface PacsEvents {
   'instance.ingested': { durationMs: number; bytes: number; source: Provenance['source'] };
   /** An instance was refused or lost (nothing of it is kept); for the status page and metrics. */
   'instance.failed': { sopInstanceUID: string; code: string; message: string; provenance: Provenance };
+  /** No instance of the series (study) arrived for stability.stable_after seconds; its rules' jobs are queued. */
+  'series.stable': { entry: StabilityEntry };
+  'study.stable': { entry: StabilityEntry };
   'association.closed': {
     callingAE: string;
     calledAE: string;

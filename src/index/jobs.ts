@@ -72,6 +72,10 @@ export interface JobStore {
   retry(id: number): Promise<Job | null>;
   get(id: number): Promise<Job | null>;
   list(filter: JobFilter): Promise<{ jobs: Job[]; total: number }>;
+  /** Owners of the leases of running jobs. */
+  leaseOwners(): Promise<string[]>;
+  /** Ends the leases `owner` holds now (it is known dead), so its jobs are claimable at once. */
+  expireLeases(owner: string): Promise<number>;
   /** Finished jobs older than `before` are removed; returns how many. */
   prune(before: Date): Promise<number>;
 }

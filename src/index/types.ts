@@ -6,6 +6,7 @@ import type { IndexQuery, QueryRow } from './query/types.js';
 import type { JobStore } from './jobs.js';
 import type { NodeStore } from './nodes.js';
 import type { MppsStore, WorklistStore } from './workflow.js';
+import type { StabilityStore } from './stability.js';
 
 export type Text = string | null;
 
@@ -216,6 +217,8 @@ export interface ArchiveIndex {
   readonly worklist: WorklistStore;
   /** Modality Performed Procedure Steps received. */
   readonly mpps: MppsStore;
+  /** Which series and studies are waiting to become stable (the research workflow). */
+  readonly stability: StabilityStore;
   /** Removes every instance, series, study, patient and change row (reindex starts from nothing); jobs and nodes stay. */
   clear(): Promise<void>;
   close(): Promise<void>;

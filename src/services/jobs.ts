@@ -102,6 +102,7 @@ export class JobService {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
+    void this.releaseDeadOwners().finally(() => this.wake());
     this.timer = setInterval(() => this.wake(), POLL_MS);
     this.heartbeatTimer = setInterval(() => void this.heartbeats(), HEARTBEAT_MS);
     this.timer.unref();
@@ -214,11 +215,41 @@ export class JobService {
     }
   }
 
+  /**
+   * A server of this host that was killed leaves its leases to run out (a minute); when its
+   * process is gone, this restart takes its jobs back at once instead. Leases of other hosts
+   * are left to time out: we cannot tell whether they live.
+   */
+  private async releaseDeadOwners(): Promise<void> {
+    try {
+      for (const owner of await this.store.leaseOwners()) {
+        const [host, pid] = owner.split(':');
+        if (host !== hostname() || owner === this.owner || !pid) continue;
+        // Our own pid under another name is an earlier process that had it (containers reuse pid 1).
+        if (Number(pid) !== process.pid && isAlive(Number(pid))) continue;
+        const n = await this.store.expireLeases(owner);
+        if (n) this.logger.warn({ owner, jobs: n }, 'resuming the jobs of a server that stopped without finishing them');
+      }
+    } catch (e) {
+      this.logger.warn({ err: e }, 'cannot check for jobs left by a stopped server');
+    }
+  }
+
   private async prune(): Promise<void> {
     if (Date.now() - this.lastPrune < 3_600_000) return;
     this.lastPrune = Date.now();
     const removed = await this.store.prune(new Date(Date.now() - this.settings().keepDays * 86_400_000));
     if (removed) this.logger.info({ removed }, 'removed old finished jobs');
+  }
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // alive, someone else's
   }
 }
 

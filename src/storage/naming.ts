@@ -45,13 +45,16 @@ export function fillTemplate(template: string, lookup: AttributeLookup): string 
     .split('/')
     .filter((c) => c.length > 0)
     .map((component) => {
-      const filled = component.replace(PLACEHOLDER, (_m, keyword: string, zero: string, width: string) => {
+      let leadingEmpty = false;
+      const filled = component.replace(PLACEHOLDER, (_m, keyword: string, zero: string, width: string, offset: number) => {
         const v = (lookup(keyword) ?? '').trim();
+        if (offset === 0 && v === '') leadingEmpty = true;
         if (!width) return v;
         const n = Number.parseInt(v, 10);
         return Number.isFinite(n) ? String(n).padStart(Number(width), zero === '0' ? '0' : ' ') : v;
       });
-      return safeComponent(filled);
+      // "{InstanceNumber}.dcm" with no value would become "dcm" once the leading dot goes.
+      return safeComponent(leadingEmpty && filled.startsWith('.') ? `UNKNOWN${filled}` : filled);
     })
     .join('/');
 }

@@ -1,10 +1,13 @@
-// The job queue: sends, pulls (and later exports and forwards) with progress, cancel, retry.
+// The job queue: sends, pulls, the research rules' exports, forwards and commands, with progress, cancel, retry.
 import { h, mount, toast, ago } from './dom.js';
 import { api, query } from './api.js';
 
 const describe = (j) => {
   const p = j.payload ?? {};
-  if (j.type === 'send') return `send ${p.level ?? ''} ${(p.uids ?? []).length > 1 ? `${p.uids.length} items` : (p.uids ?? [''])[0]} → ${p.destination}`;
+  const rule = p.rule ? ` (rule ${p.rule})` : '';
+  if (j.type === 'send') return `${p.rule ? 'forward' : 'send'} ${p.level ?? ''} ${(p.uids ?? []).length > 1 ? `${p.uids.length} items` : (p.uids ?? [''])[0]} → ${p.destination}${rule}`;
+  if (j.type === 'export') return `export ${p.level ?? ''} ${p.uid ?? ''} → ${p.to ?? ''} (${p.mode ?? 'copy'})${rule}`;
+  if (j.type === 'command') return `run ${(p.argv ?? []).join(' ')} for ${p.level ?? ''} ${p.uid ?? ''}${rule}`;
   if (j.type === 'pull') return `pull ${p.level ?? ''} ${(p.uids ?? [''])[0]} ← ${p.source} (C-${String(p.method ?? 'move').toUpperCase()})`;
   return j.type;
 };

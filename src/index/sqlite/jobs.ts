@@ -59,6 +59,8 @@ export class SqliteJobStore implements JobStore {
     const p = <R = JobRow>(sql: string) => db.prepare<unknown[], R>(sql);
     this.s = {
       byId: p('SELECT * FROM jobs WHERE id = ?'),
+      owners: p<{ lease_owner: string }>(`SELECT DISTINCT lease_owner FROM jobs WHERE state = 'running' AND lease_owner IS NOT NULL`),
+      expireLease: p(`UPDATE jobs SET lease_until = 0, updated_at = ? WHERE state = 'running' AND lease_owner = ?`),
       byKey: p('SELECT * FROM jobs WHERE dedupe_key = ?'),
       insert: p(`INSERT INTO jobs (type, state, payload, max_attempts, dedupe_key, run_after, created_at, updated_at)
         VALUES (?, 'queued', ?, ?, ?, ?, ?, ?) RETURNING *`),
@@ -149,6 +151,14 @@ export class SqliteJobStore implements JobStore {
       jobs: this.s.list.all({ state: f.state ?? null, type: f.type ?? null, limit: f.limit, offset: f.offset }).map(toJob),
       total: this.s.count.get({ state: f.state ?? null, type: f.type ?? null })!.n,
     }));
+  }
+
+  leaseOwners(): Promise<string[]> {
+    return this.transact('read', () => this.s.owners.all().map((r) => r.lease_owner));
+  }
+
+  expireLeases(owner: string): Promise<number> {
+    return this.transact('write', () => this.s.expireLease.run(Date.now(), owner).changes);
   }
 
   prune(before: Date): Promise<number> {

@@ -271,12 +271,41 @@ CREATE TABLE mpps_instances (
 CREATE INDEX mpps_status ON mpps_instances (status, updated_at);
 `;
 
+
+// Version 6: the research workflow (issue 6). stability holds, per series and per study, when
+// its latest instance arrived and whether a "stable" event is still owed; it is filled from the
+// change log (stability_cursor says how far), so an instance committed just before a crash is
+// not missed and a study that was arriving when the server stopped becomes stable after restart.
+const V6 = `
+CREATE TABLE stability (
+  level TEXT NOT NULL,
+  uid TEXT NOT NULL,
+  study_uid TEXT NOT NULL,
+  last_received_at INTEGER NOT NULL,
+  last_change_seq INTEGER NOT NULL,
+  sop_instance_uid TEXT NOT NULL,
+  calling_ae TEXT,
+  called_ae TEXT,
+  remote_address TEXT,
+  pending INTEGER NOT NULL,
+  stable_at INTEGER,
+  PRIMARY KEY (level, uid)
+) STRICT;
+CREATE INDEX stability_due ON stability (pending, last_received_at);
+
+CREATE TABLE stability_cursor (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  seq INTEGER NOT NULL
+) STRICT;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: V1 },
   { version: 2, name: 'Conquest dicom.sql attributes', sql: V2 },
   { version: 3, name: 'jobs and known nodes', sql: V3 },
   { version: 4, name: 'archive totals kept by triggers', sql: V4 },
   { version: 5, name: 'worklist and MPPS', sql: V5 },
+  { version: 6, name: 'research workflow: stable series and studies', sql: V6 },
 ];
 
 const BOOTSTRAP = `CREATE TABLE IF NOT EXISTS schema_migrations (

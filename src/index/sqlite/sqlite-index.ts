@@ -29,6 +29,8 @@ import { SqliteQueryRunner } from './query.js';
 import { SqliteWriter } from './writer.js';
 import { SqliteJobStore, type Transact } from './jobs.js';
 import { SqliteNodeStore } from './nodes.js';
+import { SqliteStabilityStore } from './stability.js';
+import type { StabilityStore } from '../stability.js';
 import { SqliteMppsStore, SqliteWorklistStore } from './workflow.js';
 import { mergePatients, updatePatient } from './patients.js';
 import type { MppsStore, WorklistStore } from '../workflow.js';
@@ -54,6 +56,7 @@ export class SqliteIndex implements ArchiveIndex {
   private nodeStore: SqliteNodeStore | null = null;
   private worklistStore: SqliteWorklistStore | null = null;
   private mppsStore: SqliteMppsStore | null = null;
+  private stabilityStore: SqliteStabilityStore | null = null;
   // One transaction wrapper, made once, that runs whatever function it is given.
   private readonly transact: Database.Transaction<(fn: () => unknown) => unknown>;
 
@@ -113,6 +116,7 @@ export class SqliteIndex implements ArchiveIndex {
       this.nodeStore = null;
       this.worklistStore = null;
       this.mppsStore = null;
+      this.stabilityStore = null;
     });
   }
 
@@ -135,6 +139,11 @@ export class SqliteIndex implements ArchiveIndex {
   get mpps(): MppsStore {
     this.mppsStore ??= new SqliteMppsStore(this.database, this.transactFor);
     return this.mppsStore;
+  }
+
+  get stability(): StabilityStore {
+    this.stabilityStore ??= new SqliteStabilityStore(this.database, this.transactFor);
+    return this.stabilityStore;
   }
 
   private readonly transactFor: Transact = (kind, fn) => (kind === 'read' ? this.read(fn) : this.write(fn));

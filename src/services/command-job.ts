@@ -1,0 +1,96 @@
+// The "command" job (a rule's run-command action): the program runs without a shell, with
+// {Keyword} in its arguments replaced from the study's attributes and the details as JSON on
+// standard input. Its exit status decides: 0 done; 75 (EX_TEMPFAIL, "try again later") or a
+// timeout: retried with back-off; anything else: failed for good (the program said it cannot).
+import { spawn } from 'node:child_process';
+import { errorMessage } from '../core/errors.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { readAttributes } from './attributes.js';
+import { instancesOf, type ExportDeps } from './export-job.js';
+import { type JobHandler, PermanentJobError } from './jobs.js';
+import type { QueryLevel } from '../index/query/types.js';
+
+export const EX_TEMPFAIL = 75;
+const KEEP_OUTPUT = 2000;
+const DETAIL_KEYWORDS = [
+  'PatientID', 'PatientName', 'StudyInstanceUID', 'StudyDate', 'StudyTime', 'StudyDescription', 'AccessionNumber',
+  'ReferringPhysicianName', 'Modality', 'SeriesInstanceUID', 'SeriesNumber', 'SeriesDescription', 'InstitutionName', 'StationName',
+];
+
+export interface CommandPayload {
+  rule?: string;
+  event?: string;
+  level: QueryLevel;
+  uid: string;
+  argv: string[];
+  timeout: number;
+}
+
+export function commandJobHandler(deps: ExportDeps & { objects: ObjectStore }): JobHandler {
+  return {
+    async run({ job, signal, progress }) {
+      const p = job.payload as Partial<CommandPayload>;
+      if (!Array.isArray(p.argv) || !p.argv.length || !p.argv.every((a) => typeof a === 'string')) throw new PermanentJobError('command: argv must be a non-empty list of strings');
+      if (!p.level || typeof p.uid !== 'string') throw new PermanentJobError('command: level and uid are required');
+      const instances = await instancesOf(deps.index, p.level, p.uid);
+      if (!instances.length) throw new PermanentJobError(`command: nothing stored matches ${p.level} ${p.uid}`);
+      const attrs = await readAttributes(deps.metadata, instances[0]!);
+      const argv = p.argv.map((a) => a.replace(/\{([A-Za-z][A-Za-z0-9]*)\}/g, (_m, k: string) => attrs.get(k) ?? ''));
+      const details = {
+        rule: p.rule ?? null,
+        event: p.event ?? null,
+        level: p.level,
+        uid: p.uid,
+        attributes: Object.fromEntries(DETAIL_KEYWORDS.map((k) => [k, attrs.get(k) ?? null])),
+        instances: instances.map((l) => ({ SOPInstanceUID: l.SOPInstanceUID, SeriesInstanceUID: l.SeriesInstanceUID, StudyInstanceUID: l.StudyInstanceUID, path: deps.objects.absolutePath(l.path) })),
+      };
+      progress({ message: `running ${argv[0]}` });
+      const r = await runProgram(argv, JSON.stringify(details), (p.timeout ?? 300) * 1000, signal);
+      if (r.code === 0) return { message: `${argv[0]} done${r.output ? `: ${r.output.slice(-200)}` : ''}` };
+      const why = r.timedOut ? `timed out after ${p.timeout} s` : r.code === null ? `killed by ${r.signal}` : `exit status ${r.code}`;
+      const msg = `${argv[0]}: ${why}${r.output ? `: ${r.output.slice(-500)}` : ''}`;
+      if (r.timedOut || r.code === EX_TEMPFAIL || signal.aborted) throw new Error(msg);
+      throw new PermanentJobError(msg);
+    },
+  };
+}
+
+interface ProgramResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  timedOut: boolean;
+  output: string;
+}
+
+function runProgram(argv: string[], input: string, timeoutMs: number, abort: AbortSignal): Promise<ProgramResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    let timedOut = false;
+    const keep = (d: Buffer): void => {
+      output = (output + d.toString()).slice(-KEEP_OUTPUT);
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    const kill = (): void => {
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      kill();
+    }, timeoutMs);
+    abort.addEventListener('abort', kill, { once: true });
+    child.stdin.on('error', () => {}); // a program that does not read its input is not an error
+    child.stdin.end(input);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new PermanentJobError(`cannot run ${argv[0]}: ${errorMessage(e)}`));
+    });
+    child.on('close', (code, sig) => {
+      clearTimeout(timer);
+      abort.removeEventListener('abort', kill);
+      resolve({ code, signal: sig, timedOut, output: output.trim() });
+    });
+  });
+}

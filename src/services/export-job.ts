@@ -1,0 +1,117 @@
+// The "export" job (a rule's export action) and the loop `pacs export` shares with it: each
+// instance's name is filled from its own attributes, then placed (see export.ts). Progress is
+// reported per instance; failures are counted and the job fails at the end so the queue
+// retries it, and the retry skips what is already in place.
+import path from 'node:path';
+import type { ExportMode } from '../config/schema.js';
+import { errorMessage } from '../core/errors.js';
+import type { ArchiveIndex, InstanceLocation } from '../index/types.js';
+import type { JobProgress } from '../index/jobs.js';
+import type { QueryLevel } from '../index/query/types.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { readAttributes } from './attributes.js';
+import { exportPath, placeInstance, syncDirectory, type ExportTarget } from './export.js';
+import { type JobHandler, PermanentJobError } from './jobs.js';
+import type { MetadataService } from './metadata.js';
+import { selectInstances } from './retrieve.js';
+
+export interface ExportDeps {
+  index: ArchiveIndex;
+  objects: ObjectStore;
+  metadata: MetadataService;
+}
+
+export interface ExportCounts {
+  total: number;
+  written: number;
+  present: number;
+  failed: number;
+  firstError: string | null;
+  failedUids: string[];
+}
+
+export interface ExportOptions {
+  dryRun?: boolean;
+  signal?: AbortSignal;
+  /** After each instance: where it went (or would go) and the counts so far. */
+  onInstance?: (loc: InstanceLocation, dest: string | null, counts: ExportCounts) => void;
+}
+
+const UNIQUE: Record<QueryLevel, string> = { PATIENT: 'PatientID', STUDY: 'StudyInstanceUID', SERIES: 'SeriesInstanceUID', IMAGE: 'SOPInstanceUID' };
+
+/** The stored instances of a patient, study, series or instance. */
+export function instancesOf(index: ArchiveIndex, level: QueryLevel, uid: string): Promise<InstanceLocation[]> {
+  return selectInstances(index, level === 'PATIENT' ? 'PATIENT_ROOT' : 'STUDY_ROOT', level, [{ keyword: UNIQUE[level], value: uid }]);
+}
+
+export async function exportInstances(deps: ExportDeps, instances: readonly InstanceLocation[], target: ExportTarget, options: ExportOptions = {}): Promise<ExportCounts> {
+  const counts: ExportCounts = { total: instances.length, written: 0, present: 0, failed: 0, firstError: null, failedUids: [] };
+  const dirs = new Set<string>();
+  for (const loc of instances) {
+    if (options.signal?.aborted) break;
+    let dest: string | null = null;
+    try {
+      const attrs = await readAttributes(deps.metadata, loc);
+      dest = exportPath(target, attrs.get);
+      if (!options.dryRun) {
+        const r = await placeInstance(deps.objects, loc, dest, target.mode);
+        dest = r.path;
+        counts[r.placed]++;
+        if (r.placed === 'written') dirs.add(path.dirname(dest));
+      }
+    } catch (e) {
+      counts.failed++;
+      counts.firstError ??= `${loc.SOPInstanceUID}: ${errorMessage(e)}`;
+      if (counts.failedUids.length < 20) counts.failedUids.push(loc.SOPInstanceUID);
+    }
+    options.onInstance?.(loc, dest, counts);
+  }
+  for (const d of dirs) await syncDirectory(d);
+  return counts;
+}
+
+/** The job's payload: what (level, uid) goes where (to, template, mode); `rule` names the rule that queued it. */
+export interface ExportPayload {
+  level: QueryLevel;
+  uid: string;
+  to: string;
+  template: string;
+  mode: ExportMode;
+  rule?: string;
+}
+
+const MODES: readonly string[] = ['copy', 'hardlink', 'symlink'];
+
+function checkPayload(p: Partial<ExportPayload>): ExportPayload {
+  if (!p.level || !(p.level in UNIQUE)) throw new PermanentJobError('export: level must be PATIENT, STUDY, SERIES or IMAGE');
+  if (typeof p.uid !== 'string' || !p.uid) throw new PermanentJobError('export: uid is missing');
+  if (typeof p.to !== 'string' || !path.isAbsolute(p.to)) throw new PermanentJobError('export: "to" must be an absolute directory');
+  if (typeof p.template !== 'string' || !p.template) throw new PermanentJobError('export: template is missing');
+  if (typeof p.mode !== 'string' || !MODES.includes(p.mode)) throw new PermanentJobError('export: mode must be copy, hardlink or symlink');
+  return p as ExportPayload;
+}
+
+const toProgress = (c: ExportCounts, message: string): JobProgress => ({
+  total: c.total,
+  completed: c.written + c.present,
+  failed: c.failed,
+  message,
+  ...(c.failedUids.length ? { failedUids: c.failedUids } : {}),
+});
+
+export function exportJobHandler(deps: ExportDeps): JobHandler {
+  return {
+    async run({ job, signal, progress }) {
+      const p = checkPayload(job.payload as Partial<ExportPayload>);
+      const instances = await instancesOf(deps.index, p.level, p.uid);
+      if (!instances.length) throw new PermanentJobError(`nothing stored matches ${UNIQUE[p.level]} ${p.uid}`);
+      progress({ total: instances.length, completed: 0, failed: 0, message: `exporting to ${p.to}` });
+      const c = await exportInstances(deps, instances, p, { signal, onInstance: (_l, _d, counts) => progress(toProgress(counts, `exporting to ${p.to}`)) });
+      if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('canceled');
+      const final = toProgress(c, c.failed ? `${c.failed} failed: ${c.firstError}` : `${c.written} written, ${c.present} already there, in ${p.to}`);
+      progress(final);
+      if (c.failed) throw new Error(`${c.failed} of ${c.total} instances not exported: ${c.firstError}`);
+      return final;
+    },
+  };
+}

@@ -1,0 +1,108 @@
+// Export: stored instances into a folder under readable names from a naming template, as
+// copies, hard links or symbolic links. Every file appears whole or not at all (a copy is
+// written beside its name, synced, then linked into place) and creating a name never replaces
+// anything: a name already taken by the same instance (same bytes, same inode, same link
+// target) counts as done, so a re-run or a run resumed after a crash writes only what is
+// missing and never a second copy; a name taken by something else gets "~2", "~3"...
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import type { ExportMode } from '../config/schema.js';
+import type { InstanceLocation } from '../index/types.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { alternativePath, fillTemplate, type AttributeLookup } from '../storage/naming.js';
+import { PacsError } from '../core/errors.js';
+
+export type Placed = 'written' | 'present';
+
+export interface ExportTarget {
+  /** The folder everything goes under (absolute). */
+  to: string;
+  template: string;
+  mode: ExportMode;
+}
+
+/** Longest path we create (bytes); well under PATH_MAX (4096) and Windows shares' long-path limits. */
+const MAX_PATH_BYTES = 1024;
+const MAX_ALTERNATIVES = 1000;
+
+/** Where an instance goes: the filled template under `to`, checked not to leave it. */
+export function exportPath(target: ExportTarget, lookup: AttributeLookup): string {
+  const root = path.resolve(target.to);
+  let rel = fillTemplate(target.template, lookup);
+  if (!rel) rel = 'UNKNOWN.dcm';
+  const abs = path.resolve(root, rel);
+  // fillTemplate already drops separators and leading dots from values; this is the last guard.
+  if (!abs.startsWith(root + path.sep)) throw new PacsError('STORAGE_FAILURE', `export path escapes ${root}: ${rel}`);
+  if (Buffer.byteLength(abs) > MAX_PATH_BYTES) throw new PacsError('STORAGE_FAILURE', `export path longer than ${MAX_PATH_BYTES} bytes: ${abs.slice(0, 80)}…`);
+  return abs;
+}
+
+async function sha256(file: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/** Whether `dest` (which exists) already is this instance, as this mode would have made it. */
+async function isSame(dest: string, source: string, loc: InstanceLocation, mode: ExportMode): Promise<boolean> {
+  const st = await fs.lstat(dest);
+  if (mode === 'symlink') return st.isSymbolicLink() && (await fs.readlink(dest)) === source;
+  if (!st.isFile()) return false;
+  if (mode === 'hardlink') {
+    const src = await fs.stat(source);
+    if (src.ino === st.ino && src.dev === st.dev) return true;
+  }
+  return st.size === loc.size && (await sha256(dest)) === loc.checksum;
+}
+
+/** Creates `dest` from `source`; fails with EEXIST (and changes nothing) when the name is taken. */
+async function create(dest: string, source: string, mode: ExportMode, loc: InstanceLocation): Promise<void> {
+  if (mode === 'symlink') return fs.symlink(source, dest);
+  if (mode === 'hardlink') return fs.link(source, dest);
+  // A dot-name per instance: a copy cut short by a crash is overwritten by the next attempt.
+  const temp = path.join(path.dirname(dest), `.${loc.SOPInstanceUID}.pacs-export`);
+  await fs.copyFile(source, temp);
+  const fh = await fs.open(temp, 'r+');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await fs.link(temp, dest);
+  } finally {
+    await fs.rm(temp, { force: true });
+  }
+}
+
+/** Puts one instance at `dest` (or its first free alternative); returns where and whether it was there already. */
+export async function placeInstance(objects: ObjectStore, loc: InstanceLocation, dest: string, mode: ExportMode): Promise<{ path: string; placed: Placed }> {
+  const source = objects.absolutePath(loc.path);
+  await fs.mkdir(path.dirname(dest), { recursive: true });
+  for (let n = 1; n <= MAX_ALTERNATIVES; n++) {
+    const candidate = n === 1 ? dest : alternativePath(dest, n);
+    try {
+      await create(candidate, source, mode, loc);
+      return { path: candidate, placed: 'written' };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if (await isSame(candidate, source, loc, mode)) return { path: candidate, placed: 'present' };
+    }
+  }
+  throw new PacsError('STORAGE_FAILURE', `more than ${MAX_ALTERNATIVES} files already named like ${dest}`);
+}
+
+/** Directories made by an export are synced so a crash does not forget names already reported done. */
+export async function syncDirectory(dir: string): Promise<void> {
+  const fh = await fs.open(dir, 'r').catch(() => null);
+  if (!fh) return;
+  try {
+    await fh.sync();
+  } catch {
+    // some filesystems (network shares) refuse to sync a directory; the files themselves are synced
+  } finally {
+    await fh.close();
+  }
+}

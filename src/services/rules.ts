@@ -1,0 +1,89 @@
+// The research rules: when an instance is received, or a series or study becomes stable, each
+// enabled rule for that event whose `match` holds queues its actions as durable jobs. A job's
+// dedupe key names the rule, the action and the version of what it acts on (the change-log
+// sequence number of its latest instance), so the same event given twice (a crash between
+// queueing and recording) queues nothing new, while a study that grows and becomes stable
+// again is acted on again (exports then only add what is new).
+import type { Rule, RuleAction, RuleEvent } from '../config/schema.js';
+import type { Logger } from '../core/logging.js';
+import type { ArchiveIndex } from '../index/types.js';
+import type { StabilityEntry } from '../index/stability.js';
+import type { QueryLevel } from '../index/query/types.js';
+import { readAttributes, type Attributes, type SourceOf } from './attributes.js';
+import type { MetadataService } from './metadata.js';
+import { ruleMatches } from './rule-match.js';
+
+/** What a rule acts on. */
+export interface RuleSubject {
+  event: RuleEvent;
+  level: QueryLevel;
+  uid: string;
+  studyUID: string;
+  /** Change-log sequence number of its latest instance. */
+  seq: number;
+  /** An instance of it whose attributes are matched (the latest). */
+  sopInstanceUID: string;
+  source: SourceOf;
+}
+
+export interface Enqueuer {
+  enqueue(type: string, payload: Record<string, unknown>, options: { dedupeKey?: string }): Promise<{ id: number }>;
+}
+
+export interface RuleDeps {
+  rules: () => readonly Rule[];
+  index: ArchiveIndex;
+  metadata: MetadataService;
+  jobs: Enqueuer;
+  logger: Logger;
+}
+
+/** The job (type and payload) that carries out one action on one subject. */
+export function actionJob(rule: string, action: RuleAction, s: RuleSubject): { type: string; payload: Record<string, unknown> } {
+  const what = { rule, level: s.level, uid: s.uid, studyUID: s.studyUID };
+  switch (action.type) {
+    case 'export':
+      return { type: 'export', payload: { ...what, to: action.to, template: action.template, mode: action.mode } };
+    case 'forward':
+      // The send job does the C-STORE; the rule's name is kept for the jobs page.
+      return { type: 'send', payload: { rule, destination: action.node, level: s.level, uids: [s.uid] } };
+    case 'command':
+      return { type: 'command', payload: { ...what, argv: action.argv, timeout: action.timeout, event: s.event } };
+  }
+}
+
+export class RuleEngine {
+  constructor(private readonly deps: RuleDeps) {}
+
+  fromStable(entry: StabilityEntry): Promise<number> {
+    return this.apply({
+      event: entry.level === 'study' ? 'study.stable' : 'series.stable',
+      level: entry.level === 'study' ? 'STUDY' : 'SERIES',
+      uid: entry.uid,
+      studyUID: entry.studyUID,
+      seq: entry.lastChangeSeq,
+      sopInstanceUID: entry.sopInstanceUID,
+      source: { callingAE: entry.callingAE, calledAE: entry.calledAE, remoteAddress: entry.remoteAddress },
+    });
+  }
+
+  /** Queues the actions of every matching rule for `subject`; returns how many jobs were queued (or found queued). */
+  async apply(subject: RuleSubject): Promise<number> {
+    const rules = this.deps.rules().filter((r) => r.enabled && r.on === subject.event);
+    if (!rules.length) return 0;
+    const loc = await this.deps.index.findInstance(subject.sopInstanceUID);
+    if (!loc) return 0; // deleted since: nothing to act on
+    const attrs: Attributes = await readAttributes(this.deps.metadata, loc, subject.source);
+    let queued = 0;
+    for (const rule of rules) {
+      if (!ruleMatches(rule.match, attrs)) continue;
+      for (const [i, action] of rule.actions.entries()) {
+        const { type, payload } = actionJob(rule.name, action, subject);
+        const job = await this.deps.jobs.enqueue(type, payload, { dedupeKey: `rule:${rule.name}:${i}:${subject.level}:${subject.uid}:${subject.seq}` });
+        this.deps.logger.info({ rule: rule.name, action: action.type, level: subject.level, uid: subject.uid, job: job.id }, 'rule matched: job queued');
+        queued++;
+      }
+    }
+    return queued;
+  }
+}

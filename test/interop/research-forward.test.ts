@@ -1,0 +1,47 @@
+// A rule's forward action: the study goes to a known node by C-STORE once stable; the node
+// (DCMTK storescp) is down at first, the job is retried with back-off and completes once it is up.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { freePort, run, startDaemon } from '../helpers/dcmtk.js';
+import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
+import { makeStudy, waitFor } from '../helpers/research.js';
+
+let pacs: TestPacs;
+let receiverPort: number;
+let daemon: ChildProcess | null = null;
+before(async () => {
+  receiverPort = await freePort();
+  pacs = await startTestPacs({
+    jobs: { backoff_seconds: 1, max_attempts: 10 },
+    stability: { stable_after: 0.5, check_interval: 0.2 },
+    known_nodes: [{ ae_title: 'RESEARCH_PACS', host: '127.0.0.1', port: receiverPort }] as never,
+    rules: [{ name: 'to-research', on: 'study.stable', match: { Modality: 'MR' }, actions: [{ type: 'forward', node: 'RESEARCH_PACS' }] }] as never,
+  });
+});
+after(async () => {
+  daemon?.kill();
+  await pacs.stop();
+});
+
+test('forward to a node that is down at first: retried, then every instance arrives once', async () => {
+  const study = await makeStudy(path.join(pacs.dir, 'in'), { patientID: 'SUBJ010', studyDescription: 'Forward', series: [{ number: 1, description: 'T1', count: 4 }] });
+  const r = await run('storescu', ['-aet', 'SCANNER', '-aec', 'PACS_SERVER', '127.0.0.1', String(pacs.port), ...study.files]);
+  assert.equal(r.code, 0, r.stderr);
+  const jobs = pacs.server.archive.index.jobs;
+  const failedOnce = await waitFor('a failed first attempt', async () => (await jobs.list({ type: 'send', limit: 10, offset: 0 })).jobs.find((j) => j.lastError && j.state === 'queued'));
+  assert.equal(failedOnce.payload.rule, 'to-research');
+  const out = path.join(pacs.dir, 'received');
+  fs.mkdirSync(out);
+  daemon = await startDaemon('storescp', ['-aet', 'RESEARCH_PACS', '-od', out, String(receiverPort)], receiverPort);
+  const done = await waitFor('the forward to succeed', async () => {
+    const j = await jobs.get(failedOnce.id);
+    return j && (j.state === 'succeeded' || j.state === 'failed') ? j : null;
+  }, 30_000);
+  assert.equal(done.state, 'succeeded', done.lastError ?? '');
+  assert.ok(done.attempts >= 2);
+  assert.equal(fs.readdirSync(out).length, 4);
+  assert.equal((await jobs.list({ type: 'send', limit: 10, offset: 0 })).total, 1, 'one job for the study');
+});

@@ -1,0 +1,113 @@
+// Rule matching value by value, and export placement: safe names, collisions, idempotence.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { attributesOf } from '../../../src/services/attributes.js';
+import { ruleMatches } from '../../../src/services/rule-match.js';
+import { exportPath, placeInstance } from '../../../src/services/export.js';
+import type { InstanceLocation } from '../../../src/index/types.js';
+import type { ObjectStore } from '../../../src/storage/object-store.js';
+import { parseConfigData } from '../../../src/config/load.js';
+import { ConfigError } from '../../../src/config/errors.js';
+
+const attrs = attributesOf(
+  {
+    '00080020': { vr: 'DA', Value: ['20260312'] },
+    '00080008': { vr: 'CS', Value: ['ORIGINAL', 'PRIMARY', 'M'] },
+    '00081030': { vr: 'LO', Value: ['fMRI rest'] },
+    '00080090': { vr: 'PN', Value: [{ Alphabetic: 'Smith^Ann' }] },
+    '00200011': { vr: 'IS', Value: [3] },
+  },
+  { callingAE: 'SCANNER_A', calledAE: 'PACS', remoteAddress: '10.0.0.7' },
+);
+
+test('match: exact, wildcard, regex, date range, number, list, min/max, provenance, absent', () => {
+  const yes = (m: Record<string, unknown>) => assert.ok(ruleMatches(m as never, attrs), JSON.stringify(m));
+  const no = (m: Record<string, unknown>) => assert.ok(!ruleMatches(m as never, attrs), JSON.stringify(m));
+  yes({});
+  yes({ StudyDescription: 'fMRI rest' });
+  no({ StudyDescription: 'fmri rest' });
+  yes({ StudyDescription: 'fMRI*' });
+  yes({ StudyDescription: '/^FMRI/i' });
+  no({ StudyDescription: '/^FMRI/' });
+  yes({ StudyDate: '20260101-20261231' });
+  yes({ StudyDate: '20260312-' });
+  no({ StudyDate: '-20260311' });
+  yes({ SeriesNumber: 3 });
+  yes({ SeriesNumber: { min: 2, max: 4 } });
+  no({ SeriesNumber: { min: 4 } });
+  yes({ ImageType: 'PRIMARY' }); // any of the values
+  yes({ ReferringPhysicianName: 'Smith^*' });
+  yes({ CallingAE: ['SCANNER_B', 'SCANNER_A'] });
+  yes({ RemoteAddress: '10.0.0.*' });
+  no({ CalledAE: 'OTHER' });
+  no({ InstitutionName: 'X' }); // absent
+  yes({ InstitutionName: '*' });
+  no({ CallingAE: 'SCANNER_A', StudyDescription: 'other' }); // every key must hold
+});
+
+test('rules in the configuration: unknown keyword, bad regex, relative folder, duplicate name are named', () => {
+  const bad = (rules: unknown, expect: RegExp) =>
+    assert.throws(() => parseConfigData({ rules }), (e: unknown) => e instanceof ConfigError && expect.test(e.problems.join('\n')));
+  bad([{ name: 'r', match: { NoSuchKeyword: 'x' }, actions: [{ type: 'forward', node: 'A' }] }], /rules\[0\]\.match\.NoSuchKeyword.*not a DICOM keyword/);
+  bad([{ name: 'r', match: { StudyDescription: '/(/' }, actions: [{ type: 'forward', node: 'A' }] }], /bad regular expression/);
+  bad([{ name: 'r', actions: [{ type: 'export', to: 'relative/dir' }] }], /rules\[0\]\.actions\[0\]\.to.*absolute/);
+  bad([{ name: 'r', actions: [{ type: 'forward', node: 'A' }] }, { name: 'r', actions: [{ type: 'forward', node: 'B' }] }], /duplicate rule name/);
+  bad([{ name: 'r', actions: [{ type: 'email' }] }], /type: export, forward or command/);
+  const ok = parseConfigData({ rules: [{ name: 'r', actions: [{ type: 'export', to: '/nas/x' }] }] });
+  assert.equal(ok.rules[0]!.on, 'study.stable');
+  assert.equal(ok.rules[0]!.actions[0]!.type === 'export' && ok.rules[0]!.actions[0]!.mode, 'copy');
+});
+
+test('export names: no traversal, no illegal characters, bounded length', () => {
+  const target = { to: '/nas/lab', template: '{PatientID}/{StudyDescription}/{InstanceNumber:05}.dcm', mode: 'copy' as const };
+  const v: Record<string, string> = { PatientID: '../../etc', StudyDescription: 'a/b\\c:d*e?"<>|\u0001 ..', InstanceNumber: '7' };
+  const p = exportPath(target, (k) => v[k]);
+  assert.equal(p, '/nas/lab/etc/a_b_c_d_e_/00007.dcm'.replace('e_/', 'e/'));
+  v.StudyDescription = 'x'.repeat(500);
+  const long = exportPath(target, (k) => v[k]);
+  assert.ok(path.basename(path.dirname(long)).length <= 120);
+  assert.equal(exportPath(target, () => null), '/nas/lab/UNKNOWN/UNKNOWN/UNKNOWN.dcm');
+});
+
+function fakeStore(root: string): ObjectStore {
+  return { absolutePath: (rel: string) => path.join(root, rel) } as unknown as ObjectStore;
+}
+
+function instance(root: string, name: string, bytes: string): InstanceLocation {
+  fs.mkdirSync(root, { recursive: true });
+  fs.writeFileSync(path.join(root, name), bytes);
+  return { SOPInstanceUID: `1.2.${name.length}.${bytes.length}`, SOPClassUID: '1.2', SeriesInstanceUID: '1', StudyInstanceUID: '1', PatientID: 'P', path: name, size: bytes.length, transferSyntaxUID: '1.2.840.10008.1.2.1', checksum: createHash('sha256').update(bytes).digest('hex'), receivedAt: new Date() };
+}
+
+test('placement: copy, hard link, symlink; a re-run finds its own file; a collision gets ~2', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pacs-export-'));
+  try {
+    const archive = path.join(dir, 'archive');
+    const store = fakeStore(archive);
+    const a = instance(archive, 'a.dcm', 'AAAA');
+    const b = instance(archive, 'b.dcm', 'BBBBBB');
+    for (const mode of ['copy', 'hardlink', 'symlink'] as const) {
+      const dest = path.join(dir, mode, 'x', 'same.dcm');
+      assert.deepEqual(await placeInstance(store, a, dest, mode), { path: dest, placed: 'written' });
+      assert.deepEqual(await placeInstance(store, a, dest, mode), { path: dest, placed: 'present' }, `${mode}: idempotent`);
+      const other = await placeInstance(store, b, dest, mode);
+      assert.deepEqual(other, { path: path.join(dir, mode, 'x', 'same~2.dcm'), placed: 'written' }, `${mode}: collision`);
+      assert.deepEqual(await placeInstance(store, b, dest, mode), { path: other.path, placed: 'present' }, `${mode}: the collided one found again`);
+      assert.equal(fs.readFileSync(other.path, 'utf8'), 'BBBBBB');
+      assert.deepEqual(fs.readdirSync(path.join(dir, mode, 'x')).sort(), ['same.dcm', 'same~2.dcm'], 'no temporary file left');
+    }
+    assert.ok(fs.lstatSync(path.join(dir, 'symlink', 'x', 'same.dcm')).isSymbolicLink());
+    assert.equal(fs.statSync(path.join(dir, 'hardlink', 'x', 'same.dcm')).ino, fs.statSync(path.join(archive, 'a.dcm')).ino);
+    // A copy cut short (different bytes under the name) is not taken for the instance.
+    const dest = path.join(dir, 'copy2', 'c.dcm');
+    fs.mkdirSync(path.dirname(dest));
+    fs.writeFileSync(dest, 'AA');
+    assert.equal((await placeInstance(store, a, dest, 'copy')).path, path.join(dir, 'copy2', 'c~2.dcm'));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
