@@ -52,7 +52,9 @@ export function viewerConfig(): string {
       supportsWildcard: true,
       supportsReject: false,
       imageRendering: 'wadors',
-      thumbnailRendering: 'wadors',
+      // Series thumbnails from our own /thumbnail resource (rendered and cached on the server),
+      // rather than OHIF downloading and decoding a whole frame for each.
+      thumbnailRendering: 'thumbnail',
       enableStudyLazyLoad: true,
       // Our BulkDataURIs are absolute; OHIF only has to follow them.
       bulkDataURI: { enabled: true, relativeResolution: 'studies' },

@@ -124,6 +124,10 @@ logging: { level: warn }
         if (process.env.BROWSER_SCREENSHOTS) t.diagnostic(`screenshot: ${await saveScreenshot(w.page, `viewer-${name}`)}`);
         const frames = w.responses.filter((r) => /\/dicom-web\/studies\/.+\/frames\/1$/.test(r.url));
         assert.ok(frames.length > 0 && frames.every((r) => r.status === 200), `frames were not fetched from our WADO-RS: ${JSON.stringify(frames)}`);
+        // The series strip's thumbnails come from our /thumbnail resource (OHIF's thumbnailRendering: 'thumbnail').
+        for (let i = 0; i < 50 && !w.responses.some((r) => r.url.includes('/thumbnail')); i++) await w.page.waitForTimeout(100);
+        const thumbs = w.responses.filter((r) => /\/dicom-web\/studies\/.+\/thumbnail/.test(r.url));
+        assert.ok(thumbs.length > 0 && thumbs.every((r) => r.status === 200), `thumbnails were not fetched from our /thumbnail: ${JSON.stringify(thumbs)}`);
       } finally {
         await w.page.close();
       }
