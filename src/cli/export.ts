@@ -13,6 +13,8 @@ import type { QueryKey } from '../index/query/types.js';
 import { exportInstances } from '../services/export-job.js';
 import { ARCHIVE_OPTIONS, type OptionSpec, UsageError, archiveOverrides, flag, helpFor, opt, parseArgs } from './args.js';
 import { progress } from './progress.js';
+import { deidentifyOptions, DEIDENTIFY_OPTIONS } from './deidentify-options.js';
+import { Deidentifier } from '../services/deidentify.js';
 
 const SPECS: readonly OptionSpec[] = [
   ...ARCHIVE_OPTIONS,
@@ -23,8 +25,9 @@ const SPECS: readonly OptionSpec[] = [
   { names: ['--template'], arg: 'TEMPLATE', description: `file names (default ${DEFAULT_EXPORT_TEMPLATE})` },
   { names: ['--mode'], arg: 'MODE', description: 'copy (default), hardlink or symlink' },
   { names: ['--dry-run', '-n'], description: 'print what would be written, write nothing' },
+  ...DEIDENTIFY_OPTIONS,
 ];
-export const exportHelp = helpFor('usage: pacs export [--config FILE] (--patient ID | --study UID | -k KEY=VALUE...) --to DIR [--template T] [--mode M] [--dry-run]', SPECS);
+export const exportHelp = helpFor('usage: pacs export [--config FILE] (--patient ID | --study UID | -k KEY=VALUE...) --to DIR [--template T] [--mode M] [--dry-run] [--deidentify]', SPECS);
 
 /** The matching keys: --patient and --study are shorthands for -k PatientID= / StudyInstanceUID=. */
 function matchKeys(p: ReturnType<typeof parseArgs>): QueryKey[] {
@@ -69,6 +72,8 @@ export async function exportCommand(argv: string[]): Promise<number> {
   const keys = matchKeys(p);
   const dryRun = flag(p, '--dry-run');
   const { config } = loadConfig(archiveOverrides(p));
+  const deid = deidentifyOptions(p, config);
+  if (deid && mode !== 'copy') throw new UsageError('--deidentify writes new files: use --mode copy');
   const logger = createLogger({ level: config.logging.level === 'debug' || config.logging.level === 'trace' ? config.logging.level : 'warn' });
   const archive = await openArchive(config, { logger });
   try {
@@ -81,6 +86,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
     const bar = dryRun ? { tick: () => {}, stop: () => {} } : progress(instances.length, 'export');
     const counts = await exportInstances(archive, instances, target, {
       dryRun,
+      ...(deid ? { deidentify: new Deidentifier(archive.index.deid, archive.objects, deid) } : {}),
       onInstance: (loc, dest) => {
         if (dryRun) process.stdout.write(dest ? `${dest}\n` : `  CANNOT NAME ${loc.SOPInstanceUID}\n`);
         bar.tick();
@@ -88,9 +94,11 @@ export async function exportCommand(argv: string[]): Promise<number> {
     });
     bar.stop();
     const what = dryRun ? `${counts.total - counts.failed} would be written` : `${counts.written} written, ${counts.present} already there`;
-    process.stdout.write(`Exported ${counts.total} instances to ${target.to}: ${what}, ${counts.failed} failed\n`);
+    const refused = counts.refused ? `, ${counts.refused} refused (burned-in annotation)` : '';
+    process.stdout.write(`Exported ${counts.total} instances${deid ? ' (de-identified)' : ''} to ${target.to}: ${what}, ${counts.failed} failed${refused}\n`);
+    for (const f of counts.flagged) process.stdout.write(`  FLAGGED ${f}\n`);
     if (counts.firstError) process.stdout.write(`  FAILED ${counts.firstError}\n`);
-    return counts.failed ? 1 : 0;
+    return counts.failed || counts.refused ? 1 : 0;
   } finally {
     await archive.close();
   }
