@@ -87,6 +87,25 @@ describe('pacs export', () => {
     assert.ok(fs.statSync(path.join(out, 'SUBJ2/baseline/001/00001.dcm')).nlink >= 2);
   });
 
+  test('--deidentify: new files named from the de-identified attributes; a re-run finds them done', async () => {
+    const out = path.join(dir, 'deid');
+    const r = await pacs('--patient', 'SUBJ1', '--to', out, '--deidentify', '--retain-dates', '--template', '{PatientID}/{StudyDate}/{SeriesNumber:03}/{InstanceNumber:05}.dcm');
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /5 instances \(de-identified\).*5 written/);
+    const files = listTree(out);
+    assert.equal(files.length, 5);
+    const pseudonym = files[0]!.split('/')[0]!;
+    assert.match(pseudonym, /^ANON[A-Z2-9]{10}$/);
+    assert.ok(files.every((f) => f.startsWith(`${pseudonym}/`) && !f.includes('SUBJ1') && !f.includes('20260101')), files.join(' '));
+    const dump = await run('dcmdump', ['+P', 'PatientID', '+P', 'PatientIdentityRemoved', path.join(out, files[0]!)]);
+    assert.match(dump.stdout, new RegExp(`\\[${pseudonym}\\]`));
+    assert.match(dump.stdout, /\[YES\]/);
+    const again = await pacs('--patient', 'SUBJ1', '--to', out, '--deidentify', '--retain-dates', '--template', '{PatientID}/{StudyDate}/{SeriesNumber:03}/{InstanceNumber:05}.dcm');
+    assert.match(again.stdout, /0 written, 5 already there/);
+    const link = await pacs('--patient', 'SUBJ1', '--to', out, '--deidentify', '--mode', 'hardlink');
+    assert.equal(link.code, 2, 'a link would expose the original');
+  });
+
   test('nothing selected, or no selection at all, is an error', async () => {
     const none = await pacs('--patient', 'NOBODY', '--to', path.join(dir, 'none'));
     assert.equal(none.code, 1);
