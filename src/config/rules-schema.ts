@@ -48,18 +48,51 @@ const absolutePath = z
   .string({ error: 'expected an absolute directory path' })
   .refine((v) => isAbsolute(v), { error: 'expected an absolute directory path (e.g. /nas/lab-a)', params: { got: true } });
 
+const bool = z.boolean({ error: 'expected true or false' });
+const SAFE_PRIVATE = /^\s*\(?[0-9a-f]{4}\s*,\s*"?[^",]+?"?\s*,\s*(?:[0-9a-f]{2})?[0-9a-f]{2}\)?\s*$/i;
+
+/** PS3.15 Annex E Basic Profile options (docs/configuration.md, "De-identification"). */
+export const deidentifyProfileSchema = z.strictObject(
+  {
+    /** Retain Longitudinal Temporal Information with Modified Dates: each patient's dates moved by the same number of days. */
+    retain_modified_dates: bool.default(false),
+    retain_patient_characteristics: bool.default(false),
+    retain_device_identity: bool.default(false),
+    /** Keep descriptions (study, series, protocol…) with the patient's identifiers cleaned out; false removes them. */
+    clean_descriptors: bool.default(false),
+    /** Private elements kept: "GGGG,PRIVATE CREATOR,EE" (odd group, the creator, the element in its block). */
+    safe_private: z
+      .array(z.string().regex(SAFE_PRIVATE, { error: 'expected "GGGG,PRIVATE CREATOR,EE", e.g. "0019,SIEMENS MR HEADER,0C" (odd group)' }), { error: 'expected a list' })
+      .default([]),
+    /** Instances with (likely) burned-in annotation: refuse them, or de-identify and flag them in the report. */
+    burned_in: z.enum(['refuse', 'flag'], { error: 'expected refuse or flag' }).default('refuse'),
+    /** Pseudonyms are this prefix and 10 letters/digits derived from the archive's secret. */
+    pseudonym_prefix: z.string().regex(/^[A-Za-z0-9_-]{0,20}$/, { error: 'expected up to 20 letters, digits, _ or -' }).default('ANON'),
+  },
+  { error: 'expected a mapping of de-identification options' },
+);
+export type DeidentifyProfileConfig = z.output<typeof deidentifyProfileSchema>;
+/** In an action: `deidentify: true` (the defaults) or the options. */
+const deidentifyField = z
+  .union([z.literal(true), deidentifyProfileSchema], { error: 'expected true or a mapping of de-identification options' })
+  .transform((v) => (v === true ? deidentifyProfileSchema.parse({}) : v))
+  .optional();
+
 export const exportActionSchema = z.strictObject({
   type: z.literal('export'),
   /** The folder files go into (created when missing). */
   to: absolutePath,
   template: templateField.default(DEFAULT_EXPORT_TEMPLATE),
   mode: z.enum(EXPORT_MODES, { error: `expected one of ${EXPORT_MODES.join(', ')}` }).default('copy'),
-});
+  /** De-identified copies (mode must be copy: a link would expose the original). */
+  deidentify: deidentifyField,
+}).refine((a) => !a.deidentify || a.mode === 'copy', { error: 'deidentify writes new files: mode must be copy', path: ['mode'] });
 
 const forwardAction = z.strictObject({
   type: z.literal('forward'),
   /** A known node's AE title (known_nodes, or added with the API). */
   node: z.string({ error: 'expected the AE title of a known node' }).trim().min(1, { error: 'expected the AE title of a known node' }),
+  deidentify: deidentifyField,
 });
 
 const commandAction = z.strictObject({

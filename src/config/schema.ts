@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { parseNamingTemplate } from './naming.js';
-import { rulesSchema, stabilitySchema } from './rules-schema.js';
+import { deidentifyProfileSchema, rulesSchema, stabilitySchema } from './rules-schema.js';
 
 // ---- field builders -------------------------------------------------------------------
 
@@ -249,6 +249,8 @@ export const configSchema = z
       known_nodes: z.array(knownNode, { error: 'expected a list of nodes' }).default([]),
       stability: stabilitySchema.prefault({}),
       rules: rulesSchema,
+      /** The de-identification options `pacs export --deidentify` uses (rules give their own). */
+      deidentify: deidentifyProfileSchema.prefault({}),
     },
     { error: 'expected a mapping of sections (server, storage, ...)' },
   )

@@ -10,7 +10,9 @@ import type { JobProgress } from '../index/jobs.js';
 import type { QueryLevel } from '../index/query/types.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { readAttributes } from './attributes.js';
-import { exportPath, placeInstance, syncDirectory, type ExportTarget } from './export.js';
+import { exportPath, placeBytes, placeInstance, syncDirectory, type ExportTarget } from './export.js';
+import { BurnedInRefused, Deidentifier } from './deidentify.js';
+import type { DeidentifyProfileConfig } from '../config/rules-schema.js';
 import { type JobHandler, PermanentJobError } from './jobs.js';
 import type { MetadataService } from './metadata.js';
 import { selectInstances } from './retrieve.js';
@@ -26,6 +28,10 @@ export interface ExportCounts {
   written: number;
   present: number;
   failed: number;
+  /** De-identification refused them (burned-in annotation, burned_in: refuse): not retried. */
+  refused: number;
+  /** De-identified although their pixels may carry burned-in text (burned_in: flag). */
+  flagged: string[];
   firstError: string | null;
   failedUids: string[];
 }
@@ -33,6 +39,8 @@ export interface ExportCounts {
 export interface ExportOptions {
   dryRun?: boolean;
   signal?: AbortSignal;
+  /** Writes de-identified copies (target.mode must be copy) named from the de-identified attributes. */
+  deidentify?: Deidentifier;
   /** After each instance: where it went (or would go) and the counts so far. */
   onInstance?: (loc: InstanceLocation, dest: string | null, counts: ExportCounts) => void;
 }
@@ -45,12 +53,26 @@ export function instancesOf(index: ArchiveIndex, level: QueryLevel, uid: string)
 }
 
 export async function exportInstances(deps: ExportDeps, instances: readonly InstanceLocation[], target: ExportTarget, options: ExportOptions = {}): Promise<ExportCounts> {
-  const counts: ExportCounts = { total: instances.length, written: 0, present: 0, failed: 0, firstError: null, failedUids: [] };
+  const counts: ExportCounts = { total: instances.length, written: 0, present: 0, failed: 0, refused: 0, flagged: [], firstError: null, failedUids: [] };
   const dirs = new Set<string>();
   for (const loc of instances) {
     if (options.signal?.aborted) break;
     let dest: string | null = null;
     try {
+      if (options.deidentify) {
+        // Never a link: the point is a file without the original's identity.
+        const d = await options.deidentify.deidentify(loc);
+        if (d.burnedIn !== 'no' && counts.flagged.length < 100) counts.flagged.push(`${d.sopInstanceUID} (burned-in annotation ${d.burnedIn})`);
+        dest = exportPath(target, d.attributes);
+        if (!options.dryRun) {
+          const r = await placeBytes(d.file, dest, d.sopInstanceUID);
+          dest = r.path;
+          counts[r.placed]++;
+          if (r.placed === 'written') dirs.add(path.dirname(dest));
+        }
+        options.onInstance?.(loc, dest, counts);
+        continue;
+      }
       const attrs = await readAttributes(deps.metadata, loc);
       dest = exportPath(target, attrs.get);
       if (!options.dryRun) {
@@ -60,6 +82,12 @@ export async function exportInstances(deps: ExportDeps, instances: readonly Inst
         if (r.placed === 'written') dirs.add(path.dirname(dest));
       }
     } catch (e) {
+      if (e instanceof BurnedInRefused) {
+        counts.refused++;
+        counts.firstError ??= e.message;
+        options.onInstance?.(loc, null, counts);
+        continue;
+      }
       counts.failed++;
       counts.firstError ??= `${loc.SOPInstanceUID}: ${errorMessage(e)}`;
       if (counts.failedUids.length < 20) counts.failedUids.push(loc.SOPInstanceUID);
@@ -78,6 +106,7 @@ export interface ExportPayload {
   template: string;
   mode: ExportMode;
   rule?: string;
+  deidentify?: DeidentifyProfileConfig;
 }
 
 const MODES: readonly string[] = ['copy', 'hardlink', 'symlink'];
@@ -106,9 +135,12 @@ export function exportJobHandler(deps: ExportDeps): JobHandler {
       const instances = await instancesOf(deps.index, p.level, p.uid);
       if (!instances.length) throw new PermanentJobError(`nothing stored matches ${UNIQUE[p.level]} ${p.uid}`);
       progress({ total: instances.length, completed: 0, failed: 0, message: `exporting to ${p.to}` });
-      const c = await exportInstances(deps, instances, p, { signal, onInstance: (_l, _d, counts) => progress(toProgress(counts, `exporting to ${p.to}`)) });
+      const deidentify = p.deidentify ? new Deidentifier(deps.index.deid, deps.objects, p.deidentify) : undefined;
+      const c = await exportInstances(deps, instances, p, { signal, ...(deidentify ? { deidentify } : {}), onInstance: (_l, _d, counts) => progress(toProgress(counts, `exporting to ${p.to}`)) });
       if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('canceled');
-      const final = toProgress(c, c.failed ? `${c.failed} failed: ${c.firstError}` : `${c.written} written, ${c.present} already there, in ${p.to}`);
+      const refused = c.refused ? `, ${c.refused} refused (burned-in annotation)` : '';
+      const flagged = c.flagged.length ? `, ${c.flagged.length} flagged: burned-in annotation likely` : '';
+      const final = toProgress(c, c.failed ? `${c.failed} failed: ${c.firstError}` : `${c.written} written, ${c.present} already there${refused}${flagged}, in ${p.to}`);
       progress(final);
       if (c.failed) throw new Error(`${c.failed} of ${c.total} instances not exported: ${c.firstError}`);
       return final;

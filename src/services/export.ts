@@ -94,6 +94,34 @@ export async function placeInstance(objects: ObjectStore, loc: InstanceLocation,
   throw new PacsError('STORAGE_FAILURE', `more than ${MAX_ALTERNATIVES} files already named like ${dest}`);
 }
 
+/** Writes `bytes` (a de-identified file) at `dest` or its first free alternative, whole or not at all, like a copy. */
+export async function placeBytes(bytes: Buffer, dest: string, tempName: string): Promise<{ path: string; placed: Placed }> {
+  await fs.mkdir(path.dirname(dest), { recursive: true });
+  const digest = createHash('sha256').update(bytes).digest('hex');
+  const temp = path.join(path.dirname(dest), `.${tempName}.pacs-export`);
+  await fs.writeFile(temp, bytes);
+  const fh = await fs.open(temp, 'r+');
+  try {
+    await fh.sync();
+    for (let n = 1; n <= MAX_ALTERNATIVES; n++) {
+      const candidate = n === 1 ? dest : alternativePath(dest, n);
+      try {
+        await fs.link(temp, candidate);
+        return { path: candidate, placed: 'written' };
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        // De-identification is deterministic: a re-run makes the same bytes, found here as done.
+        const st = await fs.lstat(candidate);
+        if (st.isFile() && st.size === bytes.length && (await sha256(candidate)) === digest) return { path: candidate, placed: 'present' };
+      }
+    }
+  } finally {
+    await fh.close();
+    await fs.rm(temp, { force: true });
+  }
+  throw new PacsError('STORAGE_FAILURE', `more than ${MAX_ALTERNATIVES} files already named like ${dest}`);
+}
+
 /** Directories made by an export are synced so a crash does not forget names already reported done. */
 export async function syncDirectory(dir: string): Promise<void> {
   const fh = await fs.open(dir, 'r').catch(() => null);

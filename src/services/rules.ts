@@ -43,10 +43,10 @@ export function actionJob(rule: string, action: RuleAction, s: RuleSubject): { t
   const what = { rule, level: s.level, uid: s.uid, studyUID: s.studyUID };
   switch (action.type) {
     case 'export':
-      return { type: 'export', payload: { ...what, to: action.to, template: action.template, mode: action.mode } };
+      return { type: 'export', payload: { ...what, to: action.to, template: action.template, mode: action.mode, ...(action.deidentify ? { deidentify: action.deidentify } : {}) } };
     case 'forward':
       // The send job does the C-STORE; the rule's name is kept for the jobs page.
-      return { type: 'send', payload: { rule, destination: action.node, level: s.level, uids: [s.uid] } };
+      return { type: 'send', payload: { rule, destination: action.node, level: s.level, uids: [s.uid], ...(action.deidentify ? { deidentify: action.deidentify } : {}) } };
     case 'command':
       return { type: 'command', payload: { ...what, argv: action.argv, timeout: action.timeout, event: s.event } };
   }

@@ -17,6 +17,9 @@ import type { QueryLevel } from '../index/query/types.js';
 import { selectInstances } from './retrieve.js';
 import { connectForStore, runSubOperations, storeSender, type SendSource } from './send.js';
 import type { NodeDirectory } from './nodes.js';
+import { Deidentifier } from './deidentify.js';
+import { deidentifiedSender } from './deidentify-send.js';
+import type { DeidentifyProfileConfig } from '../config/rules-schema.js';
 import type { StoreService } from './store.js';
 import { type JobHandler, PermanentJobError } from './jobs.js';
 
@@ -28,6 +31,8 @@ export interface SendPayload {
   destination: string;
   level: QueryLevel;
   uids: string[];
+  /** Send de-identified copies (a forward rule's `deidentify:`). */
+  deidentify?: DeidentifyProfileConfig;
 }
 
 /** Pull: the node `source` sends us what `uids` name at `level`, by C-MOVE (to our AE title) or C-GET. */
@@ -72,7 +77,9 @@ export function sendJobHandler(deps: SendJobDeps): JobHandler {
       const abort = (): void => scu.abort();
       signal.addEventListener('abort', abort, { once: true });
       try {
-        const r = await runSubOperations(instances, storeSender(deps, scu), {
+        // Rules with `deidentify:` send de-identified copies; the profile travels in the payload.
+        const sub = p.deidentify ? deidentifiedSender(new Deidentifier(deps.index.deid, deps.objects, p.deidentify), scu) : storeSender(deps, scu);
+        const r = await runSubOperations(instances, sub, {
           cancelled: () => signal.aborted,
           after: (_loc, _o, c) => progress({ total: instances.length, completed: c.completed, failed: c.failed, warning: c.warning, message: `sending to ${node.ae_title}` }),
         });

@@ -299,6 +299,22 @@ CREATE TABLE stability_cursor (
 ) STRICT;
 `;
 
+// Version 7: de-identification (src/index/deid.ts). The secret is one row; pseudonyms are
+// unique so two patients never share one. Plain types, no SQLite-only syntax besides STRICT.
+const V7 = `
+CREATE TABLE deid_secret (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  secret TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE deid_patients (
+  patient_key TEXT PRIMARY KEY,
+  pseudonym TEXT NOT NULL UNIQUE,
+  shift_days INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+) STRICT;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: V1 },
   { version: 2, name: 'Conquest dicom.sql attributes', sql: V2 },
@@ -306,6 +322,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 4, name: 'archive totals kept by triggers', sql: V4 },
   { version: 5, name: 'worklist and MPPS', sql: V5 },
   { version: 6, name: 'research workflow: stable series and studies', sql: V6 },
+  { version: 7, name: 'de-identification: secret and patient pseudonyms', sql: V7 },
 ];
 
 const BOOTSTRAP = `CREATE TABLE IF NOT EXISTS schema_migrations (

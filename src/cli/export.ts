@@ -1,0 +1,105 @@
+// pacs export: the research export by hand. Picks stored instances by patient, study or any
+// C-FIND style keys (matched by the index exactly as C-FIND matches them), names them with a
+// template and places them as copies or links; --dry-run prints the names without writing.
+import path from 'node:path';
+import { openArchive } from '../app.js';
+import { loadConfig } from '../config/load.js';
+import { DEFAULT_EXPORT_TEMPLATE, EXPORT_MODES, type ExportMode } from '../config/rules-schema.js';
+import { parseNamingTemplate } from '../config/naming.js';
+import { createLogger } from '../core/logging.js';
+import { parseTagSpec, lookupTag } from '../dicom/dictionary.js';
+import type { ArchiveIndex, InstanceLocation } from '../index/types.js';
+import type { QueryKey } from '../index/query/types.js';
+import { exportInstances } from '../services/export-job.js';
+import { ARCHIVE_OPTIONS, type OptionSpec, UsageError, archiveOverrides, flag, helpFor, opt, parseArgs } from './args.js';
+import { progress } from './progress.js';
+import { deidentifyOptions, DEIDENTIFY_OPTIONS } from './deidentify-options.js';
+import { Deidentifier } from '../services/deidentify.js';
+
+const SPECS: readonly OptionSpec[] = [
+  ...ARCHIVE_OPTIONS,
+  { names: ['--patient'], arg: 'ID', description: 'every instance of this Patient ID' },
+  { names: ['--study'], arg: 'UID', description: 'every instance of this Study Instance UID' },
+  { names: ['-k', '--key'], arg: 'KEY=VALUE', repeatable: true, description: 'match as C-FIND does: StudyDate=20260101-, PatientName=DOE*, Modality=MR' },
+  { names: ['--to'], arg: 'DIR', description: 'the folder to export into (required)' },
+  { names: ['--template'], arg: 'TEMPLATE', description: `file names (default ${DEFAULT_EXPORT_TEMPLATE})` },
+  { names: ['--mode'], arg: 'MODE', description: 'copy (default), hardlink or symlink' },
+  { names: ['--dry-run', '-n'], description: 'print what would be written, write nothing' },
+  ...DEIDENTIFY_OPTIONS,
+];
+export const exportHelp = helpFor('usage: pacs export [--config FILE] (--patient ID | --study UID | -k KEY=VALUE...) --to DIR [--template T] [--mode M] [--dry-run] [--deidentify]', SPECS);
+
+/** The matching keys: --patient and --study are shorthands for -k PatientID= / StudyInstanceUID=. */
+function matchKeys(p: ReturnType<typeof parseArgs>): QueryKey[] {
+  const keys: QueryKey[] = [];
+  const patient = opt(p, '--patient');
+  const study = opt(p, '--study');
+  if (patient !== undefined) keys.push({ keyword: 'PatientID', value: patient });
+  if (study !== undefined) keys.push({ keyword: 'StudyInstanceUID', value: study });
+  for (const spec of p.options.get('-k') ?? []) {
+    const eq = spec.indexOf('=');
+    if (eq <= 0) throw new UsageError(`-k ${spec}: expected KEY=VALUE`);
+    const tag = parseTagSpec(spec.slice(0, eq).trim());
+    const keyword = tag === undefined ? undefined : lookupTag(tag)?.keyword;
+    if (!keyword) throw new UsageError(`-k ${spec}: unknown attribute "${spec.slice(0, eq)}"`);
+    keys.push({ keyword, value: spec.slice(eq + 1) });
+  }
+  // Universal matching on everything would export the whole archive: ask for that explicitly.
+  if (!keys.some((k) => k.value !== '')) throw new UsageError('say what to export: --patient ID, --study UID or -k KEY=VALUE (-k PatientID=* for everything)');
+  return keys;
+}
+
+/** Instances matching the keys at any level (a relational IMAGE-level query, Patient Root, as C-FIND would run it). */
+async function selectByKeys(index: ArchiveIndex, keys: QueryKey[]): Promise<InstanceLocation[]> {
+  const rows = await index.query({ level: 'IMAGE', model: 'PATIENT_ROOT', keys: [...keys, { keyword: 'SOPInstanceUID', value: '' }], relational: true });
+  const out: InstanceLocation[] = [];
+  for (const r of rows) {
+    const loc = await index.findInstance(String(r.SOPInstanceUID));
+    if (loc) out.push(loc);
+  }
+  return out;
+}
+
+export async function exportCommand(argv: string[]): Promise<number> {
+  const p = parseArgs(argv, SPECS);
+  const to = opt(p, '--to');
+  if (!to) throw new UsageError('--to DIR is required');
+  const template = opt(p, '--template') ?? DEFAULT_EXPORT_TEMPLATE;
+  const parsed = parseNamingTemplate(template);
+  if (!parsed.ok) throw new UsageError(`--template: ${parsed.problem}`);
+  const mode = (opt(p, '--mode') ?? 'copy') as ExportMode;
+  if (!EXPORT_MODES.includes(mode)) throw new UsageError(`--mode: expected ${EXPORT_MODES.join(', ')}, got "${mode}"`);
+  const keys = matchKeys(p);
+  const dryRun = flag(p, '--dry-run');
+  const { config } = loadConfig(archiveOverrides(p));
+  const deid = deidentifyOptions(p, config);
+  if (deid && mode !== 'copy') throw new UsageError('--deidentify writes new files: use --mode copy');
+  const logger = createLogger({ level: config.logging.level === 'debug' || config.logging.level === 'trace' ? config.logging.level : 'warn' });
+  const archive = await openArchive(config, { logger });
+  try {
+    const instances = await selectByKeys(archive.index, keys);
+    if (!instances.length) {
+      process.stderr.write('pacs export: nothing stored matches\n');
+      return 1;
+    }
+    const target = { to: path.resolve(to), template, mode };
+    const bar = dryRun ? { tick: () => {}, stop: () => {} } : progress(instances.length, 'export');
+    const counts = await exportInstances(archive, instances, target, {
+      dryRun,
+      ...(deid ? { deidentify: new Deidentifier(archive.index.deid, archive.objects, deid) } : {}),
+      onInstance: (loc, dest) => {
+        if (dryRun) process.stdout.write(dest ? `${dest}\n` : `  CANNOT NAME ${loc.SOPInstanceUID}\n`);
+        bar.tick();
+      },
+    });
+    bar.stop();
+    const what = dryRun ? `${counts.total - counts.failed} would be written` : `${counts.written} written, ${counts.present} already there`;
+    const refused = counts.refused ? `, ${counts.refused} refused (burned-in annotation)` : '';
+    process.stdout.write(`Exported ${counts.total} instances${deid ? ' (de-identified)' : ''} to ${target.to}: ${what}, ${counts.failed} failed${refused}\n`);
+    for (const f of counts.flagged) process.stdout.write(`  FLAGGED ${f}\n`);
+    if (counts.firstError) process.stdout.write(`  FAILED ${counts.firstError}\n`);
+    return counts.failed || counts.refused ? 1 : 0;
+  } finally {
+    await archive.close();
+  }
+}

@@ -1,0 +1,176 @@
+// A whole dataset as a tree of elements whose values are slices of the original bytes, and its
+// encoding back, for rewriting steps (de-identification) that must keep everything they do
+// not change exactly as stored: private elements, odd VRs, encapsulated Pixel Data (its
+// fragments are copied as raw bytes). Sequences and items are written with undefined length,
+// which every syntax allows, so no length above a changed value needs computing.
+import { PacsError } from '../core/errors.js';
+import { lookupTag } from './dictionary.js';
+import { transferSyntaxInfo } from './transfer-syntax.js';
+import { LONG_LENGTH_VRS, VR_BY_CODE } from './vr.js';
+
+const UNDEFINED = 0xffffffff;
+const ITEM = 0xfffee000;
+const ITEM_END = 0xfffee00d;
+const SEQ_END = 0xfffee0dd;
+
+export interface TreeElement {
+  tag: number;
+  vr: string;
+  /** The value (not for sequences); for encapsulated Pixel Data, the raw items and delimiter. */
+  value: Buffer;
+  /** Items of a sequence (SQ, or UN of undefined length, which holds implicit VR LE items). */
+  items?: TreeElement[][];
+  encapsulated?: boolean;
+}
+
+export interface Syntax {
+  explicitVR: boolean;
+  littleEndian: boolean;
+}
+
+export function syntaxOf(transferSyntaxUID: string): Syntax & { deflated: boolean } {
+  const ts = transferSyntaxInfo(transferSyntaxUID);
+  // PS3.5 10: an unknown (private) syntax is explicit VR LE.
+  return { explicitVR: ts?.explicitVR ?? true, littleEndian: ts?.littleEndian ?? true, deflated: ts?.deflated ?? false };
+}
+
+/** Parses a whole dataset (the bytes after the File Meta, inflated if deflated). */
+export function parseTree(data: Buffer, s: Syntax): TreeElement[] {
+  let pos = 0;
+  const fail = (why: string): never => {
+    throw new PacsError('DICOM_PARSE', `dataset: ${why} at offset ${pos}`);
+  };
+  const r16 = (o: number): number => (s.littleEndian ? data.readUInt16LE(o) : data.readUInt16BE(o));
+  const r32 = (o: number): number => (s.littleEndian ? data.readUInt32LE(o) : data.readUInt32BE(o));
+  const readTag = (o: number): number => ((r16(o) << 16) | r16(o + 2)) >>> 0;
+  const implicitVR = (tag: number, bitsAllocated: number): string => {
+    if (tag === 0x7fe00010) return bitsAllocated > 8 ? 'OW' : 'OB';
+    const e = lookupTag(tag);
+    if (!e) return 'UN';
+    const vrs = e.vrs ?? [e.vr];
+    if (vrs.includes('OB') && vrs.includes('OW')) return 'OW';
+    return vrs[0] ?? e.vr;
+  };
+
+  const elements = (end: number, until: number | null, implicitHere: boolean): TreeElement[] => {
+    const out: TreeElement[] = [];
+    let bitsAllocated = 16;
+    while (pos < end) {
+      // Trailing zero padding after the last element (seen in the wild) is not an element.
+      if (until === null && data.readUInt32LE(pos) === 0 && data.subarray(pos, end).every((b) => b === 0)) break;
+      if (pos + 8 > data.length) fail('element header cut short');
+      const tag = readTag(pos);
+      if (until !== null && tag === until) {
+        pos += 8;
+        return out;
+      }
+      let vr: string;
+      let len: number;
+      if (implicitHere || !s.explicitVR) {
+        len = r32(pos + 4);
+        vr = len === UNDEFINED && tag !== 0x7fe00010 ? 'SQ' : implicitVR(tag, bitsAllocated);
+        pos += 8;
+      } else {
+        const info = VR_BY_CODE.get(data.readUInt16BE(pos + 4));
+        if (!info) fail(`invalid VR for (${tag.toString(16)})`);
+        vr = info!.vr;
+        if (info!.long) {
+          len = r32(pos + 8);
+          pos += 12;
+        } else {
+          len = r16(pos + 6);
+          pos += 8;
+        }
+      }
+      if (len === UNDEFINED && tag === 0x7fe00010) {
+        // Encapsulated Pixel Data: the raw item bytes up to and including the sequence delimiter.
+        const start = pos;
+        for (;;) {
+          if (pos + 8 > data.length) fail('encapsulated Pixel Data cut short');
+          const t = readTag(pos);
+          const l = r32(pos + 4);
+          pos += 8 + (t === SEQ_END ? 0 : l);
+          if (t === SEQ_END) break;
+        }
+        out.push({ tag, vr: vr === 'OW' ? 'OW' : 'OB', value: data.subarray(start, pos), encapsulated: true });
+        continue;
+      }
+      if (vr === 'SQ' || (len === UNDEFINED && vr === 'UN')) {
+        const inner = vr === 'UN' || implicitHere || !s.explicitVR;
+        out.push({ tag, vr: 'SQ', value: Buffer.alloc(0), items: sequence(len === UNDEFINED ? -1 : pos + len, inner) });
+        continue;
+      }
+      if (len === UNDEFINED) fail(`undefined length on (${tag.toString(16)}) ${vr}`);
+      if (pos + len > data.length) fail(`value of (${tag.toString(16)}) cut short`);
+      const value = data.subarray(pos, pos + len);
+      pos += len;
+      if (tag === 0x00280100 && len >= 2) bitsAllocated = s.littleEndian ? value.readUInt16LE(0) : value.readUInt16BE(0);
+      out.push({ tag, vr, value });
+    }
+    return out;
+  };
+
+  const sequence = (end: number, implicitItems: boolean): TreeElement[][] => {
+    const items: TreeElement[][] = [];
+    while (end < 0 || pos < end) {
+      if (pos + 8 > data.length) fail('sequence cut short');
+      const tag = readTag(pos);
+      const len = r32(pos + 4);
+      pos += 8;
+      if (tag === SEQ_END) break;
+      if (tag !== ITEM) fail(`expected an item, found (${tag.toString(16)})`);
+      items.push(len === UNDEFINED ? elements(Number.MAX_SAFE_INTEGER, ITEM_END, implicitItems) : elements(pos + len, null, implicitItems));
+    }
+    return items;
+  };
+
+  return elements(data.length, null, false);
+}
+
+/** Encodes a tree in the given syntax (values must already be in its byte order). */
+export function encodeTree(elements: readonly TreeElement[], s: Syntax): Buffer {
+  const parts: Buffer[] = [];
+  const u16 = (n: number): Buffer => {
+    const b = Buffer.alloc(2);
+    if (s.littleEndian) b.writeUInt16LE(n);
+    else b.writeUInt16BE(n);
+    return b;
+  };
+  const u32 = (n: number): Buffer => {
+    const b = Buffer.alloc(4);
+    if (s.littleEndian) b.writeUInt32LE(n >>> 0);
+    else b.writeUInt32BE(n >>> 0);
+    return b;
+  };
+  const tag = (t: number): Buffer => Buffer.concat([u16(t >>> 16), u16(t & 0xffff)]);
+  const header = (t: number, vr: string, length: number, implicit: boolean): void => {
+    if (implicit || !s.explicitVR) parts.push(tag(t), u32(length));
+    else if (LONG_LENGTH_VRS.has(vr)) parts.push(tag(t), Buffer.from(vr, 'latin1'), Buffer.alloc(2), u32(length));
+    else parts.push(tag(t), Buffer.from(vr, 'latin1'), u16(length));
+  };
+  const write = (list: readonly TreeElement[], implicit: boolean): void => {
+    for (const e of [...list].sort((a, b) => a.tag - b.tag)) {
+      if (e.items) {
+        header(e.tag, 'SQ', UNDEFINED, implicit);
+        for (const item of e.items) {
+          parts.push(tag(ITEM), u32(UNDEFINED));
+          write(item, implicit);
+          parts.push(tag(ITEM_END), u32(0));
+        }
+        parts.push(tag(SEQ_END), u32(0));
+        continue;
+      }
+      if (e.encapsulated) {
+        header(e.tag, e.vr, UNDEFINED, implicit);
+        parts.push(e.value);
+        continue;
+      }
+      // A short-length VR cannot carry more than 65535 bytes: such a value goes as UN.
+      const vr = !LONG_LENGTH_VRS.has(e.vr) && e.value.length > 0xffff ? 'UN' : e.vr;
+      header(e.tag, vr, e.value.length, implicit);
+      parts.push(e.value);
+    }
+  };
+  write(elements, false);
+  return Buffer.concat(parts);
+}

@@ -1,0 +1,120 @@
+// Values the de-identification writes: dummies per VR (action D), shifted dates (option
+// "Retain Longitudinal Temporal Information with Modified Dates"), descriptors cleaned of the
+// patient's own identifiers, and the judgement whether pixels may carry burned-in text.
+
+/** A dummy value of the VR (PS3.15 E.3: "a non-zero length value that may be a dummy value"). */
+export function dummyValue(vr: string): Buffer {
+  switch (vr) {
+    case 'DA':
+      return Buffer.from('19000101');
+    case 'TM':
+      return Buffer.from('000000');
+    case 'DT':
+      return Buffer.from('19000101000000');
+    case 'AS':
+      return Buffer.from('000Y');
+    case 'DS':
+    case 'IS':
+      return Buffer.from('0 ');
+    case 'UI':
+      return Buffer.from('2.25.0\0');
+    case 'PN':
+    case 'LO':
+    case 'SH':
+    case 'ST':
+    case 'LT':
+    case 'UT':
+    case 'UC':
+    case 'CS':
+    case 'AE':
+      return Buffer.from('ANONYMOUS ');
+    case 'US':
+    case 'SS':
+      return Buffer.alloc(2);
+    case 'UL':
+    case 'SL':
+    case 'FL':
+    case 'AT':
+      return Buffer.alloc(4);
+    case 'FD':
+    case 'SV':
+    case 'UV':
+      return Buffer.alloc(8);
+    default:
+      return Buffer.alloc(0); // binary (OB, OW, UN...): empty is the safe dummy
+  }
+}
+
+const DAY_MS = 86_400_000;
+
+/** YYYYMMDD moved by `days`; '' when it is not a full date (a partial date cannot be shifted faithfully). */
+export function shiftDate(date: string, days: number): string {
+  const m = /^(\d{4})(\d{2})(\d{2})$/.exec(date);
+  if (!m) return '';
+  const t = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+  if (Number.isNaN(t)) return '';
+  const d = new Date(t + days * DAY_MS);
+  return `${String(d.getUTCFullYear()).padStart(4, '0')}${String(d.getUTCMonth() + 1).padStart(2, '0')}${String(d.getUTCDate()).padStart(2, '0')}`;
+}
+
+/**
+ * A DA or DT value (backslash-separated values, DA ranges) shifted by whole days: times of day
+ * are left as they are, so intervals between a patient's events stay exact.
+ */
+export function shiftDateValue(value: Buffer, vr: string, days: number): Buffer {
+  const text = value.toString('latin1').replace(/[\0 ]+$/, '');
+  const shifted = text
+    .split('\\')
+    .map((v) => {
+      if (vr === 'DA') return v.split('-').map((d) => (d ? shiftDate(d.trim(), days) : '')).join(v.includes('-') ? '-' : '');
+      const day = shiftDate(v.slice(0, 8), days);
+      return day ? day + v.slice(8) : '';
+    })
+    .join('\\');
+  const out = Buffer.from(shifted, 'latin1');
+  return out.length % 2 ? Buffer.concat([out, Buffer.from(' ')]) : out;
+}
+
+/** Patient identifiers (as stored, latin1 view of the bytes) to be cleaned out of free text. */
+export function identifierPatterns(values: readonly string[]): RegExp | null {
+  const words = new Set<string>();
+  for (const v of values) {
+    for (const part of v.split(/[\\^=]/)) {
+      const w = part.trim();
+      // Short fragments ("MR", "DR") would blank ordinary words; dates and IDs are longer.
+      if (w.length >= 3) words.add(w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+    }
+  }
+  if (!words.size) return null;
+  return new RegExp([...words].sort((a, b) => b.length - a.length).join('|'), 'gi');
+}
+
+/** Option "Clean Descriptors": the text kept, the patient's identifiers in it replaced by X's. */
+export function cleanText(value: Buffer, patterns: RegExp | null): Buffer {
+  if (!patterns) return value;
+  const text = value.toString('latin1');
+  const cleaned = text.replace(patterns, (m) => 'X'.repeat(m.length));
+  return cleaned === text ? value : Buffer.from(cleaned, 'latin1');
+}
+
+/** SOP classes and modalities whose pixels often carry burned-in identifying text. */
+const LIKELY_MODALITIES = new Set(['US', 'SC', 'OT', 'XC', 'ES', 'GM', 'DOC', 'IVUS']);
+const LIKELY_SOP_PREFIXES = [
+  '1.2.840.10008.5.1.4.1.1.7', // Secondary Capture (all kinds): screenshots, scanned paper
+  '1.2.840.10008.5.1.4.1.1.104.', // Encapsulated documents (PDF, CDA)
+  '1.2.840.10008.5.1.4.1.1.6.', // Ultrasound
+  '1.2.840.10008.5.1.4.1.1.3.', // Ultrasound multi-frame
+  '1.2.840.10008.5.1.4.1.1.77.1.', // Visible light (photos, endoscopy)
+];
+
+export type BurnedIn = 'yes' | 'likely' | 'no';
+
+/** Burned In Annotation YES → yes; absent on a modality or SOP class that often has it → likely. */
+export function burnedInAnnotation(flag: string | null, modality: string | null, sopClassUID: string | null): BurnedIn {
+  const f = flag?.trim().toUpperCase();
+  if (f === 'YES') return 'yes';
+  if (f === 'NO') return 'no';
+  if (modality && LIKELY_MODALITIES.has(modality.trim().toUpperCase())) return 'likely';
+  if (sopClassUID && LIKELY_SOP_PREFIXES.some((p) => sopClassUID.startsWith(p))) return 'likely';
+  return 'no';
+}

@@ -1,0 +1,25 @@
+// Forwarding de-identified copies: each instance is de-identified as it is prepared and sent
+// under its new SOP Instance UID, in the transfer syntax it is stored in (the association
+// proposes exactly that context for each SOP class, see storeProposals).
+import type { ScuAssociation } from '../net/client.js';
+import type { Deidentifier } from './deidentify.js';
+import { classify, type Ready, type SubOperation } from './send.js';
+
+export function deidentifiedSender(deid: Deidentifier, scu: ScuAssociation): SubOperation {
+  // The new SOP Instance UID of each prepared instance (prepare runs a few ahead of send).
+  const newUid = new Map<string, string>();
+  return {
+    async prepare(loc) {
+      const pc = scu.contextFor(loc.SOPClassUID, loc.transferSyntaxUID);
+      if (!pc) return { kind: 'failed', reason: `the destination accepted no context for ${loc.SOPClassUID} in ${loc.transferSyntaxUID} (de-identified copies go as stored)` };
+      const d = await deid.deidentify(loc);
+      newUid.set(loc.SOPInstanceUID, d.sopInstanceUID);
+      return { pcId: pc.id, dataset: d.dataset };
+    },
+    async send(loc, ready: Ready) {
+      const uid = newUid.get(loc.SOPInstanceUID)!;
+      newUid.delete(loc.SOPInstanceUID);
+      return classify(await scu.store(ready.pcId, loc.SOPClassUID, uid, ready.dataset));
+    },
+  };
+}

@@ -1,0 +1,154 @@
+// De-identified copies of stored instances (for export and forward): the stored Part 10 file
+// is parsed with our own reader into a tree whose values are slices of its bytes, the PS3.15
+// profile applied (src/dicom/deidentify.ts), and a new file written, keeping every element the
+// profile keeps byte for byte (Pixel Data, encapsulated or not, is never decoded). The secret,
+// pseudonyms and date shifts live in the index, so the output is the same in every run.
+import { createHmac, randomBytes } from 'node:crypto';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import type { DeidentifyProfileConfig } from '../config/rules-schema.js';
+import { PacsError } from '../core/errors.js';
+import { encodeTree, parseTree, syntaxOf, type TreeElement } from '../dicom/dataset-tree.js';
+import { deidentifyElements, elementString, type DeidProfile, type SafePrivate } from '../dicom/deidentify.js';
+import { burnedInAnnotation, type BurnedIn } from '../dicom/deid-values.js';
+import { tagOfKeyword } from '../dicom/dictionary.js';
+import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from '../dicom/implementation.js';
+import { encodeFileMetaInformation, parsePart10Prefix } from '../dicom/part10.js';
+import type { DeidPatient, DeidStore } from '../index/deid.js';
+import type { InstanceLocation } from '../index/types.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import type { AttributeLookup } from '../storage/naming.js';
+
+export interface Deidentified {
+  /** The whole new Part 10 file. */
+  file: Buffer;
+  /** The dataset alone (after the File Meta), for sending. */
+  dataset: Buffer;
+  sopInstanceUID: string;
+  sopClassUID: string;
+  transferSyntaxUID: string;
+  /** Attributes of the de-identified dataset, for naming templates (never the originals). */
+  attributes: AttributeLookup;
+  burnedIn: BurnedIn;
+}
+
+/** Pixels likely to carry burned-in text, refused by the profile (burned_in: refuse). */
+export class BurnedInRefused extends PacsError {
+  constructor(uid: string, why: BurnedIn) {
+    super('UNSUPPORTED', `${uid}: ${why === 'yes' ? 'Burned In Annotation is YES' : 'its modality or SOP class often has burned-in annotation'}; not de-identified (burned_in: refuse)`);
+  }
+}
+
+/** "0029,SIEMENS CSA HEADER,10": group, private creator, element within the block (hex). */
+export function parseSafePrivate(spec: string): SafePrivate | null {
+  const m = /^\s*\(?([0-9a-f]{4})\s*,\s*"?([^",]+?)"?\s*,\s*(?:[0-9a-f]{2})?([0-9a-f]{2})\)?\s*$/i.exec(spec);
+  if (!m) return null;
+  const group = Number.parseInt(m[1]!, 16);
+  if (!(group & 1)) return null;
+  return { group, creator: m[2]!.trim(), element: Number.parseInt(m[3]!, 16) };
+}
+
+export function profileOf(c: DeidentifyProfileConfig): DeidProfile {
+  return {
+    retainModifiedDates: c.retain_modified_dates,
+    retainPatientCharacteristics: c.retain_patient_characteristics,
+    retainDeviceIdentity: c.retain_device_identity,
+    cleanDescriptors: c.clean_descriptors,
+    safePrivate: c.safe_private.map((s) => parseSafePrivate(s)!).filter(Boolean),
+  };
+}
+
+const BASE32 = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789'; // no I, O, 0, 1: read aloud and typed without mistakes
+
+export class Deidentifier {
+  private key: Promise<string> | null = null;
+  private readonly patients = new Map<string, Promise<DeidPatient>>();
+  private readonly uids = new Map<string, string>();
+  readonly profile: DeidProfile;
+
+  constructor(
+    private readonly store: DeidStore,
+    private readonly objects: ObjectStore,
+    readonly config: DeidentifyProfileConfig,
+  ) {
+    this.profile = profileOf(config);
+  }
+
+  private secret(): Promise<string> {
+    this.key ??= this.store.secret(randomBytes(32).toString('hex'));
+    return this.key;
+  }
+
+  private static hmac(secret: string, what: string): Buffer {
+    return createHmac('sha256', secret).update(what).digest();
+  }
+
+  /** 2.25.<128 bits of HMAC(secret, uid)>: the same original, the same new UID, in any study and run. */
+  mapUid(secret: string, uid: string): string {
+    let mapped = this.uids.get(uid);
+    if (!mapped) {
+      mapped = `2.25.${BigInt(`0x${Deidentifier.hmac(secret, `uid:${uid}`).subarray(0, 16).toString('hex')}`).toString()}`;
+      if (this.uids.size > 100_000) this.uids.clear();
+      this.uids.set(uid, mapped);
+    }
+    return mapped;
+  }
+
+  /** The patient's pseudonym and date shift: from the index, or made (keyed hash) and recorded. */
+  patient(secret: string, patientKey: string): Promise<DeidPatient> {
+    let p = this.patients.get(patientKey);
+    if (!p) {
+      p = (async () => {
+        const h = Deidentifier.hmac(secret, `patient:${patientKey}`);
+        // A shift of 1 to 3 years back, whole days: intervals between the patient's events stay exact.
+        const shiftDays = -(365 + (h.readUInt32BE(12) % 730));
+        for (let n = 0; n < 100; n++) {
+          const code = [...h.subarray(0, 10)].map((b, i) => BASE32[(b + n * (i + 1)) % 32]).join('');
+          const got = await this.store.patient({ patientKey, pseudonym: `${this.config.pseudonym_prefix}${code}`, shiftDays });
+          if (got) return got;
+        }
+        throw new PacsError('CONFLICT', `no free pseudonym for a patient after 100 tries`);
+      })();
+      this.patients.set(patientKey, p);
+      p.catch(() => this.patients.delete(patientKey));
+    }
+    return p;
+  }
+
+  async deidentify(loc: InstanceLocation): Promise<Deidentified> {
+    const whole = await this.objects.readAll(loc.path);
+    const prefix = parsePart10Prefix(whole, true);
+    if (!prefix) throw new PacsError('DICOM_PARSE', `the file of ${loc.SOPInstanceUID} has an unreadable File Meta Information`);
+    const syntax = syntaxOf(prefix.transferSyntaxUID);
+    let data = whole.subarray(prefix.datasetOffset);
+    if (syntax.deflated) data = inflateRawSync(data);
+    const tree = parseTree(data, syntax);
+    const get = (list: readonly TreeElement[], k: string): string | null => elementString(list, tagOfKeyword(k)!);
+    const burnedIn = burnedInAnnotation(get(tree, 'BurnedInAnnotation'), get(tree, 'Modality'), loc.SOPClassUID);
+    if (burnedIn !== 'no' && this.config.burned_in === 'refuse') throw new BurnedInRefused(loc.SOPInstanceUID, burnedIn);
+    const secret = await this.secret();
+    const patient = await this.patient(secret, `${get(tree, 'PatientID') ?? ''}\\${get(tree, 'IssuerOfPatientID') ?? ''}`);
+    const { elements } = deidentifyElements(tree, { profile: this.profile, pseudonym: patient.pseudonym, shiftDays: patient.shiftDays, mapUid: (u) => this.mapUid(secret, u) });
+    let encoded = encodeTree(elements, syntax);
+    if (syntax.deflated) encoded = deflateRawSync(encoded);
+    const sopInstanceUID = this.mapUid(secret, loc.SOPInstanceUID);
+    const meta = encodeFileMetaInformation({
+      mediaStorageSOPClassUID: loc.SOPClassUID,
+      mediaStorageSOPInstanceUID: sopInstanceUID,
+      transferSyntaxUID: prefix.transferSyntaxUID,
+      implementationClassUID: IMPLEMENTATION_CLASS_UID,
+      implementationVersionName: IMPLEMENTATION_VERSION_NAME,
+    });
+    return {
+      file: Buffer.concat([meta, encoded]),
+      dataset: encoded,
+      sopInstanceUID,
+      sopClassUID: loc.SOPClassUID,
+      transferSyntaxUID: prefix.transferSyntaxUID,
+      attributes: (keyword) => {
+        const tag = tagOfKeyword(keyword);
+        return tag === undefined ? null : elementString(elements, tag);
+      },
+      burnedIn,
+    };
+  }
+}

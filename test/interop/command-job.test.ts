@@ -1,0 +1,82 @@
+// The run-command action's job: a small node script is the program. Exit 0: done; 75
+// (EX_TEMPFAIL): an ordinary error, so the queue retries; anything else: PermanentJobError.
+// The script checks the JSON it gets on standard input and the {Keyword} in its arguments.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { openArchive, type ArchiveParts } from '../../src/app.js';
+import { parseConfigData } from '../../src/config/load.js';
+import { createLogger } from '../../src/core/logging.js';
+import type { Job } from '../../src/index/jobs.js';
+import { commandJobHandler } from '../../src/services/command-job.js';
+import { importFile } from '../../src/services/import.js';
+import { PermanentJobError } from '../../src/services/jobs.js';
+import { makeStudy, type MadeStudy } from '../helpers/research.js';
+
+const SCRIPT = `
+let input = '';
+process.stdin.on('data', (d) => (input += d));
+process.stdin.on('end', () => {
+  const details = JSON.parse(input);
+  const [out, exitCode, patient] = process.argv.slice(2);
+  const ok = details.level === 'STUDY' && details.attributes.PatientID === 'CMD01' && patient === 'CMD01' &&
+    details.instances.length === 2 && details.instances.every((i) => require('fs').existsSync(i.path));
+  require('fs').writeFileSync(out, JSON.stringify({ ok, details }));
+  process.stdout.write('said something');
+  process.exit(Number(exitCode));
+});
+`;
+
+describe('run-command job', () => {
+  let dir: string;
+  let archive: ArchiveParts;
+  let study: MadeStudy;
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pacs-command-'));
+    fs.writeFileSync(path.join(dir, 'script.cjs'), SCRIPT);
+    const config = parseConfigData({ storage: { directory: path.join(dir, 'archive'), min_free_mb: 0 }, database: { path: path.join(dir, 'pacs.db') }, logging: { level: 'silent' } }, dir);
+    archive = await openArchive(config, { logger: createLogger({ level: 'silent' }) });
+    study = await makeStudy(path.join(dir, 'in'), { patientID: 'CMD01', studyDescription: 'cmd', series: [{ number: 1, description: 'T1', count: 2 }] });
+    for (const f of study.files) await importFile(archive.store, f, { callingAE: null, calledAE: null, remoteAddress: null, source: 'import' });
+  });
+  after(async () => {
+    await archive.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const runWith = (exitCode: number, timeout = 30) => {
+    const out = path.join(dir, `out-${exitCode}.json`);
+    const job = { id: 1, type: 'command', payload: { rule: 'r', event: 'study.stable', level: 'STUDY', uid: study.studyUID, argv: [process.execPath, path.join(dir, 'script.cjs'), out, String(exitCode), '{PatientID}'], timeout } } as unknown as Job;
+    const handler = commandJobHandler(archive);
+    const run = handler.run({ job, signal: new AbortController().signal, progress: () => {}, logger: archive.logger });
+    return { run, out };
+  };
+
+  test('exit 0: done, with the study details as JSON on standard input', async () => {
+    const { run, out } = runWith(0);
+    const r = await run;
+    assert.match(r?.message ?? '', /done: said something/);
+    const seen = JSON.parse(fs.readFileSync(out, 'utf8')) as { ok: boolean; details: { uid: string; rule: string; event: string } };
+    assert.equal(seen.ok, true, JSON.stringify(seen.details));
+    assert.equal(seen.details.uid, study.studyUID);
+    assert.equal(seen.details.rule, 'r');
+    assert.equal(seen.details.event, 'study.stable');
+  });
+
+  test('exit 75: an error the queue retries (not permanent)', async () => {
+    const { run } = runWith(75);
+    await assert.rejects(run, (e: Error) => !(e instanceof PermanentJobError) && /exit status 75/.test(e.message));
+  });
+
+  test('any other exit status fails for good', async () => {
+    const { run } = runWith(3);
+    await assert.rejects(run, (e: Error) => e instanceof PermanentJobError && /exit status 3/.test(e.message));
+  });
+
+  test('a program that cannot be started fails for good', async () => {
+    const job = { id: 2, type: 'command', payload: { level: 'STUDY', uid: study.studyUID, argv: [path.join(dir, 'no-such-program')], timeout: 5 } } as unknown as Job;
+    await assert.rejects(commandJobHandler(archive).run({ job, signal: new AbortController().signal, progress: () => {}, logger: archive.logger }), PermanentJobError);
+  });
+});
