@@ -15,7 +15,8 @@ import { MetadataService } from './services/metadata.js';
 import { buildHttpServer } from './http/server.js';
 import type { FastifyInstance } from 'fastify';
 import { join } from 'node:path';
-import { StoreService, type StoreSettings } from './services/store.js';
+import { type BeforeStoreHook, StoreService, type StoreSettings } from './services/store.js';
+import { loadPlugins } from './plugins.js';
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from './net/acse.js';
 import { DicomListener } from './net/listener.js';
 import { SopRegistry } from './scp/registry.js';
@@ -58,6 +59,8 @@ export interface ArchiveParts {
   metadata: MetadataService;
   /** Known nodes: the configuration file's and those added at run time. */
   nodes: NodeDirectory;
+  /** Checks before each instance is committed (plugins add theirs). */
+  hooks: BeforeStoreHook;
   /** The modality worklist (Scheduled Procedure Steps). */
   worklist: WorklistService;
   /** Modality Performed Procedure Steps. */
@@ -89,7 +92,8 @@ export async function openArchive(initial: Readonly<Config>, options: { logger?:
   await index.migrate();
   const events = new EventBus();
   events.onError = (e, event) => logger.error({ err: e, event }, 'event listener failed');
-  const store = new StoreService({ index, store: objects, events, hooks: new HookList(), logger, settings: () => storeSettings(config) });
+  const hooks: BeforeStoreHook = new HookList();
+  const store = new StoreService({ index, store: objects, events, hooks, logger, settings: () => storeSettings(config) });
   await store.refreshFreeSpace(true);
   const metadata = new MetadataService(objects, new FsMetadataCache(join(config.storage.directory, '.metadata')));
   const nodes = new NodeDirectory(index.nodes, () => config.known_nodes, () => (tlsMaterial ? clientOptions(tlsMaterial) : null));
@@ -104,6 +108,7 @@ export async function openArchive(initial: Readonly<Config>, options: { logger?:
     store,
     metadata,
     nodes,
+    hooks,
     tls: tlsMaterial,
     worklist,
     mpps,
@@ -190,6 +195,12 @@ export class PacsServer {
     jobs.register('pull', pullJobHandler({ nodes: archive.nodes, store: archive.store, aeTitle }));
     enableMppsForwarding(archive.mpps, archive.index.mpps, jobs, archive.nodes, { aeTitle, forwardTo: () => archive.config().mpps.forward_to });
     registry.register(commitmentScp(new CommitmentService({ index: archive.index, objects: archive.objects, nodes: archive.nodes, aeTitle }, jobs)));
+    const plugins = await loadPlugins(config.plugins, { events: archive.events, hooks: archive.hooks, index: archive.index, jobs, logger: archive.logger }).catch(async (e: unknown) => {
+      await decoders.close();
+      await archive.close();
+      throw e;
+    });
+    if (plugins.length) archive.logger.info({ plugins }, 'plugins loaded');
     const research = new ResearchWorkflow({ ...archive, config: archive.config, jobs, logger: archive.logger });
     return new PacsServer(archive, registry, decoders, jobs, research);
   }

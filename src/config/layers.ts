@@ -158,4 +158,11 @@ export function resolvePaths(data: Loose, baseDir: string): void {
     if (key === 'database.path' && isSpecialDbPath(v)) continue;
     setIn(data, path, resolve(baseDir, v));
   }
+  // plugins: a list of module paths (or { path, options }), relative to the configuration file too.
+  if (Array.isArray(data.plugins))
+    data.plugins = data.plugins.map((p: unknown) => {
+      if (typeof p === 'string' && p.trim() && !isAbsolute(p) && p.startsWith('.')) return resolve(baseDir, p);
+      if (isPlainObject(p) && typeof p.path === 'string' && !isAbsolute(p.path) && p.path.startsWith('.')) return { ...p, path: resolve(baseDir, p.path) };
+      return p;
+    });
 }

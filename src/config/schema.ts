@@ -249,6 +249,16 @@ export const configSchema = z
       known_nodes: z.array(knownNode, { error: 'expected a list of nodes' }).default([]),
       stability: stabilitySchema.prefault({}),
       rules: rulesSchema,
+      /** JavaScript modules loaded at start, each given the narrow plugin API (src/plugins.ts). */
+      plugins: z
+        .array(
+          z.union([
+            text('a module path'),
+            z.strictObject({ path: text('a module path'), options: z.record(z.string(), z.unknown()).default({}) }, { error: 'expected a path, or { path, options }' }),
+          ]),
+          { error: 'expected a list of module paths' },
+        )
+        .default([]),
       /** The de-identification options `pacs export --deidentify` uses (rules give their own). */
       deidentify: deidentifyProfileSchema.prefault({}),
     },
