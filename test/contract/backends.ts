@@ -56,10 +56,13 @@ export async function openPostgres(url: string, schema?: string): Promise<Postgr
   return index;
 }
 
+/** One place an index lives (a file, a schema): open() may be called again after close(). */
+export type Place = () => Promise<ArchiveIndex>;
+
 export interface Backend {
   name: string;
-  /** Registers the backend's suites: `define` receives the factory of fresh indexes. */
-  run(define: (open: () => Promise<ArchiveIndex>) => void): void;
+  /** Registers the backend's suites: `define` receives a maker of fresh, empty places. */
+  run(define: (fresh: () => Promise<Place>) => void): void;
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'pacs-contract-'));
@@ -71,10 +74,22 @@ export const BACKENDS: readonly Backend[] = [
     name: 'SQLite',
     run: (define) =>
       define(async () => {
-        const index = SqliteIndex.open({ path: join(dir, `index-${++n}.db`), walMode: true });
-        await index.migrate();
-        return index;
+        const path = join(dir, `index-${++n}.db`);
+        return async () => {
+          const index = SqliteIndex.open({ path, walMode: true });
+          await index.migrate();
+          return index;
+        };
       }),
   },
-  { name: 'PostgreSQL', run: (define) => withPostgres('PostgreSQL backend', (url) => define(() => openPostgres(url))) },
+  {
+    name: 'PostgreSQL',
+    run: (define) =>
+      withPostgres('PostgreSQL backend', (url) =>
+        define(async () => {
+          const schema = await freshSchema(url);
+          return () => openPostgres(url, schema);
+        }),
+      ),
+  },
 ];
