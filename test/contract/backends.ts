@@ -49,6 +49,13 @@ export async function freshSchema(url: string): Promise<string> {
   return name;
 }
 
+/** The URL with the schema as each connection's search_path (libpq's options parameter). */
+export const inSchema = (url: string, schema: string): string => {
+  const u = new URL(url);
+  u.searchParams.set('options', `-c search_path=${schema}`);
+  return u.toString();
+};
+
 /** A fresh, migrated PostgreSQL index in a schema of its own. */
 export async function openPostgres(url: string, schema?: string): Promise<PostgresIndex> {
   const index = PostgresIndex.open({ url, schema: schema ?? (await freshSchema(url)), max: 4 });
