@@ -9,6 +9,7 @@ import { hashPasswordCommand, hashPasswordHelp } from './cli/hash-password.js';
 import { worklistCommand, worklistHelp } from './cli/worklist.js';
 import { mppsCommand, mppsHelp } from './cli/mpps.js';
 import { commitCommand, commitHelp } from './cli/commit.js';
+import { migrateIndexCommand, migrateIndexHelp } from './cli/migrate-index.js';
 import { ConfigError } from './config/load.js';
 import { errorMessage } from './core/errors.js';
 import { VERSION } from './version.js';
@@ -25,6 +26,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number> | numb
   import: { run: importCommand, help: importHelp, summary: 'put files into the archive without the network' },
   reindex: { run: reindexCommand, help: reindexHelp, summary: 'rebuild the index from the files in the archive' },
   verify: { run: verifyCommand, help: verifyHelp, summary: 'check the index against the files and their checksums (and repair)' },
+  'migrate-index': { run: migrateIndexCommand, help: migrateIndexHelp, summary: 'copy the SQLite index into PostgreSQL (database.url)' },
   'hash-password': { run: hashPasswordCommand, help: hashPasswordHelp, summary: 'hash a password for http.users in the configuration' },
   config: {
     run: (argv) => {
