@@ -26,6 +26,8 @@ export default tseslint.config(
   layer(['src/dicom/**'], ['**/net/**', '**/services/**', '**/index/**', '**/storage/**', '**/scp/**', '**/http/**', '**/app*', '**/config/**'], 'dicom/ is the bottom layer: it imports only core/.'),
   layer(['src/net/**'], ['**/services/**', '**/index/**', '**/storage/**', '**/scp/**', '**/http/**', '**/app*', '**/config/**'], 'net/ knows nothing of the PACS: only dicom/ and core/.'),
   layer(['src/codecs/**'], ['**/net/**', '**/services/**', '**/index/**', '**/storage/**', '**/scp/**', '**/http/**', '**/app*', '**/config/**'], 'codecs/ decodes pixels: it imports only dicom/ and core/.'),
-  layer(['src/services/**', 'src/index/**', 'src/storage/**'], ['**/scp/**', '**/http/**', '**/app*', '**/net/listener*', '**/net/association*'], 'services and stores know nothing of transports.'),
+  layer(['src/index/**', 'src/storage/**'], ['**/scp/**', '**/http/**', '**/app*', '**/net/listener*', '**/net/association*'], 'services and stores know nothing of transports.'),
+  // One rule object per file set: a later one for the same files would replace this one, not add to it.
+  layer(['src/services/**'], ['**/scp/**', '**/http/**', '**/app*', '**/net/listener*', '**/net/association*', '**/index/sqlite/**', '**/index/postgres/**', '**/storage/fs-*'], 'services know nothing of transports, and see the index and storage through their interfaces; the composition root picks implementations.'),
   layer(['src/scp/**', 'src/http/**'], ['**/index/sqlite/**', '**/index/postgres/**', '**/storage/fs-*', '**/app*'], 'adapters see only interfaces; the composition root picks implementations.'),
 );

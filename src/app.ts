@@ -1,12 +1,12 @@
 // The composition root: the only place that picks concrete implementations (SQLite index,
 // filesystem store, the SCPs) and wires them together from the configuration.
-import { PacsError } from './core/errors.js';
 import { EventBus, type AuditEntry } from './core/events.js';
 import { HookList } from './core/hooks.js';
 import { type Logger, createLogger, flushLogger } from './core/logging.js';
 import type { Config } from './config/load.js';
 import { describeReload } from './config/load.js';
 import { SqliteIndex } from './index/sqlite/sqlite-index.js';
+import { PostgresIndex } from './index/postgres/postgres-index.js';
 import type { ArchiveIndex } from './index/types.js';
 import { FsObjectStore } from './storage/fs-store.js';
 import { FsMetadataCache } from './storage/metadata-cache.js';
@@ -80,16 +80,37 @@ const storeSettings = (c: Readonly<Config>): StoreSettings => ({
   implementationVersionName: IMPLEMENTATION_VERSION_NAME,
 });
 
+/**
+ * The index the configuration names: PostgreSQL when database.url is set (several servers may
+ * share it), else the SQLite file at database.path.
+ */
+export function openIndex(config: Readonly<Config>): ArchiveIndex {
+  if (config.database.url !== undefined) return PostgresIndex.open({ url: config.database.url });
+  return SqliteIndex.open({ path: config.database.path, walMode: config.database.wal_mode });
+}
+
+/** Where the index is, for logs: the file, or the PostgreSQL URL without its password. */
+export function describeIndex(config: Readonly<Config>): string {
+  const url = config.database.url;
+  if (url === undefined) return config.database.path;
+  const parsed = new URL(url);
+  if (parsed.password !== '') parsed.password = '****';
+  return parsed.toString();
+}
+
 /** The archive without the network: index, files, store pipeline (server and CLI tools share it). */
 export async function openArchive(initial: Readonly<Config>, options: { logger?: Logger } = {}): Promise<ArchiveParts> {
   let config = initial;
   const logger = options.logger ?? createLogger({ level: config.logging.level, file: config.logging.file ?? null });
   const tlsMaterial = loadTls(config.tls);
-  if (config.database.url)
-    throw new PacsError('CONFIG_INVALID', 'database.url: PostgreSQL is not available in this version; use database.path (SQLite)');
   const objects = new FsObjectStore(config.storage.directory, { fsync: config.storage.fsync, stagingDir: config.storage.temp_dir });
-  const index = SqliteIndex.open({ path: config.database.path, walMode: config.database.wal_mode });
-  await index.migrate();
+  const index = openIndex(config);
+  try {
+    await index.migrate();
+  } catch (e) {
+    await index.close().catch(() => undefined);
+    throw e;
+  }
   const events = new EventBus();
   events.onError = (e, event) => logger.error({ err: e, event }, 'event listener failed');
   const hooks: BeforeStoreHook = new HookList();
@@ -310,7 +331,7 @@ export class PacsServer {
     }
     const stats = await this.archive.index.statistics();
     this.logger.info(
-      { aeTitle: c.server.ae_title, dicomPort: port, tlsPort, httpPort, httpsEnabled: !!this.archive.tls, metricsPort, storage: c.storage.directory, index: c.database.path, ...stats },
+      { aeTitle: c.server.ae_title, dicomPort: port, tlsPort, httpPort, httpsEnabled: !!this.archive.tls, metricsPort, storage: c.storage.directory, index: describeIndex(c), ...stats },
       `pacs_server listening: ${c.server.ae_title} on port ${port}`,
     );
     return { dicomPort: port, tlsPort, httpPort, metricsPort };

@@ -10,6 +10,7 @@ import { worklistCommand, worklistHelp } from './cli/worklist.js';
 import { mppsCommand, mppsHelp } from './cli/mpps.js';
 import { commitCommand, commitHelp } from './cli/commit.js';
 import { exportCommand, exportHelp } from './cli/export.js';
+import { migrateIndexCommand, migrateIndexHelp } from './cli/migrate-index.js';
 import { ConfigError } from './config/load.js';
 import { errorMessage } from './core/errors.js';
 import { VERSION } from './version.js';
@@ -27,6 +28,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number> | numb
   reindex: { run: reindexCommand, help: reindexHelp, summary: 'rebuild the index from the files in the archive' },
   verify: { run: verifyCommand, help: verifyHelp, summary: 'check the index against the files and their checksums (and repair)' },
   export: { run: exportCommand, help: exportHelp, summary: 'copy or link stored instances into a folder under readable names' },
+  'migrate-index': { run: migrateIndexCommand, help: migrateIndexHelp, summary: 'copy the SQLite index into PostgreSQL (database.url)' },
   'hash-password': { run: hashPasswordCommand, help: hashPasswordHelp, summary: 'hash a password for http.users in the configuration' },
   config: {
     run: (argv) => {

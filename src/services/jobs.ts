@@ -40,6 +40,9 @@ const HEARTBEAT_MS = 5_000;
 const POLL_MS = 1_000;
 const MAX_BACKOFF_MS = 3_600_000;
 
+/** The wait before the next try after `attempts` failed ones: base × 2^(attempts−1), at most an hour. */
+export const backoffMs = (attempts: number, baseSeconds: number): number => Math.min(MAX_BACKOFF_MS, baseSeconds * 1000 * 2 ** (Math.max(1, attempts) - 1));
+
 interface Running {
   job: Job;
   abort: AbortController;
@@ -197,7 +200,7 @@ export class JobService {
       logger.warn({ error, attempts: job.attempts }, 'job failed');
       return { state: 'failed', error, progress: r.progress };
     }
-    const delay = Math.min(MAX_BACKOFF_MS, this.settings().backoffSeconds * 1000 * 2 ** (job.attempts - 1));
+    const delay = backoffMs(job.attempts, this.settings().backoffSeconds);
     logger.warn({ error, retryInSeconds: delay / 1000 }, 'job attempt failed; will retry');
     return { state: 'queued', error, progress: r.progress, runAfter: new Date(Date.now() + delay) };
   }

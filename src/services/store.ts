@@ -197,8 +197,13 @@ export class StoreService {
       }
       outcome = indexed.value;
     } catch (e) {
-      // Only another process sharing the index can have inserted it since our lookup.
-      await this.deps.store.remove(record.file.path).catch(() => {});
+      // Only another process sharing the index (a second server on PostgreSQL) can have
+      // inserted it since our lookup. When it filed the same bytes, this is the "identical"
+      // case after all (a modality sending to two servers); and if its row names the very path
+      // we just wrote, that file is now its file: removing it would lose the instance.
+      const other = isPacsError(e, 'DUPLICATE_INSTANCE') ? await this.deps.index.findInstance(record.instance.SOPInstanceUID).catch(() => null) : null;
+      if (other?.path !== record.file.path) await this.deps.store.remove(record.file.path).catch(() => {});
+      if (other && other.checksum === record.file.checksum) return this.result('identical', other);
       throw e;
     } finally {
       this.unindexed.delete(record.file.path);

@@ -1,104 +1,96 @@
-// The durable job queue on a real SQLite file: dedupe, claim order and due times, leases that
-// keep two servers off one job and hand it over when they run out, cancel, retry, prune, and
-// jobs surviving a reopen of the file.
+// The durable job queue on every backend: dedupe, claim order and due times, leases that keep
+// two servers off one job and hand it over when they run out, cancel, retry, prune, and jobs
+// surviving a reopen of the index.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
-import { SqliteIndex } from '../../src/index/sqlite/sqlite-index.js';
+import { describe, test } from 'node:test';
+import { BACKENDS } from './backends.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'pacs-jobs-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
-let n = 0;
-async function open(path = join(dir, `jobs-${++n}.db`)): Promise<SqliteIndex> {
-  const index = SqliteIndex.open({ path, walMode: true });
-  await index.migrate();
-  return index;
-}
 const at = (ms: number): Date => new Date(Date.UTC(2026, 0, 1) + ms);
 
-describe('job store (SQLite)', () => {
-  test('enqueue: a dedupe key makes one job; claim takes the oldest due job of the given types', async () => {
-    const index = await open();
-    const a = await index.jobs.enqueue({ type: 'send', payload: { x: 1 }, maxAttempts: 3, dedupeKey: 'k1', runAfter: at(0) });
-    const again = await index.jobs.enqueue({ type: 'send', payload: { x: 2 }, maxAttempts: 3, dedupeKey: 'k1', runAfter: at(0) });
-    assert.equal(a.created, true);
-    assert.equal(again.created, false);
-    assert.equal(again.job.id, a.job.id);
-    assert.deepEqual(again.job.payload, { x: 1 });
-    await index.jobs.enqueue({ type: 'pull', payload: {}, maxAttempts: 3, runAfter: at(0) });
-    const later = await index.jobs.enqueue({ type: 'send', payload: {}, maxAttempts: 3, runAfter: at(10_000) });
-    assert.equal(await index.jobs.claim('me', at(1), at(60_000), ['other']), null);
-    const first = await index.jobs.claim('me', at(1), at(60_000), ['send']);
-    assert.equal(first?.id, a.job.id);
-    assert.equal(first?.state, 'running');
-    assert.equal(first?.attempts, 1);
-    assert.equal(first?.leaseOwner, 'me');
-    assert.equal(await index.jobs.claim('me', at(2), at(60_000), ['send']), null, 'the later one is not due yet');
-    assert.equal((await index.jobs.claim('me', at(10_000), at(60_000), ['send']))?.id, later.job.id);
-    await index.close();
-  });
+for (const backend of BACKENDS) backend.run((fresh) => {
+  const open = async () => (await fresh())();
+  describe(`job store (${backend.name})`, () => {
+    test('enqueue: a dedupe key makes one job; claim takes the oldest due job of the given types', async () => {
+      const index = await open();
+      const a = await index.jobs.enqueue({ type: 'send', payload: { x: 1 }, maxAttempts: 3, dedupeKey: 'k1', runAfter: at(0) });
+      const again = await index.jobs.enqueue({ type: 'send', payload: { x: 2 }, maxAttempts: 3, dedupeKey: 'k1', runAfter: at(0) });
+      assert.equal(a.created, true);
+      assert.equal(again.created, false);
+      assert.equal(again.job.id, a.job.id);
+      assert.deepEqual(again.job.payload, { x: 1 });
+      await index.jobs.enqueue({ type: 'pull', payload: {}, maxAttempts: 3, runAfter: at(0) });
+      const later = await index.jobs.enqueue({ type: 'send', payload: {}, maxAttempts: 3, runAfter: at(10_000) });
+      assert.equal(await index.jobs.claim('me', at(1), at(60_000), ['other']), null);
+      const first = await index.jobs.claim('me', at(1), at(60_000), ['send']);
+      assert.equal(first?.id, a.job.id);
+      assert.equal(first?.state, 'running');
+      assert.equal(first?.attempts, 1);
+      assert.equal(first?.leaseOwner, 'me');
+      assert.equal(await index.jobs.claim('me', at(2), at(60_000), ['send']), null, 'the later one is not due yet');
+      assert.equal((await index.jobs.claim('me', at(10_000), at(60_000), ['send']))?.id, later.job.id);
+      await index.close();
+    });
 
-  test('leases: another server cannot take a leased job; it takes it once the lease runs out; a spent one fails', async () => {
-    const index = await open();
-    const { job } = await index.jobs.enqueue({ type: 't', payload: {}, maxAttempts: 2, runAfter: at(0) });
-    await index.jobs.claim('A', at(0), at(1000), ['t']);
-    assert.equal(await index.jobs.claim('B', at(500), at(2000), ['t']), null);
-    assert.deepEqual(await index.jobs.heartbeat(job.id, 'B', at(5000), null), { owned: false, cancelRequested: false });
-    const taken = await index.jobs.claim('B', at(1001), at(2000), ['t']);
-    assert.equal(taken?.leaseOwner, 'B');
-    assert.equal(taken?.attempts, 2);
-    assert.equal(await index.jobs.finish(job.id, 'A', { state: 'succeeded' }), false, 'A lost the job: its outcome is not recorded');
-    // B dies too, on the last allowed attempt: the job fails instead of running a third time.
-    assert.equal(await index.jobs.claim('C', at(2001), at(3000), ['t']), null);
-    const failed = await index.jobs.get(job.id);
-    assert.equal(failed?.state, 'failed');
-    assert.match(failed?.lastError ?? '', /stopped during the last attempt/);
-    await index.close();
-  });
+    test('leases: another server cannot take a leased job; it takes it once the lease runs out; a spent one fails', async () => {
+      const index = await open();
+      const { job } = await index.jobs.enqueue({ type: 't', payload: {}, maxAttempts: 2, runAfter: at(0) });
+      await index.jobs.claim('A', at(0), at(1000), ['t']);
+      assert.equal(await index.jobs.claim('B', at(500), at(2000), ['t']), null);
+      assert.deepEqual(await index.jobs.heartbeat(job.id, 'B', at(5000), null), { owned: false, cancelRequested: false });
+      const taken = await index.jobs.claim('B', at(1001), at(2000), ['t']);
+      assert.equal(taken?.leaseOwner, 'B');
+      assert.equal(taken?.attempts, 2);
+      assert.equal(await index.jobs.finish(job.id, 'A', { state: 'succeeded' }), false, 'A lost the job: its outcome is not recorded');
+      // B dies too, on the last allowed attempt: the job fails instead of running a third time.
+      assert.equal(await index.jobs.claim('C', at(2001), at(3000), ['t']), null);
+      const failed = await index.jobs.get(job.id);
+      assert.equal(failed?.state, 'failed');
+      assert.match(failed?.lastError ?? '', /stopped during the last attempt/);
+      await index.close();
+    });
 
-  test('heartbeat saves progress; finish; cancel (queued at once, running by request); retry; list; prune', async () => {
-    const index = await open();
-    const { job } = await index.jobs.enqueue({ type: 't', payload: {}, maxAttempts: 5, runAfter: at(0) });
-    const queued = await index.jobs.enqueue({ type: 't', payload: {}, maxAttempts: 5, runAfter: at(100_000) });
-    await index.jobs.claim('A', at(0), at(60_000), ['t']);
-    assert.deepEqual(await index.jobs.heartbeat(job.id, 'A', at(70_000), { total: 4, completed: 1 }), { owned: true, cancelRequested: false });
-    assert.deepEqual((await index.jobs.get(job.id))?.progress, { total: 4, completed: 1 });
-    assert.equal((await index.jobs.cancel(queued.job.id))?.state, 'canceled');
-    const asked = await index.jobs.cancel(job.id);
-    assert.equal(asked?.state, 'running');
-    assert.equal(asked?.cancelRequested, true);
-    assert.deepEqual(await index.jobs.heartbeat(job.id, 'A', at(80_000), null), { owned: true, cancelRequested: true });
-    assert.equal(await index.jobs.finish(job.id, 'A', { state: 'canceled', error: 'canceled' }), true);
-    assert.equal(await index.jobs.cancel(999), null);
-    const retried = await index.jobs.retry(job.id);
-    assert.equal(retried?.state, 'queued');
-    assert.equal(retried?.attempts, 0);
-    assert.equal(retried?.cancelRequested, false);
-    const list = await index.jobs.list({ state: 'canceled', limit: 10, offset: 0 });
-    assert.equal(list.total, 1);
-    assert.equal(list.jobs[0]?.id, queued.job.id);
-    assert.equal((await index.jobs.list({ limit: 1, offset: 0 })).total, 2);
-    assert.equal(await index.jobs.prune(new Date(Date.now() + 1000)), 1, 'only the finished job');
-    assert.equal((await index.jobs.list({ limit: 10, offset: 0 })).total, 1);
-    await index.close();
-  });
+    test('heartbeat saves progress; finish; cancel (queued at once, running by request); retry; list; prune', async () => {
+      const index = await open();
+      const { job } = await index.jobs.enqueue({ type: 't', payload: {}, maxAttempts: 5, runAfter: at(0) });
+      const queued = await index.jobs.enqueue({ type: 't', payload: {}, maxAttempts: 5, runAfter: at(100_000) });
+      await index.jobs.claim('A', at(0), at(60_000), ['t']);
+      assert.deepEqual(await index.jobs.heartbeat(job.id, 'A', at(70_000), { total: 4, completed: 1 }), { owned: true, cancelRequested: false });
+      assert.deepEqual((await index.jobs.get(job.id))?.progress, { total: 4, completed: 1 });
+      assert.equal((await index.jobs.cancel(queued.job.id))?.state, 'canceled');
+      const asked = await index.jobs.cancel(job.id);
+      assert.equal(asked?.state, 'running');
+      assert.equal(asked?.cancelRequested, true);
+      assert.deepEqual(await index.jobs.heartbeat(job.id, 'A', at(80_000), null), { owned: true, cancelRequested: true });
+      assert.equal(await index.jobs.finish(job.id, 'A', { state: 'canceled', error: 'canceled' }), true);
+      assert.equal(await index.jobs.cancel(999), null);
+      const retried = await index.jobs.retry(job.id);
+      assert.equal(retried?.state, 'queued');
+      assert.equal(retried?.attempts, 0);
+      assert.equal(retried?.cancelRequested, false);
+      const list = await index.jobs.list({ state: 'canceled', limit: 10, offset: 0 });
+      assert.equal(list.total, 1);
+      assert.equal(list.jobs[0]?.id, queued.job.id);
+      assert.equal((await index.jobs.list({ limit: 1, offset: 0 })).total, 2);
+      assert.equal(await index.jobs.prune(new Date(Date.now() + 1000)), 1, 'only the finished job');
+      assert.equal((await index.jobs.list({ limit: 10, offset: 0 })).total, 1);
+      await index.close();
+    });
 
-  test('jobs and nodes survive closing and reopening the file; clear() (reindex) keeps them', async () => {
-    const path = join(dir, 'reopen.db');
-    let index = await open(path);
-    const { job } = await index.jobs.enqueue({ type: 't', payload: { study: '1.2.3' }, maxAttempts: 5 });
-    await index.nodes.put({ ae_title: 'WS1', host: 'ws1', port: 104, tls: false, permissions: ['store'], description: 'x' });
-    await index.clear();
-    await index.close();
-    index = await open(path);
-    assert.deepEqual((await index.jobs.get(job.id))?.payload, { study: '1.2.3' });
-    assert.deepEqual(await index.nodes.get('WS1'), { ae_title: 'WS1', host: 'ws1', port: 104, tls: false, permissions: ['store'], description: 'x' });
-    assert.deepEqual(await index.nodes.put({ ae_title: 'WS1', host: 'ws1b', port: 105, tls: true, permissions: [], description: '' }), { created: false });
-    assert.equal((await index.nodes.list())[0]?.host, 'ws1b');
-    assert.equal(await index.nodes.remove('WS1'), true);
-    assert.equal(await index.nodes.remove('WS1'), false);
-    await index.close();
+    test('jobs and nodes survive closing and reopening the file; clear() (reindex) keeps them', async () => {
+      const place = await fresh();
+      let index = await place();
+      const { job } = await index.jobs.enqueue({ type: 't', payload: { study: '1.2.3' }, maxAttempts: 5 });
+      await index.nodes.put({ ae_title: 'WS1', host: 'ws1', port: 104, tls: false, permissions: ['store'], description: 'x' });
+      await index.clear();
+      await index.close();
+      index = await place();
+      assert.deepEqual((await index.jobs.get(job.id))?.payload, { study: '1.2.3' });
+      assert.deepEqual(await index.nodes.get('WS1'), { ae_title: 'WS1', host: 'ws1', port: 104, tls: false, permissions: ['store'], description: 'x' });
+      assert.deepEqual(await index.nodes.put({ ae_title: 'WS1', host: 'ws1b', port: 105, tls: true, permissions: [], description: '' }), { created: false });
+      assert.equal((await index.nodes.list())[0]?.host, 'ws1b');
+      assert.equal(await index.nodes.remove('WS1'), true);
+      assert.equal(await index.nodes.remove('WS1'), false);
+      await index.close();
+    });
   });
 });

@@ -2,30 +2,10 @@
 // lists come from ../columns.ts so the SQL cannot drift from the DICOM keyword maps.
 
 import type Database from 'better-sqlite3';
-import type { AnyRow } from './rows.js';
+import type { AnyRow, InstanceRefRow, LocationRow } from '../rows.js';
+
+export type { InstanceRefRow, LocationRow };
 import { INSTANCE_COLUMNS, PATIENT_COLUMNS, SERIES_COLUMNS, STUDY_COLUMNS, quoteIdent } from '../columns.js';
-
-/** What findInstance and friends read: an InstanceLocation, in column names. */
-export interface LocationRow {
-  sop_instance_uid: string;
-  sop_class_uid: string;
-  series_instance_uid: string;
-  study_instance_uid: string;
-  patient_id: string;
-  path: string;
-  size: number;
-  transfer_syntax_uid: string;
-  checksum: string;
-  received_at: number;
-}
-
-/** A located instance plus the keys of its row and of its parents, for the writer. */
-export interface InstanceRefRow extends LocationRow {
-  pk: number;
-  series_fk: number;
-  study_fk: number;
-  patient_fk: number;
-}
 
 export interface SeriesRefRow {
   pk: number;

@@ -1,0 +1,117 @@
+// The connection pool and the transactions of the PostgreSQL index. Every operation of the
+// index is one transaction run by transact(): writes at READ COMMITTED, where row locks and
+// re-evaluated UPDATEs keep concurrent servers' counts right, and the whole transaction is run
+// again when PostgreSQL gives up on it (serialization failure, deadlock) or, where the caller
+// allows it, when another server inserted the same parent row first (unique violation): the
+// second run then finds the row and files under it.
+
+import pg from 'pg';
+import { PacsError, errorMessage, isPacsError } from '../../core/errors.js';
+
+/** What the sub-stores run their SQL on: one client inside one transaction. */
+export interface Db {
+  query<R extends object = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<{ rows: R[]; rowCount: number }>;
+}
+
+export type Kind = 'read' | 'write';
+export interface TransactOptions {
+  /** Run again on a unique violation (23505): inserts of rows another server may insert too. */
+  retryUnique?: boolean;
+}
+export type PgTransact = <T>(kind: Kind, fn: (db: Db) => Promise<T>, options?: TransactOptions) => Promise<T>;
+
+export interface PgPoolOptions {
+  url: string;
+  /** Tables live in this schema (tests use one per index); default: the URL's search_path. */
+  schema?: string;
+  /** Connections per server (default 10). */
+  max?: number;
+}
+
+const RETRIED = new Set(['40001', '40P01']); // serialization_failure, deadlock_detected
+const UNIQUE_VIOLATION = '23505';
+const MAX_ATTEMPTS = 8;
+
+// BIGINT (int8) and COUNT come back as strings by default, to be safe above 2^53; the index
+// keeps ms timestamps, counts and byte sizes, all far below it, and the interface wants numbers.
+const INT8 = 20;
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+export const sqlState = (e: unknown): string | undefined =>
+  typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string' ? (e as { code: string }).code : undefined;
+
+export function createPool(options: PgPoolOptions): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.max ?? 10,
+    types,
+    ...(options.schema === undefined ? {} : { options: `-c search_path=${quoteSchema(options.schema)}` }),
+  });
+  // An idle client losing its server (restart, network) must not crash the process; the pool
+  // drops it and the next query connects again.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+export const quoteSchema = (name: string): string => `"${name.replace(/"/g, '""')}"`;
+
+/** A transaction runner on the pool, with the retries described at the top. */
+export function transactor(pool: pg.Pool, isReadonly: () => boolean): PgTransact {
+  return async <T>(kind: Kind, fn: (db: Db) => Promise<T>, options: TransactOptions = {}): Promise<T> => {
+    if (kind === 'write' && isReadonly()) throw new PacsError('INDEX_FAILURE', 'the index is open read-only');
+    for (let attempt = 1; ; attempt++) {
+      let client: pg.PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (e) {
+        throw indexFailure(e, 'cannot connect to PostgreSQL');
+      }
+      let broken = false;
+      try {
+        // Reads see one snapshot, even for answers made of several statements.
+        await client.query(kind === 'read' ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
+        const result = await fn(client as unknown as Db);
+        await client.query('COMMIT');
+        return result;
+      } catch (e) {
+        await client.query('ROLLBACK').catch(() => {
+          broken = true;
+        });
+        const code = sqlState(e);
+        const again = (code !== undefined && RETRIED.has(code)) || (code === UNIQUE_VIOLATION && options.retryUnique === true);
+        if (again && attempt < MAX_ATTEMPTS) {
+          // A short random pause, growing, so two servers that collided do not collide again.
+          await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
+          continue;
+        }
+        throw isPacsError(e) ? e : indexFailure(e);
+      } finally {
+        client.release(broken);
+      }
+    }
+  };
+}
+
+/** Any PostgreSQL or driver error, as the one code the layers above understand. */
+export function indexFailure(e: unknown, context?: string): PacsError {
+  const message = context === undefined ? `index: ${errorMessage(e)}` : `${context}: ${errorMessage(e)}`;
+  return new PacsError('INDEX_FAILURE', message, { cause: e });
+}
+
+/**
+ * SQL written with @name parameters (as the SQLite statements are) → PostgreSQL's $n, with
+ * the values in order. Names repeat freely; each becomes one $n.
+ */
+export function named(sql: string, params: Readonly<Record<string, unknown>>): [string, unknown[]] {
+  const order: string[] = [];
+  const text = sql.replace(/@([A-Za-z_][A-Za-z0-9_]*)/g, (_, name: string) => {
+    if (!(name in params)) throw new Error(`no value for @${name}`);
+    let i = order.indexOf(name);
+    if (i === -1) i = order.push(name) - 1;
+    return `$${i + 1}`;
+  });
+  return [text, order.map((n) => params[n] ?? null)];
+}

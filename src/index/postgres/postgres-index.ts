@@ -1,0 +1,194 @@
+// The archive index on PostgreSQL (node-postgres), behind the same ArchiveIndex interface as
+// SQLite, for sites that share one index between several servers (issue 8). Each operation is
+// one transaction on a pooled connection (./db.ts: retries on serialization failure and
+// deadlock); the SQL mirrors the SQLite backend's, in PostgreSQL's dialect.
+
+import type pg from 'pg';
+import { PacsError } from '../../core/errors.js';
+import type {
+  ArchiveIndex,
+  ChangeRecord,
+  IndexStatistics,
+  InstanceLocation,
+  InstanceRecord,
+  PatientChanges,
+  PatientKey,
+  PatientSummary,
+  SeriesSummary,
+  StoreMode,
+  StoreOutcome,
+  StudySummary,
+  Text,
+} from '../types.js';
+import { type AnyRow, type InstanceRefRow, toLocation, toPatientSummary, toSeriesSummary, toStudySummary } from '../rows.js';
+import { planQuery } from '../query/plan.js';
+import type { IndexQuery, QueryRow } from '../query/types.js';
+import { type PgPoolOptions, type PgTransact, createPool, indexFailure, transactor } from './db.js';
+import { PG_MIGRATIONS, applyPgMigrations } from './migrations.js';
+import { SQL } from './statements.js';
+import { PgWriter } from './writer.js';
+import { runPgQuery } from './query.js';
+import { PgJobStore } from './jobs.js';
+import { PgNodeStore } from './nodes.js';
+import { PgMppsStore, PgWorklistStore } from './workflow.js';
+import { PgStabilityStore } from './stability.js';
+import { PgDeidStore } from './deid.js';
+import { mergePatients, updatePatient } from './patients.js';
+
+export interface PostgresIndexOptions extends PgPoolOptions {
+  /** Tools that only look: writes are refused and migrate() only checks the version. */
+  readonly?: boolean;
+}
+
+export class PostgresIndex implements ArchiveIndex {
+  private readonly transact: PgTransact;
+  readonly jobs: PgJobStore;
+  readonly nodes: PgNodeStore;
+  readonly worklist: PgWorklistStore;
+  readonly mpps: PgMppsStore;
+  readonly stability: PgStabilityStore;
+  readonly deid: PgDeidStore;
+  private closed = false;
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    readonly options: Readonly<PostgresIndexOptions>,
+  ) {
+    this.transact = transactor(pool, () => options.readonly === true);
+    this.jobs = new PgJobStore(this.transact);
+    this.nodes = new PgNodeStore(this.transact);
+    this.worklist = new PgWorklistStore(this.transact);
+    this.mpps = new PgMppsStore(this.transact);
+    this.stability = new PgStabilityStore(this.transact);
+    this.deid = new PgDeidStore(this.transact);
+  }
+
+  /** Makes the pool; nothing connects until the first operation (migrate(), normally). */
+  static open(options: PostgresIndexOptions): PostgresIndex {
+    return new PostgresIndex(createPool(options), { ...options });
+  }
+
+  async migrate(): Promise<void> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (e) {
+      throw indexFailure(e, 'cannot connect to PostgreSQL');
+    }
+    try {
+      if (this.options.readonly) {
+        const done = await client.query<{ version: number }>('SELECT version FROM schema_migrations').catch(() => ({ rows: [] }));
+        const have = new Set(done.rows.map((r) => r.version));
+        if (PG_MIGRATIONS.some((m) => !have.has(m.version))) {
+          throw new PacsError('INDEX_FAILURE', 'the PostgreSQL index needs migrating; open it writable once');
+        }
+        return;
+      }
+      await applyPgMigrations(client);
+    } catch (e) {
+      throw e instanceof PacsError ? e : indexFailure(e, 'cannot migrate the PostgreSQL index');
+    } finally {
+      client.release();
+    }
+  }
+
+  async query(query: IndexQuery): Promise<QueryRow[]> {
+    // Planned outside the transaction: a QueryError is the caller's, passed on as it is.
+    const plan = planQuery(query);
+    return this.transact('read', (db) => runPgQuery(db, plan));
+  }
+
+  storeInstance(record: InstanceRecord, mode: StoreMode): Promise<StoreOutcome> {
+    return this.transact('write', (db) => new PgWriter(db).store(record, mode, Date.now()), { retryUnique: true });
+  }
+
+  private async location(sql: string, value: string): Promise<InstanceLocation | null> {
+    return this.transact('read', async (db) => {
+      const row = (await db.query<InstanceRefRow>(sql, [value])).rows[0];
+      return row === undefined ? null : toLocation(row);
+    });
+  }
+
+  findInstance(sopInstanceUID: string): Promise<InstanceLocation | null> {
+    return this.location(SQL.instanceByUid, sopInstanceUID);
+  }
+
+  findInstanceByPath(path: string): Promise<InstanceLocation | null> {
+    return this.location(SQL.instanceByPath, path);
+  }
+
+  findPatient(patientID: string, issuerOfPatientID: Text): Promise<PatientSummary | null> {
+    return this.transact('read', async (db) => {
+      const row = (await db.query<AnyRow>(SQL.patientSummary, [patientID, issuerOfPatientID ?? ''])).rows[0];
+      return row === undefined ? null : toPatientSummary(row);
+    });
+  }
+
+  updatePatient(patient: PatientKey, changes: PatientChanges): Promise<boolean> {
+    return this.transact('write', (db) => updatePatient(db, patient, changes));
+  }
+
+  mergePatients(from: PatientKey, to: PatientKey): Promise<number> {
+    return this.transact('write', (db) => mergePatients(db, from, to));
+  }
+
+  findStudy(studyInstanceUID: string): Promise<StudySummary | null> {
+    return this.transact('read', async (db) => {
+      const row = (await db.query<AnyRow>(SQL.studySummary, [studyInstanceUID])).rows[0];
+      return row === undefined ? null : toStudySummary(row);
+    });
+  }
+
+  findSeries(seriesInstanceUID: string): Promise<SeriesSummary | null> {
+    return this.transact('read', async (db) => {
+      const row = (await db.query<AnyRow>(SQL.seriesSummary, [seriesInstanceUID])).rows[0];
+      return row === undefined ? null : toSeriesSummary(row);
+    });
+  }
+
+  deleteInstance(sopInstanceUID: string): Promise<InstanceLocation | null> {
+    return this.transact('write', (db) => new PgWriter(db).delete(sopInstanceUID, Date.now()));
+  }
+
+  listInstances(afterSOPInstanceUID: string | null, limit: number): Promise<InstanceLocation[]> {
+    const n = Math.max(0, Math.trunc(limit));
+    return this.transact('read', async (db) => {
+      const r = afterSOPInstanceUID === null ? await db.query<InstanceRefRow>(SQL.listFirst, [n]) : await db.query<InstanceRefRow>(SQL.listAfter, [afterSOPInstanceUID, n]);
+      return r.rows.map(toLocation);
+    });
+  }
+
+  statistics(): Promise<IndexStatistics> {
+    return this.transact('read', async (db) => {
+      const row = (await db.query<IndexStatistics>(SQL.statistics)).rows[0];
+      return row ?? { patients: 0, studies: 0, series: 0, instances: 0, bytes: 0 };
+    });
+  }
+
+  changesSince(seq: number, limit: number): Promise<ChangeRecord[]> {
+    return this.transact('read', async (db) => {
+      const r = await db.query<{ seq: number; kind: string; uid: string; study_uid: string; at: number }>(SQL.changesSince, [seq, Math.max(0, Math.trunc(limit))]);
+      return r.rows.map((row) => ({
+        seq: row.seq,
+        kind: row.kind as ChangeRecord['kind'],
+        level: 'instance' as const,
+        uid: row.uid,
+        studyUID: row.study_uid,
+        at: new Date(row.at),
+      }));
+    });
+  }
+
+  /** Deletes every row, children first; the identity keeps counting (see SqliteIndex.clear). */
+  clear(): Promise<void> {
+    return this.transact('write', async (db) => {
+      for (const sql of SQL.clear) await db.query(sql);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+}

@@ -1,0 +1,112 @@
+// The SQL of the PostgreSQL index's read and write paths, written with @name parameters
+// (./db.ts named()) like the SQLite statements they mirror; column lists come from
+// ../columns.ts so the SQL cannot drift from the DICOM keyword maps.
+
+import { INSTANCE_COLUMNS, PATIENT_COLUMNS, SERIES_COLUMNS, STUDY_COLUMNS, quoteIdent } from '../columns.js';
+
+const PATIENT_ATTRS = [...Object.values(PATIENT_COLUMNS), 'patient_name_fold'];
+const PATIENT_KEY = ['patient_id', 'issuer_of_patient_id'];
+const STUDY_ATTRS = [...Object.values(STUDY_COLUMNS), 'referring_physician_name_fold'];
+const SERIES_ATTRS = Object.values(SERIES_COLUMNS);
+const INSTANCE_ATTRS = [
+  ...Object.values(INSTANCE_COLUMNS),
+  'specific_character_set',
+  'path',
+  'size',
+  'transfer_syntax_uid',
+  'checksum',
+  'received_at',
+  'calling_ae',
+  'called_ae',
+  'remote_address',
+  'source',
+];
+
+const names = (cols: readonly string[]): string => cols.map(quoteIdent).join(', ');
+const values = (cols: readonly string[]): string => cols.map((c) => `@${c}`).join(', ');
+const assignments = (cols: readonly string[]): string => cols.map((c) => `${quoteIdent(c)} = @${c}`).join(', ');
+const withoutKey = (cols: readonly string[], key: string): string[] => cols.filter((c) => c !== key);
+
+/** "Latest wins" without needless writes (see ../sqlite/statements.ts): IS DISTINCT FROM is SQLite's IS NOT. */
+function updateIfChanged(table: string, cols: readonly string[]): string {
+  const changed = cols.map((c) => `${quoteIdent(c)} IS DISTINCT FROM @${c}`).join(' OR ');
+  return `UPDATE ${table} SET ${assignments(cols)}, updated_at = @now WHERE pk = @pk AND (${changed})`;
+}
+
+const LOCATION_SELECT = `SELECT i.sop_instance_uid, i.sop_class_uid, se.series_instance_uid, st.study_instance_uid,
+  p.patient_id, i.path, i.size, i.transfer_syntax_uid, i.checksum, i.received_at,
+  i.pk, i.series_fk, se.study_fk, st.patient_fk
+FROM instances i
+JOIN series se ON se.pk = i.series_fk
+JOIN studies st ON st.pk = se.study_fk
+JOIN patients p ON p.pk = st.patient_fk`;
+
+export const SQL = {
+  // --- reads
+  instanceByUid: `${LOCATION_SELECT} WHERE i.sop_instance_uid = $1`,
+  instanceByPath: `${LOCATION_SELECT} WHERE i.path = $1`,
+  listFirst: `${LOCATION_SELECT} ORDER BY i.sop_instance_uid LIMIT $1`,
+  listAfter: `${LOCATION_SELECT} WHERE i.sop_instance_uid > $1 ORDER BY i.sop_instance_uid LIMIT $2`,
+  // sum() of BIGINT is NUMERIC (a string to the driver): cast back, the totals fit.
+  statistics: `SELECT ${['patients', 'studies', 'series', 'instances', 'bytes'].map((c) => `coalesce(sum(${c}), 0)::bigint AS ${c}`).join(', ')}
+    FROM archive_totals`,
+  changesSince: 'SELECT seq, kind, level, uid, study_uid, at FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2',
+  patientSummary: 'SELECT * FROM patients WHERE patient_id = $1 AND issuer_of_patient_id = $2',
+  studySummary: `SELECT st.*, p.patient_id, p.issuer_of_patient_id FROM studies st
+    JOIN patients p ON p.pk = st.patient_fk WHERE st.study_instance_uid = $1`,
+  seriesSummary: `SELECT se.*, st.study_instance_uid FROM series se
+    JOIN studies st ON st.pk = se.study_fk WHERE se.series_instance_uid = $1`,
+
+  // --- parents
+  seriesByUid: 'SELECT pk, study_fk, modality FROM series WHERE series_instance_uid = $1',
+  studyByUid: 'SELECT pk, patient_fk, study_instance_uid FROM studies WHERE study_instance_uid = $1',
+  studyByPk: 'SELECT pk, patient_fk, study_instance_uid FROM studies WHERE pk = $1',
+  patientByPk: 'SELECT pk, patient_id, issuer_of_patient_id FROM patients WHERE pk = $1',
+  upsertPatient: `INSERT INTO patients (${names(PATIENT_ATTRS)}, created_at, updated_at)
+    VALUES (${values(PATIENT_ATTRS)}, @now, @now)
+    ON CONFLICT (${names(PATIENT_KEY)}) DO UPDATE SET
+    ${PATIENT_ATTRS.filter((c) => !PATIENT_KEY.includes(c))
+      .map((c) => `${quoteIdent(c)} = excluded.${quoteIdent(c)}`)
+      .join(', ')}, updated_at = excluded.updated_at
+    RETURNING pk`,
+  updatePatient: updateIfChanged('patients', PATIENT_ATTRS.filter((c) => !PATIENT_KEY.includes(c))),
+  insertStudy: `INSERT INTO studies (patient_fk, ${names(STUDY_ATTRS)}, created_at, updated_at)
+    VALUES (@patient_fk, ${values(STUDY_ATTRS)}, @now, @now) RETURNING pk`,
+  updateStudy: updateIfChanged('studies', withoutKey(STUDY_ATTRS, 'study_instance_uid')),
+  insertSeries: `INSERT INTO series (study_fk, ${names(SERIES_ATTRS)}, created_at, updated_at)
+    VALUES (@study_fk, ${values(SERIES_ATTRS)}, @now, @now) RETURNING pk`,
+  updateSeries: updateIfChanged('series', withoutKey(SERIES_ATTRS, 'series_instance_uid')),
+
+  // --- instances
+  insertInstance: `INSERT INTO instances (series_fk, ${names(INSTANCE_ATTRS)}, created_at, updated_at)
+    VALUES (@series_fk, ${values(INSTANCE_ATTRS)}, @now, @now)`,
+  updateInstance: `UPDATE instances SET series_fk = @series_fk, ${assignments(INSTANCE_ATTRS)}, updated_at = @now WHERE pk = @pk`,
+  deleteInstance: 'DELETE FROM instances WHERE pk = $1',
+
+  // --- counts; greatest() is SQLite's two-argument max()
+  bumpSeries: `UPDATE series SET num_instances = num_instances + @instances, size_bytes = size_bytes + @bytes,
+    last_received_at = greatest(last_received_at, @at) WHERE pk = @pk`,
+  bumpStudy: `UPDATE studies SET num_series = num_series + @series, num_instances = num_instances + @instances,
+    size_bytes = size_bytes + @bytes, last_received_at = greatest(last_received_at, @at) WHERE pk = @pk`,
+  bumpPatient: `UPDATE patients SET num_studies = num_studies + @studies, num_series = num_series + @series,
+    num_instances = num_instances + @instances WHERE pk = @pk`,
+  seriesInstances: 'SELECT num_instances AS n FROM series WHERE pk = $1',
+  studySeries: 'SELECT num_series AS n FROM studies WHERE pk = $1',
+  patientStudies: 'SELECT num_studies AS n FROM patients WHERE pk = $1',
+  deleteSeries: 'DELETE FROM series WHERE pk = $1',
+  deleteStudy: 'DELETE FROM studies WHERE pk = $1',
+  deletePatient: 'DELETE FROM patients WHERE pk = $1',
+
+  // --- computed study attributes
+  studyModalities: "SELECT DISTINCT modality FROM series WHERE study_fk = $1 AND modality IS NOT NULL AND modality <> ''",
+  setModalities: 'UPDATE studies SET modalities_in_study = $1 WHERE pk = $2',
+  studySopClasses: 'SELECT sop_classes_in_study AS v FROM studies WHERE pk = $1',
+  sopClassInStudy: `SELECT 1 AS found FROM series se JOIN instances i ON i.series_fk = se.pk
+    WHERE se.study_fk = $1 AND i.sop_class_uid = $2 LIMIT 1`,
+  setSopClasses: 'UPDATE studies SET sop_classes_in_study = $1 WHERE pk = $2',
+
+  // children first: the foreign keys refuse a parent that still has rows
+  clear: ['instances', 'series', 'studies', 'patients', 'changes'].map((t) => `DELETE FROM ${t}`),
+
+  insertChange: 'INSERT INTO changes (kind, level, uid, study_uid, at) VALUES ($1, $2, $3, $4, $5) RETURNING seq',
+} as const;

@@ -1,0 +1,184 @@
+// Worklist entries and MPPS instances on PostgreSQL (tables of migration 5). Datasets stay
+// JSON text, as on SQLite: the dataset is returned as it was stored, never queried in SQL.
+import type { JsonDataset } from '../../dicom/json.js';
+import {
+  type MppsRecord,
+  type MppsStore,
+  type StepReference,
+  type WorklistEntry,
+  type WorklistFilter,
+  type WorklistSource,
+  type WorklistStore,
+  performedStatus,
+  worklistColumns,
+} from '../workflow.js';
+import { type Db, type PgTransact, named } from './db.js';
+
+interface EntryRow {
+  pk: number;
+  source: string;
+  source_key: string | null;
+  status: string;
+  accession_number: string | null;
+  patient_id: string | null;
+  sps_id: string | null;
+  study_instance_uid: string | null;
+  dataset: string;
+  created_at: number;
+  updated_at: number;
+}
+
+const toEntry = (r: EntryRow): WorklistEntry => ({
+  id: r.pk,
+  source: r.source as WorklistSource,
+  sourceKey: r.source_key,
+  status: r.status,
+  accessionNumber: r.accession_number,
+  patientID: r.patient_id,
+  scheduledProcedureStepID: r.sps_id,
+  studyInstanceUID: r.study_instance_uid,
+  dataset: JSON.parse(r.dataset) as JsonDataset,
+  createdAt: new Date(r.created_at),
+  updatedAt: new Date(r.updated_at),
+});
+
+const columns = (ds: JsonDataset) => {
+  const c = worklistColumns(ds);
+  return { status: c.status, accession: c.accessionNumber, patient: c.patientID, sps: c.scheduledProcedureStepID, study: c.studyInstanceUID, dataset: JSON.stringify(ds) };
+};
+
+async function rows<R extends object>(db: Db, sql: string, params: Record<string, unknown>): Promise<R[]> {
+  const [text, values] = named(sql, params);
+  return (await db.query<R>(text, values)).rows;
+}
+
+// json_each(@statuses) of the SQLite store becomes an array parameter: = ANY(text[]).
+const FILTER = `(@statuses::text[] IS NULL OR status = ANY(@statuses::text[]))
+  AND (@source::text IS NULL OR source = @source) AND (@patient::text IS NULL OR patient_id = @patient)`;
+
+export class PgWorklistStore implements WorklistStore {
+  constructor(private readonly transact: PgTransact) {}
+
+  add(source: WorklistSource, sourceKey: string | null, dataset: JsonDataset): Promise<WorklistEntry> {
+    return this.transact('write', async (db) => {
+      const [r] = await rows<EntryRow>(
+        db,
+        `INSERT INTO worklist_entries (source, source_key, status, accession_number, patient_id, sps_id, study_instance_uid, dataset, created_at, updated_at)
+         VALUES (@source, @key, @status, @accession, @patient, @sps, @study, @dataset, @now, @now) RETURNING *`,
+        { source, key: sourceKey, now: Date.now(), ...columns(dataset) },
+      );
+      if (r === undefined) throw new Error('worklist insert returned no row');
+      return toEntry(r);
+    });
+  }
+
+  replace(id: number, dataset: JsonDataset): Promise<WorklistEntry | null> {
+    return this.transact('write', async (db) => {
+      const [r] = await rows<EntryRow>(
+        db,
+        `UPDATE worklist_entries SET status = @status, accession_number = @accession, patient_id = @patient, sps_id = @sps,
+         study_instance_uid = @study, dataset = @dataset, updated_at = @now WHERE pk = @id RETURNING *`,
+        { id, now: Date.now(), ...columns(dataset) },
+      );
+      return r ? toEntry(r) : null;
+    });
+  }
+
+  get(id: number): Promise<WorklistEntry | null> {
+    return this.transact('read', async (db) => {
+      const r = (await db.query<EntryRow>('SELECT * FROM worklist_entries WHERE pk = $1', [id])).rows[0];
+      return r ? toEntry(r) : null;
+    });
+  }
+
+  bySourceKey(source: WorklistSource, sourceKey: string): Promise<WorklistEntry | null> {
+    return this.transact('read', async (db) => {
+      const r = (await db.query<EntryRow>('SELECT * FROM worklist_entries WHERE source = $1 AND source_key = $2', [source, sourceKey])).rows[0];
+      return r ? toEntry(r) : null;
+    });
+  }
+
+  list(f: WorklistFilter): Promise<{ entries: WorklistEntry[]; total: number }> {
+    const params = { statuses: f.statuses ? [...f.statuses] : null, source: f.source ?? null, patient: f.patientID ?? null };
+    return this.transact('read', async (db) => {
+      const entries = await rows<EntryRow>(db, `SELECT * FROM worklist_entries WHERE ${FILTER} ORDER BY pk LIMIT @limit OFFSET @offset`, { ...params, limit: f.limit, offset: f.offset });
+      const [count] = await rows<{ n: number }>(db, `SELECT count(*) AS n FROM worklist_entries WHERE ${FILTER}`, params);
+      return { entries: entries.map(toEntry), total: count?.n ?? 0 };
+    });
+  }
+
+  findByStep(ref: StepReference): Promise<WorklistEntry[]> {
+    const params = { sps: ref.scheduledProcedureStepID, study: ref.studyInstanceUID, accession: ref.accessionNumber };
+    return this.transact('read', async (db) => {
+      const sql = ref.scheduledProcedureStepID
+        ? 'SELECT * FROM worklist_entries WHERE sps_id = @sps AND (study_instance_uid = @study OR accession_number = @accession) ORDER BY pk'
+        : 'SELECT * FROM worklist_entries WHERE study_instance_uid = @study OR accession_number = @accession ORDER BY pk';
+      const p = ref.scheduledProcedureStepID ? params : { study: params.study, accession: params.accession };
+      return (await rows<EntryRow>(db, sql, p)).map(toEntry);
+    });
+  }
+
+  remove(id: number): Promise<boolean> {
+    return this.transact('write', async (db) => (await db.query('DELETE FROM worklist_entries WHERE pk = $1', [id])).rowCount > 0);
+  }
+}
+
+interface MppsRow {
+  sop_instance_uid: string;
+  status: string;
+  calling_ae: string;
+  dataset: string;
+  created_at: number;
+  updated_at: number;
+}
+
+const toMpps = (r: MppsRow): MppsRecord => ({
+  sopInstanceUID: r.sop_instance_uid,
+  status: r.status,
+  callingAE: r.calling_ae,
+  dataset: JSON.parse(r.dataset) as JsonDataset,
+  createdAt: new Date(r.created_at),
+  updatedAt: new Date(r.updated_at),
+});
+
+export class PgMppsStore implements MppsStore {
+  constructor(private readonly transact: PgTransact) {}
+
+  create(uid: string, ae: string, dataset: JsonDataset): Promise<boolean> {
+    return this.transact('write', async (db) => {
+      const r = await db.query(
+        `INSERT INTO mpps_instances (sop_instance_uid, status, calling_ae, dataset, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (sop_instance_uid) DO NOTHING`,
+        [uid, performedStatus(dataset) ?? '', ae, JSON.stringify(dataset), Date.now()],
+      );
+      return r.rowCount > 0;
+    });
+  }
+
+  get(uid: string): Promise<MppsRecord | null> {
+    return this.transact('read', async (db) => {
+      const r = (await db.query<MppsRow>('SELECT * FROM mpps_instances WHERE sop_instance_uid = $1', [uid])).rows[0];
+      return r ? toMpps(r) : null;
+    });
+  }
+
+  update(uid: string, dataset: JsonDataset): Promise<'updated' | 'missing' | 'final'> {
+    return this.transact('write', async (db) => {
+      const r = await db.query(
+        `UPDATE mpps_instances SET status = $1, dataset = $2, updated_at = $3 WHERE sop_instance_uid = $4 AND status = 'IN PROGRESS'`,
+        [performedStatus(dataset) ?? '', JSON.stringify(dataset), Date.now(), uid],
+      );
+      if (r.rowCount > 0) return 'updated';
+      return (await db.query('SELECT 1 FROM mpps_instances WHERE sop_instance_uid = $1', [uid])).rowCount > 0 ? 'final' : 'missing';
+    });
+  }
+
+  list(f: { status?: string; limit: number; offset: number }): Promise<{ items: MppsRecord[]; total: number }> {
+    return this.transact('read', async (db) => {
+      const status = f.status ?? null;
+      const items = await db.query<MppsRow>('SELECT * FROM mpps_instances WHERE ($1::text IS NULL OR status = $1) ORDER BY updated_at DESC LIMIT $2 OFFSET $3', [status, f.limit, f.offset]);
+      const total = await db.query<{ n: number }>('SELECT count(*) AS n FROM mpps_instances WHERE ($1::text IS NULL OR status = $1)', [status]);
+      return { items: items.rows.map(toMpps), total: total.rows[0]?.n ?? 0 };
+    });
+  }
+}

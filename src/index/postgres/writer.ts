@@ -1,0 +1,220 @@
+// The write side of the PostgreSQL index: the same filing rules as ../sqlite/writer.ts (read
+// its comments for the why of each step), made safe for several servers writing at once:
+// - the study row is locked (FOR UPDATE) before anything of it is read to be rewritten, so the
+//   computed lists (ModalitiesInStudy, SOPClassesInStudy) are read-modify-written by one
+//   transaction at a time; counts are plain `n = n + d` UPDATEs, which READ COMMITTED
+//   re-evaluates on the latest row, so none is lost;
+// - a parent inserted by another server at the same moment makes ours fail with a unique
+//   violation: the caller runs the whole transaction again (retryUnique), and it files under
+//   that row;
+// - the change-log row is written last, under a transaction-scoped advisory lock held until
+//   commit, so change sequence numbers become visible in order: a reader that has seen seq n
+//   (the stability tracker's cursor) can never later see a smaller one appear.
+
+import { PacsError } from '../../core/errors.js';
+import { INSTANCE_COLUMNS, PATIENT_COLUMNS, SERIES_COLUMNS, STUDY_COLUMNS } from '../columns.js';
+import { foldNullable } from '../fold.js';
+import { type InstanceRefRow, toLocation } from '../rows.js';
+import type { ChangeRecord, InstanceLocation, InstanceRecord, StoreMode, StoreOutcome } from '../types.js';
+import { type Db, named } from './db.js';
+import { SQL } from './statements.js';
+
+type Params = Record<string, unknown>;
+
+interface Chain {
+  patientPk: number;
+  studyPk: number;
+  seriesPk: number;
+  studyUID: string;
+}
+
+interface SeriesRef { pk: number; study_fk: number; modality: string | null }
+interface StudyRef { pk: number; patient_fk: number; study_instance_uid: string }
+interface PatientRef { pk: number; patient_id: string; issuer_of_patient_id: string }
+
+/** Any constant: the advisory lock that orders change-log commits (see the top). */
+const CHANGE_LOG_LOCK = 0x63686e67; // 'chng'
+
+function byColumn<T extends object>(attrs: T, columns: Record<keyof T, string>): Params {
+  const out: Params = {};
+  for (const key of Object.keys(columns) as (keyof T)[]) out[columns[key]] = attrs[key] ?? null;
+  return out;
+}
+
+const splitList = (v: string): string[] => (v === '' ? [] : v.split('\\'));
+const joinSorted = (values: Iterable<string>): string => [...new Set(values)].sort().join('\\');
+
+export class PgWriter {
+  constructor(private readonly db: Db) {}
+
+  private async run(sql: string, params: Params): Promise<number> {
+    const [text, values] = named(sql, params);
+    return (await this.db.query(text, values)).rowCount;
+  }
+
+  private async one<R extends object>(sql: string, params: readonly unknown[]): Promise<R | undefined> {
+    return (await this.db.query<R>(sql, params)).rows[0];
+  }
+
+  private async oneNamed<R extends object>(sql: string, params: Params): Promise<R | undefined> {
+    const [text, values] = named(sql, params);
+    return (await this.db.query<R>(text, values)).rows[0];
+  }
+
+  async store(record: InstanceRecord, mode: StoreMode, now: number): Promise<StoreOutcome> {
+    const uid = record.instance.SOPInstanceUID;
+    const old = await this.one<InstanceRefRow>(`${SQL.instanceByUid} FOR UPDATE OF i`, [uid]);
+    if (old !== undefined && mode === 'insert') {
+      throw new PacsError('DUPLICATE_INSTANCE', `SOP Instance ${uid} is already in the index`);
+    }
+    const chain = await this.fileUnder(record, now);
+    const params: Params = {
+      ...byColumn(record.instance, INSTANCE_COLUMNS),
+      specific_character_set: record.specificCharacterSet ?? null,
+      path: record.file.path,
+      size: record.file.size,
+      transfer_syntax_uid: record.file.transferSyntaxUID,
+      checksum: record.file.checksum,
+      received_at: record.receivedAt.getTime(),
+      calling_ae: record.provenance.callingAE ?? null,
+      called_ae: record.provenance.calledAE ?? null,
+      remote_address: record.provenance.remoteAddress ?? null,
+      source: record.provenance.source,
+      series_fk: chain.seriesPk,
+      now,
+    };
+    if (old === undefined) await this.run(SQL.insertInstance, params);
+    else await this.run(SQL.updateInstance, { ...params, pk: old.pk });
+    await this.bump(chain, 1, record.file.size, params.received_at as number);
+    await this.addSopClass(chain.studyPk, record.instance.SOPClassUID);
+    if (old !== undefined) await this.detach(old);
+    const kind: ChangeRecord['kind'] = old === undefined ? 'instance.stored' : 'instance.replaced';
+    const changeSeq = await this.logChange(kind, uid, chain.studyUID, now);
+    return { outcome: old === undefined ? 'inserted' : 'replaced', previous: old === undefined ? null : toLocation(old), changeSeq };
+  }
+
+  async delete(sopInstanceUID: string, now: number): Promise<InstanceLocation | null> {
+    const old = await this.one<InstanceRefRow>(`${SQL.instanceByUid} FOR UPDATE OF i`, [sopInstanceUID]);
+    if (old === undefined) return null;
+    await this.lockStudy(old.study_fk);
+    await this.db.query(SQL.deleteInstance, [old.pk]);
+    await this.detach(old);
+    await this.logChange('instance.deleted', sopInstanceUID, old.study_instance_uid, now);
+    return toLocation(old);
+  }
+
+  /** Finds or creates the patient, study and series ("latest wins"; rows never move: see SqliteWriter). */
+  private async fileUnder(record: InstanceRecord, now: number): Promise<Chain> {
+    const { patient, study, series } = record;
+    const issuer = patient.IssuerOfPatientID ?? '';
+    const patientParams: Params = {
+      ...byColumn(patient, PATIENT_COLUMNS),
+      issuer_of_patient_id: issuer,
+      patient_name_fold: foldNullable(patient.PatientName ?? null),
+      now,
+    };
+    const studyParams: Params = { ...byColumn(study, STUDY_COLUMNS), referring_physician_name_fold: foldNullable(study.ReferringPhysicianName ?? null), now };
+    const seriesParams: Params = { ...byColumn(series, SERIES_COLUMNS), now };
+
+    const seriesRow = await this.one<SeriesRef>(SQL.seriesByUid, [series.SeriesInstanceUID]);
+    const studyRow =
+      seriesRow !== undefined
+        ? await this.one<StudyRef>(`${SQL.studyByPk} FOR UPDATE`, [seriesRow.study_fk])
+        : await this.one<StudyRef>(`${SQL.studyByUid} FOR UPDATE`, [study.StudyInstanceUID]);
+    let patientPk: number;
+    let studyPk: number;
+    let studyUID: string;
+    if (studyRow !== undefined) {
+      patientPk = studyRow.patient_fk;
+      studyPk = studyRow.pk;
+      studyUID = studyRow.study_instance_uid;
+      if (studyUID === study.StudyInstanceUID) {
+        await this.run(SQL.updateStudy, { ...studyParams, pk: studyPk });
+        const p = await this.one<PatientRef>(SQL.patientByPk, [patientPk]);
+        if (p !== undefined && p.patient_id === patient.PatientID && p.issuer_of_patient_id === issuer) {
+          await this.run(SQL.updatePatient, { ...patientParams, pk: patientPk });
+        }
+      }
+    } else {
+      patientPk = this.pk(await this.oneNamed<{ pk: number }>(SQL.upsertPatient, patientParams), 'patient');
+      studyPk = this.pk(await this.oneNamed<{ pk: number }>(SQL.insertStudy, { ...studyParams, patient_fk: patientPk }), 'study');
+      studyUID = study.StudyInstanceUID;
+      await this.run(SQL.bumpPatient, { pk: patientPk, studies: 1, series: 0, instances: 0 });
+    }
+
+    let seriesPk: number;
+    if (seriesRow !== undefined) {
+      seriesPk = seriesRow.pk;
+      await this.run(SQL.updateSeries, { ...seriesParams, pk: seriesPk });
+      if ((seriesRow.modality ?? null) !== (series.Modality ?? null)) await this.refreshModalities(studyPk);
+    } else {
+      seriesPk = this.pk(await this.oneNamed<{ pk: number }>(SQL.insertSeries, { ...seriesParams, study_fk: studyPk }), 'series');
+      await this.run(SQL.bumpStudy, { pk: studyPk, series: 1, instances: 0, bytes: 0, at: 0 });
+      await this.run(SQL.bumpPatient, { pk: patientPk, studies: 0, series: 1, instances: 0 });
+      await this.refreshModalities(studyPk);
+    }
+    return { patientPk, studyPk, seriesPk, studyUID };
+  }
+
+  private async lockStudy(studyPk: number): Promise<void> {
+    await this.db.query('SELECT pk FROM studies WHERE pk = $1 FOR UPDATE', [studyPk]);
+  }
+
+  private async bump(chain: Omit<Chain, 'studyUID'>, instances: number, bytes: number, at: number): Promise<void> {
+    await this.run(SQL.bumpSeries, { pk: chain.seriesPk, instances, bytes, at });
+    await this.run(SQL.bumpStudy, { pk: chain.studyPk, series: 0, instances, bytes, at });
+    await this.run(SQL.bumpPatient, { pk: chain.patientPk, studies: 0, series: 0, instances });
+  }
+
+  private async count(sql: string, pk: number): Promise<number | undefined> {
+    const row = await this.one<{ n: number }>(sql, [pk]);
+    return row?.n;
+  }
+
+  private async detach(old: InstanceRefRow): Promise<void> {
+    const chain = { patientPk: old.patient_fk, studyPk: old.study_fk, seriesPk: old.series_fk };
+    await this.bump(chain, -1, -old.size, 0);
+    let seriesGone = false;
+    let studyGone = false;
+    if ((await this.count(SQL.seriesInstances, chain.seriesPk)) === 0) {
+      await this.db.query(SQL.deleteSeries, [chain.seriesPk]);
+      await this.run(SQL.bumpStudy, { pk: chain.studyPk, series: -1, instances: 0, bytes: 0, at: 0 });
+      await this.run(SQL.bumpPatient, { pk: chain.patientPk, studies: 0, series: -1, instances: 0 });
+      seriesGone = true;
+    }
+    if (seriesGone && (await this.count(SQL.studySeries, chain.studyPk)) === 0) {
+      await this.db.query(SQL.deleteStudy, [chain.studyPk]);
+      await this.run(SQL.bumpPatient, { pk: chain.patientPk, studies: -1, series: 0, instances: 0 });
+      studyGone = true;
+    }
+    if (studyGone && (await this.count(SQL.patientStudies, chain.patientPk)) === 0) await this.db.query(SQL.deletePatient, [chain.patientPk]);
+    if (studyGone) return;
+    if (seriesGone) await this.refreshModalities(chain.studyPk);
+    if ((await this.one(SQL.sopClassInStudy, [chain.studyPk, old.sop_class_uid])) === undefined) {
+      const current = splitList((await this.one<{ v: string }>(SQL.studySopClasses, [chain.studyPk]))?.v ?? '');
+      await this.db.query(SQL.setSopClasses, [joinSorted(current.filter((c) => c !== old.sop_class_uid)), chain.studyPk]);
+    }
+  }
+
+  private async refreshModalities(studyPk: number): Promise<void> {
+    const rows = (await this.db.query<{ modality: string }>(SQL.studyModalities, [studyPk])).rows;
+    await this.db.query(SQL.setModalities, [joinSorted(rows.map((r) => r.modality)), studyPk]);
+  }
+
+  private async addSopClass(studyPk: number, sopClassUID: string): Promise<void> {
+    const current = splitList((await this.one<{ v: string }>(SQL.studySopClasses, [studyPk]))?.v ?? '');
+    if (!current.includes(sopClassUID)) await this.db.query(SQL.setSopClasses, [joinSorted([...current, sopClassUID]), studyPk]);
+  }
+
+  private async logChange(kind: ChangeRecord['kind'], uid: string, studyUID: string, now: number): Promise<number> {
+    await this.db.query('SELECT pg_advisory_xact_lock($1)', [CHANGE_LOG_LOCK]);
+    const row = await this.one<{ seq: number }>(SQL.insertChange, [kind, 'instance', uid, studyUID, now]);
+    if (row === undefined) throw new Error('change log insert returned no sequence number');
+    return row.seq;
+  }
+
+  private pk(row: { pk: number } | undefined, level: string): number {
+    if (row === undefined) throw new Error(`insert of a ${level} row returned no key`);
+    return row.pk;
+  }
+}

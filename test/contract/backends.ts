@@ -1,0 +1,102 @@
+// The index backends the contract suites run against. SQLite always; PostgreSQL when
+// PACS_TEST_PG_URL names a server (.ci/run starts one: scripts/test-postgres.sh). Without it
+// the PostgreSQL suites are skipped with the reason, except under CI=true, where a missing
+// server is a failure: CI must never pass by skipping them.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { after, test } from 'node:test';
+import pg from 'pg';
+import { PostgresIndex } from '../../src/index/postgres/postgres-index.js';
+import { quoteSchema } from '../../src/index/postgres/db.js';
+import { SqliteIndex } from '../../src/index/sqlite/sqlite-index.js';
+import type { ArchiveIndex } from '../../src/index/types.js';
+
+export const PG_URL = process.env.PACS_TEST_PG_URL ?? null;
+export const PG_SKIP = 'PostgreSQL tests skipped: set PACS_TEST_PG_URL=postgres://… (scripts/test-postgres.sh start) to run them';
+
+/**
+ * Calls `define` when PostgreSQL is available; otherwise registers one skipped test saying why,
+ * or, under CI, one failing test.
+ */
+export function withPostgres(title: string, define: (url: string) => void): void {
+  if (PG_URL !== null) return define(PG_URL);
+  if (process.env.CI === 'true') {
+    test(title, () => {
+      throw new Error('CI=true but PACS_TEST_PG_URL is not set: .ci/run should have started PostgreSQL');
+    });
+  } else {
+    test(title, { skip: PG_SKIP }, () => undefined);
+  }
+}
+
+let admin: pg.Pool | null = null;
+const schemas: string[] = [];
+after(async () => {
+  if (admin === null) return;
+  for (const s of schemas) await admin.query(`DROP SCHEMA IF EXISTS ${quoteSchema(s)} CASCADE`).catch(() => undefined);
+  await admin.end();
+});
+
+/** A new empty schema on the test server: each index (and each test) starts from nothing. */
+export async function freshSchema(url: string): Promise<string> {
+  admin ??= new pg.Pool({ connectionString: url, max: 2 });
+  const name = `t_${randomBytes(6).toString('hex')}`;
+  await admin.query(`CREATE SCHEMA ${quoteSchema(name)}`);
+  schemas.push(name);
+  return name;
+}
+
+/** The URL with the schema as each connection's search_path (libpq's options parameter). */
+export const inSchema = (url: string, schema: string): string => {
+  const u = new URL(url);
+  u.searchParams.set('options', `-c search_path=${schema}`);
+  return u.toString();
+};
+
+/** A fresh, migrated PostgreSQL index in a schema of its own. */
+export async function openPostgres(url: string, schema?: string): Promise<PostgresIndex> {
+  const index = PostgresIndex.open({ url, schema: schema ?? (await freshSchema(url)), max: 4 });
+  await index.migrate();
+  return index;
+}
+
+/** One place an index lives (a file, a schema): open() may be called again after close(). */
+export type Place = () => Promise<ArchiveIndex>;
+
+export interface Backend {
+  name: string;
+  /** Registers the backend's suites: `define` receives a maker of fresh, empty places. */
+  run(define: (fresh: () => Promise<Place>) => void): void;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'pacs-contract-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+
+export const BACKENDS: readonly Backend[] = [
+  {
+    name: 'SQLite',
+    run: (define) =>
+      define(async () => {
+        const path = join(dir, `index-${++n}.db`);
+        return async () => {
+          const index = SqliteIndex.open({ path, walMode: true });
+          await index.migrate();
+          return index;
+        };
+      }),
+  },
+  {
+    name: 'PostgreSQL',
+    run: (define) =>
+      withPostgres('PostgreSQL backend', (url) =>
+        define(async () => {
+          const schema = await freshSchema(url);
+          return () => openPostgres(url, schema);
+        }),
+      ),
+  },
+];
