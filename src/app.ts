@@ -24,6 +24,7 @@ import { storageScp } from './scp/storage.js';
 import { findScp } from './scp/find.js';
 import { retrieveScp } from './scp/retrieve.js';
 import { AcceptorSession, type AcceptPolicy } from './scp/acceptor.js';
+import { AssociationRateLimiter } from './scp/rate-limit.js';
 import { DecoderPool } from './codecs/pool.js';
 import { NodeDirectory } from './services/nodes.js';
 import { JobService } from './services/jobs.js';
@@ -160,7 +161,7 @@ export class PacsServer {
     const decoders = new DecoderPool();
     const registry = new SopRegistry();
     registry.register(verificationScp);
-    registry.register(storageScp(archive.store));
+    registry.register(storageScp(archive.store, [], { maxDatasetBytes: () => archive.config().server.max_dataset_mb * 1024 * 1024 }));
     registry.register(
       findScp({
         index: archive.index,
@@ -212,6 +213,8 @@ export class PacsServer {
       maxAssociations: c.server.max_associations,
       maxAssociationsPerAE: c.server.max_associations_per_ae,
       maxPduLength: c.server.max_pdu_length,
+      maxNewAssociationsPerMinutePerAE: c.server.max_new_associations_per_minute_per_ae,
+      dimseTimeoutMs: c.server.dimse_timeout * 1000,
       permissionsOf: (ae) => this.archive.nodes.permissionsOf(ae),
     };
   }
@@ -224,6 +227,7 @@ export class PacsServer {
     if (c.logging.audit_file) this.auditTrail = new AuditTrail(this.archive.events, c.logging.audit_file);
     // Plain DICOM on server.port, DICOM TLS on tls.port; or, with TLS and no tls.port, TLS alone on server.port.
     const active = new Set<Association>();
+    const rateLimiter = new AssociationRateLimiter();
     const listen = async (port: number, secure: boolean): Promise<number> => {
       const listener: DicomListener = new DicomListener({
         host: c.server.host,
@@ -232,10 +236,10 @@ export class PacsServer {
         active,
         timeouts: () => {
           const now = this.archive.config().server;
-          return { artimMs: now.artim_timeout * 1000, idleMs: now.idle_timeout * 1000 };
+          return { artimMs: now.artim_timeout * 1000, idleMs: now.idle_timeout * 1000, dimseMs: now.dimse_timeout * 1000 };
         },
         userFor: (socket): AcceptorSession =>
-          new AcceptorSession({ registry: this.registry, policy: () => this.acceptPolicy(), active: () => active, logger: this.logger, events: this.archive.events }, socket),
+          new AcceptorSession({ registry: this.registry, policy: () => this.acceptPolicy(), active: () => active, logger: this.logger, events: this.archive.events, rateLimiter }, socket),
         ...(secure && this.archive.tls
           ? {
               tls: serverOptions(this.archive.tls, c.tls.require_client_cert),

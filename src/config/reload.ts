@@ -23,6 +23,10 @@ export const LIVE_KEYS = [
   'server.max_associations',
   'server.max_associations_per_ae',
   'server.idle_timeout',
+  'server.dimse_timeout',
+  'server.max_new_associations_per_minute_per_ae',
+  'server.max_dataset_mb',
+  'http.rate_limit_per_minute',
   'storage.duplicate_policy',
   'storage.min_free_mb',
 ] as const;

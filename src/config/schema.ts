@@ -69,11 +69,14 @@ const server = section({
   port: port(11112),
   max_associations: int(1, 10_000, 50),
   max_associations_per_ae: int(0, 10_000, 0, ' (0 = unlimited)'),
+  max_new_associations_per_minute_per_ae: int(0, 1_000_000, 0, ' (0 = unlimited)'),
   idle_timeout: seconds(60, ' (0 = none)'),
   // Unlike the others, ARTIM cannot be switched off: it is what frees a half-open association.
   artim_timeout: seconds(30, '', true),
   dimse_timeout: seconds(60, ' (0 = none)'),
   max_pdu_length: int(4096, 16_777_216, 262_144, ' bytes'),
+  /** Largest dataset one C-STORE may carry; larger ones are refused, nothing written. */
+  max_dataset_mb: int(0, 1_048_576, 0, ' MB (0 = unlimited)'),
   strict_called_ae: bool(true),
   shutdown_grace: seconds(10),
 });
@@ -174,6 +177,10 @@ const http = section({
   tokens: z.array(httpToken, { error: 'expected a list of tokens' }).default([]),
   /** Largest STOW-RS / upload request. */
   max_upload_mb: int(1, 1_048_576, 4096, ' MB'),
+  /** Largest JSON (or other small) request body: the API's bodies are a few lines. */
+  max_json_kb: int(1, 1_048_576, 1024, ' KB'),
+  /** Requests a minute per user (or per address without credentials); beyond it, 429. */
+  rate_limit_per_minute: int(0, 10_000_000, 0, ' (0 = unlimited)'),
   /** The OHIF viewer at /viewer. */
   viewer: bool(true),
   /** Prepare each instance's WADO-RS metadata right after it is stored (in the background), so a series' first metadata request is fast. */

@@ -7,6 +7,7 @@ import type { DatasetSink } from '../net/dimse/assembler.js';
 import { type Command, CommandField, NO_DATASET, commandName } from '../net/dimse/command.js';
 import { Status, errorComment } from '../net/dimse/status.js';
 import { permissionFor } from './permissions.js';
+import type { AssociationRateLimiter } from './rate-limit.js';
 import {
   type AssociateAC,
   type AssociateRJ,
@@ -29,6 +30,10 @@ export interface AcceptPolicy {
   maxAssociations: number;
   maxAssociationsPerAE: number;
   maxPduLength: number;
+  /** New associations a calling AE title may open per minute (token bucket); 0 = no limit. */
+  maxNewAssociationsPerMinutePerAE?: number;
+  /** How long we wait for the answer to a request of ours (C-GET sub-operations); 0 = forever. */
+  dimseTimeoutMs?: number;
   /** What a calling AE that is a known node may do (its `permissions`); null: not a known node, no restriction. */
   permissionsOf?: (callingAE: string) => readonly string[] | null;
 }
@@ -40,6 +45,8 @@ export interface AcceptorDeps {
   active: () => Iterable<Association>;
   logger: Logger;
   events: EventBus;
+  /** Shared by every association of the server, so the rate counts across connections. */
+  rateLimiter?: AssociationRateLimiter;
 }
 
 const reject = (result: number, source: number, reason: number): AssociateRJ => ({ type: PduType.AssociateRJ, result, source, reason });
@@ -51,6 +58,8 @@ export class AcceptorSession implements AssociationUser {
   private readonly awaiting = new Map<number, (response: Command) => void>();
   private nextMessageId = 0x8000; // apart from the peer's IDs, for readable logs
   private logger: Logger;
+  /** Why we rejected the association, in words, for its log line. */
+  private rejectedBecause: string | null = null;
 
   constructor(
     private readonly deps: AcceptorDeps,
@@ -67,15 +76,28 @@ export class AcceptorSession implements AssociationUser {
     if (p.strictCalledAE && rq.calledAETitle !== p.aeTitle)
       return reject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CalledAETitleNotRecognized);
     if (!p.allowedAETitles.some((pattern) => aeTitleMatches(pattern, rq.callingAETitle)))
-      return reject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CallingAETitleNotRecognized);
+      return this.refuse(reject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CallingAETitleNotRecognized), `calling AE title ${rq.callingAETitle} is not in access_control.allowed_ae_titles`);
+    // The rate is checked before anything costly and counts refused attempts too: a peer
+    // retrying in a tight loop stays refused until it slows down.
+    const perMinute = p.maxNewAssociationsPerMinutePerAE ?? 0;
+    if (this.deps.rateLimiter && !this.deps.rateLimiter.take(rq.callingAETitle, perMinute))
+      return this.refuse(
+        reject(RejectResult.Transient, RejectSource.ServiceProviderPresentation, RejectReason.LocalLimitExceeded),
+        `more than ${perMinute} new associations a minute from ${rq.callingAETitle} (server.max_new_associations_per_minute_per_ae); next in ${this.deps.rateLimiter.waitSeconds(rq.callingAETitle, perMinute)} s`,
+      );
     // The limits count the other associations negotiating or established: not this one, not
     // connections that have yet to send an A-ASSOCIATE-RQ, not ones that are closing.
     const others = [...this.deps.active()].filter((a) => a.rq !== rq && a.rq !== null && a.state !== 'Sta13' && a.state !== 'Sta1');
     if (p.maxAssociations > 0 && others.length >= p.maxAssociations)
-      return reject(RejectResult.Transient, RejectSource.ServiceProviderPresentation, RejectReason.LocalLimitExceeded);
+      return this.refuse(reject(RejectResult.Transient, RejectSource.ServiceProviderPresentation, RejectReason.LocalLimitExceeded), `${others.length} associations already (server.max_associations)`);
     if (p.maxAssociationsPerAE > 0 && others.filter((a) => a.callingAETitle === rq.callingAETitle).length >= p.maxAssociationsPerAE)
-      return reject(RejectResult.Transient, RejectSource.ServiceProviderPresentation, RejectReason.LocalLimitExceeded);
+      return this.refuse(reject(RejectResult.Transient, RejectSource.ServiceProviderPresentation, RejectReason.LocalLimitExceeded), `${p.maxAssociationsPerAE} associations from ${rq.callingAETitle} already (server.max_associations_per_ae)`);
     return buildAssociateAC(rq, this.deps.registry, { maxPduLength: p.maxPduLength });
+  }
+
+  private refuse(rj: AssociateRJ, why: string): AssociateRJ {
+    this.rejectedBecause = why;
+    return rj;
   }
 
   onCommand(assoc: Association, contextId: number, command: Command): DatasetSink | null {
@@ -97,7 +119,22 @@ export class AcceptorSession implements AssociationUser {
       subRequest: (ctxId, cmd, dataset) => {
         const id = this.nextMessageId;
         this.nextMessageId = this.nextMessageId >= 0xffff ? 0x8000 : this.nextMessageId + 1;
-        const answer = new Promise<Command>((resolve) => this.awaiting.set(id, resolve));
+        // A peer that never answers must not hold the C-GET (and its association) forever:
+        // as DCMTK does on a DIMSE timeout, the association is aborted, failing what is left.
+        const limit = this.deps.policy().dimseTimeoutMs ?? 0;
+        const answer = new Promise<Command>((resolve) => {
+          const timer = limit
+            ? setTimeout(() => {
+                this.awaiting.delete(id);
+                resolve({ CommandField: cmd.CommandField | 0x8000, MessageIDBeingRespondedTo: id, Status: 0xa702, ErrorComment: `no response within ${limit / 1000} s (server.dimse_timeout)` });
+                assoc.abort(`no response to message ${id} within ${limit / 1000} s (server.dimse_timeout)`);
+              }, limit)
+            : null;
+          this.awaiting.set(id, (response) => {
+            if (timer) clearTimeout(timer);
+            resolve(response);
+          });
+        });
         return assoc.sendMessage(ctxId, { ...cmd, MessageID: id, CommandDataSetType: 0x0000 }, dataset).then(
           () => answer,
           (e: unknown) => {
@@ -190,6 +227,7 @@ export class AcceptorSession implements AssociationUser {
       outcome: assoc.outcome === 'open' ? 'connection-lost' : assoc.outcome,
       ...(assoc.rj ? { reject: { result: assoc.rj.result, source: assoc.rj.source, reason: assoc.rj.reason } } : {}),
       ...(assoc.reason ? { reason: assoc.reason } : {}),
+      ...(this.rejectedBecause ? { rejectedBecause: this.rejectedBecause } : {}),
       ...(this.stats.lastError ? { lastError: this.stats.lastError } : {}),
     };
     const level = assoc.outcome === 'released' && this.stats.failures === 0 ? 'info' : 'warn';
