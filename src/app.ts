@@ -216,6 +216,8 @@ export class PacsServer {
       maxNewAssociationsPerMinutePerAE: c.server.max_new_associations_per_minute_per_ae,
       dimseTimeoutMs: c.server.dimse_timeout * 1000,
       permissionsOf: (ae) => this.archive.nodes.permissionsOf(ae),
+      ...(c.access_control.user_identity ? { userIdentity: c.access_control.user_identity } : {}),
+      addressesOf: (ae) => c.known_nodes.find((n) => n.ae_title === ae)?.addresses ?? null,
     };
   }
 

@@ -62,6 +62,9 @@ export function redactConfig(config: Config): Config {
       ...config,
       http: { ...http, users: http.users.map((u) => ({ ...u, password: '****' })), tokens: http.tokens.map((t) => ({ ...t, token: '****' })) },
     };
+  const ui = config.access_control.user_identity;
+  if (ui?.users.some((u) => u.password !== undefined))
+    config = { ...config, access_control: { ...config.access_control, user_identity: { ...ui, users: ui.users.map((u) => (u.password === undefined ? u : { ...u, password: '****' })) } } };
   const url = config.database.url;
   if (url === undefined || !URL.canParse(url)) return config;
   const parsed = new URL(url);

@@ -2,6 +2,7 @@
 // Messages are written for a person reading a start-up failure; the loader prefixes each with
 // the key path and appends the offending value (see problems.ts).
 import { join } from 'node:path';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseNamingTemplate } from './naming.js';
 import { rulesSchema, stabilitySchema } from './rules-schema.js';
@@ -136,7 +137,21 @@ const monitoring = section({
   metrics_port: port(9090),
 });
 
+const dicomUser = section({
+  username: text('a user name'),
+  /** Plain text or "scrypt:SALT:HASH"; absent: the user name alone identifies (identity type 1). */
+  password: text('a password or a scrypt:… hash').optional(),
+});
+
+const userIdentity = section({
+  /** Refuse associations without a (verified) user identity. */
+  required: bool(false),
+  users: z.array(dicomUser, { error: 'expected a list of users' }).default([]),
+});
+
 const accessControl = section({
+  /** User Identity Negotiation (PS3.7 D.3.3.7); unset: identities are ignored. */
+  user_identity: userIdentity.optional(),
   allowed_ae_titles: z
     .array(aePattern, { error: 'expected a list of AE title patterns' })
     .min(1, { error: 'expected at least one AE title pattern (use "*" to allow every AE)' })
@@ -222,6 +237,19 @@ const mpps = section({
   forward_to: z.array(aeTitleSchema, { error: 'expected a list of AE titles of known nodes' }).default([]),
 });
 
+const CIDR_ERROR = 'expected an IP address or a CIDR block such as 192.0.2.0/24';
+const ipOrCidr = z.string({ error: CIDR_ERROR }).refine(
+  (v) => {
+    const [ip = '', bits, extra] = v.split('/');
+    const family = isIP(ip);
+    if (!family || extra !== undefined) return false;
+    if (bits === undefined) return true;
+    const n = Number(bits);
+    return /^\d+$/.test(bits) && n <= (family === 4 ? 32 : 128);
+  },
+  { error: CIDR_ERROR, params: { got: true } },
+);
+
 export const PERMISSIONS = ['store', 'find', 'move', 'get', 'worklist', 'mpps', 'commit'] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -230,6 +258,8 @@ const knownNode = section({
   host: text('a host name or address'),
   port: portNumber,
   tls: bool(false),
+  /** Addresses (IPs or CIDR blocks) this AE title may call from; unset: anywhere. */
+  addresses: z.array(ipOrCidr, { error: 'expected a list of IP addresses or CIDR blocks' }).min(1, { error: 'expected at least one address (leave addresses out to allow any)' }).optional(),
   permissions: z
     .array(oneOf(PERMISSIONS), { error: `expected a list of: ${PERMISSIONS.join(', ')}` })
     .default([...PERMISSIONS]),
