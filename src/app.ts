@@ -48,6 +48,8 @@ import { commitmentScp } from './scp/commitment.js';
 import { WorkflowFeeds } from './workflow-feeds.js';
 import { enableMppsForwarding } from './services/mpps-forward.js';
 import { ResearchWorkflow } from './services/research.js';
+import type { RetentionService } from './services/retention.js';
+import { setupRetention } from './retention-setup.js';
 
 export interface ArchiveParts {
   config: () => Readonly<Config>;
@@ -133,6 +135,8 @@ export class PacsServer {
   private auditTrail: AuditTrail | null = null;
   /** The worklist folder, the HL7 listener and MPPS forwarding. */
   readonly feeds: WorkflowFeeds;
+  /** Retention rules, run as durable jobs. */
+  readonly retention: RetentionService;
 
   private constructor(
     readonly archive: ArchiveParts,
@@ -146,6 +150,7 @@ export class PacsServer {
   ) {
     this.activity = new ActivityMonitor(archive.events);
     this.feeds = new WorkflowFeeds(archive);
+    this.retention = setupRetention(archive, jobs);
     const jobStates = ['queued', 'running', 'failed'] as const;
     this.metrics = new Metrics(archive.events, {
       activeAssociations: () => this.listeners[0]?.active.size ?? 0,
@@ -259,6 +264,7 @@ export class PacsServer {
     this.jobs.start();
     await this.feeds.start();
     this.research.start();
+    this.retention.start();
     let httpPort: number | null = null;
     if (c.http.enabled) {
       const a = this.archive;
@@ -328,6 +334,7 @@ export class PacsServer {
     const grace = this.archive.config().server.shutdown_grace * 1000;
     this.logger.info({ graceSeconds: grace / 1000, active: this.listeners[0]?.active.size ?? 0 }, 'shutting down');
     this.metadataWarmer?.stop();
+    this.retention.stop();
     await this.feeds.stop();
     const metricsClosed = new Promise<void>((resolve) => (this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve()));
     await Promise.all([...this.listeners.map((l) => l.stop(grace)), this.http?.close(), this.jobs.stop(grace), this.research.stop(), metricsClosed]);

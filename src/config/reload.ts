@@ -20,6 +20,7 @@ export const LIVE_KEYS = [
   'query.*',
   'rules',
   'stability.*',
+  'retention.*',
   'server.max_associations',
   'server.max_associations_per_ae',
   'server.idle_timeout',

@@ -265,6 +265,18 @@ const knownNode = section({
     .default([...PERMISSIONS]),
 });
 
+const retention = section({
+  /** Delete studies whose last instance arrived more than this many days ago; 0: no age rule. */
+  max_age_days: int(0, 36_500, 0, ' days (0 = no age rule)'),
+  /** Delete the oldest studies while the archive's volume is fuller than this; 0: no rule. */
+  max_usage_percent: int(0, 99, 0, ' percent (0 = no usage rule)'),
+  /** Delete the oldest studies while the archive holds more than this; 0: no rule. */
+  max_bytes: int(0, Number.MAX_SAFE_INTEGER, 0, ' bytes (0 = no size rule)'),
+  /** Studies marked protected are never deleted by retention; false: the mark is ignored. */
+  keep_protected: bool(true),
+  check_interval_minutes: int(1, 10_080, 60, ' minutes'),
+});
+
 // ---- the whole file -------------------------------------------------------------------
 
 export const configSchema = z
@@ -285,6 +297,7 @@ export const configSchema = z
       mpps: mpps.prefault({}),
       known_nodes: z.array(knownNode, { error: 'expected a list of nodes' }).default([]),
       stability: stabilitySchema.prefault({}),
+      retention: retention.prefault({}),
       rules: rulesSchema,
     },
     { error: 'expected a mapping of sections (server, storage, ...)' },

@@ -7,6 +7,7 @@ import type { JobStore } from './jobs.js';
 import type { NodeStore } from './nodes.js';
 import type { MppsStore, WorklistStore } from './workflow.js';
 import type { StabilityStore } from './stability.js';
+import type { RetentionStore } from './retention.js';
 
 export type Text = string | null;
 
@@ -219,6 +220,8 @@ export interface ArchiveIndex {
   readonly mpps: MppsStore;
   /** Which series and studies are waiting to become stable (the research workflow). */
   readonly stability: StabilityStore;
+  /** Protected studies and the oldest ones, for retention rules. */
+  readonly retention: RetentionStore;
   /** Removes every instance, series, study, patient and change row (reindex starts from nothing); jobs and nodes stay. */
   clear(): Promise<void>;
   close(): Promise<void>;

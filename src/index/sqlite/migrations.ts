@@ -299,6 +299,14 @@ CREATE TABLE stability_cursor (
 ) STRICT;
 `;
 
+// Retention (ops branch): a study marked protected is never deleted by retention rules. The
+// index serves "unprotected studies, least recently received first". Another branch also
+// appends a version 7: the two are renumbered when merged.
+const V7_RETENTION_PROTECTED = `
+ALTER TABLE studies ADD COLUMN protected INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX studies_retention ON studies (protected, last_received_at);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: V1 },
   { version: 2, name: 'Conquest dicom.sql attributes', sql: V2 },
@@ -306,6 +314,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 4, name: 'archive totals kept by triggers', sql: V4 },
   { version: 5, name: 'worklist and MPPS', sql: V5 },
   { version: 6, name: 'research workflow: stable series and studies', sql: V6 },
+  { version: 7, name: 'retention: protected studies', sql: V7_RETENTION_PROTECTED },
 ];
 
 const BOOTSTRAP = `CREATE TABLE IF NOT EXISTS schema_migrations (

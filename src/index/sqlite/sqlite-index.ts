@@ -30,6 +30,8 @@ import { SqliteWriter } from './writer.js';
 import { SqliteJobStore, type Transact } from './jobs.js';
 import { SqliteNodeStore } from './nodes.js';
 import { SqliteStabilityStore } from './stability.js';
+import { SqliteRetentionStore } from './retention.js';
+import type { RetentionStore } from '../retention.js';
 import type { StabilityStore } from '../stability.js';
 import { SqliteMppsStore, SqliteWorklistStore } from './workflow.js';
 import { mergePatients, updatePatient } from './patients.js';
@@ -57,6 +59,7 @@ export class SqliteIndex implements ArchiveIndex {
   private worklistStore: SqliteWorklistStore | null = null;
   private mppsStore: SqliteMppsStore | null = null;
   private stabilityStore: SqliteStabilityStore | null = null;
+  private retentionStore: SqliteRetentionStore | null = null;
   // One transaction wrapper, made once, that runs whatever function it is given.
   private readonly transact: Database.Transaction<(fn: () => unknown) => unknown>;
 
@@ -117,6 +120,7 @@ export class SqliteIndex implements ArchiveIndex {
       this.worklistStore = null;
       this.mppsStore = null;
       this.stabilityStore = null;
+      this.retentionStore = null;
     });
   }
 
@@ -144,6 +148,11 @@ export class SqliteIndex implements ArchiveIndex {
   get stability(): StabilityStore {
     this.stabilityStore ??= new SqliteStabilityStore(this.database, this.transactFor);
     return this.stabilityStore;
+  }
+
+  get retention(): RetentionStore {
+    this.retentionStore ??= new SqliteRetentionStore(this.database, this.transactFor);
+    return this.retentionStore;
   }
 
   private readonly transactFor: Transact = (kind, fn) => (kind === 'read' ? this.read(fn) : this.write(fn));
