@@ -407,9 +407,11 @@ export class Association {
 
   private onData(chunk: Buffer): void {
     this.bytesIn += chunk.length;
-    this.armIdle();
     const pdus: RawPdu[] = [];
     const err = this.framer.push(chunk, pdus);
+    // Only whole PDUs count as activity: a peer trickling the bytes of a PDU it never finishes
+    // (slow loris) must not hold the association past the idle timeout.
+    if (pdus.length) this.armIdle();
     for (const raw of pdus) {
       if (this.state === 'Sta1') return;
       let pdu: Pdu;
@@ -421,7 +423,7 @@ export class Association {
       }
       this.handle(eventOf(pdu), pdu);
     }
-    this.armDimse();
+    this.armDimse(pdus.length > 0);
     if (err) {
       const msg =
         err.kind === 'unrecognized'
@@ -511,18 +513,21 @@ export class Association {
    * (usually longer) idle timeout. Time spent paused because our own sink is behind is not
    * the peer's fault and does not count.
    */
-  private armDimse(): void {
+  private armDimse(progress: boolean): void {
     const ms = this.options.timeouts.dimseMs ?? 0;
-    if (!ms || this.state !== 'Sta6' || !this.assembler.midMessage) {
+    const midway = (): boolean => this.assembler.midMessage || this.framer.pendingBytes > 0;
+    if (!ms || this.state !== 'Sta6' || !midway()) {
       this.stopTimer('dimse');
       return;
     }
-    if (this.dimse) this.dimse.refresh();
-    else
+    // Refreshed by whole PDUs only, like the idle timer: trickled bytes are no progress.
+    if (this.dimse) {
+      if (progress) this.dimse.refresh();
+    } else
       this.dimse = setTimeout(() => {
         this.dimse = null;
-        if (this.paused > 0) this.armDimse();
-        else if (this.state === 'Sta6' && this.assembler.midMessage) this.abort(`no DIMSE fragment for ${ms / 1000} s in the middle of a message`);
+        if (this.paused > 0) this.armDimse(true);
+        else if (this.state === 'Sta6' && midway()) this.abort(`no DIMSE fragment for ${ms / 1000} s in the middle of a message`);
       }, ms);
   }
 
