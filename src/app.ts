@@ -25,6 +25,7 @@ import { storageScp } from './scp/storage.js';
 import { findScp } from './scp/find.js';
 import { retrieveScp } from './scp/retrieve.js';
 import { AcceptorSession, type AcceptPolicy } from './scp/acceptor.js';
+import { AssociationRateLimiter } from './scp/rate-limit.js';
 import { DecoderPool } from './codecs/pool.js';
 import { NodeDirectory } from './services/nodes.js';
 import { JobService } from './services/jobs.js';
@@ -48,6 +49,8 @@ import { commitmentScp } from './scp/commitment.js';
 import { WorkflowFeeds } from './workflow-feeds.js';
 import { enableMppsForwarding } from './services/mpps-forward.js';
 import { ResearchWorkflow } from './services/research.js';
+import type { RetentionService } from './services/retention.js';
+import { setupRetention } from './retention-setup.js';
 
 export interface ArchiveParts {
   config: () => Readonly<Config>;
@@ -158,6 +161,8 @@ export class PacsServer {
   private auditTrail: AuditTrail | null = null;
   /** The worklist folder, the HL7 listener and MPPS forwarding. */
   readonly feeds: WorkflowFeeds;
+  /** Retention rules, run as durable jobs. */
+  readonly retention: RetentionService;
 
   private constructor(
     readonly archive: ArchiveParts,
@@ -171,6 +176,7 @@ export class PacsServer {
   ) {
     this.activity = new ActivityMonitor(archive.events);
     this.feeds = new WorkflowFeeds(archive);
+    this.retention = setupRetention(archive, jobs);
     const jobStates = ['queued', 'running', 'failed'] as const;
     this.metrics = new Metrics(archive.events, {
       activeAssociations: () => this.listeners[0]?.active.size ?? 0,
@@ -186,7 +192,7 @@ export class PacsServer {
     const decoders = new DecoderPool();
     const registry = new SopRegistry();
     registry.register(verificationScp);
-    registry.register(storageScp(archive.store));
+    registry.register(storageScp(archive.store, [], { maxDatasetBytes: () => archive.config().server.max_dataset_mb * 1024 * 1024 }));
     registry.register(
       findScp({
         index: archive.index,
@@ -244,7 +250,11 @@ export class PacsServer {
       maxAssociations: c.server.max_associations,
       maxAssociationsPerAE: c.server.max_associations_per_ae,
       maxPduLength: c.server.max_pdu_length,
+      maxNewAssociationsPerMinutePerAE: c.server.max_new_associations_per_minute_per_ae,
+      dimseTimeoutMs: c.server.dimse_timeout * 1000,
       permissionsOf: (ae) => this.archive.nodes.permissionsOf(ae),
+      ...(c.access_control.user_identity ? { userIdentity: c.access_control.user_identity } : {}),
+      addressesOf: (ae) => c.known_nodes.find((n) => n.ae_title === ae)?.addresses ?? null,
     };
   }
 
@@ -256,6 +266,7 @@ export class PacsServer {
     if (c.logging.audit_file) this.auditTrail = new AuditTrail(this.archive.events, c.logging.audit_file);
     // Plain DICOM on server.port, DICOM TLS on tls.port; or, with TLS and no tls.port, TLS alone on server.port.
     const active = new Set<Association>();
+    const rateLimiter = new AssociationRateLimiter();
     const listen = async (port: number, secure: boolean): Promise<number> => {
       const listener: DicomListener = new DicomListener({
         host: c.server.host,
@@ -264,10 +275,10 @@ export class PacsServer {
         active,
         timeouts: () => {
           const now = this.archive.config().server;
-          return { artimMs: now.artim_timeout * 1000, idleMs: now.idle_timeout * 1000 };
+          return { artimMs: now.artim_timeout * 1000, idleMs: now.idle_timeout * 1000, dimseMs: now.dimse_timeout * 1000 };
         },
         userFor: (socket): AcceptorSession =>
-          new AcceptorSession({ registry: this.registry, policy: () => this.acceptPolicy(), active: () => active, logger: this.logger, events: this.archive.events }, socket),
+          new AcceptorSession({ registry: this.registry, policy: () => this.acceptPolicy(), active: () => active, logger: this.logger, events: this.archive.events, rateLimiter }, socket),
         ...(secure && this.archive.tls
           ? {
               tls: serverOptions(this.archive.tls, c.tls.require_client_cert),
@@ -285,6 +296,7 @@ export class PacsServer {
     this.jobs.start();
     await this.feeds.start();
     this.research.start();
+    this.retention.start();
     let httpPort: number | null = null;
     if (c.http.enabled) {
       const a = this.archive;
@@ -354,6 +366,7 @@ export class PacsServer {
     const grace = this.archive.config().server.shutdown_grace * 1000;
     this.logger.info({ graceSeconds: grace / 1000, active: this.listeners[0]?.active.size ?? 0 }, 'shutting down');
     this.metadataWarmer?.stop();
+    this.retention.stop();
     await this.feeds.stop();
     const metricsClosed = new Promise<void>((resolve) => (this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve()));
     await Promise.all([...this.listeners.map((l) => l.stop(grace)), this.http?.close(), this.jobs.stop(grace), this.research.stop(), metricsClosed]);

@@ -20,9 +20,14 @@ export const LIVE_KEYS = [
   'query.*',
   'rules',
   'stability.*',
+  'retention.*',
   'server.max_associations',
   'server.max_associations_per_ae',
   'server.idle_timeout',
+  'server.dimse_timeout',
+  'server.max_new_associations_per_minute_per_ae',
+  'server.max_dataset_mb',
+  'http.rate_limit_per_minute',
   'storage.duplicate_policy',
   'storage.min_free_mb',
 ] as const;
@@ -58,6 +63,9 @@ export function redactConfig(config: Config): Config {
       ...config,
       http: { ...http, users: http.users.map((u) => ({ ...u, password: '****' })), tokens: http.tokens.map((t) => ({ ...t, token: '****' })) },
     };
+  const ui = config.access_control.user_identity;
+  if (ui?.users.some((u) => u.password !== undefined))
+    config = { ...config, access_control: { ...config.access_control, user_identity: { ...ui, users: ui.users.map((u) => (u.password === undefined ? u : { ...u, password: '****' })) } } };
   const url = config.database.url;
   if (url === undefined || !URL.canParse(url)) return config;
   const parsed = new URL(url);

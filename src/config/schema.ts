@@ -2,6 +2,7 @@
 // Messages are written for a person reading a start-up failure; the loader prefixes each with
 // the key path and appends the offending value (see problems.ts).
 import { join } from 'node:path';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseNamingTemplate } from './naming.js';
 import { deidentifyProfileSchema, rulesSchema, stabilitySchema } from './rules-schema.js';
@@ -69,11 +70,14 @@ const server = section({
   port: port(11112),
   max_associations: int(1, 10_000, 50),
   max_associations_per_ae: int(0, 10_000, 0, ' (0 = unlimited)'),
+  max_new_associations_per_minute_per_ae: int(0, 1_000_000, 0, ' (0 = unlimited)'),
   idle_timeout: seconds(60, ' (0 = none)'),
   // Unlike the others, ARTIM cannot be switched off: it is what frees a half-open association.
   artim_timeout: seconds(30, '', true),
   dimse_timeout: seconds(60, ' (0 = none)'),
   max_pdu_length: int(4096, 16_777_216, 262_144, ' bytes'),
+  /** Largest dataset one C-STORE may carry; larger ones are refused, nothing written. */
+  max_dataset_mb: int(0, 1_048_576, 0, ' MB (0 = unlimited)'),
   strict_called_ae: bool(true),
   shutdown_grace: seconds(10),
 });
@@ -133,7 +137,21 @@ const monitoring = section({
   metrics_port: port(9090),
 });
 
+const dicomUser = section({
+  username: text('a user name'),
+  /** Plain text or "scrypt:SALT:HASH"; absent: the user name alone identifies (identity type 1). */
+  password: text('a password or a scrypt:… hash').optional(),
+});
+
+const userIdentity = section({
+  /** Refuse associations without a (verified) user identity. */
+  required: bool(false),
+  users: z.array(dicomUser, { error: 'expected a list of users' }).default([]),
+});
+
 const accessControl = section({
+  /** User Identity Negotiation (PS3.7 D.3.3.7); unset: identities are ignored. */
+  user_identity: userIdentity.optional(),
   allowed_ae_titles: z
     .array(aePattern, { error: 'expected a list of AE title patterns' })
     .min(1, { error: 'expected at least one AE title pattern (use "*" to allow every AE)' })
@@ -174,6 +192,10 @@ const http = section({
   tokens: z.array(httpToken, { error: 'expected a list of tokens' }).default([]),
   /** Largest STOW-RS / upload request. */
   max_upload_mb: int(1, 1_048_576, 4096, ' MB'),
+  /** Largest JSON (or other small) request body: the API's bodies are a few lines. */
+  max_json_kb: int(1, 1_048_576, 1024, ' KB'),
+  /** Requests a minute per user (or per address without credentials); beyond it, 429. */
+  rate_limit_per_minute: int(0, 10_000_000, 0, ' (0 = unlimited)'),
   /** The OHIF viewer at /viewer. */
   viewer: bool(true),
   /** Prepare each instance's WADO-RS metadata right after it is stored (in the background), so a series' first metadata request is fast. */
@@ -215,6 +237,19 @@ const mpps = section({
   forward_to: z.array(aeTitleSchema, { error: 'expected a list of AE titles of known nodes' }).default([]),
 });
 
+const CIDR_ERROR = 'expected an IP address or a CIDR block such as 192.0.2.0/24';
+const ipOrCidr = z.string({ error: CIDR_ERROR }).refine(
+  (v) => {
+    const [ip = '', bits, extra] = v.split('/');
+    const family = isIP(ip);
+    if (!family || extra !== undefined) return false;
+    if (bits === undefined) return true;
+    const n = Number(bits);
+    return /^\d+$/.test(bits) && n <= (family === 4 ? 32 : 128);
+  },
+  { error: CIDR_ERROR, params: { got: true } },
+);
+
 export const PERMISSIONS = ['store', 'find', 'move', 'get', 'worklist', 'mpps', 'commit'] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -223,9 +258,23 @@ const knownNode = section({
   host: text('a host name or address'),
   port: portNumber,
   tls: bool(false),
+  /** Addresses (IPs or CIDR blocks) this AE title may call from; unset: anywhere. */
+  addresses: z.array(ipOrCidr, { error: 'expected a list of IP addresses or CIDR blocks' }).min(1, { error: 'expected at least one address (leave addresses out to allow any)' }).optional(),
   permissions: z
     .array(oneOf(PERMISSIONS), { error: `expected a list of: ${PERMISSIONS.join(', ')}` })
     .default([...PERMISSIONS]),
+});
+
+const retention = section({
+  /** Delete studies whose last instance arrived more than this many days ago; 0: no age rule. */
+  max_age_days: int(0, 36_500, 0, ' days (0 = no age rule)'),
+  /** Delete the oldest studies while the archive's volume is fuller than this; 0: no rule. */
+  max_usage_percent: int(0, 99, 0, ' percent (0 = no usage rule)'),
+  /** Delete the oldest studies while the archive holds more than this; 0: no rule. */
+  max_bytes: int(0, Number.MAX_SAFE_INTEGER, 0, ' bytes (0 = no size rule)'),
+  /** Studies marked protected are never deleted by retention; false: the mark is ignored. */
+  keep_protected: bool(true),
+  check_interval_minutes: int(1, 10_080, 60, ' minutes'),
 });
 
 // ---- the whole file -------------------------------------------------------------------
@@ -248,6 +297,7 @@ export const configSchema = z
       mpps: mpps.prefault({}),
       known_nodes: z.array(knownNode, { error: 'expected a list of nodes' }).default([]),
       stability: stabilitySchema.prefault({}),
+      retention: retention.prefault({}),
       rules: rulesSchema,
       /** JavaScript modules loaded at start, each given the narrow plugin API (src/plugins.ts). */
       plugins: z

@@ -35,6 +35,10 @@ export interface PacsEvents {
     instances: number;
     failures: number;
     lastError: string | null;
+    /** Why the association was rejected, in words (outcome "rejected"). */
+    rejectedBecause?: string;
+    /** The user named in User Identity Negotiation, once verified. */
+    user?: string;
     /** DIMSE operations by name (C-STORE, C-FIND, …) on this association. */
     operations: Record<string, number>;
     bytesIn: number;

@@ -1,7 +1,7 @@
 // Who is calling, and may they: HTTP Basic users and Bearer tokens from the configuration,
 // each with a role; requests without credentials get the anonymous role. Roles are ordered:
 // read (GET), write (STOW, upload, send), admin (delete, configuration).
-import { scryptSync, timingSafeEqual, createHash } from 'node:crypto';
+import { passwordMatches, sameSecret } from '../core/passwords.js';
 import type { HttpConfig, HttpRole } from '../config/schema.js';
 
 const RANK: Record<HttpRole, number> = { none: 0, read: 1, write: 2, admin: 3 };
@@ -11,22 +11,9 @@ export const roleAllows = (have: HttpRole, need: HttpRole): boolean => RANK[have
 /** The role of a request without credentials. */
 export const anonymousRole = (c: HttpConfig): HttpRole => c.anonymous_role ?? (c.users.length || c.tokens.length ? 'read' : 'admin');
 
-/** Equal-time comparison of two secrets (hashed first, so lengths do not leak). */
-const same = (a: string, b: string): boolean => timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
-
-/** A password against its configured form: plain text or "scrypt:SALT:HASH" (base64). */
-export function passwordMatches(given: string, configured: string): boolean {
-  const m = /^scrypt:([A-Za-z0-9+/=]+):([A-Za-z0-9+/=]+)$/.exec(configured);
-  if (!m) return same(given, configured);
-  const expected = Buffer.from(m[2]!, 'base64');
-  const got = scryptSync(given, Buffer.from(m[1]!, 'base64'), expected.length);
-  return timingSafeEqual(got, expected);
-}
-
-/** "scrypt:SALT:HASH" for the configuration (pacs hash-password). */
-export function hashPassword(password: string, salt: Buffer): string {
-  return `scrypt:${salt.toString('base64')}:${scryptSync(password, salt, 32).toString('base64')}`;
-}
+// Shared with DICOM user identity negotiation; re-exported for the HTTP layer's callers.
+export { passwordMatches, hashPassword } from '../core/passwords.js';
+const same = sameSecret;
 
 export type Caller = { role: HttpRole; name: string | null } | { invalid: string };
 

@@ -12,6 +12,7 @@ import { registerUi } from './ui.js';
 import type { ApiDeps } from './api/deps.js';
 import './route-config.js';
 import { registerViewer } from './viewer.js';
+import { registerRateLimit } from './rate-limit.js';
 
 export type HttpDeps = ApiDeps & { logger: Logger };
 
@@ -20,11 +21,15 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     loggerInstance: deps.logger.child({ component: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: false,
+    // JSON and other parsed bodies; STOW-RS and uploads stream past it, bounded by max_upload_mb.
+    bodyLimit: deps.config().http.max_json_kb * 1024,
     // HTTPS with the DICOM TLS certificate when tls.enabled (one certificate to manage).
     ...(deps.https ? { https: deps.https } : {}),
   }) as unknown as FastifyInstance;
   const origins = deps.config().http.cors_origins;
   if (origins.length) await app.register(cors, { origin: origins.includes('*') ? true : origins, exposedHeaders: ['Warning', 'Content-Range'] });
+
+  const withinRate = await registerRateLimit(app, () => deps.config().http);
 
   // Who made each request, for the audit trail.
   const callers = new WeakMap<object, string | null>();
@@ -33,6 +38,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     const c = deps.config().http;
     const caller = authenticate(req.headers.authorization, c);
     if (!('invalid' in caller)) callers.set(req, caller.name);
+    if (!(await withinRate(req, reply, 'invalid' in caller ? null : caller.name))) return reply;
     if ('invalid' in caller) {
       reply.header('www-authenticate', 'Basic realm="pacs-server", charset="UTF-8"');
       return sendProblem(reply, 401, 'Unauthorized', caller.invalid);

@@ -8,6 +8,7 @@ import type { NodeStore } from './nodes.js';
 import type { MppsStore, WorklistStore } from './workflow.js';
 import type { StabilityStore } from './stability.js';
 import type { DeidStore } from './deid.js';
+import type { RetentionStore } from './retention.js';
 
 export type Text = string | null;
 
@@ -222,6 +223,8 @@ export interface ArchiveIndex {
   readonly stability: StabilityStore;
   /** De-identification's secret and patient pseudonyms (kept so output is the same across runs). */
   readonly deid: DeidStore;
+  /** Protected studies and the oldest ones, for retention rules. */
+  readonly retention: RetentionStore;
   /** Removes every instance, series, study, patient and change row (reindex starts from nothing); jobs and nodes stay. */
   clear(): Promise<void>;
   close(): Promise<void>;

@@ -30,6 +30,8 @@ export interface AssociationTimeouts {
   artimMs: number;
   /** Abort an established association that sends nothing for this long (0 = never). */
   idleMs: number;
+  /** Abort when a DIMSE message has begun and its next fragment is this late (0 = never). */
+  dimseMs?: number;
 }
 
 export type Outcome = 'released' | 'aborted-by-peer' | 'aborted-locally' | 'rejected' | 'connection-lost' | 'protocol-error' | 'open';
@@ -75,6 +77,7 @@ export class Association {
   private readonly assembler: DimseAssembler;
   private artim: NodeJS.Timeout | null = null;
   private idle: NodeJS.Timeout | null = null;
+  private dimse: NodeJS.Timeout | null = null;
   private pendingPData: Buffer[] | null = null;
   private abortToSend: { source: number; reason: number } = { source: AbortSource.ServiceUser, reason: 0 };
   private paused = 0;
@@ -392,6 +395,7 @@ export class Association {
   private finish(): void {
     this.stopTimer('artim');
     this.stopTimer('idle');
+    this.stopTimer('dimse');
     if (!this.socket.destroyed) this.socket.destroy();
     if (this.closedCalled) return;
     this.closedCalled = true;
@@ -403,9 +407,11 @@ export class Association {
 
   private onData(chunk: Buffer): void {
     this.bytesIn += chunk.length;
-    this.armIdle();
     const pdus: RawPdu[] = [];
     const err = this.framer.push(chunk, pdus);
+    // Only whole PDUs count as activity: a peer trickling the bytes of a PDU it never finishes
+    // (slow loris) must not hold the association past the idle timeout.
+    if (pdus.length) this.armIdle();
     for (const raw of pdus) {
       if (this.state === 'Sta1') return;
       let pdu: Pdu;
@@ -417,6 +423,7 @@ export class Association {
       }
       this.handle(eventOf(pdu), pdu);
     }
+    this.armDimse(pdus.length > 0);
     if (err) {
       const msg =
         err.kind === 'unrecognized'
@@ -500,11 +507,36 @@ export class Association {
       }, this.options.timeouts.idleMs);
   }
 
-  private stopTimer(which: 'artim' | 'idle'): void {
-    const t = which === 'artim' ? this.artim : this.idle;
+  /**
+   * The DIMSE timeout: a peer that began a message (a command in fragments, or a dataset) and
+   * stops sending in the middle holds a sink and a temporary file; it gets dimseMs, not the
+   * (usually longer) idle timeout. Time spent paused because our own sink is behind is not
+   * the peer's fault and does not count.
+   */
+  private armDimse(progress: boolean): void {
+    const ms = this.options.timeouts.dimseMs ?? 0;
+    const midway = (): boolean => this.assembler.midMessage || this.framer.pendingBytes > 0;
+    if (!ms || this.state !== 'Sta6' || !midway()) {
+      this.stopTimer('dimse');
+      return;
+    }
+    // Refreshed by whole PDUs only, like the idle timer: trickled bytes are no progress.
+    if (this.dimse) {
+      if (progress) this.dimse.refresh();
+    } else
+      this.dimse = setTimeout(() => {
+        this.dimse = null;
+        if (this.paused > 0) this.armDimse(true);
+        else if (this.state === 'Sta6' && midway()) this.abort(`no DIMSE fragment for ${ms / 1000} s in the middle of a message`);
+      }, ms);
+  }
+
+  private stopTimer(which: 'artim' | 'idle' | 'dimse'): void {
+    const t = which === 'artim' ? this.artim : which === 'idle' ? this.idle : this.dimse;
     if (t) clearTimeout(t);
     if (which === 'artim') this.artim = null;
-    else this.idle = null;
+    else if (which === 'idle') this.idle = null;
+    else this.dimse = null;
   }
 }
 

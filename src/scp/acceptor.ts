@@ -7,6 +7,8 @@ import type { DatasetSink } from '../net/dimse/assembler.js';
 import { type Command, CommandField, NO_DATASET, commandName } from '../net/dimse/command.js';
 import { Status, errorComment } from '../net/dimse/status.js';
 import { permissionFor } from './permissions.js';
+import type { AssociationRateLimiter } from './rate-limit.js';
+import { type UserIdentityPolicy, addressAllowed, checkUserIdentity } from './user-identity.js';
 import {
   type AssociateAC,
   type AssociateRJ,
@@ -29,6 +31,14 @@ export interface AcceptPolicy {
   maxAssociations: number;
   maxAssociationsPerAE: number;
   maxPduLength: number;
+  /** New associations a calling AE title may open per minute (token bucket); 0 = no limit. */
+  maxNewAssociationsPerMinutePerAE?: number;
+  /** How long we wait for the answer to a request of ours (C-GET sub-operations); 0 = forever. */
+  dimseTimeoutMs?: number;
+  /** User Identity Negotiation (access_control.user_identity); undefined: not taking part. */
+  userIdentity?: UserIdentityPolicy;
+  /** The addresses a calling AE that is a known node may call from; null: anywhere. */
+  addressesOf?: (callingAE: string) => readonly string[] | null;
   /** What a calling AE that is a known node may do (its `permissions`); null: not a known node, no restriction. */
   permissionsOf?: (callingAE: string) => readonly string[] | null;
 }
@@ -40,6 +50,8 @@ export interface AcceptorDeps {
   active: () => Iterable<Association>;
   logger: Logger;
   events: EventBus;
+  /** Shared by every association of the server, so the rate counts across connections. */
+  rateLimiter?: AssociationRateLimiter;
 }
 
 const reject = (result: number, source: number, reason: number): AssociateRJ => ({ type: PduType.AssociateRJ, result, source, reason });
@@ -51,12 +63,18 @@ export class AcceptorSession implements AssociationUser {
   private readonly awaiting = new Map<number, (response: Command) => void>();
   private nextMessageId = 0x8000; // apart from the peer's IDs, for readable logs
   private logger: Logger;
+  /** Why we rejected the association, in words, for its log line. */
+  private rejectedBecause: string | null = null;
+  /** The user verified by User Identity Negotiation. */
+  private user: string | null = null;
+  private readonly remoteAddress: string;
 
   constructor(
     private readonly deps: AcceptorDeps,
     socket: Socket,
   ) {
     this.logger = deps.logger.child({ remote: `${socket.remoteAddress}:${socket.remotePort}` });
+    this.remoteAddress = socket.remoteAddress ?? '';
   }
 
   onAssociateRequest(rq: AssociateRQ): AssociateAC | AssociateRJ {
@@ -67,15 +85,41 @@ export class AcceptorSession implements AssociationUser {
     if (p.strictCalledAE && rq.calledAETitle !== p.aeTitle)
       return reject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CalledAETitleNotRecognized);
     if (!p.allowedAETitles.some((pattern) => aeTitleMatches(pattern, rq.callingAETitle)))
-      return reject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CallingAETitleNotRecognized);
+      return this.refuse(reject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CallingAETitleNotRecognized), `calling AE title ${rq.callingAETitle} is not in access_control.allowed_ae_titles`);
+    const addresses = p.addressesOf?.(rq.callingAETitle) ?? null;
+    if (addresses && !addressAllowed(this.remoteAddress, addresses))
+      return this.refuse(reject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CallingAETitleNotRecognized), `${rq.callingAETitle} may not call from ${this.remoteAddress} (its known_nodes addresses: ${addresses.join(', ')})`);
+    // The rate is checked before anything costly and counts refused attempts too: a peer
+    // retrying in a tight loop stays refused until it slows down.
+    const perMinute = p.maxNewAssociationsPerMinutePerAE ?? 0;
+    if (this.deps.rateLimiter && !this.deps.rateLimiter.take(rq.callingAETitle, perMinute))
+      return this.refuse(
+        reject(RejectResult.Transient, RejectSource.ServiceProviderPresentation, RejectReason.LocalLimitExceeded),
+        `more than ${perMinute} new associations a minute from ${rq.callingAETitle} (server.max_new_associations_per_minute_per_ae); next in ${this.deps.rateLimiter.waitSeconds(rq.callingAETitle, perMinute)} s`,
+      );
+    // Checked after the rate, so the rate also bounds password guessing.
+    const identity = checkUserIdentity(rq.userInformation.userIdentity, p.userIdentity);
+    if (!identity.ok) {
+      this.deps.events.emit('audit', { action: 'login-failed', outcome: 'failure', who: rq.callingAETitle, from: this.remoteAddress, what: { userIdentity: identity.why } });
+      // PS3.7 D.3.3.7: refused by the service user; the reasons have no "authentication failed".
+      return this.refuse(reject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.NoReasonGiven), identity.why);
+    }
+    this.user = identity.user;
+    if (this.user) this.logger = this.logger.child({ user: this.user });
     // The limits count the other associations negotiating or established: not this one, not
     // connections that have yet to send an A-ASSOCIATE-RQ, not ones that are closing.
     const others = [...this.deps.active()].filter((a) => a.rq !== rq && a.rq !== null && a.state !== 'Sta13' && a.state !== 'Sta1');
     if (p.maxAssociations > 0 && others.length >= p.maxAssociations)
-      return reject(RejectResult.Transient, RejectSource.ServiceProviderPresentation, RejectReason.LocalLimitExceeded);
+      return this.refuse(reject(RejectResult.Transient, RejectSource.ServiceProviderPresentation, RejectReason.LocalLimitExceeded), `${others.length} associations already (server.max_associations)`);
     if (p.maxAssociationsPerAE > 0 && others.filter((a) => a.callingAETitle === rq.callingAETitle).length >= p.maxAssociationsPerAE)
-      return reject(RejectResult.Transient, RejectSource.ServiceProviderPresentation, RejectReason.LocalLimitExceeded);
-    return buildAssociateAC(rq, this.deps.registry, { maxPduLength: p.maxPduLength });
+      return this.refuse(reject(RejectResult.Transient, RejectSource.ServiceProviderPresentation, RejectReason.LocalLimitExceeded), `${p.maxAssociationsPerAE} associations from ${rq.callingAETitle} already (server.max_associations_per_ae)`);
+    // For user name (and passcode) identities the positive response is empty (PS3.7 D.3.3.7.2).
+    return buildAssociateAC(rq, this.deps.registry, { maxPduLength: p.maxPduLength }, identity.respond ? Buffer.alloc(0) : undefined);
+  }
+
+  private refuse(rj: AssociateRJ, why: string): AssociateRJ {
+    this.rejectedBecause = why;
+    return rj;
   }
 
   onCommand(assoc: Association, contextId: number, command: Command): DatasetSink | null {
@@ -97,7 +141,22 @@ export class AcceptorSession implements AssociationUser {
       subRequest: (ctxId, cmd, dataset) => {
         const id = this.nextMessageId;
         this.nextMessageId = this.nextMessageId >= 0xffff ? 0x8000 : this.nextMessageId + 1;
-        const answer = new Promise<Command>((resolve) => this.awaiting.set(id, resolve));
+        // A peer that never answers must not hold the C-GET (and its association) forever:
+        // as DCMTK does on a DIMSE timeout, the association is aborted, failing what is left.
+        const limit = this.deps.policy().dimseTimeoutMs ?? 0;
+        const answer = new Promise<Command>((resolve) => {
+          const timer = limit
+            ? setTimeout(() => {
+                this.awaiting.delete(id);
+                resolve({ CommandField: cmd.CommandField | 0x8000, MessageIDBeingRespondedTo: id, Status: 0xa702, ErrorComment: `no response within ${limit / 1000} s (server.dimse_timeout)` });
+                assoc.abort(`no response to message ${id} within ${limit / 1000} s (server.dimse_timeout)`);
+              }, limit)
+            : null;
+          this.awaiting.set(id, (response) => {
+            if (timer) clearTimeout(timer);
+            resolve(response);
+          });
+        });
         return assoc.sendMessage(ctxId, { ...cmd, MessageID: id, CommandDataSetType: 0x0000 }, dataset).then(
           () => answer,
           (e: unknown) => {
@@ -190,6 +249,8 @@ export class AcceptorSession implements AssociationUser {
       outcome: assoc.outcome === 'open' ? 'connection-lost' : assoc.outcome,
       ...(assoc.rj ? { reject: { result: assoc.rj.result, source: assoc.rj.source, reason: assoc.rj.reason } } : {}),
       ...(assoc.reason ? { reason: assoc.reason } : {}),
+      ...(this.rejectedBecause ? { rejectedBecause: this.rejectedBecause } : {}),
+      ...(this.user ? { user: this.user } : {}),
       ...(this.stats.lastError ? { lastError: this.stats.lastError } : {}),
     };
     const level = assoc.outcome === 'released' && this.stats.failures === 0 ? 'info' : 'warn';
@@ -202,6 +263,8 @@ export class AcceptorSession implements AssociationUser {
       instances: this.stats.instances,
       failures: this.stats.failures,
       lastError: this.stats.lastError,
+      ...(this.rejectedBecause ? { rejectedBecause: this.rejectedBecause } : {}),
+      ...(this.user ? { user: this.user } : {}),
       operations: { ...this.stats.operations },
       bytesIn: assoc.bytesIn,
       bytesOut: assoc.bytesOut,

@@ -11,7 +11,12 @@ import { transferSyntaxInfo } from '../dicom/transfer-syntax.js';
 /** Every transfer syntax we can file as received: all of the standard's, retired ones too. */
 const ALL_TRANSFER_SYNTAXES = TRANSFER_SYNTAXES.map((t) => t.uid).filter((uid) => transferSyntaxInfo(uid) !== undefined);
 
-export function storageScp(store: StoreService, extraSopClasses: readonly string[] = []): ServiceClassProvider {
+export interface StorageScpOptions {
+  /** Largest dataset accepted in bytes (server.max_dataset_mb), read at each C-STORE; 0 = no limit. */
+  maxDatasetBytes?: () => number;
+}
+
+export function storageScp(store: StoreService, extraSopClasses: readonly string[] = [], options: StorageScpOptions = {}): ServiceClassProvider {
   return {
     name: 'storage',
     sopClasses: [...STORAGE_SOP_CLASSES.map((c) => c.uid), ...extraSopClasses],
@@ -21,7 +26,7 @@ export function storageScp(store: StoreService, extraSopClasses: readonly string
     // The requestor may also act as Storage SCP on this association: that is how a C-GET
     // receives its instances (PS3.4 C.4.3, role selection PS3.7 D.3.3.4).
     roles: (p) => ({ sopClass: p.sopClass, scuRole: p.scuRole, scpRole: p.scpRole }),
-    handle: (ctx, cmd) => handleStore(store, ctx, cmd),
+    handle: (ctx, cmd) => handleStore(store, ctx, cmd, options.maxDatasetBytes?.() ?? 0),
   };
 }
 
@@ -29,7 +34,7 @@ function respond(ctx: ScpContext, cmd: Command, status: number, comment?: string
   return ctx.send(storeResponse(cmd, status, comment ? errorComment(comment) : undefined));
 }
 
-function handleStore(store: StoreService, ctx: ScpContext, cmd: Command): DatasetSink | null {
+function handleStore(store: StoreService, ctx: ScpContext, cmd: Command, maxBytes: number): DatasetSink | null {
   ctx.stats.operations['C-STORE'] = (ctx.stats.operations['C-STORE'] ?? 0) + 1;
   if (!hasDataset(cmd)) {
     ctx.stats.failures++;
@@ -51,10 +56,32 @@ function handleStore(store: StoreService, ctx: ScpContext, cmd: Command): Datase
     ctx.stats.lastError = comment;
     ctx.logger.warn({ sopInstanceUID, status: `0x${status.toString(16).padStart(4, '0')}`, error: comment }, 'C-STORE failed');
   };
+  // Past the size limit the partial file is dropped at once and the rest of the dataset read
+  // and discarded: the association stays usable, the answer comes after the last fragment.
+  let received = 0;
+  let tooLarge: Promise<unknown> | null = null;
   return {
-    write: (chunk) => session.write(chunk),
-    onDrain: (cb) => session.onDrain(cb),
+    write: (chunk) => {
+      if (tooLarge) return true;
+      received += chunk.length;
+      if (maxBytes > 0 && received > maxBytes) {
+        tooLarge = session.abort();
+        return true;
+      }
+      return session.write(chunk);
+    },
+    onDrain: (cb) => (tooLarge ? cb() : session.onDrain(cb)),
     end: () => {
+      if (tooLarge) {
+        const comment = `dataset larger than ${maxBytes / 1024 / 1024} MB (server.max_dataset_mb): not stored`;
+        fail(Status.OutOfResources, comment);
+        void tooLarge
+          .catch(() => {})
+          .then(() => respond(ctx, cmd, Status.OutOfResources, comment))
+          .catch(() => {})
+          .finally(done);
+        return;
+      }
       const mismatch = sopClassUID !== ctx.abstractSyntax ? `Affected SOP Class UID ${sopClassUID} differs from the presentation context's ${ctx.abstractSyntax}` : null;
       const work = mismatch ? session.abort().then(() => Promise.reject(new Error(mismatch))) : session.end();
       work
@@ -74,7 +101,7 @@ function handleStore(store: StoreService, ctx: ScpContext, cmd: Command): Datase
         .finally(done);
     },
     abort: () => {
-      void session.abort().finally(done);
+      void (tooLarge ?? session.abort()).finally(done);
     },
   };
 }

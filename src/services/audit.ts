@@ -43,7 +43,7 @@ export class AuditTrail {
       }),
       events.on('association.closed', (a) => {
         this.flush((g) => g.source === 'dimse' && g.who === a.callingAE && g.from === a.remoteAddress);
-        if (a.outcome === 'rejected') this.write({ action: 'access-denied', outcome: 'failure', who: a.callingAE, from: a.remoteAddress, what: { association: 'rejected' } });
+        if (a.outcome === 'rejected') this.write({ action: 'access-denied', outcome: 'failure', who: a.callingAE, from: a.remoteAddress, what: { association: 'rejected', ...(a.rejectedBecause ? { reason: a.rejectedBecause } : {}) } });
       }),
     );
     this.timer = setInterval(() => this.flush((g) => g.source !== 'dimse'), FLUSH_MS);

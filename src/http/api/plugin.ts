@@ -10,6 +10,7 @@ import { registerStatus, registerHealth } from './status.js';
 import { registerUpload } from './upload.js';
 import { registerWorklist } from './worklist.js';
 import { registerMpps } from './mpps.js';
+import { registerRetention } from './retention.js';
 
 export const API_PREFIX = '/api';
 
@@ -42,6 +43,7 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
         registerUpload(api, deps);
         registerWorklist(api, deps);
         registerMpps(api, deps);
+        registerRetention(api, deps);
       },
       { prefix: API_PREFIX },
     );

@@ -4,6 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import { statfs } from 'node:fs/promises';
 import type { ApiDeps } from './deps.js';
+import { readiness } from '../../services/health.js';
 
 async function disk(deps: ApiDeps): Promise<{ free: number; total: number | null }> {
   const free = await deps.objects.freeBytes();
@@ -61,6 +62,13 @@ export function registerHealth(app: FastifyInstance, deps: ApiDeps): void {
     } catch (e) {
       return reply.code(503).send({ status: 'unavailable', detail: e instanceof Error ? e.message : String(e) });
     }
+  });
+  // Liveness: the process answers HTTP. Restarting a server whose disk is full does not help,
+  // so nothing else is checked here; readiness says whether to send it work.
+  app.get('/health/live', { config: { role: 'none' } }, () => ({ status: 'ok' }));
+  app.get('/health/ready', { config: { role: 'none' } }, async (_req, reply) => {
+    const r = await readiness({ index: deps.index, objects: deps.objects, minFreeBytes: () => deps.config().storage.min_free_mb * 1024 * 1024 });
+    return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : 'not ready', reasons: r.reasons, checks: r.checks });
   });
   app.get('/status', () => serverStatus(deps));
 }

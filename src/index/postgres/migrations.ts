@@ -296,6 +296,11 @@ CREATE TABLE deid_patients (
 );
 `);
 
+const V8 = `
+ALTER TABLE studies ADD COLUMN protected INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX studies_retention ON studies (protected, last_received_at);
+`;
+
 export const PG_MIGRATIONS: readonly PgMigration[] = [
   { version: 1, name: 'initial schema', sql: V1 },
   { version: 2, name: 'Conquest dicom.sql attributes', sql: V2 },
@@ -304,6 +309,7 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   { version: 5, name: 'worklist and MPPS', sql: V5 },
   { version: 6, name: 'research workflow: stable series and studies', sql: V6 },
   { version: 7, name: 'de-identification: secret and patient pseudonyms', sql: V7 },
+  { version: 8, name: 'retention: protected studies', sql: V8 },
 ];
 
 const BOOTSTRAP = `CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -33,6 +33,7 @@ import { PgNodeStore } from './nodes.js';
 import { PgMppsStore, PgWorklistStore } from './workflow.js';
 import { PgStabilityStore } from './stability.js';
 import { PgDeidStore } from './deid.js';
+import { PgRetentionStore } from './retention.js';
 import { mergePatients, updatePatient } from './patients.js';
 
 export interface PostgresIndexOptions extends PgPoolOptions {
@@ -48,6 +49,7 @@ export class PostgresIndex implements ArchiveIndex {
   readonly mpps: PgMppsStore;
   readonly stability: PgStabilityStore;
   readonly deid: PgDeidStore;
+  readonly retention: PgRetentionStore;
   private closed = false;
 
   private constructor(
@@ -61,6 +63,7 @@ export class PostgresIndex implements ArchiveIndex {
     this.mpps = new PgMppsStore(this.transact);
     this.stability = new PgStabilityStore(this.transact);
     this.deid = new PgDeidStore(this.transact);
+    this.retention = new PgRetentionStore(this.transact);
   }
 
   /** Makes the pool; nothing connects until the first operation (migrate(), normally). */

@@ -315,6 +315,13 @@ CREATE TABLE deid_patients (
 ) STRICT;
 `;
 
+// Version 8: retention. A study marked protected is never deleted by retention rules; the
+// index serves "unprotected studies, least recently received first".
+const V8 = `
+ALTER TABLE studies ADD COLUMN protected INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX studies_retention ON studies (protected, last_received_at);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: V1 },
   { version: 2, name: 'Conquest dicom.sql attributes', sql: V2 },
@@ -323,6 +330,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 5, name: 'worklist and MPPS', sql: V5 },
   { version: 6, name: 'research workflow: stable series and studies', sql: V6 },
   { version: 7, name: 'de-identification: secret and patient pseudonyms', sql: V7 },
+  { version: 8, name: 'retention: protected studies', sql: V8 },
 ];
 
 const BOOTSTRAP = `CREATE TABLE IF NOT EXISTS schema_migrations (

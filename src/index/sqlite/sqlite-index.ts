@@ -32,6 +32,8 @@ import { SqliteNodeStore } from './nodes.js';
 import { SqliteStabilityStore } from './stability.js';
 import { SqliteDeidStore } from './deid.js';
 import type { DeidStore } from '../deid.js';
+import { SqliteRetentionStore } from './retention.js';
+import type { RetentionStore } from '../retention.js';
 import type { StabilityStore } from '../stability.js';
 import { SqliteMppsStore, SqliteWorklistStore } from './workflow.js';
 import { mergePatients, updatePatient } from './patients.js';
@@ -60,6 +62,7 @@ export class SqliteIndex implements ArchiveIndex {
   private mppsStore: SqliteMppsStore | null = null;
   private stabilityStore: SqliteStabilityStore | null = null;
   private deidStore: SqliteDeidStore | null = null;
+  private retentionStore: SqliteRetentionStore | null = null;
   // One transaction wrapper, made once, that runs whatever function it is given.
   private readonly transact: Database.Transaction<(fn: () => unknown) => unknown>;
 
@@ -121,6 +124,7 @@ export class SqliteIndex implements ArchiveIndex {
       this.mppsStore = null;
       this.stabilityStore = null;
       this.deidStore = null;
+      this.retentionStore = null;
     });
   }
 
@@ -153,6 +157,11 @@ export class SqliteIndex implements ArchiveIndex {
   get deid(): DeidStore {
     this.deidStore ??= new SqliteDeidStore(this.database, this.transactFor);
     return this.deidStore;
+  }
+
+  get retention(): RetentionStore {
+    this.retentionStore ??= new SqliteRetentionStore(this.database, this.transactFor);
+    return this.retentionStore;
   }
 
   private readonly transactFor: Transact = (kind, fn) => (kind === 'read' ? this.read(fn) : this.write(fn));

@@ -40,6 +40,11 @@ export class DimseAssembler {
     return this.expectingDataset;
   }
 
+  /** True between the first fragment of a message and its last (the DIMSE timeout runs). */
+  get midMessage(): boolean {
+    return this.expectingDataset || this.commandParts.length > 0;
+  }
+
   /**
    * Feeds one PDV. Returns the sink that asked to pause (the caller stops reading until its
    * onDrain), or null. Throws DimseProtocolError for a message structure the standard forbids.

@@ -1,0 +1,21 @@
+// Configured passwords, shared by the web users (http.users) and the DICOM users of user
+// identity negotiation (access_control.user_identity): plain text, or "scrypt:SALT:HASH".
+import { scryptSync, timingSafeEqual, createHash } from 'node:crypto';
+
+/** Equal-time comparison of two secrets (hashed first, so lengths do not leak). */
+export const sameSecret = (a: string, b: string): boolean =>
+  timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
+
+/** A password against its configured form: plain text or "scrypt:SALT:HASH" (base64). */
+export function passwordMatches(given: string, configured: string): boolean {
+  const m = /^scrypt:([A-Za-z0-9+/=]+):([A-Za-z0-9+/=]+)$/.exec(configured);
+  if (!m) return sameSecret(given, configured);
+  const expected = Buffer.from(m[2]!, 'base64');
+  const got = scryptSync(given, Buffer.from(m[1]!, 'base64'), expected.length);
+  return timingSafeEqual(got, expected);
+}
+
+/** "scrypt:SALT:HASH" for the configuration (pacs hash-password). */
+export function hashPassword(password: string, salt: Buffer): string {
+  return `scrypt:${salt.toString('base64')}:${scryptSync(password, salt, 32).toString('base64')}`;
+}

@@ -1,0 +1,48 @@
+// Retention on PostgreSQL: studies.protected (migration 8) and the oldest studies first, from
+// the (protected, last_received_at) index.
+import type { RetentionCandidate, RetentionStore } from '../retention.js';
+import type { PgTransact } from './db.js';
+
+interface Row {
+  study_instance_uid: string;
+  size_bytes: string | number;
+  last_received_at: string | number;
+  protected: number;
+}
+
+export class PgRetentionStore implements RetentionStore {
+  constructor(private readonly transact: PgTransact) {}
+
+  setProtected(studyInstanceUID: string, value: boolean): Promise<boolean> {
+    return this.transact('write', async (db) => {
+      const r = await db.query('UPDATE studies SET protected = $1, updated_at = $2 WHERE study_instance_uid = $3', [value ? 1 : 0, Date.now(), studyInstanceUID]);
+      return (r.rowCount ?? 0) > 0;
+    });
+  }
+
+  isProtected(studyInstanceUID: string): Promise<boolean | null> {
+    return this.transact('read', async (db) => {
+      const row = (await db.query<{ protected: number }>('SELECT protected FROM studies WHERE study_instance_uid = $1', [studyInstanceUID])).rows[0];
+      return row === undefined ? null : row.protected === 1;
+    });
+  }
+
+  oldest(o: { receivedBefore?: Date; limit: number; includeProtected?: boolean }): Promise<RetentionCandidate[]> {
+    return this.transact('read', async (db) => {
+      const params: unknown[] = [o.limit];
+      const where = [...(o.includeProtected ? [] : ['protected = 0'])];
+      if (o.receivedBefore) {
+        params.push(o.receivedBefore.getTime());
+        where.push(`last_received_at < $${params.length}`);
+      }
+      const rows = (
+        await db.query<Row>(
+          `SELECT study_instance_uid, size_bytes, last_received_at, protected FROM studies
+           ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY last_received_at, pk LIMIT $1`,
+          params,
+        )
+      ).rows;
+      return rows.map((r) => ({ studyInstanceUID: r.study_instance_uid, sizeBytes: Number(r.size_bytes), lastReceivedAt: new Date(Number(r.last_received_at)), protected: r.protected === 1 }));
+    });
+  }
+}

@@ -1,0 +1,43 @@
+// Retention on SQLite: the studies.protected column (migration "retention: protected studies")
+// and the oldest studies first, from the (protected, last_received_at) index.
+import type Database from 'better-sqlite3';
+import type { RetentionCandidate, RetentionStore } from '../retention.js';
+import type { Transact } from './jobs.js';
+
+interface Row {
+  study_instance_uid: string;
+  size_bytes: number;
+  last_received_at: number;
+  protected: number;
+}
+
+export class SqliteRetentionStore implements RetentionStore {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly transact: Transact,
+  ) {}
+
+  setProtected(studyInstanceUID: string, value: boolean): Promise<boolean> {
+    return this.transact('write', () => {
+      const r = this.db.prepare('UPDATE studies SET protected = ?, updated_at = ? WHERE study_instance_uid = ?').run(value ? 1 : 0, Date.now(), studyInstanceUID);
+      return r.changes > 0;
+    });
+  }
+
+  isProtected(studyInstanceUID: string): Promise<boolean | null> {
+    return this.transact('read', () => {
+      const v = this.db.prepare('SELECT protected FROM studies WHERE study_instance_uid = ?').pluck().get(studyInstanceUID) as number | undefined;
+      return v === undefined ? null : v === 1;
+    });
+  }
+
+  oldest(o: { receivedBefore?: Date; limit: number; includeProtected?: boolean }): Promise<RetentionCandidate[]> {
+    return this.transact('read', () => {
+      const where = [...(o.includeProtected ? [] : ['protected = 0']), ...(o.receivedBefore ? ['last_received_at < @before'] : [])];
+      const sql = `SELECT study_instance_uid, size_bytes, last_received_at, protected FROM studies
+        ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY last_received_at, pk LIMIT @limit`;
+      const rows = this.db.prepare(sql).all({ limit: o.limit, ...(o.receivedBefore ? { before: o.receivedBefore.getTime() } : {}) }) as Row[];
+      return rows.map((r) => ({ studyInstanceUID: r.study_instance_uid, sizeBytes: r.size_bytes, lastReceivedAt: new Date(r.last_received_at), protected: r.protected === 1 }));
+    });
+  }
+}

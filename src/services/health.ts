@@ -1,0 +1,80 @@
+// Readiness for load balancers and orchestrators: can this server take work now? The index
+// answers, the storage takes a write (a probe file written, synced and removed), and the disk
+// has more free space than storage.min_free_mb. Each check has a time limit, so a hung disk or
+// a locked database makes the probe answer "not ready" instead of hanging it.
+import type { ArchiveIndex } from '../index/types.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { errorMessage } from '../core/errors.js';
+
+export interface ReadinessDeps {
+  index: Pick<ArchiveIndex, 'statistics'>;
+  objects: Pick<ObjectStore, 'stage' | 'freeBytes'>;
+  minFreeBytes: () => number;
+  /** Per check (default 5 s). */
+  timeoutMs?: number;
+}
+
+export interface CheckResult {
+  ok: boolean;
+  detail?: string;
+}
+
+export interface Readiness {
+  ready: boolean;
+  checks: { index: CheckResult; storage: CheckResult; disk: CheckResult & { freeBytes?: number; minFreeBytes: number } };
+  /** What is wrong, in words; empty when ready. */
+  reasons: string[];
+}
+
+const within = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
+  new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${what} did not answer within ${ms / 1000} s`)), ms);
+    p.then(
+      (v) => (clearTimeout(t), resolve(v)),
+      (e: unknown) => (clearTimeout(t), reject(e instanceof Error ? e : new Error(String(e)))),
+    );
+  });
+
+async function check(run: () => Promise<unknown>, ms: number, what: string): Promise<CheckResult> {
+  try {
+    await within(run(), ms, what);
+    return { ok: true };
+  } catch (e) {
+    return { ok: false, detail: errorMessage(e) };
+  }
+}
+
+/** The probe goes through the store's own staging, so it tests the path real instances take. */
+async function probeWrite(objects: ReadinessDeps['objects']): Promise<void> {
+  const staged = objects.stage();
+  try {
+    staged.write(Buffer.from('pacs-server readiness probe\n'));
+    await staged.finish();
+  } finally {
+    await staged.discard();
+  }
+}
+
+export async function readiness(deps: ReadinessDeps): Promise<Readiness> {
+  const ms = deps.timeoutMs ?? 5000;
+  const minFreeBytes = deps.minFreeBytes();
+  const [index, storage, disk] = await Promise.all([
+    check(() => deps.index.statistics(), ms, 'the index'),
+    check(() => probeWrite(deps.objects), ms, 'the storage'),
+    (async (): Promise<Readiness['checks']['disk']> => {
+      try {
+        const freeBytes = await within(deps.objects.freeBytes(), ms, 'the disk');
+        const ok = minFreeBytes === 0 || freeBytes >= minFreeBytes;
+        return { ok, freeBytes, minFreeBytes, ...(ok ? {} : { detail: `${Math.floor(freeBytes / 1048576)} MB free, below storage.min_free_mb (${minFreeBytes / 1048576} MB)` }) };
+      } catch (e) {
+        return { ok: false, minFreeBytes, detail: errorMessage(e) };
+      }
+    })(),
+  ]);
+  const reasons = [
+    ...(index.ok ? [] : [`index: ${index.detail}`]),
+    ...(storage.ok ? [] : [`storage not writable: ${storage.detail}`]),
+    ...(disk.ok ? [] : [`disk: ${disk.detail}`]),
+  ];
+  return { ready: reasons.length === 0, checks: { index, storage, disk }, reasons };
+}

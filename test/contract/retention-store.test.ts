@@ -1,0 +1,30 @@
+// Retention's view of the index on every backend: protected flags, and the oldest studies
+// first (by when their last instance arrived), protected ones left out unless asked.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { BACKENDS } from './backends.js';
+import { record } from './fixtures.js';
+
+for (const backend of BACKENDS) backend.run((fresh) => {
+  describe(`retention store (${backend.name})`, () => {
+    test('protect, oldest first, received before', async () => {
+      const index = await (await fresh())();
+      const at = (day: number): Date => new Date(Date.UTC(2026, 0, day));
+      await index.storeInstance(record({ sop: '1.1', study: '9.1', size: 100, path: 'a.dcm', receivedAt: at(1) }), 'insert');
+      await index.storeInstance(record({ sop: '1.2', study: '9.2', size: 200, path: 'b.dcm', receivedAt: at(2) }), 'insert');
+      await index.storeInstance(record({ sop: '1.3', study: '9.3', size: 300, path: 'c.dcm', receivedAt: at(3) }), 'insert');
+      assert.equal(await index.retention.isProtected('9.1'), false);
+      assert.equal(await index.retention.setProtected('9.1', true), true);
+      assert.equal(await index.retention.isProtected('9.1'), true);
+      assert.equal(await index.retention.setProtected('0.0', true), false);
+      assert.equal(await index.retention.isProtected('0.0'), null);
+      const oldest = await index.retention.oldest({ limit: 10 });
+      assert.deepEqual(oldest.map((c) => [c.studyInstanceUID, c.sizeBytes, c.protected]), [['9.2', 200, false], ['9.3', 300, false]]);
+      assert.equal(oldest[0]!.lastReceivedAt.getTime(), at(2).getTime());
+      assert.deepEqual((await index.retention.oldest({ limit: 10, includeProtected: true })).map((c) => c.studyInstanceUID), ['9.1', '9.2', '9.3']);
+      assert.deepEqual((await index.retention.oldest({ limit: 10, receivedBefore: at(3) })).map((c) => c.studyInstanceUID), ['9.2']);
+      assert.deepEqual((await index.retention.oldest({ limit: 1 })).map((c) => c.studyInstanceUID), ['9.2']);
+      await index.close();
+    });
+  });
+});

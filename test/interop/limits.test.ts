@@ -1,0 +1,82 @@
+// Limits against misbehaving peers: new associations per minute per AE (token bucket), the
+// largest C-STORE dataset, the DIMSE timeout within a message, HTTP rate and body limits.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { SAMPLES, run } from '../helpers/dcmtk.js';
+import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
+import { CT_IMAGE_STORAGE, EXPLICIT_LE, RawPeer, associateRQ } from '../helpers/raw-peer.js';
+import { CommandField } from '../../src/net/dimse/command.js';
+import { PduType } from '../../src/net/pdu/types.js';
+
+const CT = path.join(SAMPLES, 'pydicom__CT_small.dcm');
+const LARGE = path.join(SAMPLES, 'nibabel__siemens_dwi_0.dcm'); // 1.7 MB
+
+describe('DICOM limits', () => {
+  let pacs: TestPacs;
+  before(async () => {
+    pacs = await startTestPacs({ server: { max_new_associations_per_minute_per_ae: 3, max_dataset_mb: 1, dimse_timeout: 0.5, idle_timeout: 30 } });
+  });
+  after(() => pacs.stop());
+
+  test('the 4th association in a minute from one AE is rejected transient, local limit exceeded; others still get in', async () => {
+    const echo = (aet: string) => run('echoscu', ['-aet', aet, '-aec', 'PACS_SERVER', '127.0.0.1', String(pacs.port)]);
+    for (let i = 0; i < 3; i++) assert.equal((await echo('BURSTY')).code, 0);
+    const refused = await echo('BURSTY');
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stdout + refused.stderr, /Rejected Transient|local limit exceeded/i);
+    assert.equal((await echo('CALM')).code, 0, 'another AE is not affected');
+  });
+
+  test('a dataset above max_dataset_mb gets 0xA700 with a comment, nothing is written; the association goes on', async () => {
+    const r = await run('storescu', ['-v', '-nh', '-aet', 'BIGSENDER', '-aec', 'PACS_SERVER', '127.0.0.1', String(pacs.port), LARGE, CT]);
+    const out = r.stdout + r.stderr;
+    assert.match(out, /0xa700|Out ?of ?Resources/i, out);
+    assert.equal((await pacs.server.archive.index.statistics()).instances, 1, 'only the small one');
+    assert.deepEqual(pacs.files().filter((f) => f.startsWith('.incoming/')), [], 'no partial file left');
+  });
+
+  test('a peer that stops in the middle of a dataset is aborted after dimse_timeout, not idle_timeout', async () => {
+    const peer = await RawPeer.connect(pacs.port);
+    const ac = await peer.accepted(associateRQ({ callingAETitle: 'STALLER', contexts: [{ abstractSyntax: CT_IMAGE_STORAGE, transferSyntaxes: [EXPLICIT_LE] }] }));
+    const id = ac.presentationContexts[0]!.id;
+    await peer.sendMessage(id, { CommandField: CommandField.C_STORE_RQ, MessageID: 1, AffectedSOPClassUID: CT_IMAGE_STORAGE, AffectedSOPInstanceUID: '1.2.3.99', CommandDataSetType: 0, Priority: 0 });
+    await peer.sendPdvs([{ contextId: id, command: false, last: false, data: Buffer.alloc(1024) }]);
+    const started = Date.now();
+    const answer = await peer.next(5000);
+    assert.equal(answer?.type, PduType.Abort);
+    assert.ok(Date.now() - started < 3000, `aborted after ${Date.now() - started} ms`);
+    peer.destroy(); // PS3.8: after an A-ABORT the peer closes the connection
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(pacs.files().filter((f) => f.startsWith('.incoming/')), [], 'the partial instance is discarded');
+  });
+});
+
+describe('HTTP limits', () => {
+  let pacs: TestPacs;
+  before(async () => {
+    pacs = await startTestPacs({ http: { enabled: true, port: 0, rate_limit_per_minute: 5, max_json_kb: 1, viewer: false } });
+  });
+  after(() => pacs.stop());
+
+  test('beyond rate_limit_per_minute: 429 problem+json with Retry-After', async () => {
+    const app = pacs.server.httpServer!;
+    const codes: number[] = [];
+    for (let i = 0; i < 6; i++) codes.push((await app.inject({ method: 'GET', url: '/api/studies' })).statusCode);
+    assert.deepEqual(codes, [200, 200, 200, 200, 200, 429]);
+    const r = await app.inject({ method: 'GET', url: '/api/studies' });
+    assert.equal(r.statusCode, 429);
+    assert.match(String(r.headers['content-type']), /application\/problem\+json/);
+    assert.ok(Number(r.headers['retry-after']) > 0);
+    assert.match(r.json<{ detail: string }>().detail, /rate_limit_per_minute/);
+    const other = await app.inject({ method: 'GET', url: '/api/studies', remoteAddress: '10.0.0.2' });
+    assert.equal(other.statusCode, 200, 'another address has its own allowance');
+  });
+
+  test('a JSON body above max_json_kb: 413', async () => {
+    const app = pacs.server.httpServer!;
+    const r = await app.inject({ method: 'POST', url: '/api/nodes', remoteAddress: '10.0.0.3', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ pad: 'x'.repeat(4096) }) });
+    assert.equal(r.statusCode, 413);
+    assert.match(String(r.headers['content-type']), /application\/problem\+json/);
+  });
+});

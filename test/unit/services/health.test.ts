@@ -1,0 +1,39 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readiness } from '../../../src/services/health.js';
+import type { StagedObject } from '../../../src/storage/object-store.js';
+
+const staged = (over: Partial<StagedObject> = {}): StagedObject => ({
+  write: () => true,
+  onDrain: (cb) => cb(),
+  finish: async () => ({ size: 1, checksum: '' }),
+  commit: async () => ({ durable: Promise.resolve() }),
+  discard: async () => {},
+  ...over,
+});
+
+test('ready when the index answers, a probe file is written and removed, and the disk is above the minimum', async () => {
+  let discarded = 0;
+  const r = await readiness({
+    index: { statistics: async () => ({}) as never },
+    objects: { stage: () => staged({ discard: async () => void discarded++ }), freeBytes: async () => 10 * 1048576 },
+    minFreeBytes: () => 5 * 1048576,
+  });
+  assert.equal(r.ready, true);
+  assert.deepEqual(r.reasons, []);
+  assert.equal(discarded, 1, 'the probe file is removed');
+});
+
+test('not ready, with reasons: index failing, storage not writable, disk low, a hung check', async () => {
+  const r = await readiness({
+    index: { statistics: () => new Promise(() => {}) }, // hangs: a locked database
+    objects: { stage: () => staged({ finish: async () => Promise.reject(new Error('EROFS: read-only file system')) }), freeBytes: async () => 1048576 },
+    minFreeBytes: () => 500 * 1048576,
+    timeoutMs: 100,
+  });
+  assert.equal(r.ready, false);
+  assert.equal(r.reasons.length, 3, r.reasons.join('; '));
+  assert.match(r.reasons[0]!, /index.*within 0.1 s/);
+  assert.match(r.reasons[1]!, /storage not writable: EROFS/);
+  assert.match(r.reasons[2]!, /1 MB free, below storage.min_free_mb \(500 MB\)/);
+});
