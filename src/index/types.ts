@@ -6,6 +6,7 @@ import type { IndexQuery, QueryRow } from './query/types.js';
 import type { JobStore } from './jobs.js';
 import type { NodeStore } from './nodes.js';
 import type { MppsStore, WorklistStore } from './workflow.js';
+import type { MetadataTextStore } from './metadata.js';
 
 export type Text = string | null;
 
@@ -204,6 +205,8 @@ export interface ArchiveIndex {
   readonly worklist: WorklistStore;
   /** Modality Performed Procedure Steps received. */
   readonly mpps: MppsStore;
+  /** Prepared WADO-RS metadata texts. */
+  readonly metadata: MetadataTextStore;
   /** Removes every instance, series, study, patient and change row (reindex starts from nothing); jobs and nodes stay. */
   clear(): Promise<void>;
   close(): Promise<void>;

@@ -8,11 +8,17 @@ import { createHash } from 'node:crypto';
 
 export interface MetadataCache {
   get(sopInstanceUID: string): Promise<string | null>;
+  /** The entries of those of the instances that have one (a series at once). */
+  getMany(sopInstanceUIDs: readonly string[]): Promise<Map<string, string>>;
   put(sopInstanceUID: string, text: string): Promise<void>;
   remove(sopInstanceUID: string): Promise<void>;
 }
 
-/** One small file per instance under `<storage>/.metadata`, written atomically; no fsync: it is a cache. */
+/**
+ * One small file per instance under `<storage>/.metadata`, written atomically; no fsync: it is
+ * a cache. The server keeps the texts in the index now (index/metadata.ts: a series is one
+ * query instead of a file per instance); this one serves tools and tests without an index.
+ */
 export class FsMetadataCache implements MetadataCache {
   /** Folders known to exist (there are at most 100: the last two characters of the UID). */
   private readonly folders = new Set<string>();
@@ -31,6 +37,15 @@ export class FsMetadataCache implements MetadataCache {
     } catch {
       return null;
     }
+  }
+
+  async getMany(uids: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const uid of uids) {
+      const text = await this.get(uid);
+      if (text !== null) out.set(uid, text);
+    }
+    return out;
   }
 
   async put(uid: string, text: string): Promise<void> {

@@ -287,4 +287,21 @@ describe('SqliteIndex specifics', () => {
     await a.close();
     await b.close();
   });
+
+  test('prepared metadata texts: put, replace, get one or many in one read, remove, cleared with the instances', async () => {
+    const index = await openMigrated(freshPath(), true);
+    const m = index.metadata;
+    await m.put('1.2.1', 'a');
+    await m.put('1.2.2', 'b');
+    await m.put('1.2.1', 'a2');
+    assert.equal(await m.get('1.2.1'), 'a2');
+    assert.equal(await m.get('1.2.9'), null);
+    assert.deepEqual([...(await m.getMany(['1.2.2', '1.2.9', '1.2.1']))].sort(), [['1.2.1', 'a2'], ['1.2.2', 'b']]);
+    assert.equal((await m.getMany([])).size, 0);
+    await m.remove('1.2.2');
+    assert.equal(await m.get('1.2.2'), null);
+    await index.clear();
+    assert.equal(await m.get('1.2.1'), null);
+    await index.close();
+  });
 });

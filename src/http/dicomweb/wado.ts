@@ -34,27 +34,11 @@ async function retrieve(deps: DicomwebDeps, req: Req, reply: FastifyReply): Prom
   return retrieveInstances(deps, req, reply, await select(deps, req.params), levelOf(req.params) === 'IMAGE');
 }
 
-/** Runs `fn` over `items` with at most `n` at a time, keeping the order of the results. */
-async function mapLimit<T, R>(items: readonly T[], n: number, fn: (t: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(n, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await fn(items[i]!);
-      }
-    }),
-  );
-  return out;
-}
-
 async function metadata(deps: DicomwebDeps, req: Req, reply: FastifyReply): Promise<FastifyReply> {
   const locs = await select(deps, req.params);
   const base = baseUrl(req);
-  const texts = await mapLimit(locs, 8, async (loc) =>
-    MetadataService.resolve(await deps.metadata.get(loc), instanceUrl(base, loc.StudyInstanceUID, loc.SeriesInstanceUID, loc.SOPInstanceUID)),
-  );
+  const metas = await deps.metadata.getAll(locs);
+  const texts = locs.map((loc, i) => MetadataService.resolve(metas[i]!, instanceUrl(base, loc.StudyInstanceUID, loc.SeriesInstanceUID, loc.SOPInstanceUID)));
   return reply.type('application/dicom+json').send(`[${texts.join(',')}]`);
 }
 

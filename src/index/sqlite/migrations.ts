@@ -271,12 +271,25 @@ CREATE TABLE mpps_instances (
 CREATE INDEX mpps_status ON mpps_instances (status, updated_at);
 `;
 
+// Version 7 (6 is taken by another branch; versions are applied in order, whichever were
+// missing): the WADO-RS metadata of each instance (index/metadata.ts), keyed by SOP Instance
+// UID like the files' cache it replaces. No foreign key to instances: the text says which file
+// it was made from (its checksum), a re-stored instance simply gets a new one, and a delete
+// removes it through MetadataService.forget.
+const V7 = `
+CREATE TABLE instance_metadata (
+  sop_instance_uid TEXT PRIMARY KEY,
+  text TEXT NOT NULL
+) STRICT;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: V1 },
   { version: 2, name: 'Conquest dicom.sql attributes', sql: V2 },
   { version: 3, name: 'jobs and known nodes', sql: V3 },
   { version: 4, name: 'archive totals kept by triggers', sql: V4 },
   { version: 5, name: 'worklist and MPPS', sql: V5 },
+  { version: 7, name: 'prepared WADO-RS metadata', sql: V7 },
 ];
 
 const BOOTSTRAP = `CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -28,6 +28,8 @@ import { SqliteWriter } from './writer.js';
 import { SqliteJobStore, type Transact } from './jobs.js';
 import { SqliteNodeStore } from './nodes.js';
 import { SqliteMppsStore, SqliteWorklistStore } from './workflow.js';
+import { SqliteMetadataStore } from './metadata.js';
+import type { MetadataTextStore } from '../metadata.js';
 import type { MppsStore, WorklistStore } from '../workflow.js';
 import type { JobStore } from '../jobs.js';
 import type { NodeStore } from '../nodes.js';
@@ -51,6 +53,7 @@ export class SqliteIndex implements ArchiveIndex {
   private nodeStore: SqliteNodeStore | null = null;
   private worklistStore: SqliteWorklistStore | null = null;
   private mppsStore: SqliteMppsStore | null = null;
+  private metadataStore: SqliteMetadataStore | null = null;
   // One transaction wrapper, made once, that runs whatever function it is given.
   private readonly transact: Database.Transaction<(fn: () => unknown) => unknown>;
 
@@ -110,6 +113,7 @@ export class SqliteIndex implements ArchiveIndex {
       this.nodeStore = null;
       this.worklistStore = null;
       this.mppsStore = null;
+      this.metadataStore = null;
     });
   }
 
@@ -132,6 +136,11 @@ export class SqliteIndex implements ArchiveIndex {
   get mpps(): MppsStore {
     this.mppsStore ??= new SqliteMppsStore(this.database, this.transactFor);
     return this.mppsStore;
+  }
+
+  get metadata(): MetadataTextStore {
+    this.metadataStore ??= new SqliteMetadataStore(this.database, this.transactFor);
+    return this.metadataStore;
   }
 
   private readonly transactFor: Transact = (kind, fn) => (kind === 'read' ? this.read(fn) : this.write(fn));

@@ -181,7 +181,7 @@ export function prepareStatements(db: Database.Database) {
     setSopClasses: run('UPDATE studies SET sop_classes_in_study = ? WHERE pk = ?'),
 
     // children first: the foreign keys refuse a parent that still has rows
-    clear: ['instances', 'series', 'studies', 'patients', 'changes'].map((t) => run(`DELETE FROM ${t}`)),
+    clear: ['instances', 'series', 'studies', 'patients', 'changes', 'instance_metadata'].map((t) => run(`DELETE FROM ${t}`)),
 
     // --- change log
     insertChange: get<number>(
