@@ -185,6 +185,8 @@ export interface ArchiveIndex {
   /** Records a stored instance: patient, study, series upserted, counts kept, change logged. */
   storeInstance(record: InstanceRecord, mode: StoreMode): Promise<StoreOutcome>;
   findInstance(sopInstanceUID: string): Promise<InstanceLocation | null>;
+  /** The instances of those UIDs that are indexed, in the order of the UIDs, in one read (a retrieve's 300 lookups as one statement). */
+  findInstances(sopInstanceUIDs: readonly string[]): Promise<InstanceLocation[]>;
   /** The instance whose file is at this path, if any (naming templates resolve collisions with it). */
   findInstanceByPath(path: string): Promise<InstanceLocation | null>;
   /** The patient with this identity (a null issuer is the same as ''), if any. */

@@ -304,4 +304,14 @@ describe('SqliteIndex specifics', () => {
     assert.equal(await m.get('1.2.1'), null);
     await index.close();
   });
+
+  test('findInstances: the indexed ones of a list of UIDs, in the order asked, in one read', async () => {
+    const index = await openMigrated(freshPath(), true);
+    for (const [sop, study] of [['f1', 'S1'], ['f2', 'S2'], ['f3', 'S1']] as const) await index.storeInstance(record({ sop, study, patientId: `P${study}`, path: `${sop}.dcm` }), 'insert');
+    const got = await index.findInstances(['f3', 'nope', 'f1', 'f2']);
+    assert.deepEqual(got.map((l) => [l.SOPInstanceUID, l.StudyInstanceUID]), [['f3', 'S1'], ['f1', 'S1'], ['f2', 'S2']]);
+    assert.deepEqual(got[0], await index.findInstance('f3'));
+    assert.deepEqual(await index.findInstances([]), []);
+    await index.close();
+  });
 });

@@ -171,6 +171,10 @@ export class SqliteIndex implements ArchiveIndex {
     });
   }
 
+  findInstances(sopInstanceUIDs: readonly string[]): Promise<InstanceLocation[]> {
+    return this.read((s) => s.instancesByUids.all(JSON.stringify(sopInstanceUIDs)).map(toLocation));
+  }
+
   findInstanceByPath(path: string): Promise<InstanceLocation | null> {
     return this.read((s) => {
       const row = s.instanceByPath.get(path);
