@@ -185,6 +185,12 @@ export interface ArchiveIndex {
   /** Records a stored instance: patient, study, series upserted, counts kept, change logged. */
   storeInstance(record: InstanceRecord, mode: StoreMode): Promise<StoreOutcome>;
   findInstance(sopInstanceUID: string): Promise<InstanceLocation | null>;
+  /**
+   * The instances of a study, of one series of it, or one instance (the resources of a
+   * WADO-RS URL), in the order of an instance-level query (series number, instance number):
+   * one statement, with none of the attributes a query would also return.
+   */
+  instancesOf(studyInstanceUID: string, seriesInstanceUID?: string, sopInstanceUID?: string): Promise<InstanceLocation[]>;
   /** The instances of those UIDs that are indexed, in the order of the UIDs, in one read (a retrieve's 300 lookups as one statement). */
   findInstances(sopInstanceUIDs: readonly string[]): Promise<InstanceLocation[]>;
   /** The instance whose file is at this path, if any (naming templates resolve collisions with it). */

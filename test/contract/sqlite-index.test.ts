@@ -312,6 +312,15 @@ describe('SqliteIndex specifics', () => {
     assert.deepEqual(got.map((l) => [l.SOPInstanceUID, l.StudyInstanceUID]), [['f3', 'S1'], ['f1', 'S1'], ['f2', 'S2']]);
     assert.deepEqual(got[0], await index.findInstance('f3'));
     assert.deepEqual(await index.findInstances([]), []);
+    // The resources of a WADO-RS URL: the same instances, in the same order, as an instance-level query.
+    const queried = async (keys: { keyword: string; value: string }[]) =>
+      (await index.query({ level: 'IMAGE', model: 'STUDY_ROOT', keys: [...keys, { keyword: 'SOPInstanceUID', value: '' }], relational: true })).map((r) => String(r.SOPInstanceUID));
+    const uids = (locs: { SOPInstanceUID: string }[]) => locs.map((l) => l.SOPInstanceUID);
+    assert.deepEqual(uids(await index.instancesOf('S1')), await queried([{ keyword: 'StudyInstanceUID', value: 'S1' }]));
+    assert.deepEqual(uids(await index.instancesOf('S1', 'S1.1')), ['f1', 'f3']);
+    assert.deepEqual(uids(await index.instancesOf('S1', 'S1.1', 'f3')), ['f3']);
+    assert.deepEqual(await index.instancesOf('S1', 'S2.1'), [], 'a series of another study');
+    assert.deepEqual(await index.instancesOf('S9'), []);
     await index.close();
   });
 });

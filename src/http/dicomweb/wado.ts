@@ -6,7 +6,6 @@ import type { JsonDataset } from '../../dicom/json.js';
 import type { InstanceLocation } from '../../index/types.js';
 import type { QueryLevel } from '../../index/query/types.js';
 import { MetadataService } from '../../services/metadata.js';
-import { selectInstances } from '../../services/retrieve.js';
 import { encapsulatedFrame, nativeFrame } from '../../services/frames.js';
 import { badRequest, notAcceptable, notFound } from '../problem.js';
 import { octetRendition, parseAccept } from './accept.js';
@@ -22,10 +21,8 @@ type Req = FastifyRequest<{ Params: Params }>;
 const levelOf = (p: Params): QueryLevel => (p.instance ? 'IMAGE' : p.series ? 'SERIES' : 'STUDY');
 
 async function select(deps: DicomwebDeps, p: Params): Promise<InstanceLocation[]> {
-  const keys = [{ keyword: 'StudyInstanceUID', value: p.study }];
-  if (p.series) keys.push({ keyword: 'SeriesInstanceUID', value: p.series });
-  if (p.instance) keys.push({ keyword: 'SOPInstanceUID', value: p.instance });
-  const locs = await selectInstances(deps.index, 'STUDY_ROOT', levelOf(p), keys);
+  // Exact UIDs from the URL: one statement, not a query (which would return every attribute of every level too).
+  const locs = await deps.index.instancesOf(p.study, p.series, p.instance);
   if (!locs.length) throw notFound(`no ${levelOf(p) === 'IMAGE' ? 'instance' : levelOf(p).toLowerCase()} ${p.instance ?? p.series ?? p.study} in the archive`);
   return locs;
 }

@@ -171,6 +171,12 @@ export class SqliteIndex implements ArchiveIndex {
     });
   }
 
+  instancesOf(study: string, series?: string, sop?: string): Promise<InstanceLocation[]> {
+    return this.read((s) =>
+      (series === undefined ? s.instancesOfStudy.all(study) : sop === undefined ? s.instancesOfSeries.all(study, series) : s.instanceOf.all(study, series, sop)).map(toLocation),
+    );
+  }
+
   findInstances(sopInstanceUIDs: readonly string[]): Promise<InstanceLocation[]> {
     return this.read((s) => s.instancesByUids.all(JSON.stringify(sopInstanceUIDs)).map(toLocation));
   }

@@ -99,6 +99,8 @@ JOIN series se ON se.pk = i.series_fk
 JOIN studies st ON st.pk = se.study_fk
 JOIN patients p ON p.pk = st.patient_fk`;
 
+const INSTANCE_ORDER = ' ORDER BY CAST(se.series_number AS INTEGER), se.pk, CAST(i.instance_number AS INTEGER), i.pk';
+
 export function prepareStatements(db: Database.Database) {
   const get = <R>(sql: string) => db.prepare<unknown[], R>(sql);
   const run = (sql: string) => db.prepare<unknown[], never>(sql);
@@ -117,6 +119,10 @@ CROSS JOIN series se ON se.pk = i.series_fk
 CROSS JOIN studies st ON st.pk = se.study_fk
 CROSS JOIN patients p ON p.pk = st.patient_fk
 ORDER BY u.key`),
+    // The order of an IMAGE query within a study (query/plan.ts ORDER).
+    instancesOfStudy: get<InstanceRefRow>(`${LOCATION_SELECT} WHERE st.study_instance_uid = ?${INSTANCE_ORDER}`),
+    instancesOfSeries: get<InstanceRefRow>(`${LOCATION_SELECT} WHERE st.study_instance_uid = ? AND se.series_instance_uid = ?${INSTANCE_ORDER}`),
+    instanceOf: get<InstanceRefRow>(`${LOCATION_SELECT} WHERE st.study_instance_uid = ? AND se.series_instance_uid = ? AND i.sop_instance_uid = ?`),
     listFirst: get<InstanceRefRow>(`${LOCATION_SELECT} ORDER BY i.sop_instance_uid LIMIT ?`),
     listAfter: get<InstanceRefRow>(`${LOCATION_SELECT} WHERE i.sop_instance_uid > ? ORDER BY i.sop_instance_uid LIMIT ?`),
     // One row kept by triggers (migration 4): O(1) however large the archive.
