@@ -102,6 +102,10 @@ export async function retrieveInstances(deps: DicomwebDeps, req: Req, reply: Fas
   const res = reply.raw;
   const headers = Object.fromEntries(Object.entries(reply.getHeaders()).filter((e): e is [string, string | number | string[]] => e[1] !== undefined));
   res.writeHead(200, { ...headers, 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}` });
+  if (req.method === 'HEAD') {
+    res.end(); // no body goes out: reading the files would be for nothing
+    return reply;
+  }
   try {
     await writeMultipart(res, boundary, parts());
   } catch (e) {
