@@ -36,9 +36,9 @@ function drained(res: ServerResponse): Promise<boolean> {
  */
 export async function writeMultipart(res: ServerResponse, boundary: string, parts: AsyncIterable<SentPart>): Promise<void> {
   // Bodies written since the response's buffer was last empty. Empty (writableLength counts
-  // the socket's unfinished writes too) means the kernel has every byte written so far: on
-  // loopback most bodies go in at once, inside write(). The write callbacks come later than
-  // that (measured: two thirds of a study's buffers were still out when the next read wanted one).
+  // the socket's unfinished writes too) means the kernel has every byte written so far, so
+  // their buffers may be reused: one check per part, on loopback usually true right after
+  // write(), else after 'drain'.
   let unreleased: (() => void)[] = [];
   const flushed = (): void => {
     for (const release of unreleased) release();
