@@ -9,7 +9,6 @@ import { SqliteIndex } from './index/sqlite/sqlite-index.js';
 import { PostgresIndex } from './index/postgres/postgres-index.js';
 import type { ArchiveIndex } from './index/types.js';
 import { FsObjectStore } from './storage/fs-store.js';
-import { FsMetadataCache } from './storage/metadata-cache.js';
 import { FsImageCache } from './storage/image-cache.js';
 import { MetadataService } from './services/metadata.js';
 import { buildHttpServer } from './http/server.js';
@@ -119,7 +118,8 @@ export async function openArchive(initial: Readonly<Config>, options: { logger?:
   const hooks: BeforeStoreHook = new HookList();
   const store = new StoreService({ index, store: objects, events, hooks, logger, settings: () => storeSettings(config) });
   await store.refreshFreeSpace(true);
-  const metadata = new MetadataService(objects, new FsMetadataCache(join(config.storage.directory, '.metadata')));
+  // The prepared texts live in the index: a series after a restart is one query, not 300 files.
+  const metadata = new MetadataService(objects, index.metadata);
   const nodes = new NodeDirectory(index.nodes, () => config.known_nodes, () => (tlsMaterial ? clientOptions(tlsMaterial) : null));
   const worklist = new WorklistService(index.worklist, () => ({ fuzzyNames: config.query.fuzzy_person_names }));
   const mpps = new MppsService(index.mpps, worklist, logger.child({ component: 'mpps' }));

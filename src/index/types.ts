@@ -9,6 +9,7 @@ import type { MppsStore, WorklistStore } from './workflow.js';
 import type { StabilityStore } from './stability.js';
 import type { DeidStore } from './deid.js';
 import type { RetentionStore } from './retention.js';
+import type { MetadataTextStore } from './metadata.js';
 
 export type Text = string | null;
 
@@ -192,6 +193,14 @@ export interface ArchiveIndex {
   /** Records a stored instance: patient, study, series upserted, counts kept, change logged. */
   storeInstance(record: InstanceRecord, mode: StoreMode): Promise<StoreOutcome>;
   findInstance(sopInstanceUID: string): Promise<InstanceLocation | null>;
+  /**
+   * The instances of a study, of one series of it, or one instance (the resources of a
+   * WADO-RS URL), in the order of an instance-level query (series number, instance number):
+   * one statement, with none of the attributes a query would also return.
+   */
+  instancesOf(studyInstanceUID: string, seriesInstanceUID?: string, sopInstanceUID?: string): Promise<InstanceLocation[]>;
+  /** The instances of those UIDs that are indexed, in the order of the UIDs, in one read (a retrieve's 300 lookups as one statement). */
+  findInstances(sopInstanceUIDs: readonly string[]): Promise<InstanceLocation[]>;
   /** The instance whose file is at this path, if any (naming templates resolve collisions with it). */
   findInstanceByPath(path: string): Promise<InstanceLocation | null>;
   /** The patient with this identity (a null issuer is the same as ''), if any. */
@@ -225,6 +234,8 @@ export interface ArchiveIndex {
   readonly deid: DeidStore;
   /** Protected studies and the oldest ones, for retention rules. */
   readonly retention: RetentionStore;
+  /** Prepared WADO-RS metadata texts. */
+  readonly metadata: MetadataTextStore;
   /** Removes every instance, series, study, patient and change row (reindex starts from nothing); jobs and nodes stay. */
   clear(): Promise<void>;
   close(): Promise<void>;

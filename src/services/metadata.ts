@@ -27,6 +27,18 @@ export interface InstanceMetadata extends CacheHeader {
   text: string;
 }
 
+/** A cache entry ("header JSON", newline, DICOM JSON) if it is whole and made from the file with this checksum. */
+function parseEntry(cached: string | undefined, checksum: string): InstanceMetadata | null {
+  if (cached === undefined) return null;
+  const nl = cached.indexOf('\n');
+  try {
+    const header = JSON.parse(cached.slice(0, nl)) as CacheHeader;
+    return header.checksum === checksum ? { ...header, text: cached.slice(nl + 1) } : null;
+  } catch {
+    return null; // a damaged entry is made again
+  }
+}
+
 export class MetadataService {
   /** The entries used last, in use order, up to `memoryBytes` of text: a viewer asks for a series' metadata, then for each instance's frames. */
   private readonly recent = new Map<string, InstanceMetadata>();
@@ -51,23 +63,41 @@ export class MetadataService {
   }
 
   async get(loc: InstanceLocation): Promise<InstanceMetadata> {
-    const uid = loc.SOPInstanceUID;
-    const hit = this.recent.get(uid);
-    if (hit?.checksum === loc.checksum) return this.remember(uid, hit);
-    const cached = await this.cache.get(uid);
-    if (cached !== null) {
-      const nl = cached.indexOf('\n');
-      try {
-        const header = JSON.parse(cached.slice(0, nl)) as CacheHeader;
-        if (header.checksum === loc.checksum) return this.remember(uid, { ...header, text: cached.slice(nl + 1) });
-      } catch {
-        // a damaged entry is made again below
+    return (await this.getAll([loc]))[0]!;
+  }
+
+  /**
+   * The entries of many instances (a series, a study), in their order: those in memory, then
+   * the rest of the prepared ones in one cache read, then any still missing made from their
+   * files (8 at a time) and cached.
+   */
+  async getAll(locs: readonly InstanceLocation[]): Promise<InstanceMetadata[]> {
+    const out: (InstanceMetadata | undefined)[] = locs.map((loc) => {
+      const hit = this.recent.get(loc.SOPInstanceUID);
+      return hit?.checksum === loc.checksum ? this.remember(loc.SOPInstanceUID, hit) : undefined;
+    });
+    const absent = locs.filter((_, i) => !out[i]);
+    const cached = absent.length ? await this.cache.getMany(absent.map((l) => l.SOPInstanceUID)) : new Map<string, string>();
+    const toMake: number[] = [];
+    locs.forEach((loc, i) => {
+      if (out[i]) return;
+      const entry = parseEntry(cached.get(loc.SOPInstanceUID), loc.checksum);
+      if (entry) out[i] = this.remember(loc.SOPInstanceUID, entry);
+      else toMake.push(i);
+    });
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < toMake.length) {
+        const i = toMake[next++]!;
+        const loc = locs[i]!;
+        const made = await this.make(loc);
+        const { text, ...header } = made;
+        await this.cache.put(loc.SOPInstanceUID, `${JSON.stringify(header)}\n${text}`).catch(() => {});
+        out[i] = this.remember(loc.SOPInstanceUID, made);
       }
-    }
-    const made = await this.make(loc);
-    const { text, ...header } = made;
-    await this.cache.put(uid, `${JSON.stringify(header)}\n${text}`).catch(() => {});
-    return this.remember(uid, made);
+    };
+    await Promise.all(Array.from({ length: Math.min(8, toMake.length) }, worker));
+    return out as InstanceMetadata[];
   }
 
   private remember(uid: string, meta: InstanceMetadata): InstanceMetadata {

@@ -31,12 +31,7 @@ export async function selectInstances(index: ArchiveIndex, model: InformationMod
     .filter((k) => !(model === 'STUDY_ROOT' && k === 'PatientID' && level !== 'PATIENT'))
     .map((keyword) => ({ keyword, value: byKeyword.get(keyword)! }));
   const rows = await index.query({ level: 'IMAGE', model: model === 'STUDY_ROOT' && level === 'PATIENT' ? 'PATIENT_ROOT' : model, keys: [...match, { keyword: 'SOPInstanceUID', value: byKeyword.get('SOPInstanceUID') ?? '' }], relational: true });
-  const out: InstanceLocation[] = [];
-  for (const r of rows) {
-    const loc = await index.findInstance(String(r.SOPInstanceUID));
-    if (loc) out.push(loc);
-  }
-  return out;
+  return index.findInstances(rows.map((r) => String(r.SOPInstanceUID)));
 }
 
 /** Below this size a file is read whole, in one request: far fewer round trips than a stream. */

@@ -151,8 +151,14 @@ export class FsObjectStore implements ObjectStore {
     }
   }
 
-  readAll(rel: string): Promise<Buffer> {
-    return fsp.readFile(this.absolutePath(rel));
+  readAll(rel: string, size?: number): Promise<Buffer> {
+    const abs = this.absolutePath(rel);
+    if (size === undefined) return fsp.readFile(abs);
+    return readSized(abs, size, Buffer.allocUnsafe(size + 1)).then((b) => b ?? fsp.readFile(abs));
+  }
+
+  readInto(rel: string, size: number, target: Buffer): Promise<Buffer | null> {
+    return readSized(this.absolutePath(rel), size, target);
   }
 
   async exists(rel: string): Promise<boolean> {
@@ -214,6 +220,32 @@ export class FsObjectStore implements ObjectStore {
     };
     yield* walk(this.root, '');
   }
+}
+
+/**
+ * The file's bytes, read into `buf` (size + 1 bytes at least), when it holds exactly `size`, else null. One thread-pool round trip, for
+ * the read, instead of readFile's five through FileHandle promises (open, fstat, a read per
+ * 512 KB and one for the end, close): on a WADO-RS study retrieve those round trips (queueing,
+ * waking a pool thread, the callback) were about half of the server's CPU. Opening a file and
+ * closing it are direct calls of microseconds (as for the store path above); the read is the
+ * part that may wait for the disk. Asking for one byte more than expected tells a file that
+ * grew from one that did not, in the same read.
+ */
+function readSized(abs: string, size: number, buf: Buffer): Promise<Buffer | null> {
+  if (buf.length < size + 1) return Promise.reject(new RangeError(`a buffer of ${buf.length} bytes cannot hold ${size + 1}`));
+  let fd: number;
+  try {
+    fd = fs.openSync(abs, 'r');
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  return new Promise((resolve, reject) =>
+    fs.read(fd, buf, 0, size + 1, 0, (e, n) => {
+      fs.closeSync(fd);
+      if (e) reject(e);
+      else resolve(n === size ? buf.subarray(0, size) : null);
+    }),
+  );
 }
 
 /** One thread-pool round trip: open and close are fast system calls, only the sync waits. */

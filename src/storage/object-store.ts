@@ -32,8 +32,18 @@ export interface ObjectStore {
   read(path: string, range?: { start: number; end?: number }): Readable;
   /** Reads a whole (small) file, or its first `limit` bytes. */
   readHead(path: string, limit: number): Promise<Buffer>;
-  /** Reads a whole file in one go (callers use it below a size limit). */
-  readAll(path: string): Promise<Buffer>;
+  /**
+   * Reads a whole file in one go (callers use it below a size limit). With `size` (the
+   * indexed size) it costs one open, one read and one close; a file of another size is read
+   * as it is.
+   */
+  readAll(path: string, size?: number): Promise<Buffer>;
+  /**
+   * Reads a file of `size` bytes into `target` (at least size + 1 bytes long, so a longer file
+   * shows), for callers that reuse their buffers: the filled part, or null when the file is
+   * not `size` bytes long.
+   */
+  readInto(path: string, size: number, target: Buffer): Promise<Buffer | null>;
   exists(path: string): Promise<boolean>;
   remove(path: string): Promise<void>;
   /** Keeps a copy aside before an overwrite; returns a token for restore or drop. */

@@ -36,9 +36,9 @@ describe('REST API', () => {
     for (let i = 0; i < 200 && !warmer.idle; i++) await new Promise((r) => setTimeout(r, 25));
     assert.equal(warmer.idle, true);
     assert.equal(warmer.counts.prepared, FILES.length);
-    const cached = fs.readdirSync(path.join(pacs.storageDir, '.metadata'), { recursive: true }).map(String);
-    for (const r of await pacs.server.archive.index.query({ level: 'IMAGE', model: 'STUDY_ROOT', keys: [], relational: true }))
-      assert.ok(cached.some((f) => f.endsWith(`${String(r.SOPInstanceUID)}.json`)), `metadata of ${String(r.SOPInstanceUID)} prepared`);
+    const uids = (await pacs.server.archive.index.query({ level: 'IMAGE', model: 'STUDY_ROOT', keys: [], relational: true })).map((r) => String(r.SOPInstanceUID));
+    const prepared = await pacs.server.archive.index.metadata.getMany(uids);
+    for (const uid of uids) assert.ok(prepared.has(uid), `metadata of ${uid} prepared (in the index)`);
   });
 
   test('studies: newest first, the total without a filter, paging, C-FIND matching filters', async () => {
@@ -97,8 +97,8 @@ describe('REST API', () => {
     const thumb = await web.inject({ method: 'GET', url: `/dicom-web/studies/${CR_STUDY}/series/${l0.SeriesInstanceUID}/instances/${l0.SOPInstanceUID}/thumbnail` });
     assert.equal(thumb.statusCode, 200);
     const cacheFiles = () =>
-      ['.metadata', '.thumbnails'].flatMap((d) => (fs.existsSync(path.join(pacs.storageDir, d)) ? fs.readdirSync(path.join(pacs.storageDir, d), { recursive: true }).map((f) => `${d}/${String(f)}`) : []));
-    assert.ok(cacheFiles().some((f) => f.startsWith('.metadata') && f.includes(l0.SOPInstanceUID)));
+      ['.thumbnails'].flatMap((d) => (fs.existsSync(path.join(pacs.storageDir, d)) ? fs.readdirSync(path.join(pacs.storageDir, d), { recursive: true }).map((f) => `${d}/${String(f)}`) : []));
+    assert.notEqual(await pacs.server.archive.index.metadata.get(l0.SOPInstanceUID), null, 'metadata prepared in the index');
     assert.ok(cacheFiles().some((f) => f.startsWith('.thumbnails') && f.includes(l0.SOPInstanceUID)));
     const r = await call('DELETE', `/api/studies/${CR_STUDY}`);
     assert.equal(r.status, 200);
@@ -107,7 +107,8 @@ describe('REST API', () => {
       assert.equal(fs.existsSync(path.join(pacs.storageDir, loc!.path)), false, 'file removed');
       assert.equal(await pacs.server.archive.index.findInstance(loc!.SOPInstanceUID), null, 'row removed');
     }
-    assert.ok(!cacheFiles().some((f) => f.includes(l0.SOPInstanceUID)), 'cached metadata and thumbnails removed');
+    assert.ok(!cacheFiles().some((f) => f.includes(l0.SOPInstanceUID)), 'cached thumbnails removed');
+    assert.equal((await pacs.server.archive.index.metadata.getMany(locs.map((l) => l!.SOPInstanceUID))).size, 0, 'prepared metadata removed');
     const afterStats = await pacs.server.archive.index.statistics();
     assert.equal(afterStats.studies, before.studies - 1);
     assert.equal(afterStats.instances, before.instances - locs.length);

@@ -1,21 +1,19 @@
-// WADO-RS (PS3.18 10.4): instances as multipart/related application/dicom (as stored or
-// converted to the asked transfer syntax), metadata as DICOM JSON from the metadata cache,
+// WADO-RS (PS3.18 10.4): instances (wado-retrieve.ts), metadata as DICOM JSON from the metadata cache,
 // bulk data (with Range) and frames.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { encodeFileMetaInformation } from '../../dicom/part10.js';
-import { canConvert, convertDataset } from '../../codecs/convert.js';
 import { DECODERS, START_MARKER } from '../../codecs/syntaxes.js';
 import type { JsonDataset } from '../../dicom/json.js';
-import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from '../../dicom/implementation.js';
 import type { InstanceLocation } from '../../index/types.js';
 import type { QueryLevel } from '../../index/query/types.js';
 import { MetadataService } from '../../services/metadata.js';
-import { readDataset, selectInstances } from '../../services/retrieve.js';
 import { encapsulatedFrame, nativeFrame } from '../../services/frames.js';
 import { badRequest, notAcceptable, notFound } from '../problem.js';
-import { dicomRendition, octetRendition, parseAccept } from './accept.js';
+import { octetRendition, parseAccept } from './accept.js';
 import { type DicomwebDeps, baseUrl, instanceUrl } from './deps.js';
-import { type OutPart, multipartStream, newBoundary } from './multipart.js';
+import { multipartStream, newBoundary } from './multipart.js';
+import { retrieveInstances } from './wado-retrieve.js';
+
+export { instanceBytes } from './wado-retrieve.js';
 
 type Params = { study: string; series?: string; instance?: string; frames?: string; '*'?: string };
 type Req = FastifyRequest<{ Params: Params }>;
@@ -23,93 +21,21 @@ type Req = FastifyRequest<{ Params: Params }>;
 const levelOf = (p: Params): QueryLevel => (p.instance ? 'IMAGE' : p.series ? 'SERIES' : 'STUDY');
 
 async function select(deps: DicomwebDeps, p: Params): Promise<InstanceLocation[]> {
-  const keys = [{ keyword: 'StudyInstanceUID', value: p.study }];
-  if (p.series) keys.push({ keyword: 'SeriesInstanceUID', value: p.series });
-  if (p.instance) keys.push({ keyword: 'SOPInstanceUID', value: p.instance });
-  const locs = await selectInstances(deps.index, 'STUDY_ROOT', levelOf(p), keys);
+  // Exact UIDs from the URL: one statement, not a query (which would return every attribute of every level too).
+  const locs = await deps.index.instancesOf(p.study, p.series, p.instance);
   if (!locs.length) throw notFound(`no ${levelOf(p) === 'IMAGE' ? 'instance' : levelOf(p).toLowerCase()} ${p.instance ?? p.series ?? p.study} in the archive`);
   return locs;
 }
 
-/** One instance as a Part 10 file in `ts`: the stored file itself, or a converted copy. */
-export async function instanceBytes(deps: DicomwebDeps, loc: InstanceLocation, ts: string): Promise<Buffer | NodeJS.ReadableStream> {
-  if (ts === loc.transferSyntaxUID) return loc.size <= 16 * 1024 * 1024 ? deps.objects.readAll(loc.path) : deps.objects.read(loc.path);
-  const converted = await convertDataset(await readDataset(deps.objects, loc), loc.transferSyntaxUID, ts, deps.decoder);
-  const meta = encodeFileMetaInformation({
-    mediaStorageSOPClassUID: loc.SOPClassUID,
-    mediaStorageSOPInstanceUID: loc.SOPInstanceUID,
-    transferSyntaxUID: ts,
-    implementationClassUID: IMPLEMENTATION_CLASS_UID,
-    implementationVersionName: IMPLEMENTATION_VERSION_NAME,
-  });
-  return Buffer.concat([meta, converted]);
-}
-
 async function retrieve(deps: DicomwebDeps, req: Req, reply: FastifyReply): Promise<FastifyReply> {
-  const locs = await select(deps, req.params);
-  const rendition = dicomRendition(parseAccept(req.headers.accept), locs.length === 1 && levelOf(req.params) === 'IMAGE');
-  if (!rendition) throw notAcceptable('instances are sent as multipart/related; type="application/dicom" (or application/dicom for one instance)');
-  const target = (loc: InstanceLocation): string => (rendition.transferSyntax === '*' ? loc.transferSyntaxUID : rendition.transferSyntax);
-  const sendable = locs.filter((l) => canConvert(l.transferSyntaxUID, target(l)));
-  if (!sendable.length) throw notAcceptable(`the instances cannot be converted to ${rendition.transferSyntax}; ask for transfer-syntax=* to get them as stored`);
-  if (sendable.length < locs.length)
-    reply.header('warning', `299 pacs-server "${locs.length - sendable.length} instance(s) cannot be converted to ${rendition.transferSyntax} and were left out"`);
-  if (!rendition.multipart) {
-    const loc = sendable[0]!;
-    return reply.type(`application/dicom; transfer-syntax=${target(loc)}`).send(await instanceBytes(deps, loc, target(loc)));
-  }
-  const log = req.log;
-  async function* parts(): AsyncGenerator<OutPart> {
-    // The next files are read (or converted) while this one goes out on the socket.
-    for await (const [loc, body] of readAhead(sendable, aheadFor(sendable), (l) => instanceBytes(deps, l, target(l)))) {
-      if (body instanceof Error) {
-        // Headers are gone already: leave the instance out and say so in the log.
-        log.warn({ err: body, sopInstanceUID: loc.SOPInstanceUID }, 'WADO-RS: instance left out');
-        continue;
-      }
-      yield { contentType: `application/dicom; transfer-syntax=${target(loc)}`, body: body as OutPart['body'] };
-    }
-  }
-  const boundary = newBoundary();
-  return reply.type(`multipart/related; type="application/dicom"; boundary=${boundary}`).send(multipartStream(boundary, parts()));
-}
-
-/** Up to 4 instances are read ahead of the one being sent, as long as they hold at most 8 MB together. */
-const aheadFor = (locs: readonly InstanceLocation[]): number => Math.max(1, Math.min(4, Math.floor((8 << 20) / locs.reduce((m, l) => Math.max(m, l.size), 1))));
-
-/** `fn` of each item in order, with up to `n` of the next ones already under way; a failure is yielded as the Error. */
-async function* readAhead<T, R>(items: readonly T[], n: number, fn: (t: T) => Promise<R>): AsyncGenerator<[T, R | Error]> {
-  const pending: Promise<R | Error>[] = [];
-  const start = (i: number): Promise<R | Error> => fn(items[i]!).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
-  for (let i = 0; i < Math.min(n, items.length); i++) pending.push(start(i));
-  for (let i = 0; i < items.length; i++) {
-    const result = await pending.shift()!;
-    if (i + n < items.length) pending.push(start(i + n));
-    yield [items[i]!, result];
-  }
-}
-
-/** Runs `fn` over `items` with at most `n` at a time, keeping the order of the results. */
-async function mapLimit<T, R>(items: readonly T[], n: number, fn: (t: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(n, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await fn(items[i]!);
-      }
-    }),
-  );
-  return out;
+  return retrieveInstances(deps, req, reply, await select(deps, req.params), levelOf(req.params) === 'IMAGE');
 }
 
 async function metadata(deps: DicomwebDeps, req: Req, reply: FastifyReply): Promise<FastifyReply> {
   const locs = await select(deps, req.params);
   const base = baseUrl(req);
-  const texts = await mapLimit(locs, 8, async (loc) =>
-    MetadataService.resolve(await deps.metadata.get(loc), instanceUrl(base, loc.StudyInstanceUID, loc.SeriesInstanceUID, loc.SOPInstanceUID)),
-  );
+  const metas = await deps.metadata.getAll(locs);
+  const texts = locs.map((loc, i) => MetadataService.resolve(metas[i]!, instanceUrl(base, loc.StudyInstanceUID, loc.SeriesInstanceUID, loc.SOPInstanceUID)));
   return reply.type('application/dicom+json').send(`[${texts.join(',')}]`);
 }
 

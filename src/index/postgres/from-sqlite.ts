@@ -28,6 +28,7 @@ const TABLES: readonly { name: string; key: string | null }[] = [
   { name: 'stability_cursor', key: null },
   { name: 'deid_secret', key: null },
   { name: 'deid_patients', key: null },
+  { name: 'instance_metadata', key: null },
 ];
 
 /** Rows per INSERT: PostgreSQL takes at most 65,535 parameters, instances have ~45 columns. */

@@ -301,6 +301,13 @@ ALTER TABLE studies ADD COLUMN protected INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX studies_retention ON studies (protected, last_received_at);
 `;
 
+const V9 = c(`
+CREATE TABLE instance_metadata (
+  sop_instance_uid TEXT PRIMARY KEY,
+  text TEXT NOT NULL
+);
+`);
+
 export const PG_MIGRATIONS: readonly PgMigration[] = [
   { version: 1, name: 'initial schema', sql: V1 },
   { version: 2, name: 'Conquest dicom.sql attributes', sql: V2 },
@@ -310,6 +317,7 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   { version: 6, name: 'research workflow: stable series and studies', sql: V6 },
   { version: 7, name: 'de-identification: secret and patient pseudonyms', sql: V7 },
   { version: 8, name: 'retention: protected studies', sql: V8 },
+  { version: 9, name: 'prepared WADO-RS metadata', sql: V9 },
 ];
 
 const BOOTSTRAP = `CREATE TABLE IF NOT EXISTS schema_migrations (

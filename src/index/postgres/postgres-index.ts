@@ -34,6 +34,7 @@ import { PgMppsStore, PgWorklistStore } from './workflow.js';
 import { PgStabilityStore } from './stability.js';
 import { PgDeidStore } from './deid.js';
 import { PgRetentionStore } from './retention.js';
+import { PgMetadataStore } from './metadata.js';
 import { mergePatients, updatePatient } from './patients.js';
 
 export interface PostgresIndexOptions extends PgPoolOptions {
@@ -50,6 +51,7 @@ export class PostgresIndex implements ArchiveIndex {
   readonly stability: PgStabilityStore;
   readonly deid: PgDeidStore;
   readonly retention: PgRetentionStore;
+  readonly metadata: PgMetadataStore;
   private closed = false;
 
   private constructor(
@@ -64,6 +66,7 @@ export class PostgresIndex implements ArchiveIndex {
     this.stability = new PgStabilityStore(this.transact);
     this.deid = new PgDeidStore(this.transact);
     this.retention = new PgRetentionStore(this.transact);
+    this.metadata = new PgMetadataStore(this.transact);
   }
 
   /** Makes the pool; nothing connects until the first operation (migrate(), normally). */
@@ -114,6 +117,15 @@ export class PostgresIndex implements ArchiveIndex {
 
   findInstance(sopInstanceUID: string): Promise<InstanceLocation | null> {
     return this.location(SQL.instanceByUid, sopInstanceUID);
+  }
+
+  instancesOf(study: string, series?: string, sop?: string): Promise<InstanceLocation[]> {
+    const [sql, params] = series === undefined ? [SQL.instancesOfStudy, [study]] : sop === undefined ? [SQL.instancesOfSeries, [study, series]] : [SQL.instanceOf, [study, series, sop]];
+    return this.transact('read', async (db) => (await db.query<InstanceRefRow>(sql, params)).rows.map(toLocation));
+  }
+
+  findInstances(sopInstanceUIDs: readonly string[]): Promise<InstanceLocation[]> {
+    return this.transact('read', async (db) => (await db.query<InstanceRefRow>(SQL.instancesByUids, [sopInstanceUIDs])).rows.map(toLocation));
   }
 
   findInstanceByPath(path: string): Promise<InstanceLocation | null> {

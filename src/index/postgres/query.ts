@@ -102,7 +102,7 @@ function dateTimeSql(c: DateTimeCondition, p: Params): string {
 }
 
 /** SQLite's CAST(text AS INTEGER): the leading integer, 0 when there is none, NULL stays NULL. */
-const leadingInteger = (expr: string): string =>
+export const leadingInteger = (expr: string): string =>
   `CASE WHEN ${expr} IS NULL THEN NULL ELSE coalesce(substring(${expr} from '^\\s*([+-]?[0-9]{1,18})')::bigint, 0) END`;
 
 function orderSql(o: OrderTerm): string {

@@ -2,6 +2,7 @@
 // (./db.ts named()) like the SQLite statements they mirror; column lists come from
 // ../columns.ts so the SQL cannot drift from the DICOM keyword maps.
 
+import { leadingInteger } from './query.js';
 import { INSTANCE_COLUMNS, PATIENT_COLUMNS, SERIES_COLUMNS, STUDY_COLUMNS, quoteIdent } from '../columns.js';
 
 const PATIENT_ATTRS = [...Object.values(PATIENT_COLUMNS), 'patient_name_fold'];
@@ -41,8 +42,16 @@ JOIN series se ON se.pk = i.series_fk
 JOIN studies st ON st.pk = se.study_fk
 JOIN patients p ON p.pk = st.patient_fk`;
 
+/** The order of an IMAGE query within a study (query/plan.ts ORDER), as the SQLite backend sorts it. */
+const INSTANCE_ORDER = ` ORDER BY ${leadingInteger('se.series_number')} NULLS FIRST, se.pk, ${leadingInteger('i.instance_number')} NULLS FIRST, i.pk`;
+
 export const SQL = {
   // --- reads
+  instancesOfStudy: `${LOCATION_SELECT} WHERE st.study_instance_uid = $1${INSTANCE_ORDER}`,
+  instancesOfSeries: `${LOCATION_SELECT} WHERE st.study_instance_uid = $1 AND se.series_instance_uid = $2${INSTANCE_ORDER}`,
+  instanceOf: `${LOCATION_SELECT} WHERE st.study_instance_uid = $1 AND se.series_instance_uid = $2 AND i.sop_instance_uid = $3`,
+  // The UIDs as one array parameter, in their order: one statement however many a retrieve names.
+  instancesByUids: `${LOCATION_SELECT.replace('FROM instances i', 'FROM unnest($1::text[]) WITH ORDINALITY AS u(uid, n)\nJOIN instances i ON i.sop_instance_uid = u.uid')} ORDER BY u.n`,
   instanceByUid: `${LOCATION_SELECT} WHERE i.sop_instance_uid = $1`,
   instanceByPath: `${LOCATION_SELECT} WHERE i.path = $1`,
   listFirst: `${LOCATION_SELECT} ORDER BY i.sop_instance_uid LIMIT $1`,
@@ -106,7 +115,7 @@ export const SQL = {
   setSopClasses: 'UPDATE studies SET sop_classes_in_study = $1 WHERE pk = $2',
 
   // children first: the foreign keys refuse a parent that still has rows
-  clear: ['instances', 'series', 'studies', 'patients', 'changes'].map((t) => `DELETE FROM ${t}`),
+  clear: ['instances', 'series', 'studies', 'patients', 'changes', 'instance_metadata'].map((t) => `DELETE FROM ${t}`),
 
   insertChange: 'INSERT INTO changes (kind, level, uid, study_uid, at) VALUES ($1, $2, $3, $4, $5) RETURNING seq',
 } as const;

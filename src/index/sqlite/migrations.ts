@@ -322,6 +322,17 @@ ALTER TABLE studies ADD COLUMN protected INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX studies_retention ON studies (protected, last_received_at);
 `;
 
+// Version 9: the WADO-RS metadata of each instance (index/metadata.ts), keyed by SOP Instance
+// UID like the files' cache it replaces. No foreign key to instances: the text says which file
+// it was made from (its checksum), a re-stored instance simply gets a new one, and a delete
+// removes it through MetadataService.forget.
+const V9 = `
+CREATE TABLE instance_metadata (
+  sop_instance_uid TEXT PRIMARY KEY,
+  text TEXT NOT NULL
+) STRICT;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: V1 },
   { version: 2, name: 'Conquest dicom.sql attributes', sql: V2 },
@@ -331,6 +342,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 6, name: 'research workflow: stable series and studies', sql: V6 },
   { version: 7, name: 'de-identification: secret and patient pseudonyms', sql: V7 },
   { version: 8, name: 'retention: protected studies', sql: V8 },
+  { version: 9, name: 'prepared WADO-RS metadata', sql: V9 },
 ];
 
 const BOOTSTRAP = `CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -37,6 +37,8 @@ import type { RetentionStore } from '../retention.js';
 import type { StabilityStore } from '../stability.js';
 import { SqliteMppsStore, SqliteWorklistStore } from './workflow.js';
 import { mergePatients, updatePatient } from './patients.js';
+import { SqliteMetadataStore } from './metadata.js';
+import type { MetadataTextStore } from '../metadata.js';
 import type { MppsStore, WorklistStore } from '../workflow.js';
 import type { JobStore } from '../jobs.js';
 import type { NodeStore } from '../nodes.js';
@@ -63,6 +65,7 @@ export class SqliteIndex implements ArchiveIndex {
   private stabilityStore: SqliteStabilityStore | null = null;
   private deidStore: SqliteDeidStore | null = null;
   private retentionStore: SqliteRetentionStore | null = null;
+  private metadataStore: SqliteMetadataStore | null = null;
   // One transaction wrapper, made once, that runs whatever function it is given.
   private readonly transact: Database.Transaction<(fn: () => unknown) => unknown>;
 
@@ -125,6 +128,7 @@ export class SqliteIndex implements ArchiveIndex {
       this.stabilityStore = null;
       this.deidStore = null;
       this.retentionStore = null;
+      this.metadataStore = null;
     });
   }
 
@@ -164,6 +168,11 @@ export class SqliteIndex implements ArchiveIndex {
     return this.retentionStore;
   }
 
+  get metadata(): MetadataTextStore {
+    this.metadataStore ??= new SqliteMetadataStore(this.database, this.transactFor);
+    return this.metadataStore;
+  }
+
   private readonly transactFor: Transact = (kind, fn) => (kind === 'read' ? this.read(fn) : this.write(fn));
 
   query(query: IndexQuery): Promise<QueryRow[]> {
@@ -190,6 +199,16 @@ export class SqliteIndex implements ArchiveIndex {
       const row = s.instanceByUid.get(sopInstanceUID);
       return row === undefined ? null : toLocation(row);
     });
+  }
+
+  instancesOf(study: string, series?: string, sop?: string): Promise<InstanceLocation[]> {
+    return this.read((s) =>
+      (series === undefined ? s.instancesOfStudy.all(study) : sop === undefined ? s.instancesOfSeries.all(study, series) : s.instanceOf.all(study, series, sop)).map(toLocation),
+    );
+  }
+
+  findInstances(sopInstanceUIDs: readonly string[]): Promise<InstanceLocation[]> {
+    return this.read((s) => s.instancesByUids.all(JSON.stringify(sopInstanceUIDs)).map(toLocation));
   }
 
   findInstanceByPath(path: string): Promise<InstanceLocation | null> {

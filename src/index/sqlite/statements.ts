@@ -79,6 +79,8 @@ JOIN series se ON se.pk = i.series_fk
 JOIN studies st ON st.pk = se.study_fk
 JOIN patients p ON p.pk = st.patient_fk`;
 
+const INSTANCE_ORDER = ' ORDER BY CAST(se.series_number AS INTEGER), se.pk, CAST(i.instance_number AS INTEGER), i.pk';
+
 export function prepareStatements(db: Database.Database) {
   const get = <R>(sql: string) => db.prepare<unknown[], R>(sql);
   const run = (sql: string) => db.prepare<unknown[], never>(sql);
@@ -86,6 +88,21 @@ export function prepareStatements(db: Database.Database) {
     // --- reads
     instanceByUid: get<InstanceRefRow>(`${LOCATION_SELECT} WHERE i.sop_instance_uid = ?`),
     instanceByPath: get<InstanceRefRow>(`${LOCATION_SELECT} WHERE i.path = ?`),
+    // The UIDs as one JSON array, answered in its order (key is the array index). CROSS JOIN
+    // keeps the array the outer loop: left to itself the planner scanned patients per instance.
+    instancesByUids: get<InstanceRefRow>(`SELECT i.sop_instance_uid, i.sop_class_uid, se.series_instance_uid, st.study_instance_uid,
+  p.patient_id, i.path, i.size, i.transfer_syntax_uid, i.checksum, i.received_at,
+  i.pk, i.series_fk, se.study_fk, st.patient_fk
+FROM json_each(?) u
+CROSS JOIN instances i ON i.sop_instance_uid = u.value
+CROSS JOIN series se ON se.pk = i.series_fk
+CROSS JOIN studies st ON st.pk = se.study_fk
+CROSS JOIN patients p ON p.pk = st.patient_fk
+ORDER BY u.key`),
+    // The order of an IMAGE query within a study (query/plan.ts ORDER).
+    instancesOfStudy: get<InstanceRefRow>(`${LOCATION_SELECT} WHERE st.study_instance_uid = ?${INSTANCE_ORDER}`),
+    instancesOfSeries: get<InstanceRefRow>(`${LOCATION_SELECT} WHERE st.study_instance_uid = ? AND se.series_instance_uid = ?${INSTANCE_ORDER}`),
+    instanceOf: get<InstanceRefRow>(`${LOCATION_SELECT} WHERE st.study_instance_uid = ? AND se.series_instance_uid = ? AND i.sop_instance_uid = ?`),
     listFirst: get<InstanceRefRow>(`${LOCATION_SELECT} ORDER BY i.sop_instance_uid LIMIT ?`),
     listAfter: get<InstanceRefRow>(`${LOCATION_SELECT} WHERE i.sop_instance_uid > ? ORDER BY i.sop_instance_uid LIMIT ?`),
     // One row kept by triggers (migration 4): O(1) however large the archive.
@@ -161,7 +178,7 @@ export function prepareStatements(db: Database.Database) {
     setSopClasses: run('UPDATE studies SET sop_classes_in_study = ? WHERE pk = ?'),
 
     // children first: the foreign keys refuse a parent that still has rows
-    clear: ['instances', 'series', 'studies', 'patients', 'changes'].map((t) => run(`DELETE FROM ${t}`)),
+    clear: ['instances', 'series', 'studies', 'patients', 'changes', 'instance_metadata'].map((t) => run(`DELETE FROM ${t}`)),
 
     // --- change log
     insertChange: get<number>(

@@ -17,6 +17,7 @@ function setup(memoryBytes?: number) {
   const entries = new Map<string, string>();
   const cache: MetadataCache = {
     get: async (uid) => (counts.cacheGets++, entries.get(uid) ?? null),
+    getMany: async (uids) => (counts.cacheGets++, new Map(uids.flatMap((u) => (entries.has(u) ? [[u, entries.get(u)!] as const] : [])))),
     put: async (uid, text) => void entries.set(uid, text),
     remove: async (uid) => void entries.delete(uid),
   };
@@ -54,4 +55,19 @@ test('memory keeps to its budget: the least recently used entries go, the disk c
   assert.equal(entries.size, 2);
   await service.get(loc('1.1'));
   assert.deepEqual(counts, { cacheGets: 3, fileReads: 2 }, '1.1 was forgotten in memory and read back from the disk cache');
+});
+
+test('a series at once: one cache read for every prepared entry, only the missing made from files, in order', async () => {
+  const { service, counts, entries, loc } = setup();
+  const locs = ['2.1', '2.2', '2.3', '2.4'].map((u) => loc(u));
+  await service.prepare(locs[1]!);
+  await service.prepare(locs[3]!);
+  const fresh = setup(); // another process: nothing in memory, the same cache
+  for (const [k, v] of entries) fresh.entries.set(k, v);
+  const all = await fresh.service.getAll(locs);
+  assert.equal(all.length, 4);
+  assert.deepEqual(fresh.counts, { cacheGets: 1, fileReads: 2 }, 'one cache read for the four, files read for the two not prepared');
+  assert.equal(fresh.entries.size, 4, 'the two made are cached');
+  assert.equal(all[1]!.text, (await service.get(locs[1]!)).text);
+  assert.ok(counts.fileReads >= 2);
 });

@@ -1,0 +1,132 @@
+// WADO-RS retrieve (PS3.18 10.4.1): instances as multipart/related application/dicom, as
+// stored or converted to the asked transfer syntax. A study goes out at the speed of the
+// socket: files are read ahead of the one being sent, into buffers that are reused once the
+// socket has taken their bytes, and each part is written straight to the response.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { encodeFileMetaInformation } from '../../dicom/part10.js';
+import { canConvert, convertDataset } from '../../codecs/convert.js';
+import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from '../../dicom/implementation.js';
+import type { InstanceLocation } from '../../index/types.js';
+import { readDataset } from '../../services/retrieve.js';
+import { notAcceptable } from '../problem.js';
+import { dicomRendition, parseAccept } from './accept.js';
+import type { DicomwebDeps } from './deps.js';
+import { newBoundary } from './multipart.js';
+import { type SentPart, writeMultipart } from './multipart-writer.js';
+
+/** Files up to this size are read whole in one request; larger ones are streamed. */
+const READ_WHOLE = 16 * 1024 * 1024;
+
+/** One instance as a Part 10 file in `ts`: the stored file itself, or a converted copy. */
+export async function instanceBytes(deps: DicomwebDeps, loc: InstanceLocation, ts: string): Promise<Buffer | NodeJS.ReadableStream> {
+  if (ts === loc.transferSyntaxUID) return loc.size <= READ_WHOLE ? deps.objects.readAll(loc.path, loc.size) : deps.objects.read(loc.path);
+  const converted = await convertDataset(await readDataset(deps.objects, loc), loc.transferSyntaxUID, ts, deps.decoder);
+  const meta = encodeFileMetaInformation({
+    mediaStorageSOPClassUID: loc.SOPClassUID,
+    mediaStorageSOPInstanceUID: loc.SOPInstanceUID,
+    transferSyntaxUID: ts,
+    implementationClassUID: IMPLEMENTATION_CLASS_UID,
+    implementationVersionName: IMPLEMENTATION_VERSION_NAME,
+  });
+  return Buffer.concat([meta, converted]);
+}
+
+/**
+ * The read buffers of one retrieve. A buffer comes back once the socket has taken its bytes
+ * (or never, if the client left: then it is simply collected).
+ */
+class ReadBuffers {
+  private readonly free: Buffer[] = [];
+
+  take(bytes: number): Buffer {
+    const i = this.free.findIndex((b) => b.length >= bytes);
+    // Rounded up: the files of a series differ by a few bytes (UIDs of different lengths).
+    return i >= 0 ? this.free.splice(i, 1)[0]! : Buffer.allocUnsafe(Math.ceil(bytes / 65536) * 65536);
+  }
+
+  give(b: Buffer): void {
+    if (this.free.length < 8) this.free.push(b);
+  }
+}
+
+/** A stored file as it is, in a reused buffer when it is small enough to be read whole. */
+async function storedPart(deps: DicomwebDeps, loc: InstanceLocation, buffers: ReadBuffers): Promise<Pick<SentPart, 'body' | 'release'>> {
+  if (loc.size > READ_WHOLE) return { body: deps.objects.read(loc.path) };
+  const buf = buffers.take(loc.size + 1);
+  let body: Buffer | null;
+  try {
+    body = await deps.objects.readInto(loc.path, loc.size, buf);
+  } catch (e) {
+    buffers.give(buf);
+    throw e;
+  }
+  if (body) return { body, release: () => buffers.give(buf) };
+  // The file is not the size the index says: send what is there.
+  buffers.give(buf);
+  return { body: await deps.objects.readAll(loc.path) };
+}
+
+type Req = FastifyRequest<{ Params: { study: string; series?: string; instance?: string } }>;
+
+/** The retrieve of `locs` (the instances the URL selects), as the Accept header asks. */
+export async function retrieveInstances(deps: DicomwebDeps, req: Req, reply: FastifyReply, locs: InstanceLocation[], oneInstance: boolean): Promise<FastifyReply> {
+  const rendition = dicomRendition(parseAccept(req.headers.accept), locs.length === 1 && oneInstance);
+  if (!rendition) throw notAcceptable('instances are sent as multipart/related; type="application/dicom" (or application/dicom for one instance)');
+  const target = (loc: InstanceLocation): string => (rendition.transferSyntax === '*' ? loc.transferSyntaxUID : rendition.transferSyntax);
+  const sendable = locs.filter((l) => canConvert(l.transferSyntaxUID, target(l)));
+  if (!sendable.length) throw notAcceptable(`the instances cannot be converted to ${rendition.transferSyntax}; ask for transfer-syntax=* to get them as stored`);
+  if (sendable.length < locs.length)
+    reply.header('warning', `299 pacs-server "${locs.length - sendable.length} instance(s) cannot be converted to ${rendition.transferSyntax} and were left out"`);
+  if (!rendition.multipart) {
+    const loc = sendable[0]!;
+    return reply.type(`application/dicom; transfer-syntax=${target(loc)}`).send(await instanceBytes(deps, loc, target(loc)));
+  }
+  const log = req.log;
+  const buffers = new ReadBuffers();
+  const read = (l: InstanceLocation): Promise<Pick<SentPart, 'body' | 'release'>> =>
+    target(l) === l.transferSyntaxUID ? storedPart(deps, l, buffers) : instanceBytes(deps, l, target(l)).then((b) => ({ body: b as SentPart['body'] }));
+  async function* parts(): AsyncGenerator<SentPart> {
+    // The next files are read (or converted) while this one goes out on the socket.
+    for await (const [loc, part] of readAhead(sendable, aheadFor(sendable), read)) {
+      if (part instanceof Error) {
+        // Headers are gone already: leave the instance out and say so in the log.
+        log.warn({ err: part, sopInstanceUID: loc.SOPInstanceUID }, 'WADO-RS: instance left out');
+        continue;
+      }
+      yield { contentType: `application/dicom; transfer-syntax=${target(loc)}`, ...part };
+    }
+  }
+  const boundary = newBoundary();
+  // Written to the socket directly (fastify pipes streams and cannot say when a buffer is free).
+  reply.hijack();
+  const res = reply.raw;
+  const headers = Object.fromEntries(Object.entries(reply.getHeaders()).filter((e): e is [string, string | number | string[]] => e[1] !== undefined));
+  res.writeHead(200, { ...headers, 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}` });
+  if (req.method === 'HEAD') {
+    res.end(); // no body goes out: reading the files would be for nothing
+    return reply;
+  }
+  try {
+    await writeMultipart(res, boundary, parts());
+  } catch (e) {
+    // A streamed part failed half way: the body cannot be made whole, so the client must see it cut.
+    log.warn({ err: e }, 'WADO-RS: retrieve broken off');
+    res.destroy(e instanceof Error ? e : new Error(String(e)));
+  }
+  return reply;
+}
+
+/** Up to 4 instances are read ahead of the one being sent, as long as they hold at most 8 MB together. */
+const aheadFor = (locs: readonly InstanceLocation[]): number => Math.max(1, Math.min(4, Math.floor((8 << 20) / locs.reduce((m, l) => Math.max(m, l.size), 1))));
+
+/** `fn` of each item in order, with up to `n` of the next ones already under way; a failure is yielded as the Error. */
+async function* readAhead<T, R>(items: readonly T[], n: number, fn: (t: T) => Promise<R>): AsyncGenerator<[T, R | Error]> {
+  const pending: Promise<R | Error>[] = [];
+  const start = (i: number): Promise<R | Error> => fn(items[i]!).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+  for (let i = 0; i < Math.min(n, items.length); i++) pending.push(start(i));
+  for (let i = 0; i < items.length; i++) {
+    const result = await pending.shift()!;
+    if (i + n < items.length) pending.push(start(i + n));
+    yield [items[i]!, result];
+  }
+}
