@@ -1,52 +1,9 @@
 // The job queue on PostgreSQL. claim() picks the next runnable job with FOR UPDATE SKIP LOCKED:
 // two servers claiming at the same moment take two different jobs (or one takes it and the
 // other none) without waiting on each other's row locks.
-import type { Job, JobFilter, JobProgress, JobState, JobStore, NewJob } from '../jobs.js';
+import type { Job, JobFilter, JobProgress, JobStore, NewJob } from '../jobs.js';
 import { type PgTransact, named } from './db.js';
-
-interface JobRow {
-  id: number;
-  type: string;
-  state: string;
-  payload: string;
-  progress: string;
-  attempts: number;
-  max_attempts: number;
-  dedupe_key: string | null;
-  run_after: number;
-  lease_owner: string | null;
-  lease_until: number | null;
-  cancel_requested: number;
-  last_error: string | null;
-  created_at: number;
-  updated_at: number;
-  started_at: number | null;
-  finished_at: number | null;
-}
-
-const date = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
-
-function toJob(r: JobRow): Job {
-  return {
-    id: r.id,
-    type: r.type,
-    state: r.state as JobState,
-    payload: JSON.parse(r.payload) as Record<string, unknown>,
-    progress: JSON.parse(r.progress) as JobProgress,
-    attempts: r.attempts,
-    maxAttempts: r.max_attempts,
-    dedupeKey: r.dedupe_key,
-    runAfter: new Date(r.run_after),
-    leaseOwner: r.lease_owner,
-    leaseUntil: date(r.lease_until),
-    cancelRequested: r.cancel_requested !== 0,
-    lastError: r.last_error,
-    createdAt: new Date(r.created_at),
-    updatedAt: new Date(r.updated_at),
-    startedAt: date(r.started_at),
-    finishedAt: date(r.finished_at),
-  };
-}
+import { type JobRow, toJob } from '../row-maps.js';
 
 const FILTER = '($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR type = $2)';
 

@@ -1,24 +1,7 @@
 // Known nodes added at run time, on PostgreSQL (shared by every server of the cluster).
 import type { NodeStore, StoredNode } from '../nodes.js';
 import type { PgTransact } from './db.js';
-
-interface NodeRow {
-  ae_title: string;
-  host: string;
-  port: number;
-  tls: number;
-  permissions: string;
-  description: string;
-}
-
-const toNode = (r: NodeRow): StoredNode => ({
-  ae_title: r.ae_title,
-  host: r.host,
-  port: r.port,
-  tls: r.tls !== 0,
-  permissions: JSON.parse(r.permissions) as string[],
-  description: r.description,
-});
+import { type NodeRow, toNode } from '../row-maps.js';
 
 export class PgNodeStore implements NodeStore {
   constructor(private readonly transact: PgTransact) {}

@@ -3,30 +3,7 @@
 // UPDATE succeeds for one of them only, so each "stable" event is given once per cluster.
 import type { StabilityEntry, StabilityLevel, StabilityStore } from '../stability.js';
 import type { PgTransact } from './db.js';
-
-interface Row {
-  level: string;
-  uid: string;
-  study_uid: string;
-  last_received_at: number;
-  last_change_seq: number;
-  sop_instance_uid: string;
-  calling_ae: string | null;
-  called_ae: string | null;
-  remote_address: string | null;
-}
-
-const toEntry = (r: Row): StabilityEntry => ({
-  level: r.level as StabilityLevel,
-  uid: r.uid,
-  studyUID: r.study_uid,
-  lastReceivedAt: new Date(r.last_received_at),
-  lastChangeSeq: r.last_change_seq,
-  sopInstanceUID: r.sop_instance_uid,
-  callingAE: r.calling_ae,
-  calledAE: r.called_ae,
-  remoteAddress: r.remote_address,
-});
+import { type StabilityRow, toStabilityEntry } from '../row-maps.js';
 
 // SQLite applies its INSERT … SELECT row by row in seq order; PostgreSQL refuses to touch one
 // row twice in an ON CONFLICT, so the changes are reduced first to one row per series or study:
@@ -74,7 +51,7 @@ export class PgStabilityStore implements StabilityStore {
 
   due(before: Date, limit: number): Promise<StabilityEntry[]> {
     return this.transact('read', async (db) =>
-      (await db.query<Row>(`SELECT * FROM stability WHERE pending = 1 AND last_received_at <= $1 ORDER BY level = 'study', last_received_at LIMIT $2`, [before.getTime(), limit])).rows.map(toEntry),
+      (await db.query<StabilityRow>(`SELECT * FROM stability WHERE pending = 1 AND last_received_at <= $1 ORDER BY level = 'study', last_received_at LIMIT $2`, [before.getTime(), limit])).rows.map(toStabilityEntry),
     );
   }
 
@@ -85,6 +62,6 @@ export class PgStabilityStore implements StabilityStore {
   }
 
   pending(limit: number): Promise<StabilityEntry[]> {
-    return this.transact('read', async (db) => (await db.query<Row>('SELECT * FROM stability WHERE pending = 1 ORDER BY last_received_at LIMIT $1', [limit])).rows.map(toEntry));
+    return this.transact('read', async (db) => (await db.query<StabilityRow>('SELECT * FROM stability WHERE pending = 1 ORDER BY last_received_at LIMIT $1', [limit])).rows.map(toStabilityEntry));
   }
 }

@@ -10,42 +10,9 @@ import {
   type WorklistSource,
   type WorklistStore,
   performedStatus,
-  worklistColumns,
 } from '../workflow.js';
 import { type Db, type PgTransact, named } from './db.js';
-
-interface EntryRow {
-  pk: number;
-  source: string;
-  source_key: string | null;
-  status: string;
-  accession_number: string | null;
-  patient_id: string | null;
-  sps_id: string | null;
-  study_instance_uid: string | null;
-  dataset: string;
-  created_at: number;
-  updated_at: number;
-}
-
-const toEntry = (r: EntryRow): WorklistEntry => ({
-  id: r.pk,
-  source: r.source as WorklistSource,
-  sourceKey: r.source_key,
-  status: r.status,
-  accessionNumber: r.accession_number,
-  patientID: r.patient_id,
-  scheduledProcedureStepID: r.sps_id,
-  studyInstanceUID: r.study_instance_uid,
-  dataset: JSON.parse(r.dataset) as JsonDataset,
-  createdAt: new Date(r.created_at),
-  updatedAt: new Date(r.updated_at),
-});
-
-const columns = (ds: JsonDataset) => {
-  const c = worklistColumns(ds);
-  return { status: c.status, accession: c.accessionNumber, patient: c.patientID, sps: c.scheduledProcedureStepID, study: c.studyInstanceUID, dataset: JSON.stringify(ds) };
-};
+import { type EntryRow, entryColumns, toEntry } from '../row-maps.js';
 
 async function rows<R extends object>(db: Db, sql: string, params: Record<string, unknown>): Promise<R[]> {
   const [text, values] = named(sql, params);
@@ -65,7 +32,7 @@ export class PgWorklistStore implements WorklistStore {
         db,
         `INSERT INTO worklist_entries (source, source_key, status, accession_number, patient_id, sps_id, study_instance_uid, dataset, created_at, updated_at)
          VALUES (@source, @key, @status, @accession, @patient, @sps, @study, @dataset, @now, @now) RETURNING *`,
-        { source, key: sourceKey, now: Date.now(), ...columns(dataset) },
+        { source, key: sourceKey, now: Date.now(), ...entryColumns(dataset) },
       );
       if (r === undefined) throw new Error('worklist insert returned no row');
       return toEntry(r);
@@ -78,7 +45,7 @@ export class PgWorklistStore implements WorklistStore {
         db,
         `UPDATE worklist_entries SET status = @status, accession_number = @accession, patient_id = @patient, sps_id = @sps,
          study_instance_uid = @study, dataset = @dataset, updated_at = @now WHERE pk = @id RETURNING *`,
-        { id, now: Date.now(), ...columns(dataset) },
+        { id, now: Date.now(), ...entryColumns(dataset) },
       );
       return r ? toEntry(r) : null;
     });

@@ -2,24 +2,7 @@
 import type Database from 'better-sqlite3';
 import type { NodeStore, StoredNode } from '../nodes.js';
 import type { Transact } from './jobs.js';
-
-interface NodeRow {
-  ae_title: string;
-  host: string;
-  port: number;
-  tls: number;
-  permissions: string;
-  description: string;
-}
-
-const toNode = (r: NodeRow): StoredNode => ({
-  ae_title: r.ae_title,
-  host: r.host,
-  port: r.port,
-  tls: r.tls !== 0,
-  permissions: JSON.parse(r.permissions) as string[],
-  description: r.description,
-});
+import { type NodeRow, toNode } from '../row-maps.js';
 
 export class SqliteNodeStore implements NodeStore {
   private readonly s;

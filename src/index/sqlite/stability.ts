@@ -3,30 +3,7 @@
 import type Database from 'better-sqlite3';
 import type { StabilityEntry, StabilityLevel, StabilityStore } from '../stability.js';
 import type { Transact } from './jobs.js';
-
-interface Row {
-  level: string;
-  uid: string;
-  study_uid: string;
-  last_received_at: number;
-  last_change_seq: number;
-  sop_instance_uid: string;
-  calling_ae: string | null;
-  called_ae: string | null;
-  remote_address: string | null;
-}
-
-const toEntry = (r: Row): StabilityEntry => ({
-  level: r.level as StabilityLevel,
-  uid: r.uid,
-  studyUID: r.study_uid,
-  lastReceivedAt: new Date(r.last_received_at),
-  lastChangeSeq: r.last_change_seq,
-  sopInstanceUID: r.sop_instance_uid,
-  callingAE: r.calling_ae,
-  calledAE: r.called_ae,
-  remoteAddress: r.remote_address,
-});
+import { type StabilityRow, toStabilityEntry } from '../row-maps.js';
 
 // One upsert per level; the latest change wins the "latest instance" columns, and any new
 // change makes the row pending again.
@@ -60,9 +37,9 @@ export class SqliteStabilityStore implements StabilityStore {
       upTo: p<{ seq: number | null; n: number }>('SELECT max(seq) AS seq, count(*) AS n FROM (SELECT seq FROM changes WHERE seq > ? ORDER BY seq LIMIT ?)'),
       series: p(upsert('series', 'se.series_instance_uid')),
       study: p(upsert('study', 'st.study_instance_uid')),
-      due: p<Row>(`SELECT * FROM stability WHERE pending = 1 AND last_received_at <= ? ORDER BY level = 'study', last_received_at LIMIT ?`),
+      due: p<StabilityRow>(`SELECT * FROM stability WHERE pending = 1 AND last_received_at <= ? ORDER BY level = 'study', last_received_at LIMIT ?`),
       mark: p(`UPDATE stability SET pending = 0, stable_at = ? WHERE level = ? AND uid = ? AND last_change_seq = ? AND pending = 1`),
-      pending: p<Row>('SELECT * FROM stability WHERE pending = 1 ORDER BY last_received_at LIMIT ?'),
+      pending: p<StabilityRow>('SELECT * FROM stability WHERE pending = 1 ORDER BY last_received_at LIMIT ?'),
     };
   }
 
@@ -79,7 +56,7 @@ export class SqliteStabilityStore implements StabilityStore {
   }
 
   due(before: Date, limit: number): Promise<StabilityEntry[]> {
-    return this.transact('read', () => this.s.due.all(before.getTime(), limit).map(toEntry));
+    return this.transact('read', () => this.s.due.all(before.getTime(), limit).map(toStabilityEntry));
   }
 
   markStable(level: StabilityLevel, uid: string, lastChangeSeq: number, at: Date): Promise<boolean> {
@@ -87,6 +64,6 @@ export class SqliteStabilityStore implements StabilityStore {
   }
 
   pending(limit: number): Promise<StabilityEntry[]> {
-    return this.transact('read', () => this.s.pending.all(limit).map(toEntry));
+    return this.transact('read', () => this.s.pending.all(limit).map(toStabilityEntry));
   }
 }

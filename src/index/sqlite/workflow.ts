@@ -10,42 +10,9 @@ import {
   type WorklistSource,
   type WorklistStore,
   performedStatus,
-  worklistColumns,
 } from '../workflow.js';
 import type { Transact } from './jobs.js';
-
-interface EntryRow {
-  pk: number;
-  source: string;
-  source_key: string | null;
-  status: string;
-  accession_number: string | null;
-  patient_id: string | null;
-  sps_id: string | null;
-  study_instance_uid: string | null;
-  dataset: string;
-  created_at: number;
-  updated_at: number;
-}
-
-const toEntry = (r: EntryRow): WorklistEntry => ({
-  id: r.pk,
-  source: r.source as WorklistSource,
-  sourceKey: r.source_key,
-  status: r.status,
-  accessionNumber: r.accession_number,
-  patientID: r.patient_id,
-  scheduledProcedureStepID: r.sps_id,
-  studyInstanceUID: r.study_instance_uid,
-  dataset: JSON.parse(r.dataset) as JsonDataset,
-  createdAt: new Date(r.created_at),
-  updatedAt: new Date(r.updated_at),
-});
-
-const columns = (ds: JsonDataset) => {
-  const c = worklistColumns(ds);
-  return { status: c.status, accession: c.accessionNumber, patient: c.patientID, sps: c.scheduledProcedureStepID, study: c.studyInstanceUID, dataset: JSON.stringify(ds) };
-};
+import { type EntryRow, entryColumns, toEntry } from '../row-maps.js';
 
 export class SqliteWorklistStore implements WorklistStore {
   private readonly s;
@@ -73,12 +40,12 @@ export class SqliteWorklistStore implements WorklistStore {
   }
 
   add(source: WorklistSource, sourceKey: string | null, dataset: JsonDataset): Promise<WorklistEntry> {
-    return this.transact('write', () => toEntry(this.s.insert.get({ source, key: sourceKey, now: Date.now(), ...columns(dataset) })!));
+    return this.transact('write', () => toEntry(this.s.insert.get({ source, key: sourceKey, now: Date.now(), ...entryColumns(dataset) })!));
   }
 
   replace(id: number, dataset: JsonDataset): Promise<WorklistEntry | null> {
     return this.transact('write', () => {
-      const r = this.s.replace.get({ id, now: Date.now(), ...columns(dataset) });
+      const r = this.s.replace.get({ id, now: Date.now(), ...entryColumns(dataset) });
       return r ? toEntry(r) : null;
     });
   }
