@@ -28,6 +28,7 @@ import { PG_MIGRATIONS, applyPgMigrations } from './migrations.js';
 import { SQL } from './statements.js';
 import { PgWriter } from './writer.js';
 import { PgInstanceLocks } from './instance-lock.js';
+import { type PgBulkLoadOptions, type PgBulkLoadResult, pgBulkLoadSynthetic } from './bulk.js';
 import { runPgQuery } from './query.js';
 import { PgJobStore } from './jobs.js';
 import { PgNodeStore } from './nodes.js';
@@ -200,6 +201,11 @@ export class PostgresIndex implements ArchiveIndex {
   /** See ArchiveIndex.withInstanceLock: an advisory lock, on connections of its own (./instance-lock.ts). */
   withInstanceLock<T>(sopInstanceUID: string, fn: () => Promise<T>): Promise<T> {
     return this.locks.run(sopInstanceUID, fn);
+  }
+
+  /** Synthetic rows for benchmarks (./bulk.ts), in write transactions of this index's pool. */
+  bulkLoadSynthetic(opts: PgBulkLoadOptions): Promise<PgBulkLoadResult> {
+    return pgBulkLoadSynthetic((fn) => this.transact('write', fn), opts);
   }
 
   /** Deletes every row, children first; the identity keeps counting (see SqliteIndex.clear). */
