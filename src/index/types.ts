@@ -194,6 +194,12 @@ export interface ArchiveIndex {
   storeInstance(record: InstanceRecord, mode: StoreMode): Promise<StoreOutcome>;
   findInstance(sopInstanceUID: string): Promise<InstanceLocation | null>;
   /**
+   * Runs fn holding a lock on one SOP Instance UID across every server sharing this index, so
+   * the store's duplicate decision and file placement happen one server at a time. Absent where
+   * one process owns the index (SQLite): StoreService's own per-instance mutex is enough there.
+   */
+  withInstanceLock?<T>(sopInstanceUID: string, fn: () => Promise<T>): Promise<T>;
+  /**
    * The instances of a study, of one series of it, or one instance (the resources of a
    * WADO-RS URL), in the order of an instance-level query (series number, instance number):
    * one statement, with none of the attributes a query would also return.

@@ -176,11 +176,17 @@ export class StoreService {
     await this.deps.hooks.run({ record });
 
     const settings = this.deps.settings();
-    return this.perInstance.run(record.instance.SOPInstanceUID, async () => {
-      const existing = await this.deps.index.findInstance(record.instance.SOPInstanceUID);
+    const uid = record.instance.SOPInstanceUID;
+    const decide = async (): Promise<StoreResult> => {
+      const existing = await this.deps.index.findInstance(uid);
       if (existing) return this.storeDuplicate(record, existing, staged, settings);
       return this.storeNew(record, staged, settings);
-    });
+    };
+    // The mutex orders this process's stores of the instance; the index's lock (PostgreSQL)
+    // orders them across servers sharing the storage, where another server's placed but not
+    // yet indexed file would otherwise look like a crash leftover to placeExclusive.
+    const index = this.deps.index;
+    return this.perInstance.run(uid, () => (index.withInstanceLock ? index.withInstanceLock(uid, decide) : decide()));
   }
 
   private async storeNew(record: InstanceRecord, staged: StagedObject, settings: StoreSettings): Promise<StoreResult> {

@@ -27,6 +27,8 @@ import { type PgPoolOptions, type PgTransact, createPool, indexFailure, transact
 import { PG_MIGRATIONS, applyPgMigrations } from './migrations.js';
 import { SQL } from './statements.js';
 import { PgWriter } from './writer.js';
+import { PgInstanceLocks } from './instance-lock.js';
+import { type PgBulkLoadOptions, type PgBulkLoadResult, pgBulkLoadSynthetic } from './bulk.js';
 import { runPgQuery } from './query.js';
 import { PgJobStore } from './jobs.js';
 import { PgNodeStore } from './nodes.js';
@@ -52,6 +54,7 @@ export class PostgresIndex implements ArchiveIndex {
   readonly deid: PgDeidStore;
   readonly retention: PgRetentionStore;
   readonly metadata: PgMetadataStore;
+  private readonly locks: PgInstanceLocks;
   private closed = false;
 
   private constructor(
@@ -59,6 +62,7 @@ export class PostgresIndex implements ArchiveIndex {
     readonly options: Readonly<PostgresIndexOptions>,
   ) {
     this.transact = transactor(pool, () => options.readonly === true);
+    this.locks = new PgInstanceLocks(options);
     this.jobs = new PgJobStore(this.transact);
     this.nodes = new PgNodeStore(this.transact);
     this.worklist = new PgWorklistStore(this.transact);
@@ -194,6 +198,16 @@ export class PostgresIndex implements ArchiveIndex {
     });
   }
 
+  /** See ArchiveIndex.withInstanceLock: an advisory lock, on connections of its own (./instance-lock.ts). */
+  withInstanceLock<T>(sopInstanceUID: string, fn: () => Promise<T>): Promise<T> {
+    return this.locks.run(sopInstanceUID, fn);
+  }
+
+  /** Synthetic rows for benchmarks (./bulk.ts), in write transactions of this index's pool. */
+  bulkLoadSynthetic(opts: PgBulkLoadOptions): Promise<PgBulkLoadResult> {
+    return pgBulkLoadSynthetic((fn) => this.transact('write', fn), opts);
+  }
+
   /** Deletes every row, children first; the identity keeps counting (see SqliteIndex.clear). */
   clear(): Promise<void> {
     return this.transact('write', async (db) => {
@@ -204,6 +218,6 @@ export class PostgresIndex implements ArchiveIndex {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.pool.end();
+    await Promise.all([this.pool.end(), this.locks.close()]);
   }
 }

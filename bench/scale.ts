@@ -1,0 +1,133 @@
+// npm run bench:scale — study-level query latency (p50, p99) as the index grows: synthetic rows
+// bulk-loaded (not through the network) to 100,000 and 1,000,000 instances (BENCH_SCALE_MAX
+// raises the top, e.g. 10000000) on SQLite and on PostgreSQL, then the queries a person types
+// into a C-FIND or QIDO-RS study search, run through index.query — the plans C-FIND uses —
+// so the figures are the index's own time, without DIMSE or HTTP.
+// PostgreSQL: BENCH_PG_URL or PACS_TEST_PG_URL (scripts/test-postgres.sh start); without one
+// only SQLite runs. Each size adds rows to the previous size's index (another seed), so the
+// largest size costs one load, not the sum of all.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { SqliteIndex } from '../src/index/sqlite/sqlite-index.js';
+import { bulkLoadSynthetic } from '../src/index/sqlite/bulk.js';
+import { PostgresIndex } from '../src/index/postgres/postgres-index.js';
+import { quoteSchema } from '../src/index/postgres/db.js';
+import type { ArchiveIndex } from '../src/index/types.js';
+import type { IndexQuery } from '../src/index/query/types.js';
+
+const MAX = Number(process.env.BENCH_SCALE_MAX ?? 1_000_000);
+const SIZES = (process.env.BENCH_SCALE_SIZES?.split(',').map(Number) ?? [100_000, 1_000_000, 10_000_000]).filter((n) => n <= MAX);
+const PG_URL = process.env.BENCH_PG_URL ?? process.env.PACS_TEST_PG_URL ?? null;
+const RUNS = Number(process.env.BENCH_RUNS ?? 200);
+// 2 studies × 2 series × 5 instances per patient, as bench:find: 50,000 patients per million.
+const SHAPE = { studiesPerPatient: 2, seriesPerStudy: 2, instancesPerSeries: 5 };
+const PER_PATIENT = SHAPE.studiesPerPatient * SHAPE.seriesPerStudy * SHAPE.instancesPerSeries;
+
+const study = (keys: IndexQuery['keys']): IndexQuery => ({
+  level: 'STUDY',
+  model: 'STUDY_ROOT',
+  relational: false,
+  // The return keys a study list asks for.
+  keys: [...keys, ...['StudyInstanceUID', 'PatientName', 'StudyDate', 'ModalitiesInStudy', 'NumberOfStudyRelatedInstances'].map((keyword) => ({ keyword, value: '' }))],
+});
+const QUERIES: Record<string, IndexQuery> = {
+  'PatientID': study([{ keyword: 'PatientID', value: 'SYN1-0000017' }]),
+  'PatientName wildcard (SMITH^J*)': study([{ keyword: 'PatientName', value: 'SMITH^J*' }]),
+  'StudyDate range (one week)': study([{ keyword: 'StudyDate', value: '20150311-20150317' }]),
+};
+
+interface Backend {
+  name: string;
+  open(): Promise<ArchiveIndex>;
+  load(index: ArchiveIndex, patients: number, seed: number): Promise<{ instances: number; ms: number }>;
+  cleanup(): Promise<void>;
+}
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pacs-bench-scale-'));
+
+const sqlite: Backend = {
+  name: 'SQLite',
+  async open() {
+    const index = SqliteIndex.open({ path: path.join(work, 'pacs.db'), walMode: true });
+    await index.migrate();
+    return index;
+  },
+  load: (index, patients, seed) => bulkLoadSynthetic(index as SqliteIndex, { ...SHAPE, patients, seed }),
+  async cleanup() {},
+};
+
+function postgres(url: string): Backend {
+  const schema = `bench_scale_${process.pid}`;
+  const admin = new pg.Pool({ connectionString: url, max: 1 });
+  return {
+    name: 'PostgreSQL',
+    async open() {
+      await admin.query(`CREATE SCHEMA ${quoteSchema(schema)}`);
+      const index = PostgresIndex.open({ url, schema, max: 4 });
+      await index.migrate();
+      return index;
+    },
+    load: (index, patients, seed) => (index as PostgresIndex).bulkLoadSynthetic({ ...SHAPE, patients, seed }),
+    async cleanup() {
+      await admin.query(`DROP SCHEMA IF EXISTS ${quoteSchema(schema)} CASCADE`);
+      await admin.end();
+    },
+  };
+}
+
+const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
+
+async function measure(index: ArchiveIndex, query: IndexQuery): Promise<{ p50: number; p99: number; answers: number }> {
+  let answers = 0;
+  for (let i = 0; i < 5; i++) answers = (await index.query(query)).length; // warm the caches and the plan
+  const times: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const t0 = process.hrtime.bigint();
+    await index.query(query);
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  times.sort((a, b) => a - b);
+  return { p50: percentile(times, 50), p99: percentile(times, 99), answers };
+}
+
+async function run(backend: Backend): Promise<string[]> {
+  const lines: string[] = [];
+  const index = await backend.open();
+  try {
+    let instances = 0;
+    let seed = 1;
+    for (const size of SIZES) {
+      const loaded = await backend.load(index, Math.ceil((size - instances) / PER_PATIENT), seed++);
+      instances += loaded.instances;
+      process.stderr.write(`${backend.name}: +${loaded.instances} instances in ${(loaded.ms / 1000).toFixed(1)} s (${Math.round(loaded.instances / (loaded.ms / 1000))}/s), now ${instances}\n`);
+      for (const [name, query] of Object.entries(QUERIES)) {
+        const r = await measure(index, query);
+        process.stderr.write(`  ${name}: p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ${r.answers} answers\n`);
+        lines.push(`| ${backend.name} | ${instances.toLocaleString('en-US')} | ${name} | ${r.answers} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} |`);
+      }
+      lines.push(`| ${backend.name} | ${instances.toLocaleString('en-US')} | (bulk load of this step) | ${loaded.instances} rows | ${(loaded.ms / 1000).toFixed(1)} s | |`);
+    }
+  } finally {
+    await index.close();
+    await backend.cleanup();
+  }
+  return lines;
+}
+
+async function main(): Promise<void> {
+  const backends = [sqlite, ...(PG_URL === null ? [] : [postgres(PG_URL)])];
+  if (PG_URL === null) process.stderr.write('bench:scale: no BENCH_PG_URL or PACS_TEST_PG_URL: PostgreSQL skipped\n');
+  const lines: string[] = [];
+  for (const b of backends) lines.push(...(await run(b)));
+  process.stdout.write(`\nstudy level through index.query, ${RUNS} runs after 5 warm-up, sizes ${SIZES.join(', ')}\n\n`);
+  process.stdout.write(`| backend | instances | query | answers | p50 ms | p99 ms |\n| --- | ---: | --- | ---: | ---: | ---: |\n${lines.join('\n')}\n`);
+}
+
+main()
+  .catch((e: unknown) => {
+    process.stderr.write(`bench:scale failed: ${e instanceof Error ? e.stack : String(e)}\n`);
+    process.exitCode = 1;
+  })
+  .finally(() => fs.rmSync(work, { recursive: true, force: true }));
