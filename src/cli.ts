@@ -6,6 +6,7 @@ import { findCommand, findHelp } from './cli/find.js';
 import { getCommand, getHelp, moveCommand, moveHelp } from './cli/retrieve.js';
 import { configCheckCommand, importCommand, importHelp, reindexCommand, reindexHelp, verifyCommand, verifyHelp } from './cli/archive.js';
 import { hashPasswordCommand, hashPasswordHelp } from './cli/hash-password.js';
+import { jobsCommand, jobsHelp } from './cli/jobs.js';
 import { worklistCommand, worklistHelp } from './cli/worklist.js';
 import { mppsCommand, mppsHelp } from './cli/mpps.js';
 import { commitCommand, commitHelp } from './cli/commit.js';
@@ -29,6 +30,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number> | numb
   verify: { run: verifyCommand, help: verifyHelp, summary: 'check the index against the files and their checksums (and repair)' },
   export: { run: exportCommand, help: exportHelp, summary: 'copy or link stored instances into a folder under readable names' },
   'migrate-index': { run: migrateIndexCommand, help: migrateIndexHelp, summary: 'copy the SQLite index into PostgreSQL (database.url)' },
+  jobs: { run: jobsCommand, help: jobsHelp, summary: 'the job queue: list with progress and errors, show, cancel, retry' },
   'hash-password': { run: hashPasswordCommand, help: hashPasswordHelp, summary: 'hash a password for http.users in the configuration' },
   config: {
     run: (argv) => {

@@ -1,0 +1,41 @@
+// pacs jobs beside a running server: the list shows a send job's state, progress and last
+// error; cancel and retry act on the queue the server runs.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { SAMPLES, freePort, run } from '../helpers/dcmtk.js';
+import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
+
+const BIN = new URL('../../../bin/pacs', import.meta.url).pathname;
+const CT_STUDY = '1.3.6.1.4.1.5962.1.2.1.20040119072730.12322';
+
+describe('pacs jobs', () => {
+  let pacs: TestPacs;
+  const cli = (args: string[]) => run(process.execPath, [BIN, 'jobs', ...args, '--db', path.join(pacs.dir, 'pacs.db'), '--storage-dir', pacs.storageDir, '--set', 'storage.min_free_mb=0'], { timeoutMs: 60_000 });
+  before(async () => {
+    pacs = await startTestPacs({ jobs: { backoff_seconds: 3600, max_attempts: 3 } });
+    assert.equal((await run('storescu', ['-aec', 'PACS_SERVER', '127.0.0.1', String(pacs.port), path.join(SAMPLES, 'pydicom__CT_small.dcm')])).code, 0);
+  });
+  after(() => pacs.stop());
+
+  test('list, show, cancel and retry a send job whose node is down', async () => {
+    await pacs.server.archive.nodes.put({ ae_title: 'DOWN', host: '127.0.0.1', port: await freePort(), tls: false, permissions: [], description: '' });
+    const job = await pacs.server.jobs.enqueue('send', { destination: 'DOWN', level: 'STUDY', uids: [CT_STUDY] });
+    for (let i = 0; i < 100 && (await pacs.server.archive.index.jobs.get(job.id))!.attempts < 1; i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 100 && (await pacs.server.archive.index.jobs.get(job.id))!.state === 'running'; i++) await new Promise((r) => setTimeout(r, 50));
+    const list = await cli(['list']);
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, new RegExp(`${job.id}\\s+queued\\s+send`));
+    assert.match(list.stdout, /cannot connect|ECONNREFUSED/);
+    const shown = JSON.parse((await cli(['show', String(job.id), '--json'])).stdout) as { payload: { destination: string }; attempts: number };
+    assert.equal(shown.payload.destination, 'DOWN');
+    assert.equal(shown.attempts, 1);
+    assert.match((await cli(['cancel', String(job.id)])).stdout, /canceled/);
+    assert.equal((await pacs.server.archive.index.jobs.get(job.id))!.state, 'canceled');
+    assert.match((await cli(['list', '--state', 'canceled'])).stdout, /1 of 1 job/);
+    assert.match((await cli(['retry', String(job.id)])).stdout, /queued|running/);
+    assert.ok(['queued', 'running'].includes((await pacs.server.archive.index.jobs.get(job.id))!.state), 'back in the queue');
+    assert.equal((await cli(['show', '999'])).code, 1);
+    assert.notEqual((await cli(['list', '--state', 'bogus'])).code, 0);
+  });
+});
