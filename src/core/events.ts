@@ -22,6 +22,8 @@ export interface PacsEvents {
   'instance.stored': { record: InstanceRecord; outcome: StoreOutcome['outcome']; changeSeq: number };
   /** An instance was received and committed: how long from its first byte to the commit, for metrics. */
   'instance.ingested': { durationMs: number; bytes: number; source: Provenance['source'] };
+  /** A DIMSE request we served ended (its final response sent): for latency and status metrics. */
+  'dimse.operation': { operation: string; status: 'success' | 'warning' | 'failure' | 'cancel'; ms: number };
   /** An instance was refused or lost (nothing of it is kept); for the status page and metrics. */
   'instance.failed': { sopInstanceUID: string; code: string; message: string; provenance: Provenance };
   /** No instance of the series (study) arrived for stability.stable_after seconds; its rules' jobs are queued. */
@@ -37,6 +39,8 @@ export interface PacsEvents {
     lastError: string | null;
     /** Why the association was rejected, in words (outcome "rejected"). */
     rejectedBecause?: string;
+    /** The rejection as a short label (calling-ae-not-recognized, local-limit-exceeded, …). */
+    rejectReason?: string;
     /** The user named in User Identity Negotiation, once verified. */
     user?: string;
     /** DIMSE operations by name (C-STORE, C-FIND, …) on this association. */

@@ -72,8 +72,22 @@ export class Metrics {
       },
     });
 
+    const rejected = new Counter({ name: 'pacs_associations_rejected_total', help: 'Associations refused, by reason', labelNames: ['reason'], registers: [r] });
+    const responses = new Counter({ name: 'pacs_dimse_responses_total', help: 'DIMSE requests served, by operation and final status class', labelNames: ['operation', 'status'], registers: [r] });
+    const operationSeconds = new Histogram({
+      name: 'pacs_dimse_operation_duration_seconds',
+      help: 'From a DIMSE request to its final response (C-STORE, C-FIND, C-MOVE, C-GET, N-*), by operation',
+      labelNames: ['operation'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60],
+      registers: [r],
+    });
+    events.on('dimse.operation', ({ operation, status, ms }) => {
+      responses.inc({ operation, status });
+      operationSeconds.observe({ operation }, ms / 1000);
+    });
     events.on('association.closed', (a) => {
       associations.inc({ outcome: a.outcome });
+      if (a.rejectReason) rejected.inc({ reason: a.rejectReason });
       for (const [operation, n] of Object.entries(a.operations)) operations.inc({ operation }, n);
       if (a.failures) operationFailures.inc(a.failures);
       bytes.inc({ direction: 'in' }, a.bytesIn);

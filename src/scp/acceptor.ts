@@ -5,7 +5,7 @@ import type { Association, AssociationUser } from '../net/association.js';
 import { aeTitleMatches, buildAssociateAC } from '../net/acse.js';
 import type { DatasetSink } from '../net/dimse/assembler.js';
 import { type Command, CommandField, NO_DATASET, commandName } from '../net/dimse/command.js';
-import { Status, errorComment } from '../net/dimse/status.js';
+import { Status, errorComment, isPending, isSuccess, isWarning } from '../net/dimse/status.js';
 import { permissionFor } from './permissions.js';
 import type { AssociationRateLimiter } from './rate-limit.js';
 import { type UserIdentityPolicy, addressAllowed, checkUserIdentity } from './user-identity.js';
@@ -65,6 +65,8 @@ export class AcceptorSession implements AssociationUser {
   private logger: Logger;
   /** Why we rejected the association, in words, for its log line. */
   private rejectedBecause: string | null = null;
+  /** Requests in progress by Message ID: the operation and when it arrived (for its duration). */
+  private readonly started = new Map<number, { operation: string; at: number }>();
   /** The user verified by User Identity Negotiation. */
   private user: string | null = null;
   private readonly remoteAddress: string;
@@ -131,7 +133,18 @@ export class AcceptorSession implements AssociationUser {
       transferSyntax: pc.transferSyntax,
       logger: this.logger,
       stats: this.stats,
-      send: (cmd, dataset) => assoc.sendMessage(contextId, cmd, dataset),
+      send: (cmd, dataset) => {
+        // A final response ends its operation: its status class and duration go to the metrics.
+        if (cmd.CommandField & 0x8000 && cmd.Status !== undefined && !isPending(cmd.Status)) {
+          const req = this.started.get(cmd.MessageIDBeingRespondedTo ?? -1);
+          if (req) {
+            this.started.delete(cmd.MessageIDBeingRespondedTo!);
+            const status = isSuccess(cmd.Status) ? 'success' : isWarning(cmd.Status) ? 'warning' : cmd.Status === Status.Cancel ? 'cancel' : 'failure';
+            this.deps.events.emit('dimse.operation', { operation: req.operation, status, ms: performance.now() - req.at });
+          }
+        }
+        return assoc.sendMessage(contextId, cmd, dataset);
+      },
       track: (p) => {
         this.inFlight.add(p);
         void p.finally(() => this.inFlight.delete(p)).catch(() => {});
@@ -174,6 +187,7 @@ export class AcceptorSession implements AssociationUser {
       }
       return null; // a response to nothing we asked: ignored (PS3.7 9.3.2.3)
     }
+    if (command.CommandField !== CommandField.C_CANCEL_RQ) this.started.set(command.MessageID ?? -1, { operation: commandName(command.CommandField).replace(/-RQ$/, ''), at: performance.now() });
     const need = permissionFor(command.CommandField, pc.abstractSyntax);
     const allowed = need ? (this.deps.policy().permissionsOf?.(assoc.callingAETitle) ?? null) : null;
     if (need && allowed && !allowed.includes(need)) {
@@ -264,6 +278,7 @@ export class AcceptorSession implements AssociationUser {
       failures: this.stats.failures,
       lastError: this.stats.lastError,
       ...(this.rejectedBecause ? { rejectedBecause: this.rejectedBecause } : {}),
+      ...(assoc.rj ? { rejectReason: rejectLabel(assoc.rj) } : {}),
       ...(this.user ? { user: this.user } : {}),
       operations: { ...this.stats.operations },
       bytesIn: assoc.bytesIn,
@@ -271,4 +286,16 @@ export class AcceptorSession implements AssociationUser {
       durationMs,
     });
   }
+}
+
+/** A short, bounded label for an A-ASSOCIATE-RJ (a metric label must not carry free text). */
+function rejectLabel(rj: AssociateRJ): string {
+  if (rj.source === RejectSource.ServiceUser) {
+    if (rj.reason === RejectReason.CallingAETitleNotRecognized) return 'calling-ae-not-recognized';
+    if (rj.reason === RejectReason.CalledAETitleNotRecognized) return 'called-ae-not-recognized';
+    if (rj.reason === RejectReason.ApplicationContextNotSupported) return 'application-context';
+    return 'refused';
+  }
+  if (rj.source === RejectSource.ServiceProviderPresentation) return rj.reason === RejectReason.LocalLimitExceeded ? 'local-limit-exceeded' : 'congestion';
+  return 'protocol-version';
 }

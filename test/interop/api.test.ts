@@ -188,6 +188,8 @@ describe('REST API', () => {
     assert.ok(s.recentAssociations.some((a) => a.callingAE === 'STORESCU' && a.instances === FILES.length));
     assert.ok(s.disk.free > 0 && s.disk.total >= s.disk.free);
     assert.equal(s.dicomPort, pacs.port);
+    assert.deepEqual((s as unknown as { config: { index: string; knownNodes: number; tls: boolean } }).config.index, 'sqlite');
+    assert.equal((s as unknown as { config: { knownNodes: number } }).config.knownNodes, 1);
     assert.ok(Array.isArray(s.associations));
     // A refused C-STORE shows up among the recent errors.
     const bad = fs.mkdtempSync(path.join(pacs.dir, 'bad-'));

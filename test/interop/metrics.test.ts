@@ -30,14 +30,23 @@ describe('Prometheus metrics', () => {
     assert.equal((await run('dcmodify', ['-nb', '-m', 'SOPClassUID=1.2.840.10008.5.1.4.1.1.4', bad])).code, 0);
     await run('storescu', ['-aec', 'PACS_SERVER', '-R', '127.0.0.1', String(pacs.port), bad]);
     await pacs.server.httpServer!.inject({ method: 'GET', url: '/dicom-web/studies?limit=5' });
+    await run('findscu', ['-S', '-aec', 'PACS_SERVER', '-k', 'QueryRetrieveLevel=STUDY', '-k', 'StudyInstanceUID', '127.0.0.1', String(pacs.port)]);
+    await run('echoscu', ['-aec', 'SOMEONE_ELSE', '127.0.0.1', String(pacs.port)]); // refused: called AE title not ours
   });
   after(() => pacs.stop());
 
   test('counts, histograms and gauges after real traffic', async () => {
-    const r = await fetch(`http://127.0.0.1:${port}/metrics`);
-    assert.equal(r.status, 200);
-    assert.match(r.headers.get('content-type') ?? '', /text\/plain/);
-    const text = await r.text();
+    // The refused association is counted when the server sees its connection close, just after echoscu exits.
+    let r: Response;
+    let text = '';
+    for (let i = 0; i < 40; i++) {
+      r = await fetch(`http://127.0.0.1:${port}/metrics`);
+      text = await r.text();
+      if (metric(text, 'pacs_associations_rejected_total{reason="called-ae-not-recognized"}') !== null) break;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    assert.equal(r!.status, 200);
+    assert.match(r!.headers.get('content-type') ?? '', /text\/plain/);
     assert.equal(metric(text, 'pacs_instances_stored_total{source="dimse"}'), 2);
     assert.equal(metric(text, 'pacs_store_duration_seconds_count'), 2);
     assert.ok((metric(text, 'pacs_dimse_operations_total{operation="C-STORE"}') ?? 0) >= 3);
@@ -45,6 +54,11 @@ describe('Prometheus metrics', () => {
     assert.ok((metric(text, 'pacs_network_bytes_total{direction="in"}') ?? 0) > 40_000);
     // The changed copy reuses the SOP Instance UID with other content: refused as a duplicate.
     assert.equal(metric(text, 'pacs_store_failures_total{code="DUPLICATE_INSTANCE"}'), 1, 'the refused instance is counted by its code');
+    assert.equal(metric(text, 'pacs_dimse_responses_total{operation="C-STORE",status="success"}'), 2);
+    assert.equal(metric(text, 'pacs_dimse_responses_total{operation="C-STORE",status="failure"}'), 1);
+    assert.equal(metric(text, 'pacs_dimse_responses_total{operation="C-FIND",status="success"}'), 1);
+    assert.equal(metric(text, 'pacs_dimse_operation_duration_seconds_count{operation="C-FIND"}'), 1);
+    assert.equal(metric(text, 'pacs_associations_rejected_total{reason="called-ae-not-recognized"}'), 1);
     assert.equal(metric(text, 'pacs_http_requests_total{method="GET",route="/dicom-web/studies",status="200"}'), 1);
     assert.equal(metric(text, 'pacs_archive_objects{level="instances"}'), 2);
     assert.equal(metric(text, 'pacs_associations_active'), 0);
