@@ -52,12 +52,7 @@ function matchKeys(p: ReturnType<typeof parseArgs>): QueryKey[] {
 /** Instances matching the keys at any level (a relational IMAGE-level query, Patient Root, as C-FIND would run it). */
 async function selectByKeys(index: ArchiveIndex, keys: QueryKey[]): Promise<InstanceLocation[]> {
   const rows = await index.query({ level: 'IMAGE', model: 'PATIENT_ROOT', keys: [...keys, { keyword: 'SOPInstanceUID', value: '' }], relational: true });
-  const out: InstanceLocation[] = [];
-  for (const r of rows) {
-    const loc = await index.findInstance(String(r.SOPInstanceUID));
-    if (loc) out.push(loc);
-  }
-  return out;
+  return index.findInstances(rows.map((r) => String(r.SOPInstanceUID)));
 }
 
 export async function exportCommand(argv: string[]): Promise<number> {

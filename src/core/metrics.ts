@@ -12,13 +12,23 @@ export interface MetricsSources {
   minFreeBytes: () => number;
 }
 
+/** One call per scrape for sources several gauges read (a scrape collects them all within a moment). */
+function perScrape<T>(fn: () => Promise<T>): () => Promise<T> {
+  let last: { at: number; value: Promise<T> } | null = null;
+  return () => {
+    if (!last || Date.now() - last.at > 1000) last = { at: Date.now(), value: fn() };
+    return last.value;
+  };
+}
+
 export class Metrics {
   readonly registry = new Registry();
   private readonly httpRequests: Counter<'method' | 'route' | 'status'>;
   private readonly httpDuration: Histogram<'method' | 'route'>;
 
-  constructor(events: EventBus, sources: MetricsSources) {
+  constructor(events: EventBus, given: MetricsSources) {
     const r = this.registry;
+    const sources = { ...given, diskFreeBytes: perScrape(given.diskFreeBytes), archive: perScrape(given.archive) };
     collectDefaultMetrics({ register: r, prefix: 'pacs_' });
     const associations = new Counter({ name: 'pacs_associations_total', help: 'Associations ended, by outcome (released, aborted, rejected, …)', labelNames: ['outcome'], registers: [r] });
     const operations = new Counter({ name: 'pacs_dimse_operations_total', help: 'DIMSE requests received, by operation', labelNames: ['operation'], registers: [r] });

@@ -57,7 +57,9 @@ export class MetadataService {
 
   /** Makes and caches the entry of a newly stored instance before anyone asks (a viewer's first look at a series is then as fast as its second). */
   async prepare(loc: InstanceLocation): Promise<void> {
-    if ((await this.cache.get(loc.SOPInstanceUID))?.includes(`"checksum":"${loc.checksum}"`)) return;
+    const cached = await this.cache.get(loc.SOPInstanceUID);
+    // Only the header line says which file the entry was made from.
+    if (cached?.slice(0, cached.indexOf('\n')).includes(`"checksum":"${loc.checksum}"`)) return;
     const { text, ...header } = await this.make(loc);
     await this.cache.put(loc.SOPInstanceUID, `${JSON.stringify(header)}\n${text}`);
   }

@@ -85,17 +85,16 @@ export class RenderingService {
     for (const r of rows) {
       if (r.Rows === null || r.Rows === undefined) continue; // no Image Pixel Module: nothing to render
       const key = String(r.SeriesInstanceUID);
-      bySeries.set(key, [...(bySeries.get(key) ?? []), r]);
+      const list = bySeries.get(key);
+      if (list) list.push(r);
+      else bySeries.set(key, [r]);
     }
     const seriesRows = [...bySeries.values()].sort((a, b) => order(a[0]!.SeriesNumber) - order(b[0]!.SeriesNumber) || String(a[0]!.SeriesInstanceUID).localeCompare(String(b[0]!.SeriesInstanceUID)));
     const out: InstanceLocation[][] = [];
     for (const s of seriesRows) {
       s.sort((a, b) => order(a.InstanceNumber) - order(b.InstanceNumber) || String(a.SOPInstanceUID).localeCompare(String(b.SOPInstanceUID)));
-      const locs: InstanceLocation[] = [];
-      for (const r of s) {
-        const loc = await this.index.findInstance(String(r.SOPInstanceUID));
-        if (loc) locs.push(loc);
-      }
+      // One read for the series' files, in the order just sorted.
+      const locs = await this.index.findInstances(s.map((r) => String(r.SOPInstanceUID)));
       if (locs.length) out.push(locs);
     }
     return out;

@@ -30,6 +30,18 @@ export async function selectInstances(index: ArchiveIndex, model: InformationMod
     .filter((k) => byKeyword.get(k))
     .filter((k) => !(model === 'STUDY_ROOT' && k === 'PatientID' && level !== 'PATIENT'))
     .map((keyword) => ({ keyword, value: byKeyword.get(keyword)! }));
+  // The common case — one study, one series of a study, one instance of a series — is one
+  // statement that returns only where the files are (the same instances, in the same order).
+  const only = (k: string): string | undefined => {
+    const v = match.find((m) => m.keyword === k)?.value;
+    return v !== undefined && !v.includes('\\') ? v : undefined;
+  };
+  const study = only('StudyInstanceUID');
+  const path = match.map((m) => m.keyword).join(',');
+  if (study && path === 'StudyInstanceUID') return index.instancesOf(study);
+  if (study && path === 'StudyInstanceUID,SeriesInstanceUID' && only('SeriesInstanceUID')) return index.instancesOf(study, only('SeriesInstanceUID'));
+  if (study && path === 'StudyInstanceUID,SeriesInstanceUID,SOPInstanceUID' && only('SeriesInstanceUID') && only('SOPInstanceUID'))
+    return index.instancesOf(study, only('SeriesInstanceUID'), only('SOPInstanceUID'));
   const rows = await index.query({ level: 'IMAGE', model: model === 'STUDY_ROOT' && level === 'PATIENT' ? 'PATIENT_ROOT' : model, keys: [...match, { keyword: 'SOPInstanceUID', value: byKeyword.get('SOPInstanceUID') ?? '' }], relational: true });
   return index.findInstances(rows.map((r) => String(r.SOPInstanceUID)));
 }

@@ -1,5 +1,8 @@
 // What the DICOMweb routes need: the same services DIMSE uses.
 import type { FastifyRequest } from 'fastify';
+import type { InstanceLocation } from '../../index/types.js';
+import type { QueryLevel } from '../../index/query/types.js';
+import { badRequest, notFound } from '../problem.js';
 import type { Config } from '../../config/schema.js';
 import type { ArchiveIndex } from '../../index/types.js';
 import type { ObjectStore } from '../../storage/object-store.js';
@@ -55,3 +58,27 @@ export function baseUrl(req: FastifyRequest): string {
 export const studyUrl = (base: string, study: string): string => `${base}/studies/${study}`;
 export const seriesUrl = (base: string, study: string, series: string): string => `${studyUrl(base, study)}/series/${series}`;
 export const instanceUrl = (base: string, study: string, series: string, sop: string): string => `${seriesUrl(base, study, series)}/instances/${sop}`;
+
+/** The UIDs of a WADO-RS URL: /studies/{study}[/series/{series}[/instances/{instance}]]. */
+export interface UrlUids {
+  study: string;
+  series?: string;
+  instance?: string;
+}
+
+export const levelOf = (p: UrlUids): QueryLevel => (p.instance ? 'IMAGE' : p.series ? 'SERIES' : 'STUDY');
+
+/** The instances a URL names, in series and instance order; 404 when there are none. */
+export async function selectFromUrl(deps: Pick<DicomwebDeps, 'index'>, p: UrlUids): Promise<InstanceLocation[]> {
+  // Exact UIDs from the URL: one statement, not a query (which would return every attribute of every level too).
+  const locs = await deps.index.instancesOf(p.study, p.series, p.instance);
+  if (!locs.length) throw notFound(`no ${levelOf(p) === 'IMAGE' ? 'instance' : levelOf(p).toLowerCase()} ${p.instance ?? p.series ?? p.study} in the archive`);
+  return locs;
+}
+
+/** The {frames} of a URL: a comma-separated list of frame numbers from 1. */
+export function frameList(text: string | undefined): number[] {
+  const frames = (text ?? '').split(',').map((f) => Number(f.trim()));
+  if (!frames.length || frames.some((n) => !Number.isInteger(n) || n < 1)) throw badRequest('frames are a comma-separated list of frame numbers from 1');
+  return frames;
+}

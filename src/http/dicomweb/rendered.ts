@@ -5,11 +5,9 @@
 // image of its first series. Rendering and encoding happen on the codec worker pool.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { InstanceLocation } from '../../index/types.js';
-import type { QueryLevel } from '../../index/query/types.js';
 import { type RenderRequest, type RenderedImage } from '../../services/rendering.js';
-import { selectInstances } from '../../services/retrieve.js';
 import { badRequest, notAcceptable, notFound } from '../problem.js';
-import type { DicomwebDeps } from './deps.js';
+import { type DicomwebDeps, frameList, selectFromUrl } from './deps.js';
 import { type OutPart, multipartStream, newBoundary } from './multipart.js';
 import { RENDERED_TYPES, type RenderedRendition, parseRenderedQuery, renderedRendition } from './render-params.js';
 
@@ -22,27 +20,10 @@ export const THUMBNAIL_SIZE = 128;
 /** Images of a study or series rendered ahead of the one being sent (the pool works while we write). */
 const READ_AHEAD = 2;
 
-const levelOf = (p: Params): QueryLevel => (p.instance ? 'IMAGE' : p.series ? 'SERIES' : 'STUDY');
-
-async function select(deps: DicomwebDeps, p: Params): Promise<InstanceLocation[]> {
-  const keys = [{ keyword: 'StudyInstanceUID', value: p.study }];
-  if (p.series) keys.push({ keyword: 'SeriesInstanceUID', value: p.series });
-  if (p.instance) keys.push({ keyword: 'SOPInstanceUID', value: p.instance });
-  const locs = await selectInstances(deps.index, 'STUDY_ROOT', levelOf(p), keys);
-  if (!locs.length) throw notFound(`no ${levelOf(p) === 'IMAGE' ? 'instance' : levelOf(p).toLowerCase()} ${p.instance ?? p.series ?? p.study} in the archive`);
-  return locs;
-}
-
 function rendition(req: Req): RenderedRendition {
   const r = renderedRendition(req.headers.accept, req.query.accept);
   if (!r) throw notAcceptable(`rendered resources are sent as ${RENDERED_TYPES}`);
   return r;
-}
-
-function frameList(text: string | undefined): number[] {
-  const frames = (text ?? '').split(',').map((f) => Number(f.trim()));
-  if (!frames.length || frames.some((n) => !Number.isInteger(n) || n < 1)) throw badRequest('frames are a comma-separated list of frame numbers from 1');
-  return frames;
 }
 
 function sendOne(reply: FastifyReply, img: RenderedImage): FastifyReply {
@@ -73,12 +54,12 @@ async function rendered(deps: DicomwebDeps, req: Req, reply: FastifyReply): Prom
   const mediaType = want.format === 'png' ? 'image/png' : 'image/jpeg';
   const ask = (frame: number): RenderRequest => ({ ...params, frame, format: want.format });
   if (!req.params.instance) {
-    await select(deps, req.params);
+    await selectFromUrl(deps, req.params);
     const locs = (await deps.rendering.images(req.params.study, req.params.series)).flat();
     if (!locs.length) throw notAcceptable(`no instance of ${req.params.series ?? req.params.study} has pixel data to render`);
     return sendMany(reply, mediaType, renderedParts(locs.map((loc) => () => deps.rendering.render(loc, ask(1))), req.log));
   }
-  const [loc] = await select(deps, req.params);
+  const [loc] = await selectFromUrl(deps, req.params);
   const frames = req.params.frames === undefined ? [1] : frameList(req.params.frames);
   if (frames.length === 1 && !want.multipart) return sendOne(reply, await deps.rendering.render(loc!, ask(frames[0]!)));
   // Frame numbers are checked before anything is sent: a missing one is a 404, not a short answer.
@@ -104,14 +85,14 @@ async function thumbnail(deps: DicomwebDeps, req: Req, reply: FastifyReply): Pro
   let loc: InstanceLocation | null;
   let frame = 1;
   if (req.params.instance) {
-    [loc = null] = await select(deps, req.params);
+    [loc = null] = await selectFromUrl(deps, req.params);
     if (req.params.frames !== undefined) {
       const frames = frameList(req.params.frames);
       if (frames.length !== 1) throw badRequest('a thumbnail is of one frame');
       frame = frames[0]!;
     }
   } else {
-    await select(deps, req.params);
+    await selectFromUrl(deps, req.params);
     loc = await deps.rendering.representative(req.params.study, req.params.series);
     if (!loc) throw notAcceptable(`no instance of ${req.params.series ?? req.params.study} has pixel data for a thumbnail`);
   }

@@ -3,13 +3,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DECODERS, START_MARKER } from '../../codecs/syntaxes.js';
 import type { JsonDataset } from '../../dicom/json.js';
-import type { InstanceLocation } from '../../index/types.js';
-import type { QueryLevel } from '../../index/query/types.js';
 import { MetadataService } from '../../services/metadata.js';
 import { encapsulatedFrame, nativeFrame } from '../../services/frames.js';
-import { badRequest, notAcceptable, notFound } from '../problem.js';
+import { notAcceptable, notFound } from '../problem.js';
 import { octetRendition, parseAccept } from './accept.js';
-import { type DicomwebDeps, baseUrl, instanceUrl } from './deps.js';
+import { type DicomwebDeps, baseUrl, frameList, instanceUrl, levelOf, selectFromUrl } from './deps.js';
 import { multipartStream, newBoundary } from './multipart.js';
 import { retrieveInstances } from './wado-retrieve.js';
 
@@ -18,21 +16,12 @@ export { instanceBytes } from './wado-retrieve.js';
 type Params = { study: string; series?: string; instance?: string; frames?: string; '*'?: string };
 type Req = FastifyRequest<{ Params: Params }>;
 
-const levelOf = (p: Params): QueryLevel => (p.instance ? 'IMAGE' : p.series ? 'SERIES' : 'STUDY');
-
-async function select(deps: DicomwebDeps, p: Params): Promise<InstanceLocation[]> {
-  // Exact UIDs from the URL: one statement, not a query (which would return every attribute of every level too).
-  const locs = await deps.index.instancesOf(p.study, p.series, p.instance);
-  if (!locs.length) throw notFound(`no ${levelOf(p) === 'IMAGE' ? 'instance' : levelOf(p).toLowerCase()} ${p.instance ?? p.series ?? p.study} in the archive`);
-  return locs;
-}
-
 async function retrieve(deps: DicomwebDeps, req: Req, reply: FastifyReply): Promise<FastifyReply> {
-  return retrieveInstances(deps, req, reply, await select(deps, req.params), levelOf(req.params) === 'IMAGE');
+  return retrieveInstances(deps, req, reply, await selectFromUrl(deps, req.params), levelOf(req.params) === 'IMAGE');
 }
 
 async function metadata(deps: DicomwebDeps, req: Req, reply: FastifyReply): Promise<FastifyReply> {
-  const locs = await select(deps, req.params);
+  const locs = await selectFromUrl(deps, req.params);
   const base = baseUrl(req);
   const metas = await deps.metadata.getAll(locs);
   const texts = locs.map((loc, i) => MetadataService.resolve(metas[i]!, instanceUrl(base, loc.StudyInstanceUID, loc.SeriesInstanceUID, loc.SOPInstanceUID)));
@@ -47,16 +36,20 @@ function parseRange(header: string | undefined, total: number): { start: number;
 }
 
 async function bulkdata(deps: DicomwebDeps, req: Req, reply: FastifyReply): Promise<FastifyReply> {
-  const [loc] = await select(deps, req.params);
+  const [loc] = await selectFromUrl(deps, req.params);
   const tagPath = (req.params['*'] ?? '').toUpperCase();
   const rendition = octetRendition(parseAccept(req.headers.accept));
   if (!rendition) throw notAcceptable('bulk data is sent as application/octet-stream, bare or in multipart/related');
-  const whole = await deps.metadata.bulk(loc!, tagPath);
-  if (!whole) throw notFound(`the instance has no bulk data at ${tagPath}`);
-  const range = req.headers.range ? parseRange(req.headers.range, whole.total) : null;
-  if (req.headers.range && (!range || range.start > range.end)) return reply.code(416).header('content-range', `bytes */${whole.total}`).send();
-  const bytes = range ? whole.bytes.subarray(range.start, range.end + 1) : whole.bytes;
-  if (range) reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${whole.total}`);
+  // The value's length is in the (cached) metadata: a Range request reads only its bytes.
+  const ref = (await deps.metadata.get(loc!)).bulk.find((b) => b.path === tagPath);
+  if (!ref) throw notFound(`the instance has no bulk data at ${tagPath}`);
+  const total = ref.length;
+  const range = req.headers.range && total >= 0 ? parseRange(req.headers.range, total) : null;
+  if (req.headers.range && total >= 0 && (!range || range.start > range.end)) return reply.code(416).header('content-range', `bytes */${total}`).send();
+  const value = await deps.metadata.bulk(loc!, tagPath, range ?? undefined);
+  if (!value) throw notFound(`the instance has no bulk data at ${tagPath}`);
+  const bytes = value.bytes;
+  if (range) reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${total}`);
   if (!rendition.multipart) return reply.type('application/octet-stream').send(bytes);
   const boundary = newBoundary();
   return reply
@@ -70,9 +63,8 @@ const num = (ds: JsonDataset, tag: string, def: number): number => {
 };
 
 async function frames(deps: DicomwebDeps, req: Req, reply: FastifyReply): Promise<FastifyReply> {
-  const [loc] = await select(deps, req.params);
-  const wanted = (req.params.frames ?? '').split(',').map((f) => Number(f.trim()));
-  if (!wanted.length || wanted.some((n) => !Number.isInteger(n) || n < 1)) throw badRequest('frames are a comma-separated list of frame numbers from 1');
+  const [loc] = await selectFromUrl(deps, req.params);
+  const wanted = frameList(req.params.frames);
   const rendition = octetRendition(parseAccept(req.headers.accept));
   const meta = await deps.metadata.get(loc!);
   const ds = JSON.parse(meta.text) as JsonDataset;
