@@ -63,6 +63,10 @@ export interface ArchiveParts {
   nodes: NodeDirectory;
   /** Checks before each instance is committed (plugins add theirs). */
   hooks: BeforeStoreHook;
+  /** Rendered thumbnails kept by instance. */
+  thumbnails: FsImageCache;
+  /** The caches derived from each instance (metadata, thumbnails): a deletion forgets them all. */
+  derived: readonly { forget(sopInstanceUID: string): Promise<void> }[];
   /** The modality worklist (Scheduled Procedure Steps). */
   worklist: WorklistService;
   /** Modality Performed Procedure Steps. */
@@ -120,6 +124,9 @@ export async function openArchive(initial: Readonly<Config>, options: { logger?:
   await store.refreshFreeSpace(true);
   // The prepared texts live in the index: a series after a restart is one query, not 300 files.
   const metadata = new MetadataService(objects, index.metadata);
+  // What is derived from each instance and kept apart from it, to forget when it is deleted.
+  const thumbnails = new FsImageCache(join(config.storage.directory, '.thumbnails'));
+  const derived = [metadata, { forget: (uid: string) => thumbnails.removeInstance(uid) }];
   const nodes = new NodeDirectory(index.nodes, () => config.known_nodes, () => (tlsMaterial ? clientOptions(tlsMaterial) : null));
   const worklist = new WorklistService(index.worklist, () => ({ fuzzyNames: config.query.fuzzy_person_names }));
   const mpps = new MppsService(index.mpps, worklist, logger.child({ component: 'mpps' }));
@@ -133,6 +140,8 @@ export async function openArchive(initial: Readonly<Config>, options: { logger?:
     metadata,
     nodes,
     hooks,
+    thumbnails,
+    derived,
     tls: tlsMaterial,
     worklist,
     mpps,
@@ -206,10 +215,7 @@ export class PacsServer {
         index: archive.index,
         store: archive.objects,
         aeTitle: () => archive.config().server.ae_title,
-        destination: async (ae) => {
-          const node = await archive.nodes.find(ae);
-          return node ? { aeTitle: node.ae_title, host: node.host, port: node.port, tls: node.tlsOptions } : null;
-        },
+        destination: (ae) => archive.nodes.find(ae),
         decoder: decoders,
       }),
     );
@@ -301,7 +307,7 @@ export class PacsServer {
     if (c.http.enabled) {
       const a = this.archive;
       if (c.http.prepare_metadata) this.metadataWarmer = new MetadataWarmer(a.metadata, a.events, this.logger);
-      const rendering = new RenderingService(a.index, a.objects, a.metadata, this.decoders, new FsImageCache(join(c.storage.directory, '.thumbnails')));
+      const rendering = new RenderingService(a.index, a.objects, a.metadata, this.decoders, a.thumbnails);
       this.http = await buildHttpServer({
         index: a.index,
         objects: a.objects,

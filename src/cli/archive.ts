@@ -88,7 +88,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
     const bar = progress(stats.instances, 'verify');
     let last = 0;
     const report = await verifyArchive(
-      { index: archive.index, objects: archive.objects, store: archive.store, derived: [archive.metadata], logger: archive.logger },
+      { index: archive.index, objects: archive.objects, store: archive.store, derived: archive.derived, logger: archive.logger },
       { quick: flag(p, '--quick'), repair, onProgress: (n) => (bar.tick(n - last), (last = n)) },
     );
     bar.stop();

@@ -16,7 +16,8 @@ import type { ArchiveIndex, InstanceLocation } from '../index/types.js';
 import { QueryError } from '../index/query/types.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { selectInstances } from '../services/retrieve.js';
-import { type Counts, type RunResult, type SendSource, type StoreDestination, type SubOperation, classify, connectForStore, datasetIn, runSubOperations, storeSender } from '../services/send.js';
+import type { KnownNodeView } from '../services/nodes.js';
+import { type Counts, type RunResult, type SendSource, type SubOperation, classify, connectForStore, datasetIn, runSubOperations, storeSender } from '../services/send.js';
 import { canConvert } from '../codecs/convert.js';
 import type { FrameDecoder } from '../codecs/pool.js';
 import { errorMessage } from '../core/errors.js';
@@ -28,7 +29,7 @@ export interface RetrieveDeps {
   store: ObjectStore;
   aeTitle: () => string;
   /** The known node a C-MOVE may send to, by AE title (null = unknown: 0xA801). */
-  destination: (aeTitle: string) => Promise<StoreDestination | null>;
+  destination: (aeTitle: string) => Promise<KnownNodeView | null>;
   /** Decodes compressed frames off the event loop, for receivers that did not accept the stored syntax. */
   decoder: FrameDecoder;
 }

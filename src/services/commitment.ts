@@ -14,7 +14,7 @@ import type { ArchiveIndex } from '../index/types.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { JobService, JobHandler } from './jobs.js';
 import { PermanentJobError } from './jobs.js';
-import type { NodeDirectory } from './nodes.js';
+import { type NodeDirectory, reachOf } from './nodes.js';
 import { connectWorkflow } from './workflow-scu.js';
 
 export interface InstanceRef {
@@ -132,10 +132,9 @@ export class CommitmentService {
     const node = await this.deps.nodes.find(requester);
     if (!node) throw new PermanentJobError(`the requester ${requester} is not a known node: its report cannot be sent on a new association`);
     const sop = SopClass.StorageCommitmentPushModel;
-    const scu = await connectWorkflow({ host: node.host, port: node.port, calledAETitle: node.ae_title, callingAETitle: this.deps.aeTitle() }, [sop], {
+    const scu = await connectWorkflow({ ...reachOf(node), callingAETitle: this.deps.aeTitle() }, [sop], {
       // We open the association but play the SOP class's SCP role (PS3.4 J.3.3, PS3.7 D.3.3.4).
       roleSelections: [{ sopClass: sop, scuRole: false, scpRole: true }],
-      ...(node.tlsOptions ? { tls: node.tlsOptions } : {}),
     });
     try {
       const ctx = scu.contextFor(sop);

@@ -10,7 +10,7 @@ import type { MppsStore } from '../index/workflow.js';
 import type { JobService, JobHandler } from './jobs.js';
 import { PermanentJobError } from './jobs.js';
 import { FINAL_REQUIRED, FIXED, MppsStatus, type MppsService } from './mpps.js';
-import type { NodeDirectory } from './nodes.js';
+import { type NodeDirectory, reachOf } from './nodes.js';
 import { connectWorkflow, mppsCreate, mppsSet } from './workflow-scu.js';
 
 export const MPPS_FORWARD = 'mpps-forward';
@@ -43,7 +43,7 @@ export function mppsForwardHandler(deps: { mpps: MppsStore; nodes: NodeDirectory
       if (!node) throw new PermanentJobError(`${ae} is not a known node`);
       const step = await deps.mpps.get(uid);
       if (!step) throw new PermanentJobError(`no MPPS ${uid}`);
-      const scu = await connectWorkflow({ host: node.host, port: node.port, calledAETitle: node.ae_title, callingAETitle: deps.aeTitle() }, [SopClass.ModalityPerformedProcedureStep]);
+      const scu = await connectWorkflow({ ...reachOf(node), callingAETitle: deps.aeTitle() }, [SopClass.ModalityPerformedProcedureStep]);
       try {
         const created = await mppsCreate(scu, uid, createDataset(step.dataset));
         if (created.Status !== MppsStatus.Success && created.Status !== MppsStatus.DuplicateSOPInstance)

@@ -11,6 +11,11 @@ export interface KnownNodeView extends StoredNode {
   tlsOptions?: ConnectionOptions;
 }
 
+/** How to reach a known node as an SCU: address, AE title, and TLS when the node speaks it. */
+export function reachOf(node: KnownNodeView): { host: string; port: number; calledAETitle: string; tls?: ConnectionOptions } {
+  return { host: node.host, port: node.port, calledAETitle: node.ae_title, ...(node.tlsOptions ? { tls: node.tlsOptions } : {}) };
+}
+
 export interface ConfigNode {
   ae_title: string;
   host: string;

@@ -2,7 +2,6 @@
 // jobs and (later) forwarding rules share. Each instance goes in its stored transfer syntax
 // when the receiver accepted it, else converted (re-encoded, inflated or decompressed on the
 // worker pool); the next few are read and converted while the current one is on the wire.
-import type { ConnectionOptions } from 'node:tls';
 import { TS } from '../dicom/transfer-syntax.js';
 import type { Command } from '../net/dimse/command.js';
 import { isFailure, isWarning } from '../net/dimse/status.js';
@@ -13,14 +12,7 @@ import { canConvert, convertDataset } from '../codecs/convert.js';
 import type { FrameDecoder } from '../codecs/pool.js';
 import { errorMessage } from '../core/errors.js';
 import { openDataset, readDataset } from './retrieve.js';
-
-export interface StoreDestination {
-  aeTitle: string;
-  host: string;
-  port: number;
-  /** DICOM TLS options when the destination speaks TLS. */
-  tls?: ConnectionOptions | undefined;
-}
+import { type KnownNodeView, reachOf } from './nodes.js';
 
 export type Outcome = { kind: 'completed' } | { kind: 'warning' } | { kind: 'failed'; reason: string };
 
@@ -163,7 +155,7 @@ function discard(r: Ready | Outcome): void {
   stream.destroy?.();
 }
 
-/** Opens an association to `dest` proposing what these instances need. */
-export function connectForStore(dest: StoreDestination, callingAE: string, instances: InstanceLocation[]): Promise<ScuAssociation> {
-  return ScuAssociation.connect({ host: dest.host, port: dest.port, callingAETitle: callingAE, calledAETitle: dest.aeTitle, contexts: storeProposals(instances), ...(dest.tls ? { tls: dest.tls } : {}) });
+/** Opens an association to the known node `dest` proposing what these instances need. */
+export function connectForStore(dest: KnownNodeView, callingAE: string, instances: InstanceLocation[]): Promise<ScuAssociation> {
+  return ScuAssociation.connect({ ...reachOf(dest), callingAETitle: callingAE, contexts: storeProposals(instances) });
 }

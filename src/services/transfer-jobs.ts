@@ -16,7 +16,7 @@ import type { JobProgress } from '../index/jobs.js';
 import type { QueryLevel } from '../index/query/types.js';
 import { selectInstances } from './retrieve.js';
 import { connectForStore, runSubOperations, storeSender, type SendSource } from './send.js';
-import type { NodeDirectory } from './nodes.js';
+import { type NodeDirectory, reachOf } from './nodes.js';
 import { Deidentifier } from './deidentify.js';
 import { deidentifiedSender } from './deidentify-send.js';
 import type { DeidentifyProfileConfig } from '../config/rules-schema.js';
@@ -73,7 +73,7 @@ export function sendJobHandler(deps: SendJobDeps): JobHandler {
       const instances = await selectInstances(deps.index, level === 'PATIENT' ? 'PATIENT_ROOT' : 'STUDY_ROOT', level, [{ keyword: UNIQUE[level], value: uids.join('\\') }]);
       if (!instances.length) throw new PermanentJobError(`nothing stored matches ${UNIQUE[level]} ${uids.join(', ')}`);
       progress({ total: instances.length, completed: 0, failed: 0, warning: 0, message: `connecting to ${node.ae_title}` });
-      const scu = await connectForStore({ aeTitle: node.ae_title, host: node.host, port: node.port, tls: node.tlsOptions }, deps.aeTitle(), instances);
+      const scu = await connectForStore(node, deps.aeTitle(), instances);
       const abort = (): void => scu.abort();
       signal.addEventListener('abort', abort, { once: true });
       try {
@@ -123,11 +123,8 @@ export function pullJobHandler(deps: PullJobDeps): JobHandler {
       const sopClass = method === 'move' ? (model === 'P' ? SopClass.PatientRootMove : SopClass.StudyRootMove) : model === 'P' ? SopClass.PatientRootGet : SopClass.StudyRootGet;
       let received = 0;
       const scu = await ScuAssociation.connect({
-        host: node.host,
-        port: node.port,
-        ...(node.tlsOptions ? { tls: node.tlsOptions } : {}),
+        ...reachOf(node),
         callingAETitle: deps.aeTitle(),
-        calledAETitle: node.ae_title,
         dimseTimeoutMs: 600_000,
         contexts: [
           { abstractSyntax: sopClass, transferSyntaxes: [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian] },

@@ -6,6 +6,7 @@ import { SopClass, STORAGE_COMMITMENT_PUSH_MODEL_INSTANCE } from '../dicom/uids.
 import type { JsonDataset } from '../dicom/json.js';
 import { decodeJsonDataset, encodeJsonDataset, jsonTexts } from '../dicom/json-encode.js';
 import { chooseCharacterSet } from '../dicom/identifier.js';
+import type { ConnectionOptions } from 'node:tls';
 import { ScuAssociation, type ConnectOptions } from '../net/client.js';
 import { BufferSink, type DatasetSink } from '../net/dimse/assembler.js';
 import { type Command, CommandField, NO_DATASET, Priority } from '../net/dimse/command.js';
@@ -17,6 +18,8 @@ export interface Peer {
   calledAETitle: string;
   callingAETitle: string;
   timeoutMs?: number;
+  /** DICOM TLS to the peer (a known node with tls: true). */
+  tls?: ConnectionOptions | undefined;
 }
 
 const SYNTAXES = [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian];
@@ -31,6 +34,7 @@ export function connectWorkflow(peer: Peer, sopClasses: readonly string[], extra
     connectTimeoutMs: Math.min(timeout, 30_000),
     dimseTimeoutMs: timeout,
     contexts: sopClasses.map((abstractSyntax) => ({ abstractSyntax, transferSyntaxes: SYNTAXES })),
+    ...(peer.tls ? { tls: peer.tls } : {}),
     ...extra,
   });
 }

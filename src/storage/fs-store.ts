@@ -192,8 +192,12 @@ export class FsObjectStore implements ObjectStore {
   }
 
   async freeBytes(): Promise<number> {
+    return (await this.diskUsage()).freeBytes;
+  }
+
+  async diskUsage(): Promise<{ totalBytes: number; freeBytes: number }> {
     const s = await fsp.statfs(this.root);
-    return s.bavail * s.bsize;
+    return { totalBytes: s.blocks * s.bsize, freeBytes: s.bavail * s.bsize };
   }
 
   async cleanupStaging(): Promise<number> {

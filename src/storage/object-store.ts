@@ -52,6 +52,8 @@ export interface ObjectStore {
   dropAside(token: string): Promise<void>;
   /** Free bytes on the volume (for the free-space guard). */
   freeBytes(): Promise<number>;
+  /** The volume's size and free bytes (status page, retention by usage). */
+  diskUsage(): Promise<{ totalBytes: number; freeBytes: number }>;
   /** Removes temporary files left by a crash; returns how many. */
   cleanupStaging(): Promise<number>;
   /** Every stored file path, relative, for reindexing and verification. */

@@ -2,18 +2,12 @@
 // throughput, recent stores and errors, disk, jobs). /status and /health also answer at the
 // root for monitoring tools that do not know the API.
 import type { FastifyInstance } from 'fastify';
-import { statfs } from 'node:fs/promises';
 import type { ApiDeps } from './deps.js';
 import { readiness } from '../../services/health.js';
 
 async function disk(deps: ApiDeps): Promise<{ free: number; total: number | null }> {
-  const free = await deps.objects.freeBytes();
-  try {
-    const s = await statfs(deps.config().storage.directory);
-    return { free, total: s.blocks * s.bsize };
-  } catch {
-    return { free, total: null };
-  }
+  const u = await deps.objects.diskUsage();
+  return { free: u.freeBytes, total: u.totalBytes };
 }
 
 export async function serverStatus(deps: ApiDeps) {

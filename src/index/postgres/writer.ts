@@ -44,6 +44,13 @@ function byColumn<T extends object>(attrs: T, columns: Record<keyof T, string>):
 const splitList = (v: string): string[] => (v === '' ? [] : v.split('\\'));
 const joinSorted = (values: Iterable<string>): string => [...new Set(values)].sort().join('\\');
 
+/**
+ * An instance row and its study, locked: a replace or delete rewrites the former study's kept
+ * lists (modalities, SOP classes), which no other server may change meanwhile. Two moves in
+ * opposite directions can deadlock; PostgreSQL breaks it and the transaction is retried (db.ts).
+ */
+const INSTANCE_FOR_UPDATE = `${SQL.instanceByUid} FOR UPDATE OF i, st`;
+
 export class PgWriter {
   constructor(private readonly db: Db) {}
 
@@ -63,7 +70,7 @@ export class PgWriter {
 
   async store(record: InstanceRecord, mode: StoreMode, now: number): Promise<StoreOutcome> {
     const uid = record.instance.SOPInstanceUID;
-    const old = await this.one<InstanceRefRow>(`${SQL.instanceByUid} FOR UPDATE OF i`, [uid]);
+    const old = await this.one<InstanceRefRow>(INSTANCE_FOR_UPDATE, [uid]);
     if (old !== undefined && mode === 'insert') {
       throw new PacsError('DUPLICATE_INSTANCE', `SOP Instance ${uid} is already in the index`);
     }
@@ -94,9 +101,8 @@ export class PgWriter {
   }
 
   async delete(sopInstanceUID: string, now: number): Promise<InstanceLocation | null> {
-    const old = await this.one<InstanceRefRow>(`${SQL.instanceByUid} FOR UPDATE OF i`, [sopInstanceUID]);
+    const old = await this.one<InstanceRefRow>(INSTANCE_FOR_UPDATE, [sopInstanceUID]);
     if (old === undefined) return null;
-    await this.lockStudy(old.study_fk);
     await this.db.query(SQL.deleteInstance, [old.pk]);
     await this.detach(old);
     await this.logChange('instance.deleted', sopInstanceUID, old.study_instance_uid, now);
@@ -154,10 +160,6 @@ export class PgWriter {
       await this.refreshModalities(studyPk);
     }
     return { patientPk, studyPk, seriesPk, studyUID };
-  }
-
-  private async lockStudy(studyPk: number): Promise<void> {
-    await this.db.query('SELECT pk FROM studies WHERE pk = $1 FOR UPDATE', [studyPk]);
   }
 
   private async bump(chain: Omit<Chain, 'studyUID'>, instances: number, bytes: number, at: number): Promise<void> {
