@@ -1,6 +1,7 @@
 // Who is calling, and may they: HTTP Basic users and Bearer tokens from the configuration,
 // each with a role; requests without credentials get the anonymous role. Roles are ordered:
 // read (GET), write (STOW, upload, send), admin (delete, configuration).
+import { createHash } from 'node:crypto';
 import { passwordMatches, sameSecret } from '../core/passwords.js';
 import type { HttpConfig, HttpRole } from '../config/schema.js';
 
@@ -17,9 +18,32 @@ const same = sameSecret;
 
 export type Caller = { role: HttpRole; name: string | null } | { invalid: string };
 
+/**
+ * Basic credentials already verified, per configuration (a reload starts afresh): a scrypt check
+ * costs tens of milliseconds of the event loop, and a viewer sends hundreds of requests with the
+ * same header. Keyed by a hash of the header, so no password is kept in memory.
+ */
+const verified = new WeakMap<HttpConfig, Map<string, Caller>>();
+const VERIFIED_MAX = 1000;
+
 /** The caller an Authorization header names (undefined header: anonymous). */
 export function authenticate(header: string | undefined, c: HttpConfig): Caller {
   if (!header) return { role: anonymousRole(c), name: null };
+  if (!/^basic\s/i.test(header)) return check(header, c);
+  const key = createHash('sha256').update(header).digest('base64');
+  let known = verified.get(c);
+  const hit = known?.get(key);
+  if (hit) return hit;
+  const caller = check(header, c);
+  if (!('invalid' in caller)) {
+    if (!known) verified.set(c, (known = new Map()));
+    if (known.size >= VERIFIED_MAX) known.clear();
+    known.set(key, caller);
+  }
+  return caller;
+}
+
+function check(header: string, c: HttpConfig): Caller {
   const [scheme, value = ''] = header.split(/\s+/, 2);
   if (/^basic$/i.test(scheme ?? '')) {
     const decoded = Buffer.from(value, 'base64').toString('utf8');
