@@ -1,11 +1,10 @@
 // The commands that act on the archive itself: import, reindex, config check.
 import { loadConfig, configToYaml, ConfigError } from '../config/load.js';
-import { openArchive } from '../app.js';
+import { openToolArchive, toolConfig } from './open-archive.js';
 import { importFile, indexExistingFile } from '../services/import.js';
 import { verifyArchive } from '../services/verify.js';
-import { createLogger } from '../core/logging.js';
 import { errorMessage } from '../core/errors.js';
-import { ARCHIVE_OPTIONS, UsageError, archiveOverrides, flag, helpFor, intOption, parseArgs } from './args.js';
+import { ARCHIVE_OPTIONS, UsageError, flag, helpFor, intOption, parseArgs } from './args.js';
 import { collectFiles, eachLimit } from './files.js';
 import { progress } from './progress.js';
 
@@ -22,10 +21,7 @@ export const reindexHelp = helpFor('usage: pacs reindex [--config FILE]   (stop 
 
 async function open(argv: string[], extra: typeof ARCHIVE_OPTIONS = []) {
   const p = parseArgs(argv, [...ARCHIVE_OPTIONS, ...extra]);
-  const { config } = loadConfig(archiveOverrides(p));
-  // Tools print their own summary; the log carries only warnings and worse.
-  const logger = createLogger({ level: config.logging.level === 'debug' || config.logging.level === 'trace' ? config.logging.level : 'warn' });
-  return { p, archive: await openArchive(config, { logger }) };
+  return { p, archive: await openToolArchive(toolConfig(p)) };
 }
 
 export async function importCommand(argv: string[]): Promise<number> {

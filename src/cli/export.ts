@@ -2,16 +2,14 @@
 // C-FIND style keys (matched by the index exactly as C-FIND matches them), names them with a
 // template and places them as copies or links; --dry-run prints the names without writing.
 import path from 'node:path';
-import { openArchive } from '../app.js';
-import { loadConfig } from '../config/load.js';
+import { openToolArchive, toolConfig } from './open-archive.js';
 import { DEFAULT_EXPORT_TEMPLATE, EXPORT_MODES, type ExportMode } from '../config/rules-schema.js';
 import { parseNamingTemplate } from '../config/naming.js';
-import { createLogger } from '../core/logging.js';
 import { parseTagSpec, lookupTag } from '../dicom/dictionary.js';
 import type { ArchiveIndex, InstanceLocation } from '../index/types.js';
 import type { QueryKey } from '../index/query/types.js';
 import { exportInstances } from '../services/export-job.js';
-import { ARCHIVE_OPTIONS, type OptionSpec, UsageError, archiveOverrides, flag, helpFor, opt, parseArgs } from './args.js';
+import { ARCHIVE_OPTIONS, type OptionSpec, UsageError, flag, helpFor, opt, parseArgs } from './args.js';
 import { progress } from './progress.js';
 import { deidentifyOptions, DEIDENTIFY_OPTIONS } from './deidentify-options.js';
 import { Deidentifier } from '../services/deidentify.js';
@@ -66,11 +64,10 @@ export async function exportCommand(argv: string[]): Promise<number> {
   if (!EXPORT_MODES.includes(mode)) throw new UsageError(`--mode: expected ${EXPORT_MODES.join(', ')}, got "${mode}"`);
   const keys = matchKeys(p);
   const dryRun = flag(p, '--dry-run');
-  const { config } = loadConfig(archiveOverrides(p));
+  const config = toolConfig(p);
   const deid = deidentifyOptions(p, config);
   if (deid && mode !== 'copy') throw new UsageError('--deidentify writes new files: use --mode copy');
-  const logger = createLogger({ level: config.logging.level === 'debug' || config.logging.level === 'trace' ? config.logging.level : 'warn' });
-  const archive = await openArchive(config, { logger });
+  const archive = await openToolArchive(config);
   try {
     const instances = await selectByKeys(archive.index, keys);
     if (!instances.length) {

@@ -2,7 +2,7 @@
 // configuration, so the file need not hold it in clear. The password comes from standard input
 // (one line), never from the command line where ps and shell history would show it.
 import { randomBytes } from 'node:crypto';
-import { hashPassword } from '../http/auth.js';
+import { hashPassword } from '../core/passwords.js';
 import { UsageError } from './args.js';
 
 export const hashPasswordHelp =

@@ -1,11 +1,9 @@
 // pacs jobs: the durable job queue from the command line — list (with progress and errors),
 // show one, cancel, retry. It works beside a running server: both use the same index, a cancel
 // reaches the running job at its next lease renewal, a retry is picked up at the next poll.
-import { openArchive } from '../app.js';
-import { loadConfig } from '../config/load.js';
-import { createLogger } from '../core/logging.js';
+import { openToolArchive, toolConfig } from './open-archive.js';
 import { JOB_STATES, type Job, type JobState } from '../index/jobs.js';
-import { ARCHIVE_OPTIONS, type OptionSpec, UsageError, archiveOverrides, helpFor, intOption, opt, parseArgs } from './args.js';
+import { ARCHIVE_OPTIONS, type OptionSpec, UsageError, helpFor, intOption, opt, parseArgs } from './args.js';
 
 const SPECS: readonly OptionSpec[] = [
   ...ARCHIVE_OPTIONS,
@@ -28,8 +26,7 @@ const line = (j: Job): string =>
 export async function jobsCommand(argv: string[]): Promise<number> {
   const [sub = 'list', ...rest] = argv[0] && !argv[0].startsWith('-') ? argv : ['list', ...argv];
   const p = parseArgs(rest, SPECS);
-  const { config } = loadConfig(archiveOverrides(p));
-  const archive = await openArchive(config, { logger: createLogger({ level: 'warn' }) });
+  const archive = await openToolArchive(toolConfig(p));
   const json = p.options.has('--json');
   const out = (text: string): void => void process.stdout.write(`${text}\n`);
   try {

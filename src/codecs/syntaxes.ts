@@ -43,5 +43,3 @@ export function canConvert(from: string, to: string): boolean {
   return UNCOMPRESSED.has(from) || from === TS.DeflatedExplicitVRLittleEndian || from === ENCAPSULATED_UNCOMPRESSED || DECODERS.has(from);
 }
 
-/** Whether converting from this syntax needs the decoder pool (not only re-encoding). */
-export const needsDecoding = (from: string): boolean => DECODERS.has(from);

@@ -316,5 +316,3 @@ export function datasetToJson(data: Buffer, opts: DatasetJsonOptions): { json: J
   return { json: ds, bulk: b.bulk };
 }
 
-/** Whether a VR is stored as binary in DICOM JSON (InlineBinary / BulkDataURI). */
-export const isBinaryVR = (vr: string): boolean => BINARY_VRS.has(vr);

@@ -12,9 +12,6 @@ export const roleAllows = (have: HttpRole, need: HttpRole): boolean => RANK[have
 /** The role of a request without credentials. */
 export const anonymousRole = (c: HttpConfig): HttpRole => c.anonymous_role ?? (c.users.length || c.tokens.length ? 'read' : 'admin');
 
-// Shared with DICOM user identity negotiation; re-exported for the HTTP layer's callers.
-export { passwordMatches, hashPassword } from '../core/passwords.js';
-const same = sameSecret;
 
 export type Caller = { role: HttpRole; name: string | null } | { invalid: string };
 
@@ -55,7 +52,7 @@ function check(header: string, c: HttpConfig): Caller {
     return { invalid: 'wrong user name or password' };
   }
   if (/^bearer$/i.test(scheme ?? '')) {
-    const token = c.tokens.find((t) => same(t.token, value));
+    const token = c.tokens.find((t) => sameSecret(t.token, value));
     return token ? { role: token.role, name: token.name } : { invalid: 'unknown token' };
   }
   return { invalid: `unsupported authorization scheme ${scheme ?? ''}` };

@@ -4,7 +4,7 @@ import type { JsonDataset } from '../dicom/json.js';
 import type { Job, JobProgress, JobState } from './jobs.js';
 import type { StoredNode } from './nodes.js';
 import type { StabilityEntry, StabilityLevel } from './stability.js';
-import { type WorklistEntry, type WorklistSource, worklistColumns } from './workflow.js';
+import { type MppsRecord, type WorklistEntry, type WorklistSource, worklistColumns } from './workflow.js';
 
 const date = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
 
@@ -124,4 +124,22 @@ export const toStabilityEntry = (r: StabilityRow): StabilityEntry => ({
   callingAE: r.calling_ae,
   calledAE: r.called_ae,
   remoteAddress: r.remote_address,
+});
+
+export interface MppsRow {
+  sop_instance_uid: string;
+  status: string;
+  calling_ae: string;
+  dataset: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export const toMpps = (r: MppsRow): MppsRecord => ({
+  sopInstanceUID: r.sop_instance_uid,
+  status: r.status,
+  callingAE: r.calling_ae,
+  dataset: JSON.parse(r.dataset) as JsonDataset,
+  createdAt: new Date(r.created_at),
+  updatedAt: new Date(r.updated_at),
 });

@@ -18,6 +18,7 @@ import {
   randomDate,
   randomTime,
 } from './synthetic.js';
+import { joinSorted } from './write-params.js';
 
 export type Row = Record<string, string | number | null>;
 
@@ -76,7 +77,6 @@ export const INSTANCE_COLUMNS = ['series_fk', 'sop_instance_uid', 'sop_class_uid
   'transfer_syntax_uid', 'checksum', 'received_at', 'calling_ae', 'called_ae', 'remote_address', 'source',
   'created_at', 'updated_at'];
 
-const sortedJoin = (values: Iterable<string>): string => [...new Set(values)].sort().join('\\');
 
 /** Patient number p (0-based) of the context's seed, with its studies, series and instances. */
 export function syntheticPatient(ctx: SyntheticContext, p: number): SyntheticPatient {
@@ -122,8 +122,8 @@ export function syntheticPatient(ctx: SyntheticContext, p: number): SyntheticPat
       patient_age: ageAt(birth, date),
       patient_size: (1.5 + rand() * 0.45).toFixed(2),
       patient_weight: String(45 + Math.floor(rand() * 70)),
-      modalities_in_study: sortedJoin(profiles.map((m) => m.modality)),
-      sop_classes_in_study: nInstances > 0 ? sortedJoin(profiles.map((m) => m.sopClass)) : '',
+      modalities_in_study: joinSorted(profiles.map((m) => m.modality)),
+      sop_classes_in_study: nInstances > 0 ? joinSorted(profiles.map((m) => m.sopClass)) : '',
       num_series: nSeries,
       num_instances: nSeries * nInstances,
       size_bytes: studyBytes,

@@ -5,11 +5,10 @@ import type { ServiceClassProvider } from './registry.js';
 import { TS } from '../dicom/transfer-syntax.js';
 import { SopClass } from '../dicom/uids.js';
 
-export const VERIFICATION_SOP_CLASS = SopClass.Verification;
 
 export const verificationScp: ServiceClassProvider = {
   name: 'verification',
-  sopClasses: [VERIFICATION_SOP_CLASS],
+  sopClasses: [SopClass.Verification],
   transferSyntaxes: () => [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian, TS.ExplicitVRBigEndian],
   preference: 'ours',
   commands: [CommandField.C_ECHO_RQ],
@@ -17,7 +16,7 @@ export const verificationScp: ServiceClassProvider = {
     ctx.stats.operations['C-ECHO'] = (ctx.stats.operations['C-ECHO'] ?? 0) + 1;
     void ctx.send({
       CommandField: CommandField.C_ECHO_RSP,
-      AffectedSOPClassUID: VERIFICATION_SOP_CLASS,
+      AffectedSOPClassUID: SopClass.Verification,
       MessageIDBeingRespondedTo: cmd.MessageID ?? 0,
       CommandDataSetType: NO_DATASET,
       Status: Status.Success,

@@ -37,12 +37,9 @@ export interface ApiDeps extends DicomwebDeps {
   logger: Logger;
 }
 
-/** The role a route needs, when it differs from what its method implies (see ../auth.ts). */
-export type RouteRole = { role?: 'read' | 'write' | 'admin' };
 
 export const page = {
   limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50, description: 'rows per page' },
   offset: { type: 'integer', minimum: 0, default: 0, description: 'rows to skip' },
 } as const;
 
-export const problem = { $ref: 'problem#' } as const;

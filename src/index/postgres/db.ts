@@ -6,7 +6,9 @@
 // second run then finds the row and files under it.
 
 import pg from 'pg';
-import { PacsError, errorMessage, isPacsError } from '../../core/errors.js';
+import { PacsError, isPacsError } from '../../core/errors.js';
+import { quoteIdent } from '../columns.js';
+import { indexFailure } from '../errors.js';
 
 /** What the sub-stores run their SQL on: one client inside one transaction. */
 export interface Db {
@@ -56,7 +58,8 @@ export function createPool(options: PgPoolOptions): pg.Pool {
   return pool;
 }
 
-export const quoteSchema = (name: string): string => `"${name.replace(/"/g, '""')}"`;
+/** A schema name as an SQL identifier. */
+export const quoteSchema = quoteIdent;
 
 /** A transaction runner on the pool, with the retries described at the top. */
 export function transactor(pool: pg.Pool, isReadonly: () => boolean): PgTransact {
@@ -95,11 +98,7 @@ export function transactor(pool: pg.Pool, isReadonly: () => boolean): PgTransact
   };
 }
 
-/** Any PostgreSQL or driver error, as the one code the layers above understand. */
-export function indexFailure(e: unknown, context?: string): PacsError {
-  const message = context === undefined ? `index: ${errorMessage(e)}` : `${context}: ${errorMessage(e)}`;
-  return new PacsError('INDEX_FAILURE', message, { cause: e });
-}
+export { indexFailure };
 
 /**
  * SQL written with @name parameters (as the SQLite statements are) → PostgreSQL's $n, with

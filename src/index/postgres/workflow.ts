@@ -12,7 +12,7 @@ import {
   performedStatus,
 } from '../workflow.js';
 import { type Db, type PgTransact, named } from './db.js';
-import { type EntryRow, entryColumns, toEntry } from '../row-maps.js';
+import { type EntryRow, type MppsRow, entryColumns, toEntry, toMpps } from '../row-maps.js';
 
 async function rows<R extends object>(db: Db, sql: string, params: Record<string, unknown>): Promise<R[]> {
   const [text, values] = named(sql, params);
@@ -89,24 +89,6 @@ export class PgWorklistStore implements WorklistStore {
     return this.transact('write', async (db) => (await db.query('DELETE FROM worklist_entries WHERE pk = $1', [id])).rowCount > 0);
   }
 }
-
-interface MppsRow {
-  sop_instance_uid: string;
-  status: string;
-  calling_ae: string;
-  dataset: string;
-  created_at: number;
-  updated_at: number;
-}
-
-const toMpps = (r: MppsRow): MppsRecord => ({
-  sopInstanceUID: r.sop_instance_uid,
-  status: r.status,
-  callingAE: r.calling_ae,
-  dataset: JSON.parse(r.dataset) as JsonDataset,
-  createdAt: new Date(r.created_at),
-  updatedAt: new Date(r.updated_at),
-});
 
 export class PgMppsStore implements MppsStore {
   constructor(private readonly transact: PgTransact) {}

@@ -18,15 +18,7 @@ import { type InstanceRefRow, toLocation } from '../rows.js';
 import type { ChangeRecord, InstanceLocation, InstanceRecord, StoreMode, StoreOutcome } from '../types.js';
 import { type Db, named } from './db.js';
 import { SQL } from './statements.js';
-
-type Params = Record<string, unknown>;
-
-interface Chain {
-  patientPk: number;
-  studyPk: number;
-  seriesPk: number;
-  studyUID: string;
-}
+import { type Chain, type Params, byColumn, joinSorted, splitList } from '../write-params.js';
 
 interface SeriesRef { pk: number; study_fk: number; modality: string | null }
 interface StudyRef { pk: number; patient_fk: number; study_instance_uid: string }
@@ -34,15 +26,6 @@ interface PatientRef { pk: number; patient_id: string; issuer_of_patient_id: str
 
 /** Any constant: the advisory lock that orders change-log commits (see the top). */
 const CHANGE_LOG_LOCK = 0x63686e67; // 'chng'
-
-function byColumn<T extends object>(attrs: T, columns: Record<keyof T, string>): Params {
-  const out: Params = {};
-  for (const key of Object.keys(columns) as (keyof T)[]) out[columns[key]] = attrs[key] ?? null;
-  return out;
-}
-
-const splitList = (v: string): string[] => (v === '' ? [] : v.split('\\'));
-const joinSorted = (values: Iterable<string>): string => [...new Set(values)].sort().join('\\');
 
 /**
  * An instance row and its study, locked: a replace or delete rewrites the former study's kept

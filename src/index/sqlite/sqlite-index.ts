@@ -6,7 +6,7 @@
 // upgraded (which SQLite refuses with SQLITE_BUSY without waiting).
 
 import Database from 'better-sqlite3';
-import { PacsError, errorMessage, isPacsError } from '../../core/errors.js';
+import { PacsError, isPacsError } from '../../core/errors.js';
 import type {
   ArchiveIndex,
   ChangeRecord,
@@ -24,7 +24,7 @@ import type {
 } from '../types.js';
 import { MIGRATIONS, appliedVersions, applyMigrations } from './migrations.js';
 import { type Statements, prepareStatements } from './statements.js';
-import { toLocation, toPatientSummary, toSeriesSummary, toStudySummary } from './rows.js';
+import { toLocation, toPatientSummary, toSeriesSummary, toStudySummary } from '../rows.js';
 import { SqliteQueryRunner } from './query.js';
 import { SqliteWriter } from './writer.js';
 import { SqliteJobStore, type Transact } from './jobs.js';
@@ -44,6 +44,7 @@ import type { JobStore } from '../jobs.js';
 import type { NodeStore } from '../nodes.js';
 import { type QueryPlan, planQuery } from '../query/plan.js';
 import type { IndexQuery, QueryRow } from '../query/types.js';
+import { indexFailure } from '../errors.js';
 
 export interface SqliteIndexOptions {
   path: string;
@@ -333,10 +334,4 @@ export class SqliteIndex implements ArchiveIndex {
       return Promise.reject(isPacsError(e) ? e : indexFailure(e));
     }
   }
-}
-
-/** Any SQLite or driver error, as the one code the layers above understand. */
-function indexFailure(e: unknown, context?: string): PacsError {
-  const message = context === undefined ? `index: ${errorMessage(e)}` : `${context}: ${errorMessage(e)}`;
-  return new PacsError('INDEX_FAILURE', message, { cause: e });
 }

@@ -12,7 +12,7 @@ import {
   performedStatus,
 } from '../workflow.js';
 import type { Transact } from './jobs.js';
-import { type EntryRow, entryColumns, toEntry } from '../row-maps.js';
+import { type EntryRow, type MppsRow, entryColumns, toEntry, toMpps } from '../row-maps.js';
 
 export class SqliteWorklistStore implements WorklistStore {
   private readonly s;
@@ -81,24 +81,6 @@ export class SqliteWorklistStore implements WorklistStore {
     return this.transact('write', () => this.s.remove.run(id).changes > 0);
   }
 }
-
-interface MppsRow {
-  sop_instance_uid: string;
-  status: string;
-  calling_ae: string;
-  dataset: string;
-  created_at: number;
-  updated_at: number;
-}
-
-const toMpps = (r: MppsRow): MppsRecord => ({
-  sopInstanceUID: r.sop_instance_uid,
-  status: r.status,
-  callingAE: r.calling_ae,
-  dataset: JSON.parse(r.dataset) as JsonDataset,
-  createdAt: new Date(r.created_at),
-  updatedAt: new Date(r.updated_at),
-});
 
 export class SqliteMppsStore implements MppsStore {
   private readonly s;

@@ -6,28 +6,9 @@ import { PacsError } from '../../core/errors.js';
 import { INSTANCE_COLUMNS, PATIENT_COLUMNS, SERIES_COLUMNS, STUDY_COLUMNS } from '../columns.js';
 import { foldNullable } from '../fold.js';
 import type { ChangeRecord, InstanceLocation, InstanceRecord, StoreMode, StoreOutcome } from '../types.js';
-import { toLocation } from './rows.js';
+import { toLocation } from '../rows.js';
 import type { InstanceRefRow, Statements } from './statements.js';
-
-type Params = Record<string, unknown>;
-
-/** Where an instance is filed: the keys of its series and of that series' ancestors. */
-interface Chain {
-  patientPk: number;
-  studyPk: number;
-  seriesPk: number;
-  studyUID: string;
-}
-
-/** Attributes keyed by keyword → parameters keyed by column; undefined is bound as NULL. */
-function byColumn<T extends object>(attrs: T, columns: Record<keyof T, string>): Params {
-  const out: Params = {};
-  for (const key of Object.keys(columns) as (keyof T)[]) out[columns[key]] = attrs[key] ?? null;
-  return out;
-}
-
-const splitList = (v: string): string[] => (v === '' ? [] : v.split('\\'));
-const joinSorted = (values: Iterable<string>): string => [...new Set(values)].sort().join('\\');
+import { type Chain, type Params, byColumn, joinSorted, splitList } from '../write-params.js';
 
 export class SqliteWriter {
   constructor(private readonly s: Statements) {}

@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { anonymousRole, authenticate, passwordMatches, roleAllows } from '../../../src/http/auth.js';
+import { anonymousRole, authenticate, roleAllows } from '../../../src/http/auth.js';
+import { passwordMatches } from '../../../src/core/passwords.js';
 import type { HttpConfig } from '../../../src/config/schema.js';
 
 const BIN = new URL('../../../../bin/pacs', import.meta.url).pathname;
