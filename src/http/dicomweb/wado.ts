@@ -4,7 +4,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DECODERS, START_MARKER } from '../../codecs/syntaxes.js';
 import type { JsonDataset } from '../../dicom/json.js';
 import { MetadataService } from '../../services/metadata.js';
-import { encapsulatedFrame, nativeFrame } from '../../services/frames.js';
+import { encapsulatedFrame, frameSize, nativeFrame } from '../../services/frames.js';
+import { transferSyntaxInfo } from '../../dicom/transfer-syntax.js';
+import { PacsError } from '../../core/errors.js';
 import { notAcceptable, notFound } from '../problem.js';
 import { octetRendition, parseAccept } from './accept.js';
 import { type DicomwebDeps, baseUrl, frameList, instanceUrl, levelOf, selectFromUrl } from './deps.js';
@@ -75,13 +77,28 @@ async function frames(deps: DicomwebDeps, req: Req, reply: FastifyReply): Promis
   const ts = rendition?.transferSyntax === '*' || encapsulated ? meta.transferSyntaxUID : (rendition?.transferSyntax ?? '');
   if (!rendition || (encapsulated && rendition.transferSyntax !== '*' && rendition.transferSyntax !== meta.transferSyntaxUID))
     throw notAcceptable(`frames of this instance are available as stored (${meta.transferSyntaxUID}): ask for transfer-syntax=*`);
-  const file = await deps.objects.readAll(loc!.path);
-  const d = file.subarray(meta.datasetOffset);
-  const out = wanted.map((n) => {
-    if (n > g.numberOfFrames) throw notFound(`there is no frame ${n} (the instance has ${g.numberOfFrames})`);
+  const beyond = wanted.find((n) => n > g.numberOfFrames);
+  if (beyond !== undefined) throw notFound(`there is no frame ${beyond} (the instance has ${g.numberOfFrames})`);
+  let out: Buffer[];
+  if (!encapsulated && !transferSyntaxInfo(meta.transferSyntaxUID)?.deflated && g.bitsAllocated % 8 === 0) {
+    // Native frames lie at known offsets in the file: read only those bytes (a viewer asks one frame at a time).
+    const size = frameSize(g);
+    const start = meta.datasetOffset + pixel.offset;
+    out = await Promise.all(
+      wanted.map(async (n) => {
+        if (n * size > pixel.length) throw new PacsError('DICOM_PARSE', `Pixel Data holds fewer than ${n} frames`);
+        const chunks: Buffer[] = [];
+        for await (const c of deps.objects.read(loc!.path, { start: start + (n - 1) * size, end: start + n * size - 1 }) as AsyncIterable<Buffer>) chunks.push(c);
+        return Buffer.concat(chunks);
+      }),
+    );
+  } else {
+    const d = (await deps.objects.readAll(loc!.path)).subarray(meta.datasetOffset);
     const codec = DECODERS.get(meta.transferSyntaxUID);
-    return encapsulated ? encapsulatedFrame(d, pixel.offset, g.numberOfFrames, n, codec && START_MARKER[codec]) : nativeFrame(d.subarray(pixel.offset, pixel.offset + pixel.length), g, n);
-  });
+    out = wanted.map((n) =>
+      encapsulated ? encapsulatedFrame(d, pixel.offset, g.numberOfFrames, n, codec && START_MARKER[codec]) : nativeFrame(d.subarray(pixel.offset, pixel.offset + pixel.length), g, n),
+    );
+  }
   const partType = `application/octet-stream; transfer-syntax=${ts}`;
   if (!rendition.multipart && out.length === 1) return reply.type(partType).send(out[0]);
   const boundary = newBoundary();
