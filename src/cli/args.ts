@@ -83,6 +83,7 @@ export const ARCHIVE_OPTIONS: readonly OptionSpec[] = [
   { names: ['--config', '-c'], arg: 'FILE', description: 'configuration file (default ./pacs_server.yaml when present)' },
   { names: ['--storage-dir'], arg: 'DIR', description: 'archive directory (overrides the configuration)' },
   { names: ['--db'], arg: 'FILE', description: 'SQLite index file (overrides the configuration)' },
+  { names: ['--db-url'], arg: 'URL', description: 'PostgreSQL index, postgres://user:password@host/db (overrides the configuration)' },
   { names: ['--set'], arg: 'KEY=VALUE', repeatable: true, description: 'any configuration key, e.g. --set storage.naming=flat' },
 ];
 
@@ -91,7 +92,9 @@ export function archiveOverrides(p: Parsed): { file?: string; overrides: Record<
   const dir = opt(p, '--storage-dir');
   const db = opt(p, '--db');
   if (dir) overrides['storage.directory'] = dir;
+  const dbUrl = opt(p, '--db-url');
   if (db) overrides['database.path'] = db;
+  if (dbUrl) overrides['database.url'] = dbUrl;
   for (const kv of p.options.get('--set') ?? []) {
     const eq = kv.indexOf('=');
     if (eq <= 0) throw new UsageError(`--set: expected KEY=VALUE, got "${kv}"`);

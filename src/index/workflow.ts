@@ -32,6 +32,7 @@ export interface WorklistFilter {
   source?: WorklistSource;
   /** Entries of this patient (Patient ID) only. */
   patientID?: string;
+  /** At most this many entries; a negative number: all of them (SQLite's LIMIT -1). */
   limit: number;
   offset: number;
 }

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeSyntheticCT } from '../../bench/synthetic.js';
-import { SqliteIndex } from '../../src/index/sqlite/sqlite-index.js';
+import { openTestIndex } from '../helpers/index-backend.js';
 import { baseYaml, pacs, startServer, tempDir } from './spawn.js';
 
 const ROUNDS = 3;
@@ -75,7 +75,7 @@ describe('crash safety (kill -9 during ingest)', () => {
     const verify = await pacs(['verify', '--config', path.join(dir, 'pacs_server.yaml')], dir);
     assert.equal(verify.code, 0, verify.stdout + verify.stderr);
 
-    const index = SqliteIndex.open({ path: path.join(dir, 'pacs.db'), walMode: true, readonly: true });
+    const index = await openTestIndex(dir, { readonly: true });
     try {
       for (const f of acknowledged) {
         const uid = `2.25.99887766.${process.pid}.41.1.${sopOf.get(f)! + 1}`;

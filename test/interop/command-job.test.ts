@@ -14,6 +14,7 @@ import { commandJobHandler } from '../../src/services/command-job.js';
 import { importFile } from '../../src/services/import.js';
 import { PermanentJobError } from '../../src/services/jobs.js';
 import { makeStudy, type MadeStudy } from '../helpers/research.js';
+import { testDatabase } from '../helpers/index-backend.js';
 
 const SCRIPT = `
 let input = '';
@@ -36,7 +37,7 @@ describe('run-command job', () => {
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pacs-command-'));
     fs.writeFileSync(path.join(dir, 'script.cjs'), SCRIPT);
-    const config = parseConfigData({ storage: { directory: path.join(dir, 'archive'), min_free_mb: 0 }, database: { path: path.join(dir, 'pacs.db') }, logging: { level: 'silent' } }, dir);
+    const config = parseConfigData({ storage: { directory: path.join(dir, 'archive'), min_free_mb: 0 }, database: await testDatabase(dir), logging: { level: 'silent' } }, dir);
     archive = await openArchive(config, { logger: createLogger({ level: 'silent' }) });
     study = await makeStudy(path.join(dir, 'in'), { patientID: 'CMD01', studyDescription: 'cmd', series: [{ number: 1, description: 'T1', count: 2 }] });
     for (const f of study.files) await importFile(archive.store, f, { callingAE: null, calledAE: null, remoteAddress: null, source: 'import' });

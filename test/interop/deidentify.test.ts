@@ -22,6 +22,7 @@ import { Deidentifier } from '../../src/services/deidentify.js';
 import { inflateRawSync } from 'node:zlib';
 import { SAMPLES, run } from '../helpers/dcmtk.js';
 import { makeStudy, type MadeStudy } from '../helpers/research.js';
+import { testDatabase } from '../helpers/index-backend.js';
 
 const SAMPLE_FILES = [
   'dicom3tools__0051.dcm', // private tags x38
@@ -58,7 +59,7 @@ function* walk(list: readonly TreeElement[], at = ''): Generator<{ path: string;
 const str = (e: TreeElement | undefined): string => (e ? e.value.toString('latin1').replace(/[\0 ]+$/, '') : '');
 
 async function open(dir: string): Promise<ArchiveParts> {
-  const config = parseConfigData({ storage: { directory: path.join(dir, 'archive'), min_free_mb: 0 }, database: { path: path.join(dir, 'pacs.db') }, logging: { level: 'silent' } }, dir);
+  const config = parseConfigData({ storage: { directory: path.join(dir, 'archive'), min_free_mb: 0 }, database: await testDatabase(dir), logging: { level: 'silent' } }, dir);
   return openArchive(config, { logger: createLogger({ level: 'silent' }) });
 }
 

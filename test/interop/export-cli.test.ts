@@ -10,6 +10,7 @@ import { parseConfigData } from '../../src/config/load.js';
 import { createLogger } from '../../src/core/logging.js';
 import { run } from '../helpers/dcmtk.js';
 import { listTree, makeStudy, type MadeStudy } from '../helpers/research.js';
+import { testDatabase, testDatabaseArgs } from '../helpers/index-backend.js';
 
 const BIN = new URL('../../../bin/pacs', import.meta.url).pathname;
 const TEMPLATE = '{PatientID}/{StudyDescription}/{SeriesNumber:03}/{InstanceNumber:05}.dcm';
@@ -19,10 +20,12 @@ describe('pacs export', () => {
   let a1: MadeStudy;
   let a2: MadeStudy;
   let b: MadeStudy;
-  const pacs = (...args: string[]) => run(process.execPath, [BIN, 'export', '--storage-dir', path.join(dir, 'archive'), '--db', path.join(dir, 'pacs.db'), ...args]);
+  let dbArgs: string[] = [];
+  const pacs = (...args: string[]) => run(process.execPath, [BIN, 'export', '--storage-dir', path.join(dir, 'archive'), ...dbArgs, ...args]);
 
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pacs-export-cli-'));
+    dbArgs = await testDatabaseArgs(dir);
     a1 = await makeStudy(path.join(dir, 'in-a1'), { patientID: 'SUBJ1', studyDescription: 'baseline', studyDate: '20260101', series: [{ number: 1, description: 'T1', count: 3 }] });
     a2 = await makeStudy(path.join(dir, 'in-a2'), { patientID: 'SUBJ1', studyDescription: 'followup', studyDate: '20260301', series: [{ number: 2, description: 'T2', count: 2 }] });
     b = await makeStudy(path.join(dir, 'in-b'), { patientID: 'SUBJ2', studyDescription: 'baseline', studyDate: '20260102', series: [{ number: 1, description: 'T1', count: 2 }] });
@@ -30,7 +33,7 @@ describe('pacs export', () => {
       {
         server: { port: 0, host: '127.0.0.1', ae_title: 'PACS_SERVER', shutdown_grace: 2 },
         storage: { directory: path.join(dir, 'archive'), min_free_mb: 0 },
-        database: { path: path.join(dir, 'pacs.db') },
+        database: await testDatabase(dir),
         http: { enabled: false },
         monitoring: { enabled: false },
         logging: { level: 'silent' },

@@ -5,13 +5,14 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { SAMPLES, freePort, run } from '../helpers/dcmtk.js';
 import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
+import { testDatabaseArgs } from '../helpers/index-backend.js';
 
 const BIN = new URL('../../../bin/pacs', import.meta.url).pathname;
 const CT_STUDY = '1.3.6.1.4.1.5962.1.2.1.20040119072730.12322';
 
 describe('pacs jobs', () => {
   let pacs: TestPacs;
-  const cli = (args: string[]) => run(process.execPath, [BIN, 'jobs', ...args, '--db', path.join(pacs.dir, 'pacs.db'), '--storage-dir', pacs.storageDir, '--set', 'storage.min_free_mb=0'], { timeoutMs: 60_000 });
+  const cli = async (args: string[]) => run(process.execPath, [BIN, 'jobs', ...args, ...(await testDatabaseArgs(pacs.dir)), '--storage-dir', pacs.storageDir, '--set', 'storage.min_free_mb=0'], { timeoutMs: 60_000 });
   before(async () => {
     pacs = await startTestPacs({ jobs: { backoff_seconds: 3600, max_attempts: 3 } });
     assert.equal((await run('storescu', ['-aec', 'PACS_SERVER', '127.0.0.1', String(pacs.port), path.join(SAMPLES, 'pydicom__CT_small.dcm')])).code, 0);

@@ -12,14 +12,15 @@ import { parseConfigData } from '../../src/config/load.js';
 import { createLogger } from '../../src/core/logging.js';
 import { run } from '../helpers/dcmtk.js';
 import { listTree, makeStudy, waitFor, type MadeStudy } from '../helpers/research.js';
+import { testDatabase } from '../helpers/index-backend.js';
 
 const TEMPLATE = '{PatientID}/{StudyDate}_{StudyDescription}/{SeriesNumber:03}_{SeriesDescription}/{InstanceNumber:05}.dcm';
 
-function configFor(dir: string, labA: string, labB: string, stableAfter: number): Record<string, unknown> {
+async function configFor(dir: string, labA: string, labB: string, stableAfter: number): Promise<Record<string, unknown>> {
   return {
     server: { port: 0, host: '127.0.0.1', ae_title: 'PACS_SERVER', shutdown_grace: 2 },
     storage: { directory: path.join(dir, 'archive'), min_free_mb: 0 },
-    database: { path: path.join(dir, 'pacs.db') },
+    database: await testDatabase(dir),
     http: { enabled: false },
     monitoring: { enabled: false },
     logging: { level: process.env.TEST_LOG_LEVEL ?? 'silent' },
@@ -65,7 +66,7 @@ describe('research workflow: stable studies exported by rules', () => {
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   test('two scanners at once: each stable study lands in its lab with readable, safe names', async () => {
-    const { server, port } = await startServer(configFor(path.join(dir, 's1'), labA, labB, 1), dir);
+    const { server, port } = await startServer(await configFor(path.join(dir, 's1'), labA, labB, 1), dir);
     try {
       const sent = await Promise.all([send('SCANNER_A', port, a.files), send('SCANNER_B', port, [...b.files]), send('SCANNER_B', port, other.files)]);
       for (const r of sent) assert.equal(r.code, 0, r.stderr);
@@ -105,7 +106,7 @@ describe('research workflow: stable studies exported by rules', () => {
   test('a study arriving when the server stopped becomes stable after the restart', async () => {
     const sdir = path.join(dir, 's2');
     const labC = path.join(dir, 'nas', 'lab-c');
-    const config = configFor(sdir, labC, path.join(dir, 'nas', 'unused'), 2);
+    const config = await configFor(sdir, labC, path.join(dir, 'nas', 'unused'), 2);
     let { server, port } = await startServer(config, dir);
     assert.equal((await send('SCANNER_A', port, a.files.slice(0, 3))).code, 0);
     await server.stop(); // before stable_after has passed

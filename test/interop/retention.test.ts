@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { SAMPLES, run } from '../helpers/dcmtk.js';
 import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
-import type { SqliteIndex } from '../../src/index/sqlite/sqlite-index.js';
+import { testSql } from '../helpers/index-backend.js';
 
 const STUDIES = {
   old: { file: 'pydicom__CT_small.dcm', uid: '1.3.6.1.4.1.5962.1.2.1.20040119072730.12322', daysAgo: 100 },
@@ -30,8 +30,7 @@ describe('retention', () => {
     const r = await run('storescu', ['-aec', 'PACS_SERVER', '127.0.0.1', String(pacs.port), ...Object.values(STUDIES).map((s) => path.join(SAMPLES, s.file))]);
     assert.equal(r.code, 0, r.stderr);
     // Age the studies: retention goes by when a study's last instance arrived.
-    const db = (pacs.server.archive.index as SqliteIndex).db;
-    for (const s of Object.values(STUDIES)) db.prepare('UPDATE studies SET last_received_at = ? WHERE study_instance_uid = ?').run(Date.now() - s.daysAgo * 86_400_000, s.uid);
+    for (const s of Object.values(STUDIES)) await testSql(pacs.dir, 'UPDATE studies SET last_received_at = ? WHERE study_instance_uid = ?', [Date.now() - s.daysAgo * 86_400_000, s.uid]);
   });
   after(async () => {
     await pacs.stop();

@@ -114,3 +114,6 @@ export function named(sql: string, params: Readonly<Record<string, unknown>>): [
   });
   return [text, order.map((n) => params[n] ?? null)];
 }
+
+/** A LIMIT parameter: the interface's "negative is no limit" is NULL here (LIMIT NULL is LIMIT ALL). */
+export const limitParam = (limit: number): number | null => (limit < 0 ? null : limit);

@@ -2,7 +2,7 @@
 // two servers claiming at the same moment take two different jobs (or one takes it and the
 // other none) without waiting on each other's row locks.
 import type { Job, JobFilter, JobProgress, JobStore, NewJob } from '../jobs.js';
-import { type PgTransact, named } from './db.js';
+import { type PgTransact, limitParam, named } from './db.js';
 import { type JobRow, toJob } from '../row-maps.js';
 
 const FILTER = '($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR type = $2)';
@@ -118,7 +118,7 @@ export class PgJobStore implements JobStore {
   list(f: JobFilter): Promise<{ jobs: Job[]; total: number }> {
     return this.transact('read', async (db) => {
       const filter = [f.state ?? null, f.type ?? null];
-      const jobs = await db.query<JobRow>(`SELECT * FROM jobs WHERE ${FILTER} ORDER BY id DESC LIMIT $3 OFFSET $4`, [...filter, f.limit, f.offset]);
+      const jobs = await db.query<JobRow>(`SELECT * FROM jobs WHERE ${FILTER} ORDER BY id DESC LIMIT $3 OFFSET $4`, [...filter, limitParam(f.limit), f.offset]);
       const total = await db.query<{ n: number }>(`SELECT count(*) AS n FROM jobs WHERE ${FILTER}`, filter);
       return { jobs: jobs.rows.map(toJob), total: total.rows[0]?.n ?? 0 };
     });

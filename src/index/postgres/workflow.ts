@@ -11,7 +11,7 @@ import {
   type WorklistStore,
   performedStatus,
 } from '../workflow.js';
-import { type Db, type PgTransact, named } from './db.js';
+import { type Db, type PgTransact, limitParam, named } from './db.js';
 import { type EntryRow, type MppsRow, entryColumns, toEntry, toMpps } from '../row-maps.js';
 
 async function rows<R extends object>(db: Db, sql: string, params: Record<string, unknown>): Promise<R[]> {
@@ -68,7 +68,7 @@ export class PgWorklistStore implements WorklistStore {
   list(f: WorklistFilter): Promise<{ entries: WorklistEntry[]; total: number }> {
     const params = { statuses: f.statuses ? [...f.statuses] : null, source: f.source ?? null, patient: f.patientID ?? null };
     return this.transact('read', async (db) => {
-      const entries = await rows<EntryRow>(db, `SELECT * FROM worklist_entries WHERE ${FILTER} ORDER BY pk LIMIT @limit OFFSET @offset`, { ...params, limit: f.limit, offset: f.offset });
+      const entries = await rows<EntryRow>(db, `SELECT * FROM worklist_entries WHERE ${FILTER} ORDER BY pk LIMIT @limit OFFSET @offset`, { ...params, limit: limitParam(f.limit), offset: f.offset });
       const [count] = await rows<{ n: number }>(db, `SELECT count(*) AS n FROM worklist_entries WHERE ${FILTER}`, params);
       return { entries: entries.map(toEntry), total: count?.n ?? 0 };
     });
@@ -125,7 +125,7 @@ export class PgMppsStore implements MppsStore {
   list(f: { status?: string; limit: number; offset: number }): Promise<{ items: MppsRecord[]; total: number }> {
     return this.transact('read', async (db) => {
       const status = f.status ?? null;
-      const items = await db.query<MppsRow>('SELECT * FROM mpps_instances WHERE ($1::text IS NULL OR status = $1) ORDER BY updated_at DESC LIMIT $2 OFFSET $3', [status, f.limit, f.offset]);
+      const items = await db.query<MppsRow>('SELECT * FROM mpps_instances WHERE ($1::text IS NULL OR status = $1) ORDER BY updated_at DESC LIMIT $2 OFFSET $3', [status, limitParam(f.limit), f.offset]);
       const total = await db.query<{ n: number }>('SELECT count(*) AS n FROM mpps_instances WHERE ($1::text IS NULL OR status = $1)', [status]);
       return { items: items.rows.map(toMpps), total: total.rows[0]?.n ?? 0 };
     });

@@ -1,0 +1,73 @@
+// The worklist and MPPS stores on every backend: add, find by source key and by step, list with
+// filters and paging (a negative limit lists everything: the worklist SCP asks for all open
+// steps), and MPPS updates refused once the step is final.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { JsonDataset } from '../../src/dicom/json.js';
+import { BACKENDS } from './backends.js';
+
+const entry = (patientID: string, spsID: string, status: string, study: string): JsonDataset => ({
+  '00100020': { vr: 'LO', Value: [patientID] },
+  '0020000D': { vr: 'UI', Value: [study] },
+  '00080050': { vr: 'SH', Value: [`ACC${spsID}`] },
+  '00400100': { vr: 'SQ', Value: [{ '00400009': { vr: 'SH', Value: [spsID] }, '00400020': { vr: 'CS', Value: [status] } }] },
+});
+
+const mpps = (status: string): JsonDataset => ({ '00400252': { vr: 'CS', Value: [status] } });
+
+for (const backend of BACKENDS) backend.run((fresh) => {
+  describe(`worklist and MPPS stores (${backend.name})`, () => {
+    test('worklist: add, look up, list with filters, all with a negative limit, replace, remove', async () => {
+      const index = await (await fresh())();
+      try {
+        const a = await index.worklist.add('api', null, entry('P1', 'S1', 'SCHEDULED', '1.1'));
+        const b = await index.worklist.add('hl7', 'ORD2', entry('P2', 'S2', 'SCHEDULED', '1.2'));
+        await index.worklist.add('folder', 'c.wl', entry('P1', 'S3', 'CANCELED', '1.3'));
+        assert.equal(a.status, 'SCHEDULED');
+        assert.equal(a.patientID, 'P1');
+        assert.equal((await index.worklist.bySourceKey('hl7', 'ORD2'))?.id, b.id);
+        assert.equal(await index.worklist.bySourceKey('hl7', 'nope'), null);
+
+        const all = await index.worklist.list({ limit: -1, offset: 0 });
+        assert.equal(all.total, 3);
+        assert.equal(all.entries.length, 3);
+        const open = await index.worklist.list({ statuses: ['SCHEDULED', 'STARTED'], limit: -1, offset: 0 });
+        assert.deepEqual(open.entries.map((e) => e.scheduledProcedureStepID), ['S1', 'S2']);
+        const page = await index.worklist.list({ limit: 1, offset: 1 });
+        assert.deepEqual([page.entries.length, page.total], [1, 3]);
+        assert.deepEqual((await index.worklist.list({ patientID: 'P1', limit: -1, offset: 0 })).entries.map((e) => e.scheduledProcedureStepID), ['S1', 'S3']);
+        assert.deepEqual((await index.worklist.list({ source: 'folder', limit: -1, offset: 0 })).entries.map((e) => e.sourceKey), ['c.wl']);
+
+        const byStep = await index.worklist.findByStep({ studyInstanceUID: '1.2', scheduledProcedureStepID: 'S2', accessionNumber: null });
+        assert.deepEqual(byStep.map((e) => e.id), [b.id]);
+        const started = await index.worklist.replace(b.id, entry('P2', 'S2', 'STARTED', '1.2'));
+        assert.equal(started?.status, 'STARTED');
+        assert.equal(await index.worklist.replace(99_999, entry('P9', 'S9', 'SCHEDULED', '9.9')), null);
+        assert.equal(await index.worklist.remove(a.id), true);
+        assert.equal(await index.worklist.remove(a.id), false);
+        assert.equal((await index.worklist.list({ limit: -1, offset: 0 })).total, 2);
+      } finally {
+        await index.close();
+      }
+    });
+
+    test('MPPS: create once, update while in progress, list by status and all', async () => {
+      const index = await (await fresh())();
+      try {
+        assert.equal(await index.mpps.create('1.9.1', 'MODALITY', mpps('IN PROGRESS')), true);
+        assert.equal(await index.mpps.create('1.9.1', 'MODALITY', mpps('IN PROGRESS')), false);
+        assert.equal(await index.mpps.create('1.9.2', 'MODALITY', mpps('IN PROGRESS')), true);
+        assert.equal(await index.mpps.update('1.9.1', mpps('COMPLETED')), 'updated');
+        assert.equal(await index.mpps.update('1.9.1', mpps('IN PROGRESS')), 'final');
+        assert.equal(await index.mpps.update('1.9.9', mpps('COMPLETED')), 'missing');
+        assert.equal((await index.mpps.get('1.9.1'))?.status, 'COMPLETED');
+        assert.equal((await index.mpps.get('1.9.1'))?.callingAE, 'MODALITY');
+        const all = await index.mpps.list({ limit: -1, offset: 0 });
+        assert.deepEqual([all.items.length, all.total], [2, 2]);
+        assert.deepEqual((await index.mpps.list({ status: 'IN PROGRESS', limit: 10, offset: 0 })).items.map((m) => m.sopInstanceUID), ['1.9.2']);
+      } finally {
+        await index.close();
+      }
+    });
+  });
+});
