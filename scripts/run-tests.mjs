@@ -16,7 +16,7 @@ const pick = folders.length ? folders : readdirSync(root).filter((f) => statSync
 const SERVER_SUITES = ['interop', 'e2e', 'browser'];
 // Written for one backend whatever PACS_TEST_INDEX says (PostgreSQL, two servers on it,
 // SQLite → PostgreSQL): the second pass would only repeat them.
-const ONE_BACKEND = new Set(['e2e/postgres.test.js', 'e2e/cluster.test.js', 'e2e/migrate-index.test.js']);
+const ONE_BACKEND = new Set(['e2e/postgres.test.js', 'e2e/cluster.test.js', 'e2e/cluster-jobs.test.js', 'e2e/migrate-index.test.js']);
 
 const filesIn = (dirs) => {
   const files = [];

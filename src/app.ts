@@ -222,7 +222,7 @@ export class PacsServer {
     registry.register(worklistScp({ worklist: archive.worklist, maxResults: () => archive.config().query.max_results }));
     registry.register(mppsScp(archive.mpps));
     const c = () => archive.config().jobs;
-    const jobs = new JobService(archive.index.jobs, () => ({ workers: c().workers, maxAttempts: c().max_attempts, backoffSeconds: c().backoff_seconds, keepDays: c().keep_days }), archive.logger.child({ component: 'jobs' }));
+    const jobs = new JobService(archive.index.jobs, () => ({ workers: c().workers, maxAttempts: c().max_attempts, backoffSeconds: c().backoff_seconds, keepDays: c().keep_days, leaseSeconds: c().lease_seconds }), archive.logger.child({ component: 'jobs' }), archive.config().server.node_name);
     const aeTitle = (): string => archive.config().server.ae_title;
     jobs.register('send', sendJobHandler({ index: archive.index, objects: archive.objects, decoder: decoders, nodes: archive.nodes, aeTitle }));
     jobs.register('pull', pullJobHandler({ nodes: archive.nodes, store: archive.store, aeTitle }));

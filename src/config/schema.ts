@@ -80,6 +80,11 @@ const server = section({
   max_dataset_mb: int(0, 1_048_576, 0, ' MB (0 = unlimited)'),
   strict_called_ae: bool(true),
   shutdown_grace: seconds(10),
+  /** This server's name among servers sharing one index (on job leases); default: the host name. */
+  node_name: z
+    .string({ error: 'expected a name of letters, digits, dot, dash or underscore' })
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'expected a name of letters, digits, dot, dash or underscore' })
+    .optional(),
 });
 
 export const NAMING_PRESETS = ['hierarchical', 'flat'] as const;
@@ -210,6 +215,11 @@ const jobs = section({
   backoff_seconds: int(1, 3600, 10, ' s'),
   /** Finished jobs are kept this many days for the record, then removed. */
   keep_days: int(1, 3650, 30, ' days'),
+  /**
+   * A running job is renewed while its server lives; when the server dies, another server
+   * sharing the index takes the job over once this long has passed without a renewal.
+   */
+  lease_seconds: int(2, 3600, 60, ' s'),
 });
 
 const worklist = section({

@@ -33,9 +33,11 @@ export interface JobSettings {
   maxAttempts: number;
   backoffSeconds: number;
   keepDays: number;
+  /** How long a claimed job stays this server's without a renewal: how soon another takes over from a dead one. */
+  leaseSeconds: number;
 }
 
-const LEASE_MS = 60_000;
+/** Leases are renewed this often, or three times per lease when leases are shorter. */
 const HEARTBEAT_MS = 5_000;
 const POLL_MS = 1_000;
 const MAX_BACKOFF_MS = 3_600_000;
@@ -51,8 +53,10 @@ interface Running {
 }
 
 export class JobService {
-  /** This process's name on the leases it holds. */
-  readonly owner = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  /** This process's name on the leases it holds: node:pid:random. */
+  readonly owner: string;
+  /** The server's name in the cluster (server.node_name, by default the host name). */
+  private readonly node: string;
   private readonly handlers = new Map<string, JobHandler>();
   private readonly running = new Map<number, Running>();
   /** Every run until its outcome is recorded (stop waits for them). */
@@ -67,7 +71,11 @@ export class JobService {
     private readonly store: JobStore,
     private readonly settings: () => JobSettings,
     private readonly logger: Logger,
-  ) {}
+    nodeName?: string,
+  ) {
+    this.node = nodeName ?? hostname();
+    this.owner = `${this.node}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  }
 
   register(type: string, handler: JobHandler): void {
     this.handlers.set(type, handler);
@@ -107,9 +115,8 @@ export class JobService {
     this.stopped = false;
     void this.releaseDeadOwners().finally(() => this.wake());
     this.timer = setInterval(() => this.wake(), POLL_MS);
-    this.heartbeatTimer = setInterval(() => void this.heartbeats(), HEARTBEAT_MS);
     this.timer.unref();
-    this.heartbeatTimer.unref();
+    this.scheduleHeartbeats();
     this.wake();
   }
 
@@ -120,7 +127,7 @@ export class JobService {
   async stop(graceMs = 10_000): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
     for (const r of this.running.values()) r.abort.abort(new Error('the server is stopping'));
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
@@ -141,7 +148,7 @@ export class JobService {
     const types = [...this.handlers.keys()];
     while (!this.stopped && this.running.size < this.settings().workers) {
       const now = new Date();
-      const job = await this.store.claim(this.owner, now, new Date(now.getTime() + LEASE_MS), types);
+      const job = await this.store.claim(this.owner, now, new Date(now.getTime() + this.leaseMs), types);
       if (!job) break;
       const run = this.run(job);
       this.runs.add(run);
@@ -205,11 +212,22 @@ export class JobService {
     return { state: 'queued', error, progress: r.progress, runAfter: new Date(Date.now() + delay) };
   }
 
+  private get leaseMs(): number {
+    return this.settings().leaseSeconds * 1000;
+  }
+
+  /** A chain of timeouts rather than an interval: the lease may change on reload. */
+  private scheduleHeartbeats(): void {
+    if (this.stopped) return;
+    this.heartbeatTimer = setTimeout(() => void this.heartbeats().finally(() => this.scheduleHeartbeats()), Math.min(HEARTBEAT_MS, this.leaseMs / 3));
+    this.heartbeatTimer.unref();
+  }
+
   /** Renews the leases of running jobs, saves their progress, and notices cancel requests from other servers. */
   private async heartbeats(): Promise<void> {
     for (const r of [...this.running.values()]) {
       try {
-        const { owned, cancelRequested } = await this.store.heartbeat(r.job.id, this.owner, new Date(Date.now() + LEASE_MS), r.dirty ? r.progress : null);
+        const { owned, cancelRequested } = await this.store.heartbeat(r.job.id, this.owner, new Date(Date.now() + this.leaseMs), r.dirty ? r.progress : null);
         r.dirty = false;
         if (!owned || cancelRequested) r.abort.abort(new CanceledError());
       } catch (e) {
@@ -219,15 +237,15 @@ export class JobService {
   }
 
   /**
-   * A server of this host that was killed leaves its leases to run out (a minute); when its
-   * process is gone, this restart takes its jobs back at once instead. Leases of other hosts
-   * are left to time out: we cannot tell whether they live.
+   * A server of this node that was killed leaves its leases to run out (jobs.lease_seconds);
+   * when its process is gone, this restart takes its jobs back at once instead. Leases of other
+   * nodes are left to time out: we cannot tell whether they live.
    */
   private async releaseDeadOwners(): Promise<void> {
     try {
       for (const owner of await this.store.leaseOwners()) {
         const [host, pid] = owner.split(':');
-        if (host !== hostname() || owner === this.owner || !pid) continue;
+        if (host !== this.node || owner === this.owner || !pid) continue;
         // Our own pid under another name is an earlier process that had it (containers reuse pid 1).
         if (Number(pid) !== process.pid && isAlive(Number(pid))) continue;
         const n = await this.store.expireLeases(owner);

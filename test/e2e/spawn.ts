@@ -52,7 +52,8 @@ export async function startServer(dir: string, yaml: (port: number) => string): 
     log: () => out,
     stop: (signal = 'SIGTERM') =>
       new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve(child.exitCode);
+        // Ended already (exitCode, or signalCode when a signal killed it): 'exit' will not come again.
+        if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
         child.once('exit', (code) => resolve(code));
         child.kill(signal);
       }),

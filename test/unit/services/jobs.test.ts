@@ -15,7 +15,7 @@ const dir = mkdtempSync(join(tmpdir(), 'pacs-jobservice-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 const logger = createLogger({ level: 'silent' });
-const settings = () => ({ workers: 2, maxAttempts: 4, backoffSeconds: 0.05, keepDays: 30 });
+const settings = () => ({ workers: 2, maxAttempts: 4, backoffSeconds: 0.05, keepDays: 30, leaseSeconds: 60 });
 
 async function setup(): Promise<{ index: SqliteIndex; service: (h: JobHandler) => JobService }> {
   const index = SqliteIndex.open({ path: join(dir, `q-${++n}.db`), walMode: true });
