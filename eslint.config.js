@@ -25,6 +25,7 @@ export default tseslint.config(
   { files: ['ui/**/*.js'], languageOptions: { globals: { ...globals.browser } } },
   layer(['src/dicom/**'], ['**/net/**', '**/services/**', '**/index/**', '**/storage/**', '**/scp/**', '**/http/**', '**/app*', '**/config/**'], 'dicom/ is the bottom layer: it imports only core/.'),
   layer(['src/net/**'], ['**/services/**', '**/index/**', '**/storage/**', '**/scp/**', '**/http/**', '**/app*', '**/config/**'], 'net/ knows nothing of the PACS: only dicom/ and core/.'),
+  layer(['src/dicomweb-client/**'], ['**/net/**', '**/services/**', '**/index/**', '**/storage/**', '**/scp/**', '**/http/**', '**/app*', '**/config/**'], 'dicomweb-client/ is a DICOMweb user agent that knows nothing of the PACS: only dicom/ and core/.'),
   layer(['src/codecs/**'], ['**/net/**', '**/services/**', '**/index/**', '**/storage/**', '**/scp/**', '**/http/**', '**/app*', '**/config/**'], 'codecs/ decodes pixels: it imports only dicom/ and core/.'),
   layer(['src/index/**', 'src/storage/**'], ['**/scp/**', '**/http/**', '**/app*', '**/net/listener*', '**/net/association*'], 'services and stores know nothing of transports.'),
   // One rule object per file set: a later one for the same files would replace this one, not add to it.

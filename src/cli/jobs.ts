@@ -2,13 +2,15 @@
 // show one, cancel, retry. It works beside a running server: both use the same index, a cancel
 // reaches the running job at its next lease renewal, a retry is picked up at the next poll.
 import { openToolArchive, toolConfig } from './open-archive.js';
-import { JOB_STATES, type Job, type JobState } from '../index/jobs.js';
+import { JOB_STATES, type Job, type JobState, shownProgress } from '../index/jobs.js';
+
+const shown = (j: Job): Job => ({ ...j, progress: shownProgress(j.progress) });
 import { ARCHIVE_OPTIONS, type OptionSpec, UsageError, helpFor, intOption, opt, parseArgs } from './args.js';
 
 const SPECS: readonly OptionSpec[] = [
   ...ARCHIVE_OPTIONS,
   { names: ['--state'], arg: 'STATE', description: `only jobs in this state: ${JOB_STATES.join(', ')}` },
-  { names: ['--type'], arg: 'TYPE', description: 'only jobs of this type (send, pull, export, …)' },
+  { names: ['--type'], arg: 'TYPE', description: 'only jobs of this type (send, pull, export, stow, …)' },
   { names: ['-n', '--limit'], arg: 'N', description: 'at most N jobs, newest first (default 50)' },
   { names: ['--json'], description: 'print JSON instead of a table' },
 ];
@@ -35,7 +37,7 @@ export async function jobsCommand(argv: string[]): Promise<number> {
       if (state && !(JOB_STATES as readonly string[]).includes(state)) throw new UsageError(`jobs: --state must be one of ${JOB_STATES.join(', ')}`);
       const type = opt(p, '--type');
       const { jobs, total } = await archive.index.jobs.list({ limit: intOption(p, '-n', 50, 1, 100_000), offset: 0, ...(state ? { state: state as JobState } : {}), ...(type ? { type } : {}) });
-      if (json) out(JSON.stringify(jobs, null, 2));
+      if (json) out(JSON.stringify(jobs.map(shown), null, 2));
       else {
         out(`${'id'.padStart(6)}  ${'state'.padEnd(9)}  ${'type'.padEnd(14)}  ${'progress'.padEnd(18)}  tries   created              last error`);
         for (const j of jobs) out(line(j));
@@ -51,7 +53,7 @@ export async function jobsCommand(argv: string[]): Promise<number> {
       process.stderr.write(`pacs jobs: no job ${id}\n`);
       return 1;
     }
-    out(json ? JSON.stringify(job, null, 2) : `${line(job)}\n  payload: ${JSON.stringify(job.payload)}${job.progress.failedUids?.length ? `\n  failed: ${job.progress.failedUids.join(', ')}` : ''}`);
+    out(json ? JSON.stringify(shown(job), null, 2) : `${line(job)}\n  payload: ${JSON.stringify(job.payload)}${job.progress.failedUids?.length ? `\n  failed: ${job.progress.failedUids.join(', ')}` : ''}`);
     return 0;
   } finally {
     await archive.close();

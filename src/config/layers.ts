@@ -158,6 +158,11 @@ export function resolvePaths(data: Loose, baseDir: string): void {
     if (key === 'database.path' && isSpecialDbPath(v)) continue;
     setIn(data, path, resolve(baseDir, v));
   }
+  // dicomweb_servers: each server's CA file, relative to where it was written like tls.ca_path.
+  if (Array.isArray(data.dicomweb_servers))
+    data.dicomweb_servers = data.dicomweb_servers.map((s: unknown) =>
+      isPlainObject(s) && typeof s.ca_path === 'string' && s.ca_path.trim() && !isAbsolute(s.ca_path) ? { ...s, ca_path: resolve(baseDir, s.ca_path) } : s,
+    );
   // plugins: a list of module paths (or { path, options }), relative to the configuration file too.
   if (Array.isArray(data.plugins))
     data.plugins = data.plugins.map((p: unknown) => {

@@ -63,7 +63,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const config = parsed.data as Loose;
   // Whatever is still relative is a default, which lives next to the file (or in cwd).
   resolvePaths(config, file === null ? cwd : dirname(file));
-  const missing = missingTlsFiles(config, originOf);
+  const missing = [...missingTlsFiles(config, originOf), ...missingCaFiles(config, originOf)];
   if (missing.length > 0) throw new ConfigError(missing);
   return { config: deepFreeze(config as Config), source: file };
 }
@@ -155,6 +155,18 @@ function missingTlsFiles(config: Loose, originOf: OriginOf): string[] {
     }
   }
   return problems;
+}
+
+/** A DICOMweb server's CA file that is not there would fail every forward to it: say so now. */
+function missingCaFiles(config: Loose, originOf: OriginOf): string[] {
+  const servers = config.dicomweb_servers;
+  if (!Array.isArray(servers)) return [];
+  return servers.flatMap((s: unknown, i) => {
+    const p = isPlainObject(s) ? s.ca_path : undefined;
+    if (typeof p !== 'string' || existsSync(p)) return [];
+    const origin = originOf(['dicomweb_servers', i, 'ca_path']);
+    return [`dicomweb_servers[${i}].ca_path: file not found: ${p}${origin === undefined ? '' : ` (${origin})`}`];
+  });
 }
 
 export function deepFreeze<T>(value: T): Readonly<T> {

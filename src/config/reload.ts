@@ -14,6 +14,8 @@ export const LIVE_KEYS = [
   'http.max_upload_mb',
   'jobs.*',
   'known_nodes',
+  // Live like the rules that name them: a reload may add a server and a rule forwarding to it.
+  'dicomweb_servers',
   'hl7.station_ae',
   'mpps.*',
   'logging.level',
@@ -55,7 +57,7 @@ function flatten(value: unknown, prefix = '', out = new Map<string, string>()): 
   return out;
 }
 
-/** A copy safe to print or expose on /status: the database password is masked. */
+/** A copy safe to print or expose on /status: passwords and tokens are masked. */
 export function redactConfig(config: Config): Config {
   const http = config.http;
   if (http.users.length || http.tokens.length)
@@ -66,6 +68,11 @@ export function redactConfig(config: Config): Config {
   const ui = config.access_control.user_identity;
   if (ui?.users.some((u) => u.password !== undefined))
     config = { ...config, access_control: { ...config.access_control, user_identity: { ...ui, users: ui.users.map((u) => (u.password === undefined ? u : { ...u, password: '****' })) } } };
+  if (config.dicomweb_servers.some((s) => s.password !== undefined || s.token !== undefined))
+    config = {
+      ...config,
+      dicomweb_servers: config.dicomweb_servers.map((s) => ({ ...s, ...(s.password !== undefined ? { password: '****' } : {}), ...(s.token !== undefined ? { token: '****' } : {}) })),
+    };
   const url = config.database.url;
   if (url === undefined || !URL.canParse(url)) return config;
   const parsed = new URL(url);

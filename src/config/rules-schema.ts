@@ -88,12 +88,21 @@ export const exportActionSchema = z.strictObject({
   deidentify: deidentifyField,
 }).refine((a) => !a.deidentify || a.mode === 'copy', { error: 'deidentify writes new files: mode must be copy', path: ['mode'] });
 
-const forwardAction = z.strictObject({
-  type: z.literal('forward'),
-  /** A known node's AE title (known_nodes, or added with the API). */
-  node: z.string({ error: 'expected the AE title of a known node' }).trim().min(1, { error: 'expected the AE title of a known node' }),
-  deidentify: deidentifyField,
-});
+const FORWARD_TARGET = 'a forward action needs node (a known node, by C-STORE) or dicomweb (a DICOMweb server, by STOW-RS)';
+
+const forwardAction = z
+  .strictObject({
+    type: z.literal('forward'),
+    /** A known node's AE title (known_nodes, or added with the API): C-STORE. */
+    node: z.string({ error: 'expected the AE title of a known node' }).trim().min(1, { error: 'expected the AE title of a known node' }).optional(),
+    /** The name of one of dicomweb_servers: STOW-RS. */
+    dicomweb: z.string({ error: 'expected the name of one of dicomweb_servers' }).trim().min(1, { error: 'expected the name of one of dicomweb_servers' }).optional(),
+    deidentify: deidentifyField,
+  })
+  .superRefine((a, ctx) => {
+    if (a.node === undefined && a.dicomweb === undefined) ctx.addIssue({ code: 'custom', path: ['node'], message: `required: ${FORWARD_TARGET}` });
+    if (a.node !== undefined && a.dicomweb !== undefined) ctx.addIssue({ code: 'custom', path: ['dicomweb'], message: `give node or dicomweb, not both: ${FORWARD_TARGET}` });
+  });
 
 const commandAction = z.strictObject({
   type: z.literal('command'),
@@ -134,6 +143,7 @@ export const ruleSchema = z
 export type Rule = z.output<typeof ruleSchema>;
 export type RuleAction = Rule['actions'][number];
 export type ExportAction = z.output<typeof exportActionSchema>;
+export type ForwardAction = z.output<typeof forwardAction>;
 
 export const rulesSchema = z.array(ruleSchema, { error: 'expected a list of rules' }).default([]).superRefine((rules, ctx) => {
   const seen = new Set<string>();

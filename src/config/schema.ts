@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseNamingTemplate } from './naming.js';
 import { deidentifyProfileSchema, rulesSchema, stabilitySchema } from './rules-schema.js';
+import { checkDicomwebReferences, dicomwebServersSchema } from './dicomweb-schema.js';
 
 // ---- field builders -------------------------------------------------------------------
 
@@ -306,6 +307,8 @@ export const configSchema = z
       hl7: hl7.prefault({}),
       mpps: mpps.prefault({}),
       known_nodes: z.array(knownNode, { error: 'expected a list of nodes' }).default([]),
+      /** DICOMweb services a rule's forward action sends to by STOW-RS. */
+      dicomweb_servers: dicomwebServersSchema,
       stability: stabilitySchema.prefault({}),
       retention: retention.prefault({}),
       rules: rulesSchema,
@@ -347,6 +350,7 @@ export type WorklistConfig = Config['worklist'];
 export type Hl7Config = Config['hl7'];
 export type KnownNode = Config['known_nodes'][number];
 export type StabilityConfig = Config['stability'];
+export type { DicomwebServer } from './dicomweb-schema.js';
 export type { Rule, RuleAction, ExportAction, RuleEvent, ExportMode } from './rules-schema.js';
 
 type Ctx = z.core.$RefinementCtx<unknown>;
@@ -371,6 +375,7 @@ function crossCheck(value: unknown, ctx: Ctx): void {
     }
   }
   checkUniqueNodes(root.known_nodes, ctx);
+  checkDicomwebReferences(root, ctx);
   checkPorts(root, ctx);
 }
 

@@ -15,6 +15,17 @@ export interface JobProgress {
   message?: string;
   /** The first failed SOP Instance UIDs (kept short). */
   failedUids?: string[];
+  /**
+   * SOP Instance UIDs the destination has acknowledged, kept with the job so that a retry (after
+   * a failure, a restart, or by hand) does not send them again. Not shown in job lists.
+   */
+  acknowledged?: string[];
+}
+
+/** Progress as shown to people (API, `pacs jobs`): without the acknowledged UIDs, a study's worth. */
+export function shownProgress(p: JobProgress): JobProgress {
+  const { acknowledged: _acknowledged, ...shown } = p;
+  return shown;
 }
 
 export interface Job {

@@ -1,5 +1,6 @@
 // The research workflow wired together: stable series/studies → rules → durable jobs (export,
-// forward by the send job, run a command), and rules on each received instance.
+// forward by the send job (C-STORE) or the stow job (STOW-RS), run a command), and rules on
+// each received instance.
 import type { Config } from '../config/schema.js';
 import type { EventBus } from '../core/events.js';
 import type { Logger } from '../core/logging.js';
@@ -11,6 +12,7 @@ import type { JobService } from './jobs.js';
 import type { MetadataService } from './metadata.js';
 import { RuleEngine } from './rules.js';
 import { StabilityService } from './stability.js';
+import { stowJobHandler } from './stow-job.js';
 
 export interface ResearchDeps {
   config: () => Readonly<Config>;
@@ -31,6 +33,7 @@ export class ResearchWorkflow {
     const { config, index, objects, metadata, events, jobs, logger } = deps;
     jobs.register('export', exportJobHandler({ index, objects, metadata }));
     jobs.register('command', commandJobHandler({ index, objects, metadata }));
+    jobs.register('stow', stowJobHandler({ index, objects, servers: () => config().dicomweb_servers }));
     this.rules = new RuleEngine({ rules: () => config().rules, index, metadata, jobs, logger: logger.child({ component: 'rules' }) });
     this.stability = new StabilityService(
       index.stability,

@@ -44,9 +44,12 @@ export function actionJob(rule: string, action: RuleAction, s: RuleSubject): { t
   switch (action.type) {
     case 'export':
       return { type: 'export', payload: { ...what, to: action.to, template: action.template, mode: action.mode, ...(action.deidentify ? { deidentify: action.deidentify } : {}) } };
-    case 'forward':
-      // The send job does the C-STORE; the rule's name is kept for the jobs page.
-      return { type: 'send', payload: { rule, destination: action.node, level: s.level, uids: [s.uid], ...(action.deidentify ? { deidentify: action.deidentify } : {}) } };
+    case 'forward': {
+      // The send job does the C-STORE, the stow job the STOW-RS; the rule's name is kept for the jobs page.
+      const deidentify = action.deidentify ? { deidentify: action.deidentify } : {};
+      if (action.dicomweb !== undefined) return { type: 'stow', payload: { rule, server: action.dicomweb, level: s.level, uids: [s.uid], ...deidentify } };
+      return { type: 'send', payload: { rule, destination: action.node, level: s.level, uids: [s.uid], ...deidentify } };
+    }
     case 'command':
       return { type: 'command', payload: { ...what, argv: action.argv, timeout: action.timeout, event: s.event } };
   }

@@ -24,7 +24,7 @@ import type { StoreService } from './store.js';
 import { type JobHandler, PermanentJobError } from './jobs.js';
 
 export const LEVELS: readonly QueryLevel[] = ['PATIENT', 'STUDY', 'SERIES', 'IMAGE'];
-const UNIQUE: Record<QueryLevel, string> = { PATIENT: 'PatientID', STUDY: 'StudyInstanceUID', SERIES: 'SeriesInstanceUID', IMAGE: 'SOPInstanceUID' };
+export const UNIQUE: Record<QueryLevel, string> = { PATIENT: 'PatientID', STUDY: 'StudyInstanceUID', SERIES: 'SeriesInstanceUID', IMAGE: 'SOPInstanceUID' };
 
 /** Send: what `uids` name at `level` goes to the known node `destination`. */
 export interface SendPayload {
@@ -43,14 +43,14 @@ export interface PullPayload {
   method: 'move' | 'get';
 }
 
-const FAILED_UIDS_KEPT = 20;
+export const FAILED_UIDS_KEPT = 20;
 
-function checkLevel(level: unknown): QueryLevel {
+export function checkLevel(level: unknown): QueryLevel {
   if (typeof level === 'string' && (LEVELS as string[]).includes(level)) return level as QueryLevel;
   throw new PermanentJobError(`level must be one of ${LEVELS.join(', ')}`);
 }
 
-function checkUids(uids: unknown): string[] {
+export function checkUids(uids: unknown): string[] {
   if (!Array.isArray(uids) || !uids.length || !uids.every((u) => typeof u === 'string' && u && !/[*?\\]/.test(u)))
     throw new PermanentJobError('uids must be a non-empty list of identifiers without wildcards');
   return uids as string[];

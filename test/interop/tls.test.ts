@@ -8,24 +8,11 @@ import https from 'node:https';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { SAMPLES, freePort, run, startDaemon } from '../helpers/dcmtk.js';
+import { makeCertificates } from '../helpers/certificates.js';
 import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
 
 const CT = path.join(SAMPLES, 'pydicom__CT_small.dcm');
 const CT_STUDY = '1.3.6.1.4.1.5962.1.2.1.20040119072730.12322';
-
-/** A CA, and a server and a client certificate it signs (names: localhost and 127.0.0.1). */
-async function makeCertificates(dir: string): Promise<void> {
-  const ssl = async (...args: string[]): Promise<void> => {
-    const r = await run('openssl', args, { cwd: dir });
-    assert.equal(r.code, 0, `openssl ${args.join(' ')}: ${r.stderr}`);
-  };
-  fs.writeFileSync(path.join(dir, 'san.cnf'), 'subjectAltName = DNS:localhost, IP:127.0.0.1\nextendedKeyUsage = serverAuth, clientAuth\n');
-  await ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=pacs-test-ca');
-  for (const name of ['server', 'client']) {
-    await ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name === 'server' ? 'localhost' : 'pacs-test-client'}`);
-    await ssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', '-extfile', 'san.cnf');
-  }
-}
 
 describe('DICOM TLS and HTTPS', () => {
   let dir: string;

@@ -6,6 +6,7 @@ const describe = (j) => {
   const p = j.payload ?? {};
   const rule = p.rule ? ` (rule ${p.rule})` : '';
   if (j.type === 'send') return `${p.rule ? 'forward' : 'send'} ${p.level ?? ''} ${(p.uids ?? []).length > 1 ? `${p.uids.length} items` : (p.uids ?? [''])[0]} → ${p.destination}${rule}`;
+  if (j.type === 'stow') return `forward ${p.level ?? ''} ${(p.uids ?? [''])[0]} → ${p.server} (STOW-RS)${rule}`;
   if (j.type === 'export') return `export ${p.level ?? ''} ${p.uid ?? ''} → ${p.to ?? ''} (${p.mode ?? 'copy'})${rule}`;
   if (j.type === 'command') return `run ${(p.argv ?? []).join(' ')} for ${p.level ?? ''} ${p.uid ?? ''}${rule}`;
   if (j.type === 'pull') return `pull ${p.level ?? ''} ${(p.uids ?? [''])[0]} ← ${p.source} (C-${String(p.method ?? 'move').toUpperCase()})`;

@@ -1,7 +1,7 @@
 // Jobs: send to a node, pull from a node, and the queue itself (list, one, cancel, retry).
 // Sending and pulling answer 202 with the queued job; its progress is read from /api/jobs/{id}.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { JOB_STATES, type Job } from '../../index/jobs.js';
+import { JOB_STATES, type Job, shownProgress } from '../../index/jobs.js';
 import { LEVELS } from '../../services/transfer-jobs.js';
 import { badRequest, notFound } from '../problem.js';
 import { type ApiDeps, page } from './deps.js';
@@ -30,7 +30,7 @@ const uids = { type: 'array', minItems: 1, maxItems: 1000, items: { type: 'strin
 const level = { type: 'string', enum: [...LEVELS], default: 'STUDY' } as const;
 
 export function registerJobs(app: FastifyInstance, deps: ApiDeps): void {
-  const view = (job: Job) => ({ ...job, progress: deps.jobs.liveProgress(job.id) ?? job.progress });
+  const view = (job: Job) => ({ ...job, progress: shownProgress(deps.jobs.liveProgress(job.id) ?? job.progress) });
   const found = (job: Job | null, id: number): Job => {
     if (!job) throw notFound(`no job ${id}`);
     return job;

@@ -35,6 +35,7 @@ export async function serverStatus(deps: ApiDeps) {
       httpUsers: c.http.users.length,
       httpTokens: c.http.tokens.length,
       knownNodes: c.known_nodes.length,
+      dicomwebServers: c.dicomweb_servers.length,
       allowedAETitles: c.access_control.allowed_ae_titles,
       rules: c.rules.length,
       duplicatePolicy: c.storage.duplicate_policy,

@@ -25,7 +25,8 @@ test('the complete example of docs/configuration.md is a valid configuration', (
 test('every configuration key has a row in the reference', () => {
   for (const section of keysAt([])) {
     assert.ok(doc.includes(`### \`${section}\``), `no section ${section}`);
-    const keys = section === 'known_nodes' ? keysAt(['known_nodes', 0]) : keysAt([section]);
+    // Lists of mappings: the keys of one item.
+    const keys = section === 'known_nodes' || section === 'dicomweb_servers' ? keysAt([section, 0]) : keysAt([section]);
     for (const key of keys) assert.ok(doc.includes(`| \`${key}\` |`), `no row for ${section}.${key}`);
   }
 });

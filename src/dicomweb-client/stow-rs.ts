@@ -1,0 +1,200 @@
+// STOW-RS as a user agent (PS3.18 10.5): one POST of instances to <service>/studies as
+// multipart/related; type="application/dicom", streamed part by part from wherever the caller
+// reads them (a file is never held whole unless the caller hands a buffer), with the length
+// announced up front (Content-Length: some origin servers take no chunked request bodies).
+// Knows nothing of the PACS: the caller picks the instances and decides what the answer means.
+import http from 'node:http';
+import https from 'node:https';
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { errorMessage } from '../core/errors.js';
+import { parseStowAnswer, type StowAnswer } from './stow-answer.js';
+
+export interface StowTarget {
+  /** The service's base URL, without a trailing slash: the request goes to `${url}/studies`. */
+  url: string;
+  /** The Authorization header's value (Basic or Bearer), if any. */
+  authorization?: string;
+  /** No byte sent or received for this long fails the request. */
+  timeoutMs: number;
+  /** Trusted CAs for https (PEM); absent: the system's. */
+  ca?: Buffer;
+  rejectUnauthorized: boolean;
+}
+
+export interface StowPart {
+  /** The SOP Instance UID in the bytes sent (for the error raised when the bytes fall short). */
+  sopInstanceUID: string;
+  /** Exactly how many bytes `open` gives: it goes into Content-Length. */
+  size: number;
+  /** The Part 10 file, opened when its turn comes. */
+  open(): Promise<Buffer | AsyncIterable<Buffer>> | Buffer | AsyncIterable<Buffer>;
+}
+
+export interface StowResponse extends StowAnswer {
+  /** 200 (all stored), 202 (some failed) or 409 (none stored). */
+  httpStatus: number;
+  /** The answer's body when it was no Store Instances Response (cut short), for messages. */
+  text: string;
+}
+
+/**
+ * A request that got no usable answer. `retryable`: the network, a timeout, 408, 429 or a 5xx —
+ * the same request later may succeed; otherwise (401, 403, 404, 413, 415…, or a certificate we
+ * do not trust) it will not until someone changes the configuration or the server.
+ */
+export class StowRequestError extends Error {
+  override name = 'StowRequestError';
+  constructor(
+    message: string,
+    readonly httpStatus: number | null,
+    readonly retryable: boolean,
+  ) {
+    super(message);
+  }
+}
+
+/** A part whose bytes were not `size` long: the request is broken off (Content-Length would lie). */
+export class StowPartError extends Error {
+  override name = 'StowPartError';
+}
+
+const MAX_ANSWER = 8 * 1024 * 1024;
+const CRLF = Buffer.from('\r\n');
+const RETRYABLE_STATUS = new Set([408, 425, 429]);
+/** TLS verification failures: retrying will not make the certificate trusted. */
+const CERTIFICATE = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS_CERT_ALTNAME_INVALID/;
+
+function partHead(boundary: string): Buffer {
+  return Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`);
+}
+
+async function* multipartBody(boundary: string, parts: readonly StowPart[]): AsyncGenerator<Buffer> {
+  const head = partHead(boundary);
+  for (const part of parts) {
+    yield head;
+    yield* partBytes(part);
+    yield CRLF;
+  }
+  yield Buffer.from(`--${boundary}--\r\n`);
+}
+
+/** A part's bytes, checked against its announced size; a read failure names the instance. */
+async function* partBytes(part: StowPart): AsyncGenerator<Buffer> {
+  let sent = 0;
+  try {
+    const data = await part.open();
+    if (Buffer.isBuffer(data)) {
+      sent = data.length;
+      if (sent === part.size) yield data;
+    } else {
+      for await (const chunk of data) {
+        sent += chunk.length;
+        if (sent > part.size) break;
+        yield chunk;
+      }
+    }
+  } catch (e) {
+    throw e instanceof StowPartError ? e : new StowPartError(`${part.sopInstanceUID}: cannot read it: ${errorMessage(e)}`);
+  }
+  if (sent !== part.size) throw new StowPartError(`${part.sopInstanceUID}: its file is ${sent > part.size ? 'longer' : 'shorter'} than the ${part.size} bytes expected`);
+}
+
+/** Content-Length of the body multipartBody writes. */
+function bodyLength(boundary: string, parts: readonly StowPart[]): number {
+  const perPart = partHead(boundary).length + CRLF.length;
+  return parts.reduce((n, p) => n + perPart + p.size, 0) + Buffer.byteLength(`--${boundary}--\r\n`);
+}
+
+/** The problem detail (RFC 9457) or the start of a text body, for error messages. */
+function describeBody(text: string): string {
+  try {
+    const j = JSON.parse(text) as { detail?: unknown; title?: unknown };
+    if (typeof j.detail === 'string') return j.detail;
+    if (typeof j.title === 'string') return j.title;
+  } catch {
+    // not JSON: the text itself
+  }
+  const t = text.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
+  return t.length > 200 ? `${t.slice(0, 197)}...` : t;
+}
+
+/** POSTs `parts` to `${target.url}/studies`; the origin server's answer, or a StowRequestError. */
+export async function postInstances(target: StowTarget, parts: readonly StowPart[], signal?: AbortSignal): Promise<StowResponse> {
+  const boundary = `pacs-${randomBytes(12).toString('hex')}`;
+  const url = new URL(`${target.url}/studies`);
+  const secure = url.protocol === 'https:';
+  const headers: http.OutgoingHttpHeaders = {
+    'Content-Type': `multipart/related; type="application/dicom"; boundary=${boundary}`,
+    'Content-Length': bodyLength(boundary, parts),
+    Accept: 'application/dicom+json, application/json;q=0.9, */*;q=0.1',
+    ...(target.authorization ? { Authorization: target.authorization } : {}),
+  };
+  const req = (secure ? https : http).request(url, {
+    method: 'POST',
+    headers,
+    timeout: target.timeoutMs,
+    ...(secure ? { rejectUnauthorized: target.rejectUnauthorized, ...(target.ca ? { ca: target.ca } : {}) } : {}),
+    ...(signal ? { signal } : {}),
+  });
+  req.on('timeout', () => req.destroy(new StowRequestError(`no answer from ${url.host} within ${target.timeoutMs / 1000} s`, null, true)));
+  const answered = new Promise<{ status: number; type: string; text: string }>((resolve, reject) => {
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size <= MAX_ANSWER) chunks.push(c);
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+  });
+  // An origin server may answer (401, 413) before it has read the body and close the
+  // connection: the write then fails, and the answer, when one came, says more than the error.
+  const sent = pipeline(Readable.from(multipartBody(boundary, parts)), req).then(
+    () => null,
+    (e: unknown) => e,
+  );
+  let got: { status: number; type: string; text: string };
+  try {
+    got = await answered;
+  } catch (e) {
+    const writeError = await sent;
+    throw requestFailure(writeError instanceof StowPartError ? writeError : e, url, signal);
+  }
+  // An answer before the whole body was taken (401, 413): the rest is not wanted, and a server
+  // that stopped reading would leave the write waiting for ever.
+  if (!req.writableFinished) req.destroy();
+  await sent;
+  return interpret(got, url);
+}
+
+function requestFailure(e: unknown, url: URL, signal: AbortSignal | undefined): Error {
+  if (signal?.aborted) return signal.reason instanceof Error ? signal.reason : new Error('canceled');
+  if (e instanceof StowRequestError || e instanceof StowPartError) return e;
+  const code = (e as NodeJS.ErrnoException).code ?? '';
+  if (CERTIFICATE.test(code)) return new StowRequestError(`${url.host}: its TLS certificate is not trusted (${code}: ${errorMessage(e)}); set ca_path`, null, false);
+  return new StowRequestError(`${url.host}: ${errorMessage(e)}${code && !errorMessage(e).includes(code) ? ` (${code})` : ''}`, null, true);
+}
+
+function interpret(got: { status: number; type: string; text: string }, url: URL): StowResponse {
+  const { status, text } = got;
+  if (status === 200 || status === 202 || status === 409) {
+    let body: unknown = null;
+    if (/json/i.test(got.type) || /^\s*[[{]/.test(text)) {
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = null;
+      }
+    }
+    return { httpStatus: status, ...parseStowAnswer(body), text: body === null ? describeBody(text) : '' };
+  }
+  const detail = describeBody(text);
+  const what = `${url.host} answered HTTP ${status}${http.STATUS_CODES[status] ? ` ${http.STATUS_CODES[status]}` : ''}${detail ? `: ${detail}` : ''}`;
+  if (status === 401 || status === 403) throw new StowRequestError(`${what} (check username/password or token)`, status, false);
+  throw new StowRequestError(what, status, status >= 500 || RETRYABLE_STATUS.has(status));
+}

@@ -1,0 +1,178 @@
+// The "stow" job: a rule's forward action to a DICOMweb server (dicomweb_servers) by STOW-RS.
+// The instances go in batches (max_instances_per_request, about max_request_mb each), each
+// file streamed from the object store, or de-identified first (the same Deidentifier as the
+// C-STORE forward and the export). What the server acknowledged is kept in the job's progress,
+// so a retry — after a network error, a 5xx, a restart, or by hand — sends only the rest.
+import { readFileSync } from 'node:fs';
+import type { DicomwebServer } from '../config/schema.js';
+import type { DeidentifyProfileConfig } from '../config/rules-schema.js';
+import { errorMessage } from '../core/errors.js';
+import { isOutOfResources } from '../dicomweb-client/stow-answer.js';
+import { postInstances, StowRequestError, type StowPart, type StowTarget } from '../dicomweb-client/stow-rs.js';
+import type { JobProgress } from '../index/jobs.js';
+import type { QueryLevel } from '../index/query/types.js';
+import type { ArchiveIndex, InstanceLocation } from '../index/types.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { BurnedInRefused, Deidentifier } from './deidentify.js';
+import { type JobHandler, PermanentJobError } from './jobs.js';
+import { selectInstances } from './retrieve.js';
+import { FAILED_UIDS_KEPT, UNIQUE, checkLevel, checkUids } from './transfer-jobs.js';
+
+/** What `uids` name at `level` goes to the DICOMweb server named `server`. */
+export interface StowPayload {
+  server: string;
+  level: QueryLevel;
+  uids: string[];
+  deidentify?: DeidentifyProfileConfig;
+  /** The rule that queued it (for the jobs page). */
+  rule?: string;
+}
+
+export interface StowJobDeps {
+  index: ArchiveIndex;
+  objects: ObjectStore;
+  /** Read at each run: the servers are reloaded live, credentials never go into the payload. */
+  servers: () => readonly DicomwebServer[];
+}
+
+/** The request settings of a configured server; its CA file is read here, at each run. */
+export function stowTargetOf(s: DicomwebServer): StowTarget {
+  const basic = s.username !== undefined ? `Basic ${Buffer.from(`${s.username}:${s.password ?? ''}`).toString('base64')}` : undefined;
+  const authorization = s.token !== undefined ? `Bearer ${s.token}` : basic;
+  let ca: Buffer | undefined;
+  if (s.ca_path !== undefined) {
+    try {
+      ca = readFileSync(s.ca_path);
+    } catch (e) {
+      throw new PermanentJobError(`dicomweb_servers ${s.name}: ca_path ${s.ca_path}: ${errorMessage(e)}`);
+    }
+  }
+  return { url: s.url, timeoutMs: s.timeout * 1000, rejectUnauthorized: s.reject_unauthorized, ...(authorization ? { authorization } : {}), ...(ca ? { ca } : {}) };
+}
+
+/** Consecutive runs of at most `count` instances and, unless one alone is larger, `bytes`. */
+export function batches(instances: readonly InstanceLocation[], count: number, bytes: number): InstanceLocation[][] {
+  const out: InstanceLocation[][] = [];
+  let cur: InstanceLocation[] = [];
+  let size = 0;
+  for (const i of instances) {
+    if (cur.length && (cur.length >= count || size + i.size > bytes)) {
+      out.push(cur);
+      cur = [];
+      size = 0;
+    }
+    cur.push(i);
+    size += i.size;
+  }
+  if (cur.length) out.push(cur);
+  return out;
+}
+
+interface Tally {
+  acknowledged: Set<string>;
+  /** Acknowledged in this run (of the instances selected now). */
+  stored: number;
+  warning: number;
+  /** De-identification refused them (burned-in annotation, burned_in: refuse): not sent, not an error. */
+  refused: number;
+  failed: { uid: string; reason: string; outOfResources: boolean }[];
+}
+
+/** A batch's parts: the stored files as they are, or de-identified copies (held for this request only). */
+async function partsOf(batch: InstanceLocation[], objects: ObjectStore, deid: Deidentifier | null, t: Tally): Promise<{ parts: StowPart[]; original: Map<string, string> }> {
+  const parts: StowPart[] = [];
+  // The UID the server answers with → the stored instance's (they differ when de-identified).
+  const original = new Map<string, string>();
+  for (const loc of batch) {
+    if (!deid) {
+      parts.push({ sopInstanceUID: loc.SOPInstanceUID, size: loc.size, open: () => objects.read(loc.path) });
+      original.set(loc.SOPInstanceUID, loc.SOPInstanceUID);
+      continue;
+    }
+    try {
+      const d = await deid.deidentify(loc);
+      parts.push({ sopInstanceUID: d.sopInstanceUID, size: d.file.length, open: () => d.file });
+      original.set(d.sopInstanceUID, loc.SOPInstanceUID);
+    } catch (e) {
+      if (e instanceof BurnedInRefused) t.refused++;
+      else t.failed.push({ uid: loc.SOPInstanceUID, reason: `${loc.SOPInstanceUID}: not de-identified: ${errorMessage(e)}`, outOfResources: false });
+    }
+  }
+  return { parts, original };
+}
+
+export function stowJobHandler(deps: StowJobDeps): JobHandler {
+  return {
+    async run({ job, signal, progress }) {
+      const p = job.payload as Partial<StowPayload>;
+      const level = checkLevel(p.level);
+      const uids = checkUids(p.uids);
+      const server = deps.servers().find((s) => s.name === p.server);
+      if (!server) throw new PermanentJobError(`"${p.server}" is not one of dicomweb_servers (was it removed from the configuration?)`);
+      const target = stowTargetOf(server);
+      const instances = await selectInstances(deps.index, level === 'PATIENT' ? 'PATIENT_ROOT' : 'STUDY_ROOT', level, [{ keyword: UNIQUE[level], value: uids.join('\\') }]);
+      if (!instances.length) throw new PermanentJobError(`nothing stored matches ${UNIQUE[level]} ${uids.join(', ')}`);
+      const t: Tally = { acknowledged: new Set(job.progress.acknowledged ?? []), stored: 0, warning: 0, refused: 0, failed: [] };
+      const before = instances.filter((i) => t.acknowledged.has(i.SOPInstanceUID)).length;
+      const todo = instances.filter((i) => !t.acknowledged.has(i.SOPInstanceUID));
+      const where = `${server.name} (STOW-RS)`;
+      const report = (message: string): JobProgress => {
+        const r: JobProgress = {
+          total: instances.length,
+          completed: before + t.stored - t.warning,
+          warning: t.warning + t.refused,
+          failed: t.failed.length,
+          message,
+          acknowledged: [...t.acknowledged],
+          ...(t.failed.length ? { failedUids: t.failed.slice(0, FAILED_UIDS_KEPT).map((f) => f.uid) } : {}),
+        };
+        progress(r);
+        return r;
+      };
+      report(`sending to ${where}`);
+      const deid = p.deidentify ? new Deidentifier(deps.index.deid, deps.objects, p.deidentify) : null;
+      for (const batch of batches(todo, server.max_instances_per_request, server.max_request_mb * 1024 * 1024)) {
+        if (signal.aborted) break;
+        const { parts, original } = await partsOf(batch, deps.objects, deid, t);
+        if (!parts.length) continue;
+        let answer;
+        try {
+          answer = await postInstances(target, parts, signal);
+        } catch (e) {
+          if (signal.aborted) break;
+          // What was acknowledged so far is in the progress the queue records with the failure.
+          report(`${where}: ${errorMessage(e)}`);
+          if (e instanceof StowRequestError && !e.retryable) throw new PermanentJobError(`${where}: ${e.message}`);
+          throw new Error(`${where}: ${errorMessage(e)}`);
+        }
+        for (const part of parts) {
+          const uid = original.get(part.sopInstanceUID)!;
+          const failure = answer.failed.get(part.sopInstanceUID);
+          // 200 means every instance was stored, whether or not the answer lists them.
+          const stored = answer.stored.has(part.sopInstanceUID) || (answer.httpStatus === 200 && !failure);
+          if (stored) {
+            t.acknowledged.add(uid);
+            t.stored++;
+            if (answer.stored.get(part.sopInstanceUID) != null) t.warning++;
+          } else {
+            const reason = failure?.reason ?? `not in the answer (HTTP ${answer.httpStatus}${answer.text ? `: ${answer.text}` : ''})`;
+            t.failed.push({ uid, reason: `${part.sopInstanceUID}: ${reason}`, outOfResources: isOutOfResources(failure?.status ?? null) });
+          }
+        }
+        report(`sending to ${where}`);
+      }
+      if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('canceled');
+      const refused = t.refused ? `, ${t.refused} refused by de-identification (burned-in annotation)` : '';
+      if (t.failed.length) {
+        const first = t.failed[0]!.reason;
+        const message = `${t.failed.length} of ${instances.length} instances not stored by ${where}: ${first}`;
+        report(message);
+        // Only "out of resources" may pass with time; the server's other refusals stand.
+        if (t.failed.every((f) => f.outOfResources)) throw new Error(message);
+        throw new PermanentJobError(message);
+      }
+      const earlier = before ? `, ${before} acknowledged before` : '';
+      return report(`sent to ${where}: ${t.stored} stored${earlier}${refused}`);
+    },
+  };
+}
