@@ -4,7 +4,7 @@
 // asked for, and skips every other value by arithmetic: a 500 MB Pixel Data costs as much as
 // its chunks' count, not its size. No per-byte loops, no recursion (nesting is a frame stack).
 import { PacsError } from '../core/errors.js';
-import { describeTag, formatTag, lookupTag } from './dictionary.js';
+import { describeTag, formatTag, implicitVR } from './dictionary.js';
 import type { ElementValue } from './element.js';
 import { Tag } from './tags.js';
 import { VR_BY_CODE } from './vr.js';
@@ -40,17 +40,11 @@ export interface ParserOptions {
   readonly maxCollectLength: number;
 }
 
-/** The VR implicit VR gives an element: the dictionary's, LO for private creators, else UN. */
-const implicitVR = (tag: number): string => {
-  if ((tag >>> 16) & 1) {
-    const element = tag & 0xffff;
-    return element >= 0x0010 && element <= 0x00ff ? 'LO' : 'UN';
-  }
-  const info = lookupTag(tag);
-  if (!info || info.vr === '') return 'UN';
-  // PS3.5 A.1: in implicit VR, "OB or OW" values (Pixel Data, Overlay Data) are OW.
-  return info.vrs.length > 1 && info.vrs.includes('OW') ? 'OW' : info.vr;
-};
+/**
+ * The streaming parser reads no "US or SS" value for the index and frames Pixel Data the same
+ * whatever its VR: the implicit-VR rules apply with the defaults (US, OW).
+ */
+const IMPLICIT_DEFAULTS = { pixelRepresentation: 0, bitsAllocated: 16 } as const;
 
 export class DatasetParser {
   readonly values = new Map<number, ElementValue>();
@@ -217,7 +211,7 @@ export class DatasetParser {
         used = 8;
       }
     } else {
-      vr = implicitVR(tag);
+      vr = implicitVR(tag, IMPLICIT_DEFAULTS);
       len = le ? buf.readUInt32LE(o + 4) : buf.readUInt32BE(o + 4);
       used = 8;
     }

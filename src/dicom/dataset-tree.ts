@@ -4,7 +4,7 @@
 // fragments are copied as raw bytes). Sequences and items are written with undefined length,
 // which every syntax allows, so no length above a changed value needs computing.
 import { PacsError } from '../core/errors.js';
-import { lookupTag } from './dictionary.js';
+import { implicitVR } from './dictionary.js';
 import { transferSyntaxInfo } from './transfer-syntax.js';
 import { LONG_LENGTH_VRS, VR_BY_CODE } from './vr.js';
 
@@ -43,18 +43,11 @@ export function parseTree(data: Buffer, s: Syntax): TreeElement[] {
   const r16 = (o: number): number => (s.littleEndian ? data.readUInt16LE(o) : data.readUInt16BE(o));
   const r32 = (o: number): number => (s.littleEndian ? data.readUInt32LE(o) : data.readUInt32BE(o));
   const readTag = (o: number): number => ((r16(o) << 16) | r16(o + 2)) >>> 0;
-  const implicitVR = (tag: number, bitsAllocated: number): string => {
-    if (tag === 0x7fe00010) return bitsAllocated > 8 ? 'OW' : 'OB';
-    const e = lookupTag(tag);
-    if (!e) return 'UN';
-    const vrs = e.vrs ?? [e.vr];
-    if (vrs.includes('OB') && vrs.includes('OW')) return 'OW';
-    return vrs[0] ?? e.vr;
-  };
 
   const elements = (end: number, until: number | null, implicitHere: boolean): TreeElement[] => {
     const out: TreeElement[] = [];
-    let bitsAllocated = 16;
+    // What implicit VR leaves open is read from earlier elements of this dataset (PS3.5 A.1).
+    const ctx = { pixelRepresentation: 0, bitsAllocated: 16 };
     while (pos < end) {
       // Trailing zero padding after the last element (seen in the wild) is not an element.
       if (until === null && data.readUInt32LE(pos) === 0 && data.subarray(pos, end).every((b) => b === 0)) break;
@@ -68,7 +61,7 @@ export function parseTree(data: Buffer, s: Syntax): TreeElement[] {
       let len: number;
       if (implicitHere || !s.explicitVR) {
         len = r32(pos + 4);
-        vr = len === UNDEFINED && tag !== 0x7fe00010 ? 'SQ' : implicitVR(tag, bitsAllocated);
+        vr = len === UNDEFINED && tag !== 0x7fe00010 ? 'SQ' : implicitVR(tag, ctx);
         pos += 8;
       } else {
         const info = VR_BY_CODE.get(data.readUInt16BE(pos + 4));
@@ -104,7 +97,8 @@ export function parseTree(data: Buffer, s: Syntax): TreeElement[] {
       if (pos + len > data.length) fail(`value of (${tag.toString(16)}) cut short`);
       const value = data.subarray(pos, pos + len);
       pos += len;
-      if (tag === 0x00280100 && len >= 2) bitsAllocated = s.littleEndian ? value.readUInt16LE(0) : value.readUInt16BE(0);
+      if (tag === 0x00280100 && len >= 2) ctx.bitsAllocated = r16(pos - len);
+      if (tag === 0x00280103 && len >= 2) ctx.pixelRepresentation = r16(pos - len);
       out.push({ tag, vr, value });
     }
     return out;

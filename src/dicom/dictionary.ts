@@ -115,3 +115,27 @@ export const describeTag = (tag: number): string => {
   const info = lookupTag(tag);
   return info ? `${info.keyword} ${formatTag(tag)}` : formatTag(tag);
 };
+
+/** What earlier elements of the same dataset say about the values an implicit VR leaves open. */
+export interface ImplicitVRContext {
+  /** Pixel Representation (0028,0103): 1 makes "US or SS" values SS. */
+  pixelRepresentation: number;
+  /** Bits Allocated (0028,0100): above 8, Pixel Data is OW, else OB. */
+  bitsAllocated: number;
+}
+
+/**
+ * The VR of an element read in implicit VR, one rule for every reader (PS3.5 A.1, 6.2.2):
+ * Pixel Data by Bits Allocated; a value that may be OW among others (OB or OW, US or OW) is
+ * OW; "US or SS" by Pixel Representation; private creators LO; anything else unknown UN.
+ */
+export function implicitVR(tag: number, ctx: ImplicitVRContext): string {
+  if (tag === 0x7fe00010) return ctx.bitsAllocated > 8 ? 'OW' : 'OB';
+  const info = lookupTag(tag);
+  if (!info || info.vr === '') return 'UN';
+  if (info.vrs.length > 1) {
+    if (info.vrs.includes('OW')) return 'OW';
+    if (info.vrs.includes('US') && info.vrs.includes('SS')) return ctx.pixelRepresentation === 1 ? 'SS' : 'US';
+  }
+  return info.vr;
+}

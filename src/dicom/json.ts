@@ -5,7 +5,7 @@
 import { inflateRawSync } from 'node:zlib';
 import { PacsError } from '../core/errors.js';
 import { decodeText } from './charset.js';
-import { lookupTag } from './dictionary.js';
+import { implicitVR } from './dictionary.js';
 import { transferSyntaxInfo } from './transfer-syntax.js';
 import { VR_BY_CODE } from './vr.js';
 
@@ -101,6 +101,8 @@ class JsonBuilder {
     const ds: JsonDataset = {};
     const limit = end ?? this.d.length;
     let cs = charset;
+    // What implicit VR leaves open (US or SS, OB or OW) is read from earlier elements here.
+    const ctx = { pixelRepresentation: 0, bitsAllocated: 16 };
     while (pos < limit) {
       if (pos + 12 > this.d.length && this.partial) throw new NeedMoreData();
       if (pos + 8 > this.d.length) {
@@ -116,8 +118,7 @@ class JsonBuilder {
       let at: number;
       const implicit = !this.explicit || implicitUN;
       if (implicit) {
-        vr = lookupTag(tag)?.vr || 'UN';
-        if (vr === 'OB|OW' || tag === PIXEL_DATA) vr = 'OW';
+        vr = implicitVR(tag, ctx);
         len = this.u32(pos + 4);
         at = pos + 8;
       } else {
@@ -160,6 +161,7 @@ class JsonBuilder {
         ds[key] = { vr: 'SQ', ...(items.values.length ? { Value: items.values } : {}) };
       } else {
         const bytes = this.d.subarray(at, at + len);
+        if ((tag === 0x00280100 || tag === 0x00280103) && len >= 2) ctx[tag === 0x00280100 ? 'bitsAllocated' : 'pixelRepresentation'] = this.u16(at);
         if (tag === 0x00080005) {
           // JSON text is UTF-8 whatever the dataset used (PS3.18 F.2): say so.
           cs = decodeText(bytes, null, 'CS');

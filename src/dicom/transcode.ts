@@ -4,7 +4,7 @@
 // sequences and items are written with undefined length, which every syntax allows and which
 // spares computing lengths that change with the header sizes.
 import { PacsError } from '../core/errors.js';
-import { lookupTag } from './dictionary.js';
+import { implicitVR } from './dictionary.js';
 import { transferSyntaxInfo } from './transfer-syntax.js';
 import { LONG_LENGTH_VRS, VR_BY_CODE } from './vr.js';
 
@@ -86,20 +86,6 @@ export function transcodeDataset(data: Buffer, fromUid: string, toUid: string): 
   const r32 = (o: number): number => (from.little ? data.readUInt32LE(o) : data.readUInt32BE(o));
   const readTag = (o: number): number => ((r16(o) << 16) | r16(o + 2)) >>> 0;
 
-  /**
-   * The VR of an implicit-VR element. Where the dictionary allows two, PS3.5 decides: Pixel
-   * Data by Bits Allocated, US or SS by the Pixel Representation read earlier in the same
-   * dataset, OW for other OB-or-OW values. Private elements are UN (PS3.5 6.2.2).
-   */
-  const implicitVR = (tag: number, pixelRepresentation: number, bitsAllocated: number): string => {
-    if (tag === 0x7fe00010) return bitsAllocated > 8 ? 'OW' : 'OB'; // PS3.5 A.1 (c)
-    const entry = lookupTag(tag);
-    if (!entry) return 'UN';
-    const vrs = entry.vrs ?? [entry.vr];
-    if (vrs.includes('US') && vrs.includes('SS')) return pixelRepresentation === 1 ? 'SS' : 'US';
-    if (vrs.includes('OB') && vrs.includes('OW')) return 'OW';
-    return entry.vr;
-  };
 
   /** Copies elements until `end` (a defined length) or the given delimiter tag. */
   const elements = (end: number, until: number | null, implicitHere: boolean): void => {
@@ -116,7 +102,7 @@ export function transcodeDataset(data: Buffer, fromUid: string, toUid: string): 
       let len: number;
       if (implicitHere || !from.explicit) {
         len = r32(pos + 4);
-        vr = len === UNDEFINED ? 'SQ' : implicitVR(tag, pixelRepresentation, bitsAllocated);
+        vr = len === UNDEFINED ? 'SQ' : implicitVR(tag, { pixelRepresentation, bitsAllocated });
         pos += 8;
       } else {
         const info = VR_BY_CODE.get(data.readUInt16BE(pos + 4));
