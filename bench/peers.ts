@@ -35,13 +35,17 @@ async function started(name: string, aeTitle: string, port: number, child: Child
   };
 }
 
-/** pacs_server on `dir`; with `web`, DICOMweb on a free port of 127.0.0.1, else no web server. */
-export async function startPacs(dir: string, extra: string[] = [], opts: { web?: boolean } = {}): Promise<Peer> {
+/**
+ * pacs_server on `dir`; with `web`, DICOMweb on a free port of 127.0.0.1, else no web server.
+ * `storage` and `dbUrl` (PostgreSQL) let several servers share one archive.
+ */
+export async function startPacs(dir: string, extra: string[] = [], opts: { web?: boolean; storage?: string; dbUrl?: string } = {}): Promise<Peer> {
   const port = await freePort();
   const httpPort = opts.web ? await freePort() : undefined;
   const bin = new URL('../../bin/pacs_server', import.meta.url).pathname;
   const web = httpPort ? ['--http-port', String(httpPort), '--set', 'http.host=127.0.0.1'] : ['--no-http'];
-  const args = [bin, '--port', String(port), '--storage-dir', path.join(dir, 'archive'), '--db', path.join(dir, 'pacs.db'), ...web, '--no-metrics', '--log-level', 'warn', '--max-associations', '100', '--set', 'storage.min_free_mb=0', ...extra];
+  const db = opts.dbUrl ? ['--db-url', opts.dbUrl] : ['--db', path.join(dir, 'pacs.db')];
+  const args = [bin, '--port', String(port), '--storage-dir', opts.storage ?? path.join(dir, 'archive'), ...db, ...web, '--no-metrics', '--log-level', 'warn', '--max-associations', '100', '--set', 'storage.min_free_mb=0', ...extra];
   const child = spawn(process.execPath, args, { env: ENV, stdio: ['ignore', 'ignore', 'inherit'] });
   return started('pacs-server', 'PACS_SERVER', port, child, httpPort);
 }
