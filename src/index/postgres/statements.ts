@@ -99,6 +99,24 @@ export const SQL = {
     size_bytes = size_bytes + @bytes, last_received_at = greatest(last_received_at, @at) WHERE pk = @pk`,
   bumpPatient: `UPDATE patients SET num_studies = num_studies + @studies, num_series = num_series + @series,
     num_instances = num_instances + @instances WHERE pk = @pk`,
+  /**
+   * An instance added to (or taken from) its series, study and patient in one round trip,
+   * with its SOP Class added to the study's list when new (@sop_class null: no change). The
+   * list stays sorted by code point, as joinSorted makes it (COLLATE "C").
+   */
+  bumpChain: `WITH se AS (
+      UPDATE series SET num_instances = num_instances + @instances, size_bytes = size_bytes + @bytes,
+        last_received_at = greatest(last_received_at, @at) WHERE pk = @series_pk RETURNING 1
+    ), st AS (
+      UPDATE studies SET num_instances = num_instances + @instances, size_bytes = size_bytes + @bytes,
+        last_received_at = greatest(last_received_at, @at),
+        sop_classes_in_study = CASE
+          WHEN @sop_class::text IS NULL OR @sop_class::text = ANY (string_to_array(sop_classes_in_study, '\\')) THEN sop_classes_in_study
+          ELSE array_to_string(ARRAY(SELECT x FROM unnest(string_to_array(sop_classes_in_study, '\\') || @sop_class::text) AS x ORDER BY x COLLATE "C"), '\\')
+        END
+        WHERE pk = @study_pk RETURNING 1
+    )
+    UPDATE patients SET num_instances = num_instances + @instances WHERE pk = @patient_pk`,
   seriesInstances: 'SELECT num_instances AS n FROM series WHERE pk = $1',
   studySeries: 'SELECT num_series AS n FROM studies WHERE pk = $1',
   patientStudies: 'SELECT num_studies AS n FROM patients WHERE pk = $1',
@@ -117,5 +135,10 @@ export const SQL = {
   // children first: the foreign keys refuse a parent that still has rows
   clear: ['instances', 'series', 'studies', 'patients', 'changes', 'instance_metadata'].map((t) => `DELETE FROM ${t}`),
 
-  insertChange: 'INSERT INTO changes (kind, level, uid, study_uid, at) VALUES ($1, $2, $3, $4, $5) RETURNING seq',
+  /**
+   * The change log's order must be its commit order (readers follow it by seq): the lock,
+   * held to COMMIT, is taken before the sequence hands out the number — in one round trip.
+   */
+  insertChange: `WITH lock AS (SELECT pg_advisory_xact_lock($6::bigint))
+    INSERT INTO changes (kind, level, uid, study_uid, at) SELECT $1::text, $2::text, $3::text, $4::text, $5::bigint FROM lock RETURNING seq`,
 } as const;

@@ -75,8 +75,7 @@ export class PgWriter {
     };
     if (old === undefined) await this.run(SQL.insertInstance, params);
     else await this.run(SQL.updateInstance, { ...params, pk: old.pk });
-    await this.bump(chain, 1, record.file.size, params.received_at as number);
-    await this.addSopClass(chain.studyPk, record.instance.SOPClassUID);
+    await this.bump(chain, 1, record.file.size, params.received_at as number, record.instance.SOPClassUID);
     if (old !== undefined) await this.detach(old);
     const kind: ChangeRecord['kind'] = old === undefined ? 'instance.stored' : 'instance.replaced';
     const changeSeq = await this.logChange(kind, uid, chain.studyUID, now);
@@ -145,10 +144,8 @@ export class PgWriter {
     return { patientPk, studyPk, seriesPk, studyUID };
   }
 
-  private async bump(chain: Omit<Chain, 'studyUID'>, instances: number, bytes: number, at: number): Promise<void> {
-    await this.run(SQL.bumpSeries, { pk: chain.seriesPk, instances, bytes, at });
-    await this.run(SQL.bumpStudy, { pk: chain.studyPk, series: 0, instances, bytes, at });
-    await this.run(SQL.bumpPatient, { pk: chain.patientPk, studies: 0, series: 0, instances });
+  private async bump(chain: Omit<Chain, 'studyUID'>, instances: number, bytes: number, at: number, sopClass: string | null = null): Promise<void> {
+    await this.run(SQL.bumpChain, { series_pk: chain.seriesPk, study_pk: chain.studyPk, patient_pk: chain.patientPk, instances, bytes, at, sop_class: sopClass });
   }
 
   private async count(sql: string, pk: number): Promise<number | undefined> {
@@ -186,14 +183,8 @@ export class PgWriter {
     await this.db.query(SQL.setModalities, [joinSorted(rows.map((r) => r.modality)), studyPk]);
   }
 
-  private async addSopClass(studyPk: number, sopClassUID: string): Promise<void> {
-    const current = splitList((await this.one<{ v: string }>(SQL.studySopClasses, [studyPk]))?.v ?? '');
-    if (!current.includes(sopClassUID)) await this.db.query(SQL.setSopClasses, [joinSorted([...current, sopClassUID]), studyPk]);
-  }
-
   private async logChange(kind: ChangeRecord['kind'], uid: string, studyUID: string, now: number): Promise<number> {
-    await this.db.query('SELECT pg_advisory_xact_lock($1)', [CHANGE_LOG_LOCK]);
-    const row = await this.one<{ seq: number }>(SQL.insertChange, [kind, 'instance', uid, studyUID, now]);
+    const row = await this.one<{ seq: number }>(SQL.insertChange, [kind, 'instance', uid, studyUID, now, CHANGE_LOG_LOCK]);
     if (row === undefined) throw new Error('change log insert returned no sequence number');
     return row.seq;
   }
