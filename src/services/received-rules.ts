@@ -6,8 +6,11 @@
 // change seq) make that queue nothing new. Several servers sharing one index share the cursor:
 // both may apply the same stretch (again harmless), and the cursor never moves back.
 //
-// The follower looks every `check_interval` and at once when this server stores an instance
-// (wake(): a hint only, the log is the truth; another server's stores are seen at the next look).
+// The follower looks when it starts (what a crash left undone is queued at once), every
+// `check_interval`, and shortly after this server stores an instance (wake(): a hint only, the
+// log is the truth; another server's stores are seen at the next look). "Shortly": a burst of
+// stores makes one look per WAKE_DELAY_MS, each a batch, rather than three more transactions per
+// instance (read the cursor, read the log, advance).
 // With no rule on instance.received, the cursor just moves to the end of the log: a rule added
 // later acts on what is received from then on, not on the archive's history.
 import { errorMessage, isPacsError } from '../core/errors.js';
@@ -18,6 +21,7 @@ import type { RuleSubject } from './rules.js';
 /** The cursor's name in the index (migration 10 makes it). */
 export const RECEIVED_CURSOR = 'instance.received';
 const BATCH = 200;
+const WAKE_DELAY_MS = 100;
 
 export interface ReceivedRulesDeps {
   cursors: CursorStore;
@@ -33,6 +37,7 @@ export interface ReceivedRulesDeps {
 
 export class ReceivedRules {
   private timer: NodeJS.Timeout | null = null;
+  private wakeTimer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private again = false;
   private stopped = false;
@@ -44,32 +49,37 @@ export class ReceivedRules {
   start(): void {
     if (this.timer) return;
     this.stopped = false;
-    const schedule = (): void => {
+    const schedule = (ms: number): void => {
       this.timer = setTimeout(() => {
         void this.tick().finally(() => {
-          if (!this.stopped) schedule();
+          if (!this.stopped) schedule(this.deps.intervalSeconds() * 1000);
         });
-      }, this.deps.intervalSeconds() * 1000);
+      }, ms);
       this.timer.unref();
     };
-    schedule();
+    schedule(0);
   }
 
   /** Stops looking and waits for the batch under way (its progress is recorded). */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.timer = this.wakeTimer = null;
     await this.running;
   }
 
   /**
-   * An instance was stored here: look now rather than at the next interval. Ignored while a
+   * An instance was stored here: look shortly rather than at the next interval. Ignored while a
    * failure is unresolved (the interval retries it) and when no rule is on instance.received.
    */
   wake(): void {
-    if (this.stopped || this.failing !== null || !this.deps.active()) return;
-    void this.tick();
+    if (this.stopped || this.wakeTimer || this.failing !== null || !this.deps.active()) return;
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = null;
+      void this.tick();
+    }, Math.min(WAKE_DELAY_MS, this.deps.intervalSeconds() * 1000));
+    this.wakeTimer.unref();
   }
 
   /** One look (or, when one is under way, one more right after it, so no wake-up is lost). */
