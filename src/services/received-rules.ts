@@ -16,6 +16,7 @@
 import { errorMessage, isPacsError } from '../core/errors.js';
 import type { Logger } from '../core/logging.js';
 import type { CursorStore, FollowedChange } from '../index/cursors.js';
+import { PermanentJobError } from './jobs.js';
 import type { RuleSubject } from './rules.js';
 
 /** The cursor's name in the index (migration 10 makes it). */
@@ -131,14 +132,15 @@ export class ReceivedRules {
       try {
         await this.applyOne(change);
       } catch (e) {
-        // The stored file cannot be parsed any more: waiting will not mend it, and holding back
-        // every later instance's rules for it would be worse. Anything else (the index or the
-        // storage unavailable) is tried again at the next look, from this change.
-        if (!isPacsError(e, 'DICOM_PARSE')) {
+        // The stored file cannot be parsed any more, or a job cannot be made (no handler for its
+        // type): waiting will not mend either, and holding back every later instance's rules
+        // for it would be worse. Anything else (the index or the storage unavailable) is tried
+        // again at the next look, from this change.
+        if (!isPacsError(e, 'DICOM_PARSE') && !(e instanceof PermanentJobError)) {
           this.failed(change.seq, e, { sopInstanceUID: change.sopInstanceUID });
           return { done, complete: false };
         }
-        this.deps.logger.error({ err: e, sopInstanceUID: change.sopInstanceUID, seq: change.seq }, 'rules on a received instance: its file is unreadable; its rules are skipped');
+        this.deps.logger.error({ err: e, sopInstanceUID: change.sopInstanceUID, seq: change.seq }, 'rules on a received instance cannot be applied; they are skipped');
       }
       done = change.seq;
     }

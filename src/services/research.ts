@@ -56,8 +56,9 @@ export class ResearchWorkflow {
   }
 
   start(): void {
-    // Rules "on: instance.received" follow the change log (received-rules.ts); a store here only
-    // makes the follower look at once instead of at its next interval.
+    // Rules "on: instance.received" follow the change log (received-rules.ts), so an instance
+    // committed just before a crash still gets its jobs; a store here only makes the follower
+    // look shortly instead of at its next interval.
     this.unsubscribe = this.deps.events.on('instance.stored', () => this.received.wake());
     this.received.start();
     this.stability.start();

@@ -14,6 +14,7 @@ import { PacsError } from '../../../src/core/errors.js';
 import { createLogger } from '../../../src/core/logging.js';
 import { SqliteIndex } from '../../../src/index/sqlite/sqlite-index.js';
 import type { InstanceRecord, Provenance } from '../../../src/index/types.js';
+import { PermanentJobError } from '../../../src/services/jobs.js';
 import { RECEIVED_CURSOR, ReceivedRules, type ReceivedRulesDeps } from '../../../src/services/received-rules.js';
 import type { RuleSubject } from '../../../src/services/rules.js';
 import { record } from '../../contract/fixtures.js';
@@ -143,18 +144,20 @@ test('a failing apply: the cursor stops before it, the failure is logged once, t
   assert.ok(h.logs.some((l) => l.level === 30 && /running again/.test(l.msg)));
 });
 
-test('a file that cannot be parsed any more does not hold back the instances after it', async () => {
+test('what waiting cannot mend (a file unreadable now, a job type without handler) does not hold back the instances after it', async () => {
   const applied: string[] = [];
   const h = harness({
     apply: async (s) => {
       if (s.uid === '1.2') throw new PacsError('DICOM_PARSE', 'truncated');
+      if (s.uid === '1.3') throw new PermanentJobError('no handler for jobs of type x');
       applied.push(s.uid);
     },
   });
-  for (let i = 1; i <= 3; i++) await store(rec(`1.${i}`));
+  for (let i = 1; i <= 4; i++) await store(rec(`1.${i}`));
   await h.follower.tick();
-  assert.deepEqual(applied, ['1.1', '1.3']);
-  assert.equal(h.logs.filter((l) => l.level === 50).length, 1);
+  assert.deepEqual(applied, ['1.1', '1.4']);
+  assert.equal(h.logs.filter((l) => l.level === 50).length, 2, 'each logged');
+  assert.equal(await index.cursors.position(RECEIVED_CURSOR), (await index.changesSince(0, 10)).at(-1)!.seq);
 });
 
 test('the index unavailable: logged once, not at every look', async () => {
