@@ -1,9 +1,10 @@
-// Rows of the index's own tables (jobs, nodes, worklist, stability) as the services see them:
+// Rows of the index's own tables (jobs, nodes, worklist, stability, followed changes) as the services see them:
 // the same columns on every backend, so the mapping is written once.
 import type { JsonDataset } from '../dicom/json.js';
 import type { Job, JobProgress, JobState } from './jobs.js';
 import type { StoredNode } from './nodes.js';
 import type { StabilityEntry, StabilityLevel } from './stability.js';
+import type { ChangeSource, FollowedChange } from './cursors.js';
 import { type MppsRecord, type WorklistEntry, type WorklistSource, worklistColumns } from './workflow.js';
 
 const date = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
@@ -142,4 +143,24 @@ export const toMpps = (r: MppsRow): MppsRecord => ({
   dataset: JSON.parse(r.dataset) as JsonDataset,
   createdAt: new Date(r.created_at),
   updatedAt: new Date(r.updated_at),
+});
+
+export interface FollowedChangeRow {
+  seq: number;
+  kind: string;
+  uid: string;
+  study_uid: string;
+  /** null when the LEFT JOIN found no instance row (deleted since). */
+  source: string | null;
+  calling_ae: string | null;
+  called_ae: string | null;
+  remote_address: string | null;
+}
+
+export const toFollowedChange = (r: FollowedChangeRow): FollowedChange => ({
+  seq: r.seq,
+  kind: r.kind as FollowedChange['kind'],
+  sopInstanceUID: r.uid,
+  studyUID: r.study_uid,
+  source: r.source === null ? null : { callingAE: r.calling_ae, calledAE: r.called_ae, remoteAddress: r.remote_address, source: r.source as ChangeSource['source'] },
 });

@@ -10,6 +10,7 @@ import type { StabilityStore } from './stability.js';
 import type { DeidStore } from './deid.js';
 import type { RetentionStore } from './retention.js';
 import type { MetadataTextStore } from './metadata.js';
+import type { CursorStore } from './cursors.js';
 
 export type Text = string | null;
 
@@ -242,6 +243,8 @@ export interface ArchiveIndex {
   readonly retention: RetentionStore;
   /** Prepared WADO-RS metadata texts. */
   readonly metadata: MetadataTextStore;
+  /** Named positions in the change log, for services that act on every change (instance.received rules). */
+  readonly cursors: CursorStore;
   /** Removes every instance, series, study, patient and change row (reindex starts from nothing); jobs and nodes stay. */
   clear(): Promise<void>;
   close(): Promise<void>;

@@ -1,6 +1,7 @@
 // The research workflow wired together: stable series/studies → rules → durable jobs (export,
 // forward by the send job (C-STORE) or the stow job (STOW-RS), run a command), and rules on
-// each received instance.
+// each received instance. Both follow the index's change log from a cursor kept in the index,
+// so neither loses an instance to a crash.
 import type { Config } from '../config/schema.js';
 import type { EventBus } from '../core/events.js';
 import type { Logger } from '../core/logging.js';
@@ -10,6 +11,7 @@ import { commandJobHandler } from './command-job.js';
 import { exportJobHandler } from './export-job.js';
 import type { JobService } from './jobs.js';
 import type { MetadataService } from './metadata.js';
+import { ReceivedRules } from './received-rules.js';
 import { RuleEngine } from './rules.js';
 import { StabilityService } from './stability.js';
 import { stowJobHandler } from './stow-job.js';
@@ -27,6 +29,7 @@ export interface ResearchDeps {
 export class ResearchWorkflow {
   readonly stability: StabilityService;
   readonly rules: RuleEngine;
+  readonly received: ReceivedRules;
   private unsubscribe: (() => void) | null = null;
 
   constructor(private readonly deps: ResearchDeps) {
@@ -42,32 +45,27 @@ export class ResearchWorkflow {
       logger.child({ component: 'stability' }),
     );
     this.stability.onStable((entry) => this.rules.fromStable(entry).then(() => {}));
+    this.received = new ReceivedRules({
+      cursors: index.cursors,
+      apply: (subject) => this.rules.apply(subject),
+      active: () => config().rules.some((r) => r.enabled && r.on === 'instance.received'),
+      // The same look-again interval as the stable series and studies: one setting for "how soon".
+      intervalSeconds: () => config().stability.check_interval,
+      logger: logger.child({ component: 'rules' }),
+    });
   }
 
   start(): void {
-    const { events, logger } = this.deps;
-    // Rules "on: instance.received" act on each committed instance; a crash between the commit
-    // and the queueing loses that one instance's jobs (stable-series/study rules are durable).
-    this.unsubscribe = events.on('instance.stored', ({ record, changeSeq }) => {
-      if (record.provenance.source === 'reindex') return;
-      if (!this.deps.config().rules.some((r) => r.enabled && r.on === 'instance.received')) return;
-      void this.rules
-        .apply({
-          event: 'instance.received',
-          level: 'IMAGE',
-          uid: record.instance.SOPInstanceUID,
-          studyUID: record.study.StudyInstanceUID,
-          seq: changeSeq,
-          sopInstanceUID: record.instance.SOPInstanceUID,
-          source: { callingAE: record.provenance.callingAE, calledAE: record.provenance.calledAE, remoteAddress: record.provenance.remoteAddress },
-        })
-        .catch((e: unknown) => logger.error({ err: e, sopInstanceUID: record.instance.SOPInstanceUID }, 'rules on a received instance failed'));
-    });
+    // Rules "on: instance.received" follow the change log (received-rules.ts), so an instance
+    // committed just before a crash still gets its jobs; a store here only makes the follower
+    // look shortly instead of at its next interval.
+    this.unsubscribe = this.deps.events.on('instance.stored', () => this.received.wake());
+    this.received.start();
     this.stability.start();
   }
 
   async stop(): Promise<void> {
     this.unsubscribe?.();
-    await this.stability.stop();
+    await Promise.all([this.stability.stop(), this.received.stop()]);
   }
 }

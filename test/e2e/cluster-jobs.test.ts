@@ -1,6 +1,7 @@
 // Two pacs_server processes (nodes "a" and "b") on one PostgreSQL index and one storage
 // directory, as issue 8's cluster runs them: a study that arrives partly through each server
-// becomes stable once and its rules run once (one command run, each file exported once); and
+// becomes stable once and its rules run once (one command run, each file exported once), and
+// instances received through both get one job each from a rule on instance.received; and
 // a server killed while it runs a job leaves no job stuck — the other takes it over when the
 // lease runs out and finishes it.
 import { after, describe, test } from 'node:test';
@@ -123,6 +124,39 @@ withPostgres('a cluster of two servers runs each job once', (url) => {
         const exported = listTree(lab);
         assert.equal(exported.length, split.files.length + single.files.length, 'each file exported once');
         assert.equal(exported.filter((f) => f.startsWith('SPLIT1/')).length, split.files.length);
+      } finally {
+        for (const s of Object.values(c.servers)) assert.equal(await s.stop('SIGTERM'), 0, s.log());
+      }
+    });
+
+    test('instances received through both servers at once: a rule on instance.received queues one job per instance across the cluster', async () => {
+      const each = path.join(root, 'each');
+      const study = await makeStudy(path.join(root, 'in-each'), { patientID: 'EACH1', studyDescription: 'each', series: [1, 2].map((n) => ({ number: n, description: `S${n}`, count: 12 })) });
+      const c = await startCluster(
+        url,
+        `  - name: each
+    on: instance.received
+    match: { PatientID: EACH1 }
+    actions: [ { type: export, to: ${JSON.stringify(each)}, mode: copy, template: "{SOPInstanceUID}.dcm" } ]
+`,
+        'jobs: { backoff_seconds: 1 }',
+      );
+      try {
+        // Both servers follow the one change log from one cursor: each applies the rule to what
+        // either stored, and the jobs' dedupe keys keep one job per instance.
+        const halves = [study.files.filter((_f, i) => i % 2 === 0), study.files.filter((_f, i) => i % 2 === 1)];
+        const sent = await Promise.all([send(c.servers.a.port, 'SCANNER_A', halves[0]!), send(c.servers.b.port, 'SCANNER_B', halves[1]!)]);
+        for (const r of sent) assert.equal(r.code, 0, r.stderr);
+        await waitFor('every instance exported', async () => {
+          const jobs = await jobsOf(c);
+          return jobs.length >= study.files.length && jobs.every((j) => j.state === 'succeeded');
+        }, 60_000);
+        await new Promise((r) => setTimeout(r, 1000)); // both servers have looked again since
+        const jobs = await jobsOf(c);
+        const uids = jobs.map((j) => j.payload.uid as string);
+        assert.equal(new Set(uids).size, study.files.length, 'a job for every instance');
+        assert.equal(jobs.length, study.files.length, 'and one only');
+        assert.deepEqual(listTree(each), uids.map((u) => `${u}.dcm`).sort());
       } finally {
         for (const s of Object.values(c.servers)) assert.equal(await s.stop('SIGTERM'), 0, s.log());
       }

@@ -29,7 +29,11 @@ const TABLES: readonly { name: string; key: string | null }[] = [
   { name: 'deid_secret', key: null },
   { name: 'deid_patients', key: null },
   { name: 'instance_metadata', key: null },
+  { name: 'cursors', key: null },
 ];
+
+/** Cursors, which the target may hold already (migration 10 makes one, a server's first look another): the source's replace them. */
+const SEEDED = new Set(['stability_cursor', 'cursors']);
 
 /** Rows per INSERT: PostgreSQL takes at most 65,535 parameters, instances have ~45 columns. */
 const BATCH = 500;
@@ -48,11 +52,11 @@ export async function copySqliteToPostgres(source: Database.Database, pool: pg.P
     try {
       for (const t of TABLES) {
         const { rows } = await client.query<{ n: number }>(`SELECT count(*) AS n FROM ${t.name}`);
-        if (Number(rows[0]?.n ?? 0) > 0 && t.name !== 'stability_cursor') {
+        if (Number(rows[0]?.n ?? 0) > 0 && !SEEDED.has(t.name)) {
           throw new PacsError('CONFLICT', `the PostgreSQL index is not empty (table ${t.name} has rows): migrate into a new database or schema`);
         }
       }
-      await client.query('DELETE FROM stability_cursor');
+      for (const t of SEEDED) await client.query(`DELETE FROM ${t}`);
       const counts: CopyCounts = {};
       for (const t of TABLES) {
         counts[t.name] = await copyTable(source, client, t.name);

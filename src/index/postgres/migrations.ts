@@ -308,6 +308,14 @@ CREATE TABLE instance_metadata (
 );
 `);
 
+const V10 = c(`
+CREATE TABLE cursors (
+  name TEXT PRIMARY KEY,
+  seq BIGINT NOT NULL
+);
+INSERT INTO cursors (name, seq) SELECT 'instance.received', coalesce(max(seq), 0) FROM changes;
+`);
+
 export const PG_MIGRATIONS: readonly PgMigration[] = [
   { version: 1, name: 'initial schema', sql: V1 },
   { version: 2, name: 'Conquest dicom.sql attributes', sql: V2 },
@@ -318,6 +326,7 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   { version: 7, name: 'de-identification: secret and patient pseudonyms', sql: V7 },
   { version: 8, name: 'retention: protected studies', sql: V8 },
   { version: 9, name: 'prepared WADO-RS metadata', sql: V9 },
+  { version: 10, name: 'change-log cursors', sql: V10 },
 ];
 
 const BOOTSTRAP = `CREATE TABLE IF NOT EXISTS schema_migrations (

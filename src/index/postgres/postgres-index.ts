@@ -37,6 +37,7 @@ import { PgStabilityStore } from './stability.js';
 import { PgDeidStore } from './deid.js';
 import { PgRetentionStore } from './retention.js';
 import { PgMetadataStore } from './metadata.js';
+import { PgCursorStore } from './cursors.js';
 import { mergePatients, updatePatient } from './patients.js';
 
 export interface PostgresIndexOptions extends PgPoolOptions {
@@ -54,6 +55,7 @@ export class PostgresIndex implements ArchiveIndex {
   readonly deid: PgDeidStore;
   readonly retention: PgRetentionStore;
   readonly metadata: PgMetadataStore;
+  readonly cursors: PgCursorStore;
   private readonly locks: PgInstanceLocks;
   private closed = false;
 
@@ -71,6 +73,7 @@ export class PostgresIndex implements ArchiveIndex {
     this.deid = new PgDeidStore(this.transact);
     this.retention = new PgRetentionStore(this.transact);
     this.metadata = new PgMetadataStore(this.transact);
+    this.cursors = new PgCursorStore(this.transact);
   }
 
   /** Makes the pool; nothing connects until the first operation (migrate(), normally). */

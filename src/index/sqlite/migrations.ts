@@ -333,6 +333,19 @@ CREATE TABLE instance_metadata (
 ) STRICT;
 `;
 
+// Version 10: named cursors in the change log (../cursors.ts), one row per follower, for the
+// rules "on: instance.received" first. Their cursor is made here, at the end of the log as it is
+// now (an archive upgraded with history does not replay it), so that it exists before the first
+// instance is received: the follower starts after the DICOM listener, and a cursor made by its
+// first look would start past the instances received until then.
+const V10 = `
+CREATE TABLE cursors (
+  name TEXT PRIMARY KEY,
+  seq INTEGER NOT NULL
+) STRICT;
+INSERT INTO cursors (name, seq) SELECT 'instance.received', coalesce(max(seq), 0) FROM changes;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: V1 },
   { version: 2, name: 'Conquest dicom.sql attributes', sql: V2 },
@@ -343,6 +356,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 7, name: 'de-identification: secret and patient pseudonyms', sql: V7 },
   { version: 8, name: 'retention: protected studies', sql: V8 },
   { version: 9, name: 'prepared WADO-RS metadata', sql: V9 },
+  { version: 10, name: 'change-log cursors', sql: V10 },
 ];
 
 const BOOTSTRAP = `CREATE TABLE IF NOT EXISTS schema_migrations (

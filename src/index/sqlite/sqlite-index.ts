@@ -39,6 +39,8 @@ import { SqliteMppsStore, SqliteWorklistStore } from './workflow.js';
 import { mergePatients, updatePatient } from './patients.js';
 import { SqliteMetadataStore } from './metadata.js';
 import type { MetadataTextStore } from '../metadata.js';
+import { SqliteCursorStore } from './cursors.js';
+import type { CursorStore } from '../cursors.js';
 import type { MppsStore, WorklistStore } from '../workflow.js';
 import type { JobStore } from '../jobs.js';
 import type { NodeStore } from '../nodes.js';
@@ -67,6 +69,7 @@ export class SqliteIndex implements ArchiveIndex {
   private deidStore: SqliteDeidStore | null = null;
   private retentionStore: SqliteRetentionStore | null = null;
   private metadataStore: SqliteMetadataStore | null = null;
+  private cursorStore: SqliteCursorStore | null = null;
   // One transaction wrapper, made once, that runs whatever function it is given.
   private readonly transact: Database.Transaction<(fn: () => unknown) => unknown>;
 
@@ -130,6 +133,7 @@ export class SqliteIndex implements ArchiveIndex {
       this.deidStore = null;
       this.retentionStore = null;
       this.metadataStore = null;
+      this.cursorStore = null;
     });
   }
 
@@ -172,6 +176,11 @@ export class SqliteIndex implements ArchiveIndex {
   get metadata(): MetadataTextStore {
     this.metadataStore ??= new SqliteMetadataStore(this.database, this.transactFor);
     return this.metadataStore;
+  }
+
+  get cursors(): CursorStore {
+    this.cursorStore ??= new SqliteCursorStore(this.database, this.transactFor);
+    return this.cursorStore;
   }
 
   private readonly transactFor: Transact = (kind, fn) => (kind === 'read' ? this.read(fn) : this.write(fn));

@@ -1,0 +1,30 @@
+// The SQL of the change-log cursors (./cursors.ts), the same on SQLite and PostgreSQL but for
+// the placeholders each backend passes in.
+
+/** The changes after a position, with their instance's provenance (LEFT JOIN: deleted ones too, to be passed). */
+export const changesAfterSql = (after: string, limit: string): string => `
+SELECT c.seq, c.kind, c.uid, c.study_uid, i.source, i.calling_ae, i.called_ae, i.remote_address
+FROM (SELECT seq, kind, uid, study_uid FROM changes WHERE seq > ${after} ORDER BY seq LIMIT ${limit}) AS c
+LEFT JOIN instances i ON i.sop_instance_uid = c.uid
+ORDER BY c.seq`;
+
+// Both upserts only ever move a cursor forward (the WHERE leaves a cursor that is as far or
+// further untouched, and no row is rewritten when nothing moved): two servers racing is harmless.
+// SQLite needs a WHERE on an INSERT … SELECT with ON CONFLICT (its parser's rule): WHERE true.
+
+/** Moves the cursor to a given position, never back. */
+export const advanceSql = (name: string, seq: string): string => `
+INSERT INTO cursors (name, seq) VALUES (${name}, ${seq})
+ON CONFLICT (name) DO UPDATE SET seq = excluded.seq WHERE cursors.seq < excluded.seq`;
+
+/** Moves the cursor to the end of the log (0 for an empty one), never back. */
+export const advanceToEndSql = (name: string): string => `
+INSERT INTO cursors (name, seq) SELECT ${name}, coalesce(max(seq), 0) FROM changes WHERE true
+ON CONFLICT (name) DO UPDATE SET seq = excluded.seq WHERE cursors.seq < excluded.seq`;
+
+/** Records a new cursor at the end of the log; an existing one is left as it is. */
+export const createAtEndSql = (name: string): string => `
+INSERT INTO cursors (name, seq) SELECT ${name}, coalesce(max(seq), 0) FROM changes WHERE true
+ON CONFLICT (name) DO NOTHING`;
+
+export const positionSql = (name: string): string => `SELECT seq FROM cursors WHERE name = ${name}`;

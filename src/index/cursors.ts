@@ -1,0 +1,42 @@
+// Named positions in the change log, kept in the index, for services that must act on every
+// committed change across crashes and restarts (the rules "on: instance.received"). A service
+// reads the changes after its cursor, acts on them, then advances the cursor: a crash in between
+// makes it act again, so what it does must be idempotent (the rules' job dedupe keys). Servers
+// sharing one index share a cursor; advancing never moves it back, so two servers racing leave
+// it at the furthest point either reached, and neither skips what the other has not done.
+import type { ChangeRecord, Provenance, Text } from './types.js';
+
+/** Who sent an instance, as its row says now. */
+export interface ChangeSource {
+  callingAE: Text;
+  calledAE: Text;
+  remoteAddress: Text;
+  source: Provenance['source'];
+}
+
+/** One change of the log, with the provenance of its instance. */
+export interface FollowedChange {
+  seq: number;
+  kind: ChangeRecord['kind'];
+  sopInstanceUID: string;
+  studyUID: string;
+  /**
+   * The instance's row as it is now, not as it was at this change: null when it was deleted
+   * since; a replaced instance shows its latest sender (its file is the latest content too).
+   */
+  source: ChangeSource | null;
+}
+
+export interface CursorStore {
+  /**
+   * Where the cursor `name` stands. A cursor new to this index starts at the current end of the
+   * log (what was committed before it existed is not replayed) and is recorded there.
+   */
+  position(name: string): Promise<number>;
+  /** Moves the cursor to `seq` unless it is further already; resolves with where it stands now. */
+  advance(name: string, seq: number): Promise<number>;
+  /** Moves the cursor to the end of the log (nothing to do for what is there); resolves with where it stands. */
+  advanceToEnd(name: string): Promise<number>;
+  /** The changes after `seq`, oldest first, at most `limit`, each with its instance's provenance. */
+  changesAfter(seq: number, limit: number): Promise<FollowedChange[]>;
+}

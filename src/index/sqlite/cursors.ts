@@ -1,0 +1,50 @@
+// Change-log cursors on SQLite (../cursors.ts). One process writes at a time (IMMEDIATE
+// transactions), so the upserts' "never back" is all that two processes sharing the file need.
+import type Database from 'better-sqlite3';
+import type { CursorStore, FollowedChange } from '../cursors.js';
+import { advanceSql, advanceToEndSql, changesAfterSql, createAtEndSql, positionSql } from '../cursor-sql.js';
+import { type FollowedChangeRow, toFollowedChange } from '../row-maps.js';
+import type { Transact } from './jobs.js';
+
+export class SqliteCursorStore implements CursorStore {
+  private readonly s;
+
+  constructor(db: Database.Database, private readonly transact: Transact) {
+    const p = <R = unknown>(sql: string) => db.prepare<unknown[], R>(sql);
+    this.s = {
+      position: p<{ seq: number }>(positionSql('?')),
+      createAtEnd: p(createAtEndSql('?')),
+      advance: p(advanceSql('?', '?')),
+      advanceToEnd: p(advanceToEndSql('?')),
+      changesAfter: p<FollowedChangeRow>(changesAfterSql('?', '?')),
+    };
+  }
+
+  async position(name: string): Promise<number> {
+    // A read first: the cursor exists but for the first look ever, and a read takes no write lock.
+    const seq = await this.transact('read', () => this.s.position.get(name)?.seq);
+    if (seq !== undefined) return seq;
+    return this.transact('write', () => {
+      this.s.createAtEnd.run(name);
+      return this.s.position.get(name)!.seq;
+    });
+  }
+
+  advance(name: string, seq: number): Promise<number> {
+    return this.transact('write', () => {
+      this.s.advance.run(name, seq);
+      return this.s.position.get(name)!.seq;
+    });
+  }
+
+  advanceToEnd(name: string): Promise<number> {
+    return this.transact('write', () => {
+      this.s.advanceToEnd.run(name);
+      return this.s.position.get(name)!.seq;
+    });
+  }
+
+  changesAfter(seq: number, limit: number): Promise<FollowedChange[]> {
+    return this.transact('read', () => this.s.changesAfter.all(seq, Math.max(0, Math.trunc(limit))).map(toFollowedChange));
+  }
+}

@@ -1,0 +1,135 @@
+// The change-log cursors on every backend (src/index/cursors.ts): a cursor new to the index
+// starts at the end of the log, advancing never moves it back (also when two servers on one
+// PostgreSQL index race), and the changes after a position come with their instance's provenance.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { applyMigrations, MIGRATIONS } from '../../src/index/sqlite/migrations.js';
+import { applyPgMigrations, PG_MIGRATIONS } from '../../src/index/postgres/migrations.js';
+import { quoteSchema } from '../../src/index/postgres/db.js';
+import { BACKENDS, freshSchema, inSchema, openPostgres, withPostgres } from './backends.js';
+import { record } from './fixtures.js';
+
+const RECEIVED = 'instance.received';
+
+for (const backend of BACKENDS) backend.run((fresh) => {
+  describe(`cursor store (${backend.name})`, () => {
+    test('the instance.received cursor exists from the start, at the end of the (empty) log', async () => {
+      const index = await (await fresh())();
+      assert.equal(await index.cursors.position(RECEIVED), 0);
+      await index.storeInstance(record({ sop: '1.1' }), 'insert');
+      assert.equal(await index.cursors.position(RECEIVED), 0, 'a stored instance does not move it');
+      await index.close();
+    });
+
+    test('a new cursor starts at the end of the log, and stays there while the log grows', async () => {
+      const index = await (await fresh())();
+      const a = await index.storeInstance(record({ sop: '1.1' }), 'insert');
+      const b = await index.storeInstance(record({ sop: '1.2' }), 'insert');
+      assert.equal(await index.cursors.position('other'), b.changeSeq);
+      await index.storeInstance(record({ sop: '1.3' }), 'insert');
+      assert.equal(await index.cursors.position('other'), b.changeSeq);
+      assert.ok(a.changeSeq < b.changeSeq);
+      await index.close();
+    });
+
+    test('advance never moves back; advanceToEnd moves to the last change, never back either', async () => {
+      const place = await fresh();
+      const index = await place();
+      assert.equal(await index.cursors.advance('x', 5), 5, 'advancing a cursor not there yet makes it');
+      assert.equal(await index.cursors.advance('x', 3), 5);
+      assert.equal(await index.cursors.advance('x', 5), 5);
+      assert.equal(await index.cursors.advance('x', 9), 9);
+      assert.equal(await index.cursors.advanceToEnd('x'), 9, 'an empty log is not further');
+      const seqs = [];
+      for (let i = 1; i <= 12; i++) seqs.push((await index.storeInstance(record({ sop: `1.${i}` }), 'insert')).changeSeq);
+      const last = seqs[seqs.length - 1]!;
+      assert.equal(await index.cursors.advanceToEnd('x'), last);
+      assert.equal(await index.cursors.advanceToEnd('new'), last, 'advanceToEnd makes a cursor too');
+      assert.equal(await index.cursors.position(RECEIVED), 0, 'cursors are independent');
+      await index.close();
+      const again = await place();
+      assert.equal(await again.cursors.position('x'), last, 'kept across a reopen');
+      await again.close();
+    });
+
+    test('changesAfter: in order, limited, with provenance; deleted and replaced instances as they are now', async () => {
+      const index = await (await fresh())();
+      const r1 = record({ sop: '1.1' });
+      const r2 = { ...record({ sop: '1.2', study: '9.9' }), provenance: { callingAE: 'SCANNER', calledAE: 'PACS_SERVER', remoteAddress: '10.0.0.7', source: 'stow' as const } };
+      const r3 = { ...record({ sop: '1.3' }), provenance: { callingAE: null, calledAE: null, remoteAddress: null, source: 'reindex' as const } };
+      const s1 = (await index.storeInstance(r1, 'insert')).changeSeq;
+      const s2 = (await index.storeInstance(r2, 'insert')).changeSeq;
+      const s3 = (await index.storeInstance(r3, 'insert')).changeSeq;
+      const all = await index.cursors.changesAfter(0, 100);
+      assert.deepEqual(all.map((c) => [c.seq, c.kind, c.sopInstanceUID]), [[s1, 'instance.stored', '1.1'], [s2, 'instance.stored', '1.2'], [s3, 'instance.stored', '1.3']]);
+      assert.deepEqual(all[1], { seq: s2, kind: 'instance.stored', sopInstanceUID: '1.2', studyUID: '9.9', source: { callingAE: 'SCANNER', calledAE: 'PACS_SERVER', remoteAddress: '10.0.0.7', source: 'stow' } });
+      assert.equal(all[2]!.source?.source, 'reindex');
+      assert.deepEqual((await index.cursors.changesAfter(s1, 1)).map((c) => c.seq), [s2]);
+      assert.deepEqual(await index.cursors.changesAfter(s3, 10), []);
+
+      await index.deleteInstance('1.1');
+      const replaced = { ...record({ sop: '1.2', study: '9.9', path: 'other.dcm' }), provenance: { callingAE: 'OTHER', calledAE: 'PACS_SERVER', remoteAddress: '10.0.0.8', source: 'dimse' as const } };
+      const s5 = (await index.storeInstance(replaced, 'replace')).changeSeq;
+      const now = await index.cursors.changesAfter(0, 100);
+      assert.equal(now[0]!.source, null, 'deleted since: no provenance');
+      assert.equal(now[1]!.source?.callingAE, 'OTHER', "the row's latest sender");
+      assert.deepEqual(now.slice(3).map((c) => [c.kind, c.sopInstanceUID, c.source?.callingAE ?? null]), [['instance.deleted', '1.1', null], ['instance.replaced', '1.2', 'OTHER']]);
+      assert.equal(now[4]!.seq, s5);
+      await index.close();
+    });
+  });
+});
+
+describe('migration 10 puts the instance.received cursor at the end of an existing log', () => {
+  const changes = `INSERT INTO changes (kind, level, uid, study_uid, at) VALUES ('instance.stored', 'instance', '1.1', '9', 1), ('instance.stored', 'instance', '1.2', '9', 2), ('instance.deleted', 'instance', '1.1', '9', 3)`;
+
+  test('SQLite', () => {
+    const db = new Database(':memory:');
+    applyMigrations(db, MIGRATIONS.filter((m) => m.version < 10));
+    db.exec(changes);
+    applyMigrations(db);
+    assert.deepEqual(db.prepare('SELECT name, seq FROM cursors').all(), [{ name: RECEIVED, seq: 3 }]);
+    db.close();
+  });
+
+  withPostgres('PostgreSQL', (url) =>
+    test('PostgreSQL', async () => {
+      const client = new pg.Client({ connectionString: inSchema(url, quoteSchema(await freshSchema(url))) });
+      await client.connect();
+      try {
+        await applyPgMigrations(client as unknown as pg.PoolClient, PG_MIGRATIONS.filter((m) => m.version < 10));
+        await client.query(changes);
+        await applyPgMigrations(client as unknown as pg.PoolClient);
+        assert.deepEqual((await client.query('SELECT name, seq::int AS seq FROM cursors')).rows, [{ name: RECEIVED, seq: 3 }]);
+      } finally {
+        await client.end();
+      }
+    }),
+  );
+});
+
+withPostgres('cursors of two servers on one PostgreSQL index', (url) =>
+  test('two servers advancing one cursor at once: it ends at the furthest position; making one at once: one row', async () => {
+    const schema = await freshSchema(url);
+    const [a, b] = [await openPostgres(url, schema), await openPostgres(url, schema)];
+    try {
+      const targets = Array.from({ length: 60 }, (_, i) => ((i * 37) % 60) + 1);
+      await Promise.all(
+        targets.map(async (seq, i) => {
+          const now = await (i % 2 ? a : b).cursors.advance('race', seq);
+          assert.ok(now >= seq, `advance(${seq}) answered ${now}`);
+        }),
+      );
+      assert.equal(await a.cursors.position('race'), 60);
+      assert.equal(await b.cursors.position('race'), 60);
+      // Two servers making the same new cursor at once: one row, at the end of the log.
+      await a.storeInstance(record({ sop: '1.1' }), 'insert');
+      const made = await Promise.all([a.cursors.position('new'), b.cursors.position('new'), a.cursors.advanceToEnd('end'), b.cursors.advanceToEnd('end')]);
+      assert.deepEqual(made, [1, 1, 1, 1]);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  }),
+);
