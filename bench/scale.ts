@@ -21,6 +21,8 @@ const MAX = Number(process.env.BENCH_SCALE_MAX ?? 1_000_000);
 const SIZES = (process.env.BENCH_SCALE_SIZES?.split(',').map(Number) ?? [100_000, 1_000_000, 10_000_000]).filter((n) => n <= MAX);
 const PG_URL = process.env.BENCH_PG_URL ?? process.env.PACS_TEST_PG_URL ?? null;
 const RUNS = Number(process.env.BENCH_RUNS ?? 200);
+/** Which backends run: BENCH_BACKENDS=postgres for the 10^7 step alone, say. */
+const BACKENDS = (process.env.BENCH_BACKENDS ?? 'sqlite,postgres').split(',');
 // 2 studies × 2 series × 5 instances per patient, as bench:find: 50,000 patients per million.
 const SHAPE = { studiesPerPatient: 2, seriesPerStudy: 2, instancesPerSeries: 5 };
 const PER_PATIENT = SHAPE.studiesPerPatient * SHAPE.seriesPerStudy * SHAPE.instancesPerSeries;
@@ -36,6 +38,8 @@ const QUERIES: Record<string, IndexQuery> = {
   'PatientID': study([{ keyword: 'PatientID', value: 'SYN1-0000017' }]),
   'PatientName wildcard (SMITH^J*)': study([{ keyword: 'PatientName', value: 'SMITH^J*' }]),
   'StudyDate range (one week)': study([{ keyword: 'StudyDate', value: '20150311-20150317' }]),
+  // What a study list asks for (QIDO-RS limit, OHIF's first page): the same wildcard, one page.
+  'PatientName wildcard, first 100': { ...study([{ keyword: 'PatientName', value: 'SMITH^J*' }]), limit: 100 },
 };
 
 interface Backend {
@@ -117,7 +121,7 @@ async function run(backend: Backend): Promise<string[]> {
 }
 
 async function main(): Promise<void> {
-  const backends = [sqlite, ...(PG_URL === null ? [] : [postgres(PG_URL)])];
+  const backends = [...(BACKENDS.includes('sqlite') ? [sqlite] : []), ...(PG_URL === null || !BACKENDS.includes('postgres') ? [] : [postgres(PG_URL)])];
   if (PG_URL === null) process.stderr.write('bench:scale: no BENCH_PG_URL or PACS_TEST_PG_URL: PostgreSQL skipped\n');
   const lines: string[] = [];
   for (const b of backends) lines.push(...(await run(b)));
