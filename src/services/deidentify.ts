@@ -115,7 +115,7 @@ export class Deidentifier {
   }
 
   async deidentify(loc: InstanceLocation): Promise<Deidentified> {
-    const whole = await this.objects.readAll(loc.path);
+    const whole = await this.objects.readAll(loc.path, loc.size);
     const prefix = parsePart10Prefix(whole, true);
     if (!prefix) throw new PacsError('DICOM_PARSE', `the file of ${loc.SOPInstanceUID} has an unreadable File Meta Information`);
     const syntax = syntaxOf(prefix.transferSyntaxUID);

@@ -126,7 +126,7 @@ export class MetadataService {
   private async make(loc: InstanceLocation): Promise<InstanceMetadata> {
     const missing = (e: unknown): PacsError => new PacsError('NOT_FOUND', `the file of ${loc.SOPInstanceUID} is missing (${loc.path})`, { cause: e });
     const deflated = transferSyntaxInfo(loc.transferSyntaxUID)?.deflated ?? false;
-    let data = await (loc.size <= HEAD_BYTES || deflated ? this.store.readAll(loc.path) : this.store.readHead(loc.path, HEAD_BYTES)).catch((e: unknown) => {
+    let data = await (loc.size <= HEAD_BYTES || deflated ? this.store.readAll(loc.path, loc.size) : this.store.readHead(loc.path, HEAD_BYTES)).catch((e: unknown) => {
       throw missing(e);
     });
     const prefix = parsePart10Prefix(data, data.length === loc.size);
@@ -137,7 +137,7 @@ export class MetadataService {
       result = datasetToJson(data.subarray(prefix.datasetOffset), { ...options, partial: data.length < loc.size });
     } catch (e) {
       if (!(e instanceof NeedMoreData)) throw e;
-      data = await this.store.readAll(loc.path).catch((err: unknown) => {
+      data = await this.store.readAll(loc.path, loc.size).catch((err: unknown) => {
         throw missing(err);
       });
       result = datasetToJson(data.subarray(prefix.datasetOffset), options);

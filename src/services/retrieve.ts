@@ -54,7 +54,7 @@ export async function openDataset(store: ObjectStore, loc: InstanceLocation): Pr
   if (loc.size <= READ_WHOLE) {
     let whole: Buffer;
     try {
-      whole = await store.readAll(loc.path);
+      whole = await store.readAll(loc.path, loc.size);
     } catch (e) {
       throw new PacsError('NOT_FOUND', `the file of ${loc.SOPInstanceUID} is missing (${loc.path})`, { cause: e });
     }

@@ -63,7 +63,7 @@ async function storedPart(deps: DicomwebDeps, loc: InstanceLocation, buffers: Re
   if (body) return { body, release: () => buffers.give(buf) };
   // The file is not the size the index says: send what is there.
   buffers.give(buf);
-  return { body: await deps.objects.readAll(loc.path) };
+  return { body: await deps.objects.readAll(loc.path, loc.size) };
 }
 
 type Req = FastifyRequest<{ Params: { study: string; series?: string; instance?: string } }>;
