@@ -61,10 +61,10 @@ export class FsObjectStore implements ObjectStore {
       fs.open(p, 'wx', 0o644, (err, fd) => {
         this.creating.delete(p);
         if (err) return; // stage() opens its own file and reports the error there
-        if (this.closed) {
-          fs.closeSync(fd);
-          fs.rmSync(p, { force: true });
-        } else this.spares.push({ path: p, fd });
+        // Closed meanwhile: drop it. Never a throw here, in a callback nothing awaits (it would
+        // crash the process): the staging directory may be gone by now.
+        if (this.closed) fs.close(fd, () => fs.rm(p, { force: true }, () => undefined));
+        else this.spares.push({ path: p, fd });
       });
     }
   }
@@ -85,7 +85,12 @@ export class FsObjectStore implements ObjectStore {
     this.closed = true;
     for (const s of this.spares.splice(0)) {
       fs.closeSync(s.fd);
-      fs.rmSync(s.path, { force: true });
+      // One that cannot be removed (the staging directory broken) is left for the next start's clean-up.
+      try {
+        fs.rmSync(s.path, { force: true });
+      } catch {
+        /* left behind */
+      }
     }
   }
 
