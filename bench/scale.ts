@@ -31,6 +31,8 @@ const study = (keys: IndexQuery['keys']): IndexQuery => ({
   level: 'STUDY',
   model: 'STUDY_ROOT',
   relational: false,
+  // As C-FIND and QIDO-RS ask: only the keys' columns (and the unique keys) are read.
+  returnKeys: [],
   // The return keys a study list asks for.
   keys: [...keys, ...['StudyInstanceUID', 'PatientName', 'StudyDate', 'ModalitiesInStudy', 'NumberOfStudyRelatedInstances'].map((keyword) => ({ keyword, value: '' }))],
 });

@@ -79,6 +79,8 @@ async function find(deps: FindDeps, ctx: ScpContext, cmd: Command, data: Buffer)
         level,
         model,
         keys,
+        // The identifier's keys are all an answer holds: no other column is read.
+        returnKeys: [],
         relational: agreed(ctx.assoc, ctx.abstractSyntax, 0),
         combinedDateTime: agreed(ctx.assoc, ctx.abstractSyntax, 1),
         fuzzyNames: deps.fuzzyNames(),

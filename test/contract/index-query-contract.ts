@@ -96,6 +96,15 @@ export function runIndexQueryContract(name: string, makeIndex: Make): void {
       assert.deepEqual([image?.SOPClassUID, image?.Rows, image?.ImageType, image?.IssuerOfPatientID], [MR, 512, 'ORIGINAL\\PRIMARY\\AXIAL', 'HOSP-B']);
     });
 
+    it('with returnKeys, rows carry only the keys, the asked attributes and the unique keys', async (_find, index) => {
+      const [study] = await index.query({ level: 'STUDY', model: 'STUDY_ROOT', relational: false, keys: keys({ StudyInstanceUID: 'S1', StudyDate: '' }), returnKeys: ['ModalitiesInStudy'] });
+      assert.deepEqual(study, { PatientID: 'P1', StudyInstanceUID: 'S1', StudyDate: '20240102', ModalitiesInStudy: 'CT\\MR' });
+      const [image] = await index.query({ level: 'IMAGE', model: 'STUDY_ROOT', relational: false, keys: keys({ StudyInstanceUID: 'S4', SeriesInstanceUID: 'S4.1' }), returnKeys: [] });
+      assert.deepEqual(Object.keys(image ?? {}).sort(), ['PatientID', 'SOPInstanceUID', 'SeriesInstanceUID', 'StudyInstanceUID']);
+      const [all] = await index.query({ level: 'STUDY', model: 'STUDY_ROOT', relational: false, keys: keys({ StudyInstanceUID: 'S1' }) });
+      assert.equal(all?.ReferringPhysicianName, 'House^Gregory', 'without returnKeys: every attribute');
+    });
+
     it('matches single values, and UID lists', async (find) => {
       assert.deepEqual(uids(await find('STUDY', { AccessionNumber: 'ACC-S4' })), ['S4']);
       assert.deepEqual(uids(await find('STUDY', { PatientID: 'P2' })), ['S3'], 'patient keys are study keys in Study Root');

@@ -105,7 +105,8 @@ export function parseQido(scope: QidoScope, params: Record<string, unknown>, opt
   for (const k of returns) if (!keys.has(k) && indexedAttribute(k)) queryKeys.push({ keyword: k, value: '' });
   const returnKeys = [...returns].sort((a, b) => (parseTagSpec(a) ?? 0) - (parseTagSpec(b) ?? 0));
   return {
-    query: { level: scope.level, model: 'STUDY_ROOT', keys: queryKeys, relational: true, fuzzyNames: fuzzy, ...(limit !== undefined ? { limit } : {}), offset },
+    // The return keys are among the query keys (empty values): no other column is read.
+    query: { level: scope.level, model: 'STUDY_ROOT', keys: queryKeys, returnKeys: [], relational: true, fuzzyNames: fuzzy, ...(limit !== undefined ? { limit } : {}), offset },
     returnKeys,
     warnings,
   };

@@ -22,7 +22,7 @@ export function registerQido(app: FastifyInstance, deps: DicomwebDeps): void {
     const scope: QidoScope = { level, ...(req.params.study ? { studyUID: req.params.study } : {}), ...(req.params.series ? { seriesUID: req.params.series } : {}) };
     const c = deps.config();
     const q = parseQido(scope, req.query, { fuzzyDefault: c.query.fuzzy_person_names, maxResults: c.query.max_results });
-    // Rows hold every attribute of their level and those above (ArchiveIndex.query), UIDs included: RetrieveURL needs no extra key.
+    // Rows hold the keys and the levels' unique keys (ArchiveIndex.query): RetrieveURL needs no extra key.
     const rows = await deps.index.query(q.query);
     const base = baseUrl(req);
     const availability = { '00080056': { vr: 'CS', Value: ['ONLINE'] } };

@@ -168,8 +168,11 @@ export function planQuery(query: IndexQuery): QueryPlan {
 
   const own = TABLES.indexOf(TABLE_OF_LEVEL[query.level]);
   const tables = TABLES.slice(0, own + 1).reverse();
-  const returned = TABLES.slice(0, own + 1).flatMap((t) => attributesOf(t));
-  const answered = new Set(returned.map((a) => a.keyword));
+  const every = TABLES.slice(0, own + 1).flatMap((t) => attributesOf(t));
+  const answered = new Set(every.map((a) => a.keyword));
+  // Every row carries the unique keys its levels have (retrieve URLs, C-MOVE of an answer).
+  const wanted = query.returnKeys === undefined ? null : new Set([...query.returnKeys, ...query.keys.map((k) => k.keyword), ...Object.values(UNIQUE_KEYS)]);
+  const returned = wanted === null ? every : every.filter((a) => wanted.has(a.keyword));
   const absent = [...new Set(query.keys.map((k) => k.keyword))].filter((k) => !answered.has(k));
   const order = TABLES.slice(own === 0 ? 0 : 1, own + 1).flatMap((t) =>
     query.newestFirst && t === TABLE_OF_LEVEL[query.level] ? ORDER[t].map((o) => ({ ...o, descending: true })) : ORDER[t],

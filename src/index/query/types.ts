@@ -40,6 +40,13 @@ export interface IndexQuery {
   combinedDateTime?: boolean;
   limit?: number;
   offset?: number;
+  /**
+   * What the caller reads from each row besides the keys and the unique keys of the levels
+   * (PatientID, StudyInstanceUID, SeriesInstanceUID, SOPInstanceUID). Unset: every attribute
+   * of the level and those above. A C-FIND or QIDO-RS answer reads a few of the twenty-odd
+   * columns: the rest need not be fetched and converted, thousands of rows at a time.
+   */
+  returnKeys?: readonly string[];
   /** Newest first: the order of the query level's own keys reversed (a study list shows the latest studies first). */
   newestFirst?: boolean;
 }
