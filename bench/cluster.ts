@@ -12,7 +12,7 @@ import pg from 'pg';
 import { run } from '../test/helpers/dcmtk.js';
 import { quoteSchema } from '../src/index/postgres/db.js';
 import { writeSyntheticCT } from './synthetic.js';
-import { type Peer, cpuSeconds, startPacs } from './peers.js';
+import { type Peer, cpuSeconds, split, startPacs } from './peers.js';
 
 const COUNT = Number(process.env.BENCH_COUNT ?? 2000);
 const ASSOCIATIONS = Number(process.env.BENCH_ASSOCIATIONS ?? 4);
@@ -28,13 +28,6 @@ function withSchema(url: string, schema: string): string {
   const u = new URL(url);
   u.searchParams.set('options', `-c search_path=${schema}`);
   return u.toString();
-}
-
-function split(files: string[], parts: number, into: string): string[] {
-  const dirs = Array.from({ length: parts }, (_, i) => path.join(into, `part${i}`));
-  dirs.forEach((d) => fs.mkdirSync(d, { recursive: true }));
-  files.forEach((f, i) => fs.linkSync(f, path.join(dirs[i % parts]!, path.basename(f))));
-  return dirs;
 }
 
 interface Pass {

@@ -108,3 +108,11 @@ export function cpuSeconds(pid: number): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
+
+/** Hard links of `files` dealt round-robin into `parts` folders under `into`: one storescu association each. */
+export function split(files: string[], parts: number, into: string): string[] {
+  const dirs = Array.from({ length: parts }, (_, i) => path.join(into, `part${i}`));
+  dirs.forEach((d) => fs.mkdirSync(d, { recursive: true }));
+  files.forEach((f, i) => fs.linkSync(f, path.join(dirs[i % parts]!, path.basename(f))));
+  return dirs;
+}

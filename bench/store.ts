@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { run } from '../test/helpers/dcmtk.js';
 import { writeSyntheticCT } from './synthetic.js';
-import { type Peer, peakRssMB, startOrthanc, startPacs, startStorescp } from './peers.js';
+import { type Peer, peakRssMB, split, startOrthanc, startPacs, startStorescp } from './peers.js';
 
 const COUNT = Number(process.env.BENCH_COUNT ?? 1000);
 const SMALL = Number(process.env.BENCH_SMALL ?? 20000);
@@ -27,13 +27,6 @@ async function send(peer: Peer, dirs: string[]): Promise<number> {
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   for (const r of results) if (r.code !== 0) throw new Error(`storescu to ${peer.name} failed: ${r.stderr.split('\n').filter((l) => l.startsWith('E:')).slice(0, 3).join(' ')}`);
   return secs;
-}
-
-function split(files: string[], parts: number, into: string): string[] {
-  const dirs = Array.from({ length: parts }, (_, i) => path.join(into, `part${i}`));
-  dirs.forEach((d) => fs.mkdirSync(d, { recursive: true }));
-  files.forEach((f, i) => fs.linkSync(f, path.join(dirs[i % parts]!, path.basename(f))));
-  return dirs;
 }
 
 interface Row {
