@@ -24,19 +24,15 @@ export async function main(argv: string[]): Promise<number> {
   let server: PacsServer;
   try {
     server = await PacsServer.create(load().config);
-    await server.start();
   } catch (e) {
     return fail(e);
   }
 
-  process.on('SIGHUP', () => {
-    try {
-      server.reload(load().config);
-    } catch (e) {
-      server.logger.error({ problems: e instanceof ConfigError ? e.problems : [errorMessage(e)] }, 'reload refused: configuration kept as it was');
-    }
-  });
-  return new Promise<number>((resolve) => {
+  // The handlers are in place before the listeners open: a stop asked for while the server is
+  // still starting (a service manager, a test that saw the port open) waits for the start to
+  // finish, then shuts down gracefully — never the default action that kills the process.
+  let starting: Promise<unknown> = Promise.resolve();
+  const stopped = new Promise<number>((resolve) => {
     let signals = 0;
     const shutdown = (signal: string): void => {
       if (++signals > 1) {
@@ -44,17 +40,34 @@ export async function main(argv: string[]): Promise<number> {
         process.exit(130);
       }
       server.logger.info({ signal }, 'signal received');
-      server.stop().then(
-        () => resolve(0),
-        (e: unknown) => {
-          server.logger.error({ err: e }, 'error during shutdown');
-          resolve(1);
-        },
-      );
+      void starting
+        .catch(() => undefined)
+        .then(() => server.stop())
+        .then(
+          () => resolve(0),
+          (e: unknown) => {
+            server.logger.error({ err: e }, 'error during shutdown');
+            resolve(1);
+          },
+        );
     };
     process.on('SIGTERM', () => shutdown('SIGTERM'));
     process.on('SIGINT', () => shutdown('SIGINT'));
   });
+  try {
+    starting = server.start();
+    await starting;
+  } catch (e) {
+    return fail(e);
+  }
+  process.on('SIGHUP', () => {
+    try {
+      server.reload(load().config);
+    } catch (e) {
+      server.logger.error({ problems: e instanceof ConfigError ? e.problems : [errorMessage(e)] }, 'reload refused: configuration kept as it was');
+    }
+  });
+  return stopped;
 }
 
 function fail(e: unknown): number {
