@@ -108,7 +108,7 @@ export class PostgresIndex implements ArchiveIndex {
   async query(query: IndexQuery): Promise<QueryRow[]> {
     // Planned outside the transaction: a QueryError is the caller's, passed on as it is.
     const plan = planQuery(query);
-    return this.transact('read', (db) => runPgQuery(db, plan));
+    return this.transact('statement', (db) => runPgQuery(db, plan));
   }
 
   storeInstance(record: InstanceRecord, mode: StoreMode): Promise<StoreOutcome> {
@@ -116,7 +116,7 @@ export class PostgresIndex implements ArchiveIndex {
   }
 
   private async location(sql: string, value: string): Promise<InstanceLocation | null> {
-    return this.transact('read', async (db) => {
+    return this.transact('statement', async (db) => {
       const row = (await db.query<InstanceRefRow>(sql, [value])).rows[0];
       return row === undefined ? null : toLocation(row);
     });
@@ -128,11 +128,11 @@ export class PostgresIndex implements ArchiveIndex {
 
   instancesOf(study: string, series?: string, sop?: string): Promise<InstanceLocation[]> {
     const [sql, params] = series === undefined ? [SQL.instancesOfStudy, [study]] : sop === undefined ? [SQL.instancesOfSeries, [study, series]] : [SQL.instanceOf, [study, series, sop]];
-    return this.transact('read', async (db) => (await db.query<InstanceRefRow>(sql, params)).rows.map(toLocation));
+    return this.transact('statement', async (db) => (await db.query<InstanceRefRow>(sql, params)).rows.map(toLocation));
   }
 
   findInstances(sopInstanceUIDs: readonly string[]): Promise<InstanceLocation[]> {
-    return this.transact('read', async (db) => (await db.query<InstanceRefRow>(SQL.instancesByUids, [sopInstanceUIDs])).rows.map(toLocation));
+    return this.transact('statement', async (db) => (await db.query<InstanceRefRow>(SQL.instancesByUids, [sopInstanceUIDs])).rows.map(toLocation));
   }
 
   findInstanceByPath(path: string): Promise<InstanceLocation | null> {
@@ -140,7 +140,7 @@ export class PostgresIndex implements ArchiveIndex {
   }
 
   findPatient(patientID: string, issuerOfPatientID: Text): Promise<PatientSummary | null> {
-    return this.transact('read', async (db) => {
+    return this.transact('statement', async (db) => {
       const row = (await db.query<AnyRow>(SQL.patientSummary, [patientID, issuerOfPatientID ?? ''])).rows[0];
       return row === undefined ? null : toPatientSummary(row);
     });
@@ -155,14 +155,14 @@ export class PostgresIndex implements ArchiveIndex {
   }
 
   findStudy(studyInstanceUID: string): Promise<StudySummary | null> {
-    return this.transact('read', async (db) => {
+    return this.transact('statement', async (db) => {
       const row = (await db.query<AnyRow>(SQL.studySummary, [studyInstanceUID])).rows[0];
       return row === undefined ? null : toStudySummary(row);
     });
   }
 
   findSeries(seriesInstanceUID: string): Promise<SeriesSummary | null> {
-    return this.transact('read', async (db) => {
+    return this.transact('statement', async (db) => {
       const row = (await db.query<AnyRow>(SQL.seriesSummary, [seriesInstanceUID])).rows[0];
       return row === undefined ? null : toSeriesSummary(row);
     });
@@ -174,21 +174,21 @@ export class PostgresIndex implements ArchiveIndex {
 
   listInstances(afterSOPInstanceUID: string | null, limit: number): Promise<InstanceLocation[]> {
     const n = Math.max(0, Math.trunc(limit));
-    return this.transact('read', async (db) => {
+    return this.transact('statement', async (db) => {
       const r = afterSOPInstanceUID === null ? await db.query<InstanceRefRow>(SQL.listFirst, [n]) : await db.query<InstanceRefRow>(SQL.listAfter, [afterSOPInstanceUID, n]);
       return r.rows.map(toLocation);
     });
   }
 
   statistics(): Promise<IndexStatistics> {
-    return this.transact('read', async (db) => {
+    return this.transact('statement', async (db) => {
       const row = (await db.query<IndexStatistics>(SQL.statistics)).rows[0];
       return row ?? { patients: 0, studies: 0, series: 0, instances: 0, bytes: 0 };
     });
   }
 
   changesSince(seq: number, limit: number): Promise<ChangeRecord[]> {
-    return this.transact('read', async (db) => {
+    return this.transact('statement', async (db) => {
       const r = await db.query<{ seq: number; kind: string; uid: string; study_uid: string; at: number }>(SQL.changesSince, [seq, Math.max(0, Math.trunc(limit))]);
       return r.rows.map((row) => ({
         seq: row.seq,
