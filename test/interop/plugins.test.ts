@@ -56,7 +56,10 @@ describe('plugins', () => {
     const out = path.join(dir, 'note.json');
     for (let i = 0; i < 100 && !fs.existsSync(out); i++) await new Promise((res) => setTimeout(res, 50));
     assert.deepEqual(JSON.parse(fs.readFileSync(out, 'utf8')), { study: CT_STUDY, instances: 1, seen: 1 });
-    const { jobs } = await pacs.server.archive.index.jobs.list({ type: 'plugin:counting:note', limit: 10, offset: 0 });
+    // The job writes its file, then its outcome is recorded: wait for the record.
+    const listed = async () => (await pacs.server.archive.index.jobs.list({ type: 'plugin:counting:note', limit: 10, offset: 0 })).jobs;
+    for (let i = 0; i < 100 && (await listed()).some((j) => j.state === 'running' || j.state === 'queued'); i++) await new Promise((res) => setTimeout(res, 50));
+    const jobs = await listed();
     assert.equal(jobs.length, 1);
     assert.equal(jobs[0]!.state, 'succeeded');
   });
