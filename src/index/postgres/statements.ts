@@ -93,8 +93,6 @@ export const SQL = {
   deleteInstance: 'DELETE FROM instances WHERE pk = $1',
 
   // --- counts; greatest() is SQLite's two-argument max()
-  bumpSeries: `UPDATE series SET num_instances = num_instances + @instances, size_bytes = size_bytes + @bytes,
-    last_received_at = greatest(last_received_at, @at) WHERE pk = @pk`,
   bumpStudy: `UPDATE studies SET num_series = num_series + @series, num_instances = num_instances + @instances,
     size_bytes = size_bytes + @bytes, last_received_at = greatest(last_received_at, @at) WHERE pk = @pk`,
   bumpPatient: `UPDATE patients SET num_studies = num_studies + @studies, num_series = num_series + @series,

@@ -12,13 +12,11 @@
 //   (the stability tracker's cursor) can never later see a smaller one appear.
 
 import { PacsError } from '../../core/errors.js';
-import { INSTANCE_COLUMNS, PATIENT_COLUMNS, SERIES_COLUMNS, STUDY_COLUMNS } from '../columns.js';
-import { foldNullable } from '../fold.js';
 import { type InstanceRefRow, toLocation } from '../rows.js';
 import type { ChangeRecord, InstanceLocation, InstanceRecord, StoreMode, StoreOutcome } from '../types.js';
 import { type Db, named } from './db.js';
 import { SQL } from './statements.js';
-import { type Chain, type Params, byColumn, joinSorted, splitList } from '../write-params.js';
+import { type Chain, type Params, entityParams, instanceParams, joinSorted, splitList } from '../write-params.js';
 
 interface SeriesRef { pk: number; study_fk: number; modality: string | null }
 interface StudyRef { pk: number; patient_fk: number; study_instance_uid: string }
@@ -58,21 +56,7 @@ export class PgWriter {
       throw new PacsError('DUPLICATE_INSTANCE', `SOP Instance ${uid} is already in the index`);
     }
     const chain = await this.fileUnder(record, now);
-    const params: Params = {
-      ...byColumn(record.instance, INSTANCE_COLUMNS),
-      specific_character_set: record.specificCharacterSet ?? null,
-      path: record.file.path,
-      size: record.file.size,
-      transfer_syntax_uid: record.file.transferSyntaxUID,
-      checksum: record.file.checksum,
-      received_at: record.receivedAt.getTime(),
-      calling_ae: record.provenance.callingAE ?? null,
-      called_ae: record.provenance.calledAE ?? null,
-      remote_address: record.provenance.remoteAddress ?? null,
-      source: record.provenance.source,
-      series_fk: chain.seriesPk,
-      now,
-    };
+    const params = instanceParams(record, chain.seriesPk, now);
     if (old === undefined) await this.run(SQL.insertInstance, params);
     else await this.run(SQL.updateInstance, { ...params, pk: old.pk });
     await this.bump(chain, 1, record.file.size, params.received_at as number, record.instance.SOPClassUID);
@@ -95,14 +79,7 @@ export class PgWriter {
   private async fileUnder(record: InstanceRecord, now: number): Promise<Chain> {
     const { patient, study, series } = record;
     const issuer = patient.IssuerOfPatientID ?? '';
-    const patientParams: Params = {
-      ...byColumn(patient, PATIENT_COLUMNS),
-      issuer_of_patient_id: issuer,
-      patient_name_fold: foldNullable(patient.PatientName ?? null),
-      now,
-    };
-    const studyParams: Params = { ...byColumn(study, STUDY_COLUMNS), referring_physician_name_fold: foldNullable(study.ReferringPhysicianName ?? null), now };
-    const seriesParams: Params = { ...byColumn(series, SERIES_COLUMNS), now };
+    const { patient: patientParams, study: studyParams, series: seriesParams } = entityParams(record, now);
 
     const seriesRow = await this.one<SeriesRef>(SQL.seriesByUid, [series.SeriesInstanceUID]);
     const studyRow =

@@ -3,12 +3,10 @@
 // inside the caller's transaction; nothing commits on its own.
 
 import { PacsError } from '../../core/errors.js';
-import { INSTANCE_COLUMNS, PATIENT_COLUMNS, SERIES_COLUMNS, STUDY_COLUMNS } from '../columns.js';
-import { foldNullable } from '../fold.js';
 import type { ChangeRecord, InstanceLocation, InstanceRecord, StoreMode, StoreOutcome } from '../types.js';
 import { toLocation } from '../rows.js';
 import type { InstanceRefRow, Statements } from './statements.js';
-import { type Chain, type Params, byColumn, joinSorted, splitList } from '../write-params.js';
+import { type Chain, entityParams, instanceParams, joinSorted, splitList } from '../write-params.js';
 
 export class SqliteWriter {
   constructor(private readonly s: Statements) {}
@@ -20,21 +18,7 @@ export class SqliteWriter {
       throw new PacsError('DUPLICATE_INSTANCE', `SOP Instance ${uid} is already in the index`);
     }
     const chain = this.fileUnder(record, now);
-    const params: Params = {
-      ...byColumn(record.instance, INSTANCE_COLUMNS),
-      specific_character_set: record.specificCharacterSet ?? null,
-      path: record.file.path,
-      size: record.file.size,
-      transfer_syntax_uid: record.file.transferSyntaxUID,
-      checksum: record.file.checksum,
-      received_at: record.receivedAt.getTime(),
-      calling_ae: record.provenance.callingAE ?? null,
-      called_ae: record.provenance.calledAE ?? null,
-      remote_address: record.provenance.remoteAddress ?? null,
-      source: record.provenance.source,
-      series_fk: chain.seriesPk,
-      now,
-    };
+    const params = instanceParams(record, chain.seriesPk, now);
     if (old === undefined) this.s.insertInstance.run(params);
     else this.s.updateInstance.run({ ...params, pk: old.pk }); // keeps pk, re-parents in place
     this.bump(chain, 1, record.file.size, params.received_at as number);
@@ -75,18 +59,7 @@ export class SqliteWriter {
   private fileUnder(record: InstanceRecord, now: number): Chain {
     const { patient, study, series } = record;
     const issuer = patient.IssuerOfPatientID ?? '';
-    const patientParams: Params = {
-      ...byColumn(patient, PATIENT_COLUMNS),
-      issuer_of_patient_id: issuer,
-      patient_name_fold: foldNullable(patient.PatientName ?? null),
-      now,
-    };
-    const studyParams: Params = {
-      ...byColumn(study, STUDY_COLUMNS),
-      referring_physician_name_fold: foldNullable(study.ReferringPhysicianName ?? null),
-      now,
-    };
-    const seriesParams: Params = { ...byColumn(series, SERIES_COLUMNS), now };
+    const { patient: patientParams, study: studyParams, series: seriesParams } = entityParams(record, now);
 
     const seriesRow = this.s.seriesByUid.get(series.SeriesInstanceUID);
     const studyRow =
