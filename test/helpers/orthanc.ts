@@ -28,6 +28,8 @@ export interface Orthanc {
   dicomweb: string;
   /** Its REST API; fails the test on an error answer. */
   call(method: string, url: string, body?: unknown): Promise<unknown>;
+  /** What Orthanc wrote, and how it ended if it did: for failure messages. */
+  log(): string;
   /** Stops it and waits until it has exited (its files can then be removed). */
   stop(): Promise<void>;
 }
@@ -35,11 +37,13 @@ export interface Orthanc {
 export async function startOrthanc(parent: string, opts: OrthancOptions = {}): Promise<Orthanc> {
   const dir = fs.mkdtempSync(path.join(parent, 'orthanc-'));
   const httpPort = await freePort();
+  let dicomPort = await freePort();
+  while (dicomPort === httpPort) dicomPort = await freePort();
   const config = {
     Name: 'orthanc-test',
     StorageDirectory: path.join(dir, 'storage'),
     IndexDirectory: path.join(dir, 'index'),
-    DicomPort: await freePort(),
+    DicomPort: dicomPort,
     HttpPort: httpPort,
     RemoteAccessAllowed: false,
     AuthenticationEnabled: opts.users !== undefined,
@@ -48,14 +52,22 @@ export async function startOrthanc(parent: string, opts: OrthancOptions = {}): P
     DicomWeb: { Enable: true, Root: '/dicom-web/', ...(opts.dicomwebServers ? { Servers: Object.fromEntries(Object.entries(opts.dicomwebServers).map(([k, v]) => [k, [v]])) } : {}) },
   };
   fs.writeFileSync(path.join(dir, 'orthanc.json'), JSON.stringify(config));
-  const child: ChildProcess = spawn('Orthanc', [path.join(dir, 'orthanc.json')], { stdio: 'ignore' });
+  const logFile = path.join(dir, 'orthanc.log');
+  const out = fs.openSync(logFile, 'w');
+  const child: ChildProcess = spawn('Orthanc', [path.join(dir, 'orthanc.json')], { stdio: ['ignore', out, out] });
+  fs.closeSync(out);
+  let ended = '';
+  child.once('exit', (code, signal) => (ended = `Orthanc exited (${signal ?? `status ${code}`})`));
+  // Both listeners up: Orthanc has finished starting (a failed bind ends it after the first).
   await waitForPort(httpPort, 30_000);
+  await waitForPort(dicomPort, 30_000);
   const api = `http://127.0.0.1:${httpPort}`;
   const [user, password] = Object.entries(opts.users ?? {})[0] ?? [];
   const authorization = user ? { Authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` } : undefined;
   return {
     api,
     dicomweb: `${api}/dicom-web`,
+    log: () => `${ended}\n${fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').split('\n').slice(-30).join('\n') : ''}`,
     async call(method, url, body) {
       const r = await fetch(`${api}${url}`, {
         method,

@@ -37,7 +37,7 @@ describe('STOW-RS forward to Orthanc (DICOMweb plugin)', { skip: orthancSkip }, 
       const j = (await pacs.server.archive.index.jobs.list({ type: 'stow', limit: 10, offset: 0 })).jobs[0];
       return j && (j.state === 'succeeded' || j.state === 'failed') ? j : null;
     });
-    assert.equal(job.state, 'succeeded', job.lastError ?? '');
+    assert.equal(job.state, 'succeeded', `${job.lastError ?? ''}\n${orthanc.log()}`);
     assert.equal(job.progress.completed, 7);
     const found = (await orthanc.call('POST', '/tools/find', { Level: 'Instance', Query: { StudyInstanceUID: study.studyUID }, Expand: true })) as { ID: string; MainDicomTags: { SOPInstanceUID: string } }[];
     const ours = await pacs.server.archive.index.instancesOf(study.studyUID);
