@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 import { step } from './ul/machine.js';
 import type { Effect, Event, State } from './ul/table.js';
 import { PduFramer, type RawPdu } from './pdu/framer.js';
-import { PduDecodeError, decodePdu, encodePDataHeaders, encodePdu } from './pdu/codec.js';
+import { PduDecodeError, decodePdu, encodePDataFragments, encodePDataHeaders, encodePdu } from './pdu/codec.js';
 import {
   AbortReason,
   AbortSource,
@@ -18,6 +18,9 @@ import {
 } from './pdu/types.js';
 import { DimseAssembler, DimseProtocolError, type DatasetSink } from './dimse/assembler.js';
 import { type Command, encodeCommand } from './dimse/command.js';
+
+/** Bytes of P-DATA a message may queue on the socket before its sender waits for a drain. */
+const QUEUED = 1024 * 1024;
 
 export interface AcceptedContext {
   id: number;
@@ -469,13 +472,19 @@ export class Association {
     // Fragments of even length (PS3.5 7.1: values, hence datasets, have even length; DCMTK
     // aborts on an odd fragment).
     const max = Math.max(2, maxData - (maxData % 2));
-    let held: Buffer | null = null;
-    const flush = async (data: Buffer, last: boolean): Promise<void> => {
+    // The PDUs of bytes already in memory go out together: one P-DATA request for all the
+    // fragments of a chunk, their headers in one buffer, written in one writev — not a system
+    // call, a drain and two header allocations per PDU (a receiver's 16 KB PDUs made that 32
+    // of each per 0.5 MB instance, most of a retrieve's CPU). Bounded: past QUEUED bytes on the
+    // socket we wait for it to drain before the next chunk.
+    const send = async (fragments: Buffer[], last: boolean): Promise<void> => {
+      if (!fragments.length) return;
       if (this.state !== 'Sta6' && this.state !== 'Sta8') throw new AssociationError(`association is no longer established (${this.outcome})`);
-      this.pendingPData = encodePDataHeaders([{ contextId, command, last, data }]);
+      this.pendingPData = encodePDataFragments(contextId, command, fragments, last);
       this.handle('Evt9');
-      if (this.socket.writableNeedDrain) await this.drained();
+      if (this.socket.writableLength >= QUEUED) await this.drained();
     };
+    let held: Buffer | null = null; // the latest fragment: which one is last is known at the end
     let carry: Buffer | null = null; // an odd last byte of a chunk, sent with the next one
     for await (const input of source) {
       let chunk: Buffer = carry ? Buffer.concat([carry, input]) : input;
@@ -484,17 +493,19 @@ export class Association {
         carry = chunk.subarray(chunk.length - 1);
         chunk = chunk.subarray(0, chunk.length - 1);
       }
-      for (let off = 0; off < chunk.length; off += max) {
-        if (held) await flush(held, false);
-        held = chunk.subarray(off, off + max);
-      }
+      const fragments: Buffer[] = held ? [held] : [];
+      for (let off = 0; off < chunk.length; off += max) fragments.push(chunk.subarray(off, off + max));
+      held = fragments.pop() ?? null;
+      await send(fragments, false);
     }
     if (carry) {
       // The whole is odd: only a deflated dataset can be; inflaters ignore the pad byte.
-      if (held) await flush(held, false);
+      await send(held ? [held] : [], false);
       held = Buffer.concat([carry, Buffer.alloc(1)]);
     }
-    await flush(held ?? Buffer.alloc(0), true);
+    await send([held ?? Buffer.alloc(0)], true);
+    // The message is handed over when the socket has taken it (back-pressure for the caller).
+    if (this.socket.writableNeedDrain) await this.drained();
   }
 
   private armIdle(): void {

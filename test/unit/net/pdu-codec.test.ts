@@ -3,7 +3,7 @@
 // framer that cuts a byte stream into PDUs however the bytes are chunked.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { PduDecodeError, decodePdu, encodePDataHeaders, encodePdu } from '../../../src/net/pdu/codec.js';
+import { PduDecodeError, decodePdu, encodePDataFragments, encodePDataHeaders, encodePdu } from '../../../src/net/pdu/codec.js';
 import { MAX_CONTROL_PDU, PduFramer, type RawPdu } from '../../../src/net/pdu/framer.js';
 import {
   AbortReason,
@@ -204,6 +204,20 @@ describe('PDU codec: round trips', () => {
     assert.equal(bytes[6 + 5], 0b11);
     assert.deepEqual(roundTrip(pdu), pdu);
     assert.deepEqual(Buffer.concat(encodePDataHeaders(pdu.pdvs)), bytes, 'the zero-copy header form writes the same bytes');
+  });
+
+  test('P-DATA-TF fragments of one message: one PDU of one PDV each, only the final one marked last', () => {
+    const fragments = [Buffer.alloc(16, 1), Buffer.alloc(16, 2), Buffer.alloc(6, 3)];
+    for (const [command, lastIsLast] of [[false, true], [true, false]] as const) {
+      const parts = encodePDataFragments(5, command, fragments, lastIsLast);
+      assert.equal(parts.length, 6, 'a 12-byte header, then the fragment itself (not copied)');
+      assert.equal(parts[1], fragments[0]);
+      const expected = fragments.map((data, i) =>
+        encodePdu({ type: PduType.PDataTF, pdvs: [{ contextId: 5, command, last: lastIsLast && i === fragments.length - 1, data }] }),
+      );
+      assert.deepEqual(Buffer.concat(parts), Buffer.concat(expected));
+    }
+    assert.deepEqual(encodePDataFragments(1, false, [], true), []);
   });
 
   test('A-RELEASE-RQ, A-RELEASE-RP', () => {
