@@ -97,8 +97,17 @@ export class ScuAssociation {
     return null;
   }
 
-  /** Sends a request and resolves with its final response; pending ones go to onPending. */
-  request(contextId: number, command: Omit<Command, 'MessageID'>, dataset?: Buffer | AsyncIterable<Buffer>, onPending?: (r: Response) => void): Promise<Response> {
+  /**
+   * Sends a request and resolves with its final response; pending ones go to onPending.
+   * `onSent` is called once the request has left (or failed to), which may be after the response.
+   */
+  request(
+    contextId: number,
+    command: Omit<Command, 'MessageID'>,
+    dataset?: Buffer | AsyncIterable<Buffer>,
+    onPending?: (r: Response) => void,
+    onSent?: () => void,
+  ): Promise<Response> {
     const id = this.nextMessageId;
     this.nextMessageId = (this.nextMessageId % 0xffff) + 1;
     const cmd: Command = { ...command, MessageID: id, CommandDataSetType: dataset ? 0x0000 : NO_DATASET } as Command;
@@ -111,9 +120,13 @@ export class ScuAssociation {
     // The DIMSE timeout counts from the end of the request: a large dataset takes what it takes.
     this.assoc.sendMessage(contextId, cmd, dataset).then(
       () => {
+        onSent?.();
         if (this.waiters.get(id) === waiter && !waiter.timer) this.armTimer(id, waiter);
       },
-      (e: unknown) => this.settle(id, e instanceof Error ? e : new Error(String(e))),
+      (e: unknown) => {
+        onSent?.();
+        this.settle(id, e instanceof Error ? e : new Error(String(e)));
+      },
     );
     return result;
   }
@@ -125,12 +138,14 @@ export class ScuAssociation {
     return r.command.Status ?? -1;
   }
 
-  /** C-STORE of one instance whose dataset bytes (in the context's transfer syntax) are streamed. */
-  async store(contextId: number, sopClassUID: string, sopInstanceUID: string, dataset: Buffer | AsyncIterable<Buffer>, extra: Partial<Command> = {}): Promise<Command> {
+  /** C-STORE of one instance whose dataset bytes (in the context's transfer syntax) are streamed; `onSent` as for request(). */
+  async store(contextId: number, sopClassUID: string, sopInstanceUID: string, dataset: Buffer | AsyncIterable<Buffer>, extra: Partial<Command> = {}, onSent?: () => void): Promise<Command> {
     const r = await this.request(
       contextId,
       { CommandField: CommandField.C_STORE_RQ, AffectedSOPClassUID: sopClassUID, AffectedSOPInstanceUID: sopInstanceUID, Priority: Priority.Medium, ...extra },
       dataset,
+      undefined,
+      onSent,
     );
     return r.command;
   }

@@ -19,6 +19,7 @@ import { selectInstances } from '../services/retrieve.js';
 import type { KnownNodeView } from '../services/nodes.js';
 import { type Counts, type RunResult, type SendSource, type SubOperation, classify, connectForStore, datasetIn, runSubOperations, storeSender } from '../services/send.js';
 import { canConvert } from '../codecs/convert.js';
+import { ReadBuffers } from '../storage/read-buffers.js';
 import type { FrameDecoder } from '../codecs/pool.js';
 import { errorMessage } from '../core/errors.js';
 import type { ScpContext, ServiceClassProvider } from './registry.js';
@@ -177,6 +178,7 @@ async function retrieve(deps: RetrieveDeps, ctx: ScpContext, cmd: Command, data:
 
 /** C-GET: C-STORE on this association, on a context the SCU accepted us to use as SCU. */
 function getSender(deps: RetrieveDeps, ctx: ScpContext): SubOperation {
+  const buffers = new ReadBuffers();
   const scpRoleGranted = (sopClass: string): boolean =>
     ctx.assoc.ac?.userInformation.roleSelections.some((r) => r.sopClass === sopClass && r.scpRole) ?? false;
   return {
@@ -186,10 +188,11 @@ function getSender(deps: RetrieveDeps, ctx: ScpContext): SubOperation {
         forClass.find((c) => c.transferSyntax === loc.transferSyntaxUID) ?? forClass.find((c) => canConvert(loc.transferSyntaxUID, c.transferSyntax));
       if (!pc || !scpRoleGranted(loc.SOPClassUID))
         return { kind: 'failed', reason: `no presentation context with SCP role for ${loc.SOPClassUID} in ${loc.transferSyntaxUID} or a syntax it converts to` };
-      return { pcId: pc.id, dataset: await datasetIn(sourceOf(deps), loc, pc.transferSyntax) };
+      return { pcId: pc.id, ...(await datasetIn(sourceOf(deps), loc, pc.transferSyntax, buffers)) };
     },
     async send(loc, ready) {
-      const rsp = await ctx.subRequest(ready.pcId, { CommandField: CommandField.C_STORE_RQ, AffectedSOPClassUID: loc.SOPClassUID, AffectedSOPInstanceUID: loc.SOPInstanceUID, Priority: Priority.Medium }, ready.dataset);
+      // subRequest settles after the request has left: the buffer is free then, whatever the outcome.
+      const rsp = await ctx.subRequest(ready.pcId, { CommandField: CommandField.C_STORE_RQ, AffectedSOPClassUID: loc.SOPClassUID, AffectedSOPInstanceUID: loc.SOPInstanceUID, Priority: Priority.Medium }, ready.dataset).finally(() => ready.release?.());
       return classify(rsp);
     },
   };

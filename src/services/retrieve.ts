@@ -6,6 +6,7 @@ import { PacsError } from '../core/errors.js';
 import type { ArchiveIndex, InstanceLocation } from '../index/types.js';
 import { type InformationModel, QueryError, type QueryKey, type QueryLevel } from '../index/query/types.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import { type HeldBytes, type ReadBuffers, readReused } from '../storage/read-buffers.js';
 
 /** The unique key of each level (PS3.4 C.4.2.2.1: a retrieve names entities by them). */
 const UNIQUE_KEY: Record<QueryLevel, string> = {
@@ -49,18 +50,31 @@ export async function selectInstances(index: ArchiveIndex, model: InformationMod
 /** Below this size a file is read whole, in one request: far fewer round trips than a stream. */
 const READ_WHOLE = 16 * 1024 * 1024;
 
-/** The dataset of a stored instance (after our File Meta), read whole or streamed from the object store. */
-export async function openDataset(store: ObjectStore, loc: InstanceLocation): Promise<Readable | Buffer> {
+/** A dataset to send, and what gives its read buffer back once the bytes are gone. */
+export interface OpenedDataset {
+  dataset: Readable | Buffer;
+  release?: () => void;
+}
+
+/**
+ * The dataset of a stored instance (after our File Meta), read whole or streamed from the
+ * object store; read whole into one of `buffers` when given (the caller then calls `release`).
+ */
+export async function openDataset(store: ObjectStore, loc: InstanceLocation, buffers?: ReadBuffers): Promise<OpenedDataset> {
   if (loc.size <= READ_WHOLE) {
-    let whole: Buffer;
+    let whole: HeldBytes;
     try {
-      whole = await store.readAll(loc.path, loc.size);
+      whole = buffers ? await readReused(store, loc.path, loc.size, buffers) : { bytes: await store.readAll(loc.path, loc.size) };
     } catch (e) {
       throw new PacsError('NOT_FOUND', `the file of ${loc.SOPInstanceUID} is missing (${loc.path})`, { cause: e });
     }
-    const prefix = parsePart10Prefix(whole, true);
-    if (!prefix) throw new PacsError('DICOM_PARSE', `the file of ${loc.SOPInstanceUID} has an unreadable File Meta Information`);
-    return whole.subarray(prefix.datasetOffset);
+    const prefix = parsePart10Prefix(whole.bytes, true);
+    if (!prefix) {
+      whole.release?.();
+      throw new PacsError('DICOM_PARSE', `the file of ${loc.SOPInstanceUID} has an unreadable File Meta Information`);
+    }
+    const dataset = whole.bytes.subarray(prefix.datasetOffset);
+    return whole.release ? { dataset, release: whole.release } : { dataset };
   }
   let head: Buffer;
   try {
@@ -70,12 +84,12 @@ export async function openDataset(store: ObjectStore, loc: InstanceLocation): Pr
   }
   const prefix = parsePart10Prefix(head, true);
   if (!prefix) throw new PacsError('DICOM_PARSE', `the file of ${loc.SOPInstanceUID} has an unreadable File Meta Information`);
-  return store.read(loc.path, { start: prefix.datasetOffset });
+  return { dataset: store.read(loc.path, { start: prefix.datasetOffset }) };
 }
 
 /** The dataset of a stored instance in one buffer (conversion needs it whole). */
 export async function readDataset(store: ObjectStore, loc: InstanceLocation): Promise<Buffer> {
-  const stored = await openDataset(store, loc);
+  const { dataset: stored } = await openDataset(store, loc);
   if (Buffer.isBuffer(stored)) return stored;
   const parts: Buffer[] = [];
   for await (const c of stored as AsyncIterable<Buffer>) parts.push(c);

@@ -12,6 +12,7 @@ import { canConvert, convertDataset } from '../codecs/convert.js';
 import type { FrameDecoder } from '../codecs/pool.js';
 import { errorMessage } from '../core/errors.js';
 import { openDataset, readDataset } from './retrieve.js';
+import { ReadBuffers } from '../storage/read-buffers.js';
 import { type KnownNodeView, reachOf } from './nodes.js';
 
 export type Outcome = { kind: 'completed' } | { kind: 'warning' } | { kind: 'failed'; reason: string };
@@ -20,6 +21,8 @@ export type Outcome = { kind: 'completed' } | { kind: 'warning' } | { kind: 'fai
 export interface Ready {
   pcId: number;
   dataset: Buffer | AsyncIterable<Buffer>;
+  /** Gives the dataset's read buffer back for the next instances, once its bytes are gone. */
+  release?: () => void;
 }
 
 /**
@@ -58,10 +61,13 @@ export function classify(rsp: Command): Outcome {
   return { kind: 'completed' };
 }
 
-/** The dataset to send in `to`: as stored, re-encoded between uncompressed syntaxes, inflated or decompressed. */
-export async function datasetIn(src: SendSource, loc: InstanceLocation, to: string): Promise<Buffer | AsyncIterable<Buffer>> {
-  if (to === loc.transferSyntaxUID) return openDataset(src.objects, loc);
-  return convertDataset(await readDataset(src.objects, loc), loc.transferSyntaxUID, to, src.decoder);
+/**
+ * The dataset to send in `to`: as stored (read into one of `buffers` when given), re-encoded
+ * between uncompressed syntaxes, inflated or decompressed.
+ */
+export async function datasetIn(src: SendSource, loc: InstanceLocation, to: string, buffers?: ReadBuffers): Promise<{ dataset: Buffer | AsyncIterable<Buffer>; release?: () => void }> {
+  if (to === loc.transferSyntaxUID) return openDataset(src.objects, loc, buffers);
+  return { dataset: await convertDataset(await readDataset(src.objects, loc), loc.transferSyntaxUID, to, src.decoder) };
 }
 
 /**
@@ -84,6 +90,7 @@ export function storeProposals(instances: InstanceLocation[]): { abstractSyntax:
 
 /** C-STORE on an association we opened as SCU (a C-MOVE names its originator). */
 export function storeSender(src: SendSource, scu: ScuAssociation, originator?: { aeTitle: string; messageId: number }): SubOperation {
+  const buffers = new ReadBuffers();
   return {
     async prepare(loc) {
       const pc =
@@ -91,11 +98,13 @@ export function storeSender(src: SendSource, scu: ScuAssociation, originator?: {
         [...scu.assoc.contexts.values()].find((c) => c.abstractSyntax === loc.SOPClassUID && canConvert(loc.transferSyntaxUID, c.transferSyntax)) ??
         null;
       if (!pc) return { kind: 'failed', reason: `the destination accepted no context for ${loc.SOPClassUID} in ${loc.transferSyntaxUID} or a syntax it converts to` };
-      return { pcId: pc.id, dataset: await datasetIn(src, loc, pc.transferSyntax) };
+      return { pcId: pc.id, ...(await datasetIn(src, loc, pc.transferSyntax, buffers)) };
     },
     async send(loc, ready) {
       const extra = originator ? { MoveOriginatorApplicationEntityTitle: originator.aeTitle, MoveOriginatorMessageID: originator.messageId } : {};
-      return classify(await scu.store(ready.pcId, loc.SOPClassUID, loc.SOPInstanceUID, ready.dataset, extra));
+      // The buffer goes back when the socket has taken the bytes, not at the response: a peer
+      // may answer before it has read the whole dataset.
+      return classify(await scu.store(ready.pcId, loc.SOPClassUID, loc.SOPInstanceUID, ready.dataset, extra, ready.release));
     },
   };
 }

@@ -13,6 +13,7 @@ import { dicomRendition, parseAccept } from './accept.js';
 import type { DicomwebDeps } from './deps.js';
 import { newBoundary } from './multipart.js';
 import { type SentPart, writeMultipart } from './multipart-writer.js';
+import { ReadBuffers, readReused } from '../../storage/read-buffers.js';
 
 /** Files up to this size are read whole in one request; larger ones are streamed. */
 const READ_WHOLE = 16 * 1024 * 1024;
@@ -31,39 +32,11 @@ export async function instanceBytes(deps: DicomwebDeps, loc: InstanceLocation, t
   return Buffer.concat([meta, converted]);
 }
 
-/**
- * The read buffers of one retrieve. A buffer comes back once the socket has taken its bytes
- * (or never, if the client left: then it is simply collected).
- */
-class ReadBuffers {
-  private readonly free: Buffer[] = [];
-
-  take(bytes: number): Buffer {
-    const i = this.free.findIndex((b) => b.length >= bytes);
-    // Rounded up: the files of a series differ by a few bytes (UIDs of different lengths).
-    return i >= 0 ? this.free.splice(i, 1)[0]! : Buffer.allocUnsafe(Math.ceil(bytes / 65536) * 65536);
-  }
-
-  give(b: Buffer): void {
-    if (this.free.length < 8) this.free.push(b);
-  }
-}
-
 /** A stored file as it is, in a reused buffer when it is small enough to be read whole. */
 async function storedPart(deps: DicomwebDeps, loc: InstanceLocation, buffers: ReadBuffers): Promise<Pick<SentPart, 'body' | 'release'>> {
   if (loc.size > READ_WHOLE) return { body: deps.objects.read(loc.path) };
-  const buf = buffers.take(loc.size + 1);
-  let body: Buffer | null;
-  try {
-    body = await deps.objects.readInto(loc.path, loc.size, buf);
-  } catch (e) {
-    buffers.give(buf);
-    throw e;
-  }
-  if (body) return { body, release: () => buffers.give(buf) };
-  // The file is not the size the index says: send what is there.
-  buffers.give(buf);
-  return { body: await deps.objects.readAll(loc.path, loc.size) };
+  const { bytes, release } = await readReused(deps.objects, loc.path, loc.size, buffers);
+  return release ? { body: bytes, release } : { body: bytes };
 }
 
 type Req = FastifyRequest<{ Params: { study: string; series?: string; instance?: string } }>;
