@@ -2,7 +2,7 @@
 // of BENCH_COUNT (default 300) 512×512 instances, from pacs-server and from DCMTK's dcmqrscp,
 // side by side; instances per second and the ratio. Then the same study stored as JPEG 2000
 // lossless, retrieved by receivers that take only uncompressed syntaxes: decompression on the
-// fly (retrieve-j2k.ts). BENCH_ONLY=j2k runs that scenario alone.
+// fly (retrieve-j2k.ts). BENCH_ONLY=j2k runs that scenario alone; BENCH_ROUNDS (5) rounds of each.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +13,7 @@ import { startPacs, type Peer } from './peers.js';
 import { j2kScenario } from './retrieve-j2k.js';
 
 const COUNT = Number(process.env.BENCH_COUNT ?? 300);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pacs-bench-retrieve-'));
 
 async function startDcmqrscp(dir: string, rcvPort: number): Promise<Peer & { child: ChildProcess }> {
@@ -28,50 +29,71 @@ async function startDcmqrscp(dir: string, rcvPort: number): Promise<Peer & { chi
   return { name: 'dcmqrscp', aeTitle: 'QRSCP', port, pid: child.pid!, child, stop: async () => void child.kill() };
 }
 
+/** Instances per second of one run of `cmd`. */
 async function rate(label: string, cmd: string, args: string[]): Promise<number> {
   const t0 = process.hrtime.bigint();
   const r = await run(cmd, args, { timeoutMs: 3_600_000 });
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.code !== 0) throw new Error(`${label}: ${cmd} failed: ${r.stderr.split('\n').filter((l) => /^[EF]:/.test(l)).slice(0, 3).join(' ')}`);
-  process.stderr.write(`  ${label}: ${(COUNT / secs).toFixed(0)} instances/s\n`);
   return COUNT / secs;
 }
 
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+
+/**
+ * Both servers run at once and are retrieved from in turns — ours, then dcmqrscp, for C-GET
+ * then C-MOVE — for ROUNDS rounds: the machine's ups and downs hit both alike (one after the
+ * other, minutes apart, a shared machine moved either by up to 2×). Medians and their ratio.
+ */
 async function main(): Promise<void> {
-  process.stderr.write(`bench:retrieve in ${work}: one study of ${COUNT} CT 512x512\n`);
+  process.stderr.write(`bench:retrieve in ${work}: one study of ${COUNT} CT 512x512, ${ROUNDS} rounds\n`);
   if (process.env.BENCH_ONLY === 'j2k') return decompressing();
   const data = path.join(work, 'study');
   writeSyntheticCT({ dir: data, count: COUNT, rows: 512, columns: 512, set: 7, perSeries: COUNT });
   const studyUid = `2.25.99887766.${process.pid}.7.2.1`;
   const rcvPort = await freePort();
-  const results: Record<string, { get: number; move: number }> = {};
-  for (const which of ['pacs', 'dcmqrscp'] as const) {
-    const dir = path.join(work, which);
-    fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, 'pacs_server.yaml'), `known_nodes:\n  - { ae_title: RCV, host: 127.0.0.1, port: ${rcvPort} }\n`);
-    const peer = which === 'pacs' ? await startPacs(dir, ['--config', path.join(dir, 'pacs_server.yaml')]) : await startDcmqrscp(dir, rcvPort);
-    try {
+  const peers: Peer[] = [];
+  try {
+    for (const which of ['pacs', 'dcmqrscp'] as const) {
+      const dir = path.join(work, which);
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(path.join(dir, 'pacs_server.yaml'), `known_nodes:\n  - { ae_title: RCV, host: 127.0.0.1, port: ${rcvPort} }\n`);
+      const peer = which === 'pacs' ? await startPacs(dir, ['--config', path.join(dir, 'pacs_server.yaml')]) : await startDcmqrscp(dir, rcvPort);
+      peers.push(peer);
       const load = await run('storescu', ['-aec', peer.aeTitle, '+sd', '127.0.0.1', String(peer.port), data], { timeoutMs: 3_600_000 });
       if (load.code !== 0) throw new Error(`loading ${which}: ${load.stderr.slice(0, 200)}`);
-      const out = path.join(work, `${which}-get`);
-      fs.mkdirSync(out);
-      const keys = ['-S', '-k', '0008,0052=STUDY', '-k', `StudyInstanceUID=${studyUid}`];
-      const get = await rate(`${which} C-GET`, 'getscu', ['-aec', peer.aeTitle, '-od', out, ...keys, '127.0.0.1', String(peer.port)]);
-      const rcv2 = await startDaemonOnPort(path.join(work, `${which}-rcv`), rcvPort);
-      const move = await rate(`${which} C-MOVE`, 'movescu', ['-aec', peer.aeTitle, '-aem', 'RCV', ...keys, '127.0.0.1', String(peer.port)]);
-      rcv2.kill();
-      results[which] = { get, move };
-    } finally {
-      await peer.stop();
     }
+    const rcv = await startDaemonOnPort(path.join(work, 'rcv'), rcvPort);
+    const keys = ['-S', '-k', '0008,0052=STUDY', '-k', `StudyInstanceUID=${studyUid}`];
+    const got: Record<string, { get: number[]; move: number[] }> = { pacs: { get: [], move: [] }, dcmqrscp: { get: [], move: [] } };
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const [i, which] of (['pacs', 'dcmqrscp'] as const).entries()) {
+        const peer = peers[i]!;
+        const out = path.join(work, `get-${which}-${round}`);
+        fs.mkdirSync(out);
+        got[which]!.get.push(await rate(`${which} C-GET`, 'getscu', ['-aec', peer.aeTitle, '-od', out, ...keys, '127.0.0.1', String(peer.port)]));
+        fs.rmSync(out, { recursive: true, force: true });
+      }
+      for (const [i, which] of (['pacs', 'dcmqrscp'] as const).entries()) {
+        const peer = peers[i]!;
+        got[which]!.move.push(await rate(`${which} C-MOVE`, 'movescu', ['-aec', peer.aeTitle, '-aem', 'RCV', ...keys, '127.0.0.1', String(peer.port)]));
+      }
+      fs.rmSync(path.join(work, 'rcv'), { recursive: true, force: true });
+      fs.mkdirSync(path.join(work, 'rcv'));
+      const last = (xs: number[]): string => xs[xs.length - 1]!.toFixed(0);
+      process.stderr.write(`  round ${round}: C-GET ${last(got.pacs!.get)} / ${last(got.dcmqrscp!.get)}, C-MOVE ${last(got.pacs!.move)} / ${last(got.dcmqrscp!.move)} instances/s (ours / dcmqrscp)\n`);
+    }
+    rcv.kill();
+    const p = { get: median(got.pacs!.get), move: median(got.pacs!.move) };
+    const d = { get: median(got.dcmqrscp!.get), move: median(got.dcmqrscp!.move) };
+    process.stdout.write(
+      `\n| operation (median of ${ROUNDS} rounds) | pacs-server /s | dcmqrscp /s | ratio |\n| --- | ---: | ---: | ---: |\n` +
+        `| C-GET of ${COUNT} instances (getscu) | ${p.get.toFixed(0)} | ${d.get.toFixed(0)} | ${(p.get / d.get).toFixed(2)}× |\n` +
+        `| C-MOVE of ${COUNT} instances (movescu → storescp) | ${p.move.toFixed(0)} | ${d.move.toFixed(0)} | ${(p.move / d.move).toFixed(2)}× |\n`,
+    );
+  } finally {
+    for (const peer of peers) await peer.stop();
   }
-  const p = results.pacs!;
-  const d = results.dcmqrscp!;
-  process.stdout.write(
-    `\n| operation | pacs-server /s | dcmqrscp /s | ratio |\n| --- | ---: | ---: | ---: |\n` +
-      `| C-GET of ${COUNT} instances (getscu) | ${p.get.toFixed(0)} | ${d.get.toFixed(0)} | ${(p.get / d.get).toFixed(2)}× |\n` +
-      `| C-MOVE of ${COUNT} instances (movescu → storescp) | ${p.move.toFixed(0)} | ${d.move.toFixed(0)} | ${(p.move / d.move).toFixed(2)}× |\n`,
-  );
   await decompressing();
 }
 
