@@ -1,13 +1,14 @@
 // One decoder per codec, run inside a worker: each checks what the codestream says against the
 // dataset's Image Pixel Module before and after decoding, and answers with native samples and
 // the Photometric Interpretation they are in. A frame no decoder here can take is an error
-// with a reason (12-bit JPEG, a JPEG process the syntax does not allow, colour at 16 bits the
+// with a reason (12-bit colour JPEG, a JPEG process the syntax does not allow, colour at 16 bits the
 // WebAssembly wrappers do not write out ...), never pixels of the wrong shape.
 import { createRequire } from 'node:module';
 import { PacsError, errorMessage } from '../core/errors.js';
 import { decodeRleFrame } from '../dicom/rle.js';
 import type { CodecName, FrameResult, ImageGeometry } from './frame.js';
 import { readJpegFrameHeader } from './jpeg-header.js';
+import { decodeJpeg12 } from './jpeg12.js';
 import { clearMessages, decoderClass, discard, messages, type Library, type WasmDecoder } from './libraries.js';
 import { owned, shapeFrame } from './shape.js';
 
@@ -55,7 +56,8 @@ function checkSize(info: { width: number; height: number }, g: ImageGeometry, li
 async function jpeg(frame: Uint8Array, g: ImageGeometry): Promise<FrameResult> {
   const h = readJpegFrameHeader(frame) ?? fail('no JPEG frame header (SOF) before the first scan');
   if (h.sof === 0xffc3 || h.sof > 0xffc2) fail(`JPEG process of marker ${h.sof.toString(16)} is not allowed in this transfer syntax`);
-  if (h.precision !== 8) fail(`${h.precision}-bit JPEG (SOF${h.sof & 0xf}) cannot be decoded: only 8-bit JPEG baseline and extended are supported`);
+  if (h.precision === 12) return jpeg12(frame, g);
+  if (h.precision !== 8) fail(`${h.precision}-bit JPEG (SOF${h.sof & 0xf}) cannot be decoded: JPEG baseline and extended are 8 or 12 bits`);
   return runWasm('libjpeg-turbo', frame, (d) => {
     const info = d.getFrameInfo();
     checkSize(info, g, 'libjpeg-turbo');
@@ -64,6 +66,13 @@ async function jpeg(frame: Uint8Array, g: ImageGeometry): Promise<FrameResult> {
     const pixels = shapeFrame({ samples, bytesPerSample: 1, components: info.componentCount, planar: false, signed: false }, g);
     return { pixels, photometric: rgbIf(info.componentCount === 3, g.photometric) };
   });
+}
+
+/** 12-bit JPEG Extended (process 4), grey-scale: our own decoder (jpeg12.ts). */
+function jpeg12(frame: Uint8Array, g: ImageGeometry): FrameResult {
+  const image = decodeJpeg12(frame);
+  if (image.columns !== g.columns || image.rows !== g.rows) fail(`the codestream is ${image.columns}×${image.rows}, the dataset says ${g.columns}×${g.rows}`);
+  return { pixels: shapeFrame({ samples: image.samples, bytesPerSample: 2, components: 1, planar: false, signed: false }, g), photometric: g.photometric };
 }
 
 interface LosslessDecoder {

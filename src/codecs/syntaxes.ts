@@ -2,7 +2,7 @@
 // are offered to a receiver that did not accept the stored syntax; every other one (MPEG,
 // HEVC, JPEG XL, JPIP, JPEG 2000 Part 2, the retired JPEG processes, private syntaxes) goes
 // as stored or not at all. Within a decodable syntax some codestreams still cannot be decoded
-// (12-bit JPEG Extended above all): those fail per instance, with the reason.
+// (12-bit colour JPEG, a damaged codestream): those fail per instance, with the reason.
 import { TS } from '../dicom/transfer-syntax.js';
 import { UNCOMPRESSED } from '../dicom/transcode.js';
 import type { CodecName } from './frame.js';
@@ -10,7 +10,7 @@ import { startsWithJ2k, startsWithSoi } from './jpeg-header.js';
 
 export const DECODERS: ReadonlyMap<string, CodecName> = new Map<string, CodecName>([
   [TS.JPEGBaseline8Bit, 'jpeg'],
-  [TS.JPEGExtended12Bit, 'jpeg'], // 8-bit process 2/4 only: libjpeg-turbo 8-bit; 12-bit fails per frame
+  [TS.JPEGExtended12Bit, 'jpeg'], // 8-bit: libjpeg-turbo; 12-bit grey-scale: jpeg12.ts; 12-bit colour fails per frame
   [TS.JPEGLossless, 'jpeg-lossless'],
   [TS.JPEGLosslessSV1, 'jpeg-lossless'],
   [TS.JPEGLSLossless, 'jpeg-ls'],

@@ -129,7 +129,7 @@ export class RenderingService {
     try {
       r = await this.renderer.render({ frame, codec, image, options });
     } catch (e) {
-      // A frame our decoders cannot take (12-bit JPEG, a damaged codestream) is beyond us, not the client's fault.
+      // A frame our decoders cannot take (12-bit colour JPEG, a damaged codestream) is beyond us, not the client's fault.
       if (isPacsError(e, 'DICOM_PARSE')) throw new PacsError('UNSUPPORTED', `cannot render frame ${req.frame} of ${loc.SOPInstanceUID}: ${e.message}`);
       throw e;
     }

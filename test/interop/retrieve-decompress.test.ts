@@ -1,7 +1,7 @@
 // Decompression on retrieve against DCMTK peers: a study stored compressed in five syntaxes
 // (by DCMTK's and GDCM's encoders) goes to getscu and, by C-MOVE, to storescp, both accepting
 // uncompressed syntaxes only. The decodable instances arrive in Explicit VR Little Endian with
-// the original pixels; the 12-bit JPEG Extended one, which no decoder of ours takes, is a
+// the original pixels; a 12-bit colour JPEG Extended one, which no decoder of ours takes, is a
 // failed sub-operation with its UID while the others are delivered.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -57,10 +57,13 @@ describe('decompression on retrieve (getscu, movescu → storescp, uncompressed 
       sopOf.set(uid, e.name);
       files.push(out);
     });
-    // A 12-bit JPEG Extended image from elsewhere, moved into the same study.
-    const ext = path.join(pacs.dir, 'jpeg12.dcm');
-    fs.copyFileSync(path.join(SAMPLES, 'pydicom__JPGExtended.dcm'), ext);
-    fs.chmodSync(ext, 0o644);
+    // A 12-bit colour JPEG Extended image (DCMTK makes one from an RGB sample), which no decoder
+    // of ours takes (12 bits: grey-scale only), moved into the same study.
+    const rgb = path.join(pacs.dir, 'rgb8.dcm');
+    execFileSync('dcmdjpeg', [path.join(SAMPLES, 'pydicom__SC_rgb_jpeg_dcmtk.dcm'), rgb], { stdio: 'pipe' });
+    const ext = path.join(pacs.dir, 'jpeg12-colour.dcm');
+    execFileSync('dcmcjpeg', ['+ee', '+bt', rgb, ext], { stdio: 'pipe' });
+    assert.equal(readFile(ext).ts, TS.JPEGExtended12Bit);
     undecodable = `${UID_ROOT}.99`;
     execFileSync('dcmodify', ['-nb', '-m', `(0020,000d)=${STUDY}`, '-m', `(0010,0020)=1CT1`, '-m', `(0008,0018)=${undecodable}`, ext]);
     files.push(ext);
@@ -88,7 +91,7 @@ describe('decompression on retrieve (getscu, movescu → storescp, uncompressed 
     }
   }
 
-  test('getscu accepting Explicit VR LE only: decodable instances arrive decompressed, the 12-bit JPEG fails with its UID', async () => {
+  test('getscu accepting Explicit VR LE only: decodable instances arrive decompressed, the 12-bit colour JPEG fails with its UID', async () => {
     const dir = path.join(pacs.dir, 'get');
     fs.mkdirSync(dir);
     const r = await run('getscu', ['-v', '+xe', '-aec', 'PACS_SERVER', '-S', '-od', dir, '-k', '0008,0052=STUDY', '-k', `StudyInstanceUID=${STUDY}`, '127.0.0.1', String(pacs.port)]);

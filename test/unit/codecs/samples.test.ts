@@ -23,6 +23,7 @@ after(async () => {
 /** The reference decoder of each syntax, and how far a lossy decoding may stray from it. */
 const REFERENCE: Record<string, { cmd: string; args: string[]; tolerance: number }> = {
   [TS.JPEGBaseline8Bit]: { cmd: 'dcmdjpeg', args: [], tolerance: 2 },
+  [TS.JPEGExtended12Bit]: { cmd: 'dcmdjpeg', args: [], tolerance: 2 },
   [TS.JPEGLossless]: { cmd: 'dcmdjpeg', args: [], tolerance: 0 },
   [TS.JPEGLosslessSV1]: { cmd: 'dcmdjpeg', args: [], tolerance: 0 },
   [TS.JPEGLSLossless]: { cmd: 'dcmdjpls', args: ['+px'], tolerance: 0 },
@@ -53,12 +54,6 @@ for (const row of rows) {
     assert.ok(diff <= ref.tolerance, `largest difference ${diff}, at most ${ref.tolerance} allowed`);
   });
 }
-
-test('12-bit JPEG Extended is refused with the reason, not sent wrongly', async () => {
-  const { ts, dataset } = readFile(path.join(SAMPLES, 'pydicom__JPGExtended.dcm'));
-  assert.equal(ts, TS.JPEGExtended12Bit);
-  await assert.rejects(convertDataset(dataset, ts, TS.ExplicitVRLittleEndian, pool), /12-bit JPEG .* cannot be decoded/);
-});
 
 test('implicit VR and big endian targets carry the same pixels', async () => {
   const { ts, dataset } = readFile(path.join(SAMPLES, 'pydicom__MR_small_jp2klossless.dcm'));
