@@ -102,11 +102,13 @@ export function peakRssMB(pid: number): number {
 }
 
 /** CPU time a process has used so far, user + system, all its threads, in seconds (/proc/PID/stat; clock ticks of 1/100 s). */
-export function cpuSeconds(pid: number): number {
+export function cpuSeconds(pid: number, withReapedChildren = false): number {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name (which may hold spaces) start at field 3: utime is 14, stime 15.
+  // Fields after the command name (which may hold spaces) start at field 3: utime is 14, stime
+  // 15; cutime 16 and cstime 17 count children once waited for (dcmqrscp forks one per association).
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  const own = Number(fields[11]) + Number(fields[12]);
+  return (own + (withReapedChildren ? Number(fields[13]) + Number(fields[14]) : 0)) / 100;
 }
 
 /** Hard links of `files` dealt round-robin into `parts` folders under `into`: one storescu association each. */

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { freePort, run, startDaemon } from '../test/helpers/dcmtk.js';
 import { writeSyntheticCT } from './synthetic.js';
-import { startPacs, type Peer } from './peers.js';
+import { cpuSeconds, startPacs, type Peer } from './peers.js';
 import { j2kScenario } from './retrieve-j2k.js';
 
 const COUNT = Number(process.env.BENCH_COUNT ?? 300);
@@ -66,6 +66,9 @@ async function main(): Promise<void> {
     const rcv = await startDaemonOnPort(path.join(work, 'rcv'), rcvPort);
     const keys = ['-S', '-k', '0008,0052=STUDY', '-k', `StudyInstanceUID=${studyUid}`];
     const got: Record<string, { get: number[]; move: number[] }> = { pacs: { get: [], move: [] }, dcmqrscp: { get: [], move: [] } };
+    // Server CPU over all rounds: a steadier measure than the rates on a shared machine.
+    // dcmqrscp works in a child per association, counted once reaped (cutime/cstime).
+    const cpu0 = peers.map((peer) => cpuSeconds(peer.pid, true));
     for (let round = 1; round <= ROUNDS; round++) {
       for (const [i, which] of (['pacs', 'dcmqrscp'] as const).entries()) {
         const peer = peers[i]!;
@@ -84,12 +87,17 @@ async function main(): Promise<void> {
       process.stderr.write(`  round ${round}: C-GET ${last(got.pacs!.get)} / ${last(got.dcmqrscp!.get)}, C-MOVE ${last(got.pacs!.move)} / ${last(got.dcmqrscp!.move)} instances/s (ours / dcmqrscp)\n`);
     }
     rcv.kill();
+    // dcmqrscp reaps its children when its accept loop turns: one more association makes it turn.
+    await run('echoscu', ['-aec', peers[1]!.aeTitle, '127.0.0.1', String(peers[1]!.port)], { timeoutMs: 30_000 });
+    await new Promise((r) => setTimeout(r, 2000));
+    const cpuMs = peers.map((peer, i) => ((cpuSeconds(peer.pid, true) - cpu0[i]!) * 1000) / (ROUNDS * 2 * COUNT));
     const p = { get: median(got.pacs!.get), move: median(got.pacs!.move) };
     const d = { get: median(got.dcmqrscp!.get), move: median(got.dcmqrscp!.move) };
     process.stdout.write(
       `\n| operation (median of ${ROUNDS} rounds) | pacs-server /s | dcmqrscp /s | ratio |\n| --- | ---: | ---: | ---: |\n` +
         `| C-GET of ${COUNT} instances (getscu) | ${p.get.toFixed(0)} | ${d.get.toFixed(0)} | ${(p.get / d.get).toFixed(2)}× |\n` +
-        `| C-MOVE of ${COUNT} instances (movescu → storescp) | ${p.move.toFixed(0)} | ${d.move.toFixed(0)} | ${(p.move / d.move).toFixed(2)}× |\n`,
+        `| C-MOVE of ${COUNT} instances (movescu → storescp) | ${p.move.toFixed(0)} | ${d.move.toFixed(0)} | ${(p.move / d.move).toFixed(2)}× |\n` +
+        `| server CPU per instance sent, ms (all rounds) | ${cpuMs[0]!.toFixed(3)} | ${cpuMs[1]!.toFixed(3)} | ${(cpuMs[1]! / cpuMs[0]!).toFixed(2)}× less |\n`,
     );
   } finally {
     for (const peer of peers) await peer.stop();
