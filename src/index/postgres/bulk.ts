@@ -39,8 +39,11 @@ export interface PgBulkLoadResult {
   ms: number;
 }
 
-/** What the loader needs of the index: one transaction at a time on its pool. */
-export type BulkTransact = <T>(fn: (db: Db) => Promise<T>) => Promise<T>;
+/**
+ * What the loader needs of the index: one transaction at a time on its pool, or with
+ * `outside` a connection outside any transaction (VACUUM cannot run inside one).
+ */
+export type BulkTransact = <T>(fn: (db: Db) => Promise<T>, outside?: boolean) => Promise<T>;
 
 const TABLES = ['patients', 'studies', 'series', 'instances'] as const;
 type Table = (typeof TABLES)[number];
@@ -111,10 +114,13 @@ export async function pgBulkLoadSynthetic(transact: BulkTransact, opts: PgBulkLo
       for (const t of ['patients', 'studies', 'series'] as const)
         await db.query(`SELECT setval(pg_get_serial_sequence('${t}', 'pk'), (SELECT max(pk) FROM ${t}))`);
     });
-    // Fresh planner statistics for the new size; ANALYZE samples, so this takes seconds.
+    // What any bulk load into PostgreSQL should end with: VACUUM sets the visibility map of
+    // the new pages (index-only scans can use them) and ANALYZE gives the planner statistics
+    // for the new size. Left to autovacuum, the same work starts a minute later on tables of
+    // millions of rows and runs for minutes, beside whatever the server does next.
     await transact(async (db) => {
-      for (const t of TABLES) await db.query(`ANALYZE ${t}`);
-    });
+      for (const t of TABLES) await db.query(`VACUUM (ANALYZE) ${t}`);
+    }, true);
   } catch (e) {
     throw isPacsError(e) ? e : new PacsError('INDEX_FAILURE', `bulk load: ${errorMessage(e)}`, { cause: e });
   }

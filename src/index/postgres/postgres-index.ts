@@ -208,7 +208,7 @@ export class PostgresIndex implements ArchiveIndex {
 
   /** Synthetic rows for benchmarks (./bulk.ts), in write transactions of this index's pool. */
   bulkLoadSynthetic(opts: PgBulkLoadOptions): Promise<PgBulkLoadResult> {
-    return pgBulkLoadSynthetic((fn) => this.transact('write', fn), opts);
+    return pgBulkLoadSynthetic((fn, outside) => this.transact(outside ? 'statement' : 'write', fn), opts);
   }
 
   /** Deletes every row, children first; the identity keeps counting (see SqliteIndex.clear). */
