@@ -148,7 +148,7 @@ export function decodeJpeg12(b: Uint8Array): Jpeg12Image {
   const quant: (Int32Array | undefined)[] = [];
   const dc: (HuffmanTable | undefined)[] = [];
   const ac: (HuffmanTable | undefined)[] = [];
-  let frame: { rows: number; columns: number; id: number; h: number; v: number; tq: number } | null = null;
+  let frame: { rows: number; columns: number; id: number; tq: number } | null = null;
   let restartInterval = 0;
   let out: Uint16Array | null = null;
   let scanned = false;
@@ -203,7 +203,8 @@ export function decodeJpeg12(b: Uint8Array): Jpeg12Image {
         const components = b[seg + 5]!;
         if (components !== 1) fail(`${components} components: only grey-scale (one component) is supported at 12 bits`);
         if (!rows || !columns) fail('a frame without rows or columns (DNL is not supported)');
-        frame = { rows, columns, id: b[seg + 6]!, h: b[seg + 7]! >> 4, v: b[seg + 7]! & 15, tq: b[seg + 8]! & 3 };
+        // One component: an MCU is one block whatever its sampling factors (A.2.2), so they are not read.
+        frame = { rows, columns, id: b[seg + 6]!, tq: b[seg + 8]! & 3 };
         out = new Uint16Array(rows * columns);
         break;
       }

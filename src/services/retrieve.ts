@@ -6,7 +6,7 @@ import { PacsError } from '../core/errors.js';
 import type { ArchiveIndex, InstanceLocation } from '../index/types.js';
 import { type InformationModel, QueryError, type QueryKey, type QueryLevel } from '../index/query/types.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { type HeldBytes, type ReadBuffers, readReused } from '../storage/read-buffers.js';
+import { type HeldBytes, READ_WHOLE, type ReadBuffers, readReused } from '../storage/read-buffers.js';
 
 /** The unique key of each level (PS3.4 C.4.2.2.1: a retrieve names entities by them). */
 const UNIQUE_KEY: Record<QueryLevel, string> = {
@@ -47,8 +47,6 @@ export async function selectInstances(index: ArchiveIndex, model: InformationMod
   return index.findInstances(rows.map((r) => String(r.SOPInstanceUID)));
 }
 
-/** Below this size a file is read whole, in one request: far fewer round trips than a stream. */
-const READ_WHOLE = 16 * 1024 * 1024;
 
 /** A dataset to send, and what gives its read buffer back once the bytes are gone. */
 export interface OpenedDataset {

@@ -4,6 +4,12 @@
 // every file — at hundreds of instances a second a large share of the server's CPU.
 import type { ObjectStore } from './object-store.js';
 
+/**
+ * Files up to this size are read whole, in one request (far fewer round trips than a stream);
+ * larger ones are streamed. One threshold for every retrieve: DIMSE sub-operations and WADO-RS.
+ */
+export const READ_WHOLE = 16 * 1024 * 1024;
+
 export class ReadBuffers {
   private readonly free: Buffer[] = [];
 

@@ -13,10 +13,8 @@ import { dicomRendition, parseAccept } from './accept.js';
 import type { DicomwebDeps } from './deps.js';
 import { newBoundary } from './multipart.js';
 import { type SentPart, writeMultipart } from './multipart-writer.js';
-import { ReadBuffers, readReused } from '../../storage/read-buffers.js';
+import { READ_WHOLE, ReadBuffers, readReused } from '../../storage/read-buffers.js';
 
-/** Files up to this size are read whole in one request; larger ones are streamed. */
-const READ_WHOLE = 16 * 1024 * 1024;
 
 /** One instance as a Part 10 file in `ts`: the stored file itself, or a converted copy. */
 export async function instanceBytes(deps: DicomwebDeps, loc: InstanceLocation, ts: string): Promise<Buffer | NodeJS.ReadableStream> {
