@@ -2,7 +2,8 @@
 // of BENCH_COUNT (default 300) 512×512 instances, from pacs-server and from DCMTK's dcmqrscp,
 // side by side; instances per second and the ratio. Then the same study stored as JPEG 2000
 // lossless, retrieved by receivers that take only uncompressed syntaxes: decompression on the
-// fly (retrieve-j2k.ts). BENCH_ONLY=j2k runs that scenario alone; BENCH_ROUNDS (5) rounds of each.
+// fly (retrieve-j2k.ts). BENCH_ONLY=j2k runs that scenario alone, BENCH_ONLY=dimse the first one;
+// BENCH_ROUNDS (5) rounds of each; BENCH_PACS_ARGS passes options to pacs_server.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +15,7 @@ import { j2kScenario } from './retrieve-j2k.js';
 
 const COUNT = Number(process.env.BENCH_COUNT ?? 300);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const PACS_ARGS = (process.env.BENCH_PACS_ARGS ?? '').split(' ').filter(Boolean);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pacs-bench-retrieve-'));
 
 async function startDcmqrscp(dir: string, rcvPort: number): Promise<Peer & { child: ChildProcess }> {
@@ -58,7 +60,7 @@ async function main(): Promise<void> {
       const dir = path.join(work, which);
       fs.mkdirSync(dir, { recursive: true });
       fs.writeFileSync(path.join(dir, 'pacs_server.yaml'), `known_nodes:\n  - { ae_title: RCV, host: 127.0.0.1, port: ${rcvPort} }\n`);
-      const peer = which === 'pacs' ? await startPacs(dir, ['--config', path.join(dir, 'pacs_server.yaml')]) : await startDcmqrscp(dir, rcvPort);
+      const peer = which === 'pacs' ? await startPacs(dir, ['--config', path.join(dir, 'pacs_server.yaml'), ...PACS_ARGS]) : await startDcmqrscp(dir, rcvPort);
       peers.push(peer);
       const load = await run('storescu', ['-aec', peer.aeTitle, '+sd', '127.0.0.1', String(peer.port), data], { timeoutMs: 3_600_000 });
       if (load.code !== 0) throw new Error(`loading ${which}: ${load.stderr.slice(0, 200)}`);
@@ -102,7 +104,8 @@ async function main(): Promise<void> {
   } finally {
     for (const peer of peers) await peer.stop();
   }
-  await decompressing();
+  if (process.env.BENCH_ONLY === 'dimse') fs.rmSync(work, { recursive: true, force: true });
+  else await decompressing();
 }
 
 /** The JPEG 2000 lossless study retrieved decompressed (no peer to compare: dcmqrscp cannot decode JPEG 2000). */

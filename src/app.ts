@@ -1,5 +1,6 @@
 // The composition root: the only place that picks concrete implementations (SQLite index,
 // filesystem store, the SCPs) and wires them together from the configuration.
+import { compactHeapFlags } from './core/heap.js';
 import { EventBus, type AuditEntry } from './core/events.js';
 import { HookList } from './core/hooks.js';
 import { type Logger, createLogger, flushLogger } from './core/logging.js';
@@ -349,7 +350,7 @@ export class PacsServer {
     }
     const stats = await this.archive.index.statistics();
     this.logger.info(
-      { aeTitle: c.server.ae_title, dicomPort: port, tlsPort, httpPort, httpsEnabled: !!this.archive.tls, metricsPort, storage: c.storage.directory, index: describeIndex(c), ...stats },
+      { aeTitle: c.server.ae_title, dicomPort: port, tlsPort, httpPort, httpsEnabled: !!this.archive.tls, metricsPort, storage: c.storage.directory, index: describeIndex(c), v8HeapFlags: compactHeapFlags(), ...stats },
       `pacs_server listening: ${c.server.ae_title} on port ${port}`,
     );
     return { dicomPort: port, tlsPort, httpPort, metricsPort };

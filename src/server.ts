@@ -3,6 +3,7 @@
 import { ConfigError, loadConfig, parseServerArgs, serverHelpText } from './config/load.js';
 import { PacsServer } from './app.js';
 import { errorMessage } from './core/errors.js';
+import { restoreDefaultHeap } from './core/heap.js';
 import { VERSION } from './version.js';
 
 export async function main(argv: string[]): Promise<number> {
@@ -23,7 +24,10 @@ export async function main(argv: string[]): Promise<number> {
   const load = () => loadConfig({ ...(args.configFile ? { file: args.configFile } : {}), overrides: args.overrides });
   let server: PacsServer;
   try {
-    server = await PacsServer.create(load().config);
+    const { config } = load();
+    // bin/pacs_server set the compact heap flags before loading us (core/heap.ts).
+    if (!config.server.compact_heap) restoreDefaultHeap();
+    server = await PacsServer.create(config);
   } catch (e) {
     return fail(e);
   }
