@@ -37,6 +37,8 @@ const UNDECOMPOSABLE: Readonly<Record<string, string>> = {
   Ŀ: 'L',
 };
 const UNDECOMPOSABLE_RE = /[ØŁĐÐĦŦĿ]/g;
+// eslint-disable-next-line no-control-regex -- the whole ASCII range, control characters included
+const ASCII_ONLY = /^[\x00-\x7f]*$/;
 
 /**
  * Upper-case, accents removed: 'Müller^Zoë' → 'MULLER^ZOE'. Wildcards ('*', '?'), the DICOM
@@ -44,6 +46,8 @@ const UNDECOMPOSABLE_RE = /[ØŁĐÐĦŦĿ]/g;
  * (Hangul and kana are recomposed, NFC, after the accents are stripped).
  */
 export function foldName(value: string): string {
+  // Most names are plain ASCII: nothing to decompose, strip or recompose.
+  if (ASCII_ONLY.test(value)) return value.toUpperCase();
   // Upper-case first: some upper-case forms are only reachable with a combining mark
   // ('ǰ' → 'J' + U+030C), which the next step then strips.
   return stripDiacritics(value.toUpperCase().normalize('NFD'))

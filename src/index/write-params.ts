@@ -14,10 +14,19 @@ export interface Chain {
   studyUID: string;
 }
 
-/** Attributes keyed by keyword → parameters keyed by column; undefined is bound as NULL. */
-export function byColumn<T extends object>(attrs: T, columns: Record<keyof T, string>): Params {
-  const out: Params = {};
-  for (const key of Object.keys(columns) as (keyof T)[]) out[columns[key]] = attrs[key] ?? null;
+type ColumnEntries = readonly (readonly [string, string])[];
+// The maps as lists once: a store builds four parameter objects per instance, and walking
+// Object.keys of each map and then spreading the result into another object cost a fifth of
+// the index write (profile of 3,000 small instances).
+const PATIENT = Object.entries(PATIENT_COLUMNS);
+const STUDY = Object.entries(STUDY_COLUMNS);
+const SERIES = Object.entries(SERIES_COLUMNS);
+const INSTANCE = Object.entries(INSTANCE_COLUMNS);
+
+/** Attributes keyed by keyword, written into `out` keyed by column; undefined is bound as NULL. */
+function fill(out: Params, attrs: object, columns: ColumnEntries): Params {
+  const values = attrs as Record<string, unknown>;
+  for (const [keyword, column] of columns) out[column] = values[keyword] ?? null;
   return out;
 }
 
@@ -29,33 +38,35 @@ export const joinSorted = (values: Iterable<string>): string => [...new Set(valu
 /** The parameters of a record's patient, study and series rows (the folded names beside them). */
 export function entityParams(record: InstanceRecord, now: number): { patient: Params; study: Params; series: Params } {
   const { patient, study, series } = record;
+  const patientParams = fill({ now }, patient, PATIENT);
+  patientParams.issuer_of_patient_id = patient.IssuerOfPatientID ?? '';
+  patientParams.patient_name_fold = foldNullable(patient.PatientName ?? null);
   return {
-    patient: {
-      ...byColumn(patient, PATIENT_COLUMNS),
-      issuer_of_patient_id: patient.IssuerOfPatientID ?? '',
-      patient_name_fold: foldNullable(patient.PatientName ?? null),
-      now,
-    },
-    study: { ...byColumn(study, STUDY_COLUMNS), referring_physician_name_fold: foldNullable(study.ReferringPhysicianName ?? null), now },
-    series: { ...byColumn(series, SERIES_COLUMNS), now },
+    patient: patientParams,
+    study: fill({ referring_physician_name_fold: foldNullable(study.ReferringPhysicianName ?? null), now }, study, STUDY),
+    series: fill({ now }, series, SERIES),
   };
 }
 
 /** The parameters of a record's instance row, filed under the series row `seriesPk`. */
 export function instanceParams(record: InstanceRecord, seriesPk: number, now: number): Params {
-  return {
-    ...byColumn(record.instance, INSTANCE_COLUMNS),
-    specific_character_set: record.specificCharacterSet ?? null,
-    path: record.file.path,
-    size: record.file.size,
-    transfer_syntax_uid: record.file.transferSyntaxUID,
-    checksum: record.file.checksum,
-    received_at: record.receivedAt.getTime(),
-    calling_ae: record.provenance.callingAE ?? null,
-    called_ae: record.provenance.calledAE ?? null,
-    remote_address: record.provenance.remoteAddress ?? null,
-    source: record.provenance.source,
-    series_fk: seriesPk,
-    now,
-  };
+  const { file, provenance } = record;
+  return fill(
+    {
+      specific_character_set: record.specificCharacterSet ?? null,
+      path: file.path,
+      size: file.size,
+      transfer_syntax_uid: file.transferSyntaxUID,
+      checksum: file.checksum,
+      received_at: record.receivedAt.getTime(),
+      calling_ae: provenance.callingAE ?? null,
+      called_ae: provenance.calledAE ?? null,
+      remote_address: provenance.remoteAddress ?? null,
+      source: provenance.source,
+      series_fk: seriesPk,
+      now,
+    },
+    record.instance,
+    INSTANCE,
+  );
 }
