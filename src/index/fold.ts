@@ -1,6 +1,7 @@
 // Folding of person names for case- and accent-insensitive matching. The index stores the
-// folded form next to the original (patient_name_fold, referring_physician_name_fold) and the
-// query layer folds the user's value with this same function, so both sides always agree.
+// folded form next to the original (patient_name_fold, referring_physician_name_fold; each
+// study holds a copy of its patient's patient_name_fold, kept by triggers) and the query layer
+// folds the user's value with this same function, so both sides always agree.
 // It must stay pure and stable: changing it means a migration that refolds every stored row.
 
 // Only the diacritic blocks are stripped (Latin, Greek, Cyrillic accents and their extensions).

@@ -96,6 +96,109 @@ export function runIndexContract(name: string, makeIndex: Make): void {
       assert.equal(await index.mergePatients({ PatientID: 'GONE', IssuerOfPatientID: null }, { PatientID: 'NEWER', IssuerOfPatientID: null }), 0);
     });
 
+    // Study-level name keys match on the studies' copy of the patient's folded name (migration
+    // 11): wherever the patient's name changes or a study changes patient, the copy follows.
+    const studiesNamed = async (index: ArchiveIndex, name: string, level: 'STUDY' | 'SERIES' = 'STUDY'): Promise<string[]> =>
+      (
+        await index.query({
+          level,
+          model: 'STUDY_ROOT',
+          relational: true,
+          keys: [{ keyword: 'PatientName', value: name }, { keyword: 'StudyInstanceUID', value: '' }],
+        })
+      )
+        .map((r) => String(r.StudyInstanceUID))
+        .sort();
+
+    it('study-level PatientName keys see a patient renamed by updatePatient, on every study of the patient', async (index) => {
+      await index.storeInstance(record({ sop: '1.7.1', study: '1.7.10', patientId: 'PU' }), 'insert');
+      await index.storeInstance(record({ sop: '1.7.2', study: '1.7.20', patientId: 'PU' }), 'insert');
+      await index.storeInstance(record({ sop: '1.7.3', study: '1.7.30', patientId: 'OTHER', patientName: 'Doe^John' }), 'insert');
+      assert.deepEqual(await studiesNamed(index, 'doe^j*'), ['1.7.10', '1.7.20', '1.7.30']);
+      await index.updatePatient({ PatientID: 'PU', IssuerOfPatientID: null }, { PatientName: 'Röe^Jane' });
+      assert.deepEqual(await studiesNamed(index, 'ROE^J*'), ['1.7.10', '1.7.20']);
+      assert.deepEqual(await studiesNamed(index, 'roe^jane'), ['1.7.10', '1.7.20'], 'an exact name, folded');
+      assert.deepEqual(await studiesNamed(index, 'doe^j*'), ['1.7.30']);
+      assert.deepEqual(await studiesNamed(index, 'r?e*', 'SERIES'), ['1.7.10', '1.7.20'], 'series level, through its studies');
+      // Changing something else leaves the name; removing the name matches it no more.
+      await index.updatePatient({ PatientID: 'PU', IssuerOfPatientID: null }, { PatientSex: 'O' });
+      assert.deepEqual(await studiesNamed(index, 'roe*'), ['1.7.10', '1.7.20']);
+      await index.updatePatient({ PatientID: 'PU', IssuerOfPatientID: null }, { PatientName: null });
+      assert.deepEqual(await studiesNamed(index, '*'), ['1.7.10', '1.7.20', '1.7.30'], "'*' is universal: every study");
+      assert.deepEqual(await studiesNamed(index, '*e*'), ['1.7.30']);
+    });
+
+    it('study-level PatientName keys see studies merged into another patient under that patient\'s name', async (index) => {
+      await index.storeInstance(record({ sop: '1.8.1', study: '1.8.10', patientId: 'OLD', patientName: 'Old^Name' }), 'insert');
+      await index.storeInstance(record({ sop: '1.8.2', study: '1.8.20', patientId: 'NEW', patientName: 'New^Name' }), 'insert');
+      await index.mergePatients({ PatientID: 'OLD', IssuerOfPatientID: null }, { PatientID: 'NEW', IssuerOfPatientID: null });
+      assert.deepEqual(await studiesNamed(index, 'new^*'), ['1.8.10', '1.8.20']);
+      assert.deepEqual(await studiesNamed(index, 'old^*'), []);
+      // A study stored later for the survivor, under its name, then a rename: all three follow.
+      await index.storeInstance(record({ sop: '1.8.3', study: '1.8.30', patientId: 'NEW', patientName: 'New^Name' }), 'insert');
+      await index.updatePatient({ PatientID: 'NEW', IssuerOfPatientID: null }, { PatientName: 'Newer^Name' });
+      assert.deepEqual(await studiesNamed(index, 'newer*'), ['1.8.10', '1.8.20', '1.8.30']);
+      // A survivor not indexed yet takes the old patient's row, name and all.
+      await index.mergePatients({ PatientID: 'NEW', IssuerOfPatientID: null }, { PatientID: 'NEWEST', IssuerOfPatientID: null });
+      assert.deepEqual(await studiesNamed(index, 'newer*'), ['1.8.10', '1.8.20', '1.8.30']);
+    });
+
+    it('study-level PatientName keys follow a name changed by a store, on every study of the patient', async (index) => {
+      await index.storeInstance(record({ sop: '1.6.1', study: '1.6.10', patientId: 'PS', patientName: 'Doe^Jane' }), 'insert');
+      // A new study with a new name ("latest wins"): the patient's older study follows it.
+      await index.storeInstance(record({ sop: '1.6.2', study: '1.6.20', patientId: 'PS', patientName: 'Roe^Jane' }), 'insert');
+      assert.deepEqual(await studiesNamed(index, 'roe*'), ['1.6.10', '1.6.20']);
+      assert.deepEqual(await studiesNamed(index, 'doe*'), []);
+      // An instance of an existing study with another name again.
+      await index.storeInstance(record({ sop: '1.6.3', study: '1.6.10', patientId: 'PS', patientName: 'Poe^Jane' }), 'insert');
+      assert.deepEqual(await studiesNamed(index, 'poe*'), ['1.6.10', '1.6.20']);
+      // A study already filed under another patient stays with it, and with that patient's name.
+      await index.storeInstance(record({ sop: '1.6.4', study: '1.6.10', patientId: 'INTRUDER', patientName: 'Zed^Zoe' }), 'insert');
+      assert.deepEqual(await studiesNamed(index, 'zed*'), []);
+      assert.deepEqual(await studiesNamed(index, 'poe*'), ['1.6.10', '1.6.20']);
+    });
+
+    // Study-level answers take every patient attribute from the studies' copies (no join when
+    // the patient's counts are not asked for): IDs, issuers, birth dates and sexes follow too.
+    const patientOfStudies = async (index: ArchiveIndex, keys: Record<string, string>): Promise<string[]> =>
+      (
+        await index.query({
+          level: 'STUDY',
+          model: 'STUDY_ROOT',
+          relational: false,
+          returnKeys: [],
+          keys: Object.entries({ PatientID: '', IssuerOfPatientID: '', PatientName: '', PatientBirthDate: '', PatientSex: '', ...keys }).map(([keyword, value]) => ({ keyword, value })),
+        })
+      )
+        .map((r) => [r.StudyInstanceUID, r.PatientID, r.IssuerOfPatientID ?? '-', r.PatientName, r.PatientBirthDate, r.PatientSex].join('|'))
+        .sort();
+
+    it('study-level answers carry the patient\'s current attributes: updates, a new ID by merge, an issuer', async (index) => {
+      await index.storeInstance(record({ sop: '1.5.1', study: '1.5.10', patientId: 'PA', patientName: 'Doe^Jane' }), 'insert');
+      await index.storeInstance(record({ sop: '1.5.2', study: '1.5.20', patientId: 'PA', patientName: 'Doe^Jane' }), 'insert');
+      await index.storeInstance(record({ sop: '1.5.3', study: '1.5.30', patientId: 'PA', issuer: 'HOSP-B', patientName: 'Other^Pat' }), 'insert');
+      assert.deepEqual(await patientOfStudies(index, { PatientID: 'PA' }), [
+        '1.5.10|PA|-|Doe^Jane|19700101|F',
+        '1.5.20|PA|-|Doe^Jane|19700101|F',
+        '1.5.30|PA|HOSP-B|Other^Pat|19700101|F',
+      ]);
+      assert.deepEqual(await patientOfStudies(index, { PatientID: 'PA', IssuerOfPatientID: 'HOSP-B' }), ['1.5.30|PA|HOSP-B|Other^Pat|19700101|F']);
+      await index.updatePatient({ PatientID: 'PA', IssuerOfPatientID: null }, { PatientBirthDate: '19711231', PatientSex: 'O' });
+      assert.deepEqual(await patientOfStudies(index, { PatientBirthDate: '19710101-19721231' }), ['1.5.10|PA|-|Doe^Jane|19711231|O', '1.5.20|PA|-|Doe^Jane|19711231|O']);
+      assert.deepEqual(await patientOfStudies(index, { PatientSex: 'O' }), ['1.5.10|PA|-|Doe^Jane|19711231|O', '1.5.20|PA|-|Doe^Jane|19711231|O']);
+      // Merged into an ID not indexed yet: the patient's row takes the new ID, its studies with it.
+      await index.mergePatients({ PatientID: 'PA', IssuerOfPatientID: null }, { PatientID: 'PB', IssuerOfPatientID: null });
+      assert.deepEqual(await patientOfStudies(index, { PatientID: 'PB' }), ['1.5.10|PB|-|Doe^Jane|19711231|O', '1.5.20|PB|-|Doe^Jane|19711231|O']);
+      assert.deepEqual(await patientOfStudies(index, { PatientID: 'PA' }), ['1.5.30|PA|HOSP-B|Other^Pat|19700101|F']);
+      // Merged into an existing patient: the studies take that patient's attributes.
+      await index.mergePatients({ PatientID: 'PB', IssuerOfPatientID: null }, { PatientID: 'PA', IssuerOfPatientID: 'HOSP-B' });
+      assert.deepEqual(await patientOfStudies(index, { PatientID: 'PA' }), [
+        '1.5.10|PA|HOSP-B|Other^Pat|19700101|F',
+        '1.5.20|PA|HOSP-B|Other^Pat|19700101|F',
+        '1.5.30|PA|HOSP-B|Other^Pat|19700101|F',
+      ]);
+    });
+
     it('refuses a duplicate insert with DUPLICATE_INSTANCE and changes nothing', async (index) => {
       await index.storeInstance(record({ sop: '1.9.1' }), 'insert');
       const before = await index.statistics();

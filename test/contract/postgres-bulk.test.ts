@@ -19,6 +19,12 @@ withPostgres('PostgreSQL bulk loader', (url) => {
         assert.deepEqual([stats.patients, stats.studies, stats.series, stats.instances], [40, 80, 160, 480]);
         const studies = await index.query({ level: 'STUDY', model: 'STUDY_ROOT', relational: false, keys: [{ keyword: 'PatientID', value: 'SYN2-0000003' }, { keyword: 'NumberOfStudyRelatedInstances', value: '' }] });
         assert.deepEqual(studies.map((s) => String(s.NumberOfStudyRelatedInstances)), ['6', '6']);
+        // Study-level name keys (on the studies' copy of the name) agree with the patients' names.
+        const name = (level: 'PATIENT' | 'STUDY') =>
+          index.query({ level, model: 'PATIENT_ROOT', relational: true, keys: [{ keyword: 'PatientName', value: 's*' }, { keyword: 'PatientID', value: '' }] });
+        const patients = (await name('PATIENT')).map((r) => String(r.PatientID)).sort();
+        assert.ok(patients.length > 0);
+        assert.deepEqual([...new Set((await name('STUDY')).map((r) => String(r.PatientID)))].sort(), patients);
         const stored = await index.storeInstance(record({ sop: '1.2.3.4.5.6' }), 'insert');
         assert.equal(stored.outcome, 'inserted');
         assert.equal((await index.statistics()).instances, 481);

@@ -33,6 +33,8 @@ async function inconsistencies(url: string, schema: string): Promise<unknown[]> 
         num_studies IS DISTINCT FROM (SELECT count(*) FROM studies st WHERE st.patient_fk = p.pk) OR
         num_instances IS DISTINCT FROM (SELECT count(*) FROM instances i JOIN series se ON se.pk = i.series_fk
           JOIN studies st ON st.pk = se.study_fk WHERE st.patient_fk = p.pk)`)),
+      ...(await q(`SELECT 'study name' AS level, st.pk FROM studies st JOIN patients p ON p.pk = st.patient_fk
+        WHERE st.patient_name_fold IS DISTINCT FROM p.patient_name_fold`)),
       ...(await q(`SELECT 'totals' AS level, t.* FROM (SELECT sum(patients) AS patients, sum(studies) AS studies, sum(series) AS series,
         sum(instances) AS instances, sum(bytes) AS bytes FROM archive_totals) t WHERE
         patients <> (SELECT count(*) FROM patients) OR studies <> (SELECT count(*) FROM studies) OR

@@ -40,6 +40,9 @@ function inconsistencies(index: SqliteIndex): unknown[] {
       num_series IS NOT (SELECT count(*) FROM series se JOIN studies st ON st.pk = se.study_fk WHERE st.patient_fk = p.pk) OR
       num_instances IS NOT (SELECT count(*) FROM instances i JOIN series se ON se.pk = i.series_fk
         JOIN studies st ON st.pk = se.study_fk WHERE st.patient_fk = p.pk) OR num_studies = 0`),
+    // The copy of the patient's folded name its triggers keep on each study (migration 11).
+    ...q(`SELECT 'study name' AS level, st.pk FROM studies st JOIN patients p ON p.pk = st.patient_fk
+      WHERE st.patient_name_fold IS NOT p.patient_name_fold`),
     // The totals the triggers keep (migration 4) against a recount of the rows.
     ...q(`SELECT 'totals' AS level, t.* FROM archive_totals t WHERE
       patients IS NOT (SELECT count(*) FROM patients) OR studies IS NOT (SELECT count(*) FROM studies) OR

@@ -316,6 +316,43 @@ CREATE TABLE cursors (
 INSERT INTO cursors (name, seq) SELECT 'instance.received', coalesce(max(seq), 0) FROM changes;
 `);
 
+// The patient's attributes copied onto each of its studies (see the SQLite version 11). A BEFORE
+// trigger sets them on the row being written (no second write of the row, as SQLite needs); the
+// patients' trigger fires only when one of them really changed (an upsert rewrites the same).
+// A store that renames a patient locks that patient's other studies too: two stores renaming
+// the same patient through two of its studies at once can deadlock, which db.ts retries.
+const V11 = c(`
+ALTER TABLE studies ADD COLUMN patient_id TEXT, ADD COLUMN issuer_of_patient_id TEXT, ADD COLUMN patient_name TEXT,
+  ADD COLUMN patient_name_fold TEXT, ADD COLUMN patient_birth_date TEXT, ADD COLUMN patient_sex TEXT;
+UPDATE studies st SET (patient_id, issuer_of_patient_id, patient_name, patient_name_fold, patient_birth_date, patient_sex) =
+  (p.patient_id, p.issuer_of_patient_id, p.patient_name, p.patient_name_fold, p.patient_birth_date, p.patient_sex)
+  FROM patients p WHERE p.pk = st.patient_fk;
+CREATE INDEX studies_patient_name_fold ON studies (patient_name_fold, study_date, study_time);
+CREATE INDEX studies_patient_id ON studies (patient_id, issuer_of_patient_id);
+
+CREATE FUNCTION studies_patient_copy() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  SELECT patient_id, issuer_of_patient_id, patient_name, patient_name_fold, patient_birth_date, patient_sex
+    INTO NEW.patient_id, NEW.issuer_of_patient_id, NEW.patient_name, NEW.patient_name_fold, NEW.patient_birth_date, NEW.patient_sex
+    FROM patients WHERE pk = NEW.patient_fk;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER studies_patient_copy BEFORE INSERT OR UPDATE OF patient_fk ON studies
+  FOR EACH ROW EXECUTE FUNCTION studies_patient_copy();
+
+CREATE FUNCTION patients_copy_to_studies() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE studies SET (patient_id, issuer_of_patient_id, patient_name, patient_name_fold, patient_birth_date, patient_sex) =
+    (NEW.patient_id, NEW.issuer_of_patient_id, NEW.patient_name, NEW.patient_name_fold, NEW.patient_birth_date, NEW.patient_sex)
+    WHERE patient_fk = NEW.pk;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER patients_copy_to_studies AFTER UPDATE ON patients
+  FOR EACH ROW WHEN ((OLD.patient_id, OLD.issuer_of_patient_id, OLD.patient_name, OLD.patient_name_fold, OLD.patient_birth_date, OLD.patient_sex)
+    IS DISTINCT FROM (NEW.patient_id, NEW.issuer_of_patient_id, NEW.patient_name, NEW.patient_name_fold, NEW.patient_birth_date, NEW.patient_sex))
+  EXECUTE FUNCTION patients_copy_to_studies();
+`);
+
 export const PG_MIGRATIONS: readonly PgMigration[] = [
   { version: 1, name: 'initial schema', sql: V1 },
   { version: 2, name: 'Conquest dicom.sql attributes', sql: V2 },
@@ -327,6 +364,7 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   { version: 8, name: 'retention: protected studies', sql: V8 },
   { version: 9, name: 'prepared WADO-RS metadata', sql: V9 },
   { version: 10, name: 'change-log cursors', sql: V10 },
+  { version: 11, name: 'patient attributes copied onto studies', sql: V11 },
 ];
 
 const BOOTSTRAP = `CREATE TABLE IF NOT EXISTS schema_migrations (

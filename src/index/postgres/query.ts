@@ -79,10 +79,8 @@ function conditionSql(c: Condition, p: Params): string {
       const parts = c.terms.map((t) => `strpos('\\' || st.sop_classes_in_study || '\\', ${p.add(t.kind === 'equal' ? `\\${t.value}\\` : '')}) > 0`);
       return parts.length === 1 ? (parts[0] ?? '') : `(${parts.join(' OR ')})`;
     }
-    case 'column': {
-      const name = c.folded && a.foldColumn !== null ? a.foldColumn : a.column;
-      return termsSql(column(a.table, name), a.vr, a.integer, c.terms, p);
-    }
+    case 'column':
+      return termsSql(column(c.on.table, c.on.column), a.vr, a.integer, c.terms, p);
   }
 }
 

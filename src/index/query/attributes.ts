@@ -44,6 +44,15 @@ const FOLDED: Readonly<Record<string, string>> = {
   ReferringPhysicianName: COMPUTED_COLUMNS.studies.ReferringPhysicianNameFold,
 };
 
+/**
+ * Each study holds a copy of its patient's stored attributes, under the patients' column names
+ * (migration 11, kept by triggers). A query that reads studies anyway (study level and below)
+ * reads the copies: the same values, without joining patients.
+ */
+export function onStudies(attribute: IndexedAttribute): IndexedAttribute {
+  return COPIES.get(attribute) ?? attribute;
+}
+
 function vrOf(keyword: string): string {
   const computed = COMPUTED_VR[keyword];
   if (computed !== undefined) return computed;
@@ -96,6 +105,9 @@ const ALL: readonly IndexedAttribute[] = [
 ];
 
 const BY_KEYWORD = new Map(ALL.map((a) => [a.keyword, a]));
+
+// The patients' stored attributes (not their counts) as the studies' copies of them.
+const COPIES = new Map(ALL.filter((a) => a.table === 'patients' && !a.computed).map((a) => [a, { ...a, table: 'studies' as const }]));
 
 /** The attribute the index answers for this keyword, if any. */
 export const indexedAttribute = (keyword: string): IndexedAttribute | undefined => BY_KEYWORD.get(keyword);

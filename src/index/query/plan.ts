@@ -11,6 +11,7 @@ import {
   TABLE_OF_LEVEL,
   attributesOf,
   indexedAttribute,
+  onStudies,
 } from './attributes.js';
 import {
   type DateTimeRange,
@@ -22,13 +23,24 @@ import {
 } from './matching.js';
 import { type IndexQuery, type InformationModel, QueryError, type QueryLevel } from './types.js';
 
+/** A column of one of the query's tables. */
+export interface ColumnRef {
+  table: EntityTable;
+  column: string;
+}
+
 /** A key that restricts the answer. */
 export interface Condition {
   attribute: IndexedAttribute;
   /** Any one term suffices (never universal: universal keys are not conditions). */
   terms: readonly Term[];
-  /** Compare on attribute.foldColumn; the terms are folded already. */
+  /** Compare on the folded name (attribute.foldColumn); the terms are folded already. */
   folded: boolean;
+  /**
+   * Where a 'column' match compares: the attribute's column or its folded twin, on its own
+   * table or on the studies' copy (attributes.ts, onStudies). Decided here, once for every backend.
+   */
+  on: ColumnRef;
 }
 
 /** A date key and its time key matched as one range of instants. */
@@ -134,6 +146,10 @@ export function planQuery(query: IndexQuery): QueryPlan {
     }
   }
 
+  const own = TABLES.indexOf(TABLE_OF_LEVEL[query.level]);
+  // Study level and below read the patient's attributes from the studies' copies (no join).
+  const read = own >= TABLES.indexOf('studies') ? onStudies : (a: IndexedAttribute): IndexedAttribute => a;
+
   const conditions: Condition[] = [];
   for (const key of query.keys) {
     const attribute = indexedAttribute(key.keyword);
@@ -145,7 +161,8 @@ export function planQuery(query: IndexQuery): QueryPlan {
     const folded = fuzzy && attribute.foldColumn !== null;
     const matcher = parseMatcher(key.keyword, attribute.vr, key.value, { fold: folded });
     if (matcher.kind === 'universal') continue;
-    conditions.push({ attribute, terms: matcher.terms, folded });
+    const on = read(attribute);
+    conditions.push({ attribute: on, terms: matcher.terms, folded, on: { table: on.table, column: folded && on.foldColumn !== null ? on.foldColumn : on.column } });
   }
 
   const dateTimeConditions: DateTimeCondition[] = [];
@@ -166,13 +183,16 @@ export function planQuery(query: IndexQuery): QueryPlan {
 
   for (const c of conditions) assertOrderedRanges(c.attribute.keyword, c.terms);
 
-  const own = TABLES.indexOf(TABLE_OF_LEVEL[query.level]);
-  const tables = TABLES.slice(0, own + 1).reverse();
   const every = TABLES.slice(0, own + 1).flatMap((t) => attributesOf(t));
   const answered = new Set(every.map((a) => a.keyword));
   // Every row carries the unique keys its levels have (retrieve URLs, C-MOVE of an answer).
   const wanted = query.returnKeys === undefined ? null : new Set([...query.returnKeys, ...query.keys.map((k) => k.keyword), ...Object.values(UNIQUE_KEYS)]);
-  const returned = wanted === null ? every : every.filter((a) => wanted.has(a.keyword));
+  const returned = (wanted === null ? every : every.filter((a) => wanted.has(a.keyword))).map(read);
+  // patients is joined only when something still reads it (its counts, or the patient level).
+  const reads = new Set([...conditions.map((c) => c.on.table), ...returned.map((a) => a.table)]);
+  const tables = TABLES.slice(0, own + 1)
+    .reverse()
+    .filter((t) => t !== 'patients' || own === 0 || reads.has('patients'));
   const absent = [...new Set(query.keys.map((k) => k.keyword))].filter((k) => !answered.has(k));
   const order = TABLES.slice(own === 0 ? 0 : 1, own + 1).flatMap((t) =>
     query.newestFirst && t === TABLE_OF_LEVEL[query.level] ? ORDER[t].map((o) => ({ ...o, descending: true })) : ORDER[t],

@@ -116,10 +116,8 @@ function conditionSql(c: Condition, few: FewSeries, params: Param[]): string {
       });
       return parts.length === 1 ? (parts[0] ?? '') : `(${parts.join(' OR ')})`;
     }
-    case 'column': {
-      const name = c.folded && a.foldColumn !== null ? a.foldColumn : a.column;
-      return termsSql(column(a.table, name), a.vr, a.integer, c.terms, params);
-    }
+    case 'column':
+      return termsSql(column(c.on.table, c.on.column), a.vr, a.integer, c.terms, params);
   }
 }
 

@@ -92,6 +92,31 @@ describe('which keys match', () => {
     const [other] = planQuery(q('STUDY', { StudyDescription: 'ct*' })).conditions;
     assert.equal(other?.folded, false);
   });
+  test('study level and below read the patient\'s attributes from the studies\' copies; the patient level from patients', () => {
+    const on = (query: IndexQuery) => planQuery(query).conditions.map((c) => c.on);
+    assert.deepEqual(on(q('STUDY', { PatientName: 'smith*' })), [{ table: 'studies', column: 'patient_name_fold' }]);
+    assert.deepEqual(on(q('STUDY', { PatientName: 'smith*' }, { model: 'PATIENT_ROOT', relational: true })), [{ table: 'studies', column: 'patient_name_fold' }]);
+    assert.deepEqual(on(q('SERIES', { PatientName: 'smith*' }, { relational: true })), [{ table: 'studies', column: 'patient_name_fold' }]);
+    assert.deepEqual(on(q('IMAGE', { PatientName: 'smith*' }, { relational: true })), [{ table: 'studies', column: 'patient_name_fold' }]);
+    assert.deepEqual(on(q('PATIENT', { PatientName: 'smith*' }, { model: 'PATIENT_ROOT' })), [{ table: 'patients', column: 'patient_name_fold' }]);
+    // Not folded: the name as stored, copied too.
+    assert.deepEqual(on(q('STUDY', { PatientName: 'Smith*' }, { fuzzyNames: false })), [{ table: 'studies', column: 'patient_name' }]);
+    assert.deepEqual(on(q('STUDY', { ReferringPhysicianName: 'house*', PatientID: 'P1' })), [
+      { table: 'studies', column: 'referring_physician_name_fold' },
+      { table: 'studies', column: 'patient_id' },
+    ]);
+  });
+  test('patients is joined only when the answer needs its counts, or at the patient level', () => {
+    const plan = (query: IndexQuery) => planQuery(query);
+    // As C-FIND and QIDO-RS ask: the keys' columns (returnKeys); without it every column is read.
+    const study = plan(q('STUDY', { PatientName: 'smith*', PatientID: '', PatientBirthDate: '', PatientSex: '', IssuerOfPatientID: '' }, { returnKeys: [] }));
+    assert.deepEqual(study.tables, ['studies']);
+    assert.ok(study.returned.filter((a) => a.keyword.startsWith('Patient')).every((a) => a.table === 'studies'));
+    assert.deepEqual(plan(q('IMAGE', { PatientName: 'x*' }, { relational: true, returnKeys: [] })).tables, ['instances', 'series', 'studies']);
+    assert.deepEqual(plan(q('STUDY', { NumberOfPatientRelatedStudies: '' }, { model: 'PATIENT_ROOT', relational: true, returnKeys: [] })).tables, ['studies', 'patients']);
+    assert.deepEqual(plan(q('STUDY', { PatientName: 'x*' })).tables, ['studies', 'patients'], 'every column: the patient counts too');
+    assert.deepEqual(plan(q('PATIENT', { PatientName: 'x*' }, { model: 'PATIENT_ROOT' })).tables, ['patients']);
+  });
   test('values of keys that match are checked; of keys that do not, not', () => {
     assert.throws(() => planQuery(q('STUDY', { StudyDate: 'yesterday' })), fails('BAD_VALUE', 'StudyDate'));
     assert.doesNotThrow(() => planQuery(q('SERIES', { StudyInstanceUID: 'S', StudyDate: 'yesterday', SOPInstanceUID: '*x*' })));

@@ -35,10 +35,19 @@ describe('SQLite query SQL', () => {
     assert.equal(study({ StudyDate: '20240101-20240201' }).sql, study({ StudyDate: '20230101-20230201' }).sql);
   });
 
-  test('a prefix wildcard on a name searches the folded-name index', () => {
+  test('a prefix wildcard on a name searches the folded-name index: the studies\' copy at study level, patients\' at patient level', () => {
     const { sql, params } = study({ PatientName: 'smi*' });
     assert.ok(params.includes('SMI') && params.includes('SMJ') && params.includes('SMI*'), String(params));
-    assert.match(queryPlan(sql, params), /patients_name_fold/);
+    assert.match(queryPlan(sql, params), /SEARCH st USING INDEX studies_patient_name_fold/);
+    const patients = buildQuery(planQuery({ level: 'PATIENT', model: 'PATIENT_ROOT', relational: false, keys: [{ keyword: 'PatientName', value: 'smi*' }] }));
+    assert.match(queryPlan(patients.sql, patients.params), /SEARCH p USING INDEX patients_name_fold/);
+  });
+
+  test('an exact name walks its studies in date order: no sort', () => {
+    const { sql, params } = study({ PatientName: 'smith^john' });
+    const plan = queryPlan(sql, params);
+    assert.match(plan, /studies_patient_name_fold \(patient_name_fold=\?\)/);
+    assert.doesNotMatch(plan, /TEMP B-TREE/);
   });
 
   test('a date range uses the date index, PatientID its unique index', () => {
