@@ -14,7 +14,7 @@ import { SqliteIndex } from '../src/index/sqlite/sqlite-index.js';
 import { bulkLoadSynthetic } from '../src/index/sqlite/bulk.js';
 import { PostgresIndex } from '../src/index/postgres/postgres-index.js';
 import { quoteSchema } from '../src/index/postgres/db.js';
-import { applyCompactHeap } from '../src/core/heap.js';
+import { applyCompactHeap, restoreDefaultHeap } from '../src/core/heap.js';
 import type { ArchiveIndex } from '../src/index/types.js';
 import type { IndexQuery } from '../src/index/query/types.js';
 
@@ -108,6 +108,9 @@ async function measure(index: ArchiveIndex, query: IndexQuery): Promise<{ p50: n
 }
 
 async function run(backend: Backend): Promise<string[]> {
+  // The heap pacs_server has with this index by default (server.compact_heap, core/heap.ts).
+  if (backend === sqlite) applyCompactHeap();
+  else restoreDefaultHeap();
   const lines: string[] = [];
   const index = await backend.open();
   try {
@@ -139,8 +142,6 @@ async function run(backend: Backend): Promise<string[]> {
 }
 
 async function main(): Promise<void> {
-  // The queries run with the heap settings of pacs_server (server.compact_heap).
-  applyCompactHeap();
   const backends = [...(BACKENDS.includes('sqlite') ? [sqlite] : []), ...(PG_URL === null || !BACKENDS.includes('postgres') ? [] : [postgres(PG_URL)])];
   if (PG_URL === null) process.stderr.write('bench:scale: no BENCH_PG_URL or PACS_TEST_PG_URL: PostgreSQL skipped\n');
   const lines: string[] = [];

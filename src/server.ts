@@ -3,7 +3,7 @@
 import { ConfigError, loadConfig, parseServerArgs, serverHelpText } from './config/load.js';
 import { PacsServer } from './app.js';
 import { errorMessage } from './core/errors.js';
-import { restoreDefaultHeap } from './core/heap.js';
+import { restoreDefaultHeap, wantsCompactHeap } from './core/heap.js';
 import { VERSION } from './version.js';
 
 export async function main(argv: string[]): Promise<number> {
@@ -26,7 +26,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const { config } = load();
     // bin/pacs_server set the compact heap flags before loading us (core/heap.ts).
-    if (!config.server.compact_heap) restoreDefaultHeap();
+    if (!wantsCompactHeap(config)) restoreDefaultHeap();
     server = await PacsServer.create(config);
   } catch (e) {
     return fail(e);

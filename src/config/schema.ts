@@ -81,8 +81,8 @@ const server = section({
   max_dataset_mb: int(0, 1_048_576, 0, ' MB (0 = unlimited)'),
   strict_called_ae: bool(true),
   shutdown_grace: seconds(10),
-  /** Keep the JavaScript heap small (core/heap.ts); false leaves V8's defaults. */
-  compact_heap: bool(true),
+  /** Keep the JavaScript heap small (core/heap.ts); absent: on with SQLite, off with PostgreSQL. */
+  compact_heap: z.boolean({ error: 'expected true or false' }).optional(),
   /** This server's name among servers sharing one index (on job leases); default: the host name. */
   node_name: z
     .string({ error: 'expected a name of letters, digits, dot, dash or underscore' })

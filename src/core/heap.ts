@@ -35,6 +35,16 @@ export function applyCompactHeap(execArgv: readonly string[] = process.execArgv,
 
 let applied: readonly string[] = [];
 
+/**
+ * Whether a server keeps the compact heap: as configured, else on with the SQLite index (a small
+ * machine, where memory is what runs out) and off with PostgreSQL (a large archive, where users
+ * list thousands of studies at once: with a 1 MB young generation the rows of such an answer are
+ * promoted and collected again, its p99 about doubled — docs/benchmarks.md).
+ */
+export function wantsCompactHeap(config: { server: { compact_heap?: boolean | undefined }; database: { url?: string | undefined } }): boolean {
+  return config.server.compact_heap ?? config.database.url === undefined;
+}
+
 /** Undoes applyCompactHeap (server.compact_heap: false): V8's own sizing from here on. */
 export function restoreDefaultHeap(): void {
   if (applied.length) v8.setFlagsFromString(DEFAULT_HEAP_FLAGS.join(' '));

@@ -2,7 +2,7 @@
 // effect itself is tested on a running server (test/e2e/heap.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { userHeapFlags } from '../../../src/core/heap.js';
+import { userHeapFlags, wantsCompactHeap } from '../../../src/core/heap.js';
 
 test('heap flags given to node itself are recognised, in either spelling', () => {
   assert.equal(userHeapFlags([], ''), false);
@@ -11,4 +11,12 @@ test('heap flags given to node itself are recognised, in either spelling', () =>
   assert.equal(userHeapFlags([], '--trace-gc --max_semi_space_size=8'), true);
   assert.equal(userHeapFlags([], '--heap-growing-percent=50'), true);
   assert.equal(userHeapFlags(['--semi-space-growth-factor=4'], ''), true);
+});
+
+test('the compact heap by default with SQLite, not with PostgreSQL; as configured when configured', () => {
+  const config = (compact_heap: boolean | undefined, url?: string) => ({ server: { compact_heap }, database: { url } });
+  assert.equal(wantsCompactHeap(config(undefined)), true);
+  assert.equal(wantsCompactHeap(config(undefined, 'postgres://pacs@db/pacs')), false);
+  assert.equal(wantsCompactHeap(config(false)), false);
+  assert.equal(wantsCompactHeap(config(true, 'postgres://pacs@db/pacs')), true);
 });
