@@ -13,7 +13,7 @@
 import { quoteIdent } from '../columns.js';
 import type { EntityTable } from '../query/attributes.js';
 import { type Term, prefixSuccessor } from '../query/matching.js';
-import type { Condition, DateTimeCondition, OrderTerm, QueryPlan } from '../query/plan.js';
+import { type Condition, type DateTimeCondition, type OrderTerm, type QueryPlan, matchedColumn } from '../query/plan.js';
 import type { QueryRow } from '../query/types.js';
 import type { Db } from './db.js';
 
@@ -79,8 +79,10 @@ function conditionSql(c: Condition, p: Params): string {
       const parts = c.terms.map((t) => `strpos('\\' || st.sop_classes_in_study || '\\', ${p.add(t.kind === 'equal' ? `\\${t.value}\\` : '')}) > 0`);
       return parts.length === 1 ? (parts[0] ?? '') : `(${parts.join(' OR ')})`;
     }
-    case 'column':
-      return termsSql(column(c.on.table, c.on.column), a.vr, a.integer, c.terms, p);
+    case 'column': {
+      const on = matchedColumn(c);
+      return termsSql(column(on.table, on.column), a.vr, a.integer, c.terms, p);
+    }
   }
 }
 

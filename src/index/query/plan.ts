@@ -36,11 +36,15 @@ export interface Condition {
   terms: readonly Term[];
   /** Compare on the folded name (attribute.foldColumn); the terms are folded already. */
   folded: boolean;
-  /**
-   * Where a 'column' match compares: the attribute's column or its folded twin, on its own
-   * table or on the studies' copy (attributes.ts, onStudies). Decided here, once for every backend.
-   */
-  on: ColumnRef;
+}
+
+/**
+ * Where a 'column' condition compares: the attribute's column or its folded twin, on the table
+ * the plan reads it from (its own, or the studies' copy: attributes.ts, onStudies).
+ */
+export function matchedColumn(c: Condition): ColumnRef {
+  const a = c.attribute;
+  return { table: a.table, column: c.folded && a.foldColumn !== null ? a.foldColumn : a.column };
 }
 
 /** A date key and its time key matched as one range of instants. */
@@ -161,8 +165,7 @@ export function planQuery(query: IndexQuery): QueryPlan {
     const folded = fuzzy && attribute.foldColumn !== null;
     const matcher = parseMatcher(key.keyword, attribute.vr, key.value, { fold: folded });
     if (matcher.kind === 'universal') continue;
-    const on = read(attribute);
-    conditions.push({ attribute: on, terms: matcher.terms, folded, on: { table: on.table, column: folded && on.foldColumn !== null ? on.foldColumn : on.column } });
+    conditions.push({ attribute: read(attribute), terms: matcher.terms, folded });
   }
 
   const dateTimeConditions: DateTimeCondition[] = [];
@@ -189,7 +192,7 @@ export function planQuery(query: IndexQuery): QueryPlan {
   const wanted = query.returnKeys === undefined ? null : new Set([...query.returnKeys, ...query.keys.map((k) => k.keyword), ...Object.values(UNIQUE_KEYS)]);
   const returned = (wanted === null ? every : every.filter((a) => wanted.has(a.keyword))).map(read);
   // patients is joined only when something still reads it (its counts, or the patient level).
-  const reads = new Set([...conditions.map((c) => c.on.table), ...returned.map((a) => a.table)]);
+  const reads = new Set([...conditions.map((c) => c.attribute), ...returned].map((a) => a.table));
   const tables = TABLES.slice(0, own + 1)
     .reverse()
     .filter((t) => t !== 'patients' || own === 0 || reads.has('patients'));

@@ -19,7 +19,7 @@ import type Database from 'better-sqlite3';
 import { quoteIdent } from '../columns.js';
 import type { EntityTable } from '../query/attributes.js';
 import { type Term, prefixSuccessor } from '../query/matching.js';
-import type { Condition, DateTimeCondition, QueryPlan } from '../query/plan.js';
+import { type Condition, type DateTimeCondition, type QueryPlan, matchedColumn } from '../query/plan.js';
 import type { QueryRow } from '../query/types.js';
 
 const ALIAS: Readonly<Record<EntityTable, string>> = { patients: 'p', studies: 'st', series: 'se', instances: 'i' };
@@ -116,8 +116,10 @@ function conditionSql(c: Condition, few: FewSeries, params: Param[]): string {
       });
       return parts.length === 1 ? (parts[0] ?? '') : `(${parts.join(' OR ')})`;
     }
-    case 'column':
-      return termsSql(column(c.on.table, c.on.column), a.vr, a.integer, c.terms, params);
+    case 'column': {
+      const on = matchedColumn(c);
+      return termsSql(column(on.table, on.column), a.vr, a.integer, c.terms, params);
+    }
   }
 }
 

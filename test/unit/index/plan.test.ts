@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { indexedAttribute } from '../../../src/index/query/attributes.js';
-import { levelOf, planQuery } from '../../../src/index/query/plan.js';
+import { levelOf, matchedColumn, planQuery } from '../../../src/index/query/plan.js';
 import { type IndexQuery, QueryError, type QueryLevel } from '../../../src/index/query/types.js';
 
 const q = (level: QueryLevel, keys: Record<string, string>, extra: Partial<IndexQuery> = {}): IndexQuery => ({
@@ -93,7 +93,7 @@ describe('which keys match', () => {
     assert.equal(other?.folded, false);
   });
   test('study level and below read the patient\'s attributes from the studies\' copies; the patient level from patients', () => {
-    const on = (query: IndexQuery) => planQuery(query).conditions.map((c) => c.on);
+    const on = (query: IndexQuery) => planQuery(query).conditions.map(matchedColumn);
     assert.deepEqual(on(q('STUDY', { PatientName: 'smith*' })), [{ table: 'studies', column: 'patient_name_fold' }]);
     assert.deepEqual(on(q('STUDY', { PatientName: 'smith*' }, { model: 'PATIENT_ROOT', relational: true })), [{ table: 'studies', column: 'patient_name_fold' }]);
     assert.deepEqual(on(q('SERIES', { PatientName: 'smith*' }, { relational: true })), [{ table: 'studies', column: 'patient_name_fold' }]);
