@@ -6,6 +6,9 @@
 // PostgreSQL: BENCH_PG_URL or PACS_TEST_PG_URL (scripts/test-postgres.sh start); without one
 // only SQLite runs. Each size adds rows to the previous size's index (another seed), so the
 // largest size costs one load, not the sum of all.
+// BENCH_PG_SCHEMA=name keeps the PostgreSQL rows in that schema after the run, and a later run
+// with the same name measures them again without loading (a 10^7 load takes ~17 minutes): for
+// looking into one size's figures, e.g. with EXPLAIN or another build of the server.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,6 +27,7 @@ const PG_URL = process.env.BENCH_PG_URL ?? process.env.PACS_TEST_PG_URL ?? null;
 const RUNS = Number(process.env.BENCH_RUNS ?? 200);
 /** Which backends run: BENCH_BACKENDS=postgres for the 10^7 step alone, say. */
 const BACKENDS = (process.env.BENCH_BACKENDS ?? 'sqlite,postgres').split(',');
+const KEPT_SCHEMA = process.env.BENCH_PG_SCHEMA ?? null;
 // 2 studies × 2 series × 5 instances per patient, as bench:find: 50,000 patients per million.
 const SHAPE = { studiesPerPatient: 2, seriesPerStudy: 2, instancesPerSeries: 5 };
 const PER_PATIENT = SHAPE.studiesPerPatient * SHAPE.seriesPerStudy * SHAPE.instancesPerSeries;
@@ -47,7 +51,8 @@ const QUERIES: Record<string, IndexQuery> = {
 
 interface Backend {
   name: string;
-  open(): Promise<ArchiveIndex>;
+  /** The instances already indexed when the rows were kept from an earlier run (BENCH_PG_SCHEMA). */
+  open(): Promise<{ index: ArchiveIndex; instances: number }>;
   load(index: ArchiveIndex, patients: number, seed: number): Promise<{ instances: number; ms: number }>;
   /** After a load: the database's own aftermath written out (checkpoint), before measuring. */
   settle(index: ArchiveIndex): Promise<void>;
@@ -61,7 +66,7 @@ const sqlite: Backend = {
   async open() {
     const index = SqliteIndex.open({ path: path.join(work, 'pacs.db'), walMode: true });
     await index.migrate();
-    return index;
+    return { index, instances: 0 };
   },
   load: (index, patients, seed) => bulkLoadSynthetic(index as SqliteIndex, { ...SHAPE, patients, seed }),
   async settle(index) {
@@ -71,22 +76,24 @@ const sqlite: Backend = {
 };
 
 function postgres(url: string): Backend {
-  const schema = `bench_scale_${process.pid}`;
+  const schema = KEPT_SCHEMA ?? `bench_scale_${process.pid}`;
   const admin = new pg.Pool({ connectionString: url, max: 1 });
   return {
     name: 'PostgreSQL',
     async open() {
-      await admin.query(`CREATE SCHEMA ${quoteSchema(schema)}`);
+      await admin.query(`CREATE SCHEMA IF NOT EXISTS ${quoteSchema(schema)}`);
       const index = PostgresIndex.open({ url, schema, max: 4 });
       await index.migrate();
-      return index;
+      const kept = await admin.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteSchema(schema)}.instances`);
+      return { index, instances: Number(kept.rows[0]?.n ?? 0) };
     },
     load: (index, patients, seed) => (index as PostgresIndex).bulkLoadSynthetic({ ...SHAPE, patients, seed }),
     async settle() {
       await admin.query('CHECKPOINT');
     },
     async cleanup() {
-      await admin.query(`DROP SCHEMA IF EXISTS ${quoteSchema(schema)} CASCADE`);
+      if (KEPT_SCHEMA === null) await admin.query(`DROP SCHEMA IF EXISTS ${quoteSchema(schema)} CASCADE`);
+      else process.stderr.write(`PostgreSQL: rows kept in schema ${KEPT_SCHEMA}\n`);
       await admin.end();
     },
   };
@@ -112,14 +119,16 @@ async function run(backend: Backend): Promise<string[]> {
   if (backend === sqlite) applyCompactHeap();
   else restoreDefaultHeap();
   const lines: string[] = [];
-  const index = await backend.open();
+  const opened = await backend.open();
+  const index = opened.index;
   try {
-    let instances = 0;
+    let instances = opened.instances;
+    // Kept rows are measured at the size they have; a fresh index steps through SIZES.
     let seed = 1;
-    for (const size of SIZES) {
-      const loaded = await backend.load(index, Math.ceil((size - instances) / PER_PATIENT), seed++);
+    for (const size of instances > 0 ? [instances] : SIZES) {
+      const loaded = instances >= size ? { instances: 0, ms: 0 } : await backend.load(index, Math.ceil((size - instances) / PER_PATIENT), seed++);
       instances += loaded.instances;
-      process.stderr.write(`${backend.name}: +${loaded.instances} instances in ${(loaded.ms / 1000).toFixed(1)} s (${Math.round(loaded.instances / (loaded.ms / 1000))}/s), now ${instances}\n`);
+      process.stderr.write(`${backend.name}: +${loaded.instances} instances in ${(loaded.ms / 1000).toFixed(1)} s (${Math.round(loaded.instances / (loaded.ms / 1000 || 1))}/s), now ${instances}\n`);
       // A server answers queries long after its rows were written, not in the minutes the load's
       // aftermath lasts: PostgreSQL writing out gigabytes of dirty pages at its next checkpoint,
       // and this process collecting the loader's garbage (a major collection of ~12 ms every few
