@@ -65,6 +65,26 @@ export function createPool(options: PgPoolOptions): pg.Pool {
 /** A schema name as an SQL identifier. */
 export const quoteSchema = quoteIdent;
 
+/**
+ * The client's statements through node-pg's callback form, in a promise of our own. Measured
+ * (300 queries answering 3,346 studies each, the same client and SQL): through the promise that
+ * `client.query(sql, params)` returns, each scavenge of V8's young generation found two or three
+ * answers' rows still alive and promoted them (10–18 ms each), so the old generation filled and
+ * was collected every 30 queries — 2.3–2.6 ms of collection per query, p99 27–33 ms; through the
+ * callback, the scavenges found nothing alive (0.5 ms), 0.26 ms per query, p99 17–24 ms.
+ */
+function callbackDb(client: pg.PoolClient): Db {
+  return {
+    query: <R extends object>(sql: string, params: readonly unknown[] = []) =>
+      new Promise<{ rows: R[]; rowCount: number }>((resolve, reject) => {
+        client.query<R>(sql, params as unknown[], (err, result) => {
+          if (err) reject(err);
+          else resolve({ rows: result.rows, rowCount: result.rowCount ?? 0 });
+        });
+      }),
+  };
+}
+
 /** A transaction runner on the pool, with the retries described at the top. */
 export function transactor(pool: pg.Pool, isReadonly: () => boolean): PgTransact {
   return async <T>(kind: Kind, fn: (db: Db) => Promise<T>, options: TransactOptions = {}): Promise<T> => {
@@ -81,7 +101,7 @@ export function transactor(pool: pg.Pool, isReadonly: () => boolean): PgTransact
       try {
         // Reads see one snapshot, even for answers made of several statements.
         if (inTransaction) await client.query(kind === 'read' ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
-        const result = await fn(client as unknown as Db);
+        const result = await fn(callbackDb(client));
         if (inTransaction) await client.query('COMMIT');
         return result;
       } catch (e) {
