@@ -54,6 +54,9 @@ export function createPool(options: PgPoolOptions): pg.Pool {
     connectionString: options.url,
     max: options.max ?? 10,
     types,
+    // Statements issued before the previous one's answer go out at once, answered in order
+    // (node-pg's pipelining): the writer sends those that do not wait on each other together.
+    pipeline: true,
     ...(options.schema === undefined ? {} : { options: `-c search_path=${quoteSchema(options.schema)}` }),
   });
   // An idle client losing its server (restart, network) must not crash the process; the pool
@@ -74,14 +77,37 @@ export const quoteSchema = quoteIdent;
  * callback, the scavenges found nothing alive (0.5 ms), 0.26 ms per query, p99 17–24 ms.
  */
 function callbackDb(client: pg.PoolClient): Db {
+  const corked = corker(client);
   return {
     query: <R extends object>(sql: string, params: readonly unknown[] = []) =>
       new Promise<{ rows: R[]; rowCount: number }>((resolve, reject) => {
+        corked();
         client.query<R>(sql, params as unknown[], (err, result) => {
           if (err) reject(err);
           else resolve({ rows: result.rows, rowCount: result.rowCount ?? 0 });
         });
       }),
+  };
+}
+
+/**
+ * Statements issued in one go (the pipelined ones of the writer) leave in one write: the socket
+ * is corked at the first and uncorked once the code issuing them has run. node-pg writes each
+ * statement as its own system call otherwise, and on a virtual machine each of those costs the
+ * sender ~0.1–0.2 ms (the wake-up of the PostgreSQL backend is done in it).
+ */
+function corker(client: pg.PoolClient): () => void {
+  const stream = (client as unknown as { connection?: { stream?: { cork?: () => void; uncork?: () => void } } }).connection?.stream;
+  if (typeof stream?.cork !== 'function' || typeof stream.uncork !== 'function') return () => undefined;
+  let corked = false;
+  return () => {
+    if (corked) return;
+    corked = true;
+    stream.cork!();
+    queueMicrotask(() => {
+      corked = false;
+      stream.uncork!();
+    });
   };
 }
 

@@ -70,7 +70,6 @@ export const SQL = {
   seriesByUid: 'SELECT pk, study_fk, modality FROM series WHERE series_instance_uid = $1',
   studyByUid: 'SELECT pk, patient_fk, study_instance_uid FROM studies WHERE study_instance_uid = $1',
   studyByPk: 'SELECT pk, patient_fk, study_instance_uid FROM studies WHERE pk = $1',
-  patientByPk: 'SELECT pk, patient_id, issuer_of_patient_id FROM patients WHERE pk = $1',
   upsertPatient: `INSERT INTO patients (${names(PATIENT_ATTRS)}, created_at, updated_at)
     VALUES (${values(PATIENT_ATTRS)}, @now, @now)
     ON CONFLICT (${names(PATIENT_KEY)}) DO UPDATE SET
@@ -79,6 +78,12 @@ export const SQL = {
       .join(', ')}, updated_at = excluded.updated_at
     RETURNING pk`,
   updatePatient: updateIfChanged('patients', PATIENT_ATTRS.filter((c) => !PATIENT_KEY.includes(c))),
+  /**
+   * The same, only while the row is still the record's patient (Patient ID and issuer): an
+   * instance of a study filed under another patient leaves that patient as it is. Asked in the
+   * UPDATE rather than read first, so it needs no round trip of its own.
+   */
+  updatePatientOfKey: `${updateIfChanged('patients', PATIENT_ATTRS.filter((c) => !PATIENT_KEY.includes(c)))} AND patient_id = @patient_id AND issuer_of_patient_id = @issuer_of_patient_id`,
   insertStudy: `INSERT INTO studies (patient_fk, ${names(STUDY_ATTRS)}, created_at, updated_at)
     VALUES (@patient_fk, ${values(STUDY_ATTRS)}, @now, @now) RETURNING pk`,
   updateStudy: updateIfChanged('studies', withoutKey(STUDY_ATTRS, 'study_instance_uid')),

@@ -9,7 +9,11 @@
 //   that row;
 // - the change-log row is written last, under a transaction-scoped advisory lock held until
 //   commit, so change sequence numbers become visible in order: a reader that has seen seq n
-//   (the stability tracker's cursor) can never later see a smaller one appear.
+//   (the stability tracker's cursor) can never later see a smaller one appear;
+// - statements that do not wait on each other's answers are sent together (the pool's clients
+//   pipeline them, db.ts) and run in the order sent: an instance of a series already filed is
+//   BEGIN, one round trip of reads, one of writes, COMMIT — instead of twelve round trips, each
+//   of which cost this process ~0.25 ms of CPU in wake-ups and system calls.
 
 import { PacsError } from '../../core/errors.js';
 import { type InstanceRefRow, toLocation } from '../rows.js';
@@ -20,7 +24,6 @@ import { type Chain, type Params, entityParams, instanceParams, joinSorted, spli
 
 interface SeriesRef { pk: number; study_fk: number; modality: string | null }
 interface StudyRef { pk: number; patient_fk: number; study_instance_uid: string }
-interface PatientRef { pk: number; patient_id: string; issuer_of_patient_id: string }
 
 /** Any constant: the advisory lock that orders change-log commits (see the top). */
 const CHANGE_LOG_LOCK = 0x63686e67; // 'chng'
@@ -51,19 +54,30 @@ export class PgWriter {
 
   async store(record: InstanceRecord, mode: StoreMode, now: number): Promise<StoreOutcome> {
     const uid = record.instance.SOPInstanceUID;
-    const old = await this.one<InstanceRefRow>(INSTANCE_FOR_UPDATE, [uid]);
+    // One round trip: the instance if it is there, its series, and the record's study — locked
+    // in this order, as before they were sent together.
+    const [old, seriesRow, studyOfRecord] = await Promise.all([
+      this.one<InstanceRefRow>(INSTANCE_FOR_UPDATE, [uid]),
+      this.one<SeriesRef>(SQL.seriesByUid, [record.series.SeriesInstanceUID]),
+      this.one<StudyRef>(`${SQL.studyByUid} FOR UPDATE`, [record.study.StudyInstanceUID]),
+    ]);
     if (old !== undefined && mode === 'insert') {
       throw new PacsError('DUPLICATE_INSTANCE', `SOP Instance ${uid} is already in the index`);
     }
-    const chain = await this.fileUnder(record, now);
+    const writes = new Pipelined();
+    const chain = await this.fileUnder(record, now, seriesRow, studyOfRecord, writes);
     const params = instanceParams(record, chain.seriesPk, now);
-    if (old === undefined) await this.run(SQL.insertInstance, params);
-    else await this.run(SQL.updateInstance, { ...params, pk: old.pk });
-    await this.bump(chain, 1, record.file.size, params.received_at as number, record.instance.SOPClassUID);
-    if (old !== undefined) await this.detach(old);
+    if (old === undefined) writes.send(this.run(SQL.insertInstance, params));
+    else writes.send(this.run(SQL.updateInstance, { ...params, pk: old.pk }));
+    writes.send(this.bump(chain, 1, record.file.size, params.received_at as number, record.instance.SOPClassUID));
+    if (old !== undefined) {
+      await writes.settle();
+      await this.detach(old);
+    }
     const kind: ChangeRecord['kind'] = old === undefined ? 'instance.stored' : 'instance.replaced';
-    const changeSeq = await this.logChange(kind, uid, chain.studyUID, now);
-    return { outcome: old === undefined ? 'inserted' : 'replaced', previous: old === undefined ? null : toLocation(old), changeSeq };
+    const changeSeq = writes.send(this.logChange(kind, uid, chain.studyUID, now));
+    await writes.settle();
+    return { outcome: old === undefined ? 'inserted' : 'replaced', previous: old === undefined ? null : toLocation(old), changeSeq: await changeSeq };
   }
 
   async delete(sopInstanceUID: string, now: number): Promise<InstanceLocation | null> {
@@ -75,17 +89,19 @@ export class PgWriter {
     return toLocation(old);
   }
 
-  /** Finds or creates the patient, study and series ("latest wins"; rows never move: see SqliteWriter). */
-  private async fileUnder(record: InstanceRecord, now: number): Promise<Chain> {
-    const { patient, study, series } = record;
-    const issuer = patient.IssuerOfPatientID ?? '';
+  /**
+   * Finds or creates the patient, study and series ("latest wins"; rows never move: see
+   * SqliteWriter). Updates of rows that exist go into `writes`, not waited for.
+   */
+  private async fileUnder(record: InstanceRecord, now: number, seriesRow: SeriesRef | undefined, studyOfRecord: StudyRef | undefined, writes: Pipelined): Promise<Chain> {
+    const { study, series } = record;
     const { patient: patientParams, study: studyParams, series: seriesParams } = entityParams(record, now);
 
-    const seriesRow = await this.one<SeriesRef>(SQL.seriesByUid, [series.SeriesInstanceUID]);
+    // A series already filed stays under its study, which may not be the record's (then it is locked too).
     const studyRow =
-      seriesRow !== undefined
-        ? await this.one<StudyRef>(`${SQL.studyByPk} FOR UPDATE`, [seriesRow.study_fk])
-        : await this.one<StudyRef>(`${SQL.studyByUid} FOR UPDATE`, [study.StudyInstanceUID]);
+      seriesRow === undefined || seriesRow.study_fk === studyOfRecord?.pk
+        ? studyOfRecord
+        : await this.one<StudyRef>(`${SQL.studyByPk} FOR UPDATE`, [seriesRow.study_fk]);
     let patientPk: number;
     let studyPk: number;
     let studyUID: string;
@@ -94,28 +110,29 @@ export class PgWriter {
       studyPk = studyRow.pk;
       studyUID = studyRow.study_instance_uid;
       if (studyUID === study.StudyInstanceUID) {
-        await this.run(SQL.updateStudy, { ...studyParams, pk: studyPk });
-        const p = await this.one<PatientRef>(SQL.patientByPk, [patientPk]);
-        if (p !== undefined && p.patient_id === patient.PatientID && p.issuer_of_patient_id === issuer) {
-          await this.run(SQL.updatePatient, { ...patientParams, pk: patientPk });
-        }
+        writes.send(this.run(SQL.updateStudy, { ...studyParams, pk: studyPk }));
+        writes.send(this.run(SQL.updatePatientOfKey, { ...patientParams, pk: patientPk }));
       }
     } else {
       patientPk = this.pk(await this.oneNamed<{ pk: number }>(SQL.upsertPatient, patientParams), 'patient');
       studyPk = this.pk(await this.oneNamed<{ pk: number }>(SQL.insertStudy, { ...studyParams, patient_fk: patientPk }), 'study');
       studyUID = study.StudyInstanceUID;
-      await this.run(SQL.bumpPatient, { pk: patientPk, studies: 1, series: 0, instances: 0 });
+      writes.send(this.run(SQL.bumpPatient, { pk: patientPk, studies: 1, series: 0, instances: 0 }));
     }
 
     let seriesPk: number;
     if (seriesRow !== undefined) {
       seriesPk = seriesRow.pk;
-      await this.run(SQL.updateSeries, { ...seriesParams, pk: seriesPk });
-      if ((seriesRow.modality ?? null) !== (series.Modality ?? null)) await this.refreshModalities(studyPk);
+      writes.send(this.run(SQL.updateSeries, { ...seriesParams, pk: seriesPk }));
+      if ((seriesRow.modality ?? null) !== (series.Modality ?? null)) {
+        await writes.settle();
+        await this.refreshModalities(studyPk);
+      }
     } else {
       seriesPk = this.pk(await this.oneNamed<{ pk: number }>(SQL.insertSeries, { ...seriesParams, study_fk: studyPk }), 'series');
-      await this.run(SQL.bumpStudy, { pk: studyPk, series: 1, instances: 0, bytes: 0, at: 0 });
-      await this.run(SQL.bumpPatient, { pk: patientPk, studies: 0, series: 1, instances: 0 });
+      writes.send(this.run(SQL.bumpStudy, { pk: studyPk, series: 1, instances: 0, bytes: 0, at: 0 }));
+      writes.send(this.run(SQL.bumpPatient, { pk: patientPk, studies: 0, series: 1, instances: 0 }));
+      await writes.settle();
       await this.refreshModalities(studyPk);
     }
     return { patientPk, studyPk, seriesPk, studyUID };
@@ -169,5 +186,28 @@ export class PgWriter {
   private pk(row: { pk: number } | undefined, level: string): number {
     if (row === undefined) throw new Error(`insert of a ${level} row returned no key`);
     return row.pk;
+  }
+}
+
+/**
+ * Statements sent without waiting for one another: the pool's clients pipeline them (db.ts), and
+ * PostgreSQL runs them in the order sent. Each is marked handled at once (a failure must not be an
+ * unhandled rejection while another statement is awaited); `settle` waits for all and throws the
+ * first failure — the earliest in the pipeline, as answers come back in order, so a unique
+ * violation is seen as such and not as the 'transaction aborted' of the statements after it.
+ */
+class Pipelined {
+  private sent: Promise<unknown>[] = [];
+
+  send<T>(statement: Promise<T>): Promise<T> {
+    statement.catch(() => undefined);
+    this.sent.push(statement);
+    return statement;
+  }
+
+  async settle(): Promise<void> {
+    const sent = this.sent;
+    this.sent = [];
+    await Promise.all(sent);
   }
 }
