@@ -41,9 +41,11 @@ export class PgInstanceLocks {
     let broken = false;
     try {
       try {
-        await client.query('BEGIN');
-        await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [INSTANCE_LOCK_SPACE, sopInstanceUID]);
+        // Sent together (the pool pipelines them, db.ts): one round trip. Were BEGIN to fail, the
+        // lock would be taken and released in a transaction of its own, and we stop here anyway.
+        await Promise.all([client.query('BEGIN'), client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [INSTANCE_LOCK_SPACE, sopInstanceUID])]);
       } catch (e) {
+        broken = true; // its transaction may be open: the connection is closed, not reused
         throw indexFailure(e, 'cannot lock the instance');
       }
       try {
