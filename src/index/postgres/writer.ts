@@ -129,7 +129,9 @@ export class PgWriter {
         await this.refreshModalities(studyPk);
       }
     } else {
-      seriesPk = this.pk(await this.oneNamed<{ pk: number }>(SQL.insertSeries, { ...seriesParams, study_fk: studyPk }), 'series');
+      // Through `writes`: were an update sent before it to fail (a deadlock, say), the error
+      // seen must be that one, which is retried, not this statement's 'transaction aborted'.
+      seriesPk = this.pk(await writes.wait(this.oneNamed<{ pk: number }>(SQL.insertSeries, { ...seriesParams, study_fk: studyPk })), 'series');
       writes.send(this.run(SQL.bumpStudy, { pk: studyPk, series: 1, instances: 0, bytes: 0, at: 0 }));
       writes.send(this.run(SQL.bumpPatient, { pk: patientPk, studies: 0, series: 1, instances: 0 }));
       await writes.settle();
@@ -209,5 +211,12 @@ class Pipelined {
     const sent = this.sent;
     this.sent = [];
     await Promise.all(sent);
+  }
+
+  /** One more statement whose answer is needed now: it and all sent before it, earliest failure first. */
+  async wait<T>(statement: Promise<T>): Promise<T> {
+    this.send(statement);
+    await this.settle();
+    return statement;
   }
 }
