@@ -111,6 +111,36 @@ function corker(client: pg.PoolClient): () => void {
   };
 }
 
+/**
+ * Statements sent without waiting for one another: the pool's clients pipeline them
+ * (createPool), and PostgreSQL runs them in the order sent. Each is marked handled at once (a failure must not be an
+ * unhandled rejection while another statement is awaited); `settle` waits for all and throws the
+ * first failure — the earliest in the pipeline, as answers come back in order, so a unique
+ * violation is seen as such and not as the 'transaction aborted' of the statements after it.
+ */
+export class Pipelined {
+  private sent: Promise<unknown>[] = [];
+
+  send<T>(statement: Promise<T>): Promise<T> {
+    statement.catch(() => undefined);
+    this.sent.push(statement);
+    return statement;
+  }
+
+  async settle(): Promise<void> {
+    const sent = this.sent;
+    this.sent = [];
+    await Promise.all(sent);
+  }
+
+  /** One more statement whose answer is needed now: it and all sent before it, earliest failure first. */
+  async wait<T>(statement: Promise<T>): Promise<T> {
+    this.send(statement);
+    await this.settle();
+    return statement;
+  }
+}
+
 /** A transaction runner on the pool, with the retries described at the top. */
 export function transactor(pool: pg.Pool, isReadonly: () => boolean): PgTransact {
   return async <T>(kind: Kind, fn: (db: Db) => Promise<T>, options: TransactOptions = {}): Promise<T> => {
@@ -124,15 +154,17 @@ export function transactor(pool: pg.Pool, isReadonly: () => boolean): PgTransact
       }
       let broken = false;
       const inTransaction = kind !== 'statement';
+      // Every statement of the transaction, BEGIN and COMMIT included, on one path.
+      const db = callbackDb(client);
       try {
         // Reads see one snapshot, even for answers made of several statements.
-        if (inTransaction) await client.query(kind === 'read' ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
-        const result = await fn(callbackDb(client));
-        if (inTransaction) await client.query('COMMIT');
+        if (inTransaction) await db.query(kind === 'read' ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
+        const result = await fn(db);
+        if (inTransaction) await db.query('COMMIT');
         return result;
       } catch (e) {
         if (inTransaction) {
-          await client.query('ROLLBACK').catch(() => {
+          await db.query('ROLLBACK').catch(() => {
             broken = true;
           });
         }

@@ -18,7 +18,7 @@
 import { PacsError } from '../../core/errors.js';
 import { type InstanceRefRow, toLocation } from '../rows.js';
 import type { ChangeRecord, InstanceLocation, InstanceRecord, StoreMode, StoreOutcome } from '../types.js';
-import { type Db, named } from './db.js';
+import { type Db, Pipelined, named } from './db.js';
 import { SQL } from './statements.js';
 import { type Chain, type Params, entityParams, instanceParams, joinSorted, splitList } from '../write-params.js';
 
@@ -188,35 +188,5 @@ export class PgWriter {
   private pk(row: { pk: number } | undefined, level: string): number {
     if (row === undefined) throw new Error(`insert of a ${level} row returned no key`);
     return row.pk;
-  }
-}
-
-/**
- * Statements sent without waiting for one another: the pool's clients pipeline them (db.ts), and
- * PostgreSQL runs them in the order sent. Each is marked handled at once (a failure must not be an
- * unhandled rejection while another statement is awaited); `settle` waits for all and throws the
- * first failure — the earliest in the pipeline, as answers come back in order, so a unique
- * violation is seen as such and not as the 'transaction aborted' of the statements after it.
- */
-class Pipelined {
-  private sent: Promise<unknown>[] = [];
-
-  send<T>(statement: Promise<T>): Promise<T> {
-    statement.catch(() => undefined);
-    this.sent.push(statement);
-    return statement;
-  }
-
-  async settle(): Promise<void> {
-    const sent = this.sent;
-    this.sent = [];
-    await Promise.all(sent);
-  }
-
-  /** One more statement whose answer is needed now: it and all sent before it, earliest failure first. */
-  async wait<T>(statement: Promise<T>): Promise<T> {
-    this.send(statement);
-    await this.settle();
-    return statement;
   }
 }
