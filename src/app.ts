@@ -93,7 +93,7 @@ const storeSettings = (c: Readonly<Config>): StoreSettings => ({
  */
 export function openIndex(config: Readonly<Config>): ArchiveIndex {
   if (config.database.url !== undefined) return PostgresIndex.open({ url: config.database.url });
-  return SqliteIndex.open({ path: config.database.path, walMode: config.database.wal_mode });
+  return SqliteIndex.open({ path: config.database.path, walMode: config.database.wal_mode, syncCommits: config.storage.fsync });
 }
 
 /** Where the index is, for logs: the file, or the PostgreSQL URL without its password. */

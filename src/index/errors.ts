@@ -5,3 +5,14 @@ export function indexFailure(e: unknown, context?: string): PacsError {
   const message = context === undefined ? `index: ${errorMessage(e)}` : `${context}: ${errorMessage(e)}`;
   return new PacsError('INDEX_FAILURE', message, { cause: e });
 }
+
+/**
+ * A write that committed but could not be made durable (the log's sync failed): the rows exist
+ * for this process, whether they survive a crash is unknown. The caller must not undo what the
+ * rows point at (an instance's file), and must not report success.
+ */
+export class UncertainCommit extends PacsError {
+  constructor(message: string, cause: unknown) {
+    super('INDEX_FAILURE', message, { cause });
+  }
+}

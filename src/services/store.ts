@@ -10,6 +10,7 @@ import { KeyedMutex } from '../core/keyed-mutex.js';
 import type { EventBus } from '../core/events.js';
 import type { HookList } from '../core/hooks.js';
 import type { Logger } from '../core/logging.js';
+import { UncertainCommit } from '../index/errors.js';
 import type { ArchiveIndex, InstanceLocation, InstanceRecord, Provenance } from '../index/types.js';
 import type { ObjectStore, StagedObject } from '../storage/object-store.js';
 import { alternativePath, instancePath } from '../storage/naming.js';
@@ -203,6 +204,9 @@ export class StoreService {
       }
       outcome = indexed.value;
     } catch (e) {
+      // The row is in the index, only its durability is in doubt: the file stays with it (a
+      // resend of the same bytes is then answered "identical"), the answer is a failure.
+      if (e instanceof UncertainCommit) throw e;
       // Only another process sharing the index (a second server on PostgreSQL) can have
       // inserted it since our lookup. When it filed the same bytes, this is the "identical"
       // case after all (a modality sending to two servers); and if its row names the very path
@@ -244,13 +248,21 @@ export class StoreService {
       throw e;
     }
     record.file.path = placed.path;
+    const retire = async (): Promise<void> => {
+      if (aside) await this.deps.store.dropAside(aside);
+      else if (!samePath) await this.deps.store.remove(existing.path).catch(() => {}); // same path, nothing set aside: the old file was missing
+    };
     try {
       await placed.durable;
       const outcome = await this.deps.index.storeInstance(record, 'replace');
-      if (aside) await this.deps.store.dropAside(aside);
-      else if (!samePath) await this.deps.store.remove(existing.path).catch(() => {}); // same path, nothing set aside: the old file was missing
+      await retire();
       this.deps.events.emit('instance.stored', { record, outcome: outcome.outcome, changeSeq: outcome.changeSeq });
     } catch (e) {
+      // The index has the new row (durability in doubt): its file stays, the old one goes.
+      if (e instanceof UncertainCommit) {
+        await retire().catch(() => {});
+        throw e;
+      }
       if (aside) await this.deps.store.restore(aside, existing.path).catch(() => {});
       else await this.deps.store.remove(record.file.path).catch(() => {});
       throw e;

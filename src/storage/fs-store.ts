@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { PacsError } from '../core/errors.js';
+import { GroupSync } from '../core/group-sync.js';
 import type { ObjectStore, StagedObject, StagedResult } from './object-store.js';
 
 const STAGING = '.incoming';
@@ -94,36 +95,21 @@ export class FsObjectStore implements ObjectStore {
     }
   }
 
-  private readonly dirSyncs = new Map<string, { current: Promise<void> | null; queued: Promise<void> | null }>();
+  private readonly dirSyncs = new Map<string, GroupSync>();
 
-  /**
-   * Makes the entries of a directory durable. Concurrent stores into one directory share
-   * syncs: a sync already running may have missed our entry, so we wait for the next one,
-   * which every store arriving meanwhile shares too (group commit).
-   */
+  /** Makes the entries of a directory durable; concurrent stores into one directory share syncs. */
   syncDir(dir: string): Promise<void> {
-    let e = this.dirSyncs.get(dir);
-    if (!e) {
-      e = { current: null, queued: null };
-      this.dirSyncs.set(dir, e);
+    let group = this.dirSyncs.get(dir);
+    if (!group) {
+      const g = new GroupSync(
+        () => fsyncDir(dir),
+        () => {
+          if (this.dirSyncs.get(dir) === g) this.dirSyncs.delete(dir);
+        },
+      );
+      this.dirSyncs.set(dir, (group = g));
     }
-    const entry = e;
-    const start = (): Promise<void> => {
-      const p = fsyncDir(dir).finally(() => {
-        if (entry.current === p) entry.current = null;
-        if (!entry.current && !entry.queued) this.dirSyncs.delete(dir);
-      });
-      entry.current = p;
-      return p;
-    };
-    if (!entry.current) return start();
-    entry.queued ??= entry.current
-      .catch(() => {})
-      .then(() => {
-        entry.queued = null;
-        return start();
-      });
-    return entry.queued;
+    return group.sync();
   }
 
   /** Creates the directories of `abs` (and makes their entries durable when fsync is on). */

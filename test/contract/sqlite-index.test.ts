@@ -2,7 +2,7 @@
 // migrations, pragmas, reopening, read-only use.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -51,8 +51,9 @@ function inconsistencies(index: SqliteIndex): unknown[] {
   ];
 }
 
-async function openMigrated(path: string, walMode: boolean): Promise<SqliteIndex> {
-  const index = SqliteIndex.open({ path, walMode, busyTimeoutMs: 2000 });
+/** As the server opens it: with WAL, each write waits for the log's sync (storage.fsync). */
+async function openMigrated(path: string, walMode: boolean, syncCommits = walMode): Promise<SqliteIndex> {
+  const index = SqliteIndex.open({ path, walMode, busyTimeoutMs: 2000, syncCommits });
   await index.migrate();
   return index;
 }
@@ -150,6 +151,33 @@ describe('SqliteIndex specifics', () => {
     index.db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)").run();
     await assert.rejects(index.migrate(), (e) => isPacsError(e, 'INDEX_FAILURE') && /999/.test(e.message));
     await index.close();
+  });
+
+  test('with syncCommits the write-ahead log is synced through a descriptor of our own', async () => {
+    // SQLite holds one descriptor to the log; the sync after each write opens a second.
+    const descriptorsOf = (file: string): number =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`) === file;
+        } catch {
+          return false; // closed meanwhile (readdir's own descriptor)
+        }
+      }).length;
+    const synced = freshPath();
+    const a = await openMigrated(synced, true, true);
+    await a.storeInstance(record({ sop: 'i1' }), 'insert');
+    assert.equal(descriptorsOf(`${synced}-wal`), 2);
+    // Concurrent writes share syncs and all resolve; what they wrote is there.
+    await Promise.all(Array.from({ length: 20 }, (_, i) => a.storeInstance(record({ sop: `c${i}`, study: `S${i % 3}` }), 'insert')));
+    assert.equal((await a.statistics()).instances, 21);
+    await a.close();
+    assert.equal(descriptorsOf(`${synced}-wal`), 0, 'closing closes our descriptor too');
+
+    const unsynced = freshPath();
+    const b = await openMigrated(unsynced, true, false);
+    await b.storeInstance(record({ sop: 'i1' }), 'insert');
+    assert.equal(descriptorsOf(`${unsynced}-wal`), 1);
+    await b.close();
   });
 
   test('what was stored survives closing and reopening, in either journal mode', async () => {

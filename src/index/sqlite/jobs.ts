@@ -4,7 +4,11 @@ import type Database from 'better-sqlite3';
 import type { Job, JobFilter, JobProgress, JobStore, NewJob } from '../jobs.js';
 import { type JobRow, toJob } from '../row-maps.js';
 
-export type Transact = <T>(kind: 'read' | 'write', fn: () => T) => Promise<T>;
+/**
+ * Runs fn in a transaction: 'read' deferred, 'write' immediate and durable before it resolves,
+ * 'cache' immediate without waiting for the journal's sync (rows that can be made again).
+ */
+export type Transact = <T>(kind: 'read' | 'write' | 'cache', fn: () => T) => Promise<T>;
 
 export class SqliteJobStore implements JobStore {
   private readonly s;

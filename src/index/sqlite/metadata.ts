@@ -32,7 +32,8 @@ export class SqliteMetadataStore implements MetadataTextStore {
   }
 
   async put(uid: string, text: string): Promise<void> {
-    await this.transact('write', () => this.s.put.run(uid, text));
+    // A cache: lost in a crash, it is made again from the file on first use.
+    await this.transact('cache', () => this.s.put.run(uid, text));
   }
 
   async remove(uid: string): Promise<void> {

@@ -5,8 +5,10 @@
 // IMMEDIATE so they queue on busy_timeout instead of failing when a read lock would have to be
 // upgraded (which SQLite refuses with SQLITE_BUSY without waiting).
 
+import fs from 'node:fs';
 import Database from 'better-sqlite3';
-import { PacsError, isPacsError } from '../../core/errors.js';
+import { GroupSync } from '../../core/group-sync.js';
+import { PacsError, errorMessage, isPacsError } from '../../core/errors.js';
 import type {
   ArchiveIndex,
   ChangeRecord,
@@ -46,7 +48,7 @@ import type { JobStore } from '../jobs.js';
 import type { NodeStore } from '../nodes.js';
 import { type QueryPlan, planQuery } from '../query/plan.js';
 import type { IndexQuery, QueryRow } from '../query/types.js';
-import { indexFailure } from '../errors.js';
+import { UncertainCommit, indexFailure } from '../errors.js';
 
 export interface SqliteIndexOptions {
   path: string;
@@ -55,6 +57,13 @@ export interface SqliteIndexOptions {
   busyTimeoutMs?: number;
   /** Opens the file read-only (tools that only look); migrate() then only checks the version. */
   readonly?: boolean;
+  /**
+   * In WAL mode, a write resolves only once the write-ahead log is synced (storage.fsync): the
+   * row of an acknowledged instance survives a power cut like its file. The sync runs in the
+   * thread pool, shared by the writes that arrive meanwhile, instead of SQLite's own per-commit
+   * fsync (synchronous=FULL) blocking the event loop.
+   */
+  syncCommits?: boolean;
 }
 
 export class SqliteIndex implements ArchiveIndex {
@@ -72,30 +81,36 @@ export class SqliteIndex implements ArchiveIndex {
   private cursorStore: SqliteCursorStore | null = null;
   // One transaction wrapper, made once, that runs whatever function it is given.
   private readonly transact: Database.Transaction<(fn: () => unknown) => unknown>;
+  /** Syncs of the write-ahead log, when writes wait for them (syncCommits in WAL mode). */
+  private readonly walSync: GroupSync | null;
+  private walFd: number | null = null;
 
   private constructor(
     private readonly database: Database.Database,
     readonly options: Readonly<SqliteIndexOptions>,
+    wal: boolean,
   ) {
     this.transact = database.transaction((fn: () => unknown) => fn());
+    this.walSync = wal && options.syncCommits && !options.readonly ? new GroupSync(() => this.syncWal()) : null;
   }
 
   /** Opens (creating when missing, unless read-only) the index file. Call migrate() next. */
   static open(options: SqliteIndexOptions): SqliteIndex {
     let db: Database.Database | undefined;
+    let wal = false;
     try {
       db = new Database(options.path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
       db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
       if (!options.readonly) {
-        // WAL: readers never block the writer. synchronous=NORMAL skips the fsync per commit; a
-        // power cut may lose the last commits but never corrupts the file, and the server
-        // reconciles the index with the (separately fsynced) files at start. Without WAL the
-        // rollback journal is only safe with FULL.
-        db.pragma(`journal_mode = ${options.walMode ? 'WAL' : 'DELETE'}`);
+        // WAL: readers never block the writer. synchronous=NORMAL skips SQLite's fsync per
+        // commit, which would block the event loop; with syncCommits each write waits for our
+        // own sync of the log instead (syncWal). Without WAL the rollback journal is only
+        // safe with FULL.
+        wal = db.pragma(`journal_mode = ${options.walMode ? 'WAL' : 'DELETE'}`, { simple: true }) === 'wal';
         db.pragma(`synchronous = ${options.walMode ? 'NORMAL' : 'FULL'}`);
       }
       db.pragma('foreign_keys = ON');
-      return new SqliteIndex(db, { ...options });
+      return new SqliteIndex(db, { ...options }, wal);
     } catch (e) {
       db?.close();
       throw indexFailure(e, `cannot open the index ${options.path}`);
@@ -183,7 +198,7 @@ export class SqliteIndex implements ArchiveIndex {
     return this.cursorStore;
   }
 
-  private readonly transactFor: Transact = (kind, fn) => (kind === 'read' ? this.read(fn) : this.write(fn));
+  private readonly transactFor: Transact = (kind, fn) => (kind === 'read' ? this.read(fn) : this.write(fn, kind === 'write'));
 
   query(query: IndexQuery): Promise<QueryRow[]> {
     // Planned outside the transaction, and its QueryError passed on as it is: a query the
@@ -301,7 +316,13 @@ export class SqliteIndex implements ArchiveIndex {
   }
 
   close(): Promise<void> {
-    return this.attempt(() => {
+    // The log's last sync finishes before its descriptor is closed.
+    const synced = this.walSync?.idle === false ? this.walSync.sync().catch(() => {}) : Promise.resolve();
+    return synced.then(() => this.attempt(() => {
+      if (this.walFd !== null) {
+        fs.closeSync(this.walFd);
+        this.walFd = null;
+      }
       if (!this.database.open) return;
       if (!this.options.readonly) {
         // SQLite's advice: refresh planner statistics that went stale, on closing.
@@ -310,7 +331,7 @@ export class SqliteIndex implements ArchiveIndex {
         if (this.options.walMode) this.database.pragma('wal_checkpoint(TRUNCATE)');
       }
       this.database.close();
-    });
+    }));
   }
 
   private get stmts(): Statements {
@@ -328,11 +349,45 @@ export class SqliteIndex implements ArchiveIndex {
     return this.attempt(() => this.transact.deferred(() => fn(this.stmts)) as T);
   }
 
-  private write<T>(fn: () => T): Promise<T> {
-    return this.attempt(() => {
+  /** A write in an immediate transaction, resolved once durable (unless `durable` is false). */
+  private write<T>(fn: () => T, durable = true): Promise<T> {
+    const done = this.attempt(() => {
       if (this.options.readonly) throw new PacsError('INDEX_FAILURE', 'the index is open read-only');
       return this.transact.immediate(fn) as T;
     });
+    const wal = this.walSync;
+    if (!wal || !durable) return done;
+    return done.then((result) =>
+      wal.sync().then(
+        () => result,
+        (e: unknown) => Promise.reject(new UncertainCommit(`index: committed, but its log could not be synced: ${errorMessage(e)}`, e)),
+      ),
+    );
+  }
+
+  /**
+   * One fdatasync of the write-ahead log through a descriptor of our own (fsync applies to the
+   * file, whoever wrote it). Every commit that returned before it began is then durable: a
+   * checkpoint since then synced the log and the database itself (SQLite does so in NORMAL mode).
+   */
+  private syncWal(): Promise<void> {
+    let fd = this.walFd;
+    // The log is removed when the last connection closes (another process's, if ours was not
+    // the last): a descriptor to a removed file would sync nothing that matters.
+    if (fd !== null && fs.fstatSync(fd).nlink === 0) {
+      fs.closeSync(fd);
+      fd = this.walFd = null;
+    }
+    if (fd === null) {
+      try {
+        fd = this.walFd = fs.openSync(`${this.options.path}-wal`, 'r+');
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return Promise.resolve(); // checkpointed and removed: already in the database file
+        return Promise.reject(e);
+      }
+    }
+    const target = fd;
+    return new Promise((resolve, reject) => fs.fdatasync(target, (e) => (e ? reject(e) : resolve())));
   }
 
   /** Runs fn now and settles the Promise with its result or a coded error. */

@@ -13,6 +13,7 @@ import { createLogger } from '../../../src/core/logging.js';
 import { elementText } from '../../../src/dicom/charset.js';
 import { encodeFileMetaInformation, parsePart10Prefix, readPart10Header } from '../../../src/dicom/part10.js';
 import { Tag } from '../../../src/dicom/tags.js';
+import { UncertainCommit } from '../../../src/index/errors.js';
 import { SqliteIndex } from '../../../src/index/sqlite/sqlite-index.js';
 import type { InstanceRecord, Provenance } from '../../../src/index/types.js';
 import { importFile, indexExistingFile } from '../../../src/services/import.js';
@@ -193,6 +194,39 @@ describe('a new instance', () => {
     assert.equal((await send(a, await load(CT_SMALL))).kind, 'stored');
     assert.equal(errors.length, 1);
     await assertConsistent(a, 1);
+  });
+});
+
+describe('an index write whose log could not be synced', () => {
+  /** The next storeInstance commits, then reports that its log could not be made durable. */
+  function failNextSync(a: Archive): void {
+    const real = a.index.storeInstance.bind(a.index);
+    a.index.storeInstance = async (record, mode) => {
+      a.index.storeInstance = real;
+      await real(record, mode);
+      throw new UncertainCommit('index: committed, but its log could not be synced: EIO', new Error('EIO'));
+    };
+  }
+
+  test('a new instance: a failure answer, but the file stays with its row; the resend is identical', async () => {
+    const a = await archive();
+    const s = await load(CT_SMALL);
+    failNextSync(a);
+    await assert.rejects(send(a, s), failsWith('INDEX_FAILURE'));
+    await assertConsistent(a, 1); // never a row without its file
+    assert.equal(a.stored.length, 0, 'not announced: the store was not acknowledged');
+    assert.equal((await send(a, s)).kind, 'identical');
+  });
+
+  test('an overwrite: the new file stays with the new row, the old one goes', async () => {
+    const a = await archive({ duplicatePolicy: 'overwrite' });
+    await send(a, await load(MR_SMALL));
+    const other = await load(MR_IMPLICIT);
+    failNextSync(a);
+    await assert.rejects(send(a, other), failsWith('INDEX_FAILURE'));
+    assert.equal((await a.index.findInstance(MR_UID))!.transferSyntaxUID, '1.2.840.10008.1.2');
+    await assertConsistent(a, 1);
+    assert.equal((await send(a, other)).kind, 'identical');
   });
 });
 
