@@ -6,9 +6,9 @@
 // second run then finds the row and files under it.
 
 import pg from 'pg';
-import { PacsError, isPacsError } from '../../core/errors.js';
+import { PacsError, errorMessage, isPacsError } from '../../core/errors.js';
 import { quoteIdent } from '../columns.js';
-import { indexFailure } from '../errors.js';
+import { UncertainCommit, indexFailure } from '../errors.js';
 
 /** What the sub-stores run their SQL on: one client inside one transaction. */
 export interface Db {
@@ -48,6 +48,19 @@ const types = {
 
 export const sqlState = (e: unknown): string | undefined =>
   typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string' ? (e as { code: string }).code : undefined;
+
+/**
+ * Whether a failed COMMIT may still have been committed: the answer was lost with the
+ * connection (no SQLSTATE: a socket error or end), or the server failed around it (class 08
+ * connection exception, 57 operator intervention such as a shutdown, 58 system error, XX
+ * internal error). A COMMIT that PostgreSQL answered with another error (a serialization
+ * failure, a deferred constraint) was rolled back.
+ */
+export function commitOutcomeUnknown(e: unknown): boolean {
+  const code = sqlState(e);
+  // Node's socket errors carry a `code` too (ECONNRESET, EPIPE): not an answer from the server.
+  return code === undefined || !/^[0-9A-Z]{5}$/.test(code) || /^(08|57|58|XX)/.test(code);
+}
 
 export function createPool(options: PgPoolOptions): pg.Pool {
   const pool = new pg.Pool({
@@ -160,10 +173,18 @@ export function transactor(pool: pg.Pool, isReadonly: () => boolean): PgTransact
         // Reads see one snapshot, even for answers made of several statements.
         if (inTransaction) await db.query(kind === 'read' ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
         const result = await fn(db);
-        if (inTransaction) await db.query('COMMIT');
+        if (inTransaction) {
+          try {
+            await db.query('COMMIT');
+          } catch (e) {
+            if (!commitOutcomeUnknown(e)) throw e;
+            broken = true;
+            throw new UncertainCommit(`index: the connection failed during COMMIT, which may have taken effect: ${errorMessage(e)}`, e);
+          }
+        }
         return result;
       } catch (e) {
-        if (inTransaction) {
+        if (inTransaction && !broken) {
           await db.query('ROLLBACK').catch(() => {
             broken = true;
           });

@@ -1,0 +1,61 @@
+// The PostgreSQL transaction runner against a scripted client: when a COMMIT's answer is lost
+// with the connection the outcome is unknown (UncertainCommit, the connection dropped, no
+// retry); a COMMIT that the server refused is an ordinary failure, retried when it may be.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type pg from 'pg';
+import { isPacsError } from '../../../src/core/errors.js';
+import { UncertainCommit } from '../../../src/index/errors.js';
+import { commitOutcomeUnknown, transactor } from '../../../src/index/postgres/db.js';
+
+type Answer = Error | null;
+
+/** A pool whose one client answers each statement from `script` (by SQL text), recording what it saw. */
+function scriptedPool(script: (sql: string, attempt: number) => Answer) {
+  const seen: string[] = [];
+  const releases: boolean[] = [];
+  let attempt = 0;
+  const client = {
+    query(sql: string, _params: unknown[], cb: (err: Error | null, result?: { rows: unknown[]; rowCount: number }) => void): void {
+      seen.push(sql);
+      if (sql === 'BEGIN') attempt++;
+      const err = script(sql, attempt);
+      setImmediate(() => (err ? cb(err) : cb(null, { rows: [], rowCount: 1 })));
+    },
+    release(broken?: boolean): void {
+      releases.push(broken === true);
+    },
+  };
+  const pool = { connect: async () => client } as unknown as pg.Pool;
+  return { pool, seen, releases };
+}
+
+const withCode = (message: string, code?: string): Error => Object.assign(new Error(message), code === undefined ? {} : { code });
+
+test('which COMMIT failures leave the outcome unknown', () => {
+  assert.equal(commitOutcomeUnknown(new Error('Connection terminated unexpectedly')), true);
+  assert.equal(commitOutcomeUnknown(withCode('read ECONNRESET', 'ECONNRESET')), true);
+  assert.equal(commitOutcomeUnknown(withCode('terminating connection due to administrator command', '57P01')), true);
+  assert.equal(commitOutcomeUnknown(withCode('connection failure', '08006')), true);
+  assert.equal(commitOutcomeUnknown(withCode('could not serialize access', '40001')), false);
+  assert.equal(commitOutcomeUnknown(withCode('duplicate key value', '23505')), false);
+});
+
+test('the connection lost during COMMIT: UncertainCommit, no ROLLBACK, no retry, the client dropped', async () => {
+  const { pool, seen, releases } = scriptedPool((sql) => (sql === 'COMMIT' ? new Error('Connection terminated unexpectedly') : null));
+  const transact = transactor(pool, () => false);
+  await assert.rejects(
+    transact('write', (db) => db.query('INSERT INTO t VALUES (1)')),
+    (e) => e instanceof UncertainCommit && isPacsError(e, 'INDEX_FAILURE'),
+  );
+  assert.deepEqual(seen, ['BEGIN', 'INSERT INTO t VALUES (1)', 'COMMIT']);
+  assert.deepEqual(releases, [true]);
+});
+
+test('a COMMIT refused with a serialization failure is rolled back and run again', async () => {
+  const { pool, seen, releases } = scriptedPool((sql, attempt) => (sql === 'COMMIT' && attempt === 1 ? withCode('could not serialize access', '40001') : null));
+  const transact = transactor(pool, () => false);
+  assert.equal(await transact('write', async (db) => (await db.query('UPDATE t SET x = 1')).rowCount), 1);
+  assert.deepEqual(seen, ['BEGIN', 'UPDATE t SET x = 1', 'COMMIT', 'ROLLBACK', 'BEGIN', 'UPDATE t SET x = 1', 'COMMIT']);
+  assert.deepEqual(releases, [false, false]);
+});
