@@ -2,10 +2,11 @@
 // orthanc + orthanc-dicomweb), side by side in one run, on the same data: a CT study of
 // BENCH_COUNT (default 300) 512×512 instances in one series, and BENCH_STUDIES (default 2,000)
 // studies of 10 small instances for the queries (20,000 instances). Both are loaded with
-// storescu, then restarted, then measured one after the other:
+// storescu, then restarted, then measured one after the other, the retrieves in turns:
 //   (a) QIDO-RS study queries as OHIF sends them: latency, median and p95, one client, keep-alive;
 //   (b) QIDO-RS requests/s under load: wrk -t2 -c4 on the study-list query;
-//   (c) WADO-RS retrieve of the whole CT study (multipart, as stored), downloaded by curl: instances/s;
+//   (c) WADO-RS retrieve of the whole CT study (multipart, as stored), downloaded by curl from
+//       each server in turn: instances/s;
 //   (d) WADO-RS metadata of the CT series: the first request after the restart (cold), then warm.
 import fs from 'node:fs';
 import http from 'node:http';
@@ -19,7 +20,7 @@ const COUNT = Number(process.env.BENCH_COUNT ?? 300);
 const STUDIES = Number(process.env.BENCH_STUDIES ?? 2000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 50);
 const WRK_SECONDS = Number(process.env.BENCH_WRK_SECONDS ?? 10);
-const RETRIEVE_RUNS = Number(process.env.BENCH_RETRIEVE_RUNS ?? 7);
+const RETRIEVE_RUNS = Number(process.env.BENCH_RETRIEVE_RUNS ?? 11);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pacs-bench-web-'));
 
 // The same synthetic UIDs writeSyntheticCT makes (set 8: the CT study; set 9: the query set).
@@ -127,20 +128,40 @@ async function curlSeconds(peer: Peer, url: string, accept: string): Promise<num
   return Number(seconds);
 }
 
-async function retrieve(peer: Peer): Promise<Results['retrieve']> {
-  // Checked once (kept in memory and counted), then timed with curl draining the body.
+/** The study retrieve checked once on a peer (kept in memory and counted): its size in bytes. */
+async function checkRetrieve(peer: Peer): Promise<number> {
   const check = await ok(peer, `/studies/${CT_STUDY}`, RETRIEVE_ACCEPT, true);
   const head = check.body!.subarray(0, 200).toString('latin1');
   const boundary = /^--([^\r\n]+)\r\n/.exec(head)?.[1];
   const parts = boundary ? partsOf(check.body!, boundary) : 0;
   if (parts !== COUNT) throw new Error(`${peer.name}: the study retrieve has ${parts} parts, not ${COUNT}`);
-  const times: number[] = [];
-  const cpu0 = cpuSeconds(peer.pid);
-  for (let i = 0; i < RETRIEVE_RUNS; i++) times.push(await curlSeconds(peer, `/studies/${CT_STUDY}`, RETRIEVE_ACCEPT));
-  const cpuPerInstanceMs = ((cpuSeconds(peer.pid) - cpu0) * 1000) / (RETRIEVE_RUNS * COUNT);
-  const rate = COUNT / median(times);
-  process.stderr.write(`  ${peer.name} WADO-RS study (${(check.bytes / 1e6).toFixed(0)} MB): ${rate.toFixed(0)} instances/s (median of ${RETRIEVE_RUNS}), server CPU ${cpuPerInstanceMs.toFixed(3)} ms an instance\n`);
-  return { rate, mb: check.bytes / 1e6, cpuPerInstanceMs };
+  return check.bytes;
+}
+
+/**
+ * The study downloaded by curl from each peer in turn, RETRIEVE_RUNS times: run one after the
+ * other, minutes apart, either side moved by up to 2× with the other work on this shared
+ * machine; in turns, both see the same minute. Medians, and each peer's CPU over its downloads.
+ */
+async function retrieveInTurns(peers: Record<Which, Peer>): Promise<Record<Which, Results['retrieve']>> {
+  const mb = { pacs: (await checkRetrieve(peers.pacs)) / 1e6, orthanc: (await checkRetrieve(peers.orthanc)) / 1e6 };
+  const times: Record<Which, number[]> = { pacs: [], orthanc: [] };
+  const cpu: Record<Which, number> = { pacs: 0, orthanc: 0 };
+  for (let i = 0; i < RETRIEVE_RUNS; i++) {
+    for (const which of WHICH) {
+      const cpu0 = cpuSeconds(peers[which].pid);
+      times[which].push(await curlSeconds(peers[which], `/studies/${CT_STUDY}`, RETRIEVE_ACCEPT));
+      cpu[which] += cpuSeconds(peers[which].pid) - cpu0;
+    }
+  }
+  const out = {} as Record<Which, Results['retrieve']>;
+  for (const which of WHICH) {
+    const rate = COUNT / median(times[which]);
+    const cpuPerInstanceMs = (cpu[which] * 1000) / (RETRIEVE_RUNS * COUNT);
+    process.stderr.write(`  ${peers[which].name} WADO-RS study (${mb[which].toFixed(0)} MB): ${rate.toFixed(0)} instances/s (median of ${RETRIEVE_RUNS}, in turns), server CPU ${cpuPerInstanceMs.toFixed(3)} ms an instance\n`);
+    out[which] = { rate, mb: mb[which], cpuPerInstanceMs };
+  }
+  return out;
 }
 
 async function metadata(peer: Peer): Promise<Results['metadata']> {
@@ -154,7 +175,10 @@ async function metadata(peer: Peer): Promise<Results['metadata']> {
   return { cold: cold.ms, warm: median(times) };
 }
 
-const start = (which: 'pacs' | 'orthanc'): Promise<Peer> =>
+type Which = 'pacs' | 'orthanc';
+const WHICH: readonly Which[] = ['pacs', 'orthanc'];
+
+const start = (which: Which): Promise<Peer> =>
   which === 'pacs' ? startPacs(path.join(work, which), [], { web: true }) : startOrthanc(path.join(work, which), { dicomweb: true });
 
 async function main(): Promise<void> {
@@ -164,26 +188,35 @@ async function main(): Promise<void> {
   const small = path.join(work, 'small');
   writeSyntheticCT({ dir: ct, count: COUNT, rows: 512, columns: 512, set: 8, perSeries: COUNT });
   writeSyntheticCT({ dir: small, count: STUDIES * 10, rows: 16, columns: 16, set: 9, perSeries: 10, seriesPerStudy: 1 });
-  const results: Partial<Record<'pacs' | 'orthanc', Results>> = {};
-  for (const which of ['pacs', 'orthanc'] as const) {
-    let peer = await start(which);
-    try {
-      for (const dir of [ct, small]) {
-        const t0 = Date.now();
-        const r = await run('storescu', ['-aec', peer.aeTitle, '+sd', '127.0.0.1', String(peer.port), dir], { timeoutMs: 3_600_000 });
-        if (r.code !== 0) throw new Error(`loading ${peer.name}: ${r.stderr.slice(0, 300)}`);
-        process.stderr.write(`  ${peer.name}: loaded ${path.basename(dir)} in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+  const peers: Partial<Record<Which, Peer>> = {};
+  try {
+    for (const which of WHICH) {
+      const loading = await start(which);
+      try {
+        for (const dir of [ct, small]) {
+          const t0 = Date.now();
+          const r = await run('storescu', ['-aec', loading.aeTitle, '+sd', '127.0.0.1', String(loading.port), dir], { timeoutMs: 3_600_000 });
+          if (r.code !== 0) throw new Error(`loading ${loading.name}: ${r.stderr.slice(0, 300)}`);
+          process.stderr.write(`  ${loading.name}: loaded ${path.basename(dir)} in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+        }
+      } finally {
+        // A restart: no process cache holds anything for the cold metadata request.
+        await loading.stop();
       }
-      // A restart: no process cache holds anything for the cold metadata request.
-      await peer.stop();
-      peer = await start(which);
-      const meta = await metadata(peer);
-      results[which] = { metadata: meta, qido: await qidoLatency(peer), rps: await qidoThroughput(peer), retrieve: await retrieve(peer) };
-    } finally {
-      await peer.stop();
+      peers[which] = await start(which);
     }
+    const both = peers as Record<Which, Peer>;
+    // One server measured at a time (the other idle), then the retrieves in turns.
+    const partial = {} as Record<Which, Omit<Results, 'retrieve'>>;
+    for (const which of WHICH) {
+      const meta = await metadata(both[which]);
+      partial[which] = { metadata: meta, qido: await qidoLatency(both[which]), rps: await qidoThroughput(both[which]) };
+    }
+    const retrieved = await retrieveInTurns(both);
+    report({ ...partial.pacs, retrieve: retrieved.pacs }, { ...partial.orthanc, retrieve: retrieved.orthanc });
+  } finally {
+    for (const p of Object.values(peers)) await p.stop();
   }
-  report(results.pacs!, results.orthanc!);
   fs.rmSync(work, { recursive: true, force: true });
 }
 
