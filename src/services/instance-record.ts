@@ -68,11 +68,19 @@ export function buildInstanceRecord(p: ParsedAttributes, file: FileRecord, prove
   };
 }
 
-/** Attribute lookup by keyword over a record, for naming templates. */
+/**
+ * Attribute lookup by keyword over a record, for naming templates: the instance's own value
+ * first, then its series', study's and patient's. Looked up in place — a merged copy of the four
+ * levels (a spread of some fifty properties) was the largest allocation of a C-STORE.
+ */
 export function recordLookup(r: InstanceRecord): (keyword: string) => string | null {
-  const flat: Record<string, unknown> = { ...r.patient, ...r.study, ...r.series, ...r.instance };
+  const levels = [r.instance, r.series, r.study, r.patient] as readonly object[] as readonly Readonly<Record<string, unknown>>[];
   return (k) => {
-    const v = flat[k];
-    return v === null || v === undefined ? null : String(v);
+    for (const level of levels) {
+      if (!Object.hasOwn(level, k)) continue;
+      const v = level[k];
+      return v === null || v === undefined ? null : String(v);
+    }
+    return null;
   };
 }

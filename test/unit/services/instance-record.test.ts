@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import type { ElementValue } from '../../../src/dicom/element.js';
 import { Tag } from '../../../src/dicom/tags.js';
 import { encodeText, encodeUS } from '../../../src/dicom/writer.js';
-import { COLLECTED_TAGS, buildInstanceRecord } from '../../../src/services/instance-record.js';
+import { COLLECTED_TAGS, buildInstanceRecord, recordLookup } from '../../../src/services/instance-record.js';
 
 const text = (tag: number, vr: string, value: string): ElementValue => ({ tag, vr, bytes: encodeText(value, vr) });
 const us = (tag: number, value: number, littleEndian: boolean): ElementValue => ({ tag, vr: 'US', bytes: encodeUS(value, littleEndian) });
@@ -64,5 +64,21 @@ describe('buildInstanceRecord', () => {
       Tag.SliceLocation, Tag.ImageID, Tag.SamplesPerPixel, Tag.BitsStored]) {
       assert.ok(COLLECTED_TAGS.has(tag), tag.toString(16));
     }
+  });
+});
+
+describe('recordLookup', () => {
+  test('finds a keyword at any level, numbers as text, absent or empty as null', () => {
+    const r = build(true, [text(Tag.PatientID, 'LO', 'PID7'), text(Tag.Modality, 'CS', 'MR'), us(Tag.Rows, 256, true), text(Tag.StudyDate, 'DA', '20240102')]);
+    const lookup = recordLookup(r);
+    assert.equal(lookup('PatientID'), 'PID7');
+    assert.equal(lookup('StudyInstanceUID'), '1.2.3');
+    assert.equal(lookup('StudyDate'), '20240102');
+    assert.equal(lookup('Modality'), 'MR');
+    assert.equal(lookup('SOPInstanceUID'), '1.2.3.4.5');
+    assert.equal(lookup('Rows'), '256');
+    assert.equal(lookup('PatientName'), null);
+    assert.equal(lookup('NoSuchKeyword'), null);
+    assert.equal(lookup('toString'), null, 'not a property of every object');
   });
 });
