@@ -10,6 +10,7 @@ export function setupRetention(archive: ArchiveParts, jobs: JobService): Retenti
       index: archive.index,
       objects: archive.objects,
       derived: archive.derived,
+      exclusive: (uid, fn) => archive.store.exclusive(uid, fn),
       logger: archive.logger.child({ component: 'retention' }),
       events: archive.events,
       settings: () => {

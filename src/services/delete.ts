@@ -11,6 +11,11 @@ export interface DeleteDeps {
   /** What is derived from each instance and kept apart from it: cached metadata, thumbnails. */
   derived: readonly { forget(sopInstanceUID: string): Promise<void> }[];
   logger: Logger;
+  /**
+   * Runs a delete while no store of the same instance runs (StoreService.exclusive): a resend
+   * placed between the row's removal and the file's would otherwise lose its new file.
+   */
+  exclusive: <T>(sopInstanceUID: string, fn: () => Promise<T>) => Promise<T>;
 }
 
 export interface DeleteResult {
@@ -23,16 +28,20 @@ export interface DeleteResult {
 export async function deleteInstances(deps: DeleteDeps, instances: readonly InstanceLocation[]): Promise<DeleteResult> {
   const result: DeleteResult = { instances: 0, bytes: 0, leftFiles: [] };
   for (const loc of instances) {
-    const removed = await deps.index.deleteInstance(loc.SOPInstanceUID);
-    if (!removed) continue; // deleted meanwhile by someone else
+    const removed = await deps.exclusive(loc.SOPInstanceUID, async () => {
+      const row = await deps.index.deleteInstance(loc.SOPInstanceUID);
+      if (!row) return null; // deleted meanwhile by someone else
+      try {
+        await deps.objects.remove(row.path);
+      } catch (e) {
+        result.leftFiles.push(row.path);
+        deps.logger.warn({ err: e, path: row.path }, 'deleted from the index, but its file could not be removed');
+      }
+      return row;
+    });
+    if (!removed) continue;
     result.instances++;
     result.bytes += removed.size;
-    try {
-      await deps.objects.remove(removed.path);
-    } catch (e) {
-      result.leftFiles.push(removed.path);
-      deps.logger.warn({ err: e, path: removed.path }, 'deleted from the index, but its file could not be removed');
-    }
     for (const d of deps.derived) await d.forget(removed.SOPInstanceUID).catch(() => {});
   }
   return result;

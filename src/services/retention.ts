@@ -28,6 +28,7 @@ export interface RetentionDeps {
   index: ArchiveIndex;
   objects: ObjectStore;
   derived: DeleteDeps['derived'];
+  exclusive: DeleteDeps['exclusive'];
   logger: Logger;
   events: EventBus;
   settings: () => RetentionSettings;
@@ -129,7 +130,7 @@ export class RetentionService {
       }
       for (const c of batch) {
         if (signal?.aborted) return;
-        const freed = await this.deleteStudy(c, why);
+        const freed = await this.deleteStudy(c, select.includeProtected, why);
         if (freed === null) skipped.add(c.studyInstanceUID);
         else {
           out.studies++;
@@ -141,11 +142,15 @@ export class RetentionService {
     }
   }
 
-  private async deleteStudy(c: RetentionCandidate, why: string): Promise<{ instances: number; bytes: number } | null> {
-    const { index, objects, derived, logger } = this.deps;
+  private async deleteStudy(c: RetentionCandidate, includeProtected: boolean, why: string): Promise<{ instances: number; bytes: number } | null> {
+    const { index, objects, derived, exclusive, logger } = this.deps;
     try {
+      // The candidates were chosen a batch ago, and deleting a batch can take minutes: a study
+      // protected since, or that received an instance since, is no longer one.
+      const [study, isProtected] = await Promise.all([index.findStudy(c.studyInstanceUID), index.retention.isProtected(c.studyInstanceUID)]);
+      if (!study || (isProtected && !includeProtected) || study.lastReceivedAt.getTime() !== c.lastReceivedAt.getTime()) return null;
       const instances = await selectInstances(index, 'STUDY_ROOT', 'STUDY', [{ keyword: 'StudyInstanceUID', value: c.studyInstanceUID }]);
-      const r = await deleteInstances({ index, objects, derived, logger }, instances);
+      const r = await deleteInstances({ index, objects, derived, logger, exclusive }, instances);
       logger.info({ event: 'retention', studyInstanceUID: c.studyInstanceUID, instances: r.instances, bytes: r.bytes, lastReceivedAt: c.lastReceivedAt.toISOString(), reason: why }, 'retention deleted a study');
       this.deps.events.emit('audit', { action: 'delete', outcome: 'success', who: 'retention', from: null, what: { studyInstanceUID: c.studyInstanceUID, instances: r.instances, bytes: r.bytes, reason: why } });
       return r.instances ? r : null;

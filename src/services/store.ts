@@ -183,11 +183,18 @@ export class StoreService {
       if (existing) return this.storeDuplicate(record, existing, staged, settings);
       return this.storeNew(record, staged, settings);
     };
-    // The mutex orders this process's stores of the instance; the index's lock (PostgreSQL)
-    // orders them across servers sharing the storage, where another server's placed but not
-    // yet indexed file would otherwise look like a crash leftover to placeExclusive.
+    return this.exclusive(uid, decide);
+  }
+
+  /**
+   * Runs `fn` while no other store or delete of the instance runs. The mutex orders this
+   * process's; the index's lock (PostgreSQL) orders them across servers sharing the storage,
+   * where another server's placed but not yet indexed file would otherwise look like a crash
+   * leftover to placeExclusive, and a delete could remove a file just placed for a new row.
+   */
+  exclusive<T>(sopInstanceUID: string, fn: () => Promise<T>): Promise<T> {
     const index = this.deps.index;
-    return this.perInstance.run(uid, () => (index.withInstanceLock ? index.withInstanceLock(uid, decide) : decide()));
+    return this.perInstance.run(sopInstanceUID, () => (index.withInstanceLock ? index.withInstanceLock(sopInstanceUID, fn) : fn()));
   }
 
   private async storeNew(record: InstanceRecord, staged: StagedObject, settings: StoreSettings): Promise<StoreResult> {
@@ -195,14 +202,11 @@ export class StoreService {
     record.file.path = placed.path;
     let outcome;
     try {
-      // The index transaction runs while the directory syncs; the answer waits for both.
-      const [indexed, synced] = await Promise.allSettled([this.deps.index.storeInstance(record, 'insert'), placed.durable]);
-      if (indexed.status === 'rejected') throw indexed.reason;
-      if (synced.status === 'rejected') {
-        await this.unindex(record);
-        throw synced.reason;
-      }
-      outcome = indexed.value;
+      // The file's name is on disk before the row is written: a row made durable first (a
+      // PostgreSQL commit, a synced log) could outlive a power cut that took the name with it,
+      // and the sender's resend would then be answered "identical" for a file that is not there.
+      await placed.durable;
+      outcome = await this.deps.index.storeInstance(record, 'insert');
     } catch (e) {
       // The row is in the index, only its durability is in doubt: the file stays with it (a
       // resend of the same bytes is then answered "identical"), the answer is a failure.
@@ -225,7 +229,15 @@ export class StoreService {
   private async storeDuplicate(record: InstanceRecord, existing: InstanceLocation, staged: StagedObject, settings: StoreSettings): Promise<StoreResult> {
     // The same bytes sent again (a modality retrying) is never an error, whatever the policy.
     if (existing.checksum === record.file.checksum) {
-      await staged.discard();
+      if (await this.deps.store.exists(existing.path)) {
+        await staged.discard();
+        return this.result('identical', existing);
+      }
+      // A row without its file (removed by hand, lost with a disk): these bytes are that
+      // file, so they go where the row says. The row already describes them.
+      this.deps.logger.warn({ sopInstanceUID: existing.SOPInstanceUID, path: existing.path }, 'the file of an indexed instance was missing; restored from the instance sent again');
+      const { durable } = await staged.commit(existing.path, 'replace');
+      await durable;
       return this.result('identical', existing);
     }
     if (settings.duplicatePolicy === 'ignore') {
@@ -235,36 +247,20 @@ export class StoreService {
     if (settings.duplicatePolicy === 'reject')
       throw new PacsError('DUPLICATE_INSTANCE', `SOP Instance ${record.instance.SOPInstanceUID} is already stored with other content`);
 
-    // overwrite: keep the old file aside until the index has the new one.
-    const target = instancePath(settings.naming, recordLookup(record));
-    const samePath = target === existing.path;
-    const aside = samePath ? await this.deps.store.setAside(existing.path) : null;
-    // Elsewhere: never onto the existing file (it may be an alternative name, x~2), which stays until the index moves.
-    let placed: { path: string; durable: Promise<void> };
-    try {
-      placed = samePath ? { path: target, ...(await staged.commit(target, 'replace')) } : await this.placeExclusive(record, staged, settings.naming, existing.path);
-    } catch (e) {
-      if (aside) await this.deps.store.dropAside(aside).catch(() => {});
-      throw e;
-    }
+    // overwrite: the new file goes beside the old one (never onto it: name~2 when the name is
+    // the same), the row moves to it, and only then is the old file removed. A crash at any
+    // point leaves the row on a whole file; what it leaves behind is a file without a row.
+    const placed = await this.placeExclusive(record, staged, settings.naming, existing.path);
     record.file.path = placed.path;
-    const retire = async (): Promise<void> => {
-      if (aside) await this.deps.store.dropAside(aside);
-      else if (!samePath) await this.deps.store.remove(existing.path).catch(() => {}); // same path, nothing set aside: the old file was missing
-    };
     try {
       await placed.durable;
       const outcome = await this.deps.index.storeInstance(record, 'replace');
-      await retire();
+      await this.deps.store.remove(existing.path).catch(() => {}); // already missing: nothing to remove
       this.deps.events.emit('instance.stored', { record, outcome: outcome.outcome, changeSeq: outcome.changeSeq });
     } catch (e) {
-      // The index has the new row (durability in doubt): its file stays, the old one goes.
-      if (e instanceof UncertainCommit) {
-        await retire().catch(() => {});
-        throw e;
-      }
-      if (aside) await this.deps.store.restore(aside, existing.path).catch(() => {});
-      else await this.deps.store.remove(record.file.path).catch(() => {});
+      // Whether the row moved is in doubt: both files stay (the one without a row is an orphan
+      // that `pacs verify --repair` removes).
+      if (!(e instanceof UncertainCommit)) await this.deps.store.remove(record.file.path).catch(() => {});
       throw e;
     } finally {
       this.unindexed.delete(record.file.path);
@@ -308,13 +304,6 @@ export class StoreService {
       }
     }
     throw new PacsError('STORAGE_FAILURE', `no free file name for ${base}`);
-  }
-
-  /** Takes back an index row whose file could not be made durable. */
-  private async unindex(record: InstanceRecord): Promise<void> {
-    await this.deps.index.deleteInstance(record.instance.SOPInstanceUID).catch((e: unknown) =>
-      this.deps.logger.error({ err: e, sopInstanceUID: record.instance.SOPInstanceUID }, 'could not remove the index row of a file that failed to sync'),
-    );
   }
 
   private result(kind: StoreResultKind, loc: InstanceLocation): StoreResult {

@@ -63,7 +63,7 @@ export async function verifyArchive(deps: VerifyDeps, options: { quick: boolean;
       try {
         size = (await fs.promises.stat(abs)).size;
       } catch {
-        const repaired = options.repair && (await deleteInstances({ index: deps.index, objects: deps.objects, derived: deps.derived, logger: deps.logger }, [loc])).instances === 1;
+        const repaired = options.repair && (await deleteInstances({ index: deps.index, objects: deps.objects, derived: deps.derived, logger: deps.logger, exclusive: (uid, fn) => deps.store.exclusive(uid, fn) }, [loc])).instances === 1;
         problem({ kind: 'missing-file', path: loc.path, sopInstanceUID: loc.SOPInstanceUID, detail: 'indexed, but its file is gone' + (repaired ? ': row removed' : '') }, repaired);
         continue;
       }

@@ -163,25 +163,6 @@ export class FsObjectStore implements ObjectStore {
     await fsp.rm(this.absolutePath(rel), { force: true });
   }
 
-  async setAside(rel: string): Promise<string | null> {
-    const token = path.join(this.staging, `${process.pid}-${++this.seq}.aside`);
-    try {
-      await fsp.link(this.absolutePath(rel), token);
-      return token;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw storageError('keeping the previous file', e);
-    }
-  }
-
-  async restore(token: string, rel: string): Promise<void> {
-    await fsp.rename(token, this.absolutePath(rel));
-  }
-
-  async dropAside(token: string): Promise<void> {
-    await fsp.rm(token, { force: true });
-  }
-
   async freeBytes(): Promise<number> {
     return (await this.diskUsage()).freeBytes;
   }

@@ -46,10 +46,6 @@ export interface ObjectStore {
   readInto(path: string, size: number, target: Buffer): Promise<Buffer | null>;
   exists(path: string): Promise<boolean>;
   remove(path: string): Promise<void>;
-  /** Keeps a copy aside before an overwrite; returns a token for restore or drop. */
-  setAside(path: string): Promise<string | null>;
-  restore(token: string, path: string): Promise<void>;
-  dropAside(token: string): Promise<void>;
   /** Free bytes on the volume (for the free-space guard). */
   freeBytes(): Promise<number>;
   /** The volume's size and free bytes (status page, retention by usage). */

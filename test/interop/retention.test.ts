@@ -84,4 +84,26 @@ describe('retention', () => {
     assert.deepEqual(deletes.map((d) => d.what.studyInstanceUID).sort(), [STUDIES.old.uid, STUDIES.middle.uid, STUDIES.recent.uid].sort());
     assert.match(deletes[0]!.what.reason!, /max_age_days/);
   });
+
+  test('a study protected, or sent an instance, after the pass chose it is not deleted', async () => {
+    const again = [STUDIES.old, STUDIES.middle];
+    const r = await run('storescu', ['-aec', 'PACS_SERVER', '127.0.0.1', String(pacs.port), ...again.map((s) => path.join(SAMPLES, s.file))]);
+    assert.equal(r.code, 0, r.stderr);
+    for (const s of again) await testSql(pacs.dir, 'UPDATE studies SET last_received_at = ? WHERE study_instance_uid = ?', [Date.now() - s.daysAgo * 86_400_000, s.uid]);
+    // Between the choice and the deletion: an administrator protects one, an instance arrives for the other.
+    const store = pacs.server.archive.index.retention;
+    const oldest = store.oldest.bind(store);
+    store.oldest = async (o) => {
+      const chosen = await oldest(o);
+      store.oldest = oldest;
+      await store.setProtected(STUDIES.old.uid, true);
+      await testSql(pacs.dir, 'UPDATE studies SET last_received_at = ? WHERE study_instance_uid = ?', [Date.now(), STUDIES.middle.uid]);
+      return chosen;
+    };
+    setConfig({ max_age_days: 5 });
+    const out = await pacs.server.retention.run();
+    assert.equal(out.studies, 0);
+    assert.deepEqual(await studies(), [STUDIES.oldProtected.uid, STUDIES.old.uid, STUDIES.middle.uid].sort());
+    setConfig({ max_age_days: 0 });
+  });
 });

@@ -69,7 +69,7 @@ async function one(deps: ApiDeps, level: QueryLevel, keyword: string, value: str
 
 async function remove(deps: ApiDeps, instances: InstanceLocation[], what: string) {
   if (!instances.length) throw notFound(`nothing stored for ${what}`);
-  const r = await deleteInstances({ index: deps.index, objects: deps.objects, derived: [deps.metadata, deps.rendering], logger: deps.logger }, instances);
+  const r = await deleteInstances({ index: deps.index, objects: deps.objects, derived: [deps.metadata, deps.rendering], logger: deps.logger, exclusive: (uid, fn) => deps.store.exclusive(uid, fn) }, instances);
   return { deleted: r.instances, bytes: r.bytes, leftFiles: r.leftFiles };
 }
 

@@ -16,6 +16,7 @@ import { Tag } from '../../../src/dicom/tags.js';
 import { UncertainCommit } from '../../../src/index/errors.js';
 import { SqliteIndex } from '../../../src/index/sqlite/sqlite-index.js';
 import type { InstanceRecord, Provenance } from '../../../src/index/types.js';
+import { deleteInstances } from '../../../src/services/delete.js';
 import { importFile, indexExistingFile } from '../../../src/services/import.js';
 import { StoreService, type IngestRequest, type StoreResult, type StoreSettings } from '../../../src/services/store.js';
 import { FsObjectStore } from '../../../src/storage/fs-store.js';
@@ -218,14 +219,16 @@ describe('an index write whose log could not be synced', () => {
     assert.equal((await send(a, s)).kind, 'identical');
   });
 
-  test('an overwrite: the new file stays with the new row, the old one goes', async () => {
+  test('an overwrite: both files stay, whichever the row names', async () => {
     const a = await archive({ duplicatePolicy: 'overwrite' });
-    await send(a, await load(MR_SMALL));
+    const first = await send(a, await load(MR_SMALL));
     const other = await load(MR_IMPLICIT);
     failNextSync(a);
     await assert.rejects(send(a, other), failsWith('INDEX_FAILURE'));
-    assert.equal((await a.index.findInstance(MR_UID))!.transferSyntaxUID, '1.2.840.10008.1.2');
-    await assertConsistent(a, 1);
+    const row = (await a.index.findInstance(MR_UID))!;
+    assert.equal(row.transferSyntaxUID, '1.2.840.10008.1.2');
+    assert.equal(sha256(readFileSync(a.objects.absolutePath(row.path))), row.checksum, 'the row names a whole file');
+    assert.ok(existsSync(a.objects.absolutePath(first.path)), 'the old file stays too: the row might not have moved');
     assert.equal((await send(a, other)).kind, 'identical');
   });
 });
@@ -329,7 +332,8 @@ describe('duplicates', () => {
         const now = (await a.index.findInstance(MR_UID))!;
         assert.notEqual(now.checksum, original.checksum);
         assert.equal(now.transferSyntaxUID, '1.2.840.10008.1.2');
-        assert.equal(now.path, r1.path);
+        assert.equal(now.path, r1.path.replace(/\.dcm$/, '~2.dcm'), 'written beside the old file, which is then removed');
+        assert.equal(r.path, now.path);
         assert.equal(a.stored.length, 2);
         assert.equal(a.stored[1]!.outcome, 'replaced');
       }
@@ -367,6 +371,36 @@ describe('duplicates', () => {
     const kinds = (await Promise.all([send(a, x), send(a, x)])).map((r) => r.kind).sort();
     assert.deepEqual(kinds, ['identical', 'stored']);
     await assertConsistent(a, 1);
+  });
+});
+
+describe('rows and files stay together', () => {
+  test("the same bytes again when the row's file has gone: the file is put back, the answer is identical", async () => {
+    const a = await archive();
+    const s = await load(CT_SMALL);
+    const first = await send(a, s);
+    rmSync(a.objects.absolutePath(first.path));
+    const again = await send(a, s);
+    assert.equal(again.kind, 'identical');
+    assert.equal(again.path, first.path);
+    await assertConsistent(a, 1);
+  });
+
+  test('a delete and a resend of the same instance at once: either both row and file, or neither', async () => {
+    const a = await archive();
+    const s = await load(CT_SMALL);
+    const exclusive = <T>(uid: string, fn: () => Promise<T>): Promise<T> => a.svc.exclusive(uid, fn);
+    for (let round = 0; round < 20; round++) {
+      await send(a, s).catch(() => undefined);
+      const loc = (await a.index.findInstance(s.request.sopInstanceUID))!;
+      await Promise.allSettled([
+        deleteInstances({ index: a.index, objects: a.objects, derived: [], logger: createLogger({ level: 'silent' }), exclusive }, [loc]),
+        send(a, s),
+      ]);
+      const row = await a.index.findInstance(s.request.sopInstanceUID);
+      assert.equal(row !== null, existsSync(a.objects.absolutePath(loc.path)), `round ${round}: a row ${row ? 'with' : 'without'} its file`);
+    }
+    await assertNoLeftovers(a);
   });
 });
 

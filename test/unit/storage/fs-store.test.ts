@@ -231,39 +231,6 @@ describe('staging directory', () => {
   });
 });
 
-describe('setAside, restore, dropAside', () => {
-  test('restore brings the previous file back', async () => {
-    const s = newStore();
-    await put(s, 'a/x.dcm', Buffer.from('old'));
-    const token = await s.setAside('a/x.dcm');
-    assert.ok(token);
-    assert.equal(path.dirname(token), stagingOf(s));
-    await put(s, 'a/x.dcm', Buffer.from('new'), 'replace');
-    assert.equal(readFileSync(s.absolutePath('a/x.dcm'), 'utf8'), 'new');
-    await s.restore(token, 'a/x.dcm');
-    assert.equal(readFileSync(s.absolutePath('a/x.dcm'), 'utf8'), 'old');
-    assert.equal(existsSync(token), false);
-    assert.deepEqual(await leftovers(s), []);
-  });
-
-  test('dropAside forgets the copy, the file stays', async () => {
-    const s = newStore();
-    await put(s, 'a/x.dcm', Buffer.from('old'));
-    const token = (await s.setAside('a/x.dcm'))!;
-    await put(s, 'a/x.dcm', Buffer.from('new'), 'replace');
-    await s.dropAside(token);
-    assert.equal(existsSync(token), false);
-    assert.equal(readFileSync(s.absolutePath('a/x.dcm'), 'utf8'), 'new');
-    await s.dropAside(token);
-    assert.deepEqual(await leftovers(s), []);
-  });
-
-  test('nothing to set aside: null', async () => {
-    const s = newStore();
-    assert.equal(await s.setAside('missing.dcm'), null);
-  });
-});
-
 describe('paths and reads', () => {
   test('absolutePath refuses to leave the store', () => {
     const s = newStore();
