@@ -50,6 +50,14 @@ export interface Job {
   finishedAt: Date | null;
 }
 
+export interface JobOutcome {
+  state: 'succeeded' | 'failed' | 'canceled' | 'queued';
+  error?: string | null;
+  progress?: JobProgress;
+  runAfter?: Date;
+  attemptReturned?: boolean;
+}
+
 export interface NewJob {
   type: string;
   payload: Record<string, unknown>;
@@ -76,7 +84,8 @@ export interface JobStore {
   /** Extends the lease and records progress; false when the lease is no longer ours. */
   heartbeat(id: number, owner: string, leaseUntil: Date, progress: JobProgress | null): Promise<{ owned: boolean; cancelRequested: boolean }>;
   /** Ends a run: succeeded, failed for good, canceled, or back to queued for a retry at `runAfter`. */
-  finish(id: number, owner: string, outcome: { state: 'succeeded' | 'failed' | 'canceled' | 'queued'; error?: string | null; progress?: JobProgress; runAfter?: Date }): Promise<boolean>;
+  /** `attemptReturned`: the run ended through no fault of the job (a stop), its attempt is not counted. */
+  finish(id: number, owner: string, outcome: JobOutcome): Promise<boolean>;
   /** Queued jobs end canceled at once; running ones are asked to stop. Null if unknown. */
   cancel(id: number): Promise<Job | null>;
   /** A failed or canceled job goes back to the queue with its attempts reset. */

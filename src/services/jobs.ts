@@ -50,6 +50,8 @@ interface Running {
   abort: AbortController;
   progress: JobProgress;
   dirty: boolean;
+  /** When our lease runs out unless renewed (ms): past it, another server may take the job. */
+  leaseUntil: number;
 }
 
 export class JobService {
@@ -159,7 +161,7 @@ export class JobService {
 
   private async run(job: Job): Promise<void> {
     const abort = new AbortController();
-    const r: Running = { job, abort, progress: job.progress, dirty: false };
+    const r: Running = { job, abort, progress: job.progress, dirty: false, leaseUntil: job.leaseUntil?.getTime() ?? Date.now() + this.leaseMs };
     this.running.set(job.id, r);
     const logger = this.logger.child({ job: job.id, type: job.type });
     logger.info({ attempt: job.attempts, of: job.maxAttempts }, 'job started');
@@ -194,13 +196,14 @@ export class JobService {
 
   private failure(job: Job, r: Running, e: unknown, logger: Logger): Parameters<JobStore['finish']>[2] {
     const error = errorMessage(e);
-    if (e instanceof CanceledError || (r.abort.signal.aborted && !this.stopped)) {
+    if (e instanceof CanceledError || (r.abort.signal.aborted && !this.stopped && !(r.abort.signal.reason instanceof LeaseLostError))) {
       logger.info('job canceled');
       return { state: 'canceled', error: 'canceled', progress: r.progress };
     }
-    if (this.stopped) {
-      // Not the job's fault: give the attempt back and let the next start run it at once.
-      return { state: 'queued', error, progress: r.progress, runAfter: new Date() };
+    if (this.stopped || e instanceof LeaseLostError) {
+      // Not the job's fault: give the attempt back and let the next start run it at once (if
+      // the lease was lost and another server took the job, this outcome is not recorded).
+      return { state: 'queued', error, progress: r.progress, runAfter: new Date(), attemptReturned: true };
     }
     const permanent = e instanceof PermanentJobError;
     if (permanent || job.attempts >= job.maxAttempts) {
@@ -226,12 +229,19 @@ export class JobService {
   /** Renews the leases of running jobs, saves their progress, and notices cancel requests from other servers. */
   private async heartbeats(): Promise<void> {
     for (const r of [...this.running.values()]) {
+      const leaseUntil = Date.now() + this.leaseMs;
       try {
-        const { owned, cancelRequested } = await this.store.heartbeat(r.job.id, this.owner, new Date(Date.now() + this.leaseMs), r.dirty ? r.progress : null);
+        const { owned, cancelRequested } = await this.store.heartbeat(r.job.id, this.owner, new Date(leaseUntil), r.dirty ? r.progress : null);
         r.dirty = false;
+        if (owned) r.leaseUntil = leaseUntil;
         if (!owned || cancelRequested) r.abort.abort(new CanceledError());
       } catch (e) {
         this.logger.warn({ err: e, job: r.job.id }, 'cannot renew a job lease');
+        // Past the lease another server may run the job: this one stops rather than run it twice.
+        if (Date.now() >= r.leaseUntil) {
+          this.logger.warn({ job: r.job.id }, 'job lease ran out without renewal; stopping the job');
+          r.abort.abort(new LeaseLostError());
+        }
       }
     }
   }
@@ -271,6 +281,14 @@ function isAlive(pid: number): boolean {
     return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM'; // alive, someone else's
+  }
+}
+
+/** The job's lease could not be renewed before it ran out. */
+class LeaseLostError extends Error {
+  override name = 'LeaseLostError';
+  constructor() {
+    super('the job lease ran out without renewal');
   }
 }
 

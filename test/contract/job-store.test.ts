@@ -76,6 +76,20 @@ for (const backend of BACKENDS) backend.run((fresh) => {
       await index.close();
     });
 
+    test('finish with the attempt given back (a stop): queued again, the attempt not counted', async () => {
+      const index = await open();
+      const { job } = await index.jobs.enqueue({ type: 't', payload: {}, maxAttempts: 2, runAfter: at(0) });
+      assert.equal((await index.jobs.claim('A', at(0), at(60_000), ['t']))?.attempts, 1);
+      assert.equal(await index.jobs.finish(job.id, 'A', { state: 'queued', error: 'server stopping', runAfter: at(1), attemptReturned: true }), true);
+      const back = (await index.jobs.get(job.id))!;
+      assert.equal(back.state, 'queued');
+      assert.equal(back.attempts, 0);
+      assert.equal((await index.jobs.claim('B', at(2), at(60_000), ['t']))?.attempts, 1);
+      assert.equal(await index.jobs.finish(job.id, 'B', { state: 'queued', error: 'failed once', runAfter: at(3) }), true);
+      assert.equal((await index.jobs.get(job.id))?.attempts, 1, 'an ordinary failure keeps its attempt');
+      await index.close();
+    });
+
     test('jobs and nodes survive closing and reopening the file; clear() (reindex) keeps them', async () => {
       const place = await fresh();
       let index = await place();

@@ -1,7 +1,7 @@
 // The job queue on PostgreSQL. claim() picks the next runnable job with FOR UPDATE SKIP LOCKED:
 // two servers claiming at the same moment take two different jobs (or one takes it and the
 // other none) without waiting on each other's row locks.
-import type { Job, JobFilter, JobProgress, JobStore, NewJob } from '../jobs.js';
+import type { Job, JobFilter, JobOutcome, JobProgress, JobStore, NewJob } from '../jobs.js';
 import { type PgTransact, limitParam, named } from './db.js';
 import { type JobRow, toJob } from '../row-maps.js';
 
@@ -70,14 +70,14 @@ export class PgJobStore implements JobStore {
     });
   }
 
-  finish(id: number, owner: string, o: { state: 'succeeded' | 'failed' | 'canceled' | 'queued'; error?: string | null; progress?: JobProgress; runAfter?: Date }): Promise<boolean> {
+  finish(id: number, owner: string, o: JobOutcome): Promise<boolean> {
     return this.transact('write', async (db) => {
       const now = Date.now();
       const r = await db.query(
         `UPDATE jobs SET state = $1, last_error = $2, progress = coalesce($3, progress), run_after = coalesce($4, run_after),
-         finished_at = $5, updated_at = $6, lease_owner = NULL, lease_until = NULL
+         attempts = greatest(attempts - $9, 0), finished_at = $5, updated_at = $6, lease_owner = NULL, lease_until = NULL
          WHERE id = $7 AND lease_owner = $8 AND state = 'running' RETURNING id`,
-        [o.state, o.error ?? null, o.progress ? JSON.stringify(o.progress) : null, o.runAfter?.getTime() ?? null, o.state === 'queued' ? null : now, now, id, owner],
+        [o.state, o.error ?? null, o.progress ? JSON.stringify(o.progress) : null, o.runAfter?.getTime() ?? null, o.state === 'queued' ? null : now, now, id, owner, o.attemptReturned ? 1 : 0],
       );
       return r.rowCount > 0;
     });

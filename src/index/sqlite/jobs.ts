@@ -1,7 +1,7 @@
 // The job queue on SQLite. Claims run in IMMEDIATE transactions, so two processes sharing the
 // file never take the same job: the second waits for the first's lock and then sees the lease.
 import type Database from 'better-sqlite3';
-import type { Job, JobFilter, JobProgress, JobStore, NewJob } from '../jobs.js';
+import type { Job, JobFilter, JobOutcome, JobProgress, JobStore, NewJob } from '../jobs.js';
 import { type JobRow, toJob } from '../row-maps.js';
 
 /**
@@ -37,7 +37,7 @@ export class SqliteJobStore implements JobStore {
       heartbeat: p<{ cancel_requested: number }>(`UPDATE jobs SET lease_until = ?, progress = coalesce(?, progress), updated_at = ?
         WHERE id = ? AND lease_owner = ? AND state = 'running' RETURNING cancel_requested`),
       finish: p<{ id: number }>(`UPDATE jobs SET state = ?, last_error = ?, progress = coalesce(?, progress), run_after = coalesce(?, run_after),
-        finished_at = ?, updated_at = ?, lease_owner = NULL, lease_until = NULL
+        attempts = max(attempts - ?, 0), finished_at = ?, updated_at = ?, lease_owner = NULL, lease_until = NULL
         WHERE id = ? AND lease_owner = ? AND state = 'running' RETURNING id`),
       cancelQueued: p(`UPDATE jobs SET state = 'canceled', finished_at = @now, updated_at = @now WHERE id = @id AND state = 'queued' RETURNING *`),
       cancelRunning: p(`UPDATE jobs SET cancel_requested = 1, updated_at = @now WHERE id = @id AND state = 'running' RETURNING *`),
@@ -77,10 +77,10 @@ export class SqliteJobStore implements JobStore {
     });
   }
 
-  finish(id: number, owner: string, o: { state: 'succeeded' | 'failed' | 'canceled' | 'queued'; error?: string | null; progress?: JobProgress; runAfter?: Date }): Promise<boolean> {
+  finish(id: number, owner: string, o: JobOutcome): Promise<boolean> {
     return this.transact('write', () => {
       const now = Date.now();
-      const r = this.s.finish.get(o.state, o.error ?? null, o.progress ? JSON.stringify(o.progress) : null, o.runAfter?.getTime() ?? null, o.state === 'queued' ? null : now, now, id, owner);
+      const r = this.s.finish.get(o.state, o.error ?? null, o.progress ? JSON.stringify(o.progress) : null, o.runAfter?.getTime() ?? null, o.attemptReturned ? 1 : 0, o.state === 'queued' ? null : now, now, id, owner);
       return r !== undefined;
     });
   }

@@ -117,10 +117,39 @@ describe('JobService', () => {
     await first.stop();
     const back = (await index.jobs.get(job.id))!;
     assert.equal(back.state, 'queued');
+    assert.equal(back.attempts, 0, 'the stopped attempt is given back');
     const second = service({ run: async () => ({ message: 'finished after restart' }) });
     second.start();
     assert.equal((await until(index, job.id, (j) => j.state === 'succeeded')).progress.message, 'finished after restart');
     await second.stop();
+    await index.close();
+  });
+
+  test('a lease that cannot be renewed: the job stops once it runs out, goes back to the queue, its attempt not counted', async () => {
+    const { index } = await setup();
+    let unreachable = true;
+    // The index unreachable for heartbeats only, until the job has stopped.
+    const jobs = Object.create(index.jobs) as typeof index.jobs;
+    jobs.heartbeat = (...args) => (unreachable ? Promise.reject(new Error('index unreachable')) : index.jobs.heartbeat(...args));
+    const s = new JobService(jobs, () => ({ ...settings(), leaseSeconds: 0.3 }), logger);
+    let runs = 0;
+    s.register('t', {
+      run: ({ signal }) => {
+        if (++runs > 1) return Promise.resolve({ message: 'second run' });
+        return new Promise((_r, reject) =>
+          signal.addEventListener('abort', () => {
+            unreachable = false;
+            reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+          }),
+        );
+      },
+    });
+    s.start();
+    const job = await s.enqueue('t', {});
+    const done = await until(index, job.id, (j) => j.state === 'succeeded');
+    assert.equal(runs, 2);
+    assert.equal(done.attempts, 1, 'the attempt whose lease ran out was given back');
+    await s.stop();
     await index.close();
   });
 
