@@ -3,6 +3,7 @@
 // (and its progress saved with it); a server that dies leaves the lease to run out, and the
 // job runs again — on this server after a restart, or on another sharing the index. Failures
 // are retried with exponential back-off until the job's attempts are spent.
+import { isAlive } from '../core/process-alive.js';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Job, JobProgress, JobStore } from '../index/jobs.js';
@@ -274,15 +275,6 @@ export class JobService {
   }
 }
 
-function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'; // alive, someone else's
-  }
-}
 
 /** The job's lease could not be renewed before it ran out. */
 class LeaseLostError extends Error {

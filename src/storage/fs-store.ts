@@ -3,12 +3,16 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { PacsError } from '../core/errors.js';
 import { GroupSync } from '../core/group-sync.js';
+import { isAlive } from '../core/process-alive.js';
 import type { ObjectStore, StagedObject, StagedResult } from './object-store.js';
 
 const STAGING = '.incoming';
+/** This host in temporary file names: letters, digits and dots only, never the name's separator. */
+const HOST = os.hostname().replace(/[^A-Za-z0-9.]/g, '_') || 'host';
 /** Bytes gathered before one writev: few syscalls for the many small PDV fragments. */
 const WRITE_BATCH = 256 * 1024;
 /** Bytes queued or being written before write() asks the caller to pause the socket. */
@@ -51,8 +55,12 @@ export class FsObjectStore implements ObjectStore {
   private readonly creating = new Set<string>();
   private closed = false;
 
+  /**
+   * host-pid-n-random.part: servers sharing a staging directory (several servers on one volume)
+   * tell their own files, and those of a process of theirs that is gone, from another's.
+   */
   private tempName(): string {
-    return path.join(this.staging, `${process.pid}-${++this.seq}-${randomBytes(4).toString('hex')}.part`);
+    return path.join(this.staging, `${HOST}-${process.pid}-${++this.seq}-${randomBytes(4).toString('hex')}.part`);
   }
 
   private refill(): void {
@@ -172,11 +180,27 @@ export class FsObjectStore implements ObjectStore {
     return { totalBytes: s.blocks * s.bsize, freeBytes: s.bavail * s.bsize };
   }
 
+  /**
+   * Removes what crashed stores left in the staging directory: files of this host's processes
+   * that are gone (or of an earlier process that had our pid), and anything a day old. Another
+   * server's files in a shared staging directory are its stores in progress: left alone.
+   */
   async cleanupStaging(): Promise<number> {
     const spares = new Set(this.spareFiles().map((p) => path.basename(p)));
     const names = (await fsp.readdir(this.staging).catch(() => [] as string[])).filter((n) => !spares.has(n));
-    await Promise.all(names.map((n) => fsp.rm(path.join(this.staging, n), { force: true })));
-    return names.length;
+    const dayAgo = Date.now() - 86_400_000;
+    const leftovers: string[] = [];
+    for (const n of names) {
+      const owner = /^(.+)-(\d+)-\d+-[0-9a-f]+\.part$/.exec(n);
+      const gone = !owner || (owner[1] === HOST && (Number(owner[2]) === process.pid || !isAlive(Number(owner[2]))));
+      if (gone) leftovers.push(n);
+      else {
+        const st = await fsp.stat(path.join(this.staging, n)).catch(() => null);
+        if (st && st.mtimeMs < dayAgo) leftovers.push(n);
+      }
+    }
+    await Promise.all(leftovers.map((n) => fsp.rm(path.join(this.staging, n), { force: true })));
+    return leftovers.length;
   }
 
   async *list(): AsyncIterable<string> {

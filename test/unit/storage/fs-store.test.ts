@@ -2,8 +2,8 @@
 // exclusive commits never overwrite, nothing but the spares is left in the staging directory.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, afterEach, describe, test } from 'node:test';
 import { isPacsError } from '../../../src/core/errors.js';
@@ -197,10 +197,22 @@ describe('staging directory', () => {
     await put(s, 'x.dcm', Buffer.from('x'));
     const spares = await settledSpares(s);
     assert.equal(spares.size, 8);
-    writeFileSync(path.join(stagingOf(s), '123-1-deadbeef.part'), 'crash leftover');
-    writeFileSync(path.join(stagingOf(s), '123-2.aside'), 'crash leftover');
-    assert.equal(await s.cleanupStaging(), 2);
-    assert.deepEqual(new Set(readdirSync(stagingOf(s))), spares);
+    const host = hostname().replace(/[^A-Za-z0-9.]/g, '_');
+    const staged = (name: string, ageDays = 0): void => {
+      const p = path.join(stagingOf(s), name);
+      writeFileSync(p, 'x');
+      if (ageDays) utimesSync(p, new Date(Date.now() - ageDays * 86_400_000), new Date(Date.now() - ageDays * 86_400_000));
+    };
+    staged('123-1-deadbeef.part'); // an older version's name: a leftover
+    staged('123-2.aside');
+    staged(`${host}-2147483646-1-deadbeef.part`); // this host, a process that is gone
+    staged(`${host}-${process.pid}-999-deadbeef.part`); // an earlier process that had our pid
+    staged('other-host-1-1-deadbeef.part', 2); // another server's, but two days old
+    const alive = [`${host}-${process.ppid}-1-deadbeef.part`, 'other-host-1-1-cafe.part']; // stores in progress elsewhere
+    for (const n of alive) staged(n);
+    assert.equal(await s.cleanupStaging(), 5);
+    assert.deepEqual(new Set(readdirSync(stagingOf(s))), new Set([...spares, ...alive]));
+    for (const n of alive) rmSync(path.join(stagingOf(s), n));
     assert.equal(await s.cleanupStaging(), 0);
     // The spares still work.
     await put(s, 'y.dcm', Buffer.from('y'));
