@@ -167,6 +167,11 @@ export class FsObjectStore implements ObjectStore {
     );
   }
 
+  async modifiedAt(rel: string): Promise<Date | null> {
+    const st = await fsp.stat(this.absolutePath(rel)).catch(() => null);
+    return st ? st.mtime : null;
+  }
+
   async remove(rel: string): Promise<void> {
     await fsp.rm(this.absolutePath(rel), { force: true });
   }

@@ -45,6 +45,8 @@ export interface ObjectStore {
    */
   readInto(path: string, size: number, target: Buffer): Promise<Buffer | null>;
   exists(path: string): Promise<boolean>;
+  /** When the file's content was last written; null when there is no such file. */
+  modifiedAt(path: string): Promise<Date | null>;
   remove(path: string): Promise<void>;
   /** Free bytes on the volume (for the free-space guard). */
   freeBytes(): Promise<number>;

@@ -2,7 +2,7 @@
 // either a file and its row, or neither; events only after the commit.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, afterEach, describe, test } from 'node:test';
@@ -421,13 +421,24 @@ describe('naming collisions', () => {
     await assertConsistent(a, 2);
   });
 
-  test('an orphan file (no row) at the path is taken over', async () => {
+  test('an orphan file (no row, written minutes ago) at the path is taken over', async () => {
+    const a = await archive({ naming: '{PatientID}/x.dcm' });
+    mkdirSync(a.objects.absolutePath('77654033'), { recursive: true });
+    copyFileSync(sample(CT_SMALL), a.objects.absolutePath('77654033/x.dcm'));
+    const old = new Date(Date.now() - 120_000);
+    utimesSync(a.objects.absolutePath('77654033/x.dcm'), old, old);
+    const r = await send(a, await load(CT2_A));
+    assert.equal(r.path, '77654033/x.dcm');
+    await assertConsistent(a, 1);
+  });
+
+  test('a file without a row written moments ago (another process storing) is left alone: ~2', async () => {
     const a = await archive({ naming: '{PatientID}/x.dcm' });
     mkdirSync(a.objects.absolutePath('77654033'), { recursive: true });
     copyFileSync(sample(CT_SMALL), a.objects.absolutePath('77654033/x.dcm'));
     const r = await send(a, await load(CT2_A));
-    assert.equal(r.path, '77654033/x.dcm');
-    await assertConsistent(a, 1);
+    assert.equal(r.path, '77654033/x~2.dcm');
+    assert.ok(readFileSync(a.objects.absolutePath('77654033/x.dcm')).equals(readFileSync(sample(CT_SMALL))), "the other process's file is untouched");
   });
 
   test('overwrite of an instance that lives at ~2: its new file is kept', async () => {
