@@ -196,8 +196,10 @@ export interface ArchiveIndex {
   findInstance(sopInstanceUID: string): Promise<InstanceLocation | null>;
   /**
    * Runs fn holding a lock on one SOP Instance UID across every server sharing this index, so
-   * the store's duplicate decision and file placement happen one server at a time. Absent where
-   * one process owns the index (SQLite): StoreService's own per-instance mutex is enough there.
+   * the store's duplicate decision and file placement happen one server at a time. Absent on
+   * SQLite, where the server's per-instance mutex orders its own stores; a tool writing beside
+   * it (`pacs import`) is kept apart by the store's placement (a file without a row less than a
+   * minute old is never taken over) and by the index's unique SOP Instance UID.
    */
   withInstanceLock?<T>(sopInstanceUID: string, fn: () => Promise<T>): Promise<T>;
   /**
