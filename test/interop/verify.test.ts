@@ -33,6 +33,11 @@ describe('pacs verify', () => {
     // An older copy of an indexed instance elsewhere (as after an interrupted overwrite).
     fs.copyFileSync(a.objects.absolutePath(locs[3]!.path), a.objects.absolutePath(`${locs[3]!.path}.old.dcm`));
 
+    // A check (the server may be running) leaves files written in the last minute alone: a store in flight.
+    assert.deepEqual((await verifyArchive(deps, { quick: true, repair: false })).problems.map((p) => p.kind).sort(), ['missing-file']);
+    const minutesAgo = new Date(Date.now() - 120_000);
+    for (const rel of [unindexed!.path, `${locs[3]!.path}.old.dcm`]) fs.utimesSync(a.objects.absolutePath(rel), minutesAgo, minutesAgo);
+
     const found = await verifyArchive(deps, { quick: false, repair: false });
     const kinds = found.problems.map((p) => `${p.kind} ${p.sopInstanceUID}`).sort();
     assert.deepEqual(kinds, [
