@@ -32,6 +32,11 @@ export async function main(argv: string[]): Promise<number> {
     return fail(e);
   }
 
+  // A promise rejected with nobody to handle it is a bug of ours (a reply to a peer that has
+  // just gone away, say). Node's default ends the process: every association and request with
+  // it, at a peer's timing. Logged, loudly, and the server goes on.
+  process.on('unhandledRejection', (e) => server.logger.error({ err: e }, 'unhandled promise rejection (a bug: please report it); the server goes on'));
+
   // The handlers are in place before the listeners open: a stop asked for while the server is
   // still starting (a service manager, a test that saw the port open) waits for the start to
   // finish, then shuts down gracefully — never the default action that kills the process.

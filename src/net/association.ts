@@ -381,6 +381,16 @@ export class Association {
   }
 
   private onReleaseIndication(): void {
+    if (this.assembler.midMessage) {
+      // The rest of that message will never come (the peer is done sending), and the release
+      // waits for the work in flight, which waits for it: without this, the association would
+      // sit in Sta8 forever, holding its temporary file and its place under max_associations.
+      this.reason = 'A-RELEASE-RQ in the middle of a DIMSE message';
+      this.abortToSend = { source: AbortSource.ServiceProvider, reason: AbortReason.UnexpectedPdu };
+      this.outcome = 'protocol-error';
+      this.handle('Evt15');
+      return;
+    }
     const ready = this.user.onReleaseRequested?.() ?? Promise.resolve();
     void ready.then(() => {
       if (this.state === 'Sta8' || this.state === 'Sta9' || this.state === 'Sta12') this.handle('Evt14');

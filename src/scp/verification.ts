@@ -20,7 +20,7 @@ export const verificationScp: ServiceClassProvider = {
       MessageIDBeingRespondedTo: cmd.MessageID ?? 0,
       CommandDataSetType: NO_DATASET,
       Status: Status.Success,
-    });
+    }).catch(() => undefined); // the association went away before the answer: nobody to answer
     return null;
   },
 };
