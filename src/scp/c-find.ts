@@ -1,6 +1,7 @@
 // The C-FIND plumbing every C-FIND SCP shares (Query/Retrieve, Modality Worklist): C-CANCEL,
 // the identifier gathered in memory (bounded), the final and failure responses, and pending
 // responses; each SCP supplies only how it answers an identifier.
+import { errorMessage } from '../core/errors.js';
 import { BufferSink } from '../net/dimse/assembler.js';
 import { CommandField, NO_DATASET, type Command, hasDataset } from '../net/dimse/command.js';
 import type { DatasetSink } from '../net/dimse/assembler.js';
@@ -62,7 +63,12 @@ export function cFindHandler(answer: (ctx: ScpContext, cmd: Command, identifier:
     void ctx.track(new Promise<void>((r) => (done = r)));
     return new BufferSink(MAX_IDENTIFIER, (err, data) => {
       const work = err ? findResponse(ctx, cmd, Status.OutOfResources, err.message) : answer(ctx, cmd, data);
-      work.catch(() => {}).finally(done);
+      work
+        // An answer that could not be made (a stored value that does not encode, an index
+        // failure) still ends the C-FIND, with the reason; unless the association is gone.
+        .catch((e: unknown) => (ctx.assoc.established ? findFailure(ctx, cmd, 'C-FIND', Status.UnableToProcess, `cannot answer: ${errorMessage(e)}`) : undefined))
+        .catch(() => {})
+        .finally(done);
     });
   };
 }

@@ -114,4 +114,19 @@ describe('Modality Worklist with findscu -W', () => {
     assert.match(r.out, /0xa900|Identifier does not match|DataSetDoesNotMatch/i);
     assert.match(r.out, /ScheduledProcedureStepStartDate/);
   });
+
+  test('an entry whose value cannot be encoded: the C-FIND ends with 0xC001 and the reason, not in silence', async () => {
+    const bad = await call('POST', '/api/worklist', {
+      '00100020': { vr: 'LO', Value: ['P9'] },
+      '001021C0': { vr: 'US', Value: [70000] },
+      '00400100': { vr: 'SQ', Value: [{ '00080060': { vr: 'CS', Value: ['CT'] }, '00400001': { vr: 'AE', Value: ['CT9'] }, '00400002': { vr: 'DA', Value: ['20260312'] } }] },
+    });
+    assert.equal(bad.status, 201, JSON.stringify(bad.json()));
+    try {
+      const r = await wl(['PatientID=P9', 'PregnancyStatus']);
+      assert.match(r.out, /Received Final Find Response \(Failed: UnableToProcess\)/);
+    } finally {
+      await call('DELETE', `/api/worklist/${bad.json().id as number}`);
+    }
+  });
 });
