@@ -279,6 +279,7 @@ export class PacsServer {
         host: c.server.host,
         port,
         maxPduLength: c.server.max_pdu_length,
+        onError: (e: Error) => this.logger.error({ err: e, port }, 'DICOM listener error'),
         active,
         timeouts: () => {
           const now = this.archive.config().server;
@@ -339,6 +340,8 @@ export class PacsServer {
           })),
       });
       await this.http.listen({ host: c.http.host, port: c.http.port });
+      // Without a listener, an 'error' of the listening socket (an accept failing) ends the process.
+      this.http.server.on('error', (e) => this.logger.error({ err: e }, 'HTTP listener error'));
       const address = this.http.server.address();
       httpPort = typeof address === 'object' && address ? address.port : c.http.port;
     }

@@ -21,7 +21,11 @@ export async function startMetricsServer(metrics: Metrics, host: string, port: n
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => resolve());
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      server.on('error', (e) => logger.error({ err: e }, 'metrics listener error'));
+      resolve();
+    });
   });
   const address = server.address();
   return { server, port: typeof address === 'object' && address ? address.port : port };

@@ -23,6 +23,10 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     trustProxy: false,
     // JSON and other parsed bodies; STOW-RS and uploads stream past it, bounded by max_upload_mb.
     bodyLimit: deps.config().http.max_json_kb * 1024,
+    // A connection on which nothing moves for 5 minutes is closed: a stalled upload would hold
+    // its ingest session and temporary file, a client that stopped reading its answer the
+    // buffers read for it, for ever (Node's own default is no limit).
+    connectionTimeout: 300_000,
     // HTTPS with the DICOM TLS certificate when tls.enabled (one certificate to manage).
     ...(deps.https ? { https: deps.https } : {}),
   }) as unknown as FastifyInstance;

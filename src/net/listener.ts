@@ -18,6 +18,8 @@ export interface ListenerOptions {
   onTlsError?: (error: Error, remoteAddress: string | undefined) => void;
   /** Associations of every listener of the server, so limits count them together. */
   active?: Set<Association>;
+  /** An error of the listening socket once it listens (an accept failing: out of descriptors). */
+  onError?: (error: Error) => void;
 }
 
 export class DicomListener {
@@ -38,6 +40,8 @@ export class DicomListener {
       server.once('error', reject);
       server.listen(this.options.port, this.options.host, () => {
         server.off('error', reject);
+        // Without a listener, an 'error' event ends the process.
+        server.on('error', (e) => o.onError?.(e));
         const addr = server.address();
         resolve({ port: typeof addr === 'object' && addr ? addr.port : this.options.port });
       });
