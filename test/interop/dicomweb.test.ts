@@ -96,6 +96,9 @@ describe('DICOMweb', () => {
     assert.match(bad.json().detail, /NoSuchAttribute/);
     assert.equal((await get('/dicom-web/studies?StudyDate=2004-bad')).statusCode, 400);
     assert.equal((await get('/dicom-web/studies?limit=-1')).statusCode, 400);
+    const huge = await get('/dicom-web/studies?offset=100000000000000000000');
+    assert.equal(huge.statusCode, 400, huge.body);
+    assert.match(huge.json().detail, /offset .* too large/);
     const warned = await get('/dicom-web/studies?ImageComments=x');
     assert.equal(warned.statusCode, 200);
     assert.match(String(warned.headers.warning), /^299 /);
@@ -205,6 +208,11 @@ describe('DICOMweb', () => {
     assert.equal(image.statusCode, 200);
     assert.equal(image.headers['content-type'], 'image/jpeg', 'image/jpeg when contentType is absent (rendered.test.ts checks the pixels)');
     assert.equal((await get(`/wado?requestType=WADO&studyUID=${study}&seriesUID=${series}&objectUID=${sop}&contentType=video/mpeg`)).statusCode, 406);
+    const twice = await get(`/wado?requestType=WADO&studyUID=${study}&seriesUID=${series}&objectUID=${sop}&contentType=image/png&contentType=image/jpeg`);
+    assert.equal(twice.statusCode, 400, twice.body);
+    assert.match(twice.json().detail, /contentType is given 2 times/);
+    const windows = await get(`/dicom-web/studies/${study}/series/${series}/instances/${sop}/rendered?window=1,2&window=3,4`);
+    assert.equal(windows.statusCode, 400, windows.body);
     assert.equal((await get(`/wado?studyUID=${study}`)).statusCode, 400);
   });
 });

@@ -40,6 +40,6 @@ export interface ApiDeps extends DicomwebDeps {
 
 export const page = {
   limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50, description: 'rows per page' },
-  offset: { type: 'integer', minimum: 0, default: 0, description: 'rows to skip' },
+  offset: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0, description: 'rows to skip' },
 } as const;
 

@@ -36,7 +36,10 @@ function nonNegative(name: string, v: unknown): number | undefined {
   const [text] = list(v);
   if (text === undefined) return undefined;
   if (!/^\d+$/.test(text)) throw badRequest(`${name} must be a non-negative integer, not "${text}"`);
-  return Number(text);
+  const n = Number(text);
+  // Beyond 2^53 the number is no longer exact, and the index refuses it (SQLITE_MISMATCH).
+  if (!Number.isSafeInteger(n)) throw badRequest(`${name} ${text} is too large`);
+  return n;
 }
 
 /** Every attribute the index can return at a level: its own and those of the levels above. */

@@ -32,6 +32,16 @@ export function renderedRendition(acceptHeader: string | undefined, acceptParam:
 
 type Query = Record<string, string | undefined>;
 
+/**
+ * The query as the one-value-per-name record these routes are typed with. A name given twice
+ * arrives as an array (fastify's query parser), which the parsing below would meet as a string.
+ */
+export function singleValued(query: unknown): Query {
+  for (const [name, value] of Object.entries((query ?? {}) as Record<string, unknown>))
+    if (Array.isArray(value)) throw badRequest(`${name} is given ${value.length} times: once expected`);
+  return query as Query;
+}
+
 const numbers = (name: string, value: string, min: number, max: number): number[] => {
   const parts = value.split(',').map((p) => p.trim());
   if (parts.length < min || parts.length > max || parts.some((p) => p === '' || !Number.isFinite(Number(p))))
@@ -53,7 +63,8 @@ function voiWindow(center: number, width: number, fn: string): VoiWindow {
 }
 
 /** `window`, `viewport` and `quality` of a DICOMweb rendered or thumbnail request (PS3.18 8.3.5.1). */
-export function parseRenderedQuery(q: Query): Omit<RenderRequest, 'frame' | 'format'> {
+export function parseRenderedQuery(query: Query): Omit<RenderRequest, 'frame' | 'format'> {
+  const q = singleValued(query);
   const out: Omit<RenderRequest, 'frame' | 'format'> = {};
   if (q.window !== undefined) {
     const parts = q.window.split(',');

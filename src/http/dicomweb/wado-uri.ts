@@ -7,7 +7,7 @@ import { canConvert } from '../../codecs/convert.js';
 import { selectInstances } from '../../services/retrieve.js';
 import { badRequest, notAcceptable, notFound } from '../problem.js';
 import type { DicomwebDeps } from './deps.js';
-import { parseWadoUriQuery } from './render-params.js';
+import { parseWadoUriQuery, singleValued } from './render-params.js';
 import { instanceBytes } from './wado.js';
 
 type Query = Record<string, string | undefined>;
@@ -23,7 +23,7 @@ function contentTypeOf(list: string): 'image/jpeg' | 'image/png' | 'application/
 }
 
 async function wadoUri(deps: DicomwebDeps, req: FastifyRequest<{ Querystring: Query }>, reply: FastifyReply): Promise<FastifyReply> {
-  const q = req.query;
+  const q = singleValued(req.query);
   if (q.requestType !== 'WADO') throw badRequest('requestType=WADO is required');
   for (const k of ['studyUID', 'seriesUID', 'objectUID']) if (!q[k]) throw badRequest(`${k} is required`);
   // PS3.18 9.1.2.2.1 (contentType): image/jpeg when absent.
