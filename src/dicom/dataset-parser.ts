@@ -16,8 +16,13 @@ const FRAGMENTS = 2;
 
 const UNDEFINED_LENGTH = 0xffffffff;
 
-/** Far beyond any real dataset; stops a hostile stream of nested items from exhausting memory. */
-const MAX_DEPTH = 10_000;
+/**
+ * Sequences nested deeper than this are refused. Far beyond any real dataset (structured reports'
+ * content trees go a few dozen levels deep), and well under what the code reading stored
+ * instances again can walk: DICOM JSON and de-identification recurse, and the stack ends near
+ * 2,000 levels — one such instance would break the metadata of its whole study.
+ */
+export const MAX_DEPTH = 128;
 
 const ZERO = Buffer.alloc(64 * 1024);
 
@@ -330,7 +335,8 @@ export class DatasetParser {
   }
 
   private pushFrame(kind: number, end: number, explicitVR: boolean, littleEndian: boolean, tag: number, start: number): void {
-    if (this.stack.length > MAX_DEPTH) {
+    // Each sequence level is two entries on the stack: the sequence and its item.
+    if (this.stack.length > 2 * MAX_DEPTH) {
       this.fail(`sequences nested more than ${MAX_DEPTH} deep at offset ${start}`);
       return;
     }

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { deflateRawSync } from 'node:zlib';
 import { isPacsError } from '../../../src/core/errors.js';
+import { MAX_DEPTH } from '../../../src/dicom/dataset-parser.js';
 import { DatasetStreamReader, type DatasetSummary } from '../../../src/dicom/reader.js';
 import { Tag } from '../../../src/dicom/tags.js';
 import { TS } from '../../../src/dicom/transfer-syntax.js';
@@ -89,6 +90,16 @@ describe('DatasetStreamReader', () => {
     const s = await read(Buffer.alloc(0));
     assert.equal(s.bytesRead, 0);
     assert.equal(s.values.size, 0);
+  });
+
+  it(`refuses sequences nested more than MAX_DEPTH (${MAX_DEPTH}) deep, and takes them at that depth`, async () => {
+    const nest = (levels: number): Buffer => {
+      let inner = el(Tag.PatientName, 'PN', 'DEEP');
+      for (let i = 0; i < levels; i++) inner = undefinedSeq(0x0040a730, 'SQ', [undefinedItem(inner)]);
+      return Buffer.concat([el(Tag.SOPInstanceUID, 'UI', '1.2.3'), inner]);
+    };
+    assert.equal(text(await read(nest(MAX_DEPTH)), Tag.SOPInstanceUID), '1.2.3\0');
+    await parseError(nest(MAX_DEPTH + 1), new RegExp(`sequences nested more than ${MAX_DEPTH} deep`));
   });
 
   it('walks nested sequences of defined and undefined length, not collecting inside them', async () => {
