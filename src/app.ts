@@ -280,6 +280,9 @@ export class PacsServer {
         port,
         maxPduLength: c.server.max_pdu_length,
         onError: (e: Error) => this.logger.error({ err: e, port }, 'DICOM listener error'),
+        // Beyond max_associations, room for connections that are answered A-ASSOCIATE-RJ (or are
+        // still negotiating); past that, connections are closed unanswered.
+        maxConnections: () => this.archive.config().server.max_associations + 64,
         active,
         timeouts: () => {
           const now = this.archive.config().server;

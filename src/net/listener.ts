@@ -18,6 +18,11 @@ export interface ListenerOptions {
   onTlsError?: (error: Error, remoteAddress: string | undefined) => void;
   /** Associations of every listener of the server, so limits count them together. */
   active?: Set<Association>;
+  /**
+   * Connections open at once (associations and those not yet associated), read at each new one;
+   * past it a connection is closed at once. Unset: no limit.
+   */
+  maxConnections?: () => number;
   /** An error of the listening socket once it listens (an accept failing: out of descriptors). */
   onError?: (error: Error) => void;
 }
@@ -49,6 +54,11 @@ export class DicomListener {
   }
 
   private accept(socket: net.Socket): void {
+    const limit = this.options.maxConnections?.() ?? 0;
+    if (limit > 0 && this.active.size >= limit) {
+      socket.destroy();
+      return;
+    }
     socket.setNoDelay(true);
     const user = this.options.userFor(socket);
     const onClosed = user.onClosed?.bind(user);

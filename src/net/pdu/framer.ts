@@ -12,8 +12,12 @@ export type FrameError =
   | { kind: 'unrecognized'; type: number }
   | { kind: 'too-long'; type: number; length: number; limit: number };
 
-/** Largest non-P-DATA PDU we accept (an A-ASSOCIATE-RQ with 128 contexts is ~20 KB). */
-export const MAX_CONTROL_PDU = 1 << 20;
+/**
+ * Largest non-P-DATA PDU we accept: an A-ASSOCIATE-RQ with 128 contexts is ~20 KB, a user
+ * identity (a Kerberos ticket, a SAML assertion) a few more. What a connection may make us
+ * buffer before it is an association, so kept small.
+ */
+export const MAX_CONTROL_PDU = 256 * 1024;
 
 export class PduFramer {
   private chunks: Buffer[] = [];
