@@ -13,6 +13,12 @@ export interface SentPart extends OutPart {
 
 const CRLF = Buffer.from('\r\n');
 
+/** Closes a part's body that is a stream and will not be read: it would keep its file open. */
+export function disposePart(part: Pick<SentPart, 'body'>): void {
+  const body = part.body as unknown;
+  if (!Buffer.isBuffer(body) && typeof (body as { destroy?: unknown }).destroy === 'function') (body as { destroy(): void }).destroy();
+}
+
 /** Resolves true once `res` can take more, false if the connection closed instead. */
 function drained(res: ServerResponse): Promise<boolean> {
   if (res.destroyed) return Promise.resolve(false);
@@ -45,7 +51,10 @@ export async function writeMultipart(res: ServerResponse, boundary: string, part
     unreleased = [];
   };
   for await (const p of parts) {
-    if (res.destroyed) return;
+    if (res.destroyed) {
+      disposePart(p); // never to be read
+      return;
+    }
     const extra = Object.entries(p.headers ?? {}).map(([k, v]) => `${k}: ${v}\r\n`).join('');
     const head = Buffer.from(`--${boundary}\r\nContent-Type: ${p.contentType}\r\n${extra}\r\n`);
     // What write() returns, not writableNeedDrain: fastify's inject() answers true and never emits 'drain'.

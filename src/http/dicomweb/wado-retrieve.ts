@@ -12,7 +12,7 @@ import { notAcceptable } from '../problem.js';
 import { dicomRendition, parseAccept } from './accept.js';
 import type { DicomwebDeps } from './deps.js';
 import { newBoundary } from './multipart.js';
-import { type SentPart, writeMultipart } from './multipart-writer.js';
+import { type SentPart, disposePart, writeMultipart } from './multipart-writer.js';
 import { READ_WHOLE, ReadBuffers, readReused } from '../../storage/read-buffers.js';
 
 
@@ -58,7 +58,7 @@ export async function retrieveInstances(deps: DicomwebDeps, req: Req, reply: Fas
     target(l) === l.transferSyntaxUID ? storedPart(deps, l, buffers) : instanceBytes(deps, l, target(l)).then((b) => ({ body: b as SentPart['body'] }));
   async function* parts(): AsyncGenerator<SentPart> {
     // The next files are read (or converted) while this one goes out on the socket.
-    for await (const [loc, part] of readAhead(sendable, aheadFor(sendable), read)) {
+    for await (const [loc, part] of readAhead(sendable, aheadFor(sendable), read, disposePart)) {
       if (part instanceof Error) {
         // Headers are gone already: leave the instance out and say so in the log.
         log.warn({ err: part, sopInstanceUID: loc.SOPInstanceUID }, 'WADO-RS: instance left out');
@@ -90,14 +90,22 @@ export async function retrieveInstances(deps: DicomwebDeps, req: Req, reply: Fas
 /** Up to 4 instances are read ahead of the one being sent, as long as they hold at most 8 MB together. */
 const aheadFor = (locs: readonly InstanceLocation[]): number => Math.max(1, Math.min(4, Math.floor((8 << 20) / locs.reduce((m, l) => Math.max(m, l.size), 1))));
 
-/** `fn` of each item in order, with up to `n` of the next ones already under way; a failure is yielded as the Error. */
-async function* readAhead<T, R>(items: readonly T[], n: number, fn: (t: T) => Promise<R>): AsyncGenerator<[T, R | Error]> {
+/**
+ * `fn` of each item in order, with up to `n` of the next ones already under way; a failure is
+ * yielded as the Error. Stopped early (the client went away), what was read ahead and never
+ * yielded goes to `dispose` (a file stream left open is a descriptor lost).
+ */
+export async function* readAhead<T, R>(items: readonly T[], n: number, fn: (t: T) => Promise<R>, dispose: (r: R) => void): AsyncGenerator<[T, R | Error]> {
   const pending: Promise<R | Error>[] = [];
   const start = (i: number): Promise<R | Error> => fn(items[i]!).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
   for (let i = 0; i < Math.min(n, items.length); i++) pending.push(start(i));
-  for (let i = 0; i < items.length; i++) {
-    const result = await pending.shift()!;
-    if (i + n < items.length) pending.push(start(i + n));
-    yield [items[i]!, result];
+  try {
+    for (let i = 0; i < items.length; i++) {
+      const result = await pending.shift()!;
+      if (i + n < items.length) pending.push(start(i + n));
+      yield [items[i]!, result];
+    }
+  } finally {
+    for (const p of pending.splice(0)) void p.then((r) => r instanceof Error || dispose(r));
   }
 }
