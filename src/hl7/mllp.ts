@@ -14,34 +14,54 @@ const MAX_MESSAGE = 16 * 1024 * 1024;
 
 export const frame = (message: Buffer): Buffer => Buffer.concat([Buffer.from([VT]), message, Buffer.from([FS, CR])]);
 
-/** Collects frames from the bytes of a stream. */
+/**
+ * Collects frames from the bytes of a stream. Each chunk is scanned once and kept by reference
+ * until its frame ends: a large message arriving in small pieces costs its size, not its size
+ * times the number of pieces.
+ */
 export class MllpDecoder {
-  private buf: Buffer = Buffer.alloc(0);
+  /** The frame being gathered (the bytes after its VT), when inside one. */
+  private parts: Buffer[] = [];
+  private size = 0;
+  private inFrame = false;
+  /** The frame's FS was the last byte so far: a CR may still follow. */
+  private afterFs = false;
 
   /** The complete messages (without framing) in what has arrived so far. */
   push(chunk: Buffer): Buffer[] {
-    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
     const out: Buffer[] = [];
-    for (;;) {
-      const start = this.buf.indexOf(VT);
-      if (start < 0) {
-        this.buf = Buffer.alloc(0);
-        return out;
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.afterFs) {
+        this.afterFs = false;
+        if (chunk[at] === CR) at++;
+        continue;
       }
-      const end = this.buf.indexOf(FS, start + 1);
-      if (end < 0) {
-        this.buf = this.buf.subarray(start);
-        if (this.buf.length > MAX_MESSAGE) throw new Error(`an MLLP frame longer than ${MAX_MESSAGE} bytes`);
-        return out;
+      if (!this.inFrame) {
+        const start = chunk.indexOf(VT, at);
+        if (start < 0) break; // bytes between frames are ignored
+        this.inFrame = true;
+        at = start + 1;
+        continue;
       }
-      // FS must be followed by CR; a missing CR at the end of what we have yet is waited for.
-      if (end + 1 >= this.buf.length) {
-        this.buf = this.buf.subarray(start);
-        return out;
-      }
-      out.push(Buffer.from(this.buf.subarray(start + 1, end)));
-      this.buf = this.buf.subarray(this.buf[end + 1] === CR ? end + 2 : end + 1);
+      const end = chunk.indexOf(FS, at);
+      this.add(chunk.subarray(at, end < 0 ? chunk.length : end));
+      if (end < 0) break;
+      out.push(Buffer.concat(this.parts, this.size));
+      this.parts = [];
+      this.size = 0;
+      this.inFrame = false;
+      this.afterFs = true;
+      at = end + 1;
     }
+    return out;
+  }
+
+  private add(bytes: Buffer): void {
+    if (!bytes.length) return;
+    this.size += bytes.length;
+    if (this.size > MAX_MESSAGE) throw new Error(`an MLLP frame longer than ${MAX_MESSAGE} bytes`);
+    this.parts.push(bytes);
   }
 }
 

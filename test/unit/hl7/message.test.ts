@@ -78,6 +78,29 @@ test('MLLP frames split and joined across chunks, junk between frames ignored', 
   assert.deepEqual(got, ['MSH|one', 'MSH|two']);
 });
 
+test('MLLP: every chunk size gives the same messages; a large frame in small pieces is not copied again per piece; a frame past 16 MB is refused', () => {
+  const msgs = ['MSH|a', 'MSH|' + 'x'.repeat(5000), 'MSH|c'];
+  const all = Buffer.concat([Buffer.from('junk'), ...msgs.map((m) => Buffer.concat([frame(Buffer.from(m)), Buffer.from('\n')]))]);
+  for (const size of [1, 2, 7, 64, 4096, all.length]) {
+    const d = new MllpDecoder();
+    const got: string[] = [];
+    for (let i = 0; i < all.length; i += size) got.push(...d.push(all.subarray(i, i + size)).map((x) => x.toString()));
+    assert.deepEqual(got, msgs, `chunks of ${size}`);
+  }
+  // 8 MB in 1 KB pieces: linear (a re-concatenation per piece would copy ~32 GB).
+  const big = new MllpDecoder();
+  const piece = Buffer.alloc(1024, 0x41);
+  big.push(Buffer.from([0x0b]));
+  for (let i = 0; i < 8 * 1024; i++) assert.deepEqual(big.push(piece), []);
+  const [message] = big.push(Buffer.from([0x1c, 0x0d]));
+  assert.equal(message!.length, 8 * 1024 * 1024);
+  const huge = new MllpDecoder();
+  huge.push(Buffer.from([0x0b]));
+  assert.throws(() => {
+    for (let i = 0; i < 17; i++) huge.push(Buffer.alloc(1024 * 1024));
+  }, /longer than/);
+});
+
 test('an ACK quotes the control ID, addresses the sender, and explains an error', () => {
   const m = Hl7Message.parse(ORM);
   const ok = Hl7Message.parse(buildAck(m, 'AA', 'done', null, 'UNICODE UTF-8'));
