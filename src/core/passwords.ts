@@ -1,6 +1,6 @@
 // Configured passwords, shared by the web users (http.users) and the DICOM users of user
 // identity negotiation (access_control.user_identity): plain text, or "scrypt:SALT:HASH".
-import { scryptSync, timingSafeEqual, createHash } from 'node:crypto';
+import { scrypt, scryptSync, timingSafeEqual, createHash } from 'node:crypto';
 
 /** Equal-time comparison of two secrets (hashed first, so lengths do not leak). */
 export const sameSecret = (a: string, b: string): boolean =>
@@ -12,6 +12,18 @@ export function passwordMatches(given: string, configured: string): boolean {
   if (!m) return sameSecret(given, configured);
   const expected = Buffer.from(m[2]!, 'base64');
   const got = scryptSync(given, Buffer.from(m[1]!, 'base64'), expected.length);
+  return timingSafeEqual(got, expected);
+}
+
+/**
+ * passwordMatches with the scrypt run in the thread pool: tens of milliseconds each, which a
+ * stream of wrong passwords would otherwise take from the event loop.
+ */
+export async function passwordMatchesAsync(given: string, configured: string): Promise<boolean> {
+  const m = /^scrypt:([A-Za-z0-9+/=]+):([A-Za-z0-9+/=]+)$/.exec(configured);
+  if (!m) return sameSecret(given, configured);
+  const expected = Buffer.from(m[2]!, 'base64');
+  const got = await new Promise<Buffer>((resolve, reject) => scrypt(given, Buffer.from(m[1]!, 'base64'), expected.length, (e, key) => (e ? reject(e) : resolve(key))));
   return timingSafeEqual(got, expected);
 }
 

@@ -2,7 +2,7 @@
 // each with a role; requests without credentials get the anonymous role. Roles are ordered:
 // read (GET), write (STOW, upload, send), admin (delete, configuration).
 import { createHash } from 'node:crypto';
-import { passwordMatches, sameSecret } from '../core/passwords.js';
+import { passwordMatchesAsync, sameSecret } from '../core/passwords.js';
 import type { HttpConfig, HttpRole } from '../config/schema.js';
 
 const RANK: Record<HttpRole, number> = { none: 0, read: 1, write: 2, admin: 3 };
@@ -23,15 +23,20 @@ export type Caller = { role: HttpRole; name: string | null } | { invalid: string
 const verified = new WeakMap<HttpConfig, Map<string, Caller>>();
 const VERIFIED_MAX = 1000;
 
-/** The caller an Authorization header names (undefined header: anonymous). */
-export function authenticate(header: string | undefined, c: HttpConfig): Caller {
+/**
+ * The caller an Authorization header names (undefined header: anonymous). `beforeHashing` runs
+ * before a password is checked against its scrypt hash (not for credentials verified before):
+ * false from it ends the check there (the caller's address is over its rate limit, say).
+ */
+export async function authenticate(header: string | undefined, c: HttpConfig, beforeHashing?: () => Promise<boolean>): Promise<Caller | null> {
   if (!header) return { role: anonymousRole(c), name: null };
   if (!/^basic\s/i.test(header)) return check(header, c);
   const key = createHash('sha256').update(header).digest('base64');
   let known = verified.get(c);
   const hit = known?.get(key);
   if (hit) return hit;
-  const caller = check(header, c);
+  if (beforeHashing && !(await beforeHashing())) return null;
+  const caller = await check(header, c);
   if (!('invalid' in caller)) {
     if (!known) verified.set(c, (known = new Map()));
     if (known.size >= VERIFIED_MAX) known.clear();
@@ -40,7 +45,7 @@ export function authenticate(header: string | undefined, c: HttpConfig): Caller 
   return caller;
 }
 
-function check(header: string, c: HttpConfig): Caller {
+async function check(header: string, c: HttpConfig): Promise<Caller> {
   const [scheme, value = ''] = header.split(/\s+/, 2);
   if (/^basic$/i.test(scheme ?? '')) {
     const decoded = Buffer.from(value, 'base64').toString('utf8');
@@ -48,7 +53,7 @@ function check(header: string, c: HttpConfig): Caller {
     const username = colon < 0 ? decoded : decoded.slice(0, colon);
     const password = colon < 0 ? '' : decoded.slice(colon + 1);
     const user = c.users.find((u) => u.username === username);
-    if (user && passwordMatches(password, user.password)) return { role: user.role, name: username };
+    if (user && (await passwordMatchesAsync(password, user.password))) return { role: user.role, name: username };
     return { invalid: 'wrong user name or password' };
   }
   if (/^bearer$/i.test(scheme ?? '')) {

@@ -40,7 +40,10 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   app.addHook('onRequest', async (req, reply) => {
     if (req.method === 'OPTIONS') return;
     const c = deps.config().http;
-    const caller = authenticate(req.headers.authorization, c);
+    // A password not verified before costs a scrypt: the address is rate-checked first, so a
+    // stream of guesses is refused before it costs anything.
+    const caller = await authenticate(req.headers.authorization, c, () => withinRate(req, reply, null));
+    if (caller === null) return reply;
     if (!('invalid' in caller)) callers.set(req, caller.name);
     if (!(await withinRate(req, reply, 'invalid' in caller ? null : caller.name))) return reply;
     if ('invalid' in caller) {

@@ -23,17 +23,23 @@ test('pacs hash-password: reads standard input, prints a scrypt hash that matche
   assert.notEqual(noArgs.status, 0, 'a password on the command line is refused');
 });
 
-test('authenticate: users, tokens, anonymous, wrong credentials', () => {
+test('authenticate: users, tokens, anonymous, wrong credentials', async () => {
   const hash = spawnSync(process.execPath, [BIN, 'hash-password'], { input: 's3cret\n', encoding: 'utf8' }).stdout.trim();
   const c = {
     users: [{ username: 'ann', password: hash, role: 'admin' }, { username: 'bob', password: 'plain-pw', role: 'read' }],
     tokens: [{ name: 'robot', token: 'abcdefghijklmnopqrstuvwxyz', role: 'write' }],
   } as unknown as HttpConfig;
-  assert.deepEqual(authenticate(basic('ann', 's3cret'), c), { role: 'admin', name: 'ann' });
-  assert.deepEqual(authenticate(basic('bob', 'plain-pw'), c), { role: 'read', name: 'bob' });
-  assert.ok('invalid' in authenticate(basic('ann', 'wrong'), c));
-  assert.deepEqual(authenticate('Bearer abcdefghijklmnopqrstuvwxyz', c), { role: 'write', name: 'robot' });
-  assert.ok('invalid' in authenticate('Bearer nope', c));
+  assert.deepEqual(await authenticate(basic('ann', 's3cret'), c), { role: 'admin', name: 'ann' });
+  assert.deepEqual(await authenticate(basic('bob', 'plain-pw'), c), { role: 'read', name: 'bob' });
+  assert.ok('invalid' in (await authenticate(basic('ann', 'wrong'), c))!);
+  assert.deepEqual(await authenticate('Bearer abcdefghijklmnopqrstuvwxyz', c), { role: 'write', name: 'robot' });
+  assert.ok('invalid' in (await authenticate('Bearer nope', c))!);
+  // An address over its rate limit is refused before its password is hashed.
+  let asked = 0;
+  assert.equal(await authenticate(basic('ann', 'guess'), c, async () => (asked++, false)), null);
+  assert.equal(asked, 1);
+  assert.deepEqual(await authenticate(basic('ann', 's3cret'), c, async () => (asked++, false)), { role: 'admin', name: 'ann' }, 'verified before: no hashing, no check');
+  assert.equal(asked, 1);
   assert.equal(anonymousRole(c), 'read');
   assert.equal(anonymousRole({ users: [], tokens: [] } as unknown as HttpConfig), 'admin');
   assert.equal(roleAllows('write', 'read'), true);
