@@ -2,10 +2,10 @@
 // the watched folder and HL7 orders), matched against C-FIND identifiers, and whose status
 // follows the Performed Procedure Steps that modalities report.
 import { randomUUID } from 'node:crypto';
-import { PacsError } from '../core/errors.js';
+import { PacsError, errorMessage } from '../core/errors.js';
 import { lookupTag, tagOfKeyword } from '../dicom/dictionary.js';
 import type { JsonDataset, JsonElement } from '../dicom/json.js';
-import { jsonElementText } from '../dicom/json-encode.js';
+import { encodeJsonDataset, jsonElementText } from '../dicom/json-encode.js';
 import {
   OPEN_SPS_STATUSES,
   SPS_STATUSES,
@@ -66,6 +66,8 @@ export function normalizeKeys(ds: JsonDataset): JsonDataset {
   for (const [key, el] of Object.entries(ds)) {
     if (!/^[0-9A-Fa-f]{8}$/.test(key)) throw bad(`"${key}" is not a tag (8 hexadecimal digits)`);
     if (!el || typeof el !== 'object' || typeof el.vr !== 'string') throw bad(`${key}: an element needs a "vr"`);
+    if (el.Value !== undefined && !Array.isArray(el.Value)) throw bad(`${key}: "Value" must be an array`);
+    if (el.vr === 'SQ' && el.Value?.some((item) => !item || typeof item !== 'object' || Array.isArray(item))) throw bad(`${key}: each item of a sequence is an object`);
     out[key.toUpperCase()] = el.vr === 'SQ' ? { vr: 'SQ', ...(el.Value ? { Value: (el.Value as JsonDataset[]).map(normalizeKeys) } : {}) } : el;
   }
   return out;
@@ -94,8 +96,17 @@ export function completeEntry(input: JsonDataset, status?: string): JsonDataset 
   const s = status ?? (jsonElementText(step[SPS_STATUS]) || 'SCHEDULED');
   if (!(SPS_STATUSES as readonly string[]).includes(s)) throw bad(`ScheduledProcedureStepStatus must be one of ${SPS_STATUSES.join(', ')}`);
   step[SPS_STATUS] = { vr: 'CS', Value: [s] };
+  // Every value must encode (a US of 70000, a VR that does not exist): refused here, or every
+  // worklist query it matched would fail.
+  try {
+    encodeJsonDataset(ds, EXPLICIT_LE, 'ISO_IR 192');
+  } catch (e) {
+    throw bad(`the entry cannot be encoded as DICOM: ${errorMessage(e)}`);
+  }
   return ds;
 }
+
+const EXPLICIT_LE = '1.2.840.10008.1.2.1';
 
 /** MPPS status → the status its scheduled step takes. */
 const FOLLOWS: Record<string, string> = { 'IN PROGRESS': 'STARTED', COMPLETED: 'COMPLETED', DISCONTINUED: 'DISCONTINUED' };

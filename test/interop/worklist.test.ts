@@ -116,17 +116,21 @@ describe('Modality Worklist with findscu -W', () => {
   });
 
   test('an entry whose value cannot be encoded: the C-FIND ends with 0xC001 and the reason, not in silence', async () => {
-    const bad = await call('POST', '/api/worklist', {
+    const entry = {
       '00100020': { vr: 'LO', Value: ['P9'] },
       '001021C0': { vr: 'US', Value: [70000] },
       '00400100': { vr: 'SQ', Value: [{ '00080060': { vr: 'CS', Value: ['CT'] }, '00400001': { vr: 'AE', Value: ['CT9'] }, '00400002': { vr: 'DA', Value: ['20260312'] } }] },
-    });
-    assert.equal(bad.status, 201, JSON.stringify(bad.json()));
+    };
+    const refused = await call('POST', '/api/worklist', entry);
+    assert.equal(refused.status, 400);
+    assert.match(String(refused.json().detail), /cannot be encoded/);
+    // One already in the index (from before that check): the query still gets an answer.
+    const added = await pacs.server.archive.index.worklist.add('api', null, { ...entry, '00400100': { vr: 'SQ', Value: [{ ...entry['00400100'].Value[0], '00400020': { vr: 'CS', Value: ['SCHEDULED'] } }] } } as never);
     try {
       const r = await wl(['PatientID=P9', 'PregnancyStatus']);
       assert.match(r.out, /Received Final Find Response \(Failed: UnableToProcess\)/);
     } finally {
-      await call('DELETE', `/api/worklist/${bad.json().id as number}`);
+      await call('DELETE', `/api/worklist/${added.id}`);
     }
   });
 });
