@@ -156,6 +156,19 @@ describe('DICOMweb', () => {
     assert.equal((await get(`${url}/frames/2`, 'application/octet-stream')).statusCode, 404);
   });
 
+  test('frames of an instance without Rows and Columns: a problem, not a 500', async () => {
+    const file = path.join(pacs.dir, 'no-geometry.dcm');
+    fs.copyFileSync(sample('pydicom__CT_small.dcm'), file);
+    const uid = '1.2.826.0.1.3680043.2.1125.9999.1';
+    assert.equal((await run('dcmodify', ['-nb', '-e', '(0028,0010)', '-e', '(0028,0011)', '-m', `(0008,0018)=${uid}`, file])).code, 0);
+    assert.equal((await run('storescu', ['-aec', 'PACS_SERVER', '127.0.0.1', String(pacs.port), file])).code, 0);
+    const rows = await pacs.server.archive.index.query({ level: 'IMAGE', model: 'STUDY_ROOT', keys: [{ keyword: 'SOPInstanceUID', value: uid }], relational: true });
+    const r = await get(`/dicom-web/studies/${String(rows[0]!.StudyInstanceUID)}/series/${String(rows[0]!.SeriesInstanceUID)}/instances/${uid}/frames/1`, 'application/octet-stream');
+    assert.ok(r.statusCode >= 400 && r.statusCode < 500, `${r.statusCode}: ${r.body}`);
+    assert.match(String(r.headers['content-type']), /problem\+json/);
+    assert.match(r.json().detail, /frame geometry/);
+  });
+
   test('STOW-RS stores through the same pipeline and reports each failure', async () => {
     const good = fs.readFileSync(sample('pydicom__rtdose_1frame.dcm'));
     const body = multipartBody(

@@ -83,6 +83,7 @@ async function frames(deps: DicomwebDeps, req: Req, reply: FastifyReply): Promis
   if (!encapsulated && !transferSyntaxInfo(meta.transferSyntaxUID)?.deflated && g.bitsAllocated % 8 === 0) {
     // Native frames lie at known offsets in the file: read only those bytes (a viewer asks one frame at a time).
     const size = frameSize(g);
+    if (!(size > 0)) throw new PacsError('UNSUPPORTED', 'the instance has no frame geometry (Rows, Columns): its frames cannot be cut out');
     const start = meta.datasetOffset + pixel.offset;
     out = await Promise.all(
       wanted.map(async (n) => {
