@@ -156,6 +156,19 @@ describe('DICOMweb', () => {
     assert.equal((await get(`${url}/frames/2`, 'application/octet-stream')).statusCode, 404);
   });
 
+  test('STOW-RS larger than http.max_upload_mb: 413 with the reason', async () => {
+    const c = pacs.server.archive.config();
+    pacs.server.reload({ ...c, http: { ...c.http, max_upload_mb: 1 } });
+    try {
+      const big = Buffer.concat([Buffer.from('--b\r\nContent-Type: application/dicom\r\n\r\n'), Buffer.alloc(2 * 1024 * 1024), Buffer.from('\r\n--b--\r\n')]);
+      const r = await web.inject({ method: 'POST', url: '/dicom-web/studies', headers: { 'content-type': 'multipart/related; type="application/dicom"; boundary=b' }, payload: big });
+      assert.equal(r.statusCode, 413, r.body);
+      assert.match(r.json().detail, /max_upload_mb/);
+    } finally {
+      pacs.server.reload(c);
+    }
+  });
+
   test('frames of an instance without Rows and Columns: a problem, not a 500', async () => {
     const file = path.join(pacs.dir, 'no-geometry.dcm');
     fs.copyFileSync(sample('pydicom__CT_small.dcm'), file);

@@ -45,6 +45,9 @@ export interface InPartSink {
  * Reads a multipart body. For each part, `onPart(headers)` returns where its bytes go. The
  * delimiter is searched across chunk boundaries by keeping back as many bytes as it is long.
  */
+/** The body passed the size limit (answered 413). */
+export class TooLargeError extends Error {}
+
 export async function readMultipart(body: AsyncIterable<Buffer>, boundary: string, onPart: (headers: Record<string, string>) => InPartSink, maxBytes: number): Promise<void> {
   const delimiter = Buffer.from(`\r\n--${boundary}`);
   // The first delimiter may come without the CRLF before it: pretend there was one.
@@ -55,7 +58,7 @@ export async function readMultipart(body: AsyncIterable<Buffer>, boundary: strin
   try {
     for await (const chunk of body) {
       total += chunk.length;
-      if (total > maxBytes) throw new Error(`the request is larger than ${maxBytes} bytes`);
+      if (total > maxBytes) throw new TooLargeError(`the request is larger than ${maxBytes} bytes (http.max_upload_mb)`);
       buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
       for (;;) {
         if (state === 'preamble' || state === 'body') {

@@ -10,7 +10,7 @@ import { errorMessage } from '../../core/errors.js';
 import { storeFailureStatus } from '../../net/dimse/status.js';
 import type { IngestSession } from '../../services/store.js';
 import { badRequest, HttpProblem } from '../problem.js';
-import { boundaryOf, readMultipart, type InPartSink } from './multipart.js';
+import { TooLargeError, boundaryOf, readMultipart, type InPartSink } from './multipart.js';
 import { type DicomwebDeps, baseUrl, instanceUrl, studyUrl } from './deps.js';
 
 /** Bytes of a part gathered before its File Meta and SOP UIDs are read. */
@@ -151,6 +151,7 @@ async function stow(deps: DicomwebDeps, req: FastifyRequest<{ Params: { study?: 
       return new PartSink(deps, headers['content-type'] ?? '', req.params.study, { remoteAddress: req.ip }, (o) => outcomes.push(o));
     }, maxBytes);
   } catch (e) {
+    if (e instanceof TooLargeError) throw new HttpProblem(413, 'Too large', e.message);
     throw badRequest(errorMessage(e));
   }
   if (!outcomes.length) throw badRequest('the request holds no parts');
