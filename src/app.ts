@@ -280,9 +280,10 @@ export class PacsServer {
         port,
         maxPduLength: c.server.max_pdu_length,
         onError: (e: Error) => this.logger.error({ err: e, port }, 'DICOM listener error'),
-        // Beyond max_associations, room for connections that are answered A-ASSOCIATE-RJ (or are
-        // still negotiating); past that, connections are closed unanswered.
-        maxConnections: () => this.archive.config().server.max_associations + 64,
+        // Far beyond max_associations: connections that never speak must not lock good clients
+        // out before ARTIM closes them (the hostile-peer suite holds 200), yet what they may make
+        // us buffer stays bounded (1,024 × a 256 KB control PDU at most).
+        maxConnections: () => Math.max(1024, 4 * this.archive.config().server.max_associations),
         active,
         timeouts: () => {
           const now = this.archive.config().server;
