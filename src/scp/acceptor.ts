@@ -79,7 +79,7 @@ export class AcceptorSession implements AssociationUser {
     this.remoteAddress = socket.remoteAddress ?? '';
   }
 
-  onAssociateRequest(rq: AssociateRQ): AssociateAC | AssociateRJ {
+  async onAssociateRequest(rq: AssociateRQ): Promise<AssociateAC | AssociateRJ> {
     const p = this.deps.policy();
     this.logger = this.logger.child({ callingAE: rq.callingAETitle, calledAE: rq.calledAETitle });
     if (rq.applicationContext !== DICOM_APPLICATION_CONTEXT)
@@ -100,7 +100,7 @@ export class AcceptorSession implements AssociationUser {
         `more than ${perMinute} new associations a minute from ${rq.callingAETitle} (server.max_new_associations_per_minute_per_ae); next in ${this.deps.rateLimiter.waitSeconds(rq.callingAETitle, perMinute)} s`,
       );
     // Checked after the rate, so the rate also bounds password guessing.
-    const identity = checkUserIdentity(rq.userInformation.userIdentity, p.userIdentity);
+    const identity = await checkUserIdentity(rq.userInformation.userIdentity, p.userIdentity);
     if (!identity.ok) {
       this.deps.events.emit('audit', { action: 'login-failed', outcome: 'failure', who: rq.callingAETitle, from: this.remoteAddress, what: { userIdentity: identity.why } });
       // PS3.7 D.3.3.7: refused by the service user; the reasons have no "authentication failed".

@@ -1,7 +1,7 @@
 // User Identity Negotiation (PS3.7 D.3.3.7) checked against access_control.user_identity, and
 // the source addresses a known node may call from (known_nodes[].addresses).
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
-import { passwordMatches } from '../core/passwords.js';
+import { passwordMatchesAsync } from '../core/passwords.js';
 import type { UserIdentityRQ } from '../net/pdu/types.js';
 
 export interface DicomUser {
@@ -24,7 +24,8 @@ export type IdentityVerdict =
 const USERNAME = 1;
 const USERNAME_PASSCODE = 2;
 
-export function checkUserIdentity(id: UserIdentityRQ | null, policy: UserIdentityPolicy | undefined): IdentityVerdict {
+/** Checks the identity an A-ASSOCIATE-RQ carries; a password's scrypt runs in the thread pool. */
+export async function checkUserIdentity(id: UserIdentityRQ | null, policy: UserIdentityPolicy | undefined): Promise<IdentityVerdict> {
   // Without a policy we do not take part in the negotiation: no response item (PS3.7 D.3.3.7.2).
   if (!policy) return { ok: true, user: null, respond: false };
   if (!id) return policy.required ? { ok: false, why: 'no user identity sent (access_control.user_identity.required)' } : { ok: true, user: null, respond: false };
@@ -41,7 +42,7 @@ export function checkUserIdentity(id: UserIdentityRQ | null, policy: UserIdentit
   if (!user) return { ok: false, why: `unknown user ${JSON.stringify(username)}` };
   if (user.password !== undefined) {
     if (id.type !== USERNAME_PASSCODE) return { ok: false, why: `user ${username} needs a password` };
-    if (!passwordMatches(id.secondaryField.toString('utf8'), user.password)) return { ok: false, why: `wrong password for user ${username}` };
+    if (!(await passwordMatchesAsync(id.secondaryField.toString('utf8'), user.password))) return { ok: false, why: `wrong password for user ${username}` };
   }
   return { ok: true, user: username, respond: id.positiveResponseRequested };
 }

@@ -5,18 +5,18 @@ import { addressAllowed, checkUserIdentity } from '../../../src/scp/user-identit
 const id = (type: number, user: string, pass = '', positive = false) => ({ type, positiveResponseRequested: positive, primaryField: Buffer.from(user), secondaryField: Buffer.from(pass) });
 const policy = { required: true, users: [{ username: 'alice', password: 'pw' }, { username: 'ct1' }] };
 
-test('user identity verdicts', () => {
-  assert.deepEqual(checkUserIdentity(null, undefined), { ok: true, user: null, respond: false });
-  assert.deepEqual(checkUserIdentity(id(2, 'alice', 'x'), undefined), { ok: true, user: null, respond: false }, 'no policy: not checked');
-  assert.deepEqual(checkUserIdentity(id(2, 'alice', 'pw', true), policy), { ok: true, user: 'alice', respond: true });
-  assert.deepEqual(checkUserIdentity(id(1, 'ct1'), policy), { ok: true, user: 'ct1', respond: false });
-  assert.equal(checkUserIdentity(id(1, 'alice'), policy).ok, false, 'a user with a password needs it');
-  assert.equal(checkUserIdentity(id(2, 'alice', 'nope'), policy).ok, false);
-  assert.equal(checkUserIdentity(id(2, 'bob', 'pw'), policy).ok, false);
-  assert.equal(checkUserIdentity(null, policy).ok, false);
-  assert.equal(checkUserIdentity(id(5, 'jwt'), policy).ok, false, 'JWT not supported when required');
-  assert.deepEqual(checkUserIdentity(id(5, 'jwt'), { ...policy, required: false }), { ok: true, user: null, respond: false });
-  assert.equal(checkUserIdentity(id(2, 'alice', 'nope'), { ...policy, required: false }).ok, false, 'wrong credentials: refused even when optional');
+test('user identity verdicts', async () => {
+  assert.deepEqual(await checkUserIdentity(null, undefined), { ok: true, user: null, respond: false });
+  assert.deepEqual(await checkUserIdentity(id(2, 'alice', 'x'), undefined), { ok: true, user: null, respond: false }, 'no policy: not checked');
+  assert.deepEqual(await checkUserIdentity(id(2, 'alice', 'pw', true), policy), { ok: true, user: 'alice', respond: true });
+  assert.deepEqual(await checkUserIdentity(id(1, 'ct1'), policy), { ok: true, user: 'ct1', respond: false });
+  assert.equal((await checkUserIdentity(id(1, 'alice'), policy)).ok, false, 'a user with a password needs it');
+  assert.equal((await checkUserIdentity(id(2, 'alice', 'nope'), policy)).ok, false);
+  assert.equal((await checkUserIdentity(id(2, 'bob', 'pw'), policy)).ok, false);
+  assert.equal((await checkUserIdentity(null, policy)).ok, false);
+  assert.equal((await checkUserIdentity(id(5, 'jwt'), policy)).ok, false, 'JWT not supported when required');
+  assert.deepEqual(await checkUserIdentity(id(5, 'jwt'), { ...policy, required: false }), { ok: true, user: null, respond: false });
+  assert.equal((await checkUserIdentity(id(2, 'alice', 'nope'), { ...policy, required: false })).ok, false, 'wrong credentials: refused even when optional');
 });
 
 test('addresses and CIDR blocks, IPv4-mapped IPv6 included', () => {
