@@ -6,20 +6,12 @@ import { scrypt, scryptSync, timingSafeEqual, createHash } from 'node:crypto';
 export const sameSecret = (a: string, b: string): boolean =>
   timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
 
-/** A password against its configured form: plain text or "scrypt:SALT:HASH" (base64). */
-export function passwordMatches(given: string, configured: string): boolean {
-  const m = /^scrypt:([A-Za-z0-9+/=]+):([A-Za-z0-9+/=]+)$/.exec(configured);
-  if (!m) return sameSecret(given, configured);
-  const expected = Buffer.from(m[2]!, 'base64');
-  const got = scryptSync(given, Buffer.from(m[1]!, 'base64'), expected.length);
-  return timingSafeEqual(got, expected);
-}
-
 /**
- * passwordMatches with the scrypt run in the thread pool: tens of milliseconds each, which a
- * stream of wrong passwords would otherwise take from the event loop.
+ * A password against its configured form: plain text or "scrypt:SALT:HASH" (base64). The scrypt
+ * runs in the thread pool: tens of milliseconds each, which a stream of wrong passwords would
+ * otherwise take from the event loop.
  */
-export async function passwordMatchesAsync(given: string, configured: string): Promise<boolean> {
+export async function passwordMatches(given: string, configured: string): Promise<boolean> {
   const m = /^scrypt:([A-Za-z0-9+/=]+):([A-Za-z0-9+/=]+)$/.exec(configured);
   if (!m) return sameSecret(given, configured);
   const expected = Buffer.from(m[2]!, 'base64');

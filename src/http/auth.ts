@@ -2,7 +2,7 @@
 // each with a role; requests without credentials get the anonymous role. Roles are ordered:
 // read (GET), write (STOW, upload, send), admin (delete, configuration).
 import { createHash } from 'node:crypto';
-import { passwordMatchesAsync, sameSecret } from '../core/passwords.js';
+import { passwordMatches, sameSecret } from '../core/passwords.js';
 import type { HttpConfig, HttpRole } from '../config/schema.js';
 
 const RANK: Record<HttpRole, number> = { none: 0, read: 1, write: 2, admin: 3 };
@@ -53,7 +53,7 @@ async function check(header: string, c: HttpConfig): Promise<Caller> {
     const username = colon < 0 ? decoded : decoded.slice(0, colon);
     const password = colon < 0 ? '' : decoded.slice(colon + 1);
     const user = c.users.find((u) => u.username === username);
-    if (user && (await passwordMatchesAsync(password, user.password))) return { role: user.role, name: username };
+    if (user && (await passwordMatches(password, user.password))) return { role: user.role, name: username };
     return { invalid: 'wrong user name or password' };
   }
   if (/^bearer$/i.test(scheme ?? '')) {

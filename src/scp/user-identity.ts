@@ -1,7 +1,7 @@
 // User Identity Negotiation (PS3.7 D.3.3.7) checked against access_control.user_identity, and
 // the source addresses a known node may call from (known_nodes[].addresses).
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
-import { passwordMatchesAsync } from '../core/passwords.js';
+import { passwordMatches } from '../core/passwords.js';
 import type { UserIdentityRQ } from '../net/pdu/types.js';
 
 export interface DicomUser {
@@ -42,7 +42,7 @@ export async function checkUserIdentity(id: UserIdentityRQ | null, policy: UserI
   if (!user) return { ok: false, why: `unknown user ${JSON.stringify(username)}` };
   if (user.password !== undefined) {
     if (id.type !== USERNAME_PASSCODE) return { ok: false, why: `user ${username} needs a password` };
-    if (!(await passwordMatchesAsync(id.secondaryField.toString('utf8'), user.password))) return { ok: false, why: `wrong password for user ${username}` };
+    if (!(await passwordMatches(id.secondaryField.toString('utf8'), user.password))) return { ok: false, why: `wrong password for user ${username}` };
   }
   return { ok: true, user: username, respond: id.positiveResponseRequested };
 }

@@ -10,13 +10,13 @@ import type { HttpConfig } from '../../../src/config/schema.js';
 const BIN = new URL('../../../../bin/pacs', import.meta.url).pathname;
 const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
 
-test('pacs hash-password: reads standard input, prints a scrypt hash that matches only that password', () => {
+test('pacs hash-password: reads standard input, prints a scrypt hash that matches only that password', async () => {
   const r = spawnSync(process.execPath, [BIN, 'hash-password'], { input: 'correct horse battery\n', encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const hash = r.stdout.trim();
   assert.match(hash, /^scrypt:[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/);
-  assert.equal(passwordMatches('correct horse battery', hash), true);
-  assert.equal(passwordMatches('correct horse batterY', hash), false);
+  assert.equal(await passwordMatches('correct horse battery', hash), true);
+  assert.equal(await passwordMatches('correct horse batterY', hash), false);
   const again = spawnSync(process.execPath, [BIN, 'hash-password'], { input: 'correct horse battery\n', encoding: 'utf8' });
   assert.notEqual(again.stdout.trim(), hash, 'a new salt each time');
   const noArgs = spawnSync(process.execPath, [BIN, 'hash-password', 'secret'], { encoding: 'utf8' });
