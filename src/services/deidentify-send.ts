@@ -2,7 +2,7 @@
 // under its new SOP Instance UID, in the transfer syntax it is stored in (the association
 // proposes exactly that context for each SOP class, see storeProposals).
 import type { ScuAssociation } from '../net/client.js';
-import type { Deidentifier } from './deidentify.js';
+import { BurnedInRefused, type Deidentifier } from './deidentify.js';
 import { classify, type Ready, type SubOperation } from './send.js';
 
 export function deidentifiedSender(deid: Deidentifier, scu: ScuAssociation): SubOperation {
@@ -12,7 +12,15 @@ export function deidentifiedSender(deid: Deidentifier, scu: ScuAssociation): Sub
     async prepare(loc) {
       const pc = scu.contextFor(loc.SOPClassUID, loc.transferSyntaxUID);
       if (!pc) return { kind: 'failed', reason: `the destination accepted no context for ${loc.SOPClassUID} in ${loc.transferSyntaxUID} (de-identified copies go as stored)` };
-      const d = await deid.deidentify(loc);
+      let d;
+      try {
+        d = await deid.deidentify(loc);
+      } catch (e) {
+        // burned_in: refuse leaves the instance out on purpose: counted as a warning, as the
+        // STOW-RS forward does, not a failure that would fail the job and send it all again.
+        if (e instanceof BurnedInRefused) return { kind: 'warning' };
+        throw e;
+      }
       newUid.set(loc.SOPInstanceUID, d.sopInstanceUID);
       return { pcId: pc.id, dataset: d.dataset };
     },
