@@ -57,20 +57,45 @@ async function isSame(dest: string, source: string, loc: InstanceLocation, mode:
   return st.size === loc.size && (await sha256(dest)) === loc.checksum;
 }
 
+/** A temporary name untouched this long is a crashed export's leftover; younger, another export is writing it. */
+const TEMP_STALE_MS = 60_000;
+
+/**
+ * Takes the dot-name of one instance's temporary file in `dir`, exclusively: two exports of the
+ * same instance into one folder at once (a study stable again while its first export runs, two
+ * rules, `pacs export` beside a rule) would otherwise write into one file and cut each other's
+ * copy short. A leftover of a crash is taken over; a name in use is waited for.
+ */
+async function takeTemp(dir: string, name: string): Promise<string> {
+  const temp = path.join(dir, `.${name}.pacs-export`);
+  const until = Date.now() + 10 * TEMP_STALE_MS;
+  for (;;) {
+    try {
+      await (await fs.open(temp, 'wx')).close();
+      return temp;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const st = await fs.stat(temp).catch(() => null);
+    if (st && Date.now() - st.mtimeMs >= TEMP_STALE_MS) await fs.rm(temp, { force: true });
+    else if (Date.now() > until) throw new PacsError('STORAGE_FAILURE', `${temp} stays in use by another export`);
+    else await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 /** Creates `dest` from `source`; fails with EEXIST (and changes nothing) when the name is taken. */
 async function create(dest: string, source: string, mode: ExportMode, loc: InstanceLocation): Promise<void> {
   if (mode === 'symlink') return fs.symlink(source, dest);
   if (mode === 'hardlink') return fs.link(source, dest);
-  // A dot-name per instance: a copy cut short by a crash is overwritten by the next attempt.
-  const temp = path.join(path.dirname(dest), `.${loc.SOPInstanceUID}.pacs-export`);
-  await fs.copyFile(source, temp);
-  const fh = await fs.open(temp, 'r+');
+  const temp = await takeTemp(path.dirname(dest), loc.SOPInstanceUID);
   try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
+    await fs.copyFile(source, temp);
+    const fh = await fs.open(temp, 'r+');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await fs.link(temp, dest);
   } finally {
     await fs.rm(temp, { force: true });
@@ -98,10 +123,11 @@ export async function placeInstance(objects: ObjectStore, loc: InstanceLocation,
 export async function placeBytes(bytes: Buffer, dest: string, tempName: string): Promise<{ path: string; placed: Placed }> {
   await fs.mkdir(path.dirname(dest), { recursive: true });
   const digest = createHash('sha256').update(bytes).digest('hex');
-  const temp = path.join(path.dirname(dest), `.${tempName}.pacs-export`);
-  await fs.writeFile(temp, bytes);
-  const fh = await fs.open(temp, 'r+');
+  const temp = await takeTemp(path.dirname(dest), tempName);
+  let fh: fs.FileHandle | null = null;
   try {
+    await fs.writeFile(temp, bytes);
+    fh = await fs.open(temp, 'r+');
     await fh.sync();
     for (let n = 1; n <= MAX_ALTERNATIVES; n++) {
       const candidate = n === 1 ? dest : alternativePath(dest, n);
@@ -116,7 +142,7 @@ export async function placeBytes(bytes: Buffer, dest: string, tempName: string):
       }
     }
   } finally {
-    await fh.close();
+    await fh?.close();
     await fs.rm(temp, { force: true });
   }
   throw new PacsError('STORAGE_FAILURE', `more than ${MAX_ALTERNATIVES} files already named like ${dest}`);

@@ -83,6 +83,32 @@ function instance(root: string, name: string, bytes: string): InstanceLocation {
   return { SOPInstanceUID: `1.2.${name.length}.${bytes.length}`, SOPClassUID: '1.2', SeriesInstanceUID: '1', StudyInstanceUID: '1', PatientID: 'P', path: name, size: bytes.length, transferSyntaxUID: '1.2.840.10008.1.2.1', checksum: createHash('sha256').update(bytes).digest('hex'), receivedAt: new Date() };
 }
 
+test('two copies of one instance into one folder at once: one written, one present, the file whole; a crashed copy\'s temporary file is taken over', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pacs-export-'));
+  try {
+    const archive = path.join(dir, 'archive');
+    const store = fakeStore(archive);
+    const big = 'Z'.repeat(4 * 1024 * 1024);
+    const a = instance(archive, 'a.dcm', big);
+    const dest = path.join(dir, 'lab', 'a.dcm');
+    const results = await Promise.all([placeInstance(store, a, dest, 'copy'), placeInstance(store, a, dest, 'copy')]);
+    assert.deepEqual(results.map((r) => r.placed).sort(), ['present', 'written']);
+    assert.ok(results.every((r) => r.path === dest));
+    assert.equal(fs.readFileSync(dest, 'utf8'), big);
+    assert.deepEqual(fs.readdirSync(path.join(dir, 'lab')), ['a.dcm'], 'no temporary file left');
+    // A crash left a partial temporary file long ago: the next export takes its name over.
+    const b = instance(archive, 'b.dcm', 'BBBB');
+    const stale = path.join(dir, 'lab', `.${b.SOPInstanceUID}.pacs-export`);
+    fs.writeFileSync(stale, 'BB');
+    const old = new Date(Date.now() - 120_000);
+    fs.utimesSync(stale, old, old);
+    assert.deepEqual(await placeInstance(store, b, path.join(dir, 'lab', 'b.dcm'), 'copy'), { path: path.join(dir, 'lab', 'b.dcm'), placed: 'written' });
+    assert.deepEqual(fs.readdirSync(path.join(dir, 'lab')).sort(), ['a.dcm', 'b.dcm']);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('placement: copy, hard link, symlink; a re-run finds its own file; a collision gets ~2', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pacs-export-'));
   try {
