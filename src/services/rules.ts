@@ -6,7 +6,7 @@
 // again is acted on again (exports then only add what is new).
 import type { Rule, RuleAction, RuleEvent } from '../config/schema.js';
 import type { Logger } from '../core/logging.js';
-import type { ArchiveIndex } from '../index/types.js';
+import type { ArchiveIndex, InstanceLocation } from '../index/types.js';
 import type { StabilityEntry } from '../index/stability.js';
 import type { QueryLevel } from '../index/query/types.js';
 import { readAttributes, type Attributes, type SourceOf } from './attributes.js';
@@ -70,11 +70,22 @@ export class RuleEngine {
     });
   }
 
+  /**
+   * The instance whose attributes the rules see: the one named, or — a study or series whose
+   * named (latest) instance was deleted since — the last one it still holds; null when none.
+   */
+  private async instanceFor(subject: RuleSubject): Promise<InstanceLocation | null> {
+    const named = await this.deps.index.findInstance(subject.sopInstanceUID);
+    if (named || (subject.level !== 'STUDY' && subject.level !== 'SERIES')) return named;
+    const left = await this.deps.index.instancesOf(subject.studyUID, subject.level === 'SERIES' ? subject.uid : undefined);
+    return left.at(-1) ?? null;
+  }
+
   /** Queues the actions of every matching rule for `subject`; returns how many jobs were queued (or found queued). */
   async apply(subject: RuleSubject): Promise<number> {
     const rules = this.deps.rules().filter((r) => r.enabled && r.on === subject.event);
     if (!rules.length) return 0;
-    const loc = await this.deps.index.findInstance(subject.sopInstanceUID);
+    const loc = await this.instanceFor(subject);
     if (!loc) return 0; // deleted since: nothing to act on
     const attrs: Attributes = await readAttributes(this.deps.metadata, loc, subject.source);
     let queued = 0;
