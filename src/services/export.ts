@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { ExportMode } from '../config/schema.js';
 import type { InstanceLocation } from '../index/types.js';
-import type { ObjectStore } from '../storage/object-store.js';
+import { IN_FLIGHT_MS, type ObjectStore } from '../storage/object-store.js';
 import { alternativePath, fillTemplate, type AttributeLookup } from '../storage/naming.js';
 import { PacsError } from '../core/errors.js';
 
@@ -57,18 +57,16 @@ async function isSame(dest: string, source: string, loc: InstanceLocation, mode:
   return st.size === loc.size && (await sha256(dest)) === loc.checksum;
 }
 
-/** A temporary name untouched this long is a crashed export's leftover; younger, another export is writing it. */
-const TEMP_STALE_MS = 60_000;
-
 /**
- * Takes the dot-name of one instance's temporary file in `dir`, exclusively: two exports of the
+ * Takes the dot-name of one instance's temporary file in `dir`, exclusively (untouched for
+ * IN_FLIGHT_MS, it is a crashed export's leftover and taken over): two exports of the
  * same instance into one folder at once (a study stable again while its first export runs, two
  * rules, `pacs export` beside a rule) would otherwise write into one file and cut each other's
  * copy short. A leftover of a crash is taken over; a name in use is waited for.
  */
 async function takeTemp(dir: string, name: string): Promise<string> {
   const temp = path.join(dir, `.${name}.pacs-export`);
-  const until = Date.now() + 10 * TEMP_STALE_MS;
+  const until = Date.now() + 10 * IN_FLIGHT_MS;
   for (;;) {
     try {
       await (await fs.open(temp, 'wx')).close();
@@ -77,7 +75,7 @@ async function takeTemp(dir: string, name: string): Promise<string> {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
     const st = await fs.stat(temp).catch(() => null);
-    if (st && Date.now() - st.mtimeMs >= TEMP_STALE_MS) await fs.rm(temp, { force: true });
+    if (st && Date.now() - st.mtimeMs >= IN_FLIGHT_MS) await fs.rm(temp, { force: true });
     else if (Date.now() > until) throw new PacsError('STORAGE_FAILURE', `${temp} stays in use by another export`);
     else await new Promise((r) => setTimeout(r, 200));
   }

@@ -6,7 +6,7 @@
 import { isAlive } from '../core/process-alive.js';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import type { Job, JobProgress, JobStore } from '../index/jobs.js';
+import type { Job, JobOutcome, JobProgress, JobStore } from '../index/jobs.js';
 import type { Logger } from '../core/logging.js';
 import { errorMessage } from '../core/errors.js';
 
@@ -166,7 +166,7 @@ export class JobService {
     this.running.set(job.id, r);
     const logger = this.logger.child({ job: job.id, type: job.type });
     logger.info({ attempt: job.attempts, of: job.maxAttempts }, 'job started');
-    let outcome: Parameters<JobStore['finish']>[2];
+    let outcome: JobOutcome;
     try {
       if (job.cancelRequested) throw new CanceledError();
       const handler = this.handlers.get(job.type)!;
@@ -195,13 +195,15 @@ export class JobService {
     this.wake();
   }
 
-  private failure(job: Job, r: Running, e: unknown, logger: Logger): Parameters<JobStore['finish']>[2] {
+  private failure(job: Job, r: Running, e: unknown, logger: Logger): JobOutcome {
     const error = errorMessage(e);
-    if (e instanceof CanceledError || (r.abort.signal.aborted && !this.stopped && !(r.abort.signal.reason instanceof LeaseLostError))) {
+    // Why the run was stopped, whatever error the handler ended with.
+    const leaseLost = r.abort.signal.reason instanceof LeaseLostError;
+    if (e instanceof CanceledError || (r.abort.signal.aborted && !this.stopped && !leaseLost)) {
       logger.info('job canceled');
       return { state: 'canceled', error: 'canceled', progress: r.progress };
     }
-    if (this.stopped || e instanceof LeaseLostError) {
+    if (this.stopped || leaseLost) {
       // Not the job's fault: give the attempt back and let the next start run it at once (if
       // the lease was lost and another server took the job, this outcome is not recorded).
       return { state: 'queued', error, progress: r.progress, runAfter: new Date(), attemptReturned: true };

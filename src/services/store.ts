@@ -18,12 +18,6 @@ import { COLLECTED_TAGS, buildInstanceRecord, recordLookup } from './instance-re
 
 export type DuplicatePolicy = 'reject' | 'overwrite' | 'ignore';
 
-/**
- * A file without a row is a crash's leftover, free to be replaced, once it is this old; younger,
- * it may be another process's store between placing its file and writing its row (milliseconds).
- */
-const ORPHAN_AFTER_MS = 60_000;
-
 export interface StoreSettings {
   naming: string;
   duplicatePolicy: DuplicatePolicy;
@@ -300,7 +294,7 @@ export class StoreService {
         const owner = await this.deps.index.findInstanceByPath(candidate);
         // No row, but written moments ago: another process's store (`pacs import` beside the
         // server, another server) whose row is on its way, not a crash's leftover.
-        const inFlight = !owner && Date.now() - ((await this.deps.store.modifiedAt(candidate))?.getTime() ?? 0) < ORPHAN_AFTER_MS;
+        const inFlight = !owner && (await this.deps.store.recentlyWritten(candidate));
         if (!inFlight && (!owner || owner.SOPInstanceUID === record.instance.SOPInstanceUID)) {
           // An orphan (left by a crash): no row points at it.
           const placed = await staged.commit(candidate, 'replace').catch((err: unknown) => {

@@ -32,9 +32,6 @@ export interface VerifyReport {
   problems: VerifyProblem[];
 }
 
-/** Files younger than this are left out of a check's files → rows pass (see ORPHAN_AFTER_MS in store.ts). */
-const IN_FLIGHT_MS = 60_000;
-
 export interface VerifyDeps {
   index: ArchiveIndex;
   objects: ObjectStore;
@@ -90,7 +87,7 @@ export async function verifyArchive(deps: VerifyDeps, options: { quick: boolean;
     if (indexed.has(rel)) continue;
     // Written in the last minute: a running server's store that may not have its row yet. Only
     // a check leaves these out; a repair runs with the server stopped, when no store is in flight.
-    if (!options.repair && Date.now() - ((await deps.objects.modifiedAt(rel))?.getTime() ?? 0) < IN_FLIGHT_MS) continue;
+    if (!options.repair && (await deps.objects.recentlyWritten(rel))) continue;
     let uid: string | null = null;
     try {
       uid = (await readPart10Header(deps.objects.absolutePath(rel))).sopInstanceUID ?? null;

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { PacsError } from '../core/errors.js';
 import { GroupSync } from '../core/group-sync.js';
 import { isAlive } from '../core/process-alive.js';
-import type { ObjectStore, StagedObject, StagedResult } from './object-store.js';
+import { IN_FLIGHT_MS, type ObjectStore, type StagedObject, type StagedResult } from './object-store.js';
 
 const STAGING = '.incoming';
 /** This host in temporary file names: letters, digits and dots only, never the name's separator. */
@@ -167,9 +167,9 @@ export class FsObjectStore implements ObjectStore {
     );
   }
 
-  async modifiedAt(rel: string): Promise<Date | null> {
+  async recentlyWritten(rel: string): Promise<boolean> {
     const st = await fsp.stat(this.absolutePath(rel)).catch(() => null);
-    return st ? st.mtime : null;
+    return st !== null && Date.now() - st.mtimeMs < IN_FLIGHT_MS;
   }
 
   async remove(rel: string): Promise<void> {

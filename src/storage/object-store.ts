@@ -27,6 +27,13 @@ export interface StagedObject {
   discard(): Promise<void>;
 }
 
+/**
+ * A file without its index row, or a temporary file, written this recently may belong to a store
+ * or export still under way in another process (placed, its row milliseconds away); older, it is
+ * a crash's leftover. One rule for the store's placement, `pacs verify` and exports.
+ */
+export const IN_FLIGHT_MS = 60_000;
+
 export interface ObjectStore {
   stage(): StagedObject;
   read(path: string, range?: { start: number; end?: number }): Readable;
@@ -45,8 +52,8 @@ export interface ObjectStore {
    */
   readInto(path: string, size: number, target: Buffer): Promise<Buffer | null>;
   exists(path: string): Promise<boolean>;
-  /** When the file's content was last written; null when there is no such file. */
-  modifiedAt(path: string): Promise<Date | null>;
+  /** Whether the file exists and was written in the last IN_FLIGHT_MS: it may belong to a write still under way. */
+  recentlyWritten(path: string): Promise<boolean>;
   remove(path: string): Promise<void>;
   /** Free bytes on the volume (for the free-space guard). */
   freeBytes(): Promise<number>;
