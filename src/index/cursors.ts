@@ -1,7 +1,7 @@
 // Named positions in the change log, kept in the index, for services that must act on every
-// committed change across crashes and restarts (the rules "on: instance.received"). A service
-// reads the changes after its cursor, acts on them, then advances the cursor: a crash in between
-// makes it act again, so what it does must be idempotent (the rules' job dedupe keys). Servers
+// committed change across crashes and restarts (the rules "on: instance.received"; how far each
+// rule has acted on a study that grows). A service reads the changes after its cursor, acts on
+// them, then advances the cursor: a crash in between makes it act again, so what it does must be idempotent (the rules' job dedupe keys). Servers
 // sharing one index share a cursor; advancing never moves it back, so two servers racing leave
 // it at the furthest point either reached, and neither skips what the other has not done.
 import type { ChangeRecord, Provenance, Text } from './types.js';
@@ -33,10 +33,14 @@ export interface CursorStore {
    * log (what was committed before it existed is not replayed) and is recorded there.
    */
   position(name: string): Promise<number>;
+  /** Where the cursor `name` stands, or null when there is none (unlike `position`, nothing is made). */
+  find(name: string): Promise<number | null>;
   /** Moves the cursor to `seq` unless it is further already; resolves with where it stands now. */
   advance(name: string, seq: number): Promise<number>;
   /** Moves the cursor to the end of the log (nothing to do for what is there); resolves with where it stands. */
   advanceToEnd(name: string): Promise<number>;
   /** The changes after `seq`, oldest first, at most `limit`, each with its instance's provenance. */
   changesAfter(seq: number, limit: number): Promise<FollowedChange[]>;
+  /** SOP Instance UIDs of the study's instances stored or replaced by changes in (after, upTo]. */
+  changedInstances(studyUID: string, after: number, upTo: number): Promise<Set<string>>;
 }

@@ -9,6 +9,7 @@ import { readAttributes } from './attributes.js';
 import { instancesOf, type ExportDeps } from './export-job.js';
 import { type JobHandler, PermanentJobError } from './jobs.js';
 import type { QueryLevel } from '../index/query/types.js';
+import { type ChangeRange, checkChanges } from './transfer-jobs.js';
 
 export const EX_TEMPFAIL = 75;
 const KEEP_OUTPUT = 2000;
@@ -24,6 +25,8 @@ export interface CommandPayload {
   uid: string;
   argv: string[];
   timeout: number;
+  /** The study or series grew since the rule last ran: its instances stored or replaced since are `new` (transfer-jobs.ts). */
+  changes?: ChangeRange;
 }
 
 export function commandJobHandler(deps: ExportDeps & { objects: ObjectStore }): JobHandler {
@@ -35,6 +38,8 @@ export function commandJobHandler(deps: ExportDeps & { objects: ObjectStore }): 
       const instances = await instancesOf(deps.index, p.level, p.uid);
       if (!instances.length) throw new PermanentJobError(`command: nothing stored matches ${p.level} ${p.uid}`);
       const attrs = await readAttributes(deps.metadata, instances[0]!);
+      const range = checkChanges(p.changes);
+      const changed = range ? await deps.index.cursors.changedInstances(instances[0]!.StudyInstanceUID, range.after, range.upTo) : null;
       const argv = p.argv.map((a) => a.replace(/\{([A-Za-z][A-Za-z0-9]*)\}/g, (_m, k: string) => attrs.get(k) ?? ''));
       const details = {
         rule: p.rule ?? null,
@@ -42,7 +47,14 @@ export function commandJobHandler(deps: ExportDeps & { objects: ObjectStore }): 
         level: p.level,
         uid: p.uid,
         attributes: Object.fromEntries(DETAIL_KEYWORDS.map((k) => [k, attrs.get(k) ?? null])),
-        instances: instances.map((l) => ({ SOPInstanceUID: l.SOPInstanceUID, SeriesInstanceUID: l.SeriesInstanceUID, StudyInstanceUID: l.StudyInstanceUID, path: deps.objects.absolutePath(l.path) })),
+        instances: instances.map((l) => ({
+          SOPInstanceUID: l.SOPInstanceUID,
+          SeriesInstanceUID: l.SeriesInstanceUID,
+          StudyInstanceUID: l.StudyInstanceUID,
+          path: deps.objects.absolutePath(l.path),
+          // Stored (or sent again) since this rule last ran on the study or series; all are new the first time.
+          new: changed === null || changed.has(l.SOPInstanceUID),
+        })),
       };
       progress({ message: `running ${argv[0]}` });
       const r = await runProgram(argv, JSON.stringify(details), (p.timeout ?? 300) * 1000, signal);

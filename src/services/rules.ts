@@ -2,8 +2,10 @@
 // enabled rule for that event whose `match` holds queues its actions as durable jobs. A job's
 // dedupe key names the rule, the action and the version of what it acts on (the change-log
 // sequence number of its latest instance), so the same event given twice (a crash between
-// queueing and recording) queues nothing new, while a study that grows and becomes stable
-// again is acted on again (exports then only add what is new).
+// queueing and recording) queues nothing new. A study or series that grows and becomes stable
+// again is acted on again, but each rule's action remembers how far it got (a cursor in the
+// change log per rule, action and subject): a forward then sends only what is new, a command is
+// told which instances are new, an export writes only the new files.
 import type { Rule, RuleAction, RuleEvent } from '../config/schema.js';
 import type { Logger } from '../core/logging.js';
 import type { ArchiveIndex, InstanceLocation } from '../index/types.js';
@@ -38,20 +40,27 @@ export interface RuleDeps {
   logger: Logger;
 }
 
-/** The job (type and payload) that carries out one action on one subject. */
-export function actionJob(rule: string, action: RuleAction, s: RuleSubject): { type: string; payload: Record<string, unknown> } {
+/** The part of the change log a job acts on: none given, all of the subject. */
+export interface ActedRange {
+  after: number;
+  upTo: number;
+}
+
+/** The job (type and payload) that carries out one action on one subject (only its changes in `range`, when given). */
+export function actionJob(rule: string, action: RuleAction, s: RuleSubject, range?: ActedRange): { type: string; payload: Record<string, unknown> } {
   const what = { rule, level: s.level, uid: s.uid, studyUID: s.studyUID };
+  const changes = range ? { changes: range } : {};
   switch (action.type) {
     case 'export':
       return { type: 'export', payload: { ...what, to: action.to, template: action.template, mode: action.mode, ...(action.deidentify ? { deidentify: action.deidentify } : {}) } };
     case 'forward': {
       // The send job does the C-STORE, the stow job the STOW-RS; the rule's name is kept for the jobs page.
       const deidentify = action.deidentify ? { deidentify: action.deidentify } : {};
-      if (action.dicomweb !== undefined) return { type: 'stow', payload: { rule, server: action.dicomweb, level: s.level, uids: [s.uid], ...deidentify } };
-      return { type: 'send', payload: { rule, destination: action.node, level: s.level, uids: [s.uid], ...deidentify } };
+      if (action.dicomweb !== undefined) return { type: 'stow', payload: { rule, server: action.dicomweb, level: s.level, uids: [s.uid], ...deidentify, ...changes } };
+      return { type: 'send', payload: { rule, destination: action.node, level: s.level, uids: [s.uid], ...deidentify, ...changes } };
     }
     case 'command':
-      return { type: 'command', payload: { ...what, argv: action.argv, timeout: action.timeout, event: s.event } };
+      return { type: 'command', payload: { ...what, argv: action.argv, timeout: action.timeout, event: s.event, ...changes } };
   }
 }
 
@@ -92,8 +101,13 @@ export class RuleEngine {
     for (const rule of rules) {
       if (!ruleMatches(rule.match, attrs)) continue;
       for (const [i, action] of rule.actions.entries()) {
-        const { type, payload } = actionJob(rule.name, action, subject);
-        const job = await this.deps.jobs.enqueue(type, payload, { dedupeKey: `rule:${rule.name}:${i}:${subject.level}:${subject.uid}:${subject.seq}` });
+        const acted = `rule:${rule.name}:${i}:${subject.level}:${subject.uid}`;
+        const grown = subject.level === 'STUDY' || subject.level === 'SERIES';
+        const after = grown ? await this.deps.index.cursors.find(acted) : null;
+        if (after !== null && after >= subject.seq) continue; // this version was acted on (a crash before it was marked stable)
+        const { type, payload } = actionJob(rule.name, action, subject, after === null ? undefined : { after, upTo: subject.seq });
+        const job = await this.deps.jobs.enqueue(type, payload, { dedupeKey: `${acted}:${subject.seq}` });
+        if (grown) await this.deps.index.cursors.advance(acted, subject.seq);
         this.deps.logger.info({ rule: rule.name, action: action.type, level: subject.level, uid: subject.uid, job: job.id }, 'rule matched: job queued');
         queued++;
       }

@@ -15,8 +15,7 @@ import type { ArchiveIndex, InstanceLocation } from '../index/types.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { BurnedInRefused, Deidentifier } from './deidentify.js';
 import { type JobHandler, PermanentJobError } from './jobs.js';
-import { selectInstances } from './retrieve.js';
-import { FAILED_UIDS_KEPT, UNIQUE, checkLevel, checkUids } from './transfer-jobs.js';
+import { type ChangeRange, FAILED_UIDS_KEPT, checkChanges, checkLevel, checkUids, transferSelection } from './transfer-jobs.js';
 
 /** What `uids` name at `level` goes to the DICOMweb server named `server`. */
 export interface StowPayload {
@@ -26,6 +25,8 @@ export interface StowPayload {
   deidentify?: DeidentifyProfileConfig;
   /** The rule that queued it (for the jobs page). */
   rule?: string;
+  /** Only what was stored or replaced since the rule last acted (transfer-jobs.ts). */
+  changes?: ChangeRange;
 }
 
 export interface StowJobDeps {
@@ -110,8 +111,8 @@ export function stowJobHandler(deps: StowJobDeps): JobHandler {
       const server = deps.servers().find((s) => s.name === p.server);
       if (!server) throw new PermanentJobError(`"${p.server}" is not one of dicomweb_servers (was it removed from the configuration?)`);
       const target = stowTargetOf(server);
-      const instances = await selectInstances(deps.index, level === 'PATIENT' ? 'PATIENT_ROOT' : 'STUDY_ROOT', level, [{ keyword: UNIQUE[level], value: uids.join('\\') }]);
-      if (!instances.length) throw new PermanentJobError(`nothing stored matches ${UNIQUE[level]} ${uids.join(', ')}`);
+      const instances = await transferSelection(deps.index, level, uids, checkChanges(p.changes));
+      if (!instances.length) return { total: 0, completed: 0, failed: 0, warning: 0, message: 'nothing new to send' };
       const t: Tally = { acknowledged: new Set(job.progress.acknowledged ?? []), stored: 0, warning: 0, refused: 0, failed: [] };
       const before = instances.filter((i) => t.acknowledged.has(i.SOPInstanceUID)).length;
       const todo = instances.filter((i) => !t.acknowledged.has(i.SOPInstanceUID));

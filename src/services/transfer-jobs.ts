@@ -11,7 +11,7 @@ import { CommandField, Priority, storeResponse, type Command } from '../net/dims
 import { Status, errorComment, isFailure, storeFailureStatus } from '../net/dimse/status.js';
 import type { DatasetSink } from '../net/dimse/assembler.js';
 import { ScuAssociation, type Response } from '../net/client.js';
-import type { ArchiveIndex } from '../index/types.js';
+import type { ArchiveIndex, InstanceLocation } from '../index/types.js';
 import type { JobProgress } from '../index/jobs.js';
 import type { QueryLevel } from '../index/query/types.js';
 import { selectInstances } from './retrieve.js';
@@ -33,6 +33,40 @@ export interface SendPayload {
   uids: string[];
   /** Send de-identified copies (a forward rule's `deidentify:`). */
   deidentify?: DeidentifyProfileConfig;
+  /** Only what was stored or replaced since the rule last acted (a forward rule on a study that grew). */
+  changes?: ChangeRange;
+}
+
+/**
+ * The part of a study's change log a rule's job acts on: the instances stored or replaced by
+ * changes in (after, upTo]. A rule that forwarded a study once forwards, when the study grows and
+ * becomes stable again, only what is new (or was sent again), never the whole study twice.
+ */
+export interface ChangeRange {
+  after: number;
+  upTo: number;
+}
+
+export function checkChanges(v: unknown): ChangeRange | undefined {
+  if (v === undefined || v === null) return undefined;
+  const r = v as Partial<ChangeRange>;
+  if (!Number.isSafeInteger(r.after) || !Number.isSafeInteger(r.upTo)) throw new PermanentJobError('changes must be { after, upTo } change sequence numbers');
+  return { after: r.after!, upTo: r.upTo! };
+}
+
+/**
+ * What a send or stow job transfers: everything `uids` name at `level`, or — with a change range —
+ * only those of them stored or replaced in it (possibly none: the new instances were deleted since).
+ */
+export async function transferSelection(index: ArchiveIndex, level: QueryLevel, uids: string[], changes: ChangeRange | undefined): Promise<InstanceLocation[]> {
+  const all = await selectInstances(index, level === 'PATIENT' ? 'PATIENT_ROOT' : 'STUDY_ROOT', level, [{ keyword: UNIQUE[level], value: uids.join('\\') }]);
+  if (!changes) {
+    if (!all.length) throw new PermanentJobError(`nothing stored matches ${UNIQUE[level]} ${uids.join(', ')}`);
+    return all;
+  }
+  const changed = new Set<string>();
+  for (const study of new Set(all.map((l) => l.StudyInstanceUID))) for (const uid of await index.cursors.changedInstances(study, changes.after, changes.upTo)) changed.add(uid);
+  return all.filter((l) => changed.has(l.SOPInstanceUID));
 }
 
 /** Pull: the node `source` sends us what `uids` name at `level`, by C-MOVE (to our AE title) or C-GET. */
@@ -70,8 +104,8 @@ export function sendJobHandler(deps: SendJobDeps): JobHandler {
       const uids = checkUids(p.uids);
       const node = await deps.nodes.find(String(p.destination ?? ''));
       if (!node) throw new PermanentJobError(`destination "${p.destination}" is not a known node`);
-      const instances = await selectInstances(deps.index, level === 'PATIENT' ? 'PATIENT_ROOT' : 'STUDY_ROOT', level, [{ keyword: UNIQUE[level], value: uids.join('\\') }]);
-      if (!instances.length) throw new PermanentJobError(`nothing stored matches ${UNIQUE[level]} ${uids.join(', ')}`);
+      const instances = await transferSelection(deps.index, level, uids, checkChanges(p.changes));
+      if (!instances.length) return { total: 0, completed: 0, failed: 0, warning: 0, message: 'nothing new to send' };
       progress({ total: instances.length, completed: 0, failed: 0, warning: 0, message: `connecting to ${node.ae_title}` });
       const scu = await connectForStore(node, deps.aeTitle(), instances);
       const abort = (): void => scu.abort();

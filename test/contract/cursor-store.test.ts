@@ -79,6 +79,26 @@ for (const backend of BACKENDS) backend.run((fresh) => {
       assert.equal(now[4]!.seq, s5);
       await index.close();
     });
+
+    test('find makes no cursor; changedInstances: one study, the range (after, upTo], stored and replaced, not deleted', async () => {
+      const index = await (await fresh())();
+      assert.equal(await index.cursors.find('rule:x'), null);
+      assert.equal(await index.cursors.find('rule:x'), null, 'still none: find made nothing');
+      const s1 = (await index.storeInstance(record({ sop: '1.1', study: '7' }), 'insert')).changeSeq;
+      const s2 = (await index.storeInstance(record({ sop: '1.2', study: '7' }), 'insert')).changeSeq;
+      await index.storeInstance(record({ sop: '2.1', study: '8' }), 'insert');
+      const s4 = (await index.storeInstance(record({ sop: '1.1', study: '7', path: 'again.dcm' }), 'replace')).changeSeq;
+      const s5 = (await index.storeInstance(record({ sop: '1.3', study: '7' }), 'insert')).changeSeq;
+      await index.deleteInstance('1.2');
+      await index.cursors.advance('rule:x', s2);
+      assert.equal(await index.cursors.find('rule:x'), s2);
+      const sorted = async (after: number, upTo: number) => [...(await index.cursors.changedInstances('7', after, upTo))].sort();
+      assert.deepEqual(await sorted(0, s2), ['1.1', '1.2']);
+      assert.deepEqual(await sorted(s2, s4), ['1.1'], 'the replaced one; not the other study');
+      assert.deepEqual(await sorted(s1, s5 + 10), ['1.1', '1.2', '1.3'], 'a deletion is not a change to send (the row is gone anyway)');
+      assert.deepEqual(await sorted(s5, s5 + 10), []);
+      await index.close();
+    });
   });
 });
 

@@ -47,9 +47,9 @@ describe('run-command job', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const runWith = (exitCode: number, timeout = 30) => {
+  const runWith = (exitCode: number, timeout = 30, extra: Record<string, unknown> = {}) => {
     const out = path.join(dir, `out-${exitCode}.json`);
-    const job = { id: 1, type: 'command', payload: { rule: 'r', event: 'study.stable', level: 'STUDY', uid: study.studyUID, argv: [process.execPath, path.join(dir, 'script.cjs'), out, String(exitCode), '{PatientID}'], timeout } } as unknown as Job;
+    const job = { id: 1, type: 'command', payload: { rule: 'r', event: 'study.stable', level: 'STUDY', uid: study.studyUID, argv: [process.execPath, path.join(dir, 'script.cjs'), out, String(exitCode), '{PatientID}'], timeout, ...extra } } as unknown as Job;
     const handler = commandJobHandler(archive);
     const run = handler.run({ job, signal: new AbortController().signal, progress: () => {}, logger: archive.logger });
     return { run, out };
@@ -64,6 +64,18 @@ describe('run-command job', () => {
     assert.equal(seen.details.uid, study.studyUID);
     assert.equal(seen.details.rule, 'r');
     assert.equal(seen.details.event, 'study.stable');
+    assert.deepEqual((seen.details as unknown as { instances: Array<{ new: boolean }> }).instances.map((i) => i.new), [true, true], 'the first run: all new');
+  });
+
+  test('a study that grew since the rule last ran: the instances stored since are marked new', async () => {
+    const changes = await archive.index.changesSince(0, 100);
+    const mine = changes.filter((c) => c.studyUID === study.studyUID);
+    const { run, out } = runWith(0, 30, { changes: { after: mine[0]!.seq, upTo: mine[1]!.seq } });
+    await run;
+    const seen = JSON.parse(fs.readFileSync(out, 'utf8')) as { details: { instances: Array<{ SOPInstanceUID: string; new: boolean }> } };
+    const fresh = seen.details.instances.filter((i) => i.new).map((i) => i.SOPInstanceUID);
+    assert.deepEqual(fresh, [mine[1]!.uid], 'only the one stored after the last run');
+    assert.equal(seen.details.instances.length, 2, 'every instance is still listed');
   });
 
   test('exit 75: an error the queue retries (not permanent)', async () => {

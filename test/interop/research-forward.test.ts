@@ -45,3 +45,30 @@ test('forward to a node that is down at first: retried, then every instance arri
   assert.equal(fs.readdirSync(out).length, 4);
   assert.equal((await jobs.list({ type: 'send', limit: 10, offset: 0 })).total, 1, 'one job for the study');
 });
+
+test('a forwarded study that grows: stable again, only the late series is sent', async () => {
+  const jobs = pacs.server.archive.index.jobs;
+  const study = await makeStudy(path.join(pacs.dir, 'in-grows'), { patientID: 'SUBJ011', studyDescription: 'Grows', series: [{ number: 1, description: 'T1', count: 3 }] });
+  const send = (files: string[]) => run('storescu', ['-aet', 'SCANNER', '-aec', 'PACS_SERVER', '127.0.0.1', String(pacs.port), ...files]);
+  assert.equal((await send(study.files)).code, 0);
+  const ofStudy = async () => (await jobs.list({ type: 'send', limit: 50, offset: 0 })).jobs.filter((j) => (j.payload.uids as string[])[0] === study.studyUID);
+  const finished = async (n: number) => {
+    const js = await ofStudy();
+    return js.length === n && js.every((j) => j.state === 'succeeded' || j.state === 'failed') ? js.sort((a, b) => a.id - b.id) : null;
+  };
+  const [first] = await waitFor('the first forward', () => finished(1), 30_000);
+  assert.equal(first!.state, 'succeeded', first!.lastError ?? '');
+  assert.equal(first!.progress.completed, 3);
+  const late = await makeStudy(path.join(pacs.dir, 'in-grows-late'), { studyUID: study.studyUID, patientID: 'SUBJ011', studyDescription: 'Grows', series: [{ number: 2, description: 'DTI', count: 2 }] });
+  assert.equal((await send(late.files)).code, 0);
+  const both = await waitFor('the second forward', () => finished(2), 30_000);
+  const second = both[1]!;
+  assert.equal(second.state, 'succeeded', second.lastError ?? '');
+  assert.equal(second.progress.total, 2, 'only the two new instances');
+  assert.equal(second.progress.completed, 2);
+  const out = path.join(pacs.dir, 'received');
+  for (const f of late.files) {
+    const sop = (await run('dcmdump', ['+P', 'SOPInstanceUID', f])).stdout.match(/\[([0-9.]+)\]/)![1]!;
+    assert.ok(fs.readdirSync(out).some((n) => n.endsWith(sop)), `late instance ${sop} arrived`);
+  }
+});

@@ -5,7 +5,7 @@
 // in order (writer.ts takes a lock for the change-log insert until commit), so a cursor at n
 // never has a smaller change appear behind it later.
 import type { CursorStore, FollowedChange } from '../cursors.js';
-import { advanceSql, advanceToEndSql, changesAfterSql, createAtEndSql, positionSql } from '../cursor-sql.js';
+import { advanceSql, advanceToEndSql, changedInstancesSql, changesAfterSql, createAtEndSql, positionSql } from '../cursor-sql.js';
 import { type FollowedChangeRow, toFollowedChange } from '../row-maps.js';
 import type { Db, PgTransact } from './db.js';
 
@@ -15,6 +15,7 @@ const CREATE_AT_END = createAtEndSql('$1::text');
 const ADVANCE = advanceSql('$1', '$2');
 const ADVANCE_TO_END = advanceToEndSql('$1::text');
 const CHANGES_AFTER = changesAfterSql('$1', '$2');
+const CHANGED_INSTANCES = changedInstancesSql('$1', '$2', '$3');
 
 const positionOf = async (db: Db, name: string): Promise<number | undefined> => (await db.query<{ seq: number }>(POSITION, [name])).rows[0]?.seq;
 
@@ -28,6 +29,10 @@ export class PgCursorStore implements CursorStore {
       await db.query(CREATE_AT_END, [name]);
       return (await positionOf(db, name)) ?? 0;
     });
+  }
+
+  async find(name: string): Promise<number | null> {
+    return (await this.transact('read', (db) => positionOf(db, name))) ?? null;
   }
 
   advance(name: string, seq: number): Promise<number> {
@@ -46,5 +51,9 @@ export class PgCursorStore implements CursorStore {
 
   changesAfter(seq: number, limit: number): Promise<FollowedChange[]> {
     return this.transact('read', async (db) => (await db.query<FollowedChangeRow>(CHANGES_AFTER, [seq, Math.max(0, Math.trunc(limit))])).rows.map(toFollowedChange));
+  }
+
+  changedInstances(studyUID: string, after: number, upTo: number): Promise<Set<string>> {
+    return this.transact('read', async (db) => new Set((await db.query<{ uid: string }>(CHANGED_INSTANCES, [studyUID, after, upTo])).rows.map((r) => r.uid)));
   }
 }

@@ -2,7 +2,7 @@
 // transactions), so the upserts' "never back" is all that two processes sharing the file need.
 import type Database from 'better-sqlite3';
 import type { CursorStore, FollowedChange } from '../cursors.js';
-import { advanceSql, advanceToEndSql, changesAfterSql, createAtEndSql, positionSql } from '../cursor-sql.js';
+import { advanceSql, advanceToEndSql, changedInstancesSql, changesAfterSql, createAtEndSql, positionSql } from '../cursor-sql.js';
 import { type FollowedChangeRow, toFollowedChange } from '../row-maps.js';
 import type { Transact } from './jobs.js';
 
@@ -17,6 +17,7 @@ export class SqliteCursorStore implements CursorStore {
       advance: p(advanceSql('?', '?')),
       advanceToEnd: p(advanceToEndSql('?')),
       changesAfter: p<FollowedChangeRow>(changesAfterSql('?', '?')),
+      changedInstances: p<{ uid: string }>(changedInstancesSql('?', '?', '?')),
     };
   }
 
@@ -28,6 +29,10 @@ export class SqliteCursorStore implements CursorStore {
       this.s.createAtEnd.run(name);
       return this.s.position.get(name)!.seq;
     });
+  }
+
+  async find(name: string): Promise<number | null> {
+    return (await this.transact('read', () => this.s.position.get(name)?.seq)) ?? null;
   }
 
   advance(name: string, seq: number): Promise<number> {
@@ -46,5 +51,9 @@ export class SqliteCursorStore implements CursorStore {
 
   changesAfter(seq: number, limit: number): Promise<FollowedChange[]> {
     return this.transact('read', () => this.s.changesAfter.all(seq, Math.max(0, Math.trunc(limit))).map(toFollowedChange));
+  }
+
+  changedInstances(studyUID: string, after: number, upTo: number): Promise<Set<string>> {
+    return this.transact('read', () => new Set(this.s.changedInstances.all(studyUID, after, upTo).map((r) => r.uid)));
   }
 }

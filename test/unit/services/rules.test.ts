@@ -1,6 +1,7 @@
 // The rule engine picks the instance whose attributes the rules see: the one named, or, when a
 // stable study's latest instance was deleted since, the last one the study still holds — the
-// rest of the study is still acted on.
+// rest of the study is still acted on. A study that grows after a rule acted on it is acted on
+// again for what is new only (a cursor per rule, action and study).
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import { createLogger } from '../../../src/core/logging.js';
 import { SqliteIndex } from '../../../src/index/sqlite/sqlite-index.js';
 import type { MetadataService } from '../../../src/services/metadata.js';
 import { RuleEngine, type RuleSubject } from '../../../src/services/rules.js';
+import { transferSelection } from '../../../src/services/transfer-jobs.js';
 import { record } from '../../contract/fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pacs-rules-'));
@@ -38,5 +40,43 @@ test("a stable study whose latest instance was deleted: the rules still act on t
   assert.equal(queued.length, 1);
   await index.deleteInstance('a1');
   assert.equal(await engine.apply({ ...subject, seq: 8 }), 0, 'nothing left: nothing to act on');
+  await index.close();
+});
+
+test('a study that grows after a forward: the next job names only the new instances; the same version twice queues nothing', async () => {
+  const index = SqliteIndex.open({ path: join(dir, 'g.db'), walMode: true });
+  await index.migrate();
+  const a1 = await index.storeInstance(record({ sop: 'g1', study: '1.2.8' }), 'insert');
+  const a2 = await index.storeInstance(record({ sop: 'g2', study: '1.2.8' }), 'insert');
+  await index.storeInstance(record({ sop: 'other', study: '1.2.77' }), 'insert'); // another study, in between
+  const metadata = { get: async () => ({ text: JSON.stringify({ '00080060': { vr: 'CS', Value: ['CT'] } }) }) } as unknown as MetadataService;
+  const queued: Array<{ type: string; payload: Record<string, unknown>; key: string }> = [];
+  const engine = new RuleEngine({
+    rules: () => [ruleSchema.parse({ name: 'fwd', on: 'study.stable', match: { Modality: 'CT' }, actions: [{ type: 'forward', node: 'LAB' }, { type: 'command', argv: ['true'] }] })],
+    index,
+    metadata,
+    jobs: { enqueue: async (type, payload, o) => (queued.push({ type, payload, key: o.dedupeKey ?? '' }), { id: queued.length }) },
+    logger: createLogger({ level: 'silent' }),
+  });
+  const v1: RuleSubject = { event: 'study.stable', level: 'STUDY', uid: '1.2.8', studyUID: '1.2.8', seq: a2.changeSeq, sopInstanceUID: 'g2', source: { callingAE: null, calledAE: null, remoteAddress: null } };
+  assert.equal(await engine.apply(v1), 2);
+  assert.equal(queued[0]!.type, 'send');
+  assert.equal(queued[0]!.payload.changes, undefined, 'the first time: the whole study');
+  assert.equal(await engine.apply(v1), 0, 'this version was acted on: nothing queued again');
+
+  const a3 = await index.storeInstance(record({ sop: 'g3', study: '1.2.8', series: '1.2.8.2' }), 'insert');
+  const replaced = await index.storeInstance(record({ sop: 'g1', study: '1.2.8' }), 'replace'); // g1 sent again, changed
+  assert.equal(await engine.apply({ ...v1, seq: replaced.changeSeq, sopInstanceUID: 'g1' }), 2);
+  const range = { after: a2.changeSeq, upTo: replaced.changeSeq };
+  assert.deepEqual(queued[2]!.payload.changes, range);
+  assert.deepEqual(queued[3]!.payload.changes, range, 'the command is told what is new too');
+  const sent = await transferSelection(index, 'STUDY', ['1.2.8'], range);
+  assert.deepEqual(sent.map((l) => l.SOPInstanceUID).sort(), ['g1', 'g3'], 'the new instance and the one sent again, not g2, not the other study');
+  assert.deepEqual((await transferSelection(index, 'SERIES', ['1.2.8.2'], range)).map((l) => l.SOPInstanceUID), ['g3'], 'a series: its own only');
+  assert.equal((await transferSelection(index, 'STUDY', ['1.2.8'], undefined)).length, 3);
+  assert.ok(a1.changeSeq < a2.changeSeq && a3.changeSeq < replaced.changeSeq);
+  await index.deleteInstance('g3');
+  await index.deleteInstance('g1');
+  assert.deepEqual(await transferSelection(index, 'STUDY', ['1.2.8'], range), [], 'the new ones deleted since: nothing to send (not a failure)');
   await index.close();
 });
