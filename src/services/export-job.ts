@@ -10,7 +10,7 @@ import type { JobProgress } from '../index/jobs.js';
 import type { QueryLevel } from '../index/query/types.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { readAttributes } from './attributes.js';
-import { exportPath, placeBytes, placeInstance, syncDirectory, type ExportTarget } from './export.js';
+import { exportPath, placeBytes, placeInstance, syncDirectory, type ExportTarget, type Placement } from './export.js';
 import { BurnedInRefused, Deidentifier } from './deidentify.js';
 import type { DeidentifyProfileConfig } from '../config/rules-schema.js';
 import { type JobHandler, PermanentJobError } from './jobs.js';
@@ -54,7 +54,13 @@ export function instancesOf(index: ArchiveIndex, level: QueryLevel, uid: string)
 
 export async function exportInstances(deps: ExportDeps, instances: readonly InstanceLocation[], target: ExportTarget, options: ExportOptions = {}): Promise<ExportCounts> {
   const counts: ExportCounts = { total: instances.length, written: 0, present: 0, failed: 0, refused: 0, flagged: [], firstError: null, failedUids: [] };
+  // Synced once at the end, before the job (or `pacs export`) reports the files done: the folder of
+  // each file written, and the folders made for them (and their parents).
   const dirs = new Set<string>();
+  const toSync = (r: Placement): void => {
+    if (r.placed === 'written') dirs.add(path.dirname(r.path));
+    for (const d of r.madeDirs) dirs.add(d);
+  };
   for (const loc of instances) {
     if (options.signal?.aborted) break;
     let dest: string | null = null;
@@ -68,7 +74,7 @@ export async function exportInstances(deps: ExportDeps, instances: readonly Inst
           const r = await placeBytes(d.file, dest, d.sopInstanceUID);
           dest = r.path;
           counts[r.placed]++;
-          if (r.placed === 'written') dirs.add(path.dirname(dest));
+          toSync(r);
         }
         options.onInstance?.(loc, dest, counts);
         continue;
@@ -79,7 +85,7 @@ export async function exportInstances(deps: ExportDeps, instances: readonly Inst
         const r = await placeInstance(deps.objects, loc, dest, target.mode);
         dest = r.path;
         counts[r.placed]++;
-        if (r.placed === 'written') dirs.add(path.dirname(dest));
+        toSync(r);
       }
     } catch (e) {
       if (e instanceof BurnedInRefused) {

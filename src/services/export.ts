@@ -100,26 +100,49 @@ async function create(dest: string, source: string, mode: ExportMode, loc: Insta
   }
 }
 
-/** Puts one instance at `dest` (or its first free alternative); returns where and whether it was there already. */
-export async function placeInstance(objects: ObjectStore, loc: InstanceLocation, dest: string, mode: ExportMode): Promise<{ path: string; placed: Placed }> {
+/** Where an instance went, whether it was there already, and the folders made for it (to be synced). */
+export interface Placement {
+  path: string;
+  placed: Placed;
+  /** Folders whose entries changed by making `path`'s folder: the parent of the first one made, and each one made. */
+  madeDirs: string[];
+}
+
+/**
+ * Makes the folder of `dest` and its missing parents. A new folder's name is an entry in its
+ * parent, as lost in a crash as a file's name unless that parent is synced too: so the parent
+ * of the first folder made and every folder made are returned, to be synced before the files
+ * under them are reported exported.
+ */
+async function makeFolder(dest: string): Promise<string[]> {
+  const dir = path.dirname(dest);
+  const first = await fs.mkdir(dir, { recursive: true });
+  if (first === undefined) return [];
+  const made = [path.dirname(first)];
+  for (let d = dir; d !== path.dirname(first); d = path.dirname(d)) made.push(d);
+  return made;
+}
+
+/** Puts one instance at `dest` (or its first free alternative). */
+export async function placeInstance(objects: ObjectStore, loc: InstanceLocation, dest: string, mode: ExportMode): Promise<Placement> {
   const source = objects.absolutePath(loc.path);
-  await fs.mkdir(path.dirname(dest), { recursive: true });
+  const madeDirs = await makeFolder(dest);
   for (let n = 1; n <= MAX_ALTERNATIVES; n++) {
     const candidate = n === 1 ? dest : alternativePath(dest, n);
     try {
       await create(candidate, source, mode, loc);
-      return { path: candidate, placed: 'written' };
+      return { path: candidate, placed: 'written', madeDirs };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      if (await isSame(candidate, source, loc, mode)) return { path: candidate, placed: 'present' };
+      if (await isSame(candidate, source, loc, mode)) return { path: candidate, placed: 'present', madeDirs };
     }
   }
   throw new PacsError('STORAGE_FAILURE', `more than ${MAX_ALTERNATIVES} files already named like ${dest}`);
 }
 
 /** Writes `bytes` (a de-identified file) at `dest` or its first free alternative, whole or not at all, like a copy. */
-export async function placeBytes(bytes: Buffer, dest: string, tempName: string): Promise<{ path: string; placed: Placed }> {
-  await fs.mkdir(path.dirname(dest), { recursive: true });
+export async function placeBytes(bytes: Buffer, dest: string, tempName: string): Promise<Placement> {
+  const madeDirs = await makeFolder(dest);
   const digest = createHash('sha256').update(bytes).digest('hex');
   const temp = await takeTemp(path.dirname(dest), tempName);
   let fh: fs.FileHandle | null = null;
@@ -131,12 +154,12 @@ export async function placeBytes(bytes: Buffer, dest: string, tempName: string):
       const candidate = n === 1 ? dest : alternativePath(dest, n);
       try {
         await fs.link(temp, candidate);
-        return { path: candidate, placed: 'written' };
+        return { path: candidate, placed: 'written', madeDirs };
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
         // De-identification is deterministic: a re-run makes the same bytes, found here as done.
         const st = await fs.lstat(candidate);
-        if (st.isFile() && st.size === bytes.length && (await sha256(candidate)) === digest) return { path: candidate, placed: 'present' };
+        if (st.isFile() && st.size === bytes.length && (await sha256(candidate)) === digest) return { path: candidate, placed: 'present', madeDirs };
       }
     }
   } finally {

@@ -102,7 +102,7 @@ test('two copies of one instance into one folder at once: one written, one prese
     fs.writeFileSync(stale, 'BB');
     const old = new Date(Date.now() - 120_000);
     fs.utimesSync(stale, old, old);
-    assert.deepEqual(await placeInstance(store, b, path.join(dir, 'lab', 'b.dcm'), 'copy'), { path: path.join(dir, 'lab', 'b.dcm'), placed: 'written' });
+    assert.deepEqual(await placeInstance(store, b, path.join(dir, 'lab', 'b.dcm'), 'copy'), { path: path.join(dir, 'lab', 'b.dcm'), placed: 'written', madeDirs: [] });
     assert.deepEqual(fs.readdirSync(path.join(dir, 'lab')).sort(), ['a.dcm', 'b.dcm']);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -118,11 +118,13 @@ test('placement: copy, hard link, symlink; a re-run finds its own file; a collis
     const b = instance(archive, 'b.dcm', 'BBBBBB');
     for (const mode of ['copy', 'hardlink', 'symlink'] as const) {
       const dest = path.join(dir, mode, 'x', 'same.dcm');
-      assert.deepEqual(await placeInstance(store, a, dest, mode), { path: dest, placed: 'written' });
-      assert.deepEqual(await placeInstance(store, a, dest, mode), { path: dest, placed: 'present' }, `${mode}: idempotent`);
+      // Both folders made: their names are entries of dir and dir/mode, synced with the files.
+      const made = [dir, path.join(dir, mode, 'x'), path.join(dir, mode)];
+      assert.deepEqual(await placeInstance(store, a, dest, mode), { path: dest, placed: 'written', madeDirs: made });
+      assert.deepEqual(await placeInstance(store, a, dest, mode), { path: dest, placed: 'present', madeDirs: [] }, `${mode}: idempotent`);
       const other = await placeInstance(store, b, dest, mode);
-      assert.deepEqual(other, { path: path.join(dir, mode, 'x', 'same~2.dcm'), placed: 'written' }, `${mode}: collision`);
-      assert.deepEqual(await placeInstance(store, b, dest, mode), { path: other.path, placed: 'present' }, `${mode}: the collided one found again`);
+      assert.deepEqual(other, { path: path.join(dir, mode, 'x', 'same~2.dcm'), placed: 'written', madeDirs: [] }, `${mode}: collision`);
+      assert.deepEqual(await placeInstance(store, b, dest, mode), { path: other.path, placed: 'present', madeDirs: [] }, `${mode}: the collided one found again`);
       assert.equal(fs.readFileSync(other.path, 'utf8'), 'BBBBBB');
       assert.deepEqual(fs.readdirSync(path.join(dir, mode, 'x')).sort(), ['same.dcm', 'same~2.dcm'], 'no temporary file left');
     }
