@@ -13,6 +13,7 @@ import { ARCHIVE_OPTIONS, type OptionSpec, UsageError, flag, helpFor, opt, parse
 import { progress } from './progress.js';
 import { deidentifyOptions, DEIDENTIFY_OPTIONS } from './deidentify-options.js';
 import { Deidentifier } from '../services/deidentify.js';
+import { DryRunDeidStore } from '../services/deid-dry-run.js';
 
 const SPECS: readonly OptionSpec[] = [
   ...ARCHIVE_OPTIONS,
@@ -76,20 +77,27 @@ export async function exportCommand(argv: string[]): Promise<number> {
     }
     const target = { to: path.resolve(to), template, mode };
     const bar = dryRun ? { tick: () => {}, stop: () => {} } : progress(instances.length, 'export');
+    // A dry run records nothing, not even a pseudonym or the archive's secret (deid-dry-run.ts).
+    const deidStore = dryRun ? new DryRunDeidStore(archive.index.deid) : archive.index.deid;
+    let refusedSoFar = 0;
     const counts = await exportInstances(archive, instances, target, {
       dryRun,
-      ...(deid ? { deidentify: new Deidentifier(archive.index.deid, archive.objects, deid) } : {}),
-      onInstance: (loc, dest) => {
-        if (dryRun) process.stdout.write(dest ? `${dest}\n` : `  CANNOT NAME ${loc.SOPInstanceUID}\n`);
+      ...(deid ? { deidentify: new Deidentifier(deidStore, archive.objects, deid) } : {}),
+      onInstance: (loc, dest, c) => {
+        const refused = c.refused > refusedSoFar;
+        refusedSoFar = c.refused;
+        if (dryRun) process.stdout.write(dest ? `${dest}\n` : refused ? `  REFUSED ${loc.SOPInstanceUID} (burned-in annotation)\n` : `  CANNOT NAME ${loc.SOPInstanceUID}\n`);
         bar.tick();
       },
     });
     bar.stop();
-    const what = dryRun ? `${counts.total - counts.failed} would be written` : `${counts.written} written, ${counts.present} already there`;
+    const what = dryRun ? `${counts.written} would be written, ${counts.present} already there` : `${counts.written} written, ${counts.present} already there`;
     const refused = counts.refused ? `, ${counts.refused} refused (burned-in annotation)` : '';
     process.stdout.write(`Exported ${counts.total} instances${deid ? ' (de-identified)' : ''} to ${target.to}: ${what}, ${counts.failed} failed${refused}\n`);
     for (const f of counts.flagged) process.stdout.write(`  FLAGGED ${f}\n`);
-    if (counts.firstError) process.stdout.write(`  FAILED ${counts.firstError}\n`);
+    if (counts.firstError) process.stdout.write(`  ${counts.failed ? 'FAILED' : 'REFUSED'} ${counts.firstError}\n`);
+    if (deidStore instanceof DryRunDeidStore && deidStore.madeUpSecret)
+      process.stdout.write('  NOTE nothing was de-identified in this archive yet: its secret is made on the first real run, so the new UIDs and pseudonyms above are examples, not the ones it will write\n');
     return counts.failed || counts.refused ? 1 : 0;
   } finally {
     await archive.close();

@@ -22,4 +22,8 @@ export interface DeidStore {
   patient(proposed: Omit<DeidPatient, 'createdAt'>): Promise<DeidPatient | null>;
   /** The entry given to a pseudonym (re-identification, by those allowed to). */
   byPseudonym(pseudonym: string): Promise<DeidPatient | null>;
+  /** The archive's secret if one was made; null before the first de-identification (reads only). */
+  findSecret(): Promise<string | null>;
+  /** The patient's entry if one was made (reads only). */
+  byPatientKey(patientKey: string): Promise<DeidPatient | null>;
 }

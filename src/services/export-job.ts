@@ -10,7 +10,8 @@ import type { JobProgress } from '../index/jobs.js';
 import type { QueryLevel } from '../index/query/types.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { readAttributes } from './attributes.js';
-import { exportPath, placeBytes, placeInstance, syncDirectory, type ExportTarget, type Placement } from './export.js';
+import { createHash } from 'node:crypto';
+import { exportPath, holdsBytes, holdsInstance, placeBytes, placeInstance, plannedPlacement, syncDirectory, type ExportTarget, type Placement } from './export.js';
 import { BurnedInRefused, Deidentifier } from './deidentify.js';
 import type { DeidentifyProfileConfig } from '../config/rules-schema.js';
 import { type JobHandler, PermanentJobError } from './jobs.js';
@@ -37,6 +38,7 @@ export interface ExportCounts {
 }
 
 export interface ExportOptions {
+  /** Count and name (`written`: would be written) without writing anything. */
   dryRun?: boolean;
   signal?: AbortSignal;
   /** Writes de-identified copies (target.mode must be copy) named from the de-identified attributes. */
@@ -57,6 +59,8 @@ export async function exportInstances(deps: ExportDeps, instances: readonly Inst
   // Synced once at the end, before the job (or `pacs export`) reports the files done: the folder of
   // each file written, and the folders made for them (and their parents).
   const dirs = new Set<string>();
+  // A dry run names each instance as the real run would (collisions resolved, files already in place found) and writes nothing.
+  const planned = options.dryRun ? new Set<string>() : null;
   const toSync = (r: Placement): void => {
     if (r.placed === 'written') dirs.add(path.dirname(r.path));
     for (const d of r.madeDirs) dirs.add(d);
@@ -70,23 +74,22 @@ export async function exportInstances(deps: ExportDeps, instances: readonly Inst
         const d = await options.deidentify.deidentify(loc);
         if (d.burnedIn !== 'no' && counts.flagged.length < 100) counts.flagged.push(`${d.sopInstanceUID} (burned-in annotation ${d.burnedIn})`);
         dest = exportPath(target, d.attributes);
-        if (!options.dryRun) {
-          const r = await placeBytes(d.file, dest, d.sopInstanceUID);
-          dest = r.path;
-          counts[r.placed]++;
-          toSync(r);
-        }
+        const digest = planned ? createHash('sha256').update(d.file).digest('hex') : '';
+        const r = planned ? await plannedPlacement(dest, planned, (c) => holdsBytes(c, d.file.length, digest)) : await placeBytes(d.file, dest, d.sopInstanceUID);
+        dest = r.path;
+        counts[r.placed]++;
+        if (!planned) toSync(r);
         options.onInstance?.(loc, dest, counts);
         continue;
       }
       const attrs = await readAttributes(deps.metadata, loc);
       dest = exportPath(target, attrs.get);
-      if (!options.dryRun) {
-        const r = await placeInstance(deps.objects, loc, dest, target.mode);
-        dest = r.path;
-        counts[r.placed]++;
-        toSync(r);
-      }
+      const r = planned
+        ? await plannedPlacement(dest, planned, (c) => holdsInstance(deps.objects, loc, c, target.mode))
+        : await placeInstance(deps.objects, loc, dest, target.mode);
+      dest = r.path;
+      counts[r.placed]++;
+      if (!planned) toSync(r);
     } catch (e) {
       if (e instanceof BurnedInRefused) {
         counts.refused++;

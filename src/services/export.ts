@@ -140,6 +140,34 @@ export async function placeInstance(objects: ObjectStore, loc: InstanceLocation,
   throw new PacsError('STORAGE_FAILURE', `more than ${MAX_ALTERNATIVES} files already named like ${dest}`);
 }
 
+/**
+ * Where a dry run says an instance would go: the first of `dest` and its alternatives that is
+ * neither planned for another instance of this run nor taken on disk by another file — or the
+ * one that already holds this instance (`same`): then "present". Nothing is written.
+ */
+export async function plannedPlacement(dest: string, planned: Set<string>, same: (candidate: string) => Promise<boolean>): Promise<Placement> {
+  for (let n = 1; n <= MAX_ALTERNATIVES; n++) {
+    const candidate = n === 1 ? dest : alternativePath(dest, n);
+    if (planned.has(candidate)) continue;
+    const exists = await fs.lstat(candidate).then(() => true, (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' || e.code === 'ENOTDIR' ? false : Promise.reject(e)));
+    if (exists && !(await same(candidate))) continue;
+    planned.add(candidate);
+    return { path: candidate, placed: exists ? 'present' : 'written', madeDirs: [] };
+  }
+  throw new PacsError('STORAGE_FAILURE', `more than ${MAX_ALTERNATIVES} files already named like ${dest}`);
+}
+
+/** Whether the file at `candidate` holds exactly the bytes whose SHA-256 is `digest`. */
+export async function holdsBytes(candidate: string, size: number, digest: string): Promise<boolean> {
+  const st = await fs.lstat(candidate);
+  return st.isFile() && st.size === size && (await sha256(candidate)) === digest;
+}
+
+/** Whether `dest` already is the instance `loc`, as `mode` would have placed it. */
+export function holdsInstance(objects: ObjectStore, loc: InstanceLocation, dest: string, mode: ExportMode): Promise<boolean> {
+  return isSame(dest, objects.absolutePath(loc.path), loc, mode);
+}
+
 /** Writes `bytes` (a de-identified file) at `dest` or its first free alternative, whole or not at all, like a copy. */
 export async function placeBytes(bytes: Buffer, dest: string, tempName: string): Promise<Placement> {
   const madeDirs = await makeFolder(dest);
@@ -158,8 +186,7 @@ export async function placeBytes(bytes: Buffer, dest: string, tempName: string):
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
         // De-identification is deterministic: a re-run makes the same bytes, found here as done.
-        const st = await fs.lstat(candidate);
-        if (st.isFile() && st.size === bytes.length && (await sha256(candidate)) === digest) return { path: candidate, placed: 'present', madeDirs };
+        if (await holdsBytes(candidate, bytes.length, digest)) return { path: candidate, placed: 'present', madeDirs };
       }
     }
   } finally {

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PacsServer } from '../../src/app.js';
+import { openArchive, PacsServer } from '../../src/app.js';
+import type { Config } from '../../src/config/schema.js';
 import { parseConfigData } from '../../src/config/load.js';
 import { createLogger } from '../../src/core/logging.js';
 import { run } from '../helpers/dcmtk.js';
@@ -20,6 +21,8 @@ describe('pacs export', () => {
   let a1: MadeStudy;
   let a2: MadeStudy;
   let b: MadeStudy;
+  let c: MadeStudy;
+  let config: Config;
   let dbArgs: string[] = [];
   const pacs = (...args: string[]) => run(process.execPath, [BIN, 'export', '--storage-dir', path.join(dir, 'archive'), ...dbArgs, ...args]);
 
@@ -29,7 +32,10 @@ describe('pacs export', () => {
     a1 = await makeStudy(path.join(dir, 'in-a1'), { patientID: 'SUBJ1', studyDescription: 'baseline', studyDate: '20260101', series: [{ number: 1, description: 'T1', count: 3 }] });
     a2 = await makeStudy(path.join(dir, 'in-a2'), { patientID: 'SUBJ1', studyDescription: 'followup', studyDate: '20260301', series: [{ number: 2, description: 'T2', count: 2 }] });
     b = await makeStudy(path.join(dir, 'in-b'), { patientID: 'SUBJ2', studyDescription: 'baseline', studyDate: '20260102', series: [{ number: 1, description: 'T1', count: 2 }] });
-    const config = parseConfigData(
+    // SUBJ3: one study with burned-in annotation (refused with --burned-in refuse), one without.
+    c = await makeStudy(path.join(dir, 'in-c'), { patientID: 'SUBJ3', studyDescription: 'screen', studyDate: '20260201', series: [{ number: 1, description: 'SC', count: 1 }], extra: ['BurnedInAnnotation=YES'] });
+    const c2 = await makeStudy(path.join(dir, 'in-c2'), { patientID: 'SUBJ3', studyDescription: 'scan', studyDate: '20260202', series: [{ number: 1, description: 'T1', count: 1 }] });
+    config = parseConfigData(
       {
         server: { port: 0, host: '127.0.0.1', ae_title: 'PACS_SERVER', shutdown_grace: 2 },
         storage: { directory: path.join(dir, 'archive'), min_free_mb: 0 },
@@ -43,7 +49,7 @@ describe('pacs export', () => {
     const server = await PacsServer.create(config, { logger: createLogger({ level: 'silent' }) });
     const { dicomPort } = await server.start();
     try {
-      const r = await run('storescu', ['-aec', 'PACS_SERVER', '127.0.0.1', String(dicomPort), ...a1.files, ...a2.files, ...b.files]);
+      const r = await run('storescu', ['-aec', 'PACS_SERVER', '127.0.0.1', String(dicomPort), ...a1.files, ...a2.files, ...b.files, ...c.files, ...c2.files]);
       assert.equal(r.code, 0, r.stderr);
     } finally {
       await server.stop();
@@ -60,7 +66,7 @@ describe('pacs export', () => {
       'SUBJ1/baseline/001/00001.dcm', 'SUBJ1/baseline/001/00002.dcm', 'SUBJ1/baseline/001/00003.dcm',
       'SUBJ1/followup/002/00001.dcm', 'SUBJ1/followup/002/00002.dcm',
     ]);
-    assert.match(r.stdout, /5 would be written, 0 failed/);
+    assert.match(r.stdout, /5 would be written, 0 already there, 0 failed/);
     assert.equal(fs.existsSync(out), false);
   });
 
@@ -73,6 +79,8 @@ describe('pacs export', () => {
     const again = await pacs('--patient', 'SUBJ1', '--to', out, '--template', TEMPLATE);
     assert.match(again.stdout, /0 written, 5 already there/);
     assert.equal(listTree(out).length, 5);
+    const dry = await pacs('--patient', 'SUBJ1', '--to', out, '--template', TEMPLATE, '--dry-run');
+    assert.match(dry.stdout, /0 would be written, 5 already there/, 'a dry run finds what is in place');
   });
 
   test('by study, with the default template', async () => {
@@ -88,6 +96,31 @@ describe('pacs export', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(listTree(out), ['SUBJ1/baseline/001/00001.dcm', 'SUBJ1/baseline/001/00002.dcm', 'SUBJ1/baseline/001/00003.dcm', 'SUBJ2/baseline/001/00001.dcm', 'SUBJ2/baseline/001/00002.dcm']);
     assert.ok(fs.statSync(path.join(out, 'SUBJ2/baseline/001/00001.dcm')).nlink >= 2);
+  });
+
+  /** What de-identification has recorded in the index: the secret, and the pseudonyms of SUBJ1 and SUBJ3. */
+  const recorded = async () => {
+    const archive = await openArchive(config, { logger: createLogger({ level: 'silent' }) });
+    try {
+      const d = archive.index.deid;
+      return { secret: await d.findSecret(), subj1: await d.byPatientKey('SUBJ1\\'), subj3: await d.byPatientKey('SUBJ3\\') };
+    } finally {
+      await archive.close();
+    }
+  };
+  const DEID_TEMPLATE = '{PatientID}/{StudyDate}/{SeriesNumber:03}/{InstanceNumber:05}.dcm';
+  const printed = (stdout: string, out: string) => stdout.split('\n').filter((l) => l.startsWith(out)).map((l) => path.relative(out, l)).sort();
+
+  test('--dry-run --deidentify records nothing; a refused (burned-in) instance is not counted as would be written', async () => {
+    const out = path.join(dir, 'deid-dry');
+    const r = await pacs('--patient', 'SUBJ3', '--to', out, '--deidentify', '--burned-in', 'refuse', '--template', DEID_TEMPLATE, '--dry-run');
+    assert.equal(r.code, 1, 'a refusal is reported as a problem');
+    assert.match(r.stdout, /2 instances \(de-identified\).*: 1 would be written, 0 already there, 0 failed, 1 refused/);
+    assert.match(r.stdout, /REFUSED .*burned-in/);
+    assert.equal(printed(r.stdout, out).length, 1);
+    assert.match(r.stdout, /NOTE nothing was de-identified in this archive yet/);
+    assert.deepEqual(await recorded(), { secret: null, subj1: null, subj3: null }, 'no secret, no pseudonym made by a dry run');
+    assert.equal(fs.existsSync(out), false);
   });
 
   test('--deidentify: new files named from the de-identified attributes; a re-run finds them done', async () => {
@@ -107,6 +140,23 @@ describe('pacs export', () => {
     assert.match(again.stdout, /0 written, 5 already there/);
     const link = await pacs('--patient', 'SUBJ1', '--to', out, '--deidentify', '--mode', 'hardlink');
     assert.equal(link.code, 2, 'a link would expose the original');
+  });
+
+  test('--dry-run --deidentify once the archive has its secret: the names a real run writes, still nothing recorded', async () => {
+    const before = await recorded();
+    assert.ok(before.secret && before.subj1 && !before.subj3);
+    const known = await pacs('--patient', 'SUBJ1', '--to', path.join(dir, 'deid'), '--deidentify', '--retain-dates', '--template', DEID_TEMPLATE, '--dry-run');
+    assert.deepEqual(printed(known.stdout, path.join(dir, 'deid')), listTree(path.join(dir, 'deid')), 'the names the real run wrote');
+    assert.doesNotMatch(known.stdout, /NOTE/);
+    assert.match(known.stdout, /0 would be written, 5 already there/);
+    const out = path.join(dir, 'deid3');
+    const dry = await pacs('--patient', 'SUBJ3', '--to', out, '--deidentify', '--burned-in', 'flag', '--template', DEID_TEMPLATE, '--dry-run');
+    assert.equal(dry.code, 0, dry.stdout + dry.stderr);
+    assert.deepEqual(await recorded(), before, 'a new patient got no pseudonym from the dry run');
+    const real = await pacs('--patient', 'SUBJ3', '--to', out, '--deidentify', '--burned-in', 'flag', '--template', DEID_TEMPLATE);
+    assert.equal(real.code, 0, real.stdout + real.stderr);
+    assert.deepEqual(printed(dry.stdout, out), listTree(out), 'the real run writes the names the dry run printed');
+    assert.ok((await recorded()).subj3, 'the real run records the pseudonym');
   });
 
   test('nothing selected, or no selection at all, is an error', async () => {

@@ -36,4 +36,15 @@ export class PgDeidStore implements DeidStore {
       return row ? toPatient(row) : null;
     });
   }
+
+  findSecret(): Promise<string | null> {
+    return this.transact('read', async (db) => (await db.query<{ secret: string }>('SELECT secret FROM deid_secret WHERE id = 1')).rows[0]?.secret ?? null);
+  }
+
+  byPatientKey(patientKey: string): Promise<DeidPatient | null> {
+    return this.transact('read', async (db) => {
+      const row = (await db.query<Row>('SELECT * FROM deid_patients WHERE patient_key = $1', [patientKey])).rows[0];
+      return row ? toPatient(row) : null;
+    });
+  }
 }

@@ -49,4 +49,15 @@ export class SqliteDeidStore implements DeidStore {
       return r ? toPatient(r) : null;
     });
   }
+
+  findSecret(): Promise<string | null> {
+    return this.transact('read', () => this.s.secret.get()?.secret ?? null);
+  }
+
+  byPatientKey(patientKey: string): Promise<DeidPatient | null> {
+    return this.transact('read', () => {
+      const r = this.s.byKey.get(patientKey);
+      return r ? toPatient(r) : null;
+    });
+  }
 }
