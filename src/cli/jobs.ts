@@ -1,6 +1,7 @@
 // pacs jobs: the durable job queue from the command line — list (with progress and errors),
 // show one, cancel, retry. It works beside a running server: both use the same index, a cancel
 // reaches the running job at its next lease renewal, a retry is picked up at the next poll.
+import { checkCanceled, checkRetried } from '../services/jobs.js';
 import { openToolArchive, toolConfig } from './open-archive.js';
 import { JOB_STATES, type Job, type JobState, shownProgress } from '../index/jobs.js';
 
@@ -47,7 +48,7 @@ export async function jobsCommand(argv: string[]): Promise<number> {
     }
     const id = Number(p.positional[0]);
     if (!Number.isInteger(id) || id < 1) throw new UsageError(`jobs ${sub}: give the job's number`);
-    const job = sub === 'show' ? await archive.index.jobs.get(id) : sub === 'cancel' ? await archive.index.jobs.cancel(id) : sub === 'retry' ? await archive.index.jobs.retry(id) : undefined;
+    const job = sub === 'show' ? await archive.index.jobs.get(id) : sub === 'cancel' ? checkCanceled(await archive.index.jobs.cancel(id)) : sub === 'retry' ? checkRetried(await archive.index.jobs.retry(id)) : undefined;
     if (job === undefined) throw new UsageError(`jobs: unknown subcommand "${sub}" (list, show, cancel, retry)`);
     if (!job) {
       process.stderr.write(`pacs jobs: no job ${id}\n`);

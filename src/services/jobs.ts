@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Job, JobOutcome, JobProgress, JobStore } from '../index/jobs.js';
 import type { Logger } from '../core/logging.js';
-import { errorMessage } from '../core/errors.js';
+import { errorMessage, PacsError } from '../core/errors.js';
 
 export interface JobContext {
   job: Job;
@@ -93,13 +93,13 @@ export class JobService {
   }
 
   async cancel(id: number): Promise<Job | null> {
-    const job = await this.store.cancel(id);
+    const job = checkCanceled(await this.store.cancel(id));
     this.running.get(id)?.abort.abort(new Error('canceled'));
     return job;
   }
 
   async retry(id: number): Promise<Job | null> {
-    const job = await this.store.retry(id);
+    const job = checkRetried(await this.store.retry(id));
     this.wake();
     return job;
   }
@@ -291,4 +291,16 @@ class CanceledError extends Error {
   constructor() {
     super('canceled');
   }
+}
+
+/** The job after a cancel, which changed nothing when it had ended already: that is said (409), not answered as done. */
+export function checkCanceled(job: Job | null): Job | null {
+  if (job && job.state !== 'canceled' && !job.cancelRequested) throw new PacsError('CONFLICT', `job ${job.id} has ${job.state} already: nothing to cancel`);
+  return job;
+}
+
+/** The job after a retry, which only a failed or canceled job takes: any other is said (409). */
+export function checkRetried(job: Job | null): Job | null {
+  if (job && job.state !== 'queued') throw new PacsError('CONFLICT', `job ${job.id} is ${job.state}: only a failed or canceled job can be retried`);
+  return job;
 }

@@ -50,11 +50,16 @@ export class NodeDirectory {
     return [...fixed, ...added].sort((a, b) => a.ae_title.localeCompare(b.ae_title));
   }
 
-  /** The node with this AE title, ready to connect to (with its TLS options when it speaks TLS). */
-  async find(aeTitle: string): Promise<KnownNodeView | null> {
+  /** The node with this AE title as configured or added (to show; `find` to connect). */
+  async view(aeTitle: string): Promise<KnownNodeView | null> {
     const fixed = this.configured().find((n) => n.ae_title === aeTitle);
     const stored = fixed ? null : await this.store.get(aeTitle);
-    const node: KnownNodeView | null = fixed ? this.fromConfig(fixed) : stored ? { ...stored, source: 'api' } : null;
+    return fixed ? this.fromConfig(fixed) : stored ? { ...stored, source: 'api' } : null;
+  }
+
+  /** The node with this AE title, ready to connect to (with its TLS options when it speaks TLS). */
+  async find(aeTitle: string): Promise<KnownNodeView | null> {
+    const node = await this.view(aeTitle);
     if (!node?.tls) return node;
     const tlsOptions = this.clientTls();
     if (!tlsOptions) throw new PacsError('CONFIG_INVALID', `${node.ae_title} is a TLS node (tls: true) but tls.enabled is false: no certificates to connect with`);
@@ -64,6 +69,8 @@ export class NodeDirectory {
   /** Adds or replaces a node kept in the index; nodes of the configuration file cannot be changed here. */
   async put(node: StoredNode): Promise<{ created: boolean }> {
     this.refuseConfigured(node.ae_title);
+    // Refused before anything is kept: a node nothing could connect to is a mistake to say now.
+    if (node.tls && !this.clientTls()) throw new PacsError('CONFIG_INVALID', `${node.ae_title}: tls: true needs tls.enabled (the certificates to connect with)`);
     const r = await this.store.put(node);
     await this.refresh();
     return r;

@@ -152,6 +152,11 @@ describe('REST API', () => {
     assert.equal(created.json().source, 'api');
     assert.equal((await call('PUT', '/api/nodes/STORESCP', { host: '127.0.0.1', port })).status, 200);
     assert.equal((await call('PUT', '/api/nodes/BAD', { host: '127.0.0.1', port: 70000 })).status, 400);
+    // A TLS node while tls.enabled is false: refused, and not kept.
+    const tls = await call('PUT', '/api/nodes/TLS_NODE', { host: '127.0.0.1', port, tls: true });
+    assert.equal(tls.status, 400);
+    assert.match(String(tls.json().detail), /tls\.enabled/);
+    assert.equal((await call('GET', '/api/nodes/TLS_NODE')).status, 404, 'the refused node was not kept');
     const list = (await call('GET', '/api/nodes')).json() as unknown as { ae_title: string; source: string }[];
     assert.deepEqual(list.map((n) => [n.ae_title, n.source]), [['FROM_FILE', 'config'], ['STORESCP', 'api']]);
     const conflict = await call('PUT', '/api/nodes/FROM_FILE', { host: '127.0.0.1', port: 1 });

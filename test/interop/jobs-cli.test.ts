@@ -36,6 +36,12 @@ describe('pacs jobs', () => {
     assert.match((await cli(['list', '--state', 'canceled'])).stdout, /1 of 1 job/);
     assert.match((await cli(['retry', String(job.id)])).stdout, /queued|running/);
     assert.ok(['queued', 'running'].includes((await pacs.server.archive.index.jobs.get(job.id))!.state), 'back in the queue');
+    // A job that has ended cannot be canceled: said, exit 1 (not "canceled" for a job that is not).
+    const doomed = await pacs.server.jobs.enqueue('send', { destination: 'DOWN', level: 'STUDY', uids: ['1.2.3.404'] });
+    for (let i = 0; i < 200 && (await pacs.server.archive.index.jobs.get(doomed.id))!.state !== 'failed'; i++) await new Promise((r) => setTimeout(r, 50));
+    const late = await cli(['cancel', String(doomed.id)]);
+    assert.equal(late.code, 1, late.stdout);
+    assert.match(late.stderr, /has failed already: nothing to cancel/);
     assert.equal((await cli(['show', '999'])).code, 1);
     assert.notEqual((await cli(['list', '--state', 'bogus'])).code, 0);
   });

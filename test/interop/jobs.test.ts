@@ -64,6 +64,12 @@ describe('send and pull jobs', () => {
     const received = fs.readdirSync(out);
     assert.equal(received.length, 2);
     for (const f of received) assert.equal((await run('dcmdump', ['-q', path.join(out, f)])).code, 0);
+    // A finished job cannot be canceled, a succeeded one not retried: said (409), not answered as done.
+    const cancel = await web.inject({ method: 'POST', url: `/api/jobs/${job.id}/cancel` });
+    assert.equal(cancel.statusCode, 409);
+    assert.match(String((cancel.json() as { detail: string }).detail), /succeeded already/);
+    assert.equal((await web.inject({ method: 'POST', url: `/api/jobs/${job.id}/retry` })).statusCode, 409);
+    assert.equal((await web.inject({ method: 'POST', url: '/api/jobs/999999/cancel' })).statusCode, 404);
   });
 
   test('send to a node that is down: retried with back-off, completes once it is up', async () => {

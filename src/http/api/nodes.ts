@@ -47,7 +47,7 @@ interface NodeBody {
 export function registerNodes(app: FastifyInstance, deps: ApiDeps): void {
   type Req = FastifyRequest<{ Params: { ae: string }; Body: NodeBody }>;
   const find = async (ae: string) => {
-    const node = await deps.nodes.find(ae.trim());
+    const node = await deps.nodes.view(ae.trim());
     if (!node) throw notFound(`no known node ${ae}`);
     return node;
   };
