@@ -143,6 +143,12 @@ describe('REST API', () => {
     assert.match(bad.type, /problem\+json/);
     assert.match(String(bad.json().detail), /not a DICOM file/);
     assert.equal(pacs.files().filter((f) => !f.startsWith('.metadata')).length, filesBefore, 'nothing written');
+    // No body, or a body of another type: a 415 that says what to send, not a server error.
+    for (const [payload, type] of [[undefined, undefined], ['{}', 'application/json'], ['text', 'text/plain']] as const) {
+      const r = await web.inject({ method: 'POST', url: '/api/instances', ...(payload === undefined ? {} : { payload }), ...(type ? { headers: { 'content-type': type } } : {}) });
+      assert.equal(r.statusCode, 415, `${type}: ${r.body}`);
+      assert.match(r.body, /application\/dicom/);
+    }
   });
 
   test('known nodes: add, change, list with the file’s nodes, refuse changing those, remove; C-ECHO a real storescp', async () => {

@@ -3,8 +3,31 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { PartSink, type StowOutcome } from '../dicomweb/stow.js';
 import { HttpProblem } from '../problem.js';
+import { Status } from '../../net/dimse/status.js';
 import type { ApiDeps } from './deps.js';
 import '../route-config.js';
+
+/**
+ * The HTTP status of a store the pipeline refused, from its DIMSE status: the sender's fault
+ * (4xx) only when it is; a full disk or a failing index is the server's (5xx), so a client
+ * retries it later.
+ */
+export function uploadFailureStatus(status: number): number {
+  switch (status) {
+    case Status.OutOfResources:
+      return 507;
+    case Status.ProcessingFailure:
+      return 503;
+    case Status.DuplicateSOPInstance:
+      return 409;
+    case Status.NotAuthorized:
+      return 403;
+    case Status.SOPClassNotSupported:
+      return 415;
+    default:
+      return 400;
+  }
+}
 
 export function registerUpload(app: FastifyInstance, deps: ApiDeps): void {
   // Streamed by the handler, never buffered by fastify.
@@ -24,6 +47,8 @@ export function registerUpload(app: FastifyInstance, deps: ApiDeps): void {
       const sink = new PartSink(deps, 'application/dicom', undefined, { remoteAddress: req.ip, source: 'upload' }, (o) => (outcome = o));
       const max = deps.config().http.max_upload_mb * 1024 * 1024;
       let bytes = 0;
+      // The parser above hands the raw stream on for the DICOM types only; anything else came parsed or not at all.
+      if (!isStream(req.body)) throw new HttpProblem(415, 'Unsupported media type', 'the body must be the Part 10 file, Content-Type application/dicom');
       try {
         for await (const chunk of req.body as AsyncIterable<Buffer>) {
           bytes += chunk.length;
@@ -37,8 +62,10 @@ export function registerUpload(app: FastifyInstance, deps: ApiDeps): void {
       await sink.end();
       const o = outcome as StowOutcome | null;
       if (!o) throw new HttpProblem(400, 'Bad request', 'empty body');
-      if (o.failure) throw new HttpProblem(o.failure.status === 0xa700 ? 507 : 400, 'Not stored', `${o.failure.reason} (status 0x${o.failure.status.toString(16)})`);
+      if (o.failure) throw new HttpProblem(uploadFailureStatus(o.failure.status), 'Not stored', `${o.failure.reason} (status 0x${o.failure.status.toString(16)})`);
       return reply.code(201).send({ SOPInstanceUID: o.sopInstanceUID, SOPClassUID: o.sopClassUID, StudyInstanceUID: o.studyUID, SeriesInstanceUID: o.seriesUID });
     },
   );
 }
+
+const isStream = (body: unknown): body is AsyncIterable<Buffer> => typeof body === 'object' && body !== null && Symbol.asyncIterator in body;
