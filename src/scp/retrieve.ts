@@ -63,7 +63,13 @@ export function retrieveScp(deps: RetrieveDeps): ServiceClassProvider {
         // Registered before anything else, so a C-CANCEL reaches it even while instances are
         // selected or the destination is being connected.
         const work = err ? final(ctx, cmd, Status.OutOfResources, null, err.message) : cancellable(ctx.assoc, cmd.MessageID ?? 0, (op) => retrieve(deps, ctx, cmd, data, op));
-        work.catch((e: unknown) => ctx.logger.warn({ err: e }, `${name} ended abnormally`)).finally(done);
+        // Whatever went wrong, the SCU gets a final response rather than waiting for its own timeout.
+        work
+          .catch(async (e: unknown) => {
+            ctx.logger.warn({ err: e }, `${name} ended abnormally`);
+            await final(ctx, cmd, Status.UnableToProcess, null, `${name} failed: ${errorMessage(e)}`).catch(() => {});
+          })
+          .finally(done);
       });
     },
   };
@@ -80,9 +86,30 @@ function counted(c: Counts, pending: boolean): Partial<Command> {
   };
 }
 
+/**
+ * The longest Failed SOP Instance UID List value we send: an explicit VR UI element has a 16-bit
+ * length (PS3.5 7.1.2), so a C-GET of thousands of instances cancelled early cannot list them all.
+ */
+const MAX_FAILED_LIST_BYTES = 0xfffe;
+
+/** The UIDs that fit in one Failed SOP Instance UID List, from the first. */
+export function failedListFitting(uids: readonly string[]): string[] {
+  const kept: string[] = [];
+  let bytes = 0;
+  for (const u of uids) {
+    const next = bytes + (kept.length ? 1 : 0) + u.length;
+    if (next > MAX_FAILED_LIST_BYTES) break;
+    kept.push(u);
+    bytes = next;
+  }
+  return kept;
+}
+
 function final(ctx: ScpContext, cmd: Command, status: number, counts: Counts | null, comment?: string, failedUids: string[] = [], offending?: number): Promise<void> {
-  const dataset = failedUids.length
-    ? encodeIdentifier([{ tag: Tag.FailedSOPInstanceUIDList, vr: 'UI', value: failedUids.join('\\') }], ctx.transferSyntax, null)
+  const listed = failedListFitting(failedUids);
+  if (listed.length < failedUids.length) comment = `first ${listed.length} of ${failedUids.length} failed UIDs listed${comment ? `; ${comment}` : ''}`;
+  const dataset = listed.length
+    ? encodeIdentifier([{ tag: Tag.FailedSOPInstanceUIDList, vr: 'UI', value: listed.join('\\') }], ctx.transferSyntax, null)
     : undefined;
   return ctx.send(
     {

@@ -10,6 +10,7 @@ import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
 import { parsePart10Prefix } from '../../src/dicom/part10.js';
 import { encodeIdentifier } from '../../src/dicom/identifier.js';
 import { ScuAssociation } from '../../src/net/client.js';
+import { record } from '../contract/fixtures.js';
 
 const CT_STUDY = '1.3.6.1.4.1.5962.1.1.0.0.0.1196530851.28319.0.1';
 const CT_SERIES = '1.3.6.1.4.1.5962.1.1.0.0.0.1196530851.28319.0.2';
@@ -149,6 +150,24 @@ describe('C-MOVE and C-GET', () => {
     } finally {
       fs.renameSync(path.join(pacs.dir, 'hidden.dcm'), path.join(pacs.storageDir, loc.path));
     }
+  });
+
+  test('more failed sub-operations than one Failed SOP Instance UID List can hold: the final response still comes, with the first ones', async () => {
+    // 1,100 rows of 64-character UIDs whose files do not exist: every sub-operation fails, and
+    // their UIDs (71 KB) do not fit an explicit VR UI element (64 KB).
+    const index = pacs.server.archive.index;
+    const study = `1.2.826.0.1.3680043.10.999.${'7'.repeat(20)}`;
+    for (let i = 0; i < 1100; i++) {
+      const sop = `${study}.${String(i).padStart(64 - study.length - 1, '0')}`;
+      await index.storeInstance(record({ sop, study, series: `${study}.1`, patientId: 'MANYFAIL', path: `nowhere/${i}.dcm` }), 'insert');
+    }
+    const dir = path.join(pacs.dir, 'get-many-failed');
+    fs.mkdirSync(dir);
+    const r = await run('getscu', ['-d', '-td', '60', '-aec', 'PACS_SERVER', '-S', '-od', dir, '-k', '0008,0052=STUDY', '-k', `StudyInstanceUID=${study}`, '127.0.0.1', String(pacs.port)], { timeoutMs: 120_000 });
+    assert.match(r.stderr, /Final status report from last C-GET message/, r.stderr.slice(-2000));
+    assert.match(r.stderr, /Number of Failed Suboperations\s*:\s*1100/);
+    assert.match(r.stderr, /first 1008 of 1100 failed UIDs listed/);
+    assert.equal((await run('echoscu', ['-aec', 'PACS_SERVER', '127.0.0.1', String(pacs.port)])).code, 0, 'still serving');
   });
 
   test('a destination that disappears mid-transfer: the rest fail with their UIDs, the server goes on', async () => {
