@@ -64,20 +64,35 @@ export class WorklistFolder {
     return this.running;
   }
 
-  private async files(): Promise<Map<string, string>> {
-    const out = new Map<string, string>();
+  /**
+   * The .wl files under each AE title's folder, and the folders that could not be read: their
+   * entries are kept (a share that hiccups or is not mounted must not empty the worklist).
+   */
+  private async files(): Promise<{ files: Map<string, string>; unread: Set<string>; folders: number }> {
+    const files = new Map<string, string>();
+    const unread = new Set<string>();
+    let folders = 0;
     for (const ae of await readdir(this.dir, { withFileTypes: true })) {
-      if (!ae.isDirectory()) continue;
+      // A symbolic link to an AE title's folder (elsewhere on the share) counts as one.
+      if (!ae.isDirectory() && !ae.isSymbolicLink()) continue;
       const sub = join(this.dir, ae.name);
-      const names = await readdir(sub).catch(() => [] as string[]);
-      for (const name of names) if (/\.wl$/i.test(name)) out.set(`${ae.name}/${name}`, join(sub, name));
+      try {
+        const names = await readdir(sub);
+        folders++;
+        for (const name of names) if (/\.wl$/i.test(name)) files.set(`${ae.name}/${name}`, join(sub, name));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') continue; // a link to a file: not a folder
+        folders++;
+        unread.add(ae.name);
+        this.logger.warn({ folder: sub, error: errorMessage(e) }, 'worklist folder not readable: its entries are kept');
+      }
     }
-    return out;
+    return { files, unread, folders };
   }
 
   private async pass(): Promise<FolderScan> {
     const result: FolderScan = { added: 0, changed: 0, removed: 0, failed: [] };
-    const files = await this.files();
+    const { files, unread, folders } = await this.files();
     for (const [key, path] of files) {
       let signature: string;
       try {
@@ -87,20 +102,37 @@ export class WorklistFolder {
         continue; // removed between listing and now: the next pass sees it gone
       }
       if (this.seen.get(key) === signature) continue;
+      let parsed;
       try {
-        const existed = (await this.worklist.bySourceKey('folder', key)) !== null;
-        const entry = await this.worklist.upsertFromSource('folder', key, await readWorklistFile(await readFile(path)));
-        if (entry) result[existed ? 'changed' : 'added']++;
+        parsed = await readWorklistFile(await readFile(path));
       } catch (e) {
         result.failed.push(key);
         this.logger.warn({ file: path, error: errorMessage(e) }, 'worklist file not taken');
+        this.seen.set(key, signature); // a bad file is tried again only once it changes
+        continue;
       }
-      this.seen.set(key, signature); // a bad file is tried again only once it changes
+      try {
+        const existed = (await this.worklist.bySourceKey('folder', key)) !== null;
+        const entry = await this.worklist.upsertFromSource('folder', key, parsed);
+        if (entry) result[existed ? 'changed' : 'added']++;
+        this.seen.set(key, signature);
+      } catch (e) {
+        // The index failed, not the file: tried again on the next pass.
+        result.failed.push(key);
+        this.logger.warn({ file: path, error: errorMessage(e) }, 'worklist file not taken');
+      }
     }
     for (const key of this.seen.keys()) if (!files.has(key)) this.seen.delete(key);
     const { entries } = await this.worklist.list({ source: 'folder', limit: -1, offset: 0 });
+    // A folder without a single AE title folder is a share not mounted (an empty mount point)
+    // far more often than a site that removed every modality's folder: nothing is removed then.
+    if (folders === 0 && entries.length) {
+      this.logger.warn({ folder: this.dir, entries: entries.length }, 'worklist folder holds no AE title folders: is the share mounted? its entries are kept');
+      return result;
+    }
     for (const e of entries) {
       if (e.sourceKey !== null && files.has(e.sourceKey)) continue;
+      if (e.sourceKey !== null && unread.has(e.sourceKey.slice(0, e.sourceKey.indexOf('/')))) continue;
       await this.worklist.remove(e.id);
       result.removed++;
     }

@@ -146,4 +146,33 @@ describe('worklist folder: the same files served by wlmscpfs and by us', () => {
     assert.equal((await both([`${step('ScheduledStationAETitle')}=CT9`])).length, 1);
     assert.equal((await both([])).length, 4);
   });
+
+  test('a folder that cannot be read, or a share not mounted: the entries are kept, not removed', async () => {
+    const folder = pacs.server.feeds.worklistFolder!;
+    const count = async () => (await pacs.server.archive.index.worklist.list({ source: 'folder', limit: -1, offset: 0 })).entries.length;
+    const before = await count();
+    assert.ok(before > 0);
+    // The AE title's folder unreadable (a share that hiccups): as root a mode does not stop us, so a file takes its place.
+    const ae = path.join(dir, AE);
+    const away = `${dir}.away`; // outside the watched folder
+    fs.renameSync(ae, away);
+    fs.writeFileSync(path.join(dir, 'OTHER'), '');
+    fs.mkdirSync(path.join(dir, 'EMPTYAE'));
+    fs.symlinkSync(path.join(dir, 'no-such-target'), ae); // a dangling link: listed, then unreadable
+    try {
+      assert.equal((await folder.scan()).removed, 0);
+      assert.equal(await count(), before, 'an unreadable folder keeps its entries');
+      fs.rmSync(ae);
+      fs.rmSync(path.join(dir, 'EMPTYAE'), { recursive: true });
+      // Nothing but a stray file at the top: the share is not mounted.
+      assert.equal((await folder.scan()).removed, 0);
+      assert.equal(await count(), before, 'an empty mount point keeps every entry');
+    } finally {
+      fs.rmSync(ae, { force: true });
+      fs.rmSync(path.join(dir, 'OTHER'), { force: true });
+      fs.renameSync(away, ae);
+    }
+    assert.equal((await folder.scan()).removed, 0);
+    assert.equal((await both([])).length, 4, 'all back once the folder is back');
+  });
 });
