@@ -49,6 +49,15 @@ export interface CommitmentDeps {
   aeTitle: () => string;
 }
 
+/** Two requesters may use one Transaction UID: each report goes back on its own requester's association. */
+const channelKey = (p: CommitmentPayload): string => `${p.requester}\\${p.transactionUID}`;
+
+/** Whether a queued job asks for the same instances (a job just made always does: the loop in `accept` ends). */
+const sameRequest = (queued: Record<string, unknown>, p: CommitmentPayload): boolean => {
+  const key = (list: unknown): string => (Array.isArray(list) ? list.map((r: Partial<InstanceRef>) => `${r.sopClassUID}\\${r.sopInstanceUID}`).join('|') : '');
+  return key(queued.instances) === key(p.instances);
+};
+
 const ref = (r: InstanceRef): JsonDataset => ({ '00081150': { vr: 'UI', Value: [r.sopClassUID] }, '00081155': { vr: 'UI', Value: [r.sopInstanceUID] } });
 
 export class CommitmentService {
@@ -63,9 +72,14 @@ export class CommitmentService {
 
   /** Queues the request (durably) and remembers the association to answer on while it lasts. */
   async accept(payload: CommitmentPayload, channel: ReportChannel): Promise<void> {
-    for (const [uid, c] of this.channels) if (!c.open) this.channels.delete(uid);
-    this.channels.set(payload.transactionUID, channel);
-    await this.jobs.enqueue(COMMITMENT_JOB, { ...payload }, { dedupeKey: `commitment:${payload.requester}:${payload.transactionUID}` });
+    for (const [key, c] of this.channels) if (!c.open) this.channels.delete(key);
+    this.channels.set(channelKey(payload), channel);
+    // The same request twice while its job still waits (a requester that asks again after a crash
+    // before our answer) is one job; asked again once its report is being sent, went out or failed
+    // for good, it is a new job and a new report: a requester asks again when it got no report.
+    const base = `commitment:${payload.requester}:${payload.transactionUID}`;
+    let job = await this.jobs.enqueue(COMMITMENT_JOB, { ...payload }, { dedupeKey: base });
+    while (job.state !== 'queued' || !sameRequest(job.payload, payload)) job = await this.jobs.enqueue(COMMITMENT_JOB, { ...payload }, { dedupeKey: `${base}#${job.id}` });
   }
 
   /** Why an instance cannot be committed to, or null when it is safely kept. */
@@ -107,12 +121,12 @@ export class CommitmentService {
         if (!p.transactionUID || !Array.isArray(p.instances)) throw new PermanentJobError('not a storage commitment request');
         const { eventTypeId, dataset, failed } = await this.report(p);
         const summary = { total: p.instances.length, completed: p.instances.length - failed, failed };
-        const channel = this.channels.get(p.transactionUID);
+        const channel = this.channels.get(channelKey(p));
         if (channel?.open) {
           try {
             const status = await channel.send(eventTypeId, dataset);
             if (status === 0) {
-              this.channels.delete(p.transactionUID);
+              this.channels.delete(channelKey(p));
               return { ...summary, message: `reported to ${p.requester} on its association` };
             }
             logger.warn({ status }, 'the requester refused the report on its association; trying a new one');
@@ -120,7 +134,7 @@ export class CommitmentService {
             logger.info({ error: errorMessage(e) }, 'the requester association is gone; reporting on a new one');
           }
         }
-        this.channels.delete(p.transactionUID);
+        this.channels.delete(channelKey(p));
         progress({ ...summary, message: `connecting to ${p.requester}` });
         await this.reportOnNewAssociation(p.requester, eventTypeId, dataset);
         return { ...summary, message: `reported to ${p.requester} on a new association` };

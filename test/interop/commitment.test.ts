@@ -59,6 +59,16 @@ describe('Storage Commitment SCP', () => {
     assert.equal(all.report!.eventTypeId, 1, 'all committed');
   });
 
+  test('asked again with the same Transaction UID after its report: reported again, not swallowed by the first job', async () => {
+    const transactionUID = '1.2.826.0.1.3680043.10.999.4242';
+    const first = await requestAndWait(peer(), [CT_SMALL], { transactionUID });
+    assert.equal(first.report!.eventTypeId, 1);
+    const again = await requestAndWait(peer(), [CT_SMALL, { sopClassUID: CT, sopInstanceUID: '1.2.3.4.5.7' }], { transactionUID, waitMs: 10_000 });
+    assert.equal(again.status, 0);
+    assert.equal(again.report!.sameAssociation, true);
+    assert.equal(again.report!.eventTypeId, 2, 'the second request is what is reported');
+  });
+
   test('a file changed on disk is not committed to (checksum)', async () => {
     const loc = await pacs.server.archive.index.findInstance(MR_SMALL.sopInstanceUID);
     const file = path.join(pacs.storageDir, loc!.path);
