@@ -32,22 +32,25 @@ export function mppsScp(mpps: MppsService): ServiceClassProvider {
         return null;
       }
       const run = (ds: JsonDataset): Promise<MppsOutcome> => (create ? mpps.create(uid, ctx.assoc.callingAETitle, ds) : mpps.set(uid!, ds));
-      if (!hasDataset(cmd)) {
-        // Every attribute N-CREATE requires is missing; an N-SET without changes changes nothing.
-        void run({}).then(answer).catch(() => {});
-        return null;
-      }
       let done!: () => void;
       void ctx.track(new Promise<void>((r) => (done = r)));
+      // Whatever fails in the store gets its answer (0x0110 with the reason), not silence.
+      const failed = (e: unknown): Promise<void> => answer({ status: MppsStatus.ProcessingFailure, sopInstanceUID: uid ?? '', comment: errorMessage(e) });
+      if (!hasDataset(cmd)) {
+        // Every attribute N-CREATE requires is missing; an N-SET without changes changes nothing.
+        run({}).then(answer).catch(failed).catch(() => {}).finally(done);
+        return null;
+      }
       return new BufferSink(MAX_DATASET, (err, data) => {
+        // Too large: a processing failure with the reason (0xA700 is a C-STORE status, not an N-CREATE / N-SET one).
         const work = err
-          ? answer({ status: Status.OutOfResources, sopInstanceUID: uid ?? '', comment: err.message })
+          ? answer({ status: MppsStatus.ProcessingFailure, sopInstanceUID: uid ?? '', comment: err.message })
           : decodeJsonDataset(data, ctx.transferSyntax).then(
               ({ dataset }) => run(dataset).then(answer),
               (e: unknown) => answer({ status: MppsStatus.InvalidAttributeValue, sopInstanceUID: uid ?? '', comment: `dataset cannot be parsed: ${errorMessage(e)}` }),
             );
         work
-          .catch((e: unknown) => answer({ status: MppsStatus.ProcessingFailure, sopInstanceUID: uid ?? '', comment: errorMessage(e) }))
+          .catch(failed)
           .catch(() => {})
           .finally(done);
       });

@@ -33,6 +33,9 @@ export function setDataset(ds: JsonDataset): JsonDataset {
   return Object.fromEntries(Object.entries(ds).filter(([k]) => !FIXED.includes(k)));
 }
 
+/** Error ID (0000,0903) of an N-SET on a step no longer IN PROGRESS (PS3.4 F.7.2.2). */
+const MPPS_NOT_IN_PROGRESS = 0xa710;
+
 const hex = (n: number | undefined): string => `0x${(n ?? 0xffff).toString(16).padStart(4, '0')}`;
 
 export function mppsForwardHandler(deps: { mpps: MppsStore; nodes: NodeDirectory; aeTitle: () => string }): JobHandler {
@@ -46,12 +49,16 @@ export function mppsForwardHandler(deps: { mpps: MppsStore; nodes: NodeDirectory
       const scu = await connectWorkflow({ ...reachOf(node), callingAETitle: deps.aeTitle() }, [SopClass.ModalityPerformedProcedureStep]);
       try {
         const created = await mppsCreate(scu, uid, createDataset(step.dataset));
-        if (created.Status !== MppsStatus.Success && created.Status !== MppsStatus.DuplicateSOPInstance)
-          throw new PermanentJobError(`${ae} refused the N-CREATE: ${hex(created.Status)} ${created.ErrorComment ?? ''}`.trim());
+        if (created.Status !== MppsStatus.Success && created.Status !== MppsStatus.DuplicateSOPInstance) {
+          const why = `${ae} refused the N-CREATE: ${hex(created.Status)} ${created.ErrorComment ?? ''}`.trim();
+          // A processing failure is the peer's passing trouble (retried); anything else says our request is wrong there.
+          throw created.Status === MppsStatus.ProcessingFailure ? new Error(why) : new PermanentJobError(why);
+        }
         const set = await mppsSet(scu, uid, setDataset(step.dataset));
-        // 0x0110 after our N-CREATE: the step is final there, from an earlier run of this job.
-        if (set.Status !== MppsStatus.Success && set.Status !== MppsStatus.ProcessingFailure)
-          throw new Error(`${ae} refused the N-SET: ${hex(set.Status)} ${set.ErrorComment ?? ''}`.trim());
+        // 0x0110 with Error ID 0xA710 (PS3.4 F.7.2.2): the step is final there already, from an
+        // earlier run of this job. Any other failure, 0x0110 without it included, is retried.
+        const finalThere = set.Status === MppsStatus.ProcessingFailure && set.ErrorID === MPPS_NOT_IN_PROGRESS;
+        if (set.Status !== MppsStatus.Success && !finalThere) throw new Error(`${ae} refused the N-SET: ${hex(set.Status)} ${set.ErrorComment ?? ''}`.trim());
       } finally {
         await scu.release().catch(() => scu.abort());
       }
