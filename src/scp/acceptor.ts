@@ -157,8 +157,9 @@ export class AcceptorSession implements AssociationUser {
         // A peer that never answers must not hold the C-GET (and its association) forever:
         // as DCMTK does on a DIMSE timeout, the association is aborted, failing what is left.
         const limit = this.deps.policy().dimseTimeoutMs ?? 0;
+        let timer: NodeJS.Timeout | null = null;
         const answer = new Promise<Command>((resolve) => {
-          const timer = limit
+          timer = limit
             ? setTimeout(() => {
                 this.awaiting.delete(id);
                 resolve({ CommandField: cmd.CommandField | 0x8000, MessageIDBeingRespondedTo: id, Status: 0xa702, ErrorComment: `no response within ${limit / 1000} s (server.dimse_timeout)` });
@@ -173,7 +174,9 @@ export class AcceptorSession implements AssociationUser {
         return assoc.sendMessage(ctxId, { ...cmd, MessageID: id, CommandDataSetType: 0x0000 }, dataset).then(
           () => answer,
           (e: unknown) => {
+            // Not sent: no answer to wait for, and no timer to abort the association later.
             this.awaiting.delete(id);
+            if (timer) clearTimeout(timer);
             throw e;
           },
         );
