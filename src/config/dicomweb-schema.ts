@@ -34,7 +34,7 @@ export const dicomwebServerSchema = z
       password: text('a password').optional(),
       /** A bearer token (Authorization: Bearer …), instead of username and password. */
       token: text('a token').optional(),
-      /** A request fails when the server sends or takes nothing for this long (then it is retried). */
+      /** A request fails when the server sends or takes nothing for this long, or its begun answer takes longer in all (then it is retried). */
       timeout: z
         .number({ error: `expected a number of seconds greater than 0, up to ${MAX_SECONDS}` })
         .gt(0, { error: `expected a number of seconds greater than 0, up to ${MAX_SECONDS}` })

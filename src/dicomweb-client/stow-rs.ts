@@ -143,12 +143,31 @@ export async function postInstances(target: StowTarget, parts: readonly StowPart
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
+      const done = (): void => {
+        clearTimeout(deadline);
+        resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), text: Buffer.concat(chunks).toString('utf8') });
+      };
+      // The idle timeout does not stop a server that trickles its answer a byte at a time: once
+      // it has begun, the answer has `timeout` seconds in all to come.
+      const deadline = setTimeout(() => {
+        const e = new StowRequestError(`the answer of ${url.host} did not complete within ${target.timeoutMs / 1000} s`, null, true);
+        res.destroy(e);
+        reject(e);
+      }, target.timeoutMs);
       res.on('data', (c: Buffer) => {
         size += c.length;
         if (size <= MAX_ANSWER) chunks.push(c);
+        else {
+          // Longer than any answer we read: what came is enough, the rest is not read at all.
+          res.destroy();
+          done();
+        }
       });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), text: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
+      res.on('end', done);
+      res.on('error', (e) => {
+        clearTimeout(deadline);
+        reject(e);
+      });
     });
     req.on('error', reject);
   });
