@@ -188,6 +188,19 @@ const httpToken = section({
   role,
 });
 
+const CIDR_ERROR = 'expected an IP address or a CIDR block such as 192.0.2.0/24';
+const ipOrCidr = z.string({ error: CIDR_ERROR }).refine(
+  (v) => {
+    const [ip = '', bits, extra] = v.split('/');
+    const family = isIP(ip);
+    if (!family || extra !== undefined) return false;
+    if (bits === undefined) return true;
+    const n = Number(bits);
+    return /^\d+$/.test(bits) && n <= (family === 4 ? 32 : 128);
+  },
+  { error: CIDR_ERROR, params: { got: true } },
+);
+
 const http = section({
   enabled: bool(true),
   host: text('a bind address such as 0.0.0.0').default('0.0.0.0'),
@@ -204,6 +217,11 @@ const http = section({
   max_json_kb: int(1, 1_048_576, 1024, ' KB'),
   /** Requests a minute per user (or per address without credentials); beyond it, 429. */
   rate_limit_per_minute: int(0, 10_000_000, 0, ' (0 = unlimited)'),
+  /**
+   * Reverse proxies (addresses or CIDR blocks) whose X-Forwarded-For is believed: a request
+   * through one of them counts (rate limit, audit) as its client's address, not the proxy's.
+   */
+  trust_proxy: z.array(ipOrCidr, { error: 'expected a list of IP addresses or CIDR blocks' }).default([]),
   /** The OHIF viewer at /viewer. */
   viewer: bool(true),
   /** Prepare each instance's WADO-RS metadata right after it is stored (in the background), so a series' first metadata request is fast. */
@@ -249,19 +267,6 @@ const mpps = section({
   /** Known nodes (AE titles) every accepted N-CREATE / N-SET is forwarded to, as durable jobs. */
   forward_to: z.array(aeTitleSchema, { error: 'expected a list of AE titles of known nodes' }).default([]),
 });
-
-const CIDR_ERROR = 'expected an IP address or a CIDR block such as 192.0.2.0/24';
-const ipOrCidr = z.string({ error: CIDR_ERROR }).refine(
-  (v) => {
-    const [ip = '', bits, extra] = v.split('/');
-    const family = isIP(ip);
-    if (!family || extra !== undefined) return false;
-    if (bits === undefined) return true;
-    const n = Number(bits);
-    return /^\d+$/.test(bits) && n <= (family === 4 ? 32 : 128);
-  },
-  { error: CIDR_ERROR, params: { got: true } },
-);
 
 export const PERMISSIONS = ['store', 'find', 'move', 'get', 'worklist', 'mpps', 'commit'] as const;
 export type Permission = (typeof PERMISSIONS)[number];

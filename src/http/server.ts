@@ -20,7 +20,8 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   const app = Fastify({
     loggerInstance: deps.logger.child({ component: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: false,
+    // Only the proxies named: anyone else could claim any address in X-Forwarded-For.
+    trustProxy: deps.config().http.trust_proxy.length ? [...deps.config().http.trust_proxy] : false,
     // JSON and other parsed bodies; STOW-RS and uploads stream past it, bounded by max_upload_mb.
     bodyLimit: deps.config().http.max_json_kb * 1024,
     // A connection on which nothing moves for 5 minutes is closed: a stalled upload would hold
@@ -39,6 +40,10 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   const callers = new WeakMap<object, string | null>();
   app.addHook('onRequest', async (req, reply) => {
     if (req.method === 'OPTIONS') return;
+    const need = req.routeOptions.config?.role ?? roleForMethod(req.method);
+    // The health checks a load balancer polls are open to all and never rate limited: a client
+    // over its limit behind the same proxy must not take the servers out of the pool.
+    if (need === 'none') return;
     const c = deps.config().http;
     // A password not verified before costs a scrypt: the address is rate-checked first, so a
     // stream of guesses is refused before it costs anything.
@@ -50,7 +55,6 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
       reply.header('www-authenticate', 'Basic realm="pacs-server", charset="UTF-8"');
       return sendProblem(reply, 401, 'Unauthorized', caller.invalid);
     }
-    const need = req.routeOptions.config?.role ?? roleForMethod(req.method);
     if (!roleAllows(caller.role, need)) {
       if (caller.name === null) {
         reply.header('www-authenticate', 'Basic realm="pacs-server", charset="UTF-8"');

@@ -55,7 +55,7 @@ describe('DICOM limits', () => {
 describe('HTTP limits', () => {
   let pacs: TestPacs;
   before(async () => {
-    pacs = await startTestPacs({ http: { enabled: true, port: 0, rate_limit_per_minute: 5, max_json_kb: 1, viewer: false } });
+    pacs = await startTestPacs({ http: { enabled: true, port: 0, rate_limit_per_minute: 5, max_json_kb: 1, viewer: false, trust_proxy: ['10.9.0.0/16'] } });
   });
   after(() => pacs.stop());
 
@@ -71,6 +71,21 @@ describe('HTTP limits', () => {
     assert.match(r.json<{ detail: string }>().detail, /rate_limit_per_minute/);
     const other = await app.inject({ method: 'GET', url: '/api/studies', remoteAddress: '10.0.0.2' });
     assert.equal(other.statusCode, 200, 'another address has its own allowance');
+    // The load balancer's health checks from the address over its limit: never limited.
+    for (const url of ['/health', '/health/live', '/health/ready']) assert.notEqual((await app.inject({ method: 'GET', url })).statusCode, 429, url);
+  });
+
+  test('behind a trusted proxy each client has its own allowance; an untrusted peer cannot claim one', async () => {
+    const app = pacs.server.httpServer!;
+    const via = (client: string, peer = '10.9.0.5') => app.inject({ method: 'GET', url: '/api/studies', remoteAddress: peer, headers: { 'x-forwarded-for': client } });
+    const codes: number[] = [];
+    for (let i = 0; i < 6; i++) codes.push((await via('192.0.2.10')).statusCode);
+    assert.deepEqual(codes, [200, 200, 200, 200, 200, 429], 'the client behind the proxy is counted');
+    assert.equal((await via('192.0.2.11')).statusCode, 200, 'another client through the same proxy is not refused');
+    // Not a trusted proxy: its X-Forwarded-For is ignored, so changing it does not escape the limit.
+    const spoof: number[] = [];
+    for (let i = 0; i < 6; i++) spoof.push((await via(`198.51.100.${i}`, '10.7.0.1')).statusCode);
+    assert.equal(spoof.at(-1), 429);
   });
 
   test('a JSON body above max_json_kb: 413', async () => {

@@ -107,3 +107,8 @@ test('a named file that does not exist is an error; a missing default file is no
   assertProblem(problemsOf(() => loadConfig({ env: { PACS_CONFIG: '/no/such.yaml' }, cwd })), 'configuration file not found', 'PACS_CONFIG');
   assert.equal(loadConfig({ env: {}, cwd }).source, null);
 });
+
+test('http.trust_proxy: addresses or CIDR blocks, each checked', () => {
+  assertProblem(load('http: { trust_proxy: [10.0.0.5, haproxy.local] }\n'), 'http.trust_proxy[1]: expected an IP address or a CIDR block such as 192.0.2.0/24, got "haproxy.local"');
+  assertProblem(load('http: { trust_proxy: [10.0.0.0/33] }\n'), 'http.trust_proxy[0]: expected an IP address or a CIDR block');
+});
