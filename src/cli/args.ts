@@ -53,6 +53,9 @@ export function helpFor(usage: string, specs: readonly OptionSpec[]): string {
   return `${usage}\n\n${lines.join('\n')}\n`;
 }
 
+/** --max-pdu: the largest PDU we receive (PS3.8 Maximum Length Sub-Item), for every command that opens an association. */
+export const maxPduOption = (p: Parsed): number => intOption(p, '--max-pdu', 262144, 4096, 16777216);
+
 export function intOption(p: Parsed, name: string, dflt: number, min = 1, max = 65535): number {
   const v = opt(p, name);
   if (v === undefined) return dflt;

@@ -1,7 +1,7 @@
 // pacs commit: ask a node to commit to keeping instances (Storage Commitment Push Model) and
 // wait for its report, on the same association or, with --listen, on one it opens to us.
 import { readPart10Header } from '../dicom/part10.js';
-import { AE_OPTIONS, type OptionSpec, UsageError, flag, helpFor, hostPort, intOption, opt, parseArgs } from './args.js';
+import { AE_OPTIONS, type OptionSpec, UsageError, flag, helpFor, hostPort, intOption, maxPduOption, opt, parseArgs } from './args.js';
 import { collectFiles } from './files.js';
 import { CommitmentReportListener, requestAndWait } from './commitment-scu.js';
 import type { InstanceRef } from '../services/commitment.js';
@@ -36,7 +36,7 @@ export async function commitCommand(argv: string[]): Promise<number> {
   await listener?.start();
   try {
     const r = await requestAndWait(
-      { host, port, callingAETitle: opt(p, '-aet') ?? 'PACS', calledAETitle: opt(p, '-aec') ?? 'ANY-SCP', timeoutMs: intOption(p, '-to', 30, 1, 3600) * 1000 },
+      { host, port, callingAETitle: opt(p, '-aet') ?? 'PACS', calledAETitle: opt(p, '-aec') ?? 'ANY-SCP', timeoutMs: intOption(p, '-to', 30, 1, 3600) * 1000, maxPduLength: maxPduOption(p) },
       instances,
       { waitMs: intOption(p, '--wait', 60, 1, 86400) * 1000, ...(listener ? { listener, releaseAtOnce: true } : {}) },
     );

@@ -2,7 +2,7 @@
 // the information model, the timeout of -to.
 import { ScuAssociation, type ConnectOptions } from '../net/client.js';
 import { TS } from '../dicom/transfer-syntax.js';
-import { type Parsed, opt } from './args.js';
+import { type Parsed, maxPduOption, opt } from './args.js';
 
 export function connectQR(
   p: Parsed,
@@ -17,6 +17,7 @@ export function connectQR(
     calledAETitle: opt(p, '-aec') ?? 'ANY-SCP',
     connectTimeoutMs: Math.min(timeoutMs, 30_000),
     dimseTimeoutMs: timeoutMs,
+    maxPduLength: maxPduOption(p),
     ...extra,
     contexts: [{ abstractSyntax: sopClass, transferSyntaxes: [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian] }, ...(extra.contexts ?? [])],
   });

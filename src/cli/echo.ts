@@ -2,7 +2,7 @@
 import { ScuAssociation } from '../net/client.js';
 import { TS } from '../dicom/transfer-syntax.js';
 import { SopClass } from '../dicom/uids.js';
-import { AE_OPTIONS, type OptionSpec, UsageError, helpFor, hostPort, intOption, opt, parseArgs } from './args.js';
+import { AE_OPTIONS, type OptionSpec, UsageError, helpFor, hostPort, intOption, maxPduOption, opt, parseArgs } from './args.js';
 
 const SPECS: readonly OptionSpec[] = [...AE_OPTIONS, { names: ['-r', '--repeat'], arg: 'N', description: 'send N echoes on the association' }];
 export const echoHelp = helpFor('usage: pacs echo [-aet AET] [-aec AET] [-r N] HOST PORT', SPECS);
@@ -21,7 +21,7 @@ export async function echoCommand(argv: string[]): Promise<number> {
     contexts: [{ abstractSyntax: SopClass.Verification, transferSyntaxes: [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian] }],
     connectTimeoutMs: timeout,
     dimseTimeoutMs: timeout,
-    maxPduLength: intOption(p, '--max-pdu', 262144, 4096, 16777216),
+    maxPduLength: maxPduOption(p),
   });
   try {
     for (let i = 0; i < repeat; i++) {

@@ -7,7 +7,7 @@ import type { JsonDataset } from '../dicom/json.js';
 import { SopClass } from '../dicom/uids.js';
 import { connectWorkflow, mppsCreate, mppsSet } from '../services/workflow-scu.js';
 import { newUid } from '../services/worklist.js';
-import { AE_OPTIONS, type OptionSpec, UsageError, helpFor, hostPort, intOption, opt, parseArgs } from './args.js';
+import { AE_OPTIONS, type OptionSpec, UsageError, helpFor, hostPort, intOption, maxPduOption, opt, parseArgs } from './args.js';
 import { setKey } from './dataset-keys.js';
 
 const SPECS: readonly OptionSpec[] = [
@@ -51,7 +51,7 @@ export async function mppsCommand(argv: string[]): Promise<number> {
     // An unscheduled step still needs a study: one of ours (PS3.4 F.7.2.1 type 1).
     setKey(ds, `ScheduledStepAttributesSequence[0].StudyInstanceUID=${newUid()}`);
   const timeoutMs = intOption(p, '-to', 30, 1, 3600) * 1000;
-  const scu = await connectWorkflow({ host, port, callingAETitle: aet, calledAETitle: opt(p, '-aec') ?? 'ANY-SCP', timeoutMs }, [SopClass.ModalityPerformedProcedureStep]);
+  const scu = await connectWorkflow({ host, port, callingAETitle: aet, calledAETitle: opt(p, '-aec') ?? 'ANY-SCP', timeoutMs, maxPduLength: maxPduOption(p) }, [SopClass.ModalityPerformedProcedureStep]);
   let rsp;
   try {
     rsp = action === 'create' ? await mppsCreate(scu, opt(p, '--uid') ?? null, ds) : await mppsSet(scu, setUid!, ds);

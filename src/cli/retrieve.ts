@@ -2,9 +2,10 @@
 // Q/R SCP; keys as for pacs find. C-GET receives on its own association as Storage SCP.
 import fs from 'node:fs';
 import path from 'node:path';
+import { finished } from 'node:stream';
 import { connectQR } from './connect.js';
 import { CommandField, Priority, type Command, storeResponse } from '../net/dimse/command.js';
-import { Status, isFailure } from '../net/dimse/status.js';
+import { Status, errorComment, isFailure } from '../net/dimse/status.js';
 import type { DatasetSink } from '../net/dimse/assembler.js';
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from '../net/acse.js';
 import { encodeFileMetaInformation } from '../dicom/part10.js';
@@ -109,18 +110,34 @@ export async function getCommand(argv: string[]): Promise<number> {
           implementationVersionName: IMPLEMENTATION_VERSION_NAME,
         }),
       );
-      const answer = (status: number): void => void assoc.sendMessage(contextId, storeResponse(cmd, status)).catch(() => {});
+      const answer = (status: number, comment?: string): void => void assoc.sendMessage(contextId, storeResponse(cmd, status, comment)).catch(() => {});
+      const dropPart = (): void => fs.rm(`${file}.part`, { force: true }, () => {});
+      // A full disk or a refused write: that instance is answered Out of Resources and its part
+      // file removed; the retrieve goes on (an unhandled 'error' would end the process).
+      let failure: Error | null = null;
+      stream.on('error', (e) => (failure ??= e));
       return {
-        write: (chunk) => stream.write(chunk),
-        onDrain: (cb) => (stream.writableNeedDrain ? stream.once('drain', cb) : cb()),
-        end: () =>
-          stream.end(() => {
+        write: (chunk) => (failure === null ? stream.write(chunk) : true),
+        onDrain: (cb) => (failure === null && stream.writableNeedDrain ? stream.once('drain', cb) : cb()),
+        end: () => {
+          stream.end();
+          finished(stream, (err) => {
+            failure ??= err ?? null;
+            if (failure) {
+              dropPart();
+              return answer(Status.OutOfResources, errorComment(`cannot write ${file}: ${failure.message}`));
+            }
             fs.rename(`${file}.part`, file, (err) => {
               if (!err) received++;
-              answer(err ? Status.OutOfResources : Status.Success);
+              else dropPart();
+              answer(err ? Status.OutOfResources : Status.Success, err ? errorComment(`cannot write ${file}: ${err.message}`) : undefined);
             });
-          }),
-        abort: () => stream.destroy(),
+          });
+        },
+        abort: () => {
+          stream.destroy();
+          dropPart();
+        },
       };
     },
   });

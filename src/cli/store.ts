@@ -5,7 +5,7 @@ import { readPart10Header } from '../dicom/part10.js';
 import { ScuAssociation } from '../net/client.js';
 import { Status, isFailure, isWarning } from '../net/dimse/status.js';
 import { errorMessage } from '../core/errors.js';
-import { AE_OPTIONS, type OptionSpec, UsageError, helpFor, hostPort, intOption, opt, parseArgs } from './args.js';
+import { AE_OPTIONS, type OptionSpec, UsageError, helpFor, hostPort, intOption, maxPduOption, opt, parseArgs } from './args.js';
 import { collectFiles, eachLimit } from './files.js';
 import { progress } from './progress.js';
 
@@ -64,6 +64,7 @@ export async function storeCommand(argv: string[]): Promise<number> {
   }
 
   const bar = progress(items.length, 'store');
+  const notes: string[] = [];
   let ok = 0;
   let warnings = 0;
   let bytes = 0;
@@ -86,11 +87,11 @@ export async function storeCommand(argv: string[]): Promise<number> {
           contexts,
           connectTimeoutMs: timeout,
           dimseTimeoutMs: timeout,
-          maxPduLength: intOption(p, '--max-pdu', 262144, 4096, 16777216),
+          maxPduLength: maxPduOption(p),
         });
       } catch (e) {
-        // This worker cannot help; the others (or the summary) account for the files.
-        if (queue.length) failures.push({ file: `${host}:${port}`, reason: errorMessage(e) });
+        // This worker cannot help; the others send the files, or the files left fail below.
+        refused.push(errorMessage(e));
         return;
       }
       try {
@@ -122,8 +123,11 @@ export async function storeCommand(argv: string[]): Promise<number> {
         await scu.release().catch(() => {});
       }
     };
+    const refused: string[] = [];
     await eachLimit(Array.from({ length: jobs }, (_, i) => i), jobs, worker);
-    for (const it of queue) failures.push({ file: it.file, reason: 'not sent: no association could be opened' });
+    for (const it of queue) failures.push({ file: it.file, reason: `not sent: no association could be opened${refused[0] ? ` (${refused[0]})` : ''}` });
+    // More associations than the peer allows (-j above its per-AE limit) is no failure when the others sent everything.
+    if (refused.length && !queue.length) notes.push(`${refused.length} of ${jobs} associations refused (the others sent the files): ${refused[0]}`);
   }
   bar.stop();
   const secs = (Date.now() - started) / 1000;
@@ -133,6 +137,7 @@ export async function storeCommand(argv: string[]): Promise<number> {
       ` (${(ok / Math.max(secs, 0.001)).toFixed(0)} instances/s)` +
       `${warnings ? `, ${warnings} with warnings` : ''}, ${failures.length} failed\n`,
   );
+  for (const n of notes) out.write(`  NOTE ${n}\n`);
   for (const f of failures.slice(0, 50)) out.write(`  FAILED ${f.file}: ${f.reason}\n`);
   if (failures.length > 50) out.write(`  ... and ${failures.length - 50} more\n`);
   return failures.length ? 1 : 0;

@@ -4,7 +4,7 @@ import type { JsonDataset } from '../dicom/json.js';
 import { parseTagSpec } from '../dicom/dictionary.js';
 import { SopClass } from '../dicom/uids.js';
 import { connectWorkflow, findWorklist } from '../services/workflow-scu.js';
-import { AE_OPTIONS, type OptionSpec, flag, helpFor, hostPort, intOption, opt, parseArgs } from './args.js';
+import { AE_OPTIONS, type OptionSpec, flag, helpFor, hostPort, intOption, maxPduOption, opt, parseArgs } from './args.js';
 import { printTable, setKey, text } from './dataset-keys.js';
 
 const SPECS: readonly OptionSpec[] = [
@@ -33,7 +33,7 @@ export async function worklistCommand(argv: string[]): Promise<number> {
   }
   const timeoutMs = intOption(p, '-to', 30, 1, 3600) * 1000;
   const sop = SopClass.ModalityWorklistInformationModelFind;
-  const scu = await connectWorkflow({ host, port, callingAETitle: opt(p, '-aet') ?? 'PACS', calledAETitle: opt(p, '-aec') ?? 'ANY-SCP', timeoutMs }, [sop]);
+  const scu = await connectWorkflow({ host, port, callingAETitle: opt(p, '-aet') ?? 'PACS', calledAETitle: opt(p, '-aec') ?? 'ANY-SCP', timeoutMs, maxPduLength: maxPduOption(p) }, [sop]);
   let result;
   try {
     result = await findWorklist(scu, query);

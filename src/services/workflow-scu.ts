@@ -20,6 +20,8 @@ export interface Peer {
   timeoutMs?: number;
   /** DICOM TLS to the peer (a known node with tls: true). */
   tls?: ConnectionOptions | undefined;
+  /** The largest PDU we receive (default: the client's). */
+  maxPduLength?: number;
 }
 
 const SYNTAXES = [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian];
@@ -35,6 +37,7 @@ export function connectWorkflow(peer: Peer, sopClasses: readonly string[], extra
     dimseTimeoutMs: timeout,
     contexts: sopClasses.map((abstractSyntax) => ({ abstractSyntax, transferSyntaxes: SYNTAXES })),
     ...(peer.tls ? { tls: peer.tls } : {}),
+    ...(peer.maxPduLength ? { maxPduLength: peer.maxPduLength } : {}),
     ...extra,
   });
 }

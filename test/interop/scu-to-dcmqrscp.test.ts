@@ -56,6 +56,13 @@ describe('pacs find / get / move against dcmqrscp', () => {
     assert.equal(r.code, 0, r.stderr);
     const answers = JSON.parse(r.stdout) as Record<string, string>[];
     assert.deepEqual(answers.map((a) => a.StudyInstanceUID).sort(), [CR_STUDY, CT_STUDY].sort());
+    // --max-pdu is taken (and checked) by find as by echo and store.
+    const small = await pacs(['find', '-aec', 'QRSCP', '--max-pdu', '4096', '-P', '-L', 'STUDY', '-k', 'PatientID=77654033', '-k', 'StudyInstanceUID', '--json', '127.0.0.1', String(qrPort)]);
+    assert.equal(small.code, 0, small.stderr);
+    assert.equal((JSON.parse(small.stdout) as unknown[]).length, 2);
+    const bad = await pacs(['find', '-aec', 'QRSCP', '--max-pdu', '12', '-P', '-L', 'STUDY', '-k', 'PatientID=77654033', '127.0.0.1', String(qrPort)]);
+    assert.equal(bad.code, 2, 'an impossible PDU size is a usage error');
+    assert.match(bad.stderr, /--max-pdu/);
   });
 
   test('pacs get: a study into a folder, each file a readable Part 10 file', async () => {
@@ -66,6 +73,16 @@ describe('pacs find / get / move against dcmqrscp', () => {
     const files = fs.readdirSync(out);
     assert.equal(files.length, 4);
     for (const f of files) assert.equal((await run('dcmdump', ['-q', path.join(out, f)])).code, 0, `${f} parses`);
+    // An instance that cannot be written (a directory in the way of its part file, as a full
+    // disk would): that sub-operation fails, the tool does not crash, the others arrive.
+    const again = path.join(dir, 'get-blocked');
+    fs.mkdirSync(again);
+    const blocked = files[0]!;
+    fs.mkdirSync(path.join(again, `${blocked}.part`));
+    const r2 = await pacs(['get', '-aec', 'QRSCP', '-P', '-L', 'STUDY', '-k', 'PatientID=77654033', '-k', `StudyInstanceUID=${CT_STUDY}`, '-o', again, '127.0.0.1', String(qrPort)]);
+    assert.equal(r2.code, 1, r2.stdout + r2.stderr);
+    assert.match(r2.stdout + r2.stderr, /3 completed, 1 failed/);
+    assert.deepEqual(fs.readdirSync(again).sort(), [...files.filter((f) => f !== blocked), `${blocked}.part`].sort());
   });
 
   test('pacs move: a study to a third node', async () => {

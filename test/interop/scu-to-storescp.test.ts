@@ -48,3 +48,17 @@ test('pacs store -j 3 into storescp: every accepted sample arrives byte for byte
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('pacs store -j 4 to a server that takes one association from us: the others are refused, every file is sent, exit 0', async () => {
+  const { startTestPacs } = await import('../helpers/pacs.js');
+  const pacs = await startTestPacs({ server: { max_associations_per_ae: 1 } });
+  try {
+    const files = ['pydicom__CT_small.dcm', 'pydicom__MR_small.dcm', 'pydicom-dicomdir__77654033_CR1_6154.dcm', 'pydicom-dicomdir__77654033_CR2_6247.dcm'].map((f) => path.join(SAMPLES, f));
+    const r = await run(process.execPath, [BIN, 'store', '-aet', 'ONE_AT_A_TIME', '-aec', 'PACS_SERVER', '-j', '4', '127.0.0.1', String(pacs.port), ...files, ...files], { timeoutMs: 120_000 });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /Sent 8 of 8 files.*, 0 failed/);
+    assert.match(r.stdout, /NOTE [1-3] of 4 associations refused \(the others sent the files\)/);
+  } finally {
+    await pacs.stop();
+  }
+});
