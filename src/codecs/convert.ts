@@ -17,6 +17,15 @@ export { canConvert } from './syntaxes.js';
 
 const inflate = promisify(inflateRaw);
 
+/** Frames of one instance decoding at once: enough to keep the pool's threads busy. */
+const FRAMES_IN_FLIGHT = 4;
+
+/**
+ * The largest decompressed result we make: it is held whole (the receiver gets one dataset), so a
+ * 2,000-frame tomosynthesis decompressed for one request could take the server's memory.
+ */
+export const MAX_CONVERTED_BYTES = 2048 * 1048576;
+
 /** The dataset (the bytes after the File Meta) re-expressed in `to`, an uncompressed syntax. */
 export async function convertDataset(data: Buffer, from: string, to: string, decoder: FrameDecoder): Promise<Buffer> {
   if (from === to) return data;
@@ -36,15 +45,25 @@ export async function convertDataset(data: Buffer, from: string, to: string, dec
   const ds = openCompressedDataset(data, START_MARKER[codec]);
   const image = ds.image;
   if (!image) return transcodeDataset(ds.rebuild([], ''), TS.ExplicitVRLittleEndian, to);
-  const results: FrameResult[] = await Promise.all(
-    ds.frames.map((f, i) =>
+  const decoded = frameBytes(image) * ds.frames.length;
+  if (decoded > MAX_CONVERTED_BYTES)
+    throw new PacsError('UNSUPPORTED', `decompressing ${ds.frames.length} frames would take ${Math.round(decoded / 1048576)} MB, more than ${MAX_CONVERTED_BYTES / 1048576} MB: ask for the stored transfer syntax`);
+  const results: FrameResult[] = new Array<FrameResult>(ds.frames.length);
+  // A few frames in flight, not all: one multi-frame instance must not fill the pool's queue
+  // ahead of everyone else's frames, and a frame that fails stops the rest from being decoded.
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    for (let i = next++; i < ds.frames.length; i = next++) {
+      const f = ds.frames[i]!;
       // A copy of the compressed frame (small beside its decoded size) owns its buffer, so it
       // can be transferred to the worker without detaching the whole file's bytes.
-      decoder.decode({ codec, geometry: image, frame: (f.buffer as ArrayBuffer).slice(f.byteOffset, f.byteOffset + f.length) }).catch((e: unknown) => {
+      results[i] = await decoder.decode({ codec, geometry: image, frame: (f.buffer as ArrayBuffer).slice(f.byteOffset, f.byteOffset + f.length) }).catch((e: unknown) => {
+        next = ds.frames.length;
         throw new PacsError('DICOM_PARSE', `frame ${i + 1} of ${ds.frames.length} (${codec}): ${errorMessage(e)}`);
-      }),
-    ),
-  );
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(FRAMES_IN_FLIGHT, ds.frames.length) }, lane));
   const photometric = results[0]?.photometric ?? image.photometric;
   const pixels = results.map((r) => Buffer.from(r.pixels));
   return transcodeDataset(ds.rebuild(pixels, photometric), TS.ExplicitVRLittleEndian, to);

@@ -50,6 +50,8 @@ export function decoderClass(lib: Library): Promise<DecoderClass> {
     const factory = require(module) as (opts: object) => Promise<Record<string, unknown>>;
     p = factory({ print: capture, printErr: capture }).then((m) => m[cls] as DecoderClass);
     loaded.set(lib, p);
+    // A module that failed to instantiate (a passing WebAssembly allocation failure) is tried afresh next time.
+    p.catch(() => loaded.delete(lib));
   }
   return p;
 }

@@ -99,7 +99,16 @@ export class DecoderPool implements FrameDecoder, FrameRenderer {
       let slot = [...this.slots].find((s) => !s.current);
       if (!slot) {
         if (this.slots.size >= this.size) return;
-        slot = this.spawn();
+        try {
+          slot = this.spawn();
+        } catch (e) {
+          // Out of threads or memory: the workers there are take the queue on; with none, it fails
+          // now (this runs inside worker events, where a throw would end the process).
+          if (this.slots.size) return;
+          const why = new PacsError('OUT_OF_RESOURCES', `cannot start a decoding worker: ${e instanceof Error ? e.message : String(e)}`);
+          for (const p of this.queue.splice(0)) p.reject(why);
+          return;
+        }
       }
       const p = this.queue.shift()!;
       slot.current = p;

@@ -48,3 +48,26 @@ test('a truncated RLE frame is refused with a reason', async () => {
   const cut = dataset.subarray(0, dataset.length - 200);
   await assert.rejects(convertDataset(cut, TS.RLELossless, TS.ExplicitVRLittleEndian, pool), /encapsulated|RLE/);
 });
+
+test('a multi-frame instance decodes a few frames at a time: a frame that fails stops the rest', async () => {
+  const { ts, dataset } = readFile(path.join(SAMPLES, 'octave-dicom__US-PAL-8-10x-echo.dcm'));
+  let asked = 0;
+  const failing = { decode: async () => (asked++, await new Promise((r) => setTimeout(r, 5)), Promise.reject(new Error('bad codestream'))) };
+  await assert.rejects(convertDataset(dataset, ts, TS.ExplicitVRLittleEndian, failing), /frame \d+ of 10 .*bad codestream/);
+  assert.ok(asked < 10, `${asked} of 10 frames were sent to the decoder after the first failed`);
+});
+
+test('a decompressed result larger than the cap is refused before anything is decoded', async () => {
+  const { ts, dataset } = readFile(path.join(SAMPLES, 'octave-dicom__US-PAL-8-10x-echo.dcm'));
+  // Rows and Columns (0028,0010/0011, explicit VR US) claimed to be 65535 each: 10 frames of 4 GB.
+  const big = Buffer.from(dataset);
+  for (const element of [0x10, 0x11]) {
+    const at = big.indexOf(Buffer.from([0x28, 0x00, element, 0x00, 0x55, 0x53, 0x02, 0x00]));
+    assert.ok(at >= 0);
+    big.writeUInt16LE(65535, at + 8);
+  }
+  let asked = 0;
+  const counting = { decode: async () => (asked++, Promise.reject(new Error('not reached'))) };
+  await assert.rejects(convertDataset(big, ts, TS.ExplicitVRLittleEndian, counting), (e: Error & { code?: string }) => e.code === 'UNSUPPORTED' && /ask for the stored transfer syntax/.test(e.message));
+  assert.equal(asked, 0);
+});
