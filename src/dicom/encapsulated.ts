@@ -62,33 +62,51 @@ export interface FrameSplit {
 /** The fragments of each frame, concatenated: one buffer per frame. */
 export function splitFrames(px: EncapsulatedPixelData, how: FrameSplit): Buffer[] {
   const { fragments } = px;
+  return groupFrames(
+    fragments.map((f) => ({ offset: f.offset, head: f.bytes })),
+    px.basicOffsets,
+    how,
+  ).map((group) => concat(group.map((i) => fragments[i]!.bytes)));
+}
+
+/**
+ * Which fragments (their indexes) make each frame. Each fragment is known by its offset (from the
+ * first fragment's item tag) and its first bytes (`head`: enough for a start marker), so callers
+ * that read the fragments' headers only, not their bytes, can group them too.
+ */
+export function groupFrames(fragments: readonly { offset: number; head: Buffer }[], basicOffsets: readonly number[], how: FrameSplit): number[][] {
   const n = how.frames;
   if (n < 1) fail(`Number of Frames ${n}`);
   if (!fragments.length) fail('no fragments');
+  const all = fragments.map((_f, i) => i);
   // A single frame is every fragment there is (PS3.5 A.4: a frame may span fragments).
-  if (n === 1) return [concat(fragments.map((f) => f.bytes))];
-  const table = how.extendedOffsets?.length ? how.extendedOffsets : px.basicOffsets.length ? px.basicOffsets : null;
+  if (n === 1) return [all];
+  const table = how.extendedOffsets?.length ? how.extendedOffsets : basicOffsets.length ? basicOffsets : null;
   if (table) return byOffsets(fragments, table, n);
-  if (fragments.length === n) return fragments.map((f) => f.bytes);
+  if (fragments.length === n) return all.map((i) => [i]);
   if (!how.startsFrame) fail(`${fragments.length} fragments for ${n} frames and no offset table`);
-  const out: Buffer[][] = [];
-  for (const f of fragments) {
-    if (how.startsFrame(f.bytes) || !out.length) out.push([f.bytes]);
-    else out[out.length - 1]!.push(f.bytes);
+  const out: number[][] = [];
+  for (const i of all) {
+    if (how.startsFrame(fragments[i]!.head) || !out.length) out.push([i]);
+    else out[out.length - 1]!.push(i);
   }
   if (out.length !== n) fail(`${out.length} frames found by their start markers, ${n} expected`);
-  return out.map(concat);
+  return out;
 }
 
-function byOffsets(fragments: Fragment[], offsets: readonly number[], n: number): Buffer[] {
+function byOffsets(fragments: readonly { offset: number }[], offsets: readonly number[], n: number): number[][] {
   if (offsets.length !== n) fail(`an offset table of ${offsets.length} entries for ${n} frames`);
-  const out: Buffer[] = [];
+  const out: number[][] = [];
   for (let i = 0; i < n; i++) {
     const from = offsets[i]!;
     const to = i + 1 < n ? offsets[i + 1]! : Infinity;
     if (to <= from) fail(`offset table entries ${i} and ${i + 1} are not increasing`);
     if (!fragments.some((f) => f.offset === from)) fail(`offset ${from} of frame ${i + 1} is not the start of a fragment`);
-    out.push(concat(fragments.filter((f) => f.offset >= from && f.offset < to).map((f) => f.bytes)));
+    const group: number[] = [];
+    fragments.forEach((f, j) => {
+      if (f.offset >= from && f.offset < to) group.push(j);
+    });
+    out.push(group);
   }
   return out;
 }

@@ -2,6 +2,9 @@
 // size; encapsulated pixel data is split the way decompression splits it (PS3.5 A.4).
 import { PacsError } from '../core/errors.js';
 import { encapsulatedFrames } from '../dicom/encapsulated.js';
+import { type EncapsulatedIndex, readEncapsulatedIndex, readIndexedFrame } from '../dicom/encapsulated-index.js';
+import type { InstanceLocation } from '../index/types.js';
+import type { ObjectStore } from '../storage/object-store.js';
 
 export interface PixelGeometry {
   rows: number;
@@ -31,4 +34,31 @@ export function nativeFrame(pixels: Buffer, g: PixelGeometry, n: number): Buffer
 export function encapsulatedFrame(d: Buffer, pos: number, frames: number, n: number, startsFrame?: (b: Buffer) => boolean): Buffer {
   if (n < 1 || n > frames) throw new PacsError('NOT_FOUND', `there is no frame ${n} (the instance has ${frames})`);
   return encapsulatedFrames(d, pos, { frames, ...(startsFrame ? { startsFrame } : {}) }).frames[n - 1]!;
+}
+
+/**
+ * The fragment index of the instances whose frames were asked for last: a viewer scrolling
+ * through a multi-frame instance asks for its frames one by one. Keyed by path and checksum, so an
+ * instance stored again is indexed again. A few entries: each is a header per fragment.
+ */
+const indexes = new Map<string, Promise<EncapsulatedIndex>>();
+const INDEXES_KEPT = 16;
+
+/**
+ * Frame `n` (1-based) of an instance's encapsulated Pixel Data, whose value starts at `valueStart`
+ * in its file: read by the items' headers and the frame's own fragments, not the whole file.
+ */
+export async function storedEncapsulatedFrame(objects: ObjectStore, loc: InstanceLocation, valueStart: number, frames: number, n: number, startsFrame?: (b: Buffer) => boolean): Promise<Buffer> {
+  if (n < 1 || n > frames) throw new PacsError('NOT_FOUND', `there is no frame ${n} (the instance has ${frames})`);
+  const read = (position: number, length: number): Promise<Buffer> => objects.readRange(loc.path, position, length);
+  const key = `${loc.path}|${loc.checksum}|${valueStart}`;
+  let index = indexes.get(key);
+  if (index) indexes.delete(key); // moved to the newest end below
+  else {
+    index = readEncapsulatedIndex(read, valueStart);
+    index.catch(() => indexes.delete(key));
+  }
+  indexes.set(key, index);
+  while (indexes.size > INDEXES_KEPT) indexes.delete(indexes.keys().next().value!);
+  return readIndexedFrame(read, await index, { frames, ...(startsFrame ? { startsFrame } : {}) }, n);
 }

@@ -13,7 +13,7 @@ import { transferSyntaxInfo } from '../dicom/transfer-syntax.js';
 import type { ArchiveIndex, InstanceLocation } from '../index/types.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { ImageCache } from '../storage/image-cache.js';
-import { encapsulatedFrame } from './frames.js';
+import { storedEncapsulatedFrame } from './frames.js';
 import type { InstanceMetadata, MetadataService } from './metadata.js';
 
 export type ImageFormat = 'jpeg' | 'png';
@@ -226,8 +226,7 @@ export class RenderingService {
     if (pixel.length < 0) {
       const codec = ts === ENCAPSULATED_UNCOMPRESSED ? null : (DECODERS.get(ts) ?? null);
       if (!codec && ts !== ENCAPSULATED_UNCOMPRESSED) throw new PacsError('UNSUPPORTED', `pixel data in transfer syntax ${info?.name ?? ts} cannot be decoded here`);
-      const d = (await this.objects.readAll(loc.path)).subarray(meta.datasetOffset);
-      const f = encapsulatedFrame(d, pixel.offset, frames, n, codec ? START_MARKER[codec] : undefined);
+      const f = await storedEncapsulatedFrame(this.objects, loc, meta.datasetOffset + pixel.offset, frames, n, codec ? START_MARKER[codec] : undefined);
       return { frame: copy(f), codec };
     }
     const packed = g.photometric === 'YBR_FULL_422' || g.photometric === 'YBR_PARTIAL_422';

@@ -139,11 +139,15 @@ export class FsObjectStore implements ObjectStore {
     return fs.createReadStream(this.absolutePath(rel), range ? { start: range.start, ...(range.end !== undefined ? { end: range.end } : {}) } : {});
   }
 
-  async readHead(rel: string, limit: number): Promise<Buffer> {
+  readHead(rel: string, limit: number): Promise<Buffer> {
+    return this.readRange(rel, 0, limit);
+  }
+
+  async readRange(rel: string, position: number, length: number): Promise<Buffer> {
     const fh = await fsp.open(this.absolutePath(rel), 'r');
     try {
-      const buf = Buffer.alloc(limit);
-      const { bytesRead } = await fh.read(buf, 0, limit, 0);
+      const buf = Buffer.alloc(length);
+      const { bytesRead } = await fh.read(buf, 0, length, position);
       return buf.subarray(0, bytesRead);
     } finally {
       await fh.close();

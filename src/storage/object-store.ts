@@ -39,6 +39,8 @@ export interface ObjectStore {
   read(path: string, range?: { start: number; end?: number }): Readable;
   /** Reads a whole (small) file, or its first `limit` bytes. */
   readHead(path: string, limit: number): Promise<Buffer>;
+  /** Reads up to `length` bytes at `position` (fewer at the end of the file). */
+  readRange(path: string, position: number, length: number): Promise<Buffer>;
   /**
    * Reads a whole file in one go (callers use it below a size limit). With `size` (the
    * indexed size) it costs one open, one read and one close; a file of another size is read

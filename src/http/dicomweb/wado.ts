@@ -2,9 +2,9 @@
 // bulk data (with Range) and frames.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DECODERS, START_MARKER } from '../../codecs/syntaxes.js';
-import type { JsonDataset } from '../../dicom/json.js';
+import { datasetBytes, type JsonDataset } from '../../dicom/json.js';
 import { MetadataService } from '../../services/metadata.js';
-import { encapsulatedFrame, frameSize, nativeFrame } from '../../services/frames.js';
+import { frameSize, nativeFrame, storedEncapsulatedFrame } from '../../services/frames.js';
 import { transferSyntaxInfo } from '../../dicom/transfer-syntax.js';
 import { PacsError } from '../../core/errors.js';
 import { notAcceptable, notFound } from '../problem.js';
@@ -93,12 +93,16 @@ async function frames(deps: DicomwebDeps, req: Req, reply: FastifyReply): Promis
         return Buffer.concat(chunks);
       }),
     );
-  } else {
-    const d = (await deps.objects.readAll(loc!.path)).subarray(meta.datasetOffset);
+  } else if (encapsulated) {
+    // The items' headers and the frame's own fragments, not the whole file (frames.ts).
     const codec = DECODERS.get(meta.transferSyntaxUID);
-    out = wanted.map((n) =>
-      encapsulated ? encapsulatedFrame(d, pixel.offset, g.numberOfFrames, n, codec && START_MARKER[codec]) : nativeFrame(d.subarray(pixel.offset, pixel.offset + pixel.length), g, n),
-    );
+    const marker = codec && START_MARKER[codec];
+    out = [];
+    for (const n of wanted) out.push(await storedEncapsulatedFrame(deps.objects, loc!, meta.datasetOffset + pixel.offset, g.numberOfFrames, n, marker));
+  } else {
+    // Deflated (the offsets are in the inflated dataset), or 1-bit frames: the whole Pixel Data is needed.
+    const d = datasetBytes((await deps.objects.readAll(loc!.path)).subarray(meta.datasetOffset), meta.transferSyntaxUID);
+    out = wanted.map((n) => nativeFrame(d.subarray(pixel.offset, pixel.offset + pixel.length), g, n));
   }
   const partType = `application/octet-stream; transfer-syntax=${ts}`;
   if (!rendition.multipart && out.length === 1) return reply.type(partType).send(out[0]);
