@@ -95,3 +95,15 @@ test('close() fails what is queued and refuses new frames', async () => {
   await assert.rejects(pool.decode(rleTask()), /closed/);
   assert.equal(pool.threads, 0);
 });
+
+test('a worker that cannot be started fails the queued frames with the reason, and nothing stays queued', async () => {
+  // new Worker() throws at once for a script it cannot take (as it may when out of threads).
+  const pool = new DecoderPool({ size: 1, workerUrl: new URL('http://example.invalid/worker.js') });
+  try {
+    await assert.rejects(pool.decode(rleTask()), (e: Error & { code?: string }) => e.code === 'OUT_OF_RESOURCES' && /cannot start a decoding worker/.test(e.message));
+    await assert.rejects(pool.decode(rleTask()), /cannot start a decoding worker/, 'the next frame is tried again, not stuck behind the first');
+    assert.equal(pool.threads, 0);
+  } finally {
+    await pool.close();
+  }
+});
