@@ -53,6 +53,8 @@ const UNDEFINED = 0xffffffff;
 const BINARY_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'UN']);
 const SINGLE_VALUE_TEXT = new Set(['LT', 'ST', 'UT', 'UR']);
 const PIXEL_DATA = 0x7fe00010;
+/** Pixel Data, Float and Double Float Pixel Data: the last elements a header parse needs to reach. */
+const PIXEL_TAGS = new Set([PIXEL_DATA, 0x7fe00008, 0x7fe00009]);
 const hex8 = (tag: number): string => tag.toString(16).toUpperCase().padStart(8, '0');
 
 function fail(why: string): never {
@@ -151,7 +153,9 @@ class JsonBuilder {
       }
       if (at + len > this.d.length) {
         if (!this.partial) fail(`${key} runs past the end of the data`);
-        if (prefix !== '' || !BINARY_VRS.has(vr)) throw new NeedMoreData();
+        // Only the pixels may be left unread: any other element cut off here (a private CSA
+        // header, overlay data) has elements after it that the answer must hold.
+        if (prefix !== '' || !BINARY_VRS.has(vr) || !PIXEL_TAGS.has(tag)) throw new NeedMoreData();
         this.bulk.push({ path, vr, offset: at, length: len });
         ds[key] = { vr, BulkDataURI: this.opts.bulkDataURI(path) };
         return { ds, pos: limit };

@@ -43,6 +43,7 @@ export class MetadataService {
   /** The entries used last, in use order, up to `memoryBytes` of text: a viewer asks for a series' metadata, then for each instance's frames. */
   private readonly recent = new Map<string, InstanceMetadata>();
   private recentBytes = 0;
+  private readonly making = new Map<string, Promise<InstanceMetadata>>();
 
   constructor(
     private readonly store: ObjectStore,
@@ -92,14 +93,30 @@ export class MetadataService {
       while (next < toMake.length) {
         const i = toMake[next++]!;
         const loc = locs[i]!;
-        const made = await this.make(loc);
-        const { text, ...header } = made;
-        await this.cache.put(loc.SOPInstanceUID, `${JSON.stringify(header)}\n${text}`).catch(() => {});
-        out[i] = this.remember(loc.SOPInstanceUID, made);
+        out[i] = this.remember(loc.SOPInstanceUID, await this.makeOnce(loc));
       }
     };
     await Promise.all(Array.from({ length: Math.min(8, toMake.length) }, worker));
     return out as InstanceMetadata[];
+  }
+
+  /**
+   * Makes and caches an entry; requests for the same file meanwhile (a viewer's frames, asked
+   * at once right after the study arrived) share the one being made instead of each reading it.
+   */
+  private makeOnce(loc: InstanceLocation): Promise<InstanceMetadata> {
+    const key = `${loc.SOPInstanceUID}|${loc.checksum}`;
+    let p = this.making.get(key);
+    if (!p) {
+      p = (async () => {
+        const made = await this.make(loc);
+        const { text, ...header } = made;
+        await this.cache.put(loc.SOPInstanceUID, `${JSON.stringify(header)}\n${text}`).catch(() => {});
+        return made;
+      })().finally(() => this.making.delete(key));
+      this.making.set(key, p);
+    }
+    return p;
   }
 
   private remember(uid: string, meta: InstanceMetadata): InstanceMetadata {
@@ -132,15 +149,22 @@ export class MetadataService {
     const prefix = parsePart10Prefix(data, data.length === loc.size);
     if (!prefix) throw new PacsError('DICOM_PARSE', `the file of ${loc.SOPInstanceUID} has an unreadable File Meta Information`);
     const options = { transferSyntaxUID: prefix.transferSyntaxUID, bulkDataURI: (p: string) => `${INSTANCE_URL}/bulkdata/${p}` };
+    // A header longer than what was read (an enhanced multi-frame object's functional groups)
+    // is read again four times larger, up to the whole file: the pixels after it are not read.
     let result;
-    try {
-      result = datasetToJson(data.subarray(prefix.datasetOffset), { ...options, partial: data.length < loc.size });
-    } catch (e) {
-      if (!(e instanceof NeedMoreData)) throw e;
-      data = await this.store.readAll(loc.path, loc.size).catch((err: unknown) => {
-        throw missing(err);
-      });
-      result = datasetToJson(data.subarray(prefix.datasetOffset), options);
+    for (;;) {
+      try {
+        result = datasetToJson(data.subarray(prefix.datasetOffset), { ...options, partial: data.length < loc.size });
+        break;
+      } catch (e) {
+        if (!(e instanceof NeedMoreData) || data.length >= loc.size) throw e;
+        const more = data.length * 4;
+        const read = await (more >= loc.size ? this.store.readAll(loc.path, loc.size) : this.store.readHead(loc.path, more)).catch((err: unknown) => {
+          throw missing(err);
+        });
+        if (read.length <= data.length) throw new PacsError('DICOM_PARSE', `the file of ${loc.SOPInstanceUID} is shorter than the ${loc.size} bytes indexed`);
+        data = read;
+      }
     }
     return { checksum: loc.checksum, transferSyntaxUID: prefix.transferSyntaxUID, datasetOffset: prefix.datasetOffset, bulk: result.bulk, text: JSON.stringify(result.json) };
   }

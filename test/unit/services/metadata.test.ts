@@ -3,12 +3,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { MetadataService } from '../../../src/services/metadata.js';
 import type { MetadataCache } from '../../../src/storage/metadata-cache.js';
 import type { ObjectStore } from '../../../src/storage/object-store.js';
 import type { InstanceLocation } from '../../../src/index/types.js';
-import { SAMPLES } from '../../helpers/dcmtk.js';
+import { SAMPLES, run } from '../../helpers/dcmtk.js';
 
 const FILE = path.join(SAMPLES, 'pydicom__CT_small.dcm');
 
@@ -70,4 +71,36 @@ test('a series at once: one cache read for every prepared entry, only the missin
   assert.equal(fresh.entries.size, 4, 'the two made are cached');
   assert.equal(all[1]!.text, (await service.get(locs[1]!)).text);
   assert.ok(counts.fileReads >= 2);
+});
+
+test('an element other than the pixels across the first 256 KB (a private CSA header) does not end the metadata; the file is read again larger, not whole', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pacs-meta-'));
+  try {
+    const file = path.join(dir, 'csa.dcm');
+    fs.copyFileSync(FILE, file);
+    fs.writeFileSync(path.join(dir, 'blob.bin'), Buffer.alloc(300_000, 7));
+    assert.equal((await run('dcmodify', ['-nb', '-i', '(0029,0010)=SIEMENS CSA HEADER', '-if', `(0029,1020)=${path.join(dir, 'blob.bin')}`, file])).code, 0);
+    const whole = fs.readFileSync(file);
+    const reads: string[] = [];
+    const store = {
+      readAll: async () => (reads.push('all'), whole),
+      readHead: async (_p: string, limit: number) => (reads.push(`head ${limit}`), whole.subarray(0, limit)),
+    } as unknown as ObjectStore;
+    const entries = new Map<string, string>();
+    const cache: MetadataCache = { get: async () => null, getMany: async () => new Map(), put: async (u, t) => void entries.set(u, t), remove: async () => {} };
+    const service = new MetadataService(store, cache);
+    const loc: InstanceLocation = {
+      SOPInstanceUID: '1.2.3.4', SOPClassUID: '1.2.840.10008.5.1.4.1.1.2', SeriesInstanceUID: '1', StudyInstanceUID: '1', PatientID: 'P',
+      path: 'csa.dcm', size: whole.length, transferSyntaxUID: '1.2.840.10008.1.2.1', checksum: 'c', receivedAt: new Date(),
+    };
+    // Asked three times at once: made once.
+    const [meta] = await Promise.all([service.get(loc), service.get(loc), service.get(loc)]);
+    const ds = JSON.parse(meta!.text) as Record<string, { BulkDataURI?: string; Value?: unknown[] }>;
+    assert.ok(ds['00291020']?.BulkDataURI, 'the CSA header as bulk data');
+    assert.ok(ds['00291026'], 'the element after it is there');
+    assert.ok(ds['7FE00010']?.BulkDataURI, 'Pixel Data is there');
+    assert.deepEqual(reads, whole.length > 4 * 262144 ? ['head 262144', 'head 1048576'] : ['head 262144', 'all'], 'read once, then larger');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
