@@ -14,7 +14,15 @@ import type { MetadataCache } from '../storage/metadata-cache.js';
 export const INSTANCE_URL = '\uE000instance\uE000';
 const HEAD_BYTES = 256 * 1024;
 
+/**
+ * The version of what `make` writes: an entry of an older one is made again. 2: the header parse
+ * no longer stops at a binary element other than the pixels (entries of version 1 may lack
+ * everything after a large private element).
+ */
+const METADATA_FORMAT = 2;
+
 interface CacheHeader {
+  format?: number;
   checksum: string;
   transferSyntaxUID: string;
   /** Where the dataset starts in the file (after the File Meta Information). */
@@ -33,7 +41,7 @@ function parseEntry(cached: string | undefined, checksum: string): InstanceMetad
   const nl = cached.indexOf('\n');
   try {
     const header = JSON.parse(cached.slice(0, nl)) as CacheHeader;
-    return header.checksum === checksum ? { ...header, text: cached.slice(nl + 1) } : null;
+    return header.checksum === checksum && header.format === METADATA_FORMAT ? { ...header, text: cached.slice(nl + 1) } : null;
   } catch {
     return null; // a damaged entry is made again
   }
@@ -58,9 +66,7 @@ export class MetadataService {
 
   /** Makes and caches the entry of a newly stored instance before anyone asks (a viewer's first look at a series is then as fast as its second). */
   async prepare(loc: InstanceLocation): Promise<void> {
-    const cached = await this.cache.get(loc.SOPInstanceUID);
-    // Only the header line says which file the entry was made from.
-    if (cached?.slice(0, cached.indexOf('\n')).includes(`"checksum":"${loc.checksum}"`)) return;
+    if (parseEntry((await this.cache.get(loc.SOPInstanceUID)) ?? undefined, loc.checksum)) return;
     const { text, ...header } = await this.make(loc);
     await this.cache.put(loc.SOPInstanceUID, `${JSON.stringify(header)}\n${text}`);
   }
@@ -166,7 +172,7 @@ export class MetadataService {
         data = read;
       }
     }
-    return { checksum: loc.checksum, transferSyntaxUID: prefix.transferSyntaxUID, datasetOffset: prefix.datasetOffset, bulk: result.bulk, text: JSON.stringify(result.json) };
+    return { format: METADATA_FORMAT, checksum: loc.checksum, transferSyntaxUID: prefix.transferSyntaxUID, datasetOffset: prefix.datasetOffset, bulk: result.bulk, text: JSON.stringify(result.json) };
   }
 
   /** The bytes of one bulk value (defined length), or null when the instance has none at that path. */

@@ -49,6 +49,17 @@ test('a replaced instance (another checksum) is made again', async () => {
   assert.equal(counts.fileReads, 2);
 });
 
+test('an entry made by an older version (no format, or another) is made again, then kept', async () => {
+  const { service, counts, entries, loc } = setup();
+  entries.set('1.9', `${JSON.stringify({ checksum: 'a', transferSyntaxUID: '1.2.840.10008.1.2.1', datasetOffset: 0, bulk: [] })}\n{}`);
+  const made = await service.get(loc('1.9'));
+  assert.equal(counts.fileReads, 1, 'made from the file');
+  assert.ok(made.text.length > 2);
+  assert.match(entries.get('1.9')!, /"format":2/);
+  await service.prepare(loc('1.9'));
+  assert.equal(counts.fileReads, 1, 'the new entry stands');
+});
+
 test('memory keeps to its budget: the least recently used entries go, the disk cache still has them', async () => {
   const { service, counts, entries, loc } = setup(1);
   await service.get(loc('1.1'));
