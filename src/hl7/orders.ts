@@ -25,6 +25,12 @@ const MODALITIES = new Set(['CR', 'CT', 'DX', 'ES', 'IO', 'MG', 'MR', 'NM', 'OT'
 const str = (vr: string, value: string): JsonElement => (value === '' ? { vr } : { vr, Value: [value] });
 const pn = (value: string): JsonElement => (value === '' ? { vr: 'PN' } : { vr: 'PN', Value: [{ Alphabetic: value }] });
 
+/**
+ * A table's entry for a value from the message. Own keys only: a plain lookup also finds
+ * what every object inherits, so PV1-3 "constructor" gave a function as the station AE.
+ */
+const entry = <T>(table: Readonly<Record<string, T>>, key: string): T | undefined => (Object.hasOwn(table, key) ? table[key] : undefined);
+
 /** XPN (family^given^middle^suffix^prefix) or XCN (id^family^given^middle^suffix^prefix) → DICOM PN (family^given^middle^prefix^suffix). */
 export function personName(parts: string[]): string {
   // ^ and = separate components and groups in a PN: one inside a component becomes a space.
@@ -87,7 +93,7 @@ function readOrder(msg: Hl7Message, group: Segment[], options: OrderOptions): Or
   const orc = group[0]!;
   const obr = group.find((s) => s.name === 'OBR');
   const code = msg.get(orc, 1).toUpperCase();
-  const control = CONTROLS[code];
+  const control = entry(CONTROLS, code);
   if (!control) throw new Hl7Error(`ORC-1 order control "${code}" is not one we act on (NW, XO, CA, OC, DC)`, Hl7ErrorCode.TableValueNotFound, 'ORC-1');
   const placer = msg.get(orc, 2) || msg.get(obr, 2);
   const filler = msg.get(orc, 3) || msg.get(obr, 3);
@@ -101,7 +107,7 @@ function readOrder(msg: Hl7Message, group: Segment[], options: OrderOptions): Or
   const ds = patientAttributes(msg, pid);
 
   const section = msg.get(obr, 24).toUpperCase();
-  const modality = MODALITIES.has(section) ? section : SECTION_MODALITY[section];
+  const modality = MODALITIES.has(section) ? section : entry(SECTION_MODALITY, section);
   if (!modality) throw new Hl7Error(section ? `OBR-24 "${section}" names no DICOM modality` : 'OBR-24 (diagnostic service section) is empty: the modality is needed', section ? Hl7ErrorCode.TableValueNotFound : Hl7ErrorCode.RequiredFieldMissing, 'OBR-24');
 
   const tq1 = group.find((s) => s.name === 'TQ1');
@@ -110,7 +116,7 @@ function readOrder(msg: Hl7Message, group: Segment[], options: OrderOptions): Or
   const start = dateTime(when, where!);
 
   const pointOfCare = msg.get(pv1, 3);
-  const station = options.stationAE[pointOfCare] ?? options.stationAE[modality] ?? '';
+  const station = entry(options.stationAE, pointOfCare) ?? entry(options.stationAE, modality) ?? '';
   const [procCode, procText, procScheme] = msg.components(obr, 4);
   const accession = msg.get(obr, 18) || filler;
   ds['00080050'] = str('SH', limit(accession, 16, msg.get(obr, 18) ? 'OBR-18' : 'ORC-3'));

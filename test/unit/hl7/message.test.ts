@@ -55,6 +55,17 @@ test('escape sequences both ways', () => {
   assert.equal(unescapeHl7(escapeHl7(tricky), d), tricky);
 });
 
+test('names an object inherits are no escape sequences and no table entries', () => {
+  const d = DEFAULT_DELIMITERS;
+  for (const name of ['toString', 'constructor', '__proto__', 'hasOwnProperty', 'valueOf']) {
+    assert.equal(unescapeHl7(`A\\${name}\\B`, d), `A\\${name}\\B`, name);
+    const m = Hl7Message.parse(ORM.replace('|CTROOM1|', `|${name}|`));
+    const [order] = readOrders(m, { stationAE: { CT: 'CT_ANY' } });
+    const step = order!.dataset!['00400100']!.Value![0] as Record<string, { Value?: unknown[] }>;
+    assert.deepEqual(step['00400001']!.Value, ['CT_ANY'], `PV1-3 ${name}: the modality's station`);
+  }
+});
+
 test('other delimiters from MSH-2 are honoured', () => {
   const m = Hl7Message.parse('MSH#*@!$#A#B#C#D#20260101##ADT*A08#1#P#2.5\rPID#1##ID1*1*2*AUTH##FAM*GIV$SUB');
   assert.equal(m.get(m.segment('PID'), 3, 4), 'AUTH');
