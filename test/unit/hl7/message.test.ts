@@ -131,6 +131,17 @@ test('an ACK quotes the control ID, addresses the sender, and explains an error'
   assert.equal(none.get(none.segment('MSA'), 1), 'AR');
 });
 
+test('MSA-3 is cut to 80 characters between characters, never inside an escape sequence', () => {
+  const m = Hl7Message.parse(ORM);
+  for (const text of ['x'.repeat(79) + '|tail', 'x'.repeat(78) + '^^', 'x'.repeat(79) + '\n', 'x'.repeat(77) + '&&&', 'y'.repeat(100)]) {
+    const ack = Hl7Message.parse(buildAck(m, 'AE', text, null, 'UNICODE UTF-8'));
+    const raw = ack.raw(ack.segment('MSA'), 3);
+    assert.ok(raw.length <= 80, `${raw.length} characters`);
+    const got = ack.get(ack.segment('MSA'), 3);
+    assert.ok(text.startsWith(got) && got.length >= 77, JSON.stringify(got));
+  }
+});
+
 test('an ORM order as a worklist entry', () => {
   const [order] = readOrders(Hl7Message.parse(ORM), { stationAE: { CTROOM1: 'CT_ROOM1' } });
   assert.equal(order!.control, 'new');
