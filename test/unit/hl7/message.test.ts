@@ -1,6 +1,8 @@
 // The HL7 v2 parser, MLLP framing, the ACK and the ORM → worklist mapping, without a socket.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Hl7Error, Hl7Message, escapeHl7, unescapeHl7, DEFAULT_DELIMITERS } from '../../../src/hl7/message.js';
 import { MllpDecoder, frame } from '../../../src/hl7/mllp.js';
 import { buildAck } from '../../../src/hl7/ack.js';
@@ -77,6 +79,16 @@ test('not a message: Hl7Error asking for AR', () => {
   for (const bad of ['', 'hello', 'PID|1', 'MSH|^^^^|x', 'MSH|^~\\&|A\rp!d|1']) {
     assert.throws(() => Hl7Message.parse(bad), (e: unknown) => e instanceof Hl7Error && e.ack === 'AR', bad);
   }
+});
+
+test('unusable MSH-2 encoding characters: AR with Table 0357 code 102 (data type), as docs/conformance.md says', () => {
+  for (const bad of ['MSH|^^^^|x', 'MSH|^~|x', 'MSH|^~|&|x']) {
+    assert.throws(() => Hl7Message.parse(bad), (e: unknown) => e instanceof Hl7Error && e.ack === 'AR' && e.code === 102 && e.location === 'MSH-2', bad);
+  }
+  // dist/test/unit/hl7 → the repository root
+  const doc = readFileSync(fileURLToPath(new URL('../../../../docs/conformance.md', import.meta.url)), 'utf8');
+  const rows = doc.split('\n').filter((l) => l.includes('encoding characters') && l.startsWith('|'));
+  assert.deepEqual(rows.map((r) => r.split('|').map((c) => c.trim()).slice(1, 3)), [['`AR`', '102']]);
 });
 
 test('MLLP frames split and joined across chunks, junk between frames ignored', () => {
