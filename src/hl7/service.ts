@@ -76,13 +76,20 @@ export class Hl7Service {
   }
 
   private async orders(msg: Hl7Message): Promise<string> {
-    // Every order is checked before any is applied, so a bad second order does not leave the first half-done.
+    // Every order is checked before any is applied — its fields in readOrders, a cancel's
+    // target here — so a bad later order does not leave the earlier ones done under an AE.
     const orders = readOrders(msg, { stationAE: this.deps.settings().stationAE });
+    const scheduledHere = new Set<string>();
+    for (const o of orders) {
+      if (o.control !== 'cancel') scheduledHere.add(o.key);
+      else if (!scheduledHere.has(o.key) && !(await this.deps.worklist.bySourceKey('hl7', o.key)))
+        throw new Hl7Error(`no order "${o.key}" to cancel`, Hl7ErrorCode.UnknownKeyIdentifier, 'ORC-2');
+    }
     const done: string[] = [];
     for (const o of orders) {
       const current = await this.deps.worklist.bySourceKey('hl7', o.key);
       if (o.control === 'cancel') {
-        if (!current) throw new Hl7Error(`no order "${o.key}" to cancel`, Hl7ErrorCode.UnknownKeyIdentifier, 'ORC-2');
+        if (!current) throw new Hl7Error(`order "${o.key}" went away while the message was applied`, Hl7ErrorCode.ApplicationInternalError, 'ORC-2');
         await this.deps.worklist.cancel(current.id);
         done.push(`order ${o.key} canceled`);
         continue;

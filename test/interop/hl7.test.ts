@@ -89,6 +89,20 @@ describe('HL7 v2 orders and patient updates over MLLP', () => {
     assert.equal(msa(again!).err, '204');
   });
 
+  test('an ORM whose later order cancels an unknown one is refused whole: the earlier new order is not scheduled', async () => {
+    const worklist = pacs.server.archive.worklist;
+    const both = `${orm('NW', 'O20', { pid: 'H2000' })}\rORC|CA|NOPE20|FNOPE20`;
+    const [ack] = await send(port, [both]);
+    assert.equal(msa(ack!).code, 'AE');
+    assert.equal(msa(ack!).err, '204');
+    assert.match(msa(ack!).text, /NOPE20/);
+    assert.equal(await worklist.bySourceKey('hl7', 'O20'), null, 'nothing of the message applied');
+    // A cancel of an order that the same message schedules first is no unknown order.
+    const [ok] = await send(port, [`${orm('NW', 'O21', { pid: 'H2100' })}\rORC|CA|O21|FO21`]);
+    assert.equal(msa(ok!).code, 'AA', msa(ok!).text);
+    assert.equal((await worklist.bySourceKey('hl7', 'O21'))?.status, 'CANCELED');
+  });
+
   test('MSH-18 8859/1: Latin-1 bytes read as such', async () => {
     const [ack] = await send(port, [Buffer.from(orm('NW', 'O2', { pid: 'H200', name: 'MÜLLER^JÖRG', charset: '8859/1' }), 'latin1')]);
     assert.equal(msa(ack!).code, 'AA');
