@@ -53,16 +53,32 @@ function limit(value: string, max: number, where: string): string {
   return value;
 }
 
-/** The patient attributes of a PID segment (shared with the ADT messages). */
-export function patientAttributes(msg: Hl7Message, pid: Segment | undefined): JsonDataset {
+/** The HL7 v2 null value: a field of two double quotes means "delete the value" (an empty one: "no change"). */
+const HL7_NULL = '""';
+
+/**
+ * The patient attributes of a PID segment (shared with the ADT messages). A new order carries
+ * the whole patient, so an empty field is an empty attribute. An update (`changesOnly`) follows
+ * HL7 v2 for fields: an empty one says nothing and leaves its attribute out (ADT^A08 with only
+ * PID-3 and PID-5 keeps the birth date), "" says delete and empties the attribute.
+ */
+export function patientAttributes(msg: Hl7Message, pid: Segment | undefined, changesOnly = false): JsonDataset {
   const id = msg.get(pid, 3);
   if (!id) throw new Hl7Error('PID-3 has no patient identifier', Hl7ErrorCode.RequiredFieldMissing, 'PID-3');
-  const out: JsonDataset = {
-    '00100010': pn(personName(msg.components(pid, 5))),
-    '00100020': str('LO', limit(id, 64, 'PID-3')),
-    '00100030': str('DA', msg.get(pid, 7) ? dateTime(msg.get(pid, 7), 'PID-7').date : ''),
-    '00100040': str('CS', patientSex(msg.get(pid, 8))),
+  const out: JsonDataset = {};
+  const put = (field: number, tag: string, vr: string, element: () => JsonElement): void => {
+    const raw = msg.raw(pid, field).trim();
+    if (raw === HL7_NULL || (raw === '' && !changesOnly)) out[tag] = { vr };
+    else if (raw !== '') out[tag] = element();
   };
+  // A "" component (DOE^"") deletes that part only.
+  put(5, '00100010', 'PN', () => pn(personName(msg.components(pid, 5).map((c) => (c === HL7_NULL ? '' : c)))));
+  out['00100020'] = str('LO', limit(id, 64, 'PID-3'));
+  put(7, '00100030', 'DA', () => {
+    const v = msg.get(pid, 7);
+    return str('DA', v && v !== HL7_NULL ? dateTime(v, 'PID-7').date : '');
+  });
+  put(8, '00100040', 'CS', () => str('CS', patientSex(msg.get(pid, 8))));
   const issuer = msg.get(pid, 3, 4);
   if (issuer) out['00100021'] = str('LO', limit(issuer, 64, 'PID-3.4'));
   return out;

@@ -3,9 +3,10 @@
 // answer with an ACK. Every failure becomes an AE or AR acknowledgment with its reason; none
 // reaches the listener.
 import type { JsonDataset } from '../dicom/json.js';
+import { jsonElementText } from '../dicom/json-encode.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logging.js';
-import type { ArchiveIndex, PatientKey } from '../index/types.js';
+import type { ArchiveIndex, PatientChanges, PatientKey } from '../index/types.js';
 import type { WorklistService } from '../services/worklist.js';
 import { type AckCode, buildAck } from './ack.js';
 import { Hl7Error, Hl7ErrorCode, Hl7Message } from './message.js';
@@ -103,14 +104,19 @@ export class Hl7Service {
 
   /** ADT^A08 (and A31): the patient's demographics in every worklist entry and in the index. */
   private async updatePatient(msg: Hl7Message): Promise<string> {
-    const attrs = patientAttributes(msg, msg.segment('PID'));
+    const attrs = patientAttributes(msg, msg.segment('PID'), true);
     const key = patientKey(attrs);
-    const entries = await this.rewriteEntries(key.PatientID, attrs);
+    const entries = await this.rewriteEntries(key, attrs);
     const text = (k: string): string | null => {
       const v = attrs[k]?.Value?.[0];
       return v === undefined ? null : typeof v === 'object' ? ((v as { Alphabetic?: string }).Alphabetic ?? null) : String(v);
     };
-    const indexed = await this.deps.index.updatePatient(await this.indexed(key), { PatientName: text('00100010'), PatientBirthDate: text('00100030'), PatientSex: text('00100040') });
+    // Only what the message names: a left-out attribute is no change, an empty one a delete (NULL).
+    const changes: PatientChanges = {};
+    for (const [name, tag] of [['PatientName', '00100010'], ['PatientBirthDate', '00100030'], ['PatientSex', '00100040']] as const) {
+      if (tag in attrs) changes[name] = text(tag);
+    }
+    const indexed = await this.deps.index.updatePatient(await this.indexed(key), changes);
     return `patient ${key.PatientID}: ${entries} worklist entries updated${indexed ? ', index updated' : ''}`;
   }
 
@@ -123,12 +129,12 @@ export class Hl7Service {
       if (s.name === 'PID') pid = s;
       if (s.name !== 'MRG') continue;
       if (!pid) throw new Hl7Error('MRG without the PID of the surviving patient before it', Hl7ErrorCode.SegmentSequence, 'MRG');
-      const attrs = patientAttributes(msg, pid);
+      const attrs = patientAttributes(msg, pid, true);
       const prior = msg.get(s, 1);
       if (!prior) throw new Hl7Error('MRG-1 has no prior patient identifier', Hl7ErrorCode.RequiredFieldMissing, 'MRG-1');
       const from: PatientKey = { PatientID: prior, IssuerOfPatientID: msg.get(s, 1, 4) || null };
       const to = patientKey(attrs);
-      const entries = await this.rewriteEntries(from.PatientID, attrs);
+      const entries = await this.rewriteEntries(from, attrs);
       const studies = await this.deps.index.mergePatients(await this.indexed(from), await this.indexed(to));
       merges++;
       done.push(`${prior} merged into ${to.PatientID}: ${entries} worklist entries, ${studies} studies moved`);
@@ -146,13 +152,21 @@ export class Hl7Service {
     return (await this.deps.index.findPatient(key.PatientID, null)) ? { PatientID: key.PatientID, IssuerOfPatientID: null } : key;
   }
 
-  /** Puts the patient attributes into every worklist entry of a patient; returns how many changed. */
-  private async rewriteEntries(patientID: string, attrs: JsonDataset): Promise<number> {
-    const { entries } = await this.deps.worklist.list({ patientID, limit: -1, offset: 0 });
-    for (const e of entries) {
+  /**
+   * Puts the patient attributes into every worklist entry of a patient; returns how many changed.
+   * The same Patient ID from another issuer is another patient; an entry without issuer is
+   * taken as this one, as in the index (see indexed()).
+   */
+  private async rewriteEntries(key: PatientKey, attrs: JsonDataset): Promise<number> {
+    const { entries } = await this.deps.worklist.list({ patientID: key.PatientID, limit: -1, offset: 0 });
+    const mine = entries.filter((e) => {
+      const issuer = jsonElementText(e.dataset['00100021']);
+      return key.IssuerOfPatientID === null || issuer === '' || issuer === key.IssuerOfPatientID;
+    });
+    for (const e of mine) {
       await this.deps.worklist.update(e.id, { ...e.dataset, ...attrs });
     }
-    return entries.length;
+    return mine.length;
   }
 }
 

@@ -179,6 +179,14 @@ test('an ORM order as a worklist entry', () => {
   assert.equal(v('00400009', step), 'SPS1');
 });
 
+test('an order carries the whole patient: PID fields empty or "" (the HL7 null) are empty attributes, not the text ""', () => {
+  for (const fields of ['||||', '||""||""|""']) {
+    const [order] = readOrders(Hl7Message.parse(ORM.replace(/^PID.*$/m, `PID|1||P77^^^HOSP${fields}`)), { stationAE: {} });
+    const ds = order!.dataset!;
+    assert.deepEqual([ds['00100010'], ds['00100030'], ds['00100040']], [{ vr: 'PN' }, { vr: 'DA' }, { vr: 'CS' }], fields);
+  }
+});
+
 test('orders that cannot be scheduled say why and where', () => {
   const bad = (orm: string, where: string) =>
     assert.throws(() => readOrders(Hl7Message.parse(orm), { stationAE: {} }), (e: unknown) => e instanceof Hl7Error && e.location === where && e.ack === 'AE', where);
