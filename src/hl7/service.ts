@@ -9,6 +9,7 @@ import type { Logger } from '../core/logging.js';
 import type { ArchiveIndex, PatientChanges, PatientKey } from '../index/types.js';
 import type { WorklistService } from '../services/worklist.js';
 import { type AckCode, buildAck } from './ack.js';
+import { checkEncoding, configuredCharset, declaredCharset, messageCharset, unsupportedCharset } from './charset.js';
 import { Hl7Error, Hl7ErrorCode, Hl7Message } from './message.js';
 import { patientAttributes, readOrders } from './orders.js';
 
@@ -20,31 +21,25 @@ export interface Hl7Deps {
   settings: () => { charset: string; stationAE: Readonly<Record<string, string>> };
 }
 
-/** MSH-18 values (HL7 Table 0211) → a Node encoding; others fall back to hl7.charset. */
-const CHARSETS: Record<string, BufferEncoding> = { 'UNICODE UTF-8': 'utf8', 'UTF-8': 'utf8', UNICODE: 'utf8', '8859/1': 'latin1', ASCII: 'latin1', 'ISO-8859-1': 'latin1' };
-
-/** MSH-18 read from the raw bytes: the MSH is ASCII whatever the message's character set. */
-function declaredCharset(bytes: Buffer): string {
-  const head = bytes.subarray(0, 2048).toString('latin1').split(/[\r\n]/)[0] ?? '';
-  if (!head.startsWith('MSH') || head.length < 4) return '';
-  return (head.split(head[3]!)[17] ?? '').split(head[4] ?? '^')[0]!.trim().toUpperCase();
-}
-
 export class Hl7Service {
   constructor(private readonly deps: Hl7Deps) {}
 
   /** The acknowledgment (bytes, in the message's character set) for one message. */
   async handle(bytes: Buffer, remote = ''): Promise<Buffer> {
-    const { charset: fallback } = this.deps.settings();
+    const fallback = configuredCharset(this.deps.settings().charset);
     const declared = declaredCharset(bytes);
-    const encoding = CHARSETS[declared] ?? CHARSETS[fallback.toUpperCase()] ?? 'utf8';
-    const text = bytes.toString(encoding);
+    const known = messageCharset(declared, fallback);
+    // The ACK is in the message's set when we can read it, else in hl7.charset, and says which.
+    const charset = known ?? fallback;
     let msg: Hl7Message | null = null;
     let code: AckCode = 'AA';
     let reason = 'accepted';
     let problem: Hl7Error | null = null;
     try {
-      msg = Hl7Message.parse(text);
+      // Parsed even when its set is unknown or its bytes bad: the ACK then quotes its control ID.
+      msg = Hl7Message.parse(bytes.toString(charset.encoding));
+      if (!known) throw unsupportedCharset(declared);
+      checkEncoding(bytes, charset);
       reason = await this.act(msg);
     } catch (e) {
       problem = e instanceof Hl7Error ? e : new Hl7Error(`cannot process the message: ${errorMessage(e)}`, Hl7ErrorCode.ApplicationInternalError);
@@ -56,8 +51,8 @@ export class Hl7Service {
     const control = msg?.get(msg.segment('MSH'), 10) ?? '';
     if (code === 'AA') log.info({ remote, type, control, result: reason }, 'HL7 message accepted');
     else log.warn({ remote, type, control, ack: code, error: reason }, 'HL7 message not accepted');
-    const ack = buildAck(msg, code, reason, problem ? { code: problem.code, text: problem.message, location: problem.location } : null, declared || (encoding === 'utf8' ? 'UNICODE UTF-8' : '8859/1'));
-    return Buffer.from(ack, encoding);
+    const ack = buildAck(msg, code, reason, problem ? { code: problem.code, text: problem.message, location: problem.location } : null, charset.name);
+    return Buffer.from(ack, charset.encoding);
   }
 
   /** Acts on a parsed message; returns what was done, throws Hl7Error for the ACK. */

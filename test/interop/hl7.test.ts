@@ -111,6 +111,23 @@ describe('HL7 v2 orders and patient updates over MLLP', () => {
     assert.equal(value(r.answers[0], '00100010'), 'MÜLLER^JÖRG');
   });
 
+  test('bytes that are not in the message character set: AE 102, nothing stored; MSH-18 naming a set we cannot read: AR 103', async () => {
+    const worklist = pacs.server.archive.worklist;
+    // Latin-1 bytes from a sender leaving MSH-18 empty (hl7.charset UTF-8) or saying UTF-8.
+    for (const charset of ['', 'UNICODE UTF-8']) {
+      const [ack] = await send(port, [Buffer.from(orm('NW', 'O40', { pid: 'H4000', name: 'MÜLLER^JÖRG', charset }), 'latin1')]);
+      assert.deepEqual(msa(ack!), { code: 'AE', control: `C${seq}`, text: msa(ack!).text, err: '102' }, charset);
+      assert.equal(ack!.get(ack!.segment('ERR'), 2), 'PID', charset);
+      assert.equal(ack!.get(ack!.segment('ERR'), 2, 3), '5', charset);
+      assert.equal(await worklist.bySourceKey('hl7', 'O40'), null, 'no name with U+FFFD stored');
+    }
+    const [ack] = await send(port, [Buffer.from(orm('NW', 'O41', { pid: 'H4100', name: 'NOVÁK^JAN', charset: '8859/2' }), 'latin1')]);
+    assert.deepEqual(msa(ack!), { code: 'AR', control: `C${seq}`, text: msa(ack!).text, err: '103' });
+    assert.match(msa(ack!).text, /8859\/2/);
+    assert.equal(ack!.get(ack!.segment('MSH'), 18), 'UNICODE UTF-8', 'the ACK names the set it is written in');
+    assert.equal(await worklist.bySourceKey('hl7', 'O41'), null);
+  });
+
   test('bad messages get AE or AR with the reason; the server stays up', async () => {
     const acks = await send(port, [
       'this is not HL7',
