@@ -29,7 +29,13 @@ export class WorkflowFeeds {
         logger,
         settings: () => ({ charset: a.config().hl7.charset, stationAE: a.config().hl7.station_ae }),
       });
-      this.mllp = new MllpServer({ host: c.hl7.host, port: c.hl7.port, logger, handle: (bytes, remote) => hl7.handle(bytes, remote) });
+      this.mllp = new MllpServer({
+        host: c.hl7.host,
+        port: c.hl7.port,
+        logger,
+        handle: (bytes, remote) => hl7.handle(bytes, remote),
+        maxConnections: () => a.config().hl7.max_connections,
+      });
       this.hl7Port = (await this.mllp.start()).port;
       logger.info({ port: this.hl7Port }, 'HL7 MLLP listener started');
     }

@@ -257,8 +257,10 @@ const hl7 = section({
   enabled: bool(false),
   host: text('a bind address such as 0.0.0.0').default('0.0.0.0'),
   port: port(2575),
-  /** The character set of messages whose MSH-18 is empty or one we do not know. */
+  /** The character set of messages whose MSH-18 is empty. */
   charset: oneOf(HL7_CHARSETS).default('UTF-8'),
+  /** MLLP connections open at once; past it a new one is closed unanswered (each may hold a frame of up to 16 MB). */
+  max_connections: int(1, 10_000, 64),
   /** Scheduled Station AE Title by the order's modality or PV1-3 point of care (the first that has an entry). */
   station_ae: z.record(z.string(), aeTitleSchema, { error: 'expected a mapping of modality or location to AE title' }).default({}),
 });

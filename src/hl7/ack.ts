@@ -1,7 +1,7 @@
 // The general acknowledgment (HL7 v2.5.1 2.9.2, 2.14.1): MSH addressed back to the sender,
 // MSA with the code and the original control ID, and for an error an ERR segment with the
 // Table 0357 code, where it was found and the reason in words.
-import { DEFAULT_DELIMITERS, type Hl7Message, encodeSegments, escapeHl7 } from './message.js';
+import { DEFAULT_DELIMITERS, type Delimiters, type Hl7Message, encodeSegments, escapeHl7 } from './message.js';
 
 export type AckCode = 'AA' | 'AE' | 'AR';
 
@@ -23,6 +23,24 @@ const errorLocation = (loc: string): string => {
   return m ? `${m[1]}^1^${m[2]}` : escapeHl7(loc);
 };
 
+/** MSA-3 (text message, ST) is 80 characters long at most in HL7 v2.5.1. */
+const MSA_TEXT_MAX = 80;
+
+/**
+ * `text` escaped and cut to `max` characters between characters of the text: cutting the
+ * escaped text could split an escape sequence (\F\ left as "\F"), which the receiver then
+ * shows as is or reads as the start of one.
+ */
+function escapedWithin(text: string, max: number, d: Delimiters): string {
+  let out = '';
+  for (const ch of text.replace(/\r\n|\r/g, '\n')) {
+    const escaped = escapeHl7(ch, d);
+    if (out.length + escaped.length > max) break;
+    out += escaped;
+  }
+  return out;
+}
+
 /**
  * The ACK for a message; `msg` is null when it could not be parsed at all (the ACK then
  * has no control ID to quote). `charset` is echoed in MSH-18.
@@ -38,7 +56,7 @@ export function buildAck(msg: Hl7Message | null, code: AckCode, text: string, pr
     // Addressed back: our application and facility where the sender's MSH-5/6 named them.
     seg('MSH', `${d.component}${d.repetition}${d.escape}${d.subcomponent}`, f(5) || 'PACS_SERVER', f(6), f(3), f(4), timestamp(), '',
       `ACK${d.component}${escapeHl7(trigger, d)}${d.component}ACK`, `ACK${Date.now()}${++counter}`, f(11) || 'P', f(12) || '2.5.1', '', '', '', '', '', charset),
-    seg('MSA', code, f(10), escapeHl7(text, d).slice(0, 80)),
+    seg('MSA', code, f(10), escapedWithin(text, MSA_TEXT_MAX, d)),
   ];
   if (problem) {
     const err = `${problem.code}${d.component}${escapeHl7(text, d)}${d.component}HL70357`;

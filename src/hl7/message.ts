@@ -72,8 +72,11 @@ export function unescapeHl7(value: string, d: Delimiters): string {
       continue;
     }
     const seq = value.slice(i + 1, end);
-    const simple: Record<string, string> = { F: d.field, S: d.component, T: d.subcomponent, R: d.repetition, E: d.escape, '.br': '\n' };
-    if (seq in simple) out += simple[seq];
+    // A Map, not an object literal: `in` on an object also finds toString, constructor,
+    // __proto__ ..., and \toString\ in a name inserted a function's source.
+    const simple = new Map([['F', d.field], ['S', d.component], ['T', d.subcomponent], ['R', d.repetition], ['E', d.escape], ['.br', '\n']]);
+    const known = simple.get(seq);
+    if (known !== undefined) out += known;
     else if (/^X([0-9A-Fa-f]{2})+$/.test(seq)) out += hexText(seq.slice(1));
     else if (seq === 'H' || seq === 'N' || /^[CM][0-9A-Fa-f]+$/.test(seq) || /^\.(sp|in|ti|sk|ce|fi|nf)[+-]?\d*$/.test(seq)) out += '';
     else {

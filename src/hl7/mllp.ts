@@ -2,7 +2,8 @@
 // <VT> message <FS><CR>. Bytes outside a frame are ignored (some senders put a newline
 // between frames); a frame longer than the limit drops the connection instead of growing
 // without end. Messages of one connection are handled one after the other, in order, as the
-// original acknowledgment mode expects.
+// original acknowledgment mode expects: the connection is not read while a message is
+// handled, so a peer sending without waiting for ACKs waits in TCP, not in our memory.
 import net from 'node:net';
 import type { Logger } from '../core/logging.js';
 import { errorMessage } from '../core/errors.js';
@@ -11,6 +12,12 @@ export const VT = 0x0b;
 export const FS = 0x1c;
 export const CR = 0x0d;
 const MAX_MESSAGE = 16 * 1024 * 1024;
+/**
+ * How long a frame may take from its VT to its FS. The idle timer is reset by every byte, so
+ * without this a peer trickling a byte now and then kept a connection and its frame forever.
+ * HL7 messages are a few KB; in two minutes even one of 16 MB arrives over 1.2 Mbit/s.
+ */
+const FRAME_DEADLINE_MS = 120_000;
 
 export const frame = (message: Buffer): Buffer => Buffer.concat([Buffer.from([VT]), message, Buffer.from([FS, CR])]);
 
@@ -23,9 +30,14 @@ export class MllpDecoder {
   /** The frame being gathered (the bytes after its VT), when inside one. */
   private parts: Buffer[] = [];
   private size = 0;
-  private inFrame = false;
+  private within = false;
   /** The frame's FS was the last byte so far: a CR may still follow. */
   private afterFs = false;
+
+  /** A frame has begun and not ended yet. */
+  get inFrame(): boolean {
+    return this.within;
+  }
 
   /** The complete messages (without framing) in what has arrived so far. */
   push(chunk: Buffer): Buffer[] {
@@ -37,10 +49,10 @@ export class MllpDecoder {
         if (chunk[at] === CR) at++;
         continue;
       }
-      if (!this.inFrame) {
+      if (!this.within) {
         const start = chunk.indexOf(VT, at);
         if (start < 0) break; // bytes between frames are ignored
-        this.inFrame = true;
+        this.within = true;
         at = start + 1;
         continue;
       }
@@ -50,7 +62,7 @@ export class MllpDecoder {
       out.push(Buffer.concat(this.parts, this.size));
       this.parts = [];
       this.size = 0;
-      this.inFrame = false;
+      this.within = false;
       this.afterFs = true;
       at = end + 1;
     }
@@ -73,11 +85,17 @@ export interface MllpServerOptions {
   logger: Logger;
   /** A connection silent this long is closed. */
   idleMs?: number;
+  /** A frame not complete this long after it began closes its connection (tests shorten it). */
+  frameMs?: number;
+  /** Connections open at once (hl7.max_connections), read at each new one; past it one is closed unanswered. Unset: no limit. */
+  maxConnections?: () => number;
 }
 
 export class MllpServer {
   private server: net.Server | null = null;
   private readonly sockets = new Set<net.Socket>();
+  /** Connections are being refused (hl7.max_connections reached), already logged. */
+  private full = false;
 
   constructor(private readonly options: MllpServerOptions) {}
 
@@ -99,10 +117,61 @@ export class MllpServer {
   private accept(socket: net.Socket): void {
     const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     const log = this.options.logger;
+    const limit = this.options.maxConnections?.() ?? 0;
+    if (limit > 0 && this.sockets.size >= limit) {
+      // Said once while full: a flood of connections must not become a flood of log lines.
+      if (!this.full) log.warn({ remote, limit }, 'HL7 connections refused: hl7.max_connections are open');
+      this.full = true;
+      socket.destroy();
+      return;
+    }
+    this.full = false;
     this.sockets.add(socket);
-    socket.setTimeout(this.options.idleMs ?? 300_000, () => socket.end());
+    // destroySoon, not end: a peer that never closes its side would still count against the limit.
+    socket.setTimeout(this.options.idleMs ?? 300_000, () => socket.destroySoon());
     const decoder = new MllpDecoder();
-    let queue: Promise<void> = Promise.resolve();
+    const pending: Buffer[] = [];
+    let handling = false;
+    let deadline: NodeJS.Timeout | undefined;
+    // Runs from a frame's first bytes to its end while we read; a new frame gets its own time.
+    // Stopped while we handle a message (the wait is ours, not the peer's) and started again after.
+    const watchFrame = (frameEnded: boolean): void => {
+      if (deadline && (frameEnded || handling || !decoder.inFrame)) {
+        clearTimeout(deadline);
+        deadline = undefined;
+      }
+      if (deadline || handling || !decoder.inFrame) return;
+      deadline = setTimeout(() => {
+        log.warn({ remote }, 'HL7 connection dropped: a frame was not complete in time');
+        socket.destroy();
+      }, this.options.frameMs ?? FRAME_DEADLINE_MS);
+    };
+    const next = (): void => {
+      const message = pending.shift();
+      handling = message !== undefined;
+      watchFrame(false);
+      if (!message) {
+        socket.resume();
+        return;
+      }
+      socket.pause();
+      void this.options.handle(message, remote).then(
+        (ack) => {
+          if (!socket.writable) {
+            socket.destroy(); // closed by the idle timer meanwhile: the sender will resend
+            return;
+          }
+          // Read on once the ACK is with TCP: a peer that does not read its ACKs stops being read too.
+          socket.write(frame(ack), (e) => {
+            if (!e) next();
+          });
+        },
+        (e: unknown) => {
+          log.error({ err: e, remote }, 'HL7 message handling failed');
+          next();
+        },
+      );
+    };
     socket.on('data', (chunk: Buffer) => {
       let messages: Buffer[];
       try {
@@ -112,15 +181,15 @@ export class MllpServer {
         socket.destroy();
         return;
       }
-      for (const m of messages) {
-        queue = queue.then(async () => {
-          const ack = await this.options.handle(m, remote);
-          if (!socket.destroyed) socket.write(frame(ack));
-        }).catch((e: unknown) => log.error({ err: e, remote }, 'HL7 message handling failed'));
-      }
+      pending.push(...messages);
+      watchFrame(messages.length > 0);
+      if (!handling && pending.length) next();
     });
     socket.on('error', (e) => log.debug({ remote, error: e.message }, 'HL7 connection error'));
-    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('close', () => {
+      clearTimeout(deadline);
+      this.sockets.delete(socket);
+    });
   }
 
   async stop(): Promise<void> {

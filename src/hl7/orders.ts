@@ -25,6 +25,12 @@ const MODALITIES = new Set(['CR', 'CT', 'DX', 'ES', 'IO', 'MG', 'MR', 'NM', 'OT'
 const str = (vr: string, value: string): JsonElement => (value === '' ? { vr } : { vr, Value: [value] });
 const pn = (value: string): JsonElement => (value === '' ? { vr: 'PN' } : { vr: 'PN', Value: [{ Alphabetic: value }] });
 
+/**
+ * A table's entry for a value from the message. Own keys only: a plain lookup also finds
+ * what every object inherits, so PV1-3 "constructor" gave a function as the station AE.
+ */
+const entry = <T>(table: Readonly<Record<string, T>>, key: string): T | undefined => (Object.hasOwn(table, key) ? table[key] : undefined);
+
 /** XPN (family^given^middle^suffix^prefix) or XCN (id^family^given^middle^suffix^prefix) → DICOM PN (family^given^middle^prefix^suffix). */
 export function personName(parts: string[]): string {
   // ^ and = separate components and groups in a PN: one inside a component becomes a space.
@@ -47,16 +53,32 @@ function limit(value: string, max: number, where: string): string {
   return value;
 }
 
-/** The patient attributes of a PID segment (shared with the ADT messages). */
-export function patientAttributes(msg: Hl7Message, pid: Segment | undefined): JsonDataset {
+/** The HL7 v2 null value: a field of two double quotes means "delete the value" (an empty one: "no change"). */
+const HL7_NULL = '""';
+
+/**
+ * The patient attributes of a PID segment (shared with the ADT messages). A new order carries
+ * the whole patient, so an empty field is an empty attribute. An update (`changesOnly`) follows
+ * HL7 v2 for fields: an empty one says nothing and leaves its attribute out (ADT^A08 with only
+ * PID-3 and PID-5 keeps the birth date), "" says delete and empties the attribute.
+ */
+export function patientAttributes(msg: Hl7Message, pid: Segment | undefined, changesOnly = false): JsonDataset {
   const id = msg.get(pid, 3);
   if (!id) throw new Hl7Error('PID-3 has no patient identifier', Hl7ErrorCode.RequiredFieldMissing, 'PID-3');
-  const out: JsonDataset = {
-    '00100010': pn(personName(msg.components(pid, 5))),
-    '00100020': str('LO', limit(id, 64, 'PID-3')),
-    '00100030': str('DA', msg.get(pid, 7) ? dateTime(msg.get(pid, 7), 'PID-7').date : ''),
-    '00100040': str('CS', patientSex(msg.get(pid, 8))),
+  const out: JsonDataset = {};
+  const put = (field: number, tag: string, vr: string, element: () => JsonElement): void => {
+    const raw = msg.raw(pid, field).trim();
+    if (raw === HL7_NULL || (raw === '' && !changesOnly)) out[tag] = { vr };
+    else if (raw !== '') out[tag] = element();
   };
+  // A "" component (DOE^"") deletes that part only.
+  put(5, '00100010', 'PN', () => pn(personName(msg.components(pid, 5).map((c) => (c === HL7_NULL ? '' : c)))));
+  out['00100020'] = str('LO', limit(id, 64, 'PID-3'));
+  put(7, '00100030', 'DA', () => {
+    const v = msg.get(pid, 7);
+    return str('DA', v && v !== HL7_NULL ? dateTime(v, 'PID-7').date : '');
+  });
+  put(8, '00100040', 'CS', () => str('CS', patientSex(msg.get(pid, 8))));
   const issuer = msg.get(pid, 3, 4);
   if (issuer) out['00100021'] = str('LO', limit(issuer, 64, 'PID-3.4'));
   return out;
@@ -87,7 +109,7 @@ function readOrder(msg: Hl7Message, group: Segment[], options: OrderOptions): Or
   const orc = group[0]!;
   const obr = group.find((s) => s.name === 'OBR');
   const code = msg.get(orc, 1).toUpperCase();
-  const control = CONTROLS[code];
+  const control = entry(CONTROLS, code);
   if (!control) throw new Hl7Error(`ORC-1 order control "${code}" is not one we act on (NW, XO, CA, OC, DC)`, Hl7ErrorCode.TableValueNotFound, 'ORC-1');
   const placer = msg.get(orc, 2) || msg.get(obr, 2);
   const filler = msg.get(orc, 3) || msg.get(obr, 3);
@@ -101,7 +123,7 @@ function readOrder(msg: Hl7Message, group: Segment[], options: OrderOptions): Or
   const ds = patientAttributes(msg, pid);
 
   const section = msg.get(obr, 24).toUpperCase();
-  const modality = MODALITIES.has(section) ? section : SECTION_MODALITY[section];
+  const modality = MODALITIES.has(section) ? section : entry(SECTION_MODALITY, section);
   if (!modality) throw new Hl7Error(section ? `OBR-24 "${section}" names no DICOM modality` : 'OBR-24 (diagnostic service section) is empty: the modality is needed', section ? Hl7ErrorCode.TableValueNotFound : Hl7ErrorCode.RequiredFieldMissing, 'OBR-24');
 
   const tq1 = group.find((s) => s.name === 'TQ1');
@@ -110,7 +132,7 @@ function readOrder(msg: Hl7Message, group: Segment[], options: OrderOptions): Or
   const start = dateTime(when, where!);
 
   const pointOfCare = msg.get(pv1, 3);
-  const station = options.stationAE[pointOfCare] ?? options.stationAE[modality] ?? '';
+  const station = entry(options.stationAE, pointOfCare) ?? entry(options.stationAE, modality) ?? '';
   const [procCode, procText, procScheme] = msg.components(obr, 4);
   const accession = msg.get(obr, 18) || filler;
   ds['00080050'] = str('SH', limit(accession, 16, msg.get(obr, 18) ? 'OBR-18' : 'ORC-3'));

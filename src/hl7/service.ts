@@ -3,11 +3,13 @@
 // answer with an ACK. Every failure becomes an AE or AR acknowledgment with its reason; none
 // reaches the listener.
 import type { JsonDataset } from '../dicom/json.js';
+import { jsonElementText } from '../dicom/json-encode.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logging.js';
-import type { ArchiveIndex, PatientKey } from '../index/types.js';
+import type { ArchiveIndex, PatientChanges, PatientKey } from '../index/types.js';
 import type { WorklistService } from '../services/worklist.js';
 import { type AckCode, buildAck } from './ack.js';
+import { checkEncoding, configuredCharset, declaredCharset, messageCharset, unsupportedCharset } from './charset.js';
 import { Hl7Error, Hl7ErrorCode, Hl7Message } from './message.js';
 import { patientAttributes, readOrders } from './orders.js';
 
@@ -19,31 +21,25 @@ export interface Hl7Deps {
   settings: () => { charset: string; stationAE: Readonly<Record<string, string>> };
 }
 
-/** MSH-18 values (HL7 Table 0211) → a Node encoding; others fall back to hl7.charset. */
-const CHARSETS: Record<string, BufferEncoding> = { 'UNICODE UTF-8': 'utf8', 'UTF-8': 'utf8', UNICODE: 'utf8', '8859/1': 'latin1', ASCII: 'latin1', 'ISO-8859-1': 'latin1' };
-
-/** MSH-18 read from the raw bytes: the MSH is ASCII whatever the message's character set. */
-function declaredCharset(bytes: Buffer): string {
-  const head = bytes.subarray(0, 2048).toString('latin1').split(/[\r\n]/)[0] ?? '';
-  if (!head.startsWith('MSH') || head.length < 4) return '';
-  return (head.split(head[3]!)[17] ?? '').split(head[4] ?? '^')[0]!.trim().toUpperCase();
-}
-
 export class Hl7Service {
   constructor(private readonly deps: Hl7Deps) {}
 
   /** The acknowledgment (bytes, in the message's character set) for one message. */
   async handle(bytes: Buffer, remote = ''): Promise<Buffer> {
-    const { charset: fallback } = this.deps.settings();
+    const fallback = configuredCharset(this.deps.settings().charset);
     const declared = declaredCharset(bytes);
-    const encoding = CHARSETS[declared] ?? CHARSETS[fallback.toUpperCase()] ?? 'utf8';
-    const text = bytes.toString(encoding);
+    const known = messageCharset(declared, fallback);
+    // The ACK is in the message's set when we can read it, else in hl7.charset, and says which.
+    const charset = known ?? fallback;
     let msg: Hl7Message | null = null;
     let code: AckCode = 'AA';
     let reason = 'accepted';
     let problem: Hl7Error | null = null;
     try {
-      msg = Hl7Message.parse(text);
+      // Parsed even when its set is unknown or its bytes bad: the ACK then quotes its control ID.
+      msg = Hl7Message.parse(bytes.toString(charset.encoding));
+      if (!known) throw unsupportedCharset(declared);
+      checkEncoding(bytes, charset);
       reason = await this.act(msg);
     } catch (e) {
       problem = e instanceof Hl7Error ? e : new Hl7Error(`cannot process the message: ${errorMessage(e)}`, Hl7ErrorCode.ApplicationInternalError);
@@ -55,8 +51,8 @@ export class Hl7Service {
     const control = msg?.get(msg.segment('MSH'), 10) ?? '';
     if (code === 'AA') log.info({ remote, type, control, result: reason }, 'HL7 message accepted');
     else log.warn({ remote, type, control, ack: code, error: reason }, 'HL7 message not accepted');
-    const ack = buildAck(msg, code, reason, problem ? { code: problem.code, text: problem.message, location: problem.location } : null, declared || (encoding === 'utf8' ? 'UNICODE UTF-8' : '8859/1'));
-    return Buffer.from(ack, encoding);
+    const ack = buildAck(msg, code, reason, problem ? { code: problem.code, text: problem.message, location: problem.location } : null, charset.name);
+    return Buffer.from(ack, charset.encoding);
   }
 
   /** Acts on a parsed message; returns what was done, throws Hl7Error for the ACK. */
@@ -76,13 +72,20 @@ export class Hl7Service {
   }
 
   private async orders(msg: Hl7Message): Promise<string> {
-    // Every order is checked before any is applied, so a bad second order does not leave the first half-done.
+    // Every order is checked before any is applied — its fields in readOrders, a cancel's
+    // target here — so a bad later order does not leave the earlier ones done under an AE.
     const orders = readOrders(msg, { stationAE: this.deps.settings().stationAE });
+    const scheduledHere = new Set<string>();
+    for (const o of orders) {
+      if (o.control !== 'cancel') scheduledHere.add(o.key);
+      else if (!scheduledHere.has(o.key) && !(await this.deps.worklist.bySourceKey('hl7', o.key)))
+        throw new Hl7Error(`no order "${o.key}" to cancel`, Hl7ErrorCode.UnknownKeyIdentifier, 'ORC-2');
+    }
     const done: string[] = [];
     for (const o of orders) {
       const current = await this.deps.worklist.bySourceKey('hl7', o.key);
       if (o.control === 'cancel') {
-        if (!current) throw new Hl7Error(`no order "${o.key}" to cancel`, Hl7ErrorCode.UnknownKeyIdentifier, 'ORC-2');
+        if (!current) throw new Hl7Error(`order "${o.key}" went away while the message was applied`, Hl7ErrorCode.ApplicationInternalError, 'ORC-2');
         await this.deps.worklist.cancel(current.id);
         done.push(`order ${o.key} canceled`);
         continue;
@@ -96,14 +99,19 @@ export class Hl7Service {
 
   /** ADT^A08 (and A31): the patient's demographics in every worklist entry and in the index. */
   private async updatePatient(msg: Hl7Message): Promise<string> {
-    const attrs = patientAttributes(msg, msg.segment('PID'));
+    const attrs = patientAttributes(msg, msg.segment('PID'), true);
     const key = patientKey(attrs);
-    const entries = await this.rewriteEntries(key.PatientID, attrs);
+    const entries = await this.rewriteEntries(key, attrs);
     const text = (k: string): string | null => {
       const v = attrs[k]?.Value?.[0];
       return v === undefined ? null : typeof v === 'object' ? ((v as { Alphabetic?: string }).Alphabetic ?? null) : String(v);
     };
-    const indexed = await this.deps.index.updatePatient(await this.indexed(key), { PatientName: text('00100010'), PatientBirthDate: text('00100030'), PatientSex: text('00100040') });
+    // Only what the message names: a left-out attribute is no change, an empty one a delete (NULL).
+    const changes: PatientChanges = {};
+    for (const [name, tag] of [['PatientName', '00100010'], ['PatientBirthDate', '00100030'], ['PatientSex', '00100040']] as const) {
+      if (tag in attrs) changes[name] = text(tag);
+    }
+    const indexed = await this.deps.index.updatePatient(await this.indexed(key), changes);
     return `patient ${key.PatientID}: ${entries} worklist entries updated${indexed ? ', index updated' : ''}`;
   }
 
@@ -116,12 +124,12 @@ export class Hl7Service {
       if (s.name === 'PID') pid = s;
       if (s.name !== 'MRG') continue;
       if (!pid) throw new Hl7Error('MRG without the PID of the surviving patient before it', Hl7ErrorCode.SegmentSequence, 'MRG');
-      const attrs = patientAttributes(msg, pid);
+      const attrs = patientAttributes(msg, pid, true);
       const prior = msg.get(s, 1);
       if (!prior) throw new Hl7Error('MRG-1 has no prior patient identifier', Hl7ErrorCode.RequiredFieldMissing, 'MRG-1');
       const from: PatientKey = { PatientID: prior, IssuerOfPatientID: msg.get(s, 1, 4) || null };
       const to = patientKey(attrs);
-      const entries = await this.rewriteEntries(from.PatientID, attrs);
+      const entries = await this.rewriteEntries(from, attrs);
       const studies = await this.deps.index.mergePatients(await this.indexed(from), await this.indexed(to));
       merges++;
       done.push(`${prior} merged into ${to.PatientID}: ${entries} worklist entries, ${studies} studies moved`);
@@ -139,13 +147,21 @@ export class Hl7Service {
     return (await this.deps.index.findPatient(key.PatientID, null)) ? { PatientID: key.PatientID, IssuerOfPatientID: null } : key;
   }
 
-  /** Puts the patient attributes into every worklist entry of a patient; returns how many changed. */
-  private async rewriteEntries(patientID: string, attrs: JsonDataset): Promise<number> {
-    const { entries } = await this.deps.worklist.list({ patientID, limit: -1, offset: 0 });
-    for (const e of entries) {
+  /**
+   * Puts the patient attributes into every worklist entry of a patient; returns how many changed.
+   * The same Patient ID from another issuer is another patient; an entry without issuer is
+   * taken as this one, as in the index (see indexed()).
+   */
+  private async rewriteEntries(key: PatientKey, attrs: JsonDataset): Promise<number> {
+    const { entries } = await this.deps.worklist.list({ patientID: key.PatientID, limit: -1, offset: 0 });
+    const mine = entries.filter((e) => {
+      const issuer = jsonElementText(e.dataset['00100021']);
+      return key.IssuerOfPatientID === null || issuer === '' || issuer === key.IssuerOfPatientID;
+    });
+    for (const e of mine) {
       await this.deps.worklist.update(e.id, { ...e.dataset, ...attrs });
     }
-    return entries.length;
+    return mine.length;
   }
 }
 

@@ -9,6 +9,7 @@ import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
 import { findscuWorklist, item, value } from '../helpers/worklist.js';
 import { MllpDecoder, frame } from '../../src/hl7/mllp.js';
 import { Hl7Message } from '../../src/hl7/message.js';
+import { jsonElementText } from '../../src/dicom/json-encode.js';
 import { CT, record } from '../contract/fixtures.js';
 
 /** Sends messages on one connection and collects one ACK per message. */
@@ -89,11 +90,42 @@ describe('HL7 v2 orders and patient updates over MLLP', () => {
     assert.equal(msa(again!).err, '204');
   });
 
+  test('an ORM whose later order cancels an unknown one is refused whole: the earlier new order is not scheduled', async () => {
+    const worklist = pacs.server.archive.worklist;
+    const both = `${orm('NW', 'O20', { pid: 'H2000' })}\rORC|CA|NOPE20|FNOPE20`;
+    const [ack] = await send(port, [both]);
+    assert.equal(msa(ack!).code, 'AE');
+    assert.equal(msa(ack!).err, '204');
+    assert.match(msa(ack!).text, /NOPE20/);
+    assert.equal(await worklist.bySourceKey('hl7', 'O20'), null, 'nothing of the message applied');
+    // A cancel of an order that the same message schedules first is no unknown order.
+    const [ok] = await send(port, [`${orm('NW', 'O21', { pid: 'H2100' })}\rORC|CA|O21|FO21`]);
+    assert.equal(msa(ok!).code, 'AA', msa(ok!).text);
+    assert.equal((await worklist.bySourceKey('hl7', 'O21'))?.status, 'CANCELED');
+  });
+
   test('MSH-18 8859/1: Latin-1 bytes read as such', async () => {
     const [ack] = await send(port, [Buffer.from(orm('NW', 'O2', { pid: 'H200', name: 'MÜLLER^JÖRG', charset: '8859/1' }), 'latin1')]);
     assert.equal(msa(ack!).code, 'AA');
     const r = await wl(['PatientID=H200', 'PatientName']);
     assert.equal(value(r.answers[0], '00100010'), 'MÜLLER^JÖRG');
+  });
+
+  test('bytes that are not in the message character set: AE 102, nothing stored; MSH-18 naming a set we cannot read: AR 103', async () => {
+    const worklist = pacs.server.archive.worklist;
+    // Latin-1 bytes from a sender leaving MSH-18 empty (hl7.charset UTF-8) or saying UTF-8.
+    for (const charset of ['', 'UNICODE UTF-8']) {
+      const [ack] = await send(port, [Buffer.from(orm('NW', 'O40', { pid: 'H4000', name: 'MÜLLER^JÖRG', charset }), 'latin1')]);
+      assert.deepEqual(msa(ack!), { code: 'AE', control: `C${seq}`, text: msa(ack!).text, err: '102' }, charset);
+      assert.equal(ack!.get(ack!.segment('ERR'), 2), 'PID', charset);
+      assert.equal(ack!.get(ack!.segment('ERR'), 2, 3), '5', charset);
+      assert.equal(await worklist.bySourceKey('hl7', 'O40'), null, 'no name with U+FFFD stored');
+    }
+    const [ack] = await send(port, [Buffer.from(orm('NW', 'O41', { pid: 'H4100', name: 'NOVÁK^JAN', charset: '8859/2' }), 'latin1')]);
+    assert.deepEqual(msa(ack!), { code: 'AR', control: `C${seq}`, text: msa(ack!).text, err: '103' });
+    assert.match(msa(ack!).text, /8859\/2/);
+    assert.equal(ack!.get(ack!.segment('MSH'), 18), 'UNICODE UTF-8', 'the ACK names the set it is written in');
+    assert.equal(await worklist.bySourceKey('hl7', 'O41'), null);
   });
 
   test('bad messages get AE or AR with the reason; the server stays up', async () => {
@@ -115,6 +147,33 @@ describe('HL7 v2 orders and patient updates over MLLP', () => {
     const [ok] = await send(port, [orm('NW', 'O8', { pid: 'H800' })]);
     assert.equal(msa(ok!).code, 'AA');
     assert.equal((await wl(['PatientID=H800'])).answers.length, 1);
+  });
+
+  test('ADT^A08: an empty PID field changes nothing, "" deletes; entries of the same Patient ID from another issuer are left alone', async () => {
+    const { index, worklist } = pacs.server.archive;
+    await index.storeInstance(record({ sop: '9.3.1', study: '9.3', patientId: 'H3000', issuer: 'HOSP', sopClass: CT }), 'insert');
+    assert.equal(msa((await send(port, [orm('NW', 'O30', { pid: 'H3000', name: 'OLD^NAME' })]))[0]!).code, 'AA');
+    const other = orm('NW', 'O31', { pid: 'H3000', name: 'OTHER^PERSON' }).replace('H3000^^^HOSP', 'H3000^^^ELSEWHERE');
+    assert.equal(msa((await send(port, [other]))[0]!).code, 'AA');
+    const entry = async (key: string) => {
+      const ds = (await worklist.bySourceKey('hl7', key))!.dataset;
+      return ['00100010', '00100030', '00100040', '00100021'].map((t) => jsonElementText(ds[t]));
+    };
+    const a08 = (pid: string) => ['MSH|^~\\&|ADT|HOSP|PACS|RAD|20260312||ADT^A08|U3|P|2.5.1', 'EVN|A08|20260312', pid].join('\r');
+
+    const [named] = await send(port, [a08('PID|1||H3000^^^HOSP||NEW^NAME')]);
+    assert.equal(msa(named!).code, 'AA', msa(named!).text);
+    assert.match(msa(named!).text, /1 worklist entries updated/);
+    assert.deepEqual(await entry('O30'), ['NEW^NAME', '19800102', 'F', 'HOSP'], 'birth date and sex kept');
+    assert.deepEqual(await entry('O31'), ['OTHER^PERSON', '19800102', 'F', 'ELSEWHERE'], 'another issuer: another patient');
+    const p = await index.findPatient('H3000', 'HOSP');
+    assert.deepEqual([p?.PatientName, p?.PatientBirthDate, p?.PatientSex], ['NEW^NAME', '19700101', 'F']);
+
+    const [cleared] = await send(port, [a08('PID|1||H3000^^^HOSP||NEW^""||""|')]);
+    assert.equal(msa(cleared!).code, 'AA', msa(cleared!).text);
+    assert.deepEqual(await entry('O30'), ['NEW', '', 'F', 'HOSP'], '"" deletes, the empty PID-8 keeps the sex');
+    const q = await index.findPatient('H3000', 'HOSP');
+    assert.deepEqual([q?.PatientName, q?.PatientBirthDate, q?.PatientSex], ['NEW', null, 'F']);
   });
 
   test('ADT^A08 updates the patient in the worklist and in the index; ADT^A40 merges', async () => {

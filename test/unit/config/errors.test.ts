@@ -87,6 +87,7 @@ test('other checks: AE titles, naming templates, URLs, ranges, port clashes', ()
   assertProblem(load('http: { port: 11112 }\n'), 'http.port: port 11112 is already used by server.port');
   assertProblem(load('storage: { fsync: maybe }\n'), 'storage.fsync: expected true or false, got "maybe"');
   assertProblem(load('server: 5\n'), 'server: expected a mapping of keys, got 5');
+  assertProblem(load('hl7: { max_connections: 0 }\n'), 'hl7.max_connections: expected an integer from 1 to 10000, got 0');
 });
 
 test('every problem is reported at once, not just the first', () => {

@@ -1,6 +1,8 @@
 // The HL7 v2 parser, MLLP framing, the ACK and the ORM → worklist mapping, without a socket.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Hl7Error, Hl7Message, escapeHl7, unescapeHl7, DEFAULT_DELIMITERS } from '../../../src/hl7/message.js';
 import { MllpDecoder, frame } from '../../../src/hl7/mllp.js';
 import { buildAck } from '../../../src/hl7/ack.js';
@@ -55,6 +57,17 @@ test('escape sequences both ways', () => {
   assert.equal(unescapeHl7(escapeHl7(tricky), d), tricky);
 });
 
+test('names an object inherits are no escape sequences and no table entries', () => {
+  const d = DEFAULT_DELIMITERS;
+  for (const name of ['toString', 'constructor', '__proto__', 'hasOwnProperty', 'valueOf']) {
+    assert.equal(unescapeHl7(`A\\${name}\\B`, d), `A\\${name}\\B`, name);
+    const m = Hl7Message.parse(ORM.replace('|CTROOM1|', `|${name}|`));
+    const [order] = readOrders(m, { stationAE: { CT: 'CT_ANY' } });
+    const step = order!.dataset!['00400100']!.Value![0] as Record<string, { Value?: unknown[] }>;
+    assert.deepEqual(step['00400001']!.Value, ['CT_ANY'], `PV1-3 ${name}: the modality's station`);
+  }
+});
+
 test('other delimiters from MSH-2 are honoured', () => {
   const m = Hl7Message.parse('MSH#*@!$#A#B#C#D#20260101##ADT*A08#1#P#2.5\rPID#1##ID1*1*2*AUTH##FAM*GIV$SUB');
   assert.equal(m.get(m.segment('PID'), 3, 4), 'AUTH');
@@ -66,6 +79,16 @@ test('not a message: Hl7Error asking for AR', () => {
   for (const bad of ['', 'hello', 'PID|1', 'MSH|^^^^|x', 'MSH|^~\\&|A\rp!d|1']) {
     assert.throws(() => Hl7Message.parse(bad), (e: unknown) => e instanceof Hl7Error && e.ack === 'AR', bad);
   }
+});
+
+test('unusable MSH-2 encoding characters: AR with Table 0357 code 102 (data type), as docs/conformance.md says', () => {
+  for (const bad of ['MSH|^^^^|x', 'MSH|^~|x', 'MSH|^~|&|x']) {
+    assert.throws(() => Hl7Message.parse(bad), (e: unknown) => e instanceof Hl7Error && e.ack === 'AR' && e.code === 102 && e.location === 'MSH-2', bad);
+  }
+  // dist/test/unit/hl7 → the repository root
+  const doc = readFileSync(fileURLToPath(new URL('../../../../docs/conformance.md', import.meta.url)), 'utf8');
+  const rows = doc.split('\n').filter((l) => l.includes('encoding characters') && l.startsWith('|'));
+  assert.deepEqual(rows.map((r) => r.split('|').map((c) => c.trim()).slice(1, 3)), [['`AR`', '102']]);
 });
 
 test('MLLP frames split and joined across chunks, junk between frames ignored', () => {
@@ -120,6 +143,17 @@ test('an ACK quotes the control ID, addresses the sender, and explains an error'
   assert.equal(none.get(none.segment('MSA'), 1), 'AR');
 });
 
+test('MSA-3 is cut to 80 characters between characters, never inside an escape sequence', () => {
+  const m = Hl7Message.parse(ORM);
+  for (const text of ['x'.repeat(79) + '|tail', 'x'.repeat(78) + '^^', 'x'.repeat(79) + '\n', 'x'.repeat(77) + '&&&', 'y'.repeat(100)]) {
+    const ack = Hl7Message.parse(buildAck(m, 'AE', text, null, 'UNICODE UTF-8'));
+    const raw = ack.raw(ack.segment('MSA'), 3);
+    assert.ok(raw.length <= 80, `${raw.length} characters`);
+    const got = ack.get(ack.segment('MSA'), 3);
+    assert.ok(text.startsWith(got) && got.length >= 77, JSON.stringify(got));
+  }
+});
+
 test('an ORM order as a worklist entry', () => {
   const [order] = readOrders(Hl7Message.parse(ORM), { stationAE: { CTROOM1: 'CT_ROOM1' } });
   assert.equal(order!.control, 'new');
@@ -143,6 +177,14 @@ test('an ORM order as a worklist entry', () => {
   assert.equal(v('00400002', step), '20260312');
   assert.equal(v('00400003', step), '093000');
   assert.equal(v('00400009', step), 'SPS1');
+});
+
+test('an order carries the whole patient: PID fields empty or "" (the HL7 null) are empty attributes, not the text ""', () => {
+  for (const fields of ['||||', '||""||""|""']) {
+    const [order] = readOrders(Hl7Message.parse(ORM.replace(/^PID.*$/m, `PID|1||P77^^^HOSP${fields}`)), { stationAE: {} });
+    const ds = order!.dataset!;
+    assert.deepEqual([ds['00100010'], ds['00100030'], ds['00100040']], [{ vr: 'PN' }, { vr: 'DA' }, { vr: 'CS' }], fields);
+  }
 });
 
 test('orders that cannot be scheduled say why and where', () => {

@@ -1,0 +1,92 @@
+// The character set of a message: MSH-18 (HL7 Table 0211), else hl7.charset. Bytes that are
+// not valid in it are the sender's error and answered as such: decoding them leniently would
+// store U+FFFD in place of the letters of a name (a Latin-1 system leaving MSH-18 empty).
+import { isUtf8 } from 'node:buffer';
+import { Hl7Error, Hl7ErrorCode } from './message.js';
+
+export interface Charset {
+  encoding: 'utf8' | 'latin1';
+  /** Its MSH-18 name, for the ACK. */
+  name: string;
+}
+
+const UTF8: Charset = { encoding: 'utf8', name: 'UNICODE UTF-8' };
+const LATIN1: Charset = { encoding: 'latin1', name: '8859/1' };
+// ASCII is read as Latin-1: a byte above 0x7F from a system that says ASCII is most likely
+// Latin-1, and either way it is never a byte Latin-1 cannot show.
+const ASCII: Charset = { encoding: 'latin1', name: 'ASCII' };
+
+/** MSH-18 values we read (Table 0211 and the spellings senders use), upper case. */
+const DECLARED = new Map<string, Charset>([
+  ['UNICODE UTF-8', UTF8],
+  ['UTF-8', UTF8],
+  ['UNICODE', UTF8],
+  ['8859/1', LATIN1],
+  ['ISO-8859-1', LATIN1],
+  ['ASCII', ASCII],
+]);
+
+/** hl7.charset values (the schema's HL7_CHARSETS). */
+const CONFIGURED = new Map<string, Charset>([
+  ['UTF-8', UTF8],
+  ['ISO-8859-1', LATIN1],
+  ['ASCII', ASCII],
+]);
+
+/** hl7.charset as a character set (UTF-8 for a value the schema would not let through). */
+export const configuredCharset = (setting: string): Charset => CONFIGURED.get(setting.toUpperCase()) ?? UTF8;
+
+/** MSH-18 read from the raw bytes (the MSH is ASCII whatever the message's set), upper case; '' when empty. */
+export function declaredCharset(bytes: Buffer): string {
+  const head = bytes.subarray(0, 2048).toString('latin1').split(/[\r\n]/)[0] ?? '';
+  if (!head.startsWith('MSH') || head.length < 4) return '';
+  // The first repetition is the message's set; later ones name sets switched to by escapes.
+  const field = head.split(head[3]!)[17] ?? '';
+  return field.split(head[5] ?? '~')[0]!.split(head[4] ?? '^')[0]!.trim().toUpperCase();
+}
+
+/** The set a message is in: its MSH-18, or `fallback` when MSH-18 is empty; null for a set we cannot read. */
+export function messageCharset(declared: string, fallback: Charset): Charset | null {
+  if (!declared) return fallback;
+  const known = DECLARED.get(declared);
+  // The sender's own spelling is echoed in the ACK.
+  return known ? { encoding: known.encoding, name: declared } : null;
+}
+
+/** The rejection of a message in a set we cannot read (Table 0211 has more than we know). */
+export const unsupportedCharset = (declared: string): Hl7Error =>
+  new Hl7Error(`MSH-18 character set "${declared}" is not supported (UNICODE UTF-8, 8859/1, ASCII)`, Hl7ErrorCode.TableValueNotFound, 'MSH-18', 'AR');
+
+/** Throws (AE) when the bytes are not valid in the set, naming the first field holding such bytes. */
+export function checkEncoding(bytes: Buffer, charset: Charset): void {
+  if (charset.encoding !== 'utf8' || isUtf8(bytes)) return;
+  const where = invalidUtf8Field(bytes);
+  throw new Hl7Error(
+    `${where ?? 'the message'} holds bytes that are not ${charset.name}; a sender in another character set names it in MSH-18 (8859/1 for Latin-1)`,
+    Hl7ErrorCode.DataType,
+    where,
+  );
+}
+
+/** "PID-5" for the first field with bytes that are not UTF-8. Delimiters are ASCII, never part of a multi-byte character. */
+function invalidUtf8Field(bytes: Buffer): string | null {
+  const separator = bytes[3];
+  if (separator === undefined) return null;
+  const lineEnd = (from: number): number => {
+    const ends = [bytes.indexOf(0x0d, from), bytes.indexOf(0x0a, from)].filter((i) => i >= 0);
+    return ends.length ? Math.min(...ends) : bytes.length;
+  };
+  for (let start = 0, end = lineEnd(0); start < bytes.length; start = end + 1, end = lineEnd(start)) {
+    const segment = bytes.subarray(start, end);
+    if (isUtf8(segment)) continue;
+    const name = segment.subarray(0, 3).toString('latin1');
+    for (let n = 0, from = 0; from <= segment.length; n++) {
+      const to = segment.indexOf(separator, from) < 0 ? segment.length : segment.indexOf(separator, from);
+      // MSH-1 is the separator itself: the parts of an MSH are numbered one up.
+      if (!isUtf8(segment.subarray(from, to))) return n === 0 ? name : `${name}-${name === 'MSH' ? n + 1 : n}`;
+      from = to + 1;
+    }
+    return name;
+  }
+  return null;
+}

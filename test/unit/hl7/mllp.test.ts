@@ -1,0 +1,103 @@
+// The MLLP listener over a loopback socket, with a stand-in for the message handling: what a
+// peer can make it hold (frames it does not wait the ACKs of, connections, half-sent frames).
+import { type TestContext, test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createLogger } from '../../../src/core/logging.js';
+import { MllpDecoder, MllpServer, type MllpServerOptions, frame } from '../../../src/hl7/mllp.js';
+
+/** A listener, and connections to it, all closed when the test ends (passed or not). */
+async function listen(t: TestContext, options: Partial<MllpServerOptions>): Promise<{ connect: () => Promise<net.Socket> }> {
+  const server = new MllpServer({ host: '127.0.0.1', port: 0, logger: createLogger({ level: 'silent' }), handle: async (m) => Buffer.from(`ACK ${m.length}`), ...options });
+  const { port } = await server.start();
+  const sockets: net.Socket[] = [];
+  t.after(async () => {
+    for (const s of sockets) s.destroy();
+    await server.stop();
+  });
+  return {
+    connect: async () => {
+      const socket = net.connect({ port, host: '127.0.0.1' });
+      sockets.push(socket);
+      socket.on('error', () => {});
+      await once(socket, 'connect');
+      return socket;
+    },
+  };
+}
+
+/** Resolves with true when the socket closes within `ms`. */
+const closesWithin = (socket: net.Socket, ms: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    if (socket.destroyed) return resolve(true);
+    const t = setTimeout(() => resolve(false), ms);
+    socket.once('close', () => {
+      clearTimeout(t);
+      resolve(true);
+    });
+  });
+
+test('a message being handled stops reading: frames sent without waiting for ACKs stay with TCP, then all are answered in order', { timeout: 30_000 }, async (t) => {
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  let calls = 0;
+  const { connect } = await listen(t, {
+    handle: async (m) => {
+      if (++calls === 1) await held;
+      return Buffer.from(`ACK ${m.subarray(0, 7).toString()}`);
+    },
+  });
+  const socket = await connect();
+  const acks: string[] = [];
+  const decoder = new MllpDecoder();
+  socket.on('data', (d: Buffer) => acks.push(...decoder.push(d).map((m) => m.toString())));
+  // 32 frames of 1 MB: more than the kernel buffers of a loopback connection hold.
+  const count = 32;
+  for (let i = 0; i < count; i++) socket.write(frame(Buffer.concat([Buffer.from(`MSH|${String(i).padStart(3, '0')}`), Buffer.alloc(1024 * 1024, 0x41)])));
+  const drained = await Promise.race([once(socket, 'drain').then(() => true), sleep(1500).then(() => false)]);
+  assert.equal(drained, false, 'the server read everything while the first message was being handled');
+  assert.ok(socket.writableLength > 8 * 1024 * 1024, `${socket.writableLength} bytes still with the sender`);
+  assert.equal(calls, 1);
+  release();
+  while (acks.length < count) await sleep(20);
+  assert.deepEqual(acks, Array.from({ length: count }, (_, i) => `ACK MSH|${String(i).padStart(3, '0')}`));
+});
+
+test('past maxConnections a new connection is closed unanswered; once one closes, a new one is taken', { timeout: 30_000 }, async (t) => {
+  const { connect } = await listen(t, { maxConnections: () => 2 });
+  const [a, b] = [await connect(), await connect()];
+  const c = await connect();
+  assert.equal(await closesWithin(c, 2000), true, 'the third connection is closed');
+  assert.equal(await closesWithin(a, 200), false);
+  const answer = once(b, 'data');
+  b.write(frame(Buffer.from('MSH|x')));
+  assert.match(String((await answer)[0]), /ACK 5/);
+  a.destroy();
+  await sleep(100);
+  const d = await connect();
+  assert.equal(await closesWithin(d, 300), false, 'room again');
+});
+
+test('a frame trickled in byte by byte is dropped at its deadline, though the connection is never idle', { timeout: 30_000 }, async (t) => {
+  const { connect } = await listen(t, { frameMs: 400, idleMs: 300_000 });
+  const socket = await connect();
+  socket.write(Buffer.from([0x0b]));
+  const ticker = setInterval(() => socket.writable && socket.write('x'), 50);
+  const closed = await closesWithin(socket, 3000);
+  clearInterval(ticker);
+  assert.equal(closed, true);
+  // Complete frames, even slow ones within their time, are answered; waiting between frames is no deadline.
+  const ok = await connect();
+  const answers: string[] = [];
+  ok.on('data', (d: Buffer) => answers.push(d.toString()));
+  for (const part of ['\x0bMSH|', 'one\x1c\r']) {
+    ok.write(part);
+    await sleep(150);
+  }
+  await sleep(600);
+  ok.write(frame(Buffer.from('MSH|two')));
+  while (answers.join('').split('\x1c').length < 3) await sleep(20);
+  assert.equal(ok.destroyed, false);
+});
