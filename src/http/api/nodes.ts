@@ -3,6 +3,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { PERMISSIONS } from '../../config/schema.js';
 import { echoNode } from '../../services/echo.js';
+import type { KnownNodeView } from '../../services/nodes.js';
 import { notFound } from '../problem.js';
 import type { ApiDeps } from './deps.js';
 
@@ -46,11 +47,15 @@ interface NodeBody {
 
 export function registerNodes(app: FastifyInstance, deps: ApiDeps): void {
   type Req = FastifyRequest<{ Params: { ae: string }; Body: NodeBody }>;
-  const find = async (ae: string) => {
-    const node = await deps.nodes.view(ae.trim());
+  // `view` to show a node; `find` to connect to it (with its TLS options: it fails when the node
+  // speaks TLS but tls.enabled is off, which showing the node must not).
+  const found = async (ae: string, lookup: (ae: string) => Promise<KnownNodeView | null>) => {
+    const node = await lookup(ae.trim());
     if (!node) throw notFound(`no known node ${ae}`);
     return node;
   };
+  const find = (ae: string) => found(ae, (a) => deps.nodes.view(a));
+  const connectable = (ae: string) => found(ae, (a) => deps.nodes.find(a));
 
   app.get('/nodes', { schema: { tags: ['nodes'], summary: 'List the known nodes', response: { 200: { type: 'array', items: nodeSchema } } } }, () => deps.nodes.list());
   app.get('/nodes/:ae', { schema: { tags: ['nodes'], summary: 'One known node', params: aeParam, response: { 200: nodeSchema } } }, (req: Req) => find(req.params.ae));
@@ -78,6 +83,6 @@ export function registerNodes(app: FastifyInstance, deps: ApiDeps): void {
         response: { 200: { type: 'object', properties: { ok: { type: 'boolean' }, status: { type: ['integer', 'null'] }, ms: { type: 'integer' }, error: { type: ['string', 'null'] } } } },
       },
     },
-    async (req: Req) => echoNode(await find(req.params.ae), deps.config().server.ae_title),
+    async (req: Req) => echoNode(await connectable(req.params.ae), deps.config().server.ae_title),
   );
 }
