@@ -27,6 +27,13 @@ const WILDCARD_VRS = new Set(['AE', 'CS', 'LO', 'LT', 'PN', 'SH', 'ST', 'UC', 'U
 /** VRs of VM 1 whose text may contain a backslash: never split into a list. */
 const UNSPLIT_VRS = new Set(['LT', 'ST', 'UT', 'UR']);
 const INTEGER_VRS = new Set(['IS', 'US', 'SS', 'UL', 'SL', 'UV', 'SV']);
+/** The values binary integer VRs can hold (PS3.5 6.2). */
+const BINARY_INTEGER_RANGE: Partial<Record<string, readonly [number, number]>> = {
+  US: [0, 0xffff],
+  SS: [-0x8000, 0x7fff],
+  UL: [0, 0xffffffff],
+  SL: [-0x80000000, 0x7fffffff],
+};
 const DECIMAL_VRS = new Set(['DS', 'FL', 'FD']);
 
 /** More alternatives than any real query sends: refused rather than turned into huge SQL. */
@@ -69,12 +76,17 @@ function parseTerm(keyword: string, vr: string, element: string): Term | null {
   if (/^\*+$/.test(element)) return null;
   const bad = (why: string): QueryError => new QueryError('BAD_VALUE', `${keyword}: ${why}: '${element}'`, keyword);
   if (element.length > MAX_VALUE_LENGTH) throw bad('value too long');
+  // No DICOM text holds a NUL, and PostgreSQL refuses one in a text parameter.
+  if (element.includes('\0')) throw bad('a NUL character');
   if (vr === 'DA' || vr === 'TM' || vr === 'DT') return parseTemporal(vr, element, bad);
   if (element.includes('*') || element.includes('?')) {
     if (!WILDCARD_VRS.has(vr)) throw bad(`wildcards are not allowed for VR ${vr}`);
     return { kind: 'wildcard', pattern: element, prefix: literalPrefix(element) };
   }
   if (INTEGER_VRS.has(vr) && !/^[+-]?\d+$/.test(element)) throw bad(`not an integer (${vr})`);
+  const range = BINARY_INTEGER_RANGE[vr];
+  // Beyond what the VR holds no value can match, and PostgreSQL would refuse the bound parameter.
+  if (range && !(Number(element) >= range[0] && Number(element) <= range[1])) throw bad(`out of range for ${vr} (${range[0]} to ${range[1]})`);
   if (DECIMAL_VRS.has(vr) && !/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(element)) throw bad(`not a number (${vr})`);
   return { kind: 'equal', value: element };
 }

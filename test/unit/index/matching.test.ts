@@ -61,6 +61,11 @@ describe('single values and lists', () => {
   test('too many values or too long a value is refused', () => {
     assert.throws(() => parseMatcher('SOPInstanceUID', 'UI', Array(MAX_LIST_VALUES + 1).fill('1.2').join('\\')), badValue('SOPInstanceUID'));
     assert.throws(() => parseMatcher('PatientID', 'LO', 'x'.repeat(5000)), badValue('PatientID'));
+    // Beyond what the VR holds, and a NUL: refused (PostgreSQL would fail on either with a 500).
+    assert.throws(() => parseMatcher('Rows', 'US', '3000000000'), badValue('Rows'));
+    assert.throws(() => parseMatcher('Rows', 'US', '-1'), badValue('Rows'));
+    assert.deepEqual(parseMatcher('Rows', 'US', '65535'), { kind: 'match', terms: [{ kind: 'equal', value: '65535' }] });
+    assert.throws(() => parseMatcher('PatientID', 'LO', 'a\u0000b'), badValue('PatientID'));
   });
 });
 
