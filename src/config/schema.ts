@@ -169,6 +169,11 @@ const accessControl = section({
 const query = section({
   fuzzy_person_names: bool(true),
   max_results: int(0, 10_000_000, 0, ' (0 = unlimited)'),
+  /**
+   * Most answers to one QIDO-RS request (a request without `limit`, or asking for more): the
+   * answer is one JSON document in memory, so a universal query of a large archive must be cut.
+   */
+  qido_max_results: int(0, 10_000_000, 10_000, ' (0 = unlimited)'),
 });
 
 export const HTTP_ROLES = ['none', 'read', 'write', 'admin'] as const;

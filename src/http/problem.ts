@@ -47,3 +47,12 @@ export function sendProblem(reply: FastifyReply, status: number, title: string, 
 export const notFound = (what: string): HttpProblem => new HttpProblem(404, 'Not found', what);
 export const badRequest = (why: string): HttpProblem => new HttpProblem(400, 'Bad request', why);
 export const notAcceptable = (why: string): HttpProblem => new HttpProblem(406, 'Not acceptable', why);
+
+/**
+ * A Warning header (RFC 9111 5.5) of code 299 for these texts. They may quote what the client
+ * sent: anything but printable ASCII becomes "?" and double quotes become single ones, since a
+ * header with other characters is refused by Node and would turn a good answer into a 500.
+ */
+export function warningHeader(texts: readonly string[]): string {
+  return texts.map((t) => `299 pacs-server "${t.replace(/[^\x20-\x7e]/g, '?').replaceAll('"', "'")}"`).join(', ');
+}

@@ -90,8 +90,15 @@ export function parseQido(scope: QidoScope, params: Record<string, unknown>, opt
     const keyword = keywordOf(name);
     const values = list(value);
     if (values.length > 1) throw badRequest(`${name} is given ${values.length} times; give a list of UIDs as one comma-separated value`);
-    if (!indexedAttribute(keyword)) {
+    const attribute = indexedAttribute(keyword);
+    if (!attribute) {
       warnings.push(`${keyword}: the archive does not match on this attribute; the key was ignored`);
+      continue;
+    }
+    // A series or instance attribute in a query of studies (Modality: use ModalitiesInStudy) is
+    // not matched by the index at that level: said, rather than every study answered silently.
+    if (TABLES.indexOf(attribute.table) > TABLES.indexOf(TABLE_OF_LEVEL[scope.level])) {
+      warnings.push(`${keyword}: an attribute of a lower level than ${scope.level.toLowerCase()}; the key was ignored`);
       continue;
     }
     // A list of UIDs is comma-separated in QIDO-RS and backslash-separated in DICOM.

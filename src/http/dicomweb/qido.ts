@@ -6,6 +6,7 @@ import type { QueryRow } from '../../index/query/types.js';
 import { rowToJson } from './json-rows.js';
 import { parseQido, type QidoScope } from './qido-query.js';
 import { type DicomwebDeps, baseUrl, instanceUrl, seriesUrl, studyUrl } from './deps.js';
+import { warningHeader } from '../problem.js';
 
 type Params = { study?: string; series?: string };
 
@@ -17,20 +18,24 @@ function retrieveUrl(scope: QidoScope, row: QueryRow, base: string): string {
   return instanceUrl(base, study, series, String(row.SOPInstanceUID ?? ''));
 }
 
+/** The smaller of two limits where 0 means none. */
+const effectiveMax = (a: number, b: number): number => (a > 0 && b > 0 ? Math.min(a, b) : Math.max(a, b));
+
 export function registerQido(app: FastifyInstance, deps: DicomwebDeps): void {
   const handler = (level: QidoScope['level']) => async (req: FastifyRequest<{ Params: Params; Querystring: Record<string, unknown> }>, reply: FastifyReply) => {
     const scope: QidoScope = { level, ...(req.params.study ? { studyUID: req.params.study } : {}), ...(req.params.series ? { seriesUID: req.params.series } : {}) };
     const c = deps.config();
-    const q = parseQido(scope, req.query, { fuzzyDefault: c.query.fuzzy_person_names, maxResults: c.query.max_results });
+    const max = effectiveMax(c.query.max_results, c.query.qido_max_results);
+    const q = parseQido(scope, req.query, { fuzzyDefault: c.query.fuzzy_person_names, maxResults: max });
     // Rows hold the keys and the levels' unique keys (ArchiveIndex.query): RetrieveURL needs no extra key.
     const rows = await deps.index.query(q.query);
     const base = baseUrl(req);
     const availability = { '00080056': { vr: 'CS', Value: ['ONLINE'] } };
     const answers: JsonDataset[] = rows.map((row) => rowToJson(row, q.returnKeys, { ...availability, '00081190': { vr: 'UR', Value: [retrieveUrl(scope, row, base)] } }));
     const warnings = [...q.warnings];
-    if (c.query.max_results > 0 && rows.length === c.query.max_results && q.query.limit === c.query.max_results)
-      warnings.push(`the answer was cut at query.max_results (${c.query.max_results}); use offset to page`);
-    if (warnings.length) reply.header('warning', warnings.map((w) => `299 pacs-server "${w.replaceAll('"', "'")}"`).join(', '));
+    if (max > 0 && rows.length === max && q.query.limit === max)
+      warnings.push(`the answer was cut at ${max} results (query.max_results / query.qido_max_results); use limit and offset to page`);
+    if (warnings.length) reply.header('warning', warningHeader(warnings));
     return reply.type('application/dicom+json').send(JSON.stringify(answers));
   };
   app.get('/studies', handler('STUDY'));
