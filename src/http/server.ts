@@ -28,6 +28,9 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     // its ingest session and temporary file, a client that stopped reading its answer the
     // buffers read for it, for ever (Node's own default is no limit).
     connectionTimeout: 300_000,
+    // A path parameter may be long: a frame list (…/frames/1,2,…,300) or a list of UIDs; the
+    // router's default of 100 characters answered longer ones 404 "no route".
+    routerOptions: { maxParamLength: 8192 },
     // HTTPS with the DICOM TLS certificate when tls.enabled (one certificate to manage).
     ...(deps.https ? { https: deps.https } : {}),
   }) as unknown as FastifyInstance;

@@ -12,9 +12,14 @@ export interface PixelGeometry {
   samplesPerPixel: number;
   bitsAllocated: number;
   numberOfFrames: number;
+  /** Photometric Interpretation: YBR_FULL_422 / YBR_PARTIAL_422 store two samples a pixel, not three. */
+  photometric?: string;
 }
 
-export const frameSize = (g: PixelGeometry): number => Math.ceil((g.rows * g.columns * g.samplesPerPixel * g.bitsAllocated) / 8);
+export const frameSize = (g: PixelGeometry): number => {
+  const packed = g.photometric === 'YBR_FULL_422' || g.photometric === 'YBR_PARTIAL_422';
+  return Math.ceil((g.rows * g.columns * (packed ? 2 : g.samplesPerPixel) * g.bitsAllocated) / 8);
+};
 
 /** Frame `n` (1-based) of native pixel data. */
 export function nativeFrame(pixels: Buffer, g: PixelGeometry, n: number): Buffer {

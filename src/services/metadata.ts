@@ -5,6 +5,7 @@
 import { parsePart10Prefix } from '../dicom/part10.js';
 import { type BulkRef, NeedMoreData, datasetBytes, datasetToJson } from '../dicom/json.js';
 import { transferSyntaxInfo } from '../dicom/transfer-syntax.js';
+import type { Readable } from 'node:stream';
 import { PacsError } from '../core/errors.js';
 import type { InstanceLocation } from '../index/types.js';
 import type { ObjectStore } from '../storage/object-store.js';
@@ -177,6 +178,19 @@ export class MetadataService {
 
   /** The bytes of one bulk value (defined length), or null when the instance has none at that path. */
   async bulk(loc: InstanceLocation, tagPath: string, range?: { start: number; end: number }): Promise<{ bytes: Buffer; total: number } | null> {
+    const value = await this.bulkBody(loc, tagPath, range);
+    if (!value || Buffer.isBuffer(value.body)) return value && { bytes: value.body as Buffer, total: value.total };
+    const chunks: Buffer[] = [];
+    for await (const c of value.body) chunks.push(c as Buffer);
+    return { bytes: Buffer.concat(chunks), total: value.total };
+  }
+
+  /**
+   * A bulk data value (or the part `range` names) to send: a stream of the file's bytes, so a
+   * 1 GB Pixel Data costs no more memory than a small one; held whole only for a deflated file
+   * (its offsets are in the inflated dataset).
+   */
+  async bulkBody(loc: InstanceLocation, tagPath: string, range?: { start: number; end: number }): Promise<{ body: Buffer | Readable; total: number } | null> {
     const meta = await this.get(loc);
     const ref = meta.bulk.find((b) => b.path === tagPath);
     if (!ref) return null;
@@ -185,10 +199,9 @@ export class MetadataService {
     const end = ref.offset + Math.min(ref.length, range ? range.end + 1 : ref.length);
     if (transferSyntaxInfo(meta.transferSyntaxUID)?.deflated) {
       const all = datasetBytes((await this.store.readAll(loc.path)).subarray(meta.datasetOffset), meta.transferSyntaxUID);
-      return { bytes: all.subarray(start, end), total: ref.length };
+      return { body: all.subarray(start, end), total: ref.length };
     }
-    const chunks: Buffer[] = [];
-    for await (const c of this.store.read(loc.path, { start: meta.datasetOffset + start, end: meta.datasetOffset + end - 1 }) as AsyncIterable<Buffer>) chunks.push(c);
-    return { bytes: Buffer.concat(chunks), total: ref.length };
+    if (end <= start) return { body: Buffer.alloc(0), total: ref.length };
+    return { body: this.store.read(loc.path, { start: meta.datasetOffset + start, end: meta.datasetOffset + end - 1 }), total: ref.length };
   }
 }

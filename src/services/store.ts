@@ -32,6 +32,8 @@ export interface IngestRequest {
   sopInstanceUID: string;
   transferSyntaxUID: string;
   provenance: Provenance;
+  /** STOW-RS to /studies/{study}: the instance must belong to that study (checked on the whole dataset). */
+  studyInstanceUID?: string;
 }
 
 export type StoreResultKind = 'stored' | 'replaced' | 'identical' | 'ignored';
@@ -174,6 +176,8 @@ export class StoreService {
       throw new PacsError('UID_MISMATCH', `SOP Instance UID ${record.instance.SOPInstanceUID} in the dataset, ${req.sopInstanceUID} in the command`);
     if (record.instance.SOPClassUID !== req.sopClassUID)
       throw new PacsError('UID_MISMATCH', `SOP Class UID ${record.instance.SOPClassUID} in the dataset, ${req.sopClassUID} in the command`);
+    if (req.studyInstanceUID !== undefined && record.study.StudyInstanceUID !== req.studyInstanceUID)
+      throw new PacsError('UID_MISMATCH', `the instance belongs to study ${record.study.StudyInstanceUID}, not ${req.studyInstanceUID}`);
     await this.deps.hooks.run({ record });
 
     const settings = this.deps.settings();

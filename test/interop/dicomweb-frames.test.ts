@@ -1,12 +1,16 @@
 // WADO-RS frames as stored (transfer-syntax=*) of multi-frame encapsulated instances (RLE, JPEG
 // Lossless) read by their fragments' headers, not the whole file, and of a deflated instance
 // (offsets in the inflated dataset): each frame equals what splitting the whole file gives.
+// Native frames of a big-endian instance go little-endian as labelled; a syntax native frames
+// cannot be is refused; and Accept is read past its first media range.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { inflateRawSync } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
-import { SAMPLES } from '../helpers/dcmtk.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import { SAMPLES, run } from '../helpers/dcmtk.js';
 import { importFile } from '../../src/services/import.js';
 import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
 import { parts } from '../helpers/multipart.js';
@@ -18,6 +22,7 @@ import { readPart10Header } from '../../src/dicom/part10.js';
 
 const MULTI = ['octave-dicom__US-PAL-8-10x-echo.dcm', 'pydicom__SC_rgb_rle_2frame.dcm', 'jpeg-lossless-decoder-js__jpeg_lossless_sel1-8bit.dcm'];
 const DEFLATED = 'pydicom__image_dfl.dcm';
+const BIG_ENDIAN = 'pydicom__MR_small_bigendian.dcm';
 const PIXEL = 0x7fe00010;
 
 /** The frames of a file as the whole-file splitter cuts them (the reference). */
@@ -41,7 +46,7 @@ describe('WADO-RS frames read by their fragments', () => {
     pacs = await startTestPacs({ http: { enabled: true, port: 0, host: '127.0.0.1' } });
     web = pacs.server.httpServer!;
     // As stored (storescu would propose each file's syntax only with a profile): imported.
-    for (const f of [...MULTI, DEFLATED]) await importFile(pacs.server.archive.store, path.join(SAMPLES, f), { callingAE: null, calledAE: null, remoteAddress: null, source: 'import' });
+    for (const f of [...MULTI, DEFLATED, BIG_ENDIAN]) await importFile(pacs.server.archive.store, path.join(SAMPLES, f), { callingAE: null, calledAE: null, remoteAddress: null, source: 'import' });
   });
   after(() => pacs.stop());
 
@@ -66,6 +71,59 @@ describe('WADO-RS frames read by their fragments', () => {
       assert.deepEqual(got.map((b) => b.length), expected.map((b) => b.length));
       assert.ok(got.every((b, i) => b.equals(expected[i]!)));
       assert.equal((await web.inject({ method: 'GET', url: `${url}/${frames + 1}`, headers: { accept } })).statusCode, 404);
+      // A frame list longer than the router's default parameter length (100 characters).
+      const list = Array.from({ length: 60 }, (_, i) => (i % frames) + 1);
+      const long = await web.inject({ method: 'GET', url: `${url}/${list.join(',')}`, headers: { accept } });
+      assert.equal(long.statusCode, 200, long.body);
+      assert.equal(parts(long.rawPayload, String(long.headers['content-type'])).length, 60);
     });
   }
+
+  const urlOf = async (name: string): Promise<string> => {
+    const sop = (await readPart10Header(path.join(SAMPLES, name))).sopInstanceUID!;
+    const loc = (await pacs.server.archive.index.findInstance(sop))!;
+    return `/dicom-web/studies/${loc.StudyInstanceUID}/series/${loc.SeriesInstanceUID}/instances/${sop}`;
+  };
+
+  test('native frames of a big-endian instance go as little-endian samples, labelled so; another syntax is refused', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pacs-be-'));
+    try {
+      const le = path.join(dir, 'le.dcm');
+      assert.equal((await run('dcmconv', ['+te', path.join(SAMPLES, BIG_ENDIAN), le])).code, 0);
+      const d = readFile(le).dataset;
+      const px = [...topLevel(d)].find((e) => e.tag === PIXEL)!;
+      const expected = d.subarray(px.start + 12, px.end);
+      const url = `${await urlOf(BIG_ENDIAN)}/frames/1`;
+      for (const accept of ['application/octet-stream', 'multipart/related; type="application/octet-stream"; transfer-syntax=*']) {
+        const r = await web.inject({ method: 'GET', url, headers: { accept } });
+        assert.equal(r.statusCode, 200, r.body);
+        const body = accept.startsWith('multipart') ? parts(r.rawPayload, String(r.headers['content-type']))[0]!.body : r.rawPayload;
+        assert.ok(body.equals(expected), `${accept}: the samples little-endian`);
+        assert.match(accept.startsWith('multipart') ? parts(r.rawPayload, String(r.headers['content-type']))[0]!.headers : String(r.headers['content-type']), accept.startsWith('multipart') ? /transfer-syntax=1\.2\.840\.10008\.1\.2\.1\b/ : /octet-stream/);
+      }
+      const jpeg = await web.inject({ method: 'GET', url, headers: { accept: 'multipart/related; type="application/octet-stream"; transfer-syntax=1.2.840.10008.1.2.4.50' } });
+      assert.equal(jpeg.statusCode, 406, 'native samples are not JPEG Baseline');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('Accept read past its first range: frames and instances go in the first syntax they can be sent in', async () => {
+    const rle = `${await urlOf(MULTI[1]!)}`;
+    const frames = await web.inject({
+      method: 'GET',
+      url: `${rle}/frames/1`,
+      headers: { accept: 'multipart/related; type="application/octet-stream"; transfer-syntax=1.2.840.10008.1.2.1, multipart/related; type="application/octet-stream"; transfer-syntax=*;q=0.9' },
+    });
+    assert.equal(frames.statusCode, 200, 'the encapsulated frame as stored, the second choice');
+    const native = await urlOf(BIG_ENDIAN);
+    const instance = await web.inject({
+      method: 'GET',
+      url: native,
+      headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.4.90, multipart/related; type="application/dicom"; transfer-syntax=*;q=0.5' },
+    });
+    assert.equal(instance.statusCode, 200, instance.body);
+    assert.equal(instance.headers.warning, undefined, 'nothing left out');
+    assert.match(parts(instance.rawPayload, String(instance.headers['content-type']))[0]!.headers, /transfer-syntax=1\.2\.840\.10008\.1\.2\.2/);
+  });
 });

@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { SAMPLES, run } from '../helpers/dcmtk.js';
 import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
 import { parts } from '../helpers/multipart.js';
+import { readPart10Header } from '../../src/dicom/part10.js';
 
 const CT = 'pydicom__CT_small.dcm';
 const FILES = [CT, 'pydicom__chrRuss.dcm', 'pydicom__MR_small.dcm', 'pydicom-dicomdir__77654033_CT2_17106.dcm', 'pydicom-dicomdir__77654033_CT2_17136.dcm', 'pydicom-dicomdir__77654033_CR1_6154.dcm'];
@@ -156,6 +157,32 @@ describe('DICOMweb', () => {
     assert.equal((await get(`${url}/frames/2`, 'application/octet-stream')).statusCode, 404);
   });
 
+  test('QIDO-RS keys it cannot match are said in a Warning: a lower level\'s attribute, and text that is not ASCII', async () => {
+    const lower = await get('/dicom-web/studies?Modality=CT');
+    assert.equal(lower.statusCode, 200);
+    assert.match(String(lower.headers.warning), /Modality: an attribute of a lower level than study; the key was ignored/);
+    const odd = await get(`/dicom-web/studies?includefield=${encodeURIComponent('x.字')}`);
+    assert.equal(odd.statusCode, 200, odd.body);
+    assert.match(String(odd.headers.warning), /includefield x\.\?: attributes inside sequences/);
+  });
+
+  test('QIDO-RS answers at most query.qido_max_results, saying so; limit and offset page below it', async () => {
+    const c = pacs.server.archive.config();
+    pacs.server.reload({ ...c, query: { ...c.query, qido_max_results: 2 } });
+    try {
+      const cut = await get('/dicom-web/studies');
+      assert.equal((cut.json() as Json[]).length, 2);
+      assert.match(String(cut.headers.warning), /^299 pacs-server ".*cut at 2 results.*limit and offset/);
+      const asked = await get('/dicom-web/studies?limit=100');
+      assert.equal((asked.json() as Json[]).length, 2, 'a larger limit is cut too');
+      const page = await get('/dicom-web/studies?limit=1&offset=4');
+      assert.equal((page.json() as Json[]).length, 1);
+      assert.equal(page.headers.warning, undefined, 'a page under the cap says nothing');
+    } finally {
+      pacs.server.reload(c);
+    }
+  });
+
   test('STOW-RS larger than http.max_upload_mb: 413 with the reason', async () => {
     const c = pacs.server.archive.config();
     pacs.server.reload({ ...c, http: { ...c.http, max_upload_mb: 1 } });
@@ -205,6 +232,13 @@ describe('DICOMweb', () => {
     // A wrong study in the URL, and a body that is not multipart.
     const wrong = await web.inject({ method: 'POST', url: '/dicom-web/studies/1.2.3', headers: { 'content-type': 'multipart/related; type="application/dicom"; boundary=x' }, payload: multipartBody([{ type: 'application/dicom', bytes: good }], 'x') });
     assert.equal(wrong.statusCode, 409);
+    // Deflated: the head is compressed, the study is only seen on the whole dataset: refused there, 0xA900, nothing kept.
+    const deflated = fs.readFileSync(sample('pydicom__image_dfl.dcm'));
+    const wrongDeflated = await web.inject({ method: 'POST', url: '/dicom-web/studies/1.2.3', headers: { 'content-type': 'multipart/related; type="application/dicom"; boundary=x' }, payload: multipartBody([{ type: 'application/dicom', bytes: deflated }], 'x') });
+    assert.equal(wrongDeflated.statusCode, 409, wrongDeflated.body);
+    assert.equal(Number(((wrongDeflated.json() as Json)['00081198']!.Value as Json[])[0]!['00081197']!.Value![0]), 0xa900);
+    const deflatedUid = (await readPart10Header(sample('pydicom__image_dfl.dcm'))).sopInstanceUID!;
+    assert.equal(await pacs.server.archive.index.findInstance(deflatedUid), null, 'the deflated instance was not stored');
     assert.equal((await web.inject({ method: 'POST', url: '/dicom-web/studies', headers: { 'content-type': 'application/json' }, payload: '{}' })).statusCode, 415);
   });
 
@@ -230,6 +264,15 @@ describe('DICOMweb', () => {
     const res = await get(`/wado?requestType=WADO&studyUID=${study}&seriesUID=${series}&objectUID=${sop}&contentType=application/dicom`);
     assert.equal(res.statusCode, 200);
     assert.ok(res.rawPayload.equals(await storedFile(study!)));
+    // Without transferSyntax, Explicit VR Little Endian (PS3.18): a JPEG 2000 instance comes decompressed.
+    const j2k = fs.readFileSync(sample('pydicom__JPEG2000.dcm'));
+    assert.ok([200, 202].includes((await web.inject({ method: 'POST', url: '/dicom-web/studies', headers: { 'content-type': 'multipart/related; type="application/dicom"; boundary=j' }, payload: multipartBody([{ type: 'application/dicom', bytes: j2k }], 'j') })).statusCode));
+    const j2kLoc = (await pacs.server.archive.index.findInstance((await readPart10Header(sample('pydicom__JPEG2000.dcm'))).sopInstanceUID!))!;
+    const plain = await get(`/wado?requestType=WADO&studyUID=${j2kLoc.StudyInstanceUID}&seriesUID=${j2kLoc.SeriesInstanceUID}&objectUID=${j2kLoc.SOPInstanceUID}&contentType=application/dicom`);
+    assert.equal(plain.statusCode, 200);
+    const plainFile = path.join(pacs.dir, 'wado-uri-plain.dcm');
+    fs.writeFileSync(plainFile, plain.rawPayload);
+    assert.match((await run('dcmdump', ['+P', '0002,0010', plainFile])).stdout, /LittleEndianExplicit/);
     const image = await get(`/wado?requestType=WADO&studyUID=${study}&seriesUID=${series}&objectUID=${sop}`);
     assert.equal(image.statusCode, 200);
     assert.equal(image.headers['content-type'], 'image/jpeg', 'image/jpeg when contentType is absent (rendered.test.ts checks the pixels)');

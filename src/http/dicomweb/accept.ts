@@ -52,27 +52,39 @@ export interface DicomRendition {
 }
 
 /**
- * The first acceptable rendition of DICOM instances. Without a transfer-syntax parameter the
- * default is Explicit VR Little Endian (PS3.18 8.7.3.5.2); `*` means as stored.
+ * The acceptable renditions of DICOM instances, in the client's order of preference. Without a
+ * transfer-syntax parameter the default is Explicit VR Little Endian (PS3.18 8.7.3.5.2); `*`
+ * means as stored. Each instance goes in the first of them it can be sent in.
  */
-export function dicomRendition(ranges: MediaRange[], allowSinglePart: boolean): DicomRendition | null {
+export function dicomRenditions(ranges: MediaRange[], allowSinglePart: boolean): DicomRendition[] {
+  const out: DicomRendition[] = [];
   for (const r of ranges) {
     const ts = r.params['transfer-syntax'] ?? EXPLICIT_VR_LE;
-    if (r.type === 'multipart/related' && (r.params.type ?? 'application/dicom').toLowerCase() === 'application/dicom') return { multipart: true, transferSyntax: ts };
-    if (r.type === 'application/dicom' && allowSinglePart) return { multipart: false, transferSyntax: ts };
-    if (r.type === 'application/dicom') return { multipart: true, transferSyntax: ts };
-    if (r.type === '*/*' || r.type === 'multipart/*') return { multipart: true, transferSyntax: ts };
+    if (r.type === 'multipart/related' && (r.params.type ?? 'application/dicom').toLowerCase() === 'application/dicom') out.push({ multipart: true, transferSyntax: ts });
+    else if (r.type === 'application/dicom') out.push({ multipart: !allowSinglePart, transferSyntax: ts });
+    else if (r.type === '*/*' || r.type === 'multipart/*') out.push({ multipart: true, transferSyntax: ts });
   }
-  return null;
+  return out;
 }
 
-/** Whether bulk data / frames may go as application/octet-stream, bare or in a multipart. */
-export function octetRendition(ranges: MediaRange[]): { multipart: boolean; transferSyntax: string } | null {
+/** The first acceptable rendition of DICOM instances (see dicomRenditions). */
+export function dicomRendition(ranges: MediaRange[], allowSinglePart: boolean): DicomRendition | null {
+  return dicomRenditions(ranges, allowSinglePart)[0] ?? null;
+}
+
+/** How bulk data / frames may go (application/octet-stream, bare or in a multipart), in the client's order of preference. */
+export function octetRenditions(ranges: MediaRange[]): { multipart: boolean; transferSyntax: string }[] {
+  const out: { multipart: boolean; transferSyntax: string }[] = [];
   for (const r of ranges) {
     const ts = r.params['transfer-syntax'] ?? EXPLICIT_VR_LE;
-    if (r.type === 'multipart/related' && (r.params.type ?? 'application/octet-stream').toLowerCase() === 'application/octet-stream') return { multipart: true, transferSyntax: ts };
-    if (r.type === 'application/octet-stream') return { multipart: false, transferSyntax: ts };
-    if (r.type === '*/*') return { multipart: true, transferSyntax: ts };
+    if (r.type === 'multipart/related' && (r.params.type ?? 'application/octet-stream').toLowerCase() === 'application/octet-stream') out.push({ multipart: true, transferSyntax: ts });
+    else if (r.type === 'application/octet-stream') out.push({ multipart: false, transferSyntax: ts });
+    else if (r.type === '*/*') out.push({ multipart: true, transferSyntax: ts });
   }
-  return null;
+  return out;
+}
+
+/** The first of octetRenditions. */
+export function octetRendition(ranges: MediaRange[]): { multipart: boolean; transferSyntax: string } | null {
+  return octetRenditions(ranges)[0] ?? null;
 }

@@ -85,6 +85,9 @@ export class PartSink implements InPartSink {
       sopInstanceUID: this.ids.sopInstanceUID,
       transferSyntaxUID: prefix.transferSyntaxUID,
       provenance: { callingAE: null, calledAE: null, remoteAddress: this.provenance.remoteAddress, source: this.provenance.source ?? 'stow' },
+      // Checked again on the whole dataset: the head seen above may not reach the Study Instance
+      // UID (a deflated part, a long leading sequence), and then nothing was checked.
+      ...(this.study ? { studyInstanceUID: this.study } : {}),
     });
     const rest = head.subarray(prefix.datasetOffset);
     if (rest.length && !this.session.write(rest)) await new Promise<void>((r) => this.session!.onDrain(r));

@@ -8,8 +8,8 @@ import { canConvert, convertDataset } from '../../codecs/convert.js';
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from '../../dicom/implementation.js';
 import type { InstanceLocation } from '../../index/types.js';
 import { readDataset } from '../../services/retrieve.js';
-import { notAcceptable } from '../problem.js';
-import { dicomRendition, parseAccept } from './accept.js';
+import { notAcceptable, warningHeader } from '../problem.js';
+import { dicomRenditions, parseAccept } from './accept.js';
 import type { DicomwebDeps } from './deps.js';
 import { newBoundary } from './multipart.js';
 import { type SentPart, disposePart, writeMultipart } from './multipart-writer.js';
@@ -41,13 +41,21 @@ type Req = FastifyRequest<{ Params: { study: string; series?: string; instance?:
 
 /** The retrieve of `locs` (the instances the URL selects), as the Accept header asks. */
 export async function retrieveInstances(deps: DicomwebDeps, req: Req, reply: FastifyReply, locs: InstanceLocation[], oneInstance: boolean): Promise<FastifyReply> {
-  const rendition = dicomRendition(parseAccept(req.headers.accept), locs.length === 1 && oneInstance);
+  const renditions = dicomRenditions(parseAccept(req.headers.accept), locs.length === 1 && oneInstance);
+  const rendition = renditions[0];
   if (!rendition) throw notAcceptable('instances are sent as multipart/related; type="application/dicom" (or application/dicom for one instance)');
-  const target = (loc: InstanceLocation): string => (rendition.transferSyntax === '*' ? loc.transferSyntaxUID : rendition.transferSyntax);
-  const sendable = locs.filter((l) => canConvert(l.transferSyntaxUID, target(l)));
-  if (!sendable.length) throw notAcceptable(`the instances cannot be converted to ${rendition.transferSyntax}; ask for transfer-syntax=* to get them as stored`);
-  if (sendable.length < locs.length)
-    reply.header('warning', `299 pacs-server "${locs.length - sendable.length} instance(s) cannot be converted to ${rendition.transferSyntax} and were left out"`);
+  // Each instance in the first syntax the client accepts that it can be sent in (a JPEG 2000
+  // first and `*` after it: what cannot become JPEG 2000 goes as stored).
+  const targets = new Map<InstanceLocation, string>();
+  for (const l of locs) {
+    const r = renditions.find((x) => x.transferSyntax === '*' || canConvert(l.transferSyntaxUID, x.transferSyntax));
+    if (r) targets.set(l, r.transferSyntax === '*' ? l.transferSyntaxUID : r.transferSyntax);
+  }
+  const target = (loc: InstanceLocation): string => targets.get(loc)!;
+  const sendable = locs.filter((l) => targets.has(l));
+  const asked = [...new Set(renditions.map((r) => r.transferSyntax))].join(', ');
+  if (!sendable.length) throw notAcceptable(`the instances cannot be converted to ${asked}; ask for transfer-syntax=* to get them as stored`);
+  if (sendable.length < locs.length) reply.header('warning', warningHeader([`${locs.length - sendable.length} instance(s) cannot be converted to ${asked} and were left out`]));
   if (!rendition.multipart) {
     const loc = sendable[0]!;
     return reply.type(`application/dicom; transfer-syntax=${target(loc)}`).send(await instanceBytes(deps, loc, target(loc)));

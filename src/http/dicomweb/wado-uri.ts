@@ -4,6 +4,7 @@
 // asked for).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { canConvert } from '../../codecs/convert.js';
+import { TS } from '../../dicom/transfer-syntax.js';
 import { selectInstances } from '../../services/retrieve.js';
 import { badRequest, notAcceptable, notFound } from '../problem.js';
 import type { DicomwebDeps } from './deps.js';
@@ -40,8 +41,9 @@ async function wadoUri(deps: DicomwebDeps, req: FastifyRequest<{ Querystring: Qu
     const img = await deps.rendering.render(loc, { ...render, format: type === 'image/png' ? 'png' : 'jpeg' });
     return reply.type(img.mediaType).send(img.bytes);
   }
-  // PS3.18 9.1.2.1.5: without transferSyntax, explicit VR little endian; we keep as stored when it is not convertible.
-  const ts = q.transferSyntax ?? loc.transferSyntaxUID;
+  // PS3.18 9.1.2.1.5: without transferSyntax, Explicit VR Little Endian; as stored only when it
+  // cannot be made (a syntax no codec here decodes), rather than no answer.
+  const ts = q.transferSyntax ?? (canConvert(loc.transferSyntaxUID, TS.ExplicitVRLittleEndian) ? TS.ExplicitVRLittleEndian : loc.transferSyntaxUID);
   if (!canConvert(loc.transferSyntaxUID, ts)) throw notAcceptable(`the instance (${loc.transferSyntaxUID}) cannot be converted to ${ts}`);
   return reply.type('application/dicom').header('content-disposition', `attachment; filename="${loc.SOPInstanceUID}.dcm"`).send(await instanceBytes(deps, loc, ts));
 }

@@ -5,10 +5,10 @@ import { DECODERS, START_MARKER } from '../../codecs/syntaxes.js';
 import { datasetBytes, type JsonDataset } from '../../dicom/json.js';
 import { MetadataService } from '../../services/metadata.js';
 import { frameSize, nativeFrame, storedEncapsulatedFrame } from '../../services/frames.js';
-import { transferSyntaxInfo } from '../../dicom/transfer-syntax.js';
+import { TS, transferSyntaxInfo } from '../../dicom/transfer-syntax.js';
 import { PacsError } from '../../core/errors.js';
 import { notAcceptable, notFound } from '../problem.js';
-import { octetRendition, parseAccept } from './accept.js';
+import { octetRendition, octetRenditions, parseAccept } from './accept.js';
 import { type DicomwebDeps, baseUrl, frameList, instanceUrl, levelOf, selectFromUrl } from './deps.js';
 import { multipartStream, newBoundary } from './multipart.js';
 import { retrieveInstances } from './wado-retrieve.js';
@@ -48,9 +48,9 @@ async function bulkdata(deps: DicomwebDeps, req: Req, reply: FastifyReply): Prom
   const total = ref.length;
   const range = req.headers.range && total >= 0 ? parseRange(req.headers.range, total) : null;
   if (req.headers.range && total >= 0 && (!range || range.start > range.end)) return reply.code(416).header('content-range', `bytes */${total}`).send();
-  const value = await deps.metadata.bulk(loc!, tagPath, range ?? undefined);
+  const value = await deps.metadata.bulkBody(loc!, tagPath, range ?? undefined);
   if (!value) throw notFound(`the instance has no bulk data at ${tagPath}`);
-  const bytes = value.bytes;
+  const bytes = value.body;
   if (range) reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${total}`);
   if (!rendition.multipart) return reply.type('application/octet-stream').send(bytes);
   const boundary = newBoundary();
@@ -67,16 +67,29 @@ const num = (ds: JsonDataset, tag: string, def: number): number => {
 async function frames(deps: DicomwebDeps, req: Req, reply: FastifyReply): Promise<FastifyReply> {
   const [loc] = await selectFromUrl(deps, req.params);
   const wanted = frameList(req.params.frames);
-  const rendition = octetRendition(parseAccept(req.headers.accept));
+  const renditions = octetRenditions(parseAccept(req.headers.accept));
   const meta = await deps.metadata.get(loc!);
   const ds = JSON.parse(meta.text) as JsonDataset;
   const pixel = meta.bulk.find((b) => b.path === '7FE00010');
   if (!pixel) throw notFound('the instance has no Pixel Data');
-  const g = { rows: num(ds, '00280010', 0), columns: num(ds, '00280011', 0), samplesPerPixel: num(ds, '00280002', 1), bitsAllocated: num(ds, '00280100', 16), numberOfFrames: num(ds, '00280008', 1) };
+  const photometric = String(ds['00280004']?.Value?.[0] ?? '');
+  const g = { rows: num(ds, '00280010', 0), columns: num(ds, '00280011', 0), samplesPerPixel: num(ds, '00280002', 1), bitsAllocated: num(ds, '00280100', 16), numberOfFrames: num(ds, '00280008', 1), photometric };
   const encapsulated = pixel.length < 0;
-  const ts = rendition?.transferSyntax === '*' || encapsulated ? meta.transferSyntaxUID : (rendition?.transferSyntax ?? '');
-  if (!rendition || (encapsulated && rendition.transferSyntax !== '*' && rendition.transferSyntax !== meta.transferSyntaxUID))
-    throw notAcceptable(`frames of this instance are available as stored (${meta.transferSyntaxUID}): ask for transfer-syntax=*`);
+  const stored = meta.transferSyntaxUID;
+  // Encapsulated frames go as stored only. Native frames go as little-endian samples, labelled
+  // Explicit VR LE (the default) or Implicit VR LE, or '*': the stored label when that is one of
+  // them (a deflated or big-endian instance's frames are little-endian samples all the same).
+  const nativeLabel = stored === TS.ExplicitVRLittleEndian || stored === TS.ImplicitVRLittleEndian ? stored : TS.ExplicitVRLittleEndian;
+  const labelOf = (asked: string): string | null =>
+    encapsulated ? (asked === '*' || asked === stored ? stored : null) : asked === '*' ? nativeLabel : asked === TS.ExplicitVRLittleEndian || asked === TS.ImplicitVRLittleEndian ? asked : null;
+  const rendition = renditions.find((r) => labelOf(r.transferSyntax) !== null);
+  if (!rendition)
+    throw notAcceptable(
+      encapsulated
+        ? `frames of this instance are available as stored (${stored}): ask for transfer-syntax=*`
+        : `frames of this instance are native pixels: ask for transfer-syntax=${TS.ExplicitVRLittleEndian} (or *)`,
+    );
+  const ts = labelOf(rendition.transferSyntax)!;
   const beyond = wanted.find((n) => n > g.numberOfFrames);
   if (beyond !== undefined) throw notFound(`there is no frame ${beyond} (the instance has ${g.numberOfFrames})`);
   let out: Buffer[];
@@ -102,7 +115,15 @@ async function frames(deps: DicomwebDeps, req: Req, reply: FastifyReply): Promis
   } else {
     // Deflated (the offsets are in the inflated dataset), or 1-bit frames: the whole Pixel Data is needed.
     const d = datasetBytes((await deps.objects.readAll(loc!.path)).subarray(meta.datasetOffset), meta.transferSyntaxUID);
-    out = wanted.map((n) => nativeFrame(d.subarray(pixel.offset, pixel.offset + pixel.length), g, n));
+    out = wanted.map((n) => Buffer.from(nativeFrame(d.subarray(pixel.offset, pixel.offset + pixel.length), g, n)));
+  }
+  // Native big-endian words turn little-endian, as the label says (OW of 8-bit samples: bytes swap in pairs).
+  if (!encapsulated && transferSyntaxInfo(stored)?.littleEndian === false) {
+    const wordsOf8 = g.bitsAllocated === 8 && ds['7FE00010']?.vr === 'OW';
+    for (const f of out) {
+      if ((g.bitsAllocated === 16 || wordsOf8) && f.length % 2 === 0) f.swap16();
+      else if (g.bitsAllocated === 32 && f.length % 4 === 0) f.swap32();
+    }
   }
   const partType = `application/octet-stream; transfer-syntax=${ts}`;
   if (!rendition.multipart && out.length === 1) return reply.type(partType).send(out[0]);
