@@ -10,8 +10,8 @@ const SEQ_END = 0xfffee0dd;
 const HEAD = 16;
 /** Headers are read through a window this large, so small fragments cost one read between many. */
 const WINDOW = 64 * 1024;
-/** More fragments than any image has (a malformed file would walk for ever). */
-const MAX_FRAGMENTS = 1_000_000;
+/** More fragments than any image has (a malformed file would walk for ever, and its index would fill memory). */
+const MAX_FRAGMENTS = 200_000;
 
 /** Reads up to `length` bytes at `position` of the file (fewer at its end). */
 export type ReadAt = (position: number, length: number) => Promise<Buffer>;
@@ -48,8 +48,8 @@ function windowed(read: ReadAt): ReadAt {
   };
 }
 
-/** The items of encapsulated Pixel Data whose value starts at `valueStart` in the file. */
-export async function readEncapsulatedIndex(read: ReadAt, valueStart: number): Promise<EncapsulatedIndex> {
+/** The items of encapsulated Pixel Data whose value starts at `valueStart` in a file of `fileSize` bytes. */
+export async function readEncapsulatedIndex(read: ReadAt, valueStart: number, fileSize: number): Promise<EncapsulatedIndex> {
   const at = windowed(read);
   const header = async (p: number): Promise<{ tag: number; len: number }> => {
     const h = await at(p, 8);
@@ -59,6 +59,8 @@ export async function readEncapsulatedIndex(read: ReadAt, valueStart: number): P
   const bot = await header(valueStart);
   if (bot.tag !== ITEM) fail('no Basic Offset Table item');
   if (bot.len === 0xffffffff || bot.len % 4) fail('Basic Offset Table length is not a multiple of 4');
+  // Lengths are checked against the file before anything is read or allocated for them.
+  if (valueStart + 8 + bot.len > fileSize) fail('the Basic Offset Table runs past the end of the file');
   const table = bot.len ? await read(valueStart + 8, bot.len) : Buffer.alloc(0);
   if (table.length < bot.len) fail('the Basic Offset Table runs past the end');
   const basicOffsets: number[] = [];
@@ -70,6 +72,7 @@ export async function readEncapsulatedIndex(read: ReadAt, valueStart: number): P
     if (tag === SEQ_END) break;
     if (tag !== ITEM) fail(`expected an item at ${p}, found (${tag.toString(16).padStart(8, '0')})`);
     if (len === 0xffffffff) fail(`item at ${p} has an undefined length`);
+    if (p + 8 + len > fileSize) fail(`item at ${p} runs past the end of the file`);
     if (fragments.length >= MAX_FRAGMENTS) fail(`more than ${MAX_FRAGMENTS} fragments`);
     fragments.push({ offset: p - first, at: p + 8, length: len, head: Buffer.from(await at(p + 8, Math.min(HEAD, len))) });
     p += 8 + len;
@@ -77,17 +80,18 @@ export async function readEncapsulatedIndex(read: ReadAt, valueStart: number): P
   return { basicOffsets, fragments };
 }
 
-/** Frame `n` (1-based) of the instance the index describes: its fragments' bytes, read and joined. */
+/**
+ * Frame `n` (1-based) of the instance the index describes: its fragments' bytes, read in one go
+ * (they follow each other in the file: from the first one's bytes to the last one's end) and
+ * joined without their item headers.
+ */
 export async function readIndexedFrame(read: ReadAt, index: EncapsulatedIndex, how: FrameSplit, n: number): Promise<Buffer> {
   const group = groupFrames(index.fragments, index.basicOffsets, how)[n - 1];
-  if (!group) throw new PacsError('NOT_FOUND', `there is no frame ${n} (the instance has ${how.frames})`);
-  const parts = await Promise.all(
-    group.map(async (i) => {
-      const f = index.fragments[i]!;
-      const bytes = await read(f.at, f.length);
-      if (bytes.length < f.length) fail(`fragment ${i + 1} runs past the end of the file`);
-      return bytes;
-    }),
-  );
-  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  if (!group?.length) throw new PacsError('NOT_FOUND', `there is no frame ${n} (the instance has ${how.frames})`);
+  const first = index.fragments[group[0]!]!;
+  const last = index.fragments[group[group.length - 1]!]!;
+  const span = await read(first.at, last.at + last.length - first.at);
+  if (span.length < last.at + last.length - first.at) fail(`frame ${n} runs past the end of the file`);
+  if (group.length === 1) return span;
+  return Buffer.concat(group.map((i) => index.fragments[i]!).map((f) => span.subarray(f.at - first.at, f.at - first.at + f.length)));
 }

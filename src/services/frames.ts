@@ -46,8 +46,18 @@ export function encapsulatedFrame(d: Buffer, pos: number, frames: number, n: num
  * through a multi-frame instance asks for its frames one by one. Keyed by path and checksum, so an
  * instance stored again is indexed again. A few entries: each is a header per fragment.
  */
-const indexes = new Map<string, Promise<EncapsulatedIndex>>();
+const indexes = new Map<string, { index: Promise<EncapsulatedIndex>; fragments: number }>();
 const INDEXES_KEPT = 16;
+/** Fragments kept in all the indexes together (a fragment costs about 100 bytes). */
+const FRAGMENTS_KEPT = 200_000;
+let fragmentsKept = 0;
+
+function forget(key: string): void {
+  const e = indexes.get(key);
+  if (!e) return;
+  indexes.delete(key);
+  fragmentsKept -= e.fragments;
+}
 
 /**
  * Frame `n` (1-based) of an instance's encapsulated Pixel Data, whose value starts at `valueStart`
@@ -57,13 +67,25 @@ export async function storedEncapsulatedFrame(objects: ObjectStore, loc: Instanc
   if (n < 1 || n > frames) throw new PacsError('NOT_FOUND', `there is no frame ${n} (the instance has ${frames})`);
   const read = (position: number, length: number): Promise<Buffer> => objects.readRange(loc.path, position, length);
   const key = `${loc.path}|${loc.checksum}|${valueStart}`;
-  let index = indexes.get(key);
-  if (index) indexes.delete(key); // moved to the newest end below
-  else {
-    index = readEncapsulatedIndex(read, valueStart);
-    index.catch(() => indexes.delete(key));
+  let entry = indexes.get(key);
+  if (entry) {
+    // Moved to the newest end.
+    indexes.delete(key);
+    indexes.set(key, entry);
+  } else {
+    const index = readEncapsulatedIndex(read, valueStart, loc.size);
+    entry = { index, fragments: 0 };
+    const made = entry;
+    indexes.set(key, made);
+    index.then(
+      (ix) => {
+        if (indexes.get(key) !== made) return;
+        made.fragments = ix.fragments.length;
+        fragmentsKept += made.fragments;
+        while (indexes.size > 1 && (indexes.size > INDEXES_KEPT || fragmentsKept > FRAGMENTS_KEPT)) forget(indexes.keys().next().value!);
+      },
+      () => forget(key),
+    );
   }
-  indexes.set(key, index);
-  while (indexes.size > INDEXES_KEPT) indexes.delete(indexes.keys().next().value!);
-  return readIndexedFrame(read, await index, { frames, ...(startsFrame ? { startsFrame } : {}) }, n);
+  return readIndexedFrame(read, await entry.index, { frames, ...(startsFrame ? { startsFrame } : {}) }, n);
 }

@@ -76,6 +76,8 @@ describe('WADO-RS frames read by their fragments', () => {
       const long = await web.inject({ method: 'GET', url: `${url}/${list.join(',')}`, headers: { accept } });
       assert.equal(long.statusCode, 200, long.body);
       assert.equal(parts(long.rawPayload, String(long.headers['content-type'])).length, 60);
+      const tooMany = await web.inject({ method: 'GET', url: `${url}/${Array.from({ length: 1001 }, () => 1).join(',')}`, headers: { accept } });
+      assert.equal(tooMany.statusCode, 400, 'at most 1,000 frames a request');
     });
   }
 

@@ -77,8 +77,12 @@ export async function selectFromUrl(deps: Pick<DicomwebDeps, 'index'>, p: UrlUid
 }
 
 /** The {frames} of a URL: a comma-separated list of frame numbers from 1. */
+/** Frames one request may name: a viewer asks for one or a few; a list is no way to fetch a whole cine. */
+export const MAX_FRAMES_PER_REQUEST = 1000;
+
 export function frameList(text: string | undefined): number[] {
   const frames = (text ?? '').split(',').map((f) => Number(f.trim()));
   if (!frames.length || frames.some((n) => !Number.isInteger(n) || n < 1)) throw badRequest('frames are a comma-separated list of frame numbers from 1');
+  if (frames.length > MAX_FRAMES_PER_REQUEST) throw badRequest(`at most ${MAX_FRAMES_PER_REQUEST} frames a request (${frames.length} asked): ask in several`);
   return frames;
 }

@@ -92,45 +92,53 @@ async function frames(deps: DicomwebDeps, req: Req, reply: FastifyReply): Promis
   const ts = labelOf(rendition.transferSyntax)!;
   const beyond = wanted.find((n) => n > g.numberOfFrames);
   if (beyond !== undefined) throw notFound(`there is no frame ${beyond} (the instance has ${g.numberOfFrames})`);
-  let out: Buffer[];
+  // One frame read at a time, and each sent before the next is read: a long frame list of large
+  // frames costs one frame of memory, not all of them.
+  let frameAt: (n: number) => Promise<Buffer>;
   if (!encapsulated && !transferSyntaxInfo(meta.transferSyntaxUID)?.deflated && g.bitsAllocated % 8 === 0) {
     // Native frames lie at known offsets in the file: read only those bytes (a viewer asks one frame at a time).
     const size = frameSize(g);
     if (!(size > 0)) throw new PacsError('UNSUPPORTED', 'the instance has no frame geometry (Rows, Columns): its frames cannot be cut out');
     const start = meta.datasetOffset + pixel.offset;
-    out = await Promise.all(
-      wanted.map(async (n) => {
-        if (n * size > pixel.length) throw new PacsError('DICOM_PARSE', `Pixel Data holds fewer than ${n} frames`);
-        const chunks: Buffer[] = [];
-        for await (const c of deps.objects.read(loc!.path, { start: start + (n - 1) * size, end: start + n * size - 1 }) as AsyncIterable<Buffer>) chunks.push(c);
-        return Buffer.concat(chunks);
-      }),
-    );
+    frameAt = async (n) => {
+      if (n * size > pixel.length) throw new PacsError('DICOM_PARSE', `Pixel Data holds fewer than ${n} frames`);
+      const f = await deps.objects.readRange(loc!.path, start + (n - 1) * size, size);
+      if (f.length < size) throw new PacsError('DICOM_PARSE', `the file ends inside frame ${n}`);
+      return f;
+    };
   } else if (encapsulated) {
     // The items' headers and the frame's own fragments, not the whole file (frames.ts).
     const codec = DECODERS.get(meta.transferSyntaxUID);
     const marker = codec && START_MARKER[codec];
-    out = [];
-    for (const n of wanted) out.push(await storedEncapsulatedFrame(deps.objects, loc!, meta.datasetOffset + pixel.offset, g.numberOfFrames, n, marker));
+    frameAt = (n) => storedEncapsulatedFrame(deps.objects, loc!, meta.datasetOffset + pixel.offset, g.numberOfFrames, n, marker);
   } else {
     // Deflated (the offsets are in the inflated dataset), or 1-bit frames: the whole Pixel Data is needed.
     const d = datasetBytes((await deps.objects.readAll(loc!.path)).subarray(meta.datasetOffset), meta.transferSyntaxUID);
-    out = wanted.map((n) => Buffer.from(nativeFrame(d.subarray(pixel.offset, pixel.offset + pixel.length), g, n)));
+    frameAt = async (n) => Buffer.from(nativeFrame(d.subarray(pixel.offset, pixel.offset + pixel.length), g, n));
   }
   // Native big-endian words turn little-endian, as the label says (OW of 8-bit samples: bytes swap in pairs).
-  if (!encapsulated && transferSyntaxInfo(stored)?.littleEndian === false) {
-    const wordsOf8 = g.bitsAllocated === 8 && ds['7FE00010']?.vr === 'OW';
-    for (const f of out) {
-      if ((g.bitsAllocated === 16 || wordsOf8) && f.length % 2 === 0) f.swap16();
-      else if (g.bitsAllocated === 32 && f.length % 4 === 0) f.swap32();
-    }
-  }
+  const bigEndian = !encapsulated && transferSyntaxInfo(stored)?.littleEndian === false;
+  const wordsOf8 = g.bitsAllocated === 8 && ds['7FE00010']?.vr === 'OW';
+  const frame = async (n: number): Promise<Buffer> => {
+    const f = await frameAt(n);
+    if (bigEndian && (g.bitsAllocated === 16 || wordsOf8) && f.length % 2 === 0) f.swap16();
+    else if (bigEndian && g.bitsAllocated === 32 && f.length % 4 === 0) f.swap32();
+    return f;
+  };
   const partType = `application/octet-stream; transfer-syntax=${ts}`;
-  if (!rendition.multipart && out.length === 1) return reply.type(partType).send(out[0]);
+  if (!rendition.multipart && wanted.length === 1) return reply.type(partType).send(await frame(wanted[0]!));
+  // The first frame is read before the answer begins: a frame that cannot be read is an error status, not a cut-off 200.
+  const first = await frame(wanted[0]!);
   const boundary = newBoundary();
-  return reply
-    .type(`multipart/related; type="application/octet-stream"; boundary=${boundary}`)
-    .send(multipartStream(boundary, (async function* () { for (const f of out) yield { contentType: partType, body: f }; })()));
+  return reply.type(`multipart/related; type="application/octet-stream"; boundary=${boundary}`).send(
+    multipartStream(
+      boundary,
+      (async function* () {
+        yield { contentType: partType, body: first };
+        for (const n of wanted.slice(1)) yield { contentType: partType, body: await frame(n) };
+      })(),
+    ),
+  );
 }
 
 export function registerWado(app: FastifyInstance, deps: DicomwebDeps): void {
