@@ -110,6 +110,32 @@ describe('WADO-RS frames read by their fragments', () => {
     }
   });
 
+  test('an instance too large to decompress goes in the next syntax Accept allows (as stored), or is 406 alone', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pacs-huge-'));
+    try {
+      // The 10-frame RLE instance claiming 65535 × 65535 pixels a frame: 80 GB decompressed.
+      const file = path.join(dir, 'huge.dcm');
+      fs.copyFileSync(path.join(SAMPLES, MULTI[0]!), file);
+      const sop = '1.2.826.0.1.3680043.10.999.77';
+      assert.equal((await run('dcmodify', ['-nb', '-m', '(0028,0010)=65535', '-m', '(0028,0011)=65535', '-m', `(0008,0018)=${sop}`, file])).code, 0);
+      await importFile(pacs.server.archive.store, file, { callingAE: null, calledAE: null, remoteAddress: null, source: 'import' });
+      const loc = (await pacs.server.archive.index.findInstance(sop))!;
+      const url = `/dicom-web/studies/${loc.StudyInstanceUID}/series/${loc.SeriesInstanceUID}/instances/${sop}`;
+      const both = await web.inject({ method: 'GET', url, headers: { accept: 'multipart/related; type="application/dicom", multipart/related; type="application/dicom"; transfer-syntax=*;q=0.5' } });
+      assert.equal(both.statusCode, 200);
+      const got = parts(both.rawPayload, String(both.headers['content-type']));
+      assert.equal(got.length, 1, 'not left out');
+      assert.match(got[0]!.headers, /transfer-syntax=1\.2\.840\.10008\.1\.2\.5/, 'as stored (RLE)');
+      const alone = await web.inject({ method: 'GET', url, headers: { accept: 'application/dicom' } });
+      assert.equal(alone.statusCode, 406, alone.body);
+      const uri = await web.inject({ method: 'GET', url: `/wado?requestType=WADO&studyUID=${loc.StudyInstanceUID}&seriesUID=${loc.SeriesInstanceUID}&objectUID=${sop}&contentType=application/dicom` });
+      assert.equal(uri.statusCode, 200, 'WADO-URI without transferSyntax: as stored');
+      assert.ok(uri.rawPayload.equals(await pacs.server.archive.objects.readAll(loc.path)), 'the stored file');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('Accept read past its first range: frames and instances go in the first syntax they can be sent in', async () => {
     const rle = `${await urlOf(MULTI[1]!)}`;
     const frames = await web.inject({

@@ -7,6 +7,7 @@ import { encodeFileMetaInformation } from '../../dicom/part10.js';
 import { canConvert, convertDataset } from '../../codecs/convert.js';
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from '../../dicom/implementation.js';
 import type { InstanceLocation } from '../../index/types.js';
+import { PacsError, isPacsError } from '../../core/errors.js';
 import { readDataset } from '../../services/retrieve.js';
 import { notAcceptable, warningHeader } from '../problem.js';
 import { dicomRenditions, parseAccept } from './accept.js';
@@ -45,34 +46,46 @@ export async function retrieveInstances(deps: DicomwebDeps, req: Req, reply: Fas
   const rendition = renditions[0];
   if (!rendition) throw notAcceptable('instances are sent as multipart/related; type="application/dicom" (or application/dicom for one instance)');
   // Each instance in the first syntax the client accepts that it can be sent in (a JPEG 2000
-  // first and `*` after it: what cannot become JPEG 2000 goes as stored).
-  const targets = new Map<InstanceLocation, string>();
+  // first and `*` after it: what cannot become JPEG 2000 goes as stored); a conversion refused when
+  // tried (a result past the size cap) falls to the next acceptable syntax.
+  const choices = new Map<InstanceLocation, string[]>();
   for (const l of locs) {
-    const r = renditions.find((x) => x.transferSyntax === '*' || canConvert(l.transferSyntaxUID, x.transferSyntax));
-    if (r) targets.set(l, r.transferSyntax === '*' ? l.transferSyntaxUID : r.transferSyntax);
+    const ok = renditions.filter((x) => x.transferSyntax === '*' || canConvert(l.transferSyntaxUID, x.transferSyntax)).map((x) => (x.transferSyntax === '*' ? l.transferSyntaxUID : x.transferSyntax));
+    if (ok.length) choices.set(l, [...new Set(ok)]);
   }
-  const target = (loc: InstanceLocation): string => targets.get(loc)!;
-  const sendable = locs.filter((l) => targets.has(l));
+  const sendable = locs.filter((l) => choices.has(l));
   const asked = [...new Set(renditions.map((r) => r.transferSyntax))].join(', ');
   if (!sendable.length) throw notAcceptable(`the instances cannot be converted to ${asked}; ask for transfer-syntax=* to get them as stored`);
   if (sendable.length < locs.length) reply.header('warning', warningHeader([`${locs.length - sendable.length} instance(s) cannot be converted to ${asked} and were left out`]));
+  const buffers = new ReadBuffers();
+  /** The instance in the first of its syntaxes that can be made, and which. */
+  const read = async (l: InstanceLocation, whole = false): Promise<Pick<SentPart, 'body' | 'release'> & { ts: string }> => {
+    const options = choices.get(l)!;
+    for (const [i, ts] of options.entries()) {
+      try {
+        if (ts === l.transferSyntaxUID && !whole) return { ...(await storedPart(deps, l, buffers)), ts };
+        return { body: (await instanceBytes(deps, l, ts)) as SentPart['body'], ts };
+      } catch (e) {
+        if (!isPacsError(e, 'UNSUPPORTED') || i === options.length - 1) throw e;
+      }
+    }
+    throw new PacsError('UNSUPPORTED', `no syntax for ${l.SOPInstanceUID}`);
+  };
   if (!rendition.multipart) {
-    const loc = sendable[0]!;
-    return reply.type(`application/dicom; transfer-syntax=${target(loc)}`).send(await instanceBytes(deps, loc, target(loc)));
+    const part = await read(sendable[0]!, true);
+    return reply.type(`application/dicom; transfer-syntax=${part.ts}`).send(part.body);
   }
   const log = req.log;
-  const buffers = new ReadBuffers();
-  const read = (l: InstanceLocation): Promise<Pick<SentPart, 'body' | 'release'>> =>
-    target(l) === l.transferSyntaxUID ? storedPart(deps, l, buffers) : instanceBytes(deps, l, target(l)).then((b) => ({ body: b as SentPart['body'] }));
   async function* parts(): AsyncGenerator<SentPart> {
     // The next files are read (or converted) while this one goes out on the socket.
-    for await (const [loc, part] of readAhead(sendable, aheadFor(sendable), read, disposePart)) {
+    for await (const [loc, part] of readAhead(sendable, aheadFor(sendable), (l: InstanceLocation) => read(l), disposePart)) {
       if (part instanceof Error) {
         // Headers are gone already: leave the instance out and say so in the log.
         log.warn({ err: part, sopInstanceUID: loc.SOPInstanceUID }, 'WADO-RS: instance left out');
         continue;
       }
-      yield { contentType: `application/dicom; transfer-syntax=${target(loc)}`, ...part };
+      const { ts, ...sent } = part;
+      yield { contentType: `application/dicom; transfer-syntax=${ts}`, ...sent };
     }
   }
   const boundary = newBoundary();

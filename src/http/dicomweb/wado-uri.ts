@@ -5,6 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { canConvert } from '../../codecs/convert.js';
 import { TS } from '../../dicom/transfer-syntax.js';
+import { isPacsError } from '../../core/errors.js';
 import { selectInstances } from '../../services/retrieve.js';
 import { badRequest, notAcceptable, notFound } from '../problem.js';
 import type { DicomwebDeps } from './deps.js';
@@ -41,11 +42,18 @@ async function wadoUri(deps: DicomwebDeps, req: FastifyRequest<{ Querystring: Qu
     const img = await deps.rendering.render(loc, { ...render, format: type === 'image/png' ? 'png' : 'jpeg' });
     return reply.type(img.mediaType).send(img.bytes);
   }
-  // PS3.18 9.1.2.1.5: without transferSyntax, Explicit VR Little Endian; as stored only when it
-  // cannot be made (a syntax no codec here decodes), rather than no answer.
-  const ts = q.transferSyntax ?? (canConvert(loc.transferSyntaxUID, TS.ExplicitVRLittleEndian) ? TS.ExplicitVRLittleEndian : loc.transferSyntaxUID);
-  if (!canConvert(loc.transferSyntaxUID, ts)) throw notAcceptable(`the instance (${loc.transferSyntaxUID}) cannot be converted to ${ts}`);
-  return reply.type('application/dicom').header('content-disposition', `attachment; filename="${loc.SOPInstanceUID}.dcm"`).send(await instanceBytes(deps, loc, ts));
+  // PS3.18 9.1.2.1.5: without transferSyntax, Explicit VR Little Endian — for a compressed
+  // instance, decompressed. Uncompressed little-endian files (Implicit VR too) go as stored,
+  // streamed, as does one no codec here decodes or too large to decompress (rather than no answer).
+  const stored = loc.transferSyntaxUID;
+  const plain = stored === TS.ExplicitVRLittleEndian || stored === TS.ImplicitVRLittleEndian;
+  const ts = q.transferSyntax ?? (!plain && canConvert(stored, TS.ExplicitVRLittleEndian) ? TS.ExplicitVRLittleEndian : stored);
+  if (!canConvert(stored, ts)) throw notAcceptable(`the instance (${stored}) cannot be converted to ${ts}`);
+  const body = await instanceBytes(deps, loc, ts).catch((e: unknown) => {
+    if (q.transferSyntax === undefined && isPacsError(e, 'UNSUPPORTED')) return instanceBytes(deps, loc, stored);
+    throw e;
+  });
+  return reply.type('application/dicom').header('content-disposition', `attachment; filename="${loc.SOPInstanceUID}.dcm"`).send(body);
 }
 
 export function registerWadoUri(app: FastifyInstance, deps: DicomwebDeps): void {
