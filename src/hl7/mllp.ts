@@ -99,6 +99,11 @@ export class MllpServer {
 
   constructor(private readonly options: MllpServerOptions) {}
 
+  /** Connections open now (against hl7.max_connections). */
+  get connections(): number {
+    return this.sockets.size;
+  }
+
   async start(): Promise<{ port: number }> {
     const server = net.createServer((socket) => this.accept(socket));
     await new Promise<void>((resolve, reject) => {
@@ -128,7 +133,8 @@ export class MllpServer {
     this.full = false;
     this.sockets.add(socket);
     // destroySoon, not end: a peer that never closes its side would still count against the limit.
-    socket.setTimeout(this.options.idleMs ?? 300_000, () => socket.destroySoon());
+    // A write still waiting (a peer that reads no ACKs) would hold destroySoon for ever: destroyed.
+    socket.setTimeout(this.options.idleMs ?? 300_000, () => (socket.writableLength > 0 ? socket.destroy() : socket.destroySoon()));
     const decoder = new MllpDecoder();
     const pending: Buffer[] = [];
     let handling = false;

@@ -9,7 +9,7 @@ import { createLogger } from '../../../src/core/logging.js';
 import { MllpDecoder, MllpServer, type MllpServerOptions, frame } from '../../../src/hl7/mllp.js';
 
 /** A listener, and connections to it, all closed when the test ends (passed or not). */
-async function listen(t: TestContext, options: Partial<MllpServerOptions>): Promise<{ connect: () => Promise<net.Socket> }> {
+async function listen(t: TestContext, options: Partial<MllpServerOptions>): Promise<{ connect: () => Promise<net.Socket>; server: MllpServer }> {
   const server = new MllpServer({ host: '127.0.0.1', port: 0, logger: createLogger({ level: 'silent' }), handle: async (m) => Buffer.from(`ACK ${m.length}`), ...options });
   const { port } = await server.start();
   const sockets: net.Socket[] = [];
@@ -18,6 +18,7 @@ async function listen(t: TestContext, options: Partial<MllpServerOptions>): Prom
     await server.stop();
   });
   return {
+    server,
     connect: async () => {
       const socket = net.connect({ port, host: '127.0.0.1' });
       sockets.push(socket);
@@ -100,4 +101,15 @@ test('a frame trickled in byte by byte is dropped at its deadline, though the co
   ok.write(frame(Buffer.from('MSH|two')));
   while (answers.join('').split('\x1c').length < 3) await sleep(20);
   assert.equal(ok.destroyed, false);
+});
+
+test('an idle connection whose ACKs the peer does not read is destroyed, not left waiting to flush', { timeout: 30_000 }, async (t) => {
+  // ACKs of 4 MB each to a peer that reads nothing: the writes stay queued until the idle timeout.
+  const { connect, server } = await listen(t, { idleMs: 500, handle: async () => Buffer.alloc(4 * 1024 * 1024, 0x41) });
+  const socket = await connect();
+  socket.pause();
+  for (let i = 0; i < 4; i++) socket.write(frame(Buffer.from(`MSH|^~\\&|${i}`)));
+  // The peer reads nothing, so it cannot see the close: the server's count says it.
+  for (let i = 0; i < 100 && server.connections > 0; i++) await sleep(100);
+  assert.equal(server.connections, 0, 'no longer counted against hl7.max_connections');
 });
