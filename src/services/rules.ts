@@ -6,6 +6,7 @@
 // again is acted on again, but each rule's action remembers how far it got (a cursor in the
 // change log per rule, action and subject): a forward then sends only what is new, a command is
 // told which instances are new, an export writes only the new files.
+import { createHash } from 'node:crypto';
 import type { Rule, RuleAction, RuleEvent } from '../config/schema.js';
 import type { Logger } from '../core/logging.js';
 import type { ArchiveIndex, InstanceLocation } from '../index/types.js';
@@ -39,6 +40,9 @@ export interface RuleDeps {
   jobs: Enqueuer;
   logger: Logger;
 }
+
+/** A short digest of what an action does (its type, destination, options). */
+export const actionDigest = (action: RuleAction): string => createHash('sha256').update(JSON.stringify(action)).digest('hex').slice(0, 16);
 
 /** The part of the change log a job acts on: none given, all of the subject. */
 export interface ActedRange {
@@ -101,12 +105,14 @@ export class RuleEngine {
     for (const rule of rules) {
       if (!ruleMatches(rule.match, attrs)) continue;
       for (const [i, action] of rule.actions.entries()) {
-        const acted = `rule:${rule.name}:${i}:${subject.level}:${subject.uid}`;
+        // The cursor follows the action itself, not its place in the list: inserting or reordering
+        // actions must not hand one destination's progress to another.
+        const acted = `rule:${rule.name}:${actionDigest(action)}:${subject.level}:${subject.uid}`;
         const grown = subject.level === 'STUDY' || subject.level === 'SERIES';
         const after = grown ? await this.deps.index.cursors.find(acted) : null;
         if (after !== null && after >= subject.seq) continue; // this version was acted on (a crash before it was marked stable)
         const { type, payload } = actionJob(rule.name, action, subject, after === null ? undefined : { after, upTo: subject.seq });
-        const job = await this.deps.jobs.enqueue(type, payload, { dedupeKey: `${acted}:${subject.seq}` });
+        const job = await this.deps.jobs.enqueue(type, payload, { dedupeKey: `rule:${rule.name}:${i}:${subject.level}:${subject.uid}:${subject.seq}` });
         if (grown) await this.deps.index.cursors.advance(acted, subject.seq);
         this.deps.logger.info({ rule: rule.name, action: action.type, level: subject.level, uid: subject.uid, job: job.id }, 'rule matched: job queued');
         queued++;

@@ -80,3 +80,31 @@ test('a study that grows after a forward: the next job names only the new instan
   assert.deepEqual(await transferSelection(index, 'STUDY', ['1.2.8'], range), [], 'the new ones deleted since: nothing to send (not a failure)');
   await index.close();
 });
+
+test("a rule's actions reordered or one added before: each keeps its own progress", async () => {
+  const index = SqliteIndex.open({ path: join(dir, 'r.db'), walMode: true });
+  await index.migrate();
+  await index.storeInstance(record({ sop: 'r1', study: '1.2.6' }), 'insert');
+  const v1seq = (await index.storeInstance(record({ sop: 'r2', study: '1.2.6' }), 'insert')).changeSeq;
+  const metadata = { get: async () => ({ text: JSON.stringify({ '00080060': { vr: 'CS', Value: ['CT'] } }) }) } as unknown as MetadataService;
+  const queued: Array<{ payload: Record<string, unknown> }> = [];
+  let actions: unknown[] = [{ type: 'forward', node: 'A' }];
+  const engine = new RuleEngine({
+    rules: () => [ruleSchema.parse({ name: 'fwd', on: 'study.stable', match: { Modality: 'CT' }, actions })],
+    index,
+    metadata,
+    jobs: { enqueue: async (_t, payload) => (queued.push({ payload }), { id: queued.length }) },
+    logger: createLogger({ level: 'silent' }),
+  });
+  const v1: RuleSubject = { event: 'study.stable', level: 'STUDY', uid: '1.2.6', studyUID: '1.2.6', seq: v1seq, sopInstanceUID: 'r2', source: { callingAE: null, calledAE: null, remoteAddress: null } };
+  assert.equal(await engine.apply(v1), 1);
+  const v2seq = (await index.storeInstance(record({ sop: 'r3', study: '1.2.6' }), 'insert')).changeSeq;
+  actions = [{ type: 'forward', node: 'B' }, { type: 'forward', node: 'A' }];
+  assert.equal(await engine.apply({ ...v1, seq: v2seq, sopInstanceUID: 'r3' }), 2);
+  const [toB, toA] = queued.slice(1);
+  assert.equal(toB!.payload.destination, 'B');
+  assert.equal(toB!.payload.changes, undefined, 'B, new: the whole study');
+  assert.equal(toA!.payload.destination, 'A');
+  assert.deepEqual(toA!.payload.changes, { after: v1seq, upTo: v2seq }, 'A, moved to second place: only what is new');
+  await index.close();
+});
