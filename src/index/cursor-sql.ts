@@ -32,8 +32,11 @@ export const positionSql = (name: string): string => `SELECT seq FROM cursors WH
 /**
  * The instances of a study stored or replaced by the changes in (after, upTo]: a range of the
  * log's primary key, read once when a study or series that was acted on grows (no index on
- * study_uid: it would cost every store a second B-tree insert for a rare read).
+ * study_uid: it would cost every store a second B-tree insert for a rare read), in windows of
+ * CHANGE_WINDOW sequence numbers.
  */
+export const CHANGE_WINDOW = 20_000;
+
 export const changedInstancesSql = (study: string, after: string, upTo: string): string => `
 SELECT DISTINCT uid FROM changes
 WHERE study_uid = ${study} AND seq > ${after} AND seq <= ${upTo} AND kind <> 'instance.deleted'`;

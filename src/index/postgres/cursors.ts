@@ -5,7 +5,7 @@
 // in order (writer.ts takes a lock for the change-log insert until commit), so a cursor at n
 // never has a smaller change appear behind it later.
 import type { CursorStore, FollowedChange } from '../cursors.js';
-import { advanceSql, advanceToEndSql, changedInstancesSql, changesAfterSql, createAtEndSql, positionSql } from '../cursor-sql.js';
+import { CHANGE_WINDOW, advanceSql, advanceToEndSql, changedInstancesSql, changesAfterSql, createAtEndSql, positionSql } from '../cursor-sql.js';
 import { type FollowedChangeRow, toFollowedChange } from '../row-maps.js';
 import type { Db, PgTransact } from './db.js';
 
@@ -53,7 +53,13 @@ export class PgCursorStore implements CursorStore {
     return this.transact('read', async (db) => (await db.query<FollowedChangeRow>(CHANGES_AFTER, [seq, Math.max(0, Math.trunc(limit))])).rows.map(toFollowedChange));
   }
 
-  changedInstances(studyUID: string, after: number, upTo: number): Promise<Set<string>> {
-    return this.transact('read', async (db) => new Set((await db.query<{ uid: string }>(CHANGED_INSTANCES, [studyUID, after, upTo])).rows.map((r) => r.uid)));
+  async changedInstances(studyUID: string, after: number, upTo: number): Promise<Set<string>> {
+    const found = new Set<string>();
+    // In windows of the log, as on SQLite: no one statement scans months of changes.
+    for (let from = after; from < upTo; from += CHANGE_WINDOW) {
+      const to = Math.min(upTo, from + CHANGE_WINDOW);
+      for (const r of await this.transact('read', async (db) => (await db.query<{ uid: string }>(CHANGED_INSTANCES, [studyUID, from, to])).rows)) found.add(r.uid);
+    }
+    return found;
   }
 }

@@ -2,7 +2,7 @@
 // transactions), so the upserts' "never back" is all that two processes sharing the file need.
 import type Database from 'better-sqlite3';
 import type { CursorStore, FollowedChange } from '../cursors.js';
-import { advanceSql, advanceToEndSql, changedInstancesSql, changesAfterSql, createAtEndSql, positionSql } from '../cursor-sql.js';
+import { CHANGE_WINDOW, advanceSql, advanceToEndSql, changedInstancesSql, changesAfterSql, createAtEndSql, positionSql } from '../cursor-sql.js';
 import { type FollowedChangeRow, toFollowedChange } from '../row-maps.js';
 import type { Transact } from './jobs.js';
 
@@ -53,7 +53,14 @@ export class SqliteCursorStore implements CursorStore {
     return this.transact('read', () => this.s.changesAfter.all(seq, Math.max(0, Math.trunc(limit))).map(toFollowedChange));
   }
 
-  changedInstances(studyUID: string, after: number, upTo: number): Promise<Set<string>> {
-    return this.transact('read', () => new Set(this.s.changedInstances.all(studyUID, after, upTo).map((r) => r.uid)));
+  async changedInstances(studyUID: string, after: number, upTo: number): Promise<Set<string>> {
+    const found = new Set<string>();
+    // In windows of the log: a study that grows months after a rule acted on it scans months of
+    // changes, which must not hold the event loop (or the write lock) in one piece.
+    for (let from = after; from < upTo; from += CHANGE_WINDOW) {
+      const to = Math.min(upTo, from + CHANGE_WINDOW);
+      for (const r of await this.transact('read', () => this.s.changedInstances.all(studyUID, from, to))) found.add(r.uid);
+    }
+    return found;
   }
 }
