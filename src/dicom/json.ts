@@ -40,10 +40,12 @@ export interface DatasetJsonOptions {
   /** The URI put into BulkDataURI for a tag path. */
   bulkDataURI: (path: string) => string;
   /**
-   * The data is only the start of the dataset: a top-level binary value that runs past it
-   * (Pixel Data, as a rule the last element) ends the parse instead of failing it.
+   * The data is only the start of the dataset: a top-level Pixel Data value that runs past it
+   * (as a rule the last element) ends the parse instead of failing it.
    */
   partial?: boolean;
+  /** With `partial`: any top-level binary value that runs past the data ends the parse (what follows it is left out). */
+  stopAtAnyBinary?: boolean;
 }
 
 /** Thrown in partial mode when more than the head is needed (the caller reads the whole file). */
@@ -155,7 +157,7 @@ class JsonBuilder {
         if (!this.partial) fail(`${key} runs past the end of the data`);
         // Only the pixels may be left unread: any other element cut off here (a private CSA
         // header, overlay data) has elements after it that the answer must hold.
-        if (prefix !== '' || !BINARY_VRS.has(vr) || !PIXEL_TAGS.has(tag)) throw new NeedMoreData();
+        if (prefix !== '' || !BINARY_VRS.has(vr) || (!PIXEL_TAGS.has(tag) && !this.opts.stopAtAnyBinary)) throw new NeedMoreData();
         this.bulk.push({ path, vr, offset: at, length: len });
         ds[key] = { vr, BulkDataURI: this.opts.bulkDataURI(path) };
         return { ds, pos: limit };

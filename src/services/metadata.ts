@@ -14,6 +14,8 @@ import type { MetadataCache } from '../storage/metadata-cache.js';
 /** Stands for the instance's WADO-RS URL inside cached texts (a private-use character cannot occur in a URL). */
 export const INSTANCE_URL = '\uE000instance\uE000';
 const HEAD_BYTES = 256 * 1024;
+/** The most read for an instance's metadata (a header this long is very rare; the pixels are never needed). */
+const HEADER_READ_MAX = 64 * 1024 * 1024;
 
 /**
  * The version of what `make` writes: an entry of an older one is made again. 2: the header parse
@@ -157,7 +159,7 @@ export class MetadataService {
     if (!prefix) throw new PacsError('DICOM_PARSE', `the file of ${loc.SOPInstanceUID} has an unreadable File Meta Information`);
     const options = { transferSyntaxUID: prefix.transferSyntaxUID, bulkDataURI: (p: string) => `${INSTANCE_URL}/bulkdata/${p}` };
     // A header longer than what was read (an enhanced multi-frame object's functional groups)
-    // is read again four times larger, up to the whole file: the pixels after it are not read.
+    // is read again four times larger, up to 64 MB or the whole file: the pixels after it are not read.
     let result;
     for (;;) {
       try {
@@ -165,7 +167,19 @@ export class MetadataService {
         break;
       } catch (e) {
         if (!(e instanceof NeedMoreData) || data.length >= loc.size) throw e;
-        const more = data.length * 4;
+        if (data.length >= HEADER_READ_MAX) {
+          // A binary element of many megabytes before the pixels (an encapsulated PDF or mesh, a
+          // long waveform): it becomes bulk data and what follows it is left out, rather than the
+          // whole file read for the metadata.
+          try {
+            result = datasetToJson(data.subarray(prefix.datasetOffset), { ...options, partial: true, stopAtAnyBinary: true });
+          } catch (again) {
+            if (again instanceof NeedMoreData) throw new PacsError('UNSUPPORTED', `the header of ${loc.SOPInstanceUID} is longer than ${HEADER_READ_MAX / 1048576} MB`);
+            throw again;
+          }
+          break;
+        }
+        const more = Math.min(data.length * 4, HEADER_READ_MAX);
         const read = await (more >= loc.size ? this.store.readAll(loc.path, loc.size) : this.store.readHead(loc.path, more)).catch((err: unknown) => {
           throw missing(err);
         });
