@@ -155,6 +155,18 @@ describe('DICOMweb', () => {
     assert.equal(frame.statusCode, 200);
     assert.ok(parts(frame.rawPayload, String(frame.headers['content-type']))[0]!.body.equals(whole.rawPayload));
     assert.equal((await get(`${url}/frames/2`, 'application/octet-stream')).statusCode, 404);
+    // Bulk data streams from the file: in a multipart too, and a file gone is an error status, not a cut-off 200.
+    const inParts = await get(bulkPath, 'multipart/related; type="application/octet-stream"');
+    assert.ok(parts(inParts.rawPayload, String(inParts.headers['content-type']))[0]!.body.equals(whole.rawPayload));
+    const loc = (await pacs.server.archive.index.findInstance(url.split('/').at(-1)!))!;
+    const file = path.join(pacs.storageDir, loc.path);
+    fs.renameSync(file, `${file}.away`);
+    try {
+      const gone = await get(bulkPath, 'multipart/related; type="application/octet-stream"');
+      assert.equal(gone.statusCode, 404, gone.body);
+    } finally {
+      fs.renameSync(`${file}.away`, file);
+    }
   });
 
   test('QIDO-RS keys it cannot match are said in a Warning: a lower level\'s attribute, and text that is not ASCII', async () => {

@@ -51,12 +51,26 @@ async function bulkdata(deps: DicomwebDeps, req: Req, reply: FastifyReply): Prom
   const value = await deps.metadata.bulkBody(loc!, tagPath, range ?? undefined);
   if (!value) throw notFound(`the instance has no bulk data at ${tagPath}`);
   const bytes = value.body;
+  // The file is opened before the answer begins: a missing one is an error status, not a cut-off 200.
+  if (!Buffer.isBuffer(bytes))
+    await opened(bytes).catch((e: unknown) => {
+      throw new PacsError('NOT_FOUND', `the file of ${loc!.SOPInstanceUID} cannot be read: ${e instanceof Error ? e.message : String(e)}`);
+    });
   if (range) reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${total}`);
   if (!rendition.multipart) return reply.type('application/octet-stream').send(bytes);
   const boundary = newBoundary();
   return reply
     .type(`multipart/related; type="application/octet-stream"; boundary=${boundary}`)
     .send(multipartStream(boundary, (async function* () { yield { contentType: 'application/octet-stream', body: bytes }; })()));
+}
+
+/** Resolves once a file stream has its descriptor (at once for a stream that is not a pending file), rejects when it cannot open. */
+function opened(stream: NodeJS.ReadableStream): Promise<void> {
+  if (!(stream as { pending?: boolean }).pending) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    stream.once('ready', () => resolve());
+    stream.once('error', reject);
+  });
 }
 
 const num = (ds: JsonDataset, tag: string, def: number): number => {
