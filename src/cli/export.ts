@@ -80,13 +80,19 @@ export async function exportCommand(argv: string[]): Promise<number> {
     // A dry run records nothing, not even a pseudonym or the archive's secret (deid-dry-run.ts).
     const deidStore = dryRun ? new DryRunDeidStore(archive.index.deid) : archive.index.deid;
     let refusedSoFar = 0;
+    let failedSoFar = 0;
     const counts = await exportInstances(archive, instances, target, {
       dryRun,
       ...(deid ? { deidentify: new Deidentifier(deidStore, archive.objects, deid) } : {}),
       onInstance: (loc, dest, c) => {
         const refused = c.refused > refusedSoFar;
+        const failed = c.failed > failedSoFar;
         refusedSoFar = c.refused;
-        if (dryRun) process.stdout.write(dest ? `${dest}\n` : refused ? `  REFUSED ${loc.SOPInstanceUID} (burned-in annotation)\n` : `  CANNOT NAME ${loc.SOPInstanceUID}\n`);
+        failedSoFar = c.failed;
+        if (dryRun)
+          process.stdout.write(
+            refused ? `  REFUSED ${loc.SOPInstanceUID} (burned-in annotation)\n` : failed ? `  CANNOT PLACE ${dest ?? loc.SOPInstanceUID}\n` : dest ? `${dest}\n` : `  CANNOT NAME ${loc.SOPInstanceUID}\n`,
+          );
         bar.tick();
       },
     });

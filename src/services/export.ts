@@ -149,7 +149,14 @@ export async function plannedPlacement(dest: string, planned: Set<string>, same:
   for (let n = 1; n <= MAX_ALTERNATIVES; n++) {
     const candidate = n === 1 ? dest : alternativePath(dest, n);
     if (planned.has(candidate)) continue;
-    const exists = await fs.lstat(candidate).then(() => true, (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' || e.code === 'ENOTDIR' ? false : Promise.reject(e)));
+    const exists = await fs.lstat(candidate).then(
+      () => true,
+      (e: NodeJS.ErrnoException) => {
+        // A file where a folder of the path should be: the real run's mkdir would fail.
+        if (e.code === 'ENOTDIR') throw new PacsError('STORAGE_FAILURE', `cannot make the folders of ${candidate}: a file is in the way`);
+        return e.code === 'ENOENT' ? false : Promise.reject(e);
+      },
+    );
     if (exists && !(await same(candidate))) continue;
     planned.add(candidate);
     return { path: candidate, placed: exists ? 'present' : 'written', madeDirs: [] };

@@ -68,6 +68,14 @@ describe('pacs export', () => {
     ]);
     assert.match(r.stdout, /5 would be written, 0 already there, 0 failed/);
     assert.equal(fs.existsSync(out), false);
+    // A file where the patient's folder would go: the dry run says the real run would fail there.
+    const blocked = path.join(dir, 'dry-blocked');
+    fs.mkdirSync(blocked);
+    fs.writeFileSync(path.join(blocked, 'SUBJ1'), 'a file, not a folder');
+    const b = await pacs('--patient', 'SUBJ1', '--to', blocked, '--template', TEMPLATE, '--dry-run');
+    assert.equal(b.code, 1, b.stdout);
+    assert.match(b.stdout, /CANNOT PLACE .*SUBJ1\/baseline/);
+    assert.match(b.stdout, /0 would be written, 0 already there, 5 failed/);
   });
 
   test('by patient: the files are the stored bytes; a re-run writes nothing twice', async () => {
