@@ -71,7 +71,9 @@ export async function retrieveInstances(deps: DicomwebDeps, req: Req, reply: Fas
     }
     throw new PacsError('UNSUPPORTED', `no syntax for ${l.SOPInstanceUID}`);
   };
-  if (!rendition.multipart) {
+  // Bare or multipart as the range that chose the (first) instance's syntax says.
+  const chosen = renditions.find((x) => x.transferSyntax === '*' || canConvert(sendable[0]!.transferSyntaxUID, x.transferSyntax)) ?? rendition;
+  if (!chosen.multipart) {
     const part = await read(sendable[0]!, true);
     return reply.type(`application/dicom; transfer-syntax=${part.ts}`).send(part.body);
   }
