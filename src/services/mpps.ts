@@ -2,6 +2,7 @@
 // apart from DIMSE so they read like the standard. A step is created IN PROGRESS, changes
 // while in progress, and ends COMPLETED or DISCONTINUED, after which it no longer changes.
 // The worklist entries it performs follow its status.
+import { KeyedMutex } from '../core/keyed-mutex.js';
 import { describeTag } from '../dicom/dictionary.js';
 import type { JsonDataset } from '../dicom/json.js';
 import { jsonElementText } from '../dicom/json-encode.js';
@@ -69,6 +70,8 @@ export class MppsService {
   /** Called after each accepted N-CREATE or N-SET with what was received (the server forwards it). */
   onAccepted: ((action: 'create' | 'set', uid: string, dataset: JsonDataset) => Promise<void>) | null = null;
 
+  private readonly steps = new KeyedMutex();
+
   constructor(
     private readonly store: MppsStore,
     private readonly worklist: WorklistService,
@@ -101,7 +104,16 @@ export class MppsService {
     return { status: MppsStatus.Success, sopInstanceUID: uid };
   }
 
-  async set(uid: string, changes: JsonDataset): Promise<MppsOutcome> {
+  /**
+   * N-SET: the changes merged into the step as it is. Two N-SETs of one step at once (two
+   * associations) run one after the other here: each merges into what the other wrote, none is
+   * lost. (Servers sharing a PostgreSQL index do not share this lock.)
+   */
+  set(uid: string, changes: JsonDataset): Promise<MppsOutcome> {
+    return this.steps.run(uid, () => this.merge(uid, changes));
+  }
+
+  private async merge(uid: string, changes: JsonDataset): Promise<MppsOutcome> {
     const current = await this.store.get(uid);
     if (!current) return { status: MppsStatus.NoSuchObjectInstance, sopInstanceUID: uid, comment: `no MPPS ${uid}` };
     if (current.status !== 'IN PROGRESS') return this.noLongerUpdatable(uid, current.status);

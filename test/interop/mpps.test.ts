@@ -83,6 +83,22 @@ describe('MPPS SCP', () => {
     assert.match(dup.ErrorComment ?? '', /exists/);
   });
 
+  test('two N-SETs of one step at once, from two associations: both changes kept', async () => {
+    const uid = '1.2.826.0.1.3680043.8.498.2.1';
+    assert.equal((await mppsCreate(scu, uid, created({ '00400253': t('SH', 'PPS-CONCURRENT') } as JsonDataset))).Status, 0x0000);
+    const other = await connectWorkflow({ host: '127.0.0.1', port: pacs.port, calledAETitle: 'PACS_SERVER', callingAETitle: 'CT1' }, [MPPS]);
+    try {
+      const [a, b] = await Promise.all([mppsSet(scu, uid, { '00400254': t('LO', 'described') } as JsonDataset), mppsSet(other, uid, { '00400280': t('ST', 'commented') } as JsonDataset)]);
+      assert.equal(a.Status, 0x0000);
+      assert.equal(b.Status, 0x0000);
+    } finally {
+      await other.release();
+    }
+    const step = (await pacs.server.archive.mpps.get(uid))!;
+    assert.deepEqual(step.dataset['00400254']?.Value, ['described']);
+    assert.deepEqual(step.dataset['00400280']?.Value, ['commented']);
+  });
+
   test('N-CREATE without a UID gets one of ours; missing and wrong attributes are refused', async () => {
     const mine = await mppsCreate(scu, null, created({ '00400270': { vr: 'SQ', Value: [{ '0020000D': t('UI', '1.2.3'), '00400009': t('SH') }] } } as JsonDataset));
     assert.equal(mine.Status, 0x0000, mine.ErrorComment);
