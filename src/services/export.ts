@@ -6,13 +6,14 @@
 // missing and never a second copy; a name taken by something else gets "~2", "~3"...
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { ExportMode } from '../config/schema.js';
 import type { InstanceLocation } from '../index/types.js';
 import { IN_FLIGHT_MS, type ObjectStore } from '../storage/object-store.js';
 import { alternativePath, fillTemplate, type AttributeLookup } from '../storage/naming.js';
 import { PacsError } from '../core/errors.js';
+import { HOST, isAlive } from '../core/process-alive.js';
 
 export type Placed = 'written' | 'present';
 
@@ -57,28 +58,54 @@ async function isSame(dest: string, source: string, loc: InstanceLocation, mode:
   return st.size === loc.size && (await sha256(dest)) === loc.checksum;
 }
 
+const TEMP_SUFFIX = '.pacs-export';
+/** `.NAME~HOST~PID~RANDOM.pacs-export`: whose temporary file it is, so a crash's leftover is known at once. */
+const TEMP_OWNER = /^\..*~([A-Za-z0-9._]+)~(\d+)~[0-9a-f]+\.pacs-export$/;
+/** Folders swept for leftovers lately (by this process), and when: once per folder per SWEEP_EVERY_MS. */
+const swept = new Map<string, number>();
+const SWEEP_EVERY_MS = 10 * 60_000;
+const SWEPT_FOLDERS = 10_000;
+
 /**
- * Takes the dot-name of one instance's temporary file in `dir`, exclusively (untouched for
- * IN_FLIGHT_MS, it is a crashed export's leftover and taken over): two exports of the
- * same instance into one folder at once (a study stable again while its first export runs, two
- * rules, `pacs export` beside a rule) would otherwise write into one file and cut each other's
- * copy short. A leftover of a crash is taken over; a name in use is waited for.
+ * Creates a temporary file of its own for one instance in `dir`, named after this process. Two
+ * exports of the same instance into one folder at once (a study stable again while its first
+ * export runs, two rules, `pacs export` beside a rule) each write their own copy; linking it into
+ * place is what decides, and the second finds the first's file there, the same bytes: "present".
  */
 async function takeTemp(dir: string, name: string): Promise<string> {
-  const temp = path.join(dir, `.${name}.pacs-export`);
-  const until = Date.now() + 10 * IN_FLIGHT_MS;
-  for (;;) {
-    try {
-      await (await fs.open(temp, 'wx')).close();
-      return temp;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
-    const st = await fs.stat(temp).catch(() => null);
-    if (st && Date.now() - st.mtimeMs >= IN_FLIGHT_MS) await fs.rm(temp, { force: true });
-    else if (Date.now() > until) throw new PacsError('STORAGE_FAILURE', `${temp} stays in use by another export`);
-    else await new Promise((r) => setTimeout(r, 200));
+  await sweepLeftovers(dir);
+  const temp = path.join(dir, `.${name}~${HOST}~${process.pid}~${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`);
+  await (await fs.open(temp, 'wx')).close();
+  return temp;
+}
+
+/**
+ * Removes the temporary files that killed exports left in `dir`: at once when named after a
+ * process of this host that is gone (a server killed mid-export and restarted resumes without
+ * waiting), otherwise when untouched for IN_FLIGHT_MS (another host's, an earlier process that
+ * had our pid, or a name from an older version), and any a day old.
+ */
+async function sweepLeftovers(dir: string): Promise<void> {
+  const last = swept.get(dir);
+  if (last !== undefined && Date.now() - last < SWEEP_EVERY_MS) return;
+  swept.delete(dir);
+  swept.set(dir, Date.now());
+  if (swept.size > SWEPT_FOLDERS) swept.delete(swept.keys().next().value as string);
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  for (const n of names) {
+    if (!n.startsWith('.') || !n.endsWith(TEMP_SUFFIX)) continue;
+    const owner = TEMP_OWNER.exec(n);
+    const pid = Number(owner?.[2]);
+    if (owner?.[1] === HOST && pid !== process.pid) {
+      if (!isAlive(pid)) await fs.rm(path.join(dir, n), { force: true });
+      else await removeIfUntouched(path.join(dir, n), 86_400_000); // a pid reused by another program
+    } else await removeIfUntouched(path.join(dir, n), IN_FLIGHT_MS);
   }
+}
+
+async function removeIfUntouched(file: string, ms: number): Promise<void> {
+  const st = await fs.stat(file).catch(() => null);
+  if (st && Date.now() - st.mtimeMs >= ms) await fs.rm(file, { force: true });
 }
 
 /** Creates `dest` from `source`; fails with EEXIST (and changes nothing) when the name is taken. */

@@ -3,16 +3,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { PacsError } from '../core/errors.js';
 import { GroupSync } from '../core/group-sync.js';
-import { isAlive } from '../core/process-alive.js';
+import { HOST, isAlive } from '../core/process-alive.js';
 import { IN_FLIGHT_MS, type ObjectStore, type StagedObject, type StagedResult } from './object-store.js';
 
 const STAGING = '.incoming';
 /** This host in temporary file names: letters, digits and dots only, never the name's separator. */
-const HOST = os.hostname().replace(/[^A-Za-z0-9.]/g, '_') || 'host';
 /** Bytes gathered before one writev: few syscalls for the many small PDV fragments. */
 const WRITE_BATCH = 256 * 1024;
 /** Bytes queued or being written before write() asks the caller to pause the socket. */

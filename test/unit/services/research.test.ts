@@ -5,6 +5,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { HOST } from '../../../src/core/process-alive.js';
 import { attributesOf } from '../../../src/services/attributes.js';
 import { ruleMatches } from '../../../src/services/rule-match.js';
 import { exportPath, placeInstance } from '../../../src/services/export.js';
@@ -83,7 +85,7 @@ function instance(root: string, name: string, bytes: string): InstanceLocation {
   return { SOPInstanceUID: `1.2.${name.length}.${bytes.length}`, SOPClassUID: '1.2', SeriesInstanceUID: '1', StudyInstanceUID: '1', PatientID: 'P', path: name, size: bytes.length, transferSyntaxUID: '1.2.840.10008.1.2.1', checksum: createHash('sha256').update(bytes).digest('hex'), receivedAt: new Date() };
 }
 
-test('two copies of one instance into one folder at once: one written, one present, the file whole; a crashed copy\'s temporary file is taken over', async () => {
+test('two copies of one instance into one folder at once: one written, one present, the file whole; a killed export\'s temporary files are removed (at once when its process is gone)', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pacs-export-'));
   try {
     const archive = path.join(dir, 'archive');
@@ -96,14 +98,26 @@ test('two copies of one instance into one folder at once: one written, one prese
     assert.ok(results.every((r) => r.path === dest));
     assert.equal(fs.readFileSync(dest, 'utf8'), big);
     assert.deepEqual(fs.readdirSync(path.join(dir, 'lab')), ['a.dcm'], 'no temporary file left');
-    // A crash left a partial temporary file long ago: the next export takes its name over.
+    // Leftovers of killed exports, in a folder this process has not written to yet: one of a
+    // process of this host that is gone (just now: removed at once, the restart does not wait),
+    // one of another host untouched for two minutes, one of another host still being written,
+    // one with an older version's name long untouched.
     const b = instance(archive, 'b.dcm', 'BBBB');
-    const stale = path.join(dir, 'lab', `.${b.SOPInstanceUID}.pacs-export`);
-    fs.writeFileSync(stale, 'BB');
+    const lab2 = path.join(dir, 'lab2');
+    fs.mkdirSync(lab2);
+    const dead = spawnSync('true').pid;
+    const leftovers = {
+      deadHere: `.${b.SOPInstanceUID}~${HOST}~${dead}~0badf00d.pacs-export`,
+      staleThere: `.${a.SOPInstanceUID}~other.host~42~0badf00d.pacs-export`,
+      liveThere: `.${a.SOPInstanceUID}~other.host~43~0badf00d.pacs-export`,
+      oldName: `.${a.SOPInstanceUID}.pacs-export`,
+    };
+    for (const n of Object.values(leftovers)) fs.writeFileSync(path.join(lab2, n), 'BB');
     const old = new Date(Date.now() - 120_000);
-    fs.utimesSync(stale, old, old);
-    assert.deepEqual(await placeInstance(store, b, path.join(dir, 'lab', 'b.dcm'), 'copy'), { path: path.join(dir, 'lab', 'b.dcm'), placed: 'written', madeDirs: [] });
-    assert.deepEqual(fs.readdirSync(path.join(dir, 'lab')).sort(), ['a.dcm', 'b.dcm']);
+    for (const n of [leftovers.staleThere, leftovers.oldName]) fs.utimesSync(path.join(lab2, n), old, old);
+    assert.deepEqual(await placeInstance(store, b, path.join(lab2, 'b.dcm'), 'copy'), { path: path.join(lab2, 'b.dcm'), placed: 'written', madeDirs: [] });
+    assert.equal(fs.readFileSync(path.join(lab2, 'b.dcm'), 'utf8'), 'BBBB');
+    assert.deepEqual(fs.readdirSync(lab2).sort(), [leftovers.liveThere, 'b.dcm'].sort());
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
