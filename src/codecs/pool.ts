@@ -105,7 +105,7 @@ export class DecoderPool implements FrameDecoder, FrameRenderer {
           // Out of threads or memory: the workers there are take the queue on; with none, it fails
           // now (this runs inside worker events, where a throw would end the process).
           if (this.slots.size) return;
-          const why = new PacsError('OUT_OF_RESOURCES', `cannot start a decoding worker: ${e instanceof Error ? e.message : String(e)}`);
+          const why = new PacsError('UNAVAILABLE', `cannot start a decoding worker: ${e instanceof Error ? e.message : String(e)}`);
           for (const p of this.queue.splice(0)) p.reject(why);
           return;
         }
@@ -133,7 +133,7 @@ export class DecoderPool implements FrameDecoder, FrameRenderer {
     worker.on('exit', (code) => {
       if (!this.slots.delete(slot)) return; // ended by us (close or kill), already settled
       this.crashes++;
-      this.finish(slot, new PacsError('DICOM_PARSE', `the decoding worker died (exit code ${code}${lastError ? `: ${lastError}` : ''})`));
+      this.finish(slot, new PacsError('UNAVAILABLE', `the decoding worker died (exit code ${code}${lastError ? `: ${lastError}` : ''})`));
       this.dispatch();
     });
     this.slots.add(slot);
@@ -144,7 +144,7 @@ export class DecoderPool implements FrameDecoder, FrameRenderer {
   private kill(slot: Slot, why: string): void {
     this.slots.delete(slot);
     this.crashes++;
-    this.finish(slot, new PacsError('DICOM_PARSE', why));
+    this.finish(slot, new PacsError('UNAVAILABLE', why));
     void slot.worker.terminate();
     this.dispatch();
   }

@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'CONFLICT' // the request contradicts what exists (a read-only node, a duplicate)
   | 'BAD_ARGUMENT' // a parameter of the request is malformed or out of range (a region outside the image)
   | 'UNSUPPORTED' // well-formed, but beyond what this server can do with it (render a non-image, a codec we lack)
+  | 'UNAVAILABLE' // a part of this server it needs failed or was too slow (a codec worker died, timed out, could not start): try again later
   | 'ABORTED'; // the operation was cancelled or its association aborted
 
 export class PacsError extends Error {

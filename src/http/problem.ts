@@ -26,6 +26,7 @@ const PACS_STATUS: Record<string, number> = {
   OUT_OF_RESOURCES: 507,
   REJECTED_BY_HOOK: 403,
   CONFIG_INVALID: 400,
+  UNAVAILABLE: 503,
   ABORTED: 499,
 };
 

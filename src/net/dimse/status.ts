@@ -46,6 +46,7 @@ const STORE_STATUS: Partial<Record<ErrorCode, number>> = {
   STORAGE_FAILURE: Status.OutOfResources,
   INDEX_FAILURE: Status.ProcessingFailure,
   REJECTED_BY_HOOK: Status.NotAuthorized,
+  UNAVAILABLE: Status.OutOfResources,
   ABORTED: Status.ProcessingFailure,
 };
 
