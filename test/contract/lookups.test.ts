@@ -7,9 +7,10 @@ import { record } from './fixtures.js';
 
 for (const backend of BACKENDS) backend.run((fresh) => {
   describe(`instance lookups and metadata texts (${backend.name})`, () => {
-    test('prepared metadata texts: put, replace, get one or many in one read, remove, cleared with the instances', async () => {
+    test('prepared metadata texts: put, replace, get one or many in one read, remove, cleared with the instances; kept only for instances the index holds', async () => {
       const index = await (await fresh())();
       const m = index.metadata;
+      for (const sop of ['1.2.1', '1.2.2', '1.2.3']) await index.storeInstance(record({ sop }), 'insert');
       await m.put('1.2.1', 'a');
       await m.put('1.2.2', 'b');
       await m.put('1.2.1', 'a2');
@@ -19,6 +20,14 @@ for (const backend of BACKENDS) backend.run((fresh) => {
       assert.equal((await m.getMany([])).size, 0);
       await m.remove('1.2.2');
       assert.equal(await m.get('1.2.2'), null);
+      await m.put('1.2.9', 'never stored');
+      assert.equal(await m.get('1.2.9'), null, 'not kept for an instance the index does not hold');
+      // A delete removes the row, then the text: a text made from the file read before the
+      // delete and put after it (a request racing the delete) keeps nothing.
+      await index.deleteInstance('1.2.3');
+      await m.remove('1.2.3');
+      await m.put('1.2.3', 'made from the file read before the delete');
+      assert.equal(await m.get('1.2.3'), null);
       await index.clear();
       assert.equal(await m.get('1.2.1'), null);
       await index.close();

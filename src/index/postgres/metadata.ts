@@ -18,7 +18,12 @@ export class PgMetadataStore implements MetadataTextStore {
 
   async put(uid: string, text: string): Promise<void> {
     await this.transact('write', (db) =>
-      db.query('INSERT INTO instance_metadata (sop_instance_uid, text) VALUES ($1, $2) ON CONFLICT (sop_instance_uid) DO UPDATE SET text = excluded.text', [uid, text]),
+      // Only for an instance the index holds, whose row it locks (FOR KEY SHARE) until this commits:
+      // a delete waits for it, and the delete's removal of the text, which comes after, sees it.
+      db.query(
+        'INSERT INTO instance_metadata (sop_instance_uid, text) SELECT $1, $2 FROM instances WHERE sop_instance_uid = $1 FOR KEY SHARE ON CONFLICT (sop_instance_uid) DO UPDATE SET text = excluded.text',
+        [uid, text],
+      ),
     );
   }
 

@@ -16,8 +16,10 @@ export class SqliteMetadataStore implements MetadataTextStore {
       getMany: db.prepare<[string], { sop_instance_uid: string; text: string }>(
         'SELECT sop_instance_uid, text FROM instance_metadata WHERE sop_instance_uid IN (SELECT value FROM json_each(?))',
       ),
-      put: db.prepare<[string, string]>(
-        'INSERT INTO instance_metadata (sop_instance_uid, text) VALUES (?, ?) ON CONFLICT (sop_instance_uid) DO UPDATE SET text = excluded.text',
+      // Only for an instance the index holds: a text made while the instance was being deleted
+      // (read before, put after the delete removed its text) is not kept for nothing.
+      put: db.prepare<{ uid: string; text: string }>(
+        'INSERT INTO instance_metadata (sop_instance_uid, text) SELECT @uid, @text WHERE EXISTS (SELECT 1 FROM instances WHERE sop_instance_uid = @uid) ON CONFLICT (sop_instance_uid) DO UPDATE SET text = excluded.text',
       ),
       remove: db.prepare<[string]>('DELETE FROM instance_metadata WHERE sop_instance_uid = ?'),
     };
@@ -33,7 +35,7 @@ export class SqliteMetadataStore implements MetadataTextStore {
 
   async put(uid: string, text: string): Promise<void> {
     // A cache: lost in a crash, it is made again from the file on first use.
-    await this.transact('cache', () => this.s.put.run(uid, text));
+    await this.transact('cache', () => this.s.put.run({ uid, text }));
   }
 
   async remove(uid: string): Promise<void> {
