@@ -10,6 +10,7 @@ import { SAMPLES, run } from '../helpers/dcmtk.js';
 import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
 import { parts } from '../helpers/multipart.js';
 import { readPart10Header } from '../../src/dicom/part10.js';
+import { readNativeXml, type XmlAttribute } from '../helpers/native-xml.js';
 
 const CT = 'pydicom__CT_small.dcm';
 const FILES = [CT, 'pydicom__chrRuss.dcm', 'pydicom__MR_small.dcm', 'pydicom-dicomdir__77654033_CT2_17106.dcm', 'pydicom-dicomdir__77654033_CT2_17136.dcm', 'pydicom-dicomdir__77654033_CR1_6154.dcm'];
@@ -169,6 +170,67 @@ describe('DICOMweb', () => {
     }
   });
 
+  test('XML when asked (Native DICOM Model): QIDO-RS and metadata as multipart documents, metadata equal to dcm2xml; else 406', async () => {
+    const xmlParts = 'multipart/related; type="application/dicom+xml"';
+    const json = (await get('/dicom-web/studies')).json() as Json[];
+    const studies = await get('/dicom-web/studies', `text/html;q=0.9, ${xmlParts}`);
+    assert.equal(studies.statusCode, 200, studies.body);
+    assert.match(String(studies.headers['content-type']), /^multipart\/related; type="application\/dicom\+xml"; boundary=/);
+    const docs = parts(studies.rawPayload, String(studies.headers['content-type']));
+    assert.equal(docs.length, json.length, 'one document per study');
+    assert.ok(docs.every((d) => /Content-Type: application\/dicom\+xml/i.test(d.headers)));
+    const read = docs.map((d) => readNativeXml(d.body.toString('utf8')));
+    assert.deepEqual(read.map((d) => d['0020000D']!.values[0]), json.map((s) => s['0020000D']!.Value![0]), 'the same studies in the same order');
+    const ct = read.find((d) => d['00100020']!.values[0] === '1CT1')!;
+    assert.deepEqual(ct['00100010'], { vr: 'PN', keyword: 'PatientName', values: ['CompressedSamples^CT1'] });
+    assert.deepEqual(ct['00201208']!.values, ['1']);
+    // The accept query parameter (PS3.18 8.3.3.1) wins over the header.
+    const byParam = await get(`/dicom-web/studies?PatientID=1CT1&accept=${encodeURIComponent(xmlParts)}`, 'application/dicom+json');
+    assert.equal(parts(byParam.rawPayload, String(byParam.headers['content-type'])).length, 1);
+    for (const accept of ['application/json', 'application/*', '*/*', 'image/png, application/dicom+json']) assert.match(String((await get('/dicom-web/studies', accept)).headers['content-type']), /application\/dicom\+json/, accept);
+    const refused = await get('/dicom-web/studies', 'application/dicom+xml');
+    assert.equal(refused.statusCode, 406, 'QIDO-RS XML comes as multipart only');
+    assert.match(refused.json().detail, /application\/dicom\+json or as multipart\/related/);
+    // Metadata: every value DCMTK's dcm2xml writes in its Native DICOM Model is ours too (in
+    // UTF-8: a Cyrillic name from ISO_IR 144 as well).
+    for (const file of [CT, 'pydicom__chrRuss.dcm']) {
+    const loc = (await pacs.server.archive.index.findInstance((await readPart10Header(sample(file))).sopInstanceUID!))!;
+    const url = `/dicom-web/studies/${loc.StudyInstanceUID}/series/${loc.SeriesInstanceUID}/instances/${loc.SOPInstanceUID}`;
+    const meta = await get(`${url}/metadata`, xmlParts);
+    assert.equal(meta.statusCode, 200, meta.body);
+    const [doc] = parts(meta.rawPayload, String(meta.headers['content-type']));
+    const ours = readNativeXml(doc!.body.toString('utf8'));
+    const dcmtk = readNativeXml((await run('dcm2xml', ['-nat', '+U8', sample(file)])).stdout);
+    const numeric = new Set(['DS', 'IS', 'FL', 'FD', 'SL', 'SS', 'UL', 'US', 'SV', 'UV']);
+    let compared = 0;
+    for (const [key, el] of Object.entries(dcmtk)) {
+      if (['OB', 'OW', 'UN'].includes(el.vr) || key === '00080005' || key.startsWith('0002') || key === 'FFFCFFFC') continue;
+      assert.ok(ours[key], `${key} present`);
+      assert.equal(ours[key]!.vr, el.vr, `${key} VR`);
+      assert.equal(ours[key]!.keyword, el.keyword, `${key} keyword`);
+      const norm = (vs: XmlAttribute['values']): string => JSON.stringify(vs.map((v) => (typeof v === 'string' && numeric.has(el.vr) ? Number(Number(v).toPrecision(6)) : v)));
+      assert.equal(norm(ours[key]!.values), norm(el.values), `${key} values`);
+      compared++;
+    }
+    assert.ok(compared > 20, `${file}: ${compared} attributes compared`);
+    assert.match(String(ours['7FE00010']!.bulkDataURI), /\/bulkdata\/7FE00010$/);
+    assert.equal((await get(`${url}/metadata`, 'text/html')).statusCode, 406);
+    }
+  });
+
+  test('bulk data: a Range of several ranges is ignored (200, the whole value), one past the end is 416', async () => {
+    const [inst] = (await get('/dicom-web/instances?PatientID=1CT1')).json() as Json[];
+    const url = new URL(String(inst!['00081190']!.Value![0])).pathname;
+    const bulk = `${url}/bulkdata/7FE00010`;
+    const whole = await get(bulk, 'application/octet-stream');
+    const several = await web.inject({ method: 'GET', url: bulk, headers: { accept: 'application/octet-stream', range: 'bytes=0-1,5-6' } });
+    assert.equal(several.statusCode, 200);
+    assert.ok(several.rawPayload.equals(whole.rawPayload));
+    const past = await web.inject({ method: 'GET', url: bulk, headers: { accept: 'application/octet-stream', range: `bytes=${whole.rawPayload.length}-` } });
+    assert.equal(past.statusCode, 416);
+    assert.equal(past.headers['content-range'], `bytes */${whole.rawPayload.length}`);
+  });
+
   test('QIDO-RS keys it cannot match are said in a Warning: a lower level\'s attribute, and text that is not ASCII', async () => {
     const lower = await get('/dicom-web/studies?Modality=CT');
     assert.equal(lower.statusCode, 200);
@@ -252,6 +314,17 @@ describe('DICOMweb', () => {
     const deflatedUid = (await readPart10Header(sample('pydicom__image_dfl.dcm'))).sopInstanceUID!;
     assert.equal(await pacs.server.archive.index.findInstance(deflatedUid), null, 'the deflated instance was not stored');
     assert.equal((await web.inject({ method: 'POST', url: '/dicom-web/studies', headers: { 'content-type': 'application/json' }, payload: '{}' })).statusCode, 415);
+    // The response as XML when asked; an Accept with neither JSON nor XML is 406, and nothing is stored.
+    const asXml = await web.inject({ method: 'POST', url: '/dicom-web/studies', headers: { 'content-type': 'multipart/related; type="application/dicom"; boundary=x', accept: 'application/dicom+xml' }, payload: multipartBody([{ type: 'application/dicom', bytes: good }], 'x') });
+    assert.equal(asXml.statusCode, 200, asXml.body);
+    assert.equal(asXml.headers['content-type'], 'application/dicom+xml');
+    const response = readNativeXml(asXml.body);
+    const [item] = response['00081199']!.values as Record<string, XmlAttribute>[];
+    assert.equal(item!['00081150']!.values[0], '1.2.840.10008.5.1.4.1.1.481.2');
+    const greek = fs.readFileSync(sample('pydicom__chrGreek.dcm'));
+    const refused = await web.inject({ method: 'POST', url: '/dicom-web/studies', headers: { 'content-type': 'multipart/related; type="application/dicom"; boundary=x', accept: 'text/html' }, payload: multipartBody([{ type: 'application/dicom', bytes: greek }], 'x') });
+    assert.equal(refused.statusCode, 406);
+    assert.equal(await pacs.server.archive.index.findInstance((await readPart10Header(sample('pydicom__chrGreek.dcm'))).sopInstanceUID!), null, 'nothing stored');
   });
 
   test('WADO-RS decompresses JPEG 2000 for a client that did not ask for it as stored', async () => {

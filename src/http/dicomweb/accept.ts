@@ -88,3 +88,27 @@ export function octetRenditions(ranges: MediaRange[]): { multipart: boolean; tra
 export function octetRendition(ranges: MediaRange[]): { multipart: boolean; transferSyntax: string } | null {
   return octetRenditions(ranges)[0] ?? null;
 }
+
+/** How datasets are answered: DICOM JSON model, or Native DICOM Model XML (PS3.19). */
+export type ModelFormat = 'json' | 'xml';
+
+/**
+ * The format of QIDO-RS answers, WADO-RS metadata (`xml` as multipart/related of
+ * application/dicom+xml documents, one per dataset) (`multipart`) or a STOW-RS response (`single`: one bare
+ * application/dicom+xml document), in the client's order of preference; JSON for
+ * application/json and wildcards. Null: nothing the client accepts.
+ */
+export function modelFormat(ranges: MediaRange[], shape: 'multipart' | 'single'): ModelFormat | null {
+  for (const r of ranges) {
+    if (r.type === 'application/dicom+json' || r.type === 'application/json' || r.type === 'application/*' || r.type === '*/*') return 'json';
+    if (shape === 'multipart' && r.type === 'multipart/related' && (r.params.type ?? '').toLowerCase() === 'application/dicom+xml') return 'xml';
+    if (shape === 'single' && (r.type === 'application/dicom+xml' || r.type === 'application/xml')) return 'xml';
+  }
+  return null;
+}
+
+/** The media types a request may be answered in: the `accept` query parameter (PS3.18 8.3.3.1) before the Accept header. */
+export function requestedTypes(req: { headers: { accept?: string | undefined }; query: unknown }): MediaRange[] {
+  const q = (req.query as Record<string, unknown> | undefined)?.accept;
+  return parseAccept(typeof q === 'string' && q.trim() ? q : req.headers.accept);
+}

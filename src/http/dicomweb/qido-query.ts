@@ -64,7 +64,8 @@ export function parseQido(scope: QidoScope, params: Record<string, unknown>, opt
   const returns = new Set(defaults(scope));
   let fuzzy = opts.fuzzyDefault;
   for (const [name, value] of Object.entries(params)) {
-    if (name === 'limit' || name === 'offset') continue;
+    // accept and charset (PS3.18 8.3.3) say how to answer, not what to match.
+    if (name === 'limit' || name === 'offset' || name === 'accept' || name === 'charset') continue;
     if (name === 'fuzzymatching') {
       const v = list(value)[0];
       if (v !== 'true' && v !== 'false') throw badRequest('fuzzymatching must be true or false');

@@ -7,6 +7,7 @@ import { rowToJson } from './json-rows.js';
 import { parseQido, type QidoScope } from './qido-query.js';
 import { type DicomwebDeps, baseUrl, instanceUrl, seriesUrl, studyUrl } from './deps.js';
 import { warningHeader } from '../problem.js';
+import { datasetsFormat, sendDatasets } from './model-reply.js';
 
 type Params = { study?: string; series?: string };
 
@@ -26,6 +27,7 @@ export function registerQido(app: FastifyInstance, deps: DicomwebDeps): void {
     const scope: QidoScope = { level, ...(req.params.study ? { studyUID: req.params.study } : {}), ...(req.params.series ? { seriesUID: req.params.series } : {}) };
     const c = deps.config();
     const max = effectiveMax(c.query.max_results, c.query.qido_max_results);
+    const format = datasetsFormat(req);
     const q = parseQido(scope, req.query, { fuzzyDefault: c.query.fuzzy_person_names, maxResults: max });
     // Rows hold the keys and the levels' unique keys (ArchiveIndex.query): RetrieveURL needs no extra key.
     const rows = await deps.index.query(q.query);
@@ -36,7 +38,7 @@ export function registerQido(app: FastifyInstance, deps: DicomwebDeps): void {
     if (max > 0 && rows.length === max && q.query.limit === max)
       warnings.push(`the answer was cut at ${max} results (query.max_results / query.qido_max_results); use limit and offset to page`);
     if (warnings.length) reply.header('warning', warningHeader(warnings));
-    return reply.type('application/dicom+json').send(JSON.stringify(answers));
+    return sendDatasets(reply, format, answers);
   };
   app.get('/studies', handler('STUDY'));
   app.get('/series', handler('SERIES'));

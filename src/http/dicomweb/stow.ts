@@ -9,7 +9,9 @@ import type { JsonDataset } from '../../dicom/json.js';
 import { errorMessage } from '../../core/errors.js';
 import { storeFailureStatus } from '../../net/dimse/status.js';
 import type { IngestSession } from '../../services/store.js';
-import { badRequest, HttpProblem } from '../problem.js';
+import { badRequest, HttpProblem, notAcceptable } from '../problem.js';
+import { nativeDicomModel } from '../../dicom/native-xml.js';
+import { modelFormat, requestedTypes } from './accept.js';
 import { TooLargeError, boundaryOf, readMultipart, type InPartSink } from './multipart.js';
 import { type DicomwebDeps, baseUrl, instanceUrl, studyUrl } from './deps.js';
 
@@ -147,6 +149,9 @@ async function stow(deps: DicomwebDeps, req: FastifyRequest<{ Params: { study?: 
   if (!/^multipart\/related/i.test(type)) throw new HttpProblem(415, 'Unsupported media type', 'STOW-RS takes multipart/related; type="application/dicom"');
   const boundary = boundaryOf(type);
   if (!boundary) throw badRequest('the Content-Type has no boundary');
+  // Before anything is stored: a client that accepts no answer we can give learns it first.
+  const format = modelFormat(requestedTypes(req), 'single');
+  if (!format) throw notAcceptable('the response is application/dicom+json or application/dicom+xml');
   const outcomes: StowOutcome[] = [];
   const maxBytes = deps.config().http.max_upload_mb * 1024 * 1024;
   try {
@@ -160,7 +165,9 @@ async function stow(deps: DicomwebDeps, req: FastifyRequest<{ Params: { study?: 
   if (!outcomes.length) throw badRequest('the request holds no parts');
   const failed = outcomes.filter((o) => o.failure).length;
   const status = failed === 0 ? 200 : failed === outcomes.length ? 409 : 202;
-  return reply.code(status).type('application/dicom+json').send(JSON.stringify(answer(outcomes, baseUrl(req), req.params.study)));
+  const response = answer(outcomes, baseUrl(req), req.params.study);
+  if (format === 'xml') return reply.code(status).type('application/dicom+xml').send(nativeDicomModel(response));
+  return reply.code(status).type('application/dicom+json').send(JSON.stringify(response));
 }
 
 export function registerStow(app: FastifyInstance, deps: DicomwebDeps): void {

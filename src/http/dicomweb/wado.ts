@@ -11,6 +11,7 @@ import { notAcceptable, notFound } from '../problem.js';
 import { octetRendition, octetRenditions, parseAccept } from './accept.js';
 import { type DicomwebDeps, baseUrl, frameList, instanceUrl, levelOf, selectFromUrl } from './deps.js';
 import { multipartStream, newBoundary } from './multipart.js';
+import { datasetsFormat, sendDatasets } from './model-reply.js';
 import { retrieveInstances } from './wado-retrieve.js';
 
 export { instanceBytes } from './wado-retrieve.js';
@@ -23,11 +24,12 @@ async function retrieve(deps: DicomwebDeps, req: Req, reply: FastifyReply): Prom
 }
 
 async function metadata(deps: DicomwebDeps, req: Req, reply: FastifyReply): Promise<FastifyReply> {
+  const format = datasetsFormat(req);
   const locs = await selectFromUrl(deps, req.params);
   const base = baseUrl(req);
   const metas = await deps.metadata.getAll(locs);
   const texts = locs.map((loc, i) => MetadataService.resolve(metas[i]!, instanceUrl(base, loc.StudyInstanceUID, loc.SeriesInstanceUID, loc.SOPInstanceUID)));
-  return reply.type('application/dicom+json').send(`[${texts.join(',')}]`);
+  return sendDatasets(reply, format, texts);
 }
 
 function parseRange(header: string | undefined, total: number): { start: number; end: number } | null {
@@ -46,8 +48,10 @@ async function bulkdata(deps: DicomwebDeps, req: Req, reply: FastifyReply): Prom
   const ref = (await deps.metadata.get(loc!)).bulk.find((b) => b.path === tagPath);
   if (!ref) throw notFound(`the instance has no bulk data at ${tagPath}`);
   const total = ref.length;
+  // One byte range is served (206); a Range header of another form (several ranges, another
+  // unit) is ignored and the whole value sent, as RFC 9110 14.2 allows; one past the end is 416.
   const range = req.headers.range && total >= 0 ? parseRange(req.headers.range, total) : null;
-  if (req.headers.range && total >= 0 && (!range || range.start > range.end)) return reply.code(416).header('content-range', `bytes */${total}`).send();
+  if (range && range.start > range.end) return reply.code(416).header('content-range', `bytes */${total}`).send();
   const value = await deps.metadata.bulkBody(loc!, tagPath, range ?? undefined);
   if (!value) throw notFound(`the instance has no bulk data at ${tagPath}`);
   const bytes = value.body;

@@ -1,0 +1,28 @@
+// Answers made of datasets (QIDO-RS results, WADO-RS metadata) in the format the client asked
+// for: one DICOM JSON array, or a multipart/related of Native DICOM Model documents (PS3.18 8.7.3.3).
+import type { FastifyReply } from 'fastify';
+import type { JsonDataset } from '../../dicom/json.js';
+import { nativeDicomModel } from '../../dicom/native-xml.js';
+import { notAcceptable } from '../problem.js';
+import { modelFormat, requestedTypes, type ModelFormat } from './accept.js';
+import { multipartStream, newBoundary, type OutPart } from './multipart.js';
+
+/** The format a request for datasets is answered in; 406 when it accepts neither. */
+export function datasetsFormat(req: { headers: { accept?: string | undefined }; query: unknown }): ModelFormat {
+  const format = modelFormat(requestedTypes(req), 'multipart');
+  if (!format) throw notAcceptable('datasets are sent as application/dicom+json or as multipart/related; type="application/dicom+xml"');
+  return format;
+}
+
+/**
+ * Sends datasets given as JSON model objects or as their JSON text. The XML documents are made
+ * one at a time as the answer is written, not all at once.
+ */
+export function sendDatasets(reply: FastifyReply, format: ModelFormat, datasets: readonly (JsonDataset | string)[]): FastifyReply {
+  if (format === 'json') return reply.type('application/dicom+json').send(`[${datasets.map((d) => (typeof d === 'string' ? d : JSON.stringify(d))).join(',')}]`);
+  const boundary = newBoundary();
+  async function* parts(): AsyncGenerator<OutPart> {
+    for (const d of datasets) yield { contentType: 'application/dicom+xml', body: Buffer.from(nativeDicomModel(typeof d === 'string' ? (JSON.parse(d) as JsonDataset) : d)) };
+  }
+  return reply.type(`multipart/related; type="application/dicom+xml"; boundary=${boundary}`).send(multipartStream(boundary, parts()));
+}
