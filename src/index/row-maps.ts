@@ -143,6 +143,7 @@ export const toMpps = (r: MppsRow): MppsRecord => ({
   dataset: JSON.parse(r.dataset) as JsonDataset,
   createdAt: new Date(r.created_at),
   updatedAt: new Date(r.updated_at),
+  revision: r.dataset,
 });
 
 export interface FollowedChangeRow {

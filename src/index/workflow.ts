@@ -67,6 +67,8 @@ export interface MppsRecord {
   dataset: JsonDataset;
   createdAt: Date;
   updatedAt: Date;
+  /** The stored dataset as read: `update` with it changes the step only if nobody changed it since. */
+  revision: string;
 }
 
 export interface MppsStore {
@@ -75,9 +77,11 @@ export interface MppsStore {
   get(sopInstanceUID: string): Promise<MppsRecord | null>;
   /**
    * Replaces the dataset only while the step is IN PROGRESS (two N-SETs racing cannot both
-   * finish it): 'missing' when there is no such instance, 'final' when it is no longer in progress.
+   * finish it) and still at `revision` (as `get` read it): 'missing' when there is no such
+   * instance, 'final' when it is no longer in progress, 'stale' when another change came first
+   * (another server sharing the index): read it again and merge into that.
    */
-  update(sopInstanceUID: string, dataset: JsonDataset): Promise<'updated' | 'missing' | 'final'>;
+  update(sopInstanceUID: string, dataset: JsonDataset, revision: string): Promise<'updated' | 'missing' | 'final' | 'stale'>;
   list(filter: { status?: string; limit: number; offset: number }): Promise<{ items: MppsRecord[]; total: number }>;
 }
 

@@ -35,6 +35,8 @@ export const MppsStatus = {
 const SSAS = '00400270'; // Scheduled Step Attributes Sequence
 const STATUS = '00400252';
 const tag = (key: string): number => Number.parseInt(key, 16) >>> 0;
+/** Reads and merges of one N-SET when other servers keep changing the step meanwhile. */
+const MERGE_ATTEMPTS = 5;
 const has = (ds: JsonDataset | undefined, key: string): boolean => jsonElementText(ds?.[key]).trim() !== '';
 
 /** Type 1 attributes of N-CREATE (PS3.4 table F.7.2-1) at the top level. */
@@ -107,13 +109,20 @@ export class MppsService {
   /**
    * N-SET: the changes merged into the step as it is. Two N-SETs of one step at once (two
    * associations) run one after the other here: each merges into what the other wrote, none is
-   * lost. (Servers sharing a PostgreSQL index do not share this lock.)
+   * lost. Servers sharing a PostgreSQL index do not share this lock: there the store changes the
+   * step only if it is still as read, and the merge is done again on what the other wrote.
    */
   set(uid: string, changes: JsonDataset): Promise<MppsOutcome> {
-    return this.steps.run(uid, () => this.merge(uid, changes));
+    return this.steps.run(uid, async () => {
+      for (let attempt = 1; ; attempt++) {
+        const outcome = await this.merge(uid, changes);
+        if (outcome !== 'stale') return outcome;
+        if (attempt === MERGE_ATTEMPTS) return { status: MppsStatus.ProcessingFailure, sopInstanceUID: uid, comment: 'the step kept changing meanwhile; try again' };
+      }
+    });
   }
 
-  private async merge(uid: string, changes: JsonDataset): Promise<MppsOutcome> {
+  private async merge(uid: string, changes: JsonDataset): Promise<MppsOutcome | 'stale'> {
     const current = await this.store.get(uid);
     if (!current) return { status: MppsStatus.NoSuchObjectInstance, sopInstanceUID: uid, comment: `no MPPS ${uid}` };
     if (current.status !== 'IN PROGRESS') return this.noLongerUpdatable(uid, current.status);
@@ -128,7 +137,8 @@ export class MppsService {
       const absent = missing(uid, merged, FINAL_REQUIRED, status);
       if (absent) return absent;
     }
-    const r = await this.store.update(uid, merged);
+    const r = await this.store.update(uid, merged, current.revision);
+    if (r === 'stale') return r;
     if (r === 'missing') return { status: MppsStatus.NoSuchObjectInstance, sopInstanceUID: uid, comment: `no MPPS ${uid}` };
     if (r === 'final') return this.noLongerUpdatable(uid, 'final'); // another N-SET ended it meanwhile
     await this.follow(uid, merged);

@@ -3,7 +3,11 @@
 // steps), and MPPS updates refused once the step is final.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { pino } from 'pino';
 import type { JsonDataset } from '../../src/dicom/json.js';
+import type { MppsStore } from '../../src/index/workflow.js';
+import { MppsService } from '../../src/services/mpps.js';
+import { WorklistService } from '../../src/services/worklist.js';
 import { BACKENDS } from './backends.js';
 
 const entry = (patientID: string, spsID: string, status: string, study: string): JsonDataset => ({
@@ -57,14 +61,63 @@ for (const backend of BACKENDS) backend.run((fresh) => {
         assert.equal(await index.mpps.create('1.9.1', 'MODALITY', mpps('IN PROGRESS')), true);
         assert.equal(await index.mpps.create('1.9.1', 'MODALITY', mpps('IN PROGRESS')), false);
         assert.equal(await index.mpps.create('1.9.2', 'MODALITY', mpps('IN PROGRESS')), true);
-        assert.equal(await index.mpps.update('1.9.1', mpps('COMPLETED')), 'updated');
-        assert.equal(await index.mpps.update('1.9.1', mpps('IN PROGRESS')), 'final');
-        assert.equal(await index.mpps.update('1.9.9', mpps('COMPLETED')), 'missing');
+        // Changed only as read: a change based on an older read is 'stale' and changes nothing.
+        const read = (await index.mpps.get('1.9.1'))!;
+        const elsewhere = (await index.mpps.get('1.9.1'))!;
+        assert.equal(await index.mpps.update('1.9.1', { ...mpps('IN PROGRESS'), '00400254': { vr: 'LO', Value: ['first'] } }, elsewhere.revision), 'updated');
+        assert.equal(await index.mpps.update('1.9.1', mpps('COMPLETED'), read.revision), 'stale');
+        assert.deepEqual((await index.mpps.get('1.9.1'))!.dataset['00400254']?.Value, ['first']);
+        assert.equal(await index.mpps.update('1.9.1', mpps('COMPLETED'), (await index.mpps.get('1.9.1'))!.revision), 'updated');
+        assert.equal(await index.mpps.update('1.9.1', mpps('IN PROGRESS'), (await index.mpps.get('1.9.1'))!.revision), 'final');
+        assert.equal(await index.mpps.update('1.9.9', mpps('COMPLETED'), read.revision), 'missing');
         assert.equal((await index.mpps.get('1.9.1'))?.status, 'COMPLETED');
         assert.equal((await index.mpps.get('1.9.1'))?.callingAE, 'MODALITY');
         const all = await index.mpps.list({ limit: -1, offset: 0 });
         assert.deepEqual([all.items.length, all.total], [2, 2]);
         assert.deepEqual((await index.mpps.list({ status: 'IN PROGRESS', limit: 10, offset: 0 })).items.map((m) => m.sopInstanceUID), ['1.9.2']);
+      } finally {
+        await index.close();
+      }
+    });
+
+    test('MPPS N-SETs from two servers on one index at once, both having read the step before either wrote: both changes kept', async () => {
+      const index = await (await fresh())();
+      try {
+        const ds = { ...mpps('IN PROGRESS'), '00400253': { vr: 'SH', Value: ['PPS1'] }, '00400270': { vr: 'SQ', Value: [{ '0020000D': { vr: 'UI', Value: ['1.2.3'] } }] } } as JsonDataset;
+        assert.equal(await index.mpps.create('1.9.5', 'CT1', ds), true);
+        // Each server has its own service (and its own per-step lock); the first reads of both
+        // are held until both have read, so the second write finds the step changed.
+        let waiting: (() => void)[] = [];
+        let held = 0;
+        const racingStore: MppsStore = {
+          ...index.mpps,
+          create: (...a) => index.mpps.create(...a),
+          list: (f) => index.mpps.list(f),
+          update: (...a) => index.mpps.update(...a),
+          get: async (uid) => {
+            const r = await index.mpps.get(uid);
+            if (++held <= 2) {
+              await new Promise<void>((resolve) => {
+                waiting.push(resolve);
+                if (waiting.length < 2) return;
+                for (const w of waiting) w();
+                waiting = [];
+              });
+            }
+            return r;
+          },
+        };
+        const worklist = new WorklistService(index.worklist, () => ({ fuzzyNames: false }));
+        const servers = [1, 2].map(() => new MppsService(racingStore, worklist, pino({ level: 'silent' })));
+        const [a, b] = await Promise.all([
+          servers[0]!.set('1.9.5', { '00400254': { vr: 'LO', Value: ['described'] } }),
+          servers[1]!.set('1.9.5', { '00400280': { vr: 'ST', Value: ['commented'] } }),
+        ]);
+        assert.deepEqual([a.status, b.status], [0, 0], `${a.comment ?? ''} ${b.comment ?? ''}`);
+        assert.equal(held, 3, 'one of them read the step again');
+        const step = (await index.mpps.get('1.9.5'))!;
+        assert.deepEqual(step.dataset['00400254']?.Value, ['described']);
+        assert.deepEqual(step.dataset['00400280']?.Value, ['commented']);
       } finally {
         await index.close();
       }

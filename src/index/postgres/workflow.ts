@@ -111,14 +111,17 @@ export class PgMppsStore implements MppsStore {
     });
   }
 
-  update(uid: string, dataset: JsonDataset): Promise<'updated' | 'missing' | 'final'> {
+  update(uid: string, dataset: JsonDataset, revision: string): Promise<'updated' | 'missing' | 'final' | 'stale'> {
     return this.transact('write', async (db) => {
+      // The row lock of the UPDATE makes a second server's UPDATE of the step wait and then
+      // re-check its WHERE on the new row: the dataset no longer equals its revision, 0 rows.
       const r = await db.query(
-        `UPDATE mpps_instances SET status = $1, dataset = $2, updated_at = $3 WHERE sop_instance_uid = $4 AND status = 'IN PROGRESS'`,
-        [performedStatus(dataset) ?? '', JSON.stringify(dataset), Date.now(), uid],
+        `UPDATE mpps_instances SET status = $1, dataset = $2, updated_at = $3 WHERE sop_instance_uid = $4 AND status = 'IN PROGRESS' AND dataset = $5`,
+        [performedStatus(dataset) ?? '', JSON.stringify(dataset), Date.now(), uid, revision],
       );
       if (r.rowCount > 0) return 'updated';
-      return (await db.query('SELECT 1 FROM mpps_instances WHERE sop_instance_uid = $1', [uid])).rowCount > 0 ? 'final' : 'missing';
+      const now = (await db.query<{ status: string }>('SELECT status FROM mpps_instances WHERE sop_instance_uid = $1', [uid])).rows[0];
+      return !now ? 'missing' : now.status !== 'IN PROGRESS' ? 'final' : 'stale';
     });
   }
 

@@ -95,7 +95,7 @@ export class SqliteMppsStore implements MppsStore {
         VALUES (@uid, @status, @ae, @dataset, @now, @now) ON CONFLICT (sop_instance_uid) DO NOTHING RETURNING *`),
       get: p('SELECT * FROM mpps_instances WHERE sop_instance_uid = ?'),
       update: p(`UPDATE mpps_instances SET status = @status, dataset = @dataset, updated_at = @now
-        WHERE sop_instance_uid = @uid AND status = 'IN PROGRESS' RETURNING *`),
+        WHERE sop_instance_uid = @uid AND status = 'IN PROGRESS' AND dataset = @revision RETURNING *`),
       list: p('SELECT * FROM mpps_instances WHERE (@status IS NULL OR status = @status) ORDER BY updated_at DESC LIMIT @limit OFFSET @offset'),
       count: p<{ n: number }>('SELECT count(*) AS n FROM mpps_instances WHERE (@status IS NULL OR status = @status)'),
     };
@@ -115,11 +115,12 @@ export class SqliteMppsStore implements MppsStore {
     });
   }
 
-  update(uid: string, dataset: JsonDataset): Promise<'updated' | 'missing' | 'final'> {
+  update(uid: string, dataset: JsonDataset, revision: string): Promise<'updated' | 'missing' | 'final' | 'stale'> {
     return this.transact('write', () => {
-      const r = this.s.update.get({ uid, status: performedStatus(dataset) ?? '', dataset: JSON.stringify(dataset), now: Date.now() });
+      const r = this.s.update.get({ uid, status: performedStatus(dataset) ?? '', dataset: JSON.stringify(dataset), now: Date.now(), revision });
       if (r) return 'updated';
-      return this.s.get.get(uid) ? 'final' : 'missing';
+      const now = this.s.get.get(uid);
+      return !now ? 'missing' : now.status !== 'IN PROGRESS' ? 'final' : 'stale';
     });
   }
 
