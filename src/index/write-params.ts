@@ -2,6 +2,7 @@
 // and keep the multi-valued study lists: written once, used by each backend's writer.
 import { INSTANCE_COLUMNS, PATIENT_COLUMNS, SERIES_COLUMNS, STUDY_COLUMNS } from './columns.js';
 import { foldNullable } from './fold.js';
+import { normalizePersonName } from '../dicom/person-name.js';
 import type { InstanceRecord } from './types.js';
 
 export type Params = Record<string, unknown>;
@@ -35,15 +36,24 @@ export const splitList = (v: string): string[] => (v === '' ? [] : v.split('\\')
 /** Values as a kept list: distinct, sorted, backslash-separated. */
 export const joinSorted = (values: Iterable<string>): string => [...new Set(values)].sort().join('\\');
 
+const normalizeNullable = (v: string | null): string | null => (v === null ? null : normalizePersonName(v));
+
 /** The parameters of a record's patient, study and series rows (the folded names beside them). */
 export function entityParams(record: InstanceRecord, now: number): { patient: Params; study: Params; series: Params } {
   const { patient, study, series } = record;
   const patientParams = fill({ now }, patient, PATIENT);
   patientParams.issuer_of_patient_id = patient.IssuerOfPatientID ?? '';
-  patientParams.patient_name_fold = foldNullable(patient.PatientName ?? null);
+  // Person names in their short form (trailing empty components left out), as queries are.
+  const patientName = normalizeNullable(patient.PatientName ?? null);
+  patientParams.patient_name = patientName;
+  patientParams.patient_name_fold = foldNullable(patientName);
+  const referring = normalizeNullable(study.ReferringPhysicianName ?? null);
+  const studyParams = fill({ now }, study, STUDY);
+  studyParams.referring_physician_name = referring;
+  studyParams.referring_physician_name_fold = foldNullable(referring);
   return {
     patient: patientParams,
-    study: fill({ referring_physician_name_fold: foldNullable(study.ReferringPhysicianName ?? null), now }, study, STUDY),
+    study: studyParams,
     series: fill({ now }, series, SERIES),
   };
 }

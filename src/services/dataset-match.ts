@@ -6,6 +6,7 @@ import { lookupTag } from '../dicom/dictionary.js';
 import type { JsonDataset, JsonElement } from '../dicom/json.js';
 import { jsonElementText } from '../dicom/json-encode.js';
 import { foldName } from '../index/fold.js';
+import { normalizePersonName } from '../dicom/person-name.js';
 import { type Matcher, type Term, combineDateTime, dateTimeBounds, normalizeDate, parseMatcher, timeBounds } from '../index/query/matching.js';
 
 export interface MatchOptions {
@@ -57,7 +58,8 @@ function valueMatches(matcher: Matcher, vr: string, stored: JsonElement | undefi
   if (text === '') return false; // an attribute without a value matches only universal keys
   const values = ['LT', 'ST', 'UT', 'UR'].includes(vr) ? [text] : text.split('\\');
   return values.some((raw) => {
-    const v = fold ? foldName(raw.trim()) : raw.trim();
+    const trimmed = vr === 'PN' ? normalizePersonName(raw.trim()) : raw.trim();
+    const v = fold ? foldName(trimmed) : trimmed;
     return matcher.terms.some((t) => termMatches(t, vr, v));
   });
 }

@@ -16,6 +16,7 @@
 
 import type { PoolClient } from 'pg';
 import { PacsError } from '../../core/errors.js';
+import { normalizePersonNameSql } from '../../dicom/person-name.js';
 
 export interface PgMigration {
   version: number;
@@ -353,6 +354,20 @@ CREATE TRIGGER patients_copy_to_studies AFTER UPDATE ON patients
   EXECUTE FUNCTION patients_copy_to_studies();
 `);
 
+// Version 12: person names in their short form (PS3.5 6.2: trailing empty components and groups
+// may be left out, 'Doe^John^^^' is 'Doe^John'), as the writers now keep them and queries are
+// matched (src/dicom/person-name.ts): rows written before are rewritten, their folded twins
+// too (folding leaves '^' and '=' alone). The studies' copies of the patient's name follow by
+// the version 11 triggers.
+const NEEDS_PN = (column: string): string => `${column} LIKE '%^' OR ${column} LIKE '%=' OR ${column} LIKE '%^=%'`;
+const V12 = `
+UPDATE patients SET patient_name = ${normalizePersonNameSql('patient_name')}, patient_name_fold = ${normalizePersonNameSql('patient_name_fold')}
+  WHERE ${NEEDS_PN('patient_name')};
+UPDATE studies SET referring_physician_name = ${normalizePersonNameSql('referring_physician_name')},
+  referring_physician_name_fold = ${normalizePersonNameSql('referring_physician_name_fold')}
+  WHERE ${NEEDS_PN('referring_physician_name')};
+`;
+
 export const PG_MIGRATIONS: readonly PgMigration[] = [
   { version: 1, name: 'initial schema', sql: V1 },
   { version: 2, name: 'Conquest dicom.sql attributes', sql: V2 },
@@ -365,6 +380,7 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   { version: 9, name: 'prepared WADO-RS metadata', sql: V9 },
   { version: 10, name: 'change-log cursors', sql: V10 },
   { version: 11, name: 'patient attributes copied onto studies', sql: V11 },
+  { version: 12, name: 'person names in their short form', sql: V12 },
 ];
 
 const BOOTSTRAP = `CREATE TABLE IF NOT EXISTS schema_migrations (

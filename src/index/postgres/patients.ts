@@ -2,6 +2,7 @@
 // same rules as ../sqlite/patients.ts, run inside a write transaction of PostgresIndex. The
 // patient rows are locked first (FOR UPDATE) so a store filing under them meanwhile waits.
 import { foldName } from '../fold.js';
+import { normalizePersonName } from '../../dicom/person-name.js';
 import type { PatientChanges, PatientKey } from '../types.js';
 import type { Db } from './db.js';
 
@@ -28,10 +29,11 @@ export async function updatePatient(db: Db, key: PatientKey, changes: PatientCha
   const sets: string[] = [];
   const values: unknown[] = [];
   const param = (v: unknown): string => `$${values.push(v)}`;
+  const name = changes.PatientName ? normalizePersonName(changes.PatientName) : null;
   for (const [k, column] of Object.entries(COLUMNS) as [keyof PatientChanges, string][]) {
-    if (k in changes) sets.push(`${column} = ${param(changes[k] ?? null)}`);
+    if (k in changes) sets.push(`${column} = ${param(k === 'PatientName' ? name : (changes[k] ?? null))}`);
   }
-  if ('PatientName' in changes) sets.push(`patient_name_fold = ${param(changes.PatientName ? foldName(changes.PatientName) : null)}`);
+  if ('PatientName' in changes) sets.push(`patient_name_fold = ${param(name ? foldName(name) : null)}`);
   if (!sets.length) return true;
   await db.query(`UPDATE patients SET ${sets.join(', ')}, updated_at = ${param(Date.now())} WHERE pk = ${param(row.pk)}`, values);
   return true;

@@ -3,6 +3,7 @@
 // QIDO-RS all read a value the same way, and a malformed one fails here, before any SQL runs.
 
 import { foldName } from '../fold.js';
+import { normalizePersonName } from '../../dicom/person-name.js';
 import { QueryError } from './types.js';
 
 /**
@@ -63,7 +64,9 @@ export function parseMatcher(keyword: string, vr: string, raw: string, options: 
   }
   const terms: Term[] = [];
   for (const element of elements) {
-    const term = parseTerm(keyword, vr, options.fold === true ? foldName(element) : element);
+    // A person name in its short form, as the index keeps it ('Doe^John^' is 'Doe^John').
+    const name = vr === 'PN' ? normalizePersonName(element) : element;
+    const term = parseTerm(keyword, vr, options.fold === true ? foldName(name) : name);
     // One universal alternative makes the whole list universal.
     if (term === null) return UNIVERSAL;
     terms.push(term);

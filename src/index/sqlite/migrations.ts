@@ -5,6 +5,7 @@
 
 import type Database from 'better-sqlite3';
 import { PacsError } from '../../core/errors.js';
+import { normalizePersonName } from '../../dicom/person-name.js';
 
 export interface Migration {
   version: number;
@@ -384,6 +385,22 @@ CREATE TRIGGER patients_copy_to_studies AFTER UPDATE OF ${STUDY_PATIENT_COPY} ON
 END;
 `;
 
+// Version 12: person names in their short form (PS3.5 6.2: trailing empty components and groups
+// may be left out, 'Doe^John^^^' is 'Doe^John'), as the writers now keep them and queries are
+// matched (src/dicom/person-name.ts): rows written before are rewritten, their folded twins
+// too (folding leaves '^' and '=' alone). The studies' copies of the patient's name follow by
+// the version 11 triggers.
+// SQLite has no regexp_replace: the migration calls normalizePersonName itself, registered on
+// the connection as pacs_normalize_pn (applyMigrations).
+const NEEDS_PN = (column: string): string => `${column} LIKE '%^' OR ${column} LIKE '%=' OR ${column} LIKE '%^=%'`;
+const V12 = `
+UPDATE patients SET patient_name = pacs_normalize_pn(patient_name), patient_name_fold = pacs_normalize_pn(patient_name_fold)
+  WHERE ${NEEDS_PN('patient_name')};
+UPDATE studies SET referring_physician_name = pacs_normalize_pn(referring_physician_name),
+  referring_physician_name_fold = pacs_normalize_pn(referring_physician_name_fold)
+  WHERE ${NEEDS_PN('referring_physician_name')};
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: V1 },
   { version: 2, name: 'Conquest dicom.sql attributes', sql: V2 },
@@ -396,6 +413,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 9, name: 'prepared WADO-RS metadata', sql: V9 },
   { version: 10, name: 'change-log cursors', sql: V10 },
   { version: 11, name: 'patient attributes copied onto studies', sql: V11 },
+  { version: 12, name: 'person names in their short form', sql: V12 },
 ];
 
 const BOOTSTRAP = `CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -421,6 +439,7 @@ export function appliedVersions(db: Database.Database): number[] {
 export function applyMigrations(db: Database.Database, migrations: readonly Migration[] = MIGRATIONS): number[] {
   const known = new Set(migrations.map((m) => m.version));
   const applied: number[] = [];
+  db.function('pacs_normalize_pn', { deterministic: true }, (v: unknown) => (typeof v === 'string' ? normalizePersonName(v) : v));
   for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
     const run = db.transaction(() => {
       db.exec(BOOTSTRAP);

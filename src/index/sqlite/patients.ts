@@ -3,6 +3,7 @@
 // hospital's patient record. Run inside a write transaction of SqliteIndex.
 import type Database from 'better-sqlite3';
 import { foldName } from '../fold.js';
+import { normalizePersonName } from '../../dicom/person-name.js';
 import type { PatientChanges, PatientKey } from '../types.js';
 
 interface PatientRow {
@@ -29,8 +30,10 @@ export function updatePatient(db: Database.Database, key: PatientKey, changes: P
     values[k] = changes[k] ?? null;
   }
   if ('PatientName' in changes) {
+    const name = changes.PatientName ? normalizePersonName(changes.PatientName) : null;
+    values.PatientName = name;
     sets.push('patient_name_fold = @fold');
-    values.fold = changes.PatientName ? foldName(changes.PatientName) : null;
+    values.fold = name ? foldName(name) : null;
   }
   if (!sets.length) return true;
   db.prepare(`UPDATE patients SET ${sets.join(', ')}, updated_at = @now WHERE pk = @pk`).run(values);
