@@ -40,3 +40,15 @@ export const CHANGE_WINDOW = 20_000;
 export const changedInstancesSql = (study: string, after: string, upTo: string): string => `
 SELECT DISTINCT uid FROM changes
 WHERE study_uid = ${study} AND seq > ${after} AND seq <= ${upTo} AND kind <> 'instance.deleted'`;
+
+/**
+ * Removes the rules' cursors (`rule:NAME:DIGEST:LEVEL:UID`, services/rules.ts) of the studies or
+ * series the index no longer holds. `position` is the backend's substring search: SQLite's instr,
+ * PostgreSQL's strpos (same arguments). UIDs hold no ':'; rule names and digests hold no ':LEVEL:'.
+ */
+export const pruneActedSql = (level: 'STUDY' | 'SERIES', position: 'instr' | 'strpos'): string => {
+  const [table, column] = level === 'STUDY' ? ['studies', 'study_instance_uid'] : ['series', 'series_instance_uid'];
+  const marker = `:${level}:`;
+  return `DELETE FROM cursors WHERE name LIKE 'rule:%${marker}%'
+    AND NOT EXISTS (SELECT 1 FROM ${table} WHERE ${table}.${column} = substr(cursors.name, ${position}(cursors.name, '${marker}') + ${marker.length}))`;
+};

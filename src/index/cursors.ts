@@ -43,4 +43,6 @@ export interface CursorStore {
   changesAfter(seq: number, limit: number): Promise<FollowedChange[]>;
   /** SOP Instance UIDs of the study's instances stored or replaced by changes in (after, upTo]. */
   changedInstances(studyUID: string, after: number, upTo: number): Promise<Set<string>>;
+  /** Removes the rules' cursors of studies and series no longer in the index; resolves with how many. */
+  pruneActed(): Promise<number>;
 }

@@ -26,11 +26,14 @@ export interface ResearchDeps {
   logger: Logger;
 }
 
+const PRUNE_EVERY_MS = 3_600_000;
+
 export class ResearchWorkflow {
   readonly stability: StabilityService;
   readonly rules: RuleEngine;
   readonly received: ReceivedRules;
   private unsubscribe: (() => void) | null = null;
+  private pruneTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly deps: ResearchDeps) {
     const { config, index, objects, metadata, events, jobs, logger } = deps;
@@ -62,9 +65,30 @@ export class ResearchWorkflow {
     this.unsubscribe = this.deps.events.on('instance.stored', () => this.received.wake());
     this.received.start();
     this.stability.start();
+    // How far each rule acted on each study is kept until the study is gone: then pruned, a
+    // minute after start and hourly (a study sent again is acted on as new, as it should be).
+    const prune = (delay: number): void => {
+      this.pruneTimer = setTimeout(() => void this.pruneActed().finally(() => this.pruneTimer && prune(PRUNE_EVERY_MS)), delay);
+      this.pruneTimer.unref();
+    };
+    prune(60_000);
+  }
+
+  /** Removes the rules' cursors of studies and series deleted since; resolves with how many. */
+  async pruneActed(): Promise<number> {
+    try {
+      const removed = await this.deps.index.cursors.pruneActed();
+      if (removed) this.deps.logger.info({ removed }, 'rules: forgot how far they acted on deleted studies and series');
+      return removed;
+    } catch (e) {
+      this.deps.logger.warn({ err: e }, 'rules: cannot prune the cursors of deleted studies');
+      return 0;
+    }
   }
 
   async stop(): Promise<void> {
+    if (this.pruneTimer) clearTimeout(this.pruneTimer);
+    this.pruneTimer = null;
     this.unsubscribe?.();
     await Promise.all([this.stability.stop(), this.received.stop()]);
   }

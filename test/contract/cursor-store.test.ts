@@ -99,6 +99,20 @@ for (const backend of BACKENDS) backend.run((fresh) => {
       assert.deepEqual(await sorted(s5, s5 + 10), []);
       await index.close();
     });
+
+    test('pruneActed: the rules\' cursors of studies and series no longer indexed go, the others stay', async () => {
+      const index = await (await fresh())();
+      await index.storeInstance(record({ sop: '3.1', study: '3.10', series: '3.10.1' }), 'insert');
+      await index.storeInstance(record({ sop: '4.1', study: '4.10', series: '4.10.1' }), 'insert');
+      const names = ['rule:lab:ab12:STUDY:3.10', 'rule:lab:ab12:SERIES:3.10.1', 'rule:lab.2:cd34:STUDY:4.10', 'rule:lab.2:cd34:SERIES:4.10.1', 'other:STUDY:4.10'];
+      for (const n of names) await index.cursors.advance(n, 1);
+      assert.equal(await index.cursors.pruneActed(), 0, 'nothing deleted yet');
+      await index.deleteInstance('4.1');
+      assert.equal(await index.cursors.pruneActed(), 2);
+      for (const [n, kept] of names.map((n) => [n, !n.startsWith('rule:lab.2')] as const)) assert.equal((await index.cursors.find(n)) !== null, kept, n);
+      assert.equal(await index.cursors.position(RECEIVED), 0, 'the received cursor stays');
+      await index.close();
+    });
   });
 });
 

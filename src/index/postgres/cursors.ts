@@ -5,7 +5,7 @@
 // in order (writer.ts takes a lock for the change-log insert until commit), so a cursor at n
 // never has a smaller change appear behind it later.
 import type { CursorStore, FollowedChange } from '../cursors.js';
-import { CHANGE_WINDOW, advanceSql, advanceToEndSql, changedInstancesSql, changesAfterSql, createAtEndSql, positionSql } from '../cursor-sql.js';
+import { CHANGE_WINDOW, advanceSql, advanceToEndSql, changedInstancesSql, changesAfterSql, createAtEndSql, positionSql, pruneActedSql } from '../cursor-sql.js';
 import { type FollowedChangeRow, toFollowedChange } from '../row-maps.js';
 import type { Db, PgTransact } from './db.js';
 
@@ -61,5 +61,13 @@ export class PgCursorStore implements CursorStore {
       for (const r of await this.transact('read', async (db) => (await db.query<{ uid: string }>(CHANGED_INSTANCES, [studyUID, from, to])).rows)) found.add(r.uid);
     }
     return found;
+  }
+
+  pruneActed(): Promise<number> {
+    return this.transact('write', async (db) => {
+      let removed = 0;
+      for (const level of ['STUDY', 'SERIES'] as const) removed += (await db.query(pruneActedSql(level, 'strpos'))).rowCount ?? 0;
+      return removed;
+    });
   }
 }

@@ -2,7 +2,7 @@
 // transactions), so the upserts' "never back" is all that two processes sharing the file need.
 import type Database from 'better-sqlite3';
 import type { CursorStore, FollowedChange } from '../cursors.js';
-import { CHANGE_WINDOW, advanceSql, advanceToEndSql, changedInstancesSql, changesAfterSql, createAtEndSql, positionSql } from '../cursor-sql.js';
+import { CHANGE_WINDOW, advanceSql, advanceToEndSql, changedInstancesSql, changesAfterSql, createAtEndSql, positionSql, pruneActedSql } from '../cursor-sql.js';
 import { type FollowedChangeRow, toFollowedChange } from '../row-maps.js';
 import type { Transact } from './jobs.js';
 
@@ -18,6 +18,7 @@ export class SqliteCursorStore implements CursorStore {
       advanceToEnd: p(advanceToEndSql('?')),
       changesAfter: p<FollowedChangeRow>(changesAfterSql('?', '?')),
       changedInstances: p<{ uid: string }>(changedInstancesSql('?', '?', '?')),
+      prune: (['STUDY', 'SERIES'] as const).map((level) => p(pruneActedSql(level, 'instr'))),
     };
   }
 
@@ -62,5 +63,9 @@ export class SqliteCursorStore implements CursorStore {
       for (const r of await this.transact('read', () => this.s.changedInstances.all(studyUID, from, to))) found.add(r.uid);
     }
     return found;
+  }
+
+  pruneActed(): Promise<number> {
+    return this.transact('write', () => this.s.prune.reduce((n, statement) => n + statement.run().changes, 0));
   }
 }
