@@ -129,7 +129,9 @@ export class Hl7Service {
       if (!prior) throw new Hl7Error('MRG-1 has no prior patient identifier', Hl7ErrorCode.RequiredFieldMissing, 'MRG-1');
       const from: PatientKey = { PatientID: prior, IssuerOfPatientID: msg.get(s, 1, 4) || null };
       const to = patientKey(attrs);
-      const entries = await this.rewriteEntries(from, attrs);
+      // The surviving identity is PID-3 as given: without an issuer there, the moved entries keep
+      // none (an old issuer with the new ID would name a patient that does not exist).
+      const entries = await this.rewriteEntries(from, attrs, to.IssuerOfPatientID === null ? ['00100021'] : []);
       const studies = await this.deps.index.mergePatients(await this.indexed(from), await this.indexed(to));
       merges++;
       done.push(`${prior} merged into ${to.PatientID}: ${entries} worklist entries, ${studies} studies moved`);
@@ -148,18 +150,21 @@ export class Hl7Service {
   }
 
   /**
-   * Puts the patient attributes into every worklist entry of a patient; returns how many changed.
+   * Puts the patient attributes into every worklist entry of a patient (and removes those of
+   * `drop`); returns how many changed.
    * The same Patient ID from another issuer is another patient; an entry without issuer is
    * taken as this one, as in the index (see indexed()).
    */
-  private async rewriteEntries(key: PatientKey, attrs: JsonDataset): Promise<number> {
+  private async rewriteEntries(key: PatientKey, attrs: JsonDataset, drop: readonly string[] = []): Promise<number> {
     const { entries } = await this.deps.worklist.list({ patientID: key.PatientID, limit: -1, offset: 0 });
     const mine = entries.filter((e) => {
       const issuer = jsonElementText(e.dataset['00100021']);
       return key.IssuerOfPatientID === null || issuer === '' || issuer === key.IssuerOfPatientID;
     });
     for (const e of mine) {
-      await this.deps.worklist.update(e.id, { ...e.dataset, ...attrs });
+      const ds: JsonDataset = { ...e.dataset, ...attrs };
+      for (const tag of drop) delete ds[tag];
+      await this.deps.worklist.update(e.id, ds);
     }
     return mine.length;
   }

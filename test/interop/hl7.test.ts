@@ -199,5 +199,12 @@ describe('HL7 v2 orders and patient updates over MLLP', () => {
     assert.equal((await index.findPatient('H901', null))?.NumberOfPatientRelatedStudies, 2);
     const [noMrg] = await send(port, [a40.replace(/\rMRG.*$/, '')]);
     assert.equal(msa(noMrg!).code, 'AE');
+    // The survivor named without an issuer: the moved entries keep none, not the prior one's.
+    assert.equal(msa((await send(port, [orm('NW', 'O40', { pid: 'H4000', name: 'PRIOR^ONE' })]))[0]!).code, 'AA');
+    assert.equal(jsonElementText((await pacs.server.archive.worklist.bySourceKey('hl7', 'O40'))!.dataset['00100021']), 'HOSP');
+    const [bare] = await send(port, [a40.replace('H901^^^HOSP', 'H4001').replace('MRG|H900^^^HOSP', 'MRG|H4000^^^HOSP')]);
+    assert.equal(msa(bare!).code, 'AA', msa(bare!).text);
+    const moved = (await pacs.server.archive.worklist.bySourceKey('hl7', 'O40'))!.dataset;
+    assert.deepEqual([jsonElementText(moved['00100020']), moved['00100021']], ['H4001', undefined]);
   });
 });
