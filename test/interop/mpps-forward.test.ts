@@ -83,4 +83,36 @@ describe('MPPS forwarding to a known node', () => {
     const there = await until('the step on the peer', () => b!.server.archive.mpps.get(uid));
     assert.equal(there.status, 'IN PROGRESS');
   });
+
+  test('the peer answers an N-SET 0x0110 without Error ID A710 (its index failed): retried, not taken as final there', async () => {
+    const uid = '1.2.826.0.1.3680043.8.498.79.1';
+    await send((scu) => mppsCreate(scu, uid, created('1.2.826.0.1.3680043.8.498.79')));
+    await until('the step on the peer', () => b!.server.archive.mpps.get(uid));
+    // The peer's index fails the first write of this step: its SCP answers a plain processing failure.
+    const store = b!.server.archive.index.mpps;
+    const update = store.update.bind(store);
+    let refused = 0;
+    store.update = async (...args) => {
+      if (args[0] === uid && refused === 0) {
+        refused++;
+        throw new Error('disk I/O error (the test\'s)');
+      }
+      return update(...args);
+    };
+    try {
+      await send((scu) => mppsSet(scu, uid, completed));
+      const there = await until('the step completed on the peer', async () => {
+        const r = await b!.server.archive.mpps.get(uid);
+        return r?.status === 'COMPLETED' ? r : null;
+      });
+      assert.deepEqual(there.dataset['00400251']?.Value, ['093000']);
+      assert.equal(refused, 1);
+      const job = await until('the N-SET job succeeded', async () =>
+        (await a.server.archive.index.jobs.list({ limit: 20, offset: 0 })).jobs.find((j) => j.type === 'mpps-forward' && j.state === 'succeeded' && j.attempts > 1 && JSON.stringify(j.payload).includes(uid)),
+      );
+      assert.ok(job.attempts >= 2, 'a second attempt after the plain 0x0110');
+    } finally {
+      store.update = update;
+    }
+  });
 });
