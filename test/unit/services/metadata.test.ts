@@ -115,3 +115,51 @@ test('an element other than the pixels across the first 256 KB (a private CSA he
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a binary element of 100 MB before the pixels: the header read stops at 64 MB, the element is bulk data and what follows is left out', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pacs-meta-'));
+  try {
+    // A real file with a small private OB element, then its length declared 100 MB and the
+    // value grown to match in a file that exists only as the reads of a fake store.
+    const file = path.join(dir, 'big.dcm');
+    fs.copyFileSync(FILE, file);
+    fs.writeFileSync(path.join(dir, 'blob.bin'), Buffer.alloc(16, 7));
+    assert.equal((await run('dcmodify', ['-nb', '-i', '(0029,0010)=ACME BLOB', '-if', `(0029,1020)=${path.join(dir, 'blob.bin')}`, file])).code, 0);
+    const small = fs.readFileSync(file);
+    // An unknown private element: dcmodify writes it as UN (explicit VR little endian, 4-byte length).
+    const at = small.indexOf(Buffer.from([0x29, 0x00, 0x20, 0x10, 0x55, 0x4e, 0, 0]));
+    assert.ok(at > 0, 'the element as UN in explicit VR little endian');
+    const BIG = 100 * 1024 * 1024;
+    const head = Buffer.from(small.subarray(0, at + 12));
+    head.writeUInt32LE(BIG, at + 8);
+    const tail = small.subarray(at + 12 + 16);
+    const size = head.length + BIG + tail.length;
+    const reads: string[] = [];
+    const virtual = (limit: number): Buffer => {
+      const zeros = Math.min(BIG, Math.max(0, limit - head.length));
+      return Buffer.concat([head, Buffer.alloc(zeros), tail]).subarray(0, limit);
+    };
+    const store = {
+      readAll: async () => {
+        reads.push('all');
+        throw new Error('the whole file must not be read');
+      },
+      readHead: async (_p: string, limit: number) => (reads.push(`head ${limit}`), virtual(limit)),
+    } as unknown as ObjectStore;
+    const cache: MetadataCache = { get: async () => null, getMany: async () => new Map(), put: async () => {}, remove: async () => {} };
+    const service = new MetadataService(store, cache);
+    const loc: InstanceLocation = {
+      SOPInstanceUID: '1.2.3.5', SOPClassUID: '1.2.840.10008.5.1.4.1.1.2', SeriesInstanceUID: '1', StudyInstanceUID: '1', PatientID: 'P',
+      path: 'big.dcm', size, transferSyntaxUID: '1.2.840.10008.1.2.1', checksum: 'd', receivedAt: new Date(),
+    };
+    const meta = await service.get(loc);
+    assert.deepEqual(reads, ['head 262144', 'head 1048576', 'head 4194304', 'head 16777216', 'head 67108864'], 'four times larger each time, up to 64 MB, never whole');
+    const ds = JSON.parse(meta.text) as Record<string, { BulkDataURI?: string; Value?: unknown[] }>;
+    assert.match(String(ds['00291020']?.BulkDataURI), /\/bulkdata\/00291020$/, 'the large element as bulk data');
+    assert.deepEqual(ds['00100010']?.Value, [{ Alphabetic: 'CompressedSamples^CT1' }], 'what comes before it is there');
+    assert.equal(ds['7FE00010'], undefined, 'what follows it is left out');
+    assert.ok(meta.bulk.some((b) => b.path === '00291020' && b.length === BIG), 'its place and length known, for the bulk data request');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
