@@ -11,19 +11,21 @@ import type { Association } from '../net/association.js';
 import { SopClass } from '../dicom/uids.js';
 import { INFORMATION_MODEL, cancellable, queryRetrieveLevel } from './qr.js';
 import type { ArchiveIndex } from '../index/types.js';
-import { QueryError } from '../index/query/types.js';
+import { QueryError, type QueryRow } from '../index/query/types.js';
+import { queryPages } from '../index/query/pages.js';
 import { errorMessage } from '../core/errors.js';
 import type { ScpContext, ServiceClassProvider } from './registry.js';
 import { cFindHandler, findFailure, findResponse, pendingAnswer } from './c-find.js';
 
-/** Identifiers are a few hundred bytes; a megabyte is a hostile one. */
+/** Matches read from the index at a time for one C-FIND (about 1 KB of memory each). */
+const FIND_PAGE = 1000;
 
 export interface FindDeps {
   index: ArchiveIndex;
   aeTitle: () => string;
   /** Person names matched ignoring case and accents (configurable, default true). */
   fuzzyNames: () => boolean;
-  /** Most matches answered to one C-FIND; more get 0xA700-free truncation with a warning log. */
+  /** Most matches answered to one C-FIND (0 = all); those beyond are left out, the final status still Success. */
   maxResults: () => number;
 }
 
@@ -72,10 +74,12 @@ async function find(deps: FindDeps, ctx: ScpContext, cmd: Command, data: Buffer)
   );
   const keys = requested.filter((e) => e.vr !== 'SQ').map((e) => ({ keyword: e.keyword!, value: e.value ?? '' }));
   return cancellable(ctx.assoc, cmd.MessageID ?? 0, async (op) => {
-    let rows;
-    try {
-      const limit = deps.maxResults();
-      rows = await deps.index.query({
+    const limit = deps.maxResults();
+    // Read a page at a time: an archive of millions answers a universal query without holding
+    // every match in memory (the first page is the whole answer of most queries).
+    const pages = queryPages(
+      deps.index,
+      {
         level,
         model,
         keys,
@@ -85,21 +89,37 @@ async function find(deps: FindDeps, ctx: ScpContext, cmd: Command, data: Buffer)
         combinedDateTime: agreed(ctx.assoc, ctx.abstractSyntax, 1),
         fuzzyNames: deps.fuzzyNames(),
         ...(limit > 0 ? { limit } : {}),
-      });
-    } catch (e) {
-      if (e instanceof QueryError) return fail(Status.IdentifierDoesNotMatchSOPClass, e.message, e.keyword ? tagOfKeyword(e.keyword) : undefined);
-      return fail(Status.UnableToProcess, `query failed: ${errorMessage(e)}`);
-    }
-    ctx.audit('query', 'success', { level, keys: Object.fromEntries(keys.filter((k) => k.value !== '').map((k) => [k.keyword, k.value])), answers: rows.length });
+      },
+      FIND_PAGE,
+    );
     const aeTitle = deps.aeTitle();
-    for (const row of rows) {
-      if (op.cancelled) return findResponse(ctx, cmd, Status.Cancel);
-      const out: OutElement[] = requested.map((e) => ({ tag: e.tag, vr: e.vr, value: e.vr === 'SQ' ? null : (row[e.keyword!] ?? null) }));
-      out.push({ tag: Tag.QueryRetrieveLevel, vr: 'CS', value: level }, { tag: Tag.RetrieveAETitle, vr: 'AE', value: aeTitle });
-      const texts = out.map((e) => (typeof e.value === 'string' ? e.value : '')).filter(Boolean);
-      const charset = chooseCharacterSet(identifier.specificCharacterSet, texts);
-      await pendingAnswer(ctx, cmd, encodeIdentifier(out, ctx.transferSyntax, charset));
+    let answers = 0;
+    const audit = (outcome: 'success' | 'failure'): void =>
+      ctx.audit('query', outcome, { level, keys: Object.fromEntries(keys.filter((k) => k.value !== '').map((k) => [k.keyword, k.value])), answers });
+    for (;;) {
+      let page: IteratorResult<QueryRow[]>;
+      try {
+        page = await pages.next();
+      } catch (e) {
+        audit('failure');
+        if (e instanceof QueryError) return fail(Status.IdentifierDoesNotMatchSOPClass, e.message, e.keyword ? tagOfKeyword(e.keyword) : undefined);
+        return fail(Status.UnableToProcess, `query failed: ${errorMessage(e)}`);
+      }
+      if (page.done) break;
+      for (const row of page.value) {
+        if (op.cancelled) {
+          audit('success');
+          return findResponse(ctx, cmd, Status.Cancel);
+        }
+        const out: OutElement[] = requested.map((e) => ({ tag: e.tag, vr: e.vr, value: e.vr === 'SQ' ? null : (row[e.keyword!] ?? null) }));
+        out.push({ tag: Tag.QueryRetrieveLevel, vr: 'CS', value: level }, { tag: Tag.RetrieveAETitle, vr: 'AE', value: aeTitle });
+        const texts = out.map((e) => (typeof e.value === 'string' ? e.value : '')).filter(Boolean);
+        const charset = chooseCharacterSet(identifier.specificCharacterSet, texts);
+        await pendingAnswer(ctx, cmd, encodeIdentifier(out, ctx.transferSyntax, charset));
+        answers++;
+      }
     }
+    audit('success');
     return findResponse(ctx, cmd, op.cancelled ? Status.Cancel : Status.Success);
   });
 }

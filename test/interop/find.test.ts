@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { SAMPLES, run } from '../helpers/dcmtk.js';
 import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
+import { record } from '../contract/fixtures.js';
 
 interface Answer {
   status: string;
@@ -98,5 +99,34 @@ describe('C-FIND with findscu', () => {
     const r = await findscu(pacs.port, ['-S', '--cancel', '1', '-k', '0008,0052=STUDY', '-k', 'StudyInstanceUID']);
     assert.ok(r.answers.length >= 1);
     assert.match(r.out, /Cancel/i);
+  });
+});
+
+describe('C-FIND over more matches than one page of the index', () => {
+  let pacs: TestPacs;
+  const STUDIES = 1100; // the SCP reads 1,000 at a time
+  before(async () => {
+    pacs = await startTestPacs();
+    for (let s = 1; s <= STUDIES; s++) await pacs.server.archive.index.storeInstance(record({ sop: `7.${s}.1.1`, study: `7.${s}`, patientId: `MANY${s % 7}` }), 'insert');
+  });
+  after(() => pacs.stop());
+
+  test('every match answered, each once, read from the index a page at a time; query.max_results still cuts', async () => {
+    const all = await findscu(pacs.port, ['-S', '-k', '0008,0052=STUDY', '-k', 'StudyInstanceUID']);
+    assert.equal(all.final, 'Success');
+    const uids = all.answers.map((a) => a.values.get('0020,000d'));
+    assert.equal(uids.length, STUDIES);
+    assert.equal(new Set(uids).size, STUDIES, 'none twice');
+    const c = pacs.server.archive.config();
+    pacs.server.reload({ ...c, query: { ...c.query, max_results: 1050 } });
+    try {
+      const cut = await findscu(pacs.port, ['-S', '-k', '0008,0052=STUDY', '-k', 'PatientID=MANY3', '-k', 'StudyInstanceUID']);
+      assert.equal(cut.answers.length, 157, 'fewer matches than the cap: all of them');
+      const capped = await findscu(pacs.port, ['-S', '-k', '0008,0052=STUDY', '-k', 'StudyInstanceUID']);
+      assert.equal(capped.answers.length, 1050);
+      assert.deepEqual(capped.answers.map((a) => a.values.get('0020,000d')), uids.slice(0, 1050), 'the first ones, in the same order');
+    } finally {
+      pacs.server.reload(c);
+    }
   });
 });

@@ -14,7 +14,8 @@ import { quoteIdent } from '../columns.js';
 import type { EntityTable } from '../query/attributes.js';
 import { type Term, prefixSuccessor } from '../query/matching.js';
 import { type Condition, type DateTimeCondition, type OrderTerm, type QueryPlan, matchedColumn } from '../query/plan.js';
-import type { QueryRow } from '../query/types.js';
+import { POSITION_KEY, type QueryRow } from '../query/types.js';
+import { keysetSql } from '../query/keyset.js';
 import type { Db } from './db.js';
 
 const ALIAS: Readonly<Record<EntityTable, string>> = { patients: 'p', studies: 'st', series: 'se', instances: 'i' };
@@ -105,8 +106,10 @@ function dateTimeSql(c: DateTimeCondition, p: Params): string {
 export const leadingInteger = (expr: string): string =>
   `CASE WHEN ${expr} IS NULL THEN NULL ELSE coalesce(substring(${expr} from '^\\s*([+-]?[0-9]{1,18})')::bigint, 0) END`;
 
+const orderExpr = (o: OrderTerm): string => (o.numeric ? leadingInteger(column(o.table, o.column)) : column(o.table, o.column));
+
 function orderSql(o: OrderTerm): string {
-  const expr = o.numeric ? leadingInteger(column(o.table, o.column)) : column(o.table, o.column);
+  const expr = orderExpr(o);
   return o.descending ? `${expr} DESC NULLS LAST` : `${expr} NULLS FIRST`;
 }
 
@@ -115,8 +118,10 @@ export function buildPgQuery(plan: QueryPlan): { sql: string; params: Param[] } 
   const [own] = plan.tables;
   if (own === undefined) throw new Error('a query plan names no table');
   const from = [`${own} ${ALIAS[own]}`, ...plan.tables.slice(0, -1).map((t) => PARENT_JOIN[t])].join(' ');
-  const select = plan.returned.map((a) => `${column(a.table, a.column)} AS ${quoteIdent(a.keyword)}`).join(', ');
+  const positions = plan.positions ? plan.order.map((o, i) => `, ${orderExpr(o)} AS ${quoteIdent(POSITION_KEY(i))}`).join('') : '';
+  const select = plan.returned.map((a) => `${column(a.table, a.column)} AS ${quoteIdent(a.keyword)}`).join(', ') + positions;
   const where = [...plan.conditions.map((c) => conditionSql(c, p)), ...plan.dateTimeConditions.map((c) => dateTimeSql(c, p))];
+  if (plan.after !== null) where.push(keysetSql(plan.order, plan.after, orderExpr, (v) => p.add(v)));
   const limit = plan.limit === null ? '' : ` LIMIT ${p.add(plan.limit)}`;
   const sql =
     `SELECT ${select} FROM ${from}` +

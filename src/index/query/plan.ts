@@ -78,6 +78,10 @@ export interface QueryPlan {
   /** null: no limit. */
   limit: number | null;
   offset: number;
+  /** Select each row's order values too (IndexQuery.positions). */
+  positions: boolean;
+  /** Keyset paging: rows after these order values only (one per order term). */
+  after: readonly (string | number | null)[] | null;
 }
 
 /** The levels of each model, top down. */
@@ -211,6 +215,8 @@ export function planQuery(query: IndexQuery): QueryPlan {
     order,
     limit: finite(query.limit) ? Math.max(0, Math.trunc(query.limit)) : null,
     offset: finite(query.offset) ? Math.max(0, Math.trunc(query.offset)) : 0,
+    positions: query.positions === true,
+    after: keysetAfter(query, order.length),
   };
 }
 
@@ -225,3 +231,9 @@ function isHierarchicalKey(keyword: string, level: QueryLevel, model: Informatio
 }
 
 const finite = (n: number | undefined): n is number => typeof n === 'number' && Number.isFinite(n);
+
+function keysetAfter(query: IndexQuery, terms: number): readonly (string | number | null)[] | null {
+  if (query.after === undefined) return null;
+  if (query.after.length !== terms) throw new Error(`a page position has ${query.after.length} values; this query orders by ${terms}`);
+  return query.after;
+}

@@ -49,7 +49,20 @@ export interface IndexQuery {
   returnKeys?: readonly string[];
   /** Newest first: the order of the query level's own keys reversed (a study list shows the latest studies first). */
   newestFirst?: boolean;
+  /**
+   * Each row also carries its place in the answer's order, as `__k0`, `__k1`… (POSITION_KEY):
+   * what `after` takes to read the next page.
+   */
+  positions?: boolean;
+  /**
+   * Keyset paging: only the rows after this place in the order (the `__k…` values of the last
+   * row of the previous page). Unlike an OFFSET, each page costs the same however far it is.
+   */
+  after?: readonly (string | number | null)[];
 }
+
+/** The name of the i-th value of a row's place in the order (IndexQuery.positions). */
+export const POSITION_KEY = (i: number): string => `__k${i}`;
 
 /** One matching entity: attribute values by keyword (text), including computed attributes. */
 export type QueryRow = Record<string, string | number | null>;

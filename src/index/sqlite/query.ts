@@ -19,8 +19,9 @@ import type Database from 'better-sqlite3';
 import { quoteIdent } from '../columns.js';
 import type { EntityTable } from '../query/attributes.js';
 import { type Term, prefixSuccessor } from '../query/matching.js';
-import { type Condition, type DateTimeCondition, type QueryPlan, matchedColumn } from '../query/plan.js';
-import type { QueryRow } from '../query/types.js';
+import { type Condition, type DateTimeCondition, type OrderTerm, type QueryPlan, matchedColumn } from '../query/plan.js';
+import { POSITION_KEY, type QueryRow } from '../query/types.js';
+import { keysetSql } from '../query/keyset.js';
 
 const ALIAS: Readonly<Record<EntityTable, string>> = { patients: 'p', studies: 'st', series: 'se', instances: 'i' };
 
@@ -148,12 +149,15 @@ export function buildQuery(plan: QueryPlan, few: FewSeries = new Set()): SqlQuer
   const [own] = plan.tables;
   if (own === undefined) throw new Error('a query plan names no table');
   const from = [`${own} ${ALIAS[own]}`, ...plan.tables.slice(0, -1).map((t) => PARENT_JOIN[t])].join(' ');
-  const select = plan.returned.map((a) => `${column(a.table, a.column)} AS ${quoteIdent(a.keyword)}`).join(', ');
+  const orderExpr = (o: OrderTerm): string => (o.numeric ? `CAST(${column(o.table, o.column)} AS INTEGER)` : column(o.table, o.column));
+  const positions = plan.positions ? plan.order.map((o, i) => `, ${orderExpr(o)} AS ${quoteIdent(POSITION_KEY(i))}`).join('') : '';
+  const select = plan.returned.map((a) => `${column(a.table, a.column)} AS ${quoteIdent(a.keyword)}`).join(', ') + positions;
   const where = [
     ...plan.conditions.map((c) => conditionSql(c, few, params)),
     ...plan.dateTimeConditions.map((c) => dateTimeSql(c, params)),
   ];
-  const order = plan.order.map((o) => (o.numeric ? `CAST(${column(o.table, o.column)} AS INTEGER)` : column(o.table, o.column)) + (o.descending ? ' DESC' : ''));
+  if (plan.after !== null) where.push(keysetSql(plan.order, plan.after, orderExpr, (v) => (params.push(v), '?')));
+  const order = plan.order.map((o) => orderExpr(o) + (o.descending ? ' DESC' : ''));
   params.push(plan.limit ?? -1, plan.offset);
   const sql =
     `SELECT ${select} FROM ${from}` +
