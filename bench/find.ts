@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { run } from '../test/helpers/dcmtk.js';
 import { writeSyntheticCT } from './synthetic.js';
-import { type Peer, startOrthanc, startPacs } from './peers.js';
+import { type Peer, cpuSeconds, startOrthanc, startPacs } from './peers.js';
 import { SqliteIndex } from '../src/index/sqlite/sqlite-index.js';
 import { bulkLoadSynthetic } from '../src/index/sqlite/bulk.js';
 
@@ -27,12 +27,22 @@ const QUERIES: Record<string, string[]> = {
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function timed(cmd: string, args: string[]): Promise<{ ms: number; out: string }> {
+/** Wall time of a DCMTK tool and the CPU it used itself (user + system, from /usr/bin/time). */
+async function timed(cmd: string, args: string[]): Promise<{ ms: number; out: string; cpuMs: number }> {
   const t0 = process.hrtime.bigint();
-  const r = await run(cmd, args);
+  const r = await run('/usr/bin/time', ['-f', 'CPU-SECONDS %U %S', cmd, ...args]);
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.code !== 0) throw new Error(`${cmd} failed: ${r.stderr.slice(0, 300)}`);
-  return { ms, out: r.stdout + r.stderr };
+  const cpu = /CPU-SECONDS ([\d.]+) ([\d.]+)/.exec(r.stderr);
+  return { ms, out: r.stdout + r.stderr, cpuMs: cpu ? (Number(cpu[1]) + Number(cpu[2])) * 1000 : NaN };
+}
+
+interface Measured {
+  ms: number;
+  answers: number;
+  /** CPU per query: the server's (all threads), and findscu's own. */
+  serverCpuMs: number;
+  clientCpuMs: number;
 }
 
 /**
@@ -40,21 +50,37 @@ async function timed(cmd: string, args: string[]): Promise<{ ms: number; out: st
  * one association; echoscu --repeat N does the same with C-ECHO: their difference divided by
  * N is the query alone, without process start or association set-up (median of 3 runs).
  */
-async function measure(peer: Peer): Promise<Record<string, { ms: number; answers: number }>> {
+async function measure(peer: Peer): Promise<Record<string, Measured>> {
   const target = ['127.0.0.1', String(peer.port)];
   const repeat = ['--repeat', String(RUNS)];
-  const echo: number[] = [];
-  for (let i = 0; i < 3; i++) echo.push((await timed('echoscu', [...repeat, '-aec', peer.aeTitle, ...target])).ms);
-  const base = median(echo);
-  const out: Record<string, { ms: number; answers: number }> = {};
+  const echo: { ms: number; cpuMs: number; server: number }[] = [];
+  for (let i = 0; i < 3; i++) {
+    const before = cpuSeconds(peer.pid, true);
+    const t = await timed('echoscu', [...repeat, '-aec', peer.aeTitle, ...target]);
+    echo.push({ ...t, server: (cpuSeconds(peer.pid, true) - before) * 1000 });
+  }
+  const base = median(echo.map((e) => e.ms));
+  const baseCpu = median(echo.map((e) => e.cpuMs));
+  const baseServer = median(echo.map((e) => e.server));
+  const out: Record<string, Measured> = {};
   for (const [name, keys] of Object.entries(QUERIES)) {
     const args = ['-S', '-aec', peer.aeTitle, '-k', '0008,0052=STUDY', ...keys, ...target];
-    const times: number[] = [];
+    const runs: { ms: number; cpuMs: number; server: number }[] = [];
     // Timed runs print nothing (findscu -v spends its own time dumping every answer).
-    for (let i = 0; i < 3; i++) times.push((await timed('findscu', [...repeat, ...args])).ms);
+    for (let i = 0; i < 3; i++) {
+      const before = cpuSeconds(peer.pid, true);
+      const t = await timed('findscu', [...repeat, ...args]);
+      runs.push({ ...t, server: (cpuSeconds(peer.pid, true) - before) * 1000 });
+    }
     const answers = ((await timed('findscu', ['-v', ...args])).out.match(/Find Response: \d+ \(Pending\)/g) ?? []).length;
-    out[name] = { ms: Math.max(0, (median(times) - base) / RUNS), answers };
-    process.stderr.write(`  ${peer.name} ${name}: ${out[name]!.ms.toFixed(2)} ms net, ${answers} answers\n`);
+    out[name] = {
+      ms: Math.max(0, (median(runs.map((r) => r.ms)) - base) / RUNS),
+      answers,
+      serverCpuMs: Math.max(0, (median(runs.map((r) => r.server)) - baseServer) / RUNS),
+      clientCpuMs: Math.max(0, (median(runs.map((r) => r.cpuMs)) - baseCpu) / RUNS),
+    };
+    const m = out[name]!;
+    process.stderr.write(`  ${peer.name} ${name}: ${m.ms.toFixed(2)} ms net, ${answers} answers, CPU server ${m.serverCpuMs.toFixed(2)} / findscu ${m.clientCpuMs.toFixed(2)} ms\n`);
   }
   return out;
 }
@@ -70,7 +96,7 @@ async function main(): Promise<void> {
 async function sideBySide(): Promise<void> {
   const dir = path.join(work, 'data');
   writeSyntheticCT({ dir, count: STUDIES * PER_STUDY, rows: 16, columns: 16, set: 5, perSeries: PER_STUDY, seriesPerStudy: 1 });
-  const results: Record<string, Record<string, { ms: number; answers: number }>> = {};
+  const results: Record<string, Record<string, Measured>> = {};
   for (const which of ['pacs', 'orthanc'] as const) {
     const peer = which === 'pacs' ? await startPacs(path.join(work, which)) : await startOrthanc(path.join(work, which));
     try {
@@ -84,10 +110,12 @@ async function sideBySide(): Promise<void> {
   const rows = Object.keys(QUERIES).map((q) => {
     const a = results.pacs![q]!;
     const b = results.orthanc![q]!;
-    return `| ${q} | ${a.answers} | ${a.ms.toFixed(2)} | ${b.ms.toFixed(2)} (${b.answers}) | ${(b.ms / Math.max(a.ms, 0.1)).toFixed(1)}× |`;
+    return `| ${q} | ${a.answers} | ${a.ms.toFixed(2)} | ${b.ms.toFixed(2)} (${b.answers}) | ${(b.ms / Math.max(a.ms, 0.1)).toFixed(1)}× | ${a.serverCpuMs.toFixed(2)} / ${b.serverCpuMs.toFixed(2)} | ${a.clientCpuMs.toFixed(2)} / ${b.clientCpuMs.toFixed(2)} |`;
   });
   process.stdout.write(`\n${STUDIES * PER_STUDY} instances in ${STUDIES} studies, study level; per query: (findscu --repeat ${RUNS} − echoscu --repeat ${RUNS}) / ${RUNS}, median of 3\n\n`);
-  process.stdout.write(`| query | answers | pacs-server ms | Orthanc ms (answers) | pacs-server faster by |\n| --- | ---: | ---: | ---: | ---: |\n${rows.join('\n')}\n`);
+  process.stdout.write(
+    `| query | answers | pacs-server ms | Orthanc ms (answers) | pacs-server faster by | server CPU ms, pacs-server / Orthanc | findscu CPU ms, against pacs-server / Orthanc |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n${rows.join('\n')}\n`,
+  );
 }
 
 /** An index bulk-loaded to BENCH_BULK instances; selective queries, as a person types them. */
