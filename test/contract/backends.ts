@@ -13,6 +13,8 @@ import { PostgresIndex } from '../../src/index/postgres/postgres-index.js';
 import { quoteSchema } from '../../src/index/postgres/db.js';
 import { SqliteIndex } from '../../src/index/sqlite/sqlite-index.js';
 import type { ArchiveIndex } from '../../src/index/types.js';
+import { MIGRATIONS, applyMigrations } from '../../src/index/sqlite/migrations.js';
+import { PG_MIGRATIONS, applyPgMigrations } from '../../src/index/postgres/migrations.js';
 
 export const PG_URL = process.env.PACS_TEST_PG_URL ?? null;
 export const PG_SKIP = 'PostgreSQL tests skipped: set PACS_TEST_PG_URL=postgres://… (scripts/test-postgres.sh start) to run them';
@@ -100,3 +102,54 @@ export const BACKENDS: readonly Backend[] = [
       ),
   },
 ];
+
+/** An index as the migrations before some version left it, with raw SQL on its connection. */
+export interface OldIndex {
+  backend: 'sqlite' | 'postgres';
+  index: ArchiveIndex;
+  exec(sql: string): Promise<void>;
+  /** The first column of each row, as text. */
+  column(sql: string): Promise<string[]>;
+}
+
+/**
+ * Tests one migration on SQLite and, when available, PostgreSQL: `check` gets an index the
+ * migrations before `version` made (to fill with rows as an older version wrote them) and calls
+ * `index.migrate()` itself.
+ */
+export function migrationTests(version: number, check: (old: OldIndex) => Promise<void>): void {
+  test('SQLite', async () => {
+    const index = SqliteIndex.open({ path: join(dir, `before-${version}-${++n}.db`), walMode: true });
+    try {
+      applyMigrations(index.db, MIGRATIONS.filter((m) => m.version < version));
+      await check({
+        backend: 'sqlite',
+        index,
+        exec: async (sql) => void index.db.exec(sql),
+        column: async (sql) => index.db.prepare(sql).pluck().all().map(String),
+      });
+    } finally {
+      await index.close();
+    }
+  });
+  withPostgres('PostgreSQL', (url) =>
+    test('PostgreSQL', async () => {
+      const schema = await freshSchema(url);
+      const client = new pg.Client({ connectionString: inSchema(url, quoteSchema(schema)) });
+      await client.connect();
+      const index = PostgresIndex.open({ url, schema, max: 2 });
+      try {
+        await applyPgMigrations(client as unknown as pg.PoolClient, PG_MIGRATIONS.filter((m) => m.version < version));
+        await check({
+          backend: 'postgres',
+          index,
+          exec: async (sql) => void (await client.query(sql)),
+          column: async (sql) => (await client.query<Record<string, unknown>>(sql)).rows.map((r) => String(Object.values(r)[0])),
+        });
+      } finally {
+        await index.close();
+        await client.end();
+      }
+    }),
+  );
+}

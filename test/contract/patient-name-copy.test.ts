@@ -10,12 +10,9 @@ import { after, describe, test } from 'node:test';
 import pg from 'pg';
 import { quoteSchema } from '../../src/index/postgres/db.js';
 import { copySqliteToPostgres } from '../../src/index/postgres/from-sqlite.js';
-import { PG_MIGRATIONS, applyPgMigrations } from '../../src/index/postgres/migrations.js';
-import { PostgresIndex } from '../../src/index/postgres/postgres-index.js';
-import { MIGRATIONS, applyMigrations } from '../../src/index/sqlite/migrations.js';
 import { SqliteIndex } from '../../src/index/sqlite/sqlite-index.js';
 import type { ArchiveIndex } from '../../src/index/types.js';
-import { freshSchema, inSchema, openPostgres, withPostgres } from './backends.js';
+import { freshSchema, inSchema, migrationTests, openPostgres, withPostgres } from './backends.js';
 import { record } from './fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pacs-name-copy-'));
@@ -61,44 +58,18 @@ const COPIES = [
 ];
 
 describe('migration 11 fills in the studies\' copies of their patient\'s attributes', () => {
-  test('SQLite', async () => {
-    const path = join(dir, 'v10.db');
-    const index = SqliteIndex.open({ path, walMode: true });
-    try {
-      // An index as version 10 left it, with rows written by the store path.
-      applyMigrations(index.db, MIGRATIONS.filter((m) => m.version < 11));
-      await storeSome(index);
-      const columns = index.db.prepare("SELECT name FROM pragma_table_info('studies')").pluck().all();
-      assert.ok(!columns.includes('patient_name_fold'));
-      await index.migrate();
-      assert.deepEqual(index.db.prepare(COPIES_SQL).pluck().all(), COPIES);
-      await assertAnswers(index);
-    } finally {
-      await index.close();
-    }
+  migrationTests(11, async (old) => {
+    // An index as version 10 left it, with rows written by the store path.
+    await storeSome(old.index);
+    const columns =
+      old.backend === 'sqlite'
+        ? "SELECT name FROM pragma_table_info('studies')"
+        : "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'studies'";
+    assert.ok(!(await old.column(columns)).includes('patient_name_fold'));
+    await old.index.migrate();
+    assert.deepEqual(await old.column(COPIES_SQL), COPIES);
+    await assertAnswers(old.index);
   });
-
-  withPostgres('PostgreSQL', (url) =>
-    test('PostgreSQL', async () => {
-      const schema = await freshSchema(url);
-      const client = new pg.Client({ connectionString: inSchema(url, quoteSchema(schema)) });
-      await client.connect();
-      const index = PostgresIndex.open({ url, schema, max: 2 });
-      try {
-        await applyPgMigrations(client as unknown as pg.PoolClient, PG_MIGRATIONS.filter((m) => m.version < 11));
-        await storeSome(index);
-        const { rows: before } = await client.query("SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'studies' AND column_name = 'patient_name_fold'", [schema]);
-        assert.equal(before.length, 0);
-        await index.migrate();
-        const { rows } = await client.query<{ copy: string }>(COPIES_SQL);
-        assert.deepEqual(rows.map((r) => r.copy), COPIES);
-        await assertAnswers(index);
-      } finally {
-        await index.close();
-        await client.end();
-      }
-    }),
-  );
 });
 
 withPostgres('pacs migrate-index carries the copies to PostgreSQL', (url) =>

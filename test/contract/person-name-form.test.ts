@@ -3,23 +3,12 @@
 // migration 12 rewrites the rows an older version wrote — with the same result on SQLite (the
 // JavaScript function) and PostgreSQL (its regexp_replace).
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import pg from 'pg';
 import { normalizePersonName, normalizePersonNameSql } from '../../src/dicom/person-name.js';
-import { quoteSchema } from '../../src/index/postgres/db.js';
-import { PG_MIGRATIONS, applyPgMigrations } from '../../src/index/postgres/migrations.js';
-import { PostgresIndex } from '../../src/index/postgres/postgres-index.js';
-import { MIGRATIONS, applyMigrations } from '../../src/index/sqlite/migrations.js';
-import { SqliteIndex } from '../../src/index/sqlite/sqlite-index.js';
 import type { ArchiveIndex } from '../../src/index/types.js';
-import { BACKENDS, freshSchema, inSchema, withPostgres } from './backends.js';
+import { BACKENDS, migrationTests, withPostgres } from './backends.js';
 import { record } from './fixtures.js';
-
-const dir = mkdtempSync(join(tmpdir(), 'pacs-pn-form-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
 
 const FORMS: readonly [string, string][] = [
   ['Doe^John', 'Doe^John'],
@@ -101,38 +90,12 @@ const FORMS_SQL = `SELECT study_instance_uid || '|' || patient_name || '|' || pa
 const SHORT_ROWS = ['6.10|Doe^John|DOE^JOHN|House^Gregory|HOUSE^GREGORY', '6.20|Doe^John|DOE^JOHN|House^Gregory|HOUSE^GREGORY', '6.30|Yamada^Tarou=山田^太郎|YAMADA^TAROU=山田^太郎|House^Gregory|HOUSE^GREGORY'];
 
 describe('migration 12 rewrites the long forms an older version kept', () => {
-  test('SQLite', async () => {
-    const index = SqliteIndex.open({ path: join(dir, 'v11.db'), walMode: true });
-    try {
-      applyMigrations(index.db, MIGRATIONS.filter((m) => m.version < 12));
-      await storeLong(index);
-      for (const sql of LONG_ROWS) index.db.exec(sql);
-      assert.match(String(index.db.prepare(FORMS_SQL).pluck().all()[0]), /Doe\^John\^\^\^/);
-      await index.migrate();
-      assert.deepEqual(index.db.prepare(FORMS_SQL).pluck().all(), SHORT_ROWS);
-      await assertShortForm(index);
-    } finally {
-      await index.close();
-    }
+  migrationTests(12, async (old) => {
+    await storeLong(old.index);
+    for (const sql of LONG_ROWS) await old.exec(sql);
+    assert.match((await old.column(FORMS_SQL))[0]!, /Doe\^John\^\^\^/);
+    await old.index.migrate();
+    assert.deepEqual(await old.column(FORMS_SQL), SHORT_ROWS);
+    await assertShortForm(old.index);
   });
-
-  withPostgres('PostgreSQL', (url) =>
-    test('PostgreSQL', async () => {
-      const schema = await freshSchema(url);
-      const client = new pg.Client({ connectionString: inSchema(url, quoteSchema(schema)) });
-      await client.connect();
-      const index = PostgresIndex.open({ url, schema, max: 2 });
-      try {
-        await applyPgMigrations(client as unknown as pg.PoolClient, PG_MIGRATIONS.filter((m) => m.version < 12));
-        await storeLong(index);
-        for (const sql of LONG_ROWS) await client.query(sql);
-        await index.migrate();
-        assert.deepEqual((await client.query<{ row: string }>(FORMS_SQL)).rows.map((r) => r.row), SHORT_ROWS);
-        await assertShortForm(index);
-      } finally {
-        await index.close();
-        await client.end();
-      }
-    }),
-  );
 });
