@@ -3,6 +3,7 @@
 // a number, a list (any of them), or { min, max } (numeric). Multi-valued attributes match
 // when any of their values does; regular expressions see the whole text.
 import type { Attributes } from './attributes.js';
+import { normalizePersonName, personNamePatterns } from '../dicom/person-name.js';
 
 export type MatchValue = string | number | Array<string | number> | { min?: number | undefined; max?: number | undefined };
 
@@ -31,8 +32,19 @@ function scalarMatches(expected: string | number, vr: string, text: string | nul
   return values.includes(expected.trim());
 }
 
+/**
+ * Person names are compared in their short form, as queries are (person-name.ts): a rule for
+ * 'DOE^JOHN' matches a file holding 'DOE^JOHN^^^', and 'DOE^*' one holding 'DOE'.
+ */
+function personNameMatches(expected: string, text: string | null): boolean {
+  if (/^\/(.*)\/([a-z]*)$/s.test(expected) && expected.length >= 2) return scalarMatches(expected, 'PN', text);
+  const names = text === null ? null : text.split('\\').map((v) => normalizePersonName(v.trim())).join('\\');
+  return personNamePatterns(expected.trim()).some((p) => scalarMatches(p, 'PN', names));
+}
+
 export function valueMatches(expected: MatchValue, vr: string, text: string | null): boolean {
-  if (Array.isArray(expected)) return expected.some((e) => scalarMatches(e, vr, text));
+  if (Array.isArray(expected)) return expected.some((e) => valueMatches(e, vr, text));
+  if (vr === 'PN' && typeof expected === 'string' && expected.trim() !== '') return personNameMatches(expected, text);
   if (typeof expected === 'object') {
     if (text === null) return false;
     return text.split('\\').some((v) => {

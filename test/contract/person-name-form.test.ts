@@ -52,7 +52,10 @@ async function studies(index: ArchiveIndex, keyword: string, value: string): Pro
 async function assertShortForm(index: ArchiveIndex): Promise<void> {
   for (const name of ['Doe^John', 'Doe^John^', 'Doe^John^^^=']) assert.deepEqual(await studies(index, 'PatientName', name), ['6.10', '6.20'], name);
   assert.deepEqual(await studies(index, 'PatientName', 'Yamada^Tarou=山田^太郎'), ['6.30']);
-  assert.deepEqual(await studies(index, 'ReferringPhysicianName', 'House^Gregory'), ['6.10', '6.20', '6.30']);
+  // Patterns that end in delimiters and '*' match the short form too: 'Solo^*' finds 'Solo' (sent as 'Solo^^^').
+  for (const [pattern, found] of [['Solo^*', ['6.40']], ['*olo^*', ['6.40']], ['Doe^John^*', ['6.10', '6.20']], ['Doe^*', ['6.10', '6.20']], ['Solo^?', []], ['*^', ['6.10', '6.20', '6.30', '6.40']]] as const)
+    assert.deepEqual(await studies(index, 'PatientName', pattern), found, pattern);
+  assert.deepEqual(await studies(index, 'ReferringPhysicianName', 'House^Gregory'), ['6.10', '6.20', '6.30', '6.40', '6.50']);
   const [answer] = await index.query({ level: 'STUDY', model: 'STUDY_ROOT', relational: false, keys: [{ keyword: 'StudyInstanceUID', value: '6.10' }, { keyword: 'PatientName', value: '' }, { keyword: 'ReferringPhysicianName', value: '' }] });
   assert.equal(answer!.PatientName, 'Doe^John', 'answered in the short form');
   assert.equal(answer!.ReferringPhysicianName, 'House^Gregory');
@@ -62,6 +65,8 @@ async function storeLong(index: ArchiveIndex): Promise<void> {
   await index.storeInstance(record({ sop: '6.1', study: '6.10', patientId: 'P1', patientName: 'Doe^John^^^', referringPhysician: 'House^Gregory^^' }), 'insert');
   await index.storeInstance(record({ sop: '6.2', study: '6.20', patientId: 'P1', patientName: 'Doe^John^^^' }), 'insert');
   await index.storeInstance(record({ sop: '6.3', study: '6.30', patientId: 'P2', patientName: 'Yamada^Tarou^=山田^太郎^^=' }), 'insert');
+  await index.storeInstance(record({ sop: '6.4', study: '6.40', patientId: 'P3', patientName: 'Solo^^^' }), 'insert');
+  await index.storeInstance(record({ sop: '6.5', study: '6.50', patientId: 'P4', patientName: null }), 'insert');
 }
 
 for (const backend of BACKENDS) backend.run((fresh) => {
@@ -86,7 +91,7 @@ const LONG_ROWS = [
   "UPDATE patients SET patient_name = 'Yamada^Tarou^=山田^太郎^^=', patient_name_fold = 'YAMADA^TAROU^=山田^太郎^^=' WHERE patient_id = 'P2'",
   "UPDATE studies SET referring_physician_name = referring_physician_name || '^^', referring_physician_name_fold = referring_physician_name_fold || '^^'",
 ];
-const FORMS_SQL = `SELECT study_instance_uid || '|' || patient_name || '|' || patient_name_fold || '|' || referring_physician_name || '|' || referring_physician_name_fold AS row FROM studies ORDER BY study_instance_uid`;
+const FORMS_SQL = `SELECT study_instance_uid || '|' || patient_name || '|' || patient_name_fold || '|' || referring_physician_name || '|' || referring_physician_name_fold AS row FROM studies WHERE study_instance_uid < '6.4' ORDER BY study_instance_uid`;
 const SHORT_ROWS = ['6.10|Doe^John|DOE^JOHN|House^Gregory|HOUSE^GREGORY', '6.20|Doe^John|DOE^JOHN|House^Gregory|HOUSE^GREGORY', '6.30|Yamada^Tarou=山田^太郎|YAMADA^TAROU=山田^太郎|House^Gregory|HOUSE^GREGORY'];
 
 describe('migration 12 rewrites the long forms an older version kept', () => {

@@ -3,7 +3,7 @@
 // QIDO-RS all read a value the same way, and a malformed one fails here, before any SQL runs.
 
 import { foldName } from '../fold.js';
-import { normalizePersonName } from '../../dicom/person-name.js';
+import { personNamePatterns } from '../../dicom/person-name.js';
 import { QueryError } from './types.js';
 
 /**
@@ -63,10 +63,10 @@ export function parseMatcher(keyword: string, vr: string, raw: string, options: 
     throw new QueryError('BAD_VALUE', `${keyword}: more than ${MAX_LIST_VALUES} values`, keyword);
   }
   const terms: Term[] = [];
-  for (const element of elements) {
-    // A person name in its short form, as the index keeps it ('Doe^John^' is 'Doe^John').
-    const name = vr === 'PN' ? normalizePersonName(element) : element;
-    const term = parseTerm(keyword, vr, options.fold === true ? foldName(name) : name);
+  // A person name in its short form, as the index keeps it ('Doe^John^' is 'Doe^John'); a
+  // pattern such as 'Doe^*' also as 'Doe' (person-name.ts).
+  for (const element of vr === 'PN' ? elements.flatMap(personNamePatterns) : elements) {
+    const term = parseTerm(keyword, vr, options.fold === true ? foldName(element) : element);
     // One universal alternative makes the whole list universal.
     if (term === null) return UNIVERSAL;
     terms.push(term);

@@ -30,6 +30,10 @@ test('sequence matching: any item, every key; multi-valued AE; universal empty k
 test('names fold case and accents; ranges of dates and combined date-times', () => {
   assert.ok(matchDataset({ '00100010': { vr: 'PN', Value: [{ Alphabetic: 'muller*' }] } }, entry, opts));
   assert.ok(!matchDataset({ '00100010': { vr: 'PN', Value: [{ Alphabetic: 'muller*' }] } }, entry, { fuzzyNames: false }));
+  // Trailing empty components do not count, on either side; 'Müller^*' matches a bare 'Müller'.
+  const bare = { ...entry, '00100010': { vr: 'PN', Value: [{ Alphabetic: 'Müller^^^' }] } };
+  for (const q of ['Müller', 'Müller^', 'Müller^*', '*ller^*', '*^']) assert.ok(matchDataset({ '00100010': { vr: 'PN', Value: [{ Alphabetic: q }] } }, bare, { fuzzyNames: false }), q);
+  for (const q of ['Müller^?', '^*']) assert.ok(!matchDataset({ '00100010': { vr: 'PN', Value: [{ Alphabetic: q }] } }, bare, { fuzzyNames: false }), q);
   assert.ok(matchDataset(step({ '00400002': { vr: 'DA', Value: ['19951001-19951031'] } }), entry, opts));
   assert.ok(matchDataset(step({ '00400002': { vr: 'DA', Value: ['19951014-19951015'] }, '00400003': { vr: 'TM', Value: ['1200-0900'] } }), entry, opts));
   assert.ok(!matchDataset(step({ '00400002': { vr: 'DA', Value: ['19951015-19951016'] }, '00400003': { vr: 'TM', Value: ['0900-0800'] } }), entry, opts));

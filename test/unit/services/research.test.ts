@@ -43,12 +43,22 @@ test('match: exact, wildcard, regex, date range, number, list, min/max, provenan
   no({ SeriesNumber: { min: 4 } });
   yes({ ImageType: 'PRIMARY' }); // any of the values
   yes({ ReferringPhysicianName: 'Smith^*' });
+  // Person names in their short form (PS3.5 6.2): trailing empty components do not count.
+  yes({ ReferringPhysicianName: 'Smith^Ann^^^' });
+  yes({ ReferringPhysicianName: 'Smith^Ann^*' });
+  no({ ReferringPhysicianName: 'Smith^Ann^?' });
+  no({ ReferringPhysicianName: 'Smith' });
   yes({ CallingAE: ['SCANNER_B', 'SCANNER_A'] });
   yes({ RemoteAddress: '10.0.0.*' });
   no({ CalledAE: 'OTHER' });
   no({ InstitutionName: 'X' }); // absent
   yes({ InstitutionName: '*' });
   no({ CallingAE: 'SCANNER_A', StudyDescription: 'other' }); // every key must hold
+  const longForm = attributesOf({ '00100010': { vr: 'PN', Value: [{ Alphabetic: 'DOE^^^' }] } }, { callingAE: 'A', calledAE: 'B', remoteAddress: '1' });
+  assert.ok(ruleMatches({ PatientName: 'DOE' }, longForm), 'DOE^^^ is DOE');
+  assert.ok(ruleMatches({ PatientName: 'DOE^*' }, longForm));
+  assert.ok(ruleMatches({ PatientName: ['X', 'DOE^'] }, longForm));
+  assert.ok(ruleMatches({ PatientName: '/^DOE\\^\\^\\^$/' }, longForm), 'a regular expression sees the name as sent');
 });
 
 test('rules in the configuration: unknown keyword, bad regex, relative folder, duplicate name are named', () => {
