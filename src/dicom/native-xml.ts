@@ -12,15 +12,23 @@ const PN_COMPONENTS = ['FamilyName', 'GivenName', 'MiddleName', 'NamePrefix', 'N
 const PN_GROUPS = ['Alphabetic', 'Ideographic', 'Phonetic'] as const;
 
 /**
- * Text content or attribute value escaped; characters XML 1.0 cannot carry at all (C0 controls
- * other than tab, LF, CR; lone surrogates; U+FFFE/FFFF) become U+FFFD, as no escape exists for them.
+ * Text content escaped; characters XML 1.0 cannot carry at all (C0 controls other than tab, LF,
+ * CR; lone surrogates; U+FFFE/FFFF) become U+FFFD, as no escape exists for them. CR goes as a
+ * character reference: a parser turns a raw CR or CRLF into LF, and report text would change.
  */
 export function xmlEscape(text: string): string {
-  return text
-    // eslint-disable-next-line no-control-regex -- finding the control characters is the point
-    .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD')
-    .replace(/[&<>"]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : '&quot;'));
+  return (
+    text
+      // eslint-disable-next-line no-control-regex -- finding the control characters is the point
+      .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD')
+      .replace(/[&<>"\r]/g, (c) => ESCAPES[c]!)
+  );
 }
+
+/** An attribute value: also tab and LF as references, which a parser would turn into spaces. */
+const xmlAttribute = (text: string): string => xmlEscape(text).replace(/[\t\n]/g, (c) => (c === '\t' ? '&#9;' : '&#10;'));
+
+const ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', '\r': '&#13;' };
 
 function personName(pn: PersonNameJson, number: number, out: string[]): void {
   out.push(`<PersonName number="${number}">`);
@@ -54,12 +62,12 @@ function privateCreator(tag: string, ds: JsonDataset): string | undefined {
 function attribute(tag: string, el: JsonElement, ds: JsonDataset, out: string[]): void {
   const info = /^[0-9A-F]{8}$/i.test(tag) ? lookupTag(parseInt(tag, 16)) : undefined;
   const creator = privateCreator(tag, ds);
-  const named = creator !== undefined ? ` privateCreator="${xmlEscape(creator)}"` : info?.keyword && !(parseInt(tag.slice(0, 4), 16) & 1) ? ` keyword="${info.keyword}"` : '';
+  const named = creator !== undefined ? ` privateCreator="${xmlAttribute(creator)}"` : info?.keyword && !(parseInt(tag.slice(0, 4), 16) & 1) ? ` keyword="${info.keyword}"` : '';
   // With its Private Creator named, a private element's tag leaves out the block (gggg,bbee →
   // gggg00ee), as DCMTK's dcm2xml writes it: the creator, not the block, says whose it is.
   const shown = creator !== undefined ? `${tag.slice(0, 4)}00${tag.slice(6)}` : tag;
-  out.push(`<DicomAttribute tag="${shown.toUpperCase()}" vr="${xmlEscape(el.vr)}"${named}>`);
-  if (el.BulkDataURI !== undefined) out.push(`<BulkData uri="${xmlEscape(el.BulkDataURI)}"/>`);
+  out.push(`<DicomAttribute tag="${shown.toUpperCase()}" vr="${xmlAttribute(el.vr)}"${named}>`);
+  if (el.BulkDataURI !== undefined) out.push(`<BulkData uri="${xmlAttribute(el.BulkDataURI)}"/>`);
   else if (el.InlineBinary !== undefined) out.push(`<InlineBinary>${el.InlineBinary}</InlineBinary>`);
   else
     (el.Value ?? []).forEach((v: JsonValue, i) => {

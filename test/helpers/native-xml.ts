@@ -17,6 +17,7 @@ const parser = new XMLParser({
   parseTagValue: false,
   parseAttributeValue: false,
   trimValues: false,
+  htmlEntities: true, // character references (&#13;) too
   isArray: (name) => ['DicomAttribute', 'Value', 'Item', 'PersonName'].includes(name),
 });
 

@@ -188,6 +188,9 @@ describe('DICOMweb', () => {
     const byParam = await get(`/dicom-web/studies?PatientID=1CT1&accept=${encodeURIComponent(xmlParts)}`, 'application/dicom+json');
     assert.equal(parts(byParam.rawPayload, String(byParam.headers['content-type'])).length, 1);
     for (const accept of ['application/json', 'application/*', '*/*', 'image/png, application/dicom+json']) assert.match(String((await get('/dicom-web/studies', accept)).headers['content-type']), /application\/dicom\+json/, accept);
+    const none = await get('/dicom-web/studies?PatientID=NOBODY', xmlParts);
+    assert.equal(none.statusCode, 204, 'no match: no multipart without a part');
+    assert.equal(none.rawPayload.length, 0);
     const refused = await get('/dicom-web/studies', 'application/dicom+xml');
     assert.equal(refused.statusCode, 406, 'QIDO-RS XML comes as multipart only');
     assert.match(refused.json().detail, /application\/dicom\+json or as multipart\/related/);
@@ -218,7 +221,7 @@ describe('DICOMweb', () => {
     }
   });
 
-  test('bulk data: a Range of several ranges is ignored (200, the whole value), one past the end is 416', async () => {
+  test('bulk data: a Range of several ranges, or backwards, is ignored (200, the whole value), one past the end is 416', async () => {
     const [inst] = (await get('/dicom-web/instances?PatientID=1CT1')).json() as Json[];
     const url = new URL(String(inst!['00081190']!.Value![0])).pathname;
     const bulk = `${url}/bulkdata/7FE00010`;
@@ -226,6 +229,8 @@ describe('DICOMweb', () => {
     const several = await web.inject({ method: 'GET', url: bulk, headers: { accept: 'application/octet-stream', range: 'bytes=0-1,5-6' } });
     assert.equal(several.statusCode, 200);
     assert.ok(several.rawPayload.equals(whole.rawPayload));
+    const backwards = await web.inject({ method: 'GET', url: bulk, headers: { accept: 'application/octet-stream', range: 'bytes=5-3' } });
+    assert.equal(backwards.statusCode, 200, 'first > last is no valid range: ignored');
     const past = await web.inject({ method: 'GET', url: bulk, headers: { accept: 'application/octet-stream', range: `bytes=${whole.rawPayload.length}-` } });
     assert.equal(past.statusCode, 416);
     assert.equal(past.headers['content-range'], `bytes */${whole.rawPayload.length}`);

@@ -20,6 +20,8 @@ export function datasetsFormat(req: { headers: { accept?: string | undefined }; 
  */
 export function sendDatasets(reply: FastifyReply, format: ModelFormat, datasets: readonly (JsonDataset | string)[]): FastifyReply {
   if (format === 'json') return reply.type('application/dicom+json').send(`[${datasets.map((d) => (typeof d === 'string' ? d : JSON.stringify(d))).join(',')}]`);
+  // A multipart body must hold a part (RFC 2046 5.1.1): no match is 204 No Content.
+  if (datasets.length === 0) return reply.code(204).send();
   const boundary = newBoundary();
   async function* parts(): AsyncGenerator<OutPart> {
     for (const d of datasets) yield { contentType: 'application/dicom+xml', body: Buffer.from(nativeDicomModel(typeof d === 'string' ? (JSON.parse(d) as JsonDataset) : d)) };

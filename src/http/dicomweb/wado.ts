@@ -36,6 +36,8 @@ function parseRange(header: string | undefined, total: number): { start: number;
   const m = /^bytes=(\d*)-(\d*)$/.exec(header ?? '');
   if (!m || (m[1] === '' && m[2] === '')) return null;
   if (m[1] === '') return { start: Math.max(0, total - Number(m[2])), end: total - 1 };
+  // first > last is not a valid range (RFC 9110 14.1.1): ignored like any other form we do not serve.
+  if (m[2] !== '' && Number(m[1]) > Number(m[2])) return null;
   return { start: Number(m[1]), end: m[2] === '' ? total - 1 : Math.min(total - 1, Number(m[2])) };
 }
 

@@ -40,9 +40,10 @@ test('every kind of value, read back the same; keywords from the dictionary, tag
 });
 
 test('characters XML cannot carry become U+FFFD; markup is escaped', () => {
-  assert.equal(xmlEscape('a\u0000b\u001bc\td\ne\r'), 'a\uFFFDb\uFFFDc\td\ne\r');
+  assert.equal(xmlEscape('a\u0000b\u001bc\td\ne\r'), 'a\uFFFDb\uFFFDc\td\ne&#13;', 'CR as a reference: a parser would make CRLF an LF');
   assert.equal(xmlEscape('x\uD800y\uD83D\uDE00'), 'x\uFFFDy\uD83D\uDE00', 'a lone surrogate goes, a pair stays');
   assert.equal(xmlEscape('<a href="x">&</a>'), '&lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt;');
-  const ds = readNativeXml(nativeDicomModel({ '00104000': { vr: 'LT', Value: ['line\u0001one\u001b$B'] } }));
+  const ds = readNativeXml(nativeDicomModel({ '00104000': { vr: 'LT', Value: ['line\u0001one\u001b$B'] }, '00324000': { vr: 'LT', Value: ['Findings:\r\n\tnone <see> & "more"'] } }));
   assert.deepEqual(ds['00104000']!.values, ['line\uFFFDone\uFFFD$B']);
+  assert.deepEqual(ds['00324000']!.values, ['Findings:\r\n\tnone <see> & "more"'], 'report text read back as it was, CRLF and all');
 });
