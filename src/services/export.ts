@@ -65,6 +65,8 @@ const TEMP_OWNER = /^\..*~([A-Za-z0-9._]+)~(\d+)~[0-9a-f]+\.pacs-export$/;
 const swept = new Map<string, number>();
 const SWEEP_EVERY_MS = 10 * 60_000;
 const SWEPT_FOLDERS = 10_000;
+/** The temporary files this process has open now: one of our name not among them is an earlier process's (a container restarted with our pid). */
+const ownTemps = new Set<string>();
 
 /**
  * Creates a temporary file of its own for one instance in `dir`, named after this process. Two
@@ -75,15 +77,27 @@ const SWEPT_FOLDERS = 10_000;
 async function takeTemp(dir: string, name: string): Promise<string> {
   await sweepLeftovers(dir);
   const temp = path.join(dir, `.${name}~${HOST}~${process.pid}~${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`);
-  await (await fs.open(temp, 'wx')).close();
+  ownTemps.add(temp);
+  try {
+    await (await fs.open(temp, 'wx')).close();
+  } catch (e) {
+    ownTemps.delete(temp);
+    throw e;
+  }
   return temp;
+}
+
+async function dropTemp(temp: string): Promise<void> {
+  await fs.rm(temp, { force: true });
+  ownTemps.delete(temp);
 }
 
 /**
  * Removes the temporary files that killed exports left in `dir`: at once when named after a
  * process of this host that is gone (a server killed mid-export and restarted resumes without
- * waiting), otherwise when untouched for IN_FLIGHT_MS (another host's, an earlier process that
- * had our pid, or a name from an older version), and any a day old.
+ * waiting) or after this process but not open in it (an earlier process that had our pid, as a
+ * restarted container's pid 1 does), otherwise when untouched for IN_FLIGHT_MS (another host's,
+ * a name from an older version), and a day old when its pid now belongs to another program.
  */
 async function sweepLeftovers(dir: string): Promise<void> {
   const last = swept.get(dir);
@@ -96,10 +110,12 @@ async function sweepLeftovers(dir: string): Promise<void> {
     if (!n.startsWith('.') || !n.endsWith(TEMP_SUFFIX)) continue;
     const owner = TEMP_OWNER.exec(n);
     const pid = Number(owner?.[2]);
-    if (owner?.[1] === HOST && pid !== process.pid) {
-      if (!isAlive(pid)) await fs.rm(path.join(dir, n), { force: true });
-      else await removeIfUntouched(path.join(dir, n), 86_400_000); // a pid reused by another program
-    } else await removeIfUntouched(path.join(dir, n), IN_FLIGHT_MS);
+    const file = path.join(dir, n);
+    if (owner?.[1] !== HOST) await removeIfUntouched(file, IN_FLIGHT_MS);
+    else if (pid === process.pid) {
+      if (!ownTemps.has(file)) await fs.rm(file, { force: true });
+    } else if (!isAlive(pid)) await fs.rm(file, { force: true });
+    else await removeIfUntouched(file, 86_400_000); // a pid reused by another program
   }
 }
 
@@ -123,7 +139,7 @@ async function create(dest: string, source: string, mode: ExportMode, loc: Insta
     }
     await fs.link(temp, dest);
   } finally {
-    await fs.rm(temp, { force: true });
+    await dropTemp(temp);
   }
 }
 
@@ -225,7 +241,7 @@ export async function placeBytes(bytes: Buffer, dest: string, tempName: string):
     }
   } finally {
     await fh?.close();
-    await fs.rm(temp, { force: true });
+    await dropTemp(temp);
   }
   throw new PacsError('STORAGE_FAILURE', `more than ${MAX_ALTERNATIVES} files already named like ${dest}`);
 }

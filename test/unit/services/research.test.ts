@@ -109,7 +109,8 @@ test('two copies of one instance into one folder at once: one written, one prese
     assert.equal(fs.readFileSync(dest, 'utf8'), big);
     assert.deepEqual(fs.readdirSync(path.join(dir, 'lab')), ['a.dcm'], 'no temporary file left');
     // Leftovers of killed exports, in a folder this process has not written to yet: one of a
-    // process of this host that is gone (just now: removed at once, the restart does not wait),
+    // process of this host that is gone and one of an earlier process with our pid (just now:
+    // removed at once, the restart does not wait),
     // one of another host untouched for two minutes, one of another host still being written,
     // one with an older version's name long untouched.
     const b = instance(archive, 'b.dcm', 'BBBB');
@@ -118,6 +119,8 @@ test('two copies of one instance into one folder at once: one written, one prese
     const dead = spawnSync('true').pid;
     const leftovers = {
       deadHere: `.${b.SOPInstanceUID}~${HOST}~${dead}~0badf00d.pacs-export`,
+      // Our own pid but not our file: a restarted container's pid 1 had it before.
+      earlierSamePid: `.${a.SOPInstanceUID}~${HOST}~${process.pid}~0badf00d.pacs-export`,
       staleThere: `.${a.SOPInstanceUID}~other.host~42~0badf00d.pacs-export`,
       liveThere: `.${a.SOPInstanceUID}~other.host~43~0badf00d.pacs-export`,
       oldName: `.${a.SOPInstanceUID}.pacs-export`,
