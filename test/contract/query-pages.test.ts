@@ -61,6 +61,9 @@ for (const backend of BACKENDS) backend.run((fresh) => {
             const limited: unknown[] = [];
             for await (const page of queryPages(index, { ...query, limit: whole.length - 1 }, 2)) limited.push(...page.map((r) => r[uidOf(level)]));
             assert.deepEqual(limited, whole.slice(0, whole.length - 1), `${level}: the limit kept`);
+            const skipped: unknown[] = [];
+            for await (const page of queryPages(index, { ...query, offset: 2 }, 2)) skipped.push(...page.map((r) => r[uidOf(level)]));
+            assert.deepEqual(skipped, whole.slice(2), `${level}: the offset skips once`);
           }
         }
         // With keys: only the matches, paged.

@@ -16,7 +16,8 @@ export async function* queryPages(index: Queryable, query: IndexQuery, pageSize:
   for (;;) {
     const limit = Math.min(pageSize, left);
     if (limit <= 0) return;
-    const rows = await index.query({ ...query, limit, positions: true, ...(after ? { after } : {}) });
+    // The offset skips rows once, before the first page; later pages start after the last row.
+    const rows = await index.query({ ...query, limit, positions: true, ...(after ? { after, offset: 0 } : {}) });
     if (rows.length > 0) yield rows;
     if (rows.length < limit) return;
     left -= rows.length;
