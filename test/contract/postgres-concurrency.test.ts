@@ -126,5 +126,28 @@ withPostgres('two servers on one PostgreSQL index', (url) => {
         await Promise.all([a.close(), b.close()]);
       }
     });
+
+    test('a metadata text put while another server deletes its instance waits for that delete, then keeps nothing', async () => {
+      const { schema, a, b } = await pair();
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        await a.storeInstance(record({ sop: '7.7.1', study: '7.7' }), 'insert');
+        await client.query(`SET search_path = ${quoteSchema(schema)}`);
+        await client.query('BEGIN');
+        await client.query("DELETE FROM instances WHERE sop_instance_uid = '7.7.1'");
+        // The delete is not committed: the put must wait on the instance row, not insert beside it.
+        let done = false;
+        const put = b.metadata.put('7.7.1', 'made from the file read before the delete').then(() => (done = true));
+        await new Promise((r) => setTimeout(r, 300));
+        assert.equal(done, false, 'the put waits for the deleting transaction');
+        await client.query('COMMIT');
+        await put;
+        assert.equal(await a.metadata.get('7.7.1'), null, 'no text left for a deleted instance');
+      } finally {
+        await client.end();
+        await Promise.all([a.close(), b.close()]);
+      }
+    });
   });
 });
