@@ -20,6 +20,7 @@ import { quoteSchema } from '../src/index/postgres/db.js';
 import { applyCompactHeap, restoreDefaultHeap } from '../src/core/heap.js';
 import type { ArchiveIndex } from '../src/index/types.js';
 import type { IndexQuery } from '../src/index/query/types.js';
+import { queryPages } from '../src/index/query/pages.js';
 
 const MAX = Number(process.env.BENCH_SCALE_MAX ?? 1_000_000);
 const SIZES = (process.env.BENCH_SCALE_SIZES?.split(',').map(Number) ?? [100_000, 1_000_000, 10_000_000]).filter((n) => n <= MAX);
@@ -141,6 +142,7 @@ async function run(backend: Backend): Promise<string[]> {
         process.stderr.write(`  ${name}: p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ${r.answers} answers\n`);
         lines.push(`| ${backend.name} | ${instances.toLocaleString('en-US')} | ${name} | ${r.answers} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} |`);
       }
+      lines.push(...(await everyStudy(backend.name, instances, index)));
       lines.push(`| ${backend.name} | ${instances.toLocaleString('en-US')} | (bulk load of this step) | ${loaded.instances} rows | ${(loaded.ms / 1000).toFixed(1)} s | |`);
     }
   } finally {
@@ -148,6 +150,40 @@ async function run(backend: Backend): Promise<string[]> {
     await backend.cleanup();
   }
   return lines;
+}
+
+/**
+ * Every study, as a universal C-FIND reads it (pages of 1,000 in keyset order) and in one
+ * statement (as before paging), timed once each: what the paging costs, and what it saves in
+ * memory (the JavaScript heap's growth while the answer is held).
+ */
+async function everyStudy(name: string, instances: number, index: ArchiveIndex): Promise<string[]> {
+  const query: IndexQuery = { ...study([]), keyOrder: true };
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  let heap = process.memoryUsage().heapUsed;
+  let t0 = performance.now();
+  let answers = 0;
+  let pages = 0;
+  let peakPaged = 0;
+  for await (const page of queryPages(index, query, 1000)) {
+    answers += page.length;
+    pages++;
+    peakPaged = Math.max(peakPaged, process.memoryUsage().heapUsed - heap);
+  }
+  const paged = performance.now() - t0;
+  gc?.();
+  heap = process.memoryUsage().heapUsed;
+  t0 = performance.now();
+  const whole = await index.query(study([]));
+  const once = performance.now() - t0;
+  const held = process.memoryUsage().heapUsed - heap;
+  process.stderr.write(`  every study: ${answers} in ${pages} pages ${paged.toFixed(0)} ms (heap +${(peakPaged / 1048576).toFixed(0)} MB), at once ${once.toFixed(0)} ms (heap +${(held / 1048576).toFixed(0)} MB)\n`);
+  const n = instances.toLocaleString('en-US');
+  return [
+    `| ${name} | ${n} | every study, C-FIND pages of 1,000 (${pages}); heap +${(peakPaged / 1048576).toFixed(0)} MB | ${answers} | ${paged.toFixed(0)} (once) | |`,
+    `| ${name} | ${n} | every study, one statement (by date, as before paging); heap +${(held / 1048576).toFixed(0)} MB | ${whole.length} | ${once.toFixed(0)} (once) | |`,
+  ];
 }
 
 async function main(): Promise<void> {

@@ -88,6 +88,8 @@ async function find(deps: FindDeps, ctx: ScpContext, cmd: Command, data: Buffer)
         relational: agreed(ctx.assoc, ctx.abstractSyntax, 0),
         combinedDateTime: agreed(ctx.assoc, ctx.abstractSyntax, 1),
         fuzzyNames: deps.fuzzyNames(),
+        // The standard asks no order of C-FIND answers: the key's, which pages cheaply.
+        keyOrder: true,
         ...(limit > 0 ? { limit } : {}),
       },
       FIND_PAGE,

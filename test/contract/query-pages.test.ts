@@ -43,8 +43,8 @@ for (const backend of BACKENDS) backend.run((fresh) => {
       try {
         for (const r of records()) await index.storeInstance(r, 'insert');
         for (const level of ['PATIENT', 'STUDY', 'SERIES', 'IMAGE'] as const) {
-          for (const newestFirst of [false, true]) {
-            const query: IndexQuery = { level, model: 'PATIENT_ROOT', relational: true, keys: [{ keyword: uidOf(level), value: '' }], newestFirst };
+          for (const [newestFirst, keyOrder] of [[false, false], [true, false], [false, true]] as const) {
+            const query: IndexQuery = { level, model: 'PATIENT_ROOT', relational: true, keys: [{ keyword: uidOf(level), value: '' }], newestFirst, keyOrder };
             const whole = (await index.query(query)).map((r) => r[uidOf(level)]);
             assert.ok(whole.length >= 3, `${level}: ${whole.length} rows`);
             for (const size of [1, 2, 3, 50]) {

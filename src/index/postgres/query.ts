@@ -110,6 +110,10 @@ const orderExpr = (o: OrderTerm): string => (o.numeric ? leadingInteger(column(o
 
 function orderSql(o: OrderTerm): string {
   const expr = orderExpr(o);
+  // A primary key is never NULL, and only its index's own NULLs order (ascending NULLS LAST, or
+  // that read backwards) lets PostgreSQL read the rows in order from it: with NULLS FIRST it
+  // sorts every match for each page of a key-ordered answer.
+  if (o.column === 'pk') return o.descending ? `${expr} DESC` : expr;
   return o.descending ? `${expr} DESC NULLS LAST` : `${expr} NULLS FIRST`;
 }
 

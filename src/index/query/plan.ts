@@ -201,9 +201,11 @@ export function planQuery(query: IndexQuery): QueryPlan {
     .reverse()
     .filter((t) => t !== 'patients' || own === 0 || reads.has('patients'));
   const absent = [...new Set(query.keys.map((k) => k.keyword))].filter((k) => !answered.has(k));
-  const order = TABLES.slice(own === 0 ? 0 : 1, own + 1).flatMap((t) =>
-    query.newestFirst && t === TABLE_OF_LEVEL[query.level] ? ORDER[t].map((o) => ({ ...o, descending: true })) : ORDER[t],
-  );
+  const order: readonly OrderTerm[] = query.keyOrder
+    ? [{ table: TABLE_OF_LEVEL[query.level], column: 'pk', numeric: false }]
+    : TABLES.slice(own === 0 ? 0 : 1, own + 1).flatMap((t) =>
+        query.newestFirst && t === TABLE_OF_LEVEL[query.level] ? ORDER[t].map((o) => ({ ...o, descending: true })) : ORDER[t],
+      );
 
   return {
     level: query.level,

@@ -50,6 +50,12 @@ export interface IndexQuery {
   /** Newest first: the order of the query level's own keys reversed (a study list shows the latest studies first). */
   newestFirst?: boolean;
   /**
+   * Rows in the order of the level's own primary key instead of by date and number: for an
+   * answer whose order nobody reads (C-FIND), paged, each page is a range of the key's index
+   * (PostgreSQL cannot walk its date indexes with NULLs first: each page was a sort of every match).
+   */
+  keyOrder?: boolean;
+  /**
    * Each row also carries its place in the answer's order, as `__k0`, `__k1`… (POSITION_KEY):
    * what `after` takes to read the next page.
    */
