@@ -4,7 +4,7 @@ import { echoCommand, echoHelp } from './cli/echo.js';
 import { storeCommand, storeHelp } from './cli/store.js';
 import { findCommand, findHelp } from './cli/find.js';
 import { getCommand, getHelp, moveCommand, moveHelp } from './cli/retrieve.js';
-import { configCheckCommand, importCommand, importHelp, reindexCommand, reindexHelp, verifyCommand, verifyHelp } from './cli/archive.js';
+import { configCheckCommand, configCheckHelp, importCommand, importHelp, reindexCommand, reindexHelp, verifyCommand, verifyHelp } from './cli/archive.js';
 import { hashPasswordCommand, hashPasswordHelp } from './cli/hash-password.js';
 import { jobsCommand, jobsHelp } from './cli/jobs.js';
 import { worklistCommand, worklistHelp } from './cli/worklist.js';
@@ -37,7 +37,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number> | numb
       if (argv[0] !== 'check') throw new UsageError('config: the subcommand is "check": pacs config check [FILE]');
       return configCheckCommand(argv.slice(1));
     },
-    help: 'usage: pacs config check [FILE]   validate and print the resolved configuration\n',
+    help: configCheckHelp,
     summary: 'validate and print the configuration',
   },
 };

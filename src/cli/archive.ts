@@ -1,10 +1,11 @@
 // The commands that act on the archive itself: import, reindex, config check.
+import fs from 'node:fs';
 import { loadConfig, configToYaml, ConfigError } from '../config/load.js';
 import { openToolArchive, toolConfig } from './open-archive.js';
 import { importFile, indexExistingFile } from '../services/import.js';
 import { verifyArchive } from '../services/verify.js';
 import { errorMessage } from '../core/errors.js';
-import { ARCHIVE_OPTIONS, UsageError, flag, helpFor, intOption, parseArgs } from './args.js';
+import { ARCHIVE_OPTIONS, UsageError, archiveOverrides, flag, helpFor, intOption, opt, parseArgs } from './args.js';
 import { collectFiles, eachLimit } from './files.js';
 import { progress } from './progress.js';
 
@@ -17,7 +18,11 @@ const VERIFY_OPTIONS = [
   { names: ['--repair'], description: 'remove rows whose file is gone, index files that have no row, remove stale copies' },
 ];
 export const verifyHelp = helpFor('usage: pacs verify [--config FILE] [--quick] [--repair]   (stop the server first to repair)', [...ARCHIVE_OPTIONS, ...VERIFY_OPTIONS]);
-export const reindexHelp = helpFor('usage: pacs reindex [--config FILE]   (stop the server first)', ARCHIVE_OPTIONS);
+const REINDEX_OPTIONS = [
+  ...ARCHIVE_OPTIONS,
+  { names: ['--force'], description: 'empty the index even when no file is found (an archive whose files were all removed)' },
+];
+export const reindexHelp = helpFor('usage: pacs reindex [--config FILE] [--force]   (stop the server first)', REINDEX_OPTIONS);
 
 async function open(argv: string[], extra: typeof ARCHIVE_OPTIONS = []) {
   const p = parseArgs(argv, [...ARCHIVE_OPTIONS, ...extra]);
@@ -25,14 +30,17 @@ async function open(argv: string[], extra: typeof ARCHIVE_OPTIONS = []) {
 }
 
 export async function importCommand(argv: string[]): Promise<number> {
-  const { p, archive } = await open(argv, [{ names: ['-j', '--jobs'], arg: 'N', description: '' }]);
+  const p = parseArgs(argv, [...ARCHIVE_OPTIONS, { names: ['-j', '--jobs'], arg: 'N', description: '' }]);
+  // Checked before the archive is opened: a mistyped command must not leave an empty archive behind.
+  if (!p.positional.length) throw new UsageError('import: give at least one FILE or DIR');
+  const jobs = intOption(p, '-j', 4, 1, 64);
+  const archive = await openToolArchive(toolConfig(p));
   try {
-    if (!p.positional.length) throw new UsageError('import: give at least one FILE or DIR');
     const { files, missing } = await collectFiles(p.positional);
     const failures = missing.map((f) => `${f}: no such file or directory`);
     const counts = { stored: 0, replaced: 0, identical: 0, ignored: 0 };
     const bar = progress(files.length, 'import');
-    await eachLimit(files, intOption(p, '-j', 4, 1, 64), async (file) => {
+    await eachLimit(files, jobs, async (file) => {
       try {
         const r = await importFile(archive.store, file, { callingAE: null, calledAE: null, remoteAddress: null, source: 'import' });
         counts[r.kind]++;
@@ -52,14 +60,39 @@ export async function importCommand(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * Rebuilds the index from the files. It starts by emptying the index, so it first makes sure
+ * the files are where the configuration says: a mistyped --storage-dir used to make that
+ * directory, find nothing, and leave the index empty. What the files cannot say is carried
+ * over: which studies are protected from retention.
+ */
 export async function reindexCommand(argv: string[]): Promise<number> {
-  const { archive } = await open(argv);
+  const p = parseArgs(argv, REINDEX_OPTIONS);
+  const config = toolConfig(p);
+  const dir = config.storage.directory;
+  if (!isDirectory(dir)) {
+    process.stderr.write(`pacs reindex: storage.directory ${dir} is not a directory; the index was not changed\n`);
+    return 1;
+  }
+  const archive = await openToolArchive(config);
   try {
     await archive.objects.cleanupStaging();
+    const files = archive.objects.list()[Symbol.asyncIterator]();
+    let next = await files.next();
+    const before = await archive.index.statistics();
+    if (next.done === true && before.instances > 0 && !flag(p, '--force')) {
+      process.stderr.write(
+        `pacs reindex: no files under ${dir}, but the index holds ${before.instances} instances: is storage.directory right? ` +
+          `The index was not changed (--force empties it)\n`,
+      );
+      return 1;
+    }
+    const protectedStudies = await archive.index.retention.protectedStudies();
     await archive.index.clear();
     const failures: string[] = [];
     let n = 0;
-    for await (const rel of archive.objects.list()) {
+    for (; next.done !== true; next = await files.next()) {
+      const rel = next.value;
       try {
         await indexExistingFile(archive.store, rel);
         n++;
@@ -67,12 +100,25 @@ export async function reindexCommand(argv: string[]): Promise<number> {
         failures.push(`${rel}: ${errorMessage(e)}`);
       }
     }
+    let kept = 0;
+    for (const uid of protectedStudies) if (await archive.index.retention.setProtected(uid, true)) kept++;
     const s = await archive.index.statistics();
-    process.stdout.write(`Reindexed ${n} files: ${s.patients} patients, ${s.studies} studies, ${s.series} series, ${s.instances} instances; ${failures.length} files not indexed\n`);
+    process.stdout.write(
+      `Reindexed ${n} files: ${s.patients} patients, ${s.studies} studies, ${s.series} series, ${s.instances} instances; ${failures.length} files not indexed` +
+        `${protectedStudies.length ? `; ${kept} of ${protectedStudies.length} protected studies protected again` : ''}\n`,
+    );
     for (const f of failures.slice(0, 50)) process.stdout.write(`  NOT INDEXED ${f}\n`);
     return failures.length ? 1 : 0;
   } finally {
     await archive.close();
+  }
+}
+
+function isDirectory(dir: string): boolean {
+  try {
+    return fs.statSync(dir).isDirectory();
+  } catch {
+    return false;
   }
 }
 
@@ -97,10 +143,16 @@ export async function verifyCommand(argv: string[]): Promise<number> {
   }
 }
 
+export const configCheckHelp = helpFor('usage: pacs config check [FILE] [--config FILE] [--set KEY=VALUE]...   validate and print the resolved configuration (secrets masked)', ARCHIVE_OPTIONS);
+
 export function configCheckCommand(argv: string[]): number {
-  const [file] = argv;
+  const p = parseArgs(argv, ARCHIVE_OPTIONS);
+  if (p.positional.length > 1) throw new UsageError(`config check: one FILE at most, got ${p.positional.join(' ')}`);
+  const given = p.positional[0];
+  if (given !== undefined && opt(p, '--config') !== undefined) throw new UsageError('config check: give the file as FILE or as --config FILE, not both');
   try {
-    const { config, source } = loadConfig(file ? { file } : {});
+    const layers = archiveOverrides(p);
+    const { config, source } = loadConfig({ ...layers, ...(given !== undefined ? { file: given } : {}) });
     process.stdout.write(`# ${source ? `configuration from ${source}` : 'no configuration file: defaults'} (environment and defaults applied)\n`);
     process.stdout.write(configToYaml(config, { redact: true }));
     return 0;

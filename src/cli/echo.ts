@@ -2,7 +2,7 @@
 import { ScuAssociation } from '../net/client.js';
 import { TS } from '../dicom/transfer-syntax.js';
 import { SopClass } from '../dicom/uids.js';
-import { AE_OPTIONS, type OptionSpec, UsageError, helpFor, hostPort, intOption, maxPduOption, opt, parseArgs } from './args.js';
+import { AE_OPTIONS, type OptionSpec, helpFor, hostPort, intOption, maxPduOption, opt, parseArgs } from './args.js';
 
 const SPECS: readonly OptionSpec[] = [...AE_OPTIONS, { names: ['-r', '--repeat'], arg: 'N', description: 'send N echoes on the association' }];
 export const echoHelp = helpFor('usage: pacs echo [-aet AET] [-aec AET] [-r N] HOST PORT', SPECS);
@@ -26,7 +26,7 @@ export async function echoCommand(argv: string[]): Promise<number> {
   try {
     for (let i = 0; i < repeat; i++) {
       const status = await scu.echo();
-      if (status !== 0) throw new UsageError(`C-ECHO answered with status 0x${status.toString(16).padStart(4, '0')}`);
+      if (status !== 0) throw new Error(`C-ECHO answered with status 0x${status.toString(16).padStart(4, '0')}`);
     }
   } finally {
     await scu.release();

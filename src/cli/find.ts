@@ -60,7 +60,7 @@ export async function findCommand(argv: string[]): Promise<number> {
   let final;
   try {
     const ctx = scu.contextFor(sopClass);
-    if (!ctx) throw new UsageError(`the peer does not accept ${sopClass === SopClass.PatientRootFind ? 'Patient' : 'Study'} Root C-FIND`);
+    if (!ctx) throw new Error(`the peer does not accept ${sopClass === SopClass.PatientRootFind ? 'Patient' : 'Study'} Root C-FIND`);
     const pending: Promise<void>[] = [];
     final = await scu.request(
       ctx.id,

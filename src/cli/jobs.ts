@@ -29,15 +29,21 @@ const line = (j: Job): string =>
 export async function jobsCommand(argv: string[]): Promise<number> {
   const [sub = 'list', ...rest] = argv[0] && !argv[0].startsWith('-') ? argv : ['list', ...argv];
   const p = parseArgs(rest, SPECS);
+  // Every argument is checked before the archive is opened: a mistyped command must not leave
+  // an empty archive and index behind where it was run.
+  if (!['list', 'show', 'cancel', 'retry'].includes(sub)) throw new UsageError(`jobs: unknown subcommand "${sub}" (list, show, cancel, retry)`);
+  const state = opt(p, '--state');
+  if (state && !(JOB_STATES as readonly string[]).includes(state)) throw new UsageError(`jobs: --state must be one of ${JOB_STATES.join(', ')}`);
+  const limit = intOption(p, '-n', 50, 1, 100_000);
+  const id = Number(p.positional[0]);
+  if (sub !== 'list' && (!Number.isInteger(id) || id < 1)) throw new UsageError(`jobs ${sub}: give the job's number`);
   const archive = await openToolArchive(toolConfig(p));
   const json = p.options.has('--json');
   const out = (text: string): void => void process.stdout.write(`${text}\n`);
   try {
     if (sub === 'list') {
-      const state = opt(p, '--state');
-      if (state && !(JOB_STATES as readonly string[]).includes(state)) throw new UsageError(`jobs: --state must be one of ${JOB_STATES.join(', ')}`);
       const type = opt(p, '--type');
-      const { jobs, total } = await archive.index.jobs.list({ limit: intOption(p, '-n', 50, 1, 100_000), offset: 0, ...(state ? { state: state as JobState } : {}), ...(type ? { type } : {}) });
+      const { jobs, total } = await archive.index.jobs.list({ limit, offset: 0, ...(state ? { state: state as JobState } : {}), ...(type ? { type } : {}) });
       if (json) out(JSON.stringify(jobs.map(shown), null, 2));
       else {
         out(`${'id'.padStart(6)}  ${'state'.padEnd(9)}  ${'type'.padEnd(14)}  ${'progress'.padEnd(18)}  tries   created              last error`);
@@ -46,10 +52,7 @@ export async function jobsCommand(argv: string[]): Promise<number> {
       }
       return 0;
     }
-    const id = Number(p.positional[0]);
-    if (!Number.isInteger(id) || id < 1) throw new UsageError(`jobs ${sub}: give the job's number`);
-    const job = sub === 'show' ? await archive.index.jobs.get(id) : sub === 'cancel' ? checkCanceled(await archive.index.jobs.cancel(id)) : sub === 'retry' ? checkRetried(await archive.index.jobs.retry(id)) : undefined;
-    if (job === undefined) throw new UsageError(`jobs: unknown subcommand "${sub}" (list, show, cancel, retry)`);
+    const job = sub === 'show' ? await archive.index.jobs.get(id) : sub === 'cancel' ? checkCanceled(await archive.index.jobs.cancel(id)) : checkRetried(await archive.index.jobs.retry(id));
     if (!job) {
       process.stderr.write(`pacs jobs: no job ${id}\n`);
       return 1;

@@ -60,7 +60,7 @@ export async function moveCommand(argv: string[]): Promise<number> {
   const scu = await connectQR(p, { host, port }, sopClass, timeout);
   try {
     const ctx = scu.contextFor(sopClass);
-    if (!ctx) throw new UsageError('the peer does not accept this C-MOVE information model');
+    if (!ctx) throw new Error('the peer does not accept this C-MOVE information model');
     let bar: ReturnType<typeof progress> | null = null;
     let done = 0;
     const rsp = await scu.request(
@@ -143,7 +143,7 @@ export async function getCommand(argv: string[]): Promise<number> {
   });
   try {
     const ctx = scu.contextFor(sopClass);
-    if (!ctx) throw new UsageError('the peer does not accept this C-GET information model');
+    if (!ctx) throw new Error('the peer does not accept this C-GET information model');
     const rsp = await scu.request(
       ctx.id,
       { CommandField: CommandField.C_GET_RQ, AffectedSOPClassUID: sopClass, Priority: Priority.Medium },

@@ -14,6 +14,8 @@ export interface RetentionStore {
   setProtected(studyInstanceUID: string, value: boolean): Promise<boolean>;
   /** null when no such study is indexed. */
   isProtected(studyInstanceUID: string): Promise<boolean | null>;
+  /** Every protected study's UID: what a reindex, which rebuilds the rows from the files, puts back. */
+  protectedStudies(): Promise<string[]>;
   /** Studies oldest first (least recently received), protected ones left out unless asked. */
   oldest(options: { receivedBefore?: Date; limit: number; includeProtected?: boolean }): Promise<RetentionCandidate[]>;
 }

@@ -70,7 +70,8 @@ export async function indexExistingFile(svc: StoreService, relPath: string): Pro
     { values: summary.values, littleEndian: ts.littleEndian },
     { path: relPath, size, transferSyntaxUID: head.transferSyntaxUID, checksum: hash.digest('hex') },
     { callingAE: null, calledAE: null, remoteAddress: null, source: 'reindex' },
-    new Date(),
+    // When it was received, as near as the files can say: retention deletes the oldest first.
+    (await fs.promises.stat(abs)).mtime,
   );
   const outcome = await svc.deps.index.storeInstance(record, 'replace');
   svc.deps.events.emit('instance.stored', { record, outcome: outcome.outcome, changeSeq: outcome.changeSeq });

@@ -27,6 +27,12 @@ export class PgRetentionStore implements RetentionStore {
     });
   }
 
+  protectedStudies(): Promise<string[]> {
+    return this.transact('read', async (db) =>
+      (await db.query<{ study_instance_uid: string }>('SELECT study_instance_uid FROM studies WHERE protected = 1')).rows.map((r) => r.study_instance_uid),
+    );
+  }
+
   oldest(o: { receivedBefore?: Date; limit: number; includeProtected?: boolean }): Promise<RetentionCandidate[]> {
     return this.transact('read', async (db) => {
       const params: unknown[] = [o.limit];

@@ -31,6 +31,10 @@ export class SqliteRetentionStore implements RetentionStore {
     });
   }
 
+  protectedStudies(): Promise<string[]> {
+    return this.transact('read', () => this.db.prepare('SELECT study_instance_uid FROM studies WHERE protected = 1').pluck().all() as string[]);
+  }
+
   oldest(o: { receivedBefore?: Date; limit: number; includeProtected?: boolean }): Promise<RetentionCandidate[]> {
     return this.transact('read', () => {
       const where = [...(o.includeProtected ? [] : ['protected = 0']), ...(o.receivedBefore ? ['last_received_at < @before'] : [])];

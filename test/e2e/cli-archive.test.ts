@@ -1,0 +1,111 @@
+// The archive commands of the built `pacs` on the defects a review found: reindex must not
+// empty an index for a mistyped directory and keeps what the files cannot say (protected
+// studies, when instances arrived), a mistyped command leaves nothing behind, and
+// `pacs config check` takes --config like every other archive command.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { SAMPLES } from '../helpers/dcmtk.js';
+import { openTestIndex } from '../helpers/index-backend.js';
+import { baseYaml, pacs, tempDir, writeConfig } from './spawn.js';
+
+const CT = path.join(SAMPLES, 'pydicom__CT_small.dcm');
+const MR = path.join(SAMPLES, 'pydicom__MR_small.dcm');
+
+async function withIndex<T>(dir: string, fn: (index: Awaited<ReturnType<typeof openTestIndex>>) => Promise<T>): Promise<T> {
+  const index = await openTestIndex(dir);
+  await index.migrate();
+  try {
+    return await fn(index);
+  } finally {
+    await index.close();
+  }
+}
+
+describe('pacs archive commands (review fixes)', () => {
+  test('reindex refuses a storage directory that is not there, and one without files while the index holds instances', async () => {
+    const dir = tempDir();
+    await writeConfig(path.join(dir, 'pacs_server.yaml'), baseYaml(11112));
+    const imported = await pacs(['import', CT, MR], dir);
+    assert.equal(imported.code, 0, imported.stdout + imported.stderr);
+
+    const typo = await pacs(['reindex', '--storage-dir', './archve'], dir);
+    assert.equal(typo.code, 1, typo.stdout + typo.stderr);
+    assert.match(typo.stderr, /storage\.directory .*archve is not a directory; the index was not changed/);
+    assert.equal(fs.existsSync(path.join(dir, 'archve')), false, 'the mistyped directory was made');
+    assert.equal((await withIndex(dir, (i) => i.statistics())).instances, 2);
+
+    fs.mkdirSync(path.join(dir, 'empty'));
+    const empty = await pacs(['reindex', '--storage-dir', './empty'], dir);
+    assert.equal(empty.code, 1, empty.stdout + empty.stderr);
+    assert.match(empty.stderr, /no files under .*empty, but the index holds 2 instances.*--force/);
+    assert.equal((await withIndex(dir, (i) => i.statistics())).instances, 2);
+
+    const forced = await pacs(['reindex', '--storage-dir', './empty', '--force'], dir);
+    assert.equal(forced.code, 0, forced.stdout + forced.stderr);
+    assert.equal((await withIndex(dir, (i) => i.statistics())).instances, 0);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('reindex keeps which studies are protected, and takes when instances arrived from their files', async () => {
+    const dir = tempDir();
+    await writeConfig(path.join(dir, 'pacs_server.yaml'), baseYaml(11112));
+    assert.equal((await pacs(['import', CT, MR], dir)).code, 0);
+    const [ctStudy, mrStudy] = await withIndex(dir, async (index) => {
+      const rows = await index.query({ level: 'STUDY', model: 'STUDY_ROOT', relational: true, keys: [{ keyword: 'StudyInstanceUID', value: '' }, { keyword: 'ModalitiesInStudy', value: '' }] });
+      const uidOf = (m: string) => String(rows.find((r) => String(r.ModalitiesInStudy).includes(m))?.StudyInstanceUID);
+      assert.equal(await index.retention.setProtected(uidOf('CT'), true), true);
+      return [uidOf('CT'), uidOf('MR')];
+    });
+    // The MR's file is a day older than the CT's: retention's "oldest first" must say so after.
+    const files: string[] = [];
+    const walk = (d: string): void => fs.readdirSync(d, { withFileTypes: true }).forEach((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : files.push(path.join(d, e.name))));
+    walk(path.join(dir, 'archive'));
+    const dayAgo = new Date(Date.now() - 86_400_000);
+    const mrFiles = files.filter((f) => f.endsWith('.dcm') && f.includes(mrStudy));
+    assert.equal(mrFiles.length, 1, files.join('\n'));
+    for (const f of mrFiles) fs.utimesSync(f, dayAgo, dayAgo);
+
+    const reindexed = await pacs(['reindex'], dir);
+    assert.equal(reindexed.code, 0, reindexed.stdout + reindexed.stderr);
+    assert.match(reindexed.stdout, /1 of 1 protected studies protected again/);
+    await withIndex(dir, async (index) => {
+      assert.equal(await index.retention.isProtected(ctStudy), true);
+      assert.equal(await index.retention.isProtected(mrStudy), false);
+      const oldest = await index.retention.oldest({ limit: 10, includeProtected: true });
+      assert.deepEqual(oldest.map((s) => s.studyInstanceUID), [mrStudy, ctStudy]);
+      assert.ok(Math.abs(oldest[0]!.lastReceivedAt.getTime() - dayAgo.getTime()) < 2_000, oldest[0]!.lastReceivedAt.toISOString());
+    });
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a mistyped archive command leaves no archive and no index where it was run', async () => {
+    const dir = tempDir();
+    for (const args of [['import'], ['import', '-j', '0', CT], ['jobs', 'show'], ['jobs', 'frobnicate'], ['jobs', '--state', 'sleeping']]) {
+      const r = await pacs(args, dir);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+      assert.deepEqual(fs.readdirSync(dir), [], `${args.join(' ')} left ${fs.readdirSync(dir).join(', ')}`);
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('config check takes the file as FILE or --config, applies --set, and refuses more', async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'a.yaml'), 'server: { ae_title: FROM_A }\n');
+    const asFile = await pacs(['config', 'check', 'a.yaml'], dir);
+    assert.equal(asFile.code, 0, asFile.stderr);
+    assert.match(asFile.stdout, /ae_title: FROM_A/);
+    const asOption = await pacs(['config', 'check', '--config', 'a.yaml', '--set', 'server.port=4242'], dir);
+    assert.equal(asOption.code, 0, asOption.stderr);
+    assert.match(asOption.stdout, /ae_title: FROM_A/);
+    assert.match(asOption.stdout, /port: 4242/);
+    const both = await pacs(['config', 'check', 'a.yaml', 'b.yaml'], dir);
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /one FILE at most/);
+    const bad = await pacs(['config', 'check', '--set', 'server.port=70000'], dir);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /server\.port: .*70000/);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
