@@ -5,7 +5,7 @@ import { EventBus, type AuditEntry } from './core/events.js';
 import { HookList } from './core/hooks.js';
 import { type Logger, createLogger, flushLogger } from './core/logging.js';
 import type { Config } from './config/load.js';
-import { describeReload } from './config/load.js';
+import { describeReload, redactDatabaseUrl } from './config/load.js';
 import { SqliteIndex } from './index/sqlite/sqlite-index.js';
 import { PostgresIndex } from './index/postgres/postgres-index.js';
 import type { ArchiveIndex } from './index/types.js';
@@ -99,10 +99,7 @@ export function openIndex(config: Readonly<Config>): ArchiveIndex {
 /** Where the index is, for logs: the file, or the PostgreSQL URL without its password. */
 export function describeIndex(config: Readonly<Config>): string {
   const url = config.database.url;
-  if (url === undefined) return config.database.path;
-  const parsed = new URL(url);
-  if (parsed.password !== '') parsed.password = '****';
-  return parsed.toString();
+  return url === undefined ? config.database.path : redactDatabaseUrl(url);
 }
 
 /** The archive without the network: index, files, store pipeline (server and CLI tools share it). */

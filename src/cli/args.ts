@@ -96,6 +96,7 @@ export function archiveOverrides(p: Parsed): { file?: string; overrides: Record<
   const db = opt(p, '--db');
   if (dir) overrides['storage.directory'] = dir;
   const dbUrl = opt(p, '--db-url');
+  if (db && dbUrl) throw new UsageError('give --db (SQLite) or --db-url (PostgreSQL), not both');
   if (db) overrides['database.path'] = db;
   if (dbUrl) overrides['database.url'] = dbUrl;
   for (const kv of p.options.get('--set') ?? []) {
@@ -103,6 +104,9 @@ export function archiveOverrides(p: Parsed): { file?: string; overrides: Record<
     if (eq <= 0) throw new UsageError(`--set: expected KEY=VALUE, got "${kv}"`);
     overrides[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
+  // --db names the SQLite file to use: a database.url of the configuration would otherwise win
+  // (a PostgreSQL index is used whenever a URL is set) and the command act on another index.
+  if (db && overrides['database.url'] === undefined) overrides['database.url'] = '';
   const file = opt(p, '--config');
   return { ...(file ? { file } : {}), overrides };
 }

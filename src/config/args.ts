@@ -101,6 +101,12 @@ export function parseServerArgs(argv: readonly string[]): ServerArgs {
     else if (name === '--set') applySet(value, out.overrides, problems);
     else if (flag.key !== undefined) addOverride(out.overrides, flag.key, value);
   }
+  // --db names the SQLite file to use: a database.url of the file or environment would otherwise
+  // win (a PostgreSQL index is used whenever a URL is set).
+  if (out.overrides['database.path'] !== undefined) {
+    if (out.overrides['database.url'] !== undefined && out.overrides['database.url'] !== '') problems.push('--db (SQLite) and --db-url (PostgreSQL): give one of them');
+    else out.overrides['database.url'] = '';
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return out;
 }
@@ -108,7 +114,7 @@ export function parseServerArgs(argv: readonly string[]): ServerArgs {
 function applySet(value: string, overrides: Record<string, string>, problems: string[]): void {
   const eq = value.indexOf('=');
   const key = eq === -1 ? '' : value.slice(0, eq).trim();
-  if (!/^[a-z_]+(\.[a-z_0-9]+)+$/.test(key)) {
+  if (!/^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$/.test(key)) {
     problems.push(`--set: expected KEY=VALUE with a dotted key like server.port=11113, got "${value}"`);
     return;
   }

@@ -58,6 +58,7 @@ export function kindAt(path: readonly PropertyKey[]): ValueKind {
       return el === 'string' || el === 'enum' ? 'string-list' : 'structured';
     }
     case 'object':
+    case 'record':
       return 'structured';
     default:
       return 'unknown';

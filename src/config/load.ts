@@ -16,7 +16,7 @@ import { configSchema, type Config } from './schema.js';
 
 export { ConfigError } from './errors.js';
 export { CLI_FLAGS, parseServerArgs, serverHelpText, type CliFlag, type ServerArgs } from './args.js';
-export { configToYaml, describeReload, isLiveKey, LIVE_KEYS, redactConfig } from './reload.js';
+export { configToYaml, describeReload, isLiveKey, LIVE_KEYS, redactConfig, redactDatabaseUrl } from './reload.js';
 export type { Config } from './schema.js';
 
 /** The file used when none is named and it exists in the working directory. */
@@ -63,7 +63,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const config = parsed.data as Loose;
   // Whatever is still relative is a default, which lives next to the file (or in cwd).
   resolvePaths(config, file === null ? cwd : dirname(file));
-  const missing = [...missingTlsFiles(config, originOf), ...missingCaFiles(config, originOf)];
+  const missing = [...missingTlsFiles(config, originOf), ...missingCaFiles(config, originOf), ...missingPlugins(config, originOf)];
   if (missing.length > 0) throw new ConfigError(missing);
   return { config: deepFreeze(config as Config), source: file };
 }
@@ -166,6 +166,19 @@ function missingCaFiles(config: Loose, originOf: OriginOf): string[] {
     if (typeof p !== 'string' || existsSync(p)) return [];
     const origin = originOf(['dicomweb_servers', i, 'ca_path']);
     return [`dicomweb_servers[${i}].ca_path: file not found: ${p}${origin === undefined ? '' : ` (${origin})`}`];
+  });
+}
+
+/** A plugin module that is not there stops the server's start: `pacs config check` says so too. */
+function missingPlugins(config: Loose, originOf: OriginOf): string[] {
+  const plugins = config.plugins;
+  if (!Array.isArray(plugins)) return [];
+  return plugins.flatMap((spec: unknown, i) => {
+    // As src/plugins.ts imports it: a file path, relative to the working directory.
+    const p = typeof spec === 'string' ? spec : isPlainObject(spec) ? spec.path : undefined;
+    if (typeof p !== 'string' || p.trim() === '' || existsSync(p)) return [];
+    const origin = originOf(['plugins', i]);
+    return [`plugins[${i}]: file not found: ${p}${origin === undefined ? '' : ` (${origin})`}`];
   });
 }
 

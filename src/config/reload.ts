@@ -36,7 +36,8 @@ export const LIVE_KEYS = [
 ] as const;
 
 export function isLiveKey(key: string): boolean {
-  return LIVE_KEYS.some((live) => (live.endsWith('.*') ? key.startsWith(live.slice(0, -1)) : key === live));
+  // A mapping's entries are flattened to keys of their own (hl7.station_ae.CT): live as the mapping is.
+  return LIVE_KEYS.some((live) => (live.endsWith('.*') ? key.startsWith(live.slice(0, -1)) : key === live || key.startsWith(`${live}.`)));
 }
 
 /** The dotted keys that differ between two configurations, split by whether they apply live. */
@@ -75,11 +76,23 @@ export function redactConfig(config: Config): Config {
       dicomweb_servers: config.dicomweb_servers.map((s) => ({ ...s, ...(s.password !== undefined ? { password: '****' } : {}), ...(s.token !== undefined ? { token: '****' } : {}) })),
     };
   const url = config.database.url;
-  if (url === undefined || !URL.canParse(url)) return config;
+  if (url === undefined) return config;
+  const shown = redactDatabaseUrl(url);
+  return shown === url ? config : { ...config, database: { ...config.database, url: shown } };
+}
+
+/**
+ * A PostgreSQL URL with its password masked, for logs and `pacs config check`: the user-info
+ * password and a `password` parameter, which node-pg (as libpq) takes as well.
+ */
+export function redactDatabaseUrl(url: string): string {
+  if (!URL.canParse(url)) return url;
   const parsed = new URL(url);
-  if (parsed.password === '') return config;
-  parsed.password = '****';
-  return { ...config, database: { ...config.database, url: parsed.toString() } };
+  const inQuery = parsed.searchParams.has('password');
+  if (parsed.password === '' && !inQuery) return url;
+  if (parsed.password !== '') parsed.password = '****';
+  if (inQuery) parsed.searchParams.set('password', '****');
+  return parsed.toString();
 }
 
 /** The resolved configuration as YAML, for `pacs config check`. Secrets masked unless asked. */

@@ -37,6 +37,12 @@ const bool = (def: boolean) => z.boolean({ error: 'expected true or false' }).de
 
 const text = (what: string) => z.string({ error: `expected ${what}` }).min(1, { error: `expected ${what}, not empty` });
 
+/** Host names as RFC 1123 spells them; a name of digits and dots alone must be an IPv4 address. */
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
+export const isHostSyntax = (v: string): boolean => isIP(v) !== 0 || (HOST_NAME.test(v) && !/^[0-9.]+$/.test(v));
+/** An address or host name, checked here so that a typo is named by its key, not by getaddrinfo at start-up. */
+const hostText = (what: string) => text(what).refine(isHostSyntax, { error: `expected ${what}: an IP address or a host name` });
+
 const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
   z.enum(values, { error: `expected one of ${values.join(', ')}` });
 
@@ -67,7 +73,7 @@ const section = <S extends z.core.$ZodLooseShape>(shape: S) => z.strictObject(sh
 
 const server = section({
   ae_title: aeTitleSchema.default('PACS_SERVER'),
-  host: text('a bind address such as 0.0.0.0').default('0.0.0.0'),
+  host: hostText('a bind address such as 0.0.0.0').default('0.0.0.0'),
   port: port(11112),
   max_associations: int(1, 10_000, 50),
   max_associations_per_ae: int(0, 10_000, 0, ' (0 = unlimited)'),
@@ -208,7 +214,7 @@ const ipOrCidr = z.string({ error: CIDR_ERROR }).refine(
 
 const http = section({
   enabled: bool(true),
-  host: text('a bind address such as 0.0.0.0').default('0.0.0.0'),
+  host: hostText('a bind address such as 0.0.0.0').default('0.0.0.0'),
   port: port(8080),
   /** Origins allowed to call the web services from a browser; ["*"] for any. */
   cors_origins: z.array(text('an origin such as https://viewer.example.org'), { error: 'expected a list of origins' }).default([]),
@@ -260,7 +266,7 @@ export const HL7_CHARSETS = ['UTF-8', 'ISO-8859-1', 'ASCII'] as const;
 const hl7 = section({
   /** HL7 v2 orders and patient updates over MLLP. */
   enabled: bool(false),
-  host: text('a bind address such as 0.0.0.0').default('0.0.0.0'),
+  host: hostText('a bind address such as 0.0.0.0').default('0.0.0.0'),
   port: port(2575),
   /** The character set of messages whose MSH-18 is empty. */
   charset: oneOf(HL7_CHARSETS).default('UTF-8'),
@@ -280,7 +286,7 @@ export type Permission = (typeof PERMISSIONS)[number];
 
 const knownNode = section({
   ae_title: aeTitleSchema,
-  host: text('a host name or address'),
+  host: hostText('a host name or address'),
   port: portNumber,
   tls: bool(false),
   /** Addresses (IPs or CIDR blocks) this AE title may call from; unset: anywhere. */
@@ -389,6 +395,13 @@ function crossCheck(value: unknown, ctx: Ctx): void {
     }
   }
   checkUniqueNodes(root.known_nodes, ctx);
+  if (tlsCfg.enabled !== true && Array.isArray(root.known_nodes)) {
+    // Every association to such a node would fail (no certificates to connect with): the REST
+    // API refuses to keep one, and the file is refused at start-up the same way.
+    root.known_nodes.forEach((node: unknown, i) => {
+      if (obj(node).tls === true) ctx.addIssue({ code: 'custom', path: ['known_nodes', i, 'tls'], message: 'tls: true needs tls.enabled (the certificates to connect with)' });
+    });
+  }
   checkDicomwebReferences(root, ctx);
   checkPorts(root, ctx);
 }
