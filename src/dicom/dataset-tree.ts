@@ -36,6 +36,20 @@ export function syntaxOf(transferSyntaxUID: string): Syntax & { deflated: boolea
 
 /** Parses a whole dataset (the bytes after the File Meta, inflated if deflated). */
 export function parseTree(data: Buffer, s: Syntax): TreeElement[] {
+  return parser(data, s, false);
+}
+
+/**
+ * The items of a sequence held in a UN value of defined length (a sequence sent as UN by a
+ * sender that did not know it): implicit VR Little Endian whatever the file's syntax (PS3.5 6.2.2).
+ */
+export function parseUnItems(value: Buffer): TreeElement[][] {
+  return parser(value, { explicitVR: false, littleEndian: true }, true);
+}
+
+function parser(data: Buffer, s: Syntax, items: false): TreeElement[];
+function parser(data: Buffer, s: Syntax, items: true): TreeElement[][];
+function parser(data: Buffer, s: Syntax, items: boolean): TreeElement[] | TreeElement[][] {
   let pos = 0;
   const fail = (why: string): never => {
     throw new PacsError('DICOM_PARSE', `dataset: ${why} at offset ${pos}`);
@@ -118,7 +132,7 @@ export function parseTree(data: Buffer, s: Syntax): TreeElement[] {
     return items;
   };
 
-  return elements(data.length, null, false);
+  return items ? sequence(data.length, true) : elements(data.length, null, false);
 }
 
 /** Encodes a tree in the given syntax (values must already be in its byte order). */

@@ -17,7 +17,7 @@ export function dummyValue(vr: string): Buffer {
     case 'IS':
       return Buffer.from('0 ');
     case 'UI':
-      return Buffer.from('2.25.0\0');
+      return Buffer.from('2.25.0'); // even length: no padding
     case 'PN':
     case 'LO':
     case 'SH':

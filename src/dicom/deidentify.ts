@@ -7,7 +7,8 @@
 import { ATTRIBUTE_ACTIONS, REPEATING_ACTIONS } from './deid-table.generated.js';
 import type { ProfileOptions } from './deid-types.js';
 import { cleanText, dummyValue, identifierPatterns, shiftDateValue } from './deid-values.js';
-import type { TreeElement } from './dataset-tree.js';
+import { type TreeElement, parseUnItems } from './dataset-tree.js';
+import { lookupTag } from './dictionary.js';
 
 export interface DeidProfile {
   /** Retain Longitudinal Temporal Information with Modified Dates: dates shifted per patient. */
@@ -53,24 +54,19 @@ const TAG = {
 /** Values read before de-identifying, to clean descriptors of them (PS3.15 E.3.5). */
 const IDENTIFYING = [0x00100010, 0x00100020, 0x00101000, 0x00101001, 0x00101005, 0x00101060, 0x00080050, 0x00100030, 0x00080090];
 
-/** The action for a tag under the profile: the option's column when the option is on, else the Basic Profile's. */
-export function actionFor(tag: number, profile: DeidProfile): string | undefined {
-  let entry = EXACT.get(tag);
-  if (!entry) {
-    const r = REPEATING_ACTIONS.find(([mask, value]) => ((tag & mask) >>> 0) === value);
-    if (r) entry = [r[2], r[3]];
-  }
-  if (!entry) return undefined;
-  const [basic, o] = entry;
-  const chosen =
-    (profile.retainModifiedDates && o.modifiedDates) ||
-    (profile.retainPatientCharacteristics && o.patient) ||
-    (profile.retainDeviceIdentity && o.device) ||
-    (profile.cleanDescriptors && o.descriptors) ||
-    basic;
-  // Compound actions depend on the IOD (Type 3 vs 2 vs 1); without the IOD at hand we take the
-  // one that keeps the attribute present, which never breaks conformance and removes the content.
-  switch (chosen) {
+function entryFor(tag: number): readonly [string, ProfileOptions] | undefined {
+  const exact = EXACT.get(tag);
+  if (exact) return exact;
+  const r = REPEATING_ACTIONS.find(([mask, value]) => ((tag & mask) >>> 0) === value);
+  return r ? [r[2], r[3]] : undefined;
+}
+
+/**
+ * Compound actions depend on the IOD (Type 3 vs 2 vs 1); without the IOD at hand we take the
+ * one that keeps the attribute present, which never breaks conformance and removes the content.
+ */
+function resolved(action: string): string {
+  switch (action) {
     case 'X/Z':
       return 'Z';
     case 'X/D':
@@ -80,8 +76,28 @@ export function actionFor(tag: number, profile: DeidProfile): string | undefined
     case 'X/Z/U*':
       return 'U*';
     default:
-      return chosen;
+      return action;
   }
+}
+
+/** The action for a tag under the profile: the option's column when the option is on, else the Basic Profile's. */
+export function actionFor(tag: number, profile: DeidProfile): string | undefined {
+  const entry = entryFor(tag);
+  if (!entry) return undefined;
+  const [basic, o] = entry;
+  return resolved(
+    (profile.retainModifiedDates && o.modifiedDates) ||
+      (profile.retainPatientCharacteristics && o.patient) ||
+      (profile.retainDeviceIdentity && o.device) ||
+      (profile.cleanDescriptors && o.descriptors) ||
+      basic,
+  );
+}
+
+/** The Basic Profile's action for a tag: what an option's C falls back to when nothing here can clean the value. */
+function basicActionFor(tag: number): string {
+  const entry = entryFor(tag);
+  return entry ? resolved(entry[0]) : 'X';
 }
 
 const text = (e: TreeElement | undefined): string => (e ? e.value.toString('latin1').replace(/[\0 ]+$/, '').trim() : '');
@@ -119,59 +135,132 @@ export interface DeidResult {
   removed: number;
 }
 
+/** Free-text VRs: what Clean Descriptors cleans of the patient's identifiers. */
+const CLEANED_TEXT = new Set(['LO', 'SH', 'ST', 'LT', 'UT', 'UC', 'PN']);
+/** VRs whose value is text: a UN value of one of them can be read as it (the bytes are the same). */
+const TEXT_VRS = new Set([...CLEANED_TEXT, 'AE', 'AS', 'CS', 'DA', 'DS', 'DT', 'IS', 'TM', 'UI', 'UR']);
+
+/**
+ * A UN element (sent by a system that did not know the attribute) as the dictionary knows it,
+ * so that the table's action applies to it: text VRs by their VR, a sequence by its items
+ * (implicit VR LE inside UN). Null: a UN that should hold a sequence and does not parse.
+ */
+function knownAs(e: TreeElement): TreeElement | null {
+  if (e.vr !== 'UN' || e.items) return e;
+  const vr = lookupTag(e.tag)?.vr;
+  if (vr === undefined || vr === 'UN') return e;
+  if (vr === 'SQ') {
+    try {
+      return { tag: e.tag, vr: 'SQ', value: Buffer.alloc(0), items: parseUnItems(e.value) };
+    } catch {
+      return null;
+    }
+  }
+  return TEXT_VRS.has(vr) ? { ...e, vr } : e;
+}
+
 /** De-identifies a parsed dataset (top level); the input is not changed. */
 export function deidentifyElements(input: readonly TreeElement[], ctx: DeidContext): DeidResult {
   const byTag = new Map(input.map((e) => [e.tag, e]));
   const patterns = ctx.profile.cleanDescriptors ? identifierPatterns(IDENTIFYING.map((t) => text(byTag.get(t)))) : null;
   let removed = 0;
 
-  const walk = (list: readonly TreeElement[]): TreeElement[] => {
+  /**
+   * `dummy`: inside a sequence whose action is D. A dummy sequence keeps its items' structure
+   * but none of their content: coded strings (value types, relationships) stay, UIDs are mapped
+   * like everywhere else (references still resolve), every other value becomes a dummy, and
+   * what the table removes is removed. Recursing with the table alone kept Code Values, Code
+   * Meanings and Text Values (an institution's code, an operator's ID, an SR's text).
+   */
+  const walk = (list: readonly TreeElement[], dummy: boolean): TreeElement[] => {
     const safe = keptPrivate(list, ctx.profile.safePrivate);
     const out: TreeElement[] = [];
-    for (const e of list) {
-      if ((e.tag >>> 16) & 1) {
-        if (safe.has(e.tag)) out.push(e);
+    for (const original of list) {
+      // Group lengths (gggg,0000, retired) would no longer match their changed groups.
+      if ((original.tag & 0xffff) === 0) continue;
+      if ((original.tag >>> 16) & 1) {
+        if (safe.has(original.tag)) out.push(original);
         else removed++;
         continue;
       }
-      const action = actionFor(e.tag, ctx.profile);
-      const recurse = (): TreeElement => (e.items ? { ...e, items: e.items.map(walk) } : e);
-      switch (action) {
-        case undefined:
-        case 'K':
-          out.push(recurse());
-          break;
-        case 'X':
-          removed++;
-          break;
-        case 'Z':
-          removed++;
-          out.push({ tag: e.tag, vr: e.vr, value: Buffer.alloc(0), ...(e.items ? { items: [] } : {}) });
-          break;
-        case 'D':
-          removed++;
-          out.push(e.items ? recurse() : { tag: e.tag, vr: e.vr, value: dummyValue(e.vr) });
-          break;
-        case 'U':
-          out.push(e.vr === 'UI' ? { ...e, value: mapUids(e.value, ctx) } : recurse());
-          break;
-        case 'U*':
-          out.push(recurse());
-          break;
-        case 'C':
-          if (e.items) out.push(recurse());
-          else if (e.vr === 'DA' || e.vr === 'DT') out.push({ ...e, value: ctx.profile.retainModifiedDates ? shiftDateValue(e.value, e.vr, ctx.shiftDays) : Buffer.alloc(0) });
-          else if (e.vr === 'TM') out.push(e); // whole-day shifts leave times of day as they were
-          else out.push({ ...e, value: cleanText(e.value, patterns) });
-          break;
-        default:
-          removed++; // an action this version does not know: the safe side is to remove
+      const e = knownAs(original);
+      if (e === null) {
+        removed++;
+        continue;
       }
+      const action = actionFor(e.tag, ctx.profile);
+      if (dummy) {
+        if (action === 'X') removed++;
+        else out.push(dummyOf(e));
+        continue;
+      }
+      apply(e, action, out);
     }
     return out;
   };
 
-  const elements = walk(input);
+  const recurse = (e: TreeElement): TreeElement => (e.items ? { ...e, items: e.items.map((i) => walk(i, false)) } : e);
+
+  const dummyOf = (e: TreeElement): TreeElement => {
+    if (e.items) return { ...e, items: e.items.map((i) => walk(i, true)) };
+    if (e.vr === 'UI') return { ...e, value: mapUids(e.value, ctx) };
+    if (e.vr === 'CS' || e.value.length === 0) return e;
+    removed++;
+    return { tag: e.tag, vr: e.vr, value: dummyValue(e.vr) };
+  };
+
+  const apply = (e: TreeElement, action: string | undefined, out: TreeElement[]): void => {
+    switch (action) {
+      case undefined:
+      case 'K':
+        out.push(recurse(e));
+        return;
+      case 'X':
+        removed++;
+        return;
+      case 'Z':
+        removed++;
+        out.push({ tag: e.tag, vr: e.vr, value: Buffer.alloc(0), ...(e.items ? { items: [] } : {}) });
+        return;
+      case 'D':
+        removed++;
+        if (e.items) out.push({ ...e, items: e.items.map((i) => walk(i, true)) });
+        // A UID must stay unique (an Annotation Group UID per group): mapped, not one dummy for all.
+        else if (e.vr === 'UI' && e.value.length > 0) out.push({ ...e, value: mapUids(e.value, ctx) });
+        else out.push({ tag: e.tag, vr: e.vr, value: dummyValue(e.vr) });
+        return;
+      case 'U':
+        out.push(e.vr === 'UI' ? { ...e, value: mapUids(e.value, ctx) } : recurse(e));
+        return;
+      case 'U*':
+        out.push(recurse(e));
+        return;
+      case 'C':
+        clean(e, out);
+        return;
+      default:
+        removed++; // an action this version does not know: the safe side is to remove
+    }
+  };
+
+  /**
+   * C, "clean": what an option keeps, changed so that it identifies no one — dates shifted by
+   * the patient's days, descriptors cleaned of the patient's identifiers. Where this version has
+   * no such cleaning (free text under Retain Patient Characteristics without Clean Descriptors,
+   * a timestamp in binary), the Basic Profile's action applies instead of keeping the value.
+   */
+  const clean = (e: TreeElement, out: TreeElement[]): void => {
+    if (e.items) out.push(recurse(e));
+    else if ((e.vr === 'DA' || e.vr === 'DT') && ctx.profile.retainModifiedDates) out.push({ ...e, value: shiftDateValue(e.value, e.vr, ctx.shiftDays) });
+    else if (e.vr === 'TM' && ctx.profile.retainModifiedDates) out.push(e); // whole-day shifts leave times of day as they were
+    else if (CLEANED_TEXT.has(e.vr) && ctx.profile.cleanDescriptors) out.push({ ...e, value: cleanText(e.value, patterns) });
+    else {
+      const basic = basicActionFor(e.tag);
+      apply(e, basic === 'C' ? 'X' : basic, out);
+    }
+  };
+
+  const elements = walk(input, false);
   setText(elements, TAG.PatientName, 'PN', ctx.pseudonym);
   setText(elements, TAG.PatientID, 'LO', ctx.pseudonym);
   setText(elements, TAG.PatientIdentityRemoved, 'CS', 'YES');
@@ -191,7 +280,7 @@ export function deidentifyElements(input: readonly TreeElement[], ctx: DeidConte
 function methodCodes(p: DeidProfile): Array<[string, string]> {
   const codes: Array<[string, string]> = [['113100', 'Basic Application Confidentiality Profile']];
   if (p.cleanDescriptors) codes.push(['113105', 'Clean Descriptors Option']);
-  if (p.retainModifiedDates) codes.push(['113107', 'Retain Longitudinal With Modified Dates Option']);
+  if (p.retainModifiedDates) codes.push(['113107', 'Retain Longitudinal Temporal Information Modified Dates Option']);
   if (p.retainPatientCharacteristics) codes.push(['113108', 'Retain Patient Characteristics Option']);
   if (p.retainDeviceIdentity) codes.push(['113109', 'Retain Device Identity Option']);
   if (p.safePrivate.length) codes.push(['113111', 'Retain Safe Private Option']);

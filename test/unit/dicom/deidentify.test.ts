@@ -1,0 +1,137 @@
+// De-identification (PS3.15 Annex E) on datasets made for the case, for what a review found
+// left behind: the contents of sequences whose action is D (an institution's code, an
+// operator's ID, an SR's text), attributes sent as UN (a UID, a sequence of references, a
+// date), one dummy UID for every Annotation Group (and of odd length), free text that an
+// option's C kept verbatim where nothing cleans it, stale group lengths, and the code meaning
+// of option 113107.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { encodeTree, parseTree, type TreeElement } from '../../../src/dicom/dataset-tree.js';
+import { type DeidContext, type DeidProfile, deidentifyElements, elementString } from '../../../src/dicom/deidentify.js';
+
+const BASIC: DeidProfile = { retainModifiedDates: false, retainPatientCharacteristics: false, retainDeviceIdentity: false, cleanDescriptors: false, safePrivate: [] };
+const ctx = (profile: Partial<DeidProfile> = {}): DeidContext => ({
+  profile: { ...BASIC, ...profile },
+  pseudonym: 'ANONTEST000001',
+  shiftDays: -400,
+  mapUid: (u) => `2.25.${[...u].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 1_000_000_007, 7)}`,
+});
+
+const pad = (s: string, vr: string): Buffer => {
+  const b = Buffer.from(s, 'latin1');
+  return b.length % 2 ? Buffer.concat([b, Buffer.from(vr === 'UI' ? '\0' : ' ')]) : b;
+};
+const el = (tag: number, vr: string, value: string): TreeElement => ({ tag, vr, value: pad(value, vr) });
+const sq = (tag: number, ...items: TreeElement[][]): TreeElement => ({ tag, vr: 'SQ', value: Buffer.alloc(0), items });
+const text = (e: TreeElement | undefined): string => (e ? e.value.toString('latin1').replace(/[\0 ]+$/, '') : '');
+const find = (list: readonly TreeElement[], tag: number): TreeElement | undefined => list.find((e) => e.tag === tag);
+
+/** Every text value at every depth of a de-identified dataset, to look for what must be gone. */
+function allText(list: readonly TreeElement[]): string {
+  return list.map((e) => (e.items ? e.items.map(allText).join('|') : e.value.toString('latin1'))).join('|');
+}
+
+/** An implicit VR LE item of elements, as a UN value of defined length carries a sequence. */
+function implicitItem(elements: TreeElement[]): Buffer {
+  const body = Buffer.concat(
+    elements.map((e) => {
+      const h = Buffer.alloc(8);
+      h.writeUInt16LE(e.tag >>> 16, 0);
+      h.writeUInt16LE(e.tag & 0xffff, 2);
+      h.writeUInt32LE(e.value.length, 4);
+      return Buffer.concat([h, e.value]);
+    }),
+  );
+  const h = Buffer.alloc(8);
+  h.writeUInt16LE(0xfffe, 0);
+  h.writeUInt16LE(0xe000, 2);
+  h.writeUInt32LE(body.length, 4);
+  return Buffer.concat([h, body]);
+}
+
+test('a sequence whose action is D keeps its items but none of their content', () => {
+  const input = [
+    el(0x00080080, 'LO', 'St Elsewhere Hospital'),
+    // Institution Code Sequence (X/Z/D → D)
+    sq(0x00080082, [el(0x00080100, 'SH', 'STELSE01'), el(0x00080102, 'SH', '99LOCAL'), el(0x00080104, 'LO', 'St Elsewhere Hospital Boston')]),
+    // Operator Identification Sequence (X/D) > Person Identification Code Sequence (D)
+    sq(0x00081072, [el(0x00401102, 'ST', '12 Elm St'), sq(0x00401101, [el(0x00080100, 'SH', 'EMP12345'), el(0x00080104, 'LO', 'Jane Operator')])]),
+    // Content Sequence (D): an SR's text, its value type kept, a reference mapped
+    sq(0x0040a730, [
+      el(0x0040a040, 'CS', 'TEXT'),
+      el(0x0040a010, 'CS', 'CONTAINS'),
+      el(0x0040a160, 'UT', 'Patient John Doe MRN123 seen at St Elsewhere'),
+      sq(0x00081199, [el(0x00081150, 'UI', '1.2.840.10008.5.1.4.1.1.2'), el(0x00081155, 'UI', '1.2.3.4.5.6')]),
+    ]),
+  ];
+  const { elements } = deidentifyElements(input, ctx());
+  const all = allText(elements);
+  for (const secret of ['STELSE01', 'St Elsewhere', 'EMP12345', 'Jane Operator', '12 Elm St', 'John Doe', 'MRN123', '99LOCAL']) assert.ok(!all.includes(secret), `"${secret}" left in ${all}`);
+  const content = find(elements, 0x0040a730)!.items![0]!;
+  assert.equal(text(find(content, 0x0040a040)), 'TEXT', 'value type kept: the item is still an SR content item');
+  assert.equal(text(find(content, 0x0040a010)), 'CONTAINS');
+  assert.ok(find(content, 0x0040a160)!.value.length > 0, 'a dummy, not empty (D)');
+  const ref = find(content, 0x00081199)!.items![0]!;
+  assert.equal(text(find(ref, 0x00081155)), ctx().mapUid('1.2.3.4.5.6'), 'a reference inside is mapped like everywhere else');
+  assert.equal(find(elements, 0x00080082)!.items!.length, 1, 'the item is kept (D: a value, not nothing)');
+});
+
+test('attributes sent as UN are de-identified as the dictionary knows them', () => {
+  const refItem = implicitItem([el(0x00081150, 'UI', '1.2.840.10008.5.1.4.1.1.4'), el(0x00081155, 'UI', '1.2.3.4.99')]);
+  const input: TreeElement[] = [
+    { tag: 0x00080017, vr: 'UN', value: pad('1.2.3.4.777', 'UI') }, // Acquisition UID (U)
+    { tag: 0x00081140, vr: 'UN', value: refItem }, // Referenced Image Sequence, defined length
+    { tag: 0x00080020, vr: 'UN', value: pad('20260315', 'DA') }, // Study Date (Z; C with modified dates)
+    { tag: 0x00101002, vr: 'UN', value: implicitItem([el(0x00100020, 'LO', 'OTHER-ID-1')]) }, // Other Patient IDs Sequence (X)
+  ];
+  const { elements } = deidentifyElements(input, ctx({ retainModifiedDates: true }));
+  assert.equal(text(find(elements, 0x00080017)), ctx().mapUid('1.2.3.4.777'));
+  const refs = find(elements, 0x00081140)!;
+  assert.equal(refs.vr, 'SQ');
+  assert.equal(text(find(refs.items![0]!, 0x00081155)), ctx().mapUid('1.2.3.4.99'));
+  assert.equal(text(find(elements, 0x00080020)), '20250208', 'shifted by the patient\'s -400 days');
+  assert.equal(find(elements, 0x00101002), undefined);
+  assert.ok(!allText(elements).includes('1.2.3.4.99') && !allText(elements).includes('OTHER-ID-1'));
+  // And the result encodes and parses again.
+  const again = parseTree(encodeTree(elements, { explicitVR: true, littleEndian: true }), { explicitVR: true, littleEndian: true });
+  assert.equal(text(find(find(again, 0x00081140)!.items![0]!, 0x00081155)), ctx().mapUid('1.2.3.4.99'));
+});
+
+test('a UID whose action is D is unique per original and of even length', () => {
+  const { elements } = deidentifyElements(
+    [sq(0x006a0002, [el(0x006a0003, 'UI', '1.2.3.100')], [el(0x006a0003, 'UI', '1.2.3.200')])], // Annotation Group Sequence > Annotation Group UID (D)
+    ctx(),
+  );
+  const [a, b] = find(elements, 0x006a0002)!.items!.map((i) => find(i, 0x006a0003)!);
+  assert.notEqual(text(a), text(b));
+  for (const u of [a!, b!]) {
+    assert.equal(u.value.length % 2, 0);
+    assert.match(text(u), /^2\.25\.\d+$/);
+  }
+});
+
+test('an option\'s C keeps nothing it cannot clean: the Basic Profile\'s action applies', () => {
+  const input = [
+    el(0x00102110, 'LO', 'penicillin - call wife Mary Doe 555-1234'), // Allergies: X, patient C
+    el(0x00380050, 'LO', 'wheelchair; lives at 12 Elm St'), // Special Needs: X, patient C
+    { tag: 0x04000310, vr: 'OB', value: Buffer.from('TS20200315101500') }, // Certified Timestamp: X, modified dates C
+    el(0x00100010, 'PN', 'Doe^Mary'),
+  ];
+  const characteristics = deidentifyElements(input, ctx({ retainPatientCharacteristics: true, retainModifiedDates: true })).elements;
+  assert.equal(find(characteristics, 0x00102110), undefined);
+  assert.equal(find(characteristics, 0x00380050), undefined);
+  assert.equal(find(characteristics, 0x04000310), undefined);
+  // With Clean Descriptors the text is kept, cleaned of the patient's identifiers.
+  const cleaned = deidentifyElements(input, ctx({ retainPatientCharacteristics: true, cleanDescriptors: true })).elements;
+  assert.equal(text(find(cleaned, 0x00102110)), 'penicillin - call wife XXXX XXX 555-1234');
+});
+
+test('group lengths are left out; option 113107 has CID 7050\'s meaning', () => {
+  const input = [{ tag: 0x00100000, vr: 'UL', value: Buffer.from([18, 0, 0, 0]) }, el(0x00100010, 'PN', 'Doe^John'), el(0x00100020, 'LO', 'MRN1')];
+  const { elements } = deidentifyElements(input, ctx({ retainModifiedDates: true }));
+  assert.equal(find(elements, 0x00100000), undefined);
+  assert.equal(elementString(elements, 0x00100010), 'ANONTEST000001');
+  const codes = find(elements, 0x00120064)!.items!.map((i) => [text(find(i, 0x00080100)), text(find(i, 0x00080104))]);
+  assert.deepEqual(codes.find(([c]) => c === '113107'), ['113107', 'Retain Longitudinal Temporal Information Modified Dates Option']);
+  assert.match(elementString(elements, 0x00120063) ?? '', /Retain Longitudinal Temporal Information Modified Dates Option/);
+});
