@@ -100,7 +100,8 @@ export async function exportCommand(argv: string[]): Promise<number> {
     const what = dryRun ? `${counts.written} would be written, ${counts.present} already there` : `${counts.written} written, ${counts.present} already there`;
     const refused = counts.refused ? `, ${counts.refused} refused (burned-in annotation)` : '';
     process.stdout.write(`Exported ${counts.total} instances${deid ? ' (de-identified)' : ''} to ${target.to}: ${what}, ${counts.failed} failed${refused}\n`);
-    for (const f of counts.flagged) process.stdout.write(`  FLAGGED ${f}\n`);
+    for (const f of counts.flagged.listed) process.stdout.write(`  FLAGGED ${f}\n`);
+    if (counts.flagged.count > counts.flagged.listed.length) process.stdout.write(`  FLAGGED … ${counts.flagged.count - counts.flagged.listed.length} more\n`);
     if (counts.firstError) process.stdout.write(`  ${counts.failed ? 'FAILED' : 'REFUSED'} ${counts.firstError}\n`);
     if (deidStore instanceof DryRunDeidStore && deidStore.madeUpSecret)
       process.stdout.write('  NOTE nothing was de-identified in this archive yet: its secret is made on the first real run, so the new UIDs and pseudonyms above are examples, not the ones it will write\n');

@@ -57,7 +57,7 @@ export async function jobsCommand(argv: string[]): Promise<number> {
       process.stderr.write(`pacs jobs: no job ${id}\n`);
       return 1;
     }
-    out(json ? JSON.stringify(shown(job), null, 2) : `${line(job)}\n  payload: ${JSON.stringify(job.payload)}${job.progress.failedUids?.length ? `\n  failed: ${job.progress.failedUids.join(', ')}` : ''}`);
+    out(json ? JSON.stringify(shown(job), null, 2) : `${line(job)}\n  payload: ${JSON.stringify(job.payload)}${job.progress.failedUids?.length ? `\n  failed: ${job.progress.failedUids.join(', ')}` : ''}${job.progress.flaggedUids?.length ? `\n  flagged: ${job.progress.flaggedUids.join(', ')}` : ''}`);
     return 0;
   } finally {
     await archive.close();

@@ -49,7 +49,8 @@ const absolutePath = z
   .refine((v) => isAbsolute(v), { error: 'expected an absolute directory path (e.g. /nas/lab-a)', params: { got: true } });
 
 const bool = z.boolean({ error: 'expected true or false' });
-const SAFE_PRIVATE = /^\s*\(?[0-9a-f]{4}\s*,\s*"?[^",]+?"?\s*,\s*(?:[0-9a-f]{2})?[0-9a-f]{2}\)?\s*$/i;
+// The group must be odd (a private group): an even one names no private element and was dropped silently.
+const SAFE_PRIVATE = /^\s*\(?[0-9a-f]{3}[13579bdf]\s*,\s*"?[^",]+?"?\s*,\s*(?:[0-9a-f]{2})?[0-9a-f]{2}\)?\s*$/i;
 
 /** PS3.15 Annex E Basic Profile options (docs/configuration.md, "De-identification"). */
 export const deidentifyProfileSchema = z.strictObject(

@@ -4,7 +4,11 @@
 // date shift given, which is also the centre's key to re-identify a subject when allowed.
 
 export interface DeidPatient {
-  /** PatientID and IssuerOfPatientID of the original, joined by a backslash. */
+  /**
+   * Whose entry: PatientID and IssuerOfPatientID of the original joined by a backslash (without
+   * a PatientID: the name and birth date, else the study; services/deidentify.ts patientKeyOf),
+   * then U+0001 and the pseudonym prefix. Entries made before prefixes were kept have no prefix part.
+   */
   patientKey: string;
   pseudonym: string;
   /** Days added to the patient's dates when dates are shifted. */

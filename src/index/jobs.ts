@@ -16,6 +16,12 @@ export interface JobProgress {
   /** The first failed SOP Instance UIDs (kept short). */
   failedUids?: string[];
   /**
+   * De-identified copies sent or written although their pixels may carry burned-in text
+   * (burned_in: flag): how many, and the first of them (new SOP Instance UID and why).
+   */
+  flagged?: number;
+  flaggedUids?: string[];
+  /**
    * SOP Instance UIDs the destination has acknowledged, kept with the job so that a retry (after
    * a failure, a restart, or by hand) does not send them again. Not shown in job lists.
    */

@@ -2,10 +2,11 @@
 // under its new SOP Instance UID, in the transfer syntax it is stored in (the association
 // proposes exactly that context for each SOP class, see storeProposals).
 import type { ScuAssociation } from '../net/client.js';
-import { BurnedInRefused, type Deidentifier } from './deidentify.js';
+import { BurnedInRefused, type Deidentifier, type FlaggedCopies } from './deidentify.js';
 import { classify, type Ready, type SubOperation } from './send.js';
 
-export function deidentifiedSender(deid: Deidentifier, scu: ScuAssociation): SubOperation {
+/** `flagged` collects the copies sent although burned-in text is possible (burned_in: flag), for the job's report. */
+export function deidentifiedSender(deid: Deidentifier, scu: ScuAssociation, flagged: FlaggedCopies): SubOperation {
   // The new SOP Instance UID of each prepared instance (prepare runs a few ahead of send).
   const newUid = new Map<string, string>();
   return {
@@ -21,6 +22,7 @@ export function deidentifiedSender(deid: Deidentifier, scu: ScuAssociation): Sub
         if (e instanceof BurnedInRefused) return { kind: 'warning' };
         throw e;
       }
+      flagged.add(d);
       newUid.set(loc.SOPInstanceUID, d.sopInstanceUID);
       return { pcId: pc.id, dataset: d.dataset };
     },

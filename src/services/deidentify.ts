@@ -31,6 +31,27 @@ export interface Deidentified {
   burnedIn: BurnedIn;
 }
 
+/** How many flagged copies a job's progress names (burned_in: flag); the count goes on. */
+export const FLAGGED_KEPT = 100;
+
+/** Copies made although their pixels may carry burned-in text (burned_in: flag), for a job's report. */
+export class FlaggedCopies {
+  count = 0;
+  readonly listed: string[] = [];
+  add(d: Pick<Deidentified, 'sopInstanceUID' | 'burnedIn'>): void {
+    if (d.burnedIn === 'no') return;
+    this.count++;
+    if (this.listed.length < FLAGGED_KEPT) this.listed.push(`${d.sopInstanceUID} (burned-in annotation ${d.burnedIn})`);
+  }
+  /** The progress fields, and the words for the job's message. */
+  progress(): { flagged?: number; flaggedUids?: string[] } {
+    return this.count ? { flagged: this.count, flaggedUids: [...this.listed] } : {};
+  }
+  get words(): string {
+    return this.count ? `, ${this.count} flagged: burned-in annotation possible (pixels not cleaned)` : '';
+  }
+}
+
 /** Pixels likely to carry burned-in text, refused by the profile (burned_in: refuse). */
 export class BurnedInRefused extends PacsError {
   constructor(uid: string, why: BurnedIn) {
@@ -55,6 +76,24 @@ export function profileOf(c: DeidentifyProfileConfig): DeidProfile {
     cleanDescriptors: c.clean_descriptors,
     safePrivate: c.safe_private.map((s) => parseSafePrivate(s)!).filter(Boolean),
   };
+}
+
+/** Between the patient and the prefix in a pseudonym's key (never in a DICOM LO value). */
+const PREFIX_SEPARATOR = '\u0001';
+
+/**
+ * Whose pseudonym: PatientID and its issuer. Without a PatientID the name and birth date
+ * stand for the patient (every patient without an ID shared one pseudonym and one date shift),
+ * and without those either, the study alone.
+ */
+export function patientKeyOf(get: (keyword: string) => string | null): string {
+  const id = get('PatientID') ?? '';
+  const issuer = get('IssuerOfPatientID') ?? '';
+  if (id !== '') return `${id}\\${issuer}`;
+  const name = get('PatientName') ?? '';
+  const birth = get('PatientBirthDate') ?? '';
+  if (name !== '' || birth !== '') return ['', issuer, 'name', name, birth].join('\\');
+  return ['', issuer, 'study', get('StudyInstanceUID') ?? ''].join('\\');
 }
 
 const BASE32 = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789'; // no I, O, 0, 1: read aloud and typed without mistakes
@@ -93,23 +132,33 @@ export class Deidentifier {
     return mapped;
   }
 
-  /** The patient's pseudonym and date shift: from the index, or made (keyed hash) and recorded. */
+  /**
+   * The patient's pseudonym and date shift under this profile's prefix: from the index, or made
+   * (keyed hash) and recorded. Each prefix gives its own pseudonym and shift, so that the sets
+   * two collaborators receive under two prefixes cannot be linked by them.
+   */
   patient(secret: string, patientKey: string): Promise<DeidPatient> {
-    let p = this.patients.get(patientKey);
+    const prefix = this.config.pseudonym_prefix;
+    const key = `${patientKey}${PREFIX_SEPARATOR}${prefix}`;
+    let p = this.patients.get(key);
     if (!p) {
       p = (async () => {
-        const h = Deidentifier.hmac(secret, `patient:${patientKey}`);
+        // Entries made before pseudonyms were kept per prefix are keyed by the patient alone:
+        // still the patient's under the prefix they were made with.
+        const earlier = await this.store.byPatientKey(patientKey);
+        if (earlier && earlier.pseudonym.length === prefix.length + 10 && earlier.pseudonym.startsWith(prefix)) return earlier;
+        const h = Deidentifier.hmac(secret, `patient:${key}`);
         // A shift of 1 to 3 years back, whole days: intervals between the patient's events stay exact.
         const shiftDays = -(365 + (h.readUInt32BE(12) % 730));
         for (let n = 0; n < 100; n++) {
           const code = [...h.subarray(0, 10)].map((b, i) => BASE32[(b + n * (i + 1)) % 32]).join('');
-          const got = await this.store.patient({ patientKey, pseudonym: `${this.config.pseudonym_prefix}${code}`, shiftDays });
+          const got = await this.store.patient({ patientKey: key, pseudonym: `${prefix}${code}`, shiftDays });
           if (got) return got;
         }
         throw new PacsError('CONFLICT', `no free pseudonym for a patient after 100 tries`);
       })();
-      this.patients.set(patientKey, p);
-      p.catch(() => this.patients.delete(patientKey));
+      this.patients.set(key, p);
+      p.catch(() => this.patients.delete(key));
     }
     return p;
   }
@@ -126,7 +175,7 @@ export class Deidentifier {
     const burnedIn = burnedInAnnotation(get(tree, 'BurnedInAnnotation'), get(tree, 'Modality'), loc.SOPClassUID);
     if (burnedIn !== 'no' && this.config.burned_in === 'refuse') throw new BurnedInRefused(loc.SOPInstanceUID, burnedIn);
     const secret = await this.secret();
-    const patient = await this.patient(secret, `${get(tree, 'PatientID') ?? ''}\\${get(tree, 'IssuerOfPatientID') ?? ''}`);
+    const patient = await this.patient(secret, patientKeyOf((k) => get(tree, k)));
     const { elements } = deidentifyElements(tree, { profile: this.profile, pseudonym: patient.pseudonym, shiftDays: patient.shiftDays, mapUid: (u) => this.mapUid(secret, u) });
     let encoded = encodeTree(elements, syntax);
     if (syntax.deflated) encoded = deflateRawSync(encoded);

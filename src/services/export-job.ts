@@ -12,7 +12,7 @@ import type { ObjectStore } from '../storage/object-store.js';
 import { readAttributes } from './attributes.js';
 import { createHash } from 'node:crypto';
 import { exportPath, holdsBytes, holdsInstance, placeBytes, placeInstance, plannedPlacement, syncDirectory, type ExportTarget, type Placement } from './export.js';
-import { BurnedInRefused, Deidentifier } from './deidentify.js';
+import { BurnedInRefused, Deidentifier, FlaggedCopies } from './deidentify.js';
 import type { DeidentifyProfileConfig } from '../config/rules-schema.js';
 import { type JobHandler, PermanentJobError } from './jobs.js';
 import type { MetadataService } from './metadata.js';
@@ -32,7 +32,7 @@ export interface ExportCounts {
   /** De-identification refused them (burned-in annotation, burned_in: refuse): not retried. */
   refused: number;
   /** De-identified although their pixels may carry burned-in text (burned_in: flag). */
-  flagged: string[];
+  flagged: FlaggedCopies;
   firstError: string | null;
   failedUids: string[];
 }
@@ -55,7 +55,7 @@ export function instancesOf(index: ArchiveIndex, level: QueryLevel, uid: string)
 }
 
 export async function exportInstances(deps: ExportDeps, instances: readonly InstanceLocation[], target: ExportTarget, options: ExportOptions = {}): Promise<ExportCounts> {
-  const counts: ExportCounts = { total: instances.length, written: 0, present: 0, failed: 0, refused: 0, flagged: [], firstError: null, failedUids: [] };
+  const counts: ExportCounts = { total: instances.length, written: 0, present: 0, failed: 0, refused: 0, flagged: new FlaggedCopies(), firstError: null, failedUids: [] };
   // Synced once at the end, before the job (or `pacs export`) reports the files done: the folder of
   // each file written, and the folders made for them (and their parents).
   const dirs = new Set<string>();
@@ -72,7 +72,7 @@ export async function exportInstances(deps: ExportDeps, instances: readonly Inst
       if (options.deidentify) {
         // Never a link: the point is a file without the original's identity.
         const d = await options.deidentify.deidentify(loc);
-        if (d.burnedIn !== 'no' && counts.flagged.length < 100) counts.flagged.push(`${d.sopInstanceUID} (burned-in annotation ${d.burnedIn})`);
+        counts.flagged.add(d);
         dest = exportPath(target, d.attributes);
         const digest = planned ? createHash('sha256').update(d.file).digest('hex') : '';
         const r = planned ? await plannedPlacement(dest, planned, (c) => holdsBytes(c, d.file.length, digest)) : await placeBytes(d.file, dest, d.sopInstanceUID);
@@ -135,6 +135,7 @@ const toProgress = (c: ExportCounts, message: string): JobProgress => ({
   failed: c.failed,
   message,
   ...(c.failedUids.length ? { failedUids: c.failedUids } : {}),
+  ...c.flagged.progress(),
 });
 
 export function exportJobHandler(deps: ExportDeps): JobHandler {
@@ -148,8 +149,7 @@ export function exportJobHandler(deps: ExportDeps): JobHandler {
       const c = await exportInstances(deps, instances, p, { signal, ...(deidentify ? { deidentify } : {}), onInstance: (_l, _d, counts) => progress(toProgress(counts, `exporting to ${p.to}`)) });
       if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('canceled');
       const refused = c.refused ? `, ${c.refused} refused (burned-in annotation)` : '';
-      const flagged = c.flagged.length ? `, ${c.flagged.length} flagged: burned-in annotation likely` : '';
-      const final = toProgress(c, c.failed ? `${c.failed} failed: ${c.firstError}` : `${c.written} written, ${c.present} already there${refused}${flagged}, in ${p.to}`);
+      const final = toProgress(c, c.failed ? `${c.failed} failed: ${c.firstError}` : `${c.written} written, ${c.present} already there${refused}${c.flagged.words}, in ${p.to}`);
       progress(final);
       if (c.failed) throw new Error(`${c.failed} of ${c.total} instances not exported: ${c.firstError}`);
       return final;

@@ -13,7 +13,7 @@ import type { JobProgress } from '../index/jobs.js';
 import type { QueryLevel } from '../index/query/types.js';
 import type { ArchiveIndex, InstanceLocation } from '../index/types.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { BurnedInRefused, Deidentifier } from './deidentify.js';
+import { BurnedInRefused, Deidentifier, FlaggedCopies } from './deidentify.js';
 import { type JobHandler, PermanentJobError } from './jobs.js';
 import { type ChangeRange, FAILED_UIDS_KEPT, checkChanges, checkLevel, checkUids, transferSelection } from './transfer-jobs.js';
 
@@ -76,6 +76,7 @@ interface Tally {
   warning: number;
   /** De-identification refused them (burned-in annotation, burned_in: refuse): not sent, not an error. */
   refused: number;
+  flagged: FlaggedCopies;
   failed: { uid: string; reason: string; outOfResources: boolean }[];
 }
 
@@ -92,6 +93,7 @@ async function partsOf(batch: InstanceLocation[], objects: ObjectStore, deid: De
     }
     try {
       const d = await deid.deidentify(loc);
+      t.flagged.add(d);
       parts.push({ sopInstanceUID: d.sopInstanceUID, size: d.file.length, open: () => d.file });
       original.set(d.sopInstanceUID, loc.SOPInstanceUID);
     } catch (e) {
@@ -113,7 +115,7 @@ export function stowJobHandler(deps: StowJobDeps): JobHandler {
       const target = stowTargetOf(server);
       const instances = await transferSelection(deps.index, level, uids, checkChanges(p.changes));
       if (!instances.length) return { total: 0, completed: 0, failed: 0, warning: 0, message: 'nothing new to send' };
-      const t: Tally = { acknowledged: new Set(job.progress.acknowledged ?? []), stored: 0, warning: 0, refused: 0, failed: [] };
+      const t: Tally = { acknowledged: new Set(job.progress.acknowledged ?? []), stored: 0, warning: 0, refused: 0, flagged: new FlaggedCopies(), failed: [] };
       const before = instances.filter((i) => t.acknowledged.has(i.SOPInstanceUID)).length;
       const todo = instances.filter((i) => !t.acknowledged.has(i.SOPInstanceUID));
       const where = `${server.name} (STOW-RS)`;
@@ -126,6 +128,7 @@ export function stowJobHandler(deps: StowJobDeps): JobHandler {
           message,
           acknowledged: [...t.acknowledged],
           ...(t.failed.length ? { failedUids: t.failed.slice(0, FAILED_UIDS_KEPT).map((f) => f.uid) } : {}),
+          ...t.flagged.progress(),
         };
         progress(r);
         return r;
@@ -173,7 +176,7 @@ export function stowJobHandler(deps: StowJobDeps): JobHandler {
         throw new PermanentJobError(message);
       }
       const earlier = before ? `, ${before} acknowledged before` : '';
-      return report(`sent to ${where}: ${t.stored} stored${earlier}${refused}`);
+      return report(`sent to ${where}: ${t.stored} stored${earlier}${refused}${t.flagged.words}`);
     },
   };
 }

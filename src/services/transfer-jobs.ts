@@ -17,7 +17,7 @@ import type { QueryLevel } from '../index/query/types.js';
 import { selectInstances } from './retrieve.js';
 import { connectForStore, runSubOperations, storeSender, type SendSource } from './send.js';
 import { type NodeDirectory, reachOf } from './nodes.js';
-import { Deidentifier } from './deidentify.js';
+import { Deidentifier, FlaggedCopies } from './deidentify.js';
 import { deidentifiedSender } from './deidentify-send.js';
 import type { DeidentifyProfileConfig } from '../config/rules-schema.js';
 import type { StoreService } from './store.js';
@@ -112,7 +112,8 @@ export function sendJobHandler(deps: SendJobDeps): JobHandler {
       signal.addEventListener('abort', abort, { once: true });
       try {
         // Rules with `deidentify:` send de-identified copies; the profile travels in the payload.
-        const sub = p.deidentify ? deidentifiedSender(new Deidentifier(deps.index.deid, deps.objects, p.deidentify), scu) : storeSender(deps, scu);
+        const flagged = new FlaggedCopies();
+        const sub = p.deidentify ? deidentifiedSender(new Deidentifier(deps.index.deid, deps.objects, p.deidentify), scu, flagged) : storeSender(deps, scu);
         const r = await runSubOperations(instances, sub, {
           cancelled: () => signal.aborted,
           after: (_loc, _o, c) => progress({ total: instances.length, completed: c.completed, failed: c.failed, warning: c.warning, message: `sending to ${node.ae_title}` }),
@@ -123,7 +124,8 @@ export function sendJobHandler(deps: SendJobDeps): JobHandler {
           failed: r.counts.failed,
           warning: r.counts.warning,
           failedUids: r.failedUids.slice(0, FAILED_UIDS_KEPT),
-          message: r.counts.failed ? `${r.counts.failed} failed: ${r.firstReason}` : `sent to ${node.ae_title}`,
+          ...flagged.progress(),
+          message: r.counts.failed ? `${r.counts.failed} failed: ${r.firstReason}` : `sent to ${node.ae_title}${flagged.words}`,
         };
         progress(final);
         if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('canceled');

@@ -167,7 +167,7 @@ describe('de-identification (PS3.15 Basic Profile)', () => {
       assert.equal(get(again[0]!, 0x00100020), pseudonym);
       assert.deepEqual(again.map((t) => get(t, 0x00080018)).sort(), a.map((t) => get(t, 0x00080018)).sort());
       const entry = await archive.index.deid.byPseudonym(pseudonym);
-      assert.equal(entry?.patientKey, 'LONG01\\');
+      assert.equal(entry?.patientKey, 'LONG01\\\u0001ANON');
     });
 
     test('with modified dates: every date moved by the same days per patient, intervals kept', async () => {

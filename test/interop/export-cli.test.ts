@@ -111,7 +111,7 @@ describe('pacs export', () => {
     const archive = await openArchive(config, { logger: createLogger({ level: 'silent' }) });
     try {
       const d = archive.index.deid;
-      return { secret: await d.findSecret(), subj1: await d.byPatientKey('SUBJ1\\'), subj3: await d.byPatientKey('SUBJ3\\') };
+      return { secret: await d.findSecret(), subj1: await d.byPatientKey('SUBJ1\\\u0001ANON'), subj3: await d.byPatientKey('SUBJ3\\\u0001ANON') };
     } finally {
       await archive.close();
     }

@@ -1,9 +1,10 @@
 // Forwarding de-identified copies by C-STORE: an instance the profile refuses (burned_in:
-// refuse) is left out as a warning, never a failure that would fail the job and resend it all.
+// refuse) is left out as a warning, never a failure that would fail the job and resend it all;
+// one sent although burned-in text is possible (burned_in: flag) is named in the job's report.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ScuAssociation } from '../../../src/net/client.js';
-import { BurnedInRefused, type Deidentifier } from '../../../src/services/deidentify.js';
+import { BurnedInRefused, type Deidentifier, FlaggedCopies } from '../../../src/services/deidentify.js';
 import { deidentifiedSender } from '../../../src/services/deidentify-send.js';
 import type { InstanceLocation } from '../../../src/index/types.js';
 
@@ -12,7 +13,21 @@ const scu = { contextFor: () => ({ id: 1 }) } as unknown as ScuAssociation;
 
 test('a refused instance is a warning; any other de-identification error stays a failure', async () => {
   const refusing = { deidentify: () => Promise.reject(new BurnedInRefused('1.2.3', 'yes')) } as unknown as Deidentifier;
-  assert.deepEqual(await deidentifiedSender(refusing, scu).prepare(loc), { kind: 'warning' });
+  assert.deepEqual(await deidentifiedSender(refusing, scu, new FlaggedCopies()).prepare(loc), { kind: 'warning' });
   const broken = { deidentify: () => Promise.reject(new Error('unreadable file')) } as unknown as Deidentifier;
-  await assert.rejects(deidentifiedSender(broken, scu).prepare(loc), /unreadable file/);
+  await assert.rejects(deidentifiedSender(broken, scu, new FlaggedCopies()).prepare(loc), /unreadable file/);
+});
+
+test('a copy sent under burned_in: flag is counted and named for the report', async () => {
+  const flaggedOne = { deidentify: () => Promise.resolve({ sopInstanceUID: '2.25.9', burnedIn: 'likely', dataset: Buffer.alloc(0) }) } as unknown as Deidentifier;
+  const flagged = new FlaggedCopies();
+  const ready = await deidentifiedSender(flaggedOne, scu, flagged).prepare(loc);
+  assert.ok('pcId' in ready);
+  assert.deepEqual(flagged.progress(), { flagged: 1, flaggedUids: ['2.25.9 (burned-in annotation likely)'] });
+  assert.match(flagged.words, /1 flagged: burned-in annotation possible/);
+  const clean = { deidentify: () => Promise.resolve({ sopInstanceUID: '2.25.10', burnedIn: 'no', dataset: Buffer.alloc(0) }) } as unknown as Deidentifier;
+  const none = new FlaggedCopies();
+  await deidentifiedSender(clean, scu, none).prepare(loc);
+  assert.deepEqual(none.progress(), {});
+  assert.equal(none.words, '');
 });
