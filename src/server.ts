@@ -63,19 +63,26 @@ export async function main(argv: string[]): Promise<number> {
     process.on('SIGTERM', () => shutdown('SIGTERM'));
     process.on('SIGINT', () => shutdown('SIGINT'));
   });
+  // SIGHUP too, before the start: its default action ends the process. A reload asked for while
+  // starting is applied once the start is done.
+  process.on('SIGHUP', () => {
+    void starting.then(
+      () => {
+        try {
+          server.reload(load().config);
+        } catch (e) {
+          server.logger.error({ problems: e instanceof ConfigError ? e.problems : [errorMessage(e)] }, 'reload refused: configuration kept as it was');
+        }
+      },
+      () => undefined,
+    );
+  });
   try {
     starting = server.start();
     await starting;
   } catch (e) {
     return fail(e);
   }
-  process.on('SIGHUP', () => {
-    try {
-      server.reload(load().config);
-    } catch (e) {
-      server.logger.error({ problems: e instanceof ConfigError ? e.problems : [errorMessage(e)] }, 'reload refused: configuration kept as it was');
-    }
-  });
   return stopped;
 }
 

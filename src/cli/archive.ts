@@ -37,7 +37,7 @@ export async function importCommand(argv: string[]): Promise<number> {
   const archive = await openToolArchive(toolConfig(p));
   try {
     const { files, missing } = await collectFiles(p.positional);
-    const failures = missing.map((f) => `${f}: no such file or directory`);
+    const failures = missing.map((f) => `${f.path}: ${f.reason}`);
     const counts = { stored: 0, replaced: 0, identical: 0, ignored: 0 };
     const bar = progress(files.length, 'import');
     await eachLimit(files, jobs, async (file) => {

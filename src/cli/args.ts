@@ -6,6 +6,8 @@ export interface OptionSpec {
   arg?: string;
   repeatable?: boolean;
   description: string;
+  /** What is wrong with a value, or null: checked as the line is read. */
+  check?: (value: string) => string | null;
 }
 
 export interface Parsed {
@@ -39,10 +41,24 @@ export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[])
     }
     const value = inline ?? argv[++i];
     if (value === undefined) throw new UsageError(`${name} needs a value (${spec.arg})`);
+    const wrong = spec.check?.(value) ?? null;
+    if (wrong !== null) throw new UsageError(`${name} ${value}: ${wrong}`);
     if (spec.repeatable) options.set(key, [...(options.get(key) ?? []), value]);
     else options.set(key, [value]);
   }
   return { options, positional };
+}
+
+/**
+ * An AE title as PS3.5 allows it: 1 to 16 characters of the default repertoire, no backslash
+ * or control characters, not only spaces. A longer one used to be cut to 16 without a word,
+ * and the peer then refused a title nobody had typed.
+ */
+export function aeTitleProblem(value: string): string | null {
+  if (value.trim() === '') return 'an AE title is not empty or only spaces';
+  if (value.length > 16) return `an AE title has at most 16 characters (this has ${value.length})`;
+  if (!/^[\x20-\x5b\x5d-\x7e]+$/.test(value)) return 'an AE title has no backslash, control or non-ASCII characters';
+  return null;
 }
 
 export const opt = (p: Parsed, name: string): string | undefined => p.options.get(name)?.at(-1);
@@ -75,8 +91,8 @@ export function hostPort(p: Parsed, what: string): { host: string; port: number 
 
 /** Options every network command shares (DCMTK spellings). */
 export const AE_OPTIONS: readonly OptionSpec[] = [
-  { names: ['-aet', '--aetitle'], arg: 'AETITLE', description: 'our (calling) AE title (default PACS)' },
-  { names: ['-aec', '--call'], arg: 'AETITLE', description: 'the called AE title (default ANY-SCP)' },
+  { names: ['-aet', '--aetitle'], arg: 'AETITLE', description: 'our (calling) AE title (default PACS)', check: aeTitleProblem },
+  { names: ['-aec', '--call'], arg: 'AETITLE', description: 'the called AE title (default ANY-SCP)', check: aeTitleProblem },
   { names: ['-to', '--timeout'], arg: 'SECONDS', description: 'connection and response timeout (default 30)' },
   { names: ['--max-pdu'], arg: 'BYTES', description: 'largest PDU we receive (default 262144)' },
 ];

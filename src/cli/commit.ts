@@ -24,7 +24,7 @@ export async function commitCommand(argv: string[]): Promise<number> {
     return { sopClassUID, sopInstanceUID };
   });
   const { files, missing } = await collectFiles(p.positional.slice(2));
-  if (missing.length) throw new UsageError(`not found: ${missing.join(', ')}`);
+  if (missing.length) throw new UsageError(missing.map((m) => `${m.path}: ${m.reason}`).join(', '));
   for (const f of files) {
     const h = await readPart10Header(f).catch(() => null);
     if (h?.sopClassUID && h.sopInstanceUID) instances.push({ sopClassUID: h.sopClassUID, sopInstanceUID: h.sopInstanceUID });

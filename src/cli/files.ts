@@ -2,16 +2,25 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 
-/** Every regular file under the given paths, recursively, in a stable order. */
-export async function collectFiles(inputs: readonly string[]): Promise<{ files: string[]; missing: string[] }> {
+/**
+ * Every regular file under the given paths, recursively, in a stable order. What cannot be
+ * read is listed with why (a missing path, a directory without permission) and the walk goes
+ * on: one unreadable folder must not stop the import or the send of all the others.
+ */
+export async function collectFiles(inputs: readonly string[]): Promise<{ files: string[]; missing: { path: string; reason: string }[] }> {
   const files: string[] = [];
-  const missing: string[] = [];
+  const missing: { path: string; reason: string }[] = [];
   const walk = async (p: string): Promise<void> => {
-    const st = await fsp.stat(p).catch(() => null);
-    if (!st) return void missing.push(p);
+    const st = await fsp.stat(p).catch((e: NodeJS.ErrnoException) => e);
+    if (st instanceof Error) return void missing.push({ path: p, reason: st.code === 'ENOENT' ? 'no such file or directory' : `cannot be read (${st.code ?? st.message})` });
     if (st.isFile()) return void files.push(p);
     if (!st.isDirectory()) return;
-    const names = (await fsp.readdir(p)).sort();
+    let names: string[];
+    try {
+      names = (await fsp.readdir(p)).sort();
+    } catch (e) {
+      return void missing.push({ path: p, reason: `directory cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})` });
+    }
     for (const n of names) await walk(path.join(p, n));
   };
   for (const i of inputs) await walk(i);

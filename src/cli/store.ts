@@ -37,7 +37,7 @@ export async function storeCommand(argv: string[]): Promise<number> {
   const jobs = intOption(p, '-j', 1, 1, 64);
   const timeout = intOption(p, '-to', 30, 1, 3600) * 1000;
   const { files, missing } = await collectFiles(inputs);
-  const failures: Failure[] = missing.map((f) => ({ file: f, reason: 'no such file or directory' }));
+  const failures: Failure[] = missing.map((f) => ({ file: f.path, reason: f.reason }));
 
   // Read every header first: the presentation contexts to propose and the total for the bar.
   const items: Item[] = [];

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { archiveOverrides, parseArgs, ARCHIVE_OPTIONS, UsageError } from '../../../src/cli/args.js';
+import { AE_OPTIONS, ARCHIVE_OPTIONS, UsageError, archiveOverrides, parseArgs } from '../../../src/cli/args.js';
 import { configToYaml, describeReload, loadConfig, parseConfigData, parseServerArgs } from '../../../src/config/load.js';
 import { describeIndex } from '../../../src/app.js';
 import { assertProblem, problemsOf, tempDir, writeConfig } from './helpers.js';
@@ -89,4 +89,10 @@ test('a database password given as a URL parameter is masked like the user-info 
   assert.ok(!describeIndex(config).includes('sekret'), describeIndex(config));
   const both = parseConfigData({ database: { url: 'postgres://u:one@h/db?password=two' } });
   assert.ok(!/one|two/.test(describeIndex(both)), describeIndex(both));
+});
+
+test('pacs tools refuse an AE title PS3.5 does not allow instead of cutting it to 16 characters', () => {
+  for (const bad of ['THIS_IS_TOO_LONG_AE', '   ', 'A\\B']) assert.throws(() => parseArgs(['-aet', bad], AE_OPTIONS), UsageError, bad);
+  assert.throws(() => parseArgs(['-aec', 'X'.repeat(17)], AE_OPTIONS), /at most 16 characters/);
+  assert.equal(parseArgs(['-aet', 'EXACTLY_16_CHARS', '-aec', 'ANY-SCP'], AE_OPTIONS).options.get('-aet')?.[0], 'EXACTLY_16_CHARS');
 });
