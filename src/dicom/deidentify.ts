@@ -162,7 +162,9 @@ function knownAs(e: TreeElement): TreeElement | null {
 /** De-identifies a parsed dataset (top level); the input is not changed. */
 export function deidentifyElements(input: readonly TreeElement[], ctx: DeidContext): DeidResult {
   const byTag = new Map(input.map((e) => [e.tag, e]));
-  const patterns = ctx.profile.cleanDescriptors ? identifierPatterns(IDENTIFYING.map((t) => text(byTag.get(t)))) : null;
+  // The patient's other IDs too (Other Patient IDs Sequence, 0010,1002): an old MRN in a comment.
+  const otherIds = (byTag.get(0x00101002)?.items ?? []).map((item) => text(item.find((e) => e.tag === 0x00100020)));
+  const patterns = ctx.profile.cleanDescriptors ? identifierPatterns([...IDENTIFYING.map((t) => text(byTag.get(t))), ...otherIds]) : null;
   let removed = 0;
 
   /**

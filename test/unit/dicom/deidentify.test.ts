@@ -135,3 +135,13 @@ test('group lengths are left out; option 113107 has CID 7050\'s meaning', () => 
   assert.deepEqual(codes.find(([c]) => c === '113107'), ['113107', 'Retain Longitudinal Temporal Information Modified Dates Option']);
   assert.match(elementString(elements, 0x00120063) ?? '', /Retain Longitudinal Temporal Information Modified Dates Option/);
 });
+
+test('clean descriptors also cleans out the patient\'s other IDs (Other Patient IDs Sequence)', () => {
+  const input = [
+    el(0x00100020, 'LO', 'MRN-NEW-1'),
+    sq(0x00101002, [el(0x00100020, 'LO', 'MRN-OLD-77'), el(0x00100021, 'LO', 'OLDHOSP')]),
+    el(0x00081030, 'LO', 'follow-up of MRN-OLD-77 and MRN-NEW-1'), // Study Description (descriptors: C)
+  ];
+  const { elements } = deidentifyElements(input, ctx({ cleanDescriptors: true }));
+  assert.equal(text(find(elements, 0x00081030)), 'follow-up of XXXXXXXXXX and XXXXXXXXX');
+});
