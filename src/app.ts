@@ -215,6 +215,7 @@ export class PacsServer {
         aeTitle: () => archive.config().server.ae_title,
         destination: (ae) => archive.nodes.find(ae),
         decoder: decoders,
+        dimseTimeoutMs: () => archive.config().server.dimse_timeout * 1000,
       }),
     );
     registry.register(worklistScp({ worklist: archive.worklist, maxResults: () => archive.config().query.max_results }));
@@ -284,7 +285,7 @@ export class PacsServer {
         active,
         timeouts: () => {
           const now = this.archive.config().server;
-          return { artimMs: now.artim_timeout * 1000, idleMs: now.idle_timeout * 1000, dimseMs: now.dimse_timeout * 1000 };
+          return { artimMs: now.artim_timeout * 1000, idleMs: now.idle_timeout * 1000, dimseMs: now.dimse_timeout * 1000, sendStallMs: now.dimse_timeout * 1000 };
         },
         userFor: (socket): AcceptorSession =>
           new AcceptorSession({ registry: this.registry, policy: () => this.acceptPolicy(), active: () => active, logger: this.logger, events: this.archive.events, rateLimiter }, socket),

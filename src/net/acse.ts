@@ -38,6 +38,23 @@ export interface PresentationPolicy {
   extendedNegotiation?(sopClass: string, info: Buffer): Buffer | null;
 }
 
+/**
+ * What makes an A-ASSOCIATE-RQ's presentation contexts unanswerable, or null: PS3.8 9.3.2.2
+ * asks at least one, with IDs odd (1-255) and unique — the AC answers each by its ID, so a
+ * repeated ID would give one context the abstract syntax of one item and the transfer
+ * syntax of another.
+ */
+export function presentationContextProblem(rq: AssociateRQ): string | null {
+  if (!rq.presentationContexts.length) return 'the A-ASSOCIATE-RQ proposes no presentation context';
+  const seen = new Set<number>();
+  for (const pc of rq.presentationContexts) {
+    if (pc.id % 2 === 0 || pc.id < 1 || pc.id > 255) return `presentation context ID ${pc.id} is not an odd number from 1 to 255`;
+    if (seen.has(pc.id)) return `presentation context ID ${pc.id} is proposed twice`;
+    seen.add(pc.id);
+  }
+  return null;
+}
+
 export function negotiateContexts(rq: AssociateRQ, policy: PresentationPolicy): PresentationContextAC[] {
   return rq.presentationContexts.map((pc): PresentationContextAC => {
     const ours = pc.abstractSyntax ? policy.transferSyntaxesFor(pc.abstractSyntax) : null;
@@ -60,17 +77,20 @@ export function buildAssociateAC(rq: AssociateRQ, policy: PresentationPolicy, lo
   ui.implementationVersionName = local.implementationVersionName ?? IMPLEMENTATION_VERSION_NAME;
   // We perform one operation at a time per association (PS3.7 D.3.3.3): answer 1/1 if asked.
   if (rq.userInformation.asyncOpsWindow) ui.asyncOpsWindow = { invoked: 1, performed: 1 };
-  for (const r of rq.userInformation.roleSelections) {
-    const answer = policy.roles?.(r);
-    if (answer) ui.roleSelections.push(answer);
-  }
   if (userIdentityResponse && rq.userInformation.userIdentity?.positiveResponseRequested) ui.userIdentityResponse = userIdentityResponse;
   const presentationContexts = negotiateContexts(rq, policy);
   const accepted = new Set(
     presentationContexts.filter((pc) => pc.result === PcResult.Acceptance).map((pc) => rq.presentationContexts.find((p) => p.id === pc.id)?.abstractSyntax),
   );
+  // Roles and extended negotiation are answered once per SOP class (PS3.7 D.3.3.4, D.3.3.5:
+  // one item each): a request repeating an item thousands of times would otherwise get an
+  // answer longer than its 16-bit item length holds.
+  for (const r of rq.userInformation.roleSelections) {
+    const answer = ui.roleSelections.some((x) => x.sopClass === r.sopClass) ? null : policy.roles?.(r);
+    if (answer) ui.roleSelections.push(answer);
+  }
   for (const x of rq.userInformation.extendedNegotiation) {
-    const info = accepted.has(x.sopClass) ? policy.extendedNegotiation?.(x.sopClass, x.info) : null;
+    const info = accepted.has(x.sopClass) && !ui.extendedNegotiation.some((y) => y.sopClass === x.sopClass) ? policy.extendedNegotiation?.(x.sopClass, x.info) : null;
     if (info) ui.extendedNegotiation.push({ sopClass: x.sopClass, info });
   }
   return {

@@ -35,6 +35,12 @@ export interface AssociationTimeouts {
   idleMs: number;
   /** Abort when a DIMSE message has begun and its next fragment is this late (0 = never). */
   dimseMs?: number;
+  /**
+   * Abort when the peer takes none of what we send for this long (0 = never): a peer that
+   * accepts an association and stops reading would otherwise hold our send, and whatever
+   * waits on it (a C-MOVE's sub-operations, a release), for ever.
+   */
+  sendStallMs?: number;
 }
 
 export type Outcome = 'released' | 'aborted-by-peer' | 'aborted-locally' | 'rejected' | 'connection-lost' | 'protocol-error' | 'open';
@@ -47,6 +53,11 @@ export interface AssociationUser {
   onCommand(assoc: Association, contextId: number, command: Command): DatasetSink | null;
   /** Acceptor: the peer asked to release; resolve when in-flight operations have answered. */
   onReleaseRequested?(): Promise<void>;
+  /**
+   * True while an operation of the peer's is being worked on: the association is not idle
+   * then, though neither side sends (a C-MOVE waiting on a slow sub-operation).
+   */
+  busy?(): boolean;
   onClosed?(assoc: Association): void;
 }
 
@@ -82,6 +93,8 @@ export class Association {
   private idle: NodeJS.Timeout | null = null;
   private dimse: NodeJS.Timeout | null = null;
   private pendingPData: Buffer[] | null = null;
+  /** The A-ASSOCIATE-AC as encoded when decided (encoding can fail; sending must not). */
+  private acBytes: Buffer | null = null;
   private abortToSend: { source: number; reason: number } = { source: AbortSource.ServiceUser, reason: 0 };
   private paused = 0;
   private closedCalled = false;
@@ -151,10 +164,31 @@ export class Association {
 
   private sending: Promise<void> = Promise.resolve();
 
-  /** Resolves when the socket can take more, or when it is gone (then the next write fails). */
+  /**
+   * Resolves when the socket can take more, or when it is gone (then the next write fails).
+   * A peer that takes nothing for sendStallMs is aborted: Node counts a write as taken when
+   * the kernel has all of it, so "nothing" is no write finished (one is at most a chunk of a
+   * dataset's PDUs, ~1 MB: a link would have to be slower than ~17 KB/s to trip 60 s).
+   */
   private drained(): Promise<void> {
     return new Promise<void>((resolve) => {
+      const ms = this.options.timeouts.sendStallMs ?? 0;
+      let left = this.socket.writableLength;
+      const stall = ms
+        ? setInterval(() => {
+            const now = this.socket.writableLength;
+            if (now < left) left = now;
+            else {
+              done();
+              this.abort(`the peer took nothing of what we sent for ${ms / 1000} s`);
+              // The A-ABORT queued behind what it does not read will not reach it either:
+              // no ARTIM wait for a peer that is not listening.
+              this.socket.destroy();
+            }
+          }, ms)
+        : null;
       const done = (): void => {
+        if (stall) clearInterval(stall);
         this.socket.off('drain', done);
         this.socket.off('close', done);
         resolve();
@@ -181,7 +215,16 @@ export class Association {
       return;
     }
     await this.sendFragments(contextId, true, [cmd], max);
-    if (dataset) await this.sendFragments(contextId, false, Buffer.isBuffer(dataset) ? [dataset] : dataset, max);
+    if (!dataset) return;
+    try {
+      await this.sendFragments(contextId, false, Buffer.isBuffer(dataset) ? [dataset] : dataset, max);
+    } catch (e) {
+      // The command (and maybe some fragments) went out: the peer now waits for the rest of
+      // this dataset, and would take our next command for a protocol error. Only an abort
+      // ends the message (PS3.8 has no way to cancel a P-DATA sequence).
+      if (this.state === 'Sta6' || this.state === 'Sta8') this.abort(`a dataset could not be sent to its end: ${e instanceof Error ? e.message : String(e)}`);
+      throw e;
+    }
   }
 
   /** Requestor: A-RELEASE request (Evt11); resolves when the peer confirmed and closed. */
@@ -223,6 +266,11 @@ export class Association {
       if (event === 'Evt9') throw new AssociationError(`cannot send data in state ${this.state}`);
       return;
     }
+    if (s.action === 'AA-8' && event !== 'Evt19') {
+      // A valid PDU at the wrong time (PS3.8 9.3.8: reason "unexpected PDU").
+      this.abortToSend = { source: AbortSource.ServiceProvider, reason: AbortReason.UnexpectedPdu };
+      this.reason ??= `unexpected PDU (${event}) in ${this.state}`;
+    }
     this.state = s.next;
     for (const e of s.effects) this.effect(e, pdu);
     if (this.state === 'Sta1') this.finish();
@@ -241,7 +289,7 @@ export class Association {
         this.write(encodePdu(this.rq!));
         break;
       case 'send-associate-ac':
-        this.write(encodePdu(this.ac!));
+        this.write(this.acBytes ?? encodePdu(this.ac!));
         this.armIdle(); // now in Sta6: a peer that never sends anything must time out too
         break;
       case 'send-associate-rj':
@@ -321,7 +369,19 @@ export class Association {
         (answer) => {
           if (this.state !== 'Sta3') return;
           if (answer.type === PduType.AssociateAC) {
+            let bytes: Buffer;
+            try {
+              bytes = encodePdu(answer);
+            } catch (e) {
+              // An answer that cannot be put on the wire (an item over 64 KB echoed from a
+              // huge request): refused in words, not left in Sta3 with no timer running.
+              this.reason = `the A-ASSOCIATE-AC cannot be encoded: ${e instanceof Error ? e.message : String(e)}`;
+              this.rj = { type: PduType.AssociateRJ, result: 1, source: 1, reason: 1 };
+              this.handle('Evt8');
+              return;
+            }
             this.ac = answer;
+            this.acBytes = bytes;
             this.recordContexts(rq, answer);
             this.handle('Evt7');
           } else {
@@ -487,12 +547,18 @@ export class Association {
     // call, a drain and two header allocations per PDU (a receiver's 16 KB PDUs made that 32
     // of each per 0.5 MB instance, most of a retrieve's CPU). Bounded: past QUEUED bytes on the
     // socket we wait for it to drain before the next chunk.
+    // A write request is at most QUEUED bytes too (a 16 MB instance read whole is sixteen):
+    // the send stall timeout sees progress by write requests finished.
     const send = async (fragments: Buffer[], last: boolean): Promise<void> => {
-      if (!fragments.length) return;
-      if (this.state !== 'Sta6' && this.state !== 'Sta8') throw new AssociationError(`association is no longer established (${this.outcome})`);
-      this.pendingPData = encodePDataFragments(contextId, command, fragments, last);
-      this.handle('Evt9');
-      if (this.socket.writableLength >= QUEUED) await this.drained();
+      for (let i = 0; i < fragments.length; ) {
+        let j = i;
+        for (let bytes = 0; j < fragments.length && (j === i || bytes + fragments[j]!.length <= QUEUED); j++) bytes += fragments[j]!.length;
+        if (this.state !== 'Sta6' && this.state !== 'Sta8') throw new AssociationError(`association is no longer established (${this.outcome})`);
+        this.pendingPData = encodePDataFragments(contextId, command, fragments.slice(i, j), last && j === fragments.length);
+        this.handle('Evt9');
+        if (this.socket.writableLength >= QUEUED) await this.drained();
+        i = j;
+      }
     };
     let held: Buffer | null = null; // the latest fragment: which one is last is known at the end
     let carry: Buffer | null = null; // an odd last byte of a chunk, sent with the next one
@@ -524,7 +590,12 @@ export class Association {
     else
       this.idle = setTimeout(() => {
         this.idle = null;
-        if (this.state === 'Sta6') this.abort(`idle for ${this.options.timeouts.idleMs / 1000} s`);
+        // An operation being worked on while the peer waits for us is not idleness; its own
+        // timeouts (DIMSE, send stall, its sub-associations') bound it. A peer that stopped
+        // half-way through a message of its own is idle all the same.
+        const peerMidway = this.assembler.midMessage || this.framer.pendingBytes > 0;
+        if (!peerMidway && this.user.busy?.()) this.armIdle();
+        else if (this.state === 'Sta6') this.abort(`idle for ${this.options.timeouts.idleMs / 1000} s`);
       }, this.options.timeouts.idleMs);
   }
 

@@ -54,7 +54,12 @@ export class ScuAssociation {
       {
         requestor: true,
         maxPduLength: options.maxPduLength ?? 256 * 1024,
-        timeouts: { artimMs: options.timeouts?.artimMs ?? 30_000, idleMs: options.timeouts?.idleMs ?? 0 },
+        timeouts: {
+          artimMs: options.timeouts?.artimMs ?? 30_000,
+          idleMs: options.timeouts?.idleMs ?? 0,
+          // A peer that stops reading what we send fails the request as one that stops answering does.
+          sendStallMs: options.timeouts?.sendStallMs ?? options.dimseTimeoutMs ?? 60_000,
+        },
       },
     );
   }

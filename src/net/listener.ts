@@ -69,6 +69,7 @@ export class DicomListener {
         onAssociateRequest: user.onAssociateRequest?.bind(user),
         onCommand: user.onCommand.bind(user),
         onReleaseRequested: user.onReleaseRequested?.bind(user),
+        busy: user.busy?.bind(user),
         onClosed: (a) => {
           this.active.delete(a);
           onClosed?.(a);

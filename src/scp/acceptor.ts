@@ -2,7 +2,7 @@
 // commands go to the provider of their SOP class, and one log line tells the whole story.
 import type { Socket } from 'node:net';
 import type { Association, AssociationUser } from '../net/association.js';
-import { aeTitleMatches, buildAssociateAC } from '../net/acse.js';
+import { aeTitleMatches, buildAssociateAC, presentationContextProblem } from '../net/acse.js';
 import type { DatasetSink } from '../net/dimse/assembler.js';
 import { type Command, CommandField, NO_DATASET, commandName } from '../net/dimse/command.js';
 import { Status, errorComment, isPending, isSuccess, isWarning } from '../net/dimse/status.js';
@@ -84,6 +84,8 @@ export class AcceptorSession implements AssociationUser {
     this.logger = this.logger.child({ callingAE: rq.callingAETitle, calledAE: rq.calledAETitle });
     if (rq.applicationContext !== DICOM_APPLICATION_CONTEXT)
       return reject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.ApplicationContextNotSupported);
+    const malformed = presentationContextProblem(rq);
+    if (malformed) return this.refuse(reject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.NoReasonGiven), malformed);
     if (p.strictCalledAE && rq.calledAETitle !== p.aeTitle)
       return reject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CalledAETitleNotRecognized);
     if (!p.allowedAETitles.some((pattern) => aeTitleMatches(pattern, rq.callingAETitle)))
@@ -156,27 +158,30 @@ export class AcceptorSession implements AssociationUser {
         this.nextMessageId = this.nextMessageId >= 0xffff ? 0x8000 : this.nextMessageId + 1;
         // A peer that never answers must not hold the C-GET (and its association) forever:
         // as DCMTK does on a DIMSE timeout, the association is aborted, failing what is left.
+        // The wait counts from the end of the request, as an SCU's does: a large instance to
+        // a slow reader takes what it takes (one that reads nothing trips the send stall).
         const limit = this.deps.policy().dimseTimeoutMs ?? 0;
         let timer: NodeJS.Timeout | null = null;
-        const answer = new Promise<Command>((resolve) => {
-          timer = limit
-            ? setTimeout(() => {
-                this.awaiting.delete(id);
-                resolve({ CommandField: cmd.CommandField | 0x8000, MessageIDBeingRespondedTo: id, Status: 0xa702, ErrorComment: `no response within ${limit / 1000} s (server.dimse_timeout)` });
-                assoc.abort(`no response to message ${id} within ${limit / 1000} s (server.dimse_timeout)`);
-              }, limit)
-            : null;
-          this.awaiting.set(id, (response) => {
-            if (timer) clearTimeout(timer);
-            resolve(response);
-          });
-        });
+        let settle!: (response: Command) => void;
+        const answer = new Promise<Command>((resolve) => (settle = resolve));
+        const waiter = (response: Command): void => {
+          if (timer) clearTimeout(timer);
+          settle(response);
+        };
+        this.awaiting.set(id, waiter);
         return assoc.sendMessage(ctxId, { ...cmd, MessageID: id, CommandDataSetType: 0x0000 }, dataset).then(
-          () => answer,
+          () => {
+            if (limit && this.awaiting.get(id) === waiter)
+              timer = setTimeout(() => {
+                this.awaiting.delete(id);
+                settle({ CommandField: cmd.CommandField | 0x8000, MessageIDBeingRespondedTo: id, Status: 0xa702, ErrorComment: `no response within ${limit / 1000} s (server.dimse_timeout)` });
+                assoc.abort(`no response to message ${id} within ${limit / 1000} s (server.dimse_timeout)`);
+              }, limit);
+            return answer;
+          },
           (e: unknown) => {
-            // Not sent: no answer to wait for, and no timer to abort the association later.
+            // Not sent: no answer to wait for.
             this.awaiting.delete(id);
-            if (timer) clearTimeout(timer);
             throw e;
           },
         );
@@ -235,6 +240,10 @@ export class AcceptorSession implements AssociationUser {
   private failAwaiting(): void {
     for (const [id, w] of this.awaiting) w({ CommandField: 0x8001, MessageIDBeingRespondedTo: id, Status: 0xa702, ErrorComment: 'association ended before the response' });
     this.awaiting.clear();
+  }
+
+  busy(): boolean {
+    return this.inFlight.size > 0;
   }
 
   async onReleaseRequested(): Promise<void> {

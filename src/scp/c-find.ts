@@ -6,7 +6,7 @@ import { BufferSink } from '../net/dimse/assembler.js';
 import { CommandField, NO_DATASET, type Command, hasDataset } from '../net/dimse/command.js';
 import type { DatasetSink } from '../net/dimse/assembler.js';
 import { Status, errorComment } from '../net/dimse/status.js';
-import { cancel } from './qr.js';
+import { type Operation, cancel, cancellable } from './qr.js';
 import type { ScpContext } from './registry.js';
 
 /** Largest C-FIND identifier accepted (identifiers are small; this bounds a hostile one). */
@@ -47,8 +47,11 @@ export function findFailure(ctx: ScpContext, cmd: Command, what: string, status:
   return findResponse(ctx, cmd, status, comment, offending);
 }
 
-/** The `handle` of a C-FIND SCP: `answer` gets the whole identifier and sends the responses. */
-export function cFindHandler(answer: (ctx: ScpContext, cmd: Command, identifier: Buffer) => Promise<void>): (ctx: ScpContext, cmd: Command) => DatasetSink | null {
+/**
+ * The `handle` of a C-FIND SCP: `answer` gets the whole identifier and sends the responses,
+ * checking `op.cancelled` between answers.
+ */
+export function cFindHandler(answer: (ctx: ScpContext, cmd: Command, identifier: Buffer, op: Operation) => Promise<void>): (ctx: ScpContext, cmd: Command) => DatasetSink | null {
   return (ctx, cmd) => {
     if (cmd.CommandField === CommandField.C_CANCEL_RQ) {
       cancel(ctx.assoc, cmd.MessageIDBeingRespondedTo);
@@ -62,7 +65,9 @@ export function cFindHandler(answer: (ctx: ScpContext, cmd: Command, identifier:
     let done!: () => void;
     void ctx.track(new Promise<void>((r) => (done = r)));
     return new BufferSink(MAX_IDENTIFIER, (err, data) => {
-      const work = err ? findResponse(ctx, cmd, Status.OutOfResources, err.message) : answer(ctx, cmd, data);
+      // Registered before the identifier is decoded (the first await): a C-CANCEL that follows
+      // the request at once is handled after this, and must find the operation.
+      const work = err ? findResponse(ctx, cmd, Status.OutOfResources, err.message) : cancellable(ctx.assoc, cmd.MessageID ?? 0, (op) => answer(ctx, cmd, data, op));
       work
         // An answer that could not be made (a stored value that does not encode, an index
         // failure) still ends the C-FIND, with the reason; unless the association is gone.

@@ -9,7 +9,7 @@ import { CommandField, type Command } from '../net/dimse/command.js';
 import { Status } from '../net/dimse/status.js';
 import type { Association } from '../net/association.js';
 import { SopClass } from '../dicom/uids.js';
-import { INFORMATION_MODEL, cancellable, queryRetrieveLevel } from './qr.js';
+import { INFORMATION_MODEL, type Operation, queryRetrieveLevel } from './qr.js';
 import type { ArchiveIndex } from '../index/types.js';
 import { QueryError, type QueryRow } from '../index/query/types.js';
 import { queryPages } from '../index/query/pages.js';
@@ -39,7 +39,7 @@ export function findScp(deps: FindDeps): ServiceClassProvider {
     // PS3.4 C.3.4 extended negotiation: relational queries, combined date-time matching and
     // fuzzy person-name matching are supported; time zone adjustment is not.
     extendedNegotiation: (_sopClass, info) => Buffer.from([info[0] === 1 ? 1 : 0, info[1] === 1 ? 1 : 0, info[2] === 1 ? 1 : 0, 0]),
-    handle: cFindHandler((ctx, cmd, data) => find(deps, ctx, cmd, data)),
+    handle: cFindHandler((ctx, cmd, data, op) => find(deps, ctx, cmd, data, op)),
   };
 }
 
@@ -48,7 +48,7 @@ function agreed(assoc: Association, sopClass: string, i: number): boolean {
   return assoc.ac?.userInformation.extendedNegotiation.some((x) => x.sopClass === sopClass && x.info[i] === 1) ?? false;
 }
 
-async function find(deps: FindDeps, ctx: ScpContext, cmd: Command, data: Buffer): Promise<void> {
+async function find(deps: FindDeps, ctx: ScpContext, cmd: Command, data: Buffer, op: Operation): Promise<void> {
   const fail = (status: number, comment: string, offending?: number): Promise<void> => findFailure(ctx, cmd, 'C-FIND', status, comment, offending);
 
   let identifier;
@@ -73,55 +73,53 @@ async function find(deps: FindDeps, ctx: ScpContext, cmd: Command, data: Buffer)
       e.tag !== Tag.RetrieveAETitle,
   );
   const keys = requested.filter((e) => e.vr !== 'SQ').map((e) => ({ keyword: e.keyword!, value: e.value ?? '' }));
-  return cancellable(ctx.assoc, cmd.MessageID ?? 0, async (op) => {
-    const limit = deps.maxResults();
-    // Read a page at a time: an archive of millions answers a universal query without holding
-    // every match in memory (the first page is the whole answer of most queries).
-    const pages = queryPages(
-      deps.index,
-      {
-        level,
-        model,
-        keys,
-        // The identifier's keys are all an answer holds: no other column is read.
-        returnKeys: [],
-        relational: agreed(ctx.assoc, ctx.abstractSyntax, 0),
-        combinedDateTime: agreed(ctx.assoc, ctx.abstractSyntax, 1),
-        fuzzyNames: deps.fuzzyNames(),
-        // The standard asks no order of C-FIND answers: the key's, which pages cheaply.
-        keyOrder: true,
-        ...(limit > 0 ? { limit } : {}),
-      },
-      FIND_PAGE,
-    );
-    const aeTitle = deps.aeTitle();
-    let answers = 0;
-    const audit = (outcome: 'success' | 'failure'): void =>
-      ctx.audit('query', outcome, { level, keys: Object.fromEntries(keys.filter((k) => k.value !== '').map((k) => [k.keyword, k.value])), answers });
-    for (;;) {
-      let page: IteratorResult<QueryRow[]>;
-      try {
-        page = await pages.next();
-      } catch (e) {
-        audit('failure');
-        if (e instanceof QueryError) return fail(Status.IdentifierDoesNotMatchSOPClass, e.message, e.keyword ? tagOfKeyword(e.keyword) : undefined);
-        return fail(Status.UnableToProcess, `query failed: ${errorMessage(e)}`);
-      }
-      if (page.done) break;
-      for (const row of page.value) {
-        if (op.cancelled) {
-          audit('success');
-          return findResponse(ctx, cmd, Status.Cancel);
-        }
-        const out: OutElement[] = requested.map((e) => ({ tag: e.tag, vr: e.vr, value: e.vr === 'SQ' ? null : (row[e.keyword!] ?? null) }));
-        out.push({ tag: Tag.QueryRetrieveLevel, vr: 'CS', value: level }, { tag: Tag.RetrieveAETitle, vr: 'AE', value: aeTitle });
-        const texts = out.map((e) => (typeof e.value === 'string' ? e.value : '')).filter(Boolean);
-        const charset = chooseCharacterSet(identifier.specificCharacterSet, texts);
-        await pendingAnswer(ctx, cmd, encodeIdentifier(out, ctx.transferSyntax, charset));
-        answers++;
-      }
+  const limit = deps.maxResults();
+  // Read a page at a time: an archive of millions answers a universal query without holding
+  // every match in memory (the first page is the whole answer of most queries).
+  const pages = queryPages(
+    deps.index,
+    {
+      level,
+      model,
+      keys,
+      // The identifier's keys are all an answer holds: no other column is read.
+      returnKeys: [],
+      relational: agreed(ctx.assoc, ctx.abstractSyntax, 0),
+      combinedDateTime: agreed(ctx.assoc, ctx.abstractSyntax, 1),
+      fuzzyNames: deps.fuzzyNames(),
+      // The standard asks no order of C-FIND answers: the key's, which pages cheaply.
+      keyOrder: true,
+      ...(limit > 0 ? { limit } : {}),
+    },
+    FIND_PAGE,
+  );
+  const aeTitle = deps.aeTitle();
+  let answers = 0;
+  const audit = (outcome: 'success' | 'failure'): void =>
+    ctx.audit('query', outcome, { level, keys: Object.fromEntries(keys.filter((k) => k.value !== '').map((k) => [k.keyword, k.value])), answers });
+  for (;;) {
+    let page: IteratorResult<QueryRow[]>;
+    try {
+      page = await pages.next();
+    } catch (e) {
+      audit('failure');
+      if (e instanceof QueryError) return fail(Status.IdentifierDoesNotMatchSOPClass, e.message, e.keyword ? tagOfKeyword(e.keyword) : undefined);
+      return fail(Status.UnableToProcess, `query failed: ${errorMessage(e)}`);
     }
-    audit('success');
-    return findResponse(ctx, cmd, op.cancelled ? Status.Cancel : Status.Success);
-  });
+    if (page.done) break;
+    for (const row of page.value) {
+      if (op.cancelled) {
+        audit('success');
+        return findResponse(ctx, cmd, Status.Cancel);
+      }
+      const out: OutElement[] = requested.map((e) => ({ tag: e.tag, vr: e.vr, value: e.vr === 'SQ' ? null : (row[e.keyword!] ?? null) }));
+      out.push({ tag: Tag.QueryRetrieveLevel, vr: 'CS', value: level }, { tag: Tag.RetrieveAETitle, vr: 'AE', value: aeTitle });
+      const texts = out.map((e) => (typeof e.value === 'string' ? e.value : '')).filter(Boolean);
+      const charset = chooseCharacterSet(identifier.specificCharacterSet, texts);
+      await pendingAnswer(ctx, cmd, encodeIdentifier(out, ctx.transferSyntax, charset));
+      answers++;
+    }
+  }
+  audit('success');
+  return findResponse(ctx, cmd, op.cancelled ? Status.Cancel : Status.Success);
 }

@@ -33,6 +33,8 @@ export interface RetrieveDeps {
   destination: (aeTitle: string) => Promise<KnownNodeView | null>;
   /** Decodes compressed frames off the event loop, for receivers that did not accept the stored syntax. */
   decoder: FrameDecoder;
+  /** server.dimse_timeout for a C-MOVE's sub-association (answers, and the destination taking what we send); unset: 60 s. */
+  dimseTimeoutMs?: () => number;
 }
 
 const sourceOf = (deps: RetrieveDeps): SendSource => ({ objects: deps.store, decoder: deps.decoder });
@@ -77,12 +79,20 @@ export function retrieveScp(deps: RetrieveDeps): ServiceClassProvider {
 
 const rspField = (cmd: Command): number => (cmd.CommandField === CommandField.C_GET_RQ ? CommandField.C_GET_RSP : CommandField.C_MOVE_RSP);
 
-function counted(c: Counts, pending: boolean): Partial<Command> {
+/**
+ * The sub-operation counts are US in the response command (PS3.7 Annex C): 16 bits. A retrieve of more than 65,535 instances (a
+ * patient's whole history) says 65,535 until the true number fits, rather than failing to
+ * encode its first pending response.
+ */
+const US_MAX = 0xffff;
+const us = (n: number): number => Math.min(n, US_MAX);
+
+export function subOperationCounts(c: Counts, pending: boolean): Partial<Command> {
   return {
-    ...(pending ? { NumberOfRemainingSuboperations: c.remaining } : {}),
-    NumberOfCompletedSuboperations: c.completed,
-    NumberOfFailedSuboperations: c.failed,
-    NumberOfWarningSuboperations: c.warning,
+    ...(pending ? { NumberOfRemainingSuboperations: us(c.remaining) } : {}),
+    NumberOfCompletedSuboperations: us(c.completed),
+    NumberOfFailedSuboperations: us(c.failed),
+    NumberOfWarningSuboperations: us(c.warning),
   };
 }
 
@@ -118,7 +128,7 @@ function final(ctx: ScpContext, cmd: Command, status: number, counts: Counts | n
       MessageIDBeingRespondedTo: cmd.MessageID ?? 0,
       CommandDataSetType: dataset ? 0x0000 : NO_DATASET,
       Status: status,
-      ...(counts ? counted(counts, false) : {}),
+      ...(counts ? subOperationCounts(counts, false) : {}),
       ...(comment ? { ErrorComment: errorComment(comment) } : {}),
       ...(offending !== undefined ? { OffendingElement: [offending] } : {}),
     },
@@ -160,7 +170,7 @@ async function retrieve(deps: RetrieveDeps, ctx: ScpContext, cmd: Command, data:
     if (!instances.length) return final(ctx, cmd, Status.Success, none);
     let scu: ScuAssociation;
     try {
-      scu = await connectForStore(dest, deps.aeTitle(), instances);
+      scu = await connectForStore(dest, deps.aeTitle(), instances, deps.dimseTimeoutMs?.());
     } catch (e) {
       return refuse(Status.OutOfResourcesSubOperations, `cannot open an association to ${destAE} (${dest.host}:${dest.port}): ${errorMessage(e)}`);
     }
@@ -182,7 +192,7 @@ async function retrieve(deps: RetrieveDeps, ctx: ScpContext, cmd: Command, data:
             MessageIDBeingRespondedTo: cmd.MessageID ?? 0,
             CommandDataSetType: NO_DATASET,
             Status: Status.Pending,
-            ...counted(counts, true),
+            ...subOperationCounts(counts, true),
           });
       },
     });

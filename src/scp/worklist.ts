@@ -12,7 +12,7 @@ import { Status } from '../net/dimse/status.js';
 import { QueryError } from '../index/query/types.js';
 import { errorMessage } from '../core/errors.js';
 import type { WorklistService } from '../services/worklist.js';
-import { cancellable } from './qr.js';
+import type { Operation } from './qr.js';
 import type { ScpContext, ServiceClassProvider } from './registry.js';
 import { cFindHandler, findFailure, findResponse, pendingAnswer } from './c-find.js';
 
@@ -30,11 +30,11 @@ export function worklistScp(deps: WorklistScpDeps): ServiceClassProvider {
     transferSyntaxes: () => [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian, TS.ExplicitVRBigEndian],
     preference: 'ours',
     commands: [CommandField.C_FIND_RQ, CommandField.C_CANCEL_RQ],
-    handle: cFindHandler((ctx, cmd, data) => find(deps, ctx, cmd, data)),
+    handle: cFindHandler((ctx, cmd, data, op) => find(deps, ctx, cmd, data, op)),
   };
 }
 
-async function find(deps: WorklistScpDeps, ctx: ScpContext, cmd: Command, data: Buffer): Promise<void> {
+async function find(deps: WorklistScpDeps, ctx: ScpContext, cmd: Command, data: Buffer, op: Operation): Promise<void> {
   const fail = (status: number, comment: string, offending?: number): Promise<void> => findFailure(ctx, cmd, 'worklist C-FIND', status, comment, offending);
 
   let query: JsonDataset;
@@ -44,19 +44,17 @@ async function find(deps: WorklistScpDeps, ctx: ScpContext, cmd: Command, data: 
   } catch (e) {
     return fail(Status.IdentifierDoesNotMatchSOPClass, `identifier cannot be parsed: ${errorMessage(e)}`);
   }
-  return cancellable(ctx.assoc, cmd.MessageID ?? 0, async (op) => {
-    let answers: JsonDataset[];
-    try {
-      answers = await deps.worklist.find(query, deps.maxResults());
-    } catch (e) {
-      if (e instanceof QueryError) return fail(Status.IdentifierDoesNotMatchSOPClass, e.message, e.keyword ? tagOfKeyword(e.keyword) : undefined);
-      return fail(Status.UnableToProcess, `worklist query failed: ${errorMessage(e)}`);
-    }
-    for (const answer of answers) {
-      if (op.cancelled) return findResponse(ctx, cmd, Status.Cancel);
-      const charset = chooseCharacterSet(requestedCharset, jsonTexts(answer));
-      await pendingAnswer(ctx, cmd, encodeJsonDataset(answer, ctx.transferSyntax, charset));
-    }
-    return findResponse(ctx, cmd, op.cancelled ? Status.Cancel : Status.Success);
-  });
+  let answers: JsonDataset[];
+  try {
+    answers = await deps.worklist.find(query, deps.maxResults());
+  } catch (e) {
+    if (e instanceof QueryError) return fail(Status.IdentifierDoesNotMatchSOPClass, e.message, e.keyword ? tagOfKeyword(e.keyword) : undefined);
+    return fail(Status.UnableToProcess, `worklist query failed: ${errorMessage(e)}`);
+  }
+  for (const answer of answers) {
+    if (op.cancelled) return findResponse(ctx, cmd, Status.Cancel);
+    const charset = chooseCharacterSet(requestedCharset, jsonTexts(answer));
+    await pendingAnswer(ctx, cmd, encodeJsonDataset(answer, ctx.transferSyntax, charset));
+  }
+  return findResponse(ctx, cmd, op.cancelled ? Status.Cancel : Status.Success);
 }

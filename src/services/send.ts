@@ -165,6 +165,7 @@ function discard(r: Ready | Outcome): void {
 }
 
 /** Opens an association to the known node `dest` proposing what these instances need. */
-export function connectForStore(dest: KnownNodeView, callingAE: string, instances: InstanceLocation[]): Promise<ScuAssociation> {
-  return ScuAssociation.connect({ ...reachOf(dest), callingAETitle: callingAE, contexts: storeProposals(instances) });
+/** `dimseTimeoutMs`: for each answer, and for the peer to take what we send (0 = none; default 60 s). */
+export function connectForStore(dest: KnownNodeView, callingAE: string, instances: InstanceLocation[], dimseTimeoutMs?: number): Promise<ScuAssociation> {
+  return ScuAssociation.connect({ ...reachOf(dest), callingAETitle: callingAE, contexts: storeProposals(instances), ...(dimseTimeoutMs !== undefined ? { dimseTimeoutMs } : {}) });
 }

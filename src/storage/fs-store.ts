@@ -23,6 +23,9 @@ const HIGH_WATER = 2 * 1024 * 1024;
  */
 const SPARES = 8;
 
+/** Directories remembered as existing (see FsObjectStore.knownDirs). */
+const KNOWN_DIRS = 10_000;
+
 const storageError = (op: string, e: unknown): PacsError => {
   const err = e as NodeJS.ErrnoException;
   if (err.code === 'ENOSPC' || err.code === 'EDQUOT') return new PacsError('OUT_OF_RESOURCES', `disk full while ${op}`, { cause: e });
@@ -33,6 +36,10 @@ export class FsObjectStore implements ObjectStore {
   readonly root: string;
   private readonly staging: string;
   private seq = 0;
+  /**
+   * Directories known to exist, so a store skips its mkdir. Bounded (there is one per series
+   * with hierarchical naming) and forgotten when one turns out gone (emptied and removed by hand).
+   */
   private readonly knownDirs = new Set<string>();
 
   /** `stagingDir` must be on the same filesystem as `root` (rename and link do not cross them). */
@@ -130,7 +137,13 @@ export class FsObjectStore implements ObjectStore {
         d = path.dirname(d);
       }
     }
+    if (this.knownDirs.size >= KNOWN_DIRS) this.knownDirs.clear();
     this.knownDirs.add(dir);
+  }
+
+  /** A directory taken for existing is not there: the next ensureDir makes it again. */
+  forgetDir(dir: string): void {
+    this.knownDirs.delete(dir);
   }
 
   read(rel: string, range?: { start: number; end?: number }): fs.ReadStream {
@@ -409,13 +422,25 @@ class FsStagedObject implements StagedObject {
   async commit(rel: string, mode: 'exclusive' | 'replace'): Promise<{ durable: Promise<void> }> {
     const dest = this.store.absolutePath(rel);
     const dir = path.dirname(dest);
-    try {
-      await this.store.ensureDir(dir);
+    const place = (): void => {
       if (mode === 'exclusive') {
         // link() fails if the name exists: no check-then-act race between two writers.
         fs.linkSync(this.tempPath, dest);
         fs.unlinkSync(this.tempPath);
       } else fs.renameSync(this.tempPath, dest);
+    };
+    try {
+      await this.store.ensureDir(dir);
+      try {
+        place();
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || !fs.existsSync(this.tempPath)) throw e;
+        // The directory was there once and has been removed since (by hand, or by a
+        // clean-up of empty folders): made again, and the file placed.
+        this.store.forgetDir(dir);
+        await this.store.ensureDir(dir);
+        place();
+      }
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
         const err = new PacsError('STORAGE_FAILURE', `a file already exists at ${rel}`, { cause: e });

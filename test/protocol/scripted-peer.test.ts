@@ -302,10 +302,10 @@ describe('scripted peer against PacsServer', () => {
 
   // --- Sta6: association established -----------------------------------------------------------
 
-  test('Sta6 + Evt6: a second A-ASSOCIATE-RQ → A-ABORT (AA-8, provider source), closed after ARTIM', async () => {
+  test('Sta6 + Evt6: a second A-ASSOCIATE-RQ → A-ABORT (AA-8, provider source, reason unexpected PDU), closed after ARTIM', async () => {
     const peer = await established();
     await peer.send(associateRQ());
-    expectAbort(await peer.next(), 2);
+    expectAbort(await peer.next(), 2, AbortReason.UnexpectedPdu);
     await serverCloses(peer);
   });
 

@@ -43,7 +43,8 @@ const STORE_STATUS: Partial<Record<ErrorCode, number>> = {
   UID_MISMATCH: Status.DataSetDoesNotMatchSOPClass,
   DUPLICATE_INSTANCE: Status.DuplicateSOPInstance,
   OUT_OF_RESOURCES: Status.OutOfResources,
-  STORAGE_FAILURE: Status.OutOfResources,
+  // An I/O or permission error is no shortage of resources: a retry later will not help.
+  STORAGE_FAILURE: Status.ProcessingFailure,
   INDEX_FAILURE: Status.ProcessingFailure,
   REJECTED_BY_HOOK: Status.NotAuthorized,
   UNAVAILABLE: Status.OutOfResources,

@@ -93,6 +93,17 @@ for (const fsync of [false, true]) {
 }
 
 describe('commit', () => {
+  test('a folder removed since the store last made it (emptied by hand) is made again, for both modes', async () => {
+    const s = newStore(true);
+    await put(s, 'p/st/se/1.dcm', Buffer.from('one'));
+    rmSync(s.absolutePath('p/st/se'), { recursive: true });
+    await put(s, 'p/st/se/2.dcm', Buffer.from('two'));
+    rmSync(s.absolutePath('p/st'), { recursive: true });
+    await put(s, 'p/st/se/3.dcm', Buffer.from('three'), 'replace');
+    assert.equal(readFileSync(s.absolutePath('p/st/se/3.dcm'), 'utf8'), 'three');
+    assert.deepEqual(await leftovers(s), []);
+  });
+
   test('exclusive twice to one path: the second fails with exists, the first stays', async () => {
     const s = newStore();
     await put(s, 'a/x.dcm', Buffer.from('first'));

@@ -1,0 +1,155 @@
+// Network-core review findings: malformed presentation context lists, negotiation answers that
+// would not fit on the wire, a C-CANCEL that follows its C-FIND at once, a dataset that cannot
+// be sent to its end, sub-operation counts beyond 16 bits.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestPacs } from '../helpers/pacs.js';
+import { IMPLICIT_LE, RawPeer, VERIFICATION, associateRQ } from '../helpers/raw-peer.js';
+import { DicomListener } from '../../src/net/listener.js';
+import { buildAssociateAC } from '../../src/net/acse.js';
+import { ScuAssociation } from '../../src/net/client.js';
+import { CommandField, decodeCommand, encodeCommand } from '../../src/net/dimse/command.js';
+import { Status, storeFailureStatus } from '../../src/net/dimse/status.js';
+import { PduType } from '../../src/net/pdu/types.js';
+import { encodePdu } from '../../src/net/pdu/codec.js';
+import { encodeIdentifier } from '../../src/dicom/identifier.js';
+import { subOperationCounts } from '../../src/scp/retrieve.js';
+import { PacsError } from '../../src/core/errors.js';
+
+const STUDY_FIND = '1.2.840.10008.5.1.4.1.2.2.1';
+const CT = '1.2.840.10008.5.1.4.1.1.2';
+
+test('presentation context IDs repeated or even, or none at all: A-ASSOCIATE-RJ (permanent, service user, no reason)', async () => {
+  const pacs = await startTestPacs();
+  try {
+    const cases: [string, Parameters<typeof associateRQ>[1]][] = [
+      ['repeated', (rq) => (rq.presentationContexts = [rq.presentationContexts[0]!, { id: 1, abstractSyntax: CT, transferSyntaxes: [IMPLICIT_LE] }])],
+      ['even', (rq) => (rq.presentationContexts = [{ ...rq.presentationContexts[0]!, id: 2 }])],
+      ['none', (rq) => (rq.presentationContexts = [])],
+    ];
+    for (const [name, patch] of cases) {
+      const peer = await RawPeer.connect(pacs.port);
+      const answer = await peer.associate(associateRQ({}, patch));
+      assert.deepEqual(answer, { type: PduType.AssociateRJ, result: 1, source: 1, reason: 1 }, name);
+      await peer.end();
+    }
+    // Still serving well-formed requests.
+    const peer = await RawPeer.connect(pacs.port);
+    await peer.accepted(associateRQ());
+    await peer.end();
+  } finally {
+    await pacs.stop();
+  }
+});
+
+test('1,700 extended negotiation items and 100 role selection items for one SOP class each: answered once each, the AC fits', async () => {
+  const pacs = await startTestPacs();
+  try {
+    const peer = await RawPeer.connect(pacs.port);
+    const ac = await peer.accepted(
+      associateRQ({ contexts: [{ abstractSyntax: STUDY_FIND, transferSyntaxes: [IMPLICIT_LE] }] }, (rq) => {
+        rq.userInformation.extendedNegotiation = Array.from({ length: 1700 }, () => ({ sopClass: STUDY_FIND, info: Buffer.from([1]) }));
+        rq.userInformation.roleSelections = Array.from({ length: 100 }, () => ({ sopClass: CT, scuRole: false, scpRole: true }));
+      }),
+    );
+    assert.equal(ac.userInformation.extendedNegotiation.length, 1);
+    assert.equal(ac.userInformation.roleSelections.length, 1);
+    await peer.end();
+  } finally {
+    await pacs.stop();
+  }
+});
+
+test('an A-ASSOCIATE-AC that cannot be encoded is an A-ASSOCIATE-RJ, not a silent connection in Sta3', async () => {
+  const listener = new DicomListener({
+    host: '127.0.0.1',
+    port: 0,
+    maxPduLength: 16384,
+    timeouts: () => ({ artimMs: 30_000, idleMs: 30_000 }),
+    userFor: () => ({
+      onAssociateRequest: (rq) => {
+        const ac = buildAssociateAC(rq, { transferSyntaxesFor: () => [IMPLICIT_LE], preference: () => 'ours' }, { maxPduLength: 16384 });
+        // An item whose length does not fit its 16-bit field.
+        ac.userInformation.extendedNegotiation.push({ sopClass: VERIFICATION, info: Buffer.alloc(70_000) });
+        return ac;
+      },
+      onCommand: () => null,
+    }),
+  });
+  const { port } = await listener.start();
+  try {
+    const peer = await RawPeer.connect(port);
+    const answer = await peer.associate(associateRQ());
+    assert.deepEqual(answer, { type: PduType.AssociateRJ, result: 1, source: 1, reason: 1 });
+    await peer.end();
+  } finally {
+    await listener.stop(0);
+  }
+});
+
+test('a C-CANCEL-RQ sent right behind its C-FIND-RQ ends the C-FIND with Cancel (0xFE00)', async () => {
+  const pacs = await startTestPacs();
+  try {
+    const peer = await RawPeer.connect(pacs.port);
+    await peer.accepted(associateRQ({ contexts: [{ abstractSyntax: STUDY_FIND, transferSyntaxes: [IMPLICIT_LE] }] }));
+    const identifier = encodeIdentifier([{ tag: 0x00080052, vr: 'CS', value: 'STUDY' }, { tag: 0x0020000d, vr: 'UI', value: '' }], IMPLICIT_LE, null);
+    const find = encodeCommand({ CommandField: CommandField.C_FIND_RQ, AffectedSOPClassUID: STUDY_FIND, MessageID: 7, Priority: 0, CommandDataSetType: 0x0000 });
+    const cancel = encodeCommand({ CommandField: CommandField.C_CANCEL_RQ, MessageIDBeingRespondedTo: 7, CommandDataSetType: 0x0101 });
+    // One write: the cancel is read in the same turn as the request's identifier.
+    await peer.write(
+      Buffer.concat([
+        encodePdu({ type: PduType.PDataTF, pdvs: [{ contextId: 1, command: true, last: true, data: find }] }),
+        encodePdu({ type: PduType.PDataTF, pdvs: [{ contextId: 1, command: false, last: true, data: identifier }] }),
+        encodePdu({ type: PduType.PDataTF, pdvs: [{ contextId: 1, command: true, last: true, data: cancel }] }),
+      ]),
+    );
+    let final;
+    for (;;) {
+      const { command } = await peer.readCommand();
+      if (command.Status !== Status.Pending) {
+        final = command;
+        break;
+      }
+    }
+    assert.equal(final.Status, Status.Cancel);
+    await peer.end();
+  } finally {
+    await pacs.stop();
+  }
+});
+
+test('a dataset whose source fails half-way aborts the association: the peer would take our next command for its missing fragments', async () => {
+  const pacs = await startTestPacs();
+  try {
+    const scu = await ScuAssociation.connect({
+      host: '127.0.0.1',
+      port: pacs.port,
+      callingAETitle: 'HALFWAY',
+      calledAETitle: 'PACS_SERVER',
+      contexts: [{ abstractSyntax: CT, transferSyntaxes: ['1.2.840.10008.1.2.1'] }],
+    });
+    async function* failing(): AsyncGenerator<Buffer> {
+      yield Buffer.alloc(64 * 1024);
+      throw new Error('read error on the disk');
+    }
+    await assert.rejects(scu.store(scu.contextFor(CT)!.id, CT, '1.2.3.4.5', failing()), /read error/);
+    assert.equal(scu.assoc.outcome, 'aborted-locally');
+    assert.match(scu.assoc.reason ?? '', /could not be sent to its end: read error/);
+    assert.equal(scu.assoc.established, false);
+  } finally {
+    await pacs.stop();
+  }
+});
+
+test('sub-operation counts beyond 65,535 are sent as 65,535 (US), not a response that cannot be encoded', () => {
+  const counts = subOperationCounts({ remaining: 70_000, completed: 65_536, failed: 3, warning: 0 }, true);
+  const decoded = decodeCommand(encodeCommand({ CommandField: CommandField.C_MOVE_RSP, MessageIDBeingRespondedTo: 1, CommandDataSetType: 0x0101, Status: Status.Pending, ...counts }));
+  assert.equal(decoded.NumberOfRemainingSuboperations, 0xffff);
+  assert.equal(decoded.NumberOfCompletedSuboperations, 0xffff);
+  assert.equal(decoded.NumberOfFailedSuboperations, 3);
+});
+
+test('a storage error that is not a full disk is a processing failure (0x0110), not Out of Resources', () => {
+  assert.equal(storeFailureStatus(new PacsError('STORAGE_FAILURE', 'EIO: i/o error, write')).status, Status.ProcessingFailure);
+  assert.equal(storeFailureStatus(new PacsError('OUT_OF_RESOURCES', 'disk full while writing')).status, Status.OutOfResources);
+});
