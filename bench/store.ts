@@ -8,7 +8,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { run } from '../test/helpers/dcmtk.js';
 import { writeSyntheticCT } from './synthetic.js';
-import { type Peer, peakRssMB, split, startOrthanc, startPacs, startStorescp } from './peers.js';
+import { type Peer, cpuSeconds, peakRssMB, split, startOrthanc, startPacs, startStorescp } from './peers.js';
 
 const COUNT = Number(process.env.BENCH_COUNT ?? 1000);
 const SMALL = Number(process.env.BENCH_SMALL ?? 20000);
@@ -34,6 +34,8 @@ interface Row {
   scenario: string;
   instances: number;
   rates: Record<string, number>;
+  /** CPU per instance in ms, user + system, every thread (pacs-server and Orthanc: one process each). */
+  cpuMs: Record<string, number>;
   rssMB: number;
 }
 
@@ -48,6 +50,7 @@ function quiesceDisk(): void {
 
 async function scenario(name: string, instances: number, dirs: string[]): Promise<Row> {
   const rates: Record<string, number> = {};
+  const cpuMs: Record<string, number> = {};
   let rssMB = 0;
   for (const which of PEERS) {
     quiesceDisk();
@@ -55,8 +58,10 @@ async function scenario(name: string, instances: number, dirs: string[]): Promis
     const peer =
       which === 'pacs' ? await startPacs(dir, PACS_ARGS) : which === 'storescp' ? await startStorescp(dir, dirs.length > 1) : await startOrthanc(dir);
     try {
+      const cpu0 = cpuSeconds(peer.pid);
       const secs = await send(peer, dirs);
       rates[which] = instances / secs;
+      cpuMs[which] = ((cpuSeconds(peer.pid) - cpu0) * 1000) / instances;
       if (which === 'pacs') rssMB = peakRssMB(peer.pid);
       process.stderr.write(`  ${name}: ${peer.name} ${(instances / secs).toFixed(0)} instances/s\n`);
     } finally {
@@ -64,7 +69,7 @@ async function scenario(name: string, instances: number, dirs: string[]): Promis
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }
-  return { scenario: name, instances, rates, rssMB };
+  return { scenario: name, instances, rates, cpuMs, rssMB };
 }
 
 async function main(): Promise<void> {
@@ -93,14 +98,14 @@ async function main(): Promise<void> {
 
   const ratio = (a?: number, b?: number): string => (a && b ? `${(a / b).toFixed(2)}×` : '–');
   const out = [
-    `| scenario | instances | pacs-server /s | storescp /s | Orthanc /s | vs storescp | vs Orthanc | pacs-server peak RSS |`,
-    `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
+    `| scenario | instances | pacs-server /s | storescp /s | Orthanc /s | vs storescp | vs Orthanc | CPU ms/instance pacs-server / Orthanc | pacs-server peak RSS |`,
+    `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
     ...rows.map(
       (r) =>
         `| ${r.scenario} | ${r.instances} | ${r.rates.pacs?.toFixed(0) ?? '–'} | ${r.rates.storescp?.toFixed(0) ?? '–'} | ${r.rates.orthanc?.toFixed(0) ?? '–'} | ` +
-        `${ratio(r.rates.pacs, r.rates.storescp)} | ${ratio(r.rates.pacs, r.rates.orthanc)} | ${r.rssMB.toFixed(0)} MB |`,
+        `${ratio(r.rates.pacs, r.rates.storescp)} | ${ratio(r.rates.pacs, r.rates.orthanc)} | ${r.cpuMs.pacs?.toFixed(2) ?? '–'} / ${r.cpuMs.orthanc?.toFixed(2) ?? '–'} | ${r.rssMB.toFixed(0)} MB |`,
     ),
-    ...(BIG > 0 ? [`| ${BIG} × 100 MB instance, ${BIG} associations at once | ${BIG} | | | | | | ${bigRss.toFixed(0)} MB |`] : []),
+    ...(BIG > 0 ? [`| ${BIG} × 100 MB instance, ${BIG} associations at once | ${BIG} | | | | | | | ${bigRss.toFixed(0)} MB |`] : []),
   ];
   process.stdout.write(`\n${out.join('\n')}\n\n(${os.cpus().length} cores, ${os.cpus()[0]?.model ?? ''}; fsync on for pacs-server; storescp +B writing files, --fork for concurrent associations; Orthanc ${'1.10'} with SQLite)\n`);
   fs.rmSync(work, { recursive: true, force: true });

@@ -4,14 +4,18 @@
 // high allocation rate, and the old generation to several times its live size before a full
 // collection. A PACS lives for weeks with a live heap of ~25 MB: receiving 8,000 small instances
 // took its resident size from 100 MB idle to ~195 MB with the defaults, and to ~107 MB with the
-// young generation kept at its initial size and the old one grown by 30 % between collections —
-// at the same instances/s (docs/benchmarks.md, "Memory"). Fixed sizes are read at start-up, so
+// young generation kept at its initial size and the old one grown by a fixed share between
+// collections (docs/benchmarks.md, "Memory"). That share was 30 % until measured on 0.5 MB
+// instances: a full collection every ~90 ms, twice the server's CPU per CT instance (11 vs 5.5 ms
+// over four associations). At 100 % (the old generation may double its live size, ~25 → 50 MB)
+// the CPU is V8's defaults' and the resident size still compact_heap's (docs/benchmarks.md,
+// "Session 12"). Fixed sizes are read at start-up, so
 // `--max-semi-space-size` would need a re-exec; these two are read at each collection and take
 // effect when set from inside the process — before the modules load, or the young generation has
 // grown already (bin/pacs_server applies them first, then loads the server).
 import v8 from 'node:v8';
 
-export const COMPACT_HEAP_FLAGS = ['--semi-space-growth-factor=1', '--heap-growing-percent=30'] as const;
+export const COMPACT_HEAP_FLAGS = ['--semi-space-growth-factor=1', '--heap-growing-percent=100'] as const;
 
 /** What V8 does without COMPACT_HEAP_FLAGS (its defaults in Node 20 and 22). */
 const DEFAULT_HEAP_FLAGS = ['--semi-space-growth-factor=2', '--heap-growing-percent=0'] as const;
