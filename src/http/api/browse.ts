@@ -9,6 +9,7 @@ import { deleteInstances } from '../../services/delete.js';
 import { notFound } from '../problem.js';
 import { instanceBytes } from '../dicomweb/wado.js';
 import { type ApiDeps, page } from './deps.js';
+import { patientIdSchema, uidSchema } from './identifiers.js';
 
 /** Filters each list takes (DICOM keywords, matched as C-FIND matches them). */
 export const FILTERS: Readonly<Record<QueryLevel, readonly string[]>> = {
@@ -73,7 +74,8 @@ async function remove(deps: ApiDeps, instances: InstanceLocation[], what: string
   return { deleted: r.instances, bytes: r.bytes, leftFiles: r.leftFiles };
 }
 
-const uidParam = (name: string) => ({ type: 'object', required: [name], properties: { [name]: { type: 'string', maxLength: 64 } } });
+// A path names one entity, matched exactly (identifiers.ts): never a pattern, a list or blank.
+const uidParam = (name: string) => ({ type: 'object', required: [name], properties: { [name]: name === 'PatientID' ? patientIdSchema : uidSchema } });
 const deletedSchema = { 200: { type: 'object', properties: { deleted: { type: 'integer' }, bytes: { type: 'integer' }, leftFiles: { type: 'array', items: { type: 'string' } } } } };
 
 export function registerBrowse(app: FastifyInstance, deps: ApiDeps): void {

@@ -3,8 +3,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { notFound } from '../problem.js';
 import type { ApiDeps } from './deps.js';
+import { uidSchema } from './identifiers.js';
 
-const params = { type: 'object', required: ['StudyInstanceUID'], properties: { StudyInstanceUID: { type: 'string', maxLength: 64 } } } as const;
+const params = { type: 'object', required: ['StudyInstanceUID'], properties: { StudyInstanceUID: uidSchema } } as const;
 const view = { 200: { type: 'object', properties: { StudyInstanceUID: { type: 'string' }, protected: { type: 'boolean' } } } } as const;
 type Req = FastifyRequest<{ Params: { StudyInstanceUID: string }; Body: { protected: boolean } }>;
 
