@@ -2,6 +2,13 @@
 import type { HttpRole } from '../config/schema.js';
 
 declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * Who made the request, set by the authentication hook once the route's role is granted (null
+     * on open routes): for handlers whose role depends on what the request acts on.
+     */
+    caller: { role: HttpRole; name: string | null } | null;
+  }
   interface FastifyContextConfig {
     /** The role a route needs when it is not the one its method implies (auth.ts roleForMethod). */
     role?: HttpRole;

@@ -41,6 +41,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
 
   // Who made each request, for the audit trail.
   const callers = new WeakMap<object, string | null>();
+  app.decorateRequest('caller', null);
   app.addHook('onRequest', async (req, reply) => {
     if (req.method === 'OPTIONS') return;
     const need = req.routeOptions.config?.role ?? roleForMethod(req.method);
@@ -65,6 +66,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
       }
       return sendProblem(reply, 403, 'Forbidden', `${caller.name} has the ${caller.role} role; this needs ${need}`);
     }
+    req.caller = caller;
   });
 
   app.addHook('onResponse', async (req, reply) => {

@@ -3,7 +3,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { JOB_STATES, type Job, shownProgress } from '../../index/jobs.js';
 import { LEVELS } from '../../services/transfer-jobs.js';
-import { badRequest, notFound } from '../problem.js';
+import { HttpProblem, badRequest, notFound } from '../problem.js';
+import { roleAllows } from '../auth.js';
+import type { HttpRole } from '../../config/schema.js';
+import '../route-config.js';
 import { type ApiDeps, page } from './deps.js';
 
 const jobSchema = {
@@ -25,6 +28,13 @@ const jobSchema = {
     cancelRequested: { type: 'boolean' },
   },
 } as const;
+
+/**
+ * Job types whose cancel and retry need more than the write role of those routes: a retention
+ * pass deletes studies, and queuing one is admin (POST /api/retention/run); retrying a failed one
+ * is queuing it again.
+ */
+const ROLE_FOR_TYPE: Readonly<Record<string, HttpRole>> = { retention: 'admin' };
 
 const uids = { type: 'array', minItems: 1, maxItems: 1000, items: { type: 'string', minLength: 1, maxLength: 64 } } as const;
 const level = { type: 'string', enum: [...LEVELS], default: 'STUDY' } as const;
@@ -58,12 +68,23 @@ export function registerJobs(app: FastifyInstance, deps: ApiDeps): void {
   type IdReq = FastifyRequest<{ Params: { id: number } }>;
   const idParam = { type: 'object', required: ['id'], properties: { id: { type: 'integer', minimum: 1 } } };
   app.get('/jobs/:id', { schema: { tags: ['jobs'], summary: 'One job with its progress', params: idParam, response: { 200: jobSchema } } }, async (req: IdReq) => view(found(await deps.index.jobs.get(req.params.id), req.params.id)));
-  app.post('/jobs/:id/cancel', { config: { role: 'write' }, schema: { tags: ['jobs'], summary: 'Cancel a job (queued: at once; running: it stops soon)', params: idParam, response: { 200: jobSchema } } }, async (req: IdReq) =>
-    view(found(await deps.jobs.cancel(req.params.id), req.params.id)),
-  );
-  app.post('/jobs/:id/retry', { config: { role: 'write' }, schema: { tags: ['jobs'], summary: 'Queue a failed or canceled job again', params: idParam, response: { 200: jobSchema } } }, async (req: IdReq) =>
-    view(found(await deps.jobs.retry(req.params.id), req.params.id)),
-  );
+  /** The job, once the caller may act on one of its type. */
+  const mayAct = async (req: IdReq): Promise<void> => {
+    const job = found(await deps.index.jobs.get(req.params.id), req.params.id);
+    const need = ROLE_FOR_TYPE[job.type];
+    const caller = req.caller;
+    if (need && caller && !roleAllows(caller.role, need))
+      throw new HttpProblem(403, 'Forbidden', `${caller.name ?? 'an anonymous caller'} has the ${caller.role} role; a ${job.type} job needs ${need}`);
+  };
+  const summary = (what: string) => `${what} (write role; admin for a retention job)`;
+  app.post('/jobs/:id/cancel', { config: { role: 'write' }, schema: { tags: ['jobs'], summary: summary('Cancel a job (queued: at once; running: it stops soon)'), params: idParam, response: { 200: jobSchema } } }, async (req: IdReq) => {
+    await mayAct(req);
+    return view(found(await deps.jobs.cancel(req.params.id), req.params.id));
+  });
+  app.post('/jobs/:id/retry', { config: { role: 'write' }, schema: { tags: ['jobs'], summary: summary('Queue a failed or canceled job again'), params: idParam, response: { 200: jobSchema } } }, async (req: IdReq) => {
+    await mayAct(req);
+    return view(found(await deps.jobs.retry(req.params.id), req.params.id));
+  });
 
   app.post(
     '/send',
