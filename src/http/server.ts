@@ -13,6 +13,7 @@ import type { ApiDeps } from './api/deps.js';
 import './route-config.js';
 import { registerViewer } from './viewer.js';
 import { registerRateLimit } from './rate-limit.js';
+import { forgedRequest } from './csrf.js';
 
 export type HttpDeps = ApiDeps & { logger: Logger };
 
@@ -38,6 +39,12 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   if (origins.length) await app.register(cors, { origin: origins.includes('*') ? true : origins, exposedHeaders: ['Warning', 'Content-Range'] });
 
   const withinRate = await registerRateLimit(app, () => deps.config().http);
+
+  // Forged requests are refused before anything else: no credentials checked, nothing counted.
+  app.addHook('onRequest', async (req, reply) => {
+    const why = forgedRequest(req, deps.config().http.cors_origins);
+    if (why) return sendProblem(reply, 403, 'Forbidden', why);
+  });
 
   // Who made each request, for the audit trail.
   const callers = new WeakMap<object, string | null>();

@@ -11,6 +11,7 @@ import { registerUpload } from './upload.js';
 import { registerWorklist } from './worklist.js';
 import { registerMpps } from './mpps.js';
 import { registerRetention } from './retention.js';
+import { HttpProblem } from '../problem.js';
 
 export const API_PREFIX = '/api';
 
@@ -36,6 +37,12 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
     await scope.register(swaggerUi, { routePrefix: `${API_PREFIX}/docs` });
     await scope.register(
       async (api) => {
+        // A form of another site can send text/plain without a preflight, and no API route takes
+        // text: such a body is refused (415) instead of parsed (csrf.ts refuses the forgery itself).
+        api.removeContentTypeParser('text/plain');
+        api.addContentTypeParser('text/plain', (_req, _payload, done) =>
+          done(new HttpProblem(415, 'Unsupported media type', 'no API route takes text/plain: JSON bodies are application/json, an uploaded file application/dicom'), undefined),
+        );
         registerBrowse(api, deps);
         registerNodes(api, deps);
         registerJobs(api, deps);
