@@ -1,6 +1,10 @@
-// Known nodes: the configuration file's (read-only here) and those added on this page.
+// Known nodes: the configuration file's (read-only here) and those added on this page. "Change"
+// fills the form with a node's values, so saving keeps (or edits) its permissions and TLS; the
+// form always sends every field.
 import { h, mount, toast } from './dom.js';
 import { api } from './api.js';
+
+const PERMISSIONS = ['store', 'find', 'move', 'get', 'worklist', 'mpps', 'commit'];
 
 export async function nodesPage() {
   const nodes = await api('/api/nodes');
@@ -9,14 +13,38 @@ export async function nodesPage() {
     h('label', {}, 'Host', h('input', { name: 'host', required: true, size: 20 })),
     h('label', {}, 'Port', h('input', { name: 'port', type: 'number', min: 1, max: 65535, required: true, value: 104 })),
     h('label', {}, 'Description', h('input', { name: 'description', size: 24 })),
+    h('label', {}, 'TLS', h('input', { name: 'tls', type: 'checkbox' })),
+    h('fieldset', { id: 'node-permissions' }, h('legend', {}, 'May ask us for'),
+      PERMISSIONS.map((p) => h('label', {}, h('input', { type: 'checkbox', name: 'permissions', value: p, checked: true }), ` ${p}`))),
     h('button', { className: 'primary', type: 'submit' }, 'Save node'));
+  const field = (name) => form.elements.namedItem(name);
+  const fill = (n) => {
+    field('ae').value = n.ae_title;
+    field('host').value = n.host;
+    field('port').value = n.port;
+    field('description').value = n.description ?? '';
+    field('tls').checked = Boolean(n.tls);
+    for (const box of form.querySelectorAll('input[name=permissions]')) box.checked = (n.permissions ?? PERMISSIONS).includes(box.value);
+  };
+  // Typing the AE title of a node already added loads it, so a change starts from its values.
+  field('ae').addEventListener('change', () => {
+    const n = nodes.find((x) => x.source === 'api' && x.ae_title === field('ae').value.trim());
+    if (n) fill(n);
+  });
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
-    const f = Object.fromEntries(new FormData(form));
+    const ae = field('ae').value.trim();
+    const body = {
+      host: field('host').value.trim(),
+      port: Number(field('port').value),
+      description: field('description').value,
+      tls: field('tls').checked,
+      permissions: [...form.querySelectorAll('input[name=permissions]:checked')].map((b) => b.value),
+    };
     try {
-      await api(`/api/nodes/${encodeURIComponent(String(f.ae).trim())}`, { method: 'PUT', json: { host: f.host, port: Number(f.port), description: f.description } });
-      toast(`Saved ${f.ae}.`);
-      nodesPage();
+      await api(`/api/nodes/${encodeURIComponent(ae)}`, { method: 'PUT', json: body });
+      toast(`Saved ${ae}.`);
+      nodesPage().catch((err) => toast(err.message, 'error'));
     } catch (err) {
       toast(err.message, 'error');
     }
@@ -36,20 +64,26 @@ export async function nodesPage() {
     if (!confirm(`Remove the node ${n.ae_title}?`)) return;
     try {
       await api(`/api/nodes/${encodeURIComponent(n.ae_title)}`, { method: 'DELETE' });
-      nodesPage();
+      nodesPage().catch((err) => toast(err.message, 'error'));
     } catch (err) {
       toast(err.message, 'error');
     }
   };
+  const change = (n) => {
+    fill(n);
+    form.scrollIntoView({ block: 'nearest' });
+    field('host').focus();
+  };
   mount(
     h('h1', {}, 'Known nodes'),
     h('table', { id: 'nodes' },
-      h('thead', {}, h('tr', {}, ['AE title', 'Host', 'Port', 'Description', 'From', 'Echo', ''].map((t) => h('th', {}, t)))),
+      h('thead', {}, h('tr', {}, ['AE title', 'Host', 'Port', 'TLS', 'May ask for', 'Description', 'From', 'Echo', ''].map((t) => h('th', {}, t)))),
       h('tbody', {}, nodes.length ? nodes.map((n) => {
         const result = h('span', { className: 'muted' });
-        return h('tr', { dataset: { ae: n.ae_title } }, h('td', {}, n.ae_title), h('td', {}, n.host), h('td', {}, n.port), h('td', {}, n.description), h('td', {}, n.source === 'config' ? 'config file' : 'this page'),
+        return h('tr', { dataset: { ae: n.ae_title } }, h('td', {}, n.ae_title), h('td', {}, n.host), h('td', {}, n.port), h('td', {}, n.tls ? 'yes' : 'no'),
+          h('td', {}, (n.permissions ?? []).join(', ')), h('td', {}, n.description), h('td', {}, n.source === 'config' ? 'config file' : 'this page'),
           h('td', {}, h('button', { onclick: () => echo(n, result) }, 'Echo'), ' ', result),
-          h('td', {}, n.source === 'api' ? h('button', { className: 'danger', onclick: () => remove(n) }, 'Remove') : ''));
-      }) : h('tr', {}, h('td', { colspan: 7, className: 'muted' }, 'No known node yet.')))),
+          h('td', {}, n.source === 'api' ? [h('button', { onclick: () => change(n) }, 'Change'), ' ', h('button', { className: 'danger', onclick: () => remove(n) }, 'Remove')] : ''));
+      }) : h('tr', {}, h('td', { colspan: 9, className: 'muted' }, 'No known node yet.')))),
     h('h2', {}, 'Add or change a node'), form);
 }

@@ -1,0 +1,61 @@
+// The Nodes page in headless Chromium: changing a node added before keeps what the form does not
+// show by default (its permissions, TLS), and lets one edit them; the page sends every field.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Browser } from 'playwright-core';
+import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
+import { launchBrowser, newPage, saveScreenshot, type WatchedPage } from '../helpers/browser.js';
+
+describe('Nodes page (headless Chromium)', () => {
+  let pacs: TestPacs;
+  let base: string;
+  let browser: Browser;
+  let w: WatchedPage;
+  before(async () => {
+    pacs = await startTestPacs({ http: { enabled: true, port: 0, host: '127.0.0.1' } });
+    const address = pacs.server.httpServer!.server.address();
+    base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    browser = await launchBrowser();
+    w = await newPage(browser);
+  });
+  after(async () => {
+    await browser?.close();
+    await pacs.stop();
+  });
+  const failed = async (name: string): Promise<string> => `screenshot: ${await saveScreenshot(w.page, name)}; problems: ${w.problems.join(' | ')}`;
+  const node = async (ae: string) => (await pacs.server.archive.nodes.view(ae))!;
+
+  test('"Change" loads a restricted node; saving a new description keeps its permissions; permissions can be edited', async () => {
+    await pacs.server.archive.nodes.put({ ae_title: 'LAB_MR', host: '127.0.0.1', port: 104, tls: false, permissions: ['find'], description: 'old' });
+    await w.page.goto(`${base}/#/nodes`);
+    const row = w.page.locator('#nodes tr[data-ae="LAB_MR"]');
+    await row.waitFor();
+    assert.match(await row.innerText(), /find/);
+    await row.locator('button', { hasText: 'Change' }).click();
+    assert.equal(await w.page.inputValue('#node-form input[name=ae]'), 'LAB_MR');
+    const checked = () => w.page.$$eval('#node-form input[name=permissions]:checked', (boxes) => boxes.map((b) => b.getAttribute('value')));
+    assert.deepEqual(await checked(), ['find']);
+    assert.equal(await w.page.isChecked('#node-form input[name=tls]'), false);
+    await w.page.fill('#node-form input[name=description]', 'new');
+    await w.page.click('#node-form button[type=submit]');
+    await w.page.waitForFunction("/new/.test(document.querySelector('#nodes tr[data-ae=\"LAB_MR\"]')?.textContent ?? '')");
+    const kept = await node('LAB_MR');
+    assert.deepEqual([kept.description, kept.permissions, kept.tls], ['new', ['find'], false], await failed('nodes-keep'));
+
+    await w.page.locator('#nodes tr[data-ae="LAB_MR"] button', { hasText: 'Change' }).click();
+    await w.page.check('#node-form input[name=permissions][value=store]');
+    await w.page.uncheck('#node-form input[name=permissions][value=find]');
+    await w.page.click('#node-form button[type=submit]');
+    await w.page.waitForFunction("/store/.test(document.querySelector('#nodes tr[data-ae=\"LAB_MR\"]')?.textContent ?? '')");
+    assert.deepEqual((await node('LAB_MR')).permissions, ['store'], await failed('nodes-edit'));
+  });
+
+  test('typing the AE title of a node already added loads its values into the form', async () => {
+    await w.page.goto(`${base}/#/nodes`);
+    await w.page.locator('#nodes tr[data-ae="LAB_MR"]').waitFor();
+    await w.page.fill('#node-form input[name=ae]', 'LAB_MR');
+    await w.page.locator('#node-form input[name=ae]').dispatchEvent('change');
+    assert.equal(await w.page.inputValue('#node-form input[name=description]'), 'new');
+    assert.deepEqual(await w.page.$$eval('#node-form input[name=permissions]:checked', (b) => b.map((x) => x.getAttribute('value'))), ['store']);
+  });
+});
