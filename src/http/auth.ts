@@ -1,7 +1,7 @@
 // Who is calling, and may they: HTTP Basic users and Bearer tokens from the configuration,
 // each with a role; requests without credentials get the anonymous role. Roles are ordered:
 // read (GET), write (STOW, upload, send), admin (delete, configuration).
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { passwordMatches, sameSecret } from '../core/passwords.js';
 import type { HttpConfig, HttpRole } from '../config/schema.js';
 
@@ -45,6 +45,22 @@ export async function authenticate(header: string | undefined, c: HttpConfig, be
   return caller;
 }
 
+/**
+ * A stored password of the same form as the configured users' (scrypt of the same key length,
+ * or plain text) that no password matches in practice: checked against for unknown user names.
+ */
+const decoys = new WeakMap<HttpConfig, string>();
+function decoyPassword(c: HttpConfig): string {
+  let decoy = decoys.get(c);
+  if (decoy === undefined) {
+    const hashed = c.users.map((u) => /^scrypt:[A-Za-z0-9+/=]+:([A-Za-z0-9+/=]+)$/.exec(u.password)).find((m) => m !== null);
+    const length = hashed ? Buffer.from(hashed[1]!, 'base64').length : 32;
+    decoy = hashed ? `scrypt:${randomBytes(16).toString('base64')}:${randomBytes(length).toString('base64')}` : randomBytes(24).toString('base64');
+    decoys.set(c, decoy);
+  }
+  return decoy;
+}
+
 async function check(header: string, c: HttpConfig): Promise<Caller> {
   const [scheme, value = ''] = header.split(/\s+/, 2);
   if (/^basic$/i.test(scheme ?? '')) {
@@ -53,7 +69,10 @@ async function check(header: string, c: HttpConfig): Promise<Caller> {
     const username = colon < 0 ? decoded : decoded.slice(0, colon);
     const password = colon < 0 ? '' : decoded.slice(colon + 1);
     const user = c.users.find((u) => u.username === username);
-    if (user && (await passwordMatches(password, user.password))) return { role: user.role, name: username };
+    // An unknown user name costs the same hashing as a known one: answering it at once would
+    // tell, by the time taken, which user names exist.
+    const matches = await passwordMatches(password, user?.password ?? decoyPassword(c));
+    if (user && matches) return { role: user.role, name: username };
     return { invalid: 'wrong user name or password' };
   }
   if (/^bearer$/i.test(scheme ?? '')) {

@@ -57,11 +57,13 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     if (need === 'none') return;
     const c = deps.config().http;
     // A password not verified before costs a scrypt: the address is rate-checked first, so a
-    // stream of guesses is refused before it costs anything.
-    const caller = await authenticate(req.headers.authorization, c, () => withinRate(req, reply, null));
+    // stream of guesses is refused before it costs anything. That check counted the request
+    // against the address; a wrong password is not counted there a second time.
+    let addressCounted = false;
+    const caller = await authenticate(req.headers.authorization, c, () => ((addressCounted = true), withinRate(req, reply, null)));
     if (caller === null) return reply;
     if (!('invalid' in caller)) callers.set(req, caller.name);
-    if (!(await withinRate(req, reply, 'invalid' in caller ? null : caller.name))) return reply;
+    if (!('invalid' in caller && addressCounted) && !(await withinRate(req, reply, 'invalid' in caller ? null : caller.name))) return reply;
     if ('invalid' in caller) {
       reply.header('www-authenticate', 'Basic realm="pacs-server", charset="UTF-8"');
       return sendProblem(reply, 401, 'Unauthorized', caller.invalid);

@@ -46,3 +46,21 @@ test('authenticate: users, tokens, anonymous, wrong credentials', async () => {
   assert.equal(roleAllows('write', 'admin'), false);
   assert.equal(roleAllows('read', 'none'), true);
 });
+
+test('an unknown user name costs the same scrypt as a wrong password of a known user (no timing tells which names exist)', async () => {
+  const hash = spawnSync(process.execPath, [BIN, 'hash-password'], { input: 's3cret\n', encoding: 'utf8' }).stdout.trim();
+  const c = { users: [{ username: 'ann', password: hash, role: 'admin' }], tokens: [] } as unknown as HttpConfig;
+  const time = async (user: string): Promise<number> => {
+    let best = Infinity;
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      assert.ok('invalid' in (await authenticate(basic(user, `wrong-${i}`), c))!);
+      best = Math.min(best, performance.now() - t0);
+    }
+    return best;
+  };
+  const known = await time('ann');
+  const unknown = await time('nobody');
+  // A scrypt takes tens of milliseconds; answering without one, well under one.
+  assert.ok(unknown > known / 3, `unknown user ${unknown.toFixed(2)} ms, known user with a wrong password ${known.toFixed(2)} ms`);
+});
