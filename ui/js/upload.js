@@ -4,6 +4,37 @@ import { h, mount, toast } from './dom.js';
 
 const AT_ONCE = 3;
 
+/**
+ * The entries of a drop. Read while the drop event is dispatched: a DataTransfer's items are
+ * emptied when its handler returns. A dropped folder is in dataTransfer.files only as one empty
+ * "file", so folders are walked through their entries (webkitGetAsEntry, in every browser).
+ */
+export function droppedEntries(dataTransfer) {
+  return [...(dataTransfer.items ?? [])].filter((i) => i.kind === 'file').map((i) => i.webkitGetAsEntry?.()).filter(Boolean);
+}
+
+/** Every file under these entries, with its path, folders walked to the bottom. */
+export async function walkEntries(entries, prefix = '') {
+  const out = [];
+  for (const entry of entries) {
+    if (entry.isFile) {
+      const file = await new Promise((resolve, reject) => entry.file(resolve, reject));
+      out.push({ file, name: `${prefix}${entry.name}` });
+    } else if (entry.isDirectory) {
+      // readEntries answers in batches (100 at a time in Chromium): read until it answers none.
+      const reader = entry.createReader();
+      for (;;) {
+        const batch = await new Promise((resolve, reject) => reader.readEntries(resolve, reject));
+        if (!batch.length) break;
+        out.push(...(await walkEntries(batch, `${prefix}${entry.name}/`)));
+      }
+    }
+  }
+  return out;
+}
+
+const named = (files) => [...files].map((f) => ({ file: f, name: f.webkitRelativePath || f.name }));
+
 function uploadOne(file, bar, status) {
   return new Promise((resolve) => {
     const xhr = new XMLHttpRequest();
@@ -35,14 +66,15 @@ function uploadOne(file, bar, status) {
 export function uploadPage() {
   const rows = h('tbody', { id: 'uploads' });
   const summary = h('p', { id: 'upload-summary', className: 'muted' });
-  const start = async (files) => {
-    const list = [...files].filter((f) => f.size > 0);
+  // items: { file, name } (name: the path shown).
+  const start = async (items) => {
+    const list = items.filter((i) => i.file.size > 0);
     if (!list.length) return;
-    const jobs = list.map((f) => {
+    const jobs = list.map(({ file, name }) => {
       const bar = h('progress', { max: 1, value: 0 });
       const status = h('span', { className: 'muted' }, 'waiting');
-      rows.append(h('tr', {}, h('td', { title: f.webkitRelativePath || f.name }, f.webkitRelativePath || f.name), h('td', {}, bar), h('td', {}, status)));
-      return () => uploadOne(f, bar, status);
+      rows.append(h('tr', {}, h('td', { title: name }, name), h('td', {}, bar), h('td', {}, status)));
+      return () => uploadOne(file, bar, status);
     });
     let ok = 0;
     let next = 0;
@@ -53,8 +85,8 @@ export function uploadPage() {
     summary.textContent = `${ok} of ${list.length} files stored.`;
     toast(summary.textContent, ok === list.length ? 'info' : 'error');
   };
-  const picker = h('input', { type: 'file', multiple: true, id: 'file-input', onchange: (e) => start(e.target.files) });
-  const folder = h('input', { type: 'file', multiple: true, webkitdirectory: true, onchange: (e) => start(e.target.files) });
+  const picker = h('input', { type: 'file', multiple: true, id: 'file-input', onchange: (e) => start(named(e.target.files)) });
+  const folder = h('input', { type: 'file', multiple: true, webkitdirectory: true, onchange: (e) => start(named(e.target.files)) });
   const drop = h('div', { className: 'drop', id: 'drop' }, h('p', {}, 'Drop DICOM files here'), h('p', {}, 'or choose files ', picker, ' or a folder ', folder));
   drop.addEventListener('dragover', (e) => {
     e.preventDefault();
@@ -64,7 +96,9 @@ export function uploadPage() {
   drop.addEventListener('drop', (e) => {
     e.preventDefault();
     drop.classList.remove('over');
-    start(e.dataTransfer.files);
+    const entries = droppedEntries(e.dataTransfer);
+    const files = entries.length ? walkEntries(entries) : Promise.resolve(named(e.dataTransfer.files));
+    files.then(start).catch((err) => toast(`Cannot read what was dropped: ${err.message}`, 'error'));
   });
   mount(h('h1', {}, 'Upload'), drop, summary, h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'File'), h('th', {}, 'Progress'), h('th', {}, 'Result'))), rows));
 }

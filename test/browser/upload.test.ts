@@ -1,0 +1,67 @@
+// The Upload page in headless Chromium: a folder dropped on it is walked (sub-folders, entries
+// read in several batches) and every file in it is stored. Playwright cannot drop a real folder,
+// so the drop event carries a synthetic entry tree shaped as Chromium's FileSystemEntry API.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Browser } from 'playwright-core';
+import { SAMPLES } from '../helpers/dcmtk.js';
+import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
+import { launchBrowser, newPage, saveScreenshot, type WatchedPage } from '../helpers/browser.js';
+
+const FILES = ['pydicom__CT_small.dcm', 'pydicom__MR_small.dcm', 'pydicom-dicomdir__77654033_CR1_6154.dcm'];
+
+describe('Upload page (headless Chromium)', () => {
+  let pacs: TestPacs;
+  let base: string;
+  let browser: Browser;
+  let w: WatchedPage;
+  before(async () => {
+    pacs = await startTestPacs({ http: { enabled: true, port: 0, host: '127.0.0.1' } });
+    const address = pacs.server.httpServer!.server.address();
+    base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    browser = await launchBrowser();
+    w = await newPage(browser);
+  });
+  after(async () => {
+    await browser?.close();
+    await pacs.stop();
+  });
+
+  test('a dropped folder (with a sub-folder, read in batches) is uploaded file by file', async () => {
+    await w.page.goto(`${base}/#/upload`);
+    await w.page.waitForSelector('#drop');
+    const files = FILES.map((f) => fs.readFileSync(path.join(SAMPLES, f)).toString('base64'));
+    await w.page.evaluate((b64: string[]) => {
+      const file = (name: string, data: string) => {
+        const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+        return { isFile: true, isDirectory: false, name, file: (ok: (f: File) => void) => setTimeout(() => ok(new File([bytes], name))) };
+      };
+      // readEntries answers in batches, then an empty one: the walk must ask until it is empty.
+      const dir = (name: string, batches: unknown[][]) => ({
+        isFile: false,
+        isDirectory: true,
+        name,
+        createReader: () => {
+          let i = 0;
+          return { readEntries: (ok: (e: unknown[]) => void) => setTimeout(() => ok(batches[i++] ?? [])) };
+        },
+      });
+      const tree = dir('scans', [[file('ct.dcm', b64[0]!), dir('sub', [[file('mr.dcm', b64[1]!)]])], [file('cr.dcm', b64[2]!)]]);
+      // What dataTransfer.files holds for a dropped folder: one empty entry.
+      const dataTransfer = { files: [new File([], 'scans')], items: [{ kind: 'file', webkitGetAsEntry: () => tree }] };
+      const drop = new Event('drop', { bubbles: true, cancelable: true });
+      Object.defineProperty(drop, 'dataTransfer', { value: dataTransfer });
+      // (No DOM types in the tests' compilation: the page's document, typed as used.)
+      const doc = (globalThis as unknown as { document: { getElementById(id: string): { dispatchEvent(e: Event): boolean } } }).document;
+      doc.getElementById('drop').dispatchEvent(drop);
+    }, files);
+    await w.page.waitForFunction("/3 of 3 files stored/.test(document.getElementById('upload-summary')?.textContent ?? '')", null, { timeout: 30_000 }).catch(async (e: Error) => {
+      throw new Error(`${e.message}; screenshot: ${await saveScreenshot(w.page, 'upload-folder')}; problems: ${w.problems.join(' | ')}`);
+    });
+    assert.equal((await pacs.server.archive.index.statistics()).instances, 3);
+    const names = await w.page.$$eval('#uploads td[title]', (cells) => cells.map((c) => c.getAttribute('title')));
+    assert.deepEqual(names, ['scans/ct.dcm', 'scans/sub/mr.dcm', 'scans/cr.dcm']);
+  });
+});
