@@ -1,5 +1,6 @@
 // Roles that depend on what a request acts on: cancelling or retrying a retention job (a pass
-// that deletes studies) needs admin, as queuing one does; other jobs need write.
+// that deletes studies) needs admin, as queuing one does; other jobs need write. Cancelling a
+// worklist entry (DELETE /api/worklist/{id}, which keeps it as CANCELED) needs write.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
@@ -19,6 +20,7 @@ describe('REST API roles by job type', () => {
         host: '127.0.0.1',
         anonymous_role: 'none',
         users: [
+          { username: 'reader', password: 'r-secret', role: 'read' },
           { username: 'writer', password: 'w-secret', role: 'write' },
           { username: 'boss', password: 'b-secret', role: 'admin' },
         ],
@@ -45,5 +47,17 @@ describe('REST API roles by job type', () => {
     const cancel = await web.inject({ method: 'POST', url: `/api/jobs/${send.json<{ id: number }>().id}/cancel`, headers: writer });
     assert.equal(cancel.statusCode, 200, cancel.body);
     assert.equal((await web.inject({ method: 'POST', url: '/api/jobs/999999/cancel', headers: writer })).statusCode, 404);
+  });
+
+  test('a write user cancels a worklist entry (DELETE keeps it, CANCELED); a read user may not', async () => {
+    const entry = { PatientID: 'P1', Modality: 'CT', ScheduledProcedureStepStartDate: '20260312' };
+    const created = await web.inject({ method: 'POST', url: '/api/worklist', payload: entry, headers: writer });
+    assert.equal(created.statusCode, 201, created.body);
+    const id = created.json<{ id: number }>().id;
+    assert.equal((await web.inject({ method: 'DELETE', url: `/api/worklist/${id}`, headers: basic('reader', 'r-secret') })).statusCode, 403);
+    const canceled = await web.inject({ method: 'DELETE', url: `/api/worklist/${id}`, headers: writer });
+    assert.equal(canceled.statusCode, 200, canceled.body);
+    assert.equal(canceled.json<{ status: string }>().status, 'CANCELED');
+    assert.equal((await web.inject({ method: 'GET', url: `/api/worklist/${id}`, headers: writer })).json<{ status: string }>().status, 'CANCELED', 'kept');
   });
 });

@@ -117,6 +117,8 @@ export function registerWorklist(app: FastifyInstance, deps: ApiDeps): void {
     { config: { role: 'write' }, schema: { tags, summary: 'Replace a worklist entry (its status is kept unless the dataset gives one)', params: idParam, body: entryBody, response: { 200: entrySchema } } },
     async (req: FastifyRequest<{ Params: { id: number } }>) => entryView(await deps.worklist.update(req.params.id, datasetOf(req.body))),
   );
+  // Write, not admin as other DELETEs: nothing is deleted, the step is canceled and kept (a
+  // scheduler that may create and replace entries may cancel them; PUT can set CANCELED too).
   app.delete(
     '/worklist/:id',
     { config: { role: 'write' }, schema: { tags, summary: 'Cancel a worklist entry (status CANCELED; it leaves the worklist)', params: idParam, response: { 200: entrySchema } } },
