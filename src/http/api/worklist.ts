@@ -6,6 +6,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { JsonDataset } from '../../dicom/json.js';
 import { jsonElementText } from '../../dicom/json-encode.js';
+import { datasetValueProblem } from '../../dicom/vr-values.js';
 import { SPS_STATUSES, type WorklistEntry, scheduledStep } from '../../index/workflow.js';
 import { type SimpleWorklistForm, fromSimpleForm } from '../../services/worklist.js';
 import { badRequest } from '../problem.js';
@@ -87,6 +88,18 @@ function datasetOf(body: unknown): JsonDataset {
   return fromSimpleForm(b as SimpleWorklistForm);
 }
 
+/**
+ * The dataset of a request, each value checked against its VR: an entry is kept and answered to
+ * modalities as given, so "2026-03-12" in a DA, "9am" in a TM or "abc" in a US (written as 0)
+ * would reach them.
+ */
+function checkedDataset(body: unknown): JsonDataset {
+  const ds = datasetOf(body);
+  const p = datasetValueProblem(ds);
+  if (p) throw badRequest(`${p.keyword} (${p.path}): ${p.problem}`);
+  return ds;
+}
+
 export function registerWorklist(app: FastifyInstance, deps: ApiDeps): void {
   type IdReq = FastifyRequest<{ Params: { id: number } }>;
   const tags = ['worklist'];
@@ -110,12 +123,12 @@ export function registerWorklist(app: FastifyInstance, deps: ApiDeps): void {
   app.post(
     '/worklist',
     { config: { role: 'write' }, schema: { tags, summary: 'Schedule a procedure step (Study Instance UID, Requested Procedure ID and step ID are made when absent)', body: entryBody, response: { 201: entrySchema } } },
-    async (req, reply) => reply.code(201).send(entryView(await deps.worklist.create(datasetOf(req.body)))),
+    async (req, reply) => reply.code(201).send(entryView(await deps.worklist.create(checkedDataset(req.body)))),
   );
   app.put(
     '/worklist/:id',
     { config: { role: 'write' }, schema: { tags, summary: 'Replace a worklist entry (its status is kept unless the dataset gives one)', params: idParam, body: entryBody, response: { 200: entrySchema } } },
-    async (req: FastifyRequest<{ Params: { id: number } }>) => entryView(await deps.worklist.update(req.params.id, datasetOf(req.body))),
+    async (req: FastifyRequest<{ Params: { id: number } }>) => entryView(await deps.worklist.update(req.params.id, checkedDataset(req.body))),
   );
   // Write, not admin as other DELETEs: nothing is deleted, the step is canceled and kept (a
   // scheduler that may create and replace entries may cancel them; PUT can set CANCELED too).
