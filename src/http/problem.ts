@@ -1,5 +1,6 @@
 // HTTP problem responses (RFC 9457, application/problem+json): the one place where errors of
 // every layer become an HTTP status with a readable detail.
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import { PacsError } from '../core/errors.js';
 import { QueryError } from '../index/query/types.js';
@@ -30,15 +31,37 @@ const PACS_STATUS: Record<string, number> = {
   ABORTED: 499,
 };
 
-/** Status, title and detail for anything thrown by a handler. */
+/** A file the answer needs is not in storage (deleted by hand, a volume not mounted). */
+export const isMissingFile = (e: unknown): boolean => (e as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+
+/** The connection errors of a client that left before its request was read or answered. */
+const GONE_CODES = new Set(['ECONNRESET', 'ERR_STREAM_PREMATURE_CLOSE', 'ECONNABORTED', 'EPIPE']);
+
+/**
+ * Whether a request failed because its client went away (closed the connection mid-upload): no
+ * server fault, nobody left to answer, so neither a 500 nor an error with a stack in the log.
+ */
+export function clientWentAway(raw: IncomingMessage, e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  const aborted = (e instanceof Error && e.message === 'aborted') || (code !== undefined && GONE_CODES.has(code));
+  return aborted && (raw.socket?.destroyed ?? true);
+}
+
+/**
+ * Status, title and detail for anything thrown by a handler. The detail of an unexpected error
+ * stays in the log (with its stack): its message may name files and directories of the server.
+ */
 export function problemOf(e: unknown): { status: number; title: string; detail: string } {
   if (e instanceof HttpProblem) return { status: e.status, title: e.title, detail: e.message };
   if (e instanceof QueryError) return { status: 400, title: 'Bad query', detail: e.message };
-  if (e instanceof PacsError) return { status: PACS_STATUS[e.code] ?? 500, title: e.code, detail: e.message };
+  if (e instanceof PacsError && PACS_STATUS[e.code] !== undefined) return { status: PACS_STATUS[e.code]!, title: e.code, detail: e.message };
+  if (isMissingFile(e)) return { status: 404, title: 'Not found', detail: 'a file this answer needs is missing from storage (the server log names it)' };
   const fastifyStatus = (e as { statusCode?: number }).statusCode;
+  // Fastify's own refusals (a body too large, an unknown content type, a schema): their messages
+  // are about the request, and their titles those of their statuses.
   if (typeof fastifyStatus === 'number' && fastifyStatus >= 400 && fastifyStatus < 500)
-    return { status: fastifyStatus, title: 'Bad request', detail: e instanceof Error ? e.message : String(e) };
-  return { status: 500, title: 'Internal error', detail: e instanceof Error ? e.message : String(e) };
+    return { status: fastifyStatus, title: STATUS_CODES[fastifyStatus] ?? 'Bad request', detail: e instanceof Error ? e.message : String(e) };
+  return { status: 500, title: 'Internal error', detail: 'the server failed to answer this request; its log has the details' };
 }
 
 export function sendProblem(reply: FastifyReply, status: number, title: string, detail: string): FastifyReply {

@@ -1,11 +1,11 @@
 // The web server: fastify with DICOMweb, the REST API, the web page and the OHIF viewer.
 // Authentication and CORS are hooks that every route passes through; every error leaves as
 // an application/problem+json answer.
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import cors from '@fastify/cors';
 import type { Logger } from '../core/logging.js';
 import { authenticate, roleAllows, roleForMethod } from './auth.js';
-import { problemOf, sendProblem } from './problem.js';
+import { clientWentAway, isMissingFile, problemOf, sendProblem } from './problem.js';
 import { registerDicomweb } from './dicomweb/plugin.js';
 import { registerApi } from './api/plugin.js';
 import { registerUi } from './ui.js';
@@ -78,21 +78,30 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     req.caller = caller;
   });
 
-  app.addHook('onResponse', async (req, reply) => {
-    deps.metrics?.observeHttp(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+  // A request answered, or (status 499) one whose client left first: fastify runs no onResponse
+  // hook for an answer that could not be written, so the error handler records that one.
+  const answered = (req: FastifyRequest, status: number, seconds: number): void => {
+    deps.metrics?.observeHttp(req.method, req.routeOptions.url ?? 'unmatched', status, seconds);
     if (!deps.audit) return;
     // Every change, every refusal, and the reads of DICOMweb and the API (not the page's files).
-    const status = reply.statusCode;
     const route = req.routeOptions.url ?? '';
     const reads = req.method === 'GET' && (route.startsWith('/dicom-web') || route.startsWith('/api/') || route === '/wado');
     if (req.method === 'GET' && !reads && status < 400) return;
     const action = status === 401 ? 'login-failed' : status === 403 ? 'access-denied' : req.method === 'DELETE' ? 'delete' : 'http';
     deps.audit({ action, outcome: status < 400 ? 'success' : 'failure', who: callers.get(req) ?? null, from: req.ip, what: { method: req.method, url: req.url, status } });
-  });
+  };
+  app.addHook('onResponse', async (req, reply) => answered(req, reply.statusCode, reply.elapsedTime / 1000));
 
   app.setErrorHandler((e, req, reply) => {
+    if (clientWentAway(req.raw, e)) {
+      req.log.info({ url: req.url, reason: e instanceof Error ? e.message : String(e) }, 'the client closed the connection before the answer');
+      // 499 (nginx's "client closed request"): for the metrics and the audit trail; nobody reads it.
+      answered(req, 499, reply.elapsedTime / 1000);
+      return reply.code(499).send();
+    }
     const p = problemOf(e);
     if (p.status >= 500) req.log.error({ err: e, url: req.url }, 'HTTP request failed');
+    else if (isMissingFile(e)) req.log.warn({ err: e, url: req.url }, 'a stored file is missing');
     return sendProblem(reply, p.status, p.title, p.detail);
   });
   app.setNotFoundHandler((req, reply) => sendProblem(reply, 404, 'Not found', `no route for ${req.method} ${req.url.split('?')[0]}`));

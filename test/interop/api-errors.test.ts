@@ -1,0 +1,77 @@
+// Errors through the web server: a stored file missing from disk is a 404 problem that names no
+// path; an unexpected failure a 500 with a generic detail; a client that leaves mid-upload is
+// recorded as 499 (client closed request), not as a server failure.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
+import { SAMPLES } from '../helpers/dcmtk.js';
+import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
+
+describe('HTTP errors', () => {
+  let pacs: TestPacs;
+  let web: FastifyInstance;
+  let auditFile = '';
+  before(async () => {
+    auditFile = path.join(fs.mkdtempSync('/tmp/pacs-audit-'), 'audit.jsonl');
+    pacs = await startTestPacs({ http: { enabled: true, port: 0, host: '127.0.0.1', viewer: false }, logging: { audit_file: auditFile } });
+    web = pacs.server.httpServer!;
+  });
+  after(async () => {
+    await pacs.stop();
+    fs.rmSync(path.dirname(auditFile), { recursive: true, force: true });
+  });
+
+  test('the file of an instance missing on disk: 404 problem without the path', async () => {
+    const up = await web.inject({ method: 'POST', url: '/api/instances', payload: fs.readFileSync(path.join(SAMPLES, 'pydicom__CT_small.dcm')), headers: { 'content-type': 'application/dicom' } });
+    assert.equal(up.statusCode, 201, up.body);
+    const loc = (await pacs.server.archive.index.findInstance(up.json<{ SOPInstanceUID: string }>().SOPInstanceUID))!;
+    fs.rmSync(path.join(pacs.storageDir, loc.path));
+    const r = await web.inject({ method: 'GET', url: `/api/instances/${loc.SOPInstanceUID}/file` });
+    assert.equal(r.statusCode, 404, r.body);
+    assert.match(String(r.headers['content-type']), /problem\+json/);
+    assert.doesNotMatch(r.body, /ENOENT|\/tmp|archive/);
+  });
+
+  test('an unexpected failure: 500 with a generic detail, not the error message', async () => {
+    const index = pacs.server.archive.index;
+    const statistics = index.statistics.bind(index);
+    index.statistics = () => Promise.reject(new Error(`EIO: i/o error, read '${pacs.storageDir}/secret'`));
+    try {
+      const r = await web.inject({ method: 'GET', url: '/api/statistics' });
+      assert.equal(r.statusCode, 500);
+      assert.doesNotMatch(r.body, /EIO|secret|\/tmp/);
+    } finally {
+      index.statistics = statistics;
+    }
+  });
+
+  test('a client that closes the connection mid-upload: 499 in the audit trail, not 500; an info line, no error with a stack', async () => {
+    // The web server's log, caught: its request loggers are children that share its stream.
+    const lines: string[] = [];
+    const log = web.log as unknown as Record<symbol, unknown> & { level: string };
+    log.level = 'info';
+    log[pino.symbols.streamSym] = { write: (l: string) => void lines.push(l) };
+    const port = (web.server.address() as net.AddressInfo).port;
+    await new Promise<void>((resolve, reject) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.write(`POST /api/instances HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/dicom\r\nContent-Length: 1000000\r\n\r\n`);
+        s.write(fs.readFileSync(path.join(SAMPLES, 'pydicom__MR_small.dcm')).subarray(0, 4000), () => setTimeout(() => (s.destroy(), resolve()), 200));
+      });
+      s.on('error', reject);
+    });
+    let entry: { what: { url: string; status: number } } | undefined;
+    for (let i = 0; i < 50 && !entry; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      const lines = fs.existsSync(auditFile) ? fs.readFileSync(auditFile, 'utf8').trim().split('\n') : [];
+      entry = lines.map((l) => JSON.parse(l) as { what: { method: string; url: string; status: number } }).find((e) => e.what?.method === 'POST' && e.what.url === '/api/instances' && e.what.status !== 201);
+    }
+    assert.ok(entry, `the aborted upload is in the audit trail: ${fs.existsSync(auditFile) ? fs.readFileSync(auditFile, 'utf8') : 'none'}`);
+    assert.equal(entry.what.status, 499);
+    const logged = lines.map((l) => JSON.parse(l) as { level: number; msg: string; url?: string }).filter((l) => l.url === '/api/instances');
+    assert.deepEqual(logged.map((l) => [l.level, l.msg]), [[30, 'the client closed the connection before the answer']]);
+  });
+});

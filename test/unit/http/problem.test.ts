@@ -1,0 +1,36 @@
+// Errors as HTTP problems: titles by status, a missing stored file as 404, and nothing of an
+// unexpected error's message (paths of the server) in the answer.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { IncomingMessage } from 'node:http';
+import { clientWentAway, problemOf } from '../../../src/http/problem.js';
+import { PacsError } from '../../../src/core/errors.js';
+
+test("fastify's 4xx refusals are titled by their status, not all 'Bad request'", () => {
+  const fastifyError = (statusCode: number, message: string) => Object.assign(new Error(message), { statusCode });
+  assert.deepEqual(problemOf(fastifyError(413, 'Request body is too large')), { status: 413, title: 'Payload Too Large', detail: 'Request body is too large' });
+  assert.equal(problemOf(fastifyError(415, 'Unsupported Media Type')).title, 'Unsupported Media Type');
+  assert.equal(problemOf(fastifyError(403, 'no')).title, 'Forbidden');
+  assert.equal(problemOf(fastifyError(400, 'body/x must be string')).title, 'Bad Request');
+});
+
+test('a missing file is a 404 without its path; an unexpected error a 500 with a generic detail', () => {
+  const enoent = Object.assign(new Error("ENOENT: no such file or directory, open '/tmp/pacs-x/archive/1/2/3.dcm'"), { code: 'ENOENT' });
+  const missing = problemOf(enoent);
+  assert.equal(missing.status, 404);
+  assert.doesNotMatch(missing.detail, /\/tmp|ENOENT/);
+  const boom = problemOf(new Error("EACCES: permission denied, open '/srv/pacs/archive/x.dcm'"));
+  assert.equal(boom.status, 500);
+  assert.doesNotMatch(boom.detail, /\/srv|EACCES/);
+  assert.equal(problemOf(new PacsError('INTERNAL' as never, '/srv/pacs/secret')).detail.includes('/srv'), false, 'a PacsError of no known status too');
+  assert.equal(problemOf(new PacsError('NOT_FOUND', 'no study 1.2.3')).detail, 'no study 1.2.3', 'known PacsErrors keep their words');
+});
+
+test('clientWentAway: a connection error on a closed socket, not any error', () => {
+  const closed = { socket: { destroyed: true } } as unknown as IncomingMessage;
+  const open = { socket: { destroyed: false } } as unknown as IncomingMessage;
+  assert.equal(clientWentAway(closed, Object.assign(new Error('aborted'), { code: 'ECONNRESET' })), true);
+  assert.equal(clientWentAway(closed, new Error('aborted')), true);
+  assert.equal(clientWentAway(open, Object.assign(new Error('aborted'), { code: 'ECONNRESET' })), false, 'the socket is still there: not gone');
+  assert.equal(clientWentAway(closed, new Error('disk full')), false);
+});
