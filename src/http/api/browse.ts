@@ -34,7 +34,7 @@ const rowsSchema = {
       offset: { type: 'integer' },
       limit: { type: 'integer' },
       more: { type: 'boolean', description: 'whether another page follows' },
-      total: { type: ['integer', 'null'], description: 'rows in all (only when no filter is given)' },
+      total: { type: ['integer', 'null'], description: 'rows in all (only when no filter is given; the archive\'s counts)' },
     },
   },
 };
@@ -55,9 +55,9 @@ async function list(deps: ApiDeps, level: QueryLevel, q: ListQuery, fixed: Recor
     newestFirst: level === 'STUDY',
   });
   let total: number | null = null;
-  if (!keys.length && (level === 'PATIENT' || level === 'STUDY')) {
+  if (!keys.length) {
     const s = await deps.index.statistics();
-    total = level === 'PATIENT' ? s.patients : s.studies;
+    total = { PATIENT: s.patients, STUDY: s.studies, SERIES: s.series, IMAGE: s.instances }[level];
   }
   return { items: rows.slice(0, q.limit), offset: q.offset, limit: q.limit, more: rows.length > q.limit, total };
 }
@@ -110,6 +110,7 @@ export function registerBrowse(app: FastifyInstance, deps: ApiDeps): void {
     remove(deps, await selectInstances(deps.index, 'STUDY_ROOT', 'SERIES', [{ keyword: 'SeriesInstanceUID', value: req.params.SeriesInstanceUID }]), `series ${req.params.SeriesInstanceUID}`),
   );
 
+  app.get('/instances', { schema: { tags: ['browse'], summary: 'List instances', querystring: filterSchema('IMAGE'), response: rowsSchema } }, (req: Req) => list(deps, 'IMAGE', req.query));
   app.get('/instances/:SOPInstanceUID', { schema: { tags: ['browse'], summary: 'One instance: its attributes and file', params: uidParam('SOPInstanceUID') } }, async (req: Req<{ SOPInstanceUID: string }>) => {
     const row = await one(deps, 'IMAGE', 'SOPInstanceUID', req.params.SOPInstanceUID);
     const loc = await deps.index.findInstance(req.params.SOPInstanceUID);
