@@ -18,7 +18,7 @@ describe('REST API paths name one entity', () => {
   type Stored = { StudyInstanceUID: string; SeriesInstanceUID: string; SOPInstanceUID: string };
   const stored: Stored[] = [];
   before(async () => {
-    pacs = await startTestPacs({ http: { enabled: true, port: 0, host: '127.0.0.1' } });
+    pacs = await startTestPacs({ http: { enabled: true, port: 0, host: '127.0.0.1' }, known_nodes: [{ ae_title: 'ANY', host: '127.0.0.1', port: 1 }] as never });
     web = pacs.server.httpServer!;
     for (const f of [CT, MR]) {
       const r = await web.inject({ method: 'POST', url: '/api/instances', payload: fs.readFileSync(f), headers: { 'content-type': 'application/dicom' } });
@@ -73,5 +73,19 @@ describe('REST API paths name one entity', () => {
       assert.equal(r.statusCode, 400, `${url}: ${r.body}`);
     }
     assert.equal((await pacs.server.archive.index.statistics()).studies, 2, 'both studies kept');
+  });
+
+  test('send and pull: uids that are patterns, lists or blanks, or not UIDs below PATIENT level, are a 400 before any job is queued', async () => {
+    for (const [url, body] of [
+      ['/api/send', { destination: 'ANY', uids: ['*'] }],
+      ['/api/send', { destination: 'ANY', level: 'SERIES', uids: ['1.2.3', '1.2.*'] }],
+      ['/api/send', { destination: 'ANY', level: 'PATIENT', uids: [' '] }],
+      ['/api/pull', { source: 'ANY', uids: ['1.2.3\\1.2.4'] }],
+      ['/api/pull', { source: 'ANY', level: 'STUDY', uids: ['not-a-uid'] }],
+    ] as const) {
+      const r = await web.inject({ method: 'POST', url, payload: body });
+      assert.equal(r.statusCode, 400, `${url} ${JSON.stringify(body)}: ${r.body}`);
+    }
+    assert.equal((await pacs.server.archive.index.jobs.list({ limit: 10, offset: 0 })).total, 0);
   });
 });

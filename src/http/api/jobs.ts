@@ -8,6 +8,7 @@ import { roleAllows } from '../auth.js';
 import type { HttpRole } from '../../config/schema.js';
 import '../route-config.js';
 import { type ApiDeps, page } from './deps.js';
+import { isExactIdentifier, patientIdSchema } from './identifiers.js';
 
 const jobSchema = {
   type: 'object',
@@ -36,7 +37,9 @@ const jobSchema = {
  */
 const ROLE_FOR_TYPE: Readonly<Record<string, HttpRole>> = { retention: 'admin' };
 
-const uids = { type: 'array', minItems: 1, maxItems: 1000, items: { type: 'string', minLength: 1, maxLength: 64 } } as const;
+// Each names one entity exactly (a Patient ID at PATIENT level, else a UID, checked in the
+// handler): a wildcard, a list or a blank was queued and failed in the job.
+const uids = { type: 'array', minItems: 1, maxItems: 1000, items: { ...patientIdSchema, description: 'Patient IDs at PATIENT level, else UIDs; no wildcards' } } as const;
 const level = { type: 'string', enum: [...LEVELS], default: 'STUDY' } as const;
 
 export function registerJobs(app: FastifyInstance, deps: ApiDeps): void {
@@ -44,6 +47,10 @@ export function registerJobs(app: FastifyInstance, deps: ApiDeps): void {
   const found = (job: Job | null, id: number): Job => {
     if (!job) throw notFound(`no job ${id}`);
     return job;
+  };
+  const exact = (level: string, list: readonly string[]): void => {
+    const wrong = list.find((u) => !isExactIdentifier(level, u));
+    if (wrong !== undefined) throw badRequest(`uids: '${wrong.slice(0, 70)}' is not one ${level === 'PATIENT' ? 'Patient ID' : 'UID'} (no wildcards, lists or blanks)`);
   };
   const nodeKnown = async (ae: string): Promise<void> => {
     if (!(await deps.nodes.find(ae))) throw badRequest(`"${ae}" is not a known node`);
@@ -98,6 +105,7 @@ export function registerJobs(app: FastifyInstance, deps: ApiDeps): void {
       },
     },
     async (req: FastifyRequest<{ Body: { destination: string; level: string; uids: string[] } }>, reply) => {
+      exact(req.body.level, req.body.uids);
       await nodeKnown(req.body.destination);
       const job = await deps.jobs.enqueue('send', { destination: req.body.destination, level: req.body.level, uids: req.body.uids });
       return reply.code(202).send(view(job));
@@ -120,6 +128,7 @@ export function registerJobs(app: FastifyInstance, deps: ApiDeps): void {
       },
     },
     async (req: FastifyRequest<{ Body: { source: string; level: string; uids: string[]; method: string } }>, reply) => {
+      exact(req.body.level, req.body.uids);
       await nodeKnown(req.body.source);
       const job = await deps.jobs.enqueue('pull', { source: req.body.source, level: req.body.level, uids: req.body.uids, method: req.body.method });
       return reply.code(202).send(view(job));
