@@ -16,6 +16,13 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+/**
+ * Shows the current page again through the router (main.js), which keeps refreshing it when it
+ * asks to (running jobs, the status) and shows its failure: calling a page function directly
+ * dropped both.
+ */
+export const reloadPage = () => window.dispatchEvent(new Event('pacs:reload'));
+
 export function mount(...children) {
   const main = document.getElementById('main');
   main.replaceChildren(...children);

@@ -1,5 +1,5 @@
 // The job queue: sends, pulls, the research rules' exports, forwards and commands, with progress, cancel, retry.
-import { h, mount, toast, ago } from './dom.js';
+import { h, mount, toast, ago, reloadPage } from './dom.js';
 import { api, query } from './api.js';
 
 const describe = (j) => {
@@ -38,7 +38,7 @@ export async function jobsPage(params) {
   const act = async (j, what) => {
     try {
       await api(`/api/jobs/${j.id}/${what}`, { method: 'POST' });
-      jobsPage(params);
+      reloadPage();
     } catch (e) {
       toast(e.message, 'error');
     }

@@ -7,14 +7,17 @@ import { nodesPage } from './nodes.js';
 import { jobsPage } from './jobs.js';
 import { statusPage } from './status.js';
 import { worklistPage } from './worklist.js';
-import { h, mount } from './dom.js';
+import { h, mount, toast } from './dom.js';
 
 let refreshTimer = 0;
 let generation = 0;
+/** The page shown last and how often it asked to be refreshed (0: not). */
+let shown = { hash: '', every: 0 };
 
 async function route() {
   clearTimeout(refreshTimer);
   const mine = ++generation;
+  const hash = location.hash;
   const [path, search = ''] = location.hash.replace(/^#/, '').split('?');
   const params = new URLSearchParams(search);
   const parts = (path || '/').split('/').filter(Boolean);
@@ -30,13 +33,26 @@ async function route() {
     worklist: () => worklistPage(params),
   };
   const page = pages[section] ?? pages.studies;
+  const again = (ms) => (refreshTimer = setTimeout(() => mine === generation && route(), ms));
   try {
     const r = await page();
-    if (r?.refresh && mine === generation) refreshTimer = setTimeout(() => mine === generation && route(), r.refresh);
+    if (mine !== generation) return;
+    shown = { hash, every: r?.refresh ?? 0 };
+    if (r?.refresh) again(r.refresh);
   } catch (e) {
-    if (mine === generation) mount(h('h1', {}, 'Something went wrong'), h('p', { className: 'error', id: 'page-error' }, e.message));
+    if (mine !== generation) return;
+    // A page that refreshes itself keeps at it after a failed poll (a restart, a network
+    // hiccup): what it showed stays, the failure is said, and the next poll comes as usual.
+    if (shown.hash === hash && shown.every) {
+      toast(`Could not refresh: ${e.message}`, 'error');
+      again(shown.every);
+    } else {
+      shown = { hash, every: 0 };
+      mount(h('h1', {}, 'Something went wrong'), h('p', { className: 'error', id: 'page-error' }, e.message));
+    }
   }
 }
 
 window.addEventListener('hashchange', route);
+window.addEventListener('pacs:reload', route);
 route();

@@ -1,7 +1,7 @@
 // Known nodes: the configuration file's (read-only here) and those added on this page. "Change"
 // fills the form with a node's values, so saving keeps (or edits) its permissions and TLS; the
 // form always sends every field.
-import { h, mount, toast } from './dom.js';
+import { h, mount, toast, reloadPage } from './dom.js';
 import { api } from './api.js';
 
 const PERMISSIONS = ['store', 'find', 'move', 'get', 'worklist', 'mpps', 'commit'];
@@ -44,7 +44,7 @@ export async function nodesPage() {
     try {
       await api(`/api/nodes/${encodeURIComponent(ae)}`, { method: 'PUT', json: body });
       toast(`Saved ${ae}.`);
-      nodesPage().catch((err) => toast(err.message, 'error'));
+      reloadPage();
     } catch (err) {
       toast(err.message, 'error');
     }
@@ -64,7 +64,7 @@ export async function nodesPage() {
     if (!confirm(`Remove the node ${n.ae_title}?`)) return;
     try {
       await api(`/api/nodes/${encodeURIComponent(n.ae_title)}`, { method: 'DELETE' });
-      nodesPage().catch((err) => toast(err.message, 'error'));
+      reloadPage();
     } catch (err) {
       toast(err.message, 'error');
     }

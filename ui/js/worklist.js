@@ -1,6 +1,6 @@
 // The modality worklist: scheduled steps (filter by status, schedule one, cancel one) and the
 // performed procedure steps modalities reported (MPPS).
-import { h, mount, toast, personName, date, time, ago } from './dom.js';
+import { h, mount, toast, personName, date, time, ago, reloadPage } from './dom.js';
 import { api, query } from './api.js';
 
 const STATUSES = ['', 'SCHEDULED', 'STARTED', 'COMPLETED', 'DISCONTINUED', 'CANCELED'];
@@ -23,7 +23,7 @@ export async function worklistPage(params) {
     try {
       await api('/api/worklist', { method: 'POST', json: f });
       toast('Scheduled');
-      worklistPage(params);
+      reloadPage();
     } catch (err) {
       toast(err.message, 'error');
     }
@@ -31,7 +31,7 @@ export async function worklistPage(params) {
   const cancel = async (e) => {
     try {
       await api(`/api/worklist/${e.id}`, { method: 'DELETE' });
-      worklistPage(params);
+      reloadPage();
     } catch (err) {
       toast(err.message, 'error');
     }

@@ -1,0 +1,64 @@
+// Pages that refresh themselves, in headless Chromium: the Jobs page keeps refreshing after a
+// Retry (it re-rendered once and stopped), and the Status page goes on after a failed poll (one
+// error ended its refreshing for good).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Browser } from 'playwright-core';
+import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
+import { launchBrowser, newPage, saveScreenshot, type WatchedPage } from '../helpers/browser.js';
+
+describe('self-refreshing pages (headless Chromium)', () => {
+  let pacs: TestPacs;
+  let base: string;
+  let browser: Browser;
+  let w: WatchedPage;
+  before(async () => {
+    pacs = await startTestPacs({ http: { enabled: true, port: 0, host: '127.0.0.1' }, known_nodes: [{ ae_title: 'NOWHERE', host: '127.0.0.1', port: 1 }] as never });
+    const address = pacs.server.httpServer!.server.address();
+    base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    browser = await launchBrowser();
+    w = await newPage(browser);
+  });
+  after(async () => {
+    await browser?.close();
+    await pacs.stop();
+  });
+  const failed = async (name: string): Promise<string> => `screenshot: ${await saveScreenshot(w.page, name)}; problems: ${w.problems.join(' | ')}`;
+
+  test('Jobs: after Retry the page refreshes until the job ends', async () => {
+    // No workers: a queued job stays queued until this test changes it.
+    await pacs.server.jobs.stop();
+    const job = await pacs.server.jobs.enqueue('send', { destination: 'NOWHERE', level: 'STUDY', uids: ['1.2.3'] });
+    await pacs.server.jobs.cancel(job.id);
+    await w.page.goto(`${base}/#/jobs`);
+    const state = w.page.locator(`#jobs tr[data-id="${job.id}"] td.state-canceled, #jobs tr[data-id="${job.id}"] td.state-queued`);
+    await w.page.locator(`#jobs tr[data-id="${job.id}"] td.state-canceled`).waitFor();
+    await w.page.locator(`#jobs tr[data-id="${job.id}"] button`, { hasText: 'Retry' }).click();
+    await w.page.locator(`#jobs tr[data-id="${job.id}"] td.state-queued`).waitFor();
+    // Changed behind the page's back: only a refresh shows it.
+    await pacs.server.jobs.cancel(job.id);
+    await w.page.locator(`#jobs tr[data-id="${job.id}"] td.state-canceled`).waitFor({ timeout: 5000 }).catch(async () => assert.fail(`still ${await state.innerText()}; ${await failed('jobs-refresh')}`));
+  });
+
+  test('Status: a failed poll is said, and the page goes on refreshing', async () => {
+    let polls = 0;
+    let failNext = false;
+    await w.page.route('**/api/status', async (route) => {
+      if (failNext) {
+        failNext = false;
+        return route.fulfill({ status: 503, contentType: 'application/problem+json', body: JSON.stringify({ title: 'Unavailable', detail: 'restarting' }) });
+      }
+      polls++;
+      return route.continue();
+    });
+    await w.page.goto(`${base}/#/status`);
+    await w.page.waitForSelector('#status-cards');
+    failNext = true;
+    await w.page.waitForFunction("/Could not refresh/.test(document.getElementById('toast')?.textContent ?? '')", null, { timeout: 10_000 });
+    const after = polls;
+    for (let i = 0; i < 60 && polls < after + 2; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(polls >= after + 2, `polls after the failure: ${polls - after}; ${await failed('status-refresh')}`);
+    assert.equal(await w.page.locator('#status-cards').count(), 1, 'the page stays, not replaced by an error');
+    await w.page.unroute('**/api/status');
+  });
+});
