@@ -1,5 +1,6 @@
 // The commands that act on the archive itself: import, reindex, config check.
 import fs from 'node:fs';
+import path from 'node:path';
 import { loadConfig, configToYaml, ConfigError } from '../config/load.js';
 import { openToolArchive, toolConfig } from './open-archive.js';
 import { importFile, indexExistingFile } from '../services/import.js';
@@ -60,6 +61,42 @@ export async function importCommand(argv: string[]): Promise<number> {
   }
 }
 
+/** Top-level dot folders of the storage directory are never instances (FsObjectStore.list). */
+const REINDEX_DIR = '.reindex';
+
+/** The protected studies an interrupted reindex was carrying over, if one was. */
+function readCarried(file: string): string[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  const list: unknown = JSON.parse(text);
+  if (!Array.isArray(list) || !list.every((x) => typeof x === 'string')) throw new Error(`${file} is not a list of Study Instance UIDs`);
+  return list as string[];
+}
+
+/** Writes a small file whole or not at all, and makes it durable before the index is emptied. */
+function writeDurably(file: string, text: string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeSync(fd, text);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+  const d = fs.openSync(path.dirname(file), 'r');
+  try {
+    fs.fsyncSync(d);
+  } finally {
+    fs.closeSync(d);
+  }
+}
+
 /**
  * Rebuilds the index from the files. It starts by emptying the index, so it first makes sure
  * the files are where the configuration says: a mistyped --storage-dir used to make that
@@ -87,7 +124,12 @@ export async function reindexCommand(argv: string[]): Promise<number> {
       );
       return 1;
     }
-    const protectedStudies = await archive.index.retention.protectedStudies();
+    // The list is kept on disk until the marks are set again: a reindex stopped half-way (a
+    // crash, ^C) leaves an index without them, which the next run would read as "none".
+    const pending = path.join(dir, REINDEX_DIR, 'protected-studies.json');
+    const carried = readCarried(pending);
+    const protectedStudies = [...new Set([...carried, ...(await archive.index.retention.protectedStudies())])];
+    writeDurably(pending, JSON.stringify(protectedStudies));
     await archive.index.clear();
     const failures: string[] = [];
     let n = 0;
@@ -102,6 +144,7 @@ export async function reindexCommand(argv: string[]): Promise<number> {
     }
     let kept = 0;
     for (const uid of protectedStudies) if (await archive.index.retention.setProtected(uid, true)) kept++;
+    fs.rmSync(path.dirname(pending), { recursive: true, force: true });
     const s = await archive.index.statistics();
     process.stdout.write(
       `Reindexed ${n} files: ${s.patients} patients, ${s.studies} studies, ${s.series} series, ${s.instances} instances; ${failures.length} files not indexed` +

@@ -80,6 +80,27 @@ describe('pacs archive commands (review fixes)', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  test('a reindex stopped half-way: the next one still protects the studies the first carried over', async () => {
+    const dir = tempDir();
+    await writeConfig(path.join(dir, 'pacs_server.yaml'), baseYaml(11112));
+    assert.equal((await pacs(['import', CT, MR], dir)).code, 0);
+    const ctStudy = await withIndex(dir, async (index) => {
+      const rows = await index.query({ level: 'STUDY', model: 'STUDY_ROOT', relational: true, keys: [{ keyword: 'StudyInstanceUID', value: '' }, { keyword: 'ModalitiesInStudy', value: '' }] });
+      return String(rows.find((r) => String(r.ModalitiesInStudy).includes('CT'))?.StudyInstanceUID);
+    });
+    // What the first run leaves when stopped after emptying the index: its list on disk, and
+    // an index (here the one rebuilt so far) without the mark.
+    fs.mkdirSync(path.join(dir, 'archive', '.reindex'));
+    fs.writeFileSync(path.join(dir, 'archive', '.reindex', 'protected-studies.json'), JSON.stringify([ctStudy]));
+    const reindexed = await pacs(['reindex'], dir);
+    assert.equal(reindexed.code, 0, reindexed.stdout + reindexed.stderr);
+    assert.match(reindexed.stdout, /Reindexed 2 files/, 'the list is not taken for an instance');
+    assert.match(reindexed.stdout, /1 of 1 protected studies protected again/);
+    await withIndex(dir, async (index) => assert.equal(await index.retention.isProtected(ctStudy), true));
+    assert.equal(fs.existsSync(path.join(dir, 'archive', '.reindex')), false, 'gone once the marks are set again');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   test('a mistyped archive command leaves no archive and no index where it was run', async () => {
     const dir = tempDir();
     for (const args of [['import'], ['import', '-j', '0', CT], ['jobs', 'show'], ['jobs', 'frobnicate'], ['jobs', '--state', 'sleeping']]) {
