@@ -2,27 +2,23 @@
 // show by default (its permissions, TLS), and lets one edit them; the page sends every field.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Browser } from 'playwright-core';
-import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
-import { launchBrowser, newPage, saveScreenshot, type WatchedPage } from '../helpers/browser.js';
+import type { TestPacs } from '../helpers/pacs.js';
+import { type PageOnPacs, pageOnPacs } from '../helpers/browser-pacs.js';
+import type { WatchedPage } from '../helpers/browser.js';
 
 describe('Nodes page (headless Chromium)', () => {
+  let s: PageOnPacs;
   let pacs: TestPacs;
   let base: string;
-  let browser: Browser;
   let w: WatchedPage;
   before(async () => {
-    pacs = await startTestPacs({ http: { enabled: true, port: 0, host: '127.0.0.1' } });
-    const address = pacs.server.httpServer!.server.address();
-    base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-    browser = await launchBrowser();
-    w = await newPage(browser);
+    s = await pageOnPacs();
+    ({ pacs, base, w } = s);
   });
   after(async () => {
-    await browser?.close();
-    await pacs.stop();
+    await s?.close();
   });
-  const failed = async (name: string): Promise<string> => `screenshot: ${await saveScreenshot(w.page, name)}; problems: ${w.problems.join(' | ')}`;
+  const failed = (name: string): Promise<string> => s.failed(name);
   const node = async (ae: string) => (await pacs.server.archive.nodes.view(ae))!;
 
   test('"Change" loads a restricted node; saving a new description keeps its permissions; permissions can be edited', async () => {

@@ -3,27 +3,23 @@
 // error ended its refreshing for good).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Browser } from 'playwright-core';
-import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
-import { launchBrowser, newPage, saveScreenshot, type WatchedPage } from '../helpers/browser.js';
+import type { TestPacs } from '../helpers/pacs.js';
+import { type PageOnPacs, pageOnPacs } from '../helpers/browser-pacs.js';
+import type { WatchedPage } from '../helpers/browser.js';
 
 describe('self-refreshing pages (headless Chromium)', () => {
+  let s: PageOnPacs;
   let pacs: TestPacs;
   let base: string;
-  let browser: Browser;
   let w: WatchedPage;
   before(async () => {
-    pacs = await startTestPacs({ http: { enabled: true, port: 0, host: '127.0.0.1' }, known_nodes: [{ ae_title: 'NOWHERE', host: '127.0.0.1', port: 1 }] as never });
-    const address = pacs.server.httpServer!.server.address();
-    base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-    browser = await launchBrowser();
-    w = await newPage(browser);
+    s = await pageOnPacs({ known_nodes: [{ ae_title: 'NOWHERE', host: '127.0.0.1', port: 1 }] });
+    ({ pacs, base, w } = s);
   });
   after(async () => {
-    await browser?.close();
-    await pacs.stop();
+    await s?.close();
   });
-  const failed = async (name: string): Promise<string> => `screenshot: ${await saveScreenshot(w.page, name)}; problems: ${w.problems.join(' | ')}`;
+  const failed = (name: string): Promise<string> => s.failed(name);
 
   test('Jobs: after Retry the page refreshes until the job ends', async () => {
     // No workers: a queued job stays queued until this test changes it.

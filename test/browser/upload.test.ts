@@ -5,28 +5,24 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Browser } from 'playwright-core';
 import { SAMPLES } from '../helpers/dcmtk.js';
-import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
-import { launchBrowser, newPage, saveScreenshot, type WatchedPage } from '../helpers/browser.js';
+import type { TestPacs } from '../helpers/pacs.js';
+import { type PageOnPacs, pageOnPacs } from '../helpers/browser-pacs.js';
+import type { WatchedPage } from '../helpers/browser.js';
 
 const FILES = ['pydicom__CT_small.dcm', 'pydicom__MR_small.dcm', 'pydicom-dicomdir__77654033_CR1_6154.dcm'];
 
 describe('Upload page (headless Chromium)', () => {
+  let s: PageOnPacs;
   let pacs: TestPacs;
   let base: string;
-  let browser: Browser;
   let w: WatchedPage;
   before(async () => {
-    pacs = await startTestPacs({ http: { enabled: true, port: 0, host: '127.0.0.1' } });
-    const address = pacs.server.httpServer!.server.address();
-    base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-    browser = await launchBrowser();
-    w = await newPage(browser);
+    s = await pageOnPacs();
+    ({ pacs, base, w } = s);
   });
   after(async () => {
-    await browser?.close();
-    await pacs.stop();
+    await s?.close();
   });
 
   test('a dropped folder (with a sub-folder, read in batches) is uploaded file by file', async () => {
@@ -58,7 +54,7 @@ describe('Upload page (headless Chromium)', () => {
       doc.getElementById('drop').dispatchEvent(drop);
     }, files);
     await w.page.waitForFunction("/3 of 3 files stored/.test(document.getElementById('upload-summary')?.textContent ?? '')", null, { timeout: 30_000 }).catch(async (e: Error) => {
-      throw new Error(`${e.message}; screenshot: ${await saveScreenshot(w.page, 'upload-folder')}; problems: ${w.problems.join(' | ')}`);
+      throw new Error(`${e.message}; ${await s.failed('upload-folder')}`);
     });
     assert.equal((await pacs.server.archive.index.statistics()).instances, 3);
     const names = await w.page.$$eval('#uploads td[title]', (cells) => cells.map((c) => c.getAttribute('title')));

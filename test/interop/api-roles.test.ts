@@ -5,11 +5,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
 import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
+import { basic, ROLE_USERS } from '../helpers/http-users.js';
 
 describe('REST API roles by job type', () => {
   let pacs: TestPacs;
   let web: FastifyInstance;
-  const basic = (u: string, p: string) => ({ authorization: `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}` });
   const writer = basic('writer', 'w-secret');
   const boss = basic('boss', 'b-secret');
   before(async () => {
@@ -19,11 +19,7 @@ describe('REST API roles by job type', () => {
         port: 0,
         host: '127.0.0.1',
         anonymous_role: 'none',
-        users: [
-          { username: 'reader', password: 'r-secret', role: 'read' },
-          { username: 'writer', password: 'w-secret', role: 'write' },
-          { username: 'boss', password: 'b-secret', role: 'admin' },
-        ],
+        users: [...ROLE_USERS],
       },
       known_nodes: [{ ae_title: 'NOWHERE', host: '127.0.0.1', port: 1 }] as never,
     });

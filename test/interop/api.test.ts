@@ -10,6 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { SAMPLES, freePort, run, startDaemon } from '../helpers/dcmtk.js';
 import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
 import { TEST_INDEX } from '../helpers/index-backend.js';
+import { basic, ROLE_USERS } from '../helpers/http-users.js';
 
 const FILES = ['pydicom__CT_small.dcm', 'pydicom__MR_small.dcm', 'pydicom-dicomdir__77654033_CT2_17106.dcm', 'pydicom-dicomdir__77654033_CT2_17136.dcm', 'pydicom-dicomdir__77654033_CR1_6154.dcm'];
 const CT_STUDY = '1.3.6.1.4.1.5962.1.1.0.0.0.1196530851.28319.0.1';
@@ -231,7 +232,6 @@ describe('REST API', () => {
 describe('REST API roles', () => {
   let pacs: TestPacs;
   let web: FastifyInstance;
-  const basic = (u: string, p: string) => ({ authorization: `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}` });
   before(async () => {
     pacs = await startTestPacs({
       http: {
@@ -239,11 +239,7 @@ describe('REST API roles', () => {
         port: 0,
         host: '127.0.0.1',
         anonymous_role: 'none',
-        users: [
-          { username: 'reader', password: 'r-secret', role: 'read' },
-          { username: 'writer', password: 'w-secret', role: 'write' },
-          { username: 'boss', password: 'b-secret', role: 'admin' },
-        ],
+        users: [...ROLE_USERS],
       },
     });
     web = pacs.server.httpServer!;

@@ -8,10 +8,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { SAMPLES, run } from '../helpers/dcmtk.js';
 import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
+import { basic } from '../helpers/http-users.js';
 
 const CT2 = ['pydicom-dicomdir__77654033_CT2_17106.dcm', 'pydicom-dicomdir__77654033_CT2_17136.dcm'].map((f) => path.join(SAMPLES, f));
 const CT_STUDY = '1.3.6.1.4.1.5962.1.1.0.0.0.1196530851.28319.0.1';
-const basic = (u: string, p: string) => ({ authorization: `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}` });
 
 describe('audit trail', () => {
   let pacs: TestPacs;
