@@ -36,6 +36,8 @@ export class FsObjectStore implements ObjectStore {
   readonly root: string;
   private readonly staging: string;
   private seq = 0;
+  /** Random per store, not per file: with the pid and the sequence number it tells this process's files from a former one's of the same pid. */
+  private readonly nonce = randomBytes(4).toString('hex');
   /**
    * Directories known to exist, so a store skips its mkdir. Bounded (there is one per series
    * with hierarchical naming) and forgotten when one turns out gone (emptied and removed by hand).
@@ -65,7 +67,7 @@ export class FsObjectStore implements ObjectStore {
    * tell their own files, and those of a process of theirs that is gone, from another's.
    */
   private tempName(): string {
-    return path.join(this.staging, `${HOST}-${process.pid}-${++this.seq}-${randomBytes(4).toString('hex')}.part`);
+    return path.join(this.staging, `${HOST}-${process.pid}-${++this.seq}-${this.nonce}.part`);
   }
 
   private refill(): void {

@@ -27,8 +27,10 @@ export const CommandField = {
   C_CANCEL_RQ: 0x0fff,
 } as const;
 
-export const commandName = (field: number): string =>
-  Object.entries(CommandField).find(([, v]) => v === field)?.[0].replace(/_/g, '-') ?? `0x${field.toString(16)}`;
+/** C-STORE-RQ, N-ACTION-RSP… by Command Field, made once (it is asked for every request). */
+const COMMAND_NAMES = new Map<number, string>(Object.entries(CommandField).map(([name, field]) => [field, name.replace(/_/g, '-')]));
+
+export const commandName = (field: number): string => COMMAND_NAMES.get(field) ?? `0x${field.toString(16)}`;
 
 /** Command Data Set Type (0000,0800): this value means "no dataset follows". */
 export const NO_DATASET = 0x0101;
