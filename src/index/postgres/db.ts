@@ -21,8 +21,12 @@ export interface Db {
  */
 export type Kind = 'read' | 'write' | 'statement';
 export interface TransactOptions {
-  /** Run again on a unique violation (23505): inserts of rows another server may insert too. */
-  retryUnique?: boolean;
+  /**
+   * Run again on the violations another server's concurrent work causes: unique (23505, it
+   * inserted the same new series or study first) and foreign key (23503, it deleted the series
+   * or study we had read, with its last instance, before our insert referred to it).
+   */
+  retryRaces?: boolean;
 }
 export type PgTransact = <T>(kind: Kind, fn: (db: Db) => Promise<T>, options?: TransactOptions) => Promise<T>;
 
@@ -35,7 +39,7 @@ export interface PgPoolOptions {
 }
 
 const RETRIED = new Set(['40001', '40P01']); // serialization_failure, deadlock_detected
-const UNIQUE_VIOLATION = '23505';
+const RACES = new Set(['23505', '23503']); // unique_violation, foreign_key_violation
 const MAX_ATTEMPTS = 8;
 
 // BIGINT (int8) and COUNT come back as strings by default, to be safe above 2^53; the index
@@ -190,7 +194,7 @@ export function transactor(pool: pg.Pool, isReadonly: () => boolean): PgTransact
           });
         }
         const code = sqlState(e);
-        const again = (code !== undefined && RETRIED.has(code)) || (code === UNIQUE_VIOLATION && options.retryUnique === true);
+        const again = code !== undefined && (RETRIED.has(code) || (RACES.has(code) && options.retryRaces === true));
         if (again && attempt < MAX_ATTEMPTS) {
           // A short random pause, growing, so two servers that collided do not collide again.
           await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));

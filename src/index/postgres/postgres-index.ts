@@ -112,7 +112,7 @@ export class PostgresIndex implements ArchiveIndex {
   }
 
   storeInstance(record: InstanceRecord, mode: StoreMode): Promise<StoreOutcome> {
-    return this.transact('write', (db) => new PgWriter(db).store(record, mode, Date.now()), { retryUnique: true });
+    return this.transact('write', (db) => new PgWriter(db).store(record, mode, Date.now()), { retryRaces: true });
   }
 
   private async location(sql: string, value: string): Promise<InstanceLocation | null> {

@@ -5,8 +5,10 @@
 //   transaction at a time; counts are plain `n = n + d` UPDATEs, which READ COMMITTED
 //   re-evaluates on the latest row, so none is lost;
 // - a parent inserted by another server at the same moment makes ours fail with a unique
-//   violation: the caller runs the whole transaction again (retryUnique), and it files under
-//   that row;
+//   violation: the caller runs the whole transaction again (retryRaces), and it files under
+//   that row; a parent another server deleted after we read it (the series read before the
+//   study lock is taken) makes our insert fail with a foreign-key violation, retried the same
+//   way, which then files under a new parent;
 // - the change-log row is written last, under a transaction-scoped advisory lock held until
 //   commit, so change sequence numbers become visible in order: a reader that has seen seq n
 //   (the stability tracker's cursor) can never later see a smaller one appear;
