@@ -27,7 +27,8 @@ const stripDiacritics = (s: string): string => {
 
 // Letters that look accented but have no canonical decomposition, so NFD leaves them alone.
 // One letter for one letter only: DICOM's '?' wildcard matches one character, and an
-// expansion (Æ → AE) would make '?' fail on the folded text where it matched the original.
+// expansion (Æ → AE, ß → SS) would make '?' fail on the folded text where it matched the
+// original.
 const UNDECOMPOSABLE: Readonly<Record<string, string>> = {
   Ø: 'O',
   Ł: 'L',
@@ -49,11 +50,24 @@ const ASCII_ONLY = /^[\x00-\x7f]*$/;
 export function foldName(value: string): string {
   // Most names are plain ASCII: nothing to decompose, strip or recompose.
   if (ASCII_ONLY.test(value)) return value.toUpperCase();
-  // Upper-case first: some upper-case forms are only reachable with a combining mark
-  // ('ǰ' → 'J' + U+030C), which the next step then strips.
-  return stripDiacritics(value.toUpperCase().normalize('NFD'))
-    .replace(UNDECOMPOSABLE_RE, (c) => UNDECOMPOSABLE[c] ?? c)
+  let out = '';
+  for (const c of value.normalize('NFC')) out += foldLetter(c);
+  return out;
+}
+
+/**
+ * One character folded to one character. Upper-case first: some upper-case forms are only
+ * reachable with a combining mark ('ǰ' → 'J' + U+030C), which stripping then removes. Where
+ * upper case makes two letters of one (ß → SS, ŉ → ʼN, the ligatures ﬁ → FI) '?' would no
+ * longer match: ß becomes the capital ẞ, the others stay as they are.
+ */
+function foldLetter(c: string): string {
+  const folded = stripDiacritics(c.toUpperCase().normalize('NFD'))
+    .replace(UNDECOMPOSABLE_RE, (x) => UNDECOMPOSABLE[x] ?? x)
     .normalize('NFC');
+  if (folded.length === 1 || (folded.length === 2 && folded.codePointAt(0)! > 0xffff)) return folded;
+  if (folded === '') return ''; // a diacritic that NFC could not attach: stripped, as ever
+  return c === 'ß' ? 'ẞ' : c;
 }
 
 /** foldName for a nullable attribute: absent stays absent. */

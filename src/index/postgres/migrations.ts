@@ -17,11 +17,14 @@
 import type { PoolClient } from 'pg';
 import { PacsError } from '../../core/errors.js';
 import { normalizePersonNameSql } from '../../dicom/person-name.js';
+import { foldName } from '../fold.js';
 
 export interface PgMigration {
   version: number;
   name: string;
   sql: string;
+  /** What SQL cannot say (our JavaScript folding), run after `sql` in the same transaction. */
+  run?: (client: PoolClient) => Promise<void>;
 }
 
 /** TEXT → TEXT COLLATE "C" everywhere (see the top), so the SQL below reads like SQLite's. */
@@ -368,6 +371,29 @@ UPDATE studies SET referring_physician_name = ${normalizePersonNameSql('referrin
   WHERE ${NEEDS_PN('referring_physician_name')};
 `;
 
+// Version 13: person names folded one character for one (ß → ẞ, not SS; src/index/fold.ts), so
+// that '?' matches on the folded text as on the name. Only names with other than ASCII can have
+// changed; PostgreSQL cannot run foldName, so the rows are read and written back a batch at a
+// time. The studies' copies of the patient's folded name follow by the version 11 triggers.
+const REFOLD_BATCH = 5_000;
+async function refold(client: PoolClient, table: string, name: string, fold: string): Promise<void> {
+  for (let after = 0; ; ) {
+    const { rows } = await client.query<{ pk: number; name: string; fold: string | null }>(
+      `SELECT pk, ${name} AS name, ${fold} AS fold FROM ${table}
+        WHERE pk > $1 AND ${name} IS NOT NULL AND octet_length(${name}) <> char_length(${name}) ORDER BY pk LIMIT ${REFOLD_BATCH}`,
+      [after],
+    );
+    if (!rows.length) return;
+    const changed = rows.filter((r) => foldName(r.name) !== r.fold);
+    if (changed.length)
+      await client.query(`UPDATE ${table} t SET ${fold} = v.fold FROM unnest($1::bigint[], $2::text[]) AS v(pk, fold) WHERE t.pk = v.pk`, [
+        changed.map((r) => r.pk),
+        changed.map((r) => foldName(r.name)),
+      ]);
+    after = Number(rows[rows.length - 1]!.pk);
+  }
+}
+
 export const PG_MIGRATIONS: readonly PgMigration[] = [
   { version: 1, name: 'initial schema', sql: V1 },
   { version: 2, name: 'Conquest dicom.sql attributes', sql: V2 },
@@ -381,6 +407,15 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   { version: 10, name: 'change-log cursors', sql: V10 },
   { version: 11, name: 'patient attributes copied onto studies', sql: V11 },
   { version: 12, name: 'person names in their short form', sql: V12 },
+  {
+    version: 13,
+    name: 'person names folded one character for one',
+    sql: '',
+    run: async (client) => {
+      await refold(client, 'patients', 'patient_name', 'patient_name_fold');
+      await refold(client, 'studies', 'referring_physician_name', 'referring_physician_name_fold');
+    },
+  },
 ];
 
 const BOOTSTRAP = `CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -411,7 +446,8 @@ export async function applyPgMigrations(client: PoolClient, migrations: readonly
         throw new PacsError('INDEX_FAILURE', `the index schema has migration(s) ${unknown.join(', ')} unknown to this version of pacs-server; upgrade it`);
       }
       if (!done.has(m.version)) {
-        await client.query(m.sql);
+        if (m.sql) await client.query(m.sql);
+        if (m.run) await m.run(client);
         await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, Date.now()]);
         applied.push(m.version);
       }

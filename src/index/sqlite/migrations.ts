@@ -6,6 +6,7 @@
 import type Database from 'better-sqlite3';
 import { PacsError } from '../../core/errors.js';
 import { normalizePersonName } from '../../dicom/person-name.js';
+import { foldName } from '../fold.js';
 
 export interface Migration {
   version: number;
@@ -401,6 +402,17 @@ UPDATE studies SET referring_physician_name = pacs_normalize_pn(referring_physic
   WHERE ${NEEDS_PN('referring_physician_name')};
 `;
 
+// Version 13: person names folded one character for one (ß → ẞ, not SS; src/index/fold.ts), so
+// that '?' matches on the folded text as on the name. Only names with other than ASCII can have
+// changed; pacs_fold_pn is foldName, registered on the connection (applyMigrations). The
+// studies' copies of the patient's folded name follow by the version 11 triggers.
+const V13 = `
+UPDATE patients SET patient_name_fold = pacs_fold_pn(patient_name)
+  WHERE patient_name IS NOT NULL AND patient_name_fold IS NOT pacs_fold_pn(patient_name);
+UPDATE studies SET referring_physician_name_fold = pacs_fold_pn(referring_physician_name)
+  WHERE referring_physician_name IS NOT NULL AND referring_physician_name_fold IS NOT pacs_fold_pn(referring_physician_name);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: V1 },
   { version: 2, name: 'Conquest dicom.sql attributes', sql: V2 },
@@ -414,6 +426,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 10, name: 'change-log cursors', sql: V10 },
   { version: 11, name: 'patient attributes copied onto studies', sql: V11 },
   { version: 12, name: 'person names in their short form', sql: V12 },
+  { version: 13, name: 'person names folded one character for one', sql: V13 },
 ];
 
 const BOOTSTRAP = `CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -440,6 +453,7 @@ export function applyMigrations(db: Database.Database, migrations: readonly Migr
   const known = new Set(migrations.map((m) => m.version));
   const applied: number[] = [];
   db.function('pacs_normalize_pn', { deterministic: true }, (v: unknown) => (typeof v === 'string' ? normalizePersonName(v) : v));
+  db.function('pacs_fold_pn', { deterministic: true }, (v: unknown) => (typeof v === 'string' ? foldName(v) : v));
   for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
     const run = db.transaction(() => {
       db.exec(BOOTSTRAP);

@@ -40,3 +40,12 @@ test('foldNullable keeps null', () => {
   assert.equal(foldNullable(null), null);
   assert.equal(foldNullable('é'), 'E');
 });
+
+test("one character for one, as '?' needs: ß becomes ẞ, not SS; other letters whose upper case is two stay as they are", () => {
+  assert.equal(foldName('Straße^Anna'), 'STRAẞE^ANNA');
+  assert.equal(foldName('STRAẞE'), 'STRAẞE');
+  assert.equal(foldName('Weiß'), 'WEIẞ');
+  for (const name of ['Straße', 'ŉ^x', 'ﬁn', 'ǰ', 'ΐ', 'Voß^Jürgen']) assert.equal([...foldName(name)].length, [...name.normalize('NFC')].length, name);
+  assert.equal(foldName('ǰ'), 'J');
+  assert.equal(foldName('x\u0301'), 'X', 'a mark NFC cannot attach is stripped');
+});
