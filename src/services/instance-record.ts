@@ -4,6 +4,22 @@ import { elementNumber, elementText } from '../dicom/charset.js';
 import type { ElementValue } from '../dicom/reader.js';
 import { PacsError } from '../core/errors.js';
 import type { FileRecord, InstanceRecord, Provenance } from '../index/types.js';
+import { normalizeDate } from '../index/query/matching.js';
+import { lookupTag } from '../dicom/dictionary.js';
+
+const LEGACY_TIME = /^\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$/;
+
+/**
+ * Dates and times in the ACR-NEMA form PS3.5 6.2 allows reading (YYYY.MM.DD, HH:MM:SS) kept
+ * in the standard one, as queries are matched: stored as received, they never matched.
+ */
+function legacyForm(tag: number, value: string | null): string | null {
+  if (value === null) return null;
+  const vr = lookupTag(tag)?.vr;
+  if (vr === 'DA' && value.includes('.')) return normalizeDate(value) ?? value;
+  if (vr === 'TM' && LEGACY_TIME.test(value)) return value.replace(/:/g, '');
+  return value;
+}
 
 const PATIENT = ['PatientID', 'IssuerOfPatientID', 'PatientName', 'PatientBirthDate', 'PatientSex'] as const;
 const STUDY = [
@@ -37,7 +53,7 @@ export interface ParsedAttributes {
 
 export function buildInstanceRecord(p: ParsedAttributes, file: FileRecord, provenance: Provenance, receivedAt: Date): InstanceRecord {
   const charset = elementText(p.values.get(Tag.SpecificCharacterSet), null);
-  const text = (k: Keyword): string | null => elementText(p.values.get(Tag[k]), charset);
+  const text = (k: Keyword): string | null => legacyForm(Tag[k], elementText(p.values.get(Tag[k]), charset));
   const pick = <K extends Keyword>(keys: readonly K[]): Record<K, string | null> =>
     Object.fromEntries(keys.map((k) => [k, text(k)])) as Record<K, string | null>;
   const required = (k: 'SOPInstanceUID' | 'SOPClassUID' | 'StudyInstanceUID' | 'SeriesInstanceUID'): string => {

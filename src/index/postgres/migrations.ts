@@ -18,6 +18,7 @@ import type { PoolClient } from 'pg';
 import { PacsError } from '../../core/errors.js';
 import { normalizePersonNameSql } from '../../dicom/person-name.js';
 import { foldName } from '../fold.js';
+import { legacyDateTimeSql } from '../legacy-dates.js';
 
 export interface PgMigration {
   version: number;
@@ -394,6 +395,12 @@ async function refold(client: PoolClient, table: string, name: string, fold: str
   }
 }
 
+// Version 14: dates and times in the standard form (../legacy-dates.ts).
+const V14 = legacyDateTimeSql(
+  (c) => `${c} ~ '^[0-9]{4}\\.[0-9]{2}\\.[0-9]{2}$'`,
+  (c) => `${c} ~ '^[0-9]{2}:[0-9]{2}'`,
+);
+
 export const PG_MIGRATIONS: readonly PgMigration[] = [
   { version: 1, name: 'initial schema', sql: V1 },
   { version: 2, name: 'Conquest dicom.sql attributes', sql: V2 },
@@ -416,6 +423,7 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       await refold(client, 'studies', 'referring_physician_name', 'referring_physician_name_fold');
     },
   },
+  { version: 14, name: 'dates and times in the standard form', sql: V14 },
 ];
 
 const BOOTSTRAP = `CREATE TABLE IF NOT EXISTS schema_migrations (

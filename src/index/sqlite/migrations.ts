@@ -7,6 +7,7 @@ import type Database from 'better-sqlite3';
 import { PacsError } from '../../core/errors.js';
 import { normalizePersonName } from '../../dicom/person-name.js';
 import { foldName } from '../fold.js';
+import { legacyDateTimeSql } from '../legacy-dates.js';
 
 export interface Migration {
   version: number;
@@ -413,6 +414,12 @@ UPDATE studies SET referring_physician_name_fold = pacs_fold_pn(referring_physic
   WHERE referring_physician_name IS NOT NULL AND referring_physician_name_fold IS NOT pacs_fold_pn(referring_physician_name);
 `;
 
+// Version 14: dates and times in the standard form (../legacy-dates.ts).
+const V14 = legacyDateTimeSql(
+  (c) => `${c} GLOB '[0-9][0-9][0-9][0-9].[0-9][0-9].[0-9][0-9]'`,
+  (c) => `${c} GLOB '[0-9][0-9]:[0-9][0-9]*'`,
+);
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: V1 },
   { version: 2, name: 'Conquest dicom.sql attributes', sql: V2 },
@@ -427,6 +434,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 11, name: 'patient attributes copied onto studies', sql: V11 },
   { version: 12, name: 'person names in their short form', sql: V12 },
   { version: 13, name: 'person names folded one character for one', sql: V13 },
+  { version: 14, name: 'dates and times in the standard form', sql: V14 },
 ];
 
 const BOOTSTRAP = `CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -27,6 +27,25 @@ function build(littleEndian: boolean, extra: ElementValue[]) {
 }
 
 describe('buildInstanceRecord', () => {
+  test('dates and times in the ACR-NEMA form (YYYY.MM.DD, HH:MM:SS) are kept in the standard one, as queries are matched', () => {
+    const r = build(true, [
+      text(Tag.StudyDate, 'DA', '2024.01.07'),
+      text(Tag.StudyTime, 'TM', '10:15:00'),
+      text(Tag.PatientBirthDate, 'DA', '1950.12.31'),
+      text(Tag.SeriesTime, 'TM', '09:05'),
+      text(Tag.ContentDate, 'DA', '20240107'),
+      text(Tag.AcquisitionTime, 'TM', '101500.25'),
+      text(Tag.SeriesDate, 'DA', '2024.13.40'),
+    ]);
+    assert.equal(r.study.StudyDate, '20240107');
+    assert.equal(r.study.StudyTime, '101500');
+    assert.equal(r.patient.PatientBirthDate, '19501231');
+    assert.equal(r.series.SeriesTime, '0905');
+    assert.equal(r.instance.ContentDate, '20240107');
+    assert.equal(r.instance.AcquisitionTime, '101500.25');
+    assert.equal(r.series.SeriesDate, '2024.13.40', 'not a date: kept as received');
+  });
+
   test('collects and decodes the attributes Conquest indexes', () => {
     for (const littleEndian of [true, false]) {
       const r = build(littleEndian, [
