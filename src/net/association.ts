@@ -2,6 +2,7 @@
 // through the PS3.8 state machine (ul/machine.ts): PDUs and socket events become Evt3..Evt19,
 // local requests become Evt1/7/8/9/11/14/15, and the table's effects are carried out here.
 import type { Socket } from 'node:net';
+import { errorMessage } from '../core/errors.js';
 import { step } from './ul/machine.js';
 import type { Effect, Event, State } from './ul/table.js';
 import { PduFramer, type RawPdu } from './pdu/framer.js';
@@ -222,7 +223,7 @@ export class Association {
       // The command (and maybe some fragments) went out: the peer now waits for the rest of
       // this dataset, and would take our next command for a protocol error. Only an abort
       // ends the message (PS3.8 has no way to cancel a P-DATA sequence).
-      if (this.state === 'Sta6' || this.state === 'Sta8') this.abort(`a dataset could not be sent to its end: ${e instanceof Error ? e.message : String(e)}`);
+      if (this.state === 'Sta6' || this.state === 'Sta8') this.abort(`a dataset could not be sent to its end: ${errorMessage(e)}`);
       throw e;
     }
   }
@@ -375,7 +376,7 @@ export class Association {
             } catch (e) {
               // An answer that cannot be put on the wire (an item over 64 KB echoed from a
               // huge request): refused in words, not left in Sta3 with no timer running.
-              this.reason = `the A-ASSOCIATE-AC cannot be encoded: ${e instanceof Error ? e.message : String(e)}`;
+              this.reason = `the A-ASSOCIATE-AC cannot be encoded: ${errorMessage(e)}`;
               this.rj = { type: PduType.AssociateRJ, result: 1, source: 1, reason: 1 };
               this.handle('Evt8');
               return;

@@ -14,7 +14,8 @@ const LEGACY_TIME = /^\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$/;
  * in the standard one, as queries are matched: stored as received, they never matched.
  */
 function legacyForm(tag: number, value: string | null): string | null {
-  if (value === null) return null;
+  // Only a value with a '.' or ':' can be one: most skip the dictionary lookup (the ingest path).
+  if (value === null || (!value.includes('.') && !value.includes(':'))) return value;
   const vr = lookupTag(tag)?.vr;
   if (vr === 'DA' && value.includes('.')) return normalizeDate(value) ?? value;
   if (vr === 'TM' && LEGACY_TIME.test(value)) return value.replace(/:/g, '');
