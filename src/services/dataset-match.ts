@@ -7,7 +7,7 @@ import type { JsonDataset, JsonElement } from '../dicom/json.js';
 import { jsonElementText } from '../dicom/json-encode.js';
 import { foldName } from '../index/fold.js';
 import { normalizePersonName } from '../dicom/person-name.js';
-import { type Matcher, type Term, combineDateTime, dateTimeBounds, normalizeDate, parseMatcher, timeBounds } from '../index/query/matching.js';
+import { type Matcher, type Term, combineDateTime, dateTimeBounds, normalizeDate, parseMatcher, timeBounds, wildcardRegex } from '../index/query/matching.js';
 
 export interface MatchOptions {
   /** Person names matched ignoring case and accents (query.fuzzy_person_names). */
@@ -33,9 +33,6 @@ function comparable(vr: string, value: string): string | null {
   if (vr === 'DT') return dateTimeBounds(value)?.lower ?? null;
   return value;
 }
-
-const wildcardRegex = (pattern: string): RegExp =>
-  new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's');
 
 function termMatches(term: Term, vr: string, value: string): boolean {
   switch (term.kind) {

@@ -16,6 +16,7 @@ interface Spec extends RecordSpec {
   time: string;
   seriesNumber: string;
   instanceNumber?: string;
+  imageType?: string;
 }
 
 function make(spec: Spec): InstanceRecord {
@@ -25,6 +26,10 @@ function make(spec: Spec): InstanceRecord {
   r.study.AccessionNumber = `ACC-${spec.study ?? ''}`;
   r.series.SeriesNumber = spec.seriesNumber;
   r.instance.InstanceNumber = spec.instanceNumber ?? '1';
+  if (spec.imageType !== undefined) {
+    r.instance.ImageType = spec.imageType;
+    r.instance.EchoNumbers = '3';
+  }
   return r;
 }
 
@@ -32,7 +37,7 @@ function make(spec: Spec): InstanceRecord {
 const ARCHIVE: Spec[] = [
   { sop: 'i1', patientId: 'P1', patientName: 'Müller^Zoë', study: 'S1', series: 'S1.1', modality: 'CT', sopClass: CT, date: '20240102', time: '101500', seriesNumber: '10', instanceNumber: '2' },
   { sop: 'i2', patientId: 'P1', patientName: 'Müller^Zoë', study: 'S1', series: 'S1.1', modality: 'CT', sopClass: CT, date: '20240102', time: '101500', seriesNumber: '10', instanceNumber: '1' },
-  { sop: 'i3', patientId: 'P1', patientName: 'Müller^Zoë', study: 'S1', series: 'S1.2', modality: 'MR', sopClass: MR, date: '20240102', time: '101500', seriesNumber: '2' },
+  { sop: 'i3', patientId: 'P1', patientName: 'Müller^Zoë', study: 'S1', series: 'S1.2', modality: 'MR', sopClass: MR, date: '20240102', time: '101500', seriesNumber: '2', imageType: 'DERIVED\\SECONDARY\\ MPR ' },
   { sop: 'i4', patientId: 'P1', patientName: 'Müller^Zoë', study: 'S2', series: 'S2.1', modality: 'SR', sopClass: SR, date: '20240315', time: '083000', seriesNumber: '1' },
   { sop: 'i5', patientId: 'P2', patientName: 'Smith^John', study: 'S3', series: 'S3.1', modality: 'CT', sopClass: CT, date: '20231231', time: '235959', seriesNumber: '1' },
   { sop: 'i6', patientId: 'P3', issuer: 'HOSP-B', patientName: 'SMITHSON^Anna', study: 'S4', series: 'S4.1', modality: 'MR', sopClass: MR, date: '20240102', time: '180000', seriesNumber: '1' },
@@ -112,6 +117,25 @@ export function runIndexQueryContract(name: string, makeIndex: Make): void {
       assert.deepEqual(uids(await find('SERIES', { StudyInstanceUID: 'S1', SeriesInstanceUID: 'S1.1\\S1.2' }), 'SeriesInstanceUID'), ['S1.2', 'S1.1']);
       assert.deepEqual(uids(await find('STUDY', { AccessionNumber: 'acc-s4' })), [], 'case-sensitive but for names');
       assert.deepEqual(uids(await find('PATIENT', { IssuerOfPatientID: 'HOSP-B' }, 'PATIENT_ROOT'), 'PatientID'), ['P3']);
+    });
+
+    it('matches a multi-valued attribute when any one of its values matches (PS3.4 C.2.2.3)', async (find) => {
+      const images = async (spec: Record<string, string>): Promise<unknown[]> =>
+        uids(await find('IMAGE', spec, 'STUDY_ROOT', { relational: true }), 'SOPInstanceUID').sort();
+      assert.deepEqual(await images({ ImageType: 'AXIAL' }), ['i1', 'i2', 'i4', 'i5', 'i6'], 'the last value');
+      assert.deepEqual(await images({ ImageType: 'ORIGINAL' }), ['i1', 'i2', 'i4', 'i5', 'i6'], 'the first');
+      assert.deepEqual(await images({ ImageType: 'SECONDARY' }), ['i3'], 'the middle one');
+      assert.deepEqual(await images({ ImageType: 'MPR' }), ['i3'], "a value's padding is not part of it");
+      assert.deepEqual(await images({ ImageType: 'DERIVED\\SECONDARY\\MPR' }), ['i3'], 'a list: any of its values');
+      assert.deepEqual(await images({ ImageType: 'SEC*' }), ['i3'], 'a wildcard on each value');
+      assert.deepEqual(await images({ ImageType: '*Y' }), ['i1', 'i2', 'i3', 'i4', 'i5', 'i6']);
+      assert.deepEqual(await images({ ImageType: 'ORIG*AXIAL' }), [], 'a wildcard never spans two values');
+      assert.deepEqual(await images({ ImageType: 'NONE\\AXIAL' }), ['i1', 'i2', 'i4', 'i5', 'i6']);
+      assert.deepEqual(await images({ ImageType: 'PRIM' }), [], 'a value, not a substring');
+      assert.deepEqual(await images({ EchoNumbers: '2' }), ['i1', 'i2', 'i4', 'i5', 'i6']);
+      assert.deepEqual(await images({ EchoNumbers: '3' }), ['i3']);
+      const [mr] = await find('IMAGE', { StudyInstanceUID: 'S1', SeriesInstanceUID: 'S1.2', ImageType: 'MPR' });
+      assert.equal(mr?.ImageType, 'DERIVED\\SECONDARY\\ MPR ', 'every value returned, as kept');
     });
 
     it('matches wildcards: prefix, infix, ? and the universal *', async (find) => {

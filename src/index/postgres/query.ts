@@ -8,7 +8,9 @@
 //   NULL lowest; CAST(x AS INTEGER) of SQLite never fails, so the numeric order reads the
 //   leading integer of the text the same way (0 when there is none);
 // - lists of values are bound as one array (= ANY), whatever their length;
-// - PostgreSQL plans ModalitiesInStudy with per-value statistics itself: EXISTS always.
+// - PostgreSQL plans ModalitiesInStudy with per-value statistics itself: EXISTS always;
+// - a multi-valued attribute's kept list is split with string_to_array, where SQLite calls
+//   anyValueMatches (../query/matching.ts) registered on its connection.
 
 import { quoteIdent } from '../columns.js';
 import type { EntityTable } from '../query/attributes.js';
@@ -82,7 +84,10 @@ function conditionSql(c: Condition, p: Params): string {
     }
     case 'column': {
       const on = matchedColumn(c);
-      return termsSql(column(on.table, on.column), a.vr, a.integer, c.terms, p);
+      const expr = column(on.table, on.column);
+      // A kept list of values (ImageType): one of them matches the terms (PS3.4 C.2.2.3).
+      if (a.multiValued) return `EXISTS (SELECT 1 FROM unnest(string_to_array(${expr}, '\\')) AS v(value) WHERE ${termsSql('btrim(v.value)', a.vr, false, c.terms, p)})`;
+      return termsSql(expr, a.vr, a.integer, c.terms, p);
     }
   }
 }

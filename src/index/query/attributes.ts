@@ -35,6 +35,11 @@ export interface IndexedAttribute {
    */
   match: 'column' | 'modalities' | 'sop-classes';
   computed: boolean;
+  /**
+   * Kept as a backslash-separated list of values (VM > 1 in PS3.6: ImageType, EchoNumbers): a
+   * key matches when any one value does (PS3.4 C.2.2.3), never the list as one string.
+   */
+  multiValued: boolean;
 }
 
 // Computed attributes are not all in the dictionary the way the index keeps them: say it here.
@@ -53,19 +58,19 @@ export function onStudies(attribute: IndexedAttribute): IndexedAttribute {
   return COPIES.get(attribute) ?? attribute;
 }
 
-function vrOf(keyword: string): string {
+function dictionaryEntry(keyword: string): { vr: string; vm: string } {
   const computed = COMPUTED_VR[keyword];
-  if (computed !== undefined) return computed;
+  if (computed !== undefined) return { vr: computed, vm: '1' };
   const tag = tagOfKeyword(keyword);
-  const vr = tag === undefined ? undefined : lookupTag(tag)?.vr;
+  const entry = tag === undefined ? undefined : lookupTag(tag);
   // Every column is named after a dictionary keyword: a miss is a typo in columns.ts.
-  if (vr === undefined) throw new Error(`no VR for the indexed keyword ${keyword}`);
-  return vr;
+  if (entry === undefined) throw new Error(`no VR for the indexed keyword ${keyword}`);
+  return entry;
 }
 
 function stored(table: EntityTable, columns: Readonly<Record<string, string>>): IndexedAttribute[] {
   return Object.entries(columns).map(([keyword, column]) => {
-    const vr = vrOf(keyword);
+    const { vr, vm } = dictionaryEntry(keyword);
     return {
       keyword,
       table,
@@ -75,6 +80,7 @@ function stored(table: EntityTable, columns: Readonly<Record<string, string>>): 
       foldColumn: FOLDED[keyword] ?? null,
       match: 'column' as const,
       computed: false,
+      multiValued: vm !== '1',
     };
   });
 }
@@ -86,11 +92,13 @@ function computed(table: EntityTable, columns: Readonly<Record<string, string>>)
       keyword,
       table,
       column,
-      vr: vrOf(keyword),
+      vr: dictionaryEntry(keyword).vr,
       integer: keyword.startsWith('NumberOf'),
       foldColumn: null,
       match: keyword === 'ModalitiesInStudy' ? ('modalities' as const) : keyword === 'SOPClassesInStudy' ? ('sop-classes' as const) : ('column' as const),
       computed: true,
+      // The kept study lists are matched their own way ('modalities', 'sop-classes').
+      multiValued: false,
     }));
 }
 

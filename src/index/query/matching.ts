@@ -189,6 +189,35 @@ export function dateTimeBounds(text: string): { lower: string; upper: string } |
   return { lower, upper };
 }
 
+/** A DICOM pattern ('*' any run, '?' one character) as a regular expression of the whole value. */
+export const wildcardRegex = (pattern: string): RegExp =>
+  new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's');
+
+/** Patterns compiled lately: a query runs the same one against every row it reads. */
+const compiled = new Map<string, RegExp>();
+
+/**
+ * Whether one value of a kept backslash-separated list (an attribute of VM > 1) equals `text`
+ * or, when `wildcard`, matches it as a pattern (PS3.4 C.2.2.3: a multi-valued attribute
+ * matches when any one of its values does). Each value is compared without its padding.
+ */
+export function anyValueMatches(stored: string, text: string, wildcard: boolean): boolean {
+  let regex: RegExp | undefined;
+  if (wildcard) {
+    regex = compiled.get(text);
+    if (regex === undefined) {
+      if (compiled.size >= 100) compiled.clear();
+      regex = wildcardRegex(text);
+      compiled.set(text, regex);
+    }
+  }
+  for (const raw of stored.split('\\')) {
+    const value = raw.trim();
+    if (regex === undefined ? value === text : regex.test(value)) return true;
+  }
+  return false;
+}
+
 /** The text before the first '*' or '?'. */
 export function literalPrefix(pattern: string): string {
   const i = pattern.search(/[*?]/);

@@ -18,7 +18,7 @@
 import type Database from 'better-sqlite3';
 import { quoteIdent } from '../columns.js';
 import type { EntityTable } from '../query/attributes.js';
-import { type Term, prefixSuccessor } from '../query/matching.js';
+import { type Term, anyValueMatches, prefixSuccessor } from '../query/matching.js';
 import { type Condition, type DateTimeCondition, type OrderTerm, type QueryPlan, matchedColumn } from '../query/plan.js';
 import { POSITION_KEY, type QueryRow } from '../query/types.js';
 import { keysetSql } from '../query/keyset.js';
@@ -99,6 +99,28 @@ function termsSql(expr: string, vr: string, integer: boolean, terms: readonly Te
   return parts.length === 1 ? (parts[0] ?? '') : `(${parts.join(' OR ')})`;
 }
 
+/** Registers on a connection the functions the query SQL calls. */
+export function registerQueryFunctions(db: Database.Database): void {
+  db.function('pacs_any_value', { deterministic: true }, (stored: unknown, text: unknown, wildcard: unknown) =>
+    typeof stored === 'string' && typeof text === 'string' && anyValueMatches(stored, text, wildcard === 1) ? 1 : 0,
+  );
+}
+
+/**
+ * A kept backslash-separated list (an attribute of VM > 1: ImageType) matches when one of its
+ * values satisfies a term (PS3.4 C.2.2.3). SQLite cannot split text in SQL: a JavaScript
+ * function on the connection does (registerQueryFunctions). No such key has ranges (no DA, TM
+ * or DT attribute is multi-valued).
+ */
+function anyValueSql(expr: string, terms: readonly Term[], params: Param[]): string {
+  const parts = terms.map((t) => {
+    if (t.kind === 'range') throw new Error('a range on a multi-valued attribute');
+    params.push(t.kind === 'wildcard' ? t.pattern : t.value, t.kind === 'wildcard' ? 1 : 0);
+    return `pacs_any_value(${expr}, ?, ?) = 1`;
+  });
+  return parts.length === 1 ? (parts[0] ?? '') : `(${parts.join(' OR ')})`;
+}
+
 /** ModalitiesInStudy conditions that match few series: answered in the IN form. */
 export type FewSeries = ReadonlySet<Condition>;
 
@@ -119,7 +141,8 @@ function conditionSql(c: Condition, few: FewSeries, params: Param[]): string {
     }
     case 'column': {
       const on = matchedColumn(c);
-      return termsSql(column(on.table, on.column), a.vr, a.integer, c.terms, params);
+      const expr = column(on.table, on.column);
+      return a.multiValued ? anyValueSql(expr, c.terms, params) : termsSql(expr, a.vr, a.integer, c.terms, params);
     }
   }
 }

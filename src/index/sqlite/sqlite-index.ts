@@ -27,7 +27,7 @@ import type {
 import { MIGRATIONS, appliedVersions, applyMigrations } from './migrations.js';
 import { type Statements, prepareStatements } from './statements.js';
 import { toLocation, toPatientSummary, toSeriesSummary, toStudySummary } from '../rows.js';
-import { SqliteQueryRunner } from './query.js';
+import { SqliteQueryRunner, registerQueryFunctions } from './query.js';
 import { SqliteWriter } from './writer.js';
 import { SqliteJobStore, type Transact } from './jobs.js';
 import { SqliteNodeStore } from './nodes.js';
@@ -110,6 +110,7 @@ export class SqliteIndex implements ArchiveIndex {
         db.pragma(`synchronous = ${options.walMode ? 'NORMAL' : 'FULL'}`);
       }
       db.pragma('foreign_keys = ON');
+      registerQueryFunctions(db);
       return new SqliteIndex(db, { ...options }, wal);
     } catch (e) {
       db?.close();
