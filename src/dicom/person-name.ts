@@ -25,6 +25,10 @@ export const normalizePersonNameSql = (column: string): string => `regexp_replac
  * pattern left with nothing but '*' ('*^*') stands for any name with a value ('?*').
  */
 export function personNamePatterns(value: string): string[] {
+  return [...new Set(shortFormPatterns(value).flatMap(groupPatterns))];
+}
+
+function shortFormPatterns(value: string): string[] {
   const short = normalizePersonName(value);
   if (!/[*?]/.test(short)) return [short];
   // '*^' is not the universal '*': it asks for a name with a value.
@@ -32,4 +36,20 @@ export function personNamePatterns(value: string): string[] {
   const base = short.replace(/(?:[\^=]\**)+$/, '');
   if (base === short || base === '') return [short];
   return [short, /^\**$/.test(base) ? '?*' : base];
+}
+
+/**
+ * A name's component groups (alphabetic, ideographic, phonetic) are matched group by group, a
+ * key's empty group matching any: 'Yamada^Tarou' finds 'Yamada^Tarou=山田^太郎' (as dcm4chee
+ * and a Japanese site expect), '=山田^太郎' finds it too. As patterns: the key's empty groups
+ * become '*', and a key of fewer than three groups also stands for the name with more after
+ * it ('Yamada^Tarou=*': a prefix, so the name index still answers it). A '*' standing for an
+ * empty group may span a '=', so '=Y' also finds 'X=Z=Y': names holding a phonetic group
+ * but no ideographic one are rare enough to accept that.
+ */
+function groupPatterns(pattern: string): string[] {
+  if (pattern === '' || pattern.endsWith('*')) return [pattern];
+  const groups = pattern.split('=');
+  const any = groups.map((g) => (g === '' ? '*' : g)).join('=');
+  return groups.length < 3 ? [any, `${any}=*`] : [any];
 }

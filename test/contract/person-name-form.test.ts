@@ -85,6 +85,37 @@ for (const backend of BACKENDS) backend.run((fresh) => {
   });
 });
 
+for (const backend of BACKENDS) backend.run((fresh) => {
+  describe(`person names matched group by group (${backend.name})`, () => {
+    test("a key's groups match the name's, and a key's empty group any", async () => {
+      const index = await (await fresh())();
+      try {
+        await index.storeInstance(record({ sop: '7.1', study: '7.10', patientId: 'G1', patientName: 'Yamada^Tarou=山田^太郎=やまだ^たろう' }), 'insert');
+        await index.storeInstance(record({ sop: '7.2', study: '7.20', patientId: 'G2', patientName: 'Yamada^Tarou' }), 'insert');
+        await index.storeInstance(record({ sop: '7.3', study: '7.30', patientId: 'G3', patientName: 'Yamada^Tarou=山田^太郎' }), 'insert');
+        await index.storeInstance(record({ sop: '7.4', study: '7.40', patientId: 'G4', patientName: 'Yamada^Taro=山田^太郎' }), 'insert');
+        await index.storeInstance(record({ sop: '7.5', study: '7.50', patientId: 'G5', patientName: 'Yamada^Tarou2' }), 'insert');
+        for (const [key, found] of [
+          ['Yamada^Tarou', ['7.10', '7.20', '7.30']],
+          ['YAMADA^TAROU', []],
+          ['Yamada^Tarou=山田^太郎', ['7.10', '7.30']],
+          ['=山田^太郎', ['7.10', '7.30', '7.40']],
+          ['Yamada^Tar?u', ['7.10', '7.20', '7.30']],
+          ['==やまだ^たろう', ['7.10']],
+          ['Yamada^Tarou==やまだ^たろう', ['7.10']],
+          ['Yamada^Taro', ['7.40']],
+          ['=山田', []],
+          ['Yamada^*', ['7.10', '7.20', '7.30', '7.40', '7.50']],
+        ] as const) {
+          assert.deepEqual(await studies(index, 'PatientName', key), found, key);
+        }
+      } finally {
+        await index.close();
+      }
+    });
+  });
+});
+
 /** What an older version wrote: the long forms as they came. */
 const LONG_ROWS = [
   "UPDATE patients SET patient_name = patient_name || '^^^', patient_name_fold = patient_name_fold || '^^^' WHERE patient_id = 'P1'",

@@ -15,7 +15,15 @@
 import { quoteIdent } from '../columns.js';
 import type { EntityTable } from '../query/attributes.js';
 import { type Term, prefixSuccessor } from '../query/matching.js';
-import { type Condition, type DateTimeCondition, type OrderTerm, type QueryPlan, matchedColumn } from '../query/plan.js';
+import {
+  type Condition,
+  type DateTimeCondition,
+  type OrderTerm,
+  type QueryPlan,
+  groupExtensionTerms,
+  matchedColumn,
+  withoutTerms,
+} from '../query/plan.js';
 import { POSITION_KEY, type QueryRow } from '../query/types.js';
 import { keysetSql } from '../query/keyset.js';
 import type { Db } from './db.js';
@@ -139,9 +147,22 @@ export function buildPgQuery(plan: QueryPlan): { sql: string; params: Param[] } 
   return { sql, params: p.values };
 }
 
+/** Whether a kept value of the condition's (indexed) column starts with `prefix` (which ends in '=', and '>' follows '='): one index seek. */
+async function anyStartsWith(db: Db, c: Condition, prefix: string): Promise<boolean> {
+  const on = matchedColumn(c);
+  const name = quoteIdent(on.column);
+  const { rows } = await db.query(`SELECT 1 FROM ${on.table} WHERE ${name} >= $1 AND ${name} < $2 LIMIT 1`, [prefix, `${prefix.slice(0, -1)}>`]);
+  return rows.length > 0;
+}
+
 /** Runs a plan inside the caller's (read) transaction. */
 export async function runPgQuery(db: Db, plan: QueryPlan): Promise<QueryRow[]> {
-  const { sql, params } = buildPgQuery(plan);
+  // As the SQLite runner: a name's group extension only when some kept name has one.
+  const unused: Term[] = [];
+  for (const c of plan.conditions) {
+    for (const t of groupExtensionTerms(c)) if (!(await anyStartsWith(db, c, t.prefix))) unused.push(t);
+  }
+  const { sql, params } = buildPgQuery(withoutTerms(plan, new Set(unused)));
   const { rows } = await db.query<QueryRow>(sql, params);
   for (const out of rows) {
     if (out.IssuerOfPatientID === '') out.IssuerOfPatientID = null;

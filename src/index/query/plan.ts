@@ -47,6 +47,29 @@ export function matchedColumn(c: Condition): ColumnRef {
   return { table: a.table, column: c.folded && a.foldColumn !== null ? a.foldColumn : a.column };
 }
 
+/**
+ * The terms of a person-name condition that stand for the key's name followed by more component
+ * groups: 'DOE^JOHN=*' beside 'DOE^JOHN' (../../dicom/person-name.ts, groupPatterns). Few
+ * archives keep such names, and the OR of the two costs the exact name its plan (one equality
+ * on the folded-name index walks the name's studies in date order, without a sort). So where
+ * the column is indexed (the folded names) a backend looks once whether any kept name starts
+ * with 'DOE^JOHN=' and, when none does, leaves the term out (withoutTerms): the same answer.
+ */
+export function groupExtensionTerms(c: Condition): Extract<Term, { kind: 'wildcard' }>[] {
+  if (c.attribute.vr !== 'PN' || !c.folded) return [];
+  const equal = new Set(c.terms.flatMap((t) => (t.kind === 'equal' ? [t.value] : [])));
+  return c.terms.flatMap((t) =>
+    t.kind === 'wildcard' && t.pattern === `${t.prefix}*` && t.prefix.endsWith('=') && equal.has(t.prefix.slice(0, -1)) ? [t] : [],
+  );
+}
+
+/** The plan with these terms left out of its conditions (see groupExtensionTerms). */
+export function withoutTerms(plan: QueryPlan, drop: ReadonlySet<Term>): QueryPlan {
+  if (drop.size === 0) return plan;
+  const conditions = plan.conditions.map((c) => (c.terms.some((t) => drop.has(t)) ? { ...c, terms: c.terms.filter((t) => !drop.has(t)) } : c));
+  return { ...plan, conditions };
+}
+
 /** A date key and its time key matched as one range of instants. */
 export interface DateTimeCondition {
   date: IndexedAttribute;

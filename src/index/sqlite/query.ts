@@ -19,7 +19,15 @@ import type Database from 'better-sqlite3';
 import { quoteIdent } from '../columns.js';
 import type { EntityTable } from '../query/attributes.js';
 import { type Term, anyValueMatches, prefixSuccessor } from '../query/matching.js';
-import { type Condition, type DateTimeCondition, type OrderTerm, type QueryPlan, matchedColumn } from '../query/plan.js';
+import {
+  type Condition,
+  type DateTimeCondition,
+  type OrderTerm,
+  type QueryPlan,
+  groupExtensionTerms,
+  matchedColumn,
+  withoutTerms,
+} from '../query/plan.js';
 import { POSITION_KEY, type QueryRow } from '../query/types.js';
 import { keysetSql } from '../query/keyset.js';
 
@@ -201,8 +209,7 @@ export class SqliteQueryRunner {
 
   /** Call inside a read transaction: the rows are one snapshot. */
   run(plan: QueryPlan): QueryRow[] {
-    const few = new Set(plan.conditions.filter((c) => c.attribute.match === 'modalities' && this.fewSeries(c)));
-    const { sql, params } = buildQuery(plan, few);
+    const { sql, params } = this.build(plan);
     const rows = this.statement(sql).all(...params);
     return rows.map((row) => {
       const out = row as QueryRow;
@@ -211,6 +218,22 @@ export class SqliteQueryRunner {
       for (const keyword of plan.absent) out[keyword] = null;
       return out;
     });
+  }
+
+  /** The SELECT of a plan, after the probes that choose its form (see the top, and groupExtensionTerms). */
+  build(plan: QueryPlan): SqlQuery {
+    const unused = plan.conditions.flatMap((c) => groupExtensionTerms(c).filter((t) => !this.anyStartsWith(c, t.prefix)));
+    const reduced = withoutTerms(plan, new Set(unused));
+    const few = new Set(reduced.conditions.filter((c) => c.attribute.match === 'modalities' && this.fewSeries(c)));
+    return buildQuery(reduced, few);
+  }
+
+  /** Whether a kept value of the condition's (indexed) column starts with `prefix` (which ends in '=', and '>' follows '='): one index seek. */
+  private anyStartsWith(c: Condition, prefix: string): boolean {
+    const on = matchedColumn(c);
+    const name = quoteIdent(on.column);
+    const row = this.statement(`SELECT 1 AS found FROM ${on.table} WHERE ${name} >= ? AND ${name} < ? LIMIT 1`).get(prefix, `${prefix.slice(0, -1)}>`);
+    return row !== undefined;
   }
 
   /** Whether fewer than FEW_SERIES series match: a bounded walk of the modality index. */

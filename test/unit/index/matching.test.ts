@@ -72,7 +72,8 @@ describe('single values and lists', () => {
 describe('wildcards', () => {
   test('allowed for the text VRs, with the literal prefix kept', () => {
     assert.deepEqual(terms('PatientName', 'PN', 'SMI*'), [{ kind: 'wildcard', pattern: 'SMI*', prefix: 'SMI' }]);
-    assert.deepEqual(terms('PatientName', 'PN', '*ITH'), [{ kind: 'wildcard', pattern: '*ITH', prefix: '' }]);
+    // A name may hold more component groups after the one a key gives (person-name.ts).
+    assert.deepEqual(terms('PatientName', 'PN', '*ITH'), [{ kind: 'wildcard', pattern: '*ITH', prefix: '' }, { kind: 'wildcard', pattern: '*ITH=*', prefix: '' }]);
     assert.deepEqual(terms('AccessionNumber', 'SH', 'A?C'), [{ kind: 'wildcard', pattern: 'A?C', prefix: 'A' }]);
   });
   test('refused for UI, DA, TM, numbers', () => {
@@ -82,8 +83,14 @@ describe('wildcards', () => {
     assert.throws(() => parseMatcher('SeriesNumber', 'IS', '1*'), badValue('SeriesNumber'));
   });
   test('person names fold when asked, wildcards kept', () => {
-    assert.deepEqual(terms('PatientName', 'PN', 'müll*^zoë', true), [{ kind: 'wildcard', pattern: 'MULL*^ZOE', prefix: 'MULL' }]);
-    assert.deepEqual(terms('PatientName', 'PN', 'Müller', false), [{ kind: 'equal', value: 'Müller' }]);
+    assert.deepEqual(terms('PatientName', 'PN', 'müll*^zoë', true), [
+      { kind: 'wildcard', pattern: 'MULL*^ZOE', prefix: 'MULL' },
+      { kind: 'wildcard', pattern: 'MULL*^ZOE=*', prefix: 'MULL' },
+    ]);
+    assert.deepEqual(terms('PatientName', 'PN', 'Müller', false), [
+      { kind: 'equal', value: 'Müller' },
+      { kind: 'wildcard', pattern: 'Müller=*', prefix: 'Müller=' },
+    ]);
   });
   test('literalPrefix and prefixSuccessor bound an index range', () => {
     assert.equal(literalPrefix('SMI*TH?'), 'SMI');

@@ -43,11 +43,26 @@ describe('SQLite query SQL', () => {
     assert.match(queryPlan(patients.sql, patients.params), /SEARCH p USING INDEX patients_name_fold/);
   });
 
-  test('an exact name walks its studies in date order: no sort', () => {
-    const { sql, params } = study({ PatientName: 'smith^john' });
-    const plan = queryPlan(sql, params);
-    assert.match(plan, /studies_patient_name_fold \(patient_name_fold=\?\)/);
-    assert.doesNotMatch(plan, /TEMP B-TREE/);
+  test('an exact name walks its studies in date order: no sort, unless some kept name has more groups after it', async () => {
+    const index = SqliteIndex.open({ path: ':memory:', walMode: false });
+    await index.migrate();
+    try {
+      await index.storeInstance(record({ sop: 'i1', study: 'A', patientId: 'P1', patientName: 'Smith^John' }), 'insert');
+      const runner = new SqliteQueryRunner(index.db);
+      const exact = planQuery({ level: 'STUDY', model: 'STUDY_ROOT', relational: false, keys: [{ keyword: 'PatientName', value: 'smith^john' }] });
+      const plain = runner.build(exact);
+      const plan = queryPlan(plain.sql, plain.params);
+      assert.match(plan, /studies_patient_name_fold \(patient_name_fold=\?\)/);
+      assert.doesNotMatch(plan, /TEMP B-TREE/);
+      assert.ok(!plain.params.includes('SMITH^JOHN=*'), 'no kept name is SMITH^JOHN=…: the group term is left out');
+      await index.storeInstance(record({ sop: 'i2', study: 'B', patientId: 'P2', patientName: 'Smith^John=スミス' }), 'insert');
+      const groups = runner.build(exact);
+      assert.ok(groups.params.includes('SMITH^JOHN=*'), String(groups.params));
+      assert.match(queryPlan(groups.sql, groups.params), /MULTI-INDEX OR/);
+      assert.deepEqual(runner.run(exact).map((r) => r.StudyInstanceUID).sort(), ['A', 'B']);
+    } finally {
+      await index.close();
+    }
   });
 
   test('a date range uses the date index, PatientID its unique index', () => {
