@@ -34,6 +34,11 @@ test('names fold case and accents; ranges of dates and combined date-times', () 
   const bare = { ...entry, '00100010': { vr: 'PN', Value: [{ Alphabetic: 'Müller^^^' }] } };
   for (const q of ['Müller', 'Müller^', 'Müller^*', '*ller^*', '*^']) assert.ok(matchDataset({ '00100010': { vr: 'PN', Value: [{ Alphabetic: q }] } }, bare, { fuzzyNames: false }), q);
   for (const q of ['Müller^?', '^*']) assert.ok(!matchDataset({ '00100010': { vr: 'PN', Value: [{ Alphabetic: q }] } }, bare, { fuzzyNames: false }), q);
+  // Group by group: a key's missing group matches any (person-name.ts).
+  const groups = { ...entry, '00100010': { vr: 'PN', Value: [{ Alphabetic: 'Yamada^Tarou', Ideographic: '山田^太郎' }] } };
+  for (const q of [{ Alphabetic: 'Yamada^Tarou' }, { Ideographic: '山田^太郎' }, { Alphabetic: 'YAMADA^TAROU', Ideographic: '山田^太郎' }])
+    assert.ok(matchDataset({ '00100010': { vr: 'PN', Value: [q] } }, groups, opts), JSON.stringify(q));
+  assert.ok(!matchDataset({ '00100010': { vr: 'PN', Value: [{ Ideographic: '山田' }] } }, groups, opts));
   assert.ok(matchDataset(step({ '00400002': { vr: 'DA', Value: ['19951001-19951031'] } }), entry, opts));
   assert.ok(matchDataset(step({ '00400002': { vr: 'DA', Value: ['19951014-19951015'] }, '00400003': { vr: 'TM', Value: ['1200-0900'] } }), entry, opts));
   assert.ok(!matchDataset(step({ '00400002': { vr: 'DA', Value: ['19951015-19951016'] }, '00400003': { vr: 'TM', Value: ['0900-0800'] } }), entry, opts));
