@@ -1,6 +1,7 @@
 // Turns zod issues into one line per problem: "<key path>: <what is wrong>, got <value> (<where>)".
 import type { z } from 'zod';
 import { closest, keysAt } from './introspect.js';
+import { isSecretKey, redactUrl } from './redact.js';
 
 /** Says where the value at a key path came from ("pacs_server.yaml line 3", "PACS_SERVER__PORT"). */
 export type OriginOf = (path: readonly PropertyKey[]) => string | undefined;
@@ -33,6 +34,12 @@ export function showValue(v: unknown): string {
   return String(v);
 }
 
+/** A value as showValue shows it, but never a secret: a password or token key's value, a URL's credentials. */
+function shownValue(path: readonly PropertyKey[], value: unknown): string {
+  if (path.some(isSecretKey)) return 'a value (not shown: a secret)';
+  return showValue(typeof value === 'string' ? redactUrl(value) : value);
+}
+
 /** One line per problem. `input` is the merged, not yet validated configuration. */
 export function formatIssues(issues: readonly z.core.$ZodIssue[], input: unknown, originOf: OriginOf): string[] {
   const lines: string[] = [];
@@ -55,7 +62,7 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[], input: unknown
     const wantsValue = issue.code !== 'custom' || (issue.params as { got?: boolean } | undefined)?.got === true;
     let message = issue.message;
     if (wantsValue && value === undefined && issue.code === 'invalid_type') message = 'required';
-    else if (wantsValue && value !== undefined) message = `${message}, got ${showValue(value)}`;
+    else if (wantsValue && value !== undefined) message = `${message}, got ${shownValue(issue.path, value)}`;
     lines.push(`${formatPath(issue.path)}: ${message}${where(issue.path)}`);
   }
   return lines;

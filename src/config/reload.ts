@@ -1,4 +1,5 @@
 // What a SIGHUP can change without a restart, and the printable form of a configuration.
+import { redactUrl } from './redact.js';
 import { stringify } from 'yaml';
 import type { Config } from './schema.js';
 
@@ -85,15 +86,7 @@ export function redactConfig(config: Config): Config {
  * A PostgreSQL URL with its password masked, for logs and `pacs config check`: the user-info
  * password and a `password` parameter, which node-pg (as libpq) takes as well.
  */
-export function redactDatabaseUrl(url: string): string {
-  if (!URL.canParse(url)) return url;
-  const parsed = new URL(url);
-  const inQuery = parsed.searchParams.has('password');
-  if (parsed.password === '' && !inQuery) return url;
-  if (parsed.password !== '') parsed.password = '****';
-  if (inQuery) parsed.searchParams.set('password', '****');
-  return parsed.toString();
-}
+export const redactDatabaseUrl = redactUrl;
 
 /** The resolved configuration as YAML, for `pacs config check`. Secrets masked unless asked. */
 export function configToYaml(config: Config, opts: { redact?: boolean } = {}): string {

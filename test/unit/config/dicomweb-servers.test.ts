@@ -70,3 +70,15 @@ test('passwords and tokens are masked when printed; the list reloads live', () =
   const diff = describeReload(config, loadConfig({ file: other, env: {} }).config);
   assert.deepEqual(diff, { live: ['dicomweb_servers'], restart: [] });
 });
+
+test('a refused value is never echoed when it is a secret: a password or token, or a URL holding credentials', () => {
+  const numeric = load('dicomweb_servers:\n  - { name: LAB, url: "https://lab.example/dicom-web", username: alice, password: 84736251 }\n');
+  assertProblem(numeric, 'dicomweb_servers[0].password: expected a password');
+  assert.ok(!numeric.some((line) => line.includes('84736251')), numeric.join('\n'));
+  const inUrl = load('dicomweb_servers:\n  - { name: LAB, url: "https://alice:S3cretPw@lab.example/dicom-web" }\n');
+  assertProblem(inUrl, 'dicomweb_servers[0].url: expected the http');
+  assert.ok(!inUrl.some((line) => line.includes('S3cretPw')), inUrl.join('\n'));
+  assert.ok(inUrl.some((line) => line.includes('alice:****@')), inUrl.join('\n'));
+  const token = load('dicomweb_servers:\n  - { name: LAB, url: "https://lab.example/dicom-web", token: 1234567 }\n');
+  assert.ok(!token.some((line) => line.includes('1234567')), token.join('\n'));
+});
