@@ -242,8 +242,12 @@ const http = section({
 const jobs = section({
   /** Jobs (send, pull, exports, forwards) this server runs at once. */
   workers: int(1, 64, 2, ''),
-  /** Tries before a job is marked failed; each retry waits backoff_seconds × 2^(try−1), at most an hour. */
-  max_attempts: int(1, 100, 5, ''),
+  /**
+   * Tries before a job is marked failed; each retry waits backoff_seconds × 2^(try−1), at most an
+   * hour. 20 with the default backoff is about twelve hours: a destination down overnight still
+   * gets its forwards (5 gave up after two and a half minutes).
+   */
+  max_attempts: int(1, 100, 20, ''),
   backoff_seconds: int(1, 3600, 10, ' s'),
   /** Finished jobs are kept this many days for the record, then removed. */
   keep_days: int(1, 3650, 30, ' days'),

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { AE_OPTIONS, ARCHIVE_OPTIONS, UsageError, archiveOverrides, parseArgs } from '../../../src/cli/args.js';
 import { configToYaml, describeReload, loadConfig, parseConfigData, parseServerArgs } from '../../../src/config/load.js';
 import { describeIndex } from '../../../src/app.js';
+import { backoffMs } from '../../../src/services/jobs.js';
 import { assertProblem, problemsOf, tempDir, writeConfig } from './helpers.js';
 
 test('--set reaches keys of sections whose name has a digit (hl7.*)', () => {
@@ -95,4 +96,11 @@ test('pacs tools refuse an AE title PS3.5 does not allow instead of cutting it t
   for (const bad of ['THIS_IS_TOO_LONG_AE', '   ', 'A\\B']) assert.throws(() => parseArgs(['-aet', bad], AE_OPTIONS), UsageError, bad);
   assert.throws(() => parseArgs(['-aec', 'X'.repeat(17)], AE_OPTIONS), /at most 16 characters/);
   assert.equal(parseArgs(['-aet', 'EXACTLY_16_CHARS', '-aec', 'ANY-SCP'], AE_OPTIONS).options.get('-aet')?.[0], 'EXACTLY_16_CHARS');
+});
+
+test('the default job retries outlast an overnight outage of a destination (5 tries gave up after 150 s)', () => {
+  const { config } = loadConfig({ file: writeConfig('{}\n').file, env: {} });
+  let waited = 0;
+  for (let attempt = 1; attempt < config.jobs.max_attempts; attempt++) waited += backoffMs(attempt, config.jobs.backoff_seconds);
+  assert.ok(waited >= 8 * 3600_000, `the retries span ${(waited / 3600_000).toFixed(1)} h`);
 });
