@@ -81,7 +81,7 @@ const deidentifyField = z
 
 export const exportActionSchema = z.strictObject({
   type: z.literal('export'),
-  /** The folder files go into (created when missing). */
+  /** The folder files go into: it must exist (never created: see export-job.ts), the folders below it are made. */
   to: absolutePath,
   template: templateField.default(DEFAULT_EXPORT_TEMPLATE),
   mode: z.enum(EXPORT_MODES, { error: `expected one of ${EXPORT_MODES.join(', ')}` }).default('copy'),

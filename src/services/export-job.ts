@@ -2,6 +2,7 @@
 // instance's name is filled from its own attributes, then placed (see export.ts). Progress is
 // reported per instance; failures are counted and the job fails at the end so the queue
 // retries it, and the retry skips what is already in place.
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { ExportMode } from '../config/schema.js';
 import { errorMessage } from '../core/errors.js';
@@ -138,10 +139,23 @@ const toProgress = (c: ExportCounts, message: string): JobProgress => ({
   ...c.flagged.progress(),
 });
 
+/**
+ * A rule's folder must be there: it is never created. A lab's share that is not mounted leaves
+ * its mount point (or nothing) in its place, and files written there would fill the local disk
+ * and be hidden once the share is back. Not there: the job fails this try and is retried (the
+ * share may be mounted meanwhile). The folders below it are created as the template needs.
+ */
+async function assertFolder(to: string): Promise<void> {
+  const stat = await fs.stat(to).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' || e.code === 'ENOTDIR' ? null : Promise.reject(e)));
+  if (stat === null) throw new Error(`the export folder ${to} does not exist (a share not mounted?): it is not created, and the job is retried`);
+  if (!stat.isDirectory()) throw new PermanentJobError(`the export folder ${to} is not a folder`);
+}
+
 export function exportJobHandler(deps: ExportDeps): JobHandler {
   return {
     async run({ job, signal, progress }) {
       const p = checkPayload(job.payload as Partial<ExportPayload>);
+      await assertFolder(p.to);
       const instances = await instancesOf(deps.index, p.level, p.uid);
       if (!instances.length) throw new PermanentJobError(`nothing stored matches ${UNIQUE[p.level]} ${p.uid}`);
       progress({ total: instances.length, completed: 0, failed: 0, message: `exporting to ${p.to}` });

@@ -90,6 +90,7 @@ withPostgres('a cluster of two servers runs each job once', (url) => {
       fs.writeFileSync(script, SCRIPT);
       const log = path.join(root, 'once.log');
       const lab = path.join(root, 'lab');
+      fs.mkdirSync(lab, { recursive: true }); // a rule's folder must exist
       const split = await makeStudy(path.join(root, 'in-split'), { patientID: 'SPLIT1', studyDescription: 'split', series: [1, 2].map((n) => ({ number: n, description: `S${n}`, count: 10 })) });
       const single = await makeStudy(path.join(root, 'in-single'), { patientID: 'ONE1', studyDescription: 'single', series: [{ number: 1, description: 'S1', count: 4 }] });
       const c = await startCluster(
@@ -131,6 +132,7 @@ withPostgres('a cluster of two servers runs each job once', (url) => {
 
     test('instances received through both servers at once: a rule on instance.received queues one job per instance across the cluster', async () => {
       const each = path.join(root, 'each');
+      fs.mkdirSync(each, { recursive: true });
       const study = await makeStudy(path.join(root, 'in-each'), { patientID: 'EACH1', studyDescription: 'each', series: [1, 2].map((n) => ({ number: n, description: `S${n}`, count: 12 })) });
       const c = await startCluster(
         url,

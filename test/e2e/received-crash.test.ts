@@ -25,6 +25,8 @@ async function jobs(configFile: string): Promise<Job[]> {
 
 test('killed before the jobs of the last instances received were queued, it queues them after restart, once each', async () => {
   const out = path.join(dir, 'out');
+  // A rule's folder must exist: it is never created (export-job.ts).
+  for (let i = 0; i < ACTIONS; i++) fs.mkdirSync(path.join(out, `a${i}`), { recursive: true });
   const actions = Array.from({ length: ACTIONS }, (_, i) => `{ type: export, to: ${JSON.stringify(path.join(out, `a${i}`))}, template: "{SOPInstanceUID}.dcm" }`);
   const yaml = (port: number): string =>
     baseYaml(

@@ -13,6 +13,7 @@ after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 test('killed mid-export, the export completes after restart with nothing missing or doubled', async () => {
   const lab = path.join(dir, 'nas', 'lab');
+  fs.mkdirSync(lab, { recursive: true }); // a rule's folder must exist (export-job.ts)
   const study = await makeStudy(path.join(dir, 'in'), {
     patientID: 'SUBJ001',
     studyDescription: 'Crash test',

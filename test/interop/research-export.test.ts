@@ -59,6 +59,8 @@ describe('research workflow: stable studies exported by rules', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pacs-research-'));
     labA = path.join(dir, 'nas', 'lab-a');
     labB = path.join(dir, 'nas', 'lab-b');
+    // A rule's folder must exist: it is never created (export-job.ts).
+    for (const lab of [labA, labB]) fs.mkdirSync(lab, { recursive: true });
     a = await makeStudy(path.join(dir, 'in-a'), { patientID: 'SUBJ042', studyDescription: 'Anat/T1 ../..', referring: 'Smith^Ann', series: [{ number: 3, description: 'T1 MPRAGE', count: 5 }, { number: 4, description: 'T2: FLAIR?', count: 3 }] });
     b = await makeStudy(path.join(dir, 'in-b'), { patientID: 'SUBJ007', studyDescription: 'fMRI rest', series: [{ number: 1, description: 'BOLD run1', count: 6 }] });
     other = await makeStudy(path.join(dir, 'in-c'), { patientID: 'SUBJ999', studyDescription: 'Clinical', series: [{ number: 1, description: 'Other', count: 2 }] });
@@ -106,6 +108,7 @@ describe('research workflow: stable studies exported by rules', () => {
   test('a study arriving when the server stopped becomes stable after the restart', async () => {
     const sdir = path.join(dir, 's2');
     const labC = path.join(dir, 'nas', 'lab-c');
+    fs.mkdirSync(labC, { recursive: true });
     const config = await configFor(sdir, labC, path.join(dir, 'nas', 'unused'), 2);
     let { server, port } = await startServer(config, dir);
     assert.equal((await send('SCANNER_A', port, a.files.slice(0, 3))).code, 0);

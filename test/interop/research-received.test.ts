@@ -15,6 +15,7 @@ let pacs: TestPacs;
 let out: string;
 before(async () => {
   out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pacs-received-')), 'each');
+  fs.mkdirSync(out); // a rule's folder must exist (export-job.ts)
   pacs = await startTestPacs({
     jobs: { backoff_seconds: 1 },
     // A look every 5 s: what is seen sooner was seen thanks to the store's wake-up.
