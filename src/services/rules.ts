@@ -104,15 +104,16 @@ export class RuleEngine {
     let queued = 0;
     for (const rule of rules) {
       if (!ruleMatches(rule.match, attrs)) continue;
-      for (const [i, action] of rule.actions.entries()) {
-        // The cursor follows the action itself, not its place in the list: inserting or reordering
-        // actions must not hand one destination's progress to another.
+      for (const action of rule.actions) {
+        // The cursor and the job's dedupe key follow the action itself, not its place in the list:
+        // inserting or reordering actions must not hand one destination's progress (or its job
+        // for this version) to another.
         const acted = `rule:${rule.name}:${actionDigest(action)}:${subject.level}:${subject.uid}`;
         const grown = subject.level === 'STUDY' || subject.level === 'SERIES';
         const after = grown ? await this.deps.index.cursors.find(acted) : null;
         if (after !== null && after >= subject.seq) continue; // this version was acted on (a crash before it was marked stable)
         const { type, payload } = actionJob(rule.name, action, subject, after === null ? undefined : { after, upTo: subject.seq });
-        const job = await this.deps.jobs.enqueue(type, payload, { dedupeKey: `rule:${rule.name}:${i}:${subject.level}:${subject.uid}:${subject.seq}` });
+        const job = await this.deps.jobs.enqueue(type, payload, { dedupeKey: `${acted}:${subject.seq}` });
         if (grown) await this.deps.index.cursors.advance(acted, subject.seq);
         this.deps.logger.info({ rule: rule.name, action: action.type, level: subject.level, uid: subject.uid, job: job.id }, 'rule matched: job queued');
         queued++;

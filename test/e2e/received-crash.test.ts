@@ -69,8 +69,9 @@ rules:
     }, 60_000);
     await new Promise((r) => setTimeout(r, 1000)); // nothing more should be queued
     const all = await jobs(server.configFile);
-    const keys = all.map((j) => `${j.payload.uid as string} ${j.dedupeKey?.split(':')[2] ?? '?'}`).sort();
-    assert.deepEqual(keys, uids.flatMap((u) => Array.from({ length: ACTIONS }, (_, i) => `${u} ${i}`)).sort(), 'one job per instance and action');
+    const keys = all.map((j) => `${j.payload.uid as string} ${path.basename(j.payload.to as string)}`).sort();
+    assert.deepEqual(keys, uids.flatMap((u) => Array.from({ length: ACTIONS }, (_, i) => `${u} a${i}`)).sort(), 'one job per instance and action');
+    assert.equal(new Set(all.map((j) => j.dedupeKey)).size, all.length, 'each with its own dedupe key');
     for (let i = 0; i < ACTIONS; i++) assert.deepEqual(listTree(path.join(out, `a${i}`)), uids.map((u) => `${u}.dcm`).sort(), `action ${i}: every export once`);
   } finally {
     await server.stop();

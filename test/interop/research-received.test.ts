@@ -53,7 +53,7 @@ test('one export job per instance sent by the matching scanner, queued promptly;
   for (const j of jobs) {
     assert.equal(j.payload.level, 'IMAGE');
     assert.equal(j.payload.rule, 'each');
-    assert.match(j.dedupeKey ?? '', new RegExp(`^rule:each:0:IMAGE:${j.payload.uid as string}:\\d+$`));
+    assert.match(j.dedupeKey ?? '', new RegExp(`^rule:each:[0-9a-f]{16}:IMAGE:${j.payload.uid as string}:\\d+$`));
   }
   await waitFor('every instance exported', () => listTree(out).length === study.files.length, 20_000);
   assert.deepEqual(listTree(out), instances.map((i) => `${i.SeriesInstanceUID === study.series[0]!.uid ? 1 : 2}/${i.SOPInstanceUID}.dcm`).sort());

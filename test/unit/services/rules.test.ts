@@ -108,3 +108,28 @@ test("a rule's actions reordered or one added before: each keeps its own progres
   assert.deepEqual(toA!.payload.changes, { after: v1seq, upTo: v2seq }, 'A, moved to second place: only what is new');
   await index.close();
 });
+
+test("actions inserted before others keep their own jobs' dedupe keys: a new action is never taken for an old one's job", async () => {
+  const index = SqliteIndex.open({ path: join(dir, 'k.db'), walMode: true });
+  await index.migrate();
+  const stored = await index.storeInstance(record({ sop: 'k1', study: '1.2.6' }), 'insert');
+  const metadata = { get: async () => ({ text: JSON.stringify({ '00080060': { vr: 'CS', Value: ['CT'] } }) }) } as unknown as MetadataService;
+  const forwardA = { type: 'forward', node: 'LAB_A' };
+  const forwardB = { type: 'forward', node: 'LAB_B' };
+  let actions: object[] = [forwardA];
+  // A job store's dedupe: the same key gives back the job queued first.
+  const byKey = new Map<string, { type: string; payload: Record<string, unknown> }>();
+  const engine = new RuleEngine({
+    rules: () => [ruleSchema.parse({ name: 'fwd', on: 'study.stable', match: { Modality: 'CT' }, actions })],
+    index,
+    metadata,
+    jobs: { enqueue: async (type, payload, o) => (byKey.has(o.dedupeKey ?? '') || byKey.set(o.dedupeKey ?? '', { type, payload }), { id: byKey.size }) },
+    logger: createLogger({ level: 'silent' }),
+  });
+  const subject: RuleSubject = { event: 'study.stable', level: 'STUDY', uid: '1.2.6', studyUID: '1.2.6', seq: stored.changeSeq, sopInstanceUID: 'k1', source: { callingAE: null, calledAE: null, remoteAddress: null } };
+  await engine.apply(subject);
+  actions = [forwardB, forwardA]; // reloaded with an action before the first; the same event given again
+  await engine.apply(subject);
+  assert.deepEqual([...byKey.values()].map((j) => j.payload.destination).sort(), ['LAB_A', 'LAB_B'], 'a job for each destination');
+  await index.close();
+});
