@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { errorMessage } from '../core/errors.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import { type AttributeLookup, safeComponent } from '../storage/naming.js';
 import { readAttributes } from './attributes.js';
 import { instancesOf, type ExportDeps } from './export-job.js';
 import { type JobHandler, PermanentJobError } from './jobs.js';
@@ -29,6 +30,17 @@ export interface CommandPayload {
   changes?: ChangeRange;
 }
 
+/**
+ * The program's arguments with {Keyword} filled in. Values come from the images, so from whoever
+ * sent them: each is made safe as an export file name is (no separators, no control characters,
+ * no leading dots: a PatientID '../../etc' is 'etc'), and a leading '-' becomes '_' so that a
+ * value never reads as an option ('--delete'). The values as received are in the JSON on
+ * standard input.
+ */
+export function commandArguments(argv: readonly string[], lookup: AttributeLookup): string[] {
+  return argv.map((a) => a.replace(/\{([A-Za-z][A-Za-z0-9]*)\}/g, (_m, k: string) => safeComponent(lookup(k) ?? '', '').replace(/^-/, '_')));
+}
+
 export function commandJobHandler(deps: ExportDeps & { objects: ObjectStore }): JobHandler {
   return {
     async run({ job, signal, progress }) {
@@ -40,7 +52,7 @@ export function commandJobHandler(deps: ExportDeps & { objects: ObjectStore }): 
       const attrs = await readAttributes(deps.metadata, instances[0]!);
       const range = checkChanges(p.changes);
       const changed = range ? await deps.index.cursors.changedInstances(instances[0]!.StudyInstanceUID, range.after, range.upTo) : null;
-      const argv = p.argv.map((a) => a.replace(/\{([A-Za-z][A-Za-z0-9]*)\}/g, (_m, k: string) => attrs.get(k) ?? ''));
+      const argv = commandArguments(p.argv, attrs.get);
       const details = {
         rule: p.rule ?? null,
         event: p.event ?? null,
