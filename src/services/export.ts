@@ -124,6 +124,13 @@ async function removeIfUntouched(file: string, ms: number): Promise<void> {
   if (st && Date.now() - st.mtimeMs >= ms) await fs.rm(file, { force: true });
 }
 
+/** Whether a name is taken (by a file, a folder or a link, dangling or not). */
+const taken = (candidate: string): Promise<boolean> =>
+  fs.lstat(candidate).then(
+    () => true,
+    (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? false : Promise.reject(e)),
+  );
+
 /** Creates `dest` from `source`; fails with EEXIST (and changes nothing) when the name is taken. */
 async function create(dest: string, source: string, mode: ExportMode, loc: InstanceLocation): Promise<void> {
   if (mode === 'symlink') return fs.symlink(source, dest);
@@ -172,11 +179,18 @@ export async function placeInstance(objects: ObjectStore, loc: InstanceLocation,
   const madeDirs = await makeFolder(dest);
   for (let n = 1; n <= MAX_ALTERNATIVES; n++) {
     const candidate = n === 1 ? dest : alternativePath(dest, n);
+    // A name already taken is looked at before anything is copied: a re-run (or a study exported
+    // again because it grew) finds its files in place without copying and syncing each again.
+    if (await taken(candidate)) {
+      if (await isSame(candidate, source, loc, mode)) return { path: candidate, placed: 'present', madeDirs };
+      continue;
+    }
     try {
       await create(candidate, source, mode, loc);
       return { path: candidate, placed: 'written', madeDirs };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      // Taken meanwhile (another export of the same instance at once): theirs may be these bytes.
       if (await isSame(candidate, source, loc, mode)) return { path: candidate, placed: 'present', madeDirs };
     }
   }

@@ -166,3 +166,30 @@ test('placement: copy, hard link, symlink; a re-run finds its own file; a collis
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a copy already in place is found without copying it again (a re-run, a study exported again because it grew)', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pacs-export-'));
+  const fsp = fs.promises as { copyFile: typeof fs.promises.copyFile };
+  const copyFile = fsp.copyFile;
+  let copies = 0;
+  fsp.copyFile = (...args: Parameters<typeof copyFile>) => {
+    copies++;
+    return copyFile(...args);
+  };
+  try {
+    const archive = path.join(dir, 'archive');
+    const store = fakeStore(archive);
+    const a = instance(archive, 'a.dcm', 'AAAA');
+    const b = instance(archive, 'b.dcm', 'BBBBBB');
+    const dest = path.join(dir, 'lab', 'same.dcm');
+    await placeInstance(store, a, dest, 'copy');
+    await placeInstance(store, b, dest, 'copy'); // same~2.dcm
+    assert.equal(copies, 2);
+    assert.equal((await placeInstance(store, a, dest, 'copy')).placed, 'present');
+    assert.equal((await placeInstance(store, b, dest, 'copy')).placed, 'present');
+    assert.equal(copies, 2, 'nothing copied for files already there');
+  } finally {
+    fsp.copyFile = copyFile;
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
