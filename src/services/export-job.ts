@@ -12,7 +12,18 @@ import type { QueryLevel } from '../index/query/types.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { readAttributes } from './attributes.js';
 import { createHash } from 'node:crypto';
-import { exportPath, holdsBytes, holdsInstance, placeBytes, placeInstance, plannedPlacement, syncDirectory, type ExportTarget, type Placement } from './export.js';
+import {
+  exportPath,
+  holdsBytes,
+  holdsInstance,
+  isPermanentExportFailure,
+  placeBytes,
+  placeInstance,
+  plannedPlacement,
+  syncDirectory,
+  type ExportTarget,
+  type Placement,
+} from './export.js';
 import { BurnedInRefused, Deidentifier, FlaggedCopies } from './deidentify.js';
 import type { DeidentifyProfileConfig } from '../config/rules-schema.js';
 import { type JobHandler, PermanentJobError } from './jobs.js';
@@ -36,6 +47,8 @@ export interface ExportCounts {
   flagged: FlaggedCopies;
   firstError: string | null;
   failedUids: string[];
+  /** Some failure another try may not repeat (see isPermanentExportFailure): the job is retried. */
+  retryable: boolean;
 }
 
 export interface ExportOptions {
@@ -56,7 +69,7 @@ export function instancesOf(index: ArchiveIndex, level: QueryLevel, uid: string)
 }
 
 export async function exportInstances(deps: ExportDeps, instances: readonly InstanceLocation[], target: ExportTarget, options: ExportOptions = {}): Promise<ExportCounts> {
-  const counts: ExportCounts = { total: instances.length, written: 0, present: 0, failed: 0, refused: 0, flagged: new FlaggedCopies(), firstError: null, failedUids: [] };
+  const counts: ExportCounts = { total: instances.length, written: 0, present: 0, failed: 0, refused: 0, flagged: new FlaggedCopies(), firstError: null, failedUids: [], retryable: false };
   // Synced once at the end, before the job (or `pacs export`) reports the files done: the folder of
   // each file written, and the folders made for them (and their parents).
   const dirs = new Set<string>();
@@ -99,6 +112,7 @@ export async function exportInstances(deps: ExportDeps, instances: readonly Inst
         continue;
       }
       counts.failed++;
+      if (!isPermanentExportFailure(e)) counts.retryable = true;
       counts.firstError ??= `${loc.SOPInstanceUID}: ${errorMessage(e)}`;
       if (counts.failedUids.length < 20) counts.failedUids.push(loc.SOPInstanceUID);
     }
@@ -165,7 +179,11 @@ export function exportJobHandler(deps: ExportDeps): JobHandler {
       const refused = c.refused ? `, ${c.refused} refused (burned-in annotation)` : '';
       const final = toProgress(c, c.failed ? `${c.failed} failed: ${c.firstError}` : `${c.written} written, ${c.present} already there${refused}${c.flagged.words}, in ${p.to}`);
       progress(final);
-      if (c.failed) throw new Error(`${c.failed} of ${c.total} instances not exported: ${c.firstError}`);
+      if (c.failed) {
+        // Only what a retry cannot change (a hard link across filesystems, a name too long): failed for good.
+        const message = `${c.failed} of ${c.total} instances not exported: ${c.firstError}`;
+        throw c.retryable ? new Error(message) : new PermanentJobError(message);
+      }
       return final;
     },
   };

@@ -28,6 +28,21 @@ export interface ExportTarget {
 const MAX_PATH_BYTES = 1024;
 const MAX_ALTERNATIVES = 1000;
 
+/**
+ * What no retry can change: a name the template makes too long or out of the folder, a name
+ * taken a thousand times over. (Failures of the filesystem itself may pass: a share remounted,
+ * a permission fixed, space freed.)
+ */
+export class ExportRefused extends PacsError {
+  constructor(message: string) {
+    super('STORAGE_FAILURE', message);
+  }
+}
+
+/** Whether retrying an export that failed with `e` is pointless: ExportRefused, a hard link across filesystems, a name the filesystem refuses as too long. */
+export const isPermanentExportFailure = (e: unknown): boolean =>
+  e instanceof ExportRefused || ['EXDEV', 'ENAMETOOLONG'].includes((e as NodeJS.ErrnoException | null)?.code ?? '');
+
 /** Where an instance goes: the filled template under `to`, checked not to leave it. */
 export function exportPath(target: ExportTarget, lookup: AttributeLookup): string {
   const root = path.resolve(target.to);
@@ -35,8 +50,8 @@ export function exportPath(target: ExportTarget, lookup: AttributeLookup): strin
   if (!rel) rel = 'UNKNOWN.dcm';
   const abs = path.resolve(root, rel);
   // fillTemplate already drops separators and leading dots from values; this is the last guard.
-  if (!abs.startsWith(root + path.sep)) throw new PacsError('STORAGE_FAILURE', `export path escapes ${root}: ${rel}`);
-  if (Buffer.byteLength(abs) > MAX_PATH_BYTES) throw new PacsError('STORAGE_FAILURE', `export path longer than ${MAX_PATH_BYTES} bytes: ${abs.slice(0, 80)}…`);
+  if (!abs.startsWith(root + path.sep)) throw new ExportRefused(`export path escapes ${root}: ${rel}`);
+  if (Buffer.byteLength(abs) > MAX_PATH_BYTES) throw new ExportRefused(`export path longer than ${MAX_PATH_BYTES} bytes: ${abs.slice(0, 80)}…`);
   return abs;
 }
 
@@ -194,7 +209,7 @@ export async function placeInstance(objects: ObjectStore, loc: InstanceLocation,
       if (await isSame(candidate, source, loc, mode)) return { path: candidate, placed: 'present', madeDirs };
     }
   }
-  throw new PacsError('STORAGE_FAILURE', `more than ${MAX_ALTERNATIVES} files already named like ${dest}`);
+  throw new ExportRefused(`more than ${MAX_ALTERNATIVES} files already named like ${dest}`);
 }
 
 /**
@@ -218,7 +233,7 @@ export async function plannedPlacement(dest: string, planned: Set<string>, same:
     planned.add(candidate);
     return { path: candidate, placed: exists ? 'present' : 'written', madeDirs: [] };
   }
-  throw new PacsError('STORAGE_FAILURE', `more than ${MAX_ALTERNATIVES} files already named like ${dest}`);
+  throw new ExportRefused(`more than ${MAX_ALTERNATIVES} files already named like ${dest}`);
 }
 
 /** Whether the file at `candidate` holds exactly the bytes whose SHA-256 is `digest`. */
@@ -257,7 +272,7 @@ export async function placeBytes(bytes: Buffer, dest: string, tempName: string):
     await fh?.close();
     await dropTemp(temp);
   }
-  throw new PacsError('STORAGE_FAILURE', `more than ${MAX_ALTERNATIVES} files already named like ${dest}`);
+  throw new ExportRefused(`more than ${MAX_ALTERNATIVES} files already named like ${dest}`);
 }
 
 /** Directories made by an export are synced so a crash does not forget names already reported done. */
