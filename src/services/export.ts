@@ -13,6 +13,7 @@ import type { InstanceLocation } from '../index/types.js';
 import { IN_FLIGHT_MS, type ObjectStore } from '../storage/object-store.js';
 import { alternativePath, fillTemplate, type AttributeLookup } from '../storage/naming.js';
 import { PacsError } from '../core/errors.js';
+import { readPart10Header } from '../dicom/part10.js';
 import { HOST, isAlive } from '../core/process-alive.js';
 
 export type Placed = 'written' | 'present';
@@ -139,6 +140,39 @@ async function removeIfUntouched(file: string, ms: number): Promise<void> {
   if (st && Date.now() - st.mtimeMs >= ms) await fs.rm(file, { force: true });
 }
 
+/**
+ * Whether `dest` holds another version of the instance (other bytes, the same SOP Instance UID):
+ * an export of the instance before it was replaced in the archive (sent again with other
+ * content under the overwrite policy, or edited). It is replaced in place rather than left
+ * beside the new version as a second file of one instance.
+ */
+async function holdsEarlierVersion(dest: string, sopInstanceUID: string): Promise<boolean> {
+  const header = await readPart10Header(dest).catch(() => null);
+  return header?.sopInstanceUID === sopInstanceUID;
+}
+
+/** Puts the instance at `dest` over what is there, whole or not at all (a rename). */
+async function replace(dest: string, source: string, mode: ExportMode, loc: InstanceLocation): Promise<void> {
+  const temp = await takeTemp(path.dirname(dest), loc.SOPInstanceUID);
+  try {
+    if (mode === 'copy') {
+      await fs.copyFile(source, temp);
+      const fh = await fs.open(temp, 'r+');
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    } else {
+      await fs.rm(temp);
+      await (mode === 'hardlink' ? fs.link(source, temp) : fs.symlink(source, temp));
+    }
+    await fs.rename(temp, dest);
+  } finally {
+    await dropTemp(temp);
+  }
+}
+
 /** Whether a name is taken (by a file, a folder or a link, dangling or not). */
 const taken = (candidate: string): Promise<boolean> =>
   fs.lstat(candidate).then(
@@ -198,6 +232,10 @@ export async function placeInstance(objects: ObjectStore, loc: InstanceLocation,
     // again because it grew) finds its files in place without copying and syncing each again.
     if (await taken(candidate)) {
       if (await isSame(candidate, source, loc, mode)) return { path: candidate, placed: 'present', madeDirs };
+      if (await holdsEarlierVersion(candidate, loc.SOPInstanceUID)) {
+        await replace(candidate, source, mode, loc);
+        return { path: candidate, placed: 'written', madeDirs };
+      }
       continue;
     }
     try {
@@ -217,7 +255,7 @@ export async function placeInstance(objects: ObjectStore, loc: InstanceLocation,
  * neither planned for another instance of this run nor taken on disk by another file — or the
  * one that already holds this instance (`same`): then "present". Nothing is written.
  */
-export async function plannedPlacement(dest: string, planned: Set<string>, same: (candidate: string) => Promise<boolean>): Promise<Placement> {
+export async function plannedPlacement(dest: string, planned: Set<string>, same: (candidate: string) => Promise<boolean>, sopInstanceUID: string): Promise<Placement> {
   for (let n = 1; n <= MAX_ALTERNATIVES; n++) {
     const candidate = n === 1 ? dest : alternativePath(dest, n);
     if (planned.has(candidate)) continue;
@@ -229,7 +267,12 @@ export async function plannedPlacement(dest: string, planned: Set<string>, same:
         return e.code === 'ENOENT' ? false : Promise.reject(e);
       },
     );
-    if (exists && !(await same(candidate))) continue;
+    if (exists && !(await same(candidate))) {
+      // Another version of this instance: the real run writes over it.
+      if (!(await holdsEarlierVersion(candidate, sopInstanceUID))) continue;
+      planned.add(candidate);
+      return { path: candidate, placed: 'written', madeDirs: [] };
+    }
     planned.add(candidate);
     return { path: candidate, placed: exists ? 'present' : 'written', madeDirs: [] };
   }
@@ -247,11 +290,14 @@ export function holdsInstance(objects: ObjectStore, loc: InstanceLocation, dest:
   return isSame(dest, objects.absolutePath(loc.path), loc, mode);
 }
 
-/** Writes `bytes` (a de-identified file) at `dest` or its first free alternative, whole or not at all, like a copy. */
-export async function placeBytes(bytes: Buffer, dest: string, tempName: string): Promise<Placement> {
+/**
+ * Writes `bytes` (a de-identified file, of the instance `sopInstanceUID`) at `dest` or its first
+ * free alternative, whole or not at all, like a copy.
+ */
+export async function placeBytes(bytes: Buffer, dest: string, sopInstanceUID: string): Promise<Placement> {
   const madeDirs = await makeFolder(dest);
   const digest = createHash('sha256').update(bytes).digest('hex');
-  const temp = await takeTemp(path.dirname(dest), tempName);
+  const temp = await takeTemp(path.dirname(dest), sopInstanceUID);
   let fh: fs.FileHandle | null = null;
   try {
     await fs.writeFile(temp, bytes);
@@ -266,6 +312,11 @@ export async function placeBytes(bytes: Buffer, dest: string, tempName: string):
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
         // De-identification is deterministic: a re-run makes the same bytes, found here as done.
         if (await holdsBytes(candidate, bytes.length, digest)) return { path: candidate, placed: 'present', madeDirs };
+        // The de-identified copy of the instance before it was replaced: this one takes its place.
+        if (await holdsEarlierVersion(candidate, sopInstanceUID)) {
+          await fs.rename(temp, candidate);
+          return { path: candidate, placed: 'written', madeDirs };
+        }
       }
     }
   } finally {

@@ -10,6 +10,9 @@ import { HOST } from '../../../src/core/process-alive.js';
 import { attributesOf } from '../../../src/services/attributes.js';
 import { ruleMatches } from '../../../src/services/rule-match.js';
 import { exportPath, placeInstance } from '../../../src/services/export.js';
+import { encodeFileMetaInformation } from '../../../src/dicom/part10.js';
+import { encodeDataset, encodeText } from '../../../src/dicom/writer.js';
+import { Tag } from '../../../src/dicom/tags.js';
 import type { InstanceLocation } from '../../../src/index/types.js';
 import type { ObjectStore } from '../../../src/storage/object-store.js';
 import { parseConfigData } from '../../../src/config/load.js';
@@ -190,6 +193,39 @@ test('a copy already in place is found without copying it again (a re-run, a stu
     assert.equal(copies, 2, 'nothing copied for files already there');
   } finally {
     fsp.copyFile = copyFile;
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an instance replaced in the archive since its export takes the place of its earlier version, in every mode (not a second file beside it)', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pacs-export-'));
+  const part10 = (uid: string, description: string): string => {
+    const meta = encodeFileMetaInformation({ mediaStorageSOPClassUID: '1.2.840.10008.5.1.4.1.1.7', mediaStorageSOPInstanceUID: uid, transferSyntaxUID: '1.2.840.10008.1.2.1', implementationClassUID: '1.2.3', implementationVersionName: 'TEST' });
+    const ds = encodeDataset(
+      [
+        { tag: Tag.SOPInstanceUID, vr: 'UI', value: encodeText(uid, 'UI') },
+        { tag: Tag.StudyDescription, vr: 'LO', value: encodeText(description, 'LO') },
+      ],
+      { explicitVR: true, littleEndian: true },
+    );
+    return Buffer.concat([meta, ds]).toString('latin1');
+  };
+  try {
+    const archive = path.join(dir, 'archive');
+    const store = fakeStore(archive);
+    for (const mode of ['copy', 'hardlink', 'symlink'] as const) {
+      const v1 = { ...instance(archive, `${mode}-v1.dcm`, part10('1.2.3.4', 'first')), SOPInstanceUID: '1.2.3.4' };
+      const v2 = { ...instance(archive, `${mode}-v2.dcm`, part10('1.2.3.4', 'second, edited')), SOPInstanceUID: '1.2.3.4' };
+      const other = { ...instance(archive, `${mode}-o.dcm`, part10('1.2.3.5', 'another instance')), SOPInstanceUID: '1.2.3.5' };
+      const dest = path.join(dir, mode, 'x.dcm');
+      assert.equal((await placeInstance(store, v1, dest, mode)).placed, 'written');
+      assert.deepEqual(await placeInstance(store, v2, dest, mode), { path: dest, placed: 'written', madeDirs: [] }, `${mode}: in place of the first`);
+      assert.equal(fs.readFileSync(dest, 'latin1'), fs.readFileSync(path.join(archive, `${mode}-v2.dcm`), 'latin1'));
+      assert.equal((await placeInstance(store, v2, dest, mode)).placed, 'present', `${mode}: then found as done`);
+      assert.equal((await placeInstance(store, other, dest, mode)).path, path.join(dir, mode, 'x~2.dcm'), `${mode}: another instance under the same name is left alone`);
+      assert.deepEqual(fs.readdirSync(path.join(dir, mode)).sort(), ['x.dcm', 'x~2.dcm'], 'no temporary file left');
+    }
+  } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
