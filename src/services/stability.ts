@@ -17,6 +17,8 @@ export type StableListener = (entry: StabilityEntry) => Promise<void>;
 const BATCH = 500;
 /** A listener that failed is tried again after this long (not at every tick). */
 const RETRY_MS = 30_000;
+/** Failing entries remembered at most (each is tried again after RETRY_MS anyway). */
+const MAX_FAILING = 10_000;
 
 export class StabilityService {
   private readonly listeners: StableListener[] = [];
@@ -69,14 +71,17 @@ export class StabilityService {
   private async run(now: Date): Promise<void> {
     while ((await this.store.catchUp(BATCH)) === BATCH);
     const before = new Date(now.getTime() - this.settings().stableAfterSeconds * 1000);
-    for (const entry of await this.store.due(before, BATCH)) {
+    // Entries whose listener keeps failing (a study whose files are gone) stay due, oldest first:
+    // read past them, or that many failing entries would hold every later one back for ever.
+    for (const [key, until] of this.failedUntil) if (until <= now.getTime()) this.failedUntil.delete(key);
+    for (const entry of await this.store.due(before, BATCH + this.failedUntil.size)) {
       if (this.stopped) return;
       const key = `${entry.level}:${entry.uid}:${entry.lastChangeSeq}`;
       if ((this.failedUntil.get(key) ?? 0) > now.getTime()) continue;
       try {
         for (const l of this.listeners) await l(entry);
       } catch (e) {
-        this.failedUntil.set(key, now.getTime() + RETRY_MS);
+        if (this.failedUntil.size < MAX_FAILING) this.failedUntil.set(key, now.getTime() + RETRY_MS);
         this.logger.error({ err: e, level: entry.level, uid: entry.uid }, `${entry.level} stable: a listener failed; trying again later`);
         continue;
       }
