@@ -55,9 +55,18 @@ export class StowRequestError extends Error {
   }
 }
 
-/** A part whose bytes were not `size` long: the request is broken off (Content-Length would lie). */
+/**
+ * A part that could not be read or whose bytes were not `size` long: the request is broken off
+ * (Content-Length would lie). It names the instance, so the caller can send the others without it.
+ */
 export class StowPartError extends Error {
   override name = 'StowPartError';
+  constructor(
+    readonly sopInstanceUID: string,
+    message: string,
+  ) {
+    super(`${sopInstanceUID}: ${message}`);
+  }
 }
 
 const MAX_ANSWER = 8 * 1024 * 1024;
@@ -96,9 +105,9 @@ async function* partBytes(part: StowPart): AsyncGenerator<Buffer> {
       }
     }
   } catch (e) {
-    throw e instanceof StowPartError ? e : new StowPartError(`${part.sopInstanceUID}: cannot read it: ${errorMessage(e)}`);
+    throw e instanceof StowPartError ? e : new StowPartError(part.sopInstanceUID, `cannot read it: ${errorMessage(e)}`);
   }
-  if (sent !== part.size) throw new StowPartError(`${part.sopInstanceUID}: its file is ${sent > part.size ? 'longer' : 'shorter'} than the ${part.size} bytes expected`);
+  if (sent !== part.size) throw new StowPartError(part.sopInstanceUID, `its file is ${sent > part.size ? 'longer' : 'shorter'} than the ${part.size} bytes expected`);
 }
 
 /** Content-Length of the body multipartBody writes. */
