@@ -42,7 +42,8 @@ export interface StowResponse extends StowAnswer {
 /**
  * A request that got no usable answer. `retryable`: the network, a timeout, 408, 429 or a 5xx —
  * the same request later may succeed; otherwise (401, 403, 404, 413, 415…, or a certificate we
- * do not trust) it will not until someone changes the configuration or the server.
+ * do not trust) it will not until someone changes the configuration or the server — though a
+ * 413 refuses only this body's size, so the caller may send fewer instances at a time.
  */
 export class StowRequestError extends Error {
   override name = 'StowRequestError';

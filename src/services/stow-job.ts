@@ -153,7 +153,10 @@ export function stowJobHandler(deps: StowJobDeps): JobHandler {
       };
       report(`sending to ${where}`);
       const deid = p.deidentify ? new Deidentifier(deps.index.deid, deps.objects, p.deidentify) : null;
-      /** One request of `parts`, its answer recorded; an instance that cannot be read is left out and the others sent again. */
+      /**
+       * One request of `parts`, its answer recorded. An instance that cannot be read is left out
+       * and the others sent again; a request too large for the receiver (413) goes in halves.
+       */
       const send = async (parts: StowPart[], original: Map<string, string>): Promise<void> => {
         if (!parts.length || signal.aborted) return;
         let answer: StowResponse;
@@ -166,6 +169,18 @@ export function stowJobHandler(deps: StowJobDeps): JobHandler {
             // again would break it off again, so it fails alone and the others go without it.
             t.failed.push({ uid: original.get(e.sopInstanceUID) ?? e.sopInstanceUID, reason: e.message, outOfResources: false });
             return send(parts.filter((p) => p.sopInstanceUID !== e.sopInstanceUID), original);
+          }
+          if (e instanceof StowRequestError && e.httpStatus === 413) {
+            // The receiver (or a proxy before it) takes no body this large: halves until they
+            // fit, and an instance refused alone is refused for good, the others not with it.
+            if (parts.length > 1) {
+              const half = Math.ceil(parts.length / 2);
+              await send(parts.slice(0, half), original);
+              return send(parts.slice(half), original);
+            }
+            const part = parts[0]!;
+            t.failed.push({ uid: original.get(part.sopInstanceUID)!, reason: `${part.sopInstanceUID}: ${where} refused its size (${part.size} bytes): ${e.message}`, outOfResources: false });
+            return;
           }
           // What was acknowledged so far is in the progress the queue records with the failure.
           report(`${where}: ${errorMessage(e)}`);

@@ -64,9 +64,9 @@ after(async () => {
 
 /**
  * An archive of one study with instances of `sizes` bytes and a receiver that answers each
- * request with `answer` (by default: all stored).
+ * request with `answer` (by default: all stored), or with `refuse` before reading its body.
  */
-async function harness(sizes: number[], options: { answer?: (p: Posted, nth: number) => Answer | 'stored'; server?: Partial<DicomwebServer>; maxAttempts?: number; objects?: (store: FsObjectStore) => ObjectStore } = {}): Promise<Harness> {
+async function harness(sizes: number[], options: { answer?: (p: Posted, nth: number) => Answer | 'stored'; server?: Partial<DicomwebServer>; maxAttempts?: number; objects?: (store: FsObjectStore) => ObjectStore; refuse?: (contentLength: number) => Answer | null } = {}): Promise<Harness> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pacs-stow-job-'));
   const index = SqliteIndex.open({ path: path.join(dir, 'index.db'), walMode: true });
   await index.migrate();
@@ -82,8 +82,16 @@ async function harness(sizes: number[], options: { answer?: (p: Posted, nth: num
   const posted: Posted[] = [];
   const stored = new Set<string>();
   const receiver = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
     req.on('error', () => undefined); // a request the job broke off
+    const refused = options.refuse?.(Number(req.headers['content-length']));
+    if (refused) {
+      // Answered from the headers, the body unread (as a proxy with a body size limit does).
+      posted.push({ uids: [], contentLength: Number(req.headers['content-length']) });
+      res.writeHead(refused.status, refused.headers ?? {});
+      res.end(refused.body ?? '');
+      return;
+    }
+    const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
@@ -184,4 +192,18 @@ test('a file that shrinks after its check breaks off its request: the others of 
   assert.deepEqual([...h.stored].sort(), [h.instances[0]!.SOPInstanceUID, h.instances[2]!.SOPInstanceUID].sort());
   assert.deepEqual(job.progress.failedUids, [changed.SOPInstanceUID]);
   assert.match(job.lastError ?? '', /its file is shorter than the 1000 bytes expected/);
+});
+
+test('413 on a request splits it until the parts fit; one instance too large alone fails by itself', async () => {
+  const MB = 1024 * 1024;
+  const tooLarge = { status: 413, headers: { 'Content-Type': 'text/plain' }, body: 'Request Entity Too Large' };
+  const h = await harness([300_000, 300_000, 2 * MB, 300_000, 300_000, 300_000], { refuse: (length) => (length > MB ? tooLarge : null) });
+  const big = h.instances.find((i) => i.size === 2 * MB)!.SOPInstanceUID;
+  const job = await h.run();
+  assert.equal(job.state, 'failed');
+  assert.equal(job.attempts, 1, 'a size the receiver refuses is not tried again');
+  assert.deepEqual([...h.stored].sort(), h.instances.map((i) => i.SOPInstanceUID).filter((u) => u !== big).sort());
+  assert.deepEqual(job.progress.failedUids, [big]);
+  assert.deepEqual({ completed: job.progress.completed, failed: job.progress.failed }, { completed: 5, failed: 1 });
+  assert.match(job.lastError ?? '', /1 of 6 instances not stored by LAB \(STOW-RS\): .*refused its size \(2097152 bytes\).*HTTP 413/);
 });
