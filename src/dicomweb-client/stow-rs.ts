@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { errorMessage } from '../core/errors.js';
+import { REMOTE_TEXT_MAX, remoteText } from '../core/remote-text.js';
 import { parseStowAnswer, type StowAnswer } from './stow-answer.js';
 
 export interface StowTarget {
@@ -117,17 +118,17 @@ function bodyLength(boundary: string, parts: readonly StowPart[]): number {
   return parts.reduce((n, p) => n + perPart + p.size, 0) + Buffer.byteLength(`--${boundary}--\r\n`);
 }
 
-/** The problem detail (RFC 9457) or the start of a text body, for error messages. */
+/** The problem detail (RFC 9457) or the start of a text body, for error messages: short, on one line. */
 function describeBody(text: string): string {
   try {
     const j = JSON.parse(text) as { detail?: unknown; title?: unknown };
-    if (typeof j.detail === 'string') return j.detail;
-    if (typeof j.title === 'string') return j.title;
+    if (typeof j.detail === 'string') return remoteText(j.detail);
+    if (typeof j.title === 'string') return remoteText(j.title);
   } catch {
     // not JSON: the text itself
   }
-  const t = text.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
-  return t.length > 200 ? `${t.slice(0, 197)}...` : t;
+  // An HTML page's text without its tags; what follows the first few KB is never shown.
+  return remoteText(text.slice(0, 8 * REMOTE_TEXT_MAX).replace(/<[^>]*>/g, ' '));
 }
 
 /** POSTs `parts` to `${target.url}/studies`; the origin server's answer, or a StowRequestError. */
@@ -205,8 +206,10 @@ function requestFailure(e: unknown, url: URL, signal: AbortSignal | undefined): 
   if (signal?.aborted) return signal.reason instanceof Error ? signal.reason : new Error('canceled');
   if (e instanceof StowRequestError || e instanceof StowPartError) return e;
   const code = (e as NodeJS.ErrnoException).code ?? '';
-  if (CERTIFICATE.test(code)) return new StowRequestError(`${url.host}: its TLS certificate is not trusted (${code}: ${errorMessage(e)}); set ca_path`, null, false);
-  return new StowRequestError(`${url.host}: ${errorMessage(e)}${code && !errorMessage(e).includes(code) ? ` (${code})` : ''}`, null, true);
+  // The message may quote the server's certificate (its names): kept short and on one line too.
+  const message = remoteText(errorMessage(e), 2 * REMOTE_TEXT_MAX);
+  if (CERTIFICATE.test(code)) return new StowRequestError(`${url.host}: its TLS certificate is not trusted (${code}: ${message}); set ca_path`, null, false);
+  return new StowRequestError(`${url.host}: ${message}${code && !message.includes(code) ? ` (${code})` : ''}`, null, true);
 }
 
 function interpret(got: { status: number; type: string; text: string }, url: URL): StowResponse {

@@ -207,3 +207,19 @@ test('413 on a request splits it until the parts fit; one instance too large alo
   assert.deepEqual({ completed: job.progress.completed, failed: job.progress.failed }, { completed: 5, failed: 1 });
   assert.match(job.lastError ?? '', /1 of 6 instances not stored by LAB \(STOW-RS\): .*refused its size \(2097152 bytes\).*HTTP 413/);
 });
+
+// eslint-disable-next-line no-control-regex -- finding the control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+test('the receiver\'s error text reaches the job\'s error, progress and log short and on one line', async () => {
+  const detail = `first line\n\u001b[2Jcleared screen\r\n${'x'.repeat(5 * 1024 * 1024)}`;
+  const h = await harness([1000], { maxAttempts: 1, answer: () => ({ status: 503, headers: { 'Content-Type': 'application/problem+json' }, body: JSON.stringify({ title: 'Service Unavailable', detail }) }) });
+  const job = await h.run();
+  assert.equal(job.state, 'failed');
+  const texts = [job.lastError ?? '', job.progress.message ?? '', ...h.warnings];
+  for (const text of texts) {
+    assert.ok(text.length <= 300, `${text.length} characters: ${text.slice(0, 400)}`);
+    assert.doesNotMatch(text, CONTROL);
+  }
+  assert.match(job.lastError ?? '', /LAB \(STOW-RS\): 127\.0\.0\.1:\d+ answered HTTP 503 Service Unavailable: first line \\u001b\[2Jcleared screen x+\.\.\.$/);
+});
