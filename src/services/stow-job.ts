@@ -190,7 +190,8 @@ export function stowJobHandler(deps: StowJobDeps): JobHandler {
         for (const part of parts) {
           const uid = original.get(part.sopInstanceUID)!;
           const failure = answer.failed.get(part.sopInstanceUID);
-          // 200 means every instance was stored, whether or not the answer lists them.
+          // 200 means every instance was stored, whether or not the answer lists them (an
+          // answer whose dataset could not be read never comes here: postInstances threw).
           const stored = answer.stored.has(part.sopInstanceUID) || (answer.httpStatus === 200 && !failure);
           if (stored) {
             t.acknowledged.add(uid);

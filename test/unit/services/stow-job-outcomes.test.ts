@@ -223,3 +223,14 @@ test('the receiver\'s error text reaches the job\'s error, progress and log shor
   }
   assert.match(job.lastError ?? '', /LAB \(STOW-RS\): 127\.0\.0\.1:\d+ answered HTTP 503 Service Unavailable: first line \\u001b\[2Jcleared screen x+\.\.\.$/);
 });
+
+test('a 409 whose body cannot be read is retried, not taken as refusals; the next good answer completes the job', async () => {
+  const h = await harness([1000, 1000], { answer: (_p, nth) => (nth === 1 ? { status: 409, headers: { 'Content-Type': 'application/dicom+json' }, body: '{"00081198": garbage' } : 'stored') });
+  const job = await h.run();
+  assert.equal(job.state, 'succeeded', job.lastError ?? '');
+  assert.equal(job.attempts, 2);
+  assert.equal(h.posted.length, 2);
+  assert.deepEqual([...h.stored].sort(), h.instances.map((i) => i.SOPInstanceUID).sort());
+  assert.equal(h.warnings.length, 1);
+  assert.match(h.warnings[0]!, /^LAB \(STOW-RS\): 127\.0\.0\.1:\d+ answered HTTP 409 Conflict, but its answer could not be read \(not valid JSON/);
+});
