@@ -13,6 +13,19 @@ const int = (min: number, max: number, def: number, unit: string) => {
   return z.int({ error }).min(min, { error }).max(max, { error }).default(def);
 };
 
+// Credentials go into the Authorization header, a token as it is. Node refuses a header value
+// with a line break (ERR_INVALID_CHAR) and a YAML | block ends with one: refused here, such a
+// value would otherwise fail every request, as a retried network error. In user names and
+// passwords (sent in base64) a control character is as surely a mistake.
+// eslint-disable-next-line no-control-regex -- finding the control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f]/;
+/** Beyond Latin-1 (surrogates included): not in a header either. */
+const WIDE = /[\u0100-\uffff]/;
+const credential = (what: string) =>
+  text(what).refine((v) => !CONTROL.test(v), {
+    error: `expected ${what} without line breaks or other control characters (a YAML | or > block ends with a line break: write |- or >-, or a quoted string)`,
+  });
+
 /** The service's base URL without a trailing slash: "<url>/studies" is where STOW-RS posts. */
 const serviceUrl = z
   .string({ error: URL_ERROR })
@@ -30,10 +43,12 @@ export const dicomwebServerSchema = z
       name: z.string({ error: NAME_ERROR }).regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: NAME_ERROR }),
       url: serviceUrl,
       /** HTTP Basic authentication (with password). */
-      username: text('a user name').optional(),
-      password: text('a password').optional(),
+      username: credential('a user name').optional(),
+      password: credential('a password').optional(),
       /** A bearer token (Authorization: Bearer …), instead of username and password. */
-      token: text('a token').optional(),
+      token: credential('a token')
+        .refine((v) => !WIDE.test(v), { error: 'expected a token of characters an HTTP header can carry (ASCII)' })
+        .optional(),
       /** A request fails when the server sends or takes nothing for this long, or its begun answer takes longer in all (then it is retried). */
       timeout: z
         .number({ error: `expected a number of seconds greater than 0, up to ${MAX_SECONDS}` })

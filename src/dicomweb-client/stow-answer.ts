@@ -3,6 +3,7 @@
 // Sequence, perhaps with a Warning Reason) and which it did not (Failed SOP Sequence, with a
 // Failure Reason). Servers differ in details, so this reads liberally: tags in either case, the
 // dataset alone or in a one-element array, values missing.
+import { remoteText } from '../core/remote-text.js';
 
 const ReferencedSOPSequence = '00081199';
 const FailedSOPSequence = '00081198';
@@ -15,7 +16,7 @@ const ErrorComment = '00000902';
 export interface StowFailure {
   /** The Failure Reason code, when the server gave one. */
   status: number | null;
-  /** The code and its meaning in words, and the server's own comment when it gave one. */
+  /** The code and its meaning in words, and the server's own comment when it gave one (short, on one line). */
   reason: string;
 }
 
@@ -78,7 +79,7 @@ export function parseStowAnswer(body: unknown): StowAnswer {
     const comment = firstValue(item, ErrorComment);
     const status = typeof code === 'number' ? code : null;
     const words = status === null ? 'failed (no Failure Reason given)' : `Failure Reason ${hex(status)} ${failureReasonText(status)}`;
-    answer.failed.set(uid, { status, reason: typeof comment === 'string' && comment ? `${words}: ${comment}` : words });
+    answer.failed.set(uid, { status, reason: typeof comment === 'string' && comment ? `${words}: ${remoteText(comment)}` : words });
   }
   return answer;
 }

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { errorMessage } from '../core/errors.js';
+import { REMOTE_TEXT_MAX, remoteText } from '../core/remote-text.js';
 import { parseStowAnswer, type StowAnswer } from './stow-answer.js';
 
 export interface StowTarget {
@@ -35,14 +36,26 @@ export interface StowPart {
 export interface StowResponse extends StowAnswer {
   /** 200 (all stored), 202 (some failed) or 409 (none stored). */
   httpStatus: number;
-  /** The answer's body when it was no Store Instances Response (cut short), for messages. */
+  /** The answer's body when it listed no instance (cut short), for messages. */
   text: string;
 }
 
+/** An answer as it came: the body decoded as UTF-8, at most MAX_ANSWER bytes of it. */
+interface Answered {
+  status: number;
+  type: string;
+  /** Content-Encoding, if any: we ask for none, so a body under one cannot be read. */
+  encoding: string;
+  text: string;
+  /** Longer than MAX_ANSWER: `text` is only its start. */
+  cut: boolean;
+}
+
 /**
- * A request that got no usable answer. `retryable`: the network, a timeout, 408, 429 or a 5xx —
- * the same request later may succeed; otherwise (401, 403, 404, 413, 415…, or a certificate we
- * do not trust) it will not until someone changes the configuration or the server.
+ * A request that got no usable answer. `retryable`: the network, a timeout, 408, 429, a 5xx, or
+ * a 200 / 202 / 409 whose answer could not be read — the same request later may succeed; otherwise (401, 403, 404, 413, 415…, or a certificate we
+ * do not trust) it will not until someone changes the configuration or the server — though a
+ * 413 refuses only this body's size, so the caller may send fewer instances at a time.
  */
 export class StowRequestError extends Error {
   override name = 'StowRequestError';
@@ -55,9 +68,18 @@ export class StowRequestError extends Error {
   }
 }
 
-/** A part whose bytes were not `size` long: the request is broken off (Content-Length would lie). */
+/**
+ * A part that could not be read or whose bytes were not `size` long: the request is broken off
+ * (Content-Length would lie). It names the instance, so the caller can send the others without it.
+ */
 export class StowPartError extends Error {
   override name = 'StowPartError';
+  constructor(
+    readonly sopInstanceUID: string,
+    message: string,
+  ) {
+    super(`${sopInstanceUID}: ${message}`);
+  }
 }
 
 const MAX_ANSWER = 8 * 1024 * 1024;
@@ -96,9 +118,9 @@ async function* partBytes(part: StowPart): AsyncGenerator<Buffer> {
       }
     }
   } catch (e) {
-    throw e instanceof StowPartError ? e : new StowPartError(`${part.sopInstanceUID}: cannot read it: ${errorMessage(e)}`);
+    throw e instanceof StowPartError ? e : new StowPartError(part.sopInstanceUID, `cannot read it: ${errorMessage(e)}`);
   }
-  if (sent !== part.size) throw new StowPartError(`${part.sopInstanceUID}: its file is ${sent > part.size ? 'longer' : 'shorter'} than the ${part.size} bytes expected`);
+  if (sent !== part.size) throw new StowPartError(part.sopInstanceUID, `its file is ${sent > part.size ? 'longer' : 'shorter'} than the ${part.size} bytes expected`);
 }
 
 /** Content-Length of the body multipartBody writes. */
@@ -107,17 +129,17 @@ function bodyLength(boundary: string, parts: readonly StowPart[]): number {
   return parts.reduce((n, p) => n + perPart + p.size, 0) + Buffer.byteLength(`--${boundary}--\r\n`);
 }
 
-/** The problem detail (RFC 9457) or the start of a text body, for error messages. */
+/** The problem detail (RFC 9457) or the start of a text body, for error messages: short, on one line. */
 function describeBody(text: string): string {
   try {
     const j = JSON.parse(text) as { detail?: unknown; title?: unknown };
-    if (typeof j.detail === 'string') return j.detail;
-    if (typeof j.title === 'string') return j.title;
+    if (typeof j.detail === 'string') return remoteText(j.detail);
+    if (typeof j.title === 'string') return remoteText(j.title);
   } catch {
     // not JSON: the text itself
   }
-  const t = text.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
-  return t.length > 200 ? `${t.slice(0, 197)}...` : t;
+  // An HTML page's text without its tags; what follows the first few KB is never shown.
+  return remoteText(text.slice(0, 8 * REMOTE_TEXT_MAX).replace(/<[^>]*>/g, ' '));
 }
 
 /** POSTs `parts` to `${target.url}/studies`; the origin server's answer, or a StowRequestError. */
@@ -139,13 +161,14 @@ export async function postInstances(target: StowTarget, parts: readonly StowPart
     ...(signal ? { signal } : {}),
   });
   req.on('timeout', () => req.destroy(new StowRequestError(`no answer from ${url.host} within ${target.timeoutMs / 1000} s`, null, true)));
-  const answered = new Promise<{ status: number; type: string; text: string }>((resolve, reject) => {
+  const answered = new Promise<Answered>((resolve, reject) => {
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       const done = (): void => {
         clearTimeout(deadline);
-        resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), text: Buffer.concat(chunks).toString('utf8') });
+        const encoding = String(res.headers['content-encoding'] ?? '').trim().toLowerCase();
+        resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), encoding: encoding === 'identity' ? '' : encoding, text: Buffer.concat(chunks).toString('utf8'), cut: size > MAX_ANSWER });
       };
       // The idle timeout does not stop a server that trickles its answer a byte at a time: once
       // it has begun, the answer has `timeout` seconds in all to come.
@@ -177,7 +200,7 @@ export async function postInstances(target: StowTarget, parts: readonly StowPart
     () => null,
     (e: unknown) => e,
   );
-  let got: { status: number; type: string; text: string };
+  let got: Answered;
   try {
     got = await answered;
   } catch (e) {
@@ -195,25 +218,49 @@ function requestFailure(e: unknown, url: URL, signal: AbortSignal | undefined): 
   if (signal?.aborted) return signal.reason instanceof Error ? signal.reason : new Error('canceled');
   if (e instanceof StowRequestError || e instanceof StowPartError) return e;
   const code = (e as NodeJS.ErrnoException).code ?? '';
-  if (CERTIFICATE.test(code)) return new StowRequestError(`${url.host}: its TLS certificate is not trusted (${code}: ${errorMessage(e)}); set ca_path`, null, false);
-  return new StowRequestError(`${url.host}: ${errorMessage(e)}${code && !errorMessage(e).includes(code) ? ` (${code})` : ''}`, null, true);
+  // The message may quote the server's certificate (its names): kept short and on one line too.
+  const message = remoteText(errorMessage(e), 2 * REMOTE_TEXT_MAX);
+  if (CERTIFICATE.test(code)) return new StowRequestError(`${url.host}: its TLS certificate is not trusted (${code}: ${message}); set ca_path`, null, false);
+  return new StowRequestError(`${url.host}: ${message}${code && !message.includes(code) ? ` (${code})` : ''}`, null, true);
 }
 
-function interpret(got: { status: number; type: string; text: string }, url: URL): StowResponse {
-  const { status, text } = got;
-  if (status === 200 || status === 202 || status === 409) {
-    let body: unknown = null;
-    if (/json/i.test(got.type) || /^\s*[[{]/.test(text)) {
-      try {
-        body = JSON.parse(text);
-      } catch {
-        body = null;
-      }
-    }
-    return { httpStatus: status, ...parseStowAnswer(body), text: body === null ? describeBody(text) : '' };
+/**
+ * The answer's JSON; `none` when it has no JSON body (no body, or another type); or in words why
+ * it cannot be read: encoded unasked, cut at MAX_ANSWER, or JSON that does not parse.
+ */
+function answerJson(got: Answered): { json: unknown } | { none: true } | { unreadable: string } {
+  if (got.encoding) return { unreadable: `its body is ${remoteText(got.encoding, 40)}-encoded, which was not asked for` };
+  if (!/json/i.test(got.type) && !/^\s*[[{]/.test(got.text)) return { none: true };
+  if (got.cut) return { unreadable: `it is longer than ${MAX_ANSWER / 1024 / 1024} MB` };
+  try {
+    return { json: JSON.parse(got.text) };
+  } catch {
+    return { unreadable: `not valid JSON: ${describeBody(got.text)}` };
   }
-  const detail = describeBody(text);
-  const what = `${url.host} answered HTTP ${status}${http.STATUS_CODES[status] ? ` ${http.STATUS_CODES[status]}` : ''}${detail ? `: ${detail}` : ''}`;
-  if (status === 401 || status === 403) throw new StowRequestError(`${what} (check username/password or token)`, status, false);
-  throw new StowRequestError(what, status, status >= 500 || RETRYABLE_STATUS.has(status));
+}
+
+const isObject = (v: unknown): boolean => v !== null && typeof v === 'object' && !Array.isArray(v);
+/** A dataset, alone or in an array, as parseStowAnswer reads it. */
+const isDataset = (v: unknown): boolean => (Array.isArray(v) ? v.some(isObject) : isObject(v));
+
+function interpret(got: Answered, url: URL): StowResponse {
+  const { status, text } = got;
+  const what = `${url.host} answered HTTP ${status}${http.STATUS_CODES[status] ? ` ${http.STATUS_CODES[status]}` : ''}`;
+  if (status === 200 || status === 202 || status === 409) {
+    const body = answerJson(got);
+    // 200 says by itself that every instance was stored; 202 and 409 say which only in their
+    // dataset. An answer whose dataset cannot be read says nothing of either (a 409 unread is
+    // not "none stored", a 200 may list failures): the request failed, and may be sent again.
+    let unreadable = 'unreadable' in body ? body.unreadable : null;
+    if (status !== 200 && 'none' in body) unreadable = text.trim() ? `no DICOM JSON but ${remoteText(got.type) || 'a body without Content-Type'}` : 'it has no body';
+    if (status !== 200 && 'json' in body && !isDataset(body.json)) unreadable = 'its JSON is no Store Instances Response';
+    if (unreadable !== null) throw new StowRequestError(`${what}, but its answer could not be read (${unreadable}): which instances it stored is not known`, status, true);
+    const answer = parseStowAnswer('json' in body ? body.json : null);
+    const listed = answer.stored.size > 0 || answer.failed.size > 0;
+    return { httpStatus: status, ...answer, text: listed ? '' : describeBody(text) };
+  }
+  const detail = got.encoding ? '' : describeBody(text);
+  const message = `${what}${detail ? `: ${detail}` : ''}`;
+  if (status === 401 || status === 403) throw new StowRequestError(`${message} (check username/password or token)`, status, false);
+  throw new StowRequestError(message, status, status >= 500 || RETRYABLE_STATUS.has(status));
 }

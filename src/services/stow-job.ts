@@ -8,7 +8,7 @@ import type { DicomwebServer } from '../config/schema.js';
 import type { DeidentifyProfileConfig } from '../config/rules-schema.js';
 import { errorMessage } from '../core/errors.js';
 import { isOutOfResources } from '../dicomweb-client/stow-answer.js';
-import { postInstances, StowRequestError, type StowPart, type StowTarget } from '../dicomweb-client/stow-rs.js';
+import { postInstances, StowPartError, StowRequestError, type StowPart, type StowResponse, type StowTarget } from '../dicomweb-client/stow-rs.js';
 import type { JobProgress } from '../index/jobs.js';
 import type { QueryLevel } from '../index/query/types.js';
 import type { ArchiveIndex, InstanceLocation } from '../index/types.js';
@@ -80,6 +80,17 @@ interface Tally {
   failed: { uid: string; reason: string; outOfResources: boolean }[];
 }
 
+/** Why an instance's stored file cannot go as its index row describes it, or null when it can. */
+async function fileProblem(objects: ObjectStore, loc: InstanceLocation): Promise<string | null> {
+  try {
+    const size = await objects.size(loc.path);
+    return size === loc.size ? null : `its file is ${size} bytes, the index says ${loc.size} (pacs verify checks the archive)`;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return `its file is missing from the archive (${loc.path}; pacs verify checks the archive)`;
+    return `cannot read its file: ${errorMessage(e)}`;
+  }
+}
+
 /** A batch's parts: the stored files as they are, or de-identified copies (held for this request only). */
 async function partsOf(batch: InstanceLocation[], objects: ObjectStore, deid: Deidentifier | null, t: Tally): Promise<{ parts: StowPart[]; original: Map<string, string> }> {
   const parts: StowPart[] = [];
@@ -87,6 +98,13 @@ async function partsOf(batch: InstanceLocation[], objects: ObjectStore, deid: De
   const original = new Map<string, string>();
   for (const loc of batch) {
     if (!deid) {
+      // Checked before the request: a file found missing or of another size while the body is
+      // written breaks off the whole request, and the batch's other instances with it.
+      const problem = await fileProblem(objects, loc);
+      if (problem) {
+        t.failed.push({ uid: loc.SOPInstanceUID, reason: `${loc.SOPInstanceUID}: ${problem}`, outOfResources: false });
+        continue;
+      }
       parts.push({ sopInstanceUID: loc.SOPInstanceUID, size: loc.size, open: () => objects.read(loc.path) });
       original.set(loc.SOPInstanceUID, loc.SOPInstanceUID);
       continue;
@@ -135,15 +153,35 @@ export function stowJobHandler(deps: StowJobDeps): JobHandler {
       };
       report(`sending to ${where}`);
       const deid = p.deidentify ? new Deidentifier(deps.index.deid, deps.objects, p.deidentify) : null;
-      for (const batch of batches(todo, server.max_instances_per_request, server.max_request_mb * 1024 * 1024)) {
-        if (signal.aborted) break;
-        const { parts, original } = await partsOf(batch, deps.objects, deid, t);
-        if (!parts.length) continue;
-        let answer;
+      /**
+       * One request of `parts`, its answer recorded. An instance that cannot be read is left out
+       * and the others sent again; a request too large for the receiver (413) goes in halves.
+       */
+      const send = async (parts: StowPart[], original: Map<string, string>): Promise<void> => {
+        if (!parts.length || signal.aborted) return;
+        let answer: StowResponse;
         try {
           answer = await postInstances(target, parts, signal);
         } catch (e) {
-          if (signal.aborted) break;
+          if (signal.aborted) return;
+          if (e instanceof StowPartError) {
+            // Its file went or changed after the check: the request was broken off. Trying it
+            // again would break it off again, so it fails alone and the others go without it.
+            t.failed.push({ uid: original.get(e.sopInstanceUID) ?? e.sopInstanceUID, reason: e.message, outOfResources: false });
+            return send(parts.filter((p) => p.sopInstanceUID !== e.sopInstanceUID), original);
+          }
+          if (e instanceof StowRequestError && e.httpStatus === 413) {
+            // The receiver (or a proxy before it) takes no body this large: halves until they
+            // fit, and an instance refused alone is refused for good, the others not with it.
+            if (parts.length > 1) {
+              const half = Math.ceil(parts.length / 2);
+              await send(parts.slice(0, half), original);
+              return send(parts.slice(half), original);
+            }
+            const part = parts[0]!;
+            t.failed.push({ uid: original.get(part.sopInstanceUID)!, reason: `${part.sopInstanceUID}: ${where} refused its size (${part.size} bytes): ${e.message}`, outOfResources: false });
+            return;
+          }
           // What was acknowledged so far is in the progress the queue records with the failure.
           report(`${where}: ${errorMessage(e)}`);
           if (e instanceof StowRequestError && !e.retryable) throw new PermanentJobError(`${where}: ${e.message}`);
@@ -152,7 +190,8 @@ export function stowJobHandler(deps: StowJobDeps): JobHandler {
         for (const part of parts) {
           const uid = original.get(part.sopInstanceUID)!;
           const failure = answer.failed.get(part.sopInstanceUID);
-          // 200 means every instance was stored, whether or not the answer lists them.
+          // 200 means every instance was stored, whether or not the answer lists them (an
+          // answer whose dataset could not be read never comes here: postInstances threw).
           const stored = answer.stored.has(part.sopInstanceUID) || (answer.httpStatus === 200 && !failure);
           if (stored) {
             t.acknowledged.add(uid);
@@ -163,6 +202,11 @@ export function stowJobHandler(deps: StowJobDeps): JobHandler {
             t.failed.push({ uid, reason: `${part.sopInstanceUID}: ${reason}`, outOfResources: isOutOfResources(failure?.status ?? null) });
           }
         }
+      };
+      for (const batch of batches(todo, server.max_instances_per_request, server.max_request_mb * 1024 * 1024)) {
+        if (signal.aborted) break;
+        const { parts, original } = await partsOf(batch, deps.objects, deid, t);
+        await send(parts, original);
         report(`sending to ${where}`);
       }
       if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('canceled');

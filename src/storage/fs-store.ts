@@ -184,6 +184,10 @@ export class FsObjectStore implements ObjectStore {
     );
   }
 
+  async size(rel: string): Promise<number> {
+    return (await fsp.stat(this.absolutePath(rel))).size;
+  }
+
   async recentlyWritten(rel: string): Promise<boolean> {
     const st = await fsp.stat(this.absolutePath(rel)).catch(() => null);
     return st !== null && Date.now() - st.mtimeMs < IN_FLIGHT_MS;

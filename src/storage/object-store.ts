@@ -54,6 +54,8 @@ export interface ObjectStore {
    */
   readInto(path: string, size: number, target: Buffer): Promise<Buffer | null>;
   exists(path: string): Promise<boolean>;
+  /** The file's size in bytes; rejects (ENOENT) when there is no such file. */
+  size(path: string): Promise<number>;
   /** Whether the file exists and was written in the last IN_FLIGHT_MS: it may belong to a write still under way. */
   recentlyWritten(path: string): Promise<boolean>;
   remove(path: string): Promise<void>;

@@ -82,3 +82,19 @@ test('a refused value is never echoed when it is a secret: a password or token, 
   const token = load('dicomweb_servers:\n  - { name: LAB, url: "https://lab.example/dicom-web", token: 1234567 }\n');
   assert.ok(!token.some((line) => line.includes('1234567')), token.join('\n'));
 });
+
+test('a token, password or user name holding a line break (a YAML | block keeps one) is refused, naming the key, the secret not shown', () => {
+  const server = (auth: string) => `dicomweb_servers:\n  - name: LAB\n    url: "https://lab.example/dicom-web"\n${auth}`;
+  const token = load(server('    token: |\n      s3cr3t-t0ken-value\n'));
+  assertProblem(token, 'dicomweb_servers[0].token: expected a token without line breaks or other control characters', '|-');
+  assert.ok(!token.some((line) => line.includes('s3cr3t')), token.join('\n'));
+  const password = load(server('    username: alice\n    password: "hunter2\\r\\nsecret"\n'));
+  assertProblem(password, 'dicomweb_servers[0].password: expected a password without line breaks or other control characters');
+  assert.ok(!password.some((line) => line.includes('hunter2')), password.join('\n'));
+  assertProblem(load(server('    username: "ali\\u001bce"\n    password: pw\n')), 'dicomweb_servers[0].username: expected a user name without line breaks or other control characters');
+  // A token Node cannot put in a header at all (beyond Latin-1) is refused too.
+  assertProblem(load(server('    token: "tok€n"\n')), 'dicomweb_servers[0].token: expected a token', 'header');
+  // |- drops the last line break: that one is taken.
+  const { file } = writeConfig(server('    token: |-\n      s3cr3t-t0ken-value\n'));
+  assert.equal(loadConfig({ file, env: {} }).config.dicomweb_servers[0]!.token, 's3cr3t-t0ken-value');
+});

@@ -32,3 +32,11 @@ test('Failure Reason words and the one that may pass with time', () => {
   assert.ok(!isOutOfResources(0xc000));
   assert.ok(!isOutOfResources(null));
 });
+
+test('a server\'s comment is kept short and on one line', () => {
+  const comment = `refused\n\u001b[31m${'y'.repeat(100_000)}`;
+  const a = parseStowAnswer({ '00081198': { vr: 'SQ', Value: [item('3.1', { '00081197': { vr: 'US', Value: [0x0110] }, '00000902': { vr: 'LO', Value: [comment] } })] } });
+  const reason = a.failed.get('3.1')!.reason;
+  assert.ok(reason.length < 300, `${reason.length} characters`);
+  assert.match(reason, /^Failure Reason 0x0110 Processing failure: refused \\u001b\[31my+\.\.\.$/);
+});

@@ -1,11 +1,32 @@
 // The STOW-RS client against origin servers that misbehave in their answer: one that trickles it
 // a byte at a time (each byte resets the idle timeout) fails the request once the answer has had
-// its `timeout` in all; one that answers without end is read no further than 8 MB.
+// its `timeout` in all; one that answers without end is read no further than 8 MB; an answer
+// whose dataset cannot be read fails the request (retryable) rather than saying which instances
+// were stored or not.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { postInstances, StowRequestError, type StowTarget } from '../../../src/dicomweb-client/stow-rs.js';
+
+const dataset = (stored: string[], failed: string[]) =>
+  JSON.stringify({
+    '00081199': { vr: 'SQ', Value: stored.map((uid) => ({ '00081155': { vr: 'UI', Value: [uid] } })) },
+    '00081198': { vr: 'SQ', Value: failed.map((uid) => ({ '00081155': { vr: 'UI', Value: [uid] }, '00081197': { vr: 'US', Value: [0x0110] } })) },
+  });
+const JSON_TYPE = { 'Content-Type': 'application/dicom+json' };
+/** Answers by name (/answer/NAME/studies): status, headers, body. */
+const ANSWERS: Record<string, [number, http.OutgoingHttpHeaders, string | Buffer]> = {
+  'garbage-409': [409, JSON_TYPE, '{"00081198": {"vr": "SQ", "Val'],
+  'empty-202': [202, {}, ''],
+  'html-409': [409, { 'Content-Type': 'text/html' }, '<html><body>Conflict</body></html>'],
+  'gzip-200': [200, { ...JSON_TYPE, 'Content-Encoding': 'gzip' }, gzipSync(dataset(['1.2.3'], []))],
+  'not-a-dataset-202': [202, JSON_TYPE, '[1, 2]'],
+  'empty-200': [200, {}, ''],
+  'xml-200': [200, { 'Content-Type': 'application/dicom+xml' }, '<NativeDicomModel/>'],
+  'partial-202': [202, JSON_TYPE, dataset(['1.2.3'], ['1.2.4'])],
+};
 
 let server: http.Server;
 let base = '';
@@ -13,6 +34,12 @@ before(async () => {
   server = http.createServer((req, res) => {
     req.resume();
     req.on('end', () => {
+      const canned = ANSWERS[/^\/answer\/([^/]+)\/studies$/.exec(req.url ?? '')?.[1] ?? ''];
+      if (canned) {
+        res.writeHead(canned[0], canned[1]);
+        res.end(canned[2]);
+        return;
+      }
       res.writeHead(200, { 'Content-Type': 'application/dicom+json' });
       if (req.url === '/trickle/studies') {
         res.write('{');
@@ -45,10 +72,29 @@ test('an answer trickled a byte at a time fails the request, retryable, once it 
   await assert.rejects(postInstances(target('trickle'), [part]), (e: unknown) => e instanceof StowRequestError && e.retryable && /did not complete within 1 s/.test(e.message));
 });
 
-test('an answer without end is read no further than 8 MB: the request ends, with an answer that is no Store Instances Response', { timeout: 30_000 }, async () => {
-  const r: unknown = await postInstances({ ...target('endless'), timeoutMs: 60_000 }, [part]).catch((e: unknown) => e);
-  // What came is no dataset: either the request fails as unreadable or it ends without stored
-  // instances; it does not run into the minute's deadline (the test's own timeout says so).
-  if (r instanceof Error) assert.ok(r instanceof StowRequestError, String(r));
-  else assert.equal((r as Awaited<ReturnType<typeof postInstances>>).stored.size, 0);
+test('an answer without end is read no further than 8 MB: the request fails as unreadable, retryable', { timeout: 30_000 }, async () => {
+  // It does not run into the minute's deadline (the test's own timeout says so).
+  await assert.rejects(postInstances({ ...target('endless'), timeoutMs: 60_000 }, [part]), (e: unknown) => e instanceof StowRequestError && e.retryable && /HTTP 200 OK, but its answer could not be read \(it is longer than 8 MB\)/.test(e.message));
+});
+
+const unreadable = (status: number, why: RegExp) => (e: unknown) => e instanceof StowRequestError && e.retryable && e.httpStatus === status && /but its answer could not be read/.test(e.message) && why.test(e.message);
+
+test('an answer whose outcome cannot be read fails the request, retryable: neither failed nor stored instances', async () => {
+  await assert.rejects(postInstances(target('answer/garbage-409'), [part]), unreadable(409, /not valid JSON/));
+  await assert.rejects(postInstances(target('answer/empty-202'), [part]), unreadable(202, /it has no body/));
+  await assert.rejects(postInstances(target('answer/html-409'), [part]), unreadable(409, /no DICOM JSON but text\/html/));
+  await assert.rejects(postInstances(target('answer/not-a-dataset-202'), [part]), unreadable(202, /no Store Instances Response/));
+  // A 200 may list failures in its dataset: one encoded without being asked cannot say.
+  await assert.rejects(postInstances(target('answer/gzip-200'), [part]), unreadable(200, /gzip-encoded, which was not asked for/));
+});
+
+test('answers that can be read keep their meaning: 200 without a dataset is all stored, a 202 dataset says which', async () => {
+  for (const name of ['empty-200', 'xml-200']) {
+    const r = await postInstances(target(`answer/${name}`), [part]);
+    assert.deepEqual([r.httpStatus, r.stored.size, r.failed.size], [200, 0, 0], name);
+  }
+  const r = await postInstances(target('answer/partial-202'), [part]);
+  assert.equal(r.httpStatus, 202);
+  assert.deepEqual([...r.stored.keys()], ['1.2.3']);
+  assert.deepEqual([...r.failed.keys()], ['1.2.4']);
 });
