@@ -151,18 +151,23 @@ async function holdsEarlierVersion(dest: string, sopInstanceUID: string): Promis
   return header?.sopInstanceUID === sopInstanceUID;
 }
 
+/** Copies `source` into the (temporary) file `temp` and syncs it: on disk before it gets its name. */
+async function copySynced(source: string, temp: string): Promise<void> {
+  await fs.copyFile(source, temp);
+  const fh = await fs.open(temp, 'r+');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
 /** Puts the instance at `dest` over what is there, whole or not at all (a rename). */
 async function replace(dest: string, source: string, mode: ExportMode, loc: InstanceLocation): Promise<void> {
   const temp = await takeTemp(path.dirname(dest), loc.SOPInstanceUID);
   try {
     if (mode === 'copy') {
-      await fs.copyFile(source, temp);
-      const fh = await fs.open(temp, 'r+');
-      try {
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
+      await copySynced(source, temp);
     } else {
       await fs.rm(temp);
       await (mode === 'hardlink' ? fs.link(source, temp) : fs.symlink(source, temp));
@@ -186,13 +191,7 @@ async function create(dest: string, source: string, mode: ExportMode, loc: Insta
   if (mode === 'hardlink') return fs.link(source, dest);
   const temp = await takeTemp(path.dirname(dest), loc.SOPInstanceUID);
   try {
-    await fs.copyFile(source, temp);
-    const fh = await fs.open(temp, 'r+');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await copySynced(source, temp);
     await fs.link(temp, dest);
   } finally {
     await dropTemp(temp);
