@@ -401,6 +401,9 @@ const V14 = legacyDateTimeSql(
   (c) => `${c} ~ '^[0-9]{2}:[0-9]{2}'`,
 );
 
+// Version 15: demographics set from outside DICOM kept (see ../sqlite/migrations.ts).
+const V15 = 'ALTER TABLE patients ADD COLUMN demographics_updated_at BIGINT;';
+
 export const PG_MIGRATIONS: readonly PgMigration[] = [
   { version: 1, name: 'initial schema', sql: V1 },
   { version: 2, name: 'Conquest dicom.sql attributes', sql: V2 },
@@ -424,6 +427,7 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     },
   },
   { version: 14, name: 'dates and times in the standard form', sql: V14 },
+  { version: 15, name: 'demographics set from outside DICOM kept', sql: V15 },
 ];
 
 const BOOTSTRAP = `CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -35,7 +35,9 @@ export async function updatePatient(db: Db, key: PatientKey, changes: PatientCha
   }
   if ('PatientName' in changes) sets.push(`patient_name_fold = ${param(name ? foldName(name) : null)}`);
   if (!sets.length) return true;
-  await db.query(`UPDATE patients SET ${sets.join(', ')}, updated_at = ${param(Date.now())} WHERE pk = ${param(row.pk)}`, values);
+  // From now on the images filed under the patient no longer rewrite these (../patient-sql.ts).
+  const now = param(Date.now());
+  await db.query(`UPDATE patients SET ${sets.join(', ')}, updated_at = ${now}, demographics_updated_at = ${now} WHERE pk = ${param(row.pk)}`, values);
   return true;
 }
 

@@ -3,10 +3,9 @@
 // ../columns.ts so the SQL cannot drift from the DICOM keyword maps.
 
 import { leadingInteger } from './query.js';
-import { INSTANCE_COLUMNS, PATIENT_COLUMNS, SERIES_COLUMNS, STUDY_COLUMNS, quoteIdent } from '../columns.js';
+import { INSTANCE_COLUMNS, SERIES_COLUMNS, STUDY_COLUMNS, quoteIdent } from '../columns.js';
+import { IMAGES_OWN_DEMOGRAPHICS, PATIENT_DEMOGRAPHICS, UPSERT_PATIENT } from '../patient-sql.js';
 
-const PATIENT_ATTRS = [...Object.values(PATIENT_COLUMNS), 'patient_name_fold'];
-const PATIENT_KEY = ['patient_id', 'issuer_of_patient_id'];
 const STUDY_ATTRS = [...Object.values(STUDY_COLUMNS), 'referring_physician_name_fold'];
 const SERIES_ATTRS = Object.values(SERIES_COLUMNS);
 const INSTANCE_ATTRS = [
@@ -70,20 +69,15 @@ export const SQL = {
   seriesByUid: 'SELECT pk, study_fk, modality FROM series WHERE series_instance_uid = $1',
   studyByUid: 'SELECT pk, patient_fk, study_instance_uid FROM studies WHERE study_instance_uid = $1',
   studyByPk: 'SELECT pk, patient_fk, study_instance_uid FROM studies WHERE pk = $1',
-  upsertPatient: `INSERT INTO patients (${names(PATIENT_ATTRS)}, created_at, updated_at)
-    VALUES (${values(PATIENT_ATTRS)}, @now, @now)
-    ON CONFLICT (${names(PATIENT_KEY)}) DO UPDATE SET
-    ${PATIENT_ATTRS.filter((c) => !PATIENT_KEY.includes(c))
-      .map((c) => `${quoteIdent(c)} = excluded.${quoteIdent(c)}`)
-      .join(', ')}, updated_at = excluded.updated_at
-    RETURNING pk`,
-  updatePatient: updateIfChanged('patients', PATIENT_ATTRS.filter((c) => !PATIENT_KEY.includes(c))),
+  upsertPatient: UPSERT_PATIENT,
+  // Only while the images own the demographics (patient-sql.ts).
+  updatePatient: `${updateIfChanged('patients', PATIENT_DEMOGRAPHICS)} AND ${IMAGES_OWN_DEMOGRAPHICS}`,
   /**
    * The same, only while the row is still the record's patient (Patient ID and issuer): an
    * instance of a study filed under another patient leaves that patient as it is. Asked in the
    * UPDATE rather than read first, so it needs no round trip of its own.
    */
-  updatePatientOfKey: `${updateIfChanged('patients', PATIENT_ATTRS.filter((c) => !PATIENT_KEY.includes(c)))} AND patient_id = @patient_id AND issuer_of_patient_id = @issuer_of_patient_id`,
+  updatePatientOfKey: `${updateIfChanged('patients', PATIENT_DEMOGRAPHICS)} AND patient_id = @patient_id AND issuer_of_patient_id = @issuer_of_patient_id AND ${IMAGES_OWN_DEMOGRAPHICS}`,
   insertStudy: `INSERT INTO studies (patient_fk, ${names(STUDY_ATTRS)}, created_at, updated_at)
     VALUES (@patient_fk, ${values(STUDY_ATTRS)}, @now, @now) RETURNING pk`,
   updateStudy: updateIfChanged('studies', withoutKey(STUDY_ATTRS, 'study_instance_uid')),

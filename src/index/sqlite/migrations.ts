@@ -420,6 +420,11 @@ const V14 = legacyDateTimeSql(
   (c) => `${c} GLOB '[0-9][0-9]:[0-9][0-9]*'`,
 );
 
+// Version 15: a patient's demographics set from outside DICOM (HL7 ADT^A08, the REST API) are
+// no longer rewritten by the next image filed under the patient ("latest wins" is for patients
+// only the images describe). NULL: the images own them; else when they were last set.
+const V15 = `ALTER TABLE patients ADD COLUMN demographics_updated_at INTEGER;`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: V1 },
   { version: 2, name: 'Conquest dicom.sql attributes', sql: V2 },
@@ -435,6 +440,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 12, name: 'person names in their short form', sql: V12 },
   { version: 13, name: 'person names folded one character for one', sql: V13 },
   { version: 14, name: 'dates and times in the standard form', sql: V14 },
+  { version: 15, name: 'demographics set from outside DICOM kept', sql: V15 },
 ];
 
 const BOOTSTRAP = `CREATE TABLE IF NOT EXISTS schema_migrations (

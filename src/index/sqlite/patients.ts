@@ -36,7 +36,8 @@ export function updatePatient(db: Database.Database, key: PatientKey, changes: P
     values.fold = name ? foldName(name) : null;
   }
   if (!sets.length) return true;
-  db.prepare(`UPDATE patients SET ${sets.join(', ')}, updated_at = @now WHERE pk = @pk`).run(values);
+  // From now on the images filed under the patient no longer rewrite these (../patient-sql.ts).
+  db.prepare(`UPDATE patients SET ${sets.join(', ')}, updated_at = @now, demographics_updated_at = @now WHERE pk = @pk`).run(values);
   return true;
 }
 

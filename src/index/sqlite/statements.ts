@@ -5,7 +5,8 @@ import type Database from 'better-sqlite3';
 import type { AnyRow, InstanceRefRow, LocationRow } from '../rows.js';
 
 export type { InstanceRefRow, LocationRow };
-import { INSTANCE_COLUMNS, PATIENT_COLUMNS, SERIES_COLUMNS, STUDY_COLUMNS, quoteIdent } from '../columns.js';
+import { INSTANCE_COLUMNS, SERIES_COLUMNS, STUDY_COLUMNS, quoteIdent } from '../columns.js';
+import { IMAGES_OWN_DEMOGRAPHICS, PATIENT_DEMOGRAPHICS, UPSERT_PATIENT } from '../patient-sql.js';
 
 export interface SeriesRefRow {
   pk: number;
@@ -38,8 +39,6 @@ export interface StatisticsRow {
   bytes: number;
 }
 
-const PATIENT_ATTRS = [...Object.values(PATIENT_COLUMNS), 'patient_name_fold'];
-const PATIENT_KEY = ['patient_id', 'issuer_of_patient_id'];
 const STUDY_ATTRS = [...Object.values(STUDY_COLUMNS), 'referring_physician_name_fold'];
 const SERIES_ATTRS = Object.values(SERIES_COLUMNS);
 const INSTANCE_ATTRS = [
@@ -120,16 +119,9 @@ ORDER BY u.key`),
     studyByUid: get<StudyRefRow>('SELECT pk, patient_fk, study_instance_uid FROM studies WHERE study_instance_uid = ?'),
     studyByPk: get<StudyRefRow>('SELECT pk, patient_fk, study_instance_uid FROM studies WHERE pk = ?'),
     patientByPk: get<PatientRefRow>('SELECT pk, patient_id, issuer_of_patient_id FROM patients WHERE pk = ?'),
-    upsertPatient: get<{ pk: number }>(
-      `INSERT INTO patients (${names(PATIENT_ATTRS)}, created_at, updated_at)
-       VALUES (${values(PATIENT_ATTRS)}, @now, @now)
-       ON CONFLICT (${names(PATIENT_KEY)}) DO UPDATE SET
-       ${PATIENT_ATTRS.filter((c) => !PATIENT_KEY.includes(c))
-         .map((c) => `${quoteIdent(c)} = excluded.${quoteIdent(c)}`)
-         .join(', ')}, updated_at = excluded.updated_at
-       RETURNING pk`,
-    ),
-    updatePatient: run(updateIfChanged('patients', PATIENT_ATTRS.filter((c) => !PATIENT_KEY.includes(c)))),
+    upsertPatient: get<{ pk: number }>(UPSERT_PATIENT),
+    // Only while the images own the demographics (patient-sql.ts).
+    updatePatient: run(`${updateIfChanged('patients', PATIENT_DEMOGRAPHICS)} AND ${IMAGES_OWN_DEMOGRAPHICS}`),
     insertStudy: get<{ pk: number }>(
       `INSERT INTO studies (patient_fk, ${names(STUDY_ATTRS)}, created_at, updated_at)
        VALUES (@patient_fk, ${values(STUDY_ATTRS)}, @now, @now) RETURNING pk`,
