@@ -3,6 +3,12 @@
 // (and its progress saved with it); a server that dies leaves the lease to run out, and the
 // job runs again — on this server after a restart, or on another sharing the index. Failures
 // are retried with exponential back-off until the job's attempts are spent.
+//
+// Each claim has a name of its own (the process's owner name and a claim number): a run whose
+// lease ran out (the index unreachable for longer than the lease) may still be inside its
+// handler — stuck in a file copy or a C-STORE that ignores the abort — when the job is claimed
+// again, and its late heartbeat or outcome must not count for the claim that replaced it. Nor
+// is a job this process still runs ever claimed by it again until its handler has returned.
 import { isAlive } from '../core/process-alive.js';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -48,6 +54,8 @@ export const backoffMs = (attempts: number, baseSeconds: number): number => Math
 
 interface Running {
   job: Job;
+  /** The lease owner of this run's claim: its heartbeats and finish count only under it. */
+  claim: string;
   abort: AbortController;
   progress: JobProgress;
   dirty: boolean;
@@ -56,12 +64,14 @@ interface Running {
 }
 
 export class JobService {
-  /** This process's name on the leases it holds: node:pid:random. */
+  /** This process's name on the leases it holds: node:pid:random, and :n for the n-th claim. */
   readonly owner: string;
   /** The server's name in the cluster (server.node_name, by default the host name). */
   private readonly node: string;
   private readonly handlers = new Map<string, JobHandler>();
+  /** Runs whose handler has not returned yet, aborted ones included. */
   private readonly running = new Map<number, Running>();
+  private claims = 0;
   /** Every run until its outcome is recorded (stop waits for them). */
   private readonly runs = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
@@ -151,18 +161,21 @@ export class JobService {
     const types = [...this.handlers.keys()];
     while (!this.stopped && this.running.size < this.settings().workers) {
       const now = new Date();
-      const job = await this.store.claim(this.owner, now, new Date(now.getTime() + this.leaseMs), types);
+      const claim = `${this.owner}:${++this.claims}`;
+      // A job whose handler still runs here (aborted when its lease ran out, and not yet back)
+      // is not taken again: that would run it twice at once in this process.
+      const job = await this.store.claim(claim, now, new Date(now.getTime() + this.leaseMs), types, [...this.running.keys()]);
       if (!job) break;
-      const run = this.run(job);
+      const run = this.run(job, claim);
       this.runs.add(run);
       void run.finally(() => this.runs.delete(run));
     }
     await this.prune();
   }
 
-  private async run(job: Job): Promise<void> {
+  private async run(job: Job, claim: string): Promise<void> {
     const abort = new AbortController();
-    const r: Running = { job, abort, progress: job.progress, dirty: false, leaseUntil: job.leaseUntil?.getTime() ?? Date.now() + this.leaseMs };
+    const r: Running = { job, claim, abort, progress: job.progress, dirty: false, leaseUntil: job.leaseUntil?.getTime() ?? Date.now() + this.leaseMs };
     this.running.set(job.id, r);
     const logger = this.logger.child({ job: job.id, type: job.type });
     logger.info({ attempt: job.attempts, of: job.maxAttempts }, 'job started');
@@ -185,9 +198,9 @@ export class JobService {
     } catch (e) {
       outcome = this.failure(job, r, e, logger);
     }
-    this.running.delete(job.id);
+    if (this.running.get(job.id) === r) this.running.delete(job.id);
     try {
-      const mine = await this.store.finish(job.id, this.owner, outcome);
+      const mine = await this.store.finish(job.id, claim, outcome);
       if (!mine) logger.warn('job lease was lost while it ran; its result is not recorded');
     } catch (e) {
       logger.error({ err: e }, 'cannot record the job outcome');
@@ -234,7 +247,7 @@ export class JobService {
     for (const r of [...this.running.values()]) {
       const leaseUntil = Date.now() + this.leaseMs;
       try {
-        const { owned, cancelRequested } = await this.store.heartbeat(r.job.id, this.owner, new Date(leaseUntil), r.dirty ? r.progress : null);
+        const { owned, cancelRequested } = await this.store.heartbeat(r.job.id, r.claim, new Date(leaseUntil), r.dirty ? r.progress : null);
         r.dirty = false;
         if (owned) r.leaseUntil = leaseUntil;
         if (!owned || cancelRequested) r.abort.abort(new CanceledError());
@@ -258,7 +271,7 @@ export class JobService {
     try {
       for (const owner of await this.store.leaseOwners()) {
         const [host, pid] = owner.split(':');
-        if (host !== this.node || owner === this.owner || !pid) continue;
+        if (host !== this.node || owner === this.owner || owner.startsWith(`${this.owner}:`) || !pid) continue;
         // Our own pid under another name is an earlier process that had it (containers reuse pid 1).
         if (Number(pid) !== process.pid && isAlive(Number(pid))) continue;
         const n = await this.store.expireLeases(owner);
