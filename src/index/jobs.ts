@@ -91,8 +91,12 @@ export interface JobStore {
    * renew or end the job under the claim that replaced it.
    */
   claim(owner: string, now: Date, leaseUntil: Date, types: readonly string[], exclude?: readonly number[]): Promise<Job | null>;
-  /** Extends the lease and records progress; false when the lease is no longer ours. */
-  heartbeat(id: number, owner: string, leaseUntil: Date, progress: JobProgress | null): Promise<{ owned: boolean; cancelRequested: boolean }>;
+  /**
+   * Extends the lease and records progress; false when the lease is no longer ours. A store on a
+   * server across the network gives up after `timeoutMs` (failing; the renewal may or may not
+   * have taken effect) rather than wait on a connection that no longer answers.
+   */
+  heartbeat(id: number, owner: string, leaseUntil: Date, progress: JobProgress | null, timeoutMs?: number): Promise<{ owned: boolean; cancelRequested: boolean }>;
   /** Ends a run: succeeded, failed for good, canceled, or back to queued for a retry at `runAfter`. */
   /** `attemptReturned`: the run ended through no fault of the job (a stop), its attempt is not counted. */
   finish(id: number, owner: string, outcome: JobOutcome): Promise<boolean>;

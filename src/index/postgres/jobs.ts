@@ -57,17 +57,21 @@ export class PgJobStore implements JobStore {
     });
   }
 
-  heartbeat(id: number, owner: string, leaseUntil: Date, progress: JobProgress | null): Promise<{ owned: boolean; cancelRequested: boolean }> {
-    return this.transact('write', async (db) => {
-      const r = (
-        await db.query<{ cancel_requested: number }>(
-          `UPDATE jobs SET lease_until = $1, progress = coalesce($2, progress), updated_at = $3
-           WHERE id = $4 AND lease_owner = $5 AND state = 'running' RETURNING cancel_requested`,
-          [leaseUntil.getTime(), progress ? JSON.stringify(progress) : null, Date.now(), id, owner],
-        )
-      ).rows[0];
-      return { owned: r !== undefined, cancelRequested: r !== undefined && r.cancel_requested !== 0 };
-    });
+  heartbeat(id: number, owner: string, leaseUntil: Date, progress: JobProgress | null, timeoutMs?: number): Promise<{ owned: boolean; cancelRequested: boolean }> {
+    return this.transact(
+      'write',
+      async (db) => {
+        const r = (
+          await db.query<{ cancel_requested: number }>(
+            `UPDATE jobs SET lease_until = $1, progress = coalesce($2, progress), updated_at = $3
+             WHERE id = $4 AND lease_owner = $5 AND state = 'running' RETURNING cancel_requested`,
+            [leaseUntil.getTime(), progress ? JSON.stringify(progress) : null, Date.now(), id, owner],
+          )
+        ).rows[0];
+        return { owned: r !== undefined, cancelRequested: r !== undefined && r.cancel_requested !== 0 };
+      },
+      timeoutMs === undefined ? {} : { timeoutMs },
+    );
   }
 
   finish(id: number, owner: string, o: JobOutcome): Promise<boolean> {

@@ -1,7 +1,8 @@
 // The job runner when its lease cannot be renewed (the index unreachable, or a heartbeat that
 // never answers), on a real SQLite queue whose heartbeats (and finishes) a test holds back: a
 // run stuck in its handler past its lease is never started a second time beside itself by the
-// same process, and the late outcome of a run whose claim was replaced is not recorded.
+// same process, the late outcome of a run whose claim was replaced is not recorded, and a run
+// whose heartbeat hangs is stopped before its lease ends (not after, and not never).
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -126,6 +127,63 @@ describe('JobService leases', () => {
     gates[1]!.open();
     await until('the job to succeed', async () => (await index.jobs.get(job.id))!.state === 'succeeded');
     assert.equal((await index.jobs.get(job.id))!.progress.message, 'run 2');
+    await s.stop();
+    await index.close();
+  });
+
+  test('a heartbeat that never answers: the handler is aborted before the lease ends', async () => {
+    const { index, jobs } = await setup();
+    const asked: (number | undefined)[] = [];
+    jobs.heartbeat = (...args) => {
+      asked.push(args[4]);
+      return new Promise(() => undefined);
+    };
+    const s = new JobService(jobs, settings(2), logger);
+    let leaseUntil = 0;
+    let abortedAt = 0;
+    let runs = 0;
+    s.register('t', {
+      run: ({ job, signal }) => {
+        if (++runs > 1) return Promise.resolve({ message: 'later run' });
+        leaseUntil = job.leaseUntil!.getTime();
+        return new Promise((_r, reject) =>
+          signal.addEventListener('abort', () => {
+            abortedAt = Date.now();
+            reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+          }),
+        );
+      },
+    });
+    s.start();
+    const job = await s.enqueue('t', {});
+    await until('the run to be aborted', () => abortedAt > 0, 4000);
+    assert.ok(abortedAt < leaseUntil, `aborted ${abortedAt - leaseUntil} ms after the lease ended`);
+    assert.ok(leaseUntil - abortedAt >= 300, `aborted only ${leaseUntil - abortedAt} ms before the lease ended`);
+    assert.ok(asked.length >= 1 && asked.every((t) => t !== undefined && t > 0 && t <= 1000), 'each heartbeat is given a timeout of one heartbeat interval');
+    assert.equal(asked.length, 1, 'no second heartbeat of the run beside the one still waiting');
+    await until('the next run to succeed', async () => (await index.jobs.get(job.id))!.state === 'succeeded');
+    assert.equal((await index.jobs.get(job.id))!.attempts, 1, 'the attempt stopped for its lease was given back');
+    await s.stop();
+    await index.close();
+  });
+
+  test('heartbeats that answer keep a run going for many leases', async () => {
+    const { index, outage } = await setup();
+    outage.unreachable = false;
+    const s = new JobService(index.jobs, settings(0.3), logger);
+    let aborted = false;
+    s.register('t', {
+      async run({ signal }) {
+        signal.addEventListener('abort', () => (aborted = true));
+        await sleep(1500);
+        return { message: 'done' };
+      },
+    });
+    s.start();
+    const job = await s.enqueue('t', {});
+    await until('the job to succeed', async () => (await index.jobs.get(job.id))!.state === 'succeeded');
+    assert.equal(aborted, false);
+    assert.equal((await index.jobs.get(job.id))!.attempts, 1);
     await s.stop();
     await index.close();
   });
