@@ -84,11 +84,19 @@ export interface JobStore {
   enqueue(job: NewJob): Promise<{ job: Job; created: boolean }>;
   /**
    * Takes the oldest runnable job (queued and due, or running with an expired lease) for
-   * `owner` until `leaseUntil`, counting an attempt. Null when none is runnable.
+   * `owner` until `leaseUntil`, counting an attempt. Null when none is runnable. Jobs in
+   * `exclude` are never taken: the caller still runs them (a handler that has not returned).
+   * `owner` names this one claim: heartbeat and finish count only with the same name, so a run
+   * whose lease was taken over (by another server, or by the same one claiming again) cannot
+   * renew or end the job under the claim that replaced it.
    */
-  claim(owner: string, now: Date, leaseUntil: Date, types: readonly string[]): Promise<Job | null>;
-  /** Extends the lease and records progress; false when the lease is no longer ours. */
-  heartbeat(id: number, owner: string, leaseUntil: Date, progress: JobProgress | null): Promise<{ owned: boolean; cancelRequested: boolean }>;
+  claim(owner: string, now: Date, leaseUntil: Date, types: readonly string[], exclude?: readonly number[]): Promise<Job | null>;
+  /**
+   * Extends the lease and records progress; false when the lease is no longer ours. A store on a
+   * server across the network gives up after `timeoutMs` (failing; the renewal may or may not
+   * have taken effect) rather than wait on a connection that no longer answers.
+   */
+  heartbeat(id: number, owner: string, leaseUntil: Date, progress: JobProgress | null, timeoutMs?: number): Promise<{ owned: boolean; cancelRequested: boolean }>;
   /** Ends a run: succeeded, failed for good, canceled, or back to queued for a retry at `runAfter`. */
   /** `attemptReturned`: the run ended through no fault of the job (a stop), its attempt is not counted. */
   finish(id: number, owner: string, outcome: JobOutcome): Promise<boolean>;

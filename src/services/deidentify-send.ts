@@ -19,7 +19,7 @@ export function deidentifiedSender(deid: Deidentifier, scu: ScuAssociation, flag
       } catch (e) {
         // burned_in: refuse leaves the instance out on purpose: counted as a warning, as the
         // STOW-RS forward does, not a failure that would fail the job and send it all again.
-        if (e instanceof BurnedInRefused) return { kind: 'warning' };
+        if (e instanceof BurnedInRefused) return { kind: 'warning', notSent: true };
         throw e;
       }
       flagged.add(d);

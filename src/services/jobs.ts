@@ -3,6 +3,17 @@
 // (and its progress saved with it); a server that dies leaves the lease to run out, and the
 // job runs again — on this server after a restart, or on another sharing the index. Failures
 // are retried with exponential back-off until the job's attempts are spent.
+//
+// Each claim has a name of its own (the process's owner name and a claim number): a run whose
+// lease ran out (the index unreachable for longer than the lease) may still be inside its
+// handler — stuck in a file copy or a C-STORE that ignores the abort — when the job is claimed
+// again, and its late heartbeat or outcome must not count for the claim that replaced it. Nor
+// is a job this process still runs ever claimed by it again until its handler has returned.
+//
+// A lease that cannot be renewed — the heartbeat fails, or hangs unanswered (a network
+// partition) — stops the run before it ends, not after: once the last renewal is three quarters
+// of a lease old, the handler is aborted, so it is winding down by the time another server may
+// take the job.
 import { isAlive } from '../core/process-alive.js';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -40,6 +51,12 @@ export interface JobSettings {
 
 /** Leases are renewed this often, or three times per lease when leases are shorter. */
 const HEARTBEAT_MS = 5_000;
+/**
+ * A run whose lease has not been renewed is aborted this share of a lease before the lease ends:
+ * time for the handler to stop (an association to abort, a copy to give up) before another
+ * server may claim the job, and some room for clocks that differ between servers.
+ */
+const LEASE_MARGIN = 0.25;
 const POLL_MS = 1_000;
 const MAX_BACKOFF_MS = 3_600_000;
 
@@ -48,20 +65,28 @@ export const backoffMs = (attempts: number, baseSeconds: number): number => Math
 
 interface Running {
   job: Job;
+  /** The lease owner of this run's claim: its heartbeats and finish count only under it. */
+  claim: string;
   abort: AbortController;
   progress: JobProgress;
   dirty: boolean;
   /** When our lease runs out unless renewed (ms): past it, another server may take the job. */
   leaseUntil: number;
+  /** A heartbeat of this run not answered yet: no other is sent beside it. */
+  renewing: boolean;
+  /** Aborts the run when its lease nears its end unrenewed; set again at each renewal. */
+  watchdog: NodeJS.Timeout | null;
 }
 
 export class JobService {
-  /** This process's name on the leases it holds: node:pid:random. */
+  /** This process's name on the leases it holds: node:pid:random, and :n for the n-th claim. */
   readonly owner: string;
   /** The server's name in the cluster (server.node_name, by default the host name). */
   private readonly node: string;
   private readonly handlers = new Map<string, JobHandler>();
+  /** Runs whose handler has not returned yet, aborted ones included. */
   private readonly running = new Map<number, Running>();
+  private claims = 0;
   /** Every run until its outcome is recorded (stop waits for them). */
   private readonly runs = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
@@ -151,19 +176,23 @@ export class JobService {
     const types = [...this.handlers.keys()];
     while (!this.stopped && this.running.size < this.settings().workers) {
       const now = new Date();
-      const job = await this.store.claim(this.owner, now, new Date(now.getTime() + this.leaseMs), types);
+      const claim = `${this.owner}:${++this.claims}`;
+      // A job whose handler still runs here (aborted when its lease ran out, and not yet back)
+      // is not taken again: that would run it twice at once in this process.
+      const job = await this.store.claim(claim, now, new Date(now.getTime() + this.leaseMs), types, [...this.running.keys()]);
       if (!job) break;
-      const run = this.run(job);
+      const run = this.run(job, claim);
       this.runs.add(run);
       void run.finally(() => this.runs.delete(run));
     }
     await this.prune();
   }
 
-  private async run(job: Job): Promise<void> {
+  private async run(job: Job, claim: string): Promise<void> {
     const abort = new AbortController();
-    const r: Running = { job, abort, progress: job.progress, dirty: false, leaseUntil: job.leaseUntil?.getTime() ?? Date.now() + this.leaseMs };
+    const r: Running = { job, claim, abort, progress: job.progress, dirty: false, leaseUntil: job.leaseUntil?.getTime() ?? Date.now() + this.leaseMs, renewing: false, watchdog: null };
     this.running.set(job.id, r);
+    this.watch(r);
     const logger = this.logger.child({ job: job.id, type: job.type });
     logger.info({ attempt: job.attempts, of: job.maxAttempts }, 'job started');
     let outcome: JobOutcome;
@@ -185,9 +214,10 @@ export class JobService {
     } catch (e) {
       outcome = this.failure(job, r, e, logger);
     }
-    this.running.delete(job.id);
+    if (r.watchdog) clearTimeout(r.watchdog);
+    if (this.running.get(job.id) === r) this.running.delete(job.id);
     try {
-      const mine = await this.store.finish(job.id, this.owner, outcome);
+      const mine = await this.store.finish(job.id, claim, outcome);
       if (!mine) logger.warn('job lease was lost while it ran; its result is not recorded');
     } catch (e) {
       logger.error({ err: e }, 'cannot record the job outcome');
@@ -222,31 +252,61 @@ export class JobService {
     return this.settings().leaseSeconds * 1000;
   }
 
-  /** A chain of timeouts rather than an interval: the lease may change on reload. */
+  private get heartbeatMs(): number {
+    return Math.min(HEARTBEAT_MS, this.leaseMs / 3);
+  }
+
+  /**
+   * A chain of timeouts rather than an interval: the lease may change on reload. The chain does
+   * not wait for the heartbeats it sends: one that hangs holds back only its own job's next.
+   */
   private scheduleHeartbeats(): void {
     if (this.stopped) return;
-    this.heartbeatTimer = setTimeout(() => void this.heartbeats().finally(() => this.scheduleHeartbeats()), Math.min(HEARTBEAT_MS, this.leaseMs / 3));
+    this.heartbeatTimer = setTimeout(() => {
+      for (const r of [...this.running.values()]) void this.renew(r);
+      this.scheduleHeartbeats();
+    }, this.heartbeatMs);
     this.heartbeatTimer.unref();
   }
 
-  /** Renews the leases of running jobs, saves their progress, and notices cancel requests from other servers. */
-  private async heartbeats(): Promise<void> {
-    for (const r of [...this.running.values()]) {
-      const leaseUntil = Date.now() + this.leaseMs;
-      try {
-        const { owned, cancelRequested } = await this.store.heartbeat(r.job.id, this.owner, new Date(leaseUntil), r.dirty ? r.progress : null);
-        r.dirty = false;
-        if (owned) r.leaseUntil = leaseUntil;
-        if (!owned || cancelRequested) r.abort.abort(new CanceledError());
-      } catch (e) {
-        this.logger.warn({ err: e, job: r.job.id }, 'cannot renew a job lease');
-        // Past the lease another server may run the job: this one stops rather than run it twice.
-        if (Date.now() >= r.leaseUntil) {
-          this.logger.warn({ job: r.job.id }, 'job lease ran out without renewal; stopping the job');
-          r.abort.abort(new LeaseLostError());
-        }
+  /** Renews a running job's lease, saves its progress, and notices a cancel request from another server. */
+  private async renew(r: Running): Promise<void> {
+    if (r.renewing) return;
+    r.renewing = true;
+    const leaseUntil = Date.now() + this.leaseMs;
+    const progress = r.dirty ? r.progress : null;
+    r.dirty = false;
+    try {
+      // Unanswered by the next heartbeat, it is given up (a PostgreSQL store drops the connection).
+      const { owned, cancelRequested } = await this.store.heartbeat(r.job.id, r.claim, new Date(leaseUntil), progress, this.heartbeatMs);
+      if (owned) {
+        r.leaseUntil = leaseUntil;
+        if (this.running.get(r.job.id) === r) this.watch(r);
       }
+      if (!owned || cancelRequested) r.abort.abort(new CanceledError());
+    } catch (e) {
+      if (progress) r.dirty = true;
+      this.logger.warn({ err: e, job: r.job.id }, 'cannot renew a job lease');
+    } finally {
+      r.renewing = false;
     }
+  }
+
+  /**
+   * Arms the run's watchdog for its present lease: unrenewed until a quarter of a lease before it
+   * ends, the run stops — whether its heartbeats failed or are still waiting for an answer —
+   * rather than still run when another server may take the job.
+   */
+  private watch(r: Running): void {
+    if (r.watchdog) clearTimeout(r.watchdog);
+    const at = r.leaseUntil - LEASE_MARGIN * this.leaseMs;
+    r.watchdog = setTimeout(() => {
+      r.watchdog = null;
+      if (r.abort.signal.aborted) return;
+      this.logger.warn({ job: r.job.id, leaseUntil: new Date(r.leaseUntil) }, 'job lease could not be renewed before it runs out; stopping the job');
+      r.abort.abort(new LeaseLostError());
+    }, Math.max(0, at - Date.now()));
+    r.watchdog.unref();
   }
 
   /**
@@ -258,7 +318,7 @@ export class JobService {
     try {
       for (const owner of await this.store.leaseOwners()) {
         const [host, pid] = owner.split(':');
-        if (host !== this.node || owner === this.owner || !pid) continue;
+        if (host !== this.node || owner === this.owner || owner.startsWith(`${this.owner}:`) || !pid) continue;
         // Our own pid under another name is an earlier process that had it (containers reuse pid 1).
         if (Number(pid) !== process.pid && isAlive(Number(pid))) continue;
         const n = await this.store.expireLeases(owner);
@@ -278,11 +338,11 @@ export class JobService {
 }
 
 
-/** The job's lease could not be renewed before it ran out. */
+/** The job's lease could not be renewed, and is about to run out. */
 class LeaseLostError extends Error {
   override name = 'LeaseLostError';
   constructor() {
-    super('the job lease ran out without renewal');
+    super('the job lease could not be renewed before it ran out');
   }
 }
 

@@ -15,7 +15,8 @@ import { openDataset, readDataset } from './retrieve.js';
 import { ReadBuffers } from '../storage/read-buffers.js';
 import { type KnownNodeView, reachOf } from './nodes.js';
 
-export type Outcome = { kind: 'completed' } | { kind: 'warning' } | { kind: 'failed'; reason: string };
+/** `notSent`: a warning of our own (de-identification left the instance out), not the receiver's. */
+export type Outcome = { kind: 'completed' } | { kind: 'warning'; notSent?: true } | { kind: 'failed'; reason: string };
 
 /** An instance ready to go: the presentation context chosen and the dataset read (and converted) for it. */
 export interface Ready {

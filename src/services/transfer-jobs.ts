@@ -96,6 +96,11 @@ export interface SendJobDeps extends SendSource {
   aeTitle: () => string;
 }
 
+/**
+ * The send job (and a forward rule's C-STORE forward). What the destination acknowledged
+ * (success or warning) is kept in the job's progress, as the STOW-RS job does: a retry — after a
+ * refused instance, a lost association, a restart, or by hand — sends only the rest.
+ */
 export function sendJobHandler(deps: SendJobDeps): JobHandler {
   return {
     async run({ job, signal, progress }) {
@@ -106,28 +111,40 @@ export function sendJobHandler(deps: SendJobDeps): JobHandler {
       if (!node) throw new PermanentJobError(`destination "${p.destination}" is not a known node`);
       const instances = await transferSelection(deps.index, level, uids, checkChanges(p.changes));
       if (!instances.length) return { total: 0, completed: 0, failed: 0, warning: 0, message: 'nothing new to send' };
-      progress({ total: instances.length, completed: 0, failed: 0, warning: 0, message: `connecting to ${node.ae_title}` });
-      const scu = await connectForStore(node, deps.aeTitle(), instances);
+      const acknowledged = new Set(job.progress.acknowledged ?? []);
+      const todo = instances.filter((i) => !acknowledged.has(i.SOPInstanceUID));
+      const before = instances.length - todo.length;
+      const earlier = before ? `, ${before} acknowledged before` : '';
+      // Every report carries the acknowledged UIDs: the queue records the last one with a failure too.
+      const report = (r: Omit<JobProgress, 'total' | 'acknowledged'>): JobProgress => {
+        const shown: JobProgress = { total: instances.length, ...r, completed: before + (r.completed ?? 0), acknowledged: [...acknowledged] };
+        progress(shown);
+        return shown;
+      };
+      if (!todo.length) return report({ completed: 0, failed: 0, warning: 0, message: `sent to ${node.ae_title}: nothing left to send${earlier}` });
+      report({ completed: 0, failed: 0, warning: 0, message: `connecting to ${node.ae_title}` });
+      const scu = await connectForStore(node, deps.aeTitle(), todo);
       const abort = (): void => scu.abort();
       signal.addEventListener('abort', abort, { once: true });
       try {
         // Rules with `deidentify:` send de-identified copies; the profile travels in the payload.
         const flagged = new FlaggedCopies();
         const sub = p.deidentify ? deidentifiedSender(new Deidentifier(deps.index.deid, deps.objects, p.deidentify), scu, flagged) : storeSender(deps, scu);
-        const r = await runSubOperations(instances, sub, {
+        const r = await runSubOperations(todo, sub, {
           cancelled: () => signal.aborted,
-          after: (_loc, _o, c) => progress({ total: instances.length, completed: c.completed, failed: c.failed, warning: c.warning, message: `sending to ${node.ae_title}` }),
+          after: (loc, o, c) => {
+            if (o.kind === 'completed' || (o.kind === 'warning' && !o.notSent)) acknowledged.add(loc.SOPInstanceUID);
+            report({ completed: c.completed, failed: c.failed, warning: c.warning, message: `sending to ${node.ae_title}` });
+          },
         });
-        const final: JobProgress = {
-          total: instances.length,
+        const final = report({
           completed: r.counts.completed,
           failed: r.counts.failed,
           warning: r.counts.warning,
           failedUids: r.failedUids.slice(0, FAILED_UIDS_KEPT),
           ...flagged.progress(),
-          message: r.counts.failed ? `${r.counts.failed} failed: ${r.firstReason}` : `sent to ${node.ae_title}${flagged.words}`,
-        };
-        progress(final);
+          message: r.counts.failed ? `${r.counts.failed} failed: ${r.firstReason}` : `sent to ${node.ae_title}${earlier}${flagged.words}`,
+        });
         if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('canceled');
         if (r.counts.failed) throw new Error(`${r.counts.failed} of ${instances.length} instances failed: ${r.firstReason}`);
         return final;

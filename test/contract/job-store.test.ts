@@ -49,6 +49,22 @@ for (const backend of BACKENDS) backend.run((fresh) => {
       await index.close();
     });
 
+    test('claim: the excluded jobs (still running in the claiming process) are not taken, even with their lease run out', async () => {
+      const index = await open();
+      const a = await index.jobs.enqueue({ type: 't', payload: {}, maxAttempts: 5, runAfter: at(0) });
+      const b = await index.jobs.enqueue({ type: 't', payload: {}, maxAttempts: 5, runAfter: at(0) });
+      assert.equal((await index.jobs.claim('P:1', at(0), at(1000), ['t']))?.id, a.job.id);
+      // a's lease ran out while its handler is still inside: the same process claims b, not a.
+      assert.equal((await index.jobs.claim('P:2', at(2000), at(3000), ['t'], [a.job.id]))?.id, b.job.id);
+      assert.equal(await index.jobs.claim('P:3', at(4000), at(5000), ['t'], [a.job.id, b.job.id]), null);
+      // Each claim is its own owner: a's first claim no longer counts once a is claimed again.
+      assert.equal((await index.jobs.claim('P:4', at(4000), at(5000), ['t'], [b.job.id]))?.id, a.job.id);
+      assert.deepEqual(await index.jobs.heartbeat(a.job.id, 'P:1', at(6000), null), { owned: false, cancelRequested: false });
+      assert.equal(await index.jobs.finish(a.job.id, 'P:1', { state: 'succeeded' }), false);
+      assert.equal(await index.jobs.finish(a.job.id, 'P:4', { state: 'succeeded' }), true);
+      await index.close();
+    });
+
     test('heartbeat saves progress; finish; cancel (queued at once, running by request); retry; list; prune', async () => {
       const index = await open();
       const { job } = await index.jobs.enqueue({ type: 't', payload: {}, maxAttempts: 5, runAfter: at(0) });

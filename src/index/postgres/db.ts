@@ -27,6 +27,14 @@ export interface TransactOptions {
    * or study we had read, with its last instance, before our insert referred to it).
    */
   retryRaces?: boolean;
+  /**
+   * Give up after this long (waiting for a connection included) and drop the connection: for
+   * short writes whose answer is worthless late (a job's lease renewal), which must not wait on
+   * a connection that no longer answers (a network partition, a server failed over) until TCP
+   * gives up, many minutes later. The next call then connects afresh. A write given up may still
+   * have taken effect. Nothing else has a timeout: migrations and large queries take their time.
+   */
+  timeoutMs?: number;
 }
 export type PgTransact = <T>(kind: Kind, fn: (db: Db) => Promise<T>, options?: TransactOptions) => Promise<T>;
 
@@ -162,10 +170,11 @@ export class Pipelined {
 export function transactor(pool: pg.Pool, isReadonly: () => boolean): PgTransact {
   return async <T>(kind: Kind, fn: (db: Db) => Promise<T>, options: TransactOptions = {}): Promise<T> => {
     if (kind === 'write' && isReadonly()) throw new PacsError('INDEX_FAILURE', 'the index is open read-only');
+    const deadline = options.timeoutMs === undefined ? null : Date.now() + options.timeoutMs;
     for (let attempt = 1; ; attempt++) {
       let client: pg.PoolClient;
       try {
-        client = await pool.connect();
+        client = await beforeDeadline(pool.connect(), deadline, (late) => late.release());
       } catch (e) {
         throw indexFailure(e, 'cannot connect to PostgreSQL');
       }
@@ -173,7 +182,7 @@ export function transactor(pool: pg.Pool, isReadonly: () => boolean): PgTransact
       const inTransaction = kind !== 'statement';
       // Every statement of the transaction, BEGIN and COMMIT included, on one path.
       const db = callbackDb(client);
-      try {
+      const body = async (): Promise<T> => {
         // Reads see one snapshot, even for answers made of several statements.
         if (inTransaction) await db.query(kind === 'read' ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
         const result = await fn(db);
@@ -187,6 +196,10 @@ export function transactor(pool: pg.Pool, isReadonly: () => boolean): PgTransact
           }
         }
         return result;
+      };
+      try {
+        // Given up: the connection is dropped (released broken), which ends its transaction.
+        return await beforeDeadline(body(), deadline, () => undefined, () => (broken = true));
       } catch (e) {
         if (inTransaction && !broken) {
           await db.query('ROLLBACK').catch(() => {
@@ -209,6 +222,33 @@ export function transactor(pool: pg.Pool, isReadonly: () => boolean): PgTransact
 }
 
 export { indexFailure };
+
+/**
+ * `work`, unless `deadline` (ms) passes first: then it fails with a timeout, `onTimeout` runs,
+ * and what `work` yields later goes to `late` (a connection to give back), its failure ignored.
+ */
+function beforeDeadline<T>(work: Promise<T>, deadline: number | null, late: (value: T) => void, onTimeout?: () => void): Promise<T> {
+  if (deadline === null) return work;
+  return new Promise<T>((resolve, reject) => {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      onTimeout?.();
+      reject(new PacsError('INDEX_FAILURE', 'index: PostgreSQL did not answer in time (a write may have taken effect)'));
+    }, Math.max(0, deadline - Date.now()));
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        if (timedOut) late(value);
+        else resolve(value);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        if (!timedOut) reject(e);
+      },
+    );
+  });
+}
 
 /**
  * SQL written with @name parameters (as the SQLite statements are) → PostgreSQL's $n, with

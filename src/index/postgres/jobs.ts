@@ -29,7 +29,7 @@ export class PgJobStore implements JobStore {
     });
   }
 
-  claim(owner: string, now: Date, leaseUntil: Date, types: readonly string[]): Promise<Job | null> {
+  claim(owner: string, now: Date, leaseUntil: Date, types: readonly string[], exclude: readonly number[] = []): Promise<Job | null> {
     return this.transact('write', async (db) => {
       const t = now.getTime();
       // A job whose server died during its last allowed attempt fails rather than running again.
@@ -40,10 +40,10 @@ export class PgJobStore implements JobStore {
         [t],
       );
       const next = await db.query<{ id: number }>(
-        `SELECT id FROM jobs WHERE type = ANY($2::text[]) AND
+        `SELECT id FROM jobs WHERE type = ANY($2::text[]) AND id <> ALL($3::bigint[]) AND
          ((state = 'queued' AND run_after <= $1) OR (state = 'running' AND lease_until < $1))
          ORDER BY run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED`,
-        [t, types],
+        [t, types, exclude],
       );
       const id = next.rows[0]?.id;
       if (id === undefined) return null;
@@ -57,17 +57,21 @@ export class PgJobStore implements JobStore {
     });
   }
 
-  heartbeat(id: number, owner: string, leaseUntil: Date, progress: JobProgress | null): Promise<{ owned: boolean; cancelRequested: boolean }> {
-    return this.transact('write', async (db) => {
-      const r = (
-        await db.query<{ cancel_requested: number }>(
-          `UPDATE jobs SET lease_until = $1, progress = coalesce($2, progress), updated_at = $3
-           WHERE id = $4 AND lease_owner = $5 AND state = 'running' RETURNING cancel_requested`,
-          [leaseUntil.getTime(), progress ? JSON.stringify(progress) : null, Date.now(), id, owner],
-        )
-      ).rows[0];
-      return { owned: r !== undefined, cancelRequested: r !== undefined && r.cancel_requested !== 0 };
-    });
+  heartbeat(id: number, owner: string, leaseUntil: Date, progress: JobProgress | null, timeoutMs?: number): Promise<{ owned: boolean; cancelRequested: boolean }> {
+    return this.transact(
+      'write',
+      async (db) => {
+        const r = (
+          await db.query<{ cancel_requested: number }>(
+            `UPDATE jobs SET lease_until = $1, progress = coalesce($2, progress), updated_at = $3
+             WHERE id = $4 AND lease_owner = $5 AND state = 'running' RETURNING cancel_requested`,
+            [leaseUntil.getTime(), progress ? JSON.stringify(progress) : null, Date.now(), id, owner],
+          )
+        ).rows[0];
+        return { owned: r !== undefined, cancelRequested: r !== undefined && r.cancel_requested !== 0 };
+      },
+      timeoutMs === undefined ? {} : { timeoutMs },
+    );
   }
 
   finish(id: number, owner: string, o: JobOutcome): Promise<boolean> {

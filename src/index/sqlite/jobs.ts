@@ -30,6 +30,7 @@ export class SqliteJobStore implements JobStore {
         last_error = coalesce(last_error, 'the server running it stopped during the last attempt')
         WHERE state = 'running' AND lease_until < @now AND attempts >= max_attempts`),
       next: p<{ id: number }>(`SELECT id FROM jobs WHERE type IN (SELECT value FROM json_each(@types)) AND
+        id NOT IN (SELECT value FROM json_each(@exclude)) AND
         ((state = 'queued' AND run_after <= @now) OR (state = 'running' AND lease_until < @now))
         ORDER BY run_after, id LIMIT 1`),
       take: p(`UPDATE jobs SET state = 'running', lease_owner = @owner, lease_until = @leaseUntil, attempts = attempts + 1,
@@ -60,11 +61,11 @@ export class SqliteJobStore implements JobStore {
     });
   }
 
-  claim(owner: string, now: Date, leaseUntil: Date, types: readonly string[]): Promise<Job | null> {
+  claim(owner: string, now: Date, leaseUntil: Date, types: readonly string[], exclude: readonly number[] = []): Promise<Job | null> {
     return this.transact('write', () => {
       const t = now.getTime();
       this.s.expireSpent.run({ now: t });
-      const next = this.s.next.get({ now: t, types: JSON.stringify(types) });
+      const next = this.s.next.get({ now: t, types: JSON.stringify(types), exclude: JSON.stringify(exclude) });
       if (!next) return null;
       return toJob(this.s.take.get({ owner, leaseUntil: leaseUntil.getTime(), now: t, id: next.id })!);
     });

@@ -59,3 +59,37 @@ test('a COMMIT refused with a serialization failure is rolled back and run again
   assert.deepEqual(seen, ['BEGIN', 'UPDATE t SET x = 1', 'COMMIT', 'ROLLBACK', 'BEGIN', 'UPDATE t SET x = 1', 'COMMIT']);
   assert.deepEqual(releases, [false, false]);
 });
+
+test('with a timeout, a statement that never answers fails in time; the client is dropped, not rolled back on', async () => {
+  const { pool, seen, releases } = scriptedPool(() => null);
+  // The UPDATE's answer never comes (a connection that no longer answers).
+  const silent = pool as unknown as { connect: () => Promise<{ query: (sql: string, p: unknown[], cb: () => void) => void }> };
+  const connect = silent.connect;
+  silent.connect = async () => {
+    const client = await connect();
+    const query = client.query.bind(client);
+    client.query = (sql, p, cb) => (sql.startsWith('UPDATE') ? void seen.push(sql) : query(sql, p, cb));
+    return client;
+  };
+  const transact = transactor(pool, () => false);
+  const started = Date.now();
+  await assert.rejects(
+    transact('write', (db) => db.query('UPDATE jobs SET lease_until = 1'), { timeoutMs: 200 }),
+    (e) => isPacsError(e, 'INDEX_FAILURE') && /did not answer in time/.test((e as Error).message),
+  );
+  const took = Date.now() - started;
+  assert.ok(took >= 190 && took < 2000, `gave up after ${took} ms`);
+  assert.deepEqual(seen, ['BEGIN', 'UPDATE jobs SET lease_until = 1']);
+  assert.deepEqual(releases, [true]);
+});
+
+test('with a timeout, waiting for a connection counts too; one that comes late goes back to the pool', async () => {
+  const releases: boolean[] = [];
+  let hand: (c: unknown) => void = () => undefined;
+  const pool = { connect: () => new Promise((r) => (hand = r)) } as unknown as pg.Pool;
+  const transact = transactor(pool, () => false);
+  await assert.rejects(transact('write', async () => 1, { timeoutMs: 50 }), /cannot connect to PostgreSQL: .*did not answer in time/);
+  hand({ query: () => undefined, release: (broken?: boolean) => releases.push(broken === true) });
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(releases, [false]);
+});

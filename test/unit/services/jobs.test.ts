@@ -125,7 +125,7 @@ describe('JobService', () => {
     await index.close();
   });
 
-  test('a lease that cannot be renewed: the job stops once it runs out, goes back to the queue, its attempt not counted', async () => {
+  test('a lease that cannot be renewed: the job stops before it runs out, goes back to the queue, its attempt not counted', async () => {
     const { index } = await setup();
     let unreachable = true;
     // The index unreachable for heartbeats only, until the job has stopped.

@@ -1,0 +1,190 @@
+// The job runner when its lease cannot be renewed (the index unreachable, or a heartbeat that
+// never answers), on a real SQLite queue whose heartbeats (and finishes) a test holds back: a
+// run stuck in its handler past its lease is never started a second time beside itself by the
+// same process, the late outcome of a run whose claim was replaced is not recorded, and a run
+// whose heartbeat hangs is stopped before its lease ends (not after, and not never).
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { SqliteIndex } from '../../../src/index/sqlite/sqlite-index.js';
+import { JobService } from '../../../src/services/jobs.js';
+import { createLogger } from '../../../src/core/logging.js';
+import type { Job, JobStore } from '../../../src/index/jobs.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'pacs-jobleases-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+const logger = createLogger({ level: 'silent' });
+const settings = (leaseSeconds: number) => () => ({ workers: 2, maxAttempts: 4, backoffSeconds: 0.05, keepDays: 30, leaseSeconds });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A queue whose heartbeats fail while `unreachable` is set (the rest works). */
+async function setup(): Promise<{ index: SqliteIndex; jobs: JobStore; outage: { unreachable: boolean } }> {
+  const index = SqliteIndex.open({ path: join(dir, `q-${++n}.db`), walMode: true });
+  await index.migrate();
+  const outage = { unreachable: true };
+  const jobs = Object.create(index.jobs) as JobStore;
+  jobs.heartbeat = (...args) => (outage.unreachable ? Promise.reject(new Error('index unreachable')) : index.jobs.heartbeat(...args));
+  return { index, jobs, outage };
+}
+
+async function until(what: string, pred: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await pred())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/** A promise and the function that settles it: a handler stuck until the test lets it go. */
+function gate(): { wait: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const wait = new Promise<void>((r) => (open = r));
+  return { wait, open };
+}
+
+describe('JobService leases', () => {
+  test('a run stuck in its handler past its lease is not started again beside itself; it runs again once back', async () => {
+    const { index, jobs, outage } = await setup();
+    const s = new JobService(jobs, settings(0.3), logger);
+    const stuck = gate();
+    let runs = 0;
+    let inside = 0;
+    let most = 0;
+    let aborted = false;
+    s.register('t', {
+      async run({ signal }) {
+        const first = ++runs === 1;
+        most = Math.max(most, ++inside);
+        try {
+          // The first run ignores its signal, as a copyFile or a C-STORE in flight would.
+          signal.addEventListener('abort', () => (aborted = true));
+          if (first) await stuck.wait;
+          return { message: first ? 'first run' : 'second run' };
+        } finally {
+          inside--;
+        }
+      },
+    });
+    s.start();
+    const job = await s.enqueue('t', {});
+    await until('the first run to be aborted', () => aborted);
+    // Claims work again (the outage is over for them) while the first handler is still inside:
+    // polls come every second, so two seconds give the runner every chance to claim it again.
+    await sleep(2000);
+    assert.equal(runs, 1, 'the job was started again while its first run was still inside its handler');
+    outage.unreachable = false;
+    stuck.open();
+    await until('the job to succeed', async () => (await index.jobs.get(job.id))!.state === 'succeeded');
+    assert.equal(most, 1, 'never two runs of the job at once');
+    assert.equal(runs, 2);
+    assert.equal((await index.jobs.get(job.id))!.progress.message, 'second run');
+    await s.stop();
+    await index.close();
+  });
+
+  test('the late outcome of a run whose claim was taken again is not recorded over the new claim', async () => {
+    const { index, jobs, outage } = await setup();
+    // The first run's finish is held back until the job has been claimed again.
+    const firstFinish = gate();
+    const finishes: boolean[] = [];
+    let finishing = 0;
+    jobs.finish = async (...args) => {
+      if (++finishing === 1) await firstFinish.wait;
+      const mine = await index.jobs.finish(...args);
+      finishes.push(mine);
+      return mine;
+    };
+    const s = new JobService(jobs, settings(0.3), logger);
+    const gates = [gate(), gate()];
+    let runs = 0;
+    let aborted = false;
+    s.register('t', {
+      async run({ signal }) {
+        const i = runs++;
+        if (i === 0) signal.addEventListener('abort', () => (aborted = true));
+        await gates[i]?.wait;
+        return { message: `run ${i + 1}` };
+      },
+    });
+    s.start();
+    const job = await s.enqueue('t', {});
+    await until('the first run to be aborted', () => aborted);
+    gates[0]!.open();
+    outage.unreachable = false;
+    // Its handler has returned; its finish waits; the lease runs out: the job is claimed again.
+    await until('a second run', () => runs === 2);
+    const second = (await index.jobs.get(job.id))!;
+    firstFinish.open();
+    await until('the first finish', () => finishes.length >= 1);
+    assert.equal(finishes[0], false, 'the replaced claim ended the job');
+    const now: Job = (await index.jobs.get(job.id))!;
+    assert.equal(now.state, 'running');
+    assert.equal(now.leaseOwner, second.leaseOwner);
+    assert.notEqual(now.leaseOwner, null);
+    gates[1]!.open();
+    await until('the job to succeed', async () => (await index.jobs.get(job.id))!.state === 'succeeded');
+    assert.equal((await index.jobs.get(job.id))!.progress.message, 'run 2');
+    await s.stop();
+    await index.close();
+  });
+
+  test('a heartbeat that never answers: the handler is aborted before the lease ends', async () => {
+    const { index, jobs } = await setup();
+    const asked: (number | undefined)[] = [];
+    jobs.heartbeat = (...args) => {
+      asked.push(args[4]);
+      return new Promise(() => undefined);
+    };
+    const s = new JobService(jobs, settings(2), logger);
+    let leaseUntil = 0;
+    let abortedAt = 0;
+    let runs = 0;
+    s.register('t', {
+      run: ({ job, signal }) => {
+        if (++runs > 1) return Promise.resolve({ message: 'later run' });
+        leaseUntil = job.leaseUntil!.getTime();
+        return new Promise((_r, reject) =>
+          signal.addEventListener('abort', () => {
+            abortedAt = Date.now();
+            reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+          }),
+        );
+      },
+    });
+    s.start();
+    const job = await s.enqueue('t', {});
+    await until('the run to be aborted', () => abortedAt > 0, 4000);
+    assert.ok(abortedAt < leaseUntil, `aborted ${abortedAt - leaseUntil} ms after the lease ended`);
+    assert.ok(leaseUntil - abortedAt >= 300, `aborted only ${leaseUntil - abortedAt} ms before the lease ended`);
+    assert.ok(asked.length >= 1 && asked.every((t) => t !== undefined && t > 0 && t <= 1000), 'each heartbeat is given a timeout of one heartbeat interval');
+    assert.equal(asked.length, 1, 'no second heartbeat of the run beside the one still waiting');
+    await until('the next run to succeed', async () => (await index.jobs.get(job.id))!.state === 'succeeded');
+    assert.equal((await index.jobs.get(job.id))!.attempts, 1, 'the attempt stopped for its lease was given back');
+    await s.stop();
+    await index.close();
+  });
+
+  test('heartbeats that answer keep a run going for many leases', async () => {
+    const { index, outage } = await setup();
+    outage.unreachable = false;
+    const s = new JobService(index.jobs, settings(0.3), logger);
+    let aborted = false;
+    s.register('t', {
+      async run({ signal }) {
+        signal.addEventListener('abort', () => (aborted = true));
+        await sleep(1500);
+        return { message: 'done' };
+      },
+    });
+    s.start();
+    const job = await s.enqueue('t', {});
+    await until('the job to succeed', async () => (await index.jobs.get(job.id))!.state === 'succeeded');
+    assert.equal(aborted, false);
+    assert.equal((await index.jobs.get(job.id))!.attempts, 1);
+    await s.stop();
+    await index.close();
+  });
+});
