@@ -105,6 +105,8 @@ export interface JobStore {
   /** A failed or canceled job goes back to the queue with its attempts reset. */
   retry(id: number): Promise<Job | null>;
   get(id: number): Promise<Job | null>;
+  /** The job queued with this dedupe key, null if none (or pruned since). */
+  byDedupeKey(key: string): Promise<Job | null>;
   list(filter: JobFilter): Promise<{ jobs: Job[]; total: number }>;
   /** Owners of the leases of running jobs. */
   leaseOwners(): Promise<string[]>;

@@ -117,6 +117,11 @@ export class JobService {
     return job;
   }
 
+  /** The job queued with this dedupe key, if it is still kept. */
+  find(dedupeKey: string): Promise<Job | null> {
+    return this.store.byDedupeKey(dedupeKey);
+  }
+
   async cancel(id: number): Promise<Job | null> {
     const job = checkCanceled(await this.store.cancel(id));
     this.running.get(id)?.abort.abort(new Error('canceled'));

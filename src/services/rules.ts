@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import type { Rule, RuleAction, RuleEvent } from '../config/schema.js';
 import type { Logger } from '../core/logging.js';
 import type { ArchiveIndex, InstanceLocation } from '../index/types.js';
+import type { Job } from '../index/jobs.js';
 import type { StabilityEntry } from '../index/stability.js';
 import type { QueryLevel } from '../index/query/types.js';
 import { readAttributes, type Attributes, type SourceOf } from './attributes.js';
@@ -31,6 +32,9 @@ export interface RuleSubject {
 
 export interface Enqueuer {
   enqueue(type: string, payload: Record<string, unknown>, options: { dedupeKey?: string }): Promise<{ id: number }>;
+  /** The job queued with a dedupe key (the previous version's, to take over what it left undone). */
+  find(dedupeKey: string): Promise<Pick<Job, 'id' | 'state' | 'payload'> | null>;
+  cancel(id: number): Promise<unknown>;
 }
 
 export interface RuleDeps {
@@ -112,7 +116,8 @@ export class RuleEngine {
         const grown = subject.level === 'STUDY' || subject.level === 'SERIES';
         const after = grown ? await this.deps.index.cursors.find(acted) : null;
         if (after !== null && after >= subject.seq) continue; // this version was acted on (a crash before it was marked stable)
-        const { type, payload } = actionJob(rule.name, action, subject, after === null ? undefined : { after, upTo: subject.seq });
+        const from = after === null ? null : await this.takeOver(`${acted}:${after}`, after);
+        const { type, payload } = actionJob(rule.name, action, subject, from === null ? undefined : { after: from, upTo: subject.seq });
         const job = await this.deps.jobs.enqueue(type, payload, { dedupeKey: `${acted}:${subject.seq}` });
         if (grown) await this.deps.index.cursors.advance(acted, subject.seq);
         this.deps.logger.info({ rule: rule.name, action: action.type, level: subject.level, uid: subject.uid, job: job.id }, 'rule matched: job queued');
@@ -120,5 +125,20 @@ export class RuleEngine {
       }
     }
     return queued;
+  }
+
+  /**
+   * Where the job for a new version starts: after `after` (what the previous version's job
+   * covered) when that job succeeded, else where that job started — it failed after its last
+   * try, was canceled, or has not run yet (its destination down): the part it leaves undone
+   * would otherwise never be acted on, as the cursor has moved past it. One still queued or
+   * running is canceled, so that one job, not two, acts on that part. Null: the whole subject.
+   */
+  private async takeOver(previousKey: string, after: number): Promise<number | null> {
+    const previous = await this.deps.jobs.find(previousKey);
+    if (previous === null || previous.state === 'succeeded') return after;
+    if (previous.state === 'queued' || previous.state === 'running') await this.deps.jobs.cancel(previous.id);
+    const changes = previous.payload.changes as { after?: unknown } | undefined;
+    return typeof changes?.after === 'number' ? changes.after : null;
   }
 }

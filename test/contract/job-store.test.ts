@@ -18,6 +18,8 @@ for (const backend of BACKENDS) backend.run((fresh) => {
       assert.equal(again.created, false);
       assert.equal(again.job.id, a.job.id);
       assert.deepEqual(again.job.payload, { x: 1 });
+      assert.equal((await index.jobs.byDedupeKey('k1'))?.id, a.job.id, 'found by its dedupe key');
+      assert.equal(await index.jobs.byDedupeKey('k2'), null);
       await index.jobs.enqueue({ type: 'pull', payload: {}, maxAttempts: 3, runAfter: at(0) });
       const later = await index.jobs.enqueue({ type: 'send', payload: {}, maxAttempts: 3, runAfter: at(10_000) });
       assert.equal(await index.jobs.claim('me', at(1), at(60_000), ['other']), null);

@@ -119,6 +119,13 @@ export class PgJobStore implements JobStore {
     });
   }
 
+  byDedupeKey(key: string): Promise<Job | null> {
+    return this.transact('read', async (db) => {
+      const r = (await db.query<JobRow>('SELECT * FROM jobs WHERE dedupe_key = $1', [key])).rows[0];
+      return r ? toJob(r) : null;
+    });
+  }
+
   list(f: JobFilter): Promise<{ jobs: Job[]; total: number }> {
     return this.transact('read', async (db) => {
       const filter = [f.state ?? null, f.type ?? null];

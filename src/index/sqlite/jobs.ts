@@ -108,6 +108,13 @@ export class SqliteJobStore implements JobStore {
     });
   }
 
+  byDedupeKey(key: string): Promise<Job | null> {
+    return this.transact('read', () => {
+      const r = this.s.byKey.get(key);
+      return r ? toJob(r) : null;
+    });
+  }
+
   list(f: JobFilter): Promise<{ jobs: Job[]; total: number }> {
     return this.transact('read', () => ({
       jobs: this.s.list.all({ state: f.state ?? null, type: f.type ?? null, limit: f.limit, offset: f.offset }).map(toJob),

@@ -30,7 +30,7 @@ test("a stable study whose latest instance was deleted: the rules still act on t
     rules: () => [ruleSchema.parse({ name: 'lab', on: 'study.stable', match: { Modality: 'CT' }, actions: [{ type: 'export', to: dir }] })],
     index,
     metadata,
-    jobs: { enqueue: async (type, _p, o) => (queued.push(`${type} ${o.dedupeKey ?? ''}`), { id: queued.length }) },
+    jobs: { enqueue: async (type, _p, o) => (queued.push(`${type} ${o.dedupeKey ?? ''}`), { id: queued.length }), find: async () => null, cancel: async () => null },
     logger: createLogger({ level: 'silent' }),
   });
   const subject: RuleSubject = { event: 'study.stable', level: 'STUDY', uid: '1.2.9', studyUID: '1.2.9', seq: 7, sopInstanceUID: 'a2', source: { callingAE: null, calledAE: null, remoteAddress: null } };
@@ -55,7 +55,7 @@ test('a study that grows after a forward: the next job names only the new instan
     rules: () => [ruleSchema.parse({ name: 'fwd', on: 'study.stable', match: { Modality: 'CT' }, actions: [{ type: 'forward', node: 'LAB' }, { type: 'command', argv: ['true'] }] })],
     index,
     metadata,
-    jobs: { enqueue: async (type, payload, o) => (queued.push({ type, payload, key: o.dedupeKey ?? '' }), { id: queued.length }) },
+    jobs: { enqueue: async (type, payload, o) => (queued.push({ type, payload, key: o.dedupeKey ?? '' }), { id: queued.length }), find: async () => null, cancel: async () => null },
     logger: createLogger({ level: 'silent' }),
   });
   const v1: RuleSubject = { event: 'study.stable', level: 'STUDY', uid: '1.2.8', studyUID: '1.2.8', seq: a2.changeSeq, sopInstanceUID: 'g2', source: { callingAE: null, calledAE: null, remoteAddress: null } };
@@ -93,7 +93,7 @@ test("a rule's actions reordered or one added before: each keeps its own progres
     rules: () => [ruleSchema.parse({ name: 'fwd', on: 'study.stable', match: { Modality: 'CT' }, actions })],
     index,
     metadata,
-    jobs: { enqueue: async (_t, payload) => (queued.push({ payload }), { id: queued.length }) },
+    jobs: { enqueue: async (_t, payload) => (queued.push({ payload }), { id: queued.length }), find: async () => null, cancel: async () => null },
     logger: createLogger({ level: 'silent' }),
   });
   const v1: RuleSubject = { event: 'study.stable', level: 'STUDY', uid: '1.2.6', studyUID: '1.2.6', seq: v1seq, sopInstanceUID: 'r2', source: { callingAE: null, calledAE: null, remoteAddress: null } };
@@ -123,7 +123,7 @@ test("actions inserted before others keep their own jobs' dedupe keys: a new act
     rules: () => [ruleSchema.parse({ name: 'fwd', on: 'study.stable', match: { Modality: 'CT' }, actions })],
     index,
     metadata,
-    jobs: { enqueue: async (type, payload, o) => (byKey.has(o.dedupeKey ?? '') || byKey.set(o.dedupeKey ?? '', { type, payload }), { id: byKey.size }) },
+    jobs: { enqueue: async (type, payload, o) => (byKey.has(o.dedupeKey ?? '') || byKey.set(o.dedupeKey ?? '', { type, payload }), { id: byKey.size }), find: async () => null, cancel: async () => null },
     logger: createLogger({ level: 'silent' }),
   });
   const subject: RuleSubject = { event: 'study.stable', level: 'STUDY', uid: '1.2.6', studyUID: '1.2.6', seq: stored.changeSeq, sopInstanceUID: 'k1', source: { callingAE: null, calledAE: null, remoteAddress: null } };
@@ -131,5 +131,48 @@ test("actions inserted before others keep their own jobs' dedupe keys: a new act
   actions = [forwardB, forwardA]; // reloaded with an action before the first; the same event given again
   await engine.apply(subject);
   assert.deepEqual([...byKey.values()].map((j) => j.payload.destination).sort(), ['LAB_A', 'LAB_B'], 'a job for each destination');
+  await index.close();
+});
+
+test("a new version's job takes over what the previous version's job left undone (failed after its tries, canceled, or not run yet)", async () => {
+  const index = SqliteIndex.open({ path: join(dir, 't.db'), walMode: true });
+  await index.migrate();
+  const metadata = { get: async () => ({ text: JSON.stringify({ '00080060': { vr: 'CS', Value: ['CT'] } }) }) } as unknown as MetadataService;
+  const store = index.jobs;
+  const engine = new RuleEngine({
+    rules: () => [ruleSchema.parse({ name: 'fwd', on: 'study.stable', match: { Modality: 'CT' }, actions: [{ type: 'forward', node: 'LAB' }] })],
+    index,
+    metadata,
+    jobs: {
+      enqueue: async (type, payload, o) => (await store.enqueue({ type, payload, maxAttempts: 1, dedupeKey: o.dedupeKey ?? null })).job,
+      find: (key) => store.byDedupeKey(key),
+      cancel: (id) => store.cancel(id),
+    },
+    logger: createLogger({ level: 'silent' }),
+  });
+  const version = async (sop: string) => {
+    const stored = await index.storeInstance(record({ sop, study: '1.2.5' }), 'insert');
+    const subject: RuleSubject = { event: 'study.stable', level: 'STUDY', uid: '1.2.5', studyUID: '1.2.5', seq: stored.changeSeq, sopInstanceUID: sop, source: { callingAE: null, calledAE: null, remoteAddress: null } };
+    assert.equal(await engine.apply(subject), 1);
+    const { jobs } = await store.list({ limit: 1, offset: 0 });
+    return { seq: stored.changeSeq, job: jobs[0]! };
+  };
+  const end = async (id: number, state: 'succeeded' | 'failed') => {
+    const claimed = await store.claim('test', new Date(), new Date(Date.now() + 60_000), ['send']);
+    assert.equal(claimed?.id, id);
+    assert.ok(await store.finish(id, 'test', { state }));
+  };
+  const v1 = await version('t1');
+  assert.equal(v1.job.payload.changes, undefined, 'the first: the whole study');
+  await end(v1.job.id, 'succeeded');
+  const v2 = await version('t2');
+  assert.deepEqual(v2.job.payload.changes, { after: v1.seq, upTo: v2.seq }, 'after a success: only what is new');
+  await end(v2.job.id, 'failed'); // the destination stayed down past its tries
+  const v3 = await version('t3');
+  assert.deepEqual(v3.job.payload.changes, { after: v1.seq, upTo: v3.seq }, 'the failed part too');
+  // v3's job still queued (its destination down) when v4 comes: it is canceled, v4's covers it.
+  const v4 = await version('t4');
+  assert.deepEqual(v4.job.payload.changes, { after: v1.seq, upTo: v4.seq });
+  assert.equal((await store.get(v3.job.id))?.state, 'canceled', 'one job, not two, for that part');
   await index.close();
 });
