@@ -1,6 +1,7 @@
 // pacs export: the research export by hand. Picks stored instances by patient, study or any
 // C-FIND style keys (matched by the index exactly as C-FIND matches them), names them with a
 // template and places them as copies or links; --dry-run prints the names without writing.
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { openToolArchive, toolConfig } from './open-archive.js';
 import { DEFAULT_EXPORT_TEMPLATE, EXPORT_MODES, type ExportMode } from '../config/rules-schema.js';
@@ -9,6 +10,7 @@ import { parseTagSpec, lookupTag } from '../dicom/dictionary.js';
 import type { ArchiveIndex, InstanceLocation } from '../index/types.js';
 import type { QueryKey } from '../index/query/types.js';
 import { exportInstances } from '../services/export-job.js';
+import { syncDirectory } from '../services/export.js';
 import { ARCHIVE_OPTIONS, type OptionSpec, UsageError, flag, helpFor, opt, parseArgs } from './args.js';
 import { progress } from './progress.js';
 import { deidentifyOptions, DEIDENTIFY_OPTIONS } from './deidentify-options.js';
@@ -76,6 +78,12 @@ export async function exportCommand(argv: string[]): Promise<number> {
       return 1;
     }
     const target = { to: path.resolve(to), template, mode };
+    // Asked for at the command line, the folder is made when missing (a rule's never is: a share
+    // not mounted must not be replaced by a local folder, export-job.ts); its name synced.
+    if (!dryRun) {
+      const first = await fs.mkdir(target.to, { recursive: true });
+      if (first !== undefined) await syncDirectory(path.dirname(first));
+    }
     const bar = dryRun ? { tick: () => {}, stop: () => {} } : progress(instances.length, 'export');
     // A dry run records nothing, not even a pseudonym or the archive's secret (deid-dry-run.ts).
     const deidStore = dryRun ? new DryRunDeidStore(archive.index.deid) : archive.index.deid;

@@ -89,7 +89,7 @@ export async function exportInstances(deps: ExportDeps, instances: readonly Inst
         counts.flagged.add(d);
         dest = exportPath(target, d.attributes);
         const digest = planned ? createHash('sha256').update(d.file).digest('hex') : '';
-        const r = planned ? await plannedPlacement(dest, planned, (c) => holdsBytes(c, d.file.length, digest), d.sopInstanceUID) : await placeBytes(d.file, dest, d.sopInstanceUID);
+        const r = planned ? await plannedPlacement(dest, planned, (c) => holdsBytes(c, d.file.length, digest), d.sopInstanceUID) : await placeBytes(d.file, dest, d.sopInstanceUID, target.to);
         dest = r.path;
         counts[r.placed]++;
         if (!planned) toSync(r);
@@ -100,7 +100,7 @@ export async function exportInstances(deps: ExportDeps, instances: readonly Inst
       dest = exportPath(target, attrs.get);
       const r = planned
         ? await plannedPlacement(dest, planned, (c) => holdsInstance(deps.objects, loc, c, target.mode), loc.SOPInstanceUID)
-        : await placeInstance(deps.objects, loc, dest, target.mode);
+        : await placeInstance(deps.objects, loc, dest, target.mode, target.to);
       dest = r.path;
       counts[r.placed]++;
       if (!planned) toSync(r);

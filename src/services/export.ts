@@ -207,24 +207,46 @@ export interface Placement {
 }
 
 /**
- * Makes the folder of `dest` and its missing parents. A new folder's name is an entry in its
- * parent, as lost in a crash as a file's name unless that parent is synced too: so the parent
- * of the first folder made and every folder made are returned, to be synced before the files
- * under them are reported exported.
+ * Makes the folder of `dest` and its missing parents below `root` (the export folder). A new
+ * folder's name is an entry in its parent, as lost in a crash as a file's name unless that parent
+ * is synced too: so the parent of the first folder made and every folder made are returned, to
+ * be synced before the files under them are reported exported. A symbolic link below `root` is
+ * never followed: whoever may write in a lab's folder could otherwise send the server's writes
+ * anywhere it may write (`SUBJ042 -> /etc`). `root` itself may be one (a share's mount).
  */
-async function makeFolder(dest: string): Promise<string[]> {
-  const dir = path.dirname(dest);
-  const first = await fs.mkdir(dir, { recursive: true });
-  if (first === undefined) return [];
-  const made = [path.dirname(first)];
-  for (let d = dir; d !== path.dirname(first); d = path.dirname(d)) made.push(d);
-  return made;
+async function makeFolder(dest: string, root: string): Promise<string[]> {
+  const rel = path.relative(root, path.dirname(dest));
+  if (rel.startsWith('..') || path.isAbsolute(rel)) throw new ExportRefused(`export path escapes ${root}: ${dest}`);
+  const made: string[] = [];
+  let current = root;
+  for (const part of rel === '' ? [] : rel.split(path.sep)) {
+    current = path.join(current, part);
+    let st = await lstatOrNull(current);
+    if (st === null) {
+      const created = await fs.mkdir(current).then(
+        () => true,
+        (e: NodeJS.ErrnoException) => (e.code === 'EEXIST' ? false : Promise.reject(e)),
+      );
+      if (created) {
+        made.push(current);
+        continue;
+      }
+      st = await lstatOrNull(current); // made meanwhile by another export
+    }
+    if (st?.isSymbolicLink()) throw new ExportRefused(`${current} is a symbolic link: an export never follows one out of its folder`);
+    if (!st?.isDirectory()) throw new PacsError('STORAGE_FAILURE', `cannot make the folders of ${dest}: a file is in the way`);
+  }
+  const first = made[0];
+  return first === undefined ? [] : [path.dirname(first), ...made.reverse()];
 }
 
-/** Puts one instance at `dest` (or its first free alternative). */
-export async function placeInstance(objects: ObjectStore, loc: InstanceLocation, dest: string, mode: ExportMode): Promise<Placement> {
+const lstatOrNull = (p: string): Promise<import('node:fs').Stats | null> =>
+  fs.lstat(p).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? null : Promise.reject(e)));
+
+/** Puts one instance at `dest` (or its first free alternative), below the export folder `root`. */
+export async function placeInstance(objects: ObjectStore, loc: InstanceLocation, dest: string, mode: ExportMode, root: string): Promise<Placement> {
   const source = objects.absolutePath(loc.path);
-  const madeDirs = await makeFolder(dest);
+  const madeDirs = await makeFolder(dest, root);
   for (let n = 1; n <= MAX_ALTERNATIVES; n++) {
     const candidate = n === 1 ? dest : alternativePath(dest, n);
     // A name already taken is looked at before anything is copied: a re-run (or a study exported
@@ -293,8 +315,8 @@ export function holdsInstance(objects: ObjectStore, loc: InstanceLocation, dest:
  * Writes `bytes` (a de-identified file, of the instance `sopInstanceUID`) at `dest` or its first
  * free alternative, whole or not at all, like a copy.
  */
-export async function placeBytes(bytes: Buffer, dest: string, sopInstanceUID: string): Promise<Placement> {
-  const madeDirs = await makeFolder(dest);
+export async function placeBytes(bytes: Buffer, dest: string, sopInstanceUID: string, root: string): Promise<Placement> {
+  const madeDirs = await makeFolder(dest, root);
   const digest = createHash('sha256').update(bytes).digest('hex');
   const temp = await takeTemp(path.dirname(dest), sopInstanceUID);
   let fh: fs.FileHandle | null = null;

@@ -13,7 +13,7 @@ const scu = { contextFor: () => ({ id: 1 }) } as unknown as ScuAssociation;
 
 test('a refused instance is a warning; any other de-identification error stays a failure', async () => {
   const refusing = { deidentify: () => Promise.reject(new BurnedInRefused('1.2.3', 'yes')) } as unknown as Deidentifier;
-  assert.deepEqual(await deidentifiedSender(refusing, scu, new FlaggedCopies()).prepare(loc), { kind: 'warning' });
+  assert.deepEqual(await deidentifiedSender(refusing, scu, new FlaggedCopies()).prepare(loc), { kind: 'warning', notSent: true }, 'left out by us, not acknowledged by the destination');
   const broken = { deidentify: () => Promise.reject(new Error('unreadable file')) } as unknown as Deidentifier;
   await assert.rejects(deidentifiedSender(broken, scu, new FlaggedCopies()).prepare(loc), /unreadable file/);
 });

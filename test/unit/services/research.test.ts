@@ -106,7 +106,7 @@ test('two copies of one instance into one folder at once: one written, one prese
     const big = 'Z'.repeat(4 * 1024 * 1024);
     const a = instance(archive, 'a.dcm', big);
     const dest = path.join(dir, 'lab', 'a.dcm');
-    const results = await Promise.all([placeInstance(store, a, dest, 'copy'), placeInstance(store, a, dest, 'copy')]);
+    const results = await Promise.all([placeInstance(store, a, dest, 'copy', dir), placeInstance(store, a, dest, 'copy', dir)]);
     assert.deepEqual(results.map((r) => r.placed).sort(), ['present', 'written']);
     assert.ok(results.every((r) => r.path === dest));
     assert.equal(fs.readFileSync(dest, 'utf8'), big);
@@ -131,7 +131,7 @@ test('two copies of one instance into one folder at once: one written, one prese
     for (const n of Object.values(leftovers)) fs.writeFileSync(path.join(lab2, n), 'BB');
     const old = new Date(Date.now() - 120_000);
     for (const n of [leftovers.staleThere, leftovers.oldName]) fs.utimesSync(path.join(lab2, n), old, old);
-    assert.deepEqual(await placeInstance(store, b, path.join(lab2, 'b.dcm'), 'copy'), { path: path.join(lab2, 'b.dcm'), placed: 'written', madeDirs: [] });
+    assert.deepEqual(await placeInstance(store, b, path.join(lab2, 'b.dcm'), 'copy', dir), { path: path.join(lab2, 'b.dcm'), placed: 'written', madeDirs: [] });
     assert.equal(fs.readFileSync(path.join(lab2, 'b.dcm'), 'utf8'), 'BBBB');
     assert.deepEqual(fs.readdirSync(lab2).sort(), [leftovers.liveThere, 'b.dcm'].sort());
   } finally {
@@ -150,11 +150,11 @@ test('placement: copy, hard link, symlink; a re-run finds its own file; a collis
       const dest = path.join(dir, mode, 'x', 'same.dcm');
       // Both folders made: their names are entries of dir and dir/mode, synced with the files.
       const made = [dir, path.join(dir, mode, 'x'), path.join(dir, mode)];
-      assert.deepEqual(await placeInstance(store, a, dest, mode), { path: dest, placed: 'written', madeDirs: made });
-      assert.deepEqual(await placeInstance(store, a, dest, mode), { path: dest, placed: 'present', madeDirs: [] }, `${mode}: idempotent`);
-      const other = await placeInstance(store, b, dest, mode);
+      assert.deepEqual(await placeInstance(store, a, dest, mode, dir), { path: dest, placed: 'written', madeDirs: made });
+      assert.deepEqual(await placeInstance(store, a, dest, mode, dir), { path: dest, placed: 'present', madeDirs: [] }, `${mode}: idempotent`);
+      const other = await placeInstance(store, b, dest, mode, dir);
       assert.deepEqual(other, { path: path.join(dir, mode, 'x', 'same~2.dcm'), placed: 'written', madeDirs: [] }, `${mode}: collision`);
-      assert.deepEqual(await placeInstance(store, b, dest, mode), { path: other.path, placed: 'present', madeDirs: [] }, `${mode}: the collided one found again`);
+      assert.deepEqual(await placeInstance(store, b, dest, mode, dir), { path: other.path, placed: 'present', madeDirs: [] }, `${mode}: the collided one found again`);
       assert.equal(fs.readFileSync(other.path, 'utf8'), 'BBBBBB');
       assert.deepEqual(fs.readdirSync(path.join(dir, mode, 'x')).sort(), ['same.dcm', 'same~2.dcm'], 'no temporary file left');
     }
@@ -164,7 +164,7 @@ test('placement: copy, hard link, symlink; a re-run finds its own file; a collis
     const dest = path.join(dir, 'copy2', 'c.dcm');
     fs.mkdirSync(path.dirname(dest));
     fs.writeFileSync(dest, 'AA');
-    assert.equal((await placeInstance(store, a, dest, 'copy')).path, path.join(dir, 'copy2', 'c~2.dcm'));
+    assert.equal((await placeInstance(store, a, dest, 'copy', dir)).path, path.join(dir, 'copy2', 'c~2.dcm'));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -185,11 +185,11 @@ test('a copy already in place is found without copying it again (a re-run, a stu
     const a = instance(archive, 'a.dcm', 'AAAA');
     const b = instance(archive, 'b.dcm', 'BBBBBB');
     const dest = path.join(dir, 'lab', 'same.dcm');
-    await placeInstance(store, a, dest, 'copy');
-    await placeInstance(store, b, dest, 'copy'); // same~2.dcm
+    await placeInstance(store, a, dest, 'copy', dir);
+    await placeInstance(store, b, dest, 'copy', dir); // same~2.dcm
     assert.equal(copies, 2);
-    assert.equal((await placeInstance(store, a, dest, 'copy')).placed, 'present');
-    assert.equal((await placeInstance(store, b, dest, 'copy')).placed, 'present');
+    assert.equal((await placeInstance(store, a, dest, 'copy', dir)).placed, 'present');
+    assert.equal((await placeInstance(store, b, dest, 'copy', dir)).placed, 'present');
     assert.equal(copies, 2, 'nothing copied for files already there');
   } finally {
     fsp.copyFile = copyFile;
@@ -218,13 +218,38 @@ test('an instance replaced in the archive since its export takes the place of it
       const v2 = { ...instance(archive, `${mode}-v2.dcm`, part10('1.2.3.4', 'second, edited')), SOPInstanceUID: '1.2.3.4' };
       const other = { ...instance(archive, `${mode}-o.dcm`, part10('1.2.3.5', 'another instance')), SOPInstanceUID: '1.2.3.5' };
       const dest = path.join(dir, mode, 'x.dcm');
-      assert.equal((await placeInstance(store, v1, dest, mode)).placed, 'written');
-      assert.deepEqual(await placeInstance(store, v2, dest, mode), { path: dest, placed: 'written', madeDirs: [] }, `${mode}: in place of the first`);
+      assert.equal((await placeInstance(store, v1, dest, mode, dir)).placed, 'written');
+      assert.deepEqual(await placeInstance(store, v2, dest, mode, dir), { path: dest, placed: 'written', madeDirs: [] }, `${mode}: in place of the first`);
       assert.equal(fs.readFileSync(dest, 'latin1'), fs.readFileSync(path.join(archive, `${mode}-v2.dcm`), 'latin1'));
-      assert.equal((await placeInstance(store, v2, dest, mode)).placed, 'present', `${mode}: then found as done`);
-      assert.equal((await placeInstance(store, other, dest, mode)).path, path.join(dir, mode, 'x~2.dcm'), `${mode}: another instance under the same name is left alone`);
+      assert.equal((await placeInstance(store, v2, dest, mode, dir)).placed, 'present', `${mode}: then found as done`);
+      assert.equal((await placeInstance(store, other, dest, mode, dir)).path, path.join(dir, mode, 'x~2.dcm'), `${mode}: another instance under the same name is left alone`);
       assert.deepEqual(fs.readdirSync(path.join(dir, mode)).sort(), ['x.dcm', 'x~2.dcm'], 'no temporary file left');
     }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an export never follows a symbolic link below its folder (a lab user could aim the server elsewhere); its own folder may be one', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pacs-export-'));
+  try {
+    const archive = path.join(dir, 'archive');
+    const store = fakeStore(archive);
+    const a = instance(archive, 'a.dcm', 'AAAA');
+    const elsewhere = path.join(dir, 'elsewhere');
+    fs.mkdirSync(elsewhere);
+    const share = path.join(dir, 'share');
+    fs.mkdirSync(share);
+    const lab = path.join(dir, 'lab'); // the export folder: a link to the share, as a mount may be
+    fs.symlinkSync(share, lab);
+    fs.symlinkSync(elsewhere, path.join(share, 'SUBJ042'));
+    for (const mode of ['copy', 'hardlink', 'symlink'] as const) {
+      await assert.rejects(placeInstance(store, a, path.join(lab, 'SUBJ042', 'new', 'x.dcm'), mode, lab), /SUBJ042 is a symbolic link/);
+      await assert.rejects(placeInstance(store, a, path.join(lab, 'SUBJ042', 'x.dcm'), mode, lab), /symbolic link/);
+    }
+    assert.deepEqual(fs.readdirSync(elsewhere), [], 'nothing written through the link');
+    assert.equal((await placeInstance(store, a, path.join(lab, 'SUBJ007', 'x.dcm'), 'copy', lab)).placed, 'written');
+    assert.equal(fs.readFileSync(path.join(share, 'SUBJ007', 'x.dcm'), 'utf8'), 'AAAA');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
