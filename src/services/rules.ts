@@ -98,16 +98,36 @@ export class RuleEngine {
     return left.at(-1) ?? null;
   }
 
+  /**
+   * The instances whose attributes a rule is matched against, any one sufficing: `loc`, and for
+   * a study the latest of each of its other series too. A study's last object is often a dose
+   * report or a presentation state: matched alone, its Modality (SR, PR) hid the MR series of a
+   * study from a rule on `Modality: MR`. Attributes are read only as far as needed.
+   */
+  private async seenInstances(subject: RuleSubject, loc: InstanceLocation): Promise<InstanceLocation[]> {
+    if (subject.level !== 'STUDY') return [loc];
+    const latest = new Map<string, InstanceLocation>();
+    for (const l of await this.deps.index.instancesOf(subject.studyUID)) latest.set(l.SeriesInstanceUID, l);
+    latest.delete(loc.SeriesInstanceUID);
+    return [loc, ...latest.values()];
+  }
+
   /** Queues the actions of every matching rule for `subject`; returns how many jobs were queued (or found queued). */
   async apply(subject: RuleSubject): Promise<number> {
     const rules = this.deps.rules().filter((r) => r.enabled && r.on === subject.event);
     if (!rules.length) return 0;
     const loc = await this.instanceFor(subject);
     if (!loc) return 0; // deleted since: nothing to act on
-    const attrs: Attributes = await readAttributes(this.deps.metadata, loc, subject.source);
+    const seen = await this.seenInstances(subject, loc);
+    const attributes: Attributes[] = [];
+    const attributesOf = async (i: number): Promise<Attributes> => (attributes[i] ??= await readAttributes(this.deps.metadata, seen[i]!, subject.source));
+    const matches = async (match: Rule['match']): Promise<boolean> => {
+      for (let i = 0; i < seen.length; i++) if (ruleMatches(match, await attributesOf(i))) return true;
+      return false;
+    };
     let queued = 0;
     for (const rule of rules) {
-      if (!ruleMatches(rule.match, attrs)) continue;
+      if (!(await matches(rule.match))) continue;
       for (const action of rule.actions) {
         // The cursor and the job's dedupe key follow the action itself, not its place in the list:
         // inserting or reordering actions must not hand one destination's progress (or its job

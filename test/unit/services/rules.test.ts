@@ -176,3 +176,31 @@ test("a new version's job takes over what the previous version's job left undone
   assert.equal((await store.get(v3.job.id))?.state, 'canceled', 'one job, not two, for that part');
   await index.close();
 });
+
+test("a study is matched on each of its series: its last object (a dose report) does not hide its MR series from 'Modality: MR'", async () => {
+  const index = SqliteIndex.open({ path: join(dir, 'm.db'), walMode: true });
+  await index.migrate();
+  await index.storeInstance(record({ sop: 'm1', study: '1.2.4', series: '1.2.4.1', modality: 'MR' }), 'insert');
+  const sr = await index.storeInstance(record({ sop: 'm2', study: '1.2.4', series: '1.2.4.9', modality: 'SR' }), 'insert');
+  const modality: Record<string, string> = { m1: 'MR', m2: 'SR' };
+  const read: string[] = [];
+  const metadata = {
+    get: async (loc: { SOPInstanceUID: string }) => (read.push(loc.SOPInstanceUID), { text: JSON.stringify({ '00080060': { vr: 'CS', Value: [modality[loc.SOPInstanceUID]] } }) }),
+  } as unknown as MetadataService;
+  const queued: string[] = [];
+  const engine = new RuleEngine({
+    rules: () => [
+      ruleSchema.parse({ name: 'mr', on: 'study.stable', match: { Modality: 'MR' }, actions: [{ type: 'forward', node: 'LAB' }] }),
+      ruleSchema.parse({ name: 'ct', on: 'study.stable', match: { Modality: 'CT' }, actions: [{ type: 'forward', node: 'OTHER' }] }),
+    ],
+    index,
+    metadata,
+    jobs: { enqueue: async (_t, payload) => (queued.push(String(payload.rule)), { id: queued.length }), find: async () => null, cancel: async () => null },
+    logger: createLogger({ level: 'silent' }),
+  });
+  const subject: RuleSubject = { event: 'study.stable', level: 'STUDY', uid: '1.2.4', studyUID: '1.2.4', seq: sr.changeSeq, sopInstanceUID: 'm2', source: { callingAE: null, calledAE: null, remoteAddress: null } };
+  assert.equal(await engine.apply(subject), 1);
+  assert.deepEqual(queued, ['mr'], 'the MR series matched; no series is CT');
+  assert.deepEqual(read.sort(), ['m1', 'm2'], 'each series read once, for both rules');
+  await index.close();
+});
