@@ -72,16 +72,22 @@ export function checkEncoding(bytes: Buffer, charset: Charset): void {
 function invalidUtf8Field(bytes: Buffer): string | null {
   const separator = bytes[3];
   if (separator === undefined) return null;
-  const lineEnd = (from: number): number => {
-    const ends = [bytes.indexOf(0x0d, from), bytes.indexOf(0x0a, from)].filter((i) => i >= 0);
-    return ends.length ? Math.min(...ends) : bytes.length;
-  };
-  for (let start = 0, end = lineEnd(0); start < bytes.length; start = end + 1, end = lineEnd(start)) {
+  // The next CR and LF at or after the segment's start, each searched again only once passed:
+  // searching both from every segment's start read a CR-only message to its end per segment
+  // (quadratic: a 16 MB frame held the event loop for minutes). -1 stays -1: there is no more.
+  let cr = bytes.indexOf(0x0d);
+  let lf = bytes.indexOf(0x0a);
+  for (let start = 0; start < bytes.length; ) {
+    if (cr >= 0 && cr < start) cr = bytes.indexOf(0x0d, start);
+    if (lf >= 0 && lf < start) lf = bytes.indexOf(0x0a, start);
+    const end = Math.min(cr < 0 ? bytes.length : cr, lf < 0 ? bytes.length : lf);
     const segment = bytes.subarray(start, end);
+    start = end + 1;
     if (isUtf8(segment)) continue;
     const name = segment.subarray(0, 3).toString('latin1');
     for (let n = 0, from = 0; from <= segment.length; n++) {
-      const to = segment.indexOf(separator, from) < 0 ? segment.length : segment.indexOf(separator, from);
+      const found = segment.indexOf(separator, from);
+      const to = found < 0 ? segment.length : found;
       // MSH-1 is the separator itself: the parts of an MSH are numbered one up.
       if (!isUtf8(segment.subarray(from, to))) return n === 0 ? name : `${name}-${name === 'MSH' ? n + 1 : n}`;
       from = to + 1;

@@ -1,0 +1,81 @@
+// What the HL7 service does with a message, without a socket: the ACK it answers and what it
+// changes in the worklist and the index (a SQLite index in a temporary directory).
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger } from '../../../src/core/logging.js';
+import { SqliteIndex } from '../../../src/index/sqlite/sqlite-index.js';
+import { WorklistService } from '../../../src/services/worklist.js';
+import { Hl7Service } from '../../../src/hl7/service.js';
+import { Hl7Message } from '../../../src/hl7/message.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'pacs-hl7-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+let databases = 0;
+
+/** A service on an index of its own; `charset` is hl7.charset. */
+async function service(charset = 'UTF-8') {
+  const index = SqliteIndex.open({ path: join(dir, `${++databases}.db`), walMode: true });
+  await index.migrate();
+  const worklist = new WorklistService(index.worklist, () => ({ fuzzyNames: false }));
+  const hl7 = new Hl7Service({ worklist, index, logger: createLogger({ level: 'silent' }), settings: () => ({ charset, stationAE: {} }) });
+  const send = async (message: string | Buffer) => {
+    const ack = Hl7Message.parse((await hl7.handle(typeof message === 'string' ? Buffer.from(message, 'utf8') : message)).toString('latin1'));
+    const msa = ack.segment('MSA');
+    return { code: ack.get(msa, 1), control: ack.get(msa, 2), text: ack.get(msa, 3), err: ack.get(ack.segment('ERR'), 3), where: ack.get(ack.segment('ERR'), 2), ack };
+  };
+  after(() => index.close());
+  return { index, worklist, hl7, send };
+}
+
+const MSH = (type: string, control = 'C1', charset = '') => `MSH|^~\\&|RIS|HOSP|PACS|RAD|20260312083000||${type}|${control}|P|2.5.1||||||${charset}`;
+
+/**
+ * How many characters Buffer and String indexOf looked at while `fn` ran (a search from `from`
+ * reads up to what it finds, or to the end): the work of scanning a message for delimiters.
+ */
+async function scanned(fn: () => Promise<unknown>): Promise<number> {
+  const buffer = Buffer.prototype.indexOf;
+  const string = String.prototype.indexOf;
+  let work = 0;
+  const count = (length: number, at: number, from: unknown, width: number): void => {
+    const start = typeof from === 'number' && from > 0 ? from : 0;
+    work += Math.max(0, (at < 0 ? length : at + width) - start);
+  };
+  Buffer.prototype.indexOf = function (this: Buffer, ...args: Parameters<typeof buffer>) {
+    const at = buffer.apply(this, args);
+    count(this.length, at, args[1], 1);
+    return at;
+  };
+  String.prototype.indexOf = function (this: string, search: string, from?: number) {
+    const at = string.call(this, search, from);
+    count(this.length, at, from, search.length);
+    return at;
+  };
+  try {
+    await fn();
+  } finally {
+    Buffer.prototype.indexOf = buffer;
+    String.prototype.indexOf = string;
+  }
+  return work;
+}
+
+test('a 2 MB message of 320,000 CR-terminated segments with a bad byte at the end: AE 102 where it is, found in one pass', async () => {
+  const { send } = await service();
+  const message = (segments: number) => Buffer.concat([Buffer.from(`${MSH('ADT^A08')}\r${'ZZZ|a\r'.repeat(segments)}ZZZ|b|`, 'latin1'), Buffer.from([0xff, 0x0d])]);
+  const big = message(320_000);
+  assert.ok(big.length > 1_900_000);
+  const ack = await send(big);
+  assert.deepEqual([ack.code, ack.err, ack.control, ack.ack.raw(ack.ack.segment('ERR'), 2)], ['AE', '102', 'C1', 'ZZZ^1^2']);
+  // Linear: the characters the scans read grow with the message, not with its square (each
+  // segment's search for a line end used to read the rest of the message: 16 times the work
+  // for 4 times the segments, 10^11 characters at 2 MB).
+  const [small, large] = [message(20_000), message(80_000)];
+  const [workSmall, workLarge] = [await scanned(() => send(small)), await scanned(() => send(large))];
+  assert.ok(workLarge < 4 * large.length, `${workLarge} characters read for a message of ${large.length}`);
+  assert.ok(workLarge < 5 * workSmall, `${workSmall} → ${workLarge} for 4 times the segments`);
+});
