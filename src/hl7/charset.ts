@@ -2,7 +2,7 @@
 // not valid in it are the sender's error and answered as such: decoding them leniently would
 // store U+FFFD in place of the letters of a name (a Latin-1 system leaving MSH-18 empty).
 import { isUtf8 } from 'node:buffer';
-import { Hl7Error, Hl7ErrorCode } from './message.js';
+import { Hl7Error, Hl7ErrorCode, segmentBounds } from './message.js';
 
 export interface Charset {
   encoding: 'utf8' | 'latin1';
@@ -68,21 +68,18 @@ export function checkEncoding(bytes: Buffer, charset: Charset): void {
   );
 }
 
-/** "PID-5" for the first field with bytes that are not UTF-8. Delimiters are ASCII, never part of a multi-byte character. */
+/**
+ * "PID-5" for the first field with bytes that are not UTF-8, the segments found as the parser
+ * finds them. Delimiters are ASCII, never part of a multi-byte character, so the bytes read as
+ * Latin-1 (one character per byte) show them where they are.
+ */
 function invalidUtf8Field(bytes: Buffer): string | null {
   const separator = bytes[3];
   if (separator === undefined) return null;
-  // The next CR and LF at or after the segment's start, each searched again only once passed:
-  // searching both from every segment's start read a CR-only message to its end per segment
-  // (quadratic: a 16 MB frame held the event loop for minutes). -1 stays -1: there is no more.
-  let cr = bytes.indexOf(0x0d);
-  let lf = bytes.indexOf(0x0a);
-  for (let start = 0; start < bytes.length; ) {
-    if (cr >= 0 && cr < start) cr = bytes.indexOf(0x0d, start);
-    if (lf >= 0 && lf < start) lf = bytes.indexOf(0x0a, start);
-    const end = Math.min(cr < 0 ? bytes.length : cr, lf < 0 ? bytes.length : lf);
+  // One pass (segmentBounds): searching for the line end from each segment's start to the end
+  // of the message made a CR-only message quadratic (a 16 MB frame held the event loop for minutes).
+  for (const [start, end] of segmentBounds(bytes.toString('latin1'))) {
     const segment = bytes.subarray(start, end);
-    start = end + 1;
     if (isUtf8(segment)) continue;
     const name = segment.subarray(0, 3).toString('latin1');
     for (let n = 0, from = 0; from <= segment.length; n++) {

@@ -36,8 +36,10 @@ export class Hl7Service {
     let reason = 'accepted';
     let problem: Hl7Error | null = null;
     try {
-      // Parsed even when its set is unknown or its bytes bad: the ACK then quotes its control ID.
-      msg = Hl7Message.parse(bytes.toString(charset.encoding));
+      // Read even when a segment is malformed, its set unknown or its bytes bad: the ACK then
+      // quotes its control ID.
+      msg = Hl7Message.read(bytes.toString(charset.encoding));
+      if (msg.malformed) throw msg.malformed;
       if (!known) throw unsupportedCharset(declared);
       checkEncoding(bytes, charset);
       reason = await this.act(msg);

@@ -33,6 +33,27 @@ async function service(charset = 'UTF-8') {
 
 const MSH = (type: string, control = 'C1', charset = '') => `MSH|^~\\&|RIS|HOSP|PACS|RAD|20260312083000||${type}|${control}|P|2.5.1||||||${charset}`;
 
+interface OrderOptions {
+  control?: string;
+  pid?: string;
+  name?: string;
+  /** Segments after the OBR. */
+  extra?: string[];
+}
+
+/** An ORM^O01 with one order; CR-terminated. */
+function orm(order: string, placer: string, o: OrderOptions = {}): string {
+  const obr = ['OBR', '1', placer, `F${placer}`, 'CTHEAD^CT Head^LOCAL', ...Array<string>(13).fill(''), `ACC${placer}`, '', '', '', '', '', 'CT'];
+  return [
+    MSH('ORM^O01', o.control ?? `C-${placer}`),
+    `PID|1||${o.pid ?? 'H1^^^HOSP'}||${o.name ?? 'DOE^JANE'}||19800102|F`,
+    `ORC|${order}|${placer}|F${placer}`,
+    'TQ1|1||||||202603120930',
+    obr.join('|'),
+    ...(o.extra ?? []),
+  ].join('\r');
+}
+
 /**
  * How many characters Buffer and String indexOf looked at while `fn` ran (a search from `from`
  * reads up to what it finds, or to the end): the work of scanning a message for delimiters.
@@ -78,4 +99,14 @@ test('a 2 MB message of 320,000 CR-terminated segments with a bad byte at the en
   const [workSmall, workLarge] = [await scanned(() => send(small)), await scanned(() => send(large))];
   assert.ok(workLarge < 4 * large.length, `${workLarge} characters read for a message of ${large.length}`);
   assert.ok(workLarge < 5 * workSmall, `${workSmall} → ${workLarge} for 4 times the segments`);
+});
+
+test('an LF inside NTE text of a CR-terminated message: AA, MSA-2 its control ID; a bad segment name: AR 100 still quoting MSH-10 and MSH-9', async () => {
+  const { send, worklist } = await service();
+  const ok = await send(orm('NW', 'LF1', { control: 'CTL-LF', extra: ['NTE|1||first line\nsecond line'] }));
+  assert.deepEqual([ok.code, ok.control, ok.text], ['AA', 'CTL-LF', 'order LF1 scheduled']);
+  assert.notEqual(await worklist.bySourceKey('hl7', 'LF1'), null);
+  const bad = await send(orm('NW', 'LF2', { control: 'CTL-BAD', extra: ['n t e|1||text'] }));
+  assert.deepEqual([bad.code, bad.err, bad.control, bad.ack.get(bad.ack.segment('MSH'), 9, 2)], ['AR', '100', 'CTL-BAD', 'O01']);
+  assert.equal(await worklist.bySourceKey('hl7', 'LF2'), null, 'nothing of a rejected message is taken');
 });
