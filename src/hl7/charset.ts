@@ -36,9 +36,19 @@ const CONFIGURED = new Map<string, Charset>([
 /** hl7.charset as a character set (UTF-8 for a value the schema would not let through). */
 export const configuredCharset = (setting: string): Charset => CONFIGURED.get(setting.toUpperCase()) ?? UTF8;
 
-/** MSH-18 read from the raw bytes (the MSH is ASCII whatever the message's set), upper case; '' when empty. */
+/**
+ * MSH-18 read from the raw bytes (the MSH is ASCII whatever the message's set), upper case; ''
+ * when empty. The MSH is found as the parser finds it: the first segment that is not blank,
+ * however long (reading only the first line of the first 2 KB missed MSH-18 after an empty
+ * line, and the message was decoded in hl7.charset instead).
+ */
 export function declaredCharset(bytes: Buffer): string {
-  const head = bytes.subarray(0, 2048).toString('latin1').split(/[\r\n]/)[0] ?? '';
+  const text = bytes.toString('latin1');
+  let head = '';
+  for (const [start, end] of segmentBounds(text)) {
+    head = text.slice(start, end);
+    if (head.trim() !== '') break;
+  }
   if (!head.startsWith('MSH') || head.length < 4) return '';
   // The first repetition is the message's set; later ones name sets switched to by escapes.
   const field = head.split(head[3]!)[17] ?? '';

@@ -37,6 +37,8 @@ interface OrderOptions {
   control?: string;
   pid?: string;
   name?: string;
+  /** MSH-18. */
+  charset?: string;
   /** Segments after the OBR. */
   extra?: string[];
 }
@@ -45,7 +47,7 @@ interface OrderOptions {
 function orm(order: string, placer: string, o: OrderOptions = {}): string {
   const obr = ['OBR', '1', placer, `F${placer}`, 'CTHEAD^CT Head^LOCAL', ...Array<string>(13).fill(''), `ACC${placer}`, '', '', '', '', '', 'CT'];
   return [
-    MSH('ORM^O01', o.control ?? `C-${placer}`),
+    MSH('ORM^O01', o.control ?? `C-${placer}`, o.charset),
     `PID|1||${o.pid ?? 'H1^^^HOSP'}||${o.name ?? 'DOE^JANE'}||19800102|F`,
     `ORC|${order}|${placer}|F${placer}`,
     'TQ1|1||||||202603120930',
@@ -109,4 +111,12 @@ test('an LF inside NTE text of a CR-terminated message: AA, MSA-2 its control ID
   const bad = await send(orm('NW', 'LF2', { control: 'CTL-BAD', extra: ['n t e|1||text'] }));
   assert.deepEqual([bad.code, bad.err, bad.control, bad.ack.get(bad.ack.segment('MSH'), 9, 2)], ['AR', '100', 'CTL-BAD', 'O01']);
   assert.equal(await worklist.bySourceKey('hl7', 'LF2'), null, 'nothing of a rejected message is taken');
+});
+
+test('MSH-18 after an empty line is honoured: UNICODE UTF-8 with hl7.charset ISO-8859-1 stores MÜLLER, not its UTF-8 bytes read as Latin-1', async () => {
+  const { send, worklist } = await service('ISO-8859-1');
+  const ack = await send(Buffer.from(`\r${orm('NW', 'CS1', { name: 'MÜLLER^JÖRG', charset: 'UNICODE UTF-8' })}`, 'utf8'));
+  assert.deepEqual([ack.code, ack.ack.get(ack.ack.segment('MSH'), 18)], ['AA', 'UNICODE UTF-8']);
+  const entry = await worklist.bySourceKey('hl7', 'CS1');
+  assert.deepEqual(entry?.dataset['00100010']?.Value, [{ Alphabetic: 'MÜLLER^JÖRG' }]);
 });
