@@ -154,14 +154,16 @@ export class Hl7Service {
   /**
    * Puts the patient attributes into every worklist entry of a patient (and removes those of
    * `drop`); returns how many changed.
-   * The same Patient ID from another issuer is another patient; an entry without issuer is
-   * taken as this one, as in the index (see indexed()).
+   * The same Patient ID from another issuer is another patient. As in the index (see
+   * indexed()): a message naming an issuer takes the entries of that issuer and those without
+   * one; a message naming none takes only the entries without one (it used to take every
+   * issuer's, changing patients the index left alone).
    */
   private async rewriteEntries(key: PatientKey, attrs: JsonDataset, drop: readonly string[] = []): Promise<number> {
     const { entries } = await this.deps.worklist.list({ patientID: key.PatientID, limit: -1, offset: 0 });
     const mine = entries.filter((e) => {
       const issuer = jsonElementText(e.dataset['00100021']);
-      return key.IssuerOfPatientID === null || issuer === '' || issuer === key.IssuerOfPatientID;
+      return issuer === '' || issuer === key.IssuerOfPatientID;
     });
     for (const e of mine) {
       const ds: JsonDataset = { ...e.dataset, ...attrs };

@@ -10,6 +10,7 @@ import { SqliteIndex } from '../../../src/index/sqlite/sqlite-index.js';
 import { WorklistService } from '../../../src/services/worklist.js';
 import { Hl7Service } from '../../../src/hl7/service.js';
 import { Hl7Message } from '../../../src/hl7/message.js';
+import { jsonElementText } from '../../../src/dicom/json-encode.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pacs-hl7-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -119,4 +120,23 @@ test('MSH-18 after an empty line is honoured: UNICODE UTF-8 with hl7.charset ISO
   assert.deepEqual([ack.code, ack.ack.get(ack.ack.segment('MSH'), 18)], ['AA', 'UNICODE UTF-8']);
   const entry = await worklist.bySourceKey('hl7', 'CS1');
   assert.deepEqual(entry?.dataset['00100010']?.Value, [{ Alphabetic: 'MÜLLER^JÖRG' }]);
+});
+
+test('ADT^A08 without PID-3.4 changes only entries without issuer; with one, that issuer\'s (and those without), never another issuer\'s', async () => {
+  const { send, worklist } = await service();
+  const name = async (key: string) => jsonElementText((await worklist.bySourceKey('hl7', key))!.dataset['00100010']);
+  for (const [key, pid] of [['IH', 'P5^^^HOSP'], ['IE', 'P5^^^ELSEWHERE']] as const) assert.equal((await send(orm('NW', key, { pid, name: 'OLD^NAME' }))).code, 'AA');
+  const a08 = (pid: string, name: string) => [MSH('ADT^A08', `U-${name}`), 'EVN|A08|20260312', `PID|1||${pid}||${name}`].join('\r');
+
+  const none = await send(a08('P5', 'NO^ISSUER'));
+  assert.deepEqual([none.code, none.text], ['AA', 'patient P5: 0 worklist entries updated']);
+  assert.deepEqual([await name('IH'), await name('IE')], ['OLD^NAME', 'OLD^NAME'], 'no issuer in the message: neither issuer\'s entry');
+
+  const hosp = await send(a08('P5^^^HOSP', 'HOSP^ONLY'));
+  assert.equal(hosp.code, 'AA');
+  assert.deepEqual([await name('IH'), await name('IE')], ['HOSP^ONLY', 'OLD^NAME']);
+
+  assert.equal((await send(orm('NW', 'IN', { pid: 'P5', name: 'OLD^NAME' }))).code, 'AA');
+  await send(a08('P5', 'BARE^ONE'));
+  assert.deepEqual([await name('IH'), await name('IE'), await name('IN')], ['HOSP^ONLY', 'OLD^NAME', 'BARE^ONE'], 'the entry without issuer only');
 });
