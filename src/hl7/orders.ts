@@ -154,7 +154,9 @@ function readOrder(msg: Hl7Message, group: Segment[], options: OrderOptions): Or
     '00400007': str('LO', (procText || procCode || '').slice(0, 64)),
   };
   if (msg.get(obr, 20)) step['00400009'] = str('SH', limit(msg.get(obr, 20), 16, 'OBR-20'));
-  if (control === 'new') step['00400020'] = str('CS', 'SCHEDULED');
+  // No Scheduled Procedure Step Status: a new entry starts SCHEDULED (completeEntry), and an
+  // order we have keeps the status modalities gave it. An NW setting SCHEDULED put a resent
+  // order (its ACK lost) back into the worklist after it was started, done or canceled.
   ds['00400100'] = { vr: 'SQ', Value: [step] };
   return { control, key, dataset: ds };
 }

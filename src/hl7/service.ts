@@ -7,6 +7,7 @@ import { jsonElementText } from '../dicom/json-encode.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logging.js';
 import type { ArchiveIndex, PatientChanges, PatientKey } from '../index/types.js';
+import { OPEN_SPS_STATUSES } from '../index/workflow.js';
 import type { WorklistService } from '../services/worklist.js';
 import { type AckCode, buildAck } from './ack.js';
 import { checkEncoding, configuredCharset, declaredCharset, messageCharset, unsupportedCharset } from './charset.js';
@@ -92,7 +93,16 @@ export class Hl7Service {
         done.push(`order ${o.key} canceled`);
         continue;
       }
+      // An order whose step is over (done, discontinued, canceled) is left as it is, and the
+      // message still answered AA: an NW again is most often a resend after a lost ACK, which
+      // original acknowledgment mode expects, and neither it nor a late XO may bring the
+      // order back into the worklist or rewrite what was performed. MSA-3 says so.
+      if (current && !(OPEN_SPS_STATUSES as readonly string[]).includes(current.status)) {
+        done.push(`order ${o.key} is ${current.status}: unchanged`);
+        continue;
+      }
       // A change of an order we never saw is taken as new: the worklist then has what the placer has.
+      // One we have keeps its status (the message carries none: see readOrder).
       const entry = await this.deps.worklist.upsertFromSource('hl7', o.key, o.dataset!);
       done.push(`order ${o.key} ${current ? (entry ? 'changed' : 'unchanged') : 'scheduled'}`);
     }

@@ -140,3 +140,43 @@ test('ADT^A08 without PID-3.4 changes only entries without issuer; with one, tha
   await send(a08('P5', 'BARE^ONE'));
   assert.deepEqual([await name('IH'), await name('IE'), await name('IN')], ['HOSP^ONLY', 'OLD^NAME', 'BARE^ONE'], 'the entry without issuer only');
 });
+
+test('an order resent after it was canceled, completed or started keeps its status; an XO does not bring a completed one back', async () => {
+  const { send, worklist } = await service();
+  const status = async (key: string) => (await worklist.bySourceKey('hl7', key))?.status;
+  const listed = async (key: string) => (await worklist.find({ '00402016': { vr: 'LO', Value: [key] } })).length;
+  const performed = async (key: string, mpps: string) => {
+    const ds = (await worklist.bySourceKey('hl7', key))!.dataset;
+    const step = ds['00400100']!.Value![0] as typeof ds;
+    await worklist.stepPerformed([{ scheduledProcedureStepID: jsonElementText(step['00400009']), studyInstanceUID: jsonElementText(ds['0020000D']), accessionNumber: null }], mpps);
+  };
+
+  // NW, CA, the same NW again (its ACK was lost): still canceled, not in the worklist.
+  const nw = orm('NW', 'R1', { control: 'NW-R1' });
+  assert.equal((await send(nw)).code, 'AA');
+  assert.equal((await send(orm('CA', 'R1'))).code, 'AA');
+  const again = await send(nw);
+  assert.deepEqual([again.code, again.control, again.text], ['AA', 'NW-R1', 'order R1 is CANCELED: unchanged']);
+  assert.deepEqual([await status('R1'), await listed('R1')], ['CANCELED', 0]);
+
+  // NW, MPPS COMPLETED, the NW again and an XO moving it: still completed, its time unchanged.
+  assert.equal((await send(orm('NW', 'R2'))).code, 'AA');
+  await performed('R2', 'COMPLETED');
+  assert.equal(await status('R2'), 'COMPLETED');
+  assert.equal((await send(orm('NW', 'R2'))).code, 'AA');
+  const moved = await send(orm('XO', 'R2').replace('202603120930', '202603121500'));
+  assert.deepEqual([moved.code, moved.text], ['AA', 'order R2 is COMPLETED: unchanged']);
+  const step = (await worklist.bySourceKey('hl7', 'R2'))!.dataset['00400100']!.Value![0] as Record<string, { Value?: unknown[] }>;
+  assert.deepEqual([await status('R2'), await listed('R2'), step['00400003']!.Value], ['COMPLETED', 0, ['0930']]);
+
+  // Started: a resent NW (and an XO) change the order but not its status.
+  assert.equal((await send(orm('NW', 'R3'))).code, 'AA');
+  await performed('R3', 'IN PROGRESS');
+  assert.equal((await send(orm('NW', 'R3', { name: 'NEW^NAME' }))).code, 'AA');
+  const [found] = await worklist.find({ '00402016': { vr: 'LO', Value: ['R3'] }, '00100010': { vr: 'PN' }, '00400100': { vr: 'SQ', Value: [{ '00400020': { vr: 'CS' } }] } });
+  assert.deepEqual([found?.['00100010']?.Value, (found?.['00400100']?.Value?.[0] as typeof found)?.['00400020']?.Value], [[{ Alphabetic: 'NEW^NAME' }], ['STARTED']]);
+  // A feed saying SCHEDULED (a folder file read again at a restart) cannot take it back either.
+  const entry = (await worklist.bySourceKey('hl7', 'R3'))!;
+  await worklist.upsertFromSource('hl7', 'R3', { ...entry.dataset, '00400100': { vr: 'SQ', Value: [{ ...(entry.dataset['00400100']!.Value![0] as object), '00400020': { vr: 'CS', Value: ['SCHEDULED'] } }] } });
+  assert.equal(await status('R3'), 'STARTED');
+});
