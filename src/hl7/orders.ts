@@ -59,8 +59,9 @@ const HL7_NULL = '""';
 /**
  * The patient attributes of a PID segment (shared with the ADT messages). A new order carries
  * the whole patient, so an empty field is an empty attribute. An update (`changesOnly`) follows
- * HL7 v2 for fields: an empty one says nothing and leaves its attribute out (ADT^A08 with only
- * PID-3 and PID-5 keeps the birth date), "" says delete and empties the attribute.
+ * HL7 v2 for fields: an empty one (or one with no non-empty component) says nothing and leaves
+ * its attribute out (ADT^A08 with only PID-3 and PID-5 keeps the birth date), "" says delete and
+ * empties the attribute.
  */
 export function patientAttributes(msg: Hl7Message, pid: Segment | undefined, changesOnly = false): JsonDataset {
   const id = msg.get(pid, 3);
@@ -68,8 +69,11 @@ export function patientAttributes(msg: Hl7Message, pid: Segment | undefined, cha
   const out: JsonDataset = {};
   const put = (field: number, tag: string, vr: string, element: () => JsonElement): void => {
     const raw = msg.raw(pid, field).trim();
-    if (raw === HL7_NULL || (raw === '' && !changesOnly)) out[tag] = { vr };
-    else if (raw !== '') out[tag] = element();
+    // Only delimiters (^^^, or an empty first repetition: ~DOE^J) give no value, as an empty
+    // field: they counted as given, and an ADT^A08 erased the name in the worklist and the index.
+    const given = raw === HL7_NULL || msg.components(pid, field).some((c) => c !== '');
+    if (raw === HL7_NULL || (!given && !changesOnly)) out[tag] = { vr };
+    else if (given) out[tag] = element();
   };
   // A "" component (DOE^"") deletes that part only.
   put(5, '00100010', 'PN', () => pn(personName(msg.components(pid, 5).map((c) => (c === HL7_NULL ? '' : c)))));

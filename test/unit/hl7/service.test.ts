@@ -11,6 +11,7 @@ import { WorklistService } from '../../../src/services/worklist.js';
 import { Hl7Service } from '../../../src/hl7/service.js';
 import { Hl7Message } from '../../../src/hl7/message.js';
 import { jsonElementText } from '../../../src/dicom/json-encode.js';
+import { CT, record } from '../../contract/fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pacs-hl7-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -179,4 +180,19 @@ test('an order resent after it was canceled, completed or started keeps its stat
   const entry = (await worklist.bySourceKey('hl7', 'R3'))!;
   await worklist.upsertFromSource('hl7', 'R3', { ...entry.dataset, '00400100': { vr: 'SQ', Value: [{ ...(entry.dataset['00400100']!.Value![0] as object), '00400020': { vr: 'CS', Value: ['SCHEDULED'] } }] } });
   assert.equal(await status('R3'), 'STARTED');
+});
+
+test('ADT^A08 with a PID-5 of delimiters only (^^^, ~DOE^J) leaves the name in the worklist and the index; "" still deletes it', async () => {
+  const { send, worklist, index } = await service();
+  await index.storeInstance(record({ sop: '7.1.1', study: '7.1', patientId: 'P7', issuer: 'HOSP', patientName: 'KEEP^ME', sopClass: CT }), 'insert');
+  assert.equal((await send(orm('NW', 'N7', { pid: 'P7^^^HOSP', name: 'KEEP^ME' }))).code, 'AA');
+  const names = async () => [jsonElementText((await worklist.bySourceKey('hl7', 'N7'))!.dataset['00100010']), (await index.findPatient('P7', 'HOSP'))?.PatientName];
+  for (const name of ['^^^', '^^^^^^', '~DOE^J', '^']) {
+    const ack = await send([MSH('ADT^A08'), 'EVN|A08|20260312', `PID|1||P7^^^HOSP||${name}||19900101`].join('\r'));
+    assert.equal(ack.code, 'AA', ack.text);
+    assert.deepEqual(await names(), ['KEEP^ME', 'KEEP^ME'], name);
+  }
+  assert.equal((await index.findPatient('P7', 'HOSP'))?.PatientBirthDate, '19900101', 'the rest of the message is taken');
+  assert.equal((await send([MSH('ADT^A08'), 'EVN|A08|20260312', 'PID|1||P7^^^HOSP||""'].join('\r'))).code, 'AA');
+  assert.deepEqual(await names(), ['', null]);
 });
