@@ -129,9 +129,10 @@ export class Hl7Service {
 
   /** ADT^A40: each MRG-1 prior patient merged into the PID-3 patient before it. */
   private async mergePatients(msg: Hl7Message): Promise<string> {
-    const done: string[] = [];
+    // Every pair is read and checked before any is applied, as the orders of an ORM are: a bad
+    // later pair used to be found after the earlier ones were merged, left so under an AE.
+    const pairs: Array<{ prior: string; from: PatientKey; to: PatientKey; attrs: JsonDataset }> = [];
     let pid: ReturnType<Hl7Message['segment']>;
-    let merges = 0;
     for (const s of msg.segments) {
       if (s.name === 'PID') pid = s;
       if (s.name !== 'MRG') continue;
@@ -139,16 +140,17 @@ export class Hl7Service {
       const attrs = patientAttributes(msg, pid, true);
       const prior = msg.get(s, 1);
       if (!prior) throw new Hl7Error('MRG-1 has no prior patient identifier', Hl7ErrorCode.RequiredFieldMissing, 'MRG-1');
-      const from: PatientKey = { PatientID: prior, IssuerOfPatientID: msg.get(s, 1, 4) || null };
-      const to = patientKey(attrs);
+      pairs.push({ prior, from: { PatientID: prior, IssuerOfPatientID: msg.get(s, 1, 4) || null }, to: patientKey(attrs), attrs });
+    }
+    if (!pairs.length) throw new Hl7Error('ADT^A40 needs an MRG segment', Hl7ErrorCode.SegmentSequence, 'MRG');
+    const done: string[] = [];
+    for (const { prior, from, to, attrs } of pairs) {
       // The surviving identity is PID-3 as given: without an issuer there, the moved entries keep
       // none (an old issuer with the new ID would name a patient that does not exist).
       const entries = await this.rewriteEntries(from, attrs, to.IssuerOfPatientID === null ? ['00100021'] : []);
       const studies = await this.deps.index.mergePatients(await this.indexed(from), await this.indexed(to));
-      merges++;
       done.push(`${prior} merged into ${to.PatientID}: ${entries} worklist entries, ${studies} studies moved`);
     }
-    if (!merges) throw new Hl7Error('ADT^A40 needs an MRG segment', Hl7ErrorCode.SegmentSequence, 'MRG');
     return done.join('; ');
   }
 

@@ -196,3 +196,21 @@ test('ADT^A08 with a PID-5 of delimiters only (^^^, ~DOE^J) leaves the name in t
   assert.equal((await send([MSH('ADT^A08'), 'EVN|A08|20260312', 'PID|1||P7^^^HOSP||""'].join('\r'))).code, 'AA');
   assert.deepEqual(await names(), ['', null]);
 });
+
+test('ADT^A40 whose second PID/MRG pair is invalid: AE, and the first pair is not merged either', async () => {
+  const { send, worklist, index } = await service();
+  await index.storeInstance(record({ sop: '8.1.1', study: '8.1', patientId: 'OLD8', issuer: 'HOSP', sopClass: CT }), 'insert');
+  assert.equal((await send(orm('NW', 'M8', { pid: 'OLD8^^^HOSP' }))).code, 'AA');
+  const a40 = (second: string) => [MSH('ADT^A40', 'M-8'), 'EVN|A40|20260312', 'PID|1||NEW8^^^HOSP||NEW^PATIENT', 'MRG|OLD8^^^HOSP', ...second.split('\r')].join('\r');
+  for (const second of ['PID|1||NEW9^^^HOSP\rMRG|', 'PID|1||\rMRG|OLD9^^^HOSP', 'PID|1||NEW9^^^HOSP||X||not-a-date\rMRG|OLD9^^^HOSP']) {
+    const ack = await send(a40(second));
+    assert.deepEqual([ack.code, ack.control], ['AE', 'M-8'], second);
+    assert.equal(jsonElementText((await worklist.bySourceKey('hl7', 'M8'))!.dataset['00100020']), 'OLD8', second);
+    assert.notEqual(await index.findPatient('OLD8', 'HOSP'), null, second);
+    assert.equal(await index.findPatient('NEW8', 'HOSP'), null, second);
+  }
+  const ok = await send(a40('PID|1||NEW9^^^HOSP\rMRG|OLD9^^^HOSP'));
+  assert.equal(ok.code, 'AA', ok.text);
+  assert.equal(jsonElementText((await worklist.bySourceKey('hl7', 'M8'))!.dataset['00100020']), 'NEW8');
+  assert.equal((await index.findInstance('8.1.1'))?.PatientID, 'NEW8');
+});
