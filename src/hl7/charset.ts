@@ -2,7 +2,7 @@
 // not valid in it are the sender's error and answered as such: decoding them leniently would
 // store U+FFFD in place of the letters of a name (a Latin-1 system leaving MSH-18 empty).
 import { isUtf8 } from 'node:buffer';
-import { Hl7Error, Hl7ErrorCode, segmentBounds } from './message.js';
+import { Hl7Error, Hl7ErrorCode, quoted, segmentBounds } from './message.js';
 
 export interface Charset {
   encoding: 'utf8' | 'latin1';
@@ -65,7 +65,7 @@ export function messageCharset(declared: string, fallback: Charset): Charset | n
 
 /** The rejection of a message in a set we cannot read (Table 0211 has more than we know). */
 export const unsupportedCharset = (declared: string): Hl7Error =>
-  new Hl7Error(`MSH-18 character set "${declared}" is not supported (UNICODE UTF-8, 8859/1, ASCII)`, Hl7ErrorCode.TableValueNotFound, 'MSH-18', 'AR');
+  new Hl7Error(`MSH-18 character set ${quoted(declared)} is not supported (UNICODE UTF-8, 8859/1, ASCII)`, Hl7ErrorCode.TableValueNotFound, 'MSH-18', 'AR');
 
 /** Throws (AE) when the bytes are not valid in the set, naming the first field holding such bytes. */
 export function checkEncoding(bytes: Buffer, charset: Charset): void {

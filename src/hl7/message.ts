@@ -3,6 +3,7 @@
 // Values are kept escaped as received and unescaped only when read, so a delimiter escaped
 // inside a value (\S\ for ^ ...) never splits it. Small on purpose: what orders and patient
 // updates need, no message-structure validation beyond the MSH.
+import { remoteText } from '../core/remote-text.js';
 
 /** An HL7 Table 0357 message error condition code, for the ACK's ERR-3. */
 export const Hl7ErrorCode = {
@@ -33,6 +34,16 @@ export class Hl7Error extends Error {
     super(message);
   }
 }
+
+/** How many characters of a value from the message an error quotes. */
+const QUOTED_MAX = 64;
+
+/**
+ * A value from the message as an error quotes it (in the ACK and the log): cut short and on one
+ * line. A peer's value can be megabytes long, and came back whole in MSA-3, ERR-3, ERR-8 and
+ * the log line; its line breaks and escape sequences would forge log lines.
+ */
+export const quoted = (value: string): string => `"${remoteText(value, QUOTED_MAX)}"`;
 
 export interface Delimiters {
   field: string;
@@ -152,7 +163,7 @@ export class Hl7Message {
     const field = first[3]!;
     const enc = first.slice(4, first.indexOf(field, 4) < 0 ? undefined : first.indexOf(field, 4));
     if (enc.length < 3 || new Set([field, ...enc]).size !== enc.length + 1)
-      throw new Hl7Error(`MSH-2 encoding characters "${enc}" are not usable`, Hl7ErrorCode.DataType, 'MSH-2', 'AR');
+      throw new Hl7Error(`MSH-2 encoding characters ${quoted(enc)} are not usable`, Hl7ErrorCode.DataType, 'MSH-2', 'AR');
     const d: Delimiters = { field, component: enc[0]!, repetition: enc[1]!, escape: enc[2]!, subcomponent: enc[3] ?? '&' };
     const segments: Segment[] = [];
     let malformed: Hl7Error | null = null;
@@ -160,7 +171,7 @@ export class Hl7Message {
       const parts = line.split(d.field);
       const name = parts[0]!;
       if (!/^[A-Z][A-Z0-9]{2}$/.test(name)) {
-        malformed ??= new Hl7Error(`segment ${n + 1}: "${name.slice(0, 10)}" is not a segment name`, Hl7ErrorCode.SegmentSequence, null, 'AR');
+        malformed ??= new Hl7Error(`segment ${n + 1}: ${quoted(name.slice(0, 10))} is not a segment name`, Hl7ErrorCode.SegmentSequence, null, 'AR');
         continue;
       }
       // MSH-1 is the separator itself: put it back so field numbers are the standard's.

@@ -18,16 +18,17 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 let databases = 0;
 
-/** A service on an index of its own; `charset` is hl7.charset. */
-async function service(charset = 'UTF-8') {
+/** A service on an index of its own; `charset` is hl7.charset; its log lines go to `logged`. */
+async function service(charset = 'UTF-8', logged?: string[]) {
   const index = SqliteIndex.open({ path: join(dir, `${++databases}.db`), walMode: true });
   await index.migrate();
   const worklist = new WorklistService(index.worklist, () => ({ fuzzyNames: false }));
-  const hl7 = new Hl7Service({ worklist, index, logger: createLogger({ level: 'silent' }), settings: () => ({ charset, stationAE: {} }) });
+  const hl7 = new Hl7Service({ worklist, index, logger: logged ? createLogger({ level: 'info' }, { stdout: { write: (line: string) => logged.push(line) } }) : createLogger({ level: 'silent' }), settings: () => ({ charset, stationAE: {} }) });
   const send = async (message: string | Buffer) => {
-    const ack = Hl7Message.parse((await hl7.handle(typeof message === 'string' ? Buffer.from(message, 'utf8') : message)).toString('latin1'));
+    const bytes = await hl7.handle(typeof message === 'string' ? Buffer.from(message, 'utf8') : message);
+    const ack = Hl7Message.parse(bytes.toString('latin1'));
     const msa = ack.segment('MSA');
-    return { code: ack.get(msa, 1), control: ack.get(msa, 2), text: ack.get(msa, 3), err: ack.get(ack.segment('ERR'), 3), where: ack.get(ack.segment('ERR'), 2), ack };
+    return { code: ack.get(msa, 1), control: ack.get(msa, 2), text: ack.get(msa, 3), err: ack.get(ack.segment('ERR'), 3), size: bytes.length, ack };
   };
   after(() => index.close());
   return { index, worklist, hl7, send };
@@ -213,4 +214,47 @@ test('ADT^A40 whose second PID/MRG pair is invalid: AE, and the first pair is no
   assert.equal(ok.code, 'AA', ok.text);
   assert.equal(jsonElementText((await worklist.bySourceKey('hl7', 'M8'))!.dataset['00100020']), 'NEW8');
   assert.equal((await index.findInstance('8.1.1'))?.PatientID, 'NEW8');
+});
+
+test('a megabyte in any field the ACK or the log would quote: an ACK of a few hundred bytes, MSA-2 the first 199 characters of MSH-10', async () => {
+  const logged: string[] = [];
+  const { send } = await service('UTF-8', logged);
+  const big = 'X'.repeat(1024 * 1024);
+  const a08 = (pid = 'P1^^^HOSP') => [MSH('ADT^A08', 'BIG'), 'EVN|A08|20260312', `PID|1||${pid}||DOE^J`].join('\r');
+  const cases: Array<[string, string, string]> = [
+    ['OBR-24', orm('NW', 'B1', { control: 'BIG' }).replace(/\|CT$/m, `|${big}`), 'AE 103'],
+    ['TQ1-7', orm('NW', 'B2', { control: 'BIG' }).replace('202603120930', `2026${big}`), 'AE 102'],
+    ['ORC-1', orm(big, 'B3', { control: 'BIG' }), 'AE 103'],
+    ['OBR-18', orm('NW', 'B4', { control: 'BIG' }).replace('ACCB4', big), 'AE 102'],
+    ['ORC-2 of a cancel', orm('CA', big, { control: 'BIG' }), 'AE 204'],
+    ['PID-3', a08(big), 'AE 102'],
+    ['MRG-1', [MSH('ADT^A40', 'BIG'), 'PID|1||P2^^^HOSP', `MRG|${big}`].join('\r'), 'AE 102'],
+    ['MSH-9', a08().replace('ADT^A08', `${big}^A08`), 'AR 200'],
+    ['MSH-9.2', a08().replace('ADT^A08', `ADT^${big}`), 'AR 201'],
+    ['MSH-11', a08().replace('|BIG|P|', `|BIG|${big}|`), 'AR 202'],
+    ['MSH-18', a08().replace(/^(MSH.*)$/m, `$1${big}`), 'AR 103'],
+    ['MSH-3', a08().replace('|RIS|', `|${big}|`), 'AA '],
+    ['segment name', `${a08()}\r${big}|1`, 'AR 100'],
+  ];
+  for (const [where, message, expected] of cases) {
+    logged.length = 0;
+    const ack = await send(message);
+    assert.ok(ack.size < 1500, `${where}: an ACK of ${ack.size} bytes`);
+    assert.equal(`${ack.code} ${ack.err}`, expected, `${where}: ${ack.text}`);
+    assert.equal(ack.control, 'BIG', where);
+    for (const line of logged) assert.ok(line.length < 2500, `${where}: a log line of ${line.length} characters`);
+  }
+  // MSH-10 itself: MSA-2 echoes what HL7 v2.7 allows of it, cut outside its escape sequences.
+  for (const control of [big, `${'C'.repeat(197)}\\F\\${big}`]) {
+    logged.length = 0;
+    const ack = await send(a08().replace('|BIG|', `|${control}|`));
+    assert.equal(ack.code, 'AA', ack.text);
+    const echoed = ack.ack.raw(ack.ack.segment('MSA'), 2);
+    assert.ok(echoed.length <= 199 && echoed.length >= 197 && control.startsWith(echoed), echoed.slice(190));
+    for (const line of logged) assert.ok(line.length < 2500, `a log line of ${line.length} characters`);
+  }
+  // A message whose MSH-2 cannot be read (no control ID to quote) says so briefly too.
+  const ack = await send(`MSH|^~\\&${big}|A`);
+  assert.deepEqual([ack.code, ack.err], ['AR', '102']);
+  assert.ok(ack.size < 1500, `an ACK of ${ack.size} bytes`);
 });
