@@ -98,6 +98,20 @@ export function unescapeHl7(value: string, d: Delimiters): string {
   return out;
 }
 
+// C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
+// eslint-disable-next-line no-control-regex -- finding the control characters is the point
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g;
+
+/**
+ * A value as the attributes we fill from it take it: on one line. Names, IDs, codes and
+ * descriptions (PN, LO, SH, CS ... in DICOM) allow no control character, and \X0D0A\, \.br\ or
+ * a bare LF inside a field put line breaks into a stored Patient's Name, splitting it in every
+ * listing, log line and export. Stripped, not refused: each run of control characters becomes
+ * one space ("DOE\X0D0A\EVIL" is "DOE EVIL"), as a line break in a name or a description is
+ * layout, not content, and an order is not turned away for it.
+ */
+const singleLine = (value: string): string => value.replace(CONTROLS, ' ').trim();
+
 /** Escapes the delimiters in a value we write (ACK text, echoed identifiers). */
 export function escapeHl7(value: string, d: Delimiters = DEFAULT_DELIMITERS): string {
   const map = new Map([
@@ -200,19 +214,19 @@ export class Hl7Message {
     return f === '' ? [] : f.split(this.delimiters.repetition);
   }
 
-  /** One subcomponent (1-based; the first by default) of a component of one repetition, unescaped. */
+  /** One subcomponent (1-based; the first by default) of a component of one repetition, unescaped, on one line. */
   get(seg: Segment | undefined, field: number, component = 1, repetition = 0, sub = 1): string {
     const f = this.repetitions(seg, field)[repetition] ?? '';
     if (seg?.name === 'MSH' && field <= 2) return f;
     const c = f.split(this.delimiters.component)[component - 1] ?? '';
     const s = c.split(this.delimiters.subcomponent)[sub - 1] ?? '';
-    return unescapeHl7(s, this.delimiters).trim();
+    return singleLine(unescapeHl7(s, this.delimiters));
   }
 
-  /** A component's subcomponents, unescaped (the first is the component when it has none). */
+  /** The components of one repetition (the first subcomponent of each), unescaped, on one line. */
   components(seg: Segment | undefined, field: number, repetition = 0): string[] {
     const f = this.repetitions(seg, field)[repetition] ?? '';
-    return f.split(this.delimiters.component).map((c) => unescapeHl7(c.split(this.delimiters.subcomponent)[0] ?? '', this.delimiters).trim());
+    return f.split(this.delimiters.component).map((c) => singleLine(unescapeHl7(c.split(this.delimiters.subcomponent)[0] ?? '', this.delimiters)));
   }
 }
 

@@ -258,3 +258,16 @@ test('a megabyte in any field the ACK or the log would quote: an ACK of a few hu
   assert.deepEqual([ack.code, ack.err], ['AR', '102']);
   assert.ok(ack.size < 1500, `an ACK of ${ack.size} bytes`);
 });
+
+test('line breaks and other control characters in names and IDs are stripped: \\X0D0A\\, \\.br\\, a bare LF, \\X07\\ each become one space', async () => {
+  const { send, worklist, index } = await service();
+  await index.storeInstance(record({ sop: '6.1.1', study: '6.1', patientId: 'P6', issuer: 'HOSP', sopClass: CT }), 'insert');
+  assert.equal((await send(orm('NW', 'K6', { pid: 'P6\\X0A\\^^^HOSP', name: 'DOE\\X0D0A\\EVIL^J\\.br\\ANE' }))).code, 'AA');
+  const stored = (await worklist.bySourceKey('hl7', 'K6'))!.dataset;
+  assert.deepEqual([stored['00100010']?.Value, stored['00100020']?.Value], [[{ Alphabetic: 'DOE EVIL^J ANE' }], ['P6']]);
+  for (const [name, expected] of [['DOE\\X0D0A\\EVIL^J', 'DOE EVIL^J'], ['DOE\nEVIL^J', 'DOE EVIL^J'], ['DOE\\X07\\\\X1B\\BELL^J', 'DOE BELL^J'], ['DOE\\XC285\\NEL^J', 'DOE NEL^J']]) {
+    const ack = await send([MSH('ADT^A08'), 'EVN|A08|20260312', `PID|1||P6^^^HOSP||${name}`].join('\r'));
+    assert.equal(ack.code, 'AA', ack.text);
+    assert.deepEqual([jsonElementText((await worklist.bySourceKey('hl7', 'K6'))!.dataset['00100010']), (await index.findPatient('P6', 'HOSP'))?.PatientName], [expected, expected], name);
+  }
+});
