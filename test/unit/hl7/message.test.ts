@@ -121,6 +121,14 @@ test('MLLP frames split and joined across chunks, junk between frames ignored', 
   const got: string[] = [];
   for (let i = 0; i < all.length; i += 3) got.push(...d.push(all.subarray(i, i + 3)).map((x) => x.toString()));
   assert.deepEqual(got, ['MSH|one', 'MSH|two']);
+  // Only chunks holding a byte of a frame are progress (the listener's idle timer counts those).
+  const p = new MllpDecoder();
+  assert.deepEqual([p.push(Buffer.from('\n\n')), p.progressed], [[], false]);
+  assert.deepEqual([p.push(Buffer.from('\n\x0bMS')), p.progressed], [[], true]);
+  assert.deepEqual([p.push(Buffer.from('H')), p.progressed], [[], true]);
+  assert.deepEqual([p.push(Buffer.from('\x1c')).length, p.progressed], [1, true]);
+  assert.deepEqual([p.push(Buffer.from('\r')), p.progressed], [[], true]);
+  assert.deepEqual([p.push(Buffer.from('\r\n')), p.progressed], [[], false]);
 });
 
 test('MLLP: every chunk size gives the same messages; a large frame in small pieces is not copied again per piece; a frame past 16 MB is refused', () => {
