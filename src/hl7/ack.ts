@@ -25,6 +25,16 @@ const errorLocation = (loc: string): string => {
 
 /** MSA-3 (text message, ST) is 80 characters long at most in HL7 v2.5.1. */
 const MSA_TEXT_MAX = 80;
+/** MSA-2 (and MSH-10, ST): 20 characters in v2.5.1, 199 from v2.7 on; the longer, so a long one still matches. */
+export const CONTROL_ID_MAX = 199;
+/** ERR-3.2, the text of a CWE: 199 characters. */
+const ERR_TEXT_MAX = 199;
+/** ERR-8 (user message, TX): 250 characters in v2.5.1. */
+const ERR_MESSAGE_MAX = 250;
+/** MSH-3 to MSH-6 (HD): 227 characters. */
+const HD_MAX = 227;
+/** Anything else echoed from the message's MSH (MSH-9.2, MSH-11, MSH-12). */
+const ECHO_MAX = 20;
 
 /**
  * `text` escaped and cut to `max` characters between characters of the text: cutting the
@@ -33,12 +43,25 @@ const MSA_TEXT_MAX = 80;
  */
 function escapedWithin(text: string, max: number, d: Delimiters): string {
   let out = '';
-  for (const ch of text.replace(/\r\n|\r/g, '\n')) {
+  // Every character of the text writes one at least (a CRLF writes one for two): what lies
+  // past 2 × max + 2 is never reached, and a megabyte of text is not copied to find that.
+  for (const ch of text.slice(0, 2 * max + 2).replace(/\r\n|\r/g, '\n')) {
     const escaped = escapeHl7(ch, d);
     if (out.length + escaped.length > max) break;
     out += escaped;
   }
   return out;
+}
+
+/**
+ * A field echoed as received (escaped) cut to `max` characters, never inside an escape
+ * sequence. Every echoed value is cut: a peer's megabyte of MSH-10 came back whole.
+ */
+function rawWithin(raw: string, max: number, d: Delimiters): string {
+  if (raw.length <= max) return raw;
+  const cut = raw.slice(0, max);
+  // An odd number of escape characters: the last sequence is open; cut before it.
+  return (cut.split(d.escape).length - 1) % 2 === 1 ? cut.slice(0, cut.lastIndexOf(d.escape)) : cut;
 }
 
 /**
@@ -49,18 +72,18 @@ function escapedWithin(text: string, max: number, d: Delimiters): string {
 export function buildAck(msg: Hl7Message | null, code: AckCode, text: string, problem: AckProblem | null, charset: string): string {
   const d = msg?.delimiters ?? DEFAULT_DELIMITERS;
   const msh = msg?.segment('MSH');
-  const f = (n: number): string => (msg ? msg.raw(msh, n) : '');
+  const f = (n: number, max = ECHO_MAX): string => (msg ? rawWithin(msg.raw(msh, n), max, d) : '');
   const trigger = msg?.get(msh, 9, 2) ?? '';
   const seg = (...fields: string[]): string[] => fields;
   const segments = [
     // Addressed back: our application and facility where the sender's MSH-5/6 named them.
-    seg('MSH', `${d.component}${d.repetition}${d.escape}${d.subcomponent}`, f(5) || 'PACS_SERVER', f(6), f(3), f(4), timestamp(), '',
-      `ACK${d.component}${escapeHl7(trigger, d)}${d.component}ACK`, `ACK${Date.now()}${++counter}`, f(11) || 'P', f(12) || '2.5.1', '', '', '', '', '', charset),
-    seg('MSA', code, f(10), escapedWithin(text, MSA_TEXT_MAX, d)),
+    seg('MSH', `${d.component}${d.repetition}${d.escape}${d.subcomponent}`, f(5, HD_MAX) || 'PACS_SERVER', f(6, HD_MAX), f(3, HD_MAX), f(4, HD_MAX), timestamp(), '',
+      `ACK${d.component}${escapedWithin(trigger, ECHO_MAX, d)}${d.component}ACK`, `ACK${Date.now()}${++counter}`, f(11) || 'P', f(12) || '2.5.1', '', '', '', '', '', charset),
+    seg('MSA', code, f(10, CONTROL_ID_MAX), escapedWithin(text, MSA_TEXT_MAX, d)),
   ];
   if (problem) {
-    const err = `${problem.code}${d.component}${escapeHl7(text, d)}${d.component}HL70357`;
-    segments.push(seg('ERR', '', problem.location ? errorLocation(problem.location) : '', err, 'E', '', '', '', escapeHl7(problem.text, d)));
+    const err = `${problem.code}${d.component}${escapedWithin(text, ERR_TEXT_MAX, d)}${d.component}HL70357`;
+    segments.push(seg('ERR', '', problem.location ? errorLocation(problem.location) : '', err, 'E', '', '', '', escapedWithin(problem.text, ERR_MESSAGE_MAX, d)));
   }
   return encodeSegments(segments, d);
 }

@@ -2,7 +2,7 @@
 // not valid in it are the sender's error and answered as such: decoding them leniently would
 // store U+FFFD in place of the letters of a name (a Latin-1 system leaving MSH-18 empty).
 import { isUtf8 } from 'node:buffer';
-import { Hl7Error, Hl7ErrorCode } from './message.js';
+import { Hl7Error, Hl7ErrorCode, quoted, segmentBounds } from './message.js';
 
 export interface Charset {
   encoding: 'utf8' | 'latin1';
@@ -36,9 +36,19 @@ const CONFIGURED = new Map<string, Charset>([
 /** hl7.charset as a character set (UTF-8 for a value the schema would not let through). */
 export const configuredCharset = (setting: string): Charset => CONFIGURED.get(setting.toUpperCase()) ?? UTF8;
 
-/** MSH-18 read from the raw bytes (the MSH is ASCII whatever the message's set), upper case; '' when empty. */
+/**
+ * MSH-18 read from the raw bytes (the MSH is ASCII whatever the message's set), upper case; ''
+ * when empty. The MSH is found as the parser finds it: the first segment that is not blank,
+ * however long (reading only the first line of the first 2 KB missed MSH-18 after an empty
+ * line, and the message was decoded in hl7.charset instead).
+ */
 export function declaredCharset(bytes: Buffer): string {
-  const head = bytes.subarray(0, 2048).toString('latin1').split(/[\r\n]/)[0] ?? '';
+  const text = bytes.toString('latin1');
+  let head = '';
+  for (const [start, end] of segmentBounds(text)) {
+    head = text.slice(start, end);
+    if (head.trim() !== '') break;
+  }
   if (!head.startsWith('MSH') || head.length < 4) return '';
   // The first repetition is the message's set; later ones name sets switched to by escapes.
   const field = head.split(head[3]!)[17] ?? '';
@@ -55,7 +65,7 @@ export function messageCharset(declared: string, fallback: Charset): Charset | n
 
 /** The rejection of a message in a set we cannot read (Table 0211 has more than we know). */
 export const unsupportedCharset = (declared: string): Hl7Error =>
-  new Hl7Error(`MSH-18 character set "${declared}" is not supported (UNICODE UTF-8, 8859/1, ASCII)`, Hl7ErrorCode.TableValueNotFound, 'MSH-18', 'AR');
+  new Hl7Error(`MSH-18 character set ${quoted(declared)} is not supported (UNICODE UTF-8, 8859/1, ASCII)`, Hl7ErrorCode.TableValueNotFound, 'MSH-18', 'AR');
 
 /** Throws (AE) when the bytes are not valid in the set, naming the first field holding such bytes. */
 export function checkEncoding(bytes: Buffer, charset: Charset): void {
@@ -68,20 +78,23 @@ export function checkEncoding(bytes: Buffer, charset: Charset): void {
   );
 }
 
-/** "PID-5" for the first field with bytes that are not UTF-8. Delimiters are ASCII, never part of a multi-byte character. */
+/**
+ * "PID-5" for the first field with bytes that are not UTF-8, the segments found as the parser
+ * finds them. Delimiters are ASCII, never part of a multi-byte character, so the bytes read as
+ * Latin-1 (one character per byte) show them where they are.
+ */
 function invalidUtf8Field(bytes: Buffer): string | null {
   const separator = bytes[3];
   if (separator === undefined) return null;
-  const lineEnd = (from: number): number => {
-    const ends = [bytes.indexOf(0x0d, from), bytes.indexOf(0x0a, from)].filter((i) => i >= 0);
-    return ends.length ? Math.min(...ends) : bytes.length;
-  };
-  for (let start = 0, end = lineEnd(0); start < bytes.length; start = end + 1, end = lineEnd(start)) {
+  // One pass (segmentBounds): searching for the line end from each segment's start to the end
+  // of the message made a CR-only message quadratic (a 16 MB frame held the event loop for minutes).
+  for (const [start, end] of segmentBounds(bytes.toString('latin1'))) {
     const segment = bytes.subarray(start, end);
     if (isUtf8(segment)) continue;
     const name = segment.subarray(0, 3).toString('latin1');
     for (let n = 0, from = 0; from <= segment.length; n++) {
-      const to = segment.indexOf(separator, from) < 0 ? segment.length : segment.indexOf(separator, from);
+      const found = segment.indexOf(separator, from);
+      const to = found < 0 ? segment.length : found;
       // MSH-1 is the separator itself: the parts of an MSH are numbered one up.
       if (!isUtf8(segment.subarray(from, to))) return n === 0 ? name : `${name}-${name === 'MSH' ? n + 1 : n}`;
       from = to + 1;

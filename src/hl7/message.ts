@@ -1,8 +1,9 @@
-// HL7 v2 messages (HL7 v2.5.1 chapter 2): segments separated by CR, fields by MSH-1, and in
+// HL7 v2 messages (HL7 v2.5.1 chapter 2): segments ended by CR, fields by MSH-1, and in
 // each field repetitions, components and subcomponents by the encoding characters of MSH-2.
 // Values are kept escaped as received and unescaped only when read, so a delimiter escaped
 // inside a value (\S\ for ^ ...) never splits it. Small on purpose: what orders and patient
 // updates need, no message-structure validation beyond the MSH.
+import { remoteText } from '../core/remote-text.js';
 
 /** An HL7 Table 0357 message error condition code, for the ACK's ERR-3. */
 export const Hl7ErrorCode = {
@@ -33,6 +34,16 @@ export class Hl7Error extends Error {
     super(message);
   }
 }
+
+/** How many characters of a value from the message an error quotes. */
+const QUOTED_MAX = 64;
+
+/**
+ * A value from the message as an error quotes it (in the ACK and the log): cut short and on one
+ * line. A peer's value can be megabytes long, and came back whole in MSA-3, ERR-3, ERR-8 and
+ * the log line; its line breaks and escape sequences would forge log lines.
+ */
+export const quoted = (value: string): string => `"${remoteText(value, QUOTED_MAX)}"`;
 
 export interface Delimiters {
   field: string;
@@ -87,6 +98,20 @@ export function unescapeHl7(value: string, d: Delimiters): string {
   return out;
 }
 
+// C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
+// eslint-disable-next-line no-control-regex -- finding the control characters is the point
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g;
+
+/**
+ * A value as the attributes we fill from it take it: on one line. Names, IDs, codes and
+ * descriptions (PN, LO, SH, CS ... in DICOM) allow no control character, and \X0D0A\, \.br\ or
+ * a bare LF inside a field put line breaks into a stored Patient's Name, splitting it in every
+ * listing, log line and export. Stripped, not refused: each run of control characters becomes
+ * one space ("DOE\X0D0A\EVIL" is "DOE EVIL"), as a line break in a name or a description is
+ * layout, not content, and an order is not turned away for it.
+ */
+const singleLine = (value: string): string => value.replace(CONTROLS, ' ').trim();
+
 /** Escapes the delimiters in a value we write (ACK text, echoed identifiers). */
 export function escapeHl7(value: string, d: Delimiters = DEFAULT_DELIMITERS): string {
   const map = new Map([
@@ -101,32 +126,72 @@ export function escapeHl7(value: string, d: Delimiters = DEFAULT_DELIMITERS): st
   return out;
 }
 
+/**
+ * Where each segment of a message is, as [start, end) of the text (blank lines included).
+ * HL7 ends a segment with CR (v2.5.1 chapter 2); CRLF is tolerated, the LF taken as part of the
+ * break. A bare LF ends a segment only in a message with no CR at all (hand-made and some
+ * interface-engine messages): in a CR-terminated message it is text inside a field (an NTE or
+ * OBX comment), and splitting there made the rest of that line a "segment" with a bad name,
+ * which rejected the whole message. LFs at the start of a segment are line breaks between
+ * segments, never data. One pass: each search starts where the last one ended.
+ */
+export function* segmentBounds(text: string): Generator<[number, number]> {
+  const terminator = text.includes('\r') ? '\r' : '\n';
+  for (let start = 0; start < text.length; ) {
+    while (terminator === '\r' && text[start] === '\n') start++;
+    const at = start < text.length ? text.indexOf(terminator, start) : text.length;
+    const end = at < 0 ? text.length : at;
+    yield [start, end];
+    start = end + 1;
+  }
+}
+
 export class Hl7Message {
   private constructor(
     readonly segments: Segment[],
     readonly delimiters: Delimiters,
+    /** The first segment that could not be read (it is left out of `segments`), for the ACK. */
+    readonly malformed: Hl7Error | null = null,
   ) {}
 
-  /** Parses a message; throws Hl7Error (AR) when it does not start with a usable MSH. */
+  /** Parses a message; throws Hl7Error (AR) when it does not start with a usable MSH or a segment is malformed. */
   static parse(text: string): Hl7Message {
-    // CR is the segment terminator; LF and CRLF are tolerated because hand-made and some
-    // interface-engine messages use them.
-    const lines = text.split(/\r\n|\r|\n/).filter((l) => l.trim() !== '');
+    const msg = Hl7Message.read(text);
+    if (msg.malformed) throw msg.malformed;
+    return msg;
+  }
+
+  /**
+   * Parses what can be read: throws Hl7Error (AR) only when the message does not start with a
+   * usable MSH. A later segment with a bad name is left out and named in `malformed`, so the
+   * ACK rejecting the message still quotes its control ID (MSA-2) and type.
+   */
+  static read(text: string): Hl7Message {
+    const lines: string[] = [];
+    for (const [start, end] of segmentBounds(text)) {
+      const line = text.slice(start, end);
+      if (line.trim() !== '') lines.push(line);
+    }
     const first = lines[0] ?? '';
     if (!first.startsWith('MSH') || first.length < 8) throw new Hl7Error('the message does not start with an MSH segment', Hl7ErrorCode.SegmentSequence, 'MSH', 'AR');
     const field = first[3]!;
     const enc = first.slice(4, first.indexOf(field, 4) < 0 ? undefined : first.indexOf(field, 4));
     if (enc.length < 3 || new Set([field, ...enc]).size !== enc.length + 1)
-      throw new Hl7Error(`MSH-2 encoding characters "${enc}" are not usable`, Hl7ErrorCode.DataType, 'MSH-2', 'AR');
+      throw new Hl7Error(`MSH-2 encoding characters ${quoted(enc)} are not usable`, Hl7ErrorCode.DataType, 'MSH-2', 'AR');
     const d: Delimiters = { field, component: enc[0]!, repetition: enc[1]!, escape: enc[2]!, subcomponent: enc[3] ?? '&' };
-    const segments = lines.map((line): Segment => {
+    const segments: Segment[] = [];
+    let malformed: Hl7Error | null = null;
+    for (const [n, line] of lines.entries()) {
       const parts = line.split(d.field);
       const name = parts[0]!;
-      if (!/^[A-Z][A-Z0-9]{2}$/.test(name)) throw new Hl7Error(`"${name.slice(0, 10)}" is not a segment name`, Hl7ErrorCode.SegmentSequence, null, 'AR');
+      if (!/^[A-Z][A-Z0-9]{2}$/.test(name)) {
+        malformed ??= new Hl7Error(`segment ${n + 1}: ${quoted(name.slice(0, 10))} is not a segment name`, Hl7ErrorCode.SegmentSequence, null, 'AR');
+        continue;
+      }
       // MSH-1 is the separator itself: put it back so field numbers are the standard's.
-      return { name, fields: name === 'MSH' ? [name, d.field, ...parts.slice(1)] : parts };
-    });
-    return new Hl7Message(segments, d);
+      segments.push({ name, fields: name === 'MSH' ? [name, d.field, ...parts.slice(1)] : parts });
+    }
+    return new Hl7Message(segments, d, malformed);
   }
 
   segment(name: string): Segment | undefined {
@@ -149,19 +214,19 @@ export class Hl7Message {
     return f === '' ? [] : f.split(this.delimiters.repetition);
   }
 
-  /** One subcomponent (1-based; the first by default) of a component of one repetition, unescaped. */
+  /** One subcomponent (1-based; the first by default) of a component of one repetition, unescaped, on one line. */
   get(seg: Segment | undefined, field: number, component = 1, repetition = 0, sub = 1): string {
     const f = this.repetitions(seg, field)[repetition] ?? '';
     if (seg?.name === 'MSH' && field <= 2) return f;
     const c = f.split(this.delimiters.component)[component - 1] ?? '';
     const s = c.split(this.delimiters.subcomponent)[sub - 1] ?? '';
-    return unescapeHl7(s, this.delimiters).trim();
+    return singleLine(unescapeHl7(s, this.delimiters));
   }
 
-  /** A component's subcomponents, unescaped (the first is the component when it has none). */
+  /** The components of one repetition (the first subcomponent of each), unescaped, on one line. */
   components(seg: Segment | undefined, field: number, repetition = 0): string[] {
     const f = this.repetitions(seg, field)[repetition] ?? '';
-    return f.split(this.delimiters.component).map((c) => unescapeHl7(c.split(this.delimiters.subcomponent)[0] ?? '', this.delimiters).trim());
+    return f.split(this.delimiters.component).map((c) => singleLine(unescapeHl7(c.split(this.delimiters.subcomponent)[0] ?? '', this.delimiters)));
   }
 }
 

@@ -1,9 +1,10 @@
 // The Minimal Lower Layer Protocol (HL7 v2.5.1 Appendix C.4): each message framed as
 // <VT> message <FS><CR>. Bytes outside a frame are ignored (some senders put a newline
-// between frames); a frame longer than the limit drops the connection instead of growing
-// without end. Messages of one connection are handled one after the other, in order, as the
-// original acknowledgment mode expects: the connection is not read while a message is
-// handled, so a peer sending without waiting for ACKs waits in TCP, not in our memory.
+// between frames) and are no activity: a connection with nothing but them is closed when idle.
+// A frame longer than the limit drops the connection instead of growing without end. Messages
+// of one connection are handled one after the other, in order, as the original acknowledgment
+// mode expects: the connection is not read while a message is handled, so a peer sending
+// without waiting for ACKs waits in TCP, not in our memory.
 import net from 'node:net';
 import type { Logger } from '../core/logging.js';
 import { errorMessage } from '../core/errors.js';
@@ -33,20 +34,30 @@ export class MllpDecoder {
   private within = false;
   /** The frame's FS was the last byte so far: a CR may still follow. */
   private afterFs = false;
+  private framed = false;
 
   /** A frame has begun and not ended yet. */
   get inFrame(): boolean {
     return this.within;
   }
 
+  /** The last chunk held a byte of a frame (its start, content, end), not only bytes between frames. */
+  get progressed(): boolean {
+    return this.framed;
+  }
+
   /** The complete messages (without framing) in what has arrived so far. */
   push(chunk: Buffer): Buffer[] {
     const out: Buffer[] = [];
     let at = 0;
+    this.framed = false;
     while (at < chunk.length) {
       if (this.afterFs) {
         this.afterFs = false;
-        if (chunk[at] === CR) at++;
+        if (chunk[at] === CR) {
+          at++;
+          this.framed = true;
+        }
         continue;
       }
       if (!this.within) {
@@ -56,6 +67,7 @@ export class MllpDecoder {
         at = start + 1;
         continue;
       }
+      this.framed = true;
       const end = chunk.indexOf(FS, at);
       this.add(chunk.subarray(at, end < 0 ? chunk.length : end));
       if (end < 0) break;
@@ -83,7 +95,7 @@ export interface MllpServerOptions {
   /** The acknowledgment for a message (never throws: an error is an ACK too). */
   handle: (message: Buffer, remote: string) => Promise<Buffer>;
   logger: Logger;
-  /** A connection silent this long is closed. */
+  /** A connection that sends no frame byte and is sent no ACK this long is closed. */
   idleMs?: number;
   /** A frame not complete this long after it began closes its connection (tests shorten it). */
   frameMs?: number;
@@ -132,9 +144,17 @@ export class MllpServer {
     }
     this.full = false;
     this.sockets.add(socket);
+    // Our own idle timer, not socket.setTimeout: that one counts every byte as activity, so a
+    // peer sending a byte between frames now and then (bytes we ignore) held its connection, and
+    // a place under hl7.max_connections, for ever. Activity is a byte of a frame, or an ACK sent.
     // destroySoon, not end: a peer that never closes its side would still count against the limit.
     // A write still waiting (a peer that reads no ACKs) would hold destroySoon for ever: destroyed.
-    socket.setTimeout(this.options.idleMs ?? 300_000, () => (socket.writableLength > 0 ? socket.destroy() : socket.destroySoon()));
+    let idle: NodeJS.Timeout | undefined;
+    const active = (): void => {
+      clearTimeout(idle);
+      idle = setTimeout(() => (socket.writableLength > 0 ? socket.destroy() : socket.destroySoon()), this.options.idleMs ?? 300_000);
+    };
+    active();
     const decoder = new MllpDecoder();
     const pending: Buffer[] = [];
     let handling = false;
@@ -168,8 +188,11 @@ export class MllpServer {
             return;
           }
           // Read on once the ACK is with TCP: a peer that does not read its ACKs stops being read too.
+          active();
           socket.write(frame(ack), (e) => {
-            if (!e) next();
+            if (e) return;
+            active();
+            next();
           });
         },
         (e: unknown) => {
@@ -187,6 +210,7 @@ export class MllpServer {
         socket.destroy();
         return;
       }
+      if (decoder.progressed) active();
       pending.push(...messages);
       watchFrame(messages.length > 0);
       if (!handling && pending.length) next();
@@ -194,6 +218,7 @@ export class MllpServer {
     socket.on('error', (e) => log.debug({ remote, error: e.message }, 'HL7 connection error'));
     socket.on('close', () => {
       clearTimeout(deadline);
+      clearTimeout(idle);
       this.sockets.delete(socket);
     });
   }

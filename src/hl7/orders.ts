@@ -3,7 +3,7 @@
 // OBR-18 Accession Number, OBR-19 Requested Procedure ID, OBR-20 Scheduled Procedure Step ID,
 // OBR-24 the modality, ZDS-1 the Study Instance UID when the order filler gives one.
 import type { JsonDataset, JsonElement } from '../dicom/json.js';
-import { Hl7Error, Hl7ErrorCode, type Hl7Message, type Segment } from './message.js';
+import { Hl7Error, Hl7ErrorCode, type Hl7Message, type Segment, quoted } from './message.js';
 
 export type OrderControl = 'new' | 'change' | 'cancel';
 
@@ -44,12 +44,12 @@ export const patientSex = (v: string): string => (['M', 'F', 'O'].includes(v.toU
 /** An HL7 DTM (YYYY[MM[DD[HH[MM[SS[.S]]]]]][+/-ZZZZ]) → DICOM DA and TM; throws on a malformed one. */
 export function dateTime(v: string, where: string): { date: string; time: string } {
   const m = /^(\d{8})(\d{2,6}(\.\d{1,4})?)?([+-]\d{4})?$/.exec(v);
-  if (!m) throw new Hl7Error(`${where} "${v}" is not a date/time (YYYYMMDD[HHMM[SS]])`, Hl7ErrorCode.DataType, where);
+  if (!m) throw new Hl7Error(`${where} ${quoted(v)} is not a date/time (YYYYMMDD[HHMM[SS]])`, Hl7ErrorCode.DataType, where);
   return { date: m[1]!, time: m[2] ?? '' };
 }
 
-function limit(value: string, max: number, where: string): string {
-  if (value.length > max) throw new Hl7Error(`${where} "${value}" is longer than the ${max} characters DICOM allows`, Hl7ErrorCode.DataType, where);
+export function limit(value: string, max: number, where: string): string {
+  if (value.length > max) throw new Hl7Error(`${where} ${quoted(value)} is longer than the ${max} characters DICOM allows`, Hl7ErrorCode.DataType, where);
   return value;
 }
 
@@ -59,8 +59,9 @@ const HL7_NULL = '""';
 /**
  * The patient attributes of a PID segment (shared with the ADT messages). A new order carries
  * the whole patient, so an empty field is an empty attribute. An update (`changesOnly`) follows
- * HL7 v2 for fields: an empty one says nothing and leaves its attribute out (ADT^A08 with only
- * PID-3 and PID-5 keeps the birth date), "" says delete and empties the attribute.
+ * HL7 v2 for fields: an empty one (or one with no non-empty component) says nothing and leaves
+ * its attribute out (ADT^A08 with only PID-3 and PID-5 keeps the birth date), "" says delete and
+ * empties the attribute.
  */
 export function patientAttributes(msg: Hl7Message, pid: Segment | undefined, changesOnly = false): JsonDataset {
   const id = msg.get(pid, 3);
@@ -68,8 +69,11 @@ export function patientAttributes(msg: Hl7Message, pid: Segment | undefined, cha
   const out: JsonDataset = {};
   const put = (field: number, tag: string, vr: string, element: () => JsonElement): void => {
     const raw = msg.raw(pid, field).trim();
-    if (raw === HL7_NULL || (raw === '' && !changesOnly)) out[tag] = { vr };
-    else if (raw !== '') out[tag] = element();
+    // Only delimiters (^^^, or an empty first repetition: ~DOE^J) give no value, as an empty
+    // field: they counted as given, and an ADT^A08 erased the name in the worklist and the index.
+    const given = raw === HL7_NULL || msg.components(pid, field).some((c) => c !== '');
+    if (raw === HL7_NULL || (!given && !changesOnly)) out[tag] = { vr };
+    else if (given) out[tag] = element();
   };
   // A "" component (DOE^"") deletes that part only.
   put(5, '00100010', 'PN', () => pn(personName(msg.components(pid, 5).map((c) => (c === HL7_NULL ? '' : c)))));
@@ -110,7 +114,7 @@ function readOrder(msg: Hl7Message, group: Segment[], options: OrderOptions): Or
   const obr = group.find((s) => s.name === 'OBR');
   const code = msg.get(orc, 1).toUpperCase();
   const control = entry(CONTROLS, code);
-  if (!control) throw new Hl7Error(`ORC-1 order control "${code}" is not one we act on (NW, XO, CA, OC, DC)`, Hl7ErrorCode.TableValueNotFound, 'ORC-1');
+  if (!control) throw new Hl7Error(`ORC-1 order control ${quoted(code)} is not one we act on (NW, XO, CA, OC, DC)`, Hl7ErrorCode.TableValueNotFound, 'ORC-1');
   const placer = msg.get(orc, 2) || msg.get(obr, 2);
   const filler = msg.get(orc, 3) || msg.get(obr, 3);
   const key = placer || filler;
@@ -124,7 +128,7 @@ function readOrder(msg: Hl7Message, group: Segment[], options: OrderOptions): Or
 
   const section = msg.get(obr, 24).toUpperCase();
   const modality = MODALITIES.has(section) ? section : entry(SECTION_MODALITY, section);
-  if (!modality) throw new Hl7Error(section ? `OBR-24 "${section}" names no DICOM modality` : 'OBR-24 (diagnostic service section) is empty: the modality is needed', section ? Hl7ErrorCode.TableValueNotFound : Hl7ErrorCode.RequiredFieldMissing, 'OBR-24');
+  if (!modality) throw new Hl7Error(section ? `OBR-24 ${quoted(section)} names no DICOM modality` : 'OBR-24 (diagnostic service section) is empty: the modality is needed', section ? Hl7ErrorCode.TableValueNotFound : Hl7ErrorCode.RequiredFieldMissing, 'OBR-24');
 
   const tq1 = group.find((s) => s.name === 'TQ1');
   const [when, where] = [[msg.get(tq1, 7), 'TQ1-7'], [msg.get(obr, 27, 4), 'OBR-27.4'], [msg.get(obr, 36), 'OBR-36'], [msg.get(orc, 7, 4), 'ORC-7.4']].find(([v]) => v) ?? ['', ''];
@@ -154,7 +158,9 @@ function readOrder(msg: Hl7Message, group: Segment[], options: OrderOptions): Or
     '00400007': str('LO', (procText || procCode || '').slice(0, 64)),
   };
   if (msg.get(obr, 20)) step['00400009'] = str('SH', limit(msg.get(obr, 20), 16, 'OBR-20'));
-  if (control === 'new') step['00400020'] = str('CS', 'SCHEDULED');
+  // No Scheduled Procedure Step Status: a new entry starts SCHEDULED (completeEntry), and an
+  // order we have keeps the status modalities gave it. An NW setting SCHEDULED put a resent
+  // order (its ACK lost) back into the worklist after it was started, done or canceled.
   ds['00400100'] = { vr: 'SQ', Value: [step] };
   return { control, key, dataset: ds };
 }

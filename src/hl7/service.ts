@@ -6,12 +6,17 @@ import type { JsonDataset } from '../dicom/json.js';
 import { jsonElementText } from '../dicom/json-encode.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logging.js';
+import { remoteText } from '../core/remote-text.js';
 import type { ArchiveIndex, PatientChanges, PatientKey } from '../index/types.js';
+import { OPEN_SPS_STATUSES } from '../index/workflow.js';
 import type { WorklistService } from '../services/worklist.js';
-import { type AckCode, buildAck } from './ack.js';
+import { type AckCode, CONTROL_ID_MAX, buildAck } from './ack.js';
 import { checkEncoding, configuredCharset, declaredCharset, messageCharset, unsupportedCharset } from './charset.js';
-import { Hl7Error, Hl7ErrorCode, Hl7Message } from './message.js';
-import { patientAttributes, readOrders } from './orders.js';
+import { Hl7Error, Hl7ErrorCode, Hl7Message, quoted } from './message.js';
+import { limit, patientAttributes, readOrders } from './orders.js';
+
+/** How much of what was done, or went wrong, a log line says. */
+const LOGGED_MAX = 1000;
 
 export interface Hl7Deps {
   worklist: WorklistService;
@@ -36,21 +41,25 @@ export class Hl7Service {
     let reason = 'accepted';
     let problem: Hl7Error | null = null;
     try {
-      // Parsed even when its set is unknown or its bytes bad: the ACK then quotes its control ID.
-      msg = Hl7Message.parse(bytes.toString(charset.encoding));
+      // Read even when a segment is malformed, its set unknown or its bytes bad: the ACK then
+      // quotes its control ID.
+      msg = Hl7Message.read(bytes.toString(charset.encoding));
+      if (msg.malformed) throw msg.malformed;
       if (!known) throw unsupportedCharset(declared);
       checkEncoding(bytes, charset);
       reason = await this.act(msg);
     } catch (e) {
-      problem = e instanceof Hl7Error ? e : new Hl7Error(`cannot process the message: ${errorMessage(e)}`, Hl7ErrorCode.ApplicationInternalError);
+      problem = e instanceof Hl7Error ? e : new Hl7Error(`cannot process the message: ${remoteText(errorMessage(e))}`, Hl7ErrorCode.ApplicationInternalError);
       code = problem.ack;
       reason = problem.message;
     }
     const log = this.deps.logger;
-    const type = msg ? `${msg.get(msg.segment('MSH'), 9)}^${msg.get(msg.segment('MSH'), 9, 2)}` : '?';
-    const control = msg?.get(msg.segment('MSH'), 10) ?? '';
-    if (code === 'AA') log.info({ remote, type, control, result: reason }, 'HL7 message accepted');
-    else log.warn({ remote, type, control, ack: code, error: reason }, 'HL7 message not accepted');
+    // What the peer wrote is cut for the log as for the ACK: MSH-10 to the 199 characters MSA-2
+    // echoes, the rest shorter (a message of many orders says what it did for each).
+    const type = msg ? remoteText(`${msg.get(msg.segment('MSH'), 9)}^${msg.get(msg.segment('MSH'), 9, 2)}`, 20) : '?';
+    const control = remoteText(msg?.get(msg.segment('MSH'), 10) ?? '', CONTROL_ID_MAX);
+    if (code === 'AA') log.info({ remote, type, control, result: remoteText(reason, LOGGED_MAX) }, 'HL7 message accepted');
+    else log.warn({ remote, type, control, ack: code, error: remoteText(reason, LOGGED_MAX) }, 'HL7 message not accepted');
     const ack = buildAck(msg, code, reason, problem ? { code: problem.code, text: problem.message, location: problem.location } : null, charset.name);
     return Buffer.from(ack, charset.encoding);
   }
@@ -62,13 +71,13 @@ export class Hl7Service {
     const event = msg.get(msh, 9, 2).toUpperCase();
     const processing = msg.get(msh, 11).toUpperCase();
     if (processing && !['P', 'T', 'D'].includes(processing))
-      throw new Hl7Error(`MSH-11 processing ID "${processing}" is not P, T or D`, Hl7ErrorCode.UnsupportedProcessingId, 'MSH-11', 'AR');
+      throw new Hl7Error(`MSH-11 processing ID ${quoted(processing)} is not P, T or D`, Hl7ErrorCode.UnsupportedProcessingId, 'MSH-11', 'AR');
     if (!msg.get(msh, 10)) throw new Hl7Error('MSH-10 message control ID is empty', Hl7ErrorCode.RequiredFieldMissing, 'MSH-10', 'AR');
     if (type === 'ORM' && event === 'O01') return this.orders(msg);
     if (type === 'ADT' && ['A08', 'A31'].includes(event)) return this.updatePatient(msg);
     if (type === 'ADT' && event === 'A40') return this.mergePatients(msg);
-    if (type === 'ORM' || type === 'ADT') throw new Hl7Error(`event ${type}^${event} is not supported (ORM^O01, ADT^A08, ADT^A40)`, Hl7ErrorCode.UnsupportedEventCode, 'MSH-9', 'AR');
-    throw new Hl7Error(`message type "${type}" is not supported (ORM^O01, ADT^A08, ADT^A40)`, Hl7ErrorCode.UnsupportedMessageType, 'MSH-9', 'AR');
+    if (type === 'ORM' || type === 'ADT') throw new Hl7Error(`event ${quoted(`${type}^${event}`)} is not supported (ORM^O01, ADT^A08, ADT^A40)`, Hl7ErrorCode.UnsupportedEventCode, 'MSH-9', 'AR');
+    throw new Hl7Error(`message type ${quoted(type)} is not supported (ORM^O01, ADT^A08, ADT^A40)`, Hl7ErrorCode.UnsupportedMessageType, 'MSH-9', 'AR');
   }
 
   private async orders(msg: Hl7Message): Promise<string> {
@@ -79,18 +88,27 @@ export class Hl7Service {
     for (const o of orders) {
       if (o.control !== 'cancel') scheduledHere.add(o.key);
       else if (!scheduledHere.has(o.key) && !(await this.deps.worklist.bySourceKey('hl7', o.key)))
-        throw new Hl7Error(`no order "${o.key}" to cancel`, Hl7ErrorCode.UnknownKeyIdentifier, 'ORC-2');
+        throw new Hl7Error(`no order ${quoted(o.key)} to cancel`, Hl7ErrorCode.UnknownKeyIdentifier, 'ORC-2');
     }
     const done: string[] = [];
     for (const o of orders) {
       const current = await this.deps.worklist.bySourceKey('hl7', o.key);
       if (o.control === 'cancel') {
-        if (!current) throw new Hl7Error(`order "${o.key}" went away while the message was applied`, Hl7ErrorCode.ApplicationInternalError, 'ORC-2');
+        if (!current) throw new Hl7Error(`order ${quoted(o.key)} went away while the message was applied`, Hl7ErrorCode.ApplicationInternalError, 'ORC-2');
         await this.deps.worklist.cancel(current.id);
         done.push(`order ${o.key} canceled`);
         continue;
       }
+      // An order whose step is over (done, discontinued, canceled) is left as it is, and the
+      // message still answered AA: an NW again is most often a resend after a lost ACK, which
+      // original acknowledgment mode expects, and neither it nor a late XO may bring the
+      // order back into the worklist or rewrite what was performed. MSA-3 says so.
+      if (current && !(OPEN_SPS_STATUSES as readonly string[]).includes(current.status)) {
+        done.push(`order ${o.key} is ${current.status}: unchanged`);
+        continue;
+      }
       // A change of an order we never saw is taken as new: the worklist then has what the placer has.
+      // One we have keeps its status (the message carries none: see readOrder).
       const entry = await this.deps.worklist.upsertFromSource('hl7', o.key, o.dataset!);
       done.push(`order ${o.key} ${current ? (entry ? 'changed' : 'unchanged') : 'scheduled'}`);
     }
@@ -117,26 +135,28 @@ export class Hl7Service {
 
   /** ADT^A40: each MRG-1 prior patient merged into the PID-3 patient before it. */
   private async mergePatients(msg: Hl7Message): Promise<string> {
-    const done: string[] = [];
+    // Every pair is read and checked before any is applied, as the orders of an ORM are: a bad
+    // later pair used to be found after the earlier ones were merged, left so under an AE.
+    const pairs: Array<{ prior: string; from: PatientKey; to: PatientKey; attrs: JsonDataset }> = [];
     let pid: ReturnType<Hl7Message['segment']>;
-    let merges = 0;
     for (const s of msg.segments) {
       if (s.name === 'PID') pid = s;
       if (s.name !== 'MRG') continue;
       if (!pid) throw new Hl7Error('MRG without the PID of the surviving patient before it', Hl7ErrorCode.SegmentSequence, 'MRG');
       const attrs = patientAttributes(msg, pid, true);
-      const prior = msg.get(s, 1);
+      const prior = limit(msg.get(s, 1), 64, 'MRG-1');
       if (!prior) throw new Hl7Error('MRG-1 has no prior patient identifier', Hl7ErrorCode.RequiredFieldMissing, 'MRG-1');
-      const from: PatientKey = { PatientID: prior, IssuerOfPatientID: msg.get(s, 1, 4) || null };
-      const to = patientKey(attrs);
+      pairs.push({ prior, from: { PatientID: prior, IssuerOfPatientID: limit(msg.get(s, 1, 4), 64, 'MRG-1.4') || null }, to: patientKey(attrs), attrs });
+    }
+    if (!pairs.length) throw new Hl7Error('ADT^A40 needs an MRG segment', Hl7ErrorCode.SegmentSequence, 'MRG');
+    const done: string[] = [];
+    for (const { prior, from, to, attrs } of pairs) {
       // The surviving identity is PID-3 as given: without an issuer there, the moved entries keep
       // none (an old issuer with the new ID would name a patient that does not exist).
       const entries = await this.rewriteEntries(from, attrs, to.IssuerOfPatientID === null ? ['00100021'] : []);
       const studies = await this.deps.index.mergePatients(await this.indexed(from), await this.indexed(to));
-      merges++;
       done.push(`${prior} merged into ${to.PatientID}: ${entries} worklist entries, ${studies} studies moved`);
     }
-    if (!merges) throw new Hl7Error('ADT^A40 needs an MRG segment', Hl7ErrorCode.SegmentSequence, 'MRG');
     return done.join('; ');
   }
 
@@ -152,14 +172,16 @@ export class Hl7Service {
   /**
    * Puts the patient attributes into every worklist entry of a patient (and removes those of
    * `drop`); returns how many changed.
-   * The same Patient ID from another issuer is another patient; an entry without issuer is
-   * taken as this one, as in the index (see indexed()).
+   * The same Patient ID from another issuer is another patient. As in the index (see
+   * indexed()): a message naming an issuer takes the entries of that issuer and those without
+   * one; a message naming none takes only the entries without one (it used to take every
+   * issuer's, changing patients the index left alone).
    */
   private async rewriteEntries(key: PatientKey, attrs: JsonDataset, drop: readonly string[] = []): Promise<number> {
     const { entries } = await this.deps.worklist.list({ patientID: key.PatientID, limit: -1, offset: 0 });
     const mine = entries.filter((e) => {
       const issuer = jsonElementText(e.dataset['00100021']);
-      return key.IssuerOfPatientID === null || issuer === '' || issuer === key.IssuerOfPatientID;
+      return issuer === '' || issuer === key.IssuerOfPatientID;
     });
     for (const e of mine) {
       const ds: JsonDataset = { ...e.dataset, ...attrs };

@@ -111,6 +111,23 @@ const EXPLICIT_LE = '1.2.840.10008.1.2.1';
 /** MPPS status → the status its scheduled step takes. */
 const FOLLOWS: Record<string, string> = { 'IN PROGRESS': 'STARTED', COMPLETED: 'COMPLETED', DISCONTINUED: 'DISCONTINUED' };
 
+/** How far a step has gone: waiting, started, the patient gone, over. */
+const PROGRESS = new Map<string, number>([
+  ['SCHEDULED', 0], ['ARRIVED', 0], ['READY', 0], ['STARTED', 1], ['DEPARTED', 2], ['CANCELED', 3], ['DISCONTINUED', 3], ['COMPLETED', 3],
+]);
+
+/**
+ * A feed's status `to` would take back what happened to a step that has started: a feed read
+ * again says the status it was written with (a folder file re-read at every restart, an HL7
+ * order resent after a lost ACK), and put a started, completed or canceled step back to
+ * SCHEDULED. A step still waiting takes any status; a status we do not know is left to
+ * completeEntry to refuse.
+ */
+function goesBack(from: string, to: string): boolean {
+  const [a, b] = [PROGRESS.get(from), PROGRESS.get(to)];
+  return a !== undefined && b !== undefined && a > 0 && b <= a;
+}
+
 export class WorklistService {
   constructor(
     private readonly store: WorklistStore,
@@ -125,7 +142,8 @@ export class WorklistService {
    * Creates or replaces the entry a feed (folder file, HL7 order) keeps under its key. What we
    * made for it before (Study Instance UID, Requested Procedure ID, step ID) is kept when the
    * feed still gives none, so a modality never sees them change; so is the status, unless the
-   * feed says one. Null when the entry was there already with the same content.
+   * feed says one that goes further (see goesBack). Null when the entry was there already with
+   * the same content.
    */
   async upsertFromSource(source: WorklistSource, sourceKey: string, dataset: JsonDataset): Promise<WorklistEntry | null> {
     const current = await this.store.bySourceKey(source, sourceKey);
@@ -136,7 +154,8 @@ export class WorklistService {
     const step = scheduledStep(next);
     const oldStep = scheduledStep(was);
     if (step && !has(step, '00400009') && has(oldStep, '00400009')) step['00400009'] = oldStep!['00400009']!;
-    const status = jsonElementText(step?.[SPS_STATUS]) || current.status;
+    const said = jsonElementText(step?.[SPS_STATUS]);
+    const status = said && !goesBack(current.status, said) ? said : current.status;
     const completed = completeEntry(next, status);
     if (JSON.stringify(completed) === JSON.stringify(was)) return null;
     return (await this.store.replace(current.id, completed)) ?? this.missing(current.id);

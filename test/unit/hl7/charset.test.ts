@@ -28,3 +28,9 @@ test('bytes that are not UTF-8: AE 102 naming the first field that holds them', 
   checkEncoding(Buffer.from('MSH|^~\\&|A|B\rPID|1||P1||MÜLLER', 'utf8'), utf8);
   checkEncoding(Buffer.from('MSH|^~\\&|A|B\rPID|1||P1||M\xdcLLER', 'latin1'), configuredCharset('ISO-8859-1'));
 });
+
+test('MSH-18 is read from the MSH the parser reads: after blank lines, and however long the MSH is', () => {
+  assert.equal(declaredCharset(Buffer.concat([Buffer.from('\r\n\r'), msh18('UNICODE UTF-8')])), 'UNICODE UTF-8');
+  assert.equal(declaredCharset(Buffer.from(msh18('8859/1').toString('latin1').replace('|A|', `|${'A'.repeat(5000)}|`), 'latin1')), '8859/1');
+  assert.equal(declaredCharset(Buffer.from(msh18('UNICODE UTF-8').toString('latin1').replace(/\r/g, '\n'), 'latin1')), 'UNICODE UTF-8', 'LF-only message');
+});

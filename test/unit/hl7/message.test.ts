@@ -44,6 +44,28 @@ test('segments, fields, repetitions, components and subcomponents; MSH numbering
   assert.equal(Hl7Message.parse(ORM.replace(/\r/g, '\n')).all('OBR').length, 1, 'LF tolerated');
 });
 
+test('segments end with CR (CRLF too); a bare LF ends one only in a message without CR, elsewhere it is text in its field', () => {
+  const lines = ['MSH|^~\\&|A|B|C|D|20260101||ORM^O01|1|P|2.5.1', 'NTE|1||line one\nline two', 'PID|1||P1'];
+  for (const [name, text] of [['CR', lines.join('\r')], ['CRLF', lines.join('\r\n')], ['CR, blank lines first', `\r\n\r${lines.join('\r')}\r\n`]]) {
+    const m = Hl7Message.parse(text!);
+    assert.deepEqual(m.segments.map((s) => s.name), ['MSH', 'NTE', 'PID'], name);
+    assert.equal(m.raw(m.segment('NTE'), 3), 'line one\nline two', name);
+  }
+  // No CR at all: LF is the segment terminator (hand-made messages), and "line two" a segment name no more.
+  const lf = Hl7Message.read(lines.join('\n'));
+  assert.deepEqual([lf.segments.map((s) => s.name), lf.malformed?.ack], [['MSH', 'NTE', 'PID'], 'AR']);
+});
+
+test('a malformed segment after a readable MSH: read() keeps the message for the ACK and says what is wrong, parse() throws', () => {
+  const text = 'MSH|^~\\&|A|B|C|D|20260101||ORM^O01|CTRL9|P|2.5.1\rp!d|1\rPID|1||P1';
+  const m = Hl7Message.read(text);
+  assert.equal(m.get(m.segment('MSH'), 10), 'CTRL9');
+  assert.deepEqual(m.segments.map((s) => s.name), ['MSH', 'PID']);
+  assert.ok(m.malformed instanceof Hl7Error && m.malformed.ack === 'AR' && m.malformed.code === 100, String(m.malformed));
+  assert.throws(() => Hl7Message.parse(text), (e: unknown) => e instanceof Hl7Error && e.ack === 'AR');
+  assert.equal(Hl7Message.read(ORM).malformed, null);
+});
+
 test('escape sequences both ways', () => {
   const d = DEFAULT_DELIMITERS;
   assert.equal(unescapeHl7('a\\F\\b\\S\\c\\T\\d\\R\\e\\E\\f', d), 'a|b^c&d~e\\f');
@@ -99,6 +121,14 @@ test('MLLP frames split and joined across chunks, junk between frames ignored', 
   const got: string[] = [];
   for (let i = 0; i < all.length; i += 3) got.push(...d.push(all.subarray(i, i + 3)).map((x) => x.toString()));
   assert.deepEqual(got, ['MSH|one', 'MSH|two']);
+  // Only chunks holding a byte of a frame are progress (the listener's idle timer counts those).
+  const p = new MllpDecoder();
+  assert.deepEqual([p.push(Buffer.from('\n\n')), p.progressed], [[], false]);
+  assert.deepEqual([p.push(Buffer.from('\n\x0bMS')), p.progressed], [[], true]);
+  assert.deepEqual([p.push(Buffer.from('H')), p.progressed], [[], true]);
+  assert.deepEqual([p.push(Buffer.from('\x1c')).length, p.progressed], [1, true]);
+  assert.deepEqual([p.push(Buffer.from('\r')), p.progressed], [[], true]);
+  assert.deepEqual([p.push(Buffer.from('\r\n')), p.progressed], [[], false]);
 });
 
 test('MLLP: every chunk size gives the same messages; a large frame in small pieces is not copied again per piece; a frame past 16 MB is refused', () => {

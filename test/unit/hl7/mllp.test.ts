@@ -113,3 +113,21 @@ test('an idle connection whose ACKs the peer does not read is destroyed, not lef
   for (let i = 0; i < 100 && server.connections > 0; i++) await sleep(100);
   assert.equal(server.connections, 0, 'no longer counted against hl7.max_connections');
 });
+
+test('bytes between frames are no activity: a connection sending only them is closed when idle; one sending frames is not', { timeout: 30_000 }, async (t) => {
+  const { connect, server } = await listen(t, { idleMs: 400 });
+  const busy = await connect();
+  const answers: string[] = [];
+  busy.on('data', (d: Buffer) => answers.push(d.toString()));
+  const junk = await connect();
+  const tickers = [setInterval(() => junk.writable && junk.write('\n'), 50), setInterval(() => busy.writable && busy.write(frame(Buffer.from('MSH|x'))), 150)];
+  t.after(() => tickers.forEach(clearInterval));
+  assert.equal(await closesWithin(junk, 2000), true, 'a newline every 50 ms kept the connection');
+  // Longer than the idle time again: the connection sending frames stays.
+  await sleep(700);
+  assert.equal(busy.destroyed, false);
+  assert.ok(answers.length > 5 && server.connections === 1, `${answers.length} answers, ${server.connections} connections`);
+  // Junk between frames is still ignored and still nothing more: once the frames stop, the connection goes too.
+  clearInterval(tickers[1]);
+  assert.equal(await closesWithin(busy, 2000), true);
+});
