@@ -10,7 +10,7 @@ import { transcodeDataset } from '../dicom/transcode.js';
 import { frameBytes, type FrameResult } from './frame.js';
 import { inflateDataset } from './inflate.js';
 import type { FrameDecoder } from './pool.js';
-import { DECODERS, ENCAPSULATED_UNCOMPRESSED, START_MARKER, canConvert } from './syntaxes.js';
+import { DECODERS, ENCAPSULATED_UNCOMPRESSED, LOSSY_SYNTAXES, START_MARKER, canConvert } from './syntaxes.js';
 
 export { canConvert } from './syntaxes.js';
 
@@ -62,7 +62,10 @@ export async function convertDataset(data: Buffer, from: string, to: string, dec
   await Promise.all(Array.from({ length: Math.min(FRAMES_IN_FLIGHT, ds.frames.length) }, lane));
   const photometric = results[0]?.photometric ?? image.photometric;
   const pixels = results.map((r) => Buffer.from(r.pixels));
-  return transcodeDataset(ds.rebuild(pixels, photometric), TS.ExplicitVRLittleEndian, to);
+  // Lossy if any frame's codestream says so, or, where the decoder cannot tell, the syntax does.
+  const nominal = LOSSY_SYNTAXES.has(from);
+  const lossy = results.some((r) => r.lossy ?? nominal);
+  return transcodeDataset(ds.rebuild(pixels, photometric, lossy), TS.ExplicitVRLittleEndian, to);
 }
 
 /** Encapsulated Uncompressed Explicit VR LE: the fragments are the native frames. */

@@ -64,7 +64,8 @@ async function jpeg(frame: Uint8Array, g: ImageGeometry): Promise<FrameResult> {
     const samples = d.getDecodedBuffer();
     // libjpeg-turbo writes three components as RGB, converting from YCbCr as the codestream says.
     const pixels = shapeFrame({ samples, bytesPerSample: 1, components: info.componentCount, planar: false, signed: false }, g);
-    return { pixels, photometric: rgbIf(info.componentCount === 3, g.photometric) };
+    // DCT processes quantize: never lossless.
+    return { pixels, photometric: rgbIf(info.componentCount === 3, g.photometric), lossy: true };
   });
 }
 
@@ -72,7 +73,7 @@ async function jpeg(frame: Uint8Array, g: ImageGeometry): Promise<FrameResult> {
 function jpeg12(frame: Uint8Array, g: ImageGeometry): FrameResult {
   const image = decodeJpeg12(frame);
   if (image.columns !== g.columns || image.rows !== g.rows) fail(`the codestream is ${image.columns}×${image.rows}, the dataset says ${g.columns}×${g.rows}`);
-  return { pixels: shapeFrame({ samples: image.samples, bytesPerSample: 2, components: 1, planar: false, signed: false }, g), photometric: g.photometric };
+  return { pixels: shapeFrame({ samples: image.samples, bytesPerSample: 2, components: 1, planar: false, signed: false }, g), photometric: g.photometric, lossy: true };
 }
 
 interface LosslessDecoder {
@@ -103,7 +104,10 @@ function jpegLs(frame: Uint8Array, g: ImageGeometry): Promise<FrameResult> {
     checkSize(info, g, 'charls');
     const samples = d.getDecodedBuffer();
     const planar = info.componentCount > 1 && d.getInterleaveMode!() === 0;
-    return { pixels: shapeFrame({ samples, bytesPerSample: info.bitsPerSample > 8 ? 2 : 1, components: info.componentCount, planar, signed: false }, g), photometric: g.photometric };
+    const near = d.getNearLossless?.();
+    const pixels = shapeFrame({ samples, bytesPerSample: info.bitsPerSample > 8 ? 2 : 1, components: info.componentCount, planar, signed: false }, g);
+    // NEAR is the largest error a sample may have: 0 is lossless whatever the syntax says.
+    return { pixels, photometric: g.photometric, ...(near === undefined ? {} : { lossy: near > 0 }) };
   });
 }
 
@@ -122,7 +126,9 @@ function j2kResult(d: WasmDecoder, g: ImageGeometry, lib: string, convertedColou
   if (info.bitsPerSample > 16) fail(libraryError(lib, `${info.bitsPerSample}-bit samples are not supported`));
   if (info.isSigned && info.bitsPerSample <= 8) fail(libraryError(lib, 'signed 8-bit samples are not supported'));
   const pixels = shapeFrame({ samples, bytesPerSample: info.bitsPerSample > 8 ? 2 : 1, components: info.componentCount, planar: false, signed: info.isSigned ?? false }, g);
-  return { pixels, photometric: rgbIf(J2K_MCT.has(g.photometric) || (convertedColour && g.photometric.startsWith('YBR')), g.photometric) };
+  const photometric = rgbIf(J2K_MCT.has(g.photometric) || (convertedColour && g.photometric.startsWith('YBR')), g.photometric);
+  // The irreversible 9-7 wavelet loses; the reversible one may still have lost (layers cut to a rate).
+  return { pixels, photometric, ...(d.getIsReversible?.() === false ? { lossy: true } : {}) };
 }
 
 function j2k(frame: Uint8Array, g: ImageGeometry): Promise<FrameResult> {
