@@ -5,10 +5,13 @@
 // where it converted colour), Planar Configuration becomes 0 (decoders interleave samples),
 // the Extended Offset Table and its lengths go, since they describe fragments, and Lossy Image
 // Compression becomes 01 when the compression was lossy (PS3.3 C.7.6.1.1.5: once lossy, always
-// 01; the caller knows from the syntax and the codestream), added if absent. Its ratio and method,
-// and everything else, stay as they are: decompressing never undoes a loss.
+// 01; the caller knows from the syntax and the codestream), added if absent; group lengths
+// (gggg,0000) go, as the new Pixel Data and Photometric Interpretation change theirs (PS3.5 7.2:
+// retired outside the File Meta). Lossy Image Compression's ratio and method, and everything else,
+// stay as they are: decompressing never undoes a loss.
 import { PacsError } from '../core/errors.js';
 import { encapsulatedFrames } from './encapsulated.js';
+import { isGroupLength } from './transcode.js';
 import { VR_BY_CODE } from './vr.js';
 
 const UNDEFINED = 0xffffffff;
@@ -168,7 +171,7 @@ export function openCompressedDataset(d: Buffer, startsFrame?: (b: Buffer) => bo
       for (let o = at; o + 8 <= end; o += 8) extendedOffsets.push(Number(d.readBigUInt64LE(o)));
       replacements.push({ start: pos, end, with: () => null });
     }
-    if (tag === EXTENDED_OFFSET_TABLE_LENGTHS) replacements.push({ start: pos, end, with: () => null });
+    if (tag === EXTENDED_OFFSET_TABLE_LENGTHS || isGroupLength(tag)) replacements.push({ start: pos, end, with: () => null });
     if (tag === LOSSY_IMAGE_COMPRESSION) {
       lossyFlagSeen = true;
       const original = d.subarray(pos, end);

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { canConvert, convertDataset } from '../../../src/codecs/convert.js';
 import { DecoderPool } from '../../../src/codecs/pool.js';
+import { encodeFileMetaInformation } from '../../../src/dicom/part10.js';
 import { TS } from '../../../src/dicom/transfer-syntax.js';
 import { SAMPLES } from '../../helpers/dcmtk.js';
 import { imageOf, imageOfFile, readFile } from '../../helpers/pixels.js';
@@ -70,4 +71,20 @@ test('a decompressed result larger than the cap is refused before anything is de
   const counting = { decode: async () => (asked++, Promise.reject(new Error('not reached'))) };
   await assert.rejects(convertDataset(big, ts, TS.ExplicitVRLittleEndian, counting), (e: Error & { code?: string }) => e.code === 'UNSUPPORTED' && /ask for the stored transfer syntax/.test(e.message));
   assert.equal(asked, 0);
+});
+
+test('group lengths (dcmconv +g) do not survive decompression stale', async () => {
+  const withLengths = path.join(dir, 'pal.group-lengths.dcm');
+  execFileSync('dcmconv', ['+g', '-q', path.join(SAMPLES, 'octave-dicom__US-PAL-8-10x-echo.dcm'), withLengths]);
+  const { ts, dataset } = readFile(withLengths);
+  assert.ok(dataset.includes(Buffer.from([0xe0, 0x7f, 0x00, 0x00, 0x55, 0x4c])), 'the source has (7FE0,0000)');
+  for (const to of [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian, TS.ExplicitVRBigEndian]) {
+    const out = path.join(dir, `pal.group-lengths.${to}.dcm`);
+    const meta = encodeFileMetaInformation({ mediaStorageSOPClassUID: '1.2.840.10008.5.1.4.1.1.3.1', mediaStorageSOPInstanceUID: '1.2.3', transferSyntaxUID: to, implementationClassUID: '1.2.3', implementationVersionName: 'TEST' });
+    fs.writeFileSync(out, Buffer.concat([meta, await convertDataset(dataset, ts, to, pool)]));
+    const stale = execFileSync('dcmdump', ['-q', out], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => /^\s*\([0-9a-f]{4},0000\)/.test(l) && !l.trim().startsWith('(0002,0000)'));
+    assert.deepEqual(stale, [], `→ ${to}`);
+  }
 });

@@ -74,3 +74,23 @@ for (const name of samples) {
     }
   });
 }
+
+/** The group lengths (gggg,0000) dcmdump finds anywhere in a file, the File Meta's aside. */
+function groupLengths(file: string): string[] {
+  const dump = execFileSync('dcmdump', ['-q', file], { encoding: 'utf8' });
+  return dump.split('\n').filter((l) => /^\s*\([0-9a-f]{4},0000\)/.test(l) && !l.trim().startsWith('(0002,0000)'));
+}
+
+test('group lengths (dcmconv +g) are left out of a re-encoded dataset, never copied stale', () => {
+  const withLengths = path.join(dir, 'ankle.group-lengths.dcm');
+  execFileSync('dcmconv', ['+g', '-q', path.join(SAMPLES, 'octave-dicom__CT-MONO2-16-ankle.dcm'), withLengths]);
+  assert.ok(groupLengths(withLengths).length >= 5, 'the source has them');
+  const buf = fs.readFileSync(withLengths);
+  const prefix = parsePart10Prefix(buf, true)!;
+  for (const to of UNCOMPRESSED) {
+    if (to === prefix.transferSyntaxUID) continue;
+    const file = path.join(dir, `ankle.group-lengths.${NAMES[to]}.dcm`);
+    write(file, transcodeDataset(buf.subarray(prefix.datasetOffset), prefix.transferSyntaxUID, to), to, '1.2.840.10008.5.1.4.1.1.7', '1.2.3.4');
+    assert.deepEqual(groupLengths(file), [], `→ ${NAMES[to]}`);
+  }
+});
