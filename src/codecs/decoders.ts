@@ -87,6 +87,8 @@ function jpegLossless(frame: Uint8Array, g: ImageGeometry): FrameResult {
   if (h.precision > 16 || h.precision < 2) fail(`JPEG Lossless precision ${h.precision}`);
   if (h.components !== 1 && !(h.components === 3 && h.precision <= 8)) fail(`JPEG Lossless with ${h.components} components of ${h.precision} bits is not supported`);
   if (h.columns !== g.columns || h.rows !== g.rows) fail(`the codestream is ${h.columns}×${h.rows}, the dataset says ${g.columns}×${g.rows}`);
+  // The decoder writes samples as wide as asked: 16-bit samples asked for in bytes would lose their high bits.
+  if (h.precision > g.bitsAllocated) fail(`the codestream has ${h.precision}-bit samples, Bits Allocated is ${g.bitsAllocated}`);
   Lossless ??= (require('jpeg-lossless-decoder-js') as { Decoder: new () => LosslessDecoder }).Decoder;
   const bytesPerSample = h.components === 1 && g.bitsAllocated > 8 ? 2 : 1;
   let samples: Uint8Array | Uint16Array;

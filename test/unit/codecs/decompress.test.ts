@@ -88,3 +88,18 @@ test('group lengths (dcmconv +g) do not survive decompression stale', async () =
     assert.deepEqual(stale, [], `→ ${to}`);
   }
 });
+
+test('JPEG Lossless samples wider than Bits Allocated are refused, not cut to 8 bits', async () => {
+  const { ts, dataset } = readFile(path.join(SAMPLES, 'jpeg-lossless-decoder-js__jpeg_lossless_sel2.dcm'));
+  assert.equal(ts, TS.JPEGLossless);
+  // Bits Allocated, Bits Stored, High Bit (0028,0100/0101/0102, explicit VR US) made 8, 8, 7: the codestream stays 16-bit.
+  const narrowed = Buffer.from(dataset);
+  for (const [element, value] of [[0x00, 8], [0x01, 8], [0x02, 7]] as const) {
+    const at = narrowed.indexOf(Buffer.from([0x28, 0x00, element, 0x01, 0x55, 0x53, 0x02, 0x00]));
+    assert.ok(at >= 0);
+    narrowed.writeUInt16LE(value, at + 8);
+  }
+  await assert.rejects(convertDataset(narrowed, ts, TS.ExplicitVRLittleEndian, pool), (e: Error & { code?: string }) => e.code === 'DICOM_PARSE' && /16-bit samples, Bits Allocated is 8/.test(e.message));
+  // As stored, it decodes.
+  assert.ok((await convertDataset(dataset, ts, TS.ExplicitVRLittleEndian, pool)).length > 0);
+});
