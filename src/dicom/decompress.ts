@@ -11,6 +11,7 @@
 // stay as they are: decompressing never undoes a loss.
 import { PacsError } from '../core/errors.js';
 import { encapsulatedFrames } from './encapsulated.js';
+import { trailingPaddingAt } from './padding.js';
 import { isGroupLength } from './transcode.js';
 import { VR_BY_CODE } from './vr.js';
 
@@ -126,7 +127,13 @@ export function openCompressedDataset(d: Buffer, startsFrame?: (b: Buffer) => bo
   let image: PixelModule | null = null;
   let lossyFlagSeen = false;
   let pos = 0;
-  while (pos + 8 <= d.length) {
+  while (pos < d.length) {
+    // Zeros after the last element, as the reader allows them on ingest: the end, left out.
+    if (trailingPaddingAt(d, pos)) {
+      replacements.push({ start: pos, end: d.length, with: () => null });
+      break;
+    }
+    if (pos + 8 > d.length) fail(`element header at offset ${pos} cut short`);
     const tag = ((d.readUInt16LE(pos) << 16) | d.readUInt16LE(pos + 2)) >>> 0;
     if (!lossyFlagSeen && tag > LOSSY_IMAGE_COMPRESSION) {
       // No Lossy Image Compression: its place (elements in tag order), filled if the frames were lossy.

@@ -7,6 +7,7 @@
 // and optional (PS3.5 7.2), as DCMTK leaves them out or recomputes them.
 import { PacsError } from '../core/errors.js';
 import { implicitVR } from './dictionary.js';
+import { trailingPaddingAt } from './padding.js';
 import { transferSyntaxInfo } from './transfer-syntax.js';
 import { LONG_LENGTH_VRS, VR_BY_CODE } from './vr.js';
 
@@ -89,11 +90,16 @@ export function transcodeDataset(data: Buffer, fromUid: string, toUid: string): 
   const readTag = (o: number): number => ((r16(o) << 16) | r16(o + 2)) >>> 0;
 
 
-  /** Copies elements until `end` (a defined length) or the given delimiter tag. */
-  const elements = (end: number, until: number | null, implicitHere: boolean): void => {
+  /** Copies elements until `end` (a defined length) or the given delimiter tag; `top`: of the dataset itself, not an item. */
+  const elements = (end: number, until: number | null, implicitHere: boolean, top = false): void => {
     let pixelRepresentation = 0;
     let bitsAllocated = 16;
     while (pos < end) {
+      // Zeros after the last element, as the reader allows them on ingest: the end, left out.
+      if (top && trailingPaddingAt(data, pos)) {
+        pos = end;
+        return;
+      }
       if (pos + 8 > data.length) fail('header cut short');
       const tag = readTag(pos);
       if (until !== null && tag === until) {
@@ -156,7 +162,7 @@ export function transcodeDataset(data: Buffer, fromUid: string, toUid: string): 
     out.marker(SEQ_END, 0);
   };
 
-  elements(data.length, null, false);
+  elements(data.length, null, false, true);
   return out.done();
 }
 

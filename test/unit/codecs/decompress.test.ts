@@ -103,3 +103,12 @@ test('JPEG Lossless samples wider than Bits Allocated are refused, not cut to 8 
   // As stored, it decodes.
   assert.ok((await convertDataset(dataset, ts, TS.ExplicitVRLittleEndian, pool)).length > 0);
 });
+
+test('trailing zero padding after compressed Pixel Data is left out of the decompressed dataset', async () => {
+  const { ts, dataset } = readFile(path.join(SAMPLES, 'pydicom__MR_small_RLE.dcm'));
+  const clean = await convertDataset(dataset, ts, TS.ExplicitVRLittleEndian, pool);
+  for (const zeros of [3, 8, 100_000]) {
+    const padded = Buffer.concat([dataset, Buffer.alloc(zeros)]);
+    assert.ok((await convertDataset(padded, ts, TS.ExplicitVRLittleEndian, pool)).equals(clean), `${zeros} zero bytes`);
+  }
+});
