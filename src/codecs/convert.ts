@@ -3,7 +3,7 @@
 // threads, under the same size cap as a decompression), and compressed Pixel Data is decoded frame by frame on the worker pool, so the
 // event loop only walks headers and copies bytes. A frame that cannot be decoded fails the
 // whole dataset with the reason: nothing half-converted is ever sent.
-import { PacsError, errorMessage } from '../core/errors.js';
+import { PacsError, errorMessage, isPacsError } from '../core/errors.js';
 import { openCompressedDataset } from '../dicom/decompress.js';
 import { TS } from '../dicom/transfer-syntax.js';
 import { transcodeDataset } from '../dicom/transcode.js';
@@ -26,6 +26,8 @@ export const MAX_CONVERTED_BYTES = 2048 * 1048576;
 export interface ConvertOptions {
   /** The cap on the result (default MAX_CONVERTED_BYTES; tests use a small one). */
   maxBytes?: number;
+  /** The caller gave up (a cancelled job): no further frame is decoded, and the conversion fails ABORTED. */
+  signal?: AbortSignal;
 }
 
 /** The dataset (the bytes after the File Meta) re-expressed in `to`, an uncompressed syntax. */
@@ -48,14 +50,18 @@ export async function convertDataset(data: Buffer, from: string, to: string, dec
   // A few frames in flight, not all: one multi-frame instance must not fill the pool's queue
   // ahead of everyone else's frames, and a frame that fails stops the rest from being decoded.
   let next = 0;
+  const signal = options.signal;
   const lane = async (): Promise<void> => {
     for (let i = next++; i < ds.frames.length; i = next++) {
+      if (signal?.aborted) throw new PacsError('ABORTED', `conversion given up after ${i} of ${ds.frames.length} frames`);
       const f = ds.frames[i]!;
       // A copy of the compressed frame (small beside its decoded size) owns its buffer, so it
       // can be transferred to the worker without detaching the whole file's bytes.
-      results[i] = await decoder.decode({ codec, geometry: image, frame: (f.buffer as ArrayBuffer).slice(f.byteOffset, f.byteOffset + f.length) }).catch((e: unknown) => {
+      results[i] = await decoder.decode({ codec, geometry: image, frame: (f.buffer as ArrayBuffer).slice(f.byteOffset, f.byteOffset + f.length) }, signal).catch((e: unknown) => {
         next = ds.frames.length;
-        throw new PacsError('DICOM_PARSE', `frame ${i + 1} of ${ds.frames.length} (${codec}): ${errorMessage(e)}`);
+        // The pool's own failures (busy, a dead worker, given up) say nothing of the codestream: their code stays.
+        const code = isPacsError(e, 'UNAVAILABLE') || isPacsError(e, 'ABORTED') ? e.code : 'DICOM_PARSE';
+        throw new PacsError(code, `frame ${i + 1} of ${ds.frames.length} (${codec}): ${errorMessage(e)}`);
       });
     }
   };

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { canConvert, convertDataset } from '../../../src/codecs/convert.js';
+import { PacsError } from '../../../src/core/errors.js';
 import { DecoderPool } from '../../../src/codecs/pool.js';
 import { encodeFileMetaInformation } from '../../../src/dicom/part10.js';
 import { TS } from '../../../src/dicom/transfer-syntax.js';
@@ -56,6 +57,24 @@ test('a multi-frame instance decodes a few frames at a time: a frame that fails 
   const failing = { decode: async () => (asked++, await new Promise((r) => setTimeout(r, 5)), Promise.reject(new Error('bad codestream'))) };
   await assert.rejects(convertDataset(dataset, ts, TS.ExplicitVRLittleEndian, failing), /frame \d+ of 10 .*bad codestream/);
   assert.ok(asked < 10, `${asked} of 10 frames were sent to the decoder after the first failed`);
+});
+
+test('a conversion given up (its signal) decodes no further frame and fails ABORTED; the pool being busy stays UNAVAILABLE', async () => {
+  const { ts, dataset } = readFile(path.join(SAMPLES, 'octave-dicom__US-PAL-8-10x-echo.dcm'));
+  const controller = new AbortController();
+  let asked = 0;
+  const abortingAfterOne = {
+    decode: async (_t: unknown, signal?: AbortSignal) => {
+      asked++;
+      assert.equal(signal, controller.signal, 'the signal reaches the decoder');
+      controller.abort();
+      return Promise.reject(new PacsError('ABORTED', 'the frame was no longer wanted'));
+    },
+  };
+  await assert.rejects(convertDataset(dataset, ts, TS.ExplicitVRLittleEndian, abortingAfterOne, { signal: controller.signal }), (e: Error & { code?: string }) => e.code === 'ABORTED');
+  assert.equal(asked, 1, 'no frame asked for after the signal');
+  const busy = { decode: async () => Promise.reject(new PacsError('UNAVAILABLE', '1024 frames are waiting to be decoded: try again later')) };
+  await assert.rejects(convertDataset(dataset, ts, TS.ExplicitVRLittleEndian, busy), (e: Error & { code?: string }) => e.code === 'UNAVAILABLE' && /frame 1 of 10/.test(e.message));
 });
 
 test('a decompressed result larger than the cap is refused before anything is decoded', async () => {
