@@ -1,21 +1,18 @@
 // A stored dataset in another transfer syntax, for a receiver that did not accept the stored
 // one: uncompressed syntaxes are re-encoded, Deflated Explicit VR LE is inflated (on libuv's
-// threads), and compressed Pixel Data is decoded frame by frame on the worker pool, so the
+// threads, under the same size cap as a decompression), and compressed Pixel Data is decoded frame by frame on the worker pool, so the
 // event loop only walks headers and copies bytes. A frame that cannot be decoded fails the
 // whole dataset with the reason: nothing half-converted is ever sent.
-import { promisify } from 'node:util';
-import { inflateRaw } from 'node:zlib';
-import { PacsError, errorMessage } from '../core/errors.js';
+import { PacsError, errorMessage, isPacsError } from '../core/errors.js';
 import { openCompressedDataset } from '../dicom/decompress.js';
 import { TS } from '../dicom/transfer-syntax.js';
 import { transcodeDataset } from '../dicom/transcode.js';
 import { frameBytes, type FrameResult } from './frame.js';
+import { inflateDataset } from './inflate.js';
 import type { FrameDecoder } from './pool.js';
-import { DECODERS, ENCAPSULATED_UNCOMPRESSED, START_MARKER, canConvert } from './syntaxes.js';
+import { DECODERS, ENCAPSULATED_UNCOMPRESSED, LOSSY_SYNTAXES, START_MARKER, canConvert } from './syntaxes.js';
 
 export { canConvert } from './syntaxes.js';
-
-const inflate = promisify(inflateRaw);
 
 /** Frames of one instance decoding at once: enough to keep the pool's threads busy. */
 const FRAMES_IN_FLIGHT = 4;
@@ -26,19 +23,20 @@ const FRAMES_IN_FLIGHT = 4;
  */
 export const MAX_CONVERTED_BYTES = 2048 * 1048576;
 
+export interface ConvertOptions {
+  /** The cap on the result (default MAX_CONVERTED_BYTES; tests use a small one). */
+  maxBytes?: number;
+  /** The caller gave up (a cancelled job): no further frame is decoded, and the conversion fails ABORTED. */
+  signal?: AbortSignal;
+}
+
 /** The dataset (the bytes after the File Meta) re-expressed in `to`, an uncompressed syntax. */
-export async function convertDataset(data: Buffer, from: string, to: string, decoder: FrameDecoder): Promise<Buffer> {
+export async function convertDataset(data: Buffer, from: string, to: string, decoder: FrameDecoder, options: ConvertOptions = {}): Promise<Buffer> {
+  const maxBytes = options.maxBytes ?? MAX_CONVERTED_BYTES;
   if (from === to) return data;
   if (!canConvert(from, to)) throw new PacsError('DICOM_PARSE', `cannot convert from ${from} to ${to}`);
-  if (from === TS.DeflatedExplicitVRLittleEndian) {
-    let inflated: Buffer;
-    try {
-      inflated = await inflate(data);
-    } catch (e) {
-      throw new PacsError('DICOM_PARSE', `deflated dataset does not inflate: ${errorMessage(e)}`);
-    }
-    return transcodeDataset(inflated, TS.ExplicitVRLittleEndian, to);
-  }
+  // Inflated under the same cap as a decompression: the re-encoding after it is no larger.
+  if (from === TS.DeflatedExplicitVRLittleEndian) return transcodeDataset(await inflateDataset(data, maxBytes), TS.ExplicitVRLittleEndian, to);
   if (from === ENCAPSULATED_UNCOMPRESSED) return transcodeDataset(unwrap(data), TS.ExplicitVRLittleEndian, to);
   const codec = DECODERS.get(from);
   if (!codec) return transcodeDataset(data, from, to);
@@ -46,27 +44,34 @@ export async function convertDataset(data: Buffer, from: string, to: string, dec
   const image = ds.image;
   if (!image) return transcodeDataset(ds.rebuild([], ''), TS.ExplicitVRLittleEndian, to);
   const decoded = frameBytes(image) * ds.frames.length;
-  if (decoded > MAX_CONVERTED_BYTES)
-    throw new PacsError('UNSUPPORTED', `decompressing ${ds.frames.length} frames would take ${Math.round(decoded / 1048576)} MB, more than ${MAX_CONVERTED_BYTES / 1048576} MB: ask for the stored transfer syntax`);
+  if (decoded > maxBytes)
+    throw new PacsError('UNSUPPORTED', `decompressing ${ds.frames.length} frames would take ${Math.round(decoded / 1048576)} MB, more than ${Math.round(maxBytes / 1048576)} MB: ask for the stored transfer syntax`);
   const results: FrameResult[] = new Array<FrameResult>(ds.frames.length);
   // A few frames in flight, not all: one multi-frame instance must not fill the pool's queue
   // ahead of everyone else's frames, and a frame that fails stops the rest from being decoded.
   let next = 0;
+  const signal = options.signal;
   const lane = async (): Promise<void> => {
     for (let i = next++; i < ds.frames.length; i = next++) {
+      if (signal?.aborted) throw new PacsError('ABORTED', `conversion given up after ${i} of ${ds.frames.length} frames`);
       const f = ds.frames[i]!;
       // A copy of the compressed frame (small beside its decoded size) owns its buffer, so it
       // can be transferred to the worker without detaching the whole file's bytes.
-      results[i] = await decoder.decode({ codec, geometry: image, frame: (f.buffer as ArrayBuffer).slice(f.byteOffset, f.byteOffset + f.length) }).catch((e: unknown) => {
+      results[i] = await decoder.decode({ codec, geometry: image, frame: (f.buffer as ArrayBuffer).slice(f.byteOffset, f.byteOffset + f.length) }, signal).catch((e: unknown) => {
         next = ds.frames.length;
-        throw new PacsError('DICOM_PARSE', `frame ${i + 1} of ${ds.frames.length} (${codec}): ${errorMessage(e)}`);
+        // The pool's own failures (busy, a dead worker, given up) say nothing of the codestream: their code stays.
+        const code = isPacsError(e, 'UNAVAILABLE') || isPacsError(e, 'ABORTED') ? e.code : 'DICOM_PARSE';
+        throw new PacsError(code, `frame ${i + 1} of ${ds.frames.length} (${codec}): ${errorMessage(e)}`);
       });
     }
   };
   await Promise.all(Array.from({ length: Math.min(FRAMES_IN_FLIGHT, ds.frames.length) }, lane));
   const photometric = results[0]?.photometric ?? image.photometric;
   const pixels = results.map((r) => Buffer.from(r.pixels));
-  return transcodeDataset(ds.rebuild(pixels, photometric), TS.ExplicitVRLittleEndian, to);
+  // Lossy if any frame's codestream says so, or, where the decoder cannot tell, the syntax does.
+  const nominal = LOSSY_SYNTAXES.has(from);
+  const lossy = results.some((r) => r.lossy ?? nominal);
+  return transcodeDataset(ds.rebuild(pixels, photometric, lossy), TS.ExplicitVRLittleEndian, to);
 }
 
 /** Encapsulated Uncompressed Explicit VR LE: the fragments are the native frames. */

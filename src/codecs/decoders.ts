@@ -64,7 +64,8 @@ async function jpeg(frame: Uint8Array, g: ImageGeometry): Promise<FrameResult> {
     const samples = d.getDecodedBuffer();
     // libjpeg-turbo writes three components as RGB, converting from YCbCr as the codestream says.
     const pixels = shapeFrame({ samples, bytesPerSample: 1, components: info.componentCount, planar: false, signed: false }, g);
-    return { pixels, photometric: rgbIf(info.componentCount === 3, g.photometric) };
+    // DCT processes quantize: never lossless.
+    return { pixels, photometric: rgbIf(info.componentCount === 3, g.photometric), lossy: true };
   });
 }
 
@@ -72,7 +73,7 @@ async function jpeg(frame: Uint8Array, g: ImageGeometry): Promise<FrameResult> {
 function jpeg12(frame: Uint8Array, g: ImageGeometry): FrameResult {
   const image = decodeJpeg12(frame);
   if (image.columns !== g.columns || image.rows !== g.rows) fail(`the codestream is ${image.columns}×${image.rows}, the dataset says ${g.columns}×${g.rows}`);
-  return { pixels: shapeFrame({ samples: image.samples, bytesPerSample: 2, components: 1, planar: false, signed: false }, g), photometric: g.photometric };
+  return { pixels: shapeFrame({ samples: image.samples, bytesPerSample: 2, components: 1, planar: false, signed: false }, g), photometric: g.photometric, lossy: true };
 }
 
 interface LosslessDecoder {
@@ -86,6 +87,8 @@ function jpegLossless(frame: Uint8Array, g: ImageGeometry): FrameResult {
   if (h.precision > 16 || h.precision < 2) fail(`JPEG Lossless precision ${h.precision}`);
   if (h.components !== 1 && !(h.components === 3 && h.precision <= 8)) fail(`JPEG Lossless with ${h.components} components of ${h.precision} bits is not supported`);
   if (h.columns !== g.columns || h.rows !== g.rows) fail(`the codestream is ${h.columns}×${h.rows}, the dataset says ${g.columns}×${g.rows}`);
+  // The decoder writes samples as wide as asked: 16-bit samples asked for in bytes would lose their high bits.
+  if (h.precision > g.bitsAllocated) fail(`the codestream has ${h.precision}-bit samples, Bits Allocated is ${g.bitsAllocated}`);
   Lossless ??= (require('jpeg-lossless-decoder-js') as { Decoder: new () => LosslessDecoder }).Decoder;
   const bytesPerSample = h.components === 1 && g.bitsAllocated > 8 ? 2 : 1;
   let samples: Uint8Array | Uint16Array;
@@ -103,7 +106,10 @@ function jpegLs(frame: Uint8Array, g: ImageGeometry): Promise<FrameResult> {
     checkSize(info, g, 'charls');
     const samples = d.getDecodedBuffer();
     const planar = info.componentCount > 1 && d.getInterleaveMode!() === 0;
-    return { pixels: shapeFrame({ samples, bytesPerSample: info.bitsPerSample > 8 ? 2 : 1, components: info.componentCount, planar, signed: false }, g), photometric: g.photometric };
+    const near = d.getNearLossless?.();
+    const pixels = shapeFrame({ samples, bytesPerSample: info.bitsPerSample > 8 ? 2 : 1, components: info.componentCount, planar, signed: false }, g);
+    // NEAR is the largest error a sample may have: 0 is lossless whatever the syntax says.
+    return { pixels, photometric: g.photometric, ...(near === undefined ? {} : { lossy: near > 0 }) };
   });
 }
 
@@ -122,7 +128,9 @@ function j2kResult(d: WasmDecoder, g: ImageGeometry, lib: string, convertedColou
   if (info.bitsPerSample > 16) fail(libraryError(lib, `${info.bitsPerSample}-bit samples are not supported`));
   if (info.isSigned && info.bitsPerSample <= 8) fail(libraryError(lib, 'signed 8-bit samples are not supported'));
   const pixels = shapeFrame({ samples, bytesPerSample: info.bitsPerSample > 8 ? 2 : 1, components: info.componentCount, planar: false, signed: info.isSigned ?? false }, g);
-  return { pixels, photometric: rgbIf(J2K_MCT.has(g.photometric) || (convertedColour && g.photometric.startsWith('YBR')), g.photometric) };
+  const photometric = rgbIf(J2K_MCT.has(g.photometric) || (convertedColour && g.photometric.startsWith('YBR')), g.photometric);
+  // The irreversible 9-7 wavelet loses; the reversible one may still have lost (layers cut to a rate).
+  return { pixels, photometric, ...(d.getIsReversible?.() === false ? { lossy: true } : {}) };
 }
 
 function j2k(frame: Uint8Array, g: ImageGeometry): Promise<FrameResult> {

@@ -21,6 +21,13 @@ export interface FrameResult {
   pixels: ArrayBuffer;
   /** The Photometric Interpretation of the decoded samples (RGB where the decoder converted colour). */
   photometric: string;
+  /**
+   * What the codestream itself says of its coding, where the decoder can tell: true when lossy
+   * (JPEG DCT, JPEG-LS NEAR > 0, an irreversible JPEG 2000 wavelet), false when proven lossless
+   * (JPEG-LS NEAR 0); absent when it cannot tell (a reversible wavelet proves nothing: its layers
+   * may have been cut to a rate). The transfer syntax's own kind then decides.
+   */
+  lossy?: boolean;
 }
 
 /** Bytes of one native frame. */

@@ -17,6 +17,10 @@ export interface WasmDecoder {
   getImageOffset?(): { x: number; y: number };
   getColorSpace?(): number;
   getDownSample?(component: number): { x: number; y: number };
+  /** CharLS: the NEAR parameter of the scans (0: lossless). */
+  getNearLossless?(): number;
+  /** OpenJPEG, OpenJPH: whether the wavelet is the reversible 5-3 one. */
+  getIsReversible?(): boolean;
 }
 
 type DecoderClass = new () => WasmDecoder;

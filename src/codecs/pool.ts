@@ -2,7 +2,10 @@
 // many threads as the machine has cores. Workers start on first need, each loads its codecs once and then takes
 // one task at a time; buffers travel transferred both ways. A worker that dies or overruns its
 // time fails only the task it held and is replaced on the next need. Idle workers do not keep
-// the process alive, and close() ends them all (server stop, end of a test).
+// the process alive, and close() ends them all (server stop, end of a test). The queue is
+// bounded: past it a frame is refused at once (UNAVAILABLE: try later) rather than waiting behind
+// thousands; a queued frame whose caller gave up (its AbortSignal) leaves the queue (ABORTED).
+// A frame already on a worker runs to its end: ending the thread would cost more than the frame.
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { PacsError } from '../core/errors.js';
@@ -10,12 +13,13 @@ import type { FrameResult, FrameTask, RenderResult, RenderTask } from './frame.j
 import type { ReplyMessage, TaskMessage } from './worker.js';
 
 export interface FrameDecoder {
-  decode(task: FrameTask): Promise<FrameResult>;
+  /** `signal`: the caller no longer wants the frame (a cancelled job): it leaves the queue. */
+  decode(task: FrameTask, signal?: AbortSignal): Promise<FrameResult>;
 }
 
 export interface FrameRenderer {
   /** Decodes (when compressed), renders and encodes one frame as an image. */
-  render(task: RenderTask): Promise<RenderResult>;
+  render(task: RenderTask, signal?: AbortSignal): Promise<RenderResult>;
 }
 
 export interface PoolOptions {
@@ -25,7 +29,12 @@ export interface PoolOptions {
   taskTimeoutMs?: number;
   /** The worker script (tests substitute their own). */
   workerUrl?: URL;
+  /** Frames waiting at most (default 1024): one more is refused with UNAVAILABLE. */
+  maxQueued?: number;
 }
+
+/** Enough for every conversion's few frames in flight and a page of rendered images at once. */
+const MAX_QUEUED = 1024;
 
 type Job = { kind: 'decode'; task: FrameTask } | { kind: 'render'; task: RenderTask };
 
@@ -46,6 +55,7 @@ export class DecoderPool implements FrameDecoder, FrameRenderer {
   private readonly size: number;
   private readonly timeoutMs: number;
   private readonly url: URL;
+  private readonly maxQueued: number;
   private readonly slots = new Set<Slot>();
   private readonly queue: Pending[] = [];
   private nextId = 1;
@@ -57,22 +67,44 @@ export class DecoderPool implements FrameDecoder, FrameRenderer {
     this.size = Math.max(1, options.size ?? os.availableParallelism());
     this.timeoutMs = options.taskTimeoutMs ?? 60_000;
     this.url = options.workerUrl ?? new URL('./worker.js', import.meta.url);
+    this.maxQueued = Math.max(1, options.maxQueued ?? MAX_QUEUED);
   }
 
   /** Decodes one frame on a worker; the task's frame buffer is transferred (detached here). */
-  decode(task: FrameTask): Promise<FrameResult> {
-    return this.submit({ kind: 'decode', task }) as Promise<FrameResult>;
+  decode(task: FrameTask, signal?: AbortSignal): Promise<FrameResult> {
+    return this.submit({ kind: 'decode', task }, signal) as Promise<FrameResult>;
   }
 
   /** Renders one frame to an image on a worker; the task's frame buffer is transferred (detached here). */
-  render(task: RenderTask): Promise<RenderResult> {
-    return this.submit({ kind: 'render', task }) as Promise<RenderResult>;
+  render(task: RenderTask, signal?: AbortSignal): Promise<RenderResult> {
+    return this.submit({ kind: 'render', task }, signal) as Promise<RenderResult>;
   }
 
-  private submit(job: Job): Promise<FrameResult | RenderResult> {
+  /** Frames waiting for a worker now. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  private submit(job: Job, signal?: AbortSignal): Promise<FrameResult | RenderResult> {
     if (this.closed) return Promise.reject(new PacsError('ABORTED', 'the decoder pool is closed'));
+    if (signal?.aborted) return Promise.reject(new PacsError('ABORTED', 'the frame was no longer wanted'));
+    if (this.queue.length >= this.maxQueued) return Promise.reject(new PacsError('UNAVAILABLE', `${this.queue.length} frames are waiting to be decoded: try again later`));
     return new Promise<FrameResult | RenderResult>((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, job, resolve, reject });
+      const p: Pending = { id: this.nextId++, job, resolve, reject };
+      if (signal) {
+        const leave = (): void => {
+          const i = this.queue.indexOf(p);
+          if (i >= 0) {
+            this.queue.splice(i, 1);
+            reject(new PacsError('ABORTED', 'the frame was no longer wanted'));
+          }
+        };
+        signal.addEventListener('abort', leave, { once: true });
+        const done = (): void => signal.removeEventListener('abort', leave);
+        p.resolve = (r) => (done(), resolve(r));
+        p.reject = (e) => (done(), reject(e));
+      }
+      this.queue.push(p);
       this.dispatch();
     });
   }

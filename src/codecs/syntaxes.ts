@@ -23,6 +23,14 @@ export const DECODERS: ReadonlyMap<string, CodecName> = new Map<string, CodecNam
   [TS.RLELossless, 'rle'],
 ]);
 
+/**
+ * Syntaxes whose compression is lossy by their definition (PS3.5 8.2, A.4): their decoded
+ * output has Lossy Image Compression 01 (PS3.3 C.7.6.1.1.5), unless the codestream proves
+ * otherwise (JPEG-LS with NEAR 0). The JPEG 2000 ones allow reversible coding, which does not
+ * prove lossless coding (layers may have been cut): they stay lossy.
+ */
+export const LOSSY_SYNTAXES: ReadonlySet<string> = new Set([TS.JPEGBaseline8Bit, TS.JPEGExtended12Bit, TS.JPEGLSNearLossless, TS.JPEG2000, TS.HTJ2K]);
+
 /** Fragments that hold native frames as they are: no decoder needed. */
 export const ENCAPSULATED_UNCOMPRESSED = TS.EncapsulatedUncompressedExplicitVRLittleEndian;
 

@@ -3,10 +3,16 @@
 // decoded frames. Every element is kept byte for byte except those the decoding makes wrong:
 // Pixel Data becomes native OB/OW, Photometric Interpretation follows the decoder (YBR → RGB
 // where it converted colour), Planar Configuration becomes 0 (decoders interleave samples),
-// and the Extended Offset Table and its lengths go, since they describe fragments. Lossy Image
-// Compression and everything else stay as they are: decompressing never undoes a loss.
+// the Extended Offset Table and its lengths go, since they describe fragments, and Lossy Image
+// Compression becomes 01 when the compression was lossy (PS3.3 C.7.6.1.1.5: once lossy, always
+// 01; the caller knows from the syntax and the codestream), added if absent; group lengths
+// (gggg,0000) go, as the new Pixel Data and Photometric Interpretation change theirs (PS3.5 7.2:
+// retired outside the File Meta). Lossy Image Compression's ratio and method, and everything else,
+// stay as they are: decompressing never undoes a loss.
 import { PacsError } from '../core/errors.js';
 import { encapsulatedFrames } from './encapsulated.js';
+import { trailingPaddingAt } from './padding.js';
+import { isGroupLength } from './transcode.js';
 import { VR_BY_CODE } from './vr.js';
 
 const UNDEFINED = 0xffffffff;
@@ -16,6 +22,7 @@ const EXTENDED_OFFSET_TABLE_LENGTHS = 0x7fe00002;
 const PHOTOMETRIC = 0x00280004;
 const PLANAR_CONFIGURATION = 0x00280006;
 const NUMBER_OF_FRAMES = 0x00280008;
+const LOSSY_IMAGE_COMPRESSION = 0x00282110;
 
 /** What a decoder must know of the image, from the Image Pixel Module. */
 export interface PixelModule {
@@ -32,8 +39,11 @@ export interface CompressedDataset {
   /** Null when the dataset has no Pixel Data: it converts without decoding anything. */
   image: PixelModule | null;
   frames: Buffer[];
-  /** The dataset in Explicit VR Little Endian around the decoded frames (in the order of `frames`). */
-  rebuild(pixels: Buffer[], photometric: string): Buffer;
+  /**
+   * The dataset in Explicit VR Little Endian around the decoded frames (in the order of `frames`);
+   * `lossy`: the frames went through a lossy compression (Lossy Image Compression is then 01).
+   */
+  rebuild(pixels: Buffer[], photometric: string, lossy?: boolean): Buffer;
 }
 
 function fail(why: string): never {
@@ -100,7 +110,7 @@ function skipItems(d: Buffer, at: number, len: number, implicit: boolean, pos: n
 interface Replacement {
   start: number;
   end: number;
-  with: (pixels: Buffer[], photometric: string) => Buffer | null;
+  with: (pixels: Buffer[], photometric: string, lossy: boolean) => Buffer | null;
 }
 
 /**
@@ -115,9 +125,21 @@ export function openCompressedDataset(d: Buffer, startsFrame?: (b: Buffer) => bo
   let extendedOffsets: number[] | undefined;
   let frames: Buffer[] = [];
   let image: PixelModule | null = null;
+  let lossyFlagSeen = false;
   let pos = 0;
-  while (pos + 8 <= d.length) {
+  while (pos < d.length) {
+    // Zeros after the last element, as the reader allows them on ingest: the end, left out.
+    if (trailingPaddingAt(d, pos)) {
+      replacements.push({ start: pos, end: d.length, with: () => null });
+      break;
+    }
+    if (pos + 8 > d.length) fail(`element header at offset ${pos} cut short`);
     const tag = ((d.readUInt16LE(pos) << 16) | d.readUInt16LE(pos + 2)) >>> 0;
+    if (!lossyFlagSeen && tag > LOSSY_IMAGE_COMPRESSION) {
+      // No Lossy Image Compression: its place (elements in tag order), filled if the frames were lossy.
+      lossyFlagSeen = true;
+      replacements.push({ start: pos, end: pos, with: (_p, _ph, lossy) => (lossy ? csElement(LOSSY_IMAGE_COMPRESSION, '01') : null) });
+    }
     if (tag === PIXEL_DATA) {
       if (d.readUInt32LE(pos + 8) !== UNDEFINED) fail('Pixel Data is not encapsulated');
       image = {
@@ -156,18 +178,24 @@ export function openCompressedDataset(d: Buffer, startsFrame?: (b: Buffer) => bo
       for (let o = at; o + 8 <= end; o += 8) extendedOffsets.push(Number(d.readBigUInt64LE(o)));
       replacements.push({ start: pos, end, with: () => null });
     }
-    if (tag === EXTENDED_OFFSET_TABLE_LENGTHS) replacements.push({ start: pos, end, with: () => null });
+    if (tag === EXTENDED_OFFSET_TABLE_LENGTHS || isGroupLength(tag)) replacements.push({ start: pos, end, with: () => null });
+    if (tag === LOSSY_IMAGE_COMPRESSION) {
+      lossyFlagSeen = true;
+      const original = d.subarray(pos, end);
+      const said = d.toString('latin1', valueAt, end).replace(/[\0 ]+$/, '');
+      replacements.push({ start: pos, end, with: (_p, _ph, lossy) => (lossy && said !== '01' ? csElement(LOSSY_IMAGE_COMPRESSION, '01') : original) });
+    }
     pos = end;
   }
   return {
     image,
     frames,
-    rebuild(pixels, newPhotometric) {
+    rebuild(pixels, newPhotometric, lossy = false) {
       const parts: Buffer[] = [];
       let at = 0;
       for (const r of replacements) {
         parts.push(d.subarray(at, r.start));
-        const b = r.with(pixels, newPhotometric);
+        const b = r.with(pixels, newPhotometric, lossy);
         if (b) parts.push(b);
         at = r.end;
       }

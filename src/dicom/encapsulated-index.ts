@@ -81,12 +81,27 @@ export async function readEncapsulatedIndex(read: ReadAt, valueStart: number, fi
 }
 
 /**
+ * The grouping made for an index, kept as long as the index is (services/frames.ts keeps the
+ * indexes of the instances whose frames were asked for last): a viewer asking for frame after
+ * frame groups the fragments once, not once a frame.
+ */
+const groupings = new WeakMap<EncapsulatedIndex, { how: FrameSplit; groups: number[][] }>();
+
+function groupsOf(index: EncapsulatedIndex, how: FrameSplit): number[][] {
+  const kept = groupings.get(index);
+  if (kept && kept.how.frames === how.frames && kept.how.extendedOffsets === how.extendedOffsets && kept.how.startsFrame === how.startsFrame) return kept.groups;
+  const groups = groupFrames(index.fragments, index.basicOffsets, how);
+  groupings.set(index, { how: { ...how }, groups });
+  return groups;
+}
+
+/**
  * Frame `n` (1-based) of the instance the index describes: its fragments' bytes, read in one go
  * (they follow each other in the file: from the first one's bytes to the last one's end) and
  * joined without their item headers.
  */
 export async function readIndexedFrame(read: ReadAt, index: EncapsulatedIndex, how: FrameSplit, n: number): Promise<Buffer> {
-  const group = groupFrames(index.fragments, index.basicOffsets, how)[n - 1];
+  const group = groupsOf(index, how)[n - 1];
   if (!group?.length) throw new PacsError('NOT_FOUND', `there is no frame ${n} (the instance has ${how.frames})`);
   const first = index.fragments[group[0]!]!;
   const last = index.fragments[group[group.length - 1]!]!;

@@ -2,9 +2,12 @@
 // Explicit VR Little Endian, Explicit VR Big Endian), for a receiver that did not accept the
 // one an instance is stored in. Values are copied (byte-swapped by VR across byte orders);
 // sequences and items are written with undefined length, which every syntax allows and which
-// spares computing lengths that change with the header sizes.
+// spares computing lengths that change with the header sizes. For the same reason group lengths
+// (gggg,0000) are left out: header sizes change them, and outside the File Meta they are retired
+// and optional (PS3.5 7.2), as DCMTK leaves them out or recomputes them.
 import { PacsError } from '../core/errors.js';
 import { implicitVR } from './dictionary.js';
+import { trailingPaddingAt } from './padding.js';
 import { transferSyntaxInfo } from './transfer-syntax.js';
 import { LONG_LENGTH_VRS, VR_BY_CODE } from './vr.js';
 
@@ -87,11 +90,16 @@ export function transcodeDataset(data: Buffer, fromUid: string, toUid: string): 
   const readTag = (o: number): number => ((r16(o) << 16) | r16(o + 2)) >>> 0;
 
 
-  /** Copies elements until `end` (a defined length) or the given delimiter tag. */
-  const elements = (end: number, until: number | null, implicitHere: boolean): void => {
+  /** Copies elements until `end` (a defined length) or the given delimiter tag; `top`: of the dataset itself, not an item. */
+  const elements = (end: number, until: number | null, implicitHere: boolean, top = false): void => {
     let pixelRepresentation = 0;
     let bitsAllocated = 16;
     while (pos < end) {
+      // Zeros after the last element, as the reader allows them on ingest: the end, left out.
+      if (top && trailingPaddingAt(data, pos)) {
+        pos = end;
+        return;
+      }
       if (pos + 8 > data.length) fail('header cut short');
       const tag = readTag(pos);
       if (until !== null && tag === until) {
@@ -129,6 +137,7 @@ export function transcodeDataset(data: Buffer, fromUid: string, toUid: string): 
       pos += len;
       if (tag === 0x00280103 && len >= 2) pixelRepresentation = from.little ? value.readUInt16LE(0) : value.readUInt16BE(0);
       if (tag === 0x00280100 && len >= 2) bitsAllocated = from.little ? value.readUInt16LE(0) : value.readUInt16BE(0);
+      if (isGroupLength(tag)) continue;
       if (from.little !== to.little && SWAP[vr]) value = swapped(value, SWAP[vr]!);
       // A short-length VR cannot say more than 65535 bytes: such a value goes as UN.
       const outVr = to.explicit && !LONG_LENGTH_VRS.has(vr) && len > 0xffff ? 'UN' : vr;
@@ -153,9 +162,15 @@ export function transcodeDataset(data: Buffer, fromUid: string, toUid: string): 
     out.marker(SEQ_END, 0);
   };
 
-  elements(data.length, null, false);
+  elements(data.length, null, false, true);
   return out.done();
 }
+
+/**
+ * A group length (gggg,0000) that a re-encoding or decompression would make wrong; the File Meta's
+ * (0002,0000) is never in a dataset here, but is not ours to drop if one is.
+ */
+export const isGroupLength = (tag: number): boolean => (tag & 0xffff) === 0 && tag >>> 16 !== 0x0002;
 
 function swapped(v: Buffer, unit: number): Buffer {
   const b = Buffer.from(v);

@@ -4,7 +4,9 @@
 // profile keeps byte for byte (Pixel Data, encapsulated or not, is never decoded). The secret,
 // pseudonyms and date shifts live in the index, so the output is the same in every run.
 import { createHmac, randomBytes } from 'node:crypto';
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { deflateRawSync } from 'node:zlib';
+import { MAX_CONVERTED_BYTES } from '../codecs/convert.js';
+import { inflateDataset } from '../codecs/inflate.js';
 import type { DeidentifyProfileConfig } from '../config/rules-schema.js';
 import { PacsError } from '../core/errors.js';
 import { encodeTree, parseTree, syntaxOf, type TreeElement } from '../dicom/dataset-tree.js';
@@ -169,7 +171,8 @@ export class Deidentifier {
     if (!prefix) throw new PacsError('DICOM_PARSE', `the file of ${loc.SOPInstanceUID} has an unreadable File Meta Information`);
     const syntax = syntaxOf(prefix.transferSyntaxUID);
     let data = whole.subarray(prefix.datasetOffset);
-    if (syntax.deflated) data = inflateRawSync(data);
+    // Bounded and off the event loop: a few MB of deflated zeros can inflate to gigabytes.
+    if (syntax.deflated) data = await inflateDataset(data, MAX_CONVERTED_BYTES);
     const tree = parseTree(data, syntax);
     const get = (list: readonly TreeElement[], k: string): string | null => elementString(list, tagOfKeyword(k)!);
     const burnedIn = burnedInAnnotation(get(tree, 'BurnedInAnnotation'), get(tree, 'Modality'), loc.SOPClassUID);

@@ -48,7 +48,7 @@ export function encapsulatedFrame(d: Buffer, pos: number, frames: number, n: num
  */
 const indexes = new Map<string, { index: Promise<EncapsulatedIndex>; fragments: number }>();
 const INDEXES_KEPT = 16;
-/** Fragments kept in all the indexes together (a fragment costs about 100 bytes). */
+/** Fragments kept in all the indexes together (a fragment costs about 100 bytes, its place in the frames' grouping included). */
 const FRAGMENTS_KEPT = 200_000;
 let fragmentsKept = 0;
 

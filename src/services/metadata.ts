@@ -3,8 +3,10 @@
 // its bulk values; later requests join prepared texts. BulkDataURIs are stored relative to a
 // placeholder and made absolute per request, so the cache does not depend on the host name.
 import { parsePart10Prefix } from '../dicom/part10.js';
-import { type BulkRef, NeedMoreData, datasetBytes, datasetToJson } from '../dicom/json.js';
-import { transferSyntaxInfo } from '../dicom/transfer-syntax.js';
+import { MAX_CONVERTED_BYTES } from '../codecs/convert.js';
+import { inflateDataset } from '../codecs/inflate.js';
+import { type BulkRef, NeedMoreData, datasetToJson } from '../dicom/json.js';
+import { TS, transferSyntaxInfo } from '../dicom/transfer-syntax.js';
 import type { Readable } from 'node:stream';
 import { PacsError } from '../core/errors.js';
 import type { InstanceLocation } from '../index/types.js';
@@ -158,6 +160,10 @@ export class MetadataService {
     const prefix = parsePart10Prefix(data, data.length === loc.size);
     if (!prefix) throw new PacsError('DICOM_PARSE', `the file of ${loc.SOPInstanceUID} has an unreadable File Meta Information`);
     const options = { transferSyntaxUID: prefix.transferSyntaxUID, bulkDataURI: (p: string) => `${INSTANCE_URL}/bulkdata/${p}` };
+    const made = (r: ReturnType<typeof datasetToJson>): InstanceMetadata => ({ format: METADATA_FORMAT, checksum: loc.checksum, transferSyntaxUID: prefix.transferSyntaxUID, datasetOffset: prefix.datasetOffset, bulk: r.bulk, text: JSON.stringify(r.json) });
+    // Deflated: inflated first, off the event loop and under the conversion cap (a few MB can
+    // inflate to gigabytes), then parsed as the Explicit VR LE it is; offsets are in those bytes.
+    if (deflated) return made(datasetToJson(await inflateDataset(data.subarray(prefix.datasetOffset), MAX_CONVERTED_BYTES), { ...options, transferSyntaxUID: TS.ExplicitVRLittleEndian }));
     // A header longer than what was read (an enhanced multi-frame object's functional groups)
     // is read again four times larger, up to 64 MB or the whole file: the pixels after it are not read.
     let result;
@@ -187,7 +193,7 @@ export class MetadataService {
         data = read;
       }
     }
-    return { format: METADATA_FORMAT, checksum: loc.checksum, transferSyntaxUID: prefix.transferSyntaxUID, datasetOffset: prefix.datasetOffset, bulk: result.bulk, text: JSON.stringify(result.json) };
+    return made(result);
   }
 
   /** The bytes of one bulk value (defined length), or null when the instance has none at that path. */
@@ -212,7 +218,7 @@ export class MetadataService {
     const start = ref.offset + (range?.start ?? 0);
     const end = ref.offset + Math.min(ref.length, range ? range.end + 1 : ref.length);
     if (transferSyntaxInfo(meta.transferSyntaxUID)?.deflated) {
-      const all = datasetBytes((await this.store.readAll(loc.path)).subarray(meta.datasetOffset), meta.transferSyntaxUID);
+      const all = await inflateDataset((await this.store.readAll(loc.path)).subarray(meta.datasetOffset), MAX_CONVERTED_BYTES);
       return { body: all.subarray(start, end), total: ref.length };
     }
     if (end <= start) return { body: Buffer.alloc(0), total: ref.length };

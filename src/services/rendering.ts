@@ -4,11 +4,13 @@
 // lies; the one frame asked for is cut out of the file (a byte range when native) and handed
 // to the worker pool, which decodes, renders and encodes it.
 import { PacsError, isPacsError } from '../core/errors.js';
+import { MAX_CONVERTED_BYTES } from '../codecs/convert.js';
+import { inflateDataset } from '../codecs/inflate.js';
 import { DECODERS, ENCAPSULATED_UNCOMPRESSED, START_MARKER } from '../codecs/syntaxes.js';
 import type { CodecName, RenderResult } from '../codecs/frame.js';
 import type { FrameRenderer } from '../codecs/pool.js';
 import { type Lut, type RenderImage, type RenderOptions, VOI_FUNCTIONS, type VoiFunction, type VoiWindow, type Viewport } from '../codecs/render.js';
-import { type JsonDataset, type JsonElement, datasetBytes } from '../dicom/json.js';
+import type { JsonDataset, JsonElement } from '../dicom/json.js';
 import { transferSyntaxInfo } from '../dicom/transfer-syntax.js';
 import type { ArchiveIndex, InstanceLocation } from '../index/types.js';
 import type { ObjectStore } from '../storage/object-store.js';
@@ -234,7 +236,8 @@ export class RenderingService {
     const bits = pixelsPerFrame * (packed ? 2 : g.samplesPerPixel) * g.bitsAllocated;
     let frame: Buffer;
     if (g.bitsAllocated === 1 || info?.deflated) {
-      const d = info?.deflated ? datasetBytes((await this.objects.readAll(loc.path)).subarray(meta.datasetOffset), ts) : (await this.objects.readAll(loc.path)).subarray(meta.datasetOffset);
+      const stored = (await this.objects.readAll(loc.path)).subarray(meta.datasetOffset);
+      const d = info?.deflated ? await inflateDataset(stored, MAX_CONVERTED_BYTES) : stored;
       const all = d.subarray(pixel.offset, pixel.offset + pixel.length);
       frame = g.bitsAllocated === 1 ? bitFrame(all, bits, n) : all.subarray(((n - 1) * bits) / 8, (n * bits) / 8);
     } else {

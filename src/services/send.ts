@@ -66,9 +66,9 @@ export function classify(rsp: Command): Outcome {
  * The dataset to send in `to`: as stored (read into one of `buffers` when given), re-encoded
  * between uncompressed syntaxes, inflated or decompressed.
  */
-export async function datasetIn(src: SendSource, loc: InstanceLocation, to: string, buffers?: ReadBuffers): Promise<{ dataset: Buffer | AsyncIterable<Buffer>; release?: () => void }> {
+export async function datasetIn(src: SendSource, loc: InstanceLocation, to: string, buffers?: ReadBuffers, signal?: AbortSignal): Promise<{ dataset: Buffer | AsyncIterable<Buffer>; release?: () => void }> {
   if (to === loc.transferSyntaxUID) return openDataset(src.objects, loc, buffers);
-  return { dataset: await convertDataset(await readDataset(src.objects, loc), loc.transferSyntaxUID, to, src.decoder) };
+  return { dataset: await convertDataset(await readDataset(src.objects, loc), loc.transferSyntaxUID, to, src.decoder, signal ? { signal } : {}) };
 }
 
 /**
@@ -89,8 +89,11 @@ export function storeProposals(instances: InstanceLocation[]): { abstractSyntax:
   return [...exact, ...uncompressed].slice(0, 128);
 }
 
-/** C-STORE on an association we opened as SCU (a C-MOVE names its originator). */
-export function storeSender(src: SendSource, scu: ScuAssociation, originator?: { aeTitle: string; messageId: number }): SubOperation {
+/**
+ * C-STORE on an association we opened as SCU (a C-MOVE names its originator); `signal` (a job's)
+ * stops the decoding of instances prepared ahead once the sending is given up.
+ */
+export function storeSender(src: SendSource, scu: ScuAssociation, originator?: { aeTitle: string; messageId: number }, signal?: AbortSignal): SubOperation {
   const buffers = new ReadBuffers();
   return {
     async prepare(loc) {
@@ -99,7 +102,7 @@ export function storeSender(src: SendSource, scu: ScuAssociation, originator?: {
         [...scu.assoc.contexts.values()].find((c) => c.abstractSyntax === loc.SOPClassUID && canConvert(loc.transferSyntaxUID, c.transferSyntax)) ??
         null;
       if (!pc) return { kind: 'failed', reason: `the destination accepted no context for ${loc.SOPClassUID} in ${loc.transferSyntaxUID} or a syntax it converts to` };
-      return { pcId: pc.id, ...(await datasetIn(src, loc, pc.transferSyntax, buffers)) };
+      return { pcId: pc.id, ...(await datasetIn(src, loc, pc.transferSyntax, buffers, signal)) };
     },
     async send(loc, ready) {
       const extra = originator ? { MoveOriginatorApplicationEntityTitle: originator.aeTitle, MoveOriginatorMessageID: originator.messageId } : {};

@@ -129,7 +129,7 @@ export function sendJobHandler(deps: SendJobDeps): JobHandler {
       try {
         // Rules with `deidentify:` send de-identified copies; the profile travels in the payload.
         const flagged = new FlaggedCopies();
-        const sub = p.deidentify ? deidentifiedSender(new Deidentifier(deps.index.deid, deps.objects, p.deidentify), scu, flagged) : storeSender(deps, scu);
+        const sub = p.deidentify ? deidentifiedSender(new Deidentifier(deps.index.deid, deps.objects, p.deidentify), scu, flagged) : storeSender(deps, scu, undefined, signal);
         const r = await runSubOperations(todo, sub, {
           cancelled: () => signal.aborted,
           after: (loc, o, c) => {

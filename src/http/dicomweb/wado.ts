@@ -1,8 +1,10 @@
 // WADO-RS (PS3.18 10.4): instances (wado-retrieve.ts), metadata as DICOM JSON from the metadata cache,
 // bulk data (with Range) and frames.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { MAX_CONVERTED_BYTES } from '../../codecs/convert.js';
+import { inflateDataset } from '../../codecs/inflate.js';
 import { DECODERS, START_MARKER } from '../../codecs/syntaxes.js';
-import { datasetBytes, type JsonDataset } from '../../dicom/json.js';
+import type { JsonDataset } from '../../dicom/json.js';
 import { MetadataService } from '../../services/metadata.js';
 import { frameSize, nativeFrame, storedEncapsulatedFrame } from '../../services/frames.js';
 import { TS, transferSyntaxInfo } from '../../dicom/transfer-syntax.js';
@@ -133,7 +135,8 @@ async function frames(deps: DicomwebDeps, req: Req, reply: FastifyReply): Promis
     frameAt = (n) => storedEncapsulatedFrame(deps.objects, loc!, meta.datasetOffset + pixel.offset, g.numberOfFrames, n, marker);
   } else {
     // Deflated (the offsets are in the inflated dataset), or 1-bit frames: the whole Pixel Data is needed.
-    const d = datasetBytes((await deps.objects.readAll(loc!.path)).subarray(meta.datasetOffset), meta.transferSyntaxUID);
+    const stored = (await deps.objects.readAll(loc!.path)).subarray(meta.datasetOffset);
+    const d = transferSyntaxInfo(meta.transferSyntaxUID)?.deflated ? await inflateDataset(stored, MAX_CONVERTED_BYTES) : stored;
     frameAt = async (n) => Buffer.from(nativeFrame(d.subarray(pixel.offset, pixel.offset + pixel.length), g, n));
   }
   // Native big-endian words turn little-endian, as the label says (OW of 8-bit samples: bytes swap in pairs).

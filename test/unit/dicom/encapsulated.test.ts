@@ -2,7 +2,7 @@
 // Table, one fragment per frame, or the codestreams' start markers; malformed layouts refused.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encapsulatedFrames, readEncapsulated, splitFrames } from '../../../src/dicom/encapsulated.js';
+import { encapsulatedFrames, groupFrames, readEncapsulated, splitFrames } from '../../../src/dicom/encapsulated.js';
 
 /** Items (Basic Offset Table first) and the sequence delimiter, as they follow the Pixel Data header. */
 function encapsulated(offsets: number[], fragments: Buffer[]): Buffer {
@@ -68,4 +68,64 @@ test('malformed items are refused', () => {
   assert.throws(() => readEncapsulated(long, 0), /runs past the end/);
   const noItems = Buffer.from([0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0]);
   assert.throws(() => readEncapsulated(noItems, 0), /no Basic Offset Table/);
+});
+
+/**
+ * `frames` frames of 1 to 3 fragments each, of odd lengths (3 to 11 bytes), frame k's bytes all
+ * (k % 251): the encapsulated items, each frame's bytes, and the offset of each frame's first fragment.
+ */
+function manyFrames(frames: number): { fragments: Buffer[]; expected: Buffer[]; offsets: number[] } {
+  const fragments: Buffer[] = [];
+  const expected: Buffer[] = [];
+  const offsets: number[] = [];
+  let at = 0;
+  for (let k = 0; k < frames; k++) {
+    offsets.push(at);
+    const parts = Array.from({ length: 1 + (k % 3) }, (_v, p) => Buffer.alloc(3 + 2 * ((k + p) % 5), k % 251));
+    parts[0]![0] = 0xff; // a start marker (SOI) heads each frame
+    parts[0]![1] = 0xd8;
+    for (const f of parts) at += 8 + f.length;
+    fragments.push(...parts);
+    expected.push(Buffer.concat(parts));
+  }
+  return { fragments, expected, offsets };
+}
+
+test('a table of many frames: multi-fragment frames of odd sizes, by the Basic Offset Table, the Extended one, and start markers', () => {
+  const { fragments, expected, offsets } = manyFrames(600);
+  const equal = (got: Buffer[], why: string): void => {
+    assert.equal(got.length, expected.length, why);
+    got.forEach((f, i) => assert.ok(f.equals(expected[i]!), `${why}: frame ${i + 1}`));
+  };
+  equal(splitFrames(readEncapsulated(encapsulated(offsets, fragments), 0), { frames: 600 }), 'Basic Offset Table');
+  const noTable = readEncapsulated(encapsulated([], fragments), 0);
+  equal(splitFrames(noTable, { frames: 600, extendedOffsets: offsets }), 'Extended Offset Table, empty Basic Offset Table');
+  equal(splitFrames(noTable, { frames: 600, startsFrame: startsWithSoi }), 'empty Basic Offset Table, start markers');
+  // A table whose first entry skips a fragment: that fragment is in no frame, as before.
+  const skipped = splitFrames(readEncapsulated(encapsulated(offsets.slice(1), fragments), 0), { frames: 599 });
+  assert.ok(skipped[0]!.equals(expected[1]!));
+});
+
+test('grouping by an offset table looks at each fragment once, not once per frame', () => {
+  const { fragments, offsets } = manyFrames(3000);
+  let at = 0;
+  const layout = fragments.map((f) => {
+    const o = at;
+    at += 8 + f.length;
+    return o;
+  });
+  let reads = 0;
+  // Each fragment's offset counts how often it is read.
+  const counted = layout.map((o) => ({
+    get offset(): number {
+      reads++;
+      return o;
+    },
+    head: Buffer.alloc(0),
+  }));
+  const groups = groupFrames(counted, offsets, { frames: 3000 });
+  assert.equal(groups.length, 3000);
+  assert.deepEqual(groups.slice(0, 3), [[0], [1, 2], [3, 4, 5]]);
+  assert.deepEqual(groups.flat(), layout.map((_o, i) => i), 'every fragment in one frame, in order');
+  assert.ok(reads <= fragments.length + 1, `${reads} reads of the offsets of ${fragments.length} fragments`);
 });

