@@ -17,7 +17,7 @@
 import { isAlive } from '../core/process-alive.js';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import type { Job, JobOutcome, JobProgress, JobStore } from '../index/jobs.js';
+import { type Job, type JobOutcome, type JobProgress, type JobStore, shownProgress } from '../index/jobs.js';
 import type { Logger } from '../core/logging.js';
 import { errorMessage, PacsError } from '../core/errors.js';
 
@@ -214,8 +214,10 @@ export class JobService {
         },
       });
       if (abort.signal.aborted) throw abort.signal.reason ?? new Error('aborted');
-      outcome = { state: 'succeeded', progress: final ?? r.progress };
-      logger.info({ progress: outcome.progress }, 'job succeeded');
+      const progress = final ?? r.progress;
+      outcome = { state: 'succeeded', progress };
+      // Without the acknowledged UIDs: a study's worth would make a log line of hundreds of KB.
+      logger.info({ progress: shownProgress(progress) }, 'job succeeded');
     } catch (e) {
       outcome = this.failure(job, r, e, logger);
     }

@@ -41,6 +41,23 @@ async function until(index: SqliteIndex, id: number, pred: (j: Job) => boolean, 
 }
 
 describe('JobService', () => {
+  test("the log line of a job done leaves the acknowledged UIDs out (a study's worth: hundreds of KB)", async () => {
+    const { index } = await setup();
+    const lines: string[] = [];
+    const s = new JobService(index.jobs, settings, createLogger({ level: 'info' }, { stdout: { write: (line: string) => void lines.push(line) } }));
+    const acknowledged = Array.from({ length: 1000 }, (_, i) => `1.2.3.${i}`);
+    s.register('t', { run: async () => ({ completed: 1000, total: 1000, acknowledged }) });
+    s.start();
+    const { id } = await s.enqueue('t', {});
+    const done = await until(index, id, (j) => j.state === 'succeeded');
+    assert.equal(done.progress.acknowledged?.length, 1000, 'kept with the job');
+    const line = lines.find((l) => l.includes('job succeeded'));
+    assert.ok(line !== undefined && line.includes('"completed":1000'), line);
+    assert.ok(!line.includes('1.2.3.'), 'no UID in the log line');
+    await s.stop();
+    await index.close();
+  });
+
   test('back-off doubles with each failed try, at most an hour', () => {
     assert.deepEqual([1, 2, 3, 4].map((n) => backoffMs(n, 10)), [10_000, 20_000, 40_000, 80_000]);
     assert.equal(backoffMs(30, 10), 3_600_000);
