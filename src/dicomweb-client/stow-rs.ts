@@ -49,6 +49,8 @@ interface Answered {
   text: string;
   /** Longer than MAX_ANSWER: `text` is only its start. */
   cut: boolean;
+  /** The Retry-After header, if any (seconds or an HTTP date). */
+  retryAfter: string;
 }
 
 /**
@@ -63,9 +65,20 @@ export class StowRequestError extends Error {
     message: string,
     readonly httpStatus: number | null,
     readonly retryable: boolean,
+    /** A 429 or 503's Retry-After: the server asks not to be tried again before (ms from now). */
+    readonly retryAfterMs: number | null = null,
   ) {
     super(message);
   }
+}
+
+/** Retry-After (RFC 9110 10.2.3): delay-seconds or an HTTP date; null when absent or unreadable. */
+export function retryAfterMs(value: string, now = Date.now()): number | null {
+  const v = value.trim();
+  if (v === '') return null;
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? null : Math.max(0, at - now);
 }
 
 /**
@@ -168,7 +181,7 @@ export async function postInstances(target: StowTarget, parts: readonly StowPart
       const done = (): void => {
         clearTimeout(deadline);
         const encoding = String(res.headers['content-encoding'] ?? '').trim().toLowerCase();
-        resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), encoding: encoding === 'identity' ? '' : encoding, text: Buffer.concat(chunks).toString('utf8'), cut: size > MAX_ANSWER });
+        resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), encoding: encoding === 'identity' ? '' : encoding, text: Buffer.concat(chunks).toString('utf8'), cut: size > MAX_ANSWER, retryAfter: String(res.headers['retry-after'] ?? '') });
       };
       // The idle timeout does not stop a server that trickles its answer a byte at a time: once
       // it has begun, the answer has `timeout` seconds in all to come.
@@ -262,5 +275,7 @@ function interpret(got: Answered, url: URL): StowResponse {
   const detail = got.encoding ? '' : describeBody(text);
   const message = `${what}${detail ? `: ${detail}` : ''}`;
   if (status === 401 || status === 403) throw new StowRequestError(`${message} (check username/password or token)`, status, false);
-  throw new StowRequestError(message, status, status >= 500 || RETRYABLE_STATUS.has(status));
+  // A server busy (429) or down for maintenance (503) may say when to come back: the retry waits that long at least.
+  const later = status === 429 || status === 503 ? retryAfterMs(got.retryAfter) : null;
+  throw new StowRequestError(message, status, status >= 500 || RETRYABLE_STATUS.has(status), later);
 }

@@ -40,6 +40,17 @@ export class PermanentJobError extends Error {
   override name = 'PermanentJobError';
 }
 
+/** A failure to try again, not before `notBeforeMs` from now when given (a server's Retry-After). */
+export class RetryableJobError extends Error {
+  override name = 'RetryableJobError';
+  constructor(
+    message: string,
+    readonly notBeforeMs: number | null,
+  ) {
+    super(message);
+  }
+}
+
 export interface JobSettings {
   workers: number;
   maxAttempts: number;
@@ -250,7 +261,9 @@ export class JobService {
       logger.warn({ error, attempts: job.attempts }, 'job failed');
       return { state: 'failed', error, progress: r.progress };
     }
-    const delay = backoffMs(job.attempts, this.settings().backoffSeconds);
+    // The back-off, or longer when the other side said when to come back (at most the longest back-off).
+    const asked = e instanceof RetryableJobError && e.notBeforeMs !== null ? Math.min(e.notBeforeMs, MAX_BACKOFF_MS) : 0;
+    const delay = Math.max(backoffMs(job.attempts, this.settings().backoffSeconds), asked);
     logger.warn({ error, retryInSeconds: delay / 1000 }, 'job attempt failed; will retry');
     return { state: 'queued', error, progress: r.progress, runAfter: new Date(Date.now() + delay) };
   }

@@ -14,7 +14,7 @@ import type { QueryLevel } from '../index/query/types.js';
 import type { ArchiveIndex, InstanceLocation } from '../index/types.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { BurnedInRefused, Deidentifier, FlaggedCopies } from './deidentify.js';
-import { type JobHandler, PermanentJobError } from './jobs.js';
+import { type JobHandler, PermanentJobError, RetryableJobError } from './jobs.js';
 import { type ChangeRange, FAILED_UIDS_KEPT, checkChanges, checkLevel, checkUids, transferSelection } from './transfer-jobs.js';
 
 /** What `uids` name at `level` goes to the DICOMweb server named `server`. */
@@ -185,7 +185,7 @@ export function stowJobHandler(deps: StowJobDeps): JobHandler {
           // What was acknowledged so far is in the progress the queue records with the failure.
           report(`${where}: ${errorMessage(e)}`);
           if (e instanceof StowRequestError && !e.retryable) throw new PermanentJobError(`${where}: ${e.message}`);
-          throw new Error(`${where}: ${errorMessage(e)}`);
+          throw new RetryableJobError(`${where}: ${errorMessage(e)}`, e instanceof StowRequestError ? e.retryAfterMs : null);
         }
         for (const part of parts) {
           const uid = original.get(part.sopInstanceUID)!;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { postInstances, StowRequestError, type StowTarget } from '../../../src/dicomweb-client/stow-rs.js';
+import { postInstances, retryAfterMs, StowRequestError, type StowTarget } from '../../../src/dicomweb-client/stow-rs.js';
 
 const dataset = (stored: string[], failed: string[]) =>
   JSON.stringify({
@@ -26,6 +26,9 @@ const ANSWERS: Record<string, [number, http.OutgoingHttpHeaders, string | Buffer
   'empty-200': [200, {}, ''],
   'xml-200': [200, { 'Content-Type': 'application/dicom+xml' }, '<NativeDicomModel/>'],
   'partial-202': [202, JSON_TYPE, dataset(['1.2.3'], ['1.2.4'])],
+  'busy-429': [429, { 'Retry-After': '120' }, 'slow down'],
+  'maintenance-503': [503, { 'Retry-After': 'Fri, 31 Dec 2100 23:59:59 GMT' }, 'down for maintenance'],
+  'error-500': [500, { 'Retry-After': '120' }, 'broken'],
 };
 
 let server: http.Server;
@@ -97,4 +100,23 @@ test('answers that can be read keep their meaning: 200 without a dataset is all 
   assert.equal(r.httpStatus, 202);
   assert.deepEqual([...r.stored.keys()], ['1.2.3']);
   assert.deepEqual([...r.failed.keys()], ['1.2.4']);
+});
+
+test("a 429 or 503 says when to come back (Retry-After in seconds or as a date): the error carries it for the job's retry", async () => {
+  const failure = async (name: string): Promise<StowRequestError> => {
+    try {
+      await postInstances(target(`answer/${name}`), [part]);
+    } catch (e) {
+      if (e instanceof StowRequestError) return e;
+      throw e;
+    }
+    throw new Error('no failure');
+  };
+  const busy = await failure('busy-429');
+  assert.deepEqual([busy.retryable, busy.retryAfterMs], [true, 120_000]);
+  const maintenance = await failure('maintenance-503');
+  assert.ok(maintenance.retryable && (maintenance.retryAfterMs ?? 0) > 365 * 86_400_000, String(maintenance.retryAfterMs));
+  assert.equal((await failure('error-500')).retryAfterMs, null, 'only 429 and 503 say it');
+  assert.equal(retryAfterMs('soon'), null);
+  assert.equal(retryAfterMs('Thu, 01 Jan 1970 00:00:00 GMT'), 0, 'a date past: at once');
 });

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { SqliteIndex } from '../../../src/index/sqlite/sqlite-index.js';
-import { JobService, PermanentJobError, backoffMs, type JobHandler } from '../../../src/services/jobs.js';
+import { JobService, PermanentJobError, RetryableJobError, backoffMs, type JobHandler } from '../../../src/services/jobs.js';
 import { createLogger } from '../../../src/core/logging.js';
 import type { Job } from '../../../src/index/jobs.js';
 
@@ -41,6 +41,25 @@ async function until(index: SqliteIndex, id: number, pred: (j: Job) => boolean, 
 }
 
 describe('JobService', () => {
+  test('a failure that says when to come back (a Retry-After) is retried no sooner, at most an hour later', async () => {
+    const { index } = await setup();
+    const s = new JobService(index.jobs, settings, logger);
+    let tries = 0;
+    s.register('t', {
+      run: async () => {
+        tries++;
+        throw new RetryableJobError('busy', tries === 1 ? 600_000 : 86_400_000);
+      },
+    });
+    s.start();
+    const { id } = await s.enqueue('t', {});
+    const first = await until(index, id, (j) => j.state === 'queued' && j.attempts === 1);
+    const wait = first.runAfter.getTime() - Date.now();
+    assert.ok(wait > 590_000 && wait <= 600_000, `retried in ${wait} ms, not after the 0.05 s back-off`);
+    await s.stop();
+    await index.close();
+  });
+
   test("the log line of a job done leaves the acknowledged UIDs out (a study's worth: hundreds of KB)", async () => {
     const { index } = await setup();
     const lines: string[] = [];
