@@ -27,7 +27,7 @@ export class WorkflowFeeds {
         worklist: a.worklist,
         index: a.index,
         logger,
-        settings: () => ({ charset: a.config().hl7.charset, stationAE: a.config().hl7.station_ae }),
+        settings: () => ({ charset: a.config().hl7.charset, stationAE: a.config().hl7.station_ae, processingIds: a.config().hl7.processing_ids }),
       });
       this.mllp = new MllpServer({
         host: c.hl7.host,

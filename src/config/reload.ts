@@ -18,6 +18,7 @@ export const LIVE_KEYS = [
   // Live like the rules that name them: a reload may add a server and a rule forwarding to it.
   'dicomweb_servers',
   'hl7.station_ae',
+  'hl7.processing_ids',
   'hl7.max_connections',
   'mpps.*',
   'logging.level',

@@ -278,6 +278,15 @@ const hl7 = section({
   max_connections: int(1, 10_000, 64),
   /** Scheduled Station AE Title by the order's modality or PV1-3 point of care (the first that has an entry). */
   station_ae: z.record(z.string(), aeTitleSchema, { error: 'expected a mapping of modality or location to AE title' }).default({}),
+  /**
+   * MSH-11 processing IDs applied here: P (production) by default; a test server may add T
+   * (training) and D (debugging). Others are refused with AR 202, so that a HIS's training
+   * messages never change production patients and orders.
+   */
+  processing_ids: z
+    .array(oneOf(['P', 'T', 'D'] as const), { error: 'expected a list of P, T, D' })
+    .min(1, { error: 'expected at least one of P, T, D' })
+    .default(['P']),
 });
 
 const mpps = section({

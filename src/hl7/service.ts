@@ -22,8 +22,8 @@ export interface Hl7Deps {
   worklist: WorklistService;
   index: ArchiveIndex;
   logger: Logger;
-  /** hl7.charset and hl7.station_ae, read on each message (station_ae is live). */
-  settings: () => { charset: string; stationAE: Readonly<Record<string, string>> };
+  /** hl7.charset, hl7.station_ae and hl7.processing_ids, read on each message (the last two are live). */
+  settings: () => { charset: string; stationAE: Readonly<Record<string, string>>; processingIds: readonly string[] };
 }
 
 export class Hl7Service {
@@ -72,6 +72,10 @@ export class Hl7Service {
     const processing = msg.get(msh, 11).toUpperCase();
     if (processing && !['P', 'T', 'D'].includes(processing))
       throw new Hl7Error(`MSH-11 processing ID ${quoted(processing)} is not P, T or D`, Hl7ErrorCode.UnsupportedProcessingId, 'MSH-11', 'AR');
+    // A training or debugging message is for a test system: never applied to production data.
+    const accepted = this.deps.settings().processingIds;
+    if (processing && !accepted.includes(processing))
+      throw new Hl7Error(`MSH-11 processing ID ${processing} is not applied here (hl7.processing_ids: ${accepted.join(', ')})`, Hl7ErrorCode.UnsupportedProcessingId, 'MSH-11', 'AR');
     if (!msg.get(msh, 10)) throw new Hl7Error('MSH-10 message control ID is empty', Hl7ErrorCode.RequiredFieldMissing, 'MSH-10', 'AR');
     if (type === 'ORM' && event === 'O01') return this.orders(msg);
     if (type === 'ADT' && ['A08', 'A31'].includes(event)) return this.updatePatient(msg);

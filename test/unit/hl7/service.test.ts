@@ -19,11 +19,11 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 let databases = 0;
 
 /** A service on an index of its own; `charset` is hl7.charset; its log lines go to `logged`. */
-async function service(charset = 'UTF-8', logged?: string[]) {
+async function service(charset = 'UTF-8', logged?: string[], processingIds: readonly string[] = ['P']) {
   const index = SqliteIndex.open({ path: join(dir, `${++databases}.db`), walMode: true });
   await index.migrate();
   const worklist = new WorklistService(index.worklist, () => ({ fuzzyNames: false }));
-  const hl7 = new Hl7Service({ worklist, index, logger: logged ? createLogger({ level: 'info' }, { stdout: { write: (line: string) => logged.push(line) } }) : createLogger({ level: 'silent' }), settings: () => ({ charset, stationAE: {} }) });
+  const hl7 = new Hl7Service({ worklist, index, logger: logged ? createLogger({ level: 'info' }, { stdout: { write: (line: string) => logged.push(line) } }) : createLogger({ level: 'silent' }), settings: () => ({ charset, stationAE: {}, processingIds }) });
   const send = async (message: string | Buffer) => {
     const bytes = await hl7.handle(typeof message === 'string' ? Buffer.from(message, 'utf8') : message);
     const ack = Hl7Message.parse(bytes.toString('latin1'));
@@ -270,4 +270,20 @@ test('line breaks and other control characters in names and IDs are stripped: \\
     assert.equal(ack.code, 'AA', ack.text);
     assert.deepEqual([jsonElementText((await worklist.bySourceKey('hl7', 'K6'))!.dataset['00100010']), (await index.findPatient('P6', 'HOSP'))?.PatientName], [expected, expected], name);
   }
+});
+
+test('a training or debugging message (MSH-11 T, D) is refused with AR 202 and changes nothing, unless hl7.processing_ids lists it', async () => {
+  const a08 = (processing: string, name: string) => [MSH('ADT^A08', `PID-${processing}`).replace('|P|2.5.1', `|${processing}|2.5.1`), 'EVN|A08|20260312', `PID|1||T1||${name}`].join('\r');
+  const { index, send } = await service();
+  await index.storeInstance(record({ sop: '7.7.1', study: '7.7', patientId: 'T1', patientName: 'Real^Name' }), 'insert');
+  for (const processing of ['T', 'D']) {
+    const r = await send(a08(processing, 'Training^Name'));
+    assert.deepEqual([r.code, r.control], ['AR', `PID-${processing}`], processing);
+    assert.match(r.text, /not applied here/);
+  }
+  assert.equal((await index.findPatient('T1', null))?.PatientName, 'Real^Name', 'nothing changed');
+  assert.equal((await send(a08('P', 'Updated^Name'))).code, 'AA');
+  const test = await service('UTF-8', undefined, ['P', 'T']);
+  await test.index.storeInstance(record({ sop: '7.8.1', study: '7.8', patientId: 'T1', patientName: 'Real^Name' }), 'insert');
+  assert.equal((await test.send(a08('T', 'Training^Name'))).code, 'AA', 'a test server may take them');
 });
