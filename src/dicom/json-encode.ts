@@ -1,11 +1,10 @@
 // The way back from the DICOM JSON model (PS3.18 F.2) to encoded bytes, for the datasets we
 // build ourselves: worklist answers, MPPS and storage commitment payloads. Sequences are
 // written with defined lengths; text follows the Specific Character Set chosen by the caller.
-import { promisify } from 'node:util';
-import { inflateRaw } from 'node:zlib';
 import { PacsError } from '../core/errors.js';
 import { type JsonDataset, type JsonElement, type JsonValue, type PersonNameJson, datasetToJson } from './json.js';
 import { DatasetStreamReader } from './reader.js';
+import { inflateBounded } from './inflate.js';
 import { elementText } from './charset.js';
 import { Tag } from './tags.js';
 import { TS, transferSyntaxInfo } from './transfer-syntax.js';
@@ -112,20 +111,9 @@ export function encodeJsonDataset(ds: JsonDataset, transferSyntaxUID: string, ch
 
 /**
  * A request's dataset (a C-FIND identifier, an N-SET's changes, a worklist file) inflates to no
- * more than this: such datasets are a few KB, and deflate turns a few KB of a peer's bytes into
- * gigabytes of zeros, which were inflated whole, on the event loop.
+ * more than this: such datasets are a few KB (./inflate.ts says why it is bounded).
  */
 const MAX_REQUEST_DATASET = 16 * 1024 * 1024;
-const inflateRawAsync = promisify(inflateRaw);
-
-async function inflateRequest(bytes: Buffer): Promise<Buffer> {
-  try {
-    return await inflateRawAsync(bytes, { maxOutputLength: MAX_REQUEST_DATASET });
-  } catch (e) {
-    const why = (e as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE' ? `inflates to more than ${MAX_REQUEST_DATASET / 1048576} MB` : 'does not inflate';
-    throw new PacsError('DICOM_PARSE', `the deflated dataset ${why}`);
-  }
-}
 
 /**
  * Decodes a small dataset received in a DIMSE message (an identifier, an N-* payload) into the
@@ -134,7 +122,9 @@ async function inflateRequest(bytes: Buffer): Promise<Buffer> {
  */
 export async function decodeJsonDataset(bytes: Buffer, transferSyntaxUID: string): Promise<{ dataset: JsonDataset; specificCharacterSet: string | null }> {
   if (transferSyntaxInfo(transferSyntaxUID)?.deflated) {
-    bytes = await inflateRequest(bytes);
+    const inflated = await inflateBounded(bytes, MAX_REQUEST_DATASET);
+    if (inflated === null) throw new PacsError('DICOM_PARSE', `the deflated dataset inflates to more than ${MAX_REQUEST_DATASET / 1048576} MB`);
+    bytes = inflated;
     transferSyntaxUID = TS.ExplicitVRLittleEndian;
   }
   const reader = new DatasetStreamReader({ transferSyntaxUID, collect: new Set([Tag.SpecificCharacterSet]) });

@@ -2,7 +2,6 @@
 // is kept (private ones too, as their VR says or UN); binary values above a threshold, and
 // Pixel Data always, become BulkDataURI references that remember where the bytes are, so the
 // bulk data can be served later without parsing the file again.
-import { inflateRawSync } from 'node:zlib';
 import { PacsError } from '../core/errors.js';
 import { decodeText } from './charset.js';
 import { implicitVR } from './dictionary.js';
@@ -63,11 +62,6 @@ function fail(why: string): never {
   throw new PacsError('DICOM_PARSE', `dataset: ${why}`);
 }
 
-/** The dataset bytes a file's transfer syntax says to parse (inflated when deflated). */
-export function datasetBytes(data: Buffer, transferSyntaxUID: string): Buffer {
-  return transferSyntaxInfo(transferSyntaxUID)?.deflated ? inflateRawSync(data) : data;
-}
-
 class JsonBuilder {
   readonly bulk: BulkRef[] = [];
   private readonly explicit: boolean;
@@ -80,9 +74,8 @@ class JsonBuilder {
     private readonly opts: DatasetJsonOptions,
   ) {
     const ts = transferSyntaxInfo(opts.transferSyntaxUID);
-    const deflated = ts?.deflated ?? false;
-    this.explicit = deflated || (ts?.explicitVR ?? true);
-    this.le = deflated || (ts?.littleEndian ?? true);
+    this.explicit = ts?.explicitVR ?? true;
+    this.le = ts?.littleEndian ?? true;
     this.threshold = opts.bulkThreshold ?? 1024;
     this.partial = opts.partial ?? false;
   }
@@ -316,11 +309,15 @@ function shortestFloat32(v: number): number {
   return Number(v.toPrecision(9));
 }
 
-/** The DICOM JSON object of a dataset and where its bulk values are. */
+/**
+ * The DICOM JSON object of a dataset and where its bulk values are. A deflated dataset is
+ * inflated by the caller first (bounded, off the event loop: ./inflate.ts) and given here as the
+ * Explicit VR Little Endian it is.
+ */
 export function datasetToJson(data: Buffer, opts: DatasetJsonOptions): { json: JsonDataset; bulk: BulkRef[] } {
-  const bytes = datasetBytes(data, opts.transferSyntaxUID);
-  const b = new JsonBuilder(bytes, opts);
-  const { ds } = b.dataset(0, bytes.length, null, '', false);
+  if (transferSyntaxInfo(opts.transferSyntaxUID)?.deflated) throw new Error('datasetToJson: inflate the deflated dataset first');
+  const b = new JsonBuilder(data, opts);
+  const { ds } = b.dataset(0, data.length, null, '', false);
   return { json: ds, bulk: b.bulk };
 }
 
