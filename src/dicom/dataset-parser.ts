@@ -6,6 +6,7 @@
 import { PacsError } from '../core/errors.js';
 import { describeTag, formatTag, implicitVR } from './dictionary.js';
 import type { ElementValue } from './element.js';
+import { firstNonZero } from './padding.js';
 import { Tag } from './tags.js';
 import { VR_BY_CODE } from './vr.js';
 
@@ -23,8 +24,6 @@ const UNDEFINED_LENGTH = 0xffffffff;
  * 2,000 levels — one such instance would break the metadata of its whole study.
  */
 export const MAX_DEPTH = 128;
-
-const ZERO = Buffer.alloc(64 * 1024);
 
 interface Frame {
   readonly kind: number;
@@ -148,7 +147,7 @@ export class DatasetParser {
       return this.error;
     }
     if (this.hdrLen > 0) {
-      const zeros = this.hdr.subarray(0, this.hdrLen).equals(ZERO.subarray(0, this.hdrLen));
+      const zeros = firstNonZero(this.hdr, 0, this.hdrLen) < 0;
       if (this.stack.length === 1 && zeros) {
         // Fewer zero bytes than a header at the very end: padding too short to be an element.
         if (this.paddingStart < 0) this.paddingStart = this.pos;
@@ -355,16 +354,11 @@ export class DatasetParser {
   }
 
   private checkPadding(buf: Buffer, from: number, to: number): void {
-    for (let i = from; i < to; i += ZERO.length) {
-      const e = Math.min(to, i + ZERO.length);
-      if (buf.subarray(i, e).equals(ZERO.subarray(0, e - i))) continue;
-      let k = i;
-      while (buf[k] === 0) k++;
-      this.fail(
-        `non-zero byte at offset ${this.pos + (k - from)} in what follows the last element; ` +
-          `a (0000,0000) header at offset ${this.paddingStart} began trailing padding, which must be all zeros`,
-      );
-      return;
-    }
+    const k = firstNonZero(buf, from, to);
+    if (k < 0) return;
+    this.fail(
+      `non-zero byte at offset ${this.pos + (k - from)} in what follows the last element; ` +
+        `a (0000,0000) header at offset ${this.paddingStart} began trailing padding, which must be all zeros`,
+    );
   }
 }
