@@ -179,11 +179,7 @@ async function replace(dest: string, source: string, mode: ExportMode, loc: Inst
 }
 
 /** Whether a name is taken (by a file, a folder or a link, dangling or not). */
-const taken = (candidate: string): Promise<boolean> =>
-  fs.lstat(candidate).then(
-    () => true,
-    (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? false : Promise.reject(e)),
-  );
+const taken = async (candidate: string): Promise<boolean> => (await lstatOrNull(candidate)) !== null;
 
 /** Creates `dest` from `source`; fails with EEXIST (and changes nothing) when the name is taken. */
 async function create(dest: string, source: string, mode: ExportMode, loc: InstanceLocation): Promise<void> {
@@ -240,8 +236,10 @@ async function makeFolder(dest: string, root: string): Promise<string[]> {
   return first === undefined ? [] : [path.dirname(first), ...made.reverse()];
 }
 
-const lstatOrNull = (p: string): Promise<import('node:fs').Stats | null> =>
-  fs.lstat(p).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? null : Promise.reject(e)));
+/** What is at a name, not following a link; null when nothing is. */
+function lstatOrNull(p: string): Promise<import('node:fs').Stats | null> {
+  return fs.lstat(p).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? null : Promise.reject(e)));
+}
 
 /** Puts one instance at `dest` (or its first free alternative), below the export folder `root`. */
 export async function placeInstance(objects: ObjectStore, loc: InstanceLocation, dest: string, mode: ExportMode, root: string): Promise<Placement> {
