@@ -88,26 +88,22 @@ export class RuleEngine {
   }
 
   /**
-   * The instance whose attributes the rules see: the one named, or — a study or series whose
-   * named (latest) instance was deleted since — the last one it still holds; null when none.
+   * The instances whose attributes a rule is matched against, any one sufficing; empty when none
+   * is left. First the one named, or — a study or series whose named (latest) instance was
+   * deleted since — the last one it still holds. For a study, then the latest of each of its
+   * other series too: a study's last object is often a dose report or a presentation state, and
+   * matched alone its Modality (SR, PR) hid the MR series of a study from a rule on
+   * `Modality: MR`. Attributes are read only as far as needed.
    */
-  private async instanceFor(subject: RuleSubject): Promise<InstanceLocation | null> {
+  private async seenInstances(subject: RuleSubject): Promise<InstanceLocation[]> {
     const named = await this.deps.index.findInstance(subject.sopInstanceUID);
-    if (named || (subject.level !== 'STUDY' && subject.level !== 'SERIES')) return named;
-    const left = await this.deps.index.instancesOf(subject.studyUID, subject.level === 'SERIES' ? subject.uid : undefined);
-    return left.at(-1) ?? null;
-  }
-
-  /**
-   * The instances whose attributes a rule is matched against, any one sufficing: `loc`, and for
-   * a study the latest of each of its other series too. A study's last object is often a dose
-   * report or a presentation state: matched alone, its Modality (SR, PR) hid the MR series of a
-   * study from a rule on `Modality: MR`. Attributes are read only as far as needed.
-   */
-  private async seenInstances(subject: RuleSubject, loc: InstanceLocation): Promise<InstanceLocation[]> {
-    if (subject.level !== 'STUDY') return [loc];
+    if (subject.level === 'SERIES' && !named) return (await this.deps.index.instancesOf(subject.studyUID, subject.uid)).slice(-1);
+    if (subject.level !== 'STUDY') return named ? [named] : [];
+    const all = await this.deps.index.instancesOf(subject.studyUID);
+    const loc = named ?? all.at(-1);
+    if (!loc) return [];
     const latest = new Map<string, InstanceLocation>();
-    for (const l of await this.deps.index.instancesOf(subject.studyUID)) latest.set(l.SeriesInstanceUID, l);
+    for (const l of all) latest.set(l.SeriesInstanceUID, l);
     latest.delete(loc.SeriesInstanceUID);
     return [loc, ...latest.values()];
   }
@@ -116,9 +112,8 @@ export class RuleEngine {
   async apply(subject: RuleSubject): Promise<number> {
     const rules = this.deps.rules().filter((r) => r.enabled && r.on === subject.event);
     if (!rules.length) return 0;
-    const loc = await this.instanceFor(subject);
-    if (!loc) return 0; // deleted since: nothing to act on
-    const seen = await this.seenInstances(subject, loc);
+    const seen = await this.seenInstances(subject);
+    if (!seen.length) return 0; // deleted since: nothing to act on
     const attributes: Attributes[] = [];
     const attributesOf = async (i: number): Promise<Attributes> => (attributes[i] ??= await readAttributes(this.deps.metadata, seen[i]!, subject.source));
     const matches = async (match: Rule['match']): Promise<boolean> => {
