@@ -20,7 +20,8 @@ import {
   type DateTimeCondition,
   type OrderTerm,
   type QueryPlan,
-  groupExtensionTerms,
+  type ExtensionProbe,
+  groupExtensionProbes,
   matchedColumn,
   withoutTerms,
 } from '../query/plan.js';
@@ -147,11 +148,10 @@ export function buildPgQuery(plan: QueryPlan): { sql: string; params: Param[] } 
   return { sql, params: p.values };
 }
 
-/** Whether a kept value of the condition's (indexed) column starts with `prefix` (which ends in '=', and '>' follows '='): one index seek. */
-async function anyStartsWith(db: Db, c: Condition, prefix: string): Promise<boolean> {
-  const on = matchedColumn(c);
-  const name = quoteIdent(on.column);
-  const { rows } = await db.query(`SELECT 1 FROM ${on.table} WHERE ${name} >= $1 AND ${name} < $2 LIMIT 1`, [prefix, `${prefix.slice(0, -1)}>`]);
+/** Whether the probe's column holds a value in its range: one index seek. */
+async function anyInRange(db: Db, probe: ExtensionProbe): Promise<boolean> {
+  const name = quoteIdent(probe.column);
+  const { rows } = await db.query(`SELECT 1 FROM ${probe.table} WHERE ${name} >= $1 AND ${name} < $2 LIMIT 1`, [probe.from, probe.to]);
   return rows.length > 0;
 }
 
@@ -159,9 +159,7 @@ async function anyStartsWith(db: Db, c: Condition, prefix: string): Promise<bool
 export async function runPgQuery(db: Db, plan: QueryPlan): Promise<QueryRow[]> {
   // As the SQLite runner: a name's group extension only when some kept name has one.
   const unused: Term[] = [];
-  for (const c of plan.conditions) {
-    for (const t of groupExtensionTerms(c)) if (!(await anyStartsWith(db, c, t.prefix))) unused.push(t);
-  }
+  for (const probe of groupExtensionProbes(plan)) if (!(await anyInRange(db, probe))) unused.push(probe.term);
   const { sql, params } = buildPgQuery(withoutTerms(plan, new Set(unused)));
   const { rows } = await db.query<QueryRow>(sql, params);
   for (const out of rows) {

@@ -63,6 +63,27 @@ export function groupExtensionTerms(c: Condition): Extract<Term, { kind: 'wildca
   );
 }
 
+/**
+ * A look a backend makes before it runs a plan: whether `column` of `table` (indexed) holds a
+ * value in [from, to), that is one starting with the term's prefix ('=' ends it, '>' follows '=').
+ * When none does, `term` is left out (withoutTerms).
+ */
+export interface ExtensionProbe {
+  term: Term;
+  table: EntityTable;
+  column: string;
+  from: string;
+  to: string;
+}
+
+/** The probes of a plan's group-extension terms (groupExtensionTerms), one index seek each. */
+export function groupExtensionProbes(plan: QueryPlan): ExtensionProbe[] {
+  return plan.conditions.flatMap((c) => {
+    const on = matchedColumn(c);
+    return groupExtensionTerms(c).map((term) => ({ term, table: on.table, column: on.column, from: term.prefix, to: `${term.prefix.slice(0, -1)}>` }));
+  });
+}
+
 /** The plan with these terms left out of its conditions (see groupExtensionTerms). */
 export function withoutTerms(plan: QueryPlan, drop: ReadonlySet<Term>): QueryPlan {
   if (drop.size === 0) return plan;

@@ -24,7 +24,8 @@ import {
   type DateTimeCondition,
   type OrderTerm,
   type QueryPlan,
-  groupExtensionTerms,
+  type ExtensionProbe,
+  groupExtensionProbes,
   matchedColumn,
   withoutTerms,
 } from '../query/plan.js';
@@ -222,18 +223,16 @@ export class SqliteQueryRunner {
 
   /** The SELECT of a plan, after the probes that choose its form (see the top, and groupExtensionTerms). */
   build(plan: QueryPlan): SqlQuery {
-    const unused = plan.conditions.flatMap((c) => groupExtensionTerms(c).filter((t) => !this.anyStartsWith(c, t.prefix)));
-    const reduced = withoutTerms(plan, new Set(unused));
+    const unused = groupExtensionProbes(plan).filter((probe) => !this.anyInRange(probe));
+    const reduced = withoutTerms(plan, new Set(unused.map((probe) => probe.term)));
     const few = new Set(reduced.conditions.filter((c) => c.attribute.match === 'modalities' && this.fewSeries(c)));
     return buildQuery(reduced, few);
   }
 
-  /** Whether a kept value of the condition's (indexed) column starts with `prefix` (which ends in '=', and '>' follows '='): one index seek. */
-  private anyStartsWith(c: Condition, prefix: string): boolean {
-    const on = matchedColumn(c);
-    const name = quoteIdent(on.column);
-    const row = this.statement(`SELECT 1 AS found FROM ${on.table} WHERE ${name} >= ? AND ${name} < ? LIMIT 1`).get(prefix, `${prefix.slice(0, -1)}>`);
-    return row !== undefined;
+  /** Whether the probe's column holds a value in its range: one index seek. */
+  private anyInRange(probe: ExtensionProbe): boolean {
+    const name = quoteIdent(probe.column);
+    return this.statement(`SELECT 1 AS found FROM ${probe.table} WHERE ${name} >= ? AND ${name} < ? LIMIT 1`).get(probe.from, probe.to) !== undefined;
   }
 
   /** Whether fewer than FEW_SERIES series match: a bounded walk of the modality index. */
