@@ -111,13 +111,16 @@ export function sendJobHandler(deps: SendJobDeps): JobHandler {
       if (!node) throw new PermanentJobError(`destination "${p.destination}" is not a known node`);
       const instances = await transferSelection(deps.index, level, uids, checkChanges(p.changes));
       if (!instances.length) return { total: 0, completed: 0, failed: 0, warning: 0, message: 'nothing new to send' };
-      const acknowledged = new Set(job.progress.acknowledged ?? []);
-      const todo = instances.filter((i) => !acknowledged.has(i.SOPInstanceUID));
+      // One list, appended to and handed to every report as it is: copying it per instance made a
+      // large study's send quadratic. A report is saved at the next heartbeat, whole.
+      const acknowledged = [...(job.progress.acknowledged ?? [])];
+      const sentBefore = new Set(acknowledged);
+      const todo = instances.filter((i) => !sentBefore.has(i.SOPInstanceUID));
       const before = instances.length - todo.length;
       const earlier = before ? `, ${before} acknowledged before` : '';
       // Every report carries the acknowledged UIDs: the queue records the last one with a failure too.
       const report = (r: Omit<JobProgress, 'total' | 'acknowledged'>): JobProgress => {
-        const shown: JobProgress = { total: instances.length, ...r, completed: before + (r.completed ?? 0), acknowledged: [...acknowledged] };
+        const shown: JobProgress = { total: instances.length, ...r, completed: before + (r.completed ?? 0), acknowledged };
         progress(shown);
         return shown;
       };
@@ -133,7 +136,7 @@ export function sendJobHandler(deps: SendJobDeps): JobHandler {
         const r = await runSubOperations(todo, sub, {
           cancelled: () => signal.aborted,
           after: (loc, o, c) => {
-            if (o.kind === 'completed' || (o.kind === 'warning' && !o.notSent)) acknowledged.add(loc.SOPInstanceUID);
+            if (o.kind === 'completed' || (o.kind === 'warning' && !o.notSent)) acknowledged.push(loc.SOPInstanceUID); // each of todo is sent once
             report({ completed: c.completed, failed: c.failed, warning: c.warning, message: `sending to ${node.ae_title}` });
           },
         });
