@@ -6,13 +6,13 @@
 import { readFileSync } from 'node:fs';
 import type { DicomwebServer } from '../config/schema.js';
 import type { DeidentifyProfileConfig } from '../config/rules-schema.js';
-import { errorMessage } from '../core/errors.js';
+import { PacsError, errorMessage } from '../core/errors.js';
 import { isOutOfResources } from '../dicomweb-client/stow-answer.js';
 import { postInstances, StowPartError, StowRequestError, type StowPart, type StowResponse, type StowTarget } from '../dicomweb-client/stow-rs.js';
 import type { JobProgress } from '../index/jobs.js';
 import type { QueryLevel } from '../index/query/types.js';
 import type { ArchiveIndex, InstanceLocation } from '../index/types.js';
-import type { ObjectStore } from '../storage/object-store.js';
+import type { ObjectStore, SpooledObject } from '../storage/object-store.js';
 import { BurnedInRefused, Deidentifier, FlaggedCopies } from './deidentify.js';
 import { type JobHandler, PermanentJobError, RetryableJobError } from './jobs.js';
 import { type ChangeRange, FAILED_UIDS_KEPT, checkChanges, checkLevel, checkUids, transferSelection } from './transfer-jobs.js';
@@ -91,11 +91,21 @@ async function fileProblem(objects: ObjectStore, loc: InstanceLocation): Promise
   }
 }
 
-/** A batch's parts: the stored files as they are, or de-identified copies (held for this request only). */
-async function partsOf(batch: InstanceLocation[], objects: ObjectStore, deid: Deidentifier | null, t: Tally): Promise<{ parts: StowPart[]; original: Map<string, string> }> {
-  const parts: StowPart[] = [];
-  // The UID the server answers with → the stored instance's (they differ when de-identified).
-  const original = new Map<string, string>();
+interface BatchParts {
+  parts: StowPart[];
+  /** The UID the server answers with → the stored instance's (they differ when de-identified). */
+  original: Map<string, string>;
+  /** The de-identified copies' temporary files, removed once the batch is sent. */
+  spooled: SpooledObject[];
+}
+
+/**
+ * A batch's parts: the stored files as they are, or de-identified copies. A copy waits for its
+ * request in a temporary file, not in memory: a batch is up to max_request_mb (64 MB by default)
+ * and each job held a whole one while sending it.
+ */
+async function partsOf(batch: InstanceLocation[], objects: ObjectStore, deid: Deidentifier | null, t: Tally): Promise<BatchParts> {
+  const out: BatchParts = { parts: [], original: new Map(), spooled: [] };
   for (const loc of batch) {
     if (!deid) {
       // Checked before the request: a file found missing or of another size while the body is
@@ -105,21 +115,23 @@ async function partsOf(batch: InstanceLocation[], objects: ObjectStore, deid: De
         t.failed.push({ uid: loc.SOPInstanceUID, reason: `${loc.SOPInstanceUID}: ${problem}`, outOfResources: false });
         continue;
       }
-      parts.push({ sopInstanceUID: loc.SOPInstanceUID, size: loc.size, open: () => objects.read(loc.path) });
-      original.set(loc.SOPInstanceUID, loc.SOPInstanceUID);
+      out.parts.push({ sopInstanceUID: loc.SOPInstanceUID, size: loc.size, open: () => objects.read(loc.path) });
+      out.original.set(loc.SOPInstanceUID, loc.SOPInstanceUID);
       continue;
     }
     try {
       const d = await deid.deidentify(loc);
+      const copy = await objects.spool(d.file);
+      out.spooled.push(copy);
       t.flagged.add(d);
-      parts.push({ sopInstanceUID: d.sopInstanceUID, size: d.file.length, open: () => d.file });
-      original.set(d.sopInstanceUID, loc.SOPInstanceUID);
+      out.parts.push({ sopInstanceUID: d.sopInstanceUID, size: copy.size, open: () => copy.read() });
+      out.original.set(d.sopInstanceUID, loc.SOPInstanceUID);
     } catch (e) {
       if (e instanceof BurnedInRefused) t.refused++;
-      else t.failed.push({ uid: loc.SOPInstanceUID, reason: `${loc.SOPInstanceUID}: not de-identified: ${errorMessage(e)}`, outOfResources: false });
+      else t.failed.push({ uid: loc.SOPInstanceUID, reason: `${loc.SOPInstanceUID}: not de-identified: ${errorMessage(e)}`, outOfResources: e instanceof PacsError && e.code === 'OUT_OF_RESOURCES' });
     }
   }
-  return { parts, original };
+  return out;
 }
 
 export function stowJobHandler(deps: StowJobDeps): JobHandler {
@@ -205,8 +217,12 @@ export function stowJobHandler(deps: StowJobDeps): JobHandler {
       };
       for (const batch of batches(todo, server.max_instances_per_request, server.max_request_mb * 1024 * 1024)) {
         if (signal.aborted) break;
-        const { parts, original } = await partsOf(batch, deps.objects, deid, t);
-        await send(parts, original);
+        const { parts, original, spooled } = await partsOf(batch, deps.objects, deid, t);
+        try {
+          await send(parts, original);
+        } finally {
+          await Promise.all(spooled.map((s) => s.remove()));
+        }
         report(`sending to ${where}`);
       }
       if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('canceled');

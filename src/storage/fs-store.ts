@@ -7,7 +7,7 @@ import path from 'node:path';
 import { PacsError } from '../core/errors.js';
 import { GroupSync } from '../core/group-sync.js';
 import { HOST, isAlive } from '../core/process-alive.js';
-import { IN_FLIGHT_MS, type ObjectStore, type StagedObject, type StagedResult } from './object-store.js';
+import { IN_FLIGHT_MS, type ObjectStore, type SpooledObject, type StagedObject, type StagedResult } from './object-store.js';
 
 const STAGING = '.incoming';
 /** This host in temporary file names: letters, digits and dots only, never the name's separator. */
@@ -89,6 +89,17 @@ export class FsObjectStore implements ObjectStore {
     const spare = this.spares.pop();
     this.refill();
     return new FsStagedObject(this, spare?.path ?? this.tempName(), spare?.fd ?? null, this.options.fsync);
+  }
+
+  async spool(data: Buffer): Promise<SpooledObject> {
+    const file = this.tempName();
+    try {
+      await fsp.writeFile(file, data, { flag: 'wx', mode: 0o600 });
+    } catch (e) {
+      await fsp.rm(file, { force: true });
+      throw storageError('writing a temporary copy', e);
+    }
+    return { size: data.length, read: () => fs.createReadStream(file), remove: () => fsp.rm(file, { force: true }) };
   }
 
   /** The spare temporary files (absolute paths): empty, not yet any instance's. */

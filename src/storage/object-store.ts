@@ -27,6 +27,14 @@ export interface StagedObject {
   discard(): Promise<void>;
 }
 
+/** Bytes kept on disk for a while instead of in memory, read back once (ObjectStore.spool). */
+export interface SpooledObject {
+  readonly size: number;
+  read(): Readable;
+  /** Removes the file (idempotent). */
+  remove(): Promise<void>;
+}
+
 /**
  * A file without its index row, or a temporary file, written this recently may belong to a store
  * or export still under way in another process (placed, its row milliseconds away); older, it is
@@ -36,6 +44,12 @@ export const IN_FLIGHT_MS = 60_000;
 
 export interface ObjectStore {
   stage(): StagedObject;
+  /**
+   * Writes `data` to a temporary file of the store (not synced: it is never the archive's copy)
+   * so that the caller can let go of it until it is read; a crash's leftovers go at the next
+   * start with the other temporary files (cleanupStaging).
+   */
+  spool(data: Buffer): Promise<SpooledObject>;
   read(path: string, range?: { start: number; end?: number }): Readable;
   /** Reads a whole (small) file, or its first `limit` bytes. */
   readHead(path: string, limit: number): Promise<Buffer>;

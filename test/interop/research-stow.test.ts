@@ -105,6 +105,11 @@ test('a receiver down at first: the job is retried with back-off and completes o
 });
 
 test('deidentify: true forwards de-identified copies under their new UIDs', async () => {
+  // Each copy waits for its request in a temporary file, not in memory, and is removed after it.
+  const objects = source.server.archive.objects;
+  const spool = objects.spool.bind(objects);
+  let spooled = 0;
+  objects.spool = (data) => (spooled++, spool(data));
   const study = await send({ patientID: 'SUBJ102', patientName: 'Doe^Jane', studyDescription: 'Anon', series: [{ number: 1, description: 'T1', count: 3 }] });
   const job = await finished('anon');
   assert.equal(job.state, 'succeeded', job.lastError ?? '');
@@ -122,6 +127,10 @@ test('deidentify: true forwards de-identified copies under their new UIDs', asyn
     assert.doesNotMatch(dump.stdout, /Doe|SUBJ102/);
     assert.match(dump.stdout, /\(0010,0020\) LO \[ANON[A-Z0-9]{10}\]/);
   }
+  assert.equal(spooled, 3);
+  const spares = new Set(objects.spareFiles().map((f) => path.basename(f)));
+  const staging = source.server.archive.config().storage.temp_dir!;
+  assert.deepEqual(fs.readdirSync(staging).filter((f) => !spares.has(f)), [], 'no copy left in the staging directory');
 });
 
 /** A copy of the study's first instance with other content, stored in the receiver first: its STOW-RS then refuses that UID. */

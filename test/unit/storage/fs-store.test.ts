@@ -230,6 +230,27 @@ describe('staging directory', () => {
     assert.equal(readFileSync(s.absolutePath('y.dcm'), 'utf8'), 'y');
   });
 
+  test('spool: a temporary copy in the staging directory, read back whole, removed; a crash\'s copy goes at the next start', async () => {
+    const s = newStore();
+    await put(s, 'x.dcm', Buffer.from('x')); // the spares made, as in a running server
+    const data = randomBytes(300_000);
+    const copy = await s.spool(data);
+    assert.equal(copy.size, data.length);
+    const [name, ...more] = await leftovers(s);
+    assert.equal(more.length, 0);
+    assert.ok(readFileSync(path.join(stagingOf(s), name!)).equals(data));
+    const chunks: Buffer[] = [];
+    for await (const c of copy.read()) chunks.push(c as Buffer);
+    assert.ok(Buffer.concat(chunks).equals(data));
+    await copy.remove();
+    await copy.remove(); // idempotent
+    assert.deepEqual(await leftovers(s), []);
+    await s.spool(Buffer.from('left by a crash'));
+    s.close(); // the spares go with the store; the copy stays
+    const next = newStore(false, stagingOf(s)); // the next start, on the same staging directory
+    assert.equal(await next.cleanupStaging(), 1);
+  });
+
   test('list() gives every stored file, sorted, without the staging directory', async () => {
     const s = newStore();
     await put(s, 'b/2.dcm', Buffer.from('2'));
