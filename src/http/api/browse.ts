@@ -2,11 +2,11 @@
 // with limit/offset (newest studies first) and filter with the same DICOM matching as C-FIND
 // and QIDO-RS: PatientName=SMITH*, StudyDate=20240101-20241231, ModalitiesInStudy=CT.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { QueryLevel, QueryRow } from '../../index/query/types.js';
+import type { QueryKey, QueryLevel, QueryRow } from '../../index/query/types.js';
 import type { InstanceLocation } from '../../index/types.js';
 import { selectInstances } from '../../services/retrieve.js';
 import { deleteInstances } from '../../services/delete.js';
-import { notFound } from '../problem.js';
+import { HttpProblem, notFound } from '../problem.js';
 import { instanceBytes } from '../dicomweb/wado.js';
 import { type ApiDeps, page } from './deps.js';
 import { patientIdSchema, uidSchema } from './identifiers.js';
@@ -68,6 +68,36 @@ async function one(deps: ApiDeps, level: QueryLevel, keyword: string, value: str
   return row;
 }
 
+/** One patient of a path: its row, and the keys that select its studies. */
+interface PatientRef {
+  row: QueryRow;
+  studyKeys: QueryKey[];
+}
+
+const issuerOf = (row: QueryRow): string => String(row.IssuerOfPatientID ?? '');
+
+/**
+ * The patient a path's PatientID names. The index keys patients by Patient ID and its issuer,
+ * so one ID may name two hospitals' patients: then `asked` (the IssuerOfPatientID query
+ * parameter, '' for none) says which, and without it the answer is 409 — never both, least of
+ * all for a delete.
+ */
+async function patientOf(deps: ApiDeps, patientID: string, asked: string | undefined): Promise<PatientRef> {
+  const rows = await deps.index.query({ level: 'PATIENT', model: 'PATIENT_ROOT', keys: [{ keyword: 'PatientID', value: patientID }, { keyword: 'IssuerOfPatientID', value: '' }], relational: true });
+  const chosen = asked === undefined ? rows : rows.filter((r) => issuerOf(r) === asked);
+  const row = chosen[0];
+  if (!row) throw notFound(`no patient with PatientID ${patientID}${asked === undefined ? '' : asked ? ` issued by ${asked}` : ' without an issuer'}`);
+  if (chosen.length > 1) {
+    const issuers = chosen.map((r) => (issuerOf(r) ? `"${issuerOf(r)}"` : 'none')).join(', ');
+    throw new HttpProblem(409, 'Conflict', `PatientID ${patientID} names ${chosen.length} patients (Issuer of Patient ID: ${issuers}): name one with ?IssuerOfPatientID= (empty for none)`);
+  }
+  if (rows.length === 1) return { row, studyKeys: [{ keyword: 'PatientID', value: patientID }] };
+  // Several patients share the ID: their studies told apart by the issuer each one's patient has.
+  const studies = await deps.index.query({ level: 'STUDY', model: 'STUDY_ROOT', keys: [{ keyword: 'PatientID', value: patientID }, { keyword: 'IssuerOfPatientID', value: '' }], relational: true });
+  const uids = studies.filter((st) => issuerOf(st) === issuerOf(row)).map((st) => String(st.StudyInstanceUID));
+  return { row, studyKeys: [{ keyword: 'StudyInstanceUID', value: uids.join('\\') }] };
+}
+
 async function remove(deps: ApiDeps, instances: InstanceLocation[], what: string) {
   if (!instances.length) throw notFound(`nothing stored for ${what}`);
   const r = await deleteInstances({ index: deps.index, objects: deps.objects, derived: [deps.metadata, deps.rendering], logger: deps.logger, exclusive: (uid, fn) => deps.store.exclusive(uid, fn) }, instances);
@@ -82,13 +112,20 @@ export function registerBrowse(app: FastifyInstance, deps: ApiDeps): void {
   type Req<P = Record<string, string>> = FastifyRequest<{ Querystring: ListQuery; Params: P }>;
 
   app.get('/patients', { schema: { tags: ['browse'], summary: 'List patients', querystring: filterSchema('PATIENT'), response: rowsSchema } }, (req: Req) => list(deps, 'PATIENT', req.query));
-  app.get('/patients/:PatientID', { schema: { tags: ['browse'], summary: 'One patient', params: uidParam('PatientID') } }, (req: Req<{ PatientID: string }>) => one(deps, 'PATIENT', 'PatientID', req.params.PatientID));
-  app.get('/patients/:PatientID/studies', { schema: { tags: ['browse'], summary: "A patient's studies, newest first", params: uidParam('PatientID'), querystring: { type: 'object', properties: page }, response: rowsSchema } }, (req: Req<{ PatientID: string }>) =>
-    list(deps, 'STUDY', req.query, { PatientID: req.params.PatientID }),
-  );
-  app.delete('/patients/:PatientID', { schema: { tags: ['browse'], summary: 'Delete a patient and everything of it', params: uidParam('PatientID'), response: deletedSchema } }, async (req: Req<{ PatientID: string }>) =>
-    remove(deps, await selectInstances(deps.index, 'PATIENT_ROOT', 'PATIENT', [{ keyword: 'PatientID', value: req.params.PatientID }]), `patient ${req.params.PatientID}`),
-  );
+  type PatientReq = FastifyRequest<{ Querystring: ListQuery & { IssuerOfPatientID?: string }; Params: { PatientID: string } }>;
+  const issuerParam = { IssuerOfPatientID: { type: 'string', description: 'which patient, when the Patient ID names several (empty: the one without an issuer)' } };
+  app.get('/patients/:PatientID', { schema: { tags: ['browse'], summary: 'One patient', params: uidParam('PatientID'), querystring: { type: 'object', properties: issuerParam } } }, async (req: PatientReq) => (await patientOf(deps, req.params.PatientID, req.query.IssuerOfPatientID)).row);
+  app.get('/patients/:PatientID/studies', { schema: { tags: ['browse'], summary: "A patient's studies, newest first", params: uidParam('PatientID'), querystring: { type: 'object', properties: { ...page, ...issuerParam } }, response: rowsSchema } }, async (req: PatientReq) => {
+    const { studyKeys } = await patientOf(deps, req.params.PatientID, req.query.IssuerOfPatientID);
+    return list(deps, 'STUDY', req.query, Object.fromEntries(studyKeys.map((k) => [k.keyword, k.value])));
+  });
+  app.delete('/patients/:PatientID', { schema: { tags: ['browse'], summary: 'Delete a patient and everything of it', params: uidParam('PatientID'), querystring: { type: 'object', properties: issuerParam }, response: deletedSchema } }, async (req: PatientReq) => {
+    const { studyKeys } = await patientOf(deps, req.params.PatientID, req.query.IssuerOfPatientID);
+    const [key] = studyKeys;
+    const what = `patient ${req.params.PatientID}`;
+    if (key?.keyword === 'PatientID') return remove(deps, await selectInstances(deps.index, 'PATIENT_ROOT', 'PATIENT', studyKeys), what);
+    return remove(deps, key?.value ? await selectInstances(deps.index, 'STUDY_ROOT', 'STUDY', studyKeys) : [], what);
+  });
 
   app.get('/studies', { schema: { tags: ['browse'], summary: 'List studies, newest first', querystring: filterSchema('STUDY'), response: rowsSchema } }, (req: Req) => list(deps, 'STUDY', req.query));
   app.get('/studies/:StudyInstanceUID', { schema: { tags: ['browse'], summary: 'One study with its series', params: uidParam('StudyInstanceUID') } }, async (req: Req<{ StudyInstanceUID: string }>) => {
