@@ -1,9 +1,14 @@
 // The general acknowledgment (HL7 v2.5.1 2.9.2, 2.14.1): MSH addressed back to the sender,
 // MSA with the code and the original control ID, and for an error an ERR segment with the
-// Table 0357 code, where it was found and the reason in words.
+// Table 0357 code, where it was found and the reason in words. The same message is the accept
+// acknowledgment of enhanced mode (CA, CE, CR); which one is sent is ack-mode.ts's choice.
 import { DEFAULT_DELIMITERS, type Delimiters, type Hl7Message, encodeSegments, escapeHl7, isControl } from './message.js';
 
-export type AckCode = 'AA' | 'AE' | 'AR';
+/** MSA-1 of an application acknowledgment (original mode, and enhanced mode's second one). */
+export type ApplicationAckCode = 'AA' | 'AE' | 'AR';
+/** MSA-1 of an accept (commit) acknowledgment, enhanced mode only (see ack-mode.ts). */
+export type AcceptAckCode = 'CA' | 'CE' | 'CR';
+export type AckCode = ApplicationAckCode | AcceptAckCode;
 
 export interface AckProblem {
   code: number;
