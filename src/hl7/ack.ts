@@ -1,9 +1,14 @@
 // The general acknowledgment (HL7 v2.5.1 2.9.2, 2.14.1): MSH addressed back to the sender,
 // MSA with the code and the original control ID, and for an error an ERR segment with the
-// Table 0357 code, where it was found and the reason in words.
-import { DEFAULT_DELIMITERS, type Delimiters, type Hl7Message, encodeSegments, escapeHl7 } from './message.js';
+// Table 0357 code, where it was found and the reason in words. The same message is the accept
+// acknowledgment of enhanced mode (CA, CE, CR); which one is sent is ack-mode.ts's choice.
+import { DEFAULT_DELIMITERS, type Delimiters, type Hl7Message, encodeSegments, escapeHl7, isControl } from './message.js';
 
-export type AckCode = 'AA' | 'AE' | 'AR';
+/** MSA-1 of an application acknowledgment (original mode, and enhanced mode's second one). */
+export type ApplicationAckCode = 'AA' | 'AE' | 'AR';
+/** MSA-1 of an accept (commit) acknowledgment, enhanced mode only (see ack-mode.ts). */
+export type AcceptAckCode = 'CA' | 'CE' | 'CR';
+export type AckCode = ApplicationAckCode | AcceptAckCode;
 
 export interface AckProblem {
   code: number;
@@ -54,14 +59,44 @@ function escapedWithin(text: string, max: number, d: Delimiters): string {
 }
 
 /**
- * A field echoed as received (escaped) cut to `max` characters, never inside an escape
- * sequence. Every echoed value is cut: a peer's megabyte of MSH-10 came back whole.
+ * A field of the message's MSH echoed into the ACK (MSH-3 to MSH-6 addressed back, MSH-10 in
+ * MSA-2, MSH-11, MSH-12), as received but made safe and cut to `max` characters:
+ * - control characters are dropped: no echoed type (ST, ID, HD, PT, VID) allows one, and a bare
+ *   LF or VT in a field (a CR-terminated message may carry them) came back inside the ACK, where
+ *   a receiver ending segments at LF read a forged segment and a VT restarts an MLLP frame;
+ * - a delimiter the field's type does not have is escaped: the repetition separator everywhere
+ *   (no echoed field repeats), the component and subcomponent separators too in an ST
+ *   (`composite` false: MSH-10 into MSA-2), so the value stays the one value it was;
+ * - the sender's escape sequences are kept as written; an escape character opening none is
+ *   written \E\, so it cannot pair with an escape character after it;
+ * - the cut falls between characters or sequences, never inside one (a peer's megabyte of
+ *   MSH-10 came back whole, and a cut sequence reads as an open one).
+ * Only the first 4 × max characters are looked at: every one kept writes one at least.
  */
-function rawWithin(raw: string, max: number, d: Delimiters): string {
-  if (raw.length <= max) return raw;
-  const cut = raw.slice(0, max);
-  // An odd number of escape characters: the last sequence is open; cut before it.
-  return (cut.split(d.escape).length - 1) % 2 === 1 ? cut.slice(0, cut.lastIndexOf(d.escape)) : cut;
+function echoedWithin(raw: string, max: number, d: Delimiters, composite: boolean): string {
+  const foreign = new Map([[d.repetition, 'R'], ...(composite ? [] : ([[d.component, 'S'], [d.subcomponent, 'T']] as const))]);
+  const delimiters = new Set([d.field, d.component, d.repetition, d.subcomponent]);
+  const end = Math.min(raw.length, 4 * max + 4);
+  let out = '';
+  for (let i = 0; i < end; i++) {
+    const ch = raw[i]!;
+    if (isControl(ch)) continue;
+    let piece = foreign.has(ch) ? `${d.escape}${foreign.get(ch)}${d.escape}` : ch;
+    if (ch === d.escape) {
+      // A sequence longer than what is left of `max` cannot be written whole: looked for no further.
+      const window = raw.slice(i + 1, i + 1 + (max - out.length));
+      const close = window.indexOf(d.escape);
+      const body = close < 0 ? '' : window.slice(0, close);
+      if (close < 0 && i + 1 + window.length < raw.length) break;
+      if (body !== '' && ![...body].some((c) => delimiters.has(c) || isControl(c))) {
+        piece = `${d.escape}${body}${d.escape}`;
+        i += close + 1;
+      } else piece = `${d.escape}E${d.escape}`;
+    }
+    if (out.length + piece.length > max) break;
+    out += piece;
+  }
+  return out;
 }
 
 /**
@@ -72,7 +107,8 @@ function rawWithin(raw: string, max: number, d: Delimiters): string {
 export function buildAck(msg: Hl7Message | null, code: AckCode, text: string, problem: AckProblem | null, charset: string): string {
   const d = msg?.delimiters ?? DEFAULT_DELIMITERS;
   const msh = msg?.segment('MSH');
-  const f = (n: number, max = ECHO_MAX): string => (msg ? rawWithin(msg.raw(msh, n), max, d) : '');
+  // MSH-10 is an ST; the others (HD, PT, VID) have components.
+  const f = (n: number, max = ECHO_MAX): string => (msg ? echoedWithin(msg.raw(msh, n), max, d, n !== 10) : '');
   const trigger = msg?.get(msh, 9, 2) ?? '';
   const seg = (...fields: string[]): string[] => fields;
   const segments = [

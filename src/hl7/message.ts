@@ -100,7 +100,11 @@ export function unescapeHl7(value: string, d: Delimiters): string {
 
 // C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
 // eslint-disable-next-line no-control-regex -- finding the control characters is the point
-const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g;
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+const CONTROLS = new RegExp(`${CONTROL.source}+`, 'g');
+
+/** A C0 or C1 control character, DEL, or a Unicode line or paragraph separator. */
+export const isControl = (ch: string): boolean => CONTROL.test(ch);
 
 /**
  * A value as the attributes we fill from it take it: on one line. Names, IDs, codes and

@@ -4,7 +4,8 @@
 // A frame longer than the limit drops the connection instead of growing without end. Messages
 // of one connection are handled one after the other, in order, as the original acknowledgment
 // mode expects: the connection is not read while a message is handled, so a peer sending
-// without waiting for ACKs waits in TCP, not in our memory.
+// without waiting for ACKs waits in TCP, not in our memory. A message is answered with one ACK,
+// or none when the handler has none for it (enhanced mode: the sender asked for none).
 import net from 'node:net';
 import type { Logger } from '../core/logging.js';
 import { errorMessage } from '../core/errors.js';
@@ -92,8 +93,8 @@ export class MllpDecoder {
 export interface MllpServerOptions {
   host: string;
   port: number;
-  /** The acknowledgment for a message (never throws: an error is an ACK too). */
-  handle: (message: Buffer, remote: string) => Promise<Buffer>;
+  /** The acknowledgment for a message, null for none (never throws: an error is an ACK too). */
+  handle: (message: Buffer, remote: string) => Promise<Buffer | null>;
   logger: Logger;
   /** A connection that sends no frame byte and is sent no ACK this long is closed. */
   idleMs?: number;
@@ -185,6 +186,12 @@ export class MllpServer {
         (ack) => {
           if (!socket.writable) {
             socket.destroy(); // closed by the idle timer meanwhile: the sender will resend
+            return;
+          }
+          // Nothing to send (the sender asked for no ACK): on to the next message, the connection
+          // kept. Not activity: the frame's bytes were, and a silent exchange is no more.
+          if (!ack) {
+            next();
             return;
           }
           // Read on once the ACK is with TCP: a peer that does not read its ACKs stops being read too.

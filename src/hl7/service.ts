@@ -1,7 +1,7 @@
 // What the HL7 listener does with a message: decode it in its character set, act on it —
 // ORM^O01 orders feed the worklist, ADT^A08 updates a patient, ADT^A40 merges two — and
-// answer with an ACK. Every failure becomes an AE or AR acknowledgment with its reason; none
-// reaches the listener.
+// answer with an ACK. Every failure becomes an AE or AR acknowledgment with its reason (CE or CR
+// in enhanced mode); none reaches the listener. Which ACK is sent, if any, is ack-mode.ts's choice.
 import type { JsonDataset } from '../dicom/json.js';
 import { jsonElementText } from '../dicom/json-encode.js';
 import { errorMessage } from '../core/errors.js';
@@ -10,7 +10,8 @@ import { remoteText } from '../core/remote-text.js';
 import type { ArchiveIndex, PatientChanges, PatientKey } from '../index/types.js';
 import { OPEN_SPS_STATUSES } from '../index/workflow.js';
 import type { WorklistService } from '../services/worklist.js';
-import { type AckCode, CONTROL_ID_MAX, buildAck } from './ack.js';
+import { type ApplicationAckCode, CONTROL_ID_MAX, buildAck } from './ack.js';
+import { answerCode, enhancedMode } from './ack-mode.js';
 import { checkEncoding, configuredCharset, declaredCharset, messageCharset, unsupportedCharset } from './charset.js';
 import { Hl7Error, Hl7ErrorCode, Hl7Message, quoted } from './message.js';
 import { limit, patientAttributes, readOrders } from './orders.js';
@@ -29,15 +30,18 @@ export interface Hl7Deps {
 export class Hl7Service {
   constructor(private readonly deps: Hl7Deps) {}
 
-  /** The acknowledgment (bytes, in the message's character set) for one message. */
-  async handle(bytes: Buffer, remote = ''): Promise<Buffer> {
+  /**
+   * The acknowledgment (bytes, in the message's character set) for one message; null when the
+   * sender asked for none of this outcome (enhanced mode, MSH-15 and MSH-16).
+   */
+  async handle(bytes: Buffer, remote = ''): Promise<Buffer | null> {
     const fallback = configuredCharset(this.deps.settings().charset);
     const declared = declaredCharset(bytes);
     const known = messageCharset(declared, fallback);
     // The ACK is in the message's set when we can read it, else in hl7.charset, and says which.
     const charset = known ?? fallback;
     let msg: Hl7Message | null = null;
-    let code: AckCode = 'AA';
+    let code: ApplicationAckCode = 'AA';
     let reason = 'accepted';
     let problem: Hl7Error | null = null;
     try {
@@ -58,9 +62,14 @@ export class Hl7Service {
     // echoes, the rest shorter (a message of many orders says what it did for each).
     const type = msg ? remoteText(`${msg.get(msg.segment('MSH'), 9)}^${msg.get(msg.segment('MSH'), 9, 2)}`, 20) : '?';
     const control = remoteText(msg?.get(msg.segment('MSH'), 10) ?? '', CONTROL_ID_MAX);
-    if (code === 'AA') log.info({ remote, type, control, result: remoteText(reason, LOGGED_MAX) }, 'HL7 message accepted');
-    else log.warn({ remote, type, control, ack: code, error: remoteText(reason, LOGGED_MAX) }, 'HL7 message not accepted');
-    const ack = buildAck(msg, code, reason, problem ? { code: problem.code, text: problem.message, location: problem.location } : null, charset.name);
+    const mode = enhancedMode(msg);
+    const sent = answerCode(mode, code, problem?.code ?? null);
+    // In enhanced mode the log says the mode and what was answered (CA, CE, CR, AA ... or none).
+    const enhanced = mode ? { ackMode: `${mode.accept ?? ''}/${mode.application ?? ''}`, ack: sent ?? 'none' } : {};
+    if (code === 'AA') log.info({ remote, type, control, ...enhanced, result: remoteText(reason, LOGGED_MAX) }, 'HL7 message accepted');
+    else log.warn({ remote, type, control, ack: code, ...enhanced, error: remoteText(reason, LOGGED_MAX) }, 'HL7 message not accepted');
+    if (sent === null) return null;
+    const ack = buildAck(msg, sent, reason, problem ? { code: problem.code, text: problem.message, location: problem.location } : null, charset.name);
     return Buffer.from(ack, charset.encoding);
   }
 

@@ -12,8 +12,8 @@ import { Hl7Message } from '../../src/hl7/message.js';
 import { jsonElementText } from '../../src/dicom/json-encode.js';
 import { CT, record } from '../contract/fixtures.js';
 
-/** Sends messages on one connection and collects one ACK per message. */
-async function send(port: number, messages: (string | Buffer)[]): Promise<Hl7Message[]> {
+/** Sends messages on one connection and collects `expected` ACKs (one per message by default). */
+async function send(port: number, messages: (string | Buffer)[], expected = messages.length): Promise<Hl7Message[]> {
   const socket = net.connect({ port, host: '127.0.0.1' });
   const decoder = new MllpDecoder();
   const acks: Hl7Message[] = [];
@@ -21,7 +21,7 @@ async function send(port: number, messages: (string | Buffer)[]): Promise<Hl7Mes
     socket.on('error', reject);
     socket.on('data', (d: Buffer) => {
       for (const m of decoder.push(d)) acks.push(Hl7Message.parse(m.toString('utf8')));
-      if (acks.length === messages.length) {
+      if (acks.length === expected) {
         socket.end();
         resolve(acks);
       }
@@ -174,6 +174,31 @@ describe('HL7 v2 orders and patient updates over MLLP', () => {
     assert.deepEqual(await entry('O30'), ['NEW', '', 'F', 'HOSP'], '"" deletes, the empty PID-8 keeps the sex');
     const q = await index.findPatient('H3000', 'HOSP');
     assert.deepEqual([q?.PatientName, q?.PatientBirthDate, q?.PatientSex], ['NEW', null, 'F']);
+  });
+
+  test('enhanced acknowledgment mode (MSH-15/16) on one connection: no ACK for NE/NE, CA for AL/NE, AE for NE/AL, CR for AL/AL; every order as its message says', async () => {
+    const worklist = pacs.server.archive.worklist;
+    const mode = (message: string, accept: string, application: string) => message.replace(/^(MSH(?:\|[^|\r]*){11})/, `$1|||${accept}|${application}`);
+    const messages = [
+      mode(orm('NW', 'E1', { pid: 'H5001' }), 'NE', 'NE'),
+      mode(orm('NW', 'E2', { pid: 'H5002' }), 'AL', 'NE'),
+      mode(orm('NW', 'E3', { pid: 'H5003', modality: 'XYZ' }), 'NE', 'AL'),
+      mode(orm('NW', 'E4', { pid: 'H5004' }).replace('ORM^O01', 'ORU^R01'), 'AL', 'AL'),
+      orm('NW', 'E5', { pid: 'H5005' }),
+    ];
+    const controls = messages.map((m) => /^MSH(?:\|[^|]*){8}\|([^|]*)/.exec(m)![1]);
+    // Four ACKs for five messages, in order: had the NE/NE one been answered, the first would quote it.
+    const acks = await send(port, messages, 4);
+    assert.deepEqual(
+      acks.map((a) => [msa(a).code, msa(a).control, msa(a).err]),
+      [['CA', controls[1], ''], ['AE', controls[2], '103'], ['CR', controls[3], '200'], ['AA', controls[4], '']],
+    );
+    assert.equal(msa(acks[0]!).text, 'order E2 scheduled', 'the accept ACK says what was done');
+    assert.notEqual(await worklist.bySourceKey('hl7', 'E1'), null, 'the unanswered NE/NE order was taken');
+    assert.equal((await wl(['PatientID=H5001'])).answers.length, 1);
+    assert.notEqual(await worklist.bySourceKey('hl7', 'E2'), null);
+    assert.equal(await worklist.bySourceKey('hl7', 'E3'), null);
+    assert.equal(await worklist.bySourceKey('hl7', 'E4'), null);
   });
 
   test('ADT^A08 updates the patient in the worklist and in the index; ADT^A40 merges', async () => {

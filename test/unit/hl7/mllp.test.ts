@@ -131,3 +131,29 @@ test('bytes between frames are no activity: a connection sending only them is cl
   clearInterval(tickers[1]);
   assert.equal(await closesWithin(busy, 2000), true);
 });
+
+test('a message the handler has no ACK for (null) is answered with nothing: the next ones on the connection are answered in order, the connection kept', { timeout: 30_000 }, async (t) => {
+  const handled: string[] = [];
+  const { connect, server } = await listen(t, {
+    handle: async (m) => {
+      handled.push(m.toString());
+      return m.includes('NOACK') ? null : Buffer.from(`ACK ${m.toString()}`);
+    },
+  });
+  const socket = await connect();
+  const acks: string[] = [];
+  const decoder = new MllpDecoder();
+  socket.on('data', (d: Buffer) => acks.push(...decoder.push(d).map((m) => m.toString())));
+  for (const m of ['MSH|NOACK1', 'MSH|two', 'MSH|NOACK3', 'MSH|NOACK4', 'MSH|five']) socket.write(frame(Buffer.from(m)));
+  for (let i = 0; i < 100 && acks.length < 2; i++) await sleep(20);
+  await sleep(200);
+  assert.deepEqual(acks, ['ACK MSH|two', 'ACK MSH|five'], 'nothing, not an empty frame, for the ones without an ACK');
+  assert.deepEqual(handled, ['MSH|NOACK1', 'MSH|two', 'MSH|NOACK3', 'MSH|NOACK4', 'MSH|five']);
+  assert.equal(socket.destroyed, false);
+  assert.equal(server.connections, 1);
+  // Read on after a last message without an ACK: the connection was not left paused.
+  socket.write(frame(Buffer.from('MSH|NOACK6')));
+  socket.write(frame(Buffer.from('MSH|seven')));
+  for (let i = 0; i < 100 && acks.length < 3; i++) await sleep(20);
+  assert.deepEqual(acks.slice(2), ['ACK MSH|seven']);
+});

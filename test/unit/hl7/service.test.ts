@@ -26,6 +26,7 @@ async function service(charset = 'UTF-8', logged?: string[], processingIds: read
   const hl7 = new Hl7Service({ worklist, index, logger: logged ? createLogger({ level: 'info' }, { stdout: { write: (line: string) => logged.push(line) } }) : createLogger({ level: 'silent' }), settings: () => ({ charset, stationAE: {}, processingIds }) });
   const send = async (message: string | Buffer) => {
     const bytes = await hl7.handle(typeof message === 'string' ? Buffer.from(message, 'utf8') : message);
+    assert.ok(bytes, 'an original-mode message is always answered');
     const ack = Hl7Message.parse(bytes.toString('latin1'));
     const msa = ack.segment('MSA');
     return { code: ack.get(msa, 1), control: ack.get(msa, 2), text: ack.get(msa, 3), err: ack.get(ack.segment('ERR'), 3), size: bytes.length, ack };
