@@ -294,7 +294,11 @@ export interface ArchiveIndex {
   readonly metadata: MetadataTextStore;
   /** Named positions in the change log, for services that act on every change (instance.received rules). */
   readonly cursors: CursorStore;
-  /** Removes every instance, series, study, patient and change row (reindex starts from nothing); jobs and nodes stay. */
+  /**
+   * Removes every instance, series, study, patient and change row (reindex starts from nothing);
+   * jobs, nodes and merged-patient links stay (the files still carry the prior patients' IDs:
+   * the rebuilt patients follow the links as the merges filed them).
+   */
   clear(): Promise<void>;
   close(): Promise<void>;
 }

@@ -15,6 +15,14 @@ const resolved = async (index: ArchiveIndex, id: string, issuer: string | null =
   const link = await index.patientLink(key(id, issuer));
   return link === null ? null : `${link.resolved.PatientID}^^^${link.resolved.IssuerOfPatientID ?? ''}`;
 };
+const patientIds = async (index: ArchiveIndex, id: string): Promise<string[]> =>
+  (await index.query({ level: 'PATIENT', model: 'PATIENT_ROOT', relational: false, keys: [{ keyword: 'PatientID', value: id }] })).map((r) => String(r.PatientID));
+const studiesOf = async (index: ArchiveIndex, id: string): Promise<string[]> =>
+  (
+    await index.query({ level: 'STUDY', model: 'STUDY_ROOT', relational: false, keys: [{ keyword: 'PatientID', value: id }, { keyword: 'IssuerOfPatientID', value: '' }, { keyword: 'StudyInstanceUID', value: '' }] })
+  )
+    .map((r) => `${String(r.StudyInstanceUID)}|${String(r.PatientID)}|${String(r.IssuerOfPatientID ?? '')}`)
+    .sort();
 const conflict = (text: RegExp) => (e: unknown): boolean => isPacsError(e, 'CONFLICT') && text.test(e.message);
 
 for (const backend of BACKENDS) backend.run((fresh) => {
@@ -89,6 +97,55 @@ for (const backend of BACKENDS) backend.run((fresh) => {
       assert.equal((await index.findInstance('3.1.1'))?.PatientID, 'C');
     });
 
+    it('images of a prior patient arriving after the merge are filed under the survivor, and do not make the prior patient again', async (index) => {
+      await index.mergePatients([pair('A', 'B')]);
+      // The modality fetched its worklist before the merge, and sends no issuer.
+      await index.storeInstance(record({ sop: '5.1.1', study: '5.1', patientId: 'A', patientName: 'Prior^Name' }), 'insert');
+      assert.equal((await index.findInstance('5.1.1'))?.PatientID, 'B');
+      assert.equal(await index.findPatient('A', null), null);
+      assert.equal((await index.findPatient('B', 'HOSP'))?.PatientName, 'Prior^Name', 'the survivor, not indexed yet, is made as the merge would have made it');
+      assert.deepEqual(await patientIds(index, 'A'), []);
+      assert.deepEqual(await patientIds(index, 'B'), ['B']);
+      assert.deepEqual(await studiesOf(index, 'B'), ['5.1|B|HOSP']);
+      await index.storeInstance(record({ sop: '5.1.2', study: '5.1', patientId: 'A' }), 'insert');
+      // The survivor's own images own its demographics; the prior one's leave them as they are.
+      await index.storeInstance(record({ sop: '5.2.1', study: '5.2', patientId: 'B', issuer: 'HOSP', patientName: 'Surviving^Name' }), 'insert');
+      await index.storeInstance(record({ sop: '5.3.1', study: '5.3', patientId: 'A', issuer: 'HOSP', patientName: 'Prior^Name' }), 'insert');
+      assert.deepEqual(await studiesOf(index, 'B'), ['5.1|B|HOSP', '5.2|B|HOSP', '5.3|B|HOSP']);
+      const b = await index.findPatient('B', 'HOSP');
+      assert.deepEqual([b?.PatientName, b?.NumberOfPatientRelatedStudies, b?.NumberOfPatientRelatedInstances], ['Surviving^Name', 3, 4]);
+      assert.equal((await index.statistics()).patients, 1);
+      // Another issuer's A is another patient.
+      await index.storeInstance(record({ sop: '5.4.1', study: '5.4', patientId: 'A', issuer: 'OTHER' }), 'insert');
+      assert.equal((await index.findInstance('5.4.1'))?.PatientID, 'A');
+    });
+
+    it('an image follows a chain to its end; a rebuilt index (clear, then the files again) follows the links as before', async (index) => {
+      await index.mergePatients([pair('A', 'B'), pair('B', 'C')]);
+      await index.storeInstance(record({ sop: '6.1.1', study: '6.1', patientId: 'A', issuer: 'HOSP' }), 'insert');
+      await index.storeInstance(record({ sop: '6.2.1', study: '6.2', patientId: 'B' }), 'insert');
+      assert.deepEqual(await studiesOf(index, 'C'), ['6.1|C|HOSP', '6.2|C|HOSP']);
+      await index.clear();
+      await index.storeInstance(record({ sop: '6.2.1', study: '6.2', patientId: 'B' }), 'insert');
+      await index.storeInstance(record({ sop: '6.1.1', study: '6.1', patientId: 'A', issuer: 'HOSP' }), 'insert');
+      assert.deepEqual(await studiesOf(index, 'C'), ['6.1|C|HOSP', '6.2|C|HOSP']);
+      assert.deepEqual([...(await patientIds(index, 'A')), ...(await patientIds(index, 'B'))], []);
+    });
+
+    test('a link written through another connection (another server) is followed by the next store, nothing cached', async () => {
+      const place = await fresh();
+      const [storing, merging] = [await place(), await place()];
+      try {
+        await storing.storeInstance(record({ sop: '7.1.1', study: '7.1', patientId: 'A' }), 'insert');
+        await merging.mergePatients([pair('X', 'Y')]);
+        await storing.storeInstance(record({ sop: '7.2.1', study: '7.2', patientId: 'X' }), 'insert');
+        assert.equal((await storing.findInstance('7.2.1'))?.PatientID, 'Y');
+      } finally {
+        await storing.close();
+        await merging.close();
+      }
+    });
+
     it('a prior patient merged already is not merged into another', async (index) => {
       await index.mergePatients([pair('A', 'B', 'FIRST')]);
       await assert.rejects(index.mergePatients([pair('A', 'X')]), conflict(/^A\^\^\^HOSP was already merged into B\^\^\^HOSP \(message FIRST\): not merged into X\^\^\^HOSP$/));
@@ -99,10 +156,11 @@ for (const backend of BACKENDS) backend.run((fresh) => {
 
 describe('migration 16 adds the links table, empty, to an index that has rows', () => {
   migrationTests(16, async (old) => {
-    await old.index.storeInstance(record({ sop: '16.1.1', study: '16.1', patientId: 'M16' }), 'insert');
+    // As an older version wrote the row (this version's patient upsert reads the new table).
+    await old.exec(`INSERT INTO patients (patient_id, issuer_of_patient_id, patient_name, created_at, updated_at) VALUES ('M16', '', 'Before^Migration', 1, 1)`);
     await old.index.migrate();
     assert.deepEqual(await old.column('SELECT count(*) FROM patient_links'), ['0']);
-    await old.index.storeInstance(record({ sop: '16.2.1', study: '16.2', patientId: 'M16' }), 'insert');
-    assert.deepEqual(await old.column("SELECT num_studies FROM patients WHERE patient_id = 'M16'"), ['2']);
+    await old.index.storeInstance(record({ sop: '16.1.1', study: '16.1', patientId: 'M16' }), 'insert');
+    assert.deepEqual(await old.column("SELECT num_studies FROM patients WHERE patient_id = 'M16'"), ['1']);
   });
 });
