@@ -2,7 +2,10 @@
 // transaction of PostgresIndex. Servers sharing the index may take merges at the same moment:
 // each merge transaction first takes one advisory lock, so two merges that would make a cycle
 // together (A into B here, B into A there) are checked one after the other, each seeing the
-// other's link. Stores only read the table and never wait on it.
+// other's link. Stores only read the table and never wait on it — so a store whose patient
+// upsert began before a merge committed, and commits after the merge looked for the prior
+// patient, still makes that patient (as a store racing a merge always could): the same A40
+// again (a resend) merges it, as every resend merges the prior patient's rows anew.
 import { FOLLOWED_LINK, INSERT_LINK, LINK_OF_PRIOR, type LinkRow, REDIRECT_LINKS, identityParams, linkParams, refusal, toPatientLink } from '../patient-links.js';
 import type { MergeOutcome, PatientKey, PatientLink, PatientMerge } from '../types.js';
 import { type Db, named } from './db.js';
