@@ -101,7 +101,9 @@ function writeDurably(file: string, text: string): void {
  * Rebuilds the index from the files. It starts by emptying the index, so it first makes sure
  * the files are where the configuration says: a mistyped --storage-dir used to make that
  * directory, find nothing, and leave the index empty. What the files cannot say is carried
- * over: which studies are protected from retention.
+ * over: which studies are protected from retention; and the merged-patient links (HL7 ADT^A40)
+ * stay in the index, so the files of a prior patient, which keep its ID, are filed under the
+ * surviving one again.
  */
 export async function reindexCommand(argv: string[]): Promise<number> {
   const p = parseArgs(argv, REINDEX_OPTIONS);

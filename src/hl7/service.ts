@@ -4,10 +4,10 @@
 // in enhanced mode); none reaches the listener. Which ACK is sent, if any, is ack-mode.ts's choice.
 import type { JsonDataset } from '../dicom/json.js';
 import { jsonElementText } from '../dicom/json-encode.js';
-import { errorMessage } from '../core/errors.js';
+import { errorMessage, isPacsError } from '../core/errors.js';
 import type { Logger } from '../core/logging.js';
 import { remoteText } from '../core/remote-text.js';
-import type { ArchiveIndex, PatientChanges, PatientKey } from '../index/types.js';
+import type { ArchiveIndex, MergeOutcome, PatientChanges, PatientKey } from '../index/types.js';
 import { OPEN_SPS_STATUSES } from '../index/workflow.js';
 import type { WorklistService } from '../services/worklist.js';
 import { type ApplicationAckCode, CONTROL_ID_MAX, buildAck } from './ack.js';
@@ -162,13 +162,27 @@ export class Hl7Service {
       pairs.push({ prior, from: { PatientID: prior, IssuerOfPatientID: limit(msg.get(s, 1, 4), 64, 'MRG-1.4') || null }, to: patientKey(attrs), attrs });
     }
     if (!pairs.length) throw new Hl7Error('ADT^A40 needs an MRG segment', Hl7ErrorCode.SegmentSequence, 'MRG');
+    // The index takes every pair in one transaction and records each as a link, which images
+    // of the prior patient arriving later follow (it may not be indexed yet: the worklist was
+    // fetched before the merge). It refuses them all when one would make a cycle or merge a
+    // prior patient already merged elsewhere — checked there, against what every server sharing
+    // the index recorded. Only then are the worklist entries moved.
+    const controlId = remoteText(msg.get(msg.segment('MSH'), 10), CONTROL_ID_MAX);
+    let outcomes: MergeOutcome[];
+    try {
+      outcomes = await this.deps.index.mergePatients(pairs.map((p) => ({ prior: p.from, surviving: p.to, controlId })));
+    } catch (e) {
+      if (isPacsError(e, 'CONFLICT')) throw new Hl7Error(e.message, Hl7ErrorCode.DuplicateKeyIdentifier, 'MRG-1');
+      throw e;
+    }
     const done: string[] = [];
-    for (const { prior, from, to, attrs } of pairs) {
+    for (const [i, { prior, from, to, attrs }] of pairs.entries()) {
       // The surviving identity is PID-3 as given: without an issuer there, the moved entries keep
       // none (an old issuer with the new ID would name a patient that does not exist).
       const entries = await this.rewriteEntries(from, attrs, to.IssuerOfPatientID === null ? ['00100021'] : []);
-      const studies = await this.deps.index.mergePatients(await this.indexed(from), await this.indexed(to));
-      done.push(`${prior} merged into ${to.PatientID}: ${entries} worklist entries, ${studies} studies moved`);
+      const { studies, into } = outcomes[i]!;
+      const onward = into.PatientID === to.PatientID ? '' : ` (filed under ${into.PatientID}, which it was merged into)`;
+      done.push(`${prior} merged into ${to.PatientID}${onward}: ${entries} worklist entries, ${studies} studies moved`);
     }
     return done.join('; ');
   }

@@ -27,6 +27,40 @@ export type PatientKey = Pick<PatientAttributes, 'PatientID' | 'IssuerOfPatientI
 /** Demographics an update may change; a key left out stays as it is, null clears it. */
 export type PatientChanges = Partial<Pick<PatientAttributes, 'PatientName' | 'PatientBirthDate' | 'PatientSex'>>;
 
+/** One PID/MRG pair of an HL7 ADT^A40, the two patients as the message names them. */
+export interface PatientMerge {
+  /** MRG-1 (issuer MRG-1.4): merged away; the identity its later images carry. */
+  prior: PatientKey;
+  /** PID-3 (issuer PID-3.4): the patient that remains. */
+  surviving: PatientKey;
+  /** MSH-10 of the message, kept with the link. */
+  controlId: string;
+}
+
+/** What one merge did. */
+export interface MergeOutcome {
+  /** Studies moved from the prior patient. */
+  studies: number;
+  /** The patient they, and the prior patient's later images, are filed under (see PatientLink.resolved). */
+  into: PatientKey;
+  /** False when this very merge was recorded before (the message resent): nothing new recorded. */
+  linked: boolean;
+}
+
+/** A merged-patient link (HL7 ADT^A40, migration 16). */
+export interface PatientLink {
+  prior: PatientKey;
+  surviving: PatientKey;
+  /**
+   * The patient the index files the prior one's images under: `surviving` as the index holds
+   * it (without issuer when indexed so), or, when that was merged on, the end of the chain.
+   */
+  resolved: PatientKey;
+  mergedAt: Date;
+  /** MSH-10 of the message that made it. */
+  controlId: string;
+}
+
 export interface StudyAttributes {
   StudyInstanceUID: string;
   StudyDate: Text;
@@ -217,10 +251,23 @@ export interface ArchiveIndex {
   /** Changes a patient's demographics (HL7 ADT^A08); false when the patient is not indexed. */
   updatePatient(patient: PatientKey, changes: PatientChanges): Promise<boolean>;
   /**
-   * Moves every study of `from` to `to` and removes `from` (HL7 ADT^A40); when `to` is not
-   * indexed, `from` takes its identity. Resolves with the number of studies moved.
+   * Applies the PID/MRG pairs of an HL7 ADT^A40 in order, in one transaction: all or none.
+   * Each records a link prior → surviving, which later images of the prior identity follow
+   * (patientLink), and moves every study of the prior patient to the surviving one, removing
+   * the prior (when the survivor is not indexed, the prior takes its identity). Each patient is
+   * taken as the index holds it: one indexed without issuer is the same as one named with an
+   * issuer. A survivor merged on already is followed to the end of its chain. Throws PacsError
+   * CONFLICT, changing nothing, when a merge would make a cycle (the survivor was merged, through
+   * any chain, into the prior patient, or is the same patient) or the prior identity was
+   * already merged into another patient; the same merge again is no error.
    */
-  mergePatients(from: PatientKey, to: PatientKey): Promise<number>;
+  mergePatients(merges: readonly PatientMerge[]): Promise<MergeOutcome[]>;
+  /**
+   * The link images of this identity follow, if any: the one of the same Patient ID and issuer,
+   * or, for an identity without issuer, one of the same ID with any issuer (the hospital names
+   * one, images often none).
+   */
+  patientLink(identity: PatientKey): Promise<PatientLink | null>;
   findStudy(studyInstanceUID: string): Promise<StudySummary | null>;
   findSeries(seriesInstanceUID: string): Promise<SeriesSummary | null>;
   /** Removes one instance row, fixes counts, removes emptied series/study/patient rows. */
@@ -247,7 +294,11 @@ export interface ArchiveIndex {
   readonly metadata: MetadataTextStore;
   /** Named positions in the change log, for services that act on every change (instance.received rules). */
   readonly cursors: CursorStore;
-  /** Removes every instance, series, study, patient and change row (reindex starts from nothing); jobs and nodes stay. */
+  /**
+   * Removes every instance, series, study, patient and change row (reindex starts from nothing);
+   * jobs, nodes and merged-patient links stay (the files still carry the prior patients' IDs:
+   * the rebuilt patients follow the links as the merges filed them).
+   */
   clear(): Promise<void>;
   close(): Promise<void>;
 }

@@ -116,9 +116,10 @@ export interface OldIndex {
  * Migrations that only add what this version's writes need (a column no earlier migration reads
  * or rewrites): applied, and recorded, before the tests of older migrations fill their index
  * through storeInstance, which could not write a schema without them. Migration 15: the mark of
- * demographics set from outside DICOM (src/index/patient-sql.ts).
+ * demographics set from outside DICOM (src/index/patient-sql.ts); 16: the merged-patient links
+ * its patient upsert reads (src/index/patient-links.ts).
  */
-const NEEDED_BY_WRITES: readonly number[] = [15];
+const NEEDED_BY_WRITES: readonly number[] = [15, 16];
 const before = (version: number) => (m: { version: number }): boolean => m.version < version || (NEEDED_BY_WRITES.includes(m.version) && m.version !== version);
 
 /**

@@ -5,13 +5,17 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { isPacsError } from '../../src/core/errors.js';
-import type { ArchiveIndex } from '../../src/index/types.js';
+import type { ArchiveIndex, PatientKey } from '../../src/index/types.js';
 import { CT, MR, SR, record } from './fixtures.js';
 import { runIndexQueryContract } from './index-query-contract.js';
 
 type Make = () => Promise<ArchiveIndex>;
 
 const isCode = (code: string) => (e: unknown) => isPacsError(e) && e.code === code;
+
+/** One ADT^A40 pair through the index: the number of studies moved. */
+const merge = async (index: ArchiveIndex, prior: PatientKey, surviving: PatientKey): Promise<number> =>
+  (await index.mergePatients([{ prior, surviving, controlId: 'CONTRACT' }]))[0]!.studies;
 
 export function runIndexContract(name: string, makeIndex: Make): void {
   const it = (title: string, fn: (index: ArchiveIndex) => Promise<void>) =>
@@ -81,7 +85,7 @@ export function runIndexContract(name: string, makeIndex: Make): void {
     it('merges a patient into another: studies move, counts follow, the old patient goes', async (index) => {
       await index.storeInstance(record({ sop: '1.8.1', study: '1.8.10', patientId: 'OLD' }), 'insert');
       await index.storeInstance(record({ sop: '1.8.2', study: '1.8.20', patientId: 'NEW' }), 'insert');
-      assert.equal(await index.mergePatients({ PatientID: 'OLD', IssuerOfPatientID: null }, { PatientID: 'NEW', IssuerOfPatientID: null }), 1);
+      assert.equal(await merge(index, { PatientID: 'OLD', IssuerOfPatientID: null }, { PatientID: 'NEW', IssuerOfPatientID: null }), 1);
       assert.equal(await index.findPatient('OLD', null), null);
       assert.equal((await index.findPatient('NEW', null))?.NumberOfPatientRelatedStudies, 2);
       assert.equal((await index.findPatient('NEW', null))?.NumberOfPatientRelatedInstances, 2);
@@ -91,9 +95,9 @@ export function runIndexContract(name: string, makeIndex: Make): void {
       await index.deleteInstance('1.8.1');
       assert.equal((await index.findPatient('NEW', null))?.NumberOfPatientRelatedStudies, 1);
       // A survivor not indexed yet: the old patient takes its identity.
-      assert.equal(await index.mergePatients({ PatientID: 'NEW', IssuerOfPatientID: null }, { PatientID: 'NEWER', IssuerOfPatientID: null }), 1);
+      assert.equal(await merge(index, { PatientID: 'NEW', IssuerOfPatientID: null }, { PatientID: 'NEWER', IssuerOfPatientID: null }), 1);
       assert.equal((await index.findInstance('1.8.2'))?.PatientID, 'NEWER');
-      assert.equal(await index.mergePatients({ PatientID: 'GONE', IssuerOfPatientID: null }, { PatientID: 'NEWER', IssuerOfPatientID: null }), 0);
+      assert.equal(await merge(index, { PatientID: 'GONE', IssuerOfPatientID: null }, { PatientID: 'NEWER', IssuerOfPatientID: null }), 0);
     });
 
     // Study-level name keys match on the studies' copy of the patient's folded name (migration
@@ -131,7 +135,7 @@ export function runIndexContract(name: string, makeIndex: Make): void {
     it('study-level PatientName keys see studies merged into another patient under that patient\'s name', async (index) => {
       await index.storeInstance(record({ sop: '1.8.1', study: '1.8.10', patientId: 'OLD', patientName: 'Old^Name' }), 'insert');
       await index.storeInstance(record({ sop: '1.8.2', study: '1.8.20', patientId: 'NEW', patientName: 'New^Name' }), 'insert');
-      await index.mergePatients({ PatientID: 'OLD', IssuerOfPatientID: null }, { PatientID: 'NEW', IssuerOfPatientID: null });
+      await merge(index, { PatientID: 'OLD', IssuerOfPatientID: null }, { PatientID: 'NEW', IssuerOfPatientID: null });
       assert.deepEqual(await studiesNamed(index, 'new^*'), ['1.8.10', '1.8.20']);
       assert.deepEqual(await studiesNamed(index, 'old^*'), []);
       // A study stored later for the survivor, under its name, then a rename: all three follow.
@@ -139,7 +143,7 @@ export function runIndexContract(name: string, makeIndex: Make): void {
       await index.updatePatient({ PatientID: 'NEW', IssuerOfPatientID: null }, { PatientName: 'Newer^Name' });
       assert.deepEqual(await studiesNamed(index, 'newer*'), ['1.8.10', '1.8.20', '1.8.30']);
       // A survivor not indexed yet takes the old patient's row, name and all.
-      await index.mergePatients({ PatientID: 'NEW', IssuerOfPatientID: null }, { PatientID: 'NEWEST', IssuerOfPatientID: null });
+      await merge(index, { PatientID: 'NEW', IssuerOfPatientID: null }, { PatientID: 'NEWEST', IssuerOfPatientID: null });
       assert.deepEqual(await studiesNamed(index, 'newer*'), ['1.8.10', '1.8.20', '1.8.30']);
     });
 
@@ -187,11 +191,11 @@ export function runIndexContract(name: string, makeIndex: Make): void {
       assert.deepEqual(await patientOfStudies(index, { PatientBirthDate: '19710101-19721231' }), ['1.5.10|PA|-|Doe^Jane|19711231|O', '1.5.20|PA|-|Doe^Jane|19711231|O']);
       assert.deepEqual(await patientOfStudies(index, { PatientSex: 'O' }), ['1.5.10|PA|-|Doe^Jane|19711231|O', '1.5.20|PA|-|Doe^Jane|19711231|O']);
       // Merged into an ID not indexed yet: the patient's row takes the new ID, its studies with it.
-      await index.mergePatients({ PatientID: 'PA', IssuerOfPatientID: null }, { PatientID: 'PB', IssuerOfPatientID: null });
+      await merge(index, { PatientID: 'PA', IssuerOfPatientID: null }, { PatientID: 'PB', IssuerOfPatientID: null });
       assert.deepEqual(await patientOfStudies(index, { PatientID: 'PB' }), ['1.5.10|PB|-|Doe^Jane|19711231|O', '1.5.20|PB|-|Doe^Jane|19711231|O']);
       assert.deepEqual(await patientOfStudies(index, { PatientID: 'PA' }), ['1.5.30|PA|HOSP-B|Other^Pat|19700101|F']);
       // Merged into an existing patient: the studies take that patient's attributes.
-      await index.mergePatients({ PatientID: 'PB', IssuerOfPatientID: null }, { PatientID: 'PA', IssuerOfPatientID: 'HOSP-B' });
+      await merge(index, { PatientID: 'PB', IssuerOfPatientID: null }, { PatientID: 'PA', IssuerOfPatientID: 'HOSP-B' });
       assert.deepEqual(await patientOfStudies(index, { PatientID: 'PA' }), [
         '1.5.10|PA|HOSP-B|Other^Pat|19700101|F',
         '1.5.20|PA|HOSP-B|Other^Pat|19700101|F',

@@ -4,7 +4,10 @@
 // with their reason, and the server stays up.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
+import { SAMPLES, run } from '../helpers/dcmtk.js';
 import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
 import { findscuWorklist, item, value } from '../helpers/worklist.js';
 import { MllpDecoder, frame } from '../../src/hl7/mllp.js';
@@ -231,5 +234,32 @@ describe('HL7 v2 orders and patient updates over MLLP', () => {
     assert.equal(msa(bare!).code, 'AA', msa(bare!).text);
     const moved = (await pacs.server.archive.worklist.bySourceKey('hl7', 'O40'))!.dataset;
     assert.deepEqual([jsonElementText(moved['00100020']), moved['00100021']], ['H4001', undefined]);
+  });
+
+  test('ADT^A40 for a patient not indexed yet: an image with the prior ID, C-STOREd afterwards, is filed under the survivor; C-FIND finds no prior patient', async () => {
+    const a40 = (prior: string, surviving: string, control: string) =>
+      [`MSH|^~\\&|ADT|HOSP|PACS|RAD|20260312||ADT^A40|${control}|P|2.5.1`, 'EVN|A40|20260312', `PID|1||${surviving}^^^HOSP||SURVIVING^PAT`, `MRG|${prior}^^^HOSP`].join('\r');
+    const [merged] = await send(port, [a40('H5000', 'H5001', 'M50')]);
+    assert.deepEqual([msa(merged!).code, msa(merged!).text], ['AA', 'H5000 merged into H5001: 0 worklist entries, 0 studies moved']);
+    // A scanner that fetched its worklist before the merge sends the prior ID, and no issuer.
+    const file = path.join(pacs.dir, 'prior-patient.dcm');
+    fs.copyFileSync(path.join(SAMPLES, 'pydicom__CT_small.dcm'), file);
+    assert.equal((await run('dcmodify', ['-nb', '-m', 'PatientID=H5000', file])).code, 0);
+    const stored = await run('storescu', ['-aec', 'PACS_SERVER', '127.0.0.1', String(pacs.port), file]);
+    assert.equal(stored.code, 0, stored.stderr);
+    const patients = async (id: string) => {
+      const r = await run('findscu', ['-v', '-P', '-aec', 'PACS_SERVER', '-k', '0008,0052=PATIENT', '-k', `PatientID=${id}`, '-k', 'NumberOfPatientRelatedStudies', '127.0.0.1', String(pacs.port)]);
+      const out = r.stdout + r.stderr;
+      assert.match(out, /Received Final Find Response \(Success\)/);
+      return [...out.matchAll(/Find Response: \d+ \(Pending\)[\s\S]*?\(0020,1200\) IS \[(\d+)/g)].map((m) => `${id}: ${m[1]} studies`);
+    };
+    assert.deepEqual(await patients('H5000'), []);
+    assert.deepEqual(await patients('H5001'), ['H5001: 1 studies']);
+    assert.equal((await pacs.server.archive.index.findInstance('1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322'))?.PatientID, 'H5001');
+    // A merge back would make a cycle: refused, nothing changed.
+    const [back] = await send(port, [a40('H5001', 'H5000', 'M51')]);
+    assert.deepEqual([msa(back!).code, msa(back!).err], ['AE', '205']);
+    assert.match(msa(back!).text, /^merging H5001\^\^\^HOSP into H5000\^\^\^HOSP would make a cycle/);
+    assert.deepEqual(await patients('H5001'), ['H5001: 1 studies']);
   });
 });

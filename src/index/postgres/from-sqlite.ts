@@ -30,6 +30,7 @@ const TABLES: readonly { name: string; key: string | null }[] = [
   { name: 'deid_patients', key: null },
   { name: 'instance_metadata', key: null },
   { name: 'cursors', key: null },
+  { name: 'patient_links', key: null },
 ];
 
 /** Cursors, which the target may hold already (migration 10 makes one, a server's first look another): the source's replace them. */

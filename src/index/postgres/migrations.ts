@@ -404,6 +404,22 @@ const V14 = legacyDateTimeSql(
 // Version 15: demographics set from outside DICOM kept (see ../sqlite/migrations.ts).
 const V15 = 'ALTER TABLE patients ADD COLUMN demographics_updated_at BIGINT;';
 
+// Version 16: merged-patient links (see ../sqlite/migrations.ts).
+const V16 = `
+CREATE TABLE patient_links (
+  prior_patient_id TEXT NOT NULL,
+  prior_issuer_of_patient_id TEXT NOT NULL DEFAULT '',
+  surviving_patient_id TEXT NOT NULL,
+  surviving_issuer_of_patient_id TEXT NOT NULL DEFAULT '',
+  resolved_patient_id TEXT NOT NULL,
+  resolved_issuer_of_patient_id TEXT NOT NULL DEFAULT '',
+  merged_at BIGINT NOT NULL,
+  message_control_id TEXT NOT NULL,
+  PRIMARY KEY (prior_patient_id, prior_issuer_of_patient_id)
+);
+CREATE INDEX patient_links_resolved ON patient_links (resolved_patient_id, resolved_issuer_of_patient_id);
+`;
+
 export const PG_MIGRATIONS: readonly PgMigration[] = [
   { version: 1, name: 'initial schema', sql: V1 },
   { version: 2, name: 'Conquest dicom.sql attributes', sql: V2 },
@@ -428,6 +444,7 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   },
   { version: 14, name: 'dates and times in the standard form', sql: V14 },
   { version: 15, name: 'demographics set from outside DICOM kept', sql: V15 },
+  { version: 16, name: 'merged-patient links', sql: V16 },
 ];
 
 const BOOTSTRAP = `CREATE TABLE IF NOT EXISTS schema_migrations (

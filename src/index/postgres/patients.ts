@@ -23,6 +23,13 @@ const find = async (db: Db, key: PatientKey): Promise<PatientRow | undefined> =>
     ])
   ).rows[0];
 
+/** The patient as the index holds it (an ID indexed without issuer is the same patient); see ../sqlite/patients.ts. */
+export async function indexedKey(db: Db, key: PatientKey): Promise<PatientKey> {
+  if (key.IssuerOfPatientID === null || (await find(db, key))) return key;
+  const bare = { PatientID: key.PatientID, IssuerOfPatientID: null };
+  return (await find(db, bare)) ? bare : key;
+}
+
 export async function updatePatient(db: Db, key: PatientKey, changes: PatientChanges): Promise<boolean> {
   const row = await find(db, key);
   if (!row) return false;

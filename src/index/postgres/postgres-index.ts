@@ -11,7 +11,10 @@ import type {
   IndexStatistics,
   InstanceLocation,
   InstanceRecord,
+  MergeOutcome,
   PatientChanges,
+  PatientLink,
+  PatientMerge,
   PatientKey,
   PatientSummary,
   SeriesSummary,
@@ -38,7 +41,8 @@ import { PgDeidStore } from './deid.js';
 import { PgRetentionStore } from './retention.js';
 import { PgMetadataStore } from './metadata.js';
 import { PgCursorStore } from './cursors.js';
-import { mergePatients, updatePatient } from './patients.js';
+import { updatePatient } from './patients.js';
+import { mergeLinked, patientLink } from './patient-links.js';
 
 export interface PostgresIndexOptions extends PgPoolOptions {
   /** Tools that only look: writes are refused and migrate() only checks the version. */
@@ -150,8 +154,12 @@ export class PostgresIndex implements ArchiveIndex {
     return this.transact('write', (db) => updatePatient(db, patient, changes));
   }
 
-  mergePatients(from: PatientKey, to: PatientKey): Promise<number> {
-    return this.transact('write', (db) => mergePatients(db, from, to));
+  mergePatients(merges: readonly PatientMerge[]): Promise<MergeOutcome[]> {
+    return this.transact('write', (db) => mergeLinked(db, merges, Date.now()));
+  }
+
+  patientLink(identity: PatientKey): Promise<PatientLink | null> {
+    return this.transact('statement', (db) => patientLink(db, identity));
   }
 
   findStudy(studyInstanceUID: string): Promise<StudySummary | null> {

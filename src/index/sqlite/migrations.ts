@@ -425,6 +425,28 @@ const V14 = legacyDateTimeSql(
 // only the images describe). NULL: the images own them; else when they were last set.
 const V15 = `ALTER TABLE patients ADD COLUMN demographics_updated_at INTEGER;`;
 
+// Version 16: merged-patient links (HL7 ADT^A40; ../patient-links.ts). A merge moves the prior
+// patient's studies in the index only; images of the prior patient arriving later (a worklist
+// fetched before the merge, a late series) would make it anew. One row per prior identity,
+// written by every A40 whether or not the prior patient was indexed: `surviving_*` is PID-3
+// as the message named it, `resolved_*` the patient the index files the prior one's images
+// under now — the end of the chain of merges, kept so by each later merge, so the store reads
+// one row (on the primary key) and never walks a chain. '' for no issuer, as in `patients`.
+const V16 = `
+CREATE TABLE patient_links (
+  prior_patient_id TEXT NOT NULL,
+  prior_issuer_of_patient_id TEXT NOT NULL DEFAULT '',
+  surviving_patient_id TEXT NOT NULL,
+  surviving_issuer_of_patient_id TEXT NOT NULL DEFAULT '',
+  resolved_patient_id TEXT NOT NULL,
+  resolved_issuer_of_patient_id TEXT NOT NULL DEFAULT '',
+  merged_at INTEGER NOT NULL,
+  message_control_id TEXT NOT NULL,
+  PRIMARY KEY (prior_patient_id, prior_issuer_of_patient_id)
+) STRICT;
+CREATE INDEX patient_links_resolved ON patient_links (resolved_patient_id, resolved_issuer_of_patient_id);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: V1 },
   { version: 2, name: 'Conquest dicom.sql attributes', sql: V2 },
@@ -441,6 +463,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 13, name: 'person names folded one character for one', sql: V13 },
   { version: 14, name: 'dates and times in the standard form', sql: V14 },
   { version: 15, name: 'demographics set from outside DICOM kept', sql: V15 },
+  { version: 16, name: 'merged-patient links', sql: V16 },
 ];
 
 const BOOTSTRAP = `CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -19,6 +19,15 @@ const find = (db: Database.Database, key: PatientKey): PatientRow | undefined =>
   db.prepare<[string, string], PatientRow>('SELECT pk, num_studies, num_series, num_instances FROM patients WHERE patient_id = ? AND issuer_of_patient_id = ?')
     .get(key.PatientID, key.IssuerOfPatientID ?? '');
 
+/**
+ * The patient as the index holds it: images often come without Issuer of Patient ID while
+ * the hospital system always names one, so an ID indexed without issuer is the same patient.
+ */
+export function indexedKey(db: Database.Database, key: PatientKey): PatientKey {
+  if (key.IssuerOfPatientID === null || find(db, key)) return key;
+  return find(db, { PatientID: key.PatientID, IssuerOfPatientID: null }) ? { PatientID: key.PatientID, IssuerOfPatientID: null } : key;
+}
+
 export function updatePatient(db: Database.Database, key: PatientKey, changes: PatientChanges): boolean {
   const row = find(db, key);
   if (!row) return false;

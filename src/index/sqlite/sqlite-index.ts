@@ -17,6 +17,9 @@ import type {
   PatientKey,
   InstanceLocation,
   InstanceRecord,
+  MergeOutcome,
+  PatientLink,
+  PatientMerge,
   PatientSummary,
   SeriesSummary,
   StoreMode,
@@ -38,7 +41,8 @@ import { SqliteRetentionStore } from './retention.js';
 import type { RetentionStore } from '../retention.js';
 import type { StabilityStore } from '../stability.js';
 import { SqliteMppsStore, SqliteWorklistStore } from './workflow.js';
-import { mergePatients, updatePatient } from './patients.js';
+import { updatePatient } from './patients.js';
+import { mergeLinked, patientLink } from './patient-links.js';
 import { SqliteMetadataStore } from './metadata.js';
 import type { MetadataTextStore } from '../metadata.js';
 import { SqliteCursorStore } from './cursors.js';
@@ -255,8 +259,15 @@ export class SqliteIndex implements ArchiveIndex {
     return this.write(() => updatePatient(this.database, patient, changes));
   }
 
-  mergePatients(from: PatientKey, to: PatientKey): Promise<number> {
-    return this.write(() => mergePatients(this.database, from, to));
+  mergePatients(merges: readonly PatientMerge[]): Promise<MergeOutcome[]> {
+    return this.write(() => {
+      const now = Date.now();
+      return merges.map((m) => mergeLinked(this.database, m, now));
+    });
+  }
+
+  patientLink(identity: PatientKey): Promise<PatientLink | null> {
+    return this.read(() => patientLink(this.database, identity));
   }
 
   findStudy(studyInstanceUID: string): Promise<StudySummary | null> {

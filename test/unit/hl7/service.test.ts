@@ -217,6 +217,32 @@ test('ADT^A40 whose second PID/MRG pair is invalid: AE, and the first pair is no
   assert.equal((await index.findInstance('8.1.1'))?.PatientID, 'NEW8');
 });
 
+test('ADT^A40 links the prior patient, indexed or not: its images stored later go to the survivor; a resend is AA, a cycle or a second survivor AE 205 changing nothing', async () => {
+  const { send, worklist, index } = await service();
+  const a40 = (control: string, ...pairs: [string, string][]) =>
+    [MSH('ADT^A40', control), 'EVN|A40|20260312', ...pairs.flatMap(([prior, surviving]) => [`PID|1||${surviving}^^^HOSP||SURVIVING^PAT`, `MRG|${prior}^^^HOSP`])].join('\r');
+  const merged = await send(a40('L-1', ['OLDL', 'NEWL']));
+  assert.deepEqual([merged.code, merged.text], ['AA', 'OLDL merged into NEWL: 0 worklist entries, 0 studies moved']);
+  assert.deepEqual([(await index.patientLink({ PatientID: 'OLDL', IssuerOfPatientID: 'HOSP' }))?.controlId], ['L-1']);
+  await index.storeInstance(record({ sop: '9.1.1', study: '9.1', patientId: 'OLDL', sopClass: CT }), 'insert');
+  assert.equal((await index.findInstance('9.1.1'))?.PatientID, 'NEWL');
+  assert.equal(await index.findPatient('OLDL', null), null);
+  assert.equal((await send(a40('L-1', ['OLDL', 'NEWL']))).code, 'AA', 'the same message again (its ACK was lost)');
+  // Refused whole: the first pair's order keeps its patient.
+  assert.equal((await send(orm('NW', 'L2', { pid: 'OTHERL^^^HOSP' }))).code, 'AA');
+  for (const [message, text] of [
+    [a40('L-3', ['OTHERL', 'THIRDL'], ['NEWL', 'OLDL']), /^merging NEWL\^\^\^HOSP into OLDL\^\^\^HOSP would make a cycle: OLDL\^\^\^HOSP was merged into NEWL\^\^\^HOSP \(message L-1\)$/],
+    [a40('L-4', ['OTHERL', 'THIRDL'], ['OLDL', 'ELSEL']), /^OLDL\^\^\^HOSP was already merged into NEWL\^\^\^HOSP \(message L-1\): not merged into ELSEL\^\^\^HOSP$/],
+  ] as const) {
+    const ack = await send(message);
+    assert.deepEqual([ack.code, ack.err], ['AE', '205'], ack.text);
+    assert.match(ack.ack.get(ack.ack.segment('ERR'), 8), text, 'ERR-8: the reason whole');
+    assert.equal(jsonElementText((await worklist.bySourceKey('hl7', 'L2'))!.dataset['00100020']), 'OTHERL');
+    assert.equal(await index.patientLink({ PatientID: 'OTHERL', IssuerOfPatientID: 'HOSP' }), null);
+  }
+  assert.equal((await index.findInstance('9.1.1'))?.PatientID, 'NEWL');
+});
+
 test('a megabyte in any field the ACK or the log would quote: an ACK of a few hundred bytes, MSA-2 the first 199 characters of MSH-10', async () => {
   const logged: string[] = [];
   const { send } = await service('UTF-8', logged);
