@@ -10,7 +10,7 @@ import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { PacsError } from '../core/errors.js';
 import type { FrameResult, FrameTask, RenderResult, RenderTask } from './frame.js';
-import type { ReplyMessage, TaskMessage } from './worker.js';
+import type { ReplyMessage, TaskMessage } from './worker-task.js';
 
 export interface FrameDecoder {
   /** `signal`: the caller no longer wants the frame (a cancelled job): it leaves the queue. */
@@ -62,6 +62,10 @@ export class DecoderPool implements FrameDecoder, FrameRenderer {
   private closed = false;
   /** Workers that died (for tests and logs). */
   crashes = 0;
+  /** Tasks handed to a worker since the pool was made. */
+  private startedCount = 0;
+  /** Tasks whose caller gave up (its AbortSignal) before their result. */
+  private abandonedCount = 0;
 
   constructor(options: PoolOptions = {}) {
     this.size = Math.max(1, options.size ?? os.availableParallelism());
@@ -85,6 +89,23 @@ export class DecoderPool implements FrameDecoder, FrameRenderer {
     return this.queue.length;
   }
 
+  /** Tasks on a worker now. */
+  get running(): number {
+    let n = 0;
+    for (const s of this.slots) if (s.current) n++;
+    return n;
+  }
+
+  /** Tasks handed to a worker since the pool was made: what tells a test whether work went on after its caller gave up. */
+  get started(): number {
+    return this.startedCount;
+  }
+
+  /** Tasks given up by their caller (its AbortSignal) since the pool was made, queued or running. */
+  get abandoned(): number {
+    return this.abandonedCount;
+  }
+
   private submit(job: Job, signal?: AbortSignal): Promise<FrameResult | RenderResult> {
     if (this.closed) return Promise.reject(new PacsError('ABORTED', 'the decoder pool is closed'));
     if (signal?.aborted) return Promise.reject(new PacsError('ABORTED', 'the frame was no longer wanted'));
@@ -96,6 +117,7 @@ export class DecoderPool implements FrameDecoder, FrameRenderer {
           const i = this.queue.indexOf(p);
           if (i >= 0) {
             this.queue.splice(i, 1);
+            this.abandonedCount++;
             reject(new PacsError('ABORTED', 'the frame was no longer wanted'));
           }
         };
@@ -143,6 +165,7 @@ export class DecoderPool implements FrameDecoder, FrameRenderer {
         }
       }
       const p = this.queue.shift()!;
+      this.startedCount++;
       slot.current = p;
       slot.worker.ref();
       slot.timer = setTimeout(() => this.kill(slot!, `${p.job.kind === 'render' ? 'rendering' : 'decoding'} took longer than ${this.timeoutMs / 1000} s`), this.timeoutMs);
