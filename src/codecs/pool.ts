@@ -4,8 +4,9 @@
 // time fails only the task it held and is replaced on the next need. Idle workers do not keep
 // the process alive, and close() ends them all (server stop, end of a test). The queue is
 // bounded: past it a frame is refused at once (UNAVAILABLE: try later) rather than waiting behind
-// thousands; a queued frame whose caller gave up (its AbortSignal) leaves the queue (ABORTED).
-// A frame already on a worker runs to its end: ending the thread would cost more than the frame.
+// thousands. A caller that gives up (its AbortSignal: a client gone, a C-CANCEL) is answered
+// ABORTED at once: its queued frames leave the queue, and one already on a worker runs to its
+// end (ending the thread would cost more than the frame) with its result thrown away.
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { PacsError } from '../core/errors.js';
@@ -13,7 +14,7 @@ import type { FrameResult, FrameTask, RenderResult, RenderTask } from './frame.j
 import type { ReplyMessage, TaskMessage } from './worker-task.js';
 
 export interface FrameDecoder {
-  /** `signal`: the caller no longer wants the frame (a cancelled job): it leaves the queue. */
+  /** `signal`: the caller no longer wants the frame (a cancelled job, a client gone): it fails ABORTED at once, and leaves the queue. */
   decode(task: FrameTask, signal?: AbortSignal): Promise<FrameResult>;
 }
 
@@ -113,13 +114,13 @@ export class DecoderPool implements FrameDecoder, FrameRenderer {
     return new Promise<FrameResult | RenderResult>((resolve, reject) => {
       const p: Pending = { id: this.nextId++, job, resolve, reject };
       if (signal) {
+        // Registered until the task settles: queued, it leaves the queue; on a worker, nobody
+        // waits for it any more (the caller's request may end now) and finish() drops its result.
         const leave = (): void => {
           const i = this.queue.indexOf(p);
-          if (i >= 0) {
-            this.queue.splice(i, 1);
-            this.abandonedCount++;
-            reject(new PacsError('ABORTED', 'the frame was no longer wanted'));
-          }
+          if (i >= 0) this.queue.splice(i, 1);
+          this.abandonedCount++;
+          reject(new PacsError('ABORTED', 'the frame was no longer wanted'));
         };
         signal.addEventListener('abort', leave, { once: true });
         const done = (): void => signal.removeEventListener('abort', leave);
