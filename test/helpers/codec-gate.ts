@@ -7,26 +7,36 @@ import { Writable } from 'node:stream';
 import type { DecoderPool } from '../../src/codecs/pool.js';
 
 export const GATE_CHANNEL = 'pacs-test-codec-gate';
-/** To the worker: let `allow` more tasks run (Infinity: all), or hold every task from now (`shut`). */
-export type GateMessage = { allow: number } | { shut: true };
+/** To the workers: whether tasks may run; from a worker that starts: what is the gate now? */
+export type GateMessage = { open: boolean } | { hello: true };
 
 export const GATED_WORKER = new URL('./gated-worker.js', import.meta.url);
 
+/** Shut at first. A worker that starts asks how the gate stands (a message sent before it listened would be lost). */
 export class CodecGate {
   private readonly channel = new BroadcastChannel(GATE_CHANNEL);
+  private isOpen = false;
 
-  /** Lets `n` more tasks run. */
-  allow(n: number): void {
-    this.channel.postMessage({ allow: n } satisfies GateMessage);
+  constructor() {
+    this.channel.onmessage = (e: MessageEvent) => {
+      if ('hello' in (e.data as GateMessage)) this.tell();
+    };
   }
 
+  private tell(): void {
+    this.channel.postMessage({ open: this.isOpen } satisfies GateMessage);
+  }
+
+  /** Every task runs, held ones and new ones. */
   open(): void {
-    this.allow(Infinity);
+    this.isOpen = true;
+    this.tell();
   }
 
-  /** Holds every task from now on (those running finish). */
+  /** Tasks from now on wait (those running finish). */
   shut(): void {
-    this.channel.postMessage({ shut: true } satisfies GateMessage);
+    this.isOpen = false;
+    this.tell();
   }
 
   close(): void {

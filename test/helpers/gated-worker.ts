@@ -1,34 +1,23 @@
-// A codec worker for tests: the real task code (worker-task.ts), but each task waits for the
-// gate (codec-gate.ts) to let it through. Shut at start.
+// A codec worker for tests: the real task code (worker-task.ts), but each task waits until the
+// gate (codec-gate.ts) is open. Shut until the test's side says otherwise.
 import { parentPort } from 'node:worker_threads';
 import { type TaskMessage, runTask } from '../../src/codecs/worker-task.js';
 import { GATE_CHANNEL, type GateMessage } from './codec-gate.js';
 
 const port = parentPort!;
-let tokens = 0;
+let open = false;
 const waiting: (() => void)[] = [];
 
 const channel = new BroadcastChannel(GATE_CHANNEL);
 channel.onmessage = (e: MessageEvent) => {
   const m = e.data as GateMessage;
-  if ('shut' in m) tokens = 0;
-  else tokens += m.allow;
-  while (tokens > 0 && waiting.length) {
-    tokens--;
-    waiting.shift()!();
-  }
+  if (!('open' in m)) return;
+  open = m.open;
+  if (open) for (const go of waiting.splice(0)) go();
 };
-
-function pass(): Promise<void> {
-  if (tokens > 0) {
-    tokens--;
-    return Promise.resolve();
-  }
-  return new Promise((resolve) => waiting.push(resolve));
-}
+channel.postMessage({ hello: true } satisfies GateMessage);
 
 port.on('message', (m: TaskMessage) => {
-  void pass()
-    .then(() => runTask(m))
-    .then(({ reply, transfer }) => port.postMessage(reply, transfer));
+  const pass = open ? Promise.resolve() : new Promise<void>((resolve) => waiting.push(resolve));
+  void pass.then(() => runTask(m)).then(({ reply, transfer }) => port.postMessage(reply, transfer));
 });
