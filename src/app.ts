@@ -26,7 +26,7 @@ import { findScp } from './scp/find.js';
 import { retrieveScp } from './scp/retrieve.js';
 import { AcceptorSession, type AcceptPolicy } from './scp/acceptor.js';
 import { AssociationRateLimiter } from './scp/rate-limit.js';
-import { DecoderPool } from './codecs/pool.js';
+import { DecoderPool, type PoolOptions } from './codecs/pool.js';
 import { NodeDirectory } from './services/nodes.js';
 import { JobService } from './services/jobs.js';
 import { pullJobHandler, sendJobHandler } from './services/transfer-jobs.js';
@@ -194,9 +194,10 @@ export class PacsServer {
     });
   }
 
-  static async create(config: Readonly<Config>, options: { logger?: Logger } = {}): Promise<PacsServer> {
+  /** `decoderPool`: the codec pool's options (tests give it a worker that holds frames back until told). */
+  static async create(config: Readonly<Config>, options: { logger?: Logger; decoderPool?: PoolOptions } = {}): Promise<PacsServer> {
     const archive = await openArchive(config, options);
-    const decoders = new DecoderPool();
+    const decoders = new DecoderPool(options.decoderPool);
     const registry = new SopRegistry();
     registry.register(verificationScp);
     registry.register(storageScp(archive.store, [], { maxDatasetBytes: () => archive.config().server.max_dataset_mb * 1024 * 1024 }));

@@ -26,7 +26,7 @@ export const MAX_CONVERTED_BYTES = 2048 * 1048576;
 export interface ConvertOptions {
   /** The cap on the result (default MAX_CONVERTED_BYTES; tests use a small one). */
   maxBytes?: number;
-  /** The caller gave up (a cancelled job): no further frame is decoded, and the conversion fails ABORTED. */
+  /** The caller gave up (a cancelled job, a retrieve abandoned): no further frame is decoded, and the conversion fails ABORTED. */
   signal?: AbortSignal;
 }
 
@@ -34,6 +34,8 @@ export interface ConvertOptions {
 export async function convertDataset(data: Buffer, from: string, to: string, decoder: FrameDecoder, options: ConvertOptions = {}): Promise<Buffer> {
   const maxBytes = options.maxBytes ?? MAX_CONVERTED_BYTES;
   if (from === to) return data;
+  // Given up before it began (the file was being read): not even inflated or walked.
+  if (options.signal?.aborted) throw new PacsError('ABORTED', 'conversion given up before it began');
   if (!canConvert(from, to)) throw new PacsError('DICOM_PARSE', `cannot convert from ${from} to ${to}`);
   // Inflated under the same cap as a decompression: the re-encoding after it is no larger.
   if (from === TS.DeflatedExplicitVRLittleEndian) return transcodeDataset(await inflateDataset(data, maxBytes), TS.ExplicitVRLittleEndian, to);

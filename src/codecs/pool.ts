@@ -4,16 +4,17 @@
 // time fails only the task it held and is replaced on the next need. Idle workers do not keep
 // the process alive, and close() ends them all (server stop, end of a test). The queue is
 // bounded: past it a frame is refused at once (UNAVAILABLE: try later) rather than waiting behind
-// thousands; a queued frame whose caller gave up (its AbortSignal) leaves the queue (ABORTED).
-// A frame already on a worker runs to its end: ending the thread would cost more than the frame.
+// thousands. A caller that gives up (its AbortSignal: a client gone, a C-CANCEL) is answered
+// ABORTED at once: its queued frames leave the queue, and one already on a worker runs to its
+// end (ending the thread would cost more than the frame) with its result thrown away.
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { PacsError } from '../core/errors.js';
 import type { FrameResult, FrameTask, RenderResult, RenderTask } from './frame.js';
-import type { ReplyMessage, TaskMessage } from './worker.js';
+import type { ReplyMessage, TaskMessage } from './worker-task.js';
 
 export interface FrameDecoder {
-  /** `signal`: the caller no longer wants the frame (a cancelled job): it leaves the queue. */
+  /** `signal`: the caller no longer wants the frame (a cancelled job, a client gone): it fails ABORTED at once, and leaves the queue. */
   decode(task: FrameTask, signal?: AbortSignal): Promise<FrameResult>;
 }
 
@@ -62,6 +63,10 @@ export class DecoderPool implements FrameDecoder, FrameRenderer {
   private closed = false;
   /** Workers that died (for tests and logs). */
   crashes = 0;
+  /** Tasks handed to a worker since the pool was made. */
+  private startedCount = 0;
+  /** Tasks whose caller gave up (its AbortSignal) before their result. */
+  private abandonedCount = 0;
 
   constructor(options: PoolOptions = {}) {
     this.size = Math.max(1, options.size ?? os.availableParallelism());
@@ -85,6 +90,23 @@ export class DecoderPool implements FrameDecoder, FrameRenderer {
     return this.queue.length;
   }
 
+  /** Tasks on a worker now. */
+  get running(): number {
+    let n = 0;
+    for (const s of this.slots) if (s.current) n++;
+    return n;
+  }
+
+  /** Tasks handed to a worker since the pool was made: what tells a test whether work went on after its caller gave up. */
+  get started(): number {
+    return this.startedCount;
+  }
+
+  /** Tasks given up by their caller (its AbortSignal) since the pool was made, queued or running. */
+  get abandoned(): number {
+    return this.abandonedCount;
+  }
+
   private submit(job: Job, signal?: AbortSignal): Promise<FrameResult | RenderResult> {
     if (this.closed) return Promise.reject(new PacsError('ABORTED', 'the decoder pool is closed'));
     if (signal?.aborted) return Promise.reject(new PacsError('ABORTED', 'the frame was no longer wanted'));
@@ -92,12 +114,13 @@ export class DecoderPool implements FrameDecoder, FrameRenderer {
     return new Promise<FrameResult | RenderResult>((resolve, reject) => {
       const p: Pending = { id: this.nextId++, job, resolve, reject };
       if (signal) {
+        // Registered until the task settles: queued, it leaves the queue; on a worker, nobody
+        // waits for it any more (the caller's request may end now) and finish() drops its result.
         const leave = (): void => {
           const i = this.queue.indexOf(p);
-          if (i >= 0) {
-            this.queue.splice(i, 1);
-            reject(new PacsError('ABORTED', 'the frame was no longer wanted'));
-          }
+          if (i >= 0) this.queue.splice(i, 1);
+          this.abandonedCount++;
+          reject(new PacsError('ABORTED', 'the frame was no longer wanted'));
         };
         signal.addEventListener('abort', leave, { once: true });
         const done = (): void => signal.removeEventListener('abort', leave);
@@ -143,6 +166,7 @@ export class DecoderPool implements FrameDecoder, FrameRenderer {
         }
       }
       const p = this.queue.shift()!;
+      this.startedCount++;
       slot.current = p;
       slot.worker.ref();
       slot.timer = setTimeout(() => this.kill(slot!, `${p.job.kind === 'render' ? 'rendering' : 'decoding'} took longer than ${this.timeoutMs / 1000} s`), this.timeoutMs);

@@ -2,7 +2,7 @@
 // every layer become an HTTP status with a readable detail.
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { FastifyReply } from 'fastify';
-import { PacsError } from '../core/errors.js';
+import { PacsError, isPacsError } from '../core/errors.js';
 import { QueryError } from '../index/query/types.js';
 
 export class HttpProblem extends Error {
@@ -38,12 +38,14 @@ export const isMissingFile = (e: unknown): boolean => (e as NodeJS.ErrnoExceptio
 const GONE_CODES = new Set(['ECONNRESET', 'ERR_STREAM_PREMATURE_CLOSE', 'ECONNABORTED', 'EPIPE']);
 
 /**
- * Whether a request failed because its client went away (closed the connection mid-upload): no
- * server fault, nobody left to answer, so neither a 500 nor an error with a stack in the log.
+ * Whether a request failed because its client went away (closed the connection mid-upload, or
+ * before a conversion for it was done): no server fault, nobody left to answer, so neither a
+ * 500 nor an error with a stack in the log.
  */
 export function clientWentAway(raw: IncomingMessage, e: unknown): boolean {
   const code = (e as NodeJS.ErrnoException | null)?.code;
-  const aborted = (e instanceof Error && e.message === 'aborted') || (code !== undefined && GONE_CODES.has(code));
+  // ABORTED: work given up because the client left (clientGone), a conversion on the codec pool.
+  const aborted = (e instanceof Error && e.message === 'aborted') || (code !== undefined && GONE_CODES.has(code)) || isPacsError(e, 'ABORTED');
   return aborted && (raw.socket?.destroyed ?? true);
 }
 

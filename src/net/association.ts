@@ -100,6 +100,12 @@ export class Association {
   private paused = 0;
   private closedCalled = false;
   private establishedWaiters: { resolve: () => void; reject: (e: Error) => void } | null = null;
+  private readonly ending = new AbortController();
+  /**
+   * Aborted when the association is over (released, aborted, connection lost): work done for
+   * it (a retrieve's conversions) stops, as nobody is left to take the result.
+   */
+  readonly ended: AbortSignal = this.ending.signal;
   private releaseWaiter: (() => void) | null = null;
 
   constructor(
@@ -248,6 +254,8 @@ export class Association {
     this.outcome = 'aborted-locally';
     this.abortToSend = { source: AbortSource.ServiceUser, reason: 0 };
     this.handle('Evt15');
+    // Over for whatever works for it now, not when the peer closes the connection (ARTIM, Sta13).
+    this.markEnded();
     // A requestor still waiting for its A-ASSOCIATE-AC learns now, not when ARTIM ends Sta13.
     this.establishedWaiters?.reject(new AssociationError(`association aborted: ${why}`));
     this.establishedWaiters = null;
@@ -458,6 +466,10 @@ export class Association {
     });
   }
 
+  private markEnded(): void {
+    if (!this.ending.signal.aborted) this.ending.abort(new AssociationError(`association ended (${this.outcome}${this.reason ? `: ${this.reason}` : ''})`));
+  }
+
   private dropInFlight(why: string): void {
     this.assembler.abort(new Error(why));
     this.establishedWaiters?.reject(new AssociationError(why));
@@ -474,6 +486,7 @@ export class Association {
     if (this.closedCalled) return;
     this.closedCalled = true;
     this.dropInFlight(this.reason ?? 'association closed');
+    this.markEnded();
     this.user.onClosed?.(this);
   }
 

@@ -5,6 +5,7 @@ import { Tag } from '../dicom/tags.js';
 import type { IdentifierElement } from '../dicom/identifier.js';
 import type { Association } from '../net/association.js';
 import type { InformationModel, QueryLevel } from '../index/query/types.js';
+import { PacsError } from '../core/errors.js';
 
 export const INFORMATION_MODEL: Readonly<Record<string, InformationModel>> = {
   [SopClass.PatientRootFind]: 'PATIENT_ROOT',
@@ -24,18 +25,27 @@ export function queryRetrieveLevel(elements: readonly IdentifierElement[]): { le
 }
 
 export interface Operation {
-  cancelled: boolean;
+  /** A C-CANCEL named it. */
+  readonly cancelled: boolean;
+  /** Aborted by the C-CANCEL: what works for the operation (conversions) stops with it. */
+  readonly signal: AbortSignal;
 }
 
 /** Operations running on each association, by the Message ID a C-CANCEL names. */
-const running = new WeakMap<Association, Map<number, Operation>>();
+const running = new WeakMap<Association, Map<number, AbortController>>();
 
 /** Runs `work` as an operation a C-CANCEL for `messageId` can mark cancelled. */
 export async function cancellable<T>(assoc: Association, messageId: number, work: (op: Operation) => Promise<T>): Promise<T> {
-  const op: Operation = { cancelled: false };
-  const ops = running.get(assoc) ?? new Map<number, Operation>();
+  const controller = new AbortController();
+  const op: Operation = {
+    get cancelled() {
+      return controller.signal.aborted;
+    },
+    signal: controller.signal,
+  };
+  const ops = running.get(assoc) ?? new Map<number, AbortController>();
   running.set(assoc, ops);
-  ops.set(messageId, op);
+  ops.set(messageId, controller);
   try {
     return await work(op);
   } finally {
@@ -45,6 +55,5 @@ export async function cancellable<T>(assoc: Association, messageId: number, work
 
 /** A C-CANCEL-RQ: marks the operation it names, if it is still running. */
 export function cancel(assoc: Association, messageIdBeingRespondedTo: number | undefined): void {
-  const op = running.get(assoc)?.get(messageIdBeingRespondedTo ?? -1);
-  if (op) op.cancelled = true;
+  running.get(assoc)?.get(messageIdBeingRespondedTo ?? -1)?.abort(new PacsError('ABORTED', 'cancelled by C-CANCEL'));
 }

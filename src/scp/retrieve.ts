@@ -22,6 +22,7 @@ import { canConvert } from '../codecs/convert.js';
 import { ReadBuffers } from '../storage/read-buffers.js';
 import type { FrameDecoder } from '../codecs/pool.js';
 import { errorMessage } from '../core/errors.js';
+import { linkSignals } from '../core/abort.js';
 import type { ScpContext, ServiceClassProvider } from './registry.js';
 
 
@@ -68,6 +69,8 @@ export function retrieveScp(deps: RetrieveDeps): ServiceClassProvider {
         // Whatever went wrong, the SCU gets a final response rather than waiting for its own timeout.
         work
           .catch(async (e: unknown) => {
+            // The requestor gone, nobody is left to answer: no fault of ours.
+            if (ctx.assoc.ended.aborted) return ctx.logger.info({ reason: errorMessage(e) }, `${name} given up: its association ended`);
             ctx.logger.warn({ err: e }, `${name} ended abnormally`);
             await final(ctx, cmd, Status.UnableToProcess, null, `${name} failed: ${errorMessage(e)}`).catch(() => {});
           })
@@ -136,14 +139,18 @@ function final(ctx: ScpContext, cmd: Command, status: number, counts: Counts | n
   );
 }
 
-async function retrieve(deps: RetrieveDeps, ctx: ScpContext, cmd: Command, data: Buffer, op: Operation): Promise<void> {
-  const isGet = cmd.CommandField === CommandField.C_GET_RQ;
-  const refuse = (status: number, comment: string, offending?: number): Promise<void> => {
+/** A retrieve refused before any sub-operation: logged, counted, answered. */
+function refusal(ctx: ScpContext, cmd: Command): (status: number, comment: string, offending?: number) => Promise<void> {
+  return (status, comment, offending) => {
     ctx.stats.failures++;
     ctx.stats.lastError = comment;
-    ctx.logger.warn({ status: `0x${status.toString(16)}`, error: comment }, `${isGet ? 'C-GET' : 'C-MOVE'} refused`);
+    ctx.logger.warn({ status: `0x${status.toString(16)}`, error: comment }, `${cmd.CommandField === CommandField.C_GET_RQ ? 'C-GET' : 'C-MOVE'} refused`);
     return final(ctx, cmd, status, null, comment, [], offending);
   };
+}
+
+async function retrieve(deps: RetrieveDeps, ctx: ScpContext, cmd: Command, data: Buffer, op: Operation): Promise<void> {
+  const refuse = refusal(ctx, cmd);
   let instances: InstanceLocation[];
   try {
     const id = await decodeIdentifier(data, ctx.transferSyntax);
@@ -160,9 +167,25 @@ async function retrieve(deps: RetrieveDeps, ctx: ScpContext, cmd: Command, data:
 
   const none: Counts = { remaining: 0, completed: 0, failed: 0, warning: 0 };
   if (op.cancelled) return final(ctx, cmd, Status.Cancel, none, undefined, instances.map((i) => i.SOPInstanceUID));
+  // The instances' conversions stop, and no new one starts, once nobody wants them: on a
+  // C-CANCEL, or when the requestor's association ends (for a C-MOVE also the destination's,
+  // which storeSender adds).
+  const stop = linkSignals(op.signal, ctx.assoc.ended);
+  try {
+    return await subOperations(deps, ctx, cmd, op, instances, stop.signal);
+  } finally {
+    stop.dispose();
+  }
+}
+
+/** The C-STORE sub-operations of a retrieve, its pending responses and its final one; `stop` ends their conversions. */
+async function subOperations(deps: RetrieveDeps, ctx: ScpContext, cmd: Command, op: Operation, instances: InstanceLocation[], stop: AbortSignal): Promise<void> {
+  const isGet = cmd.CommandField === CommandField.C_GET_RQ;
+  const refuse = refusal(ctx, cmd);
+  const none: Counts = { remaining: 0, completed: 0, failed: 0, warning: 0 };
   let send: SubOperation;
   let close = async (): Promise<void> => {};
-  if (isGet) send = getSender(deps, ctx);
+  if (isGet) send = getSender(deps, ctx, stop);
   else {
     const destAE = (cmd.MoveDestination ?? '').trim();
     const dest = await deps.destination(destAE);
@@ -174,18 +197,20 @@ async function retrieve(deps: RetrieveDeps, ctx: ScpContext, cmd: Command, data:
     } catch (e) {
       return refuse(Status.OutOfResourcesSubOperations, `cannot open an association to ${destAE} (${dest.host}:${dest.port}): ${errorMessage(e)}`);
     }
-    send = storeSender(sourceOf(deps), scu, { aeTitle: ctx.assoc.callingAETitle, messageId: cmd.MessageID ?? 0 });
+    send = storeSender(sourceOf(deps), scu, { aeTitle: ctx.assoc.callingAETitle, messageId: cmd.MessageID ?? 0 }, stop);
     close = () => scu.release().catch(() => {});
   }
 
   let result: RunResult;
   try {
     result = await runSubOperations(instances, send, {
-      cancelled: () => op.cancelled,
+      // The requestor gone, what is left is for nobody: stop as for a C-CANCEL.
+      cancelled: () => op.cancelled || ctx.assoc.ended.aborted,
       after: async (loc, outcome, counts) => {
-        if (outcome.kind === 'failed') ctx.logger.warn({ sopInstanceUID: loc.SOPInstanceUID, reason: outcome.reason }, 'retrieve sub-operation failed');
+        // A sub-operation cut short by the requestor's end is no fault of the instance.
+        if (outcome.kind === 'failed') ctx.logger[ctx.assoc.ended.aborted ? 'debug' : 'warn']({ sopInstanceUID: loc.SOPInstanceUID, reason: outcome.reason }, 'retrieve sub-operation failed');
         else ctx.stats.instances++;
-        if (counts.remaining > 0 && !op.cancelled)
+        if (counts.remaining > 0 && !op.cancelled && !ctx.assoc.ended.aborted)
           await ctx.send({
             CommandField: rspField(cmd),
             AffectedSOPClassUID: cmd.AffectedSOPClassUID ?? ctx.abstractSyntax,
@@ -208,13 +233,17 @@ async function retrieve(deps: RetrieveDeps, ctx: ScpContext, cmd: Command, data:
     instances: counts.completed + counts.warning,
     failed: counts.failed,
   });
+  if (ctx.assoc.ended.aborted) {
+    ctx.logger.info({ completed: counts.completed, notAttempted: result.notAttempted.length }, `${isGet ? 'C-GET' : 'C-MOVE'} given up: its association ended`);
+    return;
+  }
   if (op.cancelled) return final(ctx, cmd, Status.Cancel, counts, undefined, [...failedUids, ...result.notAttempted]);
   const status = counts.failed || counts.warning ? Status.SubOperationsCompleteWithFailures : Status.Success;
   return final(ctx, cmd, status, counts, counts.failed ? `${counts.failed} of ${instances.length} sub-operations failed: ${firstReason}` : undefined, failedUids);
 }
 
-/** C-GET: C-STORE on this association, on a context the SCU accepted us to use as SCU. */
-function getSender(deps: RetrieveDeps, ctx: ScpContext): SubOperation {
+/** C-GET: C-STORE on this association, on a context the SCU accepted us to use as SCU; `stop` ends the conversions. */
+function getSender(deps: RetrieveDeps, ctx: ScpContext, stop: AbortSignal): SubOperation {
   const buffers = new ReadBuffers();
   const scpRoleGranted = (sopClass: string): boolean =>
     ctx.assoc.ac?.userInformation.roleSelections.some((r) => r.sopClass === sopClass && r.scpRole) ?? false;
@@ -225,7 +254,7 @@ function getSender(deps: RetrieveDeps, ctx: ScpContext): SubOperation {
         forClass.find((c) => c.transferSyntax === loc.transferSyntaxUID) ?? forClass.find((c) => canConvert(loc.transferSyntaxUID, c.transferSyntax));
       if (!pc || !scpRoleGranted(loc.SOPClassUID))
         return { kind: 'failed', reason: `no presentation context with SCP role for ${loc.SOPClassUID} in ${loc.transferSyntaxUID} or a syntax it converts to` };
-      return { pcId: pc.id, ...(await datasetIn(sourceOf(deps), loc, pc.transferSyntax, buffers)) };
+      return { pcId: pc.id, ...(await datasetIn(sourceOf(deps), loc, pc.transferSyntax, buffers, stop)) };
     },
     async send(loc, ready) {
       // subRequest settles after the request has left: the buffer is free then, whatever the outcome.

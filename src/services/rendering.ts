@@ -4,6 +4,7 @@
 // lies; the one frame asked for is cut out of the file (a byte range when native) and handed
 // to the worker pool, which decodes, renders and encodes it.
 import { PacsError, isPacsError } from '../core/errors.js';
+import { abortedBy } from '../core/abort.js';
 import { MAX_CONVERTED_BYTES } from '../codecs/convert.js';
 import { inflateDataset } from '../codecs/inflate.js';
 import { DECODERS, ENCAPSULATED_UNCOMPRESSED, START_MARKER } from '../codecs/syntaxes.js';
@@ -108,8 +109,12 @@ export class RenderingService {
     return s ? s[Math.floor(s.length / 2)]! : null;
   }
 
-  /** One frame of an instance as an image. */
-  async render(loc: InstanceLocation, req: RenderRequest): Promise<RenderedImage> {
+  /**
+   * One frame of an instance as an image. `signal` (the client gone): nothing more is read, and
+   * the frame leaves the pool's queue (ABORTED).
+   */
+  async render(loc: InstanceLocation, req: RenderRequest, signal?: AbortSignal): Promise<RenderedImage> {
+    if (signal?.aborted) throw abortedBy(signal, `rendering ${loc.SOPInstanceUID}`);
     const meta = await this.metadata.get(loc);
     const ds = JSON.parse(meta.text) as JsonDataset;
     const pixel = meta.bulk.find((b) => b.path === PIXEL_DATA);
@@ -129,7 +134,7 @@ export class RenderingService {
     const options: RenderOptions = { format: req.format, quality: req.quality ?? DEFAULT_QUALITY, ...(req.window ? { window: req.window } : {}), ...(viewport ? { viewport } : {}) };
     let r: RenderResult;
     try {
-      r = await this.renderer.render({ frame, codec, image, options });
+      r = await this.renderer.render({ frame, codec, image, options }, signal);
     } catch (e) {
       // A frame our decoders cannot take (12-bit colour JPEG, a damaged codestream) is beyond us, not the client's fault.
       if (isPacsError(e, 'DICOM_PARSE')) throw new PacsError('UNSUPPORTED', `cannot render frame ${req.frame} of ${loc.SOPInstanceUID}: ${e.message}`);
@@ -139,12 +144,12 @@ export class RenderingService {
   }
 
   /** A thumbnail in the default size and rendering, from the cache when it was made from this very file. */
-  async thumbnail(loc: InstanceLocation, frame: number, format: ImageFormat, size: number): Promise<RenderedImage> {
+  async thumbnail(loc: InstanceLocation, frame: number, format: ImageFormat, size: number, signal?: AbortSignal): Promise<RenderedImage> {
     const key = `${loc.SOPInstanceUID}.${frame}.${format}`;
     const mediaType = format === 'png' ? 'image/png' : 'image/jpeg';
     const cached = await this.thumbnails?.get(key, loc.checksum);
     if (cached) return { bytes: cached, mediaType };
-    const img = await this.render(loc, { frame, format, viewport: { width: size, height: size } });
+    const img = await this.render(loc, { frame, format, viewport: { width: size, height: size } }, signal);
     await this.thumbnails?.put(key, loc.checksum, img.bytes).catch(() => {});
     return img;
   }

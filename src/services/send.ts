@@ -11,6 +11,7 @@ import type { ObjectStore } from '../storage/object-store.js';
 import { canConvert, convertDataset } from '../codecs/convert.js';
 import type { FrameDecoder } from '../codecs/pool.js';
 import { errorMessage } from '../core/errors.js';
+import { abortedBy, linkSignals } from '../core/abort.js';
 import { openDataset, readDataset } from './retrieve.js';
 import { ReadBuffers } from '../storage/read-buffers.js';
 import { type KnownNodeView, reachOf } from './nodes.js';
@@ -64,9 +65,12 @@ export function classify(rsp: Command): Outcome {
 
 /**
  * The dataset to send in `to`: as stored (read into one of `buffers` when given), re-encoded
- * between uncompressed syntaxes, inflated or decompressed.
+ * between uncompressed syntaxes, inflated or decompressed. `signal`: whoever wanted it gave up;
+ * a conversion stops (its frames leave the pool's queue) and fails ABORTED.
  */
 export async function datasetIn(src: SendSource, loc: InstanceLocation, to: string, buffers?: ReadBuffers, signal?: AbortSignal): Promise<{ dataset: Buffer | AsyncIterable<Buffer>; release?: () => void }> {
+  // Given up (a C-CANCEL, the requestor gone): not even read.
+  if (signal?.aborted) throw abortedBy(signal, `sending ${loc.SOPInstanceUID}`);
   if (to === loc.transferSyntaxUID) return openDataset(src.objects, loc, buffers);
   return { dataset: await convertDataset(await readDataset(src.objects, loc), loc.transferSyntaxUID, to, src.decoder, signal ? { signal } : {}) };
 }
@@ -90,19 +94,34 @@ export function storeProposals(instances: InstanceLocation[]): { abstractSyntax:
 }
 
 /**
- * C-STORE on an association we opened as SCU (a C-MOVE names its originator); `signal` (a job's)
- * stops the decoding of instances prepared ahead once the sending is given up.
+ * C-STORE on an association we opened as SCU (a C-MOVE names its originator); `signal` (a job's,
+ * a C-MOVE's) stops the decoding of instances prepared ahead once the sending is given up, and
+ * so does the end of the association: with the destination gone, what is left fails at once
+ * with the reason, neither read nor converted.
  */
 export function storeSender(src: SendSource, scu: ScuAssociation, originator?: { aeTitle: string; messageId: number }, signal?: AbortSignal): SubOperation {
   const buffers = new ReadBuffers();
+  // Unhooked by itself once aborted; else it lives as long as the association (this sender's).
+  const stop = linkSignals(signal, scu.assoc.ended).signal;
+  const lost = (): Outcome | null =>
+    scu.assoc.ended.aborted ? { kind: 'failed', reason: `the association to the destination ended (${scu.assoc.outcome}${scu.assoc.reason ? `: ${scu.assoc.reason}` : ''})` } : null;
   return {
     async prepare(loc) {
+      const gone = lost();
+      if (gone) return gone;
       const pc =
         scu.contextFor(loc.SOPClassUID, loc.transferSyntaxUID) ??
         [...scu.assoc.contexts.values()].find((c) => c.abstractSyntax === loc.SOPClassUID && canConvert(loc.transferSyntaxUID, c.transferSyntax)) ??
         null;
       if (!pc) return { kind: 'failed', reason: `the destination accepted no context for ${loc.SOPClassUID} in ${loc.transferSyntaxUID} or a syntax it converts to` };
-      return { pcId: pc.id, ...(await datasetIn(src, loc, pc.transferSyntax, buffers, signal)) };
+      try {
+        return { pcId: pc.id, ...(await datasetIn(src, loc, pc.transferSyntax, buffers, stop)) };
+      } catch (e) {
+        // A conversion stopped by the destination's end fails for that reason, not as "given up".
+        const gone = lost();
+        if (gone) return gone;
+        throw e;
+      }
     },
     async send(loc, ready) {
       const extra = originator ? { MoveOriginatorApplicationEntityTitle: originator.aeTitle, MoveOriginatorMessageID: originator.messageId } : {};
@@ -141,6 +160,12 @@ export async function runSubOperations(
       if (hooks.cancelled()) break;
       while (ahead.length < LOOKAHEAD && next < instances.length && (ahead.length === 0 || instances[next]!.size <= LOOKAHEAD_MAX_FILE)) prepareNext();
       const prepared = await ahead.shift()!;
+      if (hooks.cancelled()) {
+        // Given up while it was being prepared: not attempted (its conversion's ABORTED is no
+        // failure of the instance), and released with the rest below.
+        ahead.unshift(Promise.resolve(prepared));
+        break;
+      }
       let outcome: Outcome;
       try {
         outcome = 'kind' in prepared ? prepared : await sub.send(loc, prepared);

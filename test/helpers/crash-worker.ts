@@ -4,7 +4,7 @@
 // these synchronous ones act before it can.
 import '../../src/codecs/worker.js';
 import { parentPort } from 'node:worker_threads';
-import type { TaskMessage } from '../../src/codecs/worker.js';
+import type { TaskMessage } from '../../src/codecs/worker-task.js';
 
 parentPort!.on('message', (m: TaskMessage) => {
   const first = new Uint8Array(m.task.frame)[0];

@@ -2,7 +2,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type pino from 'pino';
 import { PacsServer } from '../../src/app.js';
+import type { PoolOptions } from '../../src/codecs/pool.js';
 import { parseConfigData } from '../../src/config/load.js';
 import { createLogger } from '../../src/core/logging.js';
 import { testDatabase } from './index-backend.js';
@@ -20,7 +22,14 @@ export interface TestPacs {
   files(): string[];
 }
 
-export async function startTestPacs(overrides: Record<string, Record<string, unknown>> = {}): Promise<TestPacs> {
+export interface TestPacsOptions {
+  /** The codec pool's options (a worker of the test's, a size). */
+  decoderPool?: PoolOptions;
+  /** Where the log lines go (default stdout), for a test that reads them. */
+  logStream?: pino.DestinationStream;
+}
+
+export async function startTestPacs(overrides: Record<string, Record<string, unknown>> = {}, options: TestPacsOptions = {}): Promise<TestPacs> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pacs-test-'));
   const storageDir = path.join(dir, 'archive');
   const base: Record<string, Record<string, unknown>> = {
@@ -33,7 +42,8 @@ export async function startTestPacs(overrides: Record<string, Record<string, unk
   };
   for (const [k, v] of Object.entries(overrides)) base[k] = Array.isArray(v) ? (v as never) : { ...(base[k] ?? {}), ...v };
   const config = parseConfigData(base, dir);
-  const server = await PacsServer.create(config, { logger: createLogger({ level: String(base.logging!.level) }) });
+  const logger = createLogger({ level: String(base.logging!.level) }, options.logStream ? { stdout: options.logStream } : {});
+  const server = await PacsServer.create(config, { logger, ...(options.decoderPool ? { decoderPool: options.decoderPool } : {}) });
   const { dicomPort } = await server.start();
   const walk = (d: string, rel = ''): string[] =>
     fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(d, e.name), `${rel}${e.name}/`) : [`${rel}${e.name}`]));

@@ -10,6 +10,7 @@ import { badRequest, notAcceptable, notFound } from '../problem.js';
 import { type DicomwebDeps, frameList, selectFromUrl } from './deps.js';
 import { type OutPart, multipartStream, newBoundary } from './multipart.js';
 import { RENDERED_TYPES, type RenderedRendition, parseRenderedQuery, renderedRendition } from './render-params.js';
+import { clientGone } from '../client-gone.js';
 
 type Params = { study: string; series?: string; instance?: string; frames?: string };
 type Query = Record<string, string | undefined>;
@@ -35,14 +36,18 @@ function sendMany(reply: FastifyReply, mediaType: string, parts: AsyncIterable<O
   return reply.type(`multipart/related; type="${mediaType}"; boundary=${boundary}`).send(multipartStream(boundary, parts));
 }
 
-/** Images rendered a few ahead of the one being yielded; one that fails is left out and logged. */
-async function* renderedParts(jobs: (() => Promise<RenderedImage>)[], log: FastifyRequest['log']): AsyncGenerator<OutPart> {
+/**
+ * Images rendered a few ahead of the one being yielded; one that fails is left out and logged.
+ * The client gone (`gone`), the renderings under way are given up and no more start.
+ */
+async function* renderedParts(jobs: (() => Promise<RenderedImage>)[], log: FastifyRequest['log'], gone: AbortSignal): AsyncGenerator<OutPart> {
   const settle = (job: () => Promise<RenderedImage>) => job().then((img) => ({ img, err: null }), (err: unknown) => ({ img: null, err }));
   const ahead = jobs.slice(0, READ_AHEAD).map(settle);
   for (let i = 0; i < jobs.length; i++) {
     const next = jobs[i + READ_AHEAD];
-    if (next) ahead.push(settle(next));
+    if (next && !gone.aborted) ahead.push(settle(next));
     const { img, err } = await ahead.shift()!;
+    if (gone.aborted) return;
     if (img) yield { contentType: img.mediaType, body: img.bytes };
     else log.warn({ err }, 'rendered: image left out');
   }
@@ -53,27 +58,28 @@ async function rendered(deps: DicomwebDeps, req: Req, reply: FastifyReply): Prom
   const params = parseRenderedQuery(req.query);
   const mediaType = want.format === 'png' ? 'image/png' : 'image/jpeg';
   const ask = (frame: number): RenderRequest => ({ ...params, frame, format: want.format });
+  const gone = clientGone(reply);
   if (!req.params.instance) {
     await selectFromUrl(deps, req.params);
     const locs = (await deps.rendering.images(req.params.study, req.params.series)).flat();
     if (!locs.length) throw notAcceptable(`no instance of ${req.params.series ?? req.params.study} has pixel data to render`);
-    return sendMany(reply, mediaType, renderedParts(locs.map((loc) => () => deps.rendering.render(loc, ask(1))), req.log));
+    return sendMany(reply, mediaType, renderedParts(locs.map((loc) => () => deps.rendering.render(loc, ask(1), gone)), req.log, gone));
   }
   const [loc] = await selectFromUrl(deps, req.params);
   const frames = req.params.frames === undefined ? [1] : frameList(req.params.frames);
-  if (frames.length === 1 && !want.multipart) return sendOne(reply, await deps.rendering.render(loc!, ask(frames[0]!)));
+  if (frames.length === 1 && !want.multipart) return sendOne(reply, await deps.rendering.render(loc!, ask(frames[0]!), gone));
   // Frame numbers are checked before anything is sent: a missing one is a 404, not a short answer.
   const count = await deps.rendering.frameCount(loc!);
   const missing = frames.find((n) => n > count);
   if (missing) throw notFound(`there is no frame ${missing} (the instance has ${count})`);
-  const first = await deps.rendering.render(loc!, ask(frames[0]!));
-  const rest = frames.slice(1).map((n) => () => deps.rendering.render(loc!, ask(n)));
+  const first = await deps.rendering.render(loc!, ask(frames[0]!), gone);
+  const rest = frames.slice(1).map((n) => () => deps.rendering.render(loc!, ask(n), gone));
   return sendMany(
     reply,
     mediaType,
     (async function* () {
       yield { contentType: first.mediaType, body: first.bytes };
-      yield* renderedParts(rest, req.log);
+      yield* renderedParts(rest, req.log, gone);
     })(),
   );
 }
@@ -97,8 +103,9 @@ async function thumbnail(deps: DicomwebDeps, req: Req, reply: FastifyReply): Pro
     if (!loc) throw notAcceptable(`no instance of ${req.params.series ?? req.params.study} has pixel data for a thumbnail`);
   }
   // The default thumbnail is cached; one with parameters of its own is made each time.
-  if (!Object.keys(params).length) return sendOne(reply, await deps.rendering.thumbnail(loc!, frame, want.format, THUMBNAIL_SIZE));
-  return sendOne(reply, await deps.rendering.render(loc!, { ...params, viewport, frame, format: want.format }));
+  const gone = clientGone(reply);
+  if (!Object.keys(params).length) return sendOne(reply, await deps.rendering.thumbnail(loc!, frame, want.format, THUMBNAIL_SIZE, gone));
+  return sendOne(reply, await deps.rendering.render(loc!, { ...params, viewport, frame, format: want.format }, gone));
 }
 
 export function registerRendered(app: FastifyInstance, deps: DicomwebDeps): void {

@@ -8,6 +8,8 @@ import { canConvert, convertDataset } from '../../codecs/convert.js';
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from '../../dicom/implementation.js';
 import type { InstanceLocation } from '../../index/types.js';
 import { PacsError, isPacsError } from '../../core/errors.js';
+import { abortedBy } from '../../core/abort.js';
+import { clientGone } from '../client-gone.js';
 import { readDataset } from '../../services/retrieve.js';
 import { notAcceptable, warningHeader } from '../problem.js';
 import { dicomRenditions, parseAccept } from './accept.js';
@@ -17,10 +19,14 @@ import { type SentPart, disposePart, writeMultipart } from './multipart-writer.j
 import { READ_WHOLE, ReadBuffers, readReused } from '../../storage/read-buffers.js';
 
 
-/** One instance as a Part 10 file in `ts`: the stored file itself, or a converted copy. */
-export async function instanceBytes(deps: DicomwebDeps, loc: InstanceLocation, ts: string): Promise<Buffer | NodeJS.ReadableStream> {
+/**
+ * One instance as a Part 10 file in `ts`: the stored file itself, or a converted copy. `signal`
+ * (the client gone): not read, or the conversion stops (ABORTED).
+ */
+export async function instanceBytes(deps: DicomwebDeps, loc: InstanceLocation, ts: string, signal?: AbortSignal): Promise<Buffer | NodeJS.ReadableStream> {
+  if (signal?.aborted) throw abortedBy(signal, `reading ${loc.SOPInstanceUID}`);
   if (ts === loc.transferSyntaxUID) return loc.size <= READ_WHOLE ? deps.objects.readAll(loc.path, loc.size) : deps.objects.read(loc.path);
-  const converted = await convertDataset(await readDataset(deps.objects, loc), loc.transferSyntaxUID, ts, deps.decoder);
+  const converted = await convertDataset(await readDataset(deps.objects, loc), loc.transferSyntaxUID, ts, deps.decoder, signal ? { signal } : {});
   const meta = encodeFileMetaInformation({
     mediaStorageSOPClassUID: loc.SOPClassUID,
     mediaStorageSOPInstanceUID: loc.SOPInstanceUID,
@@ -58,13 +64,16 @@ export async function retrieveInstances(deps: DicomwebDeps, req: Req, reply: Fas
   if (!sendable.length) throw notAcceptable(`the instances cannot be converted to ${asked}; ask for transfer-syntax=* to get them as stored`);
   if (sendable.length < locs.length) reply.header('warning', warningHeader([`${locs.length - sendable.length} instance(s) cannot be converted to ${asked} and were left out`]));
   const buffers = new ReadBuffers();
+  // The client gone, conversions under way for it stop and nothing more is read.
+  const gone = clientGone(reply);
   /** The instance in the first of its syntaxes that can be made, and which. */
   const read = async (l: InstanceLocation, whole = false): Promise<Pick<SentPart, 'body' | 'release'> & { ts: string }> => {
     const options = choices.get(l)!;
     for (const [i, ts] of options.entries()) {
       try {
+        if (gone.aborted) throw abortedBy(gone, `reading ${l.SOPInstanceUID}`);
         if (ts === l.transferSyntaxUID && !whole) return { ...(await storedPart(deps, l, buffers)), ts };
-        return { body: (await instanceBytes(deps, l, ts)) as SentPart['body'], ts };
+        return { body: (await instanceBytes(deps, l, ts, gone)) as SentPart['body'], ts };
       } catch (e) {
         if (!isPacsError(e, 'UNSUPPORTED') || i === options.length - 1) throw e;
       }
@@ -81,6 +90,11 @@ export async function retrieveInstances(deps: DicomwebDeps, req: Req, reply: Fas
   async function* parts(): AsyncGenerator<SentPart> {
     // The next files are read (or converted) while this one goes out on the socket.
     for await (const [loc, part] of readAhead(sendable, aheadFor(sendable), (l: InstanceLocation) => read(l), disposePart)) {
+      // Nobody to send to: what was read ahead is disposed, what is being converted stops (gone).
+      if (gone.aborted) {
+        if (!(part instanceof Error)) disposePart(part);
+        return;
+      }
       if (part instanceof Error) {
         // Headers are gone already: leave the instance out and say so in the log.
         log.warn({ err: part, sopInstanceUID: loc.SOPInstanceUID }, 'WADO-RS: instance left out');
@@ -104,7 +118,8 @@ export async function retrieveInstances(deps: DicomwebDeps, req: Req, reply: Fas
     await writeMultipart(res, boundary, parts());
   } catch (e) {
     // A streamed part failed half way: the body cannot be made whole, so the client must see it cut.
-    log.warn({ err: e }, 'WADO-RS: retrieve broken off');
+    if (gone.aborted) log.info({ reason: e instanceof Error ? e.message : String(e) }, 'WADO-RS: the client closed the connection before the answer');
+    else log.warn({ err: e }, 'WADO-RS: retrieve broken off');
     res.destroy(e instanceof Error ? e : new Error(String(e)));
   }
   return reply;

@@ -9,6 +9,7 @@ import { isPacsError } from '../../core/errors.js';
 import { selectInstances } from '../../services/retrieve.js';
 import { badRequest, notAcceptable, notFound } from '../problem.js';
 import type { DicomwebDeps } from './deps.js';
+import { clientGone } from '../client-gone.js';
 import { parseWadoUriQuery, singleValued } from './render-params.js';
 import { instanceBytes } from './wado.js';
 
@@ -38,8 +39,10 @@ async function wadoUri(deps: DicomwebDeps, req: FastifyRequest<{ Querystring: Qu
     { keyword: 'SOPInstanceUID', value: q.objectUID! },
   ]);
   if (!loc) throw notFound(`no instance ${q.objectUID} in series ${q.seriesUID} of study ${q.studyUID}`);
+  // The client gone, its rendering or conversion is given up (the codec pool drops it).
+  const gone = clientGone(reply);
   if (render) {
-    const img = await deps.rendering.render(loc, { ...render, format: type === 'image/png' ? 'png' : 'jpeg' });
+    const img = await deps.rendering.render(loc, { ...render, format: type === 'image/png' ? 'png' : 'jpeg' }, gone);
     return reply.type(img.mediaType).send(img.bytes);
   }
   // PS3.18 9.1.2.1.5: without transferSyntax, Explicit VR Little Endian — for a compressed
@@ -49,8 +52,8 @@ async function wadoUri(deps: DicomwebDeps, req: FastifyRequest<{ Querystring: Qu
   const plain = stored === TS.ExplicitVRLittleEndian || stored === TS.ImplicitVRLittleEndian;
   const ts = q.transferSyntax ?? (!plain && canConvert(stored, TS.ExplicitVRLittleEndian) ? TS.ExplicitVRLittleEndian : stored);
   if (!canConvert(stored, ts)) throw notAcceptable(`the instance (${stored}) cannot be converted to ${ts}`);
-  const body = await instanceBytes(deps, loc, ts).catch((e: unknown) => {
-    if (q.transferSyntax === undefined && isPacsError(e, 'UNSUPPORTED')) return instanceBytes(deps, loc, stored);
+  const body = await instanceBytes(deps, loc, ts, gone).catch((e: unknown) => {
+    if (q.transferSyntax === undefined && isPacsError(e, 'UNSUPPORTED')) return instanceBytes(deps, loc, stored, gone);
     throw e;
   });
   return reply.type('application/dicom').header('content-disposition', `attachment; filename="${loc.SOPInstanceUID}.dcm"`).send(body);

@@ -77,6 +77,17 @@ test('a conversion given up (its signal) decodes no further frame and fails ABOR
   await assert.rejects(convertDataset(dataset, ts, TS.ExplicitVRLittleEndian, busy), (e: Error & { code?: string }) => e.code === 'UNAVAILABLE' && /frame 1 of 10/.test(e.message));
 });
 
+test('a conversion given up before it begins (the file was still being read) does no work: no frame asked for, a deflated one not inflated', async () => {
+  const { ts, dataset } = readFile(path.join(SAMPLES, 'octave-dicom__US-PAL-8-10x-echo.dcm'));
+  const signal = AbortSignal.abort();
+  let asked = 0;
+  const counting = { decode: async () => (asked++, Promise.reject(new Error('not to be asked'))) };
+  await assert.rejects(convertDataset(dataset, ts, TS.ExplicitVRLittleEndian, counting, { signal }), (e: Error & { code?: string }) => e.code === 'ABORTED');
+  assert.equal(asked, 0);
+  // Not deflated data at all: had it been inflated, it would have failed DICOM_PARSE.
+  await assert.rejects(convertDataset(Buffer.from('not deflate'), TS.DeflatedExplicitVRLittleEndian, TS.ExplicitVRLittleEndian, counting, { signal }), (e: Error & { code?: string }) => e.code === 'ABORTED');
+});
+
 test('a decompressed result larger than the cap is refused before anything is decoded', async () => {
   const { ts, dataset } = readFile(path.join(SAMPLES, 'octave-dicom__US-PAL-8-10x-echo.dcm'));
   // Rows and Columns (0028,0010/0011, explicit VR US) claimed to be 65535 each: 10 frames of 4 GB.

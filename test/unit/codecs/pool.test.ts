@@ -143,3 +143,36 @@ test('a queued frame whose caller gives up (AbortSignal) leaves the queue', asyn
     await pool.close();
   }
 });
+
+test('a frame on a worker whose caller gives up is answered ABORTED at once; the worker finishes it, its result is dropped', async () => {
+  const pool = new DecoderPool({ size: 1, workerUrl: CRASHER });
+  try {
+    const controller = new AbortController();
+    // A frame that never ends holds the worker: its caller must not wait for it.
+    const held = pool.decode(rleTask(0xdd), controller.signal);
+    const queued = pool.decode(rleTask(), controller.signal);
+    assert.deepEqual([pool.running, pool.queued, pool.started, pool.abandoned], [1, 1, 1, 0]);
+    controller.abort();
+    await assert.rejects(held, (e: Error & { code?: string }) => e.code === 'ABORTED');
+    await assert.rejects(queued, (e: Error & { code?: string }) => e.code === 'ABORTED');
+    assert.deepEqual([pool.running, pool.queued, pool.started, pool.abandoned], [1, 0, 1, 2], 'the held frame still occupies its worker; nothing new started');
+  } finally {
+    await pool.close();
+  }
+});
+
+test('a frame given up on a worker that then finishes: the worker takes the next frame, the result goes nowhere', async () => {
+  const pool = new DecoderPool({ size: 1 });
+  try {
+    const controller = new AbortController();
+    const given = pool.decode(rleTask(), controller.signal);
+    const next = pool.decode(rleTask());
+    assert.equal(pool.running, 1);
+    controller.abort();
+    await assert.rejects(given, (e: Error & { code?: string }) => e.code === 'ABORTED');
+    assert.deepEqual([...new Uint8Array((await next).pixels)], [10, 20, 30, 40]);
+    assert.deepEqual([pool.running, pool.queued, pool.started, pool.abandoned], [0, 0, 2, 1]);
+  } finally {
+    await pool.close();
+  }
+});

@@ -33,4 +33,7 @@ test('clientWentAway: a connection error on a closed socket, not any error', () 
   assert.equal(clientWentAway(closed, new Error('aborted')), true);
   assert.equal(clientWentAway(open, Object.assign(new Error('aborted'), { code: 'ECONNRESET' })), false, 'the socket is still there: not gone');
   assert.equal(clientWentAway(closed, new Error('disk full')), false);
+  // A conversion given up because the client left: no server fault either.
+  assert.equal(clientWentAway(closed, new PacsError('ABORTED', 'frame 1 of 12 (j2k): the frame was no longer wanted')), true);
+  assert.equal(clientWentAway(open, new PacsError('ABORTED', 'the decoder pool is closed')), false);
 });
