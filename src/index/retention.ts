@@ -18,4 +18,14 @@ export interface RetentionStore {
   protectedStudies(): Promise<string[]>;
   /** Studies oldest first (least recently received), protected ones left out unless asked. */
   oldest(options: { receivedBefore?: Date; limit: number; includeProtected?: boolean }): Promise<RetentionCandidate[]>;
+  /**
+   * Runs `fn` as the only retention pass on this index — of any server sharing it — or, when
+   * another pass holds the hold, not at all ({ ran: false }, at once). Two passes side by side
+   * would each delete towards the same excess, together up to twice what a rule asks.
+   * `lost` aborts if the hold ends while `fn` runs (its database connection lost).
+   */
+  exclusivePass<T>(fn: (lost: AbortSignal) => Promise<T>): Promise<PassOutcome<T>>;
 }
+
+export type PassOutcome<T> = { ran: true; value: T } | { ran: false };
+

@@ -1,9 +1,9 @@
 // Retention rules (config `retention`): delete the least recently received studies when they
 // are older than max_age_days, or while the archive is above max_bytes or its volume above
 // max_usage_percent — never a study marked protected (unless keep_protected is false).
-// A pass runs as a durable job, at most one per check interval even with several servers on
-// one index (the job's dedupe key names the interval); every study deleted is logged and
-// audited. Deletion goes through deleteInstances: index row first, then the file.
+// A pass runs as a durable job, queued once per check interval even with several servers on
+// one index (the job's dedupe key names the interval), and only one pass runs at a time on the
+// whole index (RetentionStore.exclusivePass); every study deleted is logged and audited. Deletion goes through deleteInstances: index row first, then the file.
 import type { ArchiveIndex } from '../index/types.js';
 import type { RetentionCandidate } from '../index/retention.js';
 import type { ObjectStore } from '../storage/object-store.js';
@@ -40,6 +40,8 @@ export interface RetentionOutcome {
   studies: number;
   instances: number;
   bytes: number;
+  /** Another pass was running: this one deleted nothing. */
+  skipped?: boolean;
 }
 
 const BATCH = 50;
@@ -79,66 +81,90 @@ export class RetentionService {
     return {
       run: async (ctx) => {
         const r = await this.run(ctx.signal);
+        if (r.skipped) return { completed: 0, message: 'another retention pass was running; this one ended at once' };
         return { completed: r.studies, message: `${r.studies} studies (${r.instances} instances, ${r.bytes} bytes) deleted` };
       },
     };
   }
 
-  /** One pass of every rule; stops early when `signal` aborts (the server stops). */
+  /**
+   * One pass of every rule; stops early when `signal` aborts (the server stops). At most one
+   * pass runs on the index at a time, whatever started it (the interval's job, a manual run, a
+   * run whose lease was lost and that has not noticed yet, another server): a pass that finds
+   * one under way ends at once, deleting nothing.
+   */
   async run(signal?: AbortSignal): Promise<RetentionOutcome> {
+    const pass = await this.deps.index.retention.exclusivePass((lost) => this.pass(signal ? AbortSignal.any([signal, lost]) : lost));
+    if (pass.ran) return pass.value;
+    this.deps.logger.info('another retention pass is running (on this server or another sharing the index): this one ends at once');
+    return { studies: 0, instances: 0, bytes: 0, skipped: true };
+  }
+
+  private async pass(signal: AbortSignal): Promise<RetentionOutcome> {
     const s = this.deps.settings();
     const out: RetentionOutcome = { studies: 0, instances: 0, bytes: 0 };
     const includeProtected = !s.keepProtected;
     if (s.maxAgeDays > 0) {
       const before = new Date(Date.now() - s.maxAgeDays * 86_400_000);
-      await this.deleteWhile(out, signal, () => true, { receivedBefore: before, includeProtected }, `received more than ${s.maxAgeDays} days ago (retention.max_age_days)`);
+      const why = `received more than ${s.maxAgeDays} days ago (retention.max_age_days)`;
+      await this.deleteWhile(out, signal, () => Promise.resolve(why), { receivedBefore: before, includeProtected }, false);
     }
+    // The size rules measure again before each study, never count down a figure taken at the
+    // start: whatever else deletes or stores meanwhile (a user's delete, a store) counts too.
     if (s.maxBytes > 0) {
-      let bytes = (await this.deps.index.statistics()).bytes;
-      await this.deleteWhile(out, signal, (freed) => (bytes -= freed) > s.maxBytes, { includeProtected }, `the archive holds ${bytes} bytes, above retention.max_bytes (${s.maxBytes})`, bytes > s.maxBytes);
+      const over = async (): Promise<string | null> => {
+        const bytes = (await this.deps.index.statistics()).bytes;
+        return bytes > s.maxBytes ? `the archive holds ${bytes} bytes, above retention.max_bytes (${s.maxBytes})` : null;
+      };
+      await this.deleteWhile(out, signal, over, { includeProtected }, true);
     }
     if (s.maxUsagePercent > 0) {
-      const d = await this.deps.diskUsage();
-      let excess = d.totalBytes - d.freeBytes - (d.totalBytes * s.maxUsagePercent) / 100;
-      const why = `the volume is ${(((d.totalBytes - d.freeBytes) / d.totalBytes) * 100).toFixed(1)}% full, above retention.max_usage_percent (${s.maxUsagePercent}%)`;
-      await this.deleteWhile(out, signal, (freed) => (excess -= freed) > 0, { includeProtected }, why, excess > 0);
+      const over = async (): Promise<string | null> => {
+        const d = await this.deps.diskUsage();
+        const used = d.totalBytes - d.freeBytes;
+        return used > (d.totalBytes * s.maxUsagePercent) / 100 ? `the volume is ${((used / d.totalBytes) * 100).toFixed(1)}% full, above retention.max_usage_percent (${s.maxUsagePercent}%)` : null;
+      };
+      await this.deleteWhile(out, signal, over, { includeProtected }, true);
     }
     if (out.studies) this.deps.logger.info({ event: 'retention', ...out }, 'retention pass done');
     return out;
   }
 
   /**
-   * Deletes the oldest studies one by one while `more(bytesJustFreed)` holds. A study that
-   * cannot be deleted is skipped; when a batch frees nothing, the pass ends (nothing left to
-   * delete but protected studies: logged, since the rule cannot be met).
+   * Deletes the oldest studies one by one while `over()` gives a reason (the rule not met, as
+   * measured now). A study that cannot be deleted is skipped; when a batch frees nothing, the
+   * pass ends (nothing left to delete but protected studies: logged for a size rule, since the
+   * rule cannot be met).
    */
   private async deleteWhile(
     out: RetentionOutcome,
-    signal: AbortSignal | undefined,
-    more: (freed: number) => boolean,
+    signal: AbortSignal,
+    over: () => Promise<string | null>,
     select: { receivedBefore?: Date; includeProtected: boolean },
-    why: string,
-    needed = true,
+    sizeRule: boolean,
   ): Promise<void> {
-    if (!needed) return;
     const skipped = new Set<string>();
+    let why = await over();
     for (;;) {
+      if (why === null || signal.aborted) return;
       const batch = (await this.deps.index.retention.oldest({ ...select, limit: BATCH + skipped.size })).filter((c) => !skipped.has(c.studyInstanceUID));
       if (!batch.length) {
-        if (!select.receivedBefore) this.deps.logger.warn({ rule: why }, 'retention: nothing left to delete but protected studies; the rule is not met');
+        if (sizeRule) this.deps.logger.warn({ rule: why }, 'retention: nothing left to delete but protected studies; the rule is not met');
         return;
       }
       for (const c of batch) {
-        if (signal?.aborted) return;
+        // Measured right before each study: the batch was chosen a while ago.
+        why = await over();
+        if (why === null || signal.aborted) return;
         const freed = await this.deleteStudy(c, select.includeProtected, why);
         if (freed === null) skipped.add(c.studyInstanceUID);
         else {
           out.studies++;
           out.instances += freed.instances;
           out.bytes += freed.bytes;
-          if (!more(freed.bytes)) return;
         }
       }
+      why = await over();
     }
   }
 

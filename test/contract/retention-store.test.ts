@@ -26,5 +26,28 @@ for (const backend of BACKENDS) backend.run((fresh) => {
       assert.deepEqual((await index.retention.oldest({ limit: 1 })).map((c) => c.studyInstanceUID), ['9.2']);
       await index.close();
     });
+
+    test('one retention pass at a time on the index, even from two index objects (two servers)', async () => {
+      const place = await fresh();
+      const [a, b] = [await place(), await place()];
+      let release!: () => void;
+      const holding = new Promise<void>((r) => (release = r));
+      let entered!: () => void;
+      const inside = new Promise<void>((r) => (entered = r));
+      const first = a.retention.exclusivePass(async () => {
+        entered();
+        await holding;
+        return 'first';
+      });
+      await inside;
+      assert.deepEqual(await b.retention.exclusivePass(async () => 'second'), { ran: false }, 'another index object: refused at once');
+      assert.deepEqual(await a.retention.exclusivePass(async () => 'third'), { ran: false }, 'the same index object: refused at once');
+      release();
+      assert.deepEqual(await first, { ran: true, value: 'first' });
+      assert.deepEqual(await b.retention.exclusivePass(async () => 'after'), { ran: true, value: 'after' }, 'free again once the first ended');
+      await assert.rejects(a.retention.exclusivePass(async () => Promise.reject(new Error('boom'))), /boom/);
+      assert.deepEqual(await b.retention.exclusivePass(async () => 'after a failure'), { ran: true, value: 'after a failure' }, 'a pass that throws lets go too');
+      await Promise.all([a.close(), b.close()]);
+    });
   });
 });

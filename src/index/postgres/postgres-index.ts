@@ -71,7 +71,7 @@ export class PostgresIndex implements ArchiveIndex {
     this.mpps = new PgMppsStore(this.transact);
     this.stability = new PgStabilityStore(this.transact);
     this.deid = new PgDeidStore(this.transact);
-    this.retention = new PgRetentionStore(this.transact);
+    this.retention = new PgRetentionStore(this.transact, (name, fn) => this.locks.tryHold(name, fn));
     this.metadata = new PgMetadataStore(this.transact);
     this.cursors = new PgCursorStore(this.transact);
   }

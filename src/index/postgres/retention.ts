@@ -1,6 +1,6 @@
 // Retention on PostgreSQL: studies.protected (migration 8) and the oldest studies first, from
 // the (protected, last_received_at) index.
-import type { RetentionCandidate, RetentionStore } from '../retention.js';
+import type { PassOutcome, RetentionCandidate, RetentionStore } from '../retention.js';
 import type { PgTransact } from './db.js';
 
 interface Row {
@@ -11,7 +11,16 @@ interface Row {
 }
 
 export class PgRetentionStore implements RetentionStore {
-  constructor(private readonly transact: PgTransact) {}
+  constructor(
+    private readonly transact: PgTransact,
+    /** A cluster-wide lock of the index (PgInstanceLocks.tryHold). */
+    private readonly tryHold: <T>(name: string, fn: (lost: AbortSignal) => Promise<T>) => Promise<PassOutcome<T>>,
+  ) {}
+
+  /** A session advisory lock: one pass at a time for every server sharing this index. */
+  exclusivePass<T>(fn: (lost: AbortSignal) => Promise<T>): Promise<PassOutcome<T>> {
+    return this.tryHold('retention', fn);
+  }
 
   setProtected(studyInstanceUID: string, value: boolean): Promise<boolean> {
     return this.transact('write', async (db) => {

@@ -1,8 +1,16 @@
 // Retention on SQLite: the studies.protected column (migration "retention: protected studies")
 // and the oldest studies first, from the (protected, last_received_at) index.
 import type Database from 'better-sqlite3';
-import type { RetentionCandidate, RetentionStore } from '../retention.js';
+import type { PassOutcome, RetentionCandidate, RetentionStore } from '../retention.js';
 import type { Transact } from './jobs.js';
+
+/**
+ * Database files a retention pass runs on in this process. A SQLite index has one server (the
+ * CLI's tools never run retention), so a hold in memory is a hold on the whole index; keyed by
+ * file so that two SqliteIndex objects on one file (tests, tools) still share it (an index in
+ * memory by its store object).
+ */
+const passes = new Set<unknown>();
 
 interface Row {
   study_instance_uid: string;
@@ -43,5 +51,17 @@ export class SqliteRetentionStore implements RetentionStore {
       const rows = this.db.prepare(sql).all({ limit: o.limit, ...(o.receivedBefore ? { before: o.receivedBefore.getTime() } : {}) }) as Row[];
       return rows.map((r) => ({ studyInstanceUID: r.study_instance_uid, sizeBytes: r.size_bytes, lastReceivedAt: new Date(r.last_received_at), protected: r.protected === 1 }));
     });
+  }
+
+  async exclusivePass<T>(fn: (lost: AbortSignal) => Promise<T>): Promise<PassOutcome<T>> {
+    const key: unknown = this.db.memory ? this : this.db.name;
+    if (passes.has(key)) return { ran: false };
+    passes.add(key);
+    try {
+      // Nothing can take the hold away in one process: `lost` never aborts.
+      return { ran: true, value: await fn(new AbortController().signal) };
+    } finally {
+      passes.delete(key);
+    }
   }
 }
