@@ -19,6 +19,13 @@ export interface RetentionStore {
   /** Studies oldest first (least recently received), protected ones left out unless asked. */
   oldest(options: { receivedBefore?: Date; limit: number; includeProtected?: boolean }): Promise<RetentionCandidate[]>;
   /**
+   * An instance acknowledged again without being written (a resend answered "identical" or
+   * "ignored"): its study counts as received at `at` (and at least a millisecond later than
+   * before), so its age starts again and a retention pass that chose it earlier finds it changed
+   * (ArchiveIndex.deleteInstanceIf) rather than delete what the sender was just told is kept.
+   */
+  received(sopInstanceUID: string, at: Date): Promise<void>;
+  /**
    * Runs `fn` as the only retention pass on this index — of any server sharing it — or, when
    * another pass holds the hold, not at all ({ ran: false }, at once). Two passes side by side
    * would each delete towards the same excess, together up to twice what a rule asks.

@@ -1,7 +1,7 @@
 // Deleting what the archive holds, at any level. For each instance the index row goes first,
 // then its file and what was derived from it (cached metadata, thumbnails): a crash in between leaves a file without a row (which
 // reindex or a verification finds and which no query ever returns), never a row without a file.
-import type { ArchiveIndex, InstanceLocation } from '../index/types.js';
+import type { ArchiveIndex, InstanceLocation, StudyGuard } from '../index/types.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { Logger } from '../core/logging.js';
 
@@ -23,13 +23,31 @@ export interface DeleteResult {
   bytes: number;
   /** Files that could not be removed (their rows are gone; the files are orphans now). */
   leftFiles: string[];
+  /** Why the deletion stopped before the end: the signal aborted, or the guard's study changed. */
+  stopped?: 'aborted' | 'changed';
 }
 
-export async function deleteInstances(deps: DeleteDeps, instances: readonly InstanceLocation[]): Promise<DeleteResult> {
+export interface DeleteOptions {
+  /** Checked before each instance: a long deletion stops between two of them. */
+  signal?: AbortSignal;
+  /**
+   * Each instance's row goes only while its study is still as the guard says, checked in the
+   * delete's transaction; the first that is not stops the whole deletion (the rest is kept).
+   */
+  guard?: StudyGuard;
+}
+
+export async function deleteInstances(deps: DeleteDeps, instances: readonly InstanceLocation[], options: DeleteOptions = {}): Promise<DeleteResult> {
   const result: DeleteResult = { instances: 0, bytes: 0, leftFiles: [] };
+  const { signal, guard } = options;
   for (const loc of instances) {
+    if (signal?.aborted) {
+      result.stopped = 'aborted';
+      break;
+    }
     const removed = await deps.exclusive(loc.SOPInstanceUID, async () => {
-      const row = await deps.index.deleteInstance(loc.SOPInstanceUID);
+      const row = guard ? await deps.index.deleteInstanceIf(loc.SOPInstanceUID, guard) : await deps.index.deleteInstance(loc.SOPInstanceUID);
+      if (row === 'changed') return row;
       if (!row) return null; // deleted meanwhile by someone else
       try {
         await deps.objects.remove(row.path);
@@ -39,6 +57,10 @@ export async function deleteInstances(deps: DeleteDeps, instances: readonly Inst
       }
       return row;
     });
+    if (removed === 'changed') {
+      result.stopped = 'changed';
+      break;
+    }
     if (!removed) continue;
     result.instances++;
     result.bytes += removed.size;

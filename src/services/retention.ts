@@ -156,7 +156,7 @@ export class RetentionService {
         // Measured right before each study: the batch was chosen a while ago.
         why = await over();
         if (why === null || signal.aborted) return;
-        const freed = await this.deleteStudy(c, select.includeProtected, why);
+        const freed = await this.deleteStudy(c, select.includeProtected, why, signal);
         if (freed === null) skipped.add(c.studyInstanceUID);
         else {
           out.studies++;
@@ -168,7 +168,7 @@ export class RetentionService {
     }
   }
 
-  private async deleteStudy(c: RetentionCandidate, includeProtected: boolean, why: string): Promise<{ instances: number; bytes: number } | null> {
+  private async deleteStudy(c: RetentionCandidate, includeProtected: boolean, why: string, signal: AbortSignal): Promise<{ instances: number; bytes: number } | null> {
     const { index, objects, derived, exclusive, logger } = this.deps;
     try {
       // The candidates were chosen a batch ago, and deleting a batch can take minutes: a study
@@ -176,10 +176,17 @@ export class RetentionService {
       const [study, isProtected] = await Promise.all([index.findStudy(c.studyInstanceUID), index.retention.isProtected(c.studyInstanceUID)]);
       if (!study || (isProtected && !includeProtected) || study.lastReceivedAt.getTime() !== c.lastReceivedAt.getTime()) return null;
       const instances = await selectInstances(index, 'STUDY_ROOT', 'STUDY', [{ keyword: 'StudyInstanceUID', value: c.studyInstanceUID }]);
-      const r = await deleteInstances({ index, objects, derived, logger, exclusive }, instances);
-      logger.info({ event: 'retention', studyInstanceUID: c.studyInstanceUID, instances: r.instances, bytes: r.bytes, lastReceivedAt: c.lastReceivedAt.toISOString(), reason: why }, 'retention deleted a study');
+      // That check is only a shortcut: each instance's row goes only while the study is still
+      // unprotected and received no instance since it was chosen, checked in the delete's own
+      // transaction; the first change stops the study there, its other instances kept.
+      const guard = { studyInstanceUID: c.studyInstanceUID, lastReceivedAt: c.lastReceivedAt, includeProtected };
+      const r = await deleteInstances({ index, objects, derived, logger, exclusive }, instances, { signal, guard });
+      if (r.stopped === 'changed') logger.warn({ studyInstanceUID: c.studyInstanceUID, deletedInstances: r.instances }, 'retention: the study was protected or received an instance while it was being deleted; the rest of it is kept');
+      if (r.stopped === 'aborted') logger.info({ studyInstanceUID: c.studyInstanceUID, deletedInstances: r.instances }, 'retention stopped while deleting a study');
+      if (!r.instances) return null;
+      logger.info({ event: 'retention', studyInstanceUID: c.studyInstanceUID, instances: r.instances, bytes: r.bytes, partly: r.stopped !== undefined, lastReceivedAt: c.lastReceivedAt.toISOString(), reason: why }, 'retention deleted a study');
       this.deps.events.emit('audit', { action: 'delete', outcome: 'success', who: 'retention', from: null, what: { studyInstanceUID: c.studyInstanceUID, instances: r.instances, bytes: r.bytes, reason: why } });
-      return r.instances ? r : null;
+      return r;
     } catch (e) {
       logger.warn({ err: e, studyInstanceUID: c.studyInstanceUID }, 'retention could not delete a study');
       return null;

@@ -27,6 +27,26 @@ for (const backend of BACKENDS) backend.run((fresh) => {
       await index.close();
     });
 
+    test('a guarded delete goes only while the study is unprotected and not received since; received() moves the study on', async () => {
+      const index = await (await fresh())();
+      const at = new Date(Date.UTC(2026, 0, 1));
+      for (const sop of ['1.1', '1.2', '1.3']) await index.storeInstance(record({ sop, study: '9.1', size: 100, path: `${sop}.dcm`, receivedAt: at }), 'insert');
+      const guard = { studyInstanceUID: '9.1', lastReceivedAt: at, includeProtected: false };
+      assert.equal(((await index.deleteInstanceIf('1.1', guard)) as { SOPInstanceUID: string }).SOPInstanceUID, '1.1');
+      assert.equal(await index.deleteInstanceIf('0.0', guard), null);
+      await index.retention.setProtected('9.1', true);
+      assert.equal(await index.deleteInstanceIf('1.2', guard), 'changed', 'protected since');
+      assert.notEqual(await index.deleteInstanceIf('1.2', { ...guard, includeProtected: true }), 'changed', 'unless protected ones may go');
+      await index.retention.setProtected('9.1', false);
+      await index.retention.received('1.3', at); // received again, even within the same millisecond
+      assert.equal(await index.deleteInstanceIf('1.3', guard), 'changed', 'received again since');
+      const now = (await index.findStudy('9.1'))!.lastReceivedAt;
+      assert.ok(now.getTime() > at.getTime());
+      assert.notEqual(await index.deleteInstanceIf('1.3', { ...guard, lastReceivedAt: now }), 'changed');
+      assert.equal(await index.findStudy('9.1'), null, 'all gone');
+      await index.close();
+    });
+
     test('one retention pass at a time on the index, even from two index objects (two servers)', async () => {
       const place = await fresh();
       const [a, b] = [await place(), await place()];

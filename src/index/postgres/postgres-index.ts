@@ -17,9 +17,11 @@ import type {
   SeriesSummary,
   StoreMode,
   StoreOutcome,
+  StudyGuard,
   StudySummary,
   Text,
 } from '../types.js';
+import { unguarded } from '../types.js';
 import { type AnyRow, type InstanceRefRow, toLocation, toPatientSummary, toSeriesSummary, toStudySummary } from '../rows.js';
 import { planQuery } from '../query/plan.js';
 import type { IndexQuery, QueryRow } from '../query/types.js';
@@ -169,7 +171,11 @@ export class PostgresIndex implements ArchiveIndex {
   }
 
   deleteInstance(sopInstanceUID: string): Promise<InstanceLocation | null> {
-    return this.transact('write', (db) => new PgWriter(db).delete(sopInstanceUID, Date.now()));
+    return this.transact('write', async (db) => unguarded(await new PgWriter(db).delete(sopInstanceUID, Date.now())));
+  }
+
+  deleteInstanceIf(sopInstanceUID: string, guard: StudyGuard): Promise<InstanceLocation | 'changed' | null> {
+    return this.transact('write', (db) => new PgWriter(db).delete(sopInstanceUID, Date.now(), guard));
   }
 
   listInstances(afterSOPInstanceUID: string | null, limit: number): Promise<InstanceLocation[]> {

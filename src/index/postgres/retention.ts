@@ -36,6 +36,16 @@ export class PgRetentionStore implements RetentionStore {
     });
   }
 
+  received(sopInstanceUID: string, at: Date): Promise<void> {
+    return this.transact('write', async (db) => {
+      await db.query(
+        `UPDATE studies SET last_received_at = GREATEST($1, last_received_at + 1)
+         WHERE pk = (SELECT se.study_fk FROM instances i JOIN series se ON se.pk = i.series_fk WHERE i.sop_instance_uid = $2)`,
+        [at.getTime(), sopInstanceUID],
+      );
+    });
+  }
+
   protectedStudies(): Promise<string[]> {
     return this.transact('read', async (db) =>
       (await db.query<{ study_instance_uid: string }>('SELECT study_instance_uid FROM studies WHERE protected = 1')).rows.map((r) => r.study_instance_uid),

@@ -39,6 +39,17 @@ export class SqliteRetentionStore implements RetentionStore {
     });
   }
 
+  received(sopInstanceUID: string, at: Date): Promise<void> {
+    return this.transact('write', () => {
+      this.db
+        .prepare(
+          `UPDATE studies SET last_received_at = max(@at, last_received_at + 1)
+           WHERE pk = (SELECT se.study_fk FROM instances i JOIN series se ON se.pk = i.series_fk WHERE i.sop_instance_uid = @uid)`,
+        )
+        .run({ at: at.getTime(), uid: sopInstanceUID });
+    });
+  }
+
   protectedStudies(): Promise<string[]> {
     return this.transact('read', () => this.db.prepare('SELECT study_instance_uid FROM studies WHERE protected = 1').pluck().all() as string[]);
   }

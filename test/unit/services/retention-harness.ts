@@ -5,6 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
+import Database from 'better-sqlite3';
 import { EventBus } from '../../../src/core/events.js';
 import { HookList } from '../../../src/core/hooks.js';
 import { createLogger, type Logger } from '../../../src/core/logging.js';
@@ -105,6 +106,16 @@ export async function addStudy(a: RetentionArchive, study: string, o: { instance
 export async function studyUIDs(a: RetentionArchive): Promise<string[]> {
   const rows = await a.index.query({ level: 'STUDY', model: 'STUDY_ROOT', keys: [], relational: true });
   return rows.map((r) => String(r.StudyInstanceUID)).sort();
+}
+
+/** Raw SQL on the archive's index, through a connection of its own (as another process would). */
+export function sql(a: RetentionArchive, statement: string, ...params: unknown[]): void {
+  const db = new Database(path.join(a.dir, 'index.db'));
+  try {
+    db.prepare(statement).run(...params);
+  } finally {
+    db.close();
+  }
 }
 
 export const daysAgo = (d: number): Date => new Date(Date.now() - d * 86_400_000);
