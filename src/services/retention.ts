@@ -20,6 +20,8 @@ export interface RetentionSettings {
   maxBytes: number;
   /** 0: no usage rule. */
   maxUsagePercent: number;
+  /** No rule deletes a study received less than this long ago; 0: no minimum. */
+  minAgeHours: number;
   keepProtected: boolean;
   intervalMinutes: number;
 }
@@ -104,8 +106,12 @@ export class RetentionService {
     const s = this.deps.settings();
     const out: RetentionOutcome = { studies: 0, instances: 0, bytes: 0 };
     const includeProtected = !s.keepProtected;
+    // Never a study received less than min_age_hours ago, whatever the rule (nor one whose
+    // stability is pending: RetentionStore.oldest leaves those out).
+    const youngest = Date.now() - s.minAgeHours * 3_600_000;
+    const eligible = { receivedBefore: new Date(youngest), includeProtected };
     if (s.maxAgeDays > 0) {
-      const before = new Date(Date.now() - s.maxAgeDays * 86_400_000);
+      const before = new Date(Math.min(youngest, Date.now() - s.maxAgeDays * 86_400_000));
       const why = `received more than ${s.maxAgeDays} days ago (retention.max_age_days)`;
       await this.deleteWhile(out, signal, () => Promise.resolve(why), { receivedBefore: before, includeProtected }, false);
     }
@@ -116,18 +122,39 @@ export class RetentionService {
         const bytes = (await this.deps.index.statistics()).bytes;
         return bytes > s.maxBytes ? `the archive holds ${bytes} bytes, above retention.max_bytes (${s.maxBytes})` : null;
       };
-      await this.deleteWhile(out, signal, over, { includeProtected }, true);
+      await this.deleteWhile(out, signal, over, eligible, true);
     }
-    if (s.maxUsagePercent > 0) {
-      const over = async (): Promise<string | null> => {
-        const d = await this.deps.diskUsage();
-        const used = d.totalBytes - d.freeBytes;
-        return used > (d.totalBytes * s.maxUsagePercent) / 100 ? `the volume is ${((used / d.totalBytes) * 100).toFixed(1)}% full, above retention.max_usage_percent (${s.maxUsagePercent}%)` : null;
-      };
-      await this.deleteWhile(out, signal, over, { includeProtected }, true);
-    }
+    if (s.maxUsagePercent > 0 && !signal.aborted) await this.byUsage(out, signal, s, eligible);
     if (out.studies) this.deps.logger.info({ event: 'retention', ...out }, 'retention pass done');
     return out;
+  }
+
+  /**
+   * The usage rule. The volume holds more than the archive (other data, the index, caches): when
+   * its excess is more than all the studies retention may delete hold, deleting them would not
+   * meet the rule, only empty the archive — pass after pass. Then nothing is deleted by usage
+   * (an error names the figures) and the rule waits for an administrator. Checked at the start
+   * and again before each study, against what is left of those studies.
+   */
+  private async byUsage(out: RetentionOutcome, signal: AbortSignal, s: RetentionSettings, eligible: { receivedBefore: Date; includeProtected: boolean }): Promise<void> {
+    const available = await this.deps.index.retention.eligible(eligible);
+    const bytesBefore = out.bytes;
+    const over = async (): Promise<string | null> => {
+      const d = await this.deps.diskUsage();
+      const used = d.totalBytes - d.freeBytes;
+      const excess = used - (d.totalBytes * s.maxUsagePercent) / 100;
+      if (excess <= 0) return null;
+      const left = available.bytes - (out.bytes - bytesBefore);
+      if (excess > left) {
+        this.deps.logger.error(
+          { rule: 'retention.max_usage_percent', totalBytes: d.totalBytes, usedBytes: used, excessBytes: Math.ceil(excess), eligibleBytes: left, eligibleStudies: available.studies },
+          `retention: the volume is ${Math.ceil(excess)} bytes above max_usage_percent (${s.maxUsagePercent}%), more than the ${left} bytes of the studies retention may delete (unprotected, received over min_age_hours ago, stable); nothing is deleted by usage`,
+        );
+        return null;
+      }
+      return `the volume is ${((used / d.totalBytes) * 100).toFixed(1)}% full, above retention.max_usage_percent (${s.maxUsagePercent}%)`;
+    };
+    await this.deleteWhile(out, signal, over, eligible, true);
   }
 
   /**
@@ -149,7 +176,7 @@ export class RetentionService {
       if (why === null || signal.aborted) return;
       const batch = (await this.deps.index.retention.oldest({ ...select, limit: BATCH + skipped.size })).filter((c) => !skipped.has(c.studyInstanceUID));
       if (!batch.length) {
-        if (sizeRule) this.deps.logger.warn({ rule: why }, 'retention: nothing left to delete but protected studies; the rule is not met');
+        if (sizeRule) this.deps.logger.warn({ rule: why }, 'retention: nothing left it may delete (only protected, recent or not yet stable studies); the rule is not met');
         return;
       }
       for (const c of batch) {

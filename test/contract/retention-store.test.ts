@@ -27,6 +27,24 @@ for (const backend of BACKENDS) backend.run((fresh) => {
       await index.close();
     });
 
+    test('eligible: the bytes oldest() would give; a study whose stability is pending is never a candidate', async () => {
+      const index = await (await fresh())();
+      const at = (day: number): Date => new Date(Date.UTC(2026, 0, day));
+      await index.storeInstance(record({ sop: '1.1', study: '9.1', size: 100, path: 'a.dcm', receivedAt: at(1) }), 'insert');
+      await index.storeInstance(record({ sop: '1.2', study: '9.2', size: 200, path: 'b.dcm', receivedAt: at(2) }), 'insert');
+      await index.storeInstance(record({ sop: '1.3', study: '9.3', size: 400, path: 'c.dcm', receivedAt: at(3) }), 'insert');
+      await index.retention.setProtected('9.1', true);
+      assert.deepEqual(await index.retention.eligible({}), { studies: 2, bytes: 600 });
+      assert.deepEqual(await index.retention.eligible({ includeProtected: true, receivedBefore: at(3) }), { studies: 2, bytes: 300 });
+      await index.stability.catchUp(100); // every study is pending now: still arriving as far as the rules know
+      assert.deepEqual(await index.retention.oldest({ limit: 10, includeProtected: true }), []);
+      assert.deepEqual(await index.retention.eligible({ includeProtected: true }), { studies: 0, bytes: 0 });
+      await index.retention.setProtected('9.1', false);
+      for (const e of await index.stability.pending(10)) await index.stability.markStable(e.level, e.uid, e.lastChangeSeq, new Date());
+      assert.deepEqual((await index.retention.oldest({ limit: 10 })).map((c) => c.studyInstanceUID), ['9.1', '9.2', '9.3']);
+      await index.close();
+    });
+
     test('a guarded delete goes only while the study is unprotected and not received since; received() moves the study on', async () => {
       const index = await (await fresh())();
       const at = new Date(Date.UTC(2026, 0, 1));

@@ -1,6 +1,6 @@
 // Retention on PostgreSQL: studies.protected (migration 8) and the oldest studies first, from
 // the (protected, last_received_at) index.
-import type { PassOutcome, RetentionCandidate, RetentionStore } from '../retention.js';
+import { candidateWhere, type CandidateFilter, type PassOutcome, type RetentionCandidate, type RetentionStore } from '../retention.js';
 import type { PgTransact } from './db.js';
 
 interface Row {
@@ -16,6 +16,14 @@ export class PgRetentionStore implements RetentionStore {
     /** A cluster-wide lock of the index (PgInstanceLocks.tryHold). */
     private readonly tryHold: <T>(name: string, fn: (lost: AbortSignal) => Promise<T>) => Promise<PassOutcome<T>>,
   ) {}
+
+  eligible(o: CandidateFilter): Promise<{ studies: number; bytes: number }> {
+    return this.transact('read', async (db) => {
+      const sql = `SELECT count(*) AS studies, coalesce(sum(size_bytes), 0) AS bytes FROM studies ${candidateWhere(o, '$1')}`;
+      const row = (await db.query<{ studies: string | number; bytes: string | number }>(sql, o.receivedBefore ? [o.receivedBefore.getTime()] : [])).rows[0]!;
+      return { studies: Number(row.studies), bytes: Number(row.bytes) };
+    });
+  }
 
   /** A session advisory lock: one pass at a time for every server sharing this index. */
   exclusivePass<T>(fn: (lost: AbortSignal) => Promise<T>): Promise<PassOutcome<T>> {
@@ -52,18 +60,13 @@ export class PgRetentionStore implements RetentionStore {
     );
   }
 
-  oldest(o: { receivedBefore?: Date; limit: number; includeProtected?: boolean }): Promise<RetentionCandidate[]> {
+  oldest(o: CandidateFilter & { limit: number }): Promise<RetentionCandidate[]> {
     return this.transact('read', async (db) => {
-      const params: unknown[] = [o.limit];
-      const where = [...(o.includeProtected ? [] : ['protected = 0'])];
-      if (o.receivedBefore) {
-        params.push(o.receivedBefore.getTime());
-        where.push(`last_received_at < $${params.length}`);
-      }
+      const params: unknown[] = [o.limit, ...(o.receivedBefore ? [o.receivedBefore.getTime()] : [])];
       const rows = (
         await db.query<Row>(
           `SELECT study_instance_uid, size_bytes, last_received_at, protected FROM studies
-           ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY last_received_at, pk LIMIT $1`,
+           ${candidateWhere(o, '$2')} ORDER BY last_received_at, pk LIMIT $1`,
           params,
         )
       ).rows;

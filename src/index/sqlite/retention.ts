@@ -1,7 +1,7 @@
 // Retention on SQLite: the studies.protected column (migration "retention: protected studies")
 // and the oldest studies first, from the (protected, last_received_at) index.
 import type Database from 'better-sqlite3';
-import type { PassOutcome, RetentionCandidate, RetentionStore } from '../retention.js';
+import { candidateWhere, type CandidateFilter, type PassOutcome, type RetentionCandidate, type RetentionStore } from '../retention.js';
 import type { Transact } from './jobs.js';
 
 /**
@@ -54,13 +54,19 @@ export class SqliteRetentionStore implements RetentionStore {
     return this.transact('read', () => this.db.prepare('SELECT study_instance_uid FROM studies WHERE protected = 1').pluck().all() as string[]);
   }
 
-  oldest(o: { receivedBefore?: Date; limit: number; includeProtected?: boolean }): Promise<RetentionCandidate[]> {
+  oldest(o: CandidateFilter & { limit: number }): Promise<RetentionCandidate[]> {
     return this.transact('read', () => {
-      const where = [...(o.includeProtected ? [] : ['protected = 0']), ...(o.receivedBefore ? ['last_received_at < @before'] : [])];
       const sql = `SELECT study_instance_uid, size_bytes, last_received_at, protected FROM studies
-        ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY last_received_at, pk LIMIT @limit`;
+        ${candidateWhere(o, '@before')} ORDER BY last_received_at, pk LIMIT @limit`;
       const rows = this.db.prepare(sql).all({ limit: o.limit, ...(o.receivedBefore ? { before: o.receivedBefore.getTime() } : {}) }) as Row[];
       return rows.map((r) => ({ studyInstanceUID: r.study_instance_uid, sizeBytes: r.size_bytes, lastReceivedAt: new Date(r.last_received_at), protected: r.protected === 1 }));
+    });
+  }
+
+  eligible(o: CandidateFilter): Promise<{ studies: number; bytes: number }> {
+    return this.transact('read', () => {
+      const sql = `SELECT count(*) AS studies, coalesce(sum(size_bytes), 0) AS bytes FROM studies ${candidateWhere(o, '@before')}`;
+      return this.db.prepare(sql).get(o.receivedBefore ? { before: o.receivedBefore.getTime() } : {}) as { studies: number; bytes: number };
     });
   }
 

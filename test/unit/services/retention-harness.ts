@@ -30,8 +30,8 @@ export interface RetentionArchive {
   store: StoreService;
   retention: RetentionService;
   settings: RetentionSettings;
-  /** What diskUsage() answers (the volume's figures are the test's to set). */
-  disk: { totalBytes: number; freeBytes: number };
+  /** What retention's diskUsage() answers: the volume's figures are the test's to set. */
+  diskUsage: () => Promise<{ totalBytes: number; freeBytes: number }>;
   audits: { what: { studyInstanceUID?: string; instances?: number; bytes?: number } }[];
   /** Messages logged at warn and error, with their fields. */
   logged: { level: string; msg: string; fields: Record<string, unknown> }[];
@@ -75,8 +75,8 @@ export async function retentionArchive(settings: Partial<RetentionSettings> = {}
     index,
     objects,
     store,
-    settings: { maxAgeDays: 0, maxBytes: 0, maxUsagePercent: 0, keepProtected: true, intervalMinutes: 60, ...settings },
-    disk: { totalBytes: 1e12, freeBytes: 1e12 },
+    settings: { maxAgeDays: 0, maxBytes: 0, maxUsagePercent: 0, minAgeHours: 24, keepProtected: true, intervalMinutes: 60, ...settings },
+    diskUsage: () => Promise.resolve({ totalBytes: 1e12, freeBytes: 1e12 }),
     audits: [],
     logged,
     retention: null as unknown as RetentionService,
@@ -86,7 +86,7 @@ export async function retentionArchive(settings: Partial<RetentionSettings> = {}
     },
   };
   a.retention = new RetentionService(
-    { index, objects, derived: [], exclusive: (uid, fn) => store.exclusive(uid, fn), logger, events, settings: () => a.settings, diskUsage: () => Promise.resolve(a.disk) },
+    { index, objects, derived: [], exclusive: (uid, fn) => store.exclusive(uid, fn), logger, events, settings: () => a.settings, diskUsage: () => a.diskUsage() },
     jobs,
   );
   events.on('audit', (e) => a.audits.push(e as RetentionArchive['audits'][number]));
