@@ -1,7 +1,13 @@
-// Deleting what the archive holds, at any level. For each instance the index row goes first,
-// then its file and what was derived from it (cached metadata, thumbnails): a crash in between leaves a file without a row (which
-// reindex or a verification finds and which no query ever returns), never a row without a file.
+// Deleting what the archive holds, at any level. For each instance the file is first moved
+// aside (into .deleting/, src/storage/tombstones.ts), then the index row goes, then the moved
+// file and what was derived from it (cached metadata, thumbnails). A row that stays (refused,
+// failed) gets its file back; a crash in between leaves a set-aside file that the next start
+// puts back or unlinks by whether the row is there. Never a file without a row at an
+// instance's path, which `pacs verify --repair` or `pacs reindex` would index again, or which a
+// new instance with the same templated name would take over and then lose to our unlink.
+import { UncertainCommit } from '../index/errors.js';
 import type { ArchiveIndex, InstanceLocation, StudyGuard } from '../index/types.js';
+import type { Tombstone } from '../storage/tombstones.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { Logger } from '../core/logging.js';
 
@@ -45,18 +51,7 @@ export async function deleteInstances(deps: DeleteDeps, instances: readonly Inst
       result.stopped = 'aborted';
       break;
     }
-    const removed = await deps.exclusive(loc.SOPInstanceUID, async () => {
-      const row = guard ? await deps.index.deleteInstanceIf(loc.SOPInstanceUID, guard) : await deps.index.deleteInstance(loc.SOPInstanceUID);
-      if (row === 'changed') return row;
-      if (!row) return null; // deleted meanwhile by someone else
-      try {
-        await deps.objects.remove(row.path);
-      } catch (e) {
-        result.leftFiles.push(row.path);
-        deps.logger.warn({ err: e, path: row.path }, 'deleted from the index, but its file could not be removed');
-      }
-      return row;
-    });
+    const removed = await deps.exclusive(loc.SOPInstanceUID, () => deleteOne(deps, loc.SOPInstanceUID, guard, result));
     if (removed === 'changed') {
       result.stopped = 'changed';
       break;
@@ -67,4 +62,53 @@ export async function deleteInstances(deps: DeleteDeps, instances: readonly Inst
     for (const d of deps.derived) await d.forget(removed.SOPInstanceUID).catch(() => {});
   }
   return result;
+}
+
+/** One instance, under the caller's exclusion of its stores: file aside, row, then the file for good. */
+async function deleteOne(deps: DeleteDeps, uid: string, guard: StudyGuard | undefined, result: DeleteResult): Promise<InstanceLocation | 'changed' | null> {
+  // The row as it is now (not as listed a while ago: an overwrite may have moved the file).
+  const current = await deps.index.findInstance(uid);
+  if (!current) return null; // deleted meanwhile by someone else
+  const tomb = await deps.objects.entomb(current.path, uid); // null: its file was missing already
+  let row: InstanceLocation | 'changed' | null;
+  try {
+    row = guard ? await deps.index.deleteInstanceIf(uid, guard) : await deps.index.deleteInstance(uid);
+  } catch (e) {
+    if (tomb) await settleAfterFailure(deps, uid, current.path, tomb, e);
+    throw e;
+  }
+  if (row === 'changed') {
+    if (tomb) await putBack(deps, current.path, tomb);
+    return row;
+  }
+  if (tomb) {
+    try {
+      await tomb.remove();
+    } catch (e) {
+      // Out of every path an instance can have: the next start unlinks it (its row is gone).
+      result.leftFiles.push(current.path);
+      deps.logger.warn({ err: e, path: current.path }, 'deleted from the index, but its file (set aside in .deleting) could not be removed');
+    }
+  }
+  return row;
+}
+
+/**
+ * The row's delete failed. Rolled back: the file goes back. Uncertain (a PostgreSQL COMMIT
+ * whose answer was lost): the index says which; if it cannot, the file stays set aside for the
+ * next start's sweep, which decides by the row.
+ */
+async function settleAfterFailure(deps: DeleteDeps, uid: string, rel: string, tomb: Tombstone, e: unknown): Promise<void> {
+  if (!(e instanceof UncertainCommit)) return putBack(deps, rel, tomb);
+  const row = await deps.index.findInstance(uid).then(
+    (r) => ({ known: true, row: r }),
+    () => ({ known: false, row: null }),
+  );
+  if (!row.known) deps.logger.warn({ path: rel, sopInstanceUID: uid }, 'whether the index row was deleted is unknown; its file stays set aside until the next start settles it');
+  else if (row.row) await putBack(deps, rel, tomb);
+  else await tomb.remove().catch(() => {});
+}
+
+async function putBack(deps: DeleteDeps, rel: string, tomb: Tombstone): Promise<void> {
+  await tomb.restore().catch((err: unknown) => deps.logger.error({ err, path: rel }, 'the instance was not deleted, but its file could not be put back (it stays in .deleting until the next start)'));
 }

@@ -52,7 +52,7 @@ function recordingLogger(into: RetentionArchive['logged']): Logger {
   return logger;
 }
 
-export async function retentionArchive(settings: Partial<RetentionSettings> = {}): Promise<RetentionArchive> {
+export async function retentionArchive(settings: Partial<RetentionSettings> = {}, naming = 'hierarchical'): Promise<RetentionArchive> {
   const dir = path.join(tmp, `a${++n}`);
   mkdirSync(dir);
   const index = SqliteIndex.open({ path: path.join(dir, 'index.db'), walMode: true });
@@ -67,7 +67,7 @@ export async function retentionArchive(settings: Partial<RetentionSettings> = {}
     events,
     hooks: new HookList<{ record: InstanceRecord }>(),
     logger,
-    settings: () => ({ naming: 'hierarchical', duplicatePolicy: 'reject', minFreeBytes: 0, implementationClassUID: '1.2.3.999', implementationVersionName: 'TEST_1' }),
+    settings: () => ({ naming, duplicatePolicy: 'reject', minFreeBytes: 0, implementationClassUID: '1.2.3.999', implementationVersionName: 'TEST_1' }),
   });
   const jobs = new JobService(index.jobs, () => ({ workers: 2, maxAttempts: 1, backoffSeconds: 1, keepDays: 1, leaseSeconds: 30 }), logger);
   const a: RetentionArchive = {
