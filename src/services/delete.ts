@@ -25,9 +25,11 @@ export interface DeleteDeps {
 }
 
 export interface DeleteResult {
+  /** Instance rows deleted. */
   instances: number;
+  /** Bytes of the files actually removed (not those left behind, nor those missing already). */
   bytes: number;
-  /** Files that could not be removed (their rows are gone; the files are orphans now). */
+  /** Files that could not be removed (their rows are gone; the files wait in .deleting for the next start). */
   leftFiles: string[];
   /** Why the deletion stopped before the end: the signal aborted, or the guard's study changed. */
   stopped?: 'aborted' | 'changed';
@@ -43,6 +45,14 @@ export interface DeleteOptions {
   guard?: StudyGuard;
 }
 
+/**
+ * What a deletion that failed part-way did before its error (to log, audit and count), by the
+ * error it threw. The error itself goes on unchanged, so callers keep telling its kind.
+ */
+const partials = new WeakMap<object, DeleteResult>();
+export const partialDelete = (e: unknown): DeleteResult | null => (typeof e === 'object' && e !== null ? (partials.get(e) ?? null) : null);
+
+/** Throws the first instance's error; partialDelete(error) tells what was deleted until then. */
 export async function deleteInstances(deps: DeleteDeps, instances: readonly InstanceLocation[], options: DeleteOptions = {}): Promise<DeleteResult> {
   const result: DeleteResult = { instances: 0, bytes: 0, leftFiles: [] };
   const { signal, guard } = options;
@@ -51,14 +61,18 @@ export async function deleteInstances(deps: DeleteDeps, instances: readonly Inst
       result.stopped = 'aborted';
       break;
     }
-    const removed = await deps.exclusive(loc.SOPInstanceUID, () => deleteOne(deps, loc.SOPInstanceUID, guard, result));
+    let removed;
+    try {
+      removed = await deps.exclusive(loc.SOPInstanceUID, () => deleteOne(deps, loc.SOPInstanceUID, guard, result));
+    } catch (e) {
+      if (typeof e === 'object' && e !== null) partials.set(e, result);
+      throw e;
+    }
     if (removed === 'changed') {
       result.stopped = 'changed';
       break;
     }
     if (!removed) continue;
-    result.instances++;
-    result.bytes += removed.size;
     for (const d of deps.derived) await d.forget(removed.SOPInstanceUID).catch(() => {});
   }
   return result;
@@ -81,9 +95,16 @@ async function deleteOne(deps: DeleteDeps, uid: string, guard: StudyGuard | unde
     if (tomb) await putBack(deps, current.path, tomb);
     return row;
   }
+  if (row === null) {
+    // No row to delete after all: the file set aside has none either.
+    await tomb?.remove().catch(() => {});
+    return null;
+  }
+  result.instances++;
   if (tomb) {
     try {
       await tomb.remove();
+      result.bytes += row.size; // counted once really gone
     } catch (e) {
       // Out of every path an instance can have: the next start unlinks it (its row is gone).
       result.leftFiles.push(current.path);

@@ -9,7 +9,7 @@ import type { RetentionCandidate } from '../index/retention.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { Logger } from '../core/logging.js';
 import type { EventBus } from '../core/events.js';
-import { deleteInstances, type DeleteDeps } from './delete.js';
+import { deleteInstances, partialDelete, type DeleteDeps } from './delete.js';
 import { selectInstances } from './retrieve.js';
 import type { JobHandler, JobService } from './jobs.js';
 
@@ -207,7 +207,13 @@ export class RetentionService {
       // unprotected and received no instance since it was chosen, checked in the delete's own
       // transaction; the first change stops the study there, its other instances kept.
       const guard = { studyInstanceUID: c.studyInstanceUID, lastReceivedAt: c.lastReceivedAt, includeProtected };
-      const r = await deleteInstances({ index, objects, derived, logger, exclusive }, instances, { signal, guard });
+      // A failure part-way still logs, audits and counts what was deleted before it.
+      const r = await deleteInstances({ index, objects, derived, logger, exclusive }, instances, { signal, guard }).catch((e: unknown) => {
+        const partial = partialDelete(e);
+        if (!partial?.instances) throw e;
+        logger.warn({ err: e, studyInstanceUID: c.studyInstanceUID, deletedInstances: partial.instances }, 'retention could not delete all of a study');
+        return partial;
+      });
       if (r.stopped === 'changed') logger.warn({ studyInstanceUID: c.studyInstanceUID, deletedInstances: r.instances }, 'retention: the study was protected or received an instance while it was being deleted; the rest of it is kept');
       if (r.stopped === 'aborted') logger.info({ studyInstanceUID: c.studyInstanceUID, deletedInstances: r.instances }, 'retention stopped while deleting a study');
       if (!r.instances) return null;
