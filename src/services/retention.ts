@@ -3,7 +3,8 @@
 // max_usage_percent — never a study marked protected (unless keep_protected is false).
 // A pass runs as a durable job, queued once per check interval even with several servers on
 // one index (the job's dedupe key names the interval), and only one pass runs at a time on the
-// whole index (RetentionStore.exclusivePass); every study deleted is logged and audited. Deletion goes through deleteInstances: index row first, then the file.
+// whole index (RetentionStore.exclusivePass); every study deleted is logged and audited.
+// Deletion goes through deleteInstances: the file set aside, the row, then the file.
 import type { ArchiveIndex } from '../index/types.js';
 import type { RetentionCandidate } from '../index/retention.js';
 import type { ObjectStore } from '../storage/object-store.js';
