@@ -268,6 +268,9 @@ export class PacsServer {
     const c = this.archive.config();
     const removed = await this.archive.objects.cleanupStaging();
     if (removed) this.logger.warn({ removed }, 'removed temporary files left by an earlier stop');
+    // Deletes an earlier stop interrupted: each file set aside goes back if its row is still there.
+    const swept = await this.archive.objects.sweepTombstones((uid) => this.archive.index.findInstance(uid));
+    if (swept.restored || swept.removed) this.logger.warn(swept, 'settled files left set aside by deletes an earlier stop interrupted');
     await this.archive.nodes.refresh();
     if (c.logging.audit_file) this.auditTrail = new AuditTrail(this.archive.events, c.logging.audit_file);
     // Plain DICOM on server.port, DICOM TLS on tls.port; or, with TLS and no tls.port, TLS alone on server.port.

@@ -15,7 +15,14 @@ export function setupRetention(archive: ArchiveParts, jobs: JobService): Retenti
       events: archive.events,
       settings: () => {
         const r = archive.config().retention;
-        return { maxAgeDays: r.max_age_days, maxBytes: r.max_bytes, maxUsagePercent: r.max_usage_percent, keepProtected: r.keep_protected, intervalMinutes: r.check_interval_minutes };
+        return {
+          maxAgeDays: r.max_age_days,
+          maxBytes: r.max_bytes,
+          maxUsagePercent: r.max_usage_percent,
+          minAgeHours: r.min_age_hours,
+          keepProtected: r.keep_protected,
+          intervalMinutes: r.check_interval_minutes,
+        };
       },
       diskUsage: () => archive.objects.diskUsage(),
     },

@@ -316,6 +316,11 @@ const retention = section({
   max_usage_percent: int(0, 99, 0, ' percent (0 = no usage rule)'),
   /** Delete the oldest studies while the archive holds more than this; 0: no rule. */
   max_bytes: int(0, Number.MAX_SAFE_INTEGER, 0, ' bytes (0 = no size rule)'),
+  /**
+   * No rule deletes a study whose last instance arrived less than this long ago: the usage rule
+   * measures the whole volume, which may be full of other things than recent studies.
+   */
+  min_age_hours: int(0, 87_600, 24, ' hours (0 = no minimum)'),
   /** Studies marked protected are never deleted by retention; false: the mark is ignored. */
   keep_protected: bool(true),
   check_interval_minutes: int(1, 10_080, 60, ' minutes'),

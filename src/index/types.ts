@@ -195,6 +195,22 @@ export interface PatientSummary extends PatientAttributes {
 }
 
 /** One study row: latest attributes, its patient's key, kept counts and computed attributes. */
+/** What a deletion requires of the instance's study still (ArchiveIndex.deleteInstanceIf). */
+export interface StudyGuard {
+  studyInstanceUID: string;
+  /** Its latest instance arrived then, and none since (nor was one received again since). */
+  lastReceivedAt: Date;
+  /** false: the study must not be protected. */
+  includeProtected: boolean;
+}
+
+/** Whether a study row (its protected flag and last_received_at) still matches a guard. */
+export const guardHolds = (guard: StudyGuard, study: { study_instance_uid: string; protected: number; last_received_at: number | string }): boolean =>
+  study.study_instance_uid === guard.studyInstanceUID && Number(study.last_received_at) === guard.lastReceivedAt.getTime() && (guard.includeProtected || study.protected === 0);
+
+/** A delete without a guard is never refused: its result without the 'changed' case. */
+export const unguarded = (r: InstanceLocation | 'changed' | null): InstanceLocation | null => (r === 'changed' ? null : r);
+
 export interface StudySummary extends StudyAttributes {
   PatientID: string;
   IssuerOfPatientID: Text;
@@ -272,6 +288,12 @@ export interface ArchiveIndex {
   findSeries(seriesInstanceUID: string): Promise<SeriesSummary | null>;
   /** Removes one instance row, fixes counts, removes emptied series/study/patient rows. */
   deleteInstance(sopInstanceUID: string): Promise<InstanceLocation | null>;
+  /**
+   * deleteInstance, but in the same transaction only while the instance's study is still as
+   * `guard` says (as a retention pass chose it): 'changed' otherwise, and nothing deleted; null
+   * when there is no such instance.
+   */
+  deleteInstanceIf(sopInstanceUID: string, guard: StudyGuard): Promise<InstanceLocation | 'changed' | null>;
   /** Every indexed file, in pages, for verification and reindexing. */
   listInstances(afterSOPInstanceUID: string | null, limit: number): Promise<InstanceLocation[]>;
   statistics(): Promise<IndexStatistics>;

@@ -233,6 +233,8 @@ export class StoreService {
   private async storeDuplicate(record: InstanceRecord, existing: InstanceLocation, staged: StagedObject, settings: StoreSettings): Promise<StoreResult> {
     // The same bytes sent again (a modality retrying) is never an error, whatever the policy.
     if (existing.checksum === record.file.checksum) {
+      // Acknowledged as kept: a retention pass deleting this study must see it received again.
+      await this.deps.index.retention.received(existing.SOPInstanceUID, new Date());
       if (await this.deps.store.exists(existing.path)) {
         await staged.discard();
         return this.result('identical', existing);
@@ -245,6 +247,7 @@ export class StoreService {
       return this.result('identical', existing);
     }
     if (settings.duplicatePolicy === 'ignore') {
+      await this.deps.index.retention.received(existing.SOPInstanceUID, new Date());
       await staged.discard();
       return this.result('ignored', existing);
     }

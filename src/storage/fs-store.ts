@@ -8,6 +8,7 @@ import { PacsError } from '../core/errors.js';
 import { GroupSync } from '../core/group-sync.js';
 import { HOST, isAlive } from '../core/process-alive.js';
 import { IN_FLIGHT_MS, type ObjectStore, type SpooledObject, type StagedObject, type StagedResult } from './object-store.js';
+import { type RowOf, type Tombstone, Tombstones } from './tombstones.js';
 
 const STAGING = '.incoming';
 /** This host in temporary file names: letters, digits and dots only, never the name's separator. */
@@ -49,6 +50,17 @@ export class FsObjectStore implements ObjectStore {
     this.root = path.resolve(root);
     this.staging = path.resolve(options.stagingDir ?? path.join(this.root, STAGING));
     fs.mkdirSync(this.staging, { recursive: true });
+    this.tombstones = new Tombstones(this.root, options.fsync ? (dir) => this.syncDir(dir) : null);
+  }
+
+  private readonly tombstones: Tombstones;
+
+  entomb(rel: string, sopInstanceUID: string): Promise<Tombstone | null> {
+    return this.tombstones.entomb(this.absolutePath(rel), sopInstanceUID);
+  }
+
+  sweepTombstones(rowOf: RowOf): Promise<{ restored: number; removed: number }> {
+    return this.tombstones.sweep(rowOf, (rel) => this.absolutePath(rel));
   }
 
   absolutePath(rel: string): string {
@@ -110,6 +122,7 @@ export class FsObjectStore implements ObjectStore {
   /** Closes and removes the spare temporary files. */
   close(): void {
     this.closed = true;
+    this.tombstones.close();
     for (const s of this.spares.splice(0)) {
       fs.closeSync(s.fd);
       // One that cannot be removed (the staging directory broken) is left for the next start's clean-up.
@@ -248,7 +261,7 @@ export class FsObjectStore implements ObjectStore {
       entries.sort((a, b) => a.name.localeCompare(b.name));
       for (const e of entries) {
         if (path.join(dir, e.name) === self.staging) continue;
-        // Dot-directories at the top are ours (.incoming, .metadata, .thumbnails), never instances.
+        // Dot-directories at the top are ours (.incoming, .deleting, .metadata, .thumbnails), never instances.
         if (rel === '' && e.isDirectory() && e.name.startsWith('.')) continue;
         const r = rel ? `${rel}/${e.name}` : e.name;
         if (e.isDirectory()) yield* walk(path.join(dir, e.name), r);

@@ -1,6 +1,7 @@
 // Where instance files live. The filesystem store is the only one today; the interface is
 // what the services see, so a shared volume or an object store can stand in later.
 import type { Readable } from 'node:stream';
+import type { RowOf, Tombstone } from './tombstones.js';
 
 export interface StagedResult {
   size: number;
@@ -73,6 +74,13 @@ export interface ObjectStore {
   /** Whether the file exists and was written in the last IN_FLIGHT_MS: it may belong to a write still under way. */
   recentlyWritten(path: string): Promise<boolean>;
   remove(path: string): Promise<void>;
+  /**
+   * Moves an instance's file aside before its row is deleted (./tombstones.ts): to unlink once
+   * the row is gone, or to put back if it stays. Null when there is no file at `path`.
+   */
+  entomb(path: string, sopInstanceUID: string): Promise<Tombstone | null>;
+  /** At start-up: settles the files set aside by deletes of processes that are gone. */
+  sweepTombstones(rowOf: RowOf): Promise<{ restored: number; removed: number }>;
   /** Free bytes on the volume (for the free-space guard). */
   freeBytes(): Promise<number>;
   /** The volume's size and free bytes (status page, retention by usage). */

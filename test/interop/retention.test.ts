@@ -70,10 +70,10 @@ describe('retention', () => {
     assert.deepEqual(await studies(), [STUDIES.oldProtected.uid, STUDIES.recent.uid].sort());
   });
 
-  test('a limit only protected studies stand in the way of: everything else goes, protected stays', async () => {
+  test('a limit only protected and recent studies stand in the way of: everything else goes; protected, and received within min_age_hours (24), stays', async () => {
     setConfig({ max_bytes: 1 });
     await pacs.server.retention.run();
-    assert.deepEqual(await studies(), [STUDIES.oldProtected.uid]);
+    assert.deepEqual(await studies(), [STUDIES.oldProtected.uid, STUDIES.recent.uid].sort());
     setConfig({ max_bytes: 0 });
   });
 
@@ -81,7 +81,7 @@ describe('retention', () => {
     await new Promise((r) => setTimeout(r, 1500)); // the audit file is written asynchronously
     const lines = fs.readFileSync(auditFile(), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { action: string; who: string; what: { studyInstanceUID?: string; reason?: string } });
     const deletes = lines.filter((l) => l.action === 'delete' && l.who === 'retention');
-    assert.deepEqual(deletes.map((d) => d.what.studyInstanceUID).sort(), [STUDIES.old.uid, STUDIES.middle.uid, STUDIES.recent.uid].sort());
+    assert.deepEqual(deletes.map((d) => d.what.studyInstanceUID).sort(), [STUDIES.old.uid, STUDIES.middle.uid].sort());
     assert.match(deletes[0]!.what.reason!, /max_age_days/);
   });
 
@@ -103,7 +103,7 @@ describe('retention', () => {
     setConfig({ max_age_days: 5 });
     const out = await pacs.server.retention.run();
     assert.equal(out.studies, 0);
-    assert.deepEqual(await studies(), [STUDIES.oldProtected.uid, STUDIES.old.uid, STUDIES.middle.uid].sort());
+    assert.deepEqual(await studies(), [STUDIES.oldProtected.uid, STUDIES.old.uid, STUDIES.middle.uid, STUDIES.recent.uid].sort());
     setConfig({ max_age_days: 0 });
   });
 });

@@ -21,6 +21,9 @@ import { type PgPoolOptions, createPool, indexFailure } from './db.js';
  */
 const INSTANCE_LOCK_SPACE = 0x50494e53; // 'PINS'
 
+/** The namespace of locks held while one task runs cluster-wide (a retention pass): tryHold. */
+const TASK_LOCK_SPACE = 0x50544153; // 'PTAS'
+
 /** Stores of different instances run side by side up to this many per server, then queue. */
 const LOCK_CONNECTIONS = 8;
 
@@ -58,6 +61,49 @@ export class PgInstanceLocks {
       }
     } finally {
       client.release(broken);
+    }
+  }
+
+  /**
+   * Runs `fn` while this server holds the cluster-wide lock named `name`, or returns
+   * { ran: false } at once when another session holds it. A session-level advisory lock, not a
+   * transaction's: a pass takes minutes and must not sit idle in a transaction that long. The
+   * connection dying (server gone, network) releases the lock; `lost` then aborts, so the task
+   * stops rather than go on beside the one that may now take the lock.
+   */
+  async tryHold<T>(name: string, fn: (lost: AbortSignal) => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (e) {
+      throw indexFailure(e, 'cannot connect to PostgreSQL');
+    }
+    const lost = new AbortController();
+    const onLost = (): void => lost.abort(new Error(`the index connection holding the ${name} lock was lost`));
+    client.on('error', onLost);
+    client.on('end', onLost);
+    let broken = false;
+    try {
+      let got: boolean;
+      try {
+        got = (await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [TASK_LOCK_SPACE, name])).rows[0]?.ok === true;
+      } catch (e) {
+        broken = true; // the lock may have been taken: dropping the connection releases it
+        throw indexFailure(e, `cannot take the ${name} lock`);
+      }
+      if (!got) return { ran: false };
+      try {
+        return { ran: true, value: await fn(lost.signal) };
+      } finally {
+        // An unlock that fails drops the connection, which releases the lock too.
+        await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [TASK_LOCK_SPACE, name]).catch(() => {
+          broken = true;
+        });
+      }
+    } finally {
+      client.off('error', onLost);
+      client.off('end', onLost);
+      client.release(broken || lost.signal.aborted);
     }
   }
 

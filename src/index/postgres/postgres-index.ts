@@ -20,9 +20,11 @@ import type {
   SeriesSummary,
   StoreMode,
   StoreOutcome,
+  StudyGuard,
   StudySummary,
   Text,
 } from '../types.js';
+import { unguarded } from '../types.js';
 import { type AnyRow, type InstanceRefRow, toLocation, toPatientSummary, toSeriesSummary, toStudySummary } from '../rows.js';
 import { planQuery } from '../query/plan.js';
 import type { IndexQuery, QueryRow } from '../query/types.js';
@@ -75,7 +77,7 @@ export class PostgresIndex implements ArchiveIndex {
     this.mpps = new PgMppsStore(this.transact);
     this.stability = new PgStabilityStore(this.transact);
     this.deid = new PgDeidStore(this.transact);
-    this.retention = new PgRetentionStore(this.transact);
+    this.retention = new PgRetentionStore(this.transact, (name, fn) => this.locks.tryHold(name, fn));
     this.metadata = new PgMetadataStore(this.transact);
     this.cursors = new PgCursorStore(this.transact);
   }
@@ -177,7 +179,11 @@ export class PostgresIndex implements ArchiveIndex {
   }
 
   deleteInstance(sopInstanceUID: string): Promise<InstanceLocation | null> {
-    return this.transact('write', (db) => new PgWriter(db).delete(sopInstanceUID, Date.now()));
+    return this.transact('write', async (db) => unguarded(await new PgWriter(db).delete(sopInstanceUID, Date.now())));
+  }
+
+  deleteInstanceIf(sopInstanceUID: string, guard: StudyGuard): Promise<InstanceLocation | 'changed' | null> {
+    return this.transact('write', (db) => new PgWriter(db).delete(sopInstanceUID, Date.now(), guard));
   }
 
   listInstances(afterSOPInstanceUID: string | null, limit: number): Promise<InstanceLocation[]> {

@@ -1,6 +1,6 @@
 // Retention on PostgreSQL: studies.protected (migration 8) and the oldest studies first, from
 // the (protected, last_received_at) index.
-import type { RetentionCandidate, RetentionStore } from '../retention.js';
+import { candidateWhere, type CandidateFilter, type PassOutcome, type RetentionCandidate, type RetentionStore } from '../retention.js';
 import type { PgTransact } from './db.js';
 
 interface Row {
@@ -11,7 +11,24 @@ interface Row {
 }
 
 export class PgRetentionStore implements RetentionStore {
-  constructor(private readonly transact: PgTransact) {}
+  constructor(
+    private readonly transact: PgTransact,
+    /** A cluster-wide lock of the index (PgInstanceLocks.tryHold). */
+    private readonly tryHold: <T>(name: string, fn: (lost: AbortSignal) => Promise<T>) => Promise<PassOutcome<T>>,
+  ) {}
+
+  eligible(o: CandidateFilter): Promise<{ studies: number; bytes: number }> {
+    return this.transact('read', async (db) => {
+      const sql = `SELECT count(*) AS studies, coalesce(sum(size_bytes), 0) AS bytes FROM studies ${candidateWhere(o, '$1')}`;
+      const row = (await db.query<{ studies: string | number; bytes: string | number }>(sql, o.receivedBefore ? [o.receivedBefore.getTime()] : [])).rows[0]!;
+      return { studies: Number(row.studies), bytes: Number(row.bytes) };
+    });
+  }
+
+  /** A session advisory lock: one pass at a time for every server sharing this index. */
+  exclusivePass<T>(fn: (lost: AbortSignal) => Promise<T>): Promise<PassOutcome<T>> {
+    return this.tryHold('retention', fn);
+  }
 
   setProtected(studyInstanceUID: string, value: boolean): Promise<boolean> {
     return this.transact('write', async (db) => {
@@ -27,24 +44,29 @@ export class PgRetentionStore implements RetentionStore {
     });
   }
 
+  received(sopInstanceUID: string, at: Date): Promise<void> {
+    return this.transact('write', async (db) => {
+      await db.query(
+        `UPDATE studies SET last_received_at = GREATEST($1, last_received_at + 1)
+         WHERE pk = (SELECT se.study_fk FROM instances i JOIN series se ON se.pk = i.series_fk WHERE i.sop_instance_uid = $2)`,
+        [at.getTime(), sopInstanceUID],
+      );
+    });
+  }
+
   protectedStudies(): Promise<string[]> {
     return this.transact('read', async (db) =>
       (await db.query<{ study_instance_uid: string }>('SELECT study_instance_uid FROM studies WHERE protected = 1')).rows.map((r) => r.study_instance_uid),
     );
   }
 
-  oldest(o: { receivedBefore?: Date; limit: number; includeProtected?: boolean }): Promise<RetentionCandidate[]> {
+  oldest(o: CandidateFilter & { limit: number }): Promise<RetentionCandidate[]> {
     return this.transact('read', async (db) => {
-      const params: unknown[] = [o.limit];
-      const where = [...(o.includeProtected ? [] : ['protected = 0'])];
-      if (o.receivedBefore) {
-        params.push(o.receivedBefore.getTime());
-        where.push(`last_received_at < $${params.length}`);
-      }
+      const params: unknown[] = [o.limit, ...(o.receivedBefore ? [o.receivedBefore.getTime()] : [])];
       const rows = (
         await db.query<Row>(
           `SELECT study_instance_uid, size_bytes, last_received_at, protected FROM studies
-           ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY last_received_at, pk LIMIT $1`,
+           ${candidateWhere(o, '$2')} ORDER BY last_received_at, pk LIMIT $1`,
           params,
         )
       ).rows;

@@ -19,13 +19,14 @@
 
 import { PacsError } from '../../core/errors.js';
 import { type InstanceRefRow, toLocation } from '../rows.js';
-import type { ChangeRecord, InstanceLocation, InstanceRecord, StoreMode, StoreOutcome } from '../types.js';
+import { guardHolds, type ChangeRecord, type InstanceLocation, type InstanceRecord, type StoreMode, type StoreOutcome, type StudyGuard } from '../types.js';
 import { type Db, Pipelined, named } from './db.js';
 import { SQL } from './statements.js';
 import { type Chain, type Params, entityParams, instanceParams, joinSorted, splitList } from '../write-params.js';
 
 interface SeriesRef { pk: number; study_fk: number; modality: string | null }
 interface StudyRef { pk: number; patient_fk: number; study_instance_uid: string }
+interface StudyGuardRow { study_instance_uid: string; protected: number; last_received_at: string | number }
 
 /** Any constant: the advisory lock that orders change-log commits (see the top). */
 const CHANGE_LOG_LOCK = 0x63686e67; // 'chng'
@@ -82,9 +83,12 @@ export class PgWriter {
     return { outcome: old === undefined ? 'inserted' : 'replaced', previous: old === undefined ? null : toLocation(old), changeSeq: await changeSeq };
   }
 
-  async delete(sopInstanceUID: string, now: number): Promise<InstanceLocation | null> {
+  async delete(sopInstanceUID: string, now: number, guard?: StudyGuard): Promise<InstanceLocation | 'changed' | null> {
     const old = await this.one<InstanceRefRow>(INSTANCE_FOR_UPDATE, [sopInstanceUID]);
     if (old === undefined) return null;
+    // The study row is locked with the instance (FOR UPDATE OF st): read now, it stays as read
+    // until this transaction ends, whatever a store or a protection does meanwhile.
+    if (guard && !guardHolds(guard, (await this.one<StudyGuardRow>('SELECT study_instance_uid, protected, last_received_at FROM studies WHERE pk = $1', [old.study_fk]))!)) return 'changed';
     await this.db.query(SQL.deleteInstance, [old.pk]);
     await this.detach(old);
     await this.logChange('instance.deleted', sopInstanceUID, old.study_instance_uid, now);

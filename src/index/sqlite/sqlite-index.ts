@@ -24,9 +24,11 @@ import type {
   SeriesSummary,
   StoreMode,
   StoreOutcome,
+  StudyGuard,
   StudySummary,
   Text,
 } from '../types.js';
+import { unguarded } from '../types.js';
 import { MIGRATIONS, appliedVersions, applyMigrations } from './migrations.js';
 import { type Statements, prepareStatements } from './statements.js';
 import { toLocation, toPatientSummary, toSeriesSummary, toStudySummary } from '../rows.js';
@@ -285,7 +287,11 @@ export class SqliteIndex implements ArchiveIndex {
   }
 
   deleteInstance(sopInstanceUID: string): Promise<InstanceLocation | null> {
-    return this.write(() => this.writer.delete(sopInstanceUID, Date.now()));
+    return this.write(() => unguarded(this.writer.delete(sopInstanceUID, Date.now())));
+  }
+
+  deleteInstanceIf(sopInstanceUID: string, guard: StudyGuard): Promise<InstanceLocation | 'changed' | null> {
+    return this.write(() => this.writer.delete(sopInstanceUID, Date.now(), guard));
   }
 
   listInstances(afterSOPInstanceUID: string | null, limit: number): Promise<InstanceLocation[]> {

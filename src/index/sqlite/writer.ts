@@ -3,7 +3,7 @@
 // inside the caller's transaction; nothing commits on its own.
 
 import { PacsError } from '../../core/errors.js';
-import type { ChangeRecord, InstanceLocation, InstanceRecord, StoreMode, StoreOutcome } from '../types.js';
+import { guardHolds, type ChangeRecord, type InstanceLocation, type InstanceRecord, type StoreMode, type StoreOutcome, type StudyGuard } from '../types.js';
 import { toLocation } from '../rows.js';
 import type { InstanceRefRow, Statements } from './statements.js';
 import { type Chain, entityParams, instanceParams, joinSorted, splitList } from '../write-params.js';
@@ -35,9 +35,10 @@ export class SqliteWriter {
     };
   }
 
-  delete(sopInstanceUID: string, now: number): InstanceLocation | null {
+  delete(sopInstanceUID: string, now: number, guard?: StudyGuard): InstanceLocation | 'changed' | null {
     const old = this.s.instanceByUid.get(sopInstanceUID);
     if (old === undefined) return null;
+    if (guard && !guardHolds(guard, this.s.studyGuard.get(old.study_fk)!)) return 'changed';
     this.s.deleteInstance.run(old.pk);
     this.detach(old);
     this.logChange('instance.deleted', sopInstanceUID, old.study_instance_uid, now);

@@ -1,0 +1,90 @@
+// A delete moves the file aside before the row goes (src/storage/tombstones.ts): never a file
+// without a row at an instance's path, for a reindex to bring back or a new instance of the same
+// templated name to be placed over and then lose.
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { createLogger } from '../../../src/core/logging.js';
+import { UncertainCommit } from '../../../src/index/errors.js';
+import type { InstanceLocation } from '../../../src/index/types.js';
+import { deleteInstances } from '../../../src/services/delete.js';
+import { FsObjectStore } from '../../../src/storage/fs-store.js';
+import { addStudy, retentionArchive, sendSample, type RetentionArchive } from './retention-harness.js';
+
+const del = (a: RetentionArchive, locs: InstanceLocation[]) =>
+  deleteInstances({ index: a.index, objects: a.objects, derived: [], logger: createLogger({ level: 'silent' }), exclusive: (uid, fn) => a.store.exclusive(uid, fn) }, locs);
+
+async function listed(a: { objects: FsObjectStore }): Promise<string[]> {
+  const out: string[] = [];
+  for await (const p of a.objects.list()) out.push(p);
+  return out;
+}
+
+test('a row delete whose commit is uncertain but took effect leaves no file for a reindex to bring back', async () => {
+  const a = await retentionArchive();
+  await addStudy(a, '9.1', { instances: 1, size: 100, receivedAt: new Date() });
+  const loc = (await a.index.findInstance('9.1.1'))!;
+  const original = a.index.deleteInstance.bind(a.index);
+  a.index.deleteInstance = async (uid) => {
+    await original(uid);
+    throw new UncertainCommit('the connection failed during COMMIT', null);
+  };
+  await assert.rejects(del(a, [loc]), UncertainCommit);
+  assert.equal(await a.index.findInstance('9.1.1'), null);
+  assert.deepEqual(await listed(a), [], 'no file without a row where verify --repair or reindex would find it');
+  assert.deepEqual(readdirSync(path.join(a.objects.root, '.deleting')), [], 'and none set aside either');
+  await a.close();
+});
+
+test('a row delete that fails puts the file back', async () => {
+  const a = await retentionArchive();
+  await addStudy(a, '9.1', { instances: 1, size: 100, receivedAt: new Date() });
+  const loc = (await a.index.findInstance('9.1.1'))!;
+  a.index.deleteInstance = () => Promise.reject(new Error('index down'));
+  await assert.rejects(del(a, [loc]), /index down/);
+  assert.ok(existsSync(a.objects.absolutePath(loc.path)));
+  await a.close();
+});
+
+test('custom naming: a new instance given the name of a file being deleted keeps its file', async () => {
+  const a = await retentionArchive({}, '{PatientID}/x.dcm');
+  const first = await sendSample(a, 'pydicom-dicomdir__77654033_CT2_17106.dcm');
+  const old = new Date(Date.now() - 3_600_000);
+  utimesSync(a.objects.absolutePath(first.path), old, old); // long written: no store in flight
+  let second: { sopInstanceUID: string; path: string } | null = null;
+  const original = a.index.deleteInstance.bind(a.index);
+  a.index.deleteInstance = async (uid) => {
+    const r = await original(uid);
+    // Between the row's delete and the end of the delete: the same patient's next instance, same name.
+    second = await sendSample(a, 'pydicom-dicomdir__77654033_CT2_17136.dcm');
+    return r;
+  };
+  await del(a, [(await a.index.findInstance(first.sopInstanceUID))!]);
+  const row = await a.index.findInstance(second!.sopInstanceUID);
+  assert.ok(row);
+  assert.ok(existsSync(a.objects.absolutePath(row.path)), `the new instance's file at ${row.path} is there`);
+  await a.close();
+});
+
+test('start-up sweep: a file set aside by a process that is gone goes back if its row is there, else it is unlinked', async () => {
+  const a = await retentionArchive();
+  for (const [rel, body] of [['p/keep.dcm', 'kept'], ['p/gone.dcm', 'gone']] as const) {
+    mkdirSync(path.dirname(a.objects.absolutePath(rel)), { recursive: true });
+    writeFileSync(a.objects.absolutePath(rel), body);
+  }
+  assert.ok(await a.objects.entomb('p/keep.dcm', '1.1'));
+  assert.ok(await a.objects.entomb('p/gone.dcm', '1.2'));
+  const rows: Record<string, { path: string; size: number }> = { '1.1': { path: 'p/keep.dcm', size: 4 } };
+  // Another live store on the volume (this process's other one) leaves them alone.
+  const other = new FsObjectStore(a.objects.root, { fsync: false });
+  assert.deepEqual(await other.sweepTombstones(async (uid) => rows[uid] ?? null), { restored: 0, removed: 0 });
+  a.objects.close(); // the deleting store is gone
+  assert.deepEqual(await other.sweepTombstones(async (uid) => rows[uid] ?? null), { restored: 1, removed: 1 });
+  assert.ok(existsSync(other.absolutePath('p/keep.dcm')));
+  assert.ok(!existsSync(other.absolutePath('p/gone.dcm')));
+  assert.deepEqual(readdirSync(path.join(other.root, '.deleting')), []);
+  assert.deepEqual(await listed({ objects: other }), ['p/keep.dcm'], '.deleting is never listed');
+  other.close();
+  await a.close();
+});
