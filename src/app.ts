@@ -13,6 +13,7 @@ import { FsObjectStore } from './storage/fs-store.js';
 import { FsImageCache } from './storage/image-cache.js';
 import { MetadataService } from './services/metadata.js';
 import { buildHttpServer } from './http/server.js';
+import { httpStartWarnings } from './http/exposure.js';
 import type { FastifyInstance } from 'fastify';
 import { join } from 'node:path';
 import { type BeforeStoreHook, StoreService, type StoreSettings } from './services/store.js';
@@ -342,6 +343,7 @@ export class PacsServer {
           })),
       });
       await this.http.listen({ host: c.http.host, port: c.http.port });
+      for (const w of httpStartWarnings(c.http)) this.logger.warn(w.fields, w.message);
       // Without a listener, an 'error' of the listening socket (an accept failing) ends the process.
       this.http.server.on('error', (e) => this.logger.error({ err: e }, 'HTTP listener error'));
       const address = this.http.server.address();

@@ -212,6 +212,11 @@ const ipOrCidr = z.string({ error: CIDR_ERROR }).refine(
   { error: CIDR_ERROR, params: { got: true } },
 );
 
+const HOST_PATTERN_ERROR = 'expected a host name, *.domain, or * (any)';
+const hostPattern = z
+  .string({ error: HOST_PATTERN_ERROR })
+  .refine((v) => v === '*' || isHostSyntax(v.startsWith('*.') ? v.slice(2) : v), { error: HOST_PATTERN_ERROR, params: { got: true } });
+
 const http = section({
   enabled: bool(true),
   host: hostText('a bind address such as 0.0.0.0').default('0.0.0.0'),
@@ -233,6 +238,12 @@ const http = section({
    * through one of them counts (rate limit, audit) as its client's address, not the proxy's.
    */
   trust_proxy: z.array(ipOrCidr, { error: 'expected a list of IP addresses or CIDR blocks' }).default([]),
+  /**
+   * Host names (and `*.example.org` wildcards; `*`: any) that requests without credentials may
+   * name besides IP literals, localhost and this machine's host name: others are refused (421)
+   * as DNS rebinding could send them (host-check.ts).
+   */
+  allowed_hosts: z.array(hostPattern, { error: 'expected a list of host names' }).default([]),
   /** The OHIF viewer at /viewer. */
   viewer: bool(true),
   /** Prepare each instance's WADO-RS metadata right after it is stored (in the background), so a series' first metadata request is fast. */

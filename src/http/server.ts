@@ -14,6 +14,7 @@ import './route-config.js';
 import { registerViewer } from './viewer.js';
 import { registerRateLimit } from './rate-limit.js';
 import { forgedRequest } from './csrf.js';
+import { registerHostCheck } from './host-check.js';
 
 export type HttpDeps = ApiDeps & { logger: Logger };
 
@@ -40,7 +41,10 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
 
   const withinRate = await registerRateLimit(app, () => deps.config().http);
 
-  // Forged requests are refused before anything else: no credentials checked, nothing counted.
+  // A request without credentials for a name that is not ours (DNS rebinding): 421, first.
+  registerHostCheck(app, () => deps.config().http);
+
+  // Forged requests are refused next: no credentials checked, nothing counted.
   app.addHook('onRequest', async (req, reply) => {
     const why = forgedRequest(req, deps.config().http.cors_origins);
     if (why) return sendProblem(reply, 403, 'Forbidden', why);
