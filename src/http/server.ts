@@ -4,7 +4,8 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import cors from '@fastify/cors';
 import type { Logger } from '../core/logging.js';
-import { authenticate, roleAllows, roleForMethod } from './auth.js';
+import { authenticate, roleAllows, roleForMethod, type Caller } from './auth.js';
+import { FailedLogins, mayVerifyPassword } from './login-limit.js';
 import { clientWentAway, isMissingFile, problemOf, sendProblem } from './problem.js';
 import { registerDicomweb } from './dicomweb/plugin.js';
 import { registerApi } from './api/plugin.js';
@@ -50,6 +51,8 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     if (why) return sendProblem(reply, 403, 'Forbidden', why);
   });
 
+  const failedLogins = new FailedLogins();
+
   // Who made each request, for the audit trail.
   const callers = new WeakMap<object, string | null>();
   app.decorateRequest('caller', null);
@@ -63,8 +66,21 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     // A password not verified before costs a scrypt: the address is rate-checked first, so a
     // stream of guesses is refused before it costs anything. That check counted the request
     // against the address; a wrong password is not counted there a second time.
+    // Then the address's wrong passwords (login-limit.ts), limited even without a rate limit.
     let addressCounted = false;
-    const caller = await authenticate(req.headers.authorization, c, () => ((addressCounted = true), withinRate(req, reply, null)));
+    let verifying = false;
+    const beforeHashing = async (): Promise<boolean> => {
+      addressCounted = true;
+      if (!(await withinRate(req, reply, null))) return false;
+      verifying = mayVerifyPassword(failedLogins, req, reply);
+      return verifying;
+    };
+    let caller: Caller | null = null;
+    try {
+      caller = await authenticate(req.headers.authorization, c, beforeHashing);
+    } finally {
+      if (verifying) failedLogins.end(req.ip, caller !== null && !('invalid' in caller));
+    }
     if (caller === null) return reply;
     if (!('invalid' in caller)) callers.set(req, caller.name);
     if (!('invalid' in caller && addressCounted) && !(await withinRate(req, reply, 'invalid' in caller ? null : caller.name))) return reply;
