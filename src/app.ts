@@ -14,6 +14,7 @@ import { FsImageCache } from './storage/image-cache.js';
 import { MetadataService } from './services/metadata.js';
 import { buildHttpServer } from './http/server.js';
 import { httpStartWarnings } from './http/exposure.js';
+import { plainTextMessage, plainTextUsers } from './core/passwords.js';
 import type { FastifyInstance } from 'fastify';
 import { join } from 'node:path';
 import { type BeforeStoreHook, StoreService, type StoreSettings } from './services/store.js';
@@ -301,6 +302,8 @@ export class PacsServer {
       this.listeners.push(listener);
       return started.port;
     };
+    const dicomPlain = plainTextUsers(c.access_control.user_identity?.users ?? []);
+    if (dicomPlain.length) this.logger.warn({ users: dicomPlain }, plainTextMessage('access_control.user_identity.users'));
     const tlsOnly = c.tls.enabled && c.tls.port === undefined;
     const port = await listen(c.server.port, tlsOnly);
     const tlsPort = c.tls.enabled && c.tls.port !== undefined ? await listen(c.tls.port, true) : tlsOnly ? port : null;

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { parseNamingTemplate } from './naming.js';
 import { deidentifyProfileSchema, rulesSchema, stabilitySchema } from './rules-schema.js';
 import { checkDicomwebReferences, dicomwebServersSchema } from './dicomweb-schema.js';
+import { badHash } from '../core/passwords.js';
 
 // ---- field builders -------------------------------------------------------------------
 
@@ -42,6 +43,12 @@ const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(
 export const isHostSyntax = (v: string): boolean => isIP(v) !== 0 || (HOST_NAME.test(v) && !/^[0-9.]+$/.test(v));
 /** An address or host name, checked here so that a typo is named by its key, not by getaddrinfo at start-up. */
 const hostText = (what: string) => text(what).refine(isHostSyntax, { error: `expected ${what}: an IP address or a host name` });
+
+/** A password in plain text or a scrypt hash; a damaged hash is refused rather than taken as plain text. */
+const passwordText = text('a password or a scrypt hash').superRefine((v, ctx) => {
+  const why = badHash(v);
+  if (why) ctx.addIssue({ code: 'custom', message: why });
+});
 
 const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
   z.enum(values, { error: `expected one of ${values.join(', ')}` });
@@ -153,8 +160,8 @@ const monitoring = section({
 
 const dicomUser = section({
   username: text('a user name'),
-  /** Plain text or "scrypt:SALT:HASH"; absent: the user name alone identifies (identity type 1). */
-  password: text('a password or a scrypt:… hash').optional(),
+  /** Plain text or a hash of `pacs hash-password`; absent: the user name alone identifies (identity type 1). */
+  password: passwordText.optional(),
 });
 
 const userIdentity = section({
@@ -188,8 +195,8 @@ const role = oneOf(['read', 'write', 'admin'] as const);
 
 const httpUser = section({
   username: text('a user name'),
-  /** Plain text, or "scrypt:SALT:HASH" (base64) as `pacs hash-password` prints it. */
-  password: text('a password or a scrypt:… hash'),
+  /** Plain text, or "scrypt$N$r$p$SALT$HASH" as `pacs hash-password` prints it (or the older "scrypt:SALT:HASH"). */
+  password: passwordText,
   role,
 });
 

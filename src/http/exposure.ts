@@ -2,6 +2,7 @@
 import { isIP } from 'node:net';
 import type { HttpConfig } from '../config/schema.js';
 import { anonymousRole } from './auth.js';
+import { plainTextMessage, plainTextUsers } from '../core/passwords.js';
 
 export interface StartWarning {
   fields: Record<string, unknown>;
@@ -21,5 +22,8 @@ export function httpStartWarnings(c: HttpConfig): StartWarning[] {
       fields: { anonymousRole: anonymous, host: c.host },
       message: `the web port answers requests without credentials with the ${anonymous} role and listens on ${c.host}, not only on this machine: set http.users or http.tokens (anonymous_role then defaults to read), or http.anonymous_role, or bind http.host to 127.0.0.1`,
     });
+  // Accepted (compared in equal time), but anyone who reads the file or a backup can log in.
+  const plain = plainTextUsers(c.users);
+  if (plain.length) warnings.push({ fields: { users: plain }, message: plainTextMessage('http.users') });
   return warnings;
 }
