@@ -6,6 +6,7 @@ import cors from '@fastify/cors';
 import type { Logger } from '../core/logging.js';
 import { authenticate, roleAllows, roleForMethod, type Caller } from './auth.js';
 import { FailedLogins, mayVerifyPassword } from './login-limit.js';
+import { openRouteCaller } from './open-caller.js';
 import { clientWentAway, isMissingFile, problemOf, sendProblem } from './problem.js';
 import { registerDicomweb } from './dicomweb/plugin.js';
 import { registerApi } from './api/plugin.js';
@@ -61,8 +62,11 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     const need = req.routeOptions.config?.role ?? roleForMethod(req.method);
     // The health checks a load balancer polls are open to all and never rate limited: a client
     // over its limit behind the same proxy must not take the servers out of the pool.
-    if (need === 'none') return;
     const c = deps.config().http;
+    if (need === 'none') {
+      req.caller = await openRouteCaller(req, c, failedLogins);
+      return;
+    }
     // A password not verified before costs a scrypt: the address is rate-checked first, so a
     // stream of guesses is refused before it costs anything. That check counted the request
     // against the address; a wrong password is not counted there a second time.

@@ -1,9 +1,12 @@
 // The server's state: statistics of the archive, and what is happening now (associations,
 // throughput, recent stores and errors, disk, jobs). /status and /health also answer at the
 // root for monitoring tools that do not know the API.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ApiDeps } from './deps.js';
-import { readiness } from '../../services/health.js';
+import { cachedReadiness } from '../../services/health.js';
+import { errorMessage } from '../../core/errors.js';
+import { roleAllows } from '../auth.js';
+import '../route-config.js';
 
 async function disk(deps: ApiDeps): Promise<{ free: number; total: number | null }> {
   const u = await deps.objects.diskUsage();
@@ -61,22 +64,41 @@ export function registerStatus(app: FastifyInstance, deps: ApiDeps): void {
   app.get('/status', { schema: { tags: ['status'], summary: 'What the server is doing now: associations, throughput, disk, jobs, recent stores and errors' } }, () => serverStatus(deps));
 }
 
-/** Unauthenticated liveness for load balancers: the index answers. */
+/** Whether the caller of an open route may see errors' messages: the read role, as for /status. */
+const detailed = (req: FastifyRequest): boolean => req.caller !== null && roleAllows(req.caller.role, 'read');
+
+/**
+ * Health for load balancers and orchestrators, without credentials. Callers without the read role
+ * get the status and reason codes only; the messages (database host and user, storage paths)
+ * go to the log, and to callers with a role.
+ */
 export function registerHealth(app: FastifyInstance, deps: ApiDeps): void {
-  app.get('/health', { config: { role: 'none' } }, async (_req, reply) => {
+  app.get('/health', { config: { role: 'none' } }, async (req, reply) => {
     try {
       await deps.index.statistics();
       return { status: 'ok' };
     } catch (e) {
-      return reply.code(503).send({ status: 'unavailable', detail: e instanceof Error ? e.message : String(e) });
+      req.log.warn({ err: e }, '/health: the index does not answer');
+      return reply.code(503).send({ status: 'unavailable', codes: ['index-unavailable'], ...(detailed(req) ? { detail: errorMessage(e) } : {}) });
     }
   });
   // Liveness: the process answers HTTP. Restarting a server whose disk is full does not help,
   // so nothing else is checked here; readiness says whether to send it work.
   app.get('/health/live', { config: { role: 'none' } }, () => ({ status: 'ok' }));
-  app.get('/health/ready', { config: { role: 'none' } }, async (_req, reply) => {
-    const r = await readiness({ index: deps.index, objects: deps.objects, minFreeBytes: () => deps.config().storage.min_free_mb * 1024 * 1024 });
-    return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : 'not ready', reasons: r.reasons, checks: r.checks });
+  // One probe (a file written and synced) per 5 s however often anyone asks; a reload probes anew.
+  const probe = cachedReadiness({ index: deps.index, objects: deps.objects, minFreeBytes: () => deps.config().storage.min_free_mb * 1024 * 1024 });
+  let logged = '';
+  app.get('/health/ready', { config: { role: 'none' } }, async (req, reply) => {
+    const r = await probe(deps.config());
+    // Logged when the verdict changes, not at every poll.
+    const now = r.reasons.join('; ');
+    if (now !== logged) {
+      if (r.ready) req.log.info('ready again');
+      else req.log.warn({ reasons: r.reasons }, 'not ready');
+      logged = now;
+    }
+    const status = r.ready ? 'ready' : 'not ready';
+    return reply.code(r.ready ? 200 : 503).send(detailed(req) ? { status, codes: r.codes, reasons: r.reasons, checks: r.checks } : { status, codes: r.codes });
   });
   app.get('/status', () => serverStatus(deps));
 }
