@@ -9,6 +9,8 @@ declare module 'fastify' {
      * caller if known (valid credentials, or the anonymous role), else null (open-caller.ts).
      */
     caller: { role: HttpRole; name: string | null } | null;
+    /** The peer is a reverse proxy of http.trust_proxy: its forwarding headers are believed (proxy.ts). */
+    viaTrustedProxy: boolean;
   }
   interface FastifyContextConfig {
     /** The role a route needs when it is not the one its method implies (auth.ts roleForMethod). */

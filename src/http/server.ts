@@ -17,15 +17,17 @@ import { registerViewer } from './viewer.js';
 import { registerRateLimit } from './rate-limit.js';
 import { forgedRequest } from './csrf.js';
 import { registerHostCheck } from './host-check.js';
+import { proxyTrust } from './proxy.js';
 
 export type HttpDeps = ApiDeps & { logger: Logger };
 
 export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
+  const trusted = proxyTrust(deps.config().http.trust_proxy);
   const app = Fastify({
     loggerInstance: deps.logger.child({ component: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     // Only the proxies named: anyone else could claim any address in X-Forwarded-For.
-    trustProxy: deps.config().http.trust_proxy.length ? [...deps.config().http.trust_proxy] : false,
+    trustProxy: deps.config().http.trust_proxy.length ? (address: string) => trusted(address) : false,
     // JSON and other parsed bodies; STOW-RS and uploads stream past it, bounded by max_upload_mb.
     bodyLimit: deps.config().http.max_json_kb * 1024,
     // A connection on which nothing moves for 5 minutes is closed: a stalled upload would hold
@@ -38,6 +40,12 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     // HTTPS with the DICOM TLS certificate when tls.enabled (one certificate to manage).
     ...(deps.https ? { https: deps.https } : {}),
   }) as unknown as FastifyInstance;
+  // Whether the peer is a proxy of http.trust_proxy, for the readers of other forwarding headers.
+  // Taken at the start: once a request's body is read, its socket may be gone (null).
+  app.decorateRequest('viaTrustedProxy', false);
+  app.addHook('onRequest', async (req) => {
+    req.viaTrustedProxy = trusted(req.raw.socket?.remoteAddress);
+  });
   const origins = deps.config().http.cors_origins;
   if (origins.length) await app.register(cors, { origin: origins.includes('*') ? true : origins, exposedHeaders: ['Warning', 'Content-Range'] });
 
