@@ -13,7 +13,8 @@ async function disk(deps: ApiDeps): Promise<{ free: number; total: number | null
   return { free: u.freeBytes, total: u.totalBytes };
 }
 
-export async function serverStatus(deps: ApiDeps) {
+/** What the server is doing; `admin`: also where it keeps its files and whom it lets in. */
+export async function serverStatus(deps: ApiDeps, admin: boolean) {
   const a = deps.activity;
   const [statistics, space, queued, running, failed] = await Promise.all([
     deps.index.statistics(),
@@ -31,15 +32,16 @@ export async function serverStatus(deps: ApiDeps) {
     startedAt: a.startedAt.toISOString(),
     uptimeSeconds: Math.round((Date.now() - a.startedAt.getTime()) / 1000),
     // What an administrator checks first; no secrets (users and tokens are counted, not listed).
+    // The storage directory and the allowed AE titles help an attacker (a path to aim at, the
+    // calling AE titles to pretend): administrators only.
     config: {
-      storage: c.storage.directory,
+      ...(admin ? { storage: c.storage.directory, allowedAETitles: c.access_control.allowed_ae_titles } : {}),
       index: c.database.url ? 'postgresql' : 'sqlite',
       tls: c.tls.enabled,
       httpUsers: c.http.users.length,
       httpTokens: c.http.tokens.length,
       knownNodes: c.known_nodes.length,
       dicomwebServers: c.dicomweb_servers.length,
-      allowedAETitles: c.access_control.allowed_ae_titles,
       rules: c.rules.length,
       duplicatePolicy: c.storage.duplicate_policy,
       minFreeMB: c.storage.min_free_mb,
@@ -59,9 +61,11 @@ export async function serverStatus(deps: ApiDeps) {
   };
 }
 
+const isAdmin = (req: FastifyRequest): boolean => req.caller !== null && roleAllows(req.caller.role, 'admin');
+
 export function registerStatus(app: FastifyInstance, deps: ApiDeps): void {
   app.get('/statistics', { schema: { tags: ['status'], summary: 'Counts of patients, studies, series, instances, and bytes stored' } }, () => deps.index.statistics());
-  app.get('/status', { schema: { tags: ['status'], summary: 'What the server is doing now: associations, throughput, disk, jobs, recent stores and errors' } }, () => serverStatus(deps));
+  app.get('/status', { schema: { tags: ['status'], summary: 'What the server is doing now: associations, throughput, disk, jobs, recent stores and errors (the storage directory and allowed AE titles for admin only)' } }, (req) => serverStatus(deps, isAdmin(req)));
 }
 
 /** Whether the caller of an open route may see errors' messages: the read role, as for /status. */
@@ -100,5 +104,5 @@ export function registerHealth(app: FastifyInstance, deps: ApiDeps): void {
     const status = r.ready ? 'ready' : 'not ready';
     return reply.code(r.ready ? 200 : 503).send(detailed(req) ? { status, codes: r.codes, reasons: r.reasons, checks: r.checks } : { status, codes: r.codes });
   });
-  app.get('/status', () => serverStatus(deps));
+  app.get('/status', (req) => serverStatus(deps, isAdmin(req)));
 }
