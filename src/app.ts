@@ -13,6 +13,8 @@ import { FsObjectStore } from './storage/fs-store.js';
 import { FsImageCache } from './storage/image-cache.js';
 import { MetadataService } from './services/metadata.js';
 import { buildHttpServer } from './http/server.js';
+import { httpStartWarnings } from './http/exposure.js';
+import { plainTextMessage, plainTextUsers } from './core/passwords.js';
 import type { FastifyInstance } from 'fastify';
 import { join } from 'node:path';
 import { type BeforeStoreHook, StoreService, type StoreSettings } from './services/store.js';
@@ -304,6 +306,8 @@ export class PacsServer {
       this.listeners.push(listener);
       return started.port;
     };
+    const dicomPlain = plainTextUsers(c.access_control.user_identity?.users ?? []);
+    if (dicomPlain.length) this.logger.warn({ users: dicomPlain }, plainTextMessage('access_control.user_identity.users'));
     const tlsOnly = c.tls.enabled && c.tls.port === undefined;
     const port = await listen(c.server.port, tlsOnly);
     const tlsPort = c.tls.enabled && c.tls.port !== undefined ? await listen(c.tls.port, true) : tlsOnly ? port : null;
@@ -346,6 +350,7 @@ export class PacsServer {
           })),
       });
       await this.http.listen({ host: c.http.host, port: c.http.port });
+      for (const w of httpStartWarnings(c.http)) this.logger.warn(w.fields, w.message);
       // Without a listener, an 'error' of the listening socket (an accept failing) ends the process.
       this.http.server.on('error', (e) => this.logger.error({ err: e }, 'HTTP listener error'));
       const address = this.http.server.address();

@@ -13,6 +13,7 @@ export const LIVE_KEYS = [
   'http.users',
   'http.tokens',
   'http.max_upload_mb',
+  'http.allowed_hosts',
   'jobs.*',
   'known_nodes',
   // Live like the rules that name them: a reload may add a server and a rule forwarding to it.

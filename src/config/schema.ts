@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { parseNamingTemplate } from './naming.js';
 import { deidentifyProfileSchema, rulesSchema, stabilitySchema } from './rules-schema.js';
 import { checkDicomwebReferences, dicomwebServersSchema } from './dicomweb-schema.js';
+import { badHash } from '../core/passwords.js';
 
 // ---- field builders -------------------------------------------------------------------
 
@@ -42,6 +43,12 @@ const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(
 export const isHostSyntax = (v: string): boolean => isIP(v) !== 0 || (HOST_NAME.test(v) && !/^[0-9.]+$/.test(v));
 /** An address or host name, checked here so that a typo is named by its key, not by getaddrinfo at start-up. */
 const hostText = (what: string) => text(what).refine(isHostSyntax, { error: `expected ${what}: an IP address or a host name` });
+
+/** A password in plain text or a scrypt hash; a damaged hash is refused rather than taken as plain text. */
+const passwordText = text('a password or a scrypt hash').superRefine((v, ctx) => {
+  const why = badHash(v);
+  if (why) ctx.addIssue({ code: 'custom', message: why });
+});
 
 const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
   z.enum(values, { error: `expected one of ${values.join(', ')}` });
@@ -153,8 +160,8 @@ const monitoring = section({
 
 const dicomUser = section({
   username: text('a user name'),
-  /** Plain text or "scrypt:SALT:HASH"; absent: the user name alone identifies (identity type 1). */
-  password: text('a password or a scrypt:… hash').optional(),
+  /** Plain text or a hash of `pacs hash-password`; absent: the user name alone identifies (identity type 1). */
+  password: passwordText.optional(),
 });
 
 const userIdentity = section({
@@ -188,8 +195,8 @@ const role = oneOf(['read', 'write', 'admin'] as const);
 
 const httpUser = section({
   username: text('a user name'),
-  /** Plain text, or "scrypt:SALT:HASH" (base64) as `pacs hash-password` prints it. */
-  password: text('a password or a scrypt:… hash'),
+  /** Plain text, or "scrypt$N$r$p$SALT$HASH" as `pacs hash-password` prints it (or the older "scrypt:SALT:HASH"). */
+  password: passwordText,
   role,
 });
 
@@ -212,6 +219,11 @@ const ipOrCidr = z.string({ error: CIDR_ERROR }).refine(
   { error: CIDR_ERROR, params: { got: true } },
 );
 
+const HOST_PATTERN_ERROR = 'expected a host name, *.domain, or * (any)';
+const hostPattern = z
+  .string({ error: HOST_PATTERN_ERROR })
+  .refine((v) => v === '*' || isHostSyntax(v.startsWith('*.') ? v.slice(2) : v), { error: HOST_PATTERN_ERROR, params: { got: true } });
+
 const http = section({
   enabled: bool(true),
   host: hostText('a bind address such as 0.0.0.0').default('0.0.0.0'),
@@ -233,6 +245,12 @@ const http = section({
    * through one of them counts (rate limit, audit) as its client's address, not the proxy's.
    */
   trust_proxy: z.array(ipOrCidr, { error: 'expected a list of IP addresses or CIDR blocks' }).default([]),
+  /**
+   * Host names (and `*.example.org` wildcards; `*`: any) that requests without credentials may
+   * name besides IP literals, localhost and this machine's host name: others are refused (421)
+   * as DNS rebinding could send them (host-check.ts).
+   */
+  allowed_hosts: z.array(hostPattern, { error: 'expected a list of host names' }).default([]),
   /** The OHIF viewer at /viewer. */
   viewer: bool(true),
   /** Prepare each instance's WADO-RS metadata right after it is stored (in the background), so a series' first metadata request is fast. */

@@ -1,8 +1,8 @@
 // Who is calling, and may they: HTTP Basic users and Bearer tokens from the configuration,
 // each with a role; requests without credentials get the anonymous role. Roles are ordered:
 // read (GET), write (STOW, upload, send), admin (delete, configuration).
-import { createHash, randomBytes } from 'node:crypto';
-import { passwordMatches, sameSecret } from '../core/passwords.js';
+import { createHash } from 'node:crypto';
+import { decoyLike, isPasswordHash, passwordMatches, sameSecret } from '../core/passwords.js';
 import type { HttpConfig, HttpRole } from '../config/schema.js';
 
 const RANK: Record<HttpRole, number> = { none: 0, read: 1, write: 2, admin: 3 };
@@ -46,16 +46,15 @@ export async function authenticate(header: string | undefined, c: HttpConfig, be
 }
 
 /**
- * A stored password of the same form as the configured users' (scrypt of the same key length,
- * or plain text) that no password matches in practice: checked against for unknown user names.
+ * A stored password of the same form as the configured users' (a scrypt hash of the same form
+ * and cost, or plain text) that no password matches in practice: checked against for unknown
+ * user names.
  */
 const decoys = new WeakMap<HttpConfig, string>();
 function decoyPassword(c: HttpConfig): string {
   let decoy = decoys.get(c);
   if (decoy === undefined) {
-    const hashed = c.users.map((u) => /^scrypt:[A-Za-z0-9+/=]+:([A-Za-z0-9+/=]+)$/.exec(u.password)).find((m) => m !== null);
-    const length = hashed ? Buffer.from(hashed[1]!, 'base64').length : 32;
-    decoy = hashed ? `scrypt:${randomBytes(16).toString('base64')}:${randomBytes(length).toString('base64')}` : randomBytes(24).toString('base64');
+    decoy = decoyLike(c.users.find((u) => isPasswordHash(u.password))?.password);
     decoys.set(c, decoy);
   }
   return decoy;

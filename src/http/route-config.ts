@@ -4,10 +4,13 @@ import type { HttpRole } from '../config/schema.js';
 declare module 'fastify' {
   interface FastifyRequest {
     /**
-     * Who made the request, set by the authentication hook once the route's role is granted (null
-     * on open routes): for handlers whose role depends on what the request acts on.
+     * Who made the request, set by the authentication hook once the route's role is granted: for
+     * handlers whose role depends on what the request acts on. On open routes (role none) the
+     * caller if known (valid credentials, or the anonymous role), else null (open-caller.ts).
      */
     caller: { role: HttpRole; name: string | null } | null;
+    /** The peer is a reverse proxy of http.trust_proxy: its forwarding headers are believed (proxy.ts). */
+    viaTrustedProxy: boolean;
   }
   interface FastifyContextConfig {
     /** The role a route needs when it is not the one its method implies (auth.ts roleForMethod). */

@@ -4,7 +4,9 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import cors from '@fastify/cors';
 import type { Logger } from '../core/logging.js';
-import { authenticate, roleAllows, roleForMethod } from './auth.js';
+import { authenticate, roleAllows, roleForMethod, type Caller } from './auth.js';
+import { FailedLogins, mayVerifyPassword } from './login-limit.js';
+import { openRouteCaller } from './open-caller.js';
 import { clientWentAway, isMissingFile, problemOf, sendProblem } from './problem.js';
 import { registerDicomweb } from './dicomweb/plugin.js';
 import { registerApi } from './api/plugin.js';
@@ -14,15 +16,18 @@ import './route-config.js';
 import { registerViewer } from './viewer.js';
 import { registerRateLimit } from './rate-limit.js';
 import { forgedRequest } from './csrf.js';
+import { registerHostCheck } from './host-check.js';
+import { proxyTrust } from './proxy.js';
 
 export type HttpDeps = ApiDeps & { logger: Logger };
 
 export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
+  const trusted = proxyTrust(deps.config().http.trust_proxy);
   const app = Fastify({
     loggerInstance: deps.logger.child({ component: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     // Only the proxies named: anyone else could claim any address in X-Forwarded-For.
-    trustProxy: deps.config().http.trust_proxy.length ? [...deps.config().http.trust_proxy] : false,
+    trustProxy: deps.config().http.trust_proxy.length ? (address: string) => trusted(address) : false,
     // JSON and other parsed bodies; STOW-RS and uploads stream past it, bounded by max_upload_mb.
     bodyLimit: deps.config().http.max_json_kb * 1024,
     // A connection on which nothing moves for 5 minutes is closed: a stalled upload would hold
@@ -35,16 +40,27 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     // HTTPS with the DICOM TLS certificate when tls.enabled (one certificate to manage).
     ...(deps.https ? { https: deps.https } : {}),
   }) as unknown as FastifyInstance;
+  // Whether the peer is a proxy of http.trust_proxy, for the readers of other forwarding headers.
+  // Taken at the start: once a request's body is read, its socket may be gone (null).
+  app.decorateRequest('viaTrustedProxy', false);
+  app.addHook('onRequest', async (req) => {
+    req.viaTrustedProxy = trusted(req.raw.socket?.remoteAddress);
+  });
   const origins = deps.config().http.cors_origins;
   if (origins.length) await app.register(cors, { origin: origins.includes('*') ? true : origins, exposedHeaders: ['Warning', 'Content-Range'] });
 
   const withinRate = await registerRateLimit(app, () => deps.config().http);
 
-  // Forged requests are refused before anything else: no credentials checked, nothing counted.
+  // A request without credentials for a name that is not ours (DNS rebinding): 421, first.
+  registerHostCheck(app, () => deps.config().http);
+
+  // Forged requests are refused next: no credentials checked, nothing counted.
   app.addHook('onRequest', async (req, reply) => {
     const why = forgedRequest(req, deps.config().http.cors_origins);
     if (why) return sendProblem(reply, 403, 'Forbidden', why);
   });
+
+  const failedLogins = new FailedLogins();
 
   // Who made each request, for the audit trail.
   const callers = new WeakMap<object, string | null>();
@@ -54,13 +70,29 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     const need = req.routeOptions.config?.role ?? roleForMethod(req.method);
     // The health checks a load balancer polls are open to all and never rate limited: a client
     // over its limit behind the same proxy must not take the servers out of the pool.
-    if (need === 'none') return;
     const c = deps.config().http;
+    if (need === 'none') {
+      req.caller = await openRouteCaller(req, c, failedLogins);
+      return;
+    }
     // A password not verified before costs a scrypt: the address is rate-checked first, so a
     // stream of guesses is refused before it costs anything. That check counted the request
     // against the address; a wrong password is not counted there a second time.
+    // Then the address's wrong passwords (login-limit.ts), limited even without a rate limit.
     let addressCounted = false;
-    const caller = await authenticate(req.headers.authorization, c, () => ((addressCounted = true), withinRate(req, reply, null)));
+    let verifying = false;
+    const beforeHashing = async (): Promise<boolean> => {
+      addressCounted = true;
+      if (!(await withinRate(req, reply, null))) return false;
+      verifying = mayVerifyPassword(failedLogins, req, reply);
+      return verifying;
+    };
+    let caller: Caller | null = null;
+    try {
+      caller = await authenticate(req.headers.authorization, c, beforeHashing);
+    } finally {
+      if (verifying) failedLogins.end(req.ip, caller !== null && !('invalid' in caller));
+    }
     if (caller === null) return reply;
     if (!('invalid' in caller)) callers.set(req, caller.name);
     if (!('invalid' in caller && addressCounted) && !(await withinRate(req, reply, 'invalid' in caller ? null : caller.name))) return reply;

@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import { fileURLToPath } from 'node:url';
+import { FRAMING_HEADERS, setFramingHeaders } from './framing.js';
 
 /** ui/ beside src/ in a clone, and beside dist/src when built. */
 export const UI_ROOT = fileURLToPath(new URL('../../../ui/', import.meta.url));
@@ -15,6 +16,7 @@ export async function registerUi(app: FastifyInstance): Promise<void> {
     cacheControl: true,
     maxAge: 0,
     decorateReply: true,
+    setHeaders: setFramingHeaders,
   });
-  app.get('/', (_req, reply) => reply.sendFile('index.html'));
+  app.get('/', (_req, reply) => reply.headers(FRAMING_HEADERS).sendFile('index.html'));
 }

@@ -2,7 +2,7 @@
 // vendor/ohif (static files, rebased to /viewer/), our own app-config.js pointing it at this
 // server's DICOMweb, and the single-page-app fallback (/viewer/viewer?StudyInstanceUIDs=… is
 // index.html). Every answer under /viewer is cross-origin isolated (COOP + COEP): OHIF needs
-// SharedArrayBuffer for its volume rendering and decoders.
+// SharedArrayBuffer for its volume rendering and decoders; and may be framed by our own pages only.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import { DICOMWEB_PREFIX } from './dicomweb/deps.js';
 import { sendProblem } from './problem.js';
+import { FRAMING_HEADERS } from './framing.js';
 
 export const VIEWER_PREFIX = '/viewer';
 /** vendor/ohif at the package root (this file runs from dist/src/http/). */
@@ -92,6 +93,7 @@ function isolate(_req: FastifyRequest, reply: FastifyReply, done: () => void): v
   reply.header('cross-origin-opener-policy', 'same-origin');
   reply.header('cross-origin-embedder-policy', 'require-corp');
   reply.header('cross-origin-resource-policy', 'same-origin');
+  reply.headers(FRAMING_HEADERS);
   done();
 }
 

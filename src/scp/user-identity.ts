@@ -6,7 +6,7 @@ import type { UserIdentityRQ } from '../net/pdu/types.js';
 
 export interface DicomUser {
   username: string;
-  /** Plain text or "scrypt:SALT:HASH"; absent: the user name alone (identity type 1) suffices. */
+  /** Plain text or a scrypt hash (passwords.ts); absent: the user name alone (identity type 1) suffices. */
   password?: string | undefined;
 }
 

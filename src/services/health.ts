@@ -19,11 +19,15 @@ export interface CheckResult {
   detail?: string;
 }
 
+/** What is wrong, as a code that names no host, user or path: for callers without a role. */
+export type ReadinessCode = 'index-unavailable' | 'storage-not-writable' | 'disk-below-minimum' | 'disk-unknown';
+
 export interface Readiness {
   ready: boolean;
   checks: { index: CheckResult; storage: CheckResult; disk: CheckResult & { freeBytes?: number; minFreeBytes: number } };
-  /** What is wrong, in words; empty when ready. */
+  /** What is wrong, in words (with the errors' messages); empty when ready. */
   reasons: string[];
+  codes: ReadinessCode[];
 }
 
 const within = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
@@ -76,5 +80,29 @@ export async function readiness(deps: ReadinessDeps): Promise<Readiness> {
     ...(storage.ok ? [] : [`storage not writable: ${storage.detail}`]),
     ...(disk.ok ? [] : [`disk: ${disk.detail}`]),
   ];
-  return { ready: reasons.length === 0, checks: { index, storage, disk }, reasons };
+  const codes: ReadinessCode[] = [
+    ...(index.ok ? [] : ['index-unavailable' as const]),
+    ...(storage.ok ? [] : ['storage-not-writable' as const]),
+    ...(disk.ok ? [] : [disk.freeBytes === undefined ? ('disk-unknown' as const) : ('disk-below-minimum' as const)]),
+  ];
+  return { ready: reasons.length === 0, checks: { index, storage, disk }, reasons, codes };
+}
+
+/**
+ * Readiness probed at most once per `ttlMs` (and once for callers asking at the same time): the
+ * probe writes and syncs a file, and anyone may ask, as often as they like. A new `generation`
+ * (the configuration object, replaced by a reload) probes again at once.
+ */
+export function cachedReadiness(deps: ReadinessDeps, ttlMs = 5000, now: () => number = Date.now): (generation?: object) => Promise<Readiness> {
+  let last: { at: number; generation: object | undefined; result: Promise<Readiness> } | null = null;
+  return (generation) => {
+    if (last && last.generation === generation && now() - last.at < ttlMs) return last.result;
+    const entry = { at: now(), generation, result: readiness(deps) };
+    last = entry;
+    // A probe that failed outright is not kept: the next caller tries again.
+    entry.result.catch(() => {
+      if (last === entry) last = null;
+    });
+    return entry.result;
+  };
 }

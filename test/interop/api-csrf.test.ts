@@ -12,7 +12,7 @@ describe('cross-site requests', () => {
   let web: FastifyInstance;
   let port = 0;
   before(async () => {
-    pacs = await startTestPacs({ http: { enabled: true, port: 0, host: '127.0.0.1', cors_origins: ['https://viewer.example.org'], trust_proxy: ['127.0.0.1'] } });
+    pacs = await startTestPacs({ http: { enabled: true, port: 0, host: '127.0.0.1', cors_origins: ['https://viewer.example.org'], trust_proxy: ['127.0.0.1'], allowed_hosts: ['pacs.example.org'] } });
     web = pacs.server.httpServer!;
     const a = web.server.address();
     port = typeof a === 'object' && a ? a.port : 0;

@@ -1,6 +1,8 @@
-// Roles that depend on what a request acts on: cancelling or retrying a retention job (a pass
-// that deletes studies) needs admin, as queuing one does; other jobs need write. Cancelling a
-// worklist entry (DELETE /api/worklist/{id}, which keeps it as CANCELED) needs write.
+// Roles that depend on what a request acts on: cancelling or retrying a job needs write for the
+// send and pull jobs a write user queues itself (POST /api/send, /api/pull), admin for every job
+// an administrator set up (a retention pass that deletes studies, a rule's command that a retry
+// would run again, ...). Cancelling a worklist entry (DELETE /api/worklist/{id}, which keeps it
+// as CANCELED) needs write.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
@@ -35,7 +37,7 @@ describe('REST API roles by job type', () => {
     for (const what of ['cancel', 'retry']) {
       const r = await web.inject({ method: 'POST', url: `/api/jobs/${id}/${what}`, headers: writer });
       assert.equal(r.statusCode, 403, `${what}: ${r.body}`);
-      assert.match(r.json<{ detail: string }>().detail, /retention job needs admin/);
+      assert.match(r.json<{ detail: string }>().detail, /a retention job: cancelling or retrying it needs admin/);
       assert.notEqual((await web.inject({ method: 'POST', url: `/api/jobs/${id}/${what}`, headers: boss })).statusCode, 403, `${what} by an admin`);
     }
     const send = await web.inject({ method: 'POST', url: '/api/send', payload: { destination: 'NOWHERE', uids: ['1.2.3'] }, headers: writer });
@@ -43,6 +45,36 @@ describe('REST API roles by job type', () => {
     const cancel = await web.inject({ method: 'POST', url: `/api/jobs/${send.json<{ id: number }>().id}/cancel`, headers: writer });
     assert.equal(cancel.statusCode, 200, cancel.body);
     assert.equal((await web.inject({ method: 'POST', url: '/api/jobs/999999/cancel', headers: writer })).statusCode, 404);
+  });
+
+  test('jobs an administrator set up (rules, STOW-RS and MPPS forwards, commitment, plugins) need admin to cancel or retry; send and pull of the API need write', async () => {
+    // Queued for a day from now: no worker runs them while the test acts on them.
+    const later = new Date(Date.now() + 86_400_000);
+    const add = async (type: string, payload: Record<string, unknown>) =>
+      (await pacs.server.archive.index.jobs.enqueue({ type, payload, maxAttempts: 1, runAfter: later })).job.id;
+    const adminOnly = [
+      await add('command', { rule: 'pet-convert', argv: ['/bin/sh', '-c', 'touch /tmp/pwned'], level: 'STUDY', uid: '1.2' }),
+      await add('export', { rule: 'lab-a', to: '/nas/lab-a', level: 'STUDY', uid: '1.2' }),
+      await add('send', { rule: 'lab-b', destination: 'NOWHERE', level: 'STUDY', uids: ['1.2'] }),
+      await add('stow', { rule: 'consortium', server: 'X', level: 'STUDY', uids: ['1.2'] }),
+      await add('mpps-forward', { node: 'NOWHERE', uid: '1.2' }),
+      await add('commitment', { transactionUid: '1.2' }),
+      await add('plugin:example:job', {}),
+    ];
+    for (const id of adminOnly) {
+      const retried = await web.inject({ method: 'POST', url: `/api/jobs/${id}/retry`, headers: writer });
+      assert.equal(retried.statusCode, 403, `retry ${id}: ${retried.body}`);
+      const canceled = await web.inject({ method: 'POST', url: `/api/jobs/${id}/cancel`, headers: writer });
+      assert.equal(canceled.statusCode, 403, `cancel ${id}: ${canceled.body}`);
+      assert.match(canceled.json<{ detail: string }>().detail, /needs admin; the write role may act only on the send and pull jobs/);
+      assert.equal((await pacs.server.archive.index.jobs.get(id))!.state, 'queued', 'untouched');
+    }
+    assert.match((await web.inject({ method: 'POST', url: `/api/jobs/${adminOnly[0]}/cancel`, headers: writer })).json<{ detail: string }>().detail, /queued by the rule "pet-convert"/);
+    for (const id of adminOnly) assert.equal((await web.inject({ method: 'POST', url: `/api/jobs/${id}/cancel`, headers: boss })).statusCode, 200, `cancel ${id} by an admin`);
+    const pull = await web.inject({ method: 'POST', url: '/api/pull', payload: { source: 'NOWHERE', uids: ['1.2.3'] }, headers: writer });
+    assert.equal(pull.statusCode, 202, pull.body);
+    const pulled = await web.inject({ method: 'POST', url: `/api/jobs/${pull.json<{ id: number }>().id}/cancel`, headers: writer });
+    assert.notEqual(pulled.statusCode, 403, pulled.body);
   });
 
   test('a write user cancels a worklist entry (DELETE keeps it, CANCELED); a read user may not', async () => {

@@ -30,7 +30,9 @@ describe('DICOMweb', () => {
   let web: FastifyInstance;
   const get = async (url: string, accept?: string) => web.inject({ method: 'GET', url, headers: accept ? { accept } : {} });
   before(async () => {
-    pacs = await startTestPacs({ http: { enabled: true, port: 0, host: '127.0.0.1' } });
+    // inject()'s peer is 127.0.0.1: a trusted proxy, for the forwarded URLs below, whose made-up
+    // host names are allowed without credentials.
+    pacs = await startTestPacs({ http: { enabled: true, port: 0, host: '127.0.0.1', trust_proxy: ['127.0.0.1'], allowed_hosts: ['*'] } });
     web = pacs.server.httpServer!;
     const r = await run('storescu', ['-aec', 'PACS_SERVER', '127.0.0.1', String(pacs.port), ...FILES.map(sample)]);
     assert.equal(r.code, 0, r.stderr);

@@ -31,11 +31,14 @@ const jobSchema = {
 } as const;
 
 /**
- * Job types whose cancel and retry need more than the write role of those routes: a retention
- * pass deletes studies, and queuing one is admin (POST /api/retention/run); retrying a failed one
- * is queuing it again.
+ * The role that may cancel or retry a job. Write may act on the jobs it can queue itself (POST
+ * /api/send and /api/pull); everything else was set up by an administrator — a rule's exports,
+ * forwards and commands (a retry would run its argv again), STOW-RS forwards, MPPS forwards,
+ * commitment reports, retention passes, plugins' jobs — and stopping or re-running it is admin.
  */
-const ROLE_FOR_TYPE: Readonly<Record<string, HttpRole>> = { retention: 'admin' };
+export function roleToAct(job: Pick<Job, 'type' | 'payload'>): HttpRole {
+  return (job.type === 'send' || job.type === 'pull') && job.payload.rule === undefined ? 'write' : 'admin';
+}
 
 // Each names one entity exactly (a Patient ID at PATIENT level, else a UID, checked in the
 // handler): a wildcard, a list or a blank was queued and failed in the job.
@@ -78,12 +81,14 @@ export function registerJobs(app: FastifyInstance, deps: ApiDeps): void {
   /** The job, once the caller may act on one of its type. */
   const mayAct = async (req: IdReq): Promise<void> => {
     const job = found(await deps.index.jobs.get(req.params.id), req.params.id);
-    const need = ROLE_FOR_TYPE[job.type];
+    const need = roleToAct(job);
     const caller = req.caller;
-    if (need && caller && !roleAllows(caller.role, need))
-      throw new HttpProblem(403, 'Forbidden', `${caller.name ?? 'an anonymous caller'} has the ${caller.role} role; a ${job.type} job needs ${need}`);
+    if (caller && !roleAllows(caller.role, need)) {
+      const what = typeof job.payload.rule === 'string' ? `job ${job.id} (${job.type}) was queued by the rule "${job.payload.rule}"` : `job ${job.id} is a ${job.type} job`;
+      throw new HttpProblem(403, 'Forbidden', `${caller.name ?? 'an anonymous caller'} has the ${caller.role} role and ${what}: cancelling or retrying it needs ${need}; the write role may act only on the send and pull jobs of POST /api/send and /api/pull`);
+    }
   };
-  const summary = (what: string) => `${what} (write role; admin for a retention job)`;
+  const summary = (what: string) => `${what} (write role for the jobs of /api/send and /api/pull; admin for all others)`;
   app.post('/jobs/:id/cancel', { config: { role: 'write' }, schema: { tags: ['jobs'], summary: summary('Cancel a job (queued: at once; running: it stops soon)'), params: idParam, response: { 200: jobSchema } } }, async (req: IdReq) => {
     await mayAct(req);
     return view(found(await deps.jobs.cancel(req.params.id), req.params.id));

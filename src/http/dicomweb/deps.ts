@@ -43,14 +43,18 @@ function forwarded(header: string | undefined): { proto?: string; host?: string 
 /**
  * The absolute URL of the DICOMweb root as this client reached it (for RetrieveURL, BulkDataURI):
  * behind a reverse proxy, what Forwarded (RFC 7239) or X-Forwarded-Proto / -Host / -Prefix say,
- * so the URLs in our answers work for the client. Values that are not a plain scheme, host or
- * path are ignored.
+ * so the URLs in our answers work for the client. Those headers count only from a proxy of
+ * http.trust_proxy: from anyone else they would let a client (or a page that makes a browser
+ * send them) point the URLs of our answers at a host of its choosing. Values that are not a
+ * plain scheme, host or path are ignored.
  */
 export function baseUrl(req: FastifyRequest): string {
-  const f = forwarded(firstValue(req.headers.forwarded));
-  const proto = [f.proto, firstValue(req.headers['x-forwarded-proto'])].find((p) => p === 'http' || p === 'https') ?? req.protocol;
-  const host = [f.host, firstValue(req.headers['x-forwarded-host']), req.headers.host].find((h) => h && /^[A-Za-z0-9.:[\]_-]+$/.test(h)) ?? 'localhost';
-  const prefix = firstValue(req.headers['x-forwarded-prefix']);
+  const trusted = req.viaTrustedProxy === true;
+  const header = (name: string): string | undefined => (trusted ? firstValue(req.headers[name]) : undefined);
+  const f = forwarded(header('forwarded'));
+  const proto = [f.proto, header('x-forwarded-proto'), req.protocol].find((p) => p === 'http' || p === 'https') ?? 'http';
+  const host = [f.host, header('x-forwarded-host'), req.headers.host].find((h) => h && /^[A-Za-z0-9.:[\]_-]+$/.test(h)) ?? 'localhost';
+  const prefix = header('x-forwarded-prefix');
   const path = prefix && /^\/[A-Za-z0-9._~/-]*$/.test(prefix) ? prefix.replace(/\/+$/, '') : '';
   return `${proto}://${host}${path}${DICOMWEB_PREFIX}`;
 }

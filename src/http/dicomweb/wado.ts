@@ -62,7 +62,9 @@ async function bulkdata(deps: DicomwebDeps, req: Req, reply: FastifyReply): Prom
   // The file is opened before the answer begins: a missing one is an error status, not a cut-off 200.
   if (!Buffer.isBuffer(bytes))
     await opened(bytes).catch((e: unknown) => {
-      throw new PacsError('NOT_FOUND', `the file of ${loc!.SOPInstanceUID} cannot be read: ${e instanceof Error ? e.message : String(e)}`);
+      // The error names the file's absolute path: for the log, not for the client.
+      req.log.warn({ err: e, sop: loc!.SOPInstanceUID }, 'a stored file cannot be read');
+      throw new PacsError('NOT_FOUND', `the file of ${loc!.SOPInstanceUID} cannot be read (the server log says why)`);
     });
   if (range) reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${total}`);
   if (!rendition.multipart) return reply.type('application/octet-stream').send(bytes);

@@ -113,3 +113,8 @@ test('http.trust_proxy: addresses or CIDR blocks, each checked', () => {
   assertProblem(load('http: { trust_proxy: [10.0.0.5, haproxy.local] }\n'), 'http.trust_proxy[1]: expected an IP address or a CIDR block such as 192.0.2.0/24, got "haproxy.local"');
   assertProblem(load('http: { trust_proxy: [10.0.0.0/33] }\n'), 'http.trust_proxy[0]: expected an IP address or a CIDR block');
 });
+
+test('a damaged password hash is refused, not taken as a plain password', () => {
+  assertProblem(load('http: { users: [{ username: ann, password: "scrypt$16384$8$1$c2FsdA==", role: read }] }\n'), 'http.users[0].password: expected a hash of pacs hash-password');
+  assertProblem(load('access_control: { user_identity: { users: [{ username: ct, password: "scrypt:abc" }] } }\n'), 'access_control.user_identity.users[0].password: expected a hash of pacs hash-password');
+});

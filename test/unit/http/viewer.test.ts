@@ -1,5 +1,6 @@
 // /viewer without a browser: a stand-in bundle served with the app's fallback, our generated
-// app-config.js, cross-origin isolation on every answer, and a clear page when the bundle is missing.
+// app-config.js, cross-origin isolation and anti-framing headers on every answer, and a clear page
+// when the bundle is missing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -22,6 +23,9 @@ function fakeBundle(): string {
 const isolated = (headers: Record<string, unknown>): void => {
   assert.equal(headers['cross-origin-opener-policy'], 'same-origin');
   assert.equal(headers['cross-origin-embedder-policy'], 'require-corp');
+  // Framed by our own pages only (clickjacking).
+  assert.equal(headers['content-security-policy'], "frame-ancestors 'self'");
+  assert.equal(headers['x-frame-options'], 'SAMEORIGIN');
 };
 
 test('the viewer: files, app routes as index.html, no HTML for a missing file, COOP/COEP everywhere', async () => {

@@ -1,0 +1,33 @@
+// The names a request without credentials may give in Host, and the warning at start about an
+// anonymous role that may change things on a port others can reach.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { hostAllowed, hostName } from '../../../src/http/host-check.js';
+import { httpStartWarnings } from '../../../src/http/exposure.js';
+import type { HttpConfig } from '../../../src/config/schema.js';
+
+test('hostName: lower case, no port, no final dot; bracketed IPv6; malformed is null', () => {
+  assert.equal(hostName('PACS.Example.org.:8080'), 'pacs.example.org');
+  assert.equal(hostName('[::1]:8080'), '[::1]');
+  assert.equal(hostName('::1'), null);
+  assert.equal(hostName('[nope]'), null);
+  assert.equal(hostName(':80'), null);
+});
+
+test('hostAllowed: literals, localhost, the machine (full and short name), the list', () => {
+  const allowed = (h: string, list: string[] = [], machine = 'pacs1.hospital.example') => hostAllowed(h, list, machine);
+  for (const h of ['10.1.2.3:8080', '[fe80::1]', 'localhost', 'pacs1.hospital.example', 'pacs1:8080', '']) assert.ok(allowed(h), h);
+  for (const h of ['pacs1.evil.example', 'hospital.example', 'localhost.evil.example', '10.1.2', '0x7f000001']) assert.ok(!allowed(h), h);
+  assert.ok(allowed('web.hospital.example', ['*.hospital.example']));
+  assert.ok(!allowed('evilhospital.example', ['*.hospital.example']));
+  assert.ok(allowed('anything.example', ['*']));
+  assert.ok(!allowed('pacs1', [], 'pacs2'), 'a short machine name matches only itself');
+});
+
+test('a warning at start when the anonymous role may write and the port is not on loopback', () => {
+  const c = (over: Partial<HttpConfig>) => ({ host: '0.0.0.0', users: [], tokens: [], ...over }) as HttpConfig;
+  assert.match(httpStartWarnings(c({}))[0]!.message, /admin role/);
+  assert.equal(httpStartWarnings(c({ host: '127.0.0.1' })).length, 0);
+  assert.equal(httpStartWarnings(c({ anonymous_role: 'read' })).length, 0);
+  assert.equal(httpStartWarnings(c({ anonymous_role: 'write', host: '::' })).length, 1);
+});
