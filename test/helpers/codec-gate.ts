@@ -3,8 +3,14 @@
 // (through the pool's counts) that they leave the queue and that no new one starts. The gate
 // talks to the worker threads over a BroadcastChannel, the one thing both sides can name.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { Writable } from 'node:stream';
+import { after, afterEach, before, beforeEach } from 'node:test';
 import type { DecoderPool } from '../../src/codecs/pool.js';
+import { SAMPLES, run, storescuProfile } from './dcmtk.js';
+import { startTestPacs, type TestPacs } from './pacs.js';
 
 export const GATE_CHANNEL = 'pacs-test-codec-gate';
 /** To the workers: whether tasks may run; from a worker that starts: what is the gate now? */
@@ -111,4 +117,50 @@ export async function drain(pool: DecoderPool, gate: CodecGate): Promise<void> {
   gate.open();
   await until(() => pool.queued === 0 && pool.running === 0, `the pool is empty (${poolState(pool)})`);
   gate.shut();
+}
+
+/** 512×512 XA, 12 frames, JPEG Lossless SV1: each copy is 12 frames to decode. */
+export const GATED_SOURCE = path.join(SAMPLES, 'jpeg-lossless-decoder-js__jpeg_lossless_sel1-8bit.dcm');
+export const GATED_STUDY = '999.999.1.19941016.083000';
+
+/** A running server on the gated pool, its log's lines, the gate. */
+export interface GatedArchive {
+  pacs: TestPacs;
+  pool: DecoderPool;
+  gate: CodecGate;
+  log: { stream: Writable; lines: LogLine[] };
+}
+
+/**
+ * Registers, in the calling describe, a server whose codec pool runs on the gated worker and
+ * which holds `copies` copies of GATED_SOURCE (SOP Instance UID `sop(i)`, more dcmodify
+ * arguments from `modify`); the gate is shut before each test and the pool drained after it.
+ */
+export function gatedArchive(config: Record<string, unknown>, copies: number, sop: (i: number) => string, modify: string[] = []): GatedArchive {
+  const archive = { gate: new CodecGate(), log: logLines() } as GatedArchive;
+  before(async () => {
+    archive.pacs = await startTestPacs({ ...config, logging: { level: 'info' } } as never, { decoderPool: { size: 1, workerUrl: GATED_WORKER }, logStream: archive.log.stream });
+    archive.pool = archive.pacs.server.decoders;
+    const files: string[] = [];
+    for (let i = 1; i <= copies; i++) {
+      const f = path.join(archive.pacs.dir, `xa-${i}.dcm`);
+      fs.copyFileSync(GATED_SOURCE, f);
+      fs.chmodSync(f, 0o644);
+      execFileSync('dcmodify', ['-nb', '-m', `(0008,0018)=${sop(i)}`, ...modify, f]);
+      files.push(f);
+    }
+    const r = await run('storescu', [...(await storescuProfile(files, archive.pacs.dir)), '-aec', 'PACS_SERVER', '127.0.0.1', String(archive.pacs.port), ...files]);
+    assert.equal(r.code, 0, r.stderr);
+  });
+  after(async () => {
+    archive.gate.open();
+    archive.gate.close();
+    await archive.pacs.stop();
+  });
+  beforeEach(() => {
+    archive.gate.shut();
+    archive.log.lines.length = 0;
+  });
+  afterEach(() => drain(archive.pool, archive.gate));
+  return archive;
 }

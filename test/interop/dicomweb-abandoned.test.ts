@@ -3,20 +3,11 @@
 // start for it, or one abandoned large retrieve holds the pool (and its bounded queue) against
 // everyone else's. The pool's worker holds every task until the test lets it through
 // (helpers/codec-gate.ts): what is queued and what starts is exact, with no timing.
-import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
 import http from 'node:http';
-import path from 'node:path';
-import { SAMPLES, run, storescuProfile } from '../helpers/dcmtk.js';
-import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
-import { CodecGate, GATED_WORKER, abandonWhileHeld, drain, logLines } from '../helpers/codec-gate.js';
-import type { DecoderPool } from '../../src/codecs/pool.js';
+import { GATED_STUDY as STUDY, abandonWhileHeld, gatedArchive } from '../helpers/codec-gate.js';
 
-/** 512×512 XA, 12 frames, JPEG Lossless SV1. */
-const SOURCE = path.join(SAMPLES, 'jpeg-lossless-decoder-js__jpeg_lossless_sel1-8bit.dcm');
-const STUDY = '999.999.1.19941016.083000';
 const SERIES = '999.999.2.19941016.083000.2';
 const EXPLICIT_LE = '1.2.840.10008.1.2.1';
 const COPIES = 4;
@@ -24,52 +15,23 @@ const sop = (i: number): string => `2.25.4243.${i}`;
 const instance = (i: number): string => `/dicom-web/studies/${STUDY}/series/${SERIES}/instances/${sop(i)}`;
 
 describe('conversions and renderings of an abandoned HTTP request stop', () => {
-  let pacs: TestPacs;
-  let pool: DecoderPool;
-  let port: number;
-  const gate = new CodecGate();
-  const log = logLines();
-
-  before(async () => {
-    pacs = await startTestPacs({ http: { enabled: true, port: 0, host: '127.0.0.1' }, logging: { level: 'info' } }, { decoderPool: { size: 1, workerUrl: GATED_WORKER }, logStream: log.stream });
-    pool = pacs.server.decoders;
-    port = (pacs.server.httpServer!.server.address() as { port: number }).port;
-    const files: string[] = [];
-    for (let i = 1; i <= COPIES; i++) {
-      const f = path.join(pacs.dir, `xa-${i}.dcm`);
-      fs.copyFileSync(SOURCE, f);
-      fs.chmodSync(f, 0o644);
-      execFileSync('dcmodify', ['-nb', '-m', `(0008,0018)=${sop(i)}`, '-m', `(0020,000e)=${SERIES}`, f]);
-      files.push(f);
-    }
-    const r = await run('storescu', [...(await storescuProfile(files, pacs.dir)), '-aec', 'PACS_SERVER', '127.0.0.1', String(pacs.port), ...files]);
-    assert.equal(r.code, 0, r.stderr);
-  });
-  after(async () => {
-    gate.open();
-    gate.close();
-    await pacs.stop();
-  });
-  beforeEach(() => {
-    gate.shut();
-    log.lines.length = 0;
-  });
-  afterEach(() => drain(pool, gate));
+  const archive = gatedArchive({ http: { enabled: true, port: 0, host: '127.0.0.1' } }, COPIES, sop, ['-m', `(0020,000e)=${SERIES}`]);
+  const port = (): number => (archive.pacs.server.httpServer!.server.address() as { port: number }).port;
 
   /** A request to answer after the gate opens: the server still answers, and has had its turn. */
   const settle = async (): Promise<void> => {
-    const res = await fetch(`http://127.0.0.1:${port}/dicom-web/studies?StudyInstanceUID=${STUDY}`);
+    const res = await fetch(`http://127.0.0.1:${port()}/dicom-web/studies?StudyInstanceUID=${STUDY}`);
     assert.equal(res.status, 200);
     await res.arrayBuffer();
   };
 
   /** GETs `url`, and once its tasks are in the pool, closes the connection. */
   async function abandonGet(url: string, accept: string, minQueued = 1): Promise<void> {
-    const req = http.get({ host: '127.0.0.1', port, path: url, headers: { accept } });
+    const req = http.get({ host: '127.0.0.1', port: port(), path: url, headers: { accept } });
     req.on('error', () => {}); // the connection we close
     req.on('response', (res) => res.resume());
     try {
-      await abandonWhileHeld(pool, gate, { giveUp: () => void req.destroy(), settle, lines: log.lines, minQueued });
+      await abandonWhileHeld(archive.pool, archive.gate, { giveUp: () => void req.destroy(), settle, lines: archive.log.lines, minQueued });
     } finally {
       req.destroy();
     }

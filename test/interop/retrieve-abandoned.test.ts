@@ -4,88 +4,59 @@
 // large retrieve holds the pool (and its bounded queue) against everyone else's. The pool's
 // worker holds every frame until the test lets it through (helpers/codec-gate.ts), so what
 // is queued and what starts is exact, with no timing in the assertions.
-import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
+import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { SAMPLES, freePort, run, startDaemon, storescuProfile } from '../helpers/dcmtk.js';
-import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
-import { CodecGate, GATED_WORKER, abandonWhileHeld, drain, logLines } from '../helpers/codec-gate.js';
-import type { DecoderPool } from '../../src/codecs/pool.js';
+import { freePort, run, startDaemon } from '../helpers/dcmtk.js';
+import { GATED_STUDY as STUDY, abandonWhileHeld, gatedArchive } from '../helpers/codec-gate.js';
 import { encodeIdentifier } from '../../src/dicom/identifier.js';
 import { ScuAssociation } from '../../src/net/client.js';
 import { CommandField, NO_DATASET, storeResponse } from '../../src/net/dimse/command.js';
 import { Status } from '../../src/net/dimse/status.js';
 
-/** 512×512 XA, 12 frames, JPEG Lossless SV1: four copies make 48 frames to decode. */
-const SOURCE = path.join(SAMPLES, 'jpeg-lossless-decoder-js__jpeg_lossless_sel1-8bit.dcm');
-const STUDY = '999.999.1.19941016.083000';
 const XA = '1.2.840.10008.5.1.4.1.1.12.1';
 const STUDY_GET = '1.2.840.10008.5.1.4.1.2.2.3';
 const STUDY_MOVE = '1.2.840.10008.5.1.4.1.2.2.2';
 const EXPLICIT_LE = '1.2.840.10008.1.2.1';
+/** Four copies of the 12-frame XA: 48 frames to decode. */
 const COPIES = 4;
 
 describe('conversions of an abandoned C-GET or C-MOVE stop', () => {
-  let pacs: TestPacs;
-  let pool: DecoderPool;
-  const gate = new CodecGate();
-  const log = logLines();
-
-  before(async () => {
-    pacs = await startTestPacs({ logging: { level: 'info' } }, { decoderPool: { size: 1, workerUrl: GATED_WORKER }, logStream: log.stream });
-    pool = pacs.server.decoders;
-    const files: string[] = [];
-    for (let i = 1; i <= COPIES; i++) {
-      const f = path.join(pacs.dir, `xa-${i}.dcm`);
-      fs.copyFileSync(SOURCE, f);
-      fs.chmodSync(f, 0o644);
-      execFileSync('dcmodify', ['-nb', '-m', `(0008,0018)=2.25.4242.${i}`, f]);
-      files.push(f);
-    }
-    const r = await run('storescu', [...(await storescuProfile(files, pacs.dir)), '-aec', 'PACS_SERVER', '127.0.0.1', String(pacs.port), ...files]);
-    assert.equal(r.code, 0, r.stderr);
-  });
-  after(async () => {
-    gate.open();
-    gate.close();
-    await pacs.stop();
-  });
-  beforeEach(() => {
-    gate.shut();
-    log.lines.length = 0;
-  });
-  afterEach(() => drain(pool, gate));
+  const archive = gatedArchive({}, COPIES, (i) => `2.25.4242.${i}`);
+  const pacs = (): typeof archive.pacs => archive.pacs;
 
   const abandon = (giveUp: () => void | Promise<void>, faults?: RegExp): Promise<void> =>
-    abandonWhileHeld(pool, gate, { giveUp, settle: echo, lines: log.lines, ...(faults ? { faults } : {}) });
+    abandonWhileHeld(archive.pool, archive.gate, { giveUp, settle: echo, lines: archive.log.lines, ...(faults ? { faults } : {}) });
 
-  const echo = async (): Promise<void> => assert.equal((await run('echoscu', ['-aec', 'PACS_SERVER', '127.0.0.1', String(pacs.port)])).code, 0, 'still serving');
+  const echo = async (): Promise<void> => assert.equal((await run('echoscu', ['-aec', 'PACS_SERVER', '127.0.0.1', String(pacs().port)])).code, 0, 'still serving');
 
-  test('getscu killed in the middle of a C-GET asking for uncompressed', async () => {
-    const dir = fs.mkdtempSync(path.join(pacs.dir, 'get-'));
-    const getscu = spawn('getscu', ['+xe', '-aec', 'PACS_SERVER', '-S', '-od', dir, '-k', '0008,0052=STUDY', '-k', `StudyInstanceUID=${STUDY}`, '127.0.0.1', String(pacs.port)], {
+  /** Runs a DCMTK retrieve tool on the study and kills it once its frames are held. */
+  async function killedMidway(tool: 'getscu' | 'movescu', options: string[]): Promise<void> {
+    const child = spawn(tool, [...options, '-aec', 'PACS_SERVER', '-S', '-k', '0008,0052=STUDY', '-k', `StudyInstanceUID=${STUDY}`, '127.0.0.1', String(pacs().port)], {
       env: { ...process.env, TCP_NODELAY: '1' },
       stdio: 'ignore',
     });
-    const exited = new Promise((r) => getscu.once('exit', r));
+    const exited = new Promise((r) => child.once('exit', r));
     try {
       await abandon(async () => {
-        getscu.kill('SIGKILL');
+        child.kill('SIGKILL');
         await exited;
       });
     } finally {
-      getscu.kill('SIGKILL');
+      child.kill('SIGKILL');
     }
-  });
+  }
+
+  test('getscu killed in the middle of a C-GET asking for uncompressed', () => killedMidway('getscu', ['+xe', '-od', fs.mkdtempSync(path.join(pacs().dir, 'get-'))]));
 
   /** Our SCU with a retrieve of the study under way; `onStore` answers the C-GET's sub-operations. */
   async function retrieving(kind: 'get' | 'move', dest = ''): Promise<{ scu: ScuAssociation; final: Promise<{ Status?: number }>; cancel: () => Promise<void> }> {
     const sopClass = kind === 'get' ? STUDY_GET : STUDY_MOVE;
     const scu = await ScuAssociation.connect({
       host: '127.0.0.1',
-      port: pacs.port,
+      port: pacs().port,
       callingAETitle: 'CANCELLER',
       calledAETitle: 'PACS_SERVER',
       contexts: [
@@ -114,8 +85,9 @@ describe('conversions of an abandoned C-GET or C-MOVE stop', () => {
     return { scu, final, cancel };
   }
 
-  test('C-CANCEL of a C-GET asking for uncompressed: the final response is Cancel, without waiting for the held frame', async () => {
-    const { scu, final, cancel } = await retrieving('get');
+  /** Cancels a retrieve of ours once its frames are held: the final response is Cancel. */
+  async function cancelled(kind: 'get' | 'move', dest = ''): Promise<void> {
+    const { scu, final, cancel } = await retrieving(kind, dest);
     try {
       let status: number | undefined;
       await abandon(async () => {
@@ -128,51 +100,36 @@ describe('conversions of an abandoned C-GET or C-MOVE stop', () => {
     } finally {
       scu.abort();
     }
-  });
+  }
+
+  test('C-CANCEL of a C-GET asking for uncompressed: the final response is Cancel, without waiting for the held frame', () => cancelled('get'));
 
   describe('C-MOVE to a storescp taking uncompressed syntaxes only', () => {
     let rcvPort: number;
     let storescp: ChildProcess;
     before(async () => {
       rcvPort = await freePort();
-      const cfg = pacs.server.archive.config();
-      pacs.server.archive.setConfig({ ...cfg, known_nodes: [{ ae_title: 'PLAIN', host: '127.0.0.1', port: rcvPort, tls: false, permissions: ['store'] }] });
+      const cfg = pacs().server.archive.config();
+      pacs().server.archive.setConfig({ ...cfg, known_nodes: [{ ae_title: 'PLAIN', host: '127.0.0.1', port: rcvPort, tls: false, permissions: ['store'] }] });
     });
     beforeEach(async () => {
-      const dir = fs.mkdtempSync(path.join(pacs.dir, 'plain-'));
+      const dir = fs.mkdtempSync(path.join(pacs().dir, 'plain-'));
       storescp = await startDaemon('storescp', ['+xe', '-od', dir, '-aet', 'PLAIN', String(rcvPort)], rcvPort);
     });
     after(() => void storescp.kill('SIGKILL'));
 
     test('movescu killed in the middle', async () => {
-      const movescu = spawn('movescu', ['-aec', 'PACS_SERVER', '-aem', 'PLAIN', '-S', '-k', '0008,0052=STUDY', '-k', `StudyInstanceUID=${STUDY}`, '127.0.0.1', String(pacs.port)], {
-        env: { ...process.env, TCP_NODELAY: '1' },
-        stdio: 'ignore',
-      });
-      const exited = new Promise((r) => movescu.once('exit', r));
       try {
-        await abandon(async () => {
-          movescu.kill('SIGKILL');
-          await exited;
-        });
+        await killedMidway('movescu', ['-aem', 'PLAIN']);
       } finally {
-        movescu.kill('SIGKILL');
         storescp.kill('SIGKILL');
       }
     });
 
     test('C-CANCEL of the C-MOVE: the final response is Cancel', async () => {
-      const { scu, final, cancel } = await retrieving('move', 'PLAIN');
       try {
-        let status: number | undefined;
-        await abandon(async () => {
-          await cancel();
-          status = (await final).Status;
-        });
-        assert.equal(status, Status.Cancel);
-        await scu.release();
+        await cancelled('move', 'PLAIN');
       } finally {
-        scu.abort();
         storescp.kill('SIGKILL');
       }
     });
