@@ -128,7 +128,7 @@ export async function openArchive(initial: Readonly<Config>, options: { logger?:
   const thumbnails = new FsImageCache(join(config.storage.directory, '.thumbnails'));
   const derived = [metadata, { forget: (uid: string) => thumbnails.removeInstance(uid) }];
   const nodes = new NodeDirectory(index.nodes, () => config.known_nodes, () => (tlsMaterial ? clientOptions(tlsMaterial) : null));
-  const worklist = new WorklistService(index.worklist, () => ({ fuzzyNames: config.query.fuzzy_person_names }));
+  const worklist = new WorklistService(index.worklist, () => ({ fuzzyNames: config.query.fuzzy_person_names }), index);
   const mpps = new MppsService(index.mpps, worklist, logger.child({ component: 'mpps' }));
   return {
     config: () => config,

@@ -17,6 +17,15 @@ import {
   scheduledStep,
 } from '../index/workflow.js';
 import { type MatchOptions, matchDataset, projectDataset } from './dataset-match.js';
+import type { PatientKey, PatientLink } from '../index/types.js';
+
+/** The index's merged-patient links (HL7 ADT^A40), which new entries follow as images do. */
+export interface PatientLinks {
+  patientLink(identity: PatientKey): Promise<PatientLink | null>;
+}
+
+const PATIENT_ID = '00100020';
+const ISSUER = '00100021';
 
 /** A UID under the 2.25 root, from a random UUID (PS3.5 B.2). */
 export const newUid = (): string => `2.25.${BigInt(`0x${randomUUID().replace(/-/g, '')}`).toString()}`;
@@ -132,10 +141,30 @@ export class WorklistService {
   constructor(
     private readonly store: WorklistStore,
     private readonly options: () => MatchOptions,
+    private readonly links: PatientLinks | null = null,
   ) {}
 
-  create(dataset: JsonDataset, source: WorklistSource = 'api', sourceKey: string | null = null): Promise<WorklistEntry> {
-    return this.store.add(source, sourceKey, completeEntry(dataset));
+  /**
+   * The entry under the patient a merge (ADT^A40) filed its Patient ID under: an order that comes
+   * after the merge still naming the prior patient (a queued interface, a folder file written
+   * before) would otherwise put that ID back on the modality, and its images under it.
+   */
+  private async filed(dataset: JsonDataset): Promise<JsonDataset> {
+    const ds = normalizeKeys(dataset);
+    const patientID = jsonElementText(ds[PATIENT_ID]).trim();
+    if (!this.links || !patientID) return ds;
+    const issuer = jsonElementText(ds[ISSUER]).trim();
+    const link = await this.links.patientLink({ PatientID: patientID, IssuerOfPatientID: issuer || null });
+    if (!link) return ds;
+    const { PatientID, IssuerOfPatientID } = link.resolved;
+    const out: JsonDataset = { ...ds, [PATIENT_ID]: { vr: 'LO', Value: [PatientID] } };
+    if (IssuerOfPatientID) out[ISSUER] = { vr: 'LO', Value: [IssuerOfPatientID] };
+    else delete out[ISSUER];
+    return out;
+  }
+
+  async create(dataset: JsonDataset, source: WorklistSource = 'api', sourceKey: string | null = null): Promise<WorklistEntry> {
+    return this.store.add(source, sourceKey, completeEntry(await this.filed(dataset)));
   }
 
   /**
@@ -147,8 +176,8 @@ export class WorklistService {
    */
   async upsertFromSource(source: WorklistSource, sourceKey: string, dataset: JsonDataset): Promise<WorklistEntry | null> {
     const current = await this.store.bySourceKey(source, sourceKey);
-    if (!current) return this.store.add(source, sourceKey, completeEntry(dataset));
-    const next = normalizeKeys(dataset);
+    const next = await this.filed(dataset);
+    if (!current) return this.store.add(source, sourceKey, completeEntry(next));
     const was = current.dataset;
     for (const key of ['0020000D', '00401001']) if (!has(next, key) && has(was, key)) next[key] = was[key]!;
     const step = scheduledStep(next);
@@ -167,8 +196,9 @@ export class WorklistService {
 
   async update(id: number, dataset: JsonDataset): Promise<WorklistEntry> {
     const current = await this.get(id);
-    const status = jsonElementText(scheduledStep(normalizeKeys(dataset))?.[SPS_STATUS]) || current.status;
-    return (await this.store.replace(id, completeEntry(dataset, status))) ?? this.missing(id);
+    const next = await this.filed(dataset);
+    const status = jsonElementText(scheduledStep(next)?.[SPS_STATUS]) || current.status;
+    return (await this.store.replace(id, completeEntry(next, status))) ?? this.missing(id);
   }
 
   /** Cancels the step (it stays listed, with status CANCELED, and leaves the worklist). */

@@ -22,7 +22,7 @@ let databases = 0;
 async function service(charset = 'UTF-8', logged?: string[], processingIds: readonly string[] = ['P']) {
   const index = SqliteIndex.open({ path: join(dir, `${++databases}.db`), walMode: true });
   await index.migrate();
-  const worklist = new WorklistService(index.worklist, () => ({ fuzzyNames: false }));
+  const worklist = new WorklistService(index.worklist, () => ({ fuzzyNames: false }), index); // the index's merge links, as in app.ts
   const hl7 = new Hl7Service({ worklist, index, logger: logged ? createLogger({ level: 'info' }, { stdout: { write: (line: string) => logged.push(line) } }) : createLogger({ level: 'silent' }), settings: () => ({ charset, stationAE: {}, processingIds }) });
   const send = async (message: string | Buffer) => {
     const bytes = await hl7.handle(typeof message === 'string' ? Buffer.from(message, 'utf8') : message);
@@ -241,6 +241,21 @@ test('ADT^A40 links the prior patient, indexed or not: its images stored later g
     assert.equal(await index.patientLink({ PatientID: 'OTHERL', IssuerOfPatientID: 'HOSP' }), null);
   }
   assert.equal((await index.findInstance('9.1.1'))?.PatientID, 'NEWL');
+});
+
+test('an order after ADT^A40 naming the prior patient is scheduled under the survivor, as its images will be filed; so is an entry made by hand', async () => {
+  const { send, worklist } = await service();
+  const merged = await send([MSH('ADT^A40', 'W-1'), 'EVN|A40|20260312', 'PID|1||NEWW^^^HOSP||SURVIVING^PAT', 'MRG|OLDW^^^HOSP'].join('\r'));
+  assert.equal(merged.code, 'AA', merged.text);
+  assert.equal((await send(orm('NW', 'W2', { pid: 'OLDW^^^HOSP' }))).code, 'AA');
+  const entry = (await worklist.bySourceKey('hl7', 'W2'))!;
+  assert.deepEqual([jsonElementText(entry.dataset['00100020']), jsonElementText(entry.dataset['00100021'])], ['NEWW', 'HOSP']);
+  // Without an issuer (an entry from the REST API or a worklist file): the hospital's link is followed.
+  const byHand = await worklist.create({ ...entry.dataset, '00100020': { vr: 'LO', Value: ['OLDW'] }, '00100021': { vr: 'LO' }, '00080050': { vr: 'SH', Value: ['ACC-W3'] } });
+  assert.equal(jsonElementText(byHand.dataset['00100020']), 'NEWW');
+  // A patient never merged keeps its ID.
+  assert.equal((await send(orm('NW', 'W4', { pid: 'KEPT^^^HOSP' }))).code, 'AA');
+  assert.equal(jsonElementText((await worklist.bySourceKey('hl7', 'W4'))!.dataset['00100020']), 'KEPT');
 });
 
 test('a megabyte in any field the ACK or the log would quote: an ACK of a few hundred bytes, MSA-2 the first 199 characters of MSH-10', async () => {
