@@ -101,6 +101,7 @@ async function deleteOne(deps: DeleteDeps, uid: string, guard: StudyGuard | unde
     return null;
   }
   result.instances++;
+  await deps.objects.pruneEmptyDirs(current.path).catch(() => {}); // tidying only
   if (tomb) {
     try {
       await tomb.remove();

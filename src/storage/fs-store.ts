@@ -167,6 +167,17 @@ export class FsObjectStore implements ObjectStore {
     this.knownDirs.add(dir);
   }
 
+  async pruneEmptyDirs(rel: string): Promise<void> {
+    for (let dir = path.dirname(this.absolutePath(rel)); dir.startsWith(this.root + path.sep); dir = path.dirname(dir)) {
+      this.forgetDir(dir);
+      try {
+        await fsp.rmdir(dir); // only when empty: ENOTEMPTY ends the walk
+      } catch {
+        return;
+      }
+    }
+  }
+
   /** A directory taken for existing is not there: the next ensureDir makes it again. */
   forgetDir(dir: string): void {
     this.knownDirs.delete(dir);

@@ -87,6 +87,12 @@ export interface ObjectStore {
   diskUsage(): Promise<{ totalBytes: number; freeBytes: number }>;
   /** Removes temporary files left by a crash; returns how many. */
   cleanupStaging(): Promise<number>;
+  /**
+   * Removes the folders of `path` that its deletion left empty, up to the storage root: with
+   * hierarchical naming every series has one, and a retention deleting for years would leave
+   * millions. A store placing a file meanwhile makes its folder again (FsStagedObject.commit).
+   */
+  pruneEmptyDirs(path: string): Promise<void>;
   /** Every stored file path, relative, for reindexing and verification. */
   list(): AsyncIterable<string>;
   /** Absolute location, for tools that need one (export by hard link). */

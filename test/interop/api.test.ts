@@ -110,6 +110,11 @@ describe('REST API', () => {
       assert.equal(await pacs.server.archive.index.findInstance(loc!.SOPInstanceUID), null, 'row removed');
     }
     assert.ok(!cacheFiles().some((f) => f.includes(l0.SOPInstanceUID)), 'cached thumbnails removed');
+    // Hierarchical naming: the study's and its series' folders go with it, the patient's (another study in it) stays.
+    const seriesDir = path.join(pacs.storageDir, path.dirname(l0.path));
+    assert.equal(fs.existsSync(seriesDir), false, 'series folder removed');
+    assert.equal(fs.existsSync(path.dirname(seriesDir)), false, 'study folder removed');
+    assert.equal(fs.existsSync(path.dirname(path.dirname(seriesDir))), true, 'the patient folder holds another study');
     assert.equal((await pacs.server.archive.index.metadata.getMany(locs.map((l) => l!.SOPInstanceUID))).size, 0, 'prepared metadata removed');
     const afterStats = await pacs.server.archive.index.statistics();
     assert.equal(afterStats.studies, before.studies - 1);
