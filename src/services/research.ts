@@ -46,6 +46,7 @@ export class ResearchWorkflow {
       events,
       () => ({ stableAfterSeconds: config().stability.stable_after, checkIntervalSeconds: config().stability.check_interval }),
       logger.child({ component: 'stability' }),
+      async (entry) => (entry.level === 'study' ? index.findStudy(entry.uid) : index.findSeries(entry.uid)).then((found) => found !== null),
     );
     this.stability.onStable((entry) => this.rules.fromStable(entry).then(() => {}));
     this.received = new ReceivedRules({

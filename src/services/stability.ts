@@ -14,6 +14,9 @@ export interface StabilitySettings {
 
 export type StableListener = (entry: StabilityEntry) => Promise<void>;
 
+/** Whether the series or study is still in the index. */
+export type StillThere = (entry: StabilityEntry) => Promise<boolean>;
+
 const BATCH = 500;
 /** A listener that failed is tried again after this long (not at every tick). */
 const RETRY_MS = 30_000;
@@ -32,6 +35,7 @@ export class StabilityService {
     private readonly events: EventBus,
     private readonly settings: () => StabilitySettings,
     private readonly logger: Logger,
+    private readonly stillThere: StillThere = async () => true,
   ) {}
 
   /** Listeners run in order and are awaited before the event is recorded as given. */
@@ -78,6 +82,12 @@ export class StabilityService {
       if (this.stopped) return;
       const key = `${entry.level}:${entry.uid}:${entry.lastChangeSeq}`;
       if ((this.failedUntil.get(key) ?? 0) > now.getTime()) continue;
+      // Deleted before it became stable (retention, by hand): nothing to act on, no event for
+      // plugins about a study no query finds; recorded as given so it is not looked at again.
+      if (!(await this.stillThere(entry))) {
+        if (await this.store.markStable(entry.level, entry.uid, entry.lastChangeSeq, now)) this.logger.info({ level: entry.level, uid: entry.uid }, `${entry.level} deleted before it was stable: no event`);
+        continue;
+      }
       try {
         for (const l of this.listeners) await l(entry);
       } catch (e) {

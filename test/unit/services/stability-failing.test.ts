@@ -38,3 +38,29 @@ test('600 failing studies ahead of a good one: the good one becomes stable at th
   await service.tick(new Date(t0.getTime() + 40_000));
   assert.equal(tried.length, before + 500, 'but again after a while (500 a look)');
 });
+
+test('a study deleted before it became stable is recorded as given without listeners or event; one still there gets both', async () => {
+  const entry = (uid: string): StabilityEntry =>
+    ({ level: 'study', uid, studyUID: uid, lastChangeSeq: 1, sopInstanceUID: `${uid}.1`, callingAE: null, calledAE: null, remoteAddress: null }) as unknown as StabilityEntry;
+  let due = [entry('1.2.gone'), entry('1.2.kept')];
+  const marked: string[] = [];
+  const store = {
+    catchUp: async () => 0,
+    due: async () => due,
+    markStable: async (_level: string, uid: string) => {
+      marked.push(uid);
+      due = due.filter((e) => e.uid !== uid);
+      return true;
+    },
+  } as unknown as StabilityStore;
+  const events = new EventBus();
+  const emitted: string[] = [];
+  events.on('study.stable', (e: { entry: StabilityEntry }) => void emitted.push(e.entry.uid));
+  const service = new StabilityService(store, events, () => ({ stableAfterSeconds: 0, checkIntervalSeconds: 1 }), createLogger({ level: 'silent' }), async (e) => e.uid !== '1.2.gone');
+  const handed: string[] = [];
+  service.onStable(async (e) => void handed.push(e.uid));
+  await service.tick(new Date('2026-01-01T00:00:00Z'));
+  assert.deepEqual(marked, ['1.2.gone', '1.2.kept']);
+  assert.deepEqual(handed, ['1.2.kept']);
+  assert.deepEqual(emitted, ['1.2.kept']);
+});
