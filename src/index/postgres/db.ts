@@ -87,6 +87,13 @@ export function createPool(options: PgPoolOptions): pg.Pool {
   // An idle client losing its server (restart, network) must not crash the process; the pool
   // drops it and the next query connects again.
   pool.on('error', () => undefined);
+  // Nor a client checked out: node-pg's pool listens to a client's errors only while it is idle,
+  // and a server that ends the connection between two statements (pg_terminate_backend, a
+  // restart or a failover under load; an instance lock held while its store runs) emitted an
+  // 'error' nobody listened to, which ended the process. The statement then under way fails
+  // with its own error, later ones fail as the client is no longer queryable, and the pool drops
+  // the client when it is released.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 
