@@ -74,6 +74,9 @@ export function commitOutcomeUnknown(e: unknown): boolean {
   return code === undefined || !/^[0-9A-Z]{5}$/.test(code) || /^(08|57|58|XX)/.test(code);
 }
 
+/** The longest wait for a connection, new or from the pool's queue. */
+const CONNECT_TIMEOUT_MS = 60_000;
+
 export function createPool(options: PgPoolOptions): pg.Pool {
   const pool = new pg.Pool({
     connectionString: options.url,
@@ -82,6 +85,12 @@ export function createPool(options: PgPoolOptions): pg.Pool {
     // Statements issued before the previous one's answer go out at once, answered in order
     // (node-pg's pipelining): the writer sends those that do not wait on each other together.
     pipeline: true,
+    // A server gone without a word (a failover, a cut network) is found by TCP keepalives within
+    // a minute or two, not the system's two hours; and no one waits for ever for a connection
+    // (the pool's queue included): an answer of failure lets the sender try again.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 30_000,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     ...(options.schema === undefined ? {} : { options: `-c search_path=${quoteSchema(options.schema)}` }),
   });
   // An idle client losing its server (restart, network) must not crash the process; the pool

@@ -27,11 +27,21 @@ const TASK_LOCK_SPACE = 0x50544153; // 'PTAS'
 /** Stores of different instances run side by side up to this many per server, then queue. */
 const LOCK_CONNECTIONS = 8;
 
+/**
+ * How long a store waits for an instance's lock before it fails (and its sender tries again): a
+ * server frozen (a paused VM, a long stop) with the lock held kept the other servers' stores of
+ * that instance waiting for as long, each holding one of their LOCK_CONNECTIONS, until every
+ * store of every instance waited behind them.
+ */
+const LOCK_WAIT_MS = 30_000;
+
 export class PgInstanceLocks {
   private readonly pool: pg.Pool;
+  private readonly lockWait: string;
 
-  constructor(options: PgPoolOptions) {
+  constructor(options: PgPoolOptions & { lockWaitMs?: number }) {
     this.pool = createPool({ ...options, max: LOCK_CONNECTIONS });
+    this.lockWait = `${options.lockWaitMs ?? LOCK_WAIT_MS}ms`;
   }
 
   async run<T>(sopInstanceUID: string, fn: () => Promise<T>): Promise<T> {
@@ -46,7 +56,11 @@ export class PgInstanceLocks {
       try {
         // Sent together (the pool pipelines them, db.ts): one round trip. Were BEGIN to fail, the
         // lock would be taken and released in a transaction of its own, and we stop here anyway.
-        await Promise.all([client.query('BEGIN'), client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [INSTANCE_LOCK_SPACE, sopInstanceUID])]);
+        await Promise.all([
+          client.query('BEGIN'),
+          client.query("SELECT set_config('lock_timeout', $1, true)", [this.lockWait]),
+          client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [INSTANCE_LOCK_SPACE, sopInstanceUID]),
+        ]);
       } catch (e) {
         broken = true; // its transaction may be open: the connection is closed, not reused
         throw indexFailure(e, 'cannot lock the instance');
