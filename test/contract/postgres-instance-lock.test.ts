@@ -1,5 +1,6 @@
 // The cluster-wide lock per SOP Instance UID (src/index/postgres/instance-lock.ts) on a real
-// PostgreSQL: held while the caller works, refused with an index failure when it cannot be had,
+// PostgreSQL: held while the caller works, refused with an index failure when it cannot be had
+// within the bound (as is any write waiting on a lock, the change log's included),
 // and a connection whose lock statement failed is closed, never handed to the next store with
 // its transaction still open (the next lock on it would fail with "current transaction is
 // aborted").
@@ -8,9 +9,12 @@ import { describe, test } from 'node:test';
 import pg from 'pg';
 import { isPacsError } from '../../src/core/errors.js';
 import { PgInstanceLocks } from '../../src/index/postgres/instance-lock.js';
-import { withPostgres } from './backends.js';
+import { PostgresIndex } from '../../src/index/postgres/postgres-index.js';
+import { freshSchema, withPostgres } from './backends.js';
+import { record } from './fixtures.js';
 
 const SPACE = 0x50494e53; // INSTANCE_LOCK_SPACE
+const CHANGE_LOG_LOCK = 0x63686e67; // the change log's (src/index/postgres/writer.ts)
 
 withPostgres('instance locks', (url) => {
   describe('instance locks (PostgreSQL)', () => {
@@ -55,5 +59,27 @@ withPostgres('instance locks', (url) => {
         await locks.close();
       }
     });
+  });
+});
+
+withPostgres('write lock waits', (url) => {
+  test('a write waiting on a lock held elsewhere (a frozen server holding the change log) fails after the bound, then goes once it is free', async () => {
+    const index = PostgresIndex.open({ url, schema: await freshSchema(url), max: 2, lockWaitMs: 300 });
+    await index.migrate();
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_advisory_xact_lock($1::bigint)', [CHANGE_LOG_LOCK]);
+      const rec = record({ sop: '1.2.3.9.1', study: '1.2.3.9' });
+      await assert.rejects(index.storeInstance(rec, 'insert'), (e: unknown) => isPacsError(e) && e.code === 'INDEX_FAILURE' && /lock timeout/i.test(e.message));
+      assert.equal(await index.findInstance('1.2.3.9.1'), null, 'nothing written');
+      await holder.query('COMMIT');
+      await index.storeInstance(rec, 'insert');
+      assert.notEqual(await index.findInstance('1.2.3.9.1'), null);
+    } finally {
+      await holder.end();
+      await index.close();
+    }
   });
 });

@@ -44,7 +44,15 @@ export interface PgPoolOptions {
   schema?: string;
   /** Connections per server (default 10). */
   max?: number;
+  /**
+   * The longest a write waits for a lock (a row, the change log's, an instance's) before it
+   * fails and its sender tries again; default LOCK_WAIT_MS. A server frozen with one held (a
+   * paused VM) otherwise stalled every other server's stores for as long.
+   */
+  lockWaitMs?: number;
 }
+
+export const LOCK_WAIT_MS = 30_000;
 
 const RETRIED = new Set(['40001', '40P01']); // serialization_failure, deadlock_detected
 const RACES = new Set(['23505', '23503']); // unique_violation, foreign_key_violation
@@ -183,7 +191,9 @@ export class Pipelined {
 }
 
 /** A transaction runner on the pool, with the retries described at the top. */
-export function transactor(pool: pg.Pool, isReadonly: () => boolean): PgTransact {
+export function transactor(pool: pg.Pool, isReadonly: () => boolean, lockWaitMs = LOCK_WAIT_MS): PgTransact {
+  // One simple-protocol message (no parameters): the bound comes with BEGIN, no round trip more.
+  const beginWrite = `BEGIN; SET LOCAL lock_timeout = ${Math.max(1, Math.trunc(lockWaitMs))}`;
   return async <T>(kind: Kind, fn: (db: Db) => Promise<T>, options: TransactOptions = {}): Promise<T> => {
     if (kind === 'write' && isReadonly()) throw new PacsError('INDEX_FAILURE', 'the index is open read-only');
     const deadline = options.timeoutMs === undefined ? null : Date.now() + options.timeoutMs;
@@ -200,7 +210,7 @@ export function transactor(pool: pg.Pool, isReadonly: () => boolean): PgTransact
       const db = callbackDb(client);
       const body = async (): Promise<T> => {
         // Reads see one snapshot, even for answers made of several statements.
-        if (inTransaction) await db.query(kind === 'read' ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
+        if (inTransaction) await db.query(kind === 'read' ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : beginWrite);
         const result = await fn(db);
         if (inTransaction) {
           try {

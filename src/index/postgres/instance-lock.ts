@@ -12,7 +12,7 @@
 // crashed server.
 
 import type pg from 'pg';
-import { type PgPoolOptions, createPool, indexFailure } from './db.js';
+import { LOCK_WAIT_MS, type PgPoolOptions, createPool, indexFailure } from './db.js';
 
 /**
  * The first key of the two-int4 advisory lock form: a namespace of its own, so instance locks
@@ -27,19 +27,16 @@ const TASK_LOCK_SPACE = 0x50544153; // 'PTAS'
 /** Stores of different instances run side by side up to this many per server, then queue. */
 const LOCK_CONNECTIONS = 8;
 
-/**
- * How long a store waits for an instance's lock before it fails (and its sender tries again): a
- * server frozen (a paused VM, a long stop) with the lock held kept the other servers' stores of
- * that instance waiting for as long, each holding one of their LOCK_CONNECTIONS, until every
- * store of every instance waited behind them.
- */
-const LOCK_WAIT_MS = 30_000;
-
 export class PgInstanceLocks {
   private readonly pool: pg.Pool;
   private readonly lockWait: string;
 
-  constructor(options: PgPoolOptions & { lockWaitMs?: number }) {
+  /**
+   * A store waits for its instance's lock at most lockWaitMs (db.ts): a server frozen with it
+   * held kept the other servers' stores of that instance waiting, each holding one of their
+   * LOCK_CONNECTIONS, until every store of every instance waited behind them.
+   */
+  constructor(options: PgPoolOptions) {
     this.pool = createPool({ ...options, max: LOCK_CONNECTIONS });
     this.lockWait = `${options.lockWaitMs ?? LOCK_WAIT_MS}ms`;
   }

@@ -69,7 +69,7 @@ export class PostgresIndex implements ArchiveIndex {
     private readonly pool: pg.Pool,
     readonly options: Readonly<PostgresIndexOptions>,
   ) {
-    this.transact = transactor(pool, () => options.readonly === true);
+    this.transact = transactor(pool, () => options.readonly === true, options.lockWaitMs);
     this.locks = new PgInstanceLocks(options);
     this.jobs = new PgJobStore(this.transact);
     this.nodes = new PgNodeStore(this.transact);

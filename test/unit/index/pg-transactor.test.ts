@@ -10,6 +10,9 @@ import { commitOutcomeUnknown, transactor } from '../../../src/index/postgres/db
 
 type Answer = Error | null;
 
+/** A write transaction's BEGIN: its lock waits bounded (LOCK_WAIT_MS) in the same message. */
+const BEGIN_WRITE = 'BEGIN; SET LOCAL lock_timeout = 30000';
+
 /** A pool whose one client answers each statement from `script` (by SQL text), recording what it saw. */
 function scriptedPool(script: (sql: string, attempt: number) => Answer) {
   const seen: string[] = [];
@@ -18,7 +21,7 @@ function scriptedPool(script: (sql: string, attempt: number) => Answer) {
   const client = {
     query(sql: string, _params: unknown[], cb: (err: Error | null, result?: { rows: unknown[]; rowCount: number }) => void): void {
       seen.push(sql);
-      if (sql === 'BEGIN') attempt++;
+      if (sql.startsWith('BEGIN')) attempt++;
       const err = script(sql, attempt);
       setImmediate(() => (err ? cb(err) : cb(null, { rows: [], rowCount: 1 })));
     },
@@ -48,7 +51,7 @@ test('the connection lost during COMMIT: UncertainCommit, no ROLLBACK, no retry,
     transact('write', (db) => db.query('INSERT INTO t VALUES (1)')),
     (e) => e instanceof UncertainCommit && isPacsError(e, 'INDEX_FAILURE'),
   );
-  assert.deepEqual(seen, ['BEGIN', 'INSERT INTO t VALUES (1)', 'COMMIT']);
+  assert.deepEqual(seen, [BEGIN_WRITE, 'INSERT INTO t VALUES (1)', 'COMMIT']);
   assert.deepEqual(releases, [true]);
 });
 
@@ -56,7 +59,7 @@ test('a COMMIT refused with a serialization failure is rolled back and run again
   const { pool, seen, releases } = scriptedPool((sql, attempt) => (sql === 'COMMIT' && attempt === 1 ? withCode('could not serialize access', '40001') : null));
   const transact = transactor(pool, () => false);
   assert.equal(await transact('write', async (db) => (await db.query('UPDATE t SET x = 1')).rowCount), 1);
-  assert.deepEqual(seen, ['BEGIN', 'UPDATE t SET x = 1', 'COMMIT', 'ROLLBACK', 'BEGIN', 'UPDATE t SET x = 1', 'COMMIT']);
+  assert.deepEqual(seen, [BEGIN_WRITE, 'UPDATE t SET x = 1', 'COMMIT', 'ROLLBACK', BEGIN_WRITE, 'UPDATE t SET x = 1', 'COMMIT']);
   assert.deepEqual(releases, [false, false]);
 });
 
@@ -79,7 +82,7 @@ test('with a timeout, a statement that never answers fails in time; the client i
   );
   const took = Date.now() - started;
   assert.ok(took >= 190 && took < 2000, `gave up after ${took} ms`);
-  assert.deepEqual(seen, ['BEGIN', 'UPDATE jobs SET lease_until = 1']);
+  assert.deepEqual(seen, [BEGIN_WRITE, 'UPDATE jobs SET lease_until = 1']);
   assert.deepEqual(releases, [true]);
 });
 
