@@ -14,7 +14,9 @@ import { freshSchema, withPostgres } from './backends.js';
 import { record } from './fixtures.js';
 
 const SPACE = 0x50494e53; // INSTANCE_LOCK_SPACE
-const CHANGE_LOG_LOCK = 0x63686e67; // the change log's (src/index/postgres/writer.ts)
+const CHANGE_LOG_LOCK = 0x63686e67; // the change log's (src/index/postgres/writer.ts), with the schema's hash
+/** An instance's or task's second key: its name in the connection's schema (instance-lock.ts). */
+const IN_SCHEMA = "hashtext(current_schema() || ':' || $2)";
 
 withPostgres('instance locks', (url) => {
   describe('instance locks (PostgreSQL)', () => {
@@ -24,11 +26,11 @@ withPostgres('instance locks', (url) => {
       await other.connect();
       try {
         const tryLock = async (uid: string): Promise<boolean> =>
-          (await other.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [SPACE, uid])).rows[0]!.ok;
+          (await other.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock($1, ${IN_SCHEMA}) AS ok`, [SPACE, uid])).rows[0]!.ok;
         const during = await locks.run('1.2.3.held', () => tryLock('1.2.3.held'));
         assert.equal(during, false, 'another session took the lock while it was held');
         assert.equal(await tryLock('1.2.3.held'), true, 'the lock was not released');
-        await other.query('SELECT pg_advisory_unlock($1, hashtext($2))', [SPACE, '1.2.3.held']);
+        await other.query(`SELECT pg_advisory_unlock($1, ${IN_SCHEMA})`, [SPACE, '1.2.3.held']);
       } finally {
         await other.end();
         await locks.close();
@@ -41,7 +43,7 @@ withPostgres('instance locks', (url) => {
       await holder.connect();
       try {
         await holder.query('BEGIN');
-        await holder.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [SPACE, '1.2.3.busy']);
+        await holder.query(`SELECT pg_advisory_xact_lock($1, ${IN_SCHEMA})`, [SPACE, '1.2.3.busy']);
         let ran = false;
         await assert.rejects(
           locks.run('1.2.3.busy', async () => {
@@ -64,13 +66,14 @@ withPostgres('instance locks', (url) => {
 
 withPostgres('write lock waits', (url) => {
   test('a write waiting on a lock held elsewhere (a frozen server holding the change log) fails after the bound, then goes once it is free', async () => {
-    const index = PostgresIndex.open({ url, schema: await freshSchema(url), max: 2, lockWaitMs: 300 });
+    const schema = await freshSchema(url);
+    const index = PostgresIndex.open({ url, schema, max: 2, lockWaitMs: 300 });
     await index.migrate();
     const holder = new pg.Client({ connectionString: url });
     await holder.connect();
     try {
       await holder.query('BEGIN');
-      await holder.query('SELECT pg_advisory_xact_lock($1::bigint)', [CHANGE_LOG_LOCK]);
+      await holder.query('SELECT pg_advisory_xact_lock($1::int4, hashtext($2))', [CHANGE_LOG_LOCK, schema]);
       const rec = record({ sop: '1.2.3.9.1', study: '1.2.3.9' });
       await assert.rejects(index.storeInstance(rec, 'insert'), (e: unknown) => isPacsError(e) && e.code === 'INDEX_FAILURE' && /lock timeout/i.test(e.message));
       assert.equal(await index.findInstance('1.2.3.9.1'), null, 'nothing written');
@@ -80,6 +83,21 @@ withPostgres('write lock waits', (url) => {
     } finally {
       await holder.end();
       await index.close();
+    }
+  });
+});
+
+withPostgres('locks per schema', (url) => {
+  test('two archives in two schemas of one database hold the same task and instance locks at once', async () => {
+    const [a, b] = [new PgInstanceLocks({ url, schema: await freshSchema(url) }), new PgInstanceLocks({ url, schema: await freshSchema(url) })];
+    try {
+      const both = await a.tryHold('retention', async () => b.tryHold('retention', async () => b.run('1.2.3.same', async () => a.run('1.2.3.same', async () => 'both'))));
+      assert.deepEqual(both, { ran: true, value: { ran: true, value: 'both' } }, "one archive's retention pass or store did not wait for the other's");
+      const same = await a.tryHold('retention', async () => a.tryHold('retention', async () => 'twice'));
+      assert.deepEqual(same, { ran: true, value: { ran: false } }, 'within one archive the task runs once');
+    } finally {
+      await a.close();
+      await b.close();
     }
   });
 });

@@ -24,6 +24,14 @@ const INSTANCE_LOCK_SPACE = 0x50494e53; // 'PINS'
 /** The namespace of locks held while one task runs cluster-wide (a retention pass): tryHold. */
 const TASK_LOCK_SPACE = 0x50544153; // 'PTAS'
 
+/**
+ * A lock's second key: its name within the index's schema. Advisory locks belong to the whole
+ * database, and one database may hold several archives, a schema each (docs/configuration.md):
+ * one archive's retention pass made the other's end at once, and their stores waited on each
+ * other's locks. (The migration lock stays database-wide: migrations are rare and short.)
+ */
+const IN_SCHEMA = "hashtext(current_schema() || ':' || $2)";
+
 /** Stores of different instances run side by side up to this many per server, then queue. */
 const LOCK_CONNECTIONS = 8;
 
@@ -56,7 +64,7 @@ export class PgInstanceLocks {
         await Promise.all([
           client.query('BEGIN'),
           client.query("SELECT set_config('lock_timeout', $1, true)", [this.lockWait]),
-          client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [INSTANCE_LOCK_SPACE, sopInstanceUID]),
+          client.query(`SELECT pg_advisory_xact_lock($1, ${IN_SCHEMA})`, [INSTANCE_LOCK_SPACE, sopInstanceUID]),
         ]);
       } catch (e) {
         broken = true; // its transaction may be open: the connection is closed, not reused
@@ -97,7 +105,7 @@ export class PgInstanceLocks {
     try {
       let got: boolean;
       try {
-        got = (await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [TASK_LOCK_SPACE, name])).rows[0]?.ok === true;
+        got = (await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock($1, ${IN_SCHEMA}) AS ok`, [TASK_LOCK_SPACE, name])).rows[0]?.ok === true;
       } catch (e) {
         broken = true; // the lock may have been taken: dropping the connection releases it
         throw indexFailure(e, `cannot take the ${name} lock`);
@@ -107,7 +115,7 @@ export class PgInstanceLocks {
         return { ran: true, value: await fn(lost.signal) };
       } finally {
         // An unlock that fails drops the connection, which releases the lock too.
-        await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [TASK_LOCK_SPACE, name]).catch(() => {
+        await client.query(`SELECT pg_advisory_unlock($1, ${IN_SCHEMA})`, [TASK_LOCK_SPACE, name]).catch(() => {
           broken = true;
         });
       }

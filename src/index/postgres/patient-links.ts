@@ -23,7 +23,7 @@ export const patientLink = (db: Db, identity: PatientKey): Promise<PatientLink |
 
 /** The PID/MRG pairs of one message, in order (see ArchiveIndex.mergePatients). */
 export async function mergeLinked(db: Db, merges: readonly PatientMerge[], now: number): Promise<MergeOutcome[]> {
-  await db.query('SELECT pg_advisory_xact_lock($1)', [MERGE_LOCK]);
+  await db.query('SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))', [MERGE_LOCK]);
   const done: MergeOutcome[] = [];
   for (const merge of merges) {
     const to = await indexedKey(db, merge.surviving);

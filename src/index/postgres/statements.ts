@@ -136,6 +136,6 @@ export const SQL = {
    * The change log's order must be its commit order (readers follow it by seq): the lock,
    * held to COMMIT, is taken before the sequence hands out the number — in one round trip.
    */
-  insertChange: `WITH lock AS (SELECT pg_advisory_xact_lock($6::bigint))
+  insertChange: `WITH lock AS (SELECT pg_advisory_xact_lock($6::int4, hashtext(current_schema())))
     INSERT INTO changes (kind, level, uid, study_uid, at) SELECT $1::text, $2::text, $3::text, $4::text, $5::bigint FROM lock RETURNING seq`,
 } as const;

@@ -28,7 +28,7 @@ interface SeriesRef { pk: number; study_fk: number; modality: string | null }
 interface StudyRef { pk: number; patient_fk: number; study_instance_uid: string }
 interface StudyGuardRow { study_instance_uid: string; protected: number; last_received_at: string | number }
 
-/** Any constant: the advisory lock that orders change-log commits (see the top). */
+/** Any int4: with the schema's hash, the advisory lock that orders change-log commits (see the top). */
 const CHANGE_LOG_LOCK = 0x63686e67; // 'chng'
 
 /**
