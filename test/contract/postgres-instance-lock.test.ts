@@ -15,6 +15,7 @@ import { record } from './fixtures.js';
 
 const SPACE = 0x50494e53; // INSTANCE_LOCK_SPACE
 const CHANGE_LOG_LOCK = 0x63686e67; // the change log's (src/index/postgres/writer.ts), with the schema's hash
+const MERGE_LOCK = 0x6d726765; // an ADT^A40's (src/index/postgres/patient-links.ts), with the schema's hash
 /** An instance's or task's second key: its name in the connection's schema (instance-lock.ts). */
 const IN_SCHEMA = "hashtext(current_schema() || ':' || $2)";
 
@@ -98,6 +99,30 @@ withPostgres('locks per schema', (url) => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+});
+
+withPostgres('merges and new studies', (url) => {
+  test('a store filing a new study waits for a merge under way (it may make the merge\'s prior patient); one into a known study does not', async () => {
+    const schema = await freshSchema(url);
+    const index = PostgresIndex.open({ url, schema, max: 2, lockWaitMs: 300 });
+    await index.migrate();
+    await index.storeInstance(record({ sop: '1.2.4.1.1', study: '1.2.4.1', patientId: 'OLD' }), 'insert');
+    const merging = new pg.Client({ connectionString: url });
+    await merging.connect();
+    try {
+      // What an ADT^A40 holds from its first statement to its commit (patient-links.ts).
+      await merging.query('BEGIN');
+      await merging.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [MERGE_LOCK, schema]);
+      await index.storeInstance(record({ sop: '1.2.4.1.2', study: '1.2.4.1', patientId: 'OLD' }), 'insert');
+      await assert.rejects(index.storeInstance(record({ sop: '1.2.4.2.1', study: '1.2.4.2', patientId: 'OLD' }), 'insert'), (e: unknown) => isPacsError(e) && /lock timeout/i.test(e.message));
+      await merging.query('COMMIT');
+      await index.storeInstance(record({ sop: '1.2.4.2.1', study: '1.2.4.2', patientId: 'OLD' }), 'insert');
+      assert.equal((await index.findStudy('1.2.4.2'))?.StudyInstanceUID, '1.2.4.2');
+    } finally {
+      await merging.end();
+      await index.close();
     }
   });
 });

@@ -22,6 +22,7 @@ import { type InstanceRefRow, toLocation } from '../rows.js';
 import { guardHolds, type ChangeRecord, type InstanceLocation, type InstanceRecord, type StoreMode, type StoreOutcome, type StudyGuard } from '../types.js';
 import { type Db, Pipelined, named } from './db.js';
 import { SQL } from './statements.js';
+import { MERGE_SHARED } from './patient-links.js';
 import { type Chain, type Params, entityParams, instanceParams, joinSorted, splitList } from '../write-params.js';
 
 interface SeriesRef { pk: number; study_fk: number; modality: string | null }
@@ -120,7 +121,10 @@ export class PgWriter {
         writes.send(this.run(SQL.updatePatientOfKey, { ...patientParams, pk: patientPk }));
       }
     } else {
-      patientPk = this.pk(await this.oneNamed<{ pk: number }>(SQL.upsertPatient, patientParams), 'patient');
+      // Sent with the upsert, one round trip: a merge under way is waited for (patient-links.ts);
+      // its failure (a lock wait past the bound) is the one told, not the upsert's that follows.
+      const [, patient] = await Promise.all([this.db.query(MERGE_SHARED), this.oneNamed<{ pk: number }>(SQL.upsertPatient, patientParams)]);
+      patientPk = this.pk(patient, 'patient');
       studyPk = this.pk(await this.oneNamed<{ pk: number }>(SQL.insertStudy, { ...studyParams, patient_fk: patientPk }), 'study');
       studyUID = study.StudyInstanceUID;
       writes.send(this.run(SQL.bumpPatient, { pk: patientPk, studies: 1, series: 0, instances: 0 }));
