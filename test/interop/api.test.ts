@@ -231,6 +231,8 @@ describe('REST API', () => {
     const page = await web.inject({ method: 'GET', url: '/api/docs' });
     assert.equal(page.statusCode, 200);
     assert.match(page.body, /swagger/i);
+    assert.equal(page.headers['x-frame-options'], 'SAMEORIGIN', 'framed by our own pages only');
+    assert.equal(page.headers['content-security-policy'], "frame-ancestors 'self'");
   });
 });
 

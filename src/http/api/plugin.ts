@@ -12,6 +12,7 @@ import { registerWorklist } from './worklist.js';
 import { registerMpps } from './mpps.js';
 import { registerRetention } from './retention.js';
 import { HttpProblem } from '../problem.js';
+import { FRAMING_HEADERS } from '../framing.js';
 
 export const API_PREFIX = '/api';
 
@@ -34,7 +35,16 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
       // Only the API's own routes (not DICOMweb, the page or the viewer).
       transform: ({ schema, url }) => (url.startsWith(API_PREFIX) ? { schema, url } : { schema: { ...schema, hide: true }, url }),
     });
-    await scope.register(swaggerUi, { routePrefix: `${API_PREFIX}/docs` });
+    await scope.register(swaggerUi, {
+      routePrefix: `${API_PREFIX}/docs`,
+      // The API's page may be framed by our own pages only, as the others (../framing.ts).
+      uiHooks: {
+        onRequest: (_req, reply, done) => {
+          reply.headers(FRAMING_HEADERS);
+          done();
+        },
+      },
+    });
     await scope.register(
       async (api) => {
         // A form of another site can send text/plain without a preflight, and no API route takes
