@@ -36,6 +36,15 @@ export function runIndexContract(name: string, makeIndex: Make): void {
       assert.equal(await index.findInstance('1.2.3'), null);
     });
 
+    it('deleting an instance deletes its prepared metadata in the same transaction', async (index) => {
+      await index.storeInstance(record({ sop: '1.2.3.9.1.1' }), 'insert');
+      await index.metadata.put('1.2.3.9.1.1', '{"prepared":true}');
+      assert.equal(await index.metadata.get('1.2.3.9.1.1'), '{"prepared":true}');
+      await index.deleteInstance('1.2.3.9.1.1');
+      // Not left for a separate forget() that a crash would skip: no text outlives its row.
+      assert.equal(await index.metadata.get('1.2.3.9.1.1'), null);
+    });
+
     it('inserts an instance and finds it by UID and by path', async (index) => {
       const r = record({ sop: '1.2.3.1.1.1', size: 1234 });
       const out = await index.storeInstance(r, 'insert');

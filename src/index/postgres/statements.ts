@@ -90,6 +90,7 @@ export const SQL = {
     VALUES (@series_fk, ${values(INSTANCE_ATTRS)}, @now, @now)`,
   updateInstance: `UPDATE instances SET series_fk = @series_fk, ${assignments(INSTANCE_ATTRS)}, updated_at = @now WHERE pk = @pk`,
   deleteInstance: 'DELETE FROM instances WHERE pk = $1',
+  deleteMetadataOf: 'DELETE FROM instance_metadata WHERE sop_instance_uid = $1',
 
   // --- counts; greatest() is SQLite's two-argument max()
   bumpStudy: `UPDATE studies SET num_series = num_series + @series, num_instances = num_instances + @instances,

@@ -90,7 +90,8 @@ export class PgWriter {
     // The study row is locked with the instance (FOR UPDATE OF st): read now, it stays as read
     // until this transaction ends, whatever a store or a protection does meanwhile.
     if (guard && !guardHolds(guard, (await this.one<StudyGuardRow>('SELECT study_instance_uid, protected, last_received_at FROM studies WHERE pk = $1', [old.study_fk]))!)) return 'changed';
-    await this.db.query(SQL.deleteInstance, [old.pk]);
+    // Its prepared metadata goes with the row, not after it (a crash between left the text); sent together.
+    await Promise.all([this.db.query(SQL.deleteInstance, [old.pk]), this.db.query(SQL.deleteMetadataOf, [sopInstanceUID])]);
     await this.detach(old);
     await this.logChange('instance.deleted', sopInstanceUID, old.study_instance_uid, now);
     return toLocation(old);

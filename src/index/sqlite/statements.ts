@@ -143,6 +143,7 @@ ORDER BY u.key`),
       `UPDATE instances SET series_fk = @series_fk, ${assignments(INSTANCE_ATTRS)}, updated_at = @now WHERE pk = @pk`,
     ),
     deleteInstance: run('DELETE FROM instances WHERE pk = ?'),
+    deleteMetadataOf: run('DELETE FROM instance_metadata WHERE sop_instance_uid = ?'),
 
     // --- counts; a negative delta removes, and max() keeps last_received_at from going back
     bumpSeries: run(`UPDATE series SET num_instances = num_instances + @instances, size_bytes = size_bytes + @bytes,

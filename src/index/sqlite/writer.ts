@@ -40,6 +40,8 @@ export class SqliteWriter {
     if (old === undefined) return null;
     if (guard && !guardHolds(guard, this.s.studyGuard.get(old.study_fk)!)) return 'changed';
     this.s.deleteInstance.run(old.pk);
+    // Its prepared metadata goes with the row, not after it (a crash between left the text).
+    this.s.deleteMetadataOf.run(sopInstanceUID);
     this.detach(old);
     this.logChange('instance.deleted', sopInstanceUID, old.study_instance_uid, now);
     return toLocation(old);
