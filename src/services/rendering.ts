@@ -150,7 +150,12 @@ export class RenderingService {
     const cached = await this.thumbnails?.get(key, loc.checksum);
     if (cached) return { bytes: cached, mediaType };
     const img = await this.render(loc, { frame, format, viewport: { width: size, height: size } }, signal);
-    await this.thumbnails?.put(key, loc.checksum, img.bytes).catch(() => {});
+    if (this.thumbnails) {
+      await this.thumbnails.put(key, loc.checksum, img.bytes).catch(() => {});
+      // Deleted while it was rendered: its delete removed the thumbnails before this one was
+      // written, and nothing else would (a thumbnail is kept by instance UID, not looked over).
+      if ((await this.index.findInstance(loc.SOPInstanceUID).catch(() => loc)) === null) await this.thumbnails.removeInstance(loc.SOPInstanceUID).catch(() => {});
+    }
     return img;
   }
 
