@@ -35,4 +35,15 @@ export interface StabilityStore {
   markStable(level: StabilityLevel, uid: string, lastChangeSeq: number, at: Date): Promise<boolean>;
   /** Entries still waiting to become stable (for the status page and tests). */
   pending(limit: number): Promise<StabilityEntry[]>;
+  /**
+   * Removes the given entries of series and studies deleted since (PRUNE_GONE); returns how
+   * many. Each series and study ever received has one: retention deleting for years left
+   * as many rows as the archive ever held. One received again gets a new entry.
+   */
+  pruneGone(): Promise<number>;
 }
+
+/** The statement of pruneGone, the same on both backends. */
+export const PRUNE_GONE = `DELETE FROM stability WHERE pending = 0 AND (
+  (level = 'study' AND NOT EXISTS (SELECT 1 FROM studies st WHERE st.study_instance_uid = stability.uid))
+  OR (level = 'series' AND NOT EXISTS (SELECT 1 FROM series se WHERE se.series_instance_uid = stability.uid)))`;

@@ -75,12 +75,14 @@ export class ResearchWorkflow {
     prune(60_000);
   }
 
-  /** Removes the rules' cursors of studies and series deleted since; resolves with how many. */
+  /** Removes the rules' cursors and the stability entries of studies and series deleted since; resolves with how many. */
   async pruneActed(): Promise<number> {
     try {
       const removed = await this.deps.index.cursors.pruneActed();
       if (removed) this.deps.logger.info({ removed }, 'rules: forgot how far they acted on deleted studies and series');
-      return removed;
+      const forgotten = await this.deps.index.stability.pruneGone();
+      if (forgotten) this.deps.logger.info({ removed: forgotten }, 'stability: forgot deleted studies and series');
+      return removed + forgotten;
     } catch (e) {
       this.deps.logger.warn({ err: e }, 'rules: cannot prune the cursors of deleted studies');
       return 0;

@@ -45,6 +45,25 @@ for (const backend of BACKENDS) backend.run((fresh) => {
       await index.close();
     });
 
+    test('the stability entries of deleted studies and series are pruned once given; pending ones and those still there stay', async () => {
+      const index = await (await fresh())();
+      await index.storeInstance(record({ sop: '1.1', study: '9.1', size: 100, path: 'a.dcm' }), 'insert');
+      await index.storeInstance(record({ sop: '1.2', study: '9.2', size: 100, path: 'b.dcm' }), 'insert');
+      await index.storeInstance(record({ sop: '1.3', study: '9.3', size: 100, path: 'c.dcm' }), 'insert');
+      await index.stability.catchUp(100);
+      for (const e of await index.stability.pending(10)) if (e.studyUID !== '9.3') await index.stability.markStable(e.level, e.uid, e.lastChangeSeq, new Date());
+      for (const sop of ['1.1', '1.3']) await index.deleteInstance(sop);
+      // 9.1: deleted and given (study and series entries go); 9.2: still there; 9.3: deleted but still owed.
+      assert.equal(await index.stability.pruneGone(), 2);
+      assert.deepEqual((await index.stability.pending(10)).map((e) => e.studyUID), ['9.3', '9.3']);
+      assert.equal(await index.stability.pruneGone(), 0);
+      // Received again: a new entry, owed anew.
+      await index.storeInstance(record({ sop: '1.1', study: '9.1', size: 100, path: 'a.dcm' }), 'insert');
+      await index.stability.catchUp(100);
+      assert.deepEqual((await index.stability.pending(10)).map((e) => e.studyUID).sort(), ['9.1', '9.1', '9.3', '9.3']);
+      await index.close();
+    });
+
     test('a guarded delete goes only while the study is unprotected and not received since; received() moves the study on', async () => {
       const index = await (await fresh())();
       const at = new Date(Date.UTC(2026, 0, 1));

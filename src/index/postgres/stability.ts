@@ -1,7 +1,7 @@
 // Stability tracking on PostgreSQL. The cursor row is locked (FOR UPDATE) for the catch-up, so
 // two servers never read the same stretch of the change log at once; markStable's conditional
 // UPDATE succeeds for one of them only, so each "stable" event is given once per cluster.
-import type { StabilityEntry, StabilityLevel, StabilityStore } from '../stability.js';
+import { PRUNE_GONE, type StabilityEntry, type StabilityLevel, type StabilityStore } from '../stability.js';
 import type { PgTransact } from './db.js';
 import { type StabilityRow, toStabilityEntry } from '../row-maps.js';
 
@@ -63,5 +63,9 @@ export class PgStabilityStore implements StabilityStore {
 
   pending(limit: number): Promise<StabilityEntry[]> {
     return this.transact('read', async (db) => (await db.query<StabilityRow>('SELECT * FROM stability WHERE pending = 1 ORDER BY last_received_at LIMIT $1', [limit])).rows.map(toStabilityEntry));
+  }
+
+  pruneGone(): Promise<number> {
+    return this.transact('write', async (db) => (await db.query(PRUNE_GONE)).rowCount);
   }
 }

@@ -1,7 +1,7 @@
 // Stability tracking on SQLite: one INSERT … SELECT from the change log per catch-up, so the
 // series and study rows move on in the same transaction as the cursor.
 import type Database from 'better-sqlite3';
-import type { StabilityEntry, StabilityLevel, StabilityStore } from '../stability.js';
+import { PRUNE_GONE, type StabilityEntry, type StabilityLevel, type StabilityStore } from '../stability.js';
 import type { Transact } from './jobs.js';
 import { type StabilityRow, toStabilityEntry } from '../row-maps.js';
 
@@ -40,6 +40,7 @@ export class SqliteStabilityStore implements StabilityStore {
       due: p<StabilityRow>(`SELECT * FROM stability WHERE pending = 1 AND last_received_at <= ? ORDER BY level = 'study', last_received_at LIMIT ?`),
       mark: p(`UPDATE stability SET pending = 0, stable_at = ? WHERE level = ? AND uid = ? AND last_change_seq = ? AND pending = 1`),
       pending: p<StabilityRow>('SELECT * FROM stability WHERE pending = 1 ORDER BY last_received_at LIMIT ?'),
+      pruneGone: p(PRUNE_GONE),
     };
   }
 
@@ -65,5 +66,9 @@ export class SqliteStabilityStore implements StabilityStore {
 
   pending(limit: number): Promise<StabilityEntry[]> {
     return this.transact('read', () => this.s.pending.all(limit).map(toStabilityEntry));
+  }
+
+  pruneGone(): Promise<number> {
+    return this.transact('write', () => this.s.pruneGone.run().changes);
   }
 }
