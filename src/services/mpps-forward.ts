@@ -58,7 +58,11 @@ export function mppsForwardHandler(deps: { mpps: MppsStore; nodes: NodeDirectory
         // 0x0110 with Error ID 0xA710 (PS3.4 F.7.2.2): the step is final there already, from an
         // earlier run of this job. Any other failure, 0x0110 without it included, is retried.
         const finalThere = set.Status === MppsStatus.ProcessingFailure && set.ErrorID === MPPS_NOT_IN_PROGRESS;
-        if (set.Status !== MppsStatus.Success && !finalThere) throw new Error(`${ae} refused the N-SET: ${hex(set.Status)} ${set.ErrorComment ?? ''}`.trim());
+        if (set.Status !== MppsStatus.Success && !finalThere) {
+          const why = `${ae} refused the N-SET: ${hex(set.Status)} ${set.ErrorComment ?? ''}`.trim();
+          // An attribute it does not take (0x0105, 0x0106) is refused again at every try.
+          throw set.Status === MppsStatus.NoSuchAttribute || set.Status === MppsStatus.InvalidAttributeValue ? new PermanentJobError(why) : new Error(why);
+        }
       } finally {
         await scu.release().catch(() => scu.abort());
       }

@@ -23,6 +23,7 @@ export interface MppsOutcome {
 /** Status codes of PS3.7 C and PS3.4 F.7.2 used here. */
 export const MppsStatus = {
   Success: 0x0000,
+  NoSuchAttribute: 0x0105,
   InvalidAttributeValue: 0x0106,
   ProcessingFailure: 0x0110,
   DuplicateSOPInstance: 0x0111,
@@ -41,8 +42,16 @@ const has = (ds: JsonDataset | undefined, key: string): boolean => jsonElementTe
 
 /** Type 1 attributes of N-CREATE (PS3.4 table F.7.2-1) at the top level. */
 const CREATE_REQUIRED = ['00400253', '00400241', '00400244', '00400245', STATUS, '00080060'];
-/** Attributes an N-SET may not change (usage "Not allowed" in table F.7.2-1). */
-export const FIXED = ['00100010', '00100020', '00100030', '00100040', SSAS, '00400253', '00400241', '00400242', '00400243', '00400244', '00400245', '00080060', '00200010'];
+/**
+ * Attributes an N-SET may not change (usage "Not allowed" in table F.7.2-1): the patient's
+ * (name, ID and its issuer, the issuer's qualifiers, other IDs, birth date, sex, the Referenced
+ * Patient Sequence), the scheduled steps, the step's identity and start, modality, Study ID.
+ * A forwarded N-SET leaves them out: a peer refuses one that names them at all (0x0105).
+ */
+export const FIXED = [
+  '00100010', '00100020', '00100021', '00100024', '00101002', '00100030', '00100040', '00081120',
+  SSAS, '00400253', '00400241', '00400242', '00400243', '00400244', '00400245', '00080060', '00200010',
+];
 /** Type 1 once the step is final (F.7.2.2.2): its end date and time. */
 export const FINAL_REQUIRED = ['00400250', '00400251'];
 
@@ -137,6 +146,9 @@ export class MppsService {
       const absent = missing(uid, merged, FINAL_REQUIRED, status);
       if (absent) return absent;
     }
+    // Nothing changed (a modality sending the same N-SET per series): nothing written, followed
+    // or forwarded — two servers forwarding to each other otherwise sent one step back and forth.
+    if (JSON.stringify(merged) === JSON.stringify(current.dataset)) return { status: MppsStatus.Success, sopInstanceUID: uid };
     const r = await this.store.update(uid, merged, current.revision);
     if (r === 'stale') return r;
     if (r === 'missing') return { status: MppsStatus.NoSuchObjectInstance, sopInstanceUID: uid, comment: `no MPPS ${uid}` };

@@ -120,6 +120,18 @@ const EXPLICIT_LE = '1.2.840.10008.1.2.1';
 /** MPPS status → the status its scheduled step takes. */
 const FOLLOWS: Record<string, string> = { 'IN PROGRESS': 'STARTED', COMPLETED: 'COMPLETED', DISCONTINUED: 'DISCONTINUED' };
 
+/**
+ * Whether an MPPS may move a worklist entry from `from` to `to`. A step completed stays so: a
+ * second MPPS naming it (images added later) took it back to STARTED, onto the modality's
+ * worklist again, and a discontinued one after it made a done exam DISCONTINUED. A discontinued
+ * step may be started again and completed (the exam done over).
+ */
+function mppsMayMove(from: string, to: string): boolean {
+  if (from === 'COMPLETED') return false;
+  if (from === 'DISCONTINUED') return to !== 'DISCONTINUED';
+  return true;
+}
+
 /** How far a step has gone: waiting, started, the patient gone, over. */
 const PROGRESS = new Map<string, number>([
   ['SCHEDULED', 0], ['ARRIVED', 0], ['READY', 0], ['STARTED', 1], ['DEPARTED', 2], ['CANCELED', 3], ['DISCONTINUED', 3], ['COMPLETED', 3],
@@ -251,7 +263,7 @@ export class WorklistService {
     for (const ref of refs) {
       if (!ref.scheduledProcedureStepID && !ref.studyInstanceUID && !ref.accessionNumber) continue; // an unscheduled step
       for (const e of await this.store.findByStep(ref)) {
-        if (e.status === next || e.status === 'CANCELED') continue;
+        if (e.status === next || e.status === 'CANCELED' || !mppsMayMove(e.status, next)) continue;
         await this.setStatus(e.id, next);
         changed.push(e.id);
       }

@@ -84,6 +84,23 @@ describe('MPPS forwarding to a known node', () => {
     assert.equal(there.status, 'IN PROGRESS');
   });
 
+  test('an N-SET that changes nothing (one per series) is answered and forwards nothing; the forwarded N-SET names no attribute an N-SET may not', async () => {
+    const uid = '1.2.826.0.1.3680043.8.498.80.1';
+    await send((scu) => mppsCreate(scu, uid, { ...created('1.2.826.0.1.3680043.8.498.80'), '00081120': { vr: 'SQ' } } as JsonDataset));
+    const forwards = async (): Promise<number> => (await a.server.archive.index.jobs.list({ limit: 100, offset: 0 })).jobs.filter((j) => j.type === 'mpps-forward' && JSON.stringify(j.payload).includes(uid)).length;
+    const note = { '00400254': t('LO', 'chest') } as JsonDataset;
+    await send((scu) => mppsSet(scu, uid, note));
+    assert.equal(await forwards(), 2);
+    await send((scu) => mppsSet(scu, uid, note));
+    await send((scu) => mppsSet(scu, uid, note));
+    assert.equal(await forwards(), 2, 'no job for an N-SET that changed nothing');
+    // What the peer is sent: none of table F.7.2-1's "Not allowed" attributes (a peer refuses one named at all).
+    const { setDataset } = await import('../../src/services/mpps-forward.js');
+    const step = (await a.server.archive.mpps.get(uid))!;
+    assert.ok('00081120' in step.dataset, 'kept from the N-CREATE');
+    assert.deepEqual(['00081120', '00100020', '00100021', '00400270'].filter((k) => k in setDataset(step.dataset)), []);
+  });
+
   test('the peer answers an N-SET 0x0110 without Error ID A710 (its index failed): retried, not taken as final there', async () => {
     const uid = '1.2.826.0.1.3680043.8.498.79.1';
     await send((scu) => mppsCreate(scu, uid, created('1.2.826.0.1.3680043.8.498.79')));
@@ -113,6 +130,25 @@ describe('MPPS forwarding to a known node', () => {
       assert.ok(job.attempts >= 2, 'a second attempt after the plain 0x0110');
     } finally {
       store.update = update;
+    }
+  });
+
+  test('the peer refuses the N-SET as malformed (0x0106): the job fails at once, not after a day of retries', async () => {
+    const uid = '1.2.826.0.1.3680043.8.498.81.1';
+    await send((scu) => mppsCreate(scu, uid, created('1.2.826.0.1.3680043.8.498.81')));
+    await until('the step on the peer', () => b!.server.archive.mpps.get(uid));
+    const mpps = b!.server.archive.mpps;
+    const set = mpps.set.bind(mpps);
+    mpps.set = async (u, changes) => (u === uid ? { status: 0x0106, sopInstanceUID: u, comment: 'the peer takes no such attribute (the test\'s)' } : set(u, changes));
+    try {
+      await send((scu) => mppsSet(scu, uid, completed));
+      const job = await until('the N-SET job failed', async () =>
+        (await a.server.archive.index.jobs.list({ limit: 30, offset: 0 })).jobs.find((j) => j.type === 'mpps-forward' && j.state === 'failed' && JSON.stringify(j.payload).includes(uid)),
+      );
+      assert.equal(job.attempts, 1, 'refused for good: not tried again');
+      assert.match(job.lastError ?? '', /0x0106/);
+    } finally {
+      mpps.set = set;
     }
   });
 });

@@ -155,6 +155,19 @@ describe('MPPS SCP', () => {
     assert.equal((await web.inject({ method: 'GET', url: '/api/mpps/1.2.3' })).statusCode, 404);
   });
 
+  test('a second MPPS for a completed step (images added later) leaves its worklist entry COMPLETED, off the worklist; N-SET may not change the issuer', async () => {
+    const uid = `${STUDY}.10`;
+    assert.equal((await mppsCreate(scu, uid, created())).Status, 0x0000);
+    assert.equal((await get(`/api/worklist/${entryId}`)).status, 'COMPLETED', 'not STARTED again');
+    assert.equal((await findscuWorklist(pacs.port, ['PatientID=P1'])).answers.length, 0);
+    const issuer = await mppsSet(scu, uid, { '00100021': t('LO', 'OTHER') } as JsonDataset);
+    assert.equal(issuer.Status, 0x0106);
+    assert.match(issuer.ErrorComment ?? '', /IssuerOfPatientID/);
+    const stopped = await mppsSet(scu, uid, { ...completed, '00400252': t('CS', 'DISCONTINUED') } as JsonDataset);
+    assert.equal(stopped.Status, 0x0000, stopped.ErrorComment);
+    assert.equal((await get(`/api/worklist/${entryId}`)).status, 'COMPLETED', 'a done exam stays done');
+  });
+
   test('hand-built: N-SET without Requested SOP Instance UID, an unparseable dataset, N-DELETE', async () => {
     const peer = await RawPeer.connect(pacs.port);
     try {
