@@ -79,6 +79,10 @@ export class CommitmentService {
     // for good, it is a new job and a new report: a requester asks again when it got no report.
     const base = `commitment:${payload.requester}:${payload.transactionUID}`;
     let job = await this.jobs.enqueue(COMMITMENT_JOB, { ...payload }, { dedupeKey: base });
+    // One still waiting after failed reports waits out a back-off (up to an hour) with what is
+    // left of its attempts: the requester asking again is back, and waits on its association
+    // for the report (J.3.3.1.3). That job is canceled and a new one, due now, made below.
+    if (job.state === 'queued' && job.attempts > 0) job = (await this.jobs.cancel(job.id)) ?? job;
     while (job.state !== 'queued' || !sameRequest(job.payload, payload)) job = await this.jobs.enqueue(COMMITMENT_JOB, { ...payload }, { dedupeKey: `${base}#${job.id}` });
   }
 
