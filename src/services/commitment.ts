@@ -100,11 +100,16 @@ export class CommitmentService {
     }
   }
 
-  /** The N-EVENT-REPORT's Event Type ID and dataset (PS3.4 J.3.3.1). */
-  async report(p: CommitmentPayload): Promise<{ eventTypeId: number; dataset: JsonDataset; failed: number }> {
+  /**
+   * The N-EVENT-REPORT's Event Type ID and dataset (PS3.4 J.3.3.1). Each file is read and hashed
+   * whole: `signal` (the job canceled, the server stopping) is looked at between two, so a request
+   * for thousands of instances stops when asked, and a canceled one sends no report.
+   */
+  async report(p: CommitmentPayload, signal?: AbortSignal): Promise<{ eventTypeId: number; dataset: JsonDataset; failed: number }> {
     const committed: InstanceRef[] = [];
     const failed: (InstanceRef & { reason: number })[] = [];
     for (const r of p.instances) {
+      signal?.throwIfAborted();
       const reason = await this.verify(r);
       if (reason === null) committed.push(r);
       else failed.push({ ...r, reason });
@@ -120,10 +125,11 @@ export class CommitmentService {
 
   private handler(): JobHandler {
     return {
-      run: async ({ job, logger, progress }) => {
+      run: async ({ job, logger, progress, signal }) => {
         const p = job.payload as unknown as CommitmentPayload;
         if (!p.transactionUID || !Array.isArray(p.instances)) throw new PermanentJobError('not a storage commitment request');
-        const { eventTypeId, dataset, failed } = await this.report(p);
+        const { eventTypeId, dataset, failed } = await this.report(p, signal);
+        signal.throwIfAborted();
         const summary = { total: p.instances.length, completed: p.instances.length - failed, failed };
         const channel = this.channels.get(channelKey(p));
         if (channel?.open) {

@@ -1,6 +1,7 @@
 // A Storage Commitment request asked again while its report job waits out a back-off (the
 // requester was down; it is back and asks again, J.3.3.1.3): the report must go now, with all
-// its attempts, not after up to an hour on the few attempts left.
+// its attempts, not after up to an hour on the few attempts left. And a report being made for
+// a canceled job stops between two files.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -44,6 +45,28 @@ test('asked again while its job waits out a back-off: a new job, due now, with e
     // Asked a third time while that one waits, not yet tried: the same job.
     await service.accept(payload, channel);
     assert.equal((await index.jobs.list({ limit: 10, offset: 0 })).jobs.length, 2);
+  } finally {
+    await jobs.stop();
+    await index.close();
+  }
+});
+
+test('a report being made stops when its job is canceled: no more files read, no report', async () => {
+  const index = SqliteIndex.open({ path: path.join(dir, 'abort.db'), walMode: true });
+  await index.migrate();
+  const jobs = new JobService(index.jobs, () => ({ workers: 1, maxAttempts: 20, backoffSeconds: 60, keepDays: 30, leaseSeconds: 60 }), createLogger({ level: 'silent' }));
+  const service = new CommitmentService({ index, objects: {} as ObjectStore, nodes: {} as NodeDirectory, aeTitle: () => 'PACS' }, jobs);
+  const instances = Array.from({ length: 1000 }, (_, i) => ({ sopClassUID: '1.2.840.10008.5.1.4.1.1.2', sopInstanceUID: `1.2.3.${i}` }));
+  const abort = new AbortController();
+  let looked = 0;
+  const verify = service.verify.bind(service);
+  service.verify = async (r) => {
+    if (++looked === 10) abort.abort(new Error('canceled'));
+    return verify(r);
+  };
+  try {
+    await assert.rejects(service.report({ transactionUID: '2.25.78', requester: 'CT1', instances }, abort.signal), /canceled/);
+    assert.equal(looked, 10, 'no instance looked at after the cancel');
   } finally {
     await jobs.stop();
     await index.close();
