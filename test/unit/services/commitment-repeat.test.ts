@@ -17,11 +17,17 @@ import type { ObjectStore } from '../../../src/storage/object-store.js';
 const dir = mkdtempSync(path.join(tmpdir(), 'pacs-commit-repeat-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-test('asked again while its job waits out a back-off: a new job, due now, with every attempt; the waiting one canceled', async () => {
-  const index = SqliteIndex.open({ path: path.join(dir, 'index.db'), walMode: true });
+/** A commitment service on an index of its own and a job queue that runs nothing. */
+async function commitment(name: string) {
+  const index = SqliteIndex.open({ path: path.join(dir, `${name}.db`), walMode: true });
   await index.migrate();
   const jobs = new JobService(index.jobs, () => ({ workers: 1, maxAttempts: 20, backoffSeconds: 60, keepDays: 30, leaseSeconds: 60 }), createLogger({ level: 'silent' }));
   const service = new CommitmentService({ index, objects: {} as ObjectStore, nodes: {} as NodeDirectory, aeTitle: () => 'PACS' }, jobs);
+  return { index, jobs, service };
+}
+
+test('asked again while its job waits out a back-off: a new job, due now, with every attempt; the waiting one canceled', async () => {
+  const { index, jobs, service } = await commitment('index');
   const payload: CommitmentPayload = { transactionUID: '2.25.77', requester: 'CT1', instances: [{ sopClassUID: '1.2.840.10008.5.1.4.1.1.2', sopInstanceUID: '1.2.3.4' }] };
   const channel: ReportChannel = { open: false, send: async () => 0 };
   try {
@@ -52,10 +58,7 @@ test('asked again while its job waits out a back-off: a new job, due now, with e
 });
 
 test('a report being made stops when its job is canceled: no more files read, no report', async () => {
-  const index = SqliteIndex.open({ path: path.join(dir, 'abort.db'), walMode: true });
-  await index.migrate();
-  const jobs = new JobService(index.jobs, () => ({ workers: 1, maxAttempts: 20, backoffSeconds: 60, keepDays: 30, leaseSeconds: 60 }), createLogger({ level: 'silent' }));
-  const service = new CommitmentService({ index, objects: {} as ObjectStore, nodes: {} as NodeDirectory, aeTitle: () => 'PACS' }, jobs);
+  const { index, jobs, service } = await commitment('abort');
   const instances = Array.from({ length: 1000 }, (_, i) => ({ sopClassUID: '1.2.840.10008.5.1.4.1.1.2', sopInstanceUID: `1.2.3.${i}` }));
   const abort = new AbortController();
   let looked = 0;
