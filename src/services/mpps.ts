@@ -54,6 +54,7 @@ export const FIXED = [
 ];
 /** Type 1 once the step is final (F.7.2.2.2): its end date and time. */
 export const FINAL_REQUIRED = ['00400250', '00400251'];
+const PERFORMED_SERIES = '00400340';
 
 const UID = /^(0|[1-9]\d*)(\.(0|[1-9]\d*))*$/;
 
@@ -71,6 +72,22 @@ function missing(uid: string, ds: JsonDataset, keys: readonly string[], what: st
   if (absent.length) return { status: MppsStatus.MissingAttribute, sopInstanceUID: uid, comment: `${what}: missing ${absent.map((k) => describeTag(tag(k))).join(', ')}`, offending: absent.map(tag) };
   const empty = keys.filter((k) => !has(ds, k) && ds[k]?.vr !== 'SQ');
   if (empty.length) return { status: MppsStatus.MissingAttributeValue, sopInstanceUID: uid, comment: `${what}: no value for ${empty.map((k) => describeTag(tag(k))).join(', ')}`, offending: empty.map(tag) };
+  return null;
+}
+
+/**
+ * A completed step names the series it made (table F.7.2-1 note 2: Performed Series Sequence has
+ * at least one item, each with its Series Instance UID): without it nothing ties the step to its
+ * images. A DISCONTINUED step may have none — a step stopped before anything was acquired must
+ * still be able to end, so its worklist entry can be done again; the note asks a series of it too,
+ * but refusing would leave the step IN PROGRESS for ever.
+ */
+function noSeries(uid: string, ds: JsonDataset): MppsOutcome | null {
+  const items = (ds[PERFORMED_SERIES]?.Value ?? []) as JsonDataset[];
+  if (!(PERFORMED_SERIES in ds)) return { status: MppsStatus.MissingAttribute, sopInstanceUID: uid, comment: 'COMPLETED: missing PerformedSeriesSequence', offending: [tag(PERFORMED_SERIES)] };
+  if (!items.length) return { status: MppsStatus.MissingAttributeValue, sopInstanceUID: uid, comment: 'COMPLETED: PerformedSeriesSequence has no item', offending: [tag(PERFORMED_SERIES)] };
+  if (items.some((i) => !has(i, '0020000E')))
+    return { status: MppsStatus.MissingAttributeValue, sopInstanceUID: uid, comment: 'COMPLETED: a series item lacks SeriesInstanceUID', offending: [tag(PERFORMED_SERIES)] };
   return null;
 }
 
@@ -143,7 +160,7 @@ export class MppsService {
     if (!status || !(MPPS_STATUSES as readonly string[]).includes(status))
       return { status: MppsStatus.InvalidAttributeValue, sopInstanceUID: uid, comment: `PerformedProcedureStepStatus must be one of ${MPPS_STATUSES.join(', ')}`, offending: [tag(STATUS)] };
     if (status !== 'IN PROGRESS') {
-      const absent = missing(uid, merged, FINAL_REQUIRED, status);
+      const absent = missing(uid, merged, FINAL_REQUIRED, status) ?? (status === 'COMPLETED' ? noSeries(uid, merged) : null);
       if (absent) return absent;
     }
     // Nothing changed (a modality sending the same N-SET per series): nothing written, followed

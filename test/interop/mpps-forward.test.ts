@@ -19,7 +19,10 @@ const created = (study: string): JsonDataset => ({
   '00400340': { vr: 'SQ' },
 }) as JsonDataset;
 
-const completed = { '00400252': t('CS', 'COMPLETED'), '00400250': t('DA', '20260312'), '00400251': t('TM', '093000') } as JsonDataset;
+const completed = {
+  '00400252': t('CS', 'COMPLETED'), '00400250': t('DA', '20260312'), '00400251': t('TM', '093000'),
+  '00400340': { vr: 'SQ', Value: [{ '0020000E': t('UI', '1.2.826.0.1.3680043.8.498.77.1') }] },
+} as JsonDataset;
 
 async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms = 20_000): Promise<T> {
   const end = Date.now() + ms;

@@ -128,6 +128,14 @@ describe('MPPS SCP', () => {
     const noEnd = await mppsSet(scu, uid, { '00400252': t('CS', 'COMPLETED') } as JsonDataset);
     assert.equal(noEnd.Status, 0x0121);
     assert.deepEqual(noEnd.AttributeIdentifierList, [0x00400250, 0x00400251]);
+    // A completed step names its series (PS3.4 table F.7.2-1 note 2).
+    const noSeries = await mppsSet(scu, uid, { ...completed, '00400340': { vr: 'SQ' } } as JsonDataset);
+    assert.equal(noSeries.Status, 0x0121);
+    assert.deepEqual(noSeries.AttributeIdentifierList, [0x00400340]);
+    assert.match(noSeries.ErrorComment ?? '', /PerformedSeriesSequence has no item/);
+    const noSeriesUid = await mppsSet(scu, uid, { ...completed, '00400340': { vr: 'SQ', Value: [{ '0008103E': t('LO', 'axial') }] } } as JsonDataset);
+    assert.equal(noSeriesUid.Status, 0x0121);
+    assert.match(noSeriesUid.ErrorComment ?? '', /lacks SeriesInstanceUID/);
     const bad = await mppsSet(scu, uid, { '00400252': t('CS', 'FINISHED') } as JsonDataset);
     assert.equal(bad.Status, 0x0106);
     const done = await mppsSet(scu, uid, completed);
@@ -163,7 +171,8 @@ describe('MPPS SCP', () => {
     const issuer = await mppsSet(scu, uid, { '00100021': t('LO', 'OTHER') } as JsonDataset);
     assert.equal(issuer.Status, 0x0106);
     assert.match(issuer.ErrorComment ?? '', /IssuerOfPatientID/);
-    const stopped = await mppsSet(scu, uid, { ...completed, '00400252': t('CS', 'DISCONTINUED') } as JsonDataset);
+    // Discontinued before anything was acquired: no series, and it may still end.
+    const stopped = await mppsSet(scu, uid, { ...completed, '00400252': t('CS', 'DISCONTINUED'), '00400340': { vr: 'SQ' } } as JsonDataset);
     assert.equal(stopped.Status, 0x0000, stopped.ErrorComment);
     assert.equal((await get(`/api/worklist/${entryId}`)).status, 'COMPLETED', 'a done exam stays done');
   });

@@ -48,7 +48,10 @@ describe('pacs worklist / mpps / commit', () => {
     assert.match(uid, /^2\.25\.\d+$/);
     const started = await pacsCli(['worklist', '-k', 'PatientID=P7', ...target()]);
     assert.match(started.stdout, /STARTED/);
-    const done = await pacsCli(['mpps', 'set', uid, '--status', 'COMPLETED', ...target()]);
+    const noSeries = await pacsCli(['mpps', 'set', uid, '--status', 'COMPLETED', ...target()]);
+    assert.equal(noSeries.code, 1);
+    assert.match(noSeries.stderr, /0x0121: COMPLETED: PerformedSeriesSequence has no item/);
+    const done = await pacsCli(['mpps', 'set', uid, '--status', 'COMPLETED', '-k', 'PerformedSeriesSequence[0].SeriesInstanceUID=1.2.826.0.1.3680043.8.498.7.1', ...target()]);
     assert.equal(done.code, 0, done.stderr);
     const gone = await pacsCli(['worklist', '-k', 'PatientID=P7', ...target()]);
     assert.match(gone.stdout, /0 scheduled steps/);
