@@ -67,7 +67,7 @@ export class CommitmentService {
     private readonly deps: CommitmentDeps,
     private readonly jobs: JobService,
   ) {
-    jobs.register(COMMITMENT_JOB, this.handler());
+    jobs.register(COMMITMENT_JOB, this.handler(), { prompt: true });
   }
 
   /** Queues the request (durably) and remembers the association to answer on while it lasts. */

@@ -95,6 +95,8 @@ export class JobService {
   /** The server's name in the cluster (server.node_name, by default the host name). */
   private readonly node: string;
   private readonly handlers = new Map<string, JobHandler>();
+  /** Types a peer is waiting on (see register): they have a worker of their own besides `workers`. */
+  private readonly prompt = new Set<string>();
   /** Runs whose handler has not returned yet, aborted ones included. */
   private readonly running = new Map<number, Running>();
   private claims = 0;
@@ -116,8 +118,14 @@ export class JobService {
     this.owner = `${this.node}:${process.pid}:${randomBytes(3).toString('hex')}`;
   }
 
-  register(type: string, handler: JobHandler): void {
+  /**
+   * `prompt`: a peer is waiting on these jobs (a Storage Commitment requester for its report, a
+   * RIS for the MPPS), and each is short. Besides the `workers` any job may take, one more worker
+   * runs only them, so hours of sends or exports filling the queue do not hold them back.
+   */
+  register(type: string, handler: JobHandler, options: { prompt?: boolean } = {}): void {
     this.handlers.set(type, handler);
+    if (options.prompt) this.prompt.add(type);
   }
 
   /** Queues a job (or returns the one with the same dedupe key) and wakes the runner. */
@@ -189,19 +197,26 @@ export class JobService {
   }
 
   private async fill(): Promise<void> {
-    const types = [...this.handlers.keys()];
-    while (!this.stopped && this.running.size < this.settings().workers) {
-      const now = new Date();
-      const claim = `${this.owner}:${++this.claims}`;
-      // A job whose handler still runs here (aborted when its lease ran out, and not yet back)
-      // is not taken again: that would run it twice at once in this process.
-      const job = await this.store.claim(claim, now, new Date(now.getTime() + this.leaseMs), types, [...this.running.keys()]);
-      if (!job) break;
-      const run = this.run(job, claim);
-      this.runs.add(run);
-      void run.finally(() => this.runs.delete(run));
-    }
+    const all = [...this.handlers.keys()];
+    while (!this.stopped && this.running.size < this.settings().workers && (await this.claimOne(all)));
+    // The prompt types' own worker: one of them more than the workers may run at a time.
+    const prompt = [...this.prompt];
+    while (!this.stopped && prompt.length && this.running.size < this.settings().workers + 1 && (await this.claimOne(prompt)));
     await this.prune();
+  }
+
+  /** Claims and starts one due job of these types; false when none is due. */
+  private async claimOne(types: readonly string[]): Promise<boolean> {
+    const now = new Date();
+    const claim = `${this.owner}:${++this.claims}`;
+    // A job whose handler still runs here (aborted when its lease ran out, and not yet back)
+    // is not taken again: that would run it twice at once in this process.
+    const job = await this.store.claim(claim, now, new Date(now.getTime() + this.leaseMs), types, [...this.running.keys()]);
+    if (!job) return false;
+    const run = this.run(job, claim);
+    this.runs.add(run);
+    void run.finally(() => this.runs.delete(run));
+    return true;
   }
 
   private async run(job: Job, claim: string): Promise<void> {

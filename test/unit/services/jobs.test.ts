@@ -77,6 +77,29 @@ describe('JobService', () => {
     await index.close();
   });
 
+  test('prompt jobs (a peer waits on them) run while long jobs fill every worker; other jobs wait', async () => {
+    const { index } = await setup();
+    const s = new JobService(index.jobs, settings, logger);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    s.register('long', { run: () => held });
+    s.register('report', { run: async () => ({ completed: 1, total: 1 }) }, { prompt: true });
+    s.start();
+    const long = [await s.enqueue('long', {}), await s.enqueue('long', {}), await s.enqueue('long', {})];
+    await until(index, long[1]!.id, (j) => j.state === 'running');
+    await until(index, long[0]!.id, (j) => j.state === 'running');
+    const report = await s.enqueue('report', {});
+    await until(index, report.id, (j) => j.state === 'succeeded');
+    const second = await s.enqueue('report', {});
+    await until(index, second.id, (j) => j.state === 'succeeded');
+    assert.equal((await index.jobs.get(long[2]!.id))!.state, 'queued', 'the prompt worker takes no other job');
+    assert.equal(s.active, 2);
+    release();
+    await until(index, long[2]!.id, (j) => j.state === 'succeeded');
+    await s.stop();
+    await index.close();
+  });
+
   test('back-off doubles with each failed try, at most an hour', () => {
     assert.deepEqual([1, 2, 3, 4].map((n) => backoffMs(n, 10)), [10_000, 20_000, 40_000, 80_000]);
     assert.equal(backoffMs(30, 10), 3_600_000);
