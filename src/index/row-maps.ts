@@ -95,6 +95,7 @@ export const toEntry = (r: EntryRow): WorklistEntry => ({
   dataset: JSON.parse(r.dataset) as JsonDataset,
   createdAt: new Date(r.created_at),
   updatedAt: new Date(r.updated_at),
+  revision: r.dataset,
 });
 
 /** The columns a worklist entry's dataset fills, as statement parameters. */

@@ -25,6 +25,8 @@ export interface WorklistEntry {
   dataset: JsonDataset;
   createdAt: Date;
   updatedAt: Date;
+  /** The stored dataset as read: `replace` with it changes the entry only if nobody changed it since. */
+  revision: string;
 }
 
 export interface WorklistFilter {
@@ -46,8 +48,11 @@ export interface StepReference {
 
 export interface WorklistStore {
   add(source: WorklistSource, sourceKey: string | null, dataset: JsonDataset): Promise<WorklistEntry>;
-  /** Replaces the dataset; null when there is no such entry. */
-  replace(id: number, dataset: JsonDataset): Promise<WorklistEntry | null>;
+  /**
+   * Replaces the dataset; null when there is no such entry. With `revision` (an entry's as read),
+   * only while it is still so: 'stale' when another change came first — read it again.
+   */
+  replace(id: number, dataset: JsonDataset, revision?: string): Promise<WorklistEntry | null | 'stale'>;
   get(id: number): Promise<WorklistEntry | null>;
   bySourceKey(source: WorklistSource, sourceKey: string): Promise<WorklistEntry | null>;
   list(filter: WorklistFilter): Promise<{ entries: WorklistEntry[]; total: number }>;

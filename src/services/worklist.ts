@@ -149,6 +149,15 @@ function goesBack(from: string, to: string): boolean {
   return a !== undefined && b !== undefined && a > 0 && b <= a;
 }
 
+const withStatus = (dataset: JsonDataset, status: string): JsonDataset => {
+  const ds = structuredClone(dataset);
+  scheduledStep(ds)![SPS_STATUS] = { vr: 'CS', Value: [status] };
+  return ds;
+};
+
+/** Reads and writes of one change when others keep changing the entry meanwhile. */
+const CHANGE_ATTEMPTS = 5;
+
 export class WorklistService {
   constructor(
     private readonly store: WorklistStore,
@@ -187,19 +196,37 @@ export class WorklistService {
    * the same content.
    */
   async upsertFromSource(source: WorklistSource, sourceKey: string, dataset: JsonDataset): Promise<WorklistEntry | null> {
-    const current = await this.store.bySourceKey(source, sourceKey);
-    const next = await this.filed(dataset);
-    if (!current) return this.store.add(source, sourceKey, completeEntry(next));
-    const was = current.dataset;
-    for (const key of ['0020000D', '00401001']) if (!has(next, key) && has(was, key)) next[key] = was[key]!;
-    const step = scheduledStep(next);
-    const oldStep = scheduledStep(was);
-    if (step && !has(step, '00400009') && has(oldStep, '00400009')) step['00400009'] = oldStep!['00400009']!;
-    const said = jsonElementText(step?.[SPS_STATUS]);
-    const status = said && !goesBack(current.status, said) ? said : current.status;
-    const completed = completeEntry(next, status);
-    if (JSON.stringify(completed) === JSON.stringify(was)) return null;
-    return (await this.store.replace(current.id, completed)) ?? this.missing(current.id);
+    const filed = await this.filed(dataset);
+    const first = await this.store.bySourceKey(source, sourceKey);
+    if (!first) return this.store.add(source, sourceKey, completeEntry(filed));
+    return this.change(first.id, (current) => {
+      const next = structuredClone(filed);
+      const was = current.dataset;
+      for (const key of ['0020000D', '00401001']) if (!has(next, key) && has(was, key)) next[key] = was[key]!;
+      const step = scheduledStep(next);
+      const oldStep = scheduledStep(was);
+      if (step && !has(step, '00400009') && has(oldStep, '00400009')) step['00400009'] = oldStep!['00400009']!;
+      const said = jsonElementText(step?.[SPS_STATUS]);
+      const status = said && !goesBack(current.status, said) ? said : current.status;
+      return completeEntry(next, status);
+    });
+  }
+
+  /**
+   * Changes an entry as read, again on what another change wrote if one came between the read
+   * and the write (an MPPS moving the status while an HL7 update rewrites the order: each keeps
+   * the other's change). Null when `next` leaves the entry as it is.
+   */
+  private async change(id: number, next: (current: WorklistEntry) => JsonDataset): Promise<WorklistEntry | null> {
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.get(id);
+      const ds = next(current);
+      if (JSON.stringify(ds) === JSON.stringify(current.dataset)) return null;
+      const r = await this.store.replace(id, ds, current.revision);
+      if (r === null) this.missing(id);
+      if (r !== 'stale') return r;
+      if (attempt === CHANGE_ATTEMPTS) throw new PacsError('CONFLICT', `worklist entry ${id} kept changing meanwhile; try again`);
+    }
   }
 
   bySourceKey(source: WorklistSource, sourceKey: string): Promise<WorklistEntry | null> {
@@ -207,10 +234,9 @@ export class WorklistService {
   }
 
   async update(id: number, dataset: JsonDataset): Promise<WorklistEntry> {
-    const current = await this.get(id);
     const next = await this.filed(dataset);
-    const status = jsonElementText(scheduledStep(next)?.[SPS_STATUS]) || current.status;
-    return (await this.store.replace(id, completeEntry(next, status))) ?? this.missing(id);
+    const said = jsonElementText(scheduledStep(next)?.[SPS_STATUS]);
+    return (await this.change(id, (current) => completeEntry(structuredClone(next), said || current.status))) ?? this.get(id);
   }
 
   /** Cancels the step (it stays listed, with status CANCELED, and leaves the worklist). */
@@ -219,10 +245,7 @@ export class WorklistService {
   }
 
   async setStatus(id: number, status: string): Promise<WorklistEntry> {
-    const entry = await this.get(id);
-    const ds = structuredClone(entry.dataset);
-    scheduledStep(ds)![SPS_STATUS] = { vr: 'CS', Value: [status] };
-    return (await this.store.replace(id, ds)) ?? this.missing(id);
+    return (await this.change(id, (entry) => withStatus(entry.dataset, status))) ?? this.get(id);
   }
 
   async get(id: number): Promise<WorklistEntry> {
@@ -263,9 +286,12 @@ export class WorklistService {
     for (const ref of refs) {
       if (!ref.scheduledProcedureStepID && !ref.studyInstanceUID && !ref.accessionNumber) continue; // an unscheduled step
       for (const e of await this.store.findByStep(ref)) {
-        if (e.status === next || e.status === 'CANCELED' || !mppsMayMove(e.status, next)) continue;
-        await this.setStatus(e.id, next);
-        changed.push(e.id);
+        // Decided on the entry as it is when written (an order update may have moved it meanwhile).
+        const moved = await this.change(e.id, (current) => {
+          if (current.status === next || current.status === 'CANCELED' || !mppsMayMove(current.status, next)) return current.dataset;
+          return withStatus(current.dataset, next);
+        });
+        if (moved) changed.push(e.id);
       }
     }
     return changed;

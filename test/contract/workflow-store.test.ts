@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { pino } from 'pino';
 import type { JsonDataset } from '../../src/dicom/json.js';
-import type { MppsStore } from '../../src/index/workflow.js';
+import type { MppsStore, WorklistStore } from '../../src/index/workflow.js';
 import { MppsService } from '../../src/services/mpps.js';
 import { WorklistService } from '../../src/services/worklist.js';
 import { BACKENDS } from './backends.js';
@@ -14,7 +14,7 @@ const entry = (patientID: string, spsID: string, status: string, study: string):
   '00100020': { vr: 'LO', Value: [patientID] },
   '0020000D': { vr: 'UI', Value: [study] },
   '00080050': { vr: 'SH', Value: [`ACC${spsID}`] },
-  '00400100': { vr: 'SQ', Value: [{ '00400009': { vr: 'SH', Value: [spsID] }, '00400020': { vr: 'CS', Value: [status] } }] },
+  '00400100': { vr: 'SQ', Value: [{ '00400009': { vr: 'SH', Value: [spsID] }, '00400020': { vr: 'CS', Value: [status] }, '00080060': { vr: 'CS', Value: ['CT'] }, '00400002': { vr: 'DA', Value: ['20260312'] } }] },
 });
 
 const mpps = (status: string): JsonDataset => ({ '00400252': { vr: 'CS', Value: [status] } });
@@ -45,8 +45,16 @@ for (const backend of BACKENDS) backend.run((fresh) => {
         const byStep = await index.worklist.findByStep({ studyInstanceUID: '1.2', scheduledProcedureStepID: 'S2', accessionNumber: null });
         assert.deepEqual(byStep.map((e) => e.id), [b.id]);
         const started = await index.worklist.replace(b.id, entry('P2', 'S2', 'STARTED', '1.2'));
-        assert.equal(started?.status, 'STARTED');
+        assert.ok(started && started !== 'stale');
+        assert.equal(started.status, 'STARTED');
         assert.equal(await index.worklist.replace(99_999, entry('P9', 'S9', 'SCHEDULED', '9.9')), null);
+        // With a revision: only while the entry is still as read.
+        const done = await index.worklist.replace(b.id, entry('P2', 'S2', 'COMPLETED', '1.2'), started.revision);
+        assert.ok(done && done !== 'stale');
+        assert.equal(done.status, 'COMPLETED');
+        assert.equal(await index.worklist.replace(b.id, entry('P2', 'S2', 'CANCELED', '1.2'), started.revision), 'stale');
+        assert.equal((await index.worklist.get(b.id))?.status, 'COMPLETED', 'the stale write changed nothing');
+        assert.equal(await index.worklist.replace(99_999, entry('P9', 'S9', 'SCHEDULED', '9.9'), started.revision), null);
         assert.equal(await index.worklist.remove(a.id), true);
         assert.equal(await index.worklist.remove(a.id), false);
         assert.equal((await index.worklist.list({ limit: -1, offset: 0 })).total, 2);
@@ -118,6 +126,45 @@ for (const backend of BACKENDS) backend.run((fresh) => {
         const step = (await index.mpps.get('1.9.5'))!;
         assert.deepEqual(step.dataset['00400254']?.Value, ['described']);
         assert.deepEqual(step.dataset['00400280']?.Value, ['commented']);
+      } finally {
+        await index.close();
+      }
+    });
+
+    test('an MPPS moving a worklist entry and an HL7 update of its order, both having read it before either wrote: both changes kept', async () => {
+      const index = await (await fresh())();
+      try {
+        const e = await index.worklist.add('hl7', 'ORD9', { ...entry('P9', 'S9', 'SCHEDULED', '1.9'), '00100010': { vr: 'PN', Value: [{ Alphabetic: 'DOE^JANE' }] } } as JsonDataset);
+        let waiting: (() => void)[] = [];
+        let held = 0;
+        const racingStore: WorklistStore = {
+          ...index.worklist,
+          add: (...a) => index.worklist.add(...a),
+          replace: (...a) => index.worklist.replace(...a),
+          bySourceKey: (...a) => index.worklist.bySourceKey(...a),
+          list: (f) => index.worklist.list(f),
+          findByStep: (r) => index.worklist.findByStep(r),
+          remove: (id) => index.worklist.remove(id),
+          get: async (id) => {
+            const r = await index.worklist.get(id);
+            if (++held <= 2) {
+              await new Promise<void>((resolve) => {
+                waiting.push(resolve);
+                if (waiting.length < 2) return;
+                for (const w of waiting) w();
+                waiting = [];
+              });
+            }
+            return r;
+          },
+        };
+        const worklist = new WorklistService(racingStore, () => ({ fuzzyNames: false }));
+        const renamed = { ...entry('P9', 'S9', 'SCHEDULED', '1.9'), '00100010': { vr: 'PN', Value: [{ Alphabetic: 'DOE^JANE^MARIE' }] } } as JsonDataset;
+        await Promise.all([worklist.stepPerformed([{ scheduledProcedureStepID: 'S9', studyInstanceUID: '1.9', accessionNumber: null }], 'IN PROGRESS'), worklist.upsertFromSource('hl7', 'ORD9', renamed)]);
+        assert.equal(held, 3, 'one of them read the entry again');
+        const now = (await index.worklist.get(e.id))!;
+        assert.equal(now.status, 'STARTED', 'the MPPS change kept');
+        assert.deepEqual(now.dataset['00100010']?.Value, [{ Alphabetic: 'DOE^JANE^MARIE' }], 'the order update kept');
       } finally {
         await index.close();
       }

@@ -39,15 +39,19 @@ export class PgWorklistStore implements WorklistStore {
     });
   }
 
-  replace(id: number, dataset: JsonDataset): Promise<WorklistEntry | null> {
+  replace(id: number, dataset: JsonDataset, revision?: string): Promise<WorklistEntry | null | 'stale'> {
     return this.transact('write', async (db) => {
+      // Read committed: an UPDATE meeting a row another transaction changed waits for it, then
+      // checks the revision on the new row — the loser of a race changes nothing.
       const [r] = await rows<EntryRow>(
         db,
         `UPDATE worklist_entries SET status = @status, accession_number = @accession, patient_id = @patient, sps_id = @sps,
-         study_instance_uid = @study, dataset = @dataset, updated_at = @now WHERE pk = @id RETURNING *`,
-        { id, now: Date.now(), ...entryColumns(dataset) },
+         study_instance_uid = @study, dataset = @dataset, updated_at = @now WHERE pk = @id AND (@revision::text IS NULL OR dataset = @revision) RETURNING *`,
+        { id, now: Date.now(), revision: revision ?? null, ...entryColumns(dataset) },
       );
-      return r ? toEntry(r) : null;
+      if (r) return toEntry(r);
+      if (revision === undefined) return null;
+      return (await db.query('SELECT 1 FROM worklist_entries WHERE pk = $1', [id])).rowCount ? 'stale' : null;
     });
   }
 

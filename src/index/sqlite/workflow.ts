@@ -26,7 +26,7 @@ export class SqliteWorklistStore implements WorklistStore {
       insert: p(`INSERT INTO worklist_entries (source, source_key, status, accession_number, patient_id, sps_id, study_instance_uid, dataset, created_at, updated_at)
         VALUES (@source, @key, @status, @accession, @patient, @sps, @study, @dataset, @now, @now) RETURNING *`),
       replace: p(`UPDATE worklist_entries SET status = @status, accession_number = @accession, patient_id = @patient, sps_id = @sps,
-        study_instance_uid = @study, dataset = @dataset, updated_at = @now WHERE pk = @id RETURNING *`),
+        study_instance_uid = @study, dataset = @dataset, updated_at = @now WHERE pk = @id AND (@revision IS NULL OR dataset = @revision) RETURNING *`),
       get: p('SELECT * FROM worklist_entries WHERE pk = ?'),
       bySource: p('SELECT * FROM worklist_entries WHERE source = ? AND source_key = ?'),
       list: p(`SELECT * FROM worklist_entries WHERE (@statuses IS NULL OR status IN (SELECT value FROM json_each(@statuses)))
@@ -43,10 +43,11 @@ export class SqliteWorklistStore implements WorklistStore {
     return this.transact('write', () => toEntry(this.s.insert.get({ source, key: sourceKey, now: Date.now(), ...entryColumns(dataset) })!));
   }
 
-  replace(id: number, dataset: JsonDataset): Promise<WorklistEntry | null> {
+  replace(id: number, dataset: JsonDataset, revision?: string): Promise<WorklistEntry | null | 'stale'> {
     return this.transact('write', () => {
-      const r = this.s.replace.get({ id, now: Date.now(), ...entryColumns(dataset) });
-      return r ? toEntry(r) : null;
+      const r = this.s.replace.get({ id, now: Date.now(), revision: revision ?? null, ...entryColumns(dataset) });
+      if (r) return toEntry(r);
+      return revision !== undefined && this.s.get.get(id) ? 'stale' : null;
     });
   }
 
