@@ -13,6 +13,7 @@ export const LIVE_KEYS = [
   'http.users',
   'http.tokens',
   'http.max_upload_mb',
+  'http.max_upload_parts',
   'http.allowed_hosts',
   'jobs.*',
   'known_nodes',

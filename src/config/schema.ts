@@ -236,6 +236,11 @@ const http = section({
   tokens: z.array(httpToken, { error: 'expected a list of tokens' }).default([]),
   /** Largest STOW-RS / upload request. */
   max_upload_mb: int(1, 1_048_576, 4096, ' MB'),
+  /**
+   * Parts (instances) of one STOW-RS request: the answer lists each, so an unbounded count of
+   * tiny parts would grow it (and the memory behind it) without limit.
+   */
+  max_upload_parts: int(1, 10_000_000, 50_000, ''),
   /** Largest JSON (or other small) request body: the API's bodies are a few lines. */
   max_json_kb: int(1, 1_048_576, 1024, ' KB'),
   /** Requests a minute per user (or per address without credentials); beyond it, 429. */

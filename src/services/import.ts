@@ -10,7 +10,7 @@ import { Tag } from '../dicom/tags.js';
 import { transferSyntaxInfo } from '../dicom/transfer-syntax.js';
 import { PacsError } from '../core/errors.js';
 import type { Provenance } from '../index/types.js';
-import { COLLECTED_TAGS, buildInstanceRecord } from './instance-record.js';
+import { COLLECTED_TAGS, buildInstanceRecord, filedAs } from './instance-record.js';
 import type { StoreResult, StoreService } from './store.js';
 
 async function pump(path: string, start: number, sink: { write(c: Buffer): boolean; onDrain(cb: () => void): void }): Promise<void> {
@@ -75,5 +75,5 @@ export async function indexExistingFile(svc: StoreService, relPath: string): Pro
   );
   const outcome = await svc.deps.index.storeInstance(record, 'replace');
   svc.deps.events.emit('instance.stored', { record, outcome: outcome.outcome, changeSeq: outcome.changeSeq });
-  return { kind: outcome.outcome === 'inserted' ? 'stored' : 'replaced', sopInstanceUID: record.instance.SOPInstanceUID, path: relPath, size };
+  return { kind: outcome.outcome === 'inserted' ? 'stored' : 'replaced', ...filedAs(record), path: relPath, size };
 }

@@ -101,3 +101,10 @@ export function recordLookup(r: InstanceRecord): (keyword: string) => string | n
     return null;
   };
 }
+
+/** The UIDs a store answers with: the instance and where it is filed. */
+export const filedAs = (record: InstanceRecord): { sopInstanceUID: string; studyInstanceUID: string; seriesInstanceUID: string } => ({
+  sopInstanceUID: record.instance.SOPInstanceUID,
+  studyInstanceUID: record.study.StudyInstanceUID,
+  seriesInstanceUID: record.series.SeriesInstanceUID,
+});

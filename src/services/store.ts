@@ -5,7 +5,7 @@
 import { DatasetStreamReader } from '../dicom/reader.js';
 import { encodeFileMetaInformation } from '../dicom/part10.js';
 import { transferSyntaxInfo } from '../dicom/transfer-syntax.js';
-import { PacsError, isPacsError } from '../core/errors.js';
+import { PacsError, errorMessage, isPacsError } from '../core/errors.js';
 import { KeyedMutex } from '../core/keyed-mutex.js';
 import type { EventBus } from '../core/events.js';
 import type { HookList } from '../core/hooks.js';
@@ -14,7 +14,7 @@ import { UncertainCommit } from '../index/errors.js';
 import type { ArchiveIndex, InstanceLocation, InstanceRecord, Provenance } from '../index/types.js';
 import type { ObjectStore, StagedObject } from '../storage/object-store.js';
 import { alternativePath, instancePath } from '../storage/naming.js';
-import { COLLECTED_TAGS, buildInstanceRecord, recordLookup } from './instance-record.js';
+import { COLLECTED_TAGS, buildInstanceRecord, filedAs, recordLookup } from './instance-record.js';
 
 export type DuplicatePolicy = 'reject' | 'overwrite' | 'ignore';
 
@@ -41,6 +41,9 @@ export type StoreResultKind = 'stored' | 'replaced' | 'identical' | 'ignored';
 export interface StoreResult {
   kind: StoreResultKind;
   sopInstanceUID: string;
+  /** Where the instance is filed (for a kept duplicate: the copy already there). */
+  studyInstanceUID: string;
+  seriesInstanceUID: string;
   path: string;
   size: number;
 }
@@ -75,19 +78,26 @@ export class IngestSession {
     const ts = transferSyntaxInfo(request.transferSyntaxUID);
     if (!ts && !this.failure) this.failure = new PacsError('DICOM_PARSE', `unknown transfer syntax ${request.transferSyntaxUID}`);
     this.reader = new DatasetStreamReader({ transferSyntaxUID: ts ? request.transferSyntaxUID : '1.2.840.10008.1.2.1', collect: COLLECTED_TAGS });
-    this.staged = this.failure ? null : svc.deps.store.stage();
-    if (this.staged) {
+    // The File Meta is encoded before a staged file is taken: UIDs too long to encode (a STOW
+    // part's File Meta may say anything) are a failure of this instance, not a staged file and
+    // its descriptor left open.
+    let meta: Buffer | null = null;
+    if (!this.failure) {
       const s = svc.deps.settings();
-      this.staged.write(
-        encodeFileMetaInformation({
+      try {
+        meta = encodeFileMetaInformation({
           mediaStorageSOPClassUID: request.sopClassUID,
           mediaStorageSOPInstanceUID: request.sopInstanceUID,
           transferSyntaxUID: request.transferSyntaxUID,
           implementationClassUID: s.implementationClassUID,
           implementationVersionName: s.implementationVersionName,
-        }),
-      );
+        });
+      } catch (e) {
+        this.failure = new PacsError('DICOM_PARSE', `cannot write the File Meta Information: ${errorMessage(e)}`);
+      }
     }
+    this.staged = meta ? svc.deps.store.stage() : null;
+    if (meta) this.staged!.write(meta);
   }
 
   get bytesReceived(): number {
@@ -227,7 +237,7 @@ export class StoreService {
       this.unindexed.delete(record.file.path);
     }
     this.deps.events.emit('instance.stored', { record, outcome: outcome.outcome, changeSeq: outcome.changeSeq });
-    return { kind: 'stored', sopInstanceUID: record.instance.SOPInstanceUID, path: record.file.path, size: record.file.size };
+    return { kind: 'stored', ...filedAs(record), path: record.file.path, size: record.file.size };
   }
 
   private async storeDuplicate(record: InstanceRecord, existing: InstanceLocation, staged: StagedObject, settings: StoreSettings): Promise<StoreResult> {
@@ -272,7 +282,7 @@ export class StoreService {
     } finally {
       this.unindexed.delete(record.file.path);
     }
-    return { kind: 'replaced', sopInstanceUID: record.instance.SOPInstanceUID, path: record.file.path, size: record.file.size };
+    return { kind: 'replaced', ...filedAs(record), path: record.file.path, size: record.file.size };
   }
 
   /**
@@ -317,6 +327,6 @@ export class StoreService {
   }
 
   private result(kind: StoreResultKind, loc: InstanceLocation): StoreResult {
-    return { kind, sopInstanceUID: loc.SOPInstanceUID, path: loc.path, size: loc.size };
+    return { kind, sopInstanceUID: loc.SOPInstanceUID, studyInstanceUID: loc.StudyInstanceUID, seriesInstanceUID: loc.SeriesInstanceUID, path: loc.path, size: loc.size };
   }
 }

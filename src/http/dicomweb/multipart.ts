@@ -48,13 +48,23 @@ export interface InPartSink {
 /** The body passed the size limit (answered 413). */
 export class TooLargeError extends Error {}
 
-export async function readMultipart(body: AsyncIterable<Buffer>, boundary: string, onPart: (headers: Record<string, string>) => InPartSink, maxBytes: number): Promise<void> {
+/** The body holds more parts than allowed. */
+export class TooManyPartsError extends Error {}
+
+export async function readMultipart(
+  body: AsyncIterable<Buffer>,
+  boundary: string,
+  onPart: (headers: Record<string, string>) => InPartSink,
+  maxBytes: number,
+  maxParts = Number.POSITIVE_INFINITY,
+): Promise<void> {
   const delimiter = Buffer.from(`\r\n--${boundary}`);
   // The first delimiter may come without the CRLF before it: pretend there was one.
   let buf: Buffer = Buffer.from('\r\n');
   let state: 'preamble' | 'headers' | 'body' | 'done' = 'preamble';
   let sink: InPartSink | null = null;
   let total = 0;
+  let parts = 0;
   try {
     for await (const chunk of body) {
       total += chunk.length;
@@ -102,6 +112,7 @@ export async function readMultipart(body: AsyncIterable<Buffer>, boundary: strin
             if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
           }
           buf = buf.subarray(end + 4);
+          if (++parts > maxParts) throw new TooManyPartsError(`the request has more than ${maxParts} parts`);
           sink = onPart(headers);
           // The body starts right after the headers: the delimiter search needs a CRLF before it.
           state = 'body';

@@ -504,7 +504,14 @@ describe('indexExistingFile', () => {
     copyFileSync(sample(CT_SMALL), a.objects.absolutePath(rel));
     const bytes = readFileSync(sample(CT_SMALL));
     const r = await indexExistingFile(a.svc, rel);
-    assert.deepEqual(r, { kind: 'stored', sopInstanceUID: '1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322', path: rel, size: bytes.length });
+    assert.deepEqual(r, {
+      kind: 'stored',
+      sopInstanceUID: '1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322',
+      studyInstanceUID: '1.3.6.1.4.1.5962.1.2.1.20040119072730.12322',
+      seriesInstanceUID: '1.3.6.1.4.1.5962.1.3.1.1.20040119072730.12322',
+      path: rel,
+      size: bytes.length,
+    });
     const row = (await a.index.findInstance(r.sopInstanceUID))!;
     assert.equal(row.path, rel);
     assert.equal(row.checksum, sha256(bytes));
