@@ -184,7 +184,7 @@ describe('STOW-RS bad input over a socket', () => {
     }
   });
 
-  test('type="application/dicom+json" (metadata and bulk data) is 415; an untyped part is the request\'s type', async () => {
+  test('type="application/dicom+json" (metadata and bulk data) is 415; an untyped part is the request\'s type; the path\'s study is a UID', async () => {
     const json = await stow(body([{ type: 'application/dicom+json', bytes: Buffer.from('[]') }], 'b'), 'multipart/related; type="application/dicom+json"; boundary=b');
     assert.equal(json.status, 415, json.text);
     assert.match(json.text, /application\/dicom\+json/);
@@ -192,5 +192,8 @@ describe('STOW-RS bad input over a socket', () => {
     assert.equal(plus.status, 409, 'a +json part is not a DICOM file');
     const untyped = await stow(body([{ bytes: sample('pydicom__chrGreek.dcm') }], 'b'));
     assert.equal(untyped.status, 200, untyped.text);
+    // The study of the path is one UID (it is echoed into Retrieve URLs).
+    const notUid = await fetch(`${url}/dicom-web/studies/1.2.3%22%3E`, { method: 'POST', headers: { 'content-type': 'multipart/related; type="application/dicom"; boundary=b' }, body: body([{ bytes: CT }], 'b') });
+    assert.equal(notUid.status, 400, await notUid.text());
   });
 });

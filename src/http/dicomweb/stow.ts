@@ -15,6 +15,7 @@ import { modelFormat, requestedTypes } from './accept.js';
 import { TooLargeError, TooManyPartsError, boundaryOf, readMultipart, type InPartSink } from './multipart.js';
 import { STORAGE_SOP_CLASSES } from '../../dicom/uids.js';
 import { transferSyntaxInfo } from '../../dicom/transfer-syntax.js';
+import { uidSchema } from '../api/identifiers.js';
 import { type DicomwebDeps, baseUrl, instanceUrl, studyUrl } from './deps.js';
 
 /** Bytes of a part gathered before its File Meta and SOP UIDs are read. */
@@ -241,5 +242,7 @@ export function registerStow(app: FastifyInstance, deps: DicomwebDeps): void {
   // The body is read as a stream by the handler, never buffered by fastify.
   app.addContentTypeParser(/^multipart\/related/i, (_req, payload, done) => done(null, payload));
   app.post('/studies', (req: FastifyRequest<{ Params: { study?: string } }>, reply) => stow(deps, req, reply));
-  app.post('/studies/:study', (req: FastifyRequest<{ Params: { study?: string } }>, reply) => stow(deps, req, reply));
+  // The study is echoed into Retrieve URLs and matched against each part: one UID, nothing else.
+  const schema = { params: { type: 'object', properties: { study: uidSchema }, required: ['study'] } };
+  app.post('/studies/:study', { schema }, (req: FastifyRequest<{ Params: { study?: string } }>, reply) => stow(deps, req, reply));
 }
