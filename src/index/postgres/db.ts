@@ -190,10 +190,15 @@ export class Pipelined {
   }
 }
 
+/**
+ * BEGIN of a transaction that waits at most `lockWaitMs` for any lock: one simple-protocol
+ * message (no parameters), so the bound comes with BEGIN and costs no round trip more.
+ */
+export const beginWithLockWait = (lockWaitMs: number): string => `BEGIN; SET LOCAL lock_timeout = ${Math.max(1, Math.trunc(lockWaitMs))}`;
+
 /** A transaction runner on the pool, with the retries described at the top. */
 export function transactor(pool: pg.Pool, isReadonly: () => boolean, lockWaitMs = LOCK_WAIT_MS): PgTransact {
-  // One simple-protocol message (no parameters): the bound comes with BEGIN, no round trip more.
-  const beginWrite = `BEGIN; SET LOCAL lock_timeout = ${Math.max(1, Math.trunc(lockWaitMs))}`;
+  const beginWrite = beginWithLockWait(lockWaitMs);
   return async <T>(kind: Kind, fn: (db: Db) => Promise<T>, options: TransactOptions = {}): Promise<T> => {
     if (kind === 'write' && isReadonly()) throw new PacsError('INDEX_FAILURE', 'the index is open read-only');
     const deadline = options.timeoutMs === undefined ? null : Date.now() + options.timeoutMs;

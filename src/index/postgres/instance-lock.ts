@@ -12,7 +12,7 @@
 // crashed server.
 
 import type pg from 'pg';
-import { LOCK_WAIT_MS, type PgPoolOptions, createPool, indexFailure } from './db.js';
+import { LOCK_WAIT_MS, type PgPoolOptions, beginWithLockWait, createPool, indexFailure } from './db.js';
 
 /**
  * The first key of the two-int4 advisory lock form: a namespace of its own, so instance locks
@@ -37,7 +37,8 @@ const LOCK_CONNECTIONS = 8;
 
 export class PgInstanceLocks {
   private readonly pool: pg.Pool;
-  private readonly lockWait: string;
+  /** BEGIN with the same bound on lock waits as every write transaction (db.ts). */
+  private readonly begin: string;
 
   /**
    * A store waits for its instance's lock at most lockWaitMs (db.ts): a server frozen with it
@@ -46,7 +47,7 @@ export class PgInstanceLocks {
    */
   constructor(options: PgPoolOptions) {
     this.pool = createPool({ ...options, max: LOCK_CONNECTIONS });
-    this.lockWait = `${options.lockWaitMs ?? LOCK_WAIT_MS}ms`;
+    this.begin = beginWithLockWait(options.lockWaitMs ?? LOCK_WAIT_MS);
   }
 
   async run<T>(sopInstanceUID: string, fn: () => Promise<T>): Promise<T> {
@@ -62,8 +63,7 @@ export class PgInstanceLocks {
         // Sent together (the pool pipelines them, db.ts): one round trip. Were BEGIN to fail, the
         // lock would be taken and released in a transaction of its own, and we stop here anyway.
         await Promise.all([
-          client.query('BEGIN'),
-          client.query("SELECT set_config('lock_timeout', $1, true)", [this.lockWait]),
+          client.query(this.begin),
           client.query(`SELECT pg_advisory_xact_lock($1, ${IN_SCHEMA})`, [INSTANCE_LOCK_SPACE, sopInstanceUID]),
         ]);
       } catch (e) {
