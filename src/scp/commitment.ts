@@ -63,6 +63,11 @@ export function commitmentScp(commitment: CommitmentService): ServiceClassProvid
                   return fail(NActionStatus.ProcessingFailure, `cannot queue the request: ${errorMessage(e)}`);
                 }
                 ctx.logger.info({ transactionUID: request.transactionUID, instances: request.instances.length }, 'storage commitment requested');
+                if (!(await commitment.reachable(ctx.assoc.callingAETitle).catch(() => true)))
+                  ctx.logger.warn(
+                    { requester: ctx.assoc.callingAETitle, transactionUID: request.transactionUID },
+                    'storage commitment requester is not a known node: its report can only go on this association, and is lost if the association is released first (add it to known_nodes)',
+                  );
                 return respond(ctx, cmd, NActionStatus.Success).finally(responded);
               },
               (e: unknown) => fail(NActionStatus.InvalidArgumentValue, `dataset cannot be parsed: ${errorMessage(e)}`),

@@ -86,6 +86,14 @@ export class CommitmentService {
     while (job.state !== 'queued' || !sameRequest(job.payload, payload)) job = await this.jobs.enqueue(COMMITMENT_JOB, { ...payload }, { dedupeKey: `${base}#${job.id}` });
   }
 
+  /**
+   * Whether a report to this requester can go on a new association (it is a known node). If not,
+   * only the association of its request can carry it: released before the report, it is lost.
+   */
+  async reachable(requester: string): Promise<boolean> {
+    return (await this.deps.nodes.find(requester)) !== null;
+  }
+
   /** Why an instance cannot be committed to, or null when it is safely kept. */
   async verify(r: InstanceRef): Promise<number | null> {
     const loc = await this.deps.index.findInstance(r.sopInstanceUID);

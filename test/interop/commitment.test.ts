@@ -130,3 +130,19 @@ describe('Storage Commitment SCP', () => {
     }
   });
 });
+
+describe('Storage Commitment SCP, a requester that is not a known node', () => {
+  test('reported on its association, and the log says a release before the report would lose it', async () => {
+    const lines: string[] = [];
+    const pacs = await startTestPacs({ logging: { level: 'info' } }, { logStream: { write: (l: string) => void lines.push(l) } });
+    try {
+      const r = await requestAndWait({ host: '127.0.0.1', port: pacs.port, calledAETitle: 'PACS_SERVER', callingAETitle: 'STRANGER', timeoutMs: 10_000 }, [CT_SMALL]);
+      assert.equal(r.status, 0, r.comment);
+      assert.equal(r.report!.sameAssociation, true);
+      const warning = lines.map((l) => JSON.parse(l) as { msg: string; requester?: string }).find((l) => /not a known node/.test(l.msg));
+      assert.equal(warning?.requester, 'STRANGER', 'a warning naming the requester');
+    } finally {
+      await pacs.stop();
+    }
+  });
+});
