@@ -36,6 +36,9 @@ export function setDataset(ds: JsonDataset): JsonDataset {
 /** Error ID (0000,0903) of an N-SET on a step no longer IN PROGRESS (PS3.4 F.7.2.2). */
 const MPPS_NOT_IN_PROGRESS = 0xa710;
 
+/** Refusals that another try may not meet: the peer's trouble, not our request's. */
+const passing = (status: number | undefined): boolean => status === MppsStatus.ProcessingFailure || status === 0x0213 || (status !== undefined && status >= 0xa700 && status <= 0xa7ff);
+
 const hex = (n: number | undefined): string => `0x${(n ?? 0xffff).toString(16).padStart(4, '0')}`;
 
 export function mppsForwardHandler(deps: { mpps: MppsStore; nodes: NodeDirectory; aeTitle: () => string }): JobHandler {
@@ -51,8 +54,9 @@ export function mppsForwardHandler(deps: { mpps: MppsStore; nodes: NodeDirectory
         const created = await mppsCreate(scu, uid, createDataset(step.dataset));
         if (created.Status !== MppsStatus.Success && created.Status !== MppsStatus.DuplicateSOPInstance) {
           const why = `${ae} refused the N-CREATE: ${hex(created.Status)} ${created.ErrorComment ?? ''}`.trim();
-          // A processing failure is the peer's passing trouble (retried); anything else says our request is wrong there.
-          throw created.Status === MppsStatus.ProcessingFailure ? new Error(why) : new PermanentJobError(why);
+          // A processing failure, a resource limitation (0x0213) or running out of resources
+          // (0xA7xx) is the peer's passing trouble (retried); anything else says our request is wrong there.
+          throw passing(created.Status) ? new Error(why) : new PermanentJobError(why);
         }
         const set = await mppsSet(scu, uid, setDataset(step.dataset));
         // 0x0110 with Error ID 0xA710 (PS3.4 F.7.2.2): the step is final there already, from an

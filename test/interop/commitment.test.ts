@@ -45,7 +45,8 @@ describe('Storage Commitment SCP', () => {
   test('on the same association: committed and failed lists with reasons', async () => {
     const unknown = { sopClassUID: CT, sopInstanceUID: '1.2.3.4.5.6' };
     const wrongClass = { sopClassUID: CT, sopInstanceUID: MR_SMALL.sopInstanceUID };
-    const r = await requestAndWait(peer(), [CT_SMALL, MR_SMALL, unknown, wrongClass]);
+    const notStorage = { sopClassUID: '1.2.840.10008.3.1.2.3.3', sopInstanceUID: '1.2.3.4.5.7' }; // an MPPS
+    const r = await requestAndWait(peer(), [CT_SMALL, MR_SMALL, unknown, wrongClass, notStorage]);
     assert.equal(r.status, 0, r.comment);
     const report = r.report!;
     assert.equal(report.sameAssociation, true);
@@ -54,6 +55,7 @@ describe('Storage Commitment SCP', () => {
     assert.deepEqual(report.failed, [
       { ...unknown, reason: 0x0112 },
       { ...wrongClass, reason: 0x0119 },
+      { ...notStorage, reason: 0x0122 },
     ]);
     const all = await requestAndWait(peer(), [CT_SMALL]);
     assert.equal(all.report!.eventTypeId, 1, 'all committed');

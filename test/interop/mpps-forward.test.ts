@@ -136,6 +136,21 @@ describe('MPPS forwarding to a known node', () => {
     }
   });
 
+  test('the peer answers the N-CREATE with a resource limitation (0x0213): retried, then created there', async () => {
+    const uid = '1.2.826.0.1.3680043.8.498.83.1';
+    const mpps = b!.server.archive.mpps;
+    const create = mpps.create.bind(mpps);
+    let limited = 0;
+    mpps.create = async (u, ae, ds) => (u === uid && limited++ === 0 ? { status: 0x0213, sopInstanceUID: u, comment: 'busy (the test\'s)' } : create(u, ae, ds));
+    try {
+      await send((scu) => mppsCreate(scu, uid, created('1.2.826.0.1.3680043.8.498.83')));
+      await until('the step on the peer', () => b!.server.archive.mpps.get(uid));
+      assert.equal(limited, 2, 'asked again after the refusal');
+    } finally {
+      mpps.create = create;
+    }
+  });
+
   test('the peer refuses the N-SET as malformed (0x0106): the job fails at once, not after a day of retries', async () => {
     const uid = '1.2.826.0.1.3680043.8.498.81.1';
     await send((scu) => mppsCreate(scu, uid, created('1.2.826.0.1.3680043.8.498.81')));
