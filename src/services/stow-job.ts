@@ -15,7 +15,7 @@ import type { ArchiveIndex, InstanceLocation } from '../index/types.js';
 import type { ObjectStore, SpooledObject } from '../storage/object-store.js';
 import { BurnedInRefused, Deidentifier, FlaggedCopies } from './deidentify.js';
 import { type JobHandler, PermanentJobError, RetryableJobError } from './jobs.js';
-import { type ChangeRange, FAILED_UIDS_KEPT, checkChanges, checkLevel, checkUids, transferSelection } from './transfer-jobs.js';
+import { type ChangeRange, FAILED_UIDS_KEPT, checkChanges, checkLevel, checkUids, selectionOrNothing, transferSelection } from './transfer-jobs.js';
 
 /** What `uids` name at `level` goes to the DICOMweb server named `server`. */
 export interface StowPayload {
@@ -143,8 +143,8 @@ export function stowJobHandler(deps: StowJobDeps): JobHandler {
       const server = deps.servers().find((s) => s.name === p.server);
       if (!server) throw new PermanentJobError(`"${p.server}" is not one of dicomweb_servers (was it removed from the configuration?)`);
       const target = stowTargetOf(server);
-      const instances = await transferSelection(deps.index, level, uids, checkChanges(p.changes));
-      if (!instances.length) return { total: 0, completed: 0, failed: 0, warning: 0, message: 'nothing new to send' };
+      const instances = await selectionOrNothing(transferSelection(deps.index, level, uids, checkChanges(p.changes)));
+      if (!Array.isArray(instances)) return instances;
       const t: Tally = { acknowledged: new Set(job.progress.acknowledged ?? []), stored: 0, warning: 0, refused: 0, flagged: new FlaggedCopies(), failed: [] };
       const before = instances.filter((i) => t.acknowledged.has(i.SOPInstanceUID)).length;
       const todo = instances.filter((i) => !t.acknowledged.has(i.SOPInstanceUID));

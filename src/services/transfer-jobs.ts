@@ -64,9 +64,28 @@ export async function transferSelection(index: ArchiveIndex, level: QueryLevel, 
     if (!all.length) throw new PermanentJobError(`nothing stored matches ${UNIQUE[level]} ${uids.join(', ')}`);
     return all;
   }
+  // A rule's job for a study deleted (by hand, by retention) before it ran: nothing is wrong,
+  // but its record says so rather than "nothing new".
+  if (!all.length) throw new NothingStoredError(`nothing to send: ${UNIQUE[level]} ${uids.join(', ')} is no longer stored (deleted before the job ran)`);
   const changed = new Set<string>();
   for (const study of new Set(all.map((l) => l.StudyInstanceUID))) for (const uid of await index.cursors.changedInstances(study, changes.after, changes.upTo)) changed.add(uid);
   return all.filter((l) => changed.has(l.SOPInstanceUID));
+}
+
+/** A rule's job whose study or series is no longer stored: it ends, successfully, with this message. */
+export class NothingStoredError extends Error {
+  override name = 'NothingStoredError';
+}
+
+/** What a send or STOW-RS job that has nothing to send records: a success, saying why. */
+export async function selectionOrNothing(select: Promise<InstanceLocation[]>): Promise<InstanceLocation[] | JobProgress> {
+  try {
+    const instances = await select;
+    return instances.length ? instances : { total: 0, completed: 0, failed: 0, warning: 0, message: 'nothing new to send' };
+  } catch (e) {
+    if (e instanceof NothingStoredError) return { total: 0, completed: 0, failed: 0, warning: 0, message: e.message };
+    throw e;
+  }
 }
 
 /** Pull: the node `source` sends us what `uids` name at `level`, by C-MOVE (to our AE title) or C-GET. */
@@ -109,8 +128,8 @@ export function sendJobHandler(deps: SendJobDeps): JobHandler {
       const uids = checkUids(p.uids);
       const node = await deps.nodes.find(String(p.destination ?? ''));
       if (!node) throw new PermanentJobError(`destination "${p.destination}" is not a known node`);
-      const instances = await transferSelection(deps.index, level, uids, checkChanges(p.changes));
-      if (!instances.length) return { total: 0, completed: 0, failed: 0, warning: 0, message: 'nothing new to send' };
+      const instances = await selectionOrNothing(transferSelection(deps.index, level, uids, checkChanges(p.changes)));
+      if (!Array.isArray(instances)) return instances;
       // One list, appended to and handed to every report as it is: copying it per instance made a
       // large study's send quadratic. A report is saved at the next heartbeat, whole.
       const acknowledged = [...(job.progress.acknowledged ?? [])];
