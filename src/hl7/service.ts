@@ -86,6 +86,10 @@ export class Hl7Service {
     if (processing && !accepted.includes(processing))
       throw new Hl7Error(`MSH-11 processing ID ${processing} is not applied here (hl7.processing_ids: ${accepted.join(', ')})`, Hl7ErrorCode.UnsupportedProcessingId, 'MSH-11', 'AR');
     if (!msg.get(msh, 10)) throw new Hl7Error('MSH-10 message control ID is empty', Hl7ErrorCode.RequiredFieldMissing, 'MSH-10', 'AR');
+    // Version 2.x only: the segments and fields read here are v2's (2.1 to 2.9 keep them in place).
+    const version = msg.get(msh, 12).trim();
+    if (version && !/^2(\.\d+)*$/.test(version))
+      throw new Hl7Error(`MSH-12 version ${quoted(version)} is not supported (HL7 v2: 2.1 to 2.9)`, Hl7ErrorCode.UnsupportedVersionId, 'MSH-12', 'AR');
     if (type === 'ORM' && event === 'O01') return this.orders(msg);
     if (type === 'ADT' && ['A08', 'A31'].includes(event)) return this.updatePatient(msg);
     if (type === 'ADT' && event === 'A40') return this.mergePatients(msg);

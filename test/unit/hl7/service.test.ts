@@ -329,3 +329,14 @@ test('a training or debugging message (MSH-11 T, D) is refused with AR 202 and c
   await test.index.storeInstance(record({ sop: '7.8.1', study: '7.8', patientId: 'T1', patientName: 'Real^Name' }), 'insert');
   assert.equal((await test.send(a08('T', 'Training^Name'))).code, 'AA', 'a test server may take them');
 });
+
+test('a message of another HL7 version than 2.x (MSH-12) is refused with AR 203 and changes nothing', async () => {
+  const { index, send } = await service();
+  await index.storeInstance(record({ sop: '7.9.1', study: '7.9', patientId: 'V1', patientName: 'Real^Name' }), 'insert');
+  const a08 = (version: string) => [MSH('ADT^A08', `V-${version}`).replace('|P|2.5.1', `|P|${version}`), 'EVN|A08|20260312', 'PID|1||V1||Other^Name'].join('\r');
+  const r = await send(a08('3.0'));
+  assert.deepEqual([r.code, r.err], ['AR', '203']);
+  assert.match(r.text, /MSH-12 version "3.0"/);
+  assert.equal((await index.findPatient('V1', null))?.PatientName, 'Real^Name', 'nothing changed');
+  for (const v of ['2.3', '2.5.1', '2.8^INT']) assert.equal((await send(a08(v))).code, 'AA', v);
+});
