@@ -159,6 +159,8 @@ export class PacsServer {
   private readonly listeners: DicomListener[] = [];
   private http: FastifyInstance | null = null;
   private stopping = false;
+  /** Ends this server's presence on the index (taken at start: maintenance tools wait for the stop). */
+  private leave: (() => Promise<void>) | null = null;
   /** Recent stores, errors and associations for the status page. */
   readonly activity: ActivityMonitor;
   /** Prometheus metrics, served on monitoring.metrics_port. */
@@ -267,6 +269,19 @@ export class PacsServer {
   }
 
   async start(): Promise<{ dicomPort: number; tlsPort: number | null; httpPort: number | null; metricsPort: number | null }> {
+    // First: a reindex or verify --repair under way (or, on SQLite, another server on the file)
+    // refuses the start before this server touches a file or a row.
+    this.leave = await this.archive.index.serve((e) => this.logger.warn({ error: e.message }, 'index presence lost; taking it again (pacs reindex and verify --repair could start meanwhile)'));
+    try {
+      return await this.open();
+    } catch (e) {
+      await this.leave().catch(() => undefined);
+      this.leave = null;
+      throw e;
+    }
+  }
+
+  private async open(): Promise<{ dicomPort: number; tlsPort: number | null; httpPort: number | null; metricsPort: number | null }> {
     const c = this.archive.config();
     const removed = await this.archive.objects.cleanupStaging();
     if (removed) this.logger.warn({ removed }, 'removed temporary files left by an earlier stop');
@@ -393,6 +408,7 @@ export class PacsServer {
     await Promise.all([...this.listeners.map((l) => l.stop(grace)), this.http?.close(), this.jobs.stop(grace), this.research.stop(), metricsClosed]);
     await this.auditTrail?.close();
     await this.decoders.close();
+    await this.leave?.().catch((e: unknown) => this.logger.warn({ err: e }, 'cannot end the presence on the index'));
     await this.archive.close();
     this.logger.info('stopped');
     await flushLogger(this.logger);

@@ -6,7 +6,9 @@ import { openToolArchive, toolConfig } from './open-archive.js';
 import { importFile, indexExistingFile } from '../services/import.js';
 import { verifyArchive } from '../services/verify.js';
 import { errorMessage } from '../core/errors.js';
-import { ARCHIVE_OPTIONS, UsageError, archiveOverrides, flag, helpFor, intOption, opt, parseArgs } from './args.js';
+import { IndexInUseError } from '../index/errors.js';
+import type { ArchiveParts } from '../app.js';
+import { ARCHIVE_OPTIONS, type Parsed, UsageError, archiveOverrides, flag, helpFor, intOption, opt, parseArgs } from './args.js';
 import { collectFiles, eachLimit } from './files.js';
 import { progress } from './progress.js';
 
@@ -115,48 +117,56 @@ export async function reindexCommand(argv: string[]): Promise<number> {
   }
   const archive = await openToolArchive(config);
   try {
-    await archive.objects.cleanupStaging();
-    const files = archive.objects.list()[Symbol.asyncIterator]();
-    let next = await files.next();
-    const before = await archive.index.statistics();
-    if (next.done === true && before.instances > 0 && !flag(p, '--force')) {
-      process.stderr.write(
-        `pacs reindex: no files under ${dir}, but the index holds ${before.instances} instances: is storage.directory right? ` +
-          `The index was not changed (--force empties it)\n`,
-      );
-      return 1;
-    }
-    // The list is kept on disk until the marks are set again: a reindex stopped half-way (a
-    // crash, ^C) leaves an index without them, which the next run would read as "none".
-    const pending = path.join(dir, REINDEX_DIR, 'protected-studies.json');
-    const carried = readCarried(pending);
-    const protectedStudies = [...new Set([...carried, ...(await archive.index.retention.protectedStudies())])];
-    writeDurably(pending, JSON.stringify(protectedStudies));
-    await archive.index.clear();
-    const failures: string[] = [];
-    let n = 0;
-    for (; next.done !== true; next = await files.next()) {
-      const rel = next.value;
-      try {
-        await indexExistingFile(archive.store, rel);
-        n++;
-      } catch (e) {
-        failures.push(`${rel}: ${errorMessage(e)}`);
-      }
-    }
-    let kept = 0;
-    for (const uid of protectedStudies) if (await archive.index.retention.setProtected(uid, true)) kept++;
-    fs.rmSync(path.dirname(pending), { recursive: true, force: true });
-    const s = await archive.index.statistics();
-    process.stdout.write(
-      `Reindexed ${n} files: ${s.patients} patients, ${s.studies} studies, ${s.series} series, ${s.instances} instances; ${failures.length} files not indexed` +
-        `${protectedStudies.length ? `; ${kept} of ${protectedStudies.length} protected studies protected again` : ''}\n`,
-    );
-    for (const f of failures.slice(0, 50)) process.stdout.write(`  NOT INDEXED ${f}\n`);
-    return failures.length ? 1 : 0;
+    return await archive.index.maintain(() => reindex(archive, p, dir));
+  } catch (e) {
+    if (!(e instanceof IndexInUseError)) throw e;
+    process.stderr.write(`pacs reindex: ${e.message}; the index was not changed\n`);
+    return 1;
   } finally {
     await archive.close();
   }
+}
+
+async function reindex(archive: ArchiveParts, p: Parsed, dir: string): Promise<number> {
+  await archive.objects.cleanupStaging();
+  const files = archive.objects.list()[Symbol.asyncIterator]();
+  let next = await files.next();
+  const before = await archive.index.statistics();
+  if (next.done === true && before.instances > 0 && !flag(p, '--force')) {
+    process.stderr.write(
+      `pacs reindex: no files under ${dir}, but the index holds ${before.instances} instances: is storage.directory right? ` +
+        `The index was not changed (--force empties it)\n`,
+    );
+    return 1;
+  }
+  // The list is kept on disk until the marks are set again: a reindex stopped half-way (a
+  // crash, ^C) leaves an index without them, which the next run would read as "none".
+  const pending = path.join(dir, REINDEX_DIR, 'protected-studies.json');
+  const carried = readCarried(pending);
+  const protectedStudies = [...new Set([...carried, ...(await archive.index.retention.protectedStudies())])];
+  writeDurably(pending, JSON.stringify(protectedStudies));
+  await archive.index.clear();
+  const failures: string[] = [];
+  let n = 0;
+  for (; next.done !== true; next = await files.next()) {
+    const rel = next.value;
+    try {
+      await indexExistingFile(archive.store, rel);
+      n++;
+    } catch (e) {
+      failures.push(`${rel}: ${errorMessage(e)}`);
+    }
+  }
+  let kept = 0;
+  for (const uid of protectedStudies) if (await archive.index.retention.setProtected(uid, true)) kept++;
+  fs.rmSync(path.dirname(pending), { recursive: true, force: true });
+  const s = await archive.index.statistics();
+  process.stdout.write(
+    `Reindexed ${n} files: ${s.patients} patients, ${s.studies} studies, ${s.series} series, ${s.instances} instances; ${failures.length} files not indexed` +
+      `${protectedStudies.length ? `; ${kept} of ${protectedStudies.length} protected studies protected again` : ''}\n`,
+  );
+  for (const f of failures.slice(0, 50)) process.stdout.write(`  NOT INDEXED ${f}\n`);
+  return failures.length ? 1 : 0;
 }
 
 function isDirectory(dir: string): boolean {
@@ -169,23 +179,32 @@ function isDirectory(dir: string): boolean {
 
 export async function verifyCommand(argv: string[]): Promise<number> {
   const { p, archive } = await open(argv, VERIFY_OPTIONS);
+  const repair = flag(p, '--repair');
   try {
-    const repair = flag(p, '--repair');
-    const stats = await archive.index.statistics();
-    const bar = progress(stats.instances, 'verify');
-    let last = 0;
-    const report = await verifyArchive(
-      { index: archive.index, objects: archive.objects, store: archive.store, derived: archive.derived, logger: archive.logger },
-      { quick: flag(p, '--quick'), repair, onProgress: (n) => (bar.tick(n - last), (last = n)) },
-    );
-    bar.stop();
-    const unrepaired = report.problems.filter((x) => !x.repaired);
-    process.stdout.write(`Verified ${report.rows} index rows and ${report.files} files: ${report.problems.length} problems${repair ? `, ${report.problems.length - unrepaired.length} repaired` : ''}\n`);
-    for (const x of report.problems.slice(0, 200)) process.stdout.write(`  ${x.kind.toUpperCase()} ${x.path}${x.sopInstanceUID ? ` (${x.sopInstanceUID})` : ''}: ${x.detail}\n`);
-    return unrepaired.length ? 1 : 0;
+    // Looking is safe beside a running server; repairing (rows and files changed) is not.
+    return repair ? await archive.index.maintain(() => verify(archive, p, repair)) : await verify(archive, p, repair);
+  } catch (e) {
+    if (!(e instanceof IndexInUseError)) throw e;
+    process.stderr.write(`pacs verify: ${e.message}; nothing was repaired\n`);
+    return 1;
   } finally {
     await archive.close();
   }
+}
+
+async function verify(archive: ArchiveParts, p: Parsed, repair: boolean): Promise<number> {
+  const stats = await archive.index.statistics();
+  const bar = progress(stats.instances, 'verify');
+  let last = 0;
+  const report = await verifyArchive(
+    { index: archive.index, objects: archive.objects, store: archive.store, derived: archive.derived, logger: archive.logger },
+    { quick: flag(p, '--quick'), repair, onProgress: (n) => (bar.tick(n - last), (last = n)) },
+  );
+  bar.stop();
+  const unrepaired = report.problems.filter((x) => !x.repaired);
+  process.stdout.write(`Verified ${report.rows} index rows and ${report.files} files: ${report.problems.length} problems${repair ? `, ${report.problems.length - unrepaired.length} repaired` : ''}\n`);
+  for (const x of report.problems.slice(0, 200)) process.stdout.write(`  ${x.kind.toUpperCase()} ${x.path}${x.sopInstanceUID ? ` (${x.sopInstanceUID})` : ''}: ${x.detail}\n`);
+  return unrepaired.length ? 1 : 0;
 }
 
 export const configCheckHelp = helpFor('usage: pacs config check [FILE] [--config FILE] [--set KEY=VALUE]...   validate and print the resolved configuration (secrets masked)', ARCHIVE_OPTIONS);

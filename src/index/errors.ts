@@ -16,3 +16,13 @@ export class UncertainCommit extends PacsError {
     super('INDEX_FAILURE', message, { cause });
   }
 }
+
+/**
+ * The index is held by the other kind of user: servers (a maintenance tool cannot run), or a
+ * maintenance tool (a server cannot start) — or, on SQLite, by another server (serve/maintain).
+ */
+export class IndexInUseError extends PacsError {
+  constructor(message: string) {
+    super('CONFLICT', message);
+  }
+}

@@ -322,5 +322,17 @@ export interface ArchiveIndex {
    * the rebuilt patients follow the links as the merges filed them).
    */
   clear(): Promise<void>;
+  /**
+   * Says this process serves the archive (a server, from its start to its stop) until the
+   * returned release: maintenance tools refuse to run meanwhile. Refused (PacsError CONFLICT)
+   * while a maintenance tool runs — and on SQLite while another server uses the file.
+   * `onLost`: the presence was lost (PostgreSQL: its connection; it is being taken again).
+   */
+  serve(onLost?: (e: Error) => void): Promise<() => Promise<void>>;
+  /**
+   * Runs a maintenance tool's `fn` (pacs reindex, verify --repair) with no server on the index:
+   * refused (PacsError CONFLICT) while one serves; servers refuse to start meanwhile.
+   */
+  maintain<T>(fn: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { SAMPLES } from '../helpers/dcmtk.js';
 import { openTestIndex } from '../helpers/index-backend.js';
-import { baseYaml, pacs, tempDir, writeConfig } from './spawn.js';
+import { baseYaml, pacs, startServer, tempDir, writeConfig } from './spawn.js';
 
 const CT = path.join(SAMPLES, 'pydicom__CT_small.dcm');
 const MR = path.join(SAMPLES, 'pydicom__MR_small.dcm');
@@ -24,6 +24,25 @@ async function withIndex<T>(dir: string, fn: (index: Awaited<ReturnType<typeof o
 }
 
 describe('pacs archive commands (review fixes)', () => {
+  test('reindex and verify --repair refuse to run beside a running server, which refuses to start beside them; verify alone runs', async () => {
+    const dir = tempDir();
+    const srv = await startServer(dir, (p) => baseYaml(p));
+    try {
+      for (const args of [['reindex'], ['verify', '--repair']]) {
+        const r = await pacs(args, dir);
+        assert.equal(r.code, 1, r.stdout + r.stderr);
+        assert.match(r.stderr, /server.*(uses this index: stop it first|running on this index: stop every server)/, args.join(' '));
+      }
+      const look = await pacs(['verify'], dir);
+      assert.equal(look.code, 0, look.stdout + look.stderr);
+    } finally {
+      assert.equal(await srv.stop(), 0);
+    }
+    const alone = await pacs(['verify', '--repair'], dir);
+    assert.equal(alone.code, 0, alone.stdout + alone.stderr);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   test('reindex refuses a storage directory that is not there, and one without files while the index holds instances', async () => {
     const dir = tempDir();
     await writeConfig(path.join(dir, 'pacs_server.yaml'), baseYaml(11112));

@@ -12,6 +12,7 @@
 // crashed server.
 
 import type pg from 'pg';
+import { IndexInUseError } from '../errors.js';
 import { LOCK_WAIT_MS, type PgPoolOptions, beginWithLockWait, createPool, indexFailure } from './db.js';
 
 /**
@@ -23,6 +24,15 @@ const INSTANCE_LOCK_SPACE = 0x50494e53; // 'PINS'
 
 /** The namespace of locks held while one task runs cluster-wide (a retention pass): tryHold. */
 const TASK_LOCK_SPACE = 0x50544153; // 'PTAS'
+
+/**
+ * The namespace of the presence lock: every server holds it shared from its start to its stop, a
+ * maintenance tool (reindex, verify --repair) exclusively while it works — so neither starts
+ * while the other runs.
+ */
+const PRESENCE_SPACE = 0x50505253; // 'PPRS'
+/** How often a server whose presence connection was lost tries to take the lock again. */
+const PRESENCE_RETRY_MS = 5_000;
 
 /**
  * A lock's second key: its name within the index's schema. Advisory locks belong to the whole
@@ -45,7 +55,10 @@ export class PgInstanceLocks {
    * held kept the other servers' stores of that instance waiting, each holding one of their
    * LOCK_CONNECTIONS, until every store of every instance waited behind them.
    */
-  constructor(options: PgPoolOptions) {
+  /** The presence lock's connections (holdPresence), made on first use: tools and tests mostly need none. */
+  private presencePool: pg.Pool | null = null;
+
+  constructor(private readonly options: PgPoolOptions) {
     this.pool = createPool({ ...options, max: LOCK_CONNECTIONS });
     this.begin = beginWithLockWait(options.lockWaitMs ?? LOCK_WAIT_MS);
   }
@@ -126,7 +139,74 @@ export class PgInstanceLocks {
     }
   }
 
+  /**
+   * Holds the presence lock (shared for a server, exclusive for a maintenance tool) on a
+   * connection of its own until the returned release, or throws PacsError CONFLICT when the other
+   * kind holds it. A server whose connection is lost (PostgreSQL restarted) takes it again as soon
+   * as it can: meanwhile a tool could start, which `onLost` reports.
+   */
+  async holdPresence(mode: 'shared' | 'exclusive', onLost: (e: Error) => void = () => undefined): Promise<() => Promise<void>> {
+    this.presencePool ??= createPool({ ...this.options, max: 2 });
+    const pool = this.presencePool;
+    let released = false;
+    let held: { client: pg.PoolClient; lost: () => void } | null = null;
+    const drop = (h: { client: pg.PoolClient; lost: () => void }): void => {
+      h.client.off('error', h.lost);
+      h.client.off('end', h.lost);
+      if (held === h) held = null;
+      // Released broken: its session ends, and with it the lock.
+      h.client.release(true);
+    };
+    let retry: NodeJS.Timeout | null = null;
+    const take = async (): Promise<void> => {
+      const c = await pool.connect().catch((e: unknown) => {
+        throw indexFailure(e, 'cannot connect to PostgreSQL');
+      });
+      let got = false;
+      try {
+        const fn = mode === 'shared' ? 'pg_try_advisory_lock_shared' : 'pg_try_advisory_lock';
+        got = (await c.query<{ ok: boolean }>(`SELECT ${fn}($1, ${IN_SCHEMA}) AS ok`, [PRESENCE_SPACE, 'presence'])).rows[0]?.ok === true;
+      } catch (e) {
+        c.release(true);
+        throw indexFailure(e, 'cannot take the presence lock');
+      }
+      if (!got) {
+        c.release(true);
+        throw new IndexInUseError(
+          mode === 'shared'
+            ? 'a maintenance tool (pacs reindex or verify --repair) is working on this index: wait for it to end'
+            : 'servers are running on this index: stop every server that shares it first',
+        );
+      }
+      const h = {
+        client: c,
+        lost: (): void => {
+          drop(h);
+          if (released) return;
+          onLost(new Error("the connection holding this process's presence on the index was lost"));
+          if (mode === 'shared') again();
+        },
+      };
+      c.on('error', h.lost);
+      c.on('end', h.lost);
+      held = h;
+    };
+    const again = (): void => {
+      retry = setTimeout(() => {
+        retry = null;
+        if (!released) take().catch(() => again());
+      }, PRESENCE_RETRY_MS);
+      retry.unref();
+    };
+    await take();
+    return async () => {
+      released = true;
+      if (retry) clearTimeout(retry);
+      if (held) drop(held);
+    };
+  }
+
   close(): Promise<void> {
-    return this.pool.end();
+    return Promise.all([this.pool.end(), this.presencePool?.end()]).then(() => undefined);
   }
 }

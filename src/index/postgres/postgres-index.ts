@@ -226,6 +226,19 @@ export class PostgresIndex implements ArchiveIndex {
   }
 
   /** Deletes every row, children first; the identity keeps counting (see SqliteIndex.clear). */
+  serve(onLost?: (e: Error) => void): Promise<() => Promise<void>> {
+    return this.locks.holdPresence('shared', onLost);
+  }
+
+  async maintain<T>(fn: () => Promise<T>): Promise<T> {
+    const release = await this.locks.holdPresence('exclusive');
+    try {
+      return await fn();
+    } finally {
+      await release();
+    }
+  }
+
   clear(): Promise<void> {
     return this.transact('write', async (db) => {
       for (const sql of SQL.clear) await db.query(sql);

@@ -55,6 +55,7 @@ import type { NodeStore } from '../nodes.js';
 import { type QueryPlan, planQuery } from '../query/plan.js';
 import type { IndexQuery, QueryRow } from '../query/types.js';
 import { UncertainCommit, indexFailure } from '../errors.js';
+import { holdMarker } from './presence.js';
 
 export interface SqliteIndexOptions {
   path: string;
@@ -331,6 +332,25 @@ export class SqliteIndex implements ArchiveIndex {
     return this.write(() => {
       for (const statement of this.stmts.clear) statement.run();
     });
+  }
+
+  /** Where the marker of a server or tool using this file lives (presence.ts); none in memory. */
+  private get marker(): string | null {
+    const p = this.options.path;
+    return p === '' || p === ':memory:' || p.startsWith('file::memory:') ? null : `${p}.owner`;
+  }
+
+  async serve(): Promise<() => Promise<void>> {
+    return this.marker ? holdMarker(this.marker, 'server') : async () => undefined;
+  }
+
+  async maintain<T>(fn: () => Promise<T>): Promise<T> {
+    const release = this.marker ? holdMarker(this.marker, 'maintenance') : null;
+    try {
+      return await fn();
+    } finally {
+      await release?.();
+    }
   }
 
   close(): Promise<void> {

@@ -1,0 +1,112 @@
+// Servers and maintenance tools on one index: a server holds its presence from start to stop;
+// pacs reindex and verify --repair (maintain) refuse to run meanwhile, and servers refuse to
+// start while one of them runs. On SQLite one server per file; a marker left by a process that
+// is gone does not lock anyone out. On PostgreSQL several servers serve one index at once.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { describe, test } from 'node:test';
+import { IndexInUseError } from '../../src/index/errors.js';
+import { SqliteIndex } from '../../src/index/sqlite/sqlite-index.js';
+import { HOST } from '../../src/core/process-alive.js';
+import { BACKENDS } from './backends.js';
+
+const inUse = (text: RegExp) => (e: unknown): boolean => e instanceof IndexInUseError && text.test(e.message);
+
+for (const backend of BACKENDS) backend.run((fresh) => {
+  describe(`presence of servers and maintenance tools (${backend.name})`, () => {
+    test('maintain refuses while a server serves; a server refuses to start while maintain runs; both go once the other ends', async () => {
+      const place = await fresh();
+      const [server, tool] = [await place(), await place()];
+      try {
+        const leave = await server.serve();
+        let ran = false;
+        await assert.rejects(
+          tool.maintain(async () => void (ran = true)),
+          inUse(/stop/),
+        );
+        assert.equal(ran, false, 'the tool did nothing');
+        await leave();
+        const refused = await tool.maintain(async () => {
+          ran = true;
+          return server.serve().then(
+            async (l) => (await l(), null),
+            (e: unknown) => e,
+          );
+        });
+        assert.equal(ran, true);
+        assert.ok(inUse(/maintenance tool/)(refused), String(refused));
+        // Ended: a server starts again.
+        await (await server.serve())();
+      } finally {
+        await server.close();
+        await tool.close();
+      }
+    });
+
+    if (backend.name === 'PostgreSQL')
+      test('several servers serve one PostgreSQL index at once', async () => {
+        const place = await fresh();
+        const [a, b, tool] = [await place(), await place(), await place()];
+        try {
+          const [la, lb] = [await a.serve(), await b.serve()];
+          await la();
+          await assert.rejects(tool.maintain(async () => undefined), inUse(/stop every server/), 'one still serves');
+          await lb();
+          assert.equal(await tool.maintain(async () => 'done'), 'done');
+        } finally {
+          await Promise.all([a.close(), b.close(), tool.close()]);
+        }
+      });
+
+    if (backend.name === 'PostgreSQL')
+      test('a server whose presence connection is cut (pg_terminate_backend) is told, and takes it again', async () => {
+        const place = await fresh();
+        const [server, tool] = [await place(), await place()];
+        const admin = await place();
+        try {
+          let told: Error | null = null;
+          const leave = await server.serve((e) => (told = e));
+          // The presence lock's backend: the one holding an advisory lock of its namespace ('PPRS').
+          const pg = admin as unknown as { pool: { query: (sql: string) => Promise<{ rows: { pid: number }[] }> } };
+          const { rows } = await pg.pool.query(`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = ${0x50505253} AND granted`);
+          assert.equal(rows.length, 1);
+          await pg.pool.query(`SELECT pg_terminate_backend(${rows[0]!.pid})`);
+          for (let i = 0; i < 100 && !told; i++) await new Promise((r) => setTimeout(r, 50));
+          assert.match(String((told as Error | null)?.message), /presence on the index was lost/);
+          // Taken again within a few seconds: the tool is refused once more.
+          let refused = false;
+          for (let i = 0; i < 40 && !refused; i++) {
+            refused = await tool.maintain(async () => false).catch((e: unknown) => e instanceof IndexInUseError);
+            if (!refused) await new Promise((r) => setTimeout(r, 250));
+          }
+          assert.equal(refused, true, 'the server holds its presence again');
+          await leave();
+        } finally {
+          await Promise.all([server.close(), tool.close(), admin.close()]);
+        }
+      });
+  });
+});
+
+describe('presence on SQLite', () => {
+  test('one server per file; a marker of a process that is gone is taken over', async () => {
+    const dir = fs.mkdtempSync('/tmp/pacs-presence-');
+    const path = `${dir}/index.db`;
+    const [a, b] = [SqliteIndex.open({ path, walMode: true }), SqliteIndex.open({ path, walMode: true })];
+    try {
+      const leave = await a.serve();
+      await assert.rejects(b.serve(), inUse(/another server \(pid \d+ on .*\) uses this SQLite index/));
+      await leave();
+      assert.equal(fs.existsSync(`${path}.owner`), false, 'the marker goes with the server');
+      // A crash left a marker: its process (a pid no process has) is gone.
+      fs.writeFileSync(`${path}.owner`, JSON.stringify({ role: 'server', pid: 2 ** 22 + 7, host: HOST, since: '2026-01-01T00:00:00Z' }));
+      const again = await b.serve();
+      assert.match(fs.readFileSync(`${path}.owner`, 'utf8'), new RegExp(`"pid":${process.pid}`));
+      await again();
+    } finally {
+      await a.close();
+      await b.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
