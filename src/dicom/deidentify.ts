@@ -1,7 +1,10 @@
 // De-identification of a dataset per PS3.15 Annex E, Basic Application Level Confidentiality
 // Profile (Table E.1-1, generated into deid-table.generated.ts) with the options a research
 // centre needs. The table applies at every nesting level. Attributes the table does not list
-// are kept; private ones are removed unless on the safe list. The caller supplies what must
+// are kept when the data dictionary knows them (PS3.6 defines what they hold), and removed when
+// it does not: an attribute of a later edition, or a UN element of an unknown tag, may carry
+// anything, and what cannot be judged is not passed on (fail closed). Private ones are removed
+// unless on the safe list. The caller supplies what must
 // be the same across files and runs (the pseudonym, the date shift, the UID mapping), so this
 // file stays a pure function of the dataset.
 import { ATTRIBUTE_ACTIONS, REPEATING_ACTIONS } from './deid-table.generated.js';
@@ -191,6 +194,11 @@ export function deidentifyElements(input: readonly TreeElement[], ctx: DeidConte
         continue;
       }
       const action = actionFor(e.tag, ctx.profile);
+      // Neither the table nor the dictionary knows it: its meaning cannot be judged (fail closed).
+      if (action === undefined && !lookupTag(e.tag)) {
+        removed++;
+        continue;
+      }
       if (dummy) {
         if (action === 'X') removed++;
         else out.push(dummyOf(e));
