@@ -12,6 +12,7 @@ import type { ProfileOptions } from './deid-types.js';
 import { cleanText, dummyValue, identifierPatterns, shiftDateValue } from './deid-values.js';
 import { type TreeElement, parseUnItems } from './dataset-tree.js';
 import { lookupTag } from './dictionary.js';
+import { isStandardUid } from './uids.js';
 
 export interface DeidProfile {
   /** Retain Longitudinal Temporal Information with Modified Dates: dates shifted per patient. */
@@ -109,9 +110,41 @@ const textValue = (s: string, vr: string): Buffer => {
   return b.length % 2 ? Buffer.concat([b, Buffer.from(vr === 'UI' ? '\0' : ' ')]) : b;
 };
 
-function mapUids(value: Buffer, ctx: DeidContext): Buffer {
+/**
+ * Attributes whose UIDs name a definition (a SOP class, a transfer syntax, a coding scheme, a
+ * context group), never an instance: kept whatever their value, a private SOP class included
+ * (mapped, the object or reference would no longer say what it is).
+ */
+const DEFINITION_UIDS = new Set([
+  0x00000002, // Affected SOP Class UID
+  0x00000003, // Requested SOP Class UID
+  0x00020002, // Media Storage SOP Class UID
+  0x00020010, // Transfer Syntax UID
+  0x00020012, // Implementation Class UID
+  0x00041510, // Referenced SOP Class UID in File
+  0x00041512, // Referenced Transfer Syntax UID in File
+  0x00080016, // SOP Class UID
+  0x0008001a, // Related General SOP Class UID
+  0x0008001b, // Original Specialized SOP Class UID
+  0x00080062, // SOP Classes in Study
+  0x0008010c, // Coding Scheme UID
+  0x00080117, // Context UID
+  0x00080118, // Mapping Resource UID
+  0x00081150, // Referenced SOP Class UID
+]);
+
+/**
+ * Each UID of a UI value mapped (the same original, the same new UID), but the standard's own
+ * (a SOP class, a transfer syntax, a well-known frame of reference): they identify no one, and a
+ * reference whose SOP Class UID were mapped would no longer say what it refers to.
+ */
+function mapUids(tag: number, value: Buffer, ctx: DeidContext): Buffer {
+  if (DEFINITION_UIDS.has(tag)) return value;
   const uids = value.toString('latin1').replace(/[\0 ]+$/, '').split('\\');
-  return textValue(uids.map((u) => (u.trim() ? ctx.mapUid(u.trim()) : '')).join('\\'), 'UI');
+  return textValue(uids.map((raw) => {
+    const u = raw.trim();
+    return u && !isStandardUid(u) ? ctx.mapUid(u) : u;
+  }).join('\\'), 'UI');
 }
 
 /** Private elements of one dataset to keep: creators whose block has a safe element, and those elements. */
@@ -213,7 +246,7 @@ export function deidentifyElements(input: readonly TreeElement[], ctx: DeidConte
 
   const dummyOf = (e: TreeElement): TreeElement => {
     if (e.items) return { ...e, items: e.items.map((i) => walk(i, true)) };
-    if (e.vr === 'UI') return { ...e, value: mapUids(e.value, ctx) };
+    if (e.vr === 'UI') return { ...e, value: mapUids(e.tag, e.value, ctx) };
     if (e.vr === 'CS' || e.value.length === 0) return e;
     removed++;
     return { tag: e.tag, vr: e.vr, value: dummyValue(e.vr) };
@@ -222,6 +255,10 @@ export function deidentifyElements(input: readonly TreeElement[], ctx: DeidConte
   const apply = (e: TreeElement, action: string | undefined, out: TreeElement[]): void => {
     switch (action) {
       case undefined:
+        // Not in the table but a UID (SOP Instance UID of Concatenation Source, Volume and Table
+        // Frame of Reference UIDs…): mapped as the table's U, or it would link back to the original.
+        out.push(e.vr === 'UI' ? { ...e, value: mapUids(e.tag, e.value, ctx) } : recurse(e));
+        return;
       case 'K':
         out.push(recurse(e));
         return;
@@ -236,11 +273,11 @@ export function deidentifyElements(input: readonly TreeElement[], ctx: DeidConte
         removed++;
         if (e.items) out.push({ ...e, items: e.items.map((i) => walk(i, true)) });
         // A UID must stay unique (an Annotation Group UID per group): mapped, not one dummy for all.
-        else if (e.vr === 'UI' && e.value.length > 0) out.push({ ...e, value: mapUids(e.value, ctx) });
+        else if (e.vr === 'UI' && e.value.length > 0) out.push({ ...e, value: mapUids(e.tag, e.value, ctx) });
         else out.push({ tag: e.tag, vr: e.vr, value: dummyValue(e.vr) });
         return;
       case 'U':
-        out.push(e.vr === 'UI' ? { ...e, value: mapUids(e.value, ctx) } : recurse(e));
+        out.push(e.vr === 'UI' ? { ...e, value: mapUids(e.tag, e.value, ctx) } : recurse(e));
         return;
       case 'U*':
         out.push(recurse(e));

@@ -145,3 +145,43 @@ test('clean descriptors also cleans out the patient\'s other IDs (Other Patient 
   const { elements } = deidentifyElements(input, ctx({ cleanDescriptors: true }));
   assert.equal(text(find(elements, 0x00081030)), 'follow-up of XXXXXXXXXX and XXXXXXXXX');
 });
+
+test('SOP Class UIDs and the standard\'s other UIDs are never mapped, inside dummy sequences too', () => {
+  const mpps = '1.2.840.10008.3.1.2.3.3';
+  const ct = '1.2.840.10008.5.1.4.1.1.2';
+  const input = [
+    el(0x00080016, 'UI', '1.3.12.2.1107.5.9.1'), // a private SOP class: a definition, kept
+    // Referenced Performed Procedure Step Sequence (X/Z/D → D): a dummy sequence
+    sq(0x00081111, [el(0x00081150, 'UI', mpps), el(0x00081155, 'UI', '1.2.3.4.5.1')]),
+    // an SR IMAGE reference in the Content Sequence (D)
+    sq(0x0040a730, [el(0x0040a040, 'CS', 'IMAGE'), sq(0x00081199, [el(0x00081150, 'UI', ct), el(0x00081155, 'UI', '1.2.3.4.5.2')])]),
+    // a GSPS's Referenced Series Sequence (not in the table) > Referenced Image Sequence (X/Z/U*)
+    sq(0x00081115, [el(0x0020000e, 'UI', '1.2.3.4.6'), sq(0x00081140, [el(0x00081150, 'UI', ct), el(0x00081155, 'UI', '1.2.3.4.5.3')])]),
+    el(0x00200052, 'UI', '1.2.840.10008.1.4.1.1'), // Frame of Reference UID (U): a well-known one (Talairach)
+  ];
+  const { elements } = deidentifyElements(input, ctx());
+  assert.equal(text(find(elements, 0x00080016)), '1.3.12.2.1107.5.9.1');
+  const pps = find(elements, 0x00081111)!.items![0]!;
+  assert.equal(text(find(pps, 0x00081150)), mpps);
+  assert.equal(text(find(pps, 0x00081155)), ctx().mapUid('1.2.3.4.5.1'));
+  const image = find(find(elements, 0x0040a730)!.items![0]!, 0x00081199)!.items![0]!;
+  assert.equal(text(find(image, 0x00081150)), ct);
+  assert.equal(text(find(image, 0x00081155)), ctx().mapUid('1.2.3.4.5.2'));
+  const series = find(elements, 0x00081115)!.items![0]!;
+  assert.equal(text(find(series, 0x0020000e)), ctx().mapUid('1.2.3.4.6'));
+  assert.equal(text(find(find(series, 0x00081140)!.items![0]!, 0x00081150)), ct);
+  assert.equal(text(find(elements, 0x00200052)), '1.2.840.10008.1.4.1.1');
+});
+
+test('UIDs of attributes the table does not list are mapped as its U ones', () => {
+  const input = [
+    el(0x00200242, 'UI', '1.2.3.4.7.1'), // SOP Instance UID of Concatenation Source
+    el(0x00209312, 'UI', '1.2.3.4.7.2'), // Volume Frame of Reference UID
+    el(0x00209313, 'UI', '1.2.3.4.7.3\\1.2.3.4.7.4'), // Table Frame of Reference UID (two values)
+  ];
+  const { elements } = deidentifyElements(input, ctx());
+  assert.equal(text(find(elements, 0x00200242)), ctx().mapUid('1.2.3.4.7.1'));
+  assert.equal(text(find(elements, 0x00209312)), ctx().mapUid('1.2.3.4.7.2'));
+  assert.equal(text(find(elements, 0x00209313)), `${ctx().mapUid('1.2.3.4.7.3')}\\${ctx().mapUid('1.2.3.4.7.4')}`);
+  assert.ok(!allText(elements).includes('1.2.3.4.7'));
+});
