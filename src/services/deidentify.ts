@@ -123,11 +123,18 @@ export class Deidentifier {
     return createHmac('sha256', secret).update(what).digest();
   }
 
-  /** 2.25.<128 bits of HMAC(secret, uid)>: the same original, the same new UID, in any study and run. */
+  /**
+   * 2.25.<128 bits of HMAC(secret, prefix and uid)>: the same original, the same new UID, in any
+   * study, job and run under one pseudonym prefix; under two prefixes (two collaborators, two
+   * projects) two UIDs, so that their sets cannot be linked by Study, Series, SOP Instance or
+   * Frame of Reference UIDs as their pseudonyms cannot. (Before the prefix was in the hash, one
+   * original gave one UID under every prefix: exports made then have other UIDs than now.)
+   */
   mapUid(secret: string, uid: string): string {
     let mapped = this.uids.get(uid);
     if (!mapped) {
-      mapped = `2.25.${BigInt(`0x${Deidentifier.hmac(secret, `uid:${uid}`).subarray(0, 16).toString('hex')}`).toString()}`;
+      const key = `uid:${this.config.pseudonym_prefix}${PREFIX_SEPARATOR}${uid}`;
+      mapped = `2.25.${BigInt(`0x${Deidentifier.hmac(secret, key).subarray(0, 16).toString('hex')}`).toString()}`;
       if (this.uids.size > 100_000) this.uids.clear();
       this.uids.set(uid, mapped);
     }
