@@ -58,6 +58,12 @@ const TAG = {
 /** Values read before de-identifying, to clean descriptors of them (PS3.15 E.3.5). */
 const IDENTIFYING = [0x00100010, 0x00100020, 0x00101000, 0x00101001, 0x00101005, 0x00101060, 0x00080050, 0x00100030, 0x00080090];
 
+/** Repeating groups 6000-601E (even): overlay planes (PS3.5 7.6). */
+const isOverlayGroup = (tag: number): boolean => {
+  const group = tag >>> 16;
+  return group >= 0x6000 && group <= 0x601e && !(group & 1);
+};
+
 function entryFor(tag: number): readonly [string, ProfileOptions] | undefined {
   const exact = EXACT.get(tag);
   if (exact) return exact;
@@ -216,6 +222,12 @@ export function deidentifyElements(input: readonly TreeElement[], ctx: DeidConte
     for (const original of list) {
       // Group lengths (gggg,0000, retired) would no longer match their changed groups.
       if ((original.tag & 0xffff) === 0) continue;
+      // The whole Overlay Plane module (rows, columns, origin, bits, description, label: free
+      // text), not only the table's Overlay Data and Comments, which left a module no reader takes.
+      if (isOverlayGroup(original.tag)) {
+        removed++;
+        continue;
+      }
       if ((original.tag >>> 16) & 1) {
         if (safe.has(original.tag)) out.push(original);
         else removed++;

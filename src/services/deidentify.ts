@@ -12,6 +12,7 @@ import { PacsError } from '../core/errors.js';
 import { encodeTree, parseTree, syntaxOf, type TreeElement } from '../dicom/dataset-tree.js';
 import { deidentifyElements, elementString, type DeidProfile, type SafePrivate } from '../dicom/deidentify.js';
 import { burnedInAnnotation, type BurnedIn } from '../dicom/deid-values.js';
+import { clearPixelOverlayBits } from '../dicom/deid-pixels.js';
 import { tagOfKeyword } from '../dicom/dictionary.js';
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from '../dicom/implementation.js';
 import { encodeFileMetaInformation, parsePart10Prefix } from '../dicom/part10.js';
@@ -187,6 +188,8 @@ export class Deidentifier {
     const secret = await this.secret();
     const patient = await this.patient(secret, patientKeyOf((k) => get(tree, k)));
     const { elements } = deidentifyElements(tree, { profile: this.profile, pseudonym: patient.pseudonym, shiftDays: patient.shiftDays, mapUid: (u) => this.mapUid(secret, u) });
+    // Overlays drawn in the unused bits of the pixels would outlive their removed module.
+    clearPixelOverlayBits(elements, syntax.littleEndian);
     let encoded = encodeTree(elements, syntax);
     if (syntax.deflated) encoded = deflateRawSync(encoded);
     const sopInstanceUID = this.mapUid(secret, loc.SOPInstanceUID);
