@@ -39,6 +39,8 @@ export interface DeidContext {
   shiftDays: number;
   /** The same original UID gives the same new UID, in every file and run. */
   mapUid(uid: string): string;
+  /** Said in De-identification Method after the profile and options (what was not done, such as burned-in text left in the pixels). */
+  methodNotes?: readonly string[];
 }
 
 const EXACT = new Map<number, readonly [string, ProfileOptions]>(ATTRIBUTE_ACTIONS.map(([t, b, o]) => [t, [b, o]]));
@@ -229,7 +231,7 @@ export function deidentifyElements(input: readonly TreeElement[], ctx: DeidConte
         continue;
       }
       if ((original.tag >>> 16) & 1) {
-        if (safe.has(original.tag)) out.push(original);
+        if (safe.has(original.tag)) out.push(safePrivate(original));
         else removed++;
         continue;
       }
@@ -252,6 +254,25 @@ export function deidentifyElements(input: readonly TreeElement[], ctx: DeidConte
       apply(e, action, out);
     }
     return out;
+  };
+
+  /**
+   * A safe private element is kept, but what it holds is still de-identified: a sequence's
+   * items as any dataset (the table applies in them, their own private elements go unless safe),
+   * its UIDs mapped. A sequence sent as UN (its creator unknown to the sender) is read as
+   * implicit VR items when it parses as such; otherwise kept as the bytes the list vouches for.
+   */
+  const safePrivate = (e: TreeElement): TreeElement => {
+    if (e.items) return { ...e, items: e.items.map((i) => walk(i, false)) };
+    if (e.vr === 'UI') return { ...e, value: mapUids(e.tag, e.value, ctx) };
+    if (e.vr === 'UN' && e.value.length >= 8 && e.value.readUInt32LE(0) === 0xe000fffe) {
+      try {
+        return { tag: e.tag, vr: 'SQ', value: Buffer.alloc(0), items: parseUnItems(e.value).map((i) => walk(i, false)) };
+      } catch {
+        return e;
+      }
+    }
+    return e;
   };
 
   const recurse = (e: TreeElement): TreeElement => (e.items ? { ...e, items: e.items.map((i) => walk(i, false)) } : e);
@@ -325,7 +346,7 @@ export function deidentifyElements(input: readonly TreeElement[], ctx: DeidConte
   setText(elements, TAG.PatientIdentityRemoved, 'CS', 'YES');
   setText(elements, TAG.LongitudinalTemporalInformationModified, 'CS', ctx.profile.retainModifiedDates ? 'MODIFIED' : 'REMOVED');
   const methods = methodCodes(ctx.profile);
-  setText(elements, TAG.DeidentificationMethod, 'LO', methods.map(([, m]) => m).join('\\'));
+  setText(elements, TAG.DeidentificationMethod, 'LO', [...methods.map(([, m]) => m), ...(ctx.methodNotes ?? [])].join('\\'));
   const items = methods.map(([code, meaning]) => [
     { tag: TAG.CodeValue, vr: 'SH', value: textValue(code, 'SH') },
     { tag: TAG.CodingSchemeDesignator, vr: 'SH', value: textValue('DCM', 'SH') },

@@ -187,7 +187,9 @@ export class Deidentifier {
     if (burnedIn !== 'no' && this.config.burned_in === 'refuse') throw new BurnedInRefused(loc.SOPInstanceUID, burnedIn);
     const secret = await this.secret();
     const patient = await this.patient(secret, patientKeyOf((k) => get(tree, k)));
-    const { elements } = deidentifyElements(tree, { profile: this.profile, pseudonym: patient.pseudonym, shiftDays: patient.shiftDays, mapUid: (u) => this.mapUid(secret, u) });
+    // burned_in: flag passes pixels that may show text: the copy itself says so (0012,0063).
+    const methodNotes = burnedIn === 'no' ? [] : [burnedIn === 'yes' ? 'Burned-in annotation left in pixels' : 'Pixels not cleaned: burned-in text possible'];
+    const { elements } = deidentifyElements(tree, { profile: this.profile, pseudonym: patient.pseudonym, shiftDays: patient.shiftDays, mapUid: (u) => this.mapUid(secret, u), methodNotes });
     // Overlays drawn in the unused bits of the pixels would outlive their removed module.
     clearPixelOverlayBits(elements, syntax.littleEndian);
     let encoded = encodeTree(elements, syntax);

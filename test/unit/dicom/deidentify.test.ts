@@ -185,3 +185,56 @@ test('UIDs of attributes the table does not list are mapped as its U ones', () =
   assert.equal(text(find(elements, 0x00209313)), `${ctx().mapUid('1.2.3.4.7.3')}\\${ctx().mapUid('1.2.3.4.7.4')}`);
   assert.ok(!allText(elements).includes('1.2.3.4.7'));
 });
+
+test('D gives binary and UR values a non-empty dummy (Encapsulated Document is Type 1)', () => {
+  const input = [
+    { tag: 0x00420011, vr: 'OB', value: Buffer.from('%PDF-1.4 report of Doe John') }, // Encapsulated Document (D)
+    el(0x00720071, 'UR', 'https://ehr.example.org/patient/12345'), // Selector UR Value (D)
+    { tag: 0x00720065, vr: 'OB', value: Buffer.from('DOE1') }, // Selector OB Value (D)
+  ];
+  const { elements } = deidentifyElements(input, ctx());
+  for (const tag of [0x00420011, 0x00720071, 0x00720065]) {
+    const e = find(elements, tag)!;
+    assert.ok(e.value.length > 0 && e.value.length % 2 === 0, `${tag.toString(16)}: non-empty, even`);
+  }
+  assert.ok(!allText(elements).includes('Doe') && !allText(elements).includes('12345') && !allText(elements).includes('DOE1'));
+});
+
+test('partial dates are shifted keeping their precision (a Type 1 DT does not end empty)', () => {
+  const input = [
+    el(0x0040a120, 'DT', '2026'), // DateTime (D; modified dates C)
+    el(0x0040a030, 'DT', '202603+0100'), // Verification DateTime: a month, an offset
+    el(0x00080020, 'DA', '20260315'),
+    el(0x00080021, 'DA', '202603'), // Series Date, partial (not valid DA, but seen)
+  ];
+  const { elements } = deidentifyElements(input, ctx({ retainModifiedDates: true })); // -400 days
+  assert.equal(text(find(elements, 0x0040a120)), '2025', 'the 2nd of July 2026 - 400 days is in 2025');
+  assert.equal(text(find(elements, 0x0040a030)), '202502+0100');
+  assert.equal(text(find(elements, 0x00080020)), '20250208');
+  assert.equal(text(find(elements, 0x00080021)), '202502');
+});
+
+test('De-identification Method says what was not done (burned-in text left in the pixels)', () => {
+  const { elements } = deidentifyElements([el(0x00100010, 'PN', 'Doe^John')], { ...ctx(), methodNotes: ['Pixels not cleaned: burned-in text possible'] });
+  assert.match(elementString(elements, 0x00120063) ?? '', /\\Pixels not cleaned: burned-in text possible$/);
+});
+
+test('a safe private sequence is kept, its content de-identified: the table applies, UIDs are mapped', () => {
+  const safePrivate = [{ group: 0x0029, creator: 'ACME 1.0', element: 0x10 }, { group: 0x0029, creator: 'ACME 1.0', element: 0x11 }, { group: 0x0029, creator: 'ACME 1.0', element: 0x12 }];
+  const unItem = implicitItem([el(0x00081155, 'UI', '1.2.3.4.8.3'), el(0x00100010, 'PN', 'Doe^Jane')]);
+  const input: TreeElement[] = [
+    el(0x00290010, 'LO', 'ACME 1.0'),
+    sq(0x00291010, [el(0x00100010, 'PN', 'Doe^John'), el(0x00081155, 'UI', '1.2.3.4.8.1'), el(0x00101040, 'LO', '12 Elm St')]),
+    el(0x00291011, 'UI', '1.2.3.4.8.2'),
+    { tag: 0x00291012, vr: 'UN', value: unItem },
+  ];
+  const { elements } = deidentifyElements(input, ctx({ safePrivate }));
+  const item = find(elements, 0x00291010)!.items![0]!;
+  assert.equal(find(item, 0x00100010)!.value.length, 0, "Patient's Name inside: Z");
+  assert.equal(find(item, 0x00101040), undefined, "Patient's Address inside: X");
+  assert.equal(text(find(item, 0x00081155)), ctx().mapUid('1.2.3.4.8.1'));
+  assert.equal(text(find(elements, 0x00291011)), ctx().mapUid('1.2.3.4.8.2'));
+  const un = find(elements, 0x00291012)!;
+  assert.equal(text(find(un.items![0]!, 0x00081155)), ctx().mapUid('1.2.3.4.8.3'));
+  for (const gone of ['Doe', '12 Elm', '1.2.3.4.8']) assert.ok(!allText(elements).includes(gone), gone);
+});
