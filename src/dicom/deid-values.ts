@@ -1,6 +1,6 @@
 // Values the de-identification writes: dummies per VR (action D), shifted dates (option
-// "Retain Longitudinal Temporal Information with Modified Dates"), descriptors cleaned of the
-// patient's own identifiers, and the judgement whether pixels may carry burned-in text.
+// "Retain Longitudinal Temporal Information with Modified Dates"), and the judgement whether
+// pixels may carry burned-in text. Cleaned descriptors: deid-clean.ts.
 
 /** A dummy value of the VR (PS3.15 E.3: "a non-zero length value that may be a dummy value"). */
 export function dummyValue(vr: string): Buffer {
@@ -90,28 +90,6 @@ export function shiftDateValue(value: Buffer, vr: string, days: number): Buffer 
     .join('\\');
   const out = Buffer.from(shifted, 'latin1');
   return out.length % 2 ? Buffer.concat([out, Buffer.from(' ')]) : out;
-}
-
-/** Patient identifiers (as stored, latin1 view of the bytes) to be cleaned out of free text. */
-export function identifierPatterns(values: readonly string[]): RegExp | null {
-  const words = new Set<string>();
-  for (const v of values) {
-    for (const part of v.split(/[\\^=]/)) {
-      const w = part.trim();
-      // Short fragments ("MR", "DR") would blank ordinary words; dates and IDs are longer.
-      if (w.length >= 3) words.add(w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-    }
-  }
-  if (!words.size) return null;
-  return new RegExp([...words].sort((a, b) => b.length - a.length).join('|'), 'gi');
-}
-
-/** Option "Clean Descriptors": the text kept, the patient's identifiers in it replaced by X's. */
-export function cleanText(value: Buffer, patterns: RegExp | null): Buffer {
-  if (!patterns) return value;
-  const text = value.toString('latin1');
-  const cleaned = text.replace(patterns, (m) => 'X'.repeat(m.length));
-  return cleaned === text ? value : Buffer.from(cleaned, 'latin1');
 }
 
 /** SOP classes and modalities whose pixels often carry burned-in identifying text. */

@@ -9,7 +9,8 @@
 // file stays a pure function of the dataset.
 import { ATTRIBUTE_ACTIONS, REPEATING_ACTIONS } from './deid-table.generated.js';
 import type { ProfileOptions } from './deid-types.js';
-import { cleanText, dummyValue, identifierPatterns, shiftDateValue } from './deid-values.js';
+import { cleanText, descriptorPatterns } from './deid-clean.js';
+import { dummyValue, shiftDateValue } from './deid-values.js';
 import { type TreeElement, parseUnItems } from './dataset-tree.js';
 import { lookupTag } from './dictionary.js';
 import { isStandardUid } from './uids.js';
@@ -56,9 +57,6 @@ const TAG = {
   CodingSchemeDesignator: 0x00080102,
   CodeMeaning: 0x00080104,
 } as const;
-
-/** Values read before de-identifying, to clean descriptors of them (PS3.15 E.3.5). */
-const IDENTIFYING = [0x00100010, 0x00100020, 0x00101000, 0x00101001, 0x00101005, 0x00101060, 0x00080050, 0x00100030, 0x00080090];
 
 /** Repeating groups 6000-601E (even): overlay planes (PS3.5 7.6). */
 const isOverlayGroup = (tag: number): boolean => {
@@ -173,6 +171,9 @@ function keptPrivate(list: readonly TreeElement[], safe: readonly SafePrivate[])
   return kept;
 }
 
+/** How a dataset is walked: as the table says, as a dummy sequence's items, or a cleaned sequence's. */
+type Mode = 'plain' | 'dummy' | 'clean';
+
 export interface DeidResult {
   elements: TreeElement[];
   /** Tags removed or emptied, for the report and the tests. */
@@ -205,10 +206,7 @@ function knownAs(e: TreeElement): TreeElement | null {
 
 /** De-identifies a parsed dataset (top level); the input is not changed. */
 export function deidentifyElements(input: readonly TreeElement[], ctx: DeidContext): DeidResult {
-  const byTag = new Map(input.map((e) => [e.tag, e]));
-  // The patient's other IDs too (Other Patient IDs Sequence, 0010,1002): an old MRN in a comment.
-  const otherIds = (byTag.get(0x00101002)?.items ?? []).map((item) => text(item.find((e) => e.tag === 0x00100020)));
-  const patterns = ctx.profile.cleanDescriptors ? identifierPatterns([...IDENTIFYING.map((t) => text(byTag.get(t))), ...otherIds]) : null;
+  const patterns = ctx.profile.cleanDescriptors ? descriptorPatterns(input) : null;
   let removed = 0;
 
   /**
@@ -217,8 +215,11 @@ export function deidentifyElements(input: readonly TreeElement[], ctx: DeidConte
    * like everywhere else (references still resolve), every other value becomes a dummy, and
    * what the table removes is removed. Recursing with the table alone kept Code Values, Code
    * Meanings and Text Values (an institution's code, an operator's ID, an SR's text).
+   * `clean`: inside a sequence that Clean Descriptors keeps (C: Admitting Diagnoses Code
+   * Sequence, Reason for Visit Code Sequence, Request Attributes Sequence…): the table applies,
+   * and the text the table does not list (a Code Meaning) is cleaned like the descriptors.
    */
-  const walk = (list: readonly TreeElement[], dummy: boolean): TreeElement[] => {
+  const walk = (list: readonly TreeElement[], mode: Mode): TreeElement[] => {
     const safe = keptPrivate(list, ctx.profile.safePrivate);
     const out: TreeElement[] = [];
     for (const original of list) {
@@ -246,12 +247,12 @@ export function deidentifyElements(input: readonly TreeElement[], ctx: DeidConte
         removed++;
         continue;
       }
-      if (dummy) {
+      if (mode === 'dummy') {
         if (action === 'X') removed++;
         else out.push(dummyOf(e));
         continue;
       }
-      apply(e, action, out);
+      apply(e, action, out, mode);
     }
     return out;
   };
@@ -263,11 +264,11 @@ export function deidentifyElements(input: readonly TreeElement[], ctx: DeidConte
    * implicit VR items when it parses as such; otherwise kept as the bytes the list vouches for.
    */
   const safePrivate = (e: TreeElement): TreeElement => {
-    if (e.items) return { ...e, items: e.items.map((i) => walk(i, false)) };
+    if (e.items) return { ...e, items: e.items.map((i) => walk(i, 'plain')) };
     if (e.vr === 'UI') return { ...e, value: mapUids(e.tag, e.value, ctx) };
     if (e.vr === 'UN' && e.value.length >= 8 && e.value.readUInt32LE(0) === 0xe000fffe) {
       try {
-        return { tag: e.tag, vr: 'SQ', value: Buffer.alloc(0), items: parseUnItems(e.value).map((i) => walk(i, false)) };
+        return { tag: e.tag, vr: 'SQ', value: Buffer.alloc(0), items: parseUnItems(e.value).map((i) => walk(i, 'plain')) };
       } catch {
         return e;
       }
@@ -275,25 +276,27 @@ export function deidentifyElements(input: readonly TreeElement[], ctx: DeidConte
     return e;
   };
 
-  const recurse = (e: TreeElement): TreeElement => (e.items ? { ...e, items: e.items.map((i) => walk(i, false)) } : e);
+  const recurse = (e: TreeElement, mode: Mode): TreeElement => (e.items ? { ...e, items: e.items.map((i) => walk(i, mode)) } : e);
 
   const dummyOf = (e: TreeElement): TreeElement => {
-    if (e.items) return { ...e, items: e.items.map((i) => walk(i, true)) };
+    if (e.items) return { ...e, items: e.items.map((i) => walk(i, 'dummy')) };
     if (e.vr === 'UI') return { ...e, value: mapUids(e.tag, e.value, ctx) };
     if (e.vr === 'CS' || e.value.length === 0) return e;
     removed++;
     return { tag: e.tag, vr: e.vr, value: dummyValue(e.vr) };
   };
 
-  const apply = (e: TreeElement, action: string | undefined, out: TreeElement[]): void => {
+  const apply = (e: TreeElement, action: string | undefined, out: TreeElement[], mode: Mode): void => {
     switch (action) {
       case undefined:
         // Not in the table but a UID (SOP Instance UID of Concatenation Source, Volume and Table
         // Frame of Reference UIDs…): mapped as the table's U, or it would link back to the original.
-        out.push(e.vr === 'UI' ? { ...e, value: mapUids(e.tag, e.value, ctx) } : recurse(e));
+        if (e.vr === 'UI') out.push({ ...e, value: mapUids(e.tag, e.value, ctx) });
+        else if (mode === 'clean' && !e.items && CLEANED_TEXT.has(e.vr)) out.push({ ...e, value: cleanText(e.value, patterns) });
+        else out.push(recurse(e, mode));
         return;
       case 'K':
-        out.push(recurse(e));
+        out.push(recurse(e, mode));
         return;
       case 'X':
         removed++;
@@ -304,19 +307,19 @@ export function deidentifyElements(input: readonly TreeElement[], ctx: DeidConte
         return;
       case 'D':
         removed++;
-        if (e.items) out.push({ ...e, items: e.items.map((i) => walk(i, true)) });
+        if (e.items) out.push({ ...e, items: e.items.map((i) => walk(i, 'dummy')) });
         // A UID must stay unique (an Annotation Group UID per group): mapped, not one dummy for all.
         else if (e.vr === 'UI' && e.value.length > 0) out.push({ ...e, value: mapUids(e.tag, e.value, ctx) });
         else out.push({ tag: e.tag, vr: e.vr, value: dummyValue(e.vr) });
         return;
       case 'U':
-        out.push(e.vr === 'UI' ? { ...e, value: mapUids(e.tag, e.value, ctx) } : recurse(e));
+        out.push(e.vr === 'UI' ? { ...e, value: mapUids(e.tag, e.value, ctx) } : recurse(e, mode));
         return;
       case 'U*':
-        out.push(recurse(e));
+        out.push(recurse(e, mode));
         return;
       case 'C':
-        clean(e, out);
+        clean(e, out, mode);
         return;
       default:
         removed++; // an action this version does not know: the safe side is to remove
@@ -329,18 +332,19 @@ export function deidentifyElements(input: readonly TreeElement[], ctx: DeidConte
    * no such cleaning (free text under Retain Patient Characteristics without Clean Descriptors,
    * a timestamp in binary), the Basic Profile's action applies instead of keeping the value.
    */
-  const clean = (e: TreeElement, out: TreeElement[]): void => {
-    if (e.items) out.push(recurse(e));
+  const clean = (e: TreeElement, out: TreeElement[], mode: Mode): void => {
+    // A sequence kept by Clean Descriptors: its items cleaned as descriptors are (Code Meanings).
+    if (e.items && ctx.profile.cleanDescriptors) out.push(recurse(e, 'clean'));
     else if ((e.vr === 'DA' || e.vr === 'DT') && ctx.profile.retainModifiedDates) out.push({ ...e, value: shiftDateValue(e.value, e.vr, ctx.shiftDays) });
     else if (e.vr === 'TM' && ctx.profile.retainModifiedDates) out.push(e); // whole-day shifts leave times of day as they were
     else if (CLEANED_TEXT.has(e.vr) && ctx.profile.cleanDescriptors) out.push({ ...e, value: cleanText(e.value, patterns) });
     else {
       const basic = basicActionFor(e.tag);
-      apply(e, basic === 'C' ? 'X' : basic, out);
+      apply(e, basic === 'C' ? 'X' : basic, out, mode);
     }
   };
 
-  const elements = walk(input, false);
+  const elements = walk(input, 'plain');
   setText(elements, TAG.PatientName, 'PN', ctx.pseudonym);
   setText(elements, TAG.PatientID, 'LO', ctx.pseudonym);
   setText(elements, TAG.PatientIdentityRemoved, 'CS', 'YES');

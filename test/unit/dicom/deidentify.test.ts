@@ -123,7 +123,7 @@ test('an option\'s C keeps nothing it cannot clean: the Basic Profile\'s action 
   assert.equal(find(characteristics, 0x04000310), undefined);
   // With Clean Descriptors the text is kept, cleaned of the patient's identifiers.
   const cleaned = deidentifyElements(input, ctx({ retainPatientCharacteristics: true, cleanDescriptors: true })).elements;
-  assert.equal(text(find(cleaned, 0x00102110)), 'penicillin - call wife XXXX XXX 555-1234');
+  assert.equal(text(find(cleaned, 0x00102110)), 'penicillin - call wife XXXX XXX XXXXXXXX', 'the name and the telephone number');
 });
 
 test('group lengths are left out; option 113107 has CID 7050\'s meaning', () => {
@@ -237,4 +237,39 @@ test('a safe private sequence is kept, its content de-identified: the table appl
   const un = find(elements, 0x00291012)!;
   assert.equal(text(find(un.items![0]!, 0x00081155)), ctx().mapUid('1.2.3.4.8.3'));
   for (const gone of ['Doe', '12 Elm', '1.2.3.4.8']) assert.ok(!allText(elements).includes(gone), gone);
+});
+
+test('clean descriptors: every person name of the dataset, the institution, telephone numbers and e-mail addresses', () => {
+  const input = [
+    el(0x00080080, 'LO', 'Princeton Plainsboro Teaching Hospital'),
+    el(0x00081050, 'PN', 'House^Gregory'), // Performing Physician's Name
+    sq(0x00081072, [el(0x00401101, 'SQ', ''), el(0x0040a123, 'PN', 'Chase^Robert')]), // a name deep in a sequence
+    el(0x00081070, 'PN', 'Cuddy^Lisa'), // Operators' Name
+    el(0x00081030, 'LO', 'Read by Gregory House, tech CUDDY, Chase'), // Study Description (C)
+    el(0x0008103e, 'LO', 'Plainsboro hospital protocol'), // Series Description (C)
+    el(0x00324000, 'LT', 'call 555-1234 or +1 (617) 555-0100, mail g.house@ppth.org; b=0 500 1000 on 2026-03-15, 120 140 160'), // Study Comments (C)
+  ];
+  const { elements } = deidentifyElements(input, ctx({ cleanDescriptors: true }));
+  assert.equal(text(find(elements, 0x00081030)), 'Read by XXXXXXX XXXXX, tech XXXXX, XXXXX');
+  assert.equal(text(find(elements, 0x0008103e)), 'XXXXXXXXXX hospital protocol', 'the institution\'s own words, not "hospital"');
+  const x = (s: string) => 'X'.repeat(s.length);
+  assert.equal(text(find(elements, 0x00324000)), `call ${x('555-1234')} or ${x('+1 (617) 555-0100')}, mail ${x('g.house@ppth.org')}; b=0 500 1000 on 2026-03-15, 120 140 160`);
+});
+
+test('clean descriptors cleans the Code Meanings of the code sequences it keeps (C), not only the descriptions', () => {
+  const code = (value: string, meaning: string): TreeElement[] => [el(0x00080100, 'SH', value), el(0x00080102, 'SH', '99LOCAL'), el(0x00080104, 'LO', meaning)];
+  const input = [
+    el(0x00100010, 'PN', 'Doe^John'),
+    el(0x00081050, 'PN', 'House^Gregory'),
+    sq(0x00081084, code('F123', 'Fracture, referred by Dr House for John Doe')), // Admitting Diagnoses Code Sequence
+    sq(0x00321067, code('RV1', 'Follow-up, call 555-1234')), // Reason for Visit Code Sequence
+    sq(0x00400275, [el(0x00401001, 'SH', 'RP-778'), sq(0x00321064, code('P1', 'CT for Doe'))]), // Request Attributes Sequence > Requested Procedure Code Sequence
+  ];
+  const { elements } = deidentifyElements(input, ctx({ cleanDescriptors: true }));
+  const meaning = (tag: number) => text(find(find(elements, tag)!.items![0]!, 0x00080104));
+  assert.equal(meaning(0x00081084), 'Fracture, referred by Dr XXXXX for XXXX XXX');
+  assert.equal(meaning(0x00321067), 'Follow-up, call XXXXXXXX');
+  const request = find(elements, 0x00400275)!.items![0]!;
+  assert.equal(find(request, 0x00401001), undefined, 'Requested Procedure ID inside: X');
+  assert.equal(text(find(find(request, 0x00321064)!.items![0]!, 0x00080104)), 'CT for XXX');
 });
