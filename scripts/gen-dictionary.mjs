@@ -2,7 +2,9 @@
 // Generates src/dicom/dictionary.generated.ts and src/dicom/uids.generated.ts from the DICOM
 // standard's tables (PS3.6 Table 6-1 data elements, Table A-1 UIDs), as extracted into
 // machine-readable form by pydicom's generators (scripts/standard/*.py, copied verbatim from
-// pydicom at commit fb1f24e4, June 2026). Re-run after a new edition of the standard:
+// pydicom at commit fb1f24e4, June 2026), plus scripts/standard/dictionary-additions.txt: elements
+// of later editions that copy lacks (each added only where the copy has no such tag). Re-run
+// after a new edition of the standard:
 //   node scripts/gen-dictionary.mjs [dicom_dict.py] [uid_dict.py]
 import { readFileSync, writeFileSync } from 'node:fs';
 
@@ -20,6 +22,17 @@ for (const m of mainPart.matchAll(elementRe)) {
   if (!keyword) continue;
   lines.push(`${tag.toUpperCase()} ${vr.replace(/ or /g, '|') || 'UN'} ${vm} ${keyword}${retired ? ' R' : ''}`);
 }
+// Later elements the copy lacks, in the generated form already ("TAG VR VM Keyword").
+const known = new Set(lines.map((l) => l.slice(0, 8)));
+const additions = readFileSync(`${here}standard/dictionary-additions.txt`, 'utf8')
+  .split('\n')
+  .map((l) => l.trim())
+  .filter((l) => l && !l.startsWith('#'));
+for (const line of additions) {
+  if (!/^[0-9A-F]{8} [A-Z|]+ \S+ \w+$/.test(line)) throw new Error(`dictionary-additions.txt: bad line "${line}"`);
+  if (!known.has(line.slice(0, 8))) lines.push(line);
+}
+lines.sort();
 const repeatRe = /^\s+'([0-9A-Fa-fx]{8})': \('([^']*)', '([^']*)', "((?:[^"\\]|\\.)*)", '([^']*)', '([^']*)'\)/gm;
 const repeaters = [];
 for (const m of (repeatPart ?? '').matchAll(repeatRe)) {
@@ -56,4 +69,4 @@ writeFileSync(
     `/** Every SOP class of the standard. */\n` +
     `export const SOP_CLASSES: readonly UidEntry[] = [\n${sopClasses.map(fmt).join('\n')}\n];\n`,
 );
-console.log(`${lines.length} elements, ${repeaters.length} repeaters, ${transferSyntaxes.length} transfer syntaxes, ${sopClasses.length} SOP classes`);
+console.log(`${lines.length} elements (${additions.length} listed in dictionary-additions.txt), ${repeaters.length} repeaters, ${transferSyntaxes.length} transfer syntaxes, ${sopClasses.length} SOP classes`);

@@ -1,14 +1,19 @@
 // De-identification of a dataset per PS3.15 Annex E, Basic Application Level Confidentiality
 // Profile (Table E.1-1, generated into deid-table.generated.ts) with the options a research
 // centre needs. The table applies at every nesting level. Attributes the table does not list
-// are kept; private ones are removed unless on the safe list. The caller supplies what must
+// are kept when the data dictionary knows them (PS3.6 defines what they hold), and removed when
+// it does not: an attribute of a later edition, or a UN element of an unknown tag, may carry
+// anything, and what cannot be judged is not passed on (fail closed). Private ones are removed
+// unless on the safe list. The caller supplies what must
 // be the same across files and runs (the pseudonym, the date shift, the UID mapping), so this
 // file stays a pure function of the dataset.
 import { ATTRIBUTE_ACTIONS, REPEATING_ACTIONS } from './deid-table.generated.js';
 import type { ProfileOptions } from './deid-types.js';
-import { cleanText, dummyValue, identifierPatterns, shiftDateValue } from './deid-values.js';
+import { cleanText, descriptorPatterns } from './deid-clean.js';
+import { dummyValue, shiftDateValue } from './deid-values.js';
 import { type TreeElement, parseUnItems } from './dataset-tree.js';
 import { lookupTag } from './dictionary.js';
+import { isStandardUid } from './uids.js';
 
 export interface DeidProfile {
   /** Retain Longitudinal Temporal Information with Modified Dates: dates shifted per patient. */
@@ -35,6 +40,8 @@ export interface DeidContext {
   shiftDays: number;
   /** The same original UID gives the same new UID, in every file and run. */
   mapUid(uid: string): string;
+  /** Said in De-identification Method after the profile and options (what was not done, such as burned-in text left in the pixels). */
+  methodNotes?: readonly string[];
 }
 
 const EXACT = new Map<number, readonly [string, ProfileOptions]>(ATTRIBUTE_ACTIONS.map(([t, b, o]) => [t, [b, o]]));
@@ -51,8 +58,11 @@ const TAG = {
   CodeMeaning: 0x00080104,
 } as const;
 
-/** Values read before de-identifying, to clean descriptors of them (PS3.15 E.3.5). */
-const IDENTIFYING = [0x00100010, 0x00100020, 0x00101000, 0x00101001, 0x00101005, 0x00101060, 0x00080050, 0x00100030, 0x00080090];
+/** Repeating groups 6000-601E (even): overlay planes (PS3.5 7.6). */
+const isOverlayGroup = (tag: number): boolean => {
+  const group = tag >>> 16;
+  return group >= 0x6000 && group <= 0x601e && !(group & 1);
+};
 
 function entryFor(tag: number): readonly [string, ProfileOptions] | undefined {
   const exact = EXACT.get(tag);
@@ -106,9 +116,41 @@ const textValue = (s: string, vr: string): Buffer => {
   return b.length % 2 ? Buffer.concat([b, Buffer.from(vr === 'UI' ? '\0' : ' ')]) : b;
 };
 
-function mapUids(value: Buffer, ctx: DeidContext): Buffer {
+/**
+ * Attributes whose UIDs name a definition (a SOP class, a transfer syntax, a coding scheme, a
+ * context group), never an instance: kept whatever their value, a private SOP class included
+ * (mapped, the object or reference would no longer say what it is).
+ */
+const DEFINITION_UIDS = new Set([
+  0x00000002, // Affected SOP Class UID
+  0x00000003, // Requested SOP Class UID
+  0x00020002, // Media Storage SOP Class UID
+  0x00020010, // Transfer Syntax UID
+  0x00020012, // Implementation Class UID
+  0x00041510, // Referenced SOP Class UID in File
+  0x00041512, // Referenced Transfer Syntax UID in File
+  0x00080016, // SOP Class UID
+  0x0008001a, // Related General SOP Class UID
+  0x0008001b, // Original Specialized SOP Class UID
+  0x00080062, // SOP Classes in Study
+  0x0008010c, // Coding Scheme UID
+  0x00080117, // Context UID
+  0x00080118, // Mapping Resource UID
+  0x00081150, // Referenced SOP Class UID
+]);
+
+/**
+ * Each UID of a UI value mapped (the same original, the same new UID), but the standard's own
+ * (a SOP class, a transfer syntax, a well-known frame of reference): they identify no one, and a
+ * reference whose SOP Class UID were mapped would no longer say what it refers to.
+ */
+function mapUids(tag: number, value: Buffer, ctx: DeidContext): Buffer {
+  if (DEFINITION_UIDS.has(tag)) return value;
   const uids = value.toString('latin1').replace(/[\0 ]+$/, '').split('\\');
-  return textValue(uids.map((u) => (u.trim() ? ctx.mapUid(u.trim()) : '')).join('\\'), 'UI');
+  return textValue(uids.map((raw) => {
+    const u = raw.trim();
+    return u && !isStandardUid(u) ? ctx.mapUid(u) : u;
+  }).join('\\'), 'UI');
 }
 
 /** Private elements of one dataset to keep: creators whose block has a safe element, and those elements. */
@@ -128,6 +170,9 @@ function keptPrivate(list: readonly TreeElement[], safe: readonly SafePrivate[])
   }
   return kept;
 }
+
+/** How a dataset is walked: as the table says, as a dummy sequence's items, or a cleaned sequence's. */
+type Mode = 'plain' | 'dummy' | 'clean';
 
 export interface DeidResult {
   elements: TreeElement[];
@@ -161,10 +206,7 @@ function knownAs(e: TreeElement): TreeElement | null {
 
 /** De-identifies a parsed dataset (top level); the input is not changed. */
 export function deidentifyElements(input: readonly TreeElement[], ctx: DeidContext): DeidResult {
-  const byTag = new Map(input.map((e) => [e.tag, e]));
-  // The patient's other IDs too (Other Patient IDs Sequence, 0010,1002): an old MRN in a comment.
-  const otherIds = (byTag.get(0x00101002)?.items ?? []).map((item) => text(item.find((e) => e.tag === 0x00100020)));
-  const patterns = ctx.profile.cleanDescriptors ? identifierPatterns([...IDENTIFYING.map((t) => text(byTag.get(t))), ...otherIds]) : null;
+  const patterns = ctx.profile.cleanDescriptors ? descriptorPatterns(input) : null;
   let removed = 0;
 
   /**
@@ -173,15 +215,24 @@ export function deidentifyElements(input: readonly TreeElement[], ctx: DeidConte
    * like everywhere else (references still resolve), every other value becomes a dummy, and
    * what the table removes is removed. Recursing with the table alone kept Code Values, Code
    * Meanings and Text Values (an institution's code, an operator's ID, an SR's text).
+   * `clean`: inside a sequence that Clean Descriptors keeps (C: Admitting Diagnoses Code
+   * Sequence, Reason for Visit Code Sequence, Request Attributes Sequence…): the table applies,
+   * and the text the table does not list (a Code Meaning) is cleaned like the descriptors.
    */
-  const walk = (list: readonly TreeElement[], dummy: boolean): TreeElement[] => {
+  const walk = (list: readonly TreeElement[], mode: Mode): TreeElement[] => {
     const safe = keptPrivate(list, ctx.profile.safePrivate);
     const out: TreeElement[] = [];
     for (const original of list) {
       // Group lengths (gggg,0000, retired) would no longer match their changed groups.
       if ((original.tag & 0xffff) === 0) continue;
+      // The whole Overlay Plane module (rows, columns, origin, bits, description, label: free
+      // text), not only the table's Overlay Data and Comments, which left a module no reader takes.
+      if (isOverlayGroup(original.tag)) {
+        removed++;
+        continue;
+      }
       if ((original.tag >>> 16) & 1) {
-        if (safe.has(original.tag)) out.push(original);
+        if (safe.has(original.tag)) out.push(safePrivate(original));
         else removed++;
         continue;
       }
@@ -191,31 +242,61 @@ export function deidentifyElements(input: readonly TreeElement[], ctx: DeidConte
         continue;
       }
       const action = actionFor(e.tag, ctx.profile);
-      if (dummy) {
+      // Neither the table nor the dictionary knows it: its meaning cannot be judged (fail closed).
+      if (action === undefined && !lookupTag(e.tag)) {
+        removed++;
+        continue;
+      }
+      if (mode === 'dummy') {
         if (action === 'X') removed++;
         else out.push(dummyOf(e));
         continue;
       }
-      apply(e, action, out);
+      apply(e, action, out, mode);
     }
     return out;
   };
 
-  const recurse = (e: TreeElement): TreeElement => (e.items ? { ...e, items: e.items.map((i) => walk(i, false)) } : e);
+  /**
+   * A safe private element is kept, but what it holds is still de-identified: a sequence's
+   * items as any dataset (the table applies in them, their own private elements go unless safe),
+   * its UIDs mapped. A sequence sent as UN (its creator unknown to the sender) is read as
+   * implicit VR items when it parses as such; otherwise kept as the bytes the list vouches for.
+   */
+  const safePrivate = (e: TreeElement): TreeElement => {
+    if (e.items) return { ...e, items: e.items.map((i) => walk(i, 'plain')) };
+    if (e.vr === 'UI') return { ...e, value: mapUids(e.tag, e.value, ctx) };
+    if (e.vr === 'UN' && e.value.length >= 8 && e.value.readUInt32LE(0) === 0xe000fffe) {
+      try {
+        return { tag: e.tag, vr: 'SQ', value: Buffer.alloc(0), items: parseUnItems(e.value).map((i) => walk(i, 'plain')) };
+      } catch {
+        return e;
+      }
+    }
+    return e;
+  };
+
+  const recurse = (e: TreeElement, mode: Mode): TreeElement => (e.items ? { ...e, items: e.items.map((i) => walk(i, mode)) } : e);
 
   const dummyOf = (e: TreeElement): TreeElement => {
-    if (e.items) return { ...e, items: e.items.map((i) => walk(i, true)) };
-    if (e.vr === 'UI') return { ...e, value: mapUids(e.value, ctx) };
+    if (e.items) return { ...e, items: e.items.map((i) => walk(i, 'dummy')) };
+    if (e.vr === 'UI') return { ...e, value: mapUids(e.tag, e.value, ctx) };
     if (e.vr === 'CS' || e.value.length === 0) return e;
     removed++;
     return { tag: e.tag, vr: e.vr, value: dummyValue(e.vr) };
   };
 
-  const apply = (e: TreeElement, action: string | undefined, out: TreeElement[]): void => {
+  const apply = (e: TreeElement, action: string | undefined, out: TreeElement[], mode: Mode): void => {
     switch (action) {
       case undefined:
+        // Not in the table but a UID (SOP Instance UID of Concatenation Source, Volume and Table
+        // Frame of Reference UIDs…): mapped as the table's U, or it would link back to the original.
+        if (e.vr === 'UI') out.push({ ...e, value: mapUids(e.tag, e.value, ctx) });
+        else if (mode === 'clean' && !e.items && CLEANED_TEXT.has(e.vr)) out.push({ ...e, value: cleanText(e.value, patterns) });
+        else out.push(recurse(e, mode));
+        return;
       case 'K':
-        out.push(recurse(e));
+        out.push(recurse(e, mode));
         return;
       case 'X':
         removed++;
@@ -226,19 +307,19 @@ export function deidentifyElements(input: readonly TreeElement[], ctx: DeidConte
         return;
       case 'D':
         removed++;
-        if (e.items) out.push({ ...e, items: e.items.map((i) => walk(i, true)) });
+        if (e.items) out.push({ ...e, items: e.items.map((i) => walk(i, 'dummy')) });
         // A UID must stay unique (an Annotation Group UID per group): mapped, not one dummy for all.
-        else if (e.vr === 'UI' && e.value.length > 0) out.push({ ...e, value: mapUids(e.value, ctx) });
+        else if (e.vr === 'UI' && e.value.length > 0) out.push({ ...e, value: mapUids(e.tag, e.value, ctx) });
         else out.push({ tag: e.tag, vr: e.vr, value: dummyValue(e.vr) });
         return;
       case 'U':
-        out.push(e.vr === 'UI' ? { ...e, value: mapUids(e.value, ctx) } : recurse(e));
+        out.push(e.vr === 'UI' ? { ...e, value: mapUids(e.tag, e.value, ctx) } : recurse(e, mode));
         return;
       case 'U*':
-        out.push(recurse(e));
+        out.push(recurse(e, mode));
         return;
       case 'C':
-        clean(e, out);
+        clean(e, out, mode);
         return;
       default:
         removed++; // an action this version does not know: the safe side is to remove
@@ -251,24 +332,25 @@ export function deidentifyElements(input: readonly TreeElement[], ctx: DeidConte
    * no such cleaning (free text under Retain Patient Characteristics without Clean Descriptors,
    * a timestamp in binary), the Basic Profile's action applies instead of keeping the value.
    */
-  const clean = (e: TreeElement, out: TreeElement[]): void => {
-    if (e.items) out.push(recurse(e));
+  const clean = (e: TreeElement, out: TreeElement[], mode: Mode): void => {
+    // A sequence kept by Clean Descriptors: its items cleaned as descriptors are (Code Meanings).
+    if (e.items && ctx.profile.cleanDescriptors) out.push(recurse(e, 'clean'));
     else if ((e.vr === 'DA' || e.vr === 'DT') && ctx.profile.retainModifiedDates) out.push({ ...e, value: shiftDateValue(e.value, e.vr, ctx.shiftDays) });
     else if (e.vr === 'TM' && ctx.profile.retainModifiedDates) out.push(e); // whole-day shifts leave times of day as they were
     else if (CLEANED_TEXT.has(e.vr) && ctx.profile.cleanDescriptors) out.push({ ...e, value: cleanText(e.value, patterns) });
     else {
       const basic = basicActionFor(e.tag);
-      apply(e, basic === 'C' ? 'X' : basic, out);
+      apply(e, basic === 'C' ? 'X' : basic, out, mode);
     }
   };
 
-  const elements = walk(input, false);
+  const elements = walk(input, 'plain');
   setText(elements, TAG.PatientName, 'PN', ctx.pseudonym);
   setText(elements, TAG.PatientID, 'LO', ctx.pseudonym);
   setText(elements, TAG.PatientIdentityRemoved, 'CS', 'YES');
   setText(elements, TAG.LongitudinalTemporalInformationModified, 'CS', ctx.profile.retainModifiedDates ? 'MODIFIED' : 'REMOVED');
   const methods = methodCodes(ctx.profile);
-  setText(elements, TAG.DeidentificationMethod, 'LO', methods.map(([, m]) => m).join('\\'));
+  setText(elements, TAG.DeidentificationMethod, 'LO', [...methods.map(([, m]) => m), ...(ctx.methodNotes ?? [])].join('\\'));
   const items = methods.map(([code, meaning]) => [
     { tag: TAG.CodeValue, vr: 'SH', value: textValue(code, 'SH') },
     { tag: TAG.CodingSchemeDesignator, vr: 'SH', value: textValue('DCM', 'SH') },

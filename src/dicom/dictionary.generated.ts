@@ -291,6 +291,10 @@ export const DICTIONARY_TEXT = `
 0008119B SQ 1 FailedStudySequence
 00081200 SQ 1 StudiesContainingOtherReferencedInstancesSequence
 00081250 SQ 1 RelatedSeriesSequence
+00081301 SQ 1 PrincipalDiagnosisCodeSequence
+00081302 SQ 1 PrimaryDiagnosisCodeSequence
+00081303 SQ 1 SecondaryDiagnosesCodeSequence
+00081304 SQ 1 HistologicalDiagnosesCodeSequence
 00082110 CS 1 LossyImageCompressionRetired R
 00082111 ST 1 DerivationDescription
 00082112 SQ 1 SourceImageSequence
@@ -354,6 +358,12 @@ export const DICTIONARY_TEXT = `
 00089459 FL 1 RecommendedDisplayFrameRateInFloat
 00089460 CS 1 SkipFrameRangeFlag
 00100010 PN 1 PatientName
+00100011 SQ 1 PersonNamesToUseSequence
+00100012 LT 1 NameToUse
+00100013 UT 1 NameToUseComment
+00100014 SQ 1 ThirdPersonPronounsSequence
+00100015 SQ 1 PronounCodeSequence
+00100016 UT 1 PronounComment
 00100020 LO 1 PatientID
 00100021 LO 1 IssuerOfPatientID
 00100022 CS 1 TypeOfPatientID
@@ -367,6 +377,13 @@ export const DICTIONARY_TEXT = `
 00100034 LO 1 PatientDeathDateInAlternativeCalendar
 00100035 CS 1 PatientAlternativeCalendar
 00100040 CS 1 PatientSex
+00100041 SQ 1 GenderIdentitySequence
+00100042 UT 1 SexParametersForClinicalUseCategoryComment
+00100043 SQ 1 SexParametersForClinicalUseCategorySequence
+00100044 SQ 1 GenderIdentityCodeSequence
+00100045 UT 1 GenderIdentityComment
+00100046 SQ 1 SexParametersForClinicalUseCategoryCodeSequence
+00100047 UR 1-n SexParametersForClinicalUseCategoryReference
 00100050 SQ 1 PatientInsurancePlanCodeSequence
 00100101 SQ 1 PatientPrimaryLanguageCodeSequence
 00100102 SQ 1 PatientPrimaryLanguageModifierCodeSequence
@@ -410,6 +427,7 @@ export const DICTIONARY_TEXT = `
 00102155 LT 1 PatientTelecomInformation
 00102160 SH 1 EthnicGroup
 00102161 SQ 1 EthnicGroupCodeSequence
+00102162 UC 1-n EthnicGroups
 00102180 SH 1 Occupation
 001021A0 CS 1 SmokingStatus
 001021B0 LT 1 AdditionalPatientHistory
@@ -2736,6 +2754,8 @@ export const DICTIONARY_TEXT = `
 0040A030 DT 1 VerificationDateTime
 0040A032 DT 1 ObservationDateTime
 0040A033 DT 1 ObservationStartDateTime
+0040A034 DT 1 EffectiveStartDateTime
+0040A035 DT 1 EffectiveStopDateTime
 0040A040 CS 1 ValueType
 0040A043 SQ 1 ConceptNameCodeSequence
 0040A047 LO 1 MeasurementPrecisionDescriptionTrial R
@@ -2841,6 +2861,10 @@ export const DICTIONARY_TEXT = `
 0040A808 SQ 1 CellValuesSequence
 0040A992 ST 1 UniformResourceLocatorTrial R
 0040B020 SQ 1 WaveformAnnotationSequence
+0040B034 DT 1 AnnotationDateTime
+0040B036 DT 1 SegmentDefinitionDateTime
+0040B03B LT 1 MontageName
+0040B03F LO 1 MontageChannelLabel
 0040DB00 CS 1 TemplateIdentifier
 0040DB06 DT 1 TemplateVersion R
 0040DB07 DT 1 TemplateLocalVersion R

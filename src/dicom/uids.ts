@@ -29,3 +29,13 @@ export const SopClass = {
 
 /** The well-known SOP Instance of the Storage Commitment Push Model (PS3.4 J.3.5). */
 export const STORAGE_COMMITMENT_PUSH_MODEL_INSTANCE = '1.2.840.10008.1.20.1.1';
+
+/** The root under which PS3.6 defines every UID of its registry (Table and the rest). */
+const STANDARD_ROOT = '1.2.840.10008.';
+
+/**
+ * A UID the standard itself defines (a SOP class, transfer syntax, coding scheme, well-known
+ * frame of reference or instance…): it names a definition, never a patient or a study, so
+ * de-identification keeps it. Every UID of the generated registry is under the root.
+ */
+export const isStandardUid = (uid: string): boolean => uid.startsWith(STANDARD_ROOT);

@@ -12,6 +12,7 @@ import { PacsError } from '../core/errors.js';
 import { encodeTree, parseTree, syntaxOf, type TreeElement } from '../dicom/dataset-tree.js';
 import { deidentifyElements, elementString, type DeidProfile, type SafePrivate } from '../dicom/deidentify.js';
 import { burnedInAnnotation, type BurnedIn } from '../dicom/deid-values.js';
+import { clearPixelOverlayBits } from '../dicom/deid-pixels.js';
 import { tagOfKeyword } from '../dicom/dictionary.js';
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from '../dicom/implementation.js';
 import { encodeFileMetaInformation, parsePart10Prefix } from '../dicom/part10.js';
@@ -123,11 +124,18 @@ export class Deidentifier {
     return createHmac('sha256', secret).update(what).digest();
   }
 
-  /** 2.25.<128 bits of HMAC(secret, uid)>: the same original, the same new UID, in any study and run. */
+  /**
+   * 2.25.<128 bits of HMAC(secret, prefix and uid)>: the same original, the same new UID, in any
+   * study, job and run under one pseudonym prefix; under two prefixes (two collaborators, two
+   * projects) two UIDs, so that their sets cannot be linked by Study, Series, SOP Instance or
+   * Frame of Reference UIDs as their pseudonyms cannot. (Before the prefix was in the hash, one
+   * original gave one UID under every prefix: exports made then have other UIDs than now.)
+   */
   mapUid(secret: string, uid: string): string {
     let mapped = this.uids.get(uid);
     if (!mapped) {
-      mapped = `2.25.${BigInt(`0x${Deidentifier.hmac(secret, `uid:${uid}`).subarray(0, 16).toString('hex')}`).toString()}`;
+      const key = `uid:${this.config.pseudonym_prefix}${PREFIX_SEPARATOR}${uid}`;
+      mapped = `2.25.${BigInt(`0x${Deidentifier.hmac(secret, key).subarray(0, 16).toString('hex')}`).toString()}`;
       if (this.uids.size > 100_000) this.uids.clear();
       this.uids.set(uid, mapped);
     }
@@ -179,7 +187,11 @@ export class Deidentifier {
     if (burnedIn !== 'no' && this.config.burned_in === 'refuse') throw new BurnedInRefused(loc.SOPInstanceUID, burnedIn);
     const secret = await this.secret();
     const patient = await this.patient(secret, patientKeyOf((k) => get(tree, k)));
-    const { elements } = deidentifyElements(tree, { profile: this.profile, pseudonym: patient.pseudonym, shiftDays: patient.shiftDays, mapUid: (u) => this.mapUid(secret, u) });
+    // burned_in: flag passes pixels that may show text: the copy itself says so (0012,0063).
+    const methodNotes = burnedIn === 'no' ? [] : [burnedIn === 'yes' ? 'Burned-in annotation left in pixels' : 'Pixels not cleaned: burned-in text possible'];
+    const { elements } = deidentifyElements(tree, { profile: this.profile, pseudonym: patient.pseudonym, shiftDays: patient.shiftDays, mapUid: (u) => this.mapUid(secret, u), methodNotes });
+    // Overlays drawn in the unused bits of the pixels would outlive their removed module.
+    clearPixelOverlayBits(elements, syntax.littleEndian);
     let encoded = encodeTree(elements, syntax);
     if (syntax.deflated) encoded = deflateRawSync(encoded);
     const sopInstanceUID = this.mapUid(secret, loc.SOPInstanceUID);

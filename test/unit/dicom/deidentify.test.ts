@@ -123,7 +123,7 @@ test('an option\'s C keeps nothing it cannot clean: the Basic Profile\'s action 
   assert.equal(find(characteristics, 0x04000310), undefined);
   // With Clean Descriptors the text is kept, cleaned of the patient's identifiers.
   const cleaned = deidentifyElements(input, ctx({ retainPatientCharacteristics: true, cleanDescriptors: true })).elements;
-  assert.equal(text(find(cleaned, 0x00102110)), 'penicillin - call wife XXXX XXX 555-1234');
+  assert.equal(text(find(cleaned, 0x00102110)), 'penicillin - call wife XXXX XXX XXXXXXXX', 'the name and the telephone number');
 });
 
 test('group lengths are left out; option 113107 has CID 7050\'s meaning', () => {
@@ -144,4 +144,132 @@ test('clean descriptors also cleans out the patient\'s other IDs (Other Patient 
   ];
   const { elements } = deidentifyElements(input, ctx({ cleanDescriptors: true }));
   assert.equal(text(find(elements, 0x00081030)), 'follow-up of XXXXXXXXXX and XXXXXXXXX');
+});
+
+test('SOP Class UIDs and the standard\'s other UIDs are never mapped, inside dummy sequences too', () => {
+  const mpps = '1.2.840.10008.3.1.2.3.3';
+  const ct = '1.2.840.10008.5.1.4.1.1.2';
+  const input = [
+    el(0x00080016, 'UI', '1.3.12.2.1107.5.9.1'), // a private SOP class: a definition, kept
+    // Referenced Performed Procedure Step Sequence (X/Z/D → D): a dummy sequence
+    sq(0x00081111, [el(0x00081150, 'UI', mpps), el(0x00081155, 'UI', '1.2.3.4.5.1')]),
+    // an SR IMAGE reference in the Content Sequence (D)
+    sq(0x0040a730, [el(0x0040a040, 'CS', 'IMAGE'), sq(0x00081199, [el(0x00081150, 'UI', ct), el(0x00081155, 'UI', '1.2.3.4.5.2')])]),
+    // a GSPS's Referenced Series Sequence (not in the table) > Referenced Image Sequence (X/Z/U*)
+    sq(0x00081115, [el(0x0020000e, 'UI', '1.2.3.4.6'), sq(0x00081140, [el(0x00081150, 'UI', ct), el(0x00081155, 'UI', '1.2.3.4.5.3')])]),
+    el(0x00200052, 'UI', '1.2.840.10008.1.4.1.1'), // Frame of Reference UID (U): a well-known one (Talairach)
+  ];
+  const { elements } = deidentifyElements(input, ctx());
+  assert.equal(text(find(elements, 0x00080016)), '1.3.12.2.1107.5.9.1');
+  const pps = find(elements, 0x00081111)!.items![0]!;
+  assert.equal(text(find(pps, 0x00081150)), mpps);
+  assert.equal(text(find(pps, 0x00081155)), ctx().mapUid('1.2.3.4.5.1'));
+  const image = find(find(elements, 0x0040a730)!.items![0]!, 0x00081199)!.items![0]!;
+  assert.equal(text(find(image, 0x00081150)), ct);
+  assert.equal(text(find(image, 0x00081155)), ctx().mapUid('1.2.3.4.5.2'));
+  const series = find(elements, 0x00081115)!.items![0]!;
+  assert.equal(text(find(series, 0x0020000e)), ctx().mapUid('1.2.3.4.6'));
+  assert.equal(text(find(find(series, 0x00081140)!.items![0]!, 0x00081150)), ct);
+  assert.equal(text(find(elements, 0x00200052)), '1.2.840.10008.1.4.1.1');
+});
+
+test('UIDs of attributes the table does not list are mapped as its U ones', () => {
+  const input = [
+    el(0x00200242, 'UI', '1.2.3.4.7.1'), // SOP Instance UID of Concatenation Source
+    el(0x00209312, 'UI', '1.2.3.4.7.2'), // Volume Frame of Reference UID
+    el(0x00209313, 'UI', '1.2.3.4.7.3\\1.2.3.4.7.4'), // Table Frame of Reference UID (two values)
+  ];
+  const { elements } = deidentifyElements(input, ctx());
+  assert.equal(text(find(elements, 0x00200242)), ctx().mapUid('1.2.3.4.7.1'));
+  assert.equal(text(find(elements, 0x00209312)), ctx().mapUid('1.2.3.4.7.2'));
+  assert.equal(text(find(elements, 0x00209313)), `${ctx().mapUid('1.2.3.4.7.3')}\\${ctx().mapUid('1.2.3.4.7.4')}`);
+  assert.ok(!allText(elements).includes('1.2.3.4.7'));
+});
+
+test('D gives binary and UR values a non-empty dummy (Encapsulated Document is Type 1)', () => {
+  const input = [
+    { tag: 0x00420011, vr: 'OB', value: Buffer.from('%PDF-1.4 report of Doe John') }, // Encapsulated Document (D)
+    el(0x00720071, 'UR', 'https://ehr.example.org/patient/12345'), // Selector UR Value (D)
+    { tag: 0x00720065, vr: 'OB', value: Buffer.from('DOE1') }, // Selector OB Value (D)
+  ];
+  const { elements } = deidentifyElements(input, ctx());
+  for (const tag of [0x00420011, 0x00720071, 0x00720065]) {
+    const e = find(elements, tag)!;
+    assert.ok(e.value.length > 0 && e.value.length % 2 === 0, `${tag.toString(16)}: non-empty, even`);
+  }
+  assert.ok(!allText(elements).includes('Doe') && !allText(elements).includes('12345') && !allText(elements).includes('DOE1'));
+});
+
+test('partial dates are shifted keeping their precision (a Type 1 DT does not end empty)', () => {
+  const input = [
+    el(0x0040a120, 'DT', '2026'), // DateTime (D; modified dates C)
+    el(0x0040a030, 'DT', '202603+0100'), // Verification DateTime: a month, an offset
+    el(0x00080020, 'DA', '20260315'),
+    el(0x00080021, 'DA', '202603'), // Series Date, partial (not valid DA, but seen)
+  ];
+  const { elements } = deidentifyElements(input, ctx({ retainModifiedDates: true })); // -400 days
+  assert.equal(text(find(elements, 0x0040a120)), '2025', 'the 2nd of July 2026 - 400 days is in 2025');
+  assert.equal(text(find(elements, 0x0040a030)), '202502+0100');
+  assert.equal(text(find(elements, 0x00080020)), '20250208');
+  assert.equal(text(find(elements, 0x00080021)), '202502');
+});
+
+test('De-identification Method says what was not done (burned-in text left in the pixels)', () => {
+  const { elements } = deidentifyElements([el(0x00100010, 'PN', 'Doe^John')], { ...ctx(), methodNotes: ['Pixels not cleaned: burned-in text possible'] });
+  assert.match(elementString(elements, 0x00120063) ?? '', /\\Pixels not cleaned: burned-in text possible$/);
+});
+
+test('a safe private sequence is kept, its content de-identified: the table applies, UIDs are mapped', () => {
+  const safePrivate = [{ group: 0x0029, creator: 'ACME 1.0', element: 0x10 }, { group: 0x0029, creator: 'ACME 1.0', element: 0x11 }, { group: 0x0029, creator: 'ACME 1.0', element: 0x12 }];
+  const unItem = implicitItem([el(0x00081155, 'UI', '1.2.3.4.8.3'), el(0x00100010, 'PN', 'Doe^Jane')]);
+  const input: TreeElement[] = [
+    el(0x00290010, 'LO', 'ACME 1.0'),
+    sq(0x00291010, [el(0x00100010, 'PN', 'Doe^John'), el(0x00081155, 'UI', '1.2.3.4.8.1'), el(0x00101040, 'LO', '12 Elm St')]),
+    el(0x00291011, 'UI', '1.2.3.4.8.2'),
+    { tag: 0x00291012, vr: 'UN', value: unItem },
+  ];
+  const { elements } = deidentifyElements(input, ctx({ safePrivate }));
+  const item = find(elements, 0x00291010)!.items![0]!;
+  assert.equal(find(item, 0x00100010)!.value.length, 0, "Patient's Name inside: Z");
+  assert.equal(find(item, 0x00101040), undefined, "Patient's Address inside: X");
+  assert.equal(text(find(item, 0x00081155)), ctx().mapUid('1.2.3.4.8.1'));
+  assert.equal(text(find(elements, 0x00291011)), ctx().mapUid('1.2.3.4.8.2'));
+  const un = find(elements, 0x00291012)!;
+  assert.equal(text(find(un.items![0]!, 0x00081155)), ctx().mapUid('1.2.3.4.8.3'));
+  for (const gone of ['Doe', '12 Elm', '1.2.3.4.8']) assert.ok(!allText(elements).includes(gone), gone);
+});
+
+test('clean descriptors: every person name of the dataset, the institution, telephone numbers and e-mail addresses', () => {
+  const input = [
+    el(0x00080080, 'LO', 'Princeton Plainsboro Teaching Hospital'),
+    el(0x00081050, 'PN', 'House^Gregory'), // Performing Physician's Name
+    sq(0x00081072, [el(0x00401101, 'SQ', ''), el(0x0040a123, 'PN', 'Chase^Robert')]), // a name deep in a sequence
+    el(0x00081070, 'PN', 'Cuddy^Lisa'), // Operators' Name
+    el(0x00081030, 'LO', 'Read by Gregory House, tech CUDDY, Chase'), // Study Description (C)
+    el(0x0008103e, 'LO', 'Plainsboro hospital protocol'), // Series Description (C)
+    el(0x00324000, 'LT', 'call 555-1234 or +1 (617) 555-0100, mail g.house@ppth.org; b=0 500 1000 on 2026-03-15, 120 140 160'), // Study Comments (C)
+  ];
+  const { elements } = deidentifyElements(input, ctx({ cleanDescriptors: true }));
+  assert.equal(text(find(elements, 0x00081030)), 'Read by XXXXXXX XXXXX, tech XXXXX, XXXXX');
+  assert.equal(text(find(elements, 0x0008103e)), 'XXXXXXXXXX hospital protocol', 'the institution\'s own words, not "hospital"');
+  const x = (s: string) => 'X'.repeat(s.length);
+  assert.equal(text(find(elements, 0x00324000)), `call ${x('555-1234')} or ${x('+1 (617) 555-0100')}, mail ${x('g.house@ppth.org')}; b=0 500 1000 on 2026-03-15, 120 140 160`);
+});
+
+test('clean descriptors cleans the Code Meanings of the code sequences it keeps (C), not only the descriptions', () => {
+  const code = (value: string, meaning: string): TreeElement[] => [el(0x00080100, 'SH', value), el(0x00080102, 'SH', '99LOCAL'), el(0x00080104, 'LO', meaning)];
+  const input = [
+    el(0x00100010, 'PN', 'Doe^John'),
+    el(0x00081050, 'PN', 'House^Gregory'),
+    sq(0x00081084, code('F123', 'Fracture, referred by Dr House for John Doe')), // Admitting Diagnoses Code Sequence
+    sq(0x00321067, code('RV1', 'Follow-up, call 555-1234')), // Reason for Visit Code Sequence
+    sq(0x00400275, [el(0x00401001, 'SH', 'RP-778'), sq(0x00321064, code('P1', 'CT for Doe'))]), // Request Attributes Sequence > Requested Procedure Code Sequence
+  ];
+  const { elements } = deidentifyElements(input, ctx({ cleanDescriptors: true }));
+  const meaning = (tag: number) => text(find(find(elements, tag)!.items![0]!, 0x00080104));
+  assert.equal(meaning(0x00081084), 'Fracture, referred by Dr XXXXX for XXXX XXX');
+  assert.equal(meaning(0x00321067), 'Follow-up, call XXXXXXXX');
+  const request = find(elements, 0x00400275)!.items![0]!;
+  assert.equal(find(request, 0x00401001), undefined, 'Requested Procedure ID inside: X');
+  assert.equal(text(find(find(request, 0x00321064)!.items![0]!, 0x00080104)), 'CT for XXX');
 });

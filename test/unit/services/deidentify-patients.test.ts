@@ -1,5 +1,5 @@
 // Whose pseudonym (review): patients without a PatientID no longer share one pseudonym and one
-// date shift, and each pseudonym prefix gives its own pseudonym and shift (the sets sent to two
+// date shift, and each pseudonym prefix gives its own pseudonym, shift and UIDs (the sets sent to two
 // collaborators under two prefixes cannot be linked), while an entry made before prefixes were
 // kept stays the patient's under the prefix it was made with. The safe_private list refuses an
 // even group instead of dropping it.
@@ -84,4 +84,15 @@ test('each prefix gives its own pseudonym and shift; an entry made before prefix
 test('safe_private refuses an even group (it names no private element) instead of dropping it', () => {
   assert.equal(deidentifyProfileSchema.safeParse({ safe_private: ['0028,FOO,10'] }).success, false);
   assert.equal(deidentifyProfileSchema.safeParse({ safe_private: ['0029,SIEMENS CSA HEADER,10'] }).success, true);
+});
+
+test('UIDs are mapped per prefix: the same under one prefix in every run, others under another', async () => {
+  const store = new MemoryDeidStore();
+  const secret = await store.secret('s3cr3t');
+  const study = '1.2.826.0.1.3680043.99.5';
+  const a = deidentifier(store, 'LABA').mapUid(secret, study);
+  assert.equal(deidentifier(store, 'LABA').mapUid(secret, study), a, 'stable within a prefix (a new Deidentifier: another job, a restart)');
+  const b = deidentifier(store, 'LABB').mapUid(secret, study);
+  assert.match(b, /^2\.25\.\d+$/);
+  assert.notEqual(a, b, 'two collaborators\' sets would be linked by the Study Instance UID');
 });
