@@ -14,6 +14,7 @@ export const LIVE_KEYS = [
   'http.tokens',
   'http.max_upload_mb',
   'http.max_upload_parts',
+  'database.changes_keep_days',
   'http.allowed_hosts',
   'jobs.*',
   'known_nodes',

@@ -132,6 +132,11 @@ const database = section({
   path: text('a file path').default('./pacs.db'),
   wal_mode: bool(true),
   url: postgresUrl.optional(),
+  /**
+   * Days the change log keeps a change no follower still needs (one row per store and delete,
+   * which nothing else removes); 0: for ever.
+   */
+  changes_keep_days: int(0, 36_500, 30, ' (0 = for ever)'),
 });
 
 const tls = section({

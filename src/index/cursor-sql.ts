@@ -41,6 +41,28 @@ export const changedInstancesSql = (study: string, after: string, upTo: string):
 SELECT DISTINCT uid FROM changes
 WHERE study_uid = ${study} AND seq > ${after} AND seq <= ${upTo} AND kind <> 'instance.deleted'`;
 
+/** The cursor saying up to where the log may have been pruned: changes at or before it may be gone. */
+export const PRUNED_CURSOR = 'changes.pruned';
+
+/**
+ * The last change the log may forget: older than `cutoff` (ms), behind every cursor that follows
+ * the log as it goes (not the rules' "acted" ones: a range reaching behind the pruned point is
+ * taken as the whole study, changedInstances), behind the stability's, and never the newest
+ * (new cursors start at the end). NULL: nothing may go. The first scan for the cutoff starts at
+ * the log's oldest row, so after the first prune it reads a few rows, not the whole log.
+ */
+export const pruneFloorSql = (cutoff: string): string => `
+SELECT min(x) AS floor FROM (
+  SELECT (SELECT seq FROM changes WHERE at >= ${cutoff} ORDER BY seq LIMIT 1) - 1 AS x
+  UNION ALL SELECT (SELECT max(seq) FROM changes) - 1
+  UNION ALL SELECT (SELECT min(seq) FROM cursors WHERE name NOT LIKE 'rule:%' AND name <> '${PRUNED_CURSOR}')
+  UNION ALL SELECT (SELECT seq FROM stability_cursor)
+) AS f`;
+
+/** Forgets the oldest changes up to `floor`, `limit` at most (a statement of bounded work). */
+export const pruneChangesSql = (floor: string, limit: string): string =>
+  `DELETE FROM changes WHERE seq IN (SELECT seq FROM changes WHERE seq <= ${floor} ORDER BY seq LIMIT ${limit})`;
+
 /**
  * Removes the rules' cursors (`rule:NAME:DIGEST:LEVEL:UID`, services/rules.ts) of the studies or
  * series the index no longer holds. `position` is the backend's substring search: SQLite's instr,

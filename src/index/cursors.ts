@@ -41,8 +41,17 @@ export interface CursorStore {
   advanceToEnd(name: string): Promise<number>;
   /** The changes after `seq`, oldest first, at most `limit`, each with its instance's provenance. */
   changesAfter(seq: number, limit: number): Promise<FollowedChange[]>;
-  /** SOP Instance UIDs of the study's instances stored or replaced by changes in (after, upTo]. */
-  changedInstances(studyUID: string, after: number, upTo: number): Promise<Set<string>>;
+  /**
+   * SOP Instance UIDs of the study's instances stored or replaced by changes in (after, upTo];
+   * null when the log was pruned past `after` (the range cannot be read whole: take every
+   * instance of the study).
+   */
+  changedInstances(studyUID: string, after: number, upTo: number): Promise<Set<string> | null>;
+  /**
+   * Forgets changes made before `before` that no cursor following the log still needs, at most
+   * `limit`; resolves with how many went.
+   */
+  pruneChanges(before: Date, limit: number): Promise<number>;
   /** Removes the rules' cursors of studies and series no longer in the index; resolves with how many. */
   pruneActed(): Promise<number>;
 }

@@ -27,6 +27,8 @@ export interface ResearchDeps {
 }
 
 const PRUNE_EVERY_MS = 3_600_000;
+const CHANGES_PER_PRUNE = 10_000;
+const MAX_PRUNES = 100;
 
 export class ResearchWorkflow {
   readonly stability: StabilityService;
@@ -82,11 +84,30 @@ export class ResearchWorkflow {
       if (removed) this.deps.logger.info({ removed }, 'rules: forgot how far they acted on deleted studies and series');
       const forgotten = await this.deps.index.stability.pruneGone();
       if (forgotten) this.deps.logger.info({ removed: forgotten }, 'stability: forgot deleted studies and series');
-      return removed + forgotten;
+      return removed + forgotten + (await this.pruneChanges().catch((e: unknown) => (this.deps.logger.warn({ err: e }, 'change log: cannot forget old changes'), 0)));
     } catch (e) {
       this.deps.logger.warn({ err: e }, 'rules: cannot prune the cursors of deleted studies');
       return 0;
     }
+  }
+
+  /**
+   * Forgets the changes older than database.changes_keep_days that no follower needs, in
+   * statements of CHANGES_PER_PRUNE rows (each a short write), at most MAX_PRUNES an hour: a log
+   * of years is worked off over hours, never in one long lock.
+   */
+  async pruneChanges(): Promise<number> {
+    const days = this.deps.config().database.changes_keep_days;
+    if (days <= 0) return 0;
+    const before = new Date(Date.now() - days * 86_400_000);
+    let removed = 0;
+    for (let i = 0; i < MAX_PRUNES; i++) {
+      const n = await this.deps.index.cursors.pruneChanges(before, CHANGES_PER_PRUNE);
+      removed += n;
+      if (n < CHANGES_PER_PRUNE) break;
+    }
+    if (removed) this.deps.logger.info({ removed, olderThanDays: days }, 'change log: forgot old changes');
+    return removed;
   }
 
   async stop(): Promise<void> {

@@ -68,7 +68,12 @@ export async function transferSelection(index: ArchiveIndex, level: QueryLevel, 
   // but its record says so rather than "nothing new".
   if (!all.length) throw new NothingStoredError(`nothing to send: ${UNIQUE[level]} ${uids.join(', ')} is no longer stored (deleted before the job ran)`);
   const changed = new Set<string>();
-  for (const study of new Set(all.map((l) => l.StudyInstanceUID))) for (const uid of await index.cursors.changedInstances(study, changes.after, changes.upTo)) changed.add(uid);
+  for (const study of new Set(all.map((l) => l.StudyInstanceUID))) {
+    const uids = await index.cursors.changedInstances(study, changes.after, changes.upTo);
+    // The log no longer reaches back that far (pruned): the whole study, rather than miss a part.
+    const add = uids === null ? all.filter((l) => l.StudyInstanceUID === study).map((l) => l.SOPInstanceUID) : uids;
+    for (const uid of add) changed.add(uid);
+  }
   return all.filter((l) => changed.has(l.SOPInstanceUID));
 }
 

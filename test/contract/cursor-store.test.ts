@@ -92,12 +92,38 @@ for (const backend of BACKENDS) backend.run((fresh) => {
       await index.deleteInstance('1.2');
       await index.cursors.advance('rule:x', s2);
       assert.equal(await index.cursors.find('rule:x'), s2);
-      const sorted = async (after: number, upTo: number) => [...(await index.cursors.changedInstances('7', after, upTo))].sort();
+      const sorted = async (after: number, upTo: number) => [...((await index.cursors.changedInstances('7', after, upTo)) ?? ['whole study'])].sort();
       assert.deepEqual(await sorted(0, s2), ['1.1', '1.2']);
       assert.deepEqual(await sorted(s2, s4), ['1.1'], 'the replaced one; not the other study');
       assert.deepEqual(await sorted(s1, s5 + 10), ['1.1', '1.2', '1.3'], 'a deletion is not a change to send (the row is gone anyway)');
       assert.deepEqual(await sorted(s5, s5 + 10), []);
       await index.close();
+    });
+
+    test('pruneChanges: old changes no follower needs go; never past a following cursor, the stability, or the newest; a range behind the pruned point reads as the whole study', async () => {
+      const index = await (await fresh())();
+      try {
+        const seqs: number[] = [];
+        for (let i = 1; i <= 6; i++) seqs.push((await index.storeInstance(record({ sop: `5.${i}`, study: '5' }), 'insert')).changeSeq);
+        const future = new Date(Date.now() + 60_000); // every change is older than this
+        // A follower (the received rules' cursor) at the third change holds the rest.
+        await index.cursors.advance('instance.received', seqs[2]!);
+        await index.cursors.advance('rule:lab:ab12:STUDY:5', seqs[0]!); // acted long ago: does not hold the log
+        assert.equal(await index.cursors.pruneChanges(new Date(0), 100), 0, 'nothing older than the cutoff');
+        assert.equal(await index.cursors.pruneChanges(future, 100), 3, 'up to the follower');
+        assert.deepEqual((await index.changesSince(0, 100)).map((c) => c.seq), seqs.slice(3));
+        assert.equal(await index.cursors.changedInstances('5', seqs[0]!, seqs[5]!), null, 'a range behind the pruned point: the whole study');
+        assert.deepEqual([...(await index.cursors.changedInstances('5', seqs[3]!, seqs[5]!))!].sort(), ['5.5', '5.6'], 'one after it: read as before');
+        // The follower at the end: the newest change stays (new cursors start there).
+        await index.cursors.advance('instance.received', seqs[5]!);
+        assert.equal(await index.cursors.pruneChanges(future, 1), 1, 'at most the limit');
+        assert.equal(await index.cursors.pruneChanges(future, 100), 1);
+        assert.deepEqual((await index.changesSince(0, 100)).map((c) => c.seq), [seqs[5]]);
+        const next = (await index.storeInstance(record({ sop: '5.7', study: '5' }), 'insert')).changeSeq;
+        assert.ok(next > seqs[5]!, 'sequence numbers are not reused');
+      } finally {
+        await index.close();
+      }
     });
 
     test('pruneActed: the rules\' cursors of studies and series no longer indexed go, the others stay', async () => {

@@ -5,7 +5,19 @@
 // in order (writer.ts takes a lock for the change-log insert until commit), so a cursor at n
 // never has a smaller change appear behind it later.
 import type { CursorStore, FollowedChange } from '../cursors.js';
-import { CHANGE_WINDOW, advanceSql, advanceToEndSql, changedInstancesSql, changesAfterSql, createAtEndSql, positionSql, pruneActedSql } from '../cursor-sql.js';
+import {
+  CHANGE_WINDOW,
+  PRUNED_CURSOR,
+  advanceSql,
+  advanceToEndSql,
+  changedInstancesSql,
+  changesAfterSql,
+  createAtEndSql,
+  positionSql,
+  pruneActedSql,
+  pruneChangesSql,
+  pruneFloorSql,
+} from '../cursor-sql.js';
 import { type FollowedChangeRow, toFollowedChange } from '../row-maps.js';
 import type { Db, PgTransact } from './db.js';
 
@@ -16,6 +28,8 @@ const ADVANCE = advanceSql('$1', '$2');
 const ADVANCE_TO_END = advanceToEndSql('$1::text');
 const CHANGES_AFTER = changesAfterSql('$1', '$2');
 const CHANGED_INSTANCES = changedInstancesSql('$1', '$2', '$3');
+const PRUNE_FLOOR = pruneFloorSql('$1::bigint');
+const PRUNE_CHANGES = pruneChangesSql('$1', '$2');
 
 const positionOf = async (db: Db, name: string): Promise<number | undefined> => (await db.query<{ seq: number }>(POSITION, [name])).rows[0]?.seq;
 
@@ -53,14 +67,25 @@ export class PgCursorStore implements CursorStore {
     return this.transact('read', async (db) => (await db.query<FollowedChangeRow>(CHANGES_AFTER, [seq, Math.max(0, Math.trunc(limit))])).rows.map(toFollowedChange));
   }
 
-  async changedInstances(studyUID: string, after: number, upTo: number): Promise<Set<string>> {
+  async changedInstances(studyUID: string, after: number, upTo: number): Promise<Set<string> | null> {
     const found = new Set<string>();
     // In windows of the log, as on SQLite: no one statement scans months of changes.
     for (let from = after; from < upTo; from += CHANGE_WINDOW) {
       const to = Math.min(upTo, from + CHANGE_WINDOW);
       for (const r of await this.transact('read', async (db) => (await db.query<{ uid: string }>(CHANGED_INSTANCES, [studyUID, from, to])).rows)) found.add(r.uid);
     }
-    return found;
+    // Looked at last: a prune while the windows were read is seen too.
+    return after < ((await this.find(PRUNED_CURSOR)) ?? 0) ? null : found;
+  }
+
+  pruneChanges(before: Date, limit: number): Promise<number> {
+    return this.transact('write', async (db) => {
+      const floor = (await db.query<{ floor: number | null }>(PRUNE_FLOOR, [before.getTime()])).rows[0]?.floor ?? null;
+      if (floor === null || floor <= 0) return 0;
+      // Said before the rows go, in the same transaction: a reader of a range behind it takes the whole study.
+      await db.query(ADVANCE, [PRUNED_CURSOR, floor]);
+      return (await db.query(PRUNE_CHANGES, [floor, Math.max(1, Math.trunc(limit))])).rowCount ?? 0;
+    });
   }
 
   pruneActed(): Promise<number> {

@@ -2,7 +2,19 @@
 // transactions), so the upserts' "never back" is all that two processes sharing the file need.
 import type Database from 'better-sqlite3';
 import type { CursorStore, FollowedChange } from '../cursors.js';
-import { CHANGE_WINDOW, advanceSql, advanceToEndSql, changedInstancesSql, changesAfterSql, createAtEndSql, positionSql, pruneActedSql } from '../cursor-sql.js';
+import {
+  CHANGE_WINDOW,
+  PRUNED_CURSOR,
+  advanceSql,
+  advanceToEndSql,
+  changedInstancesSql,
+  changesAfterSql,
+  createAtEndSql,
+  positionSql,
+  pruneActedSql,
+  pruneChangesSql,
+  pruneFloorSql,
+} from '../cursor-sql.js';
 import { type FollowedChangeRow, toFollowedChange } from '../row-maps.js';
 import type { Transact } from './jobs.js';
 
@@ -19,6 +31,8 @@ export class SqliteCursorStore implements CursorStore {
       changesAfter: p<FollowedChangeRow>(changesAfterSql('?', '?')),
       changedInstances: p<{ uid: string }>(changedInstancesSql('?', '?', '?')),
       prune: (['STUDY', 'SERIES'] as const).map((level) => p(pruneActedSql(level, 'instr'))),
+      floor: p<{ floor: number | null }>(pruneFloorSql('?')),
+      pruneChanges: p(pruneChangesSql('?', '?')),
     };
   }
 
@@ -54,7 +68,7 @@ export class SqliteCursorStore implements CursorStore {
     return this.transact('read', () => this.s.changesAfter.all(seq, Math.max(0, Math.trunc(limit))).map(toFollowedChange));
   }
 
-  async changedInstances(studyUID: string, after: number, upTo: number): Promise<Set<string>> {
+  async changedInstances(studyUID: string, after: number, upTo: number): Promise<Set<string> | null> {
     const found = new Set<string>();
     // In windows of the log: a study that grows months after a rule acted on it scans months of
     // changes, which must not hold the event loop (or the write lock) in one piece.
@@ -62,7 +76,18 @@ export class SqliteCursorStore implements CursorStore {
       const to = Math.min(upTo, from + CHANGE_WINDOW);
       for (const r of await this.transact('read', () => this.s.changedInstances.all(studyUID, from, to))) found.add(r.uid);
     }
-    return found;
+    // Looked at last: a prune while the windows were read is seen too.
+    return after < ((await this.find(PRUNED_CURSOR)) ?? 0) ? null : found;
+  }
+
+  pruneChanges(before: Date, limit: number): Promise<number> {
+    return this.transact('write', () => {
+      const floor = this.s.floor.get(before.getTime())?.floor ?? null;
+      if (floor === null || floor <= 0) return 0;
+      // Said before the rows go: a reader of a range behind it takes the whole study instead.
+      this.s.advance.run(PRUNED_CURSOR, floor);
+      return this.s.pruneChanges.run(floor, Math.max(1, Math.trunc(limit))).changes;
+    });
   }
 
   pruneActed(): Promise<number> {

@@ -79,7 +79,7 @@ test('no file, no environment: the documented defaults', () => {
     directory: join(cwd, 'archive'), naming: 'hierarchical', duplicate_policy: 'reject', fsync: true,
     min_free_mb: 500, temp_dir: join(cwd, 'archive', '.incoming'),
   });
-  assert.deepEqual(config.database, { path: join(cwd, 'pacs.db'), wal_mode: true });
+  assert.deepEqual(config.database, { path: join(cwd, 'pacs.db'), wal_mode: true, changes_keep_days: 30 });
   assert.deepEqual(config.tls, { enabled: false, require_client_cert: false });
   assert.deepEqual(config.logging, { level: 'info' });
   assert.deepEqual(config.monitoring, { enabled: true, metrics_port: 9090 });
