@@ -19,6 +19,29 @@ const entry = (patientID: string, spsID: string, status: string, study: string):
 
 const mpps = (status: string): JsonDataset => ({ '00400252': { vr: 'CS', Value: [status] } });
 
+/** Reads of which the first two are held until both are made: two changes read before either writes. */
+function bothReadFirst(): { gate<T>(read: Promise<T>): Promise<T>; readonly count: number } {
+  let waiting: (() => void)[] = [];
+  let count = 0;
+  return {
+    async gate(read) {
+      const r = await read;
+      if (++count <= 2) {
+        await new Promise<void>((resolve) => {
+          waiting.push(resolve);
+          if (waiting.length < 2) return;
+          for (const w of waiting) w();
+          waiting = [];
+        });
+      }
+      return r;
+    },
+    get count() {
+      return count;
+    },
+  };
+}
+
 for (const backend of BACKENDS) backend.run((fresh) => {
   describe(`worklist and MPPS stores (${backend.name})`, () => {
     test('worklist: add, look up, list with filters, all with a negative limit, replace, remove', async () => {
@@ -95,25 +118,13 @@ for (const backend of BACKENDS) backend.run((fresh) => {
         assert.equal(await index.mpps.create('1.9.5', 'CT1', ds), true);
         // Each server has its own service (and its own per-step lock); the first reads of both
         // are held until both have read, so the second write finds the step changed.
-        let waiting: (() => void)[] = [];
-        let held = 0;
+        const reads = bothReadFirst();
         const racingStore: MppsStore = {
           ...index.mpps,
           create: (...a) => index.mpps.create(...a),
           list: (f) => index.mpps.list(f),
           update: (...a) => index.mpps.update(...a),
-          get: async (uid) => {
-            const r = await index.mpps.get(uid);
-            if (++held <= 2) {
-              await new Promise<void>((resolve) => {
-                waiting.push(resolve);
-                if (waiting.length < 2) return;
-                for (const w of waiting) w();
-                waiting = [];
-              });
-            }
-            return r;
-          },
+          get: (uid) => reads.gate(index.mpps.get(uid)),
         };
         const worklist = new WorklistService(index.worklist, () => ({ fuzzyNames: false }));
         const servers = [1, 2].map(() => new MppsService(racingStore, worklist, pino({ level: 'silent' })));
@@ -122,7 +133,7 @@ for (const backend of BACKENDS) backend.run((fresh) => {
           servers[1]!.set('1.9.5', { '00400280': { vr: 'ST', Value: ['commented'] } }),
         ]);
         assert.deepEqual([a.status, b.status], [0, 0], `${a.comment ?? ''} ${b.comment ?? ''}`);
-        assert.equal(held, 3, 'one of them read the step again');
+        assert.equal(reads.count, 3, 'one of them read the step again');
         const step = (await index.mpps.get('1.9.5'))!;
         assert.deepEqual(step.dataset['00400254']?.Value, ['described']);
         assert.deepEqual(step.dataset['00400280']?.Value, ['commented']);
@@ -135,8 +146,7 @@ for (const backend of BACKENDS) backend.run((fresh) => {
       const index = await (await fresh())();
       try {
         const e = await index.worklist.add('hl7', 'ORD9', { ...entry('P9', 'S9', 'SCHEDULED', '1.9'), '00100010': { vr: 'PN', Value: [{ Alphabetic: 'DOE^JANE' }] } } as JsonDataset);
-        let waiting: (() => void)[] = [];
-        let held = 0;
+        const reads = bothReadFirst();
         const racingStore: WorklistStore = {
           ...index.worklist,
           add: (...a) => index.worklist.add(...a),
@@ -145,23 +155,12 @@ for (const backend of BACKENDS) backend.run((fresh) => {
           list: (f) => index.worklist.list(f),
           findByStep: (r) => index.worklist.findByStep(r),
           remove: (id) => index.worklist.remove(id),
-          get: async (id) => {
-            const r = await index.worklist.get(id);
-            if (++held <= 2) {
-              await new Promise<void>((resolve) => {
-                waiting.push(resolve);
-                if (waiting.length < 2) return;
-                for (const w of waiting) w();
-                waiting = [];
-              });
-            }
-            return r;
-          },
+          get: (id) => reads.gate(index.worklist.get(id)),
         };
         const worklist = new WorklistService(racingStore, () => ({ fuzzyNames: false }));
         const renamed = { ...entry('P9', 'S9', 'SCHEDULED', '1.9'), '00100010': { vr: 'PN', Value: [{ Alphabetic: 'DOE^JANE^MARIE' }] } } as JsonDataset;
         await Promise.all([worklist.stepPerformed([{ scheduledProcedureStepID: 'S9', studyInstanceUID: '1.9', accessionNumber: null }], 'IN PROGRESS'), worklist.upsertFromSource('hl7', 'ORD9', renamed)]);
-        assert.equal(held, 3, 'one of them read the entry again');
+        assert.equal(reads.count, 3, 'one of them read the entry again');
         const now = (await index.worklist.get(e.id))!;
         assert.equal(now.status, 'STARTED', 'the MPPS change kept');
         assert.deepEqual(now.dataset['00100010']?.Value, [{ Alphabetic: 'DOE^JANE^MARIE' }], 'the order update kept');

@@ -5,19 +5,7 @@
 // in order (writer.ts takes a lock for the change-log insert until commit), so a cursor at n
 // never has a smaller change appear behind it later.
 import type { CursorStore, FollowedChange } from '../cursors.js';
-import {
-  CHANGE_WINDOW,
-  PRUNED_CURSOR,
-  advanceSql,
-  advanceToEndSql,
-  changedInstancesSql,
-  changesAfterSql,
-  createAtEndSql,
-  positionSql,
-  pruneActedSql,
-  pruneChangesSql,
-  pruneFloorSql,
-} from '../cursor-sql.js';
+import { CHANGE_WINDOW, PRUNED_CURSOR, advanceSql, advanceToEndSql, changedInstancesSql, changesAfterSql, createAtEndSql, positionSql, pruneActedSql, pruneChangesSql, pruneFloorSql } from '../cursor-sql.js';
 import { type FollowedChangeRow, toFollowedChange } from '../row-maps.js';
 import type { Db, PgTransact } from './db.js';
 

@@ -2,19 +2,7 @@
 // transactions), so the upserts' "never back" is all that two processes sharing the file need.
 import type Database from 'better-sqlite3';
 import type { CursorStore, FollowedChange } from '../cursors.js';
-import {
-  CHANGE_WINDOW,
-  PRUNED_CURSOR,
-  advanceSql,
-  advanceToEndSql,
-  changedInstancesSql,
-  changesAfterSql,
-  createAtEndSql,
-  positionSql,
-  pruneActedSql,
-  pruneChangesSql,
-  pruneFloorSql,
-} from '../cursor-sql.js';
+import { CHANGE_WINDOW, PRUNED_CURSOR, advanceSql, advanceToEndSql, changedInstancesSql, changesAfterSql, createAtEndSql, positionSql, pruneActedSql, pruneChangesSql, pruneFloorSql } from '../cursor-sql.js';
 import { type FollowedChangeRow, toFollowedChange } from '../row-maps.js';
 import type { Transact } from './jobs.js';
 
