@@ -13,6 +13,15 @@ import { UncertainCommit, indexFailure } from '../errors.js';
 /** What the sub-stores run their SQL on: one client inside one transaction. */
 export interface Db {
   query<R extends object = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<{ rows: R[]; rowCount: number }>;
+  /**
+   * In a write transaction: sends its COMMIT now, behind the statements sent before it and not
+   * yet answered, so it leaves with them (the writer's last statements and the COMMIT in one
+   * round trip: the change-log lock taken by the last of them is held one round trip less).
+   * The transaction is then not committed again. A statement before it that failed makes it a
+   * rollback, and that failure is what the caller sees. Rejects with UncertainCommit when the
+   * connection failed during it.
+   */
+  commit?(): Promise<void>;
 }
 
 /**
@@ -210,22 +219,26 @@ export function transactor(pool: pg.Pool, isReadonly: () => boolean, lockWaitMs 
         throw indexFailure(e, 'cannot connect to PostgreSQL');
       }
       let broken = false;
+      let committed = false;
       const inTransaction = kind !== 'statement';
       // Every statement of the transaction, BEGIN and COMMIT included, on one path.
-      const db = callbackDb(client);
+      const path = callbackDb(client);
+      const commit = async (): Promise<void> => {
+        committed = true;
+        try {
+          await path.query('COMMIT');
+        } catch (e) {
+          if (!commitOutcomeUnknown(e)) throw e;
+          broken = true;
+          throw new UncertainCommit(`index: the connection failed during COMMIT, which may have taken effect: ${errorMessage(e)}`, e);
+        }
+      };
+      const db: Db = kind === 'write' ? { query: path.query, commit } : path;
       const body = async (): Promise<T> => {
         // Reads see one snapshot, even for answers made of several statements.
         if (inTransaction) await db.query(kind === 'read' ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : beginWrite);
         const result = await fn(db);
-        if (inTransaction) {
-          try {
-            await db.query('COMMIT');
-          } catch (e) {
-            if (!commitOutcomeUnknown(e)) throw e;
-            broken = true;
-            throw new UncertainCommit(`index: the connection failed during COMMIT, which may have taken effect: ${errorMessage(e)}`, e);
-          }
-        }
+        if (inTransaction && !committed) await commit();
         return result;
       };
       try {

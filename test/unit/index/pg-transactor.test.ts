@@ -63,6 +63,44 @@ test('a COMMIT refused with a serialization failure is rolled back and run again
   assert.deepEqual(releases, [false, false]);
 });
 
+test('a COMMIT sent by the work behind its last statements (db.commit): not sent again; lost with the connection, UncertainCommit', async () => {
+  const ok = scriptedPool(() => null);
+  const transact = transactor(ok.pool, () => false);
+  await transact('write', async (db) => {
+    const last = db.query('INSERT INTO changes VALUES (1)');
+    const commit = db.commit!();
+    await Promise.all([last, commit]);
+  });
+  assert.deepEqual(ok.seen, [BEGIN_WRITE, 'INSERT INTO changes VALUES (1)', 'COMMIT'], 'one COMMIT, sent before the insert was answered');
+  assert.deepEqual(ok.releases, [false]);
+
+  const lost = scriptedPool((sql) => (sql === 'COMMIT' ? new Error('Connection terminated unexpectedly') : null));
+  await assert.rejects(
+    transactor(lost.pool, () => false)('write', async (db) => {
+      await Promise.all([db.query('INSERT INTO changes VALUES (1)'), db.commit!()]);
+    }),
+    (e) => e instanceof UncertainCommit,
+  );
+  assert.deepEqual(lost.seen, [BEGIN_WRITE, 'INSERT INTO changes VALUES (1)', 'COMMIT'], 'no ROLLBACK, no retry');
+  assert.deepEqual(lost.releases, [true]);
+
+  // A statement before it failed (a race with another server): the COMMIT ended the aborted
+  // transaction as a rollback; the failure is seen, and the whole transaction runs again.
+  const race = scriptedPool((sql, attempt) => (sql.startsWith('INSERT') && attempt === 1 ? withCode('duplicate key value', '23505') : null));
+  await transactor(race.pool, () => false)(
+    'write',
+    async (db) => {
+      const insert = db.query('INSERT INTO series VALUES (1)');
+      const commit = db.commit!();
+      commit.catch(() => undefined);
+      await insert;
+      await commit;
+    },
+    { retryRaces: true },
+  );
+  assert.deepEqual(race.seen, [BEGIN_WRITE, 'INSERT INTO series VALUES (1)', 'COMMIT', 'ROLLBACK', BEGIN_WRITE, 'INSERT INTO series VALUES (1)', 'COMMIT']);
+});
+
 test('with a timeout, a statement that never answers fails in time; the client is dropped, not rolled back on', async () => {
   const { pool, seen, releases } = scriptedPool(() => null);
   // The UPDATE's answer never comes (a connection that no longer answers).
