@@ -29,6 +29,23 @@ export function mount(...children) {
   return main;
 }
 
+/**
+ * What the router gives each page it shows: `signal`, aborted when another page (or this one's
+ * refresh) replaces it, for the page's reads and timers; and `mount`, which shows the page's
+ * content only while it is still the current one. Else a slow page left behind (its reads
+ * still under way) replaced the page the user had moved on to when its answer came.
+ */
+export function pageContext(signal) {
+  return {
+    signal,
+    mount: (...children) => {
+      // Throwing ends the stale page's function there; the router ignores its error.
+      signal.throwIfAborted();
+      return mount(...children);
+    },
+  };
+}
+
 let toastTimer = 0;
 export function toast(message, kind = 'info') {
   const t = document.getElementById('toast');

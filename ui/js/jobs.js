@@ -1,5 +1,5 @@
 // The job queue: sends, pulls, the research rules' exports, forwards and commands, with progress, cancel, retry.
-import { h, mount, toast, ago, reloadPage } from './dom.js';
+import { h, toast, ago, reloadPage } from './dom.js';
 import { api, query } from './api.js';
 
 const describe = (j) => {
@@ -30,9 +30,9 @@ export function watchJob(id, el) {
   tick();
 }
 
-export async function jobsPage(params) {
+export async function jobsPage(params, page) {
   const state = params.get('state') ?? '';
-  const res = await api(`/api/jobs${query({ state, limit: 100 })}`);
+  const res = await api(`/api/jobs${query({ state, limit: 100 })}`, { signal: page.signal });
   const filter = h('select', { 'aria-label': 'State', onchange: (e) => (location.hash = `#/jobs${e.target.value ? `?state=${e.target.value}` : ''}`) },
     ['', 'queued', 'running', 'succeeded', 'failed', 'canceled'].map((s) => h('option', { value: s, selected: s === state }, s || 'all states')));
   const act = async (j, what) => {
@@ -43,7 +43,7 @@ export async function jobsPage(params) {
       toast(e.message, 'error');
     }
   };
-  mount(
+  page.mount(
     h('h1', {}, 'Jobs'),
     h('div', { className: 'actions' }, filter, h('span', { className: 'muted' }, `${res.total} jobs`)),
     h('table', { id: 'jobs' },

@@ -1,13 +1,13 @@
 // Known nodes: the configuration file's (read-only here) and those added on this page. "Change"
 // fills the form with a node's values, so saving keeps (or edits) its permissions and TLS; the
 // form always sends every field.
-import { h, mount, toast, reloadPage } from './dom.js';
+import { h, toast, reloadPage } from './dom.js';
 import { api } from './api.js';
 
 const PERMISSIONS = ['store', 'find', 'move', 'get', 'worklist', 'mpps', 'commit'];
 
-export async function nodesPage() {
-  const nodes = await api('/api/nodes');
+export async function nodesPage(page) {
+  const nodes = await api('/api/nodes', { signal: page.signal });
   const form = h('form', { className: 'search', id: 'node-form' },
     h('label', {}, 'AE title', h('input', { name: 'ae', required: true, maxlength: 16, size: 16 })),
     h('label', {}, 'Host', h('input', { name: 'host', required: true, size: 20 })),
@@ -74,7 +74,7 @@ export async function nodesPage() {
     form.scrollIntoView({ block: 'nearest' });
     field('host').focus();
   };
-  mount(
+  page.mount(
     h('h1', {}, 'Known nodes'),
     h('table', { id: 'nodes' },
       h('thead', {}, h('tr', {}, ['AE title', 'Host', 'Port', 'TLS', 'May ask for', 'Description', 'From', 'Echo', ''].map((t) => h('th', {}, t)))),

@@ -1,7 +1,7 @@
 // The study list: search on the attributes people know (name, ID, accession, description,
 // date range, modality), newest first, 50 a page. Every search is one indexed query on the
 // server, so it stays fast with 100,000 studies; the form lives in the URL (back button works).
-import { h, mount, personName, date, multi } from './dom.js';
+import { h, personName, date, multi } from './dom.js';
 import { api, query } from './api.js';
 
 const PAGE = 50;
@@ -30,7 +30,7 @@ function toDicom(f) {
   };
 }
 
-export async function studiesPage(params) {
+export async function studiesPage(params, page) {
   const form = h('form', { className: 'search', id: 'study-search' },
     FIELDS.map(([name, label, type]) => h('label', {}, label, h('input', { name, type, value: params.get(name) ?? '', size: type === 'text' ? 14 : undefined, 'aria-label': label }))),
     h('button', { className: 'primary', type: 'submit' }, 'Search'),
@@ -45,13 +45,13 @@ export async function studiesPage(params) {
   const offset = Number(params.get('offset') ?? 0);
   const body = h('tbody', {}, h('tr', {}, h('td', { colspan: 9, className: 'muted' }, 'Loading…')));
   const pager = h('div', { className: 'pager' });
-  mount(h('h1', {}, 'Studies'), form,
+  page.mount(h('h1', {}, 'Studies'), form,
     h('table', { id: 'studies' },
       h('thead', {}, h('tr', {}, ['Patient name', 'Patient ID', 'Birth date', 'Study date', 'Description', 'Modalities', 'Accession', 'Series', 'Instances'].map((t) => h('th', {}, t)))),
       body),
     pager);
   const f = Object.fromEntries(params);
-  const res = await api(`/api/studies${query({ ...toDicom(f), limit: PAGE, offset })}`);
+  const res = await api(`/api/studies${query({ ...toDicom(f), limit: PAGE, offset })}`, { signal: page.signal });
   body.replaceChildren(
     ...(res.items.length
       ? res.items.map((s) =>

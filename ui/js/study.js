@@ -1,12 +1,12 @@
 // One study: its main attributes, a thumbnail per series, and what can be done with it: open
 // in the viewer, send to a known node (a job, with its progress), delete (after confirming).
-import { h, mount, toast, personName, date, time, multi, bytes } from './dom.js';
+import { h, toast, personName, date, time, multi, bytes } from './dom.js';
 import { api } from './api.js';
 import { watchJob } from './jobs.js';
 
-export async function studyPage(uid) {
-  mount(h('p', { className: 'muted' }, 'Loading…'));
-  const [s, nodes] = await Promise.all([api(`/api/studies/${encodeURIComponent(uid)}`), api('/api/nodes').catch(() => [])]);
+export async function studyPage(uid, page) {
+  page.mount(h('p', { className: 'muted' }, 'Loading…'));
+  const [s, nodes] = await Promise.all([api(`/api/studies/${encodeURIComponent(uid)}`, { signal: page.signal }), api('/api/nodes', { signal: page.signal }).catch(() => [])]);
   const attrs = [
     ['Patient', `${personName(s.PatientName)} (${s.PatientID || 'no ID'})`],
     ['Birth date / sex', `${date(s.PatientBirthDate)} ${s.PatientSex ?? ''}`],
@@ -39,7 +39,7 @@ export async function studyPage(uid) {
       toast(e.message, 'error');
     }
   };
-  mount(
+  page.mount(
     h('h1', {}, personName(s.PatientName) || s.PatientID || 'Study', h('span', { className: 'muted' }, ` — ${s.StudyDescription ?? ''} ${date(s.StudyDate)}`)),
     h('div', { className: 'actions' },
       h('a', { href: `/viewer/viewer?StudyInstanceUIDs=${encodeURIComponent(uid)}`, target: '_blank', rel: 'noopener', id: 'open-viewer' }, h('button', { className: 'primary', type: 'button' }, 'Open in viewer')),

@@ -1,6 +1,6 @@
 // Upload by drag and drop (or a file picker, folders included): each file is one POST to
 // /api/instances through the store pipeline, a few at a time, each with its progress bar.
-import { h, mount, toast } from './dom.js';
+import { h, toast } from './dom.js';
 
 const AT_ONCE = 3;
 
@@ -63,7 +63,7 @@ function uploadOne(file, bar, status) {
   });
 }
 
-export function uploadPage() {
+export function uploadPage(page) {
   const rows = h('tbody', { id: 'uploads' });
   const summary = h('p', { id: 'upload-summary', className: 'muted' });
   // items: { file, name } (name: the path shown).
@@ -100,5 +100,5 @@ export function uploadPage() {
     const files = entries.length ? walkEntries(entries) : Promise.resolve(named(e.dataTransfer.files));
     files.then(start).catch((err) => toast(`Cannot read what was dropped: ${err.message}`, 'error'));
   });
-  mount(h('h1', {}, 'Upload'), drop, summary, h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'File'), h('th', {}, 'Progress'), h('th', {}, 'Result'))), rows));
+  page.mount(h('h1', {}, 'Upload'), drop, summary, h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'File'), h('th', {}, 'Progress'), h('th', {}, 'Result'))), rows));
 }

@@ -1,13 +1,13 @@
 // The modality worklist: scheduled steps (filter by status, schedule one, cancel one) and the
 // performed procedure steps modalities reported (MPPS).
-import { h, mount, toast, personName, date, time, ago, reloadPage } from './dom.js';
+import { h, toast, personName, date, time, ago, reloadPage } from './dom.js';
 import { api, query } from './api.js';
 
 const STATUSES = ['', 'SCHEDULED', 'STARTED', 'COMPLETED', 'DISCONTINUED', 'CANCELED'];
 
-export async function worklistPage(params) {
+export async function worklistPage(params, page) {
   const status = params.get('status') ?? '';
-  const [entries, mpps] = await Promise.all([api(`/api/worklist${query({ status, limit: 200 })}`), api('/api/mpps?limit=50')]);
+  const [entries, mpps] = await Promise.all([api(`/api/worklist${query({ status, limit: 200 })}`, { signal: page.signal }), api('/api/mpps?limit=50', { signal: page.signal })]);
   const filter = h('select', { 'aria-label': 'Status', onchange: (e) => (location.hash = `#/worklist${e.target.value ? `?status=${e.target.value}` : ''}`) },
     STATUSES.map((s) => h('option', { value: s, selected: s === status }, s || 'all statuses')));
   const field = (label, name, extra = {}) => h('label', {}, label, h('input', { name, size: 12, ...extra }));
@@ -37,7 +37,7 @@ export async function worklistPage(params) {
     }
   };
   const open = (s) => s === 'SCHEDULED' || s === 'ARRIVED' || s === 'READY' || s === 'STARTED';
-  mount(
+  page.mount(
     h('h1', {}, 'Worklist'),
     h('div', { className: 'actions' }, filter, h('span', { className: 'muted' }, `${entries.total} entries`)),
     h('table', { id: 'worklist' },
