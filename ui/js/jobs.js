@@ -1,6 +1,7 @@
 // The job queue: sends, pulls, the research rules' exports, forwards and commands, with progress, cancel, retry.
 import { h, toast, ago, reloadPage } from './dom.js';
 import { api, query } from './api.js';
+import { needs, roleToAct } from './me.js';
 
 const describe = (j) => {
   const p = j.payload ?? {};
@@ -53,7 +54,7 @@ export async function jobsPage(params, page) {
           h('td', {}, j.id), h('td', { title: describe(j) }, describe(j)), h('td', { className: `state-${j.state}` }, j.state),
           h('td', {}, j.progress?.total ? h('progress', { max: j.progress.total, value: (j.progress.completed ?? 0) + (j.progress.failed ?? 0) + (j.progress.warning ?? 0) }) : '', ' ', progressText(j.progress)),
           h('td', {}, `${j.attempts}/${j.maxAttempts}`), h('td', { title: j.lastError ?? '' }, j.state === 'succeeded' ? '' : (j.lastError ?? '')), h('td', {}, ago(j.createdAt)),
-          h('td', {}, j.state === 'queued' || j.state === 'running' ? h('button', { onclick: () => act(j, 'cancel') }, 'Cancel') : j.state === 'failed' || j.state === 'canceled' ? h('button', { onclick: () => act(j, 'retry') }, 'Retry') : '')),
+          h('td', {}, j.state === 'queued' || j.state === 'running' ? h('button', { onclick: () => act(j, 'cancel'), ...needs(roleToAct(j)) }, 'Cancel') : j.state === 'failed' || j.state === 'canceled' ? h('button', { onclick: () => act(j, 'retry'), ...needs(roleToAct(j)) }, 'Retry') : '')),
       ) : h('tr', {}, h('td', { colspan: 8, className: 'muted' }, 'No job.')))),
   );
   if (res.items.some((j) => j.state === 'queued' || j.state === 'running')) return { refresh: 1000 };

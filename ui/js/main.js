@@ -7,7 +7,8 @@ import { nodesPage } from './nodes.js';
 import { jobsPage } from './jobs.js';
 import { statusPage } from './status.js';
 import { worklistPage } from './worklist.js';
-import { h, mount, pageContext, toast } from './dom.js';
+import { h, mount, pageContext, reloadPage, toast } from './dom.js';
+import { loadMe, me } from './me.js';
 
 let refreshTimer = 0;
 /** Aborts the page shown last: its reads, its timers, its mount (dom.js pageContext). */
@@ -57,6 +58,37 @@ async function route() {
   }
 }
 
-window.addEventListener('hashchange', route);
-window.addEventListener('pacs:reload', route);
-route();
+/**
+ * "Signed in as NAME (role)" or "anonymous (role)" in the header. When a log-in would give more,
+ * "Log in" asks /api/me?login=1, which the server answers with a Basic challenge: the browser
+ * asks for a user name and password, and sends them from then on.
+ */
+function showMe(error) {
+  const el = document.getElementById('me');
+  const who = me.role === null ? `who you are is unknown (${error})` : me.name === null ? `anonymous (${me.role})` : `Signed in as ${me.name} (${me.role})`;
+  const logIn = async () => {
+    try {
+      await loadMe(true);
+      showMe();
+      reloadPage();
+    } catch (e) {
+      toast(`Not logged in: ${e.message}`, 'error');
+    }
+  };
+  el.replaceChildren(h('span', { id: 'me-name' }, who), me.login ? h('button', { id: 'log-in', type: 'button', onclick: logIn, title: 'Your browser asks for a user name and password' }, 'Log in') : '');
+}
+
+async function start() {
+  let error = '';
+  try {
+    await loadMe();
+  } catch (e) {
+    error = e.message;
+  }
+  showMe(error);
+  window.addEventListener('hashchange', route);
+  window.addEventListener('pacs:reload', route);
+  route();
+}
+
+start();

@@ -3,6 +3,7 @@
 // form always sends every field.
 import { h, toast, reloadPage } from './dom.js';
 import { api } from './api.js';
+import { needs } from './me.js';
 
 const PERMISSIONS = ['store', 'find', 'move', 'get', 'worklist', 'mpps', 'commit'];
 
@@ -16,7 +17,7 @@ export async function nodesPage(page) {
     h('label', {}, 'TLS', h('input', { name: 'tls', type: 'checkbox' })),
     h('fieldset', { id: 'node-permissions' }, h('legend', {}, 'May ask us for'),
       PERMISSIONS.map((p) => h('label', {}, h('input', { type: 'checkbox', name: 'permissions', value: p, checked: true }), ` ${p}`))),
-    h('button', { className: 'primary', type: 'submit' }, 'Save node'));
+    h('button', { className: 'primary', type: 'submit', ...needs('admin') }, 'Save node'));
   const field = (name) => form.elements.namedItem(name);
   const fill = (n) => {
     field('ae').value = n.ae_title;
@@ -82,8 +83,8 @@ export async function nodesPage(page) {
         const result = h('span', { className: 'muted' });
         return h('tr', { dataset: { ae: n.ae_title } }, h('td', {}, n.ae_title), h('td', {}, n.host), h('td', {}, n.port), h('td', {}, n.tls ? 'yes' : 'no'),
           h('td', {}, (n.permissions ?? []).join(', ')), h('td', {}, n.description), h('td', {}, n.source === 'config' ? 'config file' : 'this page'),
-          h('td', {}, h('button', { onclick: () => echo(n, result) }, 'Echo'), ' ', result),
-          h('td', {}, n.source === 'api' ? [h('button', { onclick: () => change(n) }, 'Change'), ' ', h('button', { className: 'danger', onclick: () => remove(n) }, 'Remove')] : ''));
+          h('td', {}, h('button', { onclick: () => echo(n, result), ...needs('write') }, 'Echo'), ' ', result),
+          h('td', {}, n.source === 'api' ? [h('button', { onclick: () => change(n), ...needs('admin') }, 'Change'), ' ', h('button', { className: 'danger', onclick: () => remove(n), ...needs('admin') }, 'Remove')] : ''));
       }) : h('tr', {}, h('td', { colspan: 9, className: 'muted' }, 'No known node yet.')))),
     h('h2', {}, 'Add or change a node'), form);
 }

@@ -3,6 +3,7 @@
 import { h, toast, personName, date, time, multi, bytes } from './dom.js';
 import { api } from './api.js';
 import { watchJob } from './jobs.js';
+import { needs } from './me.js';
 
 export async function studyPage(uid, page) {
   page.mount(h('p', { className: 'muted' }, 'Loading…'));
@@ -43,8 +44,8 @@ export async function studyPage(uid, page) {
     h('h1', {}, personName(s.PatientName) || s.PatientID || 'Study', h('span', { className: 'muted' }, ` — ${s.StudyDescription ?? ''} ${date(s.StudyDate)}`)),
     h('div', { className: 'actions' },
       h('a', { href: `/viewer/viewer?StudyInstanceUIDs=${encodeURIComponent(uid)}`, target: '_blank', rel: 'noopener', id: 'open-viewer' }, h('button', { className: 'primary', type: 'button' }, 'Open in viewer')),
-      node, h('button', { id: 'send', onclick: send }, 'Send'), sendState,
-      h('button', { id: 'delete', className: 'danger', onclick: remove }, 'Delete study')),
+      node, h('button', { id: 'send', onclick: send, ...needs('write') }, 'Send'), sendState,
+      h('button', { id: 'delete', className: 'danger', onclick: remove, ...needs('admin') }, 'Delete study')),
     h('dl', { className: 'attrs' }, attrs.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
     h('h2', {}, 'Series'),
     h('div', { className: 'grid', id: 'series' },

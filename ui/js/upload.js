@@ -1,6 +1,7 @@
 // Upload by drag and drop (or a file picker, folders included): each file is one POST to
 // /api/instances through the store pipeline, a few at a time, each with its progress bar.
 import { h, toast } from './dom.js';
+import { may, needs } from './me.js';
 
 const AT_ONCE = 3;
 
@@ -85,9 +86,11 @@ export function uploadPage(page) {
     summary.textContent = `${ok} of ${list.length} files stored.`;
     toast(summary.textContent, ok === list.length ? 'info' : 'error');
   };
-  const picker = h('input', { type: 'file', multiple: true, id: 'file-input', onchange: (e) => start(named(e.target.files)) });
-  const folder = h('input', { type: 'file', multiple: true, webkitdirectory: true, onchange: (e) => start(named(e.target.files)) });
-  const drop = h('div', { className: 'drop', id: 'drop' }, h('p', {}, 'Drop DICOM files here'), h('p', {}, 'or choose files ', picker, ' or a folder ', folder));
+  const picker = h('input', { type: 'file', multiple: true, id: 'file-input', onchange: (e) => start(named(e.target.files)), ...needs('write') });
+  const folder = h('input', { type: 'file', multiple: true, webkitdirectory: true, onchange: (e) => start(named(e.target.files)), ...needs('write') });
+  const drop = h('div', { className: 'drop', id: 'drop' },
+    may('write') ? h('p', {}, 'Drop DICOM files here') : h('p', { className: 'error', id: 'upload-denied' }, needs('write').title),
+    h('p', {}, 'or choose files ', picker, ' or a folder ', folder));
   drop.addEventListener('dragover', (e) => {
     e.preventDefault();
     drop.classList.add('over');
@@ -96,6 +99,7 @@ export function uploadPage(page) {
   drop.addEventListener('drop', (e) => {
     e.preventDefault();
     drop.classList.remove('over');
+    if (!may('write')) return toast(needs('write').title, 'error');
     const entries = droppedEntries(e.dataTransfer);
     const files = entries.length ? walkEntries(entries) : Promise.resolve(named(e.dataTransfer.files));
     files.then(start).catch((err) => toast(`Cannot read what was dropped: ${err.message}`, 'error'));

@@ -2,6 +2,7 @@
 // performed procedure steps modalities reported (MPPS).
 import { h, toast, personName, date, time, ago, reloadPage } from './dom.js';
 import { api, query } from './api.js';
+import { needs } from './me.js';
 
 const STATUSES = ['', 'SCHEDULED', 'STARTED', 'COMPLETED', 'DISCONTINUED', 'CANCELED'];
 
@@ -16,7 +17,7 @@ export async function worklistPage(params, page) {
     field('Accession', 'AccessionNumber'), field('Modality', 'Modality', { required: true, size: 4, value: 'CT' }),
     field('Station AE', 'ScheduledStationAETitle', { maxlength: 16 }), field('Date', 'ScheduledProcedureStepStartDate', { required: true, placeholder: 'YYYYMMDD', pattern: '\\d{8}' }),
     field('Time', 'ScheduledProcedureStepStartTime', { placeholder: 'HHMM', size: 6 }), field('Description', 'RequestedProcedureDescription', { size: 20 }),
-    h('button', { className: 'primary', type: 'submit' }, 'Schedule'));
+    h('button', { className: 'primary', type: 'submit', ...needs('write') }, 'Schedule'));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const f = Object.fromEntries([...new FormData(form)].filter(([, v]) => v !== ''));
@@ -47,7 +48,7 @@ export async function worklistPage(params, page) {
           h('td', {}, personName(e.PatientName)), h('td', {}, e.PatientID ?? ''), h('td', {}, e.AccessionNumber ?? ''), h('td', {}, e.Modality ?? ''),
           h('td', {}, e.ScheduledStationAETitle ?? ''), h('td', {}, `${date(e.ScheduledProcedureStepStartDate)} ${time(e.ScheduledProcedureStepStartTime)}`),
           h('td', {}, e.RequestedProcedureDescription ?? ''), h('td', { className: `state-${e.status.toLowerCase()}` }, e.status),
-          h('td', {}, open(e.status) ? h('button', { onclick: () => cancel(e) }, 'Cancel') : '')),
+          h('td', {}, open(e.status) ? h('button', { onclick: () => cancel(e), ...needs('write') }, 'Cancel') : '')),
       ) : h('tr', {}, h('td', { colspan: 9, className: 'muted' }, 'No entry.')))),
     h('h2', {}, 'Schedule a procedure step'), form,
     h('h2', {}, 'Performed procedure steps (MPPS)'),
