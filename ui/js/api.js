@@ -61,7 +61,11 @@ export async function api(path, options = {}) {
 
 export const query = (params) => {
   const q = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+  for (const [k, v] of Object.entries(params)) {
+    if (v === undefined || v === null || v === '') continue;
+    // An array is a repeated parameter (status=SCHEDULED&status=STARTED).
+    for (const one of Array.isArray(v) ? v : [v]) q.append(k, String(one));
+  }
   const s = q.toString();
   return s ? `?${s}` : '';
 };

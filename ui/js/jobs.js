@@ -1,5 +1,5 @@
 // The job queue: sends, pulls, the research rules' exports, forwards and commands, with progress, cancel, retry.
-import { h, toast, ago, reloadPage } from './dom.js';
+import { h, toast, ago, reloadPage, offsetParam, pager, hashWith } from './dom.js';
 import { api, query } from './api.js';
 import { needs, roleToAct } from './me.js';
 
@@ -31,10 +31,13 @@ export function watchJob(id, el) {
   tick();
 }
 
+const PAGE = 50;
+
 export async function jobsPage(params, page) {
   const state = params.get('state') ?? '';
-  const res = await api(`/api/jobs${query({ state, limit: 100 })}`, { signal: page.signal });
-  const filter = h('select', { 'aria-label': 'State', onchange: (e) => (location.hash = `#/jobs${e.target.value ? `?state=${e.target.value}` : ''}`) },
+  const offset = offsetParam(params);
+  const res = await api(`/api/jobs${query({ state, limit: PAGE, offset })}`, { signal: page.signal });
+  const filter = h('select', { 'aria-label': 'State', onchange: (e) => (location.hash = hashWith({ state: e.target.value, offset: '' })) },
     ['', 'queued', 'running', 'succeeded', 'failed', 'canceled'].map((s) => h('option', { value: s, selected: s === state }, s || 'all states')));
   const act = async (j, what) => {
     try {
@@ -56,6 +59,7 @@ export async function jobsPage(params, page) {
           h('td', {}, `${j.attempts}/${j.maxAttempts}`), h('td', { title: j.lastError ?? '' }, j.state === 'succeeded' ? '' : (j.lastError ?? '')), h('td', {}, ago(j.createdAt)),
           h('td', {}, j.state === 'queued' || j.state === 'running' ? h('button', { onclick: () => act(j, 'cancel'), ...needs(roleToAct(j)) }, 'Cancel') : j.state === 'failed' || j.state === 'canceled' ? h('button', { onclick: () => act(j, 'retry'), ...needs(roleToAct(j)) }, 'Retry') : '')),
       ) : h('tr', {}, h('td', { colspan: 8, className: 'muted' }, 'No job.')))),
+    pager({ id: 'jobs-pager', offset, size: PAGE, shown: res.items.length, total: res.total, go: (o) => (location.hash = hashWith({ offset: o || '' })) }),
   );
   if (res.items.some((j) => j.state === 'queued' || j.state === 'running')) return { refresh: 1000 };
 }

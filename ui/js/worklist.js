@@ -1,16 +1,28 @@
 // The modality worklist: scheduled steps (filter by status, schedule one, cancel one) and the
-// performed procedure steps modalities reported (MPPS).
-import { h, toast, personName, date, time, ago, reloadPage } from './dom.js';
+// performed procedure steps modalities reported (MPPS). Both newest first, a page at a time:
+// one list of the first 200, oldest first, never showed what came after them.
+import { h, toast, personName, date, time, ago, reloadPage, offsetParam, pager, hashWith } from './dom.js';
 import { api, query } from './api.js';
 import { needs } from './me.js';
 
-const STATUSES = ['', 'SCHEDULED', 'STARTED', 'COMPLETED', 'DISCONTINUED', 'CANCELED'];
+const PAGE = 50;
+/** The steps still to be done, shown unless another status is chosen: what a person looks for. */
+const OPEN = ['SCHEDULED', 'ARRIVED', 'READY', 'STARTED'];
+const STATUSES = ['SCHEDULED', 'ARRIVED', 'READY', 'STARTED', 'DEPARTED', 'COMPLETED', 'DISCONTINUED', 'CANCELED'];
 
 export async function worklistPage(params, page) {
+  // status: absent for the open steps, "all", or one status.
   const status = params.get('status') ?? '';
-  const [entries, mpps] = await Promise.all([api(`/api/worklist${query({ status, limit: 200 })}`, { signal: page.signal }), api('/api/mpps?limit=50', { signal: page.signal })]);
-  const filter = h('select', { 'aria-label': 'Status', onchange: (e) => (location.hash = `#/worklist${e.target.value ? `?status=${e.target.value}` : ''}`) },
-    STATUSES.map((s) => h('option', { value: s, selected: s === status }, s || 'all statuses')));
+  const offset = offsetParam(params);
+  const mppsOffset = offsetParam(params, 'mppsOffset');
+  const [entries, mpps] = await Promise.all([
+    api(`/api/worklist${query({ status: status === 'all' ? '' : status || OPEN, limit: PAGE, offset })}`, { signal: page.signal }),
+    api(`/api/mpps${query({ limit: PAGE, offset: mppsOffset })}`, { signal: page.signal }),
+  ]);
+  const filter = h('select', { id: 'worklist-status', 'aria-label': 'Status', onchange: (e) => (location.hash = hashWith({ status: e.target.value, offset: '' })) },
+    h('option', { value: '', selected: status === '' }, 'to be done (scheduled, arrived, ready, started)'),
+    h('option', { value: 'all', selected: status === 'all' }, 'all statuses'),
+    STATUSES.map((s) => h('option', { value: s, selected: s === status }, s)));
   const field = (label, name, extra = {}) => h('label', {}, label, h('input', { name, size: 12, ...extra }));
   const form = h('form', { className: 'search', id: 'worklist-form' },
     field('Patient ID', 'PatientID', { required: true }), field('Patient name', 'PatientName', { placeholder: 'FAMILY^GIVEN' }),
@@ -37,10 +49,10 @@ export async function worklistPage(params, page) {
       toast(err.message, 'error');
     }
   };
-  const open = (s) => s === 'SCHEDULED' || s === 'ARRIVED' || s === 'READY' || s === 'STARTED';
+  const open = (s) => OPEN.includes(s);
   page.mount(
     h('h1', {}, 'Worklist'),
-    h('div', { className: 'actions' }, filter, h('span', { className: 'muted' }, `${entries.total} entries`)),
+    h('div', { className: 'actions' }, filter, h('span', { className: 'muted' }, `${entries.total} entries, newest first`)),
     h('table', { id: 'worklist' },
       h('thead', {}, h('tr', {}, ['Patient', 'ID', 'Accession', 'Modality', 'Station', 'Scheduled', 'Description', 'Status', ''].map((t) => h('th', {}, t)))),
       h('tbody', {}, entries.items.length ? entries.items.map((e) =>
@@ -50,8 +62,9 @@ export async function worklistPage(params, page) {
           h('td', {}, e.RequestedProcedureDescription ?? ''), h('td', { className: `state-${e.status.toLowerCase()}` }, e.status),
           h('td', {}, open(e.status) ? h('button', { onclick: () => cancel(e), ...needs('write') }, 'Cancel') : '')),
       ) : h('tr', {}, h('td', { colspan: 9, className: 'muted' }, 'No entry.')))),
+    pager({ id: 'worklist-pager', offset, size: PAGE, shown: entries.items.length, total: entries.total, go: (o) => (location.hash = hashWith({ offset: o || '' })) }),
     h('h2', {}, 'Schedule a procedure step'), form,
-    h('h2', {}, 'Performed procedure steps (MPPS)'),
+    h('h2', {}, 'Performed procedure steps (MPPS)', h('span', { className: 'muted' }, ` — ${mpps.total}, latest change first`)),
     h('table', { id: 'mpps' },
       h('thead', {}, h('tr', {}, ['Patient', 'Modality', 'Station', 'Started', 'Ended', 'Status', 'Updated'].map((t) => h('th', {}, t)))),
       h('tbody', {}, mpps.items.length ? mpps.items.map((m) =>
@@ -60,5 +73,6 @@ export async function worklistPage(params, page) {
           h('td', {}, `${date(m.PerformedProcedureStepStartDate)} ${time(m.PerformedProcedureStepStartTime)}`),
           h('td', {}, `${date(m.PerformedProcedureStepEndDate)} ${time(m.PerformedProcedureStepEndTime)}`), h('td', {}, m.status), h('td', {}, ago(m.updatedAt))),
       ) : h('tr', {}, h('td', { colspan: 7, className: 'muted' }, 'No performed step reported yet.')))),
+    pager({ id: 'mpps-pager', offset: mppsOffset, size: PAGE, shown: mpps.items.length, total: mpps.total, go: (o) => (location.hash = hashWith({ mppsOffset: o || '' })) }),
   );
 }
