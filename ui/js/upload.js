@@ -55,8 +55,10 @@ function uploadOne(file, bar, status) {
       status.className = ok ? 'ok' : 'error';
       resolve(ok);
     };
+    // Status 0: no answer came, the connection ended first (a server that refused the file
+    // mid-way used to close it before its 413 was written; a server or proxy going away).
     xhr.onerror = () => {
-      status.textContent = 'network error';
+      status.textContent = 'connection closed by the server before it answered';
       status.className = 'error';
       resolve(false);
     };
