@@ -16,18 +16,31 @@ const describe = (j) => {
 
 const progressText = (p) => (p && p.total !== undefined ? `${(p.completed ?? 0) + (p.warning ?? 0)}/${p.total}${p.failed ? `, ${p.failed} failed` : ''}` : '');
 
-/** Shows a job's state in `el` until it ends. */
-export function watchJob(id, el) {
+/**
+ * Shows a job's state in `el` until it ends or the page is left (`signal`, the page's). A failed
+ * poll is said, and the next comes all the same, a little later (a restart, a network hiccup):
+ * one failure ended the watching for good, and leaving the page did not end it at all.
+ */
+export function watchJob(id, el, signal) {
+  let timer = 0;
   const tick = async () => {
+    let next = 500;
     try {
-      const j = await api(`/api/jobs/${id}`);
+      const j = await api(`/api/jobs/${id}`, { signal });
       el.textContent = `job ${id}: ${j.state} ${progressText(j.progress)}${j.lastError && j.state !== 'succeeded' ? ` — ${j.lastError}` : ''}`;
       el.className = `state-${j.state}`;
-      if (j.state === 'queued' || j.state === 'running') setTimeout(tick, 500);
+      if (j.state !== 'queued' && j.state !== 'running') return;
+      // Waiting out a back-off: no need to ask twice a second.
+      if (j.state === 'queued' && Date.parse(j.runAfter) > Date.now() + 5000) next = 5000;
     } catch (e) {
-      el.textContent = e.message;
+      if (signal.aborted) return;
+      el.textContent = `job ${id}: its state could not be read (${e.message}); trying again`;
+      el.className = 'error';
+      next = 3000;
     }
+    if (!signal.aborted) timer = setTimeout(tick, next);
   };
+  signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
   tick();
 }
 

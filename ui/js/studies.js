@@ -51,7 +51,16 @@ export async function studiesPage(params, page) {
       body),
     pager);
   const f = Object.fromEntries(params);
-  const res = await api(`/api/studies${query({ ...toDicom(f), limit: PAGE, offset })}`, { signal: page.signal });
+  let res;
+  try {
+    res = await api(`/api/studies${query({ ...toDicom(f), limit: PAGE, offset })}`, { signal: page.signal });
+  } catch (e) {
+    if (page.signal.aborted) throw e;
+    // Said in the table, under the form: a refused search (a bad date, a wildcard the server
+    // refuses) replaced the whole page, form included, and the search could not be corrected.
+    body.replaceChildren(h('tr', {}, h('td', { colspan: 9, className: 'error', id: 'studies-error' }, e.message)));
+    return;
+  }
   body.replaceChildren(
     ...(res.items.length
       ? res.items.map((s) =>

@@ -30,8 +30,14 @@ export async function worklistPage(params, page) {
     field('Station AE', 'ScheduledStationAETitle', { maxlength: 16 }), field('Date', 'ScheduledProcedureStepStartDate', { required: true, placeholder: 'YYYYMMDD', pattern: '\\d{8}' }),
     field('Time', 'ScheduledProcedureStepStartTime', { placeholder: 'HHMM', size: 6 }), field('Description', 'RequestedProcedureDescription', { size: 20 }),
     h('button', { className: 'primary', type: 'submit', ...needs('write') }, 'Schedule'));
+  // One step per submit: a second click (or Enter) while the first is under way scheduled it twice.
+  let scheduling = false;
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
+    if (scheduling) return;
+    scheduling = true;
+    const button = form.querySelector('button[type=submit]');
+    button.disabled = true;
     const f = Object.fromEntries([...new FormData(form)].filter(([, v]) => v !== ''));
     try {
       await api('/api/worklist', { method: 'POST', json: f });
@@ -39,9 +45,14 @@ export async function worklistPage(params, page) {
       reloadPage();
     } catch (err) {
       toast(err.message, 'error');
+    } finally {
+      scheduling = false;
+      button.disabled = false;
     }
   });
   const cancel = async (e) => {
+    // Canceling tells the modalities the step is off; it cannot be undone from here.
+    if (!confirm(`Cancel the step of ${personName(e.PatientName) || e.PatientID} (${e.Modality ?? ''} ${date(e.ScheduledProcedureStepStartDate)})? It leaves the worklist.`)) return;
     try {
       await api(`/api/worklist/${e.id}`, { method: 'DELETE' });
       reloadPage();
