@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { JsonDataset } from '../../src/dicom/json.js';
 import { type PageOnPacs, pageOnPacs } from '../helpers/browser-pacs.js';
+import { waitForText } from '../helpers/browser.js';
 
 const pid = (n: number) => `P${String(n).padStart(3, '0')}`;
 
@@ -40,12 +41,12 @@ describe('lists in pages (headless Chromium)', () => {
     assert.deepEqual(ids.slice(0, 2), ['P055', 'P054'], `newest first, the completed P056 left out; ${await s.failed('worklist')}`);
     assert.equal(await count('worklist-pager'), '1–50 of 55');
     await page.click('#worklist-pager button:has-text("Next")');
-    await page.waitForFunction("document.querySelector('#worklist-pager .count')?.textContent === '51–55 of 55'");
+    await waitForText(page, '#worklist-pager .count', /^51–55 of 55$/);
     assert.deepEqual(await cells('#worklist tbody tr[data-id]', 1), ['P005', 'P004', 'P003', 'P002', 'P001']);
     assert.ok(await page.isDisabled('#worklist-pager button:has-text("Next")'));
 
     await page.selectOption('#worklist-status', 'all');
-    await page.waitForFunction("document.querySelector('#worklist-pager .count')?.textContent === '1–50 of 56'");
+    await waitForText(page, '#worklist-pager .count', /^1–50 of 56$/);
     assert.deepEqual((await cells('#worklist tbody tr[data-id]', 1)).slice(0, 2), ['P056', 'P055']);
   });
 
@@ -55,7 +56,7 @@ describe('lists in pages (headless Chromium)', () => {
     await page.waitForSelector('#mpps-pager');
     assert.equal(await count('mpps-pager'), '1–50 of 52');
     await page.click('#mpps-pager button:has-text("Next")');
-    await page.waitForFunction("document.querySelector('#mpps-pager .count')?.textContent === '51–52 of 52'");
+    await waitForText(page, '#mpps-pager .count', /^51–52 of 52$/);
     assert.equal(await page.locator('#mpps tbody tr').count(), 2);
     assert.equal(await count('worklist-pager'), '1–50 of 55', 'the worklist stays on its page');
   });
@@ -68,7 +69,7 @@ describe('lists in pages (headless Chromium)', () => {
     const first = await cells('#jobs tbody tr[data-id]', 0);
     assert.equal(first.length, 50);
     await page.click('#jobs-pager button:has-text("Next")');
-    await page.waitForFunction("document.querySelector('#jobs-pager .count')?.textContent === '51–53 of 53'");
+    await waitForText(page, '#jobs-pager .count', /^51–53 of 53$/);
     const rest = await cells('#jobs tbody tr[data-id]', 0);
     assert.equal(rest.length, 3);
     assert.ok(Number(first.at(-1)) > Number(rest[0]), 'the second page has the older jobs');

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TestPacs } from '../helpers/pacs.js';
 import { type PageOnPacs, pageOnPacs } from '../helpers/browser-pacs.js';
-import type { WatchedPage } from '../helpers/browser.js';
+import { type WatchedPage, waitForText } from '../helpers/browser.js';
 
 describe('self-refreshing pages (headless Chromium)', () => {
   let s: PageOnPacs;
@@ -80,7 +80,7 @@ describe('self-refreshing pages (headless Chromium)', () => {
     await w.page.goto(`${base}/#/status`);
     await w.page.waitForSelector('#status-cards');
     failNext = true;
-    await w.page.waitForFunction("/Could not refresh/.test(document.getElementById('toast')?.textContent ?? '')", null, { timeout: 10_000 });
+    await waitForText(w.page, '#toast', /Could not refresh/, 10_000);
     const after = polls;
     for (let i = 0; i < 60 && polls < after + 2; i++) await new Promise((r) => setTimeout(r, 100));
     assert.ok(polls >= after + 2, `polls after the failure: ${polls - after}; ${await failed('status-refresh')}`);

@@ -11,6 +11,7 @@ import type { Page } from 'playwright-core';
 import { SAMPLES } from '../helpers/dcmtk.js';
 import { basic, ROLE_USERS } from '../helpers/http-users.js';
 import { type PageOnPacs, pageOnPacs } from '../helpers/browser-pacs.js';
+import { waitForText } from '../helpers/browser.js';
 
 const CT = path.join(SAMPLES, 'pydicom__CT_small.dcm');
 const CT_STUDY = '1.3.6.1.4.1.5962.1.2.1.20040119072730.12322';
@@ -60,7 +61,7 @@ describe('roles on the web page (headless Chromium)', () => {
   test('"Log in" (as writer): the header names the user; what write may do is enabled, what needs admin is not', async () => {
     await page.goto(`${s.base}/#/study/${CT_STUDY}`);
     await page.click('#log-in');
-    await page.waitForFunction("document.getElementById('me-name')?.textContent === 'Signed in as writer (write)'");
+    await waitForText(page, '#me-name', /^Signed in as writer \(write\)$/);
     assert.equal(await page.locator('#log-in').count(), 0);
     await page.waitForSelector('#send:not([disabled])');
     assert.ok(await page.isDisabled('#delete'), 'delete needs admin');
