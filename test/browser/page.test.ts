@@ -1,8 +1,8 @@
 // The web page in headless Chromium, as a person uses it: the study list shows a study sent by
-// storescu and finds it by patient ID; the study page shows its series thumbnails (real
-// images, not blanks); a file dropped on the upload page is stored; a node is added and
-// echoed; a study is sent to storescp from the study page; the status page shows the stores;
-// a study is deleted after confirming.
+// storescu and finds it by patient ID, and a name by its start; the study page shows its series
+// thumbnails (real images, not blanks); a file dropped on the upload page is stored; a node is
+// added and echoed; a study is sent to storescp from the study page; the status page shows the
+// stores; no page breaks its Content-Security-Policy; a study is deleted after confirming.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -70,6 +70,17 @@ describe('web page (headless Chromium)', () => {
     const shot = await card.locator('img').screenshot();
     const stats = pixelStats(shot);
     assert.ok(stats.variance > 100 && stats.levels > 20, `thumbnail is an image (variance ${stats.variance}, ${stats.levels} levels); ${await failed('thumbnail')}`);
+  });
+
+  test('a name matches from its start; a * the user types is a wildcard', async () => {
+    await w.page.goto(`${base}/#/?name=samples`);
+    await w.page.locator('#studies td', { hasText: 'No study matches.' }).waitFor();
+    await w.page.goto(`${base}/#/?name=compressed`);
+    await w.page.locator('#studies tbody tr[data-uid]').nth(1).waitFor();
+    await w.page.goto(`${base}/#/?name=*samples*`);
+    await w.page.locator('#studies tbody tr[data-uid]').nth(1).waitFor();
+    assert.equal(await w.page.locator('#studies tbody tr[data-uid]').count(), 2, 'the two CompressedSamples studies');
+    assert.match(await w.page.locator('#search-hint').innerText(), /\* and \? are wildcards/);
   });
 
   test('upload: a file chosen on the upload page is stored', async () => {

@@ -15,14 +15,19 @@ const FIELDS = [
   ['modality', 'Modality', 'text'],
 ];
 
-/** What a person types, as DICOM matching: names and descriptions match anywhere, case-insensitively (server side). */
+/**
+ * What a person types, as DICOM matching (case-insensitive, server side): names, descriptions
+ * and IDs match from their start, which the index answers from its order; a value with * or ?
+ * is taken as typed, so "contains" is for who asks for it (*son*). A * put before every name
+ * and description made each such search a full scan.
+ */
 function toDicom(f) {
-  const wild = (v) => (v ? (/[*?]/.test(v) ? v : `*${v}*`) : '');
+  const wild = (v) => (v ? (/[*?]/.test(v) ? v : `${v}*`) : '');
   const da = (v) => (v ? v.replaceAll('-', '') : '');
   const range = f.from || f.to ? `${da(f.from)}-${da(f.to)}` : '';
   return {
     PatientName: wild(f.name),
-    PatientID: f.id ? (/[*?]/.test(f.id) ? f.id : `${f.id}*`) : '',
+    PatientID: wild(f.id),
     AccessionNumber: f.accession ?? '',
     StudyDescription: wild(f.description),
     StudyDate: range,
@@ -35,6 +40,7 @@ export async function studiesPage(params, page) {
     FIELDS.map(([name, label, type]) => h('label', {}, label, h('input', { name, type, value: params.get(name) ?? '', size: type === 'text' ? 14 : undefined, 'aria-label': label }))),
     h('button', { className: 'primary', type: 'submit' }, 'Search'),
     h('button', { type: 'button', onclick: () => (location.hash = '#/') }, 'Clear'),
+    h('span', { className: 'muted hint', id: 'search-hint' }, 'Names, IDs and descriptions match from their start (smi finds Smith); * and ? are wildcards (*son* finds Johnson).'),
   );
   form.addEventListener('submit', (e) => {
     e.preventDefault();
