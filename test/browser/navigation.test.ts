@@ -3,8 +3,9 @@
 // on to when its answer came).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Route } from 'playwright-core';
+import type { Page, Route } from 'playwright-core';
 import { type PageOnPacs, pageOnPacs } from '../helpers/browser-pacs.js';
+import { newPage } from '../helpers/browser.js';
 
 const UID = '1.2.826.0.1.3680043.2.1125.77';
 const STUDY = { StudyInstanceUID: UID, PatientID: 'P1', PatientName: 'SLOW^PAGE', NumberOfStudyRelatedSeries: 0, NumberOfStudyRelatedInstances: 0, series: [] };
@@ -18,8 +19,7 @@ describe('navigation (headless Chromium)', () => {
     await s?.close();
   });
 
-  test('a page left while it reads: its reads are aborted and it does not replace the page shown now', async () => {
-    const { page } = s.w;
+  const leaveWhileReading = async (page: Page) => {
     await page.route(`**/api/studies/${UID}`, (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(STUDY) }));
     // The study page's second read hangs until the page is left.
     let held!: (r: Route) => void;
@@ -38,6 +38,19 @@ describe('navigation (headless Chromium)', () => {
       assert.equal(await page.locator('dl.attrs').count(), 0, 'the study page left behind showed itself');
     } finally {
       await page.unrouteAll({ behavior: 'ignoreErrors' });
+    }
+  };
+
+  test('a page left while it reads: its reads are aborted and it does not replace the page shown now', () => leaveWhileReading(s.w.page));
+
+  // (A page that cannot even start its reads there leaves this test waiting: it fails at its time limit.)
+  test('the same in a browser without AbortSignal.any (Safari before 17.4)', { timeout: 60_000 }, async () => {
+    const w = await newPage(s.browser);
+    try {
+      await w.page.addInitScript(() => delete (AbortSignal as unknown as { any?: unknown }).any);
+      await leaveWhileReading(w.page);
+    } finally {
+      await w.page.close();
     }
   });
 });

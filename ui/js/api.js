@@ -16,6 +16,17 @@ export class ApiError extends Error {
   }
 }
 
+/** AbortSignal.any where the browser has it (Safari only since 17.4). */
+function either(a, b) {
+  if (AbortSignal.any) return AbortSignal.any([a, b]);
+  const both = new AbortController();
+  for (const s of [a, b]) {
+    if (s.aborted) both.abort(s.reason);
+    else s.addEventListener('abort', () => both.abort(s.reason), { once: true });
+  }
+  return both.signal;
+}
+
 /**
  * options: fetch's, plus `json` (a body to send as JSON) and `signal` (the page's: leaving the
  * page aborts the call, and the AbortError goes on unchanged for the router to ignore).
@@ -32,7 +43,7 @@ export async function api(path, options = {}) {
   // AbortSignal.timeout, written with setTimeout: the same, and a test's fake clock can run it.
   const timer = new AbortController();
   const timeout = setTimeout(() => timer.abort(new DOMException('timed out', 'TimeoutError')), limit);
-  init.signal = signal ? AbortSignal.any([signal, timer.signal]) : timer.signal;
+  init.signal = signal ? either(signal, timer.signal) : timer.signal;
   try {
     const r = await fetch(path, init);
     if (r.status === 204) return null;
