@@ -37,6 +37,11 @@ export interface WorklistFilter {
   /** At most this many entries; a negative number: all of them (SQLite's LIMIT -1). */
   limit: number;
   offset: number;
+  /**
+   * Newest first (the REST API's lists, for people). Else in the order they were added: the
+   * worklist SCP answers in it, and a client walking every page is not shifted by new entries.
+   */
+  newestFirst?: boolean;
 }
 
 /** Which entries a performed step names (MPPS Scheduled Step Attribute Sequence items). */

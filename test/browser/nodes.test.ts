@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TestPacs } from '../helpers/pacs.js';
 import { type PageOnPacs, pageOnPacs } from '../helpers/browser-pacs.js';
-import type { WatchedPage } from '../helpers/browser.js';
+import { type WatchedPage, waitForText } from '../helpers/browser.js';
 
 describe('Nodes page (headless Chromium)', () => {
   let s: PageOnPacs;
@@ -34,7 +34,7 @@ describe('Nodes page (headless Chromium)', () => {
     assert.equal(await w.page.isChecked('#node-form input[name=tls]'), false);
     await w.page.fill('#node-form input[name=description]', 'new');
     await w.page.click('#node-form button[type=submit]');
-    await w.page.waitForFunction("/new/.test(document.querySelector('#nodes tr[data-ae=\"LAB_MR\"]')?.textContent ?? '')");
+    await waitForText(w.page, '#nodes tr[data-ae="LAB_MR"]', /new/);
     const kept = await node('LAB_MR');
     assert.deepEqual([kept.description, kept.permissions, kept.tls], ['new', ['find'], false], await failed('nodes-keep'));
 
@@ -42,7 +42,7 @@ describe('Nodes page (headless Chromium)', () => {
     await w.page.check('#node-form input[name=permissions][value=store]');
     await w.page.uncheck('#node-form input[name=permissions][value=find]');
     await w.page.click('#node-form button[type=submit]');
-    await w.page.waitForFunction("/store/.test(document.querySelector('#nodes tr[data-ae=\"LAB_MR\"]')?.textContent ?? '')");
+    await waitForText(w.page, '#nodes tr[data-ae="LAB_MR"]', /store/);
     assert.deepEqual((await node('LAB_MR')).permissions, ['store'], await failed('nodes-edit'));
   });
 

@@ -1,8 +1,8 @@
 // The web page in headless Chromium, as a person uses it: the study list shows a study sent by
-// storescu and finds it by patient ID; the study page shows its series thumbnails (real
-// images, not blanks); a file dropped on the upload page is stored; a node is added and
-// echoed; a study is sent to storescp from the study page; the status page shows the stores;
-// a study is deleted after confirming.
+// storescu and finds it by patient ID, and a name by its start; the study page shows its series
+// thumbnails (real images, not blanks); a file dropped on the upload page is stored; a node is
+// added and echoed; a study is sent to storescp from the study page; the status page shows the
+// stores; no page breaks its Content-Security-Policy; a study is deleted after confirming.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -11,7 +11,7 @@ import type { ChildProcess } from 'node:child_process';
 import type { Browser } from 'playwright-core';
 import { SAMPLES, freePort, run, startDaemon } from '../helpers/dcmtk.js';
 import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
-import { launchBrowser, newPage, pixelStats, saveScreenshot, type WatchedPage } from '../helpers/browser.js';
+import { launchBrowser, newPage, pixelStats, saveScreenshot, waitForText, type WatchedPage } from '../helpers/browser.js';
 
 const CT_STUDY = '1.3.6.1.4.1.5962.1.1.0.0.0.1196530851.28319.0.1';
 const CT_FILES = fs.readdirSync(SAMPLES).filter((f) => f.startsWith('pydicom-dicomdir__77654033_CT2_')).map((f) => path.join(SAMPLES, f));
@@ -44,13 +44,14 @@ describe('web page (headless Chromium)', () => {
   const failed = async (name: string): Promise<string> => `screenshot: ${await saveScreenshot(w.page, name)}; problems: ${w.problems.join(' | ')}`;
 
   test('the study list shows the studies sent by storescu, newest first, and finds one by patient ID', async () => {
-    await w.page.goto(`${base}/`);
+    const answer = await w.page.goto(`${base}/`);
+    assert.match(answer?.headers()['content-security-policy'] ?? '', /^default-src 'self'; /, 'the page runs under its Content-Security-Policy');
     await w.page.waitForSelector('#studies tbody tr[data-uid]');
     const rows = await w.page.locator('#studies tbody tr[data-uid]').count();
     assert.equal(rows, 3, await failed('list'));
     await w.page.fill('input[name=id]', '77654033');
     await w.page.click('#study-search button[type=submit]');
-    await w.page.waitForFunction("document.querySelectorAll('#studies tbody tr[data-uid]').length === 1");
+    await w.page.locator('#studies tbody tr[data-uid]').nth(1).waitFor({ state: 'detached' });
     assert.equal(await w.page.locator('#studies tbody tr[data-uid]').getAttribute('data-uid'), CT_STUDY);
     assert.match(await w.page.locator('#count').innerText(), /1–1/);
   });
@@ -62,17 +63,30 @@ describe('web page (headless Chromium)', () => {
     assert.equal(await w.page.locator('#open-viewer').getAttribute('href'), `/viewer/viewer?StudyInstanceUIDs=${CT_STUDY}`);
     await w.page.goto(`${base}/#/study/${CT_SMALL_STUDY}`);
     await w.page.waitForSelector('#series .card img');
-    await w.page.waitForFunction("[...document.querySelectorAll('#series .card img')].every((i) => i.complete && i.naturalWidth > 0)", null, { timeout: 30_000 });
+    // A function, not a string: the page's Content-Security-Policy forbids eval (waitForText).
+    type Images = { document: { querySelectorAll(s: string): Iterable<{ complete: boolean; naturalWidth: number }> } };
+    await w.page.waitForFunction(() => [...(globalThis as unknown as Images).document.querySelectorAll('#series .card img')].every((i) => i.complete && i.naturalWidth > 0), null, { timeout: 30_000 });
     const card = w.page.locator('#series .card').first();
     const shot = await card.locator('img').screenshot();
     const stats = pixelStats(shot);
     assert.ok(stats.variance > 100 && stats.levels > 20, `thumbnail is an image (variance ${stats.variance}, ${stats.levels} levels); ${await failed('thumbnail')}`);
   });
 
+  test('a name matches from its start; a * the user types is a wildcard', async () => {
+    await w.page.goto(`${base}/#/?name=samples`);
+    await w.page.locator('#studies td', { hasText: 'No study matches.' }).waitFor();
+    await w.page.goto(`${base}/#/?name=compressed`);
+    await w.page.locator('#studies tbody tr[data-uid]').nth(1).waitFor();
+    await w.page.goto(`${base}/#/?name=*samples*`);
+    await w.page.locator('#studies tbody tr[data-uid]').nth(1).waitFor();
+    assert.equal(await w.page.locator('#studies tbody tr[data-uid]').count(), 2, 'the two CompressedSamples studies');
+    assert.match(await w.page.locator('#search-hint').innerText(), /\* and \? are wildcards/);
+  });
+
   test('upload: a file chosen on the upload page is stored', async () => {
     await w.page.goto(`${base}/#/upload`);
     await w.page.setInputFiles('#file-input', UPLOAD);
-    await w.page.waitForFunction("/1 of 1 files stored/.test(document.getElementById('upload-summary')?.textContent ?? '')", null, { timeout: 30_000 });
+    await waitForText(w.page, '#upload-summary', /1 of 1 files stored/, 30_000);
     const stats = await pacs.server.archive.index.statistics();
     assert.equal(stats.studies, 4);
   });
@@ -89,12 +103,12 @@ describe('web page (headless Chromium)', () => {
     const row = w.page.locator('#nodes tr[data-ae="WEBRCV"]');
     await row.waitFor();
     await row.locator('button', { hasText: 'Echo' }).click();
-    await w.page.waitForFunction("/OK \\(\\d+ ms\\)/.test(document.querySelector('#nodes tr[data-ae=\"WEBRCV\"]')?.textContent ?? '')", null, { timeout: 20_000 });
+    await waitForText(w.page, '#nodes tr[data-ae="WEBRCV"]', /OK \(\d+ ms\)/, 20_000);
 
     await w.page.goto(`${base}/#/study/${CT_STUDY}`);
     await w.page.selectOption('#send-node', 'WEBRCV');
     await w.page.click('#send');
-    await w.page.waitForFunction("/succeeded/.test(document.getElementById('send-state')?.textContent ?? '')", null, { timeout: 30_000 });
+    await waitForText(w.page, '#send-state', /succeeded/, 30_000);
     assert.equal(fs.readdirSync(out).length, CT_FILES.length, await failed('send'));
   });
 
@@ -102,6 +116,14 @@ describe('web page (headless Chromium)', () => {
     await w.page.goto(`${base}/#/status`);
     await w.page.waitForSelector('#stores tbody tr.link');
     assert.match(await w.page.locator('#status-cards').innerText(), /4 \/ 7/);
+  });
+
+  test('no page broke a rule of its Content-Security-Policy', async () => {
+    for (const hash of ['#/worklist', '#/jobs', '#/upload']) {
+      await w.page.goto(`${base}/${hash}`);
+      await w.page.waitForSelector('h1');
+    }
+    assert.deepEqual(w.problems.filter((p) => /Content Security Policy/i.test(p)), []);
   });
 
   test('delete a study after confirming: it leaves the list', async () => {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { SAMPLES } from '../helpers/dcmtk.js';
 import type { TestPacs } from '../helpers/pacs.js';
 import { type PageOnPacs, pageOnPacs } from '../helpers/browser-pacs.js';
-import type { WatchedPage } from '../helpers/browser.js';
+import { type WatchedPage, waitForText } from '../helpers/browser.js';
 
 const FILES = ['pydicom__CT_small.dcm', 'pydicom__MR_small.dcm', 'pydicom-dicomdir__77654033_CR1_6154.dcm'];
 
@@ -18,7 +18,7 @@ describe('Upload page (headless Chromium)', () => {
   let base: string;
   let w: WatchedPage;
   before(async () => {
-    s = await pageOnPacs();
+    s = await pageOnPacs({ http: { enabled: true, port: 0, host: '127.0.0.1', max_upload_mb: 1 } });
     ({ pacs, base, w } = s);
   });
   after(async () => {
@@ -53,11 +53,32 @@ describe('Upload page (headless Chromium)', () => {
       const doc = (globalThis as unknown as { document: { getElementById(id: string): { dispatchEvent(e: Event): boolean } } }).document;
       doc.getElementById('drop').dispatchEvent(drop);
     }, files);
-    await w.page.waitForFunction("/3 of 3 files stored/.test(document.getElementById('upload-summary')?.textContent ?? '')", null, { timeout: 30_000 }).catch(async (e: Error) => {
+    await waitForText(w.page, '#upload-summary', /3 of 3 files stored/, 30_000).catch(async (e: Error) => {
       throw new Error(`${e.message}; ${await s.failed('upload-folder')}`);
     });
     assert.equal((await pacs.server.archive.index.statistics()).instances, 3);
     const names = await w.page.$$eval('#uploads td[title]', (cells) => cells.map((c) => c.getAttribute('title')));
     assert.deepEqual(names, ['scans/ct.dcm', 'scans/sub/mr.dcm', 'scans/cr.dcm']);
+  });
+
+  const result = (name: string) => w.page.locator('#uploads tr', { has: w.page.locator(`td[title="${name}"]`) }).locator('td').nth(2);
+
+  test('a file over http.max_upload_mb: the server\'s reason, not "network error"', async () => {
+    await w.page.goto(`${base}/#/upload`);
+    await w.page.setInputFiles('#file-input', { name: 'big.dcm', mimeType: 'application/dicom', buffer: Buffer.alloc(24 * 1024 * 1024, 1) });
+    await waitForText(w.page, '#upload-summary', /0 of 1 files stored/, 30_000);
+    assert.equal(await result('big.dcm').innerText(), 'the file exceeds http.max_upload_mb (1 MB)', await s.failed('upload-too-large'));
+  });
+
+  test('no answer at all: "connection closed by the server"', async () => {
+    await w.page.goto(`${base}/#/upload`);
+    await w.page.route('**/api/instances', (route) => route.abort('connectionclosed'));
+    try {
+      await w.page.setInputFiles('#file-input', { name: 'lost.dcm', mimeType: 'application/dicom', buffer: Buffer.alloc(1000, 1) });
+      await waitForText(w.page, '#upload-summary', /0 of 1 files stored/, 30_000);
+      assert.match(await result('lost.dcm').innerText(), /^connection closed by the server/);
+    } finally {
+      await w.page.unrouteAll({ behavior: 'ignoreErrors' });
+    }
   });
 });

@@ -62,6 +62,10 @@ for (const backend of BACKENDS) backend.run((fresh) => {
         assert.deepEqual(open.entries.map((e) => e.scheduledProcedureStepID), ['S1', 'S2']);
         const page = await index.worklist.list({ limit: 1, offset: 1 });
         assert.deepEqual([page.entries.length, page.total], [1, 3]);
+        assert.deepEqual(all.entries.map((e) => e.scheduledProcedureStepID), ['S1', 'S2', 'S3'], 'in the order added (the worklist SCP answers so)');
+        const newest = await index.worklist.list({ limit: 2, offset: 0, newestFirst: true });
+        assert.deepEqual([newest.entries.map((e) => e.scheduledProcedureStepID), newest.total], [['S3', 'S2'], 3]);
+        assert.deepEqual((await index.worklist.list({ statuses: ['SCHEDULED'], limit: 1, offset: 1, newestFirst: true })).entries.map((e) => e.scheduledProcedureStepID), ['S1']);
         assert.deepEqual((await index.worklist.list({ patientID: 'P1', limit: -1, offset: 0 })).entries.map((e) => e.scheduledProcedureStepID), ['S1', 'S3']);
         assert.deepEqual((await index.worklist.list({ source: 'folder', limit: -1, offset: 0 })).entries.map((e) => e.sourceKey), ['c.wl']);
 

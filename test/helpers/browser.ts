@@ -47,6 +47,15 @@ export async function newPage(browser: Browser, size = { width: 1280, height: 80
   return { page, problems, responses };
 }
 
+/**
+ * Waits until an element matching `selector` shows text matching `text`. A locator, not a string
+ * given to waitForFunction: the web page's Content-Security-Policy forbids eval, and Playwright
+ * runs a string predicate's later checks with it.
+ */
+export async function waitForText(page: Page, selector: string, text: RegExp, timeout?: number): Promise<void> {
+  await page.locator(selector).filter({ hasText: text }).first().waitFor(timeout === undefined ? {} : { timeout });
+}
+
 let shotDir: string | null = null;
 
 /** Saves a screenshot under a temporary folder kept after the run; returns its path. */

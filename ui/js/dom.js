@@ -29,6 +29,50 @@ export function mount(...children) {
   return main;
 }
 
+/**
+ * What the router gives each page it shows: `signal`, aborted when another page (or this one's
+ * refresh) replaces it, for the page's reads and timers; and `mount`, which shows the page's
+ * content only while it is still the current one. Else a slow page left behind (its reads
+ * still under way) replaced the page the user had moved on to when its answer came.
+ */
+export function pageContext(signal) {
+  return {
+    signal,
+    mount: (...children) => {
+      // Throwing ends the stale page's function there; the router ignores its error.
+      signal.throwIfAborted();
+      return mount(...children);
+    },
+  };
+}
+
+/** A page's offset from its URL parameter: a number of rows to skip, 0 when absent or not one. */
+export const offsetParam = (params, name = 'offset') => Math.max(0, Math.floor(Number(params.get(name) ?? 0)) || 0);
+
+/**
+ * Previous / "51–100 of 312" / Next under a list of the API (its answer's `total`). `go` shows
+ * the page at another offset.
+ */
+export function pager({ id, offset, size, shown, total, go }) {
+  const text = shown ? `${offset + 1}–${offset + shown} of ${total}` : offset ? `nothing from ${offset + 1} on (${total} in all)` : '';
+  return h('div', { className: 'pager', id },
+    h('button', { type: 'button', disabled: offset === 0, onclick: () => go(Math.max(0, Math.min(offset - size, total - size))) }, '‹ Previous'),
+    h('span', { className: 'count' }, text),
+    h('button', { type: 'button', disabled: offset + shown >= total, onclick: () => go(offset + size) }, 'Next ›'));
+}
+
+/** The current page's URL with some parameters changed ('' or null: removed). */
+export function hashWith(changes) {
+  const [path, search = ''] = location.hash.replace(/^#/, '').split('?');
+  const q = new URLSearchParams(search);
+  for (const [k, v] of Object.entries(changes)) {
+    if (v === '' || v === null || v === undefined) q.delete(k);
+    else q.set(k, String(v));
+  }
+  const s = q.toString();
+  return `#${path || '/'}${s ? `?${s}` : ''}`;
+}
+
 let toastTimer = 0;
 export function toast(message, kind = 'info') {
   const t = document.getElementById('toast');

@@ -1,13 +1,14 @@
 // Known nodes: the configuration file's (read-only here) and those added on this page. "Change"
 // fills the form with a node's values, so saving keeps (or edits) its permissions and TLS; the
 // form always sends every field.
-import { h, mount, toast, reloadPage } from './dom.js';
+import { h, toast, reloadPage } from './dom.js';
 import { api } from './api.js';
+import { needs } from './me.js';
 
 const PERMISSIONS = ['store', 'find', 'move', 'get', 'worklist', 'mpps', 'commit'];
 
-export async function nodesPage() {
-  const nodes = await api('/api/nodes');
+export async function nodesPage(page) {
+  const nodes = await api('/api/nodes', { signal: page.signal });
   const form = h('form', { className: 'search', id: 'node-form' },
     h('label', {}, 'AE title', h('input', { name: 'ae', required: true, maxlength: 16, size: 16 })),
     h('label', {}, 'Host', h('input', { name: 'host', required: true, size: 20 })),
@@ -16,7 +17,7 @@ export async function nodesPage() {
     h('label', {}, 'TLS', h('input', { name: 'tls', type: 'checkbox' })),
     h('fieldset', { id: 'node-permissions' }, h('legend', {}, 'May ask us for'),
       PERMISSIONS.map((p) => h('label', {}, h('input', { type: 'checkbox', name: 'permissions', value: p, checked: true }), ` ${p}`))),
-    h('button', { className: 'primary', type: 'submit' }, 'Save node'));
+    h('button', { className: 'primary', type: 'submit', ...needs('admin') }, 'Save node'));
   const field = (name) => form.elements.namedItem(name);
   const fill = (n) => {
     field('ae').value = n.ae_title;
@@ -74,7 +75,7 @@ export async function nodesPage() {
     form.scrollIntoView({ block: 'nearest' });
     field('host').focus();
   };
-  mount(
+  page.mount(
     h('h1', {}, 'Known nodes'),
     h('table', { id: 'nodes' },
       h('thead', {}, h('tr', {}, ['AE title', 'Host', 'Port', 'TLS', 'May ask for', 'Description', 'From', 'Echo', ''].map((t) => h('th', {}, t)))),
@@ -82,8 +83,8 @@ export async function nodesPage() {
         const result = h('span', { className: 'muted' });
         return h('tr', { dataset: { ae: n.ae_title } }, h('td', {}, n.ae_title), h('td', {}, n.host), h('td', {}, n.port), h('td', {}, n.tls ? 'yes' : 'no'),
           h('td', {}, (n.permissions ?? []).join(', ')), h('td', {}, n.description), h('td', {}, n.source === 'config' ? 'config file' : 'this page'),
-          h('td', {}, h('button', { onclick: () => echo(n, result) }, 'Echo'), ' ', result),
-          h('td', {}, n.source === 'api' ? [h('button', { onclick: () => change(n) }, 'Change'), ' ', h('button', { className: 'danger', onclick: () => remove(n) }, 'Remove')] : ''));
+          h('td', {}, h('button', { onclick: () => echo(n, result), ...needs('write') }, 'Echo'), ' ', result),
+          h('td', {}, n.source === 'api' ? [h('button', { onclick: () => change(n), ...needs('admin') }, 'Change'), ' ', h('button', { className: 'danger', onclick: () => remove(n), ...needs('admin') }, 'Remove')] : ''));
       }) : h('tr', {}, h('td', { colspan: 9, className: 'muted' }, 'No known node yet.')))),
     h('h2', {}, 'Add or change a node'), form);
 }

@@ -1,6 +1,6 @@
 // What the server is doing: associations now, instances per second over the last minute,
 // disk, jobs, the latest stores and errors. Refreshes itself every two seconds.
-import { h, mount, bytes, ago, personName } from './dom.js';
+import { h, bytes, ago, personName } from './dom.js';
 import { api } from './api.js';
 
 function spark(samples) {
@@ -23,10 +23,10 @@ function spark(samples) {
 
 const stat = (label, value, extra) => h('div', { className: 'stat' }, h('span', { className: 'muted' }, label), h('b', {}, value), extra ?? '');
 
-export async function statusPage() {
-  const s = await api('/api/status');
+export async function statusPage(page) {
+  const s = await api('/api/status', { signal: page.signal });
   const usedPct = s.disk.total ? Math.round((1 - s.disk.free / s.disk.total) * 100) : null;
-  mount(
+  page.mount(
     h('h1', {}, `Status — ${s.aeTitle} on DICOM port ${s.dicomPort}`),
     h('div', { className: 'cards', id: 'status-cards' },
       stat('Studies / instances', `${s.statistics.studies} / ${s.statistics.instances}`, h('span', { className: 'muted' }, bytes(s.statistics.bytes))),

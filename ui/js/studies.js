@@ -1,7 +1,7 @@
 // The study list: search on the attributes people know (name, ID, accession, description,
 // date range, modality), newest first, 50 a page. Every search is one indexed query on the
 // server, so it stays fast with 100,000 studies; the form lives in the URL (back button works).
-import { h, mount, personName, date, multi } from './dom.js';
+import { h, personName, date, multi } from './dom.js';
 import { api, query } from './api.js';
 
 const PAGE = 50;
@@ -15,14 +15,19 @@ const FIELDS = [
   ['modality', 'Modality', 'text'],
 ];
 
-/** What a person types, as DICOM matching: names and descriptions match anywhere, case-insensitively (server side). */
+/**
+ * What a person types, as DICOM matching (case-insensitive, server side): names, descriptions
+ * and IDs match from their start, which the index answers from its order; a value with * or ?
+ * is taken as typed, so "contains" is for who asks for it (*son*). A * put before every name
+ * and description made each such search a full scan.
+ */
 function toDicom(f) {
-  const wild = (v) => (v ? (/[*?]/.test(v) ? v : `*${v}*`) : '');
+  const wild = (v) => (v ? (/[*?]/.test(v) ? v : `${v}*`) : '');
   const da = (v) => (v ? v.replaceAll('-', '') : '');
   const range = f.from || f.to ? `${da(f.from)}-${da(f.to)}` : '';
   return {
     PatientName: wild(f.name),
-    PatientID: f.id ? (/[*?]/.test(f.id) ? f.id : `${f.id}*`) : '',
+    PatientID: wild(f.id),
     AccessionNumber: f.accession ?? '',
     StudyDescription: wild(f.description),
     StudyDate: range,
@@ -30,11 +35,12 @@ function toDicom(f) {
   };
 }
 
-export async function studiesPage(params) {
+export async function studiesPage(params, page) {
   const form = h('form', { className: 'search', id: 'study-search' },
     FIELDS.map(([name, label, type]) => h('label', {}, label, h('input', { name, type, value: params.get(name) ?? '', size: type === 'text' ? 14 : undefined, 'aria-label': label }))),
     h('button', { className: 'primary', type: 'submit' }, 'Search'),
     h('button', { type: 'button', onclick: () => (location.hash = '#/') }, 'Clear'),
+    h('span', { className: 'muted hint', id: 'search-hint' }, 'Names, IDs and descriptions match from their start (smi finds Smith); * and ? are wildcards (*son* finds Johnson).'),
   );
   form.addEventListener('submit', (e) => {
     e.preventDefault();
@@ -45,13 +51,22 @@ export async function studiesPage(params) {
   const offset = Number(params.get('offset') ?? 0);
   const body = h('tbody', {}, h('tr', {}, h('td', { colspan: 9, className: 'muted' }, 'Loading…')));
   const pager = h('div', { className: 'pager' });
-  mount(h('h1', {}, 'Studies'), form,
+  page.mount(h('h1', {}, 'Studies'), form,
     h('table', { id: 'studies' },
       h('thead', {}, h('tr', {}, ['Patient name', 'Patient ID', 'Birth date', 'Study date', 'Description', 'Modalities', 'Accession', 'Series', 'Instances'].map((t) => h('th', {}, t)))),
       body),
     pager);
   const f = Object.fromEntries(params);
-  const res = await api(`/api/studies${query({ ...toDicom(f), limit: PAGE, offset })}`);
+  let res;
+  try {
+    res = await api(`/api/studies${query({ ...toDicom(f), limit: PAGE, offset })}`, { signal: page.signal });
+  } catch (e) {
+    if (page.signal.aborted) throw e;
+    // Said in the table, under the form: a refused search (a bad date, a wildcard the server
+    // refuses) replaced the whole page, form included, and the search could not be corrected.
+    body.replaceChildren(h('tr', {}, h('td', { colspan: 9, className: 'error', id: 'studies-error' }, e.message)));
+    return;
+  }
   body.replaceChildren(
     ...(res.items.length
       ? res.items.map((s) =>

@@ -1,6 +1,7 @@
 // Upload by drag and drop (or a file picker, folders included): each file is one POST to
 // /api/instances through the store pipeline, a few at a time, each with its progress bar.
-import { h, mount, toast } from './dom.js';
+import { h, toast } from './dom.js';
+import { may, needs } from './me.js';
 
 const AT_ONCE = 3;
 
@@ -54,8 +55,10 @@ function uploadOne(file, bar, status) {
       status.className = ok ? 'ok' : 'error';
       resolve(ok);
     };
+    // Status 0: no answer came, the connection ended first (a server that refused the file
+    // mid-way used to close it before its 413 was written; a server or proxy going away).
     xhr.onerror = () => {
-      status.textContent = 'network error';
+      status.textContent = 'connection closed by the server before it answered';
       status.className = 'error';
       resolve(false);
     };
@@ -63,7 +66,7 @@ function uploadOne(file, bar, status) {
   });
 }
 
-export function uploadPage() {
+export function uploadPage(page) {
   const rows = h('tbody', { id: 'uploads' });
   const summary = h('p', { id: 'upload-summary', className: 'muted' });
   // items: { file, name } (name: the path shown).
@@ -85,9 +88,11 @@ export function uploadPage() {
     summary.textContent = `${ok} of ${list.length} files stored.`;
     toast(summary.textContent, ok === list.length ? 'info' : 'error');
   };
-  const picker = h('input', { type: 'file', multiple: true, id: 'file-input', onchange: (e) => start(named(e.target.files)) });
-  const folder = h('input', { type: 'file', multiple: true, webkitdirectory: true, onchange: (e) => start(named(e.target.files)) });
-  const drop = h('div', { className: 'drop', id: 'drop' }, h('p', {}, 'Drop DICOM files here'), h('p', {}, 'or choose files ', picker, ' or a folder ', folder));
+  const picker = h('input', { type: 'file', multiple: true, id: 'file-input', onchange: (e) => start(named(e.target.files)), ...needs('write') });
+  const folder = h('input', { type: 'file', multiple: true, webkitdirectory: true, onchange: (e) => start(named(e.target.files)), ...needs('write') });
+  const drop = h('div', { className: 'drop', id: 'drop' },
+    may('write') ? h('p', {}, 'Drop DICOM files here') : h('p', { className: 'error', id: 'upload-denied' }, needs('write').title),
+    h('p', {}, 'or choose files ', picker, ' or a folder ', folder));
   drop.addEventListener('dragover', (e) => {
     e.preventDefault();
     drop.classList.add('over');
@@ -96,9 +101,10 @@ export function uploadPage() {
   drop.addEventListener('drop', (e) => {
     e.preventDefault();
     drop.classList.remove('over');
+    if (!may('write')) return toast(needs('write').title, 'error');
     const entries = droppedEntries(e.dataTransfer);
     const files = entries.length ? walkEntries(entries) : Promise.resolve(named(e.dataTransfer.files));
     files.then(start).catch((err) => toast(`Cannot read what was dropped: ${err.message}`, 'error'));
   });
-  mount(h('h1', {}, 'Upload'), drop, summary, h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'File'), h('th', {}, 'Progress'), h('th', {}, 'Result'))), rows));
+  page.mount(h('h1', {}, 'Upload'), drop, summary, h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'File'), h('th', {}, 'Progress'), h('th', {}, 'Result'))), rows));
 }

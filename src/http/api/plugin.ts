@@ -11,6 +11,7 @@ import { registerUpload } from './upload.js';
 import { registerWorklist } from './worklist.js';
 import { registerMpps } from './mpps.js';
 import { registerRetention } from './retention.js';
+import { registerMe } from './me.js';
 import { HttpProblem } from '../problem.js';
 import { FRAMING_HEADERS } from '../framing.js';
 
@@ -61,6 +62,7 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
         registerWorklist(api, deps);
         registerMpps(api, deps);
         registerRetention(api, deps);
+        registerMe(api, deps);
       },
       { prefix: API_PREFIX },
     );

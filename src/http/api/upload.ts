@@ -1,8 +1,10 @@
 // Upload one DICOM file (the web page's drag and drop sends each file this way): the body is
 // the Part 10 file, streamed through the same store pipeline as STOW-RS and C-STORE.
+import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { PartSink, type StowOutcome } from '../dicomweb/stow.js';
 import { HttpProblem } from '../problem.js';
+import { discardRest, readUpTo } from '../request-body.js';
 import { Status } from '../../net/dimse/status.js';
 import type { ApiDeps } from './deps.js';
 import '../route-config.js';
@@ -43,21 +45,32 @@ export function registerUpload(app: FastifyInstance, deps: ApiDeps): void {
       },
     },
     async (req: FastifyRequest, reply) => {
-      let outcome: StowOutcome | null = null;
-      const sink = new PartSink(deps, 'application/dicom', undefined, { remoteAddress: req.ip, source: 'upload' }, (o) => (outcome = o));
-      const max = deps.config().http.max_upload_mb * 1024 * 1024;
-      let bytes = 0;
+      const mb = deps.config().http.max_upload_mb;
+      const max = mb * 1024 * 1024;
+      const tooLarge = () => new HttpProblem(413, 'Too large', `the file exceeds http.max_upload_mb (${mb} MB)`);
       // The parser above hands the raw stream on for the DICOM types only; anything else came parsed or not at all.
       if (!isStream(req.body)) throw new HttpProblem(415, 'Unsupported media type', 'the body must be the Part 10 file, Content-Type application/dicom');
+      // Refused before a byte is read when it says its size. Either way the rest of the body is
+      // read and thrown away, not left on the connection: the client gets this answer instead of
+      // a reset connection (request-body.ts).
+      if (Number(req.headers['content-length']) > max) {
+        discardRest(req.raw);
+        throw tooLarge();
+      }
+      let outcome: StowOutcome | null = null;
+      const sink = new PartSink(deps, 'application/dicom', undefined, { remoteAddress: req.ip, source: 'upload' }, (o) => (outcome = o));
+      let whole: boolean;
       try {
-        for await (const chunk of req.body as AsyncIterable<Buffer>) {
-          bytes += chunk.length;
-          if (bytes > max) throw new HttpProblem(413, 'Too large', `the file exceeds http.max_upload_mb (${deps.config().http.max_upload_mb} MB)`);
-          await sink.write(chunk);
-        }
+        whole = await readUpTo(req.body, max, (chunk) => sink.write(chunk));
       } catch (e) {
         await sink.abort();
+        discardRest(req.raw);
         throw e;
+      }
+      if (!whole) {
+        await sink.abort();
+        discardRest(req.raw);
+        throw tooLarge();
       }
       await sink.end();
       const o = outcome as StowOutcome | null;
@@ -68,4 +81,4 @@ export function registerUpload(app: FastifyInstance, deps: ApiDeps): void {
   );
 }
 
-const isStream = (body: unknown): body is AsyncIterable<Buffer> => typeof body === 'object' && body !== null && Symbol.asyncIterator in body;
+const isStream = (body: unknown): body is Readable => body instanceof Readable;

@@ -108,14 +108,29 @@ export function registerWorklist(app: FastifyInstance, deps: ApiDeps): void {
     {
       schema: {
         tags,
-        summary: 'List worklist entries (every status unless one is given)',
-        querystring: { type: 'object', properties: { ...page, status: { type: 'string', enum: [...SPS_STATUSES] }, source: { type: 'string', enum: ['api', 'folder', 'hl7'] } } },
+        summary: 'List worklist entries, newest first (every status unless some are given)',
+        querystring: {
+          type: 'object',
+          properties: {
+            ...page,
+            // Repeated for several (status=SCHEDULED&status=STARTED); one alone works as before.
+            status: { type: 'array', items: { type: 'string', enum: [...SPS_STATUSES] }, description: 'only entries with one of these statuses (repeat the parameter for several)' },
+            source: { type: 'string', enum: ['api', 'folder', 'hl7'] },
+            order: { type: 'string', enum: ['newest', 'oldest'], default: 'newest', description: 'newest first, or in the order they were added (oldest: pages stay put while entries are added)' },
+          },
+        },
         response: { 200: { type: 'object', properties: { items: { type: 'array', items: entrySchema }, total: { type: 'integer' }, offset: { type: 'integer' }, limit: { type: 'integer' } } } },
       },
     },
-    async (req: FastifyRequest<{ Querystring: { limit: number; offset: number; status?: string; source?: 'api' | 'folder' | 'hl7' } }>) => {
+    async (req: FastifyRequest<{ Querystring: { limit: number; offset: number; status?: string[]; source?: 'api' | 'folder' | 'hl7'; order: 'newest' | 'oldest' } }>) => {
       const q = req.query;
-      const { entries, total } = await deps.worklist.list({ limit: q.limit, offset: q.offset, ...(q.status ? { statuses: [q.status] } : {}), ...(q.source ? { source: q.source } : {}) });
+      const { entries, total } = await deps.worklist.list({
+        limit: q.limit,
+        offset: q.offset,
+        newestFirst: q.order === 'newest',
+        ...(q.status?.length ? { statuses: q.status } : {}),
+        ...(q.source ? { source: q.source } : {}),
+      });
       return { items: entries.map(entryView), total, offset: q.offset, limit: q.limit };
     },
   );

@@ -72,7 +72,7 @@ export class PgWorklistStore implements WorklistStore {
   list(f: WorklistFilter): Promise<{ entries: WorklistEntry[]; total: number }> {
     const params = { statuses: f.statuses ? [...f.statuses] : null, source: f.source ?? null, patient: f.patientID ?? null };
     return this.transact('read', async (db) => {
-      const entries = await rows<EntryRow>(db, `SELECT * FROM worklist_entries WHERE ${FILTER} ORDER BY pk LIMIT @limit OFFSET @offset`, { ...params, limit: limitParam(f.limit), offset: f.offset });
+      const entries = await rows<EntryRow>(db, `SELECT * FROM worklist_entries WHERE ${FILTER} ORDER BY pk ${f.newestFirst ? 'DESC' : 'ASC'} LIMIT @limit OFFSET @offset`, { ...params, limit: limitParam(f.limit), offset: f.offset });
       const [count] = await rows<{ n: number }>(db, `SELECT count(*) AS n FROM worklist_entries WHERE ${FILTER}`, params);
       return { entries: entries.map(toEntry), total: count?.n ?? 0 };
     });

@@ -22,6 +22,9 @@ export class SqliteWorklistStore implements WorklistStore {
     private readonly transact: Transact,
   ) {
     const p = <R = EntryRow>(sql: string) => db.prepare<unknown[], R>(sql);
+    const list = (order: string) =>
+      p(`SELECT * FROM worklist_entries WHERE (@statuses IS NULL OR status IN (SELECT value FROM json_each(@statuses)))
+        AND (@source IS NULL OR source = @source) AND (@patient IS NULL OR patient_id = @patient) ORDER BY pk ${order} LIMIT @limit OFFSET @offset`);
     this.s = {
       insert: p(`INSERT INTO worklist_entries (source, source_key, status, accession_number, patient_id, sps_id, study_instance_uid, dataset, created_at, updated_at)
         VALUES (@source, @key, @status, @accession, @patient, @sps, @study, @dataset, @now, @now) RETURNING *`),
@@ -29,8 +32,8 @@ export class SqliteWorklistStore implements WorklistStore {
         study_instance_uid = @study, dataset = @dataset, updated_at = @now WHERE pk = @id AND (@revision IS NULL OR dataset = @revision) RETURNING *`),
       get: p('SELECT * FROM worklist_entries WHERE pk = ?'),
       bySource: p('SELECT * FROM worklist_entries WHERE source = ? AND source_key = ?'),
-      list: p(`SELECT * FROM worklist_entries WHERE (@statuses IS NULL OR status IN (SELECT value FROM json_each(@statuses)))
-        AND (@source IS NULL OR source = @source) AND (@patient IS NULL OR patient_id = @patient) ORDER BY pk LIMIT @limit OFFSET @offset`),
+      list: list('ASC'),
+      listNewest: list('DESC'),
       count: p<{ n: number }>(`SELECT count(*) AS n FROM worklist_entries WHERE (@statuses IS NULL OR status IN (SELECT value FROM json_each(@statuses)))
         AND (@source IS NULL OR source = @source) AND (@patient IS NULL OR patient_id = @patient)`),
       bySps: p('SELECT * FROM worklist_entries WHERE sps_id = @sps AND (study_instance_uid = @study OR accession_number = @accession) ORDER BY pk'),
@@ -68,7 +71,7 @@ export class SqliteWorklistStore implements WorklistStore {
   list(f: WorklistFilter): Promise<{ entries: WorklistEntry[]; total: number }> {
     const params = { statuses: f.statuses ? JSON.stringify(f.statuses) : null, source: f.source ?? null, patient: f.patientID ?? null };
     return this.transact('read', () => ({
-      entries: this.s.list.all({ ...params, limit: f.limit, offset: f.offset }).map(toEntry),
+      entries: (f.newestFirst ? this.s.listNewest : this.s.list).all({ ...params, limit: f.limit, offset: f.offset }).map(toEntry),
       total: this.s.count.get(params)!.n,
     }));
   }
