@@ -8,74 +8,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { SAMPLES } from '../helpers/dcmtk.js';
 import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
+import { type Answer, Connection } from '../helpers/http-connection.js';
 
 const MB = 1024 * 1024;
 /** More than loopback's socket buffers hold: a server that stops reading stalls its sender. */
 const BIG = 32 * MB;
-
-interface Answer {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-/** One HTTP/1.1 connection, written and read by hand. */
-class Connection {
-  private buffered = Buffer.alloc(0);
-  private waiting: (() => void) | null = null;
-  private ended: Error | null = null;
-  private constructor(private readonly socket: net.Socket) {
-    socket.on('data', (d: Buffer) => {
-      this.buffered = Buffer.concat([this.buffered, d]);
-      this.waiting?.();
-    });
-    const end = (e?: Error) => {
-      this.ended ??= e ?? new Error('the server closed the connection');
-      this.waiting?.();
-    };
-    socket.on('error', end);
-    socket.on('close', () => end());
-  }
-
-  static open(port: number): Promise<Connection> {
-    return new Promise((resolve, reject) => {
-      const s = net.connect(port, '127.0.0.1', () => resolve(new Connection(s)));
-      s.once('error', reject);
-    });
-  }
-
-  write(data: string | Buffer): Promise<void> {
-    return new Promise((resolve, reject) => this.socket.write(data, (e) => (e ? reject(e) : resolve())));
-  }
-
-  /** The next answer on the connection (with a Content-Length body, as the server sends them). */
-  async answer(): Promise<Answer> {
-    for (;;) {
-      const end = this.buffered.indexOf('\r\n\r\n');
-      if (end >= 0) {
-        const [statusLine = '', ...lines] = this.buffered.subarray(0, end).toString('latin1').split('\r\n');
-        const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
-        const length = Number(headers['content-length'] ?? 0);
-        if (this.buffered.length >= end + 4 + length) {
-          const body = this.buffered.subarray(end + 4, end + 4 + length).toString('utf8');
-          this.buffered = this.buffered.subarray(end + 4 + length);
-          return { status: Number(statusLine.split(' ')[1]), headers, body };
-        }
-      }
-      if (this.ended) throw this.ended;
-      await new Promise<void>((resolve) => (this.waiting = resolve));
-      this.waiting = null;
-    }
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
-}
 
 // A server that never answers (the bug: it stopped reading and the socket stalled) fails a test at this.
 const HUNG = { timeout: 20_000 };

@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { SAMPLES } from '../helpers/dcmtk.js';
 import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
+import { Connection } from '../helpers/http-connection.js';
 import { encodeFileMetaInformation, parsePart10Prefix } from '../../src/dicom/part10.js';
 import { elementText } from '../../src/dicom/charset.js';
 
@@ -85,6 +86,34 @@ describe('STOW-RS bad input over a socket', () => {
     url = `http://127.0.0.1:${(pacs.server.httpServer!.server.address() as { port: number }).port}`;
   });
   after(() => pacs.stop());
+
+  test('a body over http.max_upload_mb sent whole before the answer is read (chunked, or said by Content-Length): the answer comes, the connection lives on', { timeout: 30_000 }, async () => {
+    const restore = reloadHttp({ max_upload_mb: 1 });
+    const port = Number(new URL(url).port);
+    const part = Buffer.concat([Buffer.from('--b\r\nContent-Type: application/dicom\r\n\r\n'), Buffer.alloc(32 * 1024 * 1024, 1)]);
+    const head = (extra: string) => `POST /dicom-web/studies HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: multipart/related; type="application/dicom"; boundary=b\r\n${extra}\r\n`;
+    const c = await Connection.open(port);
+    try {
+      // More than loopback's socket buffers hold: a server that stops reading stalls the sender.
+      await c.write(head('Transfer-Encoding: chunked\r\n'));
+      for (let at = 0; at < part.length; at += 65_536) {
+        const chunk = part.subarray(at, at + 65_536);
+        await c.write(Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]));
+      }
+      await c.write('0\r\n\r\n');
+      const chunked = await c.answer();
+      assert.equal(chunked.status, 413, chunked.body);
+      assert.match(chunked.body, /max_upload_mb/);
+      await c.write(head(`Content-Length: ${part.length}\r\n`));
+      await c.write(part);
+      assert.equal((await c.answer()).status, 413);
+      await c.write(`GET /health/live HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
+      assert.equal((await c.answer()).status, 200, 'the connection still serves');
+    } finally {
+      c.close();
+      restore();
+    }
+  });
 
   test('a Content-Length above http.max_upload_mb: 413 before anything is read or stored', async () => {
     const restore = reloadHttp({ max_upload_mb: 1 });

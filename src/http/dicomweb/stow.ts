@@ -16,6 +16,8 @@ import { TooLargeError, TooManyPartsError, boundaryOf, readMultipart, type InPar
 import { STORAGE_SOP_CLASSES } from '../../dicom/uids.js';
 import { transferSyntaxInfo } from '../../dicom/transfer-syntax.js';
 import { uidSchema } from '../api/identifiers.js';
+import { discardRest } from '../request-body.js';
+import type { Readable } from 'node:stream';
 import { type DicomwebDeps, baseUrl, instanceUrl, studyUrl } from './deps.js';
 
 /** Bytes of a part gathered before its File Meta and SOP UIDs are read. */
@@ -207,7 +209,8 @@ async function stow(deps: DicomwebDeps, req: FastifyRequest<{ Params: { study?: 
   let broken: { status: number; detail: string; reason: string; http: number } | null = null;
   try {
     await readMultipart(
-      req.body as AsyncIterable<Buffer>,
+      // Left unread, not destroyed, when the reading stops early: registerStow reads the rest away.
+      (req.body as Readable).iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>,
       boundary,
       (headers) => new PartSink(deps, partType(headers), req.params.study, { remoteAddress: req.ip }, (o) => outcomes.push(o)),
       maxBytes,
@@ -241,8 +244,11 @@ async function stow(deps: DicomwebDeps, req: FastifyRequest<{ Params: { study?: 
 export function registerStow(app: FastifyInstance, deps: DicomwebDeps): void {
   // The body is read as a stream by the handler, never buffered by fastify.
   app.addContentTypeParser(/^multipart\/related/i, (_req, payload, done) => done(null, payload));
-  app.post('/studies', (req: FastifyRequest<{ Params: { study?: string } }>, reply) => stow(deps, req, reply));
+  // Whatever the answer, what is left of the body is read and thrown away (request-body.ts): a
+  // client sends its whole body before it reads the answer, and stalled on one left unread.
+  const handler = (req: FastifyRequest<{ Params: { study?: string } }>, reply: FastifyReply) => stow(deps, req, reply).finally(() => discardRest(req.raw));
+  app.post('/studies', handler);
   // The study is echoed into Retrieve URLs and matched against each part: one UID, nothing else.
   const schema = { params: { type: 'object', properties: { study: uidSchema }, required: ['study'] } };
-  app.post('/studies/:study', { schema }, (req: FastifyRequest<{ Params: { study?: string } }>, reply) => stow(deps, req, reply));
+  app.post('/studies/:study', { schema }, handler);
 }
