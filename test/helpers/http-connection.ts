@@ -37,6 +37,15 @@ export class Connection {
     return new Promise((resolve, reject) => this.socket.write(data, (e) => (e ? reject(e) : resolve())));
   }
 
+  /** `body` as chunks of Transfer-Encoding: chunked, 64 KB each, and the last (empty) chunk. */
+  async writeChunked(body: Buffer): Promise<void> {
+    for (let at = 0; at < body.length; at += 65_536) {
+      const chunk = body.subarray(at, at + 65_536);
+      await this.write(Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]));
+    }
+    await this.write('0\r\n\r\n');
+  }
+
   /** The next answer on the connection (with a Content-Length body, as the server sends them). */
   async answer(): Promise<Answer> {
     for (;;) {

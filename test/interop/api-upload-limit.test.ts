@@ -58,9 +58,7 @@ describe('POST /api/instances over http.max_upload_mb, on a real socket', () => 
     const c = await Connection.open(port);
     try {
       await c.write(head('Transfer-Encoding: chunked\r\n'));
-      const chunk = Buffer.alloc(64 * 1024, 2);
-      for (let sent = 0; sent < BIG; sent += chunk.length) await c.write(Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]));
-      await c.write('0\r\n\r\n');
+      await c.writeChunked(Buffer.alloc(BIG, 2));
       isTooLarge(await c.answer());
       await stillServes(c);
     } finally {
