@@ -11,6 +11,9 @@ export { SOP_CLASSES, TRANSFER_SYNTAXES, type UidEntry } from './uids.generated.
 export const STORAGE_SOP_CLASSES: readonly UidEntry[] = SOP_CLASSES.filter(
   (c) => /Storage/.test(c.name) && !/Storage Commitment/.test(c.name),
 );
+const STORAGE_UIDS = new Set(STORAGE_SOP_CLASSES.map((c) => c.uid));
+/** Whether a SOP class is one of the storage classes C-STORE accepts (STOW-RS and commitment ask too). */
+export const isStorageSopClass = (uid: string): boolean => STORAGE_UIDS.has(uid);
 
 /** The non-storage SOP classes the code names (PS3.4 Annexes A and C). */
 export const SopClass = {

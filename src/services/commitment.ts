@@ -5,7 +5,7 @@
 // still open here, else on a new association to the requester as a known node, where we are
 // the association requestor acting as SCP (SCP/SCU role selection, PS3.7 D.3.3.4).
 import { createHash } from 'node:crypto';
-import { SopClass, STORAGE_COMMITMENT_PUSH_MODEL_INSTANCE, STORAGE_SOP_CLASSES } from '../dicom/uids.js';
+import { SopClass, STORAGE_COMMITMENT_PUSH_MODEL_INSTANCE, isStorageSopClass } from '../dicom/uids.js';
 import type { JsonDataset } from '../dicom/json.js';
 import { encodeJsonDataset } from '../dicom/json-encode.js';
 import { CommandField } from '../net/dimse/command.js';
@@ -39,7 +39,6 @@ export interface ReportChannel {
 
 /** Failure Reason (0008,1197) values of PS3.4 J.3.3.1.1. */
 export const FailureReason = { ProcessingFailure: 0x0110, NoSuchObjectInstance: 0x0112, ClassInstanceConflict: 0x0119, ReferencedSOPClassNotSupported: 0x0122 } as const;
-const STORAGE_CLASSES = new Set(STORAGE_SOP_CLASSES.map((c) => c.uid));
 
 export const COMMITMENT_JOB = 'commitment';
 /** Files verified side by side: enough to keep a disk and a core busy, few enough not to crowd stores. */
@@ -100,7 +99,7 @@ export class CommitmentService {
   /** Why an instance cannot be committed to, or null when it is safely kept. */
   async verify(r: InstanceRef): Promise<number | null> {
     // A class we never store (not a storage SOP class): we cannot take responsibility for it.
-    if (!STORAGE_CLASSES.has(r.sopClassUID)) return FailureReason.ReferencedSOPClassNotSupported;
+    if (!isStorageSopClass(r.sopClassUID)) return FailureReason.ReferencedSOPClassNotSupported;
     const loc = await this.deps.index.findInstance(r.sopInstanceUID);
     if (!loc) return FailureReason.NoSuchObjectInstance;
     if (loc.SOPClassUID !== r.sopClassUID) return FailureReason.ClassInstanceConflict;

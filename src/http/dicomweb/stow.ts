@@ -13,7 +13,7 @@ import { badRequest, HttpProblem, notAcceptable } from '../problem.js';
 import { nativeDicomModel } from '../../dicom/native-xml.js';
 import { modelFormat, requestedTypes } from './accept.js';
 import { TooLargeError, TooManyPartsError, boundaryOf, readMultipart, type InPartSink } from './multipart.js';
-import { STORAGE_SOP_CLASSES } from '../../dicom/uids.js';
+import { isStorageSopClass } from '../../dicom/uids.js';
 import { transferSyntaxInfo } from '../../dicom/transfer-syntax.js';
 import { uidSchema } from '../api/identifiers.js';
 import { discardRest } from '../request-body.js';
@@ -31,7 +31,6 @@ const Failure = {
   OutOfResources: { status: 0xa700, code: 'OUT_OF_RESOURCES' },
 } as const;
 type FailureKind = (typeof Failure)[keyof typeof Failure];
-const STORAGE_CLASSES = new Set(STORAGE_SOP_CLASSES.map((c) => c.uid));
 /** A part's Content-Type that is a DICOM file (not application/dicom+json or +xml). */
 const DICOM_PART = /^application\/dicom\s*(;|$)/i;
 
@@ -112,7 +111,7 @@ export class PartSink implements InPartSink {
     };
     if (!this.ids.sopClassUID || !this.ids.sopInstanceUID) return this.refuse(Failure.CannotUnderstand, 'no SOP Class UID or SOP Instance UID');
     // What C-STORE negotiates: the storage SOP classes and the transfer syntaxes we know.
-    if (!STORAGE_CLASSES.has(this.ids.sopClassUID)) return this.refuse(Failure.SopClassNotSupported, `${this.ids.sopClassUID} is not a storage SOP class`);
+    if (!isStorageSopClass(this.ids.sopClassUID)) return this.refuse(Failure.SopClassNotSupported, `${this.ids.sopClassUID} is not a storage SOP class`);
     if (!transferSyntaxInfo(prefix.transferSyntaxUID)) return this.refuse(Failure.TransferSyntaxNotSupported, `unknown transfer syntax ${prefix.transferSyntaxUID}`);
     if (this.study && this.ids.studyUID && this.ids.studyUID !== this.study)
       return this.refuse(Failure.WrongStudy, `the instance belongs to study ${this.ids.studyUID}, not ${this.study}`);
