@@ -246,6 +246,18 @@ const http = section({
    * tiny parts would grow it (and the memory behind it) without limit.
    */
   max_upload_parts: int(1, 10_000_000, 50_000, ''),
+  /**
+   * STOW-RS and upload bodies received at once (each holds an ingest session and a staged file);
+   * the next is answered 503 with Retry-After.
+   */
+  max_concurrent_uploads: int(1, 10_000, 32, ''),
+  /**
+   * A STOW-RS or upload body must bring at least upload_min_kb_per_s over each upload_timeout_s
+   * the server waits for it (at least one byte when 0), else it is answered 408 and the
+   * connection closed: a client trickling bytes would hold its session for ever.
+   */
+  upload_timeout_s: seconds(60, '', true),
+  upload_min_kb_per_s: int(0, 1_048_576, 1, ' KB/s'),
   /** Largest JSON (or other small) request body: the API's bodies are a few lines. */
   max_json_kb: int(1, 1_048_576, 1024, ' KB'),
   /** Requests a minute per user (or per address without credentials); beyond it, 429. */

@@ -5,6 +5,7 @@
 // said why. So the rest is read and thrown away, and the connection lives on.
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
+import type { BodyPace } from './upload-guard.js';
 
 /**
  * Past this much discarded, the connection is closed instead: the client has had the answer
@@ -17,26 +18,33 @@ export const DISCARD_MAX_BYTES = 64 * 1024 * 1024;
  * Hands `body`'s chunks to `write` one at a time (the next is read once the last is written)
  * while they add up to at most `max` bytes. Resolves true at the end of the body, false as soon
  * as it goes over `max` (nothing more is written; the stream is left paused for discardRest).
- * Rejects with write's error, or the stream's (the client left).
+ * Rejects with write's error, or the stream's (the client left), or the pace's TooSlowError.
  */
-export function readUpTo(body: Readable, max: number, write: (chunk: Buffer) => Promise<void>): Promise<boolean> {
+export function readUpTo(body: Readable, max: number, write: (chunk: Buffer) => Promise<void>, pace?: BodyPace): Promise<boolean> {
   return new Promise((resolve, reject) => {
     let bytes = 0;
     let settled = false;
     const settle = (outcome: boolean | Error): void => {
       if (settled) return;
       settled = true;
+      pace?.stop();
       body.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
       body.pause();
       if (outcome instanceof Error) reject(outcome);
       else resolve(outcome);
     };
     const onData = (chunk: Buffer): void => {
+      pace?.got(chunk.length);
+      if (settled) return;
       bytes += chunk.length;
       if (bytes > max) return settle(false);
       body.pause();
       write(chunk).then(
-        () => settled || body.resume(),
+        () => {
+          if (settled) return;
+          pace?.waiting();
+          body.resume();
+        },
         (e: unknown) => settle(e instanceof Error ? e : new Error(String(e))),
       );
     };
@@ -45,6 +53,8 @@ export function readUpTo(body: Readable, max: number, write: (chunk: Buffer) => 
     // Closed before its end without an error event: the client went away.
     const onClose = (): void => settle(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
     body.on('data', onData).once('end', onEnd).once('error', onError).once('close', onClose);
+    pace?.waiting();
+    pace?.whenTooSlow(settle);
   });
 }
 

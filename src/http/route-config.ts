@@ -15,5 +15,7 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The role a route needs when it is not the one its method implies (auth.ts roleForMethod). */
     role?: HttpRole;
+    /** The route streams an upload body: it takes one of http.max_concurrent_uploads (upload-guard.ts). */
+    upload?: boolean;
   }
 }

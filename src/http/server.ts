@@ -18,6 +18,8 @@ import { registerRateLimit } from './rate-limit.js';
 import { forgedRequest } from './csrf.js';
 import { registerHostCheck } from './host-check.js';
 import { proxyTrust } from './proxy.js';
+import { discardRest } from './request-body.js';
+import { UploadSlots } from './upload-guard.js';
 
 export type HttpDeps = ApiDeps & { logger: Logger };
 
@@ -108,6 +110,16 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
       return sendProblem(reply, 403, 'Forbidden', `${caller.name} has the ${caller.role} role; this needs ${need}`);
     }
     req.caller = caller;
+  });
+
+  // Upload bodies at once (upload-guard.ts): after authentication, so a refused caller takes none.
+  // The refused body is read away (request-body.ts): the client reads this answer, not a reset.
+  const uploads = new UploadSlots(() => deps.config().http.max_concurrent_uploads);
+  app.addHook('preHandler', async (req, reply) => {
+    if (!req.routeOptions.config?.upload || uploads.take(reply.raw)) return;
+    discardRest(req.raw);
+    reply.header('retry-after', '5');
+    return sendProblem(reply, 503, 'Service unavailable', `${uploads.active} uploads are being received (http.max_concurrent_uploads): try again shortly`);
   });
 
   // A request answered, or (status 499) one whose client left first: fastify runs no onResponse

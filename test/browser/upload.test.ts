@@ -81,4 +81,28 @@ describe('Upload page (headless Chromium)', () => {
       await w.page.unrouteAll({ behavior: 'ignoreErrors' });
     }
   });
+
+  test('the server busy (503): the file goes again after its Retry-After and is stored', async () => {
+    await w.page.goto(`${base}/#/upload`);
+    let tries = 0;
+    await w.page.route('**/api/instances', async (route) => {
+      // The first try finds every upload slot taken (http.max_concurrent_uploads).
+      if (++tries === 1)
+        return route.fulfill({
+          status: 503,
+          headers: { 'retry-after': '1', 'content-type': 'application/problem+json' },
+          body: JSON.stringify({ status: 503, title: 'Service unavailable', detail: '32 uploads are being received (http.max_concurrent_uploads): try again shortly' }),
+        });
+      return route.continue();
+    });
+    try {
+      const file = fs.readFileSync(path.join(SAMPLES, 'pydicom__rtdose_1frame.dcm'));
+      await w.page.setInputFiles('#file-input', { name: 'busy.dcm', mimeType: 'application/dicom', buffer: file });
+      await waitForText(w.page, '#upload-summary', /1 of 1 files stored/, 30_000);
+      assert.equal(await result('busy.dcm').innerText(), 'stored');
+      assert.equal(tries, 2);
+    } finally {
+      await w.page.unrouteAll({ behavior: 'ignoreErrors' });
+    }
+  });
 });

@@ -66,6 +66,11 @@ export class Connection {
     }
   }
 
+  /** Resolves when the server has closed the connection (after the answers it sent). */
+  closed(): Promise<void> {
+    return new Promise((resolve) => (this.socket.destroyed || this.socket.readableEnded ? resolve() : this.socket.once('close', () => resolve())));
+  }
+
   close(): void {
     this.socket.destroy();
   }

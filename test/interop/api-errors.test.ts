@@ -25,6 +25,24 @@ describe('HTTP errors', () => {
     fs.rmSync(path.dirname(auditFile), { recursive: true, force: true });
   });
 
+  test('a DICOM or octet-stream body to a JSON route: 415, nothing changed, the server still up', async () => {
+    // Once the upload's raw-stream parser served every /api route: a JSON route's body schema then
+    // ran over the request stream itself, and this PUT brought the whole process down.
+    const address = web.server.address();
+    const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    for (const type of ['application/octet-stream', 'application/dicom', 'multipart/related; type="application/dicom"; boundary=b'])
+      for (const [method, url] of [
+        ['PUT', '/api/nodes/CRASH'],
+        ['POST', '/api/worklist'],
+        ['PUT', '/api/studies/1.2.3/protected'],
+      ] as const) {
+        const r = await fetch(`${base}${url}`, { method, headers: { 'content-type': type }, body: 'x' });
+        assert.equal(r.status, 415, `${method} ${url} ${type}: ${await r.text()}`);
+        assert.equal((await fetch(`${base}/health/live`)).status, 200);
+      }
+    assert.equal((await fetch(`${base}/api/nodes/CRASH`)).status, 404);
+  });
+
   test('the file of an instance missing on disk: 404 problem without the path', async () => {
     const up = await web.inject({ method: 'POST', url: '/api/instances', payload: fs.readFileSync(path.join(SAMPLES, 'pydicom__CT_small.dcm')), headers: { 'content-type': 'application/dicom' } });
     assert.equal(up.statusCode, 201, up.body);

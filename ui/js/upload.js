@@ -36,7 +36,10 @@ export async function walkEntries(entries, prefix = '') {
 
 const named = (files) => [...files].map((f) => ({ file: f, name: f.webkitRelativePath || f.name }));
 
-function uploadOne(file, bar, status) {
+/** Tries of a file the server answers 503 (busy: http.max_concurrent_uploads, or out of room). */
+const TRIES = 10;
+
+function uploadOne(file, bar, status, tries = TRIES) {
   return new Promise((resolve) => {
     const xhr = new XMLHttpRequest();
     xhr.open('POST', '/api/instances');
@@ -48,6 +51,14 @@ function uploadOne(file, bar, status) {
         body = JSON.parse(xhr.responseText);
       } catch {
         /* not JSON: shown as the status text */
+      }
+      // Busy: the file goes again after the wait the server asks for.
+      if (xhr.status === 503 && tries > 1) {
+        const wait = Math.min(60, Number(xhr.getResponseHeader('retry-after')) || 5);
+        bar.value = 0;
+        status.textContent = `server busy, trying again in ${wait} s`;
+        setTimeout(() => resolve(uploadOne(file, bar, status, tries - 1)), wait * 1000);
+        return;
       }
       const ok = xhr.status === 201;
       bar.value = 1;

@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { PartSink, type StowOutcome } from '../dicomweb/stow.js';
 import { HttpProblem } from '../problem.js';
 import { discardRest, readUpTo } from '../request-body.js';
+import { BodyPace, TooSlowError, paceLimits, tooSlow } from '../upload-guard.js';
 import { Status } from '../../net/dimse/status.js';
 import type { ApiDeps } from './deps.js';
 import '../route-config.js';
@@ -31,54 +32,61 @@ export function uploadFailureStatus(status: number): number {
   }
 }
 
-export function registerUpload(app: FastifyInstance, deps: ApiDeps): void {
-  // Streamed by the handler, never buffered by fastify.
-  app.addContentTypeParser(['application/dicom', 'application/octet-stream'], (_req, payload, done) => done(null, payload));
-  app.post(
-    '/instances',
-    {
-      config: { role: 'write' },
-      schema: {
-        tags: ['browse'],
-        summary: 'Upload one DICOM file (body: the Part 10 file, Content-Type application/dicom)',
-        response: { 200: { type: 'object', additionalProperties: true }, 201: { type: 'object', additionalProperties: true } },
+export function registerUpload(api: FastifyInstance, deps: ApiDeps): void {
+  // A scope of its own: the raw stream must reach this route alone. Given to every /api route, a
+  // JSON route's body schema was run over the request stream itself — removing the stream's own
+  // properties as "additional" — and one PUT with Content-Type application/octet-stream brought
+  // the whole server down. The other routes answer such a body 415.
+  void api.register(async (app) => {
+    // Streamed by the handler, never buffered by fastify.
+    app.addContentTypeParser(['application/dicom', 'application/octet-stream'], (_req, payload, done) => done(null, payload));
+    app.post(
+      '/instances',
+      {
+        config: { role: 'write', upload: true },
+        schema: {
+          tags: ['browse'],
+          summary: 'Upload one DICOM file (body: the Part 10 file, Content-Type application/dicom)',
+          response: { 200: { type: 'object', additionalProperties: true }, 201: { type: 'object', additionalProperties: true } },
+        },
       },
-    },
-    async (req: FastifyRequest, reply) => {
-      const mb = deps.config().http.max_upload_mb;
-      const max = mb * 1024 * 1024;
-      const tooLarge = () => new HttpProblem(413, 'Too large', `the file exceeds http.max_upload_mb (${mb} MB)`);
-      // The parser above hands the raw stream on for the DICOM types only; anything else came parsed or not at all.
-      if (!isStream(req.body)) throw new HttpProblem(415, 'Unsupported media type', 'the body must be the Part 10 file, Content-Type application/dicom');
-      // Refused before a byte is read when it says its size. Either way the rest of the body is
-      // read and thrown away, not left on the connection: the client gets this answer instead of
-      // a reset connection (request-body.ts).
-      if (Number(req.headers['content-length']) > max) {
-        discardRest(req.raw);
-        throw tooLarge();
-      }
-      let outcome: StowOutcome | null = null;
-      const sink = new PartSink(deps, 'application/dicom', undefined, { remoteAddress: req.ip, source: 'upload' }, (o) => (outcome = o));
-      let whole: boolean;
-      try {
-        whole = await readUpTo(req.body, max, (chunk) => sink.write(chunk));
-      } catch (e) {
-        await sink.abort();
-        discardRest(req.raw);
-        throw e;
-      }
-      if (!whole) {
-        await sink.abort();
-        discardRest(req.raw);
-        throw tooLarge();
-      }
-      await sink.end();
-      const o = outcome as StowOutcome | null;
-      if (!o) throw new HttpProblem(400, 'Bad request', 'empty body');
-      if (o.failure) throw new HttpProblem(uploadFailureStatus(o.failure.status), 'Not stored', `${o.failure.reason} (status 0x${o.failure.status.toString(16)})`);
-      return reply.code(201).send({ SOPInstanceUID: o.sopInstanceUID, SOPClassUID: o.sopClassUID, StudyInstanceUID: o.studyUID, SeriesInstanceUID: o.seriesUID });
-    },
-  );
+      async (req: FastifyRequest, reply) => {
+        const mb = deps.config().http.max_upload_mb;
+        const max = mb * 1024 * 1024;
+        const tooLarge = () => new HttpProblem(413, 'Too large', `the file exceeds http.max_upload_mb (${mb} MB)`);
+        // The parser above hands the raw stream on for the DICOM types only; anything else came parsed or not at all.
+        if (!isStream(req.body)) throw new HttpProblem(415, 'Unsupported media type', 'the body must be the Part 10 file, Content-Type application/dicom');
+        // Refused before a byte is read when it says its size. Either way the rest of the body is
+        // read and thrown away, not left on the connection: the client gets this answer instead of
+        // a reset connection (request-body.ts).
+        if (Number(req.headers['content-length']) > max) {
+          discardRest(req.raw);
+          throw tooLarge();
+        }
+        let outcome: StowOutcome | null = null;
+        const sink = new PartSink(deps, 'application/dicom', undefined, { remoteAddress: req.ip, source: 'upload' }, (o) => (outcome = o));
+        let whole: boolean;
+        try {
+          whole = await readUpTo(req.body, max, (chunk) => sink.write(chunk), new BodyPace(paceLimits(deps.config().http)));
+        } catch (e) {
+          await sink.abort();
+          if (e instanceof TooSlowError) throw tooSlow(req, reply, e);
+          discardRest(req.raw);
+          throw e;
+        }
+        if (!whole) {
+          await sink.abort();
+          discardRest(req.raw);
+          throw tooLarge();
+        }
+        await sink.end();
+        const o = outcome as StowOutcome | null;
+        if (!o) throw new HttpProblem(400, 'Bad request', 'empty body');
+        if (o.failure) throw new HttpProblem(uploadFailureStatus(o.failure.status), 'Not stored', `${o.failure.reason} (status 0x${o.failure.status.toString(16)})`);
+        return reply.code(201).send({ SOPInstanceUID: o.sopInstanceUID, SOPClassUID: o.sopClassUID, StudyInstanceUID: o.studyUID, SeriesInstanceUID: o.seriesUID });
+      },
+    );
+  });
 }
 
 const isStream = (body: unknown): body is Readable => body instanceof Readable;

@@ -17,6 +17,7 @@ import { isStorageSopClass } from '../../dicom/uids.js';
 import { transferSyntaxInfo } from '../../dicom/transfer-syntax.js';
 import { uidSchema } from '../api/identifiers.js';
 import { discardRest } from '../request-body.js';
+import { BodyPace, TooSlowError, paceLimits, paced, tooSlow } from '../upload-guard.js';
 import type { Readable } from 'node:stream';
 import { type DicomwebDeps, baseUrl, instanceUrl, studyUrl } from './deps.js';
 
@@ -185,7 +186,7 @@ function rootType(contentType: string): string | null {
   return m ? (m[1] ?? m[2] ?? '').trim().toLowerCase() : null;
 }
 
-async function stow(deps: DicomwebDeps, req: FastifyRequest<{ Params: { study?: string } }>, reply: FastifyReply): Promise<FastifyReply> {
+async function stow(deps: DicomwebDeps, req: FastifyRequest<{ Params: { study?: string } }>, reply: FastifyReply, pace: BodyPace): Promise<FastifyReply> {
   const type = req.headers['content-type'] ?? '';
   if (!/^multipart\/related/i.test(type)) throw new HttpProblem(415, 'Unsupported media type', 'STOW-RS takes multipart/related; type="application/dicom"');
   // Metadata with bulk data (application/dicom+json, +xml) is another form of the request: say
@@ -209,7 +210,7 @@ async function stow(deps: DicomwebDeps, req: FastifyRequest<{ Params: { study?: 
   try {
     await readMultipart(
       // Left unread, not destroyed, when the reading stops early: registerStow reads the rest away.
-      (req.body as Readable).iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>,
+      paced((req.body as Readable).iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>, pace),
       boundary,
       (headers) => new PartSink(deps, partType(headers), req.params.study, { remoteAddress: req.ip }, (o) => outcomes.push(o)),
       maxBytes,
@@ -218,14 +219,17 @@ async function stow(deps: DicomwebDeps, req: FastifyRequest<{ Params: { study?: 
   } catch (e) {
     // The reason of the failure item is a short LO; the problem's detail says it whole.
     if (e instanceof TooLargeError) broken = { status: Failure.OutOfResources.status, detail: e.message, reason: 'over http.max_upload_mb', http: 413 };
-    else if (e instanceof TooManyPartsError) broken = { status: Failure.OutOfResources.status, detail: `${e.message} (http.max_upload_parts)`, reason: 'over http.max_upload_parts', http: 413 };
+    else if (e instanceof TooSlowError) {
+      const problem = tooSlow(req, reply, e);
+      broken = { status: Failure.OutOfResources.status, detail: problem.message, reason: 'came too slowly', http: 408 };
+    } else if (e instanceof TooManyPartsError) broken = { status: Failure.OutOfResources.status, detail: `${e.message} (http.max_upload_parts)`, reason: 'over http.max_upload_parts', http: 413 };
     else broken = { status: Failure.CannotUnderstand.status, detail: errorMessage(e), reason: errorMessage(e), http: 400 };
   }
   const stored = outcomes.filter((o) => !o.failure).length;
   if (broken) {
     // Nothing stored: the request as a whole is refused. Else what was stored is answered, with
     // the rest of the request as one failure: a client must learn which instances it has here.
-    if (!stored) throw broken.http === 413 ? new HttpProblem(413, 'Too large', broken.detail) : badRequest(broken.detail);
+    if (!stored) throw broken.http === 400 ? badRequest(broken.detail) : new HttpProblem(broken.http, broken.http === 413 ? 'Too large' : 'Request timeout', broken.detail);
     outcomes.push({ sopClassUID: '', sopInstanceUID: '', studyUID: null, seriesUID: null, failure: { status: broken.status, reason: `rest not read: ${broken.reason}` } });
   }
   if (!outcomes.length) throw badRequest('the request holds no parts');
@@ -240,14 +244,27 @@ async function stow(deps: DicomwebDeps, req: FastifyRequest<{ Params: { study?: 
   return reply.code(status).type('application/dicom+json').send(JSON.stringify(response));
 }
 
-export function registerStow(app: FastifyInstance, deps: DicomwebDeps): void {
-  // The body is read as a stream by the handler, never buffered by fastify.
-  app.addContentTypeParser(/^multipart\/related/i, (_req, payload, done) => done(null, payload));
-  // Whatever the answer, what is left of the body is read and thrown away (request-body.ts): a
-  // client sends its whole body before it reads the answer, and stalled on one left unread.
-  const handler = (req: FastifyRequest<{ Params: { study?: string } }>, reply: FastifyReply) => stow(deps, req, reply).finally(() => discardRest(req.raw));
-  app.post('/studies', handler);
-  // The study is echoed into Retrieve URLs and matched against each part: one UID, nothing else.
-  const schema = { params: { type: 'object', properties: { study: uidSchema }, required: ['study'] } };
-  app.post('/studies/:study', { schema }, handler);
+export function registerStow(scope: FastifyInstance, deps: DicomwebDeps): void {
+  // A scope of its own: the raw stream reaches these routes alone (see upload.ts).
+  void scope.register(async (app) => {
+    // The body is read as a stream by the handler, never buffered by fastify.
+    app.addContentTypeParser(/^multipart\/related/i, (_req, payload, done) => done(null, payload));
+    // Whatever the answer, what is left of the body is read and thrown away (request-body.ts): a
+    // client sends its whole body before it reads the answer, and stalled on one left unread.
+    // Not a body that came too slowly: its connection is closed after the answer (upload-guard.ts).
+    const handler = async (req: FastifyRequest<{ Params: { study?: string } }>, reply: FastifyReply) => {
+      const pace = new BodyPace(paceLimits(deps.config().http));
+      try {
+        return await stow(deps, req, reply, pace);
+      } finally {
+        pace.stop();
+        if (!pace.failed) discardRest(req.raw);
+      }
+    };
+    const config = { upload: true };
+    app.post('/studies', { config }, handler);
+    // The study is echoed into Retrieve URLs and matched against each part: one UID, nothing else.
+    const schema = { params: { type: 'object', properties: { study: uidSchema }, required: ['study'] } };
+    app.post('/studies/:study', { schema, config }, handler);
+  });
 }
