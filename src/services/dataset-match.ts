@@ -7,7 +7,7 @@ import type { JsonDataset, JsonElement } from '../dicom/json.js';
 import { jsonElementText } from '../dicom/json-encode.js';
 import { foldName } from '../index/fold.js';
 import { normalizePersonName } from '../dicom/person-name.js';
-import { type Matcher, type Term, combineDateTime, dateTimeBounds, normalizeDate, parseMatcher, timeBounds, wildcardRegex } from '../index/query/matching.js';
+import { type Matcher, type Term, combineDateTime, dateTimeBounds, normalizeDate, parseMatcher, timeBounds, wildcardMatcher } from '../index/query/matching.js';
 
 export interface MatchOptions {
   /** Person names matched ignoring case and accents (query.fuzzy_person_names). */
@@ -39,7 +39,7 @@ function termMatches(term: Term, vr: string, value: string): boolean {
     case 'equal':
       return (vr === 'DA' ? normalizeDate(value) : value) === term.value;
     case 'wildcard':
-      return wildcardRegex(term.pattern).test(value);
+      return wildcardMatcher(term.pattern)(value);
     case 'range': {
       const v = comparable(vr, value);
       if (v === null) return false;

@@ -18,6 +18,18 @@ const UNIQUE_KEY: Record<QueryLevel, string> = {
 const ORDER: QueryLevel[] = ['PATIENT', 'STUDY', 'SERIES', 'IMAGE'];
 
 /**
+ * A unique key's value as a retrieve takes it (PS3.4 C.4.2.2.1): one value or a list of values,
+ * each given whole. Parsed as a C-FIND key, a value of only separators ('\\') is universal and
+ * selected the whole archive; an empty value in a list or a wildcard is no value of an entity.
+ */
+function uniqueKeyValue(keyword: string, value: string): string {
+  const values = value.split('\\').map((v) => v.trim());
+  if (values.some((v) => v === '')) throw new QueryError('BAD_VALUE', `${keyword} of a retrieve: an empty value in '${value.slice(0, 64)}'`, keyword);
+  if (values.some((v) => /[*?]/.test(v))) throw new QueryError('BAD_VALUE', `${keyword} of a retrieve takes no wildcards`, keyword);
+  return values.join('\\');
+}
+
+/**
  * The instances a retrieve identifier selects. The unique key of the retrieve level is
  * required (a list of values is allowed); the unique keys above narrow it when present.
  */
@@ -25,12 +37,15 @@ export async function selectInstances(index: ArchiveIndex, model: InformationMod
   const byKeyword = new Map(keys.map((k) => [k.keyword, k.value.trim()]));
   const unique = UNIQUE_KEY[level];
   if (!byKeyword.get(unique)) throw new QueryError('MISSING_UNIQUE_KEY', `a ${level} level retrieve needs ${unique}`, unique);
-  if (/[*?]/.test(byKeyword.get(unique)!)) throw new QueryError('BAD_VALUE', `${unique} of a retrieve takes no wildcards`, unique);
   const match: QueryKey[] = ORDER.slice(0, ORDER.indexOf(level) + 1)
     .map((l) => UNIQUE_KEY[l])
     .filter((k) => byKeyword.get(k))
     .filter((k) => !(model === 'STUDY_ROOT' && k === 'PatientID' && level !== 'PATIENT'))
-    .map((keyword) => ({ keyword, value: byKeyword.get(keyword)! }));
+    .map((keyword) => ({ keyword, value: uniqueKeyValue(keyword, byKeyword.get(keyword)!) }));
+  // A Patient ID names a patient only with its issuer (the index keys patients by both, as
+  // C-FIND does): without it, another hospital's patient of the same ID was sent too.
+  const issuer = byKeyword.get('IssuerOfPatientID');
+  if (issuer && match.some((m) => m.keyword === 'PatientID')) match.splice(1, 0, { keyword: 'IssuerOfPatientID', value: uniqueKeyValue('IssuerOfPatientID', issuer) });
   // The common case — one study, one series of a study, one instance of a series — is one
   // statement that returns only where the files are (the same instances, in the same order).
   const only = (k: string): string | undefined => {

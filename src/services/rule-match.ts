@@ -4,7 +4,7 @@
 // when any of their values does; regular expressions see the whole text.
 import type { Attributes } from './attributes.js';
 import { normalizePersonName, personNamePatterns } from '../dicom/person-name.js';
-import { wildcardRegex } from '../index/query/matching.js';
+import { wildcardMatcher } from '../index/query/matching.js';
 
 export type MatchValue = string | number | Array<string | number> | { min?: number | undefined; max?: number | undefined };
 
@@ -18,7 +18,10 @@ function scalarMatches(expected: string | number, vr: string, text: string | nul
   }
   const regex = /^\/(.*)\/([a-z]*)$/s.exec(expected);
   if (regex && expected.length >= 2) return new RegExp(regex[1]!, regex[2]).test(text ?? '');
-  if (/[*?]/.test(expected)) return (text ?? '').split('\\').some((v) => wildcardRegex(expected).test(v));
+  if (/[*?]/.test(expected)) {
+    const matches = wildcardMatcher(expected);
+    return (text ?? '').split('\\').some(matches);
+  }
   if (text === null) return expected === '';
   const values = text.split('\\').map((v) => v.trim());
   if (RANGE_VRS.has(vr) && expected.includes('-')) {

@@ -189,12 +189,42 @@ export function dateTimeBounds(text: string): { lower: string; upper: string } |
   return { lower, upper };
 }
 
-/** A DICOM pattern ('*' any run, '?' one character) as a regular expression of the whole value. */
-export const wildcardRegex = (pattern: string): RegExp =>
-  new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's');
+/**
+ * A DICOM pattern ('*' any run, '?' one character) as a test of a whole value. Not a regular
+ * expression: '.*' runs backtrack exponentially in V8, and a C-FIND key such as '*?*?*?*?*?*?*?#'
+ * held the event loop (every association, every HTTP request) for seconds per value, more with
+ * each pair. This is the two-pointer glob match, at most pattern × value steps. Characters are
+ * code points, as SQLite's GLOB and PostgreSQL's LIKE count them.
+ */
+export function wildcardMatcher(pattern: string): (value: string) => boolean {
+  // Runs of '*' are one '*'.
+  const p = [...pattern.replace(/\*+/g, '*')];
+  return (value: string): boolean => {
+    const s = [...value];
+    let i = 0;
+    let j = 0;
+    let star = -1;
+    let resume = 0;
+    while (i < s.length) {
+      if (j < p.length && (p[j] === '?' || (p[j] !== '*' && p[j] === s[i]))) {
+        i++;
+        j++;
+      } else if (j < p.length && p[j] === '*') {
+        // Take no characters for the '*' first; on a mismatch, one more (resume).
+        star = j++;
+        resume = i;
+      } else if (star >= 0) {
+        j = star + 1;
+        i = ++resume;
+      } else return false;
+    }
+    while (j < p.length && p[j] === '*') j++;
+    return j === p.length;
+  };
+}
 
 /** Patterns compiled lately: a query runs the same one against every row it reads. */
-const compiled = new Map<string, RegExp>();
+const compiled = new Map<string, (value: string) => boolean>();
 
 /**
  * Whether one value of a kept backslash-separated list (an attribute of VM > 1) equals `text`
@@ -202,18 +232,18 @@ const compiled = new Map<string, RegExp>();
  * matches when any one of its values does). Each value is compared without its padding.
  */
 export function anyValueMatches(stored: string, text: string, wildcard: boolean): boolean {
-  let regex: RegExp | undefined;
+  let matches: ((value: string) => boolean) | undefined;
   if (wildcard) {
-    regex = compiled.get(text);
-    if (regex === undefined) {
+    matches = compiled.get(text);
+    if (matches === undefined) {
       if (compiled.size >= 100) compiled.clear();
-      regex = wildcardRegex(text);
-      compiled.set(text, regex);
+      matches = wildcardMatcher(text);
+      compiled.set(text, matches);
     }
   }
   for (const raw of stored.split('\\')) {
     const value = raw.trim();
-    if (regex === undefined ? value === text : regex.test(value)) return true;
+    if (matches === undefined ? value === text : matches(value)) return true;
   }
   return false;
 }
