@@ -42,6 +42,8 @@ export interface ParserOptions {
   readonly littleEndian: boolean;
   readonly collect: { has(tag: number): boolean };
   readonly maxCollectLength: number;
+  /** A collected value longer than maxCollectLength is an error, not skipped (a query key skipped would match everything). */
+  readonly refuseLongerValues?: boolean;
 }
 
 /**
@@ -60,6 +62,7 @@ export class DatasetParser {
 
   private readonly collect: { has(tag: number): boolean };
   private readonly maxCollect: number;
+  private readonly refuseLonger: boolean;
   private readonly stack: Frame[];
   private top: Frame;
   /** A header split across chunks is gathered here (12 bytes is the longest header). */
@@ -77,6 +80,7 @@ export class DatasetParser {
   constructor(opts: ParserOptions) {
     this.collect = opts.collect;
     this.maxCollect = opts.maxCollectLength;
+    this.refuseLonger = opts.refuseLongerValues === true;
     this.top = { kind: DATASET, end: -1, explicitVR: opts.explicitVR, littleEndian: opts.littleEndian, tag: 0, start: 0 };
     this.stack = [this.top];
   }
@@ -257,6 +261,10 @@ export class DatasetParser {
     }
     if (vr === 'SQ') {
       this.pushFrame(SEQUENCE, end, f.explicitVR, f.littleEndian, tag, start);
+      return;
+    }
+    if (this.refuseLonger && len > this.maxCollect && this.stack.length === 1 && this.collect.has(tag)) {
+      this.fail(`${describeTag(tag)} at offset ${start} is ${len} bytes long, more than the ${this.maxCollect} taken`);
       return;
     }
     this.beginValue(tag, vr, len, start);

@@ -23,10 +23,36 @@ export interface DecodedIdentifier {
 
 const ALL = { has: () => true };
 
-export async function decodeIdentifier(bytes: Buffer, transferSyntaxUID: string): Promise<DecodedIdentifier> {
-  const reader = new DatasetStreamReader({ transferSyntaxUID, collect: ALL, maxCollectLength: 64 * 1024 });
+/** A request's identifier that is not one: its message names the element. */
+export class IdentifierError extends Error {
+  constructor(
+    message: string,
+    readonly tag: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Longest value of a request's identifier: as long as the identifier may be (scp/find.ts). */
+const REQUEST_VALUE_MAX = 1024 * 1024;
+
+/**
+ * Decodes an identifier. `strict` for one a peer asks us with (C-FIND, C-MOVE, C-GET): a value
+ * longer than 1 MB is an error, not dropped (a dropped key matched everything), and so is a
+ * standard element sent in explicit VR under a VR PS3.6 does not give it (a Patient ID as US
+ * cannot be matched as text, nor answered: the answer would encode it in that VR).
+ */
+export async function decodeIdentifier(bytes: Buffer, transferSyntaxUID: string, options: { strict?: boolean } = {}): Promise<DecodedIdentifier> {
+  const strict = options.strict === true;
+  const reader = new DatasetStreamReader({ transferSyntaxUID, collect: ALL, maxCollectLength: strict ? REQUEST_VALUE_MAX : 64 * 1024, refuseLongerValues: strict });
   reader.push(bytes);
   const { values } = await reader.end();
+  if (strict)
+    for (const el of values.values()) {
+      const entry = lookupTag(el.tag);
+      if (entry && entry.vrs.length && el.vr !== 'UN' && !entry.vrs.includes(el.vr))
+        throw new IdentifierError(`${entry.keyword} has VR ${el.vr}; PS3.6 gives it ${entry.vrs.join(' or ')}`, el.tag);
+    }
   const littleEndian = transferSyntaxInfo(transferSyntaxUID)?.littleEndian ?? true;
   const charset = elementText(values.get(Tag.SpecificCharacterSet), null);
   const elements = [...values.values()]

@@ -25,8 +25,9 @@ export interface DatasetReaderOptions {
    * all). Sequences are walked, never collected: one asked for is recorded with no bytes.
    */
   collect: { has(tag: number): boolean };
-  /** Longer values of collected tags are skipped (default 4096). */
+  /** Longer values of collected tags are skipped (default 4096), or refused with refuseLongerValues. */
   maxCollectLength?: number;
+  refuseLongerValues?: boolean;
 }
 
 export class DatasetStreamReader {
@@ -44,6 +45,7 @@ export class DatasetStreamReader {
       littleEndian: deflated || (ts?.littleEndian ?? true),
       collect: options.collect,
       maxCollectLength: options.maxCollectLength ?? 4096,
+      refuseLongerValues: options.refuseLongerValues === true,
     });
     if (deflated) {
       const inflater = createInflateRaw();

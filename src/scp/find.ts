@@ -4,7 +4,7 @@
 import { TS } from '../dicom/transfer-syntax.js';
 import { Tag } from '../dicom/tags.js';
 import { tagOfKeyword } from '../dicom/dictionary.js';
-import { chooseCharacterSet, decodeIdentifier, encodeIdentifier, type OutElement } from '../dicom/identifier.js';
+import { IdentifierError, chooseCharacterSet, decodeIdentifier, encodeIdentifier, type OutElement } from '../dicom/identifier.js';
 import { CommandField, type Command } from '../net/dimse/command.js';
 import { Status } from '../net/dimse/status.js';
 import type { Association } from '../net/association.js';
@@ -53,9 +53,9 @@ async function find(deps: FindDeps, ctx: ScpContext, cmd: Command, data: Buffer,
 
   let identifier;
   try {
-    identifier = await decodeIdentifier(data, ctx.transferSyntax);
+    identifier = await decodeIdentifier(data, ctx.transferSyntax, { strict: true });
   } catch (e) {
-    return fail(Status.IdentifierDoesNotMatchSOPClass, `identifier cannot be parsed: ${errorMessage(e)}`);
+    return fail(Status.IdentifierDoesNotMatchSOPClass, `identifier cannot be parsed: ${errorMessage(e)}`, e instanceof IdentifierError ? e.tag : undefined);
   }
   const parsed = queryRetrieveLevel(identifier.elements);
   if ('invalid' in parsed) return fail(Status.IdentifierDoesNotMatchSOPClass, `unknown Query/Retrieve Level "${parsed.invalid}"`, Tag.QueryRetrieveLevel);

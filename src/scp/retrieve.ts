@@ -5,7 +5,7 @@
 import { TS } from '../dicom/transfer-syntax.js';
 import { Tag } from '../dicom/tags.js';
 import { tagOfKeyword } from '../dicom/dictionary.js';
-import { decodeIdentifier, encodeIdentifier } from '../dicom/identifier.js';
+import { IdentifierError, decodeIdentifier, encodeIdentifier } from '../dicom/identifier.js';
 import { BufferSink } from '../net/dimse/assembler.js';
 import { CommandField, NO_DATASET, Priority, type Command, hasDataset } from '../net/dimse/command.js';
 import { Status, errorComment } from '../net/dimse/status.js';
@@ -151,9 +151,21 @@ function refusal(ctx: ScpContext, cmd: Command): (status: number, comment: strin
 
 async function retrieve(deps: RetrieveDeps, ctx: ScpContext, cmd: Command, data: Buffer, op: Operation): Promise<void> {
   const refuse = refusal(ctx, cmd);
+  // A C-MOVE to nowhere is refused before its selection: a large one is not read for nothing.
+  let dest: KnownNodeView | null = null;
+  if (cmd.CommandField !== CommandField.C_GET_RQ) {
+    const destAE = (cmd.MoveDestination ?? '').trim();
+    dest = await deps.destination(destAE);
+    if (!dest) return refuse(Status.MoveDestinationUnknown, `move destination "${destAE}" is not a known node`);
+  }
+  let id;
+  try {
+    id = await decodeIdentifier(data, ctx.transferSyntax, { strict: true });
+  } catch (e) {
+    return refuse(Status.IdentifierDoesNotMatchSOPClass, `identifier cannot be parsed: ${errorMessage(e)}`, e instanceof IdentifierError ? e.tag : undefined);
+  }
   let instances: InstanceLocation[];
   try {
-    const id = await decodeIdentifier(data, ctx.transferSyntax);
     const model = INFORMATION_MODEL[ctx.abstractSyntax]!;
     const parsed = queryRetrieveLevel(id.elements);
     if ('invalid' in parsed || (parsed.level === 'PATIENT' && model === 'STUDY_ROOT'))
@@ -172,24 +184,31 @@ async function retrieve(deps: RetrieveDeps, ctx: ScpContext, cmd: Command, data:
   // which storeSender adds).
   const stop = linkSignals(op.signal, ctx.assoc.ended);
   try {
-    return await subOperations(deps, ctx, cmd, op, instances, stop.signal);
+    return await subOperations(deps, ctx, cmd, op, instances, dest, stop.signal);
   } finally {
     stop.dispose();
   }
 }
 
 /** The C-STORE sub-operations of a retrieve, its pending responses and its final one; `stop` ends their conversions. */
-async function subOperations(deps: RetrieveDeps, ctx: ScpContext, cmd: Command, op: Operation, instances: InstanceLocation[], stop: AbortSignal): Promise<void> {
+async function subOperations(
+  deps: RetrieveDeps,
+  ctx: ScpContext,
+  cmd: Command,
+  op: Operation,
+  instances: InstanceLocation[],
+  dest: KnownNodeView | null,
+  stop: AbortSignal,
+): Promise<void> {
   const isGet = cmd.CommandField === CommandField.C_GET_RQ;
   const refuse = refusal(ctx, cmd);
   const none: Counts = { remaining: 0, completed: 0, failed: 0, warning: 0 };
   let send: SubOperation;
   let close = async (): Promise<void> => {};
-  if (isGet) send = getSender(deps, ctx, stop);
+  // dest: the C-MOVE's destination (known: checked before the selection); null for a C-GET.
+  if (!dest) send = getSender(deps, ctx, stop);
   else {
-    const destAE = (cmd.MoveDestination ?? '').trim();
-    const dest = await deps.destination(destAE);
-    if (!dest) return refuse(Status.MoveDestinationUnknown, `move destination "${destAE}" is not a known node`);
+    const destAE = dest.ae_title;
     if (!instances.length) return final(ctx, cmd, Status.Success, none);
     let scu: ScuAssociation;
     try {

@@ -2,7 +2,7 @@
 // Worklist Information Model. One pending response per matching Scheduled Procedure Step,
 // C-CANCEL honoured between them, answers in a character set that carries their text.
 import { TS } from '../dicom/transfer-syntax.js';
-import { tagOfKeyword } from '../dicom/dictionary.js';
+import { lookupTag, tagOfKeyword } from '../dicom/dictionary.js';
 import { chooseCharacterSet } from '../dicom/identifier.js';
 import { decodeJsonDataset, encodeJsonDataset, jsonTexts } from '../dicom/json-encode.js';
 import type { JsonDataset } from '../dicom/json.js';
@@ -16,6 +16,26 @@ import type { Operation } from './qr.js';
 import type { ScpContext, ServiceClassProvider } from './registry.js';
 import { cFindHandler, findFailure, findResponse, pendingAnswer } from './c-find.js';
 
+
+/**
+ * The first standard element, at any depth, sent under a VR PS3.6 does not give it (UN too):
+ * keys are matched by their VR, so a date range sent as LO was compared as text and matched
+ * nothing, and a Scheduled Station AE Title sent as UN was no key at all — every station's
+ * worklist went to the asker.
+ */
+function wrongVR(ds: JsonDataset): { tag: number; comment: string } | null {
+  for (const [key, el] of Object.entries(ds)) {
+    const tag = Number.parseInt(key, 16);
+    const entry = lookupTag(tag);
+    if (entry && entry.vrs.length && !entry.vrs.includes(el.vr)) return { tag, comment: `${entry.keyword} has VR ${el.vr}; PS3.6 gives it ${entry.vrs.join(' or ')}` };
+    if (el.vr === 'SQ')
+      for (const item of (el.Value ?? []) as JsonDataset[]) {
+        const inner = wrongVR(item);
+        if (inner) return inner;
+      }
+  }
+  return null;
+}
 
 export interface WorklistScpDeps {
   worklist: WorklistService;
@@ -44,6 +64,8 @@ async function find(deps: WorklistScpDeps, ctx: ScpContext, cmd: Command, data: 
   } catch (e) {
     return fail(Status.IdentifierDoesNotMatchSOPClass, `identifier cannot be parsed: ${errorMessage(e)}`);
   }
+  const wrong = wrongVR(query);
+  if (wrong) return fail(Status.IdentifierDoesNotMatchSOPClass, wrong.comment, wrong.tag);
   let answers: JsonDataset[];
   try {
     answers = await deps.worklist.find(query, deps.maxResults());

@@ -1,0 +1,96 @@
+// C-FIND and worklist C-FIND identifiers a peer should not send: a list of 1,100 Study Instance
+// UIDs in implicit VR (70 KB, one value) from DCMTK's findscu is refused 0xA900 — its value was
+// longer than the 64 KB kept, dropped, and the query matched every study; a standard key under
+// a VR PS3.6 does not give it (a Patient ID as US, a worklist's Scheduled Station AE Title as
+// UN, a start date as LO) is refused 0xA900 naming the element, instead of failing mid-answer
+// (US) or matching as no key at all (UN: every station's worklist).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { SAMPLES, run } from '../helpers/dcmtk.js';
+import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
+import { ScuAssociation } from '../../src/net/client.js';
+import { encodeDataset } from '../../src/dicom/writer.js';
+import { Status } from '../../src/net/dimse/status.js';
+
+const STUDY_ROOT_FIND = '1.2.840.10008.5.1.4.1.2.2.1';
+const WORKLIST_FIND = '1.2.840.10008.5.1.4.31';
+const EXPLICIT = { explicitVR: true, littleEndian: true };
+const text = (s: string): Buffer => Buffer.from(s.length % 2 ? `${s} ` : s, 'latin1');
+
+describe('C-FIND identifiers a peer should not send', () => {
+  let pacs: TestPacs;
+  before(async () => {
+    pacs = await startTestPacs();
+    const r = await run('storescu', ['-aec', 'PACS_SERVER', '127.0.0.1', String(pacs.port), path.join(SAMPLES, 'pydicom__CT_small.dcm'), path.join(SAMPLES, 'pydicom__MR_small.dcm')]);
+    assert.equal(r.code, 0, r.stderr);
+  });
+  after(() => pacs.stop());
+
+  test('findscu, implicit VR, 1,100 Study Instance UIDs (70 KB): 0xA900, no answers', async () => {
+    const uids = Array.from({ length: 1100 }, (_, i) => `1.2.826.0.1.3680043.8.498.${10_000_000_000 + i}.1.2.3.4.5.6.7.8.9.10.11.12.13`);
+    assert.ok(uids.join('\\').length > 65_536);
+    const r = await run('findscu', ['-v', '-xi', '-S', '-aec', 'PACS_SERVER', '-k', '0008,0052=STUDY', '-k', `StudyInstanceUID=${uids.join('\\')}`, '-k', 'PatientName', '127.0.0.1', String(pacs.port)]);
+    const out = r.stdout + r.stderr;
+    assert.doesNotMatch(out, /Find Response: \d+ \(Pending\)/, 'no study answered');
+    assert.match(out, /Final Find Response \((?:Error|Failed): (?:Identifier|DataSet)DoesNotMatchSOPClass/i, out.slice(-2000));
+  });
+
+  /** One C-FIND of our own SCU with this identifier: the final response's command. */
+  async function find(sopClass: string, identifier: Buffer) {
+    const scu = await ScuAssociation.connect({
+      host: '127.0.0.1',
+      port: pacs.port,
+      callingAETitle: 'HOSTILE',
+      calledAETitle: 'PACS_SERVER',
+      contexts: [{ abstractSyntax: sopClass, transferSyntaxes: ['1.2.840.10008.1.2.1'] }],
+    });
+    try {
+      const pending: unknown[] = [];
+      const rsp = await scu.request(scu.contextFor(sopClass)!.id, { CommandField: 0x0020, AffectedSOPClassUID: sopClass, Priority: 0 }, identifier, (p) => pending.push(p));
+      return { ...rsp.command, pending: pending.length };
+    } finally {
+      await scu.release().catch(() => {});
+    }
+  }
+
+  test('a Patient ID sent as US: 0xA900 naming (0010,0020), no answers', async () => {
+    const id = Buffer.alloc(2);
+    id.writeUInt16LE(12345);
+    const rsp = await find(
+      STUDY_ROOT_FIND,
+      encodeDataset(
+        [
+          { tag: 0x00080052, vr: 'CS', value: text('STUDY') },
+          { tag: 0x00100020, vr: 'US', value: id },
+          { tag: 0x0020000d, vr: 'UI', value: Buffer.alloc(0) },
+        ],
+        EXPLICIT,
+      ),
+    );
+    assert.equal(rsp.Status, Status.IdentifierDoesNotMatchSOPClass);
+    assert.deepEqual(rsp.OffendingElement, [0x00100020]);
+    assert.match(String(rsp.ErrorComment), /PatientID has VR US/);
+    assert.equal(rsp.pending, 0);
+  });
+
+  test('worklist: a Scheduled Station AE Title as UN, a start date as LO: 0xA900 naming each', async () => {
+    const item = (el: { tag: number; vr: string; value: Buffer }): Buffer => {
+      const body = encodeDataset([el], EXPLICIT);
+      const header = Buffer.alloc(8);
+      header.writeUInt16LE(0xfffe, 0);
+      header.writeUInt16LE(0xe000, 2);
+      header.writeUInt32LE(body.length, 4);
+      return Buffer.concat([header, body]);
+    };
+    for (const [el, tag, keyword] of [
+      [{ tag: 0x00400001, vr: 'UN', value: text('CT_1') }, 0x00400001, 'ScheduledStationAETitle'],
+      [{ tag: 0x00400002, vr: 'LO', value: text('20240101-20240131') }, 0x00400002, 'ScheduledProcedureStepStartDate'],
+    ] as const) {
+      const rsp = await find(WORKLIST_FIND, encodeDataset([{ tag: 0x00400100, vr: 'SQ', value: item(el) }, { tag: 0x00100010, vr: 'PN', value: Buffer.alloc(0) }], EXPLICIT));
+      assert.equal(rsp.Status, Status.IdentifierDoesNotMatchSOPClass, keyword);
+      assert.deepEqual(rsp.OffendingElement, [tag]);
+      assert.match(String(rsp.ErrorComment), new RegExp(`${keyword} has VR ${el.vr}`));
+    }
+  });
+});
