@@ -20,6 +20,7 @@ import { registerHostCheck } from './host-check.js';
 import { proxyTrust } from './proxy.js';
 import { discardRest } from './request-body.js';
 import { UploadSlots } from './upload-guard.js';
+import { MAX_BODY_DEPTH, nestsDeeperThan } from './body-depth.js';
 
 export type HttpDeps = ApiDeps & { logger: Logger };
 
@@ -110,6 +111,12 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
       return sendProblem(reply, 403, 'Forbidden', `${caller.name} has the ${caller.role} role; this needs ${need}`);
     }
     req.caller = caller;
+  });
+
+  // Before the schema validator and the handlers walk a parsed body (body-depth.ts).
+  app.addHook('preValidation', async (req, reply) => {
+    if (req.body !== undefined && nestsDeeperThan(req.body, MAX_BODY_DEPTH))
+      return sendProblem(reply, 400, 'Bad request', `the body nests deeper than ${MAX_BODY_DEPTH} levels`);
   });
 
   // Upload bodies at once (upload-guard.ts): after authentication, so a refused caller takes none.

@@ -155,6 +155,9 @@ const withStatus = (dataset: JsonDataset, status: string): JsonDataset => {
   return ds;
 };
 
+/** Statuses of a step performed: what its MPPS reported, which an edit or a cancel must not undo. */
+const DONE = new Set(['COMPLETED', 'DISCONTINUED']);
+
 /** Reads and writes of one change when others keep changing the entry meanwhile. */
 const CHANGE_ATTEMPTS = 5;
 
@@ -236,16 +239,25 @@ export class WorklistService {
   async update(id: number, dataset: JsonDataset): Promise<WorklistEntry> {
     const next = await this.filed(dataset);
     const said = jsonElementText(scheduledStep(next)?.[SPS_STATUS]);
-    return (await this.change(id, (current) => completeEntry(structuredClone(next), said || current.status))) ?? this.get(id);
+    return (
+      (await this.change(id, (current) => {
+        if (said && said !== current.status && DONE.has(current.status))
+          throw new PacsError('CONFLICT', `worklist entry ${id} is ${current.status}: a step done keeps its status (not ${said})`);
+        return completeEntry(structuredClone(next), said || current.status);
+      })) ?? this.get(id)
+    );
   }
 
-  /** Cancels the step (it stays listed, with status CANCELED, and leaves the worklist). */
-  cancel(id: number): Promise<WorklistEntry> {
-    return this.setStatus(id, 'CANCELED');
-  }
-
-  async setStatus(id: number, status: string): Promise<WorklistEntry> {
-    return (await this.change(id, (entry) => withStatus(entry.dataset, status))) ?? this.get(id);
+  /**
+   * Cancels the step (it stays listed, with status CANCELED, and leaves the worklist). A step
+   * done (completed, discontinued) is not: its status is the record of what was performed.
+   */
+  async cancel(id: number): Promise<WorklistEntry> {
+    const changed = await this.change(id, (current) => {
+      if (DONE.has(current.status)) throw new PacsError('CONFLICT', `worklist entry ${id} is ${current.status}: a step done cannot be canceled`);
+      return withStatus(current.dataset, 'CANCELED');
+    });
+    return changed ?? this.get(id);
   }
 
   async get(id: number): Promise<WorklistEntry> {

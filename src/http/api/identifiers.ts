@@ -11,6 +11,11 @@ export const UID_PATTERN = '^[0-9]+(\\.[0-9]+)*$';
 export const ID_PATTERN = '^(?=.*\\S)[^*?\\\\]+$';
 
 export const uidSchema = { type: 'string', maxLength: 64, pattern: UID_PATTERN, description: 'one UID (digits and dots), matched exactly' } as const;
+/**
+ * A row id (a job, a worklist entry): bounded, or a PostgreSQL bigint parameter refuses
+ * 99999999999999999999 with an error the client saw as a 500, not as the 404 it is.
+ */
+export const rowIdParams = { type: 'object', required: ['id'], properties: { id: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER } } } as const;
 export const patientIdSchema = { type: 'string', maxLength: 64, pattern: ID_PATTERN, description: 'one Patient ID, matched exactly (no *, ? or \\; not blank)' } as const;
 
 const UID_RE = new RegExp(UID_PATTERN);

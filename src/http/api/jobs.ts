@@ -8,7 +8,7 @@ import { roleAllows } from '../auth.js';
 import type { HttpRole } from '../../config/schema.js';
 import '../route-config.js';
 import { type ApiDeps, page } from './deps.js';
-import { isExactIdentifier, patientIdSchema } from './identifiers.js';
+import { isExactIdentifier, patientIdSchema, rowIdParams } from './identifiers.js';
 
 const jobSchema = {
   type: 'object',
@@ -76,8 +76,7 @@ export function registerJobs(app: FastifyInstance, deps: ApiDeps): void {
     },
   );
   type IdReq = FastifyRequest<{ Params: { id: number } }>;
-  const idParam = { type: 'object', required: ['id'], properties: { id: { type: 'integer', minimum: 1 } } };
-  app.get('/jobs/:id', { schema: { tags: ['jobs'], summary: 'One job with its progress', params: idParam, response: { 200: jobSchema } } }, async (req: IdReq) => view(found(await deps.index.jobs.get(req.params.id), req.params.id)));
+  app.get('/jobs/:id', { schema: { tags: ['jobs'], summary: 'One job with its progress', params: rowIdParams, response: { 200: jobSchema } } }, async (req: IdReq) => view(found(await deps.index.jobs.get(req.params.id), req.params.id)));
   /** The job, once the caller may act on one of its type. */
   const mayAct = async (req: IdReq): Promise<void> => {
     const job = found(await deps.index.jobs.get(req.params.id), req.params.id);
@@ -89,11 +88,11 @@ export function registerJobs(app: FastifyInstance, deps: ApiDeps): void {
     }
   };
   const summary = (what: string) => `${what} (write role for the jobs of /api/send and /api/pull; admin for all others)`;
-  app.post('/jobs/:id/cancel', { config: { role: 'write' }, schema: { tags: ['jobs'], summary: summary('Cancel a job (queued: at once; running: it stops soon)'), params: idParam, response: { 200: jobSchema } } }, async (req: IdReq) => {
+  app.post('/jobs/:id/cancel', { config: { role: 'write' }, schema: { tags: ['jobs'], summary: summary('Cancel a job (queued: at once; running: it stops soon)'), params: rowIdParams, response: { 200: jobSchema } } }, async (req: IdReq) => {
     await mayAct(req);
     return view(found(await deps.jobs.cancel(req.params.id), req.params.id));
   });
-  app.post('/jobs/:id/retry', { config: { role: 'write' }, schema: { tags: ['jobs'], summary: summary('Queue a failed or canceled job again'), params: idParam, response: { 200: jobSchema } } }, async (req: IdReq) => {
+  app.post('/jobs/:id/retry', { config: { role: 'write' }, schema: { tags: ['jobs'], summary: summary('Queue a failed or canceled job again'), params: rowIdParams, response: { 200: jobSchema } } }, async (req: IdReq) => {
     await mayAct(req);
     return view(found(await deps.jobs.retry(req.params.id), req.params.id));
   });

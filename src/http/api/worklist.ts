@@ -11,6 +11,7 @@ import { SPS_STATUSES, type WorklistEntry, scheduledStep } from '../../index/wor
 import { type SimpleWorklistForm, fromSimpleForm } from '../../services/worklist.js';
 import { badRequest } from '../problem.js';
 import { type ApiDeps, page } from './deps.js';
+import { rowIdParams } from './identifiers.js';
 
 const dicomJson = { type: 'object', additionalProperties: true, description: 'DICOM JSON (PS3.18 F.2)' } as const;
 
@@ -47,7 +48,6 @@ const entryBody = {
   additionalProperties: true,
 } as const;
 
-const idParam = { type: 'object', required: ['id'], properties: { id: { type: 'integer', minimum: 1 } } } as const;
 
 const text = (ds: JsonDataset | undefined, key: string): string | null => jsonElementText(ds?.[key]) || null;
 
@@ -134,7 +134,7 @@ export function registerWorklist(app: FastifyInstance, deps: ApiDeps): void {
       return { items: entries.map(entryView), total, offset: q.offset, limit: q.limit };
     },
   );
-  app.get('/worklist/:id', { schema: { tags, summary: 'One worklist entry', params: idParam, response: { 200: entrySchema } } }, async (req: IdReq) => entryView(await deps.worklist.get(req.params.id)));
+  app.get('/worklist/:id', { schema: { tags, summary: 'One worklist entry', params: rowIdParams, response: { 200: entrySchema } } }, async (req: IdReq) => entryView(await deps.worklist.get(req.params.id)));
   app.post(
     '/worklist',
     { config: { role: 'write' }, schema: { tags, summary: 'Schedule a procedure step (Study Instance UID, Requested Procedure ID and step ID are made when absent)', body: entryBody, response: { 201: entrySchema } } },
@@ -142,14 +142,14 @@ export function registerWorklist(app: FastifyInstance, deps: ApiDeps): void {
   );
   app.put(
     '/worklist/:id',
-    { config: { role: 'write' }, schema: { tags, summary: 'Replace a worklist entry (its status is kept unless the dataset gives one)', params: idParam, body: entryBody, response: { 200: entrySchema } } },
+    { config: { role: 'write' }, schema: { tags, summary: 'Replace a worklist entry (its status is kept unless the dataset gives one)', params: rowIdParams, body: entryBody, response: { 200: entrySchema } } },
     async (req: FastifyRequest<{ Params: { id: number } }>) => entryView(await deps.worklist.update(req.params.id, checkedDataset(req.body))),
   );
   // Write, not admin as other DELETEs: nothing is deleted, the step is canceled and kept (a
   // scheduler that may create and replace entries may cancel them; PUT can set CANCELED too).
   app.delete(
     '/worklist/:id',
-    { config: { role: 'write' }, schema: { tags, summary: 'Cancel a worklist entry (status CANCELED; it leaves the worklist)', params: idParam, response: { 200: entrySchema } } },
+    { config: { role: 'write' }, schema: { tags, summary: 'Cancel a worklist entry (status CANCELED; it leaves the worklist)', params: rowIdParams, response: { 200: entrySchema } } },
     async (req: IdReq) => entryView(await deps.worklist.cancel(req.params.id)),
   );
 }
