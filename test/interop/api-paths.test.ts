@@ -57,6 +57,31 @@ describe('REST API paths name one entity', () => {
     assert.equal((await web.inject({ method: 'GET', url: `/api/instances/${ct.SOPInstanceUID}` })).statusCode, 200);
   });
 
+  test('DICOMweb and WADO-URI: a path or parameter UID of *, a list or a blank is 400, not every series of the archive', async () => {
+    const [ct, mr] = stored as [Stored, Stored];
+    const list = encodeURIComponent(`${ct.StudyInstanceUID}\\${mr.StudyInstanceUID}`);
+    for (const url of [
+      '/dicom-web/studies/*/series',
+      '/dicom-web/studies/*/instances',
+      `/dicom-web/studies/${ct.StudyInstanceUID}/series/*/instances`,
+      `/dicom-web/studies/${list}/series`,
+      '/dicom-web/studies/%20/series',
+      `/dicom-web/studies/${list}/metadata`,
+      `/dicom-web/studies/${ct.StudyInstanceUID}/series/${ct.SeriesInstanceUID}/instances/*/metadata`,
+      `/wado?requestType=WADO&studyUID=${ct.StudyInstanceUID}&seriesUID=${ct.SeriesInstanceUID}&objectUID=${encodeURIComponent(`${ct.SOPInstanceUID}\\${mr.SOPInstanceUID}`)}&contentType=application/dicom`,
+      `/wado?requestType=WADO&studyUID=*&seriesUID=*&objectUID=${ct.SOPInstanceUID}&contentType=application/dicom`,
+    ]) {
+      const r = await web.inject({ method: 'GET', url });
+      assert.equal(r.statusCode, 400, `${url}: ${r.body}`);
+      assert.match(String(r.headers['content-type']), /problem\+json/);
+    }
+    const one = await web.inject({ method: 'GET', url: `/dicom-web/studies/${ct.StudyInstanceUID}/series` });
+    assert.equal(one.statusCode, 200);
+    assert.equal(one.json<unknown[]>().length, 1);
+    const wado = await web.inject({ method: 'GET', url: `/wado?requestType=WADO&studyUID=${ct.StudyInstanceUID}&seriesUID=${ct.SeriesInstanceUID}&objectUID=${ct.SOPInstanceUID}&contentType=application/dicom` });
+    assert.equal(wado.statusCode, 200);
+  });
+
   test('DELETE of a UID list, a wildcard or a blank deletes nothing', async () => {
     const [ct, mr] = stored as [Stored, Stored];
     const patientOf = async (s: Stored) => String((await web.inject({ method: 'GET', url: `/api/studies/${s.StudyInstanceUID}` })).json().PatientID);

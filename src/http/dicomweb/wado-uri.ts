@@ -2,6 +2,7 @@
 // default, or image/png: frameNumber, windowCenter/windowWidth, rows/columns, region and
 // imageQuality as PS3.18 8.2 says) or as application/dicom (as stored, or in the transferSyntax
 // asked for).
+import { isExactIdentifier } from '../api/identifiers.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { canConvert } from '../../codecs/convert.js';
 import { TS } from '../../dicom/transfer-syntax.js';
@@ -28,7 +29,11 @@ function contentTypeOf(list: string): 'image/jpeg' | 'image/png' | 'application/
 async function wadoUri(deps: DicomwebDeps, req: FastifyRequest<{ Querystring: Query }>, reply: FastifyReply): Promise<FastifyReply> {
   const q = singleValued(req.query);
   if (q.requestType !== 'WADO') throw badRequest('requestType=WADO is required');
-  for (const k of ['studyUID', 'seriesUID', 'objectUID']) if (!q[k]) throw badRequest(`${k} is required`);
+  for (const k of ['studyUID', 'seriesUID', 'objectUID']) {
+    if (!q[k]) throw badRequest(`${k} is required`);
+    // One UID each: a list (objectUID=A%5CB) selected several instances and served one of them.
+    if (!isExactIdentifier('STUDY', q[k])) throw badRequest(`${k} must be one UID (digits and dots, at most 64)`);
+  }
   // PS3.18 9.1.2.2.1 (contentType): image/jpeg when absent.
   const type = contentTypeOf(q.contentType ?? 'image/jpeg');
   if (!type) throw notAcceptable(`contentType ${q.contentType}: image/jpeg, image/png or application/dicom`);
