@@ -4,6 +4,7 @@
 // OBR-24 the modality, ZDS-1 the Study Instance UID when the order filler gives one.
 import type { JsonDataset, JsonElement } from '../dicom/json.js';
 import { Hl7Error, Hl7ErrorCode, type Hl7Message, type Segment, quoted } from './message.js';
+import { birthDate, checkValues, dateTime, limit } from './values.js';
 
 export type OrderControl = 'new' | 'change' | 'cancel';
 
@@ -41,20 +42,11 @@ export function personName(parts: string[]): string {
 /** PID-8 administrative sex (Table 0001) → Patient's Sex; unknown and others left empty. */
 export const patientSex = (v: string): string => (['M', 'F', 'O'].includes(v.toUpperCase()) ? v.toUpperCase() : '');
 
-/** An HL7 DTM (YYYY[MM[DD[HH[MM[SS[.S]]]]]][+/-ZZZZ]) → DICOM DA and TM; throws on a malformed one. */
-export function dateTime(v: string, where: string): { date: string; time: string } {
-  const m = /^(\d{8})(\d{2,6}(\.\d{1,4})?)?([+-]\d{4})?$/.exec(v);
-  if (!m) throw new Hl7Error(`${where} ${quoted(v)} is not a date/time (YYYYMMDD[HHMM[SS]])`, Hl7ErrorCode.DataType, where);
-  return { date: m[1]!, time: m[2] ?? '' };
-}
-
-export function limit(value: string, max: number, where: string): string {
-  if (value.length > max) throw new Hl7Error(`${where} ${quoted(value)} is longer than the ${max} characters DICOM allows`, Hl7ErrorCode.DataType, where);
-  return value;
-}
-
 /** The HL7 v2 null value: a field of two double quotes means "delete the value" (an empty one: "no change"). */
 const HL7_NULL = '""';
+
+/** Where each patient attribute comes from, for the ACK of a value that does not fit it. */
+const PATIENT_FIELDS: Readonly<Record<string, string>> = { '00100010': 'PID-5', '00100020': 'PID-3', '00100021': 'PID-3.4', '00100030': 'PID-7', '00100040': 'PID-8' };
 
 /**
  * The patient attributes of a PID segment (shared with the ADT messages). A new order carries
@@ -80,11 +72,12 @@ export function patientAttributes(msg: Hl7Message, pid: Segment | undefined, cha
   out['00100020'] = str('LO', limit(id, 64, 'PID-3'));
   put(7, '00100030', 'DA', () => {
     const v = msg.get(pid, 7);
-    return str('DA', v && v !== HL7_NULL ? dateTime(v, 'PID-7').date : '');
+    return str('DA', v && v !== HL7_NULL ? birthDate(v, 'PID-7') : '');
   });
   put(8, '00100040', 'CS', () => str('CS', patientSex(msg.get(pid, 8))));
   const issuer = msg.get(pid, 3, 4);
   if (issuer) out['00100021'] = str('LO', limit(issuer, 64, 'PID-3.4'));
+  checkValues(out, PATIENT_FIELDS);
   return out;
 }
 
@@ -97,6 +90,22 @@ function orderGroups(msg: Hl7Message): Segment[][] {
   }
   return groups;
 }
+
+/** Where each order attribute comes from (the fixed ones), for the ACK of a value that does not fit it. */
+const ORDER_FIELDS: Readonly<Record<string, string>> = {
+  '00080090': 'PV1-8',
+  '00321060': 'OBR-4',
+  '00321064/0/00080100': 'OBR-4.1',
+  '00321064/0/00080102': 'OBR-4.3',
+  '00321064/0/00080104': 'OBR-4.2',
+  '00402016': 'ORC-2',
+  '00402017': 'ORC-3',
+  '0020000D': 'ZDS-1',
+  '00401001': 'OBR-19',
+  '00400100/0/00080060': 'OBR-24',
+  '00400100/0/00400007': 'OBR-4',
+  '00400100/0/00400009': 'OBR-20',
+};
 
 export interface OrderOptions {
   /** Scheduled Station AE Title by PV1-3 point of care or by modality. */
@@ -141,7 +150,8 @@ function readOrder(msg: Hl7Message, group: Segment[], options: OrderOptions): Or
   const accession = msg.get(obr, 18) || filler;
   ds['00080050'] = str('SH', limit(accession, 16, msg.get(obr, 18) ? 'OBR-18' : 'ORC-3'));
   ds['00080090'] = pn(personName(msg.components(pv1, 8).slice(1)));
-  ds['00321032'] = pn(personName((msg.components(orc, 12).some((c) => c) ? msg.components(orc, 12) : msg.components(obr, 16)).slice(1)));
+  const requesting = msg.components(orc, 12).some((c) => c) ? 'ORC-12' : 'OBR-16';
+  ds['00321032'] = pn(personName((requesting === 'ORC-12' ? msg.components(orc, 12) : msg.components(obr, 16)).slice(1)));
   ds['00321060'] = str('LO', (procText || procCode || '').slice(0, 64));
   if (procCode)
     ds['00321064'] = { vr: 'SQ', Value: [{ '00080100': str('SH', limit(procCode, 16, 'OBR-4.1')), '00080102': str('SH', (procScheme || 'L').slice(0, 16)), '00080104': str('LO', (procText || procCode).slice(0, 64)) }] };
@@ -162,5 +172,13 @@ function readOrder(msg: Hl7Message, group: Segment[], options: OrderOptions): Or
   // order we have keeps the status modalities gave it. An NW setting SCHEDULED put a resent
   // order (its ACK lost) back into the worklist after it was started, done or canceled.
   ds['00400100'] = { vr: 'SQ', Value: [step] };
+  checkValues(ds, {
+    ...PATIENT_FIELDS,
+    ...ORDER_FIELDS,
+    '00080050': msg.get(obr, 18) ? 'OBR-18' : 'ORC-3',
+    '00321032': requesting,
+    '00400100/0/00400002': where!,
+    '00400100/0/00400003': where!,
+  });
   return { control, key, dataset: ds };
 }

@@ -14,7 +14,8 @@ import { type ApplicationAckCode, CONTROL_ID_MAX, buildAck } from './ack.js';
 import { answerCode, enhancedMode } from './ack-mode.js';
 import { checkEncoding, configuredCharset, declaredCharset, messageCharset, unsupportedCharset } from './charset.js';
 import { Hl7Error, Hl7ErrorCode, Hl7Message, quoted } from './message.js';
-import { limit, patientAttributes, readOrders } from './orders.js';
+import { patientAttributes, readOrders } from './orders.js';
+import { limit } from './values.js';
 
 /** How much of what was done, or went wrong, a log line says. */
 const LOGGED_MAX = 1000;

@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { Hl7Error, Hl7Message, escapeHl7, unescapeHl7, DEFAULT_DELIMITERS } from '../../../src/hl7/message.js';
 import { MllpDecoder, frame } from '../../../src/hl7/mllp.js';
 import { buildAck } from '../../../src/hl7/ack.js';
-import { dateTime, personName, readOrders } from '../../../src/hl7/orders.js';
+import { personName, readOrders } from '../../../src/hl7/orders.js';
+import { dateTime } from '../../../src/hl7/values.js';
 
 /** An OBR segment with the fields given by number. */
 function obr(fields: Record<number, string>): string {
@@ -231,9 +232,33 @@ test('orders that cannot be scheduled say why and where', () => {
   assert.deepEqual(cancel, { control: 'cancel', key: 'PL123', dataset: null });
 });
 
+test('values that do not fit their DICOM attribute: AE 102 naming the field (a decoded backslash, a long name, no real date or time, a UID that is none)', () => {
+  const read = (orm: string) => readOrders(Hl7Message.parse(orm), { stationAE: {} });
+  const pid = (fields: string) => ORM.replace(/^PID.*$/m, `PID|1||${fields}`);
+  const cases: Array<[string, string]> = [
+    [pid('12\\E\\34^^^HOSP||DOE^J'), 'PID-3'],
+    [pid('P77^^^HOSP||O\\E\\BRIEN^PAT'), 'PID-5'],
+    [pid(`P77^^^HOSP||${'F'.repeat(40)}^${'G'.repeat(30)}`), 'PID-5'],
+    [pid('P77^^^HOSP||DOE^J||19801340'), 'PID-7'],
+    [ORM.replace('^^^20260312093000', '^^^20261399'), 'ORC-7.4'],
+    [ORM.replace('^^^20260312093000', '^^^202603120930.5'), 'ORC-7.4'],
+    [ORM.replace('^^^20260312093000', '^^^20260312093'), 'ORC-7.4'],
+    [ORM.replace('^^^20260312093000', '^^^202603122460'), 'ORC-7.4'],
+    [`${ORM}\rZDS|hello^RIS^Application^DICOM`, 'ZDS-1'],
+    [ORM.replace('CTCHEST^CT Chest', 'CTCHEST^CT Chest\\E\\'), 'OBR-4'],
+  ];
+  for (const [orm, where] of cases)
+    assert.throws(() => read(orm), (e: unknown) => e instanceof Hl7Error && e.location === where && e.code === 102 && e.ack === 'AE' && e.message.startsWith(where), where);
+  // A birth date to the year or the month (HL7 allows it, a DA cannot hold it): left empty, the order taken.
+  for (const date of ['1970', '197005']) assert.deepEqual(read(pid(`P77^^^HOSP||DOE^J||${date}|F`))[0]!.dataset!['00100030'], { vr: 'DA' }, date);
+  assert.equal(read(pid('P77^^^HOSP||DOE^J||198002291230|F'))[0]!.dataset!['00100030']?.Value?.[0], '19800229');
+});
+
 test('names and times', () => {
   assert.equal(personName(['DOE', 'JOHN', 'Q', 'JR', 'DR']), 'DOE^JOHN^Q^DR^JR');
   assert.equal(personName(['DOE', 'JOHN']), 'DOE^JOHN');
   assert.deepEqual(dateTime('202603120930+0100', 'x'), { date: '20260312', time: '0930' });
   assert.deepEqual(dateTime('20260312', 'x'), { date: '20260312', time: '' });
+  assert.deepEqual(dateTime('20260312093015.1234-0500', 'x'), { date: '20260312', time: '093015.1234' });
+  assert.deepEqual(dateTime('2026031223', 'x'), { date: '20260312', time: '23' });
 });

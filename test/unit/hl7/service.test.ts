@@ -340,3 +340,22 @@ test('a message of another HL7 version than 2.x (MSH-12) is refused with AR 203 
   assert.equal((await index.findPatient('V1', null))?.PatientName, 'Real^Name', 'nothing changed');
   for (const v of ['2.3', '2.5.1', '2.8^INT']) assert.equal((await send(a08(v))).code, 'AA', v);
 });
+
+test('a value that does not fit its DICOM attribute is AE 102 with the field in ERR-2, nothing taken; a birth date to the year only is left empty', async () => {
+  const { send, worklist, index } = await service();
+  await index.storeInstance(record({ sop: '5.1.1', study: '5.1', patientId: 'P5B', patientName: 'KEEP^ME' }), 'insert');
+  for (const [message, location] of [
+    [orm('NW', 'V1', { pid: '12\\E\\34^^^HOSP' }), 'PID^1^3'],
+    [orm('NW', 'V2', { extra: ['ZDS|hello'] }), 'ZDS^1^1'],
+    [orm('NW', 'V3').replace('202603120930', '20261399'), 'TQ1^1^7'],
+    [[MSH('ADT^A08'), 'EVN|A08|20260312', 'PID|1||P5B||O\\E\\BRIEN^PAT'].join('\r'), 'PID^1^5'],
+  ] as const) {
+    const ack = await send(message);
+    assert.deepEqual([ack.code, ack.err, ack.ack.raw(ack.ack.segment('ERR'), 2)], ['AE', '102', location], ack.text);
+  }
+  assert.deepEqual([await worklist.bySourceKey('hl7', 'V1'), await worklist.bySourceKey('hl7', 'V2'), await worklist.bySourceKey('hl7', 'V3')], [null, null, null]);
+  assert.equal((await index.findPatient('P5B', null))?.PatientName, 'KEEP^ME');
+  const year = await send(orm('NW', 'V4').replace('|19800102|', '|1970|'));
+  assert.equal(year.code, 'AA', year.text);
+  assert.deepEqual((await worklist.bySourceKey('hl7', 'V4'))!.dataset['00100030'], { vr: 'DA' });
+});
