@@ -15,7 +15,7 @@ import { answerCode, enhancedMode } from './ack-mode.js';
 import { checkEncoding, configuredCharset, declaredCharset, messageCharset, unsupportedCharset } from './charset.js';
 import { Hl7Error, Hl7ErrorCode, Hl7Message, quoted } from './message.js';
 import { patientAttributes, readOrders } from './orders.js';
-import { limit } from './values.js';
+import { limit, value } from './values.js';
 
 /** How much of what was done, or went wrong, a log line says. */
 const LOGGED_MAX = 1000;
@@ -162,9 +162,9 @@ export class Hl7Service {
       if (s.name !== 'MRG') continue;
       if (!pid) throw new Hl7Error('MRG without the PID of the surviving patient before it', Hl7ErrorCode.SegmentSequence, 'MRG');
       const attrs = patientAttributes(msg, pid, true);
-      const prior = limit(msg.get(s, 1), 64, 'MRG-1');
+      const prior = limit(value(msg, s, 1), 64, 'MRG-1');
       if (!prior) throw new Hl7Error('MRG-1 has no prior patient identifier', Hl7ErrorCode.RequiredFieldMissing, 'MRG-1');
-      pairs.push({ prior, from: { PatientID: prior, IssuerOfPatientID: limit(msg.get(s, 1, 4), 64, 'MRG-1.4') || null }, to: patientKey(attrs), attrs });
+      pairs.push({ prior, from: { PatientID: prior, IssuerOfPatientID: limit(value(msg, s, 1, 4), 64, 'MRG-1.4') || null }, to: patientKey(attrs), attrs });
     }
     if (!pairs.length) throw new Hl7Error('ADT^A40 needs an MRG segment', Hl7ErrorCode.SegmentSequence, 'MRG');
     // The index takes every pair in one transaction and records each as a link, which images

@@ -4,7 +4,25 @@
 // separator (Patient ID "12\34" has two values), 20261399 a date no query range ever finds.
 import type { JsonDataset } from '../dicom/json.js';
 import { datasetValueProblem, vrValueProblem } from '../dicom/vr-values.js';
-import { Hl7Error, Hl7ErrorCode, quoted } from './message.js';
+import { Hl7Error, Hl7ErrorCode, type Hl7Message, type Segment, quoted } from './message.js';
+
+/** The HL7 v2 null value: a field of two double quotes means "delete the value" (an empty one: "no change"). */
+export const HL7_NULL = '""';
+
+/**
+ * One subcomponent of a field, as Hl7Message.get reads it, with the HL7 null read as no value.
+ * Every field read for an attribute goes through here (or `values`): read as the text "", it
+ * made ORC-2 "" a placer order number that every such order shared (each replacing the last),
+ * and an Accession Number, Study Instance UID or Patient ID of two quotes.
+ */
+export const value = (msg: Hl7Message, seg: Segment | undefined, field: number, component = 1): string => {
+  const v = msg.get(seg, field, component);
+  return v === HL7_NULL ? '' : v;
+};
+
+/** The components of a field (Hl7Message.components), each HL7 null read as no value (DOE^"" deletes the given name). */
+export const values = (msg: Hl7Message, seg: Segment | undefined, field: number): string[] =>
+  msg.components(seg, field).map((c) => (c === HL7_NULL ? '' : c));
 
 export function limit(value: string, max: number, where: string): string {
   if (value.length > max) throw new Hl7Error(`${where} ${quoted(value)} is longer than the ${max} characters DICOM allows`, Hl7ErrorCode.DataType, where);

@@ -359,3 +359,19 @@ test('a value that does not fit its DICOM attribute is AE 102 with the field in 
   assert.equal(year.code, 'AA', year.text);
   assert.deepEqual((await worklist.bySourceKey('hl7', 'V4'))!.dataset['00100030'], { vr: 'DA' });
 });
+
+test('the HL7 null "" is no value in every field read: ORC-2 "" keys orders by their filler number, OBR-18 and ZDS-1 "" are not the text "", PID-3 and MRG-1 "" are missing', async () => {
+  const { send, worklist } = await service();
+  const nullPlacer = (placer: string) => orm('NW', placer, { extra: ['ZDS|""'] }).replace(`ORC|NW|${placer}|`, 'ORC|NW|""|').replace(`OBR|1|${placer}|`, 'OBR|1|""|').replace(`ACC${placer}`, '""');
+  for (const placer of ['Q1', 'Q2']) assert.equal((await send(nullPlacer(placer))).text, `order F${placer} scheduled`);
+  assert.equal(await worklist.bySourceKey('hl7', '""'), null);
+  for (const placer of ['Q1', 'Q2']) {
+    const ds = (await worklist.bySourceKey('hl7', `F${placer}`))!.dataset;
+    assert.deepEqual([jsonElementText(ds['00402016']), jsonElementText(ds['00080050'])], ['', `F${placer}`], placer);
+    assert.notEqual(jsonElementText(ds['0020000D']), '""');
+  }
+  const pid = await send(orm('NW', 'Q3', { pid: '""' }));
+  assert.deepEqual([pid.code, pid.err], ['AE', '101']);
+  const mrg = await send([MSH('ADT^A40'), 'EVN|A40|20260312', 'PID|1||NEWQ^^^HOSP', 'MRG|""'].join('\r'));
+  assert.deepEqual([mrg.code, mrg.err], ['AE', '101']);
+});
