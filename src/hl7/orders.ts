@@ -78,12 +78,19 @@ export function patientAttributes(msg: Hl7Message, pid: Segment | undefined, cha
   return out;
 }
 
-/** The segments of each order: from one ORC up to the next. */
-function orderGroups(msg: Hl7Message): Segment[][] {
+/**
+ * The segments of each order: from one ORC up to the next. Past `max` orders the message is
+ * refused before any is read: a 16 MB frame holds some 300,000 ORC/OBR pairs, each a worklist
+ * entry and a database write while the listener waits.
+ */
+function orderGroups(msg: Hl7Message, max: number): Segment[][] {
   const groups: Segment[][] = [];
   for (const s of msg.segments) {
-    if (s.name === 'ORC') groups.push([s]);
-    else if (groups.length) groups[groups.length - 1]!.push(s);
+    if (s.name === 'ORC') {
+      if (groups.length === max)
+        throw new Hl7Error(`the message has more than ${max} orders (ORC segments; hl7.max_orders_per_message): none was taken, send them in smaller messages`, Hl7ErrorCode.SegmentSequence, 'ORC');
+      groups.push([s]);
+    } else if (groups.length) groups[groups.length - 1]!.push(s);
   }
   return groups;
 }
@@ -107,15 +114,28 @@ const ORDER_FIELDS: Readonly<Record<string, string>> = {
 export interface OrderOptions {
   /** Scheduled Station AE Title by PV1-3 point of care or by modality. */
   stationAE: Readonly<Record<string, string>>;
+  /** Orders (ORC segments) a message may hold (hl7.max_orders_per_message); unset: no limit. */
+  maxOrders?: number;
+}
+
+/** What the orders of a message share, found once: each order looking for them again read the whole message per order. */
+interface Shared {
+  pv1: Segment | undefined;
+  zds: Segment | undefined;
+  /** The patient attributes of the PID (a copy each: each order's dataset is its own). */
+  patient: () => JsonDataset;
 }
 
 export function readOrders(msg: Hl7Message, options: OrderOptions): Order[] {
-  const groups = orderGroups(msg);
+  const groups = orderGroups(msg, options.maxOrders ?? Infinity);
   if (!groups.length) throw new Hl7Error('an ORM^O01 needs at least one ORC segment', Hl7ErrorCode.SegmentSequence, 'ORC');
-  return groups.map((g) => readOrder(msg, g, options));
+  const pid = msg.segment('PID');
+  let patient: JsonDataset | undefined;
+  const shared: Shared = { pv1: msg.segment('PV1'), zds: msg.segment('ZDS'), patient: () => structuredClone((patient ??= patientAttributes(msg, pid))) };
+  return groups.map((g) => readOrder(msg, g, shared, options));
 }
 
-function readOrder(msg: Hl7Message, group: Segment[], options: OrderOptions): Order {
+function readOrder(msg: Hl7Message, group: Segment[], shared: Shared, options: OrderOptions): Order {
   const orc = group[0]!;
   const obr = group.find((s) => s.name === 'OBR');
   const code = value(msg, orc, 1).toUpperCase();
@@ -128,9 +148,8 @@ function readOrder(msg: Hl7Message, group: Segment[], options: OrderOptions): Or
   if (control === 'cancel') return { control, key, dataset: null };
   if (!obr) throw new Hl7Error('a new or changed order needs its OBR segment', Hl7ErrorCode.SegmentSequence, 'OBR');
 
-  const pid = msg.segment('PID');
-  const pv1 = msg.segment('PV1');
-  const ds = patientAttributes(msg, pid);
+  const { pv1 } = shared;
+  const ds = shared.patient();
 
   const section = value(msg, obr, 24).toUpperCase();
   const modality = MODALITIES.has(section) ? section : entry(SECTION_MODALITY, section);
@@ -154,7 +173,7 @@ function readOrder(msg: Hl7Message, group: Segment[], options: OrderOptions): Or
     ds['00321064'] = { vr: 'SQ', Value: [{ '00080100': str('SH', limit(procCode, 16, 'OBR-4.1')), '00080102': str('SH', (procScheme || 'L').slice(0, 16)), '00080104': str('LO', (procText || procCode).slice(0, 64)) }] };
   ds['00402016'] = str('LO', limit(placer, 64, 'ORC-2'));
   ds['00402017'] = str('LO', limit(filler, 64, 'ORC-3'));
-  const studyUid = value(msg, group.find((s) => s.name === 'ZDS') ?? msg.segment('ZDS'), 1);
+  const studyUid = value(msg, group.find((s) => s.name === 'ZDS') ?? shared.zds, 1);
   if (studyUid) ds['0020000D'] = str('UI', limit(studyUid, 64, 'ZDS-1'));
   if (value(msg, obr, 19)) ds['00401001'] = str('SH', limit(value(msg, obr, 19), 16, 'OBR-19'));
   const step: JsonDataset = {

@@ -24,8 +24,8 @@ export interface Hl7Deps {
   worklist: WorklistService;
   index: ArchiveIndex;
   logger: Logger;
-  /** hl7.charset, hl7.station_ae and hl7.processing_ids, read on each message (the last two are live). */
-  settings: () => { charset: string; stationAE: Readonly<Record<string, string>>; processingIds: readonly string[] };
+  /** hl7.charset, hl7.station_ae, hl7.processing_ids and hl7.max_orders_per_message, read on each message (all but the first are live). */
+  settings: () => { charset: string; stationAE: Readonly<Record<string, string>>; processingIds: readonly string[]; maxOrders: number };
 }
 
 export class Hl7Service {
@@ -101,7 +101,8 @@ export class Hl7Service {
   private async orders(msg: Hl7Message): Promise<string> {
     // Every order is checked before any is applied — its fields in readOrders, a cancel's
     // target here — so a bad later order does not leave the earlier ones done under an AE.
-    const orders = readOrders(msg, { stationAE: this.deps.settings().stationAE });
+    const { stationAE, maxOrders } = this.deps.settings();
+    const orders = readOrders(msg, { stationAE, maxOrders });
     const scheduledHere = new Set<string>();
     for (const o of orders) {
       if (o.control !== 'cancel') scheduledHere.add(o.key);

@@ -254,6 +254,24 @@ test('values that do not fit their DICOM attribute: AE 102 naming the field (a d
   assert.equal(read(pid('P77^^^HOSP||DOE^J||198002291230|F'))[0]!.dataset!['00100030']?.Value?.[0], '19800229');
 });
 
+test('the orders of a message are read in one pass: the segments visited grow with the orders, not their square; fields past the 256th are not split', () => {
+  // No PV1 and no ZDS: each order looking for them read every segment of the message.
+  const orm = (n: number) =>
+    [ORM.split('\r')[0], 'PID|1||P1', ...Array.from({ length: n }, (_, i) => `ORC|NW|P${i}\rTQ1|1||||||202603120930\r${obr({ 2: `P${i}`, 18: `A${i}`, 24: 'CT' })}`)].join('\r');
+  const visited = (n: number): number => {
+    const msg = Hl7Message.parse(orm(n));
+    let reads = 0;
+    const counted = new Proxy(msg.segments, { get: (t, k, r) => ((reads += typeof k === 'string' && /^\d+$/.test(k) ? 1 : 0), Reflect.get(t, k, r)) });
+    Object.defineProperty(msg, 'segments', { value: counted });
+    assert.equal(readOrders(msg, { stationAE: {} }).length, n);
+    return reads;
+  };
+  const [small, large] = [visited(500), visited(2000)];
+  assert.ok(large < 5 * small && large < 10 * 2000, `${small} → ${large} segments visited for 4 times the orders`);
+  const wide = Hl7Message.parse(`${ORM}\rZZZ${'|x'.repeat(100_000)}`);
+  assert.equal(wide.segment('ZZZ')!.fields.length, 257);
+});
+
 test('names and times', () => {
   assert.equal(personName(['DOE', 'JOHN', 'Q', 'JR', 'DR']), 'DOE^JOHN^Q^DR^JR');
   assert.equal(personName(['DOE', 'JOHN']), 'DOE^JOHN');

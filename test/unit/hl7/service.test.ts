@@ -18,12 +18,12 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 let databases = 0;
 
-/** A service on an index of its own; `charset` is hl7.charset; its log lines go to `logged`. */
-async function service(charset = 'UTF-8', logged?: string[], processingIds: readonly string[] = ['P']) {
+/** A service on an index of its own; `charset` is hl7.charset, `maxOrders` hl7.max_orders_per_message; its log lines go to `logged`. */
+async function service(charset = 'UTF-8', logged?: string[], processingIds: readonly string[] = ['P'], maxOrders = 100) {
   const index = SqliteIndex.open({ path: join(dir, `${++databases}.db`), walMode: true });
   await index.migrate();
   const worklist = new WorklistService(index.worklist, () => ({ fuzzyNames: false }), index); // the index's merge links, as in app.ts
-  const hl7 = new Hl7Service({ worklist, index, logger: logged ? createLogger({ level: 'info' }, { stdout: { write: (line: string) => logged.push(line) } }) : createLogger({ level: 'silent' }), settings: () => ({ charset, stationAE: {}, processingIds }) });
+  const hl7 = new Hl7Service({ worklist, index, logger: logged ? createLogger({ level: 'info' }, { stdout: { write: (line: string) => logged.push(line) } }) : createLogger({ level: 'silent' }), settings: () => ({ charset, stationAE: {}, processingIds, maxOrders }) });
   const send = async (message: string | Buffer) => {
     const bytes = await hl7.handle(typeof message === 'string' ? Buffer.from(message, 'utf8') : message);
     assert.ok(bytes, 'an original-mode message is always answered');
@@ -374,4 +374,18 @@ test('the HL7 null "" is no value in every field read: ORC-2 "" keys orders by t
   assert.deepEqual([pid.code, pid.err], ['AE', '101']);
   const mrg = await send([MSH('ADT^A40'), 'EVN|A40|20260312', 'PID|1||NEWQ^^^HOSP', 'MRG|""'].join('\r'));
   assert.deepEqual([mrg.code, mrg.err], ['AE', '101']);
+});
+
+test('an ORM^O01 with more orders than hl7.max_orders_per_message: AE 100 at ORC saying so, none of them taken; as many is taken', async () => {
+  const { send, worklist } = await service('UTF-8', undefined, ['P'], 3);
+  const orders = (n: number) => {
+    const [msh, pid, ...order] = orm('NW', 'X').split('\r');
+    return [msh, pid, ...Array.from({ length: n }, (_, i) => order.join('\r').replaceAll('|X|', `|X${i}|`)).join('\r').split('\r')].join('\r');
+  };
+  const many = await send(orders(4));
+  assert.deepEqual([many.code, many.err, many.ack.raw(many.ack.segment('ERR'), 2)], ['AE', '100', 'ORC']);
+  assert.match(many.ack.get(many.ack.segment('ERR'), 8), /more than 3 orders .*hl7\.max_orders_per_message/);
+  assert.equal(await worklist.bySourceKey('hl7', 'X0'), null);
+  const ok = await send(orders(3));
+  assert.deepEqual([ok.code, ok.text], ['AA', 'order X0 scheduled; order X1 scheduled; order X2 scheduled']);
 });
