@@ -155,6 +155,24 @@ test('MLLP: every chunk size gives the same messages; a large frame in small pie
   }, /longer than/);
 });
 
+test('MLLP: a VT inside an unfinished frame drops what it gathered and starts a new frame there, in any chunking; the drop and bytes between frames are told', () => {
+  const resent = 'MSH|^~\\&|RIS|H|PACS|R|20260312||ORM^O01|C2|P|2.5.1\rPID|1||P1';
+  const all = Buffer.concat([Buffer.from('junk'), Buffer.from([0x0b]), Buffer.from('MSH|^~\\&|A'), frame(Buffer.from(resent)), frame(Buffer.from('MSH|next'))]);
+  for (const size of [1, 3, 16, all.length]) {
+    const dropped: number[] = [];
+    const ignored: string[] = [];
+    const d = new MllpDecoder({ restarted: (n) => dropped.push(n), ignored: (b) => ignored.push(b.toString()) });
+    const got: string[] = [];
+    for (let i = 0; i < all.length; i += size) got.push(...d.push(all.subarray(i, i + size)).map((x) => x.toString()));
+    assert.deepEqual(got, [resent, 'MSH|next'], `chunks of ${size}`);
+    assert.deepEqual(dropped, ['MSH|^~\\&|A'.length], `chunks of ${size}`);
+    assert.equal(ignored.join(''), 'junk', `chunks of ${size}`);
+  }
+  // Many VTs in one chunk: each restart is found from where the last one was, not by a search to the end.
+  const vts = new MllpDecoder();
+  assert.deepEqual(vts.push(Buffer.concat([Buffer.alloc(200_000, 0x0b), frame(Buffer.from('MSH|last'))])).map(String), ['MSH|last']);
+});
+
 test('an ACK quotes the control ID, addresses the sender, and explains an error', () => {
   const m = Hl7Message.parse(ORM);
   const ok = Hl7Message.parse(buildAck(m, 'AA', 'done', null, 'UNICODE UTF-8'));
