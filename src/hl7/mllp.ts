@@ -10,6 +10,7 @@
 import net from 'node:net';
 import type { Logger } from '../core/logging.js';
 import { errorMessage } from '../core/errors.js';
+import { remoteText } from '../core/remote-text.js';
 
 export const VT = 0x0b;
 export const FS = 0x1c;
@@ -181,6 +182,7 @@ export class MllpServer {
     const active = (): void => {
       clearTimeout(idle);
       idle = setTimeout(() => {
+        log.info({ remote, idleSeconds: idleMs / 1000 }, 'HL7 connection closed: idle');
         if (socket.writableLength > 0) socket.destroy();
         else socket.destroySoon();
       }, idleMs);
@@ -261,13 +263,21 @@ export class MllpServer {
   }
 
   /**
-   * What a connection's decoder tells the log: a restart once per connection at warn, later ones
-   * at debug, so a peer sending nothing but VTs does not flood the log.
+   * What a connection's decoder tells the log: each kind once per connection at warn, later ones
+   * at debug, so a peer sending nothing but junk (or VTs) does not flood the log. Line breaks
+   * between frames are common and harmless: not logged.
    */
   private decoderLog(remote: string): MllpDecoderEvents {
     const log = this.options.logger;
+    let ignoredSaid = false;
     let restartSaid = false;
     return {
+      ignored: (bytes) => {
+        if (ignoredSaid || bytes.every((b) => b === CR || b === 0x0a)) return;
+        ignoredSaid = true;
+        // latin1: one character per byte, so the first 32 bytes show as 32 characters (control ones escaped).
+        log.warn({ remote, bytes: bytes.length, start: remoteText(bytes.subarray(0, 32).toString('latin1')) }, 'HL7 bytes outside an MLLP frame ignored (said once per connection)');
+      },
       restarted: (dropped) => {
         if (restartSaid) log.debug({ remote, dropped }, 'HL7 frame restarted');
         else log.warn({ remote, dropped }, 'HL7 frame restarted: a start byte (VT) came inside an unfinished frame, whose bytes were dropped');

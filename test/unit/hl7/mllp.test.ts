@@ -177,3 +177,18 @@ test('a sender that gives a frame up and sends again on the connection (a VT ins
   assert.deepEqual([line?.level, line?.dropped], [40, 'MSH|^~\\&|A'.length]);
 });
 
+test('bytes outside a frame are logged once per connection (how many, the first 32 shown printable), line breaks not at all; an idle close is logged', { timeout: 30_000 }, async (t) => {
+  const { connect, logged } = await logging(t, { idleMs: 300 });
+  const said = () => logged.filter((l) => /outside an MLLP frame/.test(String(l.msg)));
+  const quiet = await connect();
+  quiet.write('\r\n\n');
+  const noisy = await connect();
+  noisy.write(`GET / HTTP/1.1\r\nHost: x\r\n${'y'.repeat(40)}`);
+  await sleep(100);
+  noisy.write('more junk');
+  assert.equal(await closesWithin(noisy, 3000), true);
+  assert.equal(await closesWithin(quiet, 3000), true);
+  assert.equal(said().length, 1, JSON.stringify(logged));
+  assert.deepEqual([said()[0]!.level, said()[0]!.bytes, said()[0]!.start], [40, 65, 'GET / HTTP/1.1 Host: x yyyyyyy']);
+  assert.equal(logged.filter((l) => l.msg === 'HL7 connection closed: idle' && l.level === 30).length, 2);
+});
