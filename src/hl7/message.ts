@@ -17,6 +17,7 @@ export const Hl7ErrorCode = {
   UnsupportedVersionId: 203,
   UnknownKeyIdentifier: 204,
   DuplicateKeyIdentifier: 205,
+  ApplicationRecordLocked: 206,
   ApplicationInternalError: 207,
 } as const;
 

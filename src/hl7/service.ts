@@ -105,15 +105,26 @@ export class Hl7Service {
     const orders = readOrders(msg, { stationAE, maxOrders });
     const scheduledHere = new Set<string>();
     for (const o of orders) {
-      if (o.control !== 'cancel') scheduledHere.add(o.key);
-      else if (!scheduledHere.has(o.key) && !(await this.deps.worklist.bySourceKey('hl7', o.key)))
-        throw new Hl7Error(`no order ${quoted(o.key)} to cancel`, Hl7ErrorCode.UnknownKeyIdentifier, 'ORC-2');
+      if (o.control !== 'cancel') {
+        scheduledHere.add(o.key);
+        continue;
+      }
+      const current = await this.deps.worklist.bySourceKey('hl7', o.key);
+      if (!scheduledHere.has(o.key) && !current) throw new Hl7Error(`no order ${quoted(o.key)} to cancel`, Hl7ErrorCode.UnknownKeyIdentifier, 'ORC-2');
+      if (current) notInProgress(o.key, current.status);
     }
     const done: string[] = [];
     for (const o of orders) {
       const current = await this.deps.worklist.bySourceKey('hl7', o.key);
       if (o.control === 'cancel') {
         if (!current) throw new Hl7Error(`order ${quoted(o.key)} went away while the message was applied`, Hl7ErrorCode.ApplicationInternalError, 'ORC-2');
+        // A step that is over stays what it became, answered AA (MSA-3 says so): canceling a
+        // COMPLETED one made what was performed look never done. A resent CA also lands here.
+        if (!(OPEN_SPS_STATUSES as readonly string[]).includes(current.status)) {
+          done.push(`order ${o.key} is ${current.status}: not canceled`);
+          continue;
+        }
+        notInProgress(o.key, current.status);
         await this.deps.worklist.cancel(current.id);
         done.push(`order ${o.key} canceled`);
         continue;
@@ -223,6 +234,16 @@ export class Hl7Service {
     }
     return mine.length;
   }
+}
+
+/**
+ * Throws AE 206 for a cancel (ORC-1 CA, OC, DC) of a step a modality has started: the
+ * modality ends or discontinues it (MPPS), and the worklist follows; canceled under it, the
+ * step's outcome would be overwritten when it reports.
+ */
+function notInProgress(key: string, status: string): void {
+  if (status === 'STARTED')
+    throw new Hl7Error(`order ${quoted(key)} is in progress (STARTED at the modality): not canceled; the modality completes or discontinues the step`, Hl7ErrorCode.ApplicationRecordLocked, 'ORC-1');
 }
 
 function patientKey(attrs: JsonDataset): PatientKey {

@@ -389,3 +389,34 @@ test('an ORM^O01 with more orders than hl7.max_orders_per_message: AE 100 at ORC
   const ok = await send(orders(3));
   assert.deepEqual([ok.code, ok.text], ['AA', 'order X0 scheduled; order X1 scheduled; order X2 scheduled']);
 });
+
+test('a cancel (CA, DC) of a completed or discontinued step answers AA leaving it so; of a started one AE 206, nothing of the message taken', async () => {
+  const { send, worklist } = await service();
+  const status = async (key: string) => (await worklist.bySourceKey('hl7', key))?.status;
+  const performed = async (key: string, mpps: string) => {
+    const ds = (await worklist.bySourceKey('hl7', key))!.dataset;
+    const step = ds['00400100']!.Value![0] as typeof ds;
+    await worklist.stepPerformed([{ scheduledProcedureStepID: jsonElementText(step['00400009']), studyInstanceUID: jsonElementText(ds['0020000D']), accessionNumber: null }], mpps);
+  };
+  for (const [key, mpps, final] of [['D1', 'COMPLETED', 'COMPLETED'], ['D2', 'DISCONTINUED', 'DISCONTINUED']] as const) {
+    assert.equal((await send(orm('NW', key))).code, 'AA');
+    await performed(key, mpps);
+    for (const control of ['CA', 'DC']) {
+      const ack = await send(orm(control, key));
+      assert.deepEqual([ack.code, ack.text], ['AA', `order ${key} is ${final}: not canceled`], control);
+      assert.equal(await status(key), final);
+    }
+  }
+  assert.equal((await send(orm('NW', 'D3'))).code, 'AA');
+  await performed('D3', 'IN PROGRESS');
+  for (const control of ['CA', 'DC']) {
+    const ack = await send(orm(control, 'D3'));
+    assert.deepEqual([ack.code, ack.err, ack.ack.raw(ack.ack.segment('ERR'), 2)], ['AE', '206', 'ORC^1^1'], control);
+    assert.match(ack.text, /in progress/);
+  }
+  assert.equal(await status('D3'), 'STARTED');
+  // With a new order before it in the same message: neither is taken.
+  const [msh, pid, ...nw] = orm('NW', 'D4').split('\r');
+  const both = await send([msh, pid, ...nw, ...orm('CA', 'D3').split('\r').slice(2)].join('\r'));
+  assert.deepEqual([both.code, both.err, await worklist.bySourceKey('hl7', 'D4')], ['AE', '206', null]);
+});
