@@ -182,7 +182,9 @@ export class Hl7Message {
    * usable MSH. A later segment with a bad name is left out and named in `malformed`, so the
    * ACK rejecting the message still quotes its control ID (MSA-2) and type.
    */
-  static read(text: string): Hl7Message {
+  static read(received: string): Hl7Message {
+    // A byte order mark first (U+FEFF) is no part of the MSH: a text decoded with it still holds it.
+    const text = received.startsWith('\uFEFF') ? received.slice(1) : received;
     const lines: string[] = [];
     for (const [start, end] of segmentBounds(text)) {
       const line = text.slice(start, end);

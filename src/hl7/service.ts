@@ -12,7 +12,7 @@ import { OPEN_SPS_STATUSES } from '../index/workflow.js';
 import type { WorklistService } from '../services/worklist.js';
 import { type ApplicationAckCode, CONTROL_ID_MAX, buildAck } from './ack.js';
 import { answerCode, enhancedMode } from './ack-mode.js';
-import { checkEncoding, configuredCharset, declaredCharset, messageCharset, unsupportedCharset } from './charset.js';
+import { checkEncoding, configuredCharset, declaredCharset, messageCharset, unsupportedCharset, withoutBom } from './charset.js';
 import { Hl7Error, Hl7ErrorCode, Hl7Message, quoted } from './message.js';
 import { patientAttributes, readOrders } from './orders.js';
 import { limit, value } from './values.js';
@@ -35,7 +35,8 @@ export class Hl7Service {
    * The acknowledgment (bytes, in the message's character set) for one message; null when the
    * sender asked for none of this outcome (enhanced mode, MSH-15 and MSH-16).
    */
-  async handle(bytes: Buffer, remote = ''): Promise<Buffer | null> {
+  async handle(received: Buffer, remote = ''): Promise<Buffer | null> {
+    const bytes = withoutBom(received);
     const fallback = configuredCharset(this.deps.settings().charset);
     const declared = declaredCharset(bytes);
     const known = messageCharset(declared, fallback);

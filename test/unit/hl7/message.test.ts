@@ -98,6 +98,11 @@ test('other delimiters from MSH-2 are honoured', () => {
   assert.equal(m.get(m.segment('PID'), 5, 2, 0, 2), 'SUB');
 });
 
+test('a byte order mark (U+FEFF) before the MSH is dropped', () => {
+  const m = Hl7Message.parse(`\uFEFF${ORM}`);
+  assert.deepEqual([m.segments[0]!.name, m.get(m.segment('MSH'), 10)], ['MSH', 'MSG001']);
+});
+
 test('not a message: Hl7Error asking for AR', () => {
   for (const bad of ['', 'hello', 'PID|1', 'MSH|^^^^|x', 'MSH|^~\\&|A\rp!d|1']) {
     assert.throws(() => Hl7Message.parse(bad), (e: unknown) => e instanceof Hl7Error && e.ack === 'AR', bad);

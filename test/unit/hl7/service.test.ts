@@ -420,3 +420,11 @@ test('a cancel (CA, DC) of a completed or discontinued step answers AA leaving i
   const both = await send([msh, pid, ...nw, ...orm('CA', 'D3').split('\r').slice(2)].join('\r'));
   assert.deepEqual([both.code, both.err, await worklist.bySourceKey('hl7', 'D4')], ['AE', '206', null]);
 });
+
+test('a UTF-8 byte order mark before the MSH is no part of it: the message is taken, its MSH-18 honoured', async () => {
+  const { send, worklist } = await service('ISO-8859-1');
+  const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+  const ack = await send(Buffer.concat([bom, Buffer.from(orm('NW', 'BOM1', { name: 'MÜLLER^JÖRG', charset: 'UNICODE UTF-8', control: 'C-BOM' }), 'utf8')]));
+  assert.deepEqual([ack.code, ack.control, ack.ack.get(ack.ack.segment('MSH'), 18)], ['AA', 'C-BOM', 'UNICODE UTF-8'], ack.text);
+  assert.deepEqual((await worklist.bySourceKey('hl7', 'BOM1'))?.dataset['00100010']?.Value, [{ Alphabetic: 'MÜLLER^JÖRG' }]);
+});
