@@ -27,7 +27,10 @@ export class WorkflowFeeds {
         worklist: a.worklist,
         index: a.index,
         logger,
-        settings: () => ({ charset: a.config().hl7.charset, stationAE: a.config().hl7.station_ae, processingIds: a.config().hl7.processing_ids }),
+        settings: () => {
+          const c = a.config().hl7;
+          return { charset: c.charset, stationAE: c.station_ae, processingIds: c.processing_ids, maxOrders: c.max_orders_per_message };
+        },
       });
       this.mllp = new MllpServer({
         host: c.hl7.host,

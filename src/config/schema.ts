@@ -316,6 +316,8 @@ const hl7 = section({
   charset: oneOf(HL7_CHARSETS).default('UTF-8'),
   /** MLLP connections open at once; past it a new one is closed unanswered (each may hold a frame of up to 16 MB). */
   max_connections: int(1, 10_000, 64),
+  /** Orders (ORC segments) one ORM^O01 may hold; one with more is answered AE and nothing of it is taken. */
+  max_orders_per_message: int(1, 10_000, 100),
   /** Scheduled Station AE Title by the order's modality or PV1-3 point of care (the first that has an entry). */
   station_ae: z.record(z.string(), aeTitleSchema, { error: 'expected a mapping of modality or location to AE title' }).default({}),
   /**

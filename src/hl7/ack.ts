@@ -21,6 +21,19 @@ const timestamp = (d = new Date()): string =>
   `${d.getFullYear()}${[d.getMonth() + 1, d.getDate(), d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join('')}`;
 
 let counter = 0;
+/** 36^4: the counter's four base-36 digits. */
+const COUNTER_WRAP = 1_679_616;
+
+/**
+ * Our MSH-10: "ACK", the time in base 36 (nine digits: good to the year 5188) and a counter of
+ * four wrapping at 36^4, 16 characters in all, always: MSH-10 is 20 at most in v2.5.1, and
+ * ACK<milliseconds><counter> grew past it once the counter reached 10,000. Unique unless more
+ * than 1.6 million ACKs are written within one millisecond.
+ */
+export function ackControlId(now = Date.now()): string {
+  counter = (counter + 1) % COUNTER_WRAP;
+  return `ACK${now.toString(36).padStart(9, '0')}${counter.toString(36).padStart(4, '0')}`.toUpperCase();
+}
 
 /** "PID-3" → "PID^1^3" (ERR-2 is an ERL: segment ID, sequence, field). */
 const errorLocation = (loc: string): string => {
@@ -114,7 +127,7 @@ export function buildAck(msg: Hl7Message | null, code: AckCode, text: string, pr
   const segments = [
     // Addressed back: our application and facility where the sender's MSH-5/6 named them.
     seg('MSH', `${d.component}${d.repetition}${d.escape}${d.subcomponent}`, f(5, HD_MAX) || 'PACS_SERVER', f(6, HD_MAX), f(3, HD_MAX), f(4, HD_MAX), timestamp(), '',
-      `ACK${d.component}${escapedWithin(trigger, ECHO_MAX, d)}${d.component}ACK`, `ACK${Date.now()}${++counter}`, f(11) || 'P', f(12) || '2.5.1', '', '', '', '', '', charset),
+      `ACK${d.component}${escapedWithin(trigger, ECHO_MAX, d)}${d.component}ACK`, ackControlId(), f(11) || 'P', f(12) || '2.5.1', '', '', '', '', '', charset),
     seg('MSA', code, f(10, CONTROL_ID_MAX), escapedWithin(text, MSA_TEXT_MAX, d)),
   ];
   if (problem) {

@@ -33,6 +33,13 @@ const CONFIGURED = new Map<string, Charset>([
   ['ASCII', ASCII],
 ]);
 
+/**
+ * The bytes without a leading UTF-8 byte order mark (EF BB BF), which some senders and the
+ * editors of hand-made messages put first: left there, the message did not start with MSH and
+ * was refused, and its MSH-18 was not found.
+ */
+export const withoutBom = (bytes: Buffer): Buffer => (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes);
+
 /** hl7.charset as a character set (UTF-8 for a value the schema would not let through). */
 export const configuredCharset = (setting: string): Charset => CONFIGURED.get(setting.toUpperCase()) ?? UTF8;
 

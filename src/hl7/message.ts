@@ -17,6 +17,7 @@ export const Hl7ErrorCode = {
   UnsupportedVersionId: 203,
   UnknownKeyIdentifier: 204,
   DuplicateKeyIdentifier: 205,
+  ApplicationRecordLocked: 206,
   ApplicationInternalError: 207,
 } as const;
 
@@ -150,13 +151,24 @@ export function* segmentBounds(text: string): Generator<[number, number]> {
   }
 }
 
+/**
+ * Fields of a segment that are read: the standard's segments have fewer than 60 (OBR 50, PID 39),
+ * and splitting a 16 MB line of field separators made millions of strings that nothing reads.
+ */
+export const MAX_FIELDS = 256;
+
 export class Hl7Message {
+  /** The first segment of each name, found once: a search per look-up read the whole message each time. */
+  private readonly first = new Map<string, Segment>();
+
   private constructor(
     readonly segments: Segment[],
     readonly delimiters: Delimiters,
     /** The first segment that could not be read (it is left out of `segments`), for the ACK. */
     readonly malformed: Hl7Error | null = null,
-  ) {}
+  ) {
+    for (const s of segments) if (!this.first.has(s.name)) this.first.set(s.name, s);
+  }
 
   /** Parses a message; throws Hl7Error (AR) when it does not start with a usable MSH or a segment is malformed. */
   static parse(text: string): Hl7Message {
@@ -170,7 +182,9 @@ export class Hl7Message {
    * usable MSH. A later segment with a bad name is left out and named in `malformed`, so the
    * ACK rejecting the message still quotes its control ID (MSA-2) and type.
    */
-  static read(text: string): Hl7Message {
+  static read(received: string): Hl7Message {
+    // A byte order mark first (U+FEFF) is no part of the MSH: a text decoded with it still holds it.
+    const text = received.startsWith('\uFEFF') ? received.slice(1) : received;
     const lines: string[] = [];
     for (const [start, end] of segmentBounds(text)) {
       const line = text.slice(start, end);
@@ -186,7 +200,7 @@ export class Hl7Message {
     const segments: Segment[] = [];
     let malformed: Hl7Error | null = null;
     for (const [n, line] of lines.entries()) {
-      const parts = line.split(d.field);
+      const parts = line.split(d.field, MAX_FIELDS + 1);
       const name = parts[0]!;
       if (!/^[A-Z][A-Z0-9]{2}$/.test(name)) {
         malformed ??= new Hl7Error(`segment ${n + 1}: ${quoted(name.slice(0, 10))} is not a segment name`, Hl7ErrorCode.SegmentSequence, null, 'AR');
@@ -199,7 +213,7 @@ export class Hl7Message {
   }
 
   segment(name: string): Segment | undefined {
-    return this.segments.find((s) => s.name === name);
+    return this.first.get(name);
   }
 
   all(name: string): Segment[] {

@@ -1,6 +1,7 @@
 // The Minimal Lower Layer Protocol (HL7 v2.5.1 Appendix C.4): each message framed as
 // <VT> message <FS><CR>. Bytes outside a frame are ignored (some senders put a newline
 // between frames) and are no activity: a connection with nothing but them is closed when idle.
+// A VT inside a frame starts a new one (the sender gave the first up and sent again).
 // A frame longer than the limit drops the connection instead of growing without end. Messages
 // of one connection are handled one after the other, in order, as the original acknowledgment
 // mode expects: the connection is not read while a message is handled, so a peer sending
@@ -9,6 +10,7 @@
 import net from 'node:net';
 import type { Logger } from '../core/logging.js';
 import { errorMessage } from '../core/errors.js';
+import { remoteText } from '../core/remote-text.js';
 
 export const VT = 0x0b;
 export const FS = 0x1c;
@@ -22,6 +24,14 @@ const MAX_MESSAGE = 16 * 1024 * 1024;
 const FRAME_DEADLINE_MS = 120_000;
 
 export const frame = (message: Buffer): Buffer => Buffer.concat([Buffer.from([VT]), message, Buffer.from([FS, CR])]);
+
+/** What a decoder saw that a sender should hear of (the listener logs it). */
+export interface MllpDecoderEvents {
+  /** A start byte (VT) inside an unfinished frame: the `dropped` bytes gathered since its own VT are thrown away, a new frame starts there. */
+  restarted?: (dropped: number) => void;
+  /** Bytes outside any frame, ignored (one call per run of them, as a chunk holds it). */
+  ignored?: (bytes: Buffer) => void;
+}
 
 /**
  * Collects frames from the bytes of a stream. Each chunk is scanned once and kept by reference
@@ -37,6 +47,8 @@ export class MllpDecoder {
   private afterFs = false;
   private framed = false;
 
+  constructor(private readonly events: MllpDecoderEvents = {}) {}
+
   /** A frame has begun and not ended yet. */
   get inFrame(): boolean {
     return this.within;
@@ -51,6 +63,9 @@ export class MllpDecoder {
   push(chunk: Buffer): Buffer[] {
     const out: Buffer[] = [];
     let at = 0;
+    // Where the next FS of the chunk is (-1: none left), searched again only once passed: a
+    // chunk of many restarts is not searched to its end once per restart.
+    let fs = -2;
     this.framed = false;
     while (at < chunk.length) {
       if (this.afterFs) {
@@ -63,15 +78,27 @@ export class MllpDecoder {
       }
       if (!this.within) {
         const start = chunk.indexOf(VT, at);
+        if (start !== at) this.events.ignored?.(chunk.subarray(at, start < 0 ? chunk.length : start));
         if (start < 0) break; // bytes between frames are ignored
         this.within = true;
         at = start + 1;
         continue;
       }
       this.framed = true;
-      const end = chunk.indexOf(FS, at);
-      this.add(chunk.subarray(at, end < 0 ? chunk.length : end));
-      if (end < 0) break;
+      if (fs !== -1 && fs < at) fs = chunk.indexOf(FS, at);
+      const end = fs < 0 ? chunk.length : fs;
+      // A VT before the frame's end: the sender gave the frame up and sent a message again on
+      // the same connection. Read as part of the frame, the two made one message refused AR.
+      const restart = chunk.subarray(at, end).indexOf(VT);
+      if (restart >= 0) {
+        this.events.restarted?.(this.size + restart);
+        this.parts = [];
+        this.size = 0;
+        at += restart + 1;
+        continue;
+      }
+      this.add(chunk.subarray(at, end));
+      if (fs < 0) break;
       out.push(Buffer.concat(this.parts, this.size));
       this.parts = [];
       this.size = 0;
@@ -150,13 +177,18 @@ export class MllpServer {
     // a place under hl7.max_connections, for ever. Activity is a byte of a frame, or an ACK sent.
     // destroySoon, not end: a peer that never closes its side would still count against the limit.
     // A write still waiting (a peer that reads no ACKs) would hold destroySoon for ever: destroyed.
+    const idleMs = this.options.idleMs ?? 300_000;
     let idle: NodeJS.Timeout | undefined;
     const active = (): void => {
       clearTimeout(idle);
-      idle = setTimeout(() => (socket.writableLength > 0 ? socket.destroy() : socket.destroySoon()), this.options.idleMs ?? 300_000);
+      idle = setTimeout(() => {
+        log.info({ remote, idleSeconds: idleMs / 1000 }, 'HL7 connection closed: idle');
+        if (socket.writableLength > 0) socket.destroy();
+        else socket.destroySoon();
+      }, idleMs);
     };
     active();
-    const decoder = new MllpDecoder();
+    const decoder = new MllpDecoder(this.decoderLog(remote));
     const pending: Buffer[] = [];
     let handling = false;
     let deadline: NodeJS.Timeout | undefined;
@@ -228,6 +260,30 @@ export class MllpServer {
       clearTimeout(idle);
       this.sockets.delete(socket);
     });
+  }
+
+  /**
+   * What a connection's decoder tells the log: each kind once per connection at warn, later ones
+   * at debug, so a peer sending nothing but junk (or VTs) does not flood the log. Line breaks
+   * between frames are common and harmless: not logged.
+   */
+  private decoderLog(remote: string): MllpDecoderEvents {
+    const log = this.options.logger;
+    let ignoredSaid = false;
+    let restartSaid = false;
+    return {
+      ignored: (bytes) => {
+        if (ignoredSaid || bytes.every((b) => b === CR || b === 0x0a)) return;
+        ignoredSaid = true;
+        // latin1: one character per byte, so the first 32 bytes show as 32 characters (control ones escaped).
+        log.warn({ remote, bytes: bytes.length, start: remoteText(bytes.subarray(0, 32).toString('latin1')) }, 'HL7 bytes outside an MLLP frame ignored (said once per connection)');
+      },
+      restarted: (dropped) => {
+        if (restartSaid) log.debug({ remote, dropped }, 'HL7 frame restarted');
+        else log.warn({ remote, dropped }, 'HL7 frame restarted: a start byte (VT) came inside an unfinished frame, whose bytes were dropped');
+        restartSaid = true;
+      },
+    };
   }
 
   async stop(): Promise<void> {

@@ -4,6 +4,7 @@
 // OBR-24 the modality, ZDS-1 the Study Instance UID when the order filler gives one.
 import type { JsonDataset, JsonElement } from '../dicom/json.js';
 import { Hl7Error, Hl7ErrorCode, type Hl7Message, type Segment, quoted } from './message.js';
+import { HL7_NULL, birthDate, checkValues, dateTime, limit, value, values } from './values.js';
 
 export type OrderControl = 'new' | 'change' | 'cancel';
 
@@ -41,20 +42,8 @@ export function personName(parts: string[]): string {
 /** PID-8 administrative sex (Table 0001) → Patient's Sex; unknown and others left empty. */
 export const patientSex = (v: string): string => (['M', 'F', 'O'].includes(v.toUpperCase()) ? v.toUpperCase() : '');
 
-/** An HL7 DTM (YYYY[MM[DD[HH[MM[SS[.S]]]]]][+/-ZZZZ]) → DICOM DA and TM; throws on a malformed one. */
-export function dateTime(v: string, where: string): { date: string; time: string } {
-  const m = /^(\d{8})(\d{2,6}(\.\d{1,4})?)?([+-]\d{4})?$/.exec(v);
-  if (!m) throw new Hl7Error(`${where} ${quoted(v)} is not a date/time (YYYYMMDD[HHMM[SS]])`, Hl7ErrorCode.DataType, where);
-  return { date: m[1]!, time: m[2] ?? '' };
-}
-
-export function limit(value: string, max: number, where: string): string {
-  if (value.length > max) throw new Hl7Error(`${where} ${quoted(value)} is longer than the ${max} characters DICOM allows`, Hl7ErrorCode.DataType, where);
-  return value;
-}
-
-/** The HL7 v2 null value: a field of two double quotes means "delete the value" (an empty one: "no change"). */
-const HL7_NULL = '""';
+/** Where each patient attribute comes from, for the ACK of a value that does not fit it. */
+const PATIENT_FIELDS: Readonly<Record<string, string>> = { '00100010': 'PID-5', '00100020': 'PID-3', '00100021': 'PID-3.4', '00100030': 'PID-7', '00100040': 'PID-8' };
 
 /**
  * The patient attributes of a PID segment (shared with the ADT messages). A new order carries
@@ -64,92 +53,129 @@ const HL7_NULL = '""';
  * empties the attribute.
  */
 export function patientAttributes(msg: Hl7Message, pid: Segment | undefined, changesOnly = false): JsonDataset {
-  const id = msg.get(pid, 3);
+  const id = value(msg, pid, 3);
   if (!id) throw new Hl7Error('PID-3 has no patient identifier', Hl7ErrorCode.RequiredFieldMissing, 'PID-3');
   const out: JsonDataset = {};
   const put = (field: number, tag: string, vr: string, element: () => JsonElement): void => {
     const raw = msg.raw(pid, field).trim();
     // Only delimiters (^^^, or an empty first repetition: ~DOE^J) give no value, as an empty
     // field: they counted as given, and an ADT^A08 erased the name in the worklist and the index.
-    const given = raw === HL7_NULL || msg.components(pid, field).some((c) => c !== '');
+    const given = raw === HL7_NULL || values(msg, pid, field).some((c) => c !== '');
     if (raw === HL7_NULL || (!given && !changesOnly)) out[tag] = { vr };
     else if (given) out[tag] = element();
   };
   // A "" component (DOE^"") deletes that part only.
-  put(5, '00100010', 'PN', () => pn(personName(msg.components(pid, 5).map((c) => (c === HL7_NULL ? '' : c)))));
+  put(5, '00100010', 'PN', () => pn(personName(values(msg, pid, 5))));
   out['00100020'] = str('LO', limit(id, 64, 'PID-3'));
   put(7, '00100030', 'DA', () => {
-    const v = msg.get(pid, 7);
-    return str('DA', v && v !== HL7_NULL ? dateTime(v, 'PID-7').date : '');
+    const v = value(msg, pid, 7);
+    return str('DA', v ? birthDate(v, 'PID-7') : '');
   });
-  put(8, '00100040', 'CS', () => str('CS', patientSex(msg.get(pid, 8))));
-  const issuer = msg.get(pid, 3, 4);
+  put(8, '00100040', 'CS', () => str('CS', patientSex(value(msg, pid, 8))));
+  const issuer = value(msg, pid, 3, 4);
   if (issuer) out['00100021'] = str('LO', limit(issuer, 64, 'PID-3.4'));
+  checkValues(out, PATIENT_FIELDS);
   return out;
 }
 
-/** The segments of each order: from one ORC up to the next. */
-function orderGroups(msg: Hl7Message): Segment[][] {
+/**
+ * The segments of each order: from one ORC up to the next. Past `max` orders the message is
+ * refused before any is read: a 16 MB frame holds some 300,000 ORC/OBR pairs, each a worklist
+ * entry and a database write while the listener waits.
+ */
+function orderGroups(msg: Hl7Message, max: number): Segment[][] {
   const groups: Segment[][] = [];
   for (const s of msg.segments) {
-    if (s.name === 'ORC') groups.push([s]);
-    else if (groups.length) groups[groups.length - 1]!.push(s);
+    if (s.name === 'ORC') {
+      if (groups.length === max)
+        throw new Hl7Error(`the message has more than ${max} orders (ORC segments; hl7.max_orders_per_message): none was taken, send them in smaller messages`, Hl7ErrorCode.SegmentSequence, 'ORC');
+      groups.push([s]);
+    } else if (groups.length) groups[groups.length - 1]!.push(s);
   }
   return groups;
 }
 
+/** Where each order attribute comes from (the fixed ones), for the ACK of a value that does not fit it. */
+const ORDER_FIELDS: Readonly<Record<string, string>> = {
+  '00080090': 'PV1-8',
+  '00321060': 'OBR-4',
+  '00321064/0/00080100': 'OBR-4.1',
+  '00321064/0/00080102': 'OBR-4.3',
+  '00321064/0/00080104': 'OBR-4.2',
+  '00402016': 'ORC-2',
+  '00402017': 'ORC-3',
+  '0020000D': 'ZDS-1',
+  '00401001': 'OBR-19',
+  '00400100/0/00080060': 'OBR-24',
+  '00400100/0/00400007': 'OBR-4',
+  '00400100/0/00400009': 'OBR-20',
+};
+
 export interface OrderOptions {
   /** Scheduled Station AE Title by PV1-3 point of care or by modality. */
   stationAE: Readonly<Record<string, string>>;
+  /** Orders (ORC segments) a message may hold (hl7.max_orders_per_message); unset: no limit. */
+  maxOrders?: number;
+}
+
+/** What the orders of a message share, found once: each order looking for them again read the whole message per order. */
+interface Shared {
+  pv1: Segment | undefined;
+  zds: Segment | undefined;
+  /** The patient attributes of the PID (a copy each: each order's dataset is its own). */
+  patient: () => JsonDataset;
 }
 
 export function readOrders(msg: Hl7Message, options: OrderOptions): Order[] {
-  const groups = orderGroups(msg);
+  const groups = orderGroups(msg, options.maxOrders ?? Infinity);
   if (!groups.length) throw new Hl7Error('an ORM^O01 needs at least one ORC segment', Hl7ErrorCode.SegmentSequence, 'ORC');
-  return groups.map((g) => readOrder(msg, g, options));
+  const pid = msg.segment('PID');
+  let patient: JsonDataset | undefined;
+  const shared: Shared = { pv1: msg.segment('PV1'), zds: msg.segment('ZDS'), patient: () => structuredClone((patient ??= patientAttributes(msg, pid))) };
+  return groups.map((g) => readOrder(msg, g, shared, options));
 }
 
-function readOrder(msg: Hl7Message, group: Segment[], options: OrderOptions): Order {
+function readOrder(msg: Hl7Message, group: Segment[], shared: Shared, options: OrderOptions): Order {
   const orc = group[0]!;
   const obr = group.find((s) => s.name === 'OBR');
-  const code = msg.get(orc, 1).toUpperCase();
+  const code = value(msg, orc, 1).toUpperCase();
   const control = entry(CONTROLS, code);
   if (!control) throw new Hl7Error(`ORC-1 order control ${quoted(code)} is not one we act on (NW, XO, CA, OC, DC)`, Hl7ErrorCode.TableValueNotFound, 'ORC-1');
-  const placer = msg.get(orc, 2) || msg.get(obr, 2);
-  const filler = msg.get(orc, 3) || msg.get(obr, 3);
+  const placer = value(msg, orc, 2) || value(msg, obr, 2);
+  const filler = value(msg, orc, 3) || value(msg, obr, 3);
   const key = placer || filler;
   if (!key) throw new Hl7Error('the order has no placer (ORC-2) or filler (ORC-3) order number', Hl7ErrorCode.RequiredFieldMissing, 'ORC-2');
   if (control === 'cancel') return { control, key, dataset: null };
   if (!obr) throw new Hl7Error('a new or changed order needs its OBR segment', Hl7ErrorCode.SegmentSequence, 'OBR');
 
-  const pid = msg.segment('PID');
-  const pv1 = msg.segment('PV1');
-  const ds = patientAttributes(msg, pid);
+  const { pv1 } = shared;
+  const ds = shared.patient();
 
-  const section = msg.get(obr, 24).toUpperCase();
+  const section = value(msg, obr, 24).toUpperCase();
   const modality = MODALITIES.has(section) ? section : entry(SECTION_MODALITY, section);
   if (!modality) throw new Hl7Error(section ? `OBR-24 ${quoted(section)} names no DICOM modality` : 'OBR-24 (diagnostic service section) is empty: the modality is needed', section ? Hl7ErrorCode.TableValueNotFound : Hl7ErrorCode.RequiredFieldMissing, 'OBR-24');
 
   const tq1 = group.find((s) => s.name === 'TQ1');
-  const [when, where] = [[msg.get(tq1, 7), 'TQ1-7'], [msg.get(obr, 27, 4), 'OBR-27.4'], [msg.get(obr, 36), 'OBR-36'], [msg.get(orc, 7, 4), 'ORC-7.4']].find(([v]) => v) ?? ['', ''];
+  const [when, where] = [[value(msg, tq1, 7), 'TQ1-7'], [value(msg, obr, 27, 4), 'OBR-27.4'], [value(msg, obr, 36), 'OBR-36'], [value(msg, orc, 7, 4), 'ORC-7.4']].find(([v]) => v) ?? ['', ''];
   if (!when) throw new Hl7Error('no scheduled start (TQ1-7, OBR-27.4, OBR-36 or ORC-7.4)', Hl7ErrorCode.RequiredFieldMissing, 'TQ1-7');
   const start = dateTime(when, where!);
 
-  const pointOfCare = msg.get(pv1, 3);
+  const pointOfCare = value(msg, pv1, 3);
   const station = entry(options.stationAE, pointOfCare) ?? entry(options.stationAE, modality) ?? '';
-  const [procCode, procText, procScheme] = msg.components(obr, 4);
-  const accession = msg.get(obr, 18) || filler;
-  ds['00080050'] = str('SH', limit(accession, 16, msg.get(obr, 18) ? 'OBR-18' : 'ORC-3'));
-  ds['00080090'] = pn(personName(msg.components(pv1, 8).slice(1)));
-  ds['00321032'] = pn(personName((msg.components(orc, 12).some((c) => c) ? msg.components(orc, 12) : msg.components(obr, 16)).slice(1)));
+  const [procCode, procText, procScheme] = values(msg, obr, 4);
+  const accession = value(msg, obr, 18) || filler;
+  ds['00080050'] = str('SH', limit(accession, 16, value(msg, obr, 18) ? 'OBR-18' : 'ORC-3'));
+  ds['00080090'] = pn(personName(values(msg, pv1, 8).slice(1)));
+  const requesting = values(msg, orc, 12).some((c) => c) ? 'ORC-12' : 'OBR-16';
+  ds['00321032'] = pn(personName((requesting === 'ORC-12' ? values(msg, orc, 12) : values(msg, obr, 16)).slice(1)));
   ds['00321060'] = str('LO', (procText || procCode || '').slice(0, 64));
   if (procCode)
     ds['00321064'] = { vr: 'SQ', Value: [{ '00080100': str('SH', limit(procCode, 16, 'OBR-4.1')), '00080102': str('SH', (procScheme || 'L').slice(0, 16)), '00080104': str('LO', (procText || procCode).slice(0, 64)) }] };
   ds['00402016'] = str('LO', limit(placer, 64, 'ORC-2'));
   ds['00402017'] = str('LO', limit(filler, 64, 'ORC-3'));
-  const studyUid = msg.get(group.find((s) => s.name === 'ZDS') ?? msg.segment('ZDS'), 1);
+  const studyUid = value(msg, group.find((s) => s.name === 'ZDS') ?? shared.zds, 1);
   if (studyUid) ds['0020000D'] = str('UI', limit(studyUid, 64, 'ZDS-1'));
-  if (msg.get(obr, 19)) ds['00401001'] = str('SH', limit(msg.get(obr, 19), 16, 'OBR-19'));
+  if (value(msg, obr, 19)) ds['00401001'] = str('SH', limit(value(msg, obr, 19), 16, 'OBR-19'));
   const step: JsonDataset = {
     '00080060': str('CS', modality),
     '00400001': str('AE', station),
@@ -157,10 +183,18 @@ function readOrder(msg: Hl7Message, group: Segment[], options: OrderOptions): Or
     '00400003': str('TM', start.time),
     '00400007': str('LO', (procText || procCode || '').slice(0, 64)),
   };
-  if (msg.get(obr, 20)) step['00400009'] = str('SH', limit(msg.get(obr, 20), 16, 'OBR-20'));
+  if (value(msg, obr, 20)) step['00400009'] = str('SH', limit(value(msg, obr, 20), 16, 'OBR-20'));
   // No Scheduled Procedure Step Status: a new entry starts SCHEDULED (completeEntry), and an
   // order we have keeps the status modalities gave it. An NW setting SCHEDULED put a resent
   // order (its ACK lost) back into the worklist after it was started, done or canceled.
   ds['00400100'] = { vr: 'SQ', Value: [step] };
+  checkValues(ds, {
+    ...PATIENT_FIELDS,
+    ...ORDER_FIELDS,
+    '00080050': value(msg, obr, 18) ? 'OBR-18' : 'ORC-3',
+    '00321032': requesting,
+    '00400100/0/00400002': where!,
+    '00400100/0/00400003': where!,
+  });
   return { control, key, dataset: ds };
 }

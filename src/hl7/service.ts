@@ -12,9 +12,10 @@ import { OPEN_SPS_STATUSES } from '../index/workflow.js';
 import type { WorklistService } from '../services/worklist.js';
 import { type ApplicationAckCode, CONTROL_ID_MAX, buildAck } from './ack.js';
 import { answerCode, enhancedMode } from './ack-mode.js';
-import { checkEncoding, configuredCharset, declaredCharset, messageCharset, unsupportedCharset } from './charset.js';
+import { checkEncoding, configuredCharset, declaredCharset, messageCharset, unsupportedCharset, withoutBom } from './charset.js';
 import { Hl7Error, Hl7ErrorCode, Hl7Message, quoted } from './message.js';
-import { limit, patientAttributes, readOrders } from './orders.js';
+import { patientAttributes, readOrders } from './orders.js';
+import { limit, value } from './values.js';
 
 /** How much of what was done, or went wrong, a log line says. */
 const LOGGED_MAX = 1000;
@@ -23,8 +24,8 @@ export interface Hl7Deps {
   worklist: WorklistService;
   index: ArchiveIndex;
   logger: Logger;
-  /** hl7.charset, hl7.station_ae and hl7.processing_ids, read on each message (the last two are live). */
-  settings: () => { charset: string; stationAE: Readonly<Record<string, string>>; processingIds: readonly string[] };
+  /** hl7.charset, hl7.station_ae, hl7.processing_ids and hl7.max_orders_per_message, read on each message (all but the first are live). */
+  settings: () => { charset: string; stationAE: Readonly<Record<string, string>>; processingIds: readonly string[]; maxOrders: number };
 }
 
 export class Hl7Service {
@@ -34,7 +35,8 @@ export class Hl7Service {
    * The acknowledgment (bytes, in the message's character set) for one message; null when the
    * sender asked for none of this outcome (enhanced mode, MSH-15 and MSH-16).
    */
-  async handle(bytes: Buffer, remote = ''): Promise<Buffer | null> {
+  async handle(received: Buffer, remote = ''): Promise<Buffer | null> {
+    const bytes = withoutBom(received);
     const fallback = configuredCharset(this.deps.settings().charset);
     const declared = declaredCharset(bytes);
     const known = messageCharset(declared, fallback);
@@ -100,18 +102,30 @@ export class Hl7Service {
   private async orders(msg: Hl7Message): Promise<string> {
     // Every order is checked before any is applied — its fields in readOrders, a cancel's
     // target here — so a bad later order does not leave the earlier ones done under an AE.
-    const orders = readOrders(msg, { stationAE: this.deps.settings().stationAE });
+    const { stationAE, maxOrders } = this.deps.settings();
+    const orders = readOrders(msg, { stationAE, maxOrders });
     const scheduledHere = new Set<string>();
     for (const o of orders) {
-      if (o.control !== 'cancel') scheduledHere.add(o.key);
-      else if (!scheduledHere.has(o.key) && !(await this.deps.worklist.bySourceKey('hl7', o.key)))
-        throw new Hl7Error(`no order ${quoted(o.key)} to cancel`, Hl7ErrorCode.UnknownKeyIdentifier, 'ORC-2');
+      if (o.control !== 'cancel') {
+        scheduledHere.add(o.key);
+        continue;
+      }
+      const current = await this.deps.worklist.bySourceKey('hl7', o.key);
+      if (!scheduledHere.has(o.key) && !current) throw new Hl7Error(`no order ${quoted(o.key)} to cancel`, Hl7ErrorCode.UnknownKeyIdentifier, 'ORC-2');
+      if (current) notInProgress(o.key, current.status);
     }
     const done: string[] = [];
     for (const o of orders) {
       const current = await this.deps.worklist.bySourceKey('hl7', o.key);
       if (o.control === 'cancel') {
         if (!current) throw new Hl7Error(`order ${quoted(o.key)} went away while the message was applied`, Hl7ErrorCode.ApplicationInternalError, 'ORC-2');
+        // A step that is over stays what it became, answered AA (MSA-3 says so): canceling a
+        // COMPLETED one made what was performed look never done. A resent CA also lands here.
+        if (!(OPEN_SPS_STATUSES as readonly string[]).includes(current.status)) {
+          done.push(`order ${o.key} is ${current.status}: not canceled`);
+          continue;
+        }
+        notInProgress(o.key, current.status);
         await this.deps.worklist.cancel(current.id);
         done.push(`order ${o.key} canceled`);
         continue;
@@ -161,9 +175,9 @@ export class Hl7Service {
       if (s.name !== 'MRG') continue;
       if (!pid) throw new Hl7Error('MRG without the PID of the surviving patient before it', Hl7ErrorCode.SegmentSequence, 'MRG');
       const attrs = patientAttributes(msg, pid, true);
-      const prior = limit(msg.get(s, 1), 64, 'MRG-1');
+      const prior = limit(value(msg, s, 1), 64, 'MRG-1');
       if (!prior) throw new Hl7Error('MRG-1 has no prior patient identifier', Hl7ErrorCode.RequiredFieldMissing, 'MRG-1');
-      pairs.push({ prior, from: { PatientID: prior, IssuerOfPatientID: limit(msg.get(s, 1, 4), 64, 'MRG-1.4') || null }, to: patientKey(attrs), attrs });
+      pairs.push({ prior, from: { PatientID: prior, IssuerOfPatientID: limit(value(msg, s, 1, 4), 64, 'MRG-1.4') || null }, to: patientKey(attrs), attrs });
     }
     if (!pairs.length) throw new Hl7Error('ADT^A40 needs an MRG segment', Hl7ErrorCode.SegmentSequence, 'MRG');
     // The index takes every pair in one transaction and records each as a link, which images
@@ -221,6 +235,16 @@ export class Hl7Service {
     }
     return mine.length;
   }
+}
+
+/**
+ * Throws AE 206 for a cancel (ORC-1 CA, OC, DC) of a step a modality has started: the
+ * modality ends or discontinues it (MPPS), and the worklist follows; canceled under it, the
+ * step's outcome would be overwritten when it reports.
+ */
+function notInProgress(key: string, status: string): void {
+  if (status === 'STARTED')
+    throw new Hl7Error(`order ${quoted(key)} is in progress (STARTED at the modality): not canceled; the modality completes or discontinues the step`, Hl7ErrorCode.ApplicationRecordLocked, 'ORC-1');
 }
 
 function patientKey(attrs: JsonDataset): PatientKey {

@@ -20,7 +20,7 @@ async function service(processingIds: readonly string[] = ['P']) {
   await index.migrate();
   after(() => index.close());
   const worklist = new WorklistService(index.worklist, () => ({ fuzzyNames: false }));
-  const hl7 = new Hl7Service({ worklist, index, logger: createLogger({ level: 'silent' }), settings: () => ({ charset: 'UTF-8', stationAE: {}, processingIds }) });
+  const hl7 = new Hl7Service({ worklist, index, logger: createLogger({ level: 'silent' }), settings: () => ({ charset: 'UTF-8', stationAE: {}, processingIds, maxOrders: 100 }) });
   /** The ACK's MSA and ERR, or null when nothing is answered. */
   const send = async (message: string) => {
     const bytes = await hl7.handle(Buffer.from(message, 'utf8'));

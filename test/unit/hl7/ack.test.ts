@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Hl7Message } from '../../../src/hl7/message.js';
-import { buildAck } from '../../../src/hl7/ack.js';
+import { ackControlId, buildAck } from '../../../src/hl7/ack.js';
 
 const message = (msh3: string, msh10: string): Hl7Message => Hl7Message.read(`MSH|^~\\&|${msh3}|HOSP|PACS|RAD|20260312||ADT^A08|${msh10}|P|2.5.1\rEVN|A08|20260312`);
 
@@ -34,4 +34,21 @@ test('an echoed value is cut between characters and sequences: a long one, or on
   const big = `${'\n'.repeat(100)}${'C'.repeat(196)}\\X0D0A\\${'D'.repeat(1024 * 1024)}`;
   const ack = Hl7Message.parse(buildAck(message('RIS', big), 'AA', 'done', null, 'UNICODE UTF-8'));
   assert.equal(ack.raw(ack.segment('MSA'), 2), 'C'.repeat(196), 'the escape sequence would pass 199 characters: cut before it');
+});
+
+test('our MSH-10 is 16 characters, always (v2.5.1 allows 20), and differs from one ACK to the next across the counter wrapping', () => {
+  const ids = new Set<string>();
+  for (let i = 0; i < 20_000; i++) {
+    const ack = Hl7Message.read(buildAck(message('RIS', `C${i}`), 'AA', 'ok', null, 'UNICODE UTF-8'));
+    const id = ack.get(ack.segment('MSH'), 10);
+    assert.match(id, /^ACK[0-9A-Z]{13}$/);
+    ids.add(id);
+  }
+  assert.equal(ids.size, 20_000);
+  // Past 36^4 ACKs in one millisecond the counter wraps: the length stays; far in the future too.
+  const now = Date.now();
+  const first = ackControlId(now);
+  for (let i = 1; i < 1_679_616; i++) ackControlId(now);
+  assert.equal(ackControlId(now), first);
+  assert.equal(ackControlId(36 ** 9 - 1).length, 16);
 });

@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { Hl7Error, Hl7Message, escapeHl7, unescapeHl7, DEFAULT_DELIMITERS } from '../../../src/hl7/message.js';
 import { MllpDecoder, frame } from '../../../src/hl7/mllp.js';
 import { buildAck } from '../../../src/hl7/ack.js';
-import { dateTime, personName, readOrders } from '../../../src/hl7/orders.js';
+import { personName, readOrders } from '../../../src/hl7/orders.js';
+import { dateTime } from '../../../src/hl7/values.js';
 
 /** An OBR segment with the fields given by number. */
 function obr(fields: Record<number, string>): string {
@@ -97,6 +98,11 @@ test('other delimiters from MSH-2 are honoured', () => {
   assert.equal(m.get(m.segment('PID'), 5, 2, 0, 2), 'SUB');
 });
 
+test('a byte order mark (U+FEFF) before the MSH is dropped', () => {
+  const m = Hl7Message.parse(`\uFEFF${ORM}`);
+  assert.deepEqual([m.segments[0]!.name, m.get(m.segment('MSH'), 10)], ['MSH', 'MSG001']);
+});
+
 test('not a message: Hl7Error asking for AR', () => {
   for (const bad of ['', 'hello', 'PID|1', 'MSH|^^^^|x', 'MSH|^~\\&|A\rp!d|1']) {
     assert.throws(() => Hl7Message.parse(bad), (e: unknown) => e instanceof Hl7Error && e.ack === 'AR', bad);
@@ -152,6 +158,24 @@ test('MLLP: every chunk size gives the same messages; a large frame in small pie
   assert.throws(() => {
     for (let i = 0; i < 17; i++) huge.push(Buffer.alloc(1024 * 1024));
   }, /longer than/);
+});
+
+test('MLLP: a VT inside an unfinished frame drops what it gathered and starts a new frame there, in any chunking; the drop and bytes between frames are told', () => {
+  const resent = 'MSH|^~\\&|RIS|H|PACS|R|20260312||ORM^O01|C2|P|2.5.1\rPID|1||P1';
+  const all = Buffer.concat([Buffer.from('junk'), Buffer.from([0x0b]), Buffer.from('MSH|^~\\&|A'), frame(Buffer.from(resent)), frame(Buffer.from('MSH|next'))]);
+  for (const size of [1, 3, 16, all.length]) {
+    const dropped: number[] = [];
+    const ignored: string[] = [];
+    const d = new MllpDecoder({ restarted: (n) => dropped.push(n), ignored: (b) => ignored.push(b.toString()) });
+    const got: string[] = [];
+    for (let i = 0; i < all.length; i += size) got.push(...d.push(all.subarray(i, i + size)).map((x) => x.toString()));
+    assert.deepEqual(got, [resent, 'MSH|next'], `chunks of ${size}`);
+    assert.deepEqual(dropped, ['MSH|^~\\&|A'.length], `chunks of ${size}`);
+    assert.equal(ignored.join(''), 'junk', `chunks of ${size}`);
+  }
+  // Many VTs in one chunk: each restart is found from where the last one was, not by a search to the end.
+  const vts = new MllpDecoder();
+  assert.deepEqual(vts.push(Buffer.concat([Buffer.alloc(200_000, 0x0b), frame(Buffer.from('MSH|last'))])).map(String), ['MSH|last']);
 });
 
 test('an ACK quotes the control ID, addresses the sender, and explains an error', () => {
@@ -231,9 +255,51 @@ test('orders that cannot be scheduled say why and where', () => {
   assert.deepEqual(cancel, { control: 'cancel', key: 'PL123', dataset: null });
 });
 
+test('values that do not fit their DICOM attribute: AE 102 naming the field (a decoded backslash, a long name, no real date or time, a UID that is none)', () => {
+  const read = (orm: string) => readOrders(Hl7Message.parse(orm), { stationAE: {} });
+  const pid = (fields: string) => ORM.replace(/^PID.*$/m, `PID|1||${fields}`);
+  const cases: Array<[string, string]> = [
+    [pid('12\\E\\34^^^HOSP||DOE^J'), 'PID-3'],
+    [pid('P77^^^HOSP||O\\E\\BRIEN^PAT'), 'PID-5'],
+    [pid(`P77^^^HOSP||${'F'.repeat(40)}^${'G'.repeat(30)}`), 'PID-5'],
+    [pid('P77^^^HOSP||DOE^J||19801340'), 'PID-7'],
+    [ORM.replace('^^^20260312093000', '^^^20261399'), 'ORC-7.4'],
+    [ORM.replace('^^^20260312093000', '^^^202603120930.5'), 'ORC-7.4'],
+    [ORM.replace('^^^20260312093000', '^^^20260312093'), 'ORC-7.4'],
+    [ORM.replace('^^^20260312093000', '^^^202603122460'), 'ORC-7.4'],
+    [`${ORM}\rZDS|hello^RIS^Application^DICOM`, 'ZDS-1'],
+    [ORM.replace('CTCHEST^CT Chest', 'CTCHEST^CT Chest\\E\\'), 'OBR-4'],
+  ];
+  for (const [orm, where] of cases)
+    assert.throws(() => read(orm), (e: unknown) => e instanceof Hl7Error && e.location === where && e.code === 102 && e.ack === 'AE' && e.message.startsWith(where), where);
+  // A birth date to the year or the month (HL7 allows it, a DA cannot hold it): left empty, the order taken.
+  for (const date of ['1970', '197005']) assert.deepEqual(read(pid(`P77^^^HOSP||DOE^J||${date}|F`))[0]!.dataset!['00100030'], { vr: 'DA' }, date);
+  assert.equal(read(pid('P77^^^HOSP||DOE^J||198002291230|F'))[0]!.dataset!['00100030']?.Value?.[0], '19800229');
+});
+
+test('the orders of a message are read in one pass: the segments visited grow with the orders, not their square; fields past the 256th are not split', () => {
+  // No PV1 and no ZDS: each order looking for them read every segment of the message.
+  const orm = (n: number) =>
+    [ORM.split('\r')[0], 'PID|1||P1', ...Array.from({ length: n }, (_, i) => `ORC|NW|P${i}\rTQ1|1||||||202603120930\r${obr({ 2: `P${i}`, 18: `A${i}`, 24: 'CT' })}`)].join('\r');
+  const visited = (n: number): number => {
+    const msg = Hl7Message.parse(orm(n));
+    let reads = 0;
+    const counted = new Proxy(msg.segments, { get: (t, k, r) => ((reads += typeof k === 'string' && /^\d+$/.test(k) ? 1 : 0), Reflect.get(t, k, r)) });
+    Object.defineProperty(msg, 'segments', { value: counted });
+    assert.equal(readOrders(msg, { stationAE: {} }).length, n);
+    return reads;
+  };
+  const [small, large] = [visited(500), visited(2000)];
+  assert.ok(large < 5 * small && large < 10 * 2000, `${small} → ${large} segments visited for 4 times the orders`);
+  const wide = Hl7Message.parse(`${ORM}\rZZZ${'|x'.repeat(100_000)}`);
+  assert.equal(wide.segment('ZZZ')!.fields.length, 257);
+});
+
 test('names and times', () => {
   assert.equal(personName(['DOE', 'JOHN', 'Q', 'JR', 'DR']), 'DOE^JOHN^Q^DR^JR');
   assert.equal(personName(['DOE', 'JOHN']), 'DOE^JOHN');
   assert.deepEqual(dateTime('202603120930+0100', 'x'), { date: '20260312', time: '0930' });
   assert.deepEqual(dateTime('20260312', 'x'), { date: '20260312', time: '' });
+  assert.deepEqual(dateTime('20260312093015.1234-0500', 'x'), { date: '20260312', time: '093015.1234' });
+  assert.deepEqual(dateTime('2026031223', 'x'), { date: '20260312', time: '23' });
 });

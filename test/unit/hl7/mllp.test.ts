@@ -157,3 +157,38 @@ test('a message the handler has no ACK for (null) is answered with nothing: the 
   for (let i = 0; i < 100 && acks.length < 3; i++) await sleep(20);
   assert.deepEqual(acks.slice(2), ['ACK MSH|seven']);
 });
+
+/** A listener whose log lines (debug and up) go to `logged`, parsed. */
+async function logging(t: TestContext, options: Partial<MllpServerOptions> = {}) {
+  const logged: Array<Record<string, unknown>> = [];
+  const logger = createLogger({ level: 'debug' }, { stdout: { write: (line: string) => logged.push(JSON.parse(line) as Record<string, unknown>) } });
+  return { logged, ...(await listen(t, { logger, ...options })) };
+}
+
+test('a sender that gives a frame up and sends again on the connection (a VT inside the frame) is answered for the second message; the drop is logged', { timeout: 30_000 }, async (t) => {
+  const handled: string[] = [];
+  const { connect, logged } = await logging(t, { handle: async (m) => (handled.push(m.toString()), Buffer.from('ACK')) });
+  const socket = await connect();
+  const answered = once(socket, 'data');
+  socket.write(Buffer.concat([Buffer.from('\x0bMSH|^~\\&|A'), frame(Buffer.from('MSH|^~\\&|RIS|H|PACS|R|20260312||ORM^O01|C2|P|2.5.1'))]));
+  await answered;
+  assert.deepEqual(handled, ['MSH|^~\\&|RIS|H|PACS|R|20260312||ORM^O01|C2|P|2.5.1']);
+  const [line] = logged.filter((l) => /frame restarted/.test(String(l.msg)));
+  assert.deepEqual([line?.level, line?.dropped], [40, 'MSH|^~\\&|A'.length]);
+});
+
+test('bytes outside a frame are logged once per connection (how many, the first 32 shown printable), line breaks not at all; an idle close is logged', { timeout: 30_000 }, async (t) => {
+  const { connect, logged } = await logging(t, { idleMs: 300 });
+  const said = () => logged.filter((l) => /outside an MLLP frame/.test(String(l.msg)));
+  const quiet = await connect();
+  quiet.write('\r\n\n');
+  const noisy = await connect();
+  noisy.write(`GET / HTTP/1.1\r\nHost: x\r\n${'y'.repeat(40)}`);
+  await sleep(100);
+  noisy.write('more junk');
+  assert.equal(await closesWithin(noisy, 3000), true);
+  assert.equal(await closesWithin(quiet, 3000), true);
+  assert.equal(said().length, 1, JSON.stringify(logged));
+  assert.deepEqual([said()[0]!.level, said()[0]!.bytes, said()[0]!.start], [40, 65, 'GET / HTTP/1.1 Host: x yyyyyyy']);
+  assert.equal(logged.filter((l) => l.msg === 'HL7 connection closed: idle' && l.level === 30).length, 2);
+});

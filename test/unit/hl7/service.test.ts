@@ -18,12 +18,12 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 let databases = 0;
 
-/** A service on an index of its own; `charset` is hl7.charset; its log lines go to `logged`. */
-async function service(charset = 'UTF-8', logged?: string[], processingIds: readonly string[] = ['P']) {
+/** A service on an index of its own; `charset` is hl7.charset, `maxOrders` hl7.max_orders_per_message; its log lines go to `logged`. */
+async function service(charset = 'UTF-8', logged?: string[], processingIds: readonly string[] = ['P'], maxOrders = 100) {
   const index = SqliteIndex.open({ path: join(dir, `${++databases}.db`), walMode: true });
   await index.migrate();
   const worklist = new WorklistService(index.worklist, () => ({ fuzzyNames: false }), index); // the index's merge links, as in app.ts
-  const hl7 = new Hl7Service({ worklist, index, logger: logged ? createLogger({ level: 'info' }, { stdout: { write: (line: string) => logged.push(line) } }) : createLogger({ level: 'silent' }), settings: () => ({ charset, stationAE: {}, processingIds }) });
+  const hl7 = new Hl7Service({ worklist, index, logger: logged ? createLogger({ level: 'info' }, { stdout: { write: (line: string) => logged.push(line) } }) : createLogger({ level: 'silent' }), settings: () => ({ charset, stationAE: {}, processingIds, maxOrders }) });
   const send = async (message: string | Buffer) => {
     const bytes = await hl7.handle(typeof message === 'string' ? Buffer.from(message, 'utf8') : message);
     assert.ok(bytes, 'an original-mode message is always answered');
@@ -339,4 +339,92 @@ test('a message of another HL7 version than 2.x (MSH-12) is refused with AR 203 
   assert.match(r.text, /MSH-12 version "3.0"/);
   assert.equal((await index.findPatient('V1', null))?.PatientName, 'Real^Name', 'nothing changed');
   for (const v of ['2.3', '2.5.1', '2.8^INT']) assert.equal((await send(a08(v))).code, 'AA', v);
+});
+
+test('a value that does not fit its DICOM attribute is AE 102 with the field in ERR-2, nothing taken; a birth date to the year only is left empty', async () => {
+  const { send, worklist, index } = await service();
+  await index.storeInstance(record({ sop: '5.1.1', study: '5.1', patientId: 'P5B', patientName: 'KEEP^ME' }), 'insert');
+  for (const [message, location] of [
+    [orm('NW', 'V1', { pid: '12\\E\\34^^^HOSP' }), 'PID^1^3'],
+    [orm('NW', 'V2', { extra: ['ZDS|hello'] }), 'ZDS^1^1'],
+    [orm('NW', 'V3').replace('202603120930', '20261399'), 'TQ1^1^7'],
+    [[MSH('ADT^A08'), 'EVN|A08|20260312', 'PID|1||P5B||O\\E\\BRIEN^PAT'].join('\r'), 'PID^1^5'],
+  ] as const) {
+    const ack = await send(message);
+    assert.deepEqual([ack.code, ack.err, ack.ack.raw(ack.ack.segment('ERR'), 2)], ['AE', '102', location], ack.text);
+  }
+  assert.deepEqual([await worklist.bySourceKey('hl7', 'V1'), await worklist.bySourceKey('hl7', 'V2'), await worklist.bySourceKey('hl7', 'V3')], [null, null, null]);
+  assert.equal((await index.findPatient('P5B', null))?.PatientName, 'KEEP^ME');
+  const year = await send(orm('NW', 'V4').replace('|19800102|', '|1970|'));
+  assert.equal(year.code, 'AA', year.text);
+  assert.deepEqual((await worklist.bySourceKey('hl7', 'V4'))!.dataset['00100030'], { vr: 'DA' });
+});
+
+test('the HL7 null "" is no value in every field read: ORC-2 "" keys orders by their filler number, OBR-18 and ZDS-1 "" are not the text "", PID-3 and MRG-1 "" are missing', async () => {
+  const { send, worklist } = await service();
+  const nullPlacer = (placer: string) => orm('NW', placer, { extra: ['ZDS|""'] }).replace(`ORC|NW|${placer}|`, 'ORC|NW|""|').replace(`OBR|1|${placer}|`, 'OBR|1|""|').replace(`ACC${placer}`, '""');
+  for (const placer of ['Q1', 'Q2']) assert.equal((await send(nullPlacer(placer))).text, `order F${placer} scheduled`);
+  assert.equal(await worklist.bySourceKey('hl7', '""'), null);
+  for (const placer of ['Q1', 'Q2']) {
+    const ds = (await worklist.bySourceKey('hl7', `F${placer}`))!.dataset;
+    assert.deepEqual([jsonElementText(ds['00402016']), jsonElementText(ds['00080050'])], ['', `F${placer}`], placer);
+    assert.notEqual(jsonElementText(ds['0020000D']), '""');
+  }
+  const pid = await send(orm('NW', 'Q3', { pid: '""' }));
+  assert.deepEqual([pid.code, pid.err], ['AE', '101']);
+  const mrg = await send([MSH('ADT^A40'), 'EVN|A40|20260312', 'PID|1||NEWQ^^^HOSP', 'MRG|""'].join('\r'));
+  assert.deepEqual([mrg.code, mrg.err], ['AE', '101']);
+});
+
+test('an ORM^O01 with more orders than hl7.max_orders_per_message: AE 100 at ORC saying so, none of them taken; as many is taken', async () => {
+  const { send, worklist } = await service('UTF-8', undefined, ['P'], 3);
+  const orders = (n: number) => {
+    const [msh, pid, ...order] = orm('NW', 'X').split('\r');
+    return [msh, pid, ...Array.from({ length: n }, (_, i) => order.join('\r').replaceAll('|X|', `|X${i}|`)).join('\r').split('\r')].join('\r');
+  };
+  const many = await send(orders(4));
+  assert.deepEqual([many.code, many.err, many.ack.raw(many.ack.segment('ERR'), 2)], ['AE', '100', 'ORC']);
+  assert.match(many.ack.get(many.ack.segment('ERR'), 8), /more than 3 orders .*hl7\.max_orders_per_message/);
+  assert.equal(await worklist.bySourceKey('hl7', 'X0'), null);
+  const ok = await send(orders(3));
+  assert.deepEqual([ok.code, ok.text], ['AA', 'order X0 scheduled; order X1 scheduled; order X2 scheduled']);
+});
+
+test('a cancel (CA, DC) of a completed or discontinued step answers AA leaving it so; of a started one AE 206, nothing of the message taken', async () => {
+  const { send, worklist } = await service();
+  const status = async (key: string) => (await worklist.bySourceKey('hl7', key))?.status;
+  const performed = async (key: string, mpps: string) => {
+    const ds = (await worklist.bySourceKey('hl7', key))!.dataset;
+    const step = ds['00400100']!.Value![0] as typeof ds;
+    await worklist.stepPerformed([{ scheduledProcedureStepID: jsonElementText(step['00400009']), studyInstanceUID: jsonElementText(ds['0020000D']), accessionNumber: null }], mpps);
+  };
+  for (const [key, mpps, final] of [['D1', 'COMPLETED', 'COMPLETED'], ['D2', 'DISCONTINUED', 'DISCONTINUED']] as const) {
+    assert.equal((await send(orm('NW', key))).code, 'AA');
+    await performed(key, mpps);
+    for (const control of ['CA', 'DC']) {
+      const ack = await send(orm(control, key));
+      assert.deepEqual([ack.code, ack.text], ['AA', `order ${key} is ${final}: not canceled`], control);
+      assert.equal(await status(key), final);
+    }
+  }
+  assert.equal((await send(orm('NW', 'D3'))).code, 'AA');
+  await performed('D3', 'IN PROGRESS');
+  for (const control of ['CA', 'DC']) {
+    const ack = await send(orm(control, 'D3'));
+    assert.deepEqual([ack.code, ack.err, ack.ack.raw(ack.ack.segment('ERR'), 2)], ['AE', '206', 'ORC^1^1'], control);
+    assert.match(ack.text, /in progress/);
+  }
+  assert.equal(await status('D3'), 'STARTED');
+  // With a new order before it in the same message: neither is taken.
+  const [msh, pid, ...nw] = orm('NW', 'D4').split('\r');
+  const both = await send([msh, pid, ...nw, ...orm('CA', 'D3').split('\r').slice(2)].join('\r'));
+  assert.deepEqual([both.code, both.err, await worklist.bySourceKey('hl7', 'D4')], ['AE', '206', null]);
+});
+
+test('a UTF-8 byte order mark before the MSH is no part of it: the message is taken, its MSH-18 honoured', async () => {
+  const { send, worklist } = await service('ISO-8859-1');
+  const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+  const ack = await send(Buffer.concat([bom, Buffer.from(orm('NW', 'BOM1', { name: 'MÜLLER^JÖRG', charset: 'UNICODE UTF-8', control: 'C-BOM' }), 'utf8')]));
+  assert.deepEqual([ack.code, ack.control, ack.ack.get(ack.ack.segment('MSH'), 18)], ['AA', 'C-BOM', 'UNICODE UTF-8'], ack.text);
+  assert.deepEqual((await worklist.bySourceKey('hl7', 'BOM1'))?.dataset['00100010']?.Value, [{ Alphabetic: 'MÜLLER^JÖRG' }]);
 });
