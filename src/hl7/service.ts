@@ -8,7 +8,7 @@ import { errorMessage, isPacsError } from '../core/errors.js';
 import type { Logger } from '../core/logging.js';
 import { remoteText } from '../core/remote-text.js';
 import type { ArchiveIndex, MergeOutcome, PatientChanges, PatientKey } from '../index/types.js';
-import { OPEN_SPS_STATUSES } from '../index/workflow.js';
+import { OPEN_SPS_STATUSES, scheduledStep } from '../index/workflow.js';
 import type { WorklistService } from '../services/worklist.js';
 import { type ApplicationAckCode, CONTROL_ID_MAX, buildAck } from './ack.js';
 import { answerCode, enhancedMode } from './ack-mode.js';
@@ -229,7 +229,10 @@ export class Hl7Service {
       return issuer === '' || issuer === key.IssuerOfPatientID;
     });
     for (const e of mine) {
-      const ds: JsonDataset = { ...e.dataset, ...attrs };
+      const ds: JsonDataset = { ...structuredClone(e.dataset), ...attrs };
+      // The step's status is left out: the entry keeps the one it has when written (an MPPS may
+      // complete it meanwhile, and the one read here would put it back).
+      delete scheduledStep(ds)?.['00400020'];
       for (const tag of drop) delete ds[tag];
       await this.deps.worklist.update(e.id, ds);
     }

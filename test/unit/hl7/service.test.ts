@@ -144,6 +144,24 @@ test('ADT^A08 without PID-3.4 changes only entries without issuer; with one, tha
   assert.deepEqual([await name('IH'), await name('IE'), await name('IN')], ['HOSP^ONLY', 'OLD^NAME', 'BARE^ONE'], 'the entry without issuer only');
 });
 
+test('ADT^A08 while an MPPS completes the step: the entry keeps COMPLETED (the status read before is not written back)', async () => {
+  const { send, worklist } = await service();
+  assert.equal((await send(orm('NW', 'RACE', { pid: 'P9^^^HOSP', name: 'OLD^NAME' }))).code, 'AA');
+  const entry = (await worklist.bySourceKey('hl7', 'RACE'))!;
+  // The ADT reads the patient's entries (status SCHEDULED); before it writes, the step is completed.
+  const list = worklist.list.bind(worklist);
+  worklist.list = async (filter) => {
+    const read = await list(filter);
+    await worklist.stepPerformed([{ scheduledProcedureStepID: entry.scheduledProcedureStepID, studyInstanceUID: entry.studyInstanceUID, accessionNumber: entry.accessionNumber }], 'COMPLETED');
+    return read;
+  };
+  const ack = await send([MSH('ADT^A08', 'U-RACE'), 'EVN|A08|20260312', 'PID|1||P9^^^HOSP||NEW^NAME'].join('\r'));
+  assert.equal(ack.code, 'AA', ack.text);
+  const after = (await worklist.bySourceKey('hl7', 'RACE'))!;
+  assert.equal(after.status, 'COMPLETED');
+  assert.equal(jsonElementText(after.dataset['00100010']), 'NEW^NAME');
+});
+
 test('an order resent after it was canceled, completed or started keeps its status; an XO does not bring a completed one back', async () => {
   const { send, worklist } = await service();
   const status = async (key: string) => (await worklist.bySourceKey('hl7', key))?.status;
