@@ -23,6 +23,9 @@ import {
 } from './matching.js';
 import { type IndexQuery, type InformationModel, QueryError, type QueryLevel } from './types.js';
 
+/** Wildcard and range values one query may hold, all keys together (see planQuery). */
+export const MAX_PATTERN_TERMS = 256;
+
 /** A column of one of the query's tables. */
 export interface ColumnRef {
   table: EntityTable;
@@ -233,6 +236,15 @@ export function planQuery(query: IndexQuery): QueryPlan {
   }
 
   for (const c of conditions) assertOrderedRanges(c.attribute.keyword, c.terms);
+  // Wildcard and range values each become their own comparisons, ORed: SQLite refuses an
+  // expression more than 1,000 deep (333 person-name patterns, expanded to 3 each, failed as a
+  // processing error with SQLite's words), and every one costs bound parameters. Equal values
+  // are bound as one list, whatever their number.
+  const patterns = conditions.reduce((n, c) => n + c.terms.filter((t) => t.kind !== 'equal').length, 0);
+  if (patterns > MAX_PATTERN_TERMS) {
+    const worst = conditions.reduce((a, b) => (b.terms.length > a.terms.length ? b : a));
+    throw new QueryError('BAD_VALUE', `the query holds ${patterns} wildcard or range values (person names count each form); at most ${MAX_PATTERN_TERMS}`, worst.attribute.keyword);
+  }
 
   const every = TABLES.slice(0, own + 1).flatMap((t) => attributesOf(t));
   const answered = new Set(every.map((a) => a.keyword));

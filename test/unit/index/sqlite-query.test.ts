@@ -22,6 +22,23 @@ const queryPlan = (sql: string, params: unknown[]): string =>
   (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((r) => r.detail).join(' | ');
 
 describe('SQLite query SQL', () => {
+  test('as many wildcard and range values as a query may hold run; one more is a BAD_VALUE naming a key, not an SQLite error', () => {
+    // 85 person-name patterns (3 forms each: 255) and a range: SQLite takes the expression.
+    const names = Array.from({ length: 85 }, (_, i) => `N${i}*`).join('\\');
+    const { sql, params } = study({ PatientName: names, StudyDate: '20200101-20201231' });
+    assert.doesNotThrow(() => db.prepare(sql).all(...params));
+    // 334 patterns (1,002 forms) once reached SQLite's depth limit of 1,000.
+    for (const keys of [
+      { PatientName: Array.from({ length: 334 }, (_, i) => `N${i}*`).join('\\') },
+      { AccessionNumber: Array.from({ length: 257 }, (_, i) => `A${i}*`).join('\\') },
+      { AccessionNumber: Array.from({ length: 200 }, (_, i) => `A${i}*`).join('\\'), StudyDescription: Array.from({ length: 57 }, (_, i) => `D${i}*`).join('\\') },
+    ] as Record<string, string>[])
+      assert.throws(() => study(keys), (e: Error & { code?: string }) => e.code === 'BAD_VALUE' && /wildcard or range values .*at most 256/.test(e.message));
+    // Equal values are one bound list, however many.
+    const uids = Array.from({ length: 1000 }, (_, i) => `1.2.3.${i}`).join('\\');
+    const equal = study({ StudyInstanceUID: uids });
+    assert.doesNotThrow(() => db.prepare(equal.sql).all(...equal.params));
+  });
   test('binds every value, whatever it holds', () => {
     const hostile = "x'); DROP TABLE studies; --";
     const { sql, params } = study({ PatientID: hostile, StudyDescription: `${hostile}*`, AccessionNumber: 'a\\b' });
