@@ -58,7 +58,15 @@ export async function selectInstances(index: ArchiveIndex, model: InformationMod
   if (study && path === 'StudyInstanceUID,SeriesInstanceUID' && only('SeriesInstanceUID')) return index.instancesOf(study, only('SeriesInstanceUID'));
   if (study && path === 'StudyInstanceUID,SeriesInstanceUID,SOPInstanceUID' && only('SeriesInstanceUID') && only('SOPInstanceUID'))
     return index.instancesOf(study, only('SeriesInstanceUID'), only('SOPInstanceUID'));
-  const rows = await index.query({ level: 'IMAGE', model: model === 'STUDY_ROOT' && level === 'PATIENT' ? 'PATIENT_ROOT' : model, keys: [...match, { keyword: 'SOPInstanceUID', value: byKeyword.get('SOPInstanceUID') ?? '' }], relational: true });
+  // Only the UIDs: every attribute of every level (some 60 columns) for each instance of a
+  // patient-level retrieve was hundreds of MB read for one column.
+  const rows = await index.query({
+    level: 'IMAGE',
+    model: model === 'STUDY_ROOT' && level === 'PATIENT' ? 'PATIENT_ROOT' : model,
+    keys: [...match, { keyword: 'SOPInstanceUID', value: byKeyword.get('SOPInstanceUID') ?? '' }],
+    relational: true,
+    returnKeys: ['SOPInstanceUID'],
+  });
   return index.findInstances(rows.map((r) => String(r.SOPInstanceUID)));
 }
 
