@@ -87,6 +87,7 @@ const storeSettings = (c: Readonly<Config>): StoreSettings => ({
   minFreeBytes: c.storage.min_free_mb * 1024 * 1024,
   implementationClassUID: IMPLEMENTATION_CLASS_UID,
   implementationVersionName: IMPLEMENTATION_VERSION_NAME,
+  maxDatasetBytes: c.server.max_dataset_mb * 1024 * 1024,
 });
 
 /**

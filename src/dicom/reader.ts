@@ -25,16 +25,28 @@ export interface DatasetReaderOptions {
    * all). Sequences are walked, never collected: one asked for is recorded with no bytes.
    */
   collect: { has(tag: number): boolean };
+  /**
+   * Most bytes a deflated dataset may inflate to (default 4 GiB, about the most a dataset's
+   * element lengths can describe): DEFLATE packs up to 1,032 bytes in one, so a few MB sent
+   * are gigabytes to inflate — minutes of CPU for one C-STORE or STOW-RS part, or hours.
+   */
+  maxInflatedBytes?: number;
   /** Longer values of collected tags are skipped (default 4096), or refused with refuseLongerValues. */
   maxCollectLength?: number;
   refuseLongerValues?: boolean;
 }
 
+/** Default of maxInflatedBytes. */
+const INFLATED_MAX = 2 ** 32;
+
 export class DatasetStreamReader {
   private readonly parser: DatasetParser;
   private readonly inflater: InflateRaw | null = null;
   private readonly inflated: Promise<void> | null = null;
+  private inflatingDone: (() => void) | null = null;
   private result: Promise<DatasetSummary> | null = null;
+  private inflatedBytes = 0;
+  private readonly maxInflated: number;
 
   constructor(options: DatasetReaderOptions) {
     // PS3.5 10: a syntax the standard does not list (a private one) is explicit VR LE.
@@ -47,11 +59,21 @@ export class DatasetStreamReader {
       maxCollectLength: options.maxCollectLength ?? 4096,
       refuseLongerValues: options.refuseLongerValues === true,
     });
+    this.maxInflated = options.maxInflatedBytes ?? INFLATED_MAX;
     if (deflated) {
       const inflater = createInflateRaw();
       this.inflater = inflater;
-      inflater.on('data', (chunk: Buffer) => this.feed(chunk));
+      inflater.on('data', (chunk: Buffer) => {
+        this.inflatedBytes += chunk.length;
+        if (this.inflatedBytes > this.maxInflated && !this.parser.error) {
+          this.parser.fail(`the deflated dataset inflates to more than ${Math.floor(this.maxInflated / 1048576)} MB`);
+          this.stopInflating();
+          return;
+        }
+        this.feed(chunk);
+      });
       this.inflated = new Promise<void>((resolve) => {
+        this.inflatingDone = resolve;
         inflater.on('end', resolve);
         inflater.on('error', (e) => {
           this.parser.fail(`deflated dataset does not inflate: ${errorMessage(e)} (after ${this.parser.pos} inflated bytes)`);
@@ -70,6 +92,20 @@ export class DatasetStreamReader {
     } else {
       this.feed(chunk);
     }
+  }
+
+  /**
+   * The dataset failed while inflating: the rest is not inflated, and an end() awaiting the
+   * inflater returns (a paused inflater never ends: end() after such a failure hung).
+   */
+  private stopInflating(): void {
+    this.inflater?.destroy();
+    this.inflatingDone?.();
+  }
+
+  /** Gives up the input: a deflated dataset's inflater is freed (a reader of a head only). */
+  close(): void {
+    this.inflater?.destroy();
   }
 
   /** The first error found so far, if any. */
@@ -109,6 +145,6 @@ export class DatasetStreamReader {
       // A bug here must not take the association down with it: report it as a parse error.
       this.parser.fail(`dataset reader failed at offset ${this.parser.pos}: ${errorMessage(e)}`);
     }
-    if (this.parser.error && this.inflater) this.inflater.pause();
+    if (this.parser.error && this.inflater) this.stopInflating();
   }
 }

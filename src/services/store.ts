@@ -24,6 +24,8 @@ export interface StoreSettings {
   minFreeBytes: number;
   implementationClassUID: string;
   implementationVersionName: string;
+  /** server.max_dataset_mb in bytes (0: no limit): a deflated dataset may not inflate past it either. */
+  maxDatasetBytes?: number;
 }
 
 export interface IngestRequest {
@@ -77,7 +79,12 @@ export class IngestSession {
     this.failure = refuse;
     const ts = transferSyntaxInfo(request.transferSyntaxUID);
     if (!ts && !this.failure) this.failure = new PacsError('DICOM_PARSE', `unknown transfer syntax ${request.transferSyntaxUID}`);
-    this.reader = new DatasetStreamReader({ transferSyntaxUID: ts ? request.transferSyntaxUID : '1.2.840.10008.1.2.1', collect: COLLECTED_TAGS });
+    const maxDataset = svc.deps.settings().maxDatasetBytes ?? 0;
+    this.reader = new DatasetStreamReader({
+      transferSyntaxUID: ts ? request.transferSyntaxUID : '1.2.840.10008.1.2.1',
+      collect: COLLECTED_TAGS,
+      ...(maxDataset > 0 ? { maxInflatedBytes: maxDataset } : {}),
+    });
     // The File Meta is encoded before a staged file is taken: UIDs too long to encode (a STOW
     // part's File Meta may say anything) are a failure of this instance, not a staged file and
     // its descriptor left open.

@@ -8,6 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import path from 'node:path';
 import { SAMPLES } from '../helpers/dcmtk.js';
 import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
@@ -204,6 +205,26 @@ describe('STOW-RS bad input over a socket', () => {
       // The deflated part's head holds no readable UIDs: its Retrieve URL comes from the whole dataset.
       const [item] = referenced(r.json());
       assert.match(String(item!['00081190']?.Value?.[0]), /\/studies\/[\d.]+\/series\/[\d.]+\/instances\/[\d.]+$/);
+    } finally {
+      restore();
+    }
+  });
+
+  test('a deflated part that inflates past server.max_dataset_mb (a few KB sent, megabytes inflated) is refused; nothing staged', async () => {
+    const prefix = parsePart10Prefix(DEFLATED, true)!;
+    // The sample's dataset and a private element of 4 MB of zeros after it, deflated again.
+    const extra = Buffer.concat([element(0x7fe1, 0x0010, 'LO', Buffer.from('BOMB')), Buffer.from([0xe1, 0x7f, 0x00, 0x10, 0x4f, 0x42, 0, 0]), Buffer.alloc(4), Buffer.alloc(4 * 1024 * 1024)]);
+    extra.writeUInt32LE(4 * 1024 * 1024, extra.length - 4 * 1024 * 1024 - 4);
+    const dataset = Buffer.concat([inflateRawSync(DEFLATED.subarray(prefix.datasetOffset)), extra]);
+    const bomb = withMeta(Buffer.concat([DEFLATED.subarray(0, prefix.datasetOffset), deflateRawSync(dataset)]), { sopInstanceUID: '1.2.826.0.1.3680043.8.498.4343', transferSyntaxUID: prefix.transferSyntaxUID });
+    assert.ok(bomb.length < 256 * 1024);
+    const restore = reloadHttp({}, { max_dataset_mb: 1 });
+    try {
+      const r = await stow(body([{ type: 'application/dicom', bytes: bomb }], 'b'));
+      assert.equal(r.status, 409, r.text);
+      assert.match(r.text, /inflates to more than 1 MB/);
+      assert.deepEqual(staged(), []);
+      assert.equal(await stored('1.2.826.0.1.3680043.8.498.4343'), false);
     } finally {
       restore();
     }

@@ -103,6 +103,8 @@ export class PartSink implements InPartSink {
     if (!prefix?.hasMeta) return this.refuse(Failure.CannotUnderstand, 'the part is not a DICOM file (no File Meta Information)');
     const reader = new DatasetStreamReader({ transferSyntaxUID: prefix.transferSyntaxUID, collect: new Set([Tag.SOPClassUID, Tag.SOPInstanceUID, Tag.StudyInstanceUID, Tag.SeriesInstanceUID]) });
     reader.push(head.subarray(prefix.datasetOffset));
+    // The head is all this reader sees: a deflated part's inflater is freed now, not by the GC.
+    reader.close();
     const get = (tag: number, metaTag: number): string => elementText(reader.collected.get(tag), null) ?? elementText(prefix.meta.get(metaTag), null) ?? '';
     this.ids = {
       sopClassUID: get(Tag.SOPClassUID, Tag.MediaStorageSOPClassUID),

@@ -174,6 +174,28 @@ describe('DatasetStreamReader', () => {
     await parseError(Buffer.from('not deflate at all, surely'), /deflated dataset does not inflate/, TS.DeflatedExplicitVRLittleEndian);
   });
 
+  it('refuses a deflated dataset that inflates past maxInflatedBytes, as soon as it does (a deflate bomb)', async () => {
+    // 64 MB of zeros in a Pixel Data: some 64 KB deflated.
+    const plain = Buffer.concat([el(Tag.SOPInstanceUID, 'UI', '1.2.3'), el(Tag.PixelData, 'OB', Buffer.alloc(64 * 1024 * 1024))]);
+    const deflated = deflateRawSync(plain);
+    assert.ok(deflated.length < 128 * 1024);
+    const r = new DatasetStreamReader({ transferSyntaxUID: TS.DeflatedExplicitVRLittleEndian, collect: COLLECT, maxInflatedBytes: 1024 * 1024 });
+    r.push(deflated);
+    await assert.rejects(r.end(), (e: unknown) => isPacsError(e, 'DICOM_PARSE') && /inflates to more than 1 MB/.test(e.message));
+    // Under the limit, the same dataset is read whole.
+    const whole = new DatasetStreamReader({ transferSyntaxUID: TS.DeflatedExplicitVRLittleEndian, collect: COLLECT, maxInflatedBytes: 65 * 1024 * 1024 });
+    whole.push(deflated);
+    assert.equal((await whole.end()).bytesRead, plain.length);
+  });
+
+  it('a deflated dataset malformed part-way, ended before it is inflated: the error, not a wait for ever', async () => {
+    const bad = Buffer.from([0x08, 0x00, 0x18, 0x00, 0x5a, 0x5a, 0x02, 0x00, 0x31, 0x32]); // (0008,0018) with VR "ZZ"
+    const plain = Buffer.concat([el(Tag.PatientName, 'PN', 'A^B'), el(0x00091010, 'OB', Buffer.alloc(1024 * 1024)), bad, Buffer.alloc(1024 * 1024)]);
+    const r = new DatasetStreamReader({ transferSyntaxUID: TS.DeflatedExplicitVRLittleEndian, collect: COLLECT });
+    r.push(deflateRawSync(plain));
+    await assert.rejects(r.end(), (e: unknown) => isPacsError(e, 'DICOM_PARSE'));
+  });
+
   it('treats zero bytes after the last element as trailing padding, and only zeros', async () => {
     const data = Buffer.concat([el(Tag.SOPInstanceUID, 'UI', '1.2'), Buffer.alloc(1001)]);
     const s = await readAll(data);
