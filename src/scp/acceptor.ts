@@ -216,6 +216,23 @@ export class AcceptorSession implements AssociationUser {
         .catch(() => {});
       return null; // a dataset that follows is read and dropped
     }
+    // A query or retrieve names its SOP class twice, in the command and by its presentation
+    // context: they must agree (the identifier would be read under one model, answered as another).
+    const query = command.CommandField === CommandField.C_FIND_RQ || command.CommandField === CommandField.C_GET_RQ || command.CommandField === CommandField.C_MOVE_RQ;
+    if (query && command.AffectedSOPClassUID && command.AffectedSOPClassUID !== pc.abstractSyntax) {
+      this.stats.failures++;
+      void ctx
+        .send({
+          CommandField: command.CommandField | 0x8000,
+          AffectedSOPClassUID: command.AffectedSOPClassUID,
+          MessageIDBeingRespondedTo: command.MessageID ?? 0,
+          CommandDataSetType: NO_DATASET,
+          Status: Status.SOPClassNotSupported,
+          ErrorComment: errorComment(`SOP class not the context's ${pc.abstractSyntax}`),
+        })
+        .catch(() => {});
+      return null;
+    }
     const provider = this.deps.registry.providerFor(pc.abstractSyntax);
     if (provider?.commands.includes(command.CommandField)) return provider.handle(ctx, command);
     // A C-CANCEL for nothing in progress, or a response we never asked for: ignored (PS3.7 9.3.2.3).

@@ -56,6 +56,12 @@ export function retrieveScp(deps: RetrieveDeps): ServiceClassProvider {
       }
       const name = cmd.CommandField === CommandField.C_GET_RQ ? 'C-GET' : 'C-MOVE';
       ctx.stats.operations[name] = (ctx.stats.operations[name] ?? 0) + 1;
+      // One provider serves both: a C-MOVE on a C-GET SOP class (or the reverse) is no operation of that class (PS3.7 C.4.2).
+      const getClass = ctx.abstractSyntax === SopClass.PatientRootGet || ctx.abstractSyntax === SopClass.StudyRootGet;
+      if ((cmd.CommandField === CommandField.C_GET_RQ) !== getClass) {
+        void final(ctx, cmd, Status.UnrecognizedOperation, null, `${name} is not an operation of ${ctx.abstractSyntax}`).catch(() => {});
+        return null;
+      }
       if (!hasDataset(cmd)) {
         void final(ctx, cmd, Status.IdentifierDoesNotMatchSOPClass, null, `${name}-RQ without an identifier`).catch(() => {});
         return null;

@@ -93,4 +93,32 @@ describe('C-FIND identifiers a peer should not send', () => {
       assert.match(String(rsp.ErrorComment), new RegExp(`${keyword} has VR ${el.vr}`));
     }
   });
+
+  test('a C-MOVE on a C-GET context is 0x0211; a C-FIND whose Affected SOP Class is not its context\'s is 0x0122', async () => {
+    const GET = '1.2.840.10008.5.1.4.1.2.2.3';
+    const PATIENT_ROOT_FIND = '1.2.840.10008.5.1.4.1.2.1.1';
+    const scu = await ScuAssociation.connect({
+      host: '127.0.0.1',
+      port: pacs.port,
+      callingAETitle: 'HOSTILE',
+      calledAETitle: 'PACS_SERVER',
+      contexts: [
+        { abstractSyntax: GET, transferSyntaxes: ['1.2.840.10008.1.2.1'] },
+        { abstractSyntax: STUDY_ROOT_FIND, transferSyntaxes: ['1.2.840.10008.1.2.1'] },
+      ],
+    });
+    try {
+      const identifier = encodeDataset([{ tag: 0x00080052, vr: 'CS', value: text('STUDY') }, { tag: 0x0020000d, vr: 'UI', value: text('1.2.3') }], EXPLICIT);
+      const move = await scu.request(scu.contextFor(GET)!.id, { CommandField: 0x0021, AffectedSOPClassUID: GET, Priority: 0, MoveDestination: 'PACS_SERVER' }, identifier);
+      assert.equal(move.command.Status, Status.UnrecognizedOperation);
+      const find = await scu.request(scu.contextFor(STUDY_ROOT_FIND)!.id, { CommandField: 0x0020, AffectedSOPClassUID: PATIENT_ROOT_FIND, Priority: 0 }, identifier);
+      assert.equal(find.command.Status, Status.SOPClassNotSupported);
+      assert.match(String(find.command.ErrorComment), /SOP class not the context's 1.2.840.10008.5.1.4.1.2.2.1/);
+      // The association serves on.
+      const ok = await scu.request(scu.contextFor(STUDY_ROOT_FIND)!.id, { CommandField: 0x0020, AffectedSOPClassUID: STUDY_ROOT_FIND, Priority: 0 }, identifier);
+      assert.equal(ok.command.Status, Status.Success);
+    } finally {
+      await scu.release().catch(() => {});
+    }
+  });
 });
