@@ -48,8 +48,11 @@ function shortFormPatterns(value: string): string[] {
  * but no ideographic one are rare enough to accept that.
  */
 function groupPatterns(pattern: string): string[] {
-  if (pattern === '' || pattern.endsWith('*')) return [pattern];
+  if (pattern === '') return [pattern];
   const groups = pattern.split('=');
   const any = groups.map((g) => (g === '' ? '*' : g)).join('=');
+  // A trailing '*' already stands for the groups after it; the empty groups before it still
+  // become '*' ('=山田*' matched only names without an alphabetic group).
+  if (pattern.endsWith('*')) return [any];
   return groups.length < 3 ? [any, `${any}=*`] : [any];
 }

@@ -106,6 +106,9 @@ for (const backend of BACKENDS) backend.run((fresh) => {
           ['Yamada^Taro', ['7.40']],
           ['=山田', []],
           ['Yamada^*', ['7.10', '7.20', '7.30', '7.40', '7.50']],
+          // A pattern whose alphabetic group is empty: that group matches any (it matched none).
+          ['=山田*', ['7.10', '7.30', '7.40']],
+          ['=山田^太*', ['7.10', '7.30', '7.40']],
         ] as const) {
           assert.deepEqual(await studies(index, 'PatientName', key), found, key);
         }

@@ -43,6 +43,32 @@ describe('HTTP errors', () => {
     assert.equal((await fetch(`${base}/api/nodes/CRASH`)).status, 404);
   });
 
+  test('a study delete failing part-way says how many of its instances are gone; sent again it deletes the rest; then 404', async () => {
+    const files = ['17106', '17136', '17166', '17196'].map((n) => fs.readFileSync(path.join(SAMPLES, `pydicom-dicomdir__77654033_CT2_${n}.dcm`)));
+    let study = '';
+    for (const f of files) {
+      const up = await web.inject({ method: 'POST', url: '/api/instances', payload: f, headers: { 'content-type': 'application/dicom' } });
+      assert.equal(up.statusCode, 201, up.body);
+      study = up.json<{ StudyInstanceUID: string }>().StudyInstanceUID;
+    }
+    const index = pacs.server.archive.index;
+    const deleteInstance = index.deleteInstance.bind(index);
+    let calls = 0;
+    index.deleteInstance = (uid: string) => (++calls === 3 ? Promise.reject(new Error('EIO: i/o error')) : deleteInstance(uid));
+    try {
+      const r = await web.inject({ method: 'DELETE', url: `/api/studies/${study}` });
+      assert.equal(r.statusCode, 500, r.body);
+      assert.match(r.json<{ detail: string }>().detail, /^2 of the 4 instances of study .* were deleted before a failure/);
+      assert.doesNotMatch(r.body, /EIO/);
+    } finally {
+      index.deleteInstance = deleteInstance;
+    }
+    const again = await web.inject({ method: 'DELETE', url: `/api/studies/${study}` });
+    assert.equal(again.statusCode, 200, again.body);
+    assert.equal(again.json<{ deleted: number }>().deleted, 2);
+    assert.equal((await web.inject({ method: 'DELETE', url: `/api/studies/${study}` })).statusCode, 404);
+  });
+
   test('the file of an instance missing on disk: 404 problem without the path', async () => {
     const up = await web.inject({ method: 'POST', url: '/api/instances', payload: fs.readFileSync(path.join(SAMPLES, 'pydicom__CT_small.dcm')), headers: { 'content-type': 'application/dicom' } });
     assert.equal(up.statusCode, 201, up.body);

@@ -82,6 +82,20 @@ describe('REST API paths name one entity', () => {
     assert.equal(wado.statusCode, 200);
   });
 
+  test('a list filter misspelt or not offered is a 400 naming it, not every row', async () => {
+    for (const [url, name] of [
+      ['/api/studies?Modality=MR', 'Modality'],
+      ['/api/studies?patientname=DOE*', 'patientname'],
+      ['/api/series?PatientName=X', 'PatientName'],
+      ['/api/patients?StudyDate=20200101', 'StudyDate'],
+    ] as const) {
+      const r = await web.inject({ method: 'GET', url });
+      assert.equal(r.statusCode, 400, `${url}: ${r.body}`);
+      assert.match(r.json<{ detail: string }>().detail, new RegExp(`^unknown filter ${name}: this list takes `));
+    }
+    assert.equal((await web.inject({ method: 'GET', url: '/api/studies?ModalitiesInStudy=MR&limit=5&offset=0' })).statusCode, 200);
+  });
+
   test('DELETE of a UID list, a wildcard or a blank deletes nothing', async () => {
     const [ct, mr] = stored as [Stored, Stored];
     const patientOf = async (s: Stored) => String((await web.inject({ method: 'GET', url: `/api/studies/${s.StudyInstanceUID}` })).json().PatientID);

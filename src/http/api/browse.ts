@@ -5,8 +5,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { QueryKey, QueryLevel, QueryRow } from '../../index/query/types.js';
 import type { InstanceLocation } from '../../index/types.js';
 import { selectInstances } from '../../services/retrieve.js';
-import { deleteInstances } from '../../services/delete.js';
-import { HttpProblem, notFound } from '../problem.js';
+import { deleteInstances, partialDelete } from '../../services/delete.js';
+import { HttpProblem, badRequest, notFound } from '../problem.js';
 import { instanceBytes } from '../dicomweb/wado.js';
 import { type ApiDeps, page } from './deps.js';
 import { patientIdSchema, uidSchema } from './identifiers.js';
@@ -39,7 +39,14 @@ const rowsSchema = {
   },
 };
 
+/** Query parameters of the lists besides the filters. */
+const LIST_PARAMS = new Set(['limit', 'offset', 'IssuerOfPatientID']);
+
 async function list(deps: ApiDeps, level: QueryLevel, q: ListQuery, fixed: Record<string, string> = {}): Promise<{ items: QueryRow[]; offset: number; limit: number; more: boolean; total: number | null }> {
+  // A filter misspelt or not offered (Modality on studies, patientname) was ignored: every row
+  // came back, and looked like an answer.
+  const unknown = Object.keys(q).filter((k) => !LIST_PARAMS.has(k) && !FILTERS[level].includes(k));
+  if (unknown.length) throw badRequest(`unknown filter ${unknown[0]}: this list takes ${FILTERS[level].join(', ')} (and limit, offset)`);
   const keys = [
     ...FILTERS[level].filter((k) => typeof q[k] === 'string' && q[k] !== '').map((k) => ({ keyword: k, value: String(q[k]) })),
     ...Object.entries(fixed).map(([keyword, value]) => ({ keyword, value })),
@@ -100,7 +107,18 @@ async function patientOf(deps: ApiDeps, patientID: string, asked: string | undef
 
 async function remove(deps: ApiDeps, instances: InstanceLocation[], what: string) {
   if (!instances.length) throw notFound(`nothing stored for ${what}`);
-  const r = await deleteInstances({ index: deps.index, objects: deps.objects, derived: [deps.metadata, deps.rendering], logger: deps.logger, exclusive: (uid, fn) => deps.store.exclusive(uid, fn) }, instances);
+  let r;
+  try {
+    r = await deleteInstances({ index: deps.index, objects: deps.objects, derived: [deps.metadata, deps.rendering], logger: deps.logger, exclusive: (uid, fn) => deps.store.exclusive(uid, fn) }, instances);
+  } catch (e) {
+    // Failed part-way: the client learns what is gone, not only "failed" (the error is logged).
+    const done = partialDelete(e);
+    if (!done?.instances) throw e;
+    deps.logger.error({ err: e, what, deleted: done.instances, of: instances.length }, 'a delete failed part-way');
+    throw new HttpProblem(500, 'Internal error', `${done.instances} of the ${instances.length} instances of ${what} were deleted before a failure (the server log has it); send the request again to delete the rest`);
+  }
+  // Deleted meanwhile by another request (or a retention pass): nothing left here to delete.
+  if (!r.instances && !r.leftFiles.length) throw notFound(`nothing stored for ${what} (deleted meanwhile)`);
   return { deleted: r.instances, bytes: r.bytes, leftFiles: r.leftFiles };
 }
 
