@@ -157,6 +157,9 @@ export function* segmentBounds(text: string): Generator<[number, number]> {
  */
 export const MAX_FIELDS = 256;
 
+/** Segments of a message that are read: an order of hl7.max_orders_per_message (at most 10,000) takes a few each. */
+export const MAX_SEGMENTS = 100_000;
+
 export class Hl7Message {
   /** The first segment of each name, found once: a search per look-up read the whole message each time. */
   private readonly first = new Map<string, Segment>();
@@ -189,7 +192,12 @@ export class Hl7Message {
     for (const [start, end] of segmentBounds(text)) {
       const line = text.slice(start, end);
       if (line.trim() !== '') lines.push(line);
+      // One more than taken, to say there were too many: a 16 MB frame of 4-byte segments made
+      // four million segment objects (hundreds of MB, on each of hl7.max_connections).
+      if (lines.length > MAX_SEGMENTS) break;
     }
+    const tooMany = lines.length > MAX_SEGMENTS;
+    if (tooMany) lines.length = MAX_SEGMENTS;
     const first = lines[0] ?? '';
     if (!first.startsWith('MSH') || first.length < 8) throw new Hl7Error('the message does not start with an MSH segment', Hl7ErrorCode.SegmentSequence, 'MSH', 'AR');
     const field = first[3]!;
@@ -198,7 +206,7 @@ export class Hl7Message {
       throw new Hl7Error(`MSH-2 encoding characters ${quoted(enc)} are not usable`, Hl7ErrorCode.DataType, 'MSH-2', 'AR');
     const d: Delimiters = { field, component: enc[0]!, repetition: enc[1]!, escape: enc[2]!, subcomponent: enc[3] ?? '&' };
     const segments: Segment[] = [];
-    let malformed: Hl7Error | null = null;
+    let malformed: Hl7Error | null = tooMany ? new Hl7Error(`the message has more than ${MAX_SEGMENTS} segments`, Hl7ErrorCode.SegmentSequence, null, 'AR') : null;
     for (const [n, line] of lines.entries()) {
       const parts = line.split(d.field, MAX_FIELDS + 1);
       const name = parts[0]!;

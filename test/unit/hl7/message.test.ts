@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Hl7Error, Hl7Message, escapeHl7, unescapeHl7, DEFAULT_DELIMITERS } from '../../../src/hl7/message.js';
+import { Hl7Error, Hl7Message, MAX_SEGMENTS, escapeHl7, unescapeHl7, DEFAULT_DELIMITERS } from '../../../src/hl7/message.js';
 import { MllpDecoder, frame } from '../../../src/hl7/mllp.js';
 import { buildAck } from '../../../src/hl7/ack.js';
 import { personName, readOrders } from '../../../src/hl7/orders.js';
@@ -293,6 +293,16 @@ test('the orders of a message are read in one pass: the segments visited grow wi
   assert.ok(large < 5 * small && large < 10 * 2000, `${small} → ${large} segments visited for 4 times the orders`);
   const wide = Hl7Message.parse(`${ORM}\rZZZ${'|x'.repeat(100_000)}`);
   assert.equal(wide.segment('ZZZ')!.fields.length, 257);
+});
+
+test('a message of more than MAX_SEGMENTS segments: read up to there (the ACK still quotes its MSH), refused AR', () => {
+  const text = `MSH|^~\\&|RIS|H|PACS|R|20260312||ADT^A08|BIG|P|2.5.1\r${'ZZZ|a\r'.repeat(MAX_SEGMENTS + 5)}`;
+  const msg = Hl7Message.read(text);
+  assert.equal(msg.segments.length, MAX_SEGMENTS);
+  assert.equal(msg.get(msg.segment('MSH'), 10), 'BIG');
+  assert.match(String(msg.malformed?.message), /more than 100000 segments/);
+  assert.throws(() => Hl7Message.parse(text), (e: unknown) => e instanceof Hl7Error && e.ack === 'AR');
+  assert.equal(Hl7Message.read(`MSH|^~\\&|RIS|H|PACS|R|20260312||ADT^A08|OK|P|2.5.1\r${'ZZZ|a\r'.repeat(MAX_SEGMENTS - 1)}`).malformed, null);
 });
 
 test('names and times', () => {
