@@ -1,9 +1,12 @@
 // Pages that refresh themselves, in headless Chromium: the Jobs page keeps refreshing after a
 // Retry (it re-rendered once and stopped), rebuilds only the rows that changed, and polls every
 // second only while a job is due or runs; the Status page goes on after a failed poll (one error
-// ended its refreshing for good).
+// ended its refreshing for good), and changes its values in place (it was rebuilt every 2 s).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { SAMPLES } from '../helpers/dcmtk.js';
 import type { TestPacs } from '../helpers/pacs.js';
 import { type PageOnPacs, pageOnPacs } from '../helpers/browser-pacs.js';
 import { type WatchedPage, waitForText } from '../helpers/browser.js';
@@ -86,5 +89,21 @@ describe('self-refreshing pages (headless Chromium)', () => {
     assert.ok(polls >= after + 2, `polls after the failure: ${polls - after}; ${await failed('status-refresh')}`);
     assert.equal(await w.page.locator('#status-cards').count(), 1, 'the page stays, not replaced by an error');
     await w.page.unroute('**/api/status');
+  });
+
+  test('Status: new values come in place; the page, its cards and unchanged rows stay the same elements', async () => {
+    await w.page.goto(`${base}/#/status`);
+    await w.page.waitForSelector('#status-cards');
+    const before = await w.page.locator('#status-cards').innerText();
+    const cards = await w.page.$('#status-cards');
+    const heading = await w.page.$('#main h1');
+    const errors = await w.page.$('#errors tbody tr');
+    // Something new to show: an instance stored.
+    const up = await fetch(`${base}/api/instances`, { method: 'POST', headers: { 'content-type': 'application/dicom' }, body: fs.readFileSync(path.join(SAMPLES, 'pydicom__CT_small.dcm')) });
+    assert.equal(up.status, 201);
+    await waitForText(w.page, '#stores tbody', /CT/, 10_000);
+    assert.notEqual(await w.page.locator('#status-cards').innerText(), before);
+    for (const [name, el] of [['the cards', cards], ['the heading', heading], ['the errors row', errors]] as const)
+      assert.equal(await el!.evaluate((e) => e.isConnected), true, `${name} rebuilt; ${await failed('status-in-place')}`);
   });
 });

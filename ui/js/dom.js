@@ -17,9 +17,8 @@ export function h(tag, attrs = {}, ...children) {
 }
 
 /**
- * Shows the current page again through the router (main.js), which keeps refreshing it when it
- * asks to (running jobs, the status) and shows its failure: calling a page function directly
- * dropped both.
+ * Shows the current page again through the router (main.js), which aborts the page shown before
+ * and shows a failure: calling a page function directly dropped both.
  */
 export const reloadPage = () => window.dispatchEvent(new Event('pacs:reload'));
 
@@ -31,7 +30,7 @@ export function mount(...children) {
 
 /**
  * What the router gives each page it shows: `signal`, aborted when another page (or this one's
- * refresh) replaces it, for the page's reads and timers; and `mount`, which shows the page's
+ * reload) replaces it, for the page's reads and timers; and `mount`, which shows the page's
  * content only while it is still the current one. Else a slow page left behind (its reads
  * still under way) replaced the page the user had moved on to when its answer came.
  */
