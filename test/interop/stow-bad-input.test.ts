@@ -230,6 +230,27 @@ describe('STOW-RS bad input over a socket', () => {
     }
   });
 
+  test('the server failing to store (the index, a file system error): the reason names none of its paths, in STOW-RS or an upload', async () => {
+    // Not stored before in this file: an identical resend is answered without the index.
+    const CR = sample('pydicom-dicomdir__77654033_CR1_6154.dcm');
+    const index = pacs.server.archive.index;
+    const storeInstance = index.storeInstance.bind(index);
+    index.storeInstance = () => Promise.reject(new Error(`SQLITE_IOERR: disk I/O error, '${pacs.storageDir}/secret/index.db'`));
+    try {
+      const r = await stow(body([{ type: 'application/dicom', bytes: CR }], 'b'));
+      assert.equal(r.status, 409, r.text);
+      assert.equal(reason(failed(r.json())[0]!), 0x0110);
+      assert.match(r.text, /the server could not store it/);
+      assert.doesNotMatch(r.text, /secret|SQLITE|\/tmp/);
+      const up = await fetch(`${url}/api/instances`, { method: 'POST', headers: { 'content-type': 'application/dicom' }, body: CR });
+      const text = await up.text();
+      assert.equal(up.status, 503, text);
+      assert.doesNotMatch(text, /secret|SQLITE|\/tmp/);
+    } finally {
+      index.storeInstance = storeInstance;
+    }
+  });
+
   test('type="application/dicom+json" (metadata and bulk data) is 415; an untyped part is the request\'s type; the path\'s study is a UID', async () => {
     const json = await stow(body([{ type: 'application/dicom+json', bytes: Buffer.from('[]') }], 'b'), 'multipart/related; type="application/dicom+json"; boundary=b');
     assert.equal(json.status, 415, json.text);

@@ -7,7 +7,7 @@ import { Tag } from '../../dicom/tags.js';
 import { elementText } from '../../dicom/charset.js';
 import type { JsonDataset } from '../../dicom/json.js';
 import { errorMessage } from '../../core/errors.js';
-import { storeFailureStatus } from '../../net/dimse/status.js';
+import { Status, storeFailureStatus } from '../../net/dimse/status.js';
 import type { IngestSession } from '../../services/store.js';
 import { badRequest, HttpProblem, notAcceptable } from '../problem.js';
 import { nativeDicomModel } from '../../dicom/native-xml.js';
@@ -141,7 +141,10 @@ export class PartSink implements InPartSink {
         this.outcome = { ...this.ids, studyUID: r.studyInstanceUID, seriesUID: r.seriesInstanceUID };
       } catch (e) {
         const { status, comment } = storeFailureStatus(e);
-        this.outcome = { ...this.ids, failure: { status, reason: comment } };
+        // A failure of the server's own (a file system error, the index) names its files and
+        // directories: it stays in the log (the store's instance.failed line), not in the answer.
+        const reason = status === Status.ProcessingFailure ? 'the server could not store it (its log says why)' : comment;
+        this.outcome = { ...this.ids, failure: { status, reason } };
       }
     }
     this.done(this.outcome!);
