@@ -68,6 +68,6 @@ export function registerHostCheck(app: FastifyInstance, config: () => HttpConfig
       warned.add(shown);
       req.log.warn({ host: shown, from: req.ip }, 'a request without credentials for another host name was refused (421); if that is a name of this server, list it in http.allowed_hosts');
     }
-    return sendProblem(reply, 421, 'Misdirected request', `this server does not answer requests without credentials for the host name "${shown}" (a protection against DNS rebinding); if it is a name of this server, list it in http.allowed_hosts`);
+    return sendProblem(reply, 421, `this server does not answer requests without credentials for the host name "${shown}" (a protection against DNS rebinding); if it is a name of this server, list it in http.allowed_hosts`);
   });
 }

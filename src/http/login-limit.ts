@@ -86,6 +86,6 @@ export function mayVerifyPassword(logins: FailedLogins, req: FastifyRequest, rep
   const wait = logins.begin(req.ip);
   if (wait === 0) return true;
   reply.header('retry-after', String(wait));
-  sendProblem(reply, 429, 'Too many requests', `more than ${FAILED_LOGINS_LIMIT} wrong passwords a minute from ${req.ip}: no password is checked from there for ${wait} s`);
+  sendProblem(reply, 429, `more than ${FAILED_LOGINS_LIMIT} wrong passwords a minute from ${req.ip}: no password is checked from there for ${wait} s`);
   return false;
 }

@@ -5,10 +5,10 @@ import type { FastifyReply } from 'fastify';
 import { PacsError, isPacsError } from '../core/errors.js';
 import { QueryError } from '../index/query/types.js';
 
+/** An answer of this status and detail (its title is the status's own: sendProblem). */
 export class HttpProblem extends Error {
   constructor(
     readonly status: number,
-    readonly title: string,
     detail: string,
   ) {
     super(detail);
@@ -50,29 +50,35 @@ export function clientWentAway(raw: IncomingMessage, e: unknown): boolean {
 }
 
 /**
- * Status, title and detail for anything thrown by a handler. The detail of an unexpected error
+ * Status and detail for anything thrown by a handler, and the error's code when it has one of
+ * ours (NOT_FOUND, CONFLICT, BAD_VALUE...: for programs). The detail of an unexpected error
  * stays in the log (with its stack): its message may name files and directories of the server.
  */
-export function problemOf(e: unknown): { status: number; title: string; detail: string } {
-  if (e instanceof HttpProblem) return { status: e.status, title: e.title, detail: e.message };
-  if (e instanceof QueryError) return { status: 400, title: 'Bad query', detail: e.message };
-  if (e instanceof PacsError && PACS_STATUS[e.code] !== undefined) return { status: PACS_STATUS[e.code]!, title: e.code, detail: e.message };
-  if (isMissingFile(e)) return { status: 404, title: 'Not found', detail: 'a file this answer needs is missing from storage (the server log names it)' };
+export function problemOf(e: unknown): { status: number; detail: string; code?: string } {
+  if (e instanceof HttpProblem) return { status: e.status, detail: e.message };
+  if (e instanceof QueryError) return { status: 400, detail: e.message, code: e.code };
+  if (e instanceof PacsError && PACS_STATUS[e.code] !== undefined) return { status: PACS_STATUS[e.code]!, detail: e.message, code: e.code };
+  if (isMissingFile(e)) return { status: 404, detail: 'a file this answer needs is missing from storage (the server log names it)' };
   const fastifyStatus = (e as { statusCode?: number }).statusCode;
   // Fastify's own refusals (a body too large, an unknown content type, a schema): their messages
-  // are about the request, and their titles those of their statuses.
-  if (typeof fastifyStatus === 'number' && fastifyStatus >= 400 && fastifyStatus < 500)
-    return { status: fastifyStatus, title: STATUS_CODES[fastifyStatus] ?? 'Bad request', detail: e instanceof Error ? e.message : String(e) };
-  return { status: 500, title: 'Internal error', detail: 'the server failed to answer this request; its log has the details' };
+  // are about the request.
+  if (typeof fastifyStatus === 'number' && fastifyStatus >= 400 && fastifyStatus < 500) return { status: fastifyStatus, detail: e instanceof Error ? e.message : String(e) };
+  return { status: 500, detail: 'the server failed to answer this request; its log has the details' };
 }
 
-export function sendProblem(reply: FastifyReply, status: number, title: string, detail: string): FastifyReply {
-  return reply.code(status).type('application/problem+json').send({ type: 'about:blank', status, title, detail });
+/**
+ * An application/problem+json answer (RFC 9457). Its type is about:blank, so its title is the
+ * status's own phrase (9457 4.2.1), the same for every answer of that status: routes gave their
+ * own ("Bad request", "Bad query", "NOT_FOUND") and a client could not rely on any.
+ */
+export function sendProblem(reply: FastifyReply, status: number, detail: string, code?: string): FastifyReply {
+  const title = STATUS_CODES[status] ?? (status === 499 ? 'Client Closed Request' : 'Error');
+  return reply.code(status).type('application/problem+json').send({ type: 'about:blank', status, title, detail, ...(code ? { code } : {}) });
 }
 
-export const notFound = (what: string): HttpProblem => new HttpProblem(404, 'Not found', what);
-export const badRequest = (why: string): HttpProblem => new HttpProblem(400, 'Bad request', why);
-export const notAcceptable = (why: string): HttpProblem => new HttpProblem(406, 'Not acceptable', why);
+export const notFound = (what: string): HttpProblem => new HttpProblem(404, what);
+export const badRequest = (why: string): HttpProblem => new HttpProblem(400, why);
+export const notAcceptable = (why: string): HttpProblem => new HttpProblem(406, why);
 
 /**
  * A Warning header (RFC 9111 5.5) of code 299 for these texts. They may quote what the client

@@ -25,7 +25,7 @@ export async function registerRateLimit(app: FastifyInstance, config: () => Http
     const r = await check(req);
     if (r.isAllowed || !r.isExceeded) return true;
     reply.header('retry-after', String(r.ttlInSeconds));
-    sendProblem(reply, 429, 'Too many requests', `more than ${r.max} requests a minute from ${user ?? req.ip} (http.rate_limit_per_minute); retry in ${r.ttlInSeconds} s`);
+    sendProblem(reply, 429, `more than ${r.max} requests a minute from ${user ?? req.ip} (http.rate_limit_per_minute); retry in ${r.ttlInSeconds} s`);
     return false;
   };
 }

@@ -21,6 +21,7 @@ import { proxyTrust } from './proxy.js';
 import { discardRest } from './request-body.js';
 import { UploadSlots } from './upload-guard.js';
 import { MAX_BODY_DEPTH, nestsDeeperThan } from './body-depth.js';
+import { bodiesAsSent } from './validation.js';
 
 export type HttpDeps = ApiDeps & { logger: Logger };
 
@@ -40,6 +41,8 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     // A path parameter may be long: a frame list (…/frames/1,2,…,300) or a list of UIDs; the
     // router's default of 100 characters answered longer ones 404 "no route".
     routerOptions: { maxParamLength: 8192 },
+    // JSON bodies validated without type coercion (validation.ts).
+    schemaController: { compilersFactory: { buildValidator: bodiesAsSent() } },
     // HTTPS with the DICOM TLS certificate when tls.enabled (one certificate to manage).
     ...(deps.https ? { https: deps.https } : {}),
   }) as unknown as FastifyInstance;
@@ -60,7 +63,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   // Forged requests are refused next: no credentials checked, nothing counted.
   app.addHook('onRequest', async (req, reply) => {
     const why = forgedRequest(req, deps.config().http.cors_origins);
-    if (why) return sendProblem(reply, 403, 'Forbidden', why);
+    if (why) return sendProblem(reply, 403, why);
   });
 
   const failedLogins = new FailedLogins();
@@ -101,14 +104,14 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     if (!('invalid' in caller && addressCounted) && !(await withinRate(req, reply, 'invalid' in caller ? null : caller.name))) return reply;
     if ('invalid' in caller) {
       reply.header('www-authenticate', 'Basic realm="pacs-server", charset="UTF-8"');
-      return sendProblem(reply, 401, 'Unauthorized', caller.invalid);
+      return sendProblem(reply, 401, caller.invalid);
     }
     if (!roleAllows(caller.role, need)) {
       if (caller.name === null) {
         reply.header('www-authenticate', 'Basic realm="pacs-server", charset="UTF-8"');
-        return sendProblem(reply, 401, 'Unauthorized', `this needs the ${need} role: log in`);
+        return sendProblem(reply, 401, `this needs the ${need} role: log in`);
       }
-      return sendProblem(reply, 403, 'Forbidden', `${caller.name} has the ${caller.role} role; this needs ${need}`);
+      return sendProblem(reply, 403, `${caller.name} has the ${caller.role} role; this needs ${need}`);
     }
     req.caller = caller;
   });
@@ -116,7 +119,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   // Before the schema validator and the handlers walk a parsed body (body-depth.ts).
   app.addHook('preValidation', async (req, reply) => {
     if (req.body !== undefined && nestsDeeperThan(req.body, MAX_BODY_DEPTH))
-      return sendProblem(reply, 400, 'Bad request', `the body nests deeper than ${MAX_BODY_DEPTH} levels`);
+      return sendProblem(reply, 400, `the body nests deeper than ${MAX_BODY_DEPTH} levels`);
   });
 
   // Upload bodies at once (upload-guard.ts): after authentication, so a refused caller takes none.
@@ -126,7 +129,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     if (!req.routeOptions.config?.upload || uploads.take(reply.raw)) return;
     discardRest(req.raw);
     reply.header('retry-after', '5');
-    return sendProblem(reply, 503, 'Service unavailable', `${uploads.active} uploads are being received (http.max_concurrent_uploads): try again shortly`);
+    return sendProblem(reply, 503, `${uploads.active} uploads are being received (http.max_concurrent_uploads): try again shortly`);
   });
 
   // A request answered, or (status 499) one whose client left first: fastify runs no onResponse
@@ -153,9 +156,9 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     const p = problemOf(e);
     if (p.status >= 500) req.log.error({ err: e, url: req.url }, 'HTTP request failed');
     else if (isMissingFile(e)) req.log.warn({ err: e, url: req.url }, 'a stored file is missing');
-    return sendProblem(reply, p.status, p.title, p.detail);
+    return sendProblem(reply, p.status, p.detail, p.code);
   });
-  app.setNotFoundHandler((req, reply) => sendProblem(reply, 404, 'Not found', `no route for ${req.method} ${req.url.split('?')[0]}`));
+  app.setNotFoundHandler((req, reply) => sendProblem(reply, 404, `no route for ${req.method} ${req.url.split('?')[0]}`));
 
   await registerDicomweb(app, deps);
   await registerApi(app, deps);

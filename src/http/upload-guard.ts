@@ -139,7 +139,7 @@ export async function* paced(source: AsyncIterable<Buffer>, pace: BodyPace): Asy
 export function tooSlow(req: FastifyRequest, reply: FastifyReply, e: TooSlowError): HttpProblem {
   req.log.warn({ url: req.url, from: req.ip, bytes: e.bytes, seconds: Math.round(e.seconds) }, 'an upload came too slowly: answered 408 and closed');
   reply.header('connection', 'close');
-  return new HttpProblem(408, 'Request timeout', e.message);
+  return new HttpProblem(408, e.message);
 }
 
 /** Upload bodies being received now, at most `limit()` of them. */

@@ -146,7 +146,7 @@ export async function registerViewer(app: FastifyInstance, options: { dir?: stri
       scope.setNotFoundHandler((req, reply) => {
         const pathname = req.url.split('?')[0] ?? '';
         if ((req.method === 'GET' || req.method === 'HEAD') && !FILE_LIKE.test(pathname)) return index(req, reply);
-        return sendProblem(reply, 404, 'Not found', `the viewer has no file ${pathname}`);
+        return sendProblem(reply, 404, `the viewer has no file ${pathname}`);
       });
     },
     { prefix: VIEWER_PREFIX },

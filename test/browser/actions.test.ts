@@ -153,11 +153,11 @@ describe('actions on the web page (headless Chromium)', () => {
   });
 
   test('a refused study search is said in the table; the form stays to correct it', async () => {
-    await page().route('**/api/studies?*', (route) => route.fulfill(problem(400, 'Bad query', 'PatientName: a wildcard the server refuses')));
+    await page().route('**/api/studies?*', (route) => route.fulfill(problem(400, 'Bad Request', 'PatientName: a wildcard the server refuses')));
     try {
       await open(`#/?name=x`);
       await page().waitForSelector('#studies-error');
-      assert.equal(await page().locator('#studies-error').innerText(), 'Bad query: PatientName: a wildcard the server refuses');
+      assert.equal(await page().locator('#studies-error').innerText(), 'Bad Request: PatientName: a wildcard the server refuses');
       assert.equal(await page().inputValue('#study-search input[name=name]'), 'x', 'the form is still there, as filled');
     } finally {
       await page().unrouteAll({ behavior: 'ignoreErrors' });

@@ -2,7 +2,8 @@
 // routes must refuse as requests, not fail on: a step completed or discontinued (by its MPPS) is
 // not canceled nor put back to another status (409, unchanged) — its status is the record of
 // what was performed; a body nesting 20,000 levels is a 400 (the walk over it ran out of stack:
-// 500); a job or entry id past 2^53 is a 400 (a PostgreSQL bigint refused it: 500).
+// 500); a job or entry id past 2^53 is a 400 (a PostgreSQL bigint refused it: 500); a JSON body's
+// values are not coerced ({"protected": null} unprotected a study).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
@@ -68,5 +69,21 @@ describe('worklist edits against a step\'s status; deep bodies; huge ids', () =>
       const r = await web.inject({ method: 'GET', url });
       assert.equal(r.statusCode, 400, `${url}: ${r.body}`);
     }
+  });
+
+  test('JSON bodies are taken as sent: null for a boolean, text for a number, one text for a list are 400; a query string is still read as text', async () => {
+    for (const [method, url, payload, property] of [
+      ['PUT', '/api/studies/1.2.3/protected', { protected: null }, 'protected'],
+      ['PUT', '/api/nodes/TYPES', { host: '127.0.0.1', port: '104' }, 'port'],
+      ['PUT', '/api/nodes/TYPES', { host: '127.0.0.1', port: 104, tls: 'false' }, 'tls'],
+      ['POST', '/api/send', { destination: 'X', level: 'STUDY', uids: '1.2.3' }, 'uids'],
+    ] as const) {
+      const r = await web.inject({ method, url, payload });
+      assert.equal(r.statusCode, 400, `${method} ${url} ${JSON.stringify(payload)}: ${r.body}`);
+      assert.match(r.json<{ detail: string }>().detail, new RegExp(property));
+    }
+    assert.equal((await web.inject({ method: 'GET', url: '/api/nodes/TYPES' })).statusCode, 404, 'nothing was made of them');
+    assert.equal((await web.inject({ method: 'GET', url: '/api/studies?limit=5&offset=0' })).statusCode, 200);
+    assert.equal((await web.inject({ method: 'GET', url: '/api/worklist?status=SCHEDULED' })).statusCode, 200);
   });
 });

@@ -96,7 +96,7 @@ async function patientOf(deps: ApiDeps, patientID: string, asked: string | undef
   if (!row) throw notFound(`no patient with PatientID ${patientID}${asked === undefined ? '' : asked ? ` issued by ${asked}` : ' without an issuer'}`);
   if (chosen.length > 1) {
     const issuers = chosen.map((r) => (issuerOf(r) ? `"${issuerOf(r)}"` : 'none')).join(', ');
-    throw new HttpProblem(409, 'Conflict', `PatientID ${patientID} names ${chosen.length} patients (Issuer of Patient ID: ${issuers}): name one with ?IssuerOfPatientID= (empty for none)`);
+    throw new HttpProblem(409, `PatientID ${patientID} names ${chosen.length} patients (Issuer of Patient ID: ${issuers}): name one with ?IssuerOfPatientID= (empty for none)`);
   }
   if (rows.length === 1) return { row, studyKeys: [{ keyword: 'PatientID', value: patientID }] };
   // Several patients share the ID: their studies told apart by the issuer each one's patient has.
@@ -115,7 +115,7 @@ async function remove(deps: ApiDeps, instances: InstanceLocation[], what: string
     const done = partialDelete(e);
     if (!done?.instances) throw e;
     deps.logger.error({ err: e, what, deleted: done.instances, of: instances.length }, 'a delete failed part-way');
-    throw new HttpProblem(500, 'Internal error', `${done.instances} of the ${instances.length} instances of ${what} were deleted before a failure (the server log has it); send the request again to delete the rest`);
+    throw new HttpProblem(500, `${done.instances} of the ${instances.length} instances of ${what} were deleted before a failure (the server log has it); send the request again to delete the rest`);
   }
   // Deleted meanwhile by another request (or a retention pass): nothing left here to delete.
   if (!r.instances && !r.leftFiles.length) throw notFound(`nothing stored for ${what} (deleted meanwhile)`);

@@ -84,7 +84,7 @@ export function registerJobs(app: FastifyInstance, deps: ApiDeps): void {
     const caller = req.caller;
     if (caller && !roleAllows(caller.role, need)) {
       const what = typeof job.payload.rule === 'string' ? `job ${job.id} (${job.type}) was queued by the rule "${job.payload.rule}"` : `job ${job.id} is a ${job.type} job`;
-      throw new HttpProblem(403, 'Forbidden', `${caller.name ?? 'an anonymous caller'} has the ${caller.role} role and ${what}: cancelling or retrying it needs ${need}; the write role may act only on the send and pull jobs of POST /api/send and /api/pull`);
+      throw new HttpProblem(403, `${caller.name ?? 'an anonymous caller'} has the ${caller.role} role and ${what}: cancelling or retrying it needs ${need}; the write role may act only on the send and pull jobs of POST /api/send and /api/pull`);
     }
   };
   const summary = (what: string) => `${what} (write role for the jobs of /api/send and /api/pull; admin for all others)`;

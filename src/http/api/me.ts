@@ -35,7 +35,7 @@ export function registerMe(app: FastifyInstance, deps: ApiDeps): void {
         // Basic's challenge: a browser asks for credentials, sends this again with them, and
         // from then on sends them with its requests here.
         reply.header('www-authenticate', 'Basic realm="pacs-server", charset="UTF-8"');
-        return sendProblem(reply, 401, 'Unauthorized', 'log in as one of the server\'s users');
+        return sendProblem(reply, 401, 'log in as one of the server\'s users');
       }
       return { name: caller.name, role: caller.role, login };
     },

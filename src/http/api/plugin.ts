@@ -52,7 +52,7 @@ export async function registerApi(app: FastifyInstance, deps: ApiDeps): Promise<
         // text: such a body is refused (415) instead of parsed (csrf.ts refuses the forgery itself).
         api.removeContentTypeParser('text/plain');
         api.addContentTypeParser('text/plain', (_req, _payload, done) =>
-          done(new HttpProblem(415, 'Unsupported media type', 'no API route takes text/plain: JSON bodies are application/json, an uploaded file application/dicom'), undefined),
+          done(new HttpProblem(415, 'no API route takes text/plain: JSON bodies are application/json, an uploaded file application/dicom'), undefined),
         );
         registerBrowse(api, deps);
         registerNodes(api, deps);

@@ -53,9 +53,9 @@ export function registerUpload(api: FastifyInstance, deps: ApiDeps): void {
       async (req: FastifyRequest, reply) => {
         const mb = deps.config().http.max_upload_mb;
         const max = mb * 1024 * 1024;
-        const tooLarge = () => new HttpProblem(413, 'Too large', `the file exceeds http.max_upload_mb (${mb} MB)`);
+        const tooLarge = () => new HttpProblem(413, `the file exceeds http.max_upload_mb (${mb} MB)`);
         // The parser above hands the raw stream on for the DICOM types only; anything else came parsed or not at all.
-        if (!isStream(req.body)) throw new HttpProblem(415, 'Unsupported media type', 'the body must be the Part 10 file, Content-Type application/dicom');
+        if (!isStream(req.body)) throw new HttpProblem(415, 'the body must be the Part 10 file, Content-Type application/dicom');
         // Refused before a byte is read when it says its size. Either way the rest of the body is
         // read and thrown away, not left on the connection: the client gets this answer instead of
         // a reset connection (request-body.ts).
@@ -81,8 +81,8 @@ export function registerUpload(api: FastifyInstance, deps: ApiDeps): void {
         }
         await sink.end();
         const o = outcome as StowOutcome | null;
-        if (!o) throw new HttpProblem(400, 'Bad request', 'empty body');
-        if (o.failure) throw new HttpProblem(uploadFailureStatus(o.failure.status), 'Not stored', `${o.failure.reason} (status 0x${o.failure.status.toString(16)})`);
+        if (!o) throw new HttpProblem(400, 'empty body');
+        if (o.failure) throw new HttpProblem(uploadFailureStatus(o.failure.status), `${o.failure.reason} (status 0x${o.failure.status.toString(16)})`);
         return reply.code(201).send({ SOPInstanceUID: o.sopInstanceUID, SOPClassUID: o.sopClassUID, StudyInstanceUID: o.studyUID, SeriesInstanceUID: o.seriesUID });
       },
     );

@@ -193,12 +193,12 @@ function rootType(contentType: string): string | null {
 
 async function stow(deps: DicomwebDeps, req: FastifyRequest<{ Params: { study?: string } }>, reply: FastifyReply, pace: BodyPace): Promise<FastifyReply> {
   const type = req.headers['content-type'] ?? '';
-  if (!/^multipart\/related/i.test(type)) throw new HttpProblem(415, 'Unsupported media type', 'STOW-RS takes multipart/related; type="application/dicom"');
+  if (!/^multipart\/related/i.test(type)) throw new HttpProblem(415, 'STOW-RS takes multipart/related; type="application/dicom"');
   // Metadata with bulk data (application/dicom+json, +xml) is another form of the request: say
   // so at once, rather than refuse each of its parts as "not a DICOM file".
   const root = rootType(type);
   if (root !== null && root !== 'application/dicom')
-    throw new HttpProblem(415, 'Unsupported media type', `STOW-RS here takes DICOM files: type="application/dicom", not type="${root}"`);
+    throw new HttpProblem(415, `STOW-RS here takes DICOM files: type="application/dicom", not type="${root}"`);
   const boundary = boundaryOf(type);
   if (!boundary) throw badRequest('the Content-Type has no boundary');
   // Before anything is stored: a client that accepts no answer we can give learns it first.
@@ -207,7 +207,7 @@ async function stow(deps: DicomwebDeps, req: FastifyRequest<{ Params: { study?: 
   const { max_upload_mb: maxMb, max_upload_parts: maxParts } = deps.config().http;
   const maxBytes = maxMb * 1024 * 1024;
   // A body announced too large is refused before a byte of it is stored.
-  if (Number(req.headers['content-length'] ?? 0) > maxBytes) throw new HttpProblem(413, 'Too large', `the request is larger than ${maxMb} MB (http.max_upload_mb)`);
+  if (Number(req.headers['content-length'] ?? 0) > maxBytes) throw new HttpProblem(413, `the request is larger than ${maxMb} MB (http.max_upload_mb)`);
   const outcomes: StowOutcome[] = [];
   // A part without a Content-Type is what the request's type= says (RFC 2387's root type).
   const partType = (headers: Record<string, string>): string => headers['content-type'] ?? (root === 'application/dicom' ? root : '');
@@ -234,7 +234,7 @@ async function stow(deps: DicomwebDeps, req: FastifyRequest<{ Params: { study?: 
   if (broken) {
     // Nothing stored: the request as a whole is refused. Else what was stored is answered, with
     // the rest of the request as one failure: a client must learn which instances it has here.
-    if (!stored) throw broken.http === 400 ? badRequest(broken.detail) : new HttpProblem(broken.http, broken.http === 413 ? 'Too large' : 'Request timeout', broken.detail);
+    if (!stored) throw broken.http === 400 ? badRequest(broken.detail) : new HttpProblem(broken.http, broken.detail);
     outcomes.push({ sopClassUID: '', sopInstanceUID: '', studyUID: null, seriesUID: null, failure: { status: broken.status, reason: `rest not read: ${broken.reason}` } });
   }
   if (!outcomes.length) throw badRequest('the request holds no parts');

@@ -1,17 +1,30 @@
-// Errors as HTTP problems: titles by status, a missing stored file as 404, and nothing of an
+// Errors as HTTP problems: titles by status (whoever threw), our error code alongside, a missing stored file as 404, and nothing of an
 // unexpected error's message (paths of the server) in the answer.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
-import { clientWentAway, problemOf } from '../../../src/http/problem.js';
+import type { FastifyReply } from 'fastify';
+import { clientWentAway, problemOf, sendProblem } from '../../../src/http/problem.js';
 import { PacsError } from '../../../src/core/errors.js';
 
-test("fastify's 4xx refusals are titled by their status, not all 'Bad request'", () => {
+test("fastify's 4xx refusals keep their status and words", () => {
   const fastifyError = (statusCode: number, message: string) => Object.assign(new Error(message), { statusCode });
-  assert.deepEqual(problemOf(fastifyError(413, 'Request body is too large')), { status: 413, title: 'Payload Too Large', detail: 'Request body is too large' });
-  assert.equal(problemOf(fastifyError(415, 'Unsupported Media Type')).title, 'Unsupported Media Type');
-  assert.equal(problemOf(fastifyError(403, 'no')).title, 'Forbidden');
-  assert.equal(problemOf(fastifyError(400, 'body/x must be string')).title, 'Bad Request');
+  assert.deepEqual(problemOf(fastifyError(413, 'Request body is too large')), { status: 413, detail: 'Request body is too large' });
+  assert.equal(problemOf(fastifyError(415, 'Unsupported Media Type')).status, 415);
+  assert.deepEqual(problemOf(new PacsError('NOT_FOUND', 'no worklist entry 9')), { status: 404, detail: 'no worklist entry 9', code: 'NOT_FOUND' });
+});
+
+test('every problem is titled by its status (RFC 9457 about:blank), whatever threw it; our code rides along', () => {
+  const sent: unknown[] = [];
+  const reply = { code: () => reply, type: () => reply, send: (b: unknown) => (sent.push(b), reply) } as unknown as FastifyReply;
+  sendProblem(reply, 404, 'no worklist entry 9', 'NOT_FOUND');
+  sendProblem(reply, 400, 'body/port must be integer');
+  sendProblem(reply, 499, 'gone');
+  assert.deepEqual(sent, [
+    { type: 'about:blank', status: 404, title: 'Not Found', detail: 'no worklist entry 9', code: 'NOT_FOUND' },
+    { type: 'about:blank', status: 400, title: 'Bad Request', detail: 'body/port must be integer' },
+    { type: 'about:blank', status: 499, title: 'Client Closed Request', detail: 'gone' },
+  ]);
 });
 
 test('a missing file is a 404 without its path; an unexpected error a 500 with a generic detail', () => {
