@@ -34,39 +34,49 @@ function comparable(vr: string, value: string): string | null {
   return value;
 }
 
-function termMatches(term: Term, vr: string, value: string): boolean {
+/** A term ready to test values: a wildcard's pattern compiled once for every entry. */
+type Test = (vr: string, value: string) => boolean;
+
+function termTest(term: Term): Test {
   switch (term.kind) {
     case 'equal':
-      return (vr === 'DA' ? normalizeDate(value) : value) === term.value;
-    case 'wildcard':
-      return wildcardMatcher(term.pattern)(value);
-    case 'range': {
-      const v = comparable(vr, value);
-      if (v === null) return false;
-      return (term.lower === null || v >= term.lower) && (term.upper === null || v <= term.upper);
+      return (vr, value) => (vr === 'DA' ? normalizeDate(value) : value) === term.value;
+    case 'wildcard': {
+      const matches = wildcardMatcher(term.pattern);
+      return (_vr, value) => matches(value);
     }
+    case 'range':
+      return (vr, value) => {
+        const v = comparable(vr, value);
+        if (v === null) return false;
+        return (term.lower === null || v >= term.lower) && (term.upper === null || v <= term.upper);
+      };
   }
 }
 
-/** Whether a stored element satisfies a matcher: any of its values against any term. */
-function valueMatches(matcher: Matcher, vr: string, stored: JsonElement | undefined, fold: boolean): boolean {
-  if (matcher.kind === 'universal') return true;
-  const text = jsonElementText(stored);
-  if (text === '') return false; // an attribute without a value matches only universal keys
-  const values = ['LT', 'ST', 'UT', 'UR'].includes(vr) ? [text] : text.split('\\');
-  return values.some((raw) => {
-    const trimmed = vr === 'PN' ? normalizePersonName(raw.trim()) : raw.trim();
-    const v = fold ? foldName(trimmed) : trimmed;
-    return matcher.terms.some((t) => termMatches(t, vr, v));
-  });
+interface CompiledKey {
+  key: string;
+  vr: string;
+  fold: boolean;
+  /** Null: universal (any value, or none). */
+  tests: Test[] | null;
 }
 
 /**
- * Whether `entry` matches every key of `query`. Throws QueryError for a value no VR allows
- * (the SCP answers 0xA900 naming it).
+ * A C-FIND identifier read once: its values parsed (a value no VR allows throws QueryError
+ * here, before any entry is read: the answer is 0xA900 whether or not there are entries) and
+ * its patterns compiled, then tested against each entry.
  */
-export function matchDataset(query: JsonDataset, entry: JsonDataset, options: MatchOptions): boolean {
+export interface CompiledQuery {
+  dateTimes: { dateKey: string; timeKey: string; range: NonNullable<ReturnType<typeof combineDateTime>> }[];
+  keys: CompiledKey[];
+  /** Sequence keys with keys of their own: an item must match them (null item: a return key only). */
+  sequences: { key: string; item: CompiledQuery }[];
+}
+
+export function compileQuery(query: JsonDataset, options: MatchOptions): CompiledQuery {
   const combined = new Set<string>();
+  const dateTimes: CompiledQuery['dateTimes'] = [];
   for (const [dateKey, timeKey] of DATE_TIME_PAIRS) {
     const d = query[dateKey];
     const t = query[timeKey];
@@ -74,6 +84,41 @@ export function matchDataset(query: JsonDataset, entry: JsonDataset, options: Ma
     const range = combineDateTime(parseMatcher(keywordOf(dateKey), 'DA', jsonElementText(d)), parseMatcher(keywordOf(timeKey), 'TM', jsonElementText(t)));
     if (!range) continue;
     combined.add(dateKey).add(timeKey);
+    dateTimes.push({ dateKey, timeKey, range });
+  }
+  const keys: CompiledKey[] = [];
+  const sequences: CompiledQuery['sequences'] = [];
+  for (const [key, el] of Object.entries(query)) {
+    if (isMeta(key) || combined.has(key)) continue;
+    if (el.vr === 'SQ') {
+      const item = (el.Value?.[0] ?? null) as JsonDataset | null;
+      if (!item || Object.keys(item).length === 0 || !hasMatchingKeys(item)) continue; // universal: a return key
+      sequences.push({ key, item: compileQuery(item, options) });
+      continue;
+    }
+    const fold = el.vr === 'PN' && options.fuzzyNames;
+    const matcher: Matcher = parseMatcher(keywordOf(key), el.vr, jsonElementText(el), { fold });
+    keys.push({ key, vr: el.vr, fold, tests: matcher.kind === 'universal' ? null : matcher.terms.map(termTest) });
+  }
+  return { dateTimes, keys, sequences };
+}
+
+/** Whether a stored element satisfies a key: any of its values against any term. */
+function valueMatches(k: CompiledKey, stored: JsonElement | undefined): boolean {
+  if (k.tests === null) return true;
+  const text = jsonElementText(stored);
+  if (text === '') return false; // an attribute without a value matches only universal keys
+  const values = ['LT', 'ST', 'UT', 'UR'].includes(k.vr) ? [text] : text.split('\\');
+  return values.some((raw) => {
+    const trimmed = k.vr === 'PN' ? normalizePersonName(raw.trim()) : raw.trim();
+    const v = k.fold ? foldName(trimmed) : trimmed;
+    return k.tests!.some((test) => test(k.vr, v));
+  });
+}
+
+/** Whether `entry` matches every key of a compiled query. */
+export function matchesCompiled(q: CompiledQuery, entry: JsonDataset): boolean {
+  for (const { dateKey, timeKey, range } of q.dateTimes) {
     const date = normalizeDate(jsonElementText(entry[dateKey]));
     const time = timeBounds(jsonElementText(entry[timeKey]) || '000000')?.lower ?? null;
     if (date === null || time === null) return false;
@@ -81,21 +126,20 @@ export function matchDataset(query: JsonDataset, entry: JsonDataset, options: Ma
     if (range.lower && at < `${range.lower.date}${range.lower.time}`) return false;
     if (range.upper && at > `${range.upper.date}${range.upper.time}`) return false;
   }
-  for (const [key, el] of Object.entries(query)) {
-    if (isMeta(key) || combined.has(key)) continue;
-    if (el.vr === 'SQ') {
-      const item = (el.Value?.[0] ?? null) as JsonDataset | null;
-      if (!item || Object.keys(item).length === 0) continue; // universal: a return key
-      if (!hasMatchingKeys(item)) continue;
-      const items = (entry[key]?.Value ?? []) as JsonDataset[];
-      if (!items.some((i) => matchDataset(item, i, options))) return false;
-      continue;
-    }
-    const fold = el.vr === 'PN' && options.fuzzyNames;
-    const matcher = parseMatcher(keywordOf(key), el.vr, jsonElementText(el), { fold });
-    if (!valueMatches(matcher, el.vr, entry[key], fold)) return false;
+  for (const k of q.keys) if (!valueMatches(k, entry[k.key])) return false;
+  for (const { key, item } of q.sequences) {
+    const items = (entry[key]?.Value ?? []) as JsonDataset[];
+    if (!items.some((i) => matchesCompiled(item, i))) return false;
   }
   return true;
+}
+
+/**
+ * Whether `entry` matches every key of `query`. Throws QueryError for a value no VR allows
+ * (the SCP answers 0xA900 naming it). For many entries, compileQuery once and matchesCompiled.
+ */
+export function matchDataset(query: JsonDataset, entry: JsonDataset, options: MatchOptions): boolean {
+  return matchesCompiled(compileQuery(query, options), entry);
 }
 
 /** Whether a query (item) holds any key that is not universal. */

@@ -16,7 +16,7 @@ import {
   type WorklistStore,
   scheduledStep,
 } from '../index/workflow.js';
-import { type MatchOptions, matchDataset, projectDataset } from './dataset-match.js';
+import { type MatchOptions, compileQuery, matchesCompiled, projectDataset } from './dataset-match.js';
 import type { PatientKey, PatientLink } from '../index/types.js';
 
 /** The index's merged-patient links (HL7 ADT^A40), which new entries follow as images do. */
@@ -279,11 +279,14 @@ export class WorklistService {
    */
   async find(query: JsonDataset, limit = 0): Promise<JsonDataset[]> {
     const asksStatus = has(query[SPS]?.Value?.[0] as JsonDataset | undefined, SPS_STATUS);
-    const { entries } = await this.store.list({ ...(asksStatus ? {} : { statuses: OPEN_SPS_STATUSES }), limit: -1, offset: 0 });
     const options = this.options();
+    // Read once, before the entries: a bad value is refused even on an empty worklist, and the
+    // keys are not parsed again for each entry.
+    const compiled = compileQuery(query, options);
+    const { entries } = await this.store.list({ ...(asksStatus ? {} : { statuses: OPEN_SPS_STATUSES }), limit: -1, offset: 0 });
     const out: JsonDataset[] = [];
     for (const e of entries) {
-      if (!matchDataset(query, e.dataset, options)) continue;
+      if (!matchesCompiled(compiled, e.dataset)) continue;
       out.push(projectDataset(query, e.dataset, options));
       if (limit > 0 && out.length >= limit) break;
     }

@@ -94,6 +94,17 @@ describe('C-FIND identifiers a peer should not send', () => {
     }
   });
 
+  test('worklist: a malformed date is 0xA900 on an empty worklist too (the keys are read before the entries)', async () => {
+    const item = encodeDataset([{ tag: 0x00400002, vr: 'DA', value: text('2020') }], EXPLICIT);
+    const header = Buffer.alloc(8);
+    header.writeUInt16LE(0xfffe, 0);
+    header.writeUInt16LE(0xe000, 2);
+    header.writeUInt32LE(item.length, 4);
+    const rsp = await find(WORKLIST_FIND, encodeDataset([{ tag: 0x00400100, vr: 'SQ', value: Buffer.concat([header, item]) }], EXPLICIT));
+    assert.equal(rsp.Status, Status.IdentifierDoesNotMatchSOPClass);
+    assert.deepEqual(rsp.OffendingElement, [0x00400002]);
+  });
+
   test('a C-MOVE on a C-GET context is 0x0211; a C-FIND whose Affected SOP Class is not its context\'s is 0x0122', async () => {
     const GET = '1.2.840.10008.5.1.4.1.2.2.3';
     const PATIENT_ROOT_FIND = '1.2.840.10008.5.1.4.1.2.1.1';
