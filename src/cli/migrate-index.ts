@@ -3,6 +3,7 @@
 // sharing one index. The files stay where they are; the configuration then names the URL.
 import fs from 'node:fs';
 import { SqliteIndex } from '../index/sqlite/sqlite-index.js';
+import { IndexInUseError } from '../index/errors.js';
 import { createPool } from '../index/postgres/db.js';
 import { copySqliteToPostgres } from '../index/postgres/from-sqlite.js';
 import { UsageError, helpFor, opt, parseArgs } from './args.js';
@@ -26,13 +27,21 @@ export async function migrateIndexCommand(argv: string[]): Promise<number> {
   const source = SqliteIndex.open({ path, walMode: true });
   const pool = createPool({ url: to, max: 1 });
   try {
-    await source.migrate();
-    const counts = await copySqliteToPostgres(source.db, pool, (table, n) => process.stdout.write(`  ${table}: ${n} rows\n`));
+    // Under the file's maintenance hold, like reindex: a server still running on it would go on
+    // storing while the copy is read, and its last instances be missing from the new index.
+    const counts = await source.maintain(async () => {
+      await source.migrate();
+      return copySqliteToPostgres(source.db, pool, (table, n) => process.stdout.write(`  ${table}: ${n} rows\n`));
+    });
     process.stdout.write(
       `Migrated the index to PostgreSQL: ${counts.patients ?? 0} patients, ${counts.studies ?? 0} studies, ${counts.series ?? 0} series, ` +
         `${counts.instances ?? 0} instances, ${counts.jobs ?? 0} jobs. Set database.url in the configuration to use it.\n`,
     );
     return 0;
+  } catch (e) {
+    if (!(e instanceof IndexInUseError)) throw e;
+    process.stderr.write(`pacs migrate-index: ${e.message}; nothing was copied\n`);
+    return 1;
   } finally {
     await source.close();
     await pool.end();

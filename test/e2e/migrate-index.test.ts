@@ -1,5 +1,6 @@
 // pacs migrate-index: an SQLite index (rows, a deleted instance, jobs, nodes, worklist, the
-// stability table) copied into PostgreSQL answers the same, and carries on numbering after it.
+// stability table) copied into PostgreSQL answers the same, and carries on numbering after it;
+// refused while a server holds the file.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -46,6 +47,17 @@ withPostgres('pacs migrate-index', (url) => {
 
       const schema = await freshSchema(url);
       const target = inSchema(url, schema);
+      // A server still on the file: refused, nothing copied (the target stays empty for the copy below).
+      const served = SqliteIndex.open({ path: file, walMode: true });
+      const release = await served.serve();
+      try {
+        const refused = await pacs(['migrate-index', '--from', `sqlite:${file}`, '--to', target]);
+        assert.equal(refused.code, 1, refused.stdout + refused.stderr);
+        assert.match(refused.stderr, /pacs migrate-index: .*; nothing was copied/);
+      } finally {
+        await release();
+        await served.close();
+      }
       const r = await pacs(['migrate-index', '--from', `sqlite:${file}`, '--to', target]);
       assert.equal(r.code, 0, r.stdout + r.stderr);
       assert.match(r.stdout, /Migrated the index to PostgreSQL: 3 patients, 3 studies, \d+ series, 6 instances, 1 jobs/);
