@@ -150,6 +150,7 @@ export async function openArchive(initial: Readonly<Config>, options: { logger?:
       config = c;
     },
     async close() {
+      mpps.close();
       objects.close();
       await index.close();
     },

@@ -94,11 +94,15 @@ function noSeries(uid: string, ds: JsonDataset): MppsOutcome | null {
 /** Text and sequences compared as the JSON model holds them (an N-SET repeating a fixed value is fine). */
 const same = (a: JsonDataset[string] | undefined, b: JsonDataset[string] | undefined): boolean => JSON.stringify(a?.Value ?? []) === JSON.stringify(b?.Value ?? []);
 
+/** Waits before an MPPS follow-up that failed is tried again (see MppsService.followUp). */
+export const FOLLOW_UP_RETRY_MS = [1_000, 5_000, 30_000, 120_000];
+
 export class MppsService {
   /** Called after each accepted N-CREATE or N-SET with what was received (the server forwards it). */
   onAccepted: ((action: 'create' | 'set', uid: string, dataset: JsonDataset) => Promise<void>) | null = null;
 
   private readonly steps = new KeyedMutex();
+  private readonly retries = new Set<NodeJS.Timeout>();
 
   constructor(
     private readonly store: MppsStore,
@@ -106,12 +110,46 @@ export class MppsService {
     private readonly logger: Logger,
   ) {}
 
-  private async accepted(action: 'create' | 'set', uid: string, dataset: JsonDataset): Promise<void> {
-    try {
+  private accepted(action: 'create' | 'set', uid: string, dataset: JsonDataset): Promise<void> {
+    return this.followUp('forwarding', uid, async () => {
       await this.onAccepted?.(action, uid, dataset);
+    });
+  }
+
+  /**
+   * A follow-up of a step recorded already (the worklist following it, its forward queued): its
+   * failure must not fail the MPPS, which the modality would send again to no purpose. Tried at
+   * once; on a failure (a lock timeout, the index briefly away) again after 1 s, 5 s, 30 s and
+   * 2 min in the background — once only logged, a forward was lost for good.
+   */
+  private async followUp(what: string, uid: string, fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn();
     } catch (e) {
-      this.logger.warn({ err: e, mpps: uid }, 'cannot forward an MPPS');
+      this.logger.warn({ err: e, mpps: uid }, `MPPS ${what} failed; tried again in ${FOLLOW_UP_RETRY_MS[0]! / 1000} s`);
+      this.retry(what, uid, fn, 0);
     }
+  }
+
+  private retry(what: string, uid: string, fn: () => Promise<void>, attempt: number): void {
+    const timer = setTimeout(() => {
+      this.retries.delete(timer);
+      fn().then(
+        () => this.logger.info({ mpps: uid, attempt: attempt + 2 }, `MPPS ${what} done on a later try`),
+        (e: unknown) => {
+          if (attempt + 1 < FOLLOW_UP_RETRY_MS.length) return this.retry(what, uid, fn, attempt + 1);
+          this.logger.error({ err: e, mpps: uid }, `MPPS ${what} failed ${attempt + 2} times: given up`);
+        },
+      );
+    }, FOLLOW_UP_RETRY_MS[attempt]);
+    timer.unref();
+    this.retries.add(timer);
+  }
+
+  /** Follow-ups waiting for their next try are given up (the server stops). */
+  close(): void {
+    for (const t of this.retries) clearTimeout(t);
+    this.retries.clear();
   }
 
   async create(requestedUid: string | null, callingAE: string, ds: JsonDataset): Promise<MppsOutcome> {
@@ -187,13 +225,11 @@ export class MppsService {
     return { status: MppsStatus.ProcessingFailure, sopInstanceUID: uid, errorId: 0xa710, comment: `MPPS is ${status}: it may no longer be updated` };
   }
 
-  /** The worklist follows; its failure must not fail the MPPS, which is recorded already. */
-  private async follow(uid: string, ds: JsonDataset): Promise<void> {
-    try {
+  /** The worklist follows (see followUp). */
+  private follow(uid: string, ds: JsonDataset): Promise<void> {
+    return this.followUp('worklist update', uid, async () => {
       const changed = await this.worklist.stepPerformed(stepReferences(ds), performedStatus(ds) ?? '');
       if (changed.length) this.logger.info({ mpps: uid, worklistEntries: changed, status: performedStatus(ds) }, 'worklist entries follow MPPS');
-    } catch (e) {
-      this.logger.warn({ err: e, mpps: uid }, 'cannot update the worklist entries of an MPPS');
-    }
+    });
   }
 }

@@ -1,0 +1,56 @@
+// The follow-ups of an accepted MPPS (the worklist entry following it, its forward queued) are
+// tried again in the background when they fail: an MPPS accepted while the index briefly
+// refused its worklist update left the entry SCHEDULED for good (only a log line said so).
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { SqliteIndex } from '../../../src/index/sqlite/sqlite-index.js';
+import { WorklistService } from '../../../src/services/worklist.js';
+import { MppsService } from '../../../src/services/mpps.js';
+import type { JsonDataset } from '../../../src/dicom/json.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'pacs-mpps-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const v = (vr: string, value: string) => ({ vr, Value: [value] });
+
+test('a worklist update that fails once is done on the next try; a forward that fails is queued on a later try', async () => {
+  const index = SqliteIndex.open({ path: join(dir, 'a.db'), walMode: true });
+  await index.migrate();
+  try {
+    const worklist = new WorklistService(index.worklist, () => ({ fuzzyNames: false }));
+    const entry = await worklist.create({ '00100020': v('LO', 'P1'), '0020000D': v('UI', '1.2.826.0.1.3680043.8.498.77'), '00400100': { vr: 'SQ', Value: [{ '00080060': v('CS', 'CT'), '00400009': v('SH', 'SPS77'), '00400002': v('DA', '20260312') }] } } as JsonDataset);
+    const mpps = new MppsService(index.mpps, worklist, pino({ level: 'silent' }));
+    const stepPerformed = worklist.stepPerformed.bind(worklist);
+    let worklistTries = 0;
+    worklist.stepPerformed = async (...a) => {
+      if (++worklistTries === 1) throw new Error('SQLITE_BUSY: database is locked');
+      return stepPerformed(...a);
+    };
+    let forwardTries = 0;
+    mpps.onAccepted = async () => {
+      if (++forwardTries === 1) throw new Error('SQLITE_BUSY: database is locked');
+    };
+    const outcome = await mpps.create('1.2.826.0.1.3680043.8.498.78', 'CT1', {
+      '00400253': v('SH', 'PPS1'),
+      '00400241': v('AE', 'CT1'),
+      '00400244': v('DA', '20260312'),
+      '00400245': v('TM', '0930'),
+      '00400252': v('CS', 'IN PROGRESS'),
+      '00080060': v('CS', 'CT'),
+      '00400270': { vr: 'SQ', Value: [{ '0020000D': v('UI', '1.2.826.0.1.3680043.8.498.77'), '00400009': v('SH', 'SPS77') }] },
+    } as JsonDataset);
+    assert.equal(outcome.status, 0, outcome.comment);
+    assert.equal((await worklist.get(entry.id)).status, 'SCHEDULED', 'the first try failed');
+    // The first retry comes after a second.
+    for (let i = 0; i < 60 && ((await worklist.get(entry.id)).status !== 'STARTED' || forwardTries < 2); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal((await worklist.get(entry.id)).status, 'STARTED');
+    assert.equal(forwardTries, 2);
+    mpps.close();
+  } finally {
+    await index.close();
+  }
+});
