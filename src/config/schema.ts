@@ -324,7 +324,7 @@ const hl7 = section({
   allowed_addresses: z.array(ipOrCidr, { error: 'expected a list of IP addresses or CIDR blocks' }).default([]),
   /** MLLP connections one address may have open at once; past it a new one from there is closed unanswered, so one host cannot take them all. */
   max_connections_per_address: int(1, 10_000, 8),
-  /** Orders (ORC segments) one ORM^O01 may hold; one with more is answered AE and nothing of it is taken. */
+  /** Orders (ORC segments) one ORM^O01 or OMI^O23 may hold; one with more is answered AE and nothing of it is taken. */
   max_orders_per_message: int(1, 10_000, 100),
   /** Scheduled Station AE Title by the order's modality or PV1-3 point of care (the first that has an entry). */
   station_ae: z.record(z.string(), aeTitleSchema, { error: 'expected a mapping of modality or location to AE title' }).default({}),

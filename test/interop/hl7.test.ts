@@ -93,6 +93,36 @@ describe('HL7 v2 orders and patient updates over MLLP', () => {
     assert.equal(msa(again!).err, '204');
   });
 
+  test('an OMI^O23 with two IPC segments: two scheduled steps of one study findscu sees, IPC values in them; ACK^O23^ACK; a cancel removes both', async () => {
+    const omi = (control: string) =>
+      [
+        `MSH|^~\\&|RIS|HOSP|PACS|RAD|20260312083000||OMI^O23^OMI_O23|C${++seq}|P|2.5.1`,
+        'PID|1||H600^^^HOSP||DOE^JOHN||19700101|M',
+        'PV1|1|O|CTROOM1',
+        `ORC|${control}|OM1|FOM1`,
+        'TQ1|1||||||202603121000',
+        'OBR|1|OM1|FOM1|CTHEAD^CT Head^LOCAL',
+        'IPC|ACC600|RP600|1.2.826.0.1.600|SPS1|CT|P1^Plain^99LOCAL|CTSTATION|ROOM1|CT_IPC',
+        'IPC|ACC600|RP600|1.2.826.0.1.600|SPS2|CT||||',
+      ].join('\r');
+    const [ack] = await send(port, [omi('NW')]);
+    assert.deepEqual(msa(ack!), { code: 'AA', control: `C${seq}`, text: 'order OM1 step SPS1 scheduled; order OM1 step SPS2 scheduled', err: '' });
+    assert.equal(ack!.raw(ack!.segment('MSH'), 9), 'ACK^O23^ACK');
+    const keys = ['PatientID=H600', 'AccessionNumber', 'StudyInstanceUID', 'RequestedProcedureID', 'ScheduledProcedureStepSequence'];
+    const r = await wl(keys);
+    assert.equal(r.answers.length, 2, r.out);
+    const steps = r.answers.map((a) => item(a, '00400100'));
+    assert.deepEqual(steps.map((s) => value(s, '00400009')).sort(), ['SPS1', 'SPS2']);
+    assert.deepEqual(r.answers.map((a) => [value(a, '00080050'), value(a, '0020000D'), value(a, '00401001')]), Array(2).fill(['ACC600', '1.2.826.0.1.600', 'RP600']));
+    const first = steps.find((s) => value(s, '00400009') === 'SPS1');
+    assert.deepEqual([value(first, '00400001'), value(first, '00400010'), value(first, '00400011')], ['CT_IPC', 'CTSTATION', 'ROOM1']);
+    assert.equal(msa((await send(port, [omi('NW')]))[0]!).code, 'AA');
+    assert.equal((await wl(keys)).answers.length, 2, 'a resend makes no more');
+    const [canceled] = await send(port, [omi('CA')]);
+    assert.equal(msa(canceled!).code, 'AA', msa(canceled!).text);
+    assert.equal((await wl(['PatientID=H600'])).answers.length, 0);
+  });
+
   test('an ORM whose later order cancels an unknown one is refused whole: the earlier new order is not scheduled', async () => {
     const worklist = pacs.server.archive.worklist;
     const both = `${orm('NW', 'O20', { pid: 'H2000' })}\rORC|CA|NOPE20|FNOPE20`;
