@@ -38,6 +38,7 @@ export class WorkflowFeeds {
         logger,
         handle: (bytes, remote) => hl7.handle(bytes, remote),
         maxConnections: () => a.config().hl7.max_connections,
+        peers: { allowedAddresses: () => a.config().hl7.allowed_addresses, maxPerAddress: () => a.config().hl7.max_connections_per_address },
       });
       this.hl7Port = (await this.mllp.start()).port;
       logger.info({ port: this.hl7Port }, 'HL7 MLLP listener started');

@@ -26,6 +26,8 @@ export const LIVE_KEYS = [
   'hl7.station_ae',
   'hl7.processing_ids',
   'hl7.max_connections',
+  'hl7.max_connections_per_address',
+  'hl7.allowed_addresses',
   'hl7.max_orders_per_message',
   'mpps.*',
   'logging.level',

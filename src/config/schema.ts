@@ -316,7 +316,15 @@ const hl7 = section({
   charset: oneOf(HL7_CHARSETS).default('UTF-8'),
   /** MLLP connections open at once; past it a new one is closed unanswered (each may hold a frame of up to 16 MB). */
   max_connections: int(1, 10_000, 64),
-  /** Orders (ORC segments) one ORM^O01 may hold; one with more is answered AE and nothing of it is taken. */
+  /**
+   * Addresses (IPs or CIDR blocks) that may connect; a connection from elsewhere is closed at
+   * once. Empty (the default): any. The RIS and the HIS are known hosts; anyone else reaching
+   * the port could otherwise fill hl7.max_connections with idle connections.
+   */
+  allowed_addresses: z.array(ipOrCidr, { error: 'expected a list of IP addresses or CIDR blocks' }).default([]),
+  /** MLLP connections one address may have open at once; past it a new one from there is closed unanswered, so one host cannot take them all. */
+  max_connections_per_address: int(1, 10_000, 8),
+  /** Orders (ORC segments) one ORM^O01 or OMI^O23 may hold; one with more is answered AE and nothing of it is taken. */
   max_orders_per_message: int(1, 10_000, 100),
   /** Scheduled Station AE Title by the order's modality or PV1-3 point of care (the first that has an entry). */
   station_ae: z.record(z.string(), aeTitleSchema, { error: 'expected a mapping of modality or location to AE title' }).default({}),

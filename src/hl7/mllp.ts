@@ -7,10 +7,12 @@
 // mode expects: the connection is not read while a message is handled, so a peer sending
 // without waiting for ACKs waits in TCP, not in our memory. A message is answered with one ACK,
 // or none when the handler has none for it (enhanced mode: the sender asked for none).
+// Who may connect, and how many connections one address may hold, is peers.ts's.
 import net from 'node:net';
 import type { Logger } from '../core/logging.js';
 import { errorMessage } from '../core/errors.js';
 import { remoteText } from '../core/remote-text.js';
+import { PeerGate, type PeerLimits, peerAddress } from './peers.js';
 
 export const VT = 0x0b;
 export const FS = 0x1c;
@@ -129,6 +131,8 @@ export interface MllpServerOptions {
   frameMs?: number;
   /** Connections open at once (hl7.max_connections), read at each new one; past it one is closed unanswered. Unset: no limit. */
   maxConnections?: () => number;
+  /** Who may connect and how many connections each address may hold (see peers.ts); unset: anyone, any number. */
+  peers?: PeerLimits;
 }
 
 export class MllpServer {
@@ -136,8 +140,11 @@ export class MllpServer {
   private readonly sockets = new Set<net.Socket>();
   /** Connections are being refused (hl7.max_connections reached), already logged. */
   private full = false;
+  private readonly gate: PeerGate;
 
-  constructor(private readonly options: MllpServerOptions) {}
+  constructor(private readonly options: MllpServerOptions) {
+    this.gate = new PeerGate(options.peers ?? { allowedAddresses: () => [], maxPerAddress: () => 0 });
+  }
 
   /** Connections open now (against hl7.max_connections). */
   get connections(): number {
@@ -162,8 +169,22 @@ export class MllpServer {
   private accept(socket: net.Socket): void {
     const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     const log = this.options.logger;
+    // Checked before the total: a host refused by address or by its own count takes no place
+    // under hl7.max_connections, even for a moment.
+    const address = peerAddress(socket.remoteAddress);
+    const admission = this.gate.admit(address);
+    if (!admission.admitted) {
+      const text =
+        admission.reason === 'address not allowed'
+          ? `HL7 connection refused: ${address} is not in hl7.allowed_addresses`
+          : `HL7 connection refused: ${address} has hl7.max_connections_per_address open`;
+      log[admission.warn ? 'warn' : 'debug']({ remote, address, ...(admission.limit ? { limit: admission.limit } : {}) }, text);
+      socket.destroy();
+      return;
+    }
     const limit = this.options.maxConnections?.() ?? 0;
     if (limit > 0 && this.sockets.size >= limit) {
+      this.gate.closed(address);
       // Said once while full: a flood of connections must not become a flood of log lines.
       if (!this.full) log.warn({ remote, limit }, 'HL7 connections refused: hl7.max_connections are open');
       this.full = true;
@@ -259,6 +280,7 @@ export class MllpServer {
       clearTimeout(deadline);
       clearTimeout(idle);
       this.sockets.delete(socket);
+      this.gate.closed(address);
     });
   }
 

@@ -1,19 +1,33 @@
-// ORM^O01 general orders (HL7 v2.5.1 4.4.1) as Modality Worklist entries. Field choices follow
-// IHE Radiology (RAD TF-2, the Placer/Filler Order and Procedure Scheduled transactions):
-// OBR-18 Accession Number, OBR-19 Requested Procedure ID, OBR-20 Scheduled Procedure Step ID,
-// OBR-24 the modality, ZDS-1 the Study Instance UID when the order filler gives one.
+// ORM^O01 general orders (HL7 v2.5.1 4.4.1) and OMI^O23 imaging orders (4.4.9) as Modality
+// Worklist entries. Field choices follow IHE Radiology (RAD TF-2, the Placer/Filler Order and
+// Procedure Scheduled transactions): OBR-18 Accession Number, OBR-19 Requested Procedure ID,
+// OBR-20 Scheduled Procedure Step ID, OBR-24 the modality, ZDS-1 the Study Instance UID when the
+// order filler gives one; in an OMI^O23 the IPC segments say these, per step (ipc.ts), and win.
 import type { JsonDataset, JsonElement } from '../dicom/json.js';
+import { type ImagingStep, readIpc, stepIdOf, stepKey } from './ipc.js';
 import { Hl7Error, Hl7ErrorCode, type Hl7Message, type Segment, quoted } from './message.js';
 import { HL7_NULL, birthDate, checkValues, dateTime, limit, value, values } from './values.js';
 
 export type OrderControl = 'new' | 'change' | 'cancel';
 
+/** One Scheduled Procedure Step of an order: a worklist entry. */
+export interface OrderStep {
+  /** The entry's source key: the order's key, or for an OMI^O23 step with an ID the order's key and that ID (ipc.ts). */
+  key: string;
+  dataset: JsonDataset;
+}
+
 export interface Order {
   control: OrderControl;
-  /** The worklist entry's source key: the placer order number (else the filler's). */
+  /** The order's key: the placer order number (else the filler's). */
   key: string;
-  /** The entry (new, change); null for a cancel. */
-  dataset: JsonDataset | null;
+  /** Its steps (new, change): one for an ORM^O01, one per IPC for an OMI^O23; none for a cancel. */
+  steps: OrderStep[];
+  /**
+   * The steps are all the order has now (an OMI^O23 change, which carries every IPC of the
+   * order): its other entries still open are canceled. An ORM^O01 names one step, no others.
+   */
+  complete: boolean;
 }
 
 /** ORC-1 order control codes (HL7 Table 0119) we act on. */
@@ -104,11 +118,9 @@ const ORDER_FIELDS: Readonly<Record<string, string>> = {
   '00321064/0/00080104': 'OBR-4.2',
   '00402016': 'ORC-2',
   '00402017': 'ORC-3',
-  '0020000D': 'ZDS-1',
-  '00401001': 'OBR-19',
-  '00400100/0/00080060': 'OBR-24',
   '00400100/0/00400007': 'OBR-4',
-  '00400100/0/00400009': 'OBR-20',
+  '00400100/0/00400010': 'IPC-7',
+  '00400100/0/00400011': 'IPC-8',
 };
 
 export interface OrderOptions {
@@ -116,6 +128,8 @@ export interface OrderOptions {
   stationAE: Readonly<Record<string, string>>;
   /** Orders (ORC segments) a message may hold (hl7.max_orders_per_message); unset: no limit. */
   maxOrders?: number;
+  /** An OMI^O23: each order's IPC segments are its steps. */
+  imaging?: boolean;
 }
 
 /** What the orders of a message share, found once: each order looking for them again read the whole message per order. */
@@ -128,7 +142,7 @@ interface Shared {
 
 export function readOrders(msg: Hl7Message, options: OrderOptions): Order[] {
   const groups = orderGroups(msg, options.maxOrders ?? Infinity);
-  if (!groups.length) throw new Hl7Error('an ORM^O01 needs at least one ORC segment', Hl7ErrorCode.SegmentSequence, 'ORC');
+  if (!groups.length) throw new Hl7Error(`an ${options.imaging ? 'OMI^O23' : 'ORM^O01'} needs at least one ORC segment`, Hl7ErrorCode.SegmentSequence, 'ORC');
   const pid = msg.segment('PID');
   let patient: JsonDataset | undefined;
   const shared: Shared = { pv1: msg.segment('PV1'), zds: msg.segment('ZDS'), patient: () => structuredClone((patient ??= patientAttributes(msg, pid))) };
@@ -145,15 +159,55 @@ function readOrder(msg: Hl7Message, group: Segment[], shared: Shared, options: O
   const filler = value(msg, orc, 3) || value(msg, obr, 3);
   const key = placer || filler;
   if (!key) throw new Hl7Error('the order has no placer (ORC-2) or filler (ORC-3) order number', Hl7ErrorCode.RequiredFieldMissing, 'ORC-2');
-  if (control === 'cancel') return { control, key, dataset: null };
+  if (control === 'cancel') return { control, key, steps: [], complete: false };
   if (!obr) throw new Hl7Error('a new or changed order needs its OBR segment', Hl7ErrorCode.SegmentSequence, 'OBR');
+  const order = { msg, group, orc, obr, placer, filler, shared, options };
+  if (!options.imaging) return { control, key, steps: [{ key, dataset: stepDataset(order, null) }], complete: false };
+  // An OMI^O23 without IPC (which v2.5.1 requires) is taken as an ORM^O01 order is, from its OBR.
+  const ipcs = group.filter((s) => s.name === 'IPC');
+  const steps = (ipcs.length ? ipcs : [undefined]).map((ipc) => {
+    const dataset = stepDataset(order, ipc ? readIpc(msg, ipc) : null);
+    return { key: stepKey(key, stepIdOf(dataset)), dataset };
+  });
+  const seen = new Set<string>();
+  for (const step of steps) {
+    if (seen.has(step.key)) {
+      const id = stepIdOf(step.dataset);
+      throw id
+        ? new Hl7Error(`order ${quoted(key)} has two steps with Scheduled Procedure Step ID ${quoted(id)}`, Hl7ErrorCode.DuplicateKeyIdentifier, 'IPC-4')
+        : new Hl7Error(`order ${quoted(key)} has several IPC segments and one without a Scheduled Procedure Step ID (IPC-4): each step needs its own`, Hl7ErrorCode.RequiredFieldMissing, 'IPC-4');
+    }
+    seen.add(step.key);
+  }
+  return { control, key, steps, complete: control === 'change' };
+}
 
+interface OrderSegments {
+  msg: Hl7Message;
+  group: Segment[];
+  orc: Segment;
+  obr: Segment;
+  placer: string;
+  filler: string;
+  shared: Shared;
+  options: OrderOptions;
+}
+
+/** A value from the IPC when it gives one, else from the ORM place; with the field it came from. */
+const either = (fromIpc: string | undefined, ipcField: string, other: string, otherField: string): [string, string] => (fromIpc ? [fromIpc, ipcField] : [other, otherField]);
+
+/** The worklist entry of one step of an order: from its OBR (and ZDS), with what `ipc` says put over it. */
+function stepDataset(o: OrderSegments, ipc: ImagingStep | null): JsonDataset {
+  const { msg, group, orc, obr, placer, filler, shared, options } = o;
   const { pv1 } = shared;
   const ds = shared.patient();
 
-  const section = value(msg, obr, 24).toUpperCase();
+  const [section, sectionField] = either(ipc?.modality, 'IPC-5', value(msg, obr, 24).toUpperCase(), 'OBR-24');
   const modality = MODALITIES.has(section) ? section : entry(SECTION_MODALITY, section);
-  if (!modality) throw new Hl7Error(section ? `OBR-24 ${quoted(section)} names no DICOM modality` : 'OBR-24 (diagnostic service section) is empty: the modality is needed', section ? Hl7ErrorCode.TableValueNotFound : Hl7ErrorCode.RequiredFieldMissing, 'OBR-24');
+  if (!modality) {
+    const empty = `${options.imaging ? 'IPC-5 (modality) and OBR-24 (diagnostic service section) are' : 'OBR-24 (diagnostic service section) is'} empty: the modality is needed`;
+    throw new Hl7Error(section ? `${sectionField} ${quoted(section)} names no DICOM modality` : empty, section ? Hl7ErrorCode.TableValueNotFound : Hl7ErrorCode.RequiredFieldMissing, options.imaging && !section ? 'IPC-5' : sectionField);
+  }
 
   const tq1 = group.find((s) => s.name === 'TQ1');
   const [when, where] = [[value(msg, tq1, 7), 'TQ1-7'], [value(msg, obr, 27, 4), 'OBR-27.4'], [value(msg, obr, 36), 'OBR-36'], [value(msg, orc, 7, 4), 'ORC-7.4']].find(([v]) => v) ?? ['', ''];
@@ -161,10 +215,10 @@ function readOrder(msg: Hl7Message, group: Segment[], shared: Shared, options: O
   const start = dateTime(when, where!);
 
   const pointOfCare = value(msg, pv1, 3);
-  const station = entry(options.stationAE, pointOfCare) ?? entry(options.stationAE, modality) ?? '';
+  const [station, stationField] = either(ipc?.stationAE, 'IPC-9', entry(options.stationAE, pointOfCare) ?? entry(options.stationAE, modality) ?? '', 'hl7.station_ae');
   const [procCode, procText, procScheme] = values(msg, obr, 4);
-  const accession = value(msg, obr, 18) || filler;
-  ds['00080050'] = str('SH', limit(accession, 16, value(msg, obr, 18) ? 'OBR-18' : 'ORC-3'));
+  const [accession, accessionField] = either(ipc?.accession, 'IPC-1', value(msg, obr, 18) || filler, value(msg, obr, 18) ? 'OBR-18' : 'ORC-3');
+  ds['00080050'] = str('SH', limit(accession, 16, accessionField));
   ds['00080090'] = pn(personName(values(msg, pv1, 8).slice(1)));
   const requesting = values(msg, orc, 12).some((c) => c) ? 'ORC-12' : 'OBR-16';
   ds['00321032'] = pn(personName((requesting === 'ORC-12' ? values(msg, orc, 12) : values(msg, obr, 16)).slice(1)));
@@ -173,9 +227,10 @@ function readOrder(msg: Hl7Message, group: Segment[], shared: Shared, options: O
     ds['00321064'] = { vr: 'SQ', Value: [{ '00080100': str('SH', limit(procCode, 16, 'OBR-4.1')), '00080102': str('SH', (procScheme || 'L').slice(0, 16)), '00080104': str('LO', (procText || procCode).slice(0, 64)) }] };
   ds['00402016'] = str('LO', limit(placer, 64, 'ORC-2'));
   ds['00402017'] = str('LO', limit(filler, 64, 'ORC-3'));
-  const studyUid = value(msg, group.find((s) => s.name === 'ZDS') ?? shared.zds, 1);
-  if (studyUid) ds['0020000D'] = str('UI', limit(studyUid, 64, 'ZDS-1'));
-  if (value(msg, obr, 19)) ds['00401001'] = str('SH', limit(value(msg, obr, 19), 16, 'OBR-19'));
+  const [studyUid, studyField] = either(ipc?.studyInstanceUid, 'IPC-3', value(msg, group.find((s) => s.name === 'ZDS') ?? shared.zds, 1), 'ZDS-1');
+  if (studyUid) ds['0020000D'] = str('UI', limit(studyUid, 64, studyField));
+  const [requested, requestedField] = either(ipc?.requestedProcedureId, 'IPC-2', value(msg, obr, 19), 'OBR-19');
+  if (requested) ds['00401001'] = str('SH', limit(requested, 16, requestedField));
   const step: JsonDataset = {
     '00080060': str('CS', modality),
     '00400001': str('AE', station),
@@ -183,7 +238,20 @@ function readOrder(msg: Hl7Message, group: Segment[], shared: Shared, options: O
     '00400003': str('TM', start.time),
     '00400007': str('LO', (procText || procCode || '').slice(0, 64)),
   };
-  if (value(msg, obr, 20)) step['00400009'] = str('SH', limit(value(msg, obr, 20), 16, 'OBR-20'));
+  const [stepId, stepField] = either(ipc?.stepId, 'IPC-4', value(msg, obr, 20), 'OBR-20');
+  if (stepId) step['00400009'] = str('SH', limit(stepId, 16, stepField));
+  if (ipc?.stationName) step['00400010'] = str('SH', ipc.stationName);
+  if (ipc?.location) step['00400011'] = str('SH', ipc.location);
+  const protocolFields: Record<string, string> = {};
+  if (ipc?.protocols.length) {
+    step['00400008'] = {
+      vr: 'SQ',
+      Value: ipc.protocols.map((p, i) => {
+        for (const [tag, part] of [['00080100', 1], ['00080102', 3], ['00080104', 2]] as const) protocolFields[`00400100/0/00400008/${i}/${tag}`] = `IPC-6.${part}`;
+        return { '00080100': str('SH', p.code), '00080102': str('SH', (p.scheme || 'L').slice(0, 16)), '00080104': str('LO', (p.meaning || p.code).slice(0, 64)) };
+      }),
+    };
+  }
   // No Scheduled Procedure Step Status: a new entry starts SCHEDULED (completeEntry), and an
   // order we have keeps the status modalities gave it. An NW setting SCHEDULED put a resent
   // order (its ACK lost) back into the worklist after it was started, done or canceled.
@@ -191,10 +259,16 @@ function readOrder(msg: Hl7Message, group: Segment[], shared: Shared, options: O
   checkValues(ds, {
     ...PATIENT_FIELDS,
     ...ORDER_FIELDS,
-    '00080050': value(msg, obr, 18) ? 'OBR-18' : 'ORC-3',
+    ...protocolFields,
+    '00080050': accessionField,
     '00321032': requesting,
+    '0020000D': studyField,
+    '00401001': requestedField,
+    '00400100/0/00080060': sectionField,
+    '00400100/0/00400001': stationField,
+    '00400100/0/00400009': stepField,
     '00400100/0/00400002': where!,
     '00400100/0/00400003': where!,
   });
-  return { control, key, dataset: ds };
+  return ds;
 }

@@ -1,5 +1,5 @@
 // What the HL7 listener does with a message: decode it in its character set, act on it —
-// ORM^O01 orders feed the worklist, ADT^A08 updates a patient, ADT^A40 merges two — and
+// ORM^O01 and OMI^O23 orders feed the worklist, ADT^A08 updates a patient, ADT^A40 merges two — and
 // answer with an ACK. Every failure becomes an AE or AR acknowledgment with its reason (CE or CR
 // in enhanced mode); none reaches the listener. Which ACK is sent, if any, is ack-mode.ts's choice.
 import type { JsonDataset } from '../dicom/json.js';
@@ -8,17 +8,22 @@ import { errorMessage, isPacsError } from '../core/errors.js';
 import type { Logger } from '../core/logging.js';
 import { remoteText } from '../core/remote-text.js';
 import type { ArchiveIndex, MergeOutcome, PatientChanges, PatientKey } from '../index/types.js';
-import { OPEN_SPS_STATUSES, scheduledStep } from '../index/workflow.js';
-import type { WorklistService } from '../services/worklist.js';
+import { OPEN_SPS_STATUSES, type WorklistEntry, scheduledStep } from '../index/workflow.js';
+import { type WorklistService, newUid } from '../services/worklist.js';
 import { type ApplicationAckCode, CONTROL_ID_MAX, buildAck } from './ack.js';
 import { answerCode, enhancedMode } from './ack-mode.js';
 import { checkEncoding, configuredCharset, declaredCharset, messageCharset, unsupportedCharset, withoutBom } from './charset.js';
 import { Hl7Error, Hl7ErrorCode, Hl7Message, quoted } from './message.js';
-import { patientAttributes, readOrders } from './orders.js';
+import { stepKeyPrefix } from './ipc.js';
+import { type Order, patientAttributes, readOrders } from './orders.js';
 import { limit, value } from './values.js';
 
 /** How much of what was done, or went wrong, a log line says. */
 const LOGGED_MAX = 1000;
+
+const SUPPORTED = 'ORM^O01, OMI^O23, ADT^A08, ADT^A40';
+
+const isOpen = (e: WorklistEntry): boolean => (OPEN_SPS_STATUSES as readonly string[]).includes(e.status);
 
 export interface Hl7Deps {
   worklist: WorklistService;
@@ -92,58 +97,104 @@ export class Hl7Service {
     const version = msg.get(msh, 12).trim();
     if (version && !/^2(\.\d+)*$/.test(version))
       throw new Hl7Error(`MSH-12 version ${quoted(version)} is not supported (HL7 v2: 2.1 to 2.9)`, Hl7ErrorCode.UnsupportedVersionId, 'MSH-12', 'AR');
-    if (type === 'ORM' && event === 'O01') return this.orders(msg);
+    if (type === 'ORM' && event === 'O01') return this.orders(msg, false);
+    // Answered with the general ACK (ACK^O23^ACK), as an ORM^O01 is, not with the ORI^O24 v2.5.1
+    // names for it: RIS engines take an ACK, and ORI's own segments would only repeat the order.
+    if (type === 'OMI' && event === 'O23') return this.orders(msg, true);
     if (type === 'ADT' && ['A08', 'A31'].includes(event)) return this.updatePatient(msg);
     if (type === 'ADT' && event === 'A40') return this.mergePatients(msg);
-    if (type === 'ORM' || type === 'ADT') throw new Hl7Error(`event ${quoted(`${type}^${event}`)} is not supported (ORM^O01, ADT^A08, ADT^A40)`, Hl7ErrorCode.UnsupportedEventCode, 'MSH-9', 'AR');
-    throw new Hl7Error(`message type ${quoted(type)} is not supported (ORM^O01, ADT^A08, ADT^A40)`, Hl7ErrorCode.UnsupportedMessageType, 'MSH-9', 'AR');
+    if (type === 'ORM' || type === 'OMI' || type === 'ADT') throw new Hl7Error(`event ${quoted(`${type}^${event}`)} is not supported (${SUPPORTED})`, Hl7ErrorCode.UnsupportedEventCode, 'MSH-9', 'AR');
+    throw new Hl7Error(`message type ${quoted(type)} is not supported (${SUPPORTED})`, Hl7ErrorCode.UnsupportedMessageType, 'MSH-9', 'AR');
   }
 
-  private async orders(msg: Hl7Message): Promise<string> {
+  private async orders(msg: Hl7Message, imaging: boolean): Promise<string> {
     // Every order is checked before any is applied — its fields in readOrders, a cancel's
-    // target here — so a bad later order does not leave the earlier ones done under an AE.
+    // targets here — so a bad later order does not leave the earlier ones done under an AE.
     const { stationAE, maxOrders } = this.deps.settings();
-    const orders = readOrders(msg, { stationAE, maxOrders });
+    const orders = readOrders(msg, { stationAE, maxOrders, imaging });
     const scheduledHere = new Set<string>();
     for (const o of orders) {
       if (o.control !== 'cancel') {
         scheduledHere.add(o.key);
+        for (const e of await this.dropped(o)) notInProgress(o.key, e);
         continue;
       }
-      const current = await this.deps.worklist.bySourceKey('hl7', o.key);
-      if (!scheduledHere.has(o.key) && !current) throw new Hl7Error(`no order ${quoted(o.key)} to cancel`, Hl7ErrorCode.UnknownKeyIdentifier, 'ORC-2');
-      if (current) notInProgress(o.key, current.status);
+      const current = await this.entriesOf(o.key);
+      if (!scheduledHere.has(o.key) && !current.length) throw new Hl7Error(`no order ${quoted(o.key)} to cancel`, Hl7ErrorCode.UnknownKeyIdentifier, 'ORC-2');
+      for (const e of current) notInProgress(o.key, e);
     }
     const done: string[] = [];
     for (const o of orders) {
-      const current = await this.deps.worklist.bySourceKey('hl7', o.key);
       if (o.control === 'cancel') {
-        if (!current) throw new Hl7Error(`order ${quoted(o.key)} went away while the message was applied`, Hl7ErrorCode.ApplicationInternalError, 'ORC-2');
-        // A step that is over stays what it became, answered AA (MSA-3 says so): canceling a
-        // COMPLETED one made what was performed look never done. A resent CA also lands here.
-        if (!(OPEN_SPS_STATUSES as readonly string[]).includes(current.status)) {
-          done.push(`order ${o.key} is ${current.status}: not canceled`);
+        const current = await this.entriesOf(o.key);
+        if (!current.length) throw new Hl7Error(`order ${quoted(o.key)} went away while the message was applied`, Hl7ErrorCode.ApplicationInternalError, 'ORC-2');
+        for (const e of current) done.push(await this.cancelStep(o.key, e));
+        continue;
+      }
+      await this.oneStudy(o);
+      for (const step of o.steps) {
+        const name = stepName(o.key, { sourceKey: step.key, scheduledProcedureStepID: jsonElementText(scheduledStep(step.dataset)?.['00400009']) });
+        const current = await this.deps.worklist.bySourceKey('hl7', step.key);
+        // A step that is over (done, discontinued, canceled) is left as it is, and the message
+        // still answered AA: an NW again is most often a resend after a lost ACK, which
+        // original acknowledgment mode expects, and neither it nor a late XO may bring the
+        // step back into the worklist or rewrite what was performed. MSA-3 says so.
+        if (current && !isOpen(current)) {
+          done.push(`${name} is ${current.status}: unchanged`);
           continue;
         }
-        notInProgress(o.key, current.status);
-        await this.deps.worklist.cancel(current.id);
-        done.push(`order ${o.key} canceled`);
-        continue;
+        // A change of an order we never saw is taken as new: the worklist then has what the placer has.
+        // One we have keeps its status (the message carries none: see readOrder).
+        const entry = await this.deps.worklist.upsertFromSource('hl7', step.key, step.dataset);
+        done.push(`${name} ${current ? (entry ? 'changed' : 'unchanged') : 'scheduled'}`);
       }
-      // An order whose step is over (done, discontinued, canceled) is left as it is, and the
-      // message still answered AA: an NW again is most often a resend after a lost ACK, which
-      // original acknowledgment mode expects, and neither it nor a late XO may bring the
-      // order back into the worklist or rewrite what was performed. MSA-3 says so.
-      if (current && !(OPEN_SPS_STATUSES as readonly string[]).includes(current.status)) {
-        done.push(`order ${o.key} is ${current.status}: unchanged`);
-        continue;
-      }
-      // A change of an order we never saw is taken as new: the worklist then has what the placer has.
-      // One we have keeps its status (the message carries none: see readOrder).
-      const entry = await this.deps.worklist.upsertFromSource('hl7', o.key, o.dataset!);
-      done.push(`order ${o.key} ${current ? (entry ? 'changed' : 'unchanged') : 'scheduled'}`);
+      for (const e of await this.dropped(o)) done.push(await this.cancelStep(o.key, e));
     }
     return done.join('; ');
+  }
+
+  /**
+   * The entries of an order: the one under its own key (an ORM^O01's, an OMI^O23 step without
+   * an ID) and its OMI^O23 steps (ipc.ts). A cancel or a change of the order is one of them all.
+   */
+  private async entriesOf(orderKey: string): Promise<WorklistEntry[]> {
+    const own = await this.deps.worklist.bySourceKey('hl7', orderKey);
+    // The store, not the service: a read of keys the service has no call for.
+    const steps = await this.deps.index.worklist.bySourceKeyPrefix('hl7', stepKeyPrefix(orderKey));
+    return own ? [own, ...steps.filter((e) => e.id !== own.id)] : steps;
+  }
+
+  /** The open entries of an order that a change naming all its steps (OMI^O23 XO) no longer names. */
+  private async dropped(o: Order): Promise<WorklistEntry[]> {
+    if (!o.complete) return [];
+    const named = new Set(o.steps.map((s) => s.key));
+    return (await this.entriesOf(o.key)).filter((e) => !named.has(e.sourceKey ?? '') && isOpen(e));
+  }
+
+  /**
+   * A step canceled (CANCELED: it leaves the worklist). One that is over stays what it became,
+   * answered AA (MSA-3 says so): canceling a COMPLETED one made what was performed look never
+   * done. A resent CA also lands here.
+   */
+  private async cancelStep(orderKey: string, e: WorklistEntry): Promise<string> {
+    const name = stepName(orderKey, e);
+    if (!isOpen(e)) return `${name} is ${e.status}: not canceled`;
+    notInProgress(orderKey, e);
+    await this.deps.worklist.cancel(e.id);
+    return `${name} canceled`;
+  }
+
+  /**
+   * The steps of one order are one Requested Procedure, one study: those given no Study Instance
+   * UID take the one another step is given, else the one the order's entries have, else one made
+   * here for all — left to the worklist, each entry made a study of its own.
+   */
+  private async oneStudy(o: Order): Promise<void> {
+    const uidOf = (ds: JsonDataset): string => jsonElementText(ds['0020000D']);
+    const without = o.steps.filter((s) => !uidOf(s.dataset));
+    if (o.steps.length < 2 || !without.length) return;
+    const uid = o.steps.map((s) => uidOf(s.dataset)).find((u) => u) ?? (await this.entriesOf(o.key)).map((e) => e.studyInstanceUID).find((u) => u) ?? newUid();
+    for (const s of without) s.dataset['0020000D'] = { vr: 'UI', Value: [uid] };
   }
 
   /** ADT^A08 (and A31): the patient's demographics in every worklist entry and in the index. */
@@ -241,13 +292,18 @@ export class Hl7Service {
 }
 
 /**
- * Throws AE 206 for a cancel (ORC-1 CA, OC, DC) of a step a modality has started: the
- * modality ends or discontinues it (MPPS), and the worklist follows; canceled under it, the
- * step's outcome would be overwritten when it reports.
+ * Throws AE 206 for a cancel (ORC-1 CA, OC, DC, or an OMI^O23 XO leaving the step out) of a
+ * step a modality has started: the modality ends or discontinues it (MPPS), and the worklist
+ * follows; canceled under it, the step's outcome would be overwritten when it reports.
  */
-function notInProgress(key: string, status: string): void {
-  if (status === 'STARTED')
-    throw new Hl7Error(`order ${quoted(key)} is in progress (STARTED at the modality): not canceled; the modality completes or discontinues the step`, Hl7ErrorCode.ApplicationRecordLocked, 'ORC-1');
+function notInProgress(orderKey: string, e: WorklistEntry): void {
+  if (e.status === 'STARTED')
+    throw new Hl7Error(`${stepName(orderKey, e, quoted)} is in progress (STARTED at the modality): not canceled; the modality completes or discontinues the step`, Hl7ErrorCode.ApplicationRecordLocked, 'ORC-1');
+}
+
+/** How MSA-3 names a step: "order P" for the entry under the order's own key, "order P step S" for an OMI^O23 step. */
+function stepName(orderKey: string, e: { sourceKey: string | null; scheduledProcedureStepID: string | null }, q = (v: string): string => v): string {
+  return e.sourceKey === orderKey ? `order ${q(orderKey)}` : `order ${q(orderKey)} step ${q(e.scheduledProcedureStepID ?? '')}`;
 }
 
 function patientKey(attrs: JsonDataset): PatientKey {

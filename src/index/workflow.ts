@@ -60,6 +60,11 @@ export interface WorklistStore {
   replace(id: number, dataset: JsonDataset, revision?: string): Promise<WorklistEntry | null | 'stale'>;
   get(id: number): Promise<WorklistEntry | null>;
   bySourceKey(source: WorklistSource, sourceKey: string): Promise<WorklistEntry | null>;
+  /**
+   * The entries of `source` whose key starts with `prefix`, in the order added: the steps of one
+   * HL7 order, each under a key of its own (hl7/ipc.ts). A scan of that source's entries.
+   */
+  bySourceKeyPrefix(source: WorklistSource, prefix: string): Promise<WorklistEntry[]>;
   list(filter: WorklistFilter): Promise<{ entries: WorklistEntry[]; total: number }>;
   /** Entries of the step: same SPS ID and (Study Instance UID or Accession Number). */
   findByStep(ref: StepReference): Promise<WorklistEntry[]>;

@@ -68,6 +68,15 @@ for (const backend of BACKENDS) backend.run((fresh) => {
         assert.deepEqual((await index.worklist.list({ statuses: ['SCHEDULED'], limit: 1, offset: 1, newestFirst: true })).entries.map((e) => e.scheduledProcedureStepID), ['S1']);
         assert.deepEqual((await index.worklist.list({ patientID: 'P1', limit: -1, offset: 0 })).entries.map((e) => e.scheduledProcedureStepID), ['S1', 'S3']);
         assert.deepEqual((await index.worklist.list({ source: 'folder', limit: -1, offset: 0 })).entries.map((e) => e.sourceKey), ['c.wl']);
+        // By key prefix: the steps of one order; % and _ are characters like others, not patterns.
+        await index.worklist.add('hl7', 'O_1^S1', entry('P3', 'S4', 'SCHEDULED', '1.4'));
+        await index.worklist.add('hl7', 'O_1^S2', entry('P3', 'S5', 'SCHEDULED', '1.4'));
+        await index.worklist.add('hl7', 'OX1^S3', entry('P3', 'S6', 'SCHEDULED', '1.4'));
+        await index.worklist.add('folder', 'O_1^S7', entry('P3', 'S7', 'SCHEDULED', '1.4'));
+        assert.deepEqual((await index.worklist.bySourceKeyPrefix('hl7', 'O_1^')).map((e) => e.sourceKey), ['O_1^S1', 'O_1^S2']);
+        assert.deepEqual((await index.worklist.bySourceKeyPrefix('hl7', 'O%')).map((e) => e.sourceKey), []);
+        assert.deepEqual((await index.worklist.bySourceKeyPrefix('hl7', 'ÖX')).map((e) => e.sourceKey), []);
+        for (const e of (await index.worklist.list({ patientID: 'P3', limit: -1, offset: 0 })).entries) await index.worklist.remove(e.id);
 
         const byStep = await index.worklist.findByStep({ studyInstanceUID: '1.2', scheduledProcedureStepID: 'S2', accessionNumber: null });
         assert.deepEqual(byStep.map((e) => e.id), [b.id]);
@@ -156,6 +165,7 @@ for (const backend of BACKENDS) backend.run((fresh) => {
           add: (...a) => index.worklist.add(...a),
           replace: (...a) => index.worklist.replace(...a),
           bySourceKey: (...a) => index.worklist.bySourceKey(...a),
+          bySourceKeyPrefix: (...a) => index.worklist.bySourceKeyPrefix(...a),
           list: (f) => index.worklist.list(f),
           findByStep: (r) => index.worklist.findByStep(r),
           remove: (id) => index.worklist.remove(id),

@@ -93,6 +93,36 @@ describe('HL7 v2 orders and patient updates over MLLP', () => {
     assert.equal(msa(again!).err, '204');
   });
 
+  test('an OMI^O23 with two IPC segments: two scheduled steps of one study findscu sees, IPC values in them; ACK^O23^ACK; a cancel removes both', async () => {
+    const omi = (control: string) =>
+      [
+        `MSH|^~\\&|RIS|HOSP|PACS|RAD|20260312083000||OMI^O23^OMI_O23|C${++seq}|P|2.5.1`,
+        'PID|1||H600^^^HOSP||DOE^JOHN||19700101|M',
+        'PV1|1|O|CTROOM1',
+        `ORC|${control}|OM1|FOM1`,
+        'TQ1|1||||||202603121000',
+        'OBR|1|OM1|FOM1|CTHEAD^CT Head^LOCAL',
+        'IPC|ACC600|RP600|1.2.826.0.1.600|SPS1|CT|P1^Plain^99LOCAL|CTSTATION|ROOM1|CT_IPC',
+        'IPC|ACC600|RP600|1.2.826.0.1.600|SPS2|CT||||',
+      ].join('\r');
+    const [ack] = await send(port, [omi('NW')]);
+    assert.deepEqual(msa(ack!), { code: 'AA', control: `C${seq}`, text: 'order OM1 step SPS1 scheduled; order OM1 step SPS2 scheduled', err: '' });
+    assert.equal(ack!.raw(ack!.segment('MSH'), 9), 'ACK^O23^ACK');
+    const keys = ['PatientID=H600', 'AccessionNumber', 'StudyInstanceUID', 'RequestedProcedureID', 'ScheduledProcedureStepSequence'];
+    const r = await wl(keys);
+    assert.equal(r.answers.length, 2, r.out);
+    const steps = r.answers.map((a) => item(a, '00400100'));
+    assert.deepEqual(steps.map((s) => value(s, '00400009')).sort(), ['SPS1', 'SPS2']);
+    assert.deepEqual(r.answers.map((a) => [value(a, '00080050'), value(a, '0020000D'), value(a, '00401001')]), Array(2).fill(['ACC600', '1.2.826.0.1.600', 'RP600']));
+    const first = steps.find((s) => value(s, '00400009') === 'SPS1');
+    assert.deepEqual([value(first, '00400001'), value(first, '00400010'), value(first, '00400011')], ['CT_IPC', 'CTSTATION', 'ROOM1']);
+    assert.equal(msa((await send(port, [omi('NW')]))[0]!).code, 'AA');
+    assert.equal((await wl(keys)).answers.length, 2, 'a resend makes no more');
+    const [canceled] = await send(port, [omi('CA')]);
+    assert.equal(msa(canceled!).code, 'AA', msa(canceled!).text);
+    assert.equal((await wl(['PatientID=H600'])).answers.length, 0);
+  });
+
   test('an ORM whose later order cancels an unknown one is refused whole: the earlier new order is not scheduled', async () => {
     const worklist = pacs.server.archive.worklist;
     const both = `${orm('NW', 'O20', { pid: 'H2000' })}\rORC|CA|NOPE20|FNOPE20`;
@@ -261,5 +291,90 @@ describe('HL7 v2 orders and patient updates over MLLP', () => {
     assert.deepEqual([msa(back!).code, msa(back!).err], ['AE', '205']);
     assert.match(msa(back!).text, /^merging H5001\^\^\^HOSP into H5000\^\^\^HOSP would make a cycle/);
     assert.deepEqual(await patients('H5001'), ['H5001: 1 studies']);
+  });
+});
+
+describe('HL7 listener access: hl7.allowed_addresses and hl7.max_connections_per_address', () => {
+  let pacs: TestPacs;
+  let port: number;
+  const lines: string[] = [];
+  const open: net.Socket[] = [];
+
+  before(async () => {
+    // 127.0.0.0/8 is all loopback on Linux: 127.0.0.2 and 127.0.0.3 are other hosts to the listener.
+    pacs = await startTestPacs(
+      { hl7: { enabled: true, port: 0, host: '127.0.0.1', allowed_addresses: ['127.0.0.1', '127.0.0.4/31'], max_connections_per_address: 2 }, logging: { level: 'info' } },
+      { logStream: { write: (l: string) => void lines.push(l) } },
+    );
+    port = pacs.server.feeds.hl7Port!;
+  });
+  after(async () => {
+    for (const s of open) s.destroy();
+    await pacs.stop();
+  });
+
+  /** A bare connection from `from`; resolves once connected. */
+  const connect = async (from: string): Promise<net.Socket> => {
+    const socket = net.connect({ port, host: '127.0.0.1', localAddress: from });
+    open.push(socket);
+    socket.on('error', () => {});
+    await new Promise((r) => socket.once('connect', r));
+    return socket;
+  };
+  /** True when the server closes the socket within `ms` (it sends nothing to a refused peer). */
+  const closedWithin = (socket: net.Socket, ms: number): Promise<boolean> =>
+    new Promise((resolve) => {
+      if (socket.destroyed || socket.readableEnded) return resolve(true);
+      const t = setTimeout(() => resolve(false), ms);
+      socket.once('close', () => (clearTimeout(t), resolve(true)));
+      socket.once('end', () => (clearTimeout(t), resolve(true)));
+    });
+  const logged = (text: string) => lines.filter((l) => l.includes(text)).map((l) => JSON.parse(l) as { level: number; address?: string });
+  const ack = async (socket: net.Socket, control: string): Promise<string> => {
+    const decoder = new MllpDecoder();
+    const answer = new Promise<string>((resolve) => socket.on('data', (d: Buffer) => decoder.push(d).forEach((m) => resolve(msa(Hl7Message.parse(m.toString('utf8'))).code))));
+    socket.write(frame(Buffer.from(orm('NW', control, { pid: `H${control}` }), 'utf8')));
+    return answer;
+  };
+
+  test('a host not in hl7.allowed_addresses is closed at once, logged with its address; listed addresses and CIDR blocks are served', async () => {
+    const stranger = await connect('127.0.0.2');
+    assert.equal(await closedWithin(stranger, 2000), true, 'the stranger is closed');
+    const [refused] = logged('is not in hl7.allowed_addresses');
+    assert.equal(refused?.address, '127.0.0.2');
+    assert.equal(refused?.level, 40, 'at warn');
+    assert.equal(await ack(await connect('127.0.0.1'), 'P1'), 'AA');
+    assert.equal(await ack(await connect('127.0.0.5'), 'P2'), 'AA', '127.0.0.4/31 holds 127.0.0.5');
+  });
+
+  test('past hl7.max_connections_per_address a new connection from that address is closed, logged; other addresses and a freed place are taken', async () => {
+    for (const s of open) s.destroy();
+    await new Promise((r) => setTimeout(r, 200));
+    const [a, b] = [await connect('127.0.0.1'), await connect('127.0.0.1')];
+    const c = await connect('127.0.0.1');
+    assert.equal(await closedWithin(c, 2000), true, 'the third from 127.0.0.1 is closed');
+    assert.equal(logged('has hl7.max_connections_per_address open').at(-1)?.address, '127.0.0.1');
+    assert.equal(await closedWithin(a, 200), false, 'the first two stay');
+    assert.equal(await ack(await connect('127.0.0.4'), 'P3'), 'AA', 'another address is not limited by 127.0.0.1');
+    assert.equal(await ack(b, 'P4'), 'AA');
+    a.destroy();
+    await new Promise((r) => setTimeout(r, 200));
+    const d = await connect('127.0.0.1');
+    assert.equal(await closedWithin(d, 300), false, 'room again once one closed');
+  });
+
+  test('both are live: a reload lets the stranger in and gives each address more room', async () => {
+    for (const s of open) s.destroy();
+    await new Promise((r) => setTimeout(r, 200));
+    const c = pacs.server.archive.config();
+    const { live, restart } = pacs.server.reload({ ...c, hl7: { ...c.hl7, allowed_addresses: [], max_connections_per_address: 3 } });
+    assert.deepEqual([live, restart], [['hl7.allowed_addresses', 'hl7.max_connections_per_address'], []]);
+    try {
+      assert.equal(await ack(await connect('127.0.0.2'), 'P5'), 'AA', 'empty: any address');
+      const three = [await connect('127.0.0.1'), await connect('127.0.0.1'), await connect('127.0.0.1')];
+      assert.equal(await closedWithin(three[2]!, 300), false, 'a third is taken now');
+    } finally {
+      pacs.server.reload(c);
+    }
   });
 });

@@ -69,6 +69,14 @@ export class PgWorklistStore implements WorklistStore {
     });
   }
 
+  bySourceKeyPrefix(source: WorklistSource, prefix: string): Promise<WorklistEntry[]> {
+    return this.transact('read', async (db) => {
+      // left and char_length count characters, as the key was written: no LIKE, whose % and _ a key may hold.
+      const sql = 'SELECT * FROM worklist_entries WHERE source = $1 AND left(source_key, char_length($2::text)) = $2::text ORDER BY pk';
+      return (await db.query<EntryRow>(sql, [source, prefix])).rows.map(toEntry);
+    });
+  }
+
   list(f: WorklistFilter): Promise<{ entries: WorklistEntry[]; total: number }> {
     const params = { statuses: f.statuses ? [...f.statuses] : null, source: f.source ?? null, patient: f.patientID ?? null };
     return this.transact('read', async (db) => {

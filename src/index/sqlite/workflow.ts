@@ -32,6 +32,8 @@ export class SqliteWorklistStore implements WorklistStore {
         study_instance_uid = @study, dataset = @dataset, updated_at = @now WHERE pk = @id AND (@revision IS NULL OR dataset = @revision) RETURNING *`),
       get: p('SELECT * FROM worklist_entries WHERE pk = ?'),
       bySource: p('SELECT * FROM worklist_entries WHERE source = ? AND source_key = ?'),
+      // substr and length count characters, as the key was written: no LIKE, whose % and _ a key may hold.
+      bySourcePrefix: p('SELECT * FROM worklist_entries WHERE source = @source AND substr(source_key, 1, length(@prefix)) = @prefix ORDER BY pk'),
       list: list('ASC'),
       listNewest: list('DESC'),
       count: p<{ n: number }>(`SELECT count(*) AS n FROM worklist_entries WHERE (@statuses IS NULL OR status IN (SELECT value FROM json_each(@statuses)))
@@ -66,6 +68,10 @@ export class SqliteWorklistStore implements WorklistStore {
       const r = this.s.bySource.get(source, sourceKey);
       return r ? toEntry(r) : null;
     });
+  }
+
+  bySourceKeyPrefix(source: WorklistSource, prefix: string): Promise<WorklistEntry[]> {
+    return this.transact('read', () => this.s.bySourcePrefix.all({ source, prefix }).map(toEntry));
   }
 
   list(f: WorklistFilter): Promise<{ entries: WorklistEntry[]; total: number }> {

@@ -88,6 +88,8 @@ test('other checks: AE titles, naming templates, URLs, ranges, port clashes', ()
   assertProblem(load('storage: { fsync: maybe }\n'), 'storage.fsync: expected true or false, got "maybe"');
   assertProblem(load('server: 5\n'), 'server: expected a mapping of keys, got 5');
   assertProblem(load('hl7: { max_connections: 0 }\n'), 'hl7.max_connections: expected an integer from 1 to 10000, got 0');
+  assertProblem(load('hl7: { max_connections_per_address: 0 }\n'), 'hl7.max_connections_per_address: expected an integer from 1 to 10000, got 0');
+  assertProblem(load('hl7: { allowed_addresses: [192.0.2.0/24, ris.local] }\n'), 'hl7.allowed_addresses[1]: expected an IP address or a CIDR block such as 192.0.2.0/24, got "ris.local"');
 });
 
 test('every problem is reported at once, not just the first', () => {

@@ -86,7 +86,7 @@ test('no file, no environment: the documented defaults', () => {
   assert.deepEqual(config.access_control, { allowed_ae_titles: ['*'] });
   assert.deepEqual(config.http, { enabled: true, host: '0.0.0.0', port: 8080, cors_origins: [], users: [], tokens: [], max_upload_mb: 4096, max_upload_parts: 50000, max_concurrent_uploads: 32, upload_timeout_s: 60, upload_min_kb_per_s: 1, max_json_kb: 1024, rate_limit_per_minute: 0, trust_proxy: [], allowed_hosts: [], viewer: true, prepare_metadata: true });
   assert.deepEqual(config.worklist, { poll_seconds: 5 });
-  assert.deepEqual(config.hl7, { enabled: false, host: '0.0.0.0', port: 2575, charset: 'UTF-8', max_connections: 64, max_orders_per_message: 100, station_ae: {}, processing_ids: ['P'] });
+  assert.deepEqual(config.hl7, { enabled: false, host: '0.0.0.0', port: 2575, charset: 'UTF-8', max_connections: 64, allowed_addresses: [], max_connections_per_address: 8, max_orders_per_message: 100, station_ae: {}, processing_ids: ['P'] });
   assert.deepEqual(config.mpps, { forward_to: [] });
   assert.deepEqual(config.known_nodes, []);
 });

@@ -86,7 +86,7 @@ test('names an object inherits are no escape sequences and no table entries', ()
     assert.equal(unescapeHl7(`A\\${name}\\B`, d), `A\\${name}\\B`, name);
     const m = Hl7Message.parse(ORM.replace('|CTROOM1|', `|${name}|`));
     const [order] = readOrders(m, { stationAE: { CT: 'CT_ANY' } });
-    const step = order!.dataset!['00400100']!.Value![0] as Record<string, { Value?: unknown[] }>;
+    const step = order!.steps[0]!.dataset['00400100']!.Value![0] as Record<string, { Value?: unknown[] }>;
     assert.deepEqual(step['00400001']!.Value, ['CT_ANY'], `PV1-3 ${name}: the modality's station`);
   }
 });
@@ -212,7 +212,7 @@ test('an ORM order as a worklist entry', () => {
   const [order] = readOrders(Hl7Message.parse(ORM), { stationAE: { CTROOM1: 'CT_ROOM1' } });
   assert.equal(order!.control, 'new');
   assert.equal(order!.key, 'PL123');
-  const ds = order!.dataset!;
+  const ds = order!.steps[0]!.dataset;
   const v = (k: string, d = ds) => d[k]?.Value?.[0];
   assert.equal(v('00100020'), 'P77');
   assert.equal(v('00100021'), 'HOSP');
@@ -236,7 +236,7 @@ test('an ORM order as a worklist entry', () => {
 test('an order carries the whole patient: PID fields empty or "" (the HL7 null) are empty attributes, not the text ""', () => {
   for (const fields of ['||||', '||""||""|""']) {
     const [order] = readOrders(Hl7Message.parse(ORM.replace(/^PID.*$/m, `PID|1||P77^^^HOSP${fields}`)), { stationAE: {} });
-    const ds = order!.dataset!;
+    const ds = order!.steps[0]!.dataset;
     assert.deepEqual([ds['00100010'], ds['00100030'], ds['00100040']], [{ vr: 'PN' }, { vr: 'DA' }, { vr: 'CS' }], fields);
   }
 });
@@ -252,7 +252,7 @@ test('orders that cannot be scheduled say why and where', () => {
   bad(ORM.replace('PID|1||P77^^^HOSP^MR~X9^^^OTHER', 'PID|1||'), 'PID-3');
   bad(ORM.replace('ACC789', 'A'.repeat(17)), 'OBR-18');
   const [cancel] = readOrders(Hl7Message.parse(ORM.replace('ORC|NW', 'ORC|CA')), { stationAE: {} });
-  assert.deepEqual(cancel, { control: 'cancel', key: 'PL123', dataset: null });
+  assert.deepEqual(cancel, { control: 'cancel', key: 'PL123', steps: [], complete: false });
 });
 
 test('values that do not fit their DICOM attribute: AE 102 naming the field (a decoded backslash, a long name, no real date or time, a UID that is none)', () => {
@@ -273,8 +273,8 @@ test('values that do not fit their DICOM attribute: AE 102 naming the field (a d
   for (const [orm, where] of cases)
     assert.throws(() => read(orm), (e: unknown) => e instanceof Hl7Error && e.location === where && e.code === 102 && e.ack === 'AE' && e.message.startsWith(where), where);
   // A birth date to the year or the month (HL7 allows it, a DA cannot hold it): left empty, the order taken.
-  for (const date of ['1970', '197005']) assert.deepEqual(read(pid(`P77^^^HOSP||DOE^J||${date}|F`))[0]!.dataset!['00100030'], { vr: 'DA' }, date);
-  assert.equal(read(pid('P77^^^HOSP||DOE^J||198002291230|F'))[0]!.dataset!['00100030']?.Value?.[0], '19800229');
+  for (const date of ['1970', '197005']) assert.deepEqual(read(pid(`P77^^^HOSP||DOE^J||${date}|F`))[0]!.steps[0]!.dataset['00100030'], { vr: 'DA' }, date);
+  assert.equal(read(pid('P77^^^HOSP||DOE^J||198002291230|F'))[0]!.steps[0]!.dataset['00100030']?.Value?.[0], '19800229');
 });
 
 test('the orders of a message are read in one pass: the segments visited grow with the orders, not their square; fields past the 256th are not split', () => {

@@ -1,0 +1,78 @@
+// Which hosts the HL7 listener takes connections from, and how many each may hold open
+// (hl7.allowed_addresses, hl7.max_connections_per_address). Without them any host reaching the
+// port could fill hl7.max_connections with bare idle connections, each held five minutes, and
+// lock the RIS out all that time. Both are read at each new connection (live on reload); a
+// connection already open stays.
+import { addressAllowed } from '../scp/user-identity.js';
+
+/** How long after a warn line about a refused address the next one is a debug line. */
+const REFUSED_QUIET_MS = 60_000;
+/** Addresses remembered for that: past this many the memory starts over (a scan of many hosts). */
+const REFUSED_REMEMBERED = 10_000;
+
+/**
+ * A peer's address as the configuration names it: an IPv4 peer of a dual-stack socket
+ * (::ffff:192.0.2.7) as 192.0.2.7, so it is one address whichever way it came.
+ */
+export function peerAddress(address: string | undefined): string {
+  if (!address) return '?';
+  return /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1] ?? address;
+}
+
+export type Admission =
+  | { admitted: true }
+  /** `warn`: say it at warn level (else debug: a peer retrying must not flood the log). */
+  | { admitted: false; reason: 'address not allowed' | 'too many connections from the address'; limit?: number; warn: boolean };
+
+export interface PeerLimits {
+  /** hl7.allowed_addresses: IPs or CIDR blocks; empty: any. */
+  allowedAddresses: () => readonly string[];
+  /** hl7.max_connections_per_address; 0: no limit. */
+  maxPerAddress: () => number;
+}
+
+export class PeerGate {
+  private readonly open = new Map<string, number>();
+  /** Addresses at their limit whose refusal was said (said again once one of theirs closed). */
+  private readonly fullSaid = new Set<string>();
+  /** When a refusal of an address not allowed was last said at warn level. */
+  private readonly refusedSaid = new Map<string, number>();
+
+  constructor(private readonly limits: PeerLimits) {}
+
+  /** Connections open from `address` now. */
+  count(address: string): number {
+    return this.open.get(address) ?? 0;
+  }
+
+  /** Whether a new connection from `address` is taken; a taken one counts until `closed`. */
+  admit(address: string, now = Date.now()): Admission {
+    const allowed = this.limits.allowedAddresses();
+    if (allowed.length > 0 && !addressAllowed(address, allowed)) {
+      const last = this.refusedSaid.get(address);
+      const warn = last === undefined || now - last >= REFUSED_QUIET_MS;
+      if (warn) {
+        if (this.refusedSaid.size >= REFUSED_REMEMBERED) this.refusedSaid.clear();
+        this.refusedSaid.set(address, now);
+      }
+      return { admitted: false, reason: 'address not allowed', warn };
+    }
+    const limit = this.limits.maxPerAddress();
+    const open = this.count(address);
+    if (limit > 0 && open >= limit) {
+      const warn = !this.fullSaid.has(address);
+      this.fullSaid.add(address);
+      return { admitted: false, reason: 'too many connections from the address', limit, warn };
+    }
+    this.open.set(address, open + 1);
+    return { admitted: true };
+  }
+
+  /** A connection `admit` took has closed. */
+  closed(address: string): void {
+    const open = this.count(address) - 1;
+    if (open > 0) this.open.set(address, open);
+    else this.open.delete(address);
+    this.fullSaid.delete(address);
+  }
+}
