@@ -55,6 +55,29 @@ export function presentationContextProblem(rq: AssociateRQ): string | null {
   return null;
 }
 
+/**
+ * Least maximum PDU length a requestor may ask us to send in (DCMTK's floor is 4,096): at 1 byte,
+ * every 2 bytes of data went in a PDU of their own, some 65,000 writes per 64 KB of an answer,
+ * the event loop held for every other association.
+ */
+export const MIN_PEER_MAX_PDU = 1024;
+
+/** What makes an A-ASSOCIATE-RQ's user information unanswerable, or null. */
+export function userInformationProblem(rq: AssociateRQ): string | null {
+  const max = rq.userInformation.maxPduLength;
+  if (max > 0 && max < MIN_PEER_MAX_PDU) return `maximum PDU length ${max} is below ${MIN_PEER_MAX_PDU}`;
+  return null;
+}
+
+/**
+ * Whether a calling AE title is one (PS3.5 6.2 AE: 1-16 characters of the default repertoire,
+ * no backslash, no control characters; PS3.8: not all spaces). Sixteen spaces matched the
+ * allowed title '*' as an empty name.
+ */
+export function isAeTitle(title: string): boolean {
+  return title.trim() !== '' && /^[\x20-\x5b\x5d-\x7e]{1,16}$/.test(title);
+}
+
 export function negotiateContexts(rq: AssociateRQ, policy: PresentationPolicy): PresentationContextAC[] {
   return rq.presentationContexts.map((pc): PresentationContextAC => {
     const ours = pc.abstractSyntax ? policy.transferSyntaxesFor(pc.abstractSyntax) : null;

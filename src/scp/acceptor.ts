@@ -2,7 +2,7 @@
 // commands go to the provider of their SOP class, and one log line tells the whole story.
 import type { Socket } from 'node:net';
 import type { Association, AssociationUser } from '../net/association.js';
-import { aeTitleMatches, buildAssociateAC, presentationContextProblem } from '../net/acse.js';
+import { aeTitleMatches, buildAssociateAC, isAeTitle, presentationContextProblem, userInformationProblem } from '../net/acse.js';
 import type { DatasetSink } from '../net/dimse/assembler.js';
 import { type Command, CommandField, NO_DATASET, commandName } from '../net/dimse/command.js';
 import { Status, errorComment, isPending, isSuccess, isWarning } from '../net/dimse/status.js';
@@ -84,8 +84,10 @@ export class AcceptorSession implements AssociationUser {
     this.logger = this.logger.child({ callingAE: rq.callingAETitle, calledAE: rq.calledAETitle });
     if (rq.applicationContext !== DICOM_APPLICATION_CONTEXT)
       return reject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.ApplicationContextNotSupported);
-    const malformed = presentationContextProblem(rq);
+    const malformed = presentationContextProblem(rq) ?? userInformationProblem(rq);
     if (malformed) return this.refuse(reject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.NoReasonGiven), malformed);
+    if (!isAeTitle(rq.callingAETitle))
+      return this.refuse(reject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CallingAETitleNotRecognized), 'the calling AE title is empty or holds characters an AE title may not');
     if (p.strictCalledAE && rq.calledAETitle !== p.aeTitle)
       return reject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CalledAETitleNotRecognized);
     if (!p.allowedAETitles.some((pattern) => aeTitleMatches(pattern, rq.callingAETitle)))

@@ -42,6 +42,34 @@ test('presentation context IDs repeated or even, or none at all: A-ASSOCIATE-RJ 
   }
 });
 
+test('a maximum PDU length under 1,024, a calling AE title of spaces or with control characters: A-ASSOCIATE-RJ', async () => {
+  const pacs = await startTestPacs();
+  try {
+    const cases: [string, Parameters<typeof associateRQ>[1], number][] = [
+      // Every 2 bytes of an answer would go in a PDU of its own.
+      ['max PDU 1', (rq) => (rq.userInformation.maxPduLength = 1), 1],
+      ['max PDU 1023', (rq) => (rq.userInformation.maxPduLength = 1023), 1],
+      ['calling AE of spaces', (rq) => (rq.callingAETitle = ' '.repeat(16)), 3],
+      ['calling AE with a control character', (rq) => (rq.callingAETitle = 'CT\u00011'), 3],
+      ['calling AE with a backslash', (rq) => (rq.callingAETitle = 'CT\\1'), 3],
+    ];
+    for (const [name, patch, reason] of cases) {
+      const peer = await RawPeer.connect(pacs.port);
+      const answer = await peer.associate(associateRQ({}, patch));
+      assert.deepEqual(answer, { type: PduType.AssociateRJ, result: 1, source: 1, reason }, name);
+      await peer.end();
+    }
+    // 0 (no limit) and 1,024 are taken.
+    for (const max of [0, 1024]) {
+      const peer = await RawPeer.connect(pacs.port);
+      await peer.accepted(associateRQ({}, (rq) => (rq.userInformation.maxPduLength = max)));
+      await peer.end();
+    }
+  } finally {
+    await pacs.stop();
+  }
+});
+
 test('1,700 extended negotiation items and 100 role selection items for one SOP class each: answered once each, the AC fits', async () => {
   const pacs = await startTestPacs();
   try {

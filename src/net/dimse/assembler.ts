@@ -24,6 +24,11 @@ export class DimseProtocolError extends Error {}
 
 /** Largest command set we accept: real ones are a few hundred bytes. */
 const MAX_COMMAND = 64 * 1024;
+/**
+ * Most fragments of one command set. The byte cap alone let a peer send empty fragments for
+ * ever: each 6-byte PDV a Buffer kept (and the socket chunk behind it), the heap filled.
+ */
+const MAX_COMMAND_FRAGMENTS = 1024;
 
 export class DimseAssembler {
   private commandParts: Buffer[] = [];
@@ -57,6 +62,8 @@ export class DimseAssembler {
       this.commandContext = pdv.contextId;
       this.commandBytes += pdv.data.length;
       if (this.commandBytes > MAX_COMMAND) throw new DimseProtocolError(`command set longer than ${MAX_COMMAND} bytes`);
+      if (!pdv.last && pdv.data.length === 0) throw new DimseProtocolError('an empty command fragment that is not the last');
+      if (this.commandParts.length >= MAX_COMMAND_FRAGMENTS) throw new DimseProtocolError(`command set in more than ${MAX_COMMAND_FRAGMENTS} fragments`);
       this.commandParts.push(pdv.data);
       if (!pdv.last) return null;
       const buf = this.commandParts.length === 1 ? this.commandParts[0]! : Buffer.concat(this.commandParts);

@@ -275,6 +275,19 @@ describe('DimseAssembler', () => {
     assert.throws(() => b.asm.push(ds(1, Buffer.alloc(4), true)), DimseProtocolError);
   });
 
+  test('empty command fragments, or a command set in more than 1,024 fragments, are a protocol error (each held a buffer: the heap filled)', () => {
+    const { asm } = assembler();
+    assert.throws(() => asm.push({ contextId: 1, command: true, last: false, data: Buffer.alloc(0) }), /empty command fragment/);
+    const b = assembler();
+    const one = encodeCommand(ECHO).subarray(0, 1);
+    for (let i = 0; i < 1024; i++) b.asm.push({ contextId: 1, command: true, last: false, data: one });
+    assert.throws(() => b.asm.push({ contextId: 1, command: true, last: false, data: one }), /more than 1024 fragments/);
+    // A command set in one-byte fragments is still taken.
+    const c = assembler();
+    for (const p of cmdPdvs(1, ECHO, 1)) c.asm.push(p);
+    assert.equal(c.commands.length, 1);
+  });
+
   test('a command fragment while a dataset is expected is a protocol error', () => {
     const sink = new RecordingSink();
     const { asm } = assembler(() => sink);
