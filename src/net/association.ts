@@ -22,6 +22,9 @@ import { type Command, encodeCommand } from './dimse/command.js';
 
 /** Bytes of P-DATA a message may queue on the socket before its sender waits for a drain. */
 const QUEUED = 1024 * 1024;
+/** Unsent bytes, and messages waiting to be sent, past which the socket is no longer read (see updateReadHold). */
+const READ_HOLD_AT = 8 * QUEUED;
+const MAX_QUEUED_MESSAGES = 64;
 
 export interface AcceptedContext {
   id: number;
@@ -121,6 +124,7 @@ export class Association {
     this.remotePort = socket.remotePort ?? 0;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.updateReadHold());
     socket.on('error', (e) => {
       this.reason ??= e.message;
     });
@@ -160,8 +164,15 @@ export class Association {
    * Messages are sent one after another: fragments of two messages never interleave.
    */
   sendMessage(contextId: number, command: Command, dataset?: Buffer | AsyncIterable<Buffer>): Promise<void> {
+    this.queuedMessages++;
+    this.updateReadHold();
     const run = this.sending.then(() => this.sendNow(contextId, command, dataset));
-    this.sending = run.catch(() => {});
+    this.sending = run
+      .catch(() => {})
+      .finally(() => {
+        this.queuedMessages--;
+        this.updateReadHold();
+      });
     return run.catch((e: unknown) => {
       // An unread stream must not keep its file open.
       if (dataset && !Buffer.isBuffer(dataset)) (dataset as { destroy?: () => void }).destroy?.();
@@ -533,6 +544,7 @@ export class Association {
     this.idle?.refresh(); // an association that sends (a long retrieve) is not idle
     this.bytesOut += buf.length;
     this.socket.write(buf);
+    this.updateReadHold();
   }
 
   private writev(bufs: Buffer[]): void {
@@ -544,7 +556,29 @@ export class Association {
       this.socket.write(b);
     }
     process.nextTick(() => this.socket.uncork());
+    this.updateReadHold();
   }
+
+  /**
+   * Nothing more is read while our answers back up: more than MAX_QUEUED_MESSAGES messages
+   * waiting their turn to be sent, or READ_HOLD_AT bytes unsent on the socket. A peer that sends
+   * requests and reads none of the answers (C-ECHOs by the million, each answered at once) had
+   * them pile up in memory until the send stall timeout; it now fills its own buffers and stops.
+   * Our own long sends wait at QUEUED bytes already (sendFragments).
+   */
+  private updateReadHold(): void {
+    const backlog = this.queuedMessages > MAX_QUEUED_MESSAGES || this.socket.writableLength >= READ_HOLD_AT;
+    if (backlog === this.readsHeld) return;
+    this.readsHeld = backlog;
+    if (backlog) {
+      this.paused++;
+      this.socket.pause();
+    } else if (--this.paused === 0 && !this.socket.destroyed) this.socket.resume();
+  }
+
+  private readsHeld = false;
+  /** Messages handed to sendMessage and not yet sent whole. */
+  private queuedMessages = 0;
 
   private maxPdvData(): number {
     const peer = this.peerMaxPduLength;

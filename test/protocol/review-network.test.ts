@@ -70,6 +70,44 @@ test('a maximum PDU length under 1,024, a calling AE title of spaces or with con
   }
 });
 
+test('a peer sending C-ECHOs without reading the answers: the server stops reading once its answers back up, not its memory filling', { timeout: 120_000 }, async () => {
+  const pacs = await startTestPacs();
+  try {
+    const peer = await RawPeer.connect(pacs.port);
+    const ac = await peer.accepted(associateRQ());
+    const ctx = ac.presentationContexts[0]!.id;
+    // It reads nothing from here on.
+    peer.socket.pause();
+    const echo = encodePdu({ type: PduType.PDataTF, pdvs: [{ contextId: ctx, command: true, last: true, data: encodeCommand({ CommandField: CommandField.C_ECHO_RQ, AffectedSOPClassUID: VERIFICATION, MessageID: 1, CommandDataSetType: 0x0101 }) }] });
+    const burst = Buffer.concat(Array.from({ length: 1000 }, () => echo));
+    let written = 0;
+    let blocked = false;
+    // Until the server takes no more: with its reads held, its receive buffer and then ours fill,
+    // and a write is not drained within 5 s. Past 200 MB it was reading on (the answers in memory).
+    while (written < 200 * 1024 * 1024) {
+      written += burst.length;
+      if (peer.socket.write(burst)) continue;
+      const drained = await new Promise<boolean>((resolve) => {
+        const t = setTimeout(() => resolve(false), 5000);
+        peer.socket.once('drain', () => (clearTimeout(t), resolve(true)));
+      });
+      if (!drained) {
+        blocked = true;
+        break;
+      }
+    }
+    assert.ok(blocked, `the server read ${Math.round(written / 1048576)} MB of requests whose answers were not read`);
+    assert.ok(written < 100 * 1024 * 1024, `blocked only after ${Math.round(written / 1048576)} MB`);
+    peer.destroy();
+    // Still serving others.
+    const other = await RawPeer.connect(pacs.port);
+    await other.accepted(associateRQ());
+    await other.end();
+  } finally {
+    await pacs.stop();
+  }
+});
+
 test('1,700 extended negotiation items and 100 role selection items for one SOP class each: answered once each, the AC fits', async () => {
   const pacs = await startTestPacs();
   try {
