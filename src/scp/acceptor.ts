@@ -197,7 +197,11 @@ export class AcceptorSession implements AssociationUser {
       }
       return null; // a response to nothing we asked: ignored (PS3.7 9.3.2.3)
     }
-    if (command.CommandField !== CommandField.C_CANCEL_RQ) this.started.set(command.MessageID ?? -1, { operation: commandName(command.CommandField).replace(/-RQ$/, ''), at: performance.now() });
+    // A Command Field no standard operation has is 'other' in the metrics: each made-up value
+    // (0x0002, 0x0003...) became a label kept for ever.
+    const known = commandName(command.CommandField);
+    const operation = known.startsWith('0x') ? 'other' : known.replace(/-RQ$/, '');
+    if (command.CommandField !== CommandField.C_CANCEL_RQ) this.started.set(command.MessageID ?? -1, { operation, at: performance.now() });
     const need = permissionFor(command.CommandField, pc.abstractSyntax);
     const allowed = need ? (this.deps.policy().permissionsOf?.(assoc.callingAETitle) ?? null) : null;
     if (need && allowed && !allowed.includes(need)) {

@@ -38,8 +38,9 @@ export async function checkUserIdentity(id: UserIdentityRQ | null, policy: UserI
   const username = id.primaryField.toString('utf8');
   const user = policy.users.find((u) => u.username === username);
   // Wrong credentials are refused even when identification is optional: they are a failed
-  // login, not an anonymous peer.
-  if (!user) return { ok: false, why: `unknown user ${JSON.stringify(username)}` };
+  // login, not an anonymous peer. The name is quoted at most 64 characters long: it goes to the
+  // log and twice to the audit trail, and a peer may send 64 KB of it with every attempt.
+  if (!user) return { ok: false, why: `unknown user ${JSON.stringify(username.length > 64 ? `${username.slice(0, 64)}…` : username)}` };
   if (user.password !== undefined) {
     if (id.type !== USERNAME_PASSCODE) return { ok: false, why: `user ${username} needs a password` };
     if (!(await passwordMatches(id.secondaryField.toString('utf8'), user.password))) return { ok: false, why: `wrong password for user ${username}` };

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { SAMPLES, run } from '../helpers/dcmtk.js';
 import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
+import { RawPeer, VERIFICATION, associateRQ } from '../helpers/raw-peer.js';
 
 const FILES = ['pydicom__CT_small.dcm', 'pydicom__MR_small.dcm'].map((f) => path.join(SAMPLES, f));
 
@@ -66,5 +67,18 @@ describe('Prometheus metrics', () => {
     assert.equal(metric(text, 'pacs_jobs{state="queued"}'), 0);
     assert.ok(metric(text, 'pacs_process_resident_memory_bytes') !== null, 'process metrics');
     assert.equal((await fetch(`http://127.0.0.1:${port}/other`)).status, 404);
+  });
+
+  test('made-up Command Field values are one label, "other", not one label each kept for ever', async () => {
+    const peer = await RawPeer.connect(pacs.port);
+    const ac = await peer.accepted(associateRQ());
+    for (const field of [0x0002, 0x0003, 0x0004, 0x0005, 0x0006]) {
+      await peer.sendMessage(ac.presentationContexts[0]!.id, { CommandField: field, AffectedSOPClassUID: VERIFICATION, MessageID: field, CommandDataSetType: 0x0101 });
+      assert.equal((await peer.readCommand()).command.Status, 0x0211);
+    }
+    await peer.end();
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    assert.equal(metric(text, 'pacs_dimse_responses_total{operation="other",status="failure"}'), 5);
+    assert.doesNotMatch(text, /operation="0x/);
   });
 });

@@ -19,6 +19,13 @@ test('user identity verdicts', async () => {
   assert.equal((await checkUserIdentity(id(2, 'alice', 'nope'), { ...policy, required: false })).ok, false, 'wrong credentials: refused even when optional');
 });
 
+test('an unknown user name is quoted at most 64 characters long (it goes to the log and the audit trail)', async () => {
+  const r = await checkUserIdentity(id(1, 'x'.repeat(65_000)), policy);
+  assert.equal(r.ok, false);
+  assert.ok(!r.ok && r.why.length < 100, `${!r.ok ? r.why.length : 0} characters`);
+  assert.ok(!r.ok && r.why.startsWith(`unknown user "${'x'.repeat(64)}…"`));
+});
+
 test('addresses and CIDR blocks, IPv4-mapped IPv6 included', () => {
   assert.equal(addressAllowed('192.0.2.7', ['192.0.2.0/24']), true);
   assert.equal(addressAllowed('::ffff:192.0.2.7', ['192.0.2.0/24']), true);
