@@ -108,15 +108,26 @@ export function paceLimits(http: { upload_timeout_s: number; upload_min_kb_per_s
  */
 export async function* paced(source: AsyncIterable<Buffer>, pace: BodyPace): AsyncGenerator<Buffer> {
   const it = source[Symbol.asyncIterator]();
-  const tooSlow = new Promise<never>((_, reject) => pace.whenTooSlow(reject));
-  // Nobody may be awaiting it when it rejects (between two reads): not an unhandled rejection.
-  tooSlow.catch(() => {});
+  // A promise per read, settled by the read or by the pace: one raced on every read for the
+  // whole body kept each read's result (its chunk) reachable until the end — a 2 GB STOW-RS
+  // held in memory.
+  let failure: TooSlowError | null = null;
+  let failRead: ((e: TooSlowError) => void) | null = null;
+  pace.whenTooSlow((e) => {
+    failure = e;
+    failRead?.(e);
+  });
   let reading = false;
   try {
     for (;;) {
+      if (failure) throw failure;
       pace.waiting();
       reading = true;
-      const r = await Promise.race([it.next(), tooSlow]);
+      const r = await new Promise<IteratorResult<Buffer>>((resolve, reject) => {
+        failRead = reject;
+        it.next().then(resolve, reject);
+      });
+      failRead = null;
       reading = false;
       if (r.done) return;
       pace.got(r.value.length);

@@ -2,7 +2,9 @@
 // waits for the client counts, and each window is judged on its own.
 import { afterEach, beforeEach, describe, mock, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BodyPace, TooSlowError, UploadSlots } from '../../../src/http/upload-guard.js';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { BodyPace, TooSlowError, UploadSlots, paced } from '../../../src/http/upload-guard.js';
 import { EventEmitter } from 'node:events';
 
 describe('BodyPace', () => {
@@ -105,3 +107,47 @@ describe('UploadSlots', () => {
     assert.equal(slots.active, 3);
   });
 });
+
+describe('paced', () => {
+  test('chunks read are not kept: a 256 MB body goes through in little memory', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    async function* body(): AsyncGenerator<Buffer> {
+      for (let i = 0; i < 1024; i++) yield Buffer.alloc(256 * 1024, i);
+    }
+    const pace = new BodyPace({ timeoutSeconds: 60, minBytesPerSecond: 1024 });
+    let n = 0;
+    let held = Number.POSITIVE_INFINITY;
+    for await (const chunk of paced(body(), pace)) {
+      n += chunk.length;
+      if (n === 200 * 1024 * 1024) {
+        gc();
+        held = process.memoryUsage().arrayBuffers;
+      }
+    }
+    assert.equal(n, 256 * 1024 * 1024);
+    // A race against one promise for the whole body kept every chunk read (200 MB here).
+    assert.ok(held < 64 * 1024 * 1024, `${Math.round(held / 1048576)} MB of buffers still held after 200 MB read`);
+  });
+
+  test('a body judged too slow ends the pending read with TooSlowError', async () => {
+    let release: () => void = () => {};
+    async function* stalled(): AsyncGenerator<Buffer> {
+      yield Buffer.alloc(10);
+      await new Promise<void>((r) => (release = r));
+    }
+    const pace = new BodyPace({ timeoutSeconds: 0.2, minBytesPerSecond: 1024 });
+    const read = async () => {
+      for await (const chunk of paced(stalled(), pace)) void chunk;
+    };
+    // The pace's timer does not hold the process (a socket does, in the server): this does.
+    const alive = setInterval(() => {}, 1000);
+    try {
+      await assert.rejects(read(), (e: unknown) => e instanceof TooSlowError);
+    } finally {
+      clearInterval(alive);
+      release();
+    }
+  });
+});
+
