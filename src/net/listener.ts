@@ -27,6 +27,12 @@ export interface ListenerOptions {
   onError?: (error: Error) => void;
 }
 
+/**
+ * Connections from one address that have not (yet) become associations, at once: a quarter of
+ * the least connection limit (1,024), so one host sending nothing cannot take them all.
+ */
+export const MAX_UNASSOCIATED_PER_ADDRESS = 256;
+
 export class DicomListener {
   private server: net.Server | null = null;
   readonly active: Set<Association>;
@@ -37,8 +43,12 @@ export class DicomListener {
 
   start(): Promise<{ port: number }> {
     const o = this.options;
+    // A handshake gets as long as an A-ASSOCIATE-RQ would (ARTIM), not Node's 120 s: connections
+    // still handshaking are not counted by maxConnections, so slow ones could pile up.
     const server = o.tls
-      ? tls.createServer({ ...o.tls, noDelay: true }, (socket) => this.accept(socket)).on('tlsClientError', (e, socket) => o.onTlsError?.(e, socket.remoteAddress))
+      ? tls
+          .createServer({ ...o.tls, noDelay: true, handshakeTimeout: o.timeouts().artimMs }, (socket) => this.accept(socket))
+          .on('tlsClientError', (e, socket) => o.onTlsError?.(e, socket.remoteAddress))
       : net.createServer({ noDelay: true }, (socket) => this.accept(socket));
     this.server = server;
     return new Promise((resolve, reject) => {
@@ -56,6 +66,14 @@ export class DicomListener {
   private accept(socket: net.Socket): void {
     const limit = this.options.maxConnections?.() ?? 0;
     if (limit > 0 && this.active.size >= limit) {
+      socket.destroy();
+      return;
+    }
+    // Connections of one address not (yet) associated: a host opening connections and sending
+    // nothing took every place of maxConnections for ARTIM each, and no modality got in.
+    let waiting = 0;
+    for (const a of this.active) if (!a.established && a.remoteAddress === socket.remoteAddress) waiting++;
+    if (waiting >= MAX_UNASSOCIATED_PER_ADDRESS) {
       socket.destroy();
       return;
     }

@@ -2,6 +2,7 @@
 // would not fit on the wire, a C-CANCEL that follows its C-FIND at once, a dataset that cannot
 // be sent to its end, sub-operation counts beyond 16 bits.
 import { test } from 'node:test';
+import net from 'node:net';
 import assert from 'node:assert/strict';
 import { startTestPacs } from '../helpers/pacs.js';
 import { IMPLICIT_LE, RawPeer, VERIFICATION, associateRQ } from '../helpers/raw-peer.js';
@@ -104,6 +105,35 @@ test('a peer sending C-ECHOs without reading the answers: the server stops readi
     await other.accepted(associateRQ());
     await other.end();
   } finally {
+    await pacs.stop();
+  }
+});
+
+test('at most 256 connections of one address that are not associations: the next is closed at once; with places free again, it associates', { timeout: 60_000 }, async () => {
+  const pacs = await startTestPacs();
+  const silent: net.Socket[] = [];
+  try {
+    for (let i = 0; i < 256; i++)
+      silent.push(await new Promise<net.Socket>((resolve, reject) => {
+        const s = net.connect(pacs.port, '127.0.0.1', () => resolve(s));
+        s.once('error', reject);
+      }));
+    // Accepted by the server (each became a connection waiting for its A-ASSOCIATE-RQ).
+    await new Promise((r) => setTimeout(r, 300));
+    const extra = net.connect(pacs.port, '127.0.0.1');
+    const closed = await new Promise<boolean>((resolve) => {
+      extra.once('close', () => resolve(true));
+      extra.once('error', () => {});
+      setTimeout(() => resolve(false), 5000);
+    });
+    assert.ok(closed, 'the 257th silent connection of one address is closed at once');
+    for (const s of silent.splice(0, 10)) s.destroy();
+    await new Promise((r) => setTimeout(r, 300));
+    const peer = await RawPeer.connect(pacs.port);
+    await peer.accepted(associateRQ());
+    await peer.end();
+  } finally {
+    for (const s of silent) s.destroy();
     await pacs.stop();
   }
 });
