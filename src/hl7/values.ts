@@ -44,12 +44,20 @@ export function dateTime(v: string, where: string): { date: string; time: string
 
 /**
  * PID-7 as Patient's Birth Date (DA). HL7 allows a date to the year or the month only (1970,
- * 197005), which a DA cannot hold: such a date is left out — the birth date stays empty and the
- * order is taken — rather than the whole message refused for it.
+ * 197005), which a DA cannot hold, and some systems send 00000000 for "unknown": such a date,
+ * or digits that are no real date, are left out — the birth date stays empty and the order is taken
+ * — rather than the whole order refused for a value no worklist query depends on.
  */
 export function birthDate(v: string, where: string): string {
   if (/^\d{4}(0[1-9]|1[0-2])?([+-]\d{4})?$/.test(v)) return '';
-  return dateTime(v, where).date;
+  try {
+    return dateTime(v, where).date;
+  } catch (e) {
+    // Digits that are no date (00000000, a 13th month): left out. Text that is no date at all
+    // says the field is not what the sender thinks: refused.
+    if (e instanceof Hl7Error && /^\d{8}/.test(v)) return '';
+    throw e;
+  }
 }
 
 /**

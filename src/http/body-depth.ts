@@ -1,11 +1,11 @@
 // How deeply a parsed JSON body nests. JSON.parse takes 20,000 levels in a body well under
 // http.max_json_kb; the code that walks a dataset afterwards (value checks, key normalising, the
 // schema validator) recurses once a level and ran out of stack: a 500 for a bad request. A
-// DICOM JSON dataset nests two levels per sequence; no body of ours needs more than a few.
+// DICOM JSON dataset nests three levels per sequence (the element, its Value, the item).
 import { Readable } from 'node:stream';
 
 /** Deepest nesting a JSON body may have (a worklist item with sequences 30 deep fits). */
-export const MAX_BODY_DEPTH = 64;
+export const MAX_BODY_DEPTH = 100;
 
 /** Whether `value` nests objects and arrays deeper than `max`; walked without recursion. */
 export function nestsDeeperThan(value: unknown, max: number): boolean {

@@ -103,6 +103,7 @@ export class MppsService {
 
   private readonly steps = new KeyedMutex();
   private readonly retries = new Set<NodeJS.Timeout>();
+  private closed = false;
 
   constructor(
     private readonly store: MppsStore,
@@ -132,6 +133,7 @@ export class MppsService {
   }
 
   private retry(what: string, uid: string, fn: () => Promise<void>, attempt: number): void {
+    if (this.closed) return;
     const timer = setTimeout(() => {
       this.retries.delete(timer);
       fn().then(
@@ -148,6 +150,7 @@ export class MppsService {
 
   /** Follow-ups waiting for their next try are given up (the server stops). */
   close(): void {
+    this.closed = true;
     for (const t of this.retries) clearTimeout(t);
     this.retries.clear();
   }
@@ -227,9 +230,14 @@ export class MppsService {
 
   /** The worklist follows (see followUp). */
   private follow(uid: string, ds: JsonDataset): Promise<void> {
+    let first = true;
     return this.followUp('worklist update', uid, async () => {
-      const changed = await this.worklist.stepPerformed(stepReferences(ds), performedStatus(ds) ?? '');
-      if (changed.length) this.logger.info({ mpps: uid, worklistEntries: changed, status: performedStatus(ds) }, 'worklist entries follow MPPS');
+      // Tried again later, the step as it is by then: an N-CREATE's update retried after an
+      // N-SET DISCONTINUED made the entry STARTED again, back on the modality's worklist.
+      const step = first ? ds : ((await this.store.get(uid))?.dataset ?? ds);
+      first = false;
+      const changed = await this.worklist.stepPerformed(stepReferences(step), performedStatus(step) ?? '');
+      if (changed.length) this.logger.info({ mpps: uid, worklistEntries: changed, status: performedStatus(step) }, 'worklist entries follow MPPS');
     });
   }
 }

@@ -88,6 +88,7 @@ describe('REST API paths name one entity', () => {
       ['/api/studies?patientname=DOE*', 'patientname'],
       ['/api/series?PatientName=X', 'PatientName'],
       ['/api/patients?StudyDate=20200101', 'StudyDate'],
+      ['/api/studies?IssuerOfPatientID=HOSP', 'IssuerOfPatientID'],
     ] as const) {
       const r = await web.inject({ method: 'GET', url });
       assert.equal(r.statusCode, 400, `${url}: ${r.body}`);

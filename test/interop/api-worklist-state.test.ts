@@ -59,7 +59,7 @@ describe('worklist edits against a step\'s status; deep bodies; huge ids', () =>
     for (const [method, url] of [['POST', '/api/worklist'], ['PUT', '/api/worklist/1'], ['PUT', '/api/nodes/DEEP']] as const) {
       const r = await web.inject({ method, url, payload, headers: { 'content-type': 'application/json' } });
       assert.equal(r.statusCode, 400, `${method} ${url}: ${r.body}`);
-      assert.match(r.json<{ detail: string }>().detail, /nests deeper than 64 levels/);
+      assert.match(r.json<{ detail: string }>().detail, /nests deeper than 100 levels/);
     }
     assert.equal((await web.inject({ method: 'GET', url: '/api/worklist' })).json<{ total: number }>().total, before);
   });

@@ -40,12 +40,19 @@ const rowsSchema = {
 };
 
 /** Query parameters of the lists besides the filters. */
-const LIST_PARAMS = new Set(['limit', 'offset', 'IssuerOfPatientID']);
+const LIST_PARAMS = new Set(['limit', 'offset']);
 
-async function list(deps: ApiDeps, level: QueryLevel, q: ListQuery, fixed: Record<string, string> = {}): Promise<{ items: QueryRow[]; offset: number; limit: number; more: boolean; total: number | null }> {
+async function list(
+  deps: ApiDeps,
+  level: QueryLevel,
+  q: ListQuery,
+  fixed: Record<string, string> = {},
+  /** Parameters the route reads itself (a patient's IssuerOfPatientID). */
+  own: readonly string[] = [],
+): Promise<{ items: QueryRow[]; offset: number; limit: number; more: boolean; total: number | null }> {
   // A filter misspelt or not offered (Modality on studies, patientname) was ignored: every row
   // came back, and looked like an answer.
-  const unknown = Object.keys(q).filter((k) => !LIST_PARAMS.has(k) && !FILTERS[level].includes(k));
+  const unknown = Object.keys(q).filter((k) => !LIST_PARAMS.has(k) && !own.includes(k) && !FILTERS[level].includes(k));
   if (unknown.length) throw badRequest(`unknown filter ${unknown[0]}: this list takes ${FILTERS[level].join(', ')} (and limit, offset)`);
   const keys = [
     ...FILTERS[level].filter((k) => typeof q[k] === 'string' && q[k] !== '').map((k) => ({ keyword: k, value: String(q[k]) })),
@@ -135,7 +142,7 @@ export function registerBrowse(app: FastifyInstance, deps: ApiDeps): void {
   app.get('/patients/:PatientID', { schema: { tags: ['browse'], summary: 'One patient', params: uidParam('PatientID'), querystring: { type: 'object', properties: issuerParam } } }, async (req: PatientReq) => (await patientOf(deps, req.params.PatientID, req.query.IssuerOfPatientID)).row);
   app.get('/patients/:PatientID/studies', { schema: { tags: ['browse'], summary: "A patient's studies, newest first", params: uidParam('PatientID'), querystring: { type: 'object', properties: { ...page, ...issuerParam } }, response: rowsSchema } }, async (req: PatientReq) => {
     const { studyKeys } = await patientOf(deps, req.params.PatientID, req.query.IssuerOfPatientID);
-    return list(deps, 'STUDY', req.query, Object.fromEntries(studyKeys.map((k) => [k.keyword, k.value])));
+    return list(deps, 'STUDY', req.query, Object.fromEntries(studyKeys.map((k) => [k.keyword, k.value])), ['IssuerOfPatientID']);
   });
   app.delete('/patients/:PatientID', { schema: { tags: ['browse'], summary: 'Delete a patient and everything of it', params: uidParam('PatientID'), querystring: { type: 'object', properties: issuerParam }, response: deletedSchema } }, async (req: PatientReq) => {
     const { studyKeys } = await patientOf(deps, req.params.PatientID, req.query.IssuerOfPatientID);

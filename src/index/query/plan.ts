@@ -242,7 +242,8 @@ export function planQuery(query: IndexQuery): QueryPlan {
   // are bound as one list, whatever their number.
   const patterns = conditions.reduce((n, c) => n + c.terms.filter((t) => t.kind !== 'equal').length, 0);
   if (patterns > MAX_PATTERN_TERMS) {
-    const worst = conditions.reduce((a, b) => (b.terms.length > a.terms.length ? b : a));
+    const patternsOf = (c: (typeof conditions)[number]): number => c.terms.filter((t) => t.kind !== 'equal').length;
+    const worst = conditions.reduce((a, b) => (patternsOf(b) > patternsOf(a) ? b : a));
     throw new QueryError('BAD_VALUE', `the query holds ${patterns} wildcard or range values (person names count each form); at most ${MAX_PATTERN_TERMS}`, worst.attribute.keyword);
   }
 

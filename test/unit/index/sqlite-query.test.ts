@@ -34,6 +34,9 @@ describe('SQLite query SQL', () => {
       { AccessionNumber: Array.from({ length: 200 }, (_, i) => `A${i}*`).join('\\'), StudyDescription: Array.from({ length: 57 }, (_, i) => `D${i}*`).join('\\') },
     ] as Record<string, string>[])
       assert.throws(() => study(keys), (e: Error & { code?: string }) => e.code === 'BAD_VALUE' && /wildcard or range values .*at most 256/.test(e.message));
+    // The key named is the one with the most patterns, not the longest list of equal values.
+    const many = { StudyInstanceUID: Array.from({ length: 1000 }, (_, i) => `1.2.3.${i}`).join('\\'), StudyDescription: Array.from({ length: 300 }, (_, i) => `D${i}*`).join('\\') };
+    assert.throws(() => study(many), (e: Error & { keyword?: string }) => e.keyword === 'StudyDescription');
     // Equal values are one bound list, however many.
     const uids = Array.from({ length: 1000 }, (_, i) => `1.2.3.${i}`).join('\\');
     const equal = study({ StudyInstanceUID: uids });

@@ -54,3 +54,42 @@ test('a worklist update that fails once is done on the next try; a forward that 
     await index.close();
   }
 });
+
+test('a retried update follows the step as it is by then: an N-SET DISCONTINUED in between is not undone', async () => {
+  const index = SqliteIndex.open({ path: join(dir, 'b.db'), walMode: true });
+  await index.migrate();
+  try {
+    const worklist = new WorklistService(index.worklist, () => ({ fuzzyNames: false }));
+    const study = '1.2.826.0.1.3680043.8.498.87';
+    const entry = await worklist.create({ '00100020': v('LO', 'P2'), '0020000D': v('UI', study), '00400100': { vr: 'SQ', Value: [{ '00080060': v('CS', 'CT'), '00400009': v('SH', 'SPS87'), '00400002': v('DA', '20260312') }] } } as JsonDataset);
+    const mpps = new MppsService(index.mpps, worklist, pino({ level: 'silent' }));
+    const stepPerformed = worklist.stepPerformed.bind(worklist);
+    let tries = 0;
+    worklist.stepPerformed = async (...a) => {
+      if (++tries === 1) throw new Error('SQLITE_BUSY: database is locked');
+      return stepPerformed(...a);
+    };
+    const uid = '1.2.826.0.1.3680043.8.498.88';
+    const created = await mpps.create(uid, 'CT1', {
+      '00400253': v('SH', 'PPS2'),
+      '00400241': v('AE', 'CT1'),
+      '00400244': v('DA', '20260312'),
+      '00400245': v('TM', '0930'),
+      '00400252': v('CS', 'IN PROGRESS'),
+      '00080060': v('CS', 'CT'),
+      '00400270': { vr: 'SQ', Value: [{ '0020000D': v('UI', study), '00400009': v('SH', 'SPS87') }] },
+    } as JsonDataset);
+    assert.equal(created.status, 0, created.comment);
+    // Before the retry (after 1 s): the step is discontinued, and the worklist follows at once.
+    const set = await mpps.set(uid, { '00400252': v('CS', 'DISCONTINUED'), '00400250': v('DA', '20260312'), '00400251': v('TM', '0945') } as JsonDataset);
+    assert.equal(set.status, 0, set.comment);
+    assert.equal((await worklist.get(entry.id)).status, 'DISCONTINUED');
+    for (let i = 0; i < 40 && tries < 3; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(tries, 3, 'the first update was tried again');
+    assert.equal((await worklist.get(entry.id)).status, 'DISCONTINUED');
+    mpps.close();
+  } finally {
+    await index.close();
+  }
+});
+
