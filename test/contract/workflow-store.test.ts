@@ -73,7 +73,11 @@ for (const backend of BACKENDS) backend.run((fresh) => {
         await index.worklist.add('hl7', 'O_1^S2', entry('P3', 'S5', 'SCHEDULED', '1.4'));
         await index.worklist.add('hl7', 'OX1^S3', entry('P3', 'S6', 'SCHEDULED', '1.4'));
         await index.worklist.add('folder', 'O_1^S7', entry('P3', 'S7', 'SCHEDULED', '1.4'));
-        assert.deepEqual((await index.worklist.bySourceKeyPrefix('hl7', 'O_1^')).map((e) => e.sourceKey), ['O_1^S1', 'O_1^S2']);
+        // Read as a range of the key index: characters past ASCII, and past the BMP, after the prefix still in it.
+        await index.worklist.add('hl7', 'O_1^Ü8', entry('P3', 'S8', 'SCHEDULED', '1.4'));
+        await index.worklist.add('hl7', 'O_1^\u{1F600}9', entry('P3', 'S9', 'SCHEDULED', '1.4'));
+        await index.worklist.add('hl7', 'O_1_', entry('P3', 'S10', 'SCHEDULED', '1.4'));
+        assert.deepEqual((await index.worklist.bySourceKeyPrefix('hl7', 'O_1^')).map((e) => e.sourceKey), ['O_1^S1', 'O_1^S2', 'O_1^Ü8', 'O_1^\u{1F600}9']);
         assert.deepEqual((await index.worklist.bySourceKeyPrefix('hl7', 'O%')).map((e) => e.sourceKey), []);
         assert.deepEqual((await index.worklist.bySourceKeyPrefix('hl7', 'ÖX')).map((e) => e.sourceKey), []);
         for (const e of (await index.worklist.list({ patientID: 'P3', limit: -1, offset: 0 })).entries) await index.worklist.remove(e.id);

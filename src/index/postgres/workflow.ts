@@ -1,5 +1,6 @@
 // Worklist entries and MPPS instances on PostgreSQL (tables of migration 5). Datasets stay
 // JSON text, as on SQLite: the dataset is returned as it was stored, never queried in SQL.
+import { prefixSuccessor } from '../query/matching.js';
 import type { JsonDataset } from '../../dicom/json.js';
 import {
   type MppsRecord,
@@ -71,9 +72,13 @@ export class PgWorklistStore implements WorklistStore {
 
   bySourceKeyPrefix(source: WorklistSource, prefix: string): Promise<WorklistEntry[]> {
     return this.transact('read', async (db) => {
-      // left and char_length count characters, as the key was written: no LIKE, whose % and _ a key may hold.
-      const sql = 'SELECT * FROM worklist_entries WHERE source = $1 AND left(source_key, char_length($2::text)) = $2::text ORDER BY pk';
-      return (await db.query<EntryRow>(sql, [source, prefix])).rows.map(toEntry);
+      // A range of the (source, source_key) index (COLLATE "C": code point order), then the
+      // prefix itself; left and char_length count characters, as the key was written: no LIKE,
+      // whose % and _ a key may hold.
+      const after = prefixSuccessor(prefix) ?? '\u{10FFFF}'.repeat(prefix.length + 1);
+      const sql =
+        'SELECT * FROM worklist_entries WHERE source = $1 AND source_key >= $2::text AND source_key < $3::text AND left(source_key, char_length($2::text)) = $2::text ORDER BY pk';
+      return (await db.query<EntryRow>(sql, [source, prefix, after])).rows.map(toEntry);
     });
   }
 

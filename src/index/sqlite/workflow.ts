@@ -1,4 +1,5 @@
 // Worklist entries and MPPS instances on SQLite (tables of migration 4).
+import { prefixSuccessor } from '../query/matching.js';
 import type Database from 'better-sqlite3';
 import type { JsonDataset } from '../../dicom/json.js';
 import {
@@ -33,7 +34,11 @@ export class SqliteWorklistStore implements WorklistStore {
       get: p('SELECT * FROM worklist_entries WHERE pk = ?'),
       bySource: p('SELECT * FROM worklist_entries WHERE source = ? AND source_key = ?'),
       // substr and length count characters, as the key was written: no LIKE, whose % and _ a key may hold.
-      bySourcePrefix: p('SELECT * FROM worklist_entries WHERE source = @source AND substr(source_key, 1, length(@prefix)) = @prefix ORDER BY pk'),
+      // A range of the (source, source_key) index, then the prefix itself: the substr test alone
+      // read every entry of the source (every HL7 order ever kept) for each cancel.
+      bySourcePrefix: p(
+        'SELECT * FROM worklist_entries WHERE source = @source AND source_key >= @prefix AND source_key < @after AND substr(source_key, 1, length(@prefix)) = @prefix ORDER BY pk',
+      ),
       list: list('ASC'),
       listNewest: list('DESC'),
       count: p<{ n: number }>(`SELECT count(*) AS n FROM worklist_entries WHERE (@statuses IS NULL OR status IN (SELECT value FROM json_each(@statuses)))
@@ -71,7 +76,9 @@ export class SqliteWorklistStore implements WorklistStore {
   }
 
   bySourceKeyPrefix(source: WorklistSource, prefix: string): Promise<WorklistEntry[]> {
-    return this.transact('read', () => this.s.bySourcePrefix.all({ source, prefix }).map(toEntry));
+    // Keys sort by code point (BINARY): those starting with the prefix lie below its successor.
+    const after = prefixSuccessor(prefix) ?? '\u{10FFFF}'.repeat(prefix.length + 1);
+    return this.transact('read', () => this.s.bySourcePrefix.all({ source, prefix, after }).map(toEntry));
   }
 
   list(f: WorklistFilter): Promise<{ entries: WorklistEntry[]; total: number }> {
