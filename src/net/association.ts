@@ -510,6 +510,7 @@ export class Association {
     // Only whole PDUs count as activity: a peer trickling the bytes of a PDU it never finishes
     // (slow loris) must not hold the association past the idle timeout.
     if (pdus.length) this.armIdle();
+    const fed = this.assembler.bytesFed;
     for (const raw of pdus) {
       if (this.state === 'Sta1') return;
       let pdu: Pdu;
@@ -521,7 +522,9 @@ export class Association {
       }
       this.handle(eventOf(pdu), pdu);
     }
-    this.armDimse(pdus.length > 0);
+    // In the middle of a message, only bytes of it are progress: P-DATA PDUs of empty fragments
+    // sent every minute held a C-STORE, its staged file and its association for ever.
+    this.armDimse(this.assembler.bytesFed > fed);
     if (err) {
       const msg =
         err.kind === 'unrecognized'
@@ -660,7 +663,7 @@ export class Association {
       this.stopTimer('dimse');
       return;
     }
-    // Refreshed by whole PDUs only, like the idle timer: trickled bytes are no progress.
+    // Refreshed by whole PDUs that carry message bytes only: trickled bytes are no progress.
     if (this.dimse) {
       if (progress) this.dimse.refresh();
     } else

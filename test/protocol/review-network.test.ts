@@ -138,6 +138,31 @@ test('at most 256 connections of one address that are not associations: the next
   }
 });
 
+test('a C-STORE kept alive by empty dataset fragments: aborted after dimse_timeout, its staged file gone', { timeout: 30_000 }, async () => {
+  const pacs = await startTestPacs({ server: { dimse_timeout: 1 } });
+  try {
+    const peer = await RawPeer.connect(pacs.port);
+    const ac = await peer.accepted(associateRQ({ contexts: [{ abstractSyntax: CT, transferSyntaxes: [IMPLICIT_LE] }] }));
+    const ctx = ac.presentationContexts[0]!.id;
+    await peer.sendPdvs([{ contextId: ctx, command: true, last: true, data: encodeCommand({ CommandField: CommandField.C_STORE_RQ, AffectedSOPClassUID: CT, AffectedSOPInstanceUID: '1.2.826.0.1.3680043.8.498.99', MessageID: 1, Priority: 0, CommandDataSetType: 0 }) }]);
+    await peer.sendPdvs([{ contextId: ctx, command: false, last: false, data: Buffer.from([0x08, 0x00, 0x16, 0x00]) }]);
+    // A P-DATA-TF of one empty fragment every 300 ms: whole PDUs, no byte of the message.
+    const started = Date.now();
+    let aborted = false;
+    while (!aborted && !peer.closed && Date.now() - started < 8000) {
+      await peer.sendPdvs([{ contextId: ctx, command: false, last: false, data: Buffer.alloc(0) }]).catch(() => {});
+      aborted = (await peer.next(300))?.type === PduType.Abort;
+    }
+    assert.ok(aborted || peer.closed, 'the association was still open after 8 s of empty fragments');
+    assert.ok(Date.now() - started < 6000, `aborted only after ${Date.now() - started} ms`);
+    peer.destroy();
+    for (let i = 0; i < 20 && pacs.files().some((f) => f.includes('.incoming')); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(pacs.files().filter((f) => f.includes('.incoming')), []);
+  } finally {
+    await pacs.stop();
+  }
+});
+
 test('1,700 extended negotiation items and 100 role selection items for one SOP class each: answered once each, the AC fits', async () => {
   const pacs = await startTestPacs();
   try {

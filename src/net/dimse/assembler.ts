@@ -38,6 +38,9 @@ export class DimseAssembler {
   private datasetContext = -1;
   private expectingDataset = false;
 
+  /** Bytes of command and dataset fragments taken so far (the DIMSE timer's progress). */
+  bytesFed = 0;
+
   constructor(private readonly handler: MessageHandler) {}
 
   /** True while a dataset is being received (an abort now must clean up its sink). */
@@ -55,6 +58,7 @@ export class DimseAssembler {
    * onDrain), or null. Throws DimseProtocolError for a message structure the standard forbids.
    */
   push(pdv: Pdv): DatasetSink | null {
+    this.bytesFed += pdv.data.length;
     if (pdv.command) {
       if (this.expectingDataset) throw new DimseProtocolError('command fragment received while a dataset was expected');
       if (this.commandContext !== -1 && pdv.contextId !== this.commandContext)
