@@ -22,6 +22,8 @@ import { type Command, encodeCommand } from './dimse/command.js';
 
 /** Bytes of P-DATA a message may queue on the socket before its sender waits for a drain. */
 const QUEUED = 1024 * 1024;
+/** The events of a PDU received (PS3.8 9.2.1). */
+const RECEIVED_PDU_EVENTS = new Set(['Evt3', 'Evt4', 'Evt6', 'Evt10', 'Evt12', 'Evt13', 'Evt16']);
 /** Unsent bytes, and messages waiting to be sent, past which the socket is no longer read (see updateReadHold). */
 const READ_HOLD_AT = 8 * QUEUED;
 const MAX_QUEUED_MESSAGES = 64;
@@ -285,6 +287,13 @@ export class Association {
       // peer (e.g. sending after its abort). Nothing on the wire changes.
       if (event === 'Evt9') throw new AssociationError(`cannot send data in state ${this.state}`);
       return;
+    }
+    // AA-1 on a PDU received before the association (a P-DATA-TF, a release, an AC as the first
+    // PDU): the provider refuses it as unexpected, as the conformance statement says — it went
+    // out as source 0, reason 0.
+    if (s.action === 'AA-1' && RECEIVED_PDU_EVENTS.has(event)) {
+      this.abortToSend = { source: AbortSource.ServiceProvider, reason: AbortReason.UnexpectedPdu };
+      this.reason ??= `unexpected PDU (${event}) in ${this.state}`;
     }
     if (s.action === 'AA-8' && event !== 'Evt19') {
       // A valid PDU at the wrong time (PS3.8 9.3.8: reason "unexpected PDU").

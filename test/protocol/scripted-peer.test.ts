@@ -159,7 +159,8 @@ describe('scripted peer against PacsServer', () => {
       const sentAt = Date.now();
       const answer = await peer.next();
       expectAbort(answer);
-      assert.ok(answer.source === 0 || answer.source === 2, `A-ABORT source ${answer.source}`);
+      // Refused by the provider as unexpected (source 2, reason 2), as the conformance statement says.
+      assert.deepEqual([answer.source, answer.reason], [2, 2], `A-ABORT source ${answer.source}, reason ${answer.reason}`);
       if (!waitForServer) return peer.end();
       const ms = await serverCloses(peer, sentAt);
       assert.ok(ms >= ARTIM_S * 1000 - 250, `closed after ARTIM (${ms} ms), not at once: Sta13 waits for the peer first`);
