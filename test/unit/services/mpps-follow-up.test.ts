@@ -1,6 +1,7 @@
 // The follow-ups of an accepted MPPS (the worklist entry following it, its forward queued) are
 // tried again in the background when they fail: an MPPS accepted while the index briefly
-// refused its worklist update left the entry SCHEDULED for good (only a log line said so).
+// refused its worklist update left the entry SCHEDULED for good (only a log line said so). A
+// retry follows the step as it is by then, not as it was.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,80 +17,73 @@ const dir = mkdtempSync(join(tmpdir(), 'pacs-mpps-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const v = (vr: string, value: string) => ({ vr, Value: [value] });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** An index with one scheduled step, and an MPPS service whose first worklist update fails. */
+async function withFailingUpdate(name: string, study: string, sps: string) {
+  const index = SqliteIndex.open({ path: join(dir, `${name}.db`), walMode: true });
+  await index.migrate();
+  const worklist = new WorklistService(index.worklist, () => ({ fuzzyNames: false }));
+  const entry = await worklist.create({ '00100020': v('LO', name), '0020000D': v('UI', study), '00400100': { vr: 'SQ', Value: [{ '00080060': v('CS', 'CT'), '00400009': v('SH', sps), '00400002': v('DA', '20260312') }] } } as JsonDataset);
+  const mpps = new MppsService(index.mpps, worklist, pino({ level: 'silent' }));
+  const stepPerformed = worklist.stepPerformed.bind(worklist);
+  const updates = { tries: 0 };
+  worklist.stepPerformed = async (...a) => {
+    if (++updates.tries === 1) throw new Error('SQLITE_BUSY: database is locked');
+    return stepPerformed(...a);
+  };
+  const status = async (): Promise<string> => (await worklist.get(entry.id)).status;
+  return { index, mpps, updates, status };
+}
+
+/** An N-CREATE dataset of a step performing `sps` of `study`. */
+const inProgress = (study: string, sps: string): JsonDataset => ({
+  '00400253': v('SH', `PPS-${sps}`),
+  '00400241': v('AE', 'CT1'),
+  '00400244': v('DA', '20260312'),
+  '00400245': v('TM', '0930'),
+  '00400252': v('CS', 'IN PROGRESS'),
+  '00080060': v('CS', 'CT'),
+  '00400270': { vr: 'SQ', Value: [{ '0020000D': v('UI', study), '00400009': v('SH', sps) }] },
+});
 
 test('a worklist update that fails once is done on the next try; a forward that fails is queued on a later try', async () => {
-  const index = SqliteIndex.open({ path: join(dir, 'a.db'), walMode: true });
-  await index.migrate();
+  const { index, mpps, updates, status } = await withFailingUpdate('a', '1.2.826.0.1.3680043.8.498.77', 'SPS77');
   try {
-    const worklist = new WorklistService(index.worklist, () => ({ fuzzyNames: false }));
-    const entry = await worklist.create({ '00100020': v('LO', 'P1'), '0020000D': v('UI', '1.2.826.0.1.3680043.8.498.77'), '00400100': { vr: 'SQ', Value: [{ '00080060': v('CS', 'CT'), '00400009': v('SH', 'SPS77'), '00400002': v('DA', '20260312') }] } } as JsonDataset);
-    const mpps = new MppsService(index.mpps, worklist, pino({ level: 'silent' }));
-    const stepPerformed = worklist.stepPerformed.bind(worklist);
-    let worklistTries = 0;
-    worklist.stepPerformed = async (...a) => {
-      if (++worklistTries === 1) throw new Error('SQLITE_BUSY: database is locked');
-      return stepPerformed(...a);
-    };
     let forwardTries = 0;
     mpps.onAccepted = async () => {
       if (++forwardTries === 1) throw new Error('SQLITE_BUSY: database is locked');
     };
-    const outcome = await mpps.create('1.2.826.0.1.3680043.8.498.78', 'CT1', {
-      '00400253': v('SH', 'PPS1'),
-      '00400241': v('AE', 'CT1'),
-      '00400244': v('DA', '20260312'),
-      '00400245': v('TM', '0930'),
-      '00400252': v('CS', 'IN PROGRESS'),
-      '00080060': v('CS', 'CT'),
-      '00400270': { vr: 'SQ', Value: [{ '0020000D': v('UI', '1.2.826.0.1.3680043.8.498.77'), '00400009': v('SH', 'SPS77') }] },
-    } as JsonDataset);
+    const outcome = await mpps.create('1.2.826.0.1.3680043.8.498.78', 'CT1', inProgress('1.2.826.0.1.3680043.8.498.77', 'SPS77'));
     assert.equal(outcome.status, 0, outcome.comment);
-    assert.equal((await worklist.get(entry.id)).status, 'SCHEDULED', 'the first try failed');
+    assert.equal(await status(), 'SCHEDULED', 'the first try failed');
     // The first retry comes after a second.
-    for (let i = 0; i < 60 && ((await worklist.get(entry.id)).status !== 'STARTED' || forwardTries < 2); i++) await new Promise((r) => setTimeout(r, 100));
-    assert.equal((await worklist.get(entry.id)).status, 'STARTED');
+    for (let i = 0; i < 60 && ((await status()) !== 'STARTED' || forwardTries < 2); i++) await sleep(100);
+    assert.equal(await status(), 'STARTED');
+    assert.equal(updates.tries, 2);
     assert.equal(forwardTries, 2);
-    mpps.close();
   } finally {
+    mpps.close();
     await index.close();
   }
 });
 
 test('a retried update follows the step as it is by then: an N-SET DISCONTINUED in between is not undone', async () => {
-  const index = SqliteIndex.open({ path: join(dir, 'b.db'), walMode: true });
-  await index.migrate();
+  const study = '1.2.826.0.1.3680043.8.498.87';
+  const { index, mpps, updates, status } = await withFailingUpdate('b', study, 'SPS87');
   try {
-    const worklist = new WorklistService(index.worklist, () => ({ fuzzyNames: false }));
-    const study = '1.2.826.0.1.3680043.8.498.87';
-    const entry = await worklist.create({ '00100020': v('LO', 'P2'), '0020000D': v('UI', study), '00400100': { vr: 'SQ', Value: [{ '00080060': v('CS', 'CT'), '00400009': v('SH', 'SPS87'), '00400002': v('DA', '20260312') }] } } as JsonDataset);
-    const mpps = new MppsService(index.mpps, worklist, pino({ level: 'silent' }));
-    const stepPerformed = worklist.stepPerformed.bind(worklist);
-    let tries = 0;
-    worklist.stepPerformed = async (...a) => {
-      if (++tries === 1) throw new Error('SQLITE_BUSY: database is locked');
-      return stepPerformed(...a);
-    };
     const uid = '1.2.826.0.1.3680043.8.498.88';
-    const created = await mpps.create(uid, 'CT1', {
-      '00400253': v('SH', 'PPS2'),
-      '00400241': v('AE', 'CT1'),
-      '00400244': v('DA', '20260312'),
-      '00400245': v('TM', '0930'),
-      '00400252': v('CS', 'IN PROGRESS'),
-      '00080060': v('CS', 'CT'),
-      '00400270': { vr: 'SQ', Value: [{ '0020000D': v('UI', study), '00400009': v('SH', 'SPS87') }] },
-    } as JsonDataset);
+    const created = await mpps.create(uid, 'CT1', inProgress(study, 'SPS87'));
     assert.equal(created.status, 0, created.comment);
     // Before the retry (after 1 s): the step is discontinued, and the worklist follows at once.
     const set = await mpps.set(uid, { '00400252': v('CS', 'DISCONTINUED'), '00400250': v('DA', '20260312'), '00400251': v('TM', '0945') } as JsonDataset);
     assert.equal(set.status, 0, set.comment);
-    assert.equal((await worklist.get(entry.id)).status, 'DISCONTINUED');
-    for (let i = 0; i < 40 && tries < 3; i++) await new Promise((r) => setTimeout(r, 100));
-    assert.equal(tries, 3, 'the first update was tried again');
-    assert.equal((await worklist.get(entry.id)).status, 'DISCONTINUED');
-    mpps.close();
+    assert.equal(await status(), 'DISCONTINUED');
+    for (let i = 0; i < 40 && updates.tries < 3; i++) await sleep(100);
+    assert.equal(updates.tries, 3, 'the first update was tried again');
+    assert.equal(await status(), 'DISCONTINUED');
   } finally {
+    mpps.close();
     await index.close();
   }
 });
-
