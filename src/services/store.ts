@@ -63,6 +63,9 @@ export interface StoreServiceDeps {
   settings: () => StoreSettings;
 }
 
+/** Bytes of one dataset received between two checks of the free space. */
+const FREE_CHECK_BYTES = 16 * 1024 * 1024;
+
 /** One instance arriving: write() its dataset bytes, then end() or abort(). */
 export class IngestSession {
   private readonly reader: DatasetStreamReader;
@@ -114,9 +117,24 @@ export class IngestSession {
   write(chunk: Buffer): boolean {
     this.bytes += chunk.length;
     if (this.failure) return true; // keep consuming the message; the answer will be a failure
+    if (this.bytes >= this.nextFreeCheck) {
+      this.nextFreeCheck = this.bytes + FREE_CHECK_BYTES;
+      // The guard of begin() again, for a dataset of gigabytes: without it one C-STORE (with no
+      // server.max_dataset_mb) filled the disk to its last byte before anything said no.
+      const below = this.svc.belowFreeMinimum();
+      void this.svc.refreshFreeSpace(true);
+      if (below) {
+        this.failure = new PacsError('OUT_OF_RESOURCES', `${below} while the dataset was received: not stored`);
+        // Its bytes given back at once, not when the rest of the message has been read away.
+        void this.staged?.discard().catch(() => {});
+        return true;
+      }
+    }
     this.reader.push(chunk);
     return this.staged!.write(chunk);
   }
+
+  private nextFreeCheck = FREE_CHECK_BYTES;
 
   onDrain(cb: () => void): void {
     if (this.staged) this.staged.onDrain(cb);
@@ -155,15 +173,18 @@ export class StoreService {
 
   constructor(readonly deps: StoreServiceDeps) {}
 
-  /** Starts receiving one instance. The free-space guard is checked here, before any byte is written. */
+  /** Starts receiving one instance. The free-space guard is checked here, before any byte is written (and every FREE_CHECK_BYTES after). */
   begin(request: IngestRequest): IngestSession {
-    const min = this.deps.settings().minFreeBytes;
-    const refuse =
-      min > 0 && this.freeBytes < min
-        ? new PacsError('OUT_OF_RESOURCES', `storage below its free-space minimum (${Math.round(this.freeBytes / 1048576)} MB free)`)
-        : null;
+    const below = this.belowFreeMinimum();
+    const refuse = below ? new PacsError('OUT_OF_RESOURCES', below) : null;
     this.refreshFreeSpace();
     return new IngestSession(this, request, refuse);
+  }
+
+  /** Why the storage is below storage.min_free_mb by the last figure, or null. */
+  belowFreeMinimum(): string | null {
+    const min = this.deps.settings().minFreeBytes;
+    return min > 0 && this.freeBytes < min ? `storage below its free-space minimum (${Math.round(this.freeBytes / 1048576)} MB free)` : null;
   }
 
   /** Keeps the free-space figure at most a second old without a statfs per instance. */

@@ -51,6 +51,31 @@ describe('full disk', { skip: mounted ? false : 'cannot mount a tmpfs here (need
 });
 
 describe('free-space guard', () => {
+  test('the free space falling below storage.min_free_mb while a large dataset arrives: 0xA700 for it, its staged file removed at once', async () => {
+    const pacs = await startTestPacs({ storage: { min_free_mb: 1 }, http: { enabled: true, port: 0, host: '127.0.0.1' } });
+    try {
+      const objects = pacs.server.archive.store.deps.store;
+      // Plenty of room until the staged file of this dataset holds 8 MB: then none.
+      const staged = (): number => pacs.files().filter((f) => f.includes('.incoming')).reduce((n, f) => n + fs.statSync(path.join(pacs.storageDir, f)).size, 0);
+      objects.freeBytes = async () => (staged() > 8 * 1024 * 1024 ? 0 : 10 * 1024 ** 3);
+      await pacs.server.archive.store.refreshFreeSpace(true);
+      const big = Buffer.concat([fs.readFileSync(path.join(SAMPLES, 'pydicom__CT_small.dcm')), Buffer.alloc(96 * 1024 * 1024)]);
+      const address = pacs.server.httpServer!.server.address() as { port: number };
+      const r = await fetch(`http://127.0.0.1:${address.port}/dicom-web/studies`, {
+        method: 'POST',
+        headers: { 'content-type': 'multipart/related; type="application/dicom"; boundary=b', accept: 'application/dicom+json' },
+        body: Buffer.concat([Buffer.from('--b\r\nContent-Type: application/dicom\r\n\r\n'), big, Buffer.from('\r\n--b--\r\n')]),
+      });
+      const text = await r.text();
+      assert.equal(r.status, 503, text);
+      assert.match(text, /storage below its free-space minimum \(0 MB free\) while the d/);
+      assert.equal((await pacs.server.archive.index.statistics()).instances, 0);
+      assert.deepEqual(pacs.files().filter((f) => f.includes('.incoming')), []);
+    } finally {
+      await pacs.stop();
+    }
+  });
+
   test('below storage.min_free_mb every store is refused with 0xA700 before a byte is written', async () => {
     const pacs = await startTestPacs({ storage: { min_free_mb: 100_000_000 } });
     try {
