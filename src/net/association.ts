@@ -22,6 +22,8 @@ import { type Command, encodeCommand } from './dimse/command.js';
 
 /** Bytes of P-DATA a message may queue on the socket before its sender waits for a drain. */
 const QUEUED = 1024 * 1024;
+/** Bytes of a message that restart the DIMSE timer (server.dimse_timeout): some 17 bytes a second at the default 60 s. */
+const DIMSE_PROGRESS_BYTES = 1024;
 /** The events of a PDU received (PS3.8 9.2.1). */
 const RECEIVED_PDU_EVENTS = new Set(['Evt3', 'Evt4', 'Evt6', 'Evt10', 'Evt12', 'Evt13', 'Evt16']);
 /** Unsent bytes, and messages waiting to be sent, past which the socket is no longer read (see updateReadHold). */
@@ -531,9 +533,13 @@ export class Association {
       }
       this.handle(eventOf(pdu), pdu);
     }
-    // In the middle of a message, only bytes of it are progress: P-DATA PDUs of empty fragments
-    // sent every minute held a C-STORE, its staged file and its association for ever.
-    this.armDimse(this.assembler.bytesFed > fed);
+    // In the middle of a message, only bytes of it are progress, and at least DIMSE_PROGRESS_BYTES
+    // of them a timeout: P-DATA PDUs of empty fragments, or of two bytes, sent every minute held
+    // a C-STORE, its staged file and its association for ever.
+    if (this.assembler.bytesFed > fed && this.assembler.bytesFed - this.dimseProgressAt >= DIMSE_PROGRESS_BYTES) {
+      this.dimseProgressAt = this.assembler.bytesFed;
+      this.armDimse(true);
+    } else this.armDimse(false);
     if (err) {
       const msg =
         err.kind === 'unrecognized'
@@ -589,6 +595,8 @@ export class Association {
   }
 
   private readsHeld = false;
+  /** assembler.bytesFed when the DIMSE timer was last restarted by progress. */
+  private dimseProgressAt = 0;
   /** Messages handed to sendMessage and not yet sent whole. */
   private queuedMessages = 0;
 
