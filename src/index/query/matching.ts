@@ -261,12 +261,22 @@ export function literalPrefix(pattern: string): string {
  * none ('' or only U+10FFFF).
  */
 export function prefixSuccessor(prefix: string): string | null {
-  const points = [...prefix].map((c) => c.codePointAt(0) ?? 0);
-  while (points.length > 0) {
-    const last = (points.pop() ?? 0) + 1;
-    if (last > 0x10ffff) continue;
-    points.push(last >= 0xd800 && last <= 0xdfff ? 0xe000 : last); // no lone surrogates
-    return String.fromCodePoint(...points);
+  // From the end, a code point at a time; no array of them spread into String.fromCodePoint,
+  // which overflowed the stack for a prefix of a megabyte (an HL7 order number).
+  let end = prefix.length;
+  while (end > 0) {
+    let start = end - 1;
+    const unit = prefix.charCodeAt(start);
+    if (unit >= 0xdc00 && unit <= 0xdfff && start > 0) {
+      const high = prefix.charCodeAt(start - 1);
+      if (high >= 0xd800 && high <= 0xdbff) start--;
+    }
+    const next = (prefix.codePointAt(start) ?? 0) + 1;
+    if (next > 0x10ffff) {
+      end = start;
+      continue;
+    }
+    return prefix.slice(0, start) + String.fromCodePoint(next >= 0xd800 && next <= 0xdfff ? 0xe000 : next); // no lone surrogates
   }
   return null;
 }

@@ -135,6 +135,8 @@ describe('wildcards', () => {
     assert.equal(prefixSuccessor('A\u{10FFFF}'), 'B');
     assert.equal(prefixSuccessor('\u{10FFFF}'), null);
     assert.equal(prefixSuccessor('a\u{D7FF}'), 'a\u{E000}');
+    // A prefix of a megabyte (an HL7 order number): no stack overflow.
+    assert.equal(prefixSuccessor(`${'A'.repeat(1024 * 1024)}^`), `${'A'.repeat(1024 * 1024)}_`);
   });
 });
 
