@@ -116,6 +116,18 @@ export const describeTag = (tag: number): string => {
   return info ? `${info.keyword} ${formatTag(tag)}` : formatTag(tag);
 };
 
+/**
+ * Why a standard element cannot be taken under the VR it came with, or null when it can:
+ * a key is matched and answered by its VR, so a date range sent as LO compared as text and a
+ * Patient ID sent as US could not be answered. UN is a mismatch too; callers that read UN by
+ * the dictionary skip it. Private and unknown tags have no VR to hold them to.
+ */
+export function vrMismatch(tag: number, vr: string): string | null {
+  const entry = lookupTag(tag);
+  if (!entry || !entry.vrs.length || entry.vrs.includes(vr)) return null;
+  return `${entry.keyword} has VR ${vr}; PS3.6 gives it ${entry.vrs.join(' or ')}`;
+}
+
 /** What earlier elements of the same dataset say about the values an implicit VR leaves open. */
 export interface ImplicitVRContext {
   /** Pixel Representation (0028,0103): 1 makes "US or SS" values SS. */

@@ -2,7 +2,7 @@
 // decoded to text by keyword, encoded back in a chosen character set.
 import { DatasetStreamReader } from './reader.js';
 import { elementNumber, elementText } from './charset.js';
-import { lookupTag } from './dictionary.js';
+import { lookupTag, vrMismatch } from './dictionary.js';
 import { Tag } from './tags.js';
 import { transferSyntaxInfo } from './transfer-syntax.js';
 import { encodeDataset, encodeUS, type DatasetElement } from './writer.js';
@@ -49,9 +49,8 @@ export async function decodeIdentifier(bytes: Buffer, transferSyntaxUID: string,
   const { values } = await reader.end();
   if (strict)
     for (const el of values.values()) {
-      const entry = lookupTag(el.tag);
-      if (entry && entry.vrs.length && el.vr !== 'UN' && !entry.vrs.includes(el.vr))
-        throw new IdentifierError(`${entry.keyword} has VR ${el.vr}; PS3.6 gives it ${entry.vrs.join(' or ')}`, el.tag);
+      const mismatch = el.vr === 'UN' ? null : vrMismatch(el.tag, el.vr);
+      if (mismatch) throw new IdentifierError(mismatch, el.tag);
     }
   const littleEndian = transferSyntaxInfo(transferSyntaxUID)?.littleEndian ?? true;
   const charset = elementText(values.get(Tag.SpecificCharacterSet), null);

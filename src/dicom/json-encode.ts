@@ -130,7 +130,7 @@ export async function decodeJsonDataset(bytes: Buffer, transferSyntaxUID: string
   const reader = new DatasetStreamReader({ transferSyntaxUID, collect: new Set([Tag.SpecificCharacterSet]) });
   reader.push(bytes);
   const { values } = await reader.end();
-  const { json } = datasetToJson(bytes, { transferSyntaxUID, bulkDataURI: () => '', bulkThreshold: 64 * 1024 });
+  const { json } = datasetToJson(bytes, { transferSyntaxUID, bulkDataURI: () => '', bulkThreshold: 64 * 1024, resolveUN: true });
   delete json['00080005'];
   return { dataset: json, specificCharacterSet: elementText(values.get(Tag.SpecificCharacterSet), null) };
 }

@@ -45,6 +45,13 @@ export interface DatasetJsonOptions {
   partial?: boolean;
   /** With `partial`: any top-level binary value that runs past the data ends the parse (what follows it is left out). */
   stopAtAnyBinary?: boolean;
+  /**
+   * A standard element sent as UN is read as the VR PS3.6 gives it (its value is implicit VR
+   * little endian, PS3.5 6.2.2): for requests, where a relay that did not know the element
+   * turned a worklist key into UN and a key that is no key matched every entry. Files keep
+   * their UN as written. Little endian datasets only.
+   */
+  resolveUN?: boolean;
 }
 
 /** Thrown in partial mode when more than the head is needed (the caller reads the whole file). */
@@ -123,6 +130,18 @@ class JsonBuilder {
         vr = info.vr;
         len = info.long ? this.u32(pos + 8) : this.u16(pos + 6);
         at = pos + (info.long ? 12 : 8);
+      }
+      if (vr === 'UN' && !implicit && this.le && this.opts.resolveUN && len !== UNDEFINED) {
+        const standard = implicitVR(tag, ctx);
+        if (standard !== 'UN') {
+          vr = standard;
+          if (vr === 'SQ') {
+            const items = this.items(at, at + len, cs, prefix + hex8(tag), true);
+            ds[hex8(tag)] = { vr: 'SQ', ...(items.values.length ? { Value: items.values } : {}) };
+            pos = at + len;
+            continue;
+          }
+        }
       }
       const key = hex8(tag);
       const path = prefix + key;

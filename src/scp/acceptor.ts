@@ -209,17 +209,7 @@ export class AcceptorSession implements AssociationUser {
       this.stats.failures++;
       this.stats.lastError = comment;
       this.logger.warn({ operation: commandName(command.CommandField), error: comment }, 'operation refused');
-      void ctx
-        .send({
-          CommandField: command.CommandField | 0x8000,
-          AffectedSOPClassUID: command.AffectedSOPClassUID ?? pc.abstractSyntax,
-          ...(command.AffectedSOPInstanceUID ? { AffectedSOPInstanceUID: command.AffectedSOPInstanceUID } : {}),
-          MessageIDBeingRespondedTo: command.MessageID ?? 0,
-          CommandDataSetType: NO_DATASET,
-          Status: Status.NotAuthorized,
-          ErrorComment: errorComment(comment),
-        })
-        .catch(() => {});
+      refuseCommand(ctx, command, pc.abstractSyntax, Status.NotAuthorized, comment);
       return null; // a dataset that follows is read and dropped
     }
     // A query or retrieve names its SOP class twice, in the command and by its presentation
@@ -227,16 +217,7 @@ export class AcceptorSession implements AssociationUser {
     const query = command.CommandField === CommandField.C_FIND_RQ || command.CommandField === CommandField.C_GET_RQ || command.CommandField === CommandField.C_MOVE_RQ;
     if (query && command.AffectedSOPClassUID && command.AffectedSOPClassUID !== pc.abstractSyntax) {
       this.stats.failures++;
-      void ctx
-        .send({
-          CommandField: command.CommandField | 0x8000,
-          AffectedSOPClassUID: command.AffectedSOPClassUID,
-          MessageIDBeingRespondedTo: command.MessageID ?? 0,
-          CommandDataSetType: NO_DATASET,
-          Status: Status.SOPClassNotSupported,
-          ErrorComment: errorComment(`SOP class not the context's ${pc.abstractSyntax}`),
-        })
-        .catch(() => {});
+      refuseCommand(ctx, command, pc.abstractSyntax, Status.SOPClassNotSupported, `SOP class not the context's ${pc.abstractSyntax}`);
       return null;
     }
     const provider = this.deps.registry.providerFor(pc.abstractSyntax);
@@ -245,16 +226,7 @@ export class AcceptorSession implements AssociationUser {
     if ((command.CommandField & 0x8000) === 0 && command.CommandField !== CommandField.C_CANCEL_RQ) {
       // PS3.7 C.4.2: a DIMSE service we do not perform on this SOP class.
       this.stats.failures++;
-      void ctx
-        .send({
-          CommandField: command.CommandField | 0x8000,
-          AffectedSOPClassUID: command.AffectedSOPClassUID ?? pc.abstractSyntax,
-          MessageIDBeingRespondedTo: command.MessageID ?? 0,
-          CommandDataSetType: NO_DATASET,
-          Status: Status.UnrecognizedOperation,
-          ErrorComment: `${commandName(command.CommandField)} not supported on this SOP class`,
-        })
-        .catch(() => {});
+      refuseCommand(ctx, command, pc.abstractSyntax, Status.UnrecognizedOperation, `${commandName(command.CommandField)} not supported on this SOP class`);
     }
     return null;
   }
@@ -324,6 +296,25 @@ export class AcceptorSession implements AssociationUser {
 }
 
 /** A short, bounded label for an A-ASSOCIATE-RJ (a metric label must not carry free text). */
+/**
+ * The failure response to a request refused before any service class saw it: no dataset, the
+ * request's SOP class (the context's when the request named none) and instance, a comment cut
+ * to the 64 characters Error Comment holds. A dataset that follows the request is read and dropped.
+ */
+function refuseCommand(ctx: ScpContext, command: Command, contextSopClass: string, status: number, comment: string): void {
+  void ctx
+    .send({
+      CommandField: command.CommandField | 0x8000,
+      AffectedSOPClassUID: command.AffectedSOPClassUID ?? contextSopClass,
+      ...(command.AffectedSOPInstanceUID ? { AffectedSOPInstanceUID: command.AffectedSOPInstanceUID } : {}),
+      MessageIDBeingRespondedTo: command.MessageID ?? 0,
+      CommandDataSetType: NO_DATASET,
+      Status: status,
+      ErrorComment: errorComment(comment),
+    })
+    .catch(() => {});
+}
+
 function rejectLabel(rj: AssociateRJ): string {
   if (rj.source === RejectSource.ServiceUser) {
     if (rj.reason === RejectReason.CallingAETitleNotRecognized) return 'calling-ae-not-recognized';

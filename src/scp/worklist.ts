@@ -2,7 +2,7 @@
 // Worklist Information Model. One pending response per matching Scheduled Procedure Step,
 // C-CANCEL honoured between them, answers in a character set that carries their text.
 import { TS } from '../dicom/transfer-syntax.js';
-import { lookupTag, tagOfKeyword } from '../dicom/dictionary.js';
+import { tagOfKeyword, vrMismatch } from '../dicom/dictionary.js';
 import { chooseCharacterSet } from '../dicom/identifier.js';
 import { decodeJsonDataset, encodeJsonDataset, jsonTexts } from '../dicom/json-encode.js';
 import type { JsonDataset } from '../dicom/json.js';
@@ -18,16 +18,17 @@ import { cFindHandler, findFailure, findResponse, pendingAnswer } from './c-find
 
 
 /**
- * The first standard element, at any depth, sent under a VR PS3.6 does not give it (UN too):
- * keys are matched by their VR, so a date range sent as LO was compared as text and matched
- * nothing, and a Scheduled Station AE Title sent as UN was no key at all — every station's
- * worklist went to the asker.
+ * The first standard element, at any depth, under a VR PS3.6 does not give it: keys are
+ * matched by their VR, so a date range sent as LO was compared as text and matched nothing.
+ * UN of a standard element was read by its dictionary VR already (decodeJsonDataset); one
+ * left UN (big endian) is refused, for a Scheduled Station AE Title that is no key would
+ * hand every station's worklist to the asker.
  */
 function wrongVR(ds: JsonDataset): { tag: number; comment: string } | null {
   for (const [key, el] of Object.entries(ds)) {
     const tag = Number.parseInt(key, 16);
-    const entry = lookupTag(tag);
-    if (entry && entry.vrs.length && !entry.vrs.includes(el.vr)) return { tag, comment: `${entry.keyword} has VR ${el.vr}; PS3.6 gives it ${entry.vrs.join(' or ')}` };
+    const comment = vrMismatch(tag, el.vr);
+    if (comment) return { tag, comment };
     if (el.vr === 'SQ')
       for (const item of (el.Value ?? []) as JsonDataset[]) {
         const inner = wrongVR(item);

@@ -1,9 +1,10 @@
 // C-FIND and worklist C-FIND identifiers a peer should not send: a list of 1,100 Study Instance
 // UIDs in implicit VR (70 KB, one value) from DCMTK's findscu is refused 0xA900 — its value was
 // longer than the 64 KB kept, dropped, and the query matched every study; a standard key under
-// a VR PS3.6 does not give it (a Patient ID as US, a worklist's Scheduled Station AE Title as
-// UN, a start date as LO) is refused 0xA900 naming the element, instead of failing mid-answer
-// (US) or matching as no key at all (UN: every station's worklist).
+// a VR PS3.6 does not give it (a Patient ID as US, a worklist's start date as LO) is refused
+// 0xA900 naming the element, instead of failing mid-answer (US); a worklist's Scheduled Station
+// AE Title sent as UN (a relay that did not know it) is read as the AE it is, not as no key at
+// all (every station's worklist went to the asker).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -74,24 +75,33 @@ describe('C-FIND identifiers a peer should not send', () => {
     assert.equal(rsp.pending, 0);
   });
 
-  test('worklist: a Scheduled Station AE Title as UN, a start date as LO: 0xA900 naming each', async () => {
-    const item = (el: { tag: number; vr: string; value: Buffer }): Buffer => {
-      const body = encodeDataset([el], EXPLICIT);
-      const header = Buffer.alloc(8);
-      header.writeUInt16LE(0xfffe, 0);
-      header.writeUInt16LE(0xe000, 2);
-      header.writeUInt32LE(body.length, 4);
-      return Buffer.concat([header, body]);
-    };
-    for (const [el, tag, keyword] of [
-      [{ tag: 0x00400001, vr: 'UN', value: text('CT_1') }, 0x00400001, 'ScheduledStationAETitle'],
-      [{ tag: 0x00400002, vr: 'LO', value: text('20240101-20240131') }, 0x00400002, 'ScheduledProcedureStepStartDate'],
-    ] as const) {
-      const rsp = await find(WORKLIST_FIND, encodeDataset([{ tag: 0x00400100, vr: 'SQ', value: item(el) }, { tag: 0x00100010, vr: 'PN', value: Buffer.alloc(0) }], EXPLICIT));
-      assert.equal(rsp.Status, Status.IdentifierDoesNotMatchSOPClass, keyword);
-      assert.deepEqual(rsp.OffendingElement, [tag]);
-      assert.match(String(rsp.ErrorComment), new RegExp(`${keyword} has VR ${el.vr}`));
-    }
+  /** A Scheduled Procedure Step Sequence of one item holding these elements. */
+  const stepSequence = (elements: { tag: number; vr: string; value: Buffer }[]): { tag: number; vr: string; value: Buffer } => {
+    const body = encodeDataset(elements, EXPLICIT);
+    const header = Buffer.alloc(8);
+    header.writeUInt16LE(0xfffe, 0);
+    header.writeUInt16LE(0xe000, 2);
+    header.writeUInt32LE(body.length, 4);
+    return { tag: 0x00400100, vr: 'SQ', value: Buffer.concat([header, body]) };
+  };
+
+  test('worklist: a start date as LO is 0xA900 naming it', async () => {
+    const rsp = await find(WORKLIST_FIND, encodeDataset([stepSequence([{ tag: 0x00400002, vr: 'LO', value: text('20240101-20240131') }]), { tag: 0x00100010, vr: 'PN', value: Buffer.alloc(0) }], EXPLICIT));
+    assert.equal(rsp.Status, Status.IdentifierDoesNotMatchSOPClass);
+    assert.deepEqual(rsp.OffendingElement, [0x00400002]);
+    assert.match(String(rsp.ErrorComment), /ScheduledProcedureStepStartDate has VR LO/);
+  });
+
+  test("worklist: a Scheduled Station AE Title as UN is read as an AE: that station's entry only", async () => {
+    const worklist = pacs.server.archive.index.worklist;
+    for (const [patient, station] of [['UN-CT', 'CT_1'], ['UN-MR', 'MR_2']])
+      await worklist.add('api', null, {
+        '00100020': { vr: 'LO', Value: [patient] },
+        '00400100': { vr: 'SQ', Value: [{ '00400001': { vr: 'AE', Value: [station] }, '00080060': { vr: 'CS', Value: ['CT'] }, '00400020': { vr: 'CS', Value: ['SCHEDULED'] } }] },
+      } as never);
+    const rsp = await find(WORKLIST_FIND, encodeDataset([{ tag: 0x00100020, vr: 'LO', value: Buffer.alloc(0) }, stepSequence([{ tag: 0x00400001, vr: 'UN', value: text('CT_1') }])], EXPLICIT));
+    assert.equal(rsp.Status, Status.Success, String(rsp.ErrorComment));
+    assert.equal(rsp.pending, 1, 'CT_1 only, not MR_2');
   });
 
   test('worklist: a malformed date is 0xA900 on an empty worklist too (the keys are read before the entries)', async () => {
