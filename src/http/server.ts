@@ -25,6 +25,14 @@ import { bodiesAsSent } from './validation.js';
 
 export type HttpDeps = ApiDeps & { logger: Logger };
 
+/** The methods a 405's Allow may list (HEAD comes with every GET). */
+const ROUTE_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+
+/** Whether a route takes this method on this path (findRoute is null at run time when none does; its type says otherwise). */
+function routed(app: FastifyInstance, method: (typeof ROUTE_METHODS)[number], url: string): boolean {
+  return (app.findRoute({ method, url }) as object | null) !== null;
+}
+
 export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
   const trusted = proxyTrust(deps.config().http.trust_proxy);
   const app = Fastify({
@@ -158,7 +166,15 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     else if (isMissingFile(e)) req.log.warn({ err: e, url: req.url }, 'a stored file is missing');
     return sendProblem(reply, p.status, p.detail, p.code);
   });
-  app.setNotFoundHandler((req, reply) => sendProblem(reply, 404, `no route for ${req.method} ${req.url.split('?')[0]}`));
+  // A path we serve under other methods is 405 with Allow (RFC 9110 15.5.6), not "no route":
+  // a client that PUT where it should POST learns what it may do. OPTIONS is left out: CORS
+  // answers it on every path.
+  app.setNotFoundHandler((req, reply) => {
+    const pathname = req.url.split('?')[0] ?? '';
+    const allow = ROUTE_METHODS.filter((method) => method !== req.method && routed(app, method, pathname));
+    if (allow.length) return sendProblem(reply.header('allow', allow.join(', ')), 405, `${req.method} is not allowed on ${pathname}; it takes ${allow.join(', ')}`, 'METHOD_NOT_ALLOWED');
+    return sendProblem(reply, 404, `no route for ${req.method} ${pathname}`);
+  });
 
   await registerDicomweb(app, deps);
   await registerApi(app, deps);

@@ -43,6 +43,22 @@ describe('HTTP errors', () => {
     assert.equal((await fetch(`${base}/api/nodes/CRASH`)).status, 404);
   });
 
+  test('a method a path does not take: 405 with Allow naming those it does; a path nobody serves: 404', async () => {
+    const put = await web.inject({ method: 'PUT', url: '/api/jobs' });
+    assert.equal(put.statusCode, 405, put.body);
+    assert.equal(put.headers.allow, 'GET, HEAD');
+    assert.deepEqual(put.json<{ status: number; title: string; code: string }>(), { ...put.json(), status: 405, title: 'Method Not Allowed', code: 'METHOD_NOT_ALLOWED' });
+    const post = await web.inject({ method: 'POST', url: '/api/nodes/X?x=1' });
+    assert.equal(post.statusCode, 405, post.body);
+    assert.deepEqual(post.headers.allow?.toString().split(', ').sort(), ['DELETE', 'GET', 'HEAD', 'PUT']);
+    const stow = await web.inject({ method: 'DELETE', url: '/dicom-web/studies' });
+    assert.equal(stow.statusCode, 405, stow.body);
+    assert.match(String(stow.headers.allow), /POST/);
+    const none = await web.inject({ method: 'PUT', url: '/api/no-such-thing' });
+    assert.equal(none.statusCode, 404, none.body);
+    assert.equal(none.headers.allow, undefined);
+  });
+
   test('a study delete failing part-way says how many of its instances are gone; sent again it deletes the rest; then 404', async () => {
     const files = ['17106', '17136', '17166', '17196'].map((n) => fs.readFileSync(path.join(SAMPLES, `pydicom-dicomdir__77654033_CT2_${n}.dcm`)));
     let study = '';
