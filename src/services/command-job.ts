@@ -86,9 +86,22 @@ interface ProgramResult {
   output: string;
 }
 
+/** How long the program's output is still read after it exits (a background child may hold the pipes for ever). */
+const DRAIN_AFTER_EXIT_MS = 1000;
+
+/**
+ * Runs the program in a process group of its own: a timeout or a cancel signals the whole
+ * group, for killing the shell alone left its children running, orphaned, and the job with
+ * them. The job ends when the program exits, not when its pipes close: a script that started
+ * something in the background (`tool &`, `nohup`) held a worker until that ended.
+ */
 function runProgram(argv: string[], input: string, timeoutMs: number, abort: AbortSignal): Promise<ProgramResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+    if (abort.aborted) {
+      reject(new Error(`${argv[0]} not started: the job was stopped`));
+      return;
+    }
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     let output = '';
     let timedOut = false;
     const keep = (d: Buffer): void => {
@@ -96,9 +109,16 @@ function runProgram(argv: string[], input: string, timeoutMs: number, abort: Abo
     };
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
+    const signalGroup = (sig: NodeJS.Signals): void => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, sig);
+      } catch {
+        // the group has no process left
+      }
+    };
     const kill = (): void => {
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+      signalGroup('SIGTERM');
+      setTimeout(() => signalGroup('SIGKILL'), 5000).unref();
     };
     const timer = setTimeout(() => {
       timedOut = true;
@@ -109,12 +129,33 @@ function runProgram(argv: string[], input: string, timeoutMs: number, abort: Abo
     child.stdin.end(input);
     child.on('error', (e) => {
       clearTimeout(timer);
+      abort.removeEventListener('abort', kill);
       reject(new PermanentJobError(`cannot run ${argv[0]}: ${errorMessage(e)}`));
     });
-    child.on('close', (code, sig) => {
+    child.on('exit', (code, sig) => {
       clearTimeout(timer);
       abort.removeEventListener('abort', kill);
-      resolve({ code, signal: sig, timedOut, output: output.trim() });
+      let settled = false;
+      const settle = (): void => {
+        if (settled) return;
+        settled = true;
+        child.stdout.destroy();
+        child.stderr.destroy();
+        resolve({ code, signal: sig, timedOut, output: output.trim() });
+      };
+      // What it wrote just before exiting is read first; a pipe still held after that is let go.
+      const drained = setTimeout(settle, DRAIN_AFTER_EXIT_MS);
+      let open = 2;
+      const closed = (): void => {
+        if (--open === 0) {
+          clearTimeout(drained);
+          settle();
+        }
+      };
+      for (const stream of [child.stdout, child.stderr]) {
+        if (stream.readableEnded || stream.destroyed) closed();
+        else stream.once('close', closed);
+      }
     });
   });
 }

@@ -88,6 +88,53 @@ describe('run-command job', () => {
     await assert.rejects(run, (e: Error) => e instanceof PermanentJobError && /exit status 3/.test(e.message));
   });
 
+  /** Runs `sh -c script` as a command job with this abort signal. */
+  const runShell = (script: string, signal: AbortSignal, timeout = 300) => {
+    const job = { id: 3, type: 'command', payload: { level: 'STUDY', uid: study.studyUID, argv: ['/bin/sh', '-c', script], timeout } } as unknown as Job;
+    return commandJobHandler(archive).run({ job, signal, progress: () => {}, logger: archive.logger });
+  };
+  const alive = (pid: number): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const until = async (ok: () => boolean): Promise<void> => {
+    while (!ok()) await new Promise((r) => setTimeout(r, 50));
+  };
+
+  test('a script that leaves a child running in the background is done when it exits (the child kept its pipes)', { timeout: 60_000 }, async () => {
+    const release = path.join(dir, 'release');
+    const pidFile = path.join(dir, 'background.pid');
+    const r = await runShell(`(while [ ! -f '${release}' ]; do sleep 0.1; done) & echo $! > '${pidFile}'; echo started`, new AbortController().signal);
+    assert.match(r?.message ?? '', /done: started/);
+    const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+    assert.ok(alive(pid), 'the background child is still running: the job did not wait for it');
+    fs.writeFileSync(release, '');
+    await until(() => !alive(pid));
+  });
+
+  test('a cancel stops the program and its children, not the shell alone', { timeout: 60_000 }, async () => {
+    const pidFile = path.join(dir, 'child.pid');
+    const abort = new AbortController();
+    const run = runShell(`sleep 300 & echo $! > '${pidFile}'; wait`, abort.signal);
+    await until(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').trim() !== '');
+    const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+    abort.abort();
+    await assert.rejects(run, (e: Error) => /killed by SIGTERM/.test(e.message));
+    await until(() => !alive(pid)); // the orphaned sleep held the job for 300 s before
+  });
+
+  test('a job stopped before its program started does not start it', async () => {
+    const marker = path.join(dir, 'ran');
+    const abort = new AbortController();
+    abort.abort();
+    await assert.rejects(runShell(`touch '${marker}'`, abort.signal), /not started/);
+    assert.equal(fs.existsSync(marker), false);
+  });
+
   test('a program that cannot be started fails for good', async () => {
     const job = { id: 2, type: 'command', payload: { level: 'STUDY', uid: study.studyUID, argv: [path.join(dir, 'no-such-program')], timeout: 5 } } as unknown as Job;
     await assert.rejects(commandJobHandler(archive).run({ job, signal: new AbortController().signal, progress: () => {}, logger: archive.logger }), PermanentJobError);
