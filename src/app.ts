@@ -356,6 +356,7 @@ export class PacsServer {
         metrics: this.metrics,
         ...(this.auditTrail ? { audit: (e: AuditEntry) => this.archive.events.emit('audit', e) } : {}),
         dicomPort: () => port,
+        rulesHeldBack: () => this.research.received.heldBack(),
         associations: () =>
           [...active].map((x) => ({
             callingAE: x.callingAETitle,

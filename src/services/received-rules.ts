@@ -36,6 +36,15 @@ export interface ReceivedRulesDeps {
   batch?: number;
 }
 
+/** Why rules on received instances wait, for the status page: the log says it once, hours ago. */
+export interface RulesHeldBack {
+  since: string;
+  /** The change log position of the instance they wait on; null when the index failed. */
+  seq: number | null;
+  sopInstanceUID: string | null;
+  reason: string;
+}
+
 export class ReceivedRules {
   private timer: NodeJS.Timeout | null = null;
   private wakeTimer: NodeJS.Timeout | null = null;
@@ -44,6 +53,7 @@ export class ReceivedRules {
   private stopped = false;
   /** What failed last (a change's seq, or 'index'), so a failure is logged once, not at every look. */
   private failing: number | 'index' | null = null;
+  private held: RulesHeldBack | null = null;
 
   constructor(private readonly deps: ReceivedRulesDeps) {}
 
@@ -162,9 +172,15 @@ export class ReceivedRules {
     });
   }
 
+  /** What the rules on received instances wait for, or null when they are running. */
+  heldBack(): RulesHeldBack | null {
+    return this.held;
+  }
+
   private failed(what: number | 'index', e: unknown, about: { sopInstanceUID?: string } = {}): void {
     if (this.failing === what) return;
     this.failing = what;
+    this.held = { since: new Date().toISOString(), seq: what === 'index' ? null : what, sopInstanceUID: about.sopInstanceUID ?? null, reason: errorMessage(e) };
     // The instance is named: one whose file is gone holds the rules back until the file is
     // back or the instance is deleted.
     this.deps.logger.error({ err: e, ...(what === 'index' ? {} : { seq: what }), ...about }, `rules on received instances are held back: ${errorMessage(e)}; trying again every ${this.deps.intervalSeconds()} s`);
@@ -173,6 +189,7 @@ export class ReceivedRules {
   private recovered(): void {
     if (this.failing === null) return;
     this.failing = null;
+    this.held = null;
     this.deps.logger.info('rules on received instances are running again');
   }
 }

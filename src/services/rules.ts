@@ -117,6 +117,8 @@ export class RuleEngine {
     const attributes: Attributes[] = [];
     const attributesOf = async (i: number): Promise<Attributes> => (attributes[i] ??= await readAttributes(this.deps.metadata, seen[i]!, subject.source));
     const matches = async (match: Rule['match']): Promise<boolean> => {
+      // An empty match takes everything: no file is read for it (a forward-all rule parsed every instance received).
+      if (Object.keys(match).length === 0) return true;
       for (let i = 0; i < seen.length; i++) if (ruleMatches(match, await attributesOf(i))) return true;
       return false;
     };

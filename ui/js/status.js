@@ -58,6 +58,8 @@ export async function statusPage(page) {
     jobs: card('Jobs'),
     up: card('Up since'),
   };
+  // Rules on received instances waiting for one they cannot act on: said until it is mended.
+  const held = h('p', { id: 'rules-held', className: 'error', hidden: true });
   const associations = h('tbody');
   const errors = h('tbody');
   const stores = h('tbody');
@@ -82,6 +84,9 @@ export async function statusPage(page) {
     text(cards.jobs.value, `${s.jobs.running} running, ${s.jobs.queued} queued`);
     text(cards.jobs.extra, `${s.jobs.failed} failed`);
     cards.jobs.extra.className = s.jobs.failed ? 'error' : 'muted';
+    const hb = s.rulesHeldBack;
+    held.hidden = !hb;
+    text(held, hb ? `Rules on received instances are held back since ${new Date(hb.since).toLocaleString()}${hb.sopInstanceUID ? ` by instance ${hb.sopInstanceUID}` : ''}: ${hb.reason}. They run again once it is readable or deleted.` : '');
     text(cards.up.value, new Date(s.startedAt).toLocaleString());
     text(cards.up.extra, `version ${s.version}`);
 
@@ -101,6 +106,7 @@ export async function statusPage(page) {
 
   page.mount(
     title,
+    held,
     h('div', { className: 'cards', id: 'status-cards' }, ...Object.values(cards).map((c) => c.el)),
     h('h2', {}, 'Associations now'),
     h('table', { id: 'associations' }, h('thead', {}, h('tr', {}, ['Calling AE', 'Called AE', 'Address', 'Since', 'Received'].map((t) => h('th', {}, t)))), associations),

@@ -8,6 +8,7 @@ import type { Metrics } from '../../core/metrics.js';
 import type { AuditEntry } from '../../core/events.js';
 import type { WorklistService } from '../../services/worklist.js';
 import type { MppsService } from '../../services/mpps.js';
+import type { RulesHeldBack } from '../../services/received-rules.js';
 
 /** An association open now, as the status page lists it. */
 export interface ActiveAssociation {
@@ -26,6 +27,8 @@ export interface ApiDeps extends DicomwebDeps {
   jobs: JobService;
   activity: ActivityMonitor;
   associations: () => ActiveAssociation[];
+  /** What the rules on received instances wait for (an instance whose file is missing), or null. */
+  rulesHeldBack?: () => RulesHeldBack | null;
   /** The DICOM port listened on (the configured one, or the one the system chose for 0). */
   dicomPort: () => number;
   version: string;

@@ -55,6 +55,9 @@ export async function serverStatus(deps: ApiDeps, admin: boolean) {
       sinceStart: a.totals,
     },
     jobs: { queued: queued.total, running: running.total, failed: failed.total },
+    // Rules on received instances wait for one that cannot be acted on (its file gone): until it
+    // is back or deleted, no later instance's rules run — said here, not only once in the log.
+    rulesHeldBack: deps.rulesHeldBack?.() ?? null,
     recentStores: a.recentStores(),
     recentErrors: a.recentErrors(),
     recentAssociations: a.recentAssociations(),

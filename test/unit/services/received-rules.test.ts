@@ -137,8 +137,10 @@ test('a failing apply: the cursor stops before it, the failure is logged once, t
   assert.equal(errors.length, 1, 'logged once for four looks');
   assert.equal(errors[0]!.seq, seqs[2]);
   assert.match(errors[0]!.msg, /held back: the index is down/);
+  assert.deepEqual({ ...h.follower.heldBack(), since: null }, { since: null, seq: seqs[2], sopInstanceUID: '1.3', reason: 'the index is down' }, 'for the status page');
   down = false;
   await h.follower.tick();
+  assert.equal(h.follower.heldBack(), null);
   assert.deepEqual(applied, ['1.1', '1.2', '1.3', '1.4', '1.5']);
   assert.equal(await index.cursors.position(RECEIVED_CURSOR), seqs[4]);
   assert.ok(h.logs.some((l) => l.level === 30 && /running again/.test(l.msg)));

@@ -204,3 +204,23 @@ test("a study is matched on each of its series: its last object (a dose report) 
   assert.deepEqual(read.sort(), ['m1', 'm2'], 'each series read once, for both rules');
   await index.close();
 });
+
+test('a rule with an empty match takes every instance without reading its file (one whose file is gone included)', async () => {
+  const index = SqliteIndex.open({ path: join(dir, 'empty-match.db'), walMode: true });
+  await index.migrate();
+  await index.storeInstance(record({ sop: 'e1', study: '1.2.77' }), 'insert');
+  let reads = 0;
+  const metadata = { get: async () => (reads++, Promise.reject(new Error('NOT_FOUND: the file is gone'))) } as unknown as MetadataService;
+  const queued: string[] = [];
+  const engine = new RuleEngine({
+    rules: () => [ruleSchema.parse({ name: 'all', on: 'instance.received', actions: [{ type: 'export', to: dir }] })],
+    index,
+    metadata,
+    jobs: { enqueue: async (type, _p, o) => (queued.push(`${type} ${o.dedupeKey ?? ''}`), { id: queued.length }), find: async () => null, cancel: async () => null },
+    logger: createLogger({ level: 'silent' }),
+  });
+  const subject: RuleSubject = { event: 'instance.received', level: 'IMAGE', uid: 'e1', studyUID: '1.2.77', seq: 1, sopInstanceUID: 'e1', source: { callingAE: null, calledAE: null, remoteAddress: null } };
+  assert.equal(await engine.apply(subject), 1);
+  assert.equal(reads, 0);
+  await index.close();
+});
