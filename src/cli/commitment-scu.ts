@@ -28,6 +28,11 @@ class ReportBox {
     } else this.got.set(r.transactionUID, r);
   }
 
+  /** A report that came already, if any. */
+  had(transactionUID: string): CommitmentReport | null {
+    return this.got.get(transactionUID) ?? null;
+  }
+
   wait(transactionUID: string, ms: number): Promise<CommitmentReport> {
     const had = this.got.get(transactionUID);
     if (had) return Promise.resolve(had);
@@ -110,6 +115,10 @@ export async function requestAndWait(peer: Peer, instances: readonly InstanceRef
     if (o.releaseAtOnce) {
       await scu.release();
       released = true;
+      // It may have come on this association while the release went out: we acknowledged it
+      // (0x0000), so the SCP will not send it again.
+      const early = box.had(transactionUID);
+      if (early) return { status: 0, report: early };
     }
     const waits = [...(released ? [] : [box.wait(transactionUID, waitMs)]), ...(o.listener ? [o.listener.wait(transactionUID, waitMs)] : [])];
     if (!waits.length) throw new Error('released at once with nowhere to receive the report: give a listener');
