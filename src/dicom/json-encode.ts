@@ -116,9 +116,16 @@ export function encodeJsonDataset(ds: JsonDataset, transferSyntaxUID: string, ch
 const MAX_REQUEST_DATASET = 16 * 1024 * 1024;
 
 /**
+ * Sequence items in a request's dataset at most (OUT_OF_RESOURCES past it): a storage
+ * commitment of 50,000 instances, an MPPS naming as many images. Each item is a JSON object of
+ * its own, about 3 KB of heap; 16 MB of empty items were 2 GB.
+ */
+export const MAX_REQUEST_ITEMS = 50_000;
+
+/**
  * Decodes a small dataset received in a DIMSE message (an identifier, an N-* payload) into the
  * JSON model, text decoded by its Specific Character Set, which is returned as received.
- * Rejects with DICOM_PARSE when the bytes are not a dataset.
+ * Rejects with DICOM_PARSE when the bytes are not a dataset, OUT_OF_RESOURCES past MAX_REQUEST_ITEMS items.
  */
 export async function decodeJsonDataset(bytes: Buffer, transferSyntaxUID: string): Promise<{ dataset: JsonDataset; specificCharacterSet: string | null }> {
   if (transferSyntaxInfo(transferSyntaxUID)?.deflated) {
@@ -130,7 +137,7 @@ export async function decodeJsonDataset(bytes: Buffer, transferSyntaxUID: string
   const reader = new DatasetStreamReader({ transferSyntaxUID, collect: new Set([Tag.SpecificCharacterSet]) });
   reader.push(bytes);
   const { values } = await reader.end();
-  const { json } = datasetToJson(bytes, { transferSyntaxUID, bulkDataURI: () => '', bulkThreshold: 64 * 1024, resolveUN: true });
+  const { json } = datasetToJson(bytes, { transferSyntaxUID, bulkDataURI: () => '', bulkThreshold: 64 * 1024, resolveUN: true, maxItems: MAX_REQUEST_ITEMS });
   delete json['00080005'];
   return { dataset: json, specificCharacterSet: elementText(values.get(Tag.SpecificCharacterSet), null) };
 }

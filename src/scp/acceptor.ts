@@ -59,6 +59,8 @@ const reject = (result: number, source: number, reason: number): AssociateRJ => 
 export class AcceptorSession implements AssociationUser {
   private readonly stats: AssociationStats = { operations: {}, instances: 0, failures: 0, lastError: null };
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** What the peer waits for on this association without an operation of its own (keepOpen). */
+  private readonly awaitedByPeer = new Set<Promise<unknown>>();
   /** Our own requests on this association (C-GET sub-operations), by Message ID. */
   private readonly awaiting = new Map<number, (response: Command) => void>();
   private nextMessageId = 0x8000; // apart from the peer's IDs, for readable logs
@@ -154,6 +156,10 @@ export class AcceptorSession implements AssociationUser {
         void p.finally(() => this.inFlight.delete(p)).catch(() => {});
         return p;
       },
+      keepOpen: (p) => {
+        this.awaitedByPeer.add(p);
+        void p.finally(() => this.awaitedByPeer.delete(p)).catch(() => {});
+      },
       audit: (action, outcome, what) => this.deps.events.emit('audit', { action, outcome, who: assoc.callingAETitle, from: assoc.remoteAddress, what }),
       subRequest: (ctxId, cmd, dataset) => {
         const id = this.nextMessageId;
@@ -238,7 +244,7 @@ export class AcceptorSession implements AssociationUser {
   }
 
   busy(): boolean {
-    return this.inFlight.size > 0;
+    return this.inFlight.size > 0 || this.awaitedByPeer.size > 0;
   }
 
   async onReleaseRequested(): Promise<void> {

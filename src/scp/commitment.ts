@@ -3,19 +3,26 @@
 // follows from the commitment job, on this association while it is open.
 import { TS } from '../dicom/transfer-syntax.js';
 import { SopClass, STORAGE_COMMITMENT_PUSH_MODEL_INSTANCE } from '../dicom/uids.js';
-import { decodeJsonDataset, encodeJsonDataset, jsonElementText } from '../dicom/json-encode.js';
+import { MAX_REQUEST_ITEMS, decodeJsonDataset, encodeJsonDataset, jsonElementText } from '../dicom/json-encode.js';
 import type { JsonDataset } from '../dicom/json.js';
 import { BufferSink } from '../net/dimse/assembler.js';
 import { CommandField, NO_DATASET, type Command, hasDataset } from '../net/dimse/command.js';
 import { errorComment } from '../net/dimse/status.js';
-import { errorMessage } from '../core/errors.js';
+import { errorMessage, isPacsError } from '../core/errors.js';
 import type { CommitmentService, InstanceRef, ReportChannel } from '../services/commitment.js';
 import type { ScpContext, ServiceClassProvider } from './registry.js';
 
 /** N-ACTION statuses of PS3.7 table 10.3.4-2 used here. */
-const NActionStatus = { Success: 0x0000, ProcessingFailure: 0x0110, NoSuchSOPInstance: 0x0112, InvalidArgumentValue: 0x0115, NoSuchActionType: 0x0123 } as const;
+const NActionStatus = { Success: 0x0000, ProcessingFailure: 0x0110, NoSuchSOPInstance: 0x0112, InvalidArgumentValue: 0x0115, NoSuchActionType: 0x0123, ResourceLimitation: 0x0213 } as const;
 const SOP = SopClass.StorageCommitmentPushModel;
 const MAX_DATASET = 16 * 1024 * 1024;
+/**
+ * How long a requester waiting on its association for the report keeps it from being closed as
+ * idle, at most: the report's job may run on another server sharing the index, which reports on
+ * a new association and never says so here.
+ */
+const REPORT_KEEPS_OPEN_MS = 10 * 60_000;
+const UID = /^[0-9]+(\.[0-9]+)*$/;
 
 export function commitmentScp(commitment: CommitmentService): ServiceClassProvider {
   return {
@@ -56,10 +63,15 @@ export function commitmentScp(commitment: CommitmentService): ServiceClassProvid
                 // The report must not overtake the N-ACTION-RSP: the channel waits for it.
                 let responded!: () => void;
                 const answered = new Promise<void>((r) => (responded = r));
+                // The requester may wait on this association for the report: not idle until it went.
+                let reported!: () => void;
+                const waited = new Promise<void>((r) => (reported = r));
+                ctx.keepOpen(Promise.race([waited, new Promise<void>((r) => setTimeout(r, REPORT_KEEPS_OPEN_MS).unref())]));
                 try {
-                  await commitment.accept({ ...request, requester: ctx.assoc.callingAETitle }, channelOf(ctx, answered));
+                  await commitment.accept({ ...request, requester: ctx.assoc.callingAETitle }, channelOf(ctx, answered, reported));
                 } catch (e) {
                   responded();
+                  reported();
                   return fail(NActionStatus.ProcessingFailure, `cannot queue the request: ${errorMessage(e)}`);
                 }
                 ctx.logger.info({ transactionUID: request.transactionUID, instances: request.instances.length }, 'storage commitment requested');
@@ -70,33 +82,57 @@ export function commitmentScp(commitment: CommitmentService): ServiceClassProvid
                   );
                 return respond(ctx, cmd, NActionStatus.Success).finally(responded);
               },
-              (e: unknown) => fail(NActionStatus.InvalidArgumentValue, `dataset cannot be parsed: ${errorMessage(e)}`),
+              (e: unknown) =>
+                isPacsError(e, 'OUT_OF_RESOURCES')
+                  ? fail(NActionStatus.ResourceLimitation, `${errorMessage(e)}: ask for at most ${MAX_REQUEST_ITEMS} instances at once`)
+                  : fail(NActionStatus.InvalidArgumentValue, `dataset cannot be parsed: ${errorMessage(e)}`),
             );
-        work.catch(() => {}).finally(done);
+        // Whatever failed unforeseen still gets its answer (the requester would wait out its own timeout) and a log line.
+        work
+          .catch((e: unknown) => {
+            ctx.logger.error({ err: e }, 'storage commitment N-ACTION failed');
+            return fail(NActionStatus.ProcessingFailure, `the request could not be handled: ${errorMessage(e)}`);
+          })
+          .catch(() => {})
+          .finally(done);
       });
     },
   };
 }
 
-/** Transaction UID and the referenced instances, or why the request cannot be read. */
+/**
+ * Transaction UID and the referenced instances, or why the request cannot be read. An instance
+ * named twice is verified and reported once (171,000 references to one file were 171,000 reads
+ * of it, at every retry).
+ */
 function readRequest(ds: JsonDataset): { transactionUID: string; instances: InstanceRef[] } | string {
   const transactionUID = jsonElementText(ds['00081195']).trim();
   if (!transactionUID) return 'no Transaction UID (0008,1195)';
-  const items = (ds['00081199']?.Value ?? []) as JsonDataset[];
+  if (transactionUID.length > 64 || !UID.test(transactionUID)) return 'Transaction UID (0008,1195) is not a UID';
+  const sequence = ds['00081199'];
+  if (sequence && sequence.vr !== 'SQ') return `Referenced SOP Sequence (0008,1199) has VR ${sequence.vr}, not SQ`;
+  const items = (sequence?.Value ?? []) as JsonDataset[];
   if (!items.length) return 'no Referenced SOP Sequence (0008,1199) item';
-  const instances = items.map((i) => ({ sopClassUID: jsonElementText(i['00081150']).trim(), sopInstanceUID: jsonElementText(i['00081155']).trim() }));
-  if (instances.some((i) => !i.sopClassUID || !i.sopInstanceUID)) return 'a Referenced SOP Sequence item lacks its SOP Class or Instance UID';
-  return { transactionUID, instances };
+  const instances = new Map<string, InstanceRef>();
+  for (const i of items) {
+    const ref = { sopClassUID: jsonElementText(i['00081150']).trim(), sopInstanceUID: jsonElementText(i['00081155']).trim() };
+    if (!ref.sopClassUID || !ref.sopInstanceUID) return 'a Referenced SOP Sequence item lacks its SOP Class or Instance UID';
+    instances.set(`${ref.sopClassUID}|${ref.sopInstanceUID}`, ref);
+  }
+  return { transactionUID, instances: [...instances.values()] };
 }
 
 /** The N-EVENT-REPORT on this association, as the commitment job sees it. */
-function channelOf(ctx: ScpContext, answered: Promise<void>): ReportChannel {
+function channelOf(ctx: ScpContext, answered: Promise<void>, done: () => void): ReportChannel {
   return {
     get open() {
       return ctx.assoc.established;
     },
+    done,
     async send(eventTypeId, dataset) {
       await answered;
+      // Released or aborted while the N-ACTION-RSP went out: the report goes on a new association.
+      if (!ctx.assoc.established) throw new Error('the requester association ended');
       const rsp = await ctx.subRequest(
         ctx.contextId,
         { CommandField: CommandField.N_EVENT_REPORT_RQ, AffectedSOPClassUID: SOP, AffectedSOPInstanceUID: STORAGE_COMMITMENT_PUSH_MODEL_INSTANCE, EventTypeID: eventTypeId },

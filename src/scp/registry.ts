@@ -27,6 +27,11 @@ export interface ScpContext {
   /** Registers an operation so a release waits for it. */
   track<T>(p: Promise<T>): Promise<T>;
   /**
+   * Keeps the association from counting as idle until `p` settles, without a release waiting
+   * for it: a storage commitment requester waiting on its association for the report.
+   */
+  keepOpen(p: Promise<unknown>): void;
+  /**
    * Sends a request on this association (a C-STORE sub-operation of a C-GET) on the given
    * presentation context and resolves with its response.
    */

@@ -35,6 +35,8 @@ export interface ReportChannel {
   readonly open: boolean;
   /** Sends the N-EVENT-REPORT-RQ and resolves with the response's status. */
   send(eventTypeId: number, dataset: JsonDataset): Promise<number>;
+  /** No report will go on it (sent, another request's channel took its place, or it closed). */
+  done(): void;
 }
 
 /** Failure Reason (0008,1197) values of PS3.4 J.3.3.1.1. */
@@ -74,7 +76,8 @@ export class CommitmentService {
 
   /** Queues the request (durably) and remembers the association to answer on while it lasts. */
   async accept(payload: CommitmentPayload, channel: ReportChannel): Promise<void> {
-    for (const [key, c] of this.channels) if (!c.open) this.channels.delete(key);
+    for (const [key, c] of this.channels) if (!c.open) this.drop(key);
+    this.drop(channelKey(payload));
     this.channels.set(channelKey(payload), channel);
     // The same request twice while its job still waits (a requester that asks again after a crash
     // before our answer) is one job; asked again once its report is being sent, went out or failed
@@ -86,6 +89,12 @@ export class CommitmentService {
     // for the report (J.3.3.1.3). That job is canceled and a new one, due now, made below.
     if (job.state === 'queued' && job.attempts > 0) job = (await this.jobs.cancel(job.id)) ?? job;
     while (job.state !== 'queued' || !sameRequest(job.payload, payload)) job = await this.jobs.enqueue(COMMITMENT_JOB, { ...payload }, { dedupeKey: `${base}#${job.id}` });
+  }
+
+  /** Forgets a request's association: its requester no longer waits on it for the report. */
+  private drop(key: string): void {
+    this.channels.get(key)?.done();
+    this.channels.delete(key);
   }
 
   /**
@@ -153,7 +162,7 @@ export class CommitmentService {
           try {
             const status = await channel.send(eventTypeId, dataset);
             if (status === 0) {
-              this.channels.delete(channelKey(p));
+              this.drop(channelKey(p));
               return { ...summary, message: `reported to ${p.requester} on its association` };
             }
             logger.warn({ status }, 'the requester refused the report on its association; trying a new one');
@@ -161,7 +170,7 @@ export class CommitmentService {
             logger.info({ error: errorMessage(e) }, 'the requester association is gone; reporting on a new one');
           }
         }
-        this.channels.delete(channelKey(p));
+        this.drop(channelKey(p));
         progress({ ...summary, message: `connecting to ${p.requester}` });
         await this.reportOnNewAssociation(p.requester, eventTypeId, dataset);
         return { ...summary, message: `reported to ${p.requester} on a new association` };

@@ -127,8 +127,46 @@ describe('Storage Commitment SCP', () => {
       const noUid = (await p.readCommand()).command;
       assert.equal(noUid.Status, 0x0115);
       assert.match(noUid.ErrorComment ?? '', /Transaction UID/);
+      // Its Referenced SOP Sequence as text: once a TypeError inside the handler, and no answer at all.
+      const asText = encodeJsonDataset({ '00081195': { vr: 'UI', Value: ['2.25.1'] }, '00081199': { vr: 'LO', Value: [null, 'A'] } } as never, EXPLICIT_LE, null);
+      await p.sendMessage(1, action(4, {}), asText);
+      const text = (await p.readCommand()).command;
+      assert.equal(text.Status, 0x0115);
+      assert.match(text.ErrorComment ?? '', /VR LO/);
+      // 50,001 references: refused as a resource limitation before they are made objects (16 MB of them were 2 GB).
+      const many = encodeJsonDataset({ '00081195': { vr: 'UI', Value: ['2.25.2'] }, '00081199': { vr: 'SQ', Value: Array.from({ length: 50_001 }, () => ({})) } }, EXPLICIT_LE, null);
+      await p.sendMessage(1, action(5, {}), many);
+      const limited = (await p.readCommand()).command;
+      assert.equal(limited.Status, 0x0213);
+      assert.match(limited.ErrorComment ?? '', /50000/);
     } finally {
       p.destroy();
+    }
+  });
+
+  test('an instance named three times is verified and reported once', async () => {
+    const r = await requestAndWait(peer(), [CT_SMALL, CT_SMALL, CT_SMALL]);
+    assert.equal(r.status, 0, r.comment);
+    assert.deepEqual(r.report!.committed, [CT_SMALL]);
+  });
+});
+
+describe('Storage Commitment SCP, a requester waiting on its association', () => {
+  test('is not closed as idle while its report is still to come', async () => {
+    const pacs = await startTestPacs({ server: { idle_timeout: 1 } } as never);
+    try {
+      const stored = await run('storescu', ['-aec', 'PACS_SERVER', '127.0.0.1', String(pacs.port), path.join(SAMPLES, 'pydicom__CT_small.dcm')]);
+      assert.equal(stored.code, 0, stored.stderr);
+      await pacs.server.jobs.stop(0); // the report's job waits
+      const asked = requestAndWait({ host: '127.0.0.1', port: pacs.port, calledAETitle: 'PACS_SERVER', callingAETitle: 'STRANGER', timeoutMs: 10_000 }, [CT_SMALL], { waitMs: 20_000 });
+      await new Promise((r) => setTimeout(r, 2500)); // past idle_timeout: aborted here before, and the report lost
+      pacs.server.jobs.start();
+      const r = await asked;
+      assert.equal(r.status, 0, r.comment);
+      assert.equal(r.report!.sameAssociation, true);
+      assert.deepEqual(r.report!.committed, [CT_SMALL]);
+    } finally {
+      await pacs.stop();
     }
   });
 });

@@ -29,7 +29,7 @@ async function commitment(name: string) {
 test('asked again while its job waits out a back-off: a new job, due now, with every attempt; the waiting one canceled', async () => {
   const { index, jobs, service } = await commitment('index');
   const payload: CommitmentPayload = { transactionUID: '2.25.77', requester: 'CT1', instances: [{ sopClassUID: '1.2.840.10008.5.1.4.1.1.2', sopInstanceUID: '1.2.3.4' }] };
-  const channel: ReportChannel = { open: false, send: async () => 0 };
+  const channel: ReportChannel = { open: false, send: async () => 0, done: () => {} };
   try {
     await service.accept(payload, channel);
     const [first] = (await index.jobs.list({ limit: 10, offset: 0 })).jobs;
