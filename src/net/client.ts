@@ -21,6 +21,11 @@ export interface ConnectOptions extends Omit<AssociateRequestOptions, 'maxPduLen
   tls?: tls.ConnectionOptions;
   /** Requests the peer sends us on this association (C-STORE sub-operations of a C-GET). */
   onRequest?: (assoc: Association, contextId: number, command: Command) => DatasetSink | null;
+  /**
+   * Gives up the connection or the association request when aborted (a job canceled, the server
+   * stopping): a peer that accepts TCP and never answers held the job for the whole ARTIM time.
+   */
+  signal?: AbortSignal;
 }
 
 export interface Response {
@@ -65,20 +70,34 @@ export class ScuAssociation {
   }
 
   static async connect(options: ConnectOptions): Promise<ScuAssociation> {
+    const { signal } = options;
+    const stopped = (): Error => (signal?.reason instanceof Error ? signal.reason : new AssociationError('canceled'));
+    if (signal?.aborted) throw stopped();
     const socket = await new Promise<net.Socket>((resolve, reject) => {
       const s: net.Socket = options.tls ? tls.connect({ ...options.tls, host: options.host, port: options.port }) : net.connect({ host: options.host, port: options.port, noDelay: true });
       s.setNoDelay(true);
+      const settle = (): void => {
+        clearTimeout(t);
+        signal?.removeEventListener('abort', abort);
+      };
+      const abort = (): void => {
+        settle();
+        s.destroy();
+        reject(stopped());
+      };
       const t = setTimeout(() => {
+        settle();
         s.destroy();
         reject(new AssociationError(`cannot connect to ${options.host}:${options.port}: timed out`));
       }, options.connectTimeoutMs ?? 10_000);
+      signal?.addEventListener('abort', abort, { once: true });
       // With TLS the association starts once the handshake is done (the peer's certificate checked).
       s.once(options.tls ? 'secureConnect' : 'connect', () => {
-        clearTimeout(t);
+        settle();
         resolve(s);
       });
       s.once('error', (e) => {
-        clearTimeout(t);
+        settle();
         reject(new AssociationError(`cannot connect to ${options.host}:${options.port}: ${e.message}`));
       });
     });
@@ -87,10 +106,15 @@ export class ScuAssociation {
     // that accepts TCP and then says nothing must not hold us forever.
     const limit = options.timeouts?.artimMs ?? 30_000;
     const timer = setTimeout(() => scu.assoc.abort(`no A-ASSOCIATE-AC within ${limit / 1000} s`), limit);
+    const abort = (): void => scu.assoc.abort('canceled while waiting for A-ASSOCIATE-AC');
+    signal?.addEventListener('abort', abort, { once: true });
     try {
       await scu.assoc.requestAssociation(buildAssociateRQ({ ...options, maxPduLength: options.maxPduLength ?? 256 * 1024 }));
+    } catch (e) {
+      throw signal?.aborted ? stopped() : e;
     } finally {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', abort);
     }
     return scu;
   }

@@ -218,7 +218,7 @@ async function subOperations(
     if (!instances.length) return final(ctx, cmd, Status.Success, none);
     let scu: ScuAssociation;
     try {
-      scu = await connectForStore(dest, deps.aeTitle(), instances, deps.dimseTimeoutMs?.());
+      scu = await connectForStore(dest, deps.aeTitle(), instances, deps.dimseTimeoutMs?.(), stop);
     } catch (e) {
       return refuse(Status.OutOfResourcesSubOperations, `cannot open an association to ${destAE} (${dest.host}:${dest.port}): ${errorMessage(e)}`);
     }

@@ -172,19 +172,20 @@ export class CommitmentService {
         }
         this.drop(channelKey(p));
         progress({ ...summary, message: `connecting to ${p.requester}` });
-        await this.reportOnNewAssociation(p.requester, eventTypeId, dataset);
+        await this.reportOnNewAssociation(p.requester, eventTypeId, dataset, signal);
         return { ...summary, message: `reported to ${p.requester} on a new association` };
       },
     };
   }
 
-  private async reportOnNewAssociation(requester: string, eventTypeId: number, dataset: JsonDataset): Promise<void> {
+  private async reportOnNewAssociation(requester: string, eventTypeId: number, dataset: JsonDataset, signal: AbortSignal): Promise<void> {
     const node = await this.deps.nodes.find(requester);
     if (!node) throw new PermanentJobError(`the requester ${requester} is not a known node: its report cannot be sent on a new association`);
     const sop = SopClass.StorageCommitmentPushModel;
     const scu = await connectWorkflow({ ...reachOf(node), callingAETitle: this.deps.aeTitle() }, [sop], {
       // We open the association but play the SOP class's SCP role (PS3.4 J.3.3, PS3.7 D.3.3.4).
       roleSelections: [{ sopClass: sop, scuRole: false, scpRole: true }],
+      signal,
     });
     try {
       const ctx = scu.contextFor(sop);

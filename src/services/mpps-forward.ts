@@ -49,7 +49,7 @@ export function mppsForwardHandler(deps: { mpps: MppsStore; nodes: NodeDirectory
       if (!node) throw new PermanentJobError(`${ae} is not a known node`);
       const step = await deps.mpps.get(uid);
       if (!step) throw new PermanentJobError(`no MPPS ${uid}`);
-      const scu = await connectWorkflow({ ...reachOf(node), callingAETitle: deps.aeTitle() }, [SopClass.ModalityPerformedProcedureStep]);
+      const scu = await connectWorkflow({ ...reachOf(node), callingAETitle: deps.aeTitle() }, [SopClass.ModalityPerformedProcedureStep], { signal: ctx.signal });
       try {
         const created = await mppsCreate(scu, uid, createDataset(step.dataset));
         if (created.Status !== MppsStatus.Success && created.Status !== MppsStatus.DuplicateSOPInstance) {

@@ -193,8 +193,11 @@ function discard(r: Ready | Outcome): void {
   stream.destroy?.();
 }
 
-/** Opens an association to the known node `dest` proposing what these instances need. */
-/** `dimseTimeoutMs`: for each answer, and for the peer to take what we send (0 = none; default 60 s). */
-export function connectForStore(dest: KnownNodeView, callingAE: string, instances: InstanceLocation[], dimseTimeoutMs?: number): Promise<ScuAssociation> {
-  return ScuAssociation.connect({ ...reachOf(dest), callingAETitle: callingAE, contexts: storeProposals(instances), ...(dimseTimeoutMs !== undefined ? { dimseTimeoutMs } : {}) });
+/**
+ * Opens an association to the known node `dest` proposing what these instances need.
+ * `dimseTimeoutMs`: for each answer, and for the peer to take what we send (0 = none; default
+ * 60 s); `signal` gives up the connection while it is being made.
+ */
+export function connectForStore(dest: KnownNodeView, callingAE: string, instances: InstanceLocation[], dimseTimeoutMs?: number, signal?: AbortSignal): Promise<ScuAssociation> {
+  return ScuAssociation.connect({ ...reachOf(dest), callingAETitle: callingAE, contexts: storeProposals(instances), ...(dimseTimeoutMs !== undefined ? { dimseTimeoutMs } : {}), ...(signal ? { signal } : {}) });
 }

@@ -150,7 +150,7 @@ export function sendJobHandler(deps: SendJobDeps): JobHandler {
       };
       if (!todo.length) return report({ completed: 0, failed: 0, warning: 0, message: `sent to ${node.ae_title}: nothing left to send${earlier}` });
       report({ completed: 0, failed: 0, warning: 0, message: `connecting to ${node.ae_title}` });
-      const scu = await connectForStore(node, deps.aeTitle(), todo);
+      const scu = await connectForStore(node, deps.aeTitle(), todo, undefined, signal);
       const abort = (): void => scu.abort();
       signal.addEventListener('abort', abort, { once: true });
       try {
@@ -206,6 +206,7 @@ export function pullJobHandler(deps: PullJobDeps): JobHandler {
         ...reachOf(node),
         callingAETitle: deps.aeTitle(),
         dimseTimeoutMs: 600_000,
+        signal,
         contexts: [
           { abstractSyntax: sopClass, transferSyntaxes: [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian] },
           ...(method === 'get' ? getStorageNegotiation().contexts : []),
