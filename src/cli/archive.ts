@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig, configToYaml, ConfigError } from '../config/load.js';
-import { openToolArchive, toolConfig } from './open-archive.js';
+import { openExistingArchive, openToolArchive, toolConfig } from './open-archive.js';
 import { importFile, indexExistingFile } from '../services/import.js';
 import { verifyArchive } from '../services/verify.js';
 import { errorMessage } from '../core/errors.js';
@@ -29,7 +29,7 @@ export const reindexHelp = helpFor('usage: pacs reindex [--config FILE] [--force
 
 async function open(argv: string[], extra: typeof ARCHIVE_OPTIONS = []) {
   const p = parseArgs(argv, [...ARCHIVE_OPTIONS, ...extra]);
-  return { p, archive: await openToolArchive(toolConfig(p)) };
+  return { p, archive: await openExistingArchive(toolConfig(p)) };
 }
 
 export async function importCommand(argv: string[]): Promise<number> {

@@ -3,7 +3,7 @@
 // template and places them as copies or links; --dry-run prints the names without writing.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { openToolArchive, toolConfig } from './open-archive.js';
+import { openExistingArchive, toolConfig } from './open-archive.js';
 import { DEFAULT_EXPORT_TEMPLATE, EXPORT_MODES, type ExportMode } from '../config/rules-schema.js';
 import { parseNamingTemplate } from '../config/naming.js';
 import { parseTagSpec, lookupTag } from '../dicom/dictionary.js';
@@ -70,7 +70,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
   const config = toolConfig(p);
   const deid = deidentifyOptions(p, config);
   if (deid && mode !== 'copy') throw new UsageError('--deidentify writes new files: use --mode copy');
-  const archive = await openToolArchive(config);
+  const archive = await openExistingArchive(config);
   try {
     const instances = await selectByKeys(archive.index, keys);
     if (!instances.length) {

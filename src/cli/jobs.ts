@@ -2,7 +2,7 @@
 // show one, cancel, retry. It works beside a running server: both use the same index, a cancel
 // reaches the running job at its next lease renewal, a retry is picked up at the next poll.
 import { checkCanceled, checkRetried } from '../services/jobs.js';
-import { openToolArchive, toolConfig } from './open-archive.js';
+import { openExistingArchive, toolConfig } from './open-archive.js';
 import { JOB_STATES, type Job, type JobState, shownProgress } from '../index/jobs.js';
 
 const shown = (j: Job): Job => ({ ...j, progress: shownProgress(j.progress) });
@@ -37,7 +37,7 @@ export async function jobsCommand(argv: string[]): Promise<number> {
   const limit = intOption(p, '-n', 50, 1, 100_000);
   const id = Number(p.positional[0]);
   if (sub !== 'list' && (!Number.isInteger(id) || id < 1)) throw new UsageError(`jobs ${sub}: give the job's number`);
-  const archive = await openToolArchive(toolConfig(p));
+  const archive = await openExistingArchive(toolConfig(p));
   const json = p.options.has('--json');
   const out = (text: string): void => void process.stdout.write(`${text}\n`);
   try {

@@ -2,6 +2,8 @@
 // error; cancel and retry act on the queue the server runs.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { SAMPLES, freePort, run } from '../helpers/dcmtk.js';
 import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
@@ -44,5 +46,24 @@ describe('pacs jobs', () => {
     assert.match(late.stderr, /has failed already: nothing to cancel/);
     assert.equal((await cli(['show', '999'])).code, 1);
     assert.notEqual((await cli(['list', '--state', 'bogus'])).code, 0);
+  });
+
+  test('verify, export and jobs on a mistyped archive path: exit 1 naming it, and nothing created there', async () => {
+    const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'pacs-typo-'));
+    try {
+      const typo = path.join(scratch, 'typo dir', 'arch');
+      const db = path.join(scratch, 'typo dir', 'x.db');
+      for (const args of [['verify'], ['export', '--to', path.join(scratch, 'out'), '-k', 'PatientID=*'], ['jobs', 'list']]) {
+        const r = await run(process.execPath, [BIN, ...args, '--storage-dir', typo, '--db', db], { timeoutMs: 60_000 });
+        assert.equal(r.code, 1, `${args[0]}: ${r.stdout}${r.stderr}`);
+        assert.match(r.stderr, /storage\.directory .*typo dir\/arch is not a directory/);
+      }
+      const made = await run(process.execPath, [BIN, 'verify', '--storage-dir', pacs.storageDir, '--db', db], { timeoutMs: 60_000 });
+      assert.equal(made.code, 1);
+      assert.match(made.stderr, /database\.path .*x\.db does not exist/);
+      assert.deepEqual(fs.readdirSync(scratch), [], 'no folder, archive or index made');
+    } finally {
+      fs.rmSync(scratch, { recursive: true, force: true });
+    }
   });
 });

@@ -67,6 +67,8 @@ describe('pacs worklist / mpps / commit', () => {
     const other = await pacsCli(['commit', '--listen', String(listenPort), ...target(), path.join(SAMPLES, 'pydicom__CT_small.dcm'), path.join(SAMPLES, 'pydicom__MR_small.dcm')]);
     assert.equal(other.code, 1, 'the MR was never sent');
     assert.match(other.stdout, /failed +1\.3\.6\.1\.4\.1\.5962\.1\.1\.4\.1\.1\.20040826185059\.5457 \(reason 0x0112\)/);
-    assert.match(other.stdout, /1 of 2 committed by PACS_SERVER \(new association\)/);
+    // Released at once, the report comes on a new association — or on the request's, when the
+    // server sent it before the release got there: the tool acknowledged it, so it must use it.
+    assert.match(other.stdout, /1 of 2 committed by PACS_SERVER \((new|same) association\)/);
   });
 });
