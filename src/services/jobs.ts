@@ -104,7 +104,8 @@ export class JobService {
   private readonly runs = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
-  private polling = false;
+  /** The claiming under way (wake), awaited by stop: a job it claims after stop must not slip past. */
+  private polling: Promise<void> | null = null;
   private stopped = true;
   private lastPrune = 0;
 
@@ -181,6 +182,8 @@ export class JobService {
     if (this.timer) clearInterval(this.timer);
     if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
     for (const r of this.running.values()) r.abort.abort(new Error('the server is stopping'));
+    // A claim in flight finishes first; the job it took is handed back unrun (run() sees stopped).
+    await this.polling;
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
     await Promise.race([Promise.all(this.runs), grace]);
@@ -190,10 +193,9 @@ export class JobService {
   /** Claims jobs until the workers are busy or nothing is due. */
   private wake(): void {
     if (this.stopped || this.polling) return;
-    this.polling = true;
-    void this.fill()
+    this.polling = this.fill()
       .catch((e: unknown) => this.logger.error({ err: e }, 'job queue: cannot claim jobs'))
-      .finally(() => (this.polling = false));
+      .finally(() => (this.polling = null));
   }
 
   private async fill(): Promise<void> {
@@ -229,6 +231,7 @@ export class JobService {
     let outcome: JobOutcome;
     try {
       if (job.cancelRequested) throw new CanceledError();
+      if (this.stopped) throw new Error('the server is stopping'); // claimed as stop began: back to the queue, its attempt returned
       const handler = this.handlers.get(job.type)!;
       const final = await handler.run({
         job,

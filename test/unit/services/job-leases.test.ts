@@ -167,6 +167,43 @@ describe('JobService leases', () => {
     await index.close();
   });
 
+  test('a job claimed while the server stops is handed back unrun, its attempt returned', async () => {
+    const { index, outage } = await setup();
+    outage.unreachable = false;
+    const jobs = Object.create(index.jobs) as JobStore;
+    const held = gate();
+    let claiming = false;
+    let claimed = false;
+    jobs.claim = async (...args) => {
+      claiming = true;
+      await held.wait;
+      const job = await index.jobs.claim(...args);
+      claimed = true;
+      return job;
+    };
+    const s = new JobService(jobs, settings(30), logger);
+    let ran = false;
+    s.register('t', {
+      async run() {
+        ran = true;
+        return { message: 'done' };
+      },
+    });
+    const job = await index.jobs.enqueue({ type: 't', payload: {}, maxAttempts: 4, dedupeKey: null });
+    s.start();
+    await until('a claim to be under way', () => claiming);
+    const stopping = s.stop();
+    held.open();
+    await stopping;
+    await until('the claim to be done', () => claimed);
+    await until('the job to leave running', async () => (await index.jobs.get(job.job.id))!.state !== 'running');
+    assert.equal(ran, false, 'not run after stop');
+    const after = (await index.jobs.get(job.job.id))!;
+    assert.equal(after.state, 'queued');
+    assert.equal(after.attempts, 0);
+    await index.close();
+  });
+
   test('heartbeats that answer keep a run going for many leases', async () => {
     const { index, outage } = await setup();
     outage.unreachable = false;
