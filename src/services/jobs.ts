@@ -16,10 +16,13 @@
 // take the job.
 import { isAlive } from '../core/process-alive.js';
 import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { type Job, type JobOutcome, type JobProgress, type JobStore, shownProgress } from '../index/jobs.js';
 import type { Logger } from '../core/logging.js';
 import { errorMessage, PacsError } from '../core/errors.js';
+
+/** This machine, as lease owners name it: a digest of the host name (no ':' in it, whatever the name holds). */
+const MACHINE = createHash('sha256').update(hostname()).digest('hex').slice(0, 12);
 
 export interface JobContext {
   job: Job;
@@ -116,7 +119,9 @@ export class JobService {
     nodeName?: string,
   ) {
     this.node = nodeName ?? hostname();
-    this.owner = `${this.node}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    // The machine is in the name too: two servers given one node_name on two hosts each took
+    // the other's live jobs back at a restart (its pid is not alive here), and ran them twice.
+    this.owner = `${this.node}:${process.pid}:${randomBytes(3).toString('hex')}:${MACHINE}`;
   }
 
   /**
@@ -355,8 +360,13 @@ export class JobService {
   private async releaseDeadOwners(): Promise<void> {
     try {
       for (const owner of await this.store.leaseOwners()) {
-        const [host, pid] = owner.split(':');
+        const [host, pid, , machine] = owner.split(':');
         if (host !== this.node || owner === this.owner || owner.startsWith(`${this.owner}:`) || !pid) continue;
+        // Leases of this name from before the machine was written in it count as this machine's.
+        if (machine !== undefined && machine !== MACHINE) {
+          this.logger.warn({ owner, nodeName: this.node }, 'another machine runs a server of this node_name: its jobs are left to it; give each server its own node_name');
+          continue;
+        }
         // Our own pid under another name is an earlier process that had it (containers reuse pid 1).
         if (Number(pid) !== process.pid && isAlive(Number(pid))) continue;
         const n = await this.store.expireLeases(owner);

@@ -223,4 +223,22 @@ describe('JobService', () => {
     await s.stop();
     await index.close();
   });
+
+  test("a restart takes back at once the live lease of a dead process of its name on this machine, not one of its name on another machine", async () => {
+    const { index } = await setup();
+    const dead = 2 ** 22 + 17; // above any pid_max: no such process
+    const lease = new Date(Date.now() + 600_000);
+    const mine = new JobService(index.jobs, settings, logger, 'pacs'); // for this machine's owner name
+    const machine = mine.owner.split(':')[3]!;
+    const here = (await index.jobs.enqueue({ type: 't', payload: {}, maxAttempts: 3 })).job;
+    assert.equal((await index.jobs.claim(`pacs:${dead}:aaaaaa:${machine}:1`, new Date(), lease, ['t']))?.id, here.id);
+    const there = (await index.jobs.enqueue({ type: 't', payload: {}, maxAttempts: 3 })).job;
+    assert.equal((await index.jobs.claim(`pacs:${dead}:bbbbbb:0123456789ab:1`, new Date(), lease, ['t']))?.id, there.id);
+    mine.register('t', { run: async () => ({ message: 'done' }) });
+    mine.start();
+    await until(index, here.id, (j) => j.state === 'succeeded');
+    await mine.stop();
+    assert.equal((await index.jobs.get(there.id))!.state, 'running', "another machine's job is left to it until its lease runs out");
+    await index.close();
+  });
 });
