@@ -51,6 +51,7 @@ import { commitmentScp } from './scp/commitment.js';
 import { WorkflowFeeds } from './workflow-feeds.js';
 import { enableMppsForwarding } from './services/mpps-forward.js';
 import { ResearchWorkflow } from './services/research.js';
+import { UnreachableNodes } from './services/unreachable.js';
 import type { RetentionService } from './services/retention.js';
 import { setupRetention } from './retention-setup.js';
 
@@ -230,8 +231,9 @@ export class PacsServer {
     const c = () => archive.config().jobs;
     const jobs = new JobService(archive.index.jobs, () => ({ workers: c().workers, maxAttempts: c().max_attempts, backoffSeconds: c().backoff_seconds, keepDays: c().keep_days, leaseSeconds: c().lease_seconds }), archive.logger.child({ component: 'jobs' }), archive.config().server.node_name);
     const aeTitle = (): string => archive.config().server.ae_title;
-    jobs.register('send', sendJobHandler({ index: archive.index, objects: archive.objects, decoder: decoders, nodes: archive.nodes, aeTitle }));
-    jobs.register('pull', pullJobHandler({ nodes: archive.nodes, store: archive.store, aeTitle }));
+    const unreachable = new UnreachableNodes(() => c().backoff_seconds * 1000);
+    jobs.register('send', sendJobHandler({ index: archive.index, objects: archive.objects, decoder: decoders, nodes: archive.nodes, aeTitle, unreachable }));
+    jobs.register('pull', pullJobHandler({ nodes: archive.nodes, store: archive.store, aeTitle, unreachable }));
     enableMppsForwarding(archive.mpps, archive.index.mpps, jobs, archive.nodes, { aeTitle, forwardTo: () => archive.config().mpps.forward_to });
     registry.register(commitmentScp(new CommitmentService({ index: archive.index, objects: archive.objects, nodes: archive.nodes, aeTitle }, jobs)));
     const plugins = await loadPlugins(config.plugins, { events: archive.events, hooks: archive.hooks, index: archive.index, jobs, logger: archive.logger }).catch(async (e: unknown) => {

@@ -22,6 +22,7 @@ import { deidentifiedSender } from './deidentify-send.js';
 import type { DeidentifyProfileConfig } from '../config/rules-schema.js';
 import type { StoreService } from './store.js';
 import { type JobHandler, PermanentJobError } from './jobs.js';
+import type { UnreachableNodes } from './unreachable.js';
 
 export const LEVELS: readonly QueryLevel[] = ['PATIENT', 'STUDY', 'SERIES', 'IMAGE'];
 export const UNIQUE: Record<QueryLevel, string> = { PATIENT: 'PatientID', STUDY: 'StudyInstanceUID', SERIES: 'SeriesInstanceUID', IMAGE: 'SOPInstanceUID' };
@@ -118,6 +119,8 @@ export interface SendJobDeps extends SendSource {
   index: ArchiveIndex;
   nodes: NodeDirectory;
   aeTitle: () => string;
+  /** Nodes that could not be reached a moment ago, shared by the send and pull jobs. */
+  unreachable: UnreachableNodes;
 }
 
 /**
@@ -150,7 +153,7 @@ export function sendJobHandler(deps: SendJobDeps): JobHandler {
       };
       if (!todo.length) return report({ completed: 0, failed: 0, warning: 0, message: `sent to ${node.ae_title}: nothing left to send${earlier}` });
       report({ completed: 0, failed: 0, warning: 0, message: `connecting to ${node.ae_title}` });
-      const scu = await connectForStore(node, deps.aeTitle(), todo, undefined, signal);
+      const scu = await deps.unreachable.connect(node.ae_title, () => connectForStore(node, deps.aeTitle(), todo, undefined, signal), signal);
       const abort = (): void => scu.abort();
       signal.addEventListener('abort', abort, { once: true });
       try {
@@ -187,6 +190,7 @@ export interface PullJobDeps {
   nodes: NodeDirectory;
   store: StoreService;
   aeTitle: () => string;
+  unreachable: UnreachableNodes;
 }
 
 
@@ -202,29 +206,31 @@ export function pullJobHandler(deps: PullJobDeps): JobHandler {
       const model = level === 'PATIENT' ? 'P' : 'S';
       const sopClass = method === 'move' ? (model === 'P' ? SopClass.PatientRootMove : SopClass.StudyRootMove) : model === 'P' ? SopClass.PatientRootGet : SopClass.StudyRootGet;
       let received = 0;
-      const scu = await ScuAssociation.connect({
-        ...reachOf(node),
-        callingAETitle: deps.aeTitle(),
-        dimseTimeoutMs: 600_000,
-        signal,
-        contexts: [
-          { abstractSyntax: sopClass, transferSyntaxes: [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian] },
-          ...(method === 'get' ? getStorageNegotiation().contexts : []),
-        ],
-        ...(method === 'get'
-          ? {
-              roleSelections: getStorageNegotiation().roleSelections,
-              onRequest: (assoc, contextId, cmd): DatasetSink | null => {
-                if (cmd.CommandField !== CommandField.C_STORE_RQ) return null;
-                const pc = assoc.contexts.get(contextId)!;
-                return storeIncoming(deps.store, cmd, pc.transferSyntax, { callingAE: node.ae_title, calledAE: deps.aeTitle(), remoteAddress: assoc.remoteAddress }, (status, comment) => {
-                  if (status === Status.Success) received++;
-                  void assoc.sendMessage(contextId, storeResponse(cmd, status, comment ? errorComment(comment) : undefined)).catch(() => {});
-                });
-              },
-            }
-          : {}),
-      });
+      const connect = (): Promise<ScuAssociation> =>
+        ScuAssociation.connect({
+          ...reachOf(node),
+          callingAETitle: deps.aeTitle(),
+          dimseTimeoutMs: 600_000,
+          signal,
+          contexts: [
+            { abstractSyntax: sopClass, transferSyntaxes: [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian] },
+            ...(method === 'get' ? getStorageNegotiation().contexts : []),
+          ],
+          ...(method === 'get'
+            ? {
+                roleSelections: getStorageNegotiation().roleSelections,
+                onRequest: (assoc, contextId, cmd): DatasetSink | null => {
+                  if (cmd.CommandField !== CommandField.C_STORE_RQ) return null;
+                  const pc = assoc.contexts.get(contextId)!;
+                  return storeIncoming(deps.store, cmd, pc.transferSyntax, { callingAE: node.ae_title, calledAE: deps.aeTitle(), remoteAddress: assoc.remoteAddress }, (status, comment) => {
+                    if (status === Status.Success) received++;
+                    void assoc.sendMessage(contextId, storeResponse(cmd, status, comment ? errorComment(comment) : undefined)).catch(() => {});
+                  });
+                },
+              }
+            : {}),
+        });
+      const scu = await deps.unreachable.connect(node.ae_title, connect, signal);
       const abort = (): void => scu.abort();
       signal.addEventListener('abort', abort, { once: true });
       try {

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteIndex } from '../../../src/index/sqlite/sqlite-index.js';
+import { UnreachableNodes } from '../../../src/services/unreachable.js';
 import { sendJobHandler, transferSelection } from '../../../src/services/transfer-jobs.js';
 import { record } from '../../contract/fixtures.js';
 import { PermanentJobError } from '../../../src/services/jobs.js';
@@ -22,7 +23,7 @@ test('a rule job for a study no longer stored ends saying so; a send by hand for
   await index.migrate();
   try {
     const nodes = { find: async () => ({ ae_title: 'LAB', host: '127.0.0.1', port: 1 }) } as unknown as NodeDirectory;
-    const handler = sendJobHandler({ index, nodes, objects: null as never, decoder: null as never, aeTitle: () => 'PACS' });
+    const handler = sendJobHandler({ index, nodes, objects: null as never, decoder: null as never, aeTitle: () => 'PACS', unreachable: new UnreachableNodes(() => 0) });
     const run = (payload: Record<string, unknown>) =>
       handler.run({ job: { id: 1, payload, progress: {} } as unknown as Job, signal: new AbortController().signal, progress: () => {}, logger: createLogger({ level: 'silent' }) });
     const byRule = await run({ destination: 'LAB', level: 'STUDY', uids: ['1.2.3.4'], changes: { after: 0, upTo: 10 } });
