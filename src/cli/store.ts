@@ -77,55 +77,68 @@ export async function storeCommand(argv: string[]): Promise<number> {
     });
     const queue = [...group];
     const worker = async (): Promise<void> => {
-      let scu: ScuAssociation | null = null;
-      try {
-        scu = await ScuAssociation.connect({
-          host,
-          port,
-          callingAETitle: opt(p, '-aet') ?? 'PACS',
-          calledAETitle: opt(p, '-aec') ?? 'ANY-SCP',
-          contexts,
-          connectTimeoutMs: timeout,
-          dimseTimeoutMs: timeout,
-          maxPduLength: maxPduOption(p),
-        });
-      } catch (e) {
-        // This worker cannot help; the others send the files, or the files left fail below.
-        refused.push(errorMessage(e));
-        return;
-      }
-      try {
-        for (let it = queue.shift(); it; it = queue.shift()) {
-          const ctx = scu.contextFor(it.sopClassUID, it.transferSyntaxUID);
-          if (!ctx) {
-            failures.push({ file: it.file, reason: 'the peer accepted no presentation context for its SOP class and transfer syntax' });
-            bar.tick();
-            continue;
-          }
-          try {
-            const rsp = await scu.store(ctx.id, it.sopClassUID, it.sopInstanceUID, fs.createReadStream(it.file, { start: it.datasetOffset, highWaterMark: 256 * 1024 }));
-            const status = rsp.Status ?? -1;
-            if (status === Status.Success) ok++;
-            else if (isWarning(status)) {
-              ok++;
-              warnings++;
-            }
-            if (isFailure(status) || status < 0)
-              failures.push({ file: it.file, reason: `status 0x${status.toString(16).padStart(4, '0')}${rsp.ErrorComment ? `: ${rsp.ErrorComment}` : ''}` });
-            else bytes += it.size;
-          } catch (e) {
-            failures.push({ file: it.file, reason: errorMessage(e) });
-            if (!scu.assoc.established) return;
-          }
-          bar.tick();
+      // An association the peer ended is opened again for the files left, as long as the last
+      // one took at least one: a peer that aborts each association at its first file is left.
+      for (let progressed = true; progressed && queue.length; ) {
+        let scu: ScuAssociation;
+        try {
+          scu = await ScuAssociation.connect({
+            host,
+            port,
+            callingAETitle: opt(p, '-aet') ?? 'PACS',
+            calledAETitle: opt(p, '-aec') ?? 'ANY-SCP',
+            contexts,
+            connectTimeoutMs: timeout,
+            dimseTimeoutMs: timeout,
+            maxPduLength: maxPduOption(p),
+          });
+        } catch (e) {
+          // This worker cannot help; the others send the files, or the files left fail below.
+          refused.push(errorMessage(e));
+          return;
         }
-      } finally {
-        await scu.release().catch(() => {});
+        progressed = false;
+        let ended = false;
+        try {
+          for (let it = queue.shift(); it && !ended; it = ended ? undefined : queue.shift()) {
+            const ctx = scu.contextFor(it.sopClassUID, it.transferSyntaxUID);
+            if (!ctx) {
+              failures.push({ file: it.file, reason: 'the peer accepted no presentation context for its SOP class and transfer syntax' });
+              bar.tick();
+              continue;
+            }
+            try {
+              const rsp = await scu.store(ctx.id, it.sopClassUID, it.sopInstanceUID, fs.createReadStream(it.file, { start: it.datasetOffset, highWaterMark: 256 * 1024 }));
+              const status = rsp.Status ?? -1;
+              progressed = true;
+              if (status === Status.Success) ok++;
+              else if (isWarning(status)) {
+                ok++;
+                warnings++;
+              }
+              if (isFailure(status) || status < 0)
+                failures.push({ file: it.file, reason: `status 0x${status.toString(16).padStart(4, '0')}${rsp.ErrorComment ? `: ${rsp.ErrorComment}` : ''}` });
+              else bytes += it.size;
+            } catch (e) {
+              failures.push({ file: it.file, reason: errorMessage(e) });
+              if (!scu.assoc.established) {
+                lost.push(errorMessage(e));
+                ended = true;
+              }
+            }
+            bar.tick();
+          }
+        } finally {
+          await scu.release().catch(() => {});
+        }
+        if (!ended) return;
       }
     };
     const refused: string[] = [];
+    const lost: string[] = [];
     await eachLimit(Array.from({ length: jobs }, (_, i) => i), jobs, worker);
-    for (const it of queue) failures.push({ file: it.file, reason: `not sent: no association could be opened${refused[0] ? ` (${refused[0]})` : ''}` });
+    const why = lost.length ? `the peer ended the association (${lost.at(-1)})` : `no association could be opened${refused[0] ? ` (${refused[0]})` : ''}`;
+    for (const it of queue) failures.push({ file: it.file, reason: `not sent: ${why}` });
     // More associations than the peer allows (-j above its per-AE limit) is no failure when the others sent everything.
     if (refused.length && !queue.length) notes.push(`${refused.length} of ${jobs} associations refused (the others sent the files): ${refused[0]}`);
   }

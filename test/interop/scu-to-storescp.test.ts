@@ -62,3 +62,20 @@ test('pacs store -j 4 to a server that takes one association from us: the others
     await pacs.stop();
   }
 });
+
+test('pacs store to a peer that aborts each association at its first file: exit 1, the rest "not sent" because the peer ended it, not "no association could be opened"', async () => {
+  const port = await freePort();
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'pacs-abort-after-'));
+  const scp = await startDaemon('storescp', ['--abort-after', '-od', out, '-aet', 'STORESCP', String(port)], port);
+  try {
+    const files = ['pydicom__CT_small.dcm', 'pydicom__MR_small.dcm', 'pydicom-dicomdir__77654033_CR1_6154.dcm'].map((f) => path.join(SAMPLES, f));
+    const r = await run(process.execPath, [BIN, 'store', '-aec', 'STORESCP', '-j', '1', '127.0.0.1', String(port), ...files], { timeoutMs: 120_000 });
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /Sent 0 of 3 files.*, 3 failed/);
+    assert.equal((r.stdout.match(/not sent: the peer ended the association/g) ?? []).length, 2, r.stdout);
+    assert.doesNotMatch(r.stdout, /no association could be opened/);
+  } finally {
+    scp.kill();
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+});
