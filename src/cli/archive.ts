@@ -8,7 +8,7 @@ import { verifyArchive } from '../services/verify.js';
 import { errorMessage } from '../core/errors.js';
 import { IndexInUseError } from '../index/errors.js';
 import type { ArchiveParts } from '../app.js';
-import { ARCHIVE_OPTIONS, type Parsed, UsageError, archiveOverrides, flag, helpFor, intOption, opt, parseArgs } from './args.js';
+import { ARCHIVE_OPTIONS, type Parsed, UsageError, archiveOverrides, atMost, flag, helpFor, intOption, opt, parseArgs } from './args.js';
 import { collectFiles, eachLimit } from './files.js';
 import { progress } from './progress.js';
 
@@ -29,6 +29,7 @@ export const reindexHelp = helpFor('usage: pacs reindex [--config FILE] [--force
 
 async function open(argv: string[], extra: typeof ARCHIVE_OPTIONS = []) {
   const p = parseArgs(argv, [...ARCHIVE_OPTIONS, ...extra]);
+  atMost(p, 'verify', 0);
   return { p, archive: await openExistingArchive(toolConfig(p)) };
 }
 
@@ -109,6 +110,7 @@ function writeDurably(file: string, text: string): void {
  */
 export async function reindexCommand(argv: string[]): Promise<number> {
   const p = parseArgs(argv, REINDEX_OPTIONS);
+  atMost(p, 'reindex', 0);
   const config = toolConfig(p);
   const dir = config.storage.directory;
   if (!isDirectory(dir)) {

@@ -81,7 +81,14 @@ export function intOption(p: Parsed, name: string, dflt: number, min = 1, max = 
 }
 
 /** HOST PORT positional pair of the network commands. */
-export function hostPort(p: Parsed, what: string): { host: string; port: number } {
+/** Refuses arguments past the first `n`: a stray word (a misplaced option value) was silently ignored. */
+export function atMost(p: Parsed, what: string, n: number): void {
+  if (p.positional.length > n) throw new UsageError(`${what}: unexpected argument${p.positional.length - n > 1 ? 's' : ''} ${p.positional.slice(n).map((a) => `"${a}"`).join(' ')}`);
+}
+
+/** HOST and PORT, the first two arguments; `takesFiles`: files may follow them. */
+export function hostPort(p: Parsed, what: string, takesFiles = false): { host: string; port: number } {
+  if (!takesFiles) atMost(p, what, 2);
   const [host, port] = p.positional;
   if (!host || !port) throw new UsageError(`${what}: HOST and PORT are required`);
   const n = Number(port);

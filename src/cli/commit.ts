@@ -17,7 +17,7 @@ export const commitHelp = helpFor('usage: pacs commit [-aet AET] [-aec AET] [--l
 
 export async function commitCommand(argv: string[]): Promise<number> {
   const p = parseArgs(argv, SPECS);
-  const { host, port } = hostPort(p, 'commit');
+  const { host, port } = hostPort(p, 'commit', true);
   const instances: InstanceRef[] = (p.options.get('--instance') ?? []).map((s) => {
     const [sopClassUID, sopInstanceUID] = s.split(':');
     if (!sopClassUID || !sopInstanceUID) throw new UsageError(`--instance ${s}: expected CLASS_UID:INSTANCE_UID`);

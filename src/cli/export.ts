@@ -11,7 +11,7 @@ import type { ArchiveIndex, InstanceLocation } from '../index/types.js';
 import type { QueryKey } from '../index/query/types.js';
 import { exportInstances } from '../services/export-job.js';
 import { syncDirectory } from '../services/export.js';
-import { ARCHIVE_OPTIONS, type OptionSpec, UsageError, flag, helpFor, opt, parseArgs } from './args.js';
+import { ARCHIVE_OPTIONS, type OptionSpec, UsageError, atMost, flag, helpFor, opt, parseArgs } from './args.js';
 import { progress } from './progress.js';
 import { deidentifyOptions, DEIDENTIFY_OPTIONS } from './deidentify-options.js';
 import { Deidentifier } from '../services/deidentify.js';
@@ -58,6 +58,7 @@ async function selectByKeys(index: ArchiveIndex, keys: QueryKey[]): Promise<Inst
 
 export async function exportCommand(argv: string[]): Promise<number> {
   const p = parseArgs(argv, SPECS);
+  atMost(p, 'export', 0);
   const to = opt(p, '--to');
   if (!to) throw new UsageError('--to DIR is required');
   const template = opt(p, '--template') ?? DEFAULT_EXPORT_TEMPLATE;

@@ -28,6 +28,8 @@ const DEFAULT_KEYS: Record<string, string[]> = {
   IMAGE: ['SeriesInstanceUID', 'InstanceNumber', 'SOPClassUID', 'SOPInstanceUID'],
 };
 
+const QR_LEVELS = ['PATIENT', 'STUDY', 'SERIES', 'IMAGE'];
+
 /** The identifier of -k Tag=value options (DCMTK spelling) and -L, as elements by tag. */
 export function identifierKeys(p: Parsed, defaultLevel: string): { keys: Map<number, OutElement>; level: string; add(spec: string): void } {
   const keys = new Map<number, OutElement>();
@@ -41,6 +43,7 @@ export function identifierKeys(p: Parsed, defaultLevel: string): { keys: Map<num
   };
   for (const k of p.options.get('-k') ?? []) add(k);
   const level = (opt(p, '-L') ?? (keys.get(Tag.QueryRetrieveLevel)?.value as string | undefined) ?? defaultLevel).toUpperCase();
+  if (!QR_LEVELS.includes(level)) throw new UsageError(`-L ${level}: the level is one of ${QR_LEVELS.join(', ')}`);
   keys.set(Tag.QueryRetrieveLevel, { tag: Tag.QueryRetrieveLevel, vr: 'CS', value: level });
   return { keys, level, add };
 }

@@ -6,7 +6,7 @@ import { openExistingArchive, toolConfig } from './open-archive.js';
 import { JOB_STATES, type Job, type JobState, shownProgress } from '../index/jobs.js';
 
 const shown = (j: Job): Job => ({ ...j, progress: shownProgress(j.progress) });
-import { ARCHIVE_OPTIONS, type OptionSpec, UsageError, helpFor, intOption, opt, parseArgs } from './args.js';
+import { ARCHIVE_OPTIONS, type OptionSpec, UsageError, atMost, helpFor, intOption, opt, parseArgs } from './args.js';
 
 const SPECS: readonly OptionSpec[] = [
   ...ARCHIVE_OPTIONS,
@@ -35,6 +35,7 @@ export async function jobsCommand(argv: string[]): Promise<number> {
   const state = opt(p, '--state');
   if (state && !(JOB_STATES as readonly string[]).includes(state)) throw new UsageError(`jobs: --state must be one of ${JOB_STATES.join(', ')}`);
   const limit = intOption(p, '-n', 50, 1, 100_000);
+  atMost(p, `jobs ${sub}`, sub === 'list' ? 0 : 1);
   const id = Number(p.positional[0]);
   if (sub !== 'list' && (!Number.isInteger(id) || id < 1)) throw new UsageError(`jobs ${sub}: give the job's number`);
   const archive = await openExistingArchive(toolConfig(p));

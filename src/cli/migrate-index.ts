@@ -6,7 +6,7 @@ import { SqliteIndex } from '../index/sqlite/sqlite-index.js';
 import { IndexInUseError } from '../index/errors.js';
 import { createPool } from '../index/postgres/db.js';
 import { copySqliteToPostgres } from '../index/postgres/from-sqlite.js';
-import { UsageError, helpFor, opt, parseArgs } from './args.js';
+import { UsageError, atMost, helpFor, opt, parseArgs } from './args.js';
 
 const OPTIONS = [
   { names: ['--from'], arg: 'sqlite:FILE', description: 'the SQLite index to copy (the server stopped)' },
@@ -17,6 +17,7 @@ export const migrateIndexHelp = helpFor('usage: pacs migrate-index --from sqlite
 
 export async function migrateIndexCommand(argv: string[]): Promise<number> {
   const p = parseArgs(argv, OPTIONS);
+  atMost(p, 'migrate-index', 0);
   const from = opt(p, '--from');
   const to = opt(p, '--to');
   if (from === undefined || !from.startsWith('sqlite:')) throw new UsageError('migrate-index: --from sqlite:FILE is required');

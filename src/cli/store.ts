@@ -31,7 +31,7 @@ const MAX_CONTEXTS = 128;
 
 export async function storeCommand(argv: string[]): Promise<number> {
   const p = parseArgs(argv, SPECS);
-  const { host, port } = hostPort(p, 'store');
+  const { host, port } = hostPort(p, 'store', true);
   const inputs = p.positional.slice(2);
   if (!inputs.length) throw new UsageError('store: give at least one FILE or DIR');
   const jobs = intOption(p, '-j', 1, 1, 64);

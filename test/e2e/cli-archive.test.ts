@@ -122,7 +122,22 @@ describe('pacs archive commands (review fixes)', () => {
 
   test('a mistyped archive command leaves no archive and no index where it was run', async () => {
     const dir = tempDir();
-    for (const args of [['import'], ['import', '-j', '0', CT], ['jobs', 'show'], ['jobs', 'frobnicate'], ['jobs', '--state', 'sleeping']]) {
+    for (const args of [
+      ['import'],
+      ['import', '-j', '0', CT],
+      ['jobs', 'show'],
+      ['jobs', 'frobnicate'],
+      ['jobs', '--state', 'sleeping'],
+      // A stray word (a misplaced option value) was ignored, and the command ran as if it were not there.
+      ['jobs', 'list', 'stray'],
+      ['jobs', 'show', '1', '2'],
+      ['export', '-k', 'PatientID=*', '--to', 'out', 'stray'],
+      ['verify', 'stray'],
+      ['reindex', 'stray'],
+      ['find', '127.0.0.1', '104', 'stray'],
+      ['find', '-L', 'FOO', '127.0.0.1', '104'],
+      ['move', '-L', 'STUDIES', '127.0.0.1', '104'],
+    ]) {
       const r = await pacs(args, dir);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
       assert.deepEqual(fs.readdirSync(dir), [], `${args.join(' ')} left ${fs.readdirSync(dir).join(', ')}`);
