@@ -31,13 +31,16 @@ export async function commitCommand(argv: string[]): Promise<number> {
     else process.stderr.write(`skipped ${f}: not a DICOM file with SOP Class and Instance UIDs\n`);
   }
   if (!instances.length) throw new UsageError('no instances: give files, directories or --instance');
+  // One reference per instance (a file given twice, or as a file and as --instance), as the SCP reports it.
+  const key = (i: InstanceRef): string => `${i.sopClassUID}|${i.sopInstanceUID}`;
+  const unique = [...new Map(instances.map((i) => [key(i), i])).values()];
   const listenPort = opt(p, '--listen');
   const listener = listenPort ? new CommitmentReportListener({ port: intOption(p, '--listen', 0, 1, 65535) }) : null;
   await listener?.start();
   try {
     const r = await requestAndWait(
       { host, port, callingAETitle: opt(p, '-aet') ?? 'PACS', calledAETitle: opt(p, '-aec') ?? 'ANY-SCP', timeoutMs: intOption(p, '-to', 30, 1, 3600) * 1000, maxPduLength: maxPduOption(p) },
-      instances,
+      unique,
       { waitMs: intOption(p, '--wait', 60, 1, 86400) * 1000, ...(listener ? { listener, releaseAtOnce: true } : {}) },
     );
     if (!r.report) {
@@ -45,12 +48,16 @@ export async function commitCommand(argv: string[]): Promise<number> {
       return 1;
     }
     const rep = r.report;
+    // An instance the report names neither committed nor failed is not committed to either.
+    const reported = new Set([...rep.committed, ...rep.failed].map(key));
+    const unreported = unique.filter((i) => !reported.has(key(i)));
     if (flag(p, '--json')) process.stdout.write(`${JSON.stringify(rep, null, 2)}\n`);
     else {
       for (const f of rep.failed) process.stdout.write(`failed     ${f.sopInstanceUID} (reason 0x${f.reason.toString(16).padStart(4, '0')})\n`);
-      process.stdout.write(`${rep.committed.length} of ${instances.length} committed by ${rep.from} (${rep.sameAssociation ? 'same' : 'new'} association)\n`);
+      for (const i of unreported) process.stdout.write(`unreported ${i.sopInstanceUID} (not in the report)\n`);
+      process.stdout.write(`${rep.committed.length} of ${unique.length} committed by ${rep.from} (${rep.sameAssociation ? 'same' : 'new'} association)\n`);
     }
-    return rep.failed.length ? 1 : 0;
+    return rep.failed.length || unreported.length ? 1 : 0;
   } finally {
     await listener?.stop();
   }

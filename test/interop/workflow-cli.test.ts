@@ -64,6 +64,9 @@ describe('pacs worklist / mpps / commit', () => {
     const same = await pacsCli(['commit', ...target(), path.join(SAMPLES, 'pydicom__CT_small.dcm')]);
     assert.equal(same.code, 0, same.stderr);
     assert.match(same.stdout, /1 of 1 committed by PACS_SERVER \(same association\)/);
+    const twice = await pacsCli(['commit', ...target(), path.join(SAMPLES, 'pydicom__CT_small.dcm'), path.join(SAMPLES, 'pydicom__CT_small.dcm')]);
+    assert.equal(twice.code, 0, twice.stdout + twice.stderr);
+    assert.match(twice.stdout, /1 of 1 committed/, 'one file given twice is one instance');
     const other = await pacsCli(['commit', '--listen', String(listenPort), ...target(), path.join(SAMPLES, 'pydicom__CT_small.dcm'), path.join(SAMPLES, 'pydicom__MR_small.dcm')]);
     assert.equal(other.code, 1, 'the MR was never sent');
     assert.match(other.stdout, /failed +1\.3\.6\.1\.4\.1\.5962\.1\.1\.4\.1\.1\.20040826185059\.5457 \(reason 0x0112\)/);
