@@ -134,6 +134,9 @@ async function partsOf(batch: InstanceLocation[], objects: ObjectStore, deid: De
   return out;
 }
 
+/** Answers that refuse one request for what it holds (Bad Request, Unsupported Media Type, Unprocessable): its batch fails alone. */
+const BATCH_REFUSALS = new Set([400, 415, 422]);
+
 export function stowJobHandler(deps: StowJobDeps): JobHandler {
   return {
     async run({ job, signal, progress }) {
@@ -192,6 +195,13 @@ export function stowJobHandler(deps: StowJobDeps): JobHandler {
             }
             const part = parts[0]!;
             t.failed.push({ uid: original.get(part.sopInstanceUID)!, reason: `${part.sopInstanceUID}: ${where} refused its size (${part.size} bytes): ${e.message}`, outOfResources: false });
+            return;
+          }
+          if (e instanceof StowRequestError && BATCH_REFUSALS.has(e.httpStatus ?? 0)) {
+            // This request refused as it was (its content, not the server or our credentials):
+            // its instances fail, the other batches still go (one bad batch stopped the job, and
+            // what it never sent was counted nowhere).
+            for (const part of parts) t.failed.push({ uid: original.get(part.sopInstanceUID)!, reason: `${part.sopInstanceUID}: ${where} refused the request: ${e.message}`, outOfResources: false });
             return;
           }
           // What was acknowledged so far is in the progress the queue records with the failure.

@@ -234,3 +234,15 @@ test('a 409 whose body cannot be read is retried, not taken as refusals; the nex
   assert.equal(h.warnings.length, 1);
   assert.match(h.warnings[0]!, /^LAB \(STOW-RS\): 127\.0\.0\.1:\d+ answered HTTP 409 Conflict, but its answer could not be read \(not valid JSON/);
 });
+
+test('a request refused as it is (400) fails its own batch: the other batches are still sent, and every instance is counted', async () => {
+  const bad = { status: 400, headers: { 'Content-Type': 'text/plain' }, body: 'malformed part' };
+  const h = await harness([1000, 1000, 1000, 1000, 1000, 1000], { server: { max_instances_per_request: 2 }, answer: (_p, nth) => (nth === 2 ? bad : 'stored') });
+  const job = await h.run();
+  assert.equal(job.state, 'failed');
+  assert.equal(job.attempts, 1, 'a refusal of what was sent is not tried again');
+  assert.equal(h.posted.length, 3, 'the batch after the refused one went too');
+  assert.equal(h.stored.size, 4);
+  assert.deepEqual({ completed: job.progress.completed, failed: job.progress.failed, total: job.progress.total }, { completed: 4, failed: 2, total: 6 });
+  assert.match(job.lastError ?? '', /2 of 6 instances not stored by LAB \(STOW-RS\): .*refused the request: .*HTTP 400/);
+});
