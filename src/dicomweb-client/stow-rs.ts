@@ -40,15 +40,16 @@ export interface StowResponse extends StowAnswer {
   text: string;
 }
 
-/** An answer as it came: the body decoded as UTF-8, at most MAX_ANSWER bytes of it. */
+/** An answer as it came: the body decoded as UTF-8, at most `limit` bytes of it. */
 interface Answered {
   status: number;
   type: string;
   /** Content-Encoding, if any: we ask for none, so a body under one cannot be read. */
   encoding: string;
   text: string;
-  /** Longer than MAX_ANSWER: `text` is only its start. */
+  /** Longer than `limit`: `text` is only its start. */
   cut: boolean;
+  limit: number;
   /** The Retry-After header, if any (seconds or an HTTP date). */
   retryAfter: string;
 }
@@ -95,7 +96,12 @@ export class StowPartError extends Error {
   }
 }
 
-const MAX_ANSWER = 8 * 1024 * 1024;
+/**
+ * The longest answer read for a request of `parts` instances: 8 MB, or 8 KB an instance when
+ * more (a request may hold 10,000; each is listed with its retrieve URL, and a pretty-printed
+ * answer to that many was cut, taken as unreadable and sent again at every attempt).
+ */
+const answerLimit = (parts: number): number => Math.max(8 * 1024 * 1024, parts * 8 * 1024);
 const CRLF = Buffer.from('\r\n');
 const RETRYABLE_STATUS = new Set([408, 425, 429]);
 /** TLS verification failures: retrying will not make the certificate trusted. */
@@ -174,6 +180,7 @@ export async function postInstances(target: StowTarget, parts: readonly StowPart
     ...(signal ? { signal } : {}),
   });
   req.on('timeout', () => req.destroy(new StowRequestError(`no answer from ${url.host} within ${target.timeoutMs / 1000} s`, null, true)));
+  const limit = answerLimit(parts.length);
   const answered = new Promise<Answered>((resolve, reject) => {
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
@@ -181,7 +188,7 @@ export async function postInstances(target: StowTarget, parts: readonly StowPart
       const done = (): void => {
         clearTimeout(deadline);
         const encoding = String(res.headers['content-encoding'] ?? '').trim().toLowerCase();
-        resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), encoding: encoding === 'identity' ? '' : encoding, text: Buffer.concat(chunks).toString('utf8'), cut: size > MAX_ANSWER, retryAfter: String(res.headers['retry-after'] ?? '') });
+        resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), encoding: encoding === 'identity' ? '' : encoding, text: Buffer.concat(chunks).toString('utf8'), cut: size > limit, limit, retryAfter: String(res.headers['retry-after'] ?? '') });
       };
       // The idle timeout does not stop a server that trickles its answer a byte at a time: once
       // it has begun, the answer has `timeout` seconds in all to come.
@@ -192,7 +199,7 @@ export async function postInstances(target: StowTarget, parts: readonly StowPart
       }, target.timeoutMs);
       res.on('data', (c: Buffer) => {
         size += c.length;
-        if (size <= MAX_ANSWER) chunks.push(c);
+        if (size <= limit) chunks.push(c);
         else {
           // Longer than any answer we read: what came is enough, the rest is not read at all.
           res.destroy();
@@ -239,12 +246,12 @@ function requestFailure(e: unknown, url: URL, signal: AbortSignal | undefined): 
 
 /**
  * The answer's JSON; `none` when it has no JSON body (no body, or another type); or in words why
- * it cannot be read: encoded unasked, cut at MAX_ANSWER, or JSON that does not parse.
+ * it cannot be read: encoded unasked, cut at its limit, or JSON that does not parse.
  */
 function answerJson(got: Answered): { json: unknown } | { none: true } | { unreadable: string } {
   if (got.encoding) return { unreadable: `its body is ${remoteText(got.encoding, 40)}-encoded, which was not asked for` };
   if (!/json/i.test(got.type) && !/^\s*[[{]/.test(got.text)) return { none: true };
-  if (got.cut) return { unreadable: `it is longer than ${MAX_ANSWER / 1024 / 1024} MB` };
+  if (got.cut) return { unreadable: `it is longer than ${(got.limit / 1024 / 1024).toFixed(0)} MB` };
   try {
     return { json: JSON.parse(got.text) };
   } catch {

@@ -80,6 +80,11 @@ test('an answer without end is read no further than 8 MB: the request fails as u
   await assert.rejects(postInstances({ ...target('endless'), timeoutMs: 60_000 }, [part]), (e: unknown) => e instanceof StowRequestError && e.retryable && /HTTP 200 OK, but its answer could not be read \(it is longer than 8 MB\)/.test(e.message));
 });
 
+test('for a request of many instances, the answer may be longer: 8 KB an instance (2,000: 16 MB)', { timeout: 30_000 }, async () => {
+  const many = Array.from({ length: 2000 }, (_, k) => ({ ...part, sopInstanceUID: `1.2.3.${k}` }));
+  await assert.rejects(postInstances({ ...target('endless'), timeoutMs: 60_000 }, many), (e: unknown) => e instanceof StowRequestError && /it is longer than 16 MB/.test(e.message));
+});
+
 const unreadable = (status: number, why: RegExp) => (e: unknown) => e instanceof StowRequestError && e.retryable && e.httpStatus === status && /but its answer could not be read/.test(e.message) && why.test(e.message);
 
 test('an answer whose outcome cannot be read fails the request, retryable: neither failed nor stored instances', async () => {
