@@ -13,7 +13,7 @@ import { FsObjectStore } from './storage/fs-store.js';
 import { FsImageCache } from './storage/image-cache.js';
 import { MetadataService } from './services/metadata.js';
 import { buildHttpServer } from './http/server.js';
-import { httpStartWarnings } from './http/exposure.js';
+import { dicomwebCredentialWarnings, httpStartWarnings } from './http/exposure.js';
 import { plainTextMessage, plainTextUsers } from './core/passwords.js';
 import type { FastifyInstance } from 'fastify';
 import { join } from 'node:path';
@@ -327,6 +327,7 @@ export class PacsServer {
     };
     const dicomPlain = plainTextUsers(c.access_control.user_identity?.users ?? []);
     if (dicomPlain.length) this.logger.warn({ users: dicomPlain }, plainTextMessage('access_control.user_identity.users'));
+    for (const w of dicomwebCredentialWarnings(c.dicomweb_servers)) this.logger.warn(w.fields, w.message);
     const tlsOnly = c.tls.enabled && c.tls.port === undefined;
     const port = await listen(c.server.port, tlsOnly);
     const tlsPort = c.tls.enabled && c.tls.port !== undefined ? await listen(c.tls.port, true) : tlsOnly ? port : null;

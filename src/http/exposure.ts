@@ -1,6 +1,7 @@
 // Warnings logged when the web server starts, about settings that leave it open to others.
 import { isIP } from 'node:net';
 import type { HttpConfig } from '../config/schema.js';
+import type { DicomwebServer } from '../config/dicomweb-schema.js';
 import { anonymousRole } from './auth.js';
 import { plainTextMessage, plainTextUsers } from '../core/passwords.js';
 
@@ -26,4 +27,18 @@ export function httpStartWarnings(c: HttpConfig): StartWarning[] {
   const plain = plainTextUsers(c.users);
   if (plain.length) warnings.push({ fields: { users: plain }, message: plainTextMessage('http.users') });
   return warnings;
+}
+
+/**
+ * dicomweb_servers reached over plain HTTP with credentials: a password (in base64) or a token
+ * goes in the clear to anyone on the path — said at start, for each, unless the server is on
+ * this machine.
+ */
+export function dicomwebCredentialWarnings(servers: readonly DicomwebServer[]): StartWarning[] {
+  return servers
+    .filter((s) => (s.username !== undefined || s.token !== undefined) && new URL(s.url).protocol === 'http:' && !isLoopback(new URL(s.url).hostname.replace(/^\[|\]$/g, '')))
+    .map((s) => ({
+      fields: { dicomwebServer: s.name, host: new URL(s.url).host },
+      message: `dicomweb_servers ${s.name}: its credentials go over plain HTTP, readable on the way: use an https:// URL`,
+    }));
 }

@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hostAllowed, hostName } from '../../../src/http/host-check.js';
-import { httpStartWarnings } from '../../../src/http/exposure.js';
+import { dicomwebCredentialWarnings, httpStartWarnings } from '../../../src/http/exposure.js';
+import { dicomwebServersSchema } from '../../../src/config/dicomweb-schema.js';
 import type { HttpConfig } from '../../../src/config/schema.js';
 
 test('hostName: lower case, no port, no final dot; bracketed IPv6; malformed is null', () => {
@@ -30,4 +31,17 @@ test('a warning at start when the anonymous role may write and the port is not o
   assert.equal(httpStartWarnings(c({ host: '127.0.0.1' })).length, 0);
   assert.equal(httpStartWarnings(c({ anonymous_role: 'read' })).length, 0);
   assert.equal(httpStartWarnings(c({ anonymous_role: 'write', host: '::' })).length, 1);
+});
+
+test('a DICOMweb server given credentials over plain HTTP is warned of at start, unless it is on this machine', () => {
+  const servers = dicomwebServersSchema.parse([
+    { name: 'CLEAR', url: 'http://lab.example.org/dicom-web', token: 'secret-token' },
+    { name: 'SAFE', url: 'https://lab.example.org/dicom-web', username: 'u', password: 'p' },
+    { name: 'LOCAL', url: 'http://127.0.0.1:8042/dicom-web', username: 'u', password: 'p' },
+    { name: 'OPEN', url: 'http://lab.example.org/dicom-web' },
+  ]);
+  const warnings = dicomwebCredentialWarnings(servers);
+  assert.deepEqual(warnings.map((w) => w.fields.dicomwebServer), ['CLEAR']);
+  assert.match(warnings[0]!.message, /plain HTTP.*https:\/\//);
+  assert.doesNotMatch(JSON.stringify(warnings), /secret-token/);
 });
