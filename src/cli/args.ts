@@ -80,7 +80,6 @@ export function intOption(p: Parsed, name: string, dflt: number, min = 1, max = 
   return n;
 }
 
-/** HOST PORT positional pair of the network commands. */
 /** Refuses arguments past the first `n`: a stray word (a misplaced option value) was silently ignored. */
 export function atMost(p: Parsed, what: string, n: number): void {
   if (p.positional.length > n) throw new UsageError(`${what}: unexpected argument${p.positional.length - n > 1 ? 's' : ''} ${p.positional.slice(n).map((a) => `"${a}"`).join(' ')}`);

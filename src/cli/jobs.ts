@@ -38,7 +38,7 @@ export async function jobsCommand(argv: string[]): Promise<number> {
   atMost(p, `jobs ${sub}`, sub === 'list' ? 0 : 1);
   const id = Number(p.positional[0]);
   if (sub !== 'list' && (!Number.isInteger(id) || id < 1)) throw new UsageError(`jobs ${sub}: give the job's number`);
-  const archive = await openExistingArchive(toolConfig(p));
+  const archive = await openExistingArchive(toolConfig(p), false);
   const json = p.options.has('--json');
   const out = (text: string): void => void process.stdout.write(`${text}\n`);
   try {

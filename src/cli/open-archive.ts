@@ -22,7 +22,7 @@ export function openToolArchive(config: Config): Promise<ArchiveParts> {
  * (verify, export, jobs): opening one where there is none made an empty archive and index there
  * — a mistyped --storage-dir was "0 problems", exit 0, and a new folder.
  */
-export function missingArchive(config: Config): string | null {
+export function missingArchive(config: Config, needsStorage = true): string | null {
   const isA = (path: string, kind: 'dir' | 'file'): boolean => {
     try {
       const st = fs.statSync(path);
@@ -31,14 +31,14 @@ export function missingArchive(config: Config): string | null {
       return false;
     }
   };
-  if (!isA(config.storage.directory, 'dir')) return `storage.directory ${config.storage.directory} is not a directory (no archive there; --storage-dir or --config names one)`;
+  if (needsStorage && !isA(config.storage.directory, 'dir')) return `storage.directory ${config.storage.directory} is not a directory (no archive there; --storage-dir or --config names one)`;
   if (!config.database.url && !isA(config.database.path, 'file')) return `database.path ${config.database.path} does not exist (no index there; --db or --config names one)`;
   return null;
 }
 
-/** openToolArchive for a tool that needs an archive already there (missingArchive). */
-export function openExistingArchive(config: Config): Promise<ArchiveParts> {
-  const missing = missingArchive(config);
+/** openToolArchive for a tool that needs an archive already there (missingArchive); `needsStorage` false: the index only (pacs jobs). */
+export function openExistingArchive(config: Config, needsStorage = true): Promise<ArchiveParts> {
+  const missing = missingArchive(config, needsStorage);
   if (missing) return Promise.reject(new Error(missing));
   return openToolArchive(config);
 }

@@ -47,9 +47,9 @@ export interface DatasetJsonOptions {
   stopAtAnyBinary?: boolean;
   /**
    * A standard element sent as UN is read as the VR PS3.6 gives it (its value is implicit VR
-   * little endian, PS3.5 6.2.2): for requests, where a relay that did not know the element
-   * turned a worklist key into UN and a key that is no key matched every entry. Files keep
-   * their UN as written. Little endian datasets only.
+   * little endian, PS3.5 6.2.2): for requests and worklist files (decodeJsonDataset), where a
+   * relay that did not know the element turned a worklist key into UN and a key that is no key
+   * matched every entry. Metadata of stored files keeps their UN as written. Little endian only.
    */
   resolveUN?: boolean;
   /**
@@ -140,12 +140,20 @@ class JsonBuilder {
       if (vr === 'UN' && !implicit && this.le && this.opts.resolveUN && len !== UNDEFINED) {
         const standard = implicitVR(tag, ctx);
         if (standard !== 'UN') {
-          vr = standard;
-          if (vr === 'SQ') {
-            const items = this.items(at, at + len, cs, prefix + hex8(tag), true);
-            ds[hex8(tag)] = { vr: 'SQ', ...(items.values.length ? { Value: items.values } : {}) };
-            pos = at + len;
-            continue;
+          if (standard !== 'SQ') vr = standard;
+          else {
+            // Items that do not read as implicit VR (a relay that wrote them explicit) stay the UN they came as.
+            let items: { values: JsonDataset[] } | null = null;
+            try {
+              items = this.items(at, at + len, cs, prefix + hex8(tag), true);
+            } catch (e) {
+              if (!(e instanceof PacsError && e.code === 'DICOM_PARSE')) throw e;
+            }
+            if (items) {
+              ds[hex8(tag)] = { vr: 'SQ', ...(items.values.length ? { Value: items.values } : {}) };
+              pos = at + len;
+              continue;
+            }
           }
         }
       }

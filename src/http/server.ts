@@ -167,11 +167,14 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     return sendProblem(reply, p.status, p.detail, p.code);
   });
   // A path we serve under other methods is 405 with Allow (RFC 9110 15.5.6), not "no route":
-  // a client that PUT where it should POST learns what it may do. OPTIONS is left out: CORS
-  // answers it on every path.
+  // a client that PUT where it should POST learns what it may do. OPTIONS is not listed: CORS,
+  // when configured, answers it on every path.
   app.setNotFoundHandler((req, reply) => {
     const pathname = req.url.split('?')[0] ?? '';
-    const allow = ROUTE_METHODS.filter((method) => method !== req.method && routed(app, method, pathname));
+    // A route of this method that found nothing (a static file missing) is a 404; OPTIONS (no
+    // authentication before it, no CORS configured) does not probe which paths exist.
+    const own = req.method === 'OPTIONS' || (ROUTE_METHODS as readonly string[]).includes(req.method) && routed(app, req.method as (typeof ROUTE_METHODS)[number], pathname);
+    const allow = own ? [] : ROUTE_METHODS.filter((method) => method !== req.method && routed(app, method, pathname));
     if (allow.length) return sendProblem(reply.header('allow', allow.join(', ')), 405, `${req.method} is not allowed on ${pathname}; it takes ${allow.join(', ')}`, 'METHOD_NOT_ALLOWED');
     return sendProblem(reply, 404, `no route for ${req.method} ${pathname}`);
   });

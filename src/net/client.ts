@@ -41,6 +41,9 @@ interface Waiter {
 }
 
 
+/** Whether connecting failed because the peer answered A-ASSOCIATE-RJ (it was reached). */
+export const isAssociateReject = (e: unknown): boolean => e instanceof AssociationError && e.reject !== undefined;
+
 export class ScuAssociation {
   private nextMessageId = 1;
   private readonly waiters = new Map<number, Waiter>();

@@ -301,7 +301,6 @@ export class AcceptorSession implements AssociationUser {
   }
 }
 
-/** A short, bounded label for an A-ASSOCIATE-RJ (a metric label must not carry free text). */
 /**
  * The failure response to a request refused before any service class saw it: no dataset, the
  * request's SOP class (the context's when the request named none) and instance, a comment cut
@@ -321,6 +320,7 @@ function refuseCommand(ctx: ScpContext, command: Command, contextSopClass: strin
     .catch(() => {});
 }
 
+/** A short, bounded label for an A-ASSOCIATE-RJ (a metric label must not carry free text). */
 function rejectLabel(rj: AssociateRJ): string {
   if (rj.source === RejectSource.ServiceUser) {
     if (rj.reason === RejectReason.CallingAETitleNotRecognized) return 'calling-ae-not-recognized';

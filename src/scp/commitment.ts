@@ -66,7 +66,8 @@ export function commitmentScp(commitment: CommitmentService): ServiceClassProvid
                 // The requester may wait on this association for the report: not idle until it went.
                 let reported!: () => void;
                 const waited = new Promise<void>((r) => (reported = r));
-                ctx.keepOpen(Promise.race([waited, new Promise<void>((r) => setTimeout(r, REPORT_KEEPS_OPEN_MS).unref())]));
+                let cap: NodeJS.Timeout | undefined;
+                ctx.keepOpen(Promise.race([waited, new Promise<void>((r) => (cap = setTimeout(r, REPORT_KEEPS_OPEN_MS)))]).finally(() => clearTimeout(cap)));
                 try {
                   await commitment.accept({ ...request, requester: ctx.assoc.callingAETitle }, channelOf(ctx, answered, reported));
                 } catch (e) {

@@ -139,6 +139,7 @@ function runProgram(argv: string[], input: string, timeoutMs: number, abort: Abo
       const settle = (): void => {
         if (settled) return;
         settled = true;
+        child.stdin.destroy();
         child.stdout.destroy();
         child.stderr.destroy();
         resolve({ code, signal: sig, timedOut, output: output.trim() });

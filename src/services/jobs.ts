@@ -187,10 +187,11 @@ export class JobService {
     if (this.timer) clearInterval(this.timer);
     if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
     for (const r of this.running.values()) r.abort.abort(new Error('the server is stopping'));
-    // A claim in flight finishes first; the job it took is handed back unrun (run() sees stopped).
-    await this.polling;
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+    // A claim in flight finishes first (within the grace: an index that stalls must not hold the
+    // stop); the job it took is handed back unrun (run() sees stopped).
+    await Promise.race([this.polling, grace]);
     await Promise.race([Promise.all(this.runs), grace]);
     clearTimeout(timer);
   }
@@ -360,11 +361,15 @@ export class JobService {
   private async releaseDeadOwners(): Promise<void> {
     try {
       for (const owner of await this.store.leaseOwners()) {
-        const [host, pid, , machine] = owner.split(':');
+        // A claim is node:pid:random:machine:count; one written before the machine was in it,
+        // node:pid:random:count, counts as this machine's.
+        const parts = owner.split(':');
+        const [host, pid] = parts;
+        const machine = parts.length >= 5 ? parts[3] : undefined;
         if (host !== this.node || owner === this.owner || owner.startsWith(`${this.owner}:`) || !pid) continue;
-        // Leases of this name from before the machine was written in it count as this machine's.
         if (machine !== undefined && machine !== MACHINE) {
-          this.logger.warn({ owner, nodeName: this.node }, 'another machine runs a server of this node_name: its jobs are left to it; give each server its own node_name');
+          // Another host, or a container since replaced (a new host name): its leases run out (lease_seconds).
+          this.logger.warn({ owner, nodeName: this.node }, 'a server of this node_name on another machine (or a container since replaced) holds jobs: they are taken back when its lease runs out; give each server its own node_name');
           continue;
         }
         // Our own pid under another name is an earlier process that had it (containers reuse pid 1).

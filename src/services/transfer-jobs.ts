@@ -153,7 +153,7 @@ export function sendJobHandler(deps: SendJobDeps): JobHandler {
       };
       if (!todo.length) return report({ completed: 0, failed: 0, warning: 0, message: `sent to ${node.ae_title}: nothing left to send${earlier}` });
       report({ completed: 0, failed: 0, warning: 0, message: `connecting to ${node.ae_title}` });
-      const scu = await deps.unreachable.connect(node.ae_title, () => connectForStore(node, deps.aeTitle(), todo, undefined, signal), signal);
+      const scu = await deps.unreachable.connect(node, () => connectForStore(node, deps.aeTitle(), todo, undefined, signal), signal);
       const abort = (): void => scu.abort();
       signal.addEventListener('abort', abort, { once: true });
       try {
@@ -230,7 +230,7 @@ export function pullJobHandler(deps: PullJobDeps): JobHandler {
               }
             : {}),
         });
-      const scu = await deps.unreachable.connect(node.ae_title, connect, signal);
+      const scu = await deps.unreachable.connect(node, connect, signal);
       const abort = (): void => scu.abort();
       signal.addEventListener('abort', abort, { once: true });
       try {

@@ -54,6 +54,12 @@ describe('HTTP errors', () => {
     const stow = await web.inject({ method: 'DELETE', url: '/dicom-web/studies' });
     assert.equal(stow.statusCode, 405, stow.body);
     assert.match(String(stow.headers.allow), /POST/);
+    // A static file that is not there is a 404 for GET and HEAD (the route exists; the file does not).
+    for (const method of ['GET', 'HEAD'] as const) {
+      const missing = await web.inject({ method, url: '/ui/js/no-such-file.js' });
+      assert.equal(missing.statusCode, 404, `${method} ${missing.body}`);
+    }
+    assert.equal((await web.inject({ method: 'OPTIONS', url: '/api/jobs' })).statusCode, 404, 'OPTIONS does not probe which paths exist');
     const none = await web.inject({ method: 'PUT', url: '/api/no-such-thing' });
     assert.equal(none.statusCode, 404, none.body);
     assert.equal(none.headers.allow, undefined);

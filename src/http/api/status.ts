@@ -3,6 +3,7 @@
 // root for monitoring tools that do not know the API.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ApiDeps } from './deps.js';
+import type { RulesHeldBack } from '../../services/received-rules.js';
 import { cachedReadiness } from '../../services/health.js';
 import { errorMessage } from '../../core/errors.js';
 import { roleAllows } from '../auth.js';
@@ -57,11 +58,17 @@ export async function serverStatus(deps: ApiDeps, admin: boolean) {
     jobs: { queued: queued.total, running: running.total, failed: failed.total },
     // Rules on received instances wait for one that cannot be acted on (its file gone): until it
     // is back or deleted, no later instance's rules run — said here, not only once in the log.
-    rulesHeldBack: deps.rulesHeldBack?.() ?? null,
+    rulesHeldBack: heldBack(deps, admin),
     recentStores: a.recentStores(),
     recentErrors: a.recentErrors(),
     recentAssociations: a.recentAssociations(),
   };
+}
+
+/** Why rules wait: the reason (an error naming a file path in the storage) for administrators only, as the storage directory. */
+function heldBack(deps: ApiDeps, admin: boolean): RulesHeldBack | null {
+  const held = deps.rulesHeldBack?.() ?? null;
+  return held && !admin ? { ...held, reason: 'an error (the reason is shown to administrators)' } : held;
 }
 
 const isAdmin = (req: FastifyRequest): boolean => req.caller !== null && roleAllows(req.caller.role, 'admin');

@@ -38,3 +38,21 @@ test('a file read for metadata keeps its UN as written', () => {
   assert.equal(json['00100020']?.vr, 'UN');
   assert.equal(json['00400100']?.vr, 'UN');
 });
+
+test('a sequence sent as UN whose items are not implicit VR (a relay wrote them explicit) stays UN, the rest read', async () => {
+  const inner = encodeDataset([{ tag: 0x00400001, vr: 'AE', value: text('CT_1') }], { explicitVR: true, littleEndian: true });
+  const item = Buffer.alloc(8);
+  item.writeUInt16LE(0xfffe, 0);
+  item.writeUInt16LE(0xe000, 2);
+  item.writeUInt32LE(inner.length, 4);
+  const bytes = encodeDataset(
+    [
+      { tag: 0x00100020, vr: 'UN', value: text('P1') },
+      { tag: 0x00400100, vr: 'UN', value: Buffer.concat([item, inner]) },
+    ],
+    { explicitVR: true, littleEndian: true },
+  );
+  const { dataset } = await decodeJsonDataset(bytes, EXPLICIT);
+  assert.deepEqual(dataset['00100020'], { vr: 'LO', Value: ['P1'] });
+  assert.equal(dataset['00400100']?.vr, 'UN');
+});

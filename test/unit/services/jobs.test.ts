@@ -234,9 +234,12 @@ describe('JobService', () => {
     assert.equal((await index.jobs.claim(`pacs:${dead}:aaaaaa:${machine}:1`, new Date(), lease, ['t']))?.id, here.id);
     const there = (await index.jobs.enqueue({ type: 't', payload: {}, maxAttempts: 3 })).job;
     assert.equal((await index.jobs.claim(`pacs:${dead}:bbbbbb:0123456789ab:1`, new Date(), lease, ['t']))?.id, there.id);
+    const older = (await index.jobs.enqueue({ type: 't', payload: {}, maxAttempts: 3 })).job;
+    assert.equal((await index.jobs.claim(`pacs:${dead}:cccccc:7`, new Date(), lease, ['t']))?.id, older.id, 'a claim written before the machine was in it');
     mine.register('t', { run: async () => ({ message: 'done' }) });
     mine.start();
     await until(index, here.id, (j) => j.state === 'succeeded');
+    await until(index, older.id, (j) => j.state === 'succeeded');
     await mine.stop();
     assert.equal((await index.jobs.get(there.id))!.state, 'running', "another machine's job is left to it until its lease runs out");
     await index.close();
