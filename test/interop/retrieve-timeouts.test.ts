@@ -133,7 +133,10 @@ describe('retrieves to slow and stalled peers', () => {
         { abstractSyntax: CT, transferSyntaxes: [EXPLICIT_LE] },
       ],
       roleSelections: [{ sopClass: CT, scuRole: false, scpRole: true }],
-      // A sink that takes ~2.5 MB/s: it asks the association to stop reading every 256 KB for 100 ms.
+      // A sink that takes ~2.5 MB/s for its first 10 MB (4 s, well past dimse_timeout): it asks the
+      // association to stop reading every 256 KB for 100 ms; then it reads at full speed, for the
+      // DIMSE timeout rightly runs once our last write is taken, and what the loopback's buffers
+      // still held then (MBs) read slowly took longer than it on a busy machine.
       onRequest: (assoc, contextId, command): DatasetSink | null => {
         if (command.CommandField !== CommandField.C_STORE_RQ) return null;
         let since = 0;
@@ -141,7 +144,7 @@ describe('retrieves to slow and stalled peers', () => {
           write: (chunk) => {
             received += chunk.length;
             since += chunk.length;
-            if (since < 256 * 1024) return true;
+            if (since < 256 * 1024 || received > 10_000_000) return true;
             since = 0;
             return false;
           },
