@@ -18,9 +18,10 @@ export const importHelp = helpFor('usage: pacs import [--config FILE] [-j N] FIL
 ]);
 const VERIFY_OPTIONS = [
   { names: ['--quick'], description: 'compare sizes only, not SHA-256 checksums' },
-  { names: ['--repair'], description: 'remove rows whose file is gone, index files that have no row, remove stale copies' },
+  { names: ['--repair'], description: 'remove rows whose file is gone, index files that have no row, remove stale copies whose indexed copy is intact' },
+  { names: ['--force'], description: 'with --repair: remove rows whose file is gone even when the storage holds no file or more than half of the rows lost theirs' },
 ];
-export const verifyHelp = helpFor('usage: pacs verify [--config FILE] [--quick] [--repair]   (stop the server first to repair)', [...ARCHIVE_OPTIONS, ...VERIFY_OPTIONS]);
+export const verifyHelp = helpFor('usage: pacs verify [--config FILE] [--quick] [--repair [--force]]   (stop the server first to repair)', [...ARCHIVE_OPTIONS, ...VERIFY_OPTIONS]);
 const REINDEX_OPTIONS = [
   ...ARCHIVE_OPTIONS,
   { names: ['--force'], description: 'empty the index even when no file is found (an archive whose files were all removed)' },
@@ -149,11 +150,13 @@ async function reindex(archive: ArchiveParts, p: Parsed, dir: string): Promise<n
   writeDurably(pending, JSON.stringify(protectedStudies));
   await archive.index.clear();
   const failures: string[] = [];
+  const older: string[] = [];
   let n = 0;
   for (; next.done !== true; next = await files.next()) {
     const rel = next.value;
     try {
-      await indexExistingFile(archive.store, rel);
+      const r = await indexExistingFile(archive.store, rel);
+      if (r.olderCopy) older.push(`${r.olderCopy}: an older copy of ${r.sopInstanceUID}, indexed at ${r.kind === 'ignored' ? r.path : rel}`);
       n++;
     } catch (e) {
       failures.push(`${rel}: ${errorMessage(e)}`);
@@ -168,6 +171,9 @@ async function reindex(archive: ArchiveParts, p: Parsed, dir: string): Promise<n
       `${protectedStudies.length ? `; ${kept} of ${protectedStudies.length} protected studies protected again` : ''}\n`,
   );
   for (const f of failures.slice(0, 50)) process.stdout.write(`  NOT INDEXED ${f}\n`);
+  // Left where they are: which copy is right is the newer's by date, but a person may know better.
+  if (older.length) process.stdout.write(`${older.length} older copies of instances left without a row (pacs verify --repair removes those whose newer copy is intact):\n`);
+  for (const o of older.slice(0, 50)) process.stdout.write(`  OLDER COPY ${o}\n`);
   return failures.length ? 1 : 0;
 }
 
@@ -200,7 +206,7 @@ async function verify(archive: ArchiveParts, p: Parsed, repair: boolean): Promis
   let last = 0;
   const report = await verifyArchive(
     { index: archive.index, objects: archive.objects, store: archive.store, derived: archive.derived, logger: archive.logger },
-    { quick: flag(p, '--quick'), repair, onProgress: (n) => (bar.tick(n - last), (last = n)) },
+    { quick: flag(p, '--quick'), repair, force: flag(p, '--force'), onProgress: (n) => (bar.tick(n - last), (last = n)) },
   );
   bar.stop();
   const unrepaired = report.problems.filter((x) => !x.repaired);

@@ -66,14 +66,21 @@ export async function indexExistingFile(svc: StoreService, relPath: string): Pro
     pos = end;
   }
   const summary = await reader.end();
+  // When it was received, as near as the files can say: retention deletes the oldest first.
+  const receivedAt = (await fs.promises.stat(abs)).mtime;
   const record = buildInstanceRecord(
     { values: summary.values, littleEndian: ts.littleEndian },
     { path: relPath, size, transferSyntaxUID: head.transferSyntaxUID, checksum: hash.digest('hex') },
     { callingAE: null, calledAE: null, remoteAddress: null, source: 'reindex' },
-    // When it was received, as near as the files can say: retention deletes the oldest first.
-    (await fs.promises.stat(abs)).mtime,
+    receivedAt,
   );
+  // Two files of one instance (an overwrite cut short by a crash leaves the old copy beside the
+  // new): the one written last is the instance, whichever the walk meets first. It replaced the
+  // other by name order before, the older copy winning when it sorted last.
+  const indexed = await svc.deps.index.findInstance(record.instance.SOPInstanceUID);
+  if (indexed && indexed.path !== relPath && indexed.receivedAt.getTime() >= receivedAt.getTime())
+    return { kind: 'ignored', ...filedAs(record), path: indexed.path, size: indexed.size, olderCopy: relPath };
   const outcome = await svc.deps.index.storeInstance(record, 'replace');
   svc.deps.events.emit('instance.stored', { record, outcome: outcome.outcome, changeSeq: outcome.changeSeq });
-  return { kind: outcome.outcome === 'inserted' ? 'stored' : 'replaced', ...filedAs(record), path: relPath, size };
+  return { kind: outcome.outcome === 'inserted' ? 'stored' : 'replaced', ...filedAs(record), path: relPath, size, ...(indexed && indexed.path !== relPath ? { olderCopy: indexed.path } : {}) };
 }

@@ -48,6 +48,8 @@ export interface StoreResult {
   seriesInstanceUID: string;
   path: string;
   size: number;
+  /** pacs reindex: another file of the same instance, older, left without its row (pacs verify --repair removes it). */
+  olderCopy?: string;
 }
 
 /** Runs before a file is committed; throw PacsError('REJECTED_BY_HOOK') to refuse it. */

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { readPart10Header } from '../dicom/part10.js';
 import { errorMessage } from '../core/errors.js';
-import type { ArchiveIndex } from '../index/types.js';
+import type { ArchiveIndex, InstanceLocation } from '../index/types.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { deleteInstances } from './delete.js';
 import { indexExistingFile } from './import.js';
@@ -46,10 +46,23 @@ async function sha256(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
-export async function verifyArchive(deps: VerifyDeps, options: { quick: boolean; repair: boolean; onProgress?: (done: number) => void }): Promise<VerifyReport> {
+/**
+ * Rows whose files are gone are removed only when that is believable: not when the storage
+ * holds no file at all, nor when more than half of ten or more rows lost theirs (an unmounted
+ * volume, a mistyped --storage-dir: "repairing" emptied the index, protected marks and all).
+ */
+function believableLoss(missing: number, rows: number, files: number): string | null {
+  if (files === 0) return `the storage holds no file at all (is it mounted?)`;
+  if (rows >= 10 && missing * 2 > rows) return `${missing} of ${rows} rows lost their files (is storage.directory right?)`;
+  return null;
+}
+
+export async function verifyArchive(deps: VerifyDeps, options: { quick: boolean; repair: boolean; force?: boolean; onProgress?: (done: number) => void }): Promise<VerifyReport> {
   const report: VerifyReport = { rows: 0, files: 0, problems: [] };
   const problem = (p: Omit<VerifyProblem, 'repaired'>, repaired = false): void => void report.problems.push({ ...p, repaired });
   const indexed = new Set<string>();
+  /** Rows whose file is gone: removed after the walk of the files, when the loss is believable. */
+  const missing: InstanceLocation[] = [];
 
   // 1. Rows → files.
   for (let after: string | null = null; ; ) {
@@ -62,13 +75,17 @@ export async function verifyArchive(deps: VerifyDeps, options: { quick: boolean;
       let size: number;
       try {
         size = (await fs.promises.stat(abs)).size;
-      } catch {
+      } catch (e) {
+        // Only "no such file" is gone: a file we may not read, or an I/O error, is there.
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+          problem({ kind: 'unreadable-file', path: loc.path, sopInstanceUID: loc.SOPInstanceUID, detail: `indexed, but its file cannot be looked at: ${errorMessage(e)}` });
+          continue;
+        }
         // A running server may have moved the row meanwhile (an overwrite): only the row as it
         // is now, still naming a file that is not there, is a problem.
         const now = await deps.index.findInstance(loc.SOPInstanceUID);
         if (now?.path !== loc.path || (await deps.objects.exists(loc.path))) continue;
-        const repaired = options.repair && (await deleteInstances({ index: deps.index, objects: deps.objects, derived: deps.derived, logger: deps.logger, exclusive: (uid, fn) => deps.store.exclusive(uid, fn) }, [now])).instances === 1;
-        problem({ kind: 'missing-file', path: loc.path, sopInstanceUID: loc.SOPInstanceUID, detail: 'indexed, but its file is gone' + (repaired ? ': row removed' : '') }, repaired);
+        missing.push(now);
         continue;
       }
       if (size !== loc.size) problem({ kind: 'size-mismatch', path: loc.path, sopInstanceUID: loc.SOPInstanceUID, detail: `${size} bytes on disk, ${loc.size} recorded` });
@@ -98,9 +115,13 @@ export async function verifyArchive(deps: VerifyDeps, options: { quick: boolean;
     const holder = uid ? await deps.index.findInstance(uid) : null;
     if (holder?.path === rel) continue; // indexed since the rows were listed
     if (holder) {
-      // Another file holds this instance in the index: this one is an older copy (an overwrite interrupted).
-      const repaired = options.repair && (await deps.objects.remove(rel).then(() => true, () => false));
-      problem({ kind: 'stale-copy', path: rel, sopInstanceUID: uid, detail: `the index has this instance at ${holder.path}` + (repaired ? ': copy removed' : '') }, repaired);
+      // Another file holds this instance in the index: this one is an older copy (an overwrite
+      // interrupted) — removed only while the indexed copy is there and whole (its recorded
+      // SHA-256): when that one is damaged or gone, this copy may be all that is left.
+      const intact = options.repair && (await sha256(deps.objects.absolutePath(holder.path)).then((sum) => sum === holder.checksum, () => false));
+      const repaired = intact && (await deps.objects.remove(rel).then(() => true, () => false));
+      const kept = options.repair && !intact ? ': kept, for the indexed copy is missing or damaged' : '';
+      problem({ kind: 'stale-copy', path: rel, sopInstanceUID: uid, detail: `the index has this instance at ${holder.path}` + (repaired ? ': copy removed' : kept) }, repaired);
       continue;
     }
     let repaired = false;
@@ -113,6 +134,14 @@ export async function verifyArchive(deps: VerifyDeps, options: { quick: boolean;
       }
     }
     problem({ kind: 'orphan-file', path: rel, sopInstanceUID: uid, detail: 'a file with no index row' + (repaired ? ': indexed' : '') }, repaired);
+  }
+
+  // 3. Rows whose files are gone.
+  const doubt = options.repair && !options.force ? believableLoss(missing.length, report.rows, report.files) : null;
+  for (const loc of missing) {
+    const repaired = options.repair && !doubt && (await deleteInstances({ index: deps.index, objects: deps.objects, derived: deps.derived, logger: deps.logger, exclusive: (uid, fn) => deps.store.exclusive(uid, fn) }, [loc])).instances === 1;
+    const why = repaired ? ': row removed' : doubt ? `: row kept, ${doubt}; --force removes it` : '';
+    problem({ kind: 'missing-file', path: loc.path, sopInstanceUID: loc.SOPInstanceUID, detail: 'indexed, but its file is gone' + why }, repaired);
   }
   return report;
 }

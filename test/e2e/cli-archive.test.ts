@@ -120,6 +120,26 @@ describe('pacs archive commands (review fixes)', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  test('reindex of two files of one instance indexes the newer, whatever their names, and lists the older', async () => {
+    const dir = tempDir();
+    await writeConfig(path.join(dir, 'pacs_server.yaml'), baseYaml(11113));
+    assert.equal((await pacs(['import', CT], dir)).code, 0);
+    const uid = '1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322';
+    const filed = await withIndex(dir, async (index) => (await index.findInstance(uid))!.path);
+    // An older copy whose name sorts after the newer's (what an overwrite cut short leaves): it won before.
+    const stale = filed.replace(/\.dcm$/, '~2.dcm');
+    const abs = (rel: string): string => path.join(dir, 'archive', rel);
+    fs.copyFileSync(abs(filed), abs(stale));
+    const past = new Date('2020-01-01T00:00:00Z');
+    fs.utimesSync(abs(stale), past, past);
+    const r = await pacs(['reindex'], dir);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /1 older copies of instances left without a row/);
+    assert.match(r.stdout, new RegExp(`OLDER COPY ${stale.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    assert.equal(await withIndex(dir, async (index) => (await index.findInstance(uid))!.path), filed, 'the newer file is the instance');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   test('a mistyped archive command leaves no archive and no index where it was run', async () => {
     const dir = tempDir();
     for (const args of [

@@ -55,4 +55,46 @@ describe('pacs verify', () => {
     assert.equal(fs.existsSync(a.objects.absolutePath(`${locs[3]!.path}.old.dcm`)), false, 'the stale copy is removed');
     assert.deepEqual((await verifyArchive(deps, { quick: false, repair: false })).problems.map((p) => p.kind), ['checksum-mismatch']);
   });
+
+  test('--repair keeps the rows when the storage holds no file at all (unmounted), and an older copy when the indexed one is damaged', async () => {
+    const other = await startTestPacs();
+    try {
+      assert.equal((await run('storescu', ['-aec', 'PACS_SERVER', '127.0.0.1', String(other.port), ...FILES])).code, 0);
+      const a = other.server.archive;
+      const deps = { index: a.index, objects: a.objects, store: a.store, derived: [a.metadata], logger: a.logger };
+      const locs = await a.index.listInstances(null, 10);
+      // An older copy beside an indexed file that is then damaged: the copy may be all that is left.
+      const [damaged] = locs;
+      const copy = `${damaged!.path}.old.dcm`;
+      fs.copyFileSync(a.objects.absolutePath(damaged!.path), a.objects.absolutePath(copy));
+      const minutesAgo = new Date(Date.now() - 120_000);
+      fs.utimesSync(a.objects.absolutePath(copy), minutesAgo, minutesAgo);
+      const bytes = fs.readFileSync(a.objects.absolutePath(damaged!.path));
+      bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
+      fs.writeFileSync(a.objects.absolutePath(damaged!.path), bytes);
+      const kept = await verifyArchive(deps, { quick: true, repair: true });
+      const stale = kept.problems.find((p) => p.kind === 'stale-copy')!;
+      assert.equal(stale.repaired, false);
+      assert.match(stale.detail, /kept, for the indexed copy is missing or damaged/);
+      assert.ok(fs.existsSync(a.objects.absolutePath(copy)), 'the older copy is still there');
+
+      // The storage volume not mounted: the directory is there, and empty.
+      const root = other.storageDir;
+      const away = `${root}-away`;
+      fs.renameSync(root, away);
+      fs.mkdirSync(root);
+      try {
+        const r = await verifyArchive(deps, { quick: true, repair: true });
+        assert.equal(r.files, 0);
+        assert.equal(r.problems.filter((p) => p.kind === 'missing-file').length, locs.length);
+        assert.ok(r.problems.every((p) => !p.repaired && /row kept, the storage holds no file at all/.test(p.detail)), JSON.stringify(r.problems[0]));
+        assert.equal((await a.index.statistics()).instances, locs.length, 'no row removed');
+      } finally {
+        fs.rmSync(root, { recursive: true, force: true });
+        fs.renameSync(away, root);
+      }
+    } finally {
+      await other.stop();
+    }
+  });
 });
