@@ -53,6 +53,14 @@ export const retentionEnabled = (s: RetentionSettings): boolean => s.maxAgeDays 
 
 export class RetentionService {
   private timer: NodeJS.Timeout | null = null;
+  /**
+   * The usage rule found that deleting frees (almost) nothing on the volume — files also held by
+   * hard links (an export rule's `mode: hardlink`), by snapshots — and stopped: it stays off
+   * (else each pass deleted another excess-worth of studies, to the last) until the volume shows
+   * the space freed after all (a file system that frees later), max_usage_percent changes, or
+   * the server restarts.
+   */
+  private usageStalled: { percent: number; usedAtStart: number; deleted: number; freed: number } | null = null;
 
   constructor(
     private readonly deps: RetentionDeps,
@@ -138,13 +146,30 @@ export class RetentionService {
    * and again before each study, against what is left of those studies.
    */
   private async byUsage(out: RetentionOutcome, signal: AbortSignal, s: RetentionSettings, eligible: { receivedBefore: Date; includeProtected: boolean }): Promise<void> {
+    const stalled = this.usageStalled;
+    const usedNow = async (): Promise<number> => {
+      const d = await this.deps.diskUsage();
+      return d.totalBytes - d.freeBytes;
+    };
+    if (stalled && stalled.percent === s.maxUsagePercent && (await usedNow()) > stalled.usedAtStart - stalled.deleted / 2) {
+      this.deps.logger.error({ rule: 'retention.max_usage_percent', deletedBytes: stalled.deleted, freedBytes: stalled.freed }, 'retention: the usage rule is off: deleting studies freed almost nothing on the volume (hard links, snapshots?); it resumes once the volume shows the space freed, max_usage_percent changes, or the server restarts');
+      return;
+    }
+    this.usageStalled = null;
     const available = await this.deps.index.retention.eligible(eligible);
     const bytesBefore = out.bytes;
+    const start = await this.deps.diskUsage();
+    const usedAtStart = start.totalBytes - start.freeBytes;
+    // No more than the excess measured at the start is deleted in one pass, whatever the
+    // volume says meanwhile: a volume whose usage does not fall as files go was emptied.
+    const budget = usedAtStart - (start.totalBytes * s.maxUsagePercent) / 100;
+    if (budget <= 0) return;
     const over = async (): Promise<string | null> => {
       const d = await this.deps.diskUsage();
       const used = d.totalBytes - d.freeBytes;
       const excess = used - (d.totalBytes * s.maxUsagePercent) / 100;
       if (excess <= 0) return null;
+      if (out.bytes - bytesBefore >= budget) return null;
       const left = available.bytes - (out.bytes - bytesBefore);
       if (excess > left) {
         this.deps.logger.error(
@@ -156,6 +181,17 @@ export class RetentionService {
       return `the volume is ${((used / d.totalBytes) * 100).toFixed(1)}% full, above retention.max_usage_percent (${s.maxUsagePercent}%)`;
     };
     await this.deleteWhile(out, signal, over, eligible, true);
+    const deleted = out.bytes - bytesBefore;
+    if (deleted <= 0) return;
+    const end = await this.deps.diskUsage();
+    const freed = usedAtStart - (end.totalBytes - end.freeBytes);
+    if (freed * 2 < deleted) {
+      this.usageStalled = { percent: s.maxUsagePercent, usedAtStart, deleted, freed };
+      this.deps.logger.error(
+        { rule: 'retention.max_usage_percent', deletedBytes: deleted, freedBytes: freed },
+        `retention: ${deleted} bytes of studies deleted for max_usage_percent freed ${freed} bytes on the volume (files held by hard links or snapshots?): the usage rule is off until the volume shows the space freed, max_usage_percent changes, or the server restarts`,
+      );
+    }
   }
 
   /**

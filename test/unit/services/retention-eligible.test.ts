@@ -56,3 +56,23 @@ test('max_usage_percent: an excess the deletable studies can cover deletes the o
   assert.deepEqual(await studyUIDs(a), ['9.3']);
   await a.close();
 });
+
+test('max_usage_percent on a volume whose usage does not fall as files go (hard links, snapshots): one excess-worth deleted, then the rule is off', async () => {
+  const a = await retentionArchive({ maxUsagePercent: 50 });
+  for (const [uid, days] of [['9.1', 100], ['9.2', 90], ['9.3', 80], ['9.4', 70], ['9.5', 60]] as const) await addStudy(a, uid, { instances: 1, size: 1000, receivedAt: daysAgo(days) });
+  let used = 501_500; // 1,500 bytes over half, and deleting does not lower it
+  a.diskUsage = () => Promise.resolve({ totalBytes: 1_000_000, freeBytes: 1_000_000 - used });
+  const first = await a.retention.run();
+  assert.equal(first.studies, 2, 'the excess at the start (1,500 bytes: two studies of 1,000), not four');
+  assert.deepEqual(await studyUIDs(a), ['9.3', '9.4', '9.5']);
+  assert.ok(a.logged.some((l) => l.level === 'error' && /freed 0 bytes on the volume/.test(l.msg)));
+  const second = await a.retention.run();
+  assert.equal(second.studies, 0, 'off while the volume does not show the space freed');
+  assert.deepEqual(await studyUIDs(a), ['9.3', '9.4', '9.5']);
+  used -= 2000; // freed at last (a file system that frees later): the rule is back, and nothing is over
+  assert.equal((await a.retention.run()).studies, 0);
+  used += 1000; // more data came since: 500 bytes over again
+  assert.equal((await a.retention.run()).studies, 1, 'back on once the space showed');
+  assert.deepEqual(await studyUIDs(a), ['9.4', '9.5']);
+  await a.close();
+});
