@@ -16,6 +16,8 @@ import { buildHttpServer } from './http/server.js';
 import { dicomwebCredentialWarnings, httpStartWarnings } from './http/exposure.js';
 import { plainTextMessage, plainTextUsers } from './core/passwords.js';
 import type { FastifyInstance } from 'fastify';
+import { existsSync } from 'node:fs';
+import { REINDEX_PENDING } from './services/import.js';
 import { join } from 'node:path';
 import { type BeforeStoreHook, StoreService, type StoreSettings } from './services/store.js';
 import { loadPlugins } from './plugins.js';
@@ -287,6 +289,10 @@ export class PacsServer {
 
   private async open(): Promise<{ dicomPort: number; tlsPort: number | null; httpPort: number | null; metricsPort: number | null }> {
     const c = this.archive.config();
+    // A reindex cut short (^C, a crash) left the index part-built and without its protected
+    // marks: served, retention could delete the studies it was to protect again.
+    const pending = join(c.storage.directory, ...REINDEX_PENDING);
+    if (existsSync(pending)) throw new Error(`a pacs reindex was cut short (${pending} is there): the index is not whole and lacks its protected studies; run pacs reindex again before starting the server`);
     const removed = await this.archive.objects.cleanupStaging();
     if (removed) this.logger.warn({ removed }, 'removed temporary files left by an earlier stop');
     // Deletes an earlier stop interrupted: each file set aside goes back if its row is still there.

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig, configToYaml, ConfigError } from '../config/load.js';
 import { openExistingArchive, openToolArchive, toolConfig } from './open-archive.js';
-import { importFile, indexExistingFile } from '../services/import.js';
+import { REINDEX_PENDING, importFile, indexExistingFile } from '../services/import.js';
 import { verifyArchive } from '../services/verify.js';
 import { errorMessage } from '../core/errors.js';
 import { IndexInUseError } from '../index/errors.js';
@@ -66,7 +66,6 @@ export async function importCommand(argv: string[]): Promise<number> {
 }
 
 /** Top-level dot folders of the storage directory are never instances (FsObjectStore.list). */
-const REINDEX_DIR = '.reindex';
 
 /** The protected studies an interrupted reindex was carrying over, if one was. */
 function readCarried(file: string): string[] {
@@ -144,7 +143,7 @@ async function reindex(archive: ArchiveParts, p: Parsed, dir: string): Promise<n
   }
   // The list is kept on disk until the marks are set again: a reindex stopped half-way (a
   // crash, ^C) leaves an index without them, which the next run would read as "none".
-  const pending = path.join(dir, REINDEX_DIR, 'protected-studies.json');
+  const pending = path.join(dir, ...REINDEX_PENDING);
   const carried = readCarried(pending);
   const protectedStudies = [...new Set([...carried, ...(await archive.index.retention.protectedStudies())])];
   writeDurably(pending, JSON.stringify(protectedStudies));

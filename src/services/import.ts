@@ -48,6 +48,12 @@ export async function importFile(svc: StoreService, path: string, provenance: Pr
   return session.end();
 }
 
+/**
+ * Where pacs reindex keeps, under the storage directory, the studies to protect again until it
+ * has set the marks: while it is there a reindex was cut short, and the index lacks them.
+ */
+export const REINDEX_PENDING = ['.reindex', 'protected-studies.json'] as const;
+
 /** Indexes a file that is already in the archive, where it is (pacs reindex). */
 export async function indexExistingFile(svc: StoreService, relPath: string): Promise<StoreResult> {
   const abs = svc.deps.store.absolutePath(relPath);

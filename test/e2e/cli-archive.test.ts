@@ -6,9 +6,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { SAMPLES } from '../helpers/dcmtk.js';
+import { SAMPLES, run } from '../helpers/dcmtk.js';
 import { openTestIndex } from '../helpers/index-backend.js';
-import { baseYaml, pacs, startServer, tempDir, writeConfig } from './spawn.js';
+import { BIN, baseYaml, pacs, startServer, tempDir, writeConfig } from './spawn.js';
 
 const CT = path.join(SAMPLES, 'pydicom__CT_small.dcm');
 const MR = path.join(SAMPLES, 'pydicom__MR_small.dcm');
@@ -111,6 +111,10 @@ describe('pacs archive commands (review fixes)', () => {
     // an index (here the one rebuilt so far) without the mark.
     fs.mkdirSync(path.join(dir, 'archive', '.reindex'));
     fs.writeFileSync(path.join(dir, 'archive', '.reindex', 'protected-studies.json'), JSON.stringify([ctStudy]));
+    // The server will not serve that index: retention could delete the studies it is to protect again.
+    const refused = await run(process.execPath, [path.join(BIN, 'pacs_server'), '--config', path.join(dir, 'pacs_server.yaml')], { timeoutMs: 60_000 });
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stdout + refused.stderr, /a pacs reindex was cut short .*run pacs reindex again before starting the server/);
     const reindexed = await pacs(['reindex'], dir);
     assert.equal(reindexed.code, 0, reindexed.stdout + reindexed.stderr);
     assert.match(reindexed.stdout, /Reindexed 2 files/, 'the list is not taken for an instance');
