@@ -39,9 +39,10 @@ export async function importCommand(argv: string[]): Promise<number> {
   // Checked before the archive is opened: a mistyped command must not leave an empty archive behind.
   if (!p.positional.length) throw new UsageError('import: give at least one FILE or DIR');
   const jobs = intOption(p, '-j', 4, 1, 64);
-  const archive = await openToolArchive(toolConfig(p));
+  const config = toolConfig(p);
+  const archive = await openToolArchive(config);
   try {
-    const { files, missing } = await collectFiles(p.positional);
+    const { files, missing } = await collectFiles(p.positional, [config.storage.directory]);
     const failures = missing.map((f) => `${f.path}: ${f.reason}`);
     const counts = { stored: 0, replaced: 0, identical: 0, ignored: 0 };
     const bar = progress(files.length, 'import');

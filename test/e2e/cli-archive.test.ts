@@ -144,6 +144,27 @@ describe('pacs archive commands (review fixes)', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  test('import does not take the archive into itself, and walks a folder reached twice through a link once', async () => {
+    const dir = tempDir();
+    await writeConfig(path.join(dir, 'pacs_server.yaml'), baseYaml(11114));
+    const src = path.join(dir, 'incoming');
+    fs.mkdirSync(path.join(src, 'a'), { recursive: true });
+    fs.copyFileSync(CT, path.join(src, 'a', 'ct.dcm'));
+    fs.symlinkSync('..', path.join(src, 'a', 'loop')); // a link back up: walked for ever before
+    const first = await pacs(['import', src], dir);
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+    assert.match(first.stdout, /Imported 1 new, .* 0 failed/);
+    // The archive itself (here through the folder that holds it): its files, and those set aside
+    // by a delete in .deleting, are not imported again.
+    const again = await pacs(['import', path.join(dir, 'archive')], dir);
+    assert.equal(again.code, 1);
+    assert.match(again.stdout, /is in the archive's own storage .*not imported into itself/);
+    const whole = await pacs(['import', dir], dir);
+    assert.match(whole.stdout, /is in the archive's own storage/);
+    assert.match(whole.stdout, /Imported 0 new, 0 replaced, 1 already present/, whole.stdout);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   test('a mistyped archive command leaves no archive and no index where it was run', async () => {
     const dir = tempDir();
     for (const args of [
