@@ -330,6 +330,13 @@ export class StoreService {
       const candidate = n === 1 ? base : alternativePath(base, n);
       if (candidate === avoid) continue; // the file this one replaces
       if (this.unindexed.has(candidate)) continue; // another store's file, row on its way
+      // A template can give two instances one name. Another instance's row naming it, its file
+      // not there (set aside by a delete that may yet be undone, or lost), keeps the name: taken,
+      // that row would point at this instance's bytes. Hierarchical names are the UIDs'.
+      if (naming !== 'hierarchical') {
+        const holder = await this.deps.index.findInstanceByPath(candidate);
+        if (holder && holder.SOPInstanceUID !== record.instance.SOPInstanceUID) continue;
+      }
       try {
         this.unindexed.add(candidate);
         return { path: candidate, ...(await staged.commit(candidate, 'exclusive')) };

@@ -67,6 +67,28 @@ test('custom naming: a new instance given the name of a file being deleted keeps
   await a.close();
 });
 
+test('custom naming: a new instance does not take the name of a file set aside by a delete that is then undone', async () => {
+  const a = await retentionArchive({}, '{PatientID}/x.dcm');
+  const first = await sendSample(a, 'pydicom-dicomdir__77654033_CT2_17106.dcm');
+  const old = new Date(Date.now() - 3_600_000);
+  utimesSync(a.objects.absolutePath(first.path), old, old);
+  let second: { sopInstanceUID: string; path: string } | null = null;
+  // The file is set aside; before the row goes, the same patient's next instance arrives, and
+  // the row's delete fails: the file must go back to its name, and its row still name it.
+  a.index.deleteInstance = async () => {
+    second = await sendSample(a, 'pydicom-dicomdir__77654033_CT2_17136.dcm');
+    throw new Error('index down');
+  };
+  await assert.rejects(del(a, [(await a.index.findInstance(first.sopInstanceUID))!]), /index down/);
+  assert.notEqual(second!.path, first.path, 'the new instance took another name');
+  const kept = (await a.index.findInstance(first.sopInstanceUID))!;
+  assert.equal(kept.path, first.path);
+  assert.ok(existsSync(a.objects.absolutePath(first.path)), 'the first file is back at its name');
+  const { readPart10Header } = await import('../../../src/dicom/part10.js');
+  assert.equal((await readPart10Header(a.objects.absolutePath(first.path))).sopInstanceUID, first.sopInstanceUID, "its row names its own bytes, not the new instance's");
+  await a.close();
+});
+
 test('start-up sweep: a file set aside by a process that is gone goes back if its row is there, else it is unlinked', async () => {
   const a = await retentionArchive();
   for (const [rel, body] of [['p/keep.dcm', 'kept'], ['p/gone.dcm', 'gone']] as const) {
