@@ -110,6 +110,12 @@ export interface JobStore {
   list(filter: JobFilter): Promise<{ jobs: Job[]; total: number }>;
   /** Owners of the leases of running jobs. */
   leaseOwners(): Promise<string[]>;
+  /**
+   * How many queued or running jobs name `uid` (as a JSON string anywhere in their payload: a
+   * send's uids, a rule job's studyUID): retention leaves a study with a forward still to go.
+   * `uid` is a DICOM UID (digits and dots).
+   */
+  activeNaming(uid: string): Promise<number>;
   /** Ends the leases `owner` holds now (it is known dead), so its jobs are claimable at once. */
   expireLeases(owner: string): Promise<number>;
   /** Finished jobs older than `before` are removed; returns how many. */

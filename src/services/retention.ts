@@ -239,6 +239,13 @@ export class RetentionService {
       // protected since, or that received an instance since, is no longer one.
       const [study, isProtected] = await Promise.all([index.findStudy(c.studyInstanceUID), index.retention.isProtected(c.studyInstanceUID)]);
       if (!study || (isProtected && !includeProtected) || study.lastReceivedAt.getTime() !== c.lastReceivedAt.getTime()) return null;
+      // A forward or export of it still to run (its destination down longer than min_age_hours):
+      // deleted now, it would never reach the lab. It goes once those jobs have ended.
+      const waiting = await index.jobs.activeNaming(c.studyInstanceUID);
+      if (waiting) {
+        logger.info({ studyInstanceUID: c.studyInstanceUID, jobs: waiting }, 'retention leaves a study whose queued jobs (a forward, an export) have not run yet');
+        return null;
+      }
       const instances = await selectInstances(index, 'STUDY_ROOT', 'STUDY', [{ keyword: 'StudyInstanceUID', value: c.studyInstanceUID }]);
       // That check is only a shortcut: each instance's row goes only while the study is still
       // unprotected and received no instance since it was chosen, checked in the delete's own

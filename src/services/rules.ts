@@ -64,8 +64,9 @@ export function actionJob(rule: string, action: RuleAction, s: RuleSubject, rang
     case 'forward': {
       // The send job does the C-STORE, the stow job the STOW-RS; the rule's name is kept for the jobs page.
       const deidentify = action.deidentify ? { deidentify: action.deidentify } : {};
-      if (action.dicomweb !== undefined) return { type: 'stow', payload: { rule, server: action.dicomweb, level: s.level, uids: [s.uid], ...deidentify, ...changes } };
-      return { type: 'send', payload: { rule, destination: action.node, level: s.level, uids: [s.uid], ...deidentify, ...changes } };
+      // studyUID: retention leaves a study with a forward of it, or of its series, still to go.
+      if (action.dicomweb !== undefined) return { type: 'stow', payload: { rule, server: action.dicomweb, level: s.level, uids: [s.uid], studyUID: s.studyUID, ...deidentify, ...changes } };
+      return { type: 'send', payload: { rule, destination: action.node, level: s.level, uids: [s.uid], studyUID: s.studyUID, ...deidentify, ...changes } };
     }
     case 'command':
       return { type: 'command', payload: { ...what, argv: action.argv, timeout: action.timeout, event: s.event, ...changes } };

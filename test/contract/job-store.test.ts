@@ -33,6 +33,21 @@ for (const backend of BACKENDS) backend.run((fresh) => {
       await index.close();
     });
 
+    test('activeNaming counts the queued and running jobs whose payload names a UID, not the ended ones nor a UID it only begins', async () => {
+      const index = await open();
+      await index.jobs.enqueue({ type: 'send', payload: { destination: 'LAB', level: 'STUDY', uids: ['1.2.3'] }, maxAttempts: 3, runAfter: at(0) });
+      await index.jobs.enqueue({ type: 'send', payload: { destination: 'LAB', level: 'SERIES', uids: ['1.2.3.4'], studyUID: '1.2.3' }, maxAttempts: 3, runAfter: at(0) });
+      const done = await index.jobs.enqueue({ type: 'export', payload: { level: 'STUDY', uid: '1.2.3', studyUID: '1.2.3' }, maxAttempts: 3, runAfter: at(0) });
+      assert.equal(await index.jobs.activeNaming('1.2.3'), 3);
+      assert.equal(await index.jobs.activeNaming('1.2'), 0, 'a UID that only begins another is not it');
+      await index.jobs.cancel(done.job.id);
+      assert.equal(await index.jobs.activeNaming('1.2.3'), 2, 'a canceled job no longer counts');
+      const running = await index.jobs.claim('me', at(1), at(60_000), ['send']);
+      assert.ok(running);
+      assert.equal(await index.jobs.activeNaming('1.2.3'), 2, 'a running one does');
+      await index.close();
+    });
+
     test('leases: another server cannot take a leased job; it takes it once the lease runs out; a spent one fails', async () => {
       const index = await open();
       const { job } = await index.jobs.enqueue({ type: 't', payload: {}, maxAttempts: 2, runAfter: at(0) });

@@ -141,6 +141,12 @@ export class PgJobStore implements JobStore {
     );
   }
 
+  activeNaming(uid: string): Promise<number> {
+    return this.transact('read', async (db) =>
+      Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM jobs WHERE state IN ('queued', 'running') AND strpos(payload::text, $1) > 0`, [JSON.stringify(uid)])).rows[0]?.n ?? 0),
+    );
+  }
+
   expireLeases(owner: string): Promise<number> {
     return this.transact('write', async (db) =>
       (await db.query(`UPDATE jobs SET lease_until = 0, updated_at = $1 WHERE state = 'running' AND lease_owner = $2`, [Date.now(), owner])).rowCount,

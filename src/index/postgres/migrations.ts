@@ -158,7 +158,7 @@ ALTER TABLE instances ADD COLUMN samples_per_pixel INTEGER;
 ALTER TABLE instances ADD COLUMN bits_stored INTEGER;
 `);
 
-// payload and progress stay JSON text, as on SQLite: read back with JSON.parse, never queried.
+// payload and progress stay JSON text, as on SQLite: read back with JSON.parse; a payload is searched only as text (activeNaming).
 const V3 = c(`
 CREATE TABLE jobs (
   id ${ID},

@@ -21,6 +21,8 @@ export class SqliteJobStore implements JobStore {
     this.s = {
       byId: p('SELECT * FROM jobs WHERE id = ?'),
       owners: p<{ lease_owner: string }>(`SELECT DISTINCT lease_owner FROM jobs WHERE state = 'running' AND lease_owner IS NOT NULL`),
+      // instr, not LIKE: a UID's characters are never LIKE's wildcards, but nothing to escape is safer.
+      naming: p<{ n: number }>(`SELECT count(*) AS n FROM jobs WHERE state IN ('queued', 'running') AND instr(payload, ?) > 0`),
       expireLease: p(`UPDATE jobs SET lease_until = 0, updated_at = ? WHERE state = 'running' AND lease_owner = ?`),
       byKey: p('SELECT * FROM jobs WHERE dedupe_key = ?'),
       insert: p(`INSERT INTO jobs (type, state, payload, max_attempts, dedupe_key, run_after, created_at, updated_at)
@@ -124,6 +126,10 @@ export class SqliteJobStore implements JobStore {
 
   leaseOwners(): Promise<string[]> {
     return this.transact('read', () => this.s.owners.all().map((r) => r.lease_owner));
+  }
+
+  activeNaming(uid: string): Promise<number> {
+    return this.transact('read', () => this.s.naming.get(JSON.stringify(uid))!.n);
   }
 
   expireLeases(owner: string): Promise<number> {

@@ -32,6 +32,19 @@ test('a study whose stability is pending (still arriving, its rules not run yet)
   await a.close();
 });
 
+test("a study with a forward of one of its series still queued (its destination down) is not deleted until that job has ended", async () => {
+  const a = await retentionArchive({ maxAgeDays: 30 });
+  await addStudy(a, '9.1', { instances: 1, size: 100, receivedAt: daysAgo(100) });
+  await addStudy(a, '9.2', { instances: 1, size: 100, receivedAt: daysAgo(100) });
+  const { job } = await a.index.jobs.enqueue({ type: 'send', payload: { rule: 'to-lab', destination: 'LAB', level: 'SERIES', uids: ['9.1.77'], studyUID: '9.1' }, maxAttempts: 5 });
+  await a.retention.run();
+  assert.deepEqual(await studyUIDs(a), ['9.1'], 'the other old study goes');
+  await a.index.jobs.cancel(job.id);
+  await a.retention.run();
+  assert.deepEqual(await studyUIDs(a), [], 'once its job has ended');
+  await a.close();
+});
+
 test('max_usage_percent: an excess larger than what the deletable studies hold deletes nothing, with an error naming the figures', async () => {
   const a = await retentionArchive({ maxUsagePercent: 50 });
   for (const [uid, days] of [['9.1', 100], ['9.2', 50], ['9.3', 40]] as const) await addStudy(a, uid, { instances: 1, size: 1000, receivedAt: daysAgo(days) });
