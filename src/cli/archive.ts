@@ -120,7 +120,7 @@ export async function reindexCommand(argv: string[]): Promise<number> {
   }
   const archive = await openToolArchive(config);
   try {
-    return await archive.index.maintain(() => reindex(archive, p, dir));
+    return await archive.index.maintain(() => reindex(archive, p, dir), lockLost('reindex'));
   } catch (e) {
     if (!(e instanceof IndexInUseError)) throw e;
     process.stderr.write(`pacs reindex: ${e.message}; the index was not changed\n`);
@@ -177,6 +177,18 @@ async function reindex(archive: ArchiveParts, p: Parsed, dir: string): Promise<n
   return failures.length ? 1 : 0;
 }
 
+/**
+ * The tool's maintenance lock was lost (PostgreSQL) and servers may be starting: it stops at
+ * once (exit 1). A reindex cut short leaves its list of protected studies, and the servers
+ * refuse to start until it is run again.
+ */
+const lockLost =
+  (tool: string) =>
+  (e: Error): never => {
+    process.stderr.write(`pacs ${tool}: ${e.message}; stopped — run it again with every server stopped\n`);
+    process.exit(1);
+  };
+
 function isDirectory(dir: string): boolean {
   try {
     return fs.statSync(dir).isDirectory();
@@ -190,7 +202,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
   const repair = flag(p, '--repair');
   try {
     // Looking is safe beside a running server; repairing (rows and files changed) is not.
-    return repair ? await archive.index.maintain(() => verify(archive, p, repair)) : await verify(archive, p, repair);
+    return repair ? await archive.index.maintain(() => verify(archive, p, repair), lockLost('verify')) : await verify(archive, p, repair);
   } catch (e) {
     if (!(e instanceof IndexInUseError)) throw e;
     process.stderr.write(`pacs verify: ${e.message}; nothing was repaired\n`);

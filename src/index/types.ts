@@ -332,7 +332,9 @@ export interface ArchiveIndex {
   /**
    * Runs a maintenance tool's `fn` (pacs reindex, verify --repair) with no server on the index:
    * refused (PacsError CONFLICT) while one serves; servers refuse to start meanwhile.
+   * `onLost` (PostgreSQL): the lock's connection was lost and the lock could not be taken again —
+   * servers may be starting: the tool must stop.
    */
-  maintain<T>(fn: () => Promise<T>): Promise<T>;
+  maintain<T>(fn: () => Promise<T>, onLost?: (e: Error) => void): Promise<T>;
   close(): Promise<void>;
 }

@@ -85,6 +85,46 @@ for (const backend of BACKENDS) backend.run((fresh) => {
           await Promise.all([server.close(), tool.close(), admin.close()]);
         }
       });
+
+    if (backend.name === 'PostgreSQL')
+      test("a maintenance tool whose lock's connection is cut takes it again at once: servers stay refused", async () => {
+        const place = await fresh();
+        const [server, tool] = [await place(), await place()];
+        const admin = await place();
+        try {
+          let told: Error | null = null;
+          let inside!: () => void;
+          const entered = new Promise<void>((r) => (inside = r));
+          let finish!: () => void;
+          const work = tool.maintain(
+            async () => {
+              inside();
+              await new Promise<void>((r) => (finish = r));
+              return 'done';
+            },
+            (e) => (told = e),
+          );
+          await entered;
+          const pg = admin as unknown as { pool: { query: (sql: string) => Promise<{ rows: { pid: number }[] }> } };
+          const { rows } = await pg.pool.query(`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = ${0x50505253} AND granted`);
+          assert.equal(rows.length, 1);
+          await pg.pool.query(`SELECT pg_terminate_backend(${rows[0]!.pid})`);
+          // Taken again: the advisory lock is granted to a new backend, and a server is refused.
+          let again = false;
+          for (let i = 0; i < 100 && !again; i++) {
+            const now = await pg.pool.query(`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = ${0x50505253} AND granted`);
+            again = now.rows.length === 1 && now.rows[0]!.pid !== rows[0]!.pid;
+            if (!again) await new Promise((r) => setTimeout(r, 50));
+          }
+          assert.equal(again, true, 'the lock is held again');
+          await assert.rejects(server.serve(), (e: unknown) => inUse(/maintenance tool/)(e));
+          assert.equal(told, null, 'nothing to stop for');
+          finish();
+          assert.equal(await work, 'done');
+        } finally {
+          await Promise.all([server.close(), tool.close(), admin.close()]);
+        }
+      });
   });
 });
 

@@ -13,6 +13,7 @@
 
 import type pg from 'pg';
 import { IndexInUseError } from '../errors.js';
+import { errorMessage } from '../../core/errors.js';
 import { LOCK_WAIT_MS, type PgPoolOptions, beginWithLockWait, createPool, indexFailure } from './db.js';
 
 /**
@@ -183,8 +184,14 @@ export class PgInstanceLocks {
         lost: (): void => {
           drop(h);
           if (released) return;
-          onLost(new Error("the connection holding this process's presence on the index was lost"));
-          if (mode === 'shared') again();
+          if (mode === 'shared') {
+            onLost(new Error("the connection holding this process's presence on the index was lost"));
+            again();
+            return;
+          }
+          // A maintenance tool's lock: taken again at once, or servers may have started — the
+          // tool is told, and must stop (it went on, rebuilding an index servers were using).
+          take().catch((e: unknown) => onLost(new Error(`the connection holding the maintenance lock on the index was lost, and it could not be taken again (${errorMessage(e)})`)));
         },
       };
       c.on('error', h.lost);

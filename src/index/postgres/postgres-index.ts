@@ -230,8 +230,8 @@ export class PostgresIndex implements ArchiveIndex {
     return this.locks.holdPresence('shared', onLost);
   }
 
-  async maintain<T>(fn: () => Promise<T>): Promise<T> {
-    const release = await this.locks.holdPresence('exclusive');
+  async maintain<T>(fn: () => Promise<T>, onLost?: (e: Error) => void): Promise<T> {
+    const release = await this.locks.holdPresence('exclusive', onLost);
     try {
       return await fn();
     } finally {
