@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { describe, test } from 'node:test';
 import { IndexInUseError } from '../../src/index/errors.js';
 import { SqliteIndex } from '../../src/index/sqlite/sqlite-index.js';
+import { holdMarker } from '../../src/index/sqlite/presence.js';
 import { HOST } from '../../src/core/process-alive.js';
 import { BACKENDS } from './backends.js';
 
@@ -146,6 +147,31 @@ describe('presence on SQLite', () => {
     } finally {
       await a.close();
       await b.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('taking over a leftover marker does not remove one another process made meanwhile', async () => {
+    const dir = fs.mkdtempSync('/tmp/pacs-presence-');
+    const file = `${dir}/index.db.owner`;
+    fs.writeFileSync(file, JSON.stringify({ role: 'server', pid: 2 ** 22 + 7, host: HOST, since: '2026-01-01T00:00:00Z' }));
+    // Between our read of the leftover and its removal, another process (alive: our parent) took it over.
+    const rename = fs.renameSync;
+    let raced = false;
+    fs.renameSync = ((from: fs.PathLike, to: fs.PathLike) => {
+      if (!raced && String(from) === file) {
+        raced = true;
+        fs.writeFileSync(file, JSON.stringify({ role: 'server', pid: process.ppid, host: HOST, since: new Date().toISOString() }));
+      }
+      return rename(from, to);
+    }) as typeof fs.renameSync;
+    try {
+      assert.throws(() => holdMarker(file, 'server'), inUse(new RegExp(`another server \\(pid ${process.ppid} `)));
+      assert.equal(raced, true);
+      assert.match(fs.readFileSync(file, 'utf8'), new RegExp(`"pid":${process.ppid}`), "the other process's marker is where it was");
+      assert.deepEqual(fs.readdirSync(dir), ['index.db.owner'], 'nothing left aside');
+    } finally {
+      fs.renameSync = rename;
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -3,6 +3,7 @@
 // server on the same file, or pacs reindex / verify --repair beside a running server, is refused
 // with the holder named. A marker whose process is gone (a crash, a kill -9) is a leftover: the
 // next holder takes it over. A marker of another host cannot be checked and is taken as live.
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { HOST, isAlive } from '../../core/process-alive.js';
 import { IndexInUseError } from '../errors.js';
@@ -81,7 +82,28 @@ export function holdMarker(file: string, role: PresenceRole): () => Promise<void
     }
     const holder = read(file);
     if (holder !== null && live(file, holder)) throw new IndexInUseError(refusal(file, holder, role));
-    fs.rmSync(file, { force: true }); // a leftover of a process that is gone
+    // A leftover of a process that is gone. Removed by moving it aside first and reading what
+    // was moved: removed by name, a marker another process made since our read (taking over the
+    // same leftover) went with it, and both went on as its holder.
+    const aside = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.stale`;
+    try {
+      fs.renameSync(file, aside);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // another process removed it
+      throw e;
+    }
+    const moved = read(aside);
+    if (moved !== null && live(aside, moved)) {
+      // A live holder's marker, made after our read: back where it was (unless a third made one).
+      try {
+        fs.linkSync(aside, file);
+      } catch {
+        // a marker is there again: whoever made it holds it
+      }
+      fs.rmSync(aside, { force: true });
+      throw new IndexInUseError(refusal(file, moved, role));
+    }
+    fs.rmSync(aside, { force: true });
   }
   throw new IndexInUseError(`cannot take ${file}: other processes keep making it`);
 }
