@@ -11,6 +11,17 @@ import { holdMarker } from '../../src/index/sqlite/presence.js';
 import { HOST } from '../../src/core/process-alive.js';
 import { BACKENDS } from './backends.js';
 
+/** The backends holding the presence lock (advisory locks of its namespace, 'PPRS'), asked through another index of the same database. */
+async function presenceHolders(admin: unknown): Promise<number[]> {
+  const pg = admin as { pool: { query: (sql: string) => Promise<{ rows: { pid: number }[] }> } };
+  return (await pg.pool.query(`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = ${0x50505253} AND granted`)).rows.map((r) => r.pid);
+}
+
+/** Ends a backend's session, as a network failure would. */
+async function terminate(admin: unknown, pid: number): Promise<void> {
+  await (admin as { pool: { query: (sql: string) => Promise<unknown> } }).pool.query(`SELECT pg_terminate_backend(${pid})`);
+}
+
 const inUse = (text: RegExp) => (e: unknown): boolean => e instanceof IndexInUseError && text.test(e.message);
 
 for (const backend of BACKENDS) backend.run((fresh) => {
@@ -67,11 +78,9 @@ for (const backend of BACKENDS) backend.run((fresh) => {
         try {
           let told: Error | null = null;
           const leave = await server.serve((e) => (told = e));
-          // The presence lock's backend: the one holding an advisory lock of its namespace ('PPRS').
-          const pg = admin as unknown as { pool: { query: (sql: string) => Promise<{ rows: { pid: number }[] }> } };
-          const { rows } = await pg.pool.query(`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = ${0x50505253} AND granted`);
-          assert.equal(rows.length, 1);
-          await pg.pool.query(`SELECT pg_terminate_backend(${rows[0]!.pid})`);
+          const holders = await presenceHolders(admin);
+          assert.equal(holders.length, 1);
+          await terminate(admin, holders[0]!);
           for (let i = 0; i < 100 && !told; i++) await new Promise((r) => setTimeout(r, 50));
           assert.match(String((told as Error | null)?.message), /presence on the index was lost/);
           // Taken again within a few seconds: the tool is refused once more.
@@ -106,15 +115,13 @@ for (const backend of BACKENDS) backend.run((fresh) => {
             (e) => (told = e),
           );
           await entered;
-          const pg = admin as unknown as { pool: { query: (sql: string) => Promise<{ rows: { pid: number }[] }> } };
-          const { rows } = await pg.pool.query(`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = ${0x50505253} AND granted`);
-          assert.equal(rows.length, 1);
-          await pg.pool.query(`SELECT pg_terminate_backend(${rows[0]!.pid})`);
+          const [first] = await presenceHolders(admin);
+          await terminate(admin, first!);
           // Taken again: the advisory lock is granted to a new backend, and a server is refused.
           let again = false;
           for (let i = 0; i < 100 && !again; i++) {
-            const now = await pg.pool.query(`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = ${0x50505253} AND granted`);
-            again = now.rows.length === 1 && now.rows[0]!.pid !== rows[0]!.pid;
+            const now = await presenceHolders(admin);
+            again = now.length === 1 && now[0] !== first;
             if (!again) await new Promise((r) => setTimeout(r, 50));
           }
           assert.equal(again, true, 'the lock is held again');
