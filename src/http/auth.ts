@@ -29,8 +29,11 @@ const VERIFIED_MAX = 1000;
  * false from it ends the check there (the caller's address is over its rate limit, say).
  */
 export async function authenticate(header: string | undefined, c: HttpConfig, beforeHashing?: () => Promise<boolean>): Promise<Caller | null> {
-  if (!header) return { role: anonymousRole(c), name: null };
-  if (!/^basic\s/i.test(header)) return check(header, c);
+  if (header === undefined) return { role: anonymousRole(c), name: null };
+  // An empty header is no credentials: refused, not taken for an anonymous request.
+  if (header.trim() === '') return { invalid: 'an empty Authorization header' };
+  // Every Basic header (a bare "Basic" too) passes the failed-login limit before any hashing.
+  if (!/^basic(\s|$)/i.test(header)) return check(header, c);
   const key = createHash('sha256').update(header).digest('base64');
   let known = verified.get(c);
   const hit = known?.get(key);
@@ -65,6 +68,8 @@ async function check(header: string, c: HttpConfig): Promise<Caller> {
   if (/^basic$/i.test(scheme ?? '')) {
     const decoded = Buffer.from(value, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
+    // No user name, or no password: nothing to hash (user names are not told apart by it).
+    if (colon <= 0) return { invalid: 'wrong user name or password' };
     const username = colon < 0 ? decoded : decoded.slice(0, colon);
     const password = colon < 0 ? '' : decoded.slice(colon + 1);
     const user = c.users.find((u) => u.username === username);

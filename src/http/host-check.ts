@@ -58,7 +58,9 @@ export const isMisdirected = (req: FastifyRequest): boolean => misdirected.has(r
 export function registerHostCheck(app: FastifyInstance, config: () => HttpConfig): void {
   const warned = new Set<string>();
   app.addHook('onRequest', async (req, reply) => {
-    if (req.method === 'OPTIONS' || req.headers.authorization !== undefined) return;
+    // Credentials, not a header alone: an empty one (which a rebinding page may send) was let
+    // through here and then taken as anonymous — the admin role of a server without users.
+    if (req.method === 'OPTIONS' || (req.headers.authorization ?? '').trim() !== '') return;
     if (hostAllowed(req.host, config().allowed_hosts)) return;
     // A load balancer's health check may name the server as it likes; those routes are open
     // anyway and their details go only to callers with a role (status.ts).

@@ -28,6 +28,10 @@ describe('host names of requests without credentials', () => {
     assert.match(del.json<{ detail: string }>().detail, /http\.allowed_hosts/);
     assert.equal((await get('evil.example:8080', '/api/status')).statusCode, 421);
     assert.equal((await get('pacs1.evil.example')).statusCode, 421, 'the short host name as the start of another name');
+    // An empty Authorization header (a rebinding page's fetch may send one) is no credentials: it
+    // was let past this check and then served as anonymous — the admin of a server without users.
+    for (const authorization of ['', ' '])
+      assert.equal((await get('evil.example:8080', '/api/me', { authorization })).statusCode, 421, `Authorization: "${authorization}"`);
   });
 
   test('IP literals, localhost, the host name and allowed_hosts (names and wildcards) are answered', async () => {

@@ -34,7 +34,13 @@ test('authenticate: users, tokens, anonymous, wrong credentials', async () => {
   assert.ok('invalid' in (await authenticate(basic('ann', 'wrong'), c))!);
   assert.deepEqual(await authenticate('Bearer abcdefghijklmnopqrstuvwxyz', c), { role: 'write', name: 'robot' });
   assert.ok('invalid' in (await authenticate('Bearer nope', c))!);
-  // An address over its rate limit is refused before its password is hashed.
+  assert.ok('invalid' in (await authenticate('', c))!, 'an empty header is not anonymous');
+  // An address over its rate limit is refused before its password is hashed — a bare "Basic"
+  // (no credentials) too, which skipped the limit and still cost a scrypt.
+  let gated = 0;
+  assert.equal(await authenticate('Basic', c, async () => (gated++, false)), null);
+  assert.equal(gated, 1);
+  assert.ok('invalid' in (await authenticate(`Basic ${Buffer.from('no-colon').toString('base64')}`, c))!);
   let asked = 0;
   assert.equal(await authenticate(basic('ann', 'guess'), c, async () => (asked++, false)), null);
   assert.equal(asked, 1);
