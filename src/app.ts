@@ -17,6 +17,7 @@ import { dicomwebCredentialWarnings, httpStartWarnings } from './http/exposure.j
 import { plainTextMessage, plainTextUsers } from './core/passwords.js';
 import type { FastifyInstance } from 'fastify';
 import { existsSync } from 'node:fs';
+import { FailedLogins } from './core/failed-logins.js';
 import { REINDEX_PENDING } from './services/import.js';
 import { join } from 'node:path';
 import { type BeforeStoreHook, StoreService, type StoreSettings } from './services/store.js';
@@ -303,6 +304,7 @@ export class PacsServer {
     // Plain DICOM on server.port, DICOM TLS on tls.port; or, with TLS and no tls.port, TLS alone on server.port.
     const active = new Set<Association>();
     const rateLimiter = new AssociationRateLimiter();
+    const failedLogins = new FailedLogins();
     const listen = async (port: number, secure: boolean): Promise<number> => {
       const listener: DicomListener = new DicomListener({
         host: c.server.host,
@@ -319,7 +321,7 @@ export class PacsServer {
           return { artimMs: now.artim_timeout * 1000, idleMs: now.idle_timeout * 1000, dimseMs: now.dimse_timeout * 1000, sendStallMs: now.dimse_timeout * 1000 };
         },
         userFor: (socket): AcceptorSession =>
-          new AcceptorSession({ registry: this.registry, policy: () => this.acceptPolicy(), active: () => active, logger: this.logger, events: this.archive.events, rateLimiter }, socket),
+          new AcceptorSession({ registry: this.registry, policy: () => this.acceptPolicy(), active: () => active, logger: this.logger, events: this.archive.events, rateLimiter, failedLogins }, socket),
         ...(secure && this.archive.tls
           ? {
               tls: serverOptions(this.archive.tls, c.tls.require_client_cert),

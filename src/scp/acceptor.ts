@@ -20,6 +20,7 @@ import {
   RejectSource,
 } from '../net/pdu/types.js';
 import type { EventBus } from '../core/events.js';
+import type { FailedLogins } from '../core/failed-logins.js';
 import type { Logger } from '../core/logging.js';
 import type { AssociationStats, ScpContext, SopRegistry } from './registry.js';
 
@@ -52,6 +53,8 @@ export interface AcceptorDeps {
   events: EventBus;
   /** Shared by every association of the server, so the rate counts across connections. */
   rateLimiter?: AssociationRateLimiter;
+  /** Wrong user identity passwords by address, shared by every association of the server. */
+  failedLogins?: FailedLogins;
 }
 
 const reject = (result: number, source: number, reason: number): AssociateRJ => ({ type: PduType.AssociateRJ, result, source, reason });
@@ -106,7 +109,7 @@ export class AcceptorSession implements AssociationUser {
         `more than ${perMinute} new associations a minute from ${rq.callingAETitle} (server.max_new_associations_per_minute_per_ae); next in ${this.deps.rateLimiter.waitSeconds(rq.callingAETitle, perMinute)} s`,
       );
     // Checked after the rate, so the rate also bounds password guessing.
-    const identity = await checkUserIdentity(rq.userInformation.userIdentity, p.userIdentity);
+    const identity = await checkUserIdentity(rq.userInformation.userIdentity, p.userIdentity, this.deps.failedLogins ? { logins: this.deps.failedLogins, address: this.remoteAddress } : undefined);
     if (!identity.ok) {
       this.deps.events.emit('audit', { action: 'login-failed', outcome: 'failure', who: rq.callingAETitle, from: this.remoteAddress, what: { userIdentity: identity.why } });
       // PS3.7 D.3.3.7: refused by the service user; the reasons have no "authentication failed".

@@ -1,7 +1,8 @@
 // User Identity Negotiation (PS3.7 D.3.3.7) checked against access_control.user_identity, and
 // the source addresses a known node may call from (known_nodes[].addresses).
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
-import { passwordMatches } from '../core/passwords.js';
+import { decoyLike, isPasswordHash, passwordMatches } from '../core/passwords.js';
+import { FAILED_LOGINS_LIMIT, type FailedLogins } from '../core/failed-logins.js';
 import type { UserIdentityRQ } from '../net/pdu/types.js';
 
 export interface DicomUser {
@@ -24,8 +25,20 @@ export type IdentityVerdict =
 const USERNAME = 1;
 const USERNAME_PASSCODE = 2;
 
-/** Checks the identity an A-ASSOCIATE-RQ carries; a password's scrypt runs in the thread pool. */
-export async function checkUserIdentity(id: UserIdentityRQ | null, policy: UserIdentityPolicy | undefined): Promise<IdentityVerdict> {
+/** A stored password of the users' form that nothing matches: what an unknown user name is checked against. */
+const decoys = new WeakMap<readonly DicomUser[], string>();
+function decoyOf(users: readonly DicomUser[]): string {
+  let decoy = decoys.get(users);
+  if (decoy === undefined) decoys.set(users, (decoy = decoyLike(users.find((u) => u.password !== undefined && isPasswordHash(u.password))?.password)));
+  return decoy;
+}
+
+/**
+ * Checks the identity an A-ASSOCIATE-RQ carries; a password's scrypt runs in the thread pool.
+ * `guard`: the failed passwords of the peer's address (as over HTTP): past the limit, none is
+ * checked — the calling AE title, which the peer chooses, bounded nothing.
+ */
+export async function checkUserIdentity(id: UserIdentityRQ | null, policy: UserIdentityPolicy | undefined, guard?: { logins: FailedLogins; address: string }): Promise<IdentityVerdict> {
   // Without a policy we do not take part in the negotiation: no response item (PS3.7 D.3.3.7.2).
   if (!policy) return { ok: true, user: null, respond: false };
   if (!id) return policy.required ? { ok: false, why: 'no user identity sent (access_control.user_identity.required)' } : { ok: true, user: null, respond: false };
@@ -40,10 +53,20 @@ export async function checkUserIdentity(id: UserIdentityRQ | null, policy: UserI
   // Wrong credentials are refused even when identification is optional: they are a failed
   // login, not an anonymous peer. The name is quoted at most 64 characters long: it goes to the
   // log and twice to the audit trail, and a peer may send 64 KB of it with every attempt.
+  const passcode = id.type === USERNAME_PASSCODE ? id.secondaryField.toString('utf8') : null;
+  const stored = user ? user.password : passcode !== null ? decoyOf(policy.users) : undefined;
+  if (stored !== undefined && passcode !== null && guard) {
+    const wait = guard.logins.begin(guard.address);
+    if (wait) return { ok: false, why: `more than ${FAILED_LOGINS_LIMIT} wrong passwords a minute from ${guard.address}: none is checked from there for ${wait} s` };
+  }
+  // An unknown user name with a password costs the same hashing as a known one's wrong
+  // password: refused at once, it told by the time taken which user names exist.
+  const matches = stored !== undefined && passcode !== null ? await passwordMatches(passcode, stored) : false;
+  if (stored !== undefined && passcode !== null) guard?.logins.end(guard.address, matches && user !== undefined);
   if (!user) return { ok: false, why: `unknown user ${JSON.stringify(username.length > 64 ? `${username.slice(0, 64)}…` : username)}` };
   if (user.password !== undefined) {
-    if (id.type !== USERNAME_PASSCODE) return { ok: false, why: `user ${username} needs a password` };
-    if (!(await passwordMatches(id.secondaryField.toString('utf8'), user.password))) return { ok: false, why: `wrong password for user ${username}` };
+    if (passcode === null) return { ok: false, why: `user ${username} needs a password` };
+    if (!matches) return { ok: false, why: `wrong password for user ${username}` };
   }
   return { ok: true, user: username, respond: id.positiveResponseRequested };
 }
