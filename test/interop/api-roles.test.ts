@@ -70,6 +70,14 @@ describe('REST API roles by job type', () => {
       assert.equal((await pacs.server.archive.index.jobs.get(id))!.state, 'queued', 'untouched');
     }
     assert.match((await web.inject({ method: 'POST', url: `/api/jobs/${adminOnly[0]}/cancel`, headers: writer })).json<{ detail: string }>().detail, /queued by the rule "pet-convert"/);
+    // A command's argv (it may hold a secret) and an export's folder are for administrators' eyes.
+    type Shown = { payload: Record<string, unknown> };
+    for (const who of [writer, basic('reader', 'r-secret')]) {
+      assert.equal((await web.inject({ method: 'GET', url: `/api/jobs/${adminOnly[0]}`, headers: who })).json<Shown>().payload.argv, '(for administrators)');
+      const listed = (await web.inject({ method: 'GET', url: '/api/jobs?type=export', headers: who })).json<{ items: Shown[] }>().items;
+      assert.ok(listed.length && listed.every((j) => j.payload.to === '(for administrators)'));
+    }
+    assert.deepEqual((await web.inject({ method: 'GET', url: `/api/jobs/${adminOnly[0]}`, headers: boss })).json<Shown>().payload.argv, ['/bin/sh', '-c', 'touch /tmp/pwned']);
     for (const id of adminOnly) assert.equal((await web.inject({ method: 'POST', url: `/api/jobs/${id}/cancel`, headers: boss })).statusCode, 200, `cancel ${id} by an admin`);
     const pull = await web.inject({ method: 'POST', url: '/api/pull', payload: { source: 'NOWHERE', uids: ['1.2.3'] }, headers: writer });
     assert.equal(pull.statusCode, 202, pull.body);

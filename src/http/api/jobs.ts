@@ -10,6 +10,9 @@ import '../route-config.js';
 import { type ApiDeps, page } from './deps.js';
 import { isExactIdentifier, patientIdSchema, rowIdParams } from './identifiers.js';
 
+/** Payload members that only administrators see: a command's argv (it may hold a secret), an export's folder. */
+const ADMIN_ONLY_PAYLOAD = new Set(['argv', 'to']);
+
 const jobSchema = {
   type: 'object',
   properties: {
@@ -46,7 +49,13 @@ const uids = { type: 'array', minItems: 1, maxItems: 1000, items: { ...patientId
 const level = { type: 'string', enum: [...LEVELS], default: 'STUDY' } as const;
 
 export function registerJobs(app: FastifyInstance, deps: ApiDeps): void {
-  const view = (job: Job) => ({ ...job, progress: shownProgress(deps.jobs.liveProgress(job.id) ?? job.progress) });
+  // A command rule's argv (it may carry a password) and an export's folder are an administrator's
+  // to see, as the storage directory on the status page is: "(for administrators)" to others.
+  const view = (job: Job, req: FastifyRequest) => {
+    const admin = req.caller === null || roleAllows(req.caller.role, 'admin');
+    const payload = admin ? job.payload : Object.fromEntries(Object.entries(job.payload).map(([k, v]) => [k, ADMIN_ONLY_PAYLOAD.has(k) ? '(for administrators)' : v]));
+    return { ...job, payload, progress: shownProgress(deps.jobs.liveProgress(job.id) ?? job.progress) };
+  };
   const found = (job: Job | null, id: number): Job => {
     if (!job) throw notFound(`no job ${id}`);
     return job;
@@ -72,11 +81,11 @@ export function registerJobs(app: FastifyInstance, deps: ApiDeps): void {
     async (req: FastifyRequest<{ Querystring: { limit: number; offset: number; state?: Job['state']; type?: string } }>) => {
       const q = req.query;
       const { jobs, total } = await deps.index.jobs.list({ limit: q.limit, offset: q.offset, ...(q.state ? { state: q.state } : {}), ...(q.type ? { type: q.type } : {}) });
-      return { items: jobs.map(view), total, offset: q.offset, limit: q.limit };
+      return { items: jobs.map((j) => view(j, req)), total, offset: q.offset, limit: q.limit };
     },
   );
   type IdReq = FastifyRequest<{ Params: { id: number } }>;
-  app.get('/jobs/:id', { schema: { tags: ['jobs'], summary: 'One job with its progress', params: rowIdParams, response: { 200: jobSchema } } }, async (req: IdReq) => view(found(await deps.index.jobs.get(req.params.id), req.params.id)));
+  app.get('/jobs/:id', { schema: { tags: ['jobs'], summary: 'One job with its progress', params: rowIdParams, response: { 200: jobSchema } } }, async (req: IdReq) => view(found(await deps.index.jobs.get(req.params.id), req.params.id), req));
   /** The job, once the caller may act on one of its type. */
   const mayAct = async (req: IdReq): Promise<void> => {
     const job = found(await deps.index.jobs.get(req.params.id), req.params.id);
@@ -90,11 +99,11 @@ export function registerJobs(app: FastifyInstance, deps: ApiDeps): void {
   const summary = (what: string) => `${what} (write role for the jobs of /api/send and /api/pull; admin for all others)`;
   app.post('/jobs/:id/cancel', { config: { role: 'write' }, schema: { tags: ['jobs'], summary: summary('Cancel a job (queued: at once; running: it stops soon)'), params: rowIdParams, response: { 200: jobSchema } } }, async (req: IdReq) => {
     await mayAct(req);
-    return view(found(await deps.jobs.cancel(req.params.id), req.params.id));
+    return view(found(await deps.jobs.cancel(req.params.id), req.params.id), req);
   });
   app.post('/jobs/:id/retry', { config: { role: 'write' }, schema: { tags: ['jobs'], summary: summary('Queue a failed or canceled job again'), params: rowIdParams, response: { 200: jobSchema } } }, async (req: IdReq) => {
     await mayAct(req);
-    return view(found(await deps.jobs.retry(req.params.id), req.params.id));
+    return view(found(await deps.jobs.retry(req.params.id), req.params.id), req);
   });
 
   app.post(
@@ -112,7 +121,7 @@ export function registerJobs(app: FastifyInstance, deps: ApiDeps): void {
       exact(req.body.level, req.body.uids);
       await nodeKnown(req.body.destination);
       const job = await deps.jobs.enqueue('send', { destination: req.body.destination, level: req.body.level, uids: req.body.uids });
-      return reply.code(202).send(view(job));
+      return reply.code(202).send(view(job, req));
     },
   );
   app.post(
@@ -135,7 +144,7 @@ export function registerJobs(app: FastifyInstance, deps: ApiDeps): void {
       exact(req.body.level, req.body.uids);
       await nodeKnown(req.body.source);
       const job = await deps.jobs.enqueue('pull', { source: req.body.source, level: req.body.level, uids: req.body.uids, method: req.body.method });
-      return reply.code(202).send(view(job));
+      return reply.code(202).send(view(job, req));
     },
   );
 }
