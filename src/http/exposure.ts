@@ -23,6 +23,13 @@ export function httpStartWarnings(c: HttpConfig): StartWarning[] {
       fields: { anonymousRole: anonymous, host: c.host },
       message: `the web port answers requests without credentials with the ${anonymous} role and listens on ${c.host}, not only on this machine: set http.users or http.tokens (anonymous_role then defaults to read), or http.anonymous_role, or bind http.host to 127.0.0.1`,
     });
+  // Users and tokens set, anonymous read left as it is: anyone who reaches the port reads every
+  // patient's images and reports without logging in.
+  if (anonymous === 'read' && !isLoopback(c.host) && (c.users.length || c.tokens.length))
+    warnings.push({
+      fields: { anonymousRole: anonymous, host: c.host },
+      message: `the web port lets requests without credentials read every study and listens on ${c.host}, not only on this machine: set http.anonymous_role: none unless that is meant (a reading room's open viewer)`,
+    });
   // Accepted (compared in equal time), but anyone who reads the file or a backup can log in.
   const plain = plainTextUsers(c.users);
   if (plain.length) warnings.push({ fields: { users: plain }, message: plainTextMessage('http.users') });

@@ -31,6 +31,11 @@ test('a warning at start when the anonymous role may write and the port is not o
   assert.equal(httpStartWarnings(c({ host: '127.0.0.1' })).length, 0);
   assert.equal(httpStartWarnings(c({ anonymous_role: 'read' })).length, 0);
   assert.equal(httpStartWarnings(c({ anonymous_role: 'write', host: '::' })).length, 1);
+  // Users set and anonymous read left as it defaults: every study readable without logging in.
+  const tokens = [{ name: 'robot', token: 'x'.repeat(20), role: 'write' }] as HttpConfig['tokens'];
+  assert.match(httpStartWarnings(c({ tokens }))[0]!.message, /without credentials read every study/);
+  assert.equal(httpStartWarnings(c({ tokens, anonymous_role: 'none' })).length, 0);
+  assert.equal(httpStartWarnings(c({ tokens, host: '127.0.0.1' })).length, 0);
 });
 
 test('a DICOMweb server given credentials over plain HTTP is warned of at start, unless it is on this machine', () => {
