@@ -49,6 +49,8 @@ import { WorklistService } from './services/worklist.js';
 import { worklistScp } from './scp/worklist.js';
 import { MppsService } from './services/mpps.js';
 import { mppsScp } from './scp/mpps.js';
+import { restrictionWarning } from './scp/permissions.js';
+import { PERMISSIONS } from './config/schema.js';
 import { CommitmentService } from './services/commitment.js';
 import { commitmentScp } from './scp/commitment.js';
 import { WorkflowFeeds } from './workflow-feeds.js';
@@ -336,6 +338,8 @@ export class PacsServer {
     const dicomPlain = plainTextUsers(c.access_control.user_identity?.users ?? []);
     if (dicomPlain.length) this.logger.warn({ users: dicomPlain }, plainTextMessage('access_control.user_identity.users'));
     for (const w of dicomwebCredentialWarnings(c.dicomweb_servers)) this.logger.warn(w.fields, w.message);
+    const sidestep = c.access_control.user_identity?.required ? null : restrictionWarning(c.known_nodes, c.access_control.allowed_ae_titles, PERMISSIONS.length);
+    if (sidestep) this.logger.warn(sidestep.fields, sidestep.message);
     const tlsOnly = c.tls.enabled && c.tls.port === undefined;
     const port = await listen(c.server.port, tlsOnly);
     const tlsPort = c.tls.enabled && c.tls.port !== undefined ? await listen(c.tls.port, true) : tlsOnly ? port : null;
