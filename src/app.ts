@@ -340,6 +340,9 @@ export class PacsServer {
     for (const w of dicomwebCredentialWarnings(c.dicomweb_servers)) this.logger.warn(w.fields, w.message);
     const sidestep = c.access_control.user_identity?.required ? null : restrictionWarning(c.known_nodes, c.access_control.allowed_ae_titles, PERMISSIONS.length);
     if (sidestep) this.logger.warn(sidestep.fields, sidestep.message);
+    // Client certificates on tls.port guard nothing while server.port takes the same peers in plain text.
+    if (c.tls.enabled && c.tls.port !== undefined && c.tls.require_client_cert)
+      this.logger.warn({ port: c.server.port, tlsPort: c.tls.port }, 'tls.require_client_cert holds on tls.port only: server.port still takes plain DICOM under the same access rules (leave tls.port out to serve TLS alone on server.port)');
     const tlsOnly = c.tls.enabled && c.tls.port === undefined;
     const port = await listen(c.server.port, tlsOnly);
     const tlsPort = c.tls.enabled && c.tls.port !== undefined ? await listen(c.tls.port, true) : tlsOnly ? port : null;
