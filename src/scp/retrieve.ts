@@ -220,6 +220,8 @@ async function subOperations(
     try {
       scu = await connectForStore(dest, deps.aeTitle(), instances, deps.dimseTimeoutMs?.(), stop);
     } catch (e) {
+      // A C-CANCEL while the destination was being called is a cancel, not a failure to reach it.
+      if (op.cancelled) return final(ctx, cmd, Status.Cancel, none, undefined, instances.map((i) => i.SOPInstanceUID));
       return refuse(Status.OutOfResourcesSubOperations, `cannot open an association to ${destAE} (${dest.host}:${dest.port}): ${errorMessage(e)}`);
     }
     send = storeSender(sourceOf(deps), scu, { aeTitle: ctx.assoc.callingAETitle, messageId: cmd.MessageID ?? 0 }, stop);

@@ -16,11 +16,12 @@ import { buildAssociateAC } from '../../src/net/acse.js';
 import { decodePdu, encodePdu } from '../../src/net/pdu/codec.js';
 import { PduFramer, type RawPdu } from '../../src/net/pdu/framer.js';
 import { type AssociateRQ, PduType } from '../../src/net/pdu/types.js';
-import { CommandField, storeResponse } from '../../src/net/dimse/command.js';
+import { CommandField, NO_DATASET, storeResponse } from '../../src/net/dimse/command.js';
 import type { DatasetSink } from '../../src/net/dimse/assembler.js';
 
 const CT = '1.2.840.10008.5.1.4.1.1.2';
 const STUDY_GET = '1.2.840.10008.5.1.4.1.2.2.3';
+const STUDY_MOVE = '1.2.840.10008.5.1.4.1.2.2.2';
 const EXPLICIT_LE = '1.2.840.10008.1.2.1';
 
 /** The (first) study of a set of synthetic files, as bench/synthetic.ts names it. */
@@ -57,18 +58,41 @@ async function stalledDestination(): Promise<{ port: number; sockets: net.Socket
   };
 }
 
+/** A destination that accepts TCP and never answers the A-ASSOCIATE-RQ; `reached` resolves at its first connection. */
+async function muteDestination(): Promise<{ port: number; reached: Promise<net.Socket>; close: () => void }> {
+  const sockets: net.Socket[] = [];
+  let reach!: (s: net.Socket) => void;
+  const reached = new Promise<net.Socket>((r) => (reach = r));
+  const server = net.createServer((socket) => {
+    sockets.push(socket);
+    socket.on('error', () => {});
+    reach(socket);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    reached,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
 describe('retrieves to slow and stalled peers', () => {
   let pacs: TestPacs;
   let slowPort: number;
   let slowDir: string;
   let slowScp: ChildProcess;
   let stalled: Awaited<ReturnType<typeof stalledDestination>>;
+  let mute: Awaited<ReturnType<typeof muteDestination>>;
   let smallStudy: string;
   let bigStudy: string;
 
   before(async () => {
     slowPort = await freePort();
     stalled = await stalledDestination();
+    mute = await muteDestination();
     pacs = await startTestPacs({ server: { idle_timeout: 1, dimse_timeout: 1 } });
     const cfg = pacs.server.archive.config();
     pacs.server.archive.setConfig({
@@ -76,6 +100,7 @@ describe('retrieves to slow and stalled peers', () => {
       known_nodes: [
         { ae_title: 'SLOW', host: '127.0.0.1', port: slowPort, tls: false, permissions: ['store'] },
         { ae_title: 'STALLED', host: '127.0.0.1', port: stalled.port, tls: false, permissions: ['store'] },
+        { ae_title: 'MUTE', host: '127.0.0.1', port: mute.port, tls: false, permissions: ['store'] },
       ],
     });
     slowDir = path.join(pacs.dir, 'slow');
@@ -93,6 +118,7 @@ describe('retrieves to slow and stalled peers', () => {
   after(async () => {
     slowScp.kill();
     stalled.close();
+    mute.close();
     await pacs.stop();
   });
 
@@ -118,6 +144,22 @@ describe('retrieves to slow and stalled peers', () => {
       });
     const echo = await run('echoscu', ['-aec', 'PACS_SERVER', '127.0.0.1', String(pacs.port)]);
     assert.equal(echo.code, 0, 'still serving');
+  });
+
+  test('a C-CANCEL while the C-MOVE destination is being called: the final response is Cancel (it was 0xA702, "cannot open an association")', async () => {
+    const scu = await ScuAssociation.connect({ host: '127.0.0.1', port: pacs.port, callingAETitle: 'CANCELLER', calledAETitle: 'PACS_SERVER', contexts: [{ abstractSyntax: STUDY_MOVE, transferSyntaxes: [EXPLICIT_LE] }] });
+    try {
+      const ctx = scu.contextFor(STUDY_MOVE)!;
+      const identifier = encodeIdentifier([{ tag: 0x00080052, vr: 'CS', value: 'STUDY' }, { tag: 0x0020000d, vr: 'UI', value: smallStudy }], ctx.transferSyntax, null);
+      const final = scu.request(ctx.id, { CommandField: CommandField.C_MOVE_RQ, AffectedSOPClassUID: STUDY_MOVE, Priority: 0, MoveDestination: 'MUTE' }, identifier);
+      await mute.reached;
+      await scu.assoc.sendMessage(ctx.id, { CommandField: CommandField.C_CANCEL_RQ, MessageIDBeingRespondedTo: 1, CommandDataSetType: NO_DATASET });
+      const r = await final;
+      assert.equal(r.command.Status, 0xfe00, String(r.command.ErrorComment));
+      await scu.release();
+    } finally {
+      scu.abort();
+    }
   });
 
   test('a C-GET to an SCU that reads slowly but steadily: the instance takes longer than dimse_timeout to send and arrives whole', async () => {
