@@ -3,12 +3,12 @@
 // standard's status with an error comment and, where one applies, the offending elements.
 import { TS } from '../dicom/transfer-syntax.js';
 import { SopClass } from '../dicom/uids.js';
-import { decodeJsonDataset } from '../dicom/json-encode.js';
+import { MAX_REQUEST_ITEMS, decodeJsonDataset } from '../dicom/json-encode.js';
 import type { JsonDataset } from '../dicom/json.js';
 import { BufferSink } from '../net/dimse/assembler.js';
 import { CommandField, NO_DATASET, type Command, hasDataset } from '../net/dimse/command.js';
 import { Status, errorComment } from '../net/dimse/status.js';
-import { errorMessage } from '../core/errors.js';
+import { errorMessage, isPacsError } from '../core/errors.js';
 import { type MppsOutcome, type MppsService, MppsStatus } from '../services/mpps.js';
 import type { ScpContext, ServiceClassProvider } from './registry.js';
 
@@ -47,7 +47,12 @@ export function mppsScp(mpps: MppsService): ServiceClassProvider {
           ? answer({ status: MppsStatus.ProcessingFailure, sopInstanceUID: uid ?? '', comment: err.message })
           : decodeJsonDataset(data, ctx.transferSyntax).then(
               ({ dataset }) => run(dataset).then(answer),
-              (e: unknown) => answer({ status: MppsStatus.InvalidAttributeValue, sopInstanceUID: uid ?? '', comment: `dataset cannot be parsed: ${errorMessage(e)}` }),
+              (e: unknown) =>
+                answer(
+                  isPacsError(e, 'OUT_OF_RESOURCES')
+                    ? { status: MppsStatus.ResourceLimitation, sopInstanceUID: uid ?? '', comment: `${errorMessage(e)} (at most ${MAX_REQUEST_ITEMS})` }
+                    : { status: MppsStatus.InvalidAttributeValue, sopInstanceUID: uid ?? '', comment: `dataset cannot be parsed: ${errorMessage(e)}` },
+                ),
             );
         work
           .catch(failed)

@@ -31,6 +31,7 @@ export const MppsStatus = {
   InvalidObjectInstance: 0x0117,
   MissingAttribute: 0x0120,
   MissingAttributeValue: 0x0121,
+  ResourceLimitation: 0x0213,
 } as const;
 
 const SSAS = '00400270'; // Scheduled Step Attributes Sequence

@@ -116,6 +116,10 @@ describe('MPPS SCP', () => {
     assert.deepEqual(done.OffendingElement, [0x00400252]);
     const noStudy = await mppsCreate(scu, null, created({ '00400270': { vr: 'SQ', Value: [{ '00400009': t('SH', 'X') }] } } as JsonDataset));
     assert.equal(noStudy.Status, 0x0121);
+    // 50,001 empty items (400 KB on the wire, gigabytes as objects): a resource limitation, said as one.
+    const many = await mppsCreate(scu, null, created({ '00400340': { vr: 'SQ', Value: Array.from({ length: 50_001 }, () => ({})) } } as JsonDataset));
+    assert.equal(many.Status, 0x0213, many.ErrorComment);
+    assert.match(many.ErrorComment ?? '', /50000/);
   });
 
   test('N-SET: fixed attributes stay, COMPLETED needs its end, then the step is final (0x0110, A710)', async () => {
