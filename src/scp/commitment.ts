@@ -66,8 +66,15 @@ export function commitmentScp(commitment: CommitmentService): ServiceClassProvid
                 // The requester may wait on this association for the report: not idle until it went.
                 let reported!: () => void;
                 const waited = new Promise<void>((r) => (reported = r));
+                // Bounded, and over when the association ends: the cap must not outlive it (a ref'd
+                // timer of ten minutes held the process after the server stopped).
                 let cap: NodeJS.Timeout | undefined;
-                ctx.keepOpen(Promise.race([waited, new Promise<void>((r) => (cap = setTimeout(r, REPORT_KEEPS_OPEN_MS)))]).finally(() => clearTimeout(cap)));
+                const ended = new Promise<void>((r) => {
+                  cap = setTimeout(r, REPORT_KEEPS_OPEN_MS).unref();
+                  if (ctx.assoc.ended.aborted) r();
+                  else ctx.assoc.ended.addEventListener('abort', () => r(), { once: true });
+                });
+                ctx.keepOpen(Promise.race([waited, ended]).finally(() => clearTimeout(cap)));
                 try {
                   await commitment.accept({ ...request, requester: ctx.assoc.callingAETitle }, channelOf(ctx, answered, reported));
                 } catch (e) {
