@@ -8,7 +8,7 @@
 // PACS_TEST_INDEX yourself runs one pass on that backend only.
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 
 const root = new URL('../dist/test/', import.meta.url).pathname;
 const folders = process.argv.slice(2);
@@ -32,17 +32,40 @@ const filesIn = (dirs) => {
 };
 
 const concurrency = process.env.TEST_CONCURRENCY ?? '1';
+/** The failing tests' TAP blocks, printed again at the very end: a CI log's tail then names them. */
+const failures = [];
 const runPass = (label, files, env) => {
-  if (files.length === 0) return 0;
+  if (files.length === 0) return Promise.resolve(0);
   if (label) console.log(`\n# ---- ${label} ----\n`);
-  const r = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, ...files], { stdio: 'inherit', env: { ...process.env, ...env } });
-  return r.status ?? 1;
+  const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurrency}`, ...files], { stdio: ['inherit', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  let pending = '';
+  let block = null; // { end: the line closing its YAML block, lines }
+  const scan = (line) => {
+    if (block) {
+      if (block.lines.length < 60) block.lines.push(line);
+      if (line === block.end) block = null;
+      return;
+    }
+    const m = /^(\s*)not ok \d+ - /.exec(line);
+    if (m) failures.push((block = { end: `${m[1]}  ...`, lines: [`${label ? `[${label}] ` : ''}${line}`] }).lines);
+  };
+  child.stdout.on('data', (chunk) => {
+    process.stdout.write(chunk);
+    const lines = (pending + chunk.toString('utf8')).split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) scan(line);
+  });
+  return new Promise((resolve) => child.on('close', (code) => (scan(pending), resolve(code ?? 1))));
 };
 
-let status = runPass('', filesIn(pick), {});
+let status = await runPass('', filesIn(pick), {});
 if (process.env.PACS_TEST_INDEX === undefined && process.env.PACS_TEST_PG_URL) {
   const again = filesIn(pick.filter((f) => SERVER_SUITES.includes(f))).filter((f) => !ONE_BACKEND.has(relative(root, f)));
-  const second = runPass('the server suites again, on PostgreSQL (PACS_TEST_INDEX=postgres)', again, { PACS_TEST_INDEX: 'postgres' });
+  const second = await runPass('the server suites again, on PostgreSQL (PACS_TEST_INDEX=postgres)', again, { PACS_TEST_INDEX: 'postgres' });
   status = status || second;
+}
+if (failures.length) {
+  console.log(`\n# ---- ${failures.length} failed (suites and their tests), again ----`);
+  for (const lines of failures) console.log(lines.join('\n'));
 }
 process.exit(status);
