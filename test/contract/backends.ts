@@ -36,11 +36,15 @@ export function withPostgres(title: string, define: (url: string) => void): void
 
 let admin: pg.Pool | null = null;
 const schemas: string[] = [];
-after(async () => {
+/** Drops the schemas made here and closes their pool (after each test file, or by a script that is no test). */
+export async function dropTestSchemas(): Promise<void> {
   if (admin === null) return;
-  for (const s of schemas) await admin.query(`DROP SCHEMA IF EXISTS ${quoteSchema(s)} CASCADE`).catch(() => undefined);
-  await admin.end();
-});
+  const pool = admin;
+  admin = null;
+  for (const s of schemas.splice(0)) await pool.query(`DROP SCHEMA IF EXISTS ${quoteSchema(s)} CASCADE`).catch(() => undefined);
+  await pool.end();
+}
+after(dropTestSchemas);
 
 /** A new empty schema on the test server: each index (and each test) starts from nothing. */
 export async function freshSchema(url: string): Promise<string> {

@@ -4,6 +4,7 @@
 // is printed a second after the stop.
 import { startTestPacs } from './pacs.js';
 import { CommitmentReportListener, requestAndWait } from '../../src/cli/commitment-scu.js';
+import { dropTestSchemas } from '../contract/backends.js';
 
 const listener = new CommitmentReportListener({ port: 0, host: '127.0.0.1' });
 const listenPort = await listener.start();
@@ -22,4 +23,5 @@ const queued = (await pacs.server.archive.index.jobs.list({ type: 'commitment', 
 await pacs.stop();
 console.log(`RESULT ${JSON.stringify({ queued, ...(await asked) })}`);
 await listener.stop();
+await dropTestSchemas(); // the test's own pool on PostgreSQL (PACS_TEST_INDEX=postgres), not the server's
 setTimeout(() => console.error(`still running a second after the stop: ${process.getActiveResourcesInfo().join(', ')}`), 1000).unref();
