@@ -14,6 +14,13 @@ export interface Region {
 
 /** The largest side a rendered image may have. */
 export const MAX_SIDE = 8192;
+/**
+ * The most pixels a viewport may enlarge a region to (a 4K screen's 8.3 million fit): an image is
+ * rendered at its own size whatever that is, but a viewport of 8192×8192 made of any small
+ * image 67 million pixels, hundreds of MB in the encoder that a worker's WebAssembly heap then
+ * keeps for good.
+ */
+export const MAX_ENLARGED_PIXELS = 4096 * 4096;
 
 const bad = (why: string): never => {
   throw new PacsError('BAD_ARGUMENT', why);
@@ -77,6 +84,8 @@ export function viewportOf(image: Pixels, viewport: Viewport | undefined): Pixel
   if (r.x + Math.abs(r.width) > image.width || r.y + Math.abs(r.height) > image.height)
     bad(`the region ${r.x},${r.y},${r.width},${r.height} lies outside the image of ${image.width}×${image.height}`);
   const { width, height } = fitSize(Math.abs(r.width), Math.abs(r.height), viewport?.width, viewport?.height);
+  if (width * height > Math.max(MAX_ENLARGED_PIXELS, Math.abs(r.width * r.height)))
+    bad(`the viewport ${viewport?.width ?? ''}×${viewport?.height ?? ''} enlarges ${Math.abs(r.width)}×${Math.abs(r.height)} pixels to ${width}×${height}: at most ${MAX_ENLARGED_PIXELS} pixels when enlarging`);
   if (r.x === 0 && r.y === 0 && r.width === image.width && r.height === image.height && width === image.width && height === image.height) return image;
   const ch = image.channels;
   const tx = taps(r.x, r.width, width);

@@ -103,6 +103,10 @@ describe('DICOMweb', () => {
     const huge = await get('/dicom-web/studies?offset=100000000000000000000');
     assert.equal(huge.statusCode, 400, huge.body);
     assert.match(huge.json().detail, /offset .* too large/);
+    // A count beyond what IS holds: PostgreSQL refused it as a bigint parameter (a 500 there).
+    const count = await get('/dicom-web/studies?NumberOfStudyRelatedInstances=99999999999999999999');
+    assert.equal(count.statusCode, 400, count.body);
+    assert.match(count.json().detail, /NumberOfStudyRelatedInstances.*out of range/);
     const warned = await get('/dicom-web/studies?ImageComments=x');
     assert.equal(warned.statusCode, 200);
     assert.match(String(warned.headers.warning), /^299 /);

@@ -205,7 +205,8 @@ describe('DICOMweb rendered and thumbnail resources, WADO-URI images', () => {
     const big = await png(`${urls.get(CR[0]!)}/rendered?viewport=64,64`);
     assert.deepEqual([big.width, big.height], [64, 64], 'enlarged too');
     assert.equal((await get(`${base}?viewport=64,64,100,100,64,64`)).statusCode, 400, 'a region outside the image');
-    for (const bad of ['viewport=0,10', 'viewport=10', 'window=abc,10', 'window=40,0', 'window=40,400,CUBIC', 'quality=0', 'quality=101'])
+    // An image enlarged past 4096² pixels, and a parameter given twice (`accept` was a 500).
+    for (const bad of ['viewport=8192,8192', 'accept=image/png&accept=image/jpeg', 'viewport=0,10', 'viewport=10', 'window=abc,10', 'window=40,0', 'window=40,400,CUBIC', 'quality=0', 'quality=101'])
       assert.equal((await get(`${base}?${bad}`)).statusCode, 400, bad);
   });
 

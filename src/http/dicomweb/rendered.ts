@@ -9,7 +9,7 @@ import { type RenderRequest, type RenderedImage } from '../../services/rendering
 import { badRequest, notAcceptable, notFound } from '../problem.js';
 import { type DicomwebDeps, frameList, selectFromUrl } from './deps.js';
 import { type OutPart, multipartStream, newBoundary } from './multipart.js';
-import { RENDERED_TYPES, type RenderedRendition, parseRenderedQuery, renderedRendition } from './render-params.js';
+import { RENDERED_TYPES, type RenderedRendition, parseRenderedQuery, renderedRendition, singleValued } from './render-params.js';
 import { clientGone } from '../client-gone.js';
 
 type Params = { study: string; series?: string; instance?: string; frames?: string };
@@ -22,7 +22,8 @@ export const THUMBNAIL_SIZE = 128;
 const READ_AHEAD = 2;
 
 function rendition(req: Req): RenderedRendition {
-  const r = renderedRendition(req.headers.accept, req.query.accept);
+  // singleValued first: `accept` given twice arrives as an array (it was a TypeError, a 500).
+  const r = renderedRendition(req.headers.accept, singleValued(req.query).accept);
   if (!r) throw notAcceptable(`rendered resources are sent as ${RENDERED_TYPES}`);
   return r;
 }

@@ -28,12 +28,15 @@ const WILDCARD_VRS = new Set(['AE', 'CS', 'LO', 'LT', 'PN', 'SH', 'ST', 'UC', 'U
 /** VRs of VM 1 whose text may contain a backslash: never split into a list. */
 const UNSPLIT_VRS = new Set(['LT', 'ST', 'UT', 'UR']);
 const INTEGER_VRS = new Set(['IS', 'US', 'SS', 'UL', 'SL', 'UV', 'SV']);
-/** The values binary integer VRs can hold (PS3.5 6.2). */
-const BINARY_INTEGER_RANGE: Partial<Record<string, readonly [number, number]>> = {
-  US: [0, 0xffff],
-  SS: [-0x8000, 0x7fff],
-  UL: [0, 0xffffffff],
-  SL: [-0x80000000, 0x7fffffff],
+/** The values the integer VRs can hold (PS3.5 6.2; IS is a signed 32-bit value in text). */
+const INTEGER_RANGE: Partial<Record<string, readonly [bigint, bigint]>> = {
+  IS: [-(2n ** 31n), 2n ** 31n - 1n],
+  US: [0n, 0xffffn],
+  SS: [-0x8000n, 0x7fffn],
+  UL: [0n, 0xffffffffn],
+  SL: [-(2n ** 31n), 2n ** 31n - 1n],
+  UV: [0n, 2n ** 64n - 1n],
+  SV: [-(2n ** 63n), 2n ** 63n - 1n],
 };
 const DECIMAL_VRS = new Set(['DS', 'FL', 'FD']);
 
@@ -87,9 +90,10 @@ function parseTerm(keyword: string, vr: string, element: string): Term | null {
     return { kind: 'wildcard', pattern: element, prefix: literalPrefix(element) };
   }
   if (INTEGER_VRS.has(vr) && !/^[+-]?\d+$/.test(element)) throw bad(`not an integer (${vr})`);
-  const range = BINARY_INTEGER_RANGE[vr];
-  // Beyond what the VR holds no value can match, and PostgreSQL would refuse the bound parameter.
-  if (range && !(Number(element) >= range[0] && Number(element) <= range[1])) throw bad(`out of range for ${vr} (${range[0]} to ${range[1]})`);
+  const range = INTEGER_RANGE[vr];
+  // Beyond what the VR holds no value can match, and PostgreSQL would refuse the bound parameter
+  // (a NumberOf… count of twenty digits was a 500 there). BigInt: UV and SV pass 2^53.
+  if (range && !(BigInt(element) >= range[0] && BigInt(element) <= range[1])) throw bad(`out of range for ${vr} (${range[0]} to ${range[1]})`);
   if (DECIMAL_VRS.has(vr) && !/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(element)) throw bad(`not a number (${vr})`);
   return { kind: 'equal', value: element };
 }

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { DecoderPool } from '../../../src/codecs/pool.js';
 import { type RenderImage, renderPixels, voiValue } from '../../../src/codecs/render.js';
 import { fitSize, viewportOf } from '../../../src/codecs/resample.js';
+import { PacsError } from '../../../src/core/errors.js';
 import { encodeImage, encoderLayout } from '../../../src/codecs/image-encode.js';
 import { compare, decodeJpeg, decodePng, grayOf, isJpeg, isPng, linear, linearExact, sigmoid } from '../../helpers/images.js';
 
@@ -137,6 +138,15 @@ describe('region and viewport', () => {
     assert.deepEqual(fitSize(128, 128, 100, 50), { width: 50, height: 50 });
     assert.deepEqual(fitSize(16, 16, 128, 128), { width: 128, height: 128 });
     assert.deepEqual(fitSize(300, 100, undefined, 50), { width: 150, height: 50 });
+  });
+
+  test('a viewport enlarges to at most MAX_ENLARGED_PIXELS; an image at its own size is never refused', () => {
+    assert.throws(() => viewportOf(image, { width: 8192, height: 8192 }), (e: Error) => e instanceof PacsError && e.code === 'BAD_ARGUMENT' && /at most 16777216 pixels/.test(e.message));
+    assert.throws(() => viewportOf(image, { width: 8192, height: 8192, region: { x: 0, y: 0, width: 1, height: 1 } }), PacsError);
+    assert.equal(viewportOf(image, { width: 4096, height: 4096 }).width, 4096, 'up to the budget');
+    const big = { data: new Uint8Array(5000 * 4000), width: 5000, height: 4000, channels: 1 as const };
+    assert.equal(viewportOf(big, undefined).width, 5000, 'larger than the budget at its own size');
+    assert.equal(viewportOf(big, { width: 5000, height: 5000 }).width, 5000, 'a viewport that does not enlarge it');
   });
 
   test('halving averages 2×2 blocks; a region is cut out; negative sizes flip', () => {

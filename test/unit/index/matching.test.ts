@@ -65,6 +65,11 @@ describe('single values and lists', () => {
     // Beyond what the VR holds, and a NUL: refused (PostgreSQL would fail on either with a 500).
     assert.throws(() => parseMatcher('Rows', 'US', '3000000000'), badValue('Rows'));
     assert.throws(() => parseMatcher('Rows', 'US', '-1'), badValue('Rows'));
+    // IS holds a signed 32-bit value: a count of twenty digits was bound as a bigint PostgreSQL refused (a 500).
+    assert.throws(() => parseMatcher('NumberOfStudyRelatedInstances', 'IS', '99999999999999999999'), badValue('NumberOfStudyRelatedInstances'));
+    assert.throws(() => parseMatcher('NumberOfStudyRelatedInstances', 'IS', '2147483648'), badValue('NumberOfStudyRelatedInstances'));
+    assert.doesNotThrow(() => parseMatcher('NumberOfStudyRelatedInstances', 'IS', '2147483647'));
+    assert.doesNotThrow(() => parseMatcher('NumberOfStudyRelatedInstances', 'IS', '+12'));
     assert.deepEqual(parseMatcher('Rows', 'US', '65535'), { kind: 'match', terms: [{ kind: 'equal', value: '65535' }] });
     assert.throws(() => parseMatcher('PatientID', 'LO', 'a\u0000b'), badValue('PatientID'));
   });
