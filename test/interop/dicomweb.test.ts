@@ -240,6 +240,16 @@ describe('DICOMweb', () => {
     const past = await web.inject({ method: 'GET', url: bulk, headers: { accept: 'application/octet-stream', range: `bytes=${whole.rawPayload.length}-` } });
     assert.equal(past.statusCode, 416);
     assert.equal(past.headers['content-range'], `bytes */${whole.rawPayload.length}`);
+    // Without Accept (*/*) a range is the bare bytes Content-Range counts (it was a multipart body in a 206).
+    const bare = await web.inject({ method: 'GET', url: bulk, headers: { range: 'bytes=10-19' } });
+    assert.equal(bare.statusCode, 206);
+    assert.match(String(bare.headers['content-type']), /^application\/octet-stream/);
+    assert.ok(bare.rawPayload.equals(whole.rawPayload.subarray(10, 20)));
+    // A client that takes only multipart/related gets the whole value: its Range is ignored.
+    const multi = await web.inject({ method: 'GET', url: bulk, headers: { accept: 'multipart/related; type="application/octet-stream"', range: 'bytes=10-19' } });
+    assert.equal(multi.statusCode, 200);
+    assert.equal(multi.headers['content-range'], undefined);
+    assert.match(String(multi.headers['content-type']), /^multipart\/related/);
   });
 
   test('QIDO-RS keys it cannot match are said in a Warning: a lower level\'s attribute, and text that is not ASCII', async () => {

@@ -46,15 +46,20 @@ function parseRange(header: string | undefined, total: number): { start: number;
 async function bulkdata(deps: DicomwebDeps, req: Req, reply: FastifyReply): Promise<FastifyReply> {
   const [loc] = await selectFromUrl(deps, req.params);
   const tagPath = (req.params['*'] ?? '').toUpperCase();
-  const rendition = octetRendition(parseAccept(req.headers.accept));
+  const accepted = parseAccept(req.headers.accept);
+  const rendition = octetRendition(accepted);
   if (!rendition) throw notAcceptable('bulk data is sent as application/octet-stream, bare or in multipart/related');
+  // A 206's body is the bytes its Content-Range counts (RFC 9110 14.4): a range goes bare whenever
+  // the client takes application/octet-stream (`*/*` included, the default without Accept); one
+  // that takes only multipart/related gets the whole value, its Range ignored (RFC 9110 14.2).
+  const bareAccepted = accepted.some((r) => r.type === '*/*' || r.type === 'application/octet-stream');
   // The value's length is in the (cached) metadata: a Range request reads only its bytes.
   const ref = (await deps.metadata.get(loc!)).bulk.find((b) => b.path === tagPath);
   if (!ref) throw notFound(`the instance has no bulk data at ${tagPath}`);
   const total = ref.length;
   // One byte range is served (206); a Range header of another form (several ranges, another
   // unit) is ignored and the whole value sent, as RFC 9110 14.2 allows; one past the end is 416.
-  const range = req.headers.range && total >= 0 ? parseRange(req.headers.range, total) : null;
+  const range = req.headers.range && total >= 0 && bareAccepted ? parseRange(req.headers.range, total) : null;
   if (range && range.start > range.end) return reply.code(416).header('content-range', `bytes */${total}`).send();
   const value = await deps.metadata.bulkBody(loc!, tagPath, range ?? undefined);
   if (!value) throw notFound(`the instance has no bulk data at ${tagPath}`);
@@ -67,7 +72,7 @@ async function bulkdata(deps: DicomwebDeps, req: Req, reply: FastifyReply): Prom
       throw new PacsError('NOT_FOUND', `the file of ${loc!.SOPInstanceUID} cannot be read (the server log says why)`);
     });
   if (range) reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${total}`);
-  if (!rendition.multipart) return reply.type('application/octet-stream').send(bytes);
+  if (range || !rendition.multipart) return reply.type('application/octet-stream').send(bytes);
   const boundary = newBoundary();
   return reply
     .type(`multipart/related; type="application/octet-stream"; boundary=${boundary}`)
