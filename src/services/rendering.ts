@@ -53,6 +53,15 @@ const num = (v: unknown): number | undefined => {
 const text = (v: unknown): string => (typeof v === 'string' ? v.trim().toUpperCase() : '');
 const item = (ds: JsonDataset | undefined, tag: string, i = 0): JsonDataset | undefined => ds?.[tag]?.Value?.[i] as JsonDataset | undefined;
 
+/** An instance ready to render frames of (RenderingService.source). */
+export interface RenderSource {
+  loc: InstanceLocation;
+  meta: InstanceMetadata;
+  ds: JsonDataset;
+  /** Number of Frames (1 when absent). */
+  frames: number;
+}
+
 export class RenderingService {
   constructor(
     private readonly index: ArchiveIndex,
@@ -113,13 +122,12 @@ export class RenderingService {
    * One frame of an instance as an image. `signal` (the client gone): nothing more is read, and
    * the frame leaves the pool's queue (ABORTED).
    */
-  async render(loc: InstanceLocation, req: RenderRequest, signal?: AbortSignal): Promise<RenderedImage> {
+  async render(instance: InstanceLocation | RenderSource, req: RenderRequest, signal?: AbortSignal): Promise<RenderedImage> {
+    const loc = 'loc' in instance ? instance.loc : instance;
     if (signal?.aborted) throw abortedBy(signal, `rendering ${loc.SOPInstanceUID}`);
-    const meta = await this.metadata.get(loc);
-    const ds = JSON.parse(meta.text) as JsonDataset;
+    const { meta, ds, frames } = 'loc' in instance ? instance : await this.source(loc);
     const pixel = meta.bulk.find((b) => b.path === PIXEL_DATA);
     if (!pixel || num(first(ds, '00280010')) === undefined) throw new PacsError('UNSUPPORTED', `instance ${loc.SOPInstanceUID} has no pixel data: it cannot be rendered as an image`);
-    const frames = num(first(ds, '00280008')) ?? 1;
     if (!Number.isInteger(req.frame) || req.frame < 1 || req.frame > frames) throw new PacsError('NOT_FOUND', `there is no frame ${req.frame} (the instance has ${frames})`);
     const image = await this.imageOf(loc, meta, ds, req.frame);
     const { frame, codec } = await this.frameOf(loc, meta, ds, image, frames, req.frame, pixel);
@@ -160,9 +168,15 @@ export class RenderingService {
   }
 
   /** Number of Frames of an instance (1 when absent). */
-  async frameCount(loc: InstanceLocation): Promise<number> {
-    const ds = JSON.parse((await this.metadata.get(loc)).text) as JsonDataset;
-    return num(first(ds, '00280008')) ?? 1;
+  /**
+   * An instance's metadata, read and parsed once for several of its frames: a list of 1,000
+   * frames of an enhanced multi-frame object (metadata of several MB) was 1,000 reads and parses
+   * on the thread that serves HTTP.
+   */
+  async source(loc: InstanceLocation): Promise<RenderSource> {
+    const meta = await this.metadata.get(loc);
+    const ds = JSON.parse(meta.text) as JsonDataset;
+    return { loc, meta, ds, frames: num(first(ds, '00280008')) ?? 1 };
   }
 
   /** The rendering attributes: top level, or in the shared / this frame's functional groups (enhanced multi-frame objects). */

@@ -69,12 +69,13 @@ async function rendered(deps: DicomwebDeps, req: Req, reply: FastifyReply): Prom
   const [loc] = await selectFromUrl(deps, req.params);
   const frames = req.params.frames === undefined ? [1] : frameList(req.params.frames);
   if (frames.length === 1 && !want.multipart) return sendOne(reply, await deps.rendering.render(loc!, ask(frames[0]!), gone));
+  // The metadata read and parsed once for all the frames listed.
+  const source = await deps.rendering.source(loc!);
   // Frame numbers are checked before anything is sent: a missing one is a 404, not a short answer.
-  const count = await deps.rendering.frameCount(loc!);
-  const missing = frames.find((n) => n > count);
-  if (missing) throw notFound(`there is no frame ${missing} (the instance has ${count})`);
-  const first = await deps.rendering.render(loc!, ask(frames[0]!), gone);
-  const rest = frames.slice(1).map((n) => () => deps.rendering.render(loc!, ask(n), gone));
+  const missing = frames.find((n) => n > source.frames);
+  if (missing) throw notFound(`there is no frame ${missing} (the instance has ${source.frames})`);
+  const first = await deps.rendering.render(source, ask(frames[0]!), gone);
+  const rest = frames.slice(1).map((n) => () => deps.rendering.render(source, ask(n), gone));
   return sendMany(
     reply,
     mediaType,
