@@ -32,9 +32,11 @@ export function parseAccept(header: string | undefined): MediaRange[] {
       const eq = p.indexOf('=');
       if (eq > 0) params[p.slice(0, eq).trim().toLowerCase()] = p.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
     }
-    const q = params.q === undefined ? 1 : Number(params.q);
+    // RFC 9110 12.4.2: a weight from 0 to 1. One that is no number is taken as absent (1), not as
+    // 0 (which refused the type: a 406 for a typo), and one above 1 as 1 (not ahead of the rest).
+    const q = params.q === undefined || params.q.trim() === '' ? 1 : Number(params.q);
     delete params.q;
-    return { type: type.toLowerCase(), params, q: Number.isFinite(q) ? q : 0, order: i };
+    return { type: type.toLowerCase(), params, q: Number.isFinite(q) ? Math.min(1, Math.max(0, q)) : 1, order: i };
   });
   return ranges
     .filter((r) => r.q > 0 && r.type)

@@ -61,6 +61,10 @@ test('boundary and Accept parsing', () => {
   assert.equal(ranges[0]!.type, 'multipart/related');
   assert.deepEqual(dicomRendition(ranges, false), { multipart: true, transferSyntax: '*' });
   assert.deepEqual(dicomRendition(parseAccept(undefined), false), { multipart: true, transferSyntax: '1.2.840.10008.1.2.1' });
+  // A weight that is no number counts as 1 (it refused the type); one above 1 as 1 (it went ahead of the rest).
+  assert.deepEqual(parseAccept('application/dicom+json;q=abc').map((r) => [r.type, r.q]), [['application/dicom+json', 1]]);
+  assert.deepEqual(parseAccept('application/dicom+json, application/dicom+xml;q=5').map((r) => r.type), ['application/dicom+json', 'application/dicom+xml']);
+  assert.deepEqual(parseAccept('application/dicom+xml;q=0, application/json').map((r) => r.type), ['application/json']);
   assert.deepEqual(dicomRendition(parseAccept('application/dicom'), true), { multipart: false, transferSyntax: '1.2.840.10008.1.2.1' });
   assert.equal(dicomRendition(parseAccept('image/jpeg'), true), null);
   assert.deepEqual(octetRendition(parseAccept('multipart/related; type="application/octet-stream"; transfer-syntax=*')), { multipart: true, transferSyntax: '*' });
