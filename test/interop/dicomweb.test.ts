@@ -11,6 +11,7 @@ import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
 import { parts } from '../helpers/multipart.js';
 import { readPart10Header } from '../../src/dicom/part10.js';
 import { readNativeXml, type XmlAttribute } from '../helpers/native-xml.js';
+import { metadataBatch } from '../../src/http/dicomweb/wado.js';
 
 const CT = 'pydicom__CT_small.dcm';
 const FILES = [CT, 'pydicom__chrRuss.dcm', 'pydicom__MR_small.dcm', 'pydicom-dicomdir__77654033_CT2_17106.dcm', 'pydicom-dicomdir__77654033_CT2_17136.dcm', 'pydicom-dicomdir__77654033_CR1_6154.dcm'];
@@ -224,6 +225,35 @@ describe('DICOMweb', () => {
     assert.ok(compared > 20, `${file}: ${compared} attributes compared`);
     assert.match(String(ours['7FE00010']!.bulkDataURI), /\/bulkdata\/7FE00010$/);
     assert.equal((await get(`${url}/metadata`, 'text/html')).statusCode, 406);
+    }
+  });
+
+  test('metadata of more instances than a batch is written as it is read, and is the same answer', async () => {
+    const count = (j: Json): number => Number(j['00201208']?.Value?.[0] ?? 0);
+    const [study] = ((await get('/dicom-web/studies?PatientID=77654033&includefield=00201208')).json() as Json[]).sort((a, b) => count(b) - count(a));
+    const url = `/dicom-web/studies/${String(study!['0020000D']!.Value![0])}/metadata`;
+    const xmlParts = 'multipart/related; type="application/dicom+xml"';
+    const whole = await get(url);
+    const xmlWhole = await get(url, xmlParts);
+    const instances = (whole.json() as Json[]).length;
+    assert.ok(instances >= 2, `${instances} instances`);
+    const size = metadataBatch.size;
+    metadataBatch.size = 1;
+    try {
+      const batched = await get(url);
+      assert.equal(batched.statusCode, 200);
+      assert.match(String(batched.headers['content-type']), /^application\/dicom\+json/);
+      assert.equal(batched.headers['content-length'], undefined, 'streamed');
+      assert.notEqual(whole.headers['content-length'], undefined, 'one batch: sent whole');
+      assert.deepEqual(batched.json(), whole.json());
+      const xml = await get(url, xmlParts);
+      assert.equal(xml.statusCode, 200);
+      assert.deepEqual(
+        parts(xml.rawPayload, String(xml.headers['content-type'])).map((p) => p.body.toString()),
+        parts(xmlWhole.rawPayload, String(xmlWhole.headers['content-type'])).map((p) => p.body.toString()),
+      );
+    } finally {
+      metadataBatch.size = size;
     }
   });
 

@@ -1,5 +1,6 @@
 // Answers made of datasets (QIDO-RS results, WADO-RS metadata) in the format the client asked
 // for: one DICOM JSON array, or a multipart/related of Native DICOM Model documents (PS3.18 8.7.3.3).
+import { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import type { JsonDataset } from '../../dicom/json.js';
 import { nativeDicomModel } from '../../dicom/native-xml.js';
@@ -12,6 +13,29 @@ export function datasetsFormat(req: { headers: { accept?: string | undefined }; 
   const format = modelFormat(requestedTypes(req), 'multipart');
   if (!format) throw notAcceptable('datasets are sent as application/dicom+json or as multipart/related; type="application/dicom+xml"');
   return format;
+}
+
+/**
+ * Sends datasets (at least one) as they come, for answers too large to hold: a JSON array
+ * written element by element, or the XML documents made one at a time.
+ */
+export function sendDatasetStream(reply: FastifyReply, format: ModelFormat, datasets: AsyncIterable<string>): FastifyReply {
+  if (format === 'json') {
+    async function* json(): AsyncGenerator<string> {
+      let sep = '[';
+      for await (const d of datasets) {
+        yield sep + d;
+        sep = ',';
+      }
+      yield sep === '[' ? '[]' : ']';
+    }
+    return reply.type('application/dicom+json').send(Readable.from(json()));
+  }
+  const boundary = newBoundary();
+  async function* parts(): AsyncGenerator<OutPart> {
+    for await (const d of datasets) yield { contentType: 'application/dicom+xml', body: Buffer.from(nativeDicomModel(JSON.parse(d) as JsonDataset)) };
+  }
+  return reply.type(`multipart/related; type="application/dicom+xml"; boundary=${boundary}`).send(multipartStream(boundary, parts()));
 }
 
 /**

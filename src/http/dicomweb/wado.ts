@@ -13,7 +13,7 @@ import { notAcceptable, notFound } from '../problem.js';
 import { octetRendition, octetRenditions, parseAccept } from './accept.js';
 import { type DicomwebDeps, baseUrl, frameList, instanceUrl, levelOf, selectFromUrl } from './deps.js';
 import { multipartStream, newBoundary } from './multipart.js';
-import { datasetsFormat, sendDatasets } from './model-reply.js';
+import { datasetsFormat, sendDatasetStream, sendDatasets } from './model-reply.js';
 import { retrieveInstances } from './wado-retrieve.js';
 
 export { instanceBytes } from './wado-retrieve.js';
@@ -25,13 +25,32 @@ async function retrieve(deps: DicomwebDeps, req: Req, reply: FastifyReply): Prom
   return retrieveInstances(deps, req, reply, await selectFromUrl(deps, req.params), levelOf(req.params) === 'IMAGE');
 }
 
+/** Instances whose metadata is read at once (a setting only for the tests of what follows). */
+export const metadataBatch = { size: 500 };
+
+/**
+ * The metadata of a study, series or instance. Read a batch at a time as the answer is written:
+ * a study of tens of thousands of instances was one string of hundreds of MB (past V8's longest
+ * string, a 500). The first batch — the whole answer for most — is read before the answer
+ * starts, so that a file that cannot be read is still an error status; one in a later batch ends
+ * the answer early (logged).
+ */
 async function metadata(deps: DicomwebDeps, req: Req, reply: FastifyReply): Promise<FastifyReply> {
   const format = datasetsFormat(req);
   const locs = await selectFromUrl(deps, req.params);
   const base = baseUrl(req);
-  const metas = await deps.metadata.getAll(locs);
-  const texts = locs.map((loc, i) => MetadataService.resolve(metas[i]!, instanceUrl(base, loc.StudyInstanceUID, loc.SeriesInstanceUID, loc.SOPInstanceUID)));
-  return sendDatasets(reply, format, texts);
+  const size = Math.max(1, metadataBatch.size);
+  const textsOf = async (batch: typeof locs): Promise<string[]> => {
+    const metas = await deps.metadata.getAll(batch);
+    return batch.map((loc, i) => MetadataService.resolve(metas[i]!, instanceUrl(base, loc.StudyInstanceUID, loc.SeriesInstanceUID, loc.SOPInstanceUID)));
+  };
+  const first = await textsOf(locs.slice(0, size));
+  if (locs.length <= size) return sendDatasets(reply, format, first);
+  async function* all(): AsyncGenerator<string> {
+    yield* first;
+    for (let i = size; i < locs.length; i += size) yield* await textsOf(locs.slice(i, i + size));
+  }
+  return sendDatasetStream(reply, format, all());
 }
 
 function parseRange(header: string | undefined, total: number): { start: number; end: number } | null {
