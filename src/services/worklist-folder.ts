@@ -4,12 +4,13 @@
 // one AE title, so every AE directory feeds the one worklist; the directory stays in the key.
 // The folder is polled rather than fs.watch'ed: watching is unreliable on the network shares
 // such folders often live on, and a writer's rename-into-place is seen the same way.
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JsonDataset } from '../dicom/json.js';
 import { decodeJsonDataset } from '../dicom/json-encode.js';
 import { parsePart10Prefix } from '../dicom/part10.js';
-import { errorMessage } from '../core/errors.js';
+import { PacsError, errorMessage, isPacsError } from '../core/errors.js';
 import type { Logger } from '../core/logging.js';
 import type { WorklistService } from './worklist.js';
 
@@ -29,9 +30,38 @@ export async function readWorklistFile(bytes: Buffer): Promise<JsonDataset> {
   return dataset;
 }
 
+/** A worklist file is a few KB: one far larger is not one (and is not read into memory). */
+export const MAX_WORKLIST_FILE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * A `.wl` file's bytes, if it is a regular file of a worklist file's size. Opened without
+ * blocking and checked on its descriptor: a FIFO by that name (or a link to one) held a pass —
+ * and every pass after it — for ever, a link to /dev/zero read until memory ran out.
+ */
+async function readEntryFile(path: string): Promise<Buffer> {
+  const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const s = await handle.stat();
+    if (!s.isFile()) throw new PacsError('BAD_ARGUMENT', 'not a regular file');
+    if (s.size > MAX_WORKLIST_FILE_BYTES) throw new PacsError('BAD_ARGUMENT', `${s.size} bytes: a worklist file has at most ${MAX_WORKLIST_FILE_BYTES}`);
+    const bytes = Buffer.alloc(s.size);
+    let at = 0;
+    while (at < bytes.length) {
+      const { bytesRead } = await handle.read(bytes, at, bytes.length - at, at);
+      if (bytesRead === 0) break;
+      at += bytesRead;
+    }
+    return bytes.subarray(0, at);
+  } finally {
+    await handle.close();
+  }
+}
+
 export class WorklistFolder {
   /** What each file looked like when last read ("mtime:size"), so unchanged files are not re-read. */
   private readonly seen = new Map<string, string>();
+  /** The last warning logged for a file that could not be read, so a lasting error is said once. */
+  private readonly warned = new Map<string, string>();
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<FolderScan> | null = null;
 
@@ -90,6 +120,12 @@ export class WorklistFolder {
     return { files, unread, folders };
   }
 
+  private warnOnce(key: string, file: string, error: string): void {
+    if (this.warned.get(key) === error) return;
+    this.warned.set(key, error);
+    this.logger.warn({ file, error }, 'worklist file not taken');
+  }
+
   private async pass(): Promise<FolderScan> {
     const result: FolderScan = { added: 0, changed: 0, removed: 0, failed: [] };
     const { files, unread, folders } = await this.files();
@@ -97,18 +133,22 @@ export class WorklistFolder {
       let signature: string;
       try {
         const s = await stat(path);
-        signature = `${s.mtimeMs}:${s.size}`;
+        // ctime and inode too: a chmod that makes an unreadable file readable, or a file replaced
+        // by another of the same size and time, is a change to look at.
+        signature = `${s.ino}:${s.mtimeMs}:${s.ctimeMs}:${s.size}`;
       } catch {
         continue; // removed between listing and now: the next pass sees it gone
       }
       if (this.seen.get(key) === signature) continue;
       let parsed;
       try {
-        parsed = await readWorklistFile(await readFile(path));
+        parsed = await readWorklistFile(await readEntryFile(path));
       } catch (e) {
         result.failed.push(key);
-        this.logger.warn({ file: path, error: errorMessage(e) }, 'worklist file not taken');
-        this.seen.set(key, signature); // a bad file is tried again only once it changes
+        // A file that could not be read (locked by its writer, a passing I/O error) is read again
+        // on the next pass; one that is no worklist file only once it changes.
+        if (typeof (e as NodeJS.ErrnoException).syscall !== 'string') this.seen.set(key, signature);
+        this.warnOnce(key, path, errorMessage(e));
         continue;
       }
       try {
@@ -116,12 +156,16 @@ export class WorklistFolder {
         const entry = await this.worklist.upsertFromSource('folder', key, parsed);
         if (entry) result[existed ? 'changed' : 'added']++;
         this.seen.set(key, signature);
+        this.warned.delete(key);
       } catch (e) {
-        // The index failed, not the file: tried again on the next pass.
         result.failed.push(key);
-        this.logger.warn({ file: path, error: errorMessage(e) }, 'worklist file not taken');
+        // The file's content cannot make an entry (no Modality, two steps...): as for a bad file.
+        // Else the index failed, not the file: tried again on the next pass.
+        if (isPacsError(e, 'BAD_ARGUMENT')) this.seen.set(key, signature);
+        this.warnOnce(key, path, errorMessage(e));
       }
     }
+    for (const key of this.warned.keys()) if (!files.has(key)) this.warned.delete(key);
     for (const key of this.seen.keys()) if (!files.has(key)) this.seen.delete(key);
     const { entries } = await this.worklist.list({ source: 'folder', limit: -1, offset: 0 });
     // A folder without a single AE title folder is a share not mounted (an empty mount point)

@@ -7,9 +7,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
 import { freePort, run, startDaemon } from '../helpers/dcmtk.js';
+import { MAX_WORKLIST_FILE_BYTES } from '../../src/services/worklist-folder.js';
 
 const AE = 'WLMAE';
 
@@ -174,5 +175,26 @@ describe('worklist folder: the same files served by wlmscpfs and by us', () => {
     }
     assert.equal((await folder.scan()).removed, 0);
     assert.equal((await both([])).length, 4, 'all back once the folder is back');
+  });
+
+  test('a FIFO, a file too large and one that makes no entry: none holds the scan, each is tried once until it changes', { timeout: 60_000 }, async () => {
+    const folder = pacs.server.feeds.worklistFolder!;
+    const fifo = path.join(dir, AE, 'pipe.wl'); // held the pass, and every pass after it, for ever
+    const large = path.join(dir, AE, 'large.wl');
+    const noModality = 'NOMOD.wl';
+    execFileSync('mkfifo', [fifo]);
+    fs.writeFileSync(large, '');
+    fs.truncateSync(large, MAX_WORKLIST_FILE_BYTES + 1);
+    await writeEntry(dir, noModality, { pid: 'P1006', name: 'NO^MODALITY', accession: 'A1006', modality: '', station: 'CT1', date: '20260316', time: '120000' });
+    try {
+      const first = await folder.scan();
+      assert.deepEqual(first.failed.sort(), [`${AE}/${noModality}`, `${AE}/large.wl`, `${AE}/pipe.wl`]);
+      assert.deepEqual(await folder.scan(), { added: 0, changed: 0, removed: 0, failed: [] }, 'not read again (nor warned of) while unchanged');
+      await writeEntry(dir, noModality, { pid: 'P1006', name: 'NO^MODALITY', accession: 'A1006', modality: 'CT', station: 'CT1', date: '20260316', time: '120000' });
+      assert.equal((await folder.scan()).added, 1, 'mended, it is taken');
+    } finally {
+      for (const f of [fifo, large, path.join(dir, AE, noModality)]) fs.rmSync(f, { force: true });
+    }
+    assert.equal((await folder.scan()).removed, 1);
   });
 });
