@@ -46,11 +46,14 @@ const CREATE_REQUIRED = ['00400253', '00400241', '00400244', '00400245', STATUS,
 /**
  * Attributes an N-SET may not change (usage "Not allowed" in table F.7.2-1): the patient's
  * (name, ID and its issuer, the issuer's qualifiers, other IDs, birth date, sex, the Referenced
- * Patient Sequence), the scheduled steps, the step's identity and start, modality, Study ID.
+ * Patient Sequence), the visit's (admission, service episode), the scheduled steps, the step's identity and start, modality, Study ID.
  * A forwarded N-SET leaves them out: a peer refuses one that names them at all (0x0105).
  */
 export const FIXED = [
   '00100010', '00100020', '00100021', '00100024', '00101002', '00100030', '00100040', '00081120',
+  // The visit's: Admission ID and its issuer, Service Episode ID, description and issuer (Type 2
+  // in N-CREATE, so nearly every step has them; a forwarded N-SET with them was refused for good).
+  '00380010', '00380014', '00380060', '00380062', '00380064',
   SSAS, '00400253', '00400241', '00400242', '00400243', '00400244', '00400245', '00080060', '00200010',
 ];
 /** Type 1 once the step is final (F.7.2.2.2): its end date and time. */

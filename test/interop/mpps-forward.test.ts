@@ -13,7 +13,7 @@ const t = (vr: string, v?: string): { vr: string; Value?: unknown[] } => (v === 
 
 const created = (study: string): JsonDataset => ({
   '00080060': t('CS', 'CT'), '00100010': t('PN', 'DOE^JANE'), '00100020': t('LO', 'P1'), '00100030': t('DA'), '00100040': t('CS'),
-  '00200010': t('SH'), '00400241': t('AE', 'CT1'), '00400244': t('DA', '20260312'), '00400245': t('TM', '091500'), '00400250': t('DA'),
+  '00200010': t('SH'), '00380010': t('LO', 'ADM1'), '00400241': t('AE', 'CT1'), '00400244': t('DA', '20260312'), '00400245': t('TM', '091500'), '00400250': t('DA'),
   '00400251': t('TM'), '00400252': t('CS', 'IN PROGRESS'), '00400253': t('SH', 'PPS1'),
   '00400270': { vr: 'SQ', Value: [{ '0020000D': t('UI', study), '00080050': t('SH', 'A1'), '00400009': t('SH', 'SPS1'), '00401001': t('SH', 'RP1') }] },
   '00400340': { vr: 'SQ' },
@@ -100,8 +100,9 @@ describe('MPPS forwarding to a known node', () => {
     // What the peer is sent: none of table F.7.2-1's "Not allowed" attributes (a peer refuses one named at all).
     const { setDataset } = await import('../../src/services/mpps-forward.js');
     const step = (await a.server.archive.mpps.get(uid))!;
-    assert.ok('00081120' in step.dataset, 'kept from the N-CREATE');
-    assert.deepEqual(['00081120', '00100020', '00100021', '00400270'].filter((k) => k in setDataset(step.dataset)), []);
+    assert.ok('00081120' in step.dataset && '00380010' in step.dataset, 'kept from the N-CREATE');
+    // Admission ID too (Type 2 in N-CREATE, not allowed in N-SET: dcm4che refuses it even empty).
+    assert.deepEqual(['00081120', '00100020', '00100021', '00380010', '00400270'].filter((k) => k in setDataset(step.dataset)), []);
   });
 
   test('the peer answers an N-SET 0x0110 without Error ID A710 (its index failed): retried, not taken as final there', async () => {
