@@ -56,6 +56,8 @@ export const FIXED = [
   '00380010', '00380014', '00380060', '00380062', '00380064',
   SSAS, '00400253', '00400241', '00400242', '00400243', '00400244', '00400245', '00080060', '00200010',
 ];
+/** Scheduled steps one performed step may name: far more than any procedure groups. */
+export const MAX_SCHEDULED_STEPS = 100;
 /** Type 1 once the step is final (F.7.2.2.2): its end date and time. */
 export const FINAL_REQUIRED = ['00400250', '00400251'];
 const PERFORMED_SERIES = '00400340';
@@ -166,6 +168,10 @@ export class MppsService {
     if (absent) return absent;
     const items = (ds[SSAS]!.Value ?? []) as JsonDataset[];
     if (!items.length) return { status: MppsStatus.MissingAttributeValue, sopInstanceUID: uid, comment: 'N-CREATE: Scheduled Step Attributes Sequence has no item', offending: [tag(SSAS)] };
+    // Each item is a worklist look-up, now and at every N-SET: 50,000 of them (1.2 MB) were as many
+    // scans of the worklist before the answer.
+    if (items.length > MAX_SCHEDULED_STEPS)
+      return { status: MppsStatus.ResourceLimitation, sopInstanceUID: uid, comment: `N-CREATE: ${items.length} Scheduled Step Attributes items; at most ${MAX_SCHEDULED_STEPS}`, offending: [tag(SSAS)] };
     if (items.some((i) => !has(i, '0020000D')))
       return { status: MppsStatus.MissingAttributeValue, sopInstanceUID: uid, comment: 'N-CREATE: a scheduled step item lacks StudyInstanceUID', offending: [tag(SSAS)] };
     const status = performedStatus(ds);

@@ -120,6 +120,10 @@ describe('MPPS SCP', () => {
     const many = await mppsCreate(scu, null, created({ '00400340': { vr: 'SQ', Value: Array.from({ length: 50_001 }, () => ({})) } } as JsonDataset));
     assert.equal(many.Status, 0x0213, many.ErrorComment);
     assert.match(many.ErrorComment ?? '', /50000/);
+    // 101 scheduled steps (each a worklist look-up, now and at every N-SET): refused before any is looked up.
+    const steps = await mppsCreate(scu, null, created({ '00400270': { vr: 'SQ', Value: Array.from({ length: 101 }, (_, i) => ({ '0020000D': t('UI', `${STUDY}.${i}`) })) } } as JsonDataset));
+    assert.equal(steps.Status, 0x0213, steps.ErrorComment);
+    assert.match(steps.ErrorComment ?? '', /at most 100/);
   });
 
   test('N-SET: fixed attributes stay, COMPLETED needs its end, then the step is final (0x0110, A710)', async () => {
