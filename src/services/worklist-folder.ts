@@ -30,6 +30,9 @@ export async function readWorklistFile(bytes: Buffer): Promise<JsonDataset> {
   return dataset;
 }
 
+/** An entry is removed when its file is missing from this many listings in a row. */
+export const REMOVED_AFTER_PASSES = 2;
+
 /** A worklist file is a few KB: one far larger is not one (and is not read into memory). */
 export const MAX_WORKLIST_FILE_BYTES = 4 * 1024 * 1024;
 
@@ -60,6 +63,8 @@ async function readEntryFile(path: string): Promise<Buffer> {
 export class WorklistFolder {
   /** What each file looked like when last read ("mtime:size"), so unchanged files are not re-read. */
   private readonly seen = new Map<string, string>();
+  /** Entries whose file was missing from the last listings, and in how many passes in a row. */
+  private readonly absent = new Map<string, number>();
   /** The last warning logged for a file that could not be read, so a lasting error is said once. */
   private readonly warned = new Map<string, string>();
   private timer: NodeJS.Timeout | null = null;
@@ -174,12 +179,24 @@ export class WorklistFolder {
       this.logger.warn({ folder: this.dir, entries: entries.length }, 'worklist folder holds no AE title folders: is the share mounted? its entries are kept');
       return result;
     }
+    const listed = new Set<string>();
     for (const e of entries) {
       if (e.sourceKey !== null && files.has(e.sourceKey)) continue;
       if (e.sourceKey !== null && unread.has(e.sourceKey.slice(0, e.sourceKey.indexOf('/')))) continue;
+      // Gone from one listing only is a writer that deletes and writes a file again (or renames
+      // it away and back): removed then, the step came back SCHEDULED, whatever it had reached.
+      const key = e.sourceKey ?? `#${e.id}`;
+      listed.add(key);
+      const passes = (this.absent.get(key) ?? 0) + 1;
+      if (passes < REMOVED_AFTER_PASSES) {
+        this.absent.set(key, passes);
+        continue;
+      }
+      this.absent.delete(key);
       await this.worklist.remove(e.id);
       result.removed++;
     }
+    for (const key of this.absent.keys()) if (!listed.has(key)) this.absent.delete(key);
     if (result.added || result.changed || result.removed) this.logger.info({ folder: this.dir, ...result }, 'worklist folder changed');
     return result;
   }

@@ -142,7 +142,9 @@ describe('worklist folder: the same files served by wlmscpfs and by us', () => {
     fs.rmSync(path.join(dir, AE, 'A1004.wl'));
     fs.writeFileSync(path.join(dir, AE, 'broken.wl'), 'not DICOM at all');
     const scan = await folder.scan();
-    assert.deepEqual({ ...scan, failed: scan.failed.length }, { added: 1, changed: 1, removed: 1, failed: 1 });
+    assert.deepEqual({ ...scan, failed: scan.failed.length }, { added: 1, changed: 1, removed: 0, failed: 1 });
+    // A file missing from one listing may be a writer's delete and write again: removed the next time.
+    assert.deepEqual(await folder.scan(), { added: 0, changed: 0, removed: 1, failed: [] }, 'missing twice in a row: removed');
     assert.deepEqual(await folder.scan(), { added: 0, changed: 0, removed: 0, failed: [] }, 'nothing changed since');
     assert.equal((await both([`${step('ScheduledStationAETitle')}=CT9`])).length, 1);
     assert.equal((await both([])).length, 4);
@@ -195,6 +197,25 @@ describe('worklist folder: the same files served by wlmscpfs and by us', () => {
     } finally {
       for (const f of [fifo, large, path.join(dir, AE, noModality)]) fs.rmSync(f, { force: true });
     }
+    assert.equal((await folder.scan()).removed, 0, 'missing once');
     assert.equal((await folder.scan()).removed, 1);
+  });
+
+  test('a file deleted and written again between two passes keeps its entry and the status it reached', async () => {
+    const folder = pacs.server.feeds.worklistFolder!;
+    const file = path.join(dir, AE, 'A1002.wl');
+    const worklist = pacs.server.archive.worklist;
+    const entry = (await worklist.bySourceKey('folder', `${AE}/A1002.wl`))!;
+    const bytes = fs.readFileSync(file);
+    const started = structuredClone(entry.dataset) as Record<string, { Value?: Record<string, unknown>[] }>;
+    started['00400100']!.Value![0]!['00400020'] = { vr: 'CS', Value: ['STARTED'] }; // as an MPPS N-CREATE makes it
+    await worklist.update(entry.id, started as never);
+    fs.rmSync(file);
+    assert.equal((await folder.scan()).removed, 0);
+    fs.writeFileSync(file, bytes);
+    await folder.scan();
+    const after = (await worklist.bySourceKey('folder', `${AE}/A1002.wl`))!;
+    assert.equal(after.id, entry.id, 'the same entry');
+    assert.equal(after.status, 'STARTED', 'not SCHEDULED again');
   });
 });
