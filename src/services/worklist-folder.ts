@@ -65,7 +65,11 @@ export class WorklistFolder {
   private readonly seen = new Map<string, string>();
   /** Entries whose file was missing from the last listings, and in how many passes in a row. */
   private readonly absent = new Map<string, number>();
-  /** The last warning logged for a file that could not be read, so a lasting error is said once. */
+  /**
+   * What was last warned of, by subject (`file:<key>`, `folder:<AE>`, `mount`, `scan`): a state
+   * that lasts — a bad file, an AE folder not readable, a share not mounted — is said once, not
+   * at every pass (17,000 lines a day at the default poll), and again when it changes.
+   */
   private readonly warned = new Map<string, string>();
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<FolderScan> | null = null;
@@ -79,7 +83,10 @@ export class WorklistFolder {
   /** Scans now and then every `pollMs`. */
   start(pollMs: number): void {
     const tick = (): void => {
-      void this.scan().catch((e: unknown) => this.logger.warn({ err: e, folder: this.dir }, 'cannot scan the worklist folder'));
+      void this.scan().then(
+        () => this.warned.delete('scan'),
+        (e: unknown) => this.warnOnce('scan', errorMessage(e), { folder: this.dir }, 'cannot scan the worklist folder'),
+      );
     };
     tick();
     this.timer = setInterval(tick, pollMs);
@@ -114,21 +121,22 @@ export class WorklistFolder {
       try {
         const names = await readdir(sub);
         folders++;
+        this.warned.delete(`folder:${ae.name}`);
         for (const name of names) if (/\.wl$/i.test(name)) files.set(`${ae.name}/${name}`, join(sub, name));
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') continue; // a link to a file: not a folder
         folders++;
         unread.add(ae.name);
-        this.logger.warn({ folder: sub, error: errorMessage(e) }, 'worklist folder not readable: its entries are kept');
+        this.warnOnce(`folder:${ae.name}`, errorMessage(e), { folder: sub }, 'worklist folder not readable: its entries are kept');
       }
     }
     return { files, unread, folders };
   }
 
-  private warnOnce(key: string, file: string, error: string): void {
-    if (this.warned.get(key) === error) return;
-    this.warned.set(key, error);
-    this.logger.warn({ file, error }, 'worklist file not taken');
+  private warnOnce(subject: string, error: string, fields: Record<string, unknown>, message: string): void {
+    if (this.warned.get(subject) === error) return;
+    this.warned.set(subject, error);
+    this.logger.warn({ ...fields, error }, message);
   }
 
   private async pass(): Promise<FolderScan> {
@@ -153,7 +161,7 @@ export class WorklistFolder {
         // A file that could not be read (locked by its writer, a passing I/O error) is read again
         // on the next pass; one that is no worklist file only once it changes.
         if (typeof (e as NodeJS.ErrnoException).syscall !== 'string') this.seen.set(key, signature);
-        this.warnOnce(key, path, errorMessage(e));
+        this.warnOnce(`file:${key}`, errorMessage(e), { file: path }, 'worklist file not taken');
         continue;
       }
       try {
@@ -161,24 +169,25 @@ export class WorklistFolder {
         const entry = await this.worklist.upsertFromSource('folder', key, parsed);
         if (entry) result[existed ? 'changed' : 'added']++;
         this.seen.set(key, signature);
-        this.warned.delete(key);
+        this.warned.delete(`file:${key}`);
       } catch (e) {
         result.failed.push(key);
         // The file's content cannot make an entry (no Modality, two steps...): as for a bad file.
         // Else the index failed, not the file: tried again on the next pass.
         if (isPacsError(e, 'BAD_ARGUMENT')) this.seen.set(key, signature);
-        this.warnOnce(key, path, errorMessage(e));
+        this.warnOnce(`file:${key}`, errorMessage(e), { file: path }, 'worklist file not taken');
       }
     }
-    for (const key of this.warned.keys()) if (!files.has(key)) this.warned.delete(key);
+    for (const subject of this.warned.keys()) if (subject.startsWith('file:') && !files.has(subject.slice(5))) this.warned.delete(subject);
     for (const key of this.seen.keys()) if (!files.has(key)) this.seen.delete(key);
     const { entries } = await this.worklist.list({ source: 'folder', limit: -1, offset: 0 });
     // A folder without a single AE title folder is a share not mounted (an empty mount point)
     // far more often than a site that removed every modality's folder: nothing is removed then.
     if (folders === 0 && entries.length) {
-      this.logger.warn({ folder: this.dir, entries: entries.length }, 'worklist folder holds no AE title folders: is the share mounted? its entries are kept');
+      this.warnOnce('mount', 'no AE title folders', { folder: this.dir, entries: entries.length }, 'worklist folder holds no AE title folders: is the share mounted? its entries are kept');
       return result;
     }
+    this.warned.delete('mount');
     const listed = new Set<string>();
     for (const e of entries) {
       if (e.sourceKey !== null && files.has(e.sourceKey)) continue;
