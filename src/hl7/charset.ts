@@ -58,7 +58,7 @@ export function declaredCharset(bytes: Buffer): string {
   }
   if (!head.startsWith('MSH') || head.length < 4) return '';
   // The first repetition is the message's set; later ones name sets switched to by escapes.
-  const field = head.split(head[3]!)[17] ?? '';
+  const field = head.split(head[3]!, 18)[17] ?? ''; // limited: a 16 MB MSH of '|' was a 16-million-element array
   return field.split(head[5] ?? '~')[0]!.split(head[4] ?? '^')[0]!.trim().toUpperCase();
 }
 

@@ -28,15 +28,17 @@ export interface ImagingStep {
   stationAE: string;
 }
 
+/** Protocol codes read from one IPC-6: far more than a step is scanned with; the rest are left out. */
+const MAX_PROTOCOL_CODES = 64;
+
 export function readIpc(msg: Hl7Message, ipc: Segment): ImagingStep {
   const part = (field: number, component: number, repetition: number): string => {
     const v = msg.get(ipc, field, component, repetition);
     return v === HL7_NULL ? '' : v;
   };
-  const protocols = msg
-    .repetitions(ipc, 6)
-    .map((_, r) => ({ code: part(6, 1, r), meaning: part(6, 2, r), scheme: part(6, 3, r) }))
-    .filter((p) => p.code !== '');
+  const protocols = Array.from({ length: Math.min(msg.repetitionCount(ipc, 6), MAX_PROTOCOL_CODES) }, (_, r) => ({ code: part(6, 1, r), meaning: part(6, 2, r), scheme: part(6, 3, r) })).filter(
+    (p) => p.code !== '',
+  );
   return {
     accession: value(msg, ipc, 1),
     requestedProcedureId: value(msg, ipc, 2),

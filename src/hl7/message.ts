@@ -163,6 +163,12 @@ export const MAX_SEGMENTS = 100_000;
 export class Hl7Message {
   /** The first segment of each name, found once: a search per look-up read the whole message each time. */
   private readonly first = new Map<string, Segment>();
+  /**
+   * Each field's repetitions, and each repetition's components, split once: a look-up split the
+   * whole field again, so reading every repetition of a field of 200,000 (a 200 KB IPC-6) was
+   * quadratic, minutes of the one thread that also serves DICOM and HTTP.
+   */
+  private readonly splits = new WeakMap<Segment, Map<number, { repetitions: string[]; components: (string[] | undefined)[] }>>();
 
   private constructor(
     readonly segments: Segment[],
@@ -233,26 +239,47 @@ export class Hl7Message {
     return seg?.fields[field] ?? '';
   }
 
-  /** The repetitions of a field (MSH-2 is never split). */
+  private split(seg: Segment, field: number): { repetitions: string[]; components: (string[] | undefined)[] } {
+    let fields = this.splits.get(seg);
+    if (!fields) this.splits.set(seg, (fields = new Map()));
+    let split = fields.get(field);
+    if (!split) {
+      const f = this.raw(seg, field);
+      const repetitions = seg.name === 'MSH' && field <= 2 ? [f] : f === '' ? [] : f.split(this.delimiters.repetition);
+      fields.set(field, (split = { repetitions, components: [] }));
+    }
+    return split;
+  }
+
+  /** The raw components of one repetition (split once). */
+  private rawComponents(seg: Segment, field: number, repetition: number): string[] {
+    const split = this.split(seg, field);
+    return (split.components[repetition] ??= (split.repetitions[repetition] ?? '').split(this.delimiters.component));
+  }
+
+  /** The repetitions of a field (MSH-2 is never split). A copy: the split is kept for the next look-up. */
   repetitions(seg: Segment | undefined, field: number): string[] {
-    const f = this.raw(seg, field);
-    if (seg?.name === 'MSH' && field <= 2) return [f];
-    return f === '' ? [] : f.split(this.delimiters.repetition);
+    return seg ? [...this.split(seg, field).repetitions] : [];
+  }
+
+  /** How many repetitions a field has. */
+  repetitionCount(seg: Segment | undefined, field: number): number {
+    return seg ? this.split(seg, field).repetitions.length : 0;
   }
 
   /** One subcomponent (1-based; the first by default) of a component of one repetition, unescaped, on one line. */
   get(seg: Segment | undefined, field: number, component = 1, repetition = 0, sub = 1): string {
-    const f = this.repetitions(seg, field)[repetition] ?? '';
-    if (seg?.name === 'MSH' && field <= 2) return f;
-    const c = f.split(this.delimiters.component)[component - 1] ?? '';
+    if (!seg) return '';
+    if (seg.name === 'MSH' && field <= 2) return this.split(seg, field).repetitions[0] ?? '';
+    const c = this.rawComponents(seg, field, repetition)[component - 1] ?? '';
     const s = c.split(this.delimiters.subcomponent)[sub - 1] ?? '';
     return singleLine(unescapeHl7(s, this.delimiters));
   }
 
   /** The components of one repetition (the first subcomponent of each), unescaped, on one line. */
   components(seg: Segment | undefined, field: number, repetition = 0): string[] {
-    const f = this.repetitions(seg, field)[repetition] ?? '';
-    return f.split(this.delimiters.component).map((c) => singleLine(unescapeHl7(c.split(this.delimiters.subcomponent)[0] ?? '', this.delimiters)));
+    if (!seg) return [''];
+    return this.rawComponents(seg, field, repetition).map((c) => singleLine(unescapeHl7(c.split(this.delimiters.subcomponent)[0] ?? '', this.delimiters)));
   }
 }
 

@@ -99,7 +99,12 @@ export function patientAttributes(msg: Hl7Message, pid: Segment | undefined, cha
  */
 function orderGroups(msg: Hl7Message, max: number): Segment[][] {
   const groups: Segment[][] = [];
+  let steps = 0;
   for (const s of msg.segments) {
+    // Each IPC is a step, a worklist entry of its own: they count as orders do (one ORC with
+    // 100,000 IPCs was the flood the limit is there to stop).
+    if (s.name === 'IPC' && ++steps > max)
+      throw new Hl7Error(`the message has more than ${max} scheduled steps (IPC segments; hl7.max_orders_per_message): none was taken, send them in smaller messages`, Hl7ErrorCode.SegmentSequence, 'IPC');
     if (s.name === 'ORC') {
       if (groups.length === max)
         throw new Hl7Error(`the message has more than ${max} orders (ORC segments; hl7.max_orders_per_message): none was taken, send them in smaller messages`, Hl7ErrorCode.SegmentSequence, 'ORC');

@@ -185,3 +185,17 @@ test('step keys: the order key and the step ID with ^ and \\ escaped, so no two 
   assert.ok(stepKey('A^B', 'C').startsWith(stepKeyPrefix('A^B')));
   assert.ok(!stepKey('A^B', 'C').startsWith(stepKeyPrefix('A')));
 });
+
+test('an IPC-6 of 200,000 repetitions is read at once, its first 64 codes kept; more IPCs than hl7.max_orders_per_message: AE at IPC, none taken', { timeout: 60_000 }, async () => {
+  const { send, entries } = await service();
+  // Each repetition was read by splitting the whole field again: quadratic, minutes of the one thread.
+  const codes = Array.from({ length: 200_000 }, (_, i) => `P${i}^Protocol ${i}^LOCAL`).join('~');
+  const r = await send(omi('NW', 'BIG6', [ipc('S1', { 6: codes })]));
+  assert.equal(r.code, 'AA', r.text);
+  const protocols = step(([...(await entries()).values()][0]!).dataset)['00400008']?.Value ?? [];
+  assert.equal(protocols.length, 64);
+  const many = await send(omi('NW', 'MANY', Array.from({ length: 101 }, (_, i) => ipc(`S${i}`))));
+  assert.deepEqual([many.code, many.err, many.where], ['AE', '100', 'IPC']);
+  assert.match(many.text, /more than 100 scheduled steps/);
+  assert.equal((await entries()).size, 1, 'none of its steps taken');
+});
