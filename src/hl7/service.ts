@@ -25,6 +25,9 @@ const SUPPORTED = 'ORM^O01, OMI^O23, ADT^A08, ADT^A40';
 
 const isOpen = (e: WorklistEntry): boolean => (OPEN_SPS_STATUSES as readonly string[]).includes(e.status);
 
+/** Patients one ADT^A40 may merge: each is a merge in one index transaction while the listener waits. */
+const MAX_MERGES = 100;
+
 export interface Hl7Deps {
   worklist: WorklistService;
   index: ArchiveIndex;
@@ -58,6 +61,13 @@ export class Hl7Service {
       if (msg.malformed) throw msg.malformed;
       if (!known) throw unsupportedCharset(declared);
       checkEncoding(bytes, charset);
+      // An acknowledgment is not answered: two sides that answer everything (an engine sending
+      // its ACKs here, a loop) would acknowledge each other's AR for ever.
+      const kind = msg.get(msg.segment('MSH'), 9).toUpperCase();
+      if (kind === 'ACK' || kind === 'MCF') {
+        this.deps.logger.info({ remote, type: kind, control: remoteText(msg.get(msg.segment('MSH'), 10), CONTROL_ID_MAX) }, 'HL7 acknowledgment received: not answered');
+        return null;
+      }
       reason = await this.act(msg);
     } catch (e) {
       problem = e instanceof Hl7Error ? e : new Hl7Error(`cannot process the message: ${remoteText(errorMessage(e))}`, Hl7ErrorCode.ApplicationInternalError);
@@ -77,7 +87,7 @@ export class Hl7Service {
     else log.warn({ remote, type, control, ack: code, ...enhanced, error: remoteText(reason, LOGGED_MAX) }, 'HL7 message not accepted');
     if (sent === null) return null;
     const ack = buildAck(msg, sent, reason, problem ? { code: problem.code, text: problem.message, location: problem.location } : null, charset.name);
-    return Buffer.from(ack, charset.encoding);
+    return Buffer.from(charset.encoding === 'latin1' ? inLatin1(ack, charset.name === 'ASCII' ? 0x7f : 0xff) : ack, charset.encoding);
   }
 
   /** Acts on a parsed message; returns what was done, throws Hl7Error for the ACK. */
@@ -221,11 +231,17 @@ export class Hl7Service {
     // later pair used to be found after the earlier ones were merged, left so under an AE.
     const pairs: Array<{ prior: string; from: PatientKey; to: PatientKey; attrs: JsonDataset }> = [];
     let pid: ReturnType<Hl7Message['segment']>;
+    let attrs: JsonDataset | null = null; // the surviving patient's, read once per PID
     for (const s of msg.segments) {
-      if (s.name === 'PID') pid = s;
+      if (s.name === 'PID') {
+        pid = s;
+        attrs = null;
+      }
       if (s.name !== 'MRG') continue;
       if (!pid) throw new Hl7Error('MRG without the PID of the surviving patient before it', Hl7ErrorCode.SegmentSequence, 'MRG');
-      const attrs = patientAttributes(msg, pid, true);
+      if (pairs.length === MAX_MERGES)
+        throw new Hl7Error(`the message has more than ${MAX_MERGES} MRG segments: none was merged, send them in smaller messages`, Hl7ErrorCode.SegmentSequence, 'MRG');
+      attrs ??= patientAttributes(msg, pid, true);
       const prior = limit(value(msg, s, 1), 64, 'MRG-1');
       if (!prior) throw new Hl7Error('MRG-1 has no prior patient identifier', Hl7ErrorCode.RequiredFieldMissing, 'MRG-1');
       pairs.push({ prior, from: { PatientID: prior, IssuerOfPatientID: limit(value(msg, s, 1, 4), 64, 'MRG-1.4') || null }, to: patientKey(attrs), attrs });
@@ -308,4 +324,15 @@ function stepName(orderKey: string, e: { sourceKey: string | null; scheduledProc
 
 function patientKey(attrs: JsonDataset): PatientKey {
   return { PatientID: String(attrs['00100020']!.Value![0]), IssuerOfPatientID: (attrs['00100021']?.Value?.[0] as string | undefined) ?? null };
+}
+
+/**
+ * The ACK's text with what its one-byte set cannot hold as '?'. A character the message brought in
+ * (an escape \X..\ read as UTF-8) was written as its low byte: U+011C (Ĝ) went out as 0x1C, the
+ * frame's end, and a forged ACK could follow it.
+ */
+function inLatin1(text: string, highest: number): string {
+  let out = '';
+  for (const ch of text) out += ch.codePointAt(0)! > highest ? '?' : ch;
+  return out;
 }

@@ -447,3 +447,25 @@ test('a UTF-8 byte order mark before the MSH is no part of it: the message is ta
   assert.deepEqual([ack.code, ack.control, ack.ack.get(ack.ack.segment('MSH'), 18)], ['AA', 'C-BOM', 'UNICODE UTF-8'], ack.text);
   assert.deepEqual((await worklist.bySourceKey('hl7', 'BOM1'))?.dataset['00100010']?.Value, [{ Alphabetic: 'MÜLLER^JÖRG' }]);
 });
+
+test('an ACK sent to us is not answered (two sides answering everything would ACK each other for ever)', async () => {
+  const { hl7 } = await service();
+  assert.equal(await hl7.handle(Buffer.from([MSH('ACK^O01^ACK', 'A-1'), 'MSA|AA|C-1'].join('\r'))), null);
+});
+
+test('a Latin-1 ACK holds only Latin-1: a character from an escape beyond it goes as "?", not as its low byte (U+011C was 0x1C, the frame end)', async () => {
+  const { hl7 } = await service();
+  // MSH-9 XYZ^<U+011C U+010D U+010B> as UTF-8 in \X..\: FS CR VT once written as their low bytes.
+  const bytes = (await hl7.handle(Buffer.from([`${MSH('XYZ^\\XC49CC48DC48B\\', 'L-1', '8859/1')}`, 'PID|1||P1'].join('\r'), 'latin1')))!;
+  const controls = [...bytes].filter((b) => b < 0x20 && b !== 0x0d);
+  assert.deepEqual(controls, [], bytes.toString('latin1'));
+  assert.equal(Hl7Message.parse(bytes.toString('latin1')).get(Hl7Message.parse(bytes.toString('latin1')).segment('MSA'), 1), 'AR');
+});
+
+test('ADT^A40 with more than 100 MRG segments: AE, none merged', async () => {
+  const { send } = await service();
+  const pairs = Array.from({ length: 101 }, (_, i) => `MRG|OLD${i}^^^HOSP`);
+  const r = await send([MSH('ADT^A40', 'M-101'), 'EVN|A40|20260312', 'PID|1||NEW101^^^HOSP||NEW^PATIENT', ...pairs].join('\r'));
+  assert.equal(r.code, 'AE');
+  assert.match(r.ack.get(r.ack.segment('ERR'), 8), /more than 100 MRG/);
+});
