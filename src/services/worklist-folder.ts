@@ -47,14 +47,7 @@ async function readEntryFile(path: string): Promise<Buffer> {
     const s = await handle.stat();
     if (!s.isFile()) throw new PacsError('BAD_ARGUMENT', 'not a regular file');
     if (s.size > MAX_WORKLIST_FILE_BYTES) throw new PacsError('BAD_ARGUMENT', `${s.size} bytes: a worklist file has at most ${MAX_WORKLIST_FILE_BYTES}`);
-    const bytes = Buffer.alloc(s.size);
-    let at = 0;
-    while (at < bytes.length) {
-      const { bytesRead } = await handle.read(bytes, at, bytes.length - at, at);
-      if (bytesRead === 0) break;
-      at += bytesRead;
-    }
-    return bytes.subarray(0, at);
+    return await handle.readFile();
   } finally {
     await handle.close();
   }

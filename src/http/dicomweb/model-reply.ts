@@ -19,12 +19,12 @@ export function datasetsFormat(req: { headers: { accept?: string | undefined }; 
  * Sends datasets (at least one) as they come, for answers too large to hold: a JSON array
  * written element by element, or the XML documents made one at a time.
  */
-export function sendDatasetStream(reply: FastifyReply, format: ModelFormat, datasets: AsyncIterable<string>): FastifyReply {
+export function sendDatasetStream(reply: FastifyReply, format: ModelFormat, datasets: AsyncIterable<JsonDataset | string> | Iterable<JsonDataset | string>): FastifyReply {
   if (format === 'json') {
     async function* json(): AsyncGenerator<string> {
       let sep = '[';
       for await (const d of datasets) {
-        yield sep + d;
+        yield sep + (typeof d === 'string' ? d : JSON.stringify(d));
         sep = ',';
       }
       yield sep === '[' ? '[]' : ']';
@@ -33,7 +33,7 @@ export function sendDatasetStream(reply: FastifyReply, format: ModelFormat, data
   }
   const boundary = newBoundary();
   async function* parts(): AsyncGenerator<OutPart> {
-    for await (const d of datasets) yield { contentType: 'application/dicom+xml', body: Buffer.from(nativeDicomModel(JSON.parse(d) as JsonDataset)) };
+    for await (const d of datasets) yield { contentType: 'application/dicom+xml', body: Buffer.from(nativeDicomModel(typeof d === 'string' ? (JSON.parse(d) as JsonDataset) : d)) };
   }
   return reply.type(`multipart/related; type="application/dicom+xml"; boundary=${boundary}`).send(multipartStream(boundary, parts()));
 }
@@ -46,9 +46,5 @@ export function sendDatasets(reply: FastifyReply, format: ModelFormat, datasets:
   if (format === 'json') return reply.type('application/dicom+json').send(`[${datasets.map((d) => (typeof d === 'string' ? d : JSON.stringify(d))).join(',')}]`);
   // A multipart body must hold a part (RFC 2046 5.1.1): no match is 204 No Content.
   if (datasets.length === 0) return reply.code(204).send();
-  const boundary = newBoundary();
-  async function* parts(): AsyncGenerator<OutPart> {
-    for (const d of datasets) yield { contentType: 'application/dicom+xml', body: Buffer.from(nativeDicomModel(typeof d === 'string' ? (JSON.parse(d) as JsonDataset) : d)) };
-  }
-  return reply.type(`multipart/related; type="application/dicom+xml"; boundary=${boundary}`).send(multipartStream(boundary, parts()));
+  return sendDatasetStream(reply, format, datasets);
 }
