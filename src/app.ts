@@ -156,7 +156,7 @@ export async function openArchive(initial: Readonly<Config>, options: { logger?:
       config = c;
     },
     async close() {
-      mpps.close();
+      await mpps.close();
       objects.close();
       await index.close();
     },
@@ -347,6 +347,8 @@ export class PacsServer {
     const port = await listen(c.server.port, tlsOnly);
     const tlsPort = c.tls.enabled && c.tls.port !== undefined ? await listen(c.tls.port, true) : tlsOnly ? port : null;
     this.jobs.start();
+    // MPPS follow-ups an earlier stop (or another server of the index) left owed are taken up.
+    this.archive.mpps.start();
     await this.feeds.start();
     this.research.start();
     this.retention.start();

@@ -135,6 +135,8 @@ export interface MppsRow {
   dataset: string;
   created_at: number;
   updated_at: number;
+  follow_up_at: number | null;
+  follow_up_tries: number;
 }
 
 export const toMpps = (r: MppsRow): MppsRecord => ({
@@ -145,6 +147,8 @@ export const toMpps = (r: MppsRow): MppsRecord => ({
   createdAt: new Date(r.created_at),
   updatedAt: new Date(r.updated_at),
   revision: r.dataset,
+  followUpAt: r.follow_up_at === null ? null : new Date(r.follow_up_at),
+  followUpTries: r.follow_up_tries,
 });
 
 export interface FollowedChangeRow {

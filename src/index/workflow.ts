@@ -84,19 +84,38 @@ export interface MppsRecord {
   updatedAt: Date;
   /** The stored dataset as read: `update` with it changes the step only if nobody changed it since. */
   revision: string;
+  /**
+   * When a server may take up the step's follow-ups (the worklist following it, its forward
+   * queued) if they are not done by then; null when they are done.
+   */
+  followUpAt: Date | null;
+  /** Tries of those follow-ups taken up so (they are spaced further each time). */
+  followUpTries: number;
 }
 
 export interface MppsStore {
-  /** False when an instance with this UID exists already. */
-  create(sopInstanceUID: string, callingAE: string, dataset: JsonDataset): Promise<boolean>;
+  /**
+   * The new step, its follow-ups owed from `followUpAt` (ms since the epoch); null when an
+   * instance with this UID exists already.
+   */
+  create(sopInstanceUID: string, callingAE: string, dataset: JsonDataset, followUpAt: number): Promise<MppsRecord | null>;
   get(sopInstanceUID: string): Promise<MppsRecord | null>;
   /**
    * Replaces the dataset only while the step is IN PROGRESS (two N-SETs racing cannot both
-   * finish it) and still at `revision` (as `get` read it): 'missing' when there is no such
-   * instance, 'final' when it is no longer in progress, 'stale' when another change came first
-   * (another server sharing the index): read it again and merge into that.
+   * finish it) and still at `revision` (as `get` read it), its follow-ups owed again from
+   * `followUpAt`: the step as written, 'missing' when there is no such instance, 'final' when
+   * it is no longer in progress, 'stale' when another change came first (another server sharing
+   * the index): read it again and merge into that.
    */
-  update(sopInstanceUID: string, dataset: JsonDataset, revision: string): Promise<'updated' | 'missing' | 'final' | 'stale'>;
+  update(sopInstanceUID: string, dataset: JsonDataset, revision: string, followUpAt: number): Promise<MppsRecord | 'missing' | 'final' | 'stale'>;
+  /** The step's follow-ups are done — for the step at `revision`: after a later change they are owed still. */
+  followedUp(sopInstanceUID: string, revision: string): Promise<void>;
+  /**
+   * Steps whose follow-ups are owed at `now` (at most `limit`, the longest waiting first), each
+   * taken by this call: its time moved on by `delayMs(tries so far)` and its tries counted, so
+   * that no other server takes it meanwhile. Servers sharing the index never take one step at once.
+   */
+  claimFollowUps(now: number, limit: number, delayMs: (tries: number) => number): Promise<MppsRecord[]>;
   list(filter: { status?: string; limit: number; offset: number }): Promise<{ items: MppsRecord[]; total: number }>;
 }
 

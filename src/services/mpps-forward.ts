@@ -78,7 +78,7 @@ export function mppsForwardHandler(deps: { mpps: MppsStore; nodes: NodeDirectory
 /** Registers the job type and queues a job per forward_to node for each accepted N-CREATE / N-SET. */
 export function enableMppsForwarding(mpps: MppsService, store: MppsStore, jobs: JobService, nodes: NodeDirectory, settings: { aeTitle: () => string; forwardTo: () => readonly string[] }): void {
   jobs.register(MPPS_FORWARD, mppsForwardHandler({ mpps: store, nodes, aeTitle: settings.aeTitle }), { prompt: true });
-  mpps.onAccepted = async (_action, uid) => {
+  mpps.onAccepted = async (uid) => {
     for (const node of settings.forwardTo()) await jobs.enqueue(MPPS_FORWARD, { node, uid } satisfies MppsForwardPayload);
   };
 }

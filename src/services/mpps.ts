@@ -100,65 +100,107 @@ function noSeries(uid: string, ds: JsonDataset): MppsOutcome | null {
 /** Text and sequences compared as the JSON model holds them (an N-SET repeating a fixed value is fine). */
 const same = (a: JsonDataset[string] | undefined, b: JsonDataset[string] | undefined): boolean => JSON.stringify(a?.Value ?? []) === JSON.stringify(b?.Value ?? []);
 
-/** Waits before an MPPS follow-up that failed is tried again (see MppsService.followUp). */
-export const FOLLOW_UP_RETRY_MS = [1_000, 5_000, 30_000, 120_000];
+/**
+ * When the follow-ups of a step (the worklist following it, its forward queued) are taken up
+ * by a server if the one that accepted the step has not done them: `firstTryMs` after the
+ * change (the accepting server does them at once; this is its time to), then spaced by
+ * `retryMs(tries)`. `sweepMs` is how often each server looks for steps owed.
+ */
+export interface FollowUpTiming {
+  firstTryMs: number;
+  sweepMs: number;
+  retryMs: (tries: number) => number;
+}
+
+/** 5 s, then 10 s, 20 s, 40 s … doubling up to every 10 min: never given up (the index errors that fail them pass). */
+export const FOLLOW_UP_TIMING: FollowUpTiming = {
+  firstTryMs: 5_000,
+  sweepMs: 5_000,
+  retryMs: (tries) => Math.min(5_000 * 2 ** Math.min(tries + 1, 20), 600_000),
+};
+
+/** Steps one sweep takes up at most: the rest wait for the next one. */
+const SWEEP_BATCH = 50;
 
 export class MppsService {
-  /** Called after each accepted N-CREATE or N-SET with what was received (the server forwards it). */
-  onAccepted: ((action: 'create' | 'set', uid: string, dataset: JsonDataset) => Promise<void>) | null = null;
+  /** Called after each accepted N-CREATE or N-SET, with the step's UID (the server queues its forward). */
+  onAccepted: ((uid: string) => Promise<void>) | null = null;
 
   private readonly steps = new KeyedMutex();
-  private readonly retries = new Set<NodeJS.Timeout>();
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private sweeping: Promise<void> | null = null;
   private closed = false;
 
   constructor(
     private readonly store: MppsStore,
     private readonly worklist: WorklistService,
     private readonly logger: Logger,
+    private readonly timing: FollowUpTiming = FOLLOW_UP_TIMING,
   ) {}
 
-  private accepted(action: 'create' | 'set', uid: string, dataset: JsonDataset): Promise<void> {
-    return this.followUp('forwarding', uid, async () => {
-      await this.onAccepted?.(action, uid, dataset);
-    });
-  }
-
   /**
-   * A follow-up of a step recorded already (the worklist following it, its forward queued): its
-   * failure must not fail the MPPS, which the modality would send again to no purpose. Tried at
-   * once; on a failure (a lock timeout, the index briefly away) again after 1 s, 5 s, 30 s and
-   * 2 min in the background — once only logged, a forward was lost for good.
+   * The follow-ups of a step as recorded: the worklist entries it performs follow its status,
+   * its forward is queued. Both are done from the step as it is, so doing them twice (this
+   * server and, after its time, another; or a later try) changes nothing more. Their failure
+   * does not fail the MPPS, which the modality would send again to no purpose: the step stays
+   * owed in the index and a sweep — of this server or of any other sharing the index, after a
+   * crash too — does them again. Once done, the index forgets them unless the step changed meanwhile.
    */
-  private async followUp(what: string, uid: string, fn: () => Promise<void>): Promise<void> {
+  private async followUp(step: MppsRecord, from: 'accepted' | 'sweep'): Promise<boolean> {
+    const uid = step.sopInstanceUID;
     try {
-      await fn();
+      const changed = await this.worklist.stepPerformed(stepReferences(step.dataset), step.status);
+      if (changed.length) this.logger.info({ mpps: uid, worklistEntries: changed, status: step.status }, 'worklist entries follow MPPS');
+      await this.onAccepted?.(uid);
+      await this.store.followedUp(uid, step.revision);
+      if (from === 'sweep') this.logger.info({ mpps: uid, tries: step.followUpTries }, 'MPPS follow-ups done on a later try');
+      return true;
     } catch (e) {
-      this.logger.warn({ err: e, mpps: uid }, `MPPS ${what} failed; tried again in ${FOLLOW_UP_RETRY_MS[0]! / 1000} s`);
-      this.retry(what, uid, fn, 0);
+      const next = step.followUpAt ? Math.max(0, Math.round((step.followUpAt.getTime() - Date.now()) / 1000)) : null;
+      this.logger.warn({ err: e, mpps: uid, tries: step.followUpTries }, `MPPS follow-ups (worklist update, forward) failed; tried again in ${next ?? '?'} s`);
+      return false;
     }
   }
 
-  private retry(what: string, uid: string, fn: () => Promise<void>, attempt: number): void {
-    if (this.closed) return;
-    const timer = setTimeout(() => {
-      this.retries.delete(timer);
-      fn().then(
-        () => this.logger.info({ mpps: uid, attempt: attempt + 2 }, `MPPS ${what} done on a later try`),
-        (e: unknown) => {
-          if (attempt + 1 < FOLLOW_UP_RETRY_MS.length) return this.retry(what, uid, fn, attempt + 1);
-          this.logger.error({ err: e, mpps: uid }, `MPPS ${what} failed ${attempt + 2} times: given up`);
-        },
-      );
-    }, FOLLOW_UP_RETRY_MS[attempt]);
-    timer.unref();
-    this.retries.add(timer);
+  /** Takes up the follow-ups owed, now and then every `sweepMs` until close(). */
+  start(): void {
+    if (this.closed || this.sweepTimer || this.sweeping) return;
+    const next = (): void => {
+      this.sweeping = this.sweep()
+        .catch((e: unknown) => this.logger.warn({ err: e }, 'looking for MPPS follow-ups owed failed'))
+        .finally(() => {
+          this.sweeping = null;
+          if (this.closed) return;
+          this.sweepTimer = setTimeout(next, this.timing.sweepMs);
+          this.sweepTimer.unref();
+        });
+    };
+    next();
   }
 
-  /** Follow-ups waiting for their next try are given up (the server stops). */
-  close(): void {
+  /** One look for steps owed, each followed up. */
+  private async sweep(): Promise<void> {
+    for (;;) {
+      const taken = await this.store.claimFollowUps(Date.now(), SWEEP_BATCH, this.timing.retryMs);
+      for (const { sopInstanceUID: uid } of taken) {
+        if (this.closed) return;
+        await this.steps.run(uid, async () => {
+          // Read again under the step's lock: an N-SET of this server may have changed it (and
+          // followed it up) since it was taken — following the older state would undo that.
+          const step = await this.store.get(uid);
+          if (step?.followUpAt) await this.followUp(step, 'sweep');
+        });
+      }
+      if (taken.length < SWEEP_BATCH || this.closed) return;
+    }
+  }
+
+  /** No more sweeps (the server stops); one under way is waited for. Steps owed stay owed in the index. */
+  async close(): Promise<void> {
     this.closed = true;
-    for (const t of this.retries) clearTimeout(t);
-    this.retries.clear();
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
+    this.sweepTimer = null;
+    await this.sweeping;
   }
 
   async create(requestedUid: string | null, callingAE: string, ds: JsonDataset): Promise<MppsOutcome> {
@@ -177,9 +219,9 @@ export class MppsService {
     const status = performedStatus(ds);
     if (status !== 'IN PROGRESS')
       return { status: MppsStatus.InvalidAttributeValue, sopInstanceUID: uid, comment: `N-CREATE: PerformedProcedureStepStatus must be IN PROGRESS, not ${status}`, offending: [tag(STATUS)] };
-    if (!(await this.store.create(uid, callingAE, ds))) return { status: MppsStatus.DuplicateSOPInstance, sopInstanceUID: uid, comment: `MPPS ${uid} exists already` };
-    await this.follow(uid, ds);
-    await this.accepted('create', uid, ds);
+    const step = await this.store.create(uid, callingAE, ds, Date.now() + this.timing.firstTryMs);
+    if (!step) return { status: MppsStatus.DuplicateSOPInstance, sopInstanceUID: uid, comment: `MPPS ${uid} exists already` };
+    await this.steps.run(uid, () => this.followUp(step, 'accepted'));
     return { status: MppsStatus.Success, sopInstanceUID: uid };
   }
 
@@ -217,12 +259,11 @@ export class MppsService {
     // Nothing changed (a modality sending the same N-SET per series): nothing written, followed
     // or forwarded — two servers forwarding to each other otherwise sent one step back and forth.
     if (JSON.stringify(merged) === JSON.stringify(current.dataset)) return { status: MppsStatus.Success, sopInstanceUID: uid };
-    const r = await this.store.update(uid, merged, current.revision);
+    const r = await this.store.update(uid, merged, current.revision, Date.now() + this.timing.firstTryMs);
     if (r === 'stale') return r;
     if (r === 'missing') return { status: MppsStatus.NoSuchObjectInstance, sopInstanceUID: uid, comment: `no MPPS ${uid}` };
     if (r === 'final') return this.noLongerUpdatable(uid, 'final'); // another N-SET ended it meanwhile
-    await this.follow(uid, merged);
-    await this.accepted('set', uid, changes);
+    await this.followUp(r, 'accepted'); // under this step's lock already (set)
     return { status: MppsStatus.Success, sopInstanceUID: uid };
   }
 
@@ -236,18 +277,5 @@ export class MppsService {
 
   private noLongerUpdatable(uid: string, status: string): MppsOutcome {
     return { status: MppsStatus.ProcessingFailure, sopInstanceUID: uid, errorId: 0xa710, comment: `MPPS is ${status}: it may no longer be updated` };
-  }
-
-  /** The worklist follows (see followUp). */
-  private follow(uid: string, ds: JsonDataset): Promise<void> {
-    let first = true;
-    return this.followUp('worklist update', uid, async () => {
-      // Tried again later, the step as it is by then: an N-CREATE's update retried after an
-      // N-SET DISCONTINUED made the entry STARTED again, back on the modality's worklist.
-      const step = first ? ds : ((await this.store.get(uid))?.dataset ?? ds);
-      first = false;
-      const changed = await this.worklist.stepPerformed(stepReferences(step), performedStatus(step) ?? '');
-      if (changed.length) this.logger.info({ mpps: uid, worklistEntries: changed, status: performedStatus(step) }, 'worklist entries follow MPPS');
-    });
   }
 }

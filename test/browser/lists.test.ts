@@ -20,7 +20,7 @@ describe('lists in pages (headless Chromium)', () => {
     });
     for (let n = 1; n <= 55; n++) await archive.worklist.create(step(n, 'SCHEDULED'));
     await archive.worklist.create(step(56, 'COMPLETED'));
-    for (let n = 1; n <= 52; n++) await archive.index.mpps.create(`1.2.3.${n}`, 'CT1', { '00100020': { vr: 'LO', Value: [pid(n)] }, '00400252': { vr: 'CS', Value: ['IN PROGRESS'] } });
+    for (let n = 1; n <= 52; n++) await archive.index.mpps.create(`1.2.3.${n}`, 'CT1', { '00100020': { vr: 'LO', Value: [pid(n)] }, '00400252': { vr: 'CS', Value: ['IN PROGRESS'] } }, 0);
     // Queued for a day from now: no worker runs them while the page shows them.
     const later = new Date(Date.now() + 86_400_000);
     for (let n = 1; n <= 53; n++) await archive.index.jobs.enqueue({ type: 'export', payload: { uid: `1.2.${n}`, level: 'STUDY', to: '/tmp/x' }, maxAttempts: 1, runAfter: later });

@@ -106,18 +106,19 @@ for (const backend of BACKENDS) backend.run((fresh) => {
     test('MPPS: create once, update while in progress, list by status and all', async () => {
       const index = await (await fresh())();
       try {
-        assert.equal(await index.mpps.create('1.9.1', 'MODALITY', mpps('IN PROGRESS')), true);
-        assert.equal(await index.mpps.create('1.9.1', 'MODALITY', mpps('IN PROGRESS')), false);
-        assert.equal(await index.mpps.create('1.9.2', 'MODALITY', mpps('IN PROGRESS')), true);
+        assert.equal((await index.mpps.create('1.9.1', 'MODALITY', mpps('IN PROGRESS'), 0))?.sopInstanceUID, '1.9.1');
+        assert.equal(await index.mpps.create('1.9.1', 'MODALITY', mpps('IN PROGRESS'), 0), null);
+        assert.equal((await index.mpps.create('1.9.2', 'MODALITY', mpps('IN PROGRESS'), 0))?.status, 'IN PROGRESS');
         // Changed only as read: a change based on an older read is 'stale' and changes nothing.
         const read = (await index.mpps.get('1.9.1'))!;
         const elsewhere = (await index.mpps.get('1.9.1'))!;
-        assert.equal(await index.mpps.update('1.9.1', { ...mpps('IN PROGRESS'), '00400254': { vr: 'LO', Value: ['first'] } }, elsewhere.revision), 'updated');
-        assert.equal(await index.mpps.update('1.9.1', mpps('COMPLETED'), read.revision), 'stale');
+        const first = await index.mpps.update('1.9.1', { ...mpps('IN PROGRESS'), '00400254': { vr: 'LO', Value: ['first'] } }, elsewhere.revision, 0);
+        assert.ok(typeof first === 'object' && first.revision !== elsewhere.revision, 'the step as written');
+        assert.equal(await index.mpps.update('1.9.1', mpps('COMPLETED'), read.revision, 0), 'stale');
         assert.deepEqual((await index.mpps.get('1.9.1'))!.dataset['00400254']?.Value, ['first']);
-        assert.equal(await index.mpps.update('1.9.1', mpps('COMPLETED'), (await index.mpps.get('1.9.1'))!.revision), 'updated');
-        assert.equal(await index.mpps.update('1.9.1', mpps('IN PROGRESS'), (await index.mpps.get('1.9.1'))!.revision), 'final');
-        assert.equal(await index.mpps.update('1.9.9', mpps('COMPLETED'), read.revision), 'missing');
+        assert.equal((await index.mpps.update('1.9.1', mpps('COMPLETED'), (await index.mpps.get('1.9.1'))!.revision, 0)) instanceof Object, true);
+        assert.equal(await index.mpps.update('1.9.1', mpps('IN PROGRESS'), (await index.mpps.get('1.9.1'))!.revision, 0), 'final');
+        assert.equal(await index.mpps.update('1.9.9', mpps('COMPLETED'), read.revision, 0), 'missing');
         assert.equal((await index.mpps.get('1.9.1'))?.status, 'COMPLETED');
         assert.equal((await index.mpps.get('1.9.1'))?.callingAE, 'MODALITY');
         const all = await index.mpps.list({ limit: -1, offset: 0 });
@@ -128,11 +129,45 @@ for (const backend of BACKENDS) backend.run((fresh) => {
       }
     });
 
+    test('MPPS follow-ups owed: taken by one claimant at a time, spaced, done only for the step as followed', async () => {
+      const index = await (await fresh())();
+      try {
+        const t0 = 1_000_000;
+        for (const uid of ['1.9.21', '1.9.22', '1.9.23']) await index.mpps.create(uid, 'CT1', mpps('IN PROGRESS'), t0);
+        assert.deepEqual((await index.mpps.get('1.9.21'))?.followUpAt?.getTime(), t0);
+        // Not yet owed before their time.
+        assert.deepEqual(await index.mpps.claimFollowUps(t0 - 1, 10, () => 1000), []);
+        // Two servers looking at once: each step goes to one of them.
+        const [a, b] = await Promise.all([index.mpps.claimFollowUps(t0, 2, () => 1000), index.mpps.claimFollowUps(t0, 2, () => 1000)]);
+        const taken = [...a, ...b].map((m) => m.sopInstanceUID).sort();
+        assert.deepEqual(taken, ['1.9.21', '1.9.22', '1.9.23']);
+        for (const m of [...a, ...b]) {
+          assert.equal(m.followUpTries, 1);
+          assert.equal(m.followUpAt?.getTime(), t0 + 1000, 'moved on by the delay');
+        }
+        // Taken again once that time has come, the delay chosen from the tries so far.
+        const again = await index.mpps.claimFollowUps(t0 + 1000, 10, (tries) => tries * 7000);
+        assert.deepEqual(again.map((m) => [m.followUpTries, m.followUpAt?.getTime()]), [[2, t0 + 8000], [2, t0 + 8000], [2, t0 + 8000]]);
+        // Done for the step as read: forgotten. Done for an older revision (the step changed since): still owed.
+        const read = (await index.mpps.get('1.9.21'))!;
+        await index.mpps.followedUp('1.9.21', read.revision);
+        assert.deepEqual([(await index.mpps.get('1.9.21'))?.followUpAt, (await index.mpps.get('1.9.21'))?.followUpTries], [null, 0]);
+        const old = (await index.mpps.get('1.9.22'))!;
+        const changed = await index.mpps.update('1.9.22', mpps('DISCONTINUED'), old.revision, t0 + 50);
+        assert.ok(typeof changed === 'object' && changed.followUpTries === 0 && changed.followUpAt?.getTime() === t0 + 50, 'a change owes its follow-ups anew');
+        await index.mpps.followedUp('1.9.22', old.revision);
+        assert.equal((await index.mpps.get('1.9.22'))?.followUpAt?.getTime(), t0 + 50);
+        assert.deepEqual((await index.mpps.claimFollowUps(t0 + 100, 10, () => 1)).map((m) => m.sopInstanceUID), ['1.9.22']);
+      } finally {
+        await index.close();
+      }
+    });
+
     test('MPPS N-SETs from two servers on one index at once, both having read the step before either wrote: both changes kept', async () => {
       const index = await (await fresh())();
       try {
         const ds = { ...mpps('IN PROGRESS'), '00400253': { vr: 'SH', Value: ['PPS1'] }, '00400270': { vr: 'SQ', Value: [{ '0020000D': { vr: 'UI', Value: ['1.2.3'] } }] } } as JsonDataset;
-        assert.equal(await index.mpps.create('1.9.5', 'CT1', ds), true);
+        assert.ok(await index.mpps.create('1.9.5', 'CT1', ds, 0));
         // Each server has its own service (and its own per-step lock); the first reads of both
         // are held until both have read, so the second write finds the step changed.
         const reads = bothReadFirst();
@@ -141,6 +176,8 @@ for (const backend of BACKENDS) backend.run((fresh) => {
           create: (...a) => index.mpps.create(...a),
           list: (f) => index.mpps.list(f),
           update: (...a) => index.mpps.update(...a),
+          followedUp: (...a) => index.mpps.followedUp(...a),
+          claimFollowUps: (...a) => index.mpps.claimFollowUps(...a),
           get: (uid) => reads.gate(index.mpps.get(uid)),
         };
         const worklist = new WorklistService(index.worklist, () => ({ fuzzyNames: false }));

@@ -29,6 +29,7 @@ const mppsSchema = {
     dataset: { type: 'object', additionalProperties: true, description: 'DICOM JSON (PS3.18 F.2)' },
     createdAt: { type: 'string' },
     updatedAt: { type: 'string' },
+    followUpPending: { type: 'boolean', description: 'the worklist update or forward of its latest change is not done yet (tried again)' },
   },
 } as const;
 
@@ -51,6 +52,7 @@ function view(m: MppsRecord) {
     dataset: d,
     createdAt: m.createdAt.toISOString(),
     updatedAt: m.updatedAt.toISOString(),
+    followUpPending: m.followUpAt !== null,
   };
 }
 

@@ -420,6 +420,15 @@ CREATE TABLE patient_links (
 CREATE INDEX patient_links_resolved ON patient_links (resolved_patient_id, resolved_issuer_of_patient_id);
 `;
 
+// Version 17: MPPS follow-ups kept in the index (see ../sqlite/migrations.ts).
+const V17 = `
+ALTER TABLE mpps_instances ADD COLUMN follow_up_at BIGINT;
+ALTER TABLE mpps_instances ADD COLUMN follow_up_tries INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX mpps_follow_up ON mpps_instances (follow_up_at) WHERE follow_up_at IS NOT NULL;
+CREATE INDEX worklist_study ON worklist_entries (study_instance_uid);
+CREATE INDEX worklist_accession ON worklist_entries (accession_number);
+`;
+
 export const PG_MIGRATIONS: readonly PgMigration[] = [
   { version: 1, name: 'initial schema', sql: V1 },
   { version: 2, name: 'Conquest dicom.sql attributes', sql: V2 },
@@ -445,6 +454,7 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   { version: 14, name: 'dates and times in the standard form', sql: V14 },
   { version: 15, name: 'demographics set from outside DICOM kept', sql: V15 },
   { version: 16, name: 'merged-patient links', sql: V16 },
+  { version: 17, name: 'MPPS follow-ups kept; worklist look-ups by study and accession', sql: V17 },
 ];
 
 const BOOTSTRAP = `CREATE TABLE IF NOT EXISTS schema_migrations (

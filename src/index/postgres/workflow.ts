@@ -110,14 +110,14 @@ export class PgWorklistStore implements WorklistStore {
 export class PgMppsStore implements MppsStore {
   constructor(private readonly transact: PgTransact) {}
 
-  create(uid: string, ae: string, dataset: JsonDataset): Promise<boolean> {
+  create(uid: string, ae: string, dataset: JsonDataset, followUpAt: number): Promise<MppsRecord | null> {
     return this.transact('write', async (db) => {
-      const r = await db.query(
-        `INSERT INTO mpps_instances (sop_instance_uid, status, calling_ae, dataset, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (sop_instance_uid) DO NOTHING`,
-        [uid, performedStatus(dataset) ?? '', ae, JSON.stringify(dataset), Date.now()],
+      const r = await db.query<MppsRow>(
+        `INSERT INTO mpps_instances (sop_instance_uid, status, calling_ae, dataset, created_at, updated_at, follow_up_at, follow_up_tries)
+         VALUES ($1, $2, $3, $4, $5, $5, $6, 0) ON CONFLICT (sop_instance_uid) DO NOTHING RETURNING *`,
+        [uid, performedStatus(dataset) ?? '', ae, JSON.stringify(dataset), Date.now(), followUpAt],
       );
-      return r.rowCount > 0;
+      return r.rows[0] ? toMpps(r.rows[0]) : null;
     });
   }
 
@@ -128,17 +128,37 @@ export class PgMppsStore implements MppsStore {
     });
   }
 
-  update(uid: string, dataset: JsonDataset, revision: string): Promise<'updated' | 'missing' | 'final' | 'stale'> {
+  update(uid: string, dataset: JsonDataset, revision: string, followUpAt: number): Promise<MppsRecord | 'missing' | 'final' | 'stale'> {
     return this.transact('write', async (db) => {
       // The row lock of the UPDATE makes a second server's UPDATE of the step wait and then
       // re-check its WHERE on the new row: the dataset no longer equals its revision, 0 rows.
-      const r = await db.query(
-        `UPDATE mpps_instances SET status = $1, dataset = $2, updated_at = $3 WHERE sop_instance_uid = $4 AND status = 'IN PROGRESS' AND dataset = $5`,
-        [performedStatus(dataset) ?? '', JSON.stringify(dataset), Date.now(), uid, revision],
+      const r = await db.query<MppsRow>(
+        `UPDATE mpps_instances SET status = $1, dataset = $2, updated_at = $3, follow_up_at = $6, follow_up_tries = 0
+         WHERE sop_instance_uid = $4 AND status = 'IN PROGRESS' AND dataset = $5 RETURNING *`,
+        [performedStatus(dataset) ?? '', JSON.stringify(dataset), Date.now(), uid, revision, followUpAt],
       );
-      if (r.rowCount > 0) return 'updated';
+      if (r.rows[0]) return toMpps(r.rows[0]);
       const now = (await db.query<{ status: string }>('SELECT status FROM mpps_instances WHERE sop_instance_uid = $1', [uid])).rows[0];
       return !now ? 'missing' : now.status !== 'IN PROGRESS' ? 'final' : 'stale';
+    });
+  }
+
+  followedUp(uid: string, revision: string): Promise<void> {
+    return this.transact('write', async (db) => {
+      await db.query('UPDATE mpps_instances SET follow_up_at = NULL, follow_up_tries = 0 WHERE sop_instance_uid = $1 AND dataset = $2', [uid, revision]);
+    });
+  }
+
+  claimFollowUps(now: number, limit: number, delayMs: (tries: number) => number): Promise<MppsRecord[]> {
+    return this.transact('write', async (db) => {
+      // Rows another server is taking at this moment are passed over (SKIP LOCKED), not waited for.
+      const due = await db.query<MppsRow>('SELECT * FROM mpps_instances WHERE follow_up_at <= $1 ORDER BY follow_up_at LIMIT $2 FOR UPDATE SKIP LOCKED', [now, limit]);
+      const taken: MppsRecord[] = [];
+      for (const r of due.rows) {
+        const c = await db.query<MppsRow>('UPDATE mpps_instances SET follow_up_at = $1, follow_up_tries = follow_up_tries + 1 WHERE sop_instance_uid = $2 RETURNING *', [now + delayMs(r.follow_up_tries), r.sop_instance_uid]);
+        taken.push(toMpps(c.rows[0]!));
+      }
+      return taken;
     });
   }
 

@@ -447,6 +447,21 @@ CREATE TABLE patient_links (
 CREATE INDEX patient_links_resolved ON patient_links (resolved_patient_id, resolved_issuer_of_patient_id);
 `;
 
+// Version 17: MPPS follow-ups kept in the index. A step's worklist update and the forward it
+// queues were tried again only by timers of the process: a server stopped or crashed between
+// accepting an N-CREATE/N-SET and doing them lost them for good (the entry stayed SCHEDULED, the
+// peer never heard). follow_up_at is set with every change of the step and cleared when its
+// follow-ups are done: any server of the index takes up a step whose time has come (its own at
+// the start, another's that stopped), follow_up_tries spacing the tries. And the worklist look-up
+// of a step by Study Instance UID or Accession Number (an MPPS naming no SPS ID) read every entry.
+const V17 = `
+ALTER TABLE mpps_instances ADD COLUMN follow_up_at INTEGER;
+ALTER TABLE mpps_instances ADD COLUMN follow_up_tries INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX mpps_follow_up ON mpps_instances (follow_up_at) WHERE follow_up_at IS NOT NULL;
+CREATE INDEX worklist_study ON worklist_entries (study_instance_uid);
+CREATE INDEX worklist_accession ON worklist_entries (accession_number);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: V1 },
   { version: 2, name: 'Conquest dicom.sql attributes', sql: V2 },
@@ -464,6 +479,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 14, name: 'dates and times in the standard form', sql: V14 },
   { version: 15, name: 'demographics set from outside DICOM kept', sql: V15 },
   { version: 16, name: 'merged-patient links', sql: V16 },
+  { version: 17, name: 'MPPS follow-ups kept; worklist look-ups by study and accession', sql: V17 },
 ];
 
 const BOOTSTRAP = `CREATE TABLE IF NOT EXISTS schema_migrations (

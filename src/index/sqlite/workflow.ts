@@ -108,20 +108,23 @@ export class SqliteMppsStore implements MppsStore {
   ) {
     const p = <R = MppsRow>(sql: string) => db.prepare<unknown[], R>(sql);
     this.s = {
-      insert: p(`INSERT INTO mpps_instances (sop_instance_uid, status, calling_ae, dataset, created_at, updated_at)
-        VALUES (@uid, @status, @ae, @dataset, @now, @now) ON CONFLICT (sop_instance_uid) DO NOTHING RETURNING *`),
+      insert: p(`INSERT INTO mpps_instances (sop_instance_uid, status, calling_ae, dataset, created_at, updated_at, follow_up_at, follow_up_tries)
+        VALUES (@uid, @status, @ae, @dataset, @now, @now, @followUpAt, 0) ON CONFLICT (sop_instance_uid) DO NOTHING RETURNING *`),
       get: p('SELECT * FROM mpps_instances WHERE sop_instance_uid = ?'),
-      update: p(`UPDATE mpps_instances SET status = @status, dataset = @dataset, updated_at = @now
+      update: p(`UPDATE mpps_instances SET status = @status, dataset = @dataset, updated_at = @now, follow_up_at = @followUpAt, follow_up_tries = 0
         WHERE sop_instance_uid = @uid AND status = 'IN PROGRESS' AND dataset = @revision RETURNING *`),
+      followedUp: db.prepare('UPDATE mpps_instances SET follow_up_at = NULL, follow_up_tries = 0 WHERE sop_instance_uid = @uid AND dataset = @revision'),
+      due: p('SELECT * FROM mpps_instances WHERE follow_up_at <= @now ORDER BY follow_up_at LIMIT @limit'),
+      claim: p('UPDATE mpps_instances SET follow_up_at = @at, follow_up_tries = follow_up_tries + 1 WHERE sop_instance_uid = @uid RETURNING *'),
       list: p('SELECT * FROM mpps_instances WHERE (@status IS NULL OR status = @status) ORDER BY updated_at DESC LIMIT @limit OFFSET @offset'),
       count: p<{ n: number }>('SELECT count(*) AS n FROM mpps_instances WHERE (@status IS NULL OR status = @status)'),
     };
   }
 
-  create(uid: string, ae: string, dataset: JsonDataset): Promise<boolean> {
+  create(uid: string, ae: string, dataset: JsonDataset, followUpAt: number): Promise<MppsRecord | null> {
     return this.transact('write', () => {
-      const r = this.s.insert.get({ uid, ae, status: performedStatus(dataset) ?? '', dataset: JSON.stringify(dataset), now: Date.now() });
-      return r !== undefined;
+      const r = this.s.insert.get({ uid, ae, status: performedStatus(dataset) ?? '', dataset: JSON.stringify(dataset), now: Date.now(), followUpAt });
+      return r ? toMpps(r) : null;
     });
   }
 
@@ -132,13 +135,24 @@ export class SqliteMppsStore implements MppsStore {
     });
   }
 
-  update(uid: string, dataset: JsonDataset, revision: string): Promise<'updated' | 'missing' | 'final' | 'stale'> {
+  update(uid: string, dataset: JsonDataset, revision: string, followUpAt: number): Promise<MppsRecord | 'missing' | 'final' | 'stale'> {
     return this.transact('write', () => {
-      const r = this.s.update.get({ uid, status: performedStatus(dataset) ?? '', dataset: JSON.stringify(dataset), now: Date.now(), revision });
-      if (r) return 'updated';
+      const r = this.s.update.get({ uid, status: performedStatus(dataset) ?? '', dataset: JSON.stringify(dataset), now: Date.now(), revision, followUpAt });
+      if (r) return toMpps(r);
       const now = this.s.get.get(uid);
       return !now ? 'missing' : now.status !== 'IN PROGRESS' ? 'final' : 'stale';
     });
+  }
+
+  followedUp(uid: string, revision: string): Promise<void> {
+    return this.transact('write', () => {
+      this.s.followedUp.run({ uid, revision });
+    });
+  }
+
+  claimFollowUps(now: number, limit: number, delayMs: (tries: number) => number): Promise<MppsRecord[]> {
+    // One write transaction: no other connection takes the same rows between the read and the update.
+    return this.transact('write', () => this.s.due.all({ now, limit }).map((r) => toMpps(this.s.claim.get({ uid: r.sop_instance_uid, at: now + delayMs(r.follow_up_tries) })!)));
   }
 
   list(f: { status?: string; limit: number; offset: number }): Promise<{ items: MppsRecord[]; total: number }> {

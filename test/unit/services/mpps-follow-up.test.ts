@@ -1,7 +1,8 @@
 // The follow-ups of an accepted MPPS (the worklist entry following it, its forward queued) are
-// tried again in the background when they fail: an MPPS accepted while the index briefly
-// refused its worklist update left the entry SCHEDULED for good (only a log line said so). A
-// retry follows the step as it is by then, not as it was.
+// owed in the index until done: an MPPS accepted while the index briefly refused its worklist
+// update left the entry SCHEDULED for good (only a log line said so), and one accepted just
+// before a crash lost them even when the retries were timers of the process. A retry follows
+// the step as it is by then, not as it was.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { SqliteIndex } from '../../../src/index/sqlite/sqlite-index.js';
 import { WorklistService } from '../../../src/services/worklist.js';
-import { MppsService } from '../../../src/services/mpps.js';
+import { type FollowUpTiming, MppsService } from '../../../src/services/mpps.js';
 import type { JsonDataset } from '../../../src/dicom/json.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pacs-mpps-'));
@@ -18,6 +19,8 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 const v = (vr: string, value: string) => ({ vr, Value: [value] });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Taken up 150 ms after a change, looked for every 30 ms. */
+const QUICK: FollowUpTiming = { firstTryMs: 150, sweepMs: 30, retryMs: () => 150 };
 
 /** An index with one scheduled step, and an MPPS service whose first worklist update fails. */
 async function withFailingUpdate(name: string, study: string, sps: string) {
@@ -25,7 +28,8 @@ async function withFailingUpdate(name: string, study: string, sps: string) {
   await index.migrate();
   const worklist = new WorklistService(index.worklist, () => ({ fuzzyNames: false }));
   const entry = await worklist.create({ '00100020': v('LO', name), '0020000D': v('UI', study), '00400100': { vr: 'SQ', Value: [{ '00080060': v('CS', 'CT'), '00400009': v('SH', sps), '00400002': v('DA', '20260312') }] } } as JsonDataset);
-  const mpps = new MppsService(index.mpps, worklist, pino({ level: 'silent' }));
+  const mpps = new MppsService(index.mpps, worklist, pino({ level: 'silent' }), QUICK);
+  mpps.start();
   const stepPerformed = worklist.stepPerformed.bind(worklist);
   const updates = { tries: 0 };
   worklist.stepPerformed = async (...a) => {
@@ -33,7 +37,7 @@ async function withFailingUpdate(name: string, study: string, sps: string) {
     return stepPerformed(...a);
   };
   const status = async (): Promise<string> => (await worklist.get(entry.id)).status;
-  return { index, mpps, updates, status };
+  return { index, worklist, mpps, updates, status };
 }
 
 /** An N-CREATE dataset of a step performing `sps` of `study`. */
@@ -57,33 +61,77 @@ test('a worklist update that fails once is done on the next try; a forward that 
     const outcome = await mpps.create('1.2.826.0.1.3680043.8.498.78', 'CT1', inProgress('1.2.826.0.1.3680043.8.498.77', 'SPS77'));
     assert.equal(outcome.status, 0, outcome.comment);
     assert.equal(await status(), 'SCHEDULED', 'the first try failed');
-    // The first retry comes after a second.
+    assert.ok((await index.mpps.get('1.2.826.0.1.3680043.8.498.78'))?.followUpAt, 'owed in the index');
     for (let i = 0; i < 60 && ((await status()) !== 'STARTED' || forwardTries < 2); i++) await sleep(100);
     assert.equal(await status(), 'STARTED');
-    assert.equal(updates.tries, 2);
+    // The worklist update is done again with the forward that failed after it: both follow the step as it is.
+    assert.equal(updates.tries, 3);
     assert.equal(forwardTries, 2);
+    for (let i = 0; i < 20 && (await index.mpps.get('1.2.826.0.1.3680043.8.498.78'))?.followUpAt; i++) await sleep(50);
+    assert.equal((await index.mpps.get('1.2.826.0.1.3680043.8.498.78'))?.followUpAt, null, 'done: no longer owed');
+    await sleep(400);
+    assert.deepEqual([updates.tries, forwardTries], [3, 2], 'not done again');
   } finally {
-    mpps.close();
+    await mpps.close();
     await index.close();
   }
 });
 
-test('a retried update follows the step as it is by then: an N-SET DISCONTINUED in between is not undone', async () => {
+test('an N-SET DISCONTINUED before the N-CREATE\'s failed update is tried again: not undone', async () => {
   const study = '1.2.826.0.1.3680043.8.498.87';
   const { index, mpps, updates, status } = await withFailingUpdate('b', study, 'SPS87');
   try {
     const uid = '1.2.826.0.1.3680043.8.498.88';
     const created = await mpps.create(uid, 'CT1', inProgress(study, 'SPS87'));
     assert.equal(created.status, 0, created.comment);
-    // Before the retry (after 1 s): the step is discontinued, and the worklist follows at once.
+    // Before the retry: the step is discontinued, and the worklist follows at once.
     const set = await mpps.set(uid, { '00400252': v('CS', 'DISCONTINUED'), '00400250': v('DA', '20260312'), '00400251': v('TM', '0945') } as JsonDataset);
     assert.equal(set.status, 0, set.comment);
     assert.equal(await status(), 'DISCONTINUED');
-    for (let i = 0; i < 40 && updates.tries < 3; i++) await sleep(100);
-    assert.equal(updates.tries, 3, 'the first update was tried again');
+    // The N-SET's follow-ups, done, stand for the N-CREATE's too: nothing is owed, nothing done again.
+    assert.equal((await index.mpps.get(uid))?.followUpAt, null);
+    await sleep(400);
+    assert.equal(updates.tries, 2, 'the N-CREATE\'s failed update was not done again on the older state');
     assert.equal(await status(), 'DISCONTINUED');
   } finally {
-    mpps.close();
+    await mpps.close();
+    await index.close();
+  }
+});
+
+test('follow-ups left owed by a server that stopped before doing them are done by the next one to start', async () => {
+  const study = '1.2.826.0.1.3680043.8.498.97';
+  const path = join(dir, 'c.db');
+  const first = await withFailingUpdate('c', study, 'SPS97');
+  const uid = '1.2.826.0.1.3680043.8.498.98';
+  let forwarded = 0;
+  try {
+    // The server that accepts the step stops before any later try (its sweep never runs).
+    await first.mpps.close();
+    const created = await first.mpps.create(uid, 'CT1', inProgress(study, 'SPS97'));
+    assert.equal(created.status, 0, created.comment);
+    assert.equal(await first.status(), 'SCHEDULED');
+  } finally {
+    await first.index.close();
+  }
+  const index = SqliteIndex.open({ path, walMode: true });
+  await index.migrate();
+  const worklist = new WorklistService(index.worklist, () => ({ fuzzyNames: false }));
+  const mpps = new MppsService(index.mpps, worklist, pino({ level: 'silent' }), QUICK);
+  mpps.onAccepted = async (u) => {
+    assert.equal(u, uid);
+    forwarded++;
+  };
+  try {
+    assert.ok((await index.mpps.get(uid))?.followUpAt, 'owed in the index across the stop');
+    mpps.start();
+    for (let i = 0; i < 60 && (await index.mpps.get(uid))?.followUpAt; i++) await sleep(50);
+    assert.equal((await index.mpps.get(uid))?.followUpAt, null);
+    const [entry] = (await worklist.list({ limit: -1, offset: 0 })).entries;
+    assert.equal(entry?.status, 'STARTED');
+    assert.equal(forwarded, 1);
+  } finally {
+    await mpps.close();
     await index.close();
   }
 });
