@@ -131,6 +131,14 @@ export function escapeHl7(value: string, d: Delimiters = DEFAULT_DELIMITERS): st
   return out;
 }
 
+/** A CR before the line breaks that end the text (a loop: a pattern anchored at the end is quadratic on a run of breaks). */
+function crTerminated(text: string): boolean {
+  let end = text.length;
+  while (end > 0 && (text.charCodeAt(end - 1) === 0x0d || text.charCodeAt(end - 1) === 0x0a)) end--;
+  const cr = text.indexOf('\r');
+  return cr >= 0 && cr < end;
+}
+
 /**
  * Where each segment of a message is, as [start, end) of the text (blank lines included).
  * HL7 ends a segment with CR (v2.5.1 chapter 2); CRLF is tolerated, the LF taken as part of the
@@ -138,10 +146,12 @@ export function escapeHl7(value: string, d: Delimiters = DEFAULT_DELIMITERS): st
  * interface-engine messages): in a CR-terminated message it is text inside a field (an NTE or
  * OBX comment), and splitting there made the rest of that line a "segment" with a bad name,
  * which rejected the whole message. LFs at the start of a segment are line breaks between
- * segments, never data. One pass: each search starts where the last one ended.
+ * segments, never data. CRs only at the very end (an LF-separated message whose sender, or MLLP
+ * framing, put a CR after it) do not make it CR-terminated: read so, its segments were one.
+ * One pass: each search starts where the last one ended.
  */
 export function* segmentBounds(text: string): Generator<[number, number]> {
-  const terminator = text.includes('\r') ? '\r' : '\n';
+  const terminator = crTerminated(text) ? '\r' : '\n';
   for (let start = 0; start < text.length; ) {
     while (terminator === '\r' && text[start] === '\n') start++;
     const at = start < text.length ? text.indexOf(terminator, start) : text.length;
@@ -210,6 +220,11 @@ export class Hl7Message {
     const enc = first.slice(4, first.indexOf(field, 4) < 0 ? undefined : first.indexOf(field, 4));
     if (enc.length < 3 || new Set([field, ...enc]).size !== enc.length + 1)
       throw new Hl7Error(`MSH-2 encoding characters ${quoted(enc)} are not usable`, Hl7ErrorCode.DataType, 'MSH-2', 'AR');
+    // Three characters leave the subcomponent separator at its default, '&': with '&' as the
+    // field separator every field would split at it, and the ACK's MSH-2 (four characters) would
+    // shift each of its fields by one.
+    if (enc.length === 3 && field === '&')
+      throw new Hl7Error(`MSH-2 ${quoted(enc)} leaves the subcomponent separator '&', which MSH-1 uses as the field separator`, Hl7ErrorCode.DataType, 'MSH-2', 'AR');
     const d: Delimiters = { field, component: enc[0]!, repetition: enc[1]!, escape: enc[2]!, subcomponent: enc[3] ?? '&' };
     const segments: Segment[] = [];
     let malformed: Hl7Error | null = tooMany ? new Hl7Error(`the message has more than ${MAX_SEGMENTS} segments`, Hl7ErrorCode.SegmentSequence, null, 'AR') : null;

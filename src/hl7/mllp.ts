@@ -2,7 +2,8 @@
 // <VT> message <FS><CR>. Bytes outside a frame are ignored (some senders put a newline
 // between frames) and are no activity: a connection with nothing but them is closed when idle.
 // A VT inside a frame starts a new one (the sender gave the first up and sent again).
-// A frame longer than the limit drops the connection instead of growing without end. Messages
+// A frame longer than the limit, or one that would pass what all connections together may hold
+// (MAX_BUFFERED), drops its connection instead of growing without end. Messages
 // of one connection are handled one after the other, in order, as the original acknowledgment
 // mode expects: the connection is not read while a message is handled, so a peer sending
 // without waiting for ACKs waits in TCP, not in our memory. A message is answered with one ACK,
@@ -18,6 +19,42 @@ export const VT = 0x0b;
 export const FS = 0x1c;
 export const CR = 0x0d;
 const MAX_MESSAGE = 16 * 1024 * 1024;
+/**
+ * Bytes of frames all connections together may hold, gathered or being handled: 16 MB on each
+ * of hl7.max_connections (64 by default) was 1 GB a few peers could make us keep. Four messages
+ * of the largest size, thousands of the usual few KB.
+ */
+export const MAX_BUFFERED = 64 * 1024 * 1024;
+/**
+ * Chunks kept for one frame before they are joined into one: a peer sending a frame a byte per
+ * packet made a Buffer object (~100 bytes of heap) per byte, 16 MB of frame costing GBs.
+ */
+const MAX_PARTS = 1024;
+
+/**
+ * The bytes all connections' frames hold (MAX_BUFFERED). A decoder takes them as they arrive; a
+ * message it hands out stays counted until its handler gives it back.
+ */
+export class MllpBudget {
+  private used = 0;
+
+  constructor(readonly limit: number = MAX_BUFFERED) {}
+
+  get bytes(): number {
+    return this.used;
+  }
+
+  /** Counts `n` bytes more; false (nothing counted) when that would pass the limit. */
+  take(n: number): boolean {
+    if (this.used + n > this.limit) return false;
+    this.used += n;
+    return true;
+  }
+
+  give(n: number): void {
+    this.used = Math.max(0, this.used - n);
+  }
+}
 /**
  * How long a frame may take from its VT to its FS. The idle timer is reset by every byte, so
  * without this a peer trickling a byte now and then kept a connection and its frame forever.
@@ -43,13 +80,31 @@ export interface MllpDecoderEvents {
 export class MllpDecoder {
   /** The frame being gathered (the bytes after its VT), when inside one. */
   private parts: Buffer[] = [];
+  /** parts[0..joined) are chunks joined already (see MAX_PARTS). */
+  private joined = 0;
   private size = 0;
   private within = false;
   /** The frame's FS was the last byte so far: a CR may still follow. */
   private afterFs = false;
   private framed = false;
 
-  constructor(private readonly events: MllpDecoderEvents = {}) {}
+  constructor(
+    private readonly events: MllpDecoderEvents = {},
+    /** Shared by the connections of a listener; each decoder its own when none is given. */
+    private readonly budget: MllpBudget = new MllpBudget(),
+  ) {}
+
+  /** The frame being gathered is dropped, its bytes given back (the connection closed). */
+  dispose(): void {
+    this.budget.give(this.size);
+    this.drop();
+  }
+
+  private drop(): void {
+    this.parts = [];
+    this.joined = 0;
+    this.size = 0;
+  }
 
   /** A frame has begun and not ended yet. */
   get inFrame(): boolean {
@@ -61,9 +116,24 @@ export class MllpDecoder {
     return this.framed;
   }
 
-  /** The complete messages (without framing) in what has arrived so far. */
+  /**
+   * The complete messages (without framing) in what has arrived so far; each stays counted in
+   * the budget until given back. Throws when a frame passes the size limit or the budget, its
+   * bytes and this chunk's messages given back.
+   */
   push(chunk: Buffer): Buffer[] {
     const out: Buffer[] = [];
+    try {
+      this.scan(chunk, out);
+    } catch (e) {
+      for (const m of out) this.budget.give(m.length);
+      this.dispose();
+      throw e;
+    }
+    return out;
+  }
+
+  private scan(chunk: Buffer, out: Buffer[]): void {
     let at = 0;
     // Where the next FS of the chunk is (-1: none left), searched again only once passed: a
     // chunk of many restarts is not searched to its end once per restart.
@@ -94,28 +164,34 @@ export class MllpDecoder {
       const restart = chunk.subarray(at, end).indexOf(VT);
       if (restart >= 0) {
         this.events.restarted?.(this.size + restart);
-        this.parts = [];
-        this.size = 0;
+        this.budget.give(this.size);
+        this.drop();
         at += restart + 1;
         continue;
       }
       this.add(chunk.subarray(at, end));
       if (fs < 0) break;
-      out.push(Buffer.concat(this.parts, this.size));
-      this.parts = [];
-      this.size = 0;
+      out.push(Buffer.concat(this.parts, this.size)); // its bytes stay counted: the handler's now
+      this.drop();
       this.within = false;
       this.afterFs = true;
       at = end + 1;
     }
-    return out;
   }
 
   private add(bytes: Buffer): void {
     if (!bytes.length) return;
+    if (this.size + bytes.length > MAX_MESSAGE) throw new Error(`an MLLP frame longer than ${MAX_MESSAGE} bytes`);
+    if (!this.budget.take(bytes.length))
+      throw new Error(`HL7 frames of all connections hold ${Math.round(this.budget.limit / 1048576)} MB already (this one ${this.size + bytes.length} bytes)`);
     this.size += bytes.length;
-    if (this.size > MAX_MESSAGE) throw new Error(`an MLLP frame longer than ${MAX_MESSAGE} bytes`);
     this.parts.push(bytes);
+    // Only the chunks since the last join are copied: each byte is copied once more at most.
+    if (this.parts.length - this.joined >= MAX_PARTS) {
+      const recent = this.parts.splice(this.joined);
+      this.parts.push(Buffer.concat(recent));
+      this.joined = this.parts.length;
+    }
   }
 }
 
@@ -133,6 +209,8 @@ export interface MllpServerOptions {
   maxConnections?: () => number;
   /** Who may connect and how many connections each address may hold (see peers.ts); unset: anyone, any number. */
   peers?: PeerLimits;
+  /** Bytes all connections' frames may hold at once (MAX_BUFFERED; tests lower it). */
+  maxBufferedBytes?: number;
 }
 
 export class MllpServer {
@@ -141,9 +219,16 @@ export class MllpServer {
   /** Connections are being refused (hl7.max_connections reached), already logged. */
   private full = false;
   private readonly gate: PeerGate;
+  private readonly budget: MllpBudget;
 
   constructor(private readonly options: MllpServerOptions) {
     this.gate = new PeerGate(options.peers ?? { allowedAddresses: () => [], maxPerAddress: () => 0 });
+    this.budget = new MllpBudget(options.maxBufferedBytes ?? MAX_BUFFERED);
+  }
+
+  /** Bytes the connections' frames hold now, gathered or being handled. */
+  get bufferedBytes(): number {
+    return this.budget.bytes;
   }
 
   /** Connections open now (against hl7.max_connections). */
@@ -209,7 +294,7 @@ export class MllpServer {
       }, idleMs);
     };
     active();
-    const decoder = new MllpDecoder(this.decoderLog(remote));
+    const decoder = new MllpDecoder(this.decoderLog(remote), this.budget);
     const pending: Buffer[] = [];
     let handling = false;
     let deadline: NodeJS.Timeout | undefined;
@@ -235,7 +320,7 @@ export class MllpServer {
         return;
       }
       socket.pause();
-      void this.options.handle(message, remote).then(
+      void this.options.handle(message, remote).finally(() => this.budget.give(message.length)).then(
         (ack) => {
           if (!socket.writable) {
             socket.destroy(); // closed by the idle timer meanwhile: the sender will resend
@@ -279,6 +364,8 @@ export class MllpServer {
     socket.on('close', () => {
       clearTimeout(deadline);
       clearTimeout(idle);
+      decoder.dispose();
+      for (const m of pending.splice(0)) this.budget.give(m.length);
       this.sockets.delete(socket);
       this.gate.closed(address);
     });

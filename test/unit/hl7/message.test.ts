@@ -55,6 +55,17 @@ test('segments end with CR (CRLF too); a bare LF ends one only in a message with
   // No CR at all: LF is the segment terminator (hand-made messages), and "line two" a segment name no more.
   const lf = Hl7Message.read(lines.join('\n'));
   assert.deepEqual([lf.segments.map((s) => s.name), lf.malformed?.ack], [['MSH', 'NTE', 'PID'], 'AR']);
+  // LF-separated with a CR (or CRLF, or several) only at the end: still LF-separated, not one segment.
+  const ok = ['MSH|^~\\&|A|B|C|D|20260101||ORM^O01|1|P|2.5.1', 'PID|1||P1', 'OBR|1|PL1'];
+  for (const end of ['\r', '\r\n', '\n\r\r\n']) assert.deepEqual(Hl7Message.parse(ok.join('\n') + end).segments.map((s) => s.name), ['MSH', 'PID', 'OBR'], JSON.stringify(end));
+});
+
+test("MSH-2 of three characters with '&' as the field separator: refused, the default subcomponent separator would be the field separator", () => {
+  const text = 'MSH&^~\\&A&B&C&D&20260101&&ORM^O01&1&P&2.5.1\rPID&1&&P1';
+  assert.throws(() => Hl7Message.read(text), (e: unknown) => e instanceof Hl7Error && e.ack === 'AR' && /subcomponent/.test(e.message));
+  // With a fourth character naming another subcomponent separator it reads.
+  const four = Hl7Message.parse('MSH&^~\\#&A&B&C&D&20260101&&ORM^O01&1&P&2.5.1\rPID&1&&P1#X');
+  assert.deepEqual([four.get(four.segment('MSH'), 3), four.get(four.segment('PID'), 3), four.get(four.segment('PID'), 3, 1, 0, 2)], ['A', 'P1', 'X']);
 });
 
 test('a malformed segment after a readable MSH: read() keeps the message for the ACK and says what is wrong, parse() throws', () => {

@@ -192,3 +192,67 @@ test('bytes outside a frame are logged once per connection (how many, the first 
   assert.deepEqual([said()[0]!.level, said()[0]!.bytes, said()[0]!.start], [40, 65, 'GET / HTTP/1.1 Host: x yyyyyyy']);
   assert.equal(logged.filter((l) => l.msg === 'HL7 connection closed: idle' && l.level === 30).length, 2);
 });
+
+test('frames of all connections share one budget: the connection whose frame would pass it is dropped, the others answered; all given back when done', { timeout: 30_000 }, async (t) => {
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  const { connect, server } = await listen(t, {
+    maxBufferedBytes: 10_000,
+    handle: async (m) => {
+      if (m.subarray(0, 5).toString() === 'MSH|H') await held;
+      return Buffer.from(`ACK ${m.length}`);
+    },
+  });
+  const acksOf = (socket: net.Socket): string[] => {
+    const acks: string[] = [];
+    const decoder = new MllpDecoder();
+    socket.on('data', (d: Buffer) => acks.push(...decoder.push(d).map((m) => m.toString())));
+    return acks;
+  };
+  // A: a frame of 6,000 bytes begun and not ended. B: a whole message of 3,000, held by its handler.
+  const a = await connect();
+  const aAcks = acksOf(a);
+  a.write(Buffer.concat([Buffer.from([0x0b]), Buffer.from('MSH|A'), Buffer.alloc(5995, 0x41)]));
+  const b = await connect();
+  const bAcks = acksOf(b);
+  b.write(frame(Buffer.concat([Buffer.from('MSH|H'), Buffer.alloc(2995, 0x42)])));
+  for (let i = 0; i < 100 && server.bufferedBytes < 9000; i++) await sleep(20);
+  assert.equal(server.bufferedBytes, 9000, 'the frame gathered and the message being handled both count');
+  // C: 2,000 bytes more would pass 10,000: C is dropped, A and B are not.
+  const c = await connect();
+  c.write(frame(Buffer.concat([Buffer.from('MSH|C'), Buffer.alloc(1995, 0x43)])));
+  assert.equal(await closesWithin(c, 5000), true, 'the connection passing the budget is dropped');
+  assert.equal(server.bufferedBytes, 9000, 'what it had taken is given back');
+  // B's message handled: its bytes are given back, and A's frame may end.
+  release();
+  for (let i = 0; i < 100 && bAcks.length === 0; i++) await sleep(20);
+  assert.deepEqual(bAcks, ['ACK 3000']);
+  a.write(Buffer.from([0x1c, 0x0d]));
+  for (let i = 0; i < 100 && aAcks.length === 0; i++) await sleep(20);
+  assert.deepEqual(aAcks, ['ACK 6000']);
+  for (let i = 0; i < 100 && server.bufferedBytes > 0; i++) await sleep(20);
+  assert.equal(server.bufferedBytes, 0);
+  // A frame cut off by its connection closing is given back too.
+  const d = await connect();
+  d.write(Buffer.concat([Buffer.from([0x0b]), Buffer.alloc(4000, 0x44)]));
+  for (let i = 0; i < 100 && server.bufferedBytes < 4000; i++) await sleep(20);
+  assert.equal(server.bufferedBytes, 4000);
+  d.destroy();
+  for (let i = 0; i < 100 && server.bufferedBytes > 0; i++) await sleep(20);
+  assert.equal(server.bufferedBytes, 0);
+});
+
+test('a frame arriving a byte per chunk is kept in joined blocks, not a Buffer per byte', () => {
+  const decoder = new MllpDecoder();
+  const message = Buffer.concat([Buffer.from('MSH|^~\\&|'), Buffer.alloc(100_000, 0x41)]);
+  const parts = (): number => (decoder as unknown as { parts: Buffer[] }).parts.length;
+  decoder.push(Buffer.from([0x0b]));
+  let most = 0;
+  for (let i = 0; i < message.length; i++) {
+    assert.deepEqual(decoder.push(message.subarray(i, i + 1)), []);
+    most = Math.max(most, parts());
+  }
+  assert.ok(most <= 1024 + 100, `at most ${most} parts held for 100,009 one-byte chunks`);
+  const [out] = decoder.push(Buffer.from([0x1c, 0x0d]));
+  assert.ok(out?.equals(message), 'the message whole and in order');
+});
