@@ -65,6 +65,8 @@ export interface WorklistStore {
    * HL7 order, each under a key of its own (hl7/ipc.ts). A scan of that source's entries.
    */
   bySourceKeyPrefix(source: WorklistSource, prefix: string): Promise<WorklistEntry[]>;
+  /** The id and key of each entry of `source`, without their datasets (the folder's pass compares them with its files). */
+  sourceKeys(source: WorklistSource): Promise<{ id: number; sourceKey: string | null }[]>;
   list(filter: WorklistFilter): Promise<{ entries: WorklistEntry[]; total: number }>;
   /** Entries of the step: same SPS ID and (Study Instance UID or Accession Number). */
   findByStep(ref: StepReference): Promise<WorklistEntry[]>;

@@ -264,6 +264,10 @@ export class WorklistService {
     return (await this.store.get(id)) ?? this.missing(id);
   }
 
+  sourceKeys(source: WorklistSource): Promise<{ id: number; sourceKey: string | null }[]> {
+    return this.store.sourceKeys(source);
+  }
+
   list(filter: WorklistFilter): Promise<{ entries: WorklistEntry[]; total: number }> {
     return this.store.list(filter);
   }

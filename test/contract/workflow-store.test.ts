@@ -68,6 +68,10 @@ for (const backend of BACKENDS) backend.run((fresh) => {
         assert.deepEqual((await index.worklist.list({ statuses: ['SCHEDULED'], limit: 1, offset: 1, newestFirst: true })).entries.map((e) => e.scheduledProcedureStepID), ['S1']);
         assert.deepEqual((await index.worklist.list({ patientID: 'P1', limit: -1, offset: 0 })).entries.map((e) => e.scheduledProcedureStepID), ['S1', 'S3']);
         assert.deepEqual((await index.worklist.list({ source: 'folder', limit: -1, offset: 0 })).entries.map((e) => e.sourceKey), ['c.wl']);
+        const folderEntry = (await index.worklist.list({ source: 'folder', limit: -1, offset: 0 })).entries[0]!;
+        assert.deepEqual(await index.worklist.sourceKeys('folder'), [{ id: folderEntry.id, sourceKey: 'c.wl' }]);
+        assert.deepEqual((await index.worklist.sourceKeys('hl7')).map((e) => e.sourceKey), ['ORD2']);
+        assert.deepEqual(await index.worklist.sourceKeys('api'), [{ id: a.id, sourceKey: null }]);
         // By key prefix: the steps of one order; % and _ are characters like others, not patterns.
         await index.worklist.add('hl7', 'O_1^S1', entry('P3', 'S4', 'SCHEDULED', '1.4'));
         await index.worklist.add('hl7', 'O_1^S2', entry('P3', 'S5', 'SCHEDULED', '1.4'));
@@ -207,6 +211,7 @@ for (const backend of BACKENDS) backend.run((fresh) => {
           replace: (...a) => index.worklist.replace(...a),
           bySourceKey: (...a) => index.worklist.bySourceKey(...a),
           bySourceKeyPrefix: (...a) => index.worklist.bySourceKeyPrefix(...a),
+          sourceKeys: (source) => index.worklist.sourceKeys(source),
           list: (f) => index.worklist.list(f),
           findByStep: (r) => index.worklist.findByStep(r),
           remove: (id) => index.worklist.remove(id),

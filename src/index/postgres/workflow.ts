@@ -82,6 +82,12 @@ export class PgWorklistStore implements WorklistStore {
     });
   }
 
+  sourceKeys(source: WorklistSource): Promise<{ id: number; sourceKey: string | null }[]> {
+    return this.transact('read', async (db) =>
+      (await db.query<{ pk: number; source_key: string | null }>('SELECT pk, source_key FROM worklist_entries WHERE source = $1', [source])).rows.map((r) => ({ id: r.pk, sourceKey: r.source_key })),
+    );
+  }
+
   list(f: WorklistFilter): Promise<{ entries: WorklistEntry[]; total: number }> {
     const params = { statuses: f.statuses ? [...f.statuses] : null, source: f.source ?? null, patient: f.patientID ?? null };
     return this.transact('read', async (db) => {

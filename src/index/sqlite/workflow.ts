@@ -39,6 +39,8 @@ export class SqliteWorklistStore implements WorklistStore {
       bySourcePrefix: p(
         'SELECT * FROM worklist_entries WHERE source = @source AND source_key >= @prefix AND source_key < @after AND substr(source_key, 1, length(@prefix)) = @prefix ORDER BY pk',
       ),
+      // Only the columns of the (source, source_key) index: read from it alone, no dataset parsed.
+      sourceKeys: db.prepare<[string], { pk: number; source_key: string | null }>('SELECT pk, source_key FROM worklist_entries WHERE source = ?'),
       list: list('ASC'),
       listNewest: list('DESC'),
       count: p<{ n: number }>(`SELECT count(*) AS n FROM worklist_entries WHERE (@statuses IS NULL OR status IN (SELECT value FROM json_each(@statuses)))
@@ -79,6 +81,10 @@ export class SqliteWorklistStore implements WorklistStore {
     // Keys sort by code point (BINARY): those starting with the prefix lie below its successor.
     const after = prefixSuccessor(prefix) ?? '\u{10FFFF}'.repeat(prefix.length + 1);
     return this.transact('read', () => this.s.bySourcePrefix.all({ source, prefix, after }).map(toEntry));
+  }
+
+  sourceKeys(source: WorklistSource): Promise<{ id: number; sourceKey: string | null }[]> {
+    return this.transact('read', () => this.s.sourceKeys.all(source).map((r) => ({ id: r.pk, sourceKey: r.source_key })));
   }
 
   list(f: WorklistFilter): Promise<{ entries: WorklistEntry[]; total: number }> {

@@ -20,7 +20,8 @@ test('a bad file, an AE folder not readable and a share not mounted are each war
     // One entry from the folder, as an earlier pass left it.
     const entries = [{ id: 1, sourceKey: 'CT1/gone.wl' }];
     const worklist = {
-      list: async () => ({ entries, total: entries.length }),
+      // Ids and keys only: a pass reads no entry's dataset (no list()).
+      sourceKeys: async () => entries,
       remove: async () => true,
       bySourceKey: async () => null,
       upsertFromSource: async () => null,
