@@ -1,9 +1,19 @@
 // Any database or driver error of an index backend, as the one code the layers above understand.
 import { PacsError, errorMessage } from '../core/errors.js';
 
+/**
+ * SQLite's disk full, and PostgreSQL's class 53 (insufficient resources: disk full, out of
+ * memory, too many connections): the index is out of resources for now, which a sender is told
+ * as such (C-STORE 0xA700, STOW 503) and retries, not as a processing failure it gives up on.
+ */
+const outOfResources = (e: unknown): boolean => {
+  const code = (e as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_FULL' || (typeof code === 'string' && /^53[0-9A-Z]{3}$/.test(code));
+};
+
 export function indexFailure(e: unknown, context?: string): PacsError {
   const message = context === undefined ? `index: ${errorMessage(e)}` : `${context}: ${errorMessage(e)}`;
-  return new PacsError('INDEX_FAILURE', message, { cause: e });
+  return new PacsError(outOfResources(e) ? 'OUT_OF_RESOURCES' : 'INDEX_FAILURE', message, { cause: e });
 }
 
 /**

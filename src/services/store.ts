@@ -75,6 +75,8 @@ export class IngestSession {
   private failure: PacsError | null;
   private bytes = 0;
   private readonly startedAt = performance.now();
+  /** storage.min_free_mb as the session began (read once, not at each chunk). */
+  private readonly minFree: number;
 
   constructor(
     private readonly svc: StoreService,
@@ -82,6 +84,7 @@ export class IngestSession {
     refuse: PacsError | null,
   ) {
     this.failure = refuse;
+    this.minFree = svc.deps.settings().minFreeBytes;
     const ts = transferSyntaxInfo(request.transferSyntaxUID);
     if (!ts && !this.failure) this.failure = new PacsError('DICOM_PARSE', `unknown transfer syntax ${request.transferSyntaxUID}`);
     const maxDataset = svc.deps.settings().maxDatasetBytes ?? 0;
@@ -119,22 +122,29 @@ export class IngestSession {
   write(chunk: Buffer): boolean {
     this.bytes += chunk.length;
     if (this.failure) return true; // keep consuming the message; the answer will be a failure
+    // The guard of begin() again, at every chunk, on the free space less what every session has
+    // written since it was read: checked only every 16 MB against that figure, one C-STORE of
+    // gigabytes, or fifty associations of 30 MB each, went hundreds of MB past the minimum.
+    const below = this.svc.spend(chunk.length, this.minFree);
     if (this.bytes >= this.nextFreeCheck) {
       this.nextFreeCheck = this.bytes + FREE_CHECK_BYTES;
-      // The guard of begin() again, for a dataset of gigabytes: without it one C-STORE (with no
-      // server.max_dataset_mb) filled the disk to its last byte before anything said no.
-      const below = this.svc.belowFreeMinimum();
       void this.svc.refreshFreeSpace(true);
-      if (below) {
-        this.failure = new PacsError('OUT_OF_RESOURCES', `${below} while the dataset was received: not stored`);
-        // Its bytes given back at once, not when the rest of the message has been read away.
-        void this.staged?.discard().catch(() => {});
-        return true;
-      }
+    }
+    if (below) {
+      this.failure = new PacsError('OUT_OF_RESOURCES', `${below} while the dataset was received: not stored`);
+      // Its bytes given back at once, not when the rest of the message has been read away; the
+      // figure read again once they are.
+      void this.staged
+        ?.discard()
+        .catch(() => {})
+        .then(() => this.svc.refreshFreeSpace(true));
+      return true;
     }
     this.reader.push(chunk);
     return this.staged!.write(chunk);
   }
+
+
 
   private nextFreeCheck = FREE_CHECK_BYTES;
 
@@ -184,9 +194,18 @@ export class StoreService {
   }
 
   /** Why the storage is below storage.min_free_mb by the last figure, or null. */
-  belowFreeMinimum(): string | null {
-    const min = this.deps.settings().minFreeBytes;
-    return min > 0 && this.freeBytes < min ? `storage below its free-space minimum (${Math.round(this.freeBytes / 1048576)} MB free)` : null;
+  belowFreeMinimum(min: number = this.deps.settings().minFreeBytes): string | null {
+    return min > 0 && this.freeBytes < min ? `storage below its free-space minimum (${Math.round(Math.max(0, this.freeBytes) / 1048576)} MB free)` : null;
+  }
+
+  /**
+   * `bytes` written by a session, taken off the free-space figure until the next statfs says
+   * what is left: sessions running at once see each other's bytes. Why the storage is now below
+   * `min`, or null.
+   */
+  spend(bytes: number, min: number): string | null {
+    this.freeBytes -= bytes;
+    return this.belowFreeMinimum(min);
   }
 
   /** Keeps the free-space figure at most a second old without a statfs per instance. */
@@ -260,7 +279,7 @@ export class StoreService {
       // case after all (a modality sending to two servers); and if its row names the very path
       // we just wrote, that file is now its file: removing it would lose the instance.
       const other = isPacsError(e, 'DUPLICATE_INSTANCE') ? await this.deps.index.findInstance(record.instance.SOPInstanceUID).catch(() => null) : null;
-      if (other?.path !== record.file.path) await this.deps.store.remove(record.file.path).catch(() => {});
+      if (other?.path !== record.file.path) await this.removeOrphan(record.file.path);
       if (other && other.checksum === record.file.checksum) return this.result('identical', other);
       throw e;
     } finally {
@@ -302,12 +321,12 @@ export class StoreService {
     try {
       await placed.durable;
       const outcome = await this.deps.index.storeInstance(record, 'replace');
-      await this.deps.store.remove(existing.path).catch(() => {}); // already missing: nothing to remove
+      await this.removeOrphan(existing.path); // already missing: nothing to remove
       this.deps.events.emit('instance.stored', { record, outcome: outcome.outcome, changeSeq: outcome.changeSeq });
     } catch (e) {
       // Whether the row moved is in doubt: both files stay (the one without a row is an orphan
       // that `pacs verify --repair` removes).
-      if (!(e instanceof UncertainCommit)) await this.deps.store.remove(record.file.path).catch(() => {});
+      if (!(e instanceof UncertainCommit)) await this.removeOrphan(record.file.path);
       throw e;
     } finally {
       this.unindexed.delete(record.file.path);
@@ -345,11 +364,19 @@ export class StoreService {
           this.unindexed.delete(candidate);
           throw e;
         }
-        const owner = await this.deps.index.findInstanceByPath(candidate);
-        // No row, but written moments ago: another process's store (`pacs import` beside the
-        // server, another server) whose row is on its way, not a crash's leftover.
-        const inFlight = !owner && (await this.deps.store.recentlyWritten(candidate));
-        if (!inFlight && (!owner || owner.SOPInstanceUID === record.instance.SOPInstanceUID)) {
+        let orphan: boolean;
+        try {
+          const owner = await this.deps.index.findInstanceByPath(candidate);
+          // No row, but written moments ago: another process's store (`pacs import` beside the
+          // server, another server) whose row is on its way, not a crash's leftover.
+          const inFlight = !owner && (await this.deps.store.recentlyWritten(candidate));
+          orphan = !inFlight && (!owner || owner.SOPInstanceUID === record.instance.SOPInstanceUID);
+        } catch (err) {
+          // The name given back: kept, every later store of it went to ~2 until a restart.
+          this.unindexed.delete(candidate);
+          throw err;
+        }
+        if (orphan) {
           // An orphan (left by a crash): no row points at it.
           const placed = await staged.commit(candidate, 'replace').catch((err: unknown) => {
             this.unindexed.delete(candidate);
@@ -361,6 +388,18 @@ export class StoreService {
       }
     }
     throw new PacsError('STORAGE_FAILURE', `no free file name for ${base}`);
+  }
+
+  /**
+   * Removes a file no row names (or will). A failure is logged, not thrown — the store's own
+   * outcome stands — so the orphan left is known: `pacs verify --repair` removes it.
+   */
+  private async removeOrphan(path: string): Promise<void> {
+    try {
+      await this.deps.store.remove(path);
+    } catch (err) {
+      this.deps.logger.warn({ err, path }, 'a file no index row names could not be removed: an orphan until pacs verify --repair');
+    }
   }
 
   private result(kind: StoreResultKind, loc: InstanceLocation): StoreResult {

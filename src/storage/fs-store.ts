@@ -28,6 +28,9 @@ const SPARES = 8;
 const KNOWN_DIRS = 10_000;
 
 const storageError = (op: string, e: unknown): PacsError => {
+  // Already said (a full disk found by ensureDir's sync): not made a storage failure, which a
+  // sender does not retry where it retries "out of resources".
+  if (e instanceof PacsError) return e;
   const err = e as NodeJS.ErrnoException;
   if (err.code === 'ENOSPC' || err.code === 'EDQUOT') return new PacsError('OUT_OF_RESOURCES', `disk full while ${op}`, { cause: e });
   return new PacsError('STORAGE_FAILURE', `${op}: ${err.message}`, { cause: e });
@@ -302,7 +305,7 @@ function readSized(abs: string, size: number, buf: Buffer): Promise<Buffer | nul
   }
   return new Promise((resolve, reject) =>
     fs.read(fd, buf, 0, size + 1, 0, (e, n) => {
-      fs.closeSync(fd);
+      fs.close(fd, () => {}); // not closeSync: a throw here, in an fs callback, would end the process
       if (e) reject(e);
       else resolve(n === size ? buf.subarray(0, size) : null);
     }),
@@ -319,7 +322,7 @@ function fsyncDir(dir: string): Promise<void> {
   }
   return new Promise<void>((resolve, reject) =>
     fs.fsync(fd, (e) => {
-      fs.closeSync(fd);
+      fs.close(fd, () => {}); // as above
       if (e) reject(storageError(`syncing directory ${dir}`, e));
       else resolve();
     }),
@@ -467,7 +470,12 @@ class FsStagedObject implements StagedObject {
       if (mode === 'exclusive') {
         // link() fails if the name exists: no check-then-act race between two writers.
         fs.linkSync(this.tempPath, dest);
-        fs.unlinkSync(this.tempPath);
+        try {
+          fs.unlinkSync(this.tempPath);
+        } catch {
+          // The file is in place: the temporary name left beside it is swept at the next start.
+          // Failing here answered a failure for an instance kept, its file an orphan.
+        }
       } else fs.renameSync(this.tempPath, dest);
     };
     try {

@@ -2,7 +2,7 @@
 // either a file and its row, or neither; events only after the commit.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync } from 'node:fs';
+import fs, { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, afterEach, describe, test } from 'node:test';
@@ -302,6 +302,39 @@ describe('refused instances leave nothing', () => {
   });
 });
 
+test('sessions at once count each other\'s bytes against the free-space minimum: together they stop where it is, not 16 MB each past it', async () => {
+  const a = await archive({ minFreeBytes: 10 * 1048576 });
+  // A volume with 1.5 MB above the minimum, whose free space falls with every byte staged.
+  let written = 0;
+  const stage = a.objects.stage.bind(a.objects);
+  a.objects.stage = () => {
+    const staged = stage();
+    const write = staged.write.bind(staged);
+    staged.write = (chunk: Buffer) => ((written += chunk.length), write(chunk));
+    return staged;
+  };
+  a.objects.freeBytes = async () => 11.5 * 1048576 - written;
+  await a.svc.refreshFreeSpace(true);
+  // Four datasets of 1 MB (CT_SMALL with trailing padding), their chunks interleaved as four associations send them.
+  const ct = await load(CT_SMALL);
+  const padding = Buffer.alloc(12 + 1048576 - ct.dataset.length);
+  padding.writeUInt32LE(0xfffcfffc, 0);
+  padding.write('OB', 4, 'latin1');
+  padding.writeUInt32LE(padding.length - 12, 8);
+  const dataset = Buffer.concat([ct.dataset, padding]);
+  const sessions = [1, 2, 3, 4].map(() => a.svc.begin(ct.request));
+  const chunk = 16_372;
+  for (let at = 0; at < dataset.length; at += chunk) {
+    for (const session of sessions) if (!session.write(dataset.subarray(at, at + chunk))) await new Promise<void>((r) => session.onDrain(r));
+  }
+  const outcomes = await Promise.allSettled(sessions.map((x) => x.end()));
+  const refused = outcomes.filter((o) => o.status === 'rejected' && isPacsError(o.reason, 'OUT_OF_RESOURCES'));
+  assert.ok(refused.length >= 2, `${refused.length} of 4 refused OUT_OF_RESOURCES`);
+  // File Meta and chunks written before each session saw the figure fall below: one chunk each past 1.5 MB at most.
+  assert.ok(written <= 1.5 * 1048576 + 4 * (chunk + 512), `${written} bytes staged`);
+  await assertNoLeftovers(a);
+});
+
 describe('duplicates', () => {
   for (const policy of ['reject', 'ignore', 'overwrite'] as const) {
     test(`${policy}: the same bytes again are 'identical'; other content follows the policy`, async () => {
@@ -430,6 +463,40 @@ describe('naming collisions', () => {
     const r = await send(a, await load(CT2_A));
     assert.equal(r.path, '77654033/x.dcm');
     await assertConsistent(a, 1);
+  });
+
+  test('a look-up failing after a name was found taken gives the name back: the next store takes over the orphan there, not ~2', async () => {
+    const a = await archive({ naming: '{PatientID}/x.dcm' });
+    mkdirSync(a.objects.absolutePath('77654033'), { recursive: true });
+    copyFileSync(sample(CT_SMALL), a.objects.absolutePath('77654033/x.dcm'));
+    const old = new Date(Date.now() - 120_000);
+    utimesSync(a.objects.absolutePath('77654033/x.dcm'), old, old);
+    const findInstanceByPath = a.index.findInstanceByPath.bind(a.index);
+    let calls = 0;
+    a.index.findInstanceByPath = async (p: string) => {
+      // The first look-up (before placing) passes; the one after the name is found taken fails once.
+      if (++calls === 2) throw new PacsError('INDEX_FAILURE', 'index: database is locked');
+      return findInstanceByPath(p);
+    };
+    await assert.rejects(send(a, await load(CT2_A)), failsWith('INDEX_FAILURE'));
+    const r = await send(a, await load(CT2_A));
+    assert.equal(r.path, '77654033/x.dcm');
+    await assertConsistent(a, 1);
+  });
+
+  test('the temporary name not removed after the file was linked into place: the store stands (the name is swept at the next start)', async (t) => {
+    const a = await archive();
+    const unlink = fs.unlinkSync;
+    t.mock.method(fs, 'unlinkSync', (p: fs.PathLike) => {
+      if (String(p).includes(`${path.sep}.incoming${path.sep}`)) throw Object.assign(new Error('EIO: i/o error, unlink'), { code: 'EIO' });
+      return unlink(p);
+    });
+    const r = await send(a, await load(CT_SMALL));
+    assert.equal(r.kind, 'stored');
+    t.mock.restoreAll();
+    const [row] = await a.index.listInstances(null, 10);
+    assert.equal(row?.path, r.path);
+    assert.equal(sha256(readFileSync(a.objects.absolutePath(r.path))), row.checksum);
   });
 
   test('a file without a row written moments ago (another process storing) is left alone: ~2', async () => {
