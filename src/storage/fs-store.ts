@@ -154,18 +154,18 @@ export class FsObjectStore implements ObjectStore {
     return group.sync();
   }
 
-  /** Creates the directories of `abs` (and makes their entries durable when fsync is on). */
+  /**
+   * Creates the directories of `abs` (and makes their entries durable when fsync is on). With
+   * fsync, a directory not yet known syncs every parent up to the root, whoever created it: a
+   * store into a folder another store had just made (mkdir said "exists") otherwise went on
+   * before that store's syncs of the parents were done — or after they failed, never retried.
+   * Once per directory per process (known afterwards); a sync of a directory already durable is
+   * cheap, and concurrent syncs of one directory are one (syncDir).
+   */
   async ensureDir(dir: string): Promise<void> {
     if (this.knownDirs.has(dir)) return;
-    const created = await fsp.mkdir(dir, { recursive: true });
-    if (created && this.options.fsync) {
-      // Every newly created level must be recorded in its parent.
-      let d = dir;
-      while (d.length >= created.length && d !== this.root) {
-        await this.syncDir(path.dirname(d));
-        d = path.dirname(d);
-      }
-    }
+    await fsp.mkdir(dir, { recursive: true });
+    if (this.options.fsync) for (let d = dir; d !== this.root && d.startsWith(this.root + path.sep); d = path.dirname(d)) await this.syncDir(path.dirname(d));
     if (this.knownDirs.size >= KNOWN_DIRS) this.knownDirs.clear();
     this.knownDirs.add(dir);
   }

@@ -352,6 +352,41 @@ describe('syncDir', () => {
     assert.equal((s as unknown as { dirSyncs: Map<string, unknown> }).dirSyncs.size, 0);
   });
 
+  test('a folder made by one store is durable in its parents before another store into it goes on; a failed parent sync is done again', async () => {
+    const s = newStore(true);
+    const sync = s.syncDir.bind(s);
+    const synced: string[] = [];
+    let holdRoot: Promise<void> | null = null;
+    let release!: () => void;
+    let failNext = false;
+    s.syncDir = async (dir: string) => {
+      synced.push(path.relative(s.root, dir) || '.');
+      if (failNext) {
+        failNext = false;
+        throw new Error('EIO: i/o error, fsync');
+      }
+      if (dir === s.root && holdRoot) await holdRoot;
+      return sync(dir);
+    };
+    // A makes study/s1 and syncs its parents, the root's sync held; B into study/s2 must wait for the root too.
+    holdRoot = new Promise((r) => (release = r));
+    const a = s.ensureDir(path.join(s.root, 'study', 's1'));
+    await new Promise((r) => setTimeout(r, 20));
+    let bDone = false;
+    const b = s.ensureDir(path.join(s.root, 'study', 's2')).then(() => (bDone = true));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(bDone, false, "B waits for the root's sync, which makes 'study' durable");
+    release();
+    holdRoot = null;
+    await Promise.all([a, b]);
+    // A parent sync failing: the folder is not taken as known; the next store syncs its parents again.
+    synced.length = 0;
+    failNext = true;
+    await assert.rejects(s.ensureDir(path.join(s.root, 'other', 'x')), /EIO/);
+    await s.ensureDir(path.join(s.root, 'other', 'x'));
+    assert.deepEqual(synced, ['other', 'other', '.'], 'the failed sync of other/ done again, then the root');
+  });
+
   test('many concurrent commits into one directory with fsync on', async () => {
     const s = newStore(true);
     await Promise.all(Array.from({ length: 30 }, (_, i) => put(s, `same/${i}.dcm`, Buffer.from(String(i)))));
