@@ -67,3 +67,29 @@ test('a Patient ID that names two patients: 409 unless the issuer says which; de
   assert.equal(left.status, 200);
   assert.equal(left.body.IssuerOfPatientID ?? null, null);
 });
+
+test("a patient of another issuer with the same ID, stored between the delete's look-up and its selection, is not deleted", async () => {
+  // Left by the test before: the patient without an issuer, alone under the ID.
+  const index = pacs.server.archive.index;
+  const hospB = await copyFor('HOSP_B');
+  const query = index.query.bind(index);
+  let armed = true;
+  index.query = async (q) => {
+    const rows = await query(q);
+    if (armed && q.level === 'PATIENT') {
+      armed = false;
+      const r = await run('storescu', ['-aec', 'PACS_SERVER', '127.0.0.1', String(pacs.port), hospB]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    return rows;
+  };
+  try {
+    const deleted = await call('DELETE', `/api/patients/${ID}?IssuerOfPatientID=`);
+    assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
+    assert.equal(deleted.body.deleted, 1);
+  } finally {
+    index.query = query;
+  }
+  assert.equal(await index.findStudy(studyOf['']!), null);
+  assert.notEqual(await index.findStudy(studyOf.HOSP_B!), null, "HOSP_B's patient, stored meanwhile, keeps its study");
+});

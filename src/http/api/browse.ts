@@ -107,10 +107,17 @@ async function patientOf(deps: ApiDeps, patientID: string, asked: string | undef
   }
   if (rows.length === 1) return { row, studyKeys: [{ keyword: 'PatientID', value: patientID }] };
   // Several patients share the ID: their studies told apart by the issuer each one's patient has.
-  const studies = await deps.index.query({ level: 'STUDY', model: 'STUDY_ROOT', keys: [{ keyword: 'PatientID', value: patientID }, { keyword: 'IssuerOfPatientID', value: '' }], relational: true });
-  const uids = studies.filter((st) => issuerOf(st) === issuerOf(row)).map((st) => String(st.StudyInstanceUID));
-  return { row, studyKeys: [{ keyword: 'StudyInstanceUID', value: uids.join('\\') }] };
+  return { row, studyKeys: [{ keyword: 'StudyInstanceUID', value: (await studiesOf(deps, patientID, issuerOf(row))).join('\\') }] };
 }
+
+/** The Study Instance UIDs of the patient with this ID and issuer ('' for none). */
+async function studiesOf(deps: ApiDeps, patientID: string, issuer: string): Promise<string[]> {
+  const studies = await deps.index.query({ level: 'STUDY', model: 'STUDY_ROOT', keys: [{ keyword: 'PatientID', value: patientID }, { keyword: 'IssuerOfPatientID', value: '' }], relational: true });
+  return studies.filter((st) => issuerOf(st) === issuer).map((st) => String(st.StudyInstanceUID));
+}
+
+/** Study UIDs per query when a patient's instances are selected by its studies. */
+const STUDIES_PER_SELECT = 500;
 
 async function remove(deps: ApiDeps, instances: InstanceLocation[], what: string) {
   if (!instances.length) throw notFound(`nothing stored for ${what}`);
@@ -145,11 +152,14 @@ export function registerBrowse(app: FastifyInstance, deps: ApiDeps): void {
     return list(deps, 'STUDY', req.query, Object.fromEntries(studyKeys.map((k) => [k.keyword, k.value])), ['IssuerOfPatientID']);
   });
   app.delete('/patients/:PatientID', { schema: { tags: ['browse'], summary: 'Delete a patient and everything of it', params: uidParam('PatientID'), querystring: { type: 'object', properties: issuerParam }, response: deletedSchema } }, async (req: PatientReq) => {
-    const { studyKeys } = await patientOf(deps, req.params.PatientID, req.query.IssuerOfPatientID);
-    const [key] = studyKeys;
-    const what = `patient ${req.params.PatientID}`;
-    if (key?.keyword === 'PatientID') return remove(deps, await selectInstances(deps.index, 'PATIENT_ROOT', 'PATIENT', studyKeys), what);
-    return remove(deps, key?.value ? await selectInstances(deps.index, 'STUDY_ROOT', 'STUDY', studyKeys) : [], what);
+    const { row } = await patientOf(deps, req.params.PatientID, req.query.IssuerOfPatientID);
+    // By the chosen patient's studies, never by its Patient ID: a patient of another issuer with
+    // the same ID, stored between the look-up and the selection, was deleted with it.
+    const uids = await studiesOf(deps, req.params.PatientID, issuerOf(row));
+    const instances: InstanceLocation[] = [];
+    for (let i = 0; i < uids.length; i += STUDIES_PER_SELECT)
+      instances.push(...(await selectInstances(deps.index, 'STUDY_ROOT', 'STUDY', [{ keyword: 'StudyInstanceUID', value: uids.slice(i, i + STUDIES_PER_SELECT).join('\\') }])));
+    return remove(deps, instances, `patient ${req.params.PatientID}`);
   });
 
   app.get('/studies', { schema: { tags: ['browse'], summary: 'List studies, newest first', querystring: filterSchema('STUDY'), response: rowsSchema } }, (req: Req) => list(deps, 'STUDY', req.query));
