@@ -11,6 +11,11 @@ declare module 'fastify' {
     caller: { role: HttpRole; name: string | null } | null;
     /** The peer is a reverse proxy of http.trust_proxy: its forwarding headers are believed (proxy.ts). */
     viaTrustedProxy: boolean;
+    /**
+     * What a change did, for its audit entry beside the method, URL and status (set by the
+     * handler): the value a PUT set, the node a PUT made, the job a POST queued and what it moves.
+     */
+    auditWhat: Record<string, unknown> | null;
   }
   interface FastifyContextConfig {
     /** The role a route needs when it is not the one its method implies (auth.ts roleForMethod). */

@@ -79,6 +79,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   // Who made each request, for the audit trail.
   const callers = new WeakMap<object, string | null>();
   app.decorateRequest('caller', null);
+  app.decorateRequest('auditWhat', null);
   app.addHook('onRequest', async (req, reply) => {
     if (req.method === 'OPTIONS') return;
     const need = req.routeOptions.config?.role ?? roleForMethod(req.method);
@@ -142,7 +143,10 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
 
   // A request answered, or (status 499) one whose client left first: fastify runs no onResponse
   // hook for an answer that could not be written, so the error handler records that one.
-  const answered = (req: FastifyRequest, status: number, seconds: number): void => {
+  const recorded = new WeakSet<FastifyRequest>();
+  const answered = (req: FastifyRequest, status: number, seconds: number, clientGone = false): void => {
+    if (recorded.has(req)) return; // once per request, whichever of the ways below comes first
+    recorded.add(req);
     deps.metrics?.observeHttp(req.method, req.routeOptions.url ?? 'unmatched', status, seconds);
     if (!deps.audit) return;
     // Every change, every refusal, and the reads of DICOMweb and the API (not the page's files).
@@ -150,9 +154,16 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     const reads = req.method === 'GET' && (route.startsWith('/dicom-web') || route.startsWith('/api/') || route === '/wado');
     if (req.method === 'GET' && !reads && status < 400) return;
     const action = status === 401 ? 'login-failed' : status === 403 ? 'access-denied' : req.method === 'DELETE' ? 'delete' : 'http';
-    deps.audit({ action, outcome: status < 400 ? 'success' : 'failure', who: callers.get(req) ?? null, from: req.ip, what: { method: req.method, url: req.url, status } });
+    deps.audit({ action, outcome: status < 400 ? 'success' : 'failure', who: callers.get(req) ?? null, from: req.ip, what: { method: req.method, url: req.url, status, ...(clientGone ? { clientGone } : {}), ...(req.auditWhat ?? {}) } });
   };
   app.addHook('onResponse', async (req, reply) => answered(req, reply.statusCode, reply.elapsedTime / 1000));
+  // A handler that finished its work after the client left (a DELETE of thousands of instances,
+  // the page's request given up): its answer cannot be written, so fastify runs no onResponse —
+  // and the deletion went unrecorded. Recorded as its answer is sent, with the status it has.
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (req.raw.socket?.destroyed ?? false) answered(req, reply.statusCode, reply.elapsedTime / 1000, true);
+    return payload;
+  });
 
   app.setErrorHandler((e, req, reply) => {
     if (clientWentAway(req.raw, e)) {

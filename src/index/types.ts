@@ -131,6 +131,8 @@ export interface Provenance {
   calledAE: Text;
   remoteAddress: Text;
   source: 'dimse' | 'stow' | 'upload' | 'import' | 'reindex';
+  /** The web user who sent it (STOW-RS, upload), for the audit trail; not kept in the index. */
+  user?: string | null;
 }
 
 export interface InstanceRecord {

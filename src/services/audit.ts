@@ -31,15 +31,17 @@ export class AuditTrail {
       events.on('audit', (e) => this.write(e)),
       events.on('instance.stored', ({ record }) => {
         const p = record.provenance;
-        const key = `${p.source}|${p.callingAE ?? ''}|${p.remoteAddress ?? ''}|${record.study.StudyInstanceUID}`;
-        const g = this.stores.get(key) ?? { who: p.callingAE, from: p.remoteAddress, source: p.source, study: record.study.StudyInstanceUID, patient: record.patient.PatientID, instances: 0, bytes: 0 };
+        // The sender: its AE title over DICOM, the web user over STOW-RS and uploads.
+        const who = p.callingAE ?? p.user ?? null;
+        const key = `${p.source}|${who ?? ''}|${p.remoteAddress ?? ''}|${record.study.StudyInstanceUID}`;
+        const g = this.stores.get(key) ?? { who, from: p.remoteAddress, source: p.source, study: record.study.StudyInstanceUID, patient: record.patient.PatientID, instances: 0, bytes: 0 };
         g.instances++;
         g.bytes += record.file.size;
         this.stores.set(key, g);
       }),
       events.on('instance.failed', (f) => {
         if (f.code !== 'ABORTED')
-          this.write({ action: 'store', outcome: 'failure', who: f.provenance.callingAE, from: f.provenance.remoteAddress, what: { sopInstanceUID: f.sopInstanceUID, code: f.code, reason: f.message } });
+          this.write({ action: 'store', outcome: 'failure', who: f.provenance.callingAE ?? f.provenance.user ?? null, from: f.provenance.remoteAddress, what: { sopInstanceUID: f.sopInstanceUID, code: f.code, reason: f.message } });
       }),
       events.on('association.closed', (a) => {
         this.flush((g) => g.source === 'dimse' && g.who === a.callingAE && g.from === a.remoteAddress);

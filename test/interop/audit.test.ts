@@ -4,6 +4,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { SAMPLES, run } from '../helpers/dcmtk.js';
@@ -61,5 +63,53 @@ describe('audit trail', () => {
     assert.equal(del?.who, 'ann');
     assert.equal((del?.what as { url: string }).url, `/api/studies/${CT_STUDY}`);
     assert.ok(e.some((x) => x.action === 'http' && x.who === 'bob' && (x.what as { url: string }).url === '/dicom-web/studies'));
+  });
+
+  test('HTTP: a deletion whose client left before the answer is recorded when it is done', async () => {
+    assert.equal((await run('storescu', ['-aec', 'PACS_SERVER', '127.0.0.1', String(pacs.port), ...CT2])).code, 0);
+    const store = pacs.server.archive.store;
+    const exclusive = store.exclusive.bind(store);
+    // Each instance's delete held a moment: the client is gone long before the last.
+    store.exclusive = async (uid, fn) => {
+      await new Promise((r) => setTimeout(r, 150));
+      return exclusive(uid, fn);
+    };
+    try {
+      const port = pacs.server.httpServer!.server.address() as AddressInfo;
+      const req = http.request({ port: port.port, host: '127.0.0.1', method: 'DELETE', path: `/api/studies/${CT_STUDY}`, headers: basic('ann', 'ann-secret') });
+      req.on('error', () => {});
+      req.end();
+      await new Promise((r) => setTimeout(r, 60));
+      req.destroy();
+      for (let i = 0; i < 100 && (await pacs.server.archive.index.findStudy(CT_STUDY)); i++) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(await pacs.server.archive.index.findStudy(CT_STUDY), null, 'the delete went on to its end');
+    } finally {
+      store.exclusive = exclusive;
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const gone = entries().filter((x) => x.action === 'delete' && (x.what as { clientGone?: boolean }).clientGone);
+    assert.equal(gone.length, 1, JSON.stringify(entries().slice(-3)));
+    assert.deepEqual([gone[0]!.who, gone[0]!.outcome, (gone[0]!.what as { status: number }).status], ['ann', 'success', 200]);
+  });
+
+  test('HTTP: what a change did — the value protected, the node written, the job queued and what it sends; an upload by its user', async () => {
+    const web = pacs.server.httpServer!;
+    const ann = basic('ann', 'ann-secret');
+    const upload = await web.inject({ method: 'POST', url: '/api/instances', headers: { ...ann, 'content-type': 'application/dicom' }, payload: fs.readFileSync(CT2[0]!) });
+    assert.equal(upload.statusCode, 201, upload.body);
+    for (const value of [true, false]) assert.equal((await web.inject({ method: 'PUT', url: `/api/studies/${CT_STUDY}/protected`, headers: ann, payload: { protected: value } })).statusCode, 200);
+    assert.equal((await web.inject({ method: 'PUT', url: '/api/nodes/VIEWER', headers: ann, payload: { host: '127.0.0.1', port: 11112 } })).statusCode, 201);
+    const send = await web.inject({ method: 'POST', url: '/api/send', headers: ann, payload: { destination: 'VIEWER', level: 'STUDY', uids: [CT_STUDY] } });
+    assert.equal(send.statusCode, 202, send.body);
+    await pacs.server.stop(); // the stores' summary is written at the stop
+    const e = entries();
+    const what = (x: Record<string, unknown>) => x.what as Record<string, unknown>;
+    const stored = e.filter((x) => x.action === 'store' && what(x).source === 'upload');
+    assert.deepEqual(stored.map((x) => x.who), ['ann']);
+    assert.deepEqual(e.filter((x) => String(what(x).url).endsWith('/protected')).map((x) => what(x).protected), [true, false]);
+    const node = e.find((x) => what(x).url === '/api/nodes/VIEWER');
+    assert.deepEqual((what(node!).node as { host: string; port: number }), { ae_title: 'VIEWER', host: '127.0.0.1', port: 11112, tls: false, permissions: (what(node!).node as { permissions: string[] }).permissions, description: '' });
+    const sent = e.find((x) => what(x).url === '/api/send');
+    assert.deepEqual([what(sent!).job, what(sent!).destination, what(sent!).uids], [(send.json() as { id: number }).id, 'VIEWER', [CT_STUDY]]);
   });
 });

@@ -121,6 +121,7 @@ export function registerJobs(app: FastifyInstance, deps: ApiDeps): void {
       exact(req.body.level, req.body.uids);
       await nodeKnown(req.body.destination);
       const job = await deps.jobs.enqueue('send', { destination: req.body.destination, level: req.body.level, uids: req.body.uids });
+      req.auditWhat = { job: job.id, destination: req.body.destination, level: req.body.level, uids: req.body.uids };
       return reply.code(202).send(view(job, req));
     },
   );
@@ -144,6 +145,7 @@ export function registerJobs(app: FastifyInstance, deps: ApiDeps): void {
       exact(req.body.level, req.body.uids);
       await nodeKnown(req.body.source);
       const job = await deps.jobs.enqueue('pull', { source: req.body.source, level: req.body.level, uids: req.body.uids, method: req.body.method });
+      req.auditWhat = { job: job.id, source: req.body.source, level: req.body.level, uids: req.body.uids, method: req.body.method };
       return reply.code(202).send(view(job, req));
     },
   );

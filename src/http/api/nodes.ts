@@ -82,14 +82,16 @@ export function registerNodes(app: FastifyInstance, deps: ApiDeps): void {
       const host = b.host ?? old?.host;
       const port = b.port ?? old?.port;
       if (host === undefined || port === undefined) throw badRequest(`a new node needs host and port`);
-      const { created } = await deps.nodes.put({
+      const node = {
         ae_title: ae,
         host,
         port,
         tls: b.tls ?? old?.tls ?? false,
         permissions: b.permissions ?? old?.permissions ?? [...PERMISSIONS],
         description: b.description ?? old?.description ?? '',
-      });
+      };
+      req.auditWhat = { node };
+      const { created } = await deps.nodes.put(node);
       return reply.code(created ? 201 : 200).send(await find(ae));
     },
   );

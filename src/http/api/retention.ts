@@ -29,6 +29,7 @@ export function registerRetention(app: FastifyInstance, deps: ApiDeps): void {
       },
     },
     async (req: Req) => {
+      req.auditWhat = { protected: req.body.protected };
       if (!(await deps.index.retention.setProtected(req.params.StudyInstanceUID, req.body.protected))) throw notFound(`no study ${req.params.StudyInstanceUID}`);
       return { StudyInstanceUID: req.params.StudyInstanceUID, protected: req.body.protected };
     },

@@ -64,7 +64,7 @@ export function registerUpload(api: FastifyInstance, deps: ApiDeps): void {
           throw tooLarge();
         }
         let outcome: StowOutcome | null = null;
-        const sink = new PartSink(deps, 'application/dicom', undefined, { remoteAddress: req.ip, source: 'upload' }, (o) => (outcome = o));
+        const sink = new PartSink(deps, 'application/dicom', undefined, { remoteAddress: req.ip, source: 'upload', user: req.caller?.name ?? null }, (o) => (outcome = o));
         let whole: boolean;
         try {
           whole = await readUpTo(req.body, max, (chunk) => sink.write(chunk), new BodyPace(paceLimits(deps.config().http)));

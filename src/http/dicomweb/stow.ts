@@ -56,7 +56,7 @@ export class PartSink implements InPartSink {
     private readonly deps: DicomwebDeps,
     private readonly contentType: string,
     private readonly study: string | undefined,
-    private readonly provenance: { remoteAddress: string; source?: 'stow' | 'upload' },
+    private readonly provenance: { remoteAddress: string; source?: 'stow' | 'upload'; user?: string | null },
     private readonly done: (o: StowOutcome) => void,
   ) {}
 
@@ -69,7 +69,7 @@ export class PartSink implements InPartSink {
   }
 
   private provenanceRecord() {
-    return { callingAE: null, calledAE: null, remoteAddress: this.provenance.remoteAddress, source: this.provenance.source ?? ('stow' as const) };
+    return { callingAE: null, calledAE: null, remoteAddress: this.provenance.remoteAddress, source: this.provenance.source ?? ('stow' as const), user: this.provenance.user ?? null };
   }
 
   async write(chunk: Buffer): Promise<void> {
@@ -217,7 +217,7 @@ async function stow(deps: DicomwebDeps, req: FastifyRequest<{ Params: { study?: 
       // Left unread, not destroyed, when the reading stops early: registerStow reads the rest away.
       paced((req.body as Readable).iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>, pace),
       boundary,
-      (headers) => new PartSink(deps, partType(headers), req.params.study, { remoteAddress: req.ip }, (o) => outcomes.push(o)),
+      (headers) => new PartSink(deps, partType(headers), req.params.study, { remoteAddress: req.ip, user: req.caller?.name ?? null }, (o) => outcomes.push(o)),
       maxBytes,
       maxParts,
     );
