@@ -412,7 +412,7 @@ export function checkCanceled(job: Job | null): Job | null {
   return job;
 }
 
-/** The job after a retry, which only a failed or canceled job takes: any other is said (409). */
+/** The job after a retry, which a failed or canceled job takes (and a queued one waiting out its back-off, run now): a running or finished one is said (409). */
 export function checkRetried(job: Job | null): Job | null {
   if (job && job.state !== 'queued') throw new PacsError('CONFLICT', `job ${job.id} is ${job.state}: only a failed or canceled job can be retried`);
   return job;

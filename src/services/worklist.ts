@@ -1,7 +1,7 @@
 // The modality worklist: Scheduled Procedure Steps created through the REST API (and later
 // the watched folder and HL7 orders), matched against C-FIND identifiers, and whose status
 // follows the Performed Procedure Steps that modalities report.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { PacsError, errorMessage } from '../core/errors.js';
 import { lookupTag, tagOfKeyword } from '../dicom/dictionary.js';
 import type { JsonDataset, JsonElement } from '../dicom/json.js';
@@ -15,6 +15,7 @@ import {
   type WorklistSource,
   type WorklistStore,
   scheduledStep,
+  worklistColumns,
 } from '../index/workflow.js';
 import { type MatchOptions, compileQuery, matchesCompiled, projectDataset } from './dataset-match.js';
 import type { PatientKey, PatientLink } from '../index/types.js';
@@ -155,6 +156,19 @@ const withStatus = (dataset: JsonDataset, status: string): JsonDataset => {
   return ds;
 };
 
+/** An entry's version as the REST API's ETag shows it: changes with every write of its dataset. */
+export const worklistTag = (e: WorklistEntry): string => `"${createHash('sha256').update(e.revision).digest('base64url').slice(0, 22)}"`;
+
+/** A change naming the entry as read (If-Match) found it changed since. */
+export class StaleEntryError extends PacsError {
+  constructor(id: number) {
+    super('CONFLICT', `worklist entry ${id} has changed since it was read (If-Match): read it again`);
+  }
+}
+
+/** Statuses of a step the modality has started (its MPPS said so), not yet ended. */
+const UNDER_WAY = new Set(['STARTED', 'DEPARTED']);
+
 /** Statuses of a step performed: what its MPPS reported, which an edit or a cancel must not undo. */
 const DONE = new Set(['COMPLETED', 'DISCONTINUED']);
 
@@ -188,7 +202,17 @@ export class WorklistService {
   }
 
   async create(dataset: JsonDataset, source: WorklistSource = 'api', sourceKey: string | null = null): Promise<WorklistEntry> {
-    return this.store.add(source, sourceKey, completeEntry(await this.filed(dataset)));
+    const entry = completeEntry(await this.filed(dataset));
+    // The same step twice (a client sending its POST again after a lost answer) would be on the
+    // worklist twice, and one MPPS would move both: a step is its Study Instance UID and step ID.
+    const { studyInstanceUID, scheduledProcedureStepID } = worklistColumns(entry);
+    if (studyInstanceUID && scheduledProcedureStepID) {
+      const same = (await this.store.findByStep({ studyInstanceUID, scheduledProcedureStepID, accessionNumber: null })).find(
+        (e) => e.studyInstanceUID === studyInstanceUID && e.scheduledProcedureStepID === scheduledProcedureStepID,
+      );
+      if (same) throw new PacsError('CONFLICT', `worklist entry ${same.id} is this step already (Study Instance UID ${studyInstanceUID}, Scheduled Procedure Step ID ${scheduledProcedureStepID})`);
+    }
+    return this.store.add(source, sourceKey, entry);
   }
 
   /**
@@ -236,13 +260,23 @@ export class WorklistService {
     return this.store.bySourceKey(source, sourceKey);
   }
 
-  async update(id: number, dataset: JsonDataset): Promise<WorklistEntry> {
+  /**
+   * Replaces an entry with `dataset`. `ifTag` (the ETag of the entry as the client read it):
+   * only if it is still so. Without it, a status that would take a step under way back (a client
+   * sending its copy read before the modality started the step, SCHEDULED in it) is refused: the
+   * step would come back on the modality's worklist while it is performed. With it, the client
+   * has seen the status it changes, and may move the step back (an exam started by mistake).
+   */
+  async update(id: number, dataset: JsonDataset, ifTag?: string): Promise<WorklistEntry> {
     const next = await this.filed(dataset);
     const said = jsonElementText(scheduledStep(next)?.[SPS_STATUS]);
     return (
       (await this.change(id, (current) => {
+        if (ifTag !== undefined && ifTag !== '*' && ifTag !== worklistTag(current)) throw new StaleEntryError(id);
         if (said && said !== current.status && DONE.has(current.status))
           throw new PacsError('CONFLICT', `worklist entry ${id} is ${current.status}: a step done keeps its status (not ${said})`);
+        if (said && said !== current.status && ifTag === undefined && UNDER_WAY.has(current.status) && goesBack(current.status, said))
+          throw new PacsError('CONFLICT', `worklist entry ${id} is ${current.status} now: a change that does not name it as read (If-Match with its ETag) may not move it back to ${said}`);
         return completeEntry(structuredClone(next), said || current.status);
       })) ?? this.get(id)
     );

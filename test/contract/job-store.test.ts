@@ -123,6 +123,23 @@ for (const backend of BACKENDS) backend.run((fresh) => {
       await index.close();
     });
 
+    test('retry of a job waiting out its back-off runs it now, its attempts counted on; one due already or running is left as it is', async () => {
+      const index = await open();
+      const { job } = await index.jobs.enqueue({ type: 't', payload: {}, maxAttempts: 5, runAfter: at(0) });
+      await index.jobs.claim('A', at(0), at(60_000), ['t']);
+      const later = new Date(Date.now() + 3_600_000);
+      assert.equal(await index.jobs.finish(job.id, 'A', { state: 'queued', error: 'refused', runAfter: later }), true);
+      const now = await index.jobs.retry(job.id);
+      assert.equal(now?.state, 'queued');
+      assert.equal(now?.attempts, 1, 'the failed attempt still counts');
+      assert.ok(now!.runAfter.getTime() <= Date.now(), 'due now, not in an hour');
+      const due = await index.jobs.retry(job.id);
+      assert.equal(due?.runAfter.getTime(), now!.runAfter.getTime(), 'due already: unchanged');
+      await index.jobs.claim('B', new Date(), new Date(Date.now() + 60_000), ['t']);
+      assert.equal((await index.jobs.retry(job.id))?.state, 'running', 'a running job is not touched');
+      await index.close();
+    });
+
     test('jobs and nodes survive closing and reopening the file; clear() (reindex) keeps them', async () => {
       const place = await fresh();
       let index = await place();

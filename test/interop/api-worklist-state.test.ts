@@ -52,6 +52,45 @@ describe('worklist edits against a step\'s status; deep bodies; huge ids', () =>
     assert.equal(await statusOf(id), 'SCHEDULED');
   });
 
+  test('a step the modality started: a PUT of a copy read before (SCHEDULED in it) is 409, unchanged; with If-Match of the entry as read now it may move back; a stale If-Match is 412', async () => {
+    const id = await create();
+    const read = await web.inject({ method: 'GET', url: `/api/worklist/${id}` });
+    const before = read.headers.etag as string;
+    assert.match(before, /^"[\w-]{22}"$/);
+    // The modality starts the step (its MPPS): the entry follows.
+    const e = read.json<{ StudyInstanceUID: string; ScheduledProcedureStepID: string }>();
+    await pacs.server.archive.worklist.stepPerformed([{ studyInstanceUID: e.StudyInstanceUID, scheduledProcedureStepID: e.ScheduledProcedureStepID, accessionNumber: null }], 'IN PROGRESS');
+    assert.equal(await statusOf(id), 'STARTED');
+    const stale = await put(id, 'SCHEDULED');
+    assert.equal(stale.statusCode, 409, stale.body);
+    assert.match(stale.json<{ detail: string }>().detail, /is STARTED now.*If-Match/);
+    assert.equal(await statusOf(id), 'STARTED');
+    // An edit without a status keeps STARTED; it changes the version.
+    assert.equal((await put(id)).statusCode, 200);
+    assert.equal(await statusOf(id), 'STARTED');
+    const notNow = await web.inject({ method: 'PUT', url: `/api/worklist/${id}`, headers: { 'if-match': before }, payload: { ...entry, ScheduledProcedureStepStatus: 'SCHEDULED' } });
+    assert.equal(notNow.statusCode, 412, notNow.body);
+    assert.equal(await statusOf(id), 'STARTED');
+    const now = (await web.inject({ method: 'GET', url: `/api/worklist/${id}` })).headers.etag as string;
+    assert.notEqual(now, before);
+    const back = await web.inject({ method: 'PUT', url: `/api/worklist/${id}`, headers: { 'if-match': now }, payload: { ...entry, ScheduledProcedureStepStatus: 'SCHEDULED' } });
+    assert.equal(back.statusCode, 200, back.body);
+    assert.equal(await statusOf(id), 'SCHEDULED');
+    assert.notEqual(back.headers.etag, now, 'the answer names the new version');
+  });
+
+  test('a POST of a step that exists already (same Study Instance UID and step ID): 409 naming the entry; the same without those is a new step', async () => {
+    const step = { ...entry, StudyInstanceUID: '1.2.826.0.1.3680043.8.498.555', ScheduledProcedureStepID: 'SPS555' };
+    const first = await web.inject({ method: 'POST', url: '/api/worklist', payload: step });
+    assert.equal(first.statusCode, 201, first.body);
+    const again = await web.inject({ method: 'POST', url: '/api/worklist', payload: step });
+    assert.equal(again.statusCode, 409, again.body);
+    assert.match(again.json<{ detail: string }>().detail, new RegExp(`entry ${first.json<{ id: number }>().id} is this step already`));
+    assert.equal((await web.inject({ method: 'POST', url: '/api/worklist', payload: { ...step, ScheduledProcedureStepID: 'SPS556' } })).statusCode, 201, 'another step of the study');
+    assert.equal((await web.inject({ method: 'POST', url: '/api/worklist', payload: entry })).statusCode, 201);
+    assert.equal((await web.inject({ method: 'POST', url: '/api/worklist', payload: entry })).statusCode, 201, 'UIDs made for each: two steps');
+  });
+
   test('a body nesting 20,000 levels (under max_json_kb): 400, nothing kept', async () => {
     const depth = 20_000;
     const payload = `{"00400100":{"vr":"SQ","Value":[${'{"00400100":{"vr":"SQ","Value":['.repeat(depth)}${']}}'.repeat(depth)}]}}`;

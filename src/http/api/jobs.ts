@@ -101,7 +101,7 @@ export function registerJobs(app: FastifyInstance, deps: ApiDeps): void {
     await mayAct(req);
     return view(found(await deps.jobs.cancel(req.params.id), req.params.id), req);
   });
-  app.post('/jobs/:id/retry', { config: { role: 'write' }, schema: { tags: ['jobs'], summary: summary('Queue a failed or canceled job again'), params: rowIdParams, response: { 200: jobSchema } } }, async (req: IdReq) => {
+  app.post('/jobs/:id/retry', { config: { role: 'write' }, schema: { tags: ['jobs'], summary: summary('Queue a failed or canceled job again, or run now one waiting to retry'), params: rowIdParams, response: { 200: jobSchema } } }, async (req: IdReq) => {
     await mayAct(req);
     return view(found(await deps.jobs.retry(req.params.id), req.params.id), req);
   });

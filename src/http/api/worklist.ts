@@ -8,8 +8,8 @@ import type { JsonDataset } from '../../dicom/json.js';
 import { jsonElementText } from '../../dicom/json-encode.js';
 import { datasetValueProblem } from '../../dicom/vr-values.js';
 import { SPS_STATUSES, type WorklistEntry, scheduledStep } from '../../index/workflow.js';
-import { type SimpleWorklistForm, fromSimpleForm } from '../../services/worklist.js';
-import { badRequest } from '../problem.js';
+import { type SimpleWorklistForm, StaleEntryError, fromSimpleForm, worklistTag } from '../../services/worklist.js';
+import { HttpProblem, badRequest } from '../problem.js';
 import { type ApiDeps, page } from './deps.js';
 import { rowIdParams } from './identifiers.js';
 
@@ -134,7 +134,11 @@ export function registerWorklist(app: FastifyInstance, deps: ApiDeps): void {
       return { items: entries.map(entryView), total, offset: q.offset, limit: q.limit };
     },
   );
-  app.get('/worklist/:id', { schema: { tags, summary: 'One worklist entry', params: rowIdParams, response: { 200: entrySchema } } }, async (req: IdReq) => entryView(await deps.worklist.get(req.params.id)));
+  app.get('/worklist/:id', { schema: { tags, summary: 'One worklist entry (its ETag names this version, for If-Match)', params: rowIdParams, response: { 200: entrySchema } } }, async (req: IdReq, reply) => {
+    const e = await deps.worklist.get(req.params.id);
+    reply.header('etag', worklistTag(e));
+    return entryView(e);
+  });
   app.post(
     '/worklist',
     { config: { role: 'write' }, schema: { tags, summary: 'Schedule a procedure step (Study Instance UID, Requested Procedure ID and step ID are made when absent)', body: entryBody, response: { 201: entrySchema } } },
@@ -142,8 +146,27 @@ export function registerWorklist(app: FastifyInstance, deps: ApiDeps): void {
   );
   app.put(
     '/worklist/:id',
-    { config: { role: 'write' }, schema: { tags, summary: 'Replace a worklist entry (its status is kept unless the dataset gives one)', params: rowIdParams, body: entryBody, response: { 200: entrySchema } } },
-    async (req: FastifyRequest<{ Params: { id: number } }>) => entryView(await deps.worklist.update(req.params.id, checkedDataset(req.body))),
+    {
+      config: { role: 'write' },
+      schema: {
+        tags,
+        summary: 'Replace a worklist entry (its status is kept unless the dataset gives one). With If-Match (its ETag as read), only if unchanged since (else 412); without, a status that takes a started step back is refused (409)',
+        params: rowIdParams,
+        body: entryBody,
+        response: { 200: entrySchema },
+      },
+    },
+    async (req: FastifyRequest<{ Params: { id: number } }>, reply) => {
+      const ifMatch = req.headers['if-match']?.trim();
+      try {
+        const e = await deps.worklist.update(req.params.id, checkedDataset(req.body), ifMatch || undefined);
+        reply.header('etag', worklistTag(e));
+        return entryView(e);
+      } catch (err) {
+        if (err instanceof StaleEntryError) throw new HttpProblem(412, err.message);
+        throw err;
+      }
+    },
   );
   // Write, not admin as other DELETEs: nothing is deleted, the step is canceled and kept (a
   // scheduler that may create and replace entries may cancel them; PUT can set CANCELED too).

@@ -103,8 +103,9 @@ export class PgJobStore implements JobStore {
       const r =
         (
           await db.query<JobRow>(
-            `UPDATE jobs SET state = 'queued', attempts = 0, cancel_requested = 0, run_after = $1, finished_at = NULL, updated_at = $1
-             WHERE id = $2 AND state IN ('failed', 'canceled') RETURNING *`,
+            // As on SQLite: a job waiting out its back-off runs now, its attempts counted on.
+            `UPDATE jobs SET attempts = CASE WHEN state = 'queued' THEN attempts ELSE 0 END, state = 'queued', cancel_requested = 0, run_after = $1, finished_at = NULL, updated_at = $1
+             WHERE id = $2 AND (state IN ('failed', 'canceled') OR (state = 'queued' AND run_after > $1 AND cancel_requested = 0)) RETURNING *`,
             [Date.now(), id],
           )
         ).rows[0] ?? (await db.query<JobRow>('SELECT * FROM jobs WHERE id = $1', [id])).rows[0];

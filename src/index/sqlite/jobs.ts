@@ -44,8 +44,10 @@ export class SqliteJobStore implements JobStore {
         WHERE id = ? AND lease_owner = ? AND state = 'running' RETURNING id`),
       cancelQueued: p(`UPDATE jobs SET state = 'canceled', finished_at = @now, updated_at = @now WHERE id = @id AND state = 'queued' RETURNING *`),
       cancelRunning: p(`UPDATE jobs SET cancel_requested = 1, updated_at = @now WHERE id = @id AND state = 'running' RETURNING *`),
-      retry: p(`UPDATE jobs SET state = 'queued', attempts = 0, cancel_requested = 0, run_after = @now, finished_at = NULL, updated_at = @now
-        WHERE id = @id AND state IN ('failed', 'canceled') RETURNING *`),
+      // A failed or canceled job queued again from its first attempt; one waiting out the back-off
+      // after a failed attempt runs now (its attempts counted on): "retry" did nothing to it.
+      retry: p(`UPDATE jobs SET attempts = CASE WHEN state = 'queued' THEN attempts ELSE 0 END, state = 'queued', cancel_requested = 0, run_after = @now, finished_at = NULL, updated_at = @now
+        WHERE id = @id AND (state IN ('failed', 'canceled') OR (state = 'queued' AND run_after > @now AND cancel_requested = 0)) RETURNING *`),
       list: p(`SELECT * FROM jobs WHERE (@state IS NULL OR state = @state) AND (@type IS NULL OR type = @type) ORDER BY id DESC LIMIT @limit OFFSET @offset`),
       count: p<{ n: number }>('SELECT count(*) AS n FROM jobs WHERE (@state IS NULL OR state = @state) AND (@type IS NULL OR type = @type)'),
       prune: p(`DELETE FROM jobs WHERE state IN ('succeeded', 'failed', 'canceled') AND finished_at < ?`),
