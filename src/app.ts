@@ -87,6 +87,9 @@ export interface ArchiveParts {
   close(): Promise<void>;
 }
 
+/** How often the temporary files of processes that are gone are swept while the server runs. */
+const STAGING_SWEEP_MS = 3_600_000;
+
 const storeSettings = (c: Readonly<Config>): StoreSettings => ({
   naming: c.storage.naming,
   duplicatePolicy: c.storage.duplicate_policy,
@@ -176,6 +179,8 @@ export class PacsServer {
   private metricsServer: NodeHttpServer | null = null;
   /** Prepares WADO-RS metadata after each store (http.prepare_metadata). */
   metadataWarmer: MetadataWarmer | null = null;
+  /** Sweeps the temporary files of gone processes every STAGING_SWEEP_MS. */
+  private stagingSweep: NodeJS.Timeout | null = null;
   /** The audit trail (logging.audit_file). */
   private auditTrail: AuditTrail | null = null;
   /** The worklist folder, the HL7 listener and MPPS forwarding. */
@@ -352,6 +357,15 @@ export class PacsServer {
     await this.feeds.start();
     this.research.start();
     this.retention.start();
+    // A `pacs import` killed, another server of the volume crashed: their temporary files (of any
+    // size, counted against the free space) went only at this server's next start.
+    this.stagingSweep = setInterval(() => {
+      this.archive.objects.cleanupStaging({ running: true }).then(
+        (removed) => removed && this.logger.warn({ removed }, 'removed temporary files of processes that are gone'),
+        (e: unknown) => this.logger.warn({ err: e }, 'cannot sweep the temporary files'),
+      );
+    }, STAGING_SWEEP_MS);
+    this.stagingSweep.unref();
     let httpPort: number | null = null;
     if (c.http.enabled) {
       const a = this.archive;
@@ -425,6 +439,7 @@ export class PacsServer {
     const grace = this.archive.config().server.shutdown_grace * 1000;
     this.logger.info({ graceSeconds: grace / 1000, active: this.listeners[0]?.active.size ?? 0 }, 'shutting down');
     this.metadataWarmer?.stop();
+    if (this.stagingSweep) clearInterval(this.stagingSweep);
     this.retention.stop();
     await this.feeds.stop();
     const metricsClosed = new Promise<void>((resolve) => (this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve()));

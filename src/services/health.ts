@@ -8,7 +8,7 @@ import { errorMessage } from '../core/errors.js';
 
 export interface ReadinessDeps {
   index: Pick<ArchiveIndex, 'statistics'>;
-  objects: Pick<ObjectStore, 'stage' | 'freeBytes'>;
+  objects: Pick<ObjectStore, 'stage' | 'freeBytes' | 'remove'>;
   minFreeBytes: () => number;
   /** Per check (default 5 s). */
   timeoutMs?: number;
@@ -48,12 +48,22 @@ async function check(run: () => Promise<unknown>, ms: number, what: string): Pro
   }
 }
 
-/** The probe goes through the store's own staging, so it tests the path real instances take. */
+/** Where the probe file is moved into the archive (a dot-folder at the top: never an instance). */
+const PROBE = `.health/probe-${process.pid}`;
+
+/**
+ * The probe goes the whole path real instances take: written and synced in the store's staging,
+ * moved into the archive's own tree, removed. Written only, it said ready while the archive
+ * folder was read-only or its staging folder gone from under the spare files.
+ */
 async function probeWrite(objects: ReadinessDeps['objects']): Promise<void> {
   const staged = objects.stage();
   try {
     staged.write(Buffer.from('pacs-server readiness probe\n'));
     await staged.finish();
+    const { durable } = await staged.commit(PROBE, 'replace');
+    await durable;
+    await objects.remove(PROBE);
   } finally {
     await staged.discard();
   }

@@ -53,7 +53,49 @@ export class FsObjectStore implements ObjectStore {
     this.root = path.resolve(root);
     this.staging = path.resolve(options.stagingDir ?? path.join(this.root, STAGING));
     fs.mkdirSync(this.staging, { recursive: true });
+    if (options.stagingDir !== undefined) this.checkSameFilesystem();
+    this.stagingParent = identity(path.dirname(this.staging));
     this.tombstones = new Tombstones(this.root, options.fsync ? (dir) => this.syncDir(dir) : null);
+  }
+
+  /**
+   * A staging directory elsewhere than the archive (storage.temp_dir) must be on its filesystem:
+   * files are linked into place, which no filesystem (nor mount) boundary allows. Found at the
+   * start, not by every store failing after its dataset was received and synced.
+   */
+  private checkSameFilesystem(): void {
+    fs.mkdirSync(this.root, { recursive: true });
+    const probe = path.join(this.staging, `${HOST}-${process.pid}-link-probe`);
+    const target = path.join(this.root, `.link-probe-${HOST}-${process.pid}`);
+    try {
+      fs.writeFileSync(probe, '');
+      fs.linkSync(probe, target);
+      fs.rmSync(target, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EXDEV')
+        throw new PacsError('CONFIG_INVALID', `storage.temp_dir ${this.staging} is not on the filesystem of storage.directory ${this.root}: files received there cannot be linked into the archive`);
+      // Anything else (a read-only archive for a read-only tool) is for the stores to say.
+    } finally {
+      fs.rmSync(probe, { force: true });
+    }
+  }
+
+  /** The staging directory's parent as it was at the start (device and inode), to make it again in. */
+  private readonly stagingParent: string | null;
+
+  /**
+   * Makes the staging directory again when it was removed while we run (by hand, a clean-up
+   * script): every store failed until a restart. Only inside the very directory it was made in
+   * at the start — a share unmounted since shows an empty mount point there, which must not fill.
+   */
+  restoreStaging(): boolean {
+    if (this.stagingParent === null || identity(path.dirname(this.staging)) !== this.stagingParent) return false;
+    try {
+      fs.mkdirSync(this.staging);
+      return true;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'EEXIST';
+    }
   }
 
   private readonly tombstones: Tombstones;
@@ -101,7 +143,14 @@ export class FsObjectStore implements ObjectStore {
   }
 
   stage(): StagedObject {
-    const spare = this.spares.pop();
+    let spare = this.spares.pop();
+    // A spare whose name is gone (the staging directory removed meanwhile) would take a whole
+    // dataset and fail at its link: dropped, with the others made in the same directory.
+    if (spare && linkCount(spare.fd) === 0) {
+      for (const s of [spare, ...this.spares.splice(0)]) fs.close(s.fd, () => undefined);
+      spare = undefined;
+      this.restoreStaging();
+    }
     this.refill();
     return new FsStagedObject(this, spare?.path ?? this.tempName(), spare?.fd ?? null, this.options.fsync);
   }
@@ -249,14 +298,17 @@ export class FsObjectStore implements ObjectStore {
    * that are gone (or of an earlier process that had our pid), and anything a day old. Another
    * server's files in a shared staging directory are its stores in progress: left alone.
    */
-  async cleanupStaging(): Promise<number> {
+  async cleanupStaging(options: { running?: boolean } = {}): Promise<number> {
     const spares = new Set(this.spareFiles().map((p) => path.basename(p)));
     const names = (await fsp.readdir(this.staging).catch(() => [] as string[])).filter((n) => !spares.has(n));
     const dayAgo = Date.now() - 86_400_000;
     const leftovers: string[] = [];
     for (const n of names) {
       const owner = /^(.+)-(\d+)-\d+-[0-9a-f]+\.part$/.exec(n);
-      const gone = !owner || (owner[1] === HOST && (Number(owner[2]) === process.pid || !isAlive(Number(owner[2]))));
+      // Our own pid's files are leftovers at the start only: while we run they are stores in progress.
+      const ours = owner !== null && owner[1] === HOST && Number(owner[2]) === process.pid;
+      if (ours && options.running) continue;
+      const gone = !owner || ours || (owner[1] === HOST && !isAlive(Number(owner[2])));
       if (gone) leftovers.push(n);
       else {
         const st = await fsp.stat(path.join(this.staging, n)).catch(() => null);
@@ -283,6 +335,25 @@ export class FsObjectStore implements ObjectStore {
       }
     };
     yield* walk(this.root, '');
+  }
+}
+
+/** `dev:ino` of a directory, or null when it cannot be read. */
+function identity(dir: string): string | null {
+  try {
+    const st = fs.statSync(dir);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return null;
+  }
+}
+
+/** How many names an open file has (0: removed while open); -1 when it cannot be told. */
+function linkCount(fd: number): number {
+  try {
+    return fs.fstatSync(fd).nlink;
+  } catch {
+    return -1;
   }
 }
 
@@ -375,6 +446,15 @@ class FsStagedObject implements StagedObject {
       try {
         this.fd = fs.openSync(this.tempPath, 'wx', 0o644);
       } catch (e) {
+        // The staging directory removed while we run: made again (where it was), and opened there.
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT' && this.store.restoreStaging()) {
+          try {
+            this.fd = fs.openSync(this.tempPath, 'wx', 0o644);
+            return this.fd;
+          } catch (again) {
+            throw storageError('creating a temporary file', again);
+          }
+        }
         throw storageError('creating a temporary file', e);
       }
     }

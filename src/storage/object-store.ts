@@ -85,8 +85,11 @@ export interface ObjectStore {
   freeBytes(): Promise<number>;
   /** The volume's size and free bytes (status page, retention by usage). */
   diskUsage(): Promise<{ totalBytes: number; freeBytes: number }>;
-  /** Removes temporary files left by a crash; returns how many. */
-  cleanupStaging(): Promise<number>;
+  /**
+   * Removes temporary files left by a crash (of this process's pid too: at the start); returns
+   * how many. `running`: while this process runs — its own files are stores in progress.
+   */
+  cleanupStaging(options?: { running?: boolean }): Promise<number>;
   /**
    * Removes the folders of `path` that its deletion left empty, up to the storage root: with
    * hierarchical naming every series has one, and a retention deleting for years would leave

@@ -270,7 +270,8 @@ test('an order after ADT^A40 naming the prior patient is scheduled under the sur
   const entry = (await worklist.bySourceKey('hl7', 'W2'))!;
   assert.deepEqual([jsonElementText(entry.dataset['00100020']), jsonElementText(entry.dataset['00100021'])], ['NEWW', 'HOSP']);
   // Without an issuer (an entry from the REST API or a worklist file): the hospital's link is followed.
-  const byHand = await worklist.create({ ...entry.dataset, '00100020': { vr: 'LO', Value: ['OLDW'] }, '00100021': { vr: 'LO' }, '00080050': { vr: 'SH', Value: ['ACC-W3'] } });
+  // (Another study: the same step twice is refused.)
+  const byHand = await worklist.create({ ...entry.dataset, '00100020': { vr: 'LO', Value: ['OLDW'] }, '00100021': { vr: 'LO' }, '00080050': { vr: 'SH', Value: ['ACC-W3'] }, '0020000D': { vr: 'UI', Value: ['1.2.826.0.1.3680043.8.498.4711'] } });
   assert.equal(jsonElementText(byHand.dataset['00100020']), 'NEWW');
   // A patient never merged keeps its ID.
   assert.equal((await send(orm('NW', 'W4', { pid: 'KEPT^^^HOSP' }))).code, 'AA');

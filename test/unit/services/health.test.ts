@@ -16,7 +16,7 @@ test('ready when the index answers, a probe file is written and removed, and the
   let discarded = 0;
   const r = await readiness({
     index: { statistics: async () => ({}) as never },
-    objects: { stage: () => staged({ discard: async () => void discarded++ }), freeBytes: async () => 10 * 1048576 },
+    objects: { stage: () => staged({ discard: async () => void discarded++ }), freeBytes: async () => 10 * 1048576, remove: async () => {} },
     minFreeBytes: () => 5 * 1048576,
   });
   assert.equal(r.ready, true);
@@ -27,7 +27,7 @@ test('ready when the index answers, a probe file is written and removed, and the
 test('not ready, with reasons: index failing, storage not writable, disk low, a hung check', async () => {
   const r = await readiness({
     index: { statistics: () => new Promise(() => {}) }, // hangs: a locked database
-    objects: { stage: () => staged({ finish: async () => Promise.reject(new Error('EROFS: read-only file system')) }), freeBytes: async () => 1048576 },
+    objects: { stage: () => staged({ finish: async () => Promise.reject(new Error('EROFS: read-only file system')) }), freeBytes: async () => 1048576, remove: async () => {} },
     minFreeBytes: () => 500 * 1048576,
     timeoutMs: 100,
   });
@@ -42,7 +42,7 @@ test('cached: one probe per 5 s for every caller (also those asking at once); a 
   let now = 0;
   let probes = 0;
   const cached = cachedReadiness(
-    { index: { statistics: async () => ({}) as never }, objects: { stage: () => (probes++, staged()), freeBytes: async () => 10 * 1048576 }, minFreeBytes: () => 0 },
+    { index: { statistics: async () => ({}) as never }, objects: { stage: () => (probes++, staged()), freeBytes: async () => 10 * 1048576, remove: async () => {} }, minFreeBytes: () => 0 },
     5000,
     () => now,
   );
@@ -61,7 +61,7 @@ test('cached: one probe per 5 s for every caller (also those asking at once); a 
 test('reason codes name what is wrong without any message', async () => {
   const r = await readiness({
     index: { statistics: async () => Promise.reject(new Error('connect ECONNREFUSED db.internal:5432')) },
-    objects: { stage: () => staged(), freeBytes: async () => Promise.reject(new Error('statfs /data/archive: EIO')) },
+    objects: { stage: () => staged(), freeBytes: async () => Promise.reject(new Error('statfs /data/archive: EIO')), remove: async () => {} },
     minFreeBytes: () => 0,
   });
   assert.deepEqual(r.codes, ['index-unavailable', 'disk-unknown']);

@@ -2,7 +2,7 @@
 // exclusive commits never overwrite, nothing but the spares is left in the staging directory.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, afterEach, describe, test } from 'node:test';
@@ -228,6 +228,57 @@ describe('staging directory', () => {
     // The spares still work.
     await put(s, 'y.dcm', Buffer.from('y'));
     assert.equal(readFileSync(s.absolutePath('y.dcm'), 'utf8'), 'y');
+  });
+
+  test('cleanupStaging while running leaves this process\'s own files (stores in progress), removes a gone process\'s', async () => {
+    const s = newStore();
+    await put(s, 'x.dcm', Buffer.from('x'));
+    const spares = await settledSpares(s);
+    const host = hostname().replace(/[^A-Za-z0-9.]/g, '_');
+    const inProgress = s.stage();
+    inProgress.write(Buffer.from('being received'));
+    const ours = path.basename(tempPathOf(inProgress));
+    writeFileSync(path.join(stagingOf(s), ours), 'being received'); // on disk as the write makes it
+    writeFileSync(path.join(stagingOf(s), `${host}-2147483646-1-deadbeef.part`), 'a killed pacs import');
+    assert.equal(await s.cleanupStaging({ running: true }), 1);
+    const left = readdirSync(stagingOf(s));
+    assert.ok(left.includes(ours), 'the store in progress keeps its file');
+    assert.ok(!left.includes(`${host}-2147483646-1-deadbeef.part`));
+    assert.ok([...spares].every((f) => left.includes(f)), 'the spares stay');
+    await inProgress.discard();
+  });
+
+  test('the staging directory removed while the store runs: made again, and stores go on (spares whose names went are dropped)', async () => {
+    const s = newStore();
+    await put(s, 'x.dcm', Buffer.from('x'));
+    await settledSpares(s);
+    rmSync(stagingOf(s), { recursive: true });
+    for (let i = 0; i < 12; i++) await put(s, `after/${i}.dcm`, Buffer.from(String(i)));
+    for (let i = 0; i < 12; i++) assert.equal(readFileSync(s.absolutePath(`after/${i}.dcm`), 'utf8'), String(i));
+    assert.deepEqual(await leftovers(s), []);
+    // Not inside a directory other than the one it was made in (a share unmounted: an empty mount point).
+    const t = newStore();
+    await settledSpares(t);
+    const root = t.root;
+    renameSync(root, `${root}-moved`); // kept, so that the new folder cannot reuse its inode
+    mkdirSync(root);
+    assert.equal(t.restoreStaging(), false);
+    await assert.rejects(put(t, 'y.dcm', Buffer.from('y')), (e: unknown) => isPacsError(e, 'STORAGE_FAILURE'));
+    assert.equal(existsSync(stagingOf(t)), false);
+  });
+
+  test('a staging directory on another filesystem than the archive is refused at the start, naming storage.temp_dir', { skip: !existsSync('/dev/shm') || statSync('/dev/shm').dev === statSync(tmp).dev ? 'no second filesystem at /dev/shm' : false }, () => {
+    const elsewhere = mkdtempSync('/dev/shm/pacs-staging-');
+    try {
+      assert.throws(() => new FsObjectStore(path.join(tmp, `xdev${++n}`), { fsync: false, stagingDir: elsewhere }), (e: unknown) => isPacsError(e, 'CONFIG_INVALID') && /storage\.temp_dir/.test((e as Error).message));
+      assert.deepEqual(readdirSync(elsewhere), [], 'the probe file removed');
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
+    // On the archive's filesystem elsewhere: fine, and the probe leaves nothing.
+    const beside = mkdtempSync(path.join(tmp, 'staging-'));
+    const s = newStore(false, beside);
+    assert.deepEqual(readdirSync(s.root).filter((f) => f.startsWith('.link-probe')), []);
   });
 
   test('spool: a temporary copy in the staging directory, read back whole, removed; a crash\'s copy goes at the next start', async () => {
