@@ -25,15 +25,15 @@ export function findResponse(ctx: ScpContext, cmd: Command, status: number, comm
   });
 }
 
-/** A pending C-FIND-RSP carrying one answer. */
-export function pendingAnswer(ctx: ScpContext, cmd: Command, dataset: Buffer): Promise<void> {
+/** A pending C-FIND-RSP carrying one answer: 0xFF01 when keys of the request were not matched. */
+export function pendingAnswer(ctx: ScpContext, cmd: Command, dataset: Buffer, status: number = Status.Pending): Promise<void> {
   return ctx.send(
     {
       CommandField: CommandField.C_FIND_RSP,
       AffectedSOPClassUID: cmd.AffectedSOPClassUID ?? ctx.abstractSyntax,
       MessageIDBeingRespondedTo: cmd.MessageID ?? 0,
       CommandDataSetType: 0x0000,
-      Status: Status.Pending,
+      Status: status,
     },
     dataset,
   );

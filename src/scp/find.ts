@@ -11,7 +11,8 @@ import type { Association } from '../net/association.js';
 import { SopClass } from '../dicom/uids.js';
 import { INFORMATION_MODEL, type Operation, queryRetrieveLevel } from './qr.js';
 import type { ArchiveIndex } from '../index/types.js';
-import { QueryError, type QueryRow } from '../index/query/types.js';
+import { type IndexQuery, QueryError, type QueryRow } from '../index/query/types.js';
+import { planQuery } from '../index/query/plan.js';
 import { queryPages } from '../index/query/pages.js';
 import { errorMessage } from '../core/errors.js';
 import type { ScpContext, ServiceClassProvider } from './registry.js';
@@ -36,9 +37,12 @@ export function findScp(deps: FindDeps): ServiceClassProvider {
     transferSyntaxes: () => [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian, TS.ExplicitVRBigEndian],
     preference: 'ours',
     commands: [CommandField.C_FIND_RQ, CommandField.C_CANCEL_RQ],
-    // PS3.4 C.3.4 extended negotiation: relational queries, combined date-time matching and
-    // fuzzy person-name matching are supported; time zone adjustment is not.
-    extendedNegotiation: (_sopClass, info) => Buffer.from([info[0] === 1 ? 1 : 0, info[1] === 1 ? 1 : 0, info[2] === 1 ? 1 : 0, 0]),
+    // PS3.4 C.3.4 extended negotiation: relational queries and combined date-time matching are
+    // supported; fuzzy person-name matching as query.fuzzy_person_names says (agreed with it
+    // off, names were still matched literally); time zone adjustment is not. As long as the
+    // proposal (C.5.1.1.2: the reply's fields are those proposed).
+    extendedNegotiation: (_sopClass, info) =>
+      Buffer.from([info[0] === 1 ? 1 : 0, info[1] === 1 ? 1 : 0, info[2] === 1 && deps.fuzzyNames() ? 1 : 0, 0].slice(0, Math.min(4, Math.max(1, info.length)))),
     handle: cFindHandler((ctx, cmd, data, op) => find(deps, ctx, cmd, data, op)),
   };
 }
@@ -74,25 +78,35 @@ async function find(deps: FindDeps, ctx: ScpContext, cmd: Command, data: Buffer,
   );
   const keys = requested.filter((e) => e.vr !== 'SQ').map((e) => ({ keyword: e.keyword!, value: e.value ?? '' }));
   const limit = deps.maxResults();
+  const query: IndexQuery = {
+    level,
+    model,
+    keys,
+    // The identifier's keys are all an answer holds: no other column is read.
+    returnKeys: [],
+    relational: agreed(ctx.assoc, ctx.abstractSyntax, 0),
+    combinedDateTime: agreed(ctx.assoc, ctx.abstractSyntax, 1),
+    fuzzyNames: deps.fuzzyNames(),
+    // The standard asks no order of C-FIND answers: the key's, which pages cheaply.
+    keyOrder: true,
+    ...(limit > 0 ? { limit } : {}),
+  };
+  // Keys with a value that are not matched (not held, below the level, above it in a
+  // hierarchical query): each answer is 0xFF01, "one or more Optional Keys were not supported"
+  // (PS3.4 C.4.1.1.3.2), so the SCU knows the answers may hold more than it asked for.
+  let pending: number = Status.Pending;
+  try {
+    const ignored = planQuery(query).ignored;
+    if (ignored.length) {
+      pending = Status.PendingWarning;
+      ctx.logger.debug({ keys: ignored }, 'C-FIND keys not matched');
+    }
+  } catch {
+    // refused below, by the query itself
+  }
   // Read a page at a time: an archive of millions answers a universal query without holding
   // every match in memory (the first page is the whole answer of most queries).
-  const pages = queryPages(
-    deps.index,
-    {
-      level,
-      model,
-      keys,
-      // The identifier's keys are all an answer holds: no other column is read.
-      returnKeys: [],
-      relational: agreed(ctx.assoc, ctx.abstractSyntax, 0),
-      combinedDateTime: agreed(ctx.assoc, ctx.abstractSyntax, 1),
-      fuzzyNames: deps.fuzzyNames(),
-      // The standard asks no order of C-FIND answers: the key's, which pages cheaply.
-      keyOrder: true,
-      ...(limit > 0 ? { limit } : {}),
-    },
-    FIND_PAGE,
-  );
+  const pages = queryPages(deps.index, query, FIND_PAGE);
   const aeTitle = deps.aeTitle();
   let answers = 0;
   const audit = (outcome: 'success' | 'failure'): void =>
@@ -112,11 +126,12 @@ async function find(deps: FindDeps, ctx: ScpContext, cmd: Command, data: Buffer,
         audit('success');
         return findResponse(ctx, cmd, Status.Cancel);
       }
-      const out: OutElement[] = requested.map((e) => ({ tag: e.tag, vr: e.vr, value: e.vr === 'SQ' ? null : (row[e.keyword!] ?? null) }));
+      // Instance Availability: every instance we answer for is on our disks (QIDO-RS says so too).
+      const out: OutElement[] = requested.map((e) => ({ tag: e.tag, vr: e.vr, value: e.vr === 'SQ' ? null : e.tag === Tag.InstanceAvailability && level !== 'PATIENT' ? 'ONLINE' : (row[e.keyword!] ?? null) }));
       out.push({ tag: Tag.QueryRetrieveLevel, vr: 'CS', value: level }, { tag: Tag.RetrieveAETitle, vr: 'AE', value: aeTitle });
       const texts = out.map((e) => (typeof e.value === 'string' ? e.value : '')).filter(Boolean);
       const charset = chooseCharacterSet(identifier.specificCharacterSet, texts);
-      await pendingAnswer(ctx, cmd, encodeIdentifier(out, ctx.transferSyntax, charset));
+      await pendingAnswer(ctx, cmd, encodeIdentifier(out, ctx.transferSyntax, charset), pending);
       answers++;
     }
   }

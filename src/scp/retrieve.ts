@@ -71,7 +71,8 @@ export function retrieveScp(deps: RetrieveDeps): ServiceClassProvider {
       return new BufferSink(1024 * 1024, (err, data) => {
         // Registered before anything else, so a C-CANCEL reaches it even while instances are
         // selected or the destination is being connected.
-        const work = err ? final(ctx, cmd, Status.OutOfResources, null, err.message) : cancellable(ctx.assoc, cmd.MessageID ?? 0, (op) => retrieve(deps, ctx, cmd, data, op));
+        // (0xA700 is no C-MOVE/C-GET status: tables C.4-2 and C.4-3 have A701, A702 and Cxxx.)
+        const work = err ? final(ctx, cmd, Status.UnableToProcess, null, err.message) : cancellable(ctx.assoc, cmd.MessageID ?? 0, (op) => retrieve(deps, ctx, cmd, data, op));
         // Whatever went wrong, the SCU gets a final response rather than waiting for its own timeout.
         work
           .catch(async (e: unknown) => {
@@ -96,9 +97,10 @@ const rspField = (cmd: Command): number => (cmd.CommandField === CommandField.C_
 const US_MAX = 0xffff;
 const us = (n: number): number => Math.min(n, US_MAX);
 
-export function subOperationCounts(c: Counts, pending: boolean): Partial<Command> {
+/** The counts of a response: Remaining in a pending one and a Cancel (PS3.4 tables C.4-2, C.4-3), not in others. */
+export function subOperationCounts(c: Counts, withRemaining: boolean): Partial<Command> {
   return {
-    ...(pending ? { NumberOfRemainingSuboperations: us(c.remaining) } : {}),
+    ...(withRemaining ? { NumberOfRemainingSuboperations: us(c.remaining) } : {}),
     NumberOfCompletedSuboperations: us(c.completed),
     NumberOfFailedSuboperations: us(c.failed),
     NumberOfWarningSuboperations: us(c.warning),
@@ -137,7 +139,7 @@ function final(ctx: ScpContext, cmd: Command, status: number, counts: Counts | n
       MessageIDBeingRespondedTo: cmd.MessageID ?? 0,
       CommandDataSetType: dataset ? 0x0000 : NO_DATASET,
       Status: status,
-      ...(counts ? subOperationCounts(counts, false) : {}),
+      ...(counts ? subOperationCounts(counts, status === Status.Cancel) : {}),
       ...(comment ? { ErrorComment: errorComment(comment) } : {}),
       ...(offending !== undefined ? { OffendingElement: [offending] } : {}),
     },
@@ -183,8 +185,8 @@ async function retrieve(deps: RetrieveDeps, ctx: ScpContext, cmd: Command, data:
     return refuse(Status.UnableToProcess, `cannot select the instances: ${errorMessage(e)}`);
   }
 
-  const none: Counts = { remaining: 0, completed: 0, failed: 0, warning: 0 };
-  if (op.cancelled) return final(ctx, cmd, Status.Cancel, none, undefined, instances.map((i) => i.SOPInstanceUID));
+  // Canceled before any sub-operation: every one remains, none attempted (they are the list).
+  if (op.cancelled) return final(ctx, cmd, Status.Cancel, notAttempted(instances), undefined, instances.map((i) => i.SOPInstanceUID));
   // The instances' conversions stop, and no new one starts, once nobody wants them: on a
   // C-CANCEL, or when the requestor's association ends (for a C-MOVE also the destination's,
   // which storeSender adds).
@@ -207,7 +209,6 @@ async function subOperations(
   stop: AbortSignal,
 ): Promise<void> {
   const isGet = cmd.CommandField === CommandField.C_GET_RQ;
-  const refuse = refusal(ctx, cmd);
   const none: Counts = { remaining: 0, completed: 0, failed: 0, warning: 0 };
   let send: SubOperation;
   let close = async (): Promise<void> => {};
@@ -220,9 +221,16 @@ async function subOperations(
     try {
       scu = await connectForStore(dest, deps.aeTitle(), instances, deps.dimseTimeoutMs?.(), stop);
     } catch (e) {
+      const uids = instances.map((i) => i.SOPInstanceUID);
       // A C-CANCEL while the destination was being called is a cancel, not a failure to reach it.
-      if (op.cancelled) return final(ctx, cmd, Status.Cancel, none, undefined, instances.map((i) => i.SOPInstanceUID));
-      return refuse(Status.OutOfResourcesSubOperations, `cannot open an association to ${destAE} (${dest.host}:${dest.port}): ${errorMessage(e)}`);
+      if (op.cancelled) return final(ctx, cmd, Status.Cancel, notAttempted(instances), undefined, uids);
+      // Every sub-operation failed (PS3.4 C.4.2.3.1: A702, with the counts and the list, as
+      // dcmqrscp answers): the requestor learns which instances did not go, not only that.
+      const comment = `cannot open an association to ${destAE} (${dest.host}:${dest.port}): ${errorMessage(e)}`;
+      ctx.stats.failures++;
+      ctx.stats.lastError = comment;
+      ctx.logger.warn({ status: '0xa702', error: comment }, 'C-MOVE refused');
+      return final(ctx, cmd, Status.OutOfResourcesSubOperations, { remaining: 0, completed: 0, failed: instances.length, warning: 0 }, comment, uids);
     }
     send = storeSender(sourceOf(deps), scu, { aeTitle: ctx.assoc.callingAETitle, messageId: cmd.MessageID ?? 0 }, stop);
     close = () => scu.release().catch(() => {});
@@ -264,10 +272,16 @@ async function subOperations(
     ctx.logger.info({ completed: counts.completed, notAttempted: result.notAttempted.length }, `${isGet ? 'C-GET' : 'C-MOVE'} given up: its association ended`);
     return;
   }
-  if (op.cancelled) return final(ctx, cmd, Status.Cancel, counts, undefined, [...failedUids, ...result.notAttempted]);
-  const status = counts.failed || counts.warning ? Status.SubOperationsCompleteWithFailures : Status.Success;
+  if (op.cancelled) return final(ctx, cmd, Status.Cancel, { ...counts, remaining: result.notAttempted.length }, undefined, [...failedUids, ...result.notAttempted]);
+  // All failed: a failure (PS3.4 C.4.2.3.1, C.4.3.3.1), A702 as dcmqrscp answers — a warning
+  // with nothing completed read as partly done to many requestors.
+  const allFailed = counts.failed > 0 && counts.completed === 0 && counts.warning === 0;
+  const status = allFailed ? Status.OutOfResourcesSubOperations : counts.failed || counts.warning ? Status.SubOperationsCompleteWithFailures : Status.Success;
   return final(ctx, cmd, status, counts, counts.failed ? `${counts.failed} of ${instances.length} sub-operations failed: ${firstReason}` : undefined, failedUids);
 }
+
+/** Counts of a retrieve canceled before its first sub-operation. */
+const notAttempted = (instances: readonly InstanceLocation[]): Counts => ({ remaining: instances.length, completed: 0, failed: 0, warning: 0 });
 
 /** C-GET: C-STORE on this association, on a context the SCU accepted us to use as SCU; `stop` ends the conversions. */
 function getSender(deps: RetrieveDeps, ctx: ScpContext, stop: AbortSignal): SubOperation {

@@ -265,7 +265,8 @@ export class WorklistService {
    * only if it is still so. Without it, a status that would take a step under way back (a client
    * sending its copy read before the modality started the step, SCHEDULED in it) is refused: the
    * step would come back on the modality's worklist while it is performed. With it, the client
-   * has seen the status it changes, and may move the step back (an exam started by mistake).
+   * has seen the status it changes, and may move the step back (an exam started by mistake), or
+   * change a status that ended it (set by mistake through this API).
    */
   async update(id: number, dataset: JsonDataset, ifTag?: string): Promise<WorklistEntry> {
     const next = await this.filed(dataset);
@@ -273,8 +274,10 @@ export class WorklistService {
     return (
       (await this.change(id, (current) => {
         if (ifTag !== undefined && ifTag !== '*' && ifTag !== worklistTag(current)) throw new StaleEntryError(id);
-        if (said && said !== current.status && DONE.has(current.status))
-          throw new PacsError('CONFLICT', `worklist entry ${id} is ${current.status}: a step done keeps its status (not ${said})`);
+        // A client naming the version it read has seen the status it changes: a step set COMPLETED
+        // by mistake (through this API: no MPPS says so) may be put right. Blind, never.
+        if (said && said !== current.status && ifTag === undefined && DONE.has(current.status))
+          throw new PacsError('CONFLICT', `worklist entry ${id} is ${current.status}: a step done keeps its status (not ${said}) unless the change names the entry as read (If-Match with its ETag)`);
         if (said && said !== current.status && ifTag === undefined && UNDER_WAY.has(current.status) && goesBack(current.status, said))
           throw new PacsError('CONFLICT', `worklist entry ${id} is ${current.status} now: a change that does not name it as read (If-Match with its ETag) may not move it back to ${said}`);
         return completeEntry(structuredClone(next), said || current.status);

@@ -40,6 +40,11 @@ describe('worklist edits against a step\'s status; deep bodies; huge ids', () =>
       assert.equal((await put(id)).statusCode, 200);
       assert.equal((await put(id, done)).statusCode, 200);
       assert.equal(await statusOf(id), done);
+      // Set so by mistake: put right by a change that names the entry as read.
+      const tag = (await web.inject({ method: 'GET', url: `/api/worklist/${id}` })).headers.etag as string;
+      const fixed = await web.inject({ method: 'PUT', url: `/api/worklist/${id}`, headers: { 'if-match': tag }, payload: { ...entry, ScheduledProcedureStepStatus: 'SCHEDULED' } });
+      assert.equal(fixed.statusCode, 200, fixed.body);
+      assert.equal(await statusOf(id), 'SCHEDULED');
     }
   });
 

@@ -57,6 +57,19 @@ describe('C-FIND with findscu', () => {
     }
   });
 
+  test('a key with a value that is not matched (not held; below the level): each answer 0xFF01, the SCU told its keys were not all used', async () => {
+    for (const key of ['OperatorsName=NOBODY', 'SOPInstanceUID=1.2.3']) {
+      const { out, final } = await findscu(pacs.port, ['-S', '-k', '0008,0052=STUDY', '-k', 'PatientID=77654033', '-k', key, '-k', 'StudyInstanceUID']);
+      assert.equal(final, 'Success');
+      const statuses = [...out.matchAll(/I: Find Response: \d+ \(([^)]+)\)/g)].map((m) => m[1]);
+      assert.equal(statuses.length, 2, out);
+      for (const s of statuses) assert.match(s!, /Warning|0xff01/i, out);
+    }
+    // Return keys and matched keys only: plain Pending.
+    const plain = await findscu(pacs.port, ['-S', '-k', '0008,0052=STUDY', '-k', 'PatientID=77654033', '-k', 'OperatorsName', '-k', 'StudyInstanceUID']);
+    assert.equal(plain.answers.length, 2, plain.out);
+  });
+
   test('date range, modality and case-insensitive person-name wildcard', async () => {
     const range = await findscu(pacs.port, ['-S', '-k', '0008,0052=STUDY', '-k', 'StudyDate=20000101-20021231', '-k', 'StudyInstanceUID']);
     assert.deepEqual(range.answers.map((a) => a.values.get('0020,000d')), ['1.3.6.1.4.1.5962.1.1.0.0.0.1196527414.5534.0.1']);

@@ -101,6 +101,20 @@ describe('decompression on retrieve (getscu, movescu → storescp, uncompressed 
     assert.ok(pacs.server.decoders.threads >= 1, 'decoded on the worker pool');
   });
 
+  test('getscu of the undecodable instance alone: every sub-operation failed is a failure, 0xA702 with its counts and UID (not a warning)', async () => {
+    const dir = path.join(pacs.dir, 'get-one');
+    fs.mkdirSync(dir);
+    const r = await run('getscu', ['-d', '+xe', '-aec', 'PACS_SERVER', '-S', '-od', dir, '-k', '0008,0052=IMAGE', '-k', `StudyInstanceUID=${STUDY}`, '-k', `SOPInstanceUID=${undecodable}`, '127.0.0.1', String(pacs.port)]);
+    const out = r.stdout + r.stderr;
+    const final = out.slice(out.lastIndexOf('C-GET RSP'));
+    assert.match(final, /0xa702|Refused: Out of resources|OutOfResourcesSubOperations/i, final);
+    assert.doesNotMatch(final, /0xb000/i);
+    assert.match(final, /Failed Suboperations\s*:\s*1/);
+    assert.match(final, /Completed Suboperations\s*:\s*0/);
+    assert.ok(out.includes(undecodable), 'the UID in the Failed SOP Instance UID List');
+    assert.deepEqual(fs.readdirSync(dir), []);
+  });
+
   test('movescu to a storescp taking uncompressed syntaxes only: the same', async () => {
     const r = await run('movescu', ['-d', '-aec', 'PACS_SERVER', '-aem', 'PLAIN', '-S', '-k', '0008,0052=STUDY', '-k', `StudyInstanceUID=${STUDY}`, '127.0.0.1', String(pacs.port)]);
     assert.match(r.stderr, /Received Final Move Response/, r.stderr);

@@ -156,6 +156,9 @@ describe('retrieves to slow and stalled peers', () => {
       await scu.assoc.sendMessage(ctx.id, { CommandField: CommandField.C_CANCEL_RQ, MessageIDBeingRespondedTo: 1, CommandDataSetType: NO_DATASET });
       const r = await final;
       assert.equal(r.command.Status, 0xfe00, String(r.command.ErrorComment));
+      // Nothing attempted: every sub-operation remains (Remaining is a field of a Cancel, PS3.4 table C.4-2).
+      const n = (await pacs.server.archive.index.instancesOf(smallStudy)).length;
+      assert.deepEqual([r.command.NumberOfRemainingSuboperations, r.command.NumberOfCompletedSuboperations, r.command.NumberOfFailedSuboperations], [n, 0, 0]);
       await scu.release();
     } finally {
       scu.abort();

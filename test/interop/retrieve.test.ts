@@ -70,8 +70,15 @@ describe('C-MOVE and C-GET', () => {
   test('an unknown destination gets 0xA801; an unreachable one 0xA702', async () => {
     const unknown = await run('movescu', ['-v', '-aec', 'PACS_SERVER', '-aem', 'NOBODY', '-S', '-k', '0008,0052=STUDY', '-k', `StudyInstanceUID=${CT_STUDY}`, '127.0.0.1', String(pacs.port)]);
     assert.match(unknown.stderr, /MoveDestinationUnknown|Move Destination Unknown|a801/i, unknown.stderr);
-    const dead = await run('movescu', ['-v', '-aec', 'PACS_SERVER', '-aem', 'DEAD', '-S', '-k', '0008,0052=STUDY', '-k', `StudyInstanceUID=${CT_STUDY}`, '127.0.0.1', String(pacs.port)]);
+    const dead = await run('movescu', ['-d', '-aec', 'PACS_SERVER', '-aem', 'DEAD', '-S', '-k', '0008,0052=STUDY', '-k', `StudyInstanceUID=${CT_STUDY}`, '127.0.0.1', String(pacs.port)]);
     assert.match(dead.stderr, /OutOfResourcesSubOperations|Unable to perform sub-operations|a702/i, dead.stderr);
+    // Every sub-operation failed: counted, and each instance listed (PS3.4 C.4.2.1.x; as dcmqrscp answers).
+    const out = dead.stdout + dead.stderr;
+    const final = out.slice(out.lastIndexOf('C-MOVE RSP'));
+    const instances = (await pacs.server.archive.index.instancesOf(CT_STUDY)).length;
+    assert.ok(instances > 0);
+    assert.match(final, new RegExp(`Failed Suboperations\\s*:\\s*${instances}\\b`), final);
+    assert.match(out, /\(0008,0058\)/, 'the Failed SOP Instance UID List');
   });
 
   test('getscu a study on the same association; a JPEG 2000 instance goes decompressed to an SCU taking uncompressed syntaxes only', async () => {

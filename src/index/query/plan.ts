@@ -21,7 +21,7 @@ import {
   isSingleValue,
   parseMatcher,
 } from './matching.js';
-import { type IndexQuery, type InformationModel, QueryError, type QueryLevel } from './types.js';
+import { type IndexQuery, type InformationModel, QueryError, type QueryKey, type QueryLevel } from './types.js';
 
 /** Wildcard and range values one query may hold, all keys together (see planQuery). */
 export const MAX_PATTERN_TERMS = 256;
@@ -120,6 +120,11 @@ export interface QueryPlan {
   returned: readonly IndexedAttribute[];
   /** Keywords asked for that the index does not answer at this level: null in every row. */
   absent: readonly string[];
+  /**
+   * Keys with a value to match that are not matched (the index does not hold them, below the
+   * level, or above it in a hierarchical query): C-FIND answers 0xFF01 for them (PS3.4 C.4.1.1.3.2).
+   */
+  ignored: readonly string[];
   /** Ascending; SQL NULLs first (PostgreSQL must say NULLS FIRST to agree with SQLite). */
   order: readonly OrderTerm[];
   /** null: no limit. */
@@ -174,13 +179,19 @@ export function levelOf(attribute: IndexedAttribute, model: InformationModel): Q
   return model === 'STUDY_ROOT' && level === 'PATIENT' ? 'STUDY' : level;
 }
 
+/**
+ * Keys that are no matching keys of the index but are answered by the SCP itself or are part of
+ * the request's form (PS3.4 C.4.1.1.3: Timezone Offset From UTC qualifies the others).
+ */
+const ANSWERED_ELSEWHERE = new Set(['TimezoneOffsetFromUTC', 'InstanceAvailability', 'RetrieveAETitle', 'SpecificCharacterSet', 'QueryRetrieveLevel']);
+
 /** Throws QueryError: UNKNOWN_LEVEL, MISSING_UNIQUE_KEY (hierarchical), BAD_VALUE. */
 export function planQuery(query: IndexQuery): QueryPlan {
   const levels = (MODEL_LEVELS as Partial<Record<string, readonly QueryLevel[]>>)[query.model];
   if (levels === undefined) throw new QueryError('UNKNOWN_LEVEL', `unknown information model '${String(query.model)}'`);
   const depth = levels.indexOf(query.level);
   if (depth === -1) {
-    throw new QueryError('UNKNOWN_LEVEL', `query level '${String(query.level)}' does not exist in ${query.model.replace('_', ' ').toLowerCase()}`);
+    throw new QueryError('UNKNOWN_LEVEL', `query level '${String(query.level)}' does not exist in ${query.model.replace('_', ' ').toLowerCase()}`, 'QueryRetrieveLevel');
   }
   const fuzzy = query.fuzzyNames ?? true;
   const above = levels.slice(0, depth);
@@ -206,13 +217,26 @@ export function planQuery(query: IndexQuery): QueryPlan {
   const read = own >= TABLES.indexOf('studies') ? onStudies : (a: IndexedAttribute): IndexedAttribute => a;
 
   const conditions: Condition[] = [];
+  const ignored: string[] = [];
+  const ignore = (key: QueryKey): void => {
+    if (!ANSWERED_ELSEWHERE.has(key.keyword) && key.value.replace(/\*/g, '').trim() !== '') ignored.push(key.keyword);
+  };
   for (const key of query.keys) {
     const attribute = indexedAttribute(key.keyword);
-    if (attribute === undefined) continue; // a return key only, answered null below
+    if (attribute === undefined) {
+      ignore(key); // a return key only, answered null below
+      continue;
+    }
     const level = levelOf(attribute, query.model);
     const at = levels.indexOf(level);
-    if (at > depth) continue; // below the query level: not matched, nor returned
-    if (at < depth && !query.relational && !isHierarchicalKey(key.keyword, level, query.model)) continue;
+    if (at > depth) {
+      ignore(key); // below the query level: not matched, nor returned
+      continue;
+    }
+    if (at < depth && !query.relational && !isHierarchicalKey(key.keyword, level, query.model)) {
+      ignore(key);
+      continue;
+    }
     const folded = fuzzy && attribute.foldColumn !== null;
     const matcher = parseMatcher(key.keyword, attribute.vr, key.value, { fold: folded });
     if (matcher.kind === 'universal') continue;
@@ -271,6 +295,7 @@ export function planQuery(query: IndexQuery): QueryPlan {
     dateTimeConditions,
     returned,
     absent,
+    ignored,
     order,
     limit: finite(query.limit) ? Math.max(0, Math.trunc(query.limit)) : null,
     offset: finite(query.offset) ? Math.max(0, Math.trunc(query.offset)) : 0,
