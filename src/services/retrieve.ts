@@ -63,7 +63,9 @@ export async function selectInstances(index: ArchiveIndex, model: InformationMod
   const rows = await index.query({
     level: 'IMAGE',
     model: model === 'STUDY_ROOT' && level === 'PATIENT' ? 'PATIENT_ROOT' : model,
-    keys: [...match, { keyword: 'SOPInstanceUID', value: byKeyword.get('SOPInstanceUID') ?? '' }],
+    // SOP Instance UID matches only at IMAGE level: below the level, it narrowed a Patient Root
+    // STUDY retrieve to one instance where a Study Root one (the path above) sent the study.
+    keys: [...match, { keyword: 'SOPInstanceUID', value: level === 'IMAGE' ? (byKeyword.get('SOPInstanceUID') ?? '') : '' }],
     relational: true,
     returnKeys: ['SOPInstanceUID'],
   });

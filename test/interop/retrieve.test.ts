@@ -81,6 +81,18 @@ describe('C-MOVE and C-GET', () => {
     assert.match(out, /\(0008,0058\)/, 'the Failed SOP Instance UID List');
   });
 
+  test('a key below the retrieve level selects nothing: a Patient Root STUDY retrieve naming one SOP Instance UID sends the study, as Study Root does', async () => {
+    const all = await pacs.server.archive.index.instancesOf(CT_STUDY);
+    assert.ok(all.length > 1);
+    for (const [model, keys] of [['-P', ['-k', `PatientID=${all[0]!.PatientID}`]], ['-S', []]] as const) {
+      const dir = path.join(pacs.dir, `get-below${model}`);
+      fs.mkdirSync(dir);
+      const r = await run('getscu', ['-v', '-aec', 'PACS_SERVER', model, '-od', dir, '-k', '0008,0052=STUDY', ...keys, '-k', `StudyInstanceUID=${CT_STUDY}`, '-k', `SOPInstanceUID=${all[0]!.SOPInstanceUID}`, '127.0.0.1', String(pacs.port)]);
+      assert.match(r.stderr, new RegExp(`Completed Suboperations\\s*:\\s*${all.length}\\b`), `${model}: ${r.stderr}`);
+      assert.equal(fs.readdirSync(dir).length, all.length);
+    }
+  });
+
   test('getscu a study on the same association; a JPEG 2000 instance goes decompressed to an SCU taking uncompressed syntaxes only', async () => {
     const dir = path.join(pacs.dir, 'get');
     fs.mkdirSync(dir);
