@@ -87,9 +87,11 @@ async function find(deps: FindDeps, ctx: ScpContext, cmd: Command, data: Buffer,
     relational: agreed(ctx.assoc, ctx.abstractSyntax, 0),
     combinedDateTime: agreed(ctx.assoc, ctx.abstractSyntax, 1),
     fuzzyNames: deps.fuzzyNames(),
-    // The standard asks no order of C-FIND answers: the key's, which pages cheaply.
+    // The standard asks no order of C-FIND answers: the key's, which pages cheaply. Cut at
+    // query.max_results, the newest first: cut from the oldest, the studies of today were the
+    // ones left out.
     keyOrder: true,
-    ...(limit > 0 ? { limit } : {}),
+    ...(limit > 0 ? { limit, newestFirst: true } : {}),
   };
   // Keys with a value that are not matched (not held, below the level, above it in a
   // hierarchical query): each answer is 0xFF01, "one or more Optional Keys were not supported"
@@ -136,5 +138,7 @@ async function find(deps: FindDeps, ctx: ScpContext, cmd: Command, data: Buffer,
     }
   }
   audit('success');
+  // No status says "cut short" (PS3.4 C.4.1.1.4): the log does.
+  if (limit > 0 && answers >= limit) ctx.logger.info({ level, limit }, 'C-FIND answers cut at query.max_results (the newest kept)');
   return findResponse(ctx, cmd, op.cancelled ? Status.Cancel : Status.Success);
 }

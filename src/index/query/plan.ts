@@ -283,7 +283,7 @@ export function planQuery(query: IndexQuery): QueryPlan {
     .filter((t) => t !== 'patients' || own === 0 || reads.has('patients'));
   const absent = [...new Set(query.keys.map((k) => k.keyword))].filter((k) => !answered.has(k));
   const order: readonly OrderTerm[] = query.keyOrder
-    ? [{ table: TABLE_OF_LEVEL[query.level], column: 'pk', numeric: false }]
+    ? [{ table: TABLE_OF_LEVEL[query.level], column: 'pk', numeric: false, ...(query.newestFirst ? { descending: true } : {}) }]
     : TABLES.slice(own === 0 ? 0 : 1, own + 1).flatMap((t) =>
         query.newestFirst && t === TABLE_OF_LEVEL[query.level] ? ORDER[t].map((o) => ({ ...o, descending: true })) : ORDER[t],
       );

@@ -53,6 +53,7 @@ export interface IndexQuery {
    * Rows in the order of the level's own primary key instead of by date and number: for an
    * answer whose order nobody reads (C-FIND), paged, each page is a range of the key's index
    * (PostgreSQL cannot walk its date indexes with NULLs first: each page was a sort of every match).
+   * With newestFirst, the key descending.
    */
   keyOrder?: boolean;
   /**
