@@ -41,7 +41,11 @@ export async function importCommand(argv: string[]): Promise<number> {
   const jobs = intOption(p, '-j', 4, 1, 64);
   const config = toolConfig(p);
   const archive = await openToolArchive(config);
+  let leave: (() => Promise<void>) | null = null;
   try {
+    // A reindex or verify --repair must not run while files and rows are added (nor this start
+    // while one runs): it would rebuild the index without them.
+    leave = await archive.index.writeBeside(() => undefined);
     const { files, missing } = await collectFiles(p.positional, [config.storage.directory]);
     const failures = missing.map((f) => `${f.path}: ${f.reason}`);
     const counts = { stored: 0, replaced: 0, identical: 0, ignored: 0 };
@@ -62,6 +66,7 @@ export async function importCommand(argv: string[]): Promise<number> {
     for (const f of failures.slice(0, 50)) process.stdout.write(`  FAILED ${f}\n`);
     return failures.length ? 1 : 0;
   } finally {
+    await leave?.().catch(() => undefined);
     await archive.close();
   }
 }

@@ -332,6 +332,12 @@ export interface ArchiveIndex {
    */
   serve(onLost?: (e: Error) => void): Promise<() => Promise<void>>;
   /**
+   * Says this process writes instances beside any servers (pacs import) until the returned
+   * release: maintenance tools refuse to run meanwhile, and it is refused (PacsError CONFLICT)
+   * while one runs. Servers and other writers may share the index with it.
+   */
+  writeBeside(onLost?: (e: Error) => void): Promise<() => Promise<void>>;
+  /**
    * Runs a maintenance tool's `fn` (pacs reindex, verify --repair) with no server on the index:
    * refused (PacsError CONFLICT) while one serves; servers refuse to start meanwhile.
    * `onLost` (PostgreSQL): the lock's connection was lost and the lock could not be taken again —

@@ -55,6 +55,55 @@ for (const backend of BACKENDS) backend.run((fresh) => {
       }
     });
 
+    test('a writer beside a server (pacs import): maintain refuses while it writes; it refuses to start while maintain runs; servers do not mind it', async () => {
+      const place = await fresh();
+      const [server, importer, tool] = [await place(), await place(), await place()];
+      try {
+        const served = await server.serve();
+        const writing = await importer.writeBeside();
+        await served();
+        let ran = false;
+        await assert.rejects(
+          tool.maintain(async () => void (ran = true)),
+          inUse(backend.name === 'SQLite' ? /pacs import .* is writing/ : /stop/),
+        );
+        assert.equal(ran, false, 'the tool did nothing while the import wrote');
+        await writing();
+        const refused = await tool.maintain(async () => {
+          ran = true;
+          return importer.writeBeside().then(
+            async (l) => (await l(), null),
+            (e: unknown) => e,
+          );
+        });
+        assert.equal(ran, true);
+        assert.ok(inUse(/maintenance tool/)(refused), String(refused));
+        // Ended: an import and a server at once again.
+        const again = await importer.writeBeside();
+        await (await server.serve())();
+        await again();
+      } finally {
+        await server.close();
+        await importer.close();
+        await tool.close();
+      }
+    });
+
+    if (backend.name === 'SQLite')
+      test('a writer marker left by a process that is gone does not hold a maintenance tool back', async () => {
+        const place = await fresh();
+        const tool = await place();
+        try {
+          const db = (tool as unknown as { options: { path: string } }).options.path;
+          fs.mkdirSync(`${db}.writers`, { recursive: true });
+          fs.writeFileSync(`${db}.writers/${HOST}-2147483646-dead`, JSON.stringify({ role: 'writer', pid: 2147483646, host: HOST, since: '2026-01-01' }));
+          assert.equal(await tool.maintain(async () => 'ran'), 'ran');
+          assert.deepEqual(fs.readdirSync(`${db}.writers`), [], 'the leftover removed');
+        } finally {
+          await tool.close();
+        }
+      });
+
     if (backend.name === 'PostgreSQL')
       test('several servers serve one PostgreSQL index at once', async () => {
         const place = await fresh();

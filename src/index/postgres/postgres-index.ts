@@ -230,6 +230,11 @@ export class PostgresIndex implements ArchiveIndex {
     return this.locks.holdPresence('shared', onLost);
   }
 
+  /** As a server's presence: shared, which a maintenance tool's exclusive lock waits for. */
+  writeBeside(onLost?: (e: Error) => void): Promise<() => Promise<void>> {
+    return this.locks.holdPresence('shared', onLost);
+  }
+
   async maintain<T>(fn: () => Promise<T>, onLost?: (e: Error) => void): Promise<T> {
     const release = await this.locks.holdPresence('exclusive', onLost);
     try {

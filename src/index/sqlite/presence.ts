@@ -5,10 +5,11 @@
 // next holder takes it over. A marker of another host cannot be checked and is taken as live.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import { HOST, isAlive } from '../../core/process-alive.js';
 import { IndexInUseError } from '../errors.js';
 
-export type PresenceRole = 'server' | 'maintenance';
+export type PresenceRole = 'server' | 'maintenance' | 'writer';
 
 interface Holder {
   role: PresenceRole;
@@ -33,7 +34,7 @@ function read(file: string): Holder | 'unreadable' | null {
   }
   try {
     const h = JSON.parse(text) as Partial<Holder>;
-    if ((h.role === 'server' || h.role === 'maintenance') && typeof h.pid === 'number' && typeof h.host === 'string') return { role: h.role, pid: h.pid, host: h.host, since: String(h.since ?? '') };
+    if ((h.role === 'server' || h.role === 'maintenance' || h.role === 'writer') && typeof h.pid === 'number' && typeof h.host === 'string') return { role: h.role, pid: h.pid, host: h.host, since: String(h.since ?? '') };
   } catch {
     // a marker being written, or damaged
   }
@@ -106,4 +107,50 @@ export function holdMarker(file: string, role: PresenceRole): () => Promise<void
     fs.rmSync(aside, { force: true });
   }
   throw new IndexInUseError(`cannot take ${file}: other processes keep making it`);
+}
+
+/**
+ * Writers beside the servers (`pacs import`): one marker each in `dir`, for the maintenance
+ * tools to wait for — a reindex rebuilding the index while an import added rows and files left
+ * instances out of it. The marker is made first, then the maintenance marker `owner` read; a
+ * maintenance tool takes `owner` first, then reads `dir` (liveWriters): whichever comes second
+ * sees the other. Servers and other writers do not matter.
+ */
+export function holdWriter(owner: string, dir: string): () => Promise<void> {
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${HOST}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  fs.writeFileSync(file, JSON.stringify({ role: 'writer', pid: process.pid, host: HOST, since: new Date().toISOString() } satisfies Holder));
+  held.add(file);
+  const release = async (): Promise<void> => {
+    if (!held.delete(file)) return;
+    fs.rmSync(file, { force: true });
+  };
+  const holder = read(owner);
+  if (holder !== null && holder !== 'unreadable' && holder.role === 'maintenance' && live(owner, holder)) {
+    held.delete(file);
+    fs.rmSync(file, { force: true });
+    throw new IndexInUseError(refusal(owner, holder, 'writer'));
+  }
+  return release;
+}
+
+/** Throws IndexInUseError naming a live writer in `dir` (leftovers of gone processes are removed). */
+export function refuseLiveWriters(dir: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return; // never written to
+  }
+  for (const n of names) {
+    const file = path.join(dir, n);
+    const h = read(file);
+    if (h === null) continue;
+    if (!live(file, h)) {
+      fs.rmSync(file, { force: true });
+      continue;
+    }
+    const who = h === 'unreadable' ? 'a process starting' : `pid ${h.pid} on ${h.host}, since ${h.since}`;
+    throw new IndexInUseError(`pacs import (${who}) is writing to this archive: wait for it to end; if that process is gone, remove ${file}`);
+  }
 }

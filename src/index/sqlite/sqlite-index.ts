@@ -55,7 +55,7 @@ import type { NodeStore } from '../nodes.js';
 import { type QueryPlan, planQuery } from '../query/plan.js';
 import type { IndexQuery, QueryRow } from '../query/types.js';
 import { UncertainCommit, indexFailure } from '../errors.js';
-import { holdMarker } from './presence.js';
+import { holdMarker, holdWriter, refuseLiveWriters } from './presence.js';
 
 export interface SqliteIndexOptions {
   path: string;
@@ -347,10 +347,15 @@ export class SqliteIndex implements ArchiveIndex {
   async maintain<T>(fn: () => Promise<T>): Promise<T> {
     const release = this.marker ? holdMarker(this.marker, 'maintenance') : null;
     try {
+      if (this.marker) refuseLiveWriters(`${this.options.path}.writers`);
       return await fn();
     } finally {
       await release?.();
     }
+  }
+
+  async writeBeside(): Promise<() => Promise<void>> {
+    return this.marker ? holdWriter(this.marker, `${this.options.path}.writers`) : async () => undefined;
   }
 
   close(): Promise<void> {
