@@ -139,6 +139,6 @@ async function find(deps: FindDeps, ctx: ScpContext, cmd: Command, data: Buffer,
   }
   audit('success');
   // No status says "cut short" (PS3.4 C.4.1.1.4): the log does.
-  if (limit > 0 && answers >= limit) ctx.logger.info({ level, limit }, 'C-FIND answers cut at query.max_results (the newest kept)');
+  if (limit > 0 && answers >= limit) ctx.logger.info({ level, limit }, 'C-FIND answers reached query.max_results: any further matches were left out (the newest kept)');
   return findResponse(ctx, cmd, op.cancelled ? Status.Cancel : Status.Success);
 }

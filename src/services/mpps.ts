@@ -148,17 +148,46 @@ export class MppsService {
    */
   private async followUp(step: MppsRecord, from: 'accepted' | 'sweep'): Promise<boolean> {
     const uid = step.sopInstanceUID;
+    // Each part on its own: a worklist update that keeps failing must not hold the forward back.
+    const failures: unknown[] = [];
     try {
-      const changed = await this.worklist.stepPerformed(stepReferences(step.dataset), step.status);
-      if (changed.length) this.logger.info({ mpps: uid, worklistEntries: changed, status: step.status }, 'worklist entries follow MPPS');
-      await this.onAccepted?.(uid);
-      await this.store.followedUp(uid, step.revision);
-      if (from === 'sweep') this.logger.info({ mpps: uid, tries: step.followUpTries }, 'MPPS follow-ups done on a later try');
-      return true;
+      await this.followWorklist(step);
     } catch (e) {
-      const next = step.followUpAt ? Math.max(0, Math.round((step.followUpAt.getTime() - Date.now()) / 1000)) : null;
-      this.logger.warn({ err: e, mpps: uid, tries: step.followUpTries }, `MPPS follow-ups (worklist update, forward) failed; tried again in ${next ?? '?'} s`);
-      return false;
+      failures.push(e);
+    }
+    try {
+      await this.onAccepted?.(uid);
+    } catch (e) {
+      failures.push(e);
+    }
+    try {
+      if (!failures.length) {
+        await this.store.followedUp(uid, step.revision);
+        if (from === 'sweep') this.logger.info({ mpps: uid, tries: step.followUpTries }, 'MPPS follow-ups done on a later try');
+        return true;
+      }
+    } catch (e) {
+      failures.push(e);
+    }
+    const next = step.followUpAt ? Math.max(0, Math.round((step.followUpAt.getTime() - Date.now()) / 1000)) : null;
+    this.logger.warn({ err: failures[0], mpps: uid, tries: step.followUpTries }, `MPPS follow-ups (worklist update, forward) failed; tried again in ${next ?? '?'} s`);
+    return false;
+  }
+
+  /**
+   * The worklist entries the step names take its status. Then the step is read again: another
+   * server sharing the index may have changed it meanwhile (an N-SET DISCONTINUED) and followed
+   * it before this update landed, which would have put the entry back to STARTED for good; the
+   * entries then take the status it has now.
+   */
+  private async followWorklist(step: MppsRecord): Promise<void> {
+    let current = step;
+    for (let round = 0; round < MERGE_ATTEMPTS; round++) {
+      const changed = await this.worklist.stepPerformed(stepReferences(current.dataset), current.status);
+      if (changed.length) this.logger.info({ mpps: current.sopInstanceUID, worklistEntries: changed, status: current.status }, 'worklist entries follow MPPS');
+      const now = await this.store.get(current.sopInstanceUID);
+      if (!now || now.revision === current.revision) return;
+      current = now;
     }
   }
 

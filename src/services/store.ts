@@ -162,6 +162,7 @@ export class IngestSession {
       return result;
     } catch (e) {
       await this.staged?.discard().catch(() => {});
+      this.svc.discarded();
       const failure = isPacsError(e) ? e : new PacsError('STORAGE_FAILURE', String(e instanceof Error ? e.message : e), { cause: e });
       this.svc.deps.events.emit('instance.failed', { sopInstanceUID: this.request.sopInstanceUID, code: failure.code, message: failure.message, provenance: this.request.provenance });
       throw failure;
@@ -172,6 +173,7 @@ export class IngestSession {
   async abort(): Promise<void> {
     this.failure ??= new PacsError('ABORTED', 'dataset incomplete: association ended');
     await this.staged?.discard().catch(() => {});
+    this.svc.discarded();
   }
 }
 
@@ -182,6 +184,8 @@ export class StoreService {
   private readonly unindexed = new Set<string>();
   private freeCheckedAt = 0;
   private freeBytes = Number.POSITIVE_INFINITY;
+  /** The figure of the last statfs that answered. */
+  private measuredFreeBytes = Number.POSITIVE_INFINITY;
 
   constructor(readonly deps: StoreServiceDeps) {}
 
@@ -214,9 +218,19 @@ export class StoreService {
     if (!force && now - this.freeCheckedAt < 1000) return Promise.resolve();
     this.freeCheckedAt = now;
     return this.deps.store.freeBytes().then(
-      (b) => void (this.freeBytes = b),
-      () => {},
+      (b) => void (this.freeBytes = this.measuredFreeBytes = b),
+      // Not measured (statfs failing): the last figure measured, not one that the chunks written
+      // since keep lowering until every store is refused.
+      () => void (this.freeBytes = this.measuredFreeBytes),
     );
+  }
+
+  /**
+   * A staged file was discarded (a failure, a duplicate): its bytes, taken off the figure as they
+   * were written, are free again — measured now, or the next store near the minimum was refused.
+   */
+  discarded(): void {
+    if (this.deps.settings().minFreeBytes > 0) void this.refreshFreeSpace(true);
   }
 
   /** Called by IngestSession.end: everything after the last byte. */
@@ -296,6 +310,7 @@ export class StoreService {
       await this.deps.index.retention.received(existing.SOPInstanceUID, new Date());
       if (await this.deps.store.exists(existing.path)) {
         await staged.discard();
+        this.discarded();
         return this.result('identical', existing);
       }
       // A row without its file (removed by hand, lost with a disk): these bytes are that
@@ -308,6 +323,7 @@ export class StoreService {
     if (settings.duplicatePolicy === 'ignore') {
       await this.deps.index.retention.received(existing.SOPInstanceUID, new Date());
       await staged.discard();
+      this.discarded();
       return this.result('ignored', existing);
     }
     if (settings.duplicatePolicy === 'reject')

@@ -207,8 +207,9 @@ export class WorklistService {
     // worklist twice, and one MPPS would move both: a step is its Study Instance UID and step ID.
     const { studyInstanceUID, scheduledProcedureStepID } = worklistColumns(entry);
     if (studyInstanceUID && scheduledProcedureStepID) {
+      // A canceled entry is no step to do: the same step may be scheduled anew.
       const same = (await this.store.findByStep({ studyInstanceUID, scheduledProcedureStepID, accessionNumber: null })).find(
-        (e) => e.studyInstanceUID === studyInstanceUID && e.scheduledProcedureStepID === scheduledProcedureStepID,
+        (e) => e.studyInstanceUID === studyInstanceUID && e.scheduledProcedureStepID === scheduledProcedureStepID && e.status !== 'CANCELED',
       );
       if (same) throw new PacsError('CONFLICT', `worklist entry ${same.id} is this step already (Study Instance UID ${studyInstanceUID}, Scheduled Procedure Step ID ${scheduledProcedureStepID})`);
     }

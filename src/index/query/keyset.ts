@@ -7,6 +7,9 @@ import type { OrderTerm } from './plan.js';
 
 type Value = string | number | null;
 
+/** The primary key: no NULLs to order after the rest. */
+const neverNull = (o: OrderTerm): boolean => o.column === 'pk';
+
 /**
  * The condition on a row to come after `after` in `order`. `expr` is the backend's expression
  * of an order term (the same the ORDER BY uses), `add` binds a value and returns its placeholder,
@@ -16,8 +19,17 @@ export function keysetSql(order: readonly OrderTerm[], after: readonly Value[], 
   // Built in the order the text reads: SQLite's placeholders are positional.
   const first = order[0];
   const firstValue = after[0] ?? null;
-  // A bound on the first term alone lets an index on it start where the page starts.
-  const lead = first !== undefined && !first.descending && firstValue !== null ? `${expr(first)} >= ${add(firstValue)} AND ` : '';
+  // A bound on the first term alone lets an index on it start where the page starts. Descending,
+  // only for a key that is never NULL (the primary key: a C-FIND cut newest first), NULLs
+  // coming after everything else there; without it each page of that C-FIND scanned from the newest.
+  const lead =
+    first === undefined || firstValue === null
+      ? ''
+      : !first.descending
+        ? `${expr(first)} >= ${add(firstValue)} AND `
+        : neverNull(first)
+          ? `${expr(first)} <= ${add(firstValue)} AND `
+          : '';
   const alternatives: string[] = [];
   for (let i = 0; i < order.length; i++) {
     const o = order[i]!;
@@ -30,7 +42,7 @@ export function keysetSql(order: readonly OrderTerm[], after: readonly Value[], 
       return w === null ? `${expr(p)} IS NULL` : `${expr(p)} = ${add(w)}`;
     });
     const e = expr(o);
-    const beyond = v === null ? `${e} IS NOT NULL` : o.descending ? `(${e} < ${add(v)} OR ${e} IS NULL)` : `${e} > ${add(v)}`;
+    const beyond = v === null ? `${e} IS NOT NULL` : o.descending ? (neverNull(o) ? `${e} < ${add(v)}` : `(${e} < ${add(v)} OR ${e} IS NULL)`) : `${e} > ${add(v)}`;
     alternatives.push([...same, beyond].join(' AND '));
   }
   if (alternatives.length === 0) return '1 = 0';

@@ -102,6 +102,15 @@ describe('SQLite query SQL', () => {
     assert.match(queryPlan(few.sql, few.params), /series_modality/);
   });
 
+  test('a page of a C-FIND cut newest first starts at its place in the key, not at the newest row', () => {
+    for (const newestFirst of [false, true]) {
+      const { sql, params } = study({}, { keyOrder: true, newestFirst, limit: 1000, after: [5000] });
+      const plan = queryPlan(sql, params);
+      assert.doesNotMatch(plan, /SCAN st\b/, `${newestFirst ? 'newest' : 'oldest'} first: ${plan}`);
+      assert.match(plan, /SEARCH st USING INTEGER PRIMARY KEY \(rowid[<>]\?\)/, plan);
+    }
+  });
+
   test('a long UID list is bound as one JSON array', () => {
     const uids = Array.from({ length: 500 }, (_, i) => `1.2.${i}`);
     const { sql, params } = study({ StudyInstanceUID: uids.join('\\') });

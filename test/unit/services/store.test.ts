@@ -335,6 +335,40 @@ test('sessions at once count each other\'s bytes against the free-space minimum:
   await assertNoLeftovers(a);
 });
 
+test('the free-space figure while statfs fails: the last one measured, not lowered by every store until all are refused', async () => {
+  const a = await archive({ minFreeBytes: 1048576 });
+  let failing = false;
+  a.objects.freeBytes = async () => {
+    if (failing) throw new Error('statfs: EIO');
+    return 2 * 1048576;
+  };
+  await a.svc.refreshFreeSpace(true);
+  failing = true;
+  const ct = await load(CT_SMALL);
+  // Each store takes its bytes off the figure; a later look at the volume (here forced) that
+  // fails puts back the figure last measured.
+  for (let i = 0; i < 30; i++) {
+    const r = await send(a, ct);
+    assert.ok(r.kind === 'stored' || r.kind === 'identical', r.kind);
+    await a.svc.refreshFreeSpace(true);
+  }
+});
+
+test('bytes of a discarded duplicate are measured back: the next store near the minimum is not refused for them', async () => {
+  const a = await archive({ minFreeBytes: 1048576 });
+  const ct = await load(CT_SMALL);
+  const mr = await load(MR_SMALL);
+  // Room above the minimum for two instances (the volume's figure, as a statfs would give it).
+  const free = 1048576 + 2 * Math.max(ct.dataset.length, mr.dataset.length) + 8192;
+  a.objects.freeBytes = async () => free;
+  await a.svc.refreshFreeSpace(true);
+  assert.equal((await send(a, ct)).kind, 'stored');
+  // The same instance again, many times: each identical copy is staged, then discarded.
+  for (let i = 0; i < 5; i++) assert.equal((await send(a, ct)).kind, 'identical');
+  await new Promise((r) => setTimeout(r, 20)); // the measurement after the last discard
+  assert.equal((await send(a, mr)).kind, 'stored');
+});
+
 describe('duplicates', () => {
   for (const policy of ['reject', 'ignore', 'overwrite'] as const) {
     test(`${policy}: the same bytes again are 'identical'; other content follows the policy`, async () => {
