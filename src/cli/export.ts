@@ -4,7 +4,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { openExistingArchive, toolConfig } from './open-archive.js';
-import { DEFAULT_EXPORT_TEMPLATE, EXPORT_MODES, type ExportMode } from '../config/rules-schema.js';
+import { DEFAULT_EXPORT_TEMPLATE, DEFAULT_DEIDENTIFIED_EXPORT_TEMPLATE, EXPORT_MODES, type ExportMode, defaultExportTemplate } from '../config/rules-schema.js';
 import { parseNamingTemplate } from '../config/naming.js';
 import { parseTagSpec, lookupTag } from '../dicom/dictionary.js';
 import type { ArchiveIndex, InstanceLocation } from '../index/types.js';
@@ -23,7 +23,7 @@ const SPECS: readonly OptionSpec[] = [
   { names: ['--study'], arg: 'UID', description: 'every instance of this Study Instance UID' },
   { names: ['-k', '--key'], arg: 'KEY=VALUE', repeatable: true, description: 'match as C-FIND does: StudyDate=20260101-, PatientName=DOE*, Modality=MR' },
   { names: ['--to'], arg: 'DIR', description: 'the folder to export into (required)' },
-  { names: ['--template'], arg: 'TEMPLATE', description: `file names (default ${DEFAULT_EXPORT_TEMPLATE})` },
+  { names: ['--template'], arg: 'TEMPLATE', description: `file names (default ${DEFAULT_EXPORT_TEMPLATE}; with --deidentify ${DEFAULT_DEIDENTIFIED_EXPORT_TEMPLATE})` },
   { names: ['--mode'], arg: 'MODE', description: 'copy (default), hardlink or symlink' },
   { names: ['--dry-run', '-n'], description: 'print what would be written, write nothing' },
   ...DEIDENTIFY_OPTIONS,
@@ -61,15 +61,15 @@ export async function exportCommand(argv: string[]): Promise<number> {
   atMost(p, 'export', 0);
   const to = opt(p, '--to');
   if (!to) throw new UsageError('--to DIR is required');
-  const template = opt(p, '--template') ?? DEFAULT_EXPORT_TEMPLATE;
-  const parsed = parseNamingTemplate(template);
-  if (!parsed.ok) throw new UsageError(`--template: ${parsed.problem}`);
   const mode = (opt(p, '--mode') ?? 'copy') as ExportMode;
   if (!EXPORT_MODES.includes(mode)) throw new UsageError(`--mode: expected ${EXPORT_MODES.join(', ')}, got "${mode}"`);
   const keys = matchKeys(p);
   const dryRun = flag(p, '--dry-run');
   const config = toolConfig(p);
   const deid = deidentifyOptions(p, config);
+  const template = opt(p, '--template') ?? defaultExportTemplate(deid !== null);
+  const parsed = parseNamingTemplate(template);
+  if (!parsed.ok) throw new UsageError(`--template: ${parsed.problem}`);
   if (deid && mode !== 'copy') throw new UsageError('--deidentify writes new files: use --mode copy');
   const archive = await openExistingArchive(config);
   try {

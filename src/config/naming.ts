@@ -1,5 +1,6 @@
 // storage.naming templates: "{PatientID}/{StudyInstanceUID}/{InstanceNumber:05}.dcm".
 // Parsed here once so that the config check and the storage layer agree on one grammar.
+import { keywordLike, tagOfKeyword } from '../dicom/dictionary.js';
 
 /** One piece of a parsed template: literal text, or an attribute placeholder. */
 export type NamingPart =
@@ -31,6 +32,12 @@ export function parseNamingTemplate(template: string): NamingResult {
     const [keyword = '', format, ...extra] = inner.split(':');
     if (!KEYWORD.test(keyword)) {
       return fail(`"{${inner}}" is not a DICOM keyword placeholder (letters and digits, e.g. {StudyInstanceUID})`);
+    }
+    // A keyword PS3.6 does not have ({PatientId}, {InstanceNum}) named nothing: every file went
+    // under UNKNOWN, one subject's with all others'.
+    if (tagOfKeyword(keyword) === undefined) {
+      const like = keywordLike(keyword);
+      return fail(`"{${keyword}}" is not a DICOM keyword of PS3.6${like ? ` (did you mean {${like}}?)` : ''}`);
     }
     if (extra.length > 0 || (format !== undefined && !PAD.test(format))) {
       return fail(`"{${inner}}": the only format is a zero-padded width like {${keyword}:05}`);

@@ -31,6 +31,15 @@ export const EXPORT_MODES = ['copy', 'hardlink', 'symlink'] as const;
 export type ExportMode = (typeof EXPORT_MODES)[number];
 
 export const DEFAULT_EXPORT_TEMPLATE = '{PatientID}/{StudyDate}_{StudyDescription}/{SeriesNumber:03}_{SeriesDescription}/{InstanceNumber:05}.dcm';
+/**
+ * The default with `deidentify`: de-identification empties the Study Date and removes the
+ * descriptions (PS3.15 E.1-1), so the default above put every study of a subject in one folder
+ * (`UNKNOWN`), its series mixed by number. The UIDs are replaced, not removed: unique still.
+ */
+export const DEFAULT_DEIDENTIFIED_EXPORT_TEMPLATE = '{PatientID}/{StudyInstanceUID}/{SeriesNumber:03}_{SeriesInstanceUID}/{InstanceNumber:05}.dcm';
+
+/** The export template an action or `pacs export` uses when it names none. */
+export const defaultExportTemplate = (deidentify: boolean): string => (deidentify ? DEFAULT_DEIDENTIFIED_EXPORT_TEMPLATE : DEFAULT_EXPORT_TEMPLATE);
 
 const VALUE_ERROR = 'expected a value to match: text (exact, * ? wildcards, /regular expression/, or a DICOM range like 20260101-20261231), a number, a list of those, or { min, max }';
 const scalar = z.union([z.string(), z.number()], { error: VALUE_ERROR });
@@ -79,15 +88,18 @@ const deidentifyField = z
   .transform((v) => (v === true ? deidentifyProfileSchema.parse({}) : v))
   .optional();
 
-export const exportActionSchema = z.strictObject({
-  type: z.literal('export'),
-  /** The folder files go into: it must exist (never created: see export-job.ts), the folders below it are made. */
-  to: absolutePath,
-  template: templateField.default(DEFAULT_EXPORT_TEMPLATE),
-  mode: z.enum(EXPORT_MODES, { error: `expected one of ${EXPORT_MODES.join(', ')}` }).default('copy'),
-  /** De-identified copies (mode must be copy: a link would expose the original). */
-  deidentify: deidentifyField,
-}).refine((a) => !a.deidentify || a.mode === 'copy', { error: 'deidentify writes new files: mode must be copy', path: ['mode'] });
+export const exportActionSchema = z
+  .strictObject({
+    type: z.literal('export'),
+    /** The folder files go into: it must exist (never created: see export-job.ts), the folders below it are made. */
+    to: absolutePath,
+    template: templateField.optional(),
+    mode: z.enum(EXPORT_MODES, { error: `expected one of ${EXPORT_MODES.join(', ')}` }).default('copy'),
+    /** De-identified copies (mode must be copy: a link would expose the original). */
+    deidentify: deidentifyField,
+  })
+  .refine((a) => !a.deidentify || a.mode === 'copy', { error: 'deidentify writes new files: mode must be copy', path: ['mode'] })
+  .transform((a) => ({ ...a, template: a.template ?? defaultExportTemplate(a.deidentify !== undefined) }));
 
 const FORWARD_TARGET = 'a forward action needs node (a known node, by C-STORE) or dicomweb (a DICOMweb server, by STOW-RS)';
 

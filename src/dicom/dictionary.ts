@@ -88,6 +88,13 @@ export const lookupTag = (tag: number): TagInfo | undefined => {
 /** The tag of a PS3.6 keyword ("PatientID" → 0x00100020); case-sensitive, as keywords are. */
 export const tagOfKeyword = (keyword: string): number | undefined => load().byKeyword.get(keyword);
 
+/** The PS3.6 keyword that differs from `keyword` in case only ("PatientId" → "PatientID"), for a config message. */
+export const keywordLike = (keyword: string): string | undefined => {
+  const lower = keyword.toLowerCase();
+  for (const k of load().byKeyword.keys()) if (k.toLowerCase() === lower) return k;
+  return undefined;
+};
+
 const HEX_TAG = /^\(?([0-9a-f]{4})[,\s]?([0-9a-f]{4})\)?$/i;
 
 /**

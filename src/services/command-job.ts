@@ -33,12 +33,14 @@ export interface CommandPayload {
 /**
  * The program's arguments with {Keyword} filled in. Values come from the images, so from whoever
  * sent them: each is made safe as an export file name is (no separators, no control characters,
- * no leading dots: a PatientID '../../etc' is 'etc'), and a leading '-' becomes '_' so that a
+ * no leading dots: a PatientID '../../etc' is 'etc'; none left: UNKNOWN), and a leading '-' becomes '_' so that a
  * value never reads as an option ('--delete'). The values as received are in the JSON on
  * standard input.
  */
 export function commandArguments(argv: readonly string[], lookup: AttributeLookup): string[] {
-  return argv.map((a) => a.replace(/\{([A-Za-z][A-Za-z0-9]*)\}/g, (_m, k: string) => safeComponent(lookup(k) ?? '', '').replace(/^-/, '_')));
+  // A value missing or made empty ('..') is UNKNOWN, as in export names: empty, '/nas/lab/{PatientID}'
+  // named the lab's whole folder to a script that may clean up or write there.
+  return argv.map((a) => a.replace(/\{([A-Za-z][A-Za-z0-9]*)\}/g, (_m, k: string) => safeComponent(lookup(k) ?? '').replace(/^-/, '_')));
 }
 
 export function commandJobHandler(deps: ExportDeps & { objects: ObjectStore }): JobHandler {

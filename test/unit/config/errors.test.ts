@@ -80,6 +80,9 @@ test('other checks: AE titles, naming templates, URLs, ranges, port clashes', ()
   assertProblem(load('server: { artim_timeout: 0 }\n'), 'server.artim_timeout: expected a number of seconds greater than 0');
   assertProblem(load('storage: { naming: "{patient id}" }\n'), 'storage.naming: "{patient id}" is not a DICOM keyword');
   assertProblem(load('storage: { naming: "by-date" }\n'), 'storage.naming: expected "hierarchical", "flat", or a template');
+  // A keyword PS3.6 lacks would name nothing (every file under UNKNOWN): said, with the keyword it resembles.
+  assertProblem(load('storage: { naming: "{PatientId}/{InstanceNumber}.dcm" }\n'), 'storage.naming: "{PatientId}" is not a DICOM keyword of PS3.6 (did you mean {PatientID}?)');
+  assertProblem(load('storage: { naming: "{InstanceNum}.dcm" }\n'), 'storage.naming: "{InstanceNum}" is not a DICOM keyword of PS3.6');
   assertProblem(load('storage: { naming: "{PatientID:x}" }\n'), 'storage.naming: "{PatientID:x}": the only format');
   assertProblem(load('storage: { naming: "../{PatientID}" }\n'), 'storage.naming: template must not contain ".."');
   assertProblem(load('database: { url: "mysql://x/y" }\n'), 'database.url: expected a postgres:// or postgresql:// URL');

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseNamingTemplate } from '../../../src/config/naming.js';
+import { DEFAULT_DEIDENTIFIED_EXPORT_TEMPLATE, DEFAULT_EXPORT_TEMPLATE } from '../../../src/config/rules-schema.js';
+import { parseConfigData } from '../../../src/config/load.js';
 
 test('a template parses into literals and attributes, with zero padding', () => {
   assert.deepEqual(parseNamingTemplate('{PatientID}/{StudyInstanceUID}/{InstanceNumber:05}.dcm'), {
@@ -30,4 +32,14 @@ test('bad templates say why', () => {
   assert.match(problem('{InstanceNumber:5}'), /zero-padded width/);
   assert.match(problem('/abs/{PatientID}'), /relative path/);
   assert.match(problem('{PatientID}/../x'), /"\.\."/);
+});
+
+test('an export action without a template: the default, or with deidentify one that keeps studies apart (dates and descriptions are emptied)', () => {
+  const rules = (action: Record<string, unknown>) =>
+    parseConfigData({ storage: { directory: '/tmp/a' }, database: { path: '/tmp/a.db' }, rules: [{ name: 'lab', on: 'study.stable', actions: [{ type: 'export', to: '/tmp/lab', ...action }] }] }, '/tmp').rules[0]!.actions[0] as { template: string };
+  assert.equal(rules({}).template, DEFAULT_EXPORT_TEMPLATE);
+  const deid = rules({ deidentify: true }).template;
+  assert.equal(deid, DEFAULT_DEIDENTIFIED_EXPORT_TEMPLATE);
+  assert.match(deid, /\{StudyInstanceUID\}/, 'a study-unique folder: the UIDs are replaced, not removed');
+  assert.equal(rules({ deidentify: true, template: '{PatientID}/{SOPInstanceUID}.dcm' }).template, '{PatientID}/{SOPInstanceUID}.dcm', 'a template given is kept');
 });
