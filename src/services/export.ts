@@ -181,6 +181,25 @@ async function replace(dest: string, source: string, mode: ExportMode, loc: Inst
 /** Whether a name is taken (by a file, a folder or a link, dangling or not). */
 const taken = async (candidate: string): Promise<boolean> => (await lstatOrNull(candidate)) !== null;
 
+/** What link() says on a filesystem that has no hard links (exFAT, FAT, some SMB and FUSE shares). */
+const NO_HARD_LINKS = new Set(['EPERM', 'EOPNOTSUPP', 'ENOTSUP', 'ENOSYS']);
+
+/**
+ * Puts the finished temporary file `temp` at `dest`, failing with EEXIST when the name is taken:
+ * by link(), which cannot overwrite. A lab share without hard links refused every file, retried
+ * for hours: there the name is checked free, then the file renamed onto it (a writer making the
+ * same name in between is overwritten: the export's own names are its own).
+ */
+async function placeTemp(temp: string, dest: string): Promise<void> {
+  try {
+    await fs.link(temp, dest);
+  } catch (e) {
+    if (!NO_HARD_LINKS.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
+    if (await taken(dest)) throw Object.assign(new Error(`EEXIST: file already exists, '${dest}'`), { code: 'EEXIST' });
+    await fs.rename(temp, dest);
+  }
+}
+
 /** Creates `dest` from `source`; fails with EEXIST (and changes nothing) when the name is taken. */
 async function create(dest: string, source: string, mode: ExportMode, loc: InstanceLocation): Promise<void> {
   if (mode === 'symlink') return fs.symlink(source, dest);
@@ -188,7 +207,7 @@ async function create(dest: string, source: string, mode: ExportMode, loc: Insta
   const temp = await takeTemp(path.dirname(dest), loc.SOPInstanceUID);
   try {
     await copySynced(source, temp);
-    await fs.link(temp, dest);
+    await placeTemp(temp, dest);
   } finally {
     await dropTemp(temp);
   }
@@ -325,7 +344,7 @@ export async function placeBytes(bytes: Buffer, dest: string, sopInstanceUID: st
     for (let n = 1; n <= MAX_ALTERNATIVES; n++) {
       const candidate = n === 1 ? dest : alternativePath(dest, n);
       try {
-        await fs.link(temp, candidate);
+        await placeTemp(temp, candidate);
         return { path: candidate, placed: 'written', madeDirs };
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
@@ -250,6 +251,30 @@ test('an export never follows a symbolic link below its folder (a lab user could
     assert.deepEqual(fs.readdirSync(elsewhere), [], 'nothing written through the link');
     assert.equal((await placeInstance(store, a, path.join(lab, 'SUBJ007', 'x.dcm'), 'copy', lab)).placed, 'written');
     assert.equal(fs.readFileSync(path.join(share, 'SUBJ007', 'x.dcm'), 'utf8'), 'AAAA');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a lab share without hard links (link() refused with EPERM): copies are placed by rename, a taken name still gets ~2, a re-run finds its file', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pacs-export-'));
+  try {
+    const archive = path.join(dir, 'archive');
+    const store = fakeStore(archive);
+    const a = instance(archive, 'a.dcm', 'AAAA');
+    const b = instance(archive, 'b.dcm', 'BBBBB');
+    const lab = path.join(dir, 'lab');
+    fs.mkdirSync(lab);
+    t.mock.method(fsp, 'link', async () => {
+      throw Object.assign(new Error('EPERM: operation not permitted, link'), { code: 'EPERM' });
+    });
+    const dest = path.join(lab, 'x.dcm');
+    assert.deepEqual(await placeInstance(store, a, dest, 'copy', dir), { path: dest, placed: 'written', madeDirs: [] });
+    assert.equal(fs.readFileSync(dest, 'utf8'), 'AAAA');
+    assert.deepEqual(await placeInstance(store, a, dest, 'copy', dir), { path: dest, placed: 'present', madeDirs: [] });
+    assert.deepEqual(await placeInstance(store, b, dest, 'copy', dir), { path: path.join(lab, 'x~2.dcm'), placed: 'written', madeDirs: [] });
+    assert.equal(fs.readFileSync(dest, 'utf8'), 'AAAA', 'the taken name kept its file');
+    assert.deepEqual(fs.readdirSync(lab).sort(), ['x.dcm', 'x~2.dcm'], 'no temporary file left');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
