@@ -246,6 +246,8 @@ export interface ArchiveIndex {
   /** Records a stored instance: patient, study, series upserted, counts kept, change logged. */
   storeInstance(record: InstanceRecord, mode: StoreMode): Promise<StoreOutcome>;
   findInstance(sopInstanceUID: string): Promise<InstanceLocation | null>;
+  /** Who sent an instance (calling and called AE title, address: null for a source without them); null when it is not indexed. */
+  senderOf(sopInstanceUID: string): Promise<{ callingAE: string | null; calledAE: string | null; remoteAddress: string | null } | null>;
   /**
    * Runs fn holding a lock on one SOP Instance UID across every server sharing this index, so
    * the store's duplicate decision and file placement happen one server at a time. Absent on

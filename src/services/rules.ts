@@ -116,7 +116,12 @@ export class RuleEngine {
     const seen = await this.seenInstances(subject);
     if (!seen.length) return 0; // deleted since: nothing to act on
     const attributes: Attributes[] = [];
-    const attributesOf = async (i: number): Promise<Attributes> => (attributes[i] ??= await readAttributes(this.deps.metadata, seen[i]!, subject.source));
+    // Each instance matched with its own sender: a series sent later by another AE (a key object
+    // from a workstation) was matched with the sender of the study's latest instance, so a rule on
+    // CalledAE missed the study's own series, or took another lab's.
+    const senderOf = async (loc: InstanceLocation): Promise<RuleSubject['source']> =>
+      loc.SOPInstanceUID === subject.sopInstanceUID ? subject.source : ((await this.deps.index.senderOf(loc.SOPInstanceUID)) ?? subject.source);
+    const attributesOf = async (i: number): Promise<Attributes> => (attributes[i] ??= await readAttributes(this.deps.metadata, seen[i]!, await senderOf(seen[i]!)));
     const matches = async (match: Rule['match']): Promise<boolean> => {
       // An empty match takes everything: no file is read for it (a forward-all rule parsed every instance received).
       if (Object.keys(match).length === 0) return true;

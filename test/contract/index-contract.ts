@@ -64,6 +64,8 @@ export function runIndexContract(name: string, makeIndex: Make): void {
         receivedAt: r.receivedAt,
       };
       assert.deepEqual(await index.findInstance('1.2.3.1.1.1'), expected);
+      assert.deepEqual(await index.senderOf('1.2.3.1.1.1'), { callingAE: r.provenance.callingAE, calledAE: r.provenance.calledAE, remoteAddress: r.provenance.remoteAddress });
+      assert.equal(await index.senderOf('1.2.3.9.9.9'), null);
       assert.deepEqual(await index.findInstanceByPath(r.file.path), expected);
       assert.equal(await index.findInstanceByPath('no/such/path.dcm'), null);
       const study = await index.findStudy('1.2.3.1');

@@ -132,6 +132,13 @@ export class PostgresIndex implements ArchiveIndex {
     return this.location(SQL.instanceByUid, sopInstanceUID);
   }
 
+  senderOf(sopInstanceUID: string): Promise<{ callingAE: string | null; calledAE: string | null; remoteAddress: string | null } | null> {
+    return this.transact('statement', async (db) => {
+      const r = (await db.query<{ calling_ae: string | null; called_ae: string | null; remote_address: string | null }>('SELECT calling_ae, called_ae, remote_address FROM instances WHERE sop_instance_uid = $1', [sopInstanceUID])).rows[0];
+      return r ? { callingAE: r.calling_ae, calledAE: r.called_ae, remoteAddress: r.remote_address } : null;
+    });
+  }
+
   instancesOf(study: string, series?: string, sop?: string): Promise<InstanceLocation[]> {
     const [sql, params] = series === undefined ? [SQL.instancesOfStudy, [study]] : sop === undefined ? [SQL.instancesOfSeries, [study, series]] : [SQL.instanceOf, [study, series, sop]];
     return this.transact('statement', async (db) => (await db.query<InstanceRefRow>(sql, params)).rows.map(toLocation));

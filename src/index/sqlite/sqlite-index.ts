@@ -234,6 +234,13 @@ export class SqliteIndex implements ArchiveIndex {
     });
   }
 
+  senderOf(sopInstanceUID: string): Promise<{ callingAE: string | null; calledAE: string | null; remoteAddress: string | null } | null> {
+    return this.read((s) => {
+      const r = s.senderByUid.get(sopInstanceUID);
+      return r ? { callingAE: r.calling_ae, calledAE: r.called_ae, remoteAddress: r.remote_address } : null;
+    });
+  }
+
   instancesOf(study: string, series?: string, sop?: string): Promise<InstanceLocation[]> {
     return this.read((s) =>
       (series === undefined ? s.instancesOfStudy.all(study) : sop === undefined ? s.instancesOfSeries.all(study, series) : s.instanceOf.all(study, series, sop)).map(toLocation),

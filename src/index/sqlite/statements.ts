@@ -86,6 +86,7 @@ export function prepareStatements(db: Database.Database) {
   return {
     // --- reads
     instanceByUid: get<InstanceRefRow>(`${LOCATION_SELECT} WHERE i.sop_instance_uid = ?`),
+    senderByUid: get<{ calling_ae: string | null; called_ae: string | null; remote_address: string | null }>('SELECT calling_ae, called_ae, remote_address FROM instances WHERE sop_instance_uid = ?'),
     studyGuard: get<{ study_instance_uid: string; protected: number; last_received_at: number }>('SELECT study_instance_uid, protected, last_received_at FROM studies WHERE pk = ?'),
     instanceByPath: get<InstanceRefRow>(`${LOCATION_SELECT} WHERE i.path = ?`),
     // The UIDs as one JSON array, answered in its order (key is the array index). CROSS JOIN

@@ -224,3 +224,31 @@ test('a rule with an empty match takes every instance without reading its file (
   assert.equal(reads, 0);
   await index.close();
 });
+
+test("each series of a study is matched with its own sender: a late series sent to another AE title neither hides the study from its lab's rule nor hands the lab's series to another", async () => {
+  const index = SqliteIndex.open({ path: join(dir, 's.db'), walMode: true });
+  await index.migrate();
+  const sentTo = (sop: string, series: string, calledAE: string) => {
+    const r = record({ sop, study: '1.2.6', series });
+    r.provenance = { ...r.provenance, calledAE };
+    return r;
+  };
+  await index.storeInstance(sentTo('s1', '1.2.6.1', 'LAB_A'), 'insert');
+  const late = await index.storeInstance(sentTo('s2', '1.2.6.9', 'PACS_SERVER'), 'insert'); // a key object from a workstation
+  const metadata = { get: async () => ({ text: JSON.stringify({ '00080060': { vr: 'CS', Value: ['MR'] } }) }) } as unknown as MetadataService;
+  const queued: string[] = [];
+  const engine = new RuleEngine({
+    rules: () => [ruleSchema.parse({ name: 'lab-a', on: 'study.stable', match: { CalledAE: 'LAB_A' }, actions: [{ type: 'forward', node: 'LAB' }] })],
+    index,
+    metadata,
+    jobs: { enqueue: async (_t, payload) => (queued.push(String(payload.rule)), { id: queued.length }), find: async () => null, cancel: async () => null },
+    logger: createLogger({ level: 'silent' }),
+  });
+  // The study's latest instance (the named one) came through PACS_SERVER.
+  const subject: RuleSubject = { event: 'study.stable', level: 'STUDY', uid: '1.2.6', studyUID: '1.2.6', seq: late.changeSeq, sopInstanceUID: 's2', source: { callingAE: 'WS1', calledAE: 'PACS_SERVER', remoteAddress: '127.0.0.1' } };
+  assert.equal(await engine.apply(subject), 1);
+  assert.deepEqual(queued, ['lab-a'], "the series sent to LAB_A still matches the lab's rule");
+  assert.deepEqual(await index.senderOf('s1'), { callingAE: 'STORESCU', calledAE: 'LAB_A', remoteAddress: '127.0.0.1' });
+  assert.equal(await index.senderOf('nope'), null);
+  await index.close();
+});
