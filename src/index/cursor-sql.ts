@@ -37,15 +37,9 @@ export const positionSql = (name: string): string => `SELECT seq FROM cursors WH
  */
 export const CHANGE_WINDOW = 20_000;
 
-/**
- * Instances filed by `pacs reindex` are none of these: the reindex logs each one it files, and
- * the first growth of a study after it then forwarded the whole study again and marked every
- * instance `new` to its command (as the received rules already leave them out).
- */
 export const changedInstancesSql = (study: string, after: string, upTo: string): string => `
-SELECT DISTINCT c.uid FROM changes c
-WHERE c.study_uid = ${study} AND c.seq > ${after} AND c.seq <= ${upTo} AND c.kind <> 'instance.deleted'
-  AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.sop_instance_uid = c.uid AND i.source = 'reindex')`;
+SELECT DISTINCT uid FROM changes
+WHERE study_uid = ${study} AND seq > ${after} AND seq <= ${upTo} AND kind <> 'instance.deleted'`;
 
 /** The cursor saying up to where the log may have been pruned: changes at or before it may be gone. */
 export const PRUNED_CURSOR = 'changes.pruned';
