@@ -37,7 +37,8 @@ export function parseNamingTemplate(template: string): NamingResult {
     // under UNKNOWN, one subject's with all others'.
     if (tagOfKeyword(keyword) === undefined) {
       const like = keywordLike(keyword);
-      return fail(`"{${keyword}}" is not a DICOM keyword of PS3.6${like ? ` (did you mean {${like}}?)` : ''}`);
+      const sender = ['CallingAE', 'CalledAE', 'RemoteAddress'].includes(keyword) ? ` (${keyword} is a rule's match key, not an attribute a file name is made of)` : '';
+      return fail(`"{${keyword}}" is not a DICOM keyword of PS3.6${like ? ` (did you mean {${like}}?)` : sender}`);
     }
     if (extra.length > 0 || (format !== undefined && !PAD.test(format))) {
       return fail(`"{${inner}}": the only format is a zero-padded width like {${keyword}:05}`);

@@ -99,7 +99,15 @@ export const exportActionSchema = z
     deidentify: deidentifyField,
   })
   .refine((a) => !a.deidentify || a.mode === 'copy', { error: 'deidentify writes new files: mode must be copy', path: ['mode'] })
-  .transform((a) => ({ ...a, template: a.template ?? defaultExportTemplate(a.deidentify !== undefined) }));
+  // Keys in the order they had when the template was a plain default: the action's digest
+  // (rules.ts actionDigest, naming its cursors and jobs) is its JSON, which a new order changed.
+  .transform((a) => ({
+    type: a.type,
+    to: a.to,
+    template: a.template ?? defaultExportTemplate(a.deidentify !== undefined),
+    mode: a.mode,
+    ...(a.deidentify !== undefined ? { deidentify: a.deidentify } : {}),
+  }));
 
 const FORWARD_TARGET = 'a forward action needs node (a known node, by C-STORE) or dicomweb (a DICOMweb server, by STOW-RS)';
 

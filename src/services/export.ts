@@ -187,15 +187,17 @@ const NO_HARD_LINKS = new Set(['EPERM', 'EOPNOTSUPP', 'ENOTSUP', 'ENOSYS']);
 /**
  * Puts the finished temporary file `temp` at `dest`, failing with EEXIST when the name is taken:
  * by link(), which cannot overwrite. A lab share without hard links refused every file, retried
- * for hours: there the name is checked free, then the file renamed onto it (a writer making the
- * same name in between is overwritten: the export's own names are its own).
+ * for hours: there the name is claimed first by creating it exclusively (O_EXCL, which such
+ * shares have; two exports choosing one name at once cannot both have it), then the file is
+ * renamed onto its own claim. A crash between the two leaves an empty file under the name, which
+ * the next run takes for another file (the instance goes to ~2).
  */
 async function placeTemp(temp: string, dest: string): Promise<void> {
   try {
     await fs.link(temp, dest);
   } catch (e) {
     if (!NO_HARD_LINKS.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
-    if (await taken(dest)) throw Object.assign(new Error(`EEXIST: file already exists, '${dest}'`), { code: 'EEXIST' });
+    await (await fs.open(dest, 'wx')).close(); // EEXIST when taken
     await fs.rename(temp, dest);
   }
 }

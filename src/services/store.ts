@@ -77,6 +77,8 @@ export class IngestSession {
   private readonly startedAt = performance.now();
   /** storage.min_free_mb as the session began (read once, not at each chunk). */
   private readonly minFree: number;
+  /** Bytes this session took off the free-space figure, given back if its file is discarded. */
+  private spentBytes = 0;
 
   constructor(
     private readonly svc: StoreService,
@@ -126,25 +128,23 @@ export class IngestSession {
     // written since it was read: checked only every 16 MB against that figure, one C-STORE of
     // gigabytes, or fifty associations of 30 MB each, went hundreds of MB past the minimum.
     const below = this.svc.spend(chunk.length, this.minFree);
+    this.spentBytes += chunk.length;
     if (this.bytes >= this.nextFreeCheck) {
       this.nextFreeCheck = this.bytes + FREE_CHECK_BYTES;
       void this.svc.refreshFreeSpace(true);
     }
     if (below) {
       this.failure = new PacsError('OUT_OF_RESOURCES', `${below} while the dataset was received: not stored`);
-      // Its bytes given back at once, not when the rest of the message has been read away; the
-      // figure read again once they are.
+      // Its bytes given back at once, not when the rest of the message has been read away.
       void this.staged
         ?.discard()
         .catch(() => {})
-        .then(() => this.svc.refreshFreeSpace(true));
+        .then(() => this.svc.discarded(this.takeSpent()));
       return true;
     }
     this.reader.push(chunk);
     return this.staged!.write(chunk);
   }
-
-
 
   private nextFreeCheck = FREE_CHECK_BYTES;
 
@@ -162,7 +162,7 @@ export class IngestSession {
       return result;
     } catch (e) {
       await this.staged?.discard().catch(() => {});
-      this.svc.discarded();
+      this.svc.discarded(this.takeSpent());
       const failure = isPacsError(e) ? e : new PacsError('STORAGE_FAILURE', String(e instanceof Error ? e.message : e), { cause: e });
       this.svc.deps.events.emit('instance.failed', { sopInstanceUID: this.request.sopInstanceUID, code: failure.code, message: failure.message, provenance: this.request.provenance });
       throw failure;
@@ -173,7 +173,14 @@ export class IngestSession {
   async abort(): Promise<void> {
     this.failure ??= new PacsError('ABORTED', 'dataset incomplete: association ended');
     await this.staged?.discard().catch(() => {});
-    this.svc.discarded();
+    this.svc.discarded(this.takeSpent());
+  }
+
+  /** The bytes taken off the figure, once (a file discarded twice gives them back once). */
+  takeSpent(): number {
+    const n = this.spentBytes;
+    this.spentBytes = 0;
+    return n;
   }
 }
 
@@ -184,8 +191,6 @@ export class StoreService {
   private readonly unindexed = new Set<string>();
   private freeCheckedAt = 0;
   private freeBytes = Number.POSITIVE_INFINITY;
-  /** The figure of the last statfs that answered. */
-  private measuredFreeBytes = Number.POSITIVE_INFINITY;
 
   constructor(readonly deps: StoreServiceDeps) {}
 
@@ -218,19 +223,21 @@ export class StoreService {
     if (!force && now - this.freeCheckedAt < 1000) return Promise.resolve();
     this.freeCheckedAt = now;
     return this.deps.store.freeBytes().then(
-      (b) => void (this.freeBytes = this.measuredFreeBytes = b),
+      (b) => void (this.freeBytes = b),
       // Not measured (statfs failing): the last figure measured, not one that the chunks written
       // since keep lowering until every store is refused.
-      () => void (this.freeBytes = this.measuredFreeBytes),
+      () => {}, // not measured (statfs failing): the figure goes on counting what is written
     );
   }
 
   /**
-   * A staged file was discarded (a failure, a duplicate): its bytes, taken off the figure as they
-   * were written, are free again — measured now, or the next store near the minimum was refused.
+   * A staged file was discarded (a failure, a duplicate): its `bytes`, taken off the figure as
+   * they were written, are free again — counted so, or a burst of resent duplicates kept the
+   * figure low until the next statfs and the next store near the minimum was refused. (If a
+   * statfs counted them meanwhile, the figure is that much high until the next.)
    */
-  discarded(): void {
-    if (this.deps.settings().minFreeBytes > 0) void this.refreshFreeSpace(true);
+  discarded(bytes: number): void {
+    this.freeBytes += bytes;
   }
 
   /** Called by IngestSession.end: everything after the last byte. */
@@ -257,7 +264,7 @@ export class StoreService {
     const uid = record.instance.SOPInstanceUID;
     const decide = async (): Promise<StoreResult> => {
       const existing = await this.deps.index.findInstance(uid);
-      if (existing) return this.storeDuplicate(record, existing, staged, settings);
+      if (existing) return this.storeDuplicate(record, existing, staged, settings, session);
       return this.storeNew(record, staged, settings);
     };
     return this.exclusive(uid, decide);
@@ -303,14 +310,14 @@ export class StoreService {
     return { kind: 'stored', ...filedAs(record), path: record.file.path, size: record.file.size };
   }
 
-  private async storeDuplicate(record: InstanceRecord, existing: InstanceLocation, staged: StagedObject, settings: StoreSettings): Promise<StoreResult> {
+  private async storeDuplicate(record: InstanceRecord, existing: InstanceLocation, staged: StagedObject, settings: StoreSettings, session: IngestSession): Promise<StoreResult> {
     // The same bytes sent again (a modality retrying) is never an error, whatever the policy.
     if (existing.checksum === record.file.checksum) {
       // Acknowledged as kept: a retention pass deleting this study must see it received again.
       await this.deps.index.retention.received(existing.SOPInstanceUID, new Date());
       if (await this.deps.store.exists(existing.path)) {
         await staged.discard();
-        this.discarded();
+        this.discarded(session.takeSpent());
         return this.result('identical', existing);
       }
       // A row without its file (removed by hand, lost with a disk): these bytes are that
@@ -323,7 +330,7 @@ export class StoreService {
     if (settings.duplicatePolicy === 'ignore') {
       await this.deps.index.retention.received(existing.SOPInstanceUID, new Date());
       await staged.discard();
-      this.discarded();
+      this.discarded(session.takeSpent());
       return this.result('ignored', existing);
     }
     if (settings.duplicatePolicy === 'reject')

@@ -205,15 +205,22 @@ export class WorklistService {
     const entry = completeEntry(await this.filed(dataset));
     // The same step twice (a client sending its POST again after a lost answer) would be on the
     // worklist twice, and one MPPS would move both: a step is its Study Instance UID and step ID.
-    const { studyInstanceUID, scheduledProcedureStepID } = worklistColumns(entry);
-    if (studyInstanceUID && scheduledProcedureStepID) {
-      // A canceled entry is no step to do: the same step may be scheduled anew.
-      const same = (await this.store.findByStep({ studyInstanceUID, scheduledProcedureStepID, accessionNumber: null })).find(
-        (e) => e.studyInstanceUID === studyInstanceUID && e.scheduledProcedureStepID === scheduledProcedureStepID && e.status !== 'CANCELED',
-      );
-      if (same) throw new PacsError('CONFLICT', `worklist entry ${same.id} is this step already (Study Instance UID ${studyInstanceUID}, Scheduled Procedure Step ID ${scheduledProcedureStepID})`);
-    }
+    await this.refuseSameStep(entry, null);
     return this.store.add(source, sourceKey, entry);
+  }
+
+  /**
+   * The same step twice would be on the worklist twice, and one MPPS would move both: a step is
+   * its Study Instance UID and step ID. A canceled entry is no step to do (the same step may be
+   * scheduled anew), and `except` is the entry being changed.
+   */
+  private async refuseSameStep(dataset: JsonDataset, except: number | null): Promise<void> {
+    const { studyInstanceUID, scheduledProcedureStepID, status } = worklistColumns(dataset);
+    if (!studyInstanceUID || !scheduledProcedureStepID || status === 'CANCELED') return;
+    const same = (await this.store.findByStep({ studyInstanceUID, scheduledProcedureStepID, accessionNumber: null })).find(
+      (e) => e.id !== except && e.studyInstanceUID === studyInstanceUID && e.scheduledProcedureStepID === scheduledProcedureStepID && e.status !== 'CANCELED',
+    );
+    if (same) throw new PacsError('CONFLICT', `worklist entry ${same.id} is this step already (Study Instance UID ${studyInstanceUID}, Scheduled Procedure Step ID ${scheduledProcedureStepID})`);
   }
 
   /**
@@ -272,6 +279,9 @@ export class WorklistService {
   async update(id: number, dataset: JsonDataset, ifTag?: string): Promise<WorklistEntry> {
     const next = await this.filed(dataset);
     const said = jsonElementText(scheduledStep(next)?.[SPS_STATUS]);
+    // A canceled step scheduled again while the same step was scheduled anew (POST): two.
+    const before = await this.get(id);
+    if (before.status === 'CANCELED' && said && said !== 'CANCELED') await this.refuseSameStep(completeEntry(structuredClone(next), said), id);
     return (
       (await this.change(id, (current) => {
         if (ifTag !== undefined && ifTag !== '*' && ifTag !== worklistTag(current)) throw new StaleEntryError(id);

@@ -92,9 +92,14 @@ describe('worklist edits against a step\'s status; deep bodies; huge ids', () =>
     assert.equal(again.statusCode, 409, again.body);
     assert.match(again.json<{ detail: string }>().detail, new RegExp(`entry ${first.json<{ id: number }>().id} is this step already`));
     assert.equal((await web.inject({ method: 'POST', url: '/api/worklist', payload: { ...step, ScheduledProcedureStepID: 'SPS556' } })).statusCode, 201, 'another step of the study');
-    // Canceled, the step may be scheduled anew.
-    assert.equal((await web.inject({ method: 'DELETE', url: `/api/worklist/${first.json<{ id: number }>().id}` })).statusCode, 200);
-    assert.equal((await web.inject({ method: 'POST', url: '/api/worklist', payload: step })).statusCode, 201);
+    // Canceled, the step may be scheduled anew; then the canceled entry may not be scheduled again beside it.
+    const firstId = first.json<{ id: number }>().id;
+    assert.equal((await web.inject({ method: 'DELETE', url: `/api/worklist/${firstId}` })).statusCode, 200);
+    const anew = await web.inject({ method: 'POST', url: '/api/worklist', payload: step });
+    assert.equal(anew.statusCode, 201);
+    const back = await web.inject({ method: 'PUT', url: `/api/worklist/${firstId}`, payload: { ...step, ScheduledProcedureStepStatus: 'SCHEDULED' } });
+    assert.equal(back.statusCode, 409, back.body);
+    assert.match(back.json<{ detail: string }>().detail, new RegExp(`entry ${anew.json<{ id: number }>().id} is this step already`));
     assert.equal((await web.inject({ method: 'POST', url: '/api/worklist', payload: entry })).statusCode, 201);
     assert.equal((await web.inject({ method: 'POST', url: '/api/worklist', payload: entry })).statusCode, 201, 'UIDs made for each: two steps');
   });

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { parseNamingTemplate } from '../../../src/config/naming.js';
 import { DEFAULT_DEIDENTIFIED_EXPORT_TEMPLATE, DEFAULT_EXPORT_TEMPLATE } from '../../../src/config/rules-schema.js';
 import { parseConfigData } from '../../../src/config/load.js';
+import { actionDigest } from '../../../src/services/rules.js';
+import { createHash } from 'node:crypto';
 
 test('a template parses into literals and attributes, with zero padding', () => {
   assert.deepEqual(parseNamingTemplate('{PatientID}/{StudyInstanceUID}/{InstanceNumber:05}.dcm'), {
@@ -42,4 +44,10 @@ test('an export action without a template: the default, or with deidentify one t
   assert.equal(deid, DEFAULT_DEIDENTIFIED_EXPORT_TEMPLATE);
   assert.match(deid, /\{StudyInstanceUID\}/, 'a study-unique folder: the UIDs are replaced, not removed');
   assert.equal(rules({ deidentify: true, template: '{PatientID}/{SOPInstanceUID}.dcm' }).template, '{PatientID}/{SOPInstanceUID}.dcm', 'a template given is kept');
+});
+
+test("an export action's digest (its cursors' and jobs' names) is what it was before the template default moved into a transform", () => {
+  const action = parseConfigData({ storage: { directory: '/tmp/a' }, database: { path: '/tmp/a.db' }, rules: [{ name: 'lab', on: 'study.stable', actions: [{ type: 'export', to: '/nas/x' }] }] }, '/tmp').rules[0]!.actions[0]!;
+  const before = createHash('sha256').update(JSON.stringify({ type: 'export', to: '/nas/x', template: DEFAULT_EXPORT_TEMPLATE, mode: 'copy' })).digest('hex').slice(0, 16);
+  assert.equal(actionDigest(action), before);
 });

@@ -275,6 +275,11 @@ test('a lab share without hard links (link() refused with EPERM): copies are pla
     assert.deepEqual(await placeInstance(store, b, dest, 'copy', dir), { path: path.join(lab, 'x~2.dcm'), placed: 'written', madeDirs: [] });
     assert.equal(fs.readFileSync(dest, 'utf8'), 'AAAA', 'the taken name kept its file');
     assert.deepEqual(fs.readdirSync(lab).sort(), ['x.dcm', 'x~2.dcm'], 'no temporary file left');
+    // Two exports choosing one free name at once: one has it, the other takes the next (never both: a rename would overwrite).
+    const y = path.join(lab, 'y.dcm');
+    const both = await Promise.all([placeInstance(store, a, y, 'copy', dir), placeInstance(store, b, y, 'copy', dir)]);
+    assert.deepEqual(both.map((r) => r.path).sort(), [y, path.join(lab, 'y~2.dcm')]);
+    assert.deepEqual(both.map((r) => fs.readFileSync(r.path, 'utf8')), ['AAAA', 'BBBBB']);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
