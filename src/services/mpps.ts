@@ -119,6 +119,9 @@ export const FOLLOW_UP_TIMING: FollowUpTiming = {
   retryMs: (tries) => Math.min(5_000 * 2 ** Math.min(tries + 1, 20), 600_000),
 };
 
+/** Steps remembered as worklist-followed while their forward fails (beyond: their worklist update is done once more). */
+const WORKLIST_DONE_KEPT = 10_000;
+
 /** Steps one sweep takes up at most: the rest wait for the next one. */
 const SWEEP_BATCH = 50;
 
@@ -127,6 +130,8 @@ export class MppsService {
   onAccepted: ((uid: string) => Promise<void>) | null = null;
 
   private readonly steps = new KeyedMutex();
+  /** Steps whose worklist update is done for the state (revision) given while their forward is still owed. */
+  private readonly worklistDone = new Map<string, string>();
   private sweepTimer: NodeJS.Timeout | null = null;
   private sweeping: Promise<void> | null = null;
   private closed = false;
@@ -150,8 +155,11 @@ export class MppsService {
     const uid = step.sopInstanceUID;
     // Each part on its own: a worklist update that keeps failing must not hold the forward back.
     const failures: unknown[] = [];
+    let followed: string | null = null;
     try {
-      await this.followWorklist(step);
+      // Done already for this state (only the forward failed): not again at each of its retries,
+      // which would undo a change of the entry made since (a correction with If-Match).
+      if (this.worklistDone.get(uid) !== step.revision) followed = await this.followWorklist(step);
     } catch (e) {
       failures.push(e);
     }
@@ -160,8 +168,13 @@ export class MppsService {
     } catch (e) {
       failures.push(e);
     }
+    if (failures.length && followed !== null) {
+      if (this.worklistDone.size >= WORKLIST_DONE_KEPT) this.worklistDone.clear(); // only means updating once more
+      this.worklistDone.set(uid, followed);
+    }
     try {
       if (!failures.length) {
+        this.worklistDone.delete(uid);
         await this.store.followedUp(uid, step.revision);
         if (from === 'sweep') this.logger.info({ mpps: uid, tries: step.followUpTries }, 'MPPS follow-ups done on a later try');
         return true;
@@ -180,15 +193,16 @@ export class MppsService {
    * it before this update landed, which would have put the entry back to STARTED for good; the
    * entries then take the status it has now.
    */
-  private async followWorklist(step: MppsRecord): Promise<void> {
+  private async followWorklist(step: MppsRecord): Promise<string> {
     let current = step;
     for (let round = 0; round < MERGE_ATTEMPTS; round++) {
       const changed = await this.worklist.stepPerformed(stepReferences(current.dataset), current.status);
       if (changed.length) this.logger.info({ mpps: current.sopInstanceUID, worklistEntries: changed, status: current.status }, 'worklist entries follow MPPS');
       const now = await this.store.get(current.sopInstanceUID);
-      if (!now || now.revision === current.revision) return;
+      if (!now || now.revision === current.revision) return current.revision;
       current = now;
     }
+    return current.revision;
   }
 
   /** Takes up the follow-ups owed, now and then every `sweepMs` until close(). */

@@ -174,3 +174,31 @@ test('another server ending the step while this one follows an older state of it
     await index.close();
   }
 });
+
+test('a forward that keeps failing is tried again alone: the worklist update, done, is not done again at each try', async () => {
+  const index = SqliteIndex.open({ path: join(dir, 'e.db'), walMode: true });
+  await index.migrate();
+  const worklist = new WorklistService(index.worklist, () => ({ fuzzyNames: false }));
+  const study = '1.2.826.0.1.3680043.8.498.117';
+  await worklist.create({ '00100020': v('LO', 'E'), '0020000D': v('UI', study), '00400100': { vr: 'SQ', Value: [{ '00080060': v('CS', 'CT'), '00400009': v('SH', 'SPS117'), '00400002': v('DA', '20260312') }] } } as JsonDataset);
+  const mpps = new MppsService(index.mpps, worklist, pino({ level: 'silent' }), { firstTryMs: 100, sweepMs: 30, retryMs: () => 100 });
+  let updates = 0;
+  const stepPerformed = worklist.stepPerformed.bind(worklist);
+  worklist.stepPerformed = async (...a) => (updates++, stepPerformed(...a));
+  let forwards = 0;
+  mpps.onAccepted = async () => {
+    if (++forwards <= 3) throw new Error('the peer refused the association');
+  };
+  const uid = '1.2.826.0.1.3680043.8.498.118';
+  try {
+    mpps.start();
+    assert.equal((await mpps.create(uid, 'CT1', inProgress(study, 'SPS117'))).status, 0);
+    for (let i = 0; i < 100 && (await index.mpps.get(uid))?.followUpAt; i++) await sleep(50);
+    assert.equal((await index.mpps.get(uid))?.followUpAt, null, 'done at last');
+    assert.equal(forwards, 4);
+    assert.equal(updates, 1, 'the worklist followed once');
+  } finally {
+    await mpps.close();
+    await index.close();
+  }
+});
