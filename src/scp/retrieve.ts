@@ -147,13 +147,17 @@ function final(ctx: ScpContext, cmd: Command, status: number, counts: Counts | n
   );
 }
 
-/** A retrieve refused before any sub-operation: logged, counted, answered. */
-function refusal(ctx: ScpContext, cmd: Command): (status: number, comment: string, offending?: number) => Promise<void> {
-  return (status, comment, offending) => {
+/**
+ * A retrieve refused before any sub-operation: logged, counted, answered — with the counts and
+ * the instances when they were selected already (all failed: the destination cannot be reached).
+ */
+function refusal(ctx: ScpContext, cmd: Command): (status: number, comment: string, offending?: number, failed?: string[]) => Promise<void> {
+  return (status, comment, offending, failed) => {
     ctx.stats.failures++;
     ctx.stats.lastError = comment;
     ctx.logger.warn({ status: `0x${status.toString(16)}`, error: comment }, `${cmd.CommandField === CommandField.C_GET_RQ ? 'C-GET' : 'C-MOVE'} refused`);
-    return final(ctx, cmd, status, null, comment, [], offending);
+    const counts = failed ? { remaining: 0, completed: 0, failed: failed.length, warning: 0 } : null;
+    return final(ctx, cmd, status, counts, comment, failed, offending);
   };
 }
 
@@ -226,11 +230,7 @@ async function subOperations(
       if (op.cancelled) return final(ctx, cmd, Status.Cancel, notAttempted(instances), undefined, uids);
       // Every sub-operation failed (PS3.4 C.4.2.3.1: A702, with the counts and the list, as
       // dcmqrscp answers): the requestor learns which instances did not go, not only that.
-      const comment = `cannot open an association to ${destAE} (${dest.host}:${dest.port}): ${errorMessage(e)}`;
-      ctx.stats.failures++;
-      ctx.stats.lastError = comment;
-      ctx.logger.warn({ status: '0xa702', error: comment }, 'C-MOVE refused');
-      return final(ctx, cmd, Status.OutOfResourcesSubOperations, { remaining: 0, completed: 0, failed: instances.length, warning: 0 }, comment, uids);
+      return refusal(ctx, cmd)(Status.OutOfResourcesSubOperations, `cannot open an association to ${destAE} (${dest.host}:${dest.port}): ${errorMessage(e)}`, undefined, uids);
     }
     send = storeSender(sourceOf(deps), scu, { aeTitle: ctx.assoc.callingAETitle, messageId: cmd.MessageID ?? 0 }, stop);
     close = () => scu.release().catch(() => {});

@@ -155,32 +155,21 @@ export class MppsService {
     const uid = step.sopInstanceUID;
     // Each part on its own: a worklist update that keeps failing must not hold the forward back.
     const failures: unknown[] = [];
+    const attempt = (part: () => Promise<unknown>): Promise<void> => part().then(() => undefined, (e: unknown) => void failures.push(e));
     let followed: string | null = null;
-    try {
-      // Done already for this state (only the forward failed): not again at each of its retries,
-      // which would undo a change of the entry made since (a correction with If-Match).
-      if (this.worklistDone.get(uid) !== step.revision) followed = await this.followWorklist(step);
-    } catch (e) {
-      failures.push(e);
+    // Done already for this state (only the forward failed): not again at each of its retries,
+    // which would undo a change of the entry made since (a correction with If-Match).
+    if (this.worklistDone.get(uid) !== step.revision) await attempt(async () => (followed = await this.followWorklist(step)));
+    await attempt(async () => this.onAccepted?.(uid));
+    if (!failures.length) await attempt(() => this.store.followedUp(uid, step.revision));
+    if (!failures.length) {
+      this.worklistDone.delete(uid);
+      if (from === 'sweep') this.logger.info({ mpps: uid, tries: step.followUpTries }, 'MPPS follow-ups done on a later try');
+      return true;
     }
-    try {
-      await this.onAccepted?.(uid);
-    } catch (e) {
-      failures.push(e);
-    }
-    if (failures.length && followed !== null) {
+    if (followed !== null) {
       if (this.worklistDone.size >= WORKLIST_DONE_KEPT) this.worklistDone.clear(); // only means updating once more
       this.worklistDone.set(uid, followed);
-    }
-    try {
-      if (!failures.length) {
-        this.worklistDone.delete(uid);
-        await this.store.followedUp(uid, step.revision);
-        if (from === 'sweep') this.logger.info({ mpps: uid, tries: step.followUpTries }, 'MPPS follow-ups done on a later try');
-        return true;
-      }
-    } catch (e) {
-      failures.push(e);
     }
     const next = step.followUpAt ? Math.max(0, Math.round((step.followUpAt.getTime() - Date.now()) / 1000)) : null;
     this.logger.warn({ err: failures[0], mpps: uid, tries: step.followUpTries }, `MPPS follow-ups (worklist update, forward) failed; tried again in ${next ?? '?'} s`);

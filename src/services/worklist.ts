@@ -252,10 +252,10 @@ export class WorklistService {
    * and the write (an MPPS moving the status while an HL7 update rewrites the order: each keeps
    * the other's change). Null when `next` leaves the entry as it is.
    */
-  private async change(id: number, next: (current: WorklistEntry) => JsonDataset): Promise<WorklistEntry | null> {
+  private async change(id: number, next: (current: WorklistEntry) => JsonDataset | Promise<JsonDataset>): Promise<WorklistEntry | null> {
     for (let attempt = 1; ; attempt++) {
       const current = await this.get(id);
-      const ds = next(current);
+      const ds = await next(current);
       if (JSON.stringify(ds) === JSON.stringify(current.dataset)) return null;
       const r = await this.store.replace(id, ds, current.revision);
       if (r === null) this.missing(id);
@@ -279,11 +279,8 @@ export class WorklistService {
   async update(id: number, dataset: JsonDataset, ifTag?: string): Promise<WorklistEntry> {
     const next = await this.filed(dataset);
     const said = jsonElementText(scheduledStep(next)?.[SPS_STATUS]);
-    // A canceled step scheduled again while the same step was scheduled anew (POST): two.
-    const before = await this.get(id);
-    if (before.status === 'CANCELED' && said && said !== 'CANCELED') await this.refuseSameStep(completeEntry(structuredClone(next), said), id);
     return (
-      (await this.change(id, (current) => {
+      (await this.change(id, async (current) => {
         if (ifTag !== undefined && ifTag !== '*' && ifTag !== worklistTag(current)) throw new StaleEntryError(id);
         // A client naming the version it read has seen the status it changes: a step set COMPLETED
         // by mistake (through this API: no MPPS says so) may be put right. Blind, never.
@@ -291,7 +288,10 @@ export class WorklistService {
           throw new PacsError('CONFLICT', `worklist entry ${id} is ${current.status}: a step done keeps its status (not ${said}) unless the change names the entry as read (If-Match with its ETag)`);
         if (said && said !== current.status && ifTag === undefined && UNDER_WAY.has(current.status) && goesBack(current.status, said))
           throw new PacsError('CONFLICT', `worklist entry ${id} is ${current.status} now: a change that does not name it as read (If-Match with its ETag) may not move it back to ${said}`);
-        return completeEntry(structuredClone(next), said || current.status);
+        const changed = completeEntry(structuredClone(next), said || current.status);
+        // A canceled step scheduled again while the same step was scheduled anew (POST): two.
+        if (current.status === 'CANCELED') await this.refuseSameStep(changed, id);
+        return changed;
       })) ?? this.get(id)
     );
   }
