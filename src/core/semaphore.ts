@@ -5,16 +5,30 @@ export class Semaphore {
 
   constructor(private readonly limit: number) {}
 
-  async run<T>(section: () => Promise<T>): Promise<T> {
+  /**
+   * Takes a slot, for a section that does not end where it began (what it holds is handed on
+   * and given back later): the function returned gives the slot back, once however often called.
+   */
+  async acquire(): Promise<() => void> {
     if (this.running < this.limit) this.running++;
     // A slot freed is handed to the next waiter directly, so `running` never dips below it.
     else await new Promise<void>((resolve) => this.queue.push(resolve));
-    try {
-      return await section();
-    } finally {
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
       const next = this.queue.shift();
       if (next) next();
       else this.running--;
+    };
+  }
+
+  async run<T>(section: () => Promise<T>): Promise<T> {
+    const release = await this.acquire();
+    try {
+      return await section();
+    } finally {
+      release();
     }
   }
 

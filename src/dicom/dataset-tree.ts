@@ -135,50 +135,74 @@ function parser(data: Buffer, s: Syntax, items: boolean): TreeElement[] | TreeEl
   return items ? sequence(data.length, true) : elements(data.length, null, false);
 }
 
+/** Values at least this long are kept apart by encodeTreeParts, not copied. */
+export const KEPT_APART_BYTES = 64 * 1024;
+
 /** Encodes a tree in the given syntax (values must already be in its byte order). */
 export function encodeTree(elements: readonly TreeElement[], s: Syntax): Buffer {
-  const parts: Buffer[] = [];
-  const u16 = (n: number): Buffer => {
-    const b = Buffer.alloc(2);
-    if (s.littleEndian) b.writeUInt16LE(n);
-    else b.writeUInt16BE(n);
-    return b;
+  return Buffer.concat(encodeTreeParts(elements, s));
+}
+
+/**
+ * Encodes a tree as a list of buffers to be written one after the other: each value of at least
+ * KEPT_APART_BYTES (Pixel Data, a large private block) is the value itself — for a parsed file,
+ * a slice of its bytes, not a copy, so a de-identified copy of a 1 GB image costs the 1 GB read
+ * once rather than three times —, and everything between such values is packed into one buffer.
+ */
+export function encodeTreeParts(elements: readonly TreeElement[], s: Syntax): Buffer[] {
+  const out: Buffer[] = [];
+  let packed: Buffer[] = [];
+  const put = (b: Buffer): void => {
+    if (b.length < KEPT_APART_BYTES) {
+      packed.push(b);
+      return;
+    }
+    if (packed.length) out.push(Buffer.concat(packed));
+    packed = [];
+    out.push(b);
   };
-  const u32 = (n: number): Buffer => {
-    const b = Buffer.alloc(4);
-    if (s.littleEndian) b.writeUInt32LE(n >>> 0);
-    else b.writeUInt32BE(n >>> 0);
-    return b;
+  // Tag, then (explicit VR) the VR, then the length: one small buffer per element header.
+  const head = (t: number, vr: string | null, length: number): void => {
+    const long = vr !== null && LONG_LENGTH_VRS.has(vr);
+    const b = Buffer.alloc(long ? 12 : 8);
+    const w16 = (n: number, at: number): number => (s.littleEndian ? b.writeUInt16LE(n, at) : b.writeUInt16BE(n, at));
+    const w32 = (n: number, at: number): number => (s.littleEndian ? b.writeUInt32LE(n >>> 0, at) : b.writeUInt32BE(n >>> 0, at));
+    w16(t >>> 16, 0);
+    w16(t & 0xffff, 2);
+    if (vr === null) w32(length, 4);
+    else {
+      b.write(vr, 4, 'latin1');
+      if (long) w32(length, 8);
+      else w16(length, 6);
+    }
+    put(b);
   };
-  const tag = (t: number): Buffer => Buffer.concat([u16(t >>> 16), u16(t & 0xffff)]);
-  const header = (t: number, vr: string, length: number, implicit: boolean): void => {
-    if (implicit || !s.explicitVR) parts.push(tag(t), u32(length));
-    else if (LONG_LENGTH_VRS.has(vr)) parts.push(tag(t), Buffer.from(vr, 'latin1'), Buffer.alloc(2), u32(length));
-    else parts.push(tag(t), Buffer.from(vr, 'latin1'), u16(length));
-  };
+  // Items and delimiters are never explicit-VR (PS3.5 7.5).
+  const header = (t: number, vr: string, length: number, implicit: boolean): void => head(t, implicit || !s.explicitVR ? null : vr, length);
   const write = (list: readonly TreeElement[], implicit: boolean): void => {
     for (const e of [...list].sort((a, b) => a.tag - b.tag)) {
       if (e.items) {
         header(e.tag, 'SQ', UNDEFINED, implicit);
         for (const item of e.items) {
-          parts.push(tag(ITEM), u32(UNDEFINED));
+          head(ITEM, null, UNDEFINED);
           write(item, implicit);
-          parts.push(tag(ITEM_END), u32(0));
+          head(ITEM_END, null, 0);
         }
-        parts.push(tag(SEQ_END), u32(0));
+        head(SEQ_END, null, 0);
         continue;
       }
       if (e.encapsulated) {
         header(e.tag, e.vr, UNDEFINED, implicit);
-        parts.push(e.value);
+        put(e.value);
         continue;
       }
       // A short-length VR cannot carry more than 65535 bytes: such a value goes as UN.
       const vr = !LONG_LENGTH_VRS.has(e.vr) && e.value.length > 0xffff ? 'UN' : e.vr;
       header(e.tag, vr, e.value.length, implicit);
-      parts.push(e.value);
+      put(e.value);
     }
   };
   write(elements, false);
-  return Buffer.concat(parts);
+  if (packed.length) out.push(Buffer.concat(packed));
+  return out;
 }

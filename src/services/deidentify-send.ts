@@ -24,12 +24,19 @@ export function deidentifiedSender(deid: Deidentifier, scu: ScuAssociation, flag
       }
       flagged.add(d);
       newUid.set(loc.SOPInstanceUID, d.sopInstanceUID);
-      return { pcId: pc.id, dataset: d.dataset };
+      // One buffer for a small copy (sent as one PDU with its command); a large one in its
+      // parts, its Pixel Data a slice of the stored file's bytes.
+      const dataset = d.dataset.length === 1 ? d.dataset[0]! : iterate(d.dataset);
+      return { pcId: pc.id, dataset, release: () => d.release() };
     },
     async send(loc, ready: Ready) {
       const uid = newUid.get(loc.SOPInstanceUID)!;
       newUid.delete(loc.SOPInstanceUID);
-      return classify(await scu.store(ready.pcId, loc.SOPClassUID, uid, ready.dataset));
+      return classify(await scu.store(ready.pcId, loc.SOPClassUID, uid, ready.dataset, {}, ready.release));
     },
   };
+}
+
+async function* iterate(parts: readonly Buffer[]): AsyncIterable<Buffer> {
+  yield* parts;
 }

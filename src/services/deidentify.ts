@@ -9,7 +9,8 @@ import { MAX_CONVERTED_BYTES } from '../codecs/convert.js';
 import { inflateDataset } from '../codecs/inflate.js';
 import type { DeidentifyProfileConfig } from '../config/rules-schema.js';
 import { PacsError } from '../core/errors.js';
-import { encodeTree, parseTree, syntaxOf, type TreeElement } from '../dicom/dataset-tree.js';
+import { Semaphore } from '../core/semaphore.js';
+import { encodeTree, encodeTreeParts, parseTree, syntaxOf, type TreeElement } from '../dicom/dataset-tree.js';
 import { deidentifyElements, elementString, type DeidProfile, type SafePrivate } from '../dicom/deidentify.js';
 import { burnedInAnnotation, type BurnedIn } from '../dicom/deid-values.js';
 import { clearPixelOverlayBits } from '../dicom/deid-pixels.js';
@@ -22,16 +23,44 @@ import type { ObjectStore } from '../storage/object-store.js';
 import type { AttributeLookup } from '../storage/naming.js';
 
 export interface Deidentified {
-  /** The whole new Part 10 file. */
-  file: Buffer;
-  /** The dataset alone (after the File Meta), for sending. */
-  dataset: Buffer;
+  /** The new File Meta Information (preamble and group 0002): the file is this, then `dataset`. */
+  meta: Buffer;
+  /**
+   * The dataset (after the File Meta, what is sent), in parts to be written one after the
+   * other: large values (Pixel Data) are slices of the stored file's bytes, not copies.
+   */
+  dataset: readonly Buffer[];
+  /** Bytes in the dataset's parts. */
+  datasetSize: number;
   sopInstanceUID: string;
   sopClassUID: string;
   transferSyntaxUID: string;
   /** Attributes of the de-identified dataset, for naming templates (never the originals). */
   attributes: AttributeLookup;
   burnedIn: BurnedIn;
+  /**
+   * Lets the next large file be de-identified (see LARGE_FILE): call once this copy is written
+   * or sent (or given up). Idempotent; a no-op for files below LARGE_FILE.
+   */
+  release(): void;
+}
+
+/** The whole de-identified file: File Meta, then the dataset. */
+export const fileParts = (d: Deidentified): Buffer[] => [d.meta, ...d.dataset];
+
+/**
+ * Files at least this large are de-identified one at a time in this process: each is held
+ * whole in memory (once: the copy's large values are slices of it) until its copy is written
+ * or sent, and jobs running side by side each holding a 1 GB image would not fit.
+ */
+export const LARGE_FILE = 64 * 1024 * 1024;
+const largeFiles = new Semaphore(1);
+
+/** A file past MAX_CONVERTED_BYTES: its copy is not made (it would be read whole into memory). */
+export class TooLargeToDeidentify extends PacsError {
+  constructor(uid: string, size: number) {
+    super('UNSUPPORTED', `${uid}: its file is ${Math.ceil(size / 1048576)} MB; de-identified copies are made of files up to ${MAX_CONVERTED_BYTES / 1048576} MB`);
+  }
 }
 
 /** How many flagged copies a job's progress names (burned_in: flag); the count goes on. */
@@ -174,6 +203,17 @@ export class Deidentifier {
   }
 
   async deidentify(loc: InstanceLocation): Promise<Deidentified> {
+    if (loc.size > MAX_CONVERTED_BYTES) throw new TooLargeToDeidentify(loc.SOPInstanceUID, loc.size);
+    const release = loc.size >= LARGE_FILE ? await largeFiles.acquire() : () => {};
+    try {
+      return await this.copyOf(loc, release);
+    } catch (e) {
+      release();
+      throw e;
+    }
+  }
+
+  private async copyOf(loc: InstanceLocation, release: () => void): Promise<Deidentified> {
     const whole = await this.objects.readAll(loc.path, loc.size);
     const prefix = parsePart10Prefix(whole, true);
     if (!prefix) throw new PacsError('DICOM_PARSE', `the file of ${loc.SOPInstanceUID} has an unreadable File Meta Information`);
@@ -192,8 +232,8 @@ export class Deidentifier {
     const { elements } = deidentifyElements(tree, { profile: this.profile, pseudonym: patient.pseudonym, shiftDays: patient.shiftDays, mapUid: (u) => this.mapUid(secret, u), methodNotes });
     // Overlays drawn in the unused bits of the pixels would outlive their removed module.
     clearPixelOverlayBits(elements, syntax.littleEndian);
-    let encoded = encodeTree(elements, syntax);
-    if (syntax.deflated) encoded = deflateRawSync(encoded);
+    // A deflated dataset is deflated whole; any other keeps its large values as slices of the file.
+    const dataset = syntax.deflated ? [deflateRawSync(encodeTree(elements, syntax))] : encodeTreeParts(elements, syntax);
     const sopInstanceUID = this.mapUid(secret, loc.SOPInstanceUID);
     const meta = encodeFileMetaInformation({
       mediaStorageSOPClassUID: loc.SOPClassUID,
@@ -203,8 +243,9 @@ export class Deidentifier {
       implementationVersionName: IMPLEMENTATION_VERSION_NAME,
     });
     return {
-      file: Buffer.concat([meta, encoded]),
-      dataset: encoded,
+      meta,
+      dataset,
+      datasetSize: dataset.reduce((n, b) => n + b.length, 0),
       sopInstanceUID,
       sopClassUID: loc.SOPClassUID,
       transferSyntaxUID: prefix.transferSyntaxUID,
@@ -213,6 +254,7 @@ export class Deidentifier {
         return tag === undefined ? null : elementString(elements, tag);
       },
       burnedIn,
+      release,
     };
   }
 }

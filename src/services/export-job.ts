@@ -11,8 +11,8 @@ import type { JobProgress } from '../index/jobs.js';
 import type { QueryLevel } from '../index/query/types.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { readAttributes } from './attributes.js';
-import { createHash } from 'node:crypto';
 import {
+  digestOf,
   exportPath,
   holdsBytes,
   holdsInstance,
@@ -24,7 +24,7 @@ import {
   type ExportTarget,
   type Placement,
 } from './export.js';
-import { BurnedInRefused, Deidentifier, FlaggedCopies } from './deidentify.js';
+import { BurnedInRefused, Deidentifier, fileParts, FlaggedCopies } from './deidentify.js';
 import type { DeidentifyProfileConfig } from '../config/rules-schema.js';
 import { type JobHandler, PermanentJobError } from './jobs.js';
 import type { MetadataService } from './metadata.js';
@@ -86,13 +86,20 @@ export async function exportInstances(deps: ExportDeps, instances: readonly Inst
       if (options.deidentify) {
         // Never a link: the point is a file without the original's identity.
         const d = await options.deidentify.deidentify(loc);
-        counts.flagged.add(d);
-        dest = exportPath(target, d.attributes);
-        const digest = planned ? createHash('sha256').update(d.file).digest('hex') : '';
-        const r = planned ? await plannedPlacement(dest, planned, (c) => holdsBytes(c, d.file.length, digest), d.sopInstanceUID) : await placeBytes(d.file, dest, d.sopInstanceUID, target.to);
-        dest = r.path;
-        counts[r.placed]++;
-        if (!planned) toSync(r);
+        try {
+          counts.flagged.add(d);
+          dest = exportPath(target, d.attributes);
+          const parts = fileParts(d);
+          let digest: string | undefined; // made when a file is found in the way, once
+          const r = planned
+            ? await plannedPlacement(dest, planned, (c) => holdsBytes(c, d.meta.length + d.datasetSize, (digest ??= digestOf(parts))), d.sopInstanceUID)
+            : await placeBytes(parts, dest, d.sopInstanceUID, target.to);
+          dest = r.path;
+          counts[r.placed]++;
+          if (!planned) toSync(r);
+        } finally {
+          d.release();
+        }
         options.onInstance?.(loc, dest, counts);
         continue;
       }

@@ -15,6 +15,7 @@ import { alternativePath, fillTemplate, type AttributeLookup } from '../storage/
 import { PacsError } from '../core/errors.js';
 import { readPart10Header } from '../dicom/part10.js';
 import { HOST, isAlive } from '../core/process-alive.js';
+import { TooLargeToDeidentify } from './deidentify.js';
 
 export type Placed = 'written' | 'present';
 
@@ -42,7 +43,8 @@ export class ExportRefused extends PacsError {
 
 /** Whether retrying an export that failed with `e` is pointless: ExportRefused, a hard link across filesystems, a name the filesystem refuses as too long. */
 export const isPermanentExportFailure = (e: unknown): boolean =>
-  e instanceof ExportRefused || ['EXDEV', 'ENAMETOOLONG'].includes((e as NodeJS.ErrnoException | null)?.code ?? '');
+  e instanceof ExportRefused ||
+  e instanceof TooLargeToDeidentify || ['EXDEV', 'ENAMETOOLONG'].includes((e as NodeJS.ErrnoException | null)?.code ?? '');
 
 /** Where an instance goes: the filled template under `to`, checked not to leave it. */
 export function exportPath(target: ExportTarget, lookup: AttributeLookup): string {
@@ -330,18 +332,28 @@ export function holdsInstance(objects: ObjectStore, loc: InstanceLocation, dest:
   return isSame(dest, objects.absolutePath(loc.path), loc, mode);
 }
 
+/** The SHA-256 (hex) of bytes given in parts, as sha256() gives it of the file they make. */
+export function digestOf(parts: readonly Buffer[]): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return h.digest('hex');
+}
+
 /**
- * Writes `bytes` (a de-identified file, of the instance `sopInstanceUID`) at `dest` or its first
- * free alternative, whole or not at all, like a copy.
+ * Writes `parts` (a de-identified file, of the instance `sopInstanceUID`, one part after the
+ * other) at `dest` or its first free alternative, whole or not at all, like a copy.
  */
-export async function placeBytes(bytes: Buffer, dest: string, sopInstanceUID: string, root: string): Promise<Placement> {
+export async function placeBytes(parts: readonly Buffer[], dest: string, sopInstanceUID: string, root: string): Promise<Placement> {
   const madeDirs = await makeFolder(dest, root);
-  const digest = createHash('sha256').update(bytes).digest('hex');
+  const digest = digestOf(parts);
+  const size = parts.reduce((n, p) => n + p.length, 0);
   const temp = await takeTemp(path.dirname(dest), sopInstanceUID);
   let fh: fs.FileHandle | null = null;
   try {
-    await fs.writeFile(temp, bytes);
     fh = await fs.open(temp, 'r+');
+    // writev writes them all (libuv goes on after a short write and past IOV_MAX).
+    const { bytesWritten } = await fh.writev(parts as Buffer[]);
+    if (bytesWritten !== size) throw new Error(`${temp}: ${bytesWritten} of ${size} bytes written`);
     await fh.sync();
     for (let n = 1; n <= MAX_ALTERNATIVES; n++) {
       const candidate = n === 1 ? dest : alternativePath(dest, n);
@@ -351,7 +363,7 @@ export async function placeBytes(bytes: Buffer, dest: string, sopInstanceUID: st
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
         // De-identification is deterministic: a re-run makes the same bytes, found here as done.
-        if (await holdsBytes(candidate, bytes.length, digest)) return { path: candidate, placed: 'present', madeDirs };
+        if (await holdsBytes(candidate, size, digest)) return { path: candidate, placed: 'present', madeDirs };
         // The de-identified copy of the instance before it was replaced: this one takes its place.
         if (await holdsEarlierVersion(candidate, sopInstanceUID)) {
           await fs.rename(temp, candidate);

@@ -188,7 +188,10 @@ export async function runSubOperations(
 }
 
 function discard(r: Ready | Outcome): void {
-  if ('kind' in r || Buffer.isBuffer(r.dataset)) return;
+  if ('kind' in r) return;
+  // What it holds (a read buffer, a large de-identified file's turn) is given back.
+  r.release?.();
+  if (Buffer.isBuffer(r.dataset)) return;
   const stream = r.dataset as { destroy?: () => void };
   stream.destroy?.();
 }

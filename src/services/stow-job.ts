@@ -13,7 +13,7 @@ import type { JobProgress } from '../index/jobs.js';
 import type { QueryLevel } from '../index/query/types.js';
 import type { ArchiveIndex, InstanceLocation } from '../index/types.js';
 import type { ObjectStore, SpooledObject } from '../storage/object-store.js';
-import { BurnedInRefused, Deidentifier, FlaggedCopies } from './deidentify.js';
+import { BurnedInRefused, Deidentifier, fileParts, FlaggedCopies } from './deidentify.js';
 import { type JobHandler, PermanentJobError, RetryableJobError } from './jobs.js';
 import { type ChangeRange, FAILED_UIDS_KEPT, checkChanges, checkLevel, checkUids, selectionOrNothing, transferSelection } from './transfer-jobs.js';
 
@@ -121,7 +121,12 @@ async function partsOf(batch: InstanceLocation[], objects: ObjectStore, deid: De
     }
     try {
       const d = await deid.deidentify(loc);
-      const copy = await objects.spool(d.file);
+      let copy: SpooledObject;
+      try {
+        copy = await objects.spool(fileParts(d));
+      } finally {
+        d.release();
+      }
       out.spooled.push(copy);
       t.flagged.add(d);
       out.parts.push({ sopInstanceUID: d.sopInstanceUID, size: copy.size, open: () => copy.read() });

@@ -155,15 +155,23 @@ export class FsObjectStore implements ObjectStore {
     return new FsStagedObject(this, spare?.path ?? this.tempName(), spare?.fd ?? null, this.options.fsync);
   }
 
-  async spool(data: Buffer): Promise<SpooledObject> {
+  async spool(data: Buffer | readonly Buffer[]): Promise<SpooledObject> {
     const file = this.tempName();
+    const parts = Buffer.isBuffer(data) ? [data] : data;
+    const size = parts.reduce((n, p) => n + p.length, 0);
+    let fh: fsp.FileHandle | null = null;
     try {
-      await fsp.writeFile(file, data, { flag: 'wx', mode: 0o600 });
+      fh = await fsp.open(file, 'wx', 0o600);
+      const { bytesWritten } = await fh.writev(parts as Buffer[]);
+      if (bytesWritten !== size) throw new Error(`${bytesWritten} of ${size} bytes written`);
     } catch (e) {
+      await fh?.close().catch(() => {});
+      fh = null;
       await fsp.rm(file, { force: true });
       throw storageError('writing a temporary copy', e);
     }
-    return { size: data.length, read: () => fs.createReadStream(file), remove: () => fsp.rm(file, { force: true }) };
+    await fh.close();
+    return { size, read: () => fs.createReadStream(file), remove: () => fsp.rm(file, { force: true }) };
   }
 
   /** The spare temporary files (absolute paths): empty, not yet any instance's. */

@@ -48,9 +48,10 @@ export interface ObjectStore {
   /**
    * Writes `data` to a temporary file of the store (not synced: it is never the archive's copy)
    * so that the caller can let go of it until it is read; a crash's leftovers go at the next
-   * start with the other temporary files (cleanupStaging).
+   * start with the other temporary files (cleanupStaging). `data` in parts is written one part
+   * after the other.
    */
-  spool(data: Buffer): Promise<SpooledObject>;
+  spool(data: Buffer | readonly Buffer[]): Promise<SpooledObject>;
   read(path: string, range?: { start: number; end?: number }): Readable;
   /** Reads a whole (small) file, or its first `limit` bytes. */
   readHead(path: string, limit: number): Promise<Buffer>;

@@ -18,7 +18,7 @@ import { parseTree, syntaxOf, type TreeElement } from '../../src/dicom/dataset-t
 import { actionFor, elementString } from '../../src/dicom/deidentify.js';
 import { dummyValue } from '../../src/dicom/deid-values.js';
 import { importFile } from '../../src/services/import.js';
-import { Deidentifier } from '../../src/services/deidentify.js';
+import { Deidentifier, fileParts } from '../../src/services/deidentify.js';
 import { inflateRawSync } from 'node:zlib';
 import { SAMPLES, run } from '../helpers/dcmtk.js';
 import { makeStudy, type MadeStudy } from '../helpers/research.js';
@@ -88,7 +88,7 @@ describe('de-identification (PS3.15 Basic Profile)', () => {
       const deid = new Deidentifier(own.index.deid, own.objects, PROFILE);
       const out = await deid.deidentify(loc);
       const before = [...walk(readTree(await own.objects.readAll(loc.path)))];
-      const result = new Map([...walk(readTree(out.file))].map((x) => [x.path, x.e]));
+      const result = new Map([...walk(readTree(Buffer.concat(fileParts(out))))].map((x) => [x.path, x.e]));
       let checked = 0;
       for (const { path: p, e } of before) {
         if (p.includes('7fe00010')) continue;
@@ -113,7 +113,7 @@ describe('de-identification (PS3.15 Basic Profile)', () => {
         }
       }
       assert.ok(checked > 5, `${name}: ${checked} attributes of the table checked`);
-      const top = readTree(out.file);
+      const top = readTree(Buffer.concat(fileParts(out)));
       assert.equal(elementString(top, 0x00120062), 'YES');
       assert.ok(top.find((e) => e.tag === 0x00120064)?.items?.length, 'De-identification Method Code Sequence');
       assert.equal(elementString(top, 0x00080018), out.sopInstanceUID);
@@ -122,7 +122,7 @@ describe('de-identification (PS3.15 Basic Profile)', () => {
       const pix = (l: TreeElement[]) => l.find((e) => e.tag === 0x7fe00010)?.value;
       assert.deepEqual(pix(top), pix(readTree(await own.objects.readAll(loc.path))));
       const file = path.join(dir, `${name}.out.dcm`);
-      fs.writeFileSync(file, out.file);
+      fs.writeFileSync(file, Buffer.concat(fileParts(out)));
       const dump = await run('dcmdump', ['-q', '-dc', file]);
       assert.equal(dump.code, 0, dump.stderr);
       assert.equal(dump.stderr.trim(), '', `dcmdump warns about ${name}`);
@@ -142,7 +142,7 @@ describe('de-identification (PS3.15 Basic Profile)', () => {
     const deidStudy = async (a: ArchiveParts, study: MadeStudy, profile = PROFILE) => {
       const d = new Deidentifier(a.index.deid, a.objects, profile);
       const rows = await a.index.query({ level: 'IMAGE', model: 'STUDY_ROOT', keys: [{ keyword: 'StudyInstanceUID', value: study.studyUID }, { keyword: 'SOPInstanceUID', value: '' }], relational: true });
-      return Promise.all(rows.map(async (r) => readTree((await d.deidentify((await a.index.findInstance(String(r.SOPInstanceUID)))!)).file)));
+      return Promise.all(rows.map(async (r) => readTree(Buffer.concat(fileParts(await d.deidentify((await a.index.findInstance(String(r.SOPInstanceUID)))!))))));
     };
     const get = (t: TreeElement[], tag: number) => elementString(t, tag);
 

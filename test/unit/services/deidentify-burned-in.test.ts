@@ -10,7 +10,7 @@ import { encodeFileMetaInformation, parsePart10Prefix } from '../../../src/dicom
 import type { DeidPatient, DeidStore } from '../../../src/index/deid.js';
 import type { InstanceLocation } from '../../../src/index/types.js';
 import type { ObjectStore } from '../../../src/storage/object-store.js';
-import { Deidentifier } from '../../../src/services/deidentify.js';
+import { Deidentifier, fileParts } from '../../../src/services/deidentify.js';
 
 const EXPLICIT_LE = '1.2.840.10008.1.2.1';
 const store: DeidStore = {
@@ -28,8 +28,9 @@ async function deidentified(sopClassUID: string, modality: string): Promise<Tree
   const objects = { readAll: () => Promise.resolve(file) } as unknown as ObjectStore;
   const loc = { SOPInstanceUID: '1.2.3.9.1', SOPClassUID: sopClassUID, path: 'x', size: file.length } as InstanceLocation;
   const out = await new Deidentifier(store, objects, deidentifyProfileSchema.parse({ burned_in: 'flag' })).deidentify(loc);
-  const prefix = parsePart10Prefix(out.file, true)!;
-  return parseTree(out.file.subarray(prefix.datasetOffset), { explicitVR: true, littleEndian: true });
+  const whole = Buffer.concat(fileParts(out));
+  const prefix = parsePart10Prefix(whole, true)!;
+  return parseTree(whole.subarray(prefix.datasetOffset), { explicitVR: true, littleEndian: true });
 }
 
 test('a flagged copy says in De-identification Method that its pixels were not cleaned', async () => {
