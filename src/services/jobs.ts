@@ -38,6 +38,9 @@ export interface JobHandler {
   run(ctx: JobContext): Promise<JobProgress | void>;
 }
 
+/** Why a job queued earlier is no longer wanted (the rule that queued it removed or disabled), or null to run it. */
+export type WithdrawnCheck = (job: Job) => string | null;
+
 /** A failure that another attempt cannot fix (an unknown node, a bad payload). */
 export class PermanentJobError extends Error {
   override name = 'PermanentJobError';
@@ -98,6 +101,7 @@ export class JobService {
   /** The server's name in the cluster (server.node_name, by default the host name). */
   private readonly node: string;
   private readonly handlers = new Map<string, JobHandler>();
+  private readonly withdrawnChecks: WithdrawnCheck[] = [];
   /** Types a peer is waiting on (see register): they have a worker of their own besides `workers`. */
   private readonly prompt = new Set<string>();
   /** Runs whose handler has not returned yet, aborted ones included. */
@@ -132,6 +136,14 @@ export class JobService {
   register(type: string, handler: JobHandler, options: { prompt?: boolean } = {}): void {
     this.handlers.set(type, handler);
     if (options.prompt) this.prompt.add(type);
+  }
+
+  /**
+   * A check made before each attempt: a job it gives a reason for is not run and ends canceled
+   * with that reason (a retry runs it once the reason is gone: the rule enabled again).
+   */
+  checkBeforeRun(check: WithdrawnCheck): void {
+    this.withdrawnChecks.push(check);
   }
 
   /** Queues a job (or returns the one with the same dedupe key) and wakes the runner. */
@@ -237,6 +249,8 @@ export class JobService {
     let outcome: JobOutcome;
     try {
       if (job.cancelRequested) throw new CanceledError();
+      const withdrawn = this.withdrawnChecks.map((check) => check(job)).find((why) => why !== null);
+      if (withdrawn) throw new WithdrawnError(withdrawn);
       if (this.stopped) throw new Error('the server is stopping'); // claimed as stop began: back to the queue, its attempt returned
       const handler = this.handlers.get(job.type)!;
       const final = await handler.run({
@@ -269,6 +283,10 @@ export class JobService {
 
   private failure(job: Job, r: Running, e: unknown, logger: Logger): JobOutcome {
     const error = errorMessage(e);
+    if (e instanceof WithdrawnError) {
+      logger.warn({ reason: error }, 'job withdrawn: not run');
+      return { state: 'canceled', error, progress: r.progress };
+    }
     // Why the run was stopped, whatever error the handler ended with.
     const leaseLost = r.abort.signal.reason instanceof LeaseLostError;
     if (e instanceof CanceledError || (r.abort.signal.aborted && !this.stopped && !leaseLost)) {
@@ -397,6 +415,11 @@ class LeaseLostError extends Error {
   constructor() {
     super('the job lease could not be renewed before it ran out');
   }
+}
+
+/** Not run: see checkBeforeRun. */
+class WithdrawnError extends Error {
+  override name = 'WithdrawnError';
 }
 
 class CanceledError extends Error {

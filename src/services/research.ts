@@ -12,7 +12,7 @@ import { exportJobHandler } from './export-job.js';
 import type { JobService } from './jobs.js';
 import type { MetadataService } from './metadata.js';
 import { ReceivedRules } from './received-rules.js';
-import { RuleEngine } from './rules.js';
+import { RuleEngine, withdrawnRuleJob } from './rules.js';
 import { StabilityService } from './stability.js';
 import { stowJobHandler } from './stow-job.js';
 
@@ -43,6 +43,9 @@ export class ResearchWorkflow {
     jobs.register('command', commandJobHandler({ index, objects, metadata }));
     jobs.register('stow', stowJobHandler({ index, objects, servers: () => config().dicomweb_servers }));
     this.rules = new RuleEngine({ rules: () => config().rules, index, metadata, jobs, logger: logger.child({ component: 'rules' }) });
+    // A rule removed, disabled or changed by a reload: its jobs still queued (a destination down,
+    // a back-off) do not carry out what it no longer says.
+    jobs.checkBeforeRun((job) => withdrawnRuleJob(config().rules, job));
     this.stability = new StabilityService(
       index.stability,
       events,

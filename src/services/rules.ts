@@ -54,6 +54,37 @@ export interface ActedRange {
   upTo: number;
 }
 
+/**
+ * Why a job a rule queued is no longer to be carried out when its turn comes (a destination
+ * down, a back-off): the rule was removed or disabled since (a reload), or no longer has an
+ * action that does this — forward to this node or DICOMweb server, export to this folder, run
+ * this command — with de-identification as queued (on or off, and its pseudonym prefix): the job
+ * would do what the site has stopped doing (send a lab's subjects to a collaborator whose
+ * agreement ended, or send identified what must now go de-identified). Other changes of an
+ * action's options (a template, a profile's other options) leave the job as queued: an upgrade
+ * that adds a default to them must not cancel every queued job. Null for a job of a rule as it
+ * is, and for a job no rule queued.
+ */
+export function withdrawnRuleJob(rules: readonly Rule[], job: { type: string; payload: Record<string, unknown> }): string | null {
+  const p = job.payload;
+  if (typeof p.rule !== 'string') return null;
+  const rule = rules.find((r) => r.name === p.rule);
+  const since = 'since the job was queued; not carried out (`pacs jobs retry` runs it once the rule has it again)';
+  if (!rule) return `the rule "${p.rule}" was removed ${since}`;
+  if (!rule.enabled) return `the rule "${p.rule}" was disabled ${since}`;
+  const deid = (d: unknown): string => (d && typeof d === 'object' ? `deidentified as ${String((d as { pseudonym_prefix?: unknown }).pseudonym_prefix)}` : 'as stored');
+  const same = (a: RuleAction): boolean => {
+    if (job.type === 'command') return a.type === 'command' && JSON.stringify(a.argv) === JSON.stringify(p.argv);
+    if (deid(a.type === 'command' ? undefined : a.deidentify) !== deid(p.deidentify)) return false;
+    if (job.type === 'export') return a.type === 'export' && a.to === p.to;
+    if (job.type === 'send') return a.type === 'forward' && a.dicomweb === undefined && a.node === p.destination;
+    if (job.type === 'stow') return a.type === 'forward' && a.dicomweb !== undefined && a.dicomweb === p.server;
+    return true;
+  };
+  if (!rule.actions.some(same)) return `the rule "${p.rule}" no longer has this action (its destination or de-identification changed, or it was removed) ${since}`;
+  return null;
+}
+
 /** The job (type and payload) that carries out one action on one subject (only its changes in `range`, when given). */
 export function actionJob(rule: string, action: RuleAction, s: RuleSubject, range?: ActedRange): { type: string; payload: Record<string, unknown> } {
   const what = { rule, level: s.level, uid: s.uid, studyUID: s.studyUID };

@@ -72,3 +72,30 @@ test('a forwarded study that grows: stable again, only the late series is sent',
     assert.ok(fs.readdirSync(out).some((n) => n.endsWith(sop)), `late instance ${sop} arrived`);
   }
 });
+
+test('a rule disabled by a reload while its forward waits for a node that is down: the job is not carried out', async () => {
+  const jobs = pacs.server.archive.index.jobs;
+  const c = pacs.server.archive.config();
+  const down = await freePort();
+  pacs.server.reload({
+    ...c,
+    known_nodes: [...c.known_nodes, { ...c.known_nodes[0]!, ae_title: 'ENDED_LAB', port: down }],
+    rules: [...c.rules, { ...c.rules[0]!, name: 'to-ended-lab', match: { PatientID: 'SUBJ012' }, actions: [{ type: 'forward', node: 'ENDED_LAB' }] }],
+  });
+  try {
+    const study = await makeStudy(path.join(pacs.dir, 'in-ended'), { patientID: 'SUBJ012', studyDescription: 'Ended', series: [{ number: 1, description: 'T1', count: 2 }] });
+    assert.equal((await run('storescu', ['-aet', 'SCANNER', '-aec', 'PACS_SERVER', '127.0.0.1', String(pacs.port), ...study.files])).code, 0);
+    const ofRule = async () => (await jobs.list({ type: 'send', limit: 50, offset: 0 })).jobs.find((j) => j.payload.rule === 'to-ended-lab');
+    await waitFor('a failed first attempt', async () => ((await ofRule())?.lastError ? true : null), 30_000);
+    const now = pacs.server.archive.config();
+    pacs.server.reload({ ...now, rules: now.rules.map((r) => (r.name === 'to-ended-lab' ? { ...r, enabled: false } : r)) });
+    const ended = await waitFor('the job to end', async () => {
+      const j = await ofRule();
+      return j && j.state !== 'queued' && j.state !== 'running' ? j : null;
+    }, 30_000);
+    assert.equal(ended.state, 'canceled');
+    assert.match(ended.lastError ?? '', /the rule "to-ended-lab" was disabled since the job was queued; not carried out/);
+  } finally {
+    pacs.server.reload(c);
+  }
+});

@@ -167,6 +167,27 @@ describe('JobService', () => {
     await index.close();
   });
 
+  test('a job withdrawn before its attempt (its rule disabled) is not run, ends canceled with the reason; retry runs it once the reason is gone', async () => {
+    const { index, service } = await setup();
+    let runs = 0;
+    const s = service({ run: async () => void runs++ });
+    let disabled = true;
+    s.checkBeforeRun((job) => (disabled && job.payload.rule === 'to-lab' ? 'the rule "to-lab" was disabled' : null));
+    s.start();
+    const ruled = await s.enqueue('t', { rule: 'to-lab' });
+    const other = await s.enqueue('t', {});
+    const canceled = await until(index, ruled.id, (j) => j.state === 'canceled');
+    assert.equal(canceled.lastError, 'the rule "to-lab" was disabled');
+    await until(index, other.id, (j) => j.state === 'succeeded');
+    assert.equal(runs, 1, 'only the other job ran');
+    disabled = false;
+    await s.retry(ruled.id);
+    await until(index, ruled.id, (j) => j.state === 'succeeded');
+    assert.equal(runs, 2);
+    await s.stop();
+    await index.close();
+  });
+
   test('a stop gives the running job back; the next runner (after a restart) finishes it', async () => {
     const { index, service } = await setup();
     const first = service({ run: ({ signal }) => new Promise((_r, reject) => signal.addEventListener('abort', () => reject(new Error('aborted')))) });

@@ -11,7 +11,7 @@ import { ruleSchema } from '../../../src/config/rules-schema.js';
 import { createLogger } from '../../../src/core/logging.js';
 import { SqliteIndex } from '../../../src/index/sqlite/sqlite-index.js';
 import type { MetadataService } from '../../../src/services/metadata.js';
-import { RuleEngine, type RuleSubject } from '../../../src/services/rules.js';
+import { actionJob, RuleEngine, withdrawnRuleJob, type RuleSubject } from '../../../src/services/rules.js';
 import { transferSelection } from '../../../src/services/transfer-jobs.js';
 import { record } from '../../contract/fixtures.js';
 
@@ -251,4 +251,32 @@ test("each series of a study is matched with its own sender: a late series sent 
   assert.deepEqual(await index.senderOf('s1'), { callingAE: 'STORESCU', calledAE: 'LAB_A', remoteAddress: '127.0.0.1' });
   assert.equal(await index.senderOf('nope'), null);
   await index.close();
+});
+
+test('a job a rule queued is withdrawn when the rule is removed, disabled, or no longer has that action; other option changes leave it', () => {
+  const subject: RuleSubject = { event: 'study.stable', level: 'STUDY', uid: '1.2.5', studyUID: '1.2.5', seq: 3, sopInstanceUID: 'x', source: { callingAE: null, calledAE: null, remoteAddress: null } };
+  const rule = (actions: unknown[], more: Record<string, unknown> = {}) => ruleSchema.parse({ name: 'lab', on: 'study.stable', actions, ...more });
+  const forward = { type: 'forward', node: 'LAB_A', deidentify: { pseudonym_prefix: 'LABA' } };
+  const exportTo = { type: 'export', to: dir, template: '{PatientID}/{SOPInstanceUID}.dcm' };
+  const command = { type: 'command', argv: ['/bin/true', '{StudyInstanceUID}'] };
+  const stow = { type: 'forward', dicomweb: 'COLLAB' };
+  const asQueued = rule([forward, exportTo, command, stow]);
+  const jobs = asQueued.actions.map((a) => actionJob('lab', a, subject));
+  assert.deepEqual(jobs.map((j) => j.type), ['send', 'export', 'command', 'stow']);
+  for (const j of jobs) assert.equal(withdrawnRuleJob([asQueued], j), null, `${j.type}: the rule as it was`);
+  for (const j of jobs) assert.match(withdrawnRuleJob([], j) ?? '', /the rule "lab" was removed since the job was queued; not carried out/);
+  for (const j of jobs) assert.match(withdrawnRuleJob([rule([forward, exportTo, command, stow], { enabled: false })], j) ?? '', /was disabled/);
+  const [send, exp, cmd, stowJob] = jobs as [ReturnType<typeof actionJob>, ReturnType<typeof actionJob>, ReturnType<typeof actionJob>, ReturnType<typeof actionJob>];
+  const changed = (j: ReturnType<typeof actionJob>, actions: unknown[]) => withdrawnRuleJob([rule(actions)], j);
+  assert.match(changed(send, [{ ...forward, node: 'LAB_B' }]) ?? '', /no longer has this action/, 'another destination');
+  assert.match(changed(send, [{ type: 'forward', node: 'LAB_A' }]) ?? '', /no longer has this action/, 'no longer de-identified');
+  assert.match(changed(send, [{ ...forward, deidentify: { pseudonym_prefix: 'OTHER' } }]) ?? '', /no longer has this action/, 'another pseudonym prefix');
+  assert.equal(changed(send, [{ ...forward, deidentify: { pseudonym_prefix: 'LABA', retain_modified_dates: true } }]), null, 'other profile options: as queued');
+  assert.match(changed(exp, [{ ...exportTo, to: join(dir, 'elsewhere') }]) ?? '', /no longer has this action/);
+  assert.match(changed(exp, [{ ...exportTo, deidentify: true }]) ?? '', /no longer has this action/, 'now de-identified');
+  assert.equal(changed(exp, [{ ...exportTo, template: '{SOPInstanceUID}.dcm' }]), null, 'another template: as queued');
+  assert.match(changed(cmd, [{ ...command, argv: ['/bin/false'] }]) ?? '', /no longer has this action/);
+  assert.match(changed(stowJob, [{ ...stow, dicomweb: 'OTHER' }]) ?? '', /no longer has this action/);
+  assert.match(changed(stowJob, [{ type: 'forward', node: 'COLLAB' }]) ?? '', /no longer has this action/, 'a C-STORE forward is not the STOW-RS one');
+  assert.equal(withdrawnRuleJob([], { type: 'send', payload: { destination: 'LAB_A', level: 'STUDY', uids: ['1.2.5'] } }), null, 'a send by hand: no rule');
 });
