@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 import { errorMessage } from '../core/errors.js';
 import { step } from './ul/machine.js';
 import type { Effect, Event, State } from './ul/table.js';
-import { PduFramer, type RawPdu } from './pdu/framer.js';
+import { MAX_CONTROL_PDU, PduFramer, type RawPdu } from './pdu/framer.js';
 import { PduDecodeError, decodePdu, encodePDataFragments, encodePDataHeaders, encodePdu } from './pdu/codec.js';
 import {
   AbortReason,
@@ -18,6 +18,7 @@ import {
   PduType,
 } from './pdu/types.js';
 import { DimseAssembler, DimseProtocolError, type DatasetSink } from './dimse/assembler.js';
+import { MIN_PEER_MAX_PDU } from './acse.js';
 import { type Command, encodeCommand } from './dimse/command.js';
 
 /** Bytes of P-DATA a message may queue on the socket before its sender waits for a drain. */
@@ -122,7 +123,10 @@ export class Association {
   ) {
     this.requestor = options.requestor;
     this.state = 'Sta1';
-    this.framer = new PduFramer(options.maxPduLength);
+    // Until there is an association a P-DATA-TF is an error (AA-1) however long: it may not make
+    // us buffer more than a control PDU (the acceptor's many connections waiting on ARTIM would
+    // each hold up to max_pdu_length). The announced maximum applies from Sta6 (handle).
+    this.framer = new PduFramer(Math.min(options.maxPduLength || MAX_CONTROL_PDU, MAX_CONTROL_PDU));
     this.assembler = new DimseAssembler({ onCommand: (ctx, cmd) => this.user.onCommand(this, ctx, cmd) });
     this.remoteAddress = socket.remoteAddress ?? '';
     this.remotePort = socket.remotePort ?? 0;
@@ -303,6 +307,7 @@ export class Association {
       this.reason ??= `unexpected PDU (${event}) in ${this.state}`;
     }
     this.state = s.next;
+    if (this.state === 'Sta6') this.framer.maxPDataLength = this.options.maxPduLength;
     for (const e of s.effects) this.effect(e, pdu);
     if (this.state === 'Sta1') this.finish();
   }
@@ -432,6 +437,16 @@ export class Association {
 
   private onAccepted(ac: AssociateAC): void {
     this.ac = ac;
+    const max = ac.userInformation.maxPduLength;
+    if (max > 0 && max < MIN_PEER_MAX_PDU) {
+      // The floor the acceptor side sets a requestor: below it every few bytes are a PDU of their
+      // own (and below 8 no P-DATA fits at all, PS3.8 D.1).
+      const why = `the peer's maximum PDU length ${max} is below ${MIN_PEER_MAX_PDU}`;
+      this.establishedWaiters?.reject(new AssociationError(why));
+      this.establishedWaiters = null;
+      queueMicrotask(() => this.abort(why)); // not from inside this transition
+      return;
+    }
     this.recordContexts(this.rq!, ac);
     this.armIdle();
     this.establishedWaiters?.resolve();
@@ -442,7 +457,9 @@ export class Association {
     for (const pc of ac.presentationContexts) {
       if (pc.result !== 0) continue;
       const asked = rq.presentationContexts.find((p) => p.id === pc.id);
-      if (asked) this.contexts.set(pc.id, { id: pc.id, abstractSyntax: asked.abstractSyntax, transferSyntax: pc.transferSyntax });
+      // Accepted in a transfer syntax we did not offer for it (or none): not usable, as if
+      // refused — data would be encoded, or received data labelled, in a syntax never agreed.
+      if (asked?.transferSyntaxes.includes(pc.transferSyntax)) this.contexts.set(pc.id, { id: pc.id, abstractSyntax: asked.abstractSyntax, transferSyntax: pc.transferSyntax });
     }
     this.armIdle();
   }

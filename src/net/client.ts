@@ -226,7 +226,16 @@ export class ScuAssociation {
   private armTimer(id: number, w: Waiter): void {
     if (w.timer) clearTimeout(w.timer);
     const ms = this.options.dimseTimeoutMs ?? 60_000;
-    w.timer = ms ? setTimeout(() => this.settle(id, new AssociationError(`no response to message ${id} within ${ms / 1000} s`)), ms) : null;
+    w.timer = ms
+      ? setTimeout(() => {
+          const why = `no response to message ${id} within ${ms / 1000} s`;
+          this.settle(id, new AssociationError(why));
+          // The peer still owes that answer: without a negotiated window one operation may be
+          // outstanding (PS3.7 D.3.3.3), so the next request may not go on this association,
+          // and a late answer would count a stored instance as failed. Given up, as DCMTK does.
+          this.assoc.abort(why);
+        }, ms)
+      : null;
   }
 
   private settle(id: number, err: Error | null, r?: Response): void {

