@@ -291,6 +291,19 @@ describe('DICOMweb', () => {
     assert.match(String(odd.headers.warning), /includefield x\.\?: attributes inside sequences/);
   });
 
+  test('QIDO-RS query parameters it does not support are ignored with a Warning (PS3.18 8.3), a misspelled attribute still refused', async () => {
+    const all = await get('/dicom-web/studies');
+    for (const q of ['emptyvaluematching=true', 'multiplevaluematching=false', '_=1700000000000']) {
+      const r = await get(`/dicom-web/studies?${q}`);
+      assert.equal(r.statusCode, 200, `${q}: ${r.body}`);
+      assert.equal(r.body, all.body, `${q}: answered as without it`);
+      assert.match(String(r.headers.warning), new RegExp(`^299 .*${q.split('=')[0]}: not`), q);
+    }
+    const misspelled = await get('/dicom-web/studies?PatientNme=X');
+    assert.equal(misspelled.statusCode, 400);
+    assert.match(misspelled.body, /unknown attribute \\"PatientNme\\"/);
+  });
+
   test('QIDO-RS answers at most query.qido_max_results, saying so; limit and offset page below it', async () => {
     const c = pacs.server.archive.config();
     pacs.server.reload({ ...c, query: { ...c.query, qido_max_results: 2 } });

@@ -88,6 +88,19 @@ export function parseQido(scope: QidoScope, params: Record<string, unknown>, opt
       warnings.push(`${name}: sequence matching is not supported; the key was ignored`);
       continue;
     }
+    if (name === 'emptyvaluematching' || name === 'multiplevaluematching') {
+      // PS3.18 8.3.4.1 / 8.3: a query parameter the origin server does not support is ignored,
+      // the request answered as without it, with a warning.
+      warnings.push(`${name}: not supported; answered as if it were false`);
+      continue;
+    }
+    if (!/^[A-Z0-9]/.test(name)) {
+      // Not an attribute (keywords begin with a capital, tags with a digit): a query parameter
+      // of a later edition, or a client's own (a cache-buster "_"): ignored with a warning. A
+      // misspelled keyword is still refused, naming it, rather than matching everything.
+      warnings.push(`${name}: not a query parameter this server supports; ignored`);
+      continue;
+    }
     const keyword = keywordOf(name);
     const values = list(value);
     if (values.length > 1) throw badRequest(`${name} is given ${values.length} times; give a list of UIDs as one comma-separated value`);

@@ -74,7 +74,11 @@ export async function retrieveInstances(deps: DicomwebDeps, req: Req, reply: Fas
         if (gone.aborted) throw abortedBy(gone, `reading ${l.SOPInstanceUID}`);
         if (ts === l.transferSyntaxUID && !whole) return { ...(await storedPart(deps, l, buffers)), ts };
         return { body: (await instanceBytes(deps, l, ts, gone)) as SentPart['body'], ts };
-      } catch (e) {
+      } catch (caught) {
+        // Stored data a codec cannot decode (a corrupt codestream, a process it lacks) is no fault
+        // of the request: the next acceptable syntax (as stored, under `*`) is tried, and when
+        // none is left the answer is 406 naming the reason, not 400.
+        const e = ts !== l.transferSyntaxUID && isPacsError(caught, 'DICOM_PARSE') ? new PacsError('UNSUPPORTED', `${l.SOPInstanceUID} cannot be converted to ${ts}: ${caught.message}`) : caught;
         if (!isPacsError(e, 'UNSUPPORTED') || i === options.length - 1) throw e;
       }
     }
@@ -87,6 +91,8 @@ export async function retrieveInstances(deps: DicomwebDeps, req: Req, reply: Fas
     return reply.type(`application/dicom; transfer-syntax=${part.ts}`).send(part.body);
   }
   const log = req.log;
+  /** Why the last instance left out was (an answer with none sent is that error's). */
+  let leftOut: unknown = null;
   async function* parts(): AsyncGenerator<SentPart> {
     // The next files are read (or converted) while this one goes out on the socket.
     for await (const [loc, part] of readAhead(sendable, aheadFor(sendable), (l: InstanceLocation) => read(l), disposePart)) {
@@ -96,8 +102,10 @@ export async function retrieveInstances(deps: DicomwebDeps, req: Req, reply: Fas
         return;
       }
       if (part instanceof Error) {
-        // Headers are gone already: leave the instance out and say so in the log.
+        // Headers are gone already (or go with the next part that can be sent): leave the
+        // instance out and say so in the log.
         log.warn({ err: part, sopInstanceUID: loc.SOPInstanceUID }, 'WADO-RS: instance left out');
+        leftOut = part;
         continue;
       }
       const { ts, ...sent } = part;
@@ -105,17 +113,35 @@ export async function retrieveInstances(deps: DicomwebDeps, req: Req, reply: Fas
     }
   }
   const boundary = newBoundary();
-  // Written to the socket directly (fastify pipes streams and cannot say when a buffer is free).
-  reply.hijack();
-  const res = reply.raw;
-  const headers = Object.fromEntries(Object.entries(reply.getHeaders()).filter((e): e is [string, string | number | string[]] => e[1] !== undefined));
-  res.writeHead(200, { ...headers, 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}` });
+  const head = (): ReturnType<typeof reply.raw.writeHead> => {
+    // Written to the socket directly (fastify pipes streams and cannot say when a buffer is free).
+    reply.hijack();
+    const headers = Object.fromEntries(Object.entries(reply.getHeaders()).filter((e): e is [string, string | number | string[]] => e[1] !== undefined));
+    return reply.raw.writeHead(200, { ...headers, 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}` });
+  };
   if (req.method === 'HEAD') {
-    res.end(); // no body goes out: reading the files would be for nothing
+    head().end(); // no body goes out: reading the files would be for nothing
     return reply;
   }
+  // The first part is made before the status goes out: when not one instance can be sent (each
+  // file unreadable, each conversion failed) the answer is that error, not a 200 with a body of
+  // no parts (RFC 2046 wants at least one).
+  const source = parts();
+  const first = await source.next();
+  if (first.done) {
+    if (gone.aborted) throw abortedBy(gone, 'WADO-RS retrieve');
+    throw leftOut ?? new PacsError('NOT_FOUND', 'no instance could be read');
+  }
+  const res = head();
   try {
-    await writeMultipart(res, boundary, parts());
+    await writeMultipart(
+      res,
+      boundary,
+      (async function* () {
+        yield first.value;
+        yield* source;
+      })(),
+    );
   } catch (e) {
     // A streamed part failed half way: the body cannot be made whole, so the client must see it cut.
     if (gone.aborted) log.info({ reason: e instanceof Error ? e.message : String(e) }, 'WADO-RS: the client closed the connection before the answer');

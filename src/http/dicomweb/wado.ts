@@ -65,6 +65,9 @@ function parseRange(header: string | undefined, total: number): { start: number;
 async function bulkdata(deps: DicomwebDeps, req: Req, reply: FastifyReply): Promise<FastifyReply> {
   const [loc] = await selectFromUrl(deps, req.params);
   const tagPath = (req.params['*'] ?? '').toUpperCase();
+  // Encapsulated Pixel Data has no byte range of its own to send: its BulkDataURI (which the
+  // metadata gives as for any bulk value) answers as the frames resource of all its frames does.
+  if (tagPath === '7FE00010' && ((await deps.metadata.get(loc!)).bulk.find((b) => b.path === tagPath)?.length ?? 0) < 0) return frames(deps, req, reply, true);
   const accepted = parseAccept(req.headers.accept);
   const rendition = octetRendition(accepted);
   if (!rendition) throw notAcceptable('bulk data is sent as application/octet-stream, bare or in multipart/related');
@@ -112,9 +115,10 @@ const num = (ds: JsonDataset, tag: string, def: number): number => {
   return typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : def;
 };
 
-async function frames(deps: DicomwebDeps, req: Req, reply: FastifyReply): Promise<FastifyReply> {
+/** The frames the URL lists, or (`all`: the Pixel Data's bulk data URI) every frame. */
+async function frames(deps: DicomwebDeps, req: Req, reply: FastifyReply, all = false): Promise<FastifyReply> {
   const [loc] = await selectFromUrl(deps, req.params);
-  const wanted = frameList(req.params.frames);
+  const listed = all ? null : frameList(req.params.frames);
   const renditions = octetRenditions(parseAccept(req.headers.accept));
   const meta = await deps.metadata.get(loc!);
   const ds = JSON.parse(meta.text) as JsonDataset;
@@ -138,6 +142,7 @@ async function frames(deps: DicomwebDeps, req: Req, reply: FastifyReply): Promis
         : `frames of this instance are native pixels: ask for transfer-syntax=${TS.ExplicitVRLittleEndian} (or *)`,
     );
   const ts = labelOf(rendition.transferSyntax)!;
+  const wanted = listed ?? Array.from({ length: Math.max(1, g.numberOfFrames) }, (_, i) => i + 1);
   const beyond = wanted.find((n) => n > g.numberOfFrames);
   if (beyond !== undefined) throw notFound(`there is no frame ${beyond} (the instance has ${g.numberOfFrames})`);
   // One frame read at a time, and each sent before the next is read: a long frame list of large
