@@ -2,7 +2,9 @@
 // of the request — a conversion that fails falls to the next acceptable syntax (as stored, under
 // `*`), and with none left the answer is 406 naming the reason (it was 400), a study answer with
 // not one instance sendable an error status (it was a 200 with no parts). The BulkDataURI the
-// metadata gives encapsulated Pixel Data answers as the frames resource does (it was 404).
+// metadata gives encapsulated Pixel Data answers as the frames resource does (it was 404). A
+// single-part media type (application/dicom, application/octet-stream) names one resource: for a
+// study, a series or several frames it is ignored, 406 when nothing else is acceptable.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -109,5 +111,40 @@ describe('WADO-RS of an instance that cannot be decoded', () => {
     const plain = await get(url, 'multipart/related; type="application/octet-stream"');
     assert.equal(plain.statusCode, 406);
     assert.match(plain.body, /available as stored .*transfer-syntax=\*/);
+  });
+});
+
+describe('single-part media types name one resource (PS3.18 10.4.4)', () => {
+  let pacs: TestPacs;
+  let web: FastifyInstance;
+  const MULTI = path.join(SAMPLES, 'pydicom__SC_rgb_rle_2frame.dcm');
+  before(async () => {
+    pacs = await startTestPacs({ http: { enabled: true, port: 0, host: '127.0.0.1' } });
+    web = pacs.server.httpServer!;
+    await importFile(pacs.server.archive.store, MULTI, IMPORT);
+  });
+  after(() => pacs.stop());
+
+  test('application/dicom alone for a study or series: 406; for the instance: the instance', async () => {
+    const loc = (await pacs.server.archive.index.findInstance((await readPart10Header(MULTI)).sopInstanceUID!))!;
+    const study = `/dicom-web/studies/${loc.StudyInstanceUID}`;
+    for (const url of [study, `${study}/series/${loc.SeriesInstanceUID}`]) {
+      const r = await web.inject({ method: 'GET', url, headers: { accept: 'application/dicom; transfer-syntax=*' } });
+      assert.equal(r.statusCode, 406, url);
+    }
+    const one = await web.inject({ method: 'GET', url: `${study}/series/${loc.SeriesInstanceUID}/instances/${loc.SOPInstanceUID}`, headers: { accept: 'application/dicom; transfer-syntax=*' } });
+    assert.equal(one.statusCode, 200);
+    assert.match(String(one.headers['content-type']), /^application\/dicom/);
+  });
+
+  test('application/octet-stream alone for two frames: 406; for one: the frame, bare', async () => {
+    const loc = (await pacs.server.archive.index.findInstance((await readPart10Header(MULTI)).sopInstanceUID!))!;
+    const frames = `/dicom-web/studies/${loc.StudyInstanceUID}/series/${loc.SeriesInstanceUID}/instances/${loc.SOPInstanceUID}/frames`;
+    const two = await web.inject({ method: 'GET', url: `${frames}/1,2`, headers: { accept: 'application/octet-stream; transfer-syntax=*' } });
+    assert.equal(two.statusCode, 406);
+    assert.match(two.body, /2 frames go in multipart\/related/);
+    const one = await web.inject({ method: 'GET', url: `${frames}/2`, headers: { accept: 'application/octet-stream; transfer-syntax=*' } });
+    assert.equal(one.statusCode, 200);
+    assert.match(String(one.headers['content-type']), /^application\/octet-stream/);
   });
 });

@@ -56,14 +56,19 @@ export interface DicomRendition {
 /**
  * The acceptable renditions of DICOM instances, in the client's order of preference. Without a
  * transfer-syntax parameter the default is Explicit VR Little Endian (PS3.18 8.7.3.5.2); `*`
- * means as stored. Each instance goes in the first of them it can be sent in.
+ * means as stored. Each instance goes in the first of them it can be sent in. `allowSinglePart`:
+ * the resource is one instance, which application/dicom may name.
  */
 export function dicomRenditions(ranges: MediaRange[], allowSinglePart: boolean): DicomRendition[] {
   const out: DicomRendition[] = [];
   for (const r of ranges) {
     const ts = r.params['transfer-syntax'] ?? EXPLICIT_VR_LE;
     if (r.type === 'multipart/related' && (r.params.type ?? 'application/dicom').toLowerCase() === 'application/dicom') out.push({ multipart: true, transferSyntax: ts });
-    else if (r.type === 'application/dicom') out.push({ multipart: !allowSinglePart, transferSyntax: ts });
+    // A single-part type names one instance: for a study or series it is ignored (PS3.18 10.4.4),
+    // and 406 when nothing else is left.
+    else if (r.type === 'application/dicom') {
+      if (allowSinglePart) out.push({ multipart: false, transferSyntax: ts });
+    }
     else if (r.type === '*/*' || r.type === 'multipart/*') out.push({ multipart: true, transferSyntax: ts });
   }
   return out;

@@ -119,13 +119,17 @@ const num = (ds: JsonDataset, tag: string, def: number): number => {
 async function frames(deps: DicomwebDeps, req: Req, reply: FastifyReply, all = false): Promise<FastifyReply> {
   const [loc] = await selectFromUrl(deps, req.params);
   const listed = all ? null : frameList(req.params.frames);
-  const renditions = octetRenditions(parseAccept(req.headers.accept));
+  const accepted = octetRenditions(parseAccept(req.headers.accept));
   const meta = await deps.metadata.get(loc!);
   const ds = JSON.parse(meta.text) as JsonDataset;
   const pixel = meta.bulk.find((b) => b.path === '7FE00010');
   if (!pixel) throw notFound('the instance has no Pixel Data');
   const photometric = String(ds['00280004']?.Value?.[0] ?? '');
   const g = { rows: num(ds, '00280010', 0), columns: num(ds, '00280011', 0), samplesPerPixel: num(ds, '00280002', 1), bitsAllocated: num(ds, '00280100', 16), numberOfFrames: num(ds, '00280008', 1), photometric };
+  const wanted = listed ?? Array.from({ length: Math.max(1, g.numberOfFrames) }, (_, i) => i + 1);
+  // Bare application/octet-stream is one frame: for several it is ignored (PS3.18 10.4.4).
+  const renditions = wanted.length === 1 ? accepted : accepted.filter((r) => r.multipart);
+  if (accepted.length && !renditions.length) throw notAcceptable(`${wanted.length} frames go in multipart/related; type="application/octet-stream", not as one application/octet-stream`);
   const encapsulated = pixel.length < 0;
   const stored = meta.transferSyntaxUID;
   // Encapsulated frames go as stored only. Native frames go as little-endian samples, labelled
@@ -142,7 +146,6 @@ async function frames(deps: DicomwebDeps, req: Req, reply: FastifyReply, all = f
         : `frames of this instance are native pixels: ask for transfer-syntax=${TS.ExplicitVRLittleEndian} (or *)`,
     );
   const ts = labelOf(rendition.transferSyntax)!;
-  const wanted = listed ?? Array.from({ length: Math.max(1, g.numberOfFrames) }, (_, i) => i + 1);
   const beyond = wanted.find((n) => n > g.numberOfFrames);
   if (beyond !== undefined) throw notFound(`there is no frame ${beyond} (the instance has ${g.numberOfFrames})`);
   // One frame read at a time, and each sent before the next is read: a long frame list of large
