@@ -264,14 +264,7 @@ class JsonBuilder {
 
   /** InlineBinary is little endian (PS3.18 F.2.7): swap words of a big endian dataset. */
   private littleEndianBytes(vr: string, bytes: Buffer): Buffer {
-    if (this.le || vr === 'OB' || vr === 'UN') return bytes;
-    const copy = Buffer.from(bytes);
-    const width = vr === 'OW' ? 2 : vr === 'OF' || vr === 'OL' ? 4 : 8;
-    if (copy.length % width !== 0) return copy;
-    if (width === 2) copy.swap16();
-    else if (width === 4) copy.swap32();
-    else copy.swap64();
-    return copy;
+    return this.le ? bytes : littleEndianCopy(vr, bytes);
   }
 
   private values(vr: string, b: Buffer, charset: string | null): JsonValue[] {
@@ -355,3 +348,19 @@ export function datasetToJson(data: Buffer, opts: DatasetJsonOptions): { json: J
   return { json: ds, bulk: b.bulk };
 }
 
+
+/**
+ * A big endian binary value (OW, OF, OL, OD, OV) in little endian order, as DICOMweb sends binary
+ * values (InlineBinary, PS3.18 F.2.7; bulk data as application/octet-stream, whose default is
+ * Explicit VR Little Endian): a copy with its words swapped. OB and UN are bytes: as they are.
+ */
+export function littleEndianCopy(vr: string, bytes: Buffer): Buffer {
+  if (vr === 'OB' || vr === 'UN') return bytes;
+  const copy = Buffer.from(bytes);
+  const width = vr === 'OW' ? 2 : vr === 'OF' || vr === 'OL' ? 4 : 8;
+  if (copy.length % width !== 0) return copy;
+  if (width === 2) copy.swap16();
+  else if (width === 4) copy.swap32();
+  else copy.swap64();
+  return copy;
+}

@@ -5,7 +5,7 @@
 import { parsePart10Prefix } from '../dicom/part10.js';
 import { MAX_CONVERTED_BYTES } from '../codecs/convert.js';
 import { inflateDataset } from '../codecs/inflate.js';
-import { type BulkRef, NeedMoreData, datasetToJson } from '../dicom/json.js';
+import { type BulkRef, NeedMoreData, datasetToJson, littleEndianCopy } from '../dicom/json.js';
 import { TS, transferSyntaxInfo } from '../dicom/transfer-syntax.js';
 import type { Readable } from 'node:stream';
 import { PacsError } from '../core/errors.js';
@@ -222,6 +222,12 @@ export class MetadataService {
       return { body: all.subarray(start, end), total: ref.length };
     }
     if (end <= start) return { body: Buffer.alloc(0), total: ref.length };
+    if (transferSyntaxInfo(meta.transferSyntaxUID)?.littleEndian === false && ref.vr !== 'OB' && ref.vr !== 'UN') {
+      // Sent little endian, as the frames of the same instance and its InlineBinary values are:
+      // the whole value is read to swap its words (a retired syntax; its values are small).
+      const value = await this.store.readRange(loc.path, meta.datasetOffset + ref.offset, ref.length);
+      return { body: littleEndianCopy(ref.vr, value).subarray(start - ref.offset, end - ref.offset), total: ref.length };
+    }
     return { body: this.store.read(loc.path, { start: meta.datasetOffset + start, end: meta.datasetOffset + end - 1 }), total: ref.length };
   }
 }

@@ -1,7 +1,7 @@
 // WADO-RS frames as stored (transfer-syntax=*) of multi-frame encapsulated instances (RLE, JPEG
 // Lossless) read by their fragments' headers, not the whole file, and of a deflated instance
 // (offsets in the inflated dataset): each frame equals what splitting the whole file gives.
-// Native frames of a big-endian instance go little-endian as labelled; a syntax native frames
+// Native frames (and the bulk data) of a big-endian instance go little-endian as labelled; a syntax native frames
 // cannot be is refused; and Accept is read past its first media range.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -105,6 +105,14 @@ describe('WADO-RS frames read by their fragments', () => {
       }
       const jpeg = await web.inject({ method: 'GET', url, headers: { accept: 'multipart/related; type="application/octet-stream"; transfer-syntax=1.2.840.10008.1.2.4.50' } });
       assert.equal(jpeg.statusCode, 406, 'native samples are not JPEG Baseline');
+      // Its Pixel Data as bulk data: little endian too, as the frame (and InlineBinary) are; a range of those bytes.
+      const bulk = `${await urlOf(BIG_ENDIAN)}/bulkdata/7FE00010`;
+      const whole = await web.inject({ method: 'GET', url: bulk, headers: { accept: 'application/octet-stream' } });
+      assert.equal(whole.statusCode, 200);
+      assert.ok(whole.rawPayload.equals(expected), 'the bulk data little-endian');
+      const part = await web.inject({ method: 'GET', url: bulk, headers: { accept: 'application/octet-stream', range: 'bytes=3-10' } });
+      assert.equal(part.statusCode, 206);
+      assert.ok(part.rawPayload.equals(expected.subarray(3, 11)));
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
