@@ -135,7 +135,11 @@ function skipUndefined(d: Buffer, p: number): number {
   return p;
 }
 
-function item(b: Buffer): Buffer {
+/** The Sequence Delimitation Item that ends encapsulated Pixel Data (little endian). */
+export const SEQUENCE_DELIMITER = Buffer.from([0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0]);
+
+/** An item of encapsulated Pixel Data (little endian) holding `b`, padded to even length. */
+export function item(b: Buffer): Buffer {
   const h = Buffer.alloc(8);
   h.writeUInt32LE(0xe000fffe, 0);
   const padded = b.length % 2 ? Buffer.concat([b, Buffer.alloc(1)]) : b;
@@ -166,7 +170,7 @@ export async function encapsulate(original: string, fragments: Buffer[][], ts: s
       at += frame.reduce((n, b) => n + b.length, 0);
     });
     const header = Buffer.from([0xe0, 0x7f, 0x10, 0x00, 0x4f, 0x42, 0, 0, 0xff, 0xff, 0xff, 0xff]);
-    parts.push(header, item(offsets), ...items.flat(), Buffer.from([0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0]));
+    parts.push(header, item(offsets), ...items.flat(), SEQUENCE_DELIMITER);
   }
   const h = await readPart10Header(original);
   const meta = encodeFileMetaInformation({

@@ -13,6 +13,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { SAMPLES } from '../helpers/dcmtk.js';
 import { parts } from '../helpers/multipart.js';
+import { item, SEQUENCE_DELIMITER } from '../helpers/pixels.js';
 import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
 import { importFile } from '../../src/services/import.js';
 import { encodeTree, parseTree, syntaxOf } from '../../src/dicom/dataset-tree.js';
@@ -28,19 +29,11 @@ function truncated(to: string): void {
   const prefix = parsePart10Prefix(file, true)!;
   const syntax = syntaxOf(prefix.transferSyntaxUID);
   const tree = parseTree(file.subarray(prefix.datasetOffset), syntax);
-  const item = (bytes: Buffer): Buffer => {
-    const h = Buffer.alloc(8);
-    h.writeUInt16LE(0xfffe, 0);
-    h.writeUInt16LE(0xe000, 2);
-    h.writeUInt32LE(bytes.length, 4);
-    return Buffer.concat([h, bytes]);
-  };
   const pixel = tree.find((e) => e.tag === 0x7fe00010)!;
   // The first fragment after the (empty) offset table: its header is 8 bytes past the table's.
   const tableLength = pixel.value.readUInt32LE(4);
   const fragment = pixel.value.subarray(16 + tableLength, 16 + tableLength + 64);
-  const delimiter = Buffer.from([0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0]);
-  pixel.value = Buffer.concat([item(Buffer.alloc(0)), item(fragment), delimiter]);
+  pixel.value = Buffer.concat([item(Buffer.alloc(0)), item(fragment), SEQUENCE_DELIMITER]);
   const uid = (tag: number, v: string) => {
     const e = tree.find((x) => x.tag === tag)!;
     e.value = Buffer.from(v.length % 2 ? `${v}\0` : v);
