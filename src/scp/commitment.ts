@@ -155,7 +155,9 @@ function respond(ctx: ScpContext, cmd: Command, status: number, comment?: string
   return ctx.send({
     CommandField: CommandField.N_ACTION_RSP,
     AffectedSOPClassUID: SOP,
-    AffectedSOPInstanceUID: STORAGE_COMMITMENT_PUSH_MODEL_INSTANCE,
+    // The instance the request was about (PS3.7 10.3.4.2): a refused request for another one
+    // must not name the well-known instance as the one missing.
+    ...(cmd.RequestedSOPInstanceUID ? { AffectedSOPInstanceUID: cmd.RequestedSOPInstanceUID } : {}),
     MessageIDBeingRespondedTo: cmd.MessageID ?? 0,
     CommandDataSetType: NO_DATASET,
     Status: status,

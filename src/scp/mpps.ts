@@ -7,7 +7,7 @@ import { MAX_REQUEST_ITEMS, decodeJsonDataset } from '../dicom/json-encode.js';
 import type { JsonDataset } from '../dicom/json.js';
 import { BufferSink } from '../net/dimse/assembler.js';
 import { CommandField, NO_DATASET, type Command, hasDataset } from '../net/dimse/command.js';
-import { Status, errorComment } from '../net/dimse/status.js';
+import { Status, errorComment, isFailure } from '../net/dimse/status.js';
 import { errorMessage, isPacsError } from '../core/errors.js';
 import { type MppsOutcome, type MppsService, MppsStatus } from '../services/mpps.js';
 import type { ScpContext, ServiceClassProvider } from './registry.js';
@@ -76,7 +76,9 @@ function respond(ctx: ScpContext, cmd: Command, o: MppsOutcome): Promise<void> {
     MessageIDBeingRespondedTo: cmd.MessageID ?? 0,
     CommandDataSetType: NO_DATASET,
     Status: o.status,
-    ...(o.sopInstanceUID ? { AffectedSOPInstanceUID: o.sopInstanceUID } : {}),
+    // A UID we made for an N-CREATE that named none names nothing once it failed: an SCU that
+    // kept it got 0x0112 for its N-SETs (PS3.7 10.1.5.1.4: made UIDs go in the success response).
+    ...(o.sopInstanceUID && !(create && !cmd.AffectedSOPInstanceUID && isFailure(o.status)) ? { AffectedSOPInstanceUID: o.sopInstanceUID } : {}),
     ...(o.comment ? { ErrorComment: errorComment(o.comment) } : {}),
     ...(o.errorId !== undefined ? { ErrorID: o.errorId } : {}),
     // PS3.7 C.4: missing attributes are named in Attribute Identifier List, bad values in Offending Element.

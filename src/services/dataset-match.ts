@@ -24,6 +24,14 @@ const DATE_TIME_PAIRS: readonly (readonly [string, string])[] = [
 /** Keys that are not matched nor returned as such: the character set, group lengths. */
 const isMeta = (key: string): boolean => key === '00080005' || key.endsWith('0000');
 
+/**
+ * Private attributes are no keys of the Modality Worklist model (PS3.4 Table K.6-1): not matched
+ * (a modality's private block in its query matched no entry, so its worklist came back empty),
+ * only returned when an entry holds them (PS3.4 K.2.2.1.1.2: keys not supported for matching
+ * are ignored for matching).
+ */
+const isPrivate = (key: string): boolean => (Number.parseInt(key.slice(0, 4), 16) & 1) === 1;
+
 const keywordOf = (key: string): string => lookupTag(Number.parseInt(key, 16) >>> 0)?.keyword ?? key;
 
 /** Padded comparable form of a stored value, as the range bounds are written. */
@@ -89,7 +97,7 @@ export function compileQuery(query: JsonDataset, options: MatchOptions): Compile
   const keys: CompiledKey[] = [];
   const sequences: CompiledQuery['sequences'] = [];
   for (const [key, el] of Object.entries(query)) {
-    if (isMeta(key) || combined.has(key)) continue;
+    if (isMeta(key) || isPrivate(key) || combined.has(key)) continue;
     if (el.vr === 'SQ') {
       const item = (el.Value?.[0] ?? null) as JsonDataset | null;
       if (!item || Object.keys(item).length === 0 || !hasMatchingKeys(item)) continue; // universal: a return key
@@ -145,7 +153,7 @@ export function matchDataset(query: JsonDataset, entry: JsonDataset, options: Ma
 /** Whether a query (item) holds any key that is not universal. */
 function hasMatchingKeys(query: JsonDataset): boolean {
   return Object.entries(query).some(([key, el]) => {
-    if (isMeta(key)) return false;
+    if (isMeta(key) || isPrivate(key)) return false;
     if (el.vr === 'SQ') {
       const item = el.Value?.[0] as JsonDataset | undefined;
       return item !== undefined && hasMatchingKeys(item);

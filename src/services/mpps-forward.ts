@@ -12,6 +12,7 @@ import { PermanentJobError } from './jobs.js';
 import { FINAL_REQUIRED, FIXED, MppsStatus, type MppsService } from './mpps.js';
 import { type NodeDirectory, reachOf } from './nodes.js';
 import { connectWorkflow, mppsCreate, mppsSet } from './workflow-scu.js';
+import { isWarning } from '../net/dimse/status.js';
 
 export const MPPS_FORWARD = 'mpps-forward';
 
@@ -52,7 +53,10 @@ export function mppsForwardHandler(deps: { mpps: MppsStore; nodes: NodeDirectory
       const scu = await connectWorkflow({ ...reachOf(node), callingAETitle: deps.aeTitle() }, [SopClass.ModalityPerformedProcedureStep], { signal: ctx.signal });
       try {
         const created = await mppsCreate(scu, uid, createDataset(step.dataset));
-        if (created.Status !== MppsStatus.Success && created.Status !== MppsStatus.DuplicateSOPInstance) {
+        // A warning (0x0107 attribute list error, 0x0116 value out of range: PS3.7 C.4) is a step
+        // created all the same: its N-SET follows.
+        const createdStatus = created.Status ?? 0xffff;
+        if (createdStatus !== MppsStatus.Success && createdStatus !== MppsStatus.DuplicateSOPInstance && !isWarning(createdStatus)) {
           const why = `${ae} refused the N-CREATE: ${hex(created.Status)} ${created.ErrorComment ?? ''}`.trim();
           // A processing failure, a resource limitation (0x0213) or running out of resources
           // (0xA7xx) is the peer's passing trouble (retried); anything else says our request is wrong there.
@@ -62,7 +66,7 @@ export function mppsForwardHandler(deps: { mpps: MppsStore; nodes: NodeDirectory
         // 0x0110 with Error ID 0xA710 (PS3.4 F.7.2.2): the step is final there already, from an
         // earlier run of this job. Any other failure, 0x0110 without it included, is retried.
         const finalThere = set.Status === MppsStatus.ProcessingFailure && set.ErrorID === MPPS_NOT_IN_PROGRESS;
-        if (set.Status !== MppsStatus.Success && !finalThere) {
+        if (set.Status !== MppsStatus.Success && !finalThere && !isWarning(set.Status ?? 0xffff)) {
           const why = `${ae} refused the N-SET: ${hex(set.Status)} ${set.ErrorComment ?? ''}`.trim();
           // An attribute it does not take (0x0105, 0x0106) is refused again at every try.
           throw set.Status === MppsStatus.NoSuchAttribute || set.Status === MppsStatus.InvalidAttributeValue ? new PermanentJobError(why) : new Error(why);

@@ -326,11 +326,13 @@ export class WorklistService {
 
   /**
    * The answers to a worklist C-FIND identifier. Without a Scheduled Procedure Step Status
-   * key, only steps still to be done are seen; with one, it is matched like any key.
+   * key (or with `*`), only steps still to be done are seen; with one, it is matched like any key.
    * Throws QueryError for a value no VR allows.
    */
   async find(query: JsonDataset, limit = 0): Promise<JsonDataset[]> {
-    const asksStatus = has(query[SPS]?.Value?.[0] as JsonDataset | undefined, SPS_STATUS);
+    // A key of "*" alone is universal matching (PS3.4 C.2.2.2.4): as if empty, open steps only.
+    const statusKey = jsonElementText((query[SPS]?.Value?.[0] as JsonDataset | undefined)?.[SPS_STATUS]).trim();
+    const asksStatus = statusKey !== '' && !/^\*+$/.test(statusKey);
     const options = this.options();
     // Read once, before the entries: a bad value is refused even on an empty worklist, and the
     // keys are not parsed again for each entry.

@@ -120,9 +120,13 @@ describe('Storage Commitment SCP', () => {
       const ds = encodeJsonDataset({ '00081199': { vr: 'SQ', Value: [{ '00081150': { vr: 'UI', Value: [CT] }, '00081155': { vr: 'UI', Value: ['1.2.3'] } }] } }, EXPLICIT_LE, null);
       const action = (id: number, extra: object) => ({ CommandField: CommandField.N_ACTION_RQ, MessageID: id, RequestedSOPClassUID: SC, RequestedSOPInstanceUID: STORAGE_COMMITMENT_PUSH_MODEL_INSTANCE, ActionTypeID: 1, CommandDataSetType: 0x0000, ...extra });
       await p.sendMessage(1, action(1, { RequestedSOPInstanceUID: '1.2.3' }), ds);
-      assert.equal((await p.readCommand()).command.Status, 0x0112);
+      const wrong = (await p.readCommand()).command;
+      assert.equal(wrong.Status, 0x0112);
+      assert.equal(wrong.AffectedSOPInstanceUID, '1.2.3', 'the instance asked for, not the well-known one (PS3.7 10.3.4.2)');
       await p.sendMessage(1, action(2, { ActionTypeID: 2 }), ds);
-      assert.equal((await p.readCommand()).command.Status, 0x0123);
+      const type = (await p.readCommand()).command;
+      assert.equal(type.Status, 0x0123);
+      assert.equal(type.AffectedSOPInstanceUID, STORAGE_COMMITMENT_PUSH_MODEL_INSTANCE);
       await p.sendMessage(1, action(3, {}), ds);
       const noUid = (await p.readCommand()).command;
       assert.equal(noUid.Status, 0x0115);

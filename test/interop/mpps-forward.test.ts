@@ -152,6 +152,34 @@ describe('MPPS forwarding to a known node', () => {
     }
   });
 
+  test('the peer answers with a warning (0x0107 to the N-CREATE, 0x0116 to the N-SET): done there, the jobs succeed', async () => {
+    const uid = '1.2.826.0.1.3680043.8.498.84.1';
+    const mpps = b!.server.archive.mpps;
+    const create = mpps.create.bind(mpps);
+    const set = mpps.set.bind(mpps);
+    mpps.create = async (u, ae, ds) => (u === uid ? { ...(await create(u, ae, ds)), status: 0x0107, comment: 'an attribute it ignored (the test)' } : create(u, ae, ds));
+    mpps.set = async (u, changes) => (u === uid ? { ...(await set(u, changes)), status: 0x0116, comment: 'a value it coerced (the test)' } : set(u, changes));
+    try {
+      const jobsOf = async () => (await a.server.archive.index.jobs.list({ limit: 50, offset: 0 })).jobs.filter((j) => j.type === 'mpps-forward' && JSON.stringify(j.payload).includes(uid));
+      await send((scu) => mppsCreate(scu, uid, created('1.2.826.0.1.3680043.8.498.84')));
+      const first = await until('the N-CREATE forwarded', async () => (await jobsOf()).find((j) => j.state !== 'queued' && j.state !== 'running'));
+      assert.equal(first.state, 'succeeded', first.lastError ?? '');
+      await send((scu) => mppsSet(scu, uid, completed));
+      await until('the step completed on the peer', async () => ((await b!.server.archive.mpps.get(uid))?.status === 'COMPLETED' ? true : null));
+      const all = await until('both forwards ended', async () => {
+        const js = await jobsOf();
+        return js.length >= 2 && js.every((j) => j.state !== 'queued' && j.state !== 'running') ? js : null;
+      });
+      for (const j of all) {
+        assert.equal(j.state, 'succeeded', j.lastError ?? '');
+        assert.equal(j.attempts, 1, 'a warning is not retried');
+      }
+    } finally {
+      mpps.create = create;
+      mpps.set = set;
+    }
+  });
+
   test('the peer refuses the N-SET as malformed (0x0106): the job fails at once, not after a day of retries', async () => {
     const uid = '1.2.826.0.1.3680043.8.498.81.1';
     await send((scu) => mppsCreate(scu, uid, created('1.2.826.0.1.3680043.8.498.81')));

@@ -107,6 +107,7 @@ describe('MPPS SCP', () => {
     delete noStation['00400241'];
     const missing = await mppsCreate(scu, null, noStation);
     assert.equal(missing.Status, 0x0120);
+    assert.equal(missing.AffectedSOPInstanceUID, undefined, 'a UID made for a step never created names nothing (PS3.7 10.1.5.1.4)');
     assert.deepEqual(missing.AttributeIdentifierList, [0x00400241]);
     assert.match(missing.ErrorComment ?? '', /PerformedStationAETitle/);
     const empty = await mppsCreate(scu, null, created({ '00400253': t('SH') } as JsonDataset));

@@ -69,6 +69,12 @@ describe('Modality Worklist with findscu -W', () => {
     assert.ok(!('00100010' in station.answers[0]!), 'PatientName was not asked for');
   });
 
+  test('a private block in the query (as some modalities send) is not matched: the worklist still answers', async () => {
+    const r = await wl(['PatientID', 'ScheduledProcedureStepSequence[0].Modality=CT', '(0009,0010)=ACME 1.0']);
+    assert.equal(r.final, 'Success', r.out);
+    assert.deepEqual(patients(r.answers), ['P1', 'P3']);
+  });
+
   test('date and time ranges combine; performing physician and patient name wildcards', async () => {
     const afternoon = await wl(['PatientID', 'ScheduledProcedureStepSequence[0].ScheduledProcedureStepStartDate=20260312-20260313', 'ScheduledProcedureStepSequence[0].ScheduledProcedureStepStartTime=1000-1800']);
     assert.deepEqual(patients(afternoon.answers), ['P2', 'P3'], '12 March 10:00 to 13 March 18:00');
@@ -94,6 +100,9 @@ describe('Modality Worklist with findscu -W', () => {
   test('a status key sees canceled steps; the REST API changes and lists entries', async () => {
     const canceled = await wl(['PatientID', 'ScheduledProcedureStepSequence[0].ScheduledProcedureStepStatus=CANCELED']);
     assert.deepEqual(patients(canceled.answers), ['P4']);
+    // "*" alone is universal matching (PS3.4 C.2.2.2.4): open steps only, as an empty key.
+    const star = await wl(['PatientID', 'ScheduledProcedureStepSequence[0].ScheduledProcedureStepStatus=*']);
+    assert.deepEqual(patients(star.answers), ['P1', 'P2', 'P3']);
     const entry = (await call('GET', `/api/worklist/${ids.P1}`)).json();
     const changed = await call('PUT', `/api/worklist/${ids.P1}`, entry.dataset as Record<string, unknown>);
     assert.equal(changed.status, 200);

@@ -61,3 +61,11 @@ test('JSON encoding round-trips through the parser in both syntaxes, text in the
     assert.deepEqual(back.dataset['00280010'], { vr: 'US', Value: [512] });
   }
 });
+
+test('private attributes in a worklist query are not matched (a modality\'s private block left every query without answers), and returned as the entry holds them', () => {
+  const query: JsonDataset = { '00090010': { vr: 'LO', Value: ['ACME 1.0'] }, '00091001': { vr: 'LO', Value: ['X'] }, '00100020': { vr: 'LO', Value: ['P1'] }, ...step({ '00290010': { vr: 'LO', Value: ['ACME'] }, '00080060': { vr: 'CS', Value: ['MR'] } }) };
+  assert.ok(matchDataset(query, entry, opts));
+  assert.ok(!matchDataset({ ...query, '00100020': { vr: 'LO', Value: ['P2'] } }, entry, opts), 'the standard keys still match');
+  const answer = projectDataset(query, entry, opts);
+  assert.deepEqual(answer['00090010'], { vr: 'LO' }, 'asked for, not held: empty');
+});
