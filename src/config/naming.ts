@@ -1,6 +1,7 @@
 // storage.naming templates: "{PatientID}/{StudyInstanceUID}/{InstanceNumber:05}.dcm".
 // Parsed here once so that the config check and the storage layer agree on one grammar.
 import { keywordLike, tagOfKeyword } from '../dicom/dictionary.js';
+import { RECORD_KEYWORDS } from '../dicom/record-attributes.js';
 
 /** One piece of a parsed template: literal text, or an attribute placeholder. */
 export type NamingPart =
@@ -14,8 +15,11 @@ export type NamingResult = { ok: true; parts: NamingPart[] } | { ok: false; prob
 const KEYWORD = /^[A-Z][A-Za-z0-9]*$/;
 const PAD = /^0([1-9][0-9]?)$/;
 
-/** Parses and checks a naming template; never throws. */
-export function parseNamingTemplate(template: string): NamingResult {
+/**
+ * Parses and checks a naming template; never throws. `recordOnly`: the names come from the index
+ * record (storage.naming), so only the attributes it keeps may be placeholders.
+ */
+export function parseNamingTemplate(template: string, options: { recordOnly?: boolean } = {}): NamingResult {
   const parts: NamingPart[] = [];
   let rest = template;
   while (rest.length > 0) {
@@ -39,6 +43,11 @@ export function parseNamingTemplate(template: string): NamingResult {
       const like = keywordLike(keyword);
       const sender = ['CallingAE', 'CalledAE', 'RemoteAddress'].includes(keyword) ? ` (${keyword} is a rule's match key, not an attribute a file name is made of)` : '';
       return fail(`"{${keyword}}" is not a DICOM keyword of PS3.6${like ? ` (did you mean {${like}}?)` : sender}`);
+    }
+    // storage.naming: a keyword the index record does not keep named nothing either, every
+    // file going under UNKNOWN. (Export templates read the whole stored dataset: any keyword.)
+    if (options.recordOnly && !RECORD_KEYWORDS.has(keyword)) {
+      return fail(`"{${keyword}}" is not an attribute the index keeps; a stored file's name can be made of: ${[...RECORD_KEYWORDS].join(', ')}`);
     }
     if (extra.length > 0 || (format !== undefined && !PAD.test(format))) {
       return fail(`"{${inner}}": the only format is a zero-padded width like {${keyword}:05}`);

@@ -107,7 +107,7 @@ export const NAMING_PRESETS = ['hierarchical', 'flat'] as const;
 
 const naming = z.string({ error: 'expected "hierarchical", "flat", or a naming template' }).superRefine((value, ctx) => {
   if ((NAMING_PRESETS as readonly string[]).includes(value)) return;
-  const parsed = parseNamingTemplate(value);
+  const parsed = parseNamingTemplate(value, { recordOnly: true });
   if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.problem, params: { got: true } });
 });
 

@@ -6,6 +6,7 @@ import { PacsError } from '../core/errors.js';
 import type { FileRecord, InstanceRecord, Provenance } from '../index/types.js';
 import { normalizeDate } from '../index/query/matching.js';
 import { lookupTag } from '../dicom/dictionary.js';
+import { INSTANCE_NUMBERS, INSTANCE_TEXT, PATIENT, SERIES, STUDY } from '../dicom/record-attributes.js';
 
 const LEGACY_TIME = /^\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$/;
 
@@ -21,24 +22,6 @@ function legacyForm(tag: number, value: string | null): string | null {
   if (vr === 'TM' && LEGACY_TIME.test(value)) return value.replace(/:/g, '');
   return value;
 }
-
-const PATIENT = ['PatientID', 'IssuerOfPatientID', 'PatientName', 'PatientBirthDate', 'PatientSex'] as const;
-const STUDY = [
-  'StudyInstanceUID', 'StudyDate', 'StudyTime', 'AccessionNumber', 'StudyID', 'StudyDescription',
-  'ReferringPhysicianName', 'PatientAge', 'PatientSize', 'PatientWeight',
-] as const;
-const SERIES = [
-  'SeriesInstanceUID', 'Modality', 'SeriesNumber', 'SeriesDate', 'SeriesTime', 'SeriesDescription',
-  'BodyPartExamined', 'ProtocolName', 'StationName', 'InstitutionName', 'Manufacturer',
-  'ManufacturerModelName', 'FrameOfReferenceUID', 'PerformedProcedureStepStartDate', 'PerformedProcedureStepStartTime',
-  'PatientPosition', 'ContrastBolusAgent',
-] as const;
-const INSTANCE_TEXT = [
-  'SOPInstanceUID', 'SOPClassUID', 'InstanceNumber', 'ContentDate', 'ContentTime', 'AcquisitionDate',
-  'AcquisitionTime', 'AcquisitionNumber', 'NumberOfFrames', 'PhotometricInterpretation', 'ImageType',
-  'EchoNumbers', 'ReceiveCoilName', 'SliceLocation', 'ImageID',
-] as const;
-const INSTANCE_NUMBERS = ['Rows', 'Columns', 'BitsAllocated', 'SamplesPerPixel', 'BitsStored'] as const;
 
 type Keyword = (typeof PATIENT)[number] | (typeof STUDY)[number] | (typeof SERIES)[number] | (typeof INSTANCE_TEXT)[number] | (typeof INSTANCE_NUMBERS)[number];
 

@@ -84,6 +84,10 @@ test('other checks: AE titles, naming templates, URLs, ranges, port clashes', ()
   assertProblem(load('storage: { naming: "{PatientId}/{InstanceNumber}.dcm" }\n'), 'storage.naming: "{PatientId}" is not a DICOM keyword of PS3.6 (did you mean {PatientID}?)');
   assertProblem(load('storage: { naming: "{InstanceNum}.dcm" }\n'), 'storage.naming: "{InstanceNum}" is not a DICOM keyword of PS3.6');
   assertProblem(load('storage: { naming: "{PatientID:x}" }\n'), 'storage.naming: "{PatientID:x}": the only format');
+  // A keyword of PS3.6 the index record does not keep: its files all went under UNKNOWN.
+  assertProblem(load('storage: { naming: "{OperatorsName}/{SOPInstanceUID}.dcm" }\n'), 'storage.naming: "{OperatorsName}" is not an attribute the index keeps; a stored file\'s name can be made of: PatientID, IssuerOfPatientID');
+  const kept = loadConfig({ file: writeConfig('storage: { naming: "{InstitutionName}/{Modality}/{SOPInstanceUID}.dcm" }\n').file, env: {}, overrides: {} });
+  assert.equal(kept.config.storage.naming, '{InstitutionName}/{Modality}/{SOPInstanceUID}.dcm', 'attributes the record keeps');
   assertProblem(load('storage: { naming: "../{PatientID}" }\n'), 'storage.naming: template must not contain ".."');
   assertProblem(load('database: { url: "mysql://x/y" }\n'), 'database.url: expected a postgres:// or postgresql:// URL');
   assertProblem(load('access_control: { allowed_ae_titles: [] }\n'), 'access_control.allowed_ae_titles: expected at least one');
