@@ -8,7 +8,8 @@ import { DEFAULT_EXPORT_TEMPLATE, DEFAULT_DEIDENTIFIED_EXPORT_TEMPLATE, EXPORT_M
 import { parseNamingTemplate } from '../config/naming.js';
 import { parseTagSpec, lookupTag } from '../dicom/dictionary.js';
 import type { ArchiveIndex, InstanceLocation } from '../index/types.js';
-import type { QueryKey } from '../index/query/types.js';
+import type { IndexQuery, QueryKey } from '../index/query/types.js';
+import { planQuery } from '../index/query/plan.js';
 import { exportInstances } from '../services/export-job.js';
 import { syncDirectory } from '../services/export.js';
 import { ARCHIVE_OPTIONS, type OptionSpec, UsageError, atMost, flag, helpFor, opt, parseArgs } from './args.js';
@@ -50,9 +51,27 @@ function matchKeys(p: ReturnType<typeof parseArgs>): QueryKey[] {
   return keys;
 }
 
-/** Instances matching the keys at any level (a relational IMAGE-level query, Patient Root, as C-FIND would run it). */
+/** The query selecting the instances the keys match at any level (relational, IMAGE level, Patient Root, as C-FIND would run it). */
+const selection = (keys: QueryKey[]): IndexQuery => ({ level: 'IMAGE', model: 'PATIENT_ROOT', keys: [...keys, { keyword: 'SOPInstanceUID', value: '' }], relational: true });
+
+/**
+ * Keys the index cannot match (attributes it does not hold) would be left out of the selection,
+ * not narrow it: `-k SequenceName=…` exported every instance of the archive into a lab's folder.
+ * Refused, naming them (a C-FIND answers such keys with 0xFF01; an export must not guess).
+ */
+function checkMatchable(keys: QueryKey[]): void {
+  let ignored: readonly string[];
+  try {
+    ignored = planQuery(selection(keys)).ignored;
+  } catch (e) {
+    throw new UsageError(`-k: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (ignored.length)
+    throw new UsageError(`-k ${ignored.join(', ')}: the index does not hold ${ignored.length > 1 ? 'these attributes' : 'this attribute'}, so it cannot select what to export (a rule's match can read any attribute of the files)`);
+}
+
 async function selectByKeys(index: ArchiveIndex, keys: QueryKey[]): Promise<InstanceLocation[]> {
-  const rows = await index.query({ level: 'IMAGE', model: 'PATIENT_ROOT', keys: [...keys, { keyword: 'SOPInstanceUID', value: '' }], relational: true });
+  const rows = await index.query(selection(keys));
   return index.findInstances(rows.map((r) => String(r.SOPInstanceUID)));
 }
 
@@ -64,6 +83,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
   const mode = (opt(p, '--mode') ?? 'copy') as ExportMode;
   if (!EXPORT_MODES.includes(mode)) throw new UsageError(`--mode: expected ${EXPORT_MODES.join(', ')}, got "${mode}"`);
   const keys = matchKeys(p);
+  checkMatchable(keys);
   const dryRun = flag(p, '--dry-run');
   const config = toolConfig(p);
   const deid = deidentifyOptions(p, config);

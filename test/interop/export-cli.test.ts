@@ -175,4 +175,13 @@ describe('pacs export', () => {
     assert.equal(usage.code, 2);
     assert.ok(a2.files.length);
   });
+
+  test('a -k key the index does not hold is refused, naming it: it selected nothing, so the whole archive was exported', async () => {
+    for (const args of [['-k', 'SequenceName=NOPE'], ['--patient', 'SUBJ001', '-k', 'EchoTime=30']]) {
+      const r = await pacs(...args, '--to', path.join(dir, 'unheld'), '--dry-run');
+      assert.equal(r.code, 2, r.stdout);
+      assert.match(r.stderr, /-k (SequenceName|EchoTime): the index does not hold this attribute, so it cannot select what to export/);
+      assert.doesNotMatch(r.stdout, /would be written/);
+    }
+  });
 });
