@@ -115,6 +115,20 @@ export function describeIndex(config: Readonly<Config>): string {
 }
 
 /** The archive without the network: index, files, store pipeline (server and CLI tools share it). */
+/** The durable job queue over the archive's index, with the `jobs` settings (live). */
+export function jobServiceOf(archive: ArchiveParts): JobService {
+  const c = () => archive.config().jobs;
+  return new JobService(archive.index.jobs, () => ({ workers: c().workers, maxAttempts: c().max_attempts, backoffSeconds: c().backoff_seconds, keepDays: c().keep_days, leaseSeconds: c().lease_seconds }), archive.logger.child({ component: 'jobs' }), archive.config().server.node_name);
+}
+
+/**
+ * Loads the configured plugins onto an archive: their beforeStore checks join its store
+ * pipeline, their listeners its events. The server, and `pacs import` (one pipeline, many doors).
+ */
+export function loadArchivePlugins(archive: ArchiveParts, jobs: JobService): Promise<string[]> {
+  return loadPlugins(archive.config().plugins, { events: archive.events, hooks: archive.hooks, index: archive.index, jobs, logger: archive.logger });
+}
+
 export async function openArchive(initial: Readonly<Config>, options: { logger?: Logger } = {}): Promise<ArchiveParts> {
   let config = initial;
   const logger = options.logger ?? createLogger({ level: config.logging.level, file: config.logging.file ?? null });
@@ -239,14 +253,14 @@ export class PacsServer {
     registry.register(worklistScp({ worklist: archive.worklist, maxResults: () => archive.config().query.max_results }));
     registry.register(mppsScp(archive.mpps));
     const c = () => archive.config().jobs;
-    const jobs = new JobService(archive.index.jobs, () => ({ workers: c().workers, maxAttempts: c().max_attempts, backoffSeconds: c().backoff_seconds, keepDays: c().keep_days, leaseSeconds: c().lease_seconds }), archive.logger.child({ component: 'jobs' }), archive.config().server.node_name);
+    const jobs = jobServiceOf(archive);
     const aeTitle = (): string => archive.config().server.ae_title;
     const unreachable = new UnreachableNodes(() => c().backoff_seconds * 1000);
     jobs.register('send', sendJobHandler({ index: archive.index, objects: archive.objects, decoder: decoders, nodes: archive.nodes, aeTitle, unreachable }));
     jobs.register('pull', pullJobHandler({ nodes: archive.nodes, store: archive.store, aeTitle, unreachable }));
     enableMppsForwarding(archive.mpps, archive.index.mpps, jobs, archive.nodes, { aeTitle, forwardTo: () => archive.config().mpps.forward_to });
     registry.register(commitmentScp(new CommitmentService({ index: archive.index, objects: archive.objects, nodes: archive.nodes, aeTitle }, jobs)));
-    const plugins = await loadPlugins(config.plugins, { events: archive.events, hooks: archive.hooks, index: archive.index, jobs, logger: archive.logger }).catch(async (e: unknown) => {
+    const plugins = await loadArchivePlugins(archive, jobs).catch(async (e: unknown) => {
       await decoders.close();
       await archive.close();
       throw e;

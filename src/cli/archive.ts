@@ -7,7 +7,7 @@ import { REINDEX_PENDING, importFile, indexExistingFile } from '../services/impo
 import { verifyArchive } from '../services/verify.js';
 import { errorMessage } from '../core/errors.js';
 import { IndexInUseError } from '../index/errors.js';
-import type { ArchiveParts } from '../app.js';
+import { type ArchiveParts, jobServiceOf, loadArchivePlugins } from '../app.js';
 import { ARCHIVE_OPTIONS, type Parsed, UsageError, archiveOverrides, atMost, flag, helpFor, intOption, opt, parseArgs } from './args.js';
 import { collectFiles, eachLimit } from './files.js';
 import { progress } from './progress.js';
@@ -43,6 +43,9 @@ export async function importCommand(argv: string[]): Promise<number> {
   const archive = await openToolArchive(config);
   let leave: (() => Promise<void>) | null = null;
   try {
+    // The same pipeline as C-STORE: the plugins' beforeStore checks refuse here what they refuse
+    // there (a plugin's jobs are queued for the servers to run; this tool runs none).
+    await loadArchivePlugins(archive, jobServiceOf(archive));
     // A reindex or verify --repair must not run while files and rows are added (nor this start
     // while one runs): it would rebuild the index without them.
     leave = await archive.index.writeBeside(() => undefined);

@@ -12,6 +12,7 @@ import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
 const CT = path.join(SAMPLES, 'pydicom__CT_small.dcm');
 const MR = path.join(SAMPLES, 'pydicom__MR_small.dcm');
 const CT_STUDY = '1.3.6.1.4.1.5962.1.2.1.20040119072730.12322';
+const BIN = new URL('../../../bin/pacs', import.meta.url).pathname;
 
 const PLUGIN = `
 import fs from 'node:fs';
@@ -62,6 +63,16 @@ describe('plugins', () => {
     const jobs = await listed();
     assert.equal(jobs.length, 1);
     assert.equal(jobs[0]!.state, 'succeeded');
+  });
+
+  test('pacs import goes through the plugins too: what they refuse over C-STORE is refused from a folder', async () => {
+    const archive = path.join(dir, 'imported');
+    const config = path.join(dir, 'import.yaml');
+    fs.writeFileSync(config, `storage: { directory: ${JSON.stringify(archive)} }\ndatabase: { path: ${JSON.stringify(path.join(dir, 'imported.db'))} }\nplugins:\n  - path: ${JSON.stringify(path.join(dir, 'counting.mjs'))}\n    options: { refuse: MR, out: ${JSON.stringify(path.join(dir, 'import-note.json'))} }\n`);
+    const r = await run(process.execPath, [BIN, 'import', '--config', config, CT, MR]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /Imported 1 new, .*; 1 failed/);
+    assert.match(r.stdout, /FAILED .*MR_small\.dcm: .*no MR here/);
   });
 
   test('a plugin that cannot be loaded stops the start with its name', async () => {
