@@ -43,7 +43,9 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number> | numb
 };
 
 function usage(): string {
-  const lines = Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(10)}${c.summary}`);
+  // As wide as the longest name and two spaces: 'migrate-index' ran into its summary.
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length)) + 2;
+  const lines = Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(width)}${c.summary}`);
   return `pacs ${VERSION}: tools for pacs-server and any DICOM node\n\nusage: pacs COMMAND [options]\n\n${lines.join('\n')}\n\npacs COMMAND --help shows a command's options.\n`;
 }
 

@@ -12,7 +12,7 @@ import { AE_OPTIONS, type OptionSpec, type Parsed, UsageError, flag, helpFor, ho
 
 const SPECS: readonly OptionSpec[] = [
   ...AE_OPTIONS,
-  { names: ['-P', '--patient'], description: 'Patient Root information model' },
+  { names: ['-P', '--patient'], description: 'Patient Root information model (taken for -L PATIENT, which Study Root lacks)' },
   { names: ['-S', '--study'], description: 'Study Root information model (default)' },
   { names: ['-L', '--level'], arg: 'LEVEL', description: 'PATIENT, STUDY (default), SERIES or IMAGE' },
   { names: ['-k', '--key'], arg: 'TAG[=VALUE]', repeatable: true, description: 'matching or return key: PatientName=SMITH*, 0010,0020=, StudyDate=20260101-' },
@@ -48,13 +48,16 @@ export function identifierKeys(p: Parsed, defaultLevel: string): { keys: Map<num
   return { keys, level, add };
 }
 
+/** Patient Root when asked (-P), or for the PATIENT level, which Study Root does not have. */
+export const patientRoot = (p: Parsed, level: string): boolean => flag(p, '-P') || level === 'PATIENT';
+
 export async function findCommand(argv: string[]): Promise<number> {
   const p = parseArgs(argv, SPECS);
   const { host, port } = hostPort(p, 'find');
   const { keys, level, add } = identifierKeys(p, 'STUDY');
   if (![...keys.keys()].some((t) => t !== Tag.QueryRetrieveLevel && keys.get(t)!.value === null) && DEFAULT_KEYS[level])
     for (const k of DEFAULT_KEYS[level]!) if (!keys.has(parseTagSpec(k)!)) add(k);
-  const sopClass = flag(p, '-P') ? SopClass.PatientRootFind : SopClass.StudyRootFind;
+  const sopClass = patientRoot(p, level) ? SopClass.PatientRootFind : SopClass.StudyRootFind;
   const timeout = intOption(p, '-to', 30, 1, 3600) * 1000;
   const texts = [...keys.values()].map((k) => String(k.value ?? ''));
   const charset = chooseCharacterSet(null, texts);

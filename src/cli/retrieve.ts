@@ -13,8 +13,8 @@ import { encodeIdentifier, decodeIdentifier } from '../dicom/identifier.js';
 import { Tag } from '../dicom/tags.js';
 import { SopClass } from '../dicom/uids.js';
 import { getStorageNegotiation } from '../dicom/common-storage.js';
-import { AE_OPTIONS, type OptionSpec, UsageError, flag, helpFor, hostPort, intOption, opt, parseArgs } from './args.js';
-import { identifierKeys } from './find.js';
+import { AE_OPTIONS, type OptionSpec, UsageError, helpFor, hostPort, intOption, opt, parseArgs } from './args.js';
+import { identifierKeys, patientRoot } from './find.js';
 import { progress } from './progress.js';
 
 const MOVE = { P: SopClass.PatientRootMove, S: SopClass.StudyRootMove };
@@ -22,7 +22,7 @@ const GET = { P: SopClass.PatientRootGet, S: SopClass.StudyRootGet };
 
 const COMMON: readonly OptionSpec[] = [
   ...AE_OPTIONS,
-  { names: ['-P', '--patient'], description: 'Patient Root information model' },
+  { names: ['-P', '--patient'], description: 'Patient Root information model (taken for -L PATIENT, which Study Root lacks)' },
   { names: ['-S', '--study'], description: 'Study Root information model (default)' },
   { names: ['-L', '--level'], arg: 'LEVEL', description: 'PATIENT, STUDY (default), SERIES or IMAGE' },
   { names: ['-k', '--key'], arg: 'TAG=VALUE', repeatable: true, description: 'unique keys: StudyInstanceUID=1.2.3, PatientID=123' },
@@ -54,8 +54,8 @@ export async function moveCommand(argv: string[]): Promise<number> {
   const { host, port } = hostPort(p, 'move');
   const dest = opt(p, '--dest');
   if (!dest) throw new UsageError('move: --dest AETITLE is required');
-  const { keys } = identifierKeys(p, 'STUDY');
-  const sopClass = flag(p, '-P') ? MOVE.P : MOVE.S;
+  const { keys, level } = identifierKeys(p, 'STUDY');
+  const sopClass = patientRoot(p, level) ? MOVE.P : MOVE.S;
   const timeout = intOption(p, '-to', 600, 1, 86400) * 1000;
   const scu = await connectQR(p, { host, port }, sopClass, timeout);
   try {
@@ -88,8 +88,8 @@ export async function getCommand(argv: string[]): Promise<number> {
   const { host, port } = hostPort(p, 'get');
   const out = path.resolve(opt(p, '-o') ?? '.');
   fs.mkdirSync(out, { recursive: true });
-  const { keys } = identifierKeys(p, 'STUDY');
-  const sopClass = flag(p, '-P') ? GET.P : GET.S;
+  const { keys, level } = identifierKeys(p, 'STUDY');
+  const sopClass = patientRoot(p, level) ? GET.P : GET.S;
   const timeout = intOption(p, '-to', 600, 1, 86400) * 1000;
   let received = 0;
   const negotiation = getStorageNegotiation();

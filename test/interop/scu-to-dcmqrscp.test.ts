@@ -63,6 +63,10 @@ describe('pacs find / get / move against dcmqrscp', () => {
     const bad = await pacs(['find', '-aec', 'QRSCP', '--max-pdu', '12', '-P', '-L', 'STUDY', '-k', 'PatientID=77654033', '127.0.0.1', String(qrPort)]);
     assert.equal(bad.code, 2, 'an impossible PDU size is a usage error');
     assert.match(bad.stderr, /--max-pdu/);
+    // -L PATIENT without -P: Patient Root, the model that has that level (Study Root has none).
+    const patients = await pacs(['find', '-aec', 'QRSCP', '-L', 'PATIENT', '-k', 'PatientID=77654033', '-k', 'PatientName', '--json', '127.0.0.1', String(qrPort)]);
+    assert.equal(patients.code, 0, patients.stderr);
+    assert.deepEqual((JSON.parse(patients.stdout) as Record<string, string>[]).map((a) => a.PatientID), ['77654033']);
   });
 
   test('pacs get: a study into a folder, each file a readable Part 10 file', async () => {
