@@ -40,6 +40,11 @@ export async function importCommand(argv: string[]): Promise<number> {
   if (!p.positional.length) throw new UsageError('import: give at least one FILE or DIR');
   const jobs = intOption(p, '-j', 4, 1, 64);
   const config = toolConfig(p);
+  // Nothing there to import (a mistyped path): said before an archive and an index are made for it.
+  if (p.positional.every((f) => !fs.existsSync(f))) {
+    process.stderr.write(`pacs import: no such file or folder: ${p.positional.join(', ')}\n`);
+    return 1;
+  }
   const archive = await openToolArchive(config);
   let leave: (() => Promise<void>) | null = null;
   try {

@@ -163,11 +163,12 @@ export function resolvePaths(data: Loose, baseDir: string): void {
     data.dicomweb_servers = data.dicomweb_servers.map((s: unknown) =>
       isPlainObject(s) && typeof s.ca_path === 'string' && s.ca_path.trim() && !isAbsolute(s.ca_path) ? { ...s, ca_path: resolve(baseDir, s.ca_path) } : s,
     );
-  // plugins: a list of module paths (or { path, options }), relative to the configuration file too.
+  // plugins: a list of module paths (or { path, options }), relative to the configuration file too
+  // ("plugins/p.mjs" as "./plugins/p.mjs": a plugin is a file, never a package name).
   if (Array.isArray(data.plugins))
     data.plugins = data.plugins.map((p: unknown) => {
-      if (typeof p === 'string' && p.trim() && !isAbsolute(p) && p.startsWith('.')) return resolve(baseDir, p);
-      if (isPlainObject(p) && typeof p.path === 'string' && !isAbsolute(p.path) && p.path.startsWith('.')) return { ...p, path: resolve(baseDir, p.path) };
+      if (typeof p === 'string' && p.trim() && !isAbsolute(p)) return resolve(baseDir, p);
+      if (isPlainObject(p) && typeof p.path === 'string' && p.path.trim() && !isAbsolute(p.path)) return { ...p, path: resolve(baseDir, p.path) };
       return p;
     });
 }

@@ -128,16 +128,24 @@ const displayName = (file: string, cwd: string): string => {
   return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? file : rel;
 };
 
-/** The later layer that set a key (or one of its parents) wins; then the file's line number. */
+/**
+ * The later layer that set a key (or one of its parents) wins; then one that set a key inside it
+ * (an unknown section named by PACS_FOO__BAR or --set foo.bar is reported as "foo", and its
+ * origin is "foo.bar"'s); then the file's line number.
+ */
 function makeOriginOf(layers: Layer[], fileWhere: OriginOf): OriginOf {
+  const said = (origin: string): string => (origin.startsWith('PACS_') ? `from ${origin}` : `from the ${origin}`);
   return (path) => {
     for (let n = path.length; n > 0; n--) {
       const key = formatPath(path.slice(0, n));
       for (const layer of layers) {
         const origin = layer.origins.get(key);
-        if (origin !== undefined) return origin.startsWith('PACS_') ? `from ${origin}` : `from the ${origin}`;
+        if (origin !== undefined) return said(origin);
       }
     }
+    const prefix = formatPath(path);
+    for (const layer of layers)
+      for (const [key, origin] of layer.origins) if (key.startsWith(`${prefix}.`) || key.startsWith(`${prefix}[`)) return said(origin);
     return fileWhere(path);
   };
 }
@@ -174,7 +182,7 @@ function missingPlugins(config: Loose, originOf: OriginOf): string[] {
   const plugins = config.plugins;
   if (!Array.isArray(plugins)) return [];
   return plugins.flatMap((spec: unknown, i) => {
-    // As src/plugins.ts imports it: a file path, relative to the working directory.
+    // As src/plugins.ts imports it: a file path (a relative one was made absolute against the configuration file's folder).
     const p = typeof spec === 'string' ? spec : isPlainObject(spec) ? spec.path : undefined;
     if (typeof p !== 'string' || p.trim() === '' || existsSync(p)) return [];
     const origin = originOf(['plugins', i]);

@@ -8,7 +8,9 @@ export const isSecretKey = (key: PropertyKey): boolean => typeof key === 'string
 
 /** A URL with its user-info password and `password` parameter masked; any other text unchanged. */
 export function redactUrl(url: string): string {
-  if (!URL.canParse(url)) return url;
+  // One that does not parse (a mistyped port) is the one a config message prints: masked by
+  // hand, the text between "user:" and the last "@" of the authority, and a password= value.
+  if (!URL.canParse(url)) return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/?#:@]*:)[^/?#]*@/i, '$1****@').replace(/([?&]password=)[^&#]*/gi, '$1****');
   const parsed = new URL(url);
   const inQuery = parsed.searchParams.has('password');
   if (parsed.password === '' && !inQuery) return url;

@@ -187,6 +187,11 @@ describe('pacs archive commands (review fixes)', () => {
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
       assert.deepEqual(fs.readdirSync(dir), [], `${args.join(' ')} left ${fs.readdirSync(dir).join(', ')}`);
     }
+    // A path that is not there: exit 1 naming it, and no archive made for it either.
+    const missing = await pacs(['import', '/no/such/folder'], dir);
+    assert.equal(missing.code, 1, missing.stdout + missing.stderr);
+    assert.match(missing.stderr, /no such file or folder: \/no\/such\/folder/);
+    assert.deepEqual(fs.readdirSync(dir), []);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

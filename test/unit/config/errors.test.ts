@@ -127,3 +127,15 @@ test('a damaged password hash is refused, not taken as a plain password', () => 
   assertProblem(load('http: { users: [{ username: ann, password: "scrypt$16384$8$1$c2FsdA==", role: read }] }\n'), 'http.users[0].password: expected a hash of pacs hash-password');
   assertProblem(load('access_control: { user_identity: { users: [{ username: ct, password: "scrypt:abc" }] } }\n'), 'access_control.user_identity.users[0].password: expected a hash of pacs hash-password');
 });
+
+test('a database URL that does not parse is printed with its password masked (it was printed whole)', () => {
+  const problems = load('', {}, { 'database.url': 'postgres://pacs:S3cretPw@db:54x2/pacs?password=Other1' });
+  assert.ok(problems.length > 0);
+  assert.ok(!problems.some((line) => line.includes('S3cretPw') || line.includes('Other1')), problems.join('\n'));
+  assert.ok(problems.some((line) => line.includes('postgres://pacs:****@db:54x2/pacs?password=****')), problems.join('\n'));
+});
+
+test('an unknown section given by the environment or --set says where it came from', () => {
+  assertProblem(load('', { PACS_FOO__BAR: '1' }), 'foo: unknown key', 'PACS_FOO__BAR');
+  assertProblem(load('', {}, { 'zzz.yyy': '1' }), 'zzz: unknown key', 'command line');
+});

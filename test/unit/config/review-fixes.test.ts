@@ -5,6 +5,7 @@
 // missing plugin module is named, and a password in the URL's parameters is masked.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AE_OPTIONS, ARCHIVE_OPTIONS, UsageError, archiveOverrides, parseArgs } from '../../../src/cli/args.js';
 import { configToYaml, describeReload, loadConfig, parseConfigData, parseServerArgs } from '../../../src/config/load.js';
@@ -80,6 +81,15 @@ test('a plugin module that is not there is named when the configuration is read'
   const problems = problemsOf(() => loadConfig({ file, env: {}, cwd: dir }));
   assertProblem(problems, 'plugins[0]', 'file not found', 'missing.mjs');
   assertProblem(problems, 'plugins[1]', 'file not found', 'other.mjs');
+});
+
+test('a plugin path without "./" is relative to the configuration file too, not to the working directory', () => {
+  const { file, dir } = writeConfig('plugins:\n  - plugins/p.mjs\n  - {path: plugins/q.mjs, options: {}}\n');
+  mkdirSync(join(dir, 'plugins'));
+  writeFileSync(join(dir, 'plugins', 'p.mjs'), 'export function register() {}\n');
+  writeFileSync(join(dir, 'plugins', 'q.mjs'), 'export function register() {}\n');
+  const { config } = loadConfig({ file, env: {}, cwd: tempDir() });
+  assert.deepEqual(config.plugins, [join(dir, 'plugins', 'p.mjs'), { path: join(dir, 'plugins', 'q.mjs'), options: {} }]);
 });
 
 test('a database password given as a URL parameter is masked like the user-info one', () => {
