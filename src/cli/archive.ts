@@ -143,8 +143,21 @@ export async function reindexCommand(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * Files set aside by deletes a stop interrupted (`.deleting/`): settled before a repair or a
+ * reindex looks at the files — back in place while their row is still there (the delete never
+ * committed), else removed. Left for the next server start, a repair took the row of such a file
+ * for a lost one and removed it, and a reindex never saw the file: an instance whose delete
+ * never happened was gone. Every server is stopped (the maintenance lock): all are settled.
+ */
+async function settleDeletes(archive: ArchiveParts): Promise<void> {
+  const swept = await archive.objects.sweepTombstones((uid) => archive.index.findInstance(uid), { everyone: true });
+  if (swept.restored || swept.removed) process.stdout.write(`Settled files set aside by interrupted deletes: ${swept.restored} put back (their delete had not happened), ${swept.removed} removed\n`);
+}
+
 async function reindex(archive: ArchiveParts, p: Parsed, dir: string): Promise<number> {
   await archive.objects.cleanupStaging();
+  await settleDeletes(archive);
   const files = archive.objects.list()[Symbol.asyncIterator]();
   let next = await files.next();
   const before = await archive.index.statistics();
@@ -226,6 +239,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
 }
 
 async function verify(archive: ArchiveParts, p: Parsed, repair: boolean): Promise<number> {
+  if (repair) await settleDeletes(archive);
   const stats = await archive.index.statistics();
   const bar = progress(stats.instances, 'verify');
   let last = 0;

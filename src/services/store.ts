@@ -358,8 +358,9 @@ export class StoreService {
   }
 
   /**
-   * Moves the staged file to its name; if a file is already there: the same instance's
-   * leftover from a crash is replaced, another instance's file keeps its name and we take ~2, ~3…
+   * Moves the staged file to its name; if a file is already there: a leftover from a crash (no
+   * row names it, and it is over a minute old) is replaced, any other file keeps its name and we
+   * take ~2, ~3…
    */
   private async placeExclusive(
     record: InstanceRecord,
@@ -393,7 +394,10 @@ export class StoreService {
           // No row, but written moments ago: another process's store (`pacs import` beside the
           // server, another server) whose row is on its way, not a crash's leftover.
           const inFlight = !owner && (await this.deps.store.recentlyWritten(candidate));
-          orphan = !inFlight && (!owner || owner.SOPInstanceUID === record.instance.SOPInstanceUID);
+          // A row naming it is never an orphan, even this very instance's: that row was written
+          // since this store found none (`pacs import` beside the server on SQLite shares no
+          // instance lock), and its acknowledged file was replaced by these bytes.
+          orphan = !inFlight && !owner;
         } catch (err) {
           // The name given back: kept, every later store of it went to ~2 until a restart.
           this.unindexed.delete(candidate);

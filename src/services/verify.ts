@@ -138,7 +138,25 @@ export async function verifyArchive(deps: VerifyDeps, options: { quick: boolean;
 
   // 3. Rows whose files are gone.
   const doubt = options.repair && !options.force ? believableLoss(missing.length, report.rows, report.files) : null;
+  // A protected study's rows are kept: removed, the study's last row took its protected mark with
+  // it, and once its files were back (and indexed again) retention could delete it.
+  const protectedStudies = new Map<string, boolean>();
+  const isProtected = async (study: string): Promise<boolean> => {
+    let p = protectedStudies.get(study);
+    if (p === undefined) protectedStudies.set(study, (p = (await deps.index.retention.isProtected(study)) === true));
+    return p;
+  };
   for (const loc of missing) {
+    if (options.repair && !options.force && (await isProtected(loc.StudyInstanceUID))) {
+      problem({ kind: 'missing-file', path: loc.path, sopInstanceUID: loc.SOPInstanceUID, detail: 'indexed, but its file is gone: row kept, its study is protected; --force removes it' });
+      continue;
+    }
+    // Back since step 1 (a restore still copying, a share slow to come back): the row stays, and
+    // the file with it — a delete would have set the file aside and removed it.
+    if (options.repair && (await deps.objects.exists(loc.path))) {
+      problem({ kind: 'missing-file', path: loc.path, sopInstanceUID: loc.SOPInstanceUID, detail: 'its file was missing, and is there again: row kept (run pacs verify again to check it)' });
+      continue;
+    }
     const repaired = options.repair && !doubt && (await deleteInstances({ index: deps.index, objects: deps.objects, derived: deps.derived, logger: deps.logger, exclusive: (uid, fn) => deps.store.exclusive(uid, fn) }, [loc])).instances === 1;
     const why = repaired ? ': row removed' : doubt ? `: row kept, ${doubt}; --force removes it` : '';
     problem({ kind: 'missing-file', path: loc.path, sopInstanceUID: loc.SOPInstanceUID, detail: 'indexed, but its file is gone' + why }, repaired);

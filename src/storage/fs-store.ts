@@ -104,8 +104,8 @@ export class FsObjectStore implements ObjectStore {
     return this.tombstones.entomb(this.absolutePath(rel), sopInstanceUID);
   }
 
-  sweepTombstones(rowOf: RowOf): Promise<{ restored: number; removed: number }> {
-    return this.tombstones.sweep(rowOf, (rel) => this.absolutePath(rel));
+  sweepTombstones(rowOf: RowOf, options: { everyone?: boolean } = {}): Promise<{ restored: number; removed: number }> {
+    return this.tombstones.sweep(rowOf, (rel) => this.absolutePath(rel), options);
   }
 
   absolutePath(rel: string): string {

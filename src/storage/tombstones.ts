@@ -80,8 +80,13 @@ export class Tombstones {
     await this.synced(path.dirname(abs));
   }
 
-  /** Settles the tombstones of processes that are gone (see the top of this file). */
-  async sweep(rowOf: RowOf, absolutePath: (rel: string) => string): Promise<{ restored: number; removed: number }> {
+  /**
+   * Settles the tombstones of processes that are gone (see the top of this file). `everyone`:
+   * every tombstone, whatever host or process set it aside — for the maintenance tools (pacs
+   * verify --repair, pacs reindex), which run with every server stopped, so no delete is under
+   * way anywhere (a server that came back under another host name left its own for a day).
+   */
+  async sweep(rowOf: RowOf, absolutePath: (rel: string) => string, options: { everyone?: boolean } = {}): Promise<{ restored: number; removed: number }> {
     const out = { restored: 0, removed: 0 };
     const dayAgo = Date.now() - 86_400_000;
     for (const name of await fsp.readdir(this.dir).catch(() => [] as string[])) {
@@ -93,7 +98,7 @@ export class Tombstones {
       if (!st) continue;
       const ownerGone = host === HOST && (Number(pid) === process.pid ? !liveNonces.has(nonce) : !isAlive(Number(pid)));
       // A rename sets the ctime: a day-old one is no delete under way, whoever's it is.
-      if (!ownerGone && st.ctimeMs >= dayAgo) continue;
+      if (!options.everyone && !ownerGone && st.ctimeMs >= dayAgo) continue;
       const row = await rowOf(decodeURIComponent(uid));
       if (row && st.size === row.size && !(await fsp.access(absolutePath(row.path)).then(() => true, () => false))) {
         await this.putBack(grave, absolutePath(row.path));

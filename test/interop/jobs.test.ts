@@ -95,6 +95,18 @@ describe('send and pull jobs', () => {
     assert.equal(fs.readdirSync(out).length, 2);
   });
 
+  test('a send of a series holds its study back from retention while it waits (the job names the study)', async () => {
+    const port = await freePort(); // nobody listens: the job waits out its back-off
+    await web.inject({ method: 'PUT', url: '/api/nodes/RCV3', payload: { host: '127.0.0.1', port } });
+    const [loc] = await pacs.server.archive.index.instancesOf(CT_STUDY);
+    const before = await pacs.server.archive.index.jobs.activeNaming(CT_STUDY);
+    const rsp = await web.inject({ method: 'POST', url: '/api/send', payload: { destination: 'RCV3', level: 'SERIES', uids: [loc!.SeriesInstanceUID] } });
+    assert.equal(rsp.statusCode, 202, rsp.body);
+    const id = (rsp.json() as JobView).id;
+    assert.equal(await pacs.server.archive.index.jobs.activeNaming(CT_STUDY), before + 1, 'retention sees a job still to send the study');
+    await web.inject({ method: 'POST', url: `/api/jobs/${id}/cancel` });
+  });
+
   test('a send to an unknown node or of nothing stored is refused or fails at once, without retries', async () => {
     assert.equal((await web.inject({ method: 'POST', url: '/api/send', payload: { destination: 'NOBODY', uids: [CT_STUDY] } })).statusCode, 400);
     const rsp = await web.inject({ method: 'POST', url: '/api/send', payload: { destination: 'RCV1', uids: ['1.2.3.4.5'] } });

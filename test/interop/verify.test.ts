@@ -56,6 +56,46 @@ describe('pacs verify', () => {
     assert.deepEqual((await verifyArchive(deps, { quick: false, repair: false })).problems.map((p) => p.kind), ['checksum-mismatch']);
   });
 
+  test('--repair keeps the row, and the file, of a file that comes back while it runs (a restore still copying), and the rows of a protected study', async () => {
+    const other = await startTestPacs();
+    try {
+      assert.equal((await run('storescu', ['-aec', 'PACS_SERVER', '127.0.0.1', String(other.port), ...FILES])).code, 0);
+      const a = other.server.archive;
+      const [loc] = await a.index.listInstances(null, 10);
+      const abs = a.objects.absolutePath(loc!.path);
+      const held = `${abs}.restoring`;
+      fs.renameSync(abs, held);
+      // The file is put back while the files are walked: after the rows were read, before step 3.
+      const objects = Object.assign(Object.create(a.objects) as typeof a.objects, {
+        async *list() {
+          fs.renameSync(held, abs);
+          yield* a.objects.list();
+        },
+      });
+      const r = await verifyArchive({ index: a.index, objects, store: a.store, derived: [a.metadata], logger: a.logger }, { quick: true, repair: true, force: true });
+      const p = r.problems.find((x) => x.sopInstanceUID === loc!.SOPInstanceUID)!;
+      assert.equal(p.repaired, false);
+      assert.match(p.detail, /there again: row kept/);
+      assert.ok(fs.existsSync(abs), 'the file is still there');
+      assert.ok(await a.index.findInstance(loc!.SOPInstanceUID), 'and its row');
+      // A protected study whose files are gone: its rows (and so its mark) are kept.
+      await a.index.retention.setProtected(loc!.StudyInstanceUID, true);
+      const study = (await a.index.instancesOf(loc!.StudyInstanceUID)).map((l) => a.objects.absolutePath(l.path));
+      for (const f of study) fs.renameSync(f, `${f}.away`);
+      try {
+        const kept = await verifyArchive({ index: a.index, objects: a.objects, store: a.store, derived: [a.metadata], logger: a.logger }, { quick: true, repair: true });
+        const missing = kept.problems.filter((x) => x.kind === 'missing-file');
+        assert.equal(missing.length, study.length);
+        assert.ok(missing.every((x) => !x.repaired && /row kept, its study is protected/.test(x.detail)), JSON.stringify(missing[0]));
+        assert.equal(await a.index.retention.isProtected(loc!.StudyInstanceUID), true);
+      } finally {
+        for (const f of study) fs.renameSync(`${f}.away`, f);
+      }
+    } finally {
+      await other.stop();
+    }
+  });
+
   test('--repair keeps the rows when the storage holds no file at all (unmounted), and an older copy when the indexed one is damaged', async () => {
     const other = await startTestPacs();
     try {

@@ -2,7 +2,8 @@
 // Sending and pulling answer 202 with the queued job; its progress is read from /api/jobs/{id}.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { JOB_STATES, type Job, shownProgress } from '../../index/jobs.js';
-import { LEVELS } from '../../services/transfer-jobs.js';
+import { LEVELS, studiesOf } from '../../services/transfer-jobs.js';
+import type { QueryLevel } from '../../index/query/types.js';
 import { HttpProblem, badRequest, notFound } from '../problem.js';
 import { roleAllows } from '../auth.js';
 import type { HttpRole } from '../../config/schema.js';
@@ -120,7 +121,9 @@ export function registerJobs(app: FastifyInstance, deps: ApiDeps): void {
     async (req: FastifyRequest<{ Body: { destination: string; level: string; uids: string[] } }>, reply) => {
       exact(req.body.level, req.body.uids);
       await nodeKnown(req.body.destination);
-      const job = await deps.jobs.enqueue('send', { destination: req.body.destination, level: req.body.level, uids: req.body.uids });
+      // studyUIDs: the studies it sends, which retention leaves until the job has ended.
+      const studyUIDs = await studiesOf(deps.index, req.body.level as QueryLevel, req.body.uids);
+      const job = await deps.jobs.enqueue('send', { destination: req.body.destination, level: req.body.level, uids: req.body.uids, studyUIDs });
       req.auditWhat = { job: job.id, destination: req.body.destination, level: req.body.level, uids: req.body.uids };
       return reply.code(202).send(view(job, req));
     },

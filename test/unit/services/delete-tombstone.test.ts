@@ -2,7 +2,7 @@
 // without a row at an instance's path, for a reindex to bring back or a new instance of the same
 // templated name to be placed over and then lose.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { createLogger } from '../../../src/core/logging.js';
@@ -108,5 +108,24 @@ test('start-up sweep: a file set aside by a process that is gone goes back if it
   assert.deepEqual(readdirSync(path.join(other.root, '.deleting')), []);
   assert.deepEqual(await listed({ objects: other }), ['p/keep.dcm'], '.deleting is never listed');
   other.close();
+  await a.close();
+});
+
+test('a maintenance sweep (every server stopped) settles every tombstone, another host\'s or a live process\'s too', async () => {
+  const a = await retentionArchive();
+  for (const [rel, body] of [['p/keep.dcm', 'kept'], ['p/gone.dcm', 'gone']] as const) {
+    mkdirSync(path.dirname(a.objects.absolutePath(rel)), { recursive: true });
+    writeFileSync(a.objects.absolutePath(rel), body);
+  }
+  assert.ok(await a.objects.entomb('p/keep.dcm', '1.1'));
+  assert.ok(await a.objects.entomb('p/gone.dcm', '1.2'));
+  // As if another host (a container recreated under a new name) had set them aside.
+  const dir = path.join(a.objects.root, '.deleting');
+  for (const name of readdirSync(dir)) renameSync(path.join(dir, name), path.join(dir, name.replace(/^[^-]+-/, 'otherhost-')));
+  const rows: Record<string, { path: string; size: number }> = { '1.1': { path: 'p/keep.dcm', size: 4 } };
+  assert.deepEqual(await a.objects.sweepTombstones(async (uid) => rows[uid] ?? null), { restored: 0, removed: 0 }, 'a server start leaves another host\'s for a day');
+  assert.deepEqual(await a.objects.sweepTombstones(async (uid) => rows[uid] ?? null, { everyone: true }), { restored: 1, removed: 1 });
+  assert.ok(existsSync(a.objects.absolutePath('p/keep.dcm')), 'its delete never committed: back in place');
+  assert.deepEqual(readdirSync(dir), []);
   await a.close();
 });

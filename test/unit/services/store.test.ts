@@ -436,6 +436,21 @@ describe('duplicates', () => {
     await assertConsistent(a, 1);
   });
 
+  test("a store that found no row, then finds the instance's indexed file at its name (another process stored it meanwhile): that file is kept", async () => {
+    const a = await archive({ duplicatePolicy: 'reject' });
+    const [x, y] = [await load(MR_SMALL), await load(MR_IMPLICIT)];
+    const first = await send(a, x);
+    const kept = readFileSync(a.objects.absolutePath(first.path));
+    // As `pacs import` beside the server on SQLite (no shared instance lock): this store looked
+    // before the other's row was committed.
+    const findInstance = a.index.findInstance.bind(a.index);
+    let looked = false;
+    a.index.findInstance = (uid) => (looked ? findInstance(uid) : ((looked = true), Promise.resolve(null)));
+    await assert.rejects(send(a, y), failsWith('DUPLICATE_INSTANCE'));
+    assert.ok(readFileSync(a.objects.absolutePath(first.path)).equals(kept), 'the acknowledged file, not replaced by the other bytes');
+    await assertConsistent(a, 1);
+  });
+
   test('two concurrent stores of the same bytes: one stored, one identical', async () => {
     const a = await archive();
     const x = await load(MR_SMALL);
