@@ -1,6 +1,7 @@
 // Small datasets exchanged whole in DIMSE messages (C-FIND identifiers, N-* attribute lists):
 // decoded to text by keyword, encoded back in a chosen character set.
 import { DatasetStreamReader } from './reader.js';
+import { parseTree, syntaxOf, type TreeElement } from './dataset-tree.js';
 import { elementNumber, elementText } from './charset.js';
 import { lookupTag, vrMismatch } from './dictionary.js';
 import { Tag } from './tags.js';
@@ -64,6 +65,24 @@ export async function decodeIdentifier(bytes: Buffer, transferSyntaxUID: string,
       return { tag: el.tag, keyword: entry?.keyword ?? null, vr, value: text ?? (num === null ? null : String(num)) };
     });
   return { elements, specificCharacterSet: charset };
+}
+
+/**
+ * The standard top-level sequences of an identifier whose items hold a value somewhere (not
+ * only empty return keys or `*`): keys of sequence matching (PS3.4 C.2.2.2.6), which the
+ * archive's index does not do — its answers say so with 0xFF01. Empty for an identifier the tree
+ * reader cannot read (the stream reader above has read it already, or refused it).
+ */
+export function sequenceKeysWithValues(bytes: Buffer, transferSyntaxUID: string): number[] {
+  let tree: TreeElement[];
+  try {
+    tree = parseTree(bytes, syntaxOf(transferSyntaxUID));
+  } catch {
+    return [];
+  }
+  const valued = (list: readonly TreeElement[]): boolean =>
+    list.some((e) => (e.items ? e.items.some(valued) : e.value.toString('latin1').replace(/[\0 *]/g, '') !== ''));
+  return tree.filter((e) => e.items && (e.tag >>> 16) % 2 === 0 && e.items.some(valued)).map((e) => e.tag);
 }
 
 /** The Specific Character Set that can carry every text: the requester's when possible. */

@@ -3,8 +3,8 @@
 // honoured between matches, the request's character set answered when it can carry the text.
 import { TS } from '../dicom/transfer-syntax.js';
 import { Tag } from '../dicom/tags.js';
-import { tagOfKeyword } from '../dicom/dictionary.js';
-import { IdentifierError, chooseCharacterSet, decodeIdentifier, encodeIdentifier, type OutElement } from '../dicom/identifier.js';
+import { lookupTag, tagOfKeyword } from '../dicom/dictionary.js';
+import { IdentifierError, chooseCharacterSet, decodeIdentifier, encodeIdentifier, sequenceKeysWithValues, type OutElement } from '../dicom/identifier.js';
 import { CommandField, type Command } from '../net/dimse/command.js';
 import { Status } from '../net/dimse/status.js';
 import type { Association } from '../net/association.js';
@@ -98,7 +98,8 @@ async function find(deps: FindDeps, ctx: ScpContext, cmd: Command, data: Buffer,
   // (PS3.4 C.4.1.1.3.2), so the SCU knows the answers may hold more than it asked for.
   let pending: number = Status.Pending;
   try {
-    const ignored = planQuery(query).ignored;
+    // Sequence keys holding a value are not matched either (no sequence matching in the index).
+    const ignored = [...planQuery(query).ignored, ...sequenceKeysWithValues(data, ctx.transferSyntax).map((t) => lookupTag(t)?.keyword ?? t.toString(16))];
     if (ignored.length) {
       pending = Status.PendingWarning;
       ctx.logger.debug({ keys: ignored }, 'C-FIND keys not matched');

@@ -58,16 +58,18 @@ describe('C-FIND with findscu', () => {
   });
 
   test('a key with a value that is not matched (not held; below the level): each answer 0xFF01, the SCU told its keys were not all used', async () => {
-    for (const key of ['OperatorsName=NOBODY', 'SOPInstanceUID=1.2.3']) {
+    // The last: a sequence key with a value in its item (sequence matching, which the index does not do).
+    for (const key of ['OperatorsName=NOBODY', 'SOPInstanceUID=1.2.3', 'ProcedureCodeSequence[0].CodeValue=XYZ']) {
       const { out, final } = await findscu(pacs.port, ['-S', '-k', '0008,0052=STUDY', '-k', 'PatientID=77654033', '-k', key, '-k', 'StudyInstanceUID']);
       assert.equal(final, 'Success');
       const statuses = [...out.matchAll(/I: Find Response: \d+ \(([^)]+)\)/g)].map((m) => m[1]);
       assert.equal(statuses.length, 2, out);
       for (const s of statuses) assert.match(s!, /Warning|0xff01/i, out);
     }
-    // Return keys and matched keys only: plain Pending.
-    const plain = await findscu(pacs.port, ['-S', '-k', '0008,0052=STUDY', '-k', 'PatientID=77654033', '-k', 'OperatorsName', '-k', 'StudyInstanceUID']);
+    // Return keys and matched keys only (a sequence with empty keys in its item too): plain Pending.
+    const plain = await findscu(pacs.port, ['-S', '-k', '0008,0052=STUDY', '-k', 'PatientID=77654033', '-k', 'OperatorsName', '-k', 'ProcedureCodeSequence[0].CodeValue', '-k', 'StudyInstanceUID']);
     assert.equal(plain.answers.length, 2, plain.out);
+    assert.doesNotMatch(plain.out, /Find Response: \d+ \((Warning|0xff01)/i);
   });
 
   test('date range, modality and case-insensitive person-name wildcard', async () => {

@@ -128,9 +128,14 @@ export function parseQido(scope: QidoScope, params: Record<string, unknown>, opt
   const queryKeys: QueryKey[] = [...keys].map(([keyword, value]) => ({ keyword, value }));
   for (const k of returns) if (!keys.has(k) && indexedAttribute(k)) queryKeys.push({ keyword: k, value: '' });
   const returnKeys = [...returns].sort((a, b) => (parseTagSpec(a) ?? 0) - (parseTagSpec(b) ?? 0));
+  // Series or instances of the whole archive (no study in the path) come in the order of their
+  // keys: ordered by study date, series and instance number, PostgreSQL sorted every match of the
+  // archive to answer `limit=1` (1.8 s at 600,000 instances). Within a study the order stays
+  // the readable one (a study's rows are few); studies keep their date order (indexed).
+  const keyOrder = scope.level !== 'STUDY' && !scope.studyUID ? { keyOrder: true } : {};
   return {
     // The return keys are among the query keys (empty values): no other column is read.
-    query: { level: scope.level, model: 'STUDY_ROOT', keys: queryKeys, returnKeys: [], relational: true, fuzzyNames: fuzzy, ...(limit !== undefined ? { limit } : {}), offset },
+    query: { level: scope.level, model: 'STUDY_ROOT', keys: queryKeys, returnKeys: [], relational: true, fuzzyNames: fuzzy, ...keyOrder, ...(limit !== undefined ? { limit } : {}), offset },
     returnKeys,
     warnings,
   };

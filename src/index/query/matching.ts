@@ -246,7 +246,9 @@ export function anyValueMatches(stored: string, text: string, wildcard: boolean)
     }
   }
   for (const raw of stored.split('\\')) {
-    const value = raw.trim();
+    // Spaces only (PS3.5 padding), as PostgreSQL's btrim() takes them: a tab or a no-break
+    // space in a malformed value made the two backends answer differently.
+    const value = raw.replace(/^ +| +$/g, '');
     if (matches === undefined ? value === text : matches(value)) return true;
   }
   return false;

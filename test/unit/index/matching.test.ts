@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import {
   MAX_LIST_VALUES,
   UNIVERSAL,
+  anyValueMatches,
   assertOrderedRanges,
   combineDateTime,
   dateTimeBounds,
@@ -218,4 +219,12 @@ describe('combined date and time', () => {
     assert.equal(combineDateTime(m('DA', '20240102-20240105'), m('TM', '')), null);
     assert.equal(combineDateTime(m('DA', '20240102-\\20240301-'), m('TM', '0800-')), null);
   });
+});
+
+test('a multi-valued value loses its space padding only, as PostgreSQL btrim() does: a tab or a no-break space stays part of it', () => {
+  assert.equal(anyValueMatches('ORIGINAL \\PRIMARY', 'ORIGINAL', false), true);
+  assert.equal(anyValueMatches(' X\\ Y ', 'Y', false), true);
+  assert.equal(anyValueMatches('ORIGINAL\t\\PRIMARY', 'ORIGINAL', false), false);
+  assert.equal(anyValueMatches('DERIVED\u00a0\\SECONDARY', 'DERIVED', false), false);
+  assert.equal(anyValueMatches('DERIVED\u00a0\\SECONDARY', 'DERIVED?', true), true);
 });
