@@ -241,6 +241,14 @@ export function planQuery(query: IndexQuery): QueryPlan {
     const matcher = parseMatcher(key.keyword, attribute.vr, key.value, { fold: folded });
     if (matcher.kind === 'universal') continue;
     conditions.push({ attribute: read(attribute), terms: matcher.terms, folded });
+    // Names matched exactly (fuzzy matching off) have no index of their own: the folded twin's
+    // (indexed) narrows them first — whatever matches exactly matches folded, the folding being
+    // one letter for one, and `*` absorbing the rest. Not with `?`: a combining mark it matched
+    // is stripped from the folded text. (It was a scan of every row, which a client could ask.)
+    if (!folded && attribute.foldColumn !== null && !key.value.includes('?')) {
+      const superset = parseMatcher(key.keyword, attribute.vr, key.value, { fold: true });
+      if (superset.kind !== 'universal') conditions.push({ attribute: read(attribute), terms: superset.terms, folded: true });
+    }
   }
 
   const dateTimeConditions: DateTimeCondition[] = [];

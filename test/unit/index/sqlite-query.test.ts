@@ -63,6 +63,17 @@ describe('SQLite query SQL', () => {
     assert.match(queryPlan(patients.sql, patients.params), /SEARCH p USING INDEX patients_name_fold/);
   });
 
+  test('names matched exactly (fuzzy matching off) search the folded-name index first, then compare as written; not with ?', () => {
+    const exact = { fuzzyNames: false };
+    for (const value of ['Smith^John', 'Smi*']) {
+      const { sql, params } = study({ PatientName: value }, exact);
+      assert.match(queryPlan(sql, params), /SEARCH st USING INDEX studies_patient_name_fold/, value);
+      assert.ok(params.includes(value), `${value}: compared as written too`);
+    }
+    const single = study({ PatientName: 'Sm?th' }, exact);
+    assert.doesNotMatch(queryPlan(single.sql, single.params), /patient_name_fold/);
+  });
+
   test('an exact name walks its studies in date order: no sort, unless some kept name has more groups after it', async () => {
     const index = SqliteIndex.open({ path: ':memory:', walMode: false });
     await index.migrate();
