@@ -6,7 +6,7 @@
 import type { JsonDataset, JsonElement } from '../dicom/json.js';
 import { type ImagingStep, readIpc, stepIdOf, stepKey } from './ipc.js';
 import { Hl7Error, Hl7ErrorCode, type Hl7Message, type Segment, quoted } from './message.js';
-import { HL7_NULL, birthDate, checkValues, dateTime, limit, value, values } from './values.js';
+import { HL7_NULL, assigningAuthority, birthDate, checkValues, dateTime, limit, value, values } from './values.js';
 
 export type OrderControl = 'new' | 'change' | 'cancel';
 
@@ -86,7 +86,7 @@ export function patientAttributes(msg: Hl7Message, pid: Segment | undefined, cha
     return str('DA', v ? birthDate(v, 'PID-7') : '');
   });
   put(8, '00100040', 'CS', () => str('CS', patientSex(value(msg, pid, 8))));
-  const issuer = value(msg, pid, 3, 4);
+  const issuer = assigningAuthority(msg, pid, 3);
   if (issuer) out['00100021'] = str('LO', limit(issuer, 64, 'PID-3.4'));
   checkValues(out, PATIENT_FIELDS);
   return out;
@@ -150,13 +150,29 @@ export function readOrders(msg: Hl7Message, options: OrderOptions): Order[] {
   if (!groups.length) throw new Hl7Error(`an ${options.imaging ? 'OMI^O23' : 'ORM^O01'} needs at least one ORC segment`, Hl7ErrorCode.SegmentSequence, 'ORC');
   const pid = msg.segment('PID');
   let patient: JsonDataset | undefined;
-  const shared: Shared = { pv1: msg.segment('PV1'), zds: msg.segment('ZDS'), patient: () => structuredClone((patient ??= patientAttributes(msg, pid))) };
-  return groups.map((g) => readOrder(msg, g, shared, options));
+  // A ZDS outside any order group is the order's only when there is one order: with several, the
+  // first order's Study Instance UID went to every order without a ZDS of its own (two exams
+  // filed as one study).
+  const zds = groups.length === 1 ? msg.segment('ZDS') : undefined;
+  const shared: Shared = { pv1: msg.segment('PV1'), zds, patient: () => structuredClone((patient ??= patientAttributes(msg, pid))) };
+  const orders = groups.map((g) => readOrder(msg, g, shared, options));
+  // One order number given as new twice in a message: the second overwrote the first, answered
+  // AA. (A new order, then its change or cancel, is a sequence, done in order.)
+  const created = new Set<string>();
+  for (const o of orders.filter((x) => x.control === 'new')) {
+    if (created.has(o.key)) throw new Hl7Error(`order ${quoted(o.key)} is given as new (NW) twice in the message`, Hl7ErrorCode.DuplicateKeyIdentifier, 'ORC-2');
+    created.add(o.key);
+  }
+  return orders;
 }
 
 function readOrder(msg: Hl7Message, group: Segment[], shared: Shared, options: OrderOptions): Order {
   const orc = group[0]!;
   const obr = group.find((s) => s.name === 'OBR');
+  // Each OBR is a procedure, and an order (ORC) one entry: a second OBR's procedure and accession
+  // were lost, answered AA. Each procedure comes with its own ORC.
+  if (group.filter((s) => s.name === 'OBR').length > 1)
+    throw new Hl7Error(`order ${quoted(value(msg, orc, 2) || value(msg, orc, 3))} has several OBR segments: each procedure needs its own ORC`, Hl7ErrorCode.SegmentSequence, 'OBR');
   const code = value(msg, orc, 1).toUpperCase();
   const control = entry(CONTROLS, code);
   if (!control) throw new Hl7Error(`ORC-1 order control ${quoted(code)} is not one we act on (NW, XO, CA, OC, DC)`, Hl7ErrorCode.TableValueNotFound, 'ORC-1');
@@ -232,6 +248,7 @@ function stepDataset(o: OrderSegments, ipc: ImagingStep | null): JsonDataset {
     ds['00321064'] = { vr: 'SQ', Value: [{ '00080100': str('SH', limit(procCode, 16, 'OBR-4.1')), '00080102': str('SH', (procScheme || 'L').slice(0, 16)), '00080104': str('LO', (procText || procCode).slice(0, 64)) }] };
   ds['00402016'] = str('LO', limit(placer, 64, 'ORC-2'));
   ds['00402017'] = str('LO', limit(filler, 64, 'ORC-3'));
+  // The order group's own ZDS, else (one order alone) the message's.
   const [studyUid, studyField] = either(ipc?.studyInstanceUid, 'IPC-3', value(msg, group.find((s) => s.name === 'ZDS') ?? shared.zds, 1), 'ZDS-1');
   if (studyUid) ds['0020000D'] = str('UI', limit(studyUid, 64, studyField));
   const [requested, requestedField] = either(ipc?.requestedProcedureId, 'IPC-2', value(msg, obr, 19), 'OBR-19');

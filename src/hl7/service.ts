@@ -16,7 +16,7 @@ import { checkEncoding, configuredCharset, declaredCharset, messageCharset, unsu
 import { Hl7Error, Hl7ErrorCode, Hl7Message, quoted } from './message.js';
 import { stepKeyPrefix } from './ipc.js';
 import { type Order, patientAttributes, readOrders } from './orders.js';
-import { limit, value } from './values.js';
+import { assigningAuthority, limit, value } from './values.js';
 
 /** How much of what was done, or went wrong, a log line says. */
 const LOGGED_MAX = 1000;
@@ -244,7 +244,7 @@ export class Hl7Service {
       attrs ??= patientAttributes(msg, pid, true);
       const prior = limit(value(msg, s, 1), 64, 'MRG-1');
       if (!prior) throw new Hl7Error('MRG-1 has no prior patient identifier', Hl7ErrorCode.RequiredFieldMissing, 'MRG-1');
-      pairs.push({ prior, from: { PatientID: prior, IssuerOfPatientID: limit(value(msg, s, 1, 4), 64, 'MRG-1.4') || null }, to: patientKey(attrs), attrs });
+      pairs.push({ prior, from: { PatientID: prior, IssuerOfPatientID: limit(assigningAuthority(msg, s, 1), 64, 'MRG-1.4') || null }, to: patientKey(attrs), attrs });
     }
     if (!pairs.length) throw new Hl7Error('ADT^A40 needs an MRG segment', Hl7ErrorCode.SegmentSequence, 'MRG');
     // The index takes every pair in one transaction and records each as a link, which images

@@ -20,6 +20,18 @@ export const value = (msg: Hl7Message, seg: Segment | undefined, field: number, 
   return v === HL7_NULL ? '' : v;
 };
 
+/**
+ * An identifier's assigning authority (CX-4, an HD): its namespace ID, else its universal ID (IHE
+ * allows `^^^&2.16.840.1.1&ISO`): read as no issuer, two authorities' patients of one number were
+ * one patient.
+ */
+export const assigningAuthority = (msg: Hl7Message, seg: Segment | undefined, field: number): string => {
+  const namespace = msg.get(seg, field, 4, 0, 1);
+  const universal = msg.get(seg, field, 4, 0, 2);
+  const v = namespace && namespace !== HL7_NULL ? namespace : universal;
+  return v === HL7_NULL ? '' : v;
+};
+
 /** The components of a field (Hl7Message.components), each HL7 null read as no value (DOE^"" deletes the given name). */
 export const values = (msg: Hl7Message, seg: Segment | undefined, field: number): string[] =>
   msg.components(seg, field).map((c) => (c === HL7_NULL ? '' : c));
@@ -32,14 +44,37 @@ export function limit(value: string, max: number, where: string): string {
 // YYYYMMDD, then HH, HHMM or HHMMSS; a fraction of a second (at most four digits in a DTM) only after the seconds.
 const DTM = /^(\d{8})(\d{2}(?:\d{2}(?:\d{2}(?:\.\d{1,4})?)?)?)?([+-]\d{4})?$/;
 
-/** An HL7 DTM (YYYYMMDD[HH[MM[SS[.S[S[S[S]]]]]]][+/-ZZZZ]) → DICOM DA and TM; throws (AE 102) on a malformed one, or no real date or time. */
-export function dateTime(v: string, where: string): { date: string; time: string } {
+/**
+ * An HL7 DTM (YYYYMMDD[HH[MM[SS[.S[S[S[S]]]]]]][+/-ZZZZ]) → DICOM DA and TM; throws (AE 102) on a
+ * malformed one, or no real date or time. A time with an offset is the server's local time of
+ * that instant, in the precision given (the worklist's times are local, as a modality asking for
+ * "today" means it): 23:30+0000 from an engine on UTC was scheduled at 23:30 here, an hour and a
+ * day off at +0100. `asWritten`: the value as it is, offset or not (a birth date).
+ */
+export function dateTime(v: string, where: string, options: { asWritten?: boolean } = {}): { date: string; time: string } {
   const m = DTM.exec(v);
   const date = m?.[1] ?? '';
   const time = m?.[2] ?? '';
   if (!m || vrValueProblem('DA', date) || (time && vrValueProblem('TM', time)))
     throw new Hl7Error(`${where} ${quoted(v)} is not a date/time (YYYYMMDD[HHMM[SS[.SSSS]]], a real date and time)`, Hl7ErrorCode.DataType, where);
-  return { date, time };
+  const offset = m[3];
+  if (options.asWritten || !offset || !time) return { date, time };
+  return localOf(date, time, offset);
+}
+
+/** The server's local date and time of `date` `time` at UTC `offset` (+HHMM / -HHMM), in the time's precision. */
+function localOf(date: string, time: string, offset: string): { date: string; time: string } {
+  const n = (s: string, at: number, len = 2): number => Number(s.slice(at, at + len) || '0');
+  const sign = offset.startsWith('-') ? -1 : 1;
+  const offsetMinutes = sign * (n(offset, 1) * 60 + n(offset, 3));
+  const utc = Date.UTC(n(date, 0, 4), n(date, 4) - 1, n(date, 6), n(time, 0), n(time, 2), n(time, 4)) - offsetMinutes * 60_000;
+  const t = new Date(utc);
+  const two = (x: number): string => String(x).padStart(2, '0');
+  const localDate = `${t.getFullYear()}${two(t.getMonth() + 1)}${two(t.getDate())}`;
+  const hhmmss = `${two(t.getHours())}${two(t.getMinutes())}${two(t.getSeconds())}`;
+  // As precise as given: HH, HHMM, HHMMSS, and the fraction of a second unchanged.
+  const localTime = time.length <= 6 ? hhmmss.slice(0, time.length) : `${hhmmss}${time.slice(6)}`;
+  return { date: localDate, time: localTime };
 }
 
 /**
@@ -51,7 +86,7 @@ export function dateTime(v: string, where: string): { date: string; time: string
 export function birthDate(v: string, where: string): string {
   if (/^\d{4}(0[1-9]|1[0-2])?([+-]\d{4})?$/.test(v)) return '';
   try {
-    return dateTime(v, where).date;
+    return dateTime(v, where, { asWritten: true }).date;
   } catch (e) {
     // Digits that are no date (00000000, a 13th month): left out. Text that is no date at all
     // says the field is not what the sender thinks: refused.

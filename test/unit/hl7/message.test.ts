@@ -319,8 +319,39 @@ test('a message of more than MAX_SEGMENTS segments: read up to there (the ACK st
 test('names and times', () => {
   assert.equal(personName(['DOE', 'JOHN', 'Q', 'JR', 'DR']), 'DOE^JOHN^Q^DR^JR');
   assert.equal(personName(['DOE', 'JOHN']), 'DOE^JOHN');
-  assert.deepEqual(dateTime('202603120930+0100', 'x'), { date: '20260312', time: '0930' });
+  // With an offset: the server's local time of that instant (this process's time zone).
+  const local = (utc: number, digits: number): { date: string; time: string } => {
+    const t = new Date(utc);
+    const p = (n: number) => String(n).padStart(2, '0');
+    return { date: `${t.getFullYear()}${p(t.getMonth() + 1)}${p(t.getDate())}`, time: `${p(t.getHours())}${p(t.getMinutes())}${p(t.getSeconds())}`.slice(0, digits) };
+  };
+  assert.deepEqual(dateTime('202603120930+0100', 'x'), local(Date.UTC(2026, 2, 12, 8, 30), 4));
   assert.deepEqual(dateTime('20260312', 'x'), { date: '20260312', time: '' });
-  assert.deepEqual(dateTime('20260312093015.1234-0500', 'x'), { date: '20260312', time: '093015.1234' });
+  const late = local(Date.UTC(2026, 2, 12, 14, 30, 15), 6);
+  assert.deepEqual(dateTime('20260312093015.1234-0500', 'x'), { ...late, time: `${late.time}.1234` });
   assert.deepEqual(dateTime('2026031223', 'x'), { date: '20260312', time: '23' });
+});
+
+test('HL7 review: a ZDS is its own order\'s; several OBRs in one order, or one order twice, are refused; an offset moves a time to local; an authority given as a universal ID', () => {
+  const read = (orm: string) => readOrders(Hl7Message.parse(orm), { stationAE: {} });
+  const second = `ORC|NW|PL2|FI2||||^^^20260312100000\r${obr({ 2: 'PL2', 3: 'FI2', 4: 'MRHEAD^MR Head^LOCAL', 18: 'ACC2', 24: 'MR' })}`;
+  const uid = (o: ReturnType<typeof read>[number]) => o.steps[0]!.dataset['0020000D']?.Value?.[0];
+  // The first order's ZDS went to the second order too: two exams, one study.
+  const two = read(`${ORM}\rZDS|1.2.3.4^RIS^Application^DICOM\r${second}`);
+  assert.deepEqual(two.map(uid), ['1.2.3.4', undefined]);
+  assert.deepEqual(read(`${ORM}\r${second}\rZDS|1.2.3.5^RIS^Application^DICOM`).map(uid), [undefined, '1.2.3.5'], 'a ZDS at the end is the last order\'s');
+  assert.equal(uid(read(`${ORM.split('\r').slice(0, 3).join('\r')}\rZDS|1.2.3.6^RIS^Application^DICOM\r${ORM.split('\r').slice(3).join('\r')}`)[0]!), '1.2.3.6', 'one order alone: the message\'s ZDS, wherever it stands');
+  // A second OBR in one order: its procedure and accession were lost, answered AA.
+  assert.throws(() => read(`${ORM}\r${obr({ 2: 'PL123b', 4: 'CTHEAD^CT Head^LOCAL', 18: 'ACC790', 24: 'CT' })}`), (e: unknown) => e instanceof Hl7Error && e.code === 100 && /several OBR segments/.test(e.message));
+  assert.throws(() => read(`${ORM}\r${second.replaceAll('PL2', 'PL123')}`), (e: unknown) => e instanceof Hl7Error && e.code === 205 && /given as new \(NW\) twice/.test(e.message));
+  // 23:30 at UTC is the server's local time of that instant (the day may change).
+  const at = new Date(Date.UTC(2025, 0, 1, 23, 30, 0));
+  const two2 = (n: number) => String(n).padStart(2, '0');
+  assert.deepEqual(dateTime('20250101233000+0000', 'TQ1-7'), { date: `${at.getFullYear()}${two2(at.getMonth() + 1)}${two2(at.getDate())}`, time: `${two2(at.getHours())}${two2(at.getMinutes())}00` });
+  const east = new Date(Date.UTC(2025, 5, 30, 22, 15, 0)); // 2025-07-01 03:45 at +0530
+  assert.deepEqual(dateTime('202507010345+0530', 'OBR-27.4'), { date: `${east.getFullYear()}${two2(east.getMonth() + 1)}${two2(east.getDate())}`, time: `${two2(east.getHours())}${two2(east.getMinutes())}` }, 'in the precision given');
+  assert.deepEqual(dateTime('20250101233000', 'TQ1-7'), { date: '20250101', time: '233000' }, 'without an offset: as written');
+  assert.deepEqual(dateTime('19800102+0500', 'PID-7'), { date: '19800102', time: '' }, 'a date alone stays');
+  // CX-4 as a universal ID without a namespace: that is the issuer.
+  assert.equal(read(ORM.replace(/^PID.*$/m, 'PID|1||555^^^&2.16.840.1.1&ISO^MR||DOE^J'))[0]!.steps[0]!.dataset['00100021']?.Value?.[0], '2.16.840.1.1');
 });
