@@ -78,11 +78,29 @@ describe('REST API roles by job type', () => {
       assert.ok(listed.length && listed.every((j) => j.payload.to === '(for administrators)'));
     }
     assert.deepEqual((await web.inject({ method: 'GET', url: `/api/jobs/${adminOnly[0]}`, headers: boss })).json<Shown>().payload.argv, ['/bin/sh', '-c', 'touch /tmp/pwned']);
+    // Its messages repeat the folder ("… in /nas/lab-b"): hidden from others too, the counts kept.
+    const ran = (await pacs.server.archive.index.jobs.enqueue({ type: 'export', payload: { rule: 'lab-b', to: '/nas/lab-b', level: 'STUDY', uid: '1.3' }, maxAttempts: 1 })).job.id;
+    const claimed = await pacs.server.archive.index.jobs.claim('test-owner', new Date(), new Date(Date.now() + 60_000), ['export'], adminOnly);
+    assert.equal(claimed?.id, ran);
+    await pacs.server.archive.index.jobs.finish(ran, 'test-owner', { state: 'failed', error: 'the export folder /nas/lab-b does not exist', progress: { total: 3, completed: 1, failed: 2, message: '1 written, 0 already there, in /nas/lab-b' } });
+    type Ended = { lastError: string | null; progress: { total?: number; failed?: number; message?: string } };
+    const seen = (await web.inject({ method: 'GET', url: `/api/jobs/${ran}`, headers: writer })).json<Ended>();
+    assert.ok(!JSON.stringify(seen).includes('/nas/lab-b'), JSON.stringify(seen));
+    assert.deepEqual([seen.progress.total, seen.progress.failed, seen.lastError, seen.progress.message], [3, 2, '(for administrators)', '(for administrators)']);
+    assert.match((await web.inject({ method: 'GET', url: `/api/jobs/${ran}`, headers: boss })).json<Ended>().lastError ?? '', /\/nas\/lab-b/);
     for (const id of adminOnly) assert.equal((await web.inject({ method: 'POST', url: `/api/jobs/${id}/cancel`, headers: boss })).statusCode, 200, `cancel ${id} by an admin`);
     const pull = await web.inject({ method: 'POST', url: '/api/pull', payload: { source: 'NOWHERE', uids: ['1.2.3'] }, headers: writer });
     assert.equal(pull.statusCode, 202, pull.body);
     const pulled = await web.inject({ method: 'POST', url: `/api/jobs/${pull.json<{ id: number }>().id}/cancel`, headers: writer });
     assert.notEqual(pulled.statusCode, 403, pulled.body);
+  });
+
+  test("the status page's recent errors keep a storage failure's paths for administrators", async () => {
+    pacs.server.archive.events.emit('instance.failed', { sopInstanceUID: '1.2.9', code: 'STORAGE_FAILURE', message: "writing: EACCES: permission denied, open '/var/lib/pacs/.incoming/x'", provenance: { callingAE: 'CT1', calledAE: 'PACS', remoteAddress: '127.0.0.1', source: 'dimse' } });
+    type Status = { recentErrors: { message: string; sopInstanceUID?: string }[] };
+    const mine = async (who: Record<string, string>) => (await web.inject({ method: 'GET', url: '/api/status', headers: who })).json<Status>().recentErrors.find((e) => e.sopInstanceUID === '1.2.9')!;
+    assert.equal((await mine(basic('reader', 'r-secret'))).message, 'STORAGE_FAILURE: (the reason is shown to administrators)');
+    assert.match((await mine(boss)).message, /EACCES.*\/var\/lib\/pacs/);
   });
 
   test('a write user cancels a worklist entry (DELETE keeps it, CANCELED); a read user may not', async () => {

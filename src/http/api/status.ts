@@ -4,6 +4,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ApiDeps } from './deps.js';
 import type { RulesHeldBack } from '../../services/received-rules.js';
+import type { RecentError } from '../../services/activity.js';
 import { cachedReadiness } from '../../services/health.js';
 import { errorMessage } from '../../core/errors.js';
 import { roleAllows } from '../auth.js';
@@ -60,9 +61,18 @@ export async function serverStatus(deps: ApiDeps, admin: boolean) {
     // is back or deleted, no later instance's rules run — said here, not only once in the log.
     rulesHeldBack: heldBack(deps, admin),
     recentStores: a.recentStores(),
-    recentErrors: a.recentErrors(),
+    recentErrors: admin ? a.recentErrors() : a.recentErrors().map(withoutInternals),
     recentAssociations: a.recentAssociations(),
   };
+}
+
+/**
+ * A storage or index failure's message names paths of the storage (the system's "EACCES: …,
+ * open '/var/lib/pacs/…'"): for administrators only, as the storage directory; its code stays.
+ */
+function withoutInternals(e: RecentError): RecentError {
+  const code = /^(STORAGE_FAILURE|INDEX_FAILURE|OUT_OF_RESOURCES):/.exec(e.message)?.[1];
+  return code ? { ...e, message: `${code}: (the reason is shown to administrators)` } : e;
 }
 
 /** Why rules wait: the reason (an error naming a file path in the storage) for administrators only, as the storage directory. */
