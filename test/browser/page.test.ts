@@ -83,6 +83,29 @@ describe('web page (headless Chromium)', () => {
     assert.match(await w.page.locator('#search-hint').innerText(), /\* and \? are wildcards/);
   });
 
+  test('a name as the list shows it ("Family, Given") finds its study; a study opens from the keyboard; Clear on the bare list empties the form', async () => {
+    await w.page.goto(`${base}/#/?id=77654033`);
+    const link = w.page.locator('#studies tbody tr[data-uid] a').first();
+    await link.waitFor();
+    const shown = await link.innerText();
+    assert.match(shown, /^[^,^]+, /, `a family name, a comma, the given ones: "${shown}"`);
+    await w.page.goto(`${base}/#/`);
+    await w.page.fill('input[name=name]', shown);
+    await w.page.click('#study-search button[type=submit]');
+    await w.page.locator('#studies tbody tr[data-uid]').nth(1).waitFor({ state: 'detached' });
+    assert.equal(await w.page.locator('#studies tbody tr[data-uid]').getAttribute('data-uid'), CT_STUDY, await failed('name as shown'));
+    // The row's link takes the focus and opens the study with Enter.
+    await w.page.locator('#studies tbody tr[data-uid] a').first().focus();
+    await w.page.keyboard.press('Enter');
+    await w.page.waitForSelector('dl.attrs');
+    // On the bare list (#/), Clear set the same hash: nothing happened, the typed text stayed.
+    await w.page.goto(`${base}/#/`);
+    await w.page.waitForSelector('#studies tbody tr[data-uid]');
+    await w.page.fill('input[name=id]', 'typed');
+    await w.page.click('#study-search button[type=button]');
+    await w.page.waitForFunction(() => (globalThis as unknown as { document: { querySelector(s: string): { value: string } | null } }).document.querySelector('input[name=id]')?.value === '');
+  });
+
   test('upload: a file chosen on the upload page is stored', async () => {
     await w.page.goto(`${base}/#/upload`);
     await w.page.setInputFiles('#file-input', UPLOAD);

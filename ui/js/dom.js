@@ -82,8 +82,18 @@ export function toast(message, kind = 'info') {
   toastTimer = setTimeout(() => (t.hidden = true), kind === 'error' ? 8000 : 4000);
 }
 
-/** DICOM PN "Family^Given^Middle" as people write it. */
-export const personName = (pn) => (pn ? String(pn).split('=')[0].split('^').filter(Boolean).join(' ') : '');
+/**
+ * DICOM PN "Family^Given^Middle" as people write it, "Family, Given Middle" — the form the search
+ * box takes back (the comma ends the family name, which may hold spaces). The first group that
+ * holds a name: one given only in ideographic or phonetic form ("=山田^太郎") showed blank.
+ */
+export const personName = (pn) => {
+  const group = pn ? String(pn).split('=').find((g) => g.replace(/\^/g, '').trim() !== '') : undefined;
+  if (!group) return '';
+  const [family = '', ...rest] = group.split('^');
+  const given = rest.filter(Boolean).join(' ');
+  return family && given ? `${family}, ${given}` : family || given;
+};
 /** DA "20240131" as 2024-01-31. */
 export const date = (da) => (da && /^\d{8}$/.test(da) ? `${da.slice(0, 4)}-${da.slice(4, 6)}-${da.slice(6)}` : da ?? '');
 export const time = (tm) => (tm && /^\d{4}/.test(tm) ? `${tm.slice(0, 2)}:${tm.slice(2, 4)}` : '');

@@ -96,7 +96,7 @@ export async function statusPage(page) {
       rows(errors, s.recentErrors, (e) => [e.at, e.kind, e.callingAE, e.message],
         (e) => h('tr', {}, when(e.at), h('td', {}, e.kind), h('td', {}, e.callingAE ?? ''), h('td', { className: 'error', title: e.message }, e.message)), 'None.', 4),
       rows(stores, s.recentStores, (r) => [r.at, r.studyInstanceUID, r.patientName, r.size],
-        (r) => h('tr', { className: 'link', onclick: () => (location.hash = `#/study/${r.studyInstanceUID}`) }, when(r.at), h('td', {}, personName(r.patientName)), h('td', {}, r.modality ?? ''), h('td', {}, r.callingAE ?? ''), h('td', {}, r.source), h('td', {}, bytes(r.size))),
+        (r) => h('tr', { className: 'link', onclick: () => (location.hash = `#/study/${r.studyInstanceUID}`) }, when(r.at), h('td', {}, h('a', { href: `#/study/${r.studyInstanceUID}` }, personName(r.patientName) || '(no name)')), h('td', {}, r.modality ?? ''), h('td', {}, r.callingAE ?? ''), h('td', {}, r.source), h('td', {}, bytes(r.size))),
         'Nothing received since the start.', 6),
     ];
     // Cells of rows rebuilt are gone; the others' "ago" moves on.

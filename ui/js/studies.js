@@ -1,7 +1,7 @@
 // The study list: search on the attributes people know (name, ID, accession, description,
 // date range, modality), newest first, 50 a page. Every search is one indexed query on the
 // server, so it stays fast with 100,000 studies; the form lives in the URL (back button works).
-import { h, personName, date, multi } from './dom.js';
+import { h, personName, date, multi, reloadPage } from './dom.js';
 import { api, query } from './api.js';
 
 const PAGE = 50;
@@ -16,17 +16,20 @@ const FIELDS = [
 ];
 
 /**
- * What a person types, as DICOM matching (case-insensitive, server side): names, descriptions
+ * What a person types, as DICOM matching (server side; names ignore case and accents): names, descriptions
  * and IDs match from their start, which the index answers from its order; a value with * or ?
  * is taken as typed, so "contains" is for who asks for it (*son*). A * put before every name
  * and description made each such search a full scan.
  */
 function toDicom(f) {
   const wild = (v) => (v ? (/[*?]/.test(v) ? v : `${v}*`) : '');
+  // A name as the list shows it, "Family, Given": the comma is DICOM's ^ (a name copied from the
+  // list, or typed so, found nothing). One written with ^ is taken as it is.
+  const name = (v) => (v && !v.includes('^') ? v.replace(/\s*,\s*/, '^') : v);
   const da = (v) => (v ? v.replaceAll('-', '') : '');
   const range = f.from || f.to ? `${da(f.from)}-${da(f.to)}` : '';
   return {
-    PatientName: wild(f.name),
+    PatientName: wild(name(f.name)),
     PatientID: wild(f.id),
     AccessionNumber: f.accession ?? '',
     StudyDescription: wild(f.description),
@@ -35,18 +38,24 @@ function toDicom(f) {
   };
 }
 
+/** To `hash`, or — the page already there (the same search again, Clear on an empty form) — the page read again: setting the same hash fires nothing. */
+function goTo(hash) {
+  if (location.hash === hash || (hash === '#/' && location.hash === '')) reloadPage();
+  else location.hash = hash;
+}
+
 export async function studiesPage(params, page) {
   const form = h('form', { className: 'search', id: 'study-search' },
     FIELDS.map(([name, label, type]) => h('label', {}, label, h('input', { name, type, value: params.get(name) ?? '', size: type === 'text' ? 14 : undefined, 'aria-label': label }))),
     h('button', { className: 'primary', type: 'submit' }, 'Search'),
-    h('button', { type: 'button', onclick: () => (location.hash = '#/') }, 'Clear'),
-    h('span', { className: 'muted hint', id: 'search-hint' }, 'Names, IDs and descriptions match from their start (smi finds Smith); * and ? are wildcards (*son* finds Johnson).'),
+    h('button', { type: 'button', onclick: () => goTo('#/') }, 'Clear'),
+    h('span', { className: 'muted hint', id: 'search-hint' }, 'Names, IDs and descriptions match from their start (smi finds Smith; a name as Family, Given); names ignore case and accents, IDs and descriptions do not; * and ? are wildcards (*son* finds Johnson).'),
   );
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     const q = new URLSearchParams();
     for (const [k, v] of new FormData(form)) if (v) q.set(k, String(v));
-    location.hash = `#/?${q}`;
+    goTo(`#/?${q}`);
   });
   const offset = Number(params.get('offset') ?? 0);
   const body = h('tbody', {}, h('tr', {}, h('td', { colspan: 9, className: 'muted' }, 'Loading…')));
@@ -71,7 +80,8 @@ export async function studiesPage(params, page) {
     ...(res.items.length
       ? res.items.map((s) =>
           h('tr', { className: 'link', dataset: { uid: s.StudyInstanceUID }, onclick: () => (location.hash = `#/study/${s.StudyInstanceUID}`) },
-            h('td', {}, personName(s.PatientName)), h('td', {}, s.PatientID), h('td', {}, date(s.PatientBirthDate)), h('td', {}, date(s.StudyDate)),
+            // A link as well as the row's click: reached with Tab, opened with Enter.
+            h('td', {}, h('a', { href: `#/study/${s.StudyInstanceUID}` }, personName(s.PatientName) || '(no name)')), h('td', {}, s.PatientID), h('td', {}, date(s.PatientBirthDate)), h('td', {}, date(s.StudyDate)),
             h('td', { title: s.StudyDescription ?? '' }, s.StudyDescription ?? ''), h('td', {}, multi(s.ModalitiesInStudy)), h('td', {}, s.AccessionNumber ?? ''),
             h('td', {}, s.NumberOfStudyRelatedSeries), h('td', {}, s.NumberOfStudyRelatedInstances)))
       : [h('tr', {}, h('td', { colspan: 9, className: 'muted' }, 'No study matches.'))]),
