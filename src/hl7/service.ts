@@ -212,16 +212,7 @@ export class Hl7Service {
     const attrs = patientAttributes(msg, msg.segment('PID'), true);
     const key = patientKey(attrs);
     const entries = await this.rewriteEntries(key, attrs);
-    const text = (k: string): string | null => {
-      const v = attrs[k]?.Value?.[0];
-      return v === undefined ? null : typeof v === 'object' ? ((v as { Alphabetic?: string }).Alphabetic ?? null) : String(v);
-    };
-    // Only what the message names: a left-out attribute is no change, an empty one a delete (NULL).
-    const changes: PatientChanges = {};
-    for (const [name, tag] of [['PatientName', '00100010'], ['PatientBirthDate', '00100030'], ['PatientSex', '00100040']] as const) {
-      if (tag in attrs) changes[name] = text(tag);
-    }
-    const indexed = await this.deps.index.updatePatient(await this.indexed(key), changes);
+    const indexed = await this.deps.index.updatePatient(await this.indexed(key), demographicChanges(attrs));
     return `patient ${key.PatientID}: ${entries} worklist entries updated${indexed ? ', index updated' : ''}`;
   }
 
@@ -267,6 +258,11 @@ export class Hl7Service {
       const entries = await this.rewriteEntries(from, attrs, to.IssuerOfPatientID === null ? ['00100021'] : []);
       const { studies, into } = outcomes[i]!;
       const onward = into.PatientID === to.PatientID ? '' : ` (filed under ${into.PatientID}, which it was merged into)`;
+      // The surviving patient as the PID describes it, in the index too (IHE RAD-12), as an A08
+      // would: a prior patient taking PID-3's place (PID-3 not indexed yet) kept its own name —
+      // "UNKNOWN^TRAUMA" stayed on the study, which a search by the real name missed. Not when
+      // PID-3 was itself merged onward: the PID does not describe that patient.
+      if (!onward) await this.deps.index.updatePatient(await this.indexed(to), demographicChanges(attrs));
       done.push(`${prior} merged into ${to.PatientID}${onward}: ${entries} worklist entries, ${studies} studies moved`);
     }
     return done.join('; ');
@@ -335,4 +331,17 @@ function inLatin1(text: string, highest: number): string {
   let out = '';
   for (const ch of text) out += ch.codePointAt(0)! > highest ? '?' : ch;
   return out;
+}
+
+/** The demographics a PID names, as index changes: a left-out attribute is no change, an empty one a delete (NULL). */
+function demographicChanges(attrs: JsonDataset): PatientChanges {
+  const text = (k: string): string | null => {
+    const v = attrs[k]?.Value?.[0];
+    return v === undefined ? null : typeof v === 'object' ? ((v as { Alphabetic?: string }).Alphabetic ?? null) : String(v);
+  };
+  const changes: PatientChanges = {};
+  for (const [name, tag] of [['PatientName', '00100010'], ['PatientBirthDate', '00100030'], ['PatientSex', '00100040']] as const) {
+    if (tag in attrs) changes[name] = text(tag);
+  }
+  return changes;
 }

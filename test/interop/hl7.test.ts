@@ -255,6 +255,13 @@ describe('HL7 v2 orders and patient updates over MLLP', () => {
     assert.equal(await index.findPatient('H900', null), null);
     assert.equal((await index.findInstance('9.1.1'))?.PatientID, 'H901');
     assert.equal((await index.findPatient('H901', null))?.NumberOfPatientRelatedStudies, 2);
+    assert.equal((await index.findPatient('H901', null))?.PatientName, 'KEEP^ME', 'the survivor as the PID describes it, in the index too (RAD-12)');
+    // The survivor not indexed yet: the prior patient takes its place, and the PID's name with it.
+    await index.storeInstance(record({ sop: '9.7.1', study: '9.7', patientId: 'T123', patientName: 'UNKNOWN^TRAUMA', sopClass: CT }), 'insert');
+    const trauma = a40.replace('M1|', 'M2|').replace('H901^^^HOSP||KEEP^ME||19750505|F', 'H456^^^HOSP||SMITH^JOHN||19600101|M').replace('MRG|H900^^^HOSP', 'MRG|T123^^^HOSP');
+    assert.equal(msa((await send(port, [trauma]))[0]!).code, 'AA');
+    const survivor = (await index.findPatient('H456', 'HOSP')) ?? (await index.findPatient('H456', null));
+    assert.deepEqual([survivor?.PatientName, survivor?.PatientBirthDate, survivor?.PatientSex], ['SMITH^JOHN', '19600101', 'M']);
     const [noMrg] = await send(port, [a40.replace(/\rMRG.*$/, '')]);
     assert.equal(msa(noMrg!).code, 'AE');
     // The survivor named without an issuer: the moved entries keep none, not the prior one's.
