@@ -28,6 +28,19 @@ export interface Order {
    * order): its other entries still open are canceled. An ORM^O01 names one step, no others.
    */
   complete: boolean;
+  /**
+   * The filler order number when the key is the placer's: the order may be known under it (first
+   * sent before the placer number was assigned, ORC|NW||F1). Either number identifies the order
+   * (HL7 v2 4.5.1.2, 4.5.1.3).
+   */
+  otherKey?: string;
+}
+
+/** The order under another key (its steps' keys made again from it), as OrderService finds it known. */
+export function rekeyed(o: Order, key: string): Order {
+  const steps = o.steps.map((s) => ({ ...s, key: s.key === o.key ? key : stepKey(key, stepIdOf(s.dataset)) }));
+  const { otherKey: _otherKey, ...rest } = o;
+  return { ...rest, key, steps };
 }
 
 /** ORC-1 order control codes (HL7 Table 0119) we act on. */
@@ -180,10 +193,11 @@ function readOrder(msg: Hl7Message, group: Segment[], shared: Shared, options: O
   const filler = value(msg, orc, 3) || value(msg, obr, 3);
   const key = placer || filler;
   if (!key) throw new Hl7Error('the order has no placer (ORC-2) or filler (ORC-3) order number', Hl7ErrorCode.RequiredFieldMissing, 'ORC-2');
-  if (control === 'cancel') return { control, key, steps: [], complete: false };
+  const other = placer && filler && filler !== placer ? { otherKey: filler } : {};
+  if (control === 'cancel') return { control, key, steps: [], complete: false, ...other };
   if (!obr) throw new Hl7Error('a new or changed order needs its OBR segment', Hl7ErrorCode.SegmentSequence, 'OBR');
   const order = { msg, group, orc, obr, placer, filler, shared, options };
-  if (!options.imaging) return { control, key, steps: [{ key, dataset: stepDataset(order, null) }], complete: false };
+  if (!options.imaging) return { control, key, steps: [{ key, dataset: stepDataset(order, null) }], complete: false, ...other };
   // An OMI^O23 without IPC (which v2.5.1 requires) is taken as an ORM^O01 order is, from its OBR.
   const ipcs = group.filter((s) => s.name === 'IPC');
   const steps = (ipcs.length ? ipcs : [undefined]).map((ipc) => {
@@ -200,7 +214,7 @@ function readOrder(msg: Hl7Message, group: Segment[], shared: Shared, options: O
     }
     seen.add(step.key);
   }
-  return { control, key, steps, complete: control === 'change' };
+  return { control, key, steps, complete: control === 'change', ...other };
 }
 
 interface OrderSegments {

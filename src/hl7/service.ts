@@ -15,7 +15,7 @@ import { answerCode, enhancedMode } from './ack-mode.js';
 import { checkEncoding, configuredCharset, declaredCharset, messageCharset, unsupportedCharset, withoutBom } from './charset.js';
 import { Hl7Error, Hl7ErrorCode, Hl7Message, quoted } from './message.js';
 import { stepKeyPrefix } from './ipc.js';
-import { type Order, patientAttributes, readOrders } from './orders.js';
+import { type Order, patientAttributes, readOrders, rekeyed } from './orders.js';
 import { assigningAuthority, limit, value } from './values.js';
 
 /** How much of what was done, or went wrong, a log line says. */
@@ -121,7 +121,7 @@ export class Hl7Service {
     // Every order is checked before any is applied — its fields in readOrders, a cancel's
     // targets here — so a bad later order does not leave the earlier ones done under an AE.
     const { stationAE, maxOrders } = this.deps.settings();
-    const orders = readOrders(msg, { stationAE, maxOrders, imaging });
+    const orders = await Promise.all(readOrders(msg, { stationAE, maxOrders, imaging }).map((o) => this.known(o)));
     const scheduledHere = new Set<string>();
     for (const o of orders) {
       if (o.control !== 'cancel') {
@@ -161,6 +161,16 @@ export class Hl7Service {
       for (const e of await this.dropped(o)) done.push(await this.cancelStep(o.key, e));
     }
     return done.join('; ');
+  }
+
+  /**
+   * The order under the key it is known by: its placer number, else — nothing under that, and its
+   * filler number naming entries — the filler's (an order first sent without a placer number:
+   * its XO made a second entry, its CA was refused as unknown).
+   */
+  private async known(o: Order): Promise<Order> {
+    if (o.otherKey === undefined || (await this.entriesOf(o.key)).length || !(await this.entriesOf(o.otherKey)).length) return o;
+    return rekeyed(o, o.otherKey);
   }
 
   /**

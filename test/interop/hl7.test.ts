@@ -234,6 +234,23 @@ describe('HL7 v2 orders and patient updates over MLLP', () => {
     assert.equal(await worklist.bySourceKey('hl7', 'E4'), null);
   });
 
+  test('an order first sent with its filler number only is found by it when the placer number comes: XO changes it, CA cancels it (no second entry)', async () => {
+    const worklist = pacs.server.archive.worklist;
+    // ORC|NW||FO77: no placer number yet, keyed by the filler's.
+    const fillerOnly = orm('NW', 'O77', { pid: 'H7700' }).replace('ORC|NW|O77|FO77', 'ORC|NW||FO77').replace('OBR|1|O77|FO77', 'OBR|1||FO77');
+    assert.equal(msa((await send(port, [fillerOnly]))[0]!).code, 'AA');
+    assert.ok(await worklist.bySourceKey('hl7', 'FO77'));
+    const [changed] = await send(port, [orm('XO', 'O77', { pid: 'H7700', when: '202603121400' })]);
+    assert.equal(msa(changed!).code, 'AA', msa(changed!).text);
+    assert.match(msa(changed!).text, /changed/, msa(changed!).text);
+    assert.equal(await worklist.bySourceKey('hl7', 'O77'), null, `no second entry under the placer number: ${msa(changed!).text}`);
+    const entry = (await worklist.bySourceKey('hl7', 'FO77'))!;
+    assert.equal(jsonElementText((entry.dataset['00400100']!.Value![0] as Record<string, { Value?: unknown[] }>)['00400003'] as never), '1400');
+    const [canceled] = await send(port, [orm('CA', 'O77', { pid: 'H7700' })]);
+    assert.equal(msa(canceled!).code, 'AA', msa(canceled!).text);
+    assert.equal((await worklist.bySourceKey('hl7', 'FO77'))!.status, 'CANCELED');
+  });
+
   test('ADT^A08 updates the patient in the worklist and in the index; ADT^A40 merges', async () => {
     const index = pacs.server.archive.index;
     await index.storeInstance(record({ sop: '9.1.1', study: '9.1', patientId: 'H900', sopClass: CT }), 'insert');

@@ -263,7 +263,7 @@ test('orders that cannot be scheduled say why and where', () => {
   bad(ORM.replace('PID|1||P77^^^HOSP^MR~X9^^^OTHER', 'PID|1||'), 'PID-3');
   bad(ORM.replace('ACC789', 'A'.repeat(17)), 'OBR-18');
   const [cancel] = readOrders(Hl7Message.parse(ORM.replace('ORC|NW', 'ORC|CA')), { stationAE: {} });
-  assert.deepEqual(cancel, { control: 'cancel', key: 'PL123', steps: [], complete: false });
+  assert.deepEqual(cancel, { control: 'cancel', key: 'PL123', steps: [], complete: false, otherKey: 'FI456' });
 });
 
 test('values that do not fit their DICOM attribute: AE 102 naming the field (a decoded backslash, a long name, no real date or time, a UID that is none)', () => {
