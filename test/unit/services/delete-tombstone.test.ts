@@ -89,7 +89,8 @@ test('custom naming: a new instance does not take the name of a file set aside b
   await a.close();
 });
 
-test('start-up sweep: a file set aside by a process that is gone goes back if its row is there, else it is unlinked', async () => {
+/** An archive with two files set aside by deletes: one whose row is still there (1.1), one whose row went (1.2). */
+async function twoSetAside(): Promise<{ a: Awaited<ReturnType<typeof retentionArchive>>; rows: Record<string, { path: string; size: number }> }> {
   const a = await retentionArchive();
   for (const [rel, body] of [['p/keep.dcm', 'kept'], ['p/gone.dcm', 'gone']] as const) {
     mkdirSync(path.dirname(a.objects.absolutePath(rel)), { recursive: true });
@@ -97,7 +98,11 @@ test('start-up sweep: a file set aside by a process that is gone goes back if it
   }
   assert.ok(await a.objects.entomb('p/keep.dcm', '1.1'));
   assert.ok(await a.objects.entomb('p/gone.dcm', '1.2'));
-  const rows: Record<string, { path: string; size: number }> = { '1.1': { path: 'p/keep.dcm', size: 4 } };
+  return { a, rows: { '1.1': { path: 'p/keep.dcm', size: 4 } } };
+}
+
+test('start-up sweep: a file set aside by a process that is gone goes back if its row is there, else it is unlinked', async () => {
+  const { a, rows } = await twoSetAside();
   // Another live store on the volume (this process's other one) leaves them alone.
   const other = new FsObjectStore(a.objects.root, { fsync: false });
   assert.deepEqual(await other.sweepTombstones(async (uid) => rows[uid] ?? null), { restored: 0, removed: 0 });
@@ -112,17 +117,10 @@ test('start-up sweep: a file set aside by a process that is gone goes back if it
 });
 
 test('a maintenance sweep (every server stopped) settles every tombstone, another host\'s or a live process\'s too', async () => {
-  const a = await retentionArchive();
-  for (const [rel, body] of [['p/keep.dcm', 'kept'], ['p/gone.dcm', 'gone']] as const) {
-    mkdirSync(path.dirname(a.objects.absolutePath(rel)), { recursive: true });
-    writeFileSync(a.objects.absolutePath(rel), body);
-  }
-  assert.ok(await a.objects.entomb('p/keep.dcm', '1.1'));
-  assert.ok(await a.objects.entomb('p/gone.dcm', '1.2'));
+  const { a, rows } = await twoSetAside();
   // As if another host (a container recreated under a new name) had set them aside.
   const dir = path.join(a.objects.root, '.deleting');
   for (const name of readdirSync(dir)) renameSync(path.join(dir, name), path.join(dir, name.replace(/^[^-]+-/, 'otherhost-')));
-  const rows: Record<string, { path: string; size: number }> = { '1.1': { path: 'p/keep.dcm', size: 4 } };
   assert.deepEqual(await a.objects.sweepTombstones(async (uid) => rows[uid] ?? null), { restored: 0, removed: 0 }, 'a server start leaves another host\'s for a day');
   assert.deepEqual(await a.objects.sweepTombstones(async (uid) => rows[uid] ?? null, { everyone: true }), { restored: 1, removed: 1 });
   assert.ok(existsSync(a.objects.absolutePath('p/keep.dcm')), 'its delete never committed: back in place');
