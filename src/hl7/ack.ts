@@ -35,11 +35,21 @@ export function ackControlId(now = Date.now()): string {
   return `ACK${now.toString(36).padStart(9, '0')}${counter.toString(36).padStart(4, '0')}`.toUpperCase();
 }
 
-/** "PID-3" → "PID^1^3" (ERR-2 is an ERL: segment ID, sequence, field). */
-const errorLocation = (loc: string): string => {
-  const m = /^([A-Z][A-Z0-9]{2})-(\d+)/.exec(loc);
-  return m ? `${m[1]}^1^${m[2]}` : escapeHl7(loc);
-};
+/**
+ * A field's place ("PID-3", "PID-3.4", "OBR") as HL7 writes it: segment ID, sequence, field, and
+ * (a component named) field repetition and component — "PID^1^3^1^4" for ERR-2 (ERL, v2.5), the
+ * component dropped before. Null for a place that is no segment (a setting such as
+ * hl7.station_ae, which the text names): ERR-2 holds segments only.
+ */
+function errorLocation(loc: string, d: Delimiters): string[] | null {
+  const m = /^([A-Z][A-Z0-9]{2})(?:-(\d+)(?:\.(\d+))?)?$/.exec(loc);
+  if (!m) return null;
+  const [, segment, field, component] = m;
+  return [segment!, '1', ...(field ? [field] : []), ...(component ? ['1', component] : [])].map((x) => escapeHl7(x, d));
+}
+
+/** Versions before 2.5 report an error in ERR-1 (ELD: segment^sequence^field^code&text&table), which 2.5 retired for ERR-2/3. */
+const usesEld = (version: string): boolean => /^2\.[1-4](\.|$)/.test(version);
 
 /** MSA-3 (text message, ST) is 80 characters long at most in HL7 v2.5.1. */
 const MSA_TEXT_MAX = 80;
@@ -132,7 +142,13 @@ export function buildAck(msg: Hl7Message | null, code: AckCode, text: string, pr
   ];
   if (problem) {
     const err = `${problem.code}${d.component}${escapedWithin(text, ERR_TEXT_MAX, d)}${d.component}HL70357`;
-    segments.push(seg('ERR', '', problem.location ? errorLocation(problem.location) : '', err, 'E', '', '', '', escapedWithin(problem.text, ERR_MESSAGE_MAX, d)));
+    const place = problem.location ? errorLocation(problem.location, d) : null;
+    const erl = place ? place.join(d.component) : '';
+    // Before 2.5: ERR-1 as well, which engines of those versions read (the code as its 4th component).
+    const version = msg?.get(msh, 12).trim() ?? '';
+    const where = [place?.[0] ?? '', place?.[1] ?? '', place?.[2] ?? ''];
+    const eld = usesEld(version) ? [...where, [String(problem.code), escapedWithin(text, ERR_TEXT_MAX, d), 'HL70357'].join(d.subcomponent)].join(d.component) : '';
+    segments.push(seg('ERR', eld, erl, err, 'E', '', '', '', escapedWithin(problem.text, ERR_MESSAGE_MAX, d)));
   }
   return encodeSegments(segments, d);
 }

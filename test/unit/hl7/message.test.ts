@@ -206,6 +206,16 @@ test('an ACK quotes the control ID, addresses the sender, and explains an error'
   assert.equal(bad.get(bad.segment('ERR'), 2, 3), '24');
   const none = Hl7Message.parse(buildAck(null, 'AR', 'garbage', { code: 100, text: 'garbage', location: null }, 'UNICODE UTF-8'));
   assert.equal(none.get(none.segment('MSA'), 1), 'AR');
+  // A component is named (it was dropped); a place that is no segment (a setting) is left to the text.
+  const component = Hl7Message.parse(buildAck(m, 'AE', 'PID-3.4 bad', { code: 102, text: 'PID-3.4 bad', location: 'PID-3.4' }, '8859/1'));
+  assert.deepEqual(component.components(component.segment('ERR'), 2), ['PID', '1', '3', '1', '4']);
+  const setting = Hl7Message.parse(buildAck(m, 'AE', 'no station', { code: 101, text: 'no station', location: 'hl7.station_ae' }, '8859/1'));
+  assert.equal(setting.get(setting.segment('ERR'), 2), '');
+  assert.equal(bad.get(bad.segment('ERR'), 1), '', 'v2.5.1: ERR-1 is retired');
+  // v2.3: ERR-1 (ELD) as well, the code in its 4th component.
+  const old = Hl7Message.parse(buildAck(Hl7Message.parse(ORM.replace('|P|2.5.1', '|P|2.3')), 'AE', 'OBR-24 bad', { code: 103, text: 'OBR-24 bad', location: 'OBR-24' }, '8859/1'));
+  assert.deepEqual(old.components(old.segment('ERR'), 1).slice(0, 4), ['OBR', '1', '24', '103']);
+  assert.equal(old.get(old.segment('ERR'), 1, 4, 0, 3), 'HL70357');
 });
 
 test('MSA-3 is cut to 80 characters between characters, never inside an escape sequence', () => {

@@ -153,7 +153,7 @@ test('IPC values are checked as the others: AE naming the IPC field; steps an or
     [[ipc('S1', { 3: 'not-a-uid' })], '102', 'IPC^1^3'],
     [[ipc('S1', { 9: 'CT\\E\\ONE' })], '102', 'IPC^1^9'],
     [[ipc('S1', { 7: 'STATION-NAME-TOO-LONG' })], '102', 'IPC^1^7'],
-    [[ipc('S1', { 6: `${'C'.repeat(17)}^Long code` })], '102', 'IPC^1^6'],
+    [[ipc('S1', { 6: `${'C'.repeat(17)}^Long code` })], '102', 'IPC^1^6^1^1'],
     [[ipc('S1'), ipc('S1')], '205', 'IPC^1^4'],
     [[ipc(''), ipc('')], '205', 'IPC^1^4'], // both the OBR-20 step ID
   ];
@@ -195,7 +195,7 @@ test('an IPC-6 of 200,000 repetitions is read at once, its first 64 codes kept; 
   const protocols = step(([...(await entries()).values()][0]!).dataset)['00400008']?.Value ?? [];
   assert.equal(protocols.length, 64);
   const many = await send(omi('NW', 'MANY', Array.from({ length: 101 }, (_, i) => ipc(`S${i}`))));
-  assert.deepEqual([many.code, many.err, many.where], ['AE', '100', 'IPC']);
+  assert.deepEqual([many.code, many.err, many.where], ['AE', '100', 'IPC^1']);
   assert.match(many.text, /more than 100 scheduled steps/);
   assert.equal((await entries()).size, 1, 'none of its steps taken');
 });
