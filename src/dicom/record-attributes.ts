@@ -19,6 +19,5 @@ export const INSTANCE_TEXT = [
 ] as const;
 export const INSTANCE_NUMBERS = ['Rows', 'Columns', 'BitsAllocated', 'SamplesPerPixel', 'BitsStored'] as const;
 
-
 /** Every keyword the record keeps, at any level: what a file name can be made of. */
 export const RECORD_KEYWORDS: ReadonlySet<string> = new Set<string>([...PATIENT, ...STUDY, ...SERIES, ...INSTANCE_TEXT, ...INSTANCE_NUMBERS]);

@@ -98,8 +98,10 @@ async function find(deps: FindDeps, ctx: ScpContext, cmd: Command, data: Buffer,
   // (PS3.4 C.4.1.1.3.2), so the SCU knows the answers may hold more than it asked for.
   let pending: number = Status.Pending;
   try {
-    // Sequence keys holding a value are not matched either (no sequence matching in the index).
-    const ignored = [...planQuery(query).ignored, ...sequenceKeysWithValues(data, ctx.transferSyntax).map((t) => lookupTag(t)?.keyword ?? t.toString(16))];
+    // Sequence keys holding a value are not matched either (no sequence matching in the index):
+    // the identifier read once more as a tree, only when it has a sequence.
+    const sequences = requested.some((e) => e.vr === 'SQ') ? sequenceKeysWithValues(data, ctx.transferSyntax) : [];
+    const ignored = [...planQuery(query).ignored, ...sequences.map((t) => lookupTag(t)?.keyword ?? t.toString(16))];
     if (ignored.length) {
       pending = Status.PendingWarning;
       ctx.logger.debug({ keys: ignored }, 'C-FIND keys not matched');

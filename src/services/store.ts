@@ -224,9 +224,8 @@ export class StoreService {
     this.freeCheckedAt = now;
     return this.deps.store.freeBytes().then(
       (b) => void (this.freeBytes = b),
-      // Not measured (statfs failing): the last figure measured, not one that the chunks written
-      // since keep lowering until every store is refused.
-      () => {}, // not measured (statfs failing): the figure goes on counting what is written
+      // Not measured (statfs failing): the figure goes on counting what is written and discarded.
+      () => {},
     );
   }
 

@@ -56,10 +56,6 @@ export function checkChanges(v: unknown): ChangeRange | undefined {
 }
 
 /**
- * What a send or stow job transfers: everything `uids` name at `level`, or — with a change range —
- * only those of them stored or replaced in it (possibly none: the new instances were deleted since).
- */
-/**
  * The studies a selection (level, uids) holds now, for a send job's payload: retention leaves a
  * study that a queued or running job names (JobStore.activeNaming reads the payload), and a
  * send of a series, an instance or a patient named only those UIDs — a series queued for a node
@@ -74,6 +70,10 @@ export async function studiesOf(index: ArchiveIndex, level: QueryLevel, uids: st
 const selected = (index: ArchiveIndex, level: QueryLevel, uids: string[]): Promise<InstanceLocation[]> =>
   selectInstances(index, level === 'PATIENT' ? 'PATIENT_ROOT' : 'STUDY_ROOT', level, [{ keyword: UNIQUE[level], value: uids.join('\\') }]);
 
+/**
+ * What a send or stow job transfers: everything `uids` name at `level`, or — with a change range —
+ * only those of them stored or replaced in it (possibly none: the new instances were deleted since).
+ */
 export async function transferSelection(index: ArchiveIndex, level: QueryLevel, uids: string[], changes: ChangeRange | undefined): Promise<InstanceLocation[]> {
   const all = await selected(index, level, uids);
   if (!changes) {

@@ -13,6 +13,8 @@ import { isExactIdentifier, patientIdSchema, rowIdParams } from './identifiers.j
 
 /** Payload members that only administrators see: a command's argv (it may hold a secret), an export's folder. */
 const ADMIN_ONLY_PAYLOAD = new Set(['argv', 'to']);
+/** What others see in place of what is for administrators. */
+const HIDDEN = '(for administrators)';
 /** Job types whose messages and errors repeat what ADMIN_ONLY_PAYLOAD hides. */
 const WORDS_ADMIN_ONLY = new Set(['export', 'command']);
 
@@ -58,12 +60,11 @@ export function registerJobs(app: FastifyInstance, deps: ApiDeps): void {
     const admin = req.caller === null || roleAllows(req.caller.role, 'admin');
     const progress = shownProgress(deps.jobs.liveProgress(job.id) ?? job.progress);
     if (admin) return { ...job, progress };
-    const payload = Object.fromEntries(Object.entries(job.payload).map(([k, v]) => [k, ADMIN_ONLY_PAYLOAD.has(k) ? '(for administrators)' : v]));
+    const payload = Object.fromEntries(Object.entries(job.payload).map(([k, v]) => [k, ADMIN_ONLY_PAYLOAD.has(k) ? HIDDEN : v]));
     // An export's messages name its folder ("12 written … in /srv/lab"), a command's its program
     // and what it printed: hidden with the payload's fields they repeat; the counts stay.
     if (!WORDS_ADMIN_ONLY.has(job.type)) return { ...job, payload, progress };
-    const hidden = '(for administrators)';
-    return { ...job, payload, lastError: job.lastError === null ? null : hidden, progress: { ...progress, ...(progress.message !== undefined ? { message: hidden } : {}) } };
+    return { ...job, payload, lastError: job.lastError === null ? null : HIDDEN, progress: { ...progress, ...(progress.message !== undefined ? { message: HIDDEN } : {}) } };
   };
   const found = (job: Job | null, id: number): Job => {
     if (!job) throw notFound(`no job ${id}`);
