@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
 import { startTestPacs, type TestPacs } from '../helpers/pacs.js';
 import { basic, ROLE_USERS } from '../helpers/http-users.js';
+import { record } from '../contract/fixtures.js';
 
 describe('REST API roles by job type', () => {
   let pacs: TestPacs;
@@ -40,6 +41,9 @@ describe('REST API roles by job type', () => {
       assert.match(r.json<{ detail: string }>().detail, /a retention job: cancelling or retrying it needs admin/);
       assert.notEqual((await web.inject({ method: 'POST', url: `/api/jobs/${id}/${what}`, headers: boss })).statusCode, 403, `${what} by an admin`);
     }
+    // A study that is there: the job waits on the node that is down (a retry), rather than failing
+    // for good at once — a failed job can no longer be canceled (409), which raced the cancel below.
+    await pacs.server.archive.index.storeInstance(record({ sop: '1.2.3.1', study: '1.2.3' }), 'insert');
     const send = await web.inject({ method: 'POST', url: '/api/send', payload: { destination: 'NOWHERE', uids: ['1.2.3'] }, headers: writer });
     assert.equal(send.statusCode, 202, send.body);
     const cancel = await web.inject({ method: 'POST', url: `/api/jobs/${send.json<{ id: number }>().id}/cancel`, headers: writer });
