@@ -36,16 +36,17 @@ export function ackControlId(now = Date.now()): string {
 }
 
 /**
- * A field's place ("PID-3", "PID-3.4", "OBR") as HL7 writes it: segment ID, sequence, field, and
- * (a component named) field repetition and component — "PID^1^3^1^4" for ERR-2 (ERL, v2.5), the
- * component dropped before. Null for a place that is no segment (a setting such as
- * hl7.station_ae, which the text names): ERR-2 holds segments only.
+ * A field's place ("PID-3", "PID-3.4", "ORC[2]-1", "OBR") as HL7 writes it: segment ID, sequence
+ * (which segment of that name, 1 unless said), field, and (a component named) field repetition
+ * and component — "PID^1^3^1^4" for ERR-2 (ERL, v2.5), the component dropped before. Null for a
+ * place that is no segment (a setting such as hl7.station_ae, which the text names): ERR-2 holds
+ * segments only.
  */
 function errorLocation(loc: string, d: Delimiters): string[] | null {
-  const m = /^([A-Z][A-Z0-9]{2})(?:-(\d+)(?:\.(\d+))?)?$/.exec(loc);
+  const m = /^([A-Z][A-Z0-9]{2})(?:\[(\d+)\])?(?:-(\d+)(?:\.(\d+))?)?$/.exec(loc);
   if (!m) return null;
-  const [, segment, field, component] = m;
-  return [segment!, '1', ...(field ? [field] : []), ...(component ? ['1', component] : [])].map((x) => escapeHl7(x, d));
+  const [, segment, sequence, field, component] = m;
+  return [segment!, sequence ?? '1', ...(field ? [field] : []), ...(component ? ['1', component] : [])].map((x) => escapeHl7(x, d));
 }
 
 /** Versions before 2.5 report an error in ERR-1 (ELD: segment^sequence^field^code&text&table), which 2.5 retired for ERR-2/3. */

@@ -27,13 +27,31 @@ export class Hl7Error extends Error {
   constructor(
     message: string,
     readonly code: number,
-    /** Where: "PID-3", "OBR-24" ... (ERR-2). */
+    /** Where: "PID-3", "OBR-24", "ORC[2]-1" (the second ORC of the message) ... (ERR-2). */
     readonly location: string | null = null,
     /** AR (rejected: the message itself is wrong for us) or AE (error: its content is). */
     readonly ack: 'AE' | 'AR' = 'AE',
   ) {
     super(message);
   }
+}
+
+/** The place of a field of the `sequence`th segment named `segment` ("ORC", 2, "-1" → "ORC[2]-1"); the first is written without. */
+export const placeIn = (segment: string, sequence: number, field = ''): string => (sequence === 1 ? `${segment}${field}` : `${segment}[${sequence}]${field}`);
+
+/**
+ * `e` placed at the `sequence`th segment named `segment` when its location names that segment
+ * without saying which ("ORC-2" → "ORC[2]-2"): checks that know only the segment's name are run
+ * once per order, and the ACK of a message's second order named its first (ERR-2 "ORC^1^2").
+ */
+export function relocated(e: unknown, segment: string, sequence: number): unknown {
+  if (!(e instanceof Hl7Error) || !e.location) return e;
+  const m = /^([A-Z][A-Z0-9]{2})(-.*)?$/.exec(e.location);
+  if (!m || m[1] !== segment) return e;
+  if (sequence === 1) return e;
+  const moved = new Hl7Error(e.message, e.code, placeIn(segment, sequence, m[2]), e.ack);
+  moved.stack = e.stack;
+  return moved;
 }
 
 /** How many characters of a value from the message an error quotes. */
@@ -247,6 +265,16 @@ export class Hl7Message {
 
   all(name: string): Segment[] {
     return this.segments.filter((s) => s.name === name);
+  }
+
+  /** Which segment of its name `seg` is, from 1 (ERL-2, segment sequence); 1 for one not in the message. */
+  sequenceOf(seg: Segment): number {
+    let n = 0;
+    for (const s of this.segments) {
+      if (s === seg) return n + 1;
+      if (s.name === seg.name) n++;
+    }
+    return 1;
   }
 
   /** Field as received (escaped), '' when absent. */

@@ -5,7 +5,7 @@
 // order filler gives one; in an OMI^O23 the IPC segments say these, per step (ipc.ts), and win.
 import type { JsonDataset, JsonElement } from '../dicom/json.js';
 import { type ImagingStep, readIpc, stepIdOf, stepKey } from './ipc.js';
-import { Hl7Error, Hl7ErrorCode, type Hl7Message, type Segment, quoted } from './message.js';
+import { Hl7Error, Hl7ErrorCode, type Hl7Message, type Segment, placeIn, quoted, relocated } from './message.js';
 import { HL7_NULL, assigningAuthority, birthDate, checkValues, dateTime, limit, value, values } from './values.js';
 
 export type OrderControl = 'new' | 'change' | 'cancel';
@@ -117,10 +117,10 @@ function orderGroups(msg: Hl7Message, max: number): Segment[][] {
     // Each IPC is a step, a worklist entry of its own: they count as orders do (one ORC with
     // 100,000 IPCs was the flood the limit is there to stop).
     if (s.name === 'IPC' && ++steps > max)
-      throw new Hl7Error(`the message has more than ${max} scheduled steps (IPC segments; hl7.max_orders_per_message): none was taken, send them in smaller messages`, Hl7ErrorCode.SegmentSequence, 'IPC');
+      throw new Hl7Error(`the message has more than ${max} scheduled steps (IPC segments; hl7.max_orders_per_message): none was taken, send them in smaller messages`, Hl7ErrorCode.SegmentSequence, placeIn('IPC', steps));
     if (s.name === 'ORC') {
       if (groups.length === max)
-        throw new Hl7Error(`the message has more than ${max} orders (ORC segments; hl7.max_orders_per_message): none was taken, send them in smaller messages`, Hl7ErrorCode.SegmentSequence, 'ORC');
+        throw new Hl7Error(`the message has more than ${max} orders (ORC segments; hl7.max_orders_per_message): none was taken, send them in smaller messages`, Hl7ErrorCode.SegmentSequence, placeIn('ORC', max + 1));
       groups.push([s]);
     } else if (groups.length) groups[groups.length - 1]!.push(s);
   }
@@ -168,12 +168,21 @@ export function readOrders(msg: Hl7Message, options: OrderOptions): Order[] {
   // filed as one study).
   const zds = groups.length === 1 ? msg.segment('ZDS') : undefined;
   const shared: Shared = { pv1: msg.segment('PV1'), zds, patient: () => structuredClone((patient ??= patientAttributes(msg, pid))) };
-  const orders = groups.map((g) => readOrder(msg, g, shared, options));
+  const orders = groups.map((g) => {
+    try {
+      return readOrder(msg, g, shared, options);
+    } catch (e) {
+      // A field named without its segment's sequence is this order's segment of that name.
+      const located = g.find((s) => e instanceof Hl7Error && e.location?.startsWith(s.name));
+      throw located ? relocated(e, located.name, msg.sequenceOf(located)) : e;
+    }
+  });
   // One order number given as new twice in a message: the second overwrote the first, answered
   // AA. (A new order, then its change or cancel, is a sequence, done in order.)
   const created = new Set<string>();
-  for (const o of orders.filter((x) => x.control === 'new')) {
-    if (created.has(o.key)) throw new Hl7Error(`order ${quoted(o.key)} is given as new (NW) twice in the message`, Hl7ErrorCode.DuplicateKeyIdentifier, 'ORC-2');
+  for (const [i, o] of orders.entries()) {
+    if (o.control !== 'new') continue;
+    if (created.has(o.key)) throw new Hl7Error(`order ${quoted(o.key)} is given as new (NW) twice in the message`, Hl7ErrorCode.DuplicateKeyIdentifier, placeIn('ORC', i + 1, '-2'));
     created.add(o.key);
   }
   return orders;
@@ -184,8 +193,9 @@ function readOrder(msg: Hl7Message, group: Segment[], shared: Shared, options: O
   const obr = group.find((s) => s.name === 'OBR');
   // Each OBR is a procedure, and an order (ORC) one entry: a second OBR's procedure and accession
   // were lost, answered AA. Each procedure comes with its own ORC.
-  if (group.filter((s) => s.name === 'OBR').length > 1)
-    throw new Hl7Error(`order ${quoted(value(msg, orc, 2) || value(msg, orc, 3))} has several OBR segments: each procedure needs its own ORC`, Hl7ErrorCode.SegmentSequence, 'OBR');
+  const second = group.filter((s) => s.name === 'OBR')[1];
+  if (second)
+    throw new Hl7Error(`order ${quoted(value(msg, orc, 2) || value(msg, orc, 3))} has several OBR segments: each procedure needs its own ORC`, Hl7ErrorCode.SegmentSequence, placeIn('OBR', msg.sequenceOf(second)));
   const code = value(msg, orc, 1).toUpperCase();
   const control = entry(CONTROLS, code);
   if (!control) throw new Hl7Error(`ORC-1 order control ${quoted(code)} is not one we act on (NW, XO, CA, OC, DC)`, Hl7ErrorCode.TableValueNotFound, 'ORC-1');
@@ -201,16 +211,22 @@ function readOrder(msg: Hl7Message, group: Segment[], shared: Shared, options: O
   // An OMI^O23 without IPC (which v2.5.1 requires) is taken as an ORM^O01 order is, from its OBR.
   const ipcs = group.filter((s) => s.name === 'IPC');
   const steps = (ipcs.length ? ipcs : [undefined]).map((ipc) => {
-    const dataset = stepDataset(order, ipc ? readIpc(msg, ipc) : null);
-    return { key: stepKey(key, stepIdOf(dataset)), dataset };
+    try {
+      const dataset = stepDataset(order, ipc ? readIpc(msg, ipc) : null);
+      return { key: stepKey(key, stepIdOf(dataset)), dataset };
+    } catch (e) {
+      throw ipc ? relocated(e, 'IPC', msg.sequenceOf(ipc)) : e;
+    }
   });
   const seen = new Set<string>();
-  for (const step of steps) {
+  for (const [i, step] of steps.entries()) {
     if (seen.has(step.key)) {
       const id = stepIdOf(step.dataset);
+      // The IPC of the step named twice (or of the second step without an ID).
+      const at = placeIn('IPC', msg.sequenceOf(ipcs[i]!), '-4');
       throw id
-        ? new Hl7Error(`order ${quoted(key)} has two steps with Scheduled Procedure Step ID ${quoted(id)}`, Hl7ErrorCode.DuplicateKeyIdentifier, 'IPC-4')
-        : new Hl7Error(`order ${quoted(key)} has several IPC segments and one without a Scheduled Procedure Step ID (IPC-4): each step needs its own`, Hl7ErrorCode.RequiredFieldMissing, 'IPC-4');
+        ? new Hl7Error(`order ${quoted(key)} has two steps with Scheduled Procedure Step ID ${quoted(id)}`, Hl7ErrorCode.DuplicateKeyIdentifier, at)
+        : new Hl7Error(`order ${quoted(key)} has several IPC segments and one without a Scheduled Procedure Step ID (IPC-4): each step needs its own`, Hl7ErrorCode.RequiredFieldMissing, at);
     }
     seen.add(step.key);
   }

@@ -13,7 +13,7 @@ import { type WorklistService, newUid } from '../services/worklist.js';
 import { type ApplicationAckCode, CONTROL_ID_MAX, buildAck } from './ack.js';
 import { answerCode, enhancedMode } from './ack-mode.js';
 import { checkEncoding, configuredCharset, declaredCharset, messageCharset, unsupportedCharset, withoutBom } from './charset.js';
-import { Hl7Error, Hl7ErrorCode, Hl7Message, quoted } from './message.js';
+import { Hl7Error, Hl7ErrorCode, Hl7Message, placeIn, quoted, relocated } from './message.js';
 import { stepKeyPrefix } from './ipc.js';
 import { type Order, patientAttributes, readOrders, rekeyed } from './orders.js';
 import { assigningAuthority, limit, value } from './values.js';
@@ -123,21 +123,26 @@ export class Hl7Service {
     const { stationAE, maxOrders } = this.deps.settings();
     const orders = await Promise.all(readOrders(msg, { stationAE, maxOrders, imaging }).map((o) => this.known(o)));
     const scheduledHere = new Set<string>();
-    for (const o of orders) {
-      if (o.control !== 'cancel') {
-        scheduledHere.add(o.key);
-        for (const e of await this.dropped(o)) notInProgress(o.key, e);
-        continue;
+    for (const [i, o] of orders.entries()) {
+      try {
+        if (o.control !== 'cancel') {
+          scheduledHere.add(o.key);
+          for (const e of await this.dropped(o)) notInProgress(o.key, e);
+          continue;
+        }
+        const current = await this.entriesOf(o.key);
+        if (!scheduledHere.has(o.key) && !current.length) throw new Hl7Error(`no order ${quoted(o.key)} to cancel`, Hl7ErrorCode.UnknownKeyIdentifier, 'ORC-2');
+        for (const e of current) notInProgress(o.key, e);
+      } catch (e) {
+        // Each order is one ORC, in the message's order: the ACK names the one at fault.
+        throw relocated(e, 'ORC', i + 1);
       }
-      const current = await this.entriesOf(o.key);
-      if (!scheduledHere.has(o.key) && !current.length) throw new Hl7Error(`no order ${quoted(o.key)} to cancel`, Hl7ErrorCode.UnknownKeyIdentifier, 'ORC-2');
-      for (const e of current) notInProgress(o.key, e);
     }
     const done: string[] = [];
-    for (const o of orders) {
+    for (const [i, o] of orders.entries()) {
       if (o.control === 'cancel') {
         const current = await this.entriesOf(o.key);
-        if (!current.length) throw new Hl7Error(`order ${quoted(o.key)} went away while the message was applied`, Hl7ErrorCode.ApplicationInternalError, 'ORC-2');
+        if (!current.length) throw new Hl7Error(`order ${quoted(o.key)} went away while the message was applied`, Hl7ErrorCode.ApplicationInternalError, placeIn('ORC', i + 1, '-2'));
         for (const e of current) done.push(await this.cancelStep(o.key, e));
         continue;
       }

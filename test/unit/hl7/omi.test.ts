@@ -154,15 +154,16 @@ test('IPC values are checked as the others: AE naming the IPC field; steps an or
     [[ipc('S1', { 9: 'CT\\E\\ONE' })], '102', 'IPC^1^9'],
     [[ipc('S1', { 7: 'STATION-NAME-TOO-LONG' })], '102', 'IPC^1^7'],
     [[ipc('S1', { 6: `${'C'.repeat(17)}^Long code` })], '102', 'IPC^1^6^1^1'],
-    [[ipc('S1'), ipc('S1')], '205', 'IPC^1^4'],
-    [[ipc(''), ipc('')], '205', 'IPC^1^4'], // both the OBR-20 step ID
+    [[ipc('S1'), ipc('S1')], '205', 'IPC^2^4'], // the second names an ID taken
+    [[ipc(''), ipc('')], '205', 'IPC^2^4'], // both the OBR-20 step ID
+    [[ipc('S1'), ipc('S2', { 5: 'XYZ' })], '103', 'IPC^2^5'], // the second step's own field
   ];
   for (const [ipcs, err, where] of cases) {
     const ack = await send(omi('NW', 'P9', ipcs));
     assert.deepEqual([ack.code, ack.err, ack.where], ['AE', err, where], ack.text);
   }
   const noIds = await send(omi('NW', 'P9', [ipc(''), ipc('')]).replace('OBRSPS', ''));
-  assert.deepEqual([noIds.code, noIds.err, noIds.where], ['AE', '101', 'IPC^1^4'], noIds.text);
+  assert.deepEqual([noIds.code, noIds.err, noIds.where], ['AE', '101', 'IPC^2^4'], noIds.text);
   const noModality = await send(omi('NW', 'P9', [ipc('S1', { 5: '' })]).replace('|||MR\r', '|||\r'));
   assert.deepEqual([noModality.code, noModality.err, noModality.where], ['AE', '101', 'IPC^1^5'], noModality.text);
   assert.equal((await entries()).size, 0);
@@ -195,7 +196,7 @@ test('an IPC-6 of 200,000 repetitions is read at once, its first 64 codes kept; 
   const protocols = step(([...(await entries()).values()][0]!).dataset)['00400008']?.Value ?? [];
   assert.equal(protocols.length, 64);
   const many = await send(omi('NW', 'MANY', Array.from({ length: 101 }, (_, i) => ipc(`S${i}`))));
-  assert.deepEqual([many.code, many.err, many.where], ['AE', '100', 'IPC^1']);
+  assert.deepEqual([many.code, many.err, many.where], ['AE', '100', 'IPC^101'], 'the first IPC past the limit');
   assert.match(many.text, /more than 100 scheduled steps/);
   assert.equal((await entries()).size, 1, 'none of its steps taken');
 });

@@ -403,7 +403,7 @@ test('an ORM^O01 with more orders than hl7.max_orders_per_message: AE 100 at ORC
     return [msh, pid, ...Array.from({ length: n }, (_, i) => order.join('\r').replaceAll('|X|', `|X${i}|`)).join('\r').split('\r')].join('\r');
   };
   const many = await send(orders(4));
-  assert.deepEqual([many.code, many.err, many.ack.raw(many.ack.segment('ERR'), 2)], ['AE', '100', 'ORC^1']);
+  assert.deepEqual([many.code, many.err, many.ack.raw(many.ack.segment('ERR'), 2)], ['AE', '100', 'ORC^4'], 'the first ORC past the limit');
   assert.match(many.ack.get(many.ack.segment('ERR'), 8), /more than 3 orders .*hl7\.max_orders_per_message/);
   assert.equal(await worklist.bySourceKey('hl7', 'X0'), null);
   const ok = await send(orders(3));
@@ -439,6 +439,7 @@ test('a cancel (CA, DC) of a completed or discontinued step answers AA leaving i
   const [msh, pid, ...nw] = orm('NW', 'D4').split('\r');
   const both = await send([msh, pid, ...nw, ...orm('CA', 'D3').split('\r').slice(2)].join('\r'));
   assert.deepEqual([both.code, both.err, await worklist.bySourceKey('hl7', 'D4')], ['AE', '206', null]);
+  assert.equal(both.ack.raw(both.ack.segment('ERR'), 2), 'ORC^2^1', 'the second order, the cancel, is named');
 });
 
 test('a UTF-8 byte order mark before the MSH is no part of it: the message is taken, its MSH-18 honoured', async () => {
@@ -469,4 +470,24 @@ test('ADT^A40 with more than 100 MRG segments: AE, none merged', async () => {
   const r = await send([MSH('ADT^A40', 'M-101'), 'EVN|A40|20260312', 'PID|1||NEW101^^^HOSP||NEW^PATIENT', ...pairs].join('\r'));
   assert.equal(r.code, 'AE');
   assert.match(r.ack.get(r.ack.segment('ERR'), 8), /more than 100 MRG/);
+});
+
+test('an error in a later order of a message names that order\'s segment in ERR-2 (segment sequence), and in ERR-1 before v2.5', async () => {
+  const { send, worklist } = await service();
+  const [msh, pid, ...first] = orm('NW', 'S1').split('\r');
+  const second = orm('NW', 'S2').split('\r').slice(2);
+  const message = (order: string[], version = '2.5.1') => [msh!.replace('|P|2.5.1', `|P|${version}`), pid, ...first, ...order].join('\r');
+  for (const [order, location] of [
+    [second.map((s) => (s.startsWith('ORC|') ? s.replace('ORC|NW|', 'ORC|ZZ|') : s)), 'ORC^2^1'],
+    [second.map((s) => s.replace('202603120930', '20261399')), 'TQ1^2^7'],
+    [[...second, second.find((s) => s.startsWith('OBR|'))!], 'OBR^3'],
+    [orm('NW', 'S1').split('\r').slice(2), 'ORC^2^2'],
+  ] as const) {
+    const ack = await send(message([...order]));
+    assert.equal(ack.code, 'AE', ack.text);
+    assert.equal(ack.ack.raw(ack.ack.segment('ERR'), 2), location, ack.text);
+  }
+  const old = await send(message(second.map((s) => s.replace('202603120930', '20261399')), '2.3'));
+  assert.match(old.ack.raw(old.ack.segment('ERR'), 1), /^TQ1\^2\^7\^102&/);
+  assert.deepEqual([await worklist.bySourceKey('hl7', 'S1'), await worklist.bySourceKey('hl7', 'S2')], [null, null], 'nothing of the message taken');
 });
