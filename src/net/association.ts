@@ -253,9 +253,15 @@ export class Association {
     }
   }
 
-  /** Requestor: A-RELEASE request (Evt11); resolves when the peer confirmed and closed. */
-  release(): Promise<void> {
-    if (this.state !== 'Sta6') return Promise.resolve();
+  /**
+   * Requestor: A-RELEASE request (Evt11), once every message queued before it has gone out;
+   * resolves when the peer confirmed and closed. An answer queued just before (the
+   * N-EVENT-REPORT-RSP to a storage commitment report, sent as the report is taken) went out
+   * after the release request, and the peer took its report for refused and sent it again.
+   */
+  async release(): Promise<void> {
+    await this.sending;
+    if (this.state !== 'Sta6') return;
     const p = new Promise<void>((resolve) => (this.releaseWaiter = resolve));
     this.handle('Evt11');
     return p;

@@ -59,6 +59,16 @@ describe('Storage Commitment SCP', () => {
     ]);
     const all = await requestAndWait(peer(), [CT_SMALL]);
     assert.equal(all.report!.eventTypeId, 1, 'all committed');
+    // Our answer to each report went out before the release: the SCP saw it taken, and did not
+    // send the report again on a new association (to the listener of MODALITY1).
+    const jobs = pacs.server.archive.index.jobs;
+    const mine = async () => (await jobs.list({ type: 'commitment', limit: 10, offset: 0 })).jobs;
+    while ((await mine()).some((j) => j.state !== 'succeeded')) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(
+      (await mine()).map((j) => j.progress.message),
+      ['reported to MODALITY1 on its association', 'reported to MODALITY1 on its association'],
+    );
+    assert.equal(listener.proposedRoles.length, 0, 'no association to MODALITY1 with a report');
   });
 
   test('asked again with the same Transaction UID after its report: reported again, not swallowed by the first job', async () => {
