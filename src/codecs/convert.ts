@@ -44,7 +44,10 @@ export async function convertDataset(data: Buffer, from: string, to: string, dec
   if (!codec) return transcodeDataset(data, from, to);
   const ds = openCompressedDataset(data, START_MARKER[codec]);
   const image = ds.image;
-  if (!image) return transcodeDataset(ds.rebuild([], ''), TS.ExplicitVRLittleEndian, to);
+  // No Pixel Data to decode (a header-only object, Float Pixel Data): the dataset is explicit VR
+  // little endian as it is, and nothing about its image changes — rebuilt, it lost its
+  // Photometric Interpretation (Type 1) to the empty "decoded as" of no frames.
+  if (!image) return transcodeDataset(data, TS.ExplicitVRLittleEndian, to);
   const decoded = frameBytes(image) * ds.frames.length;
   if (decoded > maxBytes)
     throw new PacsError('UNSUPPORTED', `decompressing ${ds.frames.length} frames would take ${Math.round(decoded / 1048576)} MB, more than ${Math.round(maxBytes / 1048576)} MB: ask for the stored transfer syntax`);
@@ -79,7 +82,7 @@ export async function convertDataset(data: Buffer, from: string, to: string, dec
 /** Encapsulated Uncompressed Explicit VR LE: the fragments are the native frames. */
 function unwrap(data: Buffer): Buffer {
   const ds = openCompressedDataset(data);
-  if (!ds.image) return ds.rebuild([], '');
+  if (!ds.image) return data;
   const size = frameBytes(ds.image);
   for (const f of ds.frames) if (f.length < size || f.length > size + 1) throw new PacsError('DICOM_PARSE', `an encapsulated uncompressed frame of ${f.length} bytes, ${size} expected`);
   return ds.rebuild(ds.frames.map((f) => f.subarray(0, size)), ds.image.photometric);

@@ -11,6 +11,7 @@ import { PacsError } from '../../../src/core/errors.js';
 import { DecoderPool } from '../../../src/codecs/pool.js';
 import { encodeFileMetaInformation } from '../../../src/dicom/part10.js';
 import { TS } from '../../../src/dicom/transfer-syntax.js';
+import { decodeJsonDataset, encodeJsonDataset } from '../../../src/dicom/json-encode.js';
 import { SAMPLES } from '../../helpers/dcmtk.js';
 import { imageOf, imageOfFile, readFile } from '../../helpers/pixels.js';
 
@@ -140,5 +141,30 @@ test('trailing zero padding after compressed Pixel Data is left out of the decom
   for (const zeros of [3, 8, 100_000]) {
     const padded = Buffer.concat([dataset, Buffer.alloc(zeros)]);
     assert.ok((await convertDataset(padded, ts, TS.ExplicitVRLittleEndian, pool)).equals(clean), `${zeros} zero bytes`);
+  }
+});
+
+test('a dataset in a compressed syntax without Pixel Data keeps its image attributes when converted (Photometric Interpretation was emptied)', async () => {
+  const header = encodeJsonDataset(
+    {
+      '00080016': { vr: 'UI', Value: ['1.2.840.10008.5.1.4.1.1.7'] },
+      '00080018': { vr: 'UI', Value: ['1.2.3.4.5'] },
+      '00280002': { vr: 'US', Value: [1] },
+      '00280004': { vr: 'CS', Value: ['MONOCHROME2'] },
+      '00280006': { vr: 'US', Value: [0] },
+      '00280010': { vr: 'US', Value: [8] },
+      '00280011': { vr: 'US', Value: [8] },
+      '00280100': { vr: 'US', Value: [16] },
+    },
+    TS.ExplicitVRLittleEndian,
+    null,
+  );
+  for (const [from, to] of [
+    [TS.JPEGBaseline8Bit, TS.ImplicitVRLittleEndian],
+    [TS.JPEG2000Lossless, TS.ExplicitVRLittleEndian],
+    [TS.EncapsulatedUncompressedExplicitVRLittleEndian, TS.ExplicitVRLittleEndian],
+  ] as const) {
+    const { dataset } = await decodeJsonDataset(await convertDataset(header, from, to, pool), to);
+    assert.deepEqual([dataset['00280004']?.Value, dataset['00280006']?.Value, dataset['00280010']?.Value], [['MONOCHROME2'], [0], [8]], `${from} → ${to}`);
   }
 });
