@@ -1,6 +1,7 @@
 // WADO-RS frames as stored (transfer-syntax=*) of multi-frame encapsulated instances (RLE, JPEG
 // Lossless) read by their fragments' headers, not the whole file, and of a deflated instance
-// (offsets in the inflated dataset): each frame equals what splitting the whole file gives.
+// (offsets in the inflated dataset): each frame equals what splitting the whole file gives; the
+// same frames asked for uncompressed (the default) are decoded, equal to DCMTK's.
 // Native frames (and the bulk data) of a big-endian instance go little-endian as labelled; a syntax native frames
 // cannot be is refused; and Accept is read past its first media range.
 import { after, before, describe, test } from 'node:test';
@@ -87,6 +88,38 @@ describe('WADO-RS frames read by their fragments', () => {
     return `/dicom-web/studies/${loc.StudyInstanceUID}/series/${loc.SeriesInstanceUID}/instances/${sop}`;
   };
 
+  // PS3.18 8.7.3.5.2: the default of application/octet-stream is Explicit VR LE; frames of a
+  // compressed instance were 406 unless the client said transfer-syntax=*.
+  for (const [name, tool] of [[MULTI[0]!, 'dcmdrle'], [MULTI[1]!, 'dcmdrle'], [MULTI[2]!, 'dcmdjpeg']] as const) {
+    test(`${name}: frames asked for uncompressed (the default) are decoded, each equal to ${tool}'s`, async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pacs-frames-'));
+      try {
+        const ref = path.join(dir, 'ref.dcm');
+        assert.equal((await run(tool, [path.join(SAMPLES, name), ref])).code, 0);
+        const d = readFile(ref).dataset;
+        const px = [...topLevel(d)].find((e) => e.tag === PIXEL)!;
+        const pixels = d.subarray(px.start + 12, px.end);
+        const url = `${await urlOf(name)}/frames`;
+        const meta = JSON.parse((await web.inject({ method: 'GET', url: `${await urlOf(name)}/metadata`, headers: { accept: 'application/dicom+json' } })).body) as Array<Record<string, { Value?: unknown[] }>>;
+        const frames = Number(meta[0]!['00280008']?.Value?.[0] ?? 1);
+        const size = Math.floor(pixels.length / frames);
+        for (const accept of ['multipart/related; type="application/octet-stream"', `multipart/related; type="application/octet-stream"; transfer-syntax=${TS.ImplicitVRLittleEndian}`, 'application/octet-stream']) {
+          const wanted = accept.startsWith('multipart') ? Array.from({ length: frames }, (_, i) => i + 1) : [frames];
+          const r = await web.inject({ method: 'GET', url: `${url}/${wanted.join(',')}`, headers: { accept } });
+          assert.equal(r.statusCode, 200, r.body);
+          const got = accept.startsWith('multipart') ? parts(r.rawPayload, String(r.headers['content-type'])) : [{ headers: String(r.headers['content-type']), body: r.rawPayload }];
+          assert.equal(got.length, wanted.length);
+          for (const [i, n] of wanted.entries()) {
+            assert.ok(got[i]!.body.equals(pixels.subarray((n - 1) * size, n * size)), `${accept}: frame ${n}`);
+            if (accept.startsWith('multipart')) assert.match(got[i]!.headers, accept.includes('1.2.840.10008.1.2"') || accept.endsWith(TS.ImplicitVRLittleEndian) ? /transfer-syntax=1\.2\.840\.10008\.1\.2\b/ : /transfer-syntax=1\.2\.840\.10008\.1\.2\.1\b/);
+          }
+        }
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+
   test('native frames of a big-endian instance go as little-endian samples, labelled so; another syntax is refused', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pacs-be-'));
     try {
@@ -151,7 +184,8 @@ describe('WADO-RS frames read by their fragments', () => {
       url: `${rle}/frames/1`,
       headers: { accept: 'multipart/related; type="application/octet-stream"; transfer-syntax=1.2.840.10008.1.2.1, multipart/related; type="application/octet-stream"; transfer-syntax=*;q=0.9' },
     });
-    assert.equal(frames.statusCode, 200, 'the encapsulated frame as stored, the second choice');
+    assert.equal(frames.statusCode, 200, frames.body);
+    assert.match(parts(frames.rawPayload, String(frames.headers['content-type']))[0]!.headers, /transfer-syntax=1\.2\.840\.10008\.1\.2\.1\b/, 'the first choice: the RLE frame decoded');
     const native = await urlOf(BIG_ENDIAN);
     const instance = await web.inject({
       method: 'GET',

@@ -80,13 +80,24 @@ describe('WADO-RS of an instance that cannot be decoded', () => {
     assert.match(got[0]!.headers, /transfer-syntax=1\.2\.840\.10008\.1\.2\.4\.81/);
   });
 
+  test('WADO-URI: without transferSyntax the instance as stored (it was 400), with one it cannot be converted to 406', async () => {
+    const uri = '/wado?requestType=WADO&studyUID=2.25.1001&seriesUID=2.25.1002&objectUID=2.25.1003&contentType=application%2Fdicom';
+    const stored = await web.inject({ method: 'GET', url: uri });
+    assert.equal(stored.statusCode, 200, stored.body);
+    const loc = (await pacs.server.archive.index.findInstance('2.25.1003'))!;
+    assert.ok(stored.rawPayload.equals(await pacs.server.archive.objects.readAll(loc.path)), 'the file as stored');
+    const asked = await web.inject({ method: 'GET', url: `${uri}&transferSyntax=${TS.ExplicitVRLittleEndian}` });
+    assert.equal(asked.statusCode, 406, asked.body);
+    assert.match(asked.body, /cannot be converted to 1\.2\.840\.10008\.1\.2\.1/);
+  });
+
   test('a series whose only instance cannot be sent as asked: an error status, not a 200 without parts', async () => {
     const r = await get('/dicom-web/studies/2.25.1001/series/2.25.1002', `multipart/related; type="application/dicom"; transfer-syntax=${TS.ExplicitVRLittleEndian}`);
     assert.equal(r.statusCode, 406, r.body);
     assert.match(String(r.headers['content-type']), /problem\+json/);
   });
 
-  test("encapsulated Pixel Data's BulkDataURI answers as its frames: as stored under transfer-syntax=*, 406 saying so otherwise", async () => {
+  test("encapsulated Pixel Data's BulkDataURI answers as its frames: as stored under transfer-syntax=*, decoded otherwise, 406 when it cannot be", async () => {
     const h = await readPart10Header(GOOD);
     const loc = (await pacs.server.archive.index.findInstance(h.sopInstanceUID!))!;
     const base = `/dicom-web/studies/${loc.StudyInstanceUID}/series/${loc.SeriesInstanceUID}/instances/${loc.SOPInstanceUID}`;
@@ -101,9 +112,13 @@ describe('WADO-RS of an instance that cannot be decoded', () => {
     const [b] = parts(frame.rawPayload, String(frame.headers['content-type']));
     assert.ok(a!.body.equals(b!.body), 'the frame, byte for byte');
     assert.match(a!.headers, /transfer-syntax=1\.2\.840\.10008\.1\.2\.4\.81/);
+    // Asked uncompressed (the default): decoded — and 406 saying why for the codestream cut short.
     const plain = await get(url, 'multipart/related; type="application/octet-stream"');
-    assert.equal(plain.statusCode, 406);
-    assert.match(plain.body, /available as stored .*transfer-syntax=\*/);
+    assert.equal(plain.statusCode, 200, plain.body);
+    assert.match(parts(plain.rawPayload, String(plain.headers['content-type']))[0]!.headers, /transfer-syntax=1\.2\.840\.10008\.1\.2\.1\b/);
+    const bad = await get(`${BAD}/bulkdata/7FE00010`, 'multipart/related; type="application/octet-stream"');
+    assert.equal(bad.statusCode, 406, bad.body);
+    assert.match(bad.body, /frame 1 cannot be decoded .*transfer-syntax=\*/);
   });
 });
 

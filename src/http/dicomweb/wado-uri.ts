@@ -6,7 +6,7 @@ import { isExactIdentifier } from '../api/identifiers.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { canConvert } from '../../codecs/convert.js';
 import { TS } from '../../dicom/transfer-syntax.js';
-import { isPacsError } from '../../core/errors.js';
+import { PacsError, isPacsError } from '../../core/errors.js';
 import { selectInstances } from '../../services/retrieve.js';
 import { badRequest, notAcceptable, notFound } from '../problem.js';
 import type { DicomwebDeps } from './deps.js';
@@ -57,7 +57,10 @@ async function wadoUri(deps: DicomwebDeps, req: FastifyRequest<{ Querystring: Qu
   const plain = stored === TS.ExplicitVRLittleEndian || stored === TS.ImplicitVRLittleEndian;
   const ts = q.transferSyntax ?? (!plain && canConvert(stored, TS.ExplicitVRLittleEndian) ? TS.ExplicitVRLittleEndian : stored);
   if (!canConvert(stored, ts)) throw notAcceptable(`the instance (${stored}) cannot be converted to ${ts}`);
-  const body = await instanceBytes(deps, loc, ts, gone).catch((e: unknown) => {
+  const body = await instanceBytes(deps, loc, ts, gone).catch((caught: unknown) => {
+    // Stored data a codec cannot decode (a corrupt codestream) is no fault of the request: not
+    // 400 but, without transferSyntax, the instance as stored, and with one, 406 naming why.
+    const e = ts !== stored && isPacsError(caught, 'DICOM_PARSE') ? new PacsError('UNSUPPORTED', `the instance cannot be converted to ${ts}: ${caught.message}`) : caught;
     if (q.transferSyntax === undefined && isPacsError(e, 'UNSUPPORTED')) return instanceBytes(deps, loc, stored, gone);
     throw e;
   });

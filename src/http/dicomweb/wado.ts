@@ -8,7 +8,10 @@ import type { JsonDataset } from '../../dicom/json.js';
 import { MetadataService } from '../../services/metadata.js';
 import { frameSize, nativeFrame, storedEncapsulatedFrame } from '../../services/frames.js';
 import { TS, transferSyntaxInfo } from '../../dicom/transfer-syntax.js';
-import { PacsError } from '../../core/errors.js';
+import { PacsError, errorMessage, isPacsError } from '../../core/errors.js';
+import type { CodecName } from '../../codecs/frame.js';
+import type { PixelModule } from '../../dicom/decompress.js';
+import { clientGone } from '../client-gone.js';
 import { notAcceptable, notFound } from '../problem.js';
 import { octetRendition, octetRenditions, parseAccept } from './accept.js';
 import { type DicomwebDeps, baseUrl, frameList, instanceUrl, levelOf, selectFromUrl } from './deps.js';
@@ -115,6 +118,21 @@ const num = (ds: JsonDataset, tag: string, def: number): number => {
   return typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : def;
 };
 
+/**
+ * Compressed frame `n` decoded on the worker pool: little-endian samples (a JPEG of YBR_FULL_422
+ * comes out RGB, as a decompressed instance says it is). A codestream that cannot be decoded is
+ * no fault of the request: 406, naming the stored syntax to ask for instead.
+ */
+async function decodedFrame(deps: DicomwebDeps, codec: CodecName, geometry: PixelModule, f: Buffer, n: number, signal: AbortSignal): Promise<Buffer> {
+  // A copy of the frame owns its buffer: transferred to the worker, it does not detach the read's.
+  const frame = (f.buffer as ArrayBuffer).slice(f.byteOffset, f.byteOffset + f.length);
+  const r = await deps.decoder.decode({ codec, geometry, frame }, signal).catch((e: unknown) => {
+    if (isPacsError(e, 'UNAVAILABLE') || isPacsError(e, 'ABORTED')) throw e;
+    throw new PacsError('UNSUPPORTED', `frame ${n} cannot be decoded (${errorMessage(e)}): ask for transfer-syntax=* to get it as stored`);
+  });
+  return Buffer.from(r.pixels);
+}
+
 /** The frames the URL lists, or (`all`: the Pixel Data's bulk data URI) every frame. */
 async function frames(deps: DicomwebDeps, req: Req, reply: FastifyReply, all = false): Promise<FastifyReply> {
   const [loc] = await selectFromUrl(deps, req.params);
@@ -132,20 +150,27 @@ async function frames(deps: DicomwebDeps, req: Req, reply: FastifyReply, all = f
   if (accepted.length && !renditions.length) throw notAcceptable(`${wanted.length} frames go in multipart/related; type="application/octet-stream", not as one application/octet-stream`);
   const encapsulated = pixel.length < 0;
   const stored = meta.transferSyntaxUID;
-  // Encapsulated frames go as stored only. Native frames go as little-endian samples, labelled
-  // Explicit VR LE (the default) or Implicit VR LE, or '*': the stored label when that is one of
-  // them (a deflated or big-endian instance's frames are little-endian samples all the same).
-  const nativeLabel = stored === TS.ExplicitVRLittleEndian || stored === TS.ImplicitVRLittleEndian ? stored : TS.ExplicitVRLittleEndian;
+  const native = (asked: string): boolean => asked === TS.ExplicitVRLittleEndian || asked === TS.ImplicitVRLittleEndian;
+  // Encapsulated frames go as stored ('*' or the stored syntax), or decoded to little-endian
+  // samples when one of the uncompressed syntaxes is asked for — which the bare media type
+  // means (PS3.18 8.7.3.5.2: Explicit VR LE is the default) — and a codec here reads them.
+  // Native frames go as little-endian samples, labelled Explicit VR LE or Implicit VR LE, or
+  // '*': the stored label when that is one of them (a deflated or big-endian instance's frames
+  // are little-endian samples all the same).
+  const codec = encapsulated ? DECODERS.get(stored) : undefined;
+  const nativeLabel = native(stored) ? stored : TS.ExplicitVRLittleEndian;
   const labelOf = (asked: string): string | null =>
-    encapsulated ? (asked === '*' || asked === stored ? stored : null) : asked === '*' ? nativeLabel : asked === TS.ExplicitVRLittleEndian || asked === TS.ImplicitVRLittleEndian ? asked : null;
+    encapsulated ? (asked === '*' || asked === stored ? stored : codec && native(asked) ? asked : null) : asked === '*' ? nativeLabel : native(asked) ? asked : null;
   const rendition = renditions.find((r) => labelOf(r.transferSyntax) !== null);
   if (!rendition)
     throw notAcceptable(
       encapsulated
-        ? `frames of this instance are available as stored (${stored}): ask for transfer-syntax=*`
+        ? `frames of this instance are available as stored (${stored}), which no codec here decodes: ask for transfer-syntax=*`
         : `frames of this instance are native pixels: ask for transfer-syntax=${TS.ExplicitVRLittleEndian} (or *)`,
     );
   const ts = labelOf(rendition.transferSyntax)!;
+  const geometry: PixelModule = { ...g, bitsStored: num(ds, '00280101', g.bitsAllocated), pixelRepresentation: num(ds, '00280103', 0) };
+  const gone = clientGone(reply);
   const beyond = wanted.find((n) => n > g.numberOfFrames);
   if (beyond !== undefined) throw notFound(`there is no frame ${beyond} (the instance has ${g.numberOfFrames})`);
   // One frame read at a time, and each sent before the next is read: a long frame list of large
@@ -178,6 +203,7 @@ async function frames(deps: DicomwebDeps, req: Req, reply: FastifyReply, all = f
   const wordsOf8 = g.bitsAllocated === 8 && ds['7FE00010']?.vr === 'OW';
   const frame = async (n: number): Promise<Buffer> => {
     const f = await frameAt(n);
+    if (codec && ts !== stored) return decodedFrame(deps, codec, geometry, f, n, gone);
     if (bigEndian && (g.bitsAllocated === 16 || wordsOf8) && f.length % 2 === 0) f.swap16();
     else if (bigEndian && g.bitsAllocated === 32 && f.length % 4 === 0) f.swap32();
     return f;
