@@ -153,6 +153,15 @@ function mapUids(tag: number, value: Buffer, ctx: DeidContext): Buffer {
   }).join('\\'), 'UI');
 }
 
+/** A UID: two dots at least (a version "1.0" or a DS is not taken for one), no leading zeros, 64 characters at most. */
+const UID_SHAPE = /^(?=.{1,64}$)(0|[1-9]\d*)(\.(0|[1-9]\d*)){2,}$/;
+
+/** A value that is one UID or several (backslash-separated) and nothing else, NUL- or space-padded. */
+function looksLikeUids(value: Buffer): boolean {
+  if (value.length === 0 || value.length > 64 * 64) return false;
+  return value.toString('latin1').replace(/[\0 ]+$/, '').split('\\').every((u) => UID_SHAPE.test(u));
+}
+
 /** Private elements of one dataset to keep: creators whose block has a safe element, and those elements. */
 function keptPrivate(list: readonly TreeElement[], safe: readonly SafePrivate[]): Set<number> {
   const kept = new Set<number>();
@@ -206,7 +215,7 @@ function knownAs(e: TreeElement): TreeElement | null {
 
 /** De-identifies a parsed dataset (top level); the input is not changed. */
 export function deidentifyElements(input: readonly TreeElement[], ctx: DeidContext): DeidResult {
-  const patterns = ctx.profile.cleanDescriptors ? descriptorPatterns(input) : null;
+  const patterns = ctx.profile.cleanDescriptors ? descriptorPatterns(input) : { pattern: null, encoding: 'latin1' as const };
   let removed = 0;
 
   /**
@@ -273,6 +282,10 @@ export function deidentifyElements(input: readonly TreeElement[], ctx: DeidConte
         return e;
       }
     }
+    // In an implicit VR file every private element is UN: a UID there went out as it was (the
+    // explicit VR copy of the same file had it mapped). A value that is UIDs and nothing else is
+    // mapped; it keeps its VR.
+    if (e.vr === 'UN' && looksLikeUids(e.value)) return { ...e, value: mapUids(e.tag, e.value, ctx) };
     return e;
   };
 
@@ -292,6 +305,9 @@ export function deidentifyElements(input: readonly TreeElement[], ctx: DeidConte
         // Not in the table but a UID (SOP Instance UID of Concatenation Source, Volume and Table
         // Frame of Reference UIDs…): mapped as the table's U, or it would link back to the original.
         if (e.vr === 'UI') out.push({ ...e, value: mapUids(e.tag, e.value, ctx) });
+        // A URL or URI the table does not list (Retrieve URL, Retrieve URI, Pixel Data Provider
+        // URL) names the original archive and carries the very UIDs replaced above: removed.
+        else if (e.vr === 'UR') removed++;
         else if (mode === 'clean' && !e.items && CLEANED_TEXT.has(e.vr)) out.push({ ...e, value: cleanText(e.value, patterns) });
         else out.push(recurse(e, mode));
         return;

@@ -273,3 +273,64 @@ test('clean descriptors cleans the Code Meanings of the code sequences it keeps 
   assert.equal(find(request, 0x00401001), undefined, 'Requested Procedure ID inside: X');
   assert.equal(text(find(find(request, 0x00321064)!.items![0]!, 0x00080104)), 'CT for XXX');
 });
+
+test('a safe private UID sent as UN (an implicit VR file) is mapped as its explicit VR copy is; a version number is not taken for a UID', () => {
+  const safePrivate = [{ group: 0x0009, creator: 'ACME 1.0', element: 0x02 }, { group: 0x0009, creator: 'ACME 1.0', element: 0x03 }];
+  const input: TreeElement[] = [
+    el(0x00090010, 'LO', 'ACME 1.0'),
+    { tag: 0x00091002, vr: 'UN', value: pad('1.2.3.4.100\\1.2.3.4.101', 'UI') },
+    { tag: 0x00091003, vr: 'UN', value: pad('1.0', 'LO') },
+  ];
+  const { elements } = deidentifyElements(input, ctx({ safePrivate }));
+  assert.equal(text(find(elements, 0x00091002)), `${ctx().mapUid('1.2.3.4.100')}\\${ctx().mapUid('1.2.3.4.101')}`);
+  assert.equal(find(elements, 0x00091002)!.vr, 'UN');
+  assert.equal(text(find(elements, 0x00091003)), '1.0');
+});
+
+test('Retrieve URL, Retrieve URI and other URLs the table does not list are removed: they name the original archive and its UIDs', () => {
+  const input: TreeElement[] = [
+    el(0x00081190, 'UR', 'https://pacs.example.org/dicomweb/studies/1.2.3.4.1'),
+    sq(0x00081199, [el(0x00081150, 'UI', '1.2.840.10008.5.1.4.1.1.2'), el(0x00081155, 'UI', '1.2.3.4.1.1'), el(0x00081190, 'UR', 'https://pacs.example.org/dicomweb/studies/1.2.3.4.1/series/1.2.3.4.1.9')]),
+    { tag: 0x0040e010, vr: 'UN', value: pad('https://pacs.example.org/wado?objectUID=1.2.3.4.1.1', 'UR') },
+  ];
+  const { elements } = deidentifyElements(input, ctx());
+  assert.equal(find(elements, 0x00081190), undefined);
+  assert.equal(find(elements, 0x0040e010), undefined);
+  assert.equal(find(find(elements, 0x00081199)!.items![0]!, 0x00081190), undefined);
+  assert.ok(!allText(elements).includes('pacs.example.org'));
+});
+
+test("clean descriptors blanks the dataset's own dates, as written in DICOM and as people write them (the real date beside the shifted one gave the shift away)", () => {
+  const input = [
+    el(0x00080020, 'DA', '20200115'), // Study Date
+    el(0x0008002a, 'DT', '20200116093000'), // Acquisition DateTime
+    el(0x00081030, 'LO', 'CT 20200115 follow-up of 2020-01-15, 15.01.2020, 01/16/2020'), // Study Description (C)
+    el(0x0008103e, 'LO', 'protocol of 2021-03-15'), // a date the dataset does not hold stays
+  ];
+  const { elements } = deidentifyElements(input, ctx({ cleanDescriptors: true, retainModifiedDates: true }));
+  assert.equal(text(find(elements, 0x00081030)), 'CT XXXXXXXX follow-up of XXXXXXXXXX, XXXXXXXXXX, XXXXXXXXXX');
+  assert.equal(text(find(elements, 0x0008103e)), 'protocol of 2021-03-15');
+  assert.notEqual(text(find(elements, 0x00080020)), '20200115', 'the date itself shifted');
+});
+
+test('clean descriptors blanks two-character names and IDs as words of their own, not inside other words', () => {
+  const input = [
+    el(0x00100010, 'PN', 'Li^Na^^Dr'),
+    el(0x00100020, 'LO', '77'),
+    el(0x00081030, 'LO', 'Subject 77 axial, Li Na follow-up, Limb 770, Dr'),
+  ];
+  const { elements } = deidentifyElements(input, ctx({ cleanDescriptors: true }));
+  assert.equal(text(find(elements, 0x00081030)), 'Subject XX axial, XX XX follow-up, Limb 770, Dr');
+});
+
+test('clean descriptors reads UTF-8 text as characters: a name in another case is found (ISO_IR 192)', () => {
+  const utf8 = (tag: number, vr: string, value: string): TreeElement => {
+    const b = Buffer.from(value, 'utf8');
+    return { tag, vr, value: b.length % 2 ? Buffer.concat([b, Buffer.from(' ')]) : b };
+  };
+  const input = [el(0x00080005, 'CS', 'ISO_IR 192'), utf8(0x00100010, 'PN', 'Müller^Jürgen'), utf8(0x00081030, 'LO', 'Follow-up MÜLLER and Müller, JÜRGEN')];
+  const { elements } = deidentifyElements(input, ctx({ cleanDescriptors: true }));
+  const out = find(elements, 0x00081030)!;
+  assert.equal(out.value.length % 2, 0, 'even length');
+  assert.equal(out.value.toString('utf8').trimEnd(), 'Follow-up XXXXXX and XXXXXX, XXXXXX');
+});
