@@ -65,7 +65,8 @@ export const opt = (p: Parsed, name: string): string | undefined => p.options.ge
 export const flag = (p: Parsed, name: string): boolean => p.options.has(name);
 
 export function helpFor(usage: string, specs: readonly OptionSpec[]): string {
-  const lines = specs.map((s) => `  ${[...s.names].join(', ')}${s.arg ? ` ${s.arg}` : ''}`.padEnd(34) + s.description);
+  // A name longer than the column keeps a space before its description (it ran into it).
+  const lines = specs.map((s) => `${`  ${[...s.names].join(', ')}${s.arg ? ` ${s.arg}` : ''}`.padEnd(33)} ${s.description}`);
   return `${usage}\n\n${lines.join('\n')}\n`;
 }
 
@@ -94,6 +95,10 @@ export function hostPort(p: Parsed, what: string, takesFiles = false): { host: s
   if (!Number.isInteger(n) || n < 1 || n > 65535) throw new UsageError(`${what}: PORT must be 1..65535, got "${port}"`);
   return { host, port: n };
 }
+
+/** The options every network command shares, with its own default timeout in the help. */
+export const aeOptions = (timeoutSeconds: number): readonly OptionSpec[] =>
+  AE_OPTIONS.map((o) => (o.names[0] === '-to' ? { ...o, description: `connection and response timeout (default ${timeoutSeconds})` } : o));
 
 /** Options every network command shares (DCMTK spellings). */
 export const AE_OPTIONS: readonly OptionSpec[] = [

@@ -13,7 +13,7 @@ import { encodeIdentifier, decodeIdentifier } from '../dicom/identifier.js';
 import { Tag } from '../dicom/tags.js';
 import { SopClass } from '../dicom/uids.js';
 import { getStorageNegotiation } from '../dicom/common-storage.js';
-import { AE_OPTIONS, type OptionSpec, UsageError, helpFor, hostPort, intOption, opt, parseArgs } from './args.js';
+import { aeOptions, type OptionSpec, UsageError, helpFor, hostPort, intOption, opt, parseArgs } from './args.js';
 import { identifierKeys, patientRoot } from './find.js';
 import { progress } from './progress.js';
 
@@ -21,7 +21,7 @@ const MOVE = { P: SopClass.PatientRootMove, S: SopClass.StudyRootMove };
 const GET = { P: SopClass.PatientRootGet, S: SopClass.StudyRootGet };
 
 const COMMON: readonly OptionSpec[] = [
-  ...AE_OPTIONS,
+  ...aeOptions(600),
   { names: ['-P', '--patient'], description: 'Patient Root information model (taken for -L PATIENT, which Study Root lacks)' },
   { names: ['-S', '--study'], description: 'Study Root information model (default)' },
   { names: ['-L', '--level'], arg: 'LEVEL', description: 'PATIENT, STUDY (default), SERIES or IMAGE' },
