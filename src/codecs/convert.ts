@@ -4,10 +4,11 @@
 // event loop only walks headers and copies bytes. A frame that cannot be decoded fails the
 // whole dataset with the reason: nothing half-converted is ever sent.
 import { PacsError, errorMessage, isPacsError } from '../core/errors.js';
-import { openCompressedDataset } from '../dicom/decompress.js';
+import { type CompressedDataset, type PixelModule, openCompressedDataset } from '../dicom/decompress.js';
+import { Semaphore } from '../core/semaphore.js';
 import { TS } from '../dicom/transfer-syntax.js';
 import { transcodeDataset } from '../dicom/transcode.js';
-import { frameBytes, type FrameResult } from './frame.js';
+import { type CodecName, frameBytes, type FrameResult } from './frame.js';
 import { inflateDataset } from './inflate.js';
 import type { FrameDecoder } from './pool.js';
 import { DECODERS, ENCAPSULATED_UNCOMPRESSED, LOSSY_SYNTAXES, START_MARKER, canConvert } from './syntaxes.js';
@@ -22,6 +23,15 @@ const FRAMES_IN_FLIGHT = 4;
  * 2,000-frame tomosynthesis decompressed for one request could take the server's memory.
  */
 export const MAX_CONVERTED_BYTES = 2048 * 1048576;
+
+/**
+ * Decompressions larger than this run one at a time in the process: each holds its decoded
+ * frames, the dataset rebuilt around them and, re-encoded, a third copy. C-GET and C-MOVE prepare
+ * instances ahead and WADO-RS reads ahead, so a few 600-frame instances decompressed side by side
+ * (for one request or several) took gigabytes where one takes hundreds of megabytes.
+ */
+const LARGE_CONVERSION = 64 * 1048576;
+const largeConversions = new Semaphore(1);
 
 export interface ConvertOptions {
   /** The cap on the result (default MAX_CONVERTED_BYTES; tests use a small one). */
@@ -51,11 +61,22 @@ export async function convertDataset(data: Buffer, from: string, to: string, dec
   const decoded = frameBytes(image) * ds.frames.length;
   if (decoded > maxBytes)
     throw new PacsError('UNSUPPORTED', `decompressing ${ds.frames.length} frames would take ${Math.round(decoded / 1048576)} MB, more than ${Math.round(maxBytes / 1048576)} MB: ask for the stored transfer syntax`);
+  if (decoded <= LARGE_CONVERSION) return decompress(ds, image, codec, from, to, decoder, options.signal);
+  const release = await largeConversions.acquire();
+  try {
+    return await decompress(ds, image, codec, from, to, decoder, options.signal);
+  } finally {
+    release();
+  }
+}
+
+/** The frames of `ds` decoded and the dataset rebuilt around them, re-encoded in `to`. */
+async function decompress(ds: CompressedDataset, image: PixelModule, codec: CodecName, from: string, to: string, decoder: FrameDecoder, signal: AbortSignal | undefined): Promise<Buffer> {
+  if (signal?.aborted) throw new PacsError('ABORTED', 'conversion given up before it began');
   const results: FrameResult[] = new Array<FrameResult>(ds.frames.length);
   // A few frames in flight, not all: one multi-frame instance must not fill the pool's queue
   // ahead of everyone else's frames, and a frame that fails stops the rest from being decoded.
   let next = 0;
-  const signal = options.signal;
   const lane = async (): Promise<void> => {
     for (let i = next++; i < ds.frames.length; i = next++) {
       if (signal?.aborted) throw new PacsError('ABORTED', `conversion given up after ${i} of ${ds.frames.length} frames`);
@@ -72,11 +93,13 @@ export async function convertDataset(data: Buffer, from: string, to: string, dec
   };
   await Promise.all(Array.from({ length: Math.min(FRAMES_IN_FLIGHT, ds.frames.length) }, lane));
   const photometric = results[0]?.photometric ?? image.photometric;
-  const pixels = results.map((r) => Buffer.from(r.pixels));
   // Lossy if any frame's codestream says so, or, where the decoder cannot tell, the syntax does.
   const nominal = LOSSY_SYNTAXES.has(from);
   const lossy = results.some((r) => r.lossy ?? nominal);
-  return transcodeDataset(ds.rebuild(pixels, photometric, lossy), TS.ExplicitVRLittleEndian, to);
+  const rebuilt = ds.rebuild(results.map((r) => Buffer.from(r.pixels)), photometric, lossy);
+  // The decoded frames are in `rebuilt` now: let them go before the re-encoding makes another copy.
+  results.length = 0;
+  return transcodeDataset(rebuilt, TS.ExplicitVRLittleEndian, to);
 }
 
 /** Encapsulated Uncompressed Explicit VR LE: the fragments are the native frames. */

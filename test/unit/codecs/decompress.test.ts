@@ -13,7 +13,7 @@ import { encodeFileMetaInformation } from '../../../src/dicom/part10.js';
 import { TS } from '../../../src/dicom/transfer-syntax.js';
 import { decodeJsonDataset, encodeJsonDataset } from '../../../src/dicom/json-encode.js';
 import { SAMPLES } from '../../helpers/dcmtk.js';
-import { imageOf, imageOfFile, readFile } from '../../helpers/pixels.js';
+import { SEQUENCE_DELIMITER, imageOf, imageOfFile, item, readFile, shortElement } from '../../helpers/pixels.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pacs-rle-'));
 const pool = new DecoderPool();
@@ -167,4 +167,42 @@ test('a dataset in a compressed syntax without Pixel Data keeps its image attrib
     const { dataset } = await decodeJsonDataset(await convertDataset(header, from, to, pool), to);
     assert.deepEqual([dataset['00280004']?.Value, dataset['00280006']?.Value, dataset['00280010']?.Value], [['MONOCHROME2'], [0], [8]], `${from} → ${to}`);
   }
+});
+
+test('large decompressions run one at a time in the process; small ones side by side', async () => {
+  /** A dataset of `frames` encapsulated frames of rows × 4096 16-bit samples, each fragment tagged with `mark`. */
+  const encapsulated = (rows: number, frames: number, mark: number): Buffer => {
+    const us = (tag: number, v: number) => shortElement(tag, 'US', Buffer.from([v & 0xff, v >> 8]));
+    const header = Buffer.from([0xe0, 0x7f, 0x10, 0x00, 0x4f, 0x42, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+    return Buffer.concat([
+      us(0x00280002, 1),
+      shortElement(0x00280004, 'CS', Buffer.from('MONOCHROME2')),
+      shortElement(0x00280008, 'IS', Buffer.from(String(frames))),
+      us(0x00280010, rows),
+      us(0x00280011, 4096),
+      us(0x00280100, 16),
+      us(0x00280101, 16),
+      us(0x00280103, 0),
+      header,
+      item(Buffer.alloc(0)),
+      ...Array.from({ length: frames }, () => item(Buffer.from([mark, 0]))),
+      SEQUENCE_DELIMITER,
+    ]);
+  };
+  const seen: number[] = [];
+  const decoder = {
+    decode: async (task: { frame: ArrayBuffer; geometry: { rows: number; columns: number } }) => {
+      seen.push(new Uint8Array(task.frame)[0]!);
+      await new Promise((r) => setTimeout(r, 5));
+      return { pixels: new ArrayBuffer(task.geometry.rows * task.geometry.columns * 2), photometric: 'MONOCHROME2' };
+    },
+  };
+  // 9 frames of 1024 × 4096 × 2 bytes: 72 MB decoded, over the 64 MB bound (more frames than
+  // the 4 one conversion decodes at once, so two side by side would interleave).
+  const inTurn = [...Array<number>(9).fill(1), ...Array<number>(9).fill(2)];
+  await Promise.all([1, 2].map((mark) => convertDataset(encapsulated(1024, 9, mark), TS.RLELossless, TS.ExplicitVRLittleEndian, decoder)));
+  assert.deepEqual(seen, inTurn, 'the second began when the first was done');
+  seen.length = 0;
+  await Promise.all([1, 2].map((mark) => convertDataset(encapsulated(64, 9, mark), TS.RLELossless, TS.ExplicitVRLittleEndian, decoder)));
+  assert.notDeepEqual(seen, inTurn, 'small ones interleave');
 });
