@@ -241,7 +241,9 @@ export function deidentifyElements(input: readonly TreeElement[], ctx: DeidConte
         continue;
       }
       if ((original.tag >>> 16) & 1) {
-        if (safe.has(original.tag)) out.push(safePrivate(original));
+        // Inside a dummy sequence nothing keeps its content: a safe private element there kept
+        // its real value while everything around it became a dummy.
+        if (safe.has(original.tag) && mode !== 'dummy') out.push(safePrivate(original));
         else removed++;
         continue;
       }

@@ -334,3 +334,17 @@ test('clean descriptors reads UTF-8 text as characters: a name in another case i
   assert.equal(out.value.length % 2, 0, 'even length');
   assert.equal(out.value.toString('utf8').trimEnd(), 'Follow-up XXXXXX and XXXXXX, XXXXXX');
 });
+
+test('a safe private element inside a dummied (D) sequence goes with the rest of its content', () => {
+  const safePrivate = [{ group: 0x0029, creator: 'ACME 1.0', element: 0x10 }];
+  const input = [
+    el(0x00290010, 'LO', 'ACME 1.0'),
+    el(0x00291010, 'LO', 'kept at the top level'),
+    sq(0x0040a730, [el(0x0040a040, 'CS', 'TEXT'), el(0x00290010, 'LO', 'ACME 1.0'), el(0x00291010, 'LO', 'Operator Jane Roe')]),
+  ];
+  const { elements } = deidentifyElements(input, ctx({ safePrivate }));
+  assert.equal(text(find(elements, 0x00291010)), 'kept at the top level');
+  const item = find(elements, 0x0040a730)!.items![0]!;
+  assert.equal(find(item, 0x00291010), undefined);
+  assert.ok(!allText(elements).includes('Jane Roe'));
+});
