@@ -24,11 +24,27 @@ export const frameSize = (g: PixelGeometry): number => {
 /** Frame `n` (1-based) of native pixel data. */
 export function nativeFrame(pixels: Buffer, g: PixelGeometry, n: number): Buffer {
   const size = frameSize(g);
-  if (g.bitsAllocated === 1 && g.numberOfFrames > 1 && (g.rows * g.columns) % 8 !== 0)
-    throw new PacsError('NOT_FOUND', 'frames of 1-bit pixel data that do not end on a byte boundary cannot be cut apart');
+  if (g.bitsAllocated === 1 && g.numberOfFrames > 1 && (g.rows * g.columns) % 8 !== 0) {
+    // 1-bit frames follow each other bit after bit (PS3.5 8.1.1): one that does not start on a
+    // byte boundary is copied out to start on one (it was answered 404, as if it did not exist).
+    const bits = g.rows * g.columns;
+    if (n * bits > pixels.length * 8) throw new PacsError('DICOM_PARSE', `Pixel Data holds fewer than ${n} frames`);
+    return bitFrame(pixels, bits, n);
+  }
   const start = (n - 1) * size;
   if (start + size > pixels.length) throw new PacsError('DICOM_PARSE', `Pixel Data holds fewer than ${n} frames`);
   return pixels.subarray(start, start + size);
+}
+
+/** Frame `n` of 1-bit pixel data, whose frames need not start on a byte boundary: its `bits` bits from bit 0 of a buffer of their own. */
+export function bitFrame(all: Buffer, bits: number, n: number): Buffer {
+  const out = Buffer.alloc(Math.ceil(bits / 8));
+  const from = (n - 1) * bits;
+  for (let i = 0; i < bits; i++) {
+    const b = from + i;
+    if ((all[b >> 3]! >> (b & 7)) & 1) out[i >> 3] = out[i >> 3]! | (1 << (i & 7));
+  }
+  return out;
 }
 
 /**

@@ -16,7 +16,7 @@ import { transferSyntaxInfo } from '../dicom/transfer-syntax.js';
 import type { ArchiveIndex, InstanceLocation } from '../index/types.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { ImageCache } from '../storage/image-cache.js';
-import { storedEncapsulatedFrame } from './frames.js';
+import { bitFrame, storedEncapsulatedFrame } from './frames.js';
 import type { InstanceMetadata, MetadataService } from './metadata.js';
 
 export type ImageFormat = 'jpeg' | 'png';
@@ -286,13 +286,3 @@ function copy(b: Buffer): ArrayBuffer {
   return b.buffer.slice(b.byteOffset, b.byteOffset + b.length) as ArrayBuffer;
 }
 
-/** Frame `n` of 1-bit pixel data, whose frames need not start on a byte boundary. */
-function bitFrame(all: Buffer, bits: number, n: number): Buffer {
-  const out = Buffer.alloc(Math.ceil(bits / 8));
-  const from = (n - 1) * bits;
-  for (let i = 0; i < bits; i++) {
-    const b = from + i;
-    if ((all[b >> 3]! >> (b & 7)) & 1) out[i >> 3] = out[i >> 3]! | (1 << (i & 7));
-  }
-  return out;
-}
