@@ -7,6 +7,7 @@ import type { DatasetSink } from '../net/dimse/assembler.js';
 import type { StoreService } from '../services/store.js';
 import type { ScpContext, ServiceClassProvider } from './registry.js';
 import { transferSyntaxInfo } from '../dicom/transfer-syntax.js';
+import { PacsError } from '../core/errors.js';
 
 /** Every transfer syntax we can file as received: all of the standard's, retired ones too. */
 const ALL_TRANSFER_SYNTAXES = TRANSFER_SYNTAXES.map((t) => t.uid).filter((uid) => transferSyntaxInfo(uid) !== undefined);
@@ -75,6 +76,7 @@ function handleStore(store: StoreService, ctx: ScpContext, cmd: Command, maxByte
       if (tooLarge) {
         const comment = `dataset larger than ${maxBytes / 1024 / 1024} MB (server.max_dataset_mb): not stored`;
         fail(Status.OutOfResources, comment);
+        session.refused(new PacsError('OUT_OF_RESOURCES', comment));
         void tooLarge
           .catch(() => {})
           .then(() => respond(ctx, cmd, Status.OutOfResources, comment))
@@ -84,6 +86,7 @@ function handleStore(store: StoreService, ctx: ScpContext, cmd: Command, maxByte
       }
       const mismatch = sopClassUID !== ctx.abstractSyntax ? `Affected SOP Class UID ${sopClassUID} differs from the presentation context's ${ctx.abstractSyntax}` : null;
       const work = mismatch ? session.abort().then(() => Promise.reject(new Error(mismatch))) : session.end();
+      if (mismatch) session.refused(new PacsError('UID_MISMATCH', mismatch));
       work
         .then(
           (r) => {

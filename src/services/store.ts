@@ -169,6 +169,14 @@ export class IngestSession {
     }
   }
 
+  /**
+   * A refusal decided by the transport, not by end() (a dataset over server.max_dataset_mb, a SOP
+   * class the presentation context does not carry): counted and audited as any failed store.
+   */
+  refused(failure: PacsError): void {
+    this.svc.deps.events.emit('instance.failed', { sopInstanceUID: this.request.sopInstanceUID, code: failure.code, message: failure.message, provenance: this.request.provenance });
+  }
+
   /** The sender went away mid-dataset: nothing is kept. */
   async abort(): Promise<void> {
     this.failure ??= new PacsError('ABORTED', 'dataset incomplete: association ended');

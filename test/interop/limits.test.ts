@@ -28,12 +28,15 @@ describe('DICOM limits', () => {
     assert.equal((await echo('CALM')).code, 0, 'another AE is not affected');
   });
 
-  test('a dataset above max_dataset_mb gets 0xA700 with a comment, nothing is written; the association goes on', async () => {
+  test('a dataset above max_dataset_mb gets 0xA700 with a comment, nothing is written; the association goes on; counted as a failed store', async () => {
+    const failed: string[] = [];
+    pacs.server.archive.events.on('instance.failed', ({ code }) => failed.push(code));
     const r = await run('storescu', ['-v', '-nh', '-aet', 'BIGSENDER', '-aec', 'PACS_SERVER', '127.0.0.1', String(pacs.port), LARGE, CT]);
     const out = r.stdout + r.stderr;
     assert.match(out, /0xa700|Out ?of ?Resources/i, out);
     assert.equal((await pacs.server.archive.index.statistics()).instances, 1, 'only the small one');
     assert.deepEqual(pacs.files().filter((f) => f.startsWith('.incoming/')), [], 'no partial file left');
+    assert.deepEqual(failed, ['OUT_OF_RESOURCES'], 'pacs_store_failures_total and the audit trail see it');
   });
 
   test('a peer that stops in the middle of a dataset is aborted after dimse_timeout, not idle_timeout', async () => {
