@@ -33,6 +33,28 @@ export const MAX_CONVERTED_BYTES = 2048 * 1048576;
 const LARGE_CONVERSION = 64 * 1048576;
 const largeConversions = new Semaphore(1);
 
+/**
+ * The largest single frame decoded for a rendered image or a WADO-RS frame: a header is not
+ * believed past it (a few MB of RLE claiming 16384 × 16384 samples took 550 MB a thumbnail; a
+ * handful of such requests, the server).
+ */
+export const MAX_FRAME_BYTES = 512 * 1048576;
+
+/**
+ * `decode`, a frame of `bytes` decoded, under the bounds of a conversion: refused past
+ * MAX_FRAME_BYTES, one at a time with the large conversions past LARGE_CONVERSION.
+ */
+export async function withinDecodeBudget<T>(bytes: number, what: string, decode: () => Promise<T>): Promise<T> {
+  if (bytes > MAX_FRAME_BYTES) throw new PacsError('UNSUPPORTED', `${what} would take ${Math.ceil(bytes / 1048576)} MB decoded, more than ${MAX_FRAME_BYTES / 1048576} MB`);
+  if (bytes <= LARGE_CONVERSION) return decode();
+  const release = await largeConversions.acquire();
+  try {
+    return await decode();
+  } finally {
+    release();
+  }
+}
+
 export interface ConvertOptions {
   /** The cap on the result (default MAX_CONVERTED_BYTES; tests use a small one). */
   maxBytes?: number;

@@ -18,11 +18,18 @@ export function decodeRleFrame(frame: Buffer, g: FrameGeometry): Buffer {
   const expected = g.samplesPerPixel * bytesPerSample;
   if (segments !== expected) throw new PacsError('DICOM_PARSE', `RLE: ${segments} segments, ${expected} expected`);
   const pixels = g.rows * g.columns;
-  const out = Buffer.alloc(pixels * expected);
+  // PackBits makes at most 128 bytes of 2 (a run): a segment too short for the image it claims
+  // is refused before the image is allocated — 600 bytes claiming 65535 × 65535 asked for 4 GB.
   for (let s = 0; s < segments; s++) {
     const start = frame.readUInt32LE(4 + 4 * s);
     const end = s + 1 < segments ? frame.readUInt32LE(8 + 4 * s) : frame.length;
     if (start < 64 || end > frame.length || end < start) throw new PacsError('DICOM_PARSE', `RLE: segment ${s + 1} lies outside its frame`);
+    if (pixels > 64 * (end - start) + 128) throw new PacsError('DICOM_PARSE', `RLE: segment ${s + 1} of ${end - start} bytes cannot hold ${g.rows} × ${g.columns} samples`);
+  }
+  const out = Buffer.alloc(pixels * expected);
+  for (let s = 0; s < segments; s++) {
+    const start = frame.readUInt32LE(4 + 4 * s);
+    const end = s + 1 < segments ? frame.readUInt32LE(8 + 4 * s) : frame.length;
     // Segment s is byte (bytesPerSample - 1 - s % bytesPerSample) of sample floor(s / bytesPerSample).
     const sample = Math.floor(s / bytesPerSample);
     const byteInSample = bytesPerSample - 1 - (s % bytesPerSample);

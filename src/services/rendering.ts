@@ -5,10 +5,10 @@
 // to the worker pool, which decodes, renders and encodes it.
 import { PacsError, isPacsError } from '../core/errors.js';
 import { abortedBy } from '../core/abort.js';
-import { MAX_CONVERTED_BYTES } from '../codecs/convert.js';
+import { MAX_CONVERTED_BYTES, withinDecodeBudget } from '../codecs/convert.js';
 import { inflateDataset } from '../codecs/inflate.js';
 import { DECODERS, ENCAPSULATED_UNCOMPRESSED, START_MARKER } from '../codecs/syntaxes.js';
-import type { CodecName, RenderResult } from '../codecs/frame.js';
+import { type CodecName, type RenderResult, frameBytes } from '../codecs/frame.js';
 import type { FrameRenderer } from '../codecs/pool.js';
 import { type Lut, type RenderImage, type RenderOptions, VOI_FUNCTIONS, type VoiFunction, type VoiWindow, type Viewport } from '../codecs/render.js';
 import type { JsonDataset, JsonElement } from '../dicom/json.js';
@@ -142,7 +142,8 @@ export class RenderingService {
     const options: RenderOptions = { format: req.format, quality: req.quality ?? DEFAULT_QUALITY, ...(req.window ? { window: req.window } : {}), ...(viewport ? { viewport } : {}) };
     let r: RenderResult;
     try {
-      r = await this.renderer.render({ frame, codec, image, options }, signal);
+      // A compressed frame is decoded on the way: under the bounds of a conversion, not as its header claims.
+      r = codec ? await withinDecodeBudget(frameBytes(image), `frame ${req.frame} of ${loc.SOPInstanceUID}`, () => this.renderer.render({ frame, codec, image, options }, signal)) : await this.renderer.render({ frame, codec, image, options }, signal);
     } catch (e) {
       // A frame our decoders cannot take (12-bit colour JPEG, a damaged codestream) is beyond us, not the client's fault.
       if (isPacsError(e, 'DICOM_PARSE')) throw new PacsError('UNSUPPORTED', `cannot render frame ${req.frame} of ${loc.SOPInstanceUID}: ${e.message}`);

@@ -1,7 +1,7 @@
 // WADO-RS (PS3.18 10.4): instances (wado-retrieve.ts), metadata as DICOM JSON from the metadata cache,
 // bulk data (with Range) and frames.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { MAX_CONVERTED_BYTES } from '../../codecs/convert.js';
+import { MAX_CONVERTED_BYTES, withinDecodeBudget } from '../../codecs/convert.js';
 import { inflateDataset } from '../../codecs/inflate.js';
 import { DECODERS, START_MARKER } from '../../codecs/syntaxes.js';
 import type { JsonDataset } from '../../dicom/json.js';
@@ -9,7 +9,7 @@ import { MetadataService } from '../../services/metadata.js';
 import { frameSize, nativeFrame, storedEncapsulatedFrame } from '../../services/frames.js';
 import { TS, transferSyntaxInfo } from '../../dicom/transfer-syntax.js';
 import { PacsError, errorMessage, isPacsError } from '../../core/errors.js';
-import type { CodecName } from '../../codecs/frame.js';
+import { type CodecName, frameBytes } from '../../codecs/frame.js';
 import type { PixelModule } from '../../dicom/decompress.js';
 import { clientGone } from '../client-gone.js';
 import { notAcceptable, notFound } from '../problem.js';
@@ -126,8 +126,9 @@ const num = (ds: JsonDataset, tag: string, def: number): number => {
 async function decodedFrame(deps: DicomwebDeps, codec: CodecName, geometry: PixelModule, f: Buffer, n: number, signal: AbortSignal): Promise<Buffer> {
   // A copy of the frame owns its buffer: transferred to the worker, it does not detach the read's.
   const frame = (f.buffer as ArrayBuffer).slice(f.byteOffset, f.byteOffset + f.length);
-  const r = await deps.decoder.decode({ codec, geometry, frame }, signal).catch((e: unknown) => {
+  const r = await withinDecodeBudget(frameBytes(geometry), `frame ${n}`, () => deps.decoder.decode({ codec, geometry, frame }, signal)).catch((e: unknown) => {
     if (isPacsError(e, 'UNAVAILABLE') || isPacsError(e, 'ABORTED')) throw e;
+    if (isPacsError(e, 'UNSUPPORTED')) throw new PacsError('UNSUPPORTED', `${e.message}: ask for transfer-syntax=* to get it as stored`);
     throw new PacsError('UNSUPPORTED', `frame ${n} cannot be decoded (${errorMessage(e)}): ask for transfer-syntax=* to get it as stored`);
   });
   return Buffer.from(r.pixels);

@@ -6,7 +6,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { canConvert, convertDataset } from '../../../src/codecs/convert.js';
+import { MAX_FRAME_BYTES, canConvert, convertDataset, withinDecodeBudget } from '../../../src/codecs/convert.js';
+import { decodeRleFrame } from '../../../src/dicom/rle.js';
 import { PacsError } from '../../../src/core/errors.js';
 import { DecoderPool } from '../../../src/codecs/pool.js';
 import { encodeFileMetaInformation } from '../../../src/dicom/part10.js';
@@ -205,4 +206,26 @@ test('large decompressions run one at a time in the process; small ones side by 
   seen.length = 0;
   await Promise.all([1, 2].map((mark) => convertDataset(encapsulated(64, 9, mark), TS.RLELossless, TS.ExplicitVRLittleEndian, decoder)));
   assert.notDeepEqual(seen, inTurn, 'small ones interleave');
+});
+
+test('an RLE frame whose segments are too short for the image its header claims is refused before anything is allocated', () => {
+  const frame = Buffer.alloc(600);
+  frame.writeUInt32LE(1, 0); // one segment
+  frame.writeUInt32LE(64, 4);
+  frame.fill(0x81, 64); // runs of 128 bytes: 536 bytes of them make at most ~34 KB
+  const before = process.memoryUsage().arrayBuffers;
+  assert.throws(() => decodeRleFrame(frame, { rows: 65535, columns: 65535, samplesPerPixel: 1, bitsAllocated: 8 }), /segment 1 of 536 bytes cannot hold 65535 × 65535/);
+  assert.ok(process.memoryUsage().arrayBuffers - before < 64 * 1048576, 'no 4 GB buffer');
+  // One that can hold it still decodes: 128 × 128 from runs.
+  assert.equal(decodeRleFrame(frame, { rows: 128, columns: 128, samplesPerPixel: 1, bitsAllocated: 8 }).length, 128 * 128);
+});
+
+test('a single frame decoded for rendering or WADO-RS frames is refused past MAX_FRAME_BYTES, before its decoder runs', async () => {
+  let ran = false;
+  await assert.rejects(
+    withinDecodeBudget(MAX_FRAME_BYTES + 1, 'frame 1', async () => (ran = true)),
+    (e: unknown) => e instanceof PacsError && e.code === 'UNSUPPORTED' && /frame 1 would take 513 MB decoded, more than 512 MB/.test(e.message),
+  );
+  assert.equal(ran, false);
+  assert.equal(await withinDecodeBudget(1024, 'frame 1', async () => 'decoded'), 'decoded');
 });
