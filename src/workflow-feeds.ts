@@ -4,6 +4,7 @@
 import type { ArchiveParts } from './app.js';
 import { WorklistFolder } from './services/worklist-folder.js';
 import { MllpServer } from './hl7/mllp.js';
+import { hl7StartWarning } from './hl7/peers.js';
 import { Hl7Service } from './hl7/service.js';
 
 export class WorkflowFeeds {
@@ -42,6 +43,8 @@ export class WorkflowFeeds {
       });
       this.hl7Port = (await this.mllp.start()).port;
       logger.info({ port: this.hl7Port }, 'HL7 MLLP listener started');
+      const open = hl7StartWarning(c.hl7.host, c.hl7.allowed_addresses);
+      if (open) logger.warn({ host: c.hl7.host }, open);
     }
   }
 

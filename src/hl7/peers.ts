@@ -4,6 +4,17 @@
 // lock the RIS out all that time. Both are read at each new connection (live on reload); a
 // connection already open stays.
 import { addressAllowed } from '../scp/user-identity.js';
+import { isLoopback } from '../core/loopback.js';
+
+/**
+ * Said at start: the listener on more than loopback takes messages from any host. An ADT^A08
+ * rewrites a patient's demographics and an ADT^A40 moves studies from one patient to another, for
+ * whoever reaches the port.
+ */
+export function hl7StartWarning(host: string, allowed: readonly string[]): string | null {
+  if (allowed.length || isLoopback(host)) return null;
+  return `the HL7 listener on ${host} takes orders and patient updates and merges (ADT^A08, A40) from any host that reaches it: set hl7.allowed_addresses to the RIS's address, or bind hl7.host to 127.0.0.1 behind an interface engine`;
+}
 
 /** How long after a warn line about a refused address the next one is a debug line. */
 const REFUSED_QUIET_MS = 60_000;

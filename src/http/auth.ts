@@ -2,6 +2,7 @@
 // each with a role; requests without credentials get the anonymous role. Roles are ordered:
 // read (GET), write (STOW, upload, send), admin (delete, configuration).
 import { createHash } from 'node:crypto';
+import { isLoopback } from '../core/loopback.js';
 import { decoyLike, isPasswordHash, passwordMatches, sameSecret } from '../core/passwords.js';
 import type { HttpConfig, HttpRole } from '../config/schema.js';
 
@@ -9,8 +10,29 @@ const RANK: Record<HttpRole, number> = { none: 0, read: 1, write: 2, admin: 3 };
 
 export const roleAllows = (have: HttpRole, need: HttpRole): boolean => RANK[have] >= RANK[need];
 
-/** The role of a request without credentials. */
-export const anonymousRole = (c: HttpConfig): HttpRole => c.anonymous_role ?? (c.users.length || c.tokens.length ? 'read' : 'admin');
+
+/**
+ * The role of a request without credentials, from `from` (the caller's address, as
+ * http.trust_proxy reads it; left out: the role a caller on this machine gets). With neither users
+ * nor tokens nor http.anonymous_role configured, a fresh install: administrator on this machine,
+ * nothing from any other — anyone on the network could otherwise delete studies or add a node
+ * and send the archive to it.
+ */
+export const anonymousRole = (c: HttpConfig, from?: string): HttpRole =>
+  c.anonymous_role ?? (c.users.length || c.tokens.length ? 'read' : from === undefined || isLoopback(from) ? 'admin' : 'none');
+
+/**
+ * The address judged for the anonymous role: the client a trusted proxy names (req.ip) when the
+ * connection comes from this machine (a proxy beside us), else the connection's own — a proxy on
+ * another machine forwarding its own 127.0.0.1 is not this machine.
+ */
+export const callerAddress = (req: { ip: string; socket: { remoteAddress?: string | undefined } }): string => {
+  const socket = req.socket.remoteAddress ?? '';
+  return isLoopback(socket) ? req.ip : socket;
+};
+
+/** Nothing configured, and a caller from another machine: refused until accounts or an anonymous role are set. */
+export const remoteUnconfigured = (c: HttpConfig, from: string): boolean => c.anonymous_role === undefined && !c.users.length && !c.tokens.length && !isLoopback(from);
 
 
 export type Caller = { role: HttpRole; name: string | null } | { invalid: string };
@@ -28,8 +50,8 @@ const VERIFIED_MAX = 1000;
  * before a password is checked against its scrypt hash (not for credentials verified before):
  * false from it ends the check there (the caller's address is over its rate limit, say).
  */
-export async function authenticate(header: string | undefined, c: HttpConfig, beforeHashing?: () => Promise<boolean>): Promise<Caller | null> {
-  if (header === undefined) return { role: anonymousRole(c), name: null };
+export async function authenticate(header: string | undefined, c: HttpConfig, beforeHashing?: () => Promise<boolean>, from?: string): Promise<Caller | null> {
+  if (header === undefined) return { role: anonymousRole(c, from), name: null };
   // An empty header is no credentials: refused, not taken for an anonymous request.
   if (header.trim() === '') return { invalid: 'an empty Authorization header' };
   // Every Basic header (a bare "Basic" too) passes the failed-login limit before any hashing.

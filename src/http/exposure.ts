@@ -1,8 +1,8 @@
 // Warnings logged when the web server starts, about settings that leave it open to others.
-import { isIP } from 'node:net';
 import type { HttpConfig } from '../config/schema.js';
 import type { DicomwebServer } from '../config/dicomweb-schema.js';
 import { anonymousRole } from './auth.js';
+import { isLoopback } from '../core/loopback.js';
 import { plainTextMessage, plainTextUsers } from '../core/passwords.js';
 
 export interface StartWarning {
@@ -10,15 +10,19 @@ export interface StartWarning {
   message: string;
 }
 
-/** Only this machine can connect to an address of the loopback interface. */
-export const isLoopback = (host: string): boolean =>
-  host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.')) || /^::ffff:127\./i.test(host);
 
 export function httpStartWarnings(c: HttpConfig): StartWarning[] {
   const warnings: StartWarning[] = [];
   const anonymous = anonymousRole(c);
+  // Nothing configured: administrator on this machine, refused from any other (auth.ts). Said, so
+  // that a first request from a workstation being refused is not a mystery.
+  if (c.anonymous_role === undefined && !c.users.length && !c.tokens.length && !isLoopback(c.host))
+    warnings.push({
+      fields: { host: c.host },
+      message: `the web port listens on ${c.host}, but with no http.users, http.tokens or http.anonymous_role only requests from this machine are answered (as administrator): set users or tokens to let other machines log in, or http.anonymous_role (read, say) for requests without credentials`,
+    });
   // Anyone who can reach the port may then store, send or delete without logging in.
-  if ((anonymous === 'write' || anonymous === 'admin') && !isLoopback(c.host))
+  else if ((anonymous === 'write' || anonymous === 'admin') && !isLoopback(c.host))
     warnings.push({
       fields: { anonymousRole: anonymous, host: c.host },
       message: `the web port answers requests without credentials with the ${anonymous} role and listens on ${c.host}, not only on this machine: set http.users or http.tokens (anonymous_role then defaults to read), or http.anonymous_role, or bind http.host to 127.0.0.1`,

@@ -5,7 +5,7 @@
 // over that limit, or misdirected (host-check.ts), the caller is simply nobody.
 import type { FastifyRequest } from 'fastify';
 import type { HttpConfig } from '../config/schema.js';
-import { authenticate, type Caller } from './auth.js';
+import { authenticate, callerAddress, type Caller } from './auth.js';
 import { isMisdirected } from './host-check.js';
 import type { FailedLogins } from './login-limit.js';
 
@@ -14,7 +14,7 @@ export async function openRouteCaller(req: FastifyRequest, c: HttpConfig, logins
   let verifying = false;
   let caller: Caller | null = null;
   try {
-    caller = await authenticate(req.headers.authorization, c, async () => (verifying = logins.begin(req.ip) === 0));
+    caller = await authenticate(req.headers.authorization, c, async () => (verifying = logins.begin(req.ip) === 0), callerAddress(req));
   } finally {
     if (verifying) logins.end(req.ip, caller !== null && !('invalid' in caller));
   }

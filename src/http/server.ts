@@ -4,7 +4,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import cors from '@fastify/cors';
 import type { Logger } from '../core/logging.js';
-import { authenticate, roleAllows, roleForMethod, type Caller } from './auth.js';
+import { authenticate, callerAddress, remoteUnconfigured, roleAllows, roleForMethod, type Caller } from './auth.js';
 import { FailedLogins, mayVerifyPassword } from './login-limit.js';
 import { openRouteCaller } from './open-caller.js';
 import { clientWentAway, isMissingFile, problemOf, sendProblem } from './problem.js';
@@ -104,7 +104,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     };
     let caller: Caller | null = null;
     try {
-      caller = await authenticate(req.headers.authorization, c, beforeHashing);
+      caller = await authenticate(req.headers.authorization, c, beforeHashing, callerAddress(req));
     } finally {
       if (verifying) failedLogins.end(req.ip, caller !== null && !('invalid' in caller));
     }
@@ -116,6 +116,9 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
       return sendProblem(reply, 401, caller.invalid);
     }
     if (!roleAllows(caller.role, need)) {
+      // No accounts to log in with: a login prompt would be a dead end.
+      if (caller.name === null && remoteUnconfigured(c, callerAddress(req)))
+        return sendProblem(reply, 403, 'requests from other machines are refused: this server has no http.users, http.tokens or http.anonymous_role configured (a request from the machine itself is answered)');
       if (caller.name === null) {
         reply.header('www-authenticate', 'Basic realm="pacs-server", charset="UTF-8"');
         return sendProblem(reply, 401, `this needs the ${need} role: log in`);

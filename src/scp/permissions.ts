@@ -33,14 +33,15 @@ interface NodeRestrictions {
 
 /**
  * Said at start: known nodes restricted (fewer permissions than all, or bound to addresses)
- * while any calling AE title is allowed — a calling AE that is no known node is not restricted,
- * so a peer held to "store" may call as "WS1 X" and query, from anywhere.
+ * while allowed_ae_titles admits titles by pattern ("*", "WS*") — a calling AE that is no known
+ * node is not restricted, so a peer held to "store" may call as "WS1X" and query, from anywhere.
  */
 export function restrictionWarning(nodes: readonly NodeRestrictions[], allowedAETitles: readonly string[], allPermissions: number): { fields: Record<string, unknown>; message: string } | null {
   const restricted = nodes.filter((n) => n.permissions.length < allPermissions || n.addresses !== undefined).map((n) => n.ae_title);
-  if (!restricted.length || !allowedAETitles.includes('*')) return null;
+  const patterns = allowedAETitles.filter((t) => /[*?]/.test(t));
+  if (!restricted.length || !patterns.length) return null;
   return {
-    fields: { restrictedNodes: restricted.slice(0, 20) },
-    message: `known_nodes restrict ${restricted.length} AE title(s) by permissions or addresses, but access_control.allowed_ae_titles allows any calling AE title, which is not restricted at all: a peer may sidestep its restrictions by calling under another title. List the allowed titles, or require a user identity (access_control.user_identity.required)`,
+    fields: { restrictedNodes: restricted.slice(0, 20), patterns },
+    message: `known_nodes restrict ${restricted.length} AE title(s) by permissions or addresses, but access_control.allowed_ae_titles admits calling AE titles by pattern (${patterns.join(', ')}), and a title that is no known node is not restricted at all: a peer may sidestep its restrictions by calling under another title. List the allowed titles, or require a user identity (access_control.user_identity.required)`,
   };
 }

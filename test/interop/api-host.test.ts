@@ -13,7 +13,8 @@ describe('host names of requests without credentials', () => {
   let web: FastifyInstance;
   before(async () => {
     pacs = await startTestPacs({
-      http: { enabled: true, port: 0, host: '127.0.0.1', viewer: false, trust_proxy: ['10.9.0.0/16'], allowed_hosts: ['pacs.example.org', '*.lab.example'] },
+      // anonymous_role said: without it a caller from another machine (the proxy here) is refused outright.
+      http: { enabled: true, port: 0, host: '127.0.0.1', viewer: false, trust_proxy: ['10.9.0.0/16'], allowed_hosts: ['pacs.example.org', '*.lab.example'], anonymous_role: 'admin' },
     });
     web = pacs.server.httpServer!;
   });
@@ -61,5 +62,32 @@ describe('host names of requests without credentials', () => {
       pacs.server.reload(c);
     }
     assert.equal((await get('evil.example')).statusCode, 421);
+  });
+});
+
+describe('a fresh install (no users, tokens or anonymous_role): administrator on this machine, refused from any other', () => {
+  let pacs: TestPacs;
+  let web: FastifyInstance;
+  before(async () => {
+    pacs = await startTestPacs({ http: { enabled: true, port: 0, host: '127.0.0.1', viewer: false, trust_proxy: ['10.9.0.0/16'] } });
+    web = pacs.server.httpServer!;
+  });
+  after(() => pacs.stop());
+
+  test('a request from another machine is 403 saying what to configure, with no login prompt; from this one it is answered', async () => {
+    const from = (remoteAddress: string, method: 'GET' | 'DELETE' | 'PUT' = 'GET', url = '/api/studies', headers: Record<string, string> = {}) =>
+      web.inject({ method, url, remoteAddress, headers: { host: '192.0.2.1:8080', ...headers }, ...(method === 'PUT' ? { payload: { host: '203.0.113.66', port: 104 } } : {}) });
+    for (const [method, url] of [['GET', '/api/studies'], ['DELETE', '/api/studies/1.2.826.99.1.1'], ['PUT', '/api/nodes/EVIL'], ['GET', '/dicom-web/studies']] as const) {
+      const r = await from('192.0.2.9', method, url);
+      assert.equal(r.statusCode, 403, `${method} ${url}: ${r.body}`);
+      assert.equal(r.headers['www-authenticate'], undefined, 'no accounts to log in with: no prompt');
+      assert.match(r.json<{ detail: string }>().detail, /no http\.users, http\.tokens or http\.anonymous_role/);
+    }
+    assert.equal((await pacs.server.archive.nodes.find('EVIL')), null, 'no node was added');
+    assert.equal((await from('127.0.0.1')).statusCode, 200, 'this machine: administrator');
+    // A trusted proxy on another machine forwarding its own 127.0.0.1 is not this machine.
+    assert.equal((await from('10.9.0.5', 'GET', '/api/studies', { 'x-forwarded-for': '192.0.2.77' })).statusCode, 403);
+    assert.equal((await from('10.9.0.5', 'GET', '/api/studies', { 'x-forwarded-for': '127.0.0.1' })).statusCode, 403);
+    assert.equal((await from('192.0.2.9', 'GET', '/health/live')).statusCode, 200, 'open health checks stay open');
   });
 });

@@ -13,7 +13,7 @@ describe('forwarding headers and DICOMweb URLs', () => {
   let pacs: TestPacs;
   let web: FastifyInstance;
   before(async () => {
-    pacs = await startTestPacs({ http: { enabled: true, port: 0, host: '127.0.0.1', viewer: false, trust_proxy: ['10.9.0.0/16', '::1'], allowed_hosts: ['*.example.org'] } });
+    pacs = await startTestPacs({ http: { enabled: true, port: 0, host: '127.0.0.1', viewer: false, trust_proxy: ['10.9.0.0/16', '::1'], allowed_hosts: ['*.example.org'], anonymous_role: 'admin' } });
     web = pacs.server.httpServer!;
     const up = await web.inject({ method: 'POST', url: '/api/instances', headers: { 'content-type': 'application/dicom' }, payload: fs.readFileSync(path.join(SAMPLES, 'pydicom__CT_small.dcm')) });
     assert.equal(up.statusCode, 201, up.body);

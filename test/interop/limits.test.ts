@@ -58,7 +58,8 @@ describe('DICOM limits', () => {
 describe('HTTP limits', () => {
   let pacs: TestPacs;
   before(async () => {
-    pacs = await startTestPacs({ http: { enabled: true, port: 0, rate_limit_per_minute: 5, max_json_kb: 1, viewer: false, trust_proxy: ['10.9.0.0/16'] } });
+    // anonymous_role said: the clients here are other machines, refused outright without it.
+    pacs = await startTestPacs({ http: { enabled: true, port: 0, rate_limit_per_minute: 5, max_json_kb: 1, viewer: false, trust_proxy: ['10.9.0.0/16'], anonymous_role: 'admin' } });
   });
   after(() => pacs.stop());
 

@@ -2,7 +2,7 @@
 // may hold (hl7.max_connections_per_address), without sockets; the interop test has them on real ones.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PeerGate, peerAddress } from '../../../src/hl7/peers.js';
+import { PeerGate, hl7StartWarning, peerAddress } from '../../../src/hl7/peers.js';
 
 test('peerAddress: an IPv4 peer of a dual-stack socket is its IPv4 address; others as they are', () => {
   assert.equal(peerAddress('::ffff:192.0.2.7'), '192.0.2.7');
@@ -49,4 +49,10 @@ test('at most maxPerAddress connections of one address; a closed one frees its p
   assert.equal(gate.admit('192.0.2.1').admitted, true, 'the limit is read at every connection');
   for (let i = 0; i < 3; i++) gate.closed('192.0.2.1');
   assert.equal(gate.count('192.0.2.1'), 0);
+});
+
+test('a warning at start when the listener is on more than loopback and takes any host', () => {
+  assert.match(hl7StartWarning('0.0.0.0', []) ?? '', /from any host .*hl7\.allowed_addresses/);
+  assert.equal(hl7StartWarning('0.0.0.0', ['10.1.2.3']), null);
+  assert.equal(hl7StartWarning('127.0.0.1', []), null);
 });

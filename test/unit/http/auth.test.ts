@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { anonymousRole, authenticate, roleAllows } from '../../../src/http/auth.js';
+import { anonymousRole, authenticate, callerAddress, roleAllows } from '../../../src/http/auth.js';
 import { passwordMatches } from '../../../src/core/passwords.js';
 import type { HttpConfig } from '../../../src/config/schema.js';
 
@@ -48,6 +48,16 @@ test('authenticate: users, tokens, anonymous, wrong credentials', async () => {
   assert.equal(asked, 1);
   assert.equal(anonymousRole(c), 'read');
   assert.equal(anonymousRole({ users: [], tokens: [] } as unknown as HttpConfig), 'admin');
+  // Nothing configured: administrator on this machine only; from another, nothing.
+  const fresh = { users: [], tokens: [] } as unknown as HttpConfig;
+  for (const from of ['127.0.0.1', '::1', '::ffff:127.0.0.1']) assert.equal(anonymousRole(fresh, from), 'admin', from);
+  for (const from of ['10.1.2.3', '::ffff:10.1.2.3', 'fe80::1']) assert.equal(anonymousRole(fresh, from), 'none', from);
+  assert.equal(anonymousRole({ ...fresh, anonymous_role: 'admin' } as HttpConfig, '10.1.2.3'), 'admin', 'said explicitly: as said');
+  assert.deepEqual(await authenticate(undefined, fresh, undefined, '10.1.2.3'), { role: 'none', name: null });
+  // The address judged: a proxy beside us names the client; one elsewhere is judged itself.
+  assert.equal(callerAddress({ ip: '192.0.2.7', socket: { remoteAddress: '127.0.0.1' } }), '192.0.2.7');
+  assert.equal(callerAddress({ ip: '127.0.0.1', socket: { remoteAddress: '10.9.0.5' } }), '10.9.0.5');
+  assert.equal(callerAddress({ ip: '127.0.0.1', socket: { remoteAddress: '127.0.0.1' } }), '127.0.0.1');
   assert.equal(roleAllows('write', 'read'), true);
   assert.equal(roleAllows('write', 'admin'), false);
   assert.equal(roleAllows('read', 'none'), true);

@@ -25,9 +25,10 @@ test('hostAllowed: literals, localhost, the machine (full and short name), the l
   assert.ok(!allowed('pacs1', [], 'pacs2'), 'a short machine name matches only itself');
 });
 
-test('a warning at start when the anonymous role may write and the port is not on loopback', () => {
+test('a warning at start when the anonymous role may write and the port is not on loopback, or when nothing is configured (remote callers refused)', () => {
   const c = (over: Partial<HttpConfig>) => ({ host: '0.0.0.0', users: [], tokens: [], ...over }) as HttpConfig;
-  assert.match(httpStartWarnings(c({}))[0]!.message, /admin role/);
+  assert.match(httpStartWarnings(c({}))[0]!.message, /only requests from this machine are answered/, 'nothing configured: remote callers refused, said so');
+  assert.match(httpStartWarnings(c({ anonymous_role: 'admin' }))[0]!.message, /admin role/);
   assert.equal(httpStartWarnings(c({ host: '127.0.0.1' })).length, 0);
   assert.equal(httpStartWarnings(c({ anonymous_role: 'read' })).length, 0);
   assert.equal(httpStartWarnings(c({ anonymous_role: 'write', host: '::' })).length, 1);
