@@ -7,7 +7,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { constants as fsConstants, createReadStream } from 'node:fs';
 import type { ExportMode } from '../config/schema.js';
 import type { InstanceLocation } from '../index/types.js';
 import { IN_FLIGHT_MS, type ObjectStore } from '../storage/object-store.js';
@@ -92,17 +92,19 @@ const ownTemps = new Set<string>();
  * export runs, two rules, `pacs export` beside a rule) each write their own copy; linking it into
  * place is what decides, and the second finds the first's file there, the same bytes: "present".
  */
-async function takeTemp(dir: string, name: string): Promise<string> {
+async function takeTemp(dir: string, name: string): Promise<{ temp: string; fh: fs.FileHandle }> {
   await sweepLeftovers(dir);
   const temp = path.join(dir, `.${name}~${HOST}~${process.pid}~${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`);
   ownTemps.add(temp);
   try {
-    await (await fs.open(temp, 'wx')).close();
+    // Written through this handle only: opened again by its name, the file could have been
+    // swapped meanwhile for a link by anyone who writes in the lab's folder, and the instance
+    // written wherever that pointed (~/.ssh/authorized_keys, the index).
+    return { temp, fh: await fs.open(temp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o644) };
   } catch (e) {
     ownTemps.delete(temp);
     throw e;
   }
-  return temp;
 }
 
 async function dropTemp(temp: string): Promise<void> {
@@ -153,24 +155,37 @@ async function holdsEarlierVersion(dest: string, sopInstanceUID: string): Promis
   return header?.sopInstanceUID === sopInstanceUID;
 }
 
-/** Copies `source` into the (temporary) file `temp` and syncs it: on disk before it gets its name. */
-async function copySynced(source: string, temp: string): Promise<void> {
-  await fs.copyFile(source, temp);
-  const fh = await fs.open(temp, 'r+');
+/** Copies `source` into the temporary file open as `into` and syncs it: on disk before it gets its name. */
+async function copySynced(source: string, into: fs.FileHandle): Promise<void> {
+  const from = await fs.open(source, 'r');
   try {
-    await fh.sync();
+    const chunk = Buffer.allocUnsafe(COPY_CHUNK);
+    for (;;) {
+      const { bytesRead } = await from.read(chunk, 0, COPY_CHUNK, null);
+      if (bytesRead === 0) break;
+      for (let at = 0; at < bytesRead; ) at += (await into.write(chunk, at, bytesRead - at)).bytesWritten;
+    }
   } finally {
-    await fh.close();
+    await from.close();
   }
+  await into.sync();
 }
+
+/** How much of a file a copy reads and writes at a time. */
+const COPY_CHUNK = 1 << 20;
 
 /** Puts the instance at `dest` over what is there, whole or not at all (a rename). */
 async function replace(dest: string, source: string, mode: ExportMode, loc: InstanceLocation): Promise<void> {
-  const temp = await takeTemp(path.dirname(dest), loc.SOPInstanceUID);
+  const { temp, fh } = await takeTemp(path.dirname(dest), loc.SOPInstanceUID);
   try {
     if (mode === 'copy') {
-      await copySynced(source, temp);
+      try {
+        await copySynced(source, fh);
+      } finally {
+        await fh.close();
+      }
     } else {
+      await fh.close();
       await fs.rm(temp);
       await (mode === 'hardlink' ? fs.link(source, temp) : fs.symlink(source, temp));
     }
@@ -208,9 +223,13 @@ async function placeTemp(temp: string, dest: string): Promise<void> {
 async function create(dest: string, source: string, mode: ExportMode, loc: InstanceLocation): Promise<void> {
   if (mode === 'symlink') return fs.symlink(source, dest);
   if (mode === 'hardlink') return fs.link(source, dest);
-  const temp = await takeTemp(path.dirname(dest), loc.SOPInstanceUID);
+  const { temp, fh } = await takeTemp(path.dirname(dest), loc.SOPInstanceUID);
   try {
-    await copySynced(source, temp);
+    try {
+      await copySynced(source, fh);
+    } finally {
+      await fh.close();
+    }
     await placeTemp(temp, dest);
   } finally {
     await dropTemp(temp);
@@ -347,10 +366,8 @@ export async function placeBytes(parts: readonly Buffer[], dest: string, sopInst
   const madeDirs = await makeFolder(dest, root);
   const digest = digestOf(parts);
   const size = parts.reduce((n, p) => n + p.length, 0);
-  const temp = await takeTemp(path.dirname(dest), sopInstanceUID);
-  let fh: fs.FileHandle | null = null;
+  const { temp, fh } = await takeTemp(path.dirname(dest), sopInstanceUID);
   try {
-    fh = await fs.open(temp, 'r+');
     // writev writes them all (libuv goes on after a short write and past IOV_MAX).
     const { bytesWritten } = await fh.writev(parts as Buffer[]);
     if (bytesWritten !== size) throw new Error(`${temp}: ${bytesWritten} of ${size} bytes written`);
@@ -372,7 +389,7 @@ export async function placeBytes(parts: readonly Buffer[], dest: string, sopInst
       }
     }
   } finally {
-    await fh?.close();
+    await fh.close();
     await dropTemp(temp);
   }
   throw new ExportRefused(`more than ${MAX_ALTERNATIVES} files already named like ${dest}`);

@@ -173,12 +173,13 @@ test('placement: copy, hard link, symlink; a re-run finds its own file; a collis
 
 test('a copy already in place is found without copying it again (a re-run, a study exported again because it grew)', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pacs-export-'));
-  const fsp = fs.promises as { copyFile: typeof fs.promises.copyFile };
-  const copyFile = fsp.copyFile;
+  // A copy is a temporary file made beside the destination and written: counted as they are made.
+  const fsp = fs.promises as { open: typeof fs.promises.open };
+  const open = fsp.open;
   let copies = 0;
-  fsp.copyFile = (...args: Parameters<typeof copyFile>) => {
-    copies++;
-    return copyFile(...args);
+  fsp.open = (...args: Parameters<typeof open>) => {
+    if (String(args[0]).endsWith('.pacs-export')) copies++;
+    return open(...args);
   };
   try {
     const archive = path.join(dir, 'archive');
@@ -193,7 +194,7 @@ test('a copy already in place is found without copying it again (a re-run, a stu
     assert.equal((await placeInstance(store, b, dest, 'copy', dir)).placed, 'present');
     assert.equal(copies, 2, 'nothing copied for files already there');
   } finally {
-    fsp.copyFile = copyFile;
+    fsp.open = open;
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
