@@ -287,6 +287,7 @@ export class PacsServer {
       allowedAETitles: c.access_control.allowed_ae_titles,
       maxAssociations: c.server.max_associations,
       maxAssociationsPerAE: c.server.max_associations_per_ae,
+      maxAssociationsPerAddress: c.server.max_associations_per_address,
       maxPduLength: c.server.max_pdu_length,
       maxNewAssociationsPerMinutePerAE: c.server.max_new_associations_per_minute_per_ae,
       dimseTimeoutMs: c.server.dimse_timeout * 1000,

@@ -37,6 +37,7 @@ export const LIVE_KEYS = [
   'retention.*',
   'server.max_associations',
   'server.max_associations_per_ae',
+  'server.max_associations_per_address',
   'server.idle_timeout',
   'server.dimse_timeout',
   'server.max_new_associations_per_minute_per_ae',

@@ -84,6 +84,7 @@ const server = section({
   port: port(11112),
   max_associations: int(1, 10_000, 50),
   max_associations_per_ae: int(0, 10_000, 0, ' (0 = unlimited)'),
+  max_associations_per_address: int(0, 10_000, 0, ' (0 = unlimited)'),
   max_new_associations_per_minute_per_ae: int(0, 1_000_000, 0, ' (0 = unlimited)'),
   idle_timeout: seconds(60, ' (0 = none)'),
   // Unlike the others, ARTIM cannot be switched off: it is what frees a half-open association.

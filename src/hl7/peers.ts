@@ -4,7 +4,7 @@
 // lock the RIS out all that time. Both are read at each new connection (live on reload); a
 // connection already open stays.
 import { addressAllowed } from '../scp/user-identity.js';
-import { isLoopback } from '../core/loopback.js';
+import { isLoopback, peerAddress } from '../core/addresses.js';
 
 /**
  * Said at start: the listener on more than loopback takes messages from any host. An ADT^A08
@@ -21,14 +21,7 @@ const REFUSED_QUIET_MS = 60_000;
 /** Addresses remembered for that: past this many the memory starts over (a scan of many hosts). */
 const REFUSED_REMEMBERED = 10_000;
 
-/**
- * A peer's address as the configuration names it: an IPv4 peer of a dual-stack socket
- * (::ffff:192.0.2.7) as 192.0.2.7, so it is one address whichever way it came.
- */
-export function peerAddress(address: string | undefined): string {
-  if (!address) return '?';
-  return /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1] ?? address;
-}
+export { peerAddress };
 
 export type Admission =
   | { admitted: true }

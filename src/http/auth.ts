@@ -2,7 +2,7 @@
 // each with a role; requests without credentials get the anonymous role. Roles are ordered:
 // read (GET), write (STOW, upload, send), admin (delete, configuration).
 import { createHash } from 'node:crypto';
-import { isLoopback } from '../core/loopback.js';
+import { isLoopback } from '../core/addresses.js';
 import { decoyLike, isPasswordHash, passwordMatches, sameSecret } from '../core/passwords.js';
 import type { HttpConfig, HttpRole } from '../config/schema.js';
 

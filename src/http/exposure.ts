@@ -2,7 +2,7 @@
 import type { HttpConfig } from '../config/schema.js';
 import type { DicomwebServer } from '../config/dicomweb-schema.js';
 import { anonymousRole } from './auth.js';
-import { isLoopback } from '../core/loopback.js';
+import { isLoopback } from '../core/addresses.js';
 import { plainTextMessage, plainTextUsers } from '../core/passwords.js';
 
 export interface StartWarning {

@@ -20,6 +20,7 @@ import {
   RejectSource,
 } from '../net/pdu/types.js';
 import type { EventBus } from '../core/events.js';
+import { peerAddress } from '../core/addresses.js';
 import type { FailedLogins } from '../core/failed-logins.js';
 import type { Logger } from '../core/logging.js';
 import type { AssociationStats, ScpContext, SopRegistry } from './registry.js';
@@ -31,6 +32,8 @@ export interface AcceptPolicy {
   allowedAETitles: readonly string[];
   maxAssociations: number;
   maxAssociationsPerAE: number;
+  /** Associations at once from one address (server.max_associations_per_address); 0 = no limit. */
+  maxAssociationsPerAddress?: number;
   maxPduLength: number;
   /** New associations a calling AE title may open per minute (token bucket); 0 = no limit. */
   maxNewAssociationsPerMinutePerAE?: number;
@@ -124,6 +127,11 @@ export class AcceptorSession implements AssociationUser {
       return this.refuse(reject(RejectResult.Transient, RejectSource.ServiceProviderPresentation, RejectReason.LocalLimitExceeded), `${others.length} associations already (server.max_associations)`);
     if (p.maxAssociationsPerAE > 0 && others.filter((a) => a.callingAETitle === rq.callingAETitle).length >= p.maxAssociationsPerAE)
       return this.refuse(reject(RejectResult.Transient, RejectSource.ServiceProviderPresentation, RejectReason.LocalLimitExceeded), `${p.maxAssociationsPerAE} associations from ${rq.callingAETitle} already (server.max_associations_per_ae)`);
+    // The calling AE title is the caller's to choose: one host opening max_associations under
+    // as many titles locked every modality out. Its address is not.
+    const perAddress = p.maxAssociationsPerAddress ?? 0;
+    if (perAddress > 0 && others.filter((a) => peerAddress(a.remoteAddress) === peerAddress(this.remoteAddress)).length >= perAddress)
+      return this.refuse(reject(RejectResult.Transient, RejectSource.ServiceProviderPresentation, RejectReason.LocalLimitExceeded), `${perAddress} associations from ${this.remoteAddress} already (server.max_associations_per_address)`);
     // For user name (and passcode) identities the positive response is empty (PS3.7 D.3.3.7.2).
     return buildAssociateAC(rq, this.deps.registry, { maxPduLength: p.maxPduLength }, identity.respond ? Buffer.alloc(0) : undefined);
   }

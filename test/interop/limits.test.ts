@@ -99,3 +99,28 @@ describe('HTTP limits', () => {
     assert.match(String(r.headers['content-type']), /application\/problem\+json/);
   });
 });
+
+describe('associations per address (server.max_associations_per_address)', () => {
+  let pacs: TestPacs;
+  before(async () => {
+    pacs = await startTestPacs({ server: { max_associations_per_address: 2 } });
+  });
+  after(() => pacs.stop());
+
+  test('one host holding its share under titles of its choosing: the next is rejected transient, local limit exceeded; free again once one ends', async () => {
+    const hold = async (aet: string) => {
+      const peer = await RawPeer.connect(pacs.port);
+      await peer.accepted(associateRQ({ callingAETitle: aet, contexts: [{ abstractSyntax: '1.2.840.10008.1.1', transferSyntaxes: [EXPLICIT_LE] }] }));
+      return peer;
+    };
+    const held = [await hold('WS0000'), await hold('WS0001')];
+    const echo = () => run('echoscu', ['-aet', 'MODALITY', '-aec', 'PACS_SERVER', '127.0.0.1', String(pacs.port)]);
+    const refused = await echo();
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stdout + refused.stderr, /Rejected Transient|local limit exceeded/i);
+    held[0]!.destroy();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await echo()).code, 0, 'a slot of the address is free again');
+    held[1]!.destroy();
+  });
+});

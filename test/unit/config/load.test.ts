@@ -70,7 +70,7 @@ test('no file, no environment: the documented defaults', () => {
   const { config, source } = loadConfig({ env: {}, cwd });
   assert.equal(source, null);
   assert.deepEqual(config.server, {
-    ae_title: 'PACS_SERVER', host: '0.0.0.0', port: 11112, max_associations: 50, max_associations_per_ae: 0,
+    ae_title: 'PACS_SERVER', host: '0.0.0.0', port: 11112, max_associations: 50, max_associations_per_ae: 0, max_associations_per_address: 0,
     max_new_associations_per_minute_per_ae: 0, max_dataset_mb: 0,
     idle_timeout: 60, artim_timeout: 30, dimse_timeout: 60, max_pdu_length: 262144, strict_called_ae: true,
     shutdown_grace: 10,
