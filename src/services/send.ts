@@ -90,8 +90,18 @@ export function storeProposals(instances: InstanceLocation[]): { abstractSyntax:
     abstractSyntax: c,
     transferSyntaxes: [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian, TS.ExplicitVRBigEndian],
   }));
-  return [...exact, ...uncompressed].slice(0, 128);
+  if (exact.length + uncompressed.length <= MAX_CONTEXTS) return [...exact, ...uncompressed];
+  // More than an association holds (PS3.8: 128): cover every instance first — each class in the
+  // uncompressed syntaxes (its convertible instances go converted), and the stored syntaxes that
+  // cannot be converted — then, in the room left, stored syntaxes that spare a conversion. Cut
+  // as they came, every instance past the 128th pair failed, the uncompressed fallbacks first.
+  const needed = exact.filter((e) => !convertible(e.transferSyntaxes[0]!));
+  const spare = exact.filter((e) => convertible(e.transferSyntaxes[0]!));
+  return [...uncompressed, ...needed, ...spare].slice(0, MAX_CONTEXTS);
 }
+
+/** Presentation contexts one association may propose (PS3.8 9.3.2.2: odd IDs 1–255). */
+const MAX_CONTEXTS = 128;
 
 /**
  * C-STORE on an association we opened as SCU (a C-MOVE names its originator); `signal` (a job's,
