@@ -3,7 +3,7 @@
 import { compactHeapFlags } from './core/heap.js';
 import { EventBus, type AuditEntry } from './core/events.js';
 import { HookList } from './core/hooks.js';
-import { type Logger, createLogger, flushLogger } from './core/logging.js';
+import { type Logger, createLogger, flushLogger, reopenLogFile } from './core/logging.js';
 import type { Config } from './config/load.js';
 import { describeReload, redactDatabaseUrl } from './config/load.js';
 import { SqliteIndex } from './index/sqlite/sqlite-index.js';
@@ -322,7 +322,10 @@ export class PacsServer {
     const swept = await this.archive.objects.sweepTombstones((uid) => this.archive.index.findInstance(uid));
     if (swept.restored || swept.removed) this.logger.warn(swept, 'settled files left set aside by deletes an earlier stop interrupted');
     await this.archive.nodes.refresh();
-    if (c.logging.audit_file) this.auditTrail = new AuditTrail(this.archive.events, c.logging.audit_file);
+    if (c.logging.audit_file)
+      this.auditTrail = new AuditTrail(this.archive.events, c.logging.audit_file, (e, lost) =>
+        this.logger.error({ err: e, file: c.logging.audit_file, lost }, 'the audit file cannot be written: audit lines are counted and lost until it can (SIGHUP opens it again)'),
+      );
     // Plain DICOM on server.port, DICOM TLS on tls.port; or, with TLS and no tls.port, TLS alone on server.port.
     const active = new Set<Association>();
     const rateLimiter = new AssociationRateLimiter();
@@ -444,6 +447,9 @@ export class PacsServer {
     // Only live keys change now; keep the running values of the others until a restart.
     this.archive.setConfig(restartKeys.size === 0 ? next : mergeLive(this.archive.config(), next, diff.live));
     this.logger.level = this.archive.config().logging.level;
+    // SIGHUP is also what logrotate sends: the log and audit files are opened again by their names.
+    reopenLogFile(this.logger);
+    this.auditTrail?.reopen();
     this.logger.info({ applied: diff.live, needsRestart: diff.restart }, 'configuration reloaded');
     return diff;
   }

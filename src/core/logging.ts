@@ -28,21 +28,42 @@ export function createLogger(cfg: LoggerConfig, opts: LoggerOptions = {}): Logge
   if (cfg.file === undefined || cfg.file === null || cfg.file === '') return pino(options, out);
   assertWritable(cfg.file);
   // The file is asynchronous (it can be busy under load); flushLogger drains it at shutdown.
-  const file = pino.destination({ dest: cfg.file, mkdir: true, sync: false });
+  // What waits to be written is bounded: on a full disk every later line was kept in memory,
+  // retried, until the process ran out of it. Past the bound lines are dropped, and counted.
+  const file = pino.destination({ dest: cfg.file, mkdir: true, sync: false, maxLength: LOG_BUFFER_MAX });
   // A log file that fails later (disk full) must not take the PACS down: say so once, go on.
   let reported = false;
+  let dropped = 0;
   file.on('error', (e: unknown) => {
     if (!reported) process.stderr.write(`log file ${cfg.file ?? ''}: ${errorMessage(e)}\n`);
     reported = true;
   });
+  file.on('drop', () => {
+    if (dropped++ === 0) process.stderr.write(`log file ${cfg.file ?? ''}: more than ${LOG_BUFFER_MAX / 1048576} MB waiting to be written; lines are dropped until it takes them\n`);
+  });
   // Streams pass everything: the logger's own level filters, so a reload that lowers it works.
-  return pino(
-    options,
-    pino.multistream([
-      { level: 'trace', stream: out },
-      { level: 'trace', stream: file },
-    ]),
-  );
+  const streams = pino.multistream([
+    { level: 'trace', stream: out },
+    { level: 'trace', stream: file },
+  ]);
+  // Keyed by the streams, which the logger's children share.
+  files.set(streams, file);
+  return pino(options, streams);
+}
+
+/** Lines of a log file waiting to be written, at most (a disk full, a share gone). */
+const LOG_BUFFER_MAX = 16 * 1048576;
+
+/** The file destination of each logger made here with logging.file. */
+const files = new WeakMap<object, { reopen(file?: string): void }>();
+
+/**
+ * Opens the logger's file again by its name (SIGHUP, after logrotate renamed it): the lines
+ * went on into the renamed file until a restart. Nothing when the logger has no file.
+ */
+export function reopenLogFile(logger: Logger): void {
+  const streams = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym];
+  if (streams && typeof streams === 'object') files.get(streams)?.reopen();
 }
 
 /** Opening the file asynchronously would report a bad path as a crash; check it at start-up. */

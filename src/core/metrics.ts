@@ -12,11 +12,25 @@ export interface MetricsSources {
   minFreeBytes: () => number;
 }
 
-/** One call per scrape for sources several gauges read (a scrape collects them all within a moment). */
-function perScrape<T>(fn: () => Promise<T>): () => Promise<T> {
-  let last: { at: number; value: Promise<T> } | null = null;
+/** How long a scrape waits for one source (the index, the volume) before leaving its gauges out. */
+const SOURCE_TIMEOUT_MS = 5000;
+
+/**
+ * One call per scrape for sources several gauges read (a scrape collects them all within a
+ * moment), that answers null when the source fails or hangs: a gauge it feeds is then left out
+ * of that scrape, and the rest is served. One failing source (the volume gone, PostgreSQL
+ * down) made the whole scrape a 500 — no store failures, associations or process metrics
+ * during the very incident they are there for.
+ */
+function perScrape<T>(fn: () => Promise<T>): () => Promise<T | null> {
+  let last: { at: number; value: Promise<T | null> } | null = null;
   return () => {
-    if (!last || Date.now() - last.at > 1000) last = { at: Date.now(), value: fn() };
+    if (!last || Date.now() - last.at > 1000) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), SOURCE_TIMEOUT_MS)));
+      const value = Promise.race([fn().catch(() => null), timeout]).finally(() => clearTimeout(timer));
+      last = { at: Date.now(), value };
+    }
     return last.value;
   };
 }
@@ -28,7 +42,7 @@ export class Metrics {
 
   constructor(events: EventBus, given: MetricsSources) {
     const r = this.registry;
-    const sources = { ...given, diskFreeBytes: perScrape(given.diskFreeBytes), archive: perScrape(given.archive) };
+    const sources = { ...given, diskFreeBytes: perScrape(given.diskFreeBytes), archive: perScrape(given.archive), jobs: perScrape(given.jobs) };
     collectDefaultMetrics({ register: r, prefix: 'pacs_' });
     const associations = new Counter({ name: 'pacs_associations_total', help: 'Associations ended, by outcome (released, aborted, rejected, …)', labelNames: ['outcome'], registers: [r] });
     const operations = new Counter({ name: 'pacs_dimse_operations_total', help: 'DIMSE requests received, by operation', labelNames: ['operation'], registers: [r] });
@@ -51,14 +65,24 @@ export class Metrics {
       registers: [r],
     });
     new Gauge({ name: 'pacs_associations_active', help: 'Associations open now', registers: [r], collect() { this.set(sources.activeAssociations()); } });
-    new Gauge({ name: 'pacs_disk_free_bytes', help: 'Free bytes on the storage volume', registers: [r], async collect() { this.set(await sources.diskFreeBytes()); } });
+    // A source that failed this scrape: its labelled gauges are reset (left out), the others NaN
+    // (unknown) — never a stale value, nor a 0 that reads as a full disk.
+    new Gauge({
+      name: 'pacs_disk_free_bytes',
+      help: 'Free bytes on the storage volume (NaN when it cannot be read)',
+      registers: [r],
+      async collect() {
+        this.set((await sources.diskFreeBytes()) ?? Number.NaN);
+      },
+    });
     new Gauge({
       name: 'pacs_disk_below_minimum',
       help: '1 when free space is below storage.min_free_mb (new stores are refused with 0xA700)',
       registers: [r],
       async collect() {
         const min = sources.minFreeBytes();
-        this.set(min > 0 && (await sources.diskFreeBytes()) < min ? 1 : 0);
+        const free = await sources.diskFreeBytes();
+        this.set(free === null ? Number.NaN : min > 0 && free < min ? 1 : 0);
       },
     });
     new Gauge({
@@ -68,17 +92,27 @@ export class Metrics {
       registers: [r],
       async collect() {
         const a = await sources.archive();
+        if (a === null) return this.reset();
         for (const level of ['patients', 'studies', 'series', 'instances'] as const) this.set({ level }, a[level]);
       },
     });
-    new Gauge({ name: 'pacs_archive_bytes', help: 'Bytes of the stored files', registers: [r], async collect() { this.set((await sources.archive()).bytes); } });
+    new Gauge({
+      name: 'pacs_archive_bytes',
+      help: 'Bytes of the stored files',
+      registers: [r],
+      async collect() {
+        this.set((await sources.archive())?.bytes ?? Number.NaN);
+      },
+    });
     new Gauge({
       name: 'pacs_jobs',
       help: 'Jobs in the durable queue, by state',
       labelNames: ['state'],
       registers: [r],
       async collect() {
-        for (const [state, n] of Object.entries(await sources.jobs())) this.set({ state }, n);
+        const jobs = await sources.jobs();
+        if (jobs === null) return this.reset();
+        for (const [state, n] of Object.entries(jobs)) this.set({ state }, n);
       },
     });
 

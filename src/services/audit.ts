@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AuditEntry, EventBus } from '../core/events.js';
+import { PacsError, errorMessage } from '../core/errors.js';
 
 const FLUSH_MS = 5_000;
 
@@ -19,14 +20,31 @@ interface StoreGroup {
 }
 
 export class AuditTrail {
-  private readonly out: fs.WriteStream;
+  private out: fs.WriteStream;
+  /** The file failed (a full disk, removed): lines are counted, not written, until reopen(). */
+  private broken = false;
+  private lost = 0;
   private readonly stores = new Map<string, StoreGroup>();
   private readonly offs: (() => void)[] = [];
   private readonly timer: NodeJS.Timeout;
 
-  constructor(events: EventBus, file: string) {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    this.out = fs.createWriteStream(file, { flags: 'a' });
+  /**
+   * `file` is checked at once (a configuration error naming logging.audit_file); a failure later
+   * goes to `onError`, once until reopen(): an unhandled error of the stream ended the process —
+   * every association and request dropped by a full disk under the audit file.
+   */
+  constructor(
+    events: EventBus,
+    private readonly file: string,
+    private readonly onError: (e: unknown, lost: number) => void = () => undefined,
+  ) {
+    try {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.closeSync(fs.openSync(file, 'a'));
+    } catch (e) {
+      throw new PacsError('CONFIG_INVALID', `logging.audit_file: cannot write ${file}: ${errorMessage(e)}`, { cause: e });
+    }
+    this.out = this.open();
     this.offs.push(
       events.on('audit', (e) => this.write(e)),
       events.on('instance.stored', ({ record }) => {
@@ -52,8 +70,35 @@ export class AuditTrail {
     this.timer.unref();
   }
 
+  private open(): fs.WriteStream {
+    const out = fs.createWriteStream(this.file, { flags: 'a' });
+    out.on('error', (e) => {
+      if (out !== this.out || this.broken) return;
+      this.broken = true;
+      this.onError(e, this.lost);
+    });
+    return out;
+  }
+
   private write(e: AuditEntry): void {
+    if (this.broken) {
+      this.lost++;
+      return;
+    }
     this.out.write(`${JSON.stringify({ time: new Date().toISOString(), ...e })}\n`);
+  }
+
+  /**
+   * Opens the file again by its name (SIGHUP, after logrotate renamed it, or once a full disk
+   * has room): lines went on into the renamed file, or were lost, until a restart.
+   */
+  reopen(): void {
+    const old = this.out;
+    this.out = this.open();
+    this.broken = false;
+    if (this.lost) this.write({ action: 'audit-lost', outcome: 'failure', who: null, from: null, what: { lines: this.lost, file: this.file } });
+    this.lost = 0;
+    old.end();
   }
 
   private flush(which: (g: StoreGroup) => boolean): void {

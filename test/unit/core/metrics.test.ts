@@ -1,0 +1,32 @@
+// A scrape while a source fails (the storage volume gone, the index down or hung) still serves
+// every other metric: the failing source's gauges are NaN or left out. It was a 500 with nothing.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EventBus } from '../../../src/core/events.js';
+import { Metrics } from '../../../src/core/metrics.js';
+
+test('a failing or hanging source leaves its gauges out; the rest is served', async () => {
+  let broken = true;
+  const metrics = new Metrics(new EventBus(), {
+    activeAssociations: () => 3,
+    diskFreeBytes: async () => {
+      if (broken) throw new Error('statfs ENOENT');
+      return 1e9;
+    },
+    archive: () => (broken ? new Promise(() => undefined) : Promise.resolve({ patients: 1, studies: 2, series: 3, instances: 4, bytes: 5 })), // hangs
+    jobs: async () => {
+      if (broken) throw new Error('connection refused');
+      return { queued: 7 };
+    },
+    minFreeBytes: () => 0,
+  });
+  const { body } = await metrics.text();
+  assert.match(body, /^pacs_associations_active 3$/m);
+  for (const unknown of ['pacs_disk_free_bytes', 'pacs_disk_below_minimum', 'pacs_archive_bytes']) assert.match(body, new RegExp(`^${unknown} NaN$`, 'mi'), `${unknown} unknown, not 0 nor stale`);
+  for (const gone of ['pacs_archive_objects{', 'pacs_jobs{']) assert.ok(!body.includes(gone), `${gone} left out`);
+  broken = false;
+  await new Promise((r) => setTimeout(r, 1100)); // the next scrape asks the sources again
+  const again = (await metrics.text()).body;
+  assert.match(again, /^pacs_disk_free_bytes 1000000000$/m);
+  assert.match(again, /^pacs_jobs\{state="queued"\} 7$/m);
+});
