@@ -37,7 +37,7 @@ import { JobService } from './services/jobs.js';
 import { pullJobHandler, sendJobHandler } from './services/transfer-jobs.js';
 import { ActivityMonitor } from './services/activity.js';
 import { MetadataWarmer } from './services/metadata-warmer.js';
-import { AuditTrail } from './services/audit.js';
+import { AuditTrail, outboundAudit } from './services/audit.js';
 import { VERSION } from './version.js';
 import { type TlsMaterial, clientOptions, loadTls, serverOptions } from './tls-config.js';
 import type { Association } from './net/association.js';
@@ -258,6 +258,12 @@ export class PacsServer {
     const unreachable = new UnreachableNodes(() => c().backoff_seconds * 1000);
     jobs.register('send', sendJobHandler({ index: archive.index, objects: archive.objects, decoder: decoders, nodes: archive.nodes, aeTitle, unreachable }));
     jobs.register('pull', pullJobHandler({ nodes: archive.nodes, store: archive.store, aeTitle, unreachable }));
+    // Patient data leaving the archive through a job (a send, a rule's forward, export, program or
+    // STOW-RS): one audit line per attempt, with where it went and how much.
+    jobs.onFinished((job, outcome) => {
+      const entry = outboundAudit(job, outcome);
+      if (entry) archive.events.emit('audit', entry);
+    });
     enableMppsForwarding(archive.mpps, archive.index.mpps, jobs, archive.nodes, { aeTitle, forwardTo: () => archive.config().mpps.forward_to });
     registry.register(commitmentScp(new CommitmentService({ index: archive.index, objects: archive.objects, nodes: archive.nodes, aeTitle }, jobs)));
     const plugins = await loadArchivePlugins(archive, jobs).catch(async (e: unknown) => {

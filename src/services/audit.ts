@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { AuditEntry, EventBus } from '../core/events.js';
 import { PacsError, errorMessage } from '../core/errors.js';
+import type { Job, JobOutcome } from '../index/jobs.js';
 
 const FLUSH_MS = 5_000;
 
@@ -116,4 +117,40 @@ export class AuditTrail {
     for (const off of this.offs) off();
     await new Promise<void>((resolve) => this.out.end(() => resolve()));
   }
+}
+
+/** Job types that carry patient data out of the archive, and where each says it goes. */
+const OUTBOUND: Readonly<Record<string, (p: Record<string, unknown>) => unknown>> = {
+  send: (p) => p.destination,
+  export: (p) => p.to,
+  command: (p) => (Array.isArray(p.argv) ? p.argv[0] : undefined),
+  stow: (p) => p.server,
+  'mpps-forward': (p) => p.node,
+};
+
+/** The audit line of one attempt of a job that sends patient data out; null for other jobs. */
+export function outboundAudit(job: Pick<Job, 'id' | 'type' | 'payload'>, outcome: JobOutcome): AuditEntry | null {
+  const to = OUTBOUND[job.type];
+  if (!to) return null;
+  const p = job.payload;
+  const uids = Array.isArray(p.uids) ? (p.uids as unknown[]).slice(0, 20) : p.uid !== undefined ? [p.uid] : undefined;
+  const progress = outcome.progress ?? {};
+  return {
+    action: 'export',
+    outcome: outcome.state === 'succeeded' ? 'success' : 'failure',
+    who: typeof p.rule === 'string' ? `rule:${p.rule}` : null,
+    from: null,
+    what: {
+      job: job.id,
+      type: job.type,
+      to: to(p) ?? null,
+      ...(p.level !== undefined ? { level: p.level } : {}),
+      ...(uids ? { uids } : {}),
+      deidentified: p.deidentify !== undefined && p.deidentify !== null,
+      state: outcome.state,
+      ...(progress.completed !== undefined ? { completed: progress.completed } : {}),
+      ...(progress.failed !== undefined ? { failed: progress.failed } : {}),
+      ...(outcome.error ? { error: outcome.error } : {}),
+    },
+  };
 }

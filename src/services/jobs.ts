@@ -278,7 +278,23 @@ export class JobService {
     } catch (e) {
       logger.error({ err: e }, 'cannot record the job outcome');
     }
+    // An attempt that ran (not one handed back because the server stops): said to the listeners.
+    if (!(outcome.state === 'queued' && outcome.attemptReturned))
+      for (const listener of this.finishedListeners) {
+        try {
+          listener(job, outcome);
+        } catch (e) {
+          logger.error({ err: e }, 'a job listener failed');
+        }
+      }
     this.wake();
+  }
+
+  private readonly finishedListeners: ((job: Job, outcome: JobOutcome) => void)[] = [];
+
+  /** Called after each attempt that ran, with its outcome (succeeded, failed, canceled, or queued to retry). */
+  onFinished(listener: (job: Job, outcome: JobOutcome) => void): void {
+    this.finishedListeners.push(listener);
   }
 
   private failure(job: Job, r: Running, e: unknown, logger: Logger): JobOutcome {

@@ -1,6 +1,7 @@
 // The audit trail (logging.audit_file): storescu's instances summed per study and sender, a
-// C-FIND with its keys, a C-GET with the studies it handed out, a rejected association, and
-// HTTP: a deletion by a named user, a failed login, a refused access, DICOMweb reads.
+// C-FIND with its keys, a C-GET with the studies it handed out, a rejected association, a job
+// sending a study out, and HTTP: a deletion by a named user, a failed login, a refused access,
+// DICOMweb reads.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -47,6 +48,26 @@ describe('audit trail', () => {
     assert.deepEqual((retrieve?.what as { studies: string[] }).studies, [CT_STUDY]);
     assert.equal((retrieve?.what as { instances: number }).instances, 2);
     assert.ok(e.some((x) => x.action === 'access-denied' && x.who === 'INTRUDER'));
+  });
+
+  test('a job sending a study out (a send to a node) leaves an export line per attempt: where, what, how it went', async () => {
+    const web = pacs.server.httpServer!;
+    const put = await web.inject({ method: 'PUT', url: '/api/nodes/NOWHERE', headers: { ...basic('ann', 'ann-secret'), 'content-type': 'application/json' }, payload: { host: '127.0.0.1', port: 1 } });
+    assert.ok(put.statusCode < 300, put.body);
+    const sent = await web.inject({ method: 'POST', url: '/api/send', headers: { ...basic('ann', 'ann-secret'), 'content-type': 'application/json' }, payload: { destination: 'NOWHERE', uids: [CT_STUDY] } });
+    assert.ok(sent.statusCode < 300, sent.body);
+    const job = sent.json<{ id: number }>().id;
+    let line: Record<string, unknown> | undefined;
+    for (let i = 0; i < 100 && !line; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      line = entries().find((x) => x.action === 'export' && (x.what as { job?: number }).job === job);
+    }
+    assert.ok(line, 'an export line for the job');
+    assert.equal(line.outcome, 'failure');
+    const { type, to, level, uids, deidentified, state, error } = line.what as Record<string, unknown>;
+    assert.deepEqual({ type, to, level, uids, deidentified, state }, { type: 'send', to: 'NOWHERE', level: 'STUDY', uids: [CT_STUDY], deidentified: false, state: 'queued' });
+    assert.match(String(error), /NOWHERE|refused|connect/i);
+    await web.inject({ method: 'DELETE', url: `/api/jobs/${job}`, headers: basic('ann', 'ann-secret') });
   });
 
   test('HTTP: a deletion by its user, a failed login, a refused access', async () => {
@@ -109,7 +130,7 @@ describe('audit trail', () => {
     assert.deepEqual(e.filter((x) => String(what(x).url).endsWith('/protected')).map((x) => what(x).protected), [true, false]);
     const node = e.find((x) => what(x).url === '/api/nodes/VIEWER');
     assert.deepEqual((what(node!).node as { host: string; port: number }), { ae_title: 'VIEWER', host: '127.0.0.1', port: 11112, tls: false, permissions: (what(node!).node as { permissions: string[] }).permissions, description: '' });
-    const sent = e.find((x) => what(x).url === '/api/send');
+    const sent = e.filter((x) => what(x).url === '/api/send').at(-1);
     assert.deepEqual([what(sent!).job, what(sent!).destination, what(sent!).uids], [(send.json() as { id: number }).id, 'VIEWER', [CT_STUDY]]);
   });
 });
