@@ -28,6 +28,7 @@ export class WorkflowFeeds {
         worklist: a.worklist,
         index: a.index,
         logger,
+        audit: (e) => a.events.emit('audit', e),
         settings: () => {
           const c = a.config().hl7;
           return { charset: c.charset, stationAE: c.station_ae, processingIds: c.processing_ids, maxOrders: c.max_orders_per_message };

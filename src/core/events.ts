@@ -6,7 +6,7 @@ import type { StabilityEntry } from '../index/stability.js';
 
 /** One entry of the audit trail (IHE ATNA in spirit): who did what to which patient or study. */
 export interface AuditEntry {
-  action: 'store' | 'query' | 'retrieve' | 'delete' | 'export' | 'login-failed' | 'access-denied' | 'http' | 'association' | 'audit-lost' | 'patient-update' | 'patient-merge';
+  action: 'store' | 'query' | 'retrieve' | 'delete' | 'export' | 'login-failed' | 'access-denied' | 'http' | 'association' | 'audit-lost' | 'hl7';
   outcome: 'success' | 'failure';
   /** Calling AE title or HTTP user; null when anonymous. */
   who: string | null;

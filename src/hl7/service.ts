@@ -6,6 +6,7 @@ import type { JsonDataset } from '../dicom/json.js';
 import { jsonElementText } from '../dicom/json-encode.js';
 import { errorMessage, isPacsError } from '../core/errors.js';
 import type { Logger } from '../core/logging.js';
+import type { AuditEntry } from '../core/events.js';
 import { remoteText } from '../core/remote-text.js';
 import type { ArchiveIndex, MergeOutcome, PatientChanges, PatientKey } from '../index/types.js';
 import { OPEN_SPS_STATUSES, type WorklistEntry, scheduledStep } from '../index/workflow.js';
@@ -34,6 +35,8 @@ export interface Hl7Deps {
   logger: Logger;
   /** hl7.charset, hl7.station_ae, hl7.processing_ids and hl7.max_orders_per_message, read on each message (all but the first are live). */
   settings: () => { charset: string; stationAE: Readonly<Record<string, string>>; processingIds: readonly string[]; maxOrders: number };
+  /** The audit trail: each message acted on or refused (orders, patient updates and merges change who is who). */
+  audit?: (e: AuditEntry) => void;
 }
 
 export class Hl7Service {
@@ -85,6 +88,13 @@ export class Hl7Service {
     const enhanced = mode ? { ackMode: `${mode.accept ?? ''}/${mode.application ?? ''}`, ack: sent ?? 'none' } : {};
     if (code === 'AA') log.info({ remote, type, control, ...enhanced, result: remoteText(reason, LOGGED_MAX) }, 'HL7 message accepted');
     else log.warn({ remote, type, control, ack: code, ...enhanced, error: remoteText(reason, LOGGED_MAX) }, 'HL7 message not accepted');
+    this.deps.audit?.({
+      action: 'hl7',
+      outcome: code === 'AA' ? 'success' : 'failure',
+      who: msg ? remoteText(msg.get(msg.segment('MSH'), 3), 64) || null : null,
+      from: remote || null,
+      what: { type, control, ack: code, [code === 'AA' ? 'result' : 'error']: remoteText(reason, LOGGED_MAX) },
+    });
     if (sent === null) return null;
     const ack = buildAck(msg, sent, reason, problem ? { code: problem.code, text: problem.message, location: problem.location } : null, charset.name);
     return Buffer.from(charset.encoding === 'latin1' ? inLatin1(ack, charset.name === 'ASCII' ? 0x7f : 0xff) : ack, charset.encoding);

@@ -3,6 +3,7 @@
 // read (GET), write (STOW, upload, send), admin (delete, configuration).
 import { createHash } from 'node:crypto';
 import { isLoopback } from '../core/addresses.js';
+import { remoteText } from '../core/remote-text.js';
 import { decoyLike, isPasswordHash, passwordMatches, sameSecret } from '../core/passwords.js';
 import type { HttpConfig, HttpRole } from '../config/schema.js';
 
@@ -111,3 +112,12 @@ async function check(header: string, c: HttpConfig): Promise<Caller> {
 /** The role a request needs by method: reading is read, deleting is admin, the rest write. */
 export const roleForMethod = (method: string): HttpRole =>
   method === 'GET' || method === 'HEAD' || method === 'OPTIONS' ? 'read' : method === 'DELETE' ? 'admin' : 'write';
+
+/** The user name of a Basic Authorization header (its text before the colon, cut to 64 characters), or null. */
+export function basicUserName(header: string | undefined): string | null {
+  const m = /^basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
+  if (!m) return null;
+  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon < 0 ? null : remoteText(decoded.slice(0, colon), 64);
+}

@@ -4,7 +4,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import cors from '@fastify/cors';
 import type { Logger } from '../core/logging.js';
-import { authenticate, callerAddress, remoteUnconfigured, roleAllows, roleForMethod, type Caller } from './auth.js';
+import { authenticate, basicUserName, callerAddress, remoteUnconfigured, roleAllows, roleForMethod, type Caller } from './auth.js';
 import { FailedLogins, mayVerifyPassword } from './login-limit.js';
 import { openRouteCaller } from './open-caller.js';
 import { clientWentAway, isMissingFile, problemOf, sendProblem } from './problem.js';
@@ -157,7 +157,10 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     const reads = req.method === 'GET' && (route.startsWith('/dicom-web') || route.startsWith('/api/') || route === '/wado');
     if (req.method === 'GET' && !reads && status < 400) return;
     const action = status === 401 ? 'login-failed' : status === 403 ? 'access-denied' : req.method === 'DELETE' ? 'delete' : 'http';
-    deps.audit({ action, outcome: status < 400 ? 'success' : 'failure', who: callers.get(req) ?? null, from: req.ip, what: { method: req.method, url: req.url, status, ...(clientGone ? { clientGone } : {}), ...(req.auditWhat ?? {}) } });
+    // A failed login names the user name tried (never the password): guesses at one account are
+    // told from anonymous probes. Cut, on one line: it is the caller's text.
+    const tried = status === 401 ? basicUserName(req.headers.authorization) : null;
+    deps.audit({ action, outcome: status < 400 ? 'success' : 'failure', who: callers.get(req) ?? null, from: req.ip, what: { method: req.method, url: req.url, status, ...(tried !== null ? { triedUser: tried } : {}), ...(clientGone ? { clientGone } : {}), ...(req.auditWhat ?? {}) } });
   };
   app.addHook('onResponse', async (req, reply) => answered(req, reply.statusCode, reply.elapsedTime / 1000));
   // A handler that finished its work after the client left (a DELETE of thousands of instances,

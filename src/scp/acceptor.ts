@@ -171,7 +171,8 @@ export class AcceptorSession implements AssociationUser {
         this.awaitedByPeer.add(p);
         void p.finally(() => this.awaitedByPeer.delete(p)).catch(() => {});
       },
-      audit: (action, outcome, what) => this.deps.events.emit('audit', { action, outcome, who: assoc.callingAETitle, from: assoc.remoteAddress, what }),
+      // The user a user identity proved, beside the calling AE title (which the caller chooses).
+      audit: (action, outcome, what) => this.deps.events.emit('audit', { action, outcome, who: assoc.callingAETitle, from: assoc.remoteAddress, what: this.user ? { user: this.user, ...what } : what }),
       subRequest: (ctxId, cmd, dataset) => {
         const id = this.nextMessageId;
         this.nextMessageId = this.nextMessageId >= 0xffff ? 0x8000 : this.nextMessageId + 1;
@@ -226,6 +227,7 @@ export class AcceptorSession implements AssociationUser {
       this.stats.failures++;
       this.stats.lastError = comment;
       this.logger.warn({ operation: commandName(command.CommandField), error: comment }, 'operation refused');
+      this.deps.events.emit('audit', { action: 'access-denied', outcome: 'failure', who: assoc.callingAETitle, from: assoc.remoteAddress, what: { operation: commandName(command.CommandField), reason: comment, ...(this.user ? { user: this.user } : {}) } });
       refuseCommand(ctx, command, pc.abstractSyntax, Status.NotAuthorized, comment);
       return null; // a dataset that follows is read and dropped
     }

@@ -2,9 +2,9 @@
 // Worklist Information Model. One pending response per matching Scheduled Procedure Step,
 // C-CANCEL honoured between them, answers in a character set that carries their text.
 import { TS } from '../dicom/transfer-syntax.js';
-import { tagOfKeyword, vrMismatch } from '../dicom/dictionary.js';
+import { lookupTag, tagOfKeyword, vrMismatch } from '../dicom/dictionary.js';
 import { chooseCharacterSet } from '../dicom/identifier.js';
-import { decodeJsonDataset, encodeJsonDataset, jsonTexts } from '../dicom/json-encode.js';
+import { decodeJsonDataset, encodeJsonDataset, jsonElementText, jsonTexts } from '../dicom/json-encode.js';
 import type { JsonDataset } from '../dicom/json.js';
 import { SopClass } from '../dicom/uids.js';
 import { CommandField, type Command } from '../net/dimse/command.js';
@@ -55,6 +55,19 @@ export function worklistScp(deps: WorklistScpDeps): ServiceClassProvider {
   };
 }
 
+/** The keys of a worklist query that have a value (those inside the Scheduled Procedure Step Sequence too), as text. */
+function worklistKeys(query: JsonDataset): Record<string, string> {
+  const out: Record<string, string> = {};
+  const step = (query['00400100']?.Value?.[0] ?? {}) as JsonDataset;
+  for (const ds of [query, step])
+    for (const [tag, e] of Object.entries(ds)) {
+      if (e.vr === 'SQ') continue;
+      const text = jsonElementText(e);
+      if (text !== '') out[lookupTag(Number.parseInt(tag, 16))?.keyword ?? tag] = text.slice(0, 64);
+    }
+  return out;
+}
+
 async function find(deps: WorklistScpDeps, ctx: ScpContext, cmd: Command, data: Buffer, op: Operation): Promise<void> {
   const fail = (status: number, comment: string, offending?: number): Promise<void> => findFailure(ctx, cmd, 'worklist C-FIND', status, comment, offending);
 
@@ -74,6 +87,8 @@ async function find(deps: WorklistScpDeps, ctx: ScpContext, cmd: Command, data: 
     if (e instanceof QueryError) return fail(Status.IdentifierDoesNotMatchSOPClass, e.message, e.keyword ? tagOfKeyword(e.keyword) : undefined);
     return fail(Status.UnableToProcess, `worklist query failed: ${errorMessage(e)}`);
   }
+  // Who read which patients' schedule, as a C-FIND of the archive is recorded.
+  ctx.audit('query', 'success', { model: 'worklist', keys: worklistKeys(query), answers: answers.length });
   for (const answer of answers) {
     if (op.cancelled) return findResponse(ctx, cmd, Status.Cancel);
     const charset = chooseCharacterSet(requestedCharset, jsonTexts(answer));

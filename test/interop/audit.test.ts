@@ -50,6 +50,14 @@ describe('audit trail', () => {
     assert.ok(e.some((x) => x.action === 'access-denied' && x.who === 'INTRUDER'));
   });
 
+  test('DICOM: a worklist query with its keys, inside the scheduled step too', async () => {
+    const r = await run('findscu', ['-W', '-aet', 'FINDSCU', '-aec', 'PACS_SERVER', '-k', 'PatientID=WL42', '-k', '(0040,0100)[0].Modality=CT', '-k', 'PatientName', '127.0.0.1', String(pacs.port)]);
+    assert.equal(r.code, 0, r.stderr);
+    await new Promise((r) => setTimeout(r, 300));
+    const wl = entries().find((x) => x.action === 'query' && (x.what as { model?: string }).model === 'worklist');
+    assert.deepEqual([wl?.who, (wl?.what as { keys: unknown }).keys], ['FINDSCU', { PatientID: 'WL42', Modality: 'CT' }]);
+  });
+
   test('a job sending a study out (a send to a node) leaves an export line per attempt: where, what, how it went', async () => {
     const web = pacs.server.httpServer!;
     const put = await web.inject({ method: 'PUT', url: '/api/nodes/NOWHERE', headers: { ...basic('ann', 'ann-secret'), 'content-type': 'application/json' }, payload: { host: '127.0.0.1', port: 1 } });
@@ -78,7 +86,9 @@ describe('audit trail', () => {
     assert.equal((await web.inject({ method: 'GET', url: '/dicom-web/studies', headers: basic('bob', 'bob-secret') })).statusCode, 200);
     await new Promise((r) => setTimeout(r, 300)); // the file is written asynchronously
     const e = entries();
-    assert.ok(e.some((x) => x.action === 'login-failed' && x.outcome === 'failure'));
+    const failed = e.find((x) => x.action === 'login-failed' && x.outcome === 'failure');
+    assert.equal((failed?.what as { triedUser?: string }).triedUser, 'ann', 'the user name tried, not the password');
+    assert.ok(!JSON.stringify(e).includes('wrong'), 'no password in the trail');
     assert.ok(e.some((x) => x.action === 'access-denied' && x.who === 'bob'));
     const del = e.find((x) => x.action === 'delete' && x.outcome === 'success');
     assert.equal(del?.who, 'ann');

@@ -22,9 +22,14 @@ describe('known node permissions', () => {
   });
   after(() => pacs.stop());
 
-  test('a node without "store" is refused with 0x0124 and a reason; one with it stores; an unknown AE may', async () => {
+  test('a node without "store" is refused with 0x0124 and a reason (and audited); one with it stores; an unknown AE may', async () => {
+    const denied: unknown[] = [];
+    pacs.server.archive.events.on('audit', (e) => {
+      if (e.action === 'access-denied') denied.push([e.who, (e.what as { operation: string }).operation]);
+    });
     const refused = await run('storescu', ['-v', '-aet', 'VIEWER', '-aec', 'PACS_SERVER', '127.0.0.1', String(pacs.port), CT]);
     assert.match(refused.stdout + refused.stderr, /0x0?124|Not ?Authorized/i);
+    assert.deepEqual(denied, [['VIEWER', 'C-STORE-RQ']], 'in the audit trail');
     assert.equal((await pacs.server.archive.index.statistics()).instances, 0, 'nothing stored');
     const ok = await run('storescu', ['-v', '-aet', 'MODALITY', '-aec', 'PACS_SERVER', '127.0.0.1', String(pacs.port), CT]);
     assert.equal(ok.code, 0, ok.stderr);

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../../src/core/logging.js';
+import type { AuditEntry } from '../../../src/core/events.js';
 import { SqliteIndex } from '../../../src/index/sqlite/sqlite-index.js';
 import { WorklistService } from '../../../src/services/worklist.js';
 import { Hl7Service } from '../../../src/hl7/service.js';
@@ -490,4 +491,23 @@ test('an error in a later order of a message names that order\'s segment in ERR-
   const old = await send(message(second.map((s) => s.replace('202603120930', '20261399')), '2.3'));
   assert.match(old.ack.raw(old.ack.segment('ERR'), 1), /^TQ1\^2\^7\^102&/);
   assert.deepEqual([await worklist.bySourceKey('hl7', 'S1'), await worklist.bySourceKey('hl7', 'S2')], [null, null], 'nothing of the message taken');
+});
+
+test('each message acted on or refused leaves an audit line: the sending application, the address, what was done or why not', async () => {
+  const index = SqliteIndex.open({ path: join(dir, `${++databases}.db`), walMode: true });
+  await index.migrate();
+  after(() => index.close());
+  const worklist = new WorklistService(index.worklist, () => ({ fuzzyNames: false }), index);
+  const audited: AuditEntry[] = [];
+  const hl7 = new Hl7Service({ worklist, index, logger: createLogger({ level: 'silent' }), settings: () => ({ charset: 'UTF-8', stationAE: {}, processingIds: ['P'], maxOrders: 100 }), audit: (e) => audited.push(e) });
+  await hl7.handle(Buffer.from(orm('NW', 'AU1')), '192.0.2.10');
+  await hl7.handle(Buffer.from(orm('ZZ', 'AU2')), '192.0.2.10');
+  assert.deepEqual(
+    audited.map((e) => [e.action, e.outcome, e.who, e.from, (e.what as { ack: string }).ack]),
+    [
+      ['hl7', 'success', 'RIS', '192.0.2.10', 'AA'],
+      ['hl7', 'failure', 'RIS', '192.0.2.10', 'AE'],
+    ],
+  );
+  assert.match(String((audited[0]!.what as { result: string }).result), /order AU1 scheduled/);
 });
