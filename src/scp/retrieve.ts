@@ -156,6 +156,8 @@ function refusal(ctx: ScpContext, cmd: Command): (status: number, comment: strin
     ctx.stats.failures++;
     ctx.stats.lastError = comment;
     ctx.logger.warn({ status: `0x${status.toString(16)}`, error: comment }, `${cmd.CommandField === CommandField.C_GET_RQ ? 'C-GET' : 'C-MOVE'} refused`);
+    // Refused retrieves are in the audit trail too (a C-MOVE to an AE title not known, say).
+    ctx.audit('retrieve', 'failure', { status: `0x${status.toString(16).padStart(4, '0')}`, reason: comment.slice(0, 200), ...(cmd.MoveDestination ? { destination: cmd.MoveDestination.trim().slice(0, 16) } : {}) });
     const counts = failed ? { remaining: 0, completed: 0, failed: failed.length, warning: 0 } : null;
     return final(ctx, cmd, status, counts, comment, failed, offending);
   };

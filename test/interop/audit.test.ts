@@ -50,6 +50,13 @@ describe('audit trail', () => {
     assert.ok(e.some((x) => x.action === 'access-denied' && x.who === 'INTRUDER'));
   });
 
+  test('DICOM: a C-MOVE refused (a destination not known) is in the trail', async () => {
+    await run('movescu', ['-S', '-aet', 'GETSCU', '-aec', 'PACS_SERVER', '-aem', 'NOBODY', '-k', 'QueryRetrieveLevel=STUDY', '-k', `StudyInstanceUID=${CT_STUDY}`, '127.0.0.1', String(pacs.port)]);
+    await new Promise((r) => setTimeout(r, 300));
+    const refused = entries().find((x) => x.action === 'retrieve' && x.outcome === 'failure');
+    assert.deepEqual([refused?.who, (refused?.what as { status: string; destination: string }).status, (refused?.what as { destination: string }).destination], ['GETSCU', '0xa801', 'NOBODY']);
+  });
+
   test('DICOM: a worklist query with its keys, inside the scheduled step too', async () => {
     const r = await run('findscu', ['-W', '-aet', 'FINDSCU', '-aec', 'PACS_SERVER', '-k', 'PatientID=WL42', '-k', '(0040,0100)[0].Modality=CT', '-k', 'PatientName', '127.0.0.1', String(pacs.port)]);
     assert.equal(r.code, 0, r.stderr);
