@@ -45,9 +45,9 @@ export class Metrics {
     const sources = { ...given, diskFreeBytes: perScrape(given.diskFreeBytes), archive: perScrape(given.archive), jobs: perScrape(given.jobs) };
     collectDefaultMetrics({ register: r, prefix: 'pacs_' });
     const associations = new Counter({ name: 'pacs_associations_total', help: 'Associations ended, by outcome (released, aborted, rejected, …)', labelNames: ['outcome'], registers: [r] });
-    const operations = new Counter({ name: 'pacs_dimse_operations_total', help: 'DIMSE requests received, by operation', labelNames: ['operation'], registers: [r] });
+    const operations = new Counter({ name: 'pacs_dimse_operations_total', help: 'DIMSE requests answered, by operation (counted at the final response)', labelNames: ['operation'], registers: [r] });
     const operationFailures = new Counter({ name: 'pacs_dimse_failures_total', help: 'DIMSE requests answered with a failure status', registers: [r] });
-    const bytes = new Counter({ name: 'pacs_network_bytes_total', help: 'Bytes on DICOM associations, by direction', labelNames: ['direction'], registers: [r] });
+    const bytes = new Counter({ name: 'pacs_network_bytes_total', help: 'Bytes on DICOM associations, by direction (counted when each association ends)', labelNames: ['direction'], registers: [r] });
     const stored = new Counter({ name: 'pacs_instances_stored_total', help: 'Instances committed, by door (dimse, stow, upload, import)', labelNames: ['source'], registers: [r] });
     const storeFailures = new Counter({ name: 'pacs_store_failures_total', help: 'Instances refused or lost, by error code', labelNames: ['code'], registers: [r] });
     const storeSeconds = new Histogram({
@@ -125,15 +125,17 @@ export class Metrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60],
       registers: [r],
     });
+    // Counted as each operation ends, not when its association closes: a modality holding one
+    // open for hours showed a flat line, then a spike.
     events.on('dimse.operation', ({ operation, status, ms }) => {
+      operations.inc({ operation });
+      if (status === 'failure') operationFailures.inc();
       responses.inc({ operation, status });
       operationSeconds.observe({ operation }, ms / 1000);
     });
     events.on('association.closed', (a) => {
       associations.inc({ outcome: a.outcome });
       if (a.rejectReason) rejected.inc({ reason: a.rejectReason });
-      for (const [operation, n] of Object.entries(a.operations)) operations.inc({ operation }, n);
-      if (a.failures) operationFailures.inc(a.failures);
       bytes.inc({ direction: 'in' }, a.bytesIn);
       bytes.inc({ direction: 'out' }, a.bytesOut);
     });

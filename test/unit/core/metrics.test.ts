@@ -30,3 +30,14 @@ test('a failing or hanging source leaves its gauges out; the rest is served', as
   assert.match(again, /^pacs_disk_free_bytes 1000000000$/m);
   assert.match(again, /^pacs_jobs\{state="queued"\} 7$/m);
 });
+
+test('DIMSE operations and failures are counted as each operation ends, not when its association closes', async () => {
+  const events = new EventBus();
+  const metrics = new Metrics(events, { activeAssociations: () => 1, diskFreeBytes: async () => 1, archive: async () => ({ patients: 0, studies: 0, series: 0, instances: 0, bytes: 0 }), jobs: async () => ({}), minFreeBytes: () => 0 });
+  events.emit('dimse.operation', { operation: 'C-ECHO', status: 'success', ms: 1 });
+  events.emit('dimse.operation', { operation: 'C-STORE', status: 'failure', ms: 2 });
+  const { body } = await metrics.text();
+  assert.match(body, /^pacs_dimse_operations_total\{operation="C-ECHO"\} 1$/m);
+  assert.match(body, /^pacs_dimse_operations_total\{operation="C-STORE"\} 1$/m);
+  assert.match(body, /^pacs_dimse_failures_total 1$/m);
+});
