@@ -285,6 +285,19 @@ export class PacsServer {
     return this.http;
   }
 
+  /** When a connection closed unanswered was last said at warn level, by address (a flood is one line a minute). */
+  private readonly refusedSaid = new Map<string, number>();
+
+  /** A connection the listener closed unanswered by a limit: said at warn once a minute per address, counted. */
+  private connectionRefused(address: string, why: string): void {
+    this.metrics.connectionRefused(why);
+    const last = this.refusedSaid.get(address);
+    if (last !== undefined && Date.now() - last < 60_000) return this.logger.debug({ remoteAddress: address, why }, 'DICOM connection closed unanswered');
+    if (this.refusedSaid.size > 10_000) this.refusedSaid.clear();
+    this.refusedSaid.set(address, Date.now());
+    this.logger.warn({ remoteAddress: address, why }, 'DICOM connection closed unanswered (further ones from this address for a minute at debug level)');
+  }
+
   private acceptPolicy(): AcceptPolicy {
     const c = this.archive.config();
     return {
@@ -342,6 +355,7 @@ export class PacsServer {
         port,
         maxPduLength: c.server.max_pdu_length,
         onError: (e: Error) => this.logger.error({ err: e, port }, 'DICOM listener error'),
+        onRefused: (address, why) => this.connectionRefused(address, why),
         // Far beyond max_associations: connections that never speak must not lock good clients
         // out before ARTIM closes them (the hostile-peer suite holds 200), yet what they may make
         // us buffer stays bounded (1,024 × a 256 KB control PDU at most).

@@ -39,11 +39,13 @@ export class Metrics {
   readonly registry = new Registry();
   private readonly httpRequests: Counter<'method' | 'route' | 'status'>;
   private readonly httpDuration: Histogram<'method' | 'route'>;
+  private readonly refusedConnections: Counter<'why'>;
 
   constructor(events: EventBus, given: MetricsSources) {
     const r = this.registry;
     const sources = { ...given, diskFreeBytes: perScrape(given.diskFreeBytes), archive: perScrape(given.archive), jobs: perScrape(given.jobs) };
     collectDefaultMetrics({ register: r, prefix: 'pacs_' });
+    this.refusedConnections = new Counter({ name: 'pacs_connections_refused_total', help: 'DICOM connections closed unanswered by a limit (too many connections; too many not associated from one address), by why', labelNames: ['why'], registers: [r] });
     const associations = new Counter({ name: 'pacs_associations_total', help: 'Associations ended, by outcome (released, aborted, rejected, …)', labelNames: ['outcome'], registers: [r] });
     const operations = new Counter({ name: 'pacs_dimse_operations_total', help: 'DIMSE requests answered, by operation (counted at the final response)', labelNames: ['operation'], registers: [r] });
     const operationFailures = new Counter({ name: 'pacs_dimse_failures_total', help: 'DIMSE requests answered with a failure status', registers: [r] });
@@ -148,6 +150,11 @@ export class Metrics {
   observeHttp(method: string, route: string, status: number, seconds: number): void {
     this.httpRequests.inc({ method, route, status: String(status) });
     this.httpDuration.observe({ method, route }, seconds);
+  }
+
+  /** A connection the DICOM listener closed unanswered by a limit. */
+  connectionRefused(why: string): void {
+    this.refusedConnections.inc({ why });
   }
 
   async text(): Promise<{ contentType: string; body: string }> {

@@ -25,6 +25,11 @@ export interface ListenerOptions {
   maxConnections?: () => number;
   /** An error of the listening socket once it listens (an accept failing: out of descriptors). */
   onError?: (error: Error) => void;
+  /**
+   * A connection closed unanswered by a limit (maxConnections, or too many not yet associated
+   * from its address): a modality locked out this way was invisible to the operator.
+   */
+  onRefused?: (remoteAddress: string, why: 'too many connections' | 'too many connections not associated from the address') => void;
 }
 
 /**
@@ -66,6 +71,7 @@ export class DicomListener {
   private accept(socket: net.Socket): void {
     const limit = this.options.maxConnections?.() ?? 0;
     if (limit > 0 && this.active.size >= limit) {
+      this.options.onRefused?.(socket.remoteAddress ?? '?', 'too many connections');
       socket.destroy();
       return;
     }
@@ -74,6 +80,7 @@ export class DicomListener {
     let waiting = 0;
     for (const a of this.active) if (!a.established && a.remoteAddress === socket.remoteAddress) waiting++;
     if (waiting >= MAX_UNASSOCIATED_PER_ADDRESS) {
+      this.options.onRefused?.(socket.remoteAddress ?? '?', 'too many connections not associated from the address');
       socket.destroy();
       return;
     }

@@ -9,6 +9,12 @@ import { PacsError, errorMessage } from '../core/errors.js';
 import type { Job, JobOutcome } from '../index/jobs.js';
 
 const FLUSH_MS = 5_000;
+/**
+ * A DICOM sender's stores are summed until its association closes, or for this long at most: a
+ * modality that holds its association for hours went unaudited that long, and a crash lost the
+ * lines of instances already acknowledged.
+ */
+const DIMSE_FLUSH_MS = 60_000;
 
 interface StoreGroup {
   who: string | null;
@@ -18,6 +24,8 @@ interface StoreGroup {
   patient: string;
   instances: number;
   bytes: number;
+  /** When the group's first instance was stored. */
+  since: number;
 }
 
 export class AuditTrail {
@@ -38,6 +46,7 @@ export class AuditTrail {
     events: EventBus,
     private readonly file: string,
     private readonly onError: (e: unknown, lost: number) => void = () => undefined,
+    timing: { flushMs?: number; dimseFlushMs?: number } = {},
   ) {
     try {
       fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -53,7 +62,7 @@ export class AuditTrail {
         // The sender: its AE title over DICOM, the web user over STOW-RS and uploads.
         const who = p.callingAE ?? p.user ?? null;
         const key = `${p.source}|${who ?? ''}|${p.remoteAddress ?? ''}|${record.study.StudyInstanceUID}`;
-        const g = this.stores.get(key) ?? { who, from: p.remoteAddress, source: p.source, study: record.study.StudyInstanceUID, patient: record.patient.PatientID, instances: 0, bytes: 0 };
+        const g = this.stores.get(key) ?? { who, from: p.remoteAddress, source: p.source, study: record.study.StudyInstanceUID, patient: record.patient.PatientID, instances: 0, bytes: 0, since: Date.now() };
         g.instances++;
         g.bytes += record.file.size;
         this.stores.set(key, g);
@@ -67,7 +76,8 @@ export class AuditTrail {
         if (a.outcome === 'rejected') this.write({ action: 'access-denied', outcome: 'failure', who: a.callingAE, from: a.remoteAddress, what: { association: 'rejected', ...(a.rejectedBecause ? { reason: a.rejectedBecause } : {}) } });
       }),
     );
-    this.timer = setInterval(() => this.flush((g) => g.source !== 'dimse'), FLUSH_MS);
+    const dimseFlushMs = timing.dimseFlushMs ?? DIMSE_FLUSH_MS;
+    this.timer = setInterval(() => this.flush((g) => g.source !== 'dimse' || Date.now() - g.since >= dimseFlushMs), timing.flushMs ?? FLUSH_MS);
     this.timer.unref();
   }
 

@@ -25,7 +25,8 @@ test('an error of the listening socket goes to onError', async () => {
   await listener.stop(0);
 });
 
-test('past maxConnections a new connection is closed at once; the others stay', async () => {
+test('past maxConnections a new connection is closed at once, and said (onRefused); the others stay', async () => {
+  const refused: string[] = [];
   const listener = new DicomListener({
     host: '127.0.0.1',
     port: 0,
@@ -33,6 +34,7 @@ test('past maxConnections a new connection is closed at once; the others stay', 
     timeouts: () => ({ artimMs: 10_000, idleMs: 10_000 }),
     userFor: () => ({ onCommand: () => null }),
     maxConnections: () => 2,
+    onRefused: (address, why) => refused.push(`${address} ${why}`),
   });
   const { port } = await listener.start();
   const open = (): Promise<{ socket: net.Socket; closed: Promise<void> }> =>
@@ -51,6 +53,7 @@ test('past maxConnections a new connection is closed at once; the others stay', 
   void a.closed.then(() => (early = true));
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(early, false, 'the connections within the limit stay open');
+  assert.deepEqual(refused, ['127.0.0.1 too many connections']);
   a.socket.destroy();
   b.socket.destroy();
   await listener.stop(0);

@@ -43,3 +43,20 @@ test('reopen() after the file was renamed (logrotate) writes into a new file of 
   assert.match(fs.readFileSync(`${file}.1`, 'utf8'), /"who":"WS1"/);
   assert.match(fs.readFileSync(file, 'utf8'), /"who":"AFTER"/);
 });
+
+test("a DICOM sender's stores are written within a bound while its association stays open, not only when it closes", async () => {
+  const events = new EventBus();
+  const file = path.join(dir, 'held.log');
+  const trail = new AuditTrail(events, file, undefined, { flushMs: 20, dimseFlushMs: 50 });
+  const record = {
+    provenance: { callingAE: 'CT1', calledAE: 'PACS', remoteAddress: '192.0.2.5', source: 'dimse' },
+    study: { StudyInstanceUID: '1.2.3' },
+    patient: { PatientID: 'P1' },
+    file: { size: 100 },
+  };
+  events.emit('instance.stored', { record, outcome: 'inserted', changeSeq: 1 } as never);
+  await new Promise((r) => setTimeout(r, 200));
+  const lines = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { action: string; who: string; what: { instances: number } });
+  assert.deepEqual(lines.map((l) => [l.action, l.who, l.what.instances]), [['store', 'CT1', 1]], 'no association closed');
+  await trail.close();
+});
