@@ -91,13 +91,13 @@ export class AcceptorSession implements AssociationUser {
     const p = this.deps.policy();
     this.logger = this.logger.child({ callingAE: rq.callingAETitle, calledAE: rq.calledAETitle });
     if (rq.applicationContext !== DICOM_APPLICATION_CONTEXT)
-      return reject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.ApplicationContextNotSupported);
+      return this.refuse(reject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.ApplicationContextNotSupported), `application context ${rq.applicationContext.slice(0, 64)} is not DICOM's`);
     const malformed = presentationContextProblem(rq) ?? userInformationProblem(rq);
     if (malformed) return this.refuse(reject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.NoReasonGiven), malformed);
     if (!isAeTitle(rq.callingAETitle))
       return this.refuse(reject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CallingAETitleNotRecognized), 'the calling AE title is empty or holds characters an AE title may not');
     if (p.strictCalledAE && rq.calledAETitle !== p.aeTitle)
-      return reject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CalledAETitleNotRecognized);
+      return this.refuse(reject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CalledAETitleNotRecognized), `called AE title ${rq.calledAETitle} is not ours (${p.aeTitle}; server.strict_called_ae)`);
     if (!p.allowedAETitles.some((pattern) => aeTitleMatches(pattern, rq.callingAETitle)))
       return this.refuse(reject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CallingAETitleNotRecognized), `calling AE title ${rq.callingAETitle} is not in access_control.allowed_ae_titles`);
     const addresses = p.addressesOf?.(rq.callingAETitle) ?? null;

@@ -36,6 +36,7 @@ describe('audit trail', () => {
     const out = fs.mkdtempSync(path.join(pacs.dir, 'get-'));
     assert.equal((await run('getscu', ['-S', '-aec', 'PACS_SERVER', '-od', out, '-k', 'QueryRetrieveLevel=STUDY', '-k', `StudyInstanceUID=${CT_STUDY}`, '127.0.0.1', String(pacs.port)])).code, 0);
     await run('echoscu', ['-aet', 'INTRUDER', '-aec', 'PACS_SERVER', '127.0.0.1', String(pacs.port)]);
+    await run('echoscu', ['-aet', 'STORESCU', '-aec', 'NOT_US', '127.0.0.1', String(pacs.port)]);
     await new Promise((r) => setTimeout(r, 300));
     const e = entries();
     const store = e.find((x) => x.action === 'store');
@@ -48,6 +49,8 @@ describe('audit trail', () => {
     assert.deepEqual((retrieve?.what as { studies: string[] }).studies, [CT_STUDY]);
     assert.equal((retrieve?.what as { instances: number }).instances, 2);
     assert.ok(e.some((x) => x.action === 'access-denied' && x.who === 'INTRUDER'));
+    const wrongCalled = e.find((x) => x.action === 'access-denied' && x.who === 'STORESCU');
+    assert.match(String((wrongCalled?.what as { reason?: string }).reason), /called AE title NOT_US is not ours/, 'the reason, as for the other refusals');
   });
 
   test('DICOM: a C-MOVE refused (a destination not known) is in the trail', async () => {
