@@ -460,6 +460,19 @@ export class PacsServer {
     return { dicomPort: port, tlsPort, httpPort, metricsPort };
   }
 
+  /**
+   * Opens logging.file and logging.audit_file again by their names: SIGHUP is also what logrotate
+   * sends after renaming them (the lines went on into the renamed files until a restart).
+   */
+  reopenFiles(): void {
+    try {
+      reopenLogFile(this.logger);
+      this.auditTrail?.reopen();
+    } catch (e) {
+      this.logger.error({ err: e }, 'cannot open the log or audit file again');
+    }
+  }
+
   /** Applies a new configuration: live keys at once, the rest logged as needing a restart. */
   reload(next: Readonly<Config>): { live: string[]; restart: string[] } {
     const diff = describeReload(this.archive.config(), next);
@@ -467,9 +480,6 @@ export class PacsServer {
     // Only live keys change now; keep the running values of the others until a restart.
     this.archive.setConfig(restartKeys.size === 0 ? next : mergeLive(this.archive.config(), next, diff.live));
     this.logger.level = this.archive.config().logging.level;
-    // SIGHUP is also what logrotate sends: the log and audit files are opened again by their names.
-    reopenLogFile(this.logger);
-    this.auditTrail?.reopen();
     this.logger.info({ applied: diff.live, needsRestart: diff.restart }, 'configuration reloaded');
     return diff;
   }

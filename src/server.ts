@@ -68,6 +68,9 @@ export async function main(argv: string[]): Promise<number> {
   process.on('SIGHUP', () => {
     void starting.then(
       () => {
+        // The files first, whatever the configuration says: logrotate renamed them before
+        // signalling, and a file that cannot be loaded must not keep them in the rotated ones.
+        server.reopenFiles();
         try {
           server.reload(load().config);
         } catch (e) {

@@ -23,13 +23,18 @@ export const anonymousRole = (c: HttpConfig, from?: string): HttpRole =>
   c.anonymous_role ?? (c.users.length || c.tokens.length ? 'read' : from === undefined || isLoopback(from) ? 'admin' : 'none');
 
 /**
- * The address judged for the anonymous role: the client a trusted proxy names (req.ip) when the
- * connection comes from this machine (a proxy beside us), else the connection's own — a proxy on
- * another machine forwarding its own 127.0.0.1 is not this machine.
+ * The address judged for the anonymous role: the connection's own, unless it comes from this
+ * machine with forwarding headers — a proxy beside us (nginx, a TLS terminator, a tunnel). Then
+ * the client a trusted proxy names (req.ip, http.trust_proxy), and never this machine: a proxy
+ * left out of trust_proxy made every remote client 127.0.0.1, and one passing the client's own
+ * X-Forwarded-For through let it claim 127.0.0.1. A proxy on another machine is judged itself.
  */
-export const callerAddress = (req: { ip: string; socket: { remoteAddress?: string | undefined } }): string => {
+export const callerAddress = (req: { ip: string; socket: { remoteAddress?: string | undefined }; headers: Record<string, unknown> }): string => {
   const socket = req.socket.remoteAddress ?? '';
-  return isLoopback(socket) ? req.ip : socket;
+  if (!isLoopback(socket)) return socket;
+  const forwarded = req.headers['x-forwarded-for'] !== undefined || req.headers.forwarded !== undefined || req.headers['x-real-ip'] !== undefined;
+  if (!forwarded) return socket;
+  return isLoopback(req.ip) ? 'forwarded' : req.ip;
 };
 
 /** Nothing configured, and a caller from another machine: refused until accounts or an anonymous role are set. */

@@ -102,6 +102,27 @@ describe('pacs_server end to end', () => {
     }
   });
 
+  test('SIGHUP opens the log and audit files again by their names (logrotate), even when the configuration cannot be loaded', async () => {
+    const dir = tempDir();
+    const withAudit = (p: number) => baseYaml(p).replace('logging: { level: info, file: ./logs/pacs.log }', 'logging: { level: info, file: ./logs/pacs.log, audit_file: ./logs/audit.log }');
+    const srv = await startServer(dir, withAudit);
+    const logs = path.join(dir, 'logs');
+    try {
+      await waitFor(() => fs.existsSync(path.join(logs, 'pacs.log')) && fs.readFileSync(path.join(logs, 'pacs.log'), 'utf8').includes('listening'));
+      for (const f of ['pacs.log', 'audit.log']) fs.renameSync(path.join(logs, f), path.join(logs, `${f}.1`));
+      fs.writeFileSync(srv.configFile, 'server: { port: nope }\n'); // a half-edited file
+      srv.child.kill('SIGHUP');
+      await waitFor(() => srv.log().includes('reload refused'));
+      await run('echoscu', ['-aet', 'WS1', '-aec', 'NOT_US', '127.0.0.1', String(srv.port)]); // refused: an audit line
+      await waitFor(() => fs.existsSync(path.join(logs, 'audit.log')) && fs.readFileSync(path.join(logs, 'audit.log'), 'utf8').includes('access-denied'));
+      await waitFor(() => fs.existsSync(path.join(logs, 'pacs.log')) && fs.readFileSync(path.join(logs, 'pacs.log'), 'utf8').includes('reload refused'));
+      assert.doesNotMatch(fs.readFileSync(path.join(logs, 'pacs.log.1'), 'utf8'), /reload refused/, 'not into the rotated file');
+    } finally {
+      await srv.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('known_nodes change on SIGHUP: a C-MOVE destination appears without a restart', async () => {
     const dir = tempDir();
     const rcvPort = await freePort();

@@ -88,6 +88,10 @@ describe('a fresh install (no users, tokens or anonymous_role): administrator on
     // A trusted proxy on another machine forwarding its own 127.0.0.1 is not this machine.
     assert.equal((await from('10.9.0.5', 'GET', '/api/studies', { 'x-forwarded-for': '192.0.2.77' })).statusCode, 403);
     assert.equal((await from('10.9.0.5', 'GET', '/api/studies', { 'x-forwarded-for': '127.0.0.1' })).statusCode, 403);
+    // A proxy on this machine (not in trust_proxy here): what it forwards is not this machine,
+    // whatever its X-Forwarded-For says.
+    for (const headers of [{ 'x-forwarded-for': '192.0.2.77' }, { 'x-forwarded-for': '127.0.0.1' }, { 'x-real-ip': '192.0.2.77' }] as Record<string, string>[])
+      assert.equal((await from('127.0.0.1', 'GET', '/api/studies', headers)).statusCode, 403, JSON.stringify(headers));
     assert.equal((await from('192.0.2.9', 'GET', '/health/live')).statusCode, 200, 'open health checks stay open');
   });
 });

@@ -54,10 +54,15 @@ test('authenticate: users, tokens, anonymous, wrong credentials', async () => {
   for (const from of ['10.1.2.3', '::ffff:10.1.2.3', 'fe80::1']) assert.equal(anonymousRole(fresh, from), 'none', from);
   assert.equal(anonymousRole({ ...fresh, anonymous_role: 'admin' } as HttpConfig, '10.1.2.3'), 'admin', 'said explicitly: as said');
   assert.deepEqual(await authenticate(undefined, fresh, undefined, '10.1.2.3'), { role: 'none', name: null });
-  // The address judged: a proxy beside us names the client; one elsewhere is judged itself.
-  assert.equal(callerAddress({ ip: '192.0.2.7', socket: { remoteAddress: '127.0.0.1' } }), '192.0.2.7');
-  assert.equal(callerAddress({ ip: '127.0.0.1', socket: { remoteAddress: '10.9.0.5' } }), '10.9.0.5');
-  assert.equal(callerAddress({ ip: '127.0.0.1', socket: { remoteAddress: '127.0.0.1' } }), '127.0.0.1');
+  // The address judged: a proxy beside us names the client; one elsewhere is judged itself; a
+  // request forwarded from this machine is never this machine (a proxy not in trust_proxy, or a
+  // client's own X-Forwarded-For: 127.0.0.1 passed through).
+  const xff = { 'x-forwarded-for': '192.0.2.7' };
+  assert.equal(callerAddress({ ip: '192.0.2.7', socket: { remoteAddress: '127.0.0.1' }, headers: xff }), '192.0.2.7');
+  assert.equal(callerAddress({ ip: '127.0.0.1', socket: { remoteAddress: '10.9.0.5' }, headers: xff }), '10.9.0.5');
+  assert.equal(callerAddress({ ip: '127.0.0.1', socket: { remoteAddress: '127.0.0.1' }, headers: {} }), '127.0.0.1');
+  for (const headers of [xff, { forwarded: 'for=192.0.2.7' }, { 'x-real-ip': '192.0.2.7' }, { 'x-forwarded-for': '127.0.0.1' }])
+    assert.equal(anonymousRole(fresh, callerAddress({ ip: '127.0.0.1', socket: { remoteAddress: '127.0.0.1' }, headers })), 'none', JSON.stringify(headers));
   assert.equal(roleAllows('write', 'read'), true);
   assert.equal(roleAllows('write', 'admin'), false);
   assert.equal(roleAllows('read', 'none'), true);
