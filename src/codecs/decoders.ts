@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { PacsError, errorMessage } from '../core/errors.js';
 import { decodeRleFrame } from '../dicom/rle.js';
 import type { CodecName, FrameResult, ImageGeometry } from './frame.js';
-import { readJpegFrameHeader } from './jpeg-header.js';
+import { readJ2kSize, readJpegFrameHeader, readJpegLsFrameHeader } from './jpeg-header.js';
 import { decodeJpeg12 } from './jpeg12.js';
 import { clearMessages, decoderClass, discard, messages, type Library, type WasmDecoder } from './libraries.js';
 import { owned, shapeFrame } from './shape.js';
@@ -48,6 +48,16 @@ async function runWasm(lib: Library, frame: Uint8Array, use: (d: WasmDecoder) =>
 
 const libraryError = (lib: string, what: string): string => `${lib}: ${what}${messages.length ? ` (${messages.join('; ')})` : ''}`;
 
+/**
+ * What the codestream's own header claims, checked against the dataset before its decoder runs:
+ * a decoder allocates what the codestream claims (gigabytes, from a frame of a few bytes) before
+ * it finds the size is not the dataset's. Null (a header not found): the decoder's own check after.
+ */
+function checkClaim(size: { rows: number; columns: number } | null, g: ImageGeometry): void {
+  // 0 rows: a JPEG whose height comes later (DNL), which the decoder checks.
+  if (size && size.rows !== 0 && (size.columns !== g.columns || size.rows !== g.rows)) fail(`the codestream is ${size.columns}×${size.rows}, the dataset says ${g.columns}×${g.rows}`);
+}
+
 function checkSize(info: { width: number; height: number }, g: ImageGeometry, lib: string): void {
   if (info.width !== g.columns || info.height !== g.rows)
     fail(libraryError(lib, `the codestream is ${info.width}×${info.height}, the dataset says ${g.columns}×${g.rows}`));
@@ -56,6 +66,7 @@ function checkSize(info: { width: number; height: number }, g: ImageGeometry, li
 async function jpeg(frame: Uint8Array, g: ImageGeometry): Promise<FrameResult> {
   const h = readJpegFrameHeader(frame) ?? fail('no JPEG frame header (SOF) before the first scan');
   if (h.sof === 0xffc3 || h.sof > 0xffc2) fail(`JPEG process of marker ${h.sof.toString(16)} is not allowed in this transfer syntax`);
+  checkClaim(h, g);
   if (h.precision === 12) return jpeg12(frame, g);
   if (h.precision !== 8) fail(`${h.precision}-bit JPEG (SOF${h.sof & 0xf}) cannot be decoded: JPEG baseline and extended are 8 or 12 bits`);
   return runWasm('libjpeg-turbo', frame, (d) => {
@@ -101,6 +112,7 @@ function jpegLossless(frame: Uint8Array, g: ImageGeometry): FrameResult {
 }
 
 function jpegLs(frame: Uint8Array, g: ImageGeometry): Promise<FrameResult> {
+  checkClaim(readJpegLsFrameHeader(frame), g);
   return runWasm('charls', frame, (d) => {
     const info = d.getFrameInfo();
     checkSize(info, g, 'charls');
@@ -134,11 +146,13 @@ function j2kResult(d: WasmDecoder, g: ImageGeometry, lib: string, convertedColou
 }
 
 function j2k(frame: Uint8Array, g: ImageGeometry): Promise<FrameResult> {
+  checkClaim(readJ2kSize(frame), g);
   // openjpeg turns sYCC and subsampled colour into RGB itself, then says colour space 1 (sRGB).
   return runWasm('openjpeg', frame, (d) => j2kResult(d, g, 'openjpeg', d.getColorSpace?.() === 1));
 }
 
 async function htj2k(frame: Uint8Array, g: ImageGeometry): Promise<FrameResult> {
+  checkClaim(readJ2kSize(frame), g);
   try {
     return await runWasm('openjph', frame, (d) => {
       const info = d.getFrameInfo();

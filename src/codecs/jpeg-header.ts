@@ -15,6 +15,25 @@ const isSof = (m: number): boolean => m >= 0xffc0 && m <= 0xffcf && m !== 0xffc4
 
 /** The first frame header of the codestream, or null if there is none before the first scan. */
 export function readJpegFrameHeader(b: Uint8Array): JpegFrameHeader | null {
+  return frameHeader(b, isSof);
+}
+
+/** The frame header (SOF55, ITU T.87 C.2.2) of a JPEG-LS codestream, or null. */
+export function readJpegLsFrameHeader(b: Uint8Array): JpegFrameHeader | null {
+  return frameHeader(b, (m) => m === 0xfff7);
+}
+
+/**
+ * The width and height a JPEG 2000 / HTJ2K codestream's SIZ segment gives (T.800 A.5.1: the
+ * reference grid less its offset), or null for what is not a bare codestream (a JP2 file).
+ */
+export function readJ2kSize(b: Uint8Array): { rows: number; columns: number } | null {
+  if (b.length < 24 || b[0] !== 0xff || b[1] !== 0x4f || b[2] !== 0xff || b[3] !== 0x51) return null;
+  const u32 = (at: number): number => ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+  return { columns: u32(8) - u32(16), rows: u32(12) - u32(20) };
+}
+
+function frameHeader(b: Uint8Array, isFrame: (marker: number) => boolean): JpegFrameHeader | null {
   if (b.length < 4 || b[0] !== 0xff || b[1] !== 0xd8) return null;
   let p = 2;
   while (p + 4 <= b.length) {
@@ -25,7 +44,7 @@ export function readJpegFrameHeader(b: Uint8Array): JpegFrameHeader | null {
       continue;
     }
     const len = (b[p + 2]! << 8) | b[p + 3]!;
-    if (isSof(marker)) {
+    if (isFrame(marker)) {
       if (p + 10 > b.length) return null;
       return { sof: marker, precision: b[p + 4]!, rows: (b[p + 5]! << 8) | b[p + 6]!, columns: (b[p + 7]! << 8) | b[p + 8]!, components: b[p + 9]! };
     }
