@@ -32,6 +32,7 @@ export function createLogger(cfg: LoggerConfig, opts: LoggerOptions = {}): Logge
   // retried, until the process ran out of it. Past the bound lines are dropped, and counted.
   const file = pino.destination({ dest: cfg.file, mkdir: true, sync: false, maxLength: LOG_BUFFER_MAX });
   // A log file that fails later (disk full) must not take the PACS down: say so once, go on.
+  // Once reopened (SIGHUP), a failure is said again, and how many lines were dropped meanwhile.
   let reported = false;
   let dropped = 0;
   file.on('error', (e: unknown) => {
@@ -41,6 +42,13 @@ export function createLogger(cfg: LoggerConfig, opts: LoggerOptions = {}): Logge
   file.on('drop', () => {
     if (dropped++ === 0) process.stderr.write(`log file ${cfg.file ?? ''}: more than ${LOG_BUFFER_MAX / 1048576} MB waiting to be written; lines are dropped until it takes them\n`);
   });
+  const reopen = file.reopen.bind(file);
+  file.reopen = (name?: string): void => {
+    if (dropped) process.stderr.write(`log file ${cfg.file ?? ''}: ${dropped} lines were dropped before it was opened again\n`);
+    dropped = 0;
+    reported = false;
+    reopen(name);
+  };
   // Streams pass everything: the logger's own level filters, so a reload that lowers it works.
   const streams = pino.multistream([
     { level: 'trace', stream: out },

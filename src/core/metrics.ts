@@ -24,11 +24,20 @@ const SOURCE_TIMEOUT_MS = 5000;
  */
 function perScrape<T>(fn: () => Promise<T>): () => Promise<T | null> {
   let last: { at: number; value: Promise<T | null> } | null = null;
+  // A call still pending (a hung index) is waited for again, not joined by another each scrape.
+  let inFlight: Promise<T | null> | null = null;
   return () => {
     if (!last || Date.now() - last.at > 1000) {
+      if (!inFlight) {
+        const call = fn().catch(() => null);
+        inFlight = call;
+        void call.finally(() => {
+          if (inFlight === call) inFlight = null;
+        });
+      }
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), SOURCE_TIMEOUT_MS)));
-      const value = Promise.race([fn().catch(() => null), timeout]).finally(() => clearTimeout(timer));
+      const value = Promise.race([inFlight, timeout]).finally(() => clearTimeout(timer));
       last = { at: Date.now(), value };
     }
     return last.value;

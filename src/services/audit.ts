@@ -105,10 +105,15 @@ export class AuditTrail {
    */
   reopen(): void {
     const old = this.out;
+    const lost = this.lost;
     this.out = this.open();
     this.broken = false;
-    if (this.lost) this.write({ action: 'audit-lost', outcome: 'failure', who: null, from: null, what: { lines: this.lost, file: this.file } });
     this.lost = 0;
+    // The count is kept until its line is written: a disk still full loses no count.
+    if (lost)
+      this.out.write(`${JSON.stringify({ time: new Date().toISOString(), action: 'audit-lost', outcome: 'failure', who: null, from: null, what: { lines: lost, file: this.file } })}\n`, (e) => {
+        if (e) this.lost += lost;
+      });
     old.end();
   }
 
@@ -142,9 +147,11 @@ const OUTBOUND: Readonly<Record<string, (p: Record<string, unknown>) => unknown>
 export function outboundAudit(job: Pick<Job, 'id' | 'type' | 'payload'>, outcome: JobOutcome): AuditEntry | null {
   const to = OUTBOUND[job.type];
   if (!to) return null;
+  const progress = outcome.progress ?? {};
+  // Canceled or withdrawn before anything went out: nothing to record.
+  if (outcome.state === 'canceled' && !progress.completed && !progress.failed) return null;
   const p = job.payload;
   const uids = Array.isArray(p.uids) ? (p.uids as unknown[]).slice(0, 20) : p.uid !== undefined ? [p.uid] : undefined;
-  const progress = outcome.progress ?? {};
   return {
     action: 'export',
     outcome: outcome.state === 'succeeded' ? 'success' : 'failure',

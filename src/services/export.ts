@@ -100,7 +100,7 @@ async function takeTemp(dir: string, name: string): Promise<{ temp: string; fh: 
     // Written through this handle only: opened again by its name, the file could have been
     // swapped meanwhile for a link by anyone who writes in the lab's folder, and the instance
     // written wherever that pointed (~/.ssh/authorized_keys, the index).
-    return { temp, fh: await fs.open(temp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o644) };
+    return { temp, fh: await fs.open(temp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o666) };
   } catch (e) {
     ownTemps.delete(temp);
     throw e;
@@ -171,6 +171,16 @@ async function copySynced(source: string, into: fs.FileHandle): Promise<void> {
   await into.sync();
 }
 
+/**
+ * The temporary file's name still names the file written through `fh`: swapped meanwhile (for a
+ * link, another file) by someone who writes in the lab's folder, that would be placed as the
+ * instance. Refused instead.
+ */
+async function stillOurs(fh: fs.FileHandle, temp: string): Promise<void> {
+  const [written, named] = await Promise.all([fh.stat(), fs.lstat(temp)]);
+  if (written.ino !== named.ino || written.dev !== named.dev) throw new ExportRefused(`${temp} was replaced by something else while the instance was written into it`);
+}
+
 /** How much of a file a copy reads and writes at a time. */
 const COPY_CHUNK = 1 << 20;
 
@@ -181,6 +191,7 @@ async function replace(dest: string, source: string, mode: ExportMode, loc: Inst
     if (mode === 'copy') {
       try {
         await copySynced(source, fh);
+        await stillOurs(fh, temp);
       } finally {
         await fh.close();
       }
@@ -227,6 +238,7 @@ async function create(dest: string, source: string, mode: ExportMode, loc: Insta
   try {
     try {
       await copySynced(source, fh);
+      await stillOurs(fh, temp);
     } finally {
       await fh.close();
     }
@@ -372,6 +384,7 @@ export async function placeBytes(parts: readonly Buffer[], dest: string, sopInst
     const { bytesWritten } = await fh.writev(parts as Buffer[]);
     if (bytesWritten !== size) throw new Error(`${temp}: ${bytesWritten} of ${size} bytes written`);
     await fh.sync();
+    await stillOurs(fh, temp);
     for (let n = 1; n <= MAX_ALTERNATIVES; n++) {
       const candidate = n === 1 ? dest : alternativePath(dest, n);
       try {

@@ -7,13 +7,14 @@ import { Metrics } from '../../../src/core/metrics.js';
 
 test('a failing or hanging source leaves its gauges out; the rest is served', async () => {
   let broken = true;
+  let archiveCalls = 0;
   const metrics = new Metrics(new EventBus(), {
     activeAssociations: () => 3,
     diskFreeBytes: async () => {
       if (broken) throw new Error('statfs ENOENT');
       return 1e9;
     },
-    archive: () => (broken ? new Promise(() => undefined) : Promise.resolve({ patients: 1, studies: 2, series: 3, instances: 4, bytes: 5 })), // hangs
+    archive: () => (archiveCalls++, new Promise(() => undefined)), // hangs
     jobs: async () => {
       if (broken) throw new Error('connection refused');
       return { queued: 7 };
@@ -29,6 +30,7 @@ test('a failing or hanging source leaves its gauges out; the rest is served', as
   const again = (await metrics.text()).body;
   assert.match(again, /^pacs_disk_free_bytes 1000000000$/m);
   assert.match(again, /^pacs_jobs\{state="queued"\} 7$/m);
+  assert.equal(archiveCalls, 1, 'the hung call is waited for again, not joined by another');
 });
 
 test('DIMSE operations and failures are counted as each operation ends, not when its association closes', async () => {

@@ -29,11 +29,14 @@ test('a temporary file swapped for a link after it is made: the link target is n
     }
     return handle;
   }) as typeof open;
+  let outcome: unknown;
   try {
-    await placeBytes([Buffer.from('DICM-bytes-of-the-instance')], path.join(lab, 'x.dcm'), '1.2.3', lab).catch(() => null);
+    outcome = await placeBytes([Buffer.from('DICM-bytes-of-the-instance')], path.join(lab, 'x.dcm'), '1.2.3', lab).catch((e: unknown) => e);
   } finally {
     fsp.open = open;
   }
   assert.ok(swapped, 'the swap happened');
   assert.equal(fs.readFileSync(victim, 'utf8'), 'precious');
+  assert.match(String(outcome), /was replaced by something else/, 'refused, not placed');
+  assert.equal(fs.existsSync(path.join(lab, 'x.dcm')) || fs.lstatSync(path.join(lab, 'x.dcm'), { throwIfNoEntry: false }) !== undefined, false, 'the link was not placed as the instance');
 });
