@@ -16,13 +16,28 @@
 // take the job.
 import { isAlive } from '../core/process-alive.js';
 import { hostname } from 'node:os';
+import { readlinkSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { type Job, type JobOutcome, type JobProgress, type JobStore, shownProgress } from '../index/jobs.js';
 import type { Logger } from '../core/logging.js';
 import { errorMessage, PacsError } from '../core/errors.js';
 
-/** This machine, as lease owners name it: a digest of the host name (no ':' in it, whatever the name holds). */
-const MACHINE = createHash('sha256').update(hostname()).digest('hex').slice(0, 12);
+/**
+ * This machine, as lease owners name it: a digest of the host name and of the PID namespace (no
+ * ':' in it, whatever the name holds). Two containers on one host share its host name (host
+ * networking) and often pid 1: by the host name alone, a restarting one judged the other's
+ * process dead (a pid it cannot see) and took its live jobs, which then ran twice at once.
+ */
+const MACHINE = createHash('sha256').update(hostname()).update(pidNamespace()).digest('hex').slice(0, 12);
+
+/** The PID namespace of this process ("pid:[4026531836]"), where Linux says; '' elsewhere. */
+function pidNamespace(): string {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return '';
+  }
+}
 
 export interface JobContext {
   job: Job;
@@ -161,7 +176,7 @@ export class JobService {
 
   async cancel(id: number): Promise<Job | null> {
     const job = checkCanceled(await this.store.cancel(id));
-    this.running.get(id)?.abort.abort(new Error('canceled'));
+    this.running.get(id)?.abort.abort(new CanceledError());
     return job;
   }
 
@@ -262,7 +277,11 @@ export class JobService {
           r.dirty = true;
         },
       });
-      if (abort.signal.aborted) throw abort.signal.reason ?? new Error('aborted');
+      // A handler that returned did its work: an abort that came meanwhile (a stop, a lease
+      // renewal that failed) must not throw it away to be done again — a program run twice, an
+      // export rewritten. Only a cancel asked for overrides it. (finish is under the claim: if the
+      // job was taken over meanwhile, this outcome is simply not recorded.)
+      if (abort.signal.aborted && abort.signal.reason instanceof CanceledError) throw abort.signal.reason;
       const progress = final ?? r.progress;
       outcome = { state: 'succeeded', progress };
       // Without the acknowledged UIDs: a study's worth would make a log line of hundreds of KB.
@@ -270,16 +289,25 @@ export class JobService {
     } catch (e) {
       outcome = this.failure(job, r, e, logger);
     }
+    // The run stays in `running` (its lease renewed) until its outcome is recorded: dropped first,
+    // a finish waiting on a busy pool or a restarting database let the lease run out, and the
+    // job finished here was claimed and run again (or, on its last attempt, marked failed).
+    let recorded = false;
+    for (let attempt = 0; attempt < FINISH_TRIES && !recorded; attempt++) {
+      try {
+        const mine = await this.store.finish(job.id, claim, outcome);
+        if (!mine) logger.warn('job lease was lost while it ran; its result is not recorded');
+        recorded = true;
+      } catch (e) {
+        logger.error({ err: e, attempt: attempt + 1 }, 'cannot record the job outcome');
+        if (attempt + 1 < FINISH_TRIES) await new Promise((resolve) => setTimeout(resolve, 1000 * 2 ** attempt));
+      }
+    }
     if (r.watchdog) clearTimeout(r.watchdog);
     if (this.running.get(job.id) === r) this.running.delete(job.id);
-    try {
-      const mine = await this.store.finish(job.id, claim, outcome);
-      if (!mine) logger.warn('job lease was lost while it ran; its result is not recorded');
-    } catch (e) {
-      logger.error({ err: e }, 'cannot record the job outcome');
-    }
-    // An attempt that ran (not one handed back because the server stops): said to the listeners.
-    if (!(outcome.state === 'queued' && outcome.attemptReturned))
+    // Every attempt that ran, and one handed back (a stop) that had already sent something: said
+    // to the listeners (the audit trail records data that left).
+    if (!(outcome.state === 'queued' && outcome.attemptReturned && !outcome.progress?.completed))
       for (const listener of this.finishedListeners) {
         try {
           listener(job, outcome);
@@ -361,7 +389,9 @@ export class JobService {
         r.leaseUntil = leaseUntil;
         if (this.running.get(r.job.id) === r) this.watch(r);
       }
-      if (!owned || cancelRequested) r.abort.abort(new CanceledError());
+      // Taken over by another server (its lease ran out here): lost, not canceled by anyone.
+      if (!owned) r.abort.abort(new LeaseLostError());
+      else if (cancelRequested) r.abort.abort(new CanceledError());
     } catch (e) {
       if (progress) r.dirty = true;
       this.logger.warn({ err: e, job: r.job.id }, 'cannot renew a job lease');
@@ -424,6 +454,9 @@ export class JobService {
   }
 }
 
+
+/** Tries to record a job's outcome before giving up (1 s, 2 s, 4 s … apart), its lease renewed meanwhile. */
+const FINISH_TRIES = 5;
 
 /** The job's lease could not be renewed, and is about to run out. */
 class LeaseLostError extends Error {

@@ -7,6 +7,9 @@ import { type JobRow, toJob } from '../row-maps.js';
 
 const FILTER = '($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR type = $2)';
 
+
+/** Finished jobs deleted per transaction when old ones are removed. */
+const PRUNE_BATCH = 5000;
 export class PgJobStore implements JobStore {
   constructor(private readonly transact: PgTransact) {}
 
@@ -154,9 +157,24 @@ export class PgJobStore implements JobStore {
     );
   }
 
-  prune(before: Date): Promise<number> {
-    return this.transact('write', async (db) =>
-      (await db.query(`DELETE FROM jobs WHERE state IN ('succeeded', 'failed', 'canceled') AND finished_at < $1`, [before.getTime()])).rowCount,
-    );
+  /**
+   * In batches, each its own transaction, rows another server is deleting skipped: one DELETE of
+   * millions of rows stalled claiming, and servers pruning in the same hour waited on each other's
+   * rows past the lock timeout.
+   */
+  async prune(before: Date): Promise<number> {
+    let removed = 0;
+    for (;;) {
+      const n = await this.transact('write', async (db) =>
+        (
+          await db.query(
+            `DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state IN ('succeeded', 'failed', 'canceled') AND finished_at < $1 LIMIT ${PRUNE_BATCH} FOR UPDATE SKIP LOCKED)`,
+            [before.getTime()],
+          )
+        ).rowCount,
+      );
+      removed += n ?? 0;
+      if ((n ?? 0) < PRUNE_BATCH) return removed;
+    }
   }
 }

@@ -8,6 +8,9 @@ import { type JobRow, toJob } from '../row-maps.js';
  * Runs fn in a transaction: 'read' deferred, 'write' immediate and durable before it resolves,
  * 'cache' immediate without waiting for the journal's sync (rows that can be made again).
  */
+
+/** Finished jobs deleted per transaction when old ones are removed. */
+const PRUNE_BATCH = 5000;
 export type Transact = <T>(kind: 'read' | 'write' | 'cache', fn: () => T) => Promise<T>;
 
 export class SqliteJobStore implements JobStore {
@@ -50,7 +53,7 @@ export class SqliteJobStore implements JobStore {
         WHERE id = @id AND (state IN ('failed', 'canceled') OR (state = 'queued' AND run_after > @now AND cancel_requested = 0)) RETURNING *`),
       list: p(`SELECT * FROM jobs WHERE (@state IS NULL OR state = @state) AND (@type IS NULL OR type = @type) ORDER BY id DESC LIMIT @limit OFFSET @offset`),
       count: p<{ n: number }>('SELECT count(*) AS n FROM jobs WHERE (@state IS NULL OR state = @state) AND (@type IS NULL OR type = @type)'),
-      prune: p(`DELETE FROM jobs WHERE state IN ('succeeded', 'failed', 'canceled') AND finished_at < ?`),
+      prune: p(`DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state IN ('succeeded', 'failed', 'canceled') AND finished_at < ? LIMIT ${PRUNE_BATCH})`),
     };
   }
 
@@ -138,7 +141,18 @@ export class SqliteJobStore implements JobStore {
     return this.transact('write', () => this.s.expireLease.run(Date.now(), owner).changes);
   }
 
-  prune(before: Date): Promise<number> {
-    return this.transact('write', () => this.s.prune.run(before.getTime()).changes);
+  /**
+   * In batches, each its own transaction: rules acting on every instance make a job each, and one
+   * DELETE of millions of rows held the index (and, SQLite being in-process, every store) for its
+   * whole length.
+   */
+  async prune(before: Date): Promise<number> {
+    let removed = 0;
+    for (;;) {
+      const n = await this.transact('write', () => this.s.prune.run(before.getTime()).changes);
+      removed += n;
+      if (n < PRUNE_BATCH) return removed;
+      await new Promise((resolve) => setImmediate(resolve)); // others take their turn between batches
+    }
   }
 }

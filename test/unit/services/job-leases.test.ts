@@ -1,8 +1,9 @@
 // The job runner when its lease cannot be renewed (the index unreachable, or a heartbeat that
 // never answers), on a real SQLite queue whose heartbeats (and finishes) a test holds back: a
 // run stuck in its handler past its lease is never started a second time beside itself by the
-// same process, the late outcome of a run whose claim was replaced is not recorded, and a run
-// whose heartbeat hangs is stopped before its lease ends (not after, and not never).
+// same process (and what it returns is the job's outcome), the late outcome of a run whose claim
+// another server took is not recorded, and a run whose heartbeat hangs is stopped before its
+// lease ends (not after, and not never).
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,7 @@ import { after, describe, test } from 'node:test';
 import { SqliteIndex } from '../../../src/index/sqlite/sqlite-index.js';
 import { JobService } from '../../../src/services/jobs.js';
 import { createLogger } from '../../../src/core/logging.js';
-import type { Job, JobStore } from '../../../src/index/jobs.js';
+import type { JobStore } from '../../../src/index/jobs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pacs-jobleases-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -46,7 +47,7 @@ function gate(): { wait: Promise<void>; open: () => void } {
 }
 
 describe('JobService leases', () => {
-  test('a run stuck in its handler past its lease is not started again beside itself; it runs again once back', async () => {
+  test('a run stuck in its handler past its lease is not started again beside itself; what it returns is its outcome', async () => {
     const { index, jobs, outage } = await setup();
     const s = new JobService(jobs, settings(0.3), logger);
     const stuck = gate();
@@ -77,56 +78,50 @@ describe('JobService leases', () => {
     assert.equal(runs, 1, 'the job was started again while its first run was still inside its handler');
     outage.unreachable = false;
     stuck.open();
+    // Nobody claimed it meanwhile: the work the handler did is the job's outcome, not done again.
     await until('the job to succeed', async () => (await index.jobs.get(job.id))!.state === 'succeeded');
     assert.equal(most, 1, 'never two runs of the job at once');
-    assert.equal(runs, 2);
-    assert.equal((await index.jobs.get(job.id))!.progress.message, 'second run');
+    assert.equal(runs, 1);
+    assert.equal((await index.jobs.get(job.id))!.progress.message, 'first run');
     await s.stop();
     await index.close();
   });
 
-  test('the late outcome of a run whose claim was taken again is not recorded over the new claim', async () => {
-    const { index, jobs, outage } = await setup();
-    // The first run's finish is held back until the job has been claimed again.
+  test('the late outcome of a run whose claim another server took is not recorded over the new claim', async () => {
+    const { index, jobs } = await setup();
+    // The first run's finish is held back until another server has claimed the job again (its
+    // heartbeats failing meanwhile, the lease ran out).
     const firstFinish = gate();
     const finishes: boolean[] = [];
-    let finishing = 0;
     jobs.finish = async (...args) => {
-      if (++finishing === 1) await firstFinish.wait;
+      await firstFinish.wait;
       const mine = await index.jobs.finish(...args);
       finishes.push(mine);
       return mine;
     };
     const s = new JobService(jobs, settings(0.3), logger);
-    const gates = [gate(), gate()];
-    let runs = 0;
-    let aborted = false;
-    s.register('t', {
-      async run({ signal }) {
-        const i = runs++;
-        if (i === 0) signal.addEventListener('abort', () => (aborted = true));
-        await gates[i]?.wait;
-        return { message: `run ${i + 1}` };
-      },
-    });
+    s.register('t', { run: async () => ({ message: 'run 1' }) });
     s.start();
     const job = await s.enqueue('t', {});
-    await until('the first run to be aborted', () => aborted);
-    gates[0]!.open();
-    outage.unreachable = false;
-    // Its handler has returned; its finish waits; the lease runs out: the job is claimed again.
-    await until('a second run', () => runs === 2);
-    const second = (await index.jobs.get(job.id))!;
+    await until('the first run to have its claim', async () => (await index.jobs.get(job.id))!.state === 'running');
+    const first = (await index.jobs.get(job.id))!;
+    // Another server: it takes the job once the lease has run out.
+    const other = new JobService(index.jobs, settings(0.3), logger, 'other');
+    const second = gate();
+    other.register('t', { run: async () => (await second.wait, { message: 'run 2' }) });
+    other.start();
+    await until('the other server to claim it', async () => {
+      const j = (await index.jobs.get(job.id))!;
+      return j.leaseOwner !== null && j.leaseOwner !== first.leaseOwner;
+    });
     firstFinish.open();
     await until('the first finish', () => finishes.length >= 1);
     assert.equal(finishes[0], false, 'the replaced claim ended the job');
-    const now: Job = (await index.jobs.get(job.id))!;
-    assert.equal(now.state, 'running');
-    assert.equal(now.leaseOwner, second.leaseOwner);
-    assert.notEqual(now.leaseOwner, null);
-    gates[1]!.open();
+    assert.equal((await index.jobs.get(job.id))!.state, 'running');
+    second.open();
     await until('the job to succeed', async () => (await index.jobs.get(job.id))!.state === 'succeeded');
     assert.equal((await index.jobs.get(job.id))!.progress.message, 'run 2');
+    await other.stop();
     await s.stop();
     await index.close();
   });

@@ -233,6 +233,41 @@ describe('JobService', () => {
     await index.close();
   });
 
+  test('a handler that finished while the server stops is recorded done, not given back to run again', async () => {
+    const { index, service } = await setup();
+    let runs = 0;
+    let release!: () => void;
+    const first = service({
+      // Ignores the stop's signal and finishes within the grace: its work is done.
+      run: () => (runs++, new Promise((resolve) => (release = () => resolve({ message: 'done once' })))),
+    });
+    first.start();
+    const job = await first.enqueue('t', {});
+    await until(index, job.id, (j) => j.state === 'running');
+    const stopping = first.stop();
+    release();
+    await stopping;
+    const after = (await index.jobs.get(job.id))!;
+    assert.deepEqual([after.state, after.progress.message, runs], ['succeeded', 'done once', 1]);
+    await index.close();
+  });
+
+  test("recording a job's outcome is retried while its lease is kept: a failed finish does not leave it to run again", async () => {
+    const { index } = await setup();
+    let failures = 2;
+    const jobs = Object.create(index.jobs) as typeof index.jobs;
+    jobs.finish = (...args) => (failures-- > 0 ? Promise.reject(new Error('connection refused')) : index.jobs.finish(...args));
+    const s = new JobService(jobs, settings, logger);
+    let runs = 0;
+    s.register('t', { run: async () => (runs++, { message: 'ran' }) });
+    s.start();
+    const job = await s.enqueue('t', {});
+    const done = await until(index, job.id, (j) => j.state === 'succeeded');
+    assert.deepEqual([done.progress.message, runs], ['ran', 1]);
+    await s.stop();
+    await index.close();
+  });
+
   test('a job whose server died (lease run out) is taken over', async () => {
     const { index, service } = await setup();
     const { job } = await index.jobs.enqueue({ type: 't', payload: {}, maxAttempts: 3, runAfter: new Date(Date.now() - 200_000) });
