@@ -33,7 +33,8 @@ describe('DICOMweb', () => {
   before(async () => {
     // inject()'s peer is 127.0.0.1: a trusted proxy, for the forwarded URLs below, whose made-up
     // host names are allowed without credentials.
-    pacs = await startTestPacs({ http: { enabled: true, port: 0, host: '127.0.0.1', trust_proxy: ['127.0.0.1'], allowed_hosts: ['*'] } });
+    // anonymous_role said: the requests "forwarded" by the proxy on this machine come from other machines.
+    pacs = await startTestPacs({ http: { enabled: true, port: 0, host: '127.0.0.1', trust_proxy: ['127.0.0.1'], allowed_hosts: ['*'], anonymous_role: 'admin' } });
     web = pacs.server.httpServer!;
     const r = await run('storescu', ['-aec', 'PACS_SERVER', '127.0.0.1', String(pacs.port), ...FILES.map(sample)]);
     assert.equal(r.code, 0, r.stderr);

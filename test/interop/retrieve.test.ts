@@ -195,7 +195,9 @@ describe('C-MOVE and C-GET', () => {
     fs.mkdirSync(dir);
     const cfg = pacs.server.archive.config();
     pacs.server.archive.setConfig({ ...cfg, known_nodes: [...cfg.known_nodes, { ae_title: 'GONE', host: '127.0.0.1', port, tls: false, permissions: ['store'] }] });
-    const victim = await startDaemon('storescp', ['+xa', '-od', dir, '-aet', 'GONE', String(port)], port);
+    // It sleeps a second after each instance: on a busy machine the whole study could otherwise
+    // arrive between two looks of the watcher, and the transfer end in success.
+    const victim = await startDaemon('storescp', ['+xa', '--sleep-after', '1', '-od', dir, '-aet', 'GONE', String(port)], port);
     // Kill the receiver as soon as the first instance has arrived.
     const watcher = setInterval(() => {
       if (fs.readdirSync(dir).length > 0) victim.kill('SIGKILL');
