@@ -59,6 +59,7 @@ import { ResearchWorkflow } from './services/research.js';
 import { UnreachableNodes } from './services/unreachable.js';
 import type { RetentionService } from './services/retention.js';
 import { setupRetention } from './retention-setup.js';
+import { OncePer } from './core/once-per.js';
 
 export interface ArchiveParts {
   config: () => Readonly<Config>;
@@ -285,17 +286,14 @@ export class PacsServer {
     return this.http;
   }
 
-  /** When a connection closed unanswered was last said at warn level, by address (a flood is one line a minute). */
-  private readonly refusedSaid = new Map<string, number>();
+  /** A connection closed unanswered is said at warn level once a minute per address (a flood is one line a minute). */
+  private readonly refusedSaid = new OncePer(60_000);
 
-  /** A connection the listener closed unanswered by a limit: said at warn once a minute per address, counted. */
+  /** A connection the listener closed unanswered by a limit: said, counted. */
   private connectionRefused(address: string, why: string): void {
     this.metrics.connectionRefused(why);
-    const last = this.refusedSaid.get(address);
-    if (last !== undefined && Date.now() - last < 60_000) return this.logger.debug({ remoteAddress: address, why }, 'DICOM connection closed unanswered');
-    if (this.refusedSaid.size > 10_000) this.refusedSaid.clear();
-    this.refusedSaid.set(address, Date.now());
-    this.logger.warn({ remoteAddress: address, why }, 'DICOM connection closed unanswered (further ones from this address for a minute at debug level)');
+    if (this.refusedSaid.first(address)) this.logger.warn({ remoteAddress: address, why }, 'DICOM connection closed unanswered (further ones from this address for a minute at debug level)');
+    else this.logger.debug({ remoteAddress: address, why }, 'DICOM connection closed unanswered');
   }
 
   private acceptPolicy(): AcceptPolicy {

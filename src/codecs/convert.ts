@@ -46,14 +46,11 @@ export const MAX_FRAME_BYTES = 512 * 1048576;
  */
 export async function withinDecodeBudget<T>(bytes: number, what: string, decode: () => Promise<T>): Promise<T> {
   if (bytes > MAX_FRAME_BYTES) throw new PacsError('UNSUPPORTED', `${what} would take ${Math.ceil(bytes / 1048576)} MB decoded, more than ${MAX_FRAME_BYTES / 1048576} MB`);
-  if (bytes <= LARGE_CONVERSION) return decode();
-  const release = await largeConversions.acquire();
-  try {
-    return await decode();
-  } finally {
-    release();
-  }
+  return oneLargeAtATime(bytes, decode);
 }
+
+/** `decode` (of `bytes` decoded) at once, or past LARGE_CONVERSION in turn with the other large ones. */
+const oneLargeAtATime = <T>(bytes: number, decode: () => Promise<T>): Promise<T> => (bytes <= LARGE_CONVERSION ? decode() : largeConversions.run(decode));
 
 export interface ConvertOptions {
   /** The cap on the result (default MAX_CONVERTED_BYTES; tests use a small one). */
@@ -83,13 +80,7 @@ export async function convertDataset(data: Buffer, from: string, to: string, dec
   const decoded = frameBytes(image) * ds.frames.length;
   if (decoded > maxBytes)
     throw new PacsError('UNSUPPORTED', `decompressing ${ds.frames.length} frames would take ${Math.round(decoded / 1048576)} MB, more than ${Math.round(maxBytes / 1048576)} MB: ask for the stored transfer syntax`);
-  if (decoded <= LARGE_CONVERSION) return decompress(ds, image, codec, from, to, decoder, options.signal);
-  const release = await largeConversions.acquire();
-  try {
-    return await decompress(ds, image, codec, from, to, decoder, options.signal);
-  } finally {
-    release();
-  }
+  return oneLargeAtATime(decoded, () => decompress(ds, image, codec, from, to, decoder, options.signal));
 }
 
 /** The frames of `ds` decoded and the dataset rebuilt around them, re-encoded in `to`. */

@@ -5,6 +5,7 @@
 // connection already open stays.
 import { addressAllowed } from '../scp/user-identity.js';
 import { isLoopback, peerAddress } from '../core/addresses.js';
+import { OncePer } from '../core/once-per.js';
 
 /**
  * Said at start: the listener on more than loopback takes messages from any host. An ADT^A08
@@ -39,8 +40,8 @@ export class PeerGate {
   private readonly open = new Map<string, number>();
   /** Addresses at their limit whose refusal was said (said again once one of theirs closed). */
   private readonly fullSaid = new Set<string>();
-  /** When a refusal of an address not allowed was last said at warn level. */
-  private readonly refusedSaid = new Map<string, number>();
+  /** A refusal of an address not allowed is said at warn level once a minute per address. */
+  private readonly refusedSaid = new OncePer(REFUSED_QUIET_MS, REFUSED_REMEMBERED);
 
   constructor(private readonly limits: PeerLimits) {}
 
@@ -53,13 +54,7 @@ export class PeerGate {
   admit(address: string, now = Date.now()): Admission {
     const allowed = this.limits.allowedAddresses();
     if (allowed.length > 0 && !addressAllowed(address, allowed)) {
-      const last = this.refusedSaid.get(address);
-      const warn = last === undefined || now - last >= REFUSED_QUIET_MS;
-      if (warn) {
-        if (this.refusedSaid.size >= REFUSED_REMEMBERED) this.refusedSaid.clear();
-        this.refusedSaid.set(address, now);
-      }
-      return { admitted: false, reason: 'address not allowed', warn };
+      return { admitted: false, reason: 'address not allowed', warn: this.refusedSaid.first(address, now) };
     }
     const limit = this.limits.maxPerAddress();
     const open = this.count(address);

@@ -18,6 +18,7 @@ import { registerRateLimit } from './rate-limit.js';
 import { forgedRequest } from './csrf.js';
 import { registerHostCheck } from './host-check.js';
 import { proxyTrust } from './proxy.js';
+import { OncePer } from '../core/once-per.js';
 import { discardRest } from './request-body.js';
 import { UploadSlots } from './upload-guard.js';
 import { MAX_BODY_DEPTH, nestsDeeperThan } from './body-depth.js';
@@ -149,15 +150,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   // A request answered, or (status 499) one whose client left first: fastify runs no onResponse
   // hook for an answer that could not be written, so the error handler records that one.
   const recorded = new WeakSet<FastifyRequest>();
-  const lastRead = new Map<string, number>();
-  const polledAgain = (key: string): boolean => {
-    const now = Date.now();
-    const last = lastRead.get(key);
-    if (last !== undefined && now - last < AUDIT_REPEAT_MS) return true;
-    if (lastRead.size >= 10_000) lastRead.clear();
-    lastRead.set(key, now);
-    return false;
-  };
+  const auditedReads = new OncePer(AUDIT_REPEAT_MS);
   const answered = (req: FastifyRequest, status: number, seconds: number, clientGone = false): void => {
     if (recorded.has(req)) return; // once per request, whichever of the ways below comes first
     recorded.add(req);
@@ -169,7 +162,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     if (req.method === 'GET' && !reads && status < 400) return;
     // A read polled again (the status page every 2 s, a job's progress) by the same caller within
     // a minute is one line: an open status page wrote 43,200 a day.
-    if (req.method === 'GET' && status < 400 && polledAgain(`${callers.get(req) ?? ''}|${req.ip}|${req.url}`)) return;
+    if (req.method === 'GET' && status < 400 && !auditedReads.first(`${callers.get(req) ?? ''}|${req.ip}|${req.url}`)) return;
     const action = status === 401 ? 'login-failed' : status === 403 ? 'access-denied' : req.method === 'DELETE' ? 'delete' : 'http';
     // A failed login names the user name tried (never the password): guesses at one account are
     // told from anonymous probes. Cut, on one line: it is the caller's text.

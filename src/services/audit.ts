@@ -96,7 +96,7 @@ export class AuditTrail {
       this.lost++;
       return;
     }
-    this.out.write(`${JSON.stringify({ time: new Date().toISOString(), ...e })}\n`);
+    this.out.write(line(e));
   }
 
   /**
@@ -111,7 +111,7 @@ export class AuditTrail {
     this.lost = 0;
     // The count is kept until its line is written: a disk still full loses no count.
     if (lost)
-      this.out.write(`${JSON.stringify({ time: new Date().toISOString(), action: 'audit-lost', outcome: 'failure', who: null, from: null, what: { lines: lost, file: this.file } })}\n`, (e) => {
+      this.out.write(line({ action: 'audit-lost', outcome: 'failure', who: null, from: null, what: { lines: lost, file: this.file } }), (e) => {
         if (e) this.lost += lost;
       });
     old.end();
@@ -133,6 +133,9 @@ export class AuditTrail {
     await new Promise<void>((resolve) => this.out.end(() => resolve()));
   }
 }
+
+/** An entry as its line in the file: JSON, with the time it is written. */
+const line = (e: AuditEntry): string => `${JSON.stringify({ time: new Date().toISOString(), ...e })}\n`;
 
 /** Job types that carry patient data out of the archive, and where each says it goes. */
 const OUTBOUND: Readonly<Record<string, (p: Record<string, unknown>) => unknown>> = {
